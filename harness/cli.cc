@@ -1,0 +1,2 @@
+#include "harness/cli.h"
+namespace ipcspec { int CliMain(int, char**) { return kExitUsage; } }

@@ -1,0 +1,88 @@
+// ipcspec/util.h: small RAII and error helpers shared by the harness and the
+// transports.
+//
+//   FileDescriptor fd(open(path, O_RDONLY | O_CLOEXEC));
+//   if (!fd) return ErrnoStatus("open", path);     // "open(/tmp/x): ENOENT ..."
+//   Deadline d = Deadline::After(absl::Milliseconds(500));
+//   int ready = PollOne(fd.get(), POLLIN, d.RemainingMs());
+//   std::string name = UniqueName("/ipcspec");     // "/ipcspec-1a2b3c4d5e6f7081"
+#ifndef IPCSPEC_UTIL_H_
+#define IPCSPEC_UTIL_H_
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace ipcspec {
+
+// "EMSGSIZE" for EMSGSIZE; "errno 4242" for unknown values.
+std::string ErrnoName(int err);
+// "mq_send(/ipcspec-1a2b): EMSGSIZE (Message too long)", keeping the errno
+// in the status code's mapping (absl::ErrnoToStatusCode).
+absl::Status ErrnoStatus(std::string_view call, std::string_view object, int err = errno);
+
+// A move-only owned file descriptor. Close() is async-signal-safe, so it may
+// be used between fork and _exit.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& o) noexcept : fd_(o.release()) {}
+  FileDescriptor& operator=(FileDescriptor&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// A point in time to wait until; Infinite() never passes.
+class Deadline {
+ public:
+  static Deadline After(absl::Duration d) { return Deadline(absl::Now() + d); }
+  static Deadline Infinite() { return Deadline(absl::InfiniteFuture()); }
+  // timeout_ms as in the plugin ABI: -1 forever, 0 now, >0 bounded.
+  static Deadline FromTimeoutMs(int timeout_ms);
+  absl::Time when() const { return when_; }
+  bool Passed() const { return absl::Now() >= when_; }
+  bool infinite() const { return when_ == absl::InfiniteFuture(); }
+  // For poll(2): -1 when infinite, else remaining milliseconds rounded up.
+  int RemainingMs() const;
+
+ private:
+  explicit Deadline(absl::Time t) : when_(t) {}
+  absl::Time when_;
+};
+
+// poll(2) on one descriptor until `events` or the deadline, retrying EINTR.
+// Returns the revents (0 on timeout) or -errno.
+int PollOne(int fd, short events, const Deadline& deadline);
+
+// "<prefix>-<16 random hex digits>", unique per call across processes.
+std::string UniqueName(std::string_view prefix);
+
+// Writes / reads exactly len bytes, retrying EINTR and short transfers.
+// Return 0 or -errno; ReadFull returns -EPIPE on a premature end of file.
+int WriteFull(int fd, const void* buf, size_t len);
+int ReadFull(int fd, void* buf, size_t len);
+
+// Sets or clears O_NONBLOCK. Returns 0 or -errno.
+int SetNonBlocking(int fd, bool on);
+
+}  // namespace ipcspec
+
+#endif  // IPCSPEC_UTIL_H_

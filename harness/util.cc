@@ -1,0 +1,99 @@
+#include "ipcspec/util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmath>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace ipcspec {
+
+std::string ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? std::string(name) : absl::StrCat("errno ", err);
+}
+
+absl::Status ErrnoStatus(std::string_view call, std::string_view object, int err) {
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrFormat("%s(%s): %s (%s)", call, object, ErrnoName(err),
+                                      strerrordesc_np(err) ? strerrordesc_np(err) : "?"));
+}
+
+void FileDescriptor::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Deadline Deadline::FromTimeoutMs(int timeout_ms) {
+  if (timeout_ms < 0) return Infinite();
+  return After(absl::Milliseconds(timeout_ms));
+}
+
+int Deadline::RemainingMs() const {
+  if (infinite()) return -1;
+  absl::Duration left = when_ - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::ceil(absl::ToDoubleMilliseconds(left)));
+}
+
+int PollOne(int fd, short events, const Deadline& deadline) {
+  for (;;) {
+    struct pollfd p = {fd, events, 0};
+    int r = ::poll(&p, 1, deadline.RemainingMs());
+    if (r > 0) return p.revents;
+    if (r == 0) {
+      if (deadline.Passed()) return 0;
+      continue;
+    }
+    if (errno != EINTR) return -errno;
+  }
+}
+
+std::string UniqueName(std::string_view prefix) {
+  // Seeded from the OS on every call, so forked processes never repeat.
+  absl::BitGen gen;
+  return absl::StrFormat("%s-%016x", prefix, absl::Uniform<uint64_t>(gen));
+}
+
+int WriteFull(int fd, const void* buf, size_t len) {
+  auto* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int ReadFull(int fd, void* buf, size_t len) {
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::read(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) return -EPIPE;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int SetNonBlocking(int fd, bool on) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return -errno;
+  flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  return ::fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
+}
+
+}  // namespace ipcspec

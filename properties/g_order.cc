@@ -1,0 +1,1 @@
+namespace ipcspec { int g_order_placeholder_unit = 0; }
