@@ -1,0 +1,170 @@
+// ipcspec/sandbox.h: fork isolation for one case.
+//
+// The calling process never runs case code. RunCase forks a case process in
+// its own process group, with PR_SET_PDEATHSIG, a private IPC namespace where
+// permitted, rlimits (no core files, bounded processes and address space),
+// its stdout/stderr captured, and a deadline after which the whole group is
+// killed. The caller is made a child subreaper, so grandchildren that escape
+// (setsid + double fork) come back to it and are killed and reaped.
+//
+//   SandboxOptions opts;  opts.timeout = absl::Seconds(5);
+//   CaseResult r = RunCase(opts, [](const CaseEnv& env) {
+//     return Verdict::Pass();
+//   });
+//   // r.outcome is kPass, kFail, kCrashed (r.signal), kTimeout, kBroken,
+//   // kUnsupported or kLeaked (r.leaks names what was left).
+//
+// RunCase assumes it owns every child of the calling process and that the
+// process has no other threads. Inside the case, Participants forks worker
+// processes and ProcessBarrier lines them up.
+#ifndef IPCSPEC_SANDBOX_H_
+#define IPCSPEC_SANDBOX_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
+#include "ipcspec/util.h"
+
+namespace ipcspec {
+
+enum class Outcome : uint8_t {
+  kPass,
+  kFail,
+  kCrashed,
+  kTimeout,
+  kBroken,
+  kUnsupported,
+  kLeaked,
+  kSkipped,
+};
+std::string_view OutcomeName(Outcome o);  // "pass", "fail", "crashed", ...
+std::optional<Outcome> ParseOutcome(std::string_view name);
+// "SIGSEGV" for SIGSEGV, "SIGRTMIN+3", "signal 99".
+std::string SignalName(int sig);
+
+// What a case (or a participant) concludes about itself.
+struct Verdict {
+  Outcome outcome = Outcome::kPass;
+  std::string message;
+
+  static Verdict Pass() { return {}; }
+  static Verdict Fail(std::string m) { return {Outcome::kFail, std::move(m)}; }
+  static Verdict Broken(std::string m) { return {Outcome::kBroken, std::move(m)}; }
+  static Verdict Unsupported(std::string m) { return {Outcome::kUnsupported, std::move(m)}; }
+  bool ok() const { return outcome == Outcome::kPass; }
+};
+
+struct SandboxOptions {
+  absl::Duration timeout = absl::Seconds(10);
+  size_t output_limit = 64 * 1024;   // captured stdout+stderr kept, bytes
+  bool private_ipc = true;           // unshare(CLONE_NEWIPC) where permitted
+  bool drop_privileges = true;       // as root, run the case as nobody so that
+                                     // RLIMIT_NPROC applies
+  uint64_t max_processes = 256;      // RLIMIT_NPROC for the case's user
+  uint64_t max_address_space = uint64_t{8} << 30;  // RLIMIT_AS, not under ASan
+};
+
+// What the case process sees.
+struct CaseEnv {
+  std::string scratch_dir;  // private, empty, removed afterwards
+  absl::Time deadline;      // when the sandbox will kill the group
+  bool private_ipc = false; // running in a private IPC namespace
+};
+
+struct CaseResult {
+  Outcome outcome = Outcome::kBroken;
+  std::string message;
+  int signal = 0;                   // for kCrashed by a signal
+  std::vector<std::string> leaks;   // "SysV message queue id 3", "process 123 (sleep)"
+  std::string output;               // captured stdout+stderr, bounded
+  uint64_t output_dropped = 0;      // bytes beyond output_limit
+  absl::Duration elapsed;
+};
+
+using CaseFn = absl::FunctionRef<Verdict(const CaseEnv&)>;
+CaseResult RunCase(const SandboxOptions& options, CaseFn fn);
+
+// Forks participant processes from inside a case. Each runs a function
+// returning a Verdict, sent back over a pipe; a participant that dies is
+// reported by its wait status. Destruction kills and reaps what is left.
+//
+//   Participants ps(Deadline::After(absl::Seconds(3)));
+//   ps.Spawn("writer", [&] { ...; return Verdict::Pass(); });
+//   ps.Spawn("reader", [&] { ...; });
+//   Verdict v = ps.Join();   // first failure, "reader: ...", or pass
+class Participants {
+ public:
+  explicit Participants(Deadline deadline) : deadline_(deadline) {}
+  ~Participants();
+  Participants(const Participants&) = delete;
+  Participants& operator=(const Participants&) = delete;
+
+  // Returns false (and records a broken verdict) when fork fails.
+  bool Spawn(std::string name, std::function<Verdict()> fn);
+  // Kills a running participant with `sig` (for crash properties).
+  void Kill(std::string_view name, int sig);
+  // Waits for every participant, until the deadline. The verdict is the
+  // first non-pass one in spawn order, prefixed with the participant's name.
+  Verdict Join();
+  // Waits for one participant; its verdict.
+  Verdict JoinOne(std::string_view name);
+
+ private:
+  struct Child {
+    std::string name;
+    pid_t pid = -1;
+    FileDescriptor report;
+    std::optional<Verdict> verdict;
+  };
+  Verdict Collect(Child& c);
+  Deadline deadline_;
+  std::vector<Child> children_;
+  std::optional<Verdict> spawn_error_;
+};
+
+// A futex barrier in shared anonymous memory, made before fork.
+//
+//   ProcessBarrier b(3);            // in the case process
+//   // in each of the 3 participants:
+//   if (!b.Wait(deadline)) return Verdict::Fail("barrier timed out");
+class ProcessBarrier {
+ public:
+  explicit ProcessBarrier(uint32_t parties);
+  ~ProcessBarrier();
+  ProcessBarrier(const ProcessBarrier&) = delete;
+  ProcessBarrier& operator=(const ProcessBarrier&) = delete;
+  bool Wait(const Deadline& deadline);
+
+ private:
+  uint32_t parties_;
+  std::atomic<uint32_t>* arrived_;
+};
+
+// Shared anonymous memory for participants to publish results to each other
+// or to the case process; made before fork.
+class SharedMemory {
+ public:
+  explicit SharedMemory(size_t size);
+  ~SharedMemory();
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+  void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_;
+  size_t size_;
+};
+
+}  // namespace ipcspec
+
+#endif  // IPCSPEC_SANDBOX_H_

@@ -1,0 +1,297 @@
+// The sandbox's contract: every way a case can misbehave becomes exactly one
+// outcome, and nothing it did survives it.
+#include "ipcspec/sandbox.h"
+
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/proc.h"
+
+namespace ipcspec {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+
+SandboxOptions Fast() {
+  SandboxOptions o;
+  o.timeout = absl::Milliseconds(800);
+  return o;
+}
+
+// After every test: no child, no zombie, no IPC object, nothing in /dev/shm
+// that was not there before.
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sysv_before_ = internal::ListSysv().size();
+    shm_before_ = internal::ListDir("/dev/shm");
+  }
+  void TearDown() override {
+    EXPECT_THAT(internal::ChildrenOfSelf(), ::testing::IsEmpty());
+    errno = 0;
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+    EXPECT_EQ(internal::ListSysv().size(), sysv_before_);
+    EXPECT_EQ(internal::ListDir("/dev/shm"), shm_before_);
+  }
+  size_t sysv_before_ = 0;
+  std::vector<std::string> shm_before_;
+};
+
+TEST_F(SandboxTest, PassingCaseIsPass) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv& env) {
+    struct stat st;
+    if (::stat(env.scratch_dir.c_str(), &st) != 0) return Verdict::Fail("no scratch dir");
+    if ((st.st_mode & 0777) != 0700) return Verdict::Fail("scratch dir is not private");
+    if (::getpgrp() != ::getpid()) return Verdict::Fail("not a process group leader");
+    return Verdict::Pass();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+TEST_F(SandboxTest, FailMessageArrives) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) { return Verdict::Fail("message 4 lost"); });
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_EQ(r.message, "message 4 lost");
+}
+
+TEST_F(SandboxTest, SegfaultIsCrashedWithSignalName) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) -> Verdict {
+    volatile int* p = nullptr;
+    *p = 1;
+    return Verdict::Pass();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed);
+  EXPECT_EQ(r.signal, SIGSEGV);
+  EXPECT_THAT(r.message, HasSubstr("SIGSEGV"));
+}
+
+TEST_F(SandboxTest, AbortIsCrashedWithSigabrt) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) -> Verdict { std::abort(); });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed);
+  EXPECT_EQ(r.signal, SIGABRT);
+  EXPECT_THAT(r.message, HasSubstr("SIGABRT"));
+}
+
+TEST_F(SandboxTest, ExitWithoutVerdictIsCrashedWithStatus) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) -> Verdict { ::_exit(3); });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_THAT(r.message, HasSubstr("status 3"));
+}
+
+TEST_F(SandboxTest, SpinningCaseTimesOut) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) -> Verdict {
+    std::atomic<uint64_t> i{0};
+    for (;;) i.fetch_add(1, std::memory_order_relaxed);
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout);
+  EXPECT_GE(r.elapsed, absl::Milliseconds(800));
+}
+
+TEST_F(SandboxTest, CaseBlockedInReadTimesOut) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) -> Verdict {
+    int fds[2];
+    if (::pipe(fds) != 0) return Verdict::Broken("pipe");
+    char c;
+    (void)::read(fds[0], &c, 1);
+    return Verdict::Fail("read returned");
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout);
+}
+
+TEST_F(SandboxTest, CaseIgnoringSigtermStillTimesOut) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) -> Verdict {
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
+    for (;;) ::pause();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout);
+}
+
+TEST_F(SandboxTest, ForkingUntilTheLimitIsBoundedAndCleanedUp) {
+  SandboxOptions o = Fast();
+  o.max_processes = 16;
+  CaseResult r = RunCase(o, [](const CaseEnv&) {
+    int forked = 0;
+    for (;;) {
+      pid_t p = ::fork();
+      if (p == 0) {
+        for (;;) ::pause();
+      }
+      if (p < 0) {
+        return errno == EAGAIN ? Verdict{Outcome::kPass, std::to_string(forked)}
+                               : Verdict::Fail(ErrnoName(errno));
+      }
+      if (++forked > 1000) return Verdict::Fail("no process limit");
+    }
+  });
+  // The children outlived the case: a leak, each one named and killed.
+  ASSERT_EQ(r.outcome, Outcome::kLeaked) << r.message;
+  EXPECT_GE(r.leaks.size(), 1u);
+  EXPECT_LE(r.leaks.size(), 16u);
+}
+
+TEST_F(SandboxTest, ForkBombTimesOutAndIsReaped) {
+  SandboxOptions o = Fast();
+  o.max_processes = 32;
+  CaseResult r = RunCase(o, [](const CaseEnv&) -> Verdict {
+    for (;;) (void)::fork();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout);
+}
+
+TEST_F(SandboxTest, EscapedGrandchildIsCaughtAndReportedAsLeak) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    int ready[2];
+    if (::pipe(ready) != 0) return Verdict::Broken("pipe");
+    pid_t p = ::fork();
+    if (p == 0) {
+      ::setsid();
+      if (::fork() == 0) {
+        ::close(ready[0]);
+        (void)::write(ready[1], "x", 1);
+        for (;;) ::pause();
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::waitpid(p, nullptr, 0);
+    char c;
+    if (::read(ready[0], &c, 1) != 1) return Verdict::Broken("grandchild did not start");
+    return Verdict::Pass();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kLeaked);
+  EXPECT_THAT(r.message, HasSubstr("process "));
+}
+
+TEST_F(SandboxTest, LeftSysvQueueIsLeaked) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    return ::msgget(IPC_PRIVATE, IPC_CREAT | 0600) >= 0 ? Verdict::Pass()
+                                                        : Verdict::Broken("msgget");
+  });
+  EXPECT_EQ(r.outcome, Outcome::kLeaked);
+  EXPECT_THAT(r.message, HasSubstr("SysV message queue"));
+}
+
+TEST_F(SandboxTest, LeftPosixQueueIsLeaked) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    mqd_t q = ::mq_open("/ipcspec-sandbox-test", O_CREAT | O_RDWR, 0600, nullptr);
+    return q != static_cast<mqd_t>(-1) ? Verdict::Pass() : Verdict::Broken("mq_open");
+  });
+  EXPECT_EQ(r.outcome, Outcome::kLeaked);
+  EXPECT_THAT(r.message, HasSubstr("POSIX message queue /ipcspec-sandbox-test"));
+}
+
+TEST_F(SandboxTest, LeftShmObjectIsLeakedAndRemoved) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    int fd = ::shm_open("/ipcspec-sandbox-test", O_CREAT | O_RDWR, 0600);
+    return fd >= 0 ? Verdict::Pass() : Verdict::Broken("shm_open");
+  });
+  EXPECT_EQ(r.outcome, Outcome::kLeaked);
+  EXPECT_THAT(r.message, HasSubstr("/dev/shm/ipcspec-sandbox-test"));
+}
+
+TEST_F(SandboxTest, LeftFifoIsLeaked) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv& env) {
+    return ::mkfifo((env.scratch_dir + "/f").c_str(), 0600) == 0 ? Verdict::Pass()
+                                                                 : Verdict::Broken("mkfifo");
+  });
+  EXPECT_EQ(r.outcome, Outcome::kLeaked);
+  EXPECT_THAT(r.message, ContainsRegex("file-system node .*/f"));
+}
+
+TEST_F(SandboxTest, HundredMegabytesOnStderrAreBounded) {
+  SandboxOptions o = Fast();
+  o.timeout = absl::Seconds(20);
+  CaseResult r = RunCase(o, [](const CaseEnv&) {
+    std::string chunk(1 << 20, 'e');
+    for (int i = 0; i < 100; ++i) {
+      if (WriteFull(2, chunk.data(), chunk.size()) != 0) return Verdict::Fail("write");
+    }
+    return Verdict::Pass();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+  EXPECT_EQ(r.output.size(), o.output_limit);
+  EXPECT_EQ(r.output.size() + r.output_dropped, 100u << 20);
+}
+
+TEST_F(SandboxTest, OutputIsCaptured) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    (void)::write(1, "to stdout\n", 10);
+    (void)::write(2, "to stderr\n", 10);
+    return Verdict::Fail("see output");
+  });
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_THAT(r.output, AllOf(HasSubstr("to stdout"), HasSubstr("to stderr")));
+}
+
+TEST_F(SandboxTest, ClosingStandardDescriptorsIsHarmless) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    return Verdict::Pass();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+TEST_F(SandboxTest, ParticipantCrashIsNamed) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Milliseconds(500)));
+    ps.Spawn("writer", [] { return Verdict::Pass(); });
+    ps.Spawn("reader", []() -> Verdict { std::abort(); });
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed);
+  EXPECT_EQ(r.message, "reader killed by SIGABRT");
+}
+
+TEST_F(SandboxTest, BarrierLinesUpParticipants) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    ProcessBarrier b(3);
+    SharedMemory seen(sizeof(std::atomic<int>));
+    auto* count = new (seen.data()) std::atomic<int>(0);
+    Participants ps(Deadline::After(absl::Milliseconds(500)));
+    for (int i = 0; i < 3; ++i) {
+      ps.Spawn("p" + std::to_string(i), [&] {
+        count->fetch_add(1);
+        if (!b.Wait(Deadline::After(absl::Milliseconds(400)))) return Verdict::Fail("timeout");
+        return count->load() == 3 ? Verdict::Pass() : Verdict::Fail("passed the barrier early");
+      });
+    }
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+TEST_F(SandboxTest, HungParticipantIsTimeoutNotHang) {
+  CaseResult r = RunCase(Fast(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Milliseconds(200)));
+    ps.Spawn("reader", []() -> Verdict {
+      for (;;) ::pause();
+    });
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout);
+  EXPECT_THAT(r.message, HasSubstr("reader"));
+}
+
+}  // namespace
+}  // namespace ipcspec
