@@ -1,0 +1,100 @@
+// ipcspec/engine.h: runs a property over a transport.
+//
+// Every example is a Scenario run in a sandboxed case process by a
+// CaseRunner; rapidcheck generates and shrinks the scenarios. Because a
+// crash or hang is a CaseResult in this process, shrinking goes on through
+// crashes and hangs, and the result always carries the minimal scenario and
+// a command that reproduces exactly it.
+//
+//   auto server = ForkServer::Start(options);          // before the harness grows
+//   PropertyResult r = RunProperty(*transport, *property, config, **server);
+//   if (r.outcome != Outcome::kPass) std::cout << r.counterexample << r.reproduce;
+#ifndef IPCSPEC_ENGINE_H_
+#define IPCSPEC_ENGINE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ipcspec/property.h"
+#include "ipcspec/sandbox.h"
+#include "ipcspec/scenario.h"
+
+namespace ipcspec {
+
+// Runs a scenario's case in the sandboxed case process: looks the transport
+// and property up in the registries and calls Property::Run.
+Verdict RunScenario(const Scenario& s, const CaseEnv& env);
+
+class CaseRunner {
+ public:
+  virtual ~CaseRunner() = default;
+  virtual CaseResult Run(const Scenario& s) = 0;
+};
+
+// Forks each case from the calling process.
+class DirectRunner : public CaseRunner {
+ public:
+  explicit DirectRunner(SandboxOptions options) : options_(options) {}
+  CaseResult Run(const Scenario& s) override;
+
+ private:
+  SandboxOptions options_;
+};
+
+// A small process forked early that forks every case, so the cost of fork
+// does not grow with the harness. Requests and results travel over pipes.
+class ForkServer : public CaseRunner {
+ public:
+  static absl::StatusOr<std::unique_ptr<ForkServer>> Start(const SandboxOptions& options);
+  ~ForkServer() override;
+  CaseResult Run(const Scenario& s) override;
+
+ private:
+  ForkServer(pid_t pid, FileDescriptor to, FileDescriptor from, absl::Duration timeout)
+      : pid_(pid), to_(std::move(to)), from_(std::move(from)), timeout_(timeout) {}
+  pid_t pid_;
+  FileDescriptor to_, from_;
+  absl::Duration timeout_;
+};
+
+struct RunConfig {
+  uint64_t seed = 0;
+  int examples = 0;          // 0: the property's default
+  int max_size = 100;        // rapidcheck's size bound
+  std::string reproduce;     // a reproduce string: run exactly that example
+  absl::Duration shrink_budget = absl::Seconds(90);
+  // Called after every example (for progress): examples so far, shrinking.
+  std::function<void(int, bool)> on_example;
+};
+
+struct PropertyResult {
+  std::string transport;
+  std::string property;
+  Outcome outcome = Outcome::kPass;
+  int examples = 0;
+  int shrinks = 0;
+  absl::Duration duration;
+  std::string message;
+  std::string reproduce;        // the rapidcheck reproduce string
+  std::string counterexample;   // the minimal scenario, as readable steps
+  std::optional<Scenario> failing;
+  std::string output;           // captured output of the failing case
+};
+
+PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
+                           CaseRunner& runner);
+
+// Encoded CaseResult, for the fork server's replies.
+std::string EncodeCaseResult(const CaseResult& r);
+bool DecodeCaseResult(std::string_view in, CaseResult* r);
+
+}  // namespace ipcspec
+
+#endif  // IPCSPEC_ENGINE_H_

@@ -1,0 +1,73 @@
+// ipcspec/property.h: a property, written once and selected by capabilities.
+//
+// A property generates scenarios (rapidcheck) and judges one scenario inside
+// a sandboxed case process. Register it from its own file:
+//
+//   class OrderProperty : public Property { ... };
+//   IPCSPEC_REGISTER_PROPERTY(OrderProperty);
+//
+// AppliesTo() says, for a transport that it does not apply to, which
+// capability excludes it; the report shows that reason.
+#ifndef IPCSPEC_PROPERTY_H_
+#define IPCSPEC_PROPERTY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipcspec/sandbox.h"
+#include "ipcspec/scenario.h"
+#include "ipcspec/transport.h"
+#include "rapidcheck.h"
+
+namespace ipcspec {
+
+struct Applicability {
+  bool applies = true;
+  std::string reason;  // when it does not: "excluded by capability framing=stream"
+  static Applicability Yes() { return {}; }
+  static Applicability No(std::string why) { return {false, std::move(why)}; }
+};
+
+class Property {
+ public:
+  virtual ~Property() = default;
+  virtual std::string_view id() const = 0;         // "G-ORDER"
+  virtual std::string_view summary() const = 0;    // one line
+  virtual std::string_view reference() const = 0;  // man page, POSIX, public suite
+  virtual Applicability AppliesTo(const Transport& t) const = 0;
+  // The steps of one example. Runs in the harness, under rapidcheck.
+  virtual rc::Gen<std::vector<Step>> Steps(const Transport& t) const = 0;
+  // Judges one scenario. Runs in the sandboxed case process.
+  virtual Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const = 0;
+  // How many examples a default run makes (fewer for slow properties).
+  virtual int DefaultExamples() const { return 100; }
+};
+
+class PropertyRegistry {
+ public:
+  static PropertyRegistry& Global();
+  void Add(std::unique_ptr<Property> p);
+  const Property* Find(std::string_view id) const;
+  std::vector<const Property*> All() const;  // sorted by id
+
+ private:
+  std::vector<std::unique_ptr<Property>> properties_;
+};
+
+namespace internal {
+struct PropertyRegistrar {
+  explicit PropertyRegistrar(std::unique_ptr<Property> p) {
+    PropertyRegistry::Global().Add(std::move(p));
+  }
+};
+}  // namespace internal
+
+}  // namespace ipcspec
+
+#define IPCSPEC_REGISTER_PROPERTY(Type)                                    \
+  static ::ipcspec::internal::PropertyRegistrar ipcspec_property_##Type{ \
+      std::make_unique<Type>()}
+
+#endif  // IPCSPEC_PROPERTY_H_

@@ -1,0 +1,38 @@
+#include "ipcspec/property.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+namespace ipcspec {
+
+PropertyRegistry& PropertyRegistry::Global() {
+  static auto* registry = new PropertyRegistry();
+  return *registry;
+}
+
+void PropertyRegistry::Add(std::unique_ptr<Property> p) {
+  if (Find(p->id()) != nullptr) {
+    std::fprintf(stderr, "ipcspec: duplicate property id %.*s\n", static_cast<int>(p->id().size()),
+                 p->id().data());
+    std::abort();
+  }
+  properties_.push_back(std::move(p));
+  std::sort(properties_.begin(), properties_.end(),
+            [](const auto& a, const auto& b) { return a->id() < b->id(); });
+}
+
+const Property* PropertyRegistry::Find(std::string_view id) const {
+  for (const auto& p : properties_) {
+    if (p->id() == id) return p.get();
+  }
+  return nullptr;
+}
+
+std::vector<const Property*> PropertyRegistry::All() const {
+  std::vector<const Property*> out;
+  for (const auto& p : properties_) out.push_back(p.get());
+  return out;
+}
+
+}  // namespace ipcspec

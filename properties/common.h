@@ -1,0 +1,92 @@
+// properties/common.h: what the generic properties share: payloads whose
+// every byte depends on writer, message number and position; edge-biased
+// size generators; a checker that names the first byte or message that
+// disagrees; and the open / barrier / traffic / close choreography.
+#ifndef IPCSPEC_PROPERTIES_COMMON_H_
+#define IPCSPEC_PROPERTIES_COMMON_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipcspec/property.h"
+#include "ipcspec/sandbox.h"
+#include "ipcspec/transport.h"
+
+namespace ipcspec::props {
+
+// Bounded wait for one send or receive inside a property.
+inline constexpr int kOpTimeoutMs = 3000;
+
+// Byte `offset` of message `msg` from writer `writer`: a hash, so a shifted,
+// torn, duplicated or dropped piece never looks right.
+uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset);
+std::vector<std::byte> Payload(uint32_t writer, uint64_t msg, uint64_t size);
+
+// The largest receive buffer a property uses for one message.
+uint64_t RecvBufferSize(const Capabilities& c);
+// The largest single send a property generates.
+uint64_t SizeLimit(const Capabilities& c);
+// Sizes biased to the edges: 0, 1, PIPE_BUF and neighbours, capacity and
+// neighbours, max_message and max_message-1, and anything up to SizeLimit.
+rc::Gen<uint64_t> EdgeSize(const Capabilities& c);
+// Receive buffer sizes for a byte stream: 1, odd sizes, page sizes, large.
+rc::Gen<uint64_t> ChunkSize();
+
+// One expected message.
+struct Sent {
+  uint32_t writer;
+  uint64_t msg;
+  uint64_t size;
+};
+// Which of `candidates` these bytes are, for a readable failure
+// ("message 5 from writer 1"), or nullopt.
+std::optional<Sent> Identify(const std::vector<std::byte>& got, const std::vector<Sent>& candidates);
+std::string Name(const Sent& s);
+
+// Receives and checks one whole message. Empty string when it is the
+// expected one; otherwise what went wrong.
+std::string ExpectMessage(End& end, const Sent& want, const std::vector<Sent>& all,
+                          uint64_t buffer, int timeout_ms);
+// Receives a byte stream holding `want` in order, with the receive buffer
+// sizes cycling through `chunks`. Empty string when all arrived intact.
+std::string ExpectStream(End& end, const std::vector<Sent>& want, const std::vector<uint64_t>& chunks,
+                         int timeout_ms);
+// After the last expected byte: END when the writers have closed (peer_close)
+// or would-block otherwise. Empty string when nothing extra arrived.
+std::string ExpectNothingMore(End& end, const Capabilities& c, bool writers_closed);
+
+// Sends one whole payload: one message, or as many stream sends as it takes.
+std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms);
+
+// One participant's part: returns "" on success or what went wrong.
+using ActorFn = std::function<std::string(End&)>;
+struct Actor {
+  std::string name;  // "reader", "writer 1"
+  Role role;
+  ActorFn fn;
+};
+// Creates a channel, forks one participant per actor; each opens its end,
+// waits until all have opened, runs its part, closes its end, then stays
+// alive until every actor has finished (so end of stream comes from close,
+// not exit). Destroys the channel after all have exited.
+Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors);
+
+// Opens `role` on the channel, then drops this process's hold. On failure
+// the verdict says why.
+std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure);
+
+// "excluded by capability framing=stream" style reasons.
+Applicability Needs(bool ok, std::string_view capability);
+// Properties over ordered delivery apply to these models.
+bool OrderedModel(const Capabilities& c);
+
+std::string Errno(int rc);  // "-EPIPE" style, or "END"
+
+}  // namespace ipcspec::props
+
+#endif  // IPCSPEC_PROPERTIES_COMMON_H_
