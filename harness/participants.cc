@@ -61,13 +61,16 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
     WriteFrame(w.get(), Encode(v));
     ::_exit(0);
   }
-  children_.push_back({std::move(name), pid, std::move(r), std::nullopt});
+  children_.push_back({std::move(name), pid, std::move(r), std::nullopt, 0});
   return true;
 }
 
 void Participants::Kill(std::string_view name, int sig) {
   for (Child& c : children_) {
-    if (c.name == name && !c.verdict) ::kill(c.pid, sig);
+    if (c.name == name && !c.verdict) {
+      c.planned_signal = sig;
+      ::kill(c.pid, sig);
+    }
   }
 }
 
@@ -92,6 +95,8 @@ Verdict Participants::Collect(Child& c) {
       in.Str(&v.message)) {
     v.outcome = static_cast<Outcome>(outcome);
     if (!v.ok()) v.message = absl::StrCat(c.name, ": ", v.message);
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) == c.planned_signal) {
+    v = Verdict::Pass();
   } else if (WIFSIGNALED(status)) {
     v = {Outcome::kCrashed, absl::StrCat(c.name, " killed by ", SignalName(WTERMSIG(status)))};
   } else {
@@ -104,12 +109,36 @@ Verdict Participants::Collect(Child& c) {
 
 Verdict Participants::Join() {
   if (spawn_error_) return *spawn_error_;
-  std::optional<Verdict> first;
-  for (Child& c : children_) {
-    Verdict v = Collect(c);
-    if (!v.ok() && !first) first = v;
+  for (;;) {
+    std::vector<struct pollfd> fds;
+    std::vector<Child*> waiting;
+    for (Child& c : children_) {
+      if (c.verdict) continue;
+      fds.push_back({c.report.get(), POLLIN, 0});
+      waiting.push_back(&c);
+    }
+    if (waiting.empty()) return Verdict::Pass();
+    int n = ::poll(fds.data(), fds.size(), deadline_.RemainingMs());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // The deadline: every one still running is reported, first one first.
+      return Collect(*waiting.front());
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Verdict v = Collect(*waiting[i]);
+      if (!v.ok()) {
+        for (Child& other : children_) {
+          if (!other.verdict) {
+            ::kill(other.pid, SIGKILL);
+            ::waitpid(other.pid, nullptr, 0);
+            other.verdict = Verdict::Pass();
+          }
+        }
+        return v;
+      }
+    }
   }
-  return first ? *first : Verdict::Pass();
 }
 
 Verdict Participants::JoinOne(std::string_view name) {

@@ -20,7 +20,7 @@
 namespace ipcspec::props {
 
 // Bounded wait for one send or receive inside a property.
-inline constexpr int kOpTimeoutMs = 3000;
+inline constexpr int kOpTimeoutMs = 1500;
 
 // Byte `offset` of message `msg` from writer `writer`: a hash, so a shifted,
 // torn, duplicated or dropped piece never looks right.

@@ -110,10 +110,12 @@ class Participants {
 
   // Returns false (and records a broken verdict) when fork fails.
   bool Spawn(std::string name, std::function<Verdict()> fn);
-  // Kills a running participant with `sig` (for crash properties).
+  // Kills a running participant with `sig` (for crash properties); its
+  // death by that signal is then a pass.
   void Kill(std::string_view name, int sig);
   // Waits for every participant, until the deadline. The verdict is the
-  // first non-pass one in spawn order, prefixed with the participant's name.
+  // first failure to arrive, prefixed with the participant's name; the
+  // others are then killed, since their part can no longer matter.
   Verdict Join();
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
@@ -124,6 +126,7 @@ class Participants {
     pid_t pid = -1;
     FileDescriptor report;
     std::optional<Verdict> verdict;
+    int planned_signal = 0;
   };
   Verdict Collect(Child& c);
   Deadline deadline_;

@@ -1,0 +1,229 @@
+#include "tests/support/broken_transports.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+
+#include "absl/strings/str_format.h"
+#include "ipcspec/registry.h"
+
+namespace ipcspec::testing {
+namespace {
+
+class BrokenEnd : public End {
+ public:
+  BrokenEnd(std::unique_ptr<End> inner, Role role, Bug bug)
+      : inner_(std::move(inner)), role_(role), bug_(bug) {}
+
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    const uint64_t n = sends_++;
+    switch (bug_) {
+      case Bug::kSwap45:
+        if (n == 4) {
+          held_.assign(buf.begin(), buf.end());
+          *sent = buf.size();
+          return 0;
+        }
+        if (n == 5) {
+          int rc = inner_->Send(buf, sent, timeout_ms);
+          size_t ignored;
+          if (rc == 0) rc = inner_->Send(held_, &ignored, timeout_ms);
+          return rc;
+        }
+        break;
+      case Bug::kDrop4096:
+        if (buf.size() == 4096) {
+          *sent = buf.size();
+          return 0;
+        }
+        break;
+      case Bug::kTruncateLong:
+        if (buf.size() > 1000) {
+          int rc = inner_->Send(buf.first(1000), sent, timeout_ms);
+          *sent = buf.size();
+          return rc;
+        }
+        break;
+      case Bug::kDuplicateChunk:
+        if (buf.size() > 8192) {
+          int rc = inner_->Send(buf, sent, timeout_ms);
+          size_t extra;
+          if (rc == 0) rc = inner_->Send(buf.subspan(1000, 100), &extra, timeout_ms);
+          return rc;
+        }
+        break;
+      case Bug::kWriteOnReadEnd:
+        if (role_ == Role::kReader) {
+          *sent = buf.size();
+          return 0;
+        }
+        break;
+      case Bug::kCrashOnEmpty:
+        if (buf.empty()) {
+          volatile int* p = nullptr;
+          *p = 0;
+        }
+        break;
+      case Bug::kTornWrites:
+        if (buf.size() > 1) {
+          const size_t half = buf.size() / 2;
+          size_t a = 0, b = 0;
+          int rc = inner_->Send(buf.first(half), &a, timeout_ms);
+          sched_yield();
+          if (rc == 0) rc = inner_->Send(buf.subspan(half), &b, timeout_ms);
+          *sent = a + b;
+          return rc;
+        }
+        break;
+      case Bug::kHangOnEpipe: {
+        int rc = inner_->Send(buf, sent, timeout_ms);
+        if (rc == -EPIPE) {
+          for (;;) ::pause();
+        }
+        return rc;
+      }
+      case Bug::kHangOn4096:
+        if (buf.size() == 4096) {
+          for (;;) ::pause();
+        }
+        break;
+      case Bug::kLoseOnEagain: {
+        int rc = inner_->Send(buf, sent, timeout_ms);
+        if (rc == -EAGAIN) {
+          *sent = buf.size();
+          return 0;
+        }
+        return rc;
+      }
+      default:
+        break;
+    }
+    return inner_->Send(buf, sent, timeout_ms);
+  }
+
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    switch (bug_) {
+      case Bug::kPartialRead: {
+        int rc = inner_->Recv(buf, received, timeout_ms);
+        if (rc == 0) *received = std::min<size_t>(*received, 1000);
+        return rc;
+      }
+      case Bug::kNoEnd: {
+        int rc = inner_->Recv(buf, received, timeout_ms);
+        if (rc == kEnd) {
+          if (timeout_ms == 0) return -EAGAIN;
+          if (timeout_ms > 0) {
+            // Waits out the bound for data that can never come.
+            ::poll(nullptr, 0, timeout_ms);
+            return -ETIMEDOUT;
+          }
+          for (;;) ::pause();
+        }
+        return rc;
+      }
+      case Bug::kEmptyIsEnd: {
+        int rc = inner_->Recv(buf, received, timeout_ms);
+        return rc == 0 && *received == 0 ? kEnd : rc;
+      }
+      case Bug::kSlowTimeout:
+        return inner_->Recv(buf, received, timeout_ms > 0 ? 2 * timeout_ms + 20 : timeout_ms);
+      case Bug::kEarlyTimeout:
+        return inner_->Recv(buf, received, timeout_ms > 10 ? timeout_ms / 10 : timeout_ms);
+      default:
+        return inner_->Recv(buf, received, timeout_ms);
+    }
+  }
+
+ private:
+  std::unique_ptr<End> inner_;
+  Role role_;
+  Bug bug_;
+  uint64_t sends_ = 0;
+  std::vector<std::byte> held_;
+};
+
+class BrokenChannel : public Channel {
+ public:
+  BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {}
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+    absl::StatusOr<std::unique_ptr<End>> e = inner_->Open(role);
+    if (!e.ok()) return e.status();
+    return std::make_unique<BrokenEnd>(std::move(*e), role, bug_);
+  }
+  void Detach() override { inner_->Detach(); }
+  absl::Status Destroy() override {
+    return bug_ == Bug::kLeakName ? absl::OkStatus() : inner_->Destroy();
+  }
+
+ private:
+  std::unique_ptr<Channel> inner_;
+  Bug bug_;
+};
+
+class BrokenTransport : public Transport {
+ public:
+  BrokenTransport(const BrokenInfo& info, const Transport* inner)
+      : info_(info), inner_(inner), caps_(inner->caps()),
+        description_(absl::StrFormat("%s with a deliberate bug", inner->name())) {
+    if (info.bug == Bug::kTornWrites) {
+      caps_.multi_writer = true;
+      caps_.atomic_write = caps_.atomic_write ? caps_.atomic_write : 4096;
+    }
+    if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
+  }
+  std::string_view name() const override { return info_.name; }
+  std::string_view description() const override { return description_; }
+  const Capabilities& caps() const override { return caps_; }
+  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
+    absl::StatusOr<std::unique_ptr<Channel>> ch = inner_->Create(scratch);
+    if (!ch.ok()) return ch.status();
+    return std::make_unique<BrokenChannel>(std::move(*ch), info_.bug);
+  }
+
+ private:
+  BrokenInfo info_;
+  const Transport* inner_;
+  Capabilities caps_;
+  std::string description_;
+};
+
+}  // namespace
+
+const std::vector<BrokenInfo>& BrokenTransports() {
+  static const auto* all = new std::vector<BrokenInfo>{
+      {"broken_swap45", "posix_mq", Bug::kSwap45, "G-ORDER"},
+      {"broken_drop4096", "posix_mq", Bug::kDrop4096, "G-ORDER"},
+      {"broken_truncate", "sysv_shm", Bug::kTruncateLong, "G-INTEGRITY"},
+      {"broken_dupchunk", "pipe", Bug::kDuplicateChunk, "G-INTEGRITY"},
+      {"broken_partial_read", "posix_mq", Bug::kPartialRead, "G-BOUNDARY"},
+      {"broken_write_on_read_end", "pipe", Bug::kWriteOnReadEnd, "G-DIRECTION"},
+      {"broken_no_end", "pipe", Bug::kNoEnd, "G-EOF"},
+      {"broken_crash_empty", "posix_mq", Bug::kCrashOnEmpty, "G-ORDER"},
+      {"broken_empty_is_end", "socketpair_seqpacket", Bug::kEmptyIsEnd, "G-BOUNDARY"},
+      {"broken_leak", "posix_mq", Bug::kLeakName, "G-CLEANUP"},
+      {"broken_torn", "pipe", Bug::kTornWrites, "G-MULTI-WRITER"},
+      {"broken_hang_epipe", "pipe", Bug::kHangOnEpipe, "G-PEER-GONE"},
+      {"broken_slow_timeout", "posix_mq", Bug::kSlowTimeout, "G-TIMEOUT"},
+      {"broken_early_timeout", "pipe", Bug::kEarlyTimeout, "G-TIMEOUT"},
+      {"broken_capacity", "pipe", Bug::kWrongCapacity, "G-BACKPRESSURE"},
+      {"broken_lose_on_eagain", "posix_mq", Bug::kLoseOnEagain, "G-BACKPRESSURE"},
+      {"broken_hang4096", "posix_mq", Bug::kHangOn4096, "G-ORDER"},
+  };
+  return *all;
+}
+
+void RegisterBrokenTransports() {
+  TransportRegistry& reg = TransportRegistry::Global();
+  for (const BrokenInfo& b : BrokenTransports()) {
+    const Transport* inner = reg.Find(b.inner);
+    if (inner == nullptr || reg.Find(b.name) != nullptr) continue;
+    absl::Status s = reg.Add(std::make_unique<BrokenTransport>(b, inner), /*builtin=*/false);
+    if (!s.ok()) std::abort();
+  }
+}
+
+}  // namespace ipcspec::testing

@@ -1,0 +1,49 @@
+// tests/support/broken_transports.h: deliberately broken transports, each a
+// real transport with one realistic bug, to prove that every property
+// catches the class of bug it is written for.
+//
+//   RegisterBrokenTransports();   // adds "broken_swap45", "broken_drop4096", ...
+//   const Transport* t = TransportRegistry::Global().Find("broken_drop4096");
+#ifndef IPCSPEC_TESTS_SUPPORT_BROKEN_TRANSPORTS_H_
+#define IPCSPEC_TESTS_SUPPORT_BROKEN_TRANSPORTS_H_
+
+#include <string>
+#include <vector>
+
+namespace ipcspec::testing {
+
+enum class Bug {
+  kSwap45,          // messages 4 and 5 (counting from 0) change places
+  kDrop4096,        // a 4096-byte message is silently dropped
+  kTruncateLong,    // messages longer than 1000 bytes lose their tail
+  kDuplicateChunk,  // a long stream write repeats 100 of its bytes
+  kPartialRead,     // a receive returns only the first 1000 bytes of a message
+  kWriteOnReadEnd,  // the read end accepts (and discards) writes
+  kNoEnd,           // end of stream is never reported
+  kCrashOnEmpty,    // sending an empty message dereferences NULL
+  kEmptyIsEnd,      // an empty message is reported as end of stream
+  kLeakName,        // destroy forgets to remove the named object
+  kTornWrites,      // claims atomic writes, but writes in two halves
+  kHangOnEpipe,     // blocks forever where it should report EPIPE
+  kSlowTimeout,     // bounded receive waits twice as long as asked
+  kEarlyTimeout,    // bounded receive gives up after a tenth of the bound
+  kWrongCapacity,   // claims four times the capacity it has
+  kLoseOnEagain,    // a send that would block is reported sent and lost
+  kHangOn4096,      // a 4096-byte send never returns
+};
+
+struct BrokenInfo {
+  std::string name;       // registered transport name
+  std::string inner;      // the real transport it wraps
+  Bug bug;
+  std::string property;   // the property that must catch it
+};
+
+// Every broken transport, whether or not its inner transport is built.
+const std::vector<BrokenInfo>& BrokenTransports();
+// Registers those whose inner transport exists (idempotent).
+void RegisterBrokenTransports();
+
+}  // namespace ipcspec::testing
+
+#endif  // IPCSPEC_TESTS_SUPPORT_BROKEN_TRANSPORTS_H_
