@@ -1,6 +1,9 @@
 #include "properties/common.h"
 
 #include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -133,9 +136,12 @@ std::string ExpectStream(End& end, const std::vector<Sent>& want, const std::vec
   std::vector<std::byte> buf;
   while (msg < want.size()) {
     uint64_t cap = chunks.empty() ? 65536 : chunks[chunk_index++ % chunks.size()];
+    const bool try_first = (cap & kTryFirst) != 0;
+    cap &= ~kTryFirst;
     buf.resize(std::max<uint64_t>(cap, 1));
     size_t n = 0;
-    int rc = end.Recv(buf, &n, timeout_ms);
+    int rc = try_first ? end.Recv(buf, &n, 0) : -EAGAIN;
+    if (rc == -EAGAIN) rc = end.Recv(buf, &n, timeout_ms);
     if (rc == kEnd) {
       return absl::StrFormat("end of stream after %d bytes, in %s at byte %d", total,
                              Name(want[msg]), offset);
@@ -162,6 +168,32 @@ std::string ExpectStream(End& end, const std::vector<Sent>& want, const std::vec
   return "";
 }
 
+std::string ExpectUnordered(End& end, const Capabilities& c, const std::vector<Sent>& want,
+                            bool reliable) {
+  std::vector<bool> seen(want.size(), false);
+  size_t got = 0;
+  std::vector<std::byte> buf;
+  while (got < want.size()) {
+    int rc = RecvMessage(end, c, &buf, kOpTimeoutMs);
+    if (rc == -ETIMEDOUT && !reliable) return "";
+    if (rc == kEnd) return absl::StrFormat("end of stream after %d of %d messages", got, want.size());
+    if (rc != 0) return absl::StrFormat("receiving after %d of %d messages: %s", got, want.size(), Errno(rc));
+    // The first not yet seen message with these bytes (empty ones are alike).
+    size_t i = 0;
+    bool known = false;
+    for (; i < want.size(); ++i) {
+      if (want[i].size != buf.size() || Payload(want[i].writer, want[i].msg, want[i].size) != buf) continue;
+      known = true;
+      if (!seen[i]) break;
+    }
+    if (!known) return absl::StrFormat("a %d-byte message that was never sent (corrupt or torn)", buf.size());
+    if (i == want.size()) return absl::StrFormat("a %d-byte message arrived more often than it was sent", buf.size());
+    seen[i] = true;
+    ++got;
+  }
+  return "";
+}
+
 std::string ExpectNothingMore(End& end, const Capabilities& c, bool writers_closed) {
   std::vector<std::byte> buf(RecvBufferSize(c));
   size_t n = 0;
@@ -178,25 +210,32 @@ std::string ExpectNothingMore(End& end, const Capabilities& c, bool writers_clos
   return absl::StrCat("non-blocking receive on an empty channel: ", Errno(rc), ", not -EAGAIN");
 }
 
-std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms) {
+std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bool try_first) {
   const std::vector<std::byte> data = Payload(s.writer, s.msg, s.size);
   size_t done = 0;
-  do {
+  for (;;) {
     size_t sent = 0;
     const size_t left = data.size() - done;
-    int rc = end.Send(std::span<const std::byte>(data).subspan(done), &sent, timeout_ms);
+    int rc = end.Send(std::span<const std::byte>(data).subspan(done), &sent,
+                      try_first ? 0 : timeout_ms);
+    const bool retry_blocking = try_first && rc == -EAGAIN;
+    try_first = false;
+    if (retry_blocking) continue;
     if (rc != 0) return absl::StrCat("sending ", Name(s), ": ", Errno(rc));
-    if (sent > left) return absl::StrFormat("sending %s: %d bytes reported sent of %d", Name(s), sent, left);
+    if (sent > left) {
+      return absl::StrFormat("sending %s: %d bytes reported sent of %d", Name(s), sent, left);
+    }
     if (framing == Framing::kMessage && sent != left) {
       return absl::StrFormat("sending %s: only %d bytes of the message reported sent", Name(s), sent);
     }
-    if (sent == 0 && left > 0) return absl::StrCat("sending ", Name(s), ": no progress");
     done += sent;
-  } while (done < data.size());
-  return "";
+    if (done == data.size()) return "";
+    if (sent == 0) return absl::StrCat("sending ", Name(s), ": no progress");
+  }
 }
 
-Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors) {
+Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
+                  std::function<Verdict(Participants&)> during) {
   absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(env.scratch_dir);
   if (!ch.ok()) return Verdict::Broken(absl::StrCat("create: ", ch.status().message()));
   const auto parties = static_cast<uint32_t>(actors.size());
@@ -213,7 +252,7 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
         // for a participant that gave up.
         if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
         if (end != nullptr && v.ok()) {
-          std::string err = a.fn(*end);
+          std::string err = a.fn(end);
           if (!err.empty()) v = Verdict::Fail(err);
         }
         end.reset();
@@ -222,7 +261,10 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
       });
     }
     (*ch)->Detach();
+    std::optional<Verdict> hook;
+    if (during) hook = during(ps);
     verdict = ps.Join();
+    if (hook && !hook->ok()) verdict = *hook;
   }
   absl::Status destroyed = (*ch)->Destroy();
   if (!destroyed.ok() && verdict.ok()) {
@@ -240,6 +282,76 @@ std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure) {
     return nullptr;
   }
   return std::move(*end);
+}
+
+SharedFlags::SharedFlags(size_t count)
+    : mem_(2 * count * sizeof(std::atomic<uint64_t>)), count_(count) {
+  for (size_t i = 0; i < 2 * count; ++i) new (static_cast<std::atomic<uint64_t>*>(mem_.data()) + i) std::atomic<uint64_t>(0);
+}
+
+void SharedFlags::Raise(size_t i) {
+  auto* f = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
+  f->store(1);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
+}
+
+bool SharedFlags::IsRaised(size_t i) const {
+  auto* f = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
+  return f->load() != 0;
+}
+
+bool SharedFlags::WaitFor(size_t i, const Deadline& d) const {
+  auto* f = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
+  while (f->load() == 0) {
+    int ms = d.RemainingMs();
+    if (ms == 0) return false;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAIT, 0, ms < 0 ? nullptr : &ts, nullptr, 0);
+  }
+  return true;
+}
+
+std::atomic<uint64_t>& SharedFlags::Counter(size_t i) const {
+  return static_cast<std::atomic<uint64_t>*>(mem_.data())[count_ + i];
+}
+
+int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, int timeout_ms) {
+  out->resize(RecvBufferSize(c));
+  size_t n = 0;
+  int rc = end.Recv(*out, &n, timeout_ms);
+  out->resize(rc == 0 ? n : 0);
+  return rc;
+}
+
+std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor) {
+  std::vector<Sent> out;
+  for (const Step& st : s.steps) {
+    if ((st.op == Op::kSend || st.op == Op::kTrySend) && st.actor == actor) {
+      out.push_back({actor, st.arg, st.size});
+    }
+  }
+  return out;
+}
+
+std::vector<uint64_t> ChunksOf(const Scenario& s) {
+  std::vector<uint64_t> out;
+  for (const Step& st : s.steps) {
+    if (st.op == Op::kRecv || st.op == Op::kTryRecv) out.push_back(st.size);
+  }
+  return out;
+}
+
+rc::Gen<uint64_t> AtomicSize(const Capabilities& c) {
+  uint64_t limit = SizeLimit(c);
+  if (c.atomic_write > 0) limit = std::min(limit, c.atomic_write);
+  const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
+  std::vector<uint64_t> edges = {low, limit};
+  if (limit > 1) edges.push_back(limit - 1);
+  return rc::gen::weightedOneOf<uint64_t>({
+      {1, rc::gen::elementOf(edges)},
+      {3, rc::gen::inRange<uint64_t>(low, std::min<uint64_t>(limit, 256) + 1)},
+      {1, rc::gen::inRange<uint64_t>(low, limit + 1)},
+  });
 }
 
 Applicability Needs(bool ok, std::string_view capability) {

@@ -6,6 +6,7 @@
 #define IPCSPEC_PROPERTIES_COMMON_H_
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,8 @@ std::string Name(const Sent& s);
 // expected one; otherwise what went wrong.
 std::string ExpectMessage(End& end, const Sent& want, const std::vector<Sent>& all,
                           uint64_t buffer, int timeout_ms);
+// A chunk size with this bit set is first tried without blocking.
+inline constexpr uint64_t kTryFirst = uint64_t{1} << 62;
 // Receives a byte stream holding `want` in order, with the receive buffer
 // sizes cycling through `chunks`. Empty string when all arrived intact.
 std::string ExpectStream(End& end, const std::vector<Sent>& want, const std::vector<uint64_t>& chunks,
@@ -61,10 +64,18 @@ std::string ExpectStream(End& end, const std::vector<Sent>& want, const std::vec
 std::string ExpectNothingMore(End& end, const Capabilities& c, bool writers_closed);
 
 // Sends one whole payload: one message, or as many stream sends as it takes.
-std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms);
+// With try_first, the first attempt may not block; what it could not send
+// then goes with blocking sends.
+std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms,
+                    bool try_first = false);
+// Receives `want` in any order (unordered transports): each message must be
+// one of them, whole, at most once; with `reliable`, all must arrive.
+std::string ExpectUnordered(End& end, const Capabilities& c, const std::vector<Sent>& want,
+                            bool reliable);
 
-// One participant's part: returns "" on success or what went wrong.
-using ActorFn = std::function<std::string(End&)>;
+// One participant's part: returns "" on success or what went wrong. It may
+// close its end early by resetting the pointer.
+using ActorFn = std::function<std::string(std::unique_ptr<End>&)>;
 struct Actor {
   std::string name;  // "reader", "writer 1"
   Role role;
@@ -74,7 +85,30 @@ struct Actor {
 // waits until all have opened, runs its part, closes its end, then stays
 // alive until every actor has finished (so end of stream comes from close,
 // not exit). Destroys the channel after all have exited.
-Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors);
+// `during`, if given, runs in the case process while the actors run (to kill
+// one of them, say); a failure it returns wins.
+Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
+                  std::function<Verdict(Participants&)> during = nullptr);
+
+// A flag in shared memory that one participant raises and others wait for.
+class SharedFlags {
+ public:
+  explicit SharedFlags(size_t count = 8);
+  void Raise(size_t i);
+  bool IsRaised(size_t i) const;
+  // Waits for flag i with futex wake-ups; false at the deadline.
+  bool WaitFor(size_t i, const Deadline& d) const;
+  // A shared counter, for progress between participants.
+  std::atomic<uint64_t>& Counter(size_t i) const;
+
+ private:
+  SharedMemory mem_;
+  size_t count_;
+};
+
+// Receives one message of any size into a buffer for the capabilities;
+// returns the Recv code and fills `out`.
+int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, int timeout_ms);
 
 // Opens `role` on the channel, then drops this process's hold. On failure
 // the verdict says why.
@@ -86,6 +120,27 @@ Applicability Needs(bool ok, std::string_view capability);
 bool OrderedModel(const Capabilities& c);
 
 std::string Errno(int rc);  // "-EPIPE" style, or "END"
+
+// A property's identity, fixed at construction.
+class NamedProperty : public Property {
+ public:
+  NamedProperty(std::string_view id, std::string_view summary, std::string_view reference)
+      : id_(id), summary_(summary), reference_(reference) {}
+  std::string_view id() const override { return id_; }
+  std::string_view summary() const override { return summary_; }
+  std::string_view reference() const override { return reference_; }
+
+ private:
+  std::string_view id_, summary_, reference_;
+};
+
+// Sends from steps of `actor`, as Sent records in step order.
+std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);
+// Receive-buffer sizes from kRecv steps.
+std::vector<uint64_t> ChunksOf(const Scenario& s);
+// Sizes for messages that several writers send, bounded by atomic_write
+// when the transport is a byte stream; never 0 on a byte stream.
+rc::Gen<uint64_t> AtomicSize(const Capabilities& c);
 
 }  // namespace ipcspec::props
 

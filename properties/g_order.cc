@@ -45,23 +45,23 @@ class OrderProperty : public Property {
       if (st.op == Op::kSend) sent.push_back({1, st.arg, st.size});
       if (st.op == Op::kRecv) chunks.push_back(st.size);
     }
-    Actor writer{"writer", Role::kWriter, [&](End& end) {
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
                    for (const Sent& m : sent) {
-                     if (std::string e = SendAll(end, m, c.framing, kOpTimeoutMs); !e.empty()) return e;
+                     if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty()) return e;
                    }
                    return std::string();
                  }};
-    Actor reader{"reader", Role::kReader, [&](End& end) -> std::string {
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    std::string e;
                    if (c.framing == Framing::kStream) {
-                     e = ExpectStream(end, sent, chunks, kOpTimeoutMs);
+                     e = ExpectStream(*end, sent, chunks, kOpTimeoutMs);
                    } else {
                      for (const Sent& m : sent) {
-                       e = ExpectMessage(end, m, sent, RecvBufferSize(c), kOpTimeoutMs);
+                       e = ExpectMessage(*end, m, sent, RecvBufferSize(c), kOpTimeoutMs);
                        if (!e.empty()) break;
                      }
                    }
-                   return e.empty() ? ExpectNothingMore(end, c, /*writers_closed=*/true) : e;
+                   return e.empty() ? ExpectNothingMore(*end, c, /*writers_closed=*/true) : e;
                  }};
     return RunActors(t, env, {writer, reader});
   }

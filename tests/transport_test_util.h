@@ -1,0 +1,189 @@
+// tests/transport_test_util.h: helpers for the per-transport tests that fork
+// writers and readers. Every wait has a deadline, so a bug fails a test
+// instead of hanging it, and every child is killed and reaped.
+//
+//   Gate go;                                     // a one-way pipe
+//   Child c = Child::Start([&] { go.Wait(kLong); return 0; });
+//   go.Open();                                   // lets the child on
+//   EXPECT_EQ(c.Wait(kLong), 0);                 // exit code, or -signal
+#ifndef IPCSPEC_TESTS_TRANSPORT_TEST_UTIL_H_
+#define IPCSPEC_TESTS_TRANSPORT_TEST_UTIL_H_
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "ipcspec/registry.h"
+#include "ipcspec/util.h"
+
+namespace ipcspec::testing {
+
+inline constexpr absl::Duration kLong = absl::Seconds(10);
+
+// A pipe one process opens and others wait on; each Open() lets one Wait()
+// through (one byte each).
+class Gate {
+ public:
+  Gate() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) == 0) {
+      r_.reset(fds[0]);
+      w_.reset(fds[1]);
+    }
+  }
+  void Open() {
+    char c = 1;
+    (void)WriteFull(w_.get(), &c, 1);
+  }
+  // True when a byte came before the timeout.
+  bool Wait(absl::Duration timeout) {
+    const Deadline deadline = Deadline::After(timeout);
+    if (PollOne(r_.get(), POLLIN, deadline) <= 0) return false;
+    char c;
+    return ::read(r_.get(), &c, 1) == 1;
+  }
+
+ private:
+  FileDescriptor r_, w_;
+};
+
+// A forked child running fn; its return value is the exit code.
+class Child {
+ public:
+  static Child Start(const std::function<int()>& fn) {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(fn());
+    return Child(pid);
+  }
+  Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+  Child(const Child&) = delete;
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+  // The exit code, -signal if it was killed, or -1000 if it did not end in
+  // time (it is killed then).
+  int Wait(absl::Duration timeout) {
+    FileDescriptor pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+    if (!pidfd || PollOne(pidfd.get(), POLLIN, Deadline::After(timeout)) <= 0) return -1000;
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return -1001;
+    pid_ = -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? -WTERMSIG(status) : -1002;
+  }
+
+ private:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+};
+
+// Waits until `pid` sleeps inside one of the given system calls (from
+// /proc/<pid>/syscall and /proc/<pid>/stat). A spin on a real condition with
+// a deadline: the kernel offers no notification for it.
+inline bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls,
+                               absl::Duration timeout) {
+  const Deadline deadline = Deadline::After(timeout);
+  const std::string proc = "/proc/" + std::to_string(pid);
+  while (!deadline.Passed()) {
+    long nr = -1;
+    std::ifstream(proc + "/syscall") >> nr;
+    std::string stat;
+    std::getline(std::ifstream(proc + "/stat"), stat);
+    const size_t paren = stat.rfind(')');
+    const bool sleeping =
+        paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'S';
+    for (long s : syscalls) {
+      if (sleeping && nr == s) return true;
+    }
+    ::sched_yield();
+  }
+  return false;
+}
+
+inline std::vector<std::byte> Bytes(std::string_view s) {
+  std::vector<std::byte> out(s.size());
+  for (size_t i = 0; i < s.size(); ++i) out[i] = std::byte(s[i]);
+  return out;
+}
+
+// Position-dependent bytes: a shifted or torn copy does not match.
+inline std::vector<std::byte> Pattern(size_t n, uint32_t seed) {
+  std::vector<std::byte> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = std::byte((i * 131 + seed * 7 + (i >> 8)) & 0xff);
+  return out;
+}
+
+// Sends all of buf (a stream transport may take it in parts). 0 or the error.
+inline int SendAll(End& end, std::span<const std::byte> buf, int timeout_ms) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    size_t sent = 0;
+    int r = end.Send(buf.subspan(done), &sent, timeout_ms);
+    if (r != 0) return r;
+    if (sent == 0) return -EIO;
+    done += sent;
+  }
+  return 0;
+}
+
+// Receives until end of stream, an error, or `limit` bytes; returns what came
+// and sets *last to the final return code (kEnd on a clean end).
+inline std::vector<std::byte> RecvUntilEnd(End& end, int* last, int timeout_ms,
+                                           size_t limit = SIZE_MAX) {
+  std::vector<std::byte> got;
+  std::vector<std::byte> buf(65536);
+  for (;;) {
+    size_t n = 0;
+    *last = end.Recv(buf, &n, timeout_ms);
+    if (*last != 0) return got;
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+    if (got.size() >= limit) return got;
+  }
+}
+
+// A private scratch directory, which must be empty again after Destroy().
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::signal(SIGPIPE, SIG_IGN);
+    char tmpl[] = "/tmp/ipcspec-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (::rmdir(dir_.c_str()) != 0) {
+      ADD_FAILURE() << dir_ << " is not empty after Destroy()";
+      std::filesystem::remove_all(dir_);
+    }
+  }
+  const Transport& Find(std::string_view name) {
+    const Transport* t = TransportRegistry::Global().Find(name);
+    EXPECT_NE(t, nullptr) << name;
+    return *t;
+  }
+  std::string dir_;
+};
+
+}  // namespace ipcspec::testing
+
+#endif  // IPCSPEC_TESTS_TRANSPORT_TEST_UTIL_H_

@@ -1,0 +1,359 @@
+// The shared-memory ring behind sysv_shm and posix_shm; see shm_ring.h.
+//
+// Memory ordering: only the writer-lock holder stores the head and only the
+// reader-lock holder stores the tail, each with release after copying the
+// bytes, and each side loads the other's index with acquire. A waiter
+// announces itself in waiting[role] and re-checks its condition; a party
+// that changed the condition fences and posts if someone announced itself
+// (both sides fence seq_cst: the Dekker pattern), so no wake-up is lost.
+#include "transports/shm_ring.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ipcspec/util.h"
+
+namespace ipcspec {
+namespace {
+
+constexpr uint64_t kMagic = 0x3172'6d68'7363'7069;  // "ipcshmr1"
+constexpr size_t kChunkHeader = 8;
+// The data area: one message of kShmRingCapacity bytes fits, header included.
+constexpr uint64_t kRingBytes = kShmRingCapacity + kChunkHeader;
+constexpr uint32_t kFirstChunk = 1u << 31;
+// A message larger than the ring goes in chunks of at least this much (the
+// last one excepted), so a slow reader does not turn it into tiny pieces.
+constexpr size_t kMinStreamChunk = 16384;
+constexpr int kMaxEnds = 64;  // per role
+constexpr int kReader = static_cast<int>(Role::kReader);
+constexpr int kWriter = static_cast<int>(Role::kWriter);
+
+struct ChunkHeader {
+  uint32_t length;  // body bytes in this chunk
+  uint32_t meta;    // first chunk: kFirstChunk | message length; else 0
+};
+static_assert(sizeof(ChunkHeader) == kChunkHeader);
+static_assert(kShmRingMaxMessage < kFirstChunk);
+
+struct Shared {
+  uint64_t magic = 0;
+  alignas(64) std::byte sync[kShmSyncAreaBytes];
+  alignas(64) std::atomic<uint64_t> head;  // bytes ever published
+  alignas(64) std::atomic<uint64_t> tail;  // bytes ever consumed
+  alignas(64) std::atomic<uint32_t> opened[2];  // ends ever opened, by role
+  std::atomic<int32_t> slots[2][kMaxEnds];      // pid of each open end, 0 = free
+  std::atomic<int32_t> waiting[2];              // ends waiting on each event
+  std::atomic<int32_t> lock_owner[2];           // pid holding each lock, 0 = none
+  // The message being reassembled; under the reader lock.
+  uint32_t assembling = 0;
+  uint32_t assembly_total = 0;
+  uint32_t assembly_length = 0;
+  alignas(64) std::byte ring[kRingBytes];
+  alignas(64) std::byte assembly[kShmRingMaxMessage];
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<int32_t>::is_always_lock_free);
+
+Shared* AsShared(void* base) { return static_cast<Shared*>(base); }
+
+// True when `pid` has exited: no such process, or a zombie not yet reaped
+// (kill() still succeeds on a zombie).
+bool ProcessGone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  FileDescriptor fd(::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno == ENOENT;
+  char buf[512];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) return false;
+  const std::string_view stat(buf, static_cast<size_t>(n));
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string_view::npos || paren + 2 >= stat.size()) return false;
+  const char state = stat[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
+class ShmRingEnd : public End {
+ public:
+  ShmRingEnd(Role role, int slot, ShmMapping mapping, std::unique_ptr<ShmSync> sync)
+      : me_(static_cast<int>(role)),
+        peer_(1 - me_),
+        slot_(slot),
+        pid_(::getpid()),
+        mapping_(std::move(mapping)),
+        sync_(std::move(sync)),
+        s_(AsShared(mapping_.get())) {}
+
+  ~ShmRingEnd() override {
+    // A copy inherited through fork() is not an open end of that process.
+    if (::getpid() != pid_) return;
+    s_->slots[me_][slot_].store(0);
+    Notify(peer_);
+  }
+
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override;
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override;
+
+ private:
+  // Opened ends of `role` exist or existed, and none is open now.
+  bool AllGone(int role) const {
+    for (const auto& slot : s_->slots[role]) {
+      if (slot.load() != 0) return false;
+    }
+    return s_->opened[role].load() > 0;
+  }
+  uint64_t Free() const {
+    return kRingBytes - (s_->head.load(std::memory_order_relaxed) -
+                         s_->tail.load(std::memory_order_acquire));
+  }
+  void Notify(int role) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (s_->waiting[role].load(std::memory_order_relaxed) > 0) sync_->Post(role);
+  }
+  // Frees the slots of peers that died without closing their end.
+  void ReapDeadPeers() {
+    for (auto& slot : s_->slots[peer_]) {
+      int32_t pid = slot.load();
+      if (pid != 0 && pid != pid_ && ProcessGone(pid)) slot.compare_exchange_strong(pid, 0);
+    }
+  }
+  template <typename Ready>
+  int Await(Ready ready, bool nonblocking, absl::Time until);
+  int Lock(bool nonblocking, absl::Time until);
+  void Unlock() {
+    s_->lock_owner[me_].store(0);
+    sync_->Unlock(me_);
+  }
+
+  // Copies between the ring at stream position `pos` and `p`, wrapping.
+  void CopyIn(uint64_t pos, const void* p, size_t n) {
+    const size_t off = pos % kRingBytes, first = std::min<size_t>(n, kRingBytes - off);
+    if (n == 0) return;
+    std::memcpy(s_->ring + off, p, first);
+    std::memcpy(s_->ring, static_cast<const std::byte*>(p) + first, n - first);
+  }
+  void CopyOut(uint64_t pos, void* p, size_t n) const {
+    const size_t off = pos % kRingBytes, first = std::min<size_t>(n, kRingBytes - off);
+    if (n == 0) return;
+    std::memcpy(p, s_->ring + off, first);
+    std::memcpy(static_cast<std::byte*>(p) + first, s_->ring, n - first);
+  }
+  // Consumes chunks until a whole message is in buf (1), the ring has no
+  // more chunks (0), or the next message does not fit buf (-EMSGSIZE).
+  int Drain(std::span<std::byte> buf, size_t* received);
+  // Not a chunk this code wrote: drops everything published.
+  int SkipCorrupt(uint64_t head) {
+    s_->assembling = 0;
+    s_->tail.store(head, std::memory_order_release);
+    Notify(kWriter);
+    return 0;
+  }
+  void Consume(uint64_t tail, size_t body) {
+    s_->tail.store(tail + kChunkHeader + body, std::memory_order_release);
+    Notify(kWriter);
+  }
+
+  const int me_, peer_, slot_;
+  const pid_t pid_;
+  ShmMapping mapping_;
+  std::unique_ptr<ShmSync> sync_;  // declared after mapping_: destroyed first
+  Shared* const s_;
+};
+
+template <typename Ready>
+int ShmRingEnd::Await(Ready ready, bool nonblocking, absl::Time until) {
+  for (;;) {
+    if (ready()) return 0;
+    if (nonblocking) return -EAGAIN;
+    if (absl::Now() >= until) return -ETIMEDOUT;
+    s_->waiting[me_].fetch_add(1);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    int r = 0;
+    if (!ready()) r = sync_->Wait(me_, std::min(until, absl::Now() + kShmLivenessSlice));
+    s_->waiting[me_].fetch_sub(1);
+    if (r == -ETIMEDOUT) {
+      ReapDeadPeers();
+    } else if (r != 0 && r != -EINTR) {
+      return r;
+    }
+  }
+}
+
+int ShmRingEnd::Lock(bool nonblocking, absl::Time until) {
+  if (int r = sync_->Lock(me_, nonblocking, until); r != 0) return r;
+  // A holder that died left its pid behind. A writer's half-published
+  // message needs no repair (the next first chunk abandons it); a reader
+  // may have died between copying a chunk and consuming it, so the
+  // reassembly is dropped rather than trusted.
+  if (s_->lock_owner[me_].exchange(pid_) != 0 && me_ == kReader) s_->assembling = 0;
+  return 0;
+}
+
+int ShmRingEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+  *sent = 0;
+  if (me_ != kWriter) return -EBADF;
+  if (buf.size() > kShmRingMaxMessage) return -EMSGSIZE;
+  const bool nonblocking = timeout_ms == 0;
+  const absl::Time until = Deadline::FromTimeoutMs(timeout_ms).when();
+  if (int r = Lock(nonblocking, until); r != 0) return r;
+  absl::Cleanup unlock = [this] { Unlock(); };
+  if (AllGone(kReader)) return -EPIPE;
+  const size_t total = buf.size();
+  // Never blocking means all or nothing: the lock holder is the only one
+  // who fills the ring, so room seen now stays.
+  if (nonblocking && Free() < kChunkHeader + total) return -EAGAIN;
+  size_t done = 0;
+  do {
+    const size_t remaining = total - done;
+    const size_t want = remaining <= kShmRingCapacity ? remaining : kMinStreamChunk;
+    // A failure here abandons the chunks already published (see shm_ring.h).
+    int r = Await([&] { return Free() >= kChunkHeader + want || AllGone(kReader); },
+                  nonblocking, until);
+    if (r != 0) return r;
+    if (AllGone(kReader)) return -EPIPE;
+    const size_t chunk = std::min<size_t>(remaining, Free() - kChunkHeader);
+    const uint64_t head = s_->head.load(std::memory_order_relaxed);
+    const ChunkHeader header = {static_cast<uint32_t>(chunk),
+                                done == 0 ? kFirstChunk | static_cast<uint32_t>(total) : 0};
+    CopyIn(head, &header, kChunkHeader);
+    CopyIn(head + kChunkHeader, buf.data() + done, chunk);
+    s_->head.store(head + kChunkHeader + chunk, std::memory_order_release);
+    Notify(kReader);
+    done += chunk;
+  } while (done < total);
+  *sent = total;
+  return 0;
+}
+
+int ShmRingEnd::Drain(std::span<std::byte> buf, size_t* received) {
+  if (s_->assembling && s_->assembly_total > buf.size()) return -EMSGSIZE;
+  for (;;) {
+    const uint64_t tail = s_->tail.load(std::memory_order_relaxed);
+    const uint64_t head = s_->head.load(std::memory_order_acquire);
+    if (head == tail) return 0;
+    if (head - tail < kChunkHeader) return SkipCorrupt(head);
+    ChunkHeader h;
+    CopyOut(tail, &h, kChunkHeader);
+    const bool first = (h.meta & kFirstChunk) != 0;
+    const uint32_t total = h.meta & ~kFirstChunk;
+    if (h.length > head - tail - kChunkHeader || (first && h.length > total)) {
+      return SkipCorrupt(head);
+    }
+    if (first) {
+      s_->assembling = 0;  // a message still being assembled was abandoned
+      if (total > buf.size()) return -EMSGSIZE;
+      if (h.length == total) {
+        CopyOut(tail + kChunkHeader, buf.data(), total);
+        Consume(tail, total);
+        *received = total;
+        return 1;
+      }
+      s_->assembling = 1;
+      s_->assembly_total = total;
+      s_->assembly_length = 0;
+    } else if (!s_->assembling || h.length > s_->assembly_total - s_->assembly_length) {
+      Consume(tail, h.length);  // a piece of an abandoned message
+      continue;
+    }
+    CopyOut(tail + kChunkHeader, s_->assembly + s_->assembly_length, h.length);
+    s_->assembly_length += h.length;
+    Consume(tail, h.length);
+    if (s_->assembly_length == s_->assembly_total) {
+      s_->assembling = 0;
+      std::memcpy(buf.data(), s_->assembly, s_->assembly_total);
+      *received = s_->assembly_total;
+      return 1;
+    }
+  }
+}
+
+int ShmRingEnd::Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+  *received = 0;
+  if (me_ != kReader) return -EBADF;
+  const bool nonblocking = timeout_ms == 0;
+  const absl::Time until = Deadline::FromTimeoutMs(timeout_ms).when();
+  if (int r = Lock(nonblocking, until); r != 0) return r;
+  absl::Cleanup unlock = [this] { Unlock(); };
+  for (;;) {
+    if (int r = Drain(buf, received); r != 0) return r < 0 ? r : 0;
+    // Writers first, then the head: a writer publishes before it closes.
+    if (AllGone(kWriter) &&
+        s_->head.load(std::memory_order_acquire) == s_->tail.load(std::memory_order_relaxed)) {
+      s_->assembling = 0;  // never completed: its writer is gone
+      return kEnd;
+    }
+    int r = Await(
+        [&] {
+          return s_->head.load(std::memory_order_acquire) !=
+                     s_->tail.load(std::memory_order_relaxed) ||
+                 AllGone(kWriter);
+        },
+        nonblocking, until);
+    if (r != 0) return r;
+  }
+}
+
+}  // namespace
+
+size_t ShmRingSegmentBytes() {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return (sizeof(Shared) + page - 1) / page * page;
+}
+
+void ShmRingInit(void* base) {
+  // Default-initialised: the header's atomics are zeroed, the ring and the
+  // reassembly area are left untouched (not faulted in).
+  Shared* s = new (base) Shared;
+  s->magic = kMagic;
+}
+
+void* ShmRingSyncArea(void* base) { return AsShared(base)->sync; }
+
+absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mapping,
+                                                    std::unique_ptr<ShmSync> sync) {
+  Shared* s = AsShared(mapping.get());
+  if (s->magic != kMagic) return absl::FailedPreconditionError("shm ring: bad segment header");
+  const int r = static_cast<int>(role);
+  const pid_t pid = ::getpid();
+  for (int i = 0; i < kMaxEnds; ++i) {
+    int32_t expected = 0;
+    if (s->slots[r][i].compare_exchange_strong(expected, pid)) {
+      // After the slot: a peer never sees "opened, and none open".
+      s->opened[r].fetch_add(1);
+      return std::make_unique<ShmRingEnd>(role, i, std::move(mapping), std::move(sync));
+    }
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("shm ring: more than ", kMaxEnds, " open ends of one role"));
+}
+
+Capabilities ShmRingCapabilities() {
+  Capabilities caps;
+  caps.framing = Framing::kMessage;
+  caps.direction = Direction::kOneWay;
+  caps.reliable = true;
+  caps.ordered = true;
+  caps.multi_writer = true;
+  caps.peer_close = true;
+  caps.named = true;
+  caps.model = ModelClass::kFifoQueue;
+  caps.max_message = kShmRingMaxMessage;
+  caps.capacity = kShmRingCapacity;
+  caps.atomic_write = kShmRingMaxMessage;
+  caps.max_queued = 0;
+  caps.realtime = true;
+  return caps;
+}
+
+}  // namespace ipcspec

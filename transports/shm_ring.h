@@ -1,0 +1,93 @@
+// transports/shm_ring.h: a multi-writer, message-framed ring buffer in a
+// shared-memory segment, shared by the sysv_shm and posix_shm transports.
+// The ring logic lives here once; a transport only says how its segment is
+// made and mapped, and how it waits and wakes (ShmSync).
+//
+//   void* base = ...;                    // a fresh zero-filled segment of
+//   ShmRingInit(base);                   // ShmRingSegmentBytes() bytes
+//   MySync::Init(ShmRingSyncArea(base)); // the primitive's own state
+//   ShmMapping m(base, MyUnmap);         // in each process that opens an end
+//   auto end = OpenShmRingEnd(Role::kWriter, std::move(m),
+//                             std::make_unique<MySync>(...));
+//
+// Framing: a message is one or more chunks, each an 8-byte header (body
+// length; the first chunk also carries the message length) and its body. A
+// writer publishes a chunk (advances the head) only once it is entirely in
+// the ring, so the reader never sees a half-written chunk. A message larger
+// than the ring (up to kShmRingMaxMessage) is streamed chunk by chunk while
+// the writer holds the writer lock, and the reader reassembles it in an area
+// of the segment, so a reader that times out half way leaves the pieces for
+// the next Recv (from any reader end).
+//
+// Torn records: a Send that fails half way (timeout, EPIPE) or a writer that
+// dies half way leaves a record that is never completed. The next message's
+// first chunk, or end of stream, tells the reader that the record it is
+// assembling was abandoned, and the reader discards it: a record is only
+// ever delivered whole.
+//
+// Peer close: each End holds a slot with its pid in the segment. The reader
+// gets kEnd once writers have opened, none holds a slot and the ring is
+// drained; a writer gets -EPIPE once a reader has opened and none holds a
+// slot. Closing an End frees its slot and wakes the peer. A blocked End also
+// wakes every kLivenessSlice to free the slots of peers that died without
+// closing (SIGKILL), so a crashed writer means end of stream, not a hang.
+#ifndef IPCSPEC_TRANSPORTS_SHM_RING_H_
+#define IPCSPEC_TRANSPORTS_SHM_RING_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ipcspec/transport.h"
+
+namespace ipcspec {
+
+// Payload bytes one message may have with the ring otherwise empty.
+inline constexpr size_t kShmRingCapacity = 65536;
+inline constexpr size_t kShmRingMaxMessage = size_t{1} << 20;
+// Bytes reserved in the segment for the ShmSync implementation's state.
+inline constexpr size_t kShmSyncAreaBytes = 256;
+// How often a blocked End looks for peers that died without closing.
+inline constexpr absl::Duration kShmLivenessSlice = absl::Milliseconds(20);
+
+// Two locks and two events, each indexed by a role (Role::kReader = 0,
+// Role::kWriter = 1). The lock of a role is held by one End of that role for
+// a whole Send or Recv; the event of a role is what its lock holder waits
+// for (the reader: data or a writer closing; the writer: room or the reader
+// closing).
+class ShmSync {
+ public:
+  virtual ~ShmSync() = default;
+  // Takes the lock: 0, -EAGAIN (nonblocking and held), -ETIMEDOUT (at
+  // `until`) or -errno. A lock whose holder died holding it must be
+  // released (SEM_UNDO, robust mutex) and is then taken normally.
+  virtual int Lock(int role, bool nonblocking, absl::Time until) = 0;
+  virtual void Unlock(int role) = 0;
+  // Waits for a Post of the event until `until`: 0, -ETIMEDOUT, -EINTR or
+  // -errno. Posts made while nobody waits coalesce into one pending wake-up
+  // (a binary semaphore), so a waiter may wake spuriously, never miss one.
+  virtual int Wait(int role, absl::Time until) = 0;
+  virtual void Post(int role) = 0;
+};
+
+// Bytes a segment needs (a multiple of the page size).
+size_t ShmRingSegmentBytes();
+// Lays out the ring header in a fresh zero-filled segment.
+void ShmRingInit(void* base);
+// Where ShmSync state lives in the segment: kShmSyncAreaBytes, 64-aligned.
+void* ShmRingSyncArea(void* base);
+
+// This process's view of a segment; the deleter unmaps or detaches it.
+using ShmMapping = std::unique_ptr<void, void (*)(void*)>;
+
+// An End over the ring in `mapping`, which it keeps until closed.
+absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mapping,
+                                                    std::unique_ptr<ShmSync> sync);
+
+// The capabilities both shared-memory transports declare.
+Capabilities ShmRingCapabilities();
+
+}  // namespace ipcspec
+
+#endif  // IPCSPEC_TRANSPORTS_SHM_RING_H_

@@ -1,0 +1,246 @@
+// sysv_msg: a System V message queue (msgget) under a random key, created
+// IPC_CREAT|IPC_EXCL with mode 0600. Every message has mtype 1, so the queue
+// is FIFO. The queue has no notion of a reader or a writer: each End checks
+// its role and refuses the wrong direction with EBADF. It has no notion of
+// peer close either, and none is made up here.
+//
+// msgsnd/msgrcv have no timed variant. timeout_ms 0 uses IPC_NOWAIT; a
+// bounded wait makes a blocking call and arms a POSIX timer
+// (CLOCK_MONOTONIC) that sends kInterruptSignal to this thread at the
+// deadline, with a do-nothing handler installed without SA_RESTART, so the
+// call fails with EINTR. The timer re-fires every kRefire after the
+// deadline, in case its first signal lands before the call starts. The old
+// handler and signal mask come back afterwards. This assumes a
+// single-threaded process (as ipcspec's participants are): the handler is
+// process-wide while it is installed.
+#include <signal.h>
+#include <sys/msg.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/registry.h"
+#include "ipcspec/util.h"
+
+namespace ipcspec {
+namespace {
+
+// Linux defaults (MSGMAX, MSGMNB), which every fresh IPC namespace starts with.
+constexpr size_t kMaxMessage = 8192;
+constexpr size_t kQueueBytes = 16384;
+constexpr long kType = 1;
+// SIGRTMAX-1: not used by glibc, by the harness, or by the signal transport
+// (SIGRTMIN+2).
+int InterruptSignal() { return SIGRTMAX - 1; }
+constexpr absl::Duration kRefire = absl::Milliseconds(5);
+
+struct Message {
+  long mtype;
+  char mtext[kMaxMessage];
+};
+
+std::string KeyString(key_t key) { return absl::StrFormat("0x%08x", static_cast<unsigned>(key)); }
+
+void DoNothing(int) {}
+
+// While alive and armed, interrupts this thread's blocking system call at a
+// given time with InterruptSignal(); restores the signal's handler and mask
+// when destroyed.
+class InterruptTimer {
+ public:
+  InterruptTimer() = default;
+  InterruptTimer(const InterruptTimer&) = delete;
+  InterruptTimer& operator=(const InterruptTimer&) = delete;
+  ~InterruptTimer() {
+    // The signal is unblocked until the timer is gone, so an expiry that
+    // raced with the end of the call has been handled before the old mask
+    // and handler return.
+    if (timer_armed_) ::timer_delete(timer_);
+    if (mask_set_) ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    if (handler_set_) ::sigaction(InterruptSignal(), &old_action_, nullptr);
+  }
+
+  // Returns 0 or -errno.
+  int Arm(absl::Duration after) {
+    const int sig = InterruptSignal();
+    struct sigaction sa = {};
+    sa.sa_handler = DoNothing;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
+    if (::sigaction(sig, &sa, &old_action_) != 0) return -errno;
+    handler_set_ = true;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    if (int err = ::pthread_sigmask(SIG_UNBLOCK, &set, &old_mask_); err != 0) return -err;
+    mask_set_ = true;
+    struct sigevent sev = {};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = sig;
+    sev._sigev_un._tid = ::gettid();
+    if (::timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) return -errno;
+    timer_armed_ = true;
+    struct itimerspec its = {};
+    its.it_value = absl::ToTimespec(std::max(after, absl::Nanoseconds(1)));
+    its.it_interval = absl::ToTimespec(kRefire);
+    if (::timer_settime(timer_, 0, &its, nullptr) != 0) return -errno;
+    return 0;
+  }
+
+ private:
+  bool handler_set_ = false, mask_set_ = false, timer_armed_ = false;
+  struct sigaction old_action_ = {};
+  sigset_t old_mask_;
+  timer_t timer_ = {};
+};
+
+// Runs call(flags) under the ABI's timeout_ms; returns its result or -errno.
+template <typename Call>
+ssize_t WithTimeout(int timeout_ms, Call call) {
+  if (timeout_ms == 0) {
+    for (;;) {
+      ssize_t r = call(IPC_NOWAIT);
+      if (r >= 0) return r;
+      if (errno != EINTR) return -errno;
+    }
+  }
+  const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+  InterruptTimer timer;
+  if (!deadline.infinite()) {
+    if (int err = timer.Arm(deadline.when() - absl::Now()); err != 0) return err;
+  }
+  for (;;) {
+    ssize_t r = call(0);
+    if (r >= 0) return r;
+    if (errno != EINTR) return -errno;
+    if (!deadline.infinite() && deadline.Passed()) return -ETIMEDOUT;
+  }
+}
+
+class SysvMsgEnd : public End {
+ public:
+  SysvMsgEnd(Role role, int id) : role_(role), id_(id), msg_(std::make_unique<Message>()) {}
+
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    *sent = 0;
+    if (role_ != Role::kWriter) return -EBADF;
+    if (buf.size() > kMaxMessage) return -EMSGSIZE;
+    msg_->mtype = kType;
+    std::memcpy(msg_->mtext, buf.data(), buf.size());
+    ssize_t r = WithTimeout(timeout_ms, [&](int flags) {
+      return static_cast<ssize_t>(::msgsnd(id_, msg_.get(), buf.size(), flags));
+    });
+    if (r < 0) return static_cast<int>(r);
+    *sent = buf.size();
+    return 0;
+  }
+
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    *received = 0;
+    if (role_ != Role::kReader) return -EBADF;
+    const size_t cap = std::min(buf.size(), kMaxMessage);
+    // No MSG_NOERROR: a message larger than cap stays queued (E2BIG).
+    ssize_t r = WithTimeout(
+        timeout_ms, [&](int flags) { return ::msgrcv(id_, msg_.get(), cap, kType, flags); });
+    if (r == -ENOMSG) return -EAGAIN;
+    if (r == -E2BIG) return -EMSGSIZE;
+    if (r < 0) return static_cast<int>(r);
+    std::memcpy(buf.data(), msg_->mtext, static_cast<size_t>(r));
+    *received = static_cast<size_t>(r);
+    return 0;
+  }
+
+ private:
+  Role role_;
+  int id_;
+  std::unique_ptr<Message> msg_;
+};
+
+class SysvMsgChannel : public Channel {
+ public:
+  SysvMsgChannel(key_t key, int id) : key_(key), id_(id) {}
+
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+    int id = ::msgget(key_, 0);
+    if (id < 0) return ErrnoStatus("msgget", KeyString(key_));
+    return std::make_unique<SysvMsgEnd>(role, id);
+  }
+  void Detach() override {}
+  absl::Status Destroy() override {
+    if (::msgctl(id_, IPC_RMID, nullptr) != 0) {
+      return ErrnoStatus("msgctl(IPC_RMID)", KeyString(key_));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  key_t key_;
+  int id_;
+};
+
+// The queue's byte limit must be the declared capacity: lowered when this
+// namespace's msgmnb is larger, an error when it cannot be raised.
+absl::Status CheckLimits(int id, key_t key) {
+  size_t msgmax = 0;
+  std::ifstream("/proc/sys/kernel/msgmax") >> msgmax;
+  if (msgmax != 0 && msgmax < kMaxMessage) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("sysv_msg(%s): kernel.msgmax is %d, below the declared max_message %d",
+                        KeyString(key), msgmax, kMaxMessage));
+  }
+  struct msqid_ds ds = {};
+  if (::msgctl(id, IPC_STAT, &ds) != 0) return ErrnoStatus("msgctl(IPC_STAT)", KeyString(key));
+  if (ds.msg_qbytes == kQueueBytes) return absl::OkStatus();
+  ds.msg_qbytes = kQueueBytes;
+  if (::msgctl(id, IPC_SET, &ds) != 0) return ErrnoStatus("msgctl(IPC_SET)", KeyString(key));
+  return absl::OkStatus();
+}
+
+class SysvMsgTransport : public Transport {
+ public:
+  SysvMsgTransport() {
+    caps_.framing = Framing::kMessage;
+    caps_.direction = Direction::kOneWay;
+    caps_.multi_writer = true;
+    caps_.named = true;
+    caps_.model = ModelClass::kTypedQueue;
+    caps_.max_message = kMaxMessage;
+    caps_.capacity = kQueueBytes;
+    caps_.atomic_write = kMaxMessage;
+    // Linux also bounds the number of messages by msg_qbytes (one "byte" per
+    // message), which only zero-length messages reach.
+    caps_.max_queued = kQueueBytes;
+  }
+  std::string_view name() const override { return "sysv_msg"; }
+  std::string_view description() const override {
+    return "System V message queue (msgget/msgsnd/msgrcv), mtype 1, 16384 bytes";
+  }
+  const Capabilities& caps() const override { return caps_; }
+  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
+    absl::BitGen gen;
+    for (;;) {
+      key_t key = static_cast<key_t>(absl::Uniform<uint32_t>(gen, 1, UINT32_MAX));
+      int id = ::msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+      if (id < 0 && errno == EEXIST) continue;
+      if (id < 0) return ErrnoStatus("msgget(IPC_CREAT|IPC_EXCL)", KeyString(key));
+      absl::Cleanup remove = [id] { ::msgctl(id, IPC_RMID, nullptr); };
+      if (absl::Status s = CheckLimits(id, key); !s.ok()) return s;
+      std::move(remove).Cancel();
+      return std::make_unique<SysvMsgChannel>(key, id);
+    }
+  }
+
+ private:
+  Capabilities caps_;
+};
+
+IPCSPEC_REGISTER_TRANSPORT(SysvMsgTransport);
+
+}  // namespace
+}  // namespace ipcspec
