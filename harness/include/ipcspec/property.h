@@ -42,7 +42,7 @@ class Property {
   // Judges one scenario. Runs in the sandboxed case process.
   virtual Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const = 0;
   // How many examples a default run makes (fewer for slow properties).
-  virtual int DefaultExamples() const { return 100; }
+  virtual int DefaultExamples() const { return 40; }
 };
 
 class PropertyRegistry {
