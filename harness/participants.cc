@@ -31,7 +31,18 @@ long Futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const struct times
   return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, ts, nullptr, 0);
 }
 
+int g_report_fd = -1;  // in a participant: its report pipe
+
 }  // namespace
+
+void CloseInheritedDescriptors() {
+  if (g_report_fd < 3) {
+    ::close_range(3, ~0U, 0);
+    return;
+  }
+  if (g_report_fd > 3) ::close_range(3, static_cast<unsigned>(g_report_fd) - 1, 0);
+  ::close_range(static_cast<unsigned>(g_report_fd) + 1, ~0U, 0);
+}
 
 Participants::~Participants() {
   for (Child& c : children_) {
@@ -56,6 +67,7 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
   }
   if (pid == 0) {
     r.reset();
+    g_report_fd = w.get();
     ::signal(SIGPIPE, SIG_IGN);
     Verdict v = fn();
     WriteFrame(w.get(), Encode(v));
@@ -170,6 +182,10 @@ bool ProcessBarrier::Wait(const Deadline& deadline) {
     Futex(arrived_, FUTEX_WAIT, now, ms < 0 ? nullptr : &ts);
   }
   return true;
+}
+
+void ProcessBarrier::Arrive() {
+  if (arrived_->fetch_add(1) + 1 >= parties_) Futex(arrived_, FUTEX_WAKE, INT32_MAX, nullptr);
 }
 
 SharedMemory::SharedMemory(size_t size) : size_(size) {

@@ -106,6 +106,7 @@ void SetLimit(int resource, rlim_t value) {
       mq_mounted = !mq_dir.empty() &&
                    ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
                    ::mount("mqueue", mq_dir.c_str(), "mqueue", 0, nullptr) == 0;
+      if (mq_mounted) env.mq_dir = mq_dir;
     } else if (::unshare(CLONE_NEWIPC) == 0) {
       env.private_ipc = true;
     }
@@ -125,6 +126,7 @@ void SetLimit(int resource, rlim_t value) {
     ::prctl(PR_SET_DUMPABLE, 1);
   }
   if (::geteuid() != 0) SetLimit(RLIMIT_NPROC, options.max_processes);
+  env.uid = ::geteuid();
   // After the credential change, which clears it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(125);

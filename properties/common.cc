@@ -1,6 +1,7 @@
 #include "properties/common.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -235,7 +236,7 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bo
 }
 
 Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
-                  std::function<Verdict(Participants&)> during) {
+                  std::function<Verdict(ActorControl&)> during) {
   absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(env.scratch_dir);
   if (!ch.ok()) return Verdict::Broken(absl::StrCat("create: ", ch.status().message()));
   const auto parties = static_cast<uint32_t>(actors.size());
@@ -262,7 +263,8 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
     }
     (*ch)->Detach();
     std::optional<Verdict> hook;
-    if (during) hook = during(ps);
+    ActorControl control(ps, finished);
+    if (during) hook = during(control);
     verdict = ps.Join();
     if (hook && !hook->ok()) verdict = *hook;
   }
@@ -282,6 +284,13 @@ std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure) {
     return nullptr;
   }
   return std::move(*end);
+}
+
+Verdict ActorControl::Kill(std::string_view name) {
+  ps_.Kill(name, SIGKILL);
+  Verdict v = ps_.JoinOne(name);
+  finished_.Arrive();
+  return v;
 }
 
 SharedFlags::SharedFlags(size_t count)

@@ -85,10 +85,22 @@ struct Actor {
 // waits until all have opened, runs its part, closes its end, then stays
 // alive until every actor has finished (so end of stream comes from close,
 // not exit). Destroys the channel after all have exited.
+// What the case process may do while the actors run.
+class ActorControl {
+ public:
+  ActorControl(Participants& ps, ProcessBarrier& finished) : ps_(ps), finished_(finished) {}
+  // SIGKILLs an actor and waits for its death; the others no longer wait
+  // for it. Its death is not a failure.
+  Verdict Kill(std::string_view name);
+
+ private:
+  Participants& ps_;
+  ProcessBarrier& finished_;
+};
 // `during`, if given, runs in the case process while the actors run (to kill
 // one of them, say); a failure it returns wins.
 Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
-                  std::function<Verdict(Participants&)> during = nullptr);
+                  std::function<Verdict(ActorControl&)> during = nullptr);
 
 // A flag in shared memory that one participant raises and others wait for.
 class SharedFlags {

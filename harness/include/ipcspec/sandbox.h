@@ -78,6 +78,8 @@ struct CaseEnv {
   std::string scratch_dir;  // private, empty, removed afterwards
   absl::Time deadline;      // when the sandbox will kill the group
   bool private_ipc = false; // running in a private IPC namespace
+  std::string mq_dir;       // the namespace's mqueue file system, if mounted
+  uid_t uid = 0;            // the uid the case runs as
 };
 
 struct CaseResult {
@@ -134,6 +136,10 @@ class Participants {
   std::optional<Verdict> spawn_error_;
 };
 
+// In a participant: closes every descriptor but 0-2 and the participant's
+// own report pipe, so what follows is done as by an unrelated process.
+void CloseInheritedDescriptors();
+
 // A futex barrier in shared anonymous memory, made before fork.
 //
 //   ProcessBarrier b(3);            // in the case process
@@ -146,6 +152,9 @@ class ProcessBarrier {
   ProcessBarrier(const ProcessBarrier&) = delete;
   ProcessBarrier& operator=(const ProcessBarrier&) = delete;
   bool Wait(const Deadline& deadline);
+  // Arrives without waiting, on behalf of a party that will never come
+  // (one that was killed).
+  void Arrive();
 
  private:
   uint32_t parties_;
