@@ -30,6 +30,9 @@ using ::ipcspec::testing::WaitUntilBlockedIn;
 
 constexpr size_t kRing = 65536;
 constexpr size_t kMax = size_t{1} << 20;
+constexpr size_t kMaxQueued = 1024;
+// The ring's data area: the capacity plus an 8-byte header per queued chunk.
+constexpr size_t kRingBytes = kRing + 8 * kMaxQueued;
 constexpr int kTimeoutMs = 10000;
 
 // "shm <id>", "sem <id>" and "/dev/shm/<name>" for every such object now.
@@ -108,17 +111,28 @@ class ShmRingTest : public ::ipcspec::testing::ScratchDirTest,
     EXPECT_TRUE(end.ok()) << end.status();
     return end.ok() ? *std::move(end) : nullptr;
   }
-  // In a child: opens a writer, detaches, runs fn(writer); closes on return.
+  // In a child: opens a writer, detaches, says so (WaitWritersOpened), runs
+  // fn(writer); closes on return.
   Child StartWriter(const std::function<int(End&)>& fn) {
     return Child::Start([this, fn] {
       auto end = ch_->Open(Role::kWriter);
       if (!end.ok()) return 100;
       ch_->Detach();
+      writer_opened_.Open();
       return fn(**end);
     });
   }
+  // As in ipcspec's cases, every writer opens before the traffic that
+  // matters: "all writers closed" is about the writers that opened.
+  bool WaitWritersOpened(int n) {
+    for (int i = 0; i < n; ++i) {
+      if (!writer_opened_.Wait(kLong)) return false;
+    }
+    return true;
+  }
 
   std::unique_ptr<Channel> ch_;
+  ::ipcspec::testing::Gate writer_opened_;
   std::set<std::string> mine_;
 };
 
@@ -132,7 +146,7 @@ TEST_P(ShmRingTest, CapabilitiesAreTheRingsOwn) {
   EXPECT_EQ(caps.max_message, kMax);
   EXPECT_EQ(caps.capacity, kRing);
   EXPECT_EQ(caps.atomic_write, kMax);
-  EXPECT_EQ(caps.max_queued, 0u);
+  EXPECT_EQ(caps.max_queued, kMaxQueued);
   EXPECT_EQ(caps.Contradiction(), "");
 }
 
@@ -175,10 +189,11 @@ TEST_P(ShmRingTest, WrapAroundAtEveryOffsetInOneProcess) {
   ASSERT_TRUE(r && w);
   std::vector<std::byte> buf(kRing);
   size_t sent = 0, n = 0;
-  // 5-byte messages make 13-byte records; 13 is prime to the ring's 65544
+  // 5-byte messages make 13-byte records; 13 is prime to the ring's 73728
   // bytes, so records start at every offset, headers and bodies split at
   // every position.
-  for (uint32_t i = 0; i < kRing + 8; ++i) {
+  static_assert(kRingBytes % 13 != 0);
+  for (uint32_t i = 0; i < kRingBytes; ++i) {
     const std::vector<std::byte> m = Pattern(5, i);
     ASSERT_EQ(w->Send(m, &sent, 0), 0) << i;
     ASSERT_EQ(r->Recv(buf, &n, 0), 0) << i;
@@ -200,20 +215,28 @@ TEST_P(ShmRingTest, WrapAroundAtEveryOffsetInOneProcess) {
   }
 }
 
-TEST_P(ShmRingTest, NonblockingSendIsAllOrNothingAtTheCapacity) {
+TEST_P(ShmRingTest, NonblockingSendIsAllOrNothingAtCapacityOrMaxQueued) {
   auto r = Open(Role::kReader);
   auto w = Open(Role::kWriter);
   ASSERT_TRUE(r && w);
   size_t sent = 0, n = 0;
   ASSERT_EQ(w->Send(Pattern(kRing, 1), &sent, 0), 0) << "one message of the capacity fits";
-  EXPECT_EQ(w->Send({}, &sent, 0), -EAGAIN) << "and fills the ring";
+  EXPECT_EQ(w->Send(Bytes("x"), &sent, 0), -EAGAIN) << "and fills the bytes";
+  ASSERT_EQ(w->Send({}, &sent, 0), 0) << "an empty message takes no bytes";
   std::vector<std::byte> buf(kMax);
   ASSERT_EQ(r->Recv(buf, &n, 0), 0);
   EXPECT_TRUE(SameBytes(std::span(buf).first(n), Pattern(kRing, 1)));
+  ASSERT_EQ(r->Recv(buf, &n, 0), 0);
+  EXPECT_EQ(n, 0u);
+  size_t empties = 0;
+  while (w->Send({}, &sent, 0) == 0) ++empties;
+  EXPECT_EQ(empties, kMaxQueued) << "bounded by count";
+  for (size_t i = 0; i < empties; ++i) ASSERT_EQ(r->Recv(buf, &n, 0), 0) << i;
+  EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN);
   EXPECT_EQ(w->Send(Pattern(kRing + 1, 2), &sent, 0), -EAGAIN) << "never fits at once";
   int count = 0;
   while (w->Send(Pattern(1000, count), &sent, 0) == 0) ++count;
-  EXPECT_EQ(count, 65) << "1000-byte messages with 8-byte headers";
+  EXPECT_EQ(count, 65) << "65000 of 65536 bytes";
   for (int i = 0; i < count; ++i) {
     ASSERT_EQ(r->Recv(buf, &n, 0), 0);
     ASSERT_TRUE(SameBytes(std::span(buf).first(n), Pattern(1000, i))) << i;
@@ -241,6 +264,7 @@ TEST_P(ShmRingTest, SeveralWritersNeverInterleave) {
     }));
   }
   ch_->Detach();
+  ASSERT_TRUE(WaitWritersOpened(kWriters));
   for (uint32_t k = 0; k < kWriters; ++k) go.Open();
   std::vector<uint32_t> next(kWriters, 0);
   std::vector<std::byte> buf(kMax);
@@ -266,13 +290,16 @@ TEST_P(ShmRingTest, SeveralWritersNeverInterleave) {
 TEST_P(ShmRingTest, EndOnlyAfterEveryWriterClosedWhileTheyLive) {
   auto r = Open(Role::kReader);
   ASSERT_NE(r, nullptr);
-  Gate closed[2], exit_now;
+  // As in ipcspec's cases: every writer opens before any traffic.
+  Gate opened, go, closed[2], exit_now;
   std::vector<Child> writers;
   for (int k = 0; k < 2; ++k) {
     writers.push_back(Child::Start([&, k] {
       auto end = ch_->Open(Role::kWriter);
       if (!end.ok()) return 100;
       ch_->Detach();
+      opened.Open();
+      if (!go.Wait(kLong)) return 3;
       size_t sent = 0;
       if ((*end)->Send(Pattern(10, k), &sent, kTimeoutMs) != 0) return 1;
       end->reset();
@@ -281,6 +308,9 @@ TEST_P(ShmRingTest, EndOnlyAfterEveryWriterClosedWhileTheyLive) {
     }));
   }
   ch_->Detach();
+  ASSERT_TRUE(opened.Wait(kLong) && opened.Wait(kLong));
+  go.Open();
+  go.Open();
   ASSERT_TRUE(closed[0].Wait(kLong));
   std::vector<std::byte> buf(kMax);
   size_t n = 0;
@@ -371,8 +401,8 @@ TEST_P(ShmRingTest, TimeoutsOnEmptyAndFullAndAHalfSentMessageIsDropped) {
   EXPECT_EQ(sent, 0u);
   EXPECT_GE(took, absl::Milliseconds(150));
   EXPECT_LT(took, absl::Milliseconds(2150));
-  EXPECT_EQ(w->Send({}, &sent, 0), -EAGAIN) << "the ring is full";
-  EXPECT_EQ(w->Send({}, &sent, 120), -ETIMEDOUT);
+  EXPECT_EQ(w->Send(Bytes("x"), &sent, 0), -EAGAIN) << "the ring is full";
+  EXPECT_EQ(w->Send(Bytes("x"), &sent, 120), -ETIMEDOUT);
   EXPECT_EQ(r->Recv(buf, &n, 100), -ETIMEDOUT) << "the half-sent message is not delivered";
   ASSERT_EQ(w->Send(Pattern(77, 2), &sent, 0), 0);
   ASSERT_EQ(r->Recv(buf, &n, 0), 0);
@@ -485,6 +515,7 @@ TEST_P(ShmRingTest, WriterKilledHoldingTheLockLetsTheNextWriterOn) {
     return end.Send(Pattern(2 * kRing + 1, 4), &sent, kTimeoutMs) == 0 ? 0 : 3;
   });
   ch_->Detach();
+  ASSERT_TRUE(WaitWritersOpened(2));
   ASSERT_TRUE(WaitUntilBlockedIn(a.pid(), {SYS_semtimedop, SYS_futex}, kLong));
   ASSERT_EQ(::kill(a.pid(), SIGKILL), 0);
   EXPECT_EQ(a.Wait(kLong), -SIGKILL);

@@ -143,8 +143,7 @@ class PosixShmTransport : public Transport {
   PosixShmTransport() : caps_(ShmRingCapabilities()) {}
   std::string_view name() const override { return "posix_shm"; }
   std::string_view description() const override {
-    return "ring buffer in a POSIX shared-memory object (shm_open/mmap) guarded by "
-           "process-shared robust mutexes and semaphores; 64 KiB ring, messages up to 1 MiB";
+    return "ring in a POSIX shm object (shm_open/mmap) + pshared robust mutexes, sem_t";
   }
   const Capabilities& caps() const override { return caps_; }
 

@@ -30,8 +30,9 @@ namespace {
 
 constexpr uint64_t kMagic = 0x3172'6d68'7363'7069;  // "ipcshmr1"
 constexpr size_t kChunkHeader = 8;
-// The data area: one message of kShmRingCapacity bytes fits, header included.
-constexpr uint64_t kRingBytes = kShmRingCapacity + kChunkHeader;
+// The data area: kShmRingCapacity payload bytes in up to kShmRingMaxQueued
+// chunks always fit, headers included.
+constexpr uint64_t kRingBytes = kShmRingCapacity + kShmRingMaxQueued * kChunkHeader;
 constexpr uint32_t kFirstChunk = 1u << 31;
 // A message larger than the ring goes in chunks of at least this much (the
 // last one excepted), so a slow reader does not turn it into tiny pieces.
@@ -50,8 +51,12 @@ static_assert(kShmRingMaxMessage < kFirstChunk);
 struct Shared {
   uint64_t magic = 0;
   alignas(64) std::byte sync[kShmSyncAreaBytes];
-  alignas(64) std::atomic<uint64_t> head;  // bytes ever published
-  alignas(64) std::atomic<uint64_t> tail;  // bytes ever consumed
+  // Bytes and chunks ever published (by the writer-lock holder) and ever
+  // consumed (by the reader-lock holder).
+  alignas(64) std::atomic<uint64_t> head;
+  std::atomic<uint64_t> head_chunks;
+  alignas(64) std::atomic<uint64_t> tail;
+  std::atomic<uint64_t> tail_chunks;
   alignas(64) std::atomic<uint32_t> opened[2];  // ends ever opened, by role
   std::atomic<int32_t> slots[2][kMaxEnds];      // pid of each open end, 0 = free
   std::atomic<int32_t> waiting[2];              // ends waiting on each event
@@ -113,9 +118,16 @@ class ShmRingEnd : public End {
     }
     return s_->opened[role].load() > 0;
   }
-  uint64_t Free() const {
-    return kRingBytes - (s_->head.load(std::memory_order_relaxed) -
-                         s_->tail.load(std::memory_order_acquire));
+  // The largest chunk body that may be published now, or -1 when the ring
+  // holds kShmRingMaxQueued chunks. The reader consumes tail_chunks before
+  // tail, so a stale pair only ever makes the ring look fuller.
+  int64_t Room() const {
+    const uint64_t tail = s_->tail.load(std::memory_order_acquire);
+    const uint64_t chunks = s_->head_chunks.load(std::memory_order_relaxed) -
+                            s_->tail_chunks.load(std::memory_order_acquire);
+    if (chunks >= kShmRingMaxQueued) return -1;
+    const uint64_t payload = s_->head.load(std::memory_order_relaxed) - tail - chunks * kChunkHeader;
+    return payload >= kShmRingCapacity ? 0 : static_cast<int64_t>(kShmRingCapacity - payload);
   }
   void Notify(int role) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -155,11 +167,14 @@ class ShmRingEnd : public End {
   // Not a chunk this code wrote: drops everything published.
   int SkipCorrupt(uint64_t head) {
     s_->assembling = 0;
+    s_->tail_chunks.store(s_->head_chunks.load(std::memory_order_acquire),
+                          std::memory_order_release);
     s_->tail.store(head, std::memory_order_release);
     Notify(kWriter);
     return 0;
   }
   void Consume(uint64_t tail, size_t body) {
+    s_->tail_chunks.fetch_add(1, std::memory_order_release);
     s_->tail.store(tail + kChunkHeader + body, std::memory_order_release);
     Notify(kWriter);
   }
@@ -212,22 +227,23 @@ int ShmRingEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_m
   const size_t total = buf.size();
   // Never blocking means all or nothing: the lock holder is the only one
   // who fills the ring, so room seen now stays.
-  if (nonblocking && Free() < kChunkHeader + total) return -EAGAIN;
+  if (nonblocking && Room() < static_cast<int64_t>(total)) return -EAGAIN;
   size_t done = 0;
   do {
     const size_t remaining = total - done;
     const size_t want = remaining <= kShmRingCapacity ? remaining : kMinStreamChunk;
     // A failure here abandons the chunks already published (see shm_ring.h).
-    int r = Await([&] { return Free() >= kChunkHeader + want || AllGone(kReader); },
+    int r = Await([&] { return Room() >= static_cast<int64_t>(want) || AllGone(kReader); },
                   nonblocking, until);
     if (r != 0) return r;
     if (AllGone(kReader)) return -EPIPE;
-    const size_t chunk = std::min<size_t>(remaining, Free() - kChunkHeader);
+    const size_t chunk = std::min<size_t>(remaining, static_cast<size_t>(Room()));
     const uint64_t head = s_->head.load(std::memory_order_relaxed);
     const ChunkHeader header = {static_cast<uint32_t>(chunk),
                                 done == 0 ? kFirstChunk | static_cast<uint32_t>(total) : 0};
     CopyIn(head, &header, kChunkHeader);
     CopyIn(head + kChunkHeader, buf.data() + done, chunk);
+    s_->head_chunks.fetch_add(1, std::memory_order_relaxed);
     s_->head.store(head + kChunkHeader + chunk, std::memory_order_release);
     Notify(kReader);
     done += chunk;
@@ -351,7 +367,7 @@ Capabilities ShmRingCapabilities() {
   caps.max_message = kShmRingMaxMessage;
   caps.capacity = kShmRingCapacity;
   caps.atomic_write = kShmRingMaxMessage;
-  caps.max_queued = 0;
+  caps.max_queued = kShmRingMaxQueued;
   caps.realtime = true;
   return caps;
 }

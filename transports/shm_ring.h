@@ -43,8 +43,12 @@
 
 namespace ipcspec {
 
-// Payload bytes one message may have with the ring otherwise empty.
+// The ring holds at most kShmRingCapacity payload bytes and at most
+// kShmRingMaxQueued chunks (one per message sent without blocking), each
+// with an 8-byte header: its data area has room for both limits at once, so
+// a send would-blocks exactly at the declared capacity or max_queued.
 inline constexpr size_t kShmRingCapacity = 65536;
+inline constexpr size_t kShmRingMaxQueued = 1024;
 inline constexpr size_t kShmRingMaxMessage = size_t{1} << 20;
 // Bytes reserved in the segment for the ShmSync implementation's state.
 inline constexpr size_t kShmSyncAreaBytes = 256;

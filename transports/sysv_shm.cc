@@ -138,8 +138,7 @@ class SysvShmTransport : public Transport {
   SysvShmTransport() : caps_(ShmRingCapabilities()) {}
   std::string_view name() const override { return "sysv_shm"; }
   std::string_view description() const override {
-    return "ring buffer in a System V shared-memory segment (shmget/shmat) guarded by "
-           "System V semaphores (semtimedop, SEM_UNDO); 64 KiB ring, messages up to 1 MiB";
+    return "ring in a SysV shm segment (shmget) + SysV semaphores (semtimedop, SEM_UNDO)";
   }
   const Capabilities& caps() const override { return caps_; }
 
