@@ -1,0 +1,65 @@
+// The sandbox's per-case cost beside the floor it is built on: a bare
+// fork + _exit + waitpid from the same small process, measured in the same
+// run. Target: a sandboxed case through the fork server under 2x the bare
+// fork. Run: build/default/bench/sandbox_bench
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "benchmark/benchmark.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/property.h"
+#include "properties/common.h"
+
+namespace ipcspec {
+namespace {
+
+// A property whose case does nothing, so only the sandbox is measured.
+class NothingProperty : public props::NamedProperty {
+ public:
+  NothingProperty() : NamedProperty("BENCH-NOTHING", "a case that does nothing", "") {}
+  Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::just(std::vector<Step>{});
+  }
+  Verdict Run(const Transport&, const Scenario&, const CaseEnv&) const override { return Verdict::Pass(); }
+};
+IPCSPEC_REGISTER_PROPERTY(NothingProperty);
+
+void BM_BareForkExitWait(benchmark::State& state) {
+  for (auto _ : state) {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    int status;
+    ::waitpid(pid, &status, 0);
+  }
+}
+BENCHMARK(BM_BareForkExitWait)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void RunThroughServer(benchmark::State& state, bool private_ipc) {
+  SandboxOptions o;
+  o.private_ipc = private_ipc;
+  auto server = ForkServer::Start(o);
+  if (!server.ok()) {
+    state.SkipWithError("fork server did not start");
+    return;
+  }
+  const Scenario s{"BENCH-NOTHING", "pipe", {}};
+  for (auto _ : state) {
+    CaseResult r = (*server)->Run(s);
+    if (r.outcome != Outcome::kPass) {
+      state.SkipWithError(r.message.c_str());
+      break;
+    }
+  }
+}
+
+void BM_SandboxedCaseViaForkServer(benchmark::State& state) { RunThroughServer(state, false); }
+BENCHMARK(BM_SandboxedCaseViaForkServer)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_SandboxedCaseWithPrivateIpcNamespace(benchmark::State& state) { RunThroughServer(state, true); }
+BENCHMARK(BM_SandboxedCaseWithPrivateIpcNamespace)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+}  // namespace ipcspec
+
+BENCHMARK_MAIN();
