@@ -1,0 +1,95 @@
+// How fast each generic property (G-*) runs: examples per second on one
+// representative transport, the first of pipe, posix_mq,
+// socketpair_seqpacket, eventfd that the property applies to. Every
+// iteration is a RunProperty of kExamples examples with a fixed seed,
+// through a fork server started before anything else. A property whose
+// outcome is not pass is skipped with the outcome and message.
+// Run: build/bench/bench/property_bench
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/property.h"
+#include "ipcspec/registry.h"
+
+namespace ipcspec {
+namespace {
+
+constexpr int kExamples = 20;
+constexpr uint64_t kSeed = 1;
+constexpr const char* kCandidates[] = {"pipe", "posix_mq", "socketpair_seqpacket", "eventfd"};
+
+CaseRunner* runner = nullptr;
+
+void BM_Property(benchmark::State& state, const Property* p, const Transport* t) {
+  RunConfig config;
+  config.seed = kSeed;
+  config.examples = kExamples;
+  int64_t examples = 0;
+  for (auto _ : state) {
+    PropertyResult r = RunProperty(*t, *p, config, *runner);
+    examples += r.examples;
+    if (r.outcome != Outcome::kPass) {
+      state.SkipWithError(
+          absl::StrCat(std::string(OutcomeName(r.outcome)), ": ", r.message, " ", r.reproduce)
+              .c_str());
+      return;
+    }
+  }
+  state.counters["examples_per_s"] =
+      benchmark::Counter(static_cast<double>(examples), benchmark::Counter::kIsRate);
+}
+
+void RegisterAll() {
+  for (const Property* p : PropertyRegistry::Global().All()) {
+    if (!p->id().starts_with("G-")) continue;
+    const Transport* chosen = nullptr;
+    for (const char* name : kCandidates) {
+      const Transport* t = TransportRegistry::Global().Find(name);
+      if (t != nullptr && p->AppliesTo(*t).applies) {
+        chosen = t;
+        break;
+      }
+    }
+    const std::string name =
+        absl::StrCat(std::string(p->id()), "/", chosen ? std::string(chosen->name()) : "none");
+    if (chosen == nullptr) {
+      benchmark::RegisterBenchmark(name.c_str(), [](benchmark::State& st) {
+        st.SkipWithError("applies to none of pipe, posix_mq, socketpair_seqpacket, eventfd");
+      });
+      continue;
+    }
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [p, chosen](benchmark::State& st) { BM_Property(st, p, chosen); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+}
+
+}  // namespace
+}  // namespace ipcspec
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  // The fork server first, while this process is small.
+  absl::StatusOr<std::unique_ptr<ipcspec::ForkServer>> server =
+      ipcspec::ForkServer::Start(ipcspec::SandboxOptions{});
+  std::unique_ptr<ipcspec::CaseRunner> direct;
+  if (server.ok()) {
+    ipcspec::runner = server->get();
+  } else {
+    direct = std::make_unique<ipcspec::DirectRunner>(ipcspec::SandboxOptions{});
+    ipcspec::runner = direct.get();
+  }
+  ipcspec::RegisterAll();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

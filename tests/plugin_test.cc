@@ -1,0 +1,218 @@
+// Tests of the plugin path end to end: runs the built `ipcspec` binary with
+// the plugins built from tests/plugins/test_plugin.c and checks exit codes,
+// messages and reports.
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace ipcspec {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Result {
+  int exit_code = -1;  // -1: did not exit normally
+  std::string out, err;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class PluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ipcspec-plugin-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs `ipcspec args...` with stdout and stderr in files; waits for it.
+  Result Ipcspec(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {IPCSPEC_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Spawn(argv);
+  }
+  Result Spawn(const std::vector<std::string>& argv) {
+    const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<char*> cargv;
+    for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    pid_t pid;
+    Result r;
+    int rc = ::posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      r.err = absl::StrCat("posix_spawn ", cargv[0], ": ", strerror(rc));
+      return r;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    r.out = ReadAll(out);
+    r.err = ReadAll(err);
+    return r;
+  }
+  std::string Plugin(const std::string& path) { return absl::StrCat("--plugin=", path); }
+
+  std::string dir_;
+};
+
+struct BadCase {
+  const char* label;
+  const char* path;
+  const char* message;
+};
+
+TEST_F(PluginTest, EveryBadPluginIsAUsageErrorNamingTheProblem) {
+  const BadCase cases[] = {
+      {"missing file", "/nonexistent/libipcspec-nope.so", "cannot open it: No such file or directory"},
+      {"not a shared object", IPCSPEC_NOT_A_PLUGIN, "cannot load it as a shared object"},
+      {"missing symbol", IPCSPEC_PLUGIN_NO_ENTRY, "missing symbol ipcspec_transport_v1"},
+      {"entry returns NULL", IPCSPEC_PLUGIN_ENTRY_NULL, "ipcspec_transport_v1() returned NULL"},
+      {"wrong ABI version", IPCSPEC_PLUGIN_ABI_V2, "ABI version 2"},
+      {"NULL name", IPCSPEC_PLUGIN_NULL_NAME, "name is NULL"},
+      {"NULL function", IPCSPEC_PLUGIN_NULL_RECV, "function recv is NULL"},
+      {"name clash", IPCSPEC_PLUGIN_NAME_CLASH,
+       "transport name 'pipe' is already taken by a built-in transport"},
+      {"contradictory capabilities", IPCSPEC_PLUGIN_CONTRADICTORY,
+       "atomic_write is set but multi_writer is not"},
+      {"crash in entry point", IPCSPEC_PLUGIN_CRASH_IN_ENTRY, "crashed while loading"},
+  };
+  for (const BadCase& c : cases) {
+    for (const char* command : {"list", "run"}) {
+      SCOPED_TRACE(absl::StrCat(c.label, ": ipcspec ", command));
+      std::vector<std::string> args = {command, Plugin(c.path)};
+      if (std::string_view(command) == "run") {
+        args.insert(args.end(), {"--transport=pipe", "--property=G-ORDER", "--examples=1"});
+      }
+      Result r = Ipcspec(args);
+      EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+      EXPECT_THAT(r.err, HasSubstr(absl::StrCat("ipcspec: plugin ", c.path, ": ")));
+      EXPECT_THAT(r.err, HasSubstr(c.message));
+      // No case ran, and the harness did not fall over.
+      EXPECT_THAT(r.out, Not(HasSubstr("G-ORDER")));
+    }
+  }
+}
+
+TEST_F(PluginTest, CrashInEntryPointNamesTheSignal) {
+  Result r = Ipcspec({"list", Plugin(IPCSPEC_PLUGIN_CRASH_IN_ENTRY)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("crashed while loading"));
+  EXPECT_THAT(r.err, HasSubstr("SIGSEGV"));
+}
+
+TEST_F(PluginTest, ListShowsThePluginTransport) {
+  Result r = Ipcspec({"list", Plugin(IPCSPEC_PLUGIN_PIPE)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("plugin_pipe"));
+  EXPECT_THAT(r.out, HasSubstr("plugin transport (ABI v1)"));
+  EXPECT_THAT(r.out, HasSubstr("multi-writer peer-close anonymous capacity=65536 atomic_write=4096"));
+
+  Result json = Ipcspec({"list", "--format=json", Plugin(IPCSPEC_PLUGIN_PIPE)});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("{\"name\":\"plugin_pipe\",\"description\":\"plugin transport "
+                                  "(ABI v1)\",\"builtin\":false"));
+}
+
+TEST_F(PluginTest, CorrectPluginPassesOrder) {
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_PIPE), "--transport=plugin_pipe",
+                      "--property=G-ORDER", "--examples=10"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("plugin_pipe"));
+  EXPECT_THAT(r.out, HasSubstr("1 passed, 0 failed"));
+}
+
+TEST_F(PluginTest, ReportSaysWhichCapabilityExcludedAProperty) {
+  const std::string json = dir_ + "/report.json";
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_PIPE), "--transport=plugin_pipe",
+                      "--property=G-BOUNDARY", absl::StrCat("--json=", json)});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("G-BOUNDARY"));
+  EXPECT_THAT(r.out, HasSubstr("excluded by capability framing=stream"));
+  EXPECT_THAT(ReadAll(json),
+              HasSubstr("\"transport\":\"plugin_pipe\",\"property\":\"G-BOUNDARY\",\"outcome\":"
+                        "\"skipped\""));
+  EXPECT_THAT(ReadAll(json), HasSubstr("\"message\":\"excluded by capability framing=stream\""));
+}
+
+TEST_F(PluginTest, LossyPluginFailsWithAMinimalCounterexampleAndAReproduceCommand) {
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_DROP4096), "--transport=plugin_drop4096",
+                      "--property=G-ORDER"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  const size_t at = r.out.find("minimal counterexample:");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const size_t end = r.out.find("reproduce: ", at);
+  ASSERT_NE(end, std::string::npos) << r.out;
+  const std::string counterexample = r.out.substr(at, end - at);
+  EXPECT_THAT(counterexample, HasSubstr("writer 1 sends message 0: 4096 bytes"));
+  int sends = 0;
+  for (absl::string_view line : absl::StrSplit(counterexample, '\n')) {
+    if (absl::StrContains(line, " sends ")) ++sends;
+  }
+  EXPECT_EQ(sends, 1) << counterexample;
+
+  // The reproduce command names the plugin, and replays the same failure.
+  std::string line = r.out.substr(end + strlen("reproduce: "));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_THAT(line, HasSubstr(absl::StrCat("--plugin=", IPCSPEC_PLUGIN_DROP4096)));
+  EXPECT_THAT(line, HasSubstr("--reproduce="));
+  Result again = Spawn({"/bin/sh", "-c", line});
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_THAT(again.out, HasSubstr("writer 1 sends message 0: 4096 bytes"));
+}
+
+TEST_F(PluginTest, CrashInCreateIsACrashedOutcomeNotAHarnessCrash) {
+  const std::string json = dir_ + "/report.json";
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_CRASH_IN_CREATE),
+                      "--transport=plugin_crash_in_create", "--property=G-ORDER", "--examples=5",
+                      absl::StrCat("--json=", json)});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("crashed"));
+  EXPECT_THAT(r.out, HasSubstr("ipcspec: 0 passed, 1 failed"));
+  EXPECT_THAT(ReadAll(json), HasSubstr("\"property\":\"G-ORDER\",\"outcome\":\"crashed\""));
+}
+
+TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {
+  const std::string json = dir_ + "/report.json";
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_HANG_IN_RECV), "--transport=plugin_hang_in_recv",
+                      "--property=G-TIMEOUT", "--examples=1", "--timeout=2s",
+                      absl::StrCat("--json=", json)});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(ReadAll(json), HasSubstr("\"property\":\"G-TIMEOUT\",\"outcome\":\"timeout\""));
+  EXPECT_THAT(r.out, HasSubstr("--timeout=2s"));  // in the reproduce command
+}
+
+}  // namespace
+}  // namespace ipcspec

@@ -1,0 +1,254 @@
+/* tests/plugins/test_plugin.c: transport plugins for tests/plugin_test.cc.
+ *
+ * One source, built into several shared objects by tests/CMakeLists.txt.
+ * Without switches it is "plugin_pipe", a correct STREAM transport over an
+ * anonymous pipe. Each switch makes one deliberately broken variant:
+ *
+ *   TEST_PLUGIN_DROP4096          send() silently drops sends of 4096 bytes
+ *   TEST_PLUGIN_NO_ENTRY          exports no ipcspec_transport_v1
+ *   TEST_PLUGIN_ENTRY_NULL        ipcspec_transport_v1() returns NULL
+ *   TEST_PLUGIN_ABI_V2            abi_version is 2
+ *   TEST_PLUGIN_NULL_NAME         name is NULL
+ *   TEST_PLUGIN_NULL_RECV         recv is NULL
+ *   TEST_PLUGIN_NAME_CLASH        named "pipe", like a built-in transport
+ *   TEST_PLUGIN_CONTRADICTORY     atomic_write without IPCSPEC_MULTI_WRITER
+ *   TEST_PLUGIN_CRASH_IN_ENTRY    ipcspec_transport_v1() raises SIGSEGV
+ *   TEST_PLUGIN_CRASH_IN_CREATE   create() raises SIGSEGV
+ *   TEST_PLUGIN_HANG_IN_RECV      recv() never returns
+ *
+ * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
+ * e.g. "plugin_drop4096" (default "plugin_pipe").
+ *
+ * C11, libc and <ipcspec/plugin.h> only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipcspec/plugin.h>
+
+/* Some variants leave parts unused; that is the point of them. */
+#define TP_STATIC static __attribute__((unused))
+
+#if defined(TEST_PLUGIN_NAME_CLASH)
+#undef TEST_PLUGIN_NAME
+#define TEST_PLUGIN_NAME "pipe"
+#elif !defined(TEST_PLUGIN_NAME)
+#define TEST_PLUGIN_NAME "plugin_pipe"
+#endif
+
+typedef struct {
+  int fds[2]; /* [0] read end, [1] write end; -1 once detached */
+} pipe_channel;
+
+typedef struct {
+  int fd;
+  int role;
+} pipe_end;
+
+TP_STATIC void set_err(char* err, size_t err_len, const char* what) {
+  if (err != NULL && err_len > 0) snprintf(err, err_len, "%s: %s", what, strerror(errno));
+}
+
+TP_STATIC void* pipe_create(const char* scratch_dir, char* err, size_t err_len) {
+  (void)scratch_dir;
+#ifdef TEST_PLUGIN_CRASH_IN_CREATE
+  raise(SIGSEGV);
+#endif
+  pipe_channel* ch = malloc(sizeof *ch);
+  if (ch == NULL) {
+    set_err(err, err_len, "malloc");
+    return NULL;
+  }
+  if (pipe2(ch->fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    set_err(err, err_len, "pipe2");
+    free(ch);
+    return NULL;
+  }
+  return ch;
+}
+
+TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
+  pipe_channel* ch = channel;
+  if (role != IPCSPEC_READER && role != IPCSPEC_WRITER) {
+    snprintf(err, err_len, "unknown role %d", role);
+    return NULL;
+  }
+  int src = ch->fds[role == IPCSPEC_READER ? 0 : 1];
+  if (src < 0) {
+    snprintf(err, err_len, "open() after detach()");
+    return NULL;
+  }
+  pipe_end* end = malloc(sizeof *end);
+  if (end == NULL) {
+    set_err(err, err_len, "malloc");
+    return NULL;
+  }
+  end->fd = fcntl(src, F_DUPFD_CLOEXEC, 0);
+  if (end->fd < 0) {
+    set_err(err, err_len, "fcntl(F_DUPFD_CLOEXEC)");
+    free(end);
+    return NULL;
+  }
+  end->role = role;
+  return end;
+}
+
+TP_STATIC void pipe_detach(void* channel) {
+  pipe_channel* ch = channel;
+  for (int i = 0; i < 2; ++i) {
+    if (ch->fds[i] >= 0) close(ch->fds[i]);
+    ch->fds[i] = -1;
+  }
+}
+
+/* Deadlines are kept in nanoseconds and waits rounded up to whole
+   milliseconds, so a bounded wait never ends early. */
+TP_STATIC int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits for `events` on fd until the deadline (CLOCK_MONOTONIC ns, -1: none).
+   Returns 1 when ready, 0 once the deadline has passed, -errno on error. */
+TP_STATIC int wait_fd(int fd, short events, int64_t deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline >= 0) {
+      const int64_t left = deadline - now_ns();
+      if (left <= 0) return 0;
+      const int64_t left_ms = (left + 999999) / 1000000;
+      ms = left_ms > 1000000 ? 1000000 : (int)left_ms;
+    }
+    struct pollfd p = {fd, events, 0};
+    int n = poll(&p, 1, ms);
+    if (n > 0) return 1; /* POLLERR / POLLHUP: the next read or write says */
+    if (n < 0 && errno != EINTR) return -errno;
+  }
+}
+
+TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int timeout_ms) {
+  pipe_end* end = e;
+  *sent = 0;
+  if (end->role != IPCSPEC_WRITER) return -EBADF;
+#ifdef TEST_PLUGIN_DROP4096
+  if (len == 4096) { /* the bug: reports success, writes nothing */
+    *sent = len;
+    return 0;
+  }
+#endif
+  const int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+  const char* p = buf;
+  while (*sent < len) {
+    ssize_t n = write(end->fd, p + *sent, len - *sent);
+    if (n >= 0) {
+      *sent += (size_t)n;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return *sent > 0 ? 0 : -errno;
+    if (timeout_ms == 0) return *sent > 0 ? 0 : -EAGAIN;
+    int r = wait_fd(end->fd, POLLOUT, deadline);
+    if (r < 0) return *sent > 0 ? 0 : r;
+    if (r == 0) return *sent > 0 ? 0 : -ETIMEDOUT;
+  }
+  return 0;
+}
+
+TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int timeout_ms) {
+  pipe_end* end = e;
+  *received = 0;
+  if (end->role != IPCSPEC_READER) return -EBADF;
+#ifdef TEST_PLUGIN_HANG_IN_RECV
+  for (;;) pause();
+#endif
+  const int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+  for (;;) {
+    ssize_t n = read(end->fd, buf, cap);
+    if (n > 0) {
+      *received = (size_t)n;
+      return 0;
+    }
+    if (n == 0) return cap == 0 ? 0 : IPCSPEC_END;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    if (timeout_ms == 0) return -EAGAIN;
+    int r = wait_fd(end->fd, POLLIN, deadline);
+    if (r < 0) return r;
+    if (r == 0) return -ETIMEDOUT;
+  }
+}
+
+TP_STATIC void pipe_close(void* e) {
+  pipe_end* end = e;
+  close(end->fd);
+  free(end);
+}
+
+TP_STATIC void pipe_destroy(void* channel) {
+  pipe_detach(channel);
+  free(channel);
+}
+
+#ifdef TEST_PLUGIN_ABI_V2
+#define TEST_PLUGIN_ABI 2u
+#else
+#define TEST_PLUGIN_ABI IPCSPEC_ABI_VERSION
+#endif
+
+#ifdef TEST_PLUGIN_NULL_NAME
+#define TEST_PLUGIN_NAME_FIELD NULL
+#else
+#define TEST_PLUGIN_NAME_FIELD TEST_PLUGIN_NAME
+#endif
+
+#ifdef TEST_PLUGIN_CONTRADICTORY
+#define TEST_PLUGIN_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE)
+#else
+#define TEST_PLUGIN_FLAGS \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
+#endif
+
+#ifdef TEST_PLUGIN_NULL_RECV
+#define TEST_PLUGIN_RECV NULL
+#else
+#define TEST_PLUGIN_RECV pipe_recv
+#endif
+
+TP_STATIC const ipcspec_transport kTransport = {
+    TEST_PLUGIN_ABI,
+    TEST_PLUGIN_NAME_FIELD,
+    {IPCSPEC_STREAM, IPCSPEC_ONE_WAY, TEST_PLUGIN_FLAGS, 0,
+     /*max_message=*/0, /*capacity=*/65536, /*atomic_write=*/4096, /*max_queued=*/0},
+    pipe_create,
+    pipe_open,
+    pipe_detach,
+    pipe_send,
+    TEST_PLUGIN_RECV,
+    pipe_close,
+    pipe_destroy,
+};
+
+#ifdef TEST_PLUGIN_NO_ENTRY
+/* Exports something, but not the entry point. */
+const ipcspec_transport* ipcspec_transport_v0(void) { return &kTransport; }
+#else
+const ipcspec_transport* ipcspec_transport_v1(void) {
+#if defined(TEST_PLUGIN_CRASH_IN_ENTRY)
+  raise(SIGSEGV);
+  return &kTransport;
+#elif defined(TEST_PLUGIN_ENTRY_NULL)
+  return NULL;
+#else
+  return &kTransport;
+#endif
+}
+#endif
