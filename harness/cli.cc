@@ -30,7 +30,7 @@ constexpr char kUsage[] =
     "usage: ipcspec list [--format=text|json|markdown] [--plugin=PATH]...\n"
     "       ipcspec run [--transport=GLOB[,GLOB]] [--property=GLOB[,GLOB]] [--examples=N]\n"
     "                   [--seed=N|random] [--timeout=DURATION] [--junit=PATH] [--json=PATH]\n"
-    "                   [--plugin=PATH]... [--reproduce=STRING]\n"
+    "                   [--plugin=PATH]... [--reproduce=STRING] [--save-failures=DIR]\n"
     "       ipcspec replay [--timeout=DURATION] [--plugin=PATH]... [--target=NAME] FILE\n"
     "Sharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, GTEST_SHARD_STATUS_FILE.\n"
     "Exit status: 0 all passed, 1 a property failed, 2 usage or set-up error.\n";
@@ -277,7 +277,7 @@ std::string ShellQuote(std::string_view s) {
 
 int Run(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv, 2, {"transport", "property", "examples", "seed", "timeout",
-                                       "junit", "json", "plugin", "reproduce"});
+                                       "junit", "json", "plugin", "reproduce", "save-failures"});
   if (!f.positional.empty()) {
     throw UsageError{absl::StrCat("run takes no arguments, got '", f.positional[0], "'")};
   }
@@ -321,6 +321,13 @@ int Run(int argc, char** argv) {
       }
     }
   }
+  if (auto it = f.values.find("save-failures"); it != f.values.end()) {
+    std::error_code ec;
+    std::filesystem::create_directories(it->second, ec);
+    if (ec || ::access(it->second.c_str(), W_OK) != 0) {
+      throw UsageError{absl::StrCat("--save-failures=", it->second, ": not a writable directory")};
+    }
+  }
   const Shard shard = ShardFromEnv();
 
   std::cout.flush();
@@ -337,7 +344,8 @@ int Run(int argc, char** argv) {
   for (size_t i = 0; i < pairs.size(); ++i) selected += (static_cast<int64_t>(i) % shard.total == shard.index);
   for (size_t i = 0; i < pairs.size(); ++i) {
     if (static_cast<int64_t>(i) % shard.total != shard.index) continue;
-    const auto [t, p] = pairs[i];
+    const Transport* t = pairs[i].first;
+    const Property* p = pairs[i].second;
     ++done;
     RunConfig config;
     config.seed = PairSeed(seed, t->name(), p->id());
@@ -358,6 +366,16 @@ int Run(int argc, char** argv) {
       for (const std::string& pl : f.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
       if (f.values.count("timeout")) absl::StrAppend(&cmd, " --timeout=", f.values["timeout"]);
       if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", r.reproduce);
+      // The minimal scenario as a file: `ipcspec replay` runs it, and every
+      // fuzz target takes it as an input.
+      if (auto dir = f.values.find("save-failures"); dir != f.values.end() && r.failing) {
+        const std::string path = absl::StrFormat("%s/%s-%s.scenario", dir->second, r.transport, r.property);
+        if (absl::Status s = WriteFile(path, r.failing->Serialize()); s.ok()) {
+          absl::StrAppend(&cmd, "\n  or: ", ShellQuote(argv[0]), " replay ", ShellQuote(path));
+        } else {
+          std::cerr << "ipcspec: --save-failures: " << s.message() << "\n";
+        }
+      }
     }
     if (tty) std::cerr << "\r\033[K";
     std::cout << absl::StrFormat("[%d/%d] %-22s %-18s %-11s %5d examples %8.2fs%s\n", done, selected,

@@ -148,7 +148,8 @@ class SysvShmTransport : public Transport {
       return ::shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600);
     });
     if (!shm.ok()) return shm.status();
-    const auto [shm_key, shmid] = *shm;
+    const key_t shm_key = shm->first;
+    const int shmid = shm->second;
     absl::Cleanup remove_shm = [shmid] { ::shmctl(shmid, IPC_RMID, nullptr); };
     auto sem = GetUnderRandomKey("semget", [](key_t key) {
       return ::semget(key, kSemaphores, IPC_CREAT | IPC_EXCL | 0600);

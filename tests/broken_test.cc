@@ -1,0 +1,58 @@
+// Every deliberately broken transport is caught by the property written for
+// its class of bug, with default settings, and the counterexample is small.
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/registry.h"
+#include "tests/support/broken_transports.h"
+
+namespace ipcspec {
+namespace {
+
+class BrokenTest : public ::testing::TestWithParam<testing::BrokenInfo> {
+ protected:
+  static void SetUpTestSuite() { testing::RegisterBrokenTransports(); }
+};
+
+TEST_P(BrokenTest, CaughtByItsProperty) {
+  const testing::BrokenInfo& b = GetParam();
+  const Transport* t = TransportRegistry::Global().Find(b.name);
+  if (t == nullptr) GTEST_SKIP() << b.inner << " is not built here";
+  const Property* p = PropertyRegistry::Global().Find(b.property);
+  ASSERT_NE(p, nullptr) << b.property;
+  ASSERT_TRUE(p->AppliesTo(*t).applies) << p->AppliesTo(*t).reason;
+  SandboxOptions o;
+  o.timeout = absl::Seconds(2);
+  DirectRunner runner(o);
+  RunConfig config;
+  config.seed = 1;
+  PropertyResult r = RunProperty(*t, *p, config, runner);
+  EXPECT_NE(r.outcome, Outcome::kPass) << b.name << " slipped through " << b.property;
+  EXPECT_NE(r.outcome, Outcome::kBroken) << r.message;
+  ASSERT_TRUE(r.failing.has_value());
+  // Shrunk: a handful of steps at most, not the generated dozens.
+  EXPECT_LE(r.failing->steps.size(), 8u) << r.counterexample;
+  EXPECT_FALSE(r.reproduce.empty());
+  RecordProperty("counterexample", r.counterexample);
+}
+
+// The same bug is invisible to a correct transport: the inner one passes.
+TEST_P(BrokenTest, InnerTransportPasses) {
+  const testing::BrokenInfo& b = GetParam();
+  const Transport* t = TransportRegistry::Global().Find(b.inner);
+  if (t == nullptr) GTEST_SKIP() << b.inner << " is not built here";
+  const Property* p = PropertyRegistry::Global().Find(b.property);
+  SandboxOptions o;
+  DirectRunner runner(o);
+  RunConfig config;
+  config.seed = 1;
+  config.examples = 15;
+  PropertyResult r = RunProperty(*t, *p, config, runner);
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message << "\n" << r.counterexample;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BrokenTest, ::testing::ValuesIn(testing::BrokenTransports()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace ipcspec
