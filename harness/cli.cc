@@ -31,7 +31,7 @@ constexpr char kUsage[] =
     "       ipcspec run [--transport=GLOB[,GLOB]] [--property=GLOB[,GLOB]] [--examples=N]\n"
     "                   [--seed=N|random] [--timeout=DURATION] [--junit=PATH] [--json=PATH]\n"
     "                   [--plugin=PATH]... [--reproduce=STRING] [--save-failures=DIR]\n"
-    "       ipcspec replay [--timeout=DURATION] [--plugin=PATH]... [--target=NAME] FILE\n"
+    "       ipcspec replay [--timeout=DURATION] [--plugin=PATH]... [--target=NAME] [--shrink=OUT] FILE\n"
     "Sharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, GTEST_SHARD_STATUS_FILE.\n"
     "Exit status: 0 all passed, 1 a property failed, 2 usage or set-up error.\n";
 
@@ -411,8 +411,33 @@ int Run(int argc, char** argv) {
   return failed > 0 ? kExitFailed : kExitOk;
 }
 
+// A property that replays one given scenario and shrinks it by dropping
+// steps, so a fuzz crash or a saved failure is minimised by the engine.
+class FixedStepsProperty : public Property {
+ public:
+  FixedStepsProperty(const Property& inner, std::vector<Step> steps)
+      : inner_(inner), steps_(std::move(steps)) {}
+  std::string_view id() const override { return inner_.id(); }
+  std::string_view summary() const override { return inner_.summary(); }
+  std::string_view reference() const override { return inner_.reference(); }
+  Applicability AppliesTo(const Transport& t) const override { return inner_.AppliesTo(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    std::vector<Step> steps = steps_;
+    return rc::Gen<std::vector<Step>>([steps](const rc::Random&, int) {
+      return rc::shrinkable::shrinkRecur(steps, &rc::shrink::removeChunks<std::vector<Step>>);
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    return inner_.Run(t, s, env);
+  }
+
+ private:
+  const Property& inner_;
+  std::vector<Step> steps_;
+};
+
 int Replay(int argc, char** argv) {
-  Flags f = ParseFlags(argc, argv, 2, {"timeout", "plugin", "target"});
+  Flags f = ParseFlags(argc, argv, 2, {"timeout", "plugin", "target", "shrink"});
   if (f.positional.size() != 1) throw UsageError{"replay takes exactly one FILE"};
   SandboxOptions options;
   options.timeout = ParseTimeout(f);
@@ -452,6 +477,25 @@ int Replay(int argc, char** argv) {
             << "\n";
   for (const std::string& l : r.leaks) std::cout << "left behind: " << l << "\n";
   if (!r.output.empty()) std::cout << "case output:\n" << r.output << "\n";
+  if (auto out = f.values.find("shrink"); out != f.values.end() && IsFailure(r.outcome)) {
+    const Transport* t = TransportRegistry::Global().Find(s->transport);
+    const Property* p = PropertyRegistry::Global().Find(s->property);
+    if (t == nullptr || p == nullptr) {
+      throw UsageError{absl::StrFormat("cannot shrink: unknown transport '%s' or property '%s'", s->transport, s->property)};
+    }
+    FixedStepsProperty fixed(*p, s->steps);
+    RunConfig config;
+    config.examples = 1;
+    PropertyResult pr = RunProperty(*t, fixed, config, runner);
+    if (pr.failing) {
+      if (absl::Status w = WriteFile(out->second, pr.failing->Serialize()); !w.ok()) {
+        throw UsageError{std::string(w.message())};
+      }
+      std::cout << absl::StrFormat("shrunk from %d to %d steps (%s: %s), written to %s:\n%s", s->steps.size(),
+                                   pr.failing->steps.size(), OutcomeName(pr.outcome), pr.message, out->second,
+                                   pr.failing->Describe());
+    }
+  }
   return r.outcome == Outcome::kPass ? kExitOk
          : r.outcome == Outcome::kUnsupported ? kExitOk
                                               : kExitFailed;

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipcspec/scenario.h"
 
 extern char** environ;
 
@@ -212,6 +213,38 @@ TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_THAT(ReadAll(json), HasSubstr("\"property\":\"G-TIMEOUT\",\"outcome\":\"timeout\""));
   EXPECT_THAT(r.out, HasSubstr("--timeout=2s"));  // in the reproduce command
+}
+
+}  // namespace
+}  // namespace ipcspec
+
+namespace ipcspec {
+namespace {
+
+TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
+  const std::string saved = dir_ + "/saved";
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_DROP4096), "--transport=plugin_drop4096",
+                      "--property=G-ORDER", "--save-failures=" + saved});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  const std::string file = saved + "/plugin_drop4096-G-ORDER.scenario";
+  EXPECT_THAT(r.out, HasSubstr("replay " + file));
+  Result replay = Ipcspec({"replay", Plugin(IPCSPEC_PLUGIN_DROP4096), file});
+  EXPECT_EQ(replay.exit_code, 1) << replay.out << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr("writer 1 sends message 0: 4096 bytes"));
+  EXPECT_THAT(replay.out, HasSubstr("verdict: fail"));
+
+  // A longer failing scenario (as a fuzz crash would be) shrinks to the one
+  // step that matters.
+  const Scenario big{"G-ORDER", "plugin_drop4096",
+                     {Step::Send(1, 10, 0), Step::Send(1, 4096, 1), Step::Send(1, 20, 2), Step::Recv(0, 7)}};
+  const std::string in = dir_ + "/big.scenario", out = dir_ + "/min.scenario";
+  std::ofstream(in, std::ios::binary) << big.Serialize();
+  Result shrunk = Ipcspec({"replay", Plugin(IPCSPEC_PLUGIN_DROP4096), "--shrink=" + out, in});
+  EXPECT_EQ(shrunk.exit_code, 1) << shrunk.out << shrunk.err;
+  EXPECT_THAT(shrunk.out, HasSubstr("shrunk from 4 to 1 steps"));
+  absl::StatusOr<Scenario> min = Scenario::Parse(ReadAll(out));
+  ASSERT_TRUE(min.ok()) << min.status();
+  EXPECT_EQ(min->steps, std::vector<Step>{Step::Send(1, 4096, 1)});
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #ifndef IPCSPEC_TESTS_SUPPORT_BROKEN_TRANSPORTS_H_
 #define IPCSPEC_TESTS_SUPPORT_BROKEN_TRANSPORTS_H_
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct BrokenInfo {
   Bug bug;
   std::string property;   // the property that must catch it
 };
+
+// For test names and messages: "broken_swap45 (posix_mq, G-ORDER)".
+inline void PrintTo(const BrokenInfo& b, std::ostream* os) {
+  *os << b.name << " (" << b.inner << ", " << b.property << ")";
+}
 
 // Every broken transport, whether or not its inner transport is built.
 const std::vector<BrokenInfo>& BrokenTransports();
