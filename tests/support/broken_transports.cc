@@ -212,7 +212,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_capacity", "pipe", Bug::kWrongCapacity, "G-BACKPRESSURE"},
       {"broken_lose_on_eagain", "posix_mq", Bug::kLoseOnEagain, "G-BACKPRESSURE"},
       {"broken_hang4096", "posix_mq", Bug::kHangOn4096, "G-ORDER"},
-      {"broken_leak_sysv", "sysv_msg", Bug::kLeakName, "G-MODEL (fuzz leak check)"},
+      {"broken_leak_sysv", "sysv_msg", Bug::kLeakName, "G-CLEANUP"},
   };
   return *all;
 }
