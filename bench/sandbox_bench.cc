@@ -35,9 +35,10 @@ void BM_BareForkExitWait(benchmark::State& state) {
 }
 BENCHMARK(BM_BareForkExitWait)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-void RunThroughServer(benchmark::State& state, bool private_ipc) {
+void RunThroughServer(benchmark::State& state, bool private_ipc, bool drop_privileges = true) {
   SandboxOptions o;
   o.private_ipc = private_ipc;
+  o.drop_privileges = drop_privileges;
   auto server = ForkServer::Start(o);
   if (!server.ok()) {
     state.SkipWithError("fork server did not start");
@@ -58,6 +59,27 @@ BENCHMARK(BM_SandboxedCaseViaForkServer)->Unit(benchmark::kMicrosecond)->UseReal
 
 void BM_SandboxedCaseWithPrivateIpcNamespace(benchmark::State& state) { RunThroughServer(state, true); }
 BENCHMARK(BM_SandboxedCaseWithPrivateIpcNamespace)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The same without the per-case uid: what the uid switch costs.
+void BM_SandboxedCaseSameUid(benchmark::State& state) { RunThroughServer(state, false, false); }
+BENCHMARK(BM_SandboxedCaseSameUid)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The direct runner forks from the (large) calling process: what the fork
+// server saves.
+void BM_SandboxedCaseDirect(benchmark::State& state) {
+  SandboxOptions o;
+  o.private_ipc = false;
+  DirectRunner runner(o);
+  const Scenario s{"BENCH-NOTHING", "pipe", {}};
+  for (auto _ : state) {
+    CaseResult r = runner.Run(s);
+    if (r.outcome != Outcome::kPass) {
+      state.SkipWithError(r.message.c_str());
+      break;
+    }
+  }
+}
+BENCHMARK(BM_SandboxedCaseDirect)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace ipcspec
