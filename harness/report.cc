@@ -88,25 +88,50 @@ void PrintMatrix(const RunReport& r, std::ostream& os) {
     }
     cells[{p.transport, p.property}] = &p;
   }
-  size_t name_width = 9;
-  for (const std::string& t : transports) name_width = std::max(name_width, t.size());
-  std::vector<size_t> widths;
-  os << absl::StrFormat("%-*s", name_width, "transport");
-  for (const std::string& p : properties) {
-    widths.push_back(std::max<size_t>(p.size(), 6));
-    os << "  " << absl::StrFormat("%-*s", widths.back(), p);
-  }
-  os << "\n";
-  for (const std::string& t : transports) {
-    os << absl::StrFormat("%-*s", name_width, t);
-    for (size_t i = 0; i < properties.size(); ++i) {
-      auto it = cells.find({t, properties[i]});
-      os << "  " << absl::StrFormat("%-*s", widths[i], it == cells.end() ? "" : Cell(*it->second));
+  auto cell = [&](const std::string& t, const std::string& p) {
+    auto it = cells.find({t, p});
+    return it == cells.end() ? std::string() : Cell(*it->second);
+  };
+  const char* legend =
+      "(ok pass, FAIL fail, CRASH crashed, HANG timeout, BROKEN set-up failed, LEAK leaked, "
+      "unsup unsupported here, - does not apply)\n";
+  if (properties.size() <= 12) {
+    // A transport per row, a property per column.
+    size_t name_width = 9;
+    for (const std::string& t : transports) name_width = std::max(name_width, t.size());
+    std::vector<size_t> widths;
+    os << absl::StrFormat("%-*s", name_width, "transport");
+    for (const std::string& p : properties) {
+      widths.push_back(std::max<size_t>(p.size(), 6));
+      os << "  " << absl::StrFormat("%-*s", widths.back(), p);
     }
     os << "\n";
+    for (const std::string& t : transports) {
+      os << absl::StrFormat("%-*s", name_width, t);
+      for (size_t i = 0; i < properties.size(); ++i) {
+        os << "  " << absl::StrFormat("%-*s", widths[i], cell(t, properties[i]));
+      }
+      os << "\n";
+    }
+    os << legend;
+    return;
   }
-  os << "(ok pass, FAIL fail, CRASH crashed, HANG timeout, BROKEN set-up failed, LEAK leaked, "
-        "unsup unsupported here, - does not apply)\n";
+  // Many properties: a property per row, numbered transport columns.
+  for (size_t i = 0; i < transports.size(); ++i) {
+    os << absl::StrFormat("%s[%d] %s", i ? "  " : "transports: ", i + 1, transports[i]);
+  }
+  os << "\n";
+  size_t name_width = 8;
+  for (const std::string& p : properties) name_width = std::max(name_width, p.size());
+  os << absl::StrFormat("%-*s", name_width, "property");
+  for (size_t i = 0; i < transports.size(); ++i) os << absl::StrFormat(" %-6s", absl::StrCat("[", i + 1, "]"));
+  os << "\n";
+  for (const std::string& p : properties) {
+    os << absl::StrFormat("%-*s", name_width, p);
+    for (const std::string& t : transports) os << absl::StrFormat(" %-6s", cell(t, p));
+    os << "\n";
+  }
+  os << legend;
 }
 
 void PrintFailures(const RunReport& r, std::ostream& os) {

@@ -12,7 +12,7 @@ class ForkProperty : public NamedProperty {
   ForkProperty()
       : NamedProperty("G-FORK",
                       "anonymous transports created before fork work in the child; named ones are "
-                      "reachable by name alone from a process that inherited no descriptor",
+                      "reachable by name alone from a writer that inherited no descriptor",
                       "fork(2) (descriptors are inherited), mq_overview(7), fifo(7), unix(7)") {}
   Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
   int DefaultExamples() const override { return 15; }
@@ -20,8 +20,10 @@ class ForkProperty : public NamedProperty {
     const Capabilities c = t.caps();
     return rc::gen::exec([c] {
       std::vector<Step> steps;
-      // Which side opens as an unrelated process (named transports only).
-      steps.push_back(Step::Param(0, *rc::gen::inRange<uint64_t>(0, 3)));
+      // Whether the writer opens as an unrelated process (named transports
+      // only). The reader stays the process that inherited the channel: for
+      // sockets it is the side holding the listening or bound socket.
+      steps.push_back(Step::Param(0, *rc::gen::inRange<uint64_t>(0, 2)));
       const uint64_t size = c.model == ModelClass::kCounter
                                 ? 8
                                 : *rc::gen::inRange<uint64_t>(c.framing == Framing::kStream ? 1 : 0,
@@ -32,11 +34,10 @@ class ForkProperty : public NamedProperty {
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    const uint64_t who = s.Param(0, 0);  // bit 0: the writer, bit 1: the reader
+    const uint64_t who = s.Param(0, 0);  // 1: the writer opens by name alone
     const std::vector<Sent> sent = SendsOf(s, 1);
     auto maybe_cut = [&](Role role) {
-      const uint64_t bit = role == Role::kWriter ? 1 : 2;
-      if (c.named && (who & bit)) CloseInheritedDescriptors();
+      if (c.named && role == Role::kWriter && (who & 1)) CloseInheritedDescriptors();
     };
     // RunActors opens the ends; an actor cuts its inheritance first by
     // wrapping the transport's Open in a channel that does so.
