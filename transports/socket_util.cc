@@ -253,4 +253,28 @@ uint64_t UnixDefaultMaxMessage(int type) {
   return static_cast<uint64_t>(sndbuf) - 32;
 }
 
+Capabilities UnixSocketCaps(int type) {
+  Capabilities caps;
+  caps.direction = Direction::kDuplex;
+  if (type == SOCK_STREAM) {
+    caps.framing = Framing::kStream;
+    caps.model = ModelClass::kByteStream;
+    caps.peer_close = true;
+  } else {
+    caps.framing = Framing::kMessage;
+    caps.model = ModelClass::kFifoQueue;
+    caps.max_message = UnixDefaultMaxMessage(type);
+    caps.peer_close = type == SOCK_SEQPACKET;
+  }
+  return caps;
+}
+
+SocketEndOptions EndOptionsFor(int type, const Capabilities& caps) {
+  SocketEndOptions opts;
+  opts.framing = caps.framing;
+  opts.max_message = caps.max_message;
+  opts.records_carry_creds = type == SOCK_SEQPACKET;
+  return opts;
+}
+
 }  // namespace ipcspec

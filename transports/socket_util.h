@@ -131,6 +131,13 @@ class UnixNode {
 // len > sk_sndbuf - 32). Measured once on a fresh socketpair.
 uint64_t UnixDefaultMaxMessage(int type);
 
+// What every AF_UNIX socket of `type` is: duplex; a stream with end of
+// stream, or messages up to UnixDefaultMaxMessage (seqpacket with end of
+// stream, dgram without). Naming and writers are the transport's to add.
+Capabilities UnixSocketCaps(int type);
+// The SocketEnd options that follow from those capabilities.
+SocketEndOptions EndOptionsFor(int type, const Capabilities& caps);
+
 }  // namespace ipcspec
 
 #endif  // IPCSPEC_TRANSPORTS_SOCKET_UTIL_H_

@@ -50,22 +50,11 @@ class SocketpairTransport : public Transport {
  public:
   SocketpairTransport(int type, std::string_view name, std::string_view description)
       : type_(type), name_(name), description_(description) {
-    caps_.direction = Direction::kDuplex;
+    caps_ = UnixSocketCaps(type);
+    // Every process that opens the writer side shares one socket.
     caps_.multi_writer = true;
-    if (type == SOCK_STREAM) {
-      caps_.framing = Framing::kStream;
-      caps_.model = ModelClass::kByteStream;
-      caps_.peer_close = true;
-    } else {
-      caps_.framing = Framing::kMessage;
-      caps_.model = ModelClass::kFifoQueue;
-      caps_.max_message = UnixDefaultMaxMessage(type);
-      caps_.atomic_write = caps_.max_message;
-      caps_.peer_close = type == SOCK_SEQPACKET;
-    }
-    opts_.framing = caps_.framing;
-    opts_.max_message = caps_.max_message;
-    opts_.records_carry_creds = type == SOCK_SEQPACKET;
+    if (caps_.framing == Framing::kMessage) caps_.atomic_write = caps_.max_message;
+    opts_ = EndOptionsFor(type, caps_);
   }
   std::string_view name() const override { return name_; }
   std::string_view description() const override { return description_; }

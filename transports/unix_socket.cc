@@ -105,24 +105,12 @@ class UnixTransport : public Transport {
  public:
   UnixTransport(int type, std::string_view name, std::string_view description)
       : type_(type), name_(name), description_(description) {
-    caps_.direction = Direction::kDuplex;
+    caps_ = UnixSocketCaps(type);
     caps_.named = true;
-    if (type == SOCK_STREAM) {
-      caps_.framing = Framing::kStream;
-      caps_.model = ModelClass::kByteStream;
-      caps_.peer_close = true;
-    } else {
-      caps_.framing = Framing::kMessage;
-      caps_.model = ModelClass::kFifoQueue;
-      caps_.max_message = UnixDefaultMaxMessage(type);
-      // A seqpacket channel is one connection; a dgram channel has no close.
-      caps_.peer_close = type == SOCK_SEQPACKET;
-      caps_.multi_writer = type == SOCK_DGRAM;
-      if (caps_.multi_writer) caps_.atomic_write = caps_.max_message;
-    }
-    opts_.framing = caps_.framing;
-    opts_.max_message = caps_.max_message;
-    opts_.records_carry_creds = type == SOCK_SEQPACKET;
+    // A seqpacket or stream channel is one connection; dgram takes many writers.
+    caps_.multi_writer = type == SOCK_DGRAM;
+    if (caps_.multi_writer) caps_.atomic_write = caps_.max_message;
+    opts_ = EndOptionsFor(type, caps_);
   }
   std::string_view name() const override { return name_; }
   std::string_view description() const override { return description_; }
