@@ -8,7 +8,7 @@
 #include "benchmark/benchmark.h"
 #include "ipcspec/engine.h"
 #include "ipcspec/property.h"
-#include "properties/common.h"
+#include "properties/support/common.h"
 
 namespace ipcspec {
 namespace {
@@ -21,7 +21,9 @@ class NothingProperty : public props::NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::just(std::vector<Step>{});
   }
-  Verdict Run(const Transport&, const Scenario&, const CaseEnv&) const override { return Verdict::Pass(); }
+  Verdict Run(const Transport&, const Scenario&, const CaseEnv&) const override {
+    return Verdict::Pass();
+  }
 };
 IPCSPEC_REGISTER_PROPERTY(NothingProperty);
 
@@ -57,7 +59,9 @@ void RunThroughServer(benchmark::State& state, bool private_ipc, bool drop_privi
 void BM_SandboxedCaseViaForkServer(benchmark::State& state) { RunThroughServer(state, false); }
 BENCHMARK(BM_SandboxedCaseViaForkServer)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-void BM_SandboxedCaseWithPrivateIpcNamespace(benchmark::State& state) { RunThroughServer(state, true); }
+void BM_SandboxedCaseWithPrivateIpcNamespace(benchmark::State& state) {
+  RunThroughServer(state, true);
+}
 BENCHMARK(BM_SandboxedCaseWithPrivateIpcNamespace)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The same without the per-case uid: what the uid switch costs.

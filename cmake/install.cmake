@@ -5,9 +5,9 @@ include(CMakePackageConfigHelpers)
 
 set(IPCSPEC_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/ipcspec)
 
-set_target_properties(ipcspec_harness PROPERTIES EXPORT_NAME harness)
+set_target_properties(ipcspec_core PROPERTIES EXPORT_NAME harness)
 set_target_properties(ipcspec_plugin PROPERTIES EXPORT_NAME plugin)
-install(TARGETS ipcspec ipcspec_harness ipcspec_plugin ipcspec_warnings
+install(TARGETS ipcspec ipcspec_core ipcspec_plugin ipcspec_warnings
         EXPORT ipcspecTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

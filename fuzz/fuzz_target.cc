@@ -4,11 +4,10 @@
 // properties/fuzz_entry.h, which the corpus regression test also calls.
 #include <cstddef>
 #include <cstdint>
-
-#include "properties/fuzz_entry.h"
-
 #include <cstdio>
 #include <cstdlib>
+
+#include "fuzz/fuzz_entry.h"
 
 #ifdef IPCSPEC_FUZZ_BROKEN
 #include "tests/support/broken_transports.h"

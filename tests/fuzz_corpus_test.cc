@@ -11,11 +11,11 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "fuzz/fuzz_decode.h"
+#include "fuzz/fuzz_entry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/registry.h"
-#include "properties/fuzz_decode.h"
-#include "properties/fuzz_entry.h"
 #include "tests/support/broken_transports.h"
 
 #ifndef IPCSPEC_CORPUS_DIR
@@ -52,8 +52,7 @@ class Isolation : public ::testing::Environment {
  public:
   void SetUp() override { std::cerr << "fuzz_corpus_test: " << EnterFuzzIsolation() << "\n"; }
 };
-const ::testing::Environment* const kIsolation =
-    ::testing::AddGlobalTestEnvironment(new Isolation);
+const ::testing::Environment* const kIsolation = ::testing::AddGlobalTestEnvironment(new Isolation);
 
 class FuzzCorpusTest : public ::testing::TestWithParam<std::string> {};
 
@@ -63,7 +62,8 @@ TEST_P(FuzzCorpusTest, EveryFilePassesAndLeavesNothing) {
   ASSERT_FALSE(files.empty()) << "no seeds in corpus/" << target;
   for (const fs::path& f : files) {
     const std::string bytes = Read(f);
-    EXPECT_EQ(RunFuzzInput(target, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "")
+    EXPECT_EQ(RunFuzzInput(target, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+              "")
         << f;
   }
 }
@@ -95,8 +95,8 @@ TEST(FuzzEntryTest, BrokenTransportFromTheSeedsIsCaught) {
   bool caught = false;
   for (const fs::path& f : Files("posix_mq")) {
     const std::string bytes = Read(f);
-    std::string err = RunFuzzInput("broken_drop4096", reinterpret_cast<const uint8_t*>(bytes.data()),
-                                   bytes.size());
+    std::string err = RunFuzzInput("broken_drop4096",
+                                   reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     if (!err.empty()) {
       EXPECT_THAT(err, HasSubstr("G-MODEL on broken_drop4096"));
       caught = true;
@@ -109,8 +109,8 @@ TEST(FuzzEntryTest, LeftBehindIsReported) {
   testing::RegisterBrokenTransports();
   // broken_leak_sysv: sysv_msg whose destroy forgets IPC_RMID.
   const std::string bytes("\0\x15", 2);
-  std::string err =
-      RunFuzzInput("broken_leak_sysv", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  std::string err = RunFuzzInput("broken_leak_sysv", reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size());
   EXPECT_THAT(err, HasSubstr("left behind: SysV msg key"));
   // Remove what it left.
   std::ifstream in("/proc/sysvipc/msg");
@@ -127,13 +127,15 @@ TEST(FuzzEntryTest, LeftBehindIsReported) {
 
 TEST(FuzzEntryTest, SignalModelCatchesAStandardSignalThatQueues) {
   // Decoding is total; IPCSPEC1 inputs go as they are.
-  Scenario s{"SIG-FUZZ", "signal",
+  Scenario s{"SIG-FUZZ",
+             "signal",
              {{Op::kSend, 1, static_cast<uint64_t>(SIGRTMIN), 1},
               {Op::kSend, 1, static_cast<uint64_t>(SIGRTMIN), 2},
               {Op::kTryRecv, 0, 0, 0},
               {Op::kTryRecv, 0, 0, 0}}};
   const std::string bytes = s.Serialize();
-  EXPECT_EQ(RunFuzzInput("signal", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), "");
+  EXPECT_EQ(RunFuzzInput("signal", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+            "");
   EXPECT_THAT(DescribeFuzzScenario(s), HasSubstr("sigqueue(self, SIGRTMIN, 1)"));
 }
 

@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
-#include "properties/model.h"
+#include "properties/model/model.h"
 #include "tests/support/broken_transports.h"
 
 namespace ipcspec {

@@ -12,16 +12,17 @@
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
-#include "properties/mech_common.h"
+#include "properties/support/mech_common.h"
 
 namespace ipcspec {
 namespace {
 
-using ::testing::HasSubstr;
 using props::Hooks;
 using props::MechHooks;
+using ::testing::HasSubstr;
 
-constexpr const char* kPrefixes[] = {"PIPE-", "FIFO-", "SYSV-MSG-", "POSIX-MQ-", "EVENTFD-", "FILE-"};
+constexpr const char* kPrefixes[] = {"PIPE-",     "FIFO-",    "SYSV-MSG-",
+                                     "POSIX-MQ-", "EVENTFD-", "FILE-"};
 
 bool Mine(std::string_view id) {
   for (const char* p : kPrefixes) {
@@ -37,14 +38,17 @@ int PriorityBlindSend(mqd_t q, const char* m, size_t n, unsigned) { return ::mq_
 ssize_t TypeBlindMsgrcv(int id, void* buf, size_t size, long, int flags) {
   return ::msgrcv(id, buf, size, 0, flags & ~MSG_EXCEPT);
 }
-int NoSemaphoreEventfd(unsigned int init, int flags) { return ::eventfd(init, flags & ~EFD_SEMAPHORE); }
+int NoSemaphoreEventfd(unsigned int init, int flags) {
+  return ::eventfd(init, flags & ~EFD_SEMAPHORE);
+}
 int NoOpLock(int, int, struct flock*) { return 0; }
 
 class MechTest : public ::testing::Test {
  protected:
   void TearDown() override { Hooks() = MechHooks{}; }
 
-  static PropertyResult Run(std::string_view transport, std::string_view property, int examples = 0) {
+  static PropertyResult Run(std::string_view transport, std::string_view property,
+                            int examples = 0) {
     const Transport* t = TransportRegistry::Global().Find(transport);
     const Property* p = PropertyRegistry::Global().Find(property);
     EXPECT_NE(t, nullptr) << transport;
@@ -63,8 +67,9 @@ class MechTest : public ::testing::Test {
 
 TEST_F(MechTest, EverySectionHasPropertiesForItsTransports) {
   const std::vector<std::pair<std::string, std::string>> sections = {
-      {"PIPE-", "pipe"}, {"PIPE-", "fifo"}, {"FIFO-", "fifo"}, {"SYSV-MSG-", "sysv_msg"},
-      {"POSIX-MQ-", "posix_mq"}, {"EVENTFD-", "eventfd"}, {"FILE-", "file"}};
+      {"PIPE-", "pipe"},         {"PIPE-", "fifo"},         {"FIFO-", "fifo"},
+      {"SYSV-MSG-", "sysv_msg"}, {"POSIX-MQ-", "posix_mq"}, {"EVENTFD-", "eventfd"},
+      {"FILE-", "file"}};
   for (const auto& [prefix, transport] : sections) {
     const Transport* t = TransportRegistry::Global().Find(transport);
     ASSERT_NE(t, nullptr) << transport;
@@ -90,7 +95,8 @@ TEST_F(MechTest, MechanismPropertiesApplyOnlyToTheirOwnTransports) {
                        (id.starts_with("FIFO-") && name == "fifo") ||
                        (id.starts_with("SYSV-MSG-") && name == "sysv_msg") ||
                        (id.starts_with("POSIX-MQ-") && name == "posix_mq") ||
-                       (id.starts_with("EVENTFD-") && name == "eventfd") || (id.starts_with("FILE-") && name == "file");
+                       (id.starts_with("EVENTFD-") && name == "eventfd") ||
+                       (id.starts_with("FILE-") && name == "file");
       EXPECT_EQ(a.applies, own) << id << " on " << name;
       if (!a.applies) {
         EXPECT_THAT(a.reason, HasSubstr("-* checks ")) << id;
@@ -105,7 +111,8 @@ TEST_F(MechTest, EveryPropertyPassesOnThisKernel) {
       if (!Mine(p->id()) || !p->AppliesTo(*t).applies) continue;
       PropertyResult r = Run(t->name(), p->id(), 6);
       EXPECT_EQ(r.outcome, Outcome::kPass)
-          << p->id() << " on " << t->name() << ": " << r.message << "\n" << r.counterexample << r.output;
+          << p->id() << " on " << t->name() << ": " << r.message << "\n"
+          << r.counterexample << r.output;
     }
   }
 }

@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
-#include "properties/shm_sem.h"
-#include "properties/socket_server.h"
+#include "properties/socket/socket_server.h"
+#include "properties/support/shm_sem.h"
 
 namespace ipcspec {
 namespace {
@@ -74,7 +74,8 @@ TEST(MechanismPropertiesTest, PassOnThisMachine) {
       config.examples = 4;
       PropertyResult r = RunProperty(*t, *p, config, runner);
       EXPECT_EQ(r.outcome, Outcome::kPass)
-          << p->id() << " on " << t->name() << ": " << r.message << "\n" << r.counterexample;
+          << p->id() << " on " << t->name() << ": " << r.message << "\n"
+          << r.counterexample;
     }
     EXPECT_GT(applied, 0) << p->id() << " applies to no built-in transport";
   }
@@ -110,15 +111,17 @@ TEST(MechanismDetectionTest, StandardSignalFailsRealtimeQueueing) {
 
 TEST(MechanismDetectionTest, StandardSignalInARealtimeSlotFailsTheModel) {
   // Block slot 2, send it three times, unblock: the model queues three.
-  std::vector<Step> steps = {Step{Op::kOpen, 2, 0, 0}, Step{Op::kSend, 2, 5, 0}, Step{Op::kSend, 2, 6, 0},
-                             Step{Op::kSend, 2, 7, 0}, Step{Op::kClose, 2, 0, 0}};
+  std::vector<Step> steps = {Step{Op::kOpen, 2, 0, 0}, Step{Op::kSend, 2, 5, 0},
+                             Step{Op::kSend, 2, 6, 0}, Step{Op::kSend, 2, 7, 0},
+                             Step{Op::kClose, 2, 0, 0}};
   DirectRunner runner(Options());
   CaseResult ok = runner.Run({"SIG-MODEL", "signal", steps});
   EXPECT_EQ(ok.outcome, Outcome::kPass) << ok.message;
   steps.insert(steps.begin(), Step::Param(0, SIGHUP));
   CaseResult bad = runner.Run({"SIG-MODEL", "signal", steps});
   ASSERT_EQ(bad.outcome, Outcome::kFail) << bad.message;
-  EXPECT_THAT(bad.message, HasSubstr("after step 5 the model expects handled SIGHUP(5), handled SIGHUP(6)"));
+  EXPECT_THAT(bad.message,
+              HasSubstr("after step 5 the model expects handled SIGHUP(5), handled SIGHUP(6)"));
 }
 
 TEST(MechanismDetectionTest, PrivateMappingFailsSemaphorePublication) {
@@ -128,7 +131,8 @@ TEST(MechanismDetectionTest, PrivateMappingFailsSemaphorePublication) {
   });
   EXPECT_EQ(good.outcome, Outcome::kPass) << good.message;
   CaseResult bad = RunCase(Options(), [&](const CaseEnv& env) {
-    return props::CheckPublish(props::PrivateMappingSegments(), props::Publish::kPosixSemaphore, sizes, env);
+    return props::CheckPublish(props::PrivateMappingSegments(), props::Publish::kPosixSemaphore,
+                               sizes, env);
   });
   ASSERT_EQ(bad.outcome, Outcome::kFail) << bad.message;
   EXPECT_THAT(bad.message, HasSubstr("not visible in this process (shm_open/mmap(MAP_PRIVATE))"));

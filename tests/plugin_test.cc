@@ -44,7 +44,8 @@ std::string ReadAll(const std::string& path) {
 class PluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ipcspec-plugin-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "ipcspec-plugin-test-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
   }
@@ -97,7 +98,8 @@ struct BadCase {
 
 TEST_F(PluginTest, EveryBadPluginIsAUsageErrorNamingTheProblem) {
   const BadCase cases[] = {
-      {"missing file", "/nonexistent/libipcspec-nope.so", "cannot open it: No such file or directory"},
+      {"missing file", "/nonexistent/libipcspec-nope.so",
+       "cannot open it: No such file or directory"},
       {"not a shared object", IPCSPEC_NOT_A_PLUGIN, "cannot load it as a shared object"},
       {"missing symbol", IPCSPEC_PLUGIN_NO_ENTRY, "missing symbol ipcspec_transport_v1"},
       {"entry returns NULL", IPCSPEC_PLUGIN_ENTRY_NULL, "ipcspec_transport_v1() returned NULL"},
@@ -139,7 +141,8 @@ TEST_F(PluginTest, ListShowsThePluginTransport) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("plugin_pipe"));
   EXPECT_THAT(r.out, HasSubstr("plugin transport (ABI v1)"));
-  EXPECT_THAT(r.out, HasSubstr("multi-writer peer-close anonymous capacity=65536 atomic_write=4096"));
+  EXPECT_THAT(r.out,
+              HasSubstr("multi-writer peer-close anonymous capacity=65536 atomic_write=4096"));
 
   Result json = Ipcspec({"list", "--format=json", Plugin(IPCSPEC_PLUGIN_PIPE)});
   ASSERT_EQ(json.exit_code, 0) << json.err;
@@ -196,9 +199,9 @@ TEST_F(PluginTest, LossyPluginFailsWithAMinimalCounterexampleAndAReproduceComman
 
 TEST_F(PluginTest, CrashInCreateIsACrashedOutcomeNotAHarnessCrash) {
   const std::string json = dir_ + "/report.json";
-  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_CRASH_IN_CREATE),
-                      "--transport=plugin_crash_in_create", "--property=G-ORDER", "--examples=5",
-                      absl::StrCat("--json=", json)});
+  Result r =
+      Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_CRASH_IN_CREATE), "--transport=plugin_crash_in_create",
+               "--property=G-ORDER", "--examples=5", absl::StrCat("--json=", json)});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("crashed"));
   EXPECT_THAT(r.out, HasSubstr("ipcspec: 0 passed, 1 failed"));
@@ -235,8 +238,10 @@ TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
 
   // A longer failing scenario (as a fuzz crash would be) shrinks to the one
   // step that matters.
-  const Scenario big{"G-ORDER", "plugin_drop4096",
-                     {Step::Send(1, 10, 0), Step::Send(1, 4096, 1), Step::Send(1, 20, 2), Step::Recv(0, 7)}};
+  const Scenario big{
+      "G-ORDER",
+      "plugin_drop4096",
+      {Step::Send(1, 10, 0), Step::Send(1, 4096, 1), Step::Send(1, 20, 2), Step::Recv(0, 7)}};
   const std::string in = dir_ + "/big.scenario", out = dir_ + "/min.scenario";
   std::ofstream(in, std::ios::binary) << big.Serialize();
   Result shrunk = Ipcspec({"replay", Plugin(IPCSPEC_PLUGIN_DROP4096), "--shrink=" + out, in});

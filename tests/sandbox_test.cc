@@ -18,7 +18,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "harness/proc.h"
+#include "ipcspec/inventory.h"
 
 namespace ipcspec {
 namespace {
@@ -38,16 +38,16 @@ SandboxOptions Fast() {
 class SandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sysv_before_ = internal::ListSysv().size();
-    shm_before_ = internal::ListDir("/dev/shm");
+    sysv_before_ = ListSysv().size();
+    shm_before_ = ListDir("/dev/shm");
   }
   void TearDown() override {
-    EXPECT_THAT(internal::ChildrenOfSelf(), ::testing::IsEmpty());
+    EXPECT_THAT(ChildrenOfSelf(), ::testing::IsEmpty());
     errno = 0;
     EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
     EXPECT_EQ(errno, ECHILD);
-    EXPECT_EQ(internal::ListSysv().size(), sysv_before_);
-    EXPECT_EQ(internal::ListDir("/dev/shm"), shm_before_);
+    EXPECT_EQ(ListSysv().size(), sysv_before_);
+    EXPECT_EQ(ListDir("/dev/shm"), shm_before_);
   }
   size_t sysv_before_ = 0;
   std::vector<std::string> shm_before_;

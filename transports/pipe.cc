@@ -38,7 +38,7 @@ class PipeTransport : public Transport {
     caps_.multi_writer = true;
     caps_.peer_close = true;
     caps_.model = ModelClass::kByteStream;
-    caps_.capacity = 65536;        // 16 pages, the Linux default
+    caps_.capacity = 65536;         // 16 pages, the Linux default
     caps_.atomic_write = PIPE_BUF;  // POSIX: writes up to PIPE_BUF are atomic
   }
   std::string_view name() const override { return "pipe"; }

@@ -126,7 +126,8 @@ class ShmRingEnd : public End {
     const uint64_t chunks = s_->head_chunks.load(std::memory_order_relaxed) -
                             s_->tail_chunks.load(std::memory_order_acquire);
     if (chunks >= kShmRingMaxQueued) return -1;
-    const uint64_t payload = s_->head.load(std::memory_order_relaxed) - tail - chunks * kChunkHeader;
+    const uint64_t payload =
+        s_->head.load(std::memory_order_relaxed) - tail - chunks * kChunkHeader;
     return payload >= kShmRingCapacity ? 0 : static_cast<int64_t>(kShmRingCapacity - payload);
   }
   void Notify(int role) {

@@ -144,9 +144,8 @@ class SysvShmTransport : public Transport {
 
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     const size_t bytes = ShmRingSegmentBytes();
-    auto shm = GetUnderRandomKey("shmget", [bytes](key_t key) {
-      return ::shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600);
-    });
+    auto shm = GetUnderRandomKey(
+        "shmget", [bytes](key_t key) { return ::shmget(key, bytes, IPC_CREAT | IPC_EXCL | 0600); });
     if (!shm.ok()) return shm.status();
     const key_t shm_key = shm->first;
     const int shmid = shm->second;

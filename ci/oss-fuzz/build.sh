@@ -16,7 +16,7 @@ repo="$here"
 CC="${CC:-clang}"
 CXX="${CXX:-clang++}"
 build="${WORK:-$(mktemp -d)}/ipcspec-build"
-targets=(pipe socket sysv_msg posix_mq shm_ring eventfd signal scenario)
+mapfile -t targets < <(sed -n 's/^IPCSPEC_FUZZ_TARGET(\([a-z0-9_]*\),.*/\1/p' "$repo/fuzz/targets.def")
 
 cmake -S "$repo" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -30,6 +30,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <ipcspec/plugin.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -42,29 +44,26 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
-#include <ipcspec/plugin.h>
-
-#define SPSC_CAPACITY 65536u   /* payload bytes */
-#define SPSC_MAX_QUEUED 256u   /* messages */
+#define SPSC_CAPACITY 65536u /* payload bytes */
+#define SPSC_MAX_QUEUED 256u /* messages */
 #define SPSC_MAX_MESSAGE SPSC_CAPACITY
 #define SPSC_HEADER 4u
 #define SPSC_RING_BYTES (SPSC_CAPACITY + SPSC_MAX_QUEUED * SPSC_HEADER)
-#define SPSC_SLOTS 8           /* ends per role, e.g. one per process */
+#define SPSC_SLOTS 8 /* ends per role, e.g. one per process */
 #define SPSC_LIVENESS_MS 20
 
 typedef struct {
   /* Written by the writer only. */
-  _Atomic uint64_t w_msgs;   /* messages published */
-  _Atomic uint64_t w_bytes;  /* payload bytes published */
+  _Atomic uint64_t w_msgs;  /* messages published */
+  _Atomic uint64_t w_bytes; /* payload bytes published */
   /* Written by the reader only. */
   _Atomic uint64_t r_msgs;
   _Atomic uint64_t r_bytes;
-  _Atomic uint32_t data_seq;   /* futex: new data, or a writer closed */
-  _Atomic uint32_t space_seq;  /* futex: free space, or a reader closed */
-  _Atomic uint32_t ever[2];    /* [role]: an end of this role has opened */
-  _Atomic int32_t slots[2][SPSC_SLOTS];  /* [role][i]: pid holding an end, 0 = free */
+  _Atomic uint32_t data_seq;            /* futex: new data, or a writer closed */
+  _Atomic uint32_t space_seq;           /* futex: free space, or a reader closed */
+  _Atomic uint32_t ever[2];             /* [role]: an end of this role has opened */
+  _Atomic int32_t slots[2][SPSC_SLOTS]; /* [role][i]: pid holding an end, 0 = free */
   unsigned char data[SPSC_RING_BYTES];
 } spsc_ring;
 
@@ -172,7 +171,8 @@ static void* spsc_create(const char* scratch_dir, char* err, size_t err_len) {
     snprintf(err, err_len, "malloc: %s", strerror(errno));
     return NULL;
   }
-  void* p = mmap(NULL, sizeof(spsc_ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      mmap(NULL, sizeof(spsc_ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     snprintf(err, err_len, "mmap(MAP_SHARED|MAP_ANONYMOUS, %zu bytes): %s", sizeof(spsc_ring),
              strerror(errno));

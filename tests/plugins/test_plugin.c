@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ipcspec/plugin.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,8 +32,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <ipcspec/plugin.h>
 
 /* Some variants leave parts unused; that is the point of them. */
 #define TP_STATIC static __attribute__((unused))

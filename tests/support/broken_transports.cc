@@ -167,7 +167,9 @@ class BrokenChannel : public Channel {
 class BrokenTransport : public Transport {
  public:
   BrokenTransport(const BrokenInfo& info, const Transport* inner)
-      : info_(info), inner_(inner), caps_(inner->caps()),
+      : info_(info),
+        inner_(inner),
+        caps_(inner->caps()),
         description_(absl::StrFormat("%s with a deliberate bug", inner->name())) {
     if (info.bug == Bug::kTornWrites) {
       caps_.multi_writer = true;

@@ -34,10 +34,10 @@ enum class Bug {
 };
 
 struct BrokenInfo {
-  std::string name;       // registered transport name
-  std::string inner;      // the real transport it wraps
+  std::string name;   // registered transport name
+  std::string inner;  // the real transport it wraps
   Bug bug;
-  std::string property;   // the property that must catch it
+  std::string property;  // the property that must catch it
 };
 
 // For test names and messages: "broken_swap45 (posix_mq, G-ORDER)".

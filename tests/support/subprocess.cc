@@ -78,8 +78,8 @@ struct JsonParser {
   bool Number() {
     size_t start = i;
     if (s[i] == '-') ++i;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == 'e' ||
-                            s[i] == 'E' || s[i] == '+' || s[i] == '-')) {
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
+                            s[i] == 'e' || s[i] == 'E' || s[i] == '+' || s[i] == '-')) {
       ++i;
     }
     return i > start;
@@ -89,13 +89,26 @@ struct JsonParser {
     if (i >= s.size()) return false;
     bool ok;
     switch (s[i]) {
-      case '{': ok = Container('}', true); break;
-      case '[': ok = Container(']', false); break;
-      case '"': ok = String(); break;
-      case 't': ok = Lit("true"); break;
-      case 'f': ok = Lit("false"); break;
-      case 'n': ok = Lit("null"); break;
-      default: ok = Number();
+      case '{':
+        ok = Container('}', true);
+        break;
+      case '[':
+        ok = Container(']', false);
+        break;
+      case '"':
+        ok = String();
+        break;
+      case 't':
+        ok = Lit("true");
+        break;
+      case 'f':
+        ok = Lit("false");
+        break;
+      case 'n':
+        ok = Lit("null");
+        break;
+      default:
+        ok = Number();
     }
     Ws();
     return ok;

@@ -66,9 +66,9 @@ class ForkServer : public CaseRunner {
 
 struct RunConfig {
   uint64_t seed = 0;
-  int examples = 0;          // 0: the property's default
-  int max_size = 100;        // rapidcheck's size bound
-  std::string reproduce;     // a reproduce string: run exactly that example
+  int examples = 0;       // 0: the property's default
+  int max_size = 100;     // rapidcheck's size bound
+  std::string reproduce;  // a reproduce string: run exactly that example
   absl::Duration shrink_budget = absl::Seconds(90);
   // Called after every example (for progress): examples so far, shrinking.
   std::function<void(int, bool)> on_example;
@@ -82,10 +82,10 @@ struct PropertyResult {
   int shrinks = 0;
   absl::Duration duration;
   std::string message;
-  std::string reproduce;        // the rapidcheck reproduce string
-  std::string counterexample;   // the minimal scenario, as readable steps
+  std::string reproduce;       // the rapidcheck reproduce string
+  std::string counterexample;  // the minimal scenario, as readable steps
   std::optional<Scenario> failing;
-  std::string output;           // captured output of the failing case
+  std::string output;  // captured output of the failing case
 };
 
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,

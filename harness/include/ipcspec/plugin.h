@@ -29,29 +29,30 @@ extern "C" {
 #endif
 
 #define IPCSPEC_ABI_VERSION 1u
-enum { IPCSPEC_STREAM = 0, IPCSPEC_MESSAGE = 1 };   /* caps.framing   */
-enum { IPCSPEC_ONE_WAY = 0, IPCSPEC_DUPLEX = 1 };   /* caps.direction */
-enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };    /* role in open() */
-#define IPCSPEC_RELIABLE     (1u << 0)  /* no loss, no duplication        */
-#define IPCSPEC_ORDERED      (1u << 1)  /* FIFO per writer                */
-#define IPCSPEC_MULTI_WRITER (1u << 2)  /* several writers may open       */
-#define IPCSPEC_PEER_CLOSE   (1u << 3)  /* reader gets END after all writers
-                                           closed; writer gets -EPIPE after
-                                           the reader closed               */
-#define IPCSPEC_END 1                   /* recv(): end of stream          */
+enum { IPCSPEC_STREAM = 0, IPCSPEC_MESSAGE = 1 }; /* caps.framing   */
+enum { IPCSPEC_ONE_WAY = 0, IPCSPEC_DUPLEX = 1 }; /* caps.direction */
+enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
+#define IPCSPEC_RELIABLE (1u << 0)                /* no loss, no duplication        */
+#define IPCSPEC_ORDERED (1u << 1)                 /* FIFO per writer                */
+#define IPCSPEC_MULTI_WRITER (1u << 2)            /* several writers may open       */
+#define IPCSPEC_PEER_CLOSE                                 \
+  (1u << 3)           /* reader gets END after all writers \
+                         closed; writer gets -EPIPE after  \
+                         the reader closed               */
+#define IPCSPEC_END 1 /* recv(): end of stream          */
 
 typedef struct ipcspec_caps {
   uint32_t framing, direction, flags, reserved;
-  uint64_t max_message;   /* largest message or send; 0 = unbounded        */
-  uint64_t capacity;      /* bytes buffered before send blocks; 0 = unknown */
-  uint64_t atomic_write;  /* sends up to this size never interleave with
-                             other writers' sends; 0 = no such guarantee   */
-  uint64_t max_queued;    /* messages buffered before send blocks, for
-                             queues bounded by count (mq_maxmsg); 0 = none */
+  uint64_t max_message;  /* largest message or send; 0 = unbounded        */
+  uint64_t capacity;     /* bytes buffered before send blocks; 0 = unknown */
+  uint64_t atomic_write; /* sends up to this size never interleave with
+                            other writers' sends; 0 = no such guarantee   */
+  uint64_t max_queued;   /* messages buffered before send blocks, for
+                            queues bounded by count (mq_maxmsg); 0 = none */
 } ipcspec_caps;
 
 typedef struct ipcspec_transport {
-  uint32_t abi_version;   /* IPCSPEC_ABI_VERSION */
+  uint32_t abi_version; /* IPCSPEC_ABI_VERSION */
   const char* name;
   ipcspec_caps caps;
   /* Life of a channel. The case process calls create(), then forks the
@@ -81,7 +82,7 @@ typedef struct ipcspec_transport {
 const ipcspec_transport* ipcspec_transport_v1(void);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
-#endif  /* IPCSPEC_PLUGIN_H_ */
+#endif /* IPCSPEC_PLUGIN_H_ */

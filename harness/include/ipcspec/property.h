@@ -66,8 +66,7 @@ struct PropertyRegistrar {
 
 }  // namespace ipcspec
 
-#define IPCSPEC_REGISTER_PROPERTY(Type)                                    \
-  static ::ipcspec::internal::PropertyRegistrar ipcspec_property_##Type{ \
-      std::make_unique<Type>()}
+#define IPCSPEC_REGISTER_PROPERTY(Type) \
+  static ::ipcspec::internal::PropertyRegistrar ipcspec_property_##Type { std::make_unique<Type>() }
 
 #endif  // IPCSPEC_PROPERTY_H_

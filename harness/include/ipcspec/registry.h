@@ -48,7 +48,8 @@ struct TransportRegistrar {
 }  // namespace ipcspec
 
 #define IPCSPEC_REGISTER_TRANSPORT(Type)                                    \
-  static ::ipcspec::internal::TransportRegistrar ipcspec_registrar_##Type{ \
-      std::make_unique<Type>()}
+  static ::ipcspec::internal::TransportRegistrar ipcspec_registrar_##Type { \
+    std::make_unique<Type>()                                                \
+  }
 
 #endif  // IPCSPEC_REGISTRY_H_

@@ -65,30 +65,30 @@ struct Verdict {
 
 struct SandboxOptions {
   absl::Duration timeout = absl::Seconds(10);
-  size_t output_limit = 64 * 1024;   // captured stdout+stderr kept, bytes
-  bool private_ipc = true;           // unshare(CLONE_NEWIPC) where permitted
-  bool drop_privileges = true;       // as root, run the case as nobody so that
-                                     // RLIMIT_NPROC applies
-  uint64_t max_processes = 256;      // RLIMIT_NPROC for the case's user
+  size_t output_limit = 64 * 1024;                 // captured stdout+stderr kept, bytes
+  bool private_ipc = true;                         // unshare(CLONE_NEWIPC) where permitted
+  bool drop_privileges = true;                     // as root, run the case as nobody so that
+                                                   // RLIMIT_NPROC applies
+  uint64_t max_processes = 256;                    // RLIMIT_NPROC for the case's user
   uint64_t max_address_space = uint64_t{8} << 30;  // RLIMIT_AS, not under ASan
 };
 
 // What the case process sees.
 struct CaseEnv {
-  std::string scratch_dir;  // private, empty, removed afterwards
-  absl::Time deadline;      // when the sandbox will kill the group
-  bool private_ipc = false; // running in a private IPC namespace
-  std::string mq_dir;       // the namespace's mqueue file system, if mounted
-  uid_t uid = 0;            // the uid the case runs as
+  std::string scratch_dir;   // private, empty, removed afterwards
+  absl::Time deadline;       // when the sandbox will kill the group
+  bool private_ipc = false;  // running in a private IPC namespace
+  std::string mq_dir;        // the namespace's mqueue file system, if mounted
+  uid_t uid = 0;             // the uid the case runs as
 };
 
 struct CaseResult {
   Outcome outcome = Outcome::kBroken;
   std::string message;
-  int signal = 0;                   // for kCrashed by a signal
-  std::vector<std::string> leaks;   // "SysV message queue id 3", "process 123 (sleep)"
-  std::string output;               // captured stdout+stderr, bounded
-  uint64_t output_dropped = 0;      // bytes beyond output_limit
+  int signal = 0;                  // for kCrashed by a signal
+  std::vector<std::string> leaks;  // "SysV message queue id 3", "process 123 (sleep)"
+  std::string output;              // captured stdout+stderr, bounded
+  uint64_t output_dropped = 0;     // bytes beyond output_limit
   absl::Duration elapsed;
 };
 

@@ -23,15 +23,15 @@
 namespace ipcspec {
 
 enum class Op : uint8_t {
-  kSend = 1,     // actor sends `size` bytes, message number `arg`, blocking
-  kRecv = 2,     // actor receives with a buffer of `size` bytes (0: max), blocking
-  kTrySend = 3,  // as kSend, but must not block (timeout 0)
-  kTryRecv = 4,  // as kRecv, but must not block
-  kClose = 5,    // actor closes its end
-  kKill = 6,     // the case kills actor with SIGKILL
-  kParam = 7,    // a property parameter: `size` is the value, `arg` its index
-  kWait = 8,     // actor receives with a bounded wait of `size` milliseconds
-  kOpen = 9,     // actor opens its end (role by actor: 0 reader, else writer)
+  kSend = 1,       // actor sends `size` bytes, message number `arg`, blocking
+  kRecv = 2,       // actor receives with a buffer of `size` bytes (0: max), blocking
+  kTrySend = 3,    // as kSend, but must not block (timeout 0)
+  kTryRecv = 4,    // as kRecv, but must not block
+  kClose = 5,      // actor closes its end
+  kKill = 6,       // the case kills actor with SIGKILL
+  kParam = 7,      // a property parameter: `size` is the value, `arg` its index
+  kWait = 8,       // actor receives with a bounded wait of `size` milliseconds
+  kOpen = 9,       // actor opens its end (role by actor: 0 reader, else writer)
   kPriority = 10,  // the next send of actor uses priority/type `size`
 };
 
@@ -41,7 +41,9 @@ struct Step {
   uint64_t size = 0;
   uint64_t arg = 0;
 
-  static Step Send(uint32_t actor, uint64_t size, uint64_t msg) { return {Op::kSend, actor, size, msg}; }
+  static Step Send(uint32_t actor, uint64_t size, uint64_t msg) {
+    return {Op::kSend, actor, size, msg};
+  }
   static Step Recv(uint32_t actor, uint64_t cap) { return {Op::kRecv, actor, cap, 0}; }
   static Step Param(uint64_t index, uint64_t value) { return {Op::kParam, 0, value, index}; }
   bool operator==(const Step&) const = default;

@@ -97,8 +97,7 @@ class Transport {
   virtual const Capabilities& caps() const = 0;
   // One line: the mechanism and how it is used.
   virtual std::string_view description() const = 0;
-  virtual absl::StatusOr<std::unique_ptr<Channel>> Create(
-      const std::string& scratch_dir) const = 0;
+  virtual absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch_dir) const = 0;
 };
 
 std::string_view ModelClassName(ModelClass m);

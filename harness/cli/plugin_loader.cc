@@ -1,0 +1,197 @@
+#include "harness/cli/plugin_loader.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/registry.h"
+#include "ipcspec/sandbox.h"
+
+namespace ipcspec {
+namespace {
+
+constexpr size_t kErrLen = 512;
+using EntryFn = const ipcspec_transport* (*)();
+
+class AbiEnd : public End {
+ public:
+  AbiEnd(const ipcspec_transport* t, void* end) : t_(t), end_(end) {}
+  ~AbiEnd() override { t_->close(end_); }
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    *sent = 0;
+    return t_->send(end_, buf.data(), buf.size(), sent, timeout_ms);
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    *received = 0;
+    return t_->recv(end_, buf.data(), buf.size(), received, timeout_ms);
+  }
+
+ private:
+  const ipcspec_transport* t_;
+  void* end_;
+};
+
+class AbiChannel : public Channel {
+ public:
+  AbiChannel(const ipcspec_transport* t, void* ch) : t_(t), ch_(ch) {}
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+    char err[kErrLen] = "";
+    void* end = t_->open(ch_, static_cast<int>(role), err, sizeof err);
+    if (end == nullptr) {
+      return absl::UnavailableError(
+          absl::StrFormat("%s: open: %s", t_->name, err[0] ? err : "failed"));
+    }
+    return std::make_unique<AbiEnd>(t_, end);
+  }
+  void Detach() override { t_->detach(ch_); }
+  absl::Status Destroy() override {
+    t_->destroy(ch_);
+    return absl::OkStatus();
+  }
+
+ private:
+  const ipcspec_transport* t_;
+  void* ch_;
+};
+
+class AbiTransport : public Transport {
+ public:
+  explicit AbiTransport(const ipcspec_transport* t)
+      : t_(t),
+        caps_(Capabilities::FromAbi(t->caps)),
+        description_(absl::StrFormat("plugin transport (ABI v%d)", t->abi_version)) {}
+  std::string_view name() const override { return t_->name; }
+  std::string_view description() const override { return description_; }
+  const Capabilities& caps() const override { return caps_; }
+  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
+    char err[kErrLen] = "";
+    void* ch = t_->create(scratch.c_str(), err, sizeof err);
+    if (ch == nullptr) {
+      return absl::UnavailableError(
+          absl::StrFormat("%s: create: %s", t_->name, err[0] ? err : "failed"));
+    }
+    return std::make_unique<AbiChannel>(t_, ch);
+  }
+
+ private:
+  const ipcspec_transport* t_;
+  Capabilities caps_;
+  std::string description_;
+};
+
+// Opens the object and fetches the description; fails with a message.
+absl::StatusOr<const ipcspec_transport*> Resolve(const std::string& path) {
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* e = ::dlerror();
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load it as a shared object: ", e ? e : "?"));
+  }
+  ::dlerror();
+  auto entry = reinterpret_cast<EntryFn>(::dlsym(handle, "ipcspec_transport_v1"));
+  if (entry == nullptr) {
+    return absl::InvalidArgumentError("missing symbol ipcspec_transport_v1");
+  }
+  const ipcspec_transport* t = entry();
+  if (t == nullptr) return absl::InvalidArgumentError("ipcspec_transport_v1() returned NULL");
+  return t;
+}
+
+}  // namespace
+
+absl::Status ValidateAbiTransport(const ipcspec_transport* t) {
+  if (t->abi_version != IPCSPEC_ABI_VERSION) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "ABI version %d, but this ipcspec speaks version %d", t->abi_version, IPCSPEC_ABI_VERSION));
+  }
+  if (t->name == nullptr || t->name[0] == '\0')
+    return absl::InvalidArgumentError("name is NULL or empty");
+  for (const char* c = t->name; *c; ++c) {
+    if (!(std::isalnum(static_cast<unsigned char>(*c)) || *c == '_' || *c == '-' || *c == '.')) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("name '%s' may only hold letters, digits, '_', '-' and '.'", t->name));
+    }
+  }
+  const struct {
+    const void* fn;
+    const char* name;
+  } fns[] = {{reinterpret_cast<const void*>(t->create), "create"},
+             {reinterpret_cast<const void*>(t->open), "open"},
+             {reinterpret_cast<const void*>(t->detach), "detach"},
+             {reinterpret_cast<const void*>(t->send), "send"},
+             {reinterpret_cast<const void*>(t->recv), "recv"},
+             {reinterpret_cast<const void*>(t->close), "close"},
+             {reinterpret_cast<const void*>(t->destroy), "destroy"}};
+  for (const auto& f : fns) {
+    if (f.fn == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("function ", f.name, " is NULL"));
+  }
+  const ipcspec_caps& c = t->caps;
+  if (c.framing != IPCSPEC_STREAM && c.framing != IPCSPEC_MESSAGE) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("caps.framing is %d, not STREAM or MESSAGE", c.framing));
+  }
+  if (c.direction != IPCSPEC_ONE_WAY && c.direction != IPCSPEC_DUPLEX) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("caps.direction is %d, not ONE_WAY or DUPLEX", c.direction));
+  }
+  const uint32_t known =
+      IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE;
+  if (c.flags & ~known) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("caps.flags has unknown bits 0x%x", c.flags & ~known));
+  }
+  if (c.reserved != 0) return absl::InvalidArgumentError("caps.reserved must be 0");
+  if (std::string why = Capabilities::FromAbi(c).Contradiction(); !why.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("capabilities contradict themselves: ", why));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Transport> WrapAbiTransport(const ipcspec_transport* t) {
+  return std::make_unique<AbiTransport>(t);
+}
+
+absl::Status LoadPlugin(const std::string& path) {
+  auto fail = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrFormat("plugin %s: %s", path, why));
+  };
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return fail(absl::StrCat("cannot open it: ", strerror(errno)));
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+
+  // Probe in a child first: a plugin that crashes in its constructor or entry
+  // point must not take the harness with it.
+  SandboxOptions probe;
+  probe.timeout = absl::Seconds(10);
+  probe.private_ipc = false;
+  probe.drop_privileges = false;
+  CaseResult r = RunCase(probe, [&](const CaseEnv&) {
+    absl::StatusOr<const ipcspec_transport*> t = Resolve(path);
+    if (!t.ok()) return Verdict::Fail(std::string(t.status().message()));
+    absl::Status v = ValidateAbiTransport(*t);
+    return v.ok() ? Verdict::Pass() : Verdict::Fail(std::string(v.message()));
+  });
+  if (r.outcome == Outcome::kCrashed)
+    return fail(absl::StrCat("crashed while loading: ", r.message));
+  if (r.outcome == Outcome::kTimeout) return fail("hung while loading");
+  if (r.outcome == Outcome::kFail) return fail(r.message);
+  if (r.outcome != Outcome::kPass && r.outcome != Outcome::kLeaked) return fail(r.message);
+
+  absl::StatusOr<const ipcspec_transport*> t = Resolve(path);
+  if (!t.ok()) return fail(t.status().message());
+  if (absl::Status v = ValidateAbiTransport(*t); !v.ok()) return fail(v.message());
+  if (absl::Status s = TransportRegistry::Global().Add(WrapAbiTransport(*t), /*builtin=*/false);
+      !s.ok()) {
+    return fail(s.message());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ipcspec

@@ -1,0 +1,257 @@
+#include "ipcspec/engine.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iterator>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/registry.h"
+#include "ipcspec/wire.h"
+#include "rapidcheck/detail/Property.h"
+#include "rapidcheck/detail/TestListener.h"
+
+namespace ipcspec {
+namespace {
+
+std::string EncodeReproduce(const rc::detail::Reproduce& r) {
+  std::vector<uint8_t> bytes;
+  rc::detail::serialize(r, std::back_inserter(bytes));
+  return absl::WebSafeBase64Escape(
+      std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+bool DecodeReproduce(std::string_view text, rc::detail::Reproduce* out) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(std::string(text), &raw)) return false;
+  std::vector<uint8_t> bytes(raw.begin(), raw.end());
+  try {
+    auto it = rc::detail::deserialize(bytes.begin(), bytes.end(), *out);
+    return it == bytes.end();
+  } catch (...) {
+    return false;
+  }
+}
+
+class ShrinkCounter : public rc::detail::TestListener {
+ public:
+  void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
+  void onShrinkTried(const rc::detail::CaseDescription&, bool accepted) override {
+    if (accepted) ++accepted_;
+  }
+  void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
+  int accepted() const { return accepted_; }
+
+ private:
+  int accepted_ = 0;
+};
+
+}  // namespace
+
+Verdict RunScenario(const Scenario& s, const CaseEnv& env) {
+  const Transport* t = TransportRegistry::Global().Find(s.transport);
+  if (t == nullptr) return Verdict::Broken(absl::StrCat("unknown transport '", s.transport, "'"));
+  const Property* p = PropertyRegistry::Global().Find(s.property);
+  if (p == nullptr) return Verdict::Broken(absl::StrCat("unknown property '", s.property, "'"));
+  if (Applicability a = p->AppliesTo(*t); !a.applies) return Verdict::Unsupported(a.reason);
+  return p->Run(*t, s, env);
+}
+
+CaseResult DirectRunner::Run(const Scenario& s) {
+  return RunCase(options_, [&](const CaseEnv& env) { return RunScenario(s, env); });
+}
+
+std::string EncodeCaseResult(const CaseResult& r) {
+  WireWriter w;
+  w.U8(static_cast<uint8_t>(r.outcome));
+  w.U32(static_cast<uint32_t>(r.signal));
+  w.Str(r.message);
+  w.U32(static_cast<uint32_t>(r.leaks.size()));
+  for (const std::string& l : r.leaks) w.Str(l);
+  w.Str(r.output);
+  w.U64(r.output_dropped);
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(r.elapsed)));
+  return w.Take();
+}
+
+bool DecodeCaseResult(std::string_view in, CaseResult* r) {
+  WireReader rd(in);
+  uint8_t outcome;
+  uint32_t sig, n;
+  uint64_t us;
+  if (!rd.U8(&outcome) || outcome > static_cast<uint8_t>(Outcome::kSkipped) || !rd.U32(&sig) ||
+      !rd.Str(&r->message) || !rd.U32(&n)) {
+    return false;
+  }
+  r->outcome = static_cast<Outcome>(outcome);
+  r->signal = static_cast<int>(sig);
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string l;
+    if (!rd.Str(&l)) return false;
+    r->leaks.push_back(std::move(l));
+  }
+  if (!rd.Str(&r->output) || !rd.U64(&r->output_dropped) || !rd.U64(&us)) return false;
+  r->elapsed = absl::Microseconds(static_cast<int64_t>(us));
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptions& options) {
+  int req[2], resp[2];
+  if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "fork server");
+  FileDescriptor req_r(req[0]), req_w(req[1]);
+  if (::pipe2(resp, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "fork server");
+  FileDescriptor resp_r(resp[0]), resp_w(resp[1]);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus("fork", "fork server");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
+    req_w.reset();
+    resp_r.reset();
+    std::string request;
+    while (ReadFrame(req_r.get(), &request) == 0) {
+      WireReader in(request);
+      uint64_t timeout_us = 0;
+      std::string bytes;
+      CaseResult result;
+      absl::StatusOr<Scenario> s = absl::InvalidArgumentError("malformed fork-server request");
+      if (in.U64(&timeout_us) && in.Str(&bytes)) s = Scenario::Parse(bytes);
+      if (s.ok()) {
+        SandboxOptions o = options;
+        o.timeout = absl::Microseconds(static_cast<int64_t>(timeout_us));
+        result = RunCase(o, [&](const CaseEnv& env) { return RunScenario(*s, env); });
+      } else {
+        result.message = std::string(s.status().message());
+      }
+      if (WriteFrame(resp_w.get(), EncodeCaseResult(result)) != 0) break;
+    }
+    ::_exit(0);
+  }
+  return std::unique_ptr<ForkServer>(
+      new ForkServer(pid, std::move(req_w), std::move(resp_r), options.timeout));
+}
+
+ForkServer::~ForkServer() {
+  to_.reset();
+  from_.reset();
+  ::waitpid(pid_, nullptr, 0);
+}
+
+CaseResult ForkServer::Run(const Scenario& s) {
+  WireWriter w;
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timeout_)));
+  w.Str(s.Serialize());
+  CaseResult r;
+  std::string reply;
+  if (WriteFrame(to_.get(), w.data()) != 0 || ReadFrame(from_.get(), &reply) != 0 ||
+      !DecodeCaseResult(reply, &r)) {
+    r = CaseResult();
+    r.outcome = Outcome::kBroken;
+    r.message = "the fork server died";
+  }
+  return r;
+}
+
+PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
+                           CaseRunner& runner) {
+  PropertyResult out;
+  out.transport = std::string(t.name());
+  out.property = std::string(p.id());
+  const absl::Time start = absl::Now();
+  if (Applicability a = p.AppliesTo(t); !a.applies) {
+    out.outcome = Outcome::kSkipped;
+    out.message = a.reason;
+    return out;
+  }
+
+  int runs = 0;
+  bool failed_once = false;
+  std::optional<CaseResult> unsupported;
+  std::optional<std::pair<Scenario, CaseResult>> last_failure;
+  absl::Time first_failure;
+  auto testable = [&] {
+    std::vector<Step> steps = *p.Steps(t);
+    if (unsupported) return;
+    if (failed_once && absl::Now() - first_failure > config.shrink_budget) return;
+    Scenario s{std::string(p.id()), std::string(t.name()), std::move(steps)};
+    CaseResult r = runner.Run(s);
+    ++runs;
+    if (config.on_example) config.on_example(runs, failed_once);
+    if (r.outcome == Outcome::kUnsupported) {
+      unsupported = r;
+      return;
+    }
+    if (r.outcome != Outcome::kPass) {
+      if (!failed_once) first_failure = absl::Now();
+      failed_once = true;
+      std::string msg = r.message;
+      last_failure.emplace(std::move(s), std::move(r));
+      RC_FAIL(msg);
+    }
+  };
+
+  rc::detail::TestMetadata metadata;
+  metadata.id = absl::StrFormat("%s/%s", t.name(), p.id());
+  metadata.description = metadata.id;
+  rc::detail::TestParams params;
+  params.seed = config.seed;
+  params.maxSuccess = config.examples > 0 ? config.examples : p.DefaultExamples();
+  params.maxSize = config.max_size;
+  std::unordered_map<std::string, rc::detail::Reproduce> reproduce;
+  if (!config.reproduce.empty()) {
+    rc::detail::Reproduce r;
+    if (!DecodeReproduce(config.reproduce, &r)) {
+      out.outcome = Outcome::kBroken;
+      out.message = "the --reproduce string is not valid";
+      return out;
+    }
+    reproduce[metadata.id] = r;
+  }
+  ShrinkCounter listener;
+  rc::detail::TestResult result = rc::detail::checkProperty(rc::detail::toProperty(testable),
+                                                            metadata, params, listener, reproduce);
+
+  out.duration = absl::Now() - start;
+  out.shrinks = listener.accepted();
+  rc::detail::SuccessResult success;
+  rc::detail::FailureResult failure;
+  rc::detail::GaveUpResult gave_up;
+  rc::detail::Error error;
+  if (unsupported) {
+    out.outcome = Outcome::kUnsupported;
+    out.message = unsupported->message;
+    out.examples = runs;
+  } else if (result.match(success)) {
+    out.outcome = Outcome::kPass;
+    out.examples = success.numSuccess;
+  } else if (result.match(failure)) {
+    out.examples = failure.numSuccess + 1;
+    out.reproduce = EncodeReproduce(failure.reproduce);
+    if (last_failure) {
+      out.outcome = last_failure->second.outcome;
+      out.message = last_failure->second.message;
+      out.counterexample = last_failure->first.Describe();
+      out.output = last_failure->second.output;
+      out.failing = last_failure->first;
+    } else {
+      out.outcome = Outcome::kFail;
+      out.message = failure.description;
+    }
+  } else if (result.match(gave_up)) {
+    out.outcome = Outcome::kBroken;
+    out.message = absl::StrCat("gave up: ", gave_up.description);
+  } else if (result.match(error)) {
+    out.outcome = Outcome::kBroken;
+    out.message = error.description;
+  }
+  return out;
+}
+
+}  // namespace ipcspec

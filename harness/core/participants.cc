@@ -1,0 +1,198 @@
+// Participants, ProcessBarrier and SharedMemory: the pieces a case uses to
+// run several processes against one channel.
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
+#include "ipcspec/sandbox.h"
+#include "ipcspec/wire.h"
+
+namespace ipcspec {
+namespace {
+
+std::string Encode(const Verdict& v) {
+  WireWriter w;
+  w.U8(static_cast<uint8_t>(v.outcome));
+  w.Str(v.message);
+  return w.Take();
+}
+
+long Futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const struct timespec* ts) {
+  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, ts, nullptr, 0);
+}
+
+int g_report_fd = -1;  // in a participant: its report pipe
+
+}  // namespace
+
+void CloseInheritedDescriptors() {
+  if (g_report_fd < 3) {
+    ::close_range(3, ~0U, 0);
+    return;
+  }
+  if (g_report_fd > 3) ::close_range(3, static_cast<unsigned>(g_report_fd) - 1, 0);
+  ::close_range(static_cast<unsigned>(g_report_fd) + 1, ~0U, 0);
+}
+
+Participants::~Participants() {
+  for (Child& c : children_) {
+    if (!c.verdict && c.pid > 0) {
+      ::kill(c.pid, SIGKILL);
+      ::waitpid(c.pid, nullptr, 0);
+    }
+  }
+}
+
+bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    spawn_error_ = Verdict::Broken(absl::StrCat("pipe2 for ", name, ": ", ErrnoName(errno)));
+    return false;
+  }
+  FileDescriptor r(fds[0]), w(fds[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    spawn_error_ = Verdict::Broken(absl::StrCat("fork for ", name, ": ", ErrnoName(errno)));
+    return false;
+  }
+  if (pid == 0) {
+    r.reset();
+    g_report_fd = w.get();
+    ::signal(SIGPIPE, SIG_IGN);
+    Verdict v = fn();
+    WriteFrame(w.get(), Encode(v));
+    ::_exit(0);
+  }
+  children_.push_back({std::move(name), pid, std::move(r), std::nullopt, 0});
+  return true;
+}
+
+void Participants::Kill(std::string_view name, int sig) {
+  for (Child& c : children_) {
+    if (c.name == name && !c.verdict) {
+      c.planned_signal = sig;
+      ::kill(c.pid, sig);
+    }
+  }
+}
+
+Verdict Participants::Collect(Child& c) {
+  if (c.verdict) return *c.verdict;
+  // The report arrives, or end of file when the participant dies.
+  int ready = PollOne(c.report.get(), POLLIN, deadline_);
+  if (ready == 0) {
+    ::kill(c.pid, SIGKILL);
+    ::waitpid(c.pid, nullptr, 0);
+    c.verdict = Verdict{Outcome::kTimeout, absl::StrCat(c.name, ": still running at the deadline")};
+    return *c.verdict;
+  }
+  std::string payload;
+  int rr = ReadFrame(c.report.get(), &payload);
+  int status = 0;
+  ::waitpid(c.pid, &status, 0);
+  Verdict v;
+  WireReader in(payload);
+  uint8_t outcome;
+  if (rr == 0 && in.U8(&outcome) && outcome <= static_cast<uint8_t>(Outcome::kSkipped) &&
+      in.Str(&v.message)) {
+    v.outcome = static_cast<Outcome>(outcome);
+    if (!v.ok()) v.message = absl::StrCat(c.name, ": ", v.message);
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) == c.planned_signal) {
+    v = Verdict::Pass();
+  } else if (WIFSIGNALED(status)) {
+    v = {Outcome::kCrashed, absl::StrCat(c.name, " killed by ", SignalName(WTERMSIG(status)))};
+  } else {
+    v = {Outcome::kCrashed, absl::StrFormat("%s exited with status %d without a verdict", c.name,
+                                            WIFEXITED(status) ? WEXITSTATUS(status) : -1)};
+  }
+  c.verdict = v;
+  return v;
+}
+
+Verdict Participants::Join() {
+  if (spawn_error_) return *spawn_error_;
+  for (;;) {
+    std::vector<struct pollfd> fds;
+    std::vector<Child*> waiting;
+    for (Child& c : children_) {
+      if (c.verdict) continue;
+      fds.push_back({c.report.get(), POLLIN, 0});
+      waiting.push_back(&c);
+    }
+    if (waiting.empty()) return Verdict::Pass();
+    int n = ::poll(fds.data(), fds.size(), deadline_.RemainingMs());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // The deadline: every one still running is reported, first one first.
+      return Collect(*waiting.front());
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Verdict v = Collect(*waiting[i]);
+      if (!v.ok()) {
+        for (Child& other : children_) {
+          if (!other.verdict) {
+            ::kill(other.pid, SIGKILL);
+            ::waitpid(other.pid, nullptr, 0);
+            other.verdict = Verdict::Pass();
+          }
+        }
+        return v;
+      }
+    }
+  }
+}
+
+Verdict Participants::JoinOne(std::string_view name) {
+  for (Child& c : children_) {
+    if (c.name == name) return Collect(c);
+  }
+  return Verdict::Broken(absl::StrFormat("no participant named %s", name));
+}
+
+ProcessBarrier::ProcessBarrier(uint32_t parties) : parties_(parties) {
+  void* p = ::mmap(nullptr, sizeof(std::atomic<uint32_t>), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) std::abort();
+  arrived_ = new (p) std::atomic<uint32_t>(0);
+}
+
+ProcessBarrier::~ProcessBarrier() { ::munmap(arrived_, sizeof(std::atomic<uint32_t>)); }
+
+bool ProcessBarrier::Wait(const Deadline& deadline) {
+  uint32_t now = arrived_->fetch_add(1) + 1;
+  if (now >= parties_) {
+    Futex(arrived_, FUTEX_WAKE, INT32_MAX, nullptr);
+    return true;
+  }
+  while ((now = arrived_->load()) < parties_) {
+    int ms = deadline.RemainingMs();
+    if (ms == 0) return false;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    Futex(arrived_, FUTEX_WAIT, now, ms < 0 ? nullptr : &ts);
+  }
+  return true;
+}
+
+void ProcessBarrier::Arrive() {
+  if (arrived_->fetch_add(1) + 1 >= parties_) Futex(arrived_, FUTEX_WAKE, INT32_MAX, nullptr);
+}
+
+SharedMemory::SharedMemory(size_t size) : size_(size) {
+  data_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (data_ == MAP_FAILED) std::abort();
+}
+
+SharedMemory::~SharedMemory() { ::munmap(data_, size_); }
+
+}  // namespace ipcspec

@@ -1,4 +1,0 @@
-// ipcspec: the command line. See harness/cli.h.
-#include "harness/cli.h"
-
-int main(int argc, char** argv) { return ipcspec::CliMain(argc, argv); }

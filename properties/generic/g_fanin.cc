@@ -1,0 +1,118 @@
+// G-FANIN, the seed text's worked example: N forked workers each sum one
+// slice of 1..M and send the partial sum; the total is M(M+1)/2.
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+namespace {
+
+// Bytes per partial sum: 8 where a message that large fits, else 4 (M is
+// bounded so every sum fits 32 bits).
+uint64_t Width(const Capabilities& c) { return c.max_message == 0 || c.max_message >= 8 ? 8 : 4; }
+
+class FanInProperty : public NamedProperty {
+ public:
+  FanInProperty()
+      : NamedProperty("G-FANIN",
+                      "N forked workers each sum a slice of 1..M and send the partial sum; the "
+                      "parent's total equals M(M+1)/2",
+                      "the seed text's worked example; pipe(7), mq_overview(7), eventfd(2)") {}
+  Applicability AppliesTo(const Transport& t) const override {
+    const Capabilities& c = t.caps();
+    if (!c.multi_writer) return Needs(false, "multi_writer=false");
+    if (!c.reliable) return Needs(false, "reliable=false");
+    if (c.max_message > 0 && c.max_message < 4) return Needs(false, "max_message<4");
+    return Needs(c.framing == Framing::kMessage || c.atomic_write >= Width(c),
+                 "atomic_write<8 on a byte stream");
+  }
+  int DefaultExamples() const override { return 25; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      const auto n = *rc::gen::inRange<uint64_t>(1, 9);
+      const auto m = *rc::gen::inRange<uint64_t>(0, 65536);
+      return std::vector<Step>{Step::Param(0, n), Step::Param(1, m)};
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const Capabilities& c = t.caps();
+    const uint64_t n = s.Param(0, 1), m = s.Param(1, 0);
+    const uint64_t width = Width(c);
+    std::vector<Actor> actors;
+    for (uint64_t w = 0; w < n; ++w) {
+      actors.push_back(
+          {absl::StrCat("worker ", w + 1), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
+             const uint64_t lo = w * m / n + 1, hi = (w + 1) * m / n;
+             uint64_t sum = 0;
+             for (uint64_t i = lo; i <= hi; ++i) sum += i;
+             // The counter model adds what is written: a zero sum
+             // is no write at all (eventfd refuses nothing, but
+             // reads would never see it).
+             if (c.model == ModelClass::kCounter && sum == 0) return std::string();
+             std::byte bytes[8];
+             std::memcpy(bytes, &sum, 8);
+             size_t sent = 0;
+             int rc = end->Send(std::span<const std::byte>(bytes, width), &sent, kOpTimeoutMs);
+             if (rc != 0 || sent != width)
+               return absl::StrCat("sending the partial sum: ", Errno(rc));
+             return std::string();
+           }});
+    }
+    actors.push_back(
+        {"parent", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+           const uint64_t want = m * (m + 1) / 2;
+           uint64_t total = 0;
+           std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
+           if (c.model == ModelClass::kCounter) {
+             while (total < want) {
+               uint64_t v = 0;
+               size_t got = 0;
+               int rc = end->Recv(std::as_writable_bytes(std::span(&v, 1)), &got, kOpTimeoutMs);
+               if (rc != 0)
+                 return absl::StrFormat("reading the counter at %d of %d: %s", total, want,
+                                        Errno(rc));
+               total += v;
+             }
+           } else if (c.framing == Framing::kMessage) {
+             for (uint64_t i = 0; i < n; ++i) {
+               size_t got = 0;
+               int rc = end->Recv(buf, &got, kOpTimeoutMs);
+               if (rc != 0) return absl::StrFormat("partial sum %d of %d: %s", i + 1, n, Errno(rc));
+               if (got != width)
+                 return absl::StrFormat("partial sum %d is %d bytes, not %d", i + 1, got, width);
+               uint64_t v = 0;
+               std::memcpy(&v, buf.data(), width);
+               total += v;
+             }
+           } else {
+             std::vector<std::byte> all;
+             while (all.size() < n * width) {
+               size_t got = 0;
+               int rc = end->Recv(std::span(buf).first(n * width - all.size()), &got, kOpTimeoutMs);
+               if (rc != 0)
+                 return absl::StrFormat("after %d of %d bytes: %s", all.size(), n * width,
+                                        Errno(rc));
+               all.insert(all.end(), buf.begin(), buf.begin() + static_cast<long>(got));
+             }
+             for (uint64_t i = 0; i < n; ++i) {
+               uint64_t v = 0;
+               std::memcpy(&v, all.data() + i * width, width);
+               total += v;
+             }
+           }
+           if (total != want) {
+             return absl::StrFormat("N=%d workers over 1..%d: total %d, expected M(M+1)/2 = %d", n,
+                                    m, total, want);
+           }
+           return ExpectNothingMore(*end, c, true);
+         }});
+    return RunActors(t, env, std::move(actors));
+  }
+};
+
+IPCSPEC_REGISTER_PROPERTY(FanInProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,146 @@
+// G-MODEL: any sequence of non-blocking sends, receives, bounded waits and a
+// close of the writer, performed on both ends of one channel in one process,
+// agrees step by step with the reference model of the transport's class
+// (properties/model.h).
+//
+// The sequences come from rapidcheck's state-machine API: each command is one
+// Step, its preconditions keep the sequence meaningful (no send after the
+// close, messages numbered in order), and a failing sequence shrinks by
+// dropping and simplifying commands; show() prints a command as its step.
+#include <ostream>
+
+#include "absl/strings/str_format.h"
+#include "properties/model/model.h"
+#include "properties/support/common.h"
+#include "rapidcheck/state.h"
+
+namespace ipcspec::props {
+namespace {
+
+// What generation needs to know: the capabilities and where the sequence is.
+struct GenState {
+  Capabilities caps;
+  uint64_t sends = 0;
+  bool closed = false;
+};
+// The system under test is run in the sandbox, not here.
+struct NoSut {};
+
+class StepCommand : public rc::state::Command<GenState, NoSut> {
+ public:
+  virtual Step ToStep() const = 0;
+  void show(std::ostream& os) const override { os << DescribeStep(ToStep()); }
+};
+
+rc::Gen<uint64_t> SendSize(const Capabilities& c) {
+  if (c.model == ModelClass::kCounter) {
+    return rc::gen::weightedOneOf<uint64_t>(
+        {{6, rc::gen::just<uint64_t>(8)}, {1, rc::gen::inRange<uint64_t>(0, 17)}});
+  }
+  if (c.max_message > 0) {
+    return rc::gen::weightedOneOf<uint64_t>(
+        {{8, EdgeSize(c)}, {1, rc::gen::just<uint64_t>(c.max_message + 1)}});
+  }
+  return EdgeSize(c);
+}
+
+rc::Gen<uint64_t> RecvCap(const Capabilities& c) {
+  switch (c.model) {
+    case ModelClass::kByteStream:
+      return ChunkSize();
+    case ModelClass::kCounter:
+      return rc::gen::weightedOneOf<uint64_t>(
+          {{6, rc::gen::just<uint64_t>(0)}, {1, rc::gen::inRange<uint64_t>(1, 17)}});
+    default:
+      return rc::gen::weightedOneOf<uint64_t>(
+          {{6, rc::gen::just<uint64_t>(0)},
+           {1, rc::gen::inRange<uint64_t>(1, RecvBufferSize(c) + 1)}});
+  }
+}
+
+class TrySend : public StepCommand {
+ public:
+  explicit TrySend(const GenState& s) : msg_(s.sends), size_(*SendSize(s.caps)) {}
+  void checkPreconditions(const GenState& s) const override {
+    RC_PRE(!s.closed);
+    RC_PRE(msg_ == s.sends);  // renumbered (regenerated) after a shrink
+  }
+  void apply(GenState& s) const override { ++s.sends; }
+  Step ToStep() const override { return {Op::kTrySend, 1, size_, msg_}; }
+
+ private:
+  uint64_t msg_, size_;
+};
+
+class TryRecv : public StepCommand {
+ public:
+  explicit TryRecv(const GenState& s) : cap_(*RecvCap(s.caps)) {}
+  Step ToStep() const override { return {Op::kTryRecv, 0, cap_, 0}; }
+
+ private:
+  uint64_t cap_;
+};
+
+class Wait : public StepCommand {
+ public:
+  explicit Wait(const GenState&) : ms_(*rc::gen::inRange<uint64_t>(1, 6)) {
+    RC_PRE(*rc::gen::inRange(0, 2) == 0);  // half as often as the others
+  }
+  Step ToStep() const override { return {Op::kWait, 0, ms_, 0}; }
+
+ private:
+  uint64_t ms_;
+};
+
+class CloseWriter : public StepCommand {
+ public:
+  explicit CloseWriter(const GenState& s) {
+    RC_PRE(!s.closed);
+    RC_PRE(*rc::gen::inRange(0, 6) == 0);  // late in most sequences
+  }
+  void checkPreconditions(const GenState& s) const override { RC_PRE(!s.closed); }
+  void apply(GenState& s) const override { s.closed = true; }
+  Step ToStep() const override { return {Op::kClose, 1, 0, 0}; }
+};
+
+class ModelProperty : public Property {
+ public:
+  std::string_view id() const override { return "G-MODEL"; }
+  std::string_view summary() const override {
+    return "non-blocking sends, receives and a close on one channel agree step by step with "
+           "the reference model of the transport's class";
+  }
+  std::string_view reference() const override {
+    return "pipe(7), mq_overview(7), unix(7), eventfd(2); the ipcspec plugin ABI (plugin.h)";
+  }
+  Applicability AppliesTo(const Transport& t) const override {
+    const Capabilities& c = t.caps();
+    if (!c.reliable) return Needs(false, "reliable=false");
+    return Needs(c.model != ModelClass::kUnordered,
+                 absl::StrFormat("model=%s (no reference model)", ModelClassName(c.model)));
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    GenState initial;
+    initial.caps = t.caps();
+    auto commands = rc::state::gen::commands(initial, [](const GenState& s) {
+      return rc::state::gen::execOneOfWithArgs<TrySend, TrySend, TryRecv, TryRecv, Wait,
+                                               CloseWriter>()(s);
+    });
+    return rc::gen::map(commands, [](const rc::state::Commands<StepCommand::CommandType>& cmds) {
+      std::vector<Step> steps;
+      steps.reserve(cmds.size());
+      for (const auto& cmd : cmds) {
+        steps.push_back(static_cast<const StepCommand&>(*cmd).ToStep());
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    return ExecuteSteps(t, s.steps, env.scratch_dir);
+  }
+};
+
+IPCSPEC_REGISTER_PROPERTY(ModelProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,502 @@
+// POSIX-MQ-*: POSIX message queues (mq_open/mq_send/mq_receive) checked on
+// a queue of their own: priority order against a priority-queue model,
+// EMSGSIZE for short receive buffers, O_NONBLOCK EAGAIN, EINVAL above
+// MQ_PRIO_MAX, EBADF for the wrong access mode, ETIMEDOUT, and mq_notify's
+// single one-shot registration. mq_send goes through MechHooks so a test can
+// substitute one that drops the priority.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/support/common.h"
+#include "properties/support/mech_common.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+// A queue under a unique name, unlinked at scope exit by its creator.
+class MqQueue {
+ public:
+  MqQueue(long maxmsg, long msgsize, int flags = O_RDWR | O_NONBLOCK)
+      : name_(UniqueName("/ipcspec-mech")), owner_(::getpid()) {
+    struct mq_attr attr = {};
+    attr.mq_maxmsg = maxmsg;
+    attr.mq_msgsize = msgsize;
+    q_ = ::mq_open(name_.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
+    err_ = errno;
+  }
+  ~MqQueue() {
+    if (q_ != static_cast<mqd_t>(-1)) ::mq_close(q_);
+    if (::getpid() == owner_) ::mq_unlink(name_.c_str());
+  }
+  MqQueue(const MqQueue&) = delete;
+  MqQueue& operator=(const MqQueue&) = delete;
+  bool ok() const { return q_ != static_cast<mqd_t>(-1); }
+  mqd_t q() const { return q_; }
+  std::string Error() const { return absl::StrCat("mq_open(", name_, "): ", ErrnoName(err_)); }
+  // Another descriptor for the same queue.
+  mqd_t Open(int flags) const { return ::mq_open(name_.c_str(), flags | O_CLOEXEC); }
+  long CurMsgs() const {
+    struct mq_attr a = {};
+    ::mq_getattr(q_, &a);
+    return a.mq_curmsgs;
+  }
+
+ private:
+  std::string name_;
+  pid_t owner_;
+  mqd_t q_;
+  int err_ = 0;
+};
+
+std::vector<char> Text(unsigned prio, uint64_t n, size_t size) {
+  std::vector<std::byte> p = Payload(prio, n, size);
+  return std::vector<char>(reinterpret_cast<char*>(p.data()),
+                           reinterpret_cast<char*>(p.data()) + size);
+}
+
+std::string Said(long rc) { return rc >= 0 ? absl::StrCat("returned ", rc) : ErrnoName(errno); }
+
+Verdict NotOpened(const MqQueue& q) {
+  if (errno == EMFILE || errno == ENOSPC || errno == EPERM) return Verdict::Unsupported(q.Error());
+  return Verdict::Broken(q.Error());
+}
+
+constexpr long kModelMsgSize = 256;
+
+class PriorityProperty : public NamedProperty {
+ public:
+  PriorityProperty()
+      : NamedProperty(
+            "POSIX-MQ-PRIORITY",
+            "mq_receive returns the oldest message of the highest priority (FIFO within a "
+            "priority); non-blocking send on full and receive on empty give EAGAIN",
+            "mq_send(3), mq_receive(3), mq_overview(7); Open POSIX conformance/interfaces/"
+            "mq_receive/ and mq_send/ (priority order); LTP syscalls/mq_timedreceive") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange(1, 11))};
+      const auto prio =
+          rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{0, 0, 1, 1, 2, 5, 31}),
+                         rc::gen::inRange<uint64_t>(0, 32768));
+      const int ops = *rc::gen::inRange(1, 50);
+      uint64_t n = 0;
+      for (int i = 0; i < ops; ++i) {
+        if (*rc::gen::inRange(0, 5) < 3) {
+          steps.push_back({Op::kPriority, 1, *prio, 0});
+          steps.push_back(
+              {Op::kTrySend, 1, *rc::gen::inRange<uint64_t>(0, kModelMsgSize + 1), n++});
+        } else {
+          steps.push_back({Op::kTryRecv, 0, 0, 0});
+        }
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const long maxmsg = static_cast<long>(s.Param(0, 10));
+    MqQueue q(maxmsg, kModelMsgSize);
+    if (!q.ok()) return NotOpened(q);
+    struct M {
+      unsigned prio;
+      uint64_t n;
+      size_t size;
+    };
+    std::deque<M> model;
+    unsigned prio = 0;
+    int i = 0;
+    std::vector<char> buf(kModelMsgSize);
+    for (const Step& st : s.steps) {
+      ++i;
+      if (st.op == Op::kPriority) prio = static_cast<unsigned>(st.size);
+      if (st.op == Op::kTrySend) {
+        const std::vector<char> text = Text(prio, st.arg, st.size);
+        const int rc = Hooks().mq_send(q.q(), text.data(), text.size(), prio);
+        const bool full = static_cast<long>(model.size()) == maxmsg;
+        if (full ? (rc == 0 || errno != EAGAIN) : rc != 0) {
+          return Verdict::Fail(absl::StrFormat(
+              "step %d: non-blocking mq_send (priority %d) with %d of %d queued %s, "
+              "expected %s",
+              i, prio, model.size(), maxmsg, Said(rc), full ? "EAGAIN" : "success"));
+        }
+        if (!full) {
+          // Behind every message of the same or higher priority.
+          auto pos =
+              std::find_if(model.begin(), model.end(), [&](const M& m) { return m.prio < prio; });
+          model.insert(pos, M{prio, st.arg, st.size});
+        }
+      }
+      if (st.op != Op::kTryRecv) continue;
+      unsigned got_prio = UINT_MAX;
+      const ssize_t n = ::mq_receive(q.q(), buf.data(), buf.size(), &got_prio);
+      if (model.empty()) {
+        if (n >= 0 || errno != EAGAIN) {
+          return Verdict::Fail(absl::StrFormat(
+              "step %d: non-blocking mq_receive on an empty queue %s, not EAGAIN", i, Said(n)));
+        }
+        continue;
+      }
+      const M want = model.front();
+      model.pop_front();
+      const std::vector<char> text = Text(want.prio, want.n, want.size);
+      if (n != static_cast<ssize_t>(want.size) || got_prio != want.prio ||
+          !std::equal(text.begin(), text.end(), buf.begin())) {
+        return Verdict::Fail(absl::StrFormat(
+            "step %d: mq_receive gave %s at priority %d; expected message %d (%d bytes, "
+            "priority %d), the oldest of the highest priority",
+            i, n < 0 ? ErrnoName(errno) : absl::StrCat(n, " bytes"), got_prio, want.n, want.size,
+            want.prio));
+      }
+    }
+    if (q.CurMsgs() != static_cast<long>(model.size()))
+      return Verdict::Fail("mq_curmsgs disagrees with the model");
+    return Verdict::Pass();
+  }
+};
+
+class MsgSizeProperty : public NamedProperty {
+ public:
+  MsgSizeProperty()
+      : NamedProperty(
+            "POSIX-MQ-EMSGSIZE",
+            "mq_receive with a buffer smaller than mq_msgsize gives EMSGSIZE even for a short "
+            "message, which stays queued; a send above mq_msgsize gives EMSGSIZE",
+            "mq_receive(3) EMSGSIZE, mq_send(3) EMSGSIZE; Open POSIX conformance/interfaces/"
+            "mq_receive/7-1.c; LTP syscalls/mq_timedreceive/mq_timedreceive01.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
+      return std::vector<Step>{Step::Param(0, msgsize),
+                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, msgsize + 1)),
+                               Step::Param(2, *rc::gen::inRange<uint64_t>(1, msgsize))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const long msgsize = static_cast<long>(std::max<uint64_t>(2, s.Param(0, 100)));
+    const size_t len = std::min<uint64_t>(s.Param(1, 1), msgsize);
+    const size_t small = std::clamp<uint64_t>(s.Param(2, 1), 1, msgsize - 1);
+    MqQueue q(4, msgsize);
+    if (!q.ok()) return NotOpened(q);
+    const std::vector<char> text = Text(3, 0, len);
+    if (Hooks().mq_send(q.q(), text.data(), len, 3) != 0)
+      return Verdict::Broken(absl::StrCat("mq_send: ", ErrnoName(errno)));
+    std::vector<char> big(msgsize + 1);
+    if (int rc = Hooks().mq_send(q.q(), big.data(), big.size(), 0); rc == 0 || errno != EMSGSIZE) {
+      return Verdict::Fail(
+          absl::StrFormat("mq_send of %d bytes with mq_msgsize %d %s, not EMSGSIZE", big.size(),
+                          msgsize, Said(rc)));
+    }
+    std::vector<char> buf(msgsize);
+    ssize_t n = ::mq_receive(q.q(), buf.data(), small, nullptr);
+    if (n >= 0 || errno != EMSGSIZE) {
+      return Verdict::Fail(
+          absl::StrFormat("mq_receive with a %d-byte buffer (mq_msgsize %d, message %d bytes) %s, "
+                          "not EMSGSIZE",
+                          small, msgsize, len, Said(n)));
+    }
+    if (q.CurMsgs() != 1) return Verdict::Fail("the refused receive removed the message");
+    n = ::mq_receive(q.q(), buf.data(), buf.size(), nullptr);
+    if (n != static_cast<ssize_t>(len) || !std::equal(text.begin(), text.end(), buf.begin())) {
+      return Verdict::Fail("after EMSGSIZE the message did not come back whole");
+    }
+    return Verdict::Pass();
+  }
+};
+
+class NonBlockProperty : public NamedProperty {
+ public:
+  NonBlockProperty()
+      : NamedProperty(
+            "POSIX-MQ-EAGAIN",
+            "with O_NONBLOCK, mq_receive on an empty queue and mq_send on a queue holding "
+            "mq_maxmsg messages give EAGAIN and change nothing",
+            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/12-1.c; "
+            "LTP syscalls/mq_timedsend/mq_timedsend01.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 11)),
+                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, 129))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const long maxmsg = static_cast<long>(s.Param(0, 3));
+    const size_t len = s.Param(1, 10);
+    MqQueue q(maxmsg, 128);
+    if (!q.ok()) return NotOpened(q);
+    std::vector<char> buf(128);
+    if (ssize_t n = ::mq_receive(q.q(), buf.data(), buf.size(), nullptr);
+        n >= 0 || errno != EAGAIN) {
+      return Verdict::Fail(
+          absl::StrCat("non-blocking mq_receive on an empty queue ", Said(n), ", not EAGAIN"));
+    }
+    for (long i = 0; i < maxmsg; ++i) {
+      const std::vector<char> t = Text(0, i, len);
+      if (Hooks().mq_send(q.q(), t.data(), len, 0) != 0) {
+        return Verdict::Fail(
+            absl::StrFormat("mq_send %d of mq_maxmsg %d: %s", i + 1, maxmsg, ErrnoName(errno)));
+      }
+    }
+    const std::vector<char> extra = Text(0, 99, len);
+    if (int rc = Hooks().mq_send(q.q(), extra.data(), len, 31); rc == 0 || errno != EAGAIN) {
+      return Verdict::Fail(
+          absl::StrFormat("non-blocking mq_send to a queue with %d of %d messages %s, not EAGAIN",
+                          maxmsg, maxmsg, Said(rc)));
+    }
+    if (q.CurMsgs() != maxmsg) return Verdict::Fail("the refused send changed mq_curmsgs");
+    for (long i = 0; i < maxmsg; ++i) {
+      const std::vector<char> t = Text(0, i, len);
+      ssize_t n = ::mq_receive(q.q(), buf.data(), buf.size(), nullptr);
+      if (n != static_cast<ssize_t>(len) || !std::equal(t.begin(), t.end(), buf.begin())) {
+        return Verdict::Fail(
+            absl::StrFormat("message %d did not come back intact after the EAGAIN", i));
+      }
+    }
+    return Verdict::Pass();
+  }
+};
+
+class PrioMaxProperty : public NamedProperty {
+ public:
+  PrioMaxProperty()
+      : NamedProperty("POSIX-MQ-PRIO-MAX",
+                      "mq_send with priority >= MQ_PRIO_MAX gives EINVAL and queues nothing; "
+                      "MQ_PRIO_MAX-1 is accepted and returned",
+                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/14-1.c; LTP "
+                      "mq_timedsend01") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      const long max = ::sysconf(_SC_MQ_PRIO_MAX);
+      const uint64_t p = *rc::gen::oneOf(
+          rc::gen::elementOf(std::vector<uint64_t>{uint64_t(max), uint64_t(max) + 1, UINT_MAX}),
+          rc::gen::inRange<uint64_t>(max, uint64_t{UINT_MAX} + 1));
+      return std::vector<Step>{Step::Param(0, p)};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const long max = ::sysconf(_SC_MQ_PRIO_MAX);
+    if (max <= 0) return Verdict::Broken("sysconf(_SC_MQ_PRIO_MAX)");
+    const auto bad = static_cast<unsigned>(std::max<uint64_t>(s.Param(0, max), max));
+    MqQueue q(2, 64);
+    if (!q.ok()) return NotOpened(q);
+    if (int rc = Hooks().mq_send(q.q(), "x", 1, bad); rc == 0 || errno != EINVAL) {
+      return Verdict::Fail(absl::StrFormat("mq_send at priority %u (MQ_PRIO_MAX %d) %s, not EINVAL",
+                                           bad, max, Said(rc)));
+    }
+    if (q.CurMsgs() != 0) return Verdict::Fail("the refused send queued a message");
+    if (Hooks().mq_send(q.q(), "y", 1, static_cast<unsigned>(max - 1)) != 0) {
+      return Verdict::Fail(absl::StrCat("mq_send at MQ_PRIO_MAX-1: ", ErrnoName(errno)));
+    }
+    char buf[64];
+    unsigned p = 0;
+    if (::mq_receive(q.q(), buf, sizeof(buf), &p) != 1 || p != static_cast<unsigned>(max - 1)) {
+      return Verdict::Fail(absl::StrFormat("priority MQ_PRIO_MAX-1 came back as %u", p));
+    }
+    return Verdict::Pass();
+  }
+};
+
+class AccessModeProperty : public NamedProperty {
+ public:
+  AccessModeProperty()
+      : NamedProperty(
+            "POSIX-MQ-EBADF",
+            "mq_send on an O_RDONLY descriptor and mq_receive on an O_WRONLY one give EBADF "
+            "(blocking or not) and leave the queued messages alone",
+            "mq_send(3)/mq_receive(3) EBADF; Open POSIX conformance/interfaces/mq_send/11-2.c, "
+            "mq_receive/8-2.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
+                               Step::Param(1, *rc::gen::inRange(0, 5))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int nb = s.Param(0, 0) != 0 ? O_NONBLOCK : 0;
+    const long queued = static_cast<long>(s.Param(1, 1));
+    MqQueue q(5, 64);
+    if (!q.ok()) return NotOpened(q);
+    for (long i = 0; i < queued; ++i) {
+      if (Hooks().mq_send(q.q(), "m", 1, static_cast<unsigned>(i)) != 0)
+        return Verdict::Broken("mq_send");
+    }
+    const mqd_t ro = q.Open(O_RDONLY | nb), wo = q.Open(O_WRONLY | nb);
+    FileDescriptor hold_ro(ro), hold_wo(wo);
+    if (ro < 0 || wo < 0) return Verdict::Broken(absl::StrCat("mq_open: ", ErrnoName(errno)));
+    std::string failure;
+    {
+      InterruptAfter guard(absl::Milliseconds(300));
+      if (int rc = Hooks().mq_send(ro, "z", 1, 0); rc == 0 || errno != EBADF) {
+        failure = absl::StrCat("mq_send on an O_RDONLY descriptor ",
+                               rc < 0 && errno == EINTR ? "blocked" : Said(rc), ", not EBADF");
+      } else {
+        char buf[64];
+        ssize_t n = ::mq_receive(wo, buf, sizeof(buf), nullptr);
+        if (n >= 0 || errno != EBADF) {
+          failure = absl::StrCat("mq_receive on an O_WRONLY descriptor ",
+                                 n < 0 && errno == EINTR ? "blocked" : Said(n), ", not EBADF");
+        }
+      }
+    }
+    if (!failure.empty()) return Verdict::Fail(failure);
+    if (q.CurMsgs() != queued) {
+      return Verdict::Fail(absl::StrFormat("after the refused calls %d messages are queued, not %d",
+                                           q.CurMsgs(), queued));
+    }
+    return Verdict::Pass();
+  }
+};
+
+class TimedProperty : public NamedProperty {
+ public:
+  TimedProperty()
+      : NamedProperty(
+            "POSIX-MQ-ETIMEDOUT",
+            "mq_timedreceive on an empty queue and mq_timedsend on a full one (blocking "
+            "descriptors) give ETIMEDOUT at the absolute timeout, not before",
+            "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
+            "mq_timedreceive/10-1.c, mq_timedsend/18-1.c; LTP mq_timedreceive01") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
+                               Step::Param(1, *rc::gen::oneOf(rc::gen::just<uint64_t>(0),
+                                                              rc::gen::inRange<uint64_t>(1, 80)))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const bool send = s.Param(0, 0) != 0;
+    const int64_t ms = static_cast<int64_t>(s.Param(1, 10));
+    MqQueue q(1, 64, O_RDWR);
+    if (!q.ok()) return NotOpened(q);
+    if (send && ::mq_send(q.q(), "f", 1, 0) != 0) return Verdict::Broken("mq_send");
+    const absl::Time until = absl::Now() + absl::Milliseconds(ms);
+    const struct timespec abs = absl::ToTimespec(until);
+    char buf[64];
+    long rc;
+    {
+      InterruptAfter guard(absl::Milliseconds(ms) + absl::Seconds(2));
+      rc = send ? ::mq_timedsend(q.q(), "g", 1, 0, &abs)
+                : ::mq_timedreceive(q.q(), buf, sizeof(buf), nullptr, &abs);
+    }
+    const absl::Time after = absl::Now();
+    const char* call = send ? "mq_timedsend on a full queue" : "mq_timedreceive on an empty queue";
+    if (rc >= 0 || errno != ETIMEDOUT) {
+      return Verdict::Fail(absl::StrFormat("%s with a %dms timeout %s, not ETIMEDOUT", call, ms,
+                                           rc < 0 && errno == EINTR ? "never returned" : Said(rc)));
+    }
+    if (after < until) {
+      return Verdict::Fail(absl::StrFormat("%s gave ETIMEDOUT %s before the %dms timeout", call,
+                                           absl::FormatDuration(until - after), ms));
+    }
+    return Verdict::Pass();
+  }
+};
+
+class NotifyProperty : public NamedProperty {
+ public:
+  NotifyProperty()
+      : NamedProperty(
+            "POSIX-MQ-NOTIFY",
+            "mq_notify has one registrant (another process gets EBUSY); a message arriving on "
+            "the empty queue sends the signal once (SI_MESGQ, the value), then the "
+            "registration is gone until renewed",
+            "mq_notify(3) EBUSY, one-shot; Open POSIX conformance/interfaces/mq_notify/; "
+            "LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{
+          Step::Param(0, *rc::gen::inRange(1, 4)), Step::Param(1, *rc::gen::inRange(0, 1000)),
+          Step::Param(2, *rc::gen::elementOf(std::vector<uint64_t>{SIGUSR1, SIGUSR2}))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int rounds = static_cast<int>(s.Param(0, 2));
+    const int value = static_cast<int>(s.Param(1, 7));
+    const int sig = static_cast<int>(s.Param(2, SIGUSR1));
+    MqQueue q(4, 64);
+    if (!q.ok()) return NotOpened(q);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    ::sigprocmask(SIG_BLOCK, &set, &old);
+    struct Restore {
+      sigset_t m;
+      ~Restore() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
+    } restore{old};
+    struct sigevent ev = {};
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = sig;
+    ev.sigev_value.sival_int = value;
+    const Deadline deadline = CaseDeadline(env);
+    char buf[64];
+    for (int r = 0; r < rounds; ++r) {
+      if (::mq_notify(q.q(), &ev) != 0) {
+        return Verdict::Fail(
+            absl::StrFormat("round %d: mq_notify %s%s", r + 1, ErrnoName(errno),
+                            r > 0 ? " (the delivered registration was not removed)" : ""));
+      }
+      Participants ps(deadline);
+      ps.Spawn("second registrant", [&]() -> Verdict {
+        struct sigevent none = {};
+        none.sigev_notify = SIGEV_NONE;
+        if (::mq_notify(q.q(), &none) == 0)
+          return Verdict::Fail("a second process registered too, no EBUSY");
+        if (errno != EBUSY)
+          return Verdict::Fail(
+              absl::StrCat("second registration: ", ErrnoName(errno), ", not EBUSY"));
+        return Verdict::Pass();
+      });
+      if (Verdict v = ps.Join(); !v.ok()) return v;
+      if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
+      siginfo_t si = {};
+      struct timespec wait = {1, 0};
+      if (::sigtimedwait(&set, &si, &wait) != sig) {
+        return Verdict::Fail(absl::StrFormat(
+            "round %d: no %s after a message reached the empty queue", r + 1, SignalName(sig)));
+      }
+      if (si.si_code != SI_MESGQ || si.si_value.sival_int != value) {
+        return Verdict::Fail(
+            absl::StrFormat("notification had si_code %d, value %d; expected SI_MESGQ (%d), %d",
+                            si.si_code, si.si_value.sival_int, SI_MESGQ, value));
+      }
+      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+      // Unregistered now: another empty -> non-empty transition says nothing.
+      if (Hooks().mq_send(q.q(), "b", 1, 0) != 0) return Verdict::Broken("mq_send");
+      struct timespec brief = {0, 20 * 1000 * 1000};
+      if (::sigtimedwait(&set, &si, &brief) == sig) {
+        return Verdict::Fail(
+            absl::StrFormat("round %d: a second notification without registering again", r + 1));
+      }
+      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+    }
+    return Verdict::Pass();
+  }
+};
+
+IPCSPEC_REGISTER_PROPERTY(PriorityProperty);
+IPCSPEC_REGISTER_PROPERTY(MsgSizeProperty);
+IPCSPEC_REGISTER_PROPERTY(NonBlockProperty);
+IPCSPEC_REGISTER_PROPERTY(PrioMaxProperty);
+IPCSPEC_REGISTER_PROPERTY(AccessModeProperty);
+IPCSPEC_REGISTER_PROPERTY(TimedProperty);
+IPCSPEC_REGISTER_PROPERTY(NotifyProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

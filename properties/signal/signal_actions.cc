@@ -1,0 +1,358 @@
+// SIG-* handler flags (SA_RESETHAND, SA_NODEFER, sa_mask, SA_RESTART) and the
+// restrictions on SIGKILL and SIGSTOP. Checked on the case process and on
+// raw forked children whose wait status is the observation.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/signal/signal_util.h"
+#include "properties/support/common.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr std::string_view kWhy =
+    "SIG-* checks sigaction/sigprocmask/sigqueue themselves: signal only";
+Applicability ForSignal(const Transport& t) { return OnlyFor(t, {"signal"}, kWhy); }
+
+// Signals whose default action terminates, safe to raise in the case.
+rc::Gen<int> TermSignal() {
+  return rc::gen::elementOf(
+      std::vector<int>{SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGALRM, SIGRTMIN + 3});
+}
+
+int g_hand_pipe = -1;
+void WriteMarkHandler(int) {
+  const char c = 'h';
+  (void)!::write(g_hand_pipe, &c, 1);
+}
+
+class ResetHandProperty : public NamedProperty {
+ public:
+  ResetHandProperty()
+      : NamedProperty(
+            "SIG-RESETHAND",
+            "with SA_RESETHAND the handler runs once, the disposition is then SIG_DFL, and "
+            "the second instance takes the default action (kills a forked child)",
+            "sigaction(2) SA_RESETHAND; Open POSIX conformance/interfaces/sigaction/"
+            "*; LTP testcases/kernel/syscalls/rt_sigaction/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::map(TermSignal(),
+                        [](int sig) { return std::vector<Step>{Step::Param(0, sig)}; });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
+    FileDescriptor r(p[0]), w(p[1]);
+    pid_t pid = ForkChild([&] {
+      r.reset();
+      g_hand_pipe = w.get();
+      struct sigaction sa = {};
+      sa.sa_handler = WriteMarkHandler;
+      sa.sa_flags = SA_RESETHAND;
+      sigemptyset(&sa.sa_mask);
+      if (::sigaction(sig, &sa, nullptr) != 0) return 2;
+      ::raise(sig);
+      struct sigaction now;
+      ::sigaction(sig, nullptr, &now);
+      if (now.sa_handler != SIG_DFL) return 3;
+      ::raise(sig);  // the default action: terminate
+      return 0;
+    });
+    if (pid < 0) return Verdict::Broken("fork");
+    w.reset();
+    int status = 0;
+    if (!WaitChild(pid, 0, CaseDeadline(env), &status)) {
+      KillAndReap(pid);
+      return Verdict::Fail("child with SA_RESETHAND handler did not finish");
+    }
+    char buf[8];
+    const ssize_t marks = ::read(r.get(), buf, sizeof buf);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+      return Verdict::Fail(absl::StrFormat(
+          "after one %s with SA_RESETHAND the disposition is not SIG_DFL", Sig(sig)));
+    }
+    if (marks != 1) {
+      return Verdict::Fail(absl::StrFormat(
+          "SA_RESETHAND handler for %s ran %d times, expected once", Sig(sig), marks));
+    }
+    if (!IsKilledBy(status, sig)) {
+      return Verdict::Fail(
+          absl::StrFormat("second %s after SA_RESETHAND: child %s, expected killed by it", Sig(sig),
+                          DescribeWaitStatus(status)));
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(ResetHandProperty);
+
+// The hook raises the same signal once from inside the first handler.
+void RaiseAgainOnce(int sig, int depth) {
+  if (depth == 1 && DeliveryCount() == 1) ::raise(sig);
+}
+
+class NoDeferProperty : public NamedProperty {
+ public:
+  NoDeferProperty()
+      : NamedProperty(
+            "SIG-NODEFER",
+            "without SA_NODEFER a signal is blocked inside its handler (a re-raise waits for "
+            "the return); with SA_NODEFER it is not (the re-raise nests)",
+            "sigaction(2) SA_NODEFER; Open POSIX conformance/interfaces/sigaction/"
+            "*; gVisor test/syscalls/linux/sigaction.cc") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *TermSignal()),
+                               Step::Param(1, *rc::gen::inRange(0, 2))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const bool nodefer = s.Param(1, 0) != 0;
+    ResetDeliveries();
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (InstallRecorder(sig, nodefer ? SA_NODEFER : 0, empty) != 0)
+      return Verdict::Broken("sigaction");
+    SetHandlerHook(RaiseAgainOnce);
+    ::raise(sig);
+    SetHandlerHook(nullptr);
+    std::vector<Delivery> d = Deliveries();
+    if (d.size() != 2)
+      return Verdict::Fail(absl::StrFormat("%d deliveries of %s, expected 2", d.size(), Sig(sig)));
+    const int want_depth = nodefer ? 2 : 1;
+    if (d[0].self_blocked == nodefer || d[1].depth != want_depth) {
+      return Verdict::Fail(absl::StrFormat(
+          "%s %s SA_NODEFER: inside the handler the signal was %s, the re-raise ran at depth %d "
+          "(expected %s, depth %d)",
+          Sig(sig), nodefer ? "with" : "without", d[0].self_blocked ? "blocked" : "not blocked",
+          d[1].depth, nodefer ? "not blocked" : "blocked", want_depth));
+    }
+    if (sigset_t m = CurrentMask(); sigismember(&m, sig) == 1) {
+      return Verdict::Fail("the mask was not restored when the handler returned");
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(NoDeferProperty);
+
+int g_mask_other = 0;
+// From inside the handler of the first signal, raise the other one (in sa_mask).
+void RaiseOther(int sig, int depth) {
+  if (depth == 1 && sig != g_mask_other && DeliveryCount() == 1) ::raise(g_mask_other);
+}
+
+class SaMaskProperty : public NamedProperty {
+ public:
+  SaMaskProperty()
+      : NamedProperty(
+            "SIG-SA-MASK",
+            "signals in sa_mask are blocked while the handler runs: one raised inside waits "
+            "until the handler returns, then is delivered; the old mask comes back",
+            "sigaction(2) sa_mask; Open POSIX conformance/interfaces/sigaction/"
+            "*") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      const int a = *TermSignal();
+      const int b = *rc::gen::suchThat(TermSignal(), [a](int x) { return x != a; });
+      return std::vector<Step>{Step::Param(0, a), Step::Param(1, b)};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int a = static_cast<int>(s.Param(0, SIGUSR1));
+    const int b = static_cast<int>(s.Param(1, SIGUSR2));
+    ResetDeliveries();
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (InstallRecorder(a, 0, SetOf({b})) != 0 || InstallRecorder(b, 0, empty) != 0) {
+      return Verdict::Broken("sigaction");
+    }
+    g_mask_other = b;
+    SetHandlerHook(RaiseOther);
+    ::raise(a);
+    SetHandlerHook(nullptr);
+    std::vector<Delivery> d = Deliveries();
+    if (d.size() != 2 || d[0].signo != a || d[1].signo != b) {
+      return Verdict::Fail(
+          absl::StrFormat("raise(%s) whose handler raises %s (in its sa_mask): %d deliveries",
+                          Sig(a), Sig(b), d.size()));
+    }
+    if (d[1].depth != 1) {
+      return Verdict::Fail(
+          absl::StrFormat("%s in sa_mask of %s was delivered inside that handler", Sig(b), Sig(a)));
+    }
+    if (sigset_t m = CurrentMask(); sigismember(&m, a) == 1 || sigismember(&m, b) == 1) {
+      return Verdict::Fail("the mask was not restored when the handler returned");
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(SaMaskProperty);
+
+SharedFlags* g_restart_flags = nullptr;
+void RaiseFlagHandler(int) { g_restart_flags->Raise(0); }
+
+class RestartProperty : public NamedProperty {
+ public:
+  RestartProperty()
+      : NamedProperty(
+            "SIG-RESTART",
+            "a handler interrupting a blocking read(2) on a pipe: with SA_RESTART the read "
+            "resumes and returns the data; without it the read fails with EINTR",
+            "signal(7) 'Interruption of system calls', sigaction(2) SA_RESTART; "
+            "gVisor test/syscalls/linux/sigaction.cc; LTP testcases/kernel/syscalls/"
+            "read/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *TermSignal()),
+                               Step::Param(1, *rc::gen::inRange(0, 2))};
+    });
+  }
+  // The reader is a forked child, so that this process, its parent, may read
+  // its /proc/<pid>/syscall under any ptrace policy.
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const bool restart = s.Param(1, 0) != 0;
+    const Deadline deadline = CaseDeadline(env);
+    SharedFlags flags(4);  // 0: handler ran; 1: the read returned
+    g_restart_flags = &flags;
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
+    FileDescriptor r(p[0]), w(p[1]);
+    pid_t pid = ForkChild([&] {
+      w.reset();
+      struct sigaction sa = {};
+      sa.sa_handler = RaiseFlagHandler;
+      sa.sa_flags = restart ? SA_RESTART : 0;
+      sigemptyset(&sa.sa_mask);
+      if (::sigaction(sig, &sa, nullptr) != 0) return 20;
+      char c;
+      const ssize_t n = ::read(r.get(), &c, 1);
+      const int err = errno;
+      flags.Raise(1);
+      if (n == 1) return 0;
+      if (n < 0 && err == EINTR) return 1;
+      return 2;
+    });
+    if (pid < 0) return Verdict::Broken("fork");
+    r.reset();
+    if (!WaitUntilBlockedIn(pid, SYS_read, deadline)) {
+      KillAndReap(pid);
+      return Verdict::Broken("the reading child never blocked in read(2)");
+    }
+    ::kill(pid, sig);
+    if (!flags.WaitFor(0, deadline)) {
+      KillAndReap(pid);
+      return Verdict::Fail(absl::StrCat("the handler for ", Sig(sig), " never ran"));
+    }
+    // With SA_RESTART the read is waiting again: feed it. Without, it must
+    // have returned; if it has not by then, unblock it so the failure shows.
+    if (restart || !flags.WaitFor(1, Deadline::After(absl::Seconds(2)))) {
+      (void)!::write(w.get(), "x", 1);
+    }
+    int status = 0;
+    if (!WaitChild(pid, 0, deadline, &status)) {
+      KillAndReap(pid);
+      return Verdict::Fail("the reading child did not finish");
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) > 2) {
+      return Verdict::Broken(absl::StrCat("reading child ", DescribeWaitStatus(status)));
+    }
+    const int got = WEXITSTATUS(status);
+    static constexpr const char* kWhat[] = {"returned the data (restarted)", "failed with EINTR",
+                                            "returned something else"};
+    if (got != (restart ? 0 : 1)) {
+      return Verdict::Fail(absl::StrFormat("read interrupted by a %s handler %s SA_RESTART %s",
+                                           Sig(sig), restart ? "with" : "without", kWhat[got]));
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(RestartProperty);
+
+class UncatchableProperty : public NamedProperty {
+ public:
+  UncatchableProperty()
+      : NamedProperty(
+            "SIG-UNCATCHABLE",
+            "SIGKILL and SIGSTOP cannot be caught or ignored (sigaction EINVAL); blocking them "
+            "is silently ignored: a child that tried still stops and dies",
+            "sigaction(2) EINVAL, sigprocmask(2); LTP testcases/kernel/syscalls/sigaction/"
+            "sigaction02.c; Open POSIX conformance/interfaces/sigprocmask/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::just(std::vector<Step>{});
+  }
+  Verdict Run(const Transport&, const Scenario&, const CaseEnv& env) const override {
+    sigset_t empty;
+    sigemptyset(&empty);
+    for (int sig : {SIGKILL, SIGSTOP}) {
+      if (InstallRecorder(sig, 0, empty) != -EINVAL) {
+        return Verdict::Fail(
+            absl::StrCat("sigaction(", Sig(sig), ", handler) did not fail with EINVAL"));
+      }
+      if (SetDisposition(sig, SIG_IGN) != -EINVAL) {
+        return Verdict::Fail(
+            absl::StrCat("sigaction(", Sig(sig), ", SIG_IGN) did not fail with EINVAL"));
+      }
+    }
+    const sigset_t both = SetOf({SIGKILL, SIGSTOP});
+    sigset_t old;
+    if (sigprocmask(SIG_BLOCK, &both, &old) != 0) {
+      return Verdict::Fail(
+          absl::StrCat("sigprocmask(SIG_BLOCK, {SIGKILL, SIGSTOP}): ", ErrnoName(errno)));
+    }
+    sigset_t now = CurrentMask();
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (sigismember(&now, SIGKILL) == 1 || sigismember(&now, SIGSTOP) == 1) {
+      return Verdict::Fail(absl::StrCat("after blocking them the mask shows ", DescribeSet(now)));
+    }
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
+    FileDescriptor r(p[0]), w(p[1]);
+    pid_t pid = ForkChild([&] {
+      w.reset();
+      sigset_t all;
+      sigfillset(&all);
+      sigprocmask(SIG_BLOCK, &all, nullptr);
+      SetDisposition(SIGKILL, SIG_IGN);
+      SetDisposition(SIGSTOP, SIG_IGN);
+      char c;
+      while (::read(r.get(), &c, 1) != 0) {
+      }
+      return 0;
+    });
+    if (pid < 0) return Verdict::Broken("fork");
+    r.reset();
+    const Deadline deadline = CaseDeadline(env);
+    int status = 0;
+    ::kill(pid, SIGSTOP);
+    if (!WaitChild(pid, WUNTRACED, deadline, &status) || !WIFSTOPPED(status) ||
+        WSTOPSIG(status) != SIGSTOP) {
+      KillAndReap(pid);
+      return Verdict::Fail(absl::StrCat("SIGSTOP to a child that blocked and ignored it: ",
+                                        DescribeWaitStatus(status), ", expected stopped"));
+    }
+    ::kill(pid, SIGKILL);
+    if (!WaitChild(pid, 0, deadline, &status) || !IsKilledBy(status, SIGKILL)) {
+      KillAndReap(pid);
+      return Verdict::Fail(absl::StrCat("SIGKILL to a child that blocked and ignored it: ",
+                                        DescribeWaitStatus(status)));
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(UncatchableProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,468 @@
+// SIG-* (ignore, block, realtime queueing, handler information): the kernel's
+// signal contract checked on the case process itself, with sigaction,
+// sigprocmask, kill, sigqueue, sigpending and sigtimedwait. They apply to the
+// `signal` transport, the built-in transport made of these calls.
+//
+// SIG-RT-QUEUE reads parameter 0 as a signal that replaces every realtime
+// signal it would use: with a standard signal there (SIGUSR1) the property
+// must fail, which the tests use to prove it detects a non-queueing signal.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/signal/signal_util.h"
+#include "properties/support/common.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr std::string_view kWhy =
+    "SIG-* checks sigaction/sigprocmask/sigqueue themselves: signal only";
+
+Applicability ForSignal(const Transport& t) { return OnlyFor(t, {"signal"}, kWhy); }
+
+// Signals that are safe to play with in the case process (none is
+// synchronous or job control), standard and realtime.
+std::vector<int> PlaySignals() {
+  return {SIGUSR1,  SIGUSR2,      SIGHUP,       SIGTERM, SIGALRM,
+          SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 4, SIGRTMAX};
+}
+
+rc::Gen<int> PlaySignal() { return rc::gen::elementOf(PlaySignals()); }
+
+// Sends `sig` to this process: kill for even i, sigqueue(value i) for odd i.
+int SendSelf(int sig, int i) {
+  if (i % 2 == 0) return ::kill(::getpid(), sig) == 0 ? 0 : -errno;
+  return ::sigqueue(::getpid(), sig, sigval{.sival_int = i}) == 0 ? 0 : -errno;
+}
+
+class IgnoreProperty : public NamedProperty {
+ public:
+  IgnoreProperty()
+      : NamedProperty(
+            "SIG-IGNORE",
+            "a signal set to SIG_IGN and not blocked is discarded: the process runs on, "
+            "the earlier handler never runs, sigpending stays empty",
+            "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/sigaction/"
+            "*; LTP testcases/kernel/syscalls/kill/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *PlaySignal()),
+                               Step::Param(1, *rc::gen::inRange(1, 20))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const int n = static_cast<int>(s.Param(1, 3));
+    ResetDeliveries();
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (InstallRecorder(sig, 0, empty) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
+      return Verdict::Broken("sigaction failed");
+    }
+    for (int i = 0; i < n; ++i) {
+      if (int rc = SendSelf(sig, i); rc != 0)
+        return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
+    }
+    if (DeliveryCount() != 0) {
+      return Verdict::Fail(
+          absl::StrFormat("%s ignored: the old handler ran %d times", Sig(sig), DeliveryCount()));
+    }
+    if (IsPending(sig)) {
+      return Verdict::Fail(absl::StrFormat(
+          "%s ignored and unblocked, sent %d times: sigpending shows it", Sig(sig), n));
+    }
+    // Nothing was kept for later either: blocking it now finds nothing to take.
+    sigset_t one = SetOf({sig});
+    sigprocmask(SIG_BLOCK, &one, nullptr);
+    const int late = DrainPending(one);
+    sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    if (late != 0) {
+      return Verdict::Fail(absl::StrFormat("%s ignored: %d instances were kept and later collected",
+                                           Sig(sig), late));
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(IgnoreProperty);
+
+class IgnoreBlockedProperty : public NamedProperty {
+ public:
+  IgnoreBlockedProperty()
+      : NamedProperty("SIG-IGNORE-BLOCKED",
+                      "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
+                      "(once for a standard signal, every instance for a realtime one)",
+                      "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
+                      "left pending); Open POSIX conformance/interfaces/sigwait/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *PlaySignal()),
+                               Step::Param(1, *rc::gen::inRange(1, 20))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const int n = static_cast<int>(s.Param(1, 3));
+    if (SetDisposition(sig, SIG_IGN) != 0) return Verdict::Broken("sigaction SIG_IGN failed");
+    sigset_t one = SetOf({sig});
+    sigprocmask(SIG_BLOCK, &one, nullptr);
+    for (int i = 0; i < n; ++i) {
+      if (int rc = SendSelf(sig, i); rc != 0)
+        return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
+    }
+    if (!IsPending(sig)) {
+      return Verdict::Fail(
+          absl::StrFormat("%s ignored but blocked, sent %d times: not pending", Sig(sig), n));
+    }
+    int got = 0;
+    if (sigwait(&one, &got) != 0 || got != sig) {
+      return Verdict::Fail(absl::StrFormat("sigwait for pending %s gave %s", Sig(sig), Sig(got)));
+    }
+    const int rest = DrainPending(one);
+    const int want = IsRealtime(sig) ? n : 1;
+    if (1 + rest != want) {
+      return Verdict::Fail(
+          absl::StrFormat("%s ignored but blocked, sent %d times: collected %d, expected %d",
+                          Sig(sig), n, 1 + rest, want));
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(IgnoreBlockedProperty);
+
+// SIG-BLOCK and SIG-COALESCE: block, send n times, check pending, unblock:
+// delivery happens before sigprocmask returns, once for a standard signal,
+// n times in order for a realtime one.
+class BlockProperty : public NamedProperty {
+ public:
+  BlockProperty(std::string_view id, std::string_view summary, bool standard_only)
+      : NamedProperty(id, summary,
+                      "sigprocmask(2), signal(7) 'Queueing and delivery semantics for standard "
+                      "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c"),
+        standard_only_(standard_only) {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    const bool standard_only = standard_only_;
+    return rc::gen::exec([standard_only] {
+      const int sig =
+          standard_only
+              ? *rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGALRM})
+              : *PlaySignal();
+      return std::vector<Step>{Step::Param(0, sig),
+                               Step::Param(1, *rc::gen::inRange(standard_only ? 2 : 1, 25))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const int n = static_cast<int>(s.Param(1, 3));
+    ResetDeliveries();
+    sigset_t one = SetOf({sig});
+    if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
+    sigprocmask(SIG_BLOCK, &one, nullptr);
+    for (int i = 0; i < n; ++i) {
+      if (int rc = SendSelf(sig, i); rc != 0)
+        return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
+    }
+    if (DeliveryCount() != 0) {
+      return Verdict::Fail(absl::StrFormat("%s blocked: the handler ran %d times anyway", Sig(sig),
+                                           DeliveryCount()));
+    }
+    if (!IsPending(sig)) {
+      return Verdict::Fail(absl::StrFormat(
+          "%s blocked and sent %d times: sigpending does not show it", Sig(sig), n));
+    }
+    sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    const int delivered = DeliveryCount();  // before anything else can run
+    const int want = IsRealtime(sig) ? n : 1;
+    if (delivered != want) {
+      return Verdict::Fail(absl::StrFormat(
+          "%s sent %d times while blocked: %d deliveries by the time sigprocmask(SIG_UNBLOCK) "
+          "returned, expected %d (%s)",
+          Sig(sig), n, delivered, want,
+          IsRealtime(sig) ? "realtime signals queue" : "standard signals coalesce"));
+    }
+    if (IsRealtime(sig)) {
+      std::vector<Delivery> d = Deliveries();
+      for (int i = 0; i < n; ++i) {
+        const int code = i % 2 == 0 ? SI_USER : SI_QUEUE;
+        if (d[i].code != code || (code == SI_QUEUE && d[i].value != i)) {
+          return Verdict::Fail(
+              absl::StrFormat("delivery %d of %s: si_code %d value %d, expected send %d", i,
+                              Sig(sig), d[i].code, d[i].value, i));
+        }
+      }
+    }
+    if (IsPending(sig)) {
+      return Verdict::Fail(absl::StrFormat("%s still pending after its delivery", Sig(sig)));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  bool standard_only_;
+};
+
+class SigBlock : public BlockProperty {
+ public:
+  SigBlock()
+      : BlockProperty(
+            "SIG-BLOCK",
+            "a blocked signal is pending (sigpending shows it) and is delivered on unblock "
+            "before sigprocmask returns: once if standard, every instance in order if realtime",
+            false) {}
+};
+IPCSPEC_REGISTER_PROPERTY(SigBlock);
+
+class SigCoalesce : public BlockProperty {
+ public:
+  SigCoalesce()
+      : BlockProperty("SIG-COALESCE",
+                      "a standard signal sent N >= 2 times while blocked is delivered exactly once",
+                      true) {}
+};
+IPCSPEC_REGISTER_PROPERTY(SigCoalesce);
+
+// SIG-RT-QUEUE: realtime signals queue; FIFO per number, lowest number first
+// across numbers; si_value carries the payload; SI_QUEUE and our pid.
+class RtQueueProperty : public NamedProperty {
+ public:
+  RtQueueProperty()
+      : NamedProperty(
+            "SIG-RT-QUEUE",
+            "realtime signals queue: every sigqueue instance arrives, FIFO per number, lowest "
+            "number first, with its si_value, SI_QUEUE and the sender's pid",
+            "sigqueue(3), signal(7) 'Real-time signals'; Open POSIX conformance/interfaces/"
+            "sigqueue/7-1.c, 8-1.c; LTP testcases/kernel/syscalls/rt_sigqueueinfo/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      std::vector<Step> steps;
+      // Parameter 1: collect with sigtimedwait (0) or with handlers (1).
+      steps.push_back(Step::Param(1, *rc::gen::inRange(0, 2)));
+      const int n = *rc::gen::inRange(2, 40);
+      for (int i = 0; i < n; ++i) {
+        steps.push_back(Step::Send(*rc::gen::inRange<uint32_t>(0, 4),
+                                   *rc::gen::inRange<uint64_t>(0, 1 << 20), i));
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int substitute = static_cast<int>(s.Param(0, 0));
+    const bool handlers = s.Param(1, 0) != 0;
+    auto sig_of = [&](uint32_t slot) {
+      return substitute != 0 ? substitute : SIGRTMIN + static_cast<int>(slot);
+    };
+    struct Sent {
+      int sig;
+      int value;
+    };
+    std::vector<Sent> sent;
+    std::vector<int> sigs;
+    for (const Step& st : s.steps) {
+      if (st.op != Op::kSend) continue;
+      sent.push_back({sig_of(st.actor), static_cast<int>(st.size)});
+      sigs.push_back(sig_of(st.actor));
+    }
+    const sigset_t set = SetOf(sigs);
+    ResetDeliveries();
+    for (int sig : sigs) {
+      if (handlers && InstallRecorder(sig, 0, set) != 0) return Verdict::Broken("sigaction failed");
+    }
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    for (const Sent& m : sent) {
+      if (::sigqueue(::getpid(), m.sig, sigval{.sival_int = m.value}) != 0) {
+        return Verdict::Broken(absl::StrCat("sigqueue: ", ErrnoName(errno)));
+      }
+    }
+    std::vector<Sent> want = sent;
+    std::stable_sort(want.begin(), want.end(),
+                     [](const Sent& a, const Sent& b) { return a.sig < b.sig; });
+    std::vector<Delivery> got;
+    if (handlers) {
+      sigprocmask(SIG_UNBLOCK, &set, nullptr);
+      got = Deliveries();
+    } else {
+      siginfo_t si;
+      struct timespec zero = {0, 0};
+      while (::sigtimedwait(&set, &si, &zero) > 0) {
+        got.push_back(
+            {si.si_signo, si.si_code, si.si_pid, si.si_uid, si.si_value.sival_int, 1, false});
+      }
+    }
+    for (size_t i = 0; i < std::max(want.size(), got.size()); ++i) {
+      if (i >= got.size()) {
+        return Verdict::Fail(absl::StrFormat(
+            "%d signals queued, only %d %s; the first missing: %s value %d", want.size(),
+            got.size(), handlers ? "delivered" : "collected", Sig(want[i].sig), want[i].value));
+      }
+      if (i >= want.size()) {
+        return Verdict::Fail(
+            absl::StrFormat("%d signals queued, %d arrived", want.size(), got.size()));
+      }
+      const Delivery& g = got[i];
+      if (g.signo != want[i].sig || g.value != want[i].value) {
+        return Verdict::Fail(absl::StrFormat(
+            "arrival %d: %s value %d, expected %s value %d (FIFO per number, lowest number first)",
+            i, Sig(g.signo), g.value, Sig(want[i].sig), want[i].value));
+      }
+      if (g.code != SI_QUEUE || g.pid != ::getpid() || g.uid != ::getuid()) {
+        return Verdict::Fail(
+            absl::StrFormat("arrival %d: si_code %d si_pid %d si_uid %d, expected SI_QUEUE %d %d",
+                            i, g.code, g.pid, g.uid, ::getpid(), ::getuid()));
+      }
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(RtQueueProperty);
+
+// SIG-RT-LIMIT: with RLIMIT_SIGPENDING lowered to L, the case's uid can queue
+// L realtime signals; the next sigqueue gives EAGAIN and loses nothing; room
+// freed by taking one is usable again.
+class RtLimitProperty : public NamedProperty {
+ public:
+  RtLimitProperty()
+      : NamedProperty(
+            "SIG-RT-LIMIT",
+            "sigqueue gives EAGAIN at the queue limit (RLIMIT_SIGPENDING); queued signals "
+            "are kept, and taking one makes room for one more",
+            "sigqueue(3) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Open POSIX "
+            "conformance/interfaces/sigqueue/12-1.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 33)),
+                               Step::Param(1, *rc::gen::inRange(0, 3))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int limit = static_cast<int>(s.Param(0, 4));
+    const int sig = SIGRTMIN + static_cast<int>(s.Param(1, 0));
+    struct rlimit old;
+    getrlimit(RLIMIT_SIGPENDING, &old);
+    struct rlimit lowered = {static_cast<rlim_t>(limit), old.rlim_max};
+    if (setrlimit(RLIMIT_SIGPENDING, &lowered) != 0)
+      return Verdict::Broken("setrlimit RLIMIT_SIGPENDING");
+    const sigset_t one = SetOf({sig});
+    sigprocmask(SIG_BLOCK, &one, nullptr);
+    int queued = 0, err = 0;
+    while (queued <= limit + 4) {
+      if (::sigqueue(::getpid(), sig, sigval{.sival_int = queued}) != 0) {
+        err = errno;
+        break;
+      }
+      ++queued;
+    }
+    std::string failure;
+    // The case runs under a uid of its own when the harness is root; then
+    // nothing else holds a queue entry of this user and the limit is exact.
+    const bool own_uid = env.uid >= 1'500'000'000u;
+    if (err != EAGAIN) {
+      failure = absl::StrFormat(
+          "RLIMIT_SIGPENDING=%d: %d sigqueue calls succeeded, then %s (expected EAGAIN)", limit,
+          queued, err == 0 ? "no error" : ErrnoName(err));
+    } else if (queued > limit || (own_uid && queued != limit)) {
+      failure =
+          absl::StrFormat("RLIMIT_SIGPENDING=%d: EAGAIN after %d queued signals", limit, queued);
+    } else {
+      siginfo_t si;
+      struct timespec zero = {0, 0};
+      if (::sigtimedwait(&one, &si, &zero) != sig || si.si_value.sival_int != 0) {
+        failure = "after EAGAIN, the first queued signal could not be taken";
+      } else if (::sigqueue(::getpid(), sig, sigval{.sival_int = queued}) != 0) {
+        failure = absl::StrCat("after taking one, sigqueue still fails: ", ErrnoName(errno));
+      } else {
+        for (int want = 1; want <= queued; ++want) {
+          if (::sigtimedwait(&one, &si, &zero) != sig || si.si_value.sival_int != want) {
+            failure = absl::StrFormat("queued signal with value %d lost after EAGAIN", want);
+            break;
+          }
+        }
+      }
+    }
+    DrainPending(one);
+    setrlimit(RLIMIT_SIGPENDING, &old);
+    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(RtLimitProperty);
+
+// SIG-HANDLE-INFO: the handler sees the right signo, si_pid, si_uid, si_code
+// (SI_USER for kill, SI_QUEUE for sigqueue) and value, from this process or
+// from a forked child.
+class HandleInfoProperty : public NamedProperty {
+ public:
+  HandleInfoProperty()
+      : NamedProperty(
+            "SIG-HANDLE-INFO",
+            "an SA_SIGINFO handler runs with the sent signo, the sender's si_pid and si_uid, "
+            "si_code SI_USER for kill and SI_QUEUE for sigqueue, and the sigqueue value",
+            "sigaction(2) siginfo_t; Open POSIX conformance/interfaces/sigaction/"
+            "*; gVisor test/syscalls/linux/sigaction.cc") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      return std::vector<Step>{
+          Step::Param(0, *PlaySignal()), Step::Param(1, *rc::gen::inRange(0, 2)),
+          Step::Param(2, *rc::gen::inRange(0, 2)), Step::Param(3, *rc::gen::inRange(0, 1 << 30))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const bool queue = s.Param(1, 0) != 0;
+    const bool from_child = s.Param(2, 0) != 0;
+    const int value = static_cast<int>(s.Param(3, 7));
+    ResetDeliveries();
+    const sigset_t one = SetOf({sig});
+    if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
+    sigprocmask(SIG_BLOCK, &one, nullptr);
+    const pid_t me = ::getpid();
+    auto send = [&] {
+      return queue ? ::sigqueue(me, sig, sigval{.sival_int = value}) : ::kill(me, sig);
+    };
+    pid_t sender = me;
+    if (from_child) {
+      sender = ForkChild([&] { return send() == 0 ? 0 : 1; });
+      int status = 0;
+      if (sender < 0 || !WaitChild(sender, 0, CaseDeadline(env), &status)) {
+        KillAndReap(sender);
+        return Verdict::Broken("sending child did not finish");
+      }
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return Verdict::Broken(absl::StrCat("sending child ", DescribeWaitStatus(status)));
+      }
+    } else if (send() != 0) {
+      return Verdict::Broken(absl::StrCat("send: ", ErrnoName(errno)));
+    }
+    sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    if (DeliveryCount() != 1) {
+      return Verdict::Fail(
+          absl::StrFormat("%d deliveries of %s, expected 1", DeliveryCount(), Sig(sig)));
+    }
+    const Delivery d = Deliveries()[0];
+    const int code = queue ? SI_QUEUE : SI_USER;
+    if (d.signo != sig || d.pid != sender || d.uid != ::getuid() || d.code != code ||
+        (queue && d.value != value)) {
+      return Verdict::Fail(absl::StrFormat(
+          "%s by %s from %s: handler saw signo %s si_pid %d si_uid %d si_code %d value %d; "
+          "expected "
+          "si_pid %d si_uid %d si_code %d value %d",
+          Sig(sig), queue ? "sigqueue" : "kill", from_child ? "a child" : "itself", Sig(d.signo),
+          d.pid, d.uid, d.code, d.value, sender, ::getuid(), code, value));
+    }
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

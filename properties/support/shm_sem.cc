@@ -1,0 +1,336 @@
+#include "properties/support/shm_sem.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <semaphore.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr size_t kHeader = 64;  // two futex words, then the data
+
+class SysvSegment : public Segment {
+ public:
+  SysvSegment(int id, size_t size) : id_(id), size_(size) {}
+  ~SysvSegment() override { ::shmctl(id_, IPC_RMID, nullptr); }
+  void* Attach(bool read_only, std::string* error) override {
+    void* p = ::shmat(id_, nullptr, read_only ? SHM_RDONLY : 0);
+    if (p == reinterpret_cast<void*>(-1)) {
+      *error = absl::StrCat("shmat: ", ErrnoName(errno));
+      return nullptr;
+    }
+    return p;
+  }
+  void Detach(void* p) override { ::shmdt(p); }
+  size_t size() const override { return size_; }
+
+ private:
+  int id_;
+  size_t size_;
+};
+
+class SysvKind : public SegmentKind {
+ public:
+  std::string name() const override { return "shmget/shmat"; }
+  std::unique_ptr<Segment> Create(size_t size, std::string* error) const override {
+    int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
+    if (id < 0) {
+      *error = absl::StrCat("shmget: ", ErrnoName(errno));
+      return nullptr;
+    }
+    return std::make_unique<SysvSegment>(id, size);
+  }
+};
+
+class PosixSegment : public Segment {
+ public:
+  PosixSegment(std::string name, size_t size, int map_flags)
+      : name_(std::move(name)), size_(size), map_flags_(map_flags), creator_(::getpid()) {}
+  ~PosixSegment() override {
+    if (::getpid() == creator_) ::shm_unlink(name_.c_str());
+  }
+  void* Attach(bool read_only, std::string* error) override {
+    FileDescriptor fd(::shm_open(name_.c_str(), read_only ? O_RDONLY : O_RDWR, 0));
+    if (!fd) {
+      *error = absl::StrCat("shm_open(", name_, "): ", ErrnoName(errno));
+      return nullptr;
+    }
+    void* p = ::mmap(nullptr, size_, read_only ? PROT_READ : PROT_READ | PROT_WRITE, map_flags_,
+                     fd.get(), 0);
+    if (p == MAP_FAILED) {
+      *error = absl::StrCat("mmap: ", ErrnoName(errno));
+      return nullptr;
+    }
+    return p;
+  }
+  void Detach(void* p) override { ::munmap(p, size_); }
+  size_t size() const override { return size_; }
+
+ private:
+  std::string name_;
+  size_t size_;
+  int map_flags_;
+  pid_t creator_;
+};
+
+class PosixKind : public SegmentKind {
+ public:
+  explicit PosixKind(int map_flags) : map_flags_(map_flags) {}
+  std::string name() const override {
+    return map_flags_ == MAP_SHARED ? "shm_open/mmap(MAP_SHARED)" : "shm_open/mmap(MAP_PRIVATE)";
+  }
+  std::unique_ptr<Segment> Create(size_t size, std::string* error) const override {
+    std::string name = UniqueName("/ipcspec-shm");
+    FileDescriptor fd(::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
+    if (!fd) {
+      *error = absl::StrCat("shm_open(", name, "): ", ErrnoName(errno));
+      return nullptr;
+    }
+    auto seg = std::make_unique<PosixSegment>(name, size, map_flags_);
+    if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+      *error = absl::StrCat("ftruncate: ", ErrnoName(errno));
+      return nullptr;
+    }
+    return seg;
+  }
+
+ private:
+  int map_flags_;
+};
+
+class SysvSemaphore : public Semaphore {
+ public:
+  explicit SysvSemaphore(int id) : id_(id), creator_(::getpid()) {}
+  ~SysvSemaphore() override {
+    if (::getpid() == creator_) ::semctl(id_, 0, IPC_RMID);
+  }
+  int Wait(const Deadline& d) override {
+    for (;;) {
+      const int ms = d.RemainingMs();
+      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+      struct sembuf op = {0, -1, 0};
+      if (::semtimedop(id_, &op, 1, d.infinite() ? nullptr : &ts) == 0) return 0;
+      if (errno == EAGAIN) return -ETIMEDOUT;
+      if (errno != EINTR) return -errno;
+    }
+  }
+  int TryWait() override {
+    struct sembuf op = {0, -1, IPC_NOWAIT};
+    return ::semop(id_, &op, 1) == 0 ? 0 : -errno;
+  }
+  int Post() override {
+    struct sembuf op = {0, 1, 0};
+    return ::semop(id_, &op, 1) == 0 ? 0 : -errno;
+  }
+
+ private:
+  int id_;
+  pid_t creator_;
+};
+
+class PosixSemaphore : public Semaphore {
+ public:
+  PosixSemaphore(std::string name, sem_t* sem)
+      : name_(std::move(name)), sem_(sem), creator_(::getpid()) {}
+  ~PosixSemaphore() override {
+    ::sem_close(sem_);
+    if (::getpid() == creator_) ::sem_unlink(name_.c_str());
+  }
+  int Wait(const Deadline& d) override {
+    struct timespec ts = absl::ToTimespec(d.when());
+    for (;;) {
+      if (::sem_timedwait(sem_, &ts) == 0) return 0;
+      if (errno != EINTR) return -errno;
+    }
+  }
+  int TryWait() override { return ::sem_trywait(sem_) == 0 ? 0 : -errno; }
+  int Post() override { return ::sem_post(sem_) == 0 ? 0 : -errno; }
+
+ private:
+  std::string name_;
+  sem_t* sem_;
+  pid_t creator_;
+};
+
+long Futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const struct timespec* ts) {
+  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, ts, nullptr, 0);
+}
+
+// Waits until *word == want (acquire), with futex waits; false at the deadline.
+bool AwaitWord(std::atomic<uint32_t>* word, uint32_t want, const Deadline& d) {
+  for (;;) {
+    uint32_t now = word->load(std::memory_order_acquire);
+    if (now == want) return true;
+    if (d.Passed()) return false;
+    const int ms = std::min(d.RemainingMs(), 50);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    Futex(word, FUTEX_WAIT, now, &ts);
+  }
+}
+
+void PublishWord(std::atomic<uint32_t>* word, uint32_t value) {
+  word->store(value, std::memory_order_release);
+  Futex(word, FUTEX_WAKE, INT32_MAX, nullptr);
+}
+
+}  // namespace
+
+const SegmentKind& SysvSegments() {
+  static const SysvKind k;
+  return k;
+}
+const SegmentKind& PosixSegments() {
+  static const PosixKind k(MAP_SHARED);
+  return k;
+}
+const SegmentKind& PrivateMappingSegments() {
+  static const PosixKind k(MAP_PRIVATE);
+  return k;
+}
+
+std::unique_ptr<Semaphore> MakeSysvSemaphore(unsigned value, std::string* error) {
+  int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+  if (id < 0) {
+    *error = absl::StrCat("semget: ", ErrnoName(errno));
+    return nullptr;
+  }
+  auto s = std::make_unique<SysvSemaphore>(id);
+  if (::semctl(id, 0, SETVAL, static_cast<int>(value)) != 0) {
+    *error = absl::StrCat("semctl SETVAL: ", ErrnoName(errno));
+    return nullptr;
+  }
+  return s;
+}
+
+std::unique_ptr<Semaphore> MakePosixSemaphore(unsigned value, std::string* error) {
+  std::string name = UniqueName("/ipcspec-sem");
+  sem_t* sem = ::sem_open(name.c_str(), O_CREAT | O_EXCL, 0600, value);
+  if (sem == SEM_FAILED) {
+    *error = absl::StrCat("sem_open(", name, "): ", ErrnoName(errno));
+    return nullptr;
+  }
+  return std::make_unique<PosixSemaphore>(name, sem);
+}
+
+Verdict CheckPublish(const SegmentKind& kind, Publish how, const std::vector<uint64_t>& sizes,
+                     const CaseEnv& env) {
+  uint64_t largest = 1;
+  for (uint64_t s : sizes) largest = std::max(largest, s);
+  std::string err;
+  std::unique_ptr<Segment> seg = kind.Create(kHeader + largest, &err);
+  if (!seg) return Verdict::Broken(err);
+  std::unique_ptr<Semaphore> ready, ack;
+  if (how == Publish::kSysvSemaphore) {
+    ready = MakeSysvSemaphore(0, &err);
+    if (ready) ack = MakeSysvSemaphore(0, &err);
+  } else if (how == Publish::kPosixSemaphore) {
+    ready = MakePosixSemaphore(0, &err);
+    if (ready) ack = MakePosixSemaphore(0, &err);
+  }
+  if (how != Publish::kAtomic && (!ready || !ack)) return Verdict::Broken(err);
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
+  auto wait_for = [&](Semaphore* sem, std::atomic<uint32_t>* word, uint32_t want) {
+    const Deadline d = Deadline::After(absl::Milliseconds(kOpTimeoutMs));
+    return sem != nullptr ? sem->Wait(d) == 0 : AwaitWord(word, want, d);
+  };
+  auto signal = [&](Semaphore* sem, std::atomic<uint32_t>* word, uint32_t value) {
+    if (sem != nullptr) {
+      sem->Post();
+    } else {
+      PublishWord(word, value);
+    }
+  };
+  Participants ps(deadline);
+  ps.Spawn("writer", [&]() -> Verdict {
+    std::string e;
+    auto* base = static_cast<uint8_t*>(seg->Attach(false, &e));
+    if (base == nullptr) return Verdict::Broken(e);
+    auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      for (uint64_t b = 0; b < sizes[i]; ++b) base[kHeader + b] = PatternByte(1, i, b);
+      signal(ready.get(), &words[0], static_cast<uint32_t>(i + 1));
+      if (!wait_for(ack.get(), &words[1], static_cast<uint32_t>(i + 1))) {
+        return Verdict::Fail(
+            absl::StrFormat("message %d: the reader's acknowledgement never became visible", i));
+      }
+    }
+    seg->Detach(base);
+    return Verdict::Pass();
+  });
+  ps.Spawn("reader", [&]() -> Verdict {
+    std::string e;
+    auto* base = static_cast<uint8_t*>(seg->Attach(false, &e));
+    if (base == nullptr) return Verdict::Broken(e);
+    auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (!wait_for(ready.get(), &words[0], static_cast<uint32_t>(i + 1))) {
+        return Verdict::Fail(
+            absl::StrFormat("message %d: the writer's release store of %d to the flag in the "
+                            "segment never became visible "
+                            "to this process within %d ms (%s)",
+                            i, i + 1, kOpTimeoutMs, kind.name()));
+      }
+      for (uint64_t b = 0; b < sizes[i]; ++b) {
+        if (base[kHeader + b] != PatternByte(1, i, b)) {
+          return Verdict::Fail(absl::StrFormat(
+              "message %d (%d bytes) published by the writer: byte %d is 0x%02x, expected 0x%02x; "
+              "the "
+              "writer's data is not visible in this process (%s)",
+              i, sizes[i], b, base[kHeader + b], PatternByte(1, i, b), kind.name()));
+        }
+      }
+      signal(ack.get(), &words[1], static_cast<uint32_t>(i + 1));
+    }
+    seg->Detach(base);
+    return Verdict::Pass();
+  });
+  return ps.Join();
+}
+
+Verdict CheckForkSharing(const SegmentKind& kind, uint64_t size, const CaseEnv& env) {
+  std::string err;
+  std::unique_ptr<Segment> seg = kind.Create(size, &err);
+  if (!seg) return Verdict::Broken(err);
+  auto* base = static_cast<uint8_t*>(seg->Attach(false, &err));
+  if (base == nullptr) return Verdict::Broken(err);
+  for (uint64_t b = 0; b < size; ++b) base[b] = PatternByte(1, 0, b);
+  Participants ps(Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300)));
+  ps.Spawn("fork child", [&]() -> Verdict {
+    for (uint64_t b = 0; b < size; ++b) {
+      if (base[b] != PatternByte(1, 0, b)) {
+        return Verdict::Fail(
+            absl::StrFormat("byte %d written by the parent before fork reads 0x%02x", b, base[b]));
+      }
+    }
+    for (uint64_t b = 0; b < size; ++b) base[b] = PatternByte(2, 1, b);
+    return Verdict::Pass();
+  });
+  Verdict v = ps.Join();
+  for (uint64_t b = 0; v.ok() && b < size; ++b) {
+    if (base[b] != PatternByte(2, 1, b)) {
+      v =
+          Verdict::Fail(absl::StrFormat("after the fork child wrote the %d-byte segment and "
+                                        "exited, the parent reads byte %d as 0x%02x, "
+                                        "expected 0x%02x (%s)",
+                                        size, b, base[b], PatternByte(2, 1, b), kind.name()));
+    }
+  }
+  seg->Detach(base);
+  return v;
+}
+
+}  // namespace ipcspec::props
