@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "fuzz/fuzz_signal.h"
+#include "ipcspec/property.h"
 #include "ipcspec/registry.h"
 
 namespace ipcspec {
@@ -276,14 +277,6 @@ absl::StatusOr<std::string> EncodeFuzzInput(std::string_view target, const Scena
   return out;
 }
 
-std::string DescribeFuzzScenario(const Scenario& s) {
-  if (s.property != "SIG-FUZZ") return s.Describe();
-  std::string out =
-      absl::StrFormat("%s on %s, %d steps:\n", s.property, s.transport, s.steps.size());
-  for (size_t i = 0; i < s.steps.size(); ++i) {
-    absl::StrAppendFormat(&out, "  %d. %s\n", i + 1, DescribeSignalStep(s.steps[i]));
-  }
-  return out;
-}
+std::string DescribeFuzzScenario(const Scenario& s) { return DescribeScenario(s); }
 
 }  // namespace ipcspec

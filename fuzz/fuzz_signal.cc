@@ -286,6 +286,7 @@ class SignalFuzzProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     return ExecuteSignalSteps(s.steps);
   }
+  std::string DescribeStep(const Step& s) const override { return DescribeSignalStep(s); }
 };
 IPCSPEC_REGISTER_PROPERTY(SignalFuzzProperty);
 

@@ -281,6 +281,28 @@ std::string ShellQuote(std::string_view s) {
   return out + "'";
 }
 
+// The command that replays a failing pair exactly, or "" for a pass. With
+// --save-failures it also writes the minimal scenario as a file, which
+// `ipcspec replay` runs and every fuzz target takes as an input.
+std::string ReproduceCommand(const char* argv0, Flags& f, uint64_t seed, const PropertyResult& r) {
+  if (!IsFailure(r.outcome)) return "";
+  std::string cmd = absl::StrCat(ShellQuote(argv0), " run --transport=", ShellQuote(r.transport),
+                                 " --property=", ShellQuote(r.property), " --seed=", seed);
+  for (const std::string& pl : f.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
+  if (f.values.count("timeout")) absl::StrAppend(&cmd, " --timeout=", f.values["timeout"]);
+  if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", r.reproduce);
+  if (auto dir = f.values.find("save-failures"); dir != f.values.end() && r.failing) {
+    const std::string path =
+        absl::StrFormat("%s/%s-%s.scenario", dir->second, r.transport, r.property);
+    if (absl::Status s = WriteFile(path, r.failing->Serialize()); s.ok()) {
+      absl::StrAppend(&cmd, "\n  or: ", ShellQuote(argv0), " replay ", ShellQuote(path));
+    } else {
+      std::cerr << "ipcspec: --save-failures: " << s.message() << "\n";
+    }
+  }
+  return cmd;
+}
+
 int Run(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv, 2,
                        {"transport", "property", "examples", "seed", "timeout", "junit", "json",
@@ -337,68 +359,53 @@ int Run(int argc, char** argv) {
   }
   const Shard shard = ShardFromEnv();
 
-  std::cout.flush();
-  // Fork the server before the harness grows: everything after this point
-  // allocates in this process only.
-  absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options);
-  if (!server.ok()) throw UsageError{std::string(server.status().message())};
+  std::vector<PlannedPair> planned;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (static_cast<int64_t>(i) % shard.total != shard.index) continue;
+    PlannedPair pp{pairs[i].first, pairs[i].second, {}};
+    pp.config.seed = PairSeed(seed, pp.transport->name(), pp.property->id());
+    pp.config.examples = examples;
+    pp.config.reproduce = reproduce;
+    planned.push_back(pp);
+  }
 
   const bool tty = ::isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
   RunReport report;
   report.seed = seed;
   const absl::Time start = absl::Now();
-  size_t done = 0, selected = 0;
-  for (size_t i = 0; i < pairs.size(); ++i)
-    selected += (static_cast<int64_t>(i) % shard.total == shard.index);
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    if (static_cast<int64_t>(i) % shard.total != shard.index) continue;
-    const Transport* t = pairs[i].first;
-    const Property* p = pairs[i].second;
+  size_t done = 0;
+  MatrixOptions matrix;
+  matrix.sandbox = options;
+  if (tty) {
+    matrix.on_progress = [&](size_t i, int n, bool shrinking) {
+      std::cerr << absl::StrFormat("\r\033[K[%d/%d %5.1fs] %s %s: %d examples%s", done + 1,
+                                   planned.size(), absl::ToDoubleSeconds(absl::Now() - start),
+                                   planned[i].transport->name(), planned[i].property->id(), n,
+                                   shrinking ? ", shrinking" : "");
+    };
+  }
+  std::vector<std::string> commands(planned.size());
+  matrix.on_result = [&](size_t i, const PropertyResult& r) {
     ++done;
-    RunConfig config;
-    config.seed = PairSeed(seed, t->name(), p->id());
-    config.examples = examples;
-    config.reproduce = reproduce;
-    if (tty) {
-      config.on_example = [&](int n, bool shrinking) {
-        std::cerr << absl::StrFormat("\r\033[K[%d/%d %5.1fs] %s %s: %d examples%s", done, selected,
-                                     absl::ToDoubleSeconds(absl::Now() - start), t->name(), p->id(),
-                                     n, shrinking ? ", shrinking" : "");
-      };
-    }
-    PropertyResult r = RunProperty(*t, *p, config, **server);
-    std::string cmd;
-    if (IsFailure(r.outcome)) {
-      cmd = absl::StrCat(ShellQuote(argv[0]), " run --transport=", ShellQuote(r.transport),
-                         " --property=", ShellQuote(r.property), " --seed=", seed);
-      for (const std::string& pl : f.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
-      if (f.values.count("timeout")) absl::StrAppend(&cmd, " --timeout=", f.values["timeout"]);
-      if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", r.reproduce);
-      // The minimal scenario as a file: `ipcspec replay` runs it, and every
-      // fuzz target takes it as an input.
-      if (auto dir = f.values.find("save-failures"); dir != f.values.end() && r.failing) {
-        const std::string path =
-            absl::StrFormat("%s/%s-%s.scenario", dir->second, r.transport, r.property);
-        if (absl::Status s = WriteFile(path, r.failing->Serialize()); s.ok()) {
-          absl::StrAppend(&cmd, "\n  or: ", ShellQuote(argv[0]), " replay ", ShellQuote(path));
-        } else {
-          std::cerr << "ipcspec: --save-failures: " << s.message() << "\n";
-        }
-      }
-    }
+    commands[i] = ReproduceCommand(argv[0], f, seed, r);
     if (tty) std::cerr << "\r\033[K";
     std::cout << absl::StrFormat("[%d/%d] %-22s %-18s %-11s %5d examples %8.2fs%s\n", done,
-                                 selected, r.transport, r.property, OutcomeName(r.outcome),
+                                 planned.size(), r.transport, r.property, OutcomeName(r.outcome),
                                  r.examples, absl::ToDoubleSeconds(r.duration),
                                  r.outcome == Outcome::kPass || r.message.empty()
                                      ? ""
                                      : absl::StrCat("  ", r.message.substr(0, 160)));
     std::cout.flush();
-    report.results.push_back(std::move(r));
-    report.reproduce_commands.push_back(std::move(cmd));
+  };
+  std::cout.flush();
+  absl::StatusOr<MatrixResult> ran = RunMatrix(planned, matrix);
+  if (!ran.ok()) throw UsageError{std::string(ran.status().message())};
+  for (size_t i = 0; i < ran->results.size(); ++i) {
+    if (!ran->results[i]) continue;
+    report.results.push_back(std::move(*ran->results[i]));
+    report.reproduce_commands.push_back(std::move(commands[i]));
   }
   report.elapsed = absl::Now() - start;
-  server->reset();
 
   std::cout << "\n";
   PrintMatrix(report, std::cout);

@@ -237,7 +237,7 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
     if (last_failure) {
       out.outcome = last_failure->second.outcome;
       out.message = last_failure->second.message;
-      out.counterexample = last_failure->first.Describe();
+      out.counterexample = p.DescribeSteps(last_failure->first);
       out.output = last_failure->second.output;
       out.failing = last_failure->first;
     } else {

@@ -4,7 +4,25 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/str_format.h"
+
 namespace ipcspec {
+
+std::string Property::DescribeStep(const Step& s) const { return ipcspec::DescribeStep(s); }
+
+std::string Property::DescribeSteps(const Scenario& s) const {
+  std::string out = absl::StrFormat("%s on %s, %d %s:\n", s.property, s.transport, s.steps.size(),
+                                    s.steps.size() == 1 ? "step" : "steps");
+  for (size_t i = 0; i < s.steps.size(); ++i) {
+    absl::StrAppendFormat(&out, "  %d. %s\n", i + 1, DescribeStep(s.steps[i]));
+  }
+  return out;
+}
+
+std::string DescribeScenario(const Scenario& s) {
+  const Property* p = PropertyRegistry::Global().Find(s.property);
+  return p != nullptr ? p->DescribeSteps(s) : s.Describe();
+}
 
 PropertyRegistry& PropertyRegistry::Global() {
   static auto* registry = new PropertyRegistry();

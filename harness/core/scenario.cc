@@ -90,7 +90,8 @@ std::string DescribeStep(const Step& s) {
 }
 
 std::string Scenario::Describe() const {
-  std::string out = absl::StrFormat("%s on %s, %d steps:\n", property, transport, steps.size());
+  std::string out = absl::StrFormat("%s on %s, %d %s:\n", property, transport, steps.size(),
+                                    steps.size() == 1 ? "step" : "steps");
   for (size_t i = 0; i < steps.size(); ++i) {
     absl::StrAppendFormat(&out, "  %d. %s\n", i + 1, DescribeStep(steps[i]));
   }

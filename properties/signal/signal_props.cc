@@ -53,14 +53,13 @@ class IgnoreProperty : public NamedProperty {
             "*; LTP testcases/kernel/syscalls/kill/") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *PlaySignal()),
-                               Step::Param(1, *rc::gen::inRange(1, 20))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 20))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
-    const int n = static_cast<int>(s.Param(1, 3));
+    const int sig = signal_.Of(s);
+    const int n = times_.Of(s);
     ResetDeliveries();
     sigset_t empty;
     sigemptyset(&empty);
@@ -90,6 +89,10 @@ class IgnoreProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> signal_{this, 0, "the signal, set to SIG_IGN, is %s", SIGUSR1, SaySignal};
+  const Param<int> times_{this, 1, "it is sent %s times", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(IgnoreProperty);
 

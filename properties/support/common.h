@@ -17,6 +17,7 @@
 #include "ipcspec/property.h"
 #include "ipcspec/sandbox.h"
 #include "ipcspec/transport.h"
+#include "properties/support/property_base.h"
 
 namespace ipcspec::props {
 
@@ -134,18 +135,6 @@ bool OrderedModel(const Capabilities& c);
 
 std::string Errno(int rc);  // "-EPIPE" style, or "END"
 
-// A property's identity, fixed at construction.
-class NamedProperty : public Property {
- public:
-  NamedProperty(std::string_view id, std::string_view summary, std::string_view reference)
-      : id_(id), summary_(summary), reference_(reference) {}
-  std::string_view id() const override { return id_; }
-  std::string_view summary() const override { return summary_; }
-  std::string_view reference() const override { return reference_; }
-
- private:
-  std::string_view id_, summary_, reference_;
-};
 
 // Sends from steps of `actor`, as Sent records in step order.
 std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -90,6 +91,42 @@ struct PropertyResult {
 
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
                            CaseRunner& runner);
+
+// One (transport, property) pair of a run, in report order.
+struct PlannedPair {
+  const Transport* transport = nullptr;
+  const Property* property = nullptr;
+  RunConfig config;  // config.on_example is not used: see MatrixOptions::on_progress
+};
+
+struct MatrixOptions {
+  int jobs = 1;             // pairs in flight at once, each in its own sandboxes
+  SandboxOptions sandbox;   // for every case
+  // Called in this process as each pair finishes, in completion order (which
+  // --jobs may change; the result's order never does).
+  std::function<void(size_t index, const PropertyResult&)> on_result;
+  // Progress of a running pair: examples so far, and whether it is shrinking.
+  std::function<void(size_t index, int examples, bool shrinking)> on_progress;
+  // When this descriptor becomes readable (a SIGINT/SIGTERM self-pipe), the
+  // run stops: running cases are killed and reaped, and pairs that did not
+  // finish are left out of the result.
+  int stop_fd = -1;
+};
+
+struct MatrixResult {
+  std::vector<std::optional<PropertyResult>> results;  // by pair index; empty: not finished
+  bool stopped = false;
+};
+
+// Runs every pair: the matrix of a conformance run. Call it before the
+// harness grows: it starts the processes that fork the cases first. The
+// verdicts, counterexamples and reproduce strings depend only on each pair's
+// config, never on `jobs` or on timing.
+//
+//   std::vector<PlannedPair> pairs = ...;
+//   absl::StatusOr<MatrixResult> m = RunMatrix(pairs, {.jobs = 2, .on_result = Print});
+absl::StatusOr<MatrixResult> RunMatrix(const std::vector<PlannedPair>& pairs,
+                                       const MatrixOptions& options);
 
 // Encoded CaseResult, for the fork server's replies.
 std::string EncodeCaseResult(const CaseResult& r);

@@ -43,7 +43,17 @@ class Property {
   virtual Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const = 0;
   // How many examples a default run makes (fewer for slow properties).
   virtual int DefaultExamples() const { return 40; }
+  // One step in words, for counterexamples. The default knows the generic
+  // steps; a property with parameters says what each one means
+  // ("the signal is SIGUSR1"), never "parameter 0 = 10".
+  virtual std::string DescribeStep(const Step& s) const;
+  // The scenario as numbered steps in this property's words.
+  std::string DescribeSteps(const Scenario& s) const;
 };
+
+// A scenario in the words of its property when that is registered (else
+// Scenario::Describe).
+std::string DescribeScenario(const Scenario& s);
 
 class PropertyRegistry {
  public:

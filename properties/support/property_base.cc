@@ -1,0 +1,31 @@
+#include "properties/support/property_base.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/sandbox.h"
+
+namespace ipcspec::props {
+
+std::string SayNumber(uint64_t v) { return absl::StrCat(v); }
+std::string SayBytes(uint64_t v) { return absl::StrCat(v, v == 1 ? " byte" : " bytes"); }
+std::string SaySignal(uint64_t v) { return SignalName(static_cast<int>(v)); }
+std::string SayMilliseconds(uint64_t v) { return absl::StrCat(v, " ms"); }
+std::string SayYesNo(uint64_t v) { return v != 0 ? "yes" : "no"; }
+
+std::string NamedProperty::DescribeStep(const ipcspec::Step& s) const {
+  if (s.op == Op::kParam) {
+    for (const ParamInfo& p : params_) {
+      if (p.index == s.arg) {
+        const absl::string_view words(p.words.data(), p.words.size());
+        auto format = absl::ParsedFormat<'s'>::New(words);
+        return format != nullptr ? absl::StrFormat(*format, p.say(s.size))
+                                 : absl::StrCat(words, ": ", p.say(s.size));
+      }
+    }
+  }
+  return Property::DescribeStep(s);
+}
+
+}  // namespace ipcspec::props

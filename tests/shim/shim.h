@@ -1,0 +1,44 @@
+/* tests/shim/shim.h: an interposed libc that breaks exactly one kernel rule.
+ *
+ * A kernel-rule property cannot be broken through a transport, so the tests
+ * prove that it can fail by running it with this library preloaded and one
+ * breakage selected by name:
+ *
+ *   LD_PRELOAD=<build>/tests/libipcspec_shim.so IPCSPEC_SHIM=sigsuspend-keeps-mask \
+ *     ipcspec run --transport=signal --property=SIG-SUSPEND-MASK     # must fail
+ *
+ * Each tests/shim/shim_<area>.c wraps the libc functions of one area. A
+ * wrapper misbehaves only when its mode is selected *and* the call matches
+ * the rule's own pattern (a flag bit, a descriptor type, a name prefix), so
+ * the harness's own use of the same function keeps working:
+ *
+ *   int pipe2(int fds[2], int flags) {
+ *     if (ipcspec_shim_mode("pipe2-accepts-bad-flags") && (flags & ~kKnownFlags) != 0)
+ *       flags &= kKnownFlags;                                   // the broken rule
+ *     return IPCSPEC_SHIM_NEXT(pipe2)(fds, flags);
+ *   }
+ *
+ * Without IPCSPEC_SHIM (or with an unknown mode) every wrapper is the real
+ * call; ShimModes() in tests/support/shim_run.h lists the modes a test may name.
+ */
+#ifndef IPCSPEC_TESTS_SHIM_SHIM_H_
+#define IPCSPEC_TESTS_SHIM_SHIM_H_
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+
+/* Non-zero when IPCSPEC_SHIM names `mode`. Async-signal-safe after the first
+ * call (the environment is read once, in the library's constructor). */
+int ipcspec_shim_mode(const char* mode);
+
+/* The next definition of `name` (libc's): dlsym(RTLD_NEXT), looked up once. */
+#define IPCSPEC_SHIM_NEXT(name)                                             \
+  (__extension__({                                                          \
+    static __typeof__(&name) next_##name;                                   \
+    if (next_##name == 0) next_##name = (__typeof__(&name))dlsym(RTLD_NEXT, #name); \
+    next_##name;                                                            \
+  }))
+
+#endif /* IPCSPEC_TESTS_SHIM_SHIM_H_ */
