@@ -118,14 +118,18 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
     std::string request;
     while (ReadFrame(req_r.get(), &request) == 0) {
       WireReader in(request);
-      uint64_t timeout_us = 0;
+      uint64_t timeout_us = 0, unit_us = 0, grace_us = 0;
       std::string bytes;
       CaseResult result;
       absl::StatusOr<Scenario> s = absl::InvalidArgumentError("malformed fork-server request");
-      if (in.U64(&timeout_us) && in.Str(&bytes)) s = Scenario::Parse(bytes);
+      if (in.U64(&timeout_us) && in.U64(&unit_us) && in.U64(&grace_us) && in.Str(&bytes)) {
+        s = Scenario::Parse(bytes);
+      }
       if (s.ok()) {
         SandboxOptions o = options;
         o.timeout = absl::Microseconds(static_cast<int64_t>(timeout_us));
+        o.time_unit = absl::Microseconds(static_cast<int64_t>(unit_us));
+        o.hang_grace = absl::Microseconds(static_cast<int64_t>(grace_us));
         result = RunCase(o, [&](const CaseEnv& env) { return RunScenario(*s, env); });
       } else {
         result.message = std::string(s.status().message());
@@ -135,7 +139,7 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
     ::_exit(0);
   }
   return std::unique_ptr<ForkServer>(
-      new ForkServer(pid, std::move(req_w), std::move(resp_r), options.timeout));
+      new ForkServer(pid, std::move(req_w), std::move(resp_r), options));
 }
 
 ForkServer::~ForkServer() {
@@ -146,7 +150,9 @@ ForkServer::~ForkServer() {
 
 CaseResult ForkServer::Run(const Scenario& s) {
   WireWriter w;
-  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timeout_)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(options_.timeout)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(options_.time_unit)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(options_.hang_grace)));
   w.Str(s.Serialize());
   CaseResult r;
   std::string reply;

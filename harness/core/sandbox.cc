@@ -97,6 +97,8 @@ void SetLimit(int resource, rlim_t value) {
   ::close_range(kReportFd + 1, ~0U, 0);
 
   CaseEnv env{scratch, deadline, false};
+  env.time_unit = options.time_unit;
+  env.hang_grace = options.hang_grace;
   bool mq_mounted = false;
   if (options.private_ipc) {
     if (::unshare(CLONE_NEWIPC | CLONE_NEWNS) == 0) {

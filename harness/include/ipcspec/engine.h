@@ -58,11 +58,11 @@ class ForkServer : public CaseRunner {
   CaseResult Run(const Scenario& s) override;
 
  private:
-  ForkServer(pid_t pid, FileDescriptor to, FileDescriptor from, absl::Duration timeout)
-      : pid_(pid), to_(std::move(to)), from_(std::move(from)), timeout_(timeout) {}
+  ForkServer(pid_t pid, FileDescriptor to, FileDescriptor from, const SandboxOptions& options)
+      : pid_(pid), to_(std::move(to)), from_(std::move(from)), options_(options) {}
   pid_t pid_;
   FileDescriptor to_, from_;
-  absl::Duration timeout_;
+  SandboxOptions options_;
 };
 
 struct RunConfig {

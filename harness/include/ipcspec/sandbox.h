@@ -64,7 +64,14 @@ struct Verdict {
 };
 
 struct SandboxOptions {
-  absl::Duration timeout = absl::Seconds(10);
+  absl::Duration timeout = absl::Seconds(10);  // the whole case's last-resort deadline
+  // The unit of every time-based property (G-TIMEOUT, bounded receives):
+  // their waits are multiples of it, so a loaded machine can slow them down
+  // (--time-unit) without false failures.
+  absl::Duration time_unit = absl::Milliseconds(10);
+  // How long an operation may overrun its own timeout (or, without one, make
+  // no progress) before the case ends as a hang (--hang-grace).
+  absl::Duration hang_grace = absl::Seconds(1);
   size_t output_limit = 64 * 1024;                 // captured stdout+stderr kept, bytes
   bool private_ipc = true;                         // unshare(CLONE_NEWIPC) where permitted
   bool drop_privileges = true;                     // as root, run the case as nobody so that
@@ -80,6 +87,8 @@ struct CaseEnv {
   bool private_ipc = false;  // running in a private IPC namespace
   std::string mq_dir;        // the namespace's mqueue file system, if mounted
   uid_t uid = 0;             // the uid the case runs as
+  absl::Duration time_unit = absl::Milliseconds(10);  // SandboxOptions::time_unit
+  absl::Duration hang_grace = absl::Seconds(1);       // SandboxOptions::hang_grace
 };
 
 struct CaseResult {
