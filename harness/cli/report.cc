@@ -3,68 +3,74 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <cstdio>
 #include <map>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "harness/cli/text.h"
+#include "nlohmann/json.hpp"
 
 namespace ipcspec {
 namespace {
 
-std::string Cell(const PropertyResult& r) {
-  switch (r.outcome) {
-    case Outcome::kPass:
-      return "ok";
-    case Outcome::kFail:
-      return "FAIL";
-    case Outcome::kCrashed:
-      return "CRASH";
-    case Outcome::kTimeout:
-      return "HANG";
-    case Outcome::kBroken:
-      return "BROKEN";
-    case Outcome::kUnsupported:
-      return "unsup";
-    case Outcome::kLeaked:
-      return "LEAK";
-    case Outcome::kSkipped:
-      return "-";
-  }
-  return "?";
+using Json = nlohmann::ordered_json;
+
+std::vector<std::string> Lines(std::string_view text) {
+  std::vector<std::string> out;
+  for (absl::string_view l : absl::StrSplit(std::string(text), '\n', absl::SkipEmpty())) out.emplace_back(l);
+  return out;
 }
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters, even escaped.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
+Json EntryJson(const ReportEntry& e) {
+  const PropertyResult& p = e.result;
+  Json j;
+  j["transport"] = p.transport;
+  j["property"] = p.property;
+  j["outcome"] = std::string(OutcomeName(p.outcome));
+  j["seed"] = std::to_string(e.seed);
+  j["iteration"] = e.iteration;
+  j["examples"] = p.examples;
+  j["shrinks"] = p.shrinks;
+  j["duration_ms"] = absl::ToInt64Milliseconds(p.duration);
+  j["message"] = p.message;
+  j["counterexample"] = p.counterexample;
+  j["steps"] = Lines(p.counterexample);
+  j["leaks"] = LeaksOf(p);
+  j["output"] = p.output;
+  j["reproduce"] = e.reproduce_command;
+  j["reproduce_string"] = p.reproduce;
+  return j;
+}
+
+// time="1.234" in seconds, as every JUnit reader expects.
+std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
+
+std::string Attr(std::string_view name, std::string_view value) {
+  return absl::StrFormat(" %s=\"%s\"", name, XmlEscape(value));
+}
+
+std::string TestCase(const ReportEntry& e) {
+  const PropertyResult& p = e.result;
+  std::string name = p.property;
+  if (e.iteration > 1) absl::StrAppend(&name, " (repeat ", e.iteration, ")");
+  std::string out = absl::StrCat("    <testcase", Attr("classname", "ipcspec." + p.transport),
+                                 Attr("name", name), Attr("time", Seconds(p.duration)), ">\n");
+  if (IsFailure(p.outcome)) {
+    std::string body = absl::StrCat(p.counterexample, "seed: ", e.seed, "\n");
+    if (!e.reproduce_command.empty()) absl::StrAppend(&body, "reproduce: ", e.reproduce_command, "\n");
+    absl::StrAppend(&out, "      <", IsAssertionFailure(p.outcome) ? "failure" : "error",
+                    Attr("type", OutcomeName(p.outcome)), Attr("message", p.message), ">",
+                    XmlEscape(body), "</", IsAssertionFailure(p.outcome) ? "failure" : "error",
+                    ">\n");
+  } else if (p.outcome == Outcome::kUnsupported) {
+    absl::StrAppend(&out, "      <skipped", Attr("message", "unsupported: " + p.message), "/>\n");
   }
-  return out;
+  if (!p.output.empty()) {
+    absl::StrAppend(&out, "      <system-out>", XmlEscape(p.output), "</system-out>\n");
+  }
+  return out + "    </testcase>\n";
 }
 
 }  // namespace
@@ -74,184 +80,115 @@ bool IsFailure(Outcome o) {
          o == Outcome::kBroken || o == Outcome::kLeaked;
 }
 
-std::string JsonEscape(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<int>(c));
-        } else {
-          out += c;
-        }
+bool IsAssertionFailure(Outcome o) { return o == Outcome::kFail; }
+
+Counts CountOutcomes(const RunReport& r) {
+  Counts c;
+  for (const ReportEntry& e : r.results) {
+    const Outcome o = e.result.outcome;
+    if (o == Outcome::kPass) {
+      ++c.passed;
+    } else if (IsAssertionFailure(o)) {
+      ++c.failed;
+    } else if (IsFailure(o)) {
+      ++c.errors;
+    } else {
+      ++c.unsupported;
     }
   }
-  return out + "\"";
+  return c;
 }
 
-void PrintMatrix(const RunReport& r, std::ostream& os) {
-  std::vector<std::string> transports, properties;
-  std::map<std::pair<std::string, std::string>, const PropertyResult*> cells;
-  for (const PropertyResult& p : r.results) {
-    if (std::find(transports.begin(), transports.end(), p.transport) == transports.end()) {
-      transports.push_back(p.transport);
-    }
-    if (std::find(properties.begin(), properties.end(), p.property) == properties.end()) {
-      properties.push_back(p.property);
-    }
-    cells[{p.transport, p.property}] = &p;
-  }
-  auto cell = [&](const std::string& t, const std::string& p) {
-    auto it = cells.find({t, p});
-    return it == cells.end() ? std::string() : Cell(*it->second);
-  };
-  const char* legend =
-      "(ok pass, FAIL fail, CRASH crashed, HANG timeout, BROKEN set-up failed, LEAK leaked, "
-      "unsup unsupported here, - does not apply)\n";
-  if (properties.size() <= 12) {
-    // A transport per row, a property per column.
-    size_t name_width = 9;
-    for (const std::string& t : transports) name_width = std::max(name_width, t.size());
-    std::vector<size_t> widths;
-    os << absl::StrFormat("%-*s", name_width, "transport");
-    for (const std::string& p : properties) {
-      widths.push_back(std::max<size_t>(p.size(), 6));
-      os << "  " << absl::StrFormat("%-*s", widths.back(), p);
-    }
-    os << "\n";
-    for (const std::string& t : transports) {
-      os << absl::StrFormat("%-*s", name_width, t);
-      for (size_t i = 0; i < properties.size(); ++i) {
-        os << "  " << absl::StrFormat("%-*s", widths[i], cell(t, properties[i]));
-      }
-      os << "\n";
-    }
-    os << legend;
-    return;
-  }
-  // Many properties: a property per row, numbered transport columns.
-  for (size_t i = 0; i < transports.size(); ++i) {
-    os << absl::StrFormat("%s[%d] %s", i ? "  " : "transports: ", i + 1, transports[i]);
-  }
-  os << "\n";
-  size_t name_width = 8;
-  for (const std::string& p : properties) name_width = std::max(name_width, p.size());
-  os << absl::StrFormat("%-*s", name_width, "property");
-  for (size_t i = 0; i < transports.size(); ++i)
-    os << absl::StrFormat(" %-6s", absl::StrCat("[", i + 1, "]"));
-  os << "\n";
-  for (const std::string& p : properties) {
-    os << absl::StrFormat("%-*s", name_width, p);
-    for (const std::string& t : transports) os << absl::StrFormat(" %-6s", cell(t, p));
-    os << "\n";
-  }
-  os << legend;
-}
-
-void PrintFailures(const RunReport& r, std::ostream& os) {
-  for (size_t i = 0; i < r.results.size(); ++i) {
-    const PropertyResult& p = r.results[i];
-    if (!IsFailure(p.outcome)) continue;
-    os << "\n"
-       << OutcomeName(p.outcome) << ": " << p.property << " on " << p.transport << " after "
-       << p.examples << " examples, " << p.shrinks << " shrinks\n  " << p.message << "\n";
-    if (!p.counterexample.empty()) os << "minimal counterexample: " << p.counterexample;
-    if (!p.output.empty()) {
-      os << "case output (" << p.output.size() << " bytes):\n" << p.output;
-      if (p.output.back() != '\n') os << "\n";
-    }
-    if (!r.reproduce_commands[i].empty()) os << "reproduce: " << r.reproduce_commands[i] << "\n";
-  }
-}
-
-std::string ToJson(const RunReport& r) {
-  int passed = 0, failed = 0, skipped = 0;
-  std::string out = absl::StrFormat("{\"seed\":%d,\"results\":[", r.seed);
-  for (size_t i = 0; i < r.results.size(); ++i) {
-    const PropertyResult& p = r.results[i];
-    if (p.outcome == Outcome::kPass)
-      ++passed;
-    else if (IsFailure(p.outcome))
-      ++failed;
-    else
-      ++skipped;
-    absl::StrAppendFormat(
-        &out,
-        "%s{\"transport\":%s,\"property\":%s,\"outcome\":%s,\"examples\":%d,\"duration_ms\":%d,"
-        "\"message\":%s,\"reproduce\":%s,\"counterexample\":%s}",
-        i ? "," : "", JsonEscape(p.transport), JsonEscape(p.property),
-        JsonEscape(OutcomeName(p.outcome)), p.examples, absl::ToInt64Milliseconds(p.duration),
-        JsonEscape(p.message), JsonEscape(r.reproduce_commands[i]), JsonEscape(p.counterexample));
-  }
-  absl::StrAppendFormat(&out, "],\"summary\":{\"passed\":%d,\"failed\":%d,\"skipped\":%d}}\n",
-                        passed, failed, skipped);
+std::vector<std::string> LeaksOf(const PropertyResult& r) {
+  std::vector<std::string> out;
+  if (r.outcome != Outcome::kLeaked) return out;
+  constexpr std::string_view kPrefix = "left behind: ";
+  const size_t at = r.message.find(kPrefix);
+  if (at == std::string::npos) return out;
+  std::string_view rest = std::string_view(r.message).substr(at + kPrefix.size());
+  rest = rest.substr(0, rest.find('\n'));
+  for (absl::string_view l : absl::StrSplit(std::string(rest), ", ", absl::SkipEmpty())) out.emplace_back(l);
   return out;
 }
 
-std::string ToJunit(const RunReport& r) {
-  std::map<std::string, std::vector<size_t>> by_transport;
-  for (size_t i = 0; i < r.results.size(); ++i) by_transport[r.results[i].transport].push_back(i);
-  int tests = 0, failures = 0, skipped = 0;
-  std::string suites;
-  for (const auto& [transport, idx] : by_transport) {
-    int f = 0, s = 0;
-    double secs = 0;
-    std::string cases;
-    for (size_t i : idx) {
-      const PropertyResult& p = r.results[i];
-      secs += absl::ToDoubleSeconds(p.duration);
-      absl::StrAppendFormat(
-          &cases, "    <testcase classname=\"ipcspec.%s\" name=\"%s\" time=\"%.3f\">",
-          XmlEscape(transport), XmlEscape(p.property), absl::ToDoubleSeconds(p.duration));
-      if (IsFailure(p.outcome)) {
-        ++f;
-        absl::StrAppendFormat(
-            &cases, "\n      <failure type=\"%s\" message=\"%s\">%s%s%s</failure>\n    ",
-            OutcomeName(p.outcome), XmlEscape(p.message), XmlEscape(p.counterexample),
-            XmlEscape(p.output),
-            XmlEscape(r.reproduce_commands[i].empty() ? ""
-                                                      : "reproduce: " + r.reproduce_commands[i]));
-      } else if (p.outcome != Outcome::kPass) {
-        ++s;
-        absl::StrAppendFormat(&cases, "<skipped message=\"%s: %s\"/>", OutcomeName(p.outcome),
-                              XmlEscape(p.message));
-      }
-      cases += "</testcase>\n";
-    }
-    tests += static_cast<int>(idx.size());
-    failures += f;
-    skipped += s;
-    absl::StrAppendFormat(&suites,
-                          "  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
-                          "skipped=\"%d\" time=\"%.3f\">\n%s  </testsuite>\n",
-                          XmlEscape(transport), idx.size(), f, s, secs, cases);
+std::string ToJson(const RunReport& r) {
+  Json j;
+  j["schema"] = kReportSchema;
+  j["ipcspec_version"] = r.version;
+  j["seed"] = std::to_string(r.seed);
+  j["shard"] = {{"index", r.shard_index}, {"total", r.shard_total}};
+  j["complete"] = r.complete;
+  j["stopped_by"] = r.stopped_by.empty() ? Json() : Json(r.stopped_by);
+  j["elapsed_ms"] = absl::ToInt64Milliseconds(r.elapsed);
+  j["planned"] = r.planned;
+  j["results"] = Json::array();
+  for (const ReportEntry& e : r.results) j["results"].push_back(EntryJson(e));
+  j["not_applicable"] = Json::array();
+  for (const NotApplicable& n : r.not_applicable) {
+    j["not_applicable"].push_back(
+        {{"transport", n.transport}, {"property", n.property}, {"reason", n.reason}});
   }
-  return absl::StrFormat(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ipcspec\" tests=\"%d\" "
-      "failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n%s</testsuites>\n",
-      tests, failures, skipped, absl::ToDoubleSeconds(r.elapsed), suites);
+  const Counts c = CountOutcomes(r);
+  j["summary"] = {{"passed", c.passed},
+                  {"failed", c.failed},
+                  {"errors", c.errors},
+                  {"unsupported", c.unsupported},
+                  {"not_applicable", r.not_applicable.size()},
+                  {"not_run", r.planned - std::min(r.planned, r.results.size())}};
+  return j.dump(2, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace) + "\n";
 }
 
-absl::Status WriteFile(const std::string& path, const std::string& contents) {
-  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return ErrnoStatus("open", path);
+std::string ToJunit(const RunReport& r) {
+  std::map<std::string, std::vector<const ReportEntry*>> by_transport;
+  for (const ReportEntry& e : r.results) by_transport[e.result.transport].push_back(&e);
+  const std::string properties = absl::StrCat(
+      "    <properties>\n      <property name=\"seed\"", Attr("value", std::to_string(r.seed)),
+      "/>\n      <property name=\"shard\"",
+      Attr("value", absl::StrCat(r.shard_index, "/", r.shard_total)),
+      "/>\n      <property name=\"ipcspec_version\"", Attr("value", r.version),
+      "/>\n      <property name=\"complete\"", Attr("value", r.complete ? "true" : "false"),
+      "/>\n    </properties>\n");
+  std::string suites;
+  Counts all;
+  for (const auto& [transport, entries] : by_transport) {
+    RunReport one;
+    absl::Duration time;
+    std::string cases;
+    for (const ReportEntry* e : entries) {
+      one.results.push_back(*e);
+      time += e->result.duration;
+      cases += TestCase(*e);
+    }
+    const Counts c = CountOutcomes(one);
+    all.failed += c.failed, all.errors += c.errors, all.unsupported += c.unsupported;
+    absl::StrAppend(&suites, "  <testsuite", Attr("name", "ipcspec." + transport),
+                    Attr("tests", std::to_string(entries.size())),
+                    Attr("failures", std::to_string(c.failed)),
+                    Attr("errors", std::to_string(c.errors)),
+                    Attr("skipped", std::to_string(c.unsupported)), Attr("time", Seconds(time)),
+                    ">\n", properties, cases, "  </testsuite>\n");
+  }
+  return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites",
+                      Attr("name", "ipcspec"), Attr("tests", std::to_string(r.results.size())),
+                      Attr("failures", std::to_string(all.failed)),
+                      Attr("errors", std::to_string(all.errors)),
+                      Attr("skipped", std::to_string(all.unsupported)),
+                      Attr("time", Seconds(r.elapsed)), ">\n", suites, "</testsuites>\n");
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
+  FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoStatus("open", tmp);
   if (int rc = WriteFull(fd.get(), contents.data(), contents.size()); rc != 0) {
-    return ErrnoStatus("write", path, -rc);
+    ::unlink(tmp.c_str());
+    return ErrnoStatus("write", tmp, -rc);
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus("rename", path, err);
   }
   return absl::OkStatus();
 }

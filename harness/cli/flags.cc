@@ -1,0 +1,134 @@
+#include "harness/cli/flags.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace ipcspec {
+namespace {
+
+const FlagSpec* FindSpec(std::span<const FlagSpec> specs, std::string_view name) {
+  for (const FlagSpec& s : specs) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+bool ParseBool(std::string_view v, bool* out) {
+  if (v == "true" || v == "1" || v == "yes") {
+    *out = true;
+  } else if (v == "false" || v == "0" || v == "no") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Flags::Get(std::string_view name, std::string_view fallback) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? std::string(fallback) : it->second.back();
+}
+
+std::vector<std::string> Flags::All(std::string_view name) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? std::vector<std::string>() : it->second;
+}
+
+int64_t Flags::Int(std::string_view name, int64_t fallback, int64_t min, int64_t max) const {
+  if (!Has(name)) return fallback;
+  const std::string v = Get(name);
+  int64_t n;
+  if (!absl::SimpleAtoi(v, &n) || n < min || n > max) {
+    throw UsageError{
+        absl::StrFormat("--%s=%s: expected a whole number from %d to %d", name, v, min, max)};
+  }
+  return n;
+}
+
+absl::Duration Flags::Duration(std::string_view name, absl::Duration fallback, absl::Duration min,
+                               absl::Duration max) const {
+  if (!Has(name)) return fallback;
+  const std::string v = Get(name);
+  absl::Duration d;
+  if (!absl::ParseDuration(v, &d) || d < min || d > max) {
+    throw UsageError{absl::StrFormat("--%s=%s: expected a duration from %s to %s, such as 500ms",
+                                     name, v, absl::FormatDuration(min),
+                                     absl::FormatDuration(max))};
+  }
+  return d;
+}
+
+Flags ParseFlags(std::span<char* const> args, std::span<const FlagSpec> specs) {
+  Flags f;
+  bool flags_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (flags_done || arg.size() < 2 || arg[0] != '-') {
+      f.positional_.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      flags_done = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      f.help_ = true;
+      continue;
+    }
+    if (arg.substr(0, 2) != "--") throw UsageError{absl::StrCat("unknown flag ", std::string(arg))};
+    std::string name(arg.substr(2));
+    std::optional<std::string> value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    const FlagSpec* spec = FindSpec(specs, name);
+    if (spec == nullptr) throw UsageError{absl::StrCat("unknown flag --", name)};
+    if (spec->value.empty()) {
+      bool on = true;
+      if (value && !ParseBool(*value, &on)) {
+        throw UsageError{absl::StrFormat("--%s=%s: expected true or false", name, *value)};
+      }
+      if (!on) {
+        f.values_.erase(name);
+        continue;
+      }
+      value = "true";
+    } else if (!value) {
+      if (i + 1 >= args.size()) {
+        throw UsageError{absl::StrFormat("--%s needs a value: --%s=%s", name, name, spec->value)};
+      }
+      value = args[++i];
+    }
+    std::vector<std::string>& slot = f.values_[name];
+    if (!spec->repeated) slot.clear();
+    slot.push_back(*value);
+  }
+  return f;
+}
+
+std::string FlagHelp(std::string_view usage, std::string_view what,
+                     std::span<const FlagSpec> specs) {
+  std::string out = absl::StrFormat("usage: %s\n%s\n\nflags:\n", usage, what);
+  std::vector<std::string> left;
+  size_t width = 0;
+  for (const FlagSpec& s : specs) {
+    left.push_back(s.value.empty() ? absl::StrFormat("--%s", s.name)
+                                   : absl::StrFormat("--%s=%s", s.name, s.value));
+    if (s.repeated) left.back() += " ...";
+    width = std::max(width, left.back().size());
+  }
+  left.push_back("-h, --help");
+  for (size_t i = 0; i < left.size(); ++i) {
+    absl::StrAppendFormat(&out, "  %-*s  %s\n", width, left[i],
+                          i < specs.size() ? specs[i].help : "this help");
+  }
+  return out;
+}
+
+}  // namespace ipcspec

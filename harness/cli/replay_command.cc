@@ -1,0 +1,128 @@
+// `ipcspec replay FILE`: runs one saved scenario or fuzz input in the
+// sandbox, prints it as readable steps with its verdict, and with --shrink
+// minimises a failing one with the property engine.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "fuzz/fuzz_decode.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/report.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/registry.h"
+
+namespace ipcspec {
+namespace {
+
+const FlagSpec kReplayFlags[] = {
+    {"timeout", "DURATION", "the case's last-resort deadline (default 10s)"},
+    {"plugin", "PATH", "load a transport plugin (a shared object)", true},
+    {"target", "NAME", "the fuzz target FILE is an input of (default: its directory's name)"},
+    {"shrink", "OUT", "minimise a failing scenario and write it to OUT"},
+};
+
+// A property that replays one given scenario and shrinks it by dropping
+// steps, so a fuzz crash or a saved failure is minimised by the engine.
+class FixedStepsProperty : public Property {
+ public:
+  FixedStepsProperty(const Property& inner, std::vector<Step> steps)
+      : inner_(inner), steps_(std::move(steps)) {}
+  std::string_view id() const override { return inner_.id(); }
+  std::string_view summary() const override { return inner_.summary(); }
+  std::string_view reference() const override { return inner_.reference(); }
+  Applicability AppliesTo(const Transport& t) const override { return inner_.AppliesTo(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    std::vector<Step> steps = steps_;
+    return rc::Gen<std::vector<Step>>([steps](const rc::Random&, int) {
+      return rc::shrinkable::shrinkRecur(steps, &rc::shrink::removeChunks<std::vector<Step>>);
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    return inner_.Run(t, s, env);
+  }
+
+ private:
+  const Property& inner_;
+  std::vector<Step> steps_;
+};
+
+// A serialized Scenario (IPCSPEC1...) is taken as it is; any other file is a
+// fuzz input of --target, or of the target named by its directory
+// (corpus/<target>/FILE, fuzz-artifacts/<target>/FILE).
+Scenario ReadScenario(const std::string& path, const Flags& f) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError{absl::StrCat("cannot read ", path, ": ", strerror(errno))};
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  const std::string target =
+      f.Get("target", std::filesystem::path(path).parent_path().filename().string());
+  absl::StatusOr<Scenario> s = absl::InvalidArgumentError("");
+  if (bytes.str().rfind("IPCSPEC1", 0) == 0) {
+    s = Scenario::Parse(bytes.str());
+  } else if (FindFuzzTarget(target) == nullptr) {
+    std::vector<std::string> names;
+    for (const FuzzTarget& t : FuzzTargets()) names.push_back(t.name);
+    throw UsageError{absl::StrFormat(
+        "%s is not an IPCSPEC1 scenario, and '%s' is not a fuzz target (pass --target=NAME: %s)",
+        path, target, absl::StrJoin(names, ", "))};
+  } else {
+    s = DecodeFuzzInput(target, bytes.str());
+  }
+  if (!s.ok()) throw UsageError{absl::StrCat(path, ": ", s.status().message())};
+  return *std::move(s);
+}
+
+void Shrink(const Scenario& s, const std::string& out, CaseRunner& runner) {
+  const Transport* t = TransportRegistry::Global().Find(s.transport);
+  const Property* p = PropertyRegistry::Global().Find(s.property);
+  if (t == nullptr || p == nullptr) {
+    throw UsageError{absl::StrFormat("cannot shrink: unknown transport '%s' or property '%s'",
+                                     s.transport, s.property)};
+  }
+  FixedStepsProperty fixed(*p, s.steps);
+  RunConfig config;
+  config.examples = 1;
+  PropertyResult pr = RunProperty(*t, fixed, config, runner);
+  if (!pr.failing) return;
+  if (absl::Status w = WriteFileAtomically(out, pr.failing->Serialize()); !w.ok()) {
+    throw UsageError{std::string(w.message())};
+  }
+  std::cout << absl::StrFormat("shrunk from %d to %d steps (%s: %s), written to %s:\n%s",
+                               s.steps.size(), pr.failing->steps.size(), OutcomeName(pr.outcome),
+                               pr.message, out, pr.failing->Describe());
+}
+
+}  // namespace
+
+int ReplayCommand(std::span<char* const> args) {
+  const Flags f = ParseFlags(args, kReplayFlags);
+  if (f.help()) {
+    std::cout << FlagHelp("ipcspec replay [flags] FILE",
+                          "Runs a saved scenario (--save-failures) or a fuzz input in the "
+                          "sandbox and prints it as steps with its verdict.",
+                          kReplayFlags);
+    return 0;
+  }
+  if (f.positional().size() != 1) throw UsageError{"replay takes exactly one FILE"};
+  SandboxOptions options;
+  options.timeout = f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));
+  LoadPlugins(f.All("plugin"));
+  const Scenario s = ReadScenario(f.positional()[0], f);
+  std::cout << DescribeFuzzScenario(s);
+  std::cout.flush();
+  DirectRunner runner(options);
+  CaseResult r = runner.Run(s);
+  std::cout << "verdict: " << OutcomeName(r.outcome) << (r.message.empty() ? "" : ": ") << r.message
+            << "\n";
+  for (const std::string& l : r.leaks) std::cout << "left behind: " << l << "\n";
+  if (!r.output.empty()) std::cout << "case output:\n" << r.output << "\n";
+  if (f.Has("shrink") && IsFailure(r.outcome)) Shrink(s, f.Get("shrink"), runner);
+  return r.outcome == Outcome::kPass || r.outcome == Outcome::kUnsupported ? 0 : 1;
+}
+
+}  // namespace ipcspec

@@ -1,0 +1,169 @@
+// `ipcspec run`: plans the selected pairs, runs them through RunMatrix,
+// keeps the reports whole after every finished property, and prints the
+// console. See run_settings.h for the flags.
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/run_settings.h"
+#include "harness/cli/selection.h"
+#include "harness/cli/stop_signals.h"
+#include "harness/cli/text.h"
+#include "ipcspec/engine.h"
+
+namespace ipcspec {
+namespace {
+
+// The command that replays a failing pair exactly, or "" for a pass. With
+// --save-failures it also writes the minimal scenario as a file, which
+// `ipcspec replay` runs and every fuzz target takes as an input.
+std::string ReproduceCommand(const RunSettings& s, uint64_t seed, const PropertyResult& r) {
+  if (!IsFailure(r.outcome)) return "";
+  std::string cmd =
+      absl::StrCat(ShellQuote(s.argv0), " run --transport=", ShellQuote(r.transport),
+                   " --property=", ShellQuote(r.property), " --seed=", seed);
+  for (const std::string& pl : s.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
+  for (const std::string& f : s.replay_flags) absl::StrAppend(&cmd, " ", ShellQuote(f));
+  if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", ShellQuote(r.reproduce));
+  if (!s.save_failures.empty() && r.failing) {
+    const std::string path =
+        absl::StrFormat("%s/%s-%s.scenario", s.save_failures, r.transport, r.property);
+    if (absl::Status w = WriteFileAtomically(path, r.failing->Serialize()); w.ok()) {
+      absl::StrAppend(&cmd, "\n  or: ", ShellQuote(s.argv0), " replay ", ShellQuote(path));
+    } else {
+      std::cerr << "ipcspec: --save-failures: " << w.message() << "\n";
+    }
+  }
+  return cmd;
+}
+
+std::vector<PlannedPair> Plan(const RunSettings& s, const Selection& sel, uint64_t seed) {
+  std::vector<PlannedPair> planned;
+  for (const SelectedPair& p : sel.run) {
+    PlannedPair pp{p.transport, p.property, {}};
+    pp.config.seed = PairSeed(seed, p.transport->name(), p.property->id());
+    pp.config.examples = s.examples;
+    pp.config.reproduce = s.reproduce;
+    planned.push_back(pp);
+  }
+  return planned;
+}
+
+// One run of the whole selection. Results go into `report` in pair order as
+// they finish, and the report files are rewritten each time.
+class Iteration {
+ public:
+  Iteration(const RunSettings& s, Console& console, StopSignals& stop, RunReport& report)
+      : s_(s), console_(console), stop_(stop), report_(report), base_(report.results.size()) {}
+
+  // Fails only when the run cannot start (the fork server).
+  absl::Status Run(const std::vector<PlannedPair>& planned, uint64_t seed, int iteration) {
+    slots_.assign(planned.size(), std::nullopt);
+    report_.planned = std::max(report_.planned, base_ + planned.size());
+    MatrixOptions options;
+    options.jobs = s_.jobs;
+    options.sandbox = s_.sandbox;
+    options.stop_fd = stop_.fd();
+    options.on_progress = [&](size_t i, int n, bool shrinking) {
+      console_.Progress(i, n, shrinking);
+    };
+    options.on_result = [&](size_t i, const PropertyResult& r) {
+      slots_[i] = ReportEntry{r, ReproduceCommand(s_, seed, r), seed, iteration};
+      console_.Finished(i, *slots_[i]);
+      if (IsFailure(r.outcome)) {
+        failed_ = true;
+        if (s_.fail_fast) stop_.Request();
+      }
+      Publish();
+    };
+    absl::StatusOr<MatrixResult> ran = RunMatrix(planned, options);
+    if (!ran.ok()) return ran.status();
+    Publish();
+    return absl::OkStatus();
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  void Publish() {
+    report_.results.resize(base_);
+    for (const std::optional<ReportEntry>& e : slots_) {
+      if (e) report_.results.push_back(*e);
+    }
+    report_.elapsed = absl::Now() - start_;
+    if (absl::Status w = s_.files.Write(report_); !w.ok()) {
+      std::cerr << "ipcspec: cannot write a report: " << w.message() << "\n";
+    }
+  }
+
+  const RunSettings& s_;
+  Console& console_;
+  StopSignals& stop_;
+  RunReport& report_;
+  const size_t base_;
+  std::vector<std::optional<ReportEntry>> slots_;
+  bool failed_ = false;
+  absl::Time start_ = absl::Now();
+};
+
+RunReport StartReport(const RunSettings& s, const Selection& sel, Shard shard) {
+  RunReport r;
+  r.version = std::string(IpcspecVersion());
+  r.seed = s.seed;
+  r.shard_index = shard.index;
+  r.shard_total = shard.total;
+  r.planned = sel.run.size() * static_cast<size_t>(std::max(s.repeat, 1));
+  r.not_applicable = sel.not_applicable;
+  if (absl::Status w = s.files.Write(r); !w.ok()) {
+    throw UsageError{absl::StrCat("cannot write report: ", w.message())};
+  }
+  return r;
+}
+
+}  // namespace
+
+int RunCommand(const char* argv0, std::span<char* const> args) {
+  const Flags f = ParseFlags(args, kRunFlags);
+  if (f.help()) {
+    std::cout << FlagHelp("ipcspec run [flags]",
+                          "Checks every selected property on every selected transport it applies "
+                          "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
+                          "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
+                          "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
+                          kRunFlags);
+    return 0;
+  }
+  const RunSettings s = ReadRunSettings(argv0, f);
+  LoadPlugins(s.plugins);
+  const Selection sel = Select(s.transport_filter, s.property_filter, ShardFromEnv(false));
+  if (!s.reproduce.empty() && sel.run.size() != 1) {
+    throw UsageError{"--reproduce needs --transport and --property naming exactly one pair"};
+  }
+  const Shard shard = ShardFromEnv(/*touch_status_file=*/true);
+  RunReport report = StartReport(s, sel, shard);
+  Console console(std::cout, std::cerr, s.mode, s.verbose);
+  StopSignals stop;
+  const absl::Time start = absl::Now();
+  bool failed = false;
+  for (int it = 1; s.repeat == 0 || it <= s.repeat; ++it) {
+    const uint64_t seed = IterationSeed(s.seed, it);
+    const std::vector<PlannedPair> planned = Plan(s, sel, seed);
+    console.Start(planned, report, it);
+    Iteration iteration(s, console, stop, report);
+    if (absl::Status st = iteration.Run(planned, seed, it); !st.ok()) {
+      throw UsageError{std::string(st.message())};
+    }
+    failed = failed || iteration.failed();
+    if (stop.requested() || (s.until_fail && iteration.failed())) break;
+  }
+  report.elapsed = absl::Now() - start;
+  report.stopped_by = stop.Reason("fail-fast");
+  report.complete = report.stopped_by.empty();
+  if (report.complete) report.planned = report.results.size();  // --until-fail may end early
+  if (absl::Status w = s.files.Write(report); !w.ok()) throw UsageError{std::string(w.message())};
+  console.End(report);
+  if (int sig = stop.signal()) return 128 + sig;
+  return failed ? 1 : 0;
+}
+
+}  // namespace ipcspec

@@ -1,0 +1,169 @@
+#include "harness/cli/run_settings.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/pages.h"
+
+namespace ipcspec {
+namespace {
+
+const FlagSpec kFlags[] = {
+    kSelectionFlags[0],
+    kSelectionFlags[1],
+    kSelectionFlags[2],
+    {"examples", "N", "examples per property (default: each property's own)"},
+    {"seed", "N|random", "the run's seed (default 1); random draws one and prints it"},
+    {"timeout", "DURATION", "a case's last-resort deadline (default 10s)"},
+    {"time-unit", "DURATION", "the unit of time-based properties (default 10ms)"},
+    {"hang-grace", "DURATION", "how long an operation may overrun before it is a hang (1s)"},
+    {"jobs", "N", "pairs run at once, each in its own sandboxes (default: CPUs)"},
+    {"repeat", "N", "run the selection N times, each time with a fresh seed"},
+    {"until-fail", "", "repeat (up to --repeat=N, else without end) until something fails"},
+    {"fail-fast", "", "stop at the first failure (the reports hold what finished)"},
+    {"json", "PATH", "write the JSON report (docs/report-schema.json)"},
+    {"junit", "PATH", "write the JUnit XML report"},
+    {"summary-md", "PATH", "write a Markdown summary, e.g. to $GITHUB_STEP_SUMMARY"},
+    {"format", "KIND=PATH", "a report by kind: json, junit, summary-md or matrix-svg", true},
+    {"reproduce", "STRING", "replay exactly one example (from a reproduce command)"},
+    {"save-failures", "DIR", "write each shrunk failure as a scenario file for replay"},
+    {"progress", "auto|live|lines", "a live line (terminal) or a line per property (CI)"},
+    {"verbose", "", "also name each pair that does not apply, and print every result"},
+};
+
+void SetReportPath(ReportFiles* files, std::string_view kind, const std::string& path) {
+  std::string* slot = kind == "json"         ? &files->json
+                      : kind == "junit"      ? &files->junit
+                      : kind == "summary-md" ? &files->summary_md
+                      : kind == "matrix-svg" ? &files->matrix_svg
+                                             : nullptr;
+  if (slot == nullptr) {
+    throw UsageError{absl::StrFormat("--format=%s=...: expected json, junit, summary-md or matrix-svg", kind)};
+  }
+  if (path.empty()) throw UsageError{absl::StrFormat("--%s: needs a file name", kind)};
+  *slot = path;
+}
+
+}  // namespace
+
+ReportFiles ReadReportFiles(const Flags& f) {
+  ReportFiles files;
+  for (const char* kind : {"json", "junit", "summary-md"}) {
+    if (f.Has(kind)) SetReportPath(&files, kind, f.Get(kind));
+  }
+  for (const std::string& spec : f.All("format")) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos) {
+      throw UsageError{absl::StrCat("--format=", spec, ": expected KIND=PATH, e.g. matrix-svg=m.svg")};
+    }
+    SetReportPath(&files, spec.substr(0, eq), spec.substr(eq + 1));
+  }
+  return files;
+}
+
+namespace {
+
+uint64_t ReadSeed(const Flags& f) {
+  if (!f.Has("seed")) return 1;
+  const std::string v = f.Get("seed");
+  uint64_t seed;
+  if (v == "random") {
+    absl::BitGen gen;
+    seed = absl::Uniform<uint32_t>(gen);
+    std::cout << "seed: " << seed << "\n";
+  } else if (!absl::SimpleAtoi(v, &seed)) {
+    throw UsageError{absl::StrCat("--seed=", v, ": expected a number or 'random'")};
+  }
+  return seed;
+}
+
+Console::Mode ReadMode(const Flags& f) {
+  const std::string v = f.Get("progress", "auto");
+  if (v == "auto") return Console::DefaultMode();
+  if (v == "live") return Console::kLive;
+  if (v == "lines") return Console::kLines;
+  throw UsageError{absl::StrCat("--progress=", v, ": expected auto, live or lines")};
+}
+
+void CheckSaveDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || ::access(dir.c_str(), W_OK) != 0) {
+    throw UsageError{absl::StrCat("--save-failures=", dir, ": not a writable directory")};
+  }
+}
+
+}  // namespace
+
+const std::span<const FlagSpec> kRunFlags = kFlags;
+
+absl::Status ReportFiles::Write(const RunReport& r) const {
+  const std::pair<const std::string*, std::string (*)(const RunReport&)> outputs[] = {
+      {&json, ToJson}, {&junit, ToJunit}, {&summary_md, SummaryMarkdown},
+      {&matrix_svg, MatrixSvg}};
+  for (const auto& [path, render] : outputs) {
+    if (path->empty()) continue;
+    if (absl::Status s = WriteFileAtomically(*path, render(r)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
+  if (!f.positional().empty()) {
+    throw UsageError{absl::StrCat("run takes no arguments, got '", f.positional()[0], "'")};
+  }
+  RunSettings s;
+  s.argv0 = argv0;
+  s.plugins = f.All("plugin");
+  s.transport_filter = f.Get("transport", "*");
+  s.property_filter = f.Get("property", "*");
+  s.examples = static_cast<int>(f.Int("examples", 0, 1, 1000000));
+  s.sandbox.timeout = f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));
+  s.sandbox.time_unit = f.Duration("time-unit", s.sandbox.time_unit, absl::Milliseconds(1),
+                                   absl::Seconds(10));
+  s.sandbox.hang_grace = f.Duration("hang-grace", s.sandbox.hang_grace, absl::Milliseconds(10),
+                                    absl::Minutes(10));
+  for (const char* name : {"timeout", "time-unit", "hang-grace"}) {
+    if (f.Has(name)) s.replay_flags.push_back(absl::StrCat("--", name, "=", f.Get(name)));
+  }
+  s.jobs = static_cast<int>(f.Int("jobs", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)), 1, 256));
+  s.until_fail = f.Has("until-fail");
+  s.repeat = static_cast<int>(f.Int("repeat", s.until_fail ? 0 : 1, 1, 1000000));
+  s.fail_fast = f.Has("fail-fast");
+  s.verbose = f.Has("verbose");
+  s.mode = ReadMode(f);
+  s.reproduce = f.Get("reproduce");
+  s.files = ReadReportFiles(f);
+  if (f.Has("save-failures")) {
+    s.save_failures = f.Get("save-failures");
+    CheckSaveDir(s.save_failures);
+  }
+  s.seed = ReadSeed(f);
+  return s;
+}
+
+uint64_t IterationSeed(uint64_t seed, int iteration) {
+  if (iteration <= 1) return seed;
+  // splitmix64 of (seed, iteration): well spread, and printable as one number.
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(iteration);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) & 0xffffffffULL;
+}
+
+uint64_t PairSeed(uint64_t seed, std::string_view transport, std::string_view property) {
+  uint64_t h = seed ^ 0x9e3779b97f4a7c15ULL;
+  for (char c : absl::StrFormat("%s/%s", transport, property)) {
+    h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace ipcspec
