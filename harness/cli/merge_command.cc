@@ -1,6 +1,7 @@
 // `ipcspec merge`: one report from the JSON reports of several shards (or
 // runs), for a CI job that collects them: the merged JSON, JUnit, Markdown
 // summary or SVG matrix.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -66,10 +67,16 @@ void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
     into->planned += j.at("planned").get<size_t>();
     into->elapsed = std::max(into->elapsed, absl::Milliseconds(j.at("elapsed_ms").get<int64_t>()));
     for (const nlohmann::json& r : j.at("results")) into->results.push_back(EntryFromJson(r));
+    // Every shard names every pair that does not apply; keep one of each.
     for (const nlohmann::json& n : j.at("not_applicable")) {
-      into->not_applicable.push_back({n.at("transport").get<std::string>(),
-                                      n.at("property").get<std::string>(),
-                                      n.at("reason").get<std::string>()});
+      NotApplicable na{n.at("transport").get<std::string>(), n.at("property").get<std::string>(),
+                       n.at("reason").get<std::string>()};
+      if (std::none_of(into->not_applicable.begin(), into->not_applicable.end(),
+                       [&](const NotApplicable& o) {
+                         return o.transport == na.transport && o.property == na.property;
+                       })) {
+        into->not_applicable.push_back(std::move(na));
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     throw UsageError{absl::StrCat(path, ": not an ipcspec JSON report: ", e.what())};

@@ -113,7 +113,11 @@ std::string SummaryMarkdown(const RunReport& r) {
                     std::string(OutcomeName(p.outcome)), " after ", Plural(p.examples, "example"), ": ",
                     MdText(p.message), "\n");
     if (!e.reproduce_command.empty()) {
-      absl::StrAppend(&out, "  ```sh\n  ", XmlEscape(e.reproduce_command), "\n  ```\n");
+      // A code block shows its text as it is: no entities, only a fence that
+      // the command cannot close (ShellQuote keeps control bytes out).
+      const std::string cmd = ValidUtf8(e.reproduce_command);
+      const char* fence = cmd.find("```") == std::string::npos ? "```" : "~~~";
+      absl::StrAppend(&out, "  ", fence, "sh\n  ", cmd, "\n  ", fence, "\n");
     }
   }
   return out;

@@ -70,12 +70,12 @@ class Iteration {
     };
     options.on_result = [&](size_t i, const PropertyResult& r) {
       slots_[i] = ReportEntry{r, ReproduceCommand(s_, seed, r), seed, iteration};
-      console_.Finished(i, *slots_[i]);
       if (IsFailure(r.outcome)) {
         failed_ = true;
         if (s_.fail_fast) stop_.Request();
       }
-      Publish();
+      Publish();  // first: a property's console line means it is in the reports
+      console_.Finished(i, *slots_[i]);
     };
     absl::StatusOr<MatrixResult> ran = RunMatrix(planned, options);
     if (!ran.ok()) return ran.status();

@@ -15,6 +15,8 @@
  *   TEST_PLUGIN_CRASH_IN_ENTRY    ipcspec_transport_v1() raises SIGSEGV
  *   TEST_PLUGIN_CRASH_IN_CREATE   create() raises SIGSEGV
  *   TEST_PLUGIN_HANG_IN_RECV      recv() never returns
+ *   TEST_PLUGIN_NOISY             DROP4096, and every send() prints bytes that are
+ *                                 not UTF-8 and control characters to stderr
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -32,6 +34,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef TEST_PLUGIN_NOISY
+#define TEST_PLUGIN_DROP4096
+#endif
 
 /* Some variants leave parts unused; that is the point of them. */
 #define TP_STATIC static __attribute__((unused))
@@ -138,6 +144,9 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
   pipe_end* end = e;
   *sent = 0;
   if (end->role != IPCSPEC_WRITER) return -EBADF;
+#ifdef TEST_PLUGIN_NOISY
+  fputs("noisy: \x01\x02\x1b[31m <&>\"' \xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 end\n", stderr);
+#endif
 #ifdef TEST_PLUGIN_DROP4096
   if (len == 4096) { /* the bug: reports success, writes nothing */
     *sent = len;

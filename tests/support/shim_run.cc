@@ -44,6 +44,13 @@ PairRun RunPair(const std::string& binary, const std::string& transport,
         out.counterexample = r.value("counterexample", "");
       }
     }
+    // A pair that does not apply is not run; the report says why.
+    for (const nlohmann::json& r : report.value("not_applicable", nlohmann::json::array())) {
+      if (r.value("transport", "") == transport && r.value("property", "") == property) {
+        out.outcome = "skipped";
+        out.message = r.value("reason", "");
+      }
+    }
   }
   return out;
 }

@@ -1,0 +1,250 @@
+// Every flag of every subcommand, in both spellings (--flag=value and
+// --flag value): help, version, list as a dry run of run, exclusion globs,
+// repeats with fresh seeds, fail-fast, report kinds, progress modes, merge.
+#include <unistd.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli_test_util.h"
+
+namespace ipcspec {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::CheckJsonReport;
+using testing::CheckXml;
+using testing::CliFixture;
+using testing::Ran;
+using testing::ReadFileOrEmpty;
+using testing::ReadJson;
+using testing::RunCommand;
+
+class CliFlagsTest : public CliFixture {
+ protected:
+  std::set<std::string> Pairs(const nlohmann::json& list) {
+    std::set<std::string> out;
+    for (const auto& p : list) {
+      out.insert(p["transport"].get<std::string>() + "/" + p["property"].get<std::string>());
+    }
+    return out;
+  }
+  std::string Drop() { return absl::StrCat("--plugin=", IPCSPEC_PLUGIN_DROP4096); }
+};
+
+TEST_F(CliFlagsTest, HelpOnEverySubcommandListsItsFlags) {
+  const std::map<std::string, std::vector<std::string>> flags = {
+      {"list", {"--transport=", "--property=", "--plugin=", "--format=", "--verbose"}},
+      {"run",
+       {"--transport=", "--property=", "--plugin=", "--examples=", "--seed=", "--timeout=",
+        "--time-unit=", "--hang-grace=", "--jobs=", "--repeat=", "--until-fail", "--fail-fast",
+        "--json=", "--junit=", "--summary-md=", "--format=", "--reproduce=", "--save-failures=",
+        "--progress=", "--verbose"}},
+      {"replay", {"--timeout=", "--plugin=", "--target=", "--shrink="}},
+      {"merge", {"--json=", "--junit=", "--summary-md=", "--format="}},
+  };
+  for (const auto& [cmd, names] : flags) {
+    for (const char* help : {"--help", "-h"}) {
+      Ran r = Ipcspec({cmd, help});
+      EXPECT_EQ(r.exit_code, 0) << cmd << " " << help << "\n" << r.out;
+      EXPECT_THAT(r.out, HasSubstr("usage: ipcspec " + cmd));
+      for (const std::string& n : names) EXPECT_THAT(r.out, HasSubstr(n)) << cmd;
+    }
+    Ran via_help = Ipcspec({"help", cmd});
+    EXPECT_EQ(via_help.exit_code, 0);
+    EXPECT_THAT(via_help.out, HasSubstr("usage: ipcspec " + cmd));
+  }
+  Ran top = Ipcspec({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_THAT(top.out, HasSubstr("ipcspec merge"));
+  Ran version = Ipcspec({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_THAT(version.out, ::testing::MatchesRegex("ipcspec [0-9]+\\.[0-9]+\\.[0-9]+ \\(plugin ABI "
+                                                   "1\\)\n"));
+}
+
+TEST_F(CliFlagsTest, ValuesMayFollowAsTheNextArgument) {
+  const std::string json = dir_ + "/r.json";
+  Ran r = Ipcspec({"run", "--transport", "pipe", "--property", "G-ORDER", "--examples", "2",
+                   "--seed", "7", "--json", json, "--progress", "lines"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = ReadJson(json);
+  EXPECT_EQ(j["seed"], "7");
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["examples"], 2);
+}
+
+TEST_F(CliFlagsTest, ExclusionGlobsAndListIsADryRunOfRun) {
+  Ran list = Ipcspec({"list", "--format=json", "--transport=pipe,posix_mq",
+                      "--property=G-*,-G-TIMEOUT,-G-PEER-CRASH,-G-BACKPRESSURE"});
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  const nlohmann::json l = nlohmann::json::parse(list.out);
+  for (const auto& p : l["properties"]) {
+    EXPECT_THAT(p["id"].get<std::string>(), ::testing::StartsWith("G-"));
+    EXPECT_NE(p["id"], "G-TIMEOUT");
+  }
+  const std::string json = dir_ + "/r.json";
+  Ran run = Ipcspec({"run", "--transport=pipe,posix_mq",
+                     "--property=G-*,-G-TIMEOUT,-G-PEER-CRASH,-G-BACKPRESSURE", "--examples=2",
+                     "--json=" + json});
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const nlohmann::json j = ReadJson(json);
+  EXPECT_EQ(Pairs(l["run"]), Pairs(j["results"]));
+  EXPECT_EQ(Pairs(l["not_applicable"]), Pairs(j["not_applicable"]));
+
+  Ran only_excluded = Ipcspec({"list", "--format=json", "--transport=-*_shm,-sysv_*,-tcp,-udp",
+                               "--property=-G-*"});
+  ASSERT_EQ(only_excluded.exit_code, 0) << only_excluded.out;
+  for (const auto& p : nlohmann::json::parse(only_excluded.out)["run"]) {
+    EXPECT_THAT(p["property"].get<std::string>(), Not(::testing::StartsWith("G-")));
+    EXPECT_THAT(p["transport"].get<std::string>(), Not(::testing::StartsWith("sysv_")));
+  }
+
+  Ran text = Ipcspec({"list", "--transport=pipe,plugin_pipe", "--property=G-BOUNDARY,G-ORDER", "--verbose",
+                      "--plugin", IPCSPEC_PLUGIN_PIPE});
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_THAT(text.out, HasSubstr("would check 2 pairs"));
+  EXPECT_THAT(text.out, HasSubstr("excluded by capability framing=stream"));
+  EXPECT_THAT(text.out, HasSubstr("plugin_pipe"));
+}
+
+TEST_F(CliFlagsTest, RepeatUsesFreshSeedsAndUntilFailStops) {
+  const std::string json = dir_ + "/r.json";
+  Ran r = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER", "--examples=2", "--repeat=3",
+                   "--json=" + json});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = ReadJson(json);
+  ASSERT_EQ(j["results"].size(), 3u) << j;
+  std::set<std::string> seeds;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(j["results"][i]["iteration"], i + 1);
+    seeds.insert(j["results"][i]["seed"].get<std::string>());
+  }
+  EXPECT_EQ(j["results"][0]["seed"], "1");
+  EXPECT_EQ(seeds.size(), 3u);
+  EXPECT_THAT(r.out, HasSubstr("repeat 3 (seed "));
+
+  Ran passing = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER", "--examples=2",
+                         "--until-fail", "--repeat=2", "--json=" + json});
+  EXPECT_EQ(passing.exit_code, 0) << passing.out;
+  EXPECT_EQ(ReadJson(json)["results"].size(), 2u);
+
+  Ran failing = Ipcspec({"run", Drop(), "--transport=plugin_drop4096", "--property=G-ORDER",
+                         "--until-fail", "--json=" + json});
+  EXPECT_EQ(failing.exit_code, 1) << failing.out;
+  const nlohmann::json f = ReadJson(json);
+  ASSERT_EQ(f["results"].size(), 1u) << "no repeat after the failing one";
+  EXPECT_EQ(f["complete"], true);
+  EXPECT_THAT(f["results"][0]["reproduce"].get<std::string>(), HasSubstr("--seed=1 "));
+  EXPECT_THAT(failing.out, HasSubstr("[  FAILED  ] plugin_drop4096.G-ORDER (fail, seed 1)"));
+}
+
+TEST_F(CliFlagsTest, FailFastStopsAtTheFirstFailure) {
+  const std::string json = dir_ + "/r.json";
+  Ran r = Ipcspec({"run", Drop(), "--transport=plugin_drop4096",
+                   "--property=G-ORDER,G-PEER-GONE,G-TIMEOUT", "--fail-fast", "--json=" + json,
+                   "--jobs=1"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const nlohmann::json j = ReadJson(json);
+  EXPECT_EQ(j["results"].size(), 1u) << j;
+  EXPECT_EQ(j["stopped_by"], "fail-fast");
+  EXPECT_EQ(j["complete"], false);
+  EXPECT_EQ(j["summary"]["not_run"], 2);
+  EXPECT_EQ(CheckJsonReport(json), "");
+}
+
+TEST_F(CliFlagsTest, TimingFlagsReachTheReproduceCommandWhichReplays) {
+  const std::string json = dir_ + "/r.json", saved = dir_ + "/saved", shrunk = dir_ + "/min";
+  Ran r = Ipcspec({"run", Drop(), "--transport=plugin_drop4096", "--property=G-ORDER",
+                   "--timeout=5s", "--time-unit=20ms", "--hang-grace=2s", "--jobs=2",
+                   "--save-failures=" + saved, "--json=" + json});
+  ASSERT_EQ(r.exit_code, 1) << r.out;
+  const std::string cmd = ReadJson(json)["results"][0]["reproduce"];
+  for (const char* flag : {"--timeout=5s", "--time-unit=20ms", "--hang-grace=2s", "--reproduce="}) {
+    EXPECT_THAT(cmd, HasSubstr(flag));
+  }
+  const std::string first_line = cmd.substr(0, cmd.find('\n'));
+  Ran again = RunCommand({"/bin/bash", "-c", first_line});
+  EXPECT_EQ(again.exit_code, 1) << again.out;
+  EXPECT_THAT(again.out, HasSubstr("writer 1 sends message 0: 4096 bytes"));
+
+  const std::string scenario = saved + "/plugin_drop4096-G-ORDER.scenario";
+  ASSERT_EQ(::access(scenario.c_str(), R_OK), 0) << r.out;
+  Ran replay = Ipcspec({"replay", "--plugin", IPCSPEC_PLUGIN_DROP4096, "--timeout", "5s",
+                        "--shrink", shrunk, "--", scenario});
+  EXPECT_EQ(replay.exit_code, 1) << replay.out;
+  EXPECT_THAT(replay.out, HasSubstr("verdict: fail"));
+  EXPECT_EQ(::access(shrunk.c_str(), R_OK), 0) << replay.out;
+
+  const std::string corpus = std::string(IPCSPEC_SOURCE_DIR) + "/corpus/pipe/t0_basic";
+  Ran fuzz_input = Ipcspec({"replay", "--target=pipe", corpus});
+  EXPECT_EQ(fuzz_input.exit_code, 0) << fuzz_input.out;
+  EXPECT_THAT(fuzz_input.out, HasSubstr("verdict: pass"));
+}
+
+TEST_F(CliFlagsTest, ProgressModesAndVerbose) {
+  Ran live = Ipcspec({"run", "--transport=pipe,fifo", "--property=G-ORDER,FIFO-RDWR",
+                      "--examples=2", "--progress=live"});
+  ASSERT_EQ(live.exit_code, 0) << live.out;
+  EXPECT_THAT(live.out, HasSubstr("\r\033[K["));
+  EXPECT_THAT(live.out, ::testing::ContainsRegex("cases, [0-9]/3 properties, 0 failures, "
+                                                 "[0-9]+:[0-9]+ elapsed, ETA"));
+  EXPECT_THAT(live.out, Not(HasSubstr("[1/3]")));  // passes get no line of their own
+
+  Ran lines = Ipcspec({"run", "--transport=pipe,fifo", "--property=G-ORDER,FIFO-RDWR",
+                       "--examples=1", "--progress=lines"});
+  ASSERT_EQ(lines.exit_code, 0) << lines.out;
+  EXPECT_THAT(lines.out, HasSubstr("[3/3]"));
+  EXPECT_THAT(lines.out, HasSubstr("1 example "));
+  EXPECT_THAT(lines.out, Not(HasSubstr("1 examples")));
+  EXPECT_THAT(lines.out, Not(HasSubstr("not applicable:")));
+  EXPECT_THAT(lines.out, HasSubstr("1 not applicable (--verbose shows why)"));
+
+  Ran verbose = Ipcspec({"run", "--transport=pipe,fifo", "--property=G-ORDER,FIFO-RDWR",
+                         "--examples=1", "--verbose", "--progress=live"});
+  ASSERT_EQ(verbose.exit_code, 0) << verbose.out;
+  EXPECT_THAT(verbose.out, ::testing::ContainsRegex("not applicable: pipe +FIFO-RDWR"));
+  EXPECT_THAT(verbose.out, HasSubstr("[3/3]"));  // every result, even on a live line
+}
+
+TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
+  std::vector<std::string> shards;
+  for (int i = 0; i < 2; ++i) {
+    const std::string d = dir_ + "/" + std::to_string(i);
+    shards.push_back(d + ".json");
+    Ran r = Ipcspec({"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY",
+                     "--examples=2", "--format=json=" + d + ".json", "--format",
+                     "junit=" + d + ".xml", "--format=summary-md=" + d + ".md",
+                     "--format=matrix-svg=" + d + ".svg"},
+                    {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=" + std::to_string(i)});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(CheckJsonReport(d + ".json"), "");
+    EXPECT_EQ(CheckXml(d + ".xml"), "");
+    EXPECT_EQ(CheckXml(d + ".svg"), "");
+    EXPECT_THAT(ReadFileOrEmpty(d + ".md"), HasSubstr("## ipcspec: "));
+  }
+  const std::string m = dir_ + "/merged";
+  Ran merged = Ipcspec({"merge", "--json=" + m + ".json", "--junit", m + ".xml",
+                        "--summary-md=" + m + ".md", "--format=matrix-svg=" + m + ".svg",
+                        shards[0], shards[1]});
+  ASSERT_EQ(merged.exit_code, 0) << merged.out;
+  EXPECT_EQ(CheckJsonReport(m + ".json"), "");
+  EXPECT_EQ(CheckXml(m + ".xml"), "");
+  EXPECT_EQ(CheckXml(m + ".svg"), "");
+  const nlohmann::json j = ReadJson(m + ".json");
+  EXPECT_EQ(j["results"].size(), 3u);
+  EXPECT_EQ(j["complete"], true);
+  EXPECT_THAT(ReadFileOrEmpty(m + ".md"), HasSubstr("| posix\\_mq | ✅ | ✅ |"));
+  EXPECT_THAT(ReadFileOrEmpty(m + ".svg"), HasSubstr("<title>G-ORDER pipe: pass</title>"));
+
+  Ran partial = Ipcspec({"merge", "--json=" + m + ".json", shards[0]});
+  EXPECT_EQ(partial.exit_code, 0);
+  EXPECT_THAT(partial.out, HasSubstr("incomplete"));
+  EXPECT_EQ(ReadJson(m + ".json")["complete"], false);
+}
+
+}  // namespace
+}  // namespace ipcspec

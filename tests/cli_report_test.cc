@@ -1,0 +1,181 @@
+// Reports that survive: valid whatever bytes a plugin's path and output
+// hold, whole after a SIGTERM halfway through a run, and a CI log with no
+// row for a pair that does not apply, ending with the list of failures.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/inventory.h"
+#include "tests/cli_test_util.h"
+
+namespace ipcspec {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::CheckJsonReport;
+using testing::CheckXml;
+using testing::CliFixture;
+using testing::Python;
+using testing::Ran;
+using testing::ReadFileOrEmpty;
+using testing::ReadJson;
+using testing::RunCommand;
+
+class CliReportTest : public CliFixture {};
+
+TEST_F(CliReportTest, ReportsStayValidForInvalidUtf8AndControlBytes) {
+  // A plugin whose path holds bytes that are not UTF-8 and control bytes,
+  // and whose send() prints such bytes into the case output.
+  const std::string odd_dir = dir_ + "/bad-\xff\x01-dir";
+  const std::string plugin = odd_dir + "/lib\xfe\x02noisy'.so";
+  ASSERT_TRUE(std::filesystem::create_directory(odd_dir));
+  std::filesystem::copy_file(IPCSPEC_PLUGIN_NOISY, plugin);
+  const std::string json = dir_ + "/r.json", xml = dir_ + "/r.xml", md = dir_ + "/s.md",
+                    svg = dir_ + "/m.svg";
+  Ran r = Ipcspec({"run", "--plugin=" + plugin, "--transport=plugin_noisy", "--property=G-ORDER",
+                   "--json=" + json, "--junit=" + xml, "--summary-md=" + md,
+                   "--format=matrix-svg=" + svg});
+  ASSERT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(CheckXml(xml), "");
+  EXPECT_EQ(CheckXml(svg), "");
+  EXPECT_EQ(CheckJsonReport(json), "");
+
+  const nlohmann::json j = ReadJson(json);
+  ASSERT_EQ(j["results"].size(), 1u);
+  const std::string output = j["results"][0]["output"];
+  EXPECT_THAT(output, HasSubstr("noisy: \x01\x02\x1b[31m <&>\"'"));  // controls kept, escaped
+  EXPECT_THAT(output, HasSubstr("\xEF\xBF\xBD"));                  // bad bytes: U+FFFD
+  const std::string xml_text = ReadFileOrEmpty(xml);
+  EXPECT_THAT(xml_text, HasSubstr("<failure type=\"fail\""));
+  EXPECT_THAT(xml_text, HasSubstr("<system-out>noisy: \\x01\\x02\\x1b[31m &lt;&amp;&gt;"));
+
+  // The reproduce command names the plugin exactly, in the JSON and in the
+  // JUnit file (read by a real XML parser): both replay the failure.
+  const std::string from_json = j["results"][0]["reproduce"];
+  Ran again = RunCommand({"/bin/bash", "-c", from_json.substr(0, from_json.find('\n'))});
+  EXPECT_EQ(again.exit_code, 1) << from_json << "\n" << again.out;
+  Ran from_xml = RunCommand(
+      {Python(), "-c",
+       "import sys, xml.etree.ElementTree as ET\n"
+       "f = ET.parse(sys.argv[1]).find('.//failure')\n"
+       "print([l for l in f.text.splitlines() if l.startswith('reproduce: ')][0][11:])\n",
+       xml});
+  ASSERT_EQ(from_xml.exit_code, 0) << from_xml.out;
+  EXPECT_EQ(from_xml.out, from_json + "\n");
+}
+
+// Spawns ipcspec with its stdout on a pipe, for a test that acts on what it prints.
+struct Child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+};
+
+Child Spawn(const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::setenv("CI", "true", 1);
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  return {pid, ::fdopen(fds[0], "r")};
+}
+
+TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties) {
+  // Orphans of the run (cases, the fork server) would come back to us.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const std::string json = dir_ + "/r.json", xml = dir_ + "/r.xml";
+  Child c = Spawn({IPCSPEC_BINARY, "run", "--transport=pipe",
+                   "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION,G-PEER-GONE,G-FORK",
+                   "--examples=25", "--json=" + json, "--junit=" + xml});
+  ASSERT_GT(c.pid, 0);
+  std::string log;
+  char line[4096];
+  int finished = 0;
+  while (finished < 2 && ::fgets(line, sizeof line, c.out) != nullptr) {
+    log += line;
+    if (line[0] == '[') ++finished;  // "[2/6] pipe G-EOF pass ..."
+  }
+  ASSERT_EQ(finished, 2) << log;
+  // A finished property's line is printed after the reports hold it.
+  EXPECT_EQ(ReadJson(json)["results"].size(), 2u);
+  ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
+  while (::fgets(line, sizeof line, c.out) != nullptr) log += line;
+  ::fclose(c.out);
+  int status = 0;
+  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 143) << log;
+
+  EXPECT_EQ(CheckJsonReport(json), "");
+  EXPECT_EQ(CheckXml(xml), "");
+  const nlohmann::json j = ReadJson(json);
+  EXPECT_GE(j["results"].size(), 2u);
+  EXPECT_LT(j["results"].size(), 6u) << "the run should have stopped early";
+  EXPECT_EQ(j["complete"], false);
+  EXPECT_EQ(j["stopped_by"], "SIGTERM");
+  EXPECT_EQ(j["summary"]["not_run"].get<size_t>(), 6 - j["results"].size());
+  EXPECT_THAT(log, HasSubstr("stopped by SIGTERM"));
+  EXPECT_THAT(ReadFileOrEmpty(xml), HasSubstr("<property name=\"complete\" value=\"false\"/>"));
+  for (pid_t orphan : ChildrenOfSelf()) ADD_FAILURE() << "left running: " << CommOf(orphan);
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_THAT(e.path().string(), Not(HasSubstr(".tmp-"))) << "a temporary report was left";
+  }
+}
+
+TEST_F(CliReportTest, CiLogHasNoRowForPairsThatDoNotApplyAndEndsWithTheFailures) {
+  const std::string json = dir_ + "/r.json";
+  Ran r = Ipcspec({"run", absl::StrCat("--plugin=", IPCSPEC_PLUGIN_DROP4096),
+                   absl::StrCat("--plugin=", IPCSPEC_PLUGIN_PIPE), "--transport=pipe,plugin_*",
+                   "--property=G-ORDER,G-BOUNDARY,FIFO-RDWR,PIPE-PARTIAL-CLOSED", "--examples=5",
+                   "--json=" + json},
+                  {"CI=true"});
+  ASSERT_EQ(r.exit_code, 1) << r.out;
+  const nlohmann::json j = ReadJson(json);
+  std::vector<std::string> rows;
+  for (absl::string_view l : absl::StrSplit(r.out, '\n')) {
+    if (std::regex_search(std::string(l), std::regex("^\\[ ?[0-9]+/[0-9]+\\] "))) {
+      rows.emplace_back(l);
+    }
+  }
+  EXPECT_EQ(rows.size(), j["results"].size()) << r.out;
+  EXPECT_EQ(rows.size(), 4u) << r.out;  // pipe x 2, and G-ORDER on each plugin
+  for (const std::string& row : rows) {
+    EXPECT_THAT(row, Not(HasSubstr("FIFO-RDWR")));
+    EXPECT_THAT(row, Not(HasSubstr("G-BOUNDARY")));
+    EXPECT_THAT(row, Not(HasSubstr("skipped")));
+    EXPECT_EQ(row.find(" pass ") == std::string::npos ? row.find(" fail ") : row.find(" pass "),
+              rows[0].find(" pass "))
+        << "columns do not line up for 19-character IDs:\n" << r.out;
+  }
+  EXPECT_THAT(r.out, HasSubstr("8 not applicable"));
+  EXPECT_THAT(r.out, Not(HasSubstr(" 1 examples")));
+  EXPECT_THAT(r.out, Not(HasSubstr(" 1 steps")));
+  // The one-line list precedes the details, and the log ends with it again.
+  const size_t list = r.out.find("1 failure:\n  fail    G-ORDER");
+  const size_t detail = r.out.find("minimal counterexample:");
+  ASSERT_NE(list, std::string::npos) << r.out;
+  EXPECT_LT(list, detail);
+  std::string tail = r.out.substr(0, r.out.find_last_not_of('\n') + 1);
+  tail = tail.substr(tail.rfind('\n') + 1);
+  EXPECT_EQ(tail, "[  FAILED  ] plugin_drop4096.G-ORDER (fail, seed 1)") << r.out;
+}
+
+}  // namespace
+}  // namespace ipcspec
