@@ -1,6 +1,6 @@
 # `cmake --install`: the ipcspec executable, the public headers, the harness
 # library and a CMake package (find_package(ipcspec)) with
-# ipcspec_add_conformance_test(). Included from the top-level CMakeLists.txt.
+# ipcspec_discover_tests() and ipcspec_add_conformance_test(). Included from the top-level CMakeLists.txt.
 include(CMakePackageConfigHelpers)
 
 set(IPCSPEC_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/ipcspec)
@@ -27,4 +27,5 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/ipcspecConfigVersion.cmak
 install(FILES ${PROJECT_BINARY_DIR}/ipcspecConfig.cmake
               ${PROJECT_BINARY_DIR}/ipcspecConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/ipcspecConformance.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/ipcspecDiscoverTests.cmake
         DESTINATION ${IPCSPEC_INSTALL_CMAKEDIR})

@@ -1,3 +1,74 @@
+# ipcspec_discover_tests(<plugin target>
+#                        [TRANSPORT name] [PROPERTY glob[,glob]] [EXAMPLES n]
+#                        [CASE_TIMEOUT duration] [TIMEOUT seconds]
+#                        [TEST_PREFIX prefix] [EXTRA_ARGS arg...])
+#
+# One ctest per property that applies to the plugin's transport, the way
+# gtest_discover_tests() gives one per test case. After the plugin target is
+# built, the plugin itself is asked what applies:
+#
+#   ipcspec list --plugin=$<TARGET_FILE:target> --transport=<TRANSPORT> --format=json
+#
+# and each applicable property becomes a test <TEST_PREFIX><ID> (default
+# prefix "<target>.", e.g. spsc_ring.G-ORDER) running
+#
+#   ipcspec run --plugin=... --transport=<TRANSPORT> --property=<ID>
+#               --junit=<binary dir>/ipcspec-reports/<transport>.<ID>.xml --json=...
+#
+# labelled `ipcspec`, the transport and the property family (`ctest -L G`,
+# `ctest -L PIPE`), with TIMEOUT seconds each (default 600; ipcspec kills a
+# hung case itself, this bounds a hung harness) and RESOURCE_LOCK
+# ipcspec-clock on the properties that measure time, so `ctest -j` never
+# runs two of those against each other. TRANSPORT defaults to the target's
+# name, PROPERTY to every property ('*'; gtest-style exclusions such as
+# 'G-*,-G-TIMEOUT' work), EXAMPLES and CASE_TIMEOUT (ipcspec's --timeout)
+# to ipcspec's defaults; EXTRA_ARGS go to every `ipcspec run`.
+function(ipcspec_discover_tests target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg ""
+    "TRANSPORT;PROPERTY;EXAMPLES;CASE_TIMEOUT;TIMEOUT;TEST_PREFIX" "EXTRA_ARGS")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "ipcspec_discover_tests: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT TARGET ${target})
+    message(FATAL_ERROR "ipcspec_discover_tests: ${target} is not a target")
+  endif()
+  foreach(pair "TRANSPORT;${target}" "PROPERTY;*" "TIMEOUT;600" "TEST_PREFIX;${target}.")
+    list(GET pair 0 key)
+    list(GET pair 1 default)
+    if(NOT DEFINED arg_${key})
+      set(arg_${key} "${default}")
+    endif()
+  endforeach()
+  set(executable ipcspec::ipcspec)
+  if(NOT TARGET ipcspec::ipcspec)
+    set(executable ipcspec)  # inside ipcspec's own build
+  endif()
+  string(REPLACE ";" "$<SEMICOLON>" extra_args "${arg_EXTRA_ARGS}")
+  set(ctest_file "${CMAKE_CURRENT_BINARY_DIR}/${target}_ipcspec_tests.cmake")
+  set(include_file "${CMAKE_CURRENT_BINARY_DIR}/${target}_ipcspec_include.cmake")
+  add_custom_command(TARGET ${target} POST_BUILD
+    BYPRODUCTS "${ctest_file}"
+    COMMAND "${CMAKE_COMMAND}"
+      "-DIPCSPEC_EXECUTABLE=$<TARGET_FILE:${executable}>" "-DPLUGIN=$<TARGET_FILE:${target}>"
+      "-DTRANSPORT=${arg_TRANSPORT}" "-DPROPERTY=${arg_PROPERTY}" "-DEXAMPLES=${arg_EXAMPLES}"
+      "-DCASE_TIMEOUT=${arg_CASE_TIMEOUT}" "-DTEST_TIMEOUT=${arg_TIMEOUT}"
+      "-DTEST_PREFIX=${arg_TEST_PREFIX}" "-DEXTRA_ARGS=${extra_args}"
+      "-DREPORT_DIR=${CMAKE_CURRENT_BINARY_DIR}/ipcspec-reports" "-DCTEST_FILE=${ctest_file}"
+      -P "${_IPCSPEC_DISCOVER_SCRIPT}"
+    COMMENT "Asking ${target} which ipcspec properties apply"
+    VERBATIM)
+  file(WRITE "${include_file}"
+    "if(EXISTS \"${ctest_file}\")\n"
+    "  include(\"${ctest_file}\")\n"
+    "else()\n"
+    "  add_test(${target}_NOT_BUILT ${target}_NOT_BUILT)\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${include_file}")
+endfunction()
+
+# The script ipcspec_discover_tests() runs after the build.
+set(_IPCSPEC_DISCOVER_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/ipcspecDiscoverTests.cmake")
+
 # ipcspec_add_conformance_test(<plugin target>
 #                              [TRANSPORT name] [PROPERTY glob[,glob]]
 #                              [EXAMPLES n] [TIMEOUT duration] [NAME test])
@@ -17,7 +88,8 @@
 # deadline (ipcspec's --timeout, e.g. 5s). NAME defaults to
 # ipcspec_conformance_<target>.
 #
-# The test passes when ipcspec exits 0 (every applicable property passed); it
+# One ctest for the whole run; ipcspec_discover_tests() above gives one per
+# property instead. The test passes when ipcspec exits 0 (every applicable property passed); it
 # fails on exit 1 (a property failed; the output has the minimal
 # counterexample and a reproduce command) and on exit 2 (the plugin did not
 # load: its message names the problem).
