@@ -98,7 +98,9 @@ TEST_F(CliFlagsTest, ExclusionGlobsAndListIsADryRunOfRun) {
   Ran only_excluded = Ipcspec({"list", "--format=json", "--transport=-*_shm,-sysv_*,-tcp,-udp",
                                "--property=-G-*"});
   ASSERT_EQ(only_excluded.exit_code, 0) << only_excluded.out;
-  for (const auto& p : nlohmann::json::parse(only_excluded.out)["run"]) {
+  const nlohmann::json excluded = nlohmann::json::parse(only_excluded.out);
+  EXPECT_FALSE(excluded["run"].empty());
+  for (const auto& p : excluded["run"]) {
     EXPECT_THAT(p["property"].get<std::string>(), Not(::testing::StartsWith("G-")));
     EXPECT_THAT(p["transport"].get<std::string>(), Not(::testing::StartsWith("sysv_")));
   }
