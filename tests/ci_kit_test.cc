@@ -112,5 +112,15 @@ TEST_F(CiKitTest, DiscoverTestsGivesSpscRingOneCtestPerApplicableProperty) {
   EXPECT_EQ(testing::CheckJsonReport(build + "/ipcspec-reports/spsc_ring.G-ORDER.json"), "");
 }
 
+TEST_F(CiKitTest, ACppTransportRunsThroughTheCAbi) {
+  const std::string json = dir_ + "/r.json";
+  Ran r = RunCommand({IPCSPEC_BINARY, "run", absl::StrCat("--plugin=", IPCSPEC_EXAMPLE_CPP_PIPE),
+                      "--transport=cpp_pipe", "--property=G-ORDER,G-EOF,G-PEER-GONE",
+                      "--examples=10", "--json=" + json});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = testing::ReadJson(json);
+  EXPECT_EQ(j["summary"]["passed"], 3) << r.out;
+}
+
 }  // namespace
 }  // namespace ipcspec
