@@ -12,9 +12,9 @@
 namespace ipcspec {
 namespace {
 
+using testing::CliFixture;
 using ::testing::Contains;
 using ::testing::HasSubstr;
-using testing::CliFixture;
 using testing::Python;
 using testing::Ran;
 using testing::RunCommand;
@@ -72,9 +72,9 @@ TEST_F(CiKitTest, DiscoverTestsGivesSpscRingOneCtestPerApplicableProperty) {
   const std::string prefix = dir_ + "/prefix", build = dir_ + "/spsc_ring";
   Ran install = RunCommand({"/usr/bin/cmake", "--install", IPCSPEC_BUILD_DIR, "--prefix", prefix});
   ASSERT_EQ(install.exit_code, 0) << install.out;
-  Ran configure = RunCommand({"/usr/bin/cmake", "-S",
-                              std::string(IPCSPEC_SOURCE_DIR) + "/examples/spsc_ring", "-B", build,
-                              "-G", "Ninja", "-DCMAKE_PREFIX_PATH=" + prefix});
+  Ran configure =
+      RunCommand({"/usr/bin/cmake", "-S", std::string(IPCSPEC_SOURCE_DIR) + "/examples/spsc_ring",
+                  "-B", build, "-G", "Ninja", "-DCMAKE_PREFIX_PATH=" + prefix});
   ASSERT_EQ(configure.exit_code, 0) << configure.out;
   Ran built = RunCommand({"/usr/bin/cmake", "--build", build});
   ASSERT_EQ(built.exit_code, 0) << built.out;

@@ -13,11 +13,11 @@
 namespace ipcspec {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::CheckJsonReport;
 using testing::CheckXml;
 using testing::CliFixture;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Ran;
 using testing::ReadFileOrEmpty;
 using testing::ReadJson;
@@ -38,11 +38,10 @@ class CliFlagsTest : public CliFixture {
 TEST_F(CliFlagsTest, HelpOnEverySubcommandListsItsFlags) {
   const std::map<std::string, std::vector<std::string>> flags = {
       {"list", {"--transport=", "--property=", "--plugin=", "--format=", "--verbose"}},
-      {"run",
-       {"--transport=", "--property=", "--plugin=", "--examples=", "--seed=", "--timeout=",
-        "--time-unit=", "--hang-grace=", "--jobs=", "--repeat=", "--until-fail", "--fail-fast",
-        "--json=", "--junit=", "--summary-md=", "--format=", "--reproduce=", "--save-failures=",
-        "--progress=", "--verbose"}},
+      {"run", {"--transport=", "--property=",  "--plugin=",        "--examples=", "--seed=",
+               "--timeout=",   "--time-unit=", "--hang-grace=",    "--jobs=",     "--repeat=",
+               "--until-fail", "--fail-fast",  "--json=",          "--junit=",    "--summary-md=",
+               "--format=",    "--reproduce=", "--save-failures=", "--progress=", "--verbose"}},
       {"replay", {"--timeout=", "--plugin=", "--target=", "--shrink="}},
       {"merge", {"--json=", "--junit=", "--summary-md=", "--format="}},
   };
@@ -95,8 +94,8 @@ TEST_F(CliFlagsTest, ExclusionGlobsAndListIsADryRunOfRun) {
   EXPECT_EQ(Pairs(l["run"]), Pairs(j["results"]));
   EXPECT_EQ(Pairs(l["not_applicable"]), Pairs(j["not_applicable"]));
 
-  Ran only_excluded = Ipcspec({"list", "--format=json", "--transport=-*_shm,-sysv_*,-tcp,-udp",
-                               "--property=-G-*"});
+  Ran only_excluded =
+      Ipcspec({"list", "--format=json", "--transport=-*_shm,-sysv_*,-tcp,-udp", "--property=-G-*"});
   ASSERT_EQ(only_excluded.exit_code, 0) << only_excluded.out;
   const nlohmann::json excluded = nlohmann::json::parse(only_excluded.out);
   EXPECT_FALSE(excluded["run"].empty());
@@ -105,8 +104,8 @@ TEST_F(CliFlagsTest, ExclusionGlobsAndListIsADryRunOfRun) {
     EXPECT_THAT(p["transport"].get<std::string>(), Not(::testing::StartsWith("sysv_")));
   }
 
-  Ran text = Ipcspec({"list", "--transport=pipe,plugin_pipe", "--property=G-BOUNDARY,G-ORDER", "--verbose",
-                      "--plugin", IPCSPEC_PLUGIN_PIPE});
+  Ran text = Ipcspec({"list", "--transport=pipe,plugin_pipe", "--property=G-BOUNDARY,G-ORDER",
+                      "--verbose", "--plugin", IPCSPEC_PLUGIN_PIPE});
   ASSERT_EQ(text.exit_code, 0) << text.out;
   EXPECT_THAT(text.out, HasSubstr("would check 2 pairs"));
   EXPECT_THAT(text.out, HasSubstr("excluded by capability framing=stream"));
@@ -217,11 +216,11 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
   for (int i = 0; i < 2; ++i) {
     const std::string d = dir_ + "/" + std::to_string(i);
     shards.push_back(d + ".json");
-    Ran r = Ipcspec({"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY",
-                     "--examples=2", "--format=json=" + d + ".json", "--format",
-                     "junit=" + d + ".xml", "--format=summary-md=" + d + ".md",
-                     "--format=matrix-svg=" + d + ".svg"},
-                    {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=" + std::to_string(i)});
+    Ran r =
+        Ipcspec({"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY",
+                 "--examples=2", "--format=json=" + d + ".json", "--format", "junit=" + d + ".xml",
+                 "--format=summary-md=" + d + ".md", "--format=matrix-svg=" + d + ".svg"},
+                {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=" + std::to_string(i)});
     ASSERT_EQ(r.exit_code, 0) << r.out;
     EXPECT_EQ(CheckJsonReport(d + ".json"), "");
     EXPECT_EQ(CheckXml(d + ".xml"), "");
@@ -229,9 +228,9 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
     EXPECT_THAT(ReadFileOrEmpty(d + ".md"), HasSubstr("## ipcspec: "));
   }
   const std::string m = dir_ + "/merged";
-  Ran merged = Ipcspec({"merge", "--json=" + m + ".json", "--junit", m + ".xml",
-                        "--summary-md=" + m + ".md", "--format=matrix-svg=" + m + ".svg",
-                        shards[0], shards[1]});
+  Ran merged =
+      Ipcspec({"merge", "--json=" + m + ".json", "--junit", m + ".xml", "--summary-md=" + m + ".md",
+               "--format=matrix-svg=" + m + ".svg", shards[0], shards[1]});
   ASSERT_EQ(merged.exit_code, 0) << merged.out;
   EXPECT_EQ(CheckJsonReport(m + ".json"), "");
   EXPECT_EQ(CheckXml(m + ".xml"), "");

@@ -19,11 +19,11 @@
 namespace ipcspec {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::CheckJsonReport;
 using testing::CheckXml;
 using testing::CliFixture;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Python;
 using testing::Ran;
 using testing::ReadFileOrEmpty;
@@ -53,7 +53,7 @@ TEST_F(CliReportTest, ReportsStayValidForInvalidUtf8AndControlBytes) {
   ASSERT_EQ(j["results"].size(), 1u);
   const std::string output = j["results"][0]["output"];
   EXPECT_THAT(output, HasSubstr("noisy: \x01\x02\x1b[31m <&>\"'"));  // controls kept, escaped
-  EXPECT_THAT(output, HasSubstr("\xEF\xBF\xBD"));                  // bad bytes: U+FFFD
+  EXPECT_THAT(output, HasSubstr("\xEF\xBF\xBD"));                    // bad bytes: U+FFFD
   const std::string xml_text = ReadFileOrEmpty(xml);
   EXPECT_THAT(xml_text, HasSubstr("<failure type=\"fail\""));
   EXPECT_THAT(xml_text, HasSubstr("<system-out>noisy: \\x01\\x02\\x1b[31m &lt;&amp;&gt;"));
@@ -162,7 +162,8 @@ TEST_F(CliReportTest, CiLogHasNoRowForPairsThatDoNotApplyAndEndsWithTheFailures)
     EXPECT_THAT(row, Not(HasSubstr("skipped")));
     EXPECT_EQ(row.find(" pass ") == std::string::npos ? row.find(" fail ") : row.find(" pass "),
               rows[0].find(" pass "))
-        << "columns do not line up for 19-character IDs:\n" << r.out;
+        << "columns do not line up for 19-character IDs:\n"
+        << r.out;
   }
   EXPECT_THAT(r.out, HasSubstr("8 not applicable"));
   EXPECT_THAT(r.out, Not(HasSubstr(" 1 examples")));

@@ -11,11 +11,11 @@
 namespace ipcspec {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::CheckJsonReport;
 using testing::CheckXml;
 using testing::CliFixture;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Ran;
 using testing::ReadFileOrEmpty;
 using testing::ReadJson;
@@ -29,7 +29,8 @@ TEST_F(CliTest, ListJsonParsesAndNamesEveryPart) {
   ASSERT_TRUE(j.is_object()) << r.out;
   EXPECT_EQ(j["schema"], 1);
   bool pipe = false, order = false;
-  for (const auto& t : j["transports"]) pipe = pipe || (t["name"] == "pipe" && t["caps"].is_object());
+  for (const auto& t : j["transports"])
+    pipe = pipe || (t["name"] == "pipe" && t["caps"].is_object());
   for (const auto& p : j["properties"]) {
     if (p["id"] != "G-ORDER") continue;
     order = true;
@@ -87,7 +88,8 @@ TEST_F(CliTest, UsageErrorsExitTwoWithAOneLineMessage) {
     EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args) << "\n" << r.out;
     EXPECT_THAT(r.out, HasSubstr(c.message)) << ::testing::PrintToString(c.args);
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1)
-        << ::testing::PrintToString(c.args) << ": not one line:\n" << r.out;
+        << ::testing::PrintToString(c.args) << ": not one line:\n"
+        << r.out;
   }
   Ran r = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER"},
                   {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=5"});

@@ -19,8 +19,8 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "ipcspec/scenario.h"
+#include "nlohmann/json.hpp"
 
 extern char** environ;
 

@@ -1,12 +1,13 @@
 // The report writers on their own: UTF-8 repair, the XML escaper, shell
 // quoting that bash reads back byte for byte, and JSON/JUnit/Markdown/SVG
 // from results holding every awkward byte, checked by real parsers.
+#include "harness/cli/report.h"
+
 #include <unistd.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/cli/pages.h"
-#include "harness/cli/report.h"
 #include "harness/cli/selection.h"
 #include "harness/cli/text.h"
 #include "tests/cli_test_util.h"
@@ -14,21 +15,21 @@
 namespace ipcspec {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::CheckJsonReport;
 using testing::CheckXml;
 using testing::CliFixture;
+using ::testing::HasSubstr;
 using testing::Ran;
 using testing::RunCommand;
 
 TEST(TextTest, ValidUtf8ReplacesEachBadByte) {
   EXPECT_EQ(ValidUtf8("plain é €"), "plain é €");
   EXPECT_EQ(ValidUtf8("a\xff"), "a\xEF\xBF\xBD");
-  EXPECT_EQ(ValidUtf8("\xc3"), "\xEF\xBF\xBD");                          // cut short
-  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");          // overlong
-  EXPECT_EQ(ValidUtf8("\xed\xa0\x80").substr(0, 3), "\xEF\xBF\xBD");     // a surrogate
+  EXPECT_EQ(ValidUtf8("\xc3"), "\xEF\xBF\xBD");                           // cut short
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");           // overlong
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80").substr(0, 3), "\xEF\xBF\xBD");      // a surrogate
   EXPECT_EQ(ValidUtf8("\xf4\x90\x80\x80").substr(0, 3), "\xEF\xBF\xBD");  // past U+10FFFF
-  EXPECT_EQ(ValidUtf8("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");         // U+1F600
+  EXPECT_EQ(ValidUtf8("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");           // U+1F600
 }
 
 TEST(TextTest, XmlEscapeSpellsOutWhatXmlCannotHold) {
@@ -40,9 +41,8 @@ TEST(TextTest, XmlEscapeSpellsOutWhatXmlCannotHold) {
 }
 
 TEST(TextTest, ShellQuoteReadsBackByteForByte) {
-  const std::string words[] = {"plain",   "a b",       "it's",          "é€",
-                               "a\x01b",  "\xff\xfe",  "back\\slash'q", "$HOME `x`",
-                               "nl\nend", "\x7f\x1b["};
+  const std::string words[] = {"plain",    "a b",           "it's",      "é€",      "a\x01b",
+                               "\xff\xfe", "back\\slash'q", "$HOME `x`", "nl\nend", "\x7f\x1b["};
   for (const std::string& w : words) {
     Ran r = RunCommand({"/bin/bash", "-c", "printf %s " + ShellQuote(w)});
     EXPECT_EQ(r.out, w) << ShellQuote(w);
@@ -81,8 +81,8 @@ class ReportTest : public CliFixture {
       e.result.transport = transport;
       e.result.property = "G-ORDER";
       e.result.outcome = o;
-      e.result.message = o == Outcome::kLeaked ? "left behind: /dev/shm/x, SysV message queue id 3"
-                                               : bytes;
+      e.result.message =
+          o == Outcome::kLeaked ? "left behind: /dev/shm/x, SysV message queue id 3" : bytes;
       e.result.counterexample = "\n  1. writer 1 sends " + bytes + "\n  2. reader receives\n";
       e.result.output = bytes;
       e.reproduce_command = IsFailure(o) ? "ipcspec run --plugin=" + ShellQuote(bytes) : "";
@@ -110,8 +110,7 @@ TEST_F(ReportTest, JsonParsesValidatesAndKeepsTheSeedExact) {
   const nlohmann::json j = testing::ReadJson(path);
   EXPECT_EQ(j["seed"], "18446744073709551615");
   EXPECT_EQ(j["results"][0]["steps"].size(), 2u);
-  EXPECT_EQ(j["results"][2]["leaks"],
-            nlohmann::json({"/dev/shm/x", "SysV message queue id 3"}));
+  EXPECT_EQ(j["results"][2]["leaks"], nlohmann::json({"/dev/shm/x", "SysV message queue id 3"}));
   EXPECT_EQ(j["summary"]["failed"], 1);
   EXPECT_EQ(j["summary"]["errors"], 2);
   EXPECT_EQ(j["summary"]["unsupported"], 1);

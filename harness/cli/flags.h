@@ -30,10 +30,10 @@ struct UsageError {
 };
 
 struct FlagSpec {
-  std::string_view name;    // "examples": --examples
-  std::string_view value;   // "N" in the help; "" for a boolean flag
-  std::string_view help;    // one line
-  bool repeated = false;    // --plugin=A --plugin=B keeps both
+  std::string_view name;   // "examples": --examples
+  std::string_view value;  // "N" in the help; "" for a boolean flag
+  std::string_view help;   // one line
+  bool repeated = false;   // --plugin=A --plugin=B keeps both
 };
 
 class Flags {

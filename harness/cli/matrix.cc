@@ -46,7 +46,8 @@ void PrintTall(const Matrix& m, std::ostream& os) {
   os << "\n";
   for (const std::string& p : m.properties) {
     os << absl::StrFormat("%-*s", name_width, p);
-    for (const std::string& t : m.transports) os << absl::StrFormat(" %-6s", CellWord(m.Find(t, p)));
+    for (const std::string& t : m.transports)
+      os << absl::StrFormat(" %-6s", CellWord(m.Find(t, p)));
     os << "\n";
   }
 }

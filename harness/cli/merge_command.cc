@@ -55,7 +55,8 @@ void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
   try {
     const nlohmann::json j = nlohmann::json::parse(text.str());
     if (j.value("schema", 0) != kReportSchema) {
-      throw UsageError{absl::StrCat(path, ": not an ipcspec JSON report of schema ", kReportSchema)};
+      throw UsageError{
+          absl::StrCat(path, ": not an ipcspec JSON report of schema ", kReportSchema)};
     }
     if (shards->empty() && !absl::SimpleAtoi(j.at("seed").get<std::string>(), &into->seed)) {
       throw UsageError{absl::StrCat(path, ": the seed is not a number")};

@@ -75,8 +75,8 @@ const char* SvgColour(const Cell* c) {
 
 std::string SvgLegend(int y) {
   const std::pair<const char*, const char*> items[] = {
-      {"#2da44e", "pass"},   {"#cf222e", "fail"},   {"#82071e", "crashed"},
-      {"#bf8700", "timeout"}, {"#8250df", "broken"}, {"#953800", "leaked"},
+      {"#2da44e", "pass"},        {"#cf222e", "fail"},          {"#82071e", "crashed"},
+      {"#bf8700", "timeout"},     {"#8250df", "broken"},        {"#953800", "leaked"},
       {"#8c959f", "unsupported"}, {"#eaeef2", "does not apply"}};
   std::string out;
   int x = 10;
@@ -109,9 +109,9 @@ std::string SummaryMarkdown(const RunReport& r) {
   for (const ReportEntry& e : r.results) {
     const PropertyResult& p = e.result;
     if (!IsFailure(p.outcome)) continue;
-    absl::StrAppend(&out, "- **", MdText(p.property), " on ", MdText(p.transport), "**: ",
-                    std::string(OutcomeName(p.outcome)), " after ", Plural(p.examples, "example"), ": ",
-                    MdText(p.message), "\n");
+    absl::StrAppend(&out, "- **", MdText(p.property), " on ", MdText(p.transport),
+                    "**: ", std::string(OutcomeName(p.outcome)), " after ",
+                    Plural(p.examples, "example"), ": ", MdText(p.message), "\n");
     if (!e.reproduce_command.empty()) {
       // A code block shows its text as it is: no entities, only a fence that
       // the command cannot close (ShellQuote keeps control bytes out).
@@ -128,7 +128,8 @@ std::string MatrixSvg(const RunReport& r) {
   constexpr int kCell = 16, kGap = 2;
   size_t longest_property = 8, longest_transport = 9;
   for (const std::string& p : m.properties) longest_property = std::max(longest_property, p.size());
-  for (const std::string& t : m.transports) longest_transport = std::max(longest_transport, t.size());
+  for (const std::string& t : m.transports)
+    longest_transport = std::max(longest_transport, t.size());
   const int left = 10 + 7 * static_cast<int>(longest_property);
   const int top = 10 + 6 * static_cast<int>(longest_transport);
   const int width = std::max<int>(left + static_cast<int>(m.transports.size()) * kCell + 10, 720);
@@ -150,10 +151,10 @@ std::string MatrixSvg(const RunReport& r) {
                           XmlEscape(m.properties[j]));
     for (size_t i = 0; i < m.transports.size(); ++i) {
       const Cell* c = m.Find(m.transports[i], m.properties[j]);
-      const std::string what =
-          c == nullptr ? "not selected"
-          : c->outcome ? absl::StrFormat("%s%s%s", OutcomeName(*c->outcome), c->why.empty() ? "" : ": ", c->why)
-                       : absl::StrCat("does not apply: ", c->why);
+      const std::string what = c == nullptr ? "not selected"
+                               : c->outcome ? absl::StrFormat("%s%s%s", OutcomeName(*c->outcome),
+                                                              c->why.empty() ? "" : ": ", c->why)
+                                            : absl::StrCat("does not apply: ", c->why);
       absl::StrAppendFormat(&out,
                             "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
                             "<title>%s %s: %s</title></rect>\n",

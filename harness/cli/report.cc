@@ -19,7 +19,8 @@ using Json = nlohmann::ordered_json;
 
 std::vector<std::string> Lines(std::string_view text) {
   std::vector<std::string> out;
-  for (absl::string_view l : absl::StrSplit(std::string(text), '\n', absl::SkipEmpty())) out.emplace_back(l);
+  for (absl::string_view l : absl::StrSplit(std::string(text), '\n', absl::SkipEmpty()))
+    out.emplace_back(l);
   return out;
 }
 
@@ -59,7 +60,8 @@ std::string TestCase(const ReportEntry& e) {
                                  Attr("name", name), Attr("time", Seconds(p.duration)), ">\n");
   if (IsFailure(p.outcome)) {
     std::string body = absl::StrCat(p.counterexample, "seed: ", e.seed, "\n");
-    if (!e.reproduce_command.empty()) absl::StrAppend(&body, "reproduce: ", e.reproduce_command, "\n");
+    if (!e.reproduce_command.empty())
+      absl::StrAppend(&body, "reproduce: ", e.reproduce_command, "\n");
     absl::StrAppend(&out, "      <", IsAssertionFailure(p.outcome) ? "failure" : "error",
                     Attr("type", OutcomeName(p.outcome)), Attr("message", p.message), ">",
                     XmlEscape(body), "</", IsAssertionFailure(p.outcome) ? "failure" : "error",
@@ -107,7 +109,8 @@ std::vector<std::string> LeaksOf(const PropertyResult& r) {
   if (at == std::string::npos) return out;
   std::string_view rest = std::string_view(r.message).substr(at + kPrefix.size());
   rest = rest.substr(0, rest.find('\n'));
-  for (absl::string_view l : absl::StrSplit(std::string(rest), ", ", absl::SkipEmpty())) out.emplace_back(l);
+  for (absl::string_view l : absl::StrSplit(std::string(rest), ", ", absl::SkipEmpty()))
+    out.emplace_back(l);
   return out;
 }
 
@@ -141,13 +144,13 @@ std::string ToJson(const RunReport& r) {
 std::string ToJunit(const RunReport& r) {
   std::map<std::string, std::vector<const ReportEntry*>> by_transport;
   for (const ReportEntry& e : r.results) by_transport[e.result.transport].push_back(&e);
-  const std::string properties = absl::StrCat(
-      "    <properties>\n      <property name=\"seed\"", Attr("value", std::to_string(r.seed)),
-      "/>\n      <property name=\"shard\"",
-      Attr("value", absl::StrCat(r.shard_index, "/", r.shard_total)),
-      "/>\n      <property name=\"ipcspec_version\"", Attr("value", r.version),
-      "/>\n      <property name=\"complete\"", Attr("value", r.complete ? "true" : "false"),
-      "/>\n    </properties>\n");
+  const std::string properties =
+      absl::StrCat("    <properties>\n      <property name=\"seed\"",
+                   Attr("value", std::to_string(r.seed)), "/>\n      <property name=\"shard\"",
+                   Attr("value", absl::StrCat(r.shard_index, "/", r.shard_total)),
+                   "/>\n      <property name=\"ipcspec_version\"", Attr("value", r.version),
+                   "/>\n      <property name=\"complete\"",
+                   Attr("value", r.complete ? "true" : "false"), "/>\n    </properties>\n");
   std::string suites;
   Counts all;
   for (const auto& [transport, entries] : by_transport) {
@@ -161,19 +164,17 @@ std::string ToJunit(const RunReport& r) {
     }
     const Counts c = CountOutcomes(one);
     all.failed += c.failed, all.errors += c.errors, all.unsupported += c.unsupported;
-    absl::StrAppend(&suites, "  <testsuite", Attr("name", "ipcspec." + transport),
-                    Attr("tests", std::to_string(entries.size())),
-                    Attr("failures", std::to_string(c.failed)),
-                    Attr("errors", std::to_string(c.errors)),
-                    Attr("skipped", std::to_string(c.unsupported)), Attr("time", Seconds(time)),
-                    ">\n", properties, cases, "  </testsuite>\n");
+    absl::StrAppend(
+        &suites, "  <testsuite", Attr("name", "ipcspec." + transport),
+        Attr("tests", std::to_string(entries.size())), Attr("failures", std::to_string(c.failed)),
+        Attr("errors", std::to_string(c.errors)), Attr("skipped", std::to_string(c.unsupported)),
+        Attr("time", Seconds(time)), ">\n", properties, cases, "  </testsuite>\n");
   }
-  return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites",
-                      Attr("name", "ipcspec"), Attr("tests", std::to_string(r.results.size())),
-                      Attr("failures", std::to_string(all.failed)),
-                      Attr("errors", std::to_string(all.errors)),
-                      Attr("skipped", std::to_string(all.unsupported)),
-                      Attr("time", Seconds(r.elapsed)), ">\n", suites, "</testsuites>\n");
+  return absl::StrCat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", Attr("name", "ipcspec"),
+      Attr("tests", std::to_string(r.results.size())), Attr("failures", std::to_string(all.failed)),
+      Attr("errors", std::to_string(all.errors)), Attr("skipped", std::to_string(all.unsupported)),
+      Attr("time", Seconds(r.elapsed)), ">\n", suites, "</testsuites>\n");
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {

@@ -20,9 +20,8 @@ namespace {
 // `ipcspec replay` runs and every fuzz target takes as an input.
 std::string ReproduceCommand(const RunSettings& s, uint64_t seed, const PropertyResult& r) {
   if (!IsFailure(r.outcome)) return "";
-  std::string cmd =
-      absl::StrCat(ShellQuote(s.argv0), " run --transport=", ShellQuote(r.transport),
-                   " --property=", ShellQuote(r.property), " --seed=", seed);
+  std::string cmd = absl::StrCat(ShellQuote(s.argv0), " run --transport=", ShellQuote(r.transport),
+                                 " --property=", ShellQuote(r.property), " --seed=", seed);
   for (const std::string& pl : s.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
   for (const std::string& f : s.replay_flags) absl::StrAppend(&cmd, " ", ShellQuote(f));
   if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", ShellQuote(r.reproduce));
@@ -125,12 +124,13 @@ RunReport StartReport(const RunSettings& s, const Selection& sel, Shard shard) {
 int RunCommand(const char* argv0, std::span<char* const> args) {
   const Flags f = ParseFlags(args, kRunFlags);
   if (f.help()) {
-    std::cout << FlagHelp("ipcspec run [flags]",
-                          "Checks every selected property on every selected transport it applies "
-                          "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
-                          "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
-                          "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
-                          kRunFlags);
+    std::cout << FlagHelp(
+        "ipcspec run [flags]",
+        "Checks every selected property on every selected transport it applies "
+        "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
+        "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
+        "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
+        kRunFlags);
     return 0;
   }
   const RunSettings s = ReadRunSettings(argv0, f);

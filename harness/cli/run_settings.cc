@@ -45,7 +45,8 @@ void SetReportPath(ReportFiles* files, std::string_view kind, const std::string&
                       : kind == "matrix-svg" ? &files->matrix_svg
                                              : nullptr;
   if (slot == nullptr) {
-    throw UsageError{absl::StrFormat("--format=%s=...: expected json, junit, summary-md or matrix-svg", kind)};
+    throw UsageError{
+        absl::StrFormat("--format=%s=...: expected json, junit, summary-md or matrix-svg", kind)};
   }
   if (path.empty()) throw UsageError{absl::StrFormat("--%s: needs a file name", kind)};
   *slot = path;
@@ -61,7 +62,8 @@ ReportFiles ReadReportFiles(const Flags& f) {
   for (const std::string& spec : f.All("format")) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos) {
-      throw UsageError{absl::StrCat("--format=", spec, ": expected KIND=PATH, e.g. matrix-svg=m.svg")};
+      throw UsageError{
+          absl::StrCat("--format=", spec, ": expected KIND=PATH, e.g. matrix-svg=m.svg")};
     }
     SetReportPath(&files, spec.substr(0, eq), spec.substr(eq + 1));
   }
@@ -106,8 +108,7 @@ const std::span<const FlagSpec> kRunFlags = kFlags;
 
 absl::Status ReportFiles::Write(const RunReport& r) const {
   const std::pair<const std::string*, std::string (*)(const RunReport&)> outputs[] = {
-      {&json, ToJson}, {&junit, ToJunit}, {&summary_md, SummaryMarkdown},
-      {&matrix_svg, MatrixSvg}};
+      {&json, ToJson}, {&junit, ToJunit}, {&summary_md, SummaryMarkdown}, {&matrix_svg, MatrixSvg}};
   for (const auto& [path, render] : outputs) {
     if (path->empty()) continue;
     if (absl::Status s = WriteFileAtomically(*path, render(r)); !s.ok()) return s;
@@ -125,11 +126,12 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
   s.transport_filter = f.Get("transport", "*");
   s.property_filter = f.Get("property", "*");
   s.examples = static_cast<int>(f.Int("examples", 0, 1, 1000000));
-  s.sandbox.timeout = f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));
-  s.sandbox.time_unit = f.Duration("time-unit", s.sandbox.time_unit, absl::Milliseconds(1),
-                                   absl::Seconds(10));
-  s.sandbox.hang_grace = f.Duration("hang-grace", s.sandbox.hang_grace, absl::Milliseconds(10),
-                                    absl::Minutes(10));
+  s.sandbox.timeout =
+      f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));
+  s.sandbox.time_unit =
+      f.Duration("time-unit", s.sandbox.time_unit, absl::Milliseconds(1), absl::Seconds(10));
+  s.sandbox.hang_grace =
+      f.Duration("hang-grace", s.sandbox.hang_grace, absl::Milliseconds(10), absl::Minutes(10));
   for (const char* name : {"timeout", "time-unit", "hang-grace"}) {
     if (f.Has(name)) s.replay_flags.push_back(absl::StrCat("--", name, "=", f.Get(name)));
   }

@@ -35,8 +35,8 @@ void CheckEveryGlobMatches(std::string_view filter, const std::vector<std::strin
     bool any = false;
     for (const std::string& n : names) any = any || Glob(g, n);
     if (!any) {
-      throw UsageError{absl::StrFormat("unknown %s '%s'; known: %s", what, g,
-                                       absl::StrJoin(names, ", "))};
+      throw UsageError{
+          absl::StrFormat("unknown %s '%s'; known: %s", what, g, absl::StrJoin(names, ", "))};
     }
   }
 }
@@ -77,8 +77,7 @@ bool FilterMatches(std::string_view filter, std::string_view name) {
   return included || !any_positive;
 }
 
-Selection Select(std::string_view transport_filter, std::string_view property_filter,
-                 Shard shard) {
+Selection Select(std::string_view transport_filter, std::string_view property_filter, Shard shard) {
   std::vector<std::string> tnames, pnames;
   for (const Transport* t : TransportRegistry::Global().All()) tnames.emplace_back(t->name());
   for (const Property* p : PropertyRegistry::Global().All()) pnames.emplace_back(p->id());
