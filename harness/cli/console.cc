@@ -143,9 +143,9 @@ void Console::End(const RunReport& report) {
     }
   }
   out_ << absl::StrFormat(
-      "\nipcspec: %d passed, %d failed, %d errors, %d unsupported, %d not applicable%s in %.1fs "
+      "\nipcspec: %d passed, %d failed, %s, %d unsupported, %d not applicable%s in %.1fs "
       "(seed %d)\n",
-      c.passed, c.failed, c.errors, c.unsupported, report.not_applicable.size(),
+      c.passed, c.failed, Plural(c.errors, "error"), c.unsupported, report.not_applicable.size(),
       report.not_applicable.empty() || verbose_ ? "" : " (--verbose shows why)",
       absl::ToDoubleSeconds(report.elapsed), report.seed);
   if (!report.stopped_by.empty()) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/console.h"
 #include "harness/cli/run_settings.h"
 #include "nlohmann/json.hpp"
 
@@ -108,8 +109,8 @@ int MergeCommand(std::span<char* const> args) {
   }
   const Counts c = CountOutcomes(report);
   std::cout << absl::StrFormat(
-      "ipcspec merge: %d reports, %d passed, %d failed, %d errors, %d unsupported%s\n",
-      f.positional().size(), c.passed, c.failed, c.errors, c.unsupported,
+      "ipcspec merge: %d reports, %d passed, %d failed, %s, %d unsupported%s\n",
+      f.positional().size(), c.passed, c.failed, Plural(c.errors, "error"), c.unsupported,
       report.complete ? "" : " (incomplete: a shard is missing or was stopped)");
   return 0;
 }

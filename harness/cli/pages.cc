@@ -95,9 +95,9 @@ std::string SvgLegend(int y) {
 std::string SummaryMarkdown(const RunReport& r) {
   const Counts c = CountOutcomes(r);
   std::string out = absl::StrFormat(
-      "## ipcspec: %d passed, %d failed, %d errors, %d unsupported\n\n"
+      "## ipcspec: %d passed, %d failed, %s, %d unsupported\n\n"
       "Seed %d, shard %d of %d, ipcspec %s; %d pairs do not apply.%s\n\n",
-      c.passed, c.failed, c.errors, c.unsupported, r.seed, r.shard_index + 1, r.shard_total,
+      c.passed, c.failed, Plural(c.errors, "error"), c.unsupported, r.seed, r.shard_index + 1, r.shard_total,
       r.version, r.not_applicable.size(),
       r.stopped_by.empty() ? ""
                            : absl::StrFormat(" **Stopped by %s after %d of %d property runs.**",
