@@ -1,5 +1,6 @@
 #include "harness/cli/text.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_format.h"
@@ -37,14 +38,24 @@ size_t SequenceLength(std::string_view s, uint32_t* code_point) {
   return n;
 }
 
-bool IsPrintableUtf8(std::string_view s) {
+// Calls f(bytes, code point) for each character of s, and f(byte, -1) for
+// each byte that does not start a well-formed sequence.
+template <typename F>
+void ForEachCharacter(std::string_view s, F f) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp;
     const size_t n = SequenceLength(s.substr(i), &cp);
-    if (n == 0 || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) return false;
-    i += n;
+    f(s.substr(i, std::max<size_t>(n, 1)), n == 0 ? -1 : static_cast<int64_t>(cp));
+    i += std::max<size_t>(n, 1);
   }
-  return true;
+}
+
+bool IsPrintableUtf8(std::string_view s) {
+  bool printable = true;
+  ForEachCharacter(s, [&](std::string_view, int64_t cp) {
+    printable = printable && cp >= 0x20 && cp != 0x7F && !(cp >= 0x80 && cp < 0xA0);
+  });
+  return printable;
 }
 
 }  // namespace
@@ -52,32 +63,19 @@ bool IsPrintableUtf8(std::string_view s) {
 std::string ValidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp;
-    const size_t n = SequenceLength(s.substr(i), &cp);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
+  ForEachCharacter(
+      s, [&](std::string_view bytes, int64_t cp) { out.append(cp < 0 ? kReplacement : bytes); });
   return out;
 }
 
 std::string XmlEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp;
-    const size_t n = SequenceLength(s.substr(i), &cp);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-      continue;
-    }
+  ForEachCharacter(s, [&](std::string_view bytes, int64_t cp) {
     switch (cp) {
+      case -1:
+        out += kReplacement;
+        break;
       case '<':
         out += "&lt;";
         break;
@@ -101,11 +99,10 @@ std::string XmlEscape(std::string_view s) {
             absl::StrAppendFormat(&out, "\\u%04x", cp);
           }
         } else {
-          out.append(s.substr(i, n));
+          out.append(bytes);
         }
     }
-    i += n;
-  }
+  });
   return out;
 }
 
