@@ -71,7 +71,8 @@ TEST(SelectionTest, FiltersIncludeThenExclude) {
 class ReportTest : public CliFixture {
  protected:
   RunReport Nasty() {
-    const std::string bytes("odd \x01\x02\x1b[0m <&>\"' \xff\xfe\xc3 \0 end", 30);
+    static const char kBytes[] = "odd \x01\x02\x1b[0m <&>\"' \xff\xfe\xc3 \0 end";
+    const std::string bytes(kBytes, sizeof kBytes - 1);
     RunReport r;
     r.version = "0.1.0";
     r.seed = 18446744073709551615ULL;  // rounds in a double: must be a string
