@@ -1,6 +1,7 @@
 #include "harness/cli/cli.h"
 
 #include <fnmatch.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,6 +32,7 @@ constexpr char kUsage[] =
     "       ipcspec run [--transport=GLOB[,GLOB]] [--property=GLOB[,GLOB]] [--examples=N]\n"
     "                   [--seed=N|random] [--timeout=DURATION] [--junit=PATH] [--json=PATH]\n"
     "                   [--plugin=PATH]... [--reproduce=STRING] [--save-failures=DIR]\n"
+    "                   [--jobs=N] [--time-unit=DURATION] [--hang-grace=DURATION]\n"
     "       ipcspec replay [--timeout=DURATION] [--plugin=PATH]... [--target=NAME] [--shrink=OUT] "
     "FILE\n"
     "Sharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, GTEST_SHARD_STATUS_FILE.\n"
@@ -117,6 +119,25 @@ absl::Duration ParseTimeout(const Flags& f) {
         absl::StrFormat("--timeout=%s: expected a duration such as 500ms, 10s or 2m", it->second)};
   }
   return d;
+}
+
+// --time-unit and --hang-grace: a positive duration up to a minute.
+absl::Duration ParseDurationFlag(const Flags& f, const std::string& name, absl::Duration fallback) {
+  auto it = f.values.find(name);
+  if (it == f.values.end()) return fallback;
+  absl::Duration d;
+  if (!absl::ParseDuration(it->second, &d) || d <= absl::ZeroDuration() || d > absl::Minutes(1)) {
+    throw UsageError{absl::StrFormat("--%s=%s: expected a duration such as 10ms, 500ms or 2s", name,
+                                     it->second)};
+  }
+  return d;
+}
+
+// --jobs: pairs in flight at once; by default one per CPU this process may use.
+int ParseJobs(const Flags& f) {
+  cpu_set_t set;
+  const int cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  return static_cast<int>(ParseInt(f, "jobs", std::max(cpus, 1), 1, 256));
 }
 
 void LoadPlugins(const Flags& f) {
@@ -289,7 +310,9 @@ std::string ReproduceCommand(const char* argv0, Flags& f, uint64_t seed, const P
   std::string cmd = absl::StrCat(ShellQuote(argv0), " run --transport=", ShellQuote(r.transport),
                                  " --property=", ShellQuote(r.property), " --seed=", seed);
   for (const std::string& pl : f.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
-  if (f.values.count("timeout")) absl::StrAppend(&cmd, " --timeout=", f.values["timeout"]);
+  for (const char* flag : {"timeout", "time-unit", "hang-grace"}) {
+    if (f.values.count(flag)) absl::StrAppend(&cmd, " --", flag, "=", f.values[flag]);
+  }
   if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", r.reproduce);
   if (auto dir = f.values.find("save-failures"); dir != f.values.end() && r.failing) {
     const std::string path =
@@ -306,7 +329,7 @@ std::string ReproduceCommand(const char* argv0, Flags& f, uint64_t seed, const P
 int Run(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv, 2,
                        {"transport", "property", "examples", "seed", "timeout", "junit", "json",
-                        "plugin", "reproduce", "save-failures"});
+                        "plugin", "reproduce", "save-failures", "jobs", "time-unit", "hang-grace"});
   if (!f.positional.empty()) {
     throw UsageError{absl::StrCat("run takes no arguments, got '", f.positional[0], "'")};
   }
@@ -323,6 +346,9 @@ int Run(int argc, char** argv) {
   }
   SandboxOptions options;
   options.timeout = ParseTimeout(f);
+  options.time_unit = ParseDurationFlag(f, "time-unit", options.time_unit);
+  options.hang_grace = ParseDurationFlag(f, "hang-grace", options.hang_grace);
+  const int jobs = ParseJobs(f);
   LoadPlugins(f);
 
   std::vector<std::string> tnames, pnames;
@@ -376,6 +402,7 @@ int Run(int argc, char** argv) {
   size_t done = 0;
   MatrixOptions matrix;
   matrix.sandbox = options;
+  matrix.jobs = jobs;
   if (tty) {
     matrix.on_progress = [&](size_t i, int n, bool shrinking) {
       std::cerr << absl::StrFormat("\r\033[K[%d/%d %5.1fs] %s %s: %d examples%s", done + 1,
