@@ -35,6 +35,9 @@ std::string DescribeKernelWait(pid_t pid);
 // process's pidfd with a backoff from 50 us to 5 ms, so it ends at once when
 // the process dies (false) and never spins. False at the deadline.
 bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const Deadline& deadline);
+inline bool WaitUntilBlockedIn(pid_t pid, long nr, const Deadline& deadline) {
+  return WaitUntilBlockedIn(pid, {nr}, deadline);
+}
 
 }  // namespace ipcspec
 
