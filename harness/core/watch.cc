@@ -237,6 +237,9 @@ std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
     if (now >= stuck_at) return Doing(*culprit);
     wake = std::min(wake, stuck_at);
   }
+  // With nothing to judge yet, look again in one grace: no operation that
+  // starts from now on can be judged earlier, so none needs to wake us.
+  if (wake == INT64_MAX) wake = now + grace;
   shared_->armed_ns.store(wake, std::memory_order_release);
   *next = ToTime(wake, now, now_t);
   return std::nullopt;
