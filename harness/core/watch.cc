@@ -27,7 +27,6 @@ struct alignas(64) Slot {
   std::atomic<uint32_t> steps{0};  // transport calls started
   int32_t timeout_ms = -1;
   int64_t start_ns = 0;
-  std::atomic<int64_t> changed_ns{0};  // last start or end of an operation
   char call[24] = {};
 };
 
@@ -65,7 +64,7 @@ int64_t FirstJudgement(int64_t start, int32_t timeout_ms, int64_t grace) {
 struct SlotView {
   uint32_t state, steps;
   int32_t timeout_ms;
-  int64_t start_ns, changed_ns;
+  int64_t start_ns;
   std::string call;
 };
 
@@ -77,7 +76,6 @@ SlotView Read(const Slot& s) {
     v.steps = s.steps.load(std::memory_order_relaxed);
     v.timeout_ms = s.timeout_ms;
     v.start_ns = s.start_ns;
-    v.changed_ns = s.changed_ns.load(std::memory_order_relaxed);
     v.call.assign(s.call, strnlen(s.call, sizeof s.call));
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((before & 1) == 0 && s.seq.load(std::memory_order_relaxed) == before) return v;
@@ -107,7 +105,6 @@ WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
   s->start_ns = now;
   std::strncpy(s->call, call, sizeof s->call - 1);
   if (!peer_wait) s->steps.fetch_add(1, std::memory_order_relaxed);
-  s->changed_ns.store(now, std::memory_order_relaxed);
   s->state.store(peer_wait        ? kPeerWait
                  : timeout_ms < 0 ? kUnbounded
                                   : kBounded,
@@ -126,8 +123,10 @@ WatchedCall::~WatchedCall() {
   if (!active_) return;
   Slot* s = g_slot;
   s->seq.fetch_add(1, std::memory_order_acq_rel);
+  // No clock here: an ended operation matters to the standstill rule only
+  // through the next one's start, since a participant between operations is
+  // not blocked.
   s->state.store(kIdle, std::memory_order_release);
-  s->changed_ns.store(NowNs(), std::memory_order_relaxed);
   s->seq.fetch_add(1, std::memory_order_acq_rel);
 }
 
@@ -210,11 +209,11 @@ std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
       continue;
     }
     const SlotView v = Read(shared_->slots[w.slot]);
-    last_change = std::max(last_change, v.changed_ns);
     if (v.state == kIdle) {
       all_blocked = false;
       continue;
     }
+    last_change = std::max(last_change, v.start_ns);
     const int64_t first = FirstJudgement(v.start_ns, v.timeout_ms, grace);
     if (first > now) wake = std::min(wake, first);
     if (v.state == kBounded) {

@@ -8,7 +8,7 @@
 // the case as `timeout` with a diagnosis when
 //   - an operation overruns its own timeout by more than the hang grace, or
 //   - every live participant is inside an operation, each bounded one past
-//     its timeout (by half the grace), and nothing started or ended for the
+//     its timeout (by half the grace), and none of them started within the
 //     grace: nobody can make progress any more.
 // A participant that starts an operation which could be overdue before the
 // moment the watcher armed wakes it (an eventfd, written only then).
