@@ -3,9 +3,14 @@
 // socketpair_seqpacket, eventfd that the property applies to. Every
 // iteration is a RunProperty of kExamples examples with a fixed seed,
 // through a fork server started before anything else. A property whose
-// outcome is not pass is skipped with the outcome and message.
+// outcome is not pass is skipped with the outcome and message. Beside them,
+// measured in the same run, BASELINE-fork-per-example/pipe: the hand-written
+// floor (one fork per example, the same messages over a pipe); G-ORDER/pipe
+// is meant to reach 0.8x of it.
 // Run: build/bench/bench/property_bench
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -16,6 +21,8 @@
 #include "ipcspec/engine.h"
 #include "ipcspec/property.h"
 #include "ipcspec/registry.h"
+#include "properties/support/common.h"
+#include "rapidcheck/Check.hpp"
 
 namespace ipcspec {
 namespace {
@@ -45,7 +52,56 @@ void BM_Property(benchmark::State& state, const Property* p, const Transport* t)
       benchmark::Counter(static_cast<double>(examples), benchmark::Counter::kIsRate);
 }
 
+// The floor the harness stands on: a hand-written rapidcheck property that
+// generates G-ORDER's scenarios for `pipe`, forks one child per example that
+// writes the same payloads into a pipe, and reads and compares them here.
+void BM_ForkPerExampleBaseline(benchmark::State& state) {
+  const Property* p = PropertyRegistry::Global().Find("G-ORDER");
+  const Transport* t = TransportRegistry::Global().Find("pipe");
+  int64_t examples = 0;
+  for (auto _ : state) {
+    auto testable = [&] {
+      const std::vector<Step> steps = *p->Steps(*t);
+      int fds[2];
+      RC_ASSERT(::pipe(fds) == 0);
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        ::close(fds[0]);
+        for (const Step& st : steps) {
+          if (st.op != Op::kSend) continue;
+          const std::vector<std::byte> data = props::Payload(1, st.arg, st.size);
+          if (WriteFull(fds[1], data.data(), data.size()) != 0) ::_exit(1);
+        }
+        ::_exit(0);
+      }
+      ::close(fds[1]);
+      for (const Step& st : steps) {
+        if (st.op != Op::kSend) continue;
+        std::vector<std::byte> got(st.size);
+        RC_ASSERT(ReadFull(fds[0], got.data(), got.size()) == 0);
+        RC_ASSERT(got == props::Payload(1, st.arg, st.size));
+      }
+      ::close(fds[0]);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      RC_ASSERT(status == 0);
+      ++examples;
+    };
+    rc::detail::TestMetadata metadata;
+    metadata.id = "baseline";
+    rc::detail::TestParams params;
+    params.seed = kSeed;
+    params.maxSuccess = kExamples;
+    rc::detail::checkProperty(rc::detail::toProperty(testable), metadata, params);
+  }
+  state.counters["examples_per_s"] =
+      benchmark::Counter(static_cast<double>(examples), benchmark::Counter::kIsRate);
+}
+
 void RegisterAll() {
+  benchmark::RegisterBenchmark("BASELINE-fork-per-example/pipe", BM_ForkPerExampleBaseline)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   for (const Property* p : PropertyRegistry::Global().All()) {
     if (!p->id().starts_with("G-")) continue;
     const Transport* chosen = nullptr;

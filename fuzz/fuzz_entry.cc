@@ -1,6 +1,5 @@
 #include "fuzz/fuzz_entry.h"
 
-#include <dirent.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -11,31 +10,19 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "fuzz/fuzz_decode.h"
 #include "fuzz/fuzz_signal.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
 #include "properties/model/model.h"
 
 namespace ipcspec {
 namespace {
-
-std::set<std::string> ListDir(const std::string& dir) {
-  std::set<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") out.insert(n);
-    }
-    ::closedir(d);
-  }
-  return out;
-}
 
 std::string g_mq_dir = "/dev/mqueue";
 bool g_isolated = false;
@@ -47,16 +34,9 @@ struct Snapshot {
 
 Snapshot Take() {
   Snapshot s;
-  for (const char* kind : {"msg", "shm", "sem"}) {
-    std::ifstream in(absl::StrCat("/proc/sysvipc/", kind));
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string key, id;
-      fields >> key >> id;
-      s.items.insert(absl::StrFormat("SysV %s key %s id %s", kind, key, id));
-    }
+  for (const SysvObject& o : ListSysv()) {
+    s.items.insert(
+        absl::StrFormat("SysV %s key %d id %d", o.Table(), static_cast<int>(o.key), o.id));
   }
   for (const std::string& n : ListDir("/dev/shm")) s.items.insert("/dev/shm/" + n);
   for (const std::string& n : ListDir(g_mq_dir)) s.items.insert("mqueue /" + n);

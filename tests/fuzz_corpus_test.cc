@@ -15,6 +15,7 @@
 #include "fuzz/fuzz_entry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
 #include "tests/support/broken_transports.h"
 
@@ -113,15 +114,8 @@ TEST(FuzzEntryTest, LeftBehindIsReported) {
                                  bytes.size());
   EXPECT_THAT(err, HasSubstr("left behind: SysV msg key"));
   // Remove what it left.
-  std::ifstream in("/proc/sysvipc/msg");
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string key;
-    int id;
-    fields >> key >> id;
-    if (err.find(absl::StrCat("id ", id)) != std::string::npos) ::msgctl(id, IPC_RMID, nullptr);
+  for (const SysvObject& o : ListSysv('q')) {
+    if (err.find(absl::StrCat("id ", o.id)) != std::string::npos) RemoveSysv(o);
   }
 }
 

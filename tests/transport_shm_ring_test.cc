@@ -16,6 +16,8 @@
 #include <fstream>
 #include <set>
 
+#include "absl/strings/str_cat.h"
+#include "ipcspec/inventory.h"
 #include "tests/transport_test_util.h"
 
 namespace ipcspec {
@@ -38,20 +40,11 @@ constexpr int kTimeoutMs = 10000;
 // "shm <id>", "sem <id>" and "/dev/shm/<name>" for every such object now.
 std::set<std::string> IpcObjects() {
   std::set<std::string> out;
-  for (const char* kind : {"shm", "sem"}) {
-    std::ifstream in(std::string("/proc/sysvipc/") + kind);
-    std::string line;
-    std::getline(in, line);  // header
-    for (long key; in >> key;) {
-      long id;
-      in >> id;
-      out.insert(std::string(kind) + " " + std::to_string(id));
-      std::getline(in, line);
-    }
+  const IpcSnapshot now = TakeIpcSnapshot();
+  for (const SysvObject& o : now.sysv) {
+    if (o.kind != 'q') out.insert(absl::StrCat(std::string(o.Table()), " ", o.id));
   }
-  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
-    out.insert(e.path().string());
-  }
+  for (const std::string& n : now.shm) out.insert("/dev/shm/" + n);
   return out;
 }
 

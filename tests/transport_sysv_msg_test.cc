@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "ipcspec/inventory.h"
 #include "tests/transport_test_util.h"
 
 namespace ipcspec {
@@ -24,18 +25,10 @@ using ::ipcspec::testing::WaitUntilBlockedIn;
 
 constexpr size_t kMax = 8192;
 
-// Message queue ids in /proc/sysvipc/msg.
+// Message queue ids now (ipcspec/inventory.h).
 std::vector<int> QueueIds() {
-  std::ifstream in("/proc/sysvipc/msg");
-  std::string line;
-  std::getline(in, line);  // header
   std::vector<int> ids;
-  for (long key; in >> key;) {
-    int id;
-    in >> id;
-    ids.push_back(id);
-    std::getline(in, line);
-  }
+  for (const SysvObject& o : ListSysv('q')) ids.push_back(o.id);
   return ids;
 }
 
@@ -254,19 +247,13 @@ TEST_F(SysvMsgTest, RemovalWakesBlockedReceiversWithEidrm) {
 }
 
 TEST_F(SysvMsgTest, QueueIsPrivateToItsOwner) {
-  std::ifstream in("/proc/sysvipc/msg");
-  std::string line;
-  std::getline(in, line);
   bool found = false;
-  for (long key; in >> key;) {
-    int id, perms;
-    in >> id >> std::oct >> perms >> std::dec;
-    if (std::find(before_.begin(), before_.end(), id) == before_.end()) {
+  for (const SysvObject& o : ListSysv('q')) {
+    if (std::find(before_.begin(), before_.end(), o.id) == before_.end()) {
       found = true;
-      EXPECT_EQ(perms & 0777, 0600);
-      EXPECT_NE(key, 0) << "not IPC_PRIVATE: reachable by its key";
+      EXPECT_EQ(o.mode & 0777, 0600u);
+      EXPECT_NE(o.key, 0u) << "not IPC_PRIVATE: reachable by its key";
     }
-    std::getline(in, line);
   }
   EXPECT_TRUE(found);
 }

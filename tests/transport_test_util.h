@@ -28,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "ipcspec/proc.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
 
@@ -97,27 +98,11 @@ class Child {
   pid_t pid_;
 };
 
-// Waits until `pid` sleeps inside one of the given system calls (from
-// /proc/<pid>/syscall and /proc/<pid>/stat). A spin on a real condition with
-// a deadline: the kernel offers no notification for it.
+// Waits until `pid` sleeps inside one of the given system calls
+// (ipcspec/proc.h), for at most `timeout`.
 inline bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls,
                                absl::Duration timeout) {
-  const Deadline deadline = Deadline::After(timeout);
-  const std::string proc = "/proc/" + std::to_string(pid);
-  while (!deadline.Passed()) {
-    long nr = -1;
-    std::ifstream(proc + "/syscall") >> nr;
-    std::string stat;
-    std::getline(std::ifstream(proc + "/stat"), stat);
-    const size_t paren = stat.rfind(')');
-    const bool sleeping =
-        paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'S';
-    for (long s : syscalls) {
-      if (sleeping && nr == s) return true;
-    }
-    ::sched_yield();
-  }
-  return false;
+  return ::ipcspec::WaitUntilBlockedIn(pid, syscalls, Deadline::After(timeout));
 }
 
 inline std::vector<std::byte> Bytes(std::string_view s) {

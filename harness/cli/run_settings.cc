@@ -1,5 +1,6 @@
 #include "harness/cli/run_settings.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -135,7 +136,9 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
   for (const char* name : {"timeout", "time-unit", "hang-grace"}) {
     if (f.Has(name)) s.replay_flags.push_back(absl::StrCat("--", name, "=", f.Get(name)));
   }
-  s.jobs = static_cast<int>(f.Int("jobs", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)), 1, 256));
+  cpu_set_t cpus;  // the CPUs this process may run on, not the machine's
+  const long usable = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  s.jobs = static_cast<int>(f.Int("jobs", std::max(1L, usable), 1, 256));
   s.until_fail = f.Has("until-fail");
   s.repeat = static_cast<int>(f.Int("repeat", s.until_fail ? 0 : 1, 1, 1000000));
   s.fail_fast = f.Has("fail-fast");

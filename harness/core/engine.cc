@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iterator>
 #include <vector>
 
@@ -101,51 +103,79 @@ bool DecodeCaseResult(std::string_view in, CaseResult* r) {
   return true;
 }
 
+namespace {
+
+// One request of the fork server: the options that vary per run, and the
+// scenario. Answered with the encoded CaseResult.
+CaseResult ServeOne(const std::string& request, const SandboxOptions& options) {
+  WireReader in(request);
+  uint64_t timeout_us = 0, unit_us = 0, grace_us = 0;
+  std::string bytes;
+  CaseResult result;
+  absl::StatusOr<Scenario> s = absl::InvalidArgumentError("malformed fork-server request");
+  if (in.U64(&timeout_us) && in.U64(&unit_us) && in.U64(&grace_us) && in.Str(&bytes)) {
+    s = Scenario::Parse(bytes);
+  }
+  if (!s.ok()) {
+    result.message = std::string(s.status().message());
+    return result;
+  }
+  SandboxOptions o = options;
+  o.timeout = absl::Microseconds(static_cast<int64_t>(timeout_us));
+  o.time_unit = absl::Microseconds(static_cast<int64_t>(unit_us));
+  o.hang_grace = absl::Microseconds(static_cast<int64_t>(grace_us));
+  return RunCase(o, [&](const CaseEnv& env) { return RunScenario(*s, env); });
+}
+
+// The directory the server's private mounts go on (root only), or "".
+std::string MakeServerRoot(const SandboxOptions& options) {
+  if (!options.private_ipc || ::geteuid() != 0) return "";
+  const char* t = std::getenv("TMPDIR");
+  std::string path = absl::StrCat((t != nullptr && *t != '\0') ? t : "/tmp", "/ipcspec-ns-XXXXXX");
+  if (::mkdtemp(path.data()) == nullptr) return "";
+  ::chmod(path.c_str(), 0711);
+  return path;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptions& options) {
   int req[2], resp[2];
   if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "fork server");
   FileDescriptor req_r(req[0]), req_w(req[1]);
   if (::pipe2(resp, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "fork server");
   FileDescriptor resp_r(resp[0]), resp_w(resp[1]);
+  const std::string root = MakeServerRoot(options);
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
-  if (pid < 0) return ErrnoStatus("fork", "fork server");
+  if (pid < 0) {
+    if (!root.empty()) ::rmdir(root.c_str());
+    return ErrnoStatus("fork", "fork server");
+  }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(0);
     req_w.reset();
     resp_r.reset();
+    // Once: the namespaces every case of this server runs in.
+    EnterLastingIsolation(options, root);
     std::string request;
     while (ReadFrame(req_r.get(), &request) == 0) {
-      WireReader in(request);
-      uint64_t timeout_us = 0, unit_us = 0, grace_us = 0;
-      std::string bytes;
-      CaseResult result;
-      absl::StatusOr<Scenario> s = absl::InvalidArgumentError("malformed fork-server request");
-      if (in.U64(&timeout_us) && in.U64(&unit_us) && in.U64(&grace_us) && in.Str(&bytes)) {
-        s = Scenario::Parse(bytes);
-      }
-      if (s.ok()) {
-        SandboxOptions o = options;
-        o.timeout = absl::Microseconds(static_cast<int64_t>(timeout_us));
-        o.time_unit = absl::Microseconds(static_cast<int64_t>(unit_us));
-        o.hang_grace = absl::Microseconds(static_cast<int64_t>(grace_us));
-        result = RunCase(o, [&](const CaseEnv& env) { return RunScenario(*s, env); });
-      } else {
-        result.message = std::string(s.status().message());
-      }
-      if (WriteFrame(resp_w.get(), EncodeCaseResult(result)) != 0) break;
+      if (WriteFrame(resp_w.get(), EncodeCaseResult(ServeOne(request, options))) != 0) break;
     }
     ::_exit(0);
   }
-  return std::unique_ptr<ForkServer>(
+  auto server = std::unique_ptr<ForkServer>(
       new ForkServer(pid, std::move(req_w), std::move(resp_r), options));
+  server->root_ = root;
+  return server;
 }
 
 ForkServer::~ForkServer() {
   to_.reset();
   from_.reset();
   ::waitpid(pid_, nullptr, 0);
+  if (!root_.empty()) ::rmdir(root_.c_str());
 }
 
 CaseResult ForkServer::Run(const Scenario& s) {
@@ -163,6 +193,48 @@ CaseResult ForkServer::Run(const Scenario& s) {
     r.message = "the fork server died";
   }
   return r;
+}
+
+std::string EncodePropertyResult(const PropertyResult& r) {
+  WireWriter w;
+  w.Str(r.transport);
+  w.Str(r.property);
+  w.U8(static_cast<uint8_t>(r.outcome));
+  w.U32(static_cast<uint32_t>(r.examples));
+  w.U32(static_cast<uint32_t>(r.shrinks));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(r.duration)));
+  w.Str(r.message);
+  w.Str(r.reproduce);
+  w.Str(r.counterexample);
+  w.U8(r.failing.has_value());
+  w.Str(r.failing ? r.failing->Serialize() : "");
+  w.Str(r.output);
+  return w.Take();
+}
+
+bool DecodePropertyResult(std::string_view in, PropertyResult* r) {
+  WireReader rd(in);
+  uint8_t outcome, has_failing;
+  uint32_t examples, shrinks;
+  uint64_t us;
+  std::string failing;
+  if (!rd.Str(&r->transport) || !rd.Str(&r->property) || !rd.U8(&outcome) ||
+      outcome > static_cast<uint8_t>(Outcome::kSkipped) || !rd.U32(&examples) ||
+      !rd.U32(&shrinks) || !rd.U64(&us) || !rd.Str(&r->message) || !rd.Str(&r->reproduce) ||
+      !rd.Str(&r->counterexample) || !rd.U8(&has_failing) || !rd.Str(&failing) ||
+      !rd.Str(&r->output)) {
+    return false;
+  }
+  r->outcome = static_cast<Outcome>(outcome);
+  r->examples = static_cast<int>(examples);
+  r->shrinks = static_cast<int>(shrinks);
+  r->duration = absl::Microseconds(static_cast<int64_t>(us));
+  if (has_failing) {
+    absl::StatusOr<Scenario> s = Scenario::Parse(failing);
+    if (!s.ok()) return false;
+    r->failing = *std::move(s);
+  }
+  return true;
 }
 
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,

@@ -12,10 +12,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec {
 
@@ -26,28 +31,36 @@ std::string SysvObject::Describe() const {
   return absl::StrFormat("SysV %s id %d (key 0x%x)", what, id, key);
 }
 
-std::vector<SysvObject> ListSysv() {
+std::string_view SysvObject::Table() const {
+  return kind == 'q' ? "msg" : kind == 'm' ? "shm" : "sem";
+}
+
+std::vector<SysvObject> ListSysv(char only) {
   std::vector<SysvObject> out;
   struct Table {
     char kind;
     const char* path;
-    int uid_column;  // 0-based column of the owner uid
+    size_t uid_column;  // 0-based column of the owner uid
   };
   // Columns per proc(5): msg: key msqid perms cbytes qnum lspid lrpid uid ...
   // shm: key shmid perms size cpid lpid nattch uid ...; sem: key semid perms nsems uid ...
   for (const Table& t : {Table{'q', "/proc/sysvipc/msg", 7}, Table{'m', "/proc/sysvipc/shm", 7},
                          Table{'s', "/proc/sysvipc/sem", 4}}) {
+    if (only != 0 && only != t.kind) continue;
     std::ifstream in(t.path);
     std::string line;
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::vector<long long> cols;
-      long long v;
-      while (cols.size() <= static_cast<size_t>(t.uid_column) && fields >> v) cols.push_back(v);
-      if (cols.size() <= static_cast<size_t>(t.uid_column)) continue;
-      out.push_back({t.kind, static_cast<int>(cols[1]), static_cast<unsigned>(cols[0]),
-                     static_cast<uid_t>(cols[t.uid_column])});
+      std::vector<std::string> cols = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      long long key, id, uid;
+      unsigned mode;
+      if (cols.size() <= t.uid_column || !absl::SimpleAtoi(cols[0], &key) ||
+          !absl::SimpleAtoi(cols[1], &id) || !absl::SimpleAtoi(cols[t.uid_column], &uid) ||
+          std::sscanf(cols[2].c_str(), "%o", &mode) != 1) {
+        continue;
+      }
+      out.push_back({t.kind, static_cast<int>(id), static_cast<unsigned>(key),
+                     static_cast<uid_t>(uid), mode});
     }
   }
   return out;
@@ -95,7 +108,8 @@ bool RemoveTree(const std::string& path) {
 
 std::vector<pid_t> ChildrenOfSelf() {
   std::vector<pid_t> out;
-  for (const std::string& tid : ListDir("/proc/self/task")) {
+  std::vector<std::string> tasks = ListDir("/proc/self/task");
+  for (const std::string& tid : tasks) {
     std::ifstream in("/proc/self/task/" + tid + "/children");
     pid_t pid;
     while (in >> pid) out.push_back(pid);
@@ -112,6 +126,76 @@ std::string CommOf(pid_t pid) {
 int PidfdOpen(pid_t pid) {
   long fd = ::syscall(SYS_pidfd_open, pid, 0);
   return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+IpcSnapshot TakeIpcSnapshot(const std::string& mq_dir) {
+  IpcSnapshot s;
+  s.sysv = ListSysv();
+  s.shm = ListDir("/dev/shm");
+  if (!mq_dir.empty()) s.mq = ListDir(mq_dir);
+  return s;
+}
+
+std::string OwnedObject::Describe() const {
+  switch (kind) {
+    case kSysv:
+      return sysv.Describe();
+    case kShm:
+      return absl::StrCat("/dev/shm/", name);
+    case kMq:
+      return absl::StrCat("POSIX message queue /", name);
+  }
+  return "?";
+}
+
+void OwnedObject::Remove() const {
+  switch (kind) {
+    case kSysv:
+      RemoveSysv(sysv);
+      break;
+    case kShm:
+      ::unlink(absl::StrCat("/dev/shm/", name).c_str());
+      break;
+    case kMq:
+      ::unlink(absl::StrCat(mq_dir, "/", name).c_str());
+      break;
+  }
+}
+
+namespace {
+
+bool Contains(const std::vector<std::string>& sorted, const std::string& name) {
+  return std::binary_search(sorted.begin(), sorted.end(), name);
+}
+
+}  // namespace
+
+std::vector<OwnedObject> NewOwnedObjects(const IpcSnapshot& before, const IpcSnapshot& after,
+                                         const Ownership& own) {
+  std::vector<OwnedObject> out;
+  for (const SysvObject& o : after.sysv) {
+    const bool old = std::any_of(before.sysv.begin(), before.sysv.end(), [&](const SysvObject& b) {
+      return b.kind == o.kind && b.id == o.id && b.key == o.key;
+    });
+    if (!old && (own.private_ipc || (own.own_uid && o.uid == own.uid))) {
+      out.push_back({OwnedObject::kSysv, o, "", ""});
+    }
+  }
+  for (const std::string& n : after.shm) {
+    if (Contains(before.shm, n)) continue;
+    if (own.private_shm || CarriesNameTag(n, own.name_tag) ||
+        (own.own_uid && OwnerOf("/dev/shm/" + n) == own.uid)) {
+      out.push_back({OwnedObject::kShm, {}, n, ""});
+    }
+  }
+  for (const std::string& n : after.mq) {
+    if (Contains(before.mq, n)) continue;
+    if (own.private_ipc || CarriesNameTag(n, own.name_tag) ||
+        (own.own_uid && OwnerOf(own.mq_dir + "/" + n) == own.uid)) {
+      out.push_back({OwnedObject::kMq, {}, n, own.mq_dir});
+    }
+  }
+  return out;
 }
 
 }  // namespace ipcspec

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -33,16 +34,24 @@ long Futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const struct times
 
 int g_report_fd = -1;  // in a participant: its report pipe
 
+int g_watch_fd = -1;  // ... and its watchdog's wake-up descriptor
+
 }  // namespace
 
 void CloseInheritedDescriptors() {
-  if (g_report_fd < 3) {
-    ::close_range(3, ~0U, 0);
-    return;
+  // Closes everything from 3 up but the report pipe and the watchdog's fd.
+  int keep[2] = {std::min(g_report_fd, g_watch_fd), std::max(g_report_fd, g_watch_fd)};
+  unsigned from = 3;
+  for (int k : keep) {
+    if (k < static_cast<int>(from)) continue;
+    if (k > static_cast<int>(from)) ::close_range(from, static_cast<unsigned>(k) - 1, 0);
+    from = static_cast<unsigned>(k) + 1;
   }
-  if (g_report_fd > 3) ::close_range(3, static_cast<unsigned>(g_report_fd) - 1, 0);
-  ::close_range(static_cast<unsigned>(g_report_fd) + 1, ~0U, 0);
+  ::close_range(from, ~0U, 0);
 }
+
+Participants::Participants(Deadline deadline)
+    : deadline_(deadline), board_(std::make_unique<WatchBoard>()) {}
 
 Participants::~Participants() {
   for (Child& c : children_) {
@@ -68,6 +77,8 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
   if (pid == 0) {
     r.reset();
     g_report_fd = w.get();
+    g_watch_fd = board_->wake_fd();
+    board_->Attach(children_.size());
     ::signal(SIGPIPE, SIG_IGN);
     Verdict v = fn();
     WriteFrame(w.get(), Encode(v));
@@ -91,9 +102,13 @@ Verdict Participants::Collect(Child& c) {
   // The report arrives, or end of file when the participant dies.
   int ready = PollOne(c.report.get(), POLLIN, deadline_);
   if (ready == 0) {
+    const size_t index = static_cast<size_t>(&c - children_.data());
+    const std::string doing = board_->Doing({index, c.name, c.pid});
     ::kill(c.pid, SIGKILL);
     ::waitpid(c.pid, nullptr, 0);
-    c.verdict = Verdict{Outcome::kTimeout, absl::StrCat(c.name, ": still running at the deadline")};
+    c.verdict = Verdict{Outcome::kTimeout,
+                        doing.empty() ? absl::StrCat(c.name, ": still running at the deadline")
+                                      : absl::StrCat(doing, " (at the case deadline)")};
     return *c.verdict;
   }
   std::string payload;
@@ -119,10 +134,31 @@ Verdict Participants::Collect(Child& c) {
   return v;
 }
 
+Verdict Participants::KillTheRest(Verdict v) {
+  for (Child& other : children_) {
+    if (!other.verdict) {
+      ::kill(other.pid, SIGKILL);
+      ::waitpid(other.pid, nullptr, 0);
+      other.verdict = Verdict::Pass();
+    }
+  }
+  return v;
+}
+
+std::optional<Verdict> Participants::Watch(absl::Time* next) {
+  std::vector<WatchBoard::Watched> live;
+  for (size_t i = 0; i < children_.size(); ++i) {
+    if (!children_[i].verdict) live.push_back({i, children_[i].name, children_[i].pid});
+  }
+  std::optional<std::string> hang = board_->Check(live, next);
+  if (!hang) return std::nullopt;
+  return Verdict{Outcome::kTimeout, *hang};
+}
+
 Verdict Participants::Join() {
   if (spawn_error_) return *spawn_error_;
   for (;;) {
-    std::vector<struct pollfd> fds;
+    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0}};
     std::vector<Child*> waiting;
     for (Child& c : children_) {
       if (c.verdict) continue;
@@ -130,25 +166,21 @@ Verdict Participants::Join() {
       waiting.push_back(&c);
     }
     if (waiting.empty()) return Verdict::Pass();
-    int n = ::poll(fds.data(), fds.size(), deadline_.RemainingMs());
+    absl::Time look = absl::InfiniteFuture();
+    if (std::optional<Verdict> hang = Watch(&look)) return KillTheRest(*hang);
+    const Deadline until =
+        look < deadline_.when() ? Deadline::After(look - absl::Now()) : deadline_;
+    int n = ::poll(fds.data(), fds.size(), until.RemainingMs());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+    if (n == 0 && deadline_.Passed()) {
       // The deadline: every one still running is reported, first one first.
-      return Collect(*waiting.front());
+      return KillTheRest(Collect(*waiting.front()));
     }
-    for (size_t i = 0; i < fds.size(); ++i) {
+    if (fds[0].revents != 0) board_->DrainWake();
+    for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      Verdict v = Collect(*waiting[i]);
-      if (!v.ok()) {
-        for (Child& other : children_) {
-          if (!other.verdict) {
-            ::kill(other.pid, SIGKILL);
-            ::waitpid(other.pid, nullptr, 0);
-            other.verdict = Verdict::Pass();
-          }
-        }
-        return v;
-      }
+      Verdict v = Collect(*waiting[i - 1]);
+      if (!v.ok()) return KillTheRest(v);
     }
   }
 }
@@ -175,6 +207,7 @@ bool ProcessBarrier::Wait(const Deadline& deadline) {
     Futex(arrived_, FUTEX_WAKE, INT32_MAX, nullptr);
     return true;
   }
+  WatchedCall watched = WatchedCall::PeerWait("barrier");
   while ((now = arrived_->load()) < parties_) {
     int ms = deadline.RemainingMs();
     if (ms == 0) return false;

@@ -1,18 +1,15 @@
+// RunCase: one case in a forked, isolated, bounded process, and what it left.
 #include "ipcspec/sandbox.h"
 
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/futex.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,11 +17,14 @@
 #include <cstdlib>
 #include <set>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/inventory.h"
+#include "ipcspec/watch.h"
 #include "ipcspec/wire.h"
+#include "isolation.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define IPCSPEC_ASAN 1
@@ -41,6 +41,46 @@ constexpr int kReportFd = 3;
 // Each case runs under its own uid, derived from its pid, so RLIMIT_NPROC
 // counts only its processes and what it leaves in /dev/shm is attributable.
 constexpr uid_t kCaseUidBase = 1'500'000'000;
+
+// What the parent prepared for one case.
+struct CasePlan {
+  std::string scratch;
+  std::string mq_dir;  // per-case mqueue mount point (no lasting isolation, root)
+  IpcSnapshot before;  // what is shared with the case, before it ran
+  uint32_t tag = 0;
+  FileDescriptor report_r, report_w, out_r, out_w;
+  bool own_uid = false;
+};
+
+// What the case process tells the parent first: the isolation it really got.
+struct CaseFacts {
+  IsolationFacts isolation;
+  uid_t uid = static_cast<uid_t>(-1);
+  bool own_uid = false;
+};
+
+std::string EncodeFacts(const CaseEnv& env) {
+  WireWriter w;
+  w.U8(env.private_ipc);
+  w.U8(env.private_shm);
+  w.Str(env.mq_dir);
+  w.U32(env.uid);
+  w.U8(env.own_uid);
+  return w.Take();
+}
+
+bool DecodeFacts(WireReader& r, CaseFacts* f) {
+  uint8_t ipc, shm, own;
+  uint32_t uid;
+  if (!r.U8(&ipc) || !r.U8(&shm) || !r.Str(&f->isolation.mq_dir) || !r.U32(&uid) || !r.U8(&own)) {
+    return false;
+  }
+  f->isolation.private_ipc = ipc != 0;
+  f->isolation.private_shm = shm != 0;
+  f->uid = uid;
+  f->own_uid = own != 0;
+  return true;
+}
 
 std::string EncodeVerdict(const Verdict& v, const std::vector<std::string>& leaks) {
   WireWriter w;
@@ -68,26 +108,16 @@ bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* le
   return true;
 }
 
-void ResetSignals() {
-  sigset_t all;
-  sigemptyset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
-  for (int s = 1; s < NSIG; ++s) {
-    if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
-  }
-}
-
 void SetLimit(int resource, rlim_t value) {
   struct rlimit rl = {value, value};
   ::setrlimit(resource, &rl);
 }
 
-// Runs in the forked case process; never returns.
-[[noreturn]] void CaseMain(const SandboxOptions& options, CaseFn fn, const std::string& scratch,
-                           const std::string& mq_dir, int report_w, int out_w, pid_t parent,
-                           absl::Time deadline) {
+// Step 1 of the case process: its own group, clean signals, stdio to the
+// capture pipe, the report pipe on fd 3 and nothing else open.
+void EnterCaseProcess(int report_w, int out_w) {
   ::setpgid(0, 0);
-  ResetSignals();
+  if (!internal::LastingIsolation().signals_clean) internal::ResetSignals();
   int devnull = ::open("/dev/null", O_RDONLY);
   ::dup2(devnull, 0);
   ::dup2(out_w, 1);
@@ -95,53 +125,61 @@ void SetLimit(int resource, rlim_t value) {
   ::dup2(report_w, kReportFd);
   ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
   ::close_range(kReportFd + 1, ~0U, 0);
+}
 
-  CaseEnv env{scratch, deadline, false};
-  env.time_unit = options.time_unit;
-  env.hang_grace = options.hang_grace;
-  bool mq_mounted = false;
-  if (options.private_ipc) {
-    if (::unshare(CLONE_NEWIPC | CLONE_NEWNS) == 0) {
-      env.private_ipc = true;
-      mq_mounted = !mq_dir.empty() &&
-                   ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-                   ::mount("mqueue", mq_dir.c_str(), "mqueue", 0, nullptr) == 0;
-      if (mq_mounted) env.mq_dir = mq_dir;
-    } else if (::unshare(CLONE_NEWIPC) == 0) {
-      env.private_ipc = true;
-    }
-  }
+// Step 2: namespaces (unless the process that forked it has lasting ones),
+// limits and, as root, the case's own uid. False with a broken verdict sent.
+bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* env) {
+  const internal::Lasting& lasting = internal::LastingIsolation();
+  IsolationFacts facts = lasting.facts;
+  if (!lasting.active && options.private_ipc) facts = internal::IsolateThisCase(plan.mq_dir);
+  env->private_ipc = facts.private_ipc;
+  env->private_shm = facts.private_shm;
+  env->mq_dir = facts.mq_dir;
   SetLimit(RLIMIT_CORE, 0);
 #ifndef IPCSPEC_ASAN
   SetLimit(RLIMIT_AS, options.max_address_space);
 #endif
-  if (options.drop_privileges && ::geteuid() == 0) {
+  if (plan.own_uid) {
     const uid_t id = kCaseUidBase + static_cast<uid_t>(::getpid());
-    if (::chown(scratch.c_str(), id, id) != 0 || ::setgroups(0, nullptr) != 0 ||
+    if (::chown(plan.scratch.c_str(), id, id) != 0 || ::setgroups(0, nullptr) != 0 ||
         ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
       Verdict v = Verdict::Broken(absl::StrCat("dropping privileges failed: ", strerror(errno)));
+      WriteFrame(kReportFd, EncodeFacts(*env));
       WriteFrame(kReportFd, EncodeVerdict(v, {}));
-      ::_exit(0);
+      return false;
     }
     ::prctl(PR_SET_DUMPABLE, 1);
   }
   if (::geteuid() != 0) SetLimit(RLIMIT_NPROC, options.max_processes);
-  env.uid = ::geteuid();
+  env->uid = ::geteuid();
+  env->own_uid = plan.own_uid;
+  return true;
+}
+
+// Runs in the forked case process; never returns.
+[[noreturn]] void CaseMain(const SandboxOptions& options, CaseFn fn, const CasePlan& plan,
+                           pid_t parent, absl::Time deadline) {
+  EnterCaseProcess(plan.report_w.get(), plan.out_w.get());
+  SetNameTag(plan.tag);
+  SetHangGrace(options.hang_grace);
+  CaseEnv env{plan.scratch, deadline};
+  env.time_unit = options.time_unit;
+  env.hang_grace = options.hang_grace;
+  env.name_tag = plan.tag;
+  if (!ConfineCase(options, plan, &env)) ::_exit(0);
   // After the credential change, which clears it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(125);
+  WriteFrame(kReportFd, EncodeFacts(env));
 
   Verdict verdict = fn(env);
 
+  // A namespace of the case's own dies with it: look before it does.
   std::vector<std::string> leaks;
-  if (env.private_ipc) {
-    // Everything in this namespace is the case's own.
-    for (const SysvObject& o : ListSysv()) leaks.push_back(o.Describe());
-  }
-  if (mq_mounted) {
-    for (const std::string& n : ListDir(mq_dir)) {
-      leaks.push_back(absl::StrCat("POSIX message queue /", n));
-    }
+  if (!internal::LastingIsolation().active) {
+    IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
+    for (const OwnedObject& o : internal::PrivateObjects(mine)) leaks.push_back(o.Describe());
   }
   WriteFrame(kReportFd, EncodeVerdict(verdict, leaks));
   ::_exit(0);
@@ -196,6 +234,158 @@ std::vector<std::string> KillStrays() {
   return strays;
 }
 
+std::string MakeScratch() {
+  static uint64_t counter = 0;
+  const internal::Lasting& lasting = internal::LastingIsolation();
+  if (lasting.scratch_root.empty()) return MakeTempDir("ipcspec", 0700);
+  std::string path = absl::StrFormat("%s/case-%d", lasting.scratch_root, ++counter);
+  return ::mkdir(path.c_str(), 0700) == 0 ? path : "";
+}
+
+// The parent's part before the fork: scratch directory, mqueue mount point,
+// what the case shares with us as it is now, the pipes. False with
+// result->message set.
+bool PrepareCase(const SandboxOptions& options, CasePlan* plan, CaseResult* result) {
+  const internal::Lasting& lasting = internal::LastingIsolation();
+  const bool root = ::geteuid() == 0;
+  plan->own_uid = options.drop_privileges && root;
+  absl::BitGen gen;
+  plan->tag = absl::Uniform<uint32_t>(gen) | 1;
+  plan->scratch = MakeScratch();
+  if (plan->scratch.empty()) {
+    result->message = absl::StrCat("mkdtemp in ", TempRoot(), ": ", strerror(errno));
+    return false;
+  }
+  if (!lasting.active && options.private_ipc && root) {
+    plan->mq_dir = MakeTempDir("ipcspec-mq", 0711);
+  }
+  if (!lasting.facts.private_shm) plan->before.shm = ListDir("/dev/shm");
+  if (!lasting.facts.private_ipc) plan->before.sysv = ListSysv();
+  int report[2], out[2];
+  if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
+    result->message = absl::StrCat("pipe2: ", strerror(errno));
+    return false;
+  }
+  plan->report_r.reset(report[0]);
+  plan->report_w.reset(report[1]);
+  plan->out_r.reset(out[0]);
+  plan->out_w.reset(out[1]);
+  return true;
+}
+
+// What watching the case process until it exits (or its deadline) gave.
+struct Supervision {
+  int status = 0;
+  bool timed_out = false;
+  std::string report;
+};
+
+Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& options,
+                      absl::Time deadline, CaseResult* result) {
+  Supervision sup;
+  SetNonBlocking(plan.report_r.get(), true);
+  SetNonBlocking(plan.out_r.get(), true);
+  FileDescriptor pidfd(PidfdOpen(pid));
+  bool report_open = true, out_open = true;
+  for (;;) {
+    struct pollfd fds[3] = {{report_open ? plan.report_r.get() : -1, POLLIN, 0},
+                            {out_open ? plan.out_r.get() : -1, POLLIN, 0},
+                            {pidfd.get(), POLLIN, 0}};
+    const Deadline d = Deadline::After(deadline - absl::Now());
+    int n = ::poll(fds, 3, pidfd ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
+    if (n < 0 && errno != EINTR) break;
+    if (fds[0].revents) report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
+    if (fds[1].revents) {
+      out_open =
+          Drain(plan.out_r.get(), &result->output, options.output_limit, &result->output_dropped);
+    }
+    if ((pidfd && fds[2].revents == 0) && n != 0) continue;
+    if (::waitpid(pid, &sup.status, WNOHANG) == pid) return sup;
+    if (absl::Now() >= deadline) {
+      sup.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &sup.status, 0);
+      return sup;
+    }
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &sup.status, 0);
+  return sup;
+}
+
+// The objects the case left that this process can see, removed.
+std::vector<std::string> FindLeftObjects(const CasePlan& plan, const CaseFacts& facts) {
+  const internal::Lasting& lasting = internal::LastingIsolation();
+  Ownership own;
+  own.uid = facts.uid;
+  own.own_uid = facts.own_uid;
+  own.name_tag = plan.tag;
+  IpcSnapshot after;
+  if (lasting.active) {
+    // The case ran in our namespace: what is private there is all its own.
+    own.private_ipc = lasting.facts.private_ipc;
+    own.private_shm = lasting.facts.private_shm;
+    own.mq_dir = lasting.facts.mq_dir;
+    after = TakeIpcSnapshot(own.mq_dir);
+  } else {
+    // Only what the case shares with us is ours to look at; what was in a
+    // namespace of its own it reported itself.
+    if (!facts.isolation.private_ipc) after.sysv = ListSysv();
+    if (!facts.isolation.private_shm) after.shm = ListDir("/dev/shm");
+  }
+  std::vector<std::string> leaks;
+  for (const OwnedObject& o : NewOwnedObjects(plan.before, after, own)) {
+    leaks.push_back(o.Describe());
+    o.Remove();
+  }
+  return leaks;
+}
+
+// The file-system nodes left in the scratch directory, which is removed.
+std::vector<std::string> ClearScratch(const CasePlan& plan) {
+  std::vector<std::string> leaks;
+  for (const std::string& n : ListDir(plan.scratch)) {
+    leaks.push_back(absl::StrCat("file-system node ", plan.scratch, "/", n));
+  }
+  RemoveTree(plan.scratch);
+  if (!plan.mq_dir.empty()) {
+    ::umount2(plan.mq_dir.c_str(), MNT_DETACH);
+    ::rmdir(plan.mq_dir.c_str());
+  }
+  return leaks;
+}
+
+// The outcome from the report (or the wait status), with the leaks added.
+void Conclude(const SandboxOptions& options, const Supervision& sup, bool reported,
+              const Verdict& verdict, std::vector<std::string> leaks, CaseResult* result) {
+  result->leaks = leaks;
+  if (sup.timed_out) {
+    result->outcome = Outcome::kTimeout;
+    result->message = absl::StrFormat("no verdict within %s; process group killed",
+                                      absl::FormatDuration(options.timeout));
+  } else if (reported) {
+    result->outcome = verdict.outcome;
+    result->message = verdict.message;
+  } else if (WIFSIGNALED(sup.status)) {
+    result->outcome = Outcome::kCrashed;
+    result->signal = WTERMSIG(sup.status);
+    result->message = absl::StrCat("case process killed by ", SignalName(result->signal));
+  } else {
+    result->outcome = Outcome::kCrashed;
+    result->message = absl::StrFormat("case process exited with status %d without a verdict",
+                                      WIFEXITED(sup.status) ? WEXITSTATUS(sup.status) : -1);
+  }
+  if (leaks.empty()) return;
+  const std::string what = absl::StrCat("left behind: ", absl::StrJoin(leaks, ", "));
+  if (result->outcome == Outcome::kPass) {
+    result->outcome = Outcome::kLeaked;
+    result->message = what;
+  } else {
+    result->message = absl::StrCat(result->message, result->message.empty() ? "" : "; ", what);
+  }
+}
+
 }  // namespace
 
 std::string_view OutcomeName(Outcome o) {
@@ -239,146 +429,54 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options.timeout;
   CaseResult result;
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-
-  const std::string scratch = MakeTempDir("ipcspec", 0700);
-  if (scratch.empty()) {
-    result.message = absl::StrCat("mkdtemp in ", TempRoot(), ": ", strerror(errno));
+  if (!internal::LastingIsolation().signals_clean) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  CasePlan plan;
+  if (!PrepareCase(options, &plan, &result)) {
+    if (!plan.scratch.empty()) ClearScratch(plan);
     return result;
   }
-  const bool root = ::geteuid() == 0;
-  const std::string mq_dir = options.private_ipc && root ? MakeTempDir("ipcspec-mq", 0711) : "";
-  const std::vector<std::string> shm_before = ListDir("/dev/shm");
-  std::vector<SysvObject> sysv_before;
-  if (!options.private_ipc) sysv_before = ListSysv();
-
-  int report[2], out[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) {
-    result.message = absl::StrCat("pipe2: ", strerror(errno));
-    return result;
-  }
-  FileDescriptor report_r(report[0]), report_w(report[1]);
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    result.message = absl::StrCat("pipe2: ", strerror(errno));
-    return result;
-  }
-  FileDescriptor out_r(out[0]), out_w(out[1]);
-
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     result.message = absl::StrCat("fork: ", strerror(errno));
-    RemoveTree(scratch);
-    if (!mq_dir.empty()) ::rmdir(mq_dir.c_str());
+    ClearScratch(plan);
     return result;
   }
-  if (pid == 0)
-    CaseMain(options, fn, scratch, mq_dir, report_w.get(), out_w.get(), parent, deadline);
+  if (pid == 0) CaseMain(options, fn, plan, parent, deadline);
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins
-  report_w.reset();
-  out_w.reset();
-  SetNonBlocking(report_r.get(), true);
-  SetNonBlocking(out_r.get(), true);
-  FileDescriptor pidfd(PidfdOpen(pid));
+  plan.report_w.reset();
+  plan.out_w.reset();
+  Supervision sup = Supervise(pid, plan, options, deadline, &result);
 
-  std::string report_bytes;
-  bool report_open = true, out_open = true, exited = false, timed_out = false;
-  int status = 0;
-  while (!exited) {
-    struct pollfd fds[3] = {{report_open ? report_r.get() : -1, POLLIN, 0},
-                            {out_open ? out_r.get() : -1, POLLIN, 0},
-                            {pidfd.get(), POLLIN, 0}};
-    const Deadline d = Deadline::After(deadline - absl::Now());
-    int n = ::poll(fds, 3, pidfd ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
-    if (n < 0 && errno != EINTR) break;
-    if (fds[0].revents) report_open = Drain(report_r.get(), &report_bytes, 1 << 26, nullptr);
-    if (fds[1].revents) {
-      out_open = Drain(out_r.get(), &result.output, options.output_limit, &result.output_dropped);
-    }
-    if (::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-    if (!exited && absl::Now() >= deadline) {
-      timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      exited = true;
-    }
-  }
   // The case process is gone. Anything left in its group, or escaped from
   // it, was not cleaned up by the case.
   const bool group_alive = ::kill(-pid, 0) == 0;
   ::kill(-pid, SIGKILL);
   std::vector<std::string> strays = KillStrays();
-  Drain(report_r.get(), &report_bytes, 1 << 26, nullptr);
-  Drain(out_r.get(), &result.output, options.output_limit, &result.output_dropped);
+  Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
+  Drain(plan.out_r.get(), &result.output, options.output_limit, &result.output_dropped);
 
+  // The report: the case's facts, then its verdict and in-namespace leaks.
+  CaseFacts facts;
+  facts.uid = plan.own_uid ? kCaseUidBase + static_cast<uid_t>(pid) : ::geteuid();
+  facts.own_uid = plan.own_uid;
   std::vector<std::string> leaks;
   Verdict verdict;
-  WireReader frame(report_bytes);
-  std::string payload;
-  const bool reported = frame.Str(&payload) && DecodeVerdict(payload, &verdict, &leaks);
-  if (!timed_out && (group_alive || !strays.empty())) {
+  WireReader frames(sup.report);
+  std::string first, second;
+  if (frames.Str(&first)) {
+    WireReader fr(first);
+    DecodeFacts(fr, &facts);
+  }
+  const bool reported = frames.Str(&second) && DecodeVerdict(second, &verdict, &leaks);
+  if (!sup.timed_out && (group_alive || !strays.empty())) {
     if (strays.empty()) strays.push_back("processes in the case's process group");
     for (std::string& s : strays) leaks.push_back(std::move(s));
   }
-
-  // File-system nodes and names outside the namespace.
-  for (const std::string& n : ListDir(scratch)) {
-    leaks.push_back(absl::StrCat("file-system node ", scratch, "/", n));
-  }
-  RemoveTree(scratch);
-  if (!mq_dir.empty()) {
-    ::umount2(mq_dir.c_str(), MNT_DETACH);
-    ::rmdir(mq_dir.c_str());
-  }
-  const std::set<std::string> before(shm_before.begin(), shm_before.end());
-  const uid_t case_uid =
-      options.drop_privileges && root ? kCaseUidBase + static_cast<uid_t>(pid) : ::geteuid();
-  for (const std::string& n : ListDir("/dev/shm")) {
-    const std::string path = "/dev/shm/" + n;
-    if (before.count(n) == 0 && OwnerOf(path) == case_uid) {
-      leaks.push_back(absl::StrCat("/dev/shm/", n));
-      ::unlink(path.c_str());
-    }
-  }
-  if (!options.private_ipc) {
-    for (const SysvObject& o : ListSysv()) {
-      bool old = std::any_of(sysv_before.begin(), sysv_before.end(),
-                             [&](const SysvObject& b) { return b.kind == o.kind && b.id == o.id; });
-      if (!old && o.uid == case_uid) {
-        leaks.push_back(o.Describe());
-        RemoveSysv(o);
-      }
-    }
-  }
-
+  for (std::string& l : ClearScratch(plan)) leaks.push_back(std::move(l));
+  for (std::string& l : FindLeftObjects(plan, facts)) leaks.push_back(std::move(l));
   result.elapsed = absl::Now() - start;
-  result.leaks = leaks;
-  if (timed_out) {
-    result.outcome = Outcome::kTimeout;
-    result.message = absl::StrFormat("no verdict within %s; process group killed",
-                                     absl::FormatDuration(options.timeout));
-  } else if (reported) {
-    result.outcome = verdict.outcome;
-    result.message = verdict.message;
-  } else if (WIFSIGNALED(status)) {
-    result.outcome = Outcome::kCrashed;
-    result.signal = WTERMSIG(status);
-    result.message = absl::StrCat("case process killed by ", SignalName(result.signal));
-  } else {
-    result.outcome = Outcome::kCrashed;
-    result.message = absl::StrFormat("case process exited with status %d without a verdict",
-                                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-  }
-  if (!leaks.empty()) {
-    const std::string what = absl::StrCat("left behind: ", absl::StrJoin(leaks, ", "));
-    if (result.outcome == Outcome::kPass) {
-      result.outcome = Outcome::kLeaked;
-      result.message = what;
-    } else {
-      result.message = absl::StrCat(result.message, result.message.empty() ? "" : "; ", what);
-    }
-  }
+  Conclude(options, sup, reported, verdict, std::move(leaks), &result);
   return result;
 }
 

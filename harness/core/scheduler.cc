@@ -1,32 +1,260 @@
-// RunMatrix: the pairs of a run, one after another through one fork server.
+// RunMatrix: the pairs of a run, `jobs` at a time, each pair in a worker
+// process of its own (rapidcheck keeps global state, so parallel pairs need
+// processes, not threads). Each worker starts its own fork server first,
+// while it is small, and answers "run pair i" with progress frames and the
+// encoded PropertyResult. The parent only dispatches and collects, so the
+// results, and their order, do not depend on `jobs`.
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
 #include "ipcspec/engine.h"
+#include "ipcspec/inventory.h"
+#include "ipcspec/wire.h"
 
 namespace ipcspec {
+namespace {
+
+constexpr uint8_t kProgressFrame = 'p';
+constexpr uint8_t kResultFrame = 'r';
+
+// Runs the pairs it is sent until its request pipe closes; never returns.
+[[noreturn]] void WorkerMain(const std::vector<PlannedPair>& pairs, const MatrixOptions& options,
+                             int requests, int replies, pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(0);
+  ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop
+  ::signal(SIGPIPE, SIG_IGN);
+  absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options.sandbox);
+  std::unique_ptr<CaseRunner> direct;
+  CaseRunner* runner = nullptr;
+  if (server.ok()) {
+    runner = server->get();
+  } else {
+    direct = std::make_unique<DirectRunner>(options.sandbox);
+    runner = direct.get();
+  }
+  std::string request;
+  while (ReadFrame(requests, &request) == 0) {
+    WireReader in(request);
+    uint64_t index = 0;
+    if (!in.U64(&index) || index >= pairs.size()) break;
+    RunConfig config = pairs[index].config;
+    if (options.on_progress) {
+      config.on_example = [&](int n, bool shrinking) {
+        WireWriter w;
+        w.U8(kProgressFrame);
+        w.U64(index);
+        w.U32(static_cast<uint32_t>(n));
+        w.U8(shrinking);
+        WriteFrame(replies, w.data());
+      };
+    }
+    PropertyResult r =
+        RunProperty(*pairs[index].transport, *pairs[index].property, config, *runner);
+    WireWriter w;
+    w.U8(kResultFrame);
+    w.U64(index);
+    w.Str(EncodePropertyResult(r));
+    if (WriteFrame(replies, w.data()) != 0) break;
+  }
+  server = absl::UnknownError("done");  // the fork server ends before this process
+  ::_exit(0);
+}
+
+struct Worker {
+  pid_t pid = -1;
+  FileDescriptor to, from;
+  std::optional<size_t> pair;  // the pair it runs
+};
+
+absl::StatusOr<Worker> StartWorker(const std::vector<PlannedPair>& pairs,
+                                   const MatrixOptions& options) {
+  int req[2], resp[2];
+  if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "worker");
+  FileDescriptor req_r(req[0]), req_w(req[1]);
+  if (::pipe2(resp, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "worker");
+  FileDescriptor resp_r(resp[0]), resp_w(resp[1]);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus("fork", "worker");
+  if (pid == 0) {
+    req_w.reset();
+    resp_r.reset();
+    WorkerMain(pairs, options, req_r.get(), resp_w.get(), parent);
+  }
+  Worker w;
+  w.pid = pid;
+  w.to = std::move(req_w);
+  w.from = std::move(resp_r);
+  return w;
+}
+
+// Kills every process below this one: the workers, then whatever their
+// servers' cases left (they come back here, the subreaper).
+void KillEverything(std::vector<Worker>& workers) {
+  for (Worker& w : workers) {
+    if (w.pid > 0) ::kill(w.pid, SIGKILL);
+  }
+  for (Worker& w : workers) {
+    if (w.pid > 0) ::waitpid(w.pid, nullptr, 0);
+    w.pid = -1;
+  }
+  for (int round = 0; round < 1000; ++round) {
+    std::vector<pid_t> kids = ChildrenOfSelf();
+    if (kids.empty()) break;
+    for (pid_t p : kids) ::kill(p, SIGKILL);
+    for (pid_t p : kids) ::waitpid(p, nullptr, 0);
+  }
+}
+
+PropertyResult WorkerDied(const PlannedPair& p) {
+  PropertyResult r;
+  r.transport = std::string(p.transport->name());
+  r.property = std::string(p.property->id());
+  r.outcome = Outcome::kBroken;
+  r.message = "the worker process running this pair died";
+  return r;
+}
+
+// The dispatch loop of RunMatrix.
+class Dispatcher {
+ public:
+  Dispatcher(const std::vector<PlannedPair>& pairs, const MatrixOptions& options)
+      : pairs_(pairs), options_(options) {
+    out_.results.resize(pairs.size());
+    for (size_t i = 0; i < pairs.size(); ++i) pending_.push_back(i);
+  }
+
+  absl::StatusOr<MatrixResult> Run(size_t jobs) {
+    for (size_t i = 0; i < jobs; ++i) {
+      absl::StatusOr<Worker> w = StartWorker(pairs_, options_);
+      if (!w.ok()) {
+        KillEverything(workers_);
+        return w.status();
+      }
+      workers_.push_back(*std::move(w));
+    }
+    for (Worker& w : workers_) Assign(w);
+    while (done_ < pairs_.size()) {
+      if (!Wait()) break;
+    }
+    for (Worker& w : workers_) w.to.reset();  // end of requests: the workers exit
+    for (Worker& w : workers_) {
+      if (w.pid > 0) ::waitpid(w.pid, nullptr, 0);
+      w.pid = -1;
+    }
+    KillEverything(workers_);
+    return std::move(out_);
+  }
+
+ private:
+  void Assign(Worker& w) {
+    if (pending_.empty() || w.pid < 0) return;
+    const size_t i = pending_.front();
+    WireWriter req;
+    req.U64(i);
+    if (WriteFrame(w.to.get(), req.data()) != 0) return;
+    pending_.pop_front();
+    w.pair = i;
+  }
+
+  void Finish(size_t i, PropertyResult r) {
+    if (options_.on_result) options_.on_result(i, r);
+    out_.results[i] = std::move(r);
+    ++done_;
+  }
+
+  // One frame from a worker; false when it died.
+  bool Receive(Worker& w) {
+    std::string frame;
+    WireReader in("");
+    uint8_t type = 0;
+    uint64_t index = 0;
+    if (ReadFrame(w.from.get(), &frame) != 0) return false;
+    in = WireReader(frame);
+    if (!in.U8(&type) || !in.U64(&index) || index >= pairs_.size()) return false;
+    if (type == kProgressFrame) {
+      uint32_t n;
+      uint8_t shrinking;
+      if (in.U32(&n) && in.U8(&shrinking) && options_.on_progress) {
+        options_.on_progress(index, static_cast<int>(n), shrinking != 0);
+      }
+      return true;
+    }
+    std::string bytes;
+    PropertyResult r;
+    if (!in.Str(&bytes) || !DecodePropertyResult(bytes, &r)) return false;
+    w.pair.reset();
+    Finish(index, std::move(r));
+    Assign(w);
+    return true;
+  }
+
+  // A worker that died: its pair is broken, and a new worker takes over.
+  void Replace(Worker& w) {
+    ::kill(w.pid, SIGKILL);
+    ::waitpid(w.pid, nullptr, 0);
+    w.pid = -1;
+    if (w.pair) Finish(*w.pair, WorkerDied(pairs_[*w.pair]));
+    w.pair.reset();
+    absl::StatusOr<Worker> fresh = StartWorker(pairs_, options_);
+    if (!fresh.ok()) return;
+    w = *std::move(fresh);
+    Assign(w);
+  }
+
+  // Waits for frames or the stop descriptor; false when stopped or no
+  // worker is left.
+  bool Wait() {
+    std::vector<struct pollfd> fds = {{options_.stop_fd, POLLIN, 0}};
+    for (Worker& w : workers_) fds.push_back({w.pid > 0 ? w.from.get() : -1, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), -1) < 0) return errno == EINTR;
+    if (fds[0].revents != 0) {
+      out_.stopped = true;
+      KillEverything(workers_);
+      return false;
+    }
+    bool any = false;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      if (workers_[i].pid > 0 && fds[i + 1].revents != 0 && !Receive(workers_[i])) {
+        Replace(workers_[i]);
+      }
+      any = any || workers_[i].pid > 0;
+    }
+    return any;
+  }
+
+  const std::vector<PlannedPair>& pairs_;
+  const MatrixOptions& options_;
+  std::vector<Worker> workers_;
+  std::deque<size_t> pending_;
+  MatrixResult out_;
+  size_t done_ = 0;
+};
+
+}  // namespace
 
 absl::StatusOr<MatrixResult> RunMatrix(const std::vector<PlannedPair>& pairs,
                                        const MatrixOptions& options) {
-  absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options.sandbox);
-  if (!server.ok()) return server.status();
-  MatrixResult out;
-  out.results.resize(pairs.size());
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    if (options.stop_fd >= 0) {
-      struct pollfd p = {options.stop_fd, POLLIN, 0};
-      if (::poll(&p, 1, 0) > 0) {
-        out.stopped = true;
-        break;
-      }
-    }
-    RunConfig config = pairs[i].config;
-    if (options.on_progress) {
-      config.on_example = [&, i](int n, bool shrinking) { options.on_progress(i, n, shrinking); };
-    }
-    PropertyResult r = RunProperty(*pairs[i].transport, *pairs[i].property, config, **server);
-    if (options.on_result) options.on_result(i, r);
-    out.results[i] = std::move(r);
-  }
+  MatrixResult empty;
+  if (pairs.empty()) return empty;
+  const size_t jobs =
+      std::clamp<size_t>(static_cast<size_t>(std::max(options.jobs, 1)), 1, pairs.size());
+  // Orphans of the cases come back here, to be killed, whatever happens.
+  int was_subreaper = 0;
+  ::prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  Dispatcher d(pairs, options);
+  absl::StatusOr<MatrixResult> out = d.Run(jobs);
+  ::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
   return out;
 }
 

@@ -54,10 +54,28 @@ int PollOne(int fd, short events, const Deadline& deadline) {
   }
 }
 
+namespace {
+uint32_t g_name_tag = 0;
+}  // namespace
+
+uint32_t NameTag() {
+  if (g_name_tag == 0) {
+    absl::BitGen gen;
+    g_name_tag = absl::Uniform<uint32_t>(gen) | 1;
+  }
+  return g_name_tag;
+}
+
+void SetNameTag(uint32_t tag) { g_name_tag = tag; }
+
 std::string UniqueName(std::string_view prefix) {
   // Seeded from the OS on every call, so forked processes never repeat.
   absl::BitGen gen;
-  return absl::StrFormat("%s-%016x", prefix, absl::Uniform<uint64_t>(gen));
+  return absl::StrFormat("%s-%08x%08x", prefix, NameTag(), absl::Uniform<uint32_t>(gen));
+}
+
+bool CarriesNameTag(std::string_view name, uint32_t tag) {
+  return tag != 0 && name.find(absl::StrFormat("-%08x", tag)) != std::string_view::npos;
 }
 
 int WriteFull(int fd, const void* buf, size_t len) {

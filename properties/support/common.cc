@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/watch.h"
 
 namespace ipcspec::props {
 namespace {
@@ -291,7 +292,8 @@ std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure) {
                                             "): ", end.status().message()));
     return nullptr;
   }
-  return std::move(*end);
+  // Every send and receive is published for the watchdog (ipcspec/watch.h).
+  return WatchEnd(std::move(*end));
 }
 
 Verdict ActorControl::Kill(std::string_view name) {
@@ -323,6 +325,8 @@ bool SharedFlags::IsRaised(size_t i) const {
 bool SharedFlags::WaitFor(size_t i, const Deadline& d) const {
   auto* f = reinterpret_cast<std::atomic<uint32_t>*>(
       static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
+  if (f->load() != 0) return true;
+  WatchedCall watched = WatchedCall::PeerWait("wait for a flag");
   while (f->load() == 0) {
     int ms = d.RemainingMs();
     if (ms == 0) return false;

@@ -72,30 +72,6 @@ void KillAndReap(pid_t pid) {
   ::waitpid(pid, nullptr, 0);
 }
 
-bool WaitUntilBlockedIn(pid_t pid, long nr, const Deadline& deadline) {
-  const std::string dir = absl::StrCat("/proc/", pid);
-  while (!deadline.Passed()) {
-    std::ifstream stat(dir + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'S') {
-      std::ifstream sc(dir + "/syscall");
-      long got = -2;
-      if (sc >> got && got == nr) {
-        // Check the state again: the syscall file is read while the task is
-        // stopped for it, so it may describe a syscall that just returned.
-        std::ifstream stat2(dir + "/stat");
-        std::getline(stat2, line);
-        const size_t p2 = line.rfind(')');
-        if (p2 != std::string::npos && p2 + 2 < line.size() && line[p2 + 2] == 'S') return true;
-      }
-    }
-    absl::SleepFor(absl::Microseconds(200));
-  }
-  return false;
-}
-
 Deadline CaseDeadline(const CaseEnv& env) {
   return Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
 }

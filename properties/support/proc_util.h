@@ -2,7 +2,7 @@
 // properties share: applicability by transport name, raw forked children
 // whose wait status is the observation (default signal actions, SIGSEGV on a
 // read-only mapping), waiting for a child's state change with a deadline, and
-// waiting until a process sleeps in a given system call.
+// and (from ipcspec/proc.h) waiting until a process sleeps in a given system call.
 //
 //   if (pid_t pid = ForkChild([&] { ...; return 0; }); pid < 0) return Verdict::Broken(...);
 //   int status = 0;
@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "ipcspec/proc.h"
 #include "ipcspec/property.h"
 #include "ipcspec/util.h"
 
@@ -44,10 +45,8 @@ bool WaitChild(pid_t pid, int flags, const Deadline& deadline, int* status);
 // Kills (SIGKILL) and reaps a child that may still run; for error paths.
 void KillAndReap(pid_t pid);
 
-// Polls /proc/<pid>/stat and /proc/<pid>/syscall until the process sleeps
-// (state S) in system call `nr`, or the deadline. A bounded poll on a real
-// condition, as the public suites do.
-bool WaitUntilBlockedIn(pid_t pid, long nr, const Deadline& deadline);
+// WaitUntilBlockedIn(pid, SYS_read, deadline): ipcspec/proc.h.
+using ::ipcspec::WaitUntilBlockedIn;
 
 // A deadline a little before the sandbox kills the case.
 Deadline CaseDeadline(const CaseEnv& env);

@@ -51,6 +51,9 @@ class DirectRunner : public CaseRunner {
 
 // A small process forked early that forks every case, so the cost of fork
 // does not grow with the harness. Requests and results travel over pipes.
+// As root it enters its own IPC and mount namespace once
+// (EnterLastingIsolation), so its cases pay for no namespace of their own
+// and two servers' cases never see each other's objects.
 class ForkServer : public CaseRunner {
  public:
   static absl::StatusOr<std::unique_ptr<ForkServer>> Start(const SandboxOptions& options);
@@ -63,6 +66,7 @@ class ForkServer : public CaseRunner {
   pid_t pid_;
   FileDescriptor to_, from_;
   SandboxOptions options_;
+  std::string root_;  // where the server's private mounts are (EnterLastingIsolation)
 };
 
 struct RunConfig {
@@ -100,8 +104,11 @@ struct PlannedPair {
 };
 
 struct MatrixOptions {
-  int jobs = 1;             // pairs in flight at once, each in its own sandboxes
-  SandboxOptions sandbox;   // for every case
+  // Pairs in flight at once. Each runs in a worker process of its own
+  // (rapidcheck is not thread-safe), with a fork server of its own whose
+  // cases run in a private IPC namespace, /dev/shm and scratch directory.
+  int jobs = 1;
+  SandboxOptions sandbox;  // for every case
   // Called in this process as each pair finishes, in completion order (which
   // --jobs may change; the result's order never does).
   std::function<void(size_t index, const PropertyResult&)> on_result;
@@ -131,6 +138,9 @@ absl::StatusOr<MatrixResult> RunMatrix(const std::vector<PlannedPair>& pairs,
 // Encoded CaseResult, for the fork server's replies.
 std::string EncodeCaseResult(const CaseResult& r);
 bool DecodeCaseResult(std::string_view in, CaseResult* r);
+// Encoded PropertyResult, for RunMatrix's worker processes.
+std::string EncodePropertyResult(const PropertyResult& r);
+bool DecodePropertyResult(std::string_view in, PropertyResult* r);
 
 }  // namespace ipcspec
 

@@ -1,17 +1,22 @@
 // ipcspec/inventory.h: the IPC objects and processes a case can leave behind,
-// read off /proc and the file system: SysV ids, names in a directory (/dev/shm,
-// the mqueue mount, the scratch directory), children of this process. The
-// sandbox, G-CLEANUP, the fuzz targets and the tests all look through it.
+// read off /proc and the file system: SysV ids, names in /dev/shm and the
+// mqueue mount, names in a directory, children of this process; and the one
+// rule that says which of them are a case's own. The sandbox, G-CLEANUP, the
+// fuzz executor and the tests all look through it.
 //
-//   for (const SysvObject& o : ListSysv()) std::cout << o.Describe() << "\n";
-//   std::vector<std::string> names = ListDir("/dev/shm");
+//   IpcSnapshot before = TakeIpcSnapshot(env.mq_dir);
+//   ...  // the case runs
+//   for (const OwnedObject& o : NewOwnedObjects(before, TakeIpcSnapshot(env.mq_dir),
+//                                               OwnershipOf(env)))
+//     std::cout << o.Describe() << "\n";  // "SysV message queue id 3 (key 0x1a2b)"
 #ifndef IPCSPEC_INVENTORY_H_
 #define IPCSPEC_INVENTORY_H_
 
 #include <sys/types.h>
 
-#include <set>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ipcspec {
@@ -21,10 +26,13 @@ struct SysvObject {
   int id;
   unsigned key;
   uid_t uid;
-  std::string Describe() const;  // "SysV message queue id 3 (key 0x1a2b)"
+  unsigned mode = 0;               // permission bits, as in /proc/sysvipc (octal there)
+  std::string Describe() const;    // "SysV message queue id 3 (key 0x1a2b)"
+  std::string_view Table() const;  // "msg", "shm" or "sem": the /proc/sysvipc file
 };
-// Every SysV object visible in this process's IPC namespace.
-std::vector<SysvObject> ListSysv();
+// Every SysV object visible in this process's IPC namespace; with kind, only
+// those of that kind ('q', 'm' or 's').
+std::vector<SysvObject> ListSysv(char kind = 0);
 void RemoveSysv(const SysvObject& o);
 
 // Names in a directory (no "." or ".."), sorted; empty when unreadable.
@@ -39,6 +47,41 @@ std::string CommOf(pid_t pid);  // "sleep", or "?" once it is gone
 
 // pidfd_open(2), -errno on failure.
 int PidfdOpen(pid_t pid);
+
+// The named IPC objects of this namespace at one moment.
+struct IpcSnapshot {
+  std::vector<SysvObject> sysv;
+  std::vector<std::string> shm;  // names in /dev/shm (POSIX shm, "sem.*" semaphores)
+  std::vector<std::string> mq;   // names in the mqueue mount, when there is one
+};
+IpcSnapshot TakeIpcSnapshot(const std::string& mq_dir = "");
+
+// Which objects count as a case's own. In a private IPC namespace (or a
+// private /dev/shm) everything is. Without one, only objects owned by the
+// case's own uid (when that uid is the case's alone: a root run gives each
+// case its own) or whose name carries the case's name tag (UniqueName puts
+// it in every name made inside the case). Nothing else is ever reported or
+// removed.
+struct Ownership {
+  bool private_ipc = false;  // SysV ids and mqueue names: all the case's
+  bool private_shm = false;  // /dev/shm: all the case's
+  uid_t uid = static_cast<uid_t>(-1);
+  bool own_uid = false;  // uid is used by this case alone
+  uint32_t name_tag = 0;
+  std::string mq_dir;  // where mqueue names are listed
+};
+
+struct OwnedObject {
+  enum Kind { kSysv, kShm, kMq } kind;
+  SysvObject sysv{};  // kSysv
+  std::string name;   // kShm, kMq: the name in its directory
+  std::string mq_dir;
+  std::string Describe() const;  // "SysV ...", "/dev/shm/x", "POSIX message queue /x"
+  void Remove() const;
+};
+// The case's objects in `after` that were not in `before`.
+std::vector<OwnedObject> NewOwnedObjects(const IpcSnapshot& before, const IpcSnapshot& after,
+                                         const Ownership& own);
 
 }  // namespace ipcspec
 

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "ipcspec/util.h"
+#include "ipcspec/watch.h"
 
 namespace ipcspec {
 
@@ -84,9 +86,12 @@ struct SandboxOptions {
 struct CaseEnv {
   std::string scratch_dir;   // private, empty, removed afterwards
   absl::Time deadline;       // when the sandbox will kill the group
-  bool private_ipc = false;  // running in a private IPC namespace
+  bool private_ipc = false;  // running in a private IPC namespace (a fact, not a wish)
+  bool private_shm = false;  // /dev/shm is a private tmpfs
   std::string mq_dir;        // the namespace's mqueue file system, if mounted
   uid_t uid = 0;             // the uid the case runs as
+  bool own_uid = false;      // that uid is this case's alone (a root run)
+  uint32_t name_tag = 0;     // the tag UniqueName puts in the case's names
   absl::Duration time_unit = absl::Milliseconds(10);  // SandboxOptions::time_unit
   absl::Duration hang_grace = absl::Seconds(1);       // SandboxOptions::hang_grace
 };
@@ -104,6 +109,23 @@ struct CaseResult {
 using CaseFn = absl::FunctionRef<Verdict(const CaseEnv&)>;
 CaseResult RunCase(const SandboxOptions& options, CaseFn fn);
 
+// Isolation that lasts, for a process that runs many cases one after another
+// (a fork server): this process enters a private IPC and mount namespace once,
+// with a private tmpfs on /dev/shm, an mqueue mount and a tmpfs for the cases'
+// scratch directories on `root` (an empty directory its caller made, and
+// removes after this process has exited). Every later RunCase in this process
+// runs in it, so a case no longer pays for a namespace of its own, and after
+// each case everything in the namespace is that case's leak (the server
+// itself makes nothing there): it is reported and removed. What could not be
+// had (not root, say) is reported false, and RunCase falls back to its
+// per-case isolation and to the ownership rules of inventory.h.
+struct IsolationFacts {
+  bool private_ipc = false;
+  bool private_shm = false;
+  std::string mq_dir;
+};
+IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::string& root);
+
 // Forks participant processes from inside a case. Each runs a function
 // returning a Verdict, sent back over a pipe; a participant that dies is
 // reported by its wait status. Destruction kills and reaps what is left.
@@ -114,7 +136,7 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn);
 //   Verdict v = ps.Join();   // first failure, "reader: ...", or pass
 class Participants {
  public:
-  explicit Participants(Deadline deadline) : deadline_(deadline) {}
+  explicit Participants(Deadline deadline);
   ~Participants();
   Participants(const Participants&) = delete;
   Participants& operator=(const Participants&) = delete;
@@ -126,7 +148,9 @@ class Participants {
   void Kill(std::string_view name, int sig);
   // Waits for every participant, until the deadline. The verdict is the
   // first failure to arrive, prefixed with the participant's name; the
-  // others are then killed, since their part can no longer matter.
+  // others are then killed, since their part can no longer matter. Meanwhile
+  // it watches what the participants publish (ipcspec/watch.h): a hang ends
+  // the case at once as kTimeout with a diagnosis.
   Verdict Join();
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
@@ -140,9 +164,13 @@ class Participants {
     int planned_signal = 0;
   };
   Verdict Collect(Child& c);
+  // The watchdog (ipcspec/watch.h): a hang's diagnosis, and when to look again.
+  std::optional<Verdict> Watch(absl::Time* next);
+  Verdict KillTheRest(Verdict v);
   Deadline deadline_;
   std::vector<Child> children_;
   std::optional<Verdict> spawn_error_;
+  std::unique_ptr<WatchBoard> board_;
 };
 
 // In a participant: closes every descriptor but 0-2 and the participant's

@@ -10,6 +10,7 @@
 #define IPCSPEC_UTIL_H_
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,8 +73,15 @@ class Deadline {
 // Returns the revents (0 on timeout) or -errno.
 int PollOne(int fd, short events, const Deadline& deadline);
 
-// "<prefix>-<16 random hex digits>", unique per call across processes.
+// "<prefix>-<16 hex digits>", unique per call across processes: the first 8
+// are this process's name tag, the last 8 random. The sandbox gives each case
+// its own tag, so that without a private namespace the names a case made
+// (and left behind) can be told from everyone else's.
 std::string UniqueName(std::string_view prefix);
+uint32_t NameTag();
+void SetNameTag(uint32_t tag);
+// Whether `name` holds "-<tag as 8 hex digits>" (a UniqueName of that tag).
+bool CarriesNameTag(std::string_view name, uint32_t tag);
 
 // Writes / reads exactly len bytes, retrying EINTR and short transfers.
 // Return 0 or -errno; ReadFull returns -EPIPE on a premature end of file.

@@ -1,0 +1,89 @@
+// The namespaces and mounts cases run in: entered once by a fork server, or
+// by each case process when there is no lasting isolation.
+#include "isolation.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ipcspec {
+namespace internal {
+namespace {
+
+Lasting g_lasting;
+
+// A private /dev/shm: a fresh tmpfs over it, in this mount namespace only.
+bool MountPrivateShm() {
+  return ::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0;
+}
+
+}  // namespace
+
+const Lasting& LastingIsolation() { return g_lasting; }
+
+void ResetSignals() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int s = 1; s < NSIG; ++s) {
+    if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
+  }
+}
+
+IsolationFacts IsolateThisCase(const std::string& mq_dir) {
+  IsolationFacts f;
+  if (::unshare(CLONE_NEWIPC | CLONE_NEWNS) == 0) {
+    f.private_ipc = true;
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+      f.private_shm = MountPrivateShm();
+      if (!mq_dir.empty() && ::mount("mqueue", mq_dir.c_str(), "mqueue", 0, nullptr) == 0) {
+        f.mq_dir = mq_dir;
+      }
+    }
+  } else if (::unshare(CLONE_NEWIPC) == 0) {
+    f.private_ipc = true;
+  }
+  return f;
+}
+
+std::vector<OwnedObject> PrivateObjects(const IsolationFacts& facts) {
+  Ownership own;
+  own.private_ipc = facts.private_ipc;
+  own.private_shm = facts.private_shm;
+  own.mq_dir = facts.mq_dir;
+  IpcSnapshot now;
+  if (facts.private_ipc) now.sysv = ListSysv();
+  if (facts.private_shm) now.shm = ListDir("/dev/shm");
+  if (!facts.mq_dir.empty()) now.mq = ListDir(facts.mq_dir);
+  return NewOwnedObjects(IpcSnapshot{}, now, own);
+}
+
+}  // namespace internal
+
+IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::string& root) {
+  internal::Lasting& l = internal::g_lasting;
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  internal::ResetSignals();
+  l.signals_clean = true;
+  if (!options.private_ipc || root.empty() || ::unshare(CLONE_NEWIPC | CLONE_NEWNS) != 0) {
+    return l.facts;  // per-case isolation, as without a server
+  }
+  l.facts.private_ipc = true;
+  l.active = true;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711") != 0) {
+    return l.facts;
+  }
+  l.facts.private_shm = internal::MountPrivateShm();
+  const std::string mq = root + "/mq", scratch = root + "/scratch";
+  if (::mkdir(mq.c_str(), 0711) == 0 && ::mount("mqueue", mq.c_str(), "mqueue", 0, nullptr) == 0) {
+    l.facts.mq_dir = mq;
+  }
+  if (::mkdir(scratch.c_str(), 0711) == 0) l.scratch_root = scratch;
+  return l.facts;
+}
+
+}  // namespace ipcspec

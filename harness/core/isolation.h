@@ -1,0 +1,38 @@
+// harness/core/isolation.h (internal to the sandbox): the namespaces and
+// mounts a case runs in, either entered once by a fork server
+// (EnterLastingIsolation, ipcspec/sandbox.h) or by each case process, and the
+// objects found in them afterwards.
+#ifndef IPCSPEC_HARNESS_CORE_ISOLATION_H_
+#define IPCSPEC_HARNESS_CORE_ISOLATION_H_
+
+#include <string>
+#include <vector>
+
+#include "ipcspec/inventory.h"
+#include "ipcspec/sandbox.h"
+
+namespace ipcspec::internal {
+
+// The lasting isolation of this process, if EnterLastingIsolation ran.
+struct Lasting {
+  bool active = false;
+  IsolationFacts facts;
+  std::string scratch_root;  // on a private tmpfs
+  bool signals_clean = false;
+};
+const Lasting& LastingIsolation();
+
+// In a case process without lasting isolation: a private IPC and mount
+// namespace, a private /dev/shm and the mqueue mount on `mq_dir` (may be "").
+IsolationFacts IsolateThisCase(const std::string& mq_dir);
+
+// Everything in this namespace that `facts` says is private: what a case
+// left in a namespace that is its alone.
+std::vector<OwnedObject> PrivateObjects(const IsolationFacts& facts);
+
+// Default dispositions and an empty mask for every signal.
+void ResetSignals();
+
+}  // namespace ipcspec::internal
+
+#endif  // IPCSPEC_HARNESS_CORE_ISOLATION_H_

@@ -1,0 +1,89 @@
+// What /proc says about a process: its system call, its kernel wait channel,
+// and a wait until it sleeps in a given call.
+#include "ipcspec/proc.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
+
+namespace ipcspec {
+namespace {
+
+constexpr std::pair<long, const char*> kSyscalls[] = {
+#include "syscall_names.inc"
+};
+
+// The whole (small) /proc file, or "" when it cannot be read.
+std::string ReadProcFile(pid_t pid, const char* what) {
+  const std::string path = absl::StrFormat("/proc/%d/%s", pid, what);
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return "";
+  char buf[512];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+}  // namespace
+
+std::string SyscallName(long nr) {
+  for (const auto& [number, name] : kSyscalls) {
+    if (number == nr) return name;
+  }
+  return absl::StrCat("syscall ", nr);
+}
+
+long CurrentSyscall(pid_t pid) {
+  const std::string s = ReadProcFile(pid, "syscall");
+  if (s.empty()) return -2;
+  if (s.rfind("running", 0) == 0) return -1;
+  char* end = nullptr;
+  long nr = std::strtol(s.c_str(), &end, 10);
+  return end == s.c_str() ? -2 : nr;
+}
+
+char ProcessState(pid_t pid) {
+  const std::string s = ReadProcFile(pid, "stat");
+  const size_t paren = s.rfind(')');
+  return paren != std::string::npos && paren + 2 < s.size() ? s[paren + 2] : 0;
+}
+
+std::string DescribeKernelWait(pid_t pid) {
+  std::string wchan = ReadProcFile(pid, "wchan");
+  const long nr = CurrentSyscall(pid);
+  if (nr == -1) return "running";
+  if (wchan.empty() || wchan == "0") wchan = "(wait channel hidden)";
+  if (nr < 0) return wchan;
+  return absl::StrCat(wchan, " (syscall ", SyscallName(nr), ")");
+}
+
+bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const Deadline& deadline) {
+  FileDescriptor pidfd(PidfdOpen(pid));
+  int wait_us = 50;
+  for (;;) {
+    if (ProcessState(pid) == 'S') {
+      const long nr = CurrentSyscall(pid);
+      // Again after the syscall file: it may describe a call that returned.
+      if (std::find(syscalls.begin(), syscalls.end(), nr) != syscalls.end() &&
+          ProcessState(pid) == 'S') {
+        return true;
+      }
+    }
+    if (deadline.Passed()) return false;
+    const int left = deadline.RemainingMs();
+    struct timespec ts = {0, std::min<long>(wait_us, left < 0 ? 5000L : left * 1000L) * 1000L};
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    if (::ppoll(&p, pidfd ? 1 : 0, &ts, nullptr) > 0) return false;  // it exited
+    wait_us = std::min(wait_us * 2, 5000);
+  }
+}
+
+}  // namespace ipcspec

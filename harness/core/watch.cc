@@ -1,0 +1,247 @@
+// The watchdog: participants publish their operations on a board in shared
+// memory; the case process reads it to tell a hang from slow progress.
+#include "ipcspec/watch.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
+
+namespace ipcspec {
+
+enum SlotState : uint32_t { kIdle = 0, kBounded = 1, kUnbounded = 2, kPeerWait = 3 };
+
+struct alignas(64) Slot {
+  std::atomic<uint32_t> state{kIdle};
+  std::atomic<uint32_t> seq{0};    // odd while the fields below are being written
+  std::atomic<uint32_t> steps{0};  // transport calls started
+  int32_t timeout_ms = -1;
+  int64_t start_ns = 0;
+  char call[24] = {};
+};
+
+struct WatchBoard::Shared {
+  std::atomic<int64_t> armed_ns{0};  // when the watcher will look next; 0: not watching
+  std::atomic<int64_t> grace_ns{0};
+  Slot slots[kSlots];
+};
+
+namespace {
+
+absl::Duration g_grace = absl::Seconds(1);
+WatchBoard::Shared* g_board = nullptr;  // in a participant: its case's board
+Slot* g_slot = nullptr;                 // ... and its own slot
+int g_wake_fd = -1;
+
+int64_t NowNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+absl::Time ToTime(int64_t ns, int64_t now_ns, absl::Time now) {
+  if (ns == INT64_MAX) return absl::InfiniteFuture();
+  return now + absl::Nanoseconds(ns - now_ns);
+}
+
+// When this slot's operation could first be judged overdue.
+int64_t FirstJudgement(int64_t start, int32_t timeout_ms, int64_t grace) {
+  if (timeout_ms < 0) return start + grace;
+  return start + std::max(grace, int64_t{timeout_ms} * 1'000'000 + grace / 2);
+}
+
+// A consistent copy of a slot.
+struct SlotView {
+  uint32_t state, steps;
+  int32_t timeout_ms;
+  int64_t start_ns;
+  std::string call;
+};
+
+SlotView Read(const Slot& s) {
+  SlotView v;
+  for (;;) {
+    uint32_t before = s.seq.load(std::memory_order_acquire);
+    v.state = s.state.load(std::memory_order_acquire);
+    v.steps = s.steps.load(std::memory_order_relaxed);
+    v.timeout_ms = s.timeout_ms;
+    v.start_ns = s.start_ns;
+    v.call.assign(s.call, strnlen(s.call, sizeof s.call));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((before & 1) == 0 && s.seq.load(std::memory_order_relaxed) == before) return v;
+  }
+}
+
+std::string Seconds(int64_t ns) { return absl::StrFormat("%.1f s", ns / 1e9); }
+
+std::string DescribeOp(const SlotView& v) {
+  if (v.state == kPeerWait) return absl::StrCat(v.call, " (waiting for a peer)");
+  if (v.timeout_ms < 0) return absl::StrCat(v.call, "(no timeout)");
+  return absl::StrFormat("%s(timeout %d ms)", v.call, v.timeout_ms);
+}
+
+}  // namespace
+
+void SetHangGrace(absl::Duration grace) { g_grace = grace; }
+absl::Duration HangGrace() { return g_grace; }
+
+WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
+  Slot* s = g_slot;
+  if (s == nullptr) return;
+  active_ = true;
+  const int64_t now = NowNs();
+  s->seq.fetch_add(1, std::memory_order_acq_rel);
+  s->timeout_ms = timeout_ms;
+  s->start_ns = now;
+  std::strncpy(s->call, call, sizeof s->call - 1);
+  if (!peer_wait) s->steps.fetch_add(1, std::memory_order_relaxed);
+  s->state.store(peer_wait        ? kPeerWait
+                 : timeout_ms < 0 ? kUnbounded
+                                  : kBounded,
+                 std::memory_order_release);
+  s->seq.fetch_add(1, std::memory_order_acq_rel);
+  // Wake the watcher only if it would otherwise look too late.
+  const int64_t armed = g_board->armed_ns.load(std::memory_order_acquire);
+  const int64_t grace = g_board->grace_ns.load(std::memory_order_relaxed);
+  if (armed != 0 && FirstJudgement(now, timeout_ms, grace) < armed) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(g_wake_fd, &one, sizeof one);
+  }
+}
+
+WatchedCall::~WatchedCall() {
+  if (!active_) return;
+  Slot* s = g_slot;
+  s->seq.fetch_add(1, std::memory_order_acq_rel);
+  // No clock here: an ended operation matters to the standstill rule only
+  // through the next one's start, since a participant between operations is
+  // not blocked.
+  s->state.store(kIdle, std::memory_order_release);
+  s->seq.fetch_add(1, std::memory_order_acq_rel);
+}
+
+namespace {
+
+class WatchedEnd : public End {
+ public:
+  explicit WatchedEnd(std::unique_ptr<End> inner) : inner_(std::move(inner)) {}
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    WatchedCall call("send", timeout_ms);
+    return inner_->Send(buf, sent, timeout_ms);
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    WatchedCall call("recv", timeout_ms);
+    return inner_->Recv(buf, received, timeout_ms);
+  }
+
+ private:
+  std::unique_ptr<End> inner_;
+};
+
+}  // namespace
+
+std::unique_ptr<End> WatchEnd(std::unique_ptr<End> inner) {
+  if (inner == nullptr) return nullptr;
+  return std::make_unique<WatchedEnd>(std::move(inner));
+}
+
+WatchBoard::WatchBoard() {
+  void* p =
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) std::abort();
+  shared_ = new (p) Shared();
+  shared_->grace_ns.store(absl::ToInt64Nanoseconds(g_grace));
+  // High, so that a participant that closes or reuses low descriptors keeps it.
+  FileDescriptor efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  wake_fd_ = efd ? ::fcntl(efd.get(), F_DUPFD_CLOEXEC, 900) : -1;
+  if (wake_fd_ < 0) wake_fd_ = efd.release();
+}
+
+WatchBoard::~WatchBoard() {
+  if (g_board == shared_) g_board = nullptr, g_slot = nullptr;
+  shared_->~Shared();
+  ::munmap(shared_, sizeof(Shared));
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void WatchBoard::Attach(size_t slot) {
+  g_board = shared_;
+  g_slot = slot < kSlots ? &shared_->slots[slot] : nullptr;
+  g_wake_fd = wake_fd_;
+}
+
+void WatchBoard::DrainWake() const {
+  uint64_t v;
+  [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);
+}
+
+std::string WatchBoard::Doing(const Watched& w) const {
+  if (w.slot >= kSlots) return "";
+  const SlotView v = Read(shared_->slots[w.slot]);
+  if (v.state == kIdle) return "";
+  return absl::StrFormat("%s blocked in %s at step %d for %s; kernel: %s", w.name, DescribeOp(v),
+                         v.steps, Seconds(NowNs() - v.start_ns), DescribeKernelWait(w.pid));
+}
+
+std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
+                                             absl::Time* next) const {
+  const int64_t grace = absl::ToInt64Nanoseconds(g_grace);
+  const int64_t now = NowNs();
+  const absl::Time now_t = absl::Now();
+  int64_t wake = INT64_MAX, stuck_at = 0, last_change = 0;
+  bool all_blocked = !live.empty();
+  const Watched* culprit = nullptr;
+  SlotView culprit_view{};
+  std::string overrun;
+  for (const Watched& w : live) {
+    if (w.slot >= kSlots) {
+      all_blocked = false;
+      continue;
+    }
+    const SlotView v = Read(shared_->slots[w.slot]);
+    if (v.state == kIdle) {
+      all_blocked = false;
+      continue;
+    }
+    last_change = std::max(last_change, v.start_ns);
+    const int64_t first = FirstJudgement(v.start_ns, v.timeout_ms, grace);
+    if (first > now) wake = std::min(wake, first);
+    if (v.state == kBounded) {
+      const int64_t due = v.start_ns + int64_t{v.timeout_ms} * 1'000'000;
+      if (now >= due + grace && overrun.empty()) overrun = Doing(w);
+      wake = std::min(wake, due + grace);
+      stuck_at = std::max(stuck_at, due + grace / 2);
+    }
+    // The culprit of a standstill: a transport call before a peer wait, the
+    // oldest first.
+    const bool better = culprit == nullptr ||
+                        (culprit_view.state == kPeerWait) > (v.state == kPeerWait) ||
+                        ((culprit_view.state == kPeerWait) == (v.state == kPeerWait) &&
+                         v.start_ns < culprit_view.start_ns);
+    if (better) culprit = &w, culprit_view = v;
+  }
+  if (!overrun.empty()) return overrun;
+  if (all_blocked) {
+    stuck_at = std::max(stuck_at, last_change + grace);
+    if (now >= stuck_at) return Doing(*culprit);
+    wake = std::min(wake, stuck_at);
+  }
+  // With nothing to judge yet, look again in one grace: no operation that
+  // starts from now on can be judged earlier, so none needs to wake us.
+  if (wake == INT64_MAX) wake = now + grace;
+  shared_->armed_ns.store(wake, std::memory_order_release);
+  *next = ToTime(wake, now, now_t);
+  return std::nullopt;
+}
+
+}  // namespace ipcspec

@@ -1,0 +1,44 @@
+// ipcspec/proc.h: what /proc says about a process that may be stuck: the
+// system call it sleeps in (/proc/PID/syscall, by name), the kernel function
+// it waits in (/proc/PID/wchan), and a wait until it sleeps in a given call.
+// The watchdog uses the first two for its diagnosis; properties and tests use
+// the wait to know that a peer really is blocked before acting.
+//
+//   if (!WaitUntilBlockedIn(pid, {SYS_msgrcv}, Deadline::After(absl::Seconds(5)))) ...;
+//   std::string why = DescribeKernelWait(pid);  // "futex_wait_queue (syscall futex)"
+#ifndef IPCSPEC_PROC_H_
+#define IPCSPEC_PROC_H_
+
+#include <sys/types.h>
+
+#include <initializer_list>
+#include <string>
+
+#include "ipcspec/util.h"
+
+namespace ipcspec {
+
+// "futex" for SYS_futex; "syscall 999" for numbers this table does not know.
+std::string SyscallName(long nr);
+
+// The system call `pid` is in, from /proc/PID/syscall: its number, -1 when
+// the process is running in user space, -2 when it cannot be read.
+long CurrentSyscall(pid_t pid);
+// The process state letter from /proc/PID/stat ('S', 'R', 'T', ...), or 0.
+char ProcessState(pid_t pid);
+// "futex_wait_queue (syscall futex)", "running", or what could be read.
+std::string DescribeKernelWait(pid_t pid);
+
+// Waits until `pid` sleeps (state S, read before and after the syscall file,
+// so a call that just returned does not count) in one of `syscalls`. The
+// kernel has no notification for this: the wait sleeps in poll() on the
+// process's pidfd with a backoff from 50 us to 5 ms, so it ends at once when
+// the process dies (false) and never spins. False at the deadline.
+bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const Deadline& deadline);
+inline bool WaitUntilBlockedIn(pid_t pid, long nr, const Deadline& deadline) {
+  return WaitUntilBlockedIn(pid, {nr}, deadline);
+}
+
+}  // namespace ipcspec
+
+#endif  // IPCSPEC_PROC_H_

@@ -1,0 +1,158 @@
+// The watchdog (ipcspec/watch.h): an operation that overruns its timeout, or
+// a case where every participant waits and nothing moves, ends at once as
+// `timeout` with a diagnosis naming the call, its timeout, the step and the
+// kernel's wait; such hangs shrink like failures, for a built-in transport
+// and for a plugin. Speed is not asserted here (bench/hang_bench prints it).
+#include <poll.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/registry.h"
+#include "ipcspec/watch.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/hanging_transports.h"
+#include "tests/support/subprocess.h"
+
+namespace ipcspec {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+SandboxOptions Options() {
+  SandboxOptions o;
+  o.timeout = absl::Seconds(20);
+  o.hang_grace = absl::Milliseconds(300);
+  return o;
+}
+
+// A participant that is in `call` for ever.
+Verdict Forever(const char* call, int timeout_ms) {
+  WatchedCall watched(call, timeout_ms);
+  for (;;) ::pause();
+}
+
+TEST(WatchdogTest, OverrunOfItsOwnTimeoutIsAHangWithDiagnosis) {
+  CaseResult r = RunCase(Options(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("reader", [] { return Forever("recv", 100); });
+    ps.Spawn("busy", [] {
+      // Not in any operation: the standstill rule cannot fire, the overrun must.
+      for (;;) ::pause();
+      return Verdict::Pass();
+    });
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(timeout 100 ms) at step 1 for "));
+  EXPECT_THAT(r.message, HasSubstr("; kernel: "));
+  EXPECT_THAT(r.message, HasSubstr("(syscall pause)"));
+}
+
+TEST(WatchdogTest, EveryoneWaitingIsAHangNamingTheTransportCall) {
+  CaseResult r = RunCase(Options(), [](const CaseEnv&) {
+    ProcessBarrier never(3);  // the third party never comes
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("writer", [&] {
+      return never.Wait(Deadline::Infinite()) ? Verdict::Pass() : Verdict::Fail("x");
+    });
+    ps.Spawn("reader", [] { return Forever("recv", -1); });
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(no timeout) at step 1 for "));
+}
+
+TEST(WatchdogTest, ABoundedWaitThatEndsInTimeIsNoHang) {
+  SandboxOptions o = Options();
+  CaseResult r = RunCase(o, [](const CaseEnv&) {
+    ProcessBarrier done(2);
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("waiter", [&] {
+      return done.Wait(Deadline::Infinite()) ? Verdict::Pass() : Verdict::Fail("x");
+    });
+    ps.Spawn("reader", [&] {
+      // Three times the grace in bounded receives that each time out, as a
+      // property about time does, while the peer waits for it.
+      for (int i = 0; i < 9; ++i) {
+        WatchedCall watched("recv", 100);
+        ::poll(nullptr, 0, 100);
+      }
+      done.Wait(Deadline::Infinite());
+      return Verdict::Pass();
+    });
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+class HangShrinkTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { testing::RegisterHangingTransports(); }
+  PropertyResult Run(std::string_view transport, std::string_view property) {
+    const Transport* t = TransportRegistry::Global().Find(transport);
+    const Property* p = PropertyRegistry::Global().Find(property);
+    EXPECT_NE(t, nullptr);
+    EXPECT_NE(p, nullptr);
+    auto server = ForkServer::Start(Options());
+    EXPECT_TRUE(server.ok());
+    RunConfig config;
+    config.seed = 7;
+    return RunProperty(*t, *p, config, **server);
+  }
+};
+
+TEST_F(HangShrinkTest, RecvIgnoringItsTimeoutShrinksToOneShortWait) {
+  PropertyResult r = Run("hang_ignores_timeout", "G-TIMEOUT");
+  ASSERT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, MatchesRegex("reader blocked in recv\\(timeout [0-9]+ ms\\) at step 1 "
+                                      "for [0-9.]+ s; kernel: .*"));
+  ASSERT_TRUE(r.failing.has_value());
+  EXPECT_EQ(r.failing->steps.size(), 1u) << r.counterexample;
+  EXPECT_FALSE(r.counterexample.empty());
+}
+
+TEST_F(HangShrinkTest, RecvThatNeverReturnsAfterTheWriterWasKilledShrinks) {
+  PropertyResult r = Run("hang_after_kill", "G-PEER-CRASH");
+  ASSERT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, StartsWith("reader blocked in recv("));
+  EXPECT_THAT(r.message, HasSubstr("; kernel: "));
+  ASSERT_TRUE(r.failing.has_value());
+  // Every example hangs, so the minimal one is the smallest the property can
+  // generate: one message, killed before anything was received.
+  size_t sends = 0;
+  for (const Step& s : r.failing->steps) sends += s.op == Op::kSend;
+  EXPECT_EQ(sends, 1u) << r.counterexample;
+}
+
+TEST(HangPluginTest, PluginRecvThatNeverReturnsIsATimeoutWithDiagnosisAndShrinks) {
+  const std::string json = ::testing::TempDir() + "/watchdog-plugin.json";
+  testing::Ran r = testing::RunCommand(
+      {IPCSPEC_BINARY, "run", absl::StrCat("--plugin=", IPCSPEC_PLUGIN_HANG_IN_RECV),
+       "--transport=plugin_hang_in_recv", "--property=G-TIMEOUT", "--hang-grace=300ms", "--jobs=1",
+       absl::StrCat("--json=", json)});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  std::ifstream in(json);
+  nlohmann::json report = nlohmann::json::parse(in);
+  ASSERT_EQ(report["results"].size(), 1u);
+  const nlohmann::json& result = report["results"][0];
+  EXPECT_EQ(result["outcome"], "timeout");
+  EXPECT_THAT(result["message"].get<std::string>(),
+              MatchesRegex("reader blocked in recv\\(timeout [0-9]+ ms\\) at step 1 for .*"));
+  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("; kernel: "));
+  // One wait step: "1." and no "2.".
+  const std::string cx = result["counterexample"].get<std::string>();
+  EXPECT_THAT(cx, HasSubstr("1."));
+  EXPECT_THAT(cx, ::testing::Not(HasSubstr("2."))) << cx;
+  ::unlink(json.c_str());
+}
+
+}  // namespace
+}  // namespace ipcspec
