@@ -53,6 +53,7 @@ Reports RunAt(int jobs) {
   out.out = r.out;
   EXPECT_EQ(r.exit_code, 1) << r.out;  // plugin_drop4096 fails G-ORDER
   out.json = nlohmann::json::parse(ReadAll(json));
+  out.json.erase("elapsed_ms");
   for (nlohmann::json& result : out.json["results"]) result.erase("duration_ms");
   out.junit = std::regex_replace(ReadAll(junit), std::regex(R"( time="[^"]*")"), "");
   ::unlink(json.c_str());
@@ -63,7 +64,9 @@ Reports RunAt(int jobs) {
 TEST(EngineParallelTest, SameReportAtEveryJobs) {
   const Reports one = RunAt(1);
   const Reports four = RunAt(4);
-  ASSERT_EQ(one.json["results"].size(), 15u) << one.out;
+  // 5 transports x 3 properties, less G-EOF on the two queues without
+  // peer-close, which the reports leave out as not applicable.
+  ASSERT_EQ(one.json["results"].size(), 13u) << one.out;
   EXPECT_EQ(one.json, four.json) << "jobs=1:\n" << one.out << "\njobs=4:\n" << four.out;
   EXPECT_EQ(one.junit, four.junit);
   // The failure is there, shrunk, with its reproduce string.
