@@ -83,9 +83,22 @@ class PriorityProperty : public NamedProperty {
             "mq_send(3), mq_receive(3), mq_overview(7); Open POSIX conformance/interfaces/"
             "mq_receive/ and mq_send/ (priority order); LTP syscalls/mq_timedreceive") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  std::string DescribeStep(const Step& s) const override {
+    switch (s.op) {
+      case Op::kPriority:
+        return absl::StrFormat("the next mq_send uses priority %d", s.size);
+      case Op::kTrySend:
+        return absl::StrFormat("mq_send of message %d without blocking: %s", s.arg,
+                               SayBytes(s.size));
+      case Op::kTryRecv:
+        return "mq_receive without blocking";
+      default:
+        return NamedProperty::DescribeStep(s);
+    }
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange(1, 11))};
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {maxmsg_.Step(*rc::gen::inRange(1, 11))};
       const auto prio =
           rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{0, 0, 1, 1, 2, 5, 31}),
                          rc::gen::inRange<uint64_t>(0, 32768));
@@ -104,7 +117,7 @@ class PriorityProperty : public NamedProperty {
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const long maxmsg = static_cast<long>(s.Param(0, 10));
+    const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
     MqQueue q(maxmsg, kModelMsgSize);
     if (!q.ok()) return NotOpened(q);
     struct M {
@@ -162,6 +175,9 @@ class PriorityProperty : public NamedProperty {
       return Verdict::Fail("mq_curmsgs disagrees with the model");
     return Verdict::Pass();
   }
+
+ private:
+  const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 10};
 };
 
 class MsgSizeProperty : public NamedProperty {
@@ -175,17 +191,17 @@ class MsgSizeProperty : public NamedProperty {
             "mq_receive/7-1.c; LTP syscalls/mq_timedreceive/mq_timedreceive01.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
-      return std::vector<Step>{Step::Param(0, msgsize),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, msgsize + 1)),
-                               Step::Param(2, *rc::gen::inRange<uint64_t>(1, msgsize))};
+      return std::vector<Step>{msgsize_.Step(msgsize),
+                               len_.Step(*rc::gen::inRange<uint64_t>(0, msgsize + 1)),
+                               small_.Step(*rc::gen::inRange<uint64_t>(1, msgsize))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const long msgsize = static_cast<long>(std::max<uint64_t>(2, s.Param(0, 100)));
-    const size_t len = std::min<uint64_t>(s.Param(1, 1), msgsize);
-    const size_t small = std::clamp<uint64_t>(s.Param(2, 1), 1, msgsize - 1);
+    const long msgsize = static_cast<long>(std::max<uint64_t>(2, msgsize_.Of(s)));
+    const size_t len = std::min<uint64_t>(len_.Of(s), msgsize);
+    const size_t small = std::clamp<uint64_t>(small_.Of(s), 1, msgsize - 1);
     MqQueue q(4, msgsize);
     if (!q.ok()) return NotOpened(q);
     const std::vector<char> text = Text(3, 0, len);
@@ -212,6 +228,11 @@ class MsgSizeProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> msgsize_{this, 0, "the queue's mq_msgsize is %s", 100, SayBytes};
+  const Param<uint64_t> len_{this, 1, "the queued message has %s", 1, SayBytes};
+  const Param<uint64_t> small_{this, 2, "mq_receive is given a buffer of %s", 1, SayBytes};
 };
 
 class NonBlockProperty : public NamedProperty {
@@ -225,14 +246,14 @@ class NonBlockProperty : public NamedProperty {
             "LTP syscalls/mq_timedsend/mq_timedsend01.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 11)),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, 129))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{maxmsg_.Step(*rc::gen::inRange(1, 11)),
+                               len_.Step(*rc::gen::inRange<uint64_t>(0, 129))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const long maxmsg = static_cast<long>(s.Param(0, 3));
-    const size_t len = s.Param(1, 10);
+    const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
+    const size_t len = std::min<uint64_t>(len_.Of(s), 128);
     MqQueue q(maxmsg, 128);
     if (!q.ok()) return NotOpened(q);
     std::vector<char> buf(128);
@@ -265,6 +286,10 @@ class NonBlockProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3};
+  const Param<uint64_t> len_{this, 1, "each message has %s", 10, SayBytes};
 };
 
 class PrioMaxProperty : public NamedProperty {
@@ -277,18 +302,19 @@ class PrioMaxProperty : public NamedProperty {
                       "mq_timedsend01") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const long max = ::sysconf(_SC_MQ_PRIO_MAX);
       const uint64_t p = *rc::gen::oneOf(
           rc::gen::elementOf(std::vector<uint64_t>{uint64_t(max), uint64_t(max) + 1, UINT_MAX}),
           rc::gen::inRange<uint64_t>(max, uint64_t{UINT_MAX} + 1));
-      return std::vector<Step>{Step::Param(0, p)};
+      return std::vector<Step>{priority_.Step(p)};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long max = ::sysconf(_SC_MQ_PRIO_MAX);
     if (max <= 0) return Verdict::Broken("sysconf(_SC_MQ_PRIO_MAX)");
-    const auto bad = static_cast<unsigned>(std::max<uint64_t>(s.Param(0, max), max));
+    const auto bad = static_cast<unsigned>(
+        std::clamp<uint64_t>(priority_.Of(s), static_cast<uint64_t>(max), UINT_MAX));
     MqQueue q(2, 64);
     if (!q.ok()) return NotOpened(q);
     if (int rc = Hooks().mq_send(q.q(), "x", 1, bad); rc == 0 || errno != EINVAL) {
@@ -306,6 +332,9 @@ class PrioMaxProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> priority_{this, 0, "mq_send is tried at priority %s", 32768};
 };
 
 class AccessModeProperty : public NamedProperty {
@@ -319,14 +348,14 @@ class AccessModeProperty : public NamedProperty {
             "mq_receive/8-2.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::inRange(0, 5))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{nonblock_.Step(*rc::gen::inRange(0, 2)),
+                               queued_.Step(*rc::gen::inRange(0, 5))};
     });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int nb = s.Param(0, 0) != 0 ? O_NONBLOCK : 0;
-    const long queued = static_cast<long>(s.Param(1, 1));
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int nb = nonblock_.Of(s) ? O_NONBLOCK : 0;
+    const long queued = std::clamp<long>(queued_.Of(s), 0, 4);
     MqQueue q(5, 64);
     if (!q.ok()) return NotOpened(q);
     for (long i = 0; i < queued; ++i) {
@@ -338,7 +367,8 @@ class AccessModeProperty : public NamedProperty {
     if (ro < 0 || wo < 0) return Verdict::Broken(absl::StrCat("mq_open: ", ErrnoName(errno)));
     std::string failure;
     {
-      InterruptAfter guard(absl::Milliseconds(300));
+      // Last resort: a wrong queue that blocks here would hang the case.
+      InterruptAfter guard(env.hang_grace);
       if (int rc = Hooks().mq_send(ro, "z", 1, 0); rc == 0 || errno != EBADF) {
         failure = absl::StrCat("mq_send on an O_RDONLY descriptor ",
                                rc < 0 && errno == EINTR ? "blocked" : Said(rc), ", not EBADF");
@@ -358,7 +388,16 @@ class AccessModeProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<bool> nonblock_{this, 0, "the wrong-way descriptors are O_NONBLOCK: %s", false,
+                              SayYesNo};
+  const Param<long> queued_{this, 1, "%s messages are queued first", 1};
 };
+
+std::string SayTimedCall(uint64_t send) {
+  return send != 0 ? "mq_timedsend on a full queue" : "mq_timedreceive on an empty queue";
+}
 
 class TimedProperty : public NamedProperty {
  public:
@@ -372,15 +411,15 @@ class TimedProperty : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::oneOf(rc::gen::just<uint64_t>(0),
-                                                              rc::gen::inRange<uint64_t>(1, 80)))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{send_.Step(*rc::gen::inRange(0, 2)),
+                               timeout_.Step(*rc::gen::oneOf(rc::gen::just<uint64_t>(0),
+                                                             rc::gen::inRange<uint64_t>(1, 80)))};
     });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const bool send = s.Param(0, 0) != 0;
-    const int64_t ms = static_cast<int64_t>(s.Param(1, 10));
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const bool send = send_.Of(s);
+    const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(timeout_.Of(s), 10000));
     MqQueue q(1, 64, O_RDWR);
     if (!q.ok()) return NotOpened(q);
     if (send && ::mq_send(q.q(), "f", 1, 0) != 0) return Verdict::Broken("mq_send");
@@ -389,7 +428,8 @@ class TimedProperty : public NamedProperty {
     char buf[64];
     long rc;
     {
-      InterruptAfter guard(absl::Milliseconds(ms) + absl::Seconds(2));
+      // Last resort: a call that never times out would hang the case.
+      InterruptAfter guard(absl::Milliseconds(ms) + env.hang_grace);
       rc = send ? ::mq_timedsend(q.q(), "g", 1, 0, &abs)
                 : ::mq_timedreceive(q.q(), buf, sizeof(buf), nullptr, &abs);
     }
@@ -405,7 +445,83 @@ class TimedProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<bool> send_{this, 0, "the timed call is %s", false, SayTimedCall};
+  const Param<uint64_t> timeout_{this, 1, "its absolute timeout is %s from now", 10,
+                                 SayMilliseconds};
 };
+
+// Blocks `sig` in this thread while alive; the old mask comes back.
+class BlockSignal {
+ public:
+  explicit BlockSignal(int sig) {
+    sigemptyset(&set_);
+    sigaddset(&set_, sig);
+    ::sigprocmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~BlockSignal() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+  BlockSignal(const BlockSignal&) = delete;
+  BlockSignal& operator=(const BlockSignal&) = delete;
+  const sigset_t& set() const { return set_; }
+
+ private:
+  sigset_t set_, old_;
+};
+
+// A second process's mq_notify registration while one is in place: EBUSY.
+Verdict SecondRegistrationRefused(mqd_t q, const Deadline& deadline) {
+  Participants ps(deadline);
+  ps.Spawn("second registrant", [&]() -> Verdict {
+    struct sigevent none = {};
+    none.sigev_notify = SIGEV_NONE;
+    if (::mq_notify(q, &none) == 0) return Verdict::Fail("a second process registered too, no EBUSY");
+    if (errno != EBUSY)
+      return Verdict::Fail(absl::StrCat("second registration: ", ErrnoName(errno), ", not EBUSY"));
+    return Verdict::Pass();
+  });
+  return ps.Join();
+}
+
+// One round: register, a second registrant is refused, a message on the empty
+// queue queues the signal once (the kernel queues it within mq_send), a
+// second message queues nothing.
+Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int sig, int value,
+                    const Deadline& deadline) {
+  struct sigevent ev = {};
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = sig;
+  ev.sigev_value.sival_int = value;
+  if (::mq_notify(q.q(), &ev) != 0) {
+    return Verdict::Fail(absl::StrFormat("round %d: mq_notify %s%s", round, ErrnoName(errno),
+                                         round > 1 ? " (the delivered registration was not removed)"
+                                                   : ""));
+  }
+  if (Verdict v = SecondRegistrationRefused(q.q(), deadline); !v.ok()) return v;
+  if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
+  siginfo_t si = {};
+  const struct timespec until = absl::ToTimespec(absl::Milliseconds(deadline.RemainingMs()));
+  if (::sigtimedwait(&blocked.set(), &si, &until) != sig) {
+    return Verdict::Fail(absl::StrFormat("round %d: no %s after a message reached the empty queue",
+                                         round, SignalName(sig)));
+  }
+  if (si.si_code != SI_MESGQ || si.si_value.sival_int != value) {
+    return Verdict::Fail(
+        absl::StrFormat("notification had si_code %d, value %d; expected SI_MESGQ (%d), %d",
+                        si.si_code, si.si_value.sival_int, SI_MESGQ, value));
+  }
+  char buf[64];
+  if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+  // Unregistered now: another empty -> non-empty transition queues nothing.
+  if (Hooks().mq_send(q.q(), "b", 1, 0) != 0) return Verdict::Broken("mq_send");
+  const struct timespec now = {0, 0};
+  if (::sigtimedwait(&blocked.set(), &si, &now) == sig) {
+    return Verdict::Fail(
+        absl::StrFormat("round %d: a second notification without registering again", round));
+  }
+  if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+  return Verdict::Pass();
+}
 
 class NotifyProperty : public NamedProperty {
  public:
@@ -420,74 +536,28 @@ class NotifyProperty : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       return std::vector<Step>{
-          Step::Param(0, *rc::gen::inRange(1, 4)), Step::Param(1, *rc::gen::inRange(0, 1000)),
-          Step::Param(2, *rc::gen::elementOf(std::vector<uint64_t>{SIGUSR1, SIGUSR2}))};
+          rounds_.Step(*rc::gen::inRange(1, 4)), value_.Step(*rc::gen::inRange(0, 1000)),
+          signal_.Step(*rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2}))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int rounds = static_cast<int>(s.Param(0, 2));
-    const int value = static_cast<int>(s.Param(1, 7));
-    const int sig = static_cast<int>(s.Param(2, SIGUSR1));
+    const int sig = signal_.Of(s) == SIGUSR2 ? SIGUSR2 : SIGUSR1;
     MqQueue q(4, 64);
     if (!q.ok()) return NotOpened(q);
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    ::sigprocmask(SIG_BLOCK, &set, &old);
-    struct Restore {
-      sigset_t m;
-      ~Restore() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
-    } restore{old};
-    struct sigevent ev = {};
-    ev.sigev_notify = SIGEV_SIGNAL;
-    ev.sigev_signo = sig;
-    ev.sigev_value.sival_int = value;
+    BlockSignal blocked(sig);
     const Deadline deadline = CaseDeadline(env);
-    char buf[64];
-    for (int r = 0; r < rounds; ++r) {
-      if (::mq_notify(q.q(), &ev) != 0) {
-        return Verdict::Fail(
-            absl::StrFormat("round %d: mq_notify %s%s", r + 1, ErrnoName(errno),
-                            r > 0 ? " (the delivered registration was not removed)" : ""));
-      }
-      Participants ps(deadline);
-      ps.Spawn("second registrant", [&]() -> Verdict {
-        struct sigevent none = {};
-        none.sigev_notify = SIGEV_NONE;
-        if (::mq_notify(q.q(), &none) == 0)
-          return Verdict::Fail("a second process registered too, no EBUSY");
-        if (errno != EBUSY)
-          return Verdict::Fail(
-              absl::StrCat("second registration: ", ErrnoName(errno), ", not EBUSY"));
-        return Verdict::Pass();
-      });
-      if (Verdict v = ps.Join(); !v.ok()) return v;
-      if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
-      siginfo_t si = {};
-      struct timespec wait = {1, 0};
-      if (::sigtimedwait(&set, &si, &wait) != sig) {
-        return Verdict::Fail(absl::StrFormat(
-            "round %d: no %s after a message reached the empty queue", r + 1, SignalName(sig)));
-      }
-      if (si.si_code != SI_MESGQ || si.si_value.sival_int != value) {
-        return Verdict::Fail(
-            absl::StrFormat("notification had si_code %d, value %d; expected SI_MESGQ (%d), %d",
-                            si.si_code, si.si_value.sival_int, SI_MESGQ, value));
-      }
-      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
-      // Unregistered now: another empty -> non-empty transition says nothing.
-      if (Hooks().mq_send(q.q(), "b", 1, 0) != 0) return Verdict::Broken("mq_send");
-      struct timespec brief = {0, 20 * 1000 * 1000};
-      if (::sigtimedwait(&set, &si, &brief) == sig) {
-        return Verdict::Fail(
-            absl::StrFormat("round %d: a second notification without registering again", r + 1));
-      }
-      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+    for (int r = 1; r <= rounds_.Of(s); ++r) {
+      if (Verdict v = NotifyRound(q, blocked, r, sig, value_.Of(s), deadline); !v.ok()) return v;
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> rounds_{this, 0, "%s rounds of register, notify, re-register", 2};
+  const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7};
+  const Param<int> signal_{this, 2, "the notification signal is %s", SIGUSR1, SaySignal};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PriorityProperty);

@@ -104,6 +104,19 @@ class SelectProperty : public NamedProperty {
             "msgrcv/msgrcv03.c..msgrcv08.c; Open POSIX conformance/interfaces/msgrcv"),
         mix_(mix) {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+  std::string DescribeStep(const Step& s) const override {
+    switch (s.op) {
+      case Op::kPriority:
+        return absl::StrFormat("the next message has type %d", s.size);
+      case Op::kSend:
+        return absl::StrFormat("msgsnd of message %d: %s", s.arg, SayBytes(s.size));
+      case Op::kTryRecv:
+        return absl::StrFormat("msgrcv(msgtyp %d%s, IPC_NOWAIT)", static_cast<long>(s.arg),
+                               s.size != 0 ? ", MSG_EXCEPT" : "");
+      default:
+        return NamedProperty::DescribeStep(s);
+    }
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     const Mix mix = mix_;
     return rc::gen::exec([mix] {
@@ -224,17 +237,18 @@ class NoErrorProperty : public NamedProperty {
             "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint64_t size = *rc::gen::inRange<uint64_t>(1, kMaxText + 1);
-      return std::vector<Step>{
-          Step::Param(0, size), Step::Param(1, *rc::gen::inRange<uint64_t>(0, size)),
-          Step::Param(2, *rc::gen::inRange(0, 2)), Step::Param(3, *rc::gen::inRange(0, 3))};
+      return std::vector<Step>{size_.Step(size), msgsz_.Step(*rc::gen::inRange<uint64_t>(0, size)),
+                               noerror_.Step(*rc::gen::inRange(0, 2)),
+                               behind_.Step(*rc::gen::inRange(0, 3))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const size_t size = s.Param(0, 100), msgsz = std::min<uint64_t>(s.Param(1, 10), size - 1);
-    const bool noerror = s.Param(2, 0) != 0;
-    const int behind = static_cast<int>(s.Param(3, 1));
+    const size_t size = std::clamp<uint64_t>(size_.Of(s), 1, kMaxText);
+    const size_t msgsz = std::min<uint64_t>(msgsz_.Of(s), size - 1);
+    const bool noerror = noerror_.Of(s);
+    const int behind = std::clamp(behind_.Of(s), 0, 2);
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
     const std::vector<char> text = Text(1, 0, size);
@@ -243,9 +257,10 @@ class NoErrorProperty : public NamedProperty {
       if (Send(q.id(), 1, Text(1, b + 1, 5), 0) < 0) return Verdict::Broken("msgsnd");
     }
     MsgBuf buf;
+    buf.mtype = 0;
     ssize_t n = Hooks().msgrcv(q.id(), &buf, msgsz, 0, IPC_NOWAIT | (noerror ? MSG_NOERROR : 0));
     if (noerror) {
-      if (n != static_cast<ssize_t>(msgsz) ||
+      if (n != static_cast<ssize_t>(msgsz) || buf.mtype != 1 ||
           !std::equal(text.begin(), text.begin() + msgsz, buf.mtext)) {
         return Verdict::Fail(absl::StrFormat(
             "MSG_NOERROR receive of a %d-byte message into %d bytes %s, not the "
@@ -270,6 +285,12 @@ class NoErrorProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the first message has %s", 100, SayBytes};
+  const Param<uint64_t> msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10, SayBytes};
+  const Param<bool> noerror_{this, 2, "with MSG_NOERROR: %s", false, SayYesNo};
+  const Param<int> behind_{this, 3, "%s short messages are queued behind it", 1};
 };
 
 class NoWaitProperty : public NamedProperty {
@@ -282,9 +303,15 @@ class NoWaitProperty : public NamedProperty {
             "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP ipc/msgsnd/msgsnd05.c, "
             "ipc/msgrcv/msgrcv05.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) {
+      return absl::StrFormat("msgsnd of message %d with IPC_NOWAIT: %s", s.arg, SayBytes(s.size));
+    }
+    return NamedProperty::DescribeStep(s);
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange<uint64_t>(64, 16385))};
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
       const int n = *rc::gen::inRange(1, 40);
       for (int i = 0; i < n; ++i)
         steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(0, 3000), i));
@@ -295,7 +322,7 @@ class NoWaitProperty : public NamedProperty {
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
     msqid_ds ds = q.Stat();
-    ds.msg_qbytes = std::min<msglen_t>(s.Param(0, 1000), ds.msg_qbytes);
+    ds.msg_qbytes = std::min<msglen_t>(qbytes_.Of(s), ds.msg_qbytes);
     if (::msgctl(q.id(), IPC_SET, &ds) != 0)
       return Verdict::Broken(absl::StrCat("IPC_SET: ", ErrnoName(errno)));
     const size_t qbytes = q.Stat().msg_qbytes;
@@ -328,7 +355,14 @@ class NoWaitProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> qbytes_{this, 0, "msg_qbytes is set to %s", 1000, SayBytes};
 };
+
+std::string SayBlockedCallers(uint64_t senders) {
+  return senders != 0 ? "senders in msgsnd on a full queue" : "receivers in msgrcv on an empty queue";
+}
 
 class RemovedProperty : public NamedProperty {
  public:
@@ -341,14 +375,14 @@ class RemovedProperty : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::inRange(1, 4))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{senders_.Step(*rc::gen::inRange(0, 2)),
+                               blocked_.Step(*rc::gen::inRange(1, 4))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const bool senders = s.Param(0, 0) != 0;
-    const int blocked = static_cast<int>(s.Param(1, 1));
+    const bool senders = senders_.Of(s);
+    const int blocked = std::clamp(blocked_.Of(s), 1, 8);
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
     if (senders) {
@@ -391,17 +425,33 @@ class RemovedProperty : public NamedProperty {
     q.Forget();
     return ps.Join();
   }
+
+ private:
+  const Param<bool> senders_{this, 0, "the blocked callers are %s", false, SayBlockedCallers};
+  const Param<int> blocked_{this, 1, "%s processes block before IPC_RMID", 1};
 };
+
+long ZeroTypeOf(uint64_t msg) { return static_cast<long>(msg % 3 + 1); }
 
 class ZeroLengthProperty : public NamedProperty {
  public:
   ZeroLengthProperty()
       : NamedProperty(
             "SYSV-MSG-ZERO",
-            "zero-length messages are legal: msgsnd(msgsz 0) queues one, msgrcv returns 0 with its "
-            "type, in order with longer messages",
-            "msgsnd(2) (msgsz may be 0), msgrcv(2); POSIX msgsnd()") {}
+            "zero-length messages are legal: msgsnd(msgsz 0) queues one (msg_qnum counts it, "
+            "msg_cbytes does not grow), msgrcv returns 0 with its type and writes no text; the "
+            "messages around it keep their type, length and every byte, in order",
+            "msgsnd(2) ('msgsz ... a nonnegative integer value'; msg_qnum, msg_cbytes), msgrcv(2) "
+            "(returns 'the number of bytes actually copied into the mtext array'); POSIX "
+            "msgsnd() ('msgsz ... can range from 0 to a system-imposed maximum')") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) {
+      return absl::StrFormat("msgsnd of message %d, type %d: %s", s.arg, ZeroTypeOf(s.arg),
+                             SayBytes(s.size));
+    }
+    return NamedProperty::DescribeStep(s);
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       auto sizes = *rc::gen::resize(
@@ -416,24 +466,52 @@ class ZeroLengthProperty : public NamedProperty {
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
     const std::vector<Sent> sent = SendsOf(s, 1);
+    size_t bytes = 0;
     for (const Sent& m : sent) {
-      const long type = static_cast<long>(m.msg % 3 + 1);
+      const long type = ZeroTypeOf(m.msg);
       if (int rc = Send(q.id(), type, Text(type, m.msg, m.size), IPC_NOWAIT); rc < 0) {
         return Verdict::Fail(absl::StrFormat("msgsnd of %d bytes: %s", m.size, ErrnoName(-rc)));
       }
+      bytes += m.size;
     }
-    MsgBuf buf;
+    if (const msqid_ds ds = q.Stat(); ds.msg_qnum != sent.size() || ds.msg_cbytes != bytes) {
+      return Verdict::Fail(absl::StrFormat(
+          "after %d sends of %d bytes in all, msg_qnum is %d and msg_cbytes %d", sent.size(),
+          bytes, ds.msg_qnum, ds.msg_cbytes));
+    }
     for (const Sent& m : sent) {
-      const long type = static_cast<long>(m.msg % 3 + 1);
-      buf.mtype = -1;
-      ssize_t n = Hooks().msgrcv(q.id(), &buf, kMaxText, 0, IPC_NOWAIT);
-      if (n != static_cast<ssize_t>(m.size) || buf.mtype != type) {
-        return Verdict::Fail(absl::StrFormat(
-            "message %d (%d bytes, type %d) came back as %s, type %d", m.msg, m.size, type,
-            n < 0 ? ErrnoName(errno) : absl::StrCat(n, " bytes"), buf.mtype));
-      }
+      if (std::string e = ReceiveWhole(q.id(), m); !e.empty()) return Verdict::Fail(e);
     }
     return Verdict::Pass();
+  }
+
+ private:
+  // Receives the next message with msgtyp 0 into a buffer filled with a
+  // canary; "" when it is `m` exactly, with no byte written past its length.
+  static std::string ReceiveWhole(int id, const Sent& m) {
+    constexpr char kCanary = 0x5a;
+    MsgBuf buf;
+    buf.mtype = -1;
+    std::fill(std::begin(buf.mtext), std::end(buf.mtext), kCanary);
+    const ssize_t n = Hooks().msgrcv(id, &buf, kMaxText, 0, IPC_NOWAIT);
+    const long type = ZeroTypeOf(m.msg);
+    const std::string what = absl::StrFormat("message %d (type %d, %d bytes)", m.msg, type, m.size);
+    if (n < 0) return absl::StrCat(what, ": msgrcv ", ErrnoName(errno));
+    if (static_cast<size_t>(n) != m.size || buf.mtype != type) {
+      return absl::StrFormat("%s came back as %d bytes of type %d", what, n, buf.mtype);
+    }
+    const std::vector<char> text = Text(type, m.msg, m.size);
+    for (size_t i = 0; i < m.size; ++i) {
+      if (buf.mtext[i] != text[i]) {
+        return absl::StrFormat("%s: byte %d is 0x%02x, expected 0x%02x", what, i,
+                               static_cast<uint8_t>(buf.mtext[i]), static_cast<uint8_t>(text[i]));
+      }
+    }
+    if (buf.mtext[m.size] != kCanary) {
+      return absl::StrFormat("%s: msgrcv wrote past the message's length, at byte %d", what,
+                             m.size);
+    }
+    return "";
   }
 };
 
