@@ -21,7 +21,8 @@ PairRunOptions Shim(const std::string& mode) {
 }
 
 TEST(SemUndoTest, PassesOnThisKernel) {
-  testing::PairRun ok = RunPair(IPCSPEC_BINARY, "sysv_shm", "SEM-UNDO", {.extra_args = {"--examples=20"}});
+  testing::PairRun ok =
+      RunPair(IPCSPEC_BINARY, "sysv_shm", "SEM-UNDO", {.extra_args = {"--examples=20"}});
   EXPECT_EQ(ok.outcome, "pass") << ok.output;
 }
 

@@ -89,7 +89,8 @@ TEST(UnixAddrInUseTest, PassesOnThisKernel) {
 }
 
 TEST(UnixAddrInUseTest, StolenNameFails) {
-  PairRun bad = RunPair(IPCSPEC_BINARY, "unix_stream", "UNIX-ADDRINUSE", Shim("unix-bind-steals-name"));
+  PairRun bad =
+      RunPair(IPCSPEC_BINARY, "unix_stream", "UNIX-ADDRINUSE", Shim("unix-bind-steals-name"));
   ASSERT_EQ(bad.outcome, "fail") << bad.output;
   EXPECT_THAT(bad.message, HasSubstr("while it is bound: succeeded, expected EADDRINUSE"));
 }

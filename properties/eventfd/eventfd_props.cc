@@ -52,11 +52,9 @@ rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init) {
 
 class CounterProperty : public NamedProperty {
  public:
-  CounterProperty(std::string_view id, std::string_view summary, bool semaphore)
-      : NamedProperty(id, summary,
-                      "eventfd(2); LTP testcases/kernel/syscalls/eventfd/eventfd01.c..06.c; "
-                      "gVisor test/syscalls/linux/eventfd.cc"),
-        semaphore_(semaphore) {}
+  CounterProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                  bool semaphore)
+      : NamedProperty(id, summary, reference), semaphore_(semaphore) {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(init_); }
   std::string DescribeStep(const Step& s) const override {
@@ -112,6 +110,10 @@ class ReadResetProperty : public CounterProperty {
       : CounterProperty(
             "EVENTFD-COUNTER",
             "writes add to the counter; a read returns the whole counter and resets it to 0",
+            "eventfd(2) (a write adds its 8-byte value to the counter; a read returns the counter "
+            "and resets it to zero); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (the "
+            "initial count, then EAGAIN), eventfd05.c (a child's write read by the parent); "
+            "gVisor test/syscalls/linux/eventfd.cc",
             false) {}
 };
 class SemaphoreProperty : public CounterProperty {
@@ -120,6 +122,9 @@ class SemaphoreProperty : public CounterProperty {
       : CounterProperty("EVENTFD-SEMAPHORE",
                         "with EFD_SEMAPHORE a read of a non-zero counter returns 1 and "
                         "decrements it by 1",
+                        "eventfd(2) EFD_SEMAPHORE (a read of a non-zero counter returns 1 and "
+                        "decrements it by 1); gVisor test/syscalls/linux/eventfd.cc Nonblock, "
+                        "BlockingWrite",
                         true) {}
 };
 
@@ -133,7 +138,9 @@ class EagainProperty : public NamedProperty {
             "EVENTFD-EAGAIN",
             "non-blocking read of a zero counter gives EAGAIN (either mode); a non-blocking write "
             "that would pass 0xfffffffffffffffe gives EAGAIN; neither changes the counter",
-            "eventfd(2) 'read', 'write'; LTP eventfd/eventfd02.c, eventfd03.c") {}
+            "eventfd(2) read (EAGAIN at zero on a non-blocking descriptor) and write (EAGAIN past "
+            "0xfffffffffffffffe); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (read), "
+            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc Nonblock") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -183,8 +190,9 @@ class ShortBufferProperty : public NamedProperty {
       : NamedProperty(
             "EVENTFD-EINVAL-SIZE",
             "read or write with a buffer under 8 bytes gives EINVAL and leaves the counter alone",
-            "eventfd(2) EINVAL; LTP eventfd/eventfd04.c; gVisor eventfd.cc "
-            "(SmallRead/SmallWrite)") {}
+            "eventfd(2) EINVAL (a buffer of less than 8 bytes); LTP testcases/kernel/syscalls/"
+            "eventfd/eventfd01.c (read), eventfd02.c (write); gVisor "
+            "test/syscalls/linux/eventfd.cc SmallRead, SmallWrite") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -229,7 +237,8 @@ class MaxValueProperty : public NamedProperty {
   MaxValueProperty()
       : NamedProperty("EVENTFD-EINVAL-MAX",
                       "writing 0xffffffffffffffff gives EINVAL and leaves the counter alone",
-                      "eventfd(2) EINVAL; LTP eventfd/eventfd05.c") {}
+                      "eventfd(2) EINVAL (writing 0xffffffffffffffff); LTP "
+                      "testcases/kernel/syscalls/eventfd/eventfd02.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -239,8 +248,8 @@ class MaxValueProperty : public NamedProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t init = init_.Of(s);
-    FileDescriptor fd(
-        CallEventfd(static_cast<unsigned>(init), EFD_CLOEXEC | (nonblock_.Of(s) ? EFD_NONBLOCK : 0)));
+    FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),
+                                  EFD_CLOEXEC | (nonblock_.Of(s) ? EFD_NONBLOCK : 0)));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
     int e;
     {

@@ -219,7 +219,7 @@ class AppendProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint32_t> writers_{this, 0, "%s processes append to one file", 2};
+  const Param<uint32_t> writers_{this, 0, "processes appending to one file: %s", 2};
 };
 
 // A process's fcntl write lock on the whole file; the count is the file's
@@ -255,7 +255,8 @@ class LockProperty : public NamedProperty {
             "never overlap and K processes x N read-increment-write updates of the file give K*N",
             "fcntl(2) 'Advisory record locking' (F_SETLKW: 'if a conflicting lock is held on "
             "the file, then wait for that lock to be released'); LTP testcases/kernel/syscalls/"
-            "fcntl/fcntl11.c..fcntl14.c") {}
+            "fcntl/fcntl10.c (F_SETLKW), fcntl34.c (writers serialised by an F_OFD_SETLKW write "
+            "lock)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
   int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -292,8 +293,8 @@ class LockProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> processes_{this, 0, "%s processes take the lock", 2};
-  const Param<int> rounds_{this, 1, "each updates the file %s times under it", 5};
+  const Param<int> processes_{this, 0, "processes taking the lock: %s", 2};
+  const Param<int> rounds_{this, 1, "updates of the file each does under it: %s", 5};
 };
 
 IPCSPEC_REGISTER_PROPERTY(HandOffProperty);

@@ -80,13 +80,15 @@ class PriorityProperty : public NamedProperty {
             "POSIX-MQ-PRIORITY",
             "mq_receive returns the oldest message of the highest priority (FIFO within a "
             "priority); non-blocking send on full and receive on empty give EAGAIN",
-            "mq_send(3), mq_receive(3), mq_overview(7); Open POSIX conformance/interfaces/"
-            "mq_receive/ and mq_send/ (priority order); LTP syscalls/mq_timedreceive") {}
+            "mq_send(3) (the queue is ordered by decreasing priority, a new message goes after "
+            "older ones of equal priority), mq_receive(3) (the oldest of the highest priority); "
+            "Open POSIX conformance/interfaces/mq_send/3-1.c, mq_receive/1-1.c, and EAGAIN: "
+            "mq_send/10-1.c, mq_receive/10-1.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
-        return absl::StrFormat("the next mq_send uses priority %d", s.size);
+        return absl::StrFormat("the writer sets priority %d for the next mq_send", s.size);
       case Op::kTrySend:
         return absl::StrFormat("mq_send of message %d without blocking: %s", s.arg,
                                SayBytes(s.size));
@@ -187,8 +189,10 @@ class MsgSizeProperty : public NamedProperty {
             "POSIX-MQ-EMSGSIZE",
             "mq_receive with a buffer smaller than mq_msgsize gives EMSGSIZE even for a short "
             "message, which stays queued; a send above mq_msgsize gives EMSGSIZE",
-            "mq_receive(3) EMSGSIZE, mq_send(3) EMSGSIZE; Open POSIX conformance/interfaces/"
-            "mq_receive/7-1.c; LTP syscalls/mq_timedreceive/mq_timedreceive01.c") {}
+            "mq_receive(3) EMSGSIZE (msg_len less than mq_msgsize), mq_send(3) EMSGSIZE; Open "
+            "POSIX conformance/interfaces/mq_receive/12-1.c, mq_send/14-1.c; LTP "
+            "testcases/kernel/syscalls/mq_timedreceive/mq_timedreceive01.c (a buffer one byte "
+            "short)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -242,8 +246,9 @@ class NonBlockProperty : public NamedProperty {
             "POSIX-MQ-EAGAIN",
             "with O_NONBLOCK, mq_receive on an empty queue and mq_send on a queue holding "
             "mq_maxmsg messages give EAGAIN and change nothing",
-            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/12-1.c; "
-            "LTP syscalls/mq_timedsend/mq_timedsend01.c") {}
+            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/10-1.c, "
+            "mq_receive/10-1.c, mq_send/7-1.c (a refused send queues nothing); LTP "
+            "testcases/kernel/syscalls/mq_timedsend/mq_timedsend01.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -298,8 +303,9 @@ class PrioMaxProperty : public NamedProperty {
       : NamedProperty("POSIX-MQ-PRIO-MAX",
                       "mq_send with priority >= MQ_PRIO_MAX gives EINVAL and queues nothing; "
                       "MQ_PRIO_MAX-1 is accepted and returned",
-                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/14-1.c; LTP "
-                      "mq_timedsend01") {}
+                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/13-1.c "
+                      "(MQ_PRIO_MAX and above); LTP testcases/kernel/syscalls/mq_timedsend/"
+                      "mq_timedsend01.c (32767 accepted, 32768 EINVAL)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -344,8 +350,9 @@ class AccessModeProperty : public NamedProperty {
             "POSIX-MQ-EBADF",
             "mq_send on an O_RDONLY descriptor and mq_receive on an O_WRONLY one give EBADF "
             "(blocking or not) and leave the queued messages alone",
-            "mq_send(3)/mq_receive(3) EBADF; Open POSIX conformance/interfaces/mq_send/11-2.c, "
-            "mq_receive/8-2.c") {}
+            "mq_send(3)/mq_receive(3) EBADF (not open for writing / reading); Open POSIX "
+            "conformance/interfaces/mq_send/11-2.c (O_RDONLY), mq_receive/11-2.c "
+            "(O_WRONLY)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -392,7 +399,7 @@ class AccessModeProperty : public NamedProperty {
  private:
   const Param<bool> nonblock_{this, 0, "the wrong-way descriptors are O_NONBLOCK: %s", false,
                               SayYesNo};
-  const Param<long> queued_{this, 1, "%s messages are queued first", 1};
+  const Param<long> queued_{this, 1, "messages queued first: %s", 1};
 };
 
 std::string SayTimedCall(uint64_t send) {
@@ -407,7 +414,8 @@ class TimedProperty : public NamedProperty {
             "mq_timedreceive on an empty queue and mq_timedsend on a full one (blocking "
             "descriptors) give ETIMEDOUT at the absolute timeout, not before",
             "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
-            "mq_timedreceive/10-1.c, mq_timedsend/18-1.c; LTP mq_timedreceive01") {}
+            "mq_timedreceive/18-1.c, mq_timedsend/20-1.c; LTP testcases/kernel/syscalls/"
+            "mq_timedreceive/mq_timedreceive01.c, mq_timedsend/mq_timedsend01.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -475,7 +483,8 @@ Verdict SecondRegistrationRefused(mqd_t q, const Deadline& deadline) {
   ps.Spawn("second registrant", [&]() -> Verdict {
     struct sigevent none = {};
     none.sigev_notify = SIGEV_NONE;
-    if (::mq_notify(q, &none) == 0) return Verdict::Fail("a second process registered too, no EBUSY");
+    if (::mq_notify(q, &none) == 0)
+      return Verdict::Fail("a second process registered too, no EBUSY");
     if (errno != EBUSY)
       return Verdict::Fail(absl::StrCat("second registration: ", ErrnoName(errno), ", not EBUSY"));
     return Verdict::Pass();
@@ -493,9 +502,9 @@ Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int
   ev.sigev_signo = sig;
   ev.sigev_value.sival_int = value;
   if (::mq_notify(q.q(), &ev) != 0) {
-    return Verdict::Fail(absl::StrFormat("round %d: mq_notify %s%s", round, ErrnoName(errno),
-                                         round > 1 ? " (the delivered registration was not removed)"
-                                                   : ""));
+    return Verdict::Fail(
+        absl::StrFormat("round %d: mq_notify %s%s", round, ErrnoName(errno),
+                        round > 1 ? " (the delivered registration was not removed)" : ""));
   }
   if (Verdict v = SecondRegistrationRefused(q.q(), deadline); !v.ok()) return v;
   if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
@@ -531,8 +540,10 @@ class NotifyProperty : public NamedProperty {
             "mq_notify has one registrant (another process gets EBUSY); a message arriving on "
             "the empty queue sends the signal once (SI_MESGQ, the value), then the "
             "registration is gone until renewed",
-            "mq_notify(3) EBUSY, one-shot; Open POSIX conformance/interfaces/mq_notify/; "
-            "LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c") {}
+            "mq_notify(3) (EBUSY when another process is registered; the registration is removed "
+            "once a notification is sent); LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c "
+            "(SI_MESGQ and sival_int of the notification, EBUSY); Open POSIX "
+            "conformance/interfaces/mq_notify/") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -555,7 +566,7 @@ class NotifyProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> rounds_{this, 0, "%s rounds of register, notify, re-register", 2};
+  const Param<int> rounds_{this, 0, "rounds of register, notify, re-register: %s", 2};
   const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7};
   const Param<int> signal_{this, 2, "the notification signal is %s", SIGUSR1, SaySignal};
 };

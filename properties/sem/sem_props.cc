@@ -39,10 +39,11 @@ class CountProperty : public NamedProperty {
             "SEM-COUNT",
             "a semaphore of value 1 excludes: N processes each doing K read-modify-write "
             "increments of a shared counter under it never overlap and leave exactly N*K",
-            "semop(2) (sem_op -1 'blocks until the value is >= 1'), sem_wait(3) ('decrements "
-            "... if the value is zero, the call blocks'); LTP testcases/kernel/syscalls/ipc/semop/"
-            "semop04.c (two processes fighting for one semaphore); Open POSIX "
-            "conformance/interfaces/sem_wait/") {}
+            "semop(2) (a decrement that would go below zero waits), sem_wait(3) (at zero the "
+            "call blocks); LTP testcases/kernel/syscalls/ipc/semop/semop04.c and "
+            "testcases/kernel/ipc/semaphore/sem01.c (two processes fighting for one semaphore); "
+            "Open POSIX conformance/interfaces/sem_wait/3-1.c (locked until sem_post), 13-1.c "
+            "(blocks at zero)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSem(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -60,8 +61,8 @@ class CountProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> processes_{this, 0, "%s processes increment the counter", 3};
-  const Param<int> rounds_{this, 1, "each takes the semaphore %s times", 1000};
+  const Param<int> processes_{this, 0, "processes incrementing the counter: %s", 3};
+  const Param<int> rounds_{this, 1, "times each takes the semaphore: %s", 1000};
 };
 IPCSPEC_REGISTER_PROPERTY(CountProperty);
 
@@ -93,7 +94,7 @@ class UndoProperty : public NamedProperty {
 
  private:
   const Param<bool> undo_{this, 0, "the holder takes the semaphore %s", true, SayUndo};
-  const Param<int> waiters_{this, 1, "%s processes then block taking it", 1};
+  const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1};
 };
 IPCSPEC_REGISTER_PROPERTY(UndoProperty);
 
@@ -212,7 +213,7 @@ class RmidProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> waiters_{this, 0, "%s processes block in semop before the removal", 2};
+  const Param<int> waiters_{this, 0, "processes blocked in semop before the removal: %s", 2};
 };
 IPCSPEC_REGISTER_PROPERTY(RmidProperty);
 
@@ -224,7 +225,8 @@ class TryWaitProperty : public NamedProperty {
             "sem_trywait on a zero semaphore gives EAGAIN, sem_timedwait gives ETIMEDOUT after "
             "the bound; after V posts exactly V trywaits succeed",
             "sem_trywait(3) EAGAIN, sem_timedwait(3) ETIMEDOUT; Open POSIX "
-            "conformance/interfaces/sem_trywait/2-1.c, sem_timedwait/") {}
+            "conformance/interfaces/sem_wait/5-1.c (sem_trywait: EAGAIN), 11-1.c, "
+            "sem_timedwait/7-1.c (ETIMEDOUT)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange(0, 20),
@@ -260,7 +262,7 @@ class TryWaitProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> posts_{this, 0, "the semaphore is then posted %s times", 3};
+  const Param<int> posts_{this, 0, "posts after the waits: %s", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(TryWaitProperty);
 
@@ -271,7 +273,9 @@ class UnlinkProperty : public NamedProperty {
             "SEM-UNLINK",
             "sem_unlink removes the name at once (ENOENT, a new O_CREAT makes a different "
             "semaphore) but open handles keep working across processes until sem_close",
-            "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c") {}
+            "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c (destruction waits "
+            "for every sem_close), 6-1.c (a later sem_open makes a new semaphore), 9-1.c (other "
+            "processes' handles are unaffected)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange(1, 10),
@@ -282,7 +286,7 @@ class UnlinkProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> posts_{this, 0, "after the unlink the other process posts %s times", 2};
+  const Param<int> posts_{this, 0, "posts by the other process after the unlink: %s", 2};
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkProperty);
 

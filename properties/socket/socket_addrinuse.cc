@@ -82,20 +82,18 @@ class AddrInUseProperty : public NamedProperty {
             "path stays taken after its socket closes (the socket file remains) and binds again "
             "once unlinked, even while the old socket lives; an abstract name is free again as "
             "soon as its socket closes",
-            "unix(7) ('Pathname sockets', 'Abstract sockets': 'the name ... is automatically "
-            "removed when all open references to the socket are closed'), bind(2) EADDRINUSE; "
-            "gVisor test/syscalls/linux/socket_unix_unbound_abstract.cc, "
-            "socket_unix_unbound_filesystem.cc") {}
+            "unix(7) (a pathname socket's file stays until unlink(2); an abstract name goes when "
+            "its last reference is closed), bind(2) EADDRINUSE; LTP testcases/kernel/syscalls/"
+            "bind/bind03.c (a second socket on a bound path: EADDRINUSE)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"unix_stream", "unix_dgram", "unix_seqpacket"},
                    "binding a name: named AF_UNIX sockets only");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{abstract_.Step(*rc::gen::inRange(0, 2)),
-                               rivals_.Step(*rc::gen::inRange(1, 4)),
-                               elsewhere_.Step(*rc::gen::inRange(0, 2)),
-                               close_first_.Step(*rc::gen::inRange(0, 2))};
+      return std::vector<Step>{
+          abstract_.Step(*rc::gen::inRange(0, 2)), rivals_.Step(*rc::gen::inRange(1, 4)),
+          elsewhere_.Step(*rc::gen::inRange(0, 2)), close_first_.Step(*rc::gen::inRange(0, 2))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -112,7 +110,8 @@ class AddrInUseProperty : public NamedProperty {
     if (int e = BindNew(plan.type, name, &first); e != 0)
       return Verdict::Broken(absl::StrCat("bind ", name.shown, ": ", ErrnoName(e)));
     if (Verdict v = Rivals(plan, name, env); !v.ok()) return v;
-    std::string failure = plan.close_first ? AfterClose(plan, name, first) : AfterUnlink(plan, name);
+    std::string failure =
+        plan.close_first ? AfterClose(plan, name, first) : AfterUnlink(plan, name);
     if (failure.empty() && plan.close_first && !name.abstract) failure = AfterUnlink(plan, name);
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
@@ -165,10 +164,10 @@ class AddrInUseProperty : public NamedProperty {
   }
 
   const Param<bool> abstract_{this, 0, "the name is %s", false, SayAbstract};
-  const Param<int> rivals_{this, 1, "%s more sockets try to bind it while it is bound", 1};
-  const Param<bool> elsewhere_{this, 2, "they are in another process: %s", false, SayYesNo};
-  const Param<bool> close_first_{this, 3, "the first socket is closed before the rebind: %s",
-                                 true, SayYesNo};
+  const Param<int> rivals_{this, 1, "rival sockets binding it while it is bound: %s", 1};
+  const Param<bool> elsewhere_{this, 2, "the rivals are in another process: %s", false, SayYesNo};
+  const Param<bool> close_first_{this, 3, "the first socket is closed before the rebind: %s", true,
+                                 SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty);
 

@@ -56,8 +56,8 @@ class TcpStreamProperty : public NamedProperty {
             "INET-TCP-STREAM",
             "TCP on loopback is an ordered byte stream with half-close: after the client's "
             "SHUT_WR the server reads everything then EOF, and its reply still reaches the client",
-            "tcp(7), shutdown(2); gVisor test/syscalls/linux/tcp_socket.cc; LTP "
-            "testcases/network/") {}
+            "tcp(7), shutdown(2) SHUT_WR; gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
+            "FINSentOnShutdownWrWithUnreadData, socket_stream.cc SplitRecv, CoalescedRecv") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
   }
@@ -136,8 +136,9 @@ class TcpResetProperty : public NamedProperty {
             "INET-TCP-RESET",
             "closing a TCP socket with unread received data resets the connection: the peer's "
             "next receive fails with ECONNRESET",
-            "tcp(7), RFC 2525 2.17 / RFC 1122 4.2.2.13; gVisor test/syscalls/linux/tcp_socket.cc") {
-  }
+            "tcp(7), RFC 2525 2.17 / RFC 1122 4.2.2.13 (a close with received data pending "
+            "sends a RST); gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
+            "RSTSentOnCloseWithUnreadData") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
   }
@@ -188,7 +189,8 @@ class UdpBoundaryProperty : public NamedProperty {
             "INET-UDP-BOUNDARY",
             "UDP keeps datagram boundaries: whatever arrives is one whole sent datagram, never "
             "merged, split, corrupted or duplicated (loss is allowed)",
-            "udp(7); gVisor test/syscalls/linux/udp_socket.cc") {}
+            "udp(7) (datagrams: no merging, no splitting; delivery is not guaranteed); gVisor "
+            "test/syscalls/linux/udp_socket.cc BoundaryPreserved_SendRecv") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"udp"}, "INET-UDP-* checks UDP itself");
   }

@@ -162,7 +162,8 @@ void PairMaker(const PeerPlan& plan, PeerState& st) {
   }
   FileDescriptor a(sv[0]), b(sv[1]);
   const pid_t checker = ForkChild([&] {
-    if (plan.handoff && !WaitGone(maker.pid, plan.deadline)) st.Fail("the pair's maker never exited");
+    if (plan.handoff && !WaitGone(maker.pid, plan.deadline))
+      st.Fail("the pair's maker never exited");
     for (const FileDescriptor* end : {&a, &b}) {
       if (const Cred got = PeerOf(end->get()); !(got == maker)) {
         st.Fail(absl::StrCat("SO_PEERCRED of a socketpair end held by another process says ",
@@ -192,9 +193,10 @@ class PeerCredProperty : public NamedProperty {
             "then: the connecting process on the accepted socket (even after it handed the "
             "socket on and exited, at any fork depth, under another uid), the listener on the "
             "connected one, the maker on both ends of a socketpair",
-            "unix(7) SO_PEERCRED ('the credentials that were in effect at the time of the call "
-            "to connect(2), listen(2), or socketpair(2)'); gVisor test/syscalls/linux/"
-            "socket_unix_unbound_abstract.cc, socket_unix.cc") {}
+            "unix(7) SO_PEERCRED (the credentials in effect at connect(2), listen(2) or "
+            "socketpair(2)); gVisor test/syscalls/linux/socket_unix_peercred.cc GetPeerCred, "
+            "AfterConnectClientPeerCred, AfterConnectServerPeerCred, PeerCredSurvivesPeerExit; "
+            "LTP testcases/kernel/syscalls/getsockopt/getsockopt02.c") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t,
                    {"unix_stream", "unix_seqpacket", "socketpair_stream", "socketpair_seqpacket",
@@ -209,12 +211,9 @@ class PeerCredProperty : public NamedProperty {
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PeerPlan plan{TypeOf(t),
-                  std::clamp(depth_.Of(s), 1, 3),
-                  handoff_.Of(s),
-                  other_id_.Of(s) && ::geteuid() == 0,
-                  Self(),
-                  UnixAddr(""),
+    PeerPlan plan{TypeOf(t),        std::clamp(depth_.Of(s), 1, 3),
+                  handoff_.Of(s),   other_id_.Of(s) && ::geteuid() == 0,
+                  Self(),           UnixAddr(""),
                   CaseDeadline(env)};
     PeerState st;
     if (IsPair(t)) return RunPair(plan, st);
@@ -266,8 +265,8 @@ class PeerCredProperty : public NamedProperty {
     if (!st.flags().WaitFor(0, plan.deadline)) {
       failure = "the connecting process never connected";
     } else if (st.failure().empty()) {
-      conn = FileDescriptor(
-          ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      conn =
+          FileDescriptor(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
       if (!conn) failure = absl::StrCat("accept: ", ErrnoName(errno));
     }
     if (conn && failure.empty() && plan.handoff && !WaitGone(st.recorded().pid, plan.deadline))
@@ -285,11 +284,11 @@ class PeerCredProperty : public NamedProperty {
   }
 
   const Param<int> depth_{this, 0,
-                          "the connecting (or pair-making) process is forked %s levels below "
-                          "the case's first child",
+                          "forks between the case's first child and the connecting (or "
+                          "pair-making) process: %s",
                           1};
-  const Param<bool> handoff_{this, 1, "it %s", false, SayHandoff};
-  const Param<bool> other_id_{this, 2, "it %s", false, SayOtherId};
+  const Param<bool> handoff_{this, 1, "that process %s", false, SayHandoff};
+  const Param<bool> other_id_{this, 2, "that process %s", false, SayOtherId};
 };
 IPCSPEC_REGISTER_PROPERTY(PeerCredProperty);
 

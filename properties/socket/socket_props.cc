@@ -25,7 +25,8 @@ class StreamOrderProperty : public NamedProperty {
             "UNIX-STREAM-ORDER",
             "a unix stream socket may merge or split writes but delivers the bytes in order, "
             "then end of file after the writer closes",
-            "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_unix_stream.cc") {}
+            "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_stream.cc SplitRecv, "
+            "CoalescedRecv, socket_unix_stream.cc ReadOneSideClosed (end of file)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"unix_stream", "socketpair_stream"},
                    "UNIX-STREAM-ORDER checks AF_UNIX SOCK_STREAM");
@@ -104,8 +105,8 @@ class BoundaryProperty : public NamedProperty {
             "UNIX-BOUNDARY",
             "unix datagram and seqpacket sockets keep message boundaries: each receive returns "
             "exactly one whole message, in order, never MSG_TRUNC when the buffer is big enough",
-            "unix(7) SOCK_DGRAM/SOCK_SEQPACKET; gVisor test/syscalls/linux/"
-            "socket_unix_seqpacket.cc, socket_unix_dgram.cc") {}
+            "unix(7) SOCK_DGRAM/SOCK_SEQPACKET (message boundaries are preserved); gVisor "
+            "test/syscalls/linux/socket_non_stream.cc SingleRecv") {}
   Applicability AppliesTo(const Transport& t) const override { return ForMessages(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const uint64_t lo = TypeOf(t) == SOCK_SEQPACKET ? 1 : 0;  // an empty seqpacket read is EOF
@@ -168,7 +169,10 @@ class TruncProperty : public NamedProperty {
             "UNIX-TRUNC",
             "a receive buffer shorter than the message returns its head with MSG_TRUNC in "
             "msg_flags (recv(MSG_TRUNC) returns the real length); the rest is discarded",
-            "unix(7), recv(2) MSG_TRUNC; gVisor test/syscalls/linux/socket_unix_dgram.cc") {}
+            "recv(2) MSG_TRUNC (in flags: return the real length; in msg_flags: the datagram was "
+            "larger than the buffer); gVisor test/syscalls/linux/socket_non_stream.cc "
+            "SplitRecv (the rest is discarded), MsgTruncTruncation, "
+            "RecvmsgMsghdrFlagMsgTrunc") {}
   Applicability AppliesTo(const Transport& t) const override { return ForMessages(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -237,7 +241,8 @@ class ShutdownProperty : public NamedProperty {
             "UNIX-SHUTDOWN",
             "shutdown(SHUT_WR) gives the stream/seqpacket peer the buffered data then end of "
             "file, while the other direction still works; a later send gives EPIPE",
-            "shutdown(2), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc") {}
+            "shutdown(2) SHUT_WR, unix(7); gVisor test/syscalls/linux/socket_unix.cc "
+            "ShutdownWrite (EPIPE, the other direction still works)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return ForConnected(t, "a half-close is defined for connected stream/seqpacket sockets");
   }
@@ -334,9 +339,9 @@ class EpipeProperty : public NamedProperty {
             "every send to a stream/seqpacket peer that closed gives EPIPE; on a stream socket a "
             "plain send also raises exactly one SIGPIPE and a MSG_NOSIGNAL send none (Linux "
             "seqpacket: EPIPE, no SIGPIPE)",
-            "send(2) EPIPE ('the calling thread also receives SIGPIPE, unless MSG_NOSIGNAL is "
+            "send(2) EPIPE ('the process will also receive a SIGPIPE unless MSG_NOSIGNAL is "
             "set'), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc "
-            "(WriteOneSideClosed)") {}
+            "WriteOneSideClosed (EPIPE)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return ForConnected(t,
                         "EPIPE is for connected stream/seqpacket sockets (a datagram peer's close "
@@ -344,10 +349,9 @@ class EpipeProperty : public NamedProperty {
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{plain_.Step(*rc::gen::inRange(1, 5)),
-                               quiet_.Step(*rc::gen::inRange(0, 4)),
-                               caught_.Step(*rc::gen::inRange(0, 2)),
-                               quiet_first_.Step(*rc::gen::inRange(0, 2))};
+      return std::vector<Step>{
+          plain_.Step(*rc::gen::inRange(1, 5)), quiet_.Step(*rc::gen::inRange(0, 4)),
+          caught_.Step(*rc::gen::inRange(0, 2)), quiet_first_.Step(*rc::gen::inRange(0, 2))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -376,19 +380,18 @@ class EpipeProperty : public NamedProperty {
       }
       const int want = nosignal[i] ? 0 : per_plain;
       if (raised != want) {
-        return Verdict::Fail(absl::StrFormat("%s %d to a closed peer raised %d SIGPIPE, expected %d",
-                                             how, i + 1, raised, want));
+        return Verdict::Fail(absl::StrFormat(
+            "%s %d to a closed peer raised %d SIGPIPE, expected %d", how, i + 1, raised, want));
       }
     }
     return Verdict::Pass();
   }
 
  private:
-  const Param<int> plain_{this, 0, "%s plain sends to the closed peer", 2};
-  const Param<int> quiet_{this, 1, "%s sends with MSG_NOSIGNAL", 0};
+  const Param<int> plain_{this, 0, "plain sends to the closed peer: %s", 2};
+  const Param<int> quiet_{this, 1, "sends with MSG_NOSIGNAL: %s", 0};
   const Param<bool> caught_{this, 2, "SIGPIPE is %s", false, SaySigpipeWatch};
-  const Param<bool> quiet_first_{this, 3, "the MSG_NOSIGNAL sends come first: %s", true,
-                                 SayYesNo};
+  const Param<bool> quiet_first_{this, 3, "the MSG_NOSIGNAL sends come first: %s", true, SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(EpipeProperty);
 

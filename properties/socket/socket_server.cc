@@ -224,7 +224,7 @@ class ForkServerProperty : public NamedProperty {
 
  private:
   int family_;
-  const Param<int> clients_{this, 0, "%s clients connect at once", 3};
+  const Param<int> clients_{this, 0, "clients connecting at once: %s", 3};
 };
 class UnixForkServer : public ForkServerProperty {
  public:

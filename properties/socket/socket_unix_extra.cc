@@ -17,6 +17,84 @@
 namespace ipcspec::props {
 namespace {
 
+// Makes k pipes, sends their write ends in one SCM_RIGHTS message, closes
+// its own copies, and reads back through each read end what the receiver
+// wrote, then end of file.
+Verdict SendPipeEnds(int sock, int k) {
+  std::vector<FileDescriptor> readers, writers;
+  for (int i = 0; i < k; ++i) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0)
+      return Verdict::Broken(absl::StrCat("pipe2: ", ErrnoName(errno)));
+    readers.emplace_back(p[0]);
+    writers.emplace_back(p[1]);
+  }
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * k));
+  char byte = 'F';
+  struct iovec iov = {&byte, 1};
+  struct msghdr mh = {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control.data();
+  mh.msg_controllen = control.size();
+  struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * k);
+  for (int i = 0; i < k; ++i) {
+    const int fd = writers[i].get();
+    memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+  }
+  if (::sendmsg(sock, &mh, MSG_NOSIGNAL) != 1)
+    return Verdict::Broken(absl::StrCat("sendmsg: ", ErrnoName(errno)));
+  writers.clear();  // the receiver's copies are now the only write ends
+  for (int i = 0; i < k; ++i) {
+    std::vector<std::byte> got(64 + i), want = Payload(3, i, 64 + i);
+    if (int rc = ReadFull(readers[i].get(), got.data(), got.size()); rc != 0) {
+      return Verdict::Fail(absl::StrFormat(
+          "pipe %d: nothing came back through the passed write end (%s)", i, Errno(rc)));
+    }
+    if (got != want)
+      return Verdict::Fail(
+          absl::StrFormat("pipe %d: wrong bytes through the passed descriptor", i));
+    char extra;
+    if (::read(readers[i].get(), &extra, 1) != 0) {
+      return Verdict::Fail(
+          absl::StrFormat("pipe %d: no end of file after the receiver closed the passed end", i));
+    }
+  }
+  return Verdict::Pass();
+}
+
+// Receives one message and the descriptors it carries; "" when exactly k
+// arrived, untruncated.
+std::string ReceiveDescriptors(int sock, int k, std::vector<FileDescriptor>* got) {
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * 16));
+  char byte = 0;
+  struct iovec iov = {&byte, 1};
+  struct msghdr mh = {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control.data();
+  mh.msg_controllen = control.size();
+  if (::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+    return absl::StrCat("recvmsg: ", ErrnoName(errno));
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < n; ++i) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      got->emplace_back(fd);
+    }
+  }
+  if (got->size() != static_cast<size_t>(k) || (mh.msg_flags & MSG_CTRUNC)) {
+    return absl::StrFormat("%d descriptors sent, %d received%s", k, got->size(),
+                           (mh.msg_flags & MSG_CTRUNC) ? " (MSG_CTRUNC)" : "");
+  }
+  return "";
+}
+
 class ScmRightsProperty : public NamedProperty {
  public:
   ScmRightsProperty()
@@ -24,8 +102,8 @@ class ScmRightsProperty : public NamedProperty {
             "UNIX-SCM-RIGHTS",
             "SCM_RIGHTS passes working descriptors: pipe write ends made after fork, sent to "
             "another process, carry its writes back to the sender's read ends",
-            "unix(7) SCM_RIGHTS, cmsg(3); gVisor test/syscalls/linux/socket_unix.cc; LTP "
-            "testcases/kernel/syscalls/sendmsg/") {}
+            "unix(7) SCM_RIGHTS, cmsg(3); gVisor test/syscalls/linux/socket_unix_cmsg.cc "
+            "BasicFDPass, BasicThreeFDPass") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t,
                    {"unix_stream", "unix_dgram", "unix_seqpacket", "socketpair_stream",
@@ -44,76 +122,13 @@ class ScmRightsProperty : public NamedProperty {
     Participants ps(d);
     ps.Spawn("sender", [&]() -> Verdict {
       b.reset();
-      std::vector<FileDescriptor> readers, writers;
-      for (int i = 0; i < k; ++i) {
-        int p[2];
-        if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
-        readers.emplace_back(p[0]);
-        writers.emplace_back(p[1]);
-      }
-      std::vector<char> control(CMSG_SPACE(sizeof(int) * k));
-      char byte = 'F';
-      struct iovec iov = {&byte, 1};
-      struct msghdr mh = {};
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      mh.msg_control = control.data();
-      mh.msg_controllen = control.size();
-      struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * k);
-      for (int i = 0; i < k; ++i) {
-        const int fd = writers[i].get();
-        memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-      }
-      if (::sendmsg(a.get(), &mh, MSG_NOSIGNAL) != 1)
-        return Verdict::Broken(absl::StrCat("sendmsg: ", ErrnoName(errno)));
-      writers.clear();  // the receiver's copies are now the only write ends
-      for (int i = 0; i < k; ++i) {
-        std::vector<std::byte> got(64 + i), want = Payload(3, i, 64 + i);
-        if (int rc = ReadFull(readers[i].get(), got.data(), got.size()); rc != 0) {
-          return Verdict::Fail(absl::StrFormat(
-              "pipe %d: nothing came back through the passed write end (%s)", i, Errno(rc)));
-        }
-        if (got != want)
-          return Verdict::Fail(
-              absl::StrFormat("pipe %d: wrong bytes through the passed descriptor", i));
-        char extra;
-        if (::read(readers[i].get(), &extra, 1) != 0) {
-          return Verdict::Fail(absl::StrFormat(
-              "pipe %d: no end of file after the receiver closed the passed end", i));
-        }
-      }
-      return Verdict::Pass();
+      return SendPipeEnds(a.get(), k);
     });
     a.reset();
     if (PollOne(b.get(), POLLIN, d) <= 0)
       return Verdict::Fail("the SCM_RIGHTS message never arrived");
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * 16));
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    struct msghdr mh = {};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control.data();
-    mh.msg_controllen = control.size();
-    if (::recvmsg(b.get(), &mh, MSG_CMSG_CLOEXEC) != 1)
-      return Verdict::Fail(absl::StrCat("recvmsg: ", ErrnoName(errno)));
     std::vector<FileDescriptor> got;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < n; ++i) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        got.emplace_back(fd);
-      }
-    }
-    if (got.size() != static_cast<size_t>(k) || (mh.msg_flags & MSG_CTRUNC)) {
-      return Verdict::Fail(absl::StrFormat("%d descriptors sent, %d received%s", k, got.size(),
-                                           (mh.msg_flags & MSG_CTRUNC) ? " (MSG_CTRUNC)" : ""));
-    }
+    if (std::string e = ReceiveDescriptors(b.get(), k, &got); !e.empty()) return Verdict::Fail(e);
     for (int i = 0; i < k; ++i) {
       std::vector<std::byte> p = Payload(3, i, 64 + i);
       if (int rc = WriteFull(got[i].get(), p.data(), p.size()); rc != 0) {
@@ -126,7 +141,7 @@ class ScmRightsProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> passed_{this, 0, "%s pipe write ends are passed in one SCM_RIGHTS message", 2};
+  const Param<int> passed_{this, 0, "pipe write ends passed in one SCM_RIGHTS message: %s", 2};
 };
 IPCSPEC_REGISTER_PROPERTY(ScmRightsProperty);
 

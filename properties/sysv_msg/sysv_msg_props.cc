@@ -100,8 +100,10 @@ class SelectProperty : public NamedProperty {
   SelectProperty(std::string_view id, std::string_view summary, Mix mix)
       : NamedProperty(
             id, summary,
-            "msgrcv(2) 'msgtyp', MSG_EXCEPT; POSIX msgrcv(); LTP testcases/kernel/syscalls/ipc/"
-            "msgrcv/msgrcv03.c..msgrcv08.c; Open POSIX conformance/interfaces/msgrcv"),
+            "msgrcv(2) msgtyp (0: the first message; > 0: the first of that type, or with "
+            "MSG_EXCEPT of another type; < 0: the first of the lowest type <= |msgtyp|); POSIX "
+            "msgrcv(); LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c (msgtyp zero, "
+            "positive, negative, MSG_EXCEPT), msgrcv02.c (ENOMSG with IPC_NOWAIT)"),
         mix_(mix) {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   std::string DescribeStep(const Step& s) const override {
@@ -234,7 +236,8 @@ class NoErrorProperty : public NamedProperty {
             "SYSV-MSG-TRUNC",
             "a message longer than msgsz: with MSG_NOERROR it is received truncated to msgsz and "
             "removed; without, msgrcv gives E2BIG and the message stays queued, in place",
-            "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c") {}
+            "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c "
+            "(E2BIG), msgrcv07.c (MSG_NOERROR truncates)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -290,7 +293,7 @@ class NoErrorProperty : public NamedProperty {
   const Param<uint64_t> size_{this, 0, "the first message has %s", 100, SayBytes};
   const Param<uint64_t> msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10, SayBytes};
   const Param<bool> noerror_{this, 2, "with MSG_NOERROR: %s", false, SayYesNo};
-  const Param<int> behind_{this, 3, "%s short messages are queued behind it", 1};
+  const Param<int> behind_{this, 3, "5-byte messages queued behind it: %s", 1};
 };
 
 class NoWaitProperty : public NamedProperty {
@@ -300,8 +303,8 @@ class NoWaitProperty : public NamedProperty {
             "SYSV-MSG-NOWAIT",
             "IPC_NOWAIT: msgrcv on an empty queue gives ENOMSG; msgsnd gives EAGAIN exactly when "
             "the message would take the queue past msg_qbytes, queueing nothing",
-            "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP ipc/msgsnd/msgsnd05.c, "
-            "ipc/msgrcv/msgrcv05.c") {}
+            "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP testcases/kernel/syscalls/ipc/"
+            "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
@@ -361,7 +364,8 @@ class NoWaitProperty : public NamedProperty {
 };
 
 std::string SayBlockedCallers(uint64_t senders) {
-  return senders != 0 ? "senders in msgsnd on a full queue" : "receivers in msgrcv on an empty queue";
+  return senders != 0 ? "senders in msgsnd on a full queue"
+                      : "receivers in msgrcv on an empty queue";
 }
 
 class RemovedProperty : public NamedProperty {
@@ -371,7 +375,8 @@ class RemovedProperty : public NamedProperty {
             "SYSV-MSG-EIDRM",
             "IPC_RMID while processes are blocked in msgrcv (empty queue) or msgsnd (full queue) "
             "wakes every one of them with EIDRM",
-            "msgrcv(2)/msgsnd(2) EIDRM; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c") {}
+            "msgrcv(2)/msgsnd(2) EIDRM; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv06.c "
+            "(a blocked msgrcv), ipc/msgsnd/msgsnd06.c (a blocked msgsnd on a full queue)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -428,7 +433,7 @@ class RemovedProperty : public NamedProperty {
 
  private:
   const Param<bool> senders_{this, 0, "the blocked callers are %s", false, SayBlockedCallers};
-  const Param<int> blocked_{this, 1, "%s processes block before IPC_RMID", 1};
+  const Param<int> blocked_{this, 1, "processes blocked before IPC_RMID: %s", 1};
 };
 
 long ZeroTypeOf(uint64_t msg) { return static_cast<long>(msg % 3 + 1); }
@@ -475,9 +480,9 @@ class ZeroLengthProperty : public NamedProperty {
       bytes += m.size;
     }
     if (const msqid_ds ds = q.Stat(); ds.msg_qnum != sent.size() || ds.msg_cbytes != bytes) {
-      return Verdict::Fail(absl::StrFormat(
-          "after %d sends of %d bytes in all, msg_qnum is %d and msg_cbytes %d", sent.size(),
-          bytes, ds.msg_qnum, ds.msg_cbytes));
+      return Verdict::Fail(
+          absl::StrFormat("after %d sends of %d bytes in all, msg_qnum is %d and msg_cbytes %d",
+                          sent.size(), bytes, ds.msg_qnum, ds.msg_cbytes));
     }
     for (const Sent& m : sent) {
       if (std::string e = ReceiveWhole(q.id(), m); !e.empty()) return Verdict::Fail(e);

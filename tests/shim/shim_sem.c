@@ -7,11 +7,10 @@
  * Only semop/semtimedop calls whose operations match the rule change; every
  * other call is the real one.
  */
-#include "shim.h"  /* first: it defines _GNU_SOURCE */
-
 #include <stddef.h>
 #include <sys/sem.h>
 
+#include "shim.h" /* first: it defines _GNU_SOURCE */
 
 enum { kMaxOps = 64 };
 

@@ -15,8 +15,6 @@
  * Each wrapper changes only AF_UNIX sockets (and SOCK_STREAM for the send
  * modes); every other call is the real one.
  */
-#include "shim.h"  /* first: it defines _GNU_SOURCE */
-
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -25,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "shim.h" /* first: it defines _GNU_SOURCE */
 
 static int SockOpt(int fd, int option) {
   int value = -1;
