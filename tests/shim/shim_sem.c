@@ -7,10 +7,11 @@
  * Only semop/semtimedop calls whose operations match the rule change; every
  * other call is the real one.
  */
+#define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
 #include <stddef.h>
 #include <sys/sem.h>
 
-#include "shim.h" /* first: it defines _GNU_SOURCE */
+#include "shim.h"
 
 enum { kMaxOps = 64 };
 

@@ -9,10 +9,11 @@
  * Only pthread_sigqueue (the fuzz_signal executor's way of sending) and
  * sigtimedwait are wrapped, and only for standard signals in this mode.
  */
-#include "shim.h" /* first: it defines _GNU_SOURCE */
-
+#define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
 #include <pthread.h>
 #include <signal.h>
+
+#include "shim.h"
 
 enum { kKept = 8 };
 static union sigval g_kept[NSIG][kKept];

@@ -15,6 +15,7 @@
  * Each wrapper changes only AF_UNIX sockets (and SOCK_STREAM for the send
  * modes); every other call is the real one.
  */
+#define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "shim.h" /* first: it defines _GNU_SOURCE */
+#include "shim.h"
 
 static int SockOpt(int fd, int option) {
   int value = -1;
