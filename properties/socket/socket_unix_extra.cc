@@ -17,6 +17,17 @@
 namespace ipcspec::props {
 namespace {
 
+// A message header for one data byte and a control buffer.
+struct msghdr OneByteWithControl(char* byte, struct iovec* iov, std::vector<char>* control) {
+  *iov = {byte, 1};
+  struct msghdr mh = {};
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control->data();
+  mh.msg_controllen = control->size();
+  return mh;
+}
+
 // Makes k pipes, sends their write ends in one SCM_RIGHTS message, closes
 // its own copies, and reads back through each read end what the receiver
 // wrote, then end of file.
@@ -31,12 +42,8 @@ Verdict SendPipeEnds(int sock, int k) {
   }
   std::vector<char> control(CMSG_SPACE(sizeof(int) * k));
   char byte = 'F';
-  struct iovec iov = {&byte, 1};
-  struct msghdr mh = {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control.data();
-  mh.msg_controllen = control.size();
+  struct iovec iov;
+  struct msghdr mh = OneByteWithControl(&byte, &iov, &control);
   struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -71,12 +78,8 @@ Verdict SendPipeEnds(int sock, int k) {
 std::string ReceiveDescriptors(int sock, int k, std::vector<FileDescriptor>* got) {
   std::vector<char> control(CMSG_SPACE(sizeof(int) * 16));
   char byte = 0;
-  struct iovec iov = {&byte, 1};
-  struct msghdr mh = {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control.data();
-  mh.msg_controllen = control.size();
+  struct iovec iov;
+  struct msghdr mh = OneByteWithControl(&byte, &iov, &control);
   if (::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
     return absl::StrCat("recvmsg: ", ErrnoName(errno));
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
