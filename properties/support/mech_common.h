@@ -1,5 +1,6 @@
 // properties/support/mech_common.h: what the PIPE, FIFO, SYSV-MSG, POSIX-MQ, EVENTFD
-// and FILE mechanism properties share.
+// and FILE mechanism properties share, and the exclusion check FILE-LOCK and
+// SEM-COUNT both run (CheckExclusion).
 //
 // The calls these properties check go through MechHooks, so that a test can
 // substitute a deliberately wrong mechanism and watch the property fail (a
