@@ -22,8 +22,10 @@ class EngineTest : public ::testing::Test {
                      absl::Duration timeout = absl::Seconds(5), std::string reproduce = "") {
     const Transport* t = TransportRegistry::Global().Find(transport);
     const Property* p = PropertyRegistry::Global().Find(property);
-    EXPECT_NE(t, nullptr) << transport;
-    EXPECT_NE(p, nullptr) << property;
+    if (t == nullptr || p == nullptr) {
+      ADD_FAILURE() << "no transport " << transport << " or no property " << property;
+      return {.outcome = Outcome::kBroken};
+    }
     SandboxOptions o;
     o.timeout = timeout;
     DirectRunner runner(o);
@@ -79,6 +81,7 @@ TEST_F(EngineTest, HangShrinksLikeAnyFailure) {
 TEST_F(EngineTest, ReproduceStringReplaysExactlyTheMinimalExample) {
   PropertyResult first = Run("broken_drop4096", "G-ORDER");
   ASSERT_FALSE(first.reproduce.empty());
+  ASSERT_TRUE(first.failing.has_value());
   PropertyResult again = Run("broken_drop4096", "G-ORDER", absl::Seconds(5), first.reproduce);
   EXPECT_EQ(again.outcome, Outcome::kFail);
   ASSERT_TRUE(again.failing.has_value());

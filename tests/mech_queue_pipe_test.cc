@@ -51,9 +51,10 @@ class MechTest : public ::testing::Test {
                             int examples = 0) {
     const Transport* t = TransportRegistry::Global().Find(transport);
     const Property* p = PropertyRegistry::Global().Find(property);
-    EXPECT_NE(t, nullptr) << transport;
-    EXPECT_NE(p, nullptr) << property;
-    if (t == nullptr || p == nullptr) return {};
+    if (t == nullptr || p == nullptr) {
+      ADD_FAILURE() << "no transport " << transport << " or no property " << property;
+      return {.outcome = Outcome::kBroken};
+    }
     SandboxOptions o;
     o.timeout = absl::Seconds(10);
     DirectRunner runner(o);

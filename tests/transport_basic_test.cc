@@ -7,8 +7,11 @@
 #include <numeric>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec {
 namespace {
@@ -20,7 +23,13 @@ class TransportBasicTest : public ::testing::TestWithParam<std::string> {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
   }
-  void TearDown() override { ::rmdir(dir_.c_str()); }
+  // The channel's destroy left nothing in its directory: rmdir succeeds.
+  void TearDown() override {
+    if (dir_.empty()) return;
+    const std::vector<std::string> left = ListDir(dir_);
+    EXPECT_EQ(::rmdir(dir_.c_str()), 0) << "rmdir(" << dir_ << "): " << ErrnoName(errno)
+                                        << "; left behind: " << absl::StrJoin(left, ", ");
+  }
   std::string dir_;
 };
 

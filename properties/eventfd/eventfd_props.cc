@@ -2,9 +2,7 @@
 // maximum), checked with the raw calls. eventfd(2) goes through MechHooks so
 // tests can substitute a wrong one.
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,9 +32,9 @@ int WriteCounter(int fd, uint64_t v) {
 }
 
 // Steps: kSend(size = value) adds, kTryRecv reads (non-blocking).
-rc::Gen<std::vector<Step>> CounterOps() {
-  return rc::gen::exec([] {
-    std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange<uint64_t>(0, 4))};  // initval
+rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init) {
+  return rc::gen::exec([&init] {
+    std::vector<Step> steps = {init.Step(*rc::gen::inRange<uint64_t>(0, 4))};
     const int n = *rc::gen::inRange(1, 30);
     for (int i = 0; i < n; ++i) {
       if (*rc::gen::inRange(0, 2) == 0) {
@@ -54,15 +52,18 @@ rc::Gen<std::vector<Step>> CounterOps() {
 
 class CounterProperty : public NamedProperty {
  public:
-  CounterProperty(std::string_view id, std::string_view summary, bool semaphore)
-      : NamedProperty(id, summary,
-                      "eventfd(2); LTP testcases/kernel/syscalls/eventfd/eventfd01.c..06.c; "
-                      "gVisor test/syscalls/linux/eventfd.cc"),
-        semaphore_(semaphore) {}
+  CounterProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                  bool semaphore)
+      : NamedProperty(id, summary, reference), semaphore_(semaphore) {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(init_); }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) return absl::StrFormat("write(%d) adds to the counter", s.size);
+    if (s.op == Op::kTryRecv) return "read the counter without blocking";
+    return NamedProperty::DescribeStep(s);
+  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const uint64_t init = s.Param(0, 0);
+    const uint64_t init = init_.Of(s);
     FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),
                                   EFD_NONBLOCK | EFD_CLOEXEC | (semaphore_ ? EFD_SEMAPHORE : 0)));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
@@ -100,6 +101,7 @@ class CounterProperty : public NamedProperty {
 
  private:
   bool semaphore_;
+  const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0};
 };
 
 class ReadResetProperty : public CounterProperty {
@@ -108,6 +110,10 @@ class ReadResetProperty : public CounterProperty {
       : CounterProperty(
             "EVENTFD-COUNTER",
             "writes add to the counter; a read returns the whole counter and resets it to 0",
+            "eventfd(2) (a write adds its 8-byte value to the counter; a read returns the counter "
+            "and resets it to zero); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (the "
+            "initial count, then EAGAIN), eventfd05.c (a child's write read by the parent); "
+            "gVisor test/syscalls/linux/eventfd.cc",
             false) {}
 };
 class SemaphoreProperty : public CounterProperty {
@@ -116,8 +122,14 @@ class SemaphoreProperty : public CounterProperty {
       : CounterProperty("EVENTFD-SEMAPHORE",
                         "with EFD_SEMAPHORE a read of a non-zero counter returns 1 and "
                         "decrements it by 1",
+                        "eventfd(2) EFD_SEMAPHORE (a read of a non-zero counter returns 1 and "
+                        "decrements it by 1); gVisor test/syscalls/linux/eventfd.cc Nonblock, "
+                        "BlockingWrite",
                         true) {}
 };
+
+// The room EVENTFD-EAGAIN leaves below the maximum, for a step.
+std::string SayRoomLeft(uint64_t k) { return absl::StrCat(k == 0 ? 0 : k - 1); }
 
 class EagainProperty : public NamedProperty {
  public:
@@ -126,24 +138,26 @@ class EagainProperty : public NamedProperty {
             "EVENTFD-EAGAIN",
             "non-blocking read of a zero counter gives EAGAIN (either mode); a non-blocking write "
             "that would pass 0xfffffffffffffffe gives EAGAIN; neither changes the counter",
-            "eventfd(2) 'read', 'write'; LTP eventfd/eventfd02.c, eventfd03.c") {}
+            "eventfd(2) read (EAGAIN at zero on a non-blocking descriptor) and write (EAGAIN past "
+            "0xfffffffffffffffe); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (read), "
+            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc Nonblock") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(1, 1000))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{semaphore_.Step(*rc::gen::inRange(0, 2)),
+                               excess_.Step(*rc::gen::inRange<uint64_t>(1, 1000))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    FileDescriptor fd(
-        CallEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | (s.Param(0, 0) ? EFD_SEMAPHORE : 0)));
+    const bool semaphore = semaphore_.Of(s);
+    FileDescriptor fd(CallEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0)));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
     int err = 0;
     uint64_t got = ReadCounter(fd.get(), &err);
     if (err != EAGAIN)
       return Verdict::Fail(absl::StrCat(
           "read at zero ", err ? ErrnoName(err) : absl::StrCat("returned ", got), ", not EAGAIN"));
-    const uint64_t k = s.Param(1, 1);
+    const uint64_t k = std::max<uint64_t>(1, excess_.Of(s));
     if (int e = WriteCounter(fd.get(), kMaxCount - k + 1); e != 0)
       return Verdict::Fail(absl::StrCat("write: ", ErrnoName(e)));
     if (int e = WriteCounter(fd.get(), k); e != EAGAIN) {
@@ -154,13 +168,20 @@ class EagainProperty : public NamedProperty {
     if (int e = WriteCounter(fd.get(), k - 1); k > 1 && e != 0) {
       return Verdict::Fail(absl::StrCat("write up to exactly 0xfffffffffffffffe: ", ErrnoName(e)));
     }
-    if (s.Param(0, 0) == 0) {
+    if (!semaphore) {
       got = ReadCounter(fd.get(), &err);
       if (err != 0 || got != kMaxCount)
         return Verdict::Fail(absl::StrFormat("counter read back as %d, not the maximum", got));
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<bool> semaphore_{this, 0, "EFD_SEMAPHORE mode: %s", false, SayYesNo};
+  const Param<uint64_t> excess_{this, 1,
+                                "the counter is filled to %s below 0xfffffffffffffffe, then a "
+                                "write adds one more than that",
+                                1, SayRoomLeft};
 };
 
 class ShortBufferProperty : public NamedProperty {
@@ -169,18 +190,19 @@ class ShortBufferProperty : public NamedProperty {
       : NamedProperty(
             "EVENTFD-EINVAL-SIZE",
             "read or write with a buffer under 8 bytes gives EINVAL and leaves the counter alone",
-            "eventfd(2) EINVAL; LTP eventfd/eventfd04.c; gVisor eventfd.cc "
-            "(SmallRead/SmallWrite)") {}
+            "eventfd(2) EINVAL (a buffer of less than 8 bytes); LTP testcases/kernel/syscalls/"
+            "eventfd/eventfd01.c (read), eventfd02.c (write); gVisor "
+            "test/syscalls/linux/eventfd.cc SmallRead, SmallWrite") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 8)),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, 100))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{len_.Step(*rc::gen::inRange(0, 8)),
+                               init_.Step(*rc::gen::inRange<uint64_t>(0, 100))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const size_t len = s.Param(0, 4);
-    const uint64_t init = s.Param(1, 5);
+    const size_t len = std::min<size_t>(len_.Of(s), 7);
+    const uint64_t init = init_.Of(s);
     FileDescriptor fd(CallEventfd(static_cast<unsigned>(init), EFD_NONBLOCK | EFD_CLOEXEC));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
     uint64_t v = 1;
@@ -204,6 +226,10 @@ class ShortBufferProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> len_{this, 0, "read and write are given a buffer of %s", 4, SayBytes};
+  const Param<uint64_t> init_{this, 1, "eventfd's initial count is %s", 5};
 };
 
 class MaxValueProperty : public NamedProperty {
@@ -211,22 +237,24 @@ class MaxValueProperty : public NamedProperty {
   MaxValueProperty()
       : NamedProperty("EVENTFD-EINVAL-MAX",
                       "writing 0xffffffffffffffff gives EINVAL and leaves the counter alone",
-                      "eventfd(2) EINVAL; LTP eventfd/eventfd05.c") {}
+                      "eventfd(2) EINVAL (writing 0xffffffffffffffff); LTP "
+                      "testcases/kernel/syscalls/eventfd/eventfd02.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange<uint64_t>(0, 100)),
-                               Step::Param(1, *rc::gen::inRange(0, 2))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{init_.Step(*rc::gen::inRange<uint64_t>(0, 100)),
+                               nonblock_.Step(*rc::gen::inRange(0, 2))};
     });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const uint64_t init = s.Param(0, 0);
-    FileDescriptor fd(
-        CallEventfd(static_cast<unsigned>(init), EFD_CLOEXEC | (s.Param(1, 0) ? EFD_NONBLOCK : 0)));
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const uint64_t init = init_.Of(s);
+    FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),
+                                  EFD_CLOEXEC | (nonblock_.Of(s) ? EFD_NONBLOCK : 0)));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
     int e;
     {
-      InterruptAfter guard(absl::Milliseconds(300));
+      // Last resort: a wrong eventfd that blocks here would hang the case.
+      InterruptAfter guard(env.hang_grace);
       e = WriteCounter(fd.get(), ~uint64_t{0});
     }
     if (e != EINVAL) {
@@ -245,6 +273,10 @@ class MaxValueProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0};
+  const Param<bool> nonblock_{this, 1, "the descriptor is O_NONBLOCK: %s", false, SayYesNo};
 };
 
 IPCSPEC_REGISTER_PROPERTY(ReadResetProperty);

@@ -2,7 +2,6 @@
 // locks), checked with the raw calls. The fcntl lock goes through MechHooks so
 // tests can substitute a wrong one.
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +21,12 @@ std::string ScratchFile(const CaseEnv& env) {
   return absl::StrCat(env.scratch_dir, "/", UniqueName("file"));
 }
 
+// Removes a scratch file on scope exit.
+struct UnlinkOnExit {
+  std::string path;
+  ~UnlinkOnExit() { ::unlink(path.c_str()); }
+};
+
 class HandOffProperty : public NamedProperty {
  public:
   HandOffProperty()
@@ -29,9 +34,17 @@ class HandOffProperty : public NamedProperty {
             "FILE-HANDOFF",
             "data one process writes and closes is read back whole, in order, by another process "
             "that opens the file by name",
-            "POSIX write() 'read after write'; open(2); the seed text's file technique") {}
+            "POSIX write() (after it returns, 'any successful read() from each byte position "
+            "... shall return the data specified by the write()'), open(2), close(2); Stevens & "
+            "Rago, Advanced Programming in the UNIX Environment, 3rd ed., 3.10 'File Sharing'") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
   int DefaultExamples() const override { return 20; }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) {
+      return absl::StrFormat("the writer writes piece %d: %s", s.arg, SayBytes(s.size));
+    }
+    return NamedProperty::DescribeStep(s);
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -50,6 +63,7 @@ class HandOffProperty : public NamedProperty {
       all.insert(all.end(), d.begin(), d.end());
     }
     const Deadline deadline = CaseDeadline(env);
+    UnlinkOnExit unlink_at_exit{path};
     Verdict v;
     {
       Participants ps(deadline);
@@ -90,10 +104,69 @@ class HandOffProperty : public NamedProperty {
       });
       v = ps.Join();
     }
-    ::unlink(path.c_str());
     return v;
   }
 };
+
+// Record sizes per writer (1..n), in the order each writes them.
+using RecordSizes = std::map<uint32_t, std::vector<size_t>>;
+
+// `writers` processes open `path` with O_APPEND and, after a common start,
+// each writes its records with one write(2) apiece.
+Verdict AppendConcurrently(const std::string& path, uint32_t writers, const RecordSizes& want,
+                           const CaseEnv& env) {
+  const Deadline deadline = CaseDeadline(env);
+  ProcessBarrier start(writers);
+  Participants ps(deadline);
+  for (uint32_t w = 1; w <= writers; ++w) {
+    ps.Spawn(absl::StrCat("writer ", w), [&, w]() -> Verdict {
+      FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+      if (!fd) return Verdict::Broken(absl::StrCat("open(", path, "): ", ErrnoName(errno)));
+      if (!start.Wait(deadline)) return Verdict::Broken("start barrier timed out");
+      const auto it = want.find(w);
+      const std::vector<size_t> none;
+      const std::vector<size_t>& sizes = it != want.end() ? it->second : none;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        const std::vector<std::byte> rec = Record(w, static_cast<uint32_t>(i), sizes[i]);
+        ssize_t n = ::write(fd.get(), rec.data(), rec.size());
+        if (n != static_cast<ssize_t>(rec.size()))
+          return Verdict::Fail(absl::StrFormat("short write %d of %d", n, rec.size()));
+      }
+      return Verdict::Pass();
+    });
+  }
+  return ps.Join();
+}
+
+// The file holds every record once, intact, each writer's in order.
+Verdict CheckAppended(const std::vector<std::byte>& all, uint32_t writers,
+                      const RecordSizes& want) {
+  size_t total = 0;
+  for (const auto& [w, sizes] : want) {
+    for (size_t z : sizes) total += z;
+  }
+  if (all.size() != total) {
+    return Verdict::Fail(absl::StrFormat("the file has %d bytes; %d writers appended %d",
+                                         all.size(), writers, total));
+  }
+  std::map<uint32_t, std::vector<uint32_t>> seen;
+  RecordSizes lengths;
+  if (std::string e = ParseRecords(all, &seen, &lengths); !e.empty()) return Verdict::Fail(e);
+  for (uint32_t w = 1; w <= writers; ++w) {
+    for (size_t i = 0; i < seen[w].size(); ++i) {
+      if (seen[w][i] != i)
+        return Verdict::Fail(
+            absl::StrFormat("writer %d: record %d is number %d in the file", w, seen[w][i], i));
+    }
+    const auto it = want.find(w);
+    const size_t wrote = it != want.end() ? it->second.size() : 0;
+    if (lengths[w] != (it != want.end() ? it->second : std::vector<size_t>{})) {
+      return Verdict::Fail(
+          absl::StrFormat("writer %d: %d records found, %d written", w, seen[w].size(), wrote));
+    }
+  }
+  return Verdict::Pass();
+}
 
 class AppendProperty : public NamedProperty {
  public:
@@ -102,14 +175,22 @@ class AppendProperty : public NamedProperty {
             "FILE-APPEND",
             "several processes writing records with O_APPEND never overwrite each other: every "
             "record is in the file once, intact, each writer's in order, and the size is the sum",
-            "open(2) O_APPEND ('the file offset is positioned at the end ... as a single atomic "
-            "step'); POSIX write(); LTP testcases/kernel/syscalls/open/open02.c") {}
+            "open(2) O_APPEND ('the file offset is positioned at the end of the file ... as a "
+            "single atomic step'); POSIX write() (O_APPEND: 'no intervening file modification "
+            "operation shall occur between changing the file offset and the write operation'); "
+            "Stevens & Rago, APUE 3rd ed., 3.11 'Atomic Operations'") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
   int DefaultExamples() const override { return 20; }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) {
+      return absl::StrFormat("writer %d appends record %d: %s", s.actor, s.arg, SayBytes(s.size));
+    }
+    return NamedProperty::DescribeStep(s);
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 6);
-      std::vector<Step> steps = {Step::Param(0, writers)};
+      std::vector<Step> steps = {writers_.Step(writers)};
       for (uint32_t w = 1; w <= writers; ++w) {
         const int n = *rc::gen::inRange(1, 30);
         for (int i = 0; i < n; ++i)
@@ -119,65 +200,50 @@ class AppendProperty : public NamedProperty {
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const auto writers = static_cast<uint32_t>(s.Param(0, 2));
+    const uint32_t writers = std::max<uint32_t>(2, writers_.Of(s));
     const std::string path = ScratchFile(env);
     FileDescriptor created(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!created) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
-    struct Unlink {
-      std::string p;
-      ~Unlink() { ::unlink(p.c_str()); }
-    } unlink_at_exit{path};
-    std::map<uint32_t, std::vector<size_t>> want;
+    if (!created) return Verdict::Broken(absl::StrCat("open(", path, "): ", ErrnoName(errno)));
+    UnlinkOnExit unlink_at_exit{path};
+    RecordSizes want;
     for (const Step& st : s.steps) {
-      if (st.op == Op::kSend)
+      if (st.op == Op::kSend && st.actor >= 1 && st.actor <= writers)
         want[st.actor].push_back(std::clamp<size_t>(st.size, kRecordHeader, 65535));
     }
-    const Deadline deadline = CaseDeadline(env);
-    ProcessBarrier start(writers);
-    Participants ps(deadline);
-    for (uint32_t w = 1; w <= writers; ++w) {
-      ps.Spawn(absl::StrCat("writer ", w), [&, w]() -> Verdict {
-        FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-        if (!fd) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
-        if (!start.Wait(deadline)) return Verdict::Broken("start barrier timed out");
-        const std::vector<size_t>& sizes = want[w];
-        for (size_t i = 0; i < sizes.size(); ++i) {
-          const std::vector<std::byte> rec = Record(w, static_cast<uint32_t>(i), sizes[i]);
-          ssize_t n = ::write(fd.get(), rec.data(), rec.size());
-          if (n != static_cast<ssize_t>(rec.size()))
-            return Verdict::Fail(absl::StrFormat("short write %d of %d", n, rec.size()));
-        }
-        return Verdict::Pass();
-      });
-    }
-    if (Verdict v = ps.Join(); !v.ok()) return v;
+    if (Verdict v = AppendConcurrently(path, writers, want, env); !v.ok()) return v;
     std::vector<std::byte> all;
     std::byte buf[65536];
     for (ssize_t n; (n = ::read(created.get(), buf, sizeof(buf))) > 0;)
       all.insert(all.end(), buf, buf + n);
-    size_t total = 0;
-    for (auto& [w, sizes] : want) {
-      for (size_t z : sizes) total += z;
-    }
-    if (all.size() != total) {
-      return Verdict::Fail(absl::StrFormat("the file has %d bytes; %d writers appended %d",
-                                           all.size(), writers, total));
-    }
-    std::map<uint32_t, std::vector<uint32_t>> seen;
-    std::map<uint32_t, std::vector<size_t>> lengths;
-    if (std::string e = ParseRecords(all, &seen, &lengths); !e.empty()) return Verdict::Fail(e);
-    for (uint32_t w = 1; w <= writers; ++w) {
-      for (size_t i = 0; i < seen[w].size(); ++i) {
-        if (seen[w][i] != i)
-          return Verdict::Fail(
-              absl::StrFormat("writer %d: record %d is number %d in the file", w, seen[w][i], i));
-      }
-      if (lengths[w] != want[w])
-        return Verdict::Fail(absl::StrFormat("writer %d: %d records found, %d written", w,
-                                             seen[w].size(), want[w].size()));
-    }
-    return Verdict::Pass();
+    return CheckAppended(all, writers, want);
   }
+
+ private:
+  const Param<uint32_t> writers_{this, 0, "processes appending to one file: %s", 2};
+};
+
+// A process's fcntl write lock on the whole file; the count is the file's
+// first 8 bytes, read and written back inside.
+class FileLockSection : public CriticalSection {
+ public:
+  explicit FileLockSection(FileDescriptor fd) : fd_(std::move(fd)) {}
+  int Enter(const Deadline&) override { return Lock(F_WRLCK, F_SETLKW); }
+  int Leave() override { return Lock(F_UNLCK, F_SETLK); }
+  int Increment(volatile uint64_t*) override {
+    uint64_t v = 0;
+    if (::pread(fd_.get(), &v, sizeof(v), 0) < 0) return -errno;
+    ++v;
+    return ::pwrite(fd_.get(), &v, sizeof(v), 0) == sizeof(v) ? 0 : -EIO;
+  }
+
+ private:
+  int Lock(short type, int cmd) {
+    struct flock fl = {};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    return CallFcntlLock(fd_.get(), cmd, &fl) == 0 ? 0 : -errno;
+  }
+  FileDescriptor fd_;
 };
 
 class LockProperty : public NamedProperty {
@@ -186,86 +252,49 @@ class LockProperty : public NamedProperty {
       : NamedProperty(
             "FILE-LOCK",
             "writers that take an fcntl F_SETLKW write lock are serialised: critical sections "
-            "never overlap and K processes x N read-increment-write updates give K*N",
-            "fcntl(2) 'Advisory record locking' F_SETLKW; LTP testcases/kernel/syscalls/fcntl/"
-            "fcntl11.c..fcntl14.c") {}
+            "never overlap and K processes x N read-increment-write updates of the file give K*N",
+            "fcntl(2) 'Advisory record locking' (F_SETLKW: 'if a conflicting lock is held on "
+            "the file, then wait for that lock to be released'); LTP testcases/kernel/syscalls/"
+            "fcntl/fcntl10.c (F_SETLKW), fcntl34.c (writers serialised by an F_OFD_SETLKW write "
+            "lock)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
   int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(2, 6)),
-                               Step::Param(1, *rc::gen::inRange(1, 40))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{processes_.Step(*rc::gen::inRange(2, 6)),
+                               rounds_.Step(*rc::gen::inRange(1, 40))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int procs = static_cast<int>(s.Param(0, 2));
-    const int rounds = static_cast<int>(s.Param(1, 5));
     const std::string path = ScratchFile(env);
     FileDescriptor created(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!created) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
-    struct Unlink {
-      std::string p;
-      ~Unlink() { ::unlink(p.c_str()); }
-    } unlink_at_exit{path};
-    const Deadline deadline = CaseDeadline(env);
-    // Counter 0: processes inside; 1: overlaps seen; 8 + p: pid of p.
-    // Flag p: process p has finished all rounds.
-    SharedFlags flags(16);
-    ProcessBarrier start(procs);
-    Participants ps(deadline);
-    for (int p = 0; p < procs; ++p) {
-      ps.Spawn(absl::StrCat("writer ", p), [&, p]() -> Verdict {
-        FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-        if (!fd) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
-        flags.Counter(8 + p) = static_cast<uint64_t>(::getpid());
-        if (!start.Wait(deadline)) return Verdict::Broken("start barrier timed out");
-        for (int r = 0; r < rounds; ++r) {
-          struct flock fl = {};
-          fl.l_type = F_WRLCK;
-          fl.l_whence = SEEK_SET;
-          if (CallFcntlLock(fd.get(), F_SETLKW, &fl) != 0)
-            return Verdict::Fail(absl::StrCat("F_SETLKW: ", ErrnoName(errno)));
-          if (flags.Counter(0).fetch_add(1) != 0) flags.Counter(1).fetch_add(1);
-          if (r == 0) {
-            // Hold the lock until every other writer is waiting for it (or
-            // done, or wrongly inside too), so a lock that does not exclude
-            // is caught on every run.
-            for (int o = 0; o < procs; ++o) {
-              if (o == p) continue;
-              while (!flags.IsRaised(o) && flags.Counter(0).load() < 2 && !deadline.Passed()) {
-                const auto pid = static_cast<pid_t>(flags.Counter(8 + o).load());
-                if (pid != 0 &&
-                    WaitUntilBlockedIn(pid, SYS_fcntl, Deadline::After(absl::Milliseconds(5))))
-                  break;
-              }
-            }
+    if (!created) return Verdict::Broken(absl::StrCat("open(", path, "): ", ErrnoName(errno)));
+    UnlinkOnExit unlink_at_exit{path};
+    ExclusionRun run;
+    run.processes = std::max(2, processes_.Of(s));
+    run.rounds = rounds_.Of(s);
+    run.blocking_syscall = SYS_fcntl;
+    run.lock = "the F_SETLKW write lock";
+    run.total = [&] {
+      uint64_t total = 0;
+      return ::pread(created.get(), &total, sizeof(total), 0) == sizeof(total) ? total : 0;
+    };
+    return CheckExclusion(
+        run,
+        [&](std::string* err) -> std::unique_ptr<CriticalSection> {
+          FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+          if (!fd) {
+            *err = absl::StrCat("open(", path, "): ", ErrnoName(errno));
+            return nullptr;
           }
-          uint64_t v = 0;
-          if (::pread(fd.get(), &v, sizeof(v), 0) < 0) return Verdict::Broken("pread");
-          ::sched_yield();
-          ++v;
-          if (::pwrite(fd.get(), &v, sizeof(v), 0) != sizeof(v)) return Verdict::Broken("pwrite");
-          flags.Counter(0).fetch_sub(1);
-          fl.l_type = F_UNLCK;
-          if (CallFcntlLock(fd.get(), F_SETLK, &fl) != 0)
-            return Verdict::Fail(absl::StrCat("F_UNLCK: ", ErrnoName(errno)));
-        }
-        flags.Raise(p);
-        return Verdict::Pass();
-      });
-    }
-    if (Verdict v = ps.Join(); !v.ok()) return v;
-    uint64_t total = 0;
-    if (::pread(created.get(), &total, sizeof(total), 0) < 0) return Verdict::Broken("pread");
-    const uint64_t overlaps = flags.Counter(1).load();
-    if (overlaps != 0 || total != static_cast<uint64_t>(procs) * rounds) {
-      return Verdict::Fail(
-          absl::StrFormat("%d processes x %d locked updates: counter %d, expected %d; %d critical "
-                          "sections overlapped",
-                          procs, rounds, total, procs * rounds, overlaps));
-    }
-    return Verdict::Pass();
+          return std::make_unique<FileLockSection>(std::move(fd));
+        },
+        env);
   }
+
+ private:
+  const Param<int> processes_{this, 0, "processes taking the lock: %s", 2};
+  const Param<int> rounds_{this, 1, "updates of the file each does under it: %s", 5};
 };
 
 IPCSPEC_REGISTER_PROPERTY(HandOffProperty);

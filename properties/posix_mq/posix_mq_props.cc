@@ -1,8 +1,8 @@
 // POSIX-MQ-*: POSIX message queues (mq_open/mq_send/mq_receive) checked on
 // a queue of their own: priority order against a priority-queue model,
 // EMSGSIZE for short receive buffers, O_NONBLOCK EAGAIN, EINVAL above
-// MQ_PRIO_MAX, EBADF for the wrong access mode, ETIMEDOUT, and mq_notify's
-// single one-shot registration. mq_send goes through MechHooks so a test can
+// MQ_PRIO_MAX, EBADF for the wrong access mode (ETIMEDOUT and mq_notify are
+// in posix_mq_wait.cc). mq_send goes through MechHooks so a test can
 // substitute one that drops the priority.
 #include <fcntl.h>
 #include <mqueue.h>
@@ -16,60 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/posix_mq/mq_queue.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
-
-// A queue under a unique name, unlinked at scope exit by its creator.
-class MqQueue {
- public:
-  MqQueue(long maxmsg, long msgsize, int flags = O_RDWR | O_NONBLOCK)
-      : name_(UniqueName("/ipcspec-mech")), owner_(::getpid()) {
-    struct mq_attr attr = {};
-    attr.mq_maxmsg = maxmsg;
-    attr.mq_msgsize = msgsize;
-    q_ = ::mq_open(name_.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
-    err_ = errno;
-  }
-  ~MqQueue() {
-    if (q_ != static_cast<mqd_t>(-1)) ::mq_close(q_);
-    if (::getpid() == owner_) ::mq_unlink(name_.c_str());
-  }
-  MqQueue(const MqQueue&) = delete;
-  MqQueue& operator=(const MqQueue&) = delete;
-  bool ok() const { return q_ != static_cast<mqd_t>(-1); }
-  mqd_t q() const { return q_; }
-  std::string Error() const { return absl::StrCat("mq_open(", name_, "): ", ErrnoName(err_)); }
-  // Another descriptor for the same queue.
-  mqd_t Open(int flags) const { return ::mq_open(name_.c_str(), flags | O_CLOEXEC); }
-  long CurMsgs() const {
-    struct mq_attr a = {};
-    ::mq_getattr(q_, &a);
-    return a.mq_curmsgs;
-  }
-
- private:
-  std::string name_;
-  pid_t owner_;
-  mqd_t q_;
-  int err_ = 0;
-};
-
-std::vector<char> Text(unsigned prio, uint64_t n, size_t size) {
-  std::vector<std::byte> p = Payload(prio, n, size);
-  return std::vector<char>(reinterpret_cast<char*>(p.data()),
-                           reinterpret_cast<char*>(p.data()) + size);
-}
-
-std::string Said(long rc) { return rc >= 0 ? absl::StrCat("returned ", rc) : ErrnoName(errno); }
-
-Verdict NotOpened(const MqQueue& q) {
-  if (errno == EMFILE || errno == ENOSPC || errno == EPERM) return Verdict::Unsupported(q.Error());
-  return Verdict::Broken(q.Error());
-}
 
 constexpr long kModelMsgSize = 256;
 
@@ -80,12 +33,27 @@ class PriorityProperty : public NamedProperty {
             "POSIX-MQ-PRIORITY",
             "mq_receive returns the oldest message of the highest priority (FIFO within a "
             "priority); non-blocking send on full and receive on empty give EAGAIN",
-            "mq_send(3), mq_receive(3), mq_overview(7); Open POSIX conformance/interfaces/"
-            "mq_receive/ and mq_send/ (priority order); LTP syscalls/mq_timedreceive") {}
+            "mq_send(3) (the queue is ordered by decreasing priority, a new message goes after "
+            "older ones of equal priority), mq_receive(3) (the oldest of the highest priority); "
+            "Open POSIX conformance/interfaces/mq_send/3-1.c, mq_receive/1-1.c, and EAGAIN: "
+            "mq_send/10-1.c, mq_receive/10-1.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  std::string DescribeStep(const Step& s) const override {
+    switch (s.op) {
+      case Op::kPriority:
+        return absl::StrFormat("the writer sets priority %d for the next mq_send", s.size);
+      case Op::kTrySend:
+        return absl::StrFormat("mq_send of message %d without blocking: %s", s.arg,
+                               SayBytes(s.size));
+      case Op::kTryRecv:
+        return "mq_receive without blocking";
+      default:
+        return NamedProperty::DescribeStep(s);
+    }
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange(1, 11))};
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {maxmsg_.Step(*rc::gen::inRange(1, 11))};
       const auto prio =
           rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{0, 0, 1, 1, 2, 5, 31}),
                          rc::gen::inRange<uint64_t>(0, 32768));
@@ -104,7 +72,7 @@ class PriorityProperty : public NamedProperty {
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const long maxmsg = static_cast<long>(s.Param(0, 10));
+    const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
     MqQueue q(maxmsg, kModelMsgSize);
     if (!q.ok()) return NotOpened(q);
     struct M {
@@ -162,6 +130,9 @@ class PriorityProperty : public NamedProperty {
       return Verdict::Fail("mq_curmsgs disagrees with the model");
     return Verdict::Pass();
   }
+
+ private:
+  const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 10};
 };
 
 class MsgSizeProperty : public NamedProperty {
@@ -171,21 +142,23 @@ class MsgSizeProperty : public NamedProperty {
             "POSIX-MQ-EMSGSIZE",
             "mq_receive with a buffer smaller than mq_msgsize gives EMSGSIZE even for a short "
             "message, which stays queued; a send above mq_msgsize gives EMSGSIZE",
-            "mq_receive(3) EMSGSIZE, mq_send(3) EMSGSIZE; Open POSIX conformance/interfaces/"
-            "mq_receive/7-1.c; LTP syscalls/mq_timedreceive/mq_timedreceive01.c") {}
+            "mq_receive(3) EMSGSIZE (msg_len less than mq_msgsize), mq_send(3) EMSGSIZE; Open "
+            "POSIX conformance/interfaces/mq_receive/12-1.c, mq_send/14-1.c; LTP "
+            "testcases/kernel/syscalls/mq_timedreceive/mq_timedreceive01.c (a buffer one byte "
+            "short)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
-      return std::vector<Step>{Step::Param(0, msgsize),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, msgsize + 1)),
-                               Step::Param(2, *rc::gen::inRange<uint64_t>(1, msgsize))};
+      return std::vector<Step>{msgsize_.Step(msgsize),
+                               len_.Step(*rc::gen::inRange<uint64_t>(0, msgsize + 1)),
+                               small_.Step(*rc::gen::inRange<uint64_t>(1, msgsize))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const long msgsize = static_cast<long>(std::max<uint64_t>(2, s.Param(0, 100)));
-    const size_t len = std::min<uint64_t>(s.Param(1, 1), msgsize);
-    const size_t small = std::clamp<uint64_t>(s.Param(2, 1), 1, msgsize - 1);
+    const long msgsize = static_cast<long>(std::max<uint64_t>(2, msgsize_.Of(s)));
+    const size_t len = std::min<uint64_t>(len_.Of(s), msgsize);
+    const size_t small = std::clamp<uint64_t>(small_.Of(s), 1, msgsize - 1);
     MqQueue q(4, msgsize);
     if (!q.ok()) return NotOpened(q);
     const std::vector<char> text = Text(3, 0, len);
@@ -212,6 +185,11 @@ class MsgSizeProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> msgsize_{this, 0, "the queue's mq_msgsize is %s", 100, SayBytes};
+  const Param<uint64_t> len_{this, 1, "the queued message has %s", 1, SayBytes};
+  const Param<uint64_t> small_{this, 2, "mq_receive is given a buffer of %s", 1, SayBytes};
 };
 
 class NonBlockProperty : public NamedProperty {
@@ -221,18 +199,19 @@ class NonBlockProperty : public NamedProperty {
             "POSIX-MQ-EAGAIN",
             "with O_NONBLOCK, mq_receive on an empty queue and mq_send on a queue holding "
             "mq_maxmsg messages give EAGAIN and change nothing",
-            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/12-1.c; "
-            "LTP syscalls/mq_timedsend/mq_timedsend01.c") {}
+            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/10-1.c, "
+            "mq_receive/10-1.c, mq_send/7-1.c (a refused send queues nothing); LTP "
+            "testcases/kernel/syscalls/mq_timedsend/mq_timedsend01.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 11)),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(0, 129))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{maxmsg_.Step(*rc::gen::inRange(1, 11)),
+                               len_.Step(*rc::gen::inRange<uint64_t>(0, 129))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const long maxmsg = static_cast<long>(s.Param(0, 3));
-    const size_t len = s.Param(1, 10);
+    const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
+    const size_t len = std::min<uint64_t>(len_.Of(s), 128);
     MqQueue q(maxmsg, 128);
     if (!q.ok()) return NotOpened(q);
     std::vector<char> buf(128);
@@ -265,6 +244,10 @@ class NonBlockProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3};
+  const Param<uint64_t> len_{this, 1, "each message has %s", 10, SayBytes};
 };
 
 class PrioMaxProperty : public NamedProperty {
@@ -273,22 +256,24 @@ class PrioMaxProperty : public NamedProperty {
       : NamedProperty("POSIX-MQ-PRIO-MAX",
                       "mq_send with priority >= MQ_PRIO_MAX gives EINVAL and queues nothing; "
                       "MQ_PRIO_MAX-1 is accepted and returned",
-                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/14-1.c; LTP "
-                      "mq_timedsend01") {}
+                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/13-1.c "
+                      "(MQ_PRIO_MAX and above); LTP testcases/kernel/syscalls/mq_timedsend/"
+                      "mq_timedsend01.c (32767 accepted, 32768 EINVAL)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const long max = ::sysconf(_SC_MQ_PRIO_MAX);
       const uint64_t p = *rc::gen::oneOf(
           rc::gen::elementOf(std::vector<uint64_t>{uint64_t(max), uint64_t(max) + 1, UINT_MAX}),
           rc::gen::inRange<uint64_t>(max, uint64_t{UINT_MAX} + 1));
-      return std::vector<Step>{Step::Param(0, p)};
+      return std::vector<Step>{priority_.Step(p)};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long max = ::sysconf(_SC_MQ_PRIO_MAX);
     if (max <= 0) return Verdict::Broken("sysconf(_SC_MQ_PRIO_MAX)");
-    const auto bad = static_cast<unsigned>(std::max<uint64_t>(s.Param(0, max), max));
+    const auto bad = static_cast<unsigned>(
+        std::clamp<uint64_t>(priority_.Of(s), static_cast<uint64_t>(max), UINT_MAX));
     MqQueue q(2, 64);
     if (!q.ok()) return NotOpened(q);
     if (int rc = Hooks().mq_send(q.q(), "x", 1, bad); rc == 0 || errno != EINVAL) {
@@ -306,6 +291,9 @@ class PrioMaxProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> priority_{this, 0, "mq_send is tried at priority %s", 32768};
 };
 
 class AccessModeProperty : public NamedProperty {
@@ -315,18 +303,19 @@ class AccessModeProperty : public NamedProperty {
             "POSIX-MQ-EBADF",
             "mq_send on an O_RDONLY descriptor and mq_receive on an O_WRONLY one give EBADF "
             "(blocking or not) and leave the queued messages alone",
-            "mq_send(3)/mq_receive(3) EBADF; Open POSIX conformance/interfaces/mq_send/11-2.c, "
-            "mq_receive/8-2.c") {}
+            "mq_send(3)/mq_receive(3) EBADF (not open for writing / reading); Open POSIX "
+            "conformance/interfaces/mq_send/11-2.c (O_RDONLY), mq_receive/11-2.c "
+            "(O_WRONLY)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::inRange(0, 5))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{nonblock_.Step(*rc::gen::inRange(0, 2)),
+                               queued_.Step(*rc::gen::inRange(0, 5))};
     });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int nb = s.Param(0, 0) != 0 ? O_NONBLOCK : 0;
-    const long queued = static_cast<long>(s.Param(1, 1));
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int nb = nonblock_.Of(s) ? O_NONBLOCK : 0;
+    const long queued = std::clamp<long>(queued_.Of(s), 0, 4);
     MqQueue q(5, 64);
     if (!q.ok()) return NotOpened(q);
     for (long i = 0; i < queued; ++i) {
@@ -338,7 +327,8 @@ class AccessModeProperty : public NamedProperty {
     if (ro < 0 || wo < 0) return Verdict::Broken(absl::StrCat("mq_open: ", ErrnoName(errno)));
     std::string failure;
     {
-      InterruptAfter guard(absl::Milliseconds(300));
+      // Last resort: a wrong queue that blocks here would hang the case.
+      InterruptAfter guard(env.hang_grace);
       if (int rc = Hooks().mq_send(ro, "z", 1, 0); rc == 0 || errno != EBADF) {
         failure = absl::StrCat("mq_send on an O_RDONLY descriptor ",
                                rc < 0 && errno == EINTR ? "blocked" : Said(rc), ", not EBADF");
@@ -358,136 +348,11 @@ class AccessModeProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
-};
 
-class TimedProperty : public NamedProperty {
- public:
-  TimedProperty()
-      : NamedProperty(
-            "POSIX-MQ-ETIMEDOUT",
-            "mq_timedreceive on an empty queue and mq_timedsend on a full one (blocking "
-            "descriptors) give ETIMEDOUT at the absolute timeout, not before",
-            "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
-            "mq_timedreceive/10-1.c, mq_timedsend/18-1.c; LTP mq_timedreceive01") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::oneOf(rc::gen::just<uint64_t>(0),
-                                                              rc::gen::inRange<uint64_t>(1, 80)))};
-    });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const bool send = s.Param(0, 0) != 0;
-    const int64_t ms = static_cast<int64_t>(s.Param(1, 10));
-    MqQueue q(1, 64, O_RDWR);
-    if (!q.ok()) return NotOpened(q);
-    if (send && ::mq_send(q.q(), "f", 1, 0) != 0) return Verdict::Broken("mq_send");
-    const absl::Time until = absl::Now() + absl::Milliseconds(ms);
-    const struct timespec abs = absl::ToTimespec(until);
-    char buf[64];
-    long rc;
-    {
-      InterruptAfter guard(absl::Milliseconds(ms) + absl::Seconds(2));
-      rc = send ? ::mq_timedsend(q.q(), "g", 1, 0, &abs)
-                : ::mq_timedreceive(q.q(), buf, sizeof(buf), nullptr, &abs);
-    }
-    const absl::Time after = absl::Now();
-    const char* call = send ? "mq_timedsend on a full queue" : "mq_timedreceive on an empty queue";
-    if (rc >= 0 || errno != ETIMEDOUT) {
-      return Verdict::Fail(absl::StrFormat("%s with a %dms timeout %s, not ETIMEDOUT", call, ms,
-                                           rc < 0 && errno == EINTR ? "never returned" : Said(rc)));
-    }
-    if (after < until) {
-      return Verdict::Fail(absl::StrFormat("%s gave ETIMEDOUT %s before the %dms timeout", call,
-                                           absl::FormatDuration(until - after), ms));
-    }
-    return Verdict::Pass();
-  }
-};
-
-class NotifyProperty : public NamedProperty {
- public:
-  NotifyProperty()
-      : NamedProperty(
-            "POSIX-MQ-NOTIFY",
-            "mq_notify has one registrant (another process gets EBUSY); a message arriving on "
-            "the empty queue sends the signal once (SI_MESGQ, the value), then the "
-            "registration is gone until renewed",
-            "mq_notify(3) EBUSY, one-shot; Open POSIX conformance/interfaces/mq_notify/; "
-            "LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{
-          Step::Param(0, *rc::gen::inRange(1, 4)), Step::Param(1, *rc::gen::inRange(0, 1000)),
-          Step::Param(2, *rc::gen::elementOf(std::vector<uint64_t>{SIGUSR1, SIGUSR2}))};
-    });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int rounds = static_cast<int>(s.Param(0, 2));
-    const int value = static_cast<int>(s.Param(1, 7));
-    const int sig = static_cast<int>(s.Param(2, SIGUSR1));
-    MqQueue q(4, 64);
-    if (!q.ok()) return NotOpened(q);
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    ::sigprocmask(SIG_BLOCK, &set, &old);
-    struct Restore {
-      sigset_t m;
-      ~Restore() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
-    } restore{old};
-    struct sigevent ev = {};
-    ev.sigev_notify = SIGEV_SIGNAL;
-    ev.sigev_signo = sig;
-    ev.sigev_value.sival_int = value;
-    const Deadline deadline = CaseDeadline(env);
-    char buf[64];
-    for (int r = 0; r < rounds; ++r) {
-      if (::mq_notify(q.q(), &ev) != 0) {
-        return Verdict::Fail(
-            absl::StrFormat("round %d: mq_notify %s%s", r + 1, ErrnoName(errno),
-                            r > 0 ? " (the delivered registration was not removed)" : ""));
-      }
-      Participants ps(deadline);
-      ps.Spawn("second registrant", [&]() -> Verdict {
-        struct sigevent none = {};
-        none.sigev_notify = SIGEV_NONE;
-        if (::mq_notify(q.q(), &none) == 0)
-          return Verdict::Fail("a second process registered too, no EBUSY");
-        if (errno != EBUSY)
-          return Verdict::Fail(
-              absl::StrCat("second registration: ", ErrnoName(errno), ", not EBUSY"));
-        return Verdict::Pass();
-      });
-      if (Verdict v = ps.Join(); !v.ok()) return v;
-      if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
-      siginfo_t si = {};
-      struct timespec wait = {1, 0};
-      if (::sigtimedwait(&set, &si, &wait) != sig) {
-        return Verdict::Fail(absl::StrFormat(
-            "round %d: no %s after a message reached the empty queue", r + 1, SignalName(sig)));
-      }
-      if (si.si_code != SI_MESGQ || si.si_value.sival_int != value) {
-        return Verdict::Fail(
-            absl::StrFormat("notification had si_code %d, value %d; expected SI_MESGQ (%d), %d",
-                            si.si_code, si.si_value.sival_int, SI_MESGQ, value));
-      }
-      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
-      // Unregistered now: another empty -> non-empty transition says nothing.
-      if (Hooks().mq_send(q.q(), "b", 1, 0) != 0) return Verdict::Broken("mq_send");
-      struct timespec brief = {0, 20 * 1000 * 1000};
-      if (::sigtimedwait(&set, &si, &brief) == sig) {
-        return Verdict::Fail(
-            absl::StrFormat("round %d: a second notification without registering again", r + 1));
-      }
-      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
-    }
-    return Verdict::Pass();
-  }
+ private:
+  const Param<bool> nonblock_{this, 0, "the wrong-way descriptors are O_NONBLOCK: %s", false,
+                              SayYesNo};
+  const Param<long> queued_{this, 1, "messages queued first: %s", 1};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PriorityProperty);
@@ -495,8 +360,6 @@ IPCSPEC_REGISTER_PROPERTY(MsgSizeProperty);
 IPCSPEC_REGISTER_PROPERTY(NonBlockProperty);
 IPCSPEC_REGISTER_PROPERTY(PrioMaxProperty);
 IPCSPEC_REGISTER_PROPERTY(AccessModeProperty);
-IPCSPEC_REGISTER_PROPERTY(TimedProperty);
-IPCSPEC_REGISTER_PROPERTY(NotifyProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

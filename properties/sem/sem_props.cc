@@ -2,18 +2,18 @@
 // semaphores (sem_open/sem_wait, for posix_shm), the mechanisms those
 // transports guard their rings with; checked directly.
 #include <fcntl.h>
-#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/sem/sem_checks.h"
 #include "properties/support/common.h"
+#include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_sem.h"
 
@@ -26,11 +26,77 @@ Applicability ForSem(const Transport& t) {
                  "SEM-* checks semop and sem_wait themselves (the shm transports' locks)");
 }
 Applicability ForSysv(const Transport& t) {
-  return OnlyFor(t, {"sysv_shm"}, "a System V semop/semctl rule");
+  return OnlyFor(t, {"sysv_shm"}, "SEM-* checks a System V semop/semctl rule (sysv_shm's lock)");
 }
 Applicability ForPosix(const Transport& t) {
-  return OnlyFor(t, {"posix_shm"}, "a POSIX sem_open rule");
+  return OnlyFor(t, {"posix_shm"}, "SEM-* checks a POSIX sem_open rule (posix_shm's lock)");
 }
+
+class CountProperty : public NamedProperty {
+ public:
+  CountProperty()
+      : NamedProperty(
+            "SEM-COUNT",
+            "a semaphore of value 1 excludes: N processes each doing K read-modify-write "
+            "increments of a shared counter under it never overlap and leave exactly N*K",
+            "semop(2) (a decrement that would go below zero waits), sem_wait(3) (at zero the "
+            "call blocks); LTP testcases/kernel/syscalls/ipc/semop/semop04.c and "
+            "testcases/kernel/ipc/semaphore/sem01.c (two processes fighting for one semaphore); "
+            "Open POSIX conformance/interfaces/sem_wait/3-1.c (locked until sem_post), 13-1.c "
+            "(blocks at zero)") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSem(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{processes_.Step(*rc::gen::inRange(2, 7)),
+                               rounds_.Step(*rc::gen::inRange(1, 3000))};
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    std::string err;
+    std::unique_ptr<Semaphore> sem =
+        IsSysv(t) ? MakeSysvSemaphore(1, &err) : MakePosixSemaphore(1, &err);
+    if (!sem) return Verdict::Broken(err);
+    return CheckSemaphoreExcludes(*sem, IsSysv(t), std::max(2, processes_.Of(s)), rounds_.Of(s),
+                                  env);
+  }
+
+ private:
+  const Param<int> processes_{this, 0, "processes incrementing the counter: %s", 3};
+  const Param<int> rounds_{this, 1, "times each takes the semaphore: %s", 1000};
+};
+IPCSPEC_REGISTER_PROPERTY(CountProperty);
+
+std::string SayUndo(uint64_t v) {
+  return v != 0 ? "with SEM_UNDO" : "without SEM_UNDO (a plain decrement)";
+}
+
+class UndoProperty : public NamedProperty {
+ public:
+  UndoProperty()
+      : NamedProperty(
+            "SEM-UNDO",
+            "a holder that took the semaphore with SEM_UNDO and is SIGKILLed gives it back: "
+            "exactly one blocked waiter gets it; without SEM_UNDO it stays taken: every waiter "
+            "still sleeps in semop (semncnt counts them) until IPC_RMID wakes them with EIDRM",
+            "semop(2) SEM_UNDO ('undone when the process exits'), semctl(2) GETNCNT; LTP "
+            "testcases/kernel/ipc/semaphore/sem02.c (SEM_UNDO is undone at process exit); gVisor "
+            "test/syscalls/linux/semaphore.cc SemopGetncnt, SemopGetncntOnSetRemoval") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{undo_.Step(*rc::gen::inRange(0, 2)),
+                               waiters_.Step(*rc::gen::inRange(1, 4))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    return CheckUndoOnKill(undo_.Of(s), std::max(1, waiters_.Of(s)), env);
+  }
+
+ private:
+  const Param<bool> undo_{this, 0, "the holder takes the semaphore %s", true, SayUndo};
+  const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1};
+};
+IPCSPEC_REGISTER_PROPERTY(UndoProperty);
 
 // One System V semaphore set of one semaphore, removed on scope exit.
 struct SysvSet {
@@ -46,125 +112,6 @@ struct SysvSet {
   int Value() const { return ::semctl(id, 0, GETVAL); }
 };
 
-class CountProperty : public NamedProperty {
- public:
-  CountProperty()
-      : NamedProperty(
-            "SEM-COUNT",
-            "N processes each doing K read-modify-write increments of a shared counter under "
-            "the semaphore leave exactly N*K",
-            "semop(2), sem_wait(3); LTP testcases/kernel/syscalls/ipc/semop/; Open POSIX "
-            "conformance/interfaces/sem_wait/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSem(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 7)),
-                               Step::Param(1, *rc::gen::inRange(1, 3000))};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const int n = static_cast<int>(s.Param(0, 3));
-    const int k = static_cast<int>(s.Param(1, 1000));
-    std::string err;
-    std::unique_ptr<Semaphore> sem =
-        IsSysv(t) ? MakeSysvSemaphore(1, &err) : MakePosixSemaphore(1, &err);
-    if (!sem) return Verdict::Broken(err);
-    SharedMemory mem(sizeof(uint64_t));
-    auto* counter = static_cast<volatile uint64_t*>(mem.data());
-    *counter = 0;
-    const Deadline deadline = CaseDeadline(env);
-    ProcessBarrier barrier(static_cast<uint32_t>(n));
-    Participants ps(deadline);
-    for (int i = 0; i < n; ++i) {
-      ps.Spawn(absl::StrCat("incrementer ", i), [&]() -> Verdict {
-        if (!barrier.Wait(deadline)) return Verdict::Broken("barrier");
-        for (int j = 0; j < k; ++j) {
-          if (int rc = sem->Wait(deadline); rc != 0)
-            return Verdict::Fail(absl::StrCat("wait: ", Errno(rc)));
-          const uint64_t v = *counter;
-          if (j % 64 == 0) sched_yield();  // widen the window a missing lock would expose
-          *counter = v + 1;
-          sem->Post();
-        }
-        return Verdict::Pass();
-      });
-    }
-    if (Verdict v = ps.Join(); !v.ok()) return v;
-    const uint64_t want = static_cast<uint64_t>(n) * static_cast<uint64_t>(k);
-    if (*counter != want) {
-      return Verdict::Fail(
-          absl::StrFormat("%d processes x %d increments under the semaphore: %d, expected %d", n, k,
-                          *counter, want));
-    }
-    return Verdict::Pass();
-  }
-};
-IPCSPEC_REGISTER_PROPERTY(CountProperty);
-
-class UndoProperty : public NamedProperty {
- public:
-  UndoProperty()
-      : NamedProperty(
-            "SEM-UNDO",
-            "a holder that took the semaphore with SEM_UNDO and is SIGKILLed releases it (a "
-            "blocked waiter then gets it); without SEM_UNDO the value stays taken",
-            "semop(2) SEM_UNDO; LTP testcases/kernel/syscalls/ipc/semop/semop02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(0, 2),
-                        [](int u) { return std::vector<Step>{Step::Param(0, u)}; });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const bool undo = s.Param(0, 1) != 0;
-    SysvSet set;
-    if (set.id < 0 || ::semctl(set.id, 0, SETVAL, 1) != 0) return Verdict::Broken("semget/SETVAL");
-    const Deadline deadline = CaseDeadline(env);
-    SharedFlags flags(2);
-    pid_t holder = ForkChild([&] {
-      if (set.Op(-1, undo ? SEM_UNDO : 0) != 0) return 2;
-      flags.Raise(0);
-      for (;;) ::pause();
-    });
-    if (holder < 0) return Verdict::Broken("fork");
-    if (!flags.WaitFor(0, deadline)) {
-      KillAndReap(holder);
-      return Verdict::Broken("the holder never took the semaphore");
-    }
-    // A waiter blocked on the taken semaphore.
-    pid_t waiter = ForkChild([&] {
-      const int ms = deadline.RemainingMs();
-      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-      return set.Op(-1, 0, &ts) == 0 ? 0 : 1;
-    });
-    if (waiter < 0 || !WaitUntilBlockedIn(waiter, SYS_semtimedop, deadline)) {
-      KillAndReap(holder);
-      KillAndReap(waiter);
-      return Verdict::Broken("the waiter never blocked in semtimedop");
-    }
-    ::kill(holder, SIGKILL);
-    int status = 0;
-    WaitChild(holder, 0, deadline, &status);
-    std::string failure;
-    if (undo) {
-      if (!WaitChild(waiter, 0, deadline, &status) || !WIFEXITED(status) ||
-          WEXITSTATUS(status) != 0) {
-        failure = absl::StrCat(
-            "the holder with SEM_UNDO was killed but the blocked waiter did not get the "
-            "semaphore: waiter ",
-            DescribeWaitStatus(status));
-      }
-    } else {
-      if (int v = set.Value(); v != 0) {
-        failure = absl::StrFormat(
-            "without SEM_UNDO a killed holder's semaphore became %d, expected 0", v);
-      }
-    }
-    KillAndReap(waiter);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
-  }
-};
-IPCSPEC_REGISTER_PROPERTY(UndoProperty);
-
 class NoWaitProperty : public NamedProperty {
  public:
   NoWaitProperty()
@@ -172,21 +119,21 @@ class NoWaitProperty : public NamedProperty {
             "SEM-NOWAIT",
             "semop with IPC_NOWAIT that would block gives EAGAIN (decrement below 0, wait-for-"
             "zero on non-zero) and changes nothing; semtimedop gives EAGAIN after its timeout",
-            "semop(2) IPC_NOWAIT, semtimedop(2); LTP "
-            "testcases/kernel/syscalls/ipc/semop/semop02.c") {}
+            "semop(2) IPC_NOWAIT, semtimedop(2) EAGAIN; gVisor test/syscalls/linux/semaphore.cc "
+            "SemOpNoBlock, SemTimedOpBlock") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 5)),
-                               Step::Param(1, *rc::gen::inRange(1, 40))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{value_.Step(*rc::gen::inRange(0, 5)),
+                               timeout_.Step(*rc::gen::inRange(1, 40))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int value = static_cast<int>(s.Param(0, 0));
-    const int timeout_ms = static_cast<int>(s.Param(1, 10));
+    const int value = value_.Of(s);
+    const int timeout_ms = timeout_.Of(s);
     SysvSet set;
     if (set.id < 0 || ::semctl(set.id, 0, SETVAL, value) != 0)
-      return Verdict::Broken("semget/SETVAL");
+      return Verdict::Broken(absl::StrCat("semget/SETVAL: ", ErrnoName(errno)));
     const short take = static_cast<short>(-(value + 1));
     if (int rc = set.Op(take, IPC_NOWAIT); rc != -EAGAIN) {
       return Verdict::Fail(absl::StrFormat(
@@ -212,6 +159,10 @@ class NoWaitProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> value_{this, 0, "the semaphore's value is %s", 0};
+  const Param<int> timeout_{this, 1, "semtimedop may wait %s", 10, SayMilliseconds};
 };
 IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
 
@@ -221,61 +172,48 @@ class RmidProperty : public NamedProperty {
       : NamedProperty(
             "SEM-RMID",
             "removing a semaphore set (IPC_RMID) wakes every process blocked on it with EIDRM",
-            "semop(2) EIDRM, semctl(2) IPC_RMID; LTP "
-            "testcases/kernel/syscalls/ipc/semop/semop02.c") {}
+            "semop(2) EIDRM, semctl(2) IPC_RMID; LTP testcases/kernel/syscalls/ipc/semop/"
+            "semop05.c (EIDRM); gVisor test/syscalls/linux/semaphore.cc "
+            "SemOpRemoveWithWaiter") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange(1, 5),
-                        [](int n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](int n) { return std::vector<Step>{waiters_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int n = static_cast<int>(s.Param(0, 2));
+    const int n = std::max(1, waiters_.Of(s));
     SysvSet set;
-    if (set.id < 0) return Verdict::Broken("semget");
+    if (set.id < 0) return Verdict::Broken(absl::StrCat("semget: ", ErrnoName(errno)));
     const Deadline deadline = CaseDeadline(env);
-    std::vector<pid_t> waiters;
-    auto cleanup = [&] {
-      for (pid_t p : waiters) KillAndReap(p);
-    };
+    SharedFlags pids(static_cast<size_t>(n));
+    Participants ps(deadline);
     for (int i = 0; i < n; ++i) {
-      pid_t pid = ForkChild([&] {
+      ps.Spawn(absl::StrCat("waiter ", i), [&, i]() -> Verdict {
+        pids.Counter(i) = static_cast<uint64_t>(::getpid());
+        pids.Raise(i);
         const int ms = deadline.RemainingMs();
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         const int rc = set.Op(-1, 0, &ts);
-        return rc == -EIDRM ? 0 : rc == 0 ? 2 : rc == -EAGAIN ? 3 : 4;
+        if (rc == -EIDRM) return Verdict::Pass();
+        return Verdict::Fail(absl::StrCat("blocked in semop, it got ", Errno(rc),
+                                          " after IPC_RMID, expected -EIDRM"));
       });
-      if (pid < 0) break;
-      waiters.push_back(pid);
-      if (!WaitUntilBlockedIn(pid, SYS_semtimedop, deadline)) {
-        cleanup();
-        return Verdict::Broken("a waiter never blocked in semtimedop");
+    }
+    for (int i = 0; i < n; ++i) {
+      if (!pids.WaitFor(i, deadline) ||
+          !WaitUntilBlockedIn(static_cast<pid_t>(pids.Counter(i).load()), SYS_semtimedop,
+                              deadline)) {
+        return Verdict::Broken(absl::StrFormat("waiter %d never blocked in semtimedop", i));
       }
     }
-    if (::semctl(set.id, 0, IPC_RMID) != 0) {
-      cleanup();
-      return Verdict::Broken("IPC_RMID");
-    }
+    if (::semctl(set.id, 0, IPC_RMID) != 0)
+      return Verdict::Broken(absl::StrCat("IPC_RMID: ", ErrnoName(errno)));
     set.id = -1;
-    static constexpr const char* kWhat[] = {"EIDRM", "?", "success", "EAGAIN (timed out)",
-                                            "another error"};
-    for (size_t i = 0; i < waiters.size(); ++i) {
-      int status = 0;
-      if (!WaitChild(waiters[i], 0, deadline, &status) || !WIFEXITED(status) ||
-          WEXITSTATUS(status) > 4) {
-        cleanup();
-        return Verdict::Fail(
-            absl::StrFormat("waiter %d after IPC_RMID: %s", i, DescribeWaitStatus(status)));
-      }
-      waiters[i] = -1;
-      if (WEXITSTATUS(status) != 0) {
-        cleanup();
-        return Verdict::Fail(absl::StrFormat(
-            "waiter %d of %d blocked in semop got %s after IPC_RMID, expected EIDRM", i, n,
-            kWhat[WEXITSTATUS(status)]));
-      }
-    }
-    return Verdict::Pass();
+    return ps.Join();
   }
+
+ private:
+  const Param<int> waiters_{this, 0, "processes blocked in semop before the removal: %s", 2};
 };
 IPCSPEC_REGISTER_PROPERTY(RmidProperty);
 
@@ -286,24 +224,27 @@ class TryWaitProperty : public NamedProperty {
             "SEM-TRYWAIT",
             "sem_trywait on a zero semaphore gives EAGAIN, sem_timedwait gives ETIMEDOUT after "
             "the bound; after V posts exactly V trywaits succeed",
-            "sem_trywait(3), sem_timedwait(3); Open POSIX conformance/interfaces/sem_trywait/"
-            "2-1.c, sem_timedwait/") {}
+            "sem_trywait(3) EAGAIN, sem_timedwait(3) ETIMEDOUT; Open POSIX "
+            "conformance/interfaces/sem_wait/5-1.c (sem_trywait: EAGAIN), 11-1.c, "
+            "sem_timedwait/7-1.c (ETIMEDOUT)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange(0, 20),
-                        [](int v) { return std::vector<Step>{Step::Param(0, v)}; });
+                        [this](int v) { return std::vector<Step>{posts_.Step(v)}; });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int posts = static_cast<int>(s.Param(0, 3));
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int posts = posts_.Of(s);
     std::string err;
     std::unique_ptr<Semaphore> sem = MakePosixSemaphore(0, &err);
     if (!sem) return Verdict::Broken(err);
     if (int rc = sem->TryWait(); rc != -EAGAIN)
       return Verdict::Fail(absl::StrCat("sem_trywait on 0: ", Errno(rc)));
+    const absl::Duration bound = 2 * env.time_unit;
     const absl::Time start = absl::Now();
-    const int rc = sem->Wait(Deadline::After(absl::Milliseconds(20)));
-    if (rc != -ETIMEDOUT || absl::Now() - start < absl::Milliseconds(20)) {
-      return Verdict::Fail(absl::StrCat("sem_timedwait(20 ms) on 0: ", Errno(rc), " after ",
+    const int rc = sem->Wait(Deadline::After(bound));
+    if (rc != -ETIMEDOUT || absl::Now() - start < bound) {
+      return Verdict::Fail(absl::StrCat("sem_timedwait(", absl::FormatDuration(bound),
+                                        ") on 0: ", Errno(rc), " after ",
                                         absl::FormatDuration(absl::Now() - start)));
     }
     for (int i = 0; i < posts; ++i) sem->Post();
@@ -319,6 +260,9 @@ class TryWaitProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> posts_{this, 0, "posts after the waits: %s", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(TryWaitProperty);
 
@@ -329,70 +273,20 @@ class UnlinkProperty : public NamedProperty {
             "SEM-UNLINK",
             "sem_unlink removes the name at once (ENOENT, a new O_CREAT makes a different "
             "semaphore) but open handles keep working across processes until sem_close",
-            "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c") {}
+            "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c (destruction waits "
+            "for every sem_close), 6-1.c (a later sem_open makes a new semaphore), 9-1.c (other "
+            "processes' handles are unaffected)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange(1, 10),
-                        [](int v) { return std::vector<Step>{Step::Param(0, v)}; });
+                        [this](int v) { return std::vector<Step>{posts_.Step(v)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int posts = static_cast<int>(s.Param(0, 2));
-    const std::string name = UniqueName("/ipcspec-sem");
-    sem_t* sem = ::sem_open(name.c_str(), O_CREAT | O_EXCL, 0600, 0);
-    if (sem == SEM_FAILED) return Verdict::Broken(absl::StrCat("sem_open: ", ErrnoName(errno)));
-    const Deadline deadline = CaseDeadline(env);
-    SharedFlags flags(2);
-    Participants ps(deadline);
-    ps.Spawn("holder", [&]() -> Verdict {
-      sem_t* mine = ::sem_open(name.c_str(), 0);
-      if (mine == SEM_FAILED) return Verdict::Broken("sem_open in the holder");
-      flags.Raise(0);
-      if (!flags.WaitFor(1, deadline)) return Verdict::Broken("never unlinked");
-      for (int i = 0; i < posts; ++i) ::sem_post(mine);
-      ::sem_close(mine);
-      return Verdict::Pass();
-    });
-    std::string failure;
-    if (!flags.WaitFor(0, deadline)) failure = "the holder never opened the semaphore";
-    ::sem_unlink(name.c_str());
-    if (failure.empty()) {
-      sem_t* again = ::sem_open(name.c_str(), 0);
-      if (again != SEM_FAILED || errno != ENOENT) {
-        failure = absl::StrCat("sem_open of an unlinked name: ",
-                               again != SEM_FAILED ? "succeeded" : ErrnoName(errno));
-        if (again != SEM_FAILED) ::sem_close(again);
-      }
-    }
-    sem_t* fresh = ::sem_open(name.c_str(), O_CREAT | O_EXCL, 0600, 0);
-    flags.Raise(1);
-    if (failure.empty()) {
-      struct timespec ts = absl::ToTimespec(deadline.when());
-      for (int i = 0; i < posts && failure.empty(); ++i) {
-        if (::sem_timedwait(sem, &ts) != 0) {
-          failure =
-              absl::StrFormat("after sem_unlink, post %d by the other process never arrived: %s",
-                              i + 1, ErrnoName(errno));
-        }
-      }
-    }
-    Verdict v = ps.Join();
-    if (failure.empty() && fresh != SEM_FAILED) {
-      int value = -1;
-      ::sem_getvalue(fresh, &value);
-      if (value != 0)
-        failure =
-            absl::StrFormat("the semaphore re-created under the old name has value %d", value);
-    }
-    if (fresh != SEM_FAILED) {
-      ::sem_close(fresh);
-      ::sem_unlink(name.c_str());
-    } else if (failure.empty()) {
-      failure = absl::StrCat("re-creating the unlinked name with O_EXCL: ", ErrnoName(errno));
-    }
-    ::sem_close(sem);
-    if (!failure.empty()) return Verdict::Fail(failure);
-    return v;
+    return CheckUnlinkKeepsHandles(posts_.Of(s), env);
   }
+
+ private:
+  const Param<int> posts_{this, 0, "posts by the other process after the unlink: %s", 2};
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkProperty);
 

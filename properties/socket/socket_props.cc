@@ -12,6 +12,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/socket/socket_util.h"
 #include "properties/support/common.h"
+#include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
@@ -24,7 +25,8 @@ class StreamOrderProperty : public NamedProperty {
             "UNIX-STREAM-ORDER",
             "a unix stream socket may merge or split writes but delivers the bytes in order, "
             "then end of file after the writer closes",
-            "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_unix_stream.cc") {}
+            "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_stream.cc SplitRecv, "
+            "CoalescedRecv, socket_unix_stream.cc ReadOneSideClosed (end of file)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"unix_stream", "socketpair_stream"},
                    "UNIX-STREAM-ORDER checks AF_UNIX SOCK_STREAM");
@@ -103,8 +105,8 @@ class BoundaryProperty : public NamedProperty {
             "UNIX-BOUNDARY",
             "unix datagram and seqpacket sockets keep message boundaries: each receive returns "
             "exactly one whole message, in order, never MSG_TRUNC when the buffer is big enough",
-            "unix(7) SOCK_DGRAM/SOCK_SEQPACKET; gVisor test/syscalls/linux/"
-            "socket_unix_seqpacket.cc, socket_unix_dgram.cc") {}
+            "unix(7) SOCK_DGRAM/SOCK_SEQPACKET (message boundaries are preserved); gVisor "
+            "test/syscalls/linux/socket_non_stream.cc SingleRecv") {}
   Applicability AppliesTo(const Transport& t) const override { return ForMessages(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const uint64_t lo = TypeOf(t) == SOCK_SEQPACKET ? 1 : 0;  // an empty seqpacket read is EOF
@@ -167,19 +169,23 @@ class TruncProperty : public NamedProperty {
             "UNIX-TRUNC",
             "a receive buffer shorter than the message returns its head with MSG_TRUNC in "
             "msg_flags (recv(MSG_TRUNC) returns the real length); the rest is discarded",
-            "unix(7), recv(2) MSG_TRUNC; gVisor test/syscalls/linux/socket_unix_dgram.cc") {}
+            "recv(2) MSG_TRUNC (in flags: return the real length; in msg_flags: the datagram was "
+            "larger than the buffer); gVisor test/syscalls/linux/socket_non_stream.cc "
+            "SplitRecv (the rest is discarded), MsgTruncTruncation, "
+            "RecvmsgMsghdrFlagMsgTrunc") {}
   Applicability AppliesTo(const Transport& t) const override { return ForMessages(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint64_t n = *rc::gen::inRange<uint64_t>(2, 60000);
       const uint64_t m = *rc::gen::inRange<uint64_t>(1, n);
-      return std::vector<Step>{Step::Param(0, n), Step::Param(1, m),
-                               Step::Param(2, *rc::gen::inRange(0, 2))};
+      return std::vector<Step>{size_.Step(n), buffer_.Step(m),
+                               trunc_flag_.Step(*rc::gen::inRange(0, 2))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t n = s.Param(0, 100), m = s.Param(1, 10);
-    const bool trunc_flag = s.Param(2, 0) != 0;
+    const uint64_t n = std::clamp<uint64_t>(size_.Of(s), 2, 60000);
+    const uint64_t m = std::clamp<uint64_t>(buffer_.Of(s), 1, n - 1);
+    const bool trunc_flag = trunc_flag_.Of(s);
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;
     std::vector<std::byte> first = Payload(1, 0, n), second = Payload(1, 1, 7);
@@ -214,6 +220,12 @@ class TruncProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the message has %s", 100, SayBytes};
+  const Param<uint64_t> buffer_{this, 1, "the receive buffer has %s", 10, SayBytes};
+  const Param<bool> trunc_flag_{this, 2, "recvmsg is given the MSG_TRUNC flag: %s", false,
+                                SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(TruncProperty);
 
@@ -229,16 +241,17 @@ class ShutdownProperty : public NamedProperty {
             "UNIX-SHUTDOWN",
             "shutdown(SHUT_WR) gives the stream/seqpacket peer the buffered data then end of "
             "file, while the other direction still works; a later send gives EPIPE",
-            "shutdown(2), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc") {}
+            "shutdown(2) SHUT_WR, unix(7); gVisor test/syscalls/linux/socket_unix.cc "
+            "ShutdownWrite (EPIPE, the other direction still works)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return ForConnected(t, "a half-close is defined for connected stream/seqpacket sockets");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange<uint64_t>(1, 100000),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t n = s.Param(0, 100);
+    const uint64_t n = std::clamp<uint64_t>(size_.Of(s), 1, 100000);
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;
     std::vector<std::byte> p = Payload(1, 0, n);
@@ -276,56 +289,109 @@ class ShutdownProperty : public NamedProperty {
       return Verdict::Fail("the half-closed peer could not be answered");
     return ps.Join();
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the closer sends %s before SHUT_WR", 100, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(ShutdownProperty);
+
+std::string SaySigpipeWatch(uint64_t caught) {
+  return caught != 0 ? "caught by a counting handler" : "blocked and taken from the pending set";
+}
+
+// Counts SIGPIPEs raised by sends: blocked and drained, or caught by a
+// counting handler. Restores the mask (and the action) on destruction.
+class SigpipeWatch {
+ public:
+  explicit SigpipeWatch(bool caught) : caught_(caught), handler_(SIGPIPE) {
+    const sigset_t pipe_set = SetOf({SIGPIPE});
+    ::sigprocmask(caught_ ? SIG_UNBLOCK : SIG_BLOCK, &pipe_set, &old_);
+    if (caught_) installed_ = handler_.Install() == 0;
+    DrainPending(pipe_set);
+  }
+  ~SigpipeWatch() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+  SigpipeWatch(const SigpipeWatch&) = delete;
+  SigpipeWatch& operator=(const SigpipeWatch&) = delete;
+  bool ok() const { return !caught_ || installed_; }
+  // SIGPIPEs since the last call. A send raises its SIGPIPE on its own
+  // thread before returning, so it is pending (or handled) by now.
+  int Take() {
+    if (!caught_) return DrainPending(SetOf({SIGPIPE}));
+    const int now = handler_.count();
+    const int fresh = now - seen_;
+    seen_ = now;
+    return fresh;
+  }
+
+ private:
+  bool caught_;
+  bool installed_ = false;
+  SignalCounter handler_;
+  int seen_ = 0;
+  sigset_t old_;
+};
 
 class EpipeProperty : public NamedProperty {
  public:
   EpipeProperty()
       : NamedProperty(
             "UNIX-EPIPE",
-            "sending to a stream/seqpacket peer that closed gives EPIPE; on a stream socket one "
-            "SIGPIPE per send unless MSG_NOSIGNAL (Linux seqpacket: EPIPE, no SIGPIPE)",
-            "unix(7), send(2) EPIPE/MSG_NOSIGNAL; LTP testcases/kernel/syscalls/send/") {}
+            "every send to a stream/seqpacket peer that closed gives EPIPE; on a stream socket a "
+            "plain send also raises exactly one SIGPIPE and a MSG_NOSIGNAL send none (Linux "
+            "seqpacket: EPIPE, no SIGPIPE)",
+            "send(2) EPIPE ('the process will also receive a SIGPIPE unless MSG_NOSIGNAL is "
+            "set'), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc "
+            "WriteOneSideClosed (EPIPE)") {}
   Applicability AppliesTo(const Transport& t) const override {
     return ForConnected(t,
                         "EPIPE is for connected stream/seqpacket sockets (a datagram peer's close "
                         "gives ECONNREFUSED)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(1, 5),
-                        [](int n) { return std::vector<Step>{Step::Param(0, n)}; });
+    return rc::gen::exec([this] {
+      return std::vector<Step>{
+          plain_.Step(*rc::gen::inRange(1, 5)), quiet_.Step(*rc::gen::inRange(0, 4)),
+          caught_.Step(*rc::gen::inRange(0, 2)), quiet_first_.Step(*rc::gen::inRange(0, 2))};
+    });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const int tries = static_cast<int>(s.Param(0, 2));
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;
     b.reset();
-    if (::send(a.get(), "x", 1, MSG_NOSIGNAL) != -1 || errno != EPIPE) {
-      return Verdict::Fail(absl::StrCat("send(MSG_NOSIGNAL) to a closed peer: ", ErrnoName(errno),
-                                        ", expected EPIPE"));
-    }
-    if (IsPending(SIGPIPE)) return Verdict::Fail("MSG_NOSIGNAL send raised SIGPIPE");
+    SigpipeWatch watch(caught_.Of(s));
+    if (!watch.ok()) return Verdict::Broken(absl::StrCat("sigaction: ", ErrnoName(errno)));
     // Linux raises SIGPIPE for SOCK_STREAM only: a seqpacket send goes through
     // unix_dgram_sendmsg, which returns EPIPE without the signal (a known
     // divergence from POSIX send(2)); there only the EPIPE is checked.
-    const bool want_signal = TypeOf(t) == SOCK_STREAM;
-    const sigset_t pipe_set = SetOf({SIGPIPE});
-    sigprocmask(SIG_BLOCK, &pipe_set, nullptr);
-    int sigs = 0;
-    for (int i = 0; i < tries; ++i) {
-      if (::send(a.get(), "x", 1, 0) != -1 || errno != EPIPE) {
-        return Verdict::Fail(
-            absl::StrCat("send to a closed peer: ", ErrnoName(errno), ", expected EPIPE"));
-      }
-      sigs += DrainPending(pipe_set);
+    const int per_plain = TypeOf(t) == SOCK_STREAM ? 1 : 0;
+    const int plain = std::clamp(plain_.Of(s), 0, 8), quiet = std::clamp(quiet_.Of(s), 0, 8);
+    std::vector<bool> nosignal;  // the sends, in order
+    for (int i = 0; i < plain + quiet; ++i) {
+      nosignal.push_back(quiet_first_.Of(s) ? i < quiet : i >= plain);
     }
-    if (sigs != (want_signal ? tries : 0)) {
-      return Verdict::Fail(absl::StrFormat("%d failed sends raised %d SIGPIPE, expected %d", tries,
-                                           sigs, want_signal ? tries : 0));
+    for (size_t i = 0; i < nosignal.size(); ++i) {
+      const char* how = nosignal[i] ? "send(MSG_NOSIGNAL)" : "send";
+      const ssize_t n = ::send(a.get(), "x", 1, nosignal[i] ? MSG_NOSIGNAL : 0);
+      const int err = errno;
+      const int raised = watch.Take();
+      if (n != -1 || err != EPIPE) {
+        return Verdict::Fail(absl::StrFormat("%s %d to a closed peer: %s, expected EPIPE", how,
+                                             i + 1, n >= 0 ? "succeeded" : ErrnoName(err)));
+      }
+      const int want = nosignal[i] ? 0 : per_plain;
+      if (raised != want) {
+        return Verdict::Fail(absl::StrFormat(
+            "%s %d to a closed peer raised %d SIGPIPE, expected %d", how, i + 1, raised, want));
+      }
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> plain_{this, 0, "plain sends to the closed peer: %s", 2};
+  const Param<int> quiet_{this, 1, "sends with MSG_NOSIGNAL: %s", 0};
+  const Param<bool> caught_{this, 2, "SIGPIPE is %s", false, SaySigpipeWatch};
+  const Param<bool> quiet_first_{this, 3, "the MSG_NOSIGNAL sends come first: %s", true, SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(EpipeProperty);
 

@@ -1,5 +1,6 @@
 #include "properties/socket/socket_util.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,19 @@ sockaddr_un UnixAddr(const std::string& path) {
   a.sun_family = AF_UNIX;
   snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
   return a;
+}
+
+FileDescriptor Loopback(int type, sockaddr_in* addr) {
+  FileDescriptor fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  *addr = {};
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof *addr;
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(addr), sizeof *addr) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(addr), &len) != 0) {
+    return FileDescriptor();
+  }
+  return fd;
 }
 
 // A connected pair of the transport's kind: `a` the client, `b` the server

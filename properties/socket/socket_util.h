@@ -7,6 +7,7 @@
 #ifndef IPCSPEC_PROPERTIES_SOCKET_SOCKET_UTIL_H_
 #define IPCSPEC_PROPERTIES_SOCKET_SOCKET_UTIL_H_
 
+#include <netinet/in.h>
 #include <sys/un.h>
 
 #include <cstddef>
@@ -22,6 +23,9 @@ namespace ipcspec::props {
 int TypeOf(const Transport& t);   // SOCK_STREAM / SOCK_SEQPACKET / SOCK_DGRAM by name
 bool IsPair(const Transport& t);  // socketpair_*
 sockaddr_un UnixAddr(const std::string& path);
+// A socket of `type` bound to 127.0.0.1 on an ephemeral port, and its
+// address; an empty descriptor on failure (errno says why).
+FileDescriptor Loopback(int type, sockaddr_in* addr);
 // A connected AF_UNIX pair of the transport's kind: `a` the client, `b` the
 // server side (accepted, or the bound datagram socket, or socketpair ends).
 // Paths in the scratch directory are unlinked once connected.

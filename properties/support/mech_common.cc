@@ -150,6 +150,121 @@ int SignalCounter::Install(int flags) {
 
 int SignalCounter::count() const { return g_signals.load(); }
 
+bool WaitUntilBlockedInOr(pid_t pid, long nr, const std::function<bool()>& instead,
+                          const Deadline& deadline) {
+  for (;;) {
+    if (instead()) return true;
+    const Deadline slice = Deadline::After(absl::Milliseconds(2));
+    if (WaitUntilBlockedIn(pid, nr, slice.when() < deadline.when() ? slice : deadline)) return true;
+    if (deadline.Passed()) return instead();
+  }
+}
+
+int CriticalSection::Increment(volatile uint64_t* shared) {
+  const uint64_t v = *shared;
+  *shared = v + 1;
+  return 0;
+}
+
+namespace {
+
+// The shared state of CheckExclusion: flag p says process p is about to
+// enter its first section, flag n + p that it entered, flag 2n + p that it
+// finished; counter p is its pid.
+class ExclusionState {
+ public:
+  explicit ExclusionState(int n) : n_(n), flags_(3 * n + 3), count_(sizeof(uint64_t)) {
+    *Count() = 0;
+  }
+  volatile uint64_t* Count() const { return static_cast<volatile uint64_t*>(count_.data()); }
+  std::atomic<uint64_t>& Inside() const { return flags_.Counter(3 * n_); }
+  std::atomic<uint64_t>& Overlaps() const { return flags_.Counter(3 * n_ + 1); }
+  std::atomic<uint64_t>& Holder() const { return flags_.Counter(3 * n_ + 2); }
+  std::atomic<uint64_t>& Pid(int p) const { return flags_.Counter(p); }
+  void Arriving(int p) { flags_.Raise(p); }
+  void Entered(int p) { flags_.Raise(n_ + p); }
+  void Finished(int p) { flags_.Raise(2 * n_ + p); }
+  bool WaitArriving(int p, const Deadline& d) const { return flags_.WaitFor(p, d); }
+  bool HasEntered(int p) const { return flags_.IsRaised(n_ + p); }
+  bool HasFinished(int p) const { return flags_.IsRaised(2 * n_ + p); }
+
+ private:
+  int n_;
+  SharedFlags flags_;
+  SharedMemory count_;
+};
+
+// The first holder waits until every other process sleeps in the lock's call,
+// or got in anyway, or is done.
+Verdict HoldUntilOthersWait(const ExclusionRun& run, ExclusionState& st, int me,
+                            const Deadline& deadline) {
+  for (int o = 0; o < run.processes; ++o) {
+    if (o == me) continue;
+    const auto pid = static_cast<pid_t>(st.Pid(o).load());
+    // Only after it announced its attempt: before that it may sleep elsewhere
+    // (in the start barrier's futex, say).
+    if (!st.WaitArriving(o, deadline) ||
+        !WaitUntilBlockedInOr(
+            pid, run.blocking_syscall, [&] { return st.HasEntered(o) || st.HasFinished(o); },
+            deadline)) {
+      return Verdict::Broken(absl::StrFormat(
+          "process %d neither waited for %s nor got in while it was held", o, run.lock));
+    }
+  }
+  return Verdict::Pass();
+}
+
+Verdict ExclusionRounds(const ExclusionRun& run, const OpenSection& open, ExclusionState& st,
+                        ProcessBarrier& start, int me, const Deadline& deadline) {
+  std::string err;
+  std::unique_ptr<CriticalSection> section = open(&err);
+  if (!section) return Verdict::Broken(err);
+  st.Pid(me) = static_cast<uint64_t>(::getpid());
+  if (!start.Wait(deadline)) return Verdict::Broken("start barrier timed out");
+  for (int r = 0; r < run.rounds; ++r) {
+    if (r == 0) st.Arriving(me);
+    if (int rc = section->Enter(deadline); rc != 0)
+      return Verdict::Fail(absl::StrCat("entering ", run.lock, ": ", ErrnoName(-rc)));
+    if (st.Inside().fetch_add(1) != 0) st.Overlaps().fetch_add(1);
+    if (r == 0) st.Entered(me);
+    uint64_t none = 0;
+    if (r == 0 && st.Holder().compare_exchange_strong(none, static_cast<uint64_t>(me) + 1)) {
+      if (Verdict v = HoldUntilOthersWait(run, st, me, deadline); !v.ok()) return v;
+    }
+    if (int rc = section->Increment(st.Count()); rc != 0)
+      return Verdict::Broken(absl::StrCat("the update inside: ", ErrnoName(-rc)));
+    st.Inside().fetch_sub(1);
+    if (int rc = section->Leave(); rc != 0)
+      return Verdict::Fail(absl::StrCat("leaving ", run.lock, ": ", ErrnoName(-rc)));
+  }
+  st.Finished(me);
+  return Verdict::Pass();
+}
+
+}  // namespace
+
+Verdict CheckExclusion(const ExclusionRun& run, const OpenSection& open, const CaseEnv& env) {
+  const Deadline deadline = CaseDeadline(env);
+  ExclusionState st(run.processes);
+  ProcessBarrier start(static_cast<uint32_t>(run.processes));
+  Participants ps(deadline);
+  for (int p = 0; p < run.processes; ++p) {
+    ps.Spawn(absl::StrCat("process ", p),
+             [&, p] { return ExclusionRounds(run, open, st, start, p, deadline); });
+  }
+  if (Verdict v = ps.Join(); !v.ok()) return v;
+  const uint64_t total = run.total ? run.total() : *st.Count();
+  const uint64_t want = static_cast<uint64_t>(run.processes) * static_cast<uint64_t>(run.rounds);
+  const uint64_t overlaps = st.Overlaps().load();
+  if (overlaps != 0 || total != want) {
+    return Verdict::Fail(absl::StrFormat(
+        "%d processes x %d updates under %s: count %d, expected %d; %d critical sections "
+        "overlapped",
+        run.processes, run.rounds, run.lock, total, want, overlaps));
+  }
+  return Verdict::Pass();
+}
+
 std::vector<std::byte> Record(uint32_t writer, uint32_t seq, size_t len) {
   std::vector<std::byte> out(len);
   const uint16_t w = static_cast<uint16_t>(writer), s = static_cast<uint16_t>(seq);

@@ -1,5 +1,6 @@
 // properties/support/mech_common.h: what the PIPE, FIFO, SYSV-MSG, POSIX-MQ, EVENTFD
-// and FILE mechanism properties share.
+// and FILE mechanism properties share, and the exclusion check FILE-LOCK and
+// SEM-COUNT both run (CheckExclusion).
 //
 // The calls these properties check go through MechHooks, so that a test can
 // substitute a deliberately wrong mechanism and watch the property fail (a
@@ -23,7 +24,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -103,6 +106,44 @@ class SignalCounter {
   bool installed_ = false;
   struct sigaction old_ = {};
 };
+
+// Waits until `pid` sleeps in system call `nr` (as WaitUntilBlockedIn does)
+// or `instead()` becomes true, whichever comes first; false at the deadline.
+// For a process that must block where a wrong mechanism lets it through.
+bool WaitUntilBlockedInOr(pid_t pid, long nr, const std::function<bool()>& instead,
+                          const Deadline& deadline);
+
+// One process's way into a critical section under test (a semaphore, an
+// fcntl write lock), made in that process.
+class CriticalSection {
+ public:
+  virtual ~CriticalSection() = default;
+  virtual int Enter(const Deadline& d) = 0;  // 0 or -errno
+  virtual int Leave() = 0;                   // 0 or -errno
+  // The read-increment-write done inside; by default of a counter in shared
+  // memory. 0 or -errno.
+  virtual int Increment(volatile uint64_t* shared);
+};
+using OpenSection = std::function<std::unique_ptr<CriticalSection>(std::string* error)>;
+struct ExclusionRun {
+  int processes = 2;
+  int rounds = 1;
+  long blocking_syscall = 0;  // where a process waiting to enter sleeps
+  std::string lock;           // "the semaphore", for messages
+  // The count after every process has finished; nullptr: the shared counter.
+  std::function<uint64_t()> total;
+};
+// Forks `processes` participants; each opens its section, then enters it
+// `rounds` times and increments inside. The first to enter holds the section
+// until every other process sleeps in `blocking_syscall` (or, past a lock
+// that does not exclude, has come in too), so such a lock is caught on every
+// run. Fails when two sections overlapped or the count is not
+// processes x rounds.
+//
+//   ExclusionRun run{.processes = 3, .rounds = 100, .blocking_syscall = SYS_semtimedop,
+//                    .lock = "the semaphore"};
+//   return CheckExclusion(run, [&](std::string*) { return std::make_unique<MySection>(); }, env);
+Verdict CheckExclusion(const ExclusionRun& run, const OpenSection& open, const CaseEnv& env);
 
 // Self-describing records for streams several writers share: an 8-byte
 // header (magic, writer, sequence number, length) then PatternByte bytes.

@@ -59,6 +59,9 @@ class Semaphore {
 };
 std::unique_ptr<Semaphore> MakeSysvSemaphore(unsigned value, std::string* error);   // semget/semop
 std::unique_ptr<Semaphore> MakePosixSemaphore(unsigned value, std::string* error);  // sem_open
+// Deliberately wrong, for tests: Wait and TryWait succeed at once whatever
+// the value, so nothing is excluded.
+std::unique_ptr<Semaphore> MakeNonExcludingSemaphore();
 
 enum class Publish { kSysvSemaphore, kPosixSemaphore, kAtomic };
 

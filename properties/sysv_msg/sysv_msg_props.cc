@@ -1,12 +1,11 @@
 // SYSV-MSG-*: System V message queues (msgget/msgsnd/msgrcv) checked on a
 // private queue of their own: selection by msgtyp (0, >0, <0, MSG_EXCEPT)
 // against a typed-queue model, FIFO within a type, MSG_NOERROR truncation
-// and E2BIG, IPC_NOWAIT (ENOMSG, EAGAIN at msg_qbytes), EIDRM for blocked
-// callers on removal, zero-length messages. msgrcv goes through MechHooks so
-// a test can substitute one that ignores msgtyp.
+// and E2BIG, IPC_NOWAIT (ENOMSG, EAGAIN at msg_qbytes); EIDRM and
+// zero-length messages are in sysv_msg_edges.cc. msgrcv goes through
+// MechHooks so a test can substitute one that ignores msgtyp.
 #include <sys/ipc.h>
 #include <sys/msg.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,52 +17,10 @@
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
+#include "properties/sysv_msg/msg_queue.h"
 
 namespace ipcspec::props {
 namespace {
-
-constexpr size_t kMaxText = 8192;  // MSGMAX in a fresh IPC namespace
-
-struct MsgBuf {
-  long mtype;
-  char mtext[kMaxText];
-};
-
-// A private queue, removed at scope exit (in the process that made it).
-class MsgQueue {
- public:
-  MsgQueue() : id_(::msgget(IPC_PRIVATE, IPC_CREAT | 0600)), owner_(::getpid()) {}
-  ~MsgQueue() {
-    if (id_ >= 0 && ::getpid() == owner_) ::msgctl(id_, IPC_RMID, nullptr);
-  }
-  MsgQueue(const MsgQueue&) = delete;
-  MsgQueue& operator=(const MsgQueue&) = delete;
-  int id() const { return id_; }
-  void Forget() { id_ = -1; }
-  msqid_ds Stat() const {
-    msqid_ds ds = {};
-    ::msgctl(id_, IPC_STAT, &ds);
-    return ds;
-  }
-
- private:
-  int id_;
-  pid_t owner_;
-};
-
-// Message text: the type and the number, then pattern bytes.
-std::vector<char> Text(long type, uint64_t n, size_t size) {
-  std::vector<std::byte> p = Payload(static_cast<uint32_t>(type), n, size);
-  return std::vector<char>(reinterpret_cast<char*>(p.data()),
-                           reinterpret_cast<char*>(p.data()) + size);
-}
-
-int Send(int id, long type, const std::vector<char>& text, int flags) {
-  MsgBuf m;
-  m.mtype = type;
-  std::copy(text.begin(), text.end(), m.mtext);
-  return ::msgsnd(id, &m, text.size(), flags) == 0 ? 0 : -errno;
-}
 
 // One message of the model.
 struct Msg {
@@ -100,10 +57,25 @@ class SelectProperty : public NamedProperty {
   SelectProperty(std::string_view id, std::string_view summary, Mix mix)
       : NamedProperty(
             id, summary,
-            "msgrcv(2) 'msgtyp', MSG_EXCEPT; POSIX msgrcv(); LTP testcases/kernel/syscalls/ipc/"
-            "msgrcv/msgrcv03.c..msgrcv08.c; Open POSIX conformance/interfaces/msgrcv"),
+            "msgrcv(2) msgtyp (0: the first message; > 0: the first of that type, or with "
+            "MSG_EXCEPT of another type; < 0: the first of the lowest type <= |msgtyp|); POSIX "
+            "msgrcv(); LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c (msgtyp zero, "
+            "positive, negative, MSG_EXCEPT), msgrcv02.c (ENOMSG with IPC_NOWAIT)"),
         mix_(mix) {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+  std::string DescribeStep(const Step& s) const override {
+    switch (s.op) {
+      case Op::kPriority:
+        return absl::StrFormat("the next message has type %d", s.size);
+      case Op::kSend:
+        return absl::StrFormat("msgsnd of message %d: %s", s.arg, SayBytes(s.size));
+      case Op::kTryRecv:
+        return absl::StrFormat("msgrcv(msgtyp %d%s, IPC_NOWAIT)", static_cast<long>(s.arg),
+                               s.size != 0 ? ", MSG_EXCEPT" : "");
+      default:
+        return NamedProperty::DescribeStep(s);
+    }
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     const Mix mix = mix_;
     return rc::gen::exec([mix] {
@@ -221,20 +193,22 @@ class NoErrorProperty : public NamedProperty {
             "SYSV-MSG-TRUNC",
             "a message longer than msgsz: with MSG_NOERROR it is received truncated to msgsz and "
             "removed; without, msgrcv gives E2BIG and the message stays queued, in place",
-            "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c") {}
+            "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c "
+            "(E2BIG), msgrcv07.c (MSG_NOERROR truncates)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint64_t size = *rc::gen::inRange<uint64_t>(1, kMaxText + 1);
-      return std::vector<Step>{
-          Step::Param(0, size), Step::Param(1, *rc::gen::inRange<uint64_t>(0, size)),
-          Step::Param(2, *rc::gen::inRange(0, 2)), Step::Param(3, *rc::gen::inRange(0, 3))};
+      return std::vector<Step>{size_.Step(size), msgsz_.Step(*rc::gen::inRange<uint64_t>(0, size)),
+                               noerror_.Step(*rc::gen::inRange(0, 2)),
+                               behind_.Step(*rc::gen::inRange(0, 3))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const size_t size = s.Param(0, 100), msgsz = std::min<uint64_t>(s.Param(1, 10), size - 1);
-    const bool noerror = s.Param(2, 0) != 0;
-    const int behind = static_cast<int>(s.Param(3, 1));
+    const size_t size = std::clamp<uint64_t>(size_.Of(s), 1, kMaxText);
+    const size_t msgsz = std::min<uint64_t>(msgsz_.Of(s), size - 1);
+    const bool noerror = noerror_.Of(s);
+    const int behind = std::clamp(behind_.Of(s), 0, 2);
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
     const std::vector<char> text = Text(1, 0, size);
@@ -243,9 +217,10 @@ class NoErrorProperty : public NamedProperty {
       if (Send(q.id(), 1, Text(1, b + 1, 5), 0) < 0) return Verdict::Broken("msgsnd");
     }
     MsgBuf buf;
+    buf.mtype = 0;
     ssize_t n = Hooks().msgrcv(q.id(), &buf, msgsz, 0, IPC_NOWAIT | (noerror ? MSG_NOERROR : 0));
     if (noerror) {
-      if (n != static_cast<ssize_t>(msgsz) ||
+      if (n != static_cast<ssize_t>(msgsz) || buf.mtype != 1 ||
           !std::equal(text.begin(), text.begin() + msgsz, buf.mtext)) {
         return Verdict::Fail(absl::StrFormat(
             "MSG_NOERROR receive of a %d-byte message into %d bytes %s, not the "
@@ -270,6 +245,12 @@ class NoErrorProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the first message has %s", 100, SayBytes};
+  const Param<uint64_t> msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10, SayBytes};
+  const Param<bool> noerror_{this, 2, "with MSG_NOERROR: %s", false, SayYesNo};
+  const Param<int> behind_{this, 3, "5-byte messages queued behind it: %s", 1};
 };
 
 class NoWaitProperty : public NamedProperty {
@@ -279,12 +260,18 @@ class NoWaitProperty : public NamedProperty {
             "SYSV-MSG-NOWAIT",
             "IPC_NOWAIT: msgrcv on an empty queue gives ENOMSG; msgsnd gives EAGAIN exactly when "
             "the message would take the queue past msg_qbytes, queueing nothing",
-            "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP ipc/msgsnd/msgsnd05.c, "
-            "ipc/msgrcv/msgrcv05.c") {}
+            "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP testcases/kernel/syscalls/ipc/"
+            "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) {
+      return absl::StrFormat("msgsnd of message %d with IPC_NOWAIT: %s", s.arg, SayBytes(s.size));
+    }
+    return NamedProperty::DescribeStep(s);
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange<uint64_t>(64, 16385))};
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
       const int n = *rc::gen::inRange(1, 40);
       for (int i = 0; i < n; ++i)
         steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(0, 3000), i));
@@ -295,7 +282,7 @@ class NoWaitProperty : public NamedProperty {
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
     msqid_ds ds = q.Stat();
-    ds.msg_qbytes = std::min<msglen_t>(s.Param(0, 1000), ds.msg_qbytes);
+    ds.msg_qbytes = std::min<msglen_t>(qbytes_.Of(s), ds.msg_qbytes);
     if (::msgctl(q.id(), IPC_SET, &ds) != 0)
       return Verdict::Broken(absl::StrCat("IPC_SET: ", ErrnoName(errno)));
     const size_t qbytes = q.Stat().msg_qbytes;
@@ -328,113 +315,9 @@ class NoWaitProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
-};
 
-class RemovedProperty : public NamedProperty {
- public:
-  RemovedProperty()
-      : NamedProperty(
-            "SYSV-MSG-EIDRM",
-            "IPC_RMID while processes are blocked in msgrcv (empty queue) or msgsnd (full queue) "
-            "wakes every one of them with EIDRM",
-            "msgrcv(2)/msgsnd(2) EIDRM; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::inRange(1, 4))};
-    });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const bool senders = s.Param(0, 0) != 0;
-    const int blocked = static_cast<int>(s.Param(1, 1));
-    MsgQueue q;
-    if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
-    if (senders) {
-      msqid_ds ds = q.Stat();
-      ds.msg_qbytes = 100;
-      if (::msgctl(q.id(), IPC_SET, &ds) != 0 ||
-          Send(q.id(), 1, Text(1, 0, 100), IPC_NOWAIT) != 0) {
-        return Verdict::Broken("filling the queue");
-      }
-    }
-    const Deadline deadline = CaseDeadline(env);
-    SharedFlags flags(8);
-    Participants ps(deadline);
-    for (int b = 0; b < blocked; ++b) {
-      ps.Spawn(absl::StrCat(senders ? "sender " : "receiver ", b), [&, b]() -> Verdict {
-        flags.Counter(b) = static_cast<uint64_t>(::getpid());
-        flags.Raise(b);
-        MsgBuf buf;
-        ssize_t n = senders ? Send(q.id(), 1, Text(1, 1, 10), 0)
-                            : Hooks().msgrcv(q.id(), &buf, kMaxText, 0, 0);
-        if (n < 0 && senders) errno = static_cast<int>(-n);
-        if (n >= 0 || errno != EIDRM) {
-          return Verdict::Fail(absl::StrCat("blocked ", senders ? "msgsnd" : "msgrcv",
-                                            " woke by IPC_RMID with ",
-                                            n >= 0 ? "success" : ErrnoName(errno), ", not EIDRM"));
-        }
-        return Verdict::Pass();
-      });
-    }
-    for (int b = 0; b < blocked; ++b) {
-      if (!flags.WaitFor(b, deadline)) return Verdict::Broken("a child never started");
-      const auto pid = static_cast<pid_t>(flags.Counter(b).load());
-      if (!WaitUntilBlockedIn(pid, senders ? SYS_msgsnd : SYS_msgrcv, deadline)) {
-        return Verdict::Fail(
-            absl::StrFormat("child %d did not block in %s", b, senders ? "msgsnd" : "msgrcv"));
-      }
-    }
-    if (::msgctl(q.id(), IPC_RMID, nullptr) != 0)
-      return Verdict::Broken(absl::StrCat("IPC_RMID: ", ErrnoName(errno)));
-    q.Forget();
-    return ps.Join();
-  }
-};
-
-class ZeroLengthProperty : public NamedProperty {
- public:
-  ZeroLengthProperty()
-      : NamedProperty(
-            "SYSV-MSG-ZERO",
-            "zero-length messages are legal: msgsnd(msgsz 0) queues one, msgrcv returns 0 with its "
-            "type, in order with longer messages",
-            "msgsnd(2) (msgsz may be 0), msgrcv(2); POSIX msgsnd()") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      auto sizes = *rc::gen::resize(
-          20, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(
-                  rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(0, 50)))));
-      std::vector<Step> steps;
-      for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
-      return steps;
-    });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    MsgQueue q;
-    if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
-    const std::vector<Sent> sent = SendsOf(s, 1);
-    for (const Sent& m : sent) {
-      const long type = static_cast<long>(m.msg % 3 + 1);
-      if (int rc = Send(q.id(), type, Text(type, m.msg, m.size), IPC_NOWAIT); rc < 0) {
-        return Verdict::Fail(absl::StrFormat("msgsnd of %d bytes: %s", m.size, ErrnoName(-rc)));
-      }
-    }
-    MsgBuf buf;
-    for (const Sent& m : sent) {
-      const long type = static_cast<long>(m.msg % 3 + 1);
-      buf.mtype = -1;
-      ssize_t n = Hooks().msgrcv(q.id(), &buf, kMaxText, 0, IPC_NOWAIT);
-      if (n != static_cast<ssize_t>(m.size) || buf.mtype != type) {
-        return Verdict::Fail(absl::StrFormat(
-            "message %d (%d bytes, type %d) came back as %s, type %d", m.msg, m.size, type,
-            n < 0 ? ErrnoName(errno) : absl::StrCat(n, " bytes"), buf.mtype));
-      }
-    }
-    return Verdict::Pass();
-  }
+ private:
+  const Param<uint64_t> qbytes_{this, 0, "msg_qbytes is set to %s", 1000, SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(TypesProperty);
@@ -442,8 +325,6 @@ IPCSPEC_REGISTER_PROPERTY(ExceptProperty);
 IPCSPEC_REGISTER_PROPERTY(FifoTypeProperty);
 IPCSPEC_REGISTER_PROPERTY(NoErrorProperty);
 IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
-IPCSPEC_REGISTER_PROPERTY(RemovedProperty);
-IPCSPEC_REGISTER_PROPERTY(ZeroLengthProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -1,0 +1,192 @@
+// POSIX-MQ-ETIMEDOUT and POSIX-MQ-NOTIFY: waiting on a POSIX message queue,
+// for a timeout or for a notification.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/posix_mq/mq_queue.h"
+#include "properties/support/common.h"
+#include "properties/support/mech_common.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+std::string SayTimedCall(uint64_t send) {
+  return send != 0 ? "mq_timedsend on a full queue" : "mq_timedreceive on an empty queue";
+}
+
+class TimedProperty : public NamedProperty {
+ public:
+  TimedProperty()
+      : NamedProperty(
+            "POSIX-MQ-ETIMEDOUT",
+            "mq_timedreceive on an empty queue and mq_timedsend on a full one (blocking "
+            "descriptors) give ETIMEDOUT at the absolute timeout, not before",
+            "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
+            "mq_timedreceive/18-1.c, mq_timedsend/20-1.c; LTP testcases/kernel/syscalls/"
+            "mq_timedreceive/mq_timedreceive01.c, mq_timedsend/mq_timedsend01.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{send_.Step(*rc::gen::inRange(0, 2)),
+                               timeout_.Step(*rc::gen::oneOf(rc::gen::just<uint64_t>(0),
+                                                             rc::gen::inRange<uint64_t>(1, 80)))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const bool send = send_.Of(s);
+    const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(timeout_.Of(s), 10000));
+    MqQueue q(1, 64, O_RDWR);
+    if (!q.ok()) return NotOpened(q);
+    if (send && ::mq_send(q.q(), "f", 1, 0) != 0) return Verdict::Broken("mq_send");
+    const absl::Time until = absl::Now() + absl::Milliseconds(ms);
+    const struct timespec abs = absl::ToTimespec(until);
+    char buf[64];
+    long rc;
+    {
+      // Last resort: a call that never times out would hang the case.
+      InterruptAfter guard(absl::Milliseconds(ms) + env.hang_grace);
+      rc = send ? ::mq_timedsend(q.q(), "g", 1, 0, &abs)
+                : ::mq_timedreceive(q.q(), buf, sizeof(buf), nullptr, &abs);
+    }
+    const absl::Time after = absl::Now();
+    const char* call = send ? "mq_timedsend on a full queue" : "mq_timedreceive on an empty queue";
+    if (rc >= 0 || errno != ETIMEDOUT) {
+      return Verdict::Fail(absl::StrFormat("%s with a %dms timeout %s, not ETIMEDOUT", call, ms,
+                                           rc < 0 && errno == EINTR ? "never returned" : Said(rc)));
+    }
+    if (after < until) {
+      return Verdict::Fail(absl::StrFormat("%s gave ETIMEDOUT %s before the %dms timeout", call,
+                                           absl::FormatDuration(until - after), ms));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<bool> send_{this, 0, "the timed call is %s", false, SayTimedCall};
+  const Param<uint64_t> timeout_{this, 1, "its absolute timeout is %s from now", 10,
+                                 SayMilliseconds};
+};
+
+// Blocks `sig` in this thread while alive; the old mask comes back.
+class BlockSignal {
+ public:
+  explicit BlockSignal(int sig) {
+    sigemptyset(&set_);
+    sigaddset(&set_, sig);
+    ::sigprocmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~BlockSignal() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+  BlockSignal(const BlockSignal&) = delete;
+  BlockSignal& operator=(const BlockSignal&) = delete;
+  const sigset_t& set() const { return set_; }
+
+ private:
+  sigset_t set_, old_;
+};
+
+// A second process's mq_notify registration while one is in place: EBUSY.
+Verdict SecondRegistrationRefused(mqd_t q, const Deadline& deadline) {
+  Participants ps(deadline);
+  ps.Spawn("second registrant", [&]() -> Verdict {
+    struct sigevent none = {};
+    none.sigev_notify = SIGEV_NONE;
+    if (::mq_notify(q, &none) == 0)
+      return Verdict::Fail("a second process registered too, no EBUSY");
+    if (errno != EBUSY)
+      return Verdict::Fail(absl::StrCat("second registration: ", ErrnoName(errno), ", not EBUSY"));
+    return Verdict::Pass();
+  });
+  return ps.Join();
+}
+
+// One round: register, a second registrant is refused, a message on the empty
+// queue queues the signal once (the kernel queues it within mq_send), a
+// second message queues nothing.
+Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int sig, int value,
+                    const Deadline& deadline) {
+  struct sigevent ev = {};
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = sig;
+  ev.sigev_value.sival_int = value;
+  if (::mq_notify(q.q(), &ev) != 0) {
+    return Verdict::Fail(
+        absl::StrFormat("round %d: mq_notify %s%s", round, ErrnoName(errno),
+                        round > 1 ? " (the delivered registration was not removed)" : ""));
+  }
+  if (Verdict v = SecondRegistrationRefused(q.q(), deadline); !v.ok()) return v;
+  if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
+  siginfo_t si = {};
+  const struct timespec until = absl::ToTimespec(absl::Milliseconds(deadline.RemainingMs()));
+  if (::sigtimedwait(&blocked.set(), &si, &until) != sig) {
+    return Verdict::Fail(absl::StrFormat("round %d: no %s after a message reached the empty queue",
+                                         round, SignalName(sig)));
+  }
+  if (si.si_code != SI_MESGQ || si.si_value.sival_int != value) {
+    return Verdict::Fail(
+        absl::StrFormat("notification had si_code %d, value %d; expected SI_MESGQ (%d), %d",
+                        si.si_code, si.si_value.sival_int, SI_MESGQ, value));
+  }
+  char buf[64];
+  if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+  // Unregistered now: another empty -> non-empty transition queues nothing.
+  if (Hooks().mq_send(q.q(), "b", 1, 0) != 0) return Verdict::Broken("mq_send");
+  const struct timespec now = {0, 0};
+  if (::sigtimedwait(&blocked.set(), &si, &now) == sig) {
+    return Verdict::Fail(
+        absl::StrFormat("round %d: a second notification without registering again", round));
+  }
+  if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+  return Verdict::Pass();
+}
+
+class NotifyProperty : public NamedProperty {
+ public:
+  NotifyProperty()
+      : NamedProperty(
+            "POSIX-MQ-NOTIFY",
+            "mq_notify has one registrant (another process gets EBUSY); a message arriving on "
+            "the empty queue sends the signal once (SI_MESGQ, the value), then the "
+            "registration is gone until renewed",
+            "mq_notify(3) (EBUSY when another process is registered; the registration is removed "
+            "once a notification is sent); LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c "
+            "(SI_MESGQ and sival_int of the notification, EBUSY); Open POSIX "
+            "conformance/interfaces/mq_notify/") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{
+          rounds_.Step(*rc::gen::inRange(1, 4)), value_.Step(*rc::gen::inRange(0, 1000)),
+          signal_.Step(*rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2}))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const int sig = signal_.Of(s) == SIGUSR2 ? SIGUSR2 : SIGUSR1;
+    MqQueue q(4, 64);
+    if (!q.ok()) return NotOpened(q);
+    BlockSignal blocked(sig);
+    const Deadline deadline = CaseDeadline(env);
+    for (int r = 1; r <= rounds_.Of(s); ++r) {
+      if (Verdict v = NotifyRound(q, blocked, r, sig, value_.Of(s), deadline); !v.ok()) return v;
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<int> rounds_{this, 0, "rounds of register, notify, re-register: %s", 2};
+  const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7};
+  const Param<int> signal_{this, 2, "the notification signal is %s", SIGUSR1, SaySignal};
+};
+
+IPCSPEC_REGISTER_PROPERTY(TimedProperty);
+IPCSPEC_REGISTER_PROPERTY(NotifyProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

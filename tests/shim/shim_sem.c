@@ -1,0 +1,49 @@
+/* System V semaphore breakages for SEM-UNDO (tests/shim/shim.h).
+ *
+ *   sem-undo-always   a decrement without SEM_UNDO is done with it, so a
+ *                     killed holder's unit comes back although it never asked
+ *   sem-undo-ignored  SEM_UNDO is dropped, so a killed holder's unit is lost
+ *
+ * Only semop/semtimedop calls whose operations match the rule change; every
+ * other call is the real one.
+ */
+#define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
+#include <stddef.h>
+#include <sys/sem.h>
+
+#include "shim.h"
+
+enum { kMaxOps = 64 };
+
+/* Copies `sops` into `out` with the selected breakage applied; returns 1 when
+ * something changed. */
+static int Rewrite(const struct sembuf* sops, size_t nsops, struct sembuf* out) {
+  int changed = 0;
+  const int always = ipcspec_shim_mode("sem-undo-always");
+  const int ignored = ipcspec_shim_mode("sem-undo-ignored");
+  if ((!always && !ignored) || nsops > kMaxOps) return 0;
+  for (size_t i = 0; i < nsops; ++i) {
+    out[i] = sops[i];
+    if (always && sops[i].sem_op < 0 && (sops[i].sem_flg & SEM_UNDO) == 0) {
+      out[i].sem_flg |= SEM_UNDO;
+      changed = 1;
+    }
+    if (ignored && (sops[i].sem_flg & SEM_UNDO) != 0) {
+      out[i].sem_flg &= ~SEM_UNDO;
+      changed = 1;
+    }
+  }
+  return changed;
+}
+
+int semop(int id, struct sembuf* sops, size_t nsops) {
+  struct sembuf copy[kMaxOps];
+  if (sops != NULL && Rewrite(sops, nsops, copy)) sops = copy;
+  return IPCSPEC_SHIM_NEXT(semop)(id, sops, nsops);
+}
+
+int semtimedop(int id, struct sembuf* sops, size_t nsops, const struct timespec* timeout) {
+  struct sembuf copy[kMaxOps];
+  if (sops != NULL && Rewrite(sops, nsops, copy)) sops = copy;
+  return IPCSPEC_SHIM_NEXT(semtimedop)(id, sops, nsops, timeout);
+}
