@@ -19,7 +19,9 @@
  *   }
  *
  * Without IPCSPEC_SHIM (or with an unknown mode) every wrapper is the real
- * call; ShimModes() in tests/support/shim_run.h lists the modes a test may name.
+ * call. One shared object holds every area's wrappers, so a libc function is
+ * wrapped in one file only; tests run the binary with it through RunPair()
+ * (tests/support/shim_run.h).
  */
 #ifndef IPCSPEC_TESTS_SHIM_SHIM_H_
 #define IPCSPEC_TESTS_SHIM_SHIM_H_
