@@ -348,7 +348,7 @@ TEST_P(ShmRingTest, ClosingTheLastWriterWakesEveryBlockedReader) {
   }
   ch_->Detach();
   for (Child& c : readers) {
-    ASSERT_TRUE(WaitUntilBlockedIn(c.pid(), {SYS_semtimedop, SYS_futex}, kLong));
+    ASSERT_TRUE(WaitUntilBlockedIn(c.pid(), {SYS_semtimedop, SYS_futex, SYS_futex_waitv}, kLong));
   }
   const absl::Time start = absl::Now();
   w.reset();
@@ -364,7 +364,7 @@ TEST_P(ShmRingTest, ReaderCloseGivesEpipeToAWriterBlockedOnAFullRing) {
     return end.Send(Pattern(3 * kRing + 7, 1), &sent, kTimeoutMs) == -EPIPE && sent == 0 ? 0 : 1;
   });
   ch_->Detach();
-  ASSERT_TRUE(WaitUntilBlockedIn(w.pid(), {SYS_semtimedop, SYS_futex}, kLong));
+  ASSERT_TRUE(WaitUntilBlockedIn(w.pid(), {SYS_semtimedop, SYS_futex, SYS_futex_waitv}, kLong));
   const absl::Time start = absl::Now();
   r.reset();
   EXPECT_EQ(w.Wait(kLong), 0);
@@ -413,7 +413,7 @@ TEST_P(ShmRingTest, ReaderTimingOutHalfWayKeepsThePieces) {
     return end.Send(big, &sent, kTimeoutMs) == 0 ? 0 : 1;
   });
   ch_->Detach();
-  ASSERT_TRUE(WaitUntilBlockedIn(w.pid(), {SYS_semtimedop, SYS_futex}, kLong));
+  ASSERT_TRUE(WaitUntilBlockedIn(w.pid(), {SYS_semtimedop, SYS_futex, SYS_futex_waitv}, kLong));
   ASSERT_EQ(::kill(w.pid(), SIGSTOP), 0);
   ASSERT_TRUE(WaitUntilStopped(w.pid(), kLong));
   std::vector<std::byte> buf(kMax);
@@ -477,7 +477,7 @@ TEST_P(ShmRingTest, WriterKilledMidMessageGivesEndNeverATornMessage) {
   size_t n = 0;
   ASSERT_EQ(r->Recv(buf, &n, kTimeoutMs), 0);
   ASSERT_TRUE(SameBytes(std::span(buf).first(n), Pattern(100, 1)));
-  ASSERT_TRUE(WaitUntilBlockedIn(w.pid(), {SYS_semtimedop, SYS_futex}, kLong));
+  ASSERT_TRUE(WaitUntilBlockedIn(w.pid(), {SYS_semtimedop, SYS_futex, SYS_futex_waitv}, kLong));
   ASSERT_EQ(::kill(w.pid(), SIGSTOP), 0);
   ASSERT_TRUE(WaitUntilStopped(w.pid(), kLong));
   EXPECT_EQ(r->Recv(buf, &n, 100), -ETIMEDOUT);
@@ -509,7 +509,7 @@ TEST_P(ShmRingTest, WriterKilledHoldingTheLockLetsTheNextWriterOn) {
   });
   ch_->Detach();
   ASSERT_TRUE(WaitWritersOpened(2));
-  ASSERT_TRUE(WaitUntilBlockedIn(a.pid(), {SYS_semtimedop, SYS_futex}, kLong));
+  ASSERT_TRUE(WaitUntilBlockedIn(a.pid(), {SYS_semtimedop, SYS_futex, SYS_futex_waitv}, kLong));
   ASSERT_EQ(::kill(a.pid(), SIGKILL), 0);
   EXPECT_EQ(a.Wait(kLong), -SIGKILL);
   go.Open();

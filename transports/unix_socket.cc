@@ -15,7 +15,6 @@
 //
 // Zero-length seqpacket records vs end of stream: see SocketEndOptions::
 // records_carry_creds (SO_PASSCRED marks every real record).
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -23,9 +22,44 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "transports/socket_util.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
+
+// A seqpacket or stream channel is one connection; dgram takes many writers,
+// each datagram atomic.
+constexpr TransportSpec kStreamSpec = {
+    .name = "unix_stream",
+    .description = "AF_UNIX SOCK_STREAM on a path in the scratch dir, one connection",
+    .caps = {.framing = Framing::kStream,
+             .direction = Direction::kDuplex,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kByteStream}};
+constexpr TransportSpec kSeqpacketSpec = {
+    .name = "unix_seqpacket",
+    .description =
+        "AF_UNIX SOCK_SEQPACKET on a path in the scratch dir, one connection, "
+        "SO_PASSCRED tells empty records from end of stream",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kUnixMessageLimit}};
+constexpr TransportSpec kDgramSpec = {
+    .name = "unix_dgram",
+    .description =
+        "AF_UNIX SOCK_DGRAM: reader bound to a path in the scratch dir, writers "
+        "connect(); the reader's sends answer the last sender",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .multi_writer = true,
+             .named = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kUnixMessageLimit,
+             .atomic_write = kUnixMessageLimit}};
 
 // unix_stream and unix_seqpacket.
 class UnixListenChannel : public Channel {
@@ -101,27 +135,19 @@ class UnixDgramChannel : public Channel {
   std::string what_;
 };
 
-class UnixTransport : public Transport {
+class UnixTransport : public TransportBase {
  public:
-  UnixTransport(int type, std::string_view name, std::string_view description)
-      : type_(type), name_(name), description_(description) {
-    caps_ = UnixSocketCaps(type);
-    caps_.named = true;
-    // A seqpacket or stream channel is one connection; dgram takes many writers.
-    caps_.multi_writer = type == SOCK_DGRAM;
-    if (caps_.multi_writer) caps_.atomic_write = caps_.max_message;
-    opts_ = EndOptionsFor(type, caps_);
-  }
-  std::string_view name() const override { return name_; }
-  std::string_view description() const override { return description_; }
-  const Capabilities& caps() const override { return caps_; }
+  UnixTransport(int type, const TransportSpec& spec)
+      : TransportBase(WithUnixMessageLimit(spec, type)),
+        type_(type),
+        opts_(UnixEndOptions(type, caps())) {}
 
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch_dir) const override {
     absl::StatusOr<UnixNode> node = UnixNode::Make(scratch_dir);
     if (!node.ok()) return node.status();
-    std::string what = absl::StrFormat("%s %s", name_, node->path());
+    std::string what = absl::StrFormat("%s %s", name(), node->path());
     // The dgram reader socket stays in blocking mode: its bounded replies
-    // block in the kernel under SO_SNDTIMEO (see SocketEnd::Send).
+    // block in the kernel under SO_SNDTIMEO (see SocketEnd::SendReply).
     const int flags = SOCK_CLOEXEC | (type_ == SOCK_DGRAM ? 0 : SOCK_NONBLOCK);
     FileDescriptor fd(::socket(AF_UNIX, type_ | flags, 0));
     if (!fd) return ErrnoStatus("socket", what);
@@ -142,33 +168,20 @@ class UnixTransport : public Transport {
 
  private:
   int type_;
-  std::string_view name_;
-  std::string_view description_;
-  Capabilities caps_;
   SocketEndOptions opts_;
 };
 
 class UnixStreamTransport : public UnixTransport {
  public:
-  UnixStreamTransport()
-      : UnixTransport(SOCK_STREAM, "unix_stream",
-                      "AF_UNIX SOCK_STREAM on a path in the scratch dir, one connection") {}
+  UnixStreamTransport() : UnixTransport(SOCK_STREAM, kStreamSpec) {}
 };
-
 class UnixSeqpacketTransport : public UnixTransport {
  public:
-  UnixSeqpacketTransport()
-      : UnixTransport(SOCK_SEQPACKET, "unix_seqpacket",
-                      "AF_UNIX SOCK_SEQPACKET on a path in the scratch dir, one connection, "
-                      "SO_PASSCRED tells empty records from end of stream") {}
+  UnixSeqpacketTransport() : UnixTransport(SOCK_SEQPACKET, kSeqpacketSpec) {}
 };
-
 class UnixDgramTransport : public UnixTransport {
  public:
-  UnixDgramTransport()
-      : UnixTransport(SOCK_DGRAM, "unix_dgram",
-                      "AF_UNIX SOCK_DGRAM: reader bound to a path in the scratch dir, writers "
-                      "connect(); the reader's sends answer the last sender") {}
+  UnixDgramTransport() : UnixTransport(SOCK_DGRAM, kDgramSpec) {}
 };
 
 IPCSPEC_REGISTER_TRANSPORT(UnixStreamTransport);
