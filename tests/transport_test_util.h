@@ -1,6 +1,7 @@
 // tests/transport_test_util.h: helpers for the per-transport tests that fork
-// writers and readers. Every wait has a deadline, so a bug fails a test
-// instead of hanging it, and every child is killed and reaped.
+// writers and readers. Every wait is for an event (a pipe byte, a pidfd, a
+// wait status) and has a deadline, so a bug fails a test instead of hanging
+// it, and every child is killed and reaped.
 //
 //   Gate go;                                     // a one-way pipe
 //   Child c = Child::Start([&] { go.Wait(kLong); return 0; });
@@ -11,12 +12,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -80,6 +81,15 @@ class Child {
     }
   }
   pid_t pid() const { return pid_; }
+
+  // Waits for the child to stop (SIGSTOP): the kernel reports the stop to
+  // its parent (waitid WSTOPPED; WNOWAIT leaves it to be reported again).
+  // False if it died instead.
+  bool WaitStopped() const {
+    siginfo_t info = {};
+    return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WSTOPPED | WEXITED | WNOWAIT) == 0 &&
+           info.si_code == CLD_STOPPED;
+  }
 
   // The exit code, -signal if it was killed, or -1000 if it did not end in
   // time (it is killed then).

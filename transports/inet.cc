@@ -96,14 +96,7 @@ class InetChannel : public Channel {
       : type_(type), sock_(std::move(sock)), addr_(addr), opts_(opts), what_(std::move(what)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    if (role == Role::kReader) {
-      absl::StatusOr<FileDescriptor> fd = DupHeld(sock_, what_);
-      if (!fd.ok()) return fd.status();
-      if (type_ == SOCK_STREAM) return SocketEnd::Accepting(*std::move(fd), opts_);
-      SocketEndOptions reader = opts_;
-      reader.reply_to_sender = true;
-      return std::make_unique<SocketEnd>(*std::move(fd), reader);
-    }
+    if (role == Role::kReader) return OpenSocketReader(sock_, type_, opts_, what_);
     absl::StatusOr<FileDescriptor> fd = ConnectLoopback(type_, opts_, addr_, what_);
     if (!fd.ok()) return fd.status();
     return std::make_unique<SocketEnd>(*std::move(fd), opts_);
@@ -120,34 +113,37 @@ class InetChannel : public Channel {
   std::string what_;
 };
 
-class TcpTransport : public TransportBase {
+class InetTransport : public TransportBase {
  public:
-  TcpTransport() : TransportBase(kTcpSpec) {}
+  InetTransport(int type, const TransportSpec& spec, const SocketEndOptions& opts)
+      : TransportBase(spec), type_(type), opts_(opts) {}
+
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     struct sockaddr_in addr;
     std::string what;
-    // Non-blocking: a reader End polls the listener, then accepts.
-    absl::StatusOr<FileDescriptor> fd =
-        BindLoopback(SOCK_STREAM | SOCK_NONBLOCK, kTcpEnd, &addr, &what);
+    // tcp: non-blocking, a reader End polls the listener, then accepts. udp:
+    // blocking, the reader's bounded replies use SO_SNDTIMEO.
+    const int flags = type_ == SOCK_STREAM ? SOCK_NONBLOCK : 0;
+    absl::StatusOr<FileDescriptor> fd = BindLoopback(type_ | flags, opts_, &addr, &what);
     if (!fd.ok()) return fd.status();
-    if (::listen(fd->get(), SOMAXCONN) != 0) return ErrnoStatus("listen", what);
-    return std::make_unique<InetChannel>(SOCK_STREAM, *std::move(fd), addr, kTcpEnd,
-                                         std::move(what));
+    if (type_ == SOCK_STREAM && ::listen(fd->get(), SOMAXCONN) != 0) {
+      return ErrnoStatus("listen", what);
+    }
+    return std::make_unique<InetChannel>(type_, *std::move(fd), addr, opts_, std::move(what));
   }
+
+ private:
+  int type_;
+  SocketEndOptions opts_;
 };
 
-class UdpTransport : public TransportBase {
+class TcpTransport : public InetTransport {
  public:
-  UdpTransport() : TransportBase(kUdpSpec) {}
-  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
-    struct sockaddr_in addr;
-    std::string what;
-    // Blocking mode: the reader's bounded replies use SO_SNDTIMEO.
-    absl::StatusOr<FileDescriptor> fd = BindLoopback(SOCK_DGRAM, kUdpEnd, &addr, &what);
-    if (!fd.ok()) return fd.status();
-    return std::make_unique<InetChannel>(SOCK_DGRAM, *std::move(fd), addr, kUdpEnd,
-                                         std::move(what));
-  }
+  TcpTransport() : InetTransport(SOCK_STREAM, kTcpSpec, kTcpEnd) {}
+};
+class UdpTransport : public InetTransport {
+ public:
+  UdpTransport() : InetTransport(SOCK_DGRAM, kUdpSpec, kUdpEnd) {}
 };
 
 IPCSPEC_REGISTER_TRANSPORT(TcpTransport);

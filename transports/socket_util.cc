@@ -11,6 +11,16 @@
 
 namespace ipcspec {
 
+absl::StatusOr<std::unique_ptr<End>> OpenSocketReader(const FileDescriptor& held, int type,
+                                                      SocketEndOptions opts,
+                                                      std::string_view what) {
+  absl::StatusOr<FileDescriptor> fd = DupHeld(held, what);
+  if (!fd.ok()) return fd.status();
+  if (type != SOCK_DGRAM) return SocketEnd::Accepting(*std::move(fd), opts);
+  opts.reply_to_sender = true;
+  return std::make_unique<SocketEnd>(*std::move(fd), opts);
+}
+
 absl::Status ConnectWithin(int fd, const struct sockaddr* addr, socklen_t len,
                            const std::string& what, const Deadline& deadline) {
   if (::connect(fd, addr, len) == 0) return absl::OkStatus();

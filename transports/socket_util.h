@@ -29,6 +29,12 @@ namespace ipcspec {
 // How long a writer's Open() may wait for its connection to be established.
 inline constexpr absl::Duration kSocketOpenTimeout = absl::Seconds(10);
 
+// A reader End from the socket a channel holds (a dup of it): one that
+// accepts its connection (stream, seqpacket: `held` listens) or the bound
+// datagram socket, whose sends answer the last sender.
+absl::StatusOr<std::unique_ptr<End>> OpenSocketReader(const FileDescriptor& held, int type,
+                                                      SocketEndOptions opts, std::string_view what);
+
 // connect(2) within `deadline` on a non-blocking socket. `what` names the
 // object in errors: "connect(unix_stream /tmp/x/s-1a2b): ECONNREFUSED ...".
 absl::Status ConnectWithin(int fd, const struct sockaddr* addr, socklen_t len,

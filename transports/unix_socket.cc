@@ -61,63 +61,30 @@ constexpr TransportSpec kDgramSpec = {
              .max_message = kUnixMessageLimit,
              .atomic_write = kUnixMessageLimit}};
 
-// unix_stream and unix_seqpacket.
-class UnixListenChannel : public Channel {
+// The node is the channel's name; `held` (the listener, or the dgram
+// reader's bound socket) its hold, dropped by Detach.
+class UnixChannel : public Channel {
  public:
-  UnixListenChannel(UnixNode node, FileDescriptor listener, int type, SocketEndOptions opts,
-                    std::string what)
+  UnixChannel(UnixNode node, FileDescriptor held, int type, SocketEndOptions opts, std::string what)
       : node_(std::move(node)),
-        listener_(std::move(listener)),
+        held_(std::move(held)),
         type_(type),
         opts_(opts),
         what_(std::move(what)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    if (role == Role::kReader) {
-      absl::StatusOr<FileDescriptor> l = DupHeld(listener_, what_);
-      if (!l.ok()) return l.status();
-      return SocketEnd::Accepting(*std::move(l), opts_);
-    }
+    if (role == Role::kReader) return OpenSocketReader(held_, type_, opts_, what_);
     FileDescriptor fd(::socket(AF_UNIX, type_ | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return ErrnoStatus("socket", what_);
     if (int rc = PrepareSocket(fd.get(), opts_); rc != 0) {
       return ErrnoStatus("setsockopt(SO_PASSCRED)", what_, -rc);
     }
-    absl::Status s = ConnectWithin(fd.get(), node_.addr(), node_.addr_len(), what_,
-                                   Deadline::After(kSocketOpenTimeout));
-    if (!s.ok()) return s;
-    return std::make_unique<SocketEnd>(std::move(fd), opts_);
-  }
-  void Detach() override { listener_.reset(); }
-  absl::Status Destroy() override { return node_.Unlink(); }
-
- private:
-  UnixNode node_;
-  FileDescriptor listener_;
-  int type_;
-  SocketEndOptions opts_;
-  std::string what_;
-};
-
-class UnixDgramChannel : public Channel {
- public:
-  UnixDgramChannel(UnixNode node, FileDescriptor sock, SocketEndOptions opts, std::string what)
-      : node_(std::move(node)), sock_(std::move(sock)), opts_(opts), what_(std::move(what)) {}
-
-  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    if (role == Role::kReader) {
-      absl::StatusOr<FileDescriptor> fd = DupHeld(sock_, what_);
-      if (!fd.ok()) return fd.status();
-      SocketEndOptions reader = opts_;
-      reader.reply_to_sender = true;
-      return std::make_unique<SocketEnd>(*std::move(fd), reader);
-    }
-    FileDescriptor fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) return ErrnoStatus("socket", what_);
-    // Autobind (an abstract name, no node) so the reader can answer.
+    // A datagram writer autobinds (an abstract name, no node) so the reader
+    // can answer it.
     struct sockaddr_un self = {};
     self.sun_family = AF_UNIX;
-    if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&self), sizeof(sa_family_t)) != 0) {
+    if (type_ == SOCK_DGRAM &&
+        ::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&self), sizeof(sa_family_t)) != 0) {
       return ErrnoStatus("bind(autobind)", what_);
     }
     absl::Status s = ConnectWithin(fd.get(), node_.addr(), node_.addr_len(), what_,
@@ -125,12 +92,13 @@ class UnixDgramChannel : public Channel {
     if (!s.ok()) return s;
     return std::make_unique<SocketEnd>(std::move(fd), opts_);
   }
-  void Detach() override { sock_.reset(); }
+  void Detach() override { held_.reset(); }
   absl::Status Destroy() override { return node_.Unlink(); }
 
  private:
   UnixNode node_;
-  FileDescriptor sock_;
+  FileDescriptor held_;
+  int type_;
   SocketEndOptions opts_;
   std::string what_;
 };
@@ -155,15 +123,13 @@ class UnixTransport : public TransportBase {
       return ErrnoStatus("setsockopt(SO_PASSCRED)", what, -rc);
     }
     if (absl::Status s = node->Bind(fd.get()); !s.ok()) return s;
-    if (type_ == SOCK_DGRAM) {
-      return std::make_unique<UnixDgramChannel>(*std::move(node), std::move(fd), opts_,
-                                                std::move(what));
-    }
     absl::Cleanup unlink = [&node] { node->Unlink().IgnoreError(); };
-    if (::listen(fd.get(), SOMAXCONN) != 0) return ErrnoStatus("listen", what);
+    if (type_ != SOCK_DGRAM && ::listen(fd.get(), SOMAXCONN) != 0) {
+      return ErrnoStatus("listen", what);
+    }
     std::move(unlink).Cancel();
-    return std::make_unique<UnixListenChannel>(*std::move(node), std::move(fd), type_, opts_,
-                                               std::move(what));
+    return std::make_unique<UnixChannel>(*std::move(node), std::move(fd), type_, opts_,
+                                         std::move(what));
   }
 
  private:
