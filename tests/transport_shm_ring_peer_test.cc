@@ -21,15 +21,12 @@ TEST_P(ShmRingPeerTest, EndOnlyAfterEveryWriterClosedWhileTheyLive) {
   Gate opened, go, closed[2], exit_now;
   std::vector<Child> writers;
   for (int k = 0; k < 2; ++k) {
-    writers.push_back(Child::Start([&, k] {
-      auto end = ch_->Open(Role::kWriter);
-      if (!end.ok()) return 100;
-      ch_->Detach();
+    writers.push_back(StartEnd(*ch_, Role::kWriter, [&, k](std::unique_ptr<End>& end) {
       opened.Open();
       if (!go.Wait(kLong)) return 3;
       size_t sent = 0;
-      if ((*end)->Send(Pattern(10, k), &sent, kTimeoutMs) != 0) return 1;
-      end->reset();
+      if (end->Send(Pattern(10, k), &sent, kTimeoutMs) != 0) return 1;
+      end.reset();
       closed[k].Open();
       return exit_now.Wait(kLong) ? 0 : 2;  // alive until the reader saw the end
     }));
@@ -71,13 +68,10 @@ TEST_P(ShmRingPeerTest, ClosingTheLastWriterWakesEveryBlockedReader) {
   ASSERT_NE(w, nullptr);
   std::vector<Child> readers;
   for (int k = 0; k < 2; ++k) {
-    readers.push_back(Child::Start([&] {
-      auto end = ch_->Open(Role::kReader);
-      if (!end.ok()) return 100;
-      ch_->Detach();
+    readers.push_back(StartEnd(*ch_, Role::kReader, [&](std::unique_ptr<End>& end) {
       std::vector<std::byte> buf(16);
       size_t n = 0;
-      return (*end)->Recv(buf, &n, kTimeoutMs) == kEnd ? 0 : 1;
+      return end->Recv(buf, &n, kTimeoutMs) == kEnd ? 0 : 1;
     }));
   }
   ch_->Detach();
@@ -115,10 +109,7 @@ TEST_P(ShmRingPeerTest, ReaderKilledGivesEpipeToAWriterBlockedOnAFullRing) {
   auto w = Open(Role::kWriter);
   ASSERT_NE(w, nullptr);
   Gate opened;
-  Child reader = Child::Start([&] {
-    auto end = ch_->Open(Role::kReader);
-    if (!end.ok()) return 100;
-    ch_->Detach();
+  Child reader = StartEnd(*ch_, Role::kReader, [&](std::unique_ptr<End>&) {
     opened.Open();
     // Dies without closing, once the writer sleeps on the full ring.
     if (!WaitUntilBlockedIn(::getppid(), kRingWaits, kLong)) return 1;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "ipcspec/inventory.h"
 #include "tests/transport_test_util.h"
 
 namespace ipcspec::testing {
@@ -32,23 +33,14 @@ constexpr size_t kMaxQueued = 1024;
 constexpr size_t kRingBytes = kRing + 8 * kMaxQueued;
 constexpr int kTimeoutMs = 10000;
 
-// "shm <id>", "sem <id>" and "/dev/shm/<name>" for every such object now.
+// Every SysV shared-memory segment and semaphore set ("SysV shared memory id
+// 3 (key 0x1a2b)"), and every /dev/shm name, that exists now.
 inline std::set<std::string> IpcObjects() {
   std::set<std::string> out;
-  for (const char* kind : {"shm", "sem"}) {
-    std::ifstream in(std::string("/proc/sysvipc/") + kind);
-    std::string line;
-    std::getline(in, line);  // header
-    for (long key; in >> key;) {
-      long id;
-      in >> id;
-      out.insert(std::string(kind) + " " + std::to_string(id));
-      std::getline(in, line);
-    }
+  for (const SysvObject& o : ListSysv()) {
+    if (o.kind == 'm' || o.kind == 's') out.insert(o.Describe());
   }
-  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
-    out.insert(e.path().string());
-  }
+  for (const std::string& name : ListDir("/dev/shm")) out.insert("/dev/shm/" + name);
   return out;
 }
 

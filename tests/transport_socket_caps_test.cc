@@ -123,17 +123,14 @@ TEST_P(ManyWriterSocketTest, SeveralWriters) {
   Gate go;
   std::vector<Child> writers;
   for (int id = 0; id < kWriters; ++id) {
-    writers.push_back(Child::Start([&, id] {
-      auto w = ch->Open(Role::kWriter);
-      if (!w.ok()) return 10;
-      ch->Detach();
+    writers.push_back(StartEnd(*ch, Role::kWriter, [&, id](std::unique_ptr<End>& w) {
       if (!go.Wait(kLong)) return 11;
       for (int seq = 0; seq < kPerWriter; ++seq) {
         Buf m = Pattern(8 + static_cast<size_t>(seq * 37 % 300), id * 1000 + seq);
         m[0] = std::byte(id);
         m[1] = std::byte(seq & 0xff);
         m[2] = std::byte(seq >> 8);
-        if (Put(**w, m, 10000) != 0) return 12;
+        if (Put(*w, m, 10000) != 0) return 12;
       }
       return 0;
     }));
@@ -182,14 +179,11 @@ TEST_P(PeerCloseSocketTest, EpipeAfterReaderClose) {
   auto ch = Create(dir_);
   ASSERT_NE(ch, nullptr);
   Gate closed, release;
-  Child reader = Child::Start([&] {
-    auto r = ch->Open(Role::kReader);
-    if (!r.ok()) return 10;
-    ch->Detach();
+  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& r) {
     Buf buf(RecvCap());
     size_t n = 0;
-    if ((*r)->Recv(buf, &n, 10000) != 0 || n != 1) return 11;
-    r->reset();
+    if (r->Recv(buf, &n, 10000) != 0 || n != 1) return 11;
+    r.reset();
     closed.Open();
     return release.Wait(kLong) ? 0 : 12;
   });
@@ -215,17 +209,14 @@ TEST_P(StreamSocketTest, BlockedStreamSendReportsPartialThenEpipe) {
   auto ch = Create(dir_);
   ASSERT_NE(ch, nullptr);
   Gate sending, release;
-  Child reader = Child::Start([&] {
-    auto r = ch->Open(Role::kReader);
-    if (!r.ok()) return 10;
-    ch->Detach();
+  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& r) {
     Buf buf(1);
     size_t n = 0;
     if (!sending.Wait(kLong)) return 11;
     // Bytes of the big send have arrived, so the writer is inside it (it
     // cannot finish before this side reads).
-    if ((*r)->Recv(buf, &n, 10000) != 0) return 12;
-    r->reset();
+    if (r->Recv(buf, &n, 10000) != 0) return 12;
+    r.reset();
     return release.Wait(kLong) ? 0 : 13;
   });
   auto w = ch->Open(Role::kWriter);

@@ -76,14 +76,11 @@ TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
   ASSERT_NE(ch, nullptr);
   Gate closed, release;
   const std::vector<size_t> sizes = Sizes();
-  Child writer = Child::Start([&] {
-    auto w = ch->Open(Role::kWriter);
-    if (!w.ok()) return 10;
-    ch->Detach();
+  Child writer = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& w) {
     for (size_t i = 0; i < sizes.size(); ++i) {
-      if (Put(**w, Pattern(sizes[i], static_cast<uint32_t>(i)), 10000) != 0) return 11;
+      if (Put(*w, Pattern(sizes[i], static_cast<uint32_t>(i)), 10000) != 0) return 11;
     }
-    w->reset();
+    w.reset();
     closed.Open();
     return release.Wait(kLong) ? 0 : 12;
   });
@@ -189,11 +186,8 @@ TEST_P(SocketTest, NodeModeAndDestroyLeavesNothing) {
       EXPECT_TRUE(nodes.empty());
     }
     Gate done;
-    Child writer = Child::Start([&] {
-      auto w = ch->Open(Role::kWriter);
-      if (!w.ok()) return 10;
-      ch->Detach();
-      if (Put(**w, Bytes("hi"), 10000) != 0) return 11;
+    Child writer = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& w) {
+      if (Put(*w, Bytes("hi"), 10000) != 0) return 11;
       return done.Wait(kLong) ? 0 : 12;
     });
     auto r = ch->Open(Role::kReader);

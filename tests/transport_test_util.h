@@ -108,6 +108,19 @@ class Child {
   pid_t pid_;
 };
 
+// A forked child that opens the `role` End of `ch`, drops its own hold on the
+// channel (Detach, as ipcspec's participants do) and runs fn(end), whose
+// return is the exit code (100: the open failed). The End closes when fn
+// returns, unless fn reset it earlier.
+inline Child StartEnd(Channel& ch, Role role, const std::function<int(std::unique_ptr<End>&)>& fn) {
+  return Child::Start([&ch, role, &fn] {
+    absl::StatusOr<std::unique_ptr<End>> end = ch.Open(role);
+    if (!end.ok()) return 100;
+    ch.Detach();
+    return fn(*end);
+  });
+}
+
 // Waits until `pid` sleeps inside one of the given system calls
 // (ipcspec/proc.h), for at most `timeout`.
 inline bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls,
