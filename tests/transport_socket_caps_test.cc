@@ -50,66 +50,60 @@ TEST_P(MessageSocketTest, KernelAgreesWithMaxMessage) {
 // A zero-length message is a message; END comes only after the close, even
 // when the last thing queued before the close is a zero-length message.
 TEST_P(MessageSocketTest, ZeroLengthMessagesAreNotEnd) {
-  auto ch = Create(dir_);
-  ASSERT_NE(ch, nullptr);
-  auto r = ch->Open(Role::kReader);
-  auto w = ch->Open(Role::kWriter);
-  ASSERT_TRUE(r.ok() && w.ok());
-  ch->Detach();
+  std::unique_ptr<Channel> ch;
+  std::unique_ptr<End> r, w;
+  ASSERT_NO_FATAL_FAILURE(OpenBoth(&ch, &r, &w));
   const std::vector<size_t> sizes = {0, 3, 0, 0};
   size_t sent = 99;
   for (size_t s : sizes) {
-    ASSERT_EQ((*w)->Send(Pattern(s, 1), &sent, 1000), 0);
+    ASSERT_EQ(w->Send(Pattern(s, 1), &sent, 1000), 0);
     EXPECT_EQ(sent, s);
   }
-  w->reset();
+  w.reset();
   Buf buf(16);
   for (size_t s : sizes) {
     size_t n = 99;
-    ASSERT_EQ((*r)->Recv(buf, &n, 1000), 0);
+    ASSERT_EQ(r->Recv(buf, &n, 1000), 0);
     EXPECT_EQ(n, s);
   }
   size_t n = 0;
   if (caps().peer_close) {
-    EXPECT_EQ((*r)->Recv(buf, &n, 1000), kEnd);
-    EXPECT_EQ((*r)->Recv(std::span<std::byte>(), &n, 0), kEnd) << "empty buffer, after END";
+    EXPECT_EQ(r->Recv(buf, &n, 1000), kEnd);
+    EXPECT_EQ(r->Recv(std::span<std::byte>(), &n, 0), kEnd) << "empty buffer, after END";
   } else {
-    EXPECT_EQ((*r)->Recv(buf, &n, 0), -EAGAIN);
+    EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN);
   }
-  r->reset();
+  r.reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }
 
 // max_message + 1 fails and queues nothing; max_message arrives whole; a
 // buffer too small gives EMSGSIZE and the message stays queued.
 TEST_P(MessageSocketTest, MessageSizeLimits) {
-  auto ch = Create(dir_);
-  ASSERT_NE(ch, nullptr);
-  auto r = ch->Open(Role::kReader);
-  auto w = ch->Open(Role::kWriter);
-  ASSERT_TRUE(r.ok() && w.ok());
-  ch->Detach();
+  std::unique_ptr<Channel> ch;
+  std::unique_ptr<End> r, w;
+  ASSERT_NO_FATAL_FAILURE(OpenBoth(&ch, &r, &w));
   const size_t max = caps().max_message;
   size_t sent = 99;
-  ASSERT_EQ((*w)->Send(Bytes("a"), &sent, 1000), 0);
-  EXPECT_EQ((*w)->Send(Pattern(max + 1, 1), &sent, 1000), -EMSGSIZE);
+  ASSERT_EQ(w->Send(Bytes("a"), &sent, 1000), 0);
+  EXPECT_EQ(w->Send(Pattern(max + 1, 1), &sent, 1000), -EMSGSIZE);
   EXPECT_EQ(sent, 0u);
-  ASSERT_EQ((*w)->Send(Pattern(100, 2), &sent, 1000), 0);
-  ASSERT_EQ((*w)->Send(Pattern(max, 3), &sent, 1000), 0);
+  ASSERT_EQ(w->Send(Pattern(100, 2), &sent, 1000), 0);
+  ASSERT_EQ(w->Send(Pattern(max, 3), &sent, 1000), 0);
   EXPECT_EQ(sent, max);
   Buf small(10), exact(max);
   size_t n = 0;
-  ASSERT_EQ((*r)->Recv(small, &n, 1000), 0);
+  ASSERT_EQ(r->Recv(small, &n, 1000), 0);
   EXPECT_EQ(Buf(small.begin(), small.begin() + n), Bytes("a"));
-  EXPECT_EQ((*r)->Recv(small, &n, 1000), -EMSGSIZE);
-  EXPECT_EQ((*r)->Recv(std::span<std::byte>(), &n, 1000), -EMSGSIZE);
-  ASSERT_EQ((*r)->Recv(exact, &n, 1000), 0) << "the 100-byte message stayed queued";
+  EXPECT_EQ(r->Recv(small, &n, 1000), -EMSGSIZE);
+  EXPECT_EQ(r->Recv(std::span<std::byte>(), &n, 1000), -EMSGSIZE);
+  ASSERT_EQ(r->Recv(exact, &n, 1000), 0) << "the 100-byte message stayed queued";
   EXPECT_EQ(Buf(exact.begin(), exact.begin() + n), Pattern(100, 2));
-  ASSERT_EQ((*r)->Recv(exact, &n, 1000), 0);
+  ASSERT_EQ(r->Recv(exact, &n, 1000), 0);
   EXPECT_EQ(n, max);
   EXPECT_TRUE(exact == Pattern(max, 3));
-  w->reset();
-  r->reset();
+  w.reset();
+  r.reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }
 
@@ -239,12 +233,9 @@ TEST_P(StreamSocketTest, BlockedStreamSendReportsPartialThenEpipe) {
 // nothing is lost, and sends resume after a drain, in both directions. (An
 // unreliable transport drops instead of filling.)
 TEST_P(ReliableSocketTest, FullSendTimesOutAndResumesAfterADrain) {
-  auto ch = Create(dir_);
-  ASSERT_NE(ch, nullptr);
-  auto r = ch->Open(Role::kReader);
-  auto w = ch->Open(Role::kWriter);
-  ASSERT_TRUE(r.ok() && w.ok());
-  ch->Detach();
+  std::unique_ptr<Channel> ch;
+  std::unique_ptr<End> r, w;
+  ASSERT_NO_FATAL_FAILURE(OpenBoth(&ch, &r, &w));
   Buf buf(RecvCap());
   size_t n = 0;
   // Fill one direction without blocking, time out, drain, resume.
@@ -270,14 +261,14 @@ TEST_P(ReliableSocketTest, FullSendTimesOutAndResumesAfterADrain) {
   };
   {
     SCOPED_TRACE("writer to reader");
-    fill_and_drain(**w, **r);
+    fill_and_drain(*w, *r);
   }
   {
     SCOPED_TRACE("reader to writer");
-    fill_and_drain(**r, **w);
+    fill_and_drain(*r, *w);
   }
-  w->reset();
-  r->reset();
+  w.reset();
+  r.reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }
 

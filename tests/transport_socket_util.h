@@ -95,6 +95,20 @@ class SocketTest : public ScratchDirTest, public ::testing::WithParamInterface<s
   }
   size_t RecvCap() const { return message() ? caps().max_message : 65536; }
 
+  // A channel with its reader and writer open in this process, the channel's
+  // own hold dropped (Detach).
+  void OpenBoth(std::unique_ptr<Channel>* ch, std::unique_ptr<End>* r, std::unique_ptr<End>* w) {
+    *ch = Create(dir_);
+    ASSERT_NE(*ch, nullptr);
+    auto reader = (*ch)->Open(Role::kReader);
+    auto writer = (*ch)->Open(Role::kWriter);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    (*ch)->Detach();
+    *r = *std::move(reader);
+    *w = *std::move(writer);
+  }
+
   const Transport* t_ = nullptr;
 };
 
