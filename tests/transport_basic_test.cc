@@ -13,7 +13,7 @@
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
 class TransportBasicTest : public ::testing::TestWithParam<std::string> {
@@ -84,4 +84,4 @@ INSTANTIATE_TEST_SUITE_P(Builtins, TransportBasicTest, ::testing::ValuesIn(Built
                          [](const auto& info) { return info.param; });
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

@@ -9,13 +9,8 @@
 
 #include "tests/transport_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
-
-using ::ipcspec::testing::Bytes;
-using ::ipcspec::testing::Child;
-using ::ipcspec::testing::Gate;
-using ::ipcspec::testing::kLong;
 
 std::vector<std::byte> Value(uint64_t v) {
   std::vector<std::byte> out(8);
@@ -29,7 +24,7 @@ uint64_t AsValue(std::span<const std::byte> b) {
   return v;
 }
 
-class TransportTest : public ::ipcspec::testing::ScratchDirTest {
+class TransportTest : public ScratchDirTest {
  protected:
   std::unique_ptr<Channel> Create(std::string_view name) {
     auto ch = Find(name).Create(dir_);
@@ -51,13 +46,10 @@ TEST_F(EventfdTest, ForkedWritersSumIntoTheCounter) {
   ASSERT_NE(ch, nullptr);
   std::vector<Child> writers;
   for (uint64_t i = 0; i < kWriters; ++i) {
-    writers.push_back(Child::Start([&, i] {
-      auto end = ch->Open(Role::kWriter);
-      if (!end.ok()) return 10;
-      ch->Detach();
+    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
       for (uint64_t v = 1; v <= kValues; ++v) {
         size_t sent = 0;
-        if ((*end)->Send(Value(v * (i + 1)), &sent, 10000) != 0 || sent != 8) return 11;
+        if (end->Send(Value(v * (i + 1)), &sent, 10000) != 0 || sent != 8) return 11;
       }
       return 0;
     }));
@@ -149,17 +141,14 @@ TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
   Gate may_exit;
   std::vector<Child> writers;
   for (uint32_t i = 0; i < kWriters; ++i) {
-    writers.push_back(Child::Start([&, i] {
-      auto end = ch->Open(Role::kWriter);
-      if (!end.ok()) return 10;
-      ch->Detach();
+    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
       opened[i].Open();
       for (uint32_t s = 0; s < kMessages; ++s) {
         size_t sent = 0;
-        if ((*end)->Send(Msg(i, s), &sent, 10000) != 0) return 11;
+        if (end->Send(Msg(i, s), &sent, 10000) != 0) return 11;
       }
       if (!may_close[i].Wait(kLong)) return 12;
-      end->reset();
+      end.reset();
       closed[i].Open();
       return may_exit.Wait(kLong) ? 0 : 13;
     }));
@@ -206,12 +195,9 @@ TEST_F(SignalTest, WriterGetsEpipeAfterTheReaderClosed) {
   auto ch = Create("signal");
   ASSERT_NE(ch, nullptr);
   Gate may_close, closed, may_exit;
-  Child reader = Child::Start([&] {
-    auto end = ch->Open(Role::kReader);
-    if (!end.ok()) return 10;
-    ch->Detach();
+  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& end) {
     if (!may_close.Wait(kLong)) return 11;
-    end->reset();  // takes the unread message, so it cannot kill us later
+    end.reset();  // takes the unread message, so it cannot kill us later
     closed.Open();
     return may_exit.Wait(kLong) ? 0 : 12;
   });
@@ -368,4 +354,4 @@ TEST_F(SignalTest, FullSignalQueueGivesEagainThenWaitsForRoom) {
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

@@ -12,20 +12,10 @@
 
 #include "tests/transport_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
-using ::ipcspec::testing::Bytes;
-using ::ipcspec::testing::Child;
-using ::ipcspec::testing::Gate;
-using ::ipcspec::testing::kLong;
-using ::ipcspec::testing::Pattern;
-using ::ipcspec::testing::RecvUntilEnd;
-using ::ipcspec::testing::SendAll;
-using ::ipcspec::testing::WaitUntilBlockedIn;
-
-class StreamTest : public ::ipcspec::testing::ScratchDirTest,
-                   public ::testing::WithParamInterface<std::string> {
+class StreamTest : public ScratchDirTest, public ::testing::WithParamInterface<std::string> {
  protected:
   std::unique_ptr<Channel> Create() {
     auto ch = Find(GetParam()).Create(dir_);
@@ -39,12 +29,9 @@ TEST_P(StreamTest, DataThenEndWhileTheClosedWriterLivesOn) {
   ASSERT_NE(ch, nullptr);
   const std::vector<std::byte> data = Pattern(200000, 1);  // over a pipe's capacity
   Gate closed, may_exit;
-  Child w = Child::Start([&] {
-    auto end = ch->Open(Role::kWriter);
-    if (!end.ok()) return 10;
-    ch->Detach();
-    if (SendAll(**end, data, 10000) != 0) return 11;
-    end->reset();
+  Child w = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& end) {
+    if (SendAll(*end, data, 10000) != 0) return 11;
+    end.reset();
     closed.Open();
     return may_exit.Wait(kLong) ? 0 : 12;
   });
@@ -71,14 +58,11 @@ TEST_P(StreamTest, EndOnlyAfterEveryWriterClosed) {
   Gate may_exit;
   std::vector<Child> writers;
   for (int i = 0; i < kWriters; ++i) {
-    writers.push_back(Child::Start([&, i] {
-      auto end = ch->Open(Role::kWriter);
-      if (!end.ok()) return 10;
-      ch->Detach();
-      if (SendAll(**end, Pattern(kChunk, i), 10000) != 0) return 11;
+    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
+      if (SendAll(*end, Pattern(kChunk, i), 10000) != 0) return 11;
       sent[i].Open();
       if (!may_close[i].Wait(kLong)) return 12;
-      end->reset();
+      end.reset();
       closed[i].Open();
       return may_exit.Wait(kLong) ? 0 : 13;
     }));
@@ -119,13 +103,10 @@ TEST_P(StreamTest, BlockedReaderWakesWhenTheLastWriterCloses) {
   auto ch = Create();
   ASSERT_NE(ch, nullptr);
   Gate may_exit;
-  Child w = Child::Start([&] {
-    auto end = ch->Open(Role::kWriter);
-    if (!end.ok()) return 10;
-    ch->Detach();
+  Child w = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& end) {
     // Close only once the reader sleeps in Recv.
     if (!WaitUntilBlockedIn(::getppid(), {SYS_poll, SYS_ppoll}, kLong)) return 11;
-    end->reset();
+    end.reset();
     return may_exit.Wait(kLong) ? 0 : 12;
   });
   auto r = ch->Open(Role::kReader);
@@ -146,12 +127,9 @@ TEST_P(StreamTest, WriterGetsEpipeAfterTheReaderClosed) {
   auto ch = Create();
   ASSERT_NE(ch, nullptr);
   Gate may_close, closed, may_exit;
-  Child reader = Child::Start([&] {
-    auto end = ch->Open(Role::kReader);
-    if (!end.ok()) return 10;
-    ch->Detach();
+  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& end) {
     if (!may_close.Wait(kLong)) return 11;
-    end->reset();
+    end.reset();
     closed.Open();
     return may_exit.Wait(kLong) ? 0 : 12;
   });
@@ -235,14 +213,11 @@ TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
   Gate go;
   std::vector<Child> writers;
   for (uint32_t i = 0; i < kWriters; ++i) {
-    writers.push_back(Child::Start([&, i] {
-      auto end = ch->Open(Role::kWriter);
-      if (!end.ok()) return 10;
-      ch->Detach();
+    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
       opened[i].Open();
       if (!go.Wait(kLong)) return 12;
       for (uint32_t s = 0; s < kRecords; ++s) {
-        if (SendAll(**end, record(i, s), 10000) != 0) return 11;
+        if (SendAll(*end, record(i, s), 10000) != 0) return 11;
       }
       return 0;
     }));
@@ -279,7 +254,7 @@ TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
 INSTANTIATE_TEST_SUITE_P(PeerCloseStreams, StreamTest, ::testing::Values("fifo", "file"),
                          [](const auto& info) { return info.param; });
 
-using FifoTest = ::ipcspec::testing::ScratchDirTest;
+using FifoTest = ScratchDirTest;
 
 TEST_F(FifoTest, NodeIsAPrivateFifoUntilDestroy) {
   auto ch = Find("fifo").Create(dir_);
@@ -317,7 +292,7 @@ TEST_F(FifoTest, WriterOpenWaitsForTheReader) {
   EXPECT_TRUE((*ch)->Destroy().ok());
 }
 
-using FileTest = ::ipcspec::testing::ScratchDirTest;
+using FileTest = ScratchDirTest;
 
 TEST_F(FileTest, ReachableByNameAfterDetachAndDestroyRemovesBothFiles) {
   auto ch = Find("file").Create(dir_);
@@ -347,4 +322,4 @@ TEST_F(FileTest, ReachableByNameAfterDetachAndDestroyRemovesBothFiles) {
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

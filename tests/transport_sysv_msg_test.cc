@@ -13,15 +13,8 @@
 #include "ipcspec/inventory.h"
 #include "tests/transport_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
-
-using ::ipcspec::testing::Bytes;
-using ::ipcspec::testing::Child;
-using ::ipcspec::testing::Gate;
-using ::ipcspec::testing::kLong;
-using ::ipcspec::testing::Pattern;
-using ::ipcspec::testing::WaitUntilBlockedIn;
 
 constexpr size_t kMax = 8192;
 
@@ -32,7 +25,7 @@ std::vector<int> QueueIds() {
   return ids;
 }
 
-class SysvMsgTest : public ::ipcspec::testing::ScratchDirTest {
+class SysvMsgTest : public ScratchDirTest {
  protected:
   void SetUp() override {
     ScratchDirTest::SetUp();
@@ -73,13 +66,10 @@ TEST_F(SysvMsgTest, CapabilitiesMatchTheKernelDefaults) {
 
 TEST_F(SysvMsgTest, ChildWriterMessagesArriveWholeAndInOrder) {
   const std::vector<size_t> sizes = {0, 1, 7, 0, 100, kMax - 1, kMax, 0, 3};
-  Child w = Child::Start([&] {
-    auto end = ch_->Open(Role::kWriter);
-    if (!end.ok()) return 10;
-    ch_->Detach();
+  Child w = StartEnd(*ch_, Role::kWriter, [&](std::unique_ptr<End>& end) {
     for (size_t i = 0; i < sizes.size(); ++i) {
       size_t sent = 0;
-      if ((*end)->Send(Pattern(sizes[i], i), &sent, 10000) != 0 || sent != sizes[i]) return 11;
+      if (end->Send(Pattern(sizes[i], i), &sent, 10000) != 0 || sent != sizes[i]) return 11;
     }
     return 0;
   });
@@ -195,16 +185,13 @@ TEST_F(SysvMsgTest, SeveralWritersKeepTheirOwnOrder) {
   constexpr uint32_t kWriters = 3, kMessages = 200;
   std::vector<Child> writers;
   for (uint32_t i = 0; i < kWriters; ++i) {
-    writers.push_back(Child::Start([&, i] {
-      auto end = ch_->Open(Role::kWriter);
-      if (!end.ok()) return 10;
-      ch_->Detach();
+    writers.push_back(StartEnd(*ch_, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
       for (uint32_t s = 0; s < kMessages; ++s) {
         std::vector<std::byte> msg = Pattern(8 + (s * 37) % 3000, s);
         std::memcpy(msg.data(), &i, 4);
         std::memcpy(msg.data() + 4, &s, 4);
         size_t sent = 0;
-        if ((*end)->Send(msg, &sent, 10000) != 0) return 11;
+        if (end->Send(msg, &sent, 10000) != 0) return 11;
       }
       return 0;
     }));
@@ -231,13 +218,10 @@ TEST_F(SysvMsgTest, RemovalWakesBlockedReceiversWithEidrm) {
   // path); both are asleep in msgrcv when the queue goes.
   std::vector<Child> readers;
   for (int timeout_ms : {-1, 20000}) {
-    readers.push_back(Child::Start([&, timeout_ms] {
-      auto end = ch_->Open(Role::kReader);
-      if (!end.ok()) return 10;
-      ch_->Detach();
+    readers.push_back(StartEnd(*ch_, Role::kReader, [&, timeout_ms](std::unique_ptr<End>& end) {
       std::vector<std::byte> buf(kMax);
       size_t n = 0;
-      return (*end)->Recv(buf, &n, timeout_ms) == -EIDRM ? 0 : 11;
+      return end->Recv(buf, &n, timeout_ms) == -EIDRM ? 0 : 11;
     }));
   }
   for (Child& c : readers) ASSERT_TRUE(WaitUntilBlockedIn(c.pid(), {SYS_msgrcv}, kLong));
@@ -259,4 +243,4 @@ TEST_F(SysvMsgTest, QueueIsPrivateToItsOwner) {
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

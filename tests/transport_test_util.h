@@ -1,6 +1,7 @@
 // tests/transport_test_util.h: helpers for the per-transport tests that fork
-// writers and readers. Every wait has a deadline, so a bug fails a test
-// instead of hanging it, and every child is killed and reaped.
+// writers and readers. Every wait is for an event (a pipe byte, a pidfd, a
+// wait status) and has a deadline, so a bug fails a test instead of hanging
+// it, and every child is killed and reaped.
 //
 //   Gate go;                                     // a one-way pipe
 //   Child c = Child::Start([&] { go.Wait(kLong); return 0; });
@@ -11,12 +12,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -81,6 +82,15 @@ class Child {
   }
   pid_t pid() const { return pid_; }
 
+  // Waits for the child to stop (SIGSTOP): the kernel reports the stop to
+  // its parent (waitid WSTOPPED; WNOWAIT leaves it to be reported again).
+  // False if it died instead.
+  bool WaitStopped() const {
+    siginfo_t info = {};
+    return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WSTOPPED | WEXITED | WNOWAIT) == 0 &&
+           info.si_code == CLD_STOPPED;
+  }
+
   // The exit code, -signal if it was killed, or -1000 if it did not end in
   // time (it is killed then).
   int Wait(absl::Duration timeout) {
@@ -97,6 +107,19 @@ class Child {
   explicit Child(pid_t pid) : pid_(pid) {}
   pid_t pid_;
 };
+
+// A forked child that opens the `role` End of `ch`, drops its own hold on the
+// channel (Detach, as ipcspec's participants do) and runs fn(end), whose
+// return is the exit code (100: the open failed). The End closes when fn
+// returns, unless fn reset it earlier.
+inline Child StartEnd(Channel& ch, Role role, const std::function<int(std::unique_ptr<End>&)>& fn) {
+  return Child::Start([&ch, role, &fn] {
+    absl::StatusOr<std::unique_ptr<End>> end = ch.Open(role);
+    if (!end.ok()) return 100;
+    ch.Detach();
+    return fn(*end);
+  });
+}
 
 // Waits until `pid` sleeps inside one of the given system calls
 // (ipcspec/proc.h), for at most `timeout`.

@@ -6,38 +6,39 @@
 // bytes gives its EINVAL, as does adding 0xffffffffffffffff; only a send over
 // max_message is refused here (EMSGSIZE, as the ABI requires), because the
 // kernel would take its first 8 bytes and report success.
-#include <fcntl.h>
 #include <sys/eventfd.h>
 
 #include "ipcspec/registry.h"
 #include "transports/fd_end.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
 
 constexpr size_t kCounterSize = sizeof(uint64_t);
 
-class EventfdEnd : public FdEnd {
- public:
-  explicit EventfdEnd(FileDescriptor fd)
-      : FdEnd(std::move(fd), Io::kReadWrite, Framing::kMessage) {}
-
-  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
-    *sent = 0;
-    if (buf.size() > kCounterSize) return -EMSGSIZE;
-    return FdEnd::Send(buf, sent, timeout_ms);
-  }
-};
+constexpr TransportSpec kEventfdSpec = {
+    .name = "eventfd",
+    .description = "eventfd(2) counter: 8-byte sends add, a receive takes the sum and resets it",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .ordered = false,  // values are summed: no message keeps its place
+             .multi_writer = true,
+             .model = ModelClass::kCounter,
+             .max_message = kCounterSize,
+             // capacity 0: a send blocks only when the counter would pass
+             // 0xfffffffffffffffe, which no byte count describes.
+             .atomic_write = kCounterSize}};  // one write(2) adds its whole value
 
 class EventfdChannel : public Channel {
  public:
   explicit EventfdChannel(FileDescriptor fd) : fd_(std::move(fd)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role) override {
-    if (!fd_) return absl::FailedPreconditionError("eventfd: open() after detach()");
-    FileDescriptor fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
-    if (!fd) return ErrnoStatus("fcntl(F_DUPFD_CLOEXEC)", "eventfd");
-    return std::make_unique<EventfdEnd>(std::move(fd));
+    absl::StatusOr<FileDescriptor> fd = DupHeld(fd_, "eventfd");
+    if (!fd.ok()) return fd.status();
+    return std::make_unique<FdEnd>(*std::move(fd), FdEnd::Io::kReadWrite, Framing::kMessage,
+                                   kCounterSize);
   }
   void Detach() override { fd_.reset(); }
   absl::Status Destroy() override { return absl::OkStatus(); }
@@ -46,32 +47,14 @@ class EventfdChannel : public Channel {
   FileDescriptor fd_;
 };
 
-class EventfdTransport : public Transport {
+class EventfdTransport : public TransportBase {
  public:
-  EventfdTransport() {
-    caps_.framing = Framing::kMessage;
-    caps_.direction = Direction::kDuplex;
-    caps_.ordered = false;  // values are summed: no message keeps its place
-    caps_.multi_writer = true;
-    caps_.model = ModelClass::kCounter;
-    caps_.max_message = kCounterSize;
-    caps_.atomic_write = kCounterSize;  // one write(2) adds its whole value
-    // capacity 0: a send blocks only when the counter would pass
-    // 0xfffffffffffffffe, which no byte count describes.
-  }
-  std::string_view name() const override { return "eventfd"; }
-  std::string_view description() const override {
-    return "eventfd(2) counter: 8-byte sends add, a receive takes the sum and resets it";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  EventfdTransport() : TransportBase(kEventfdSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     FileDescriptor fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!fd) return ErrnoStatus("eventfd", "EFD_CLOEXEC|EFD_NONBLOCK");
     return std::make_unique<EventfdChannel>(std::move(fd));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(EventfdTransport);

@@ -1,5 +1,6 @@
 #include "transports/fd_end.h"
 
+#include <fcntl.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -7,7 +8,7 @@
 
 namespace ipcspec {
 
-ssize_t FdEnd::SendOnce(const std::byte* p, size_t len) {
+ssize_t FdEnd::SendOnce(const std::byte* p, size_t len, const Deadline&) {
   ssize_t n;
   switch (io_) {
     case Io::kSocket:
@@ -24,7 +25,7 @@ ssize_t FdEnd::SendOnce(const std::byte* p, size_t len) {
   return n < 0 ? -errno : n;
 }
 
-ssize_t FdEnd::RecvOnce(std::byte* p, size_t cap) {
+ssize_t FdEnd::RecvOnce(std::byte* p, size_t cap, bool* end) {
   ssize_t n;
   switch (io_) {
     case Io::kSocket:
@@ -36,25 +37,33 @@ ssize_t FdEnd::RecvOnce(std::byte* p, size_t cap) {
     default:
       n = ::read(fd_.get(), p, cap);
   }
-  return n < 0 ? -errno : n;
+  if (n < 0) return -errno;
+  *end = n == 0 && framing_ == Framing::kStream;
+  return n;
+}
+
+int FdEnd::AwaitReady(short events, const Deadline& deadline) {
+  return PollOne(fd_.get(), events, deadline);
 }
 
 int FdEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
   *sent = 0;
+  if (max_message_ > 0 && buf.size() > max_message_) return -EMSGSIZE;
   const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+  if (int rc = Prepare(true, timeout_ms, deadline); rc != 0) return rc;
+  static constexpr std::byte kNothing{};
+  const std::byte* const data = buf.empty() ? &kNothing : buf.data();
   for (;;) {
-    ssize_t n = SendOnce(buf.data() + *sent, buf.size() - *sent);
+    const ssize_t n = SendOnce(data + *sent, buf.size() - *sent, deadline);
     if (n >= 0) {
       *sent += static_cast<size_t>(n);
-      // A message goes in one piece; a stream send runs until all is written
-      // (as a blocking write(2) does) unless it may not block.
       if (framing_ == Framing::kMessage || *sent == buf.size()) return 0;
       continue;
     }
     if (n == -EINTR) continue;
     if (n != -EAGAIN) return *sent > 0 ? 0 : static_cast<int>(n);
     if (timeout_ms == 0) return *sent > 0 ? 0 : -EAGAIN;
-    int ready = PollOne(fd_.get(), POLLOUT, deadline);
+    const int ready = AwaitReady(POLLOUT, deadline);
     if (ready < 0) return *sent > 0 ? 0 : ready;
     if (ready == 0) return *sent > 0 ? 0 : -ETIMEDOUT;
   }
@@ -63,20 +72,33 @@ int FdEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
 int FdEnd::Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) {
   *received = 0;
   const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+  if (int rc = Prepare(false, timeout_ms, deadline); rc != 0) return rc;
+  // read(2) of 0 bytes returns 0 whatever is queued: not the end.
+  if (framing_ == Framing::kStream && buf.empty()) return 0;
+  std::byte nothing;
+  std::byte* const data = buf.empty() ? &nothing : buf.data();
   for (;;) {
-    ssize_t n = RecvOnce(buf.data(), buf.size());
-    if (n > 0) {
+    bool end = false;
+    const ssize_t n = RecvOnce(data, buf.size(), &end);
+    if (end) return kEnd;
+    if (n >= 0) {
       *received = static_cast<size_t>(n);
       return 0;
     }
-    if (n == 0) return ZeroMeansEnd() ? kEnd : 0;
     if (n == -EINTR) continue;
     if (n != -EAGAIN) return static_cast<int>(n);
     if (timeout_ms == 0) return -EAGAIN;
-    int ready = PollOne(fd_.get(), POLLIN, deadline);
+    const int ready = AwaitReady(POLLIN, deadline);
     if (ready < 0) return ready;
     if (ready == 0) return -ETIMEDOUT;
   }
+}
+
+absl::StatusOr<FileDescriptor> DupHeld(const FileDescriptor& fd, std::string_view what) {
+  if (!fd) return absl::FailedPreconditionError(std::string(what) + ": open() after detach()");
+  FileDescriptor copy(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy) return ErrnoStatus("fcntl(F_DUPFD_CLOEXEC)", what);
+  return copy;
 }
 
 }  // namespace ipcspec

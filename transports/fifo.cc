@@ -14,12 +14,25 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "transports/fd_end.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
 
 // How long a writer's Open waits for a reader to open the FIFO.
 constexpr absl::Duration kRendezvousTimeout = absl::Seconds(10);
+
+constexpr TransportSpec kFifoSpec = {
+    .name = "fifo",
+    .description = "named pipe (mkfifo) in the scratch directory, opened by path",
+    .caps = {.framing = Framing::kStream,
+             .direction = Direction::kOneWay,
+             .multi_writer = true,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kByteStream,
+             .capacity = 65536,           // a FIFO is a pipe: 16 pages by default
+             .atomic_write = PIPE_BUF}};  // POSIX: writes up to PIPE_BUF are atomic
 
 // The read end. A FIFO read returns 0 both when every writer has closed and
 // when no writer has opened it yet since this reader did; only the first is
@@ -31,12 +44,13 @@ class FifoReaderEnd : public FdEnd {
       : FdEnd(std::move(fd), Io::kReadWrite, Framing::kStream) {}
 
  protected:
-  ssize_t RecvOnce(std::byte* p, size_t cap) override {
-    ssize_t n = FdEnd::RecvOnce(p, cap);
-    if (n != 0 || cap == 0) return n;
+  ssize_t RecvOnce(std::byte* p, size_t cap, bool* end) override {
+    const ssize_t n = FdEnd::RecvOnce(p, cap, end);
+    if (!*end) return n;
     struct pollfd pfd = {fd(), POLLIN, 0};
     if (::poll(&pfd, 1, 0) < 0) return -errno;
-    return (pfd.revents & POLLHUP) != 0 ? 0 : -EAGAIN;
+    *end = (pfd.revents & POLLHUP) != 0;
+    return *end ? 0 : -EAGAIN;
   }
 };
 
@@ -90,31 +104,14 @@ class FifoChannel : public Channel {
   std::string path_;
 };
 
-class FifoTransport : public Transport {
+class FifoTransport : public TransportBase {
  public:
-  FifoTransport() {
-    caps_.framing = Framing::kStream;
-    caps_.direction = Direction::kOneWay;
-    caps_.multi_writer = true;
-    caps_.peer_close = true;
-    caps_.named = true;
-    caps_.model = ModelClass::kByteStream;
-    caps_.capacity = 65536;         // a FIFO is a pipe: 16 pages by default
-    caps_.atomic_write = PIPE_BUF;  // POSIX: writes up to PIPE_BUF are atomic
-  }
-  std::string_view name() const override { return "fifo"; }
-  std::string_view description() const override {
-    return "named pipe (mkfifo) in the scratch directory, opened by path";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  FifoTransport() : TransportBase(kFifoSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch_dir) const override {
     std::string path = UniqueName(scratch_dir + "/fifo");
     if (::mkfifo(path.c_str(), 0600) != 0) return ErrnoStatus("mkfifo", path);
     return std::make_unique<FifoChannel>(std::move(path));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(FifoTransport);

@@ -24,6 +24,8 @@
 #include "absl/cleanup/cleanup.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
+#include "transports/fd_end.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
@@ -35,6 +37,23 @@ struct Control {
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 constexpr size_t kControlSize = 4096;
+
+constexpr TransportSpec kFileSpec = {
+    .name = "file",
+    .description = "regular file: O_APPEND writers, a reader following it with inotify",
+    .caps = {.framing = Framing::kStream,
+             .direction = Direction::kOneWay,
+             .multi_writer = true,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kByteStream,
+             // A file never fills up, so no send blocks: no capacity to
+             // declare. Linux holds the inode lock across one write(2) to a
+             // regular file, so O_APPEND writes land whole and never
+             // interleave; a page is a conservative bound that holds on every
+             // local file system.
+             .atomic_write = 4096,
+             .realtime = false}};
 
 // The control page, unmapped when the last holder lets go.
 class ControlMap {
@@ -60,10 +79,16 @@ class ControlMap {
   void* addr_;
 };
 
-class FileEnd : public End {
+// A writer appends with write(2); the reader reads from its offset and, at
+// the end of the data, waits on its inotify watch instead of the descriptor
+// (a regular file is always "ready").
+class FileEnd : public FdEnd {
  public:
   FileEnd(Role role, FileDescriptor fd, FileDescriptor inotify, std::shared_ptr<ControlMap> ctl)
-      : role_(role), fd_(std::move(fd)), inotify_(std::move(inotify)), ctl_(std::move(ctl)) {}
+      : FdEnd(std::move(fd), Io::kReadWrite, Framing::kStream),
+        role_(role),
+        inotify_(std::move(inotify)),
+        ctl_(std::move(ctl)) {}
   ~FileEnd() override {
     if (role_ == Role::kReader) {
       ctl_->get()->reader_closed.store(1);
@@ -74,48 +99,32 @@ class FileEnd : public End {
     }
   }
 
-  int Send(std::span<const std::byte> buf, size_t* sent, int) override {
-    *sent = 0;
-    if (role_ == Role::kWriter && ctl_->get()->reader_closed.load() != 0) return -EPIPE;
-    do {
-      ssize_t n = ::write(fd_.get(), buf.data() + *sent, buf.size() - *sent);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return *sent > 0 ? 0 : -errno;
-      *sent += static_cast<size_t>(n);
-    } while (*sent < buf.size());
+ protected:
+  int Prepare(bool sending, int, const Deadline&) override {
+    if (sending && role_ == Role::kWriter && ctl_->get()->reader_closed.load() != 0) return -EPIPE;
     return 0;
   }
-
-  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
-    *received = 0;
-    const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
-    for (;;) {
-      // Read the counts before the data: a writer's data is in the file
-      // before it counts itself closed.
-      const Control& c = *ctl_->get();
-      const uint32_t opened = c.writers_opened.load();
-      const bool all_closed = opened > 0 && c.writers_closed.load() >= opened;
-      ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
-      if (n > 0) {
-        *received = static_cast<size_t>(n);
-        return 0;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return -errno;
-      if (all_closed) return kEnd;
-      if (timeout_ms == 0) return -EAGAIN;
-      int ready = PollOne(inotify_.get(), POLLIN, deadline);
-      if (ready < 0) return ready;
-      if (ready == 0) return -ETIMEDOUT;
-      alignas(struct inotify_event) char events[4096];
-      while (::read(inotify_.get(), events, sizeof(events)) > 0) {
-      }
+  ssize_t RecvOnce(std::byte* p, size_t cap, bool* end) override {
+    // Read the counts before the data: a writer's data is in the file
+    // before it counts itself closed.
+    const Control& c = *ctl_->get();
+    const uint32_t opened = c.writers_opened.load();
+    const bool all_closed = opened > 0 && c.writers_closed.load() >= opened;
+    const ssize_t n = FdEnd::RecvOnce(p, cap, end);
+    if (!*end) return n;
+    *end = all_closed;
+    return all_closed ? 0 : -EAGAIN;
+  }
+  int AwaitReady(short, const Deadline& deadline) override {
+    const int ready = PollOne(inotify_.get(), POLLIN, deadline);
+    alignas(struct inotify_event) char events[4096];
+    while (ready > 0 && ::read(inotify_.get(), events, sizeof(events)) > 0) {
     }
+    return ready;
   }
 
  private:
   Role role_;
-  FileDescriptor fd_;
   FileDescriptor inotify_;  // the reader's watch on the data file
   std::shared_ptr<ControlMap> ctl_;
 };
@@ -163,27 +172,9 @@ class FileChannel : public Channel {
   std::shared_ptr<ControlMap> ctl_;
 };
 
-class FileTransport : public Transport {
+class FileTransport : public TransportBase {
  public:
-  FileTransport() {
-    caps_.framing = Framing::kStream;
-    caps_.direction = Direction::kOneWay;
-    caps_.multi_writer = true;
-    caps_.peer_close = true;
-    caps_.named = true;
-    caps_.model = ModelClass::kByteStream;
-    // A file never fills up, so no send blocks: no capacity to declare.
-    // Linux holds the inode lock across one write(2) to a regular file, so
-    // O_APPEND writes land whole and never interleave; a page is a
-    // conservative bound that holds on every local file system.
-    caps_.atomic_write = 4096;
-    caps_.realtime = false;
-  }
-  std::string_view name() const override { return "file"; }
-  std::string_view description() const override {
-    return "regular file: O_APPEND writers, a reader following it with inotify";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  FileTransport() : TransportBase(kFileSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch_dir) const override {
     std::string path = UniqueName(scratch_dir + "/file");
     FileDescriptor fd(::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
@@ -194,9 +185,6 @@ class FileTransport : public Transport {
     std::move(unlink_data).Cancel();
     return std::make_unique<FileChannel>(std::move(path), *std::move(ctl));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(FileTransport);

@@ -18,12 +18,40 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "transports/socket_util.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
 
 // 65535 - 20 (IPv4 header) - 8 (UDP header).
 constexpr uint64_t kUdpMaxMessage = 65507;
+
+constexpr TransportSpec kTcpSpec = {
+    .name = "tcp",
+    .description = "TCP on 127.0.0.1, ephemeral port, TCP_NODELAY, one connection",
+    .caps = {.framing = Framing::kStream,
+             .direction = Direction::kDuplex,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kByteStream}};
+constexpr SocketEndOptions kTcpEnd = {
+    .framing = Framing::kStream, .reset_is_epipe = true, .tcp_nodelay = true};
+
+constexpr TransportSpec kUdpSpec = {
+    .name = "udp",
+    .description =
+        "UDP on 127.0.0.1, ephemeral port; writers connect(), the reader answers the "
+        "last sender; unreliable, unordered",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .reliable = false,
+             .ordered = false,
+             .multi_writer = true,
+             .named = true,
+             .model = ModelClass::kUnordered,
+             .max_message = kUdpMaxMessage,
+             .atomic_write = kUdpMaxMessage}};
+constexpr SocketEndOptions kUdpEnd = {.framing = Framing::kMessage, .max_message = kUdpMaxMessage};
 
 // A socket of `type` bound to 127.0.0.1:0; *addr gets the port chosen.
 absl::StatusOr<FileDescriptor> BindLoopback(int type, const SocketEndOptions& opts,
@@ -68,14 +96,7 @@ class InetChannel : public Channel {
       : type_(type), sock_(std::move(sock)), addr_(addr), opts_(opts), what_(std::move(what)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    if (role == Role::kReader) {
-      absl::StatusOr<FileDescriptor> fd = DupHeld(sock_, what_);
-      if (!fd.ok()) return fd.status();
-      if (type_ == SOCK_STREAM) return SocketEnd::Accepting(*std::move(fd), opts_);
-      SocketEndOptions reader = opts_;
-      reader.reply_to_sender = true;
-      return std::make_unique<SocketEnd>(*std::move(fd), reader);
-    }
+    if (role == Role::kReader) return OpenSocketReader(sock_, type_, opts_, what_);
     absl::StatusOr<FileDescriptor> fd = ConnectLoopback(type_, opts_, addr_, what_);
     if (!fd.ok()) return fd.status();
     return std::make_unique<SocketEnd>(*std::move(fd), opts_);
@@ -92,72 +113,37 @@ class InetChannel : public Channel {
   std::string what_;
 };
 
-class TcpTransport : public Transport {
+class InetTransport : public TransportBase {
  public:
-  TcpTransport() {
-    caps_.framing = Framing::kStream;
-    caps_.direction = Direction::kDuplex;
-    caps_.peer_close = true;
-    caps_.named = true;
-    caps_.model = ModelClass::kByteStream;
-    opts_.framing = Framing::kStream;
-    opts_.tcp_nodelay = true;
-    opts_.reset_is_epipe = true;
-  }
-  std::string_view name() const override { return "tcp"; }
-  std::string_view description() const override {
-    return "TCP on 127.0.0.1, ephemeral port, TCP_NODELAY, one connection";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  InetTransport(int type, const TransportSpec& spec, const SocketEndOptions& opts)
+      : TransportBase(spec), type_(type), opts_(opts) {}
+
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     struct sockaddr_in addr;
     std::string what;
-    // Non-blocking: a reader End polls the listener, then accepts.
-    absl::StatusOr<FileDescriptor> fd =
-        BindLoopback(SOCK_STREAM | SOCK_NONBLOCK, opts_, &addr, &what);
+    // tcp: non-blocking, a reader End polls the listener, then accepts. udp:
+    // blocking, the reader's bounded replies use SO_SNDTIMEO.
+    const int flags = type_ == SOCK_STREAM ? SOCK_NONBLOCK : 0;
+    absl::StatusOr<FileDescriptor> fd = BindLoopback(type_ | flags, opts_, &addr, &what);
     if (!fd.ok()) return fd.status();
-    if (::listen(fd->get(), SOMAXCONN) != 0) return ErrnoStatus("listen", what);
-    return std::make_unique<InetChannel>(SOCK_STREAM, *std::move(fd), addr, opts_, std::move(what));
+    if (type_ == SOCK_STREAM && ::listen(fd->get(), SOMAXCONN) != 0) {
+      return ErrnoStatus("listen", what);
+    }
+    return std::make_unique<InetChannel>(type_, *std::move(fd), addr, opts_, std::move(what));
   }
 
  private:
-  Capabilities caps_;
+  int type_;
   SocketEndOptions opts_;
 };
 
-class UdpTransport : public Transport {
+class TcpTransport : public InetTransport {
  public:
-  UdpTransport() {
-    caps_.framing = Framing::kMessage;
-    caps_.direction = Direction::kDuplex;
-    caps_.reliable = false;
-    caps_.ordered = false;
-    caps_.multi_writer = true;
-    caps_.named = true;
-    caps_.model = ModelClass::kUnordered;
-    caps_.max_message = kUdpMaxMessage;
-    caps_.atomic_write = kUdpMaxMessage;
-    opts_.framing = Framing::kMessage;
-    opts_.max_message = kUdpMaxMessage;
-  }
-  std::string_view name() const override { return "udp"; }
-  std::string_view description() const override {
-    return "UDP on 127.0.0.1, ephemeral port; writers connect(), the reader answers the last "
-           "sender; unreliable, unordered";
-  }
-  const Capabilities& caps() const override { return caps_; }
-  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
-    struct sockaddr_in addr;
-    std::string what;
-    // Blocking mode: the reader's bounded replies use SO_SNDTIMEO.
-    absl::StatusOr<FileDescriptor> fd = BindLoopback(SOCK_DGRAM, opts_, &addr, &what);
-    if (!fd.ok()) return fd.status();
-    return std::make_unique<InetChannel>(SOCK_DGRAM, *std::move(fd), addr, opts_, std::move(what));
-  }
-
- private:
-  Capabilities caps_;
-  SocketEndOptions opts_;
+  TcpTransport() : InetTransport(SOCK_STREAM, kTcpSpec, kTcpEnd) {}
+};
+class UdpTransport : public InetTransport {
+ public:
+  UdpTransport() : InetTransport(SOCK_DGRAM, kUdpSpec, kUdpEnd) {}
 };
 
 IPCSPEC_REGISTER_TRANSPORT(TcpTransport);

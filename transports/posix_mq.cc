@@ -5,6 +5,7 @@
 
 #include "ipcspec/registry.h"
 #include "transports/fd_end.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
@@ -13,6 +14,19 @@ namespace {
 // namespace starts with and an unprivileged process may use.
 constexpr long kMaxMsg = 10;
 constexpr long kMsgSize = 8192;
+
+constexpr TransportSpec kPosixMqSpec = {
+    .name = "posix_mq",
+    .description = "POSIX message queue (mq_open/mq_send/mq_receive), 10 x 8192 bytes",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kOneWay,
+             .multi_writer = true,
+             .named = true,
+             .model = ModelClass::kPriorityQueue,
+             .max_message = kMsgSize,
+             .capacity = kMaxMsg * kMsgSize,
+             .atomic_write = kMsgSize,
+             .max_queued = kMaxMsg}};
 
 class MqChannel : public Channel {
  public:
@@ -34,24 +48,9 @@ class MqChannel : public Channel {
   std::string name_;
 };
 
-class PosixMqTransport : public Transport {
+class PosixMqTransport : public TransportBase {
  public:
-  PosixMqTransport() {
-    caps_.framing = Framing::kMessage;
-    caps_.direction = Direction::kOneWay;
-    caps_.multi_writer = true;
-    caps_.named = true;
-    caps_.model = ModelClass::kPriorityQueue;
-    caps_.max_message = kMsgSize;
-    caps_.capacity = kMaxMsg * kMsgSize;
-    caps_.atomic_write = kMsgSize;
-    caps_.max_queued = kMaxMsg;
-  }
-  std::string_view name() const override { return "posix_mq"; }
-  std::string_view description() const override {
-    return "POSIX message queue (mq_open/mq_send/mq_receive), 10 x 8192 bytes";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  PosixMqTransport() : TransportBase(kPosixMqSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     std::string name = UniqueName("/ipcspec");
     struct mq_attr attr = {};
@@ -62,9 +61,6 @@ class PosixMqTransport : public Transport {
     ::mq_close(q);
     return std::make_unique<MqChannel>(std::move(name));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(PosixMqTransport);

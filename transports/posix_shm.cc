@@ -4,38 +4,59 @@
 // and unmaps it when closed; Destroy() unlinks the name.
 //
 // The wait/post primitive lives in the segment: a process-shared robust
-// mutex per role (pthread_mutex_clocklock on CLOCK_MONOTONIC; a holder that
-// dies makes the next locker get EOWNERDEAD, which takes the lock and marks
-// it consistent) and a process-shared semaphore per role as the event
-// (sem_init pshared=1, sem_clockwait on CLOCK_MONOTONIC). A Post only posts
-// when the semaphore is 0, so posts coalesce and the value stays bounded.
+// mutex per role as the lock (pthread_mutex_clocklock on CLOCK_MONOTONIC; a
+// holder that dies makes the next locker get EOWNERDEAD, which takes the
+// lock and marks it consistent) and a futex word per role as the event (a
+// binary semaphore: Post sets it to 1 and wakes, Wait takes the 1).
+//
+// Peer death: each open End holds a robust mutex of its own ("alive", one
+// per End slot) for its whole life. When its process dies the kernel marks
+// that mutex's futex word FUTEX_OWNER_DIED and wakes its waiters, so a Wait
+// is one futex_waitv(2) on the event word and the alive words of the open
+// peers. Kernels without futex_waitv (before 5.16) fall back to waiting on
+// the event alone in slices of kDeathPollSlice.
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <new>
+#include <span>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/time/clock.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
 #include "transports/shm_ring.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
 
 constexpr int kNameAttempts = 16;
+// Without futex_waitv: how often a blocked End looks for dead peers.
+constexpr absl::Duration kDeathPollSlice = absl::Milliseconds(20);
+
+constexpr TransportSpec kPosixShmSpec = {
+    .name = "posix_shm",
+    .description = "ring in a POSIX shm object (shm_open/mmap) + pshared robust mutexes, futexes",
+    .caps = kShmRingCaps};
 
 struct PosixSyncState {
   pthread_mutex_t locks[2];
-  sem_t events[2];
+  pthread_mutex_t alive[2][kShmRingMaxEnds];
+  std::atomic<uint32_t> events[2];
 };
 static_assert(sizeof(PosixSyncState) <= kShmSyncAreaBytes);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
 void Unmap(void* p) { ::munmap(p, ShmRingSegmentBytes()); }
 
@@ -45,6 +66,33 @@ struct timespec MonotonicDeadline(absl::Time until) {
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   const absl::Duration left = std::max(until - absl::Now(), absl::ZeroDuration());
   return absl::ToTimespec(absl::DurationFromTimespec(now) + left);
+}
+
+// The futex word of a robust mutex: the owner's tid, FUTEX_WAITERS and
+// FUTEX_OWNER_DIED (the kernel's robust-futex ABI, which glibc follows).
+std::atomic<uint32_t>* FutexWord(pthread_mutex_t* m) {
+  static_assert(sizeof(m->__data.__lock) == sizeof(uint32_t));
+  return reinterpret_cast<std::atomic<uint32_t>*>(&m->__data.__lock);
+}
+
+// Shared (not FUTEX_PRIVATE_FLAG): the words are in a MAP_SHARED segment.
+void FutexWakeAll(std::atomic<uint32_t>* word) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+// Waits until one of the words differs from its value or is woken, or
+// until `until`: 0, -ETIMEDOUT, -EINTR, -ENOSYS or -errno.
+int FutexWaitAny(std::span<struct futex_waitv> words, absl::Time until) {
+  struct timespec abs;
+  struct timespec* timeout = nullptr;
+  if (until != absl::InfiniteFuture()) {
+    abs = MonotonicDeadline(until);
+    timeout = &abs;
+  }
+  if (::syscall(SYS_futex_waitv, words.data(), words.size(), 0, timeout, CLOCK_MONOTONIC) >= 0) {
+    return 0;
+  }
+  return errno == EAGAIN ? 0 : -errno;  // EAGAIN: a word had changed already
 }
 
 class PosixSync : public ShmSync {
@@ -63,7 +111,12 @@ class PosixSync : public ShmSync {
       if (int err = ::pthread_mutex_init(&state->locks[role], &attr); err != 0) {
         return ErrnoStatus("pthread_mutex_init", name, err);
       }
-      if (::sem_init(&state->events[role], 1, 0) != 0) return ErrnoStatus("sem_init", name);
+      for (pthread_mutex_t& m : state->alive[role]) {
+        if (int err = ::pthread_mutex_init(&m, &attr); err != 0) {
+          return ErrnoStatus("pthread_mutex_init", name, err);
+        }
+      }
+      state->events[role].store(0);
     }
     return absl::OkStatus();
   }
@@ -84,27 +137,58 @@ class PosixSync : public ShmSync {
     return -err;
   }
   void Unlock(int role) override { ::pthread_mutex_unlock(&state_->locks[role]); }
-  int Wait(int role, absl::Time until) override {
-    sem_t* sem = &state_->events[role];
-    int r;
-    if (until == absl::InfiniteFuture()) {
-      r = ::sem_wait(sem);
-    } else {
-      const struct timespec abs = MonotonicDeadline(until);
-      r = ::sem_clockwait(sem, CLOCK_MONOTONIC, &abs);
-    }
-    return r == 0 ? 0 : -errno;
+
+  int Opened(int role, int slot) override {
+    pthread_mutex_t* m = &state_->alive[role][slot];
+    int err = ::pthread_mutex_trylock(m);
+    // The slot's last End died holding it: ours now.
+    if (err == EOWNERDEAD) err = ::pthread_mutex_consistent(m);
+    return -err;
   }
+  void Closed(int role, int slot) override { ::pthread_mutex_unlock(&state_->alive[role][slot]); }
+
+  int Wait(int role, absl::Time until, std::span<const int> peers) override;
+
   void Post(int role) override {
-    sem_t* sem = &state_->events[role];
-    int value = 0;
-    if (::sem_getvalue(sem, &value) == 0 && value > 0) return;
-    ::sem_post(sem);
+    if (state_->events[role].exchange(1) == 0) FutexWakeAll(&state_->events[role]);
   }
 
  private:
   PosixSyncState* state_;
 };
+
+int PosixSync::Wait(int role, absl::Time until, std::span<const int> peers) {
+  std::atomic<uint32_t>* event = &state_->events[role];
+  if (event->exchange(0) == 1) return 0;
+  struct futex_waitv words[1 + kShmRingMaxEnds] = {};
+  size_t n = 0;
+  words[n++] = {.val = 0, .uaddr = reinterpret_cast<uintptr_t>(event), .flags = FUTEX_32};
+  for (int slot : peers) {
+    std::atomic<uint32_t>* alive = FutexWord(&state_->alive[1 - role][slot]);
+    uint32_t v = alive->load();
+    // FUTEX_WAITERS makes the kernel wake us when the owner dies (and the
+    // owner's unlock wake us too).
+    while ((v & FUTEX_TID_MASK) != 0 && (v & FUTEX_WAITERS) == 0 &&
+           !alive->compare_exchange_weak(v, v | FUTEX_WAITERS)) {
+    }
+    if ((v & FUTEX_TID_MASK) == 0) return 0;  // closed or dead: let the ring look
+    words[n++] = {
+        .val = v | FUTEX_WAITERS, .uaddr = reinterpret_cast<uintptr_t>(alive), .flags = FUTEX_32};
+  }
+  const int r = FutexWaitAny(std::span(words, n), until);
+  if (r != -ENOSYS) return r;
+  // Before Linux 5.16: the event alone, and a look for dead peers (the
+  // ring's, after any return) every kDeathPollSlice.
+  const absl::Duration left = std::min(until - absl::Now(), kDeathPollSlice);
+  if (left <= absl::ZeroDuration()) return -ETIMEDOUT;
+  const struct timespec ts = absl::ToTimespec(left);
+  if (::syscall(SYS_futex, reinterpret_cast<uint32_t*>(event), FUTEX_WAIT, 0, &ts, nullptr, 0) ==
+          0 ||
+      errno == EAGAIN || errno == ETIMEDOUT) {
+    return 0;
+  }
+  return -errno;
+}
 
 // Maps the object `name` (open descriptor fd) into this process.
 absl::StatusOr<ShmMapping> Map(int fd, const std::string& name) {
@@ -138,14 +222,9 @@ class PosixShmChannel : public Channel {
   ShmMapping creator_;
 };
 
-class PosixShmTransport : public Transport {
+class PosixShmTransport : public TransportBase {
  public:
-  PosixShmTransport() : caps_(ShmRingCapabilities()) {}
-  std::string_view name() const override { return "posix_shm"; }
-  std::string_view description() const override {
-    return "ring in a POSIX shm object (shm_open/mmap) + pshared robust mutexes, sem_t";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  PosixShmTransport() : TransportBase(kPosixShmSpec) {}
 
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     std::string name;
@@ -167,9 +246,6 @@ class PosixShmTransport : public Transport {
     std::move(unlink).Cancel();
     return std::make_unique<PosixShmChannel>(std::move(name), *std::move(mapping));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(PosixShmTransport);

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -28,7 +29,7 @@
 namespace ipcspec {
 namespace {
 
-constexpr uint64_t kMagic = 0x3172'6d68'7363'7069;  // "ipcshmr1"
+constexpr uint64_t kMagic = 0x3272'6d68'7363'7069;  // "ipcshmr2"
 constexpr size_t kChunkHeader = 8;
 // The data area: kShmRingCapacity payload bytes in up to kShmRingMaxQueued
 // chunks always fit, headers included.
@@ -37,7 +38,7 @@ constexpr uint32_t kFirstChunk = 1u << 31;
 // A message larger than the ring goes in chunks of at least this much (the
 // last one excepted), so a slow reader does not turn it into tiny pieces.
 constexpr size_t kMinStreamChunk = 16384;
-constexpr int kMaxEnds = 64;  // per role
+constexpr int kMaxEnds = kShmRingMaxEnds;
 constexpr int kReader = static_cast<int>(Role::kReader);
 constexpr int kWriter = static_cast<int>(Role::kWriter);
 
@@ -73,20 +74,28 @@ static_assert(std::atomic<int32_t>::is_always_lock_free);
 
 Shared* AsShared(void* base) { return static_cast<Shared*>(base); }
 
-// True when `pid` has exited: no such process, or a zombie not yet reaped
-// (kill() still succeeds on a zombie).
+// True when `pid` has exited or is exiting: no such process, a zombie not
+// yet reaped (kill() still succeeds on a zombie), or PF_EXITING in its flags.
+// The last matters because the kernel wakes the peers (semaphore undo,
+// robust futexes) early in do_exit, before the process is a zombie.
 bool ProcessGone(pid_t pid) {
+  constexpr unsigned long kPfExiting = 0x4;  // include/linux/sched.h
   if (::kill(pid, 0) != 0) return errno == ESRCH;
   FileDescriptor fd(::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return errno == ENOENT;
   char buf[512];
   const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
   if (n <= 0) return false;
-  const std::string_view stat(buf, static_cast<size_t>(n));
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string_view::npos || paren + 2 >= stat.size()) return false;
-  const char state = stat[paren + 2];
-  return state == 'Z' || state == 'X';
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');
+  char state = '?';
+  unsigned long flags = 0;
+  // ") S ppid pgrp session tty_nr tpgid flags ..."
+  if (paren == nullptr ||
+      std::sscanf(paren + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) {
+    return false;
+  }
+  return state == 'Z' || state == 'X' || (flags & kPfExiting) != 0;
 }
 
 class ShmRingEnd : public End {
@@ -103,7 +112,9 @@ class ShmRingEnd : public End {
   ~ShmRingEnd() override {
     // A copy inherited through fork() is not an open end of that process.
     if (::getpid() != pid_) return;
+    // The slot first: a peer that wakes for Closed() finds it free.
     s_->slots[me_][slot_].store(0);
+    sync_->Closed(me_, slot_);
     Notify(peer_);
   }
 
@@ -140,6 +151,14 @@ class ShmRingEnd : public End {
       int32_t pid = slot.load();
       if (pid != 0 && pid != pid_ && ProcessGone(pid)) slot.compare_exchange_strong(pid, 0);
     }
+  }
+  // The slots of the peer role that hold an End now.
+  int OpenPeers(int* out) const {
+    int n = 0;
+    for (int i = 0; i < kMaxEnds; ++i) {
+      if (s_->slots[peer_][i].load() != 0) out[n++] = i;
+    }
+    return n;
   }
   template <typename Ready>
   int Await(Ready ready, bool nonblocking, absl::Time until);
@@ -196,13 +215,15 @@ int ShmRingEnd::Await(Ready ready, bool nonblocking, absl::Time until) {
     s_->waiting[me_].fetch_add(1);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     int r = 0;
-    if (!ready()) r = sync_->Wait(me_, std::min(until, absl::Now() + kShmLivenessSlice));
-    s_->waiting[me_].fetch_sub(1);
-    if (r == -ETIMEDOUT) {
-      ReapDeadPeers();
-    } else if (r != 0 && r != -EINTR) {
-      return r;
+    if (!ready()) {
+      int peers[kMaxEnds];
+      const int n = OpenPeers(peers);
+      r = sync_->Wait(me_, until, std::span<const int>(peers, static_cast<size_t>(n)));
     }
+    s_->waiting[me_].fetch_sub(1);
+    if (r != 0 && r != -ETIMEDOUT && r != -EINTR) return r;
+    // Not a Post for us: a peer may have died.
+    if (!ready()) ReapDeadPeers();
   }
 }
 
@@ -344,33 +365,19 @@ absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mappin
   const int r = static_cast<int>(role);
   const pid_t pid = ::getpid();
   for (int i = 0; i < kMaxEnds; ++i) {
+    // Armed before the pid is visible, so a peer never sees an open End
+    // whose death would wake nobody.
+    if (s->slots[r][i].load() != 0 || sync->Opened(r, i) != 0) continue;
     int32_t expected = 0;
     if (s->slots[r][i].compare_exchange_strong(expected, pid)) {
       // After the slot: a peer never sees "opened, and none open".
       s->opened[r].fetch_add(1);
       return std::make_unique<ShmRingEnd>(role, i, std::move(mapping), std::move(sync));
     }
+    sync->Closed(r, i);
   }
   return absl::ResourceExhaustedError(
       absl::StrCat("shm ring: more than ", kMaxEnds, " open ends of one role"));
-}
-
-Capabilities ShmRingCapabilities() {
-  Capabilities caps;
-  caps.framing = Framing::kMessage;
-  caps.direction = Direction::kOneWay;
-  caps.reliable = true;
-  caps.ordered = true;
-  caps.multi_writer = true;
-  caps.peer_close = true;
-  caps.named = true;
-  caps.model = ModelClass::kFifoQueue;
-  caps.max_message = kShmRingMaxMessage;
-  caps.capacity = kShmRingCapacity;
-  caps.atomic_write = kShmRingMaxMessage;
-  caps.max_queued = kShmRingMaxQueued;
-  caps.realtime = true;
-  return caps;
 }
 
 }  // namespace ipcspec

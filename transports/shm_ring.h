@@ -9,6 +9,9 @@
 //   ShmMapping m(base, MyUnmap);         // in each process that opens an end
 //   auto end = OpenShmRingEnd(Role::kWriter, std::move(m),
 //                             std::make_unique<MySync>(...));
+//   class MyTransport : public TransportBase {
+//     MyTransport() : TransportBase({.name = "my_shm", .description = "...",
+//                                    .caps = kShmRingCaps}) {}
 //
 // Framing: a message is one or more chunks, each an 8-byte header (body
 // length; the first chunk also carries the message length) and its body. A
@@ -28,14 +31,16 @@
 // Peer close: each End holds a slot with its pid in the segment. The reader
 // gets kEnd once writers have opened, none holds a slot and the ring is
 // drained; a writer gets -EPIPE once a reader has opened and none holds a
-// slot. Closing an End frees its slot and wakes the peer. A blocked End also
-// wakes every kLivenessSlice to free the slots of peers that died without
-// closing (SIGKILL), so a crashed writer means end of stream, not a hang.
+// slot. Closing an End frees its slot and wakes the peer. The death of a
+// process holding an End (SIGKILL) is an event too: ShmSync makes the kernel
+// wake the peer's Wait (SEM_UNDO, robust futexes), which then frees the slots
+// of dead peers, so a crashed writer means end of stream, not a hang.
 #ifndef IPCSPEC_TRANSPORTS_SHM_RING_H_
 #define IPCSPEC_TRANSPORTS_SHM_RING_H_
 
 #include <cstddef>
 #include <memory>
+#include <span>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -50,16 +55,31 @@ namespace ipcspec {
 inline constexpr size_t kShmRingCapacity = 65536;
 inline constexpr size_t kShmRingMaxQueued = 1024;
 inline constexpr size_t kShmRingMaxMessage = size_t{1} << 20;
+// Open Ends per role.
+inline constexpr int kShmRingMaxEnds = 64;
 // Bytes reserved in the segment for the ShmSync implementation's state.
-inline constexpr size_t kShmSyncAreaBytes = 256;
-// How often a blocked End looks for peers that died without closing.
-inline constexpr absl::Duration kShmLivenessSlice = absl::Milliseconds(20);
+inline constexpr size_t kShmSyncAreaBytes = 8192;
+
+// The capabilities both shared-memory transports declare.
+inline constexpr Capabilities kShmRingCaps = {.framing = Framing::kMessage,
+                                              .direction = Direction::kOneWay,
+                                              .reliable = true,
+                                              .ordered = true,
+                                              .multi_writer = true,
+                                              .peer_close = true,
+                                              .named = true,
+                                              .model = ModelClass::kFifoQueue,
+                                              .max_message = kShmRingMaxMessage,
+                                              .capacity = kShmRingCapacity,
+                                              .atomic_write = kShmRingMaxMessage,
+                                              .max_queued = kShmRingMaxQueued,
+                                              .realtime = true};
 
 // Two locks and two events, each indexed by a role (Role::kReader = 0,
 // Role::kWriter = 1). The lock of a role is held by one End of that role for
 // a whole Send or Recv; the event of a role is what its lock holder waits
-// for (the reader: data or a writer closing; the writer: room or the reader
-// closing).
+// for (the reader: data or a writer closing or dying; the writer: room or
+// the reader closing or dying).
 class ShmSync {
  public:
   virtual ~ShmSync() = default;
@@ -68,10 +88,17 @@ class ShmSync {
   // released (SEM_UNDO, robust mutex) and is then taken normally.
   virtual int Lock(int role, bool nonblocking, absl::Time until) = 0;
   virtual void Unlock(int role) = 0;
-  // Waits for a Post of the event until `until`: 0, -ETIMEDOUT, -EINTR or
-  // -errno. Posts made while nobody waits coalesce into one pending wake-up
-  // (a binary semaphore), so a waiter may wake spuriously, never miss one.
-  virtual int Wait(int role, absl::Time until) = 0;
+  // This process claims End slot `slot` of `role`: until Closed(), the death
+  // of this process wakes a Wait of the other role on its own, with no
+  // process left to Post. 0, or -errno (-EBUSY: the slot is taken).
+  virtual int Opened(int role, int slot) = 0;
+  virtual void Closed(int role, int slot) = 0;
+  // Waits for a Post of the event of `role`, or for the death of an End of
+  // the other role (`peers`: the slots the ring counts as open), until
+  // `until`: 0, -ETIMEDOUT, -EINTR or -errno. Posts made while nobody waits
+  // coalesce into one pending wake-up (a binary semaphore), so a waiter may
+  // wake spuriously, never miss one.
+  virtual int Wait(int role, absl::Time until, std::span<const int> peers) = 0;
   virtual void Post(int role) = 0;
 };
 
@@ -88,9 +115,6 @@ using ShmMapping = std::unique_ptr<void, void (*)(void*)>;
 // An End over the ring in `mapping`, which it keeps until closed.
 absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mapping,
                                                     std::unique_ptr<ShmSync> sync);
-
-// The capabilities both shared-memory transports declare.
-Capabilities ShmRingCapabilities();
 
 }  // namespace ipcspec
 

@@ -38,6 +38,7 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
@@ -50,6 +51,19 @@ constexpr absl::Duration kRendezvousTimeout = absl::Seconds(10);
 constexpr absl::Duration kCloseTimeout = absl::Seconds(2);
 constexpr absl::Duration kRoomSlice = absl::Milliseconds(10);
 static_assert(sizeof(void*) == sizeof(uint64_t), "the payload travels in sival_ptr");
+
+constexpr TransportSpec kSignalSpec = {
+    .name = "signal",
+    .description = "realtime signal SIGRTMIN+2 via sigqueue/sigtimedwait, 7 bytes per message",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kOneWay,
+             .multi_writer = true,
+             .peer_close = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kMaxMessage,
+             // capacity and max_queued 0 (unknown): RLIMIT_SIGPENDING counts
+             // every pending signal of the user, not of this channel.
+             .atomic_write = kMaxMessage}};  // one signal per message
 
 int Signal() { return SIGRTMIN + 2; }
 
@@ -338,32 +352,14 @@ class SignalChannel : public Channel {
   std::shared_ptr<SharedPage> page_;
 };
 
-class SignalTransport : public Transport {
+class SignalTransport : public TransportBase {
  public:
-  SignalTransport() {
-    caps_.framing = Framing::kMessage;
-    caps_.direction = Direction::kOneWay;
-    caps_.multi_writer = true;
-    caps_.peer_close = true;
-    caps_.model = ModelClass::kFifoQueue;
-    caps_.max_message = kMaxMessage;
-    caps_.atomic_write = kMaxMessage;  // one signal per message
-    // capacity and max_queued 0 (unknown): RLIMIT_SIGPENDING counts every
-    // pending signal of the user, not of this channel.
-  }
-  std::string_view name() const override { return "signal"; }
-  std::string_view description() const override {
-    return "realtime signal SIGRTMIN+2 via sigqueue/sigtimedwait, 7 bytes per message";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  SignalTransport() : TransportBase(kSignalSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     absl::StatusOr<std::shared_ptr<SharedPage>> page = SharedPage::Map();
     if (!page.ok()) return page.status();
     return std::make_unique<SignalChannel>(*std::move(page));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(SignalTransport);

@@ -9,15 +9,44 @@
 // interleave; a stream send may be split, so no atomic size is declared.
 // dgram: no end of stream (a closed peer is not reported to the other side's
 // reads), so peer_close is not declared.
-#include <fcntl.h>
 #include <sys/socket.h>
 
-#include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "transports/socket_util.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
+
+constexpr TransportSpec kStreamSpec = {
+    .name = "socketpair_stream",
+    .description = "socketpair(AF_UNIX, SOCK_STREAM), inherited across fork",
+    .caps = {.framing = Framing::kStream,
+             .direction = Direction::kDuplex,
+             .multi_writer = true,  // every process that opens the writer side shares one socket
+             .peer_close = true,
+             .model = ModelClass::kByteStream}};
+constexpr TransportSpec kSeqpacketSpec = {
+    .name = "socketpair_seqpacket",
+    .description =
+        "socketpair(AF_UNIX, SOCK_SEQPACKET), inherited across fork; "
+        "SO_PASSCRED tells empty records from end of stream",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .multi_writer = true,
+             .peer_close = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kUnixMessageLimit,
+             .atomic_write = kUnixMessageLimit}};
+constexpr TransportSpec kDgramSpec = {
+    .name = "socketpair_dgram",
+    .description = "socketpair(AF_UNIX, SOCK_DGRAM), inherited across fork",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .multi_writer = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kUnixMessageLimit,
+             .atomic_write = kUnixMessageLimit}};
 
 class SocketpairChannel : public Channel {
  public:
@@ -26,13 +55,9 @@ class SocketpairChannel : public Channel {
       : reader_(std::move(reader)), writer_(std::move(writer)), opts_(opts), name_(name) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    const FileDescriptor& src = role == Role::kReader ? reader_ : writer_;
-    if (!src) {
-      return absl::FailedPreconditionError(absl::StrFormat("%s: open() after detach()", name_));
-    }
-    FileDescriptor fd(::fcntl(src.get(), F_DUPFD_CLOEXEC, 0));
-    if (!fd) return ErrnoStatus("fcntl(F_DUPFD_CLOEXEC)", name_);
-    return std::make_unique<SocketEnd>(std::move(fd), opts_);
+    absl::StatusOr<FileDescriptor> fd = DupHeld(role == Role::kReader ? reader_ : writer_, name_);
+    if (!fd.ok()) return fd.status();
+    return std::make_unique<SocketEnd>(*std::move(fd), opts_);
   }
   void Detach() override {
     reader_.reset();
@@ -46,63 +71,44 @@ class SocketpairChannel : public Channel {
   std::string_view name_;
 };
 
-class SocketpairTransport : public Transport {
+class SocketpairTransport : public TransportBase {
  public:
-  SocketpairTransport(int type, std::string_view name, std::string_view description)
-      : type_(type), name_(name), description_(description) {
-    caps_ = UnixSocketCaps(type);
-    // Every process that opens the writer side shares one socket.
-    caps_.multi_writer = true;
-    if (caps_.framing == Framing::kMessage) caps_.atomic_write = caps_.max_message;
-    opts_ = EndOptionsFor(type, caps_);
-  }
-  std::string_view name() const override { return name_; }
-  std::string_view description() const override { return description_; }
-  const Capabilities& caps() const override { return caps_; }
+  SocketpairTransport(int type, const TransportSpec& spec)
+      : TransportBase(WithUnixMessageLimit(spec, type)),
+        type_(type),
+        opts_(UnixEndOptions(type, caps())) {}
 
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     int sv[2];
     // Blocking mode is fine: every call is MSG_DONTWAIT and waits in poll.
     if (::socketpair(AF_UNIX, type_ | SOCK_CLOEXEC, 0, sv) != 0) {
-      return ErrnoStatus("socketpair", name_);
+      return ErrnoStatus("socketpair", name());
     }
     FileDescriptor reader(sv[0]), writer(sv[1]);
     for (int fd : sv) {
       if (int rc = PrepareSocket(fd, opts_); rc != 0) {
-        return ErrnoStatus("setsockopt(SO_PASSCRED)", name_, -rc);
+        return ErrnoStatus("setsockopt(SO_PASSCRED)", name(), -rc);
       }
     }
-    return std::make_unique<SocketpairChannel>(std::move(reader), std::move(writer), opts_, name_);
+    return std::make_unique<SocketpairChannel>(std::move(reader), std::move(writer), opts_, name());
   }
 
  private:
   int type_;
-  std::string_view name_;
-  std::string_view description_;
-  Capabilities caps_;
   SocketEndOptions opts_;
 };
 
 class SocketpairStreamTransport : public SocketpairTransport {
  public:
-  SocketpairStreamTransport()
-      : SocketpairTransport(SOCK_STREAM, "socketpair_stream",
-                            "socketpair(AF_UNIX, SOCK_STREAM), inherited across fork") {}
+  SocketpairStreamTransport() : SocketpairTransport(SOCK_STREAM, kStreamSpec) {}
 };
-
 class SocketpairSeqpacketTransport : public SocketpairTransport {
  public:
-  SocketpairSeqpacketTransport()
-      : SocketpairTransport(SOCK_SEQPACKET, "socketpair_seqpacket",
-                            "socketpair(AF_UNIX, SOCK_SEQPACKET), inherited across fork; "
-                            "SO_PASSCRED tells empty records from end of stream") {}
+  SocketpairSeqpacketTransport() : SocketpairTransport(SOCK_SEQPACKET, kSeqpacketSpec) {}
 };
-
 class SocketpairDgramTransport : public SocketpairTransport {
  public:
-  SocketpairDgramTransport()
-      : SocketpairTransport(SOCK_DGRAM, "socketpair_dgram",
-                            "socketpair(AF_UNIX, SOCK_DGRAM), inherited across fork") {}
+  SocketpairDgramTransport() : SocketpairTransport(SOCK_DGRAM, kDgramSpec) {}
 };
 
 IPCSPEC_REGISTER_TRANSPORT(SocketpairStreamTransport);

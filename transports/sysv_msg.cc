@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
@@ -35,6 +36,21 @@ namespace {
 constexpr size_t kMaxMessage = 8192;
 constexpr size_t kQueueBytes = 16384;
 constexpr long kType = 1;
+
+constexpr TransportSpec kSysvMsgSpec = {
+    .name = "sysv_msg",
+    .description = "System V message queue (msgget/msgsnd/msgrcv), mtype 1, 16384 bytes",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kOneWay,
+             .multi_writer = true,
+             .named = true,
+             .model = ModelClass::kTypedQueue,
+             .max_message = kMaxMessage,
+             .capacity = kQueueBytes,
+             .atomic_write = kMaxMessage,
+             // Linux also bounds the number of messages by msg_qbytes (one
+             // "byte" per message), which only zero-length messages reach.
+             .max_queued = kQueueBytes}};
 // SIGRTMAX-1: not used by glibc, by the harness, or by the signal transport
 // (SIGRTMIN+2).
 int InterruptSignal() { return SIGRTMAX - 1; }
@@ -132,7 +148,8 @@ class SysvMsgEnd : public End {
     if (role_ != Role::kWriter) return -EBADF;
     if (buf.size() > kMaxMessage) return -EMSGSIZE;
     msg_->mtype = kType;
-    std::memcpy(msg_->mtext, buf.data(), buf.size());
+    // An empty span's data() may be null, which memcpy may not be given.
+    if (!buf.empty()) std::memcpy(msg_->mtext, buf.data(), buf.size());
     ssize_t r = WithTimeout(timeout_ms, [&](int flags) {
       return static_cast<ssize_t>(::msgsnd(id_, msg_.get(), buf.size(), flags));
     });
@@ -151,7 +168,7 @@ class SysvMsgEnd : public End {
     if (r == -ENOMSG) return -EAGAIN;
     if (r == -E2BIG) return -EMSGSIZE;
     if (r < 0) return static_cast<int>(r);
-    std::memcpy(buf.data(), msg_->mtext, static_cast<size_t>(r));
+    if (r > 0) std::memcpy(buf.data(), msg_->mtext, static_cast<size_t>(r));
     *received = static_cast<size_t>(r);
     return 0;
   }
@@ -202,26 +219,9 @@ absl::Status CheckLimits(int id, key_t key) {
   return absl::OkStatus();
 }
 
-class SysvMsgTransport : public Transport {
+class SysvMsgTransport : public TransportBase {
  public:
-  SysvMsgTransport() {
-    caps_.framing = Framing::kMessage;
-    caps_.direction = Direction::kOneWay;
-    caps_.multi_writer = true;
-    caps_.named = true;
-    caps_.model = ModelClass::kTypedQueue;
-    caps_.max_message = kMaxMessage;
-    caps_.capacity = kQueueBytes;
-    caps_.atomic_write = kMaxMessage;
-    // Linux also bounds the number of messages by msg_qbytes (one "byte" per
-    // message), which only zero-length messages reach.
-    caps_.max_queued = kQueueBytes;
-  }
-  std::string_view name() const override { return "sysv_msg"; }
-  std::string_view description() const override {
-    return "System V message queue (msgget/msgsnd/msgrcv), mtype 1, 16384 bytes";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  SysvMsgTransport() : TransportBase(kSysvMsgSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     absl::BitGen gen;
     for (;;) {
@@ -235,9 +235,6 @@ class SysvMsgTransport : public Transport {
       return std::make_unique<SysvMsgChannel>(key, id);
     }
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(SysvMsgTransport);

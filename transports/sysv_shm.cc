@@ -5,9 +5,15 @@
 //
 // The set holds four semaphores: a lock per role (value 1 = free), taken
 // and given back with SEM_UNDO so the kernel releases the lock of a process
-// that dies holding it, and an event per role. A Post sets the event to 1
-// (semctl SETVAL wakes the waiter), so posts coalesce and the value stays
-// bounded. Bounded waits use semtimedop.
+// that dies holding it, and an event per role. A Post adds 1 to the event
+// unless a wake-up is pending already, so posts coalesce and the value
+// stays bounded. Bounded waits use semtimedop.
+//
+// Peer death: an open End keeps an adjustment of +1 on the other role's
+// event (one semop of +1, then -1 with SEM_UNDO, which leaves the value as it
+// was), so when its process dies the kernel's undo posts that event and the
+// blocked peer wakes. Closing takes the adjustment back. (SETVAL would clear
+// every process's adjustments, so nothing here uses it after Create.)
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -15,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <span>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -24,6 +31,7 @@
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
 #include "transports/shm_ring.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
@@ -32,6 +40,11 @@ constexpr unsigned short kLock = 0;   // + role
 constexpr unsigned short kEvent = 2;  // + role
 constexpr int kSemaphores = 4;
 constexpr int kKeyAttempts = 64;
+
+constexpr TransportSpec kSysvShmSpec = {
+    .name = "sysv_shm",
+    .description = "ring in a SysV shm segment (shmget) + SysV semaphores (semtimedop, SEM_UNDO)",
+    .caps = kShmRingCaps};
 
 // Linux makes the caller define it (semctl(2)).
 union semun {
@@ -70,20 +83,36 @@ class SysvSync : public ShmSync {
   }
   void Unlock(int role) override {
     struct sembuf op = {static_cast<unsigned short>(kLock + role), 1, SEM_UNDO};
-    while (::semop(semid_, &op, 1) != 0 && errno == EINTR) {
-    }
+    Retry(&op, 1);
   }
-  int Wait(int role, absl::Time until) override {
+  int Opened(int role, int) override {
+    const auto peer_event = static_cast<unsigned short>(kEvent + 1 - role);
+    struct sembuf ops[2] = {{peer_event, 1, 0}, {peer_event, -1, SEM_UNDO}};
+    return Retry(ops, 2);
+  }
+  void Closed(int role, int) override {
+    const auto peer_event = static_cast<unsigned short>(kEvent + 1 - role);
+    struct sembuf ops[2] = {{peer_event, 1, SEM_UNDO}, {peer_event, -1, 0}};
+    Retry(ops, 2);
+  }
+  int Wait(int role, absl::Time until, std::span<const int>) override {
     struct sembuf op = {static_cast<unsigned short>(kEvent + role), -1, 0};
     return Op(op, until);
   }
   void Post(int role) override {
-    union semun arg;
-    arg.val = 1;
-    ::semctl(semid_, kEvent + role, SETVAL, arg);
+    if (::semctl(semid_, kEvent + role, GETVAL) > 0) return;  // a wake-up is pending
+    struct sembuf op = {static_cast<unsigned short>(kEvent + role), 1, IPC_NOWAIT};
+    Retry(&op, 1);
   }
 
  private:
+  // semop, retried on EINTR: 0 or -errno.
+  int Retry(struct sembuf* ops, size_t n) {
+    while (::semop(semid_, ops, n) != 0) {
+      if (errno != EINTR) return -errno;
+    }
+    return 0;
+  }
   // One semtimedop with a timeout relative to now; 0, -EAGAIN (IPC_NOWAIT),
   // -ETIMEDOUT or -errno. EINTR is retried with the time that is left.
   int Op(struct sembuf op, absl::Time until) {
@@ -133,14 +162,9 @@ class SysvShmChannel : public Channel {
   ShmMapping creator_;
 };
 
-class SysvShmTransport : public Transport {
+class SysvShmTransport : public TransportBase {
  public:
-  SysvShmTransport() : caps_(ShmRingCapabilities()) {}
-  std::string_view name() const override { return "sysv_shm"; }
-  std::string_view description() const override {
-    return "ring in a SysV shm segment (shmget) + SysV semaphores (semtimedop, SEM_UNDO)";
-  }
-  const Capabilities& caps() const override { return caps_; }
+  SysvShmTransport() : TransportBase(kSysvShmSpec) {}
 
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     const size_t bytes = ShmRingSegmentBytes();
@@ -170,9 +194,6 @@ class SysvShmTransport : public Transport {
     std::move(remove_sem).Cancel();
     return std::make_unique<SysvShmChannel>(shm_key, shmid, semid, std::move(mapping));
   }
-
- private:
-  Capabilities caps_;
 };
 
 IPCSPEC_REGISTER_TRANSPORT(SysvShmTransport);

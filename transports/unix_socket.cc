@@ -15,7 +15,6 @@
 //
 // Zero-length seqpacket records vs end of stream: see SocketEndOptions::
 // records_carry_creds (SO_PASSCRED marks every real record).
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -23,67 +22,69 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "transports/socket_util.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 namespace {
 
-// unix_stream and unix_seqpacket.
-class UnixListenChannel : public Channel {
+// A seqpacket or stream channel is one connection; dgram takes many writers,
+// each datagram atomic.
+constexpr TransportSpec kStreamSpec = {
+    .name = "unix_stream",
+    .description = "AF_UNIX SOCK_STREAM on a path in the scratch dir, one connection",
+    .caps = {.framing = Framing::kStream,
+             .direction = Direction::kDuplex,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kByteStream}};
+constexpr TransportSpec kSeqpacketSpec = {
+    .name = "unix_seqpacket",
+    .description =
+        "AF_UNIX SOCK_SEQPACKET on a path in the scratch dir, one connection, "
+        "SO_PASSCRED tells empty records from end of stream",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .peer_close = true,
+             .named = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kUnixMessageLimit}};
+constexpr TransportSpec kDgramSpec = {
+    .name = "unix_dgram",
+    .description =
+        "AF_UNIX SOCK_DGRAM: reader bound to a path in the scratch dir, writers "
+        "connect(); the reader's sends answer the last sender",
+    .caps = {.framing = Framing::kMessage,
+             .direction = Direction::kDuplex,
+             .multi_writer = true,
+             .named = true,
+             .model = ModelClass::kFifoQueue,
+             .max_message = kUnixMessageLimit,
+             .atomic_write = kUnixMessageLimit}};
+
+// The node is the channel's name; `held` (the listener, or the dgram
+// reader's bound socket) its hold, dropped by Detach.
+class UnixChannel : public Channel {
  public:
-  UnixListenChannel(UnixNode node, FileDescriptor listener, int type, SocketEndOptions opts,
-                    std::string what)
+  UnixChannel(UnixNode node, FileDescriptor held, int type, SocketEndOptions opts, std::string what)
       : node_(std::move(node)),
-        listener_(std::move(listener)),
+        held_(std::move(held)),
         type_(type),
         opts_(opts),
         what_(std::move(what)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    if (role == Role::kReader) {
-      absl::StatusOr<FileDescriptor> l = DupHeld(listener_, what_);
-      if (!l.ok()) return l.status();
-      return SocketEnd::Accepting(*std::move(l), opts_);
-    }
+    if (role == Role::kReader) return OpenSocketReader(held_, type_, opts_, what_);
     FileDescriptor fd(::socket(AF_UNIX, type_ | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return ErrnoStatus("socket", what_);
     if (int rc = PrepareSocket(fd.get(), opts_); rc != 0) {
       return ErrnoStatus("setsockopt(SO_PASSCRED)", what_, -rc);
     }
-    absl::Status s = ConnectWithin(fd.get(), node_.addr(), node_.addr_len(), what_,
-                                   Deadline::After(kSocketOpenTimeout));
-    if (!s.ok()) return s;
-    return std::make_unique<SocketEnd>(std::move(fd), opts_);
-  }
-  void Detach() override { listener_.reset(); }
-  absl::Status Destroy() override { return node_.Unlink(); }
-
- private:
-  UnixNode node_;
-  FileDescriptor listener_;
-  int type_;
-  SocketEndOptions opts_;
-  std::string what_;
-};
-
-class UnixDgramChannel : public Channel {
- public:
-  UnixDgramChannel(UnixNode node, FileDescriptor sock, SocketEndOptions opts, std::string what)
-      : node_(std::move(node)), sock_(std::move(sock)), opts_(opts), what_(std::move(what)) {}
-
-  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    if (role == Role::kReader) {
-      absl::StatusOr<FileDescriptor> fd = DupHeld(sock_, what_);
-      if (!fd.ok()) return fd.status();
-      SocketEndOptions reader = opts_;
-      reader.reply_to_sender = true;
-      return std::make_unique<SocketEnd>(*std::move(fd), reader);
-    }
-    FileDescriptor fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) return ErrnoStatus("socket", what_);
-    // Autobind (an abstract name, no node) so the reader can answer.
+    // A datagram writer autobinds (an abstract name, no node) so the reader
+    // can answer it.
     struct sockaddr_un self = {};
     self.sun_family = AF_UNIX;
-    if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&self), sizeof(sa_family_t)) != 0) {
+    if (type_ == SOCK_DGRAM &&
+        ::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&self), sizeof(sa_family_t)) != 0) {
       return ErrnoStatus("bind(autobind)", what_);
     }
     absl::Status s = ConnectWithin(fd.get(), node_.addr(), node_.addr_len(), what_,
@@ -91,37 +92,30 @@ class UnixDgramChannel : public Channel {
     if (!s.ok()) return s;
     return std::make_unique<SocketEnd>(std::move(fd), opts_);
   }
-  void Detach() override { sock_.reset(); }
+  void Detach() override { held_.reset(); }
   absl::Status Destroy() override { return node_.Unlink(); }
 
  private:
   UnixNode node_;
-  FileDescriptor sock_;
+  FileDescriptor held_;
+  int type_;
   SocketEndOptions opts_;
   std::string what_;
 };
 
-class UnixTransport : public Transport {
+class UnixTransport : public TransportBase {
  public:
-  UnixTransport(int type, std::string_view name, std::string_view description)
-      : type_(type), name_(name), description_(description) {
-    caps_ = UnixSocketCaps(type);
-    caps_.named = true;
-    // A seqpacket or stream channel is one connection; dgram takes many writers.
-    caps_.multi_writer = type == SOCK_DGRAM;
-    if (caps_.multi_writer) caps_.atomic_write = caps_.max_message;
-    opts_ = EndOptionsFor(type, caps_);
-  }
-  std::string_view name() const override { return name_; }
-  std::string_view description() const override { return description_; }
-  const Capabilities& caps() const override { return caps_; }
+  UnixTransport(int type, const TransportSpec& spec)
+      : TransportBase(WithUnixMessageLimit(spec, type)),
+        type_(type),
+        opts_(UnixEndOptions(type, caps())) {}
 
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch_dir) const override {
     absl::StatusOr<UnixNode> node = UnixNode::Make(scratch_dir);
     if (!node.ok()) return node.status();
-    std::string what = absl::StrFormat("%s %s", name_, node->path());
+    std::string what = absl::StrFormat("%s %s", name(), node->path());
     // The dgram reader socket stays in blocking mode: its bounded replies
-    // block in the kernel under SO_SNDTIMEO (see SocketEnd::Send).
+    // block in the kernel under SO_SNDTIMEO (see SocketEnd::SendReply).
     const int flags = SOCK_CLOEXEC | (type_ == SOCK_DGRAM ? 0 : SOCK_NONBLOCK);
     FileDescriptor fd(::socket(AF_UNIX, type_ | flags, 0));
     if (!fd) return ErrnoStatus("socket", what);
@@ -129,46 +123,31 @@ class UnixTransport : public Transport {
       return ErrnoStatus("setsockopt(SO_PASSCRED)", what, -rc);
     }
     if (absl::Status s = node->Bind(fd.get()); !s.ok()) return s;
-    if (type_ == SOCK_DGRAM) {
-      return std::make_unique<UnixDgramChannel>(*std::move(node), std::move(fd), opts_,
-                                                std::move(what));
-    }
     absl::Cleanup unlink = [&node] { node->Unlink().IgnoreError(); };
-    if (::listen(fd.get(), SOMAXCONN) != 0) return ErrnoStatus("listen", what);
+    if (type_ != SOCK_DGRAM && ::listen(fd.get(), SOMAXCONN) != 0) {
+      return ErrnoStatus("listen", what);
+    }
     std::move(unlink).Cancel();
-    return std::make_unique<UnixListenChannel>(*std::move(node), std::move(fd), type_, opts_,
-                                               std::move(what));
+    return std::make_unique<UnixChannel>(*std::move(node), std::move(fd), type_, opts_,
+                                         std::move(what));
   }
 
  private:
   int type_;
-  std::string_view name_;
-  std::string_view description_;
-  Capabilities caps_;
   SocketEndOptions opts_;
 };
 
 class UnixStreamTransport : public UnixTransport {
  public:
-  UnixStreamTransport()
-      : UnixTransport(SOCK_STREAM, "unix_stream",
-                      "AF_UNIX SOCK_STREAM on a path in the scratch dir, one connection") {}
+  UnixStreamTransport() : UnixTransport(SOCK_STREAM, kStreamSpec) {}
 };
-
 class UnixSeqpacketTransport : public UnixTransport {
  public:
-  UnixSeqpacketTransport()
-      : UnixTransport(SOCK_SEQPACKET, "unix_seqpacket",
-                      "AF_UNIX SOCK_SEQPACKET on a path in the scratch dir, one connection, "
-                      "SO_PASSCRED tells empty records from end of stream") {}
+  UnixSeqpacketTransport() : UnixTransport(SOCK_SEQPACKET, kSeqpacketSpec) {}
 };
-
 class UnixDgramTransport : public UnixTransport {
  public:
-  UnixDgramTransport()
-      : UnixTransport(SOCK_DGRAM, "unix_dgram",
-                      "AF_UNIX SOCK_DGRAM: reader bound to a path in the scratch dir, writers "
-                      "connect(); the reader's sends answer the last sender") {}
+  UnixDgramTransport() : UnixTransport(SOCK_DGRAM, kDgramSpec) {}
 };
 
 IPCSPEC_REGISTER_TRANSPORT(UnixStreamTransport);

@@ -89,7 +89,8 @@ class PriorityProperty : public NamedProperty {
       if (st.op == Op::kPriority) prio = static_cast<unsigned>(st.size);
       if (st.op == Op::kTrySend) {
         const std::vector<char> text = Text(prio, st.arg, st.size);
-        const int rc = Hooks().mq_send(q.q(), text.data(), text.size(), prio);
+        // An empty vector's data() is null, which mq_send may not be given.
+        const int rc = Hooks().mq_send(q.q(), text.empty() ? "" : text.data(), text.size(), prio);
         const bool full = static_cast<long>(model.size()) == maxmsg;
         if (full ? (rc == 0 || errno != EAGAIN) : rc != 0) {
           return Verdict::Fail(absl::StrFormat(
