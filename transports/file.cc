@@ -178,6 +178,7 @@ class FileTransport : public Transport {
     // conservative bound that holds on every local file system.
     caps_.atomic_write = 4096;
     caps_.realtime = false;
+    caps_.end_on_death = false;  // a killed writer is never counted closed (see above)
   }
   std::string_view name() const override { return "file"; }
   std::string_view description() const override {

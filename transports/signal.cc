@@ -345,6 +345,7 @@ class SignalTransport : public Transport {
     caps_.direction = Direction::kOneWay;
     caps_.multi_writer = true;
     caps_.peer_close = true;
+    caps_.end_on_death = false;  // a killed writer sends no END marker (see above)
     caps_.model = ModelClass::kFifoQueue;
     caps_.max_message = kMaxMessage;
     caps_.atomic_write = kMaxMessage;  // one signal per message
