@@ -69,6 +69,20 @@ PropertyResult RunBuiltin(const QuirkInfo& q, const Property& p, int examples = 
   return RunProperty(*t, p, config, runner);
 }
 
+// Every skip of a generic property names the capability that excludes it,
+// for every transport here (built-in, broken and unusual).
+TEST(GenericSkipTest, EverySkipSaysWhy) {
+  testing::RegisterQuirkTransports();
+  for (const Transport* t : TransportRegistry::Global().All()) {
+    for (const Property* p : GenericProperties()) {
+      const Applicability a = p->AppliesTo(*t);
+      if (a.applies) continue;
+      EXPECT_THAT(a.reason, ::testing::StartsWith("excluded by capability "))
+          << p->id() << " on " << t->name();
+    }
+  }
+}
+
 class CorrectQuirkTest : public ::testing::TestWithParam<QuirkInfo> {
  protected:
   static void SetUpTestSuite() { testing::RegisterQuirkTransports(); }
@@ -132,8 +146,8 @@ TEST_P(BrokenQuirkTest, CaughtByItsPropertyBuiltIn) {
   const Transport* t = TransportRegistry::Global().Find(q.name);
   ASSERT_TRUE(p->AppliesTo(*t).applies) << p->AppliesTo(*t).reason;
   PropertyResult r = RunBuiltin(q, *p);
-  EXPECT_EQ(r.outcome, Outcome::kFail) << q.name << " slipped through " << q.property << ": "
-                                       << r.message;
+  EXPECT_EQ(r.outcome, Outcome::kFail)
+      << q.name << " slipped through " << q.property << ": " << r.message;
   EXPECT_LE(StepCount(r.counterexample), 4u) << r.counterexample;
   EXPECT_THAT(r.counterexample, ::testing::Not(::testing::HasSubstr("parameter ")));
   RecordProperty("counterexample", r.counterexample);
@@ -141,8 +155,8 @@ TEST_P(BrokenQuirkTest, CaughtByItsPropertyBuiltIn) {
 
 TEST_P(BrokenQuirkTest, CaughtByItsPropertyAsAPlugin) {
   const QuirkInfo& q = GetParam();
-  testing::PairRun r =
-      testing::RunPair(IPCSPEC_BINARY, q.name, q.property, {.extra_args = {"--plugin=" + Plugin(q)}});
+  testing::PairRun r = testing::RunPair(IPCSPEC_BINARY, q.name, q.property,
+                                        {.extra_args = {"--plugin=" + Plugin(q)}});
   EXPECT_EQ(r.outcome, "fail") << r.output;
   EXPECT_GE(StepCount(r.counterexample), 1u) << r.output;
   EXPECT_LE(StepCount(r.counterexample), 4u) << r.counterexample;

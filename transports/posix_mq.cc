@@ -46,6 +46,7 @@ class PosixMqTransport : public Transport {
     caps_.capacity = kMaxMsg * kMsgSize;
     caps_.atomic_write = kMsgSize;
     caps_.max_queued = kMaxMsg;
+    caps_.overhead = Overhead::kNone;  // refused exactly at mq_maxmsg (mq_send(3) EAGAIN)
   }
   std::string_view name() const override { return "posix_mq"; }
   std::string_view description() const override {

@@ -369,6 +369,7 @@ Capabilities ShmRingCapabilities() {
   caps.capacity = kShmRingCapacity;
   caps.atomic_write = kShmRingMaxMessage;
   caps.max_queued = kShmRingMaxQueued;
+  caps.overhead = Overhead::kNone;  // payload bytes and chunks, no headers counted
   caps.realtime = true;
   return caps;
 }

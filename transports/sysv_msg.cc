@@ -216,6 +216,7 @@ class SysvMsgTransport : public Transport {
     // Linux also bounds the number of messages by msg_qbytes (one "byte" per
     // message), which only zero-length messages reach.
     caps_.max_queued = kQueueBytes;
+    caps_.overhead = Overhead::kNone;  // msg_qbytes counts payload only (msgsnd(2))
   }
   std::string_view name() const override { return "sysv_msg"; }
   std::string_view description() const override {

@@ -102,7 +102,8 @@ class BackpressureProperty : public NamedProperty {
                       "IPC_NOWAIT") {}
   Applicability AppliesTo(const Transport& t) const override {
     const Capabilities& c = t.caps();
-    if (c.model == ModelClass::kCounter) return Needs(false, "model=counter");
+    if (c.model == ModelClass::kCounter)
+      return Needs(false, "model=counter (eventfd blocks only near 2^64)");
     return Needs(c.capacity > 0 || c.max_queued > 0,
                  "capacity=0 and max_queued=0 (no declared bound to check)");
   }
@@ -129,9 +130,9 @@ class BackpressureProperty : public NamedProperty {
     const std::vector<Sent> sends = SendsOf(s, 1);
     const uint64_t size = sends.empty() ? 1 : sends[0].size;
     const uint64_t big_size = c.max_message > 0 ? std::min(c.capacity, c.max_message) : c.capacity;
-    const std::optional<Sent> big =
-        big_.Of(s) && c.capacity > 0 ? std::optional<Sent>(Sent{kBigWriter, 0, big_size})
-                                     : std::nullopt;
+    const std::optional<Sent> big = big_.Of(s) && c.capacity > 0
+                                        ? std::optional<Sent>(Sent{kBigWriter, 0, big_size})
+                                        : std::nullopt;
     const Waits waits = Waits::For(env);
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());

@@ -64,8 +64,8 @@ class DirectionProperty : public NamedProperty {
       auto wrong = [&](uint32_t actor) {
         const bool blocking = *rc::gen::arbitrary<bool>();
         if (actor == 0) {
-          return Step{blocking ? Op::kSend : Op::kTrySend, 0,
-                      *rc::gen::inRange<uint64_t>(0, 64), 99};
+          return Step{blocking ? Op::kSend : Op::kTrySend, 0, *rc::gen::inRange<uint64_t>(0, 64),
+                      99};
         }
         return Step{blocking ? Op::kRecv : Op::kTryRecv, 1, 4096, 0};
       };

@@ -74,8 +74,9 @@ class DuplexProperty : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  static std::string Play(End& end, const Capabilities& c, const Side& side, bool speaks_first,
-                          const Waits& waits, SharedFlags& flags, const Deadline& deadline);
+  static std::string Play(std::unique_ptr<End>& end, const Capabilities& c, const Side& side,
+                          bool speaks_first, const Waits& waits, SharedFlags& flags,
+                          const Deadline& deadline);
   static std::string ReceiveBatch(End& end, const Capabilities& c, const Side& side, size_t r,
                                   bool until_first, Expectation& e, const Waits& waits,
                                   SharedFlags& flags);
@@ -118,17 +119,18 @@ Verdict DuplexProperty::Run(const Transport& t, const Scenario& s, const CaseEnv
   SharedFlags flags(2 * rounds + 2);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now());
   Actor writer{"writer's end", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                 return Play(*end, c, writer_side, true, waits, flags, deadline);
+                 return Play(end, c, writer_side, true, waits, flags, deadline);
                }};
   Actor reader{"reader's end", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 return Play(*end, c, reader_side, false, waits, flags, deadline);
+                 return Play(end, c, reader_side, false, waits, flags, deadline);
                }};
   return RunActors(t, env, {writer, reader});
 }
 
-std::string DuplexProperty::Play(End& end, const Capabilities& c, const Side& side,
-                                 bool speaks_first, const Waits& waits, SharedFlags& flags,
-                                 const Deadline& deadline) {
+std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabilities& c,
+                                 const Side& side, bool speaks_first, const Waits& waits,
+                                 SharedFlags& flags, const Deadline& deadline) {
+  End& end = *end_ptr;
   const bool lossy = !c.reliable;
   const Sent marker = MarkerOf(side.send_id, c);
   const std::vector<std::byte> marker_bytes = Payload(marker.writer, marker.msg, marker.size);
@@ -146,10 +148,16 @@ std::string DuplexProperty::Play(End& end, const Capabilities& c, const Side& si
     if (std::string err = ReceiveBatch(end, c, side, r, false, e, waits, flags); !err.empty())
       return err;
     flags.Raise(Done(r, side.recv_id));
+    if (r + 1 == side.send.size() && c.peer_close && !lossy) {
+      // All sent and all received: closing now turns a reply that never
+      // comes whole into an end of stream at the other end, not a wait.
+      end_ptr.reset();
+      return "";
+    }
     // The other end has all of this round before the next begins.
-    for (int k = 0; !flags.WaitFor(Done(r, side.send_id),
-                                   lossy ? Deadline::After(absl::Milliseconds(waits.quiet_ms))
-                                         : deadline);
+    for (int k = 0;
+         !flags.WaitFor(Done(r, side.send_id),
+                        lossy ? Deadline::After(absl::Milliseconds(waits.quiet_ms)) : deadline);
          ++k) {
       if (!lossy || k >= kMaxIdle) return lossy ? "" : "the other end never finished the round";
       end.Send(marker_bytes, &n, waits.deliver_ms);

@@ -126,8 +126,8 @@ class EofProperty : public NamedProperty {
         const int rc = end.Recv(buf, &n, w + 1 == writers ? waits.quiet_ms : 0);
         if (rc == 0) {
           const std::span<const std::byte> got(buf.data(), n);
-          std::string e = c.framing == Framing::kStream ? expect.OnBytes(got)
-                                                        : expect.OnMessage(got);
+          std::string e =
+              c.framing == Framing::kStream ? expect.OnBytes(got) : expect.OnMessage(got);
           if (!e.empty()) return e;
           continue;
         }

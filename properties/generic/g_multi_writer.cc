@@ -82,17 +82,16 @@ class MultiWriterProperty : public NamedProperty {
     Traffic traffic(c, env, per);
     std::vector<Actor> actors;
     for (uint32_t w = 1; w <= writers; ++w) {
-      actors.push_back({absl::StrCat("writer ", w), Role::kWriter,
-                        [&, w](std::unique_ptr<End>& end) {
-                          std::string e =
-                              SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
-                          if (e.empty() && !c.reliable) e = traffic.SendMarkers(*end, w - 1);
-                          traffic.Finished(w - 1);
-                          return e;
-                        }});
+      actors.push_back(
+          {absl::StrCat("writer ", w), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
+             std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
+             if (e.empty() && !c.reliable) e = traffic.SendMarkers(*end, w - 1);
+             traffic.Finished(w - 1);
+             return e;
+           }});
     }
-    actors.push_back({"reader", Role::kReader,
-                      [&](std::unique_ptr<End>& end) { return traffic.Read(*end); }});
+    actors.push_back(
+        {"reader", Role::kReader, [&](std::unique_ptr<End>& end) { return traffic.Read(*end); }});
     return RunActors(t, env, std::move(actors));
   }
 

@@ -2,10 +2,11 @@
 // gets what was reported sent, never a torn or corrupted message, and then
 // end of stream (peer-close) or, without it, nothing.
 //
-// The writer sends an endless sequence and publishes how many sends
-// completed; the reader pauses after some messages, so the writer is killed
-// with data in flight (or, in the other variant, the reader is blocked in a
-// receive when the writer dies, which must wake it).
+// The writer sends a sequence (up to 256 messages past the reader's pause)
+// and publishes how many sends completed; the reader pauses after some
+// messages, so the writer is killed with data in flight, usually blocked in
+// a send on a full channel (or, in the other variant, the reader is blocked
+// in a receive when the writer dies, which must wake it).
 //
 // The oracle for each capability class:
 //   reliable            every send that completed before the kill arrives
@@ -39,6 +40,7 @@ namespace {
 // Flags and counters in shared memory.
 constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2;
 constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2;
+constexpr uint64_t kInFlight = 256;  // sends past the reader's pause
 
 std::string SayWaiting(uint64_t v) {
   return v != 0 ? "the reader is blocked in a receive when the writer dies"
@@ -108,8 +110,8 @@ std::string Endless::OnMessage(std::span<const std::byte> got, uint64_t sent, bo
     }
     if (c_.reliable) break;
   }
-  return absl::StrFormat("%s arrived as %d bytes that do not match%s", Name(Nth(next_)),
-                         got.size(), torn);
+  return absl::StrFormat("%s arrived as %d bytes that do not match%s", Name(Nth(next_)), got.size(),
+                         torn);
 }
 
 std::string Endless::OnBytes(std::span<const std::byte> got) {
@@ -145,9 +147,10 @@ std::string Endless::Covers(uint64_t sent, uint64_t sent_bytes) const {
   if (c_.model == ModelClass::kCounter) {
     const uint64_t low = sent * (sent + 1) / 2, high = (sent + 1) * (sent + 2) / 2;
     if (sum_ < low || sum_ > high) {
-      return absl::StrFormat("the counter read %d in all; %d adds completed before the kill "
-                             "(sum %d, or %d with the one in progress)",
-                             sum_, sent, low, high);
+      return absl::StrFormat(
+          "the counter read %d in all; %d adds completed before the kill "
+          "(sum %d, or %d with the one in progress)",
+          sum_, sent, low, high);
     }
     return "";
   }
@@ -203,8 +206,8 @@ class PeerCrashProperty : public NamedProperty {
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
                           bool waiting, const Waits& waits, SharedFlags& flags,
                           const Deadline& deadline);
-  static std::string AfterKill(End& end, const Capabilities& c, Endless& seq,
-                               const Waits& waits, SharedFlags& flags);
+  static std::string AfterKill(End& end, const Capabilities& c, Endless& seq, const Waits& waits,
+                               SharedFlags& flags);
 
   const Param<uint64_t> before_{this, 0, "the writer is killed after the reader got %s messages",
                                 0};
@@ -222,7 +225,10 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
   SharedFlags flags;
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(500));
   Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                 return Write(*end, c, seq, waiting ? before : ~uint64_t{0}, flags, deadline);
+                 // Enough in flight to fill a pipe or a queue, so the kill
+                 // usually finds the writer blocked in a send; bounded, so an
+                 // unbounded channel (a file, signals) costs little.
+                 return Write(*end, c, seq, waiting ? before : before + kInFlight, flags, deadline);
                }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                  return Read(*end, c, seq, before, waiting, waits, flags, deadline);
@@ -270,9 +276,9 @@ std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endl
   return "";
 }
 
-std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& seq,
-                                    uint64_t before, bool waiting, const Waits& waits,
-                                    SharedFlags& flags, const Deadline& deadline) {
+std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
+                                    bool waiting, const Waits& waits, SharedFlags& flags,
+                                    const Deadline& deadline) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   const bool stream = c.framing == Framing::kStream;
   const uint64_t want = stream ? seq.BytesBefore(before) : before;

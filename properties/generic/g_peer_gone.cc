@@ -51,8 +51,8 @@ std::string CutShortSend(End& end, const Capabilities& c, int deliver_ms) {
     rc = end.Send(std::span(big).first(1), &m, deliver_ms);
     if (!PipeLike(rc)) {
       return absl::StrFormat(
-          "after a partial send (%d of %d bytes), the next send gave %s, not -EPIPE", n,
-          big.size(), Errno(rc));
+          "after a partial send (%d of %d bytes), the next send gave %s, not -EPIPE", n, big.size(),
+          Errno(rc));
     }
   }
   return "";
@@ -102,8 +102,7 @@ class PeerGoneProperty : public NamedProperty {
       const bool partial =
           c.framing == Framing::kStream && c.capacity > 0 && *rc::gen::arbitrary<bool>();
       steps.push_back(partial_.Step(partial));
-      steps.push_back(
-          size_.Step(*rc::gen::elementOf(std::vector<uint64_t>{1, 100, 4096, 65536})));
+      steps.push_back(size_.Step(*rc::gen::elementOf(std::vector<uint64_t>{1, 100, 4096, 65536})));
       return steps;
     });
   }

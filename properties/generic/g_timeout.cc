@@ -8,7 +8,8 @@
 //
 // The oracle for each capability class:
 //   realtime            -ETIMEDOUT no earlier than the bound, and no later
-//                       than bound * 1.25 + 5 time units
+//                       than bound * 1.25 + 5 time units (a late call is
+//                       tried twice more: scheduling noise is not a bug)
 //   polled (realtime    as realtime, but up to --hang-grace late
 //   false)
 //   peer-close or not   the reader's waits come while the writer holds its
@@ -16,6 +17,8 @@
 //                       reader closed: any result, on time
 //   reliability,        change nothing: no data moves
 //   framing, capacity
+#include <functional>
+
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
 
@@ -27,17 +30,17 @@ constexpr size_t kReaderDone = 0, kReaderClosed = 1;
 // A bound in time units: mostly short ones; the long ones tell a call that
 // waits twice its bound from one that is merely late by scheduling.
 rc::Gen<uint64_t> Units() {
-  return rc::gen::weightedOneOf<uint64_t>({{4, rc::gen::just<uint64_t>(1)},
-                                           {3, rc::gen::just<uint64_t>(2)},
+  return rc::gen::weightedOneOf<uint64_t>({{3, rc::gen::just<uint64_t>(1)},
+                                           {2, rc::gen::just<uint64_t>(2)},
                                            {2, rc::gen::just<uint64_t>(4)},
-                                           {1, rc::gen::just<uint64_t>(8)},
+                                           {2, rc::gen::just<uint64_t>(8)},
                                            {1, rc::gen::just<uint64_t>(16)}});
 }
 
 // "" when a call bounded by `bound` that returned `rc` after `took` was on
 // time; `owed_timeout`: it could only time out.
-std::string OnTime(std::string_view what, absl::Duration bound, absl::Duration late_slack,
-                   int rc, absl::Duration took, bool owed_timeout) {
+std::string OnTime(std::string_view what, absl::Duration bound, absl::Duration late_slack, int rc,
+                   absl::Duration took, bool owed_timeout) {
   if (owed_timeout && rc != -ETIMEDOUT) {
     return absl::StrFormat("%s gave %s, not -ETIMEDOUT", what, Errno(rc));
   }
@@ -51,6 +54,24 @@ std::string OnTime(std::string_view what, absl::Duration bound, absl::Duration l
   return "";
 }
 
+// A bounded call, judged: a late return is tried again, twice, since a
+// loaded machine may be late once by chance, but a call that waits too long
+// is late every time. Early or wrong results fail at once.
+std::string Judge(std::string_view what, absl::Duration bound, absl::Duration late_slack,
+                  bool owed_timeout, const std::function<int()>& call) {
+  std::string e;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const absl::Time start = absl::Now();
+    const int rc = call();
+    const absl::Duration took = absl::Now() - start;
+    e = OnTime(what, bound, late_slack, rc, took, owed_timeout);
+    if (e.empty() || took <= bound + late_slack) return e;
+  }
+  return e;
+}
+
+int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
+
 class TimeoutProperty : public NamedProperty {
  public:
   TimeoutProperty()
@@ -61,7 +82,7 @@ class TimeoutProperty : public NamedProperty {
                       "mq_timedreceive(3), mq_timedsend(3), poll(2), sem_timedwait(3); gVisor "
                       "test/syscalls/linux/mq.cc") {}
   Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
-  int DefaultExamples() const override { return 10; }
+  int DefaultExamples() const override { return 12; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
     return absl::StrFormat(s.actor == 0 ? "the reader receives on the empty channel, waiting at "
@@ -76,7 +97,8 @@ class TimeoutProperty : public NamedProperty {
       auto waits = *rc::gen::resize(
           2, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(Units())));
       for (uint64_t w : waits) steps.push_back({Op::kWait, 0, w, 0});
-      if (*rc::gen::arbitrary<bool>()) steps.push_back({Op::kWait, 1, *Units(), 0});
+      const int sends = *rc::gen::inRange(0, 3);
+      for (int i = 0; i < sends; ++i) steps.push_back({Op::kWait, 1, *Units(), 0});
       return steps;
     });
   }
@@ -88,38 +110,39 @@ class TimeoutProperty : public NamedProperty {
     };
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+    const Capabilities& c = t.caps();
+    const uint64_t send_size = c.model == ModelClass::kCounter ? 8
+                               : c.max_message ? std::min<uint64_t>(c.max_message, 16)
+                                               : 16;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    // Holds its end open (so no end of stream) until the reader is done.
                    if (!flags.WaitFor(kReaderDone, deadline)) return "the reader never finished";
                    if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
-                   std::vector<std::byte> buf(16, std::byte{7});
+                   std::vector<std::byte> buf(send_size, std::byte{7});
                    for (const Step& st : s.steps) {
                      if (st.op != Op::kWait || st.actor != 1) continue;
                      const absl::Duration bound = bound_of(st);
-                     size_t n = 0;
-                     const absl::Time start = absl::Now();
-                     const int rc = end->Send(buf, &n, static_cast<int>(absl::ToInt64Milliseconds(bound)));
-                     const std::string what =
-                         absl::StrFormat("a %d-unit send after the reader closed", st.size);
-                     std::string e = OnTime(what, bound, slack_of(bound), rc, absl::Now() - start,
-                                            /*owed_timeout=*/false);
+                     std::string e =
+                         Judge(absl::StrFormat("a %d-unit send after the reader closed", st.size),
+                               bound, slack_of(bound), false, [&] {
+                                 size_t n = 0;
+                                 return end->Send(buf, &n, Ms(bound));
+                               });
                      if (!e.empty()) return e;
                    }
                    return "";
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   std::vector<std::byte> buf(RecvBufferSize(t.caps()));
+                   std::vector<std::byte> buf(RecvBufferSize(c));
                    std::string e;
                    for (const Step& st : s.steps) {
                      if (st.op != Op::kWait || st.actor != 0 || !e.empty()) continue;
                      const absl::Duration bound = bound_of(st);
-                     size_t n = 0;
-                     const absl::Time start = absl::Now();
-                     const int rc = end->Recv(buf, &n, static_cast<int>(absl::ToInt64Milliseconds(bound)));
-                     const std::string what =
-                         absl::StrFormat("a %d-unit receive on an empty channel", st.size);
-                     e = OnTime(what, bound, slack_of(bound), rc, absl::Now() - start,
-                                /*owed_timeout=*/true);
+                     e = Judge(absl::StrFormat("a %d-unit receive on an empty channel", st.size),
+                               bound, slack_of(bound), true, [&] {
+                                 size_t n = 0;
+                                 return end->Recv(buf, &n, Ms(bound));
+                               });
                    }
                    flags.Raise(kReaderDone);
                    end.reset();

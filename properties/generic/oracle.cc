@@ -143,8 +143,8 @@ std::string Expectation::OnBytes(std::span<const std::byte> got) {
 
 std::string Expectation::OnStreamBytes(std::span<const std::byte> got) {
   if (stream_pos_ + got.size() > stream_total_) {
-    return absl::StrFormat("%d bytes more than the %d sent", stream_pos_ + got.size() - stream_total_,
-                           stream_total_);
+    return absl::StrFormat("%d bytes more than the %d sent",
+                           stream_pos_ + got.size() - stream_total_, stream_total_);
   }
   // Walk the messages that [stream_pos_, + got.size()) covers.
   uint64_t start = 0;

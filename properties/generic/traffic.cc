@@ -148,9 +148,9 @@ std::string Traffic::NothingMore(End& end, bool writers_close) {
     }
     if (!want_end && rc == -EAGAIN) return "";
     if (want_end) {
-      return absl::StrFormat("no end of stream after every writer closed: %s%s", Errno(rc),
-                             rc == -ETIMEDOUT ? absl::StrFormat(" after %d ms", waits_.deliver_ms)
-                                              : "");
+      return absl::StrFormat(
+          "no end of stream after every writer closed: %s%s", Errno(rc),
+          rc == -ETIMEDOUT ? absl::StrFormat(" after %d ms", waits_.deliver_ms) : "");
     }
     return absl::StrFormat("non-blocking receive on a drained channel: %s, not -EAGAIN", Errno(rc));
   }

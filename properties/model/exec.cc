@@ -52,9 +52,10 @@ class Stepper {
     for (int guard = 0; guard < 100000; ++guard) {
       const bool last = model_->Empty();
       if (std::string err = ReceiveInto(reader, 0, 0); !err.empty()) {
-        return absl::StrFormat("after step %d, draining (the model holds %s): reader receives "
-                               "without blocking: %s",
-                               steps, model_->Holds(), err);
+        return absl::StrFormat(
+            "after step %d, draining (the model holds %s): reader receives "
+            "without blocking: %s",
+            steps, model_->Holds(), err);
       }
       if (last) break;
     }
@@ -238,8 +239,8 @@ std::string PlayReader(End& end, Stepper& stepper, const std::vector<Step>& step
 
 }  // namespace
 
-Verdict ExecuteStepsInActors(const Transport& t, const std::vector<Step>& steps,
-                             const CaseEnv& env, const ExecOptions& options) {
+Verdict ExecuteStepsInActors(const Transport& t, const std::vector<Step>& steps, const CaseEnv& env,
+                             const ExecOptions& options) {
   Stepper stepper(t.caps(), options);
   SharedFlags flags(steps.size() + 2);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now());

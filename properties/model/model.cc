@@ -46,8 +46,8 @@ std::string CheckOversize(const Capabilities& c, uint64_t size, int rc, size_t s
 // caps.capacity): only near a declared bound, as near as the room a message
 // may cost beyond its payload allows.
 bool MayRefuse(const Capabilities& c, uint64_t bytes, uint64_t count, uint64_t size) {
-  if (c.capacity > 0 && size > c.capacity) return true;  // never fits whole
-  if (bytes == 0 && count == 0) return false;            // an empty channel takes it
+  if (c.capacity > 0 && size > c.capacity) return true;   // never fits whole
+  if (bytes == 0 && count == 0) return false;             // an empty channel takes it
   if (c.capacity == 0 && c.max_queued == 0) return true;  // no bound declared
   if (c.max_queued > 0 && count >= c.max_queued) return true;
   if (c.capacity == 0) return false;
@@ -66,14 +66,16 @@ bool MayRefuse(const Capabilities& c, uint64_t bytes, uint64_t count, uint64_t s
 // messages passes a declared bound.
 std::string PastBound(const Capabilities& c, uint64_t bytes, uint64_t count, uint64_t taken) {
   if (c.max_queued > 0 && c.framing == Framing::kMessage && count >= c.max_queued) {
-    return absl::StrFormat("expected -EAGAIN (%d messages queued, max_queued %d), got the send "
-                           "taken",
-                           count, c.max_queued);
+    return absl::StrFormat(
+        "expected -EAGAIN (%d messages queued, max_queued %d), got the send "
+        "taken",
+        count, c.max_queued);
   }
   if (c.capacity > 0 && bytes + taken > c.capacity) {
-    return absl::StrFormat("expected -EAGAIN (%d bytes buffered, %d more pass capacity %d), got "
-                           "the send taken",
-                           bytes, taken, c.capacity);
+    return absl::StrFormat(
+        "expected -EAGAIN (%d bytes buffered, %d more pass capacity %d), got "
+        "the send taken",
+        bytes, taken, c.capacity);
   }
   return "";
 }
@@ -294,7 +296,9 @@ class QueueModel : public ReferenceModel {
     }
     for (uint64_t m : gone_) {
       if (IsPayload(got, {kWriter, m, got.size()})) {
-        return absl::StrFormat("%s, got message %d (%d bytes) again", Want(), m, got.size());
+        return absl::StrFormat("%s, got message %d (%d bytes), which is past (twice or out of "
+                               "order)",
+                               Want(), m, got.size());
       }
     }
     return absl::StrFormat("%s, got %d bytes that are no message sent", Want(), got.size());

@@ -101,8 +101,8 @@ Verdict ExecuteSteps(const Transport& t, const std::vector<Step>& steps,
 
 // The same steps with the writer and the reader in two processes (forked
 // actors, support/common.h RunActors), one step at a time in order.
-Verdict ExecuteStepsInActors(const Transport& t, const std::vector<Step>& steps,
-                             const CaseEnv& env, const ExecOptions& options);
+Verdict ExecuteStepsInActors(const Transport& t, const std::vector<Step>& steps, const CaseEnv& env,
+                             const ExecOptions& options);
 
 }  // namespace ipcspec::props
 

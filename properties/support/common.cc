@@ -33,8 +33,8 @@ Waits Waits::For(const CaseEnv& env) {
   Waits w;
   const int64_t unit = std::max<int64_t>(absl::ToInt64Milliseconds(env.time_unit), 1);
   w.quiet_ms = static_cast<int>(unit);
-  w.deliver_ms = static_cast<int>(
-      std::max<int64_t>(absl::ToInt64Milliseconds(env.hang_grace), 50 * unit));
+  w.deliver_ms =
+      static_cast<int>(std::max<int64_t>(absl::ToInt64Milliseconds(env.hang_grace), 50 * unit));
   return w;
 }
 
@@ -317,6 +317,5 @@ Applicability Needs(bool ok, std::string_view capability) {
   return ok ? Applicability::Yes()
             : Applicability::No(absl::StrFormat("excluded by capability %s", capability));
 }
-
 
 }  // namespace ipcspec::props

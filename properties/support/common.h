@@ -142,7 +142,6 @@ Applicability Needs(bool ok, std::string_view capability);
 
 std::string Errno(int rc);  // "-EPIPE" style, or "END"
 
-
 // Sends from steps of `actor`, as Sent records in step order.
 std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);
 // Receive-buffer sizes from kRecv steps.

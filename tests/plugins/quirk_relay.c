@@ -12,11 +12,12 @@
  * QUIRK_BROKEN: the relay holds each record back until the next arrives and
  * drops the one it holds when the writers close (G-EOF).
  */
-#include "quirk_util.h" /* first: it defines _GNU_SOURCE */
-
+#define _GNU_SOURCE /* pipe2 */
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+
+#include "quirk_util.h"
 
 #define QK_MAX_MESSAGE 4096
 

@@ -69,7 +69,7 @@ typedef struct {
 typedef struct {
   int fd, role;
   shared* page;
-  uint64_t sends;                  /* LOSSY: which sends are dropped */
+  uint64_t sends;                     /* LOSSY: which sends are dropped */
   unsigned char held[QK_MAX_MESSAGE]; /* broken LOSSY: message 0, held back */
   size_t held_len;
 } end;

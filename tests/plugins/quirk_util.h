@@ -14,7 +14,9 @@
 #ifndef IPCSPEC_TESTS_PLUGINS_QUIRK_UTIL_H_
 #define IPCSPEC_TESTS_PLUGINS_QUIRK_UTIL_H_
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <ipcspec/plugin.h>
