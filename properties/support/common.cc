@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -56,14 +57,14 @@ void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset, std::span<std::
 
 size_t PayloadMismatch(uint32_t writer, uint64_t msg, uint64_t offset,
                        std::span<const std::byte> got) {
-  const uint64_t seed = Seed(writer, msg);
-  size_t i = 0;
-  while (i < got.size()) {
-    const uint64_t pos = offset + i;
-    const uint64_t word = Word(seed, pos >> 3);
-    const size_t from = pos & 7, n = std::min<size_t>(8 - from, got.size() - i);
-    for (size_t k = 0; k < n; ++k) {
-      if (got[i + k] != std::byte(word >> (8 * (from + k)))) return i + k;
+  std::byte want[512];
+  for (size_t i = 0; i < got.size();) {
+    const size_t n = std::min(sizeof want, got.size() - i);
+    FillPayload(writer, msg, offset + i, std::span(want, n));
+    if (std::memcmp(want, got.data() + i, n) != 0) {
+      size_t k = 0;
+      while (want[k] == got[i + k]) ++k;
+      return i + k;
     }
     i += n;
   }

@@ -18,47 +18,29 @@ typedef struct {
 } shared;
 
 typedef struct {
-  qk_pair pair;
-  shared* page;
-} channel;
-
-typedef struct {
   int fd, role;
   shared* page;
 } end;
 
 static void* qk_create(const char* scratch, char* err, size_t err_len) {
   (void)scratch;
-  channel* ch = calloc(1, sizeof *ch);
-  if (ch == NULL) return NULL;
-  ch->page = qk_shared_page();
-  if (ch->page == NULL || qk_socket_pair(&ch->pair, SOCK_DGRAM) != 0) {
-    qk_err(err, err_len, "socketpair");
-    if (ch->page != NULL) munmap(ch->page, 4096);
-    free(ch);
-    return NULL;
-  }
-  return ch;
+  return qk_chan_create(SOCK_DGRAM, err, err_len);
 }
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
-  channel* ch = c;
   end* e = calloc(1, sizeof *e);
   if (e == NULL) return NULL;
-  e->fd = qk_dup(ch->pair.fds[role]);
+  e->fd = qk_chan_fd(c, role, err, err_len);
   if (e->fd < 0) {
-    qk_err(err, err_len, "open after detach");
     free(e);
     return NULL;
   }
   e->role = role;
-  e->page = ch->page;
+  e->page = ((qk_chan*)c)->page;
   atomic_fetch_add(&e->page->attached[role], 1);
   qk_futex_wake(&e->page->attached[role]);
   return e;
 }
-
-static void qk_detach(void* c) { qk_pair_close(&((channel*)c)->pair); }
 
 /* Waits until the other role is attached. */
 static int wait_for_peer(end* e, int timeout_ms) {
@@ -101,13 +83,6 @@ static void qk_end_close(void* v) {
   free(e);
 }
 
-static void qk_destroy(void* c) {
-  channel* ch = c;
-  qk_pair_close(&ch->pair);
-  munmap(ch->page, 4096);
-  free(ch);
-}
-
 static const ipcspec_transport kTransport = {
     IPCSPEC_ABI_VERSION,
     QUIRK_NAME,
@@ -115,11 +90,11 @@ static const ipcspec_transport kTransport = {
      /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0, /*atomic_write=*/0, /*max_queued=*/0},
     qk_create,
     qk_open,
-    qk_detach,
+    qk_chan_detach,
     qk_send,
     qk_recv,
     qk_end_close,
-    qk_destroy,
+    qk_chan_destroy,
 };
 
 const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }

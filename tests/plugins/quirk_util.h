@@ -234,4 +234,40 @@ static QK_UNUSED void qk_pair_close(qk_pair* p) {
   qk_close(&p->fds[1]);
 }
 
+/* The channel of the socketpair quirks: one socketpair of `type` and one
+   shared page for what the ends coordinate through. */
+typedef struct {
+  qk_pair pair;
+  void* page;
+} qk_chan;
+
+static QK_UNUSED void* qk_chan_create(int type, char* err, size_t err_len) {
+  qk_chan* ch = calloc(1, sizeof *ch);
+  if (ch == NULL) return NULL;
+  ch->page = qk_shared_page();
+  if (ch->page == NULL || qk_socket_pair(&ch->pair, type) != 0) {
+    qk_err(err, err_len, "socketpair");
+    if (ch->page != NULL) munmap(ch->page, 4096);
+    free(ch);
+    return NULL;
+  }
+  return ch;
+}
+
+/* A descriptor of its own for an end of `role`, or -1 with err set. */
+static QK_UNUSED int qk_chan_fd(void* c, int role, char* err, size_t err_len) {
+  const int fd = qk_dup(((qk_chan*)c)->pair.fds[role]);
+  if (fd < 0) qk_err(err, err_len, "open after detach");
+  return fd;
+}
+
+static QK_UNUSED void qk_chan_detach(void* c) { qk_pair_close(&((qk_chan*)c)->pair); }
+
+static QK_UNUSED void qk_chan_destroy(void* c) {
+  qk_chan* ch = c;
+  qk_pair_close(&ch->pair);
+  munmap(ch->page, 4096);
+  free(ch);
+}
+
 #endif /* IPCSPEC_TESTS_PLUGINS_QUIRK_UTIL_H_ */
