@@ -45,6 +45,7 @@ constexpr TransportSpec kFileSpec = {
              .direction = Direction::kOneWay,
              .multi_writer = true,
              .peer_close = true,
+             .end_on_death = false,  // a killed writer is never counted closed (see above)
              .named = true,
              .model = ModelClass::kByteStream,
              // A file never fills up, so no send blocks: no capacity to

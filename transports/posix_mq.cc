@@ -26,7 +26,8 @@ constexpr TransportSpec kPosixMqSpec = {
              .max_message = kMsgSize,
              .capacity = kMaxMsg * kMsgSize,
              .atomic_write = kMsgSize,
-             .max_queued = kMaxMsg}};
+             .max_queued = kMaxMsg,
+             .overhead = Overhead::kNone}};  // refused exactly at mq_maxmsg (mq_send(3) EAGAIN)
 
 class MqChannel : public Channel {
  public:

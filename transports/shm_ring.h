@@ -73,6 +73,8 @@ inline constexpr Capabilities kShmRingCaps = {.framing = Framing::kMessage,
                                               .capacity = kShmRingCapacity,
                                               .atomic_write = kShmRingMaxMessage,
                                               .max_queued = kShmRingMaxQueued,
+                                              // payload bytes and chunks, no headers counted
+                                              .overhead = Overhead::kNone,
                                               .realtime = true};
 
 // Two locks and two events, each indexed by a role (Role::kReader = 0,

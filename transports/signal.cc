@@ -59,6 +59,7 @@ constexpr TransportSpec kSignalSpec = {
              .direction = Direction::kOneWay,
              .multi_writer = true,
              .peer_close = true,
+             .end_on_death = false,  // a killed writer sends no END marker (see above)
              .model = ModelClass::kFifoQueue,
              .max_message = kMaxMessage,
              // capacity and max_queued 0 (unknown): RLIMIT_SIGPENDING counts

@@ -50,7 +50,8 @@ constexpr TransportSpec kSysvMsgSpec = {
              .atomic_write = kMaxMessage,
              // Linux also bounds the number of messages by msg_qbytes (one
              // "byte" per message), which only zero-length messages reach.
-             .max_queued = kQueueBytes}};
+             .max_queued = kQueueBytes,
+             .overhead = Overhead::kNone}};  // msg_qbytes counts payload only (msgsnd(2))
 // SIGRTMAX-1: not used by glibc, by the harness, or by the signal transport
 // (SIGRTMIN+2).
 int InterruptSignal() { return SIGRTMAX - 1; }

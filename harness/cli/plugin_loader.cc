@@ -15,74 +15,7 @@
 namespace ipcspec {
 namespace {
 
-constexpr size_t kErrLen = 512;
 using EntryFn = const ipcspec_transport* (*)();
-
-class AbiEnd : public End {
- public:
-  AbiEnd(const ipcspec_transport* t, void* end) : t_(t), end_(end) {}
-  ~AbiEnd() override { t_->close(end_); }
-  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
-    *sent = 0;
-    return t_->send(end_, buf.data(), buf.size(), sent, timeout_ms);
-  }
-  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
-    *received = 0;
-    return t_->recv(end_, buf.data(), buf.size(), received, timeout_ms);
-  }
-
- private:
-  const ipcspec_transport* t_;
-  void* end_;
-};
-
-class AbiChannel : public Channel {
- public:
-  AbiChannel(const ipcspec_transport* t, void* ch) : t_(t), ch_(ch) {}
-  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    char err[kErrLen] = "";
-    void* end = t_->open(ch_, static_cast<int>(role), err, sizeof err);
-    if (end == nullptr) {
-      return absl::UnavailableError(
-          absl::StrFormat("%s: open: %s", t_->name, err[0] ? err : "failed"));
-    }
-    return std::make_unique<AbiEnd>(t_, end);
-  }
-  void Detach() override { t_->detach(ch_); }
-  absl::Status Destroy() override {
-    t_->destroy(ch_);
-    return absl::OkStatus();
-  }
-
- private:
-  const ipcspec_transport* t_;
-  void* ch_;
-};
-
-class AbiTransport : public Transport {
- public:
-  explicit AbiTransport(const ipcspec_transport* t)
-      : t_(t),
-        caps_(Capabilities::FromAbi(t->caps)),
-        description_(absl::StrFormat("plugin transport (ABI v%d)", t->abi_version)) {}
-  std::string_view name() const override { return t_->name; }
-  std::string_view description() const override { return description_; }
-  const Capabilities& caps() const override { return caps_; }
-  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
-    char err[kErrLen] = "";
-    void* ch = t_->create(scratch.c_str(), err, sizeof err);
-    if (ch == nullptr) {
-      return absl::UnavailableError(
-          absl::StrFormat("%s: create: %s", t_->name, err[0] ? err : "failed"));
-    }
-    return std::make_unique<AbiChannel>(t_, ch);
-  }
-
- private:
-  const ipcspec_transport* t_;
-  Capabilities caps_;
-  std::string description_;
-};
 
 // Opens the object and fetches the description; fails with a message.
 absl::StatusOr<const ipcspec_transport*> Resolve(const std::string& path) {
@@ -140,11 +73,16 @@ absl::Status ValidateAbiTransport(const ipcspec_transport* t) {
     return absl::InvalidArgumentError(
         absl::StrFormat("caps.direction is %d, not ONE_WAY or DUPLEX", c.direction));
   }
-  const uint32_t known =
-      IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE;
+  const uint32_t known = IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER |
+                         IPCSPEC_PEER_CLOSE | IPCSPEC_EXACT_CAPACITY | IPCSPEC_SHORT_RECV_KEEPS |
+                         IPCSPEC_SHORT_RECV_DROPS | IPCSPEC_CLOSE_ONLY | IPCSPEC_POLLED;
   if (c.flags & ~known) {
     return absl::InvalidArgumentError(
         absl::StrFormat("caps.flags has unknown bits 0x%x", c.flags & ~known));
+  }
+  if ((c.flags & IPCSPEC_SHORT_RECV_KEEPS) && (c.flags & IPCSPEC_SHORT_RECV_DROPS)) {
+    return absl::InvalidArgumentError(
+        "capabilities contradict themselves: SHORT_RECV_KEEPS and SHORT_RECV_DROPS are both set");
   }
   if (c.reserved != 0) return absl::InvalidArgumentError("caps.reserved must be 0");
   if (std::string why = Capabilities::FromAbi(c).Contradiction(); !why.empty()) {
@@ -154,7 +92,7 @@ absl::Status ValidateAbiTransport(const ipcspec_transport* t) {
 }
 
 std::unique_ptr<Transport> WrapAbiTransport(const ipcspec_transport* t) {
-  return std::make_unique<AbiTransport>(t);
+  return TransportFromAbi(t, absl::StrFormat("plugin transport (ABI v%d)", t->abi_version));
 }
 
 absl::Status LoadPlugin(const std::string& path) {

@@ -13,7 +13,12 @@ ipcspec_caps Capabilities::ToAbi() const {
   c.framing = framing == Framing::kStream ? IPCSPEC_STREAM : IPCSPEC_MESSAGE;
   c.direction = direction == Direction::kOneWay ? IPCSPEC_ONE_WAY : IPCSPEC_DUPLEX;
   c.flags = (reliable ? IPCSPEC_RELIABLE : 0u) | (ordered ? IPCSPEC_ORDERED : 0u) |
-            (multi_writer ? IPCSPEC_MULTI_WRITER : 0u) | (peer_close ? IPCSPEC_PEER_CLOSE : 0u);
+            (multi_writer ? IPCSPEC_MULTI_WRITER : 0u) | (peer_close ? IPCSPEC_PEER_CLOSE : 0u) |
+            (overhead == Overhead::kNone ? IPCSPEC_EXACT_CAPACITY : 0u) |
+            (short_recv == ShortRecv::kKeeps ? IPCSPEC_SHORT_RECV_KEEPS : 0u) |
+            (short_recv == ShortRecv::kDrops ? IPCSPEC_SHORT_RECV_DROPS : 0u) |
+            (peer_close && !end_on_death ? IPCSPEC_CLOSE_ONLY : 0u) |
+            (realtime ? 0u : IPCSPEC_POLLED);
   c.max_message = max_message;
   c.capacity = capacity;
   c.atomic_write = atomic_write;
@@ -26,9 +31,11 @@ Capabilities Capabilities::FromAbi(const ipcspec_caps& c) {
   caps.framing = c.framing == IPCSPEC_STREAM ? Framing::kStream : Framing::kMessage;
   caps.direction = c.direction == IPCSPEC_ONE_WAY ? Direction::kOneWay : Direction::kDuplex;
   caps.reliable = (c.flags & IPCSPEC_RELIABLE) != 0;
-  caps.ordered = (c.flags & IPCSPEC_ORDERED) != 0;
+  // A byte stream is ordered by definition.
+  caps.ordered = (c.flags & IPCSPEC_ORDERED) != 0 || caps.framing == Framing::kStream;
   caps.multi_writer = (c.flags & IPCSPEC_MULTI_WRITER) != 0;
   caps.peer_close = (c.flags & IPCSPEC_PEER_CLOSE) != 0;
+  caps.end_on_death = (c.flags & IPCSPEC_CLOSE_ONLY) == 0;
   caps.named = false;
   caps.model = caps.framing == Framing::kStream
                    ? ModelClass::kByteStream
@@ -37,6 +44,11 @@ Capabilities Capabilities::FromAbi(const ipcspec_caps& c) {
   caps.capacity = c.capacity;
   caps.atomic_write = c.atomic_write;
   caps.max_queued = c.max_queued;
+  caps.overhead = (c.flags & IPCSPEC_EXACT_CAPACITY) ? Overhead::kNone : Overhead::kUnknown;
+  caps.short_recv = (c.flags & IPCSPEC_SHORT_RECV_KEEPS)   ? ShortRecv::kKeeps
+                    : (c.flags & IPCSPEC_SHORT_RECV_DROPS) ? ShortRecv::kDrops
+                                                           : ShortRecv::kEither;
+  caps.realtime = (c.flags & IPCSPEC_POLLED) == 0;
   return caps;
 }
 
@@ -61,7 +73,87 @@ std::string Capabilities::Contradiction() const {
   if (framing == Framing::kStream && max_queued > 0) {
     why.push_back("max_queued counts messages, but the framing is a byte stream");
   }
+  if (framing == Framing::kStream && short_recv != ShortRecv::kEither) {
+    why.push_back("a short receive of a byte stream takes what fits: SHORT_RECV needs messages");
+  }
+  if (!peer_close && !end_on_death) {
+    why.push_back("CLOSE_ONLY qualifies PEER_CLOSE, which is not set");
+  }
   return absl::StrJoin(why, "; ");
+}
+
+namespace {
+
+constexpr size_t kErrLen = 512;
+
+class AbiEnd : public End {
+ public:
+  AbiEnd(const ipcspec_transport* t, void* end) : t_(t), end_(end) {}
+  ~AbiEnd() override { t_->close(end_); }
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    *sent = 0;
+    return t_->send(end_, buf.data(), buf.size(), sent, timeout_ms);
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    *received = 0;
+    return t_->recv(end_, buf.data(), buf.size(), received, timeout_ms);
+  }
+
+ private:
+  const ipcspec_transport* t_;
+  void* end_;
+};
+
+class AbiChannel : public Channel {
+ public:
+  AbiChannel(const ipcspec_transport* t, void* ch) : t_(t), ch_(ch) {}
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+    char err[kErrLen] = "";
+    void* end = t_->open(ch_, static_cast<int>(role), err, sizeof err);
+    if (end == nullptr) {
+      return absl::UnavailableError(
+          absl::StrFormat("%s: open: %s", t_->name, err[0] ? err : "failed"));
+    }
+    return std::make_unique<AbiEnd>(t_, end);
+  }
+  void Detach() override { t_->detach(ch_); }
+  absl::Status Destroy() override {
+    t_->destroy(ch_);
+    return absl::OkStatus();
+  }
+
+ private:
+  const ipcspec_transport* t_;
+  void* ch_;
+};
+
+class AbiTransport : public Transport {
+ public:
+  AbiTransport(const ipcspec_transport* t, std::string description)
+      : t_(t), caps_(Capabilities::FromAbi(t->caps)), description_(std::move(description)) {}
+  std::string_view name() const override { return t_->name; }
+  std::string_view description() const override { return description_; }
+  const Capabilities& caps() const override { return caps_; }
+  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
+    char err[kErrLen] = "";
+    void* ch = t_->create(scratch.c_str(), err, sizeof err);
+    if (ch == nullptr) {
+      return absl::UnavailableError(
+          absl::StrFormat("%s: create: %s", t_->name, err[0] ? err : "failed"));
+    }
+    return std::make_unique<AbiChannel>(t_, ch);
+  }
+
+ private:
+  const ipcspec_transport* t_;
+  Capabilities caps_;
+  std::string description_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> TransportFromAbi(const ipcspec_transport* t, std::string description) {
+  return std::make_unique<AbiTransport>(t, std::move(description));
 }
 
 std::string_view ModelClassName(ModelClass m) {

@@ -1,27 +1,111 @@
-// G-BACKPRESSURE: non-blocking sends on a full transport report would-block
-// (EAGAIN) at about the declared capacity, lose nothing, and resume once the
-// reader drains; a non-blocking receive on an empty transport would-blocks.
+// G-BACKPRESSURE: non-blocking sends into a channel that nobody reads are
+// refused (EAGAIN) within the declared bounds, lose nothing, and succeed
+// again once the reader has drained it; a non-blocking receive on an empty
+// channel would-blocks.
+//
+// The oracle for each capability class (plugin.h, caps.capacity):
+//   byte-bounded        the payload taken never passes `capacity`; an empty
+//                       channel takes one send of min(capacity, max_message)
+//                       bytes whole; how far a fill must get depends on the
+//                       room a message costs: none (IPCSPEC_EXACT_CAPACITY):
+//                       until the next send would not fit; page-rounded
+//                       (built-in pipes): at least half; unknown (plugins):
+//                       at least one message
+//   count-bounded       never more than max_queued messages; exactly
+//                       max_queued when their payload leaves room (always
+//                       for empty messages)
+//   reliable            the reader then gets every message taken, in order
+//   lossy               a subsequence of them; nothing owed
+//   no declared bound   skipped: nothing to check the refusal against
+//   counter             skipped (eventfd blocks only near 2^64)
+//   peer-close, duplex  change nothing; realtime or not: no clock
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
+#include "properties/generic/oracle.h"
 
 namespace ipcspec::props {
 namespace {
+
+// Flags: the reader saw the empty channel; the big send is in; the reader
+// took it; the writer filled the channel; the reader drained it.
+constexpr size_t kEmptyChecked = 0, kBigSent = 1, kBigTaken = 2, kFilled = 3, kDrained = 4;
+constexpr uint32_t kFillWriter = 1, kBigWriter = 3, kAgainWriter = 4;
+
+struct Fill {
+  uint64_t msgs = 0, bytes = 0;  // sends taken (a torn stream send counts) and their payload
+};
+
+std::string SayBig(uint64_t v) {
+  return v != 0 ? "the writer first sends one message of min(capacity, max_message) bytes"
+                : "no capacity-sized message first";
+}
+
+std::string Revisit(const Capabilities& c) {
+  switch (c.overhead) {
+    case Overhead::kNone:
+      return "revisit capacity, or drop IPCSPEC_EXACT_CAPACITY if a message costs room beyond "
+             "its payload";
+    case Overhead::kBounded:
+      return "revisit capacity (a fill must reach at least half of it)";
+    case Overhead::kUnknown:
+      break;
+  }
+  return "revisit capacity";
+}
+
+// The refusal after `f` against the declared bounds; "" when it fits.
+std::string CheckFill(const Capabilities& c, uint64_t size, const Fill& f) {
+  const bool message = c.framing == Framing::kMessage;
+  const std::string what =
+      absl::StrFormat("would-block after %d bytes in %d sends of %d", f.bytes, f.msgs, size);
+  if (c.capacity > 0 && f.bytes > c.capacity) {
+    return absl::StrFormat("%s; declared capacity %d: revisit capacity", what, c.capacity);
+  }
+  if (message && c.max_queued > 0 && f.msgs > c.max_queued) {
+    return absl::StrFormat("%s; declared max_queued %d: revisit max_queued", what, c.max_queued);
+  }
+  if (f.msgs == 0) return absl::StrFormat("%s: an empty channel refused the first send", what);
+  // Whether the payload may be what stopped it, given the room a message
+  // may cost beyond its payload.
+  bool bytes_full = false;
+  if (c.capacity > 0) {
+    switch (c.overhead) {
+      case Overhead::kNone:
+        bytes_full = message ? f.bytes + size > c.capacity : f.bytes >= c.capacity;
+        break;
+      case Overhead::kBounded:
+        bytes_full = 2 * (f.bytes + size) > c.capacity;
+        break;
+      case Overhead::kUnknown:
+        bytes_full = true;
+        break;
+    }
+  }
+  if (message && c.max_queued > 0) {
+    if (f.msgs >= c.max_queued || (bytes_full && size > 0)) return "";
+    return absl::StrFormat("%s; declared max_queued %d: revisit max_queued", what, c.max_queued);
+  }
+  if (c.capacity > 0 && !bytes_full) {
+    return absl::StrFormat("%s; declared capacity %d: %s", what, c.capacity, Revisit(c));
+  }
+  return "";
+}
 
 class BackpressureProperty : public NamedProperty {
  public:
   BackpressureProperty()
       : NamedProperty("G-BACKPRESSURE",
-                      "non-blocking send on a full transport gives EAGAIN at about the declared "
-                      "capacity, loses nothing, resumes after the reader drains",
-                      "pipe(7) O_NONBLOCK, mq_send(3) EAGAIN, msgsnd(2) IPC_NOWAIT") {}
+                      "non-blocking sends into an unread channel give EAGAIN within the declared "
+                      "capacity and max_queued, lose nothing, resume after the reader drains",
+                      "pipe(7) 'Pipe capacity' and O_NONBLOCK, mq_send(3) EAGAIN, msgsnd(2) "
+                      "IPC_NOWAIT") {}
   Applicability AppliesTo(const Transport& t) const override {
     const Capabilities& c = t.caps();
-    if (!c.reliable) return Needs(false, "reliable=false");
-    if (c.model == ModelClass::kCounter) return Needs(false, "model=counter");
+    if (c.model == ModelClass::kCounter)
+      return Needs(false, "model=counter (eventfd blocks only near 2^64)");
     return Needs(c.capacity > 0 || c.max_queued > 0,
-                 "capacity=0 and max_queued=0 (no declared bound)");
+                 "capacity=0 and max_queued=0 (no declared bound to check)");
   }
   int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
@@ -30,122 +114,140 @@ class BackpressureProperty : public NamedProperty {
     if (c.max_message) limit = std::min(limit, c.max_message);
     if (c.capacity) limit = std::min(limit, std::max<uint64_t>(c.capacity / 4, 1));
     const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
-    return rc::gen::map(rc::gen::weightedOneOf<uint64_t>({
-                            {2, rc::gen::elementOf(std::vector<uint64_t>{low, limit})},
-                            {3, rc::gen::inRange<uint64_t>(low, limit + 1)},
-                        }),
-                        [](uint64_t size) {
-                          return std::vector<Step>{{Op::kTrySend, 1, size, 0}};
-                        });
+    return rc::gen::exec([this, c, limit, low] {
+      std::vector<Step> steps;
+      if (c.capacity > 0 && *rc::gen::arbitrary<bool>()) steps.push_back(big_.Step(true));
+      const uint64_t size = *rc::gen::weightedOneOf<uint64_t>({
+          {2, rc::gen::elementOf(std::vector<uint64_t>{low, limit})},
+          {3, rc::gen::inRange<uint64_t>(low, limit + 1)},
+      });
+      steps.push_back({Op::kTrySend, 1, size, 0});
+      return steps;
+    });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    const uint64_t size = s.steps.empty() ? 1 : s.steps[0].size;
+    const std::vector<Sent> sends = SendsOf(s, 1);
+    const uint64_t size = sends.empty() ? 1 : sends[0].size;
+    const uint64_t big_size = c.max_message > 0 ? std::min(c.capacity, c.max_message) : c.capacity;
+    const std::optional<Sent> big = big_.Of(s) && c.capacity > 0
+                                        ? std::optional<Sent>(Sent{kBigWriter, 0, big_size})
+                                        : std::nullopt;
+    const Waits waits = Waits::For(env);
     SharedFlags flags;
-    std::atomic<uint64_t>& accepted = flags.Counter(0);  // messages the writer got in
-    std::atomic<uint64_t>& bytes = flags.Counter(1);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-    // Enough that a transport which never pushes back is caught.
-    const uint64_t give_up =
-        4 * std::max(c.capacity, c.max_queued * std::max<uint64_t>(size, 1)) + (1 << 20);
-    Actor writer{
-        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-          uint64_t msg = 0, total = 0;
-          if (!flags.WaitFor(2, deadline)) return "the reader never checked the empty channel";
-          for (;;) {
-            const std::vector<std::byte> data = Payload(1, msg, size);
-            size_t n = 0;
-            int rc = end->Send(data, &n, 0);
-            if (rc == -EAGAIN) break;
-            if (rc != 0) return absl::StrFormat("non-blocking send %d: %s", msg, Errno(rc));
-            if (n != size) {
-              // A stream may take part of a send; the rest must wait.
-              if (c.framing == Framing::kMessage || n > size) {
-                return absl::StrFormat("non-blocking send %d took %d of %d bytes", msg, n, size);
-              }
-              total += n;
-              bytes.store(total);
-              accepted.store(msg);
-              ++msg;  // a torn message: the reader checks the bytes it got
-              break;
-            }
-            total += n;
-            ++msg;
-            if (total > give_up || msg > give_up) {
-              return absl::StrFormat(
-                  "no EAGAIN after %d bytes in %d sends (declared capacity %d, max_queued %d)",
-                  total, msg, c.capacity, c.max_queued);
-            }
-          }
-          if (c.framing == Framing::kMessage || bytes.load() != total) {
-            accepted.store(msg);
-            bytes.store(total);
-          }
-          if (c.max_queued > 0 && c.framing == Framing::kMessage && msg != c.max_queued &&
-              (c.capacity == 0 || total + size <= c.capacity)) {
-            return absl::StrFormat("would-block after %d messages of %d bytes; max_queued is %d",
-                                   msg, size, c.max_queued);
-          }
-          if (c.capacity > 0) {
-            const uint64_t room =
-                c.max_queued > 0 ? std::min(c.capacity, c.max_queued * size) : c.capacity;
-            if (total < room / 2 || total > room + std::max<uint64_t>(size, 4096)) {
-              return absl::StrFormat(
-                  "would-block after %d bytes in %d sends of %d; declared capacity %d", total, msg,
-                  size, c.capacity);
-            }
-          }
-          flags.Raise(0);
-          // Resumes once the reader has drained everything.
-          if (!flags.WaitFor(1, deadline)) return "the reader never drained";
-          const Sent again{1, 1u << 30, std::min<uint64_t>(size, 16)};
-          std::vector<std::byte> data = Payload(again.writer, again.msg, again.size);
-          size_t n = 0;
-          int rc = end->Send(data, &n, 0);
-          if (rc != 0)
-            return absl::StrFormat("send after the reader drained: %s, not 0", Errno(rc));
-          return "";
-        }};
-    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   std::vector<std::byte> buf(RecvBufferSize(c));
-                   size_t n = 0;
-                   int rc = end->Recv(buf, &n, 0);
-                   if (rc != -EAGAIN) {
-                     flags.Raise(2);
-                     return absl::StrFormat(
-                         "non-blocking receive on an empty channel: %s, not -EAGAIN", Errno(rc));
-                   }
-                   flags.Raise(2);
-                   if (!flags.WaitFor(0, deadline)) return "the writer never filled the channel";
-                   std::vector<Sent> want;
-                   const uint64_t msgs = accepted.load();
-                   const uint64_t total = bytes.load();
-                   for (uint64_t i = 0; i < msgs; ++i) want.push_back({1, i, size});
-                   std::string e;
-                   if (c.framing == Framing::kStream) {
-                     // The bytes that got in, whole messages then any torn tail.
-                     if (total > msgs * size) want.push_back({1, msgs, total - msgs * size});
-                     e = ExpectStream(*end, want, {65536}, kOpTimeoutMs);
-                   } else {
-                     for (const Sent& m : want) {
-                       e = ExpectMessage(*end, m, want, buf.size(), kOpTimeoutMs);
-                       if (!e.empty()) break;
-                     }
-                   }
-                   if (!e.empty()) return e;
-                   rc = end->Recv(buf, &n, 0);
-                   if (rc != -EAGAIN)
-                     return absl::StrFormat(
-                         "drained channel: non-blocking receive gave %s, not -EAGAIN", Errno(rc));
-                   flags.Raise(1);
-                   const Sent again{1, 1u << 30, std::min<uint64_t>(size, 16)};
-                   if (c.framing == Framing::kStream)
-                     return ExpectStream(*end, {again}, {}, kOpTimeoutMs);
-                   return ExpectMessage(*end, again, {again}, buf.size(), kOpTimeoutMs);
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   return Write(*end, c, size, big, flags, deadline);
+                 }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   return Read(*end, c, size, big, waits, flags, deadline);
                  }};
     return RunActors(t, env, {writer, reader});
   }
+
+ private:
+  static std::string Write(End& end, const Capabilities& c, uint64_t size,
+                           const std::optional<Sent>& big, SharedFlags& flags,
+                           const Deadline& deadline) {
+    if (!flags.WaitFor(kEmptyChecked, deadline)) return "the reader never checked the channel";
+    if (big) {
+      const std::vector<std::byte> data = Payload(big->writer, big->msg, big->size);
+      size_t n = 0;
+      const int rc = end.Send(data, &n, 0);
+      if (rc != 0 || n != data.size()) {
+        return absl::StrFormat(
+            "a non-blocking send of %d bytes (min(capacity, max_message)) into an empty channel "
+            "gave %s with %d bytes taken; declared capacity %d: revisit capacity",
+            data.size(), Errno(rc), n, c.capacity);
+      }
+      flags.Raise(kBigSent);
+      if (!flags.WaitFor(kBigTaken, deadline)) return "the reader never took the big message";
+    }
+    Fill f;
+    if (std::string e = FillUp(end, c, size, &f); !e.empty()) return e;
+    flags.Counter(0).store(f.msgs);
+    flags.Counter(1).store(f.bytes);
+    std::string e = CheckFill(c, size, f);
+    flags.Raise(kFilled);
+    if (!e.empty()) return e;
+    if (!flags.WaitFor(kDrained, deadline)) return "the reader never drained";
+    const Sent again{kAgainWriter, 0, std::min<uint64_t>(size, 16)};
+    const std::vector<std::byte> data = Payload(again.writer, again.msg, again.size);
+    size_t n = 0;
+    const int rc = end.Send(data, &n, 0);
+    if (rc != 0) return absl::StrFormat("send after the reader drained: %s, not 0", Errno(rc));
+    return "";
+  }
+
+  // Non-blocking sends of `size` bytes until one is refused.
+  static std::string FillUp(End& end, const Capabilities& c, uint64_t size, Fill* f) {
+    // Enough that a transport which never pushes back is caught.
+    const uint64_t give_up =
+        4 * std::max(c.capacity, c.max_queued * std::max<uint64_t>(size, 1)) + (1 << 20);
+    for (;;) {
+      const std::vector<std::byte> data = Payload(kFillWriter, f->msgs, size);
+      size_t n = 0;
+      const int rc = end.Send(data, &n, 0);
+      if (rc == -EAGAIN) return "";
+      if (rc != 0) return absl::StrFormat("non-blocking send %d: %s", f->msgs, Errno(rc));
+      if (n > size || (n != size && c.framing == Framing::kMessage)) {
+        return absl::StrFormat("non-blocking send %d took %d of %d bytes", f->msgs, n, size);
+      }
+      f->bytes += n;
+      ++f->msgs;
+      if (n != size) return "";  // a stream took what fitted: full
+      if (f->bytes > give_up || f->msgs > give_up) {
+        return absl::StrFormat(
+            "no EAGAIN after %d bytes in %d sends (declared capacity %d, max_queued %d): revisit "
+            "them",
+            f->bytes, f->msgs, c.capacity, c.max_queued);
+      }
+    }
+  }
+
+  static std::string Read(End& end, const Capabilities& c, uint64_t size,
+                          const std::optional<Sent>& big, const Waits& waits, SharedFlags& flags,
+                          const Deadline& deadline);
+
+  const Param<bool> big_{this, 0, "%s", false, SayBig};
 };
+
+std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t size,
+                                       const std::optional<Sent>& big, const Waits& waits,
+                                       SharedFlags& flags, const Deadline& deadline) {
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
+  size_t n = 0;
+  int rc = end.Recv(buf, &n, 0);
+  flags.Raise(kEmptyChecked);
+  if (rc != -EAGAIN) {
+    return absl::StrFormat("non-blocking receive on an empty channel: %s, not -EAGAIN", Errno(rc));
+  }
+  if (big) {
+    if (!flags.WaitFor(kBigSent, deadline)) return "";
+    Expectation e(c, {{*big}}, false, {kBigWriter});
+    if (std::string err = ReceiveAll(end, c, e, waits.deliver_ms); !err.empty()) return err;
+    flags.Raise(kBigTaken);
+  }
+  if (!flags.WaitFor(kFilled, deadline)) return "the writer never filled the channel";
+  const uint64_t msgs = flags.Counter(0).load(), total = flags.Counter(1).load();
+  std::vector<Sent> want;
+  for (uint64_t i = 0; i < msgs; ++i) want.push_back({kFillWriter, i, size});
+  if (c.framing == Framing::kStream && total < msgs * size) want.back().size -= msgs * size - total;
+  Expectation e(c, {want}, false, {kFillWriter});
+  // A lossy transport owes nothing: what is there now is what came.
+  if (std::string err = ReceiveAll(end, c, e, c.reliable ? waits.deliver_ms : 0); !err.empty()) {
+    return absl::StrCat("draining: ", err);
+  }
+  rc = end.Recv(buf, &n, 0);
+  if (rc != -EAGAIN) {
+    return absl::StrFormat("drained channel: non-blocking receive gave %s, not -EAGAIN", Errno(rc));
+  }
+  flags.Raise(kDrained);
+  if (!c.reliable) return "";
+  Expectation again(c, {{Sent{kAgainWriter, 0, std::min<uint64_t>(size, 16)}}}, false,
+                    {kAgainWriter});
+  return ReceiveAll(end, c, again, waits.deliver_ms);
+}
 
 IPCSPEC_REGISTER_PROPERTY(BackpressureProperty);
 

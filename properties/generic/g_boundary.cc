@@ -1,49 +1,69 @@
-// G-BOUNDARY: a message transport never merges or splits messages, and a
-// message over max_message fails with EMSGSIZE without disturbing the queue.
+// G-BOUNDARY: a message transport never merges or splits messages; a
+// message over max_message fails with EMSGSIZE without disturbing the queue;
+// a receive buffer smaller than the next message gives EMSGSIZE, never a
+// part of the message.
+//
+// The writer queues its messages (the reader starts once they are all in,
+// or once a non-blocking send finds the channel full), so merging would
+// show. The oracle for each capability class (generic/oracle.h):
+//   reliable + ordered  every message whole, in order
+//   ordered only        a subsequence, every message whole
+//   unordered           a sub-multiset (reliable: all), every message whole;
+//                       no short receive (which message it refused is unknown)
+//   byte stream         skipped: a stream has no boundaries
+//   short receive       -EMSGSIZE; then SHORT_RECV_KEEPS: the same message
+//                       comes next; SHORT_RECV_DROPS: the one after it;
+//                       undeclared: either
+//   capacity            any: a full channel starts the reader early
+//   peer-close          after the last message END; without, nothing more
+//   realtime or not     alike: no clock
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
+#include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
+constexpr size_t kStart = 0;  // the reader may start: all sent, or the channel is full
+
+std::string SayOversize(uint64_t v) {
+  return v != 0 ? "the writer then tries one message of max_message + 1 bytes"
+                : "no oversize message";
+}
+
 class BoundaryProperty : public NamedProperty {
  public:
   BoundaryProperty()
-      : NamedProperty("G-BOUNDARY",
-                      "messages are never merged or split; a message over max_message fails with "
-                      "EMSGSIZE and the queue is not disturbed",
-                      "mq_send(3), msgsnd(2), unix(7) SOCK_SEQPACKET; gVisor socket tests") {}
+      : NamedProperty(
+            "G-BOUNDARY",
+            "messages are never merged or split; a message over max_message fails with "
+            "EMSGSIZE and the queue is not disturbed; a receive buffer smaller than the next "
+            "message gives EMSGSIZE, never part of it",
+            "mq_send(3) and mq_receive(3) EMSGSIZE, msgrcv(2) E2BIG, unix(7) SOCK_SEQPACKET; "
+            "gVisor test/syscalls/linux/socket_non_stream.cc (SingleRecv, SplitRecv)") {}
   Applicability AppliesTo(const Transport& t) const override {
-    return Needs(t.caps().framing == Framing::kMessage && t.caps().model != ModelClass::kCounter,
-                 t.caps().framing == Framing::kStream ? "framing=stream" : "model=counter");
+    if (t.caps().model == ModelClass::kCounter)
+      return Needs(false, "model=counter (values are summed, not kept apart)");
+    return Needs(t.caps().framing == Framing::kMessage, "framing=stream");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::exec([c] {
-      // Queued together before the reader looks, so merging would show.
-      const uint64_t room = c.max_queued > 0 ? c.max_queued : 8;
+    return rc::gen::exec([this, c] {
+      const uint64_t room = c.max_queued > 0 ? std::min<uint64_t>(c.max_queued, 8) : 8;
       auto sizes = *rc::gen::resize(static_cast<int>(room),
                                     rc::gen::container<std::vector<uint64_t>>(EdgeSize(c)));
       std::vector<Step> steps;
-      uint64_t total = 0;
       for (size_t i = 0; i < sizes.size() && i < room; ++i) {
-        // Half the capacity (records may carry headers), 64 KiB when unknown.
-        const uint64_t room_bytes = c.capacity > 0 ? c.capacity / 2 : 65536;
-        if (total + sizes[i] > room_bytes) {
-          // With no declared capacity, one message of any legal size fits.
-          if (c.capacity == 0 && steps.empty()) {
-            steps.push_back(Step::Send(1, sizes[i], i));
-            break;
-          }
-          continue;
-        }
-        total += sizes[i];
         steps.push_back(Step::Send(1, sizes[i], i));
       }
-      if (c.max_message > 0 && *rc::gen::arbitrary<bool>()) {
-        steps.push_back({Op::kParam, 0, 1, 0});  // try one oversize message
+      if (c.max_message > 0 && *rc::gen::arbitrary<bool>()) steps.push_back(oversize_.Step(true));
+      if (c.ordered && !sizes.empty() && sizes[0] > 0 && *rc::gen::arbitrary<bool>()) {
+        const uint64_t first = sizes[0];
+        steps.push_back(short_.Step(
+            *rc::gen::weightedOneOf<uint64_t>({{2, rc::gen::just(first - 1)},
+                                               {1, rc::gen::just<uint64_t>(0)},
+                                               {2, rc::gen::inRange<uint64_t>(0, first)}})));
       }
       return steps;
     });
@@ -51,53 +71,103 @@ class BoundaryProperty : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
     std::vector<Sent> sent = SendsOf(s, 1);
-    const bool oversize = s.Param(0, 0) != 0 && c.max_message > 0;
-    // The last message, after everything, proves the queue still works.
-    const Sent last{1, sent.size() + 1,
-                    std::min<uint64_t>(c.max_message ? c.max_message : 100, 100)};
+    const uint64_t last_size = std::min<uint64_t>(c.max_message ? c.max_message : 100, 100);
+    sent.push_back({1, sent.size(), last_size});  // proves the queue still works
+    Traffic traffic(c, env, {sent});
     SharedFlags flags;
-    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-                   for (const Sent& m : sent) {
-                     if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty())
-                       return e;
-                   }
-                   flags.Raise(0);
-                   if (oversize) {
-                     flags.WaitFor(1, Deadline::After(absl::Milliseconds(kOpTimeoutMs)));
-                     std::vector<std::byte> big(c.max_message + 1, std::byte{0x5a});
-                     size_t n = 0;
-                     int rc = end->Send(big, &n, 0);
-                     if (rc != -EMSGSIZE) {
-                       return absl::StrFormat(
-                           "a %d-byte send (max_message + 1) gave %s, not -EMSGSIZE", big.size(),
-                           Errno(rc));
-                     }
-                   }
-                   return SendAll(*end, last, c.framing, kOpTimeoutMs);
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   std::string e =
+                       Write(*end, c, sent, oversize_.Of(s) && c.max_message > 0, traffic, flags);
+                   if (e.empty() && !c.reliable) e = traffic.SendMarkers(*end, 0);
+                   traffic.Finished(0);
+                   return e;
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (!flags.WaitFor(0, Deadline::After(absl::Milliseconds(kOpTimeoutMs)))) {
-                     return "the writer did not finish its first messages";
+                   if (!flags.WaitFor(kStart, Deadline::After(env.deadline - absl::Now()))) {
+                     return "the writer never finished its messages";
                    }
-                   std::vector<Sent> all = sent;
-                   all.push_back(last);
-                   std::string e;
-                   if (c.ordered) {
-                     for (const Sent& m : sent) {
-                       e = ExpectMessage(*end, m, all, RecvBufferSize(c) * 2, kOpTimeoutMs);
-                       if (!e.empty()) return e;
-                     }
-                   } else {
-                     e = ExpectUnordered(*end, c, sent, c.reliable);
+                   if (s.Param(short_.index(), ~uint64_t{0}) != ~uint64_t{0}) {
+                     std::string e = ShortReceive(*end, c, short_.Of(s), traffic);
                      if (!e.empty()) return e;
                    }
-                   flags.Raise(1);
-                   if (!c.reliable) return "";
-                   e = ExpectMessage(*end, last, all, RecvBufferSize(c) * 2, kOpTimeoutMs);
-                   return e.empty() ? ExpectNothingMore(*end, c, true) : e;
+                   return traffic.Read(*end);
                  }};
     return RunActors(t, env, {writer, reader});
   }
+
+ private:
+  // Queues `sent` but its last message, tries the oversize message, then
+  // sends the last one; raises kStart when done or when the channel is full.
+  static std::string Write(End& end, const Capabilities& c, const std::vector<Sent>& sent,
+                           bool oversize, Traffic& traffic, SharedFlags& flags) {
+    const int deliver = traffic.waits().deliver_ms;
+    for (size_t i = 0; i + 1 < sent.size(); ++i) {
+      const std::vector<std::byte> data = Payload(sent[i].writer, sent[i].msg, sent[i].size);
+      size_t n = 0;
+      int rc = end.Send(data, &n, 0);
+      if (rc == -EAGAIN) {
+        flags.Raise(kStart);
+        rc = end.Send(data, &n, deliver);
+      }
+      if (rc != 0) return absl::StrCat("sending ", Name(sent[i]), ": ", Errno(rc));
+      if (n != data.size()) {
+        return absl::StrFormat("sending %s: %d bytes reported sent", Name(sent[i]), n);
+      }
+    }
+    if (oversize) {
+      std::vector<std::byte> big(c.max_message + 1, std::byte{0x5a});
+      size_t n = 0;
+      const int rc = end.Send(big, &n, 0);
+      if (rc != -EMSGSIZE) {
+        flags.Raise(kStart);
+        return absl::StrFormat("a %d-byte send (max_message + 1) gave %s, not -EMSGSIZE",
+                               big.size(), Errno(rc));
+      }
+    }
+    flags.Raise(kStart);
+    return SendAll(end, sent.back(), c.framing, deliver);
+  }
+
+  // The first receive into `cap` bytes, smaller than message 0: -EMSGSIZE;
+  // then message 0 again or the next, as the capabilities say.
+  static std::string ShortReceive(End& end, const Capabilities& c, uint64_t cap, Traffic& traffic) {
+    Expectation& expect = traffic.expectation();
+    const int deliver = traffic.waits().deliver_ms;
+    std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), MarkerOf(1, c).size));
+    size_t n = 0;
+    int rc = end.Recv(std::span(buf).first(cap), &n, deliver);
+    if (rc == 0) return expect.OnMessage(std::span(buf).first(std::min(n, cap)));
+    if (rc != -EMSGSIZE) {
+      return absl::StrFormat(
+          "a receive into %d bytes, smaller than message 0, gave %s, "
+          "not -EMSGSIZE",
+          cap, Errno(rc));
+    }
+    rc = end.Recv(buf, &n, deliver);
+    // The refused message was the last one, and is gone.
+    const bool ended = rc == kEnd && c.short_recv != ShortRecv::kKeeps;
+    if (rc != 0 && !ended) return absl::StrCat("receiving after the refused receive: ", Errno(rc));
+    const std::span<const std::byte> got(buf.data(), ended ? 0 : n);
+    const bool kept = !ended && expect.IsNext(0, got);
+    if (!kept && c.reliable && c.short_recv == ShortRecv::kKeeps) {
+      return absl::StrFormat(
+          "after -EMSGSIZE on a %d-byte buffer the next message was not the "
+          "refused one, yet SHORT_RECV_KEEPS says it stays queued",
+          cap);
+    }
+    if (kept && c.short_recv == ShortRecv::kDrops) {
+      return absl::StrFormat(
+          "the message refused with -EMSGSIZE on a %d-byte buffer came again, "
+          "yet SHORT_RECV_DROPS says it is consumed",
+          cap);
+    }
+    if (!kept) expect.Skip(0);
+    return ended ? "" : expect.OnMessage(got);
+  }
+
+  const Param<bool> oversize_{this, 0, "%s", false, SayOversize};
+  const Param<uint64_t> short_{this, 1, "the reader first receives into a buffer of %s", 0,
+                               SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(BoundaryProperty);

@@ -1,98 +1,132 @@
 // G-DIRECTION: a one-way transport refuses the wrong direction with EBADF at
-// either end, and the refused call leaves the data in flight alone.
+// either end, at once even when the call may block, and the refused call
+// leaves the data in flight alone.
+//
+// What this checks is the End contract of plugin.h. Who enforces it depends
+// on the transport: the kernel, where an end is a descriptor opened one way
+// (pipe, FIFO, a POSIX queue opened O_RDONLY or O_WRONLY, the file
+// transport's O_RDONLY reader), or the transport's own role check, where the
+// kernel object has no direction (a SysV queue, a shared-memory ring,
+// signals, most plugins). The kernel's own check is tested directly by
+// PIPE-EBADF and POSIX-MQ-EBADF.
+//
+// The oracle for each capability class (generic/oracle.h):
+//   one-way             every wrong-way call gives -EBADF without waiting
+//                       (a blocking one is given the deliver bound, and
+//                       returning -ETIMEDOUT after it is a failure); then
+//                       the reader gets what the writer sent, as G-ORDER
+//                       (ordered), G-INTEGRITY (unordered) or, for a
+//                       counter, nothing is checked of the data
+//   duplex              skipped: both ends may send (G-DUPLEX)
+//   capacity            the data fits: at most max_queued messages
+//   peer-close          after the data END; without, nothing more
+//   realtime or not     alike: no clock
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
+#include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
+constexpr size_t kWriterDone = 0;
+
+// A wrong-way call: `blocking` gives it the deliver bound, else timeout 0.
+std::string WrongWay(End& end, bool send, uint64_t size, bool blocking, int deliver_ms) {
+  std::vector<std::byte> buf(size, std::byte{0xee});
+  size_t n = 0;
+  const int timeout = blocking ? deliver_ms : 0;
+  const int rc = send ? end.Send(buf, &n, timeout) : end.Recv(buf, &n, timeout);
+  if (rc == -EBADF) return "";
+  return absl::StrFormat("a %s%s on the %s's end gave %s (%d bytes), not -EBADF",
+                         blocking ? "blocking " : "non-blocking ", send ? "send" : "receive",
+                         send ? "reader" : "writer", Errno(rc), n);
+}
+
 class DirectionProperty : public NamedProperty {
  public:
   DirectionProperty()
-      : NamedProperty("G-DIRECTION",
-                      "one-way transports reject the wrong direction (EBADF) at either end without "
-                      "disturbing the data in flight",
-                      "pipe(2), mq_send(3) EBADF; LTP pipe03; gVisor pipe.cc") {}
+      : NamedProperty(
+            "G-DIRECTION",
+            "one-way transports reject the wrong direction with EBADF at either end, at once "
+            "even from a blocking call, without disturbing the data in flight (the kernel's "
+            "check for one-way descriptors, the transport's own for SysV queues, "
+            "shared-memory rings and signals)",
+            "pipe(2), read(2) and write(2) EBADF, mq_send(3) EBADF; LTP "
+            "testcases/kernel/syscalls/pipe/pipe03.c; gVisor test/syscalls/linux/pipe.cc") {}
   Applicability AppliesTo(const Transport& t) const override {
-    return Needs(t.caps().direction == Direction::kOneWay, "direction=duplex");
+    return Needs(t.caps().direction == Direction::kOneWay,
+                 "direction=duplex (both ends may send; see G-DUPLEX)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([c] {
       std::vector<Step> steps;
       const int n = *rc::gen::inRange(0, 6);
-      uint64_t total = 0;
+      auto wrong = [&](uint32_t actor) {
+        const bool blocking = *rc::gen::arbitrary<bool>();
+        if (actor == 0) {
+          return Step{blocking ? Op::kSend : Op::kTrySend, 0, *rc::gen::inRange<uint64_t>(0, 64),
+                      99};
+        }
+        return Step{blocking ? Op::kRecv : Op::kTryRecv, 1, 4096, 0};
+      };
       for (int i = 0; i < n; ++i) {
         uint64_t size = *rc::gen::inRange<uint64_t>(c.framing == Framing::kStream ? 1 : 0, 300);
         if (c.max_message > 0) size = std::min(size, c.max_message);
         if (c.model == ModelClass::kCounter) size = 8;
         if (c.max_queued > 0 && static_cast<uint64_t>(i) >= c.max_queued) break;
-        total += size;
         steps.push_back(Step::Send(1, size, static_cast<uint64_t>(i)));
-        // The wrong-way calls, between the sends.
-        if (*rc::gen::arbitrary<bool>())
-          steps.push_back({Op::kSend, 0, *rc::gen::inRange<uint64_t>(0, 64), 99});
-        if (*rc::gen::arbitrary<bool>()) steps.push_back({Op::kRecv, 1, 4096, 0});
+        if (*rc::gen::arbitrary<bool>()) steps.push_back(wrong(0));
+        if (*rc::gen::arbitrary<bool>()) steps.push_back(wrong(1));
       }
-      steps.push_back({Op::kSend, 0, 1, 99});
-      steps.push_back({Op::kRecv, 1, 4096, 0});
+      steps.push_back(wrong(0));
+      steps.push_back(wrong(1));
       return steps;
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    std::vector<Sent> sent = SendsOf(s, 1);
+    const bool counter = c.model == ModelClass::kCounter;
+    Traffic traffic(c, env, {counter ? std::vector<Sent>{} : SendsOf(s, 1)});
+    const int deliver = traffic.waits().deliver_ms;
     SharedFlags flags;
-    // The writer does its sends and wrong-way receives; the reader then does
-    // its wrong-way sends; then the reader receives everything.
+    // The writer does its sends and wrong-way receives in step order; then
+    // the reader its wrong-way sends; then the reader receives everything.
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                   size_t k = 0;
                    for (const Step& st : s.steps) {
-                     if (st.op == Op::kSend && st.actor == 1) {
-                       std::string e = SendAll(*end, {1, st.arg, st.size}, c.framing, kOpTimeoutMs);
-                       if (!e.empty()) return e;
-                     } else if (st.op == Op::kRecv && st.actor == 1) {
-                       std::vector<std::byte> buf(st.size);
-                       size_t n = 0;
-                       int rc = end->Recv(buf, &n, 0);
-                       if (rc != -EBADF) {
-                         return absl::StrFormat(
-                             "receive on the writer's end gave %s (%d bytes), not -EBADF",
-                             Errno(rc), n);
-                       }
+                     if (st.actor != 1) continue;
+                     std::string e;
+                     if (st.op == Op::kSend) {
+                       e = counter ? AddOne(*end, deliver) : traffic.SendOne(*end, 0, k++);
+                     } else if (st.op == Op::kRecv || st.op == Op::kTryRecv) {
+                       e = WrongWay(*end, false, st.size, st.op == Op::kRecv, deliver);
                      }
+                     if (!e.empty()) return e;
                    }
-                   flags.Raise(0);
-                   return "";
+                   flags.Raise(kWriterDone);
+                   std::string e = counter || c.reliable ? "" : traffic.SendMarkers(*end, 0);
+                   traffic.Finished(0);
+                   return e;
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (!flags.WaitFor(0, Deadline::After(absl::Milliseconds(2 * kOpTimeoutMs)))) {
+                   if (!flags.WaitFor(kWriterDone, Deadline::After(env.deadline - absl::Now())))
                      return "the writer did not finish";
-                   }
                    for (const Step& st : s.steps) {
-                     if (st.op != Op::kSend || st.actor != 0) continue;
-                     std::vector<std::byte> junk(st.size, std::byte{0xee});
-                     size_t n = 0;
-                     int rc = end->Send(junk, &n, 0);
-                     if (rc != -EBADF) {
-                       return absl::StrFormat(
-                           "a %d-byte send on the reader's end gave %s, not -EBADF", st.size,
-                           Errno(rc));
-                     }
+                     if (st.actor != 0 || (st.op != Op::kSend && st.op != Op::kTrySend)) continue;
+                     std::string e = WrongWay(*end, true, st.size, st.op == Op::kSend, deliver);
+                     if (!e.empty()) return e;
                    }
-                   std::string e;
-                   if (c.framing == Framing::kStream) {
-                     e = ExpectStream(*end, sent, {}, kOpTimeoutMs);
-                   } else if (c.model == ModelClass::kCounter) {
-                     return "";
-                   } else {
-                     for (const Sent& m : sent) {
-                       e = ExpectMessage(*end, m, sent, RecvBufferSize(c), kOpTimeoutMs);
-                       if (!e.empty()) break;
-                     }
-                   }
-                   return e.empty() ? ExpectNothingMore(*end, c, true) : e;
+                   return counter ? "" : traffic.Read(*end);
                  }};
     return RunActors(t, env, {writer, reader});
+  }
+
+ private:
+  static std::string AddOne(End& end, int timeout_ms) {
+    uint64_t v = 1;
+    size_t n = 0;
+    const int rc = end.Send(std::as_bytes(std::span(&v, 1)), &n, timeout_ms);
+    return rc == 0 ? "" : absl::StrCat("adding 1: ", Errno(rc));
   }
 };
 

@@ -1,43 +1,78 @@
 // G-EOF: once every writer has closed its end (closed, not exited), the
-// reader drains what is buffered and then sees end of stream; it never
-// hangs, and end of stream never comes while a writer still holds its end.
+// reader still gets everything that was sent and then, with peer-close, end
+// of stream: never before the last writer closes, and never a hang.
+//
+// Writer 1 sends, then closes at once, so its data is still buffered when
+// its close comes; the other writers close in turn, each after the reader
+// has checked that the stream did not end early.
+//
+// The oracle for each capability class (generic/oracle.h):
+//   peer-close, reliable     every message, then END once the last writer
+//                            closed; no END while one still holds its end
+//   peer-close, lossy        a subsequence (a stream: a prefix), then END
+//   reliable, no peer-close  a close loses nothing: every message still
+//                            comes; then nothing more (END allowed, as all
+//                            writers closed)
+//   neither                  skipped: nothing is owed after a close
+//   counter                  skipped: no end of stream, and a close leaves
+//                            the sum (G-INTEGRITY reads it)
+//   multi-writer             up to 3 writers, closing one by one
+//   capacity                 writer 1 blocks while the reader reads
+//   realtime or not          alike: the no-END check before the last close
+//                            is one receive of one time unit; the others
+//                            are non-blocking
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
+#include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
+
+// Flag w: writer w closed. Flag 10 + w: the reader checked after it.
+// Flag 20: the reader waits for the end. Flag 21: writer 1 closed, or found
+// the channel full (the reader starts).
+constexpr size_t kClosed = 0, kChecked = 10, kWaiting = 20, kStart = 21;
+
+std::string SayWaits(uint64_t v) {
+  return v != 0 ? "the reader is already waiting when the last writer closes"
+                : "the last writer closes before the reader looks";
+}
 
 class EofProperty : public NamedProperty {
  public:
   EofProperty()
       : NamedProperty("G-EOF",
-                      "after every writer closes (not exits), the reader drains the buffer, then "
-                      "sees end of stream; never before the last writer closes, never a hang",
-                      "pipe(7) EOF; LTP pipe13 (all blocked readers wake); read(2)") {}
+                      "after every writer closes (not exits), the reader still gets what was "
+                      "sent, then end of stream (peer-close); never before the last writer "
+                      "closes, never a hang",
+                      "pipe(7) 'I/O on pipes and FIFOs' (end of file), read(2); LTP "
+                      "testcases/kernel/syscalls/pipe/pipe13.c (a blocked reader wakes)") {}
   Applicability AppliesTo(const Transport& t) const override {
-    return Needs(t.caps().peer_close, "peer_close=false");
+    const Capabilities& c = t.caps();
+    if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no end of stream)");
+    return Needs(c.peer_close || c.reliable,
+                 "peer_close=false and reliable=false (nothing is owed after a close)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::exec([c] {
+    return rc::gen::exec([this, c] {
       const uint32_t writers = c.multi_writer ? *rc::gen::inRange<uint32_t>(1, 4) : 1;
-      std::vector<Step> steps = {Step::Param(0, writers)};
+      std::vector<Step> steps = {writers_.Step(writers)};
       auto sizes = *rc::gen::resize(6, rc::gen::container<std::vector<uint64_t>>(EdgeSize(c)));
       for (size_t i = 0; i < sizes.size(); ++i) {
         if (c.max_queued > 0 && i >= c.max_queued) break;
         steps.push_back(Step::Send(1, sizes[i], i));
       }
-      // Whether the reader is already waiting when the last writer closes.
-      steps.push_back(Step::Param(1, *rc::gen::arbitrary<bool>() ? 1 : 0));
+      if (c.peer_close) steps.push_back(reader_waits_.Step(*rc::gen::arbitrary<bool>()));
       return steps;
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    const auto writers = static_cast<uint32_t>(s.Param(0, 1));
-    const bool reader_waits = s.Param(1, 0) != 0;
+    const uint32_t writers = std::clamp<uint32_t>(writers_.Of(s), 1, 9);
+    const bool reader_waits = reader_waits_.Of(s) && c.peer_close;
+    // The reader stops at END, so a lossy transport needs no markers.
     const std::vector<Sent> sent = SendsOf(s, 1);
-    // Flag w: writer w has closed. Flag 10 + w: the reader checked after it.
+    Traffic traffic(c, env, {sent}, {}, /*markers=*/false);
     SharedFlags flags(32);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
@@ -45,57 +80,81 @@ class EofProperty : public NamedProperty {
       actors.push_back({absl::StrCat("writer ", w), Role::kWriter,
                         [&, w](std::unique_ptr<End>& end) -> std::string {
                           if (w == 1) {
+                            // The reader starts once all is sent, or the channel is full.
+                            auto full = [&] { flags.Raise(kStart); };
                             for (const Sent& m : sent) {
-                              std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs);
+                              std::string e = SendAll(*end, m, c.framing,
+                                                      traffic.waits().deliver_ms, true, full);
                               if (!e.empty()) return e;
                             }
                           }
                           // Close in turn: writer w after the reader checked w - 1.
-                          if (w > 1 && !flags.WaitFor(10 + w - 1, deadline)) return "";
-                          if (w == writers && reader_waits) {
-                            flags.WaitFor(20, deadline);
-                          }
+                          if (w > 1 && !flags.WaitFor(kChecked + w - 1, deadline)) return "";
+                          if (w == writers && reader_waits) flags.WaitFor(kWaiting, deadline);
                           end.reset();
-                          flags.Raise(w);
+                          flags.Raise(kClosed + w);
+                          if (w == 1) flags.Raise(kStart);
                           return "";
                         }});
     }
-    actors.push_back(
-        {"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-           std::vector<std::byte> buf(RecvBufferSize(c));
-           std::string e;
-           if (c.framing == Framing::kStream) {
-             e = ExpectStream(*end, sent, {}, kOpTimeoutMs);
-           } else {
-             for (const Sent& m : sent) {
-               e = ExpectMessage(*end, m, sent, buf.size(), kOpTimeoutMs);
-               if (!e.empty()) return e;
-             }
-           }
-           if (!e.empty()) return e;
-           for (uint32_t w = 1; w < writers; ++w) {
-             if (!flags.WaitFor(w, deadline)) return "a writer never closed";
-             size_t n = 0;
-             int rc = end->Recv(buf, &n, 30);
-             if (rc == kEnd) {
-               return absl::StrFormat("end of stream after %d of %d writers closed", w, writers);
-             }
-             if (rc != -ETIMEDOUT) {
-               return absl::StrFormat(
-                   "with %d of %d writers closed and nothing sent, receive gave %s, not -ETIMEDOUT",
-                   w, writers, Errno(rc));
-             }
-             flags.Raise(10 + w);
-           }
-           if (reader_waits) flags.Raise(20);
-           size_t n = 0;
-           int rc = end->Recv(buf, &n, kOpTimeoutMs);
-           if (rc == kEnd) return "";
-           if (rc == 0) return absl::StrFormat("%d unexpected bytes instead of end of stream", n);
-           return absl::StrCat("after every writer closed: ", Errno(rc), ", not end of stream");
-         }});
+    actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                        return Read(*end, c, writers, reader_waits, traffic, flags, deadline);
+                      }});
     return RunActors(t, env, std::move(actors));
   }
+
+ private:
+  static std::string Read(End& end, const Capabilities& c, uint32_t writers, bool reader_waits,
+                          Traffic& traffic, SharedFlags& flags, const Deadline& deadline) {
+    const Waits& waits = traffic.waits();
+    // A reliable transport owes every message whenever the closes come; a
+    // lone writer's data is still buffered when it has closed.
+    if (c.reliable) {
+      if (writers == 1 && !reader_waits && !flags.WaitFor(kStart, deadline)) {
+        return "the writer never closed";
+      }
+      if (std::string e = traffic.Receive(end); !e.empty()) return e;
+    }
+    Expectation& expect = traffic.expectation();
+    std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+    for (uint32_t w = 1; w < writers; ++w) {
+      if (!flags.WaitFor(kClosed + w, deadline)) return "a writer never closed";
+      // Not the end yet: another writer holds its end. One quiet receive
+      // after the last-but-one close, non-blocking ones before it.
+      for (;;) {
+        size_t n = 0;
+        const int rc = end.Recv(buf, &n, w + 1 == writers ? waits.quiet_ms : 0);
+        if (rc == 0) {
+          const std::span<const std::byte> got(buf.data(), n);
+          std::string e =
+              c.framing == Framing::kStream ? expect.OnBytes(got) : expect.OnMessage(got);
+          if (!e.empty()) return e;
+          continue;
+        }
+        if (rc == kEnd) {
+          return absl::StrFormat("end of stream after %d of %d writers closed", w, writers);
+        }
+        if (rc != -EAGAIN && rc != -ETIMEDOUT) {
+          return absl::StrFormat("with %d of %d writers closed, receive gave %s", w, writers,
+                                 Errno(rc));
+        }
+        break;
+      }
+      flags.Raise(kChecked + w);
+    }
+    if (reader_waits) flags.Raise(kWaiting);
+    if (!c.reliable) {
+      // Whatever still comes, then END.
+      if (std::string e = traffic.Receive(end); !e.empty()) return e;
+    }
+    if (!c.peer_close && !flags.WaitFor(kClosed + writers, deadline)) {
+      return "the last writer never closed";
+    }
+    return traffic.NothingMore(end);
+  }
+
+  const Param<uint32_t> writers_{this, 0, "%s writers", 1};
+  const Param<bool> reader_waits_{this, 1, "%s", false, SayWaits};
 };
 
 IPCSPEC_REGISTER_PROPERTY(EofProperty);

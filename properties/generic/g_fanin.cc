@@ -1,10 +1,24 @@
-// G-FANIN, the seed text's worked example: N forked workers each sum one
-// slice of 1..M and send the partial sum; the total is M(M+1)/2.
+// G-FANIN, the classic fan-in over fork(): N forked workers each sum one
+// slice of 1..M and send the partial sum; the parent's total is M(M+1)/2.
+//
+// The oracle for each capability class:
+//   reliable, multi-writer  the partial sums, whatever their order, add up
+//                           to M(M+1)/2, then nothing more: END once every
+//                           worker closed (peer-close), else a non-blocking
+//                           receive finds nothing
+//   counter                 the counter's reads add up to the same total
+//   byte stream             atomic_write >= the sum's width: each sum whole
+//   lossy                   skipped: the total is defined only when every
+//                           sum arrives (G-MULTI-WRITER checks what does)
+//   one writer only         skipped: there is no fan-in
+//   duplex, capacity,       change nothing: N small sends, no clock
+//   realtime
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
+#include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
@@ -19,26 +33,30 @@ class FanInProperty : public NamedProperty {
       : NamedProperty("G-FANIN",
                       "N forked workers each sum a slice of 1..M and send the partial sum; the "
                       "parent's total equals M(M+1)/2",
-                      "the seed text's worked example; pipe(7), mq_overview(7), eventfd(2)") {}
+                      "eventfd(2) EXAMPLES (a forked child writes integers that the parent reads "
+                      "as their sum); pipe(2) EXAMPLES; W. R. Stevens, Advanced Programming in "
+                      "the UNIX Environment, section 15.2 'Pipes'") {}
   Applicability AppliesTo(const Transport& t) const override {
     const Capabilities& c = t.caps();
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
-    if (!c.reliable) return Needs(false, "reliable=false");
+    if (!c.reliable) return Needs(false, "reliable=false (a lost sum leaves no total to check)");
     if (c.max_message > 0 && c.max_message < 4) return Needs(false, "max_message<4");
     return Needs(c.framing == Framing::kMessage || c.atomic_write >= Width(c),
                  "atomic_write<8 on a byte stream");
   }
   int DefaultExamples() const override { return 25; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const auto n = *rc::gen::inRange<uint64_t>(1, 9);
       const auto m = *rc::gen::inRange<uint64_t>(0, 65536);
-      return std::vector<Step>{Step::Param(0, n), Step::Param(1, m)};
+      return std::vector<Step>{workers_.Step(n), upto_.Step(m)};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    const uint64_t n = s.Param(0, 1), m = s.Param(1, 0);
+    const uint64_t n = std::clamp<uint64_t>(workers_.Of(s), 1, 64), m = upto_.Of(s);
+    Traffic traffic(c, env, {});
+    const int deliver = traffic.waits().deliver_ms;
     const uint64_t width = Width(c);
     std::vector<Actor> actors;
     for (uint64_t w = 0; w < n; ++w) {
@@ -54,7 +72,7 @@ class FanInProperty : public NamedProperty {
              std::byte bytes[8];
              std::memcpy(bytes, &sum, 8);
              size_t sent = 0;
-             int rc = end->Send(std::span<const std::byte>(bytes, width), &sent, kOpTimeoutMs);
+             int rc = end->Send(std::span<const std::byte>(bytes, width), &sent, deliver);
              if (rc != 0 || sent != width)
                return absl::StrCat("sending the partial sum: ", Errno(rc));
              return std::string();
@@ -69,7 +87,7 @@ class FanInProperty : public NamedProperty {
              while (total < want) {
                uint64_t v = 0;
                size_t got = 0;
-               int rc = end->Recv(std::as_writable_bytes(std::span(&v, 1)), &got, kOpTimeoutMs);
+               int rc = end->Recv(std::as_writable_bytes(std::span(&v, 1)), &got, deliver);
                if (rc != 0)
                  return absl::StrFormat("reading the counter at %d of %d: %s", total, want,
                                         Errno(rc));
@@ -78,7 +96,7 @@ class FanInProperty : public NamedProperty {
            } else if (c.framing == Framing::kMessage) {
              for (uint64_t i = 0; i < n; ++i) {
                size_t got = 0;
-               int rc = end->Recv(buf, &got, kOpTimeoutMs);
+               int rc = end->Recv(buf, &got, deliver);
                if (rc != 0) return absl::StrFormat("partial sum %d of %d: %s", i + 1, n, Errno(rc));
                if (got != width)
                  return absl::StrFormat("partial sum %d is %d bytes, not %d", i + 1, got, width);
@@ -90,7 +108,7 @@ class FanInProperty : public NamedProperty {
              std::vector<std::byte> all;
              while (all.size() < n * width) {
                size_t got = 0;
-               int rc = end->Recv(std::span(buf).first(n * width - all.size()), &got, kOpTimeoutMs);
+               int rc = end->Recv(std::span(buf).first(n * width - all.size()), &got, deliver);
                if (rc != 0)
                  return absl::StrFormat("after %d of %d bytes: %s", all.size(), n * width,
                                         Errno(rc));
@@ -106,10 +124,14 @@ class FanInProperty : public NamedProperty {
              return absl::StrFormat("N=%d workers over 1..%d: total %d, expected M(M+1)/2 = %d", n,
                                     m, total, want);
            }
-           return ExpectNothingMore(*end, c, true);
+           return traffic.NothingMore(*end);
          }});
     return RunActors(t, env, std::move(actors));
   }
+
+ private:
+  const Param<uint64_t> workers_{this, 0, "N = %s workers", 1};
+  const Param<uint64_t> upto_{this, 1, "they sum 1..M with M = %s", 0};
 };
 
 IPCSPEC_REGISTER_PROPERTY(FanInProperty);

@@ -1,13 +1,78 @@
 // G-PEER-GONE: after the reader closes, a send fails (EPIPE-like) instead of
 // hanging or succeeding forever; a blocking stream send cut short by the
 // close reports its partial count first.
+//
+// The oracle for each capability class (generic/oracle.h):
+//   peer-close          the messages before the close arrive as G-ORDER
+//                       says (a lossy transport: a subsequence); then,
+//                       after the reader's close, sends give -EPIPE or
+//                       -ECONNRESET within a bounded number of sends (a
+//                       socket may take a few into its buffer first) and
+//                       each within the deliver bound, never -ETIMEDOUT
+//   byte stream with    a blocking send of 2 x capacity + 4096 bytes, cut
+//   capacity            short by the close, returns its partial count (or
+//                       -EPIPE), and the next send gives -EPIPE
+//   no peer-close       skipped: a send after the reader closed may
+//                       succeed, block or fail (G-TIMEOUT checks that a
+//                       bounded one returns on time)
+//   realtime or not     alike: every wait is on an event
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
+#include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
 bool PipeLike(int rc) { return rc == -EPIPE || rc == -ECONNRESET; }
+
+// Flags: 0 the writer is about to block or send; 1 the reader closed;
+// 2 the reader took the first messages.
+constexpr size_t kWriterReady = 0, kReaderClosed = 1, kReaderTook = 2;
+
+std::string SayPartial(uint64_t v) {
+  return v != 0 ? "the writer is blocked in a send of 2 x capacity + 4096 bytes when the reader "
+                  "closes"
+                : "the writer sends after the reader has closed";
+}
+
+// The blocking send that the reader's close cuts short.
+std::string CutShortSend(End& end, const Capabilities& c, int deliver_ms) {
+  std::vector<std::byte> big(2 * c.capacity + 4096, std::byte{1});
+  size_t n = 0;
+  int rc = end.Send(big, &n, deliver_ms);
+  if (rc != 0 && !PipeLike(rc)) {
+    return absl::StrFormat("a blocking send cut short by the reader's close gave %s", Errno(rc));
+  }
+  if (rc == 0 && n >= big.size()) {
+    return absl::StrFormat("a %d-byte blocking send reported all sent, though the reader closed",
+                           big.size());
+  }
+  if (rc == 0) {
+    size_t m = 0;
+    rc = end.Send(std::span(big).first(1), &m, deliver_ms);
+    if (!PipeLike(rc)) {
+      return absl::StrFormat(
+          "after a partial send (%d of %d bytes), the next send gave %s, not -EPIPE", n, big.size(),
+          Errno(rc));
+    }
+  }
+  return "";
+}
+
+// Sends after the reader closed: buffering may swallow a few (TCP's first
+// send after the peer closed succeeds), never an unbounded number.
+std::string SendsAfterClose(End& end, const Capabilities& c, uint64_t size, int deliver_ms) {
+  std::vector<std::byte> buf(size, std::byte{2});
+  const uint64_t limit = 64 + (c.capacity + (4 << 20)) / std::max<uint64_t>(size, 1);
+  for (uint64_t i = 0; i < limit; ++i) {
+    size_t n = 0;
+    const int rc = end.Send(buf, &n, deliver_ms);
+    if (PipeLike(rc)) return "";
+    if (rc != 0) {
+      return absl::StrFormat("send after the reader closed gave %s, not -EPIPE", Errno(rc));
+    }
+  }
+  return absl::StrFormat("%d sends of %d bytes succeeded after the reader closed", limit, size);
+}
 
 class PeerGoneProperty : public NamedProperty {
  public:
@@ -16,13 +81,16 @@ class PeerGoneProperty : public NamedProperty {
             "G-PEER-GONE",
             "after the reader closes, send fails with EPIPE instead of hanging or "
             "succeeding forever; a cut-short blocking send reports its partial count first",
-            "pipe(7), write(2) EPIPE; LTP pipe08; gVisor pipe.cc BlockPartialWriteClosed") {}
+            "pipe(7) 'I/O on pipes and FIFOs', write(2) EPIPE; LTP "
+            "testcases/kernel/syscalls/pipe/pipe08.c; gVisor test/syscalls/linux/pipe.cc "
+            "BlockPartialWriteClosed") {}
   Applicability AppliesTo(const Transport& t) const override {
-    return Needs(t.caps().peer_close, "peer_close=false");
+    return Needs(t.caps().peer_close,
+                 "peer_close=false (a send after the reader closed may succeed, block or fail)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::exec([c] {
+    return rc::gen::exec([this, c] {
       std::vector<Step> steps;
       // What the reader takes before it closes.
       const int before = *rc::gen::inRange(0, 4);
@@ -33,95 +101,51 @@ class PeerGoneProperty : public NamedProperty {
       }
       const bool partial =
           c.framing == Framing::kStream && c.capacity > 0 && *rc::gen::arbitrary<bool>();
-      steps.push_back(Step::Param(0, partial ? 1 : 0));
-      steps.push_back(
-          Step::Param(1, *rc::gen::elementOf(std::vector<uint64_t>{1, 100, 4096, 65536})));
+      steps.push_back(partial_.Step(partial));
+      steps.push_back(size_.Step(*rc::gen::elementOf(std::vector<uint64_t>{1, 100, 4096, 65536})));
       return steps;
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    const std::vector<Sent> sent = SendsOf(s, 1);
-    const bool partial = s.Param(0, 0) != 0;
-    uint64_t size = s.Param(1, 100);
+    const bool partial = partial_.Of(s) && c.framing == Framing::kStream && c.capacity > 0;
+    uint64_t size = size_.Of(s);
     if (c.max_message) size = std::min(size, c.max_message);
+    Traffic traffic(c, env, {SendsOf(s, 1)});
+    const int deliver = traffic.waits().deliver_ms;
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-    Actor writer{
-        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-          for (const Sent& m : sent) {
-            if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty()) return e;
-          }
-          if (partial) {
-            // Blocks on a full channel; the reader reads a little, then closes.
-            std::vector<std::byte> big(2 * c.capacity + 4096, std::byte{1});
-            if (!flags.WaitFor(2, deadline)) return "the reader did not take the first messages";
-            flags.Raise(0);
-            size_t n = 0;
-            int rc = end->Send(big, &n, -1);
-            if (rc != 0 && !PipeLike(rc)) {
-              return absl::StrFormat("a blocking send cut short by the reader's close gave %s",
-                                     Errno(rc));
-            }
-            if (rc == 0 && n >= big.size()) {
-              return absl::StrFormat(
-                  "a %d-byte blocking send reported all sent, though the reader closed",
-                  big.size());
-            }
-            if (rc == 0) {
-              size_t m = 0;
-              rc = end->Send(std::span(big).first(1), &m, -1);
-              if (!PipeLike(rc)) {
-                return absl::StrFormat(
-                    "after a partial send (%d of %d bytes), the next send gave %s, not -EPIPE", n,
-                    big.size(), Errno(rc));
-              }
-            }
-            return "";
-          }
-          flags.Raise(0);
-          if (!flags.WaitFor(1, deadline)) return "the reader never closed";
-          std::vector<std::byte> buf(size, std::byte{2});
-          // Buffering may swallow a few sends (TCP's first send after the
-          // peer closed succeeds), but never an unbounded number.
-          const uint64_t limit = 64 + (c.capacity + (4 << 20)) / std::max<uint64_t>(size, 1);
-          for (uint64_t i = 0; i < limit; ++i) {
-            size_t n = 0;
-            int rc = end->Send(buf, &n, -1);
-            if (PipeLike(rc)) return "";
-            if (rc != 0)
-              return absl::StrFormat("send after the reader closed gave %s, not -EPIPE", Errno(rc));
-          }
-          return absl::StrFormat("%d sends of %d bytes succeeded after the reader closed", limit,
-                                 size);
-        }};
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                   if (std::string e = traffic.Write(*end, 0); !e.empty()) return e;
+                   if (!flags.WaitFor(kReaderTook, deadline))
+                     return "the reader did not take the first messages";
+                   flags.Raise(kWriterReady);
+                   if (partial) return CutShortSend(*end, c, deliver);
+                   if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
+                   return SendsAfterClose(*end, c, size, deliver);
+                 }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   std::string e;
-                   if (c.framing == Framing::kStream) {
-                     e = ExpectStream(*end, sent, {}, kOpTimeoutMs);
-                   } else {
-                     for (const Sent& m : sent) {
-                       e = ExpectMessage(*end, m, sent, RecvBufferSize(c), kOpTimeoutMs);
-                       if (!e.empty()) return e;
-                     }
-                   }
-                   if (!e.empty()) return e;
-                   flags.Raise(2);
-                   if (!flags.WaitFor(0, deadline)) return "the writer did not get going";
+                   if (std::string e = traffic.Receive(*end); !e.empty()) return e;
+                   flags.Raise(kReaderTook);
+                   if (!flags.WaitFor(kWriterReady, deadline)) return "the writer did not go on";
                    if (partial) {
                      // Take a little of the blocked send, so it has made progress.
                      std::vector<std::byte> buf(1000);
                      size_t n = 0;
-                     int rc = end->Recv(buf, &n, kOpTimeoutMs);
+                     const int rc = end->Recv(buf, &n, deliver);
                      if (rc != 0)
                        return absl::StrCat("reading part of the blocked send: ", Errno(rc));
                    }
                    end.reset();
-                   flags.Raise(1);
+                   flags.Raise(kReaderClosed);
                    return "";
                  }};
     return RunActors(t, env, {writer, reader});
   }
+
+ private:
+  const Param<bool> partial_{this, 0, "%s", false, SayPartial};
+  const Param<uint64_t> size_{this, 1, "each later send is %s", 100, SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty);

@@ -12,40 +12,8 @@ namespace ipcspec::props {
 namespace {
 
 constexpr size_t kCounterSize = sizeof(uint64_t);
-
-// Payload bytes: message `msg` is a slice of one fixed pseudo-random tape,
-// starting at a place that depends on msg, so a shifted, torn, duplicated or
-// dropped piece never looks right, and making or checking a payload is a
-// memcpy / memcmp (the per-byte pattern of common.h cost the fuzz targets
-// most of their time).
-constexpr uint64_t kTapeStarts = uint64_t{1} << 20;
 constexpr uint64_t kMaxPayload = uint64_t{2} << 20;  // over any max_message used
-const std::byte* Tape() {
-  static const std::byte* tape = [] {
-    auto* t = new std::byte[kTapeStarts + kMaxPayload];
-    uint64_t x = 0x9e3779b97f4a7c15ULL;
-    for (uint64_t i = 0; i < kTapeStarts + kMaxPayload; i += 8) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      std::memcpy(t + i, &x, 8);
-    }
-    return t;
-  }();
-  return tape;
-}
-uint64_t TapeStart(uint64_t msg) {
-  uint64_t h = (msg + 1) * 0x9e3779b97f4a7c15ULL;
-  h ^= h >> 29;
-  return h % kTapeStarts;
-}
-// Bytes [offset, offset + n) of message msg.
-const std::byte* PayloadAt(uint64_t msg, uint64_t offset) {
-  return Tape() + TapeStart(msg) + offset;
-}
-bool PayloadIs(std::span<const std::byte> got, uint64_t msg, uint64_t size) {
-  return got.size() == size && (size == 0 || std::memcmp(got.data(), PayloadAt(msg, 0), size) == 0);
-}
+constexpr uint32_t kWriter = 1;                      // the payload pattern's writer id
 
 std::string Got(int rc, size_t n) { return rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc); }
 
@@ -66,19 +34,6 @@ std::string CheckEmpty(bool peer_close, bool closed, bool waited, int rc, size_t
                          closed ? " and the writer closed" : "", Got(rc, n));
 }
 
-// Whether a send may report -EAGAIN: only when the model holds something,
-// and, when the capacity is declared, only near it (the exact limit depends
-// on the kernel's accounting, so half the capacity is the bar).
-bool MayRefuse(const Capabilities& c, uint64_t buffered, uint64_t queued, uint64_t size) {
-  // A message larger than the whole capacity cannot go in without a reader
-  // taking part of it meanwhile (a shared-memory ring streams it).
-  if (c.capacity > 0 && size > c.capacity) return true;
-  if (buffered == 0 && queued == 0) return false;
-  if (c.capacity == 0 && c.max_queued == 0) return true;
-  if (c.capacity > 0 && (2 * buffered >= c.capacity || buffered + size > c.capacity)) return true;
-  return c.max_queued > 0 && queued >= c.max_queued;
-}
-
 // A send over max_message must be refused with -EMSGSIZE.
 std::string CheckOversize(const Capabilities& c, uint64_t size, int rc, size_t sent) {
   if (rc == -EMSGSIZE) return "";
@@ -86,17 +41,69 @@ std::string CheckOversize(const Capabilities& c, uint64_t size, int rc, size_t s
                          c.max_message, Got(rc, sent));
 }
 
+// Whether a non-blocking send of `size` bytes may be refused while the
+// channel holds at most `bytes` payload in `count` messages (plugin.h,
+// caps.capacity): only near a declared bound, as near as the room a message
+// may cost beyond its payload allows.
+bool MayRefuse(const Capabilities& c, uint64_t bytes, uint64_t count, uint64_t size) {
+  if (c.capacity > 0 && size > c.capacity) return true;   // never fits whole
+  if (bytes == 0 && count == 0) return false;             // an empty channel takes it
+  if (c.capacity == 0 && c.max_queued == 0) return true;  // no bound declared
+  if (c.max_queued > 0 && count >= c.max_queued) return true;
+  if (c.capacity == 0) return false;
+  switch (c.overhead) {
+    case Overhead::kNone:
+      return bytes + size > c.capacity;
+    case Overhead::kBounded:
+      return 2 * bytes >= c.capacity || bytes + size > c.capacity;
+    case Overhead::kUnknown:
+      return true;
+  }
+  return true;
+}
+
+// "" unless a send taken while the channel surely held `bytes` in `count`
+// messages passes a declared bound.
+std::string PastBound(const Capabilities& c, uint64_t bytes, uint64_t count, uint64_t taken) {
+  if (c.max_queued > 0 && c.framing == Framing::kMessage && count >= c.max_queued) {
+    return absl::StrFormat(
+        "expected -EAGAIN (%d messages queued, max_queued %d), got the send "
+        "taken",
+        count, c.max_queued);
+  }
+  if (c.capacity > 0 && bytes + taken > c.capacity) {
+    return absl::StrFormat(
+        "expected -EAGAIN (%d bytes buffered, %d more pass capacity %d), got "
+        "the send taken",
+        bytes, taken, c.capacity);
+  }
+  return "";
+}
+
+// Whether a stream send may take only `sent` of its bytes with `bytes`
+// already buffered.
+bool MayTakePart(const Capabilities& c, uint64_t bytes, uint64_t sent) {
+  if (c.capacity == 0) return true;
+  switch (c.overhead) {
+    case Overhead::kNone:
+      return bytes + sent >= c.capacity;
+    case Overhead::kBounded:
+      return 2 * (bytes + sent) >= c.capacity;
+    case Overhead::kUnknown:
+      return true;
+  }
+  return true;
+}
+
 class StreamModel : public ReferenceModel {
  public:
   explicit StreamModel(const Capabilities& c) : c_(c) {}
 
   std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) override {
-    if (c_.max_message > 0 && size > c_.max_message) {
-      return CheckOversize(c_, size, rc, sent);
-    }
+    if (c_.max_message > 0 && size > c_.max_message) return CheckOversize(c_, size, rc, sent);
     const uint64_t buffered = write_pos_ - read_pos_;
     if (rc == -EAGAIN) {
-      if (size > 0 && MayRefuse(c_, buffered, 0, size)) return "";
+      if (size > 0 && MayRefuse(c_, buffered, segments_.size(), size)) return "";
       return absl::StrFormat("expected the send to be taken (%d bytes buffered%s), got -EAGAIN",
                              buffered,
                              c_.capacity ? absl::StrFormat(" of capacity %d", c_.capacity) : "");
@@ -104,9 +111,12 @@ class StreamModel : public ReferenceModel {
     if (rc != 0) return absl::StrFormat("expected the send to be taken, got %s", Errno(rc));
     if (sent > size) return absl::StrFormat("%d bytes reported sent of %d", sent, size);
     if (size > 0 && sent == 0) return "a stream send of more than 0 bytes took 0 bytes";
-    if (sent < size && c_.capacity > 0 && 2 * (buffered + sent) < c_.capacity) {
+    if (sent < size && !MayTakePart(c_, buffered, sent)) {
       return absl::StrFormat("only %d of %d bytes taken with %d bytes buffered of capacity %d",
                              sent, size, buffered, c_.capacity);
+    }
+    if (c_.reliable) {
+      if (std::string e = PastBound(c_, buffered, 0, sent); !e.empty()) return e;
     }
     if (sent > 0) segments_.push_back({msg, write_pos_, sent});
     write_pos_ += sent;
@@ -114,19 +124,25 @@ class StreamModel : public ReferenceModel {
   }
 
   bool MustDeliver(uint64_t) const override {
-    return read_pos_ < write_pos_ || (closed_ && c_.peer_close);
+    return (c_.reliable && read_pos_ < write_pos_) || (closed_ && c_.peer_close);
   }
 
   std::string OnRecv(uint64_t cap, bool waited, int rc, std::span<const std::byte> got) override {
     const uint64_t buffered = write_pos_ - read_pos_;
     if (buffered == 0) return CheckEmpty(c_.peer_close, closed_, waited, rc, got.size());
+    // A lossy stream may stop short: what is left may never come.
+    if (!c_.reliable && (rc == -EAGAIN || rc == -ETIMEDOUT)) return "";
+    if (!c_.reliable && rc == kEnd && closed_ && c_.peer_close) {
+      read_pos_ = write_pos_;
+      segments_.clear();
+      return "";
+    }
     const std::string want =
         absl::StrFormat("expected 1 to %d bytes (%s)", std::min<uint64_t>(cap, buffered), Where());
     if (rc != 0) return absl::StrFormat("%s, got %s", want, Errno(rc));
     if (got.empty() || got.size() > std::min<uint64_t>(cap, buffered)) {
       return absl::StrFormat("%s, got %d bytes", want, got.size());
     }
-    // Compare segment by segment.
     size_t done = 0;
     for (const Segment& seg : segments_) {
       if (done == got.size()) break;
@@ -134,9 +150,8 @@ class StreamModel : public ReferenceModel {
       if (pos >= seg.start + seg.len) continue;
       const uint64_t off = pos - seg.start;
       const size_t n = std::min<uint64_t>(seg.len - off, got.size() - done);
-      if (std::memcmp(got.data() + done, PayloadAt(seg.msg, off), n) != 0) {
-        size_t k = 0;
-        while (k < n && got[done + k] == PayloadAt(seg.msg, off)[k]) ++k;
+      const size_t k = PayloadMismatch(kWriter, seg.msg, off, got.subspan(done, n));
+      if (k < n) {
         read_pos_ += done + k;
         std::string where = Where();
         read_pos_ -= done + k;
@@ -153,7 +168,7 @@ class StreamModel : public ReferenceModel {
   }
 
   void OnCloseWriter() override { closed_ = true; }
-  bool Empty() const override { return read_pos_ == write_pos_; }
+  bool Empty() const override { return read_pos_ == write_pos_ || !c_.reliable; }
   std::string Holds() const override { return absl::StrFormat("%d bytes", write_pos_ - read_pos_); }
 
  private:
@@ -178,72 +193,138 @@ class StreamModel : public ReferenceModel {
   bool closed_ = false;
 };
 
+// Messages whole; in order or not; each possibly gone (lossy, or refused
+// with -EMSGSIZE by a transport that may drop it).
 class QueueModel : public ReferenceModel {
  public:
   explicit QueueModel(const Capabilities& c) : c_(c) {}
 
   std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) override {
-    if (c_.max_message > 0 && size > c_.max_message) {
-      return CheckOversize(c_, size, rc, sent);
-    }
+    if (c_.max_message > 0 && size > c_.max_message) return CheckOversize(c_, size, rc, sent);
     if (rc == -EAGAIN) {
-      if (MayRefuse(c_, bytes_, queue_.size(), size)) return "";
+      if (MayRefuse(c_, bytes_, q_.size(), size)) return "";
       return absl::StrFormat("expected the message to be queued (%s queued), got -EAGAIN", Holds());
     }
     if (rc != 0) return absl::StrFormat("expected the message to be queued, got %s", Errno(rc));
-    if (sent != size)
+    if (sent != size) {
       return absl::StrFormat("%d of %d bytes of a message reported sent", sent, size);
-    queue_.push_back({1, msg, size});
+    }
+    uint64_t sure_bytes = 0, sure_count = 0;
+    for (const Entry& e : q_) {
+      if (e.maybe) continue;
+      sure_bytes += e.size;
+      ++sure_count;
+    }
+    if (std::string e = PastBound(c_, sure_bytes, sure_count, size); !e.empty()) return e;
+    q_.push_back({msg, size, !c_.reliable});
     bytes_ += size;
     return "";
   }
 
-  bool MustDeliver(uint64_t cap) const override {
-    if (queue_.empty()) return closed_ && c_.peer_close;
-    return cap >= queue_.front().size;
-  }
+  bool MustDeliver(uint64_t) const override { return Owed() || (closed_ && c_.peer_close); }
 
   std::string OnRecv(uint64_t cap, bool waited, int rc, std::span<const std::byte> got) override {
-    if (queue_.empty()) {
+    if (q_.empty()) {
       return CheckEmpty(c_.peer_close, closed_, waited, rc, got.size(), cap < c_.max_message);
     }
-    const Sent& front = queue_.front();
-    if (cap < front.size || (rc == -EMSGSIZE && cap < c_.max_message)) {
-      // Too small for the oldest message (or, for a queue that insists on a
-      // buffer of max_message, smaller than that): refused, message stays.
-      if (rc == -EMSGSIZE) return "";
-      return absl::StrFormat("expected -EMSGSIZE (%s does not fit %d bytes), got %s", Name(front),
-                             cap, Got(rc, got.size()));
+    if (rc == 0) return Take(got);
+    if (rc == -EMSGSIZE) return Refused(cap);
+    if ((rc == -EAGAIN || rc == -ETIMEDOUT) && !Owed()) return "";
+    if (rc == kEnd && !Owed() && closed_ && c_.peer_close) {
+      Forget(q_.size());
+      return "";
     }
-    const std::string want = absl::StrFormat("expected %d bytes (%s)", front.size,
-                                             absl::StrFormat("message %d", front.msg));
-    if (rc != 0) return absl::StrFormat("%s, got %s", want, Errno(rc));
-    if (!PayloadIs(got, front.msg, front.size)) {
-      std::vector<Sent> others(queue_.begin(), queue_.end());
-      for (uint64_t m : gone_) others.push_back({1, m, got.size()});
-      for (const Sent& o : others) {
-        if (PayloadIs(got, o.msg, o.size)) return absl::StrFormat("%s, got %s", want, Name(o));
-      }
-      return absl::StrFormat("%s, got %d bytes that are no message sent", want, got.size());
-    }
-    bytes_ -= front.size;
-    gone_.push_back(front.msg);
-    if (gone_.size() > 16) gone_.pop_front();
-    queue_.pop_front();
-    return "";
+    return absl::StrFormat("%s, got %s", Want(), Got(rc, got.size()));
   }
 
   void OnCloseWriter() override { closed_ = true; }
-  bool Empty() const override { return queue_.empty(); }
+  bool Empty() const override { return !Owed(); }
   std::string Holds() const override {
-    if (queue_.empty()) return "no message";
-    return absl::StrFormat("%d message%s, message %d first", queue_.size(),
-                           queue_.size() == 1 ? "" : "s", queue_.front().msg);
+    if (q_.empty()) return "no message";
+    return absl::StrFormat("%d message%s, message %d first", q_.size(), q_.size() == 1 ? "" : "s",
+                           q_.front().msg);
   }
 
  private:
+  struct Entry {
+    uint64_t msg, size;
+    bool maybe;  // may be gone
+  };
+
+  bool Owed() const {
+    return std::any_of(q_.begin(), q_.end(), [](const Entry& e) { return !e.maybe; });
+  }
+  // The messages that may come next: in order, up to and with the first
+  // one that cannot be gone; unordered, any.
+  size_t Candidates() const {
+    if (!c_.ordered) return q_.size();
+    for (size_t i = 0; i < q_.size(); ++i) {
+      if (!q_[i].maybe) return i + 1;
+    }
+    return q_.size();
+  }
+  std::string Want() const {
+    const Entry& e = q_[Candidates() - 1];
+    return absl::StrFormat("expected %d bytes (message %d%s)", e.size, e.msg,
+                           Candidates() > 1 ? ", or an earlier one that may be lost" : "");
+  }
+  void Forget(size_t n) {  // the first n entries are gone
+    for (size_t i = 0; i < n; ++i) {
+      bytes_ -= q_.front().size;
+      gone_.push_back(q_.front().msg);
+      q_.pop_front();
+    }
+    while (gone_.size() > 16) gone_.pop_front();
+  }
+
+  std::string Take(std::span<const std::byte> got) {
+    const size_t n = Candidates();
+    for (size_t i = 0; i < n; ++i) {
+      if (!IsPayload(got, {kWriter, q_[i].msg, q_[i].size})) continue;
+      if (c_.ordered) {
+        Forget(i + 1);
+      } else {
+        std::swap(q_[i], q_.front());
+        Forget(1);
+      }
+      return "";
+    }
+    for (size_t i = n; i < q_.size(); ++i) {
+      if (IsPayload(got, {kWriter, q_[i].msg, q_[i].size})) {
+        return absl::StrFormat("%s, got message %d (%d bytes)", Want(), q_[i].msg, q_[i].size);
+      }
+    }
+    for (uint64_t m : gone_) {
+      if (IsPayload(got, {kWriter, m, got.size()})) {
+        return absl::StrFormat("%s, got message %d (%d bytes), which is past (twice or out of "
+                               "order)",
+                               Want(), m, got.size());
+      }
+    }
+    return absl::StrFormat("%s, got %d bytes that are no message sent", Want(), got.size());
+  }
+
+  // -EMSGSIZE: allowed when a message that may come next does not fit, or
+  // the buffer is under max_message (then a fitting message stays).
+  std::string Refused(uint64_t cap) {
+    const size_t n = Candidates();
+    bool some_too_big = false;
+    for (size_t i = 0; i < n; ++i) some_too_big |= q_[i].size > cap;
+    if (!some_too_big) {
+      if (cap < c_.max_message) return "";  // refused before looking: nothing changes
+      return absl::StrFormat("%s, got -EMSGSIZE (it fits %d bytes)", Want(), cap);
+    }
+    if (c_.short_recv == ShortRecv::kKeeps) return "";
+    if (c_.short_recv == ShortRecv::kDrops && c_.reliable && c_.ordered) {
+      Forget(1);  // the front did not fit: it is consumed
+      return "";
+    }
+    for (size_t i = 0; i < n; ++i) q_[i].maybe |= q_[i].size > cap;  // refused: may be gone
+    return "";
+  }
+
   Capabilities c_;
-  std::deque<Sent> queue_;
+  std::deque<Entry> q_;
   std::deque<uint64_t> gone_;  // recently received, to name duplicates
   uint64_t bytes_ = 0;
   bool closed_ = false;
@@ -254,9 +335,7 @@ class CounterModel : public ReferenceModel {
   explicit CounterModel(const Capabilities& c) : c_(c) {}
 
   std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) override {
-    if (c_.max_message > 0 && size > c_.max_message) {
-      return CheckOversize(c_, size, rc, sent);
-    }
+    if (c_.max_message > 0 && size > c_.max_message) return CheckOversize(c_, size, rc, sent);
     if (size < kCounterSize) {
       if (rc == -EINVAL) return "";
       return absl::StrFormat(
@@ -315,11 +394,10 @@ std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c) {
     case ModelClass::kFifoQueue:
     case ModelClass::kPriorityQueue:
     case ModelClass::kTypedQueue:
+    case ModelClass::kUnordered:
       return std::make_unique<QueueModel>(c);
     case ModelClass::kCounter:
       return std::make_unique<CounterModel>(c);
-    case ModelClass::kUnordered:
-      return nullptr;
   }
   return nullptr;
 }
@@ -331,127 +409,7 @@ std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_
     std::memcpy(out.data(), &v, sizeof v);
     return out;
   }
-  size = std::min(size, kMaxPayload);
-  return std::vector<std::byte>(PayloadAt(msg, 0), PayloadAt(msg, 0) + size);
-}
-
-Verdict ExecuteSteps(const Transport& t, const std::vector<Step>& steps,
-                     const std::string& scratch_dir, const ExecOptions& options) {
-  const Capabilities& c = t.caps();
-  std::unique_ptr<ReferenceModel> model = MakeModel(c);
-  if (model == nullptr) {
-    return Verdict::Unsupported(
-        absl::StrFormat("no reference model for model=%s", ModelClassName(c.model)));
-  }
-  absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(scratch_dir);
-  if (!ch.ok()) return Verdict::Broken(absl::StrCat("create: ", ch.status().message()));
-  // Reader first (a FIFO's non-blocking writer needs one), then the writer,
-  // then drop the channel's own hold so that closing the writer is seen.
-  Verdict v;
-  std::unique_ptr<End> reader, writer;
-  absl::StatusOr<std::unique_ptr<End>> r = (*ch)->Open(Role::kReader);
-  if (!r.ok()) {
-    v = Verdict::Broken(absl::StrCat("open(reader): ", r.status().message()));
-  } else {
-    reader = std::move(*r);
-    absl::StatusOr<std::unique_ptr<End>> w = (*ch)->Open(Role::kWriter);
-    if (!w.ok()) {
-      v = Verdict::Broken(absl::StrCat("open(writer): ", w.status().message()));
-    } else {
-      writer = std::move(*w);
-    }
-  }
-  (*ch)->Detach();
-
-  const uint64_t max_cap = RecvBufferSize(c);
-  // Reused from call to call: zeroing a fresh megabyte per run dominated the
-  // fuzz targets' cost. Only the received bytes are ever looked at.
-  static thread_local std::vector<std::byte> buf;
-  // One receive into `cap` bytes: without blocking, then (when the model
-  // says something must come) with a short bounded wait.
-  auto receive = [&](uint64_t cap, int wait_ms) -> std::string {
-    if (cap == 0) cap = max_cap;
-    cap = std::min<uint64_t>(cap, uint64_t{1} << 24);
-    if (buf.size() < cap) buf.resize(cap);
-    size_t n = 0;
-    int rc = reader->Recv(std::span(buf.data(), cap), &n, wait_ms);
-    bool waited = wait_ms > 0;
-    const int first = rc;
-    bool retried = false;
-    if ((rc == -EAGAIN || rc == -ETIMEDOUT) && wait_ms < options.deliver_wait_ms &&
-        model->MustDeliver(cap)) {
-      // Asynchronous transports (TCP loopback) may take a moment.
-      n = 0;
-      rc = reader->Recv(std::span(buf.data(), cap), &n, options.deliver_wait_ms);
-      waited = retried = true;
-    }
-    if (rc != 0) n = 0;
-    std::string err =
-        model->OnRecv(cap, waited, rc, std::span(buf.data(), std::min<size_t>(n, cap)));
-    if (!err.empty() && retried) {
-      absl::StrAppendFormat(&err, " after waiting up to %d ms (at once: %s)",
-                            options.deliver_wait_ms, Errno(first));
-    }
-    return err;
-  };
-
-  for (size_t i = 0; i < steps.size() && v.ok(); ++i) {
-    const Step& st = steps[i];
-    std::string err;
-    switch (st.op) {
-      case Op::kSend:
-      case Op::kTrySend: {
-        if (writer == nullptr) break;
-        uint64_t value = st.arg + 1;
-        const std::span<const std::byte> p =
-            c.model == ModelClass::kCounter && st.size == kCounterSize
-                ? std::span<const std::byte>(reinterpret_cast<const std::byte*>(&value),
-                                             kCounterSize)
-                : std::span<const std::byte>(PayloadAt(st.arg, 0), std::min(st.size, kMaxPayload));
-        size_t sent = 0;
-        const int rc = writer->Send(p, &sent, 0);
-        err = model->OnSend(st.arg, st.size, rc, rc == 0 ? sent : 0);
-        break;
-      }
-      case Op::kRecv:
-      case Op::kTryRecv:
-        err = receive(st.size, 0);
-        break;
-      case Op::kWait:
-        err = receive(0, static_cast<int>(std::clamp<uint64_t>(st.size, 1, options.max_wait_ms)));
-        break;
-      case Op::kClose:
-        if (st.actor == 1 && writer != nullptr) {
-          writer.reset();
-          model->OnCloseWriter();
-        }
-        break;
-      default:
-        break;
-    }
-    if (!err.empty()) {
-      v = Verdict::Fail(absl::StrFormat("step %d: %s: %s", i + 1, DescribeStep(st), err));
-    }
-  }
-  if (v.ok() && reader != nullptr && options.final_drain) {
-    // Whatever the model holds must still come, and then nothing more.
-    for (int guard = 0; v.ok() && guard < 100000; ++guard) {
-      const bool last = model->Empty();
-      if (std::string err = receive(0, 0); !err.empty()) {
-        v =
-            Verdict::Fail(absl::StrFormat("after step %d, draining (the model holds %s): reader "
-                                          "receives without blocking: %s",
-                                          steps.size(), model->Holds(), err));
-      }
-      if (last) break;
-    }
-  }
-  writer.reset();
-  reader.reset();
-  if (absl::Status s = (*ch)->Destroy(); !s.ok() && v.ok()) {
-    v = Verdict::Fail(absl::StrCat("destroy: ", s.message()));
-  }
-  return v;
+  return Payload(kWriter, msg, std::min(size, kMaxPayload));
 }
 
 }  // namespace ipcspec::props

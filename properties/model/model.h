@@ -1,19 +1,30 @@
-// properties/model/model.h: the reference models (oracles) and the one-process
-// executor that checks a transport against them step by step.
+// properties/model/model.h: the reference models (oracles) of the capability
+// classes, and the executors that check a transport against them step by
+// step.
 //
-// One model per capability class: a byte stream, a FIFO message queue (also
-// used for priority and typed queues, since the generic interface sends
-// everything at one priority and type) and a counter (8-byte values summed,
-// a receive takes the sum and resets it). The executor opens both ends of one
-// channel in the calling process, performs every step without blocking and
-// asks the model after each step whether what happened was allowed:
+// One model per class: a byte stream, a message queue (FIFO, also for
+// priority and typed queues, since the generic interface sends everything at
+// one priority and type; or unordered), and a counter (8-byte values summed,
+// a receive takes the sum and resets it). Each knows what the capabilities
+// leave open and accepts every such outcome:
+//   - lossy (not reliable): a message may be gone; what comes is a
+//     subsequence (unordered: a sub-multiset), a stream's bytes a prefix;
+//   - a receive refused with -EMSGSIZE keeps the message, drops it, or
+//     either (SHORT_RECV_KEEPS, SHORT_RECV_DROPS, undeclared);
+//   - a send may be refused (-EAGAIN) only when the declared bounds allow:
+//     exactly at the bound without per-message overhead, past half of it
+//     for page-rounded buffers, whenever the channel holds something when
+//     the overhead is unknown; and a send past a bound must be refused.
 //
 //   Verdict v = ExecuteSteps(transport, scenario.steps, env.scratch_dir);
 //   // "step 7: reader receives without blocking into 512 bytes: expected 3
 //   //  bytes (message 2), got -EAGAIN"
 //
-// G-MODEL (g_model.cc), the fuzz targets (fuzz/) and `ipcspec replay` all
-// use it, so a fuzz crash and a shrunk property failure read alike.
+// ExecuteSteps drives both ends in the calling process with non-blocking
+// calls (the fuzz targets and `ipcspec replay`); ExecuteStepsInActors runs
+// the writer's steps in one process and the reader's in another, in lock
+// step through shared memory (G-MODEL), so a transport whose ends behave per
+// process is checked as it is used.
 #ifndef IPCSPEC_PROPERTIES_MODEL_MODEL_H_
 #define IPCSPEC_PROPERTIES_MODEL_MODEL_H_
 
@@ -39,29 +50,29 @@ class ReferenceModel {
   // A send of message `msg`, `size` bytes, without blocking, returned `rc`
   // with `sent` bytes taken.
   virtual std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) = 0;
-  // Whether a receive into `cap` bytes must give something (data or END);
-  // the executor then allows a short bounded wait for asynchronous
-  // transports.
+  // Whether a receive into `cap` bytes must give something (data, END or
+  // -EMSGSIZE); the executor then allows a bounded wait for asynchronous
+  // transports, which returns the moment it comes.
   virtual bool MustDeliver(uint64_t cap) const = 0;
   // A receive into `cap` bytes returned `rc` and `got`. `waited`: it was a
   // bounded wait (an empty channel then gives -ETIMEDOUT, not -EAGAIN).
   virtual std::string OnRecv(uint64_t cap, bool waited, int rc, std::span<const std::byte> got) = 0;
   // The (only) writer closed its end.
   virtual void OnCloseWriter() = 0;
-  // Nothing buffered.
+  // Nothing is owed: what the model holds may all be gone.
   virtual bool Empty() const = 0;
   // What the model holds, for messages: "2 messages (message 3 first)".
   virtual std::string Holds() const = 0;
 };
 
 // The model for the capabilities' class: kByteStream -> stream; kFifoQueue,
-// kPriorityQueue, kTypedQueue -> FIFO queue; kCounter -> counter. nullptr
-// for kUnordered (no model: delivery order is not defined).
+// kPriorityQueue, kTypedQueue, kUnordered -> queue (ordered or not);
+// kCounter -> counter.
 std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c);
 
 // The bytes the executor sends as message `msg` of `size` bytes (at most
-// 2 MiB): a slice of a fixed pseudo-random tape that starts at a place given
-// by msg, or for a counter an 8-byte native-endian value msg+1.
+// 2 MiB): the common payload pattern (support/common.h) of writer 1, or for a
+// counter an 8-byte native-endian value msg+1.
 std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_t size);
 
 struct ExecOptions {
@@ -69,6 +80,8 @@ struct ExecOptions {
   int deliver_wait_ms = 1000;
   // Longest kWait step honoured (longer ones are cut to this).
   int max_wait_ms = 1000;
+  // A kWait step of `size` waits size * wait_unit_ms (then cut to max_wait_ms).
+  int wait_unit_ms = 1;
   // After the last step, receive whatever the model still holds and check
   // that nothing more comes.
   bool final_drain = true;
@@ -79,12 +92,17 @@ struct ExecOptions {
 // non-blocking calls and checks it against the model; destroys the channel
 // at the end. Steps: kTrySend / kSend (a send of `size` bytes, message
 // `arg`), kTryRecv / kRecv (a receive into `size` bytes, 0 = the largest
-// message), kWait (a receive waiting at most `size` ms), kClose of actor 1
-// (the writer). Other steps, and sends after the close, are ignored. Every
-// send and receive is non-blocking: kSend and kRecv behave as kTrySend and
-// kTryRecv, since one process cannot wait for itself.
+// message), kWait (a receive waiting at most `size` wait units), kClose of
+// actor 1 (the writer). Other steps, and sends after the close, are ignored.
+// Every send and receive is non-blocking: kSend and kRecv behave as kTrySend
+// and kTryRecv, since one process cannot wait for itself.
 Verdict ExecuteSteps(const Transport& t, const std::vector<Step>& steps,
                      const std::string& scratch_dir, const ExecOptions& options = {});
+
+// The same steps with the writer and the reader in two processes (forked
+// actors, support/common.h RunActors), one step at a time in order.
+Verdict ExecuteStepsInActors(const Transport& t, const std::vector<Step>& steps, const CaseEnv& env,
+                             const ExecOptions& options);
 
 }  // namespace ipcspec::props
 

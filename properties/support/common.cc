@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "ipcspec/watch.h"
 
 namespace ipcspec::props {
@@ -22,17 +24,61 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The seed of one message's pattern, and its 8-byte word number `word`.
+uint64_t Seed(uint32_t writer, uint64_t msg) { return Mix((uint64_t{writer} << 40) ^ msg); }
+uint64_t Word(uint64_t seed, uint64_t word) { return Mix(seed + word); }
+
 }  // namespace
 
+Waits Waits::For(const CaseEnv& env) {
+  Waits w;
+  const int64_t unit = std::max<int64_t>(absl::ToInt64Milliseconds(env.time_unit), 1);
+  w.quiet_ms = static_cast<int>(unit);
+  w.deliver_ms =
+      static_cast<int>(std::max<int64_t>(absl::ToInt64Milliseconds(env.hang_grace), 50 * unit));
+  return w;
+}
+
 uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset) {
-  uint64_t word = Mix((uint64_t{writer} << 56) ^ (msg << 36) ^ (offset >> 3));
-  return static_cast<uint8_t>(word >> (8 * (offset & 7)));
+  return static_cast<uint8_t>(Word(Seed(writer, msg), offset >> 3) >> (8 * (offset & 7)));
+}
+
+void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset, std::span<std::byte> out) {
+  const uint64_t seed = Seed(writer, msg);
+  size_t i = 0;
+  while (i < out.size()) {
+    const uint64_t pos = offset + i;
+    const uint64_t word = Word(seed, pos >> 3);
+    const size_t from = pos & 7, n = std::min<size_t>(8 - from, out.size() - i);
+    for (size_t k = 0; k < n; ++k) out[i + k] = std::byte(word >> (8 * (from + k)));
+    i += n;
+  }
+}
+
+size_t PayloadMismatch(uint32_t writer, uint64_t msg, uint64_t offset,
+                       std::span<const std::byte> got) {
+  std::byte want[512];
+  for (size_t i = 0; i < got.size();) {
+    const size_t n = std::min(sizeof want, got.size() - i);
+    FillPayload(writer, msg, offset + i, std::span(want, n));
+    if (std::memcmp(want, got.data() + i, n) != 0) {
+      size_t k = 0;
+      while (want[k] == got[i + k]) ++k;
+      return i + k;
+    }
+    i += n;
+  }
+  return got.size();
 }
 
 std::vector<std::byte> Payload(uint32_t writer, uint64_t msg, uint64_t size) {
   std::vector<std::byte> out(size);
-  for (uint64_t i = 0; i < size; ++i) out[i] = std::byte{PatternByte(writer, msg, i)};
+  FillPayload(writer, msg, 0, out);
   return out;
+}
+
+bool IsPayload(std::span<const std::byte> got, const Sent& s) {
+  return got.size() == s.size && PayloadMismatch(s.writer, s.msg, 0, got) == got.size();
 }
 
 uint64_t RecvBufferSize(const Capabilities& c) {
@@ -78,10 +124,9 @@ rc::Gen<uint64_t> ChunkSize() {
   });
 }
 
-std::optional<Sent> Identify(const std::vector<std::byte>& got,
-                             const std::vector<Sent>& candidates) {
+std::optional<Sent> Identify(std::span<const std::byte> got, const std::vector<Sent>& candidates) {
   for (const Sent& c : candidates) {
-    if (c.size == got.size() && Payload(c.writer, c.msg, c.size) == got) return c;
+    if (IsPayload(got, c)) return c;
   }
   return std::nullopt;
 }
@@ -98,138 +143,23 @@ std::string Errno(int rc) {
   return absl::StrCat("-", ErrnoName(-rc));
 }
 
-std::string ExpectMessage(End& end, const Sent& want, const std::vector<Sent>& all, uint64_t buffer,
-                          int timeout_ms) {
-  std::vector<std::byte> buf(buffer);
-  size_t n = 0;
-  int rc = end.Recv(buf, &n, timeout_ms);
-  if (rc == kEnd) return absl::StrCat("end of stream where ", Name(want), " was expected");
-  if (rc != 0) return absl::StrCat("receiving ", Name(want), ": ", Errno(rc));
-  buf.resize(n);
-  const std::vector<std::byte> expect = Payload(want.writer, want.msg, want.size);
-  if (buf == expect) return "";
-  if (std::optional<Sent> other = Identify(buf, all)) {
-    return absl::StrCat("got ", Name(*other), " where ", Name(want), " was expected");
-  }
-  if (n != want.size) {
-    return absl::StrFormat("%s arrived with %d bytes", Name(want), n);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (buf[i] != expect[i]) {
-      return absl::StrFormat("%s corrupted at byte %d: expected 0x%02x, got 0x%02x", Name(want), i,
-                             static_cast<int>(expect[i]), static_cast<int>(buf[i]));
-    }
-  }
-  return "";
-}
-
-std::string ExpectStream(End& end, const std::vector<Sent>& want,
-                         const std::vector<uint64_t>& chunks, int timeout_ms) {
-  size_t msg = 0;
-  uint64_t offset = 0;  // within want[msg]
-  uint64_t total = 0;
-  size_t chunk_index = 0;
-  auto skip_empty = [&] {
-    while (msg < want.size() && offset == want[msg].size) {
-      ++msg;
-      offset = 0;
-    }
-  };
-  skip_empty();
-  std::vector<std::byte> buf;
-  while (msg < want.size()) {
-    uint64_t cap = chunks.empty() ? 65536 : chunks[chunk_index++ % chunks.size()];
-    const bool try_first = (cap & kTryFirst) != 0;
-    cap &= ~kTryFirst;
-    buf.resize(std::max<uint64_t>(cap, 1));
-    size_t n = 0;
-    int rc = try_first ? end.Recv(buf, &n, 0) : -EAGAIN;
-    if (rc == -EAGAIN) rc = end.Recv(buf, &n, timeout_ms);
-    if (rc == kEnd) {
-      return absl::StrFormat("end of stream after %d bytes, in %s at byte %d", total,
-                             Name(want[msg]), offset);
-    }
-    if (rc != 0) {
-      return absl::StrFormat("receiving at byte %d (%s, byte %d): %s", total, Name(want[msg]),
-                             offset, Errno(rc));
-    }
-    if (n > buf.size()) return absl::StrFormat("recv reported %d bytes into %d", n, buf.size());
-    for (size_t i = 0; i < n; ++i) {
-      if (msg >= want.size()) {
-        return absl::StrFormat("%d bytes more than the %d sent", n - i, total);
-      }
-      const uint8_t expect = PatternByte(want[msg].writer, want[msg].msg, offset);
-      if (static_cast<uint8_t>(buf[i]) != expect) {
-        return absl::StrFormat("stream byte %d (%s, byte %d): expected 0x%02x, got 0x%02x", total,
-                               Name(want[msg]), offset, expect, static_cast<int>(buf[i]));
-      }
-      ++offset;
-      ++total;
-      skip_empty();
-    }
-  }
-  return "";
-}
-
-std::string ExpectUnordered(End& end, const Capabilities& c, const std::vector<Sent>& want,
-                            bool reliable) {
-  std::vector<bool> seen(want.size(), false);
-  size_t got = 0;
-  std::vector<std::byte> buf;
-  while (got < want.size()) {
-    int rc = RecvMessage(end, c, &buf, kOpTimeoutMs);
-    if (rc == -ETIMEDOUT && !reliable) return "";
-    if (rc == kEnd)
-      return absl::StrFormat("end of stream after %d of %d messages", got, want.size());
-    if (rc != 0)
-      return absl::StrFormat("receiving after %d of %d messages: %s", got, want.size(), Errno(rc));
-    // The first not yet seen message with these bytes (empty ones are alike).
-    size_t i = 0;
-    bool known = false;
-    for (; i < want.size(); ++i) {
-      if (want[i].size != buf.size() || Payload(want[i].writer, want[i].msg, want[i].size) != buf)
-        continue;
-      known = true;
-      if (!seen[i]) break;
-    }
-    if (!known)
-      return absl::StrFormat("a %d-byte message that was never sent (corrupt or torn)", buf.size());
-    if (i == want.size())
-      return absl::StrFormat("a %d-byte message arrived more often than it was sent", buf.size());
-    seen[i] = true;
-    ++got;
-  }
-  return "";
-}
-
-std::string ExpectNothingMore(End& end, const Capabilities& c, bool writers_closed) {
-  std::vector<std::byte> buf(RecvBufferSize(c));
-  size_t n = 0;
-  if (c.peer_close && writers_closed) {
-    int rc = end.Recv(buf, &n, kOpTimeoutMs);
-    if (rc == kEnd) return "";
-    if (rc == 0)
-      return absl::StrFormat("%d unexpected bytes after everything sent (duplicated?)", n);
-    return absl::StrCat("no end of stream after every writer closed: ", Errno(rc));
-  }
-  int rc = end.Recv(buf, &n, 0);
-  if (rc == -EAGAIN) return "";
-  if (rc == 0) return absl::StrFormat("%d unexpected bytes after everything sent (duplicated?)", n);
-  if (rc == kEnd && writers_closed) return "";
-  return absl::StrCat("non-blocking receive on an empty channel: ", Errno(rc), ", not -EAGAIN");
-}
-
-std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bool try_first) {
+std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bool try_first,
+                    const std::function<void()>& on_would_block) {
   const std::vector<std::byte> data = Payload(s.writer, s.msg, s.size);
   size_t done = 0;
+  bool try_first_done = false;  // the last attempt was the non-blocking first one
   for (;;) {
     size_t sent = 0;
     const size_t left = data.size() - done;
     int rc =
         end.Send(std::span<const std::byte>(data).subspan(done), &sent, try_first ? 0 : timeout_ms);
     const bool retry_blocking = try_first && rc == -EAGAIN;
+    try_first_done = try_first && !retry_blocking;
     try_first = false;
-    if (retry_blocking) continue;
+    if (retry_blocking) {
+      if (on_would_block) on_would_block();
+      continue;
+    }
     if (rc != 0) return absl::StrCat("sending ", Name(s), ": ", Errno(rc));
     if (sent > left) {
       return absl::StrFormat("sending %s: %d bytes reported sent of %d", Name(s), sent, left);
@@ -238,9 +168,13 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bo
       return absl::StrFormat("sending %s: only %d bytes of the message reported sent", Name(s),
                              sent);
     }
+    const bool was_try = try_first_done;
+    try_first_done = false;
     done += sent;
     if (done == data.size()) return "";
     if (sent == 0) return absl::StrCat("sending ", Name(s), ": no progress");
+    // A stream took part without blocking: the rest will block.
+    if (was_try && on_would_block) on_would_block();
   }
 }
 
@@ -383,11 +317,6 @@ rc::Gen<uint64_t> AtomicSize(const Capabilities& c) {
 Applicability Needs(bool ok, std::string_view capability) {
   return ok ? Applicability::Yes()
             : Applicability::No(absl::StrFormat("excluded by capability %s", capability));
-}
-
-bool OrderedModel(const Capabilities& c) {
-  return c.ordered && (c.model == ModelClass::kByteStream || c.model == ModelClass::kFifoQueue ||
-                       c.model == ModelClass::kPriorityQueue || c.model == ModelClass::kTypedQueue);
 }
 
 }  // namespace ipcspec::props

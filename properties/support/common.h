@@ -1,7 +1,13 @@
-// properties/support/common.h: what the generic properties share: payloads whose
-// every byte depends on writer, message number and position; edge-biased
-// size generators; a checker that names the first byte or message that
-// disagrees; and the open / barrier / traffic / close choreography.
+// properties/support/common.h: what the properties share: the one payload
+// pattern (every byte depends on writer, message number and position, made
+// and checked eight bytes at a time); edge-biased size generators; the
+// bounds of every wait, from the case's time unit; and the open / barrier /
+// close choreography of forked actors.
+//
+//   const Waits w = Waits::For(env);                 // deliver_ms, quiet_ms
+//   std::vector<std::byte> p = Payload(1, 7, 4096);  // writer 1, message 7
+//   bool same = IsPayload(p, {1, 7, 4096});
+//   Verdict v = RunActors(t, env, {writer, reader});
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_COMMON_H_
 #define IPCSPEC_PROPERTIES_SUPPORT_COMMON_H_
 
@@ -11,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,13 +28,32 @@
 
 namespace ipcspec::props {
 
-// Bounded wait for one send or receive inside a property.
+// A bound for one send or receive in a mechanism property.
 inline constexpr int kOpTimeoutMs = 1500;
+
+// How long a generic property waits, from the case's --time-unit and
+// --hang-grace. A property waits on events; these bounds are the last
+// resort, or the wait of a receive that is owed nothing.
+struct Waits {
+  // Something is owed (a sent message, END, room after a drain): the call
+  // returns the moment it comes, and fails only if it never does.
+  int deliver_ms = 1000;
+  // Nothing is owed, and a receive must time out to say so: about one time
+  // unit. Rare on the pass path.
+  int quiet_ms = 10;
+  static Waits For(const CaseEnv& env);
+};
 
 // Byte `offset` of message `msg` from writer `writer`: a hash, so a shifted,
 // torn, duplicated or dropped piece never looks right.
 uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset);
 std::vector<std::byte> Payload(uint32_t writer, uint64_t msg, uint64_t size);
+// Bytes [offset, offset + out.size()) of that message, eight at a time.
+void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset, std::span<std::byte> out);
+// The index in `got` of the first byte that is not bytes [offset, ...) of
+// that message; got.size() when all are.
+size_t PayloadMismatch(uint32_t writer, uint64_t msg, uint64_t offset,
+                       std::span<const std::byte> got);
 
 // The largest receive buffer a property uses for one message.
 uint64_t RecvBufferSize(const Capabilities& c);
@@ -45,35 +71,18 @@ struct Sent {
   uint64_t msg;
   uint64_t size;
 };
+// Whether `got` is exactly the payload of `s`.
+bool IsPayload(std::span<const std::byte> got, const Sent& s);
 // Which of `candidates` these bytes are, for a readable failure
 // ("message 5 from writer 1"), or nullopt.
-std::optional<Sent> Identify(const std::vector<std::byte>& got,
-                             const std::vector<Sent>& candidates);
+std::optional<Sent> Identify(std::span<const std::byte> got, const std::vector<Sent>& candidates);
 std::string Name(const Sent& s);
-
-// Receives and checks one whole message. Empty string when it is the
-// expected one; otherwise what went wrong.
-std::string ExpectMessage(End& end, const Sent& want, const std::vector<Sent>& all, uint64_t buffer,
-                          int timeout_ms);
-// A chunk size with this bit set is first tried without blocking.
-inline constexpr uint64_t kTryFirst = uint64_t{1} << 62;
-// Receives a byte stream holding `want` in order, with the receive buffer
-// sizes cycling through `chunks`. Empty string when all arrived intact.
-std::string ExpectStream(End& end, const std::vector<Sent>& want,
-                         const std::vector<uint64_t>& chunks, int timeout_ms);
-// After the last expected byte: END when the writers have closed (peer_close)
-// or would-block otherwise. Empty string when nothing extra arrived.
-std::string ExpectNothingMore(End& end, const Capabilities& c, bool writers_closed);
 
 // Sends one whole payload: one message, or as many stream sends as it takes.
 // With try_first, the first attempt may not block; what it could not send
-// then goes with blocking sends.
+// then goes with blocking sends, after `on_would_block` (if given) is called.
 std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms,
-                    bool try_first = false);
-// Receives `want` in any order (unordered transports): each message must be
-// one of them, whole, at most once; with `reliable`, all must arrive.
-std::string ExpectUnordered(End& end, const Capabilities& c, const std::vector<Sent>& want,
-                            bool reliable);
+                    bool try_first = false, const std::function<void()>& on_would_block = nullptr);
 
 // One participant's part: returns "" on success or what went wrong. It may
 // close its end early by resetting the pointer.
@@ -130,11 +139,8 @@ std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure);
 
 // "excluded by capability framing=stream" style reasons.
 Applicability Needs(bool ok, std::string_view capability);
-// Properties over ordered delivery apply to these models.
-bool OrderedModel(const Capabilities& c);
 
 std::string Errno(int rc);  // "-EPIPE" style, or "END"
-
 
 // Sends from steps of `actor`, as Sent records in step order.
 std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);

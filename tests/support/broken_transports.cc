@@ -21,88 +21,102 @@ class BrokenEnd : public End {
 
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     const uint64_t n = sends_++;
+    int rc = 0;
+    if (SendWrongly(n, buf, sent, timeout_ms, &rc)) return rc;
+    return inner_->Send(buf, sent, timeout_ms);
+  }
+
+  // The bug's send, when it applies to this one: true with its result in rc.
+  bool SendWrongly(uint64_t n, std::span<const std::byte> buf, size_t* sent, int timeout_ms,
+                   int* rc) {
     switch (bug_) {
       case Bug::kSwap45:
-        if (n == 4) {
-          held_.assign(buf.begin(), buf.end());
-          *sent = buf.size();
-          return 0;
-        }
-        if (n == 5) {
-          int rc = inner_->Send(buf, sent, timeout_ms);
-          size_t ignored;
-          if (rc == 0) rc = inner_->Send(held_, &ignored, timeout_ms);
-          return rc;
-        }
-        break;
+        return SwapFourFive(n, buf, sent, timeout_ms, rc);
       case Bug::kDrop4096:
-        if (buf.size() == 4096) {
-          *sent = buf.size();
-          return 0;
-        }
-        break;
-      case Bug::kTruncateLong:
-        if (buf.size() > 1000) {
-          int rc = inner_->Send(buf.first(1000), sent, timeout_ms);
-          *sent = buf.size();
-          return rc;
-        }
-        break;
-      case Bug::kDuplicateChunk:
-        if (buf.size() > 8192) {
-          int rc = inner_->Send(buf, sent, timeout_ms);
-          size_t extra;
-          if (rc == 0) rc = inner_->Send(buf.subspan(1000, 100), &extra, timeout_ms);
-          return rc;
-        }
-        break;
       case Bug::kWriteOnReadEnd:
-        if (role_ == Role::kReader) {
-          *sent = buf.size();
-          return 0;
+        if ((bug_ == Bug::kDrop4096 && buf.size() == 4096) ||
+            (bug_ == Bug::kWriteOnReadEnd && role_ == Role::kReader)) {
+          *sent = buf.size();  // reported sent, never sent
+          *rc = 0;
+          return true;
         }
-        break;
+        return false;
+      case Bug::kTruncateLong:
+        if (buf.size() <= 1000) return false;
+        *rc = inner_->Send(buf.first(1000), sent, timeout_ms);
+        *sent = buf.size();
+        return true;
+      case Bug::kDuplicateChunk:
+        if (buf.size() <= 8192) return false;
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == 0) {
+          size_t extra;
+          *rc = inner_->Send(buf.subspan(1000, 100), &extra, timeout_ms);
+        }
+        return true;
       case Bug::kCrashOnEmpty:
         if (buf.empty()) {
           volatile int* p = nullptr;
           *p = 0;
         }
-        break;
+        return false;
       case Bug::kTornWrites:
-        if (buf.size() > 1) {
-          const size_t half = buf.size() / 2;
-          size_t a = 0, b = 0;
-          int rc = inner_->Send(buf.first(half), &a, timeout_ms);
-          sched_yield();
-          if (rc == 0) rc = inner_->Send(buf.subspan(half), &b, timeout_ms);
-          *sent = a + b;
-          return rc;
-        }
-        break;
-      case Bug::kHangOnEpipe: {
-        int rc = inner_->Send(buf, sent, timeout_ms);
-        if (rc == -EPIPE) {
+        return SendTorn(buf, sent, timeout_ms, rc);
+      case Bug::kHangOnEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE) {
           for (;;) ::pause();
         }
-        return rc;
-      }
+        return true;
       case Bug::kHangOn4096:
         if (buf.size() == 4096) {
           for (;;) ::pause();
         }
-        break;
-      case Bug::kLoseOnEagain: {
-        int rc = inner_->Send(buf, sent, timeout_ms);
-        if (rc == -EAGAIN) {
+        return false;
+      case Bug::kWrongWayWaits:
+        if (role_ != Role::kReader || timeout_ms == 0) return false;
+        ::poll(nullptr, 0, timeout_ms);  // the bug: it waits for room it can never have
+        *sent = 0;
+        *rc = -ETIMEDOUT;
+        return true;
+      case Bug::kLoseOnEagain:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EAGAIN) {
           *sent = buf.size();
-          return 0;
+          *rc = 0;
         }
-        return rc;
-      }
+        return true;
       default:
-        break;
+        return false;
     }
-    return inner_->Send(buf, sent, timeout_ms);
+  }
+
+  // Message 4 is held back until message 5 has gone.
+  bool SwapFourFive(uint64_t n, std::span<const std::byte> buf, size_t* sent, int timeout_ms,
+                    int* rc) {
+    if (n == 4) {
+      held_.assign(buf.begin(), buf.end());
+      *sent = buf.size();
+      *rc = 0;
+      return true;
+    }
+    if (n != 5) return false;
+    *rc = inner_->Send(buf, sent, timeout_ms);
+    size_t ignored;
+    if (*rc == 0) *rc = inner_->Send(held_, &ignored, timeout_ms);
+    return true;
+  }
+
+  // Two halves, with a chance for another writer in between.
+  bool SendTorn(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    if (buf.size() <= 1) return false;
+    const size_t half = buf.size() / 2;
+    size_t a = 0, b = 0;
+    *rc = inner_->Send(buf.first(half), &a, timeout_ms);
+    sched_yield();
+    if (*rc == 0) *rc = inner_->Send(buf.subspan(half), &b, timeout_ms);
+    *sent = a + b;
+    return true;
   }
 
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
@@ -203,7 +217,11 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_dupchunk", "pipe", Bug::kDuplicateChunk, "G-INTEGRITY"},
       {"broken_partial_read", "posix_mq", Bug::kPartialRead, "G-BOUNDARY"},
       {"broken_write_on_read_end", "pipe", Bug::kWriteOnReadEnd, "G-DIRECTION"},
+      {"broken_wrong_way_waits", "pipe", Bug::kWrongWayWaits, "G-DIRECTION"},
       {"broken_no_end", "pipe", Bug::kNoEnd, "G-EOF"},
+      // A transport that declares PEER_CLOSE yet never reports END after its
+      // writer was killed (G-PEER-CRASH once accepted -ETIMEDOUT there).
+      {"broken_no_end_after_kill", "pipe", Bug::kNoEnd, "G-PEER-CRASH"},
       {"broken_crash_empty", "posix_mq", Bug::kCrashOnEmpty, "G-ORDER"},
       {"broken_empty_is_end", "socketpair_seqpacket", Bug::kEmptyIsEnd, "G-BOUNDARY"},
       {"broken_leak", "posix_mq", Bug::kLeakName, "G-CLEANUP"},

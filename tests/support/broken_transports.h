@@ -31,6 +31,8 @@ enum class Bug {
   kWrongCapacity,   // claims four times the capacity it has
   kLoseOnEagain,    // a send that would block is reported sent and lost
   kHangOn4096,      // a 4096-byte send never returns
+  kWrongWayWaits,   // a blocking send on the read end waits out its bound (-ETIMEDOUT):
+                    // only a non-blocking one gives -EBADF at once
 };
 
 struct BrokenInfo {

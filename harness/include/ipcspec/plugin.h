@@ -16,7 +16,14 @@
  *   const ipcspec_transport* ipcspec_transport_v1(void) { return &kMine; }
  *
  * This header is ABI version 1. It only ever grows by appending fields under
- * a new version; these names and this layout never change.
+ * a new version, or by new bits in caps.flags whose absence means what it
+ * always meant; these names and this layout never change.
+ *
+ * What the capabilities promise is what the properties demand, no more.
+ * Where real kernel mechanisms differ (does a refused receive keep the
+ * message? does a message cost buffer room beyond its payload?) the harness
+ * accepts each of their behaviours unless a flag below says which one the
+ * transport has; then it checks that one.
  */
 #ifndef IPCSPEC_PLUGIN_H_
 #define IPCSPEC_PLUGIN_H_
@@ -32,23 +39,72 @@ extern "C" {
 enum { IPCSPEC_STREAM = 0, IPCSPEC_MESSAGE = 1 }; /* caps.framing   */
 enum { IPCSPEC_ONE_WAY = 0, IPCSPEC_DUPLEX = 1 }; /* caps.direction */
 enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
-#define IPCSPEC_RELIABLE (1u << 0)                /* no loss, no duplication        */
-#define IPCSPEC_ORDERED (1u << 1)                 /* FIFO per writer                */
-#define IPCSPEC_MULTI_WRITER (1u << 2)            /* several writers may open       */
-#define IPCSPEC_PEER_CLOSE                                 \
-  (1u << 3)           /* reader gets END after all writers \
-                         closed; writer gets -EPIPE after  \
-                         the reader closed               */
-#define IPCSPEC_END 1 /* recv(): end of stream          */
+
+/* caps.flags. Without IPCSPEC_RELIABLE messages may be lost; whatever the
+   flags, what arrives is never duplicated, corrupted, merged or split. */
+/* Every message (every byte of a STREAM) sent arrives. A STREAM without it
+   may stop short: what arrives is a prefix of what was sent. */
+#define IPCSPEC_RELIABLE (1u << 0)
+/* Messages of one writer arrive in the order sent. A STREAM is ordered by
+   definition, whether or not it says so. */
+#define IPCSPEC_ORDERED (1u << 1)
+/* Several writers may open the channel at once. */
+#define IPCSPEC_MULTI_WRITER (1u << 2)
+/* The reader gets IPCSPEC_END once every writer's end is closed -- by
+   close() or by the writer's death (SIGKILL) -- and everything they sent was
+   received; a writer's send gets -EPIPE (or -ECONNRESET) once the reader's
+   end is closed. Without it a transport may still report END, but only
+   after every writer has closed. */
+#define IPCSPEC_PEER_CLOSE (1u << 3)
+/* Flags added within version 1. */
+/* `capacity` and `max_queued` count payload only, with no per-message
+   overhead (headers, page rounding): a send is refused exactly when its
+   payload would not fit. Without it a channel may spend room on each message
+   and refuse earlier (see caps.capacity). */
+#define IPCSPEC_EXACT_CAPACITY (1u << 4)
+/* recv() into a buffer smaller than the next message gives -EMSGSIZE and the
+   message stays queued for the next recv (mq_receive(3), msgrcv(2) without
+   MSG_NOERROR). */
+#define IPCSPEC_SHORT_RECV_KEEPS (1u << 5)
+/* recv() into a buffer smaller than the next message gives -EMSGSIZE and the
+   message is consumed (a datagram read with MSG_TRUNC, reported as an
+   error). With neither SHORT_RECV flag, either is accepted, message by
+   message. */
+#define IPCSPEC_SHORT_RECV_DROPS (1u << 6)
+/* With IPCSPEC_PEER_CLOSE: only close() ends the stream. A writer that dies
+   without closing its end is not noticed, and the reader's receives then
+   time out instead of reporting END (user-space transports that keep
+   writer counts in shared memory). */
+#define IPCSPEC_CLOSE_ONLY (1u << 7)
+/* The transport finds new data by polling (say, re-reading a file): data,
+   END and the end of a bounded wait may come up to one polling interval
+   (at most ipcspec's --hang-grace) late. */
+#define IPCSPEC_POLLED (1u << 8)
+
+#define IPCSPEC_END 1 /* recv(): end of stream */
 
 typedef struct ipcspec_caps {
   uint32_t framing, direction, flags, reserved;
-  uint64_t max_message;  /* largest message or send; 0 = unbounded        */
-  uint64_t capacity;     /* bytes buffered before send blocks; 0 = unknown */
-  uint64_t atomic_write; /* sends up to this size never interleave with
-                            other writers' sends; 0 = no such guarantee   */
-  uint64_t max_queued;   /* messages buffered before send blocks, for
-                            queues bounded by count (mq_maxmsg); 0 = none */
+  /* The largest message (MESSAGE) or single send (STREAM); 0 = unbounded.
+     A larger send gives -EMSGSIZE and sends nothing. */
+  uint64_t max_message;
+  /* The most payload bytes the channel holds while nobody receives; 0 = not
+     declared. Checked: (1) a non-blocking send never takes the payload
+     buffered past `capacity` (-EAGAIN; a STREAM send may take the part that
+     fits); (2) an empty channel takes one send of min(capacity, max_message)
+     bytes whole, without blocking; (3) with IPCSPEC_EXACT_CAPACITY, a send
+     is refused only when its payload would not fit. Without that flag a
+     channel may refuse earlier, for example after 16384 zero-length
+     messages with 4-byte length headers in a 64 KiB pipe. */
+  uint64_t capacity;
+  /* Sends up to this size never interleave with other writers' sends;
+     0 = no such guarantee. Needs IPCSPEC_MULTI_WRITER. */
+  uint64_t atomic_write;
+  /* The most messages the channel holds while nobody receives, for queues
+     bounded by count (mq_maxmsg); 0 = not declared. The next non-blocking
+     send gives -EAGAIN, and an empty channel takes max_queued zero-length
+     messages without blocking. MESSAGE framing only. */
+  uint64_t max_queued;
 } ipcspec_caps;
 
 typedef struct ipcspec_transport {
@@ -61,17 +117,33 @@ typedef struct ipcspec_transport {
      the two descriptors create() made), uses its ends, close()s them. The
      case process calls detach() once the participants are forked and, after
      they have all exited, destroy(), which removes whatever has a name.
-     A process may open both ends (one-process tests do). */
+     A process may open both ends (one-process tests do). One end is used by
+     one thread at a time: send and recv on it are never concurrent. */
   /* scratch_dir: a private directory for path-named objects.
      NULL + a message in err on failure. */
   void* (*create)(const char* scratch_dir, char* err, size_t err_len);
   void* (*open)(void* channel, int role, char* err, size_t err_len);
   void (*detach)(void* channel);
-  /* timeout_ms: -1 wait forever, 0 never block (-EAGAIN), >0 bounded
-     (-ETIMEDOUT). Return 0 with *sent / *received set, IPCSPEC_END (recv
-     only), or -errno (-EPIPE, -EBADF, -EMSGSIZE, ...). A MESSAGE transport
-     sends and receives whole messages, and a zero-length message is legal;
-     a STREAM transport may send or receive part of the buffer. */
+  /* Return 0 with *sent / *received set, IPCSPEC_END (recv only), or -errno
+     (-EPIPE, -EBADF, -EMSGSIZE, ...).
+     timeout_ms: -1 waits as long as it takes; 0 never blocks (-EAGAIN when
+     nothing can be done at once); >0 waits at most that long, then
+     -ETIMEDOUT: never earlier, and within a few milliseconds after
+     (IPCSPEC_POLLED: within one polling interval). Any call returns as soon
+     as it can complete: data, END, room, or an error.
+     A MESSAGE transport sends and receives whole messages, and a
+     zero-length message is legal. Its recv() into a buffer smaller than the
+     next message gives -EMSGSIZE (see the SHORT_RECV flags for what happens
+     to the message); it may also refuse any buffer smaller than
+     max_message, as mq_receive(3) does, and then keeps the message. It
+     never returns part of a message as a success.
+     A STREAM transport may send or receive part of the buffer.
+     ONE_WAY: send() on a reader's end and recv() on a writer's end give
+     -EBADF at once, whatever the timeout, and disturb nothing.
+     DUPLEX: both ends send and receive; what one end sends arrives at the
+     other. A reader's end may need to receive first before it can send (a
+     datagram reader answers the last sender), so the writer's end always
+     speaks first. */
   int (*send)(void* end, const void* buf, size_t len, size_t* sent, int timeout_ms);
   int (*recv)(void* end, void* buf, size_t cap, size_t* received, int timeout_ms);
   void (*close)(void* end);

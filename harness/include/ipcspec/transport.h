@@ -48,23 +48,52 @@ enum class ModelClass {
   kUnordered,      // whole messages, any order
 };
 
+// How much buffer room a message may cost beyond its payload; decides how
+// far sends into a channel that nobody reads are sure to fill `capacity`.
+enum class Overhead {
+  kNone,     // none: a send is refused only when its payload would not fit
+             // (IPCSPEC_EXACT_CAPACITY)
+  kBounded,  // at most about the payload again (a pipe rounds a write up to a
+             // page): a channel filled with messages of one size holds at
+             // least half of what fits without overhead
+  kUnknown,  // anything (a header per message): a channel that holds
+             // something may refuse the next send (plugins without
+             // IPCSPEC_EXACT_CAPACITY)
+};
+
+// What a receive into a buffer smaller than the next message does with the
+// message, besides giving -EMSGSIZE.
+enum class ShortRecv {
+  kEither,  // undeclared: keeping and dropping are both accepted
+  kKeeps,   // it stays queued (mq_receive, msgrcv without MSG_NOERROR)
+  kDrops,   // it is consumed (a datagram read cut by MSG_TRUNC)
+};
+
+// What a transport promises; the properties demand exactly this. The ABI
+// flags' meaning (plugin.h) is the meaning of these fields.
 struct Capabilities {
   Framing framing = Framing::kStream;
   Direction direction = Direction::kOneWay;
-  bool reliable = true;       // no loss, no duplication
+  bool reliable = true;       // no loss (never duplication or corruption, whatever this says)
   bool ordered = true;        // FIFO per writer
   bool multi_writer = false;  // several writers may open
   bool peer_close = false;    // END after all writers close, EPIPE after reader
+  bool end_on_death = true;   // with peer_close: a writer's death counts as its close
+                              // (false: IPCSPEC_CLOSE_ONLY)
   bool named = false;         // reachable by name from an unrelated process
   ModelClass model = ModelClass::kByteStream;
   uint64_t max_message = 0;   // largest message or send; 0 = unbounded
-  uint64_t capacity = 0;      // bytes buffered before send blocks; 0 = unknown
+  uint64_t capacity = 0;      // payload bytes buffered before send blocks; 0 = not declared
   uint64_t atomic_write = 0;  // sends up to this size never interleave
   uint64_t max_queued = 0;    // messages buffered before send blocks; 0 = none
-  bool realtime = true;       // false: polling or file-system based (slow)
+  Overhead overhead = Overhead::kBounded;  // room a message costs beyond its payload
+  ShortRecv short_recv = ShortRecv::kEither;
+  bool realtime = true;  // false: polling or file-system based: wake-ups may lag
+                         // (IPCSPEC_POLLED)
 
-  // The ABI view of these capabilities, and back (ABI caps carry no `named`,
-  // `model` or `realtime`; they are derived).
+  // The ABI view of these capabilities, and back (ABI caps carry no `named`
+  // or `model`; they are derived; Overhead::kBounded has no ABI flag and
+  // reads back as kUnknown).
   ipcspec_caps ToAbi() const;
   static Capabilities FromAbi(const ipcspec_caps& caps);
   // Self-contradictions, e.g. atomic_write without multi_writer, or
@@ -101,6 +130,11 @@ class Transport {
 };
 
 std::string_view ModelClassName(ModelClass m);
+
+// The C++ view of a transport described by the plugin ABI (plugin.h): what
+// `--plugin` loads after dlopen, and how tests register a C transport built
+// into them. `t` must outlive the result.
+std::unique_ptr<Transport> TransportFromAbi(const ipcspec_transport* t, std::string description);
 
 }  // namespace ipcspec
 

@@ -1,0 +1,205 @@
+// G-DUPLEX: on a duplex transport both ends send at once and each end gets
+// exactly what the other sent: generated traffic in rounds, from the
+// writer's end and the reader's end together.
+//
+// In each round both ends send their batch, then receive the other's, then
+// wait until the other end has all of theirs. A batch is at most 8 messages
+// and 32 KiB (less when capacity or max_queued is smaller), so a transport
+// buffers it while both ends are sending. The writer's end speaks first: the
+// reader's end starts its first batch once something has arrived (a
+// datagram reader answers the last sender, plugin.h).
+//
+// The oracle for each direction and capability class (generic/oracle.h):
+//   reliable + ordered  that direction's exact sequence, round by round
+//   ordered only        a subsequence; each end ends its batch with end
+//                       markers, re-sent while it waits (one round only)
+//   unordered           a sub-multiset (reliable: all of each batch)
+//   byte stream         the exact bytes of each batch, any chunking
+//   one-way             skipped (G-DIRECTION: the wrong way is refused)
+//   counter             skipped: both ends share one counter
+//   peer-close          neither end closes until both are done; then
+//                       nothing more arrives at the reader's end
+//   realtime or not     alike: a lost marker costs one time unit
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "properties/generic/oracle.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr uint32_t kForward = 1, kBack = 2;  // writer ids of the two directions
+constexpr int kMaxIdle = 64;                 // quiet receives before a lossy end gives up
+constexpr size_t kBatchMessages = 8;
+
+// Flag 2 * round + dir: the end receiving direction `dir` (0 forward, 1
+// back) has all of that round.
+size_t Done(size_t round, uint32_t id) { return 2 * round + (id == kForward ? 0 : 1); }
+
+struct Side {
+  uint32_t send_id, recv_id;
+  std::vector<std::vector<Sent>> send, recv;  // batches by round
+};
+
+std::vector<std::vector<Sent>> Batches(std::vector<Sent> all, size_t rounds) {
+  std::vector<std::vector<Sent>> out(rounds);
+  const size_t per = (all.size() + rounds - 1) / std::max<size_t>(rounds, 1);
+  for (size_t i = 0; i < all.size(); ++i) {
+    out[std::min(i / std::max<size_t>(per, 1), rounds - 1)].push_back(all[i]);
+  }
+  return out;
+}
+
+class DuplexProperty : public NamedProperty {
+ public:
+  DuplexProperty()
+      : NamedProperty("G-DUPLEX",
+                      "on a duplex transport both ends send at once, round after round, and each "
+                      "end gets exactly what the other sent",
+                      "socket(2) SOCK_STREAM ('two-way ... byte streams'), socketpair(2) ('the "
+                      "two sockets are indistinguishable'), unix(7); gVisor "
+                      "test/syscalls/linux/socket_generic.cc") {}
+  Applicability AppliesTo(const Transport& t) const override {
+    const Capabilities& c = t.caps();
+    if (c.direction != Direction::kDuplex) {
+      return Needs(false, "direction=one-way (see G-DIRECTION)");
+    }
+    if (c.model == ModelClass::kCounter) {
+      return Needs(false, "model=counter (both ends share one counter: no two directions)");
+    }
+    return Needs(c.reliable || c.framing == Framing::kMessage,
+                 "framing=stream without reliable (a prefix-only stream has no rounds)");
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override;
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
+
+ private:
+  static std::string Play(std::unique_ptr<End>& end, const Capabilities& c, const Side& side,
+                          bool speaks_first, const Waits& waits, SharedFlags& flags,
+                          const Deadline& deadline);
+  static std::string ReceiveBatch(End& end, const Capabilities& c, const Side& side, size_t r,
+                                  bool until_first, Expectation& e, const Waits& waits,
+                                  SharedFlags& flags);
+
+  const Param<uint64_t> rounds_{this, 0, "%s rounds", 1};
+};
+
+rc::Gen<std::vector<Step>> DuplexProperty::Steps(const Transport& t) const {
+  const Capabilities c = t.caps();
+  return rc::gen::exec([this, c] {
+    const uint64_t rounds = c.reliable ? *rc::gen::inRange<uint64_t>(1, 4) : 1;
+    uint64_t per_round = kBatchMessages;
+    if (c.max_queued > 0) per_round = std::clamp<uint64_t>(c.max_queued / 2, 1, per_round);
+    uint64_t size_limit = std::min<uint64_t>(SizeLimit(c), 4096);
+    if (c.capacity > 0) size_limit = std::min(size_limit, c.capacity / (2 * per_round));
+    const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
+    auto size = rc::gen::inRange<uint64_t>(low, std::max(low, size_limit) + 1);
+    std::vector<Step> steps = {rounds_.Step(rounds)};
+    for (uint32_t actor : {1u, 0u}) {
+      // The writer's end sends at least once in the first round.
+      const uint64_t n = *rc::gen::inRange<uint64_t>(actor == 1 ? 1 : 0, rounds * per_round + 1);
+      for (uint64_t i = 0; i < n; ++i) steps.push_back(Step::Send(actor, *size, i));
+    }
+    return steps;
+  });
+}
+
+Verdict DuplexProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
+  const Capabilities& c = t.caps();
+  const size_t rounds = std::clamp<uint64_t>(rounds_.Of(s), 1, 16);
+  auto as = [](std::vector<Sent> v, uint32_t id) {
+    for (Sent& m : v) m.writer = id;
+    return v;
+  };
+  const std::vector<std::vector<Sent>> forward = Batches(as(SendsOf(s, 1), kForward), rounds);
+  const std::vector<std::vector<Sent>> back = Batches(as(SendsOf(s, 0), kBack), rounds);
+  const Side writer_side{kForward, kBack, forward, back};
+  const Side reader_side{kBack, kForward, back, forward};
+  const Waits waits = Waits::For(env);
+  SharedFlags flags(2 * rounds + 2);
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+  Actor writer{"writer's end", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                 return Play(end, c, writer_side, true, waits, flags, deadline);
+               }};
+  Actor reader{"reader's end", Role::kReader, [&](std::unique_ptr<End>& end) {
+                 return Play(end, c, reader_side, false, waits, flags, deadline);
+               }};
+  return RunActors(t, env, {writer, reader});
+}
+
+std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabilities& c,
+                                 const Side& side, bool speaks_first, const Waits& waits,
+                                 SharedFlags& flags, const Deadline& deadline) {
+  End& end = *end_ptr;
+  const bool lossy = !c.reliable;
+  const Sent marker = MarkerOf(side.send_id, c);
+  const std::vector<std::byte> marker_bytes = Payload(marker.writer, marker.msg, marker.size);
+  for (size_t r = 0; r < side.send.size(); ++r) {
+    Expectation e(c, {side.recv[r]}, lossy, {side.recv_id});
+    if (r == 0 && !speaks_first) {
+      std::string err = ReceiveBatch(end, c, side, r, true, e, waits, flags);
+      if (!err.empty()) return err;
+    }
+    for (const Sent& m : side.send[r]) {
+      if (std::string err = SendAll(end, m, c.framing, waits.deliver_ms); !err.empty()) return err;
+    }
+    size_t n = 0;
+    if (lossy) end.Send(marker_bytes, &n, waits.deliver_ms);
+    if (std::string err = ReceiveBatch(end, c, side, r, false, e, waits, flags); !err.empty())
+      return err;
+    flags.Raise(Done(r, side.recv_id));
+    if (r + 1 == side.send.size() && c.peer_close && !lossy) {
+      // All sent and all received: closing now turns a reply that never
+      // comes whole into an end of stream at the other end, not a wait.
+      end_ptr.reset();
+      return "";
+    }
+    // The other end has all of this round before the next begins.
+    for (int k = 0;
+         !flags.WaitFor(Done(r, side.send_id),
+                        lossy ? Deadline::After(absl::Milliseconds(waits.quiet_ms)) : deadline);
+         ++k) {
+      if (!lossy || k >= kMaxIdle) return lossy ? "" : "the other end never finished the round";
+      end.Send(marker_bytes, &n, waits.deliver_ms);
+    }
+  }
+  return "";
+}
+
+// Receives round r of the other direction (or, with until_first, only its
+// first arrival); a lossy end re-sends its own marker while it waits.
+std::string DuplexProperty::ReceiveBatch(End& end, const Capabilities& c, const Side& side,
+                                         size_t r, bool until_first, Expectation& e,
+                                         const Waits& waits, SharedFlags& flags) {
+  const bool lossy = !c.reliable;
+  const Sent marker = MarkerOf(side.send_id, c);
+  const std::vector<std::byte> marker_bytes = Payload(marker.writer, marker.msg, marker.size);
+  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  int idle = 0;
+  while (!e.Complete()) {
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, lossy ? waits.quiet_ms : waits.deliver_ms);
+    if (rc == 0) {
+      const std::span<const std::byte> got(buf.data(), n);
+      std::string err = c.framing == Framing::kStream ? e.OnBytes(got) : e.OnMessage(got);
+      if (!err.empty()) return absl::StrFormat("round %d: %s", r + 1, err);
+      if (until_first) return "";  // the other end has spoken: this one may answer
+      continue;
+    }
+    if (lossy && (rc == -ETIMEDOUT || rc == -EAGAIN)) {
+      if (++idle > kMaxIdle) return "";  // everything lost: allowed
+      if (!until_first && !flags.IsRaised(Done(r, side.send_id))) {
+        size_t sent = 0;
+        end.Send(marker_bytes, &sent, waits.deliver_ms);
+      }
+      continue;
+    }
+    return absl::StrFormat("round %d: receiving %s: %s", r + 1, e.Owed(), Errno(rc));
+  }
+  return "";
+}
+
+IPCSPEC_REGISTER_PROPERTY(DuplexProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

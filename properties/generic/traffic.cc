@@ -1,0 +1,167 @@
+#include "properties/generic/traffic.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+
+namespace ipcspec::props {
+namespace {
+
+// End markers a writer sends before it concludes that the transport loses
+// them all (which a lossy transport may).
+constexpr int kMaxMarkers = 64;
+
+std::vector<uint32_t> DefaultIds(std::vector<uint32_t> ids, size_t n) {
+  for (size_t i = ids.size(); i < n; ++i) ids.push_back(static_cast<uint32_t>(i + 1));
+  return ids;
+}
+
+}  // namespace
+
+Traffic::Traffic(const Capabilities& c, const CaseEnv& env,
+                 std::vector<std::vector<Sent>> per_writer, std::vector<uint32_t> ids,
+                 std::optional<bool> markers)
+    : c_(c),
+      waits_(Waits::For(env)),
+      deadline_(Deadline::After(env.deadline - absl::Now())),
+      per_(std::move(per_writer)),
+      ids_(DefaultIds(std::move(ids), per_.size())),
+      markers_(markers.value_or(!c.reliable && c.framing == Framing::kMessage)),
+      expect_(c, per_, markers_, ids_),
+      flags_(2 * kMaxWriters + 2) {}
+
+std::string Traffic::Write(End& end, size_t i, const std::vector<bool>& try_first) {
+  std::string err = SendData(end, i, try_first);
+  if (err.empty() && markers_) err = SendMarkers(end, i);
+  Finished(i);
+  return err;
+}
+
+std::string Traffic::SendData(End& end, size_t i, const std::vector<bool>& try_first) {
+  for (size_t k = 0; k < per_[i].size(); ++k) {
+    std::string e = SendOne(end, i, k, k < try_first.size() && try_first[k]);
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
+std::string Traffic::SendOne(End& end, size_t i, size_t k, bool try_first) {
+  if (k >= per_[i].size()) return "";
+  return SendAll(end, per_[i][k], c_.framing, waits_.deliver_ms, try_first);
+}
+
+std::string Traffic::SendMarkers(End& end, size_t i) {
+  const Sent marker = MarkerOf(ids_[i], c_);
+  const std::vector<std::byte> data = Payload(marker.writer, marker.msg, marker.size);
+  for (int k = 0; k < kMaxMarkers; ++k) {
+    if (flags_.IsRaised(kComplete)) return "";
+    size_t n = 0;
+    const int rc = end.Send(data, &n, waits_.deliver_ms);
+    if (rc != 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !flags_.IsRaised(kComplete)) {
+      return absl::StrFormat("sending writer %d's end marker: %s", ids_[i], Errno(rc));
+    }
+    if (flags_.WaitFor(kComplete, Deadline::After(absl::Milliseconds(waits_.quiet_ms)))) return "";
+  }
+  flags_.Raise(kGaveUp + i);
+  return "";
+}
+
+bool Traffic::AllGaveUpOrSeen() const {
+  for (size_t i = 0; i < per_.size(); ++i) {
+    if (!expect_.MarkerSeen(i) && !flags_.IsRaised(kGaveUp + i)) return false;
+  }
+  return true;
+}
+
+bool Traffic::AllFinished() const {
+  for (size_t i = 0; i < per_.size(); ++i) {
+    if (!flags_.IsRaised(kFinished + i)) return false;
+  }
+  return true;
+}
+
+bool Traffic::WaitForWriters() const {
+  for (size_t i = 0; i < per_.size(); ++i) {
+    if (!flags_.WaitFor(kFinished + i, deadline_)) return false;
+  }
+  return true;
+}
+
+std::string Traffic::Receive(End& end, const std::vector<uint64_t>& chunks) {
+  const bool stream = c_.framing == Framing::kStream;
+  std::vector<std::byte> buf;
+  size_t chunk = 0;
+  while (!expect_.Complete()) {
+    uint64_t cap = RecvBufferSize(c_);
+    if (stream) cap = chunks.empty() ? 65536 : chunks[chunk++ % chunks.size()];
+    const bool try_first = (cap & kTryFirst) != 0;
+    buf.resize(std::max<uint64_t>(cap & ~kTryFirst, 1));
+    // A lossy stream has no markers: once its writers are done, a quiet
+    // receive says that nothing more comes.
+    const bool writers_done = stream && !c_.reliable && AllFinished();
+    const int timeout = writers_done ? waits_.quiet_ms : waits_.deliver_ms;
+    size_t n = 0;
+    int rc = try_first ? end.Recv(buf, &n, 0) : -EAGAIN;
+    if (rc == -EAGAIN) rc = end.Recv(buf, &n, timeout);
+    if (rc == 0) {
+      if (n > buf.size()) return absl::StrFormat("recv reported %d bytes into %d", n, buf.size());
+      const std::span<const std::byte> got(buf.data(), n);
+      std::string e = stream ? expect_.OnBytes(got) : expect_.OnMessage(got);
+      if (!e.empty()) return e;
+      continue;
+    }
+    if (rc == kEnd && !c_.reliable && !markers_) {  // a lossy transport ends here
+      ended_ = true;
+      break;
+    }
+    if (rc == kEnd) return absl::StrCat("end of stream where ", expect_.Owed(), " was expected");
+    if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+      if (writers_done) break;
+      if (markers_ && AllGaveUpOrSeen()) break;
+      return absl::StrFormat("receiving %s: %s after %d ms", expect_.Owed(), Errno(rc), timeout);
+    }
+    return absl::StrFormat("receiving %s: %s", expect_.Owed(), Errno(rc));
+  }
+  expect_.MarkStreamDone();
+  flags_.Raise(kComplete);
+  return "";
+}
+
+std::string Traffic::NothingMore(End& end, bool writers_close) {
+  const bool want_end = c_.peer_close && writers_close;
+  if (ended_) return "";
+  std::vector<std::byte> buf(c_.framing == Framing::kStream ? 65536 : RecvBufferSize(c_));
+  for (int guard = 0; guard < 10000; ++guard) {
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, want_end ? waits_.deliver_ms : 0);
+    if (rc == 0) {
+      const std::span<const std::byte> got(buf.data(), n);
+      if (c_.framing == Framing::kStream) {
+        return absl::StrFormat("%d unexpected bytes after everything sent (duplicated?)", n);
+      }
+      if (std::string e = expect_.OnMessage(got); !e.empty()) return e;
+      continue;
+    }
+    if (rc == kEnd) {
+      if (want_end || WaitForWriters()) return "";
+      return "end of stream while a writer still held its end";
+    }
+    if (!want_end && rc == -EAGAIN) return "";
+    if (want_end) {
+      return absl::StrFormat(
+          "no end of stream after every writer closed: %s%s", Errno(rc),
+          rc == -ETIMEDOUT ? absl::StrFormat(" after %d ms", waits_.deliver_ms) : "");
+    }
+    return absl::StrFormat("non-blocking receive on a drained channel: %s, not -EAGAIN", Errno(rc));
+  }
+  return "data keeps arriving after everything sent";
+}
+
+std::string Traffic::Read(End& end, const std::vector<uint64_t>& chunks) {
+  std::string e = Receive(end, chunks);
+  if (e.empty()) e = NothingMore(end);
+  if (e.empty() && !WaitForWriters()) e = "a writer never finished";
+  return e;
+}
+
+}  // namespace ipcspec::props

@@ -1,0 +1,89 @@
+// properties/generic/traffic.h: one direction of checked traffic: writers
+// that send their messages, a reader that checks each arrival against the
+// oracle of the transport's class (oracle.h), and the flags in shared memory
+// through which they know, without a clock, when each is done.
+//
+// Made in the case process before the actors fork; each actor calls its
+// side from inside its ActorFn:
+//
+//   Traffic traffic(caps, env, {SendsOf(s, 1)});
+//   Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& e) {
+//                  return traffic.Write(*e, 0); }};
+//   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& e) {
+//                  return traffic.Read(*e, chunks); }};
+//   return RunActors(t, env, {writer, reader});
+//
+// A reader never closes its end before every writer is done with the
+// channel, so a send that waits for a reader (a rendezvous transport) is
+// never left without one. On a lossy transport, writers end with markers
+// (oracle.h) and wait for the reader to say it has all it will get.
+#ifndef IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_
+#define IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "properties/generic/oracle.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+
+// A stream receive size with this bit set is first tried without blocking.
+inline constexpr uint64_t kTryFirst = uint64_t{1} << 62;
+
+class Traffic {
+ public:
+  // per_writer[i]: the messages writer i sends, in order; ids as in
+  // Expectation. `markers`: a lossy message transport ends with end markers
+  // (the default); a property whose reader stops at END passes false.
+  Traffic(const Capabilities& c, const CaseEnv& env, std::vector<std::vector<Sent>> per_writer,
+          std::vector<uint32_t> ids = {}, std::optional<bool> markers = std::nullopt);
+
+  // In writer i: sends its messages (try_first[k]: message k is first tried
+  // without blocking), then, on a lossy transport, its end markers until
+  // the reader has all it will get.
+  std::string Write(End& end, size_t i, const std::vector<bool>& try_first = {});
+  // In the reader: Receive, then NothingMore, then waits until every
+  // writer is done with the channel.
+  std::string Read(End& end, const std::vector<uint64_t>& chunks = {});
+
+  // The parts of Write and Read, for properties that do more in between.
+  std::string SendData(End& end, size_t i, const std::vector<bool>& try_first = {});
+  // Writer i's message k alone.
+  std::string SendOne(End& end, size_t i, size_t k, bool try_first = false);
+  std::string SendMarkers(End& end, size_t i);
+  void Finished(size_t i) { flags_.Raise(kFinished + i); }
+  // Receives until everything owed has come; `chunks` are the receive
+  // sizes of a byte stream (kTryFirst: try without blocking first).
+  std::string Receive(End& end, const std::vector<uint64_t>& chunks = {});
+  // After Receive: nothing more comes; with `writers_close` and
+  // peer_close, END comes (once every writer has closed).
+  std::string NothingMore(End& end, bool writers_close = true);
+  // Waits until every writer has finished (or given up).
+  bool WaitForWriters() const;
+
+  const Waits& waits() const { return waits_; }
+  const Capabilities& caps() const { return c_; }
+  Expectation& expectation() { return expect_; }
+
+ private:
+  static constexpr size_t kComplete = 0, kFinished = 1, kGaveUp = 33, kMaxWriters = 32;
+  bool AllGaveUpOrSeen() const;
+  bool AllFinished() const;
+
+  Capabilities c_;
+  Waits waits_;
+  Deadline deadline_;
+  std::vector<std::vector<Sent>> per_;
+  std::vector<uint32_t> ids_;
+  bool markers_;
+  Expectation expect_;
+  bool ended_ = false;  // Receive stopped at END (a lossy transport)
+  SharedFlags flags_;
+};
+
+}  // namespace ipcspec::props
+
+#endif  // IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_

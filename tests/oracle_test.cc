@@ -1,0 +1,144 @@
+// The generic oracle (properties/generic/oracle.h) per capability class, on
+// hand-made arrivals: it accepts exactly what the class allows, and says
+// what went wrong otherwise.
+#include "properties/generic/oracle.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ipcspec::props {
+namespace {
+
+using ::testing::HasSubstr;
+
+Capabilities Messages(bool reliable, bool ordered) {
+  Capabilities c;
+  c.framing = Framing::kMessage;
+  c.reliable = reliable;
+  c.ordered = ordered;
+  c.model = ordered ? ModelClass::kFifoQueue : ModelClass::kUnordered;
+  c.max_message = 4096;
+  return c;
+}
+
+std::vector<Sent> Three(uint32_t writer = 1) {
+  return {{writer, 0, 10}, {writer, 1, 20}, {writer, 2, 30}};
+}
+
+std::string Feed(Expectation& e, const Sent& s) {
+  return e.OnMessage(Payload(s.writer, s.msg, s.size));
+}
+
+TEST(OracleTest, ReliableOrderedWantsTheExactSequence) {
+  Expectation e(Messages(true, true), {Three()}, false);
+  EXPECT_EQ(Feed(e, {1, 0, 10}), "");
+  EXPECT_FALSE(e.Complete());
+  EXPECT_THAT(Feed(e, {1, 2, 30}),
+              HasSubstr("got message 2 (30 bytes) where message 1 (20 bytes)"));
+}
+
+TEST(OracleTest, ReliableOrderedNamesDuplicatesAndCorruption) {
+  Expectation e(Messages(true, true), {Three()}, false);
+  EXPECT_EQ(Feed(e, {1, 0, 10}), "");
+  EXPECT_THAT(Feed(e, {1, 0, 10}), HasSubstr("message 0 (10 bytes) arrived twice"));
+  std::vector<std::byte> bad = Payload(1, 1, 20);
+  bad[7] ^= std::byte{1};
+  EXPECT_THAT(e.OnMessage(bad), HasSubstr("message 1 (20 bytes) corrupted at byte 7"));
+  EXPECT_THAT(e.OnMessage(Payload(1, 1, 19)), HasSubstr("merged, split or cut"));
+}
+
+TEST(OracleTest, LossyOrderedAcceptsASubsequenceOnly) {
+  Expectation e(Messages(false, true), {Three()}, true);
+  EXPECT_EQ(Feed(e, {1, 1, 20}), "");  // message 0 lost
+  EXPECT_THAT(Feed(e, {1, 0, 10}), HasSubstr("reordered or duplicated"));
+  EXPECT_THAT(Feed(e, {1, 1, 20}), HasSubstr("reordered or duplicated"));
+  EXPECT_FALSE(e.Complete());
+  EXPECT_EQ(Feed(e, MarkerOf(1, Messages(false, true))), "");  // the writer's end marker
+  EXPECT_TRUE(e.Complete());
+  EXPECT_THAT(Feed(e, {1, 2, 30}), HasSubstr("after its writer's end marker"));
+}
+
+TEST(OracleTest, UnorderedAcceptsAnyOrderButNothingTwice) {
+  Expectation e(Messages(true, false), {Three()}, false);
+  EXPECT_EQ(Feed(e, {1, 2, 30}), "");
+  EXPECT_EQ(Feed(e, {1, 0, 10}), "");
+  EXPECT_THAT(Feed(e, {1, 0, 10}), HasSubstr("arrived twice"));
+  EXPECT_EQ(Feed(e, {1, 1, 20}), "");
+  EXPECT_TRUE(e.Complete());
+}
+
+TEST(OracleTest, LossyUnorderedIsASubMultiset) {
+  Expectation e(Messages(false, false), {Three()}, true);
+  EXPECT_EQ(Feed(e, {1, 2, 30}), "");
+  EXPECT_THAT(e.OnMessage(Payload(9, 9, 30)), HasSubstr("no writer sent"));
+  EXPECT_EQ(Feed(e, MarkerOf(1, Messages(false, false))), "");
+  EXPECT_TRUE(e.Complete());
+}
+
+// Writers 1 and 2 each send an empty message and then a full one; the
+// empties are told apart by what follows, in whatever order they came.
+TEST(OracleTest, EmptyMessagesOfSeveralWritersAreResolvedLater) {
+  const std::vector<Sent> w1 = {{1, 0, 0}, {1, 1, 5}}, w2 = {{2, 0, 0}, {2, 1, 6}};
+  Expectation e(Messages(true, true), {w1, w2}, false);
+  EXPECT_EQ(Feed(e, {2, 0, 0}), "");
+  EXPECT_EQ(Feed(e, {2, 1, 6}), "");  // so the empty one was writer 2's
+  EXPECT_EQ(Feed(e, {1, 0, 0}), "");
+  EXPECT_EQ(Feed(e, {1, 1, 5}), "");
+  EXPECT_TRUE(e.Complete());
+}
+
+TEST(OracleTest, StreamBytesAnyChunkingExactBytes) {
+  Capabilities c;  // a reliable byte stream
+  Expectation e(c, {{{1, 0, 5}, {1, 1, 7}}}, false);
+  std::vector<std::byte> all = Payload(1, 0, 5), tail = Payload(1, 1, 7);
+  all.insert(all.end(), tail.begin(), tail.end());
+  EXPECT_EQ(e.OnBytes(std::span(all).first(3)), "");
+  EXPECT_EQ(e.OnBytes(std::span(all).subspan(3, 4)), "");
+  all[8] ^= std::byte{0x40};
+  EXPECT_THAT(e.OnBytes(std::span(all).subspan(7)),
+              HasSubstr("stream byte 8 (message 1 (7 bytes), byte 3)"));
+}
+
+TEST(OracleTest, SkipForgetsARefusedMessage) {
+  Expectation e(Messages(true, true), {Three()}, false);
+  e.Skip(0);  // a short receive consumed message 0
+  EXPECT_TRUE(e.IsNext(0, Payload(1, 1, 20)));
+  EXPECT_EQ(Feed(e, {1, 1, 20}), "");
+}
+
+// The new capability flags of plugin.h map to the C++ capabilities and back.
+TEST(CapabilityFlagsTest, RoundTripThroughTheAbi) {
+  ipcspec_caps abi{};
+  abi.framing = IPCSPEC_MESSAGE;
+  abi.direction = IPCSPEC_DUPLEX;
+  abi.flags = IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_EXACT_CAPACITY |
+              IPCSPEC_SHORT_RECV_KEEPS | IPCSPEC_CLOSE_ONLY | IPCSPEC_POLLED;
+  abi.capacity = 4096;
+  const Capabilities c = Capabilities::FromAbi(abi);
+  EXPECT_EQ(c.overhead, Overhead::kNone);
+  EXPECT_EQ(c.short_recv, ShortRecv::kKeeps);
+  EXPECT_FALSE(c.end_on_death);
+  EXPECT_FALSE(c.realtime);
+  EXPECT_EQ(c.Contradiction(), "");
+  EXPECT_EQ(c.ToAbi().flags, abi.flags);
+  // Undeclared: overhead unknown, either short receive, a death is a close.
+  abi.flags = 0;
+  const Capabilities plain = Capabilities::FromAbi(abi);
+  EXPECT_EQ(plain.overhead, Overhead::kUnknown);
+  EXPECT_EQ(plain.short_recv, ShortRecv::kEither);
+  EXPECT_TRUE(plain.realtime);
+}
+
+TEST(CapabilityFlagsTest, StreamsAreOrderedAndFlagsMustFit) {
+  ipcspec_caps abi{};
+  abi.framing = IPCSPEC_STREAM;
+  abi.flags = IPCSPEC_RELIABLE;
+  EXPECT_TRUE(Capabilities::FromAbi(abi).ordered);
+  abi.flags = IPCSPEC_CLOSE_ONLY;  // qualifies PEER_CLOSE, which is missing
+  EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("CLOSE_ONLY"));
+  abi.flags = IPCSPEC_SHORT_RECV_DROPS;  // a stream has no messages to drop
+  EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("SHORT_RECV"));
+}
+
+}  // namespace
+}  // namespace ipcspec::props

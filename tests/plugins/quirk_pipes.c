@@ -1,0 +1,221 @@
+/* tests/plugins/quirk_pipes.c: correct but unusual byte-stream and framed
+ * transports over anonymous pipes, and their deliberately broken siblings.
+ * One source, one build per switch:
+ *
+ *   QUIRK_KIND_DUPLEX  duplex over two pipes, one each way: STREAM, DUPLEX,
+ *                      RELIABLE, ORDERED, PEER_CLOSE, capacity 65536.
+ *                      Broken: the reader's end drops the first byte of each
+ *                      reply (G-DUPLEX).
+ *   QUIRK_KIND_NOEND   no end of stream at all: the reader's end keeps a
+ *                      write descriptor of its own pipe, so a read never
+ *                      returns 0: STREAM, RELIABLE, ORDERED, MULTI_WRITER,
+ *                      no PEER_CLOSE. Broken: declares PEER_CLOSE all the
+ *                      same (G-PEER-CRASH).
+ *   QUIRK_KIND_FRAMES  length-prefixed frames over a pipe: MESSAGE, a 4-byte
+ *                      header per message (so 16384 empty messages fill the
+ *                      64 KiB pipe), capacity 65532, max_message 4092 (a
+ *                      frame is one atomic write); a receive buffer too small
+ *                      for the frame gives -EMSGSIZE and skips the frame
+ *                      (neither SHORT_RECV flag is declared). Broken:
+ *                      declares IPCSPEC_EXACT_CAPACITY (G-BACKPRESSURE).
+ */
+#include "quirk_util.h"
+
+typedef struct {
+  qk_pair fwd, back; /* fwd: writer -> reader; back: reader -> writer (DUPLEX) */
+} channel;
+
+typedef struct {
+  int in, out, role; /* descriptors this end reads and writes; -1 if none */
+  int keep;          /* NOEND: the reader's own write end of its pipe */
+} end;
+
+#if defined(QUIRK_KIND_DUPLEX)
+#define QK_FRAMING IPCSPEC_STREAM
+#define QK_DIRECTION IPCSPEC_DUPLEX
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE)
+#define QK_MAX_MESSAGE 0
+#define QK_CAPACITY 65536
+#define QK_ATOMIC 0
+#elif defined(QUIRK_KIND_NOEND)
+#define QK_FRAMING IPCSPEC_STREAM
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#ifdef QUIRK_BROKEN
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#else
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER)
+#endif
+#define QK_MAX_MESSAGE 0
+#define QK_CAPACITY 65536
+#define QK_ATOMIC 4096
+#elif defined(QUIRK_KIND_FRAMES)
+#define QK_FRAMING IPCSPEC_MESSAGE
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#ifdef QUIRK_BROKEN
+#define QK_FLAGS                                                                    \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE | \
+   IPCSPEC_EXACT_CAPACITY)
+#else
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#endif
+#define QK_HEADER 4
+#define QK_MAX_MESSAGE (4096 - QK_HEADER)
+#define QK_CAPACITY (65536 - QK_HEADER)
+#define QK_ATOMIC QK_MAX_MESSAGE
+#else
+#error "define one QUIRK_KIND_*"
+#endif
+
+static void* qk_create(const char* scratch, char* err, size_t err_len) {
+  (void)scratch;
+  channel* ch = calloc(1, sizeof *ch);
+  if (ch == NULL) return NULL;
+  ch->back.fds[0] = ch->back.fds[1] = -1;
+  if (qk_pipe_pair(&ch->fwd) != 0 ||
+      (QK_DIRECTION == IPCSPEC_DUPLEX && qk_pipe_pair(&ch->back) != 0)) {
+    qk_err(err, err_len, "pipe2");
+    qk_pair_close(&ch->fwd);
+    free(ch);
+    return NULL;
+  }
+  return ch;
+}
+
+static void* qk_open(void* c, int role, char* err, size_t err_len) {
+  channel* ch = c;
+  end* e = calloc(1, sizeof *e);
+  if (e == NULL) return NULL;
+  e->role = role;
+  e->keep = -1;
+  if (role == IPCSPEC_WRITER) {
+    e->out = qk_dup(ch->fwd.fds[IPCSPEC_WRITER]);
+    e->in = qk_dup(ch->back.fds[IPCSPEC_READER]);
+  } else {
+    e->in = qk_dup(ch->fwd.fds[IPCSPEC_READER]);
+    e->out = qk_dup(ch->back.fds[IPCSPEC_WRITER]);
+#if defined(QUIRK_KIND_NOEND)
+    e->keep = qk_dup(ch->fwd.fds[IPCSPEC_WRITER]); /* so no read ever returns 0 */
+#endif
+  }
+  if ((role == IPCSPEC_WRITER ? e->out : e->in) < 0) {
+    qk_err(err, err_len, "open after detach");
+    qk_close(&e->in);
+    qk_close(&e->out);
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+static void qk_detach(void* c) {
+  channel* ch = c;
+  qk_pair_close(&ch->fwd);
+  qk_pair_close(&ch->back);
+}
+
+#if defined(QUIRK_KIND_FRAMES)
+/* One frame, header and body, in one write of at most PIPE_BUF bytes: whole
+   or not at all. */
+static int frame_send(int fd, const void* buf, size_t len, int64_t deadline) {
+  unsigned char frame[4096];
+  const uint32_t n = (uint32_t)len;
+  memcpy(frame, &n, QK_HEADER);
+  if (len > 0) memcpy(frame + QK_HEADER, buf, len);
+  for (;;) {
+    if (write(fd, frame, QK_HEADER + len) >= 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    const int r = qk_wait_fd(fd, POLLOUT, deadline);
+    if (r < 0) return r;
+    if (r == 0) return qk_late(deadline);
+  }
+}
+
+/* The next frame: its header says how much follows, all of it already in
+   the pipe (frames are written whole). */
+static int frame_recv(int fd, void* buf, size_t cap, size_t* got, int64_t deadline) {
+  uint32_t n = 0;
+  size_t h = 0;
+  const int rc = qk_pipe_recv(fd, &n, QK_HEADER, &h, deadline);
+  if (rc != 0) return rc;
+  while (h < QK_HEADER) { /* frames are atomic: the rest is there */
+    const ssize_t r = read(fd, (char*)&n + h, QK_HEADER - h);
+    if (r <= 0) return -EIO;
+    h += (size_t)r;
+  }
+  unsigned char skip[4096];
+  void* dst = n <= cap ? buf : skip;
+  for (size_t done = 0; done < n;) {
+    const ssize_t r = read(fd, (char*)dst + done, n - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -EIO;
+    done += (size_t)r;
+  }
+  if (n > cap) return -EMSGSIZE; /* the frame is consumed: the stream stays in step */
+  *got = n;
+  return 0;
+}
+#endif
+
+static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
+  end* e = v;
+  *sent = 0;
+  if (e->out < 0) return -EBADF;
+  const int64_t deadline = qk_deadline(timeout_ms);
+#if defined(QUIRK_KIND_FRAMES)
+  if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
+  const int rc = frame_send(e->out, buf, len, deadline);
+  if (rc == 0) *sent = len;
+  return rc;
+#else
+#if defined(QUIRK_KIND_DUPLEX) && defined(QUIRK_BROKEN)
+  if (e->role == IPCSPEC_READER && len > 0) { /* the bug: a reply loses its first byte */
+    const int rc = qk_pipe_send(e->out, (const char*)buf + 1, len - 1, sent, deadline);
+    if (rc == 0) *sent += 1;
+    return rc;
+  }
+#endif
+  return qk_pipe_send(e->out, buf, len, sent, deadline);
+#endif
+}
+
+static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) {
+  end* e = v;
+  *got = 0;
+  if (e->in < 0) return -EBADF;
+#if defined(QUIRK_KIND_FRAMES)
+  return frame_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
+#else
+  return qk_pipe_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
+#endif
+}
+
+static void qk_end_close(void* v) {
+  end* e = v;
+  qk_close(&e->in);
+  qk_close(&e->out);
+  qk_close(&e->keep);
+  free(e);
+}
+
+static void qk_destroy(void* c) {
+  qk_detach(c);
+  free(c);
+}
+
+static const ipcspec_transport kTransport = {
+    IPCSPEC_ABI_VERSION,
+    QUIRK_NAME,
+    {QK_FRAMING, QK_DIRECTION, QK_FLAGS, 0,
+     /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/QK_CAPACITY, /*atomic_write=*/QK_ATOMIC,
+     /*max_queued=*/0},
+    qk_create,
+    qk_open,
+    qk_detach,
+    qk_send,
+    qk_recv,
+    qk_end_close,
+    qk_destroy,
+};
+
+const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }

@@ -1,0 +1,191 @@
+/* tests/plugins/quirk_seq.c: correct but unusual message transports over an
+ * AF_UNIX SOCK_SEQPACKET socketpair (records with a 1-byte header), and
+ * their deliberately broken siblings. One source, one build per switch:
+ *
+ *   QUIRK_KIND_LOSSY    lossy but ordered: every third send is reported sent
+ *                       and dropped (ORDERED, PEER_CLOSE, no RELIABLE).
+ *                       Broken: swaps messages 0 and 1 (G-ORDER).
+ *   QUIRK_KIND_COUNTED  capacity counted in messages: at most 4 queued
+ *                       (max_queued = 4), kept in a futex word in shared
+ *                       memory. Broken: lets a fifth in (G-BACKPRESSURE).
+ *   QUIRK_KIND_KEEPS    a receive buffer smaller than the message gives
+ *                       -EMSGSIZE and keeps it (SHORT_RECV_KEEPS). Broken:
+ *                       drops it all the same (G-BOUNDARY).
+ *   QUIRK_KIND_DROPS    ... gives -EMSGSIZE and drops it (SHORT_RECV_DROPS).
+ *                       Broken: returns the first bytes as a whole message
+ *                       (G-BOUNDARY).
+ *
+ * QUIRK_BROKEN selects the sibling; QUIRK_NAME names it; QUIRK_ENTRY (see
+ * quirk_util.h) names the entry point.
+ */
+#include "quirk_util.h"
+
+#define QK_MAX_MESSAGE 4096
+#define QK_MAX_QUEUED 4
+
+#if defined(QUIRK_KIND_LOSSY)
+#define QK_FLAGS (IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
+#define QK_QUEUED 0
+#elif defined(QUIRK_KIND_COUNTED)
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
+#define QK_QUEUED QK_MAX_QUEUED
+#elif defined(QUIRK_KIND_KEEPS)
+#define QK_FLAGS \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_KEEPS)
+#define QK_QUEUED 0
+#elif defined(QUIRK_KIND_DROPS)
+#define QK_FLAGS \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_DROPS)
+#define QK_QUEUED 0
+#else
+#error "define one QUIRK_KIND_*"
+#endif
+
+#if defined(QUIRK_KIND_LOSSY) || defined(QUIRK_KIND_COUNTED)
+#define QK_ATOMIC QK_MAX_MESSAGE
+#else
+#define QK_ATOMIC 0
+#endif
+
+/* What a receive does with a record too big for the buffer. */
+#if defined(QUIRK_KIND_DROPS) && defined(QUIRK_BROKEN)
+#define QK_POLICY QK_CUT
+#elif defined(QUIRK_KIND_DROPS) || (defined(QUIRK_KIND_KEEPS) && defined(QUIRK_BROKEN))
+#define QK_POLICY QK_DROP
+#else
+#define QK_POLICY QK_KEEP
+#endif
+
+typedef struct {
+  _Atomic uint32_t queued;        /* records in the socket (COUNTED) */
+  _Atomic uint32_t reader_closed; /* wakes a send waiting for room */
+} shared;
+
+typedef struct {
+  int fd, role;
+  shared* page;
+  uint64_t sends;                     /* LOSSY: which sends are dropped */
+  unsigned char held[QK_MAX_MESSAGE]; /* broken LOSSY: message 0, held back */
+  size_t held_len;
+} end;
+
+static void* qk_create(const char* scratch, char* err, size_t err_len) {
+  (void)scratch;
+  return qk_chan_create(SOCK_SEQPACKET, err, err_len);
+}
+
+static void* qk_open(void* c, int role, char* err, size_t err_len) {
+  end* e = calloc(1, sizeof *e);
+  if (e == NULL) return NULL;
+  e->fd = qk_chan_fd(c, role, err, err_len);
+  if (e->fd < 0) {
+    free(e);
+    return NULL;
+  }
+  e->role = role;
+  e->page = ((qk_chan*)c)->page;
+  return e;
+}
+
+#if defined(QUIRK_KIND_COUNTED)
+/* COUNTED: takes a slot for one more record, waiting until the deadline. */
+static int take_slot(shared* s, int64_t deadline) {
+#ifdef QUIRK_BROKEN
+  const uint32_t limit = QK_MAX_QUEUED + 1; /* the bug: one too many */
+#else
+  const uint32_t limit = QK_MAX_QUEUED;
+#endif
+  for (;;) {
+    if (atomic_load(&s->reader_closed)) return -EPIPE;
+    uint32_t q = atomic_load(&s->queued);
+    if (q < limit) {
+      if (atomic_compare_exchange_weak(&s->queued, &q, q + 1)) return 0;
+      continue;
+    }
+    if (deadline == 0) return -EAGAIN;
+    if (qk_futex_wait(&s->queued, q, deadline) != 0) return -ETIMEDOUT;
+  }
+}
+#endif
+
+static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
+  end* e = v;
+  *sent = 0;
+  if (e->role != IPCSPEC_WRITER) return -EBADF;
+  if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
+  const int64_t deadline = qk_deadline(timeout_ms);
+#if defined(QUIRK_KIND_LOSSY)
+  const uint64_t n = e->sends++;
+#ifdef QUIRK_BROKEN
+  if (n == 0) { /* the bug: message 0 waits for message 1, then follows it */
+    memcpy(e->held, buf, len);
+    e->held_len = len;
+    *sent = len;
+    return 0;
+  }
+  if (n == 1) {
+    int rc = qk_seq_send(e->fd, buf, len, deadline);
+    if (rc == 0) rc = qk_seq_send(e->fd, e->held, e->held_len, deadline);
+    if (rc == 0) *sent = len;
+    return rc;
+  }
+#endif
+  if (n % 3 == 2) { /* lost, as a lossy transport may */
+    *sent = len;
+    return 0;
+  }
+#elif defined(QUIRK_KIND_COUNTED)
+  const int slot = take_slot(e->page, deadline);
+  if (slot != 0) return slot;
+#endif
+  const int rc = qk_seq_send(e->fd, buf, len, deadline);
+#if defined(QUIRK_KIND_COUNTED)
+  if (rc != 0) {
+    atomic_fetch_sub(&e->page->queued, 1);
+    qk_futex_wake(&e->page->queued);
+  }
+#endif
+  if (rc == 0) *sent = len;
+  return rc;
+}
+
+static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) {
+  end* e = v;
+  *got = 0;
+  if (e->role != IPCSPEC_READER) return -EBADF;
+  const int rc = qk_seq_recv(e->fd, buf, cap, got, qk_deadline(timeout_ms), QK_POLICY);
+#if defined(QUIRK_KIND_COUNTED)
+  if (rc == 0) {
+    atomic_fetch_sub(&e->page->queued, 1);
+    qk_futex_wake(&e->page->queued);
+  }
+#endif
+  return rc;
+}
+
+static void qk_end_close(void* v) {
+  end* e = v;
+  if (e->role == IPCSPEC_READER) {
+    atomic_store(&e->page->reader_closed, 1);
+    qk_futex_wake(&e->page->queued);
+  }
+  close(e->fd);
+  free(e);
+}
+
+static const ipcspec_transport kTransport = {
+    IPCSPEC_ABI_VERSION,
+    QUIRK_NAME,
+    {IPCSPEC_MESSAGE, IPCSPEC_ONE_WAY, QK_FLAGS, 0,
+     /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0, /*atomic_write=*/QK_ATOMIC,
+     /*max_queued=*/QK_QUEUED},
+    qk_create,
+    qk_open,
+    qk_chan_detach,
+    qk_send,
+    qk_recv,
+    qk_end_close,
+    qk_chan_destroy,
+};
+
+const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }

@@ -1,0 +1,170 @@
+// The family of correct but unusual transports (tests/plugins/quirks.def)
+// passes every generic property that applies, with no false alarm, and each
+// broken sibling is caught by the property written for its class with a
+// minimal counterexample: through the built-in path (the C transports
+// registered in this process) and through the C ABI path (the same sources
+// as plugin modules, run by the real binary with --plugin).
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/registry.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/shim_run.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/unusual_transports.h"
+
+namespace ipcspec {
+namespace {
+
+using testing::QuirkInfo;
+
+std::vector<QuirkInfo> Quirks(bool broken) {
+  std::vector<QuirkInfo> out;
+  for (const QuirkInfo& q : testing::QuirkTransports()) {
+    if (q.broken == broken) out.push_back(q);
+  }
+  return out;
+}
+
+std::vector<const Property*> GenericProperties() {
+  std::vector<const Property*> out;
+  for (const Property* p : PropertyRegistry::Global().All()) {
+    if (p->id().substr(0, 2) == "G-") out.push_back(p);
+  }
+  return out;
+}
+
+// The numbered steps of a counterexample ("  3. ...").
+size_t StepCount(const std::string& counterexample) {
+  size_t n = 0;
+  std::istringstream in(counterexample);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > 3 && line[0] == ' ' && line[1] == ' ' && std::isdigit(line[2])) ++n;
+  }
+  return n;
+}
+
+std::string Plugin(const QuirkInfo& q) {
+  return testing::QuirkPlugin(IPCSPEC_QUIRK_PLUGINS, q.name);
+}
+
+PropertyResult RunBuiltin(const QuirkInfo& q, const Property& p, int examples = 0) {
+  const Transport* t = TransportRegistry::Global().Find(q.name);
+  SandboxOptions o;
+  o.timeout = absl::Seconds(10);
+  DirectRunner runner(o);
+  RunConfig config;
+  config.seed = 1;
+  config.examples = examples;
+  return RunProperty(*t, p, config, runner);
+}
+
+// Every skip of a generic property names the capability that excludes it,
+// for every transport here (built-in, broken and unusual).
+TEST(GenericSkipTest, EverySkipSaysWhy) {
+  testing::RegisterQuirkTransports();
+  for (const Transport* t : TransportRegistry::Global().All()) {
+    for (const Property* p : GenericProperties()) {
+      const Applicability a = p->AppliesTo(*t);
+      if (a.applies) continue;
+      EXPECT_THAT(a.reason, ::testing::StartsWith("excluded by capability "))
+          << p->id() << " on " << t->name();
+    }
+  }
+}
+
+class CorrectQuirkTest : public ::testing::TestWithParam<QuirkInfo> {
+ protected:
+  static void SetUpTestSuite() { testing::RegisterQuirkTransports(); }
+};
+
+TEST_P(CorrectQuirkTest, PassesEveryApplicablePropertyBuiltIn) {
+  const Transport* t = TransportRegistry::Global().Find(GetParam().name);
+  ASSERT_NE(t, nullptr);
+  int ran = 0;
+  for (const Property* p : GenericProperties()) {
+    const Applicability a = p->AppliesTo(*t);
+    if (!a.applies) {
+      EXPECT_FALSE(a.reason.empty()) << p->id() << " is skipped without a reason";
+      continue;
+    }
+    ++ran;
+    PropertyResult r = RunBuiltin(GetParam(), *p, 15);
+    EXPECT_EQ(r.outcome, Outcome::kPass)
+        << p->id() << " on " << t->name() << ": " << r.message << "\n"
+        << r.counterexample;
+  }
+  EXPECT_GE(ran, 8) << "most generic properties apply to every transport";
+}
+
+// The same sources as plugins: one run of every G-* property per plugin.
+TEST_P(CorrectQuirkTest, PassesEveryApplicablePropertyAsAPlugin) {
+  const std::string so = Plugin(GetParam());
+  ASSERT_FALSE(so.empty()) << GetParam().name;
+  const std::string json = ::testing::TempDir() + "/quirk-" + GetParam().name + ".json";
+  testing::Ran ran = testing::RunCommand({IPCSPEC_BINARY, "run", "--plugin=" + so,
+                                          "--transport=" + GetParam().name, "--property=G-*",
+                                          "--examples=8", "--json=" + json});
+  std::ifstream in(json);
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::remove(json.c_str());
+  ASSERT_TRUE(report.is_object()) << ran.out;
+  int passed = 0;
+  for (const nlohmann::json& r : report["results"]) {
+    const std::string outcome = r.value("outcome", "");
+    EXPECT_TRUE(outcome == "pass" || outcome == "skipped")
+        << r.value("property", "") << ": " << outcome << ": " << r.value("message", "") << "\n"
+        << r.value("counterexample", "");
+    passed += outcome == "pass";
+  }
+  EXPECT_GE(passed, 8) << ran.out;
+  EXPECT_EQ(ran.exit_code, 0) << ran.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Family, CorrectQuirkTest, ::testing::ValuesIn(Quirks(false)),
+                         [](const auto& info) { return info.param.name; });
+
+class BrokenQuirkTest : public ::testing::TestWithParam<QuirkInfo> {
+ protected:
+  static void SetUpTestSuite() { testing::RegisterQuirkTransports(); }
+};
+
+TEST_P(BrokenQuirkTest, CaughtByItsPropertyBuiltIn) {
+  const QuirkInfo& q = GetParam();
+  const Property* p = PropertyRegistry::Global().Find(q.property);
+  ASSERT_NE(p, nullptr) << q.property;
+  const Transport* t = TransportRegistry::Global().Find(q.name);
+  ASSERT_TRUE(p->AppliesTo(*t).applies) << p->AppliesTo(*t).reason;
+  PropertyResult r = RunBuiltin(q, *p);
+  EXPECT_EQ(r.outcome, Outcome::kFail)
+      << q.name << " slipped through " << q.property << ": " << r.message;
+  EXPECT_LE(StepCount(r.counterexample), 4u) << r.counterexample;
+  EXPECT_THAT(r.counterexample, ::testing::Not(::testing::HasSubstr("parameter ")));
+  RecordProperty("counterexample", r.counterexample);
+}
+
+TEST_P(BrokenQuirkTest, CaughtByItsPropertyAsAPlugin) {
+  const QuirkInfo& q = GetParam();
+  testing::PairRun r = testing::RunPair(IPCSPEC_BINARY, q.name, q.property,
+                                        {.extra_args = {"--plugin=" + Plugin(q)}});
+  EXPECT_EQ(r.outcome, "fail") << r.output;
+  EXPECT_GE(StepCount(r.counterexample), 1u) << r.output;
+  EXPECT_LE(StepCount(r.counterexample), 4u) << r.counterexample;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Family, BrokenQuirkTest, ::testing::ValuesIn(Quirks(true)),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace ipcspec
