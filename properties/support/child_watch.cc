@@ -1,0 +1,109 @@
+#include "properties/support/child_watch.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr int kCountExit = 255;
+
+char StateOf(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '?';
+}
+
+}  // namespace
+
+int ExitCodeOf(ssize_t n, int err) { return n >= 0 ? kCountExit : std::clamp(err, 1, 254); }
+
+std::string ChildCall::Said() const {
+  if (blocked) return "blocked";
+  if (!exited) return "neither returned nor blocked in time";
+  if (WIFEXITED(status)) {
+    const int code = WEXITSTATUS(status);
+    if (code == kCountExit) return "returned a count";
+    return absl::StrCat("failed with ", ErrnoName(code));
+  }
+  return DescribeWaitStatus(status);
+}
+
+bool ChildCall::FailedWith(int err) const {
+  return exited && WIFEXITED(status) && WEXITSTATUS(status) == err;
+}
+
+bool ChildCall::Returned() const {
+  return exited && WIFEXITED(status) && WEXITSTATUS(status) == kCountExit;
+}
+
+bool SleepsIn(pid_t pid, std::initializer_list<long> calls) {
+  if (StateOf(pid) != 'S') return false;
+  std::ifstream sc(absl::StrCat("/proc/", pid, "/syscall"));
+  long nr = -2;
+  if (!(sc >> nr) || std::find(calls.begin(), calls.end(), nr) == calls.end()) return false;
+  // The syscall file may describe a call that just returned: look again.
+  return StateOf(pid) == 'S';
+}
+
+ChildCall WatchCall(const std::function<int()>& fn, std::initializer_list<long> calls,
+                    const Deadline& deadline) {
+  ChildCall out;
+  const pid_t pid = ForkChild(fn);
+  if (pid < 0) return out;
+  FileDescriptor pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &out.status, WNOHANG);
+    if (r == pid) {
+      out.exited = true;
+      return out;
+    }
+    if (calls.size() > 0 && SleepsIn(pid, calls)) {
+      out.blocked = true;
+      KillAndReap(pid);
+      return out;
+    }
+    if (deadline.Passed()) {
+      KillAndReap(pid);
+      return out;
+    }
+    // The child's exit wakes this at once; /proc is looked at between.
+    const Deadline slice = Deadline::After(absl::Milliseconds(1));
+    if (pidfd) {
+      PollOne(pidfd.get(), POLLIN, slice);
+    } else if (WaitChild(pid, 0, slice, &out.status)) {
+      out.exited = true;
+      return out;
+    }
+  }
+}
+
+void DefaultSignalAction(int sig) {
+  // The kernel's struct sigaction: handler, flags, restorer, mask.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } act = {SIG_DFL, 0, nullptr, 0};
+  ::syscall(SYS_rt_sigaction, sig, &act, nullptr, sizeof(act.mask));
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+}  // namespace ipcspec::props

@@ -1,0 +1,53 @@
+// properties/support/child_watch.h: a call made in a forked child and
+// observed by events: the child's wait status when the call returns, or the
+// kernel showing the child asleep in the call (/proc/PID/stat state S and
+// /proc/PID/syscall), never a timer. This is how a property proves that a
+// call blocks, or that it does not, without sleeping.
+//
+//   ChildCall c = WatchCall([&] { return ExitCodeOf(::read(w, buf, 1), errno); },
+//                           {SYS_read}, CaseDeadline(env));
+//   if (c.blocked) return Verdict::Fail("read on the write end blocked");
+//   if (!c.FailedWith(EBADF)) return Verdict::Fail("read on the write end " + c.Said());
+#ifndef IPCSPEC_PROPERTIES_SUPPORT_CHILD_WATCH_H_
+#define IPCSPEC_PROPERTIES_SUPPORT_CHILD_WATCH_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+
+#include "ipcspec/util.h"
+
+namespace ipcspec::props {
+
+// A call's result as a child's exit code: 255 for a count, else the errno.
+int ExitCodeOf(ssize_t n, int err);
+
+// What became of a call made in a forked child.
+struct ChildCall {
+  bool exited = false;   // the child ended; status says how
+  bool blocked = false;  // it slept in one of the watched system calls (then killed)
+  int status = 0;        // the wait status when it ended
+  // "returned a count" / "failed with EBADF" / "blocked" / "killed by SIGPIPE"
+  std::string Said() const;
+  // True when it exited with ExitCodeOf(-1, err).
+  bool FailedWith(int err) const;
+  // True when it exited with ExitCodeOf(n >= 0, ...) (a count).
+  bool Returned() const;
+};
+// Forks `fn` (its return value is the exit code) and watches the child until
+// it ends or sleeps in one of the system calls `calls`; a blocked child is
+// killed and reaped. At the deadline the child is killed, neither flag set.
+ChildCall WatchCall(const std::function<int()>& fn, std::initializer_list<long> calls,
+                    const Deadline& deadline);
+// True when process `pid` sleeps (state S) in one of `calls` right now.
+bool SleepsIn(pid_t pid, std::initializer_list<long> calls);
+
+// Sets `sig` back to SIG_DFL with the raw system call, past any sanitizer's
+// interceptor, so that a forked child that must die by `sig` really does.
+void DefaultSignalAction(int sig);
+
+}  // namespace ipcspec::props
+
+#endif  // IPCSPEC_PROPERTIES_SUPPORT_CHILD_WATCH_H_
