@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
+#include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 
@@ -47,5 +48,35 @@ std::string SayOpenFlags(uint64_t flags) {
 }
 
 long PageSize() { return ::sysconf(_SC_PAGESIZE); }
+
+Applicability ForAnonymousPipe(const Transport& t, std::string_view why) {
+  return OnlyFor(t, {"pipe"}, why);
+}
+
+bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, PipeFds* p,
+                      Verdict* failure) {
+  if (t.name() != "pipe" || Hooks().make_pipe != nullptr) {
+    if (!NewPipe(t, dir, p, failure)) return false;
+    const int nb = flags & O_NONBLOCK;
+    for (auto [fd, add] : {std::pair{p->r.get(), nb}, std::pair{p->w.get(), nb | (flags & O_DIRECT)}}) {
+      const int old = ::fcntl(fd, F_GETFL);
+      if (add != 0 && (old < 0 || ::fcntl(fd, F_SETFL, old | add) < 0)) {
+        *failure = Verdict::Broken(
+            absl::StrCat("fcntl(F_SETFL, ", SayOpenFlags(add), "): ", ErrnoName(errno)));
+        return false;
+      }
+    }
+    return true;
+  }
+  int fds[2];
+  if (::pipe2(fds, flags) != 0) {
+    *failure = Verdict::Broken(absl::StrCat("pipe2(", SayOpenFlags(flags), "): ", ErrnoName(errno)));
+    return false;
+  }
+  p->r.reset(fds[0]);
+  p->w.reset(fds[1]);
+  p->capacity = PipeCapacity(fds[1]);
+  return true;
+}
 
 }  // namespace ipcspec::props

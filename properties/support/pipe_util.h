@@ -22,6 +22,7 @@
 
 #include "ipcspec/property.h"
 #include "ipcspec/util.h"
+#include "properties/support/mech_common.h"
 
 namespace ipcspec::props {
 
@@ -39,6 +40,16 @@ std::string ExpectExactly(int r, const std::vector<std::byte>& want, std::string
 std::string SayOpenFlags(uint64_t flags);
 // The page size, for capacities and packets.
 long PageSize();
+
+// PIPE2-* and the PIPE-* rules of an anonymous pipe alone (pipefs, /proc
+// reopening) apply to "pipe" only; `why` names the rule's scope.
+Applicability ForAnonymousPipe(const Transport& t, std::string_view why);
+
+// Makes a pipe with pipe2(flags) for "pipe", or through MakePipe for "fifo"
+// with the status flags then set by F_SETFL (O_NONBLOCK on both ends, O_DIRECT
+// on the write end). Asks F_GETPIPE_SZ (see PipeFds). Broken verdict on failure.
+bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, PipeFds* p,
+                      Verdict* failure);
 
 }  // namespace ipcspec::props
 
