@@ -73,7 +73,7 @@ class GetflProperty : public NamedProperty {
   int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{flags_.Step(*StatusFlags()), toggle_.Step(*rc::gen::inRange(0, 3))};
+      return std::vector<Step>{flags_.Step(*StatusFlags()), toggle_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2}))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -270,11 +270,17 @@ class Pipe2NonblockProperty : public NamedProperty {
     FileDescriptor r(fds[0]), w(fds[1]);
     if (::fcntl(w.get(), F_SETPIPE_SZ, pages_.Of(s) * PageSize()) < 0)
       return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
-    char one;
-    if (ssize_t n = ::read(r.get(), &one, 1); n >= 0 || errno != EAGAIN) {
+    const Deadline deadline = CaseDeadline(env);
+    ChildCall c = WatchCall(
+        [&] {
+          char one;
+          return ExitCodeOf(::read(r.get(), &one, 1));
+        },
+        {SYS_read}, deadline);
+    if (!c.FailedWith(EAGAIN)) {
       return Verdict::Fail(absl::StrFormat("after pipe2(%s), a read of the empty pipe %s, not "
                                            "EAGAIN",
-                                           SayOpenFlags(flags), Said(n, errno)));
+                                           SayOpenFlags(flags), c.Said()));
     }
     const long filled = FillNonBlocking(w.get(), PageSize());
     if (filled < 0) return Verdict::Fail(absl::StrCat("filling the pipe: ", ErrnoName(-filled)));
@@ -284,8 +290,8 @@ class Pipe2NonblockProperty : public NamedProperty {
                                            SayOpenFlags(flags), Said(n, errno)));
     }
     if (SetNonBlocking(w.get(), false) < 0) return Verdict::Broken("F_SETFL");
-    ChildCall c = WatchCall([&] { return ExitCodeOf(::write(w.get(), "x", 1), errno); },
-                            {SYS_write}, CaseDeadline(env));
+    c = WatchCall([&] { return ExitCodeOf(::write(w.get(), "x", 1)); }, {SYS_write},
+                  deadline);
     if (!c.blocked) {
       return Verdict::Fail(absl::StrCat(
           "with O_NONBLOCK cleared on the write end, a write to the full pipe ", c.Said()));
@@ -328,7 +334,7 @@ class SigpipeKillProperty : public NamedProperty {
     const ChildCall c = WatchCall(
         [&] {
           DefaultSignalAction(SIGPIPE);
-          return ExitCodeOf(::write(p.w.get(), data.data(), data.size()), errno);
+          return ExitCodeOf(::write(p.w.get(), data.data(), data.size()));
         },
         {SYS_write}, CaseDeadline(env));
     if (!c.exited || !IsKilledBy(c.status, SIGPIPE)) {
@@ -365,7 +371,7 @@ class EmfileProperty : public NamedProperty {
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{free_.Step(*rc::gen::inRange(0, 4)),
+      return std::vector<Step>{free_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})),
                                pipe2_.Step(*rc::gen::arbitrary<bool>())};
     });
   }

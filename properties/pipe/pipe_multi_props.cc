@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
@@ -177,11 +178,11 @@ class WriteClosedProperty : public NamedProperty {
     p.w.reset();
     if (!flags.WaitFor(0, deadline)) return Verdict::Broken("writer never started");
     const auto pid = static_cast<pid_t>(flags.Counter(0).load());
-    if (!WaitUntilBlockedIn(pid, SYS_write, deadline)) {
-      return Verdict::Fail("the writer never blocked in write(2) on the full pipe");
+    if (!AwaitBlocked(pid, {SYS_write}, flags, 1, deadline)) {
+      return Verdict::Fail(flags.IsRaised(1)
+                               ? "the write of twice the capacity returned with the reader open"
+                               : "the writer never blocked in write(2) on the full pipe");
     }
-    if (flags.IsRaised(1))
-      return Verdict::Fail("the write of twice the capacity returned with the reader open");
     if (long q = BytesQueued(p.r.get()); q != cap) {
       return Verdict::Fail(
           absl::StrFormat("writer blocked with %d bytes queued; capacity %d", q, cap));
@@ -254,7 +255,7 @@ class WakeAllProperty : public NamedProperty {
     auto all_blocked = [&](std::string_view when) -> std::string {
       for (int r = 0; r < readers; ++r) {
         const auto pid = static_cast<pid_t>(flags.Counter(r).load());
-        if (flags.IsRaised(24 + r) || !WaitUntilBlockedIn(pid, SYS_read, deadline)) {
+        if (!AwaitBlocked(pid, {SYS_read}, flags, 24 + r, deadline)) {
           return absl::StrFormat("reader %d is not blocked in read %s", r, when);
         }
       }

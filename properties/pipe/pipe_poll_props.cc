@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
@@ -107,7 +108,7 @@ Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEn
   }
   const Deadline deadline = CaseDeadline(env);
   Participants ps(deadline);
-  SharedFlags flags(1);
+  SharedFlags flags(2);  // 0: the poller started (counter 0: its pid); 1: its poll returned
   const bool blocked_poll = blocking_.Of(s) && data.empty();
   if (blocked_poll) {
     ps.Spawn("poller", [&]() -> Verdict {
@@ -116,6 +117,7 @@ Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEn
       flags.Raise(0);
       struct pollfd pf = {p.r.get(), POLLIN, 0};
       const int n = ::poll(&pf, 1, deadline.RemainingMs());
+      flags.Raise(1);
       if (n != 1 || (pf.revents & kShown) != POLLHUP) {
         return Verdict::Fail(absl::StrFormat(
             "a poll blocked on the empty pipe woke with %s when the last writer closed, "
@@ -125,7 +127,8 @@ Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEn
       return Verdict::Pass();
     });
     if (!flags.WaitFor(0, deadline)) return Verdict::Broken("the poller never started");
-    if (!WaitUntilBlockedIn(static_cast<pid_t>(flags.Counter(0).load()), kPollCall, deadline)) {
+    if (!AwaitBlocked(static_cast<pid_t>(flags.Counter(0).load()), {kPollCall}, flags, 1,
+                      deadline)) {
       return Verdict::Fail("a poll for POLLIN on the empty pipe with a writer open did not block");
     }
   }

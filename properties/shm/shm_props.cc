@@ -15,23 +15,13 @@
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_sem.h"
+#include "properties/support/shm_util.h"
 
 namespace ipcspec::props {
 namespace {
 
-bool IsSysv(const Transport& t) { return t.name() == "sysv_shm"; }
 const SegmentKind& KindFor(const Transport& t) {
   return IsSysv(t) ? SysvSegments() : PosixSegments();
-}
-Applicability ForShm(const Transport& t) {
-  return OnlyFor(t, {"sysv_shm", "posix_shm"},
-                 "SHM-* checks shmget/shmat and shm_open/mmap themselves");
-}
-Applicability ForSysv(const Transport& t) {
-  return OnlyFor(t, {"sysv_shm"}, "a System V shmat/shmctl rule");
-}
-Applicability ForPosix(const Transport& t) {
-  return OnlyFor(t, {"posix_shm"}, "a POSIX shm_open/mmap rule");
 }
 
 rc::Gen<uint64_t> SegmentSize() {
@@ -41,38 +31,45 @@ rc::Gen<uint64_t> SegmentSize() {
   });
 }
 
+std::string SayPlacement(uint64_t v) {
+  return v != 0 ? "on the page after the flags" : "in the flags' cache line";
+}
+
 class PublishProperty : public NamedProperty {
  public:
-  PublishProperty(std::string_view id, std::string_view summary, bool atomic)
-      : NamedProperty(
-            id, summary,
-            "shm_overview(7), shmop(2), sem_overview(7); C++ [atomics.order] release/acquire; "
-            "LTP testcases/kernel/ipc/ (shmem_2nstest), testcases/kernel/mem/shmt/"),
-        atomic_(atomic) {}
+  PublishProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                  bool atomic)
+      : NamedProperty(id, summary, reference), atomic_(atomic) {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(
-        rc::gen::resize(
-            12, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(SegmentSize()))),
-        [](const std::vector<uint64_t>& sizes) {
-          std::vector<Step> steps;
-          for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
-          return steps;
-        });
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {seed_.Step(*rc::gen::inRange<uint32_t>(1, 1000)),
+                                 placement_.Step(*rc::gen::arbitrary<bool>())};
+      const auto sizes = *rc::gen::resize(
+          12, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(SegmentSize())));
+      for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
+      return steps;
+    });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     std::vector<uint64_t> sizes;
     for (const Step& st : s.steps) {
-      if (st.op == Op::kSend) sizes.push_back(st.size);
+      if (st.op == Op::kSend) sizes.push_back(std::max<uint64_t>(1, st.size));
     }
     const Publish how = atomic_     ? Publish::kAtomic
                         : IsSysv(t) ? Publish::kSysvSemaphore
                                     : Publish::kPosixSemaphore;
-    return CheckPublish(KindFor(t), how, sizes, env);
+    PublishOptions options;
+    options.seed = seed_.Of(s);
+    options.next_page = placement_.Of(s);
+    return CheckPublish(KindFor(t), how, sizes, options, env);
   }
 
  private:
   bool atomic_;
+  const Param<uint32_t> seed_{this, 0, "the pattern seed is %s", 1};
+  const Param<bool> placement_{this, 1, "the payload lies %s", false, SayPlacement};
 };
 
 class PublishSem : public PublishProperty {
@@ -80,8 +77,11 @@ class PublishSem : public PublishProperty {
   PublishSem()
       : PublishProperty(
             "SHM-PUBLISH-SEM",
-            "data written by one process into its attachment and published with a semaphore "
-            "post is seen whole by another process after its semaphore wait",
+            "data written by one process into its attachment and then published with a "
+            "semaphore post is seen whole, every byte of the generated pattern, by another "
+            "process after its semaphore wait; a publisher that posts before the data is caught",
+            "sem_overview(7), shm_overview(7), shmop(2); POSIX 4.12 'Memory Synchronization' "
+            "(sem_post/sem_wait synchronize memory); no gVisor or LTP test checks publication",
             false) {}
 };
 IPCSPEC_REGISTER_PROPERTY(PublishSem);
@@ -91,8 +91,11 @@ class PublishAtomic : public PublishProperty {
   PublishAtomic()
       : PublishProperty(
             "SHM-PUBLISH-ATOMIC",
-            "data published by a release store to an atomic in the segment is seen whole by "
-            "another process after its acquire load of that value",
+            "data published by a release store to an atomic flag in the segment (and a futex "
+            "wake) is seen whole by another process after its acquire load of that value; a "
+            "publisher that raises the flag before the data is caught",
+            "C++ [intro.races] and [atomics.order] (release/acquire), futex(2), shm_overview(7); "
+            "no gVisor or LTP test checks publication",
             true) {}
 };
 IPCSPEC_REGISTER_PROPERTY(PublishAtomic);
@@ -105,42 +108,21 @@ class ForkProperty : public NamedProperty {
             "a fork child sees what the parent wrote to the shared segment, and the parent sees "
             "what the child wrote",
             "fork(2) (shared mappings and attached segments are inherited), shmop(2); LTP "
-            "testcases/kernel/syscalls/ipc/shmat/shmat02.c") {}
+            "testcases/kernel/mem/shmt/shmt07.c, shmt04.c; Open POSIX conformance/interfaces/"
+            "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping") {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+    return rc::gen::map(SegmentSize(), [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    return CheckForkSharing(KindFor(t), s.Param(0, 4096), env);
+    return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(ForkProperty);
-
-// A named POSIX shm object of `size` bytes, unlinked when this goes away.
-struct NamedObject {
-  std::string name = UniqueName("/ipcspec-shm");
-  FileDescriptor fd;
-  pid_t creator = ::getpid();
-  ~NamedObject() {
-    if (fd && ::getpid() == creator) ::shm_unlink(name.c_str());
-  }
-  bool Create(uint64_t size) {
-    fd = FileDescriptor(::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
-    return fd && ::ftruncate(fd.get(), static_cast<off_t>(size)) == 0;
-  }
-};
-
-// "" when every byte of p[0..size) is PatternByte(writer, msg, .).
-std::string Mismatch(const uint8_t* p, uint64_t size, uint32_t writer, uint64_t msg) {
-  for (uint64_t b = 0; b < size; ++b) {
-    if (p[b] != PatternByte(writer, msg, b)) {
-      return absl::StrFormat("byte %d is 0x%02x, expected 0x%02x", b, p[b],
-                             PatternByte(writer, msg, b));
-    }
-  }
-  return "";
-}
 
 class MapPrivateProperty : public NamedProperty {
  public:
@@ -150,14 +132,15 @@ class MapPrivateProperty : public NamedProperty {
             "writes through a MAP_PRIVATE mapping of a shm object stay in that process: a "
             "MAP_SHARED mapping in another process and the object itself do not change",
             "mmap(2) MAP_PRIVATE ('copy-on-write mapping'); Open POSIX conformance/interfaces/"
-            "mmap/") {}
+            "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
+            "MMapFileTest.WritePrivateOnReadOnlyFd") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+    return rc::gen::map(SegmentSize(), [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     NamedObject obj;
     if (!obj.Create(size))
       return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
@@ -206,6 +189,9 @@ class MapPrivateProperty : public NamedProperty {
     if (!failure.empty()) return Verdict::Fail(failure);
     return v;
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty);
 
@@ -216,14 +202,17 @@ class RmidAttachedProperty : public NamedProperty {
             "SHM-RMID-ATTACHED",
             "after IPC_RMID a segment lives while attached (SHM_DEST, still shared with an "
             "attached child) and is gone (EINVAL) after the last detach",
-            "shmctl(2) IPC_RMID; LTP testcases/kernel/syscalls/ipc/shmctl/shmctl01.c") {}
+            "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
+            "ShmTest.RemovedSegmentsAreMarkedDeleted, ShmTest.RemovedSegmentsAreDestroyed, "
+            "ShmDeathTest.SegmentNotAccessibleAfterDetach; LTP testcases/kernel/mem/shmt/shmt02.c, "
+            "testcases/kernel/syscalls/shmctl/shmctl02.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+    return rc::gen::map(SegmentSize(), [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
     if (id < 0) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));
     auto* p = static_cast<uint8_t*>(::shmat(id, nullptr, 0));
@@ -263,6 +252,9 @@ class RmidAttachedProperty : public NamedProperty {
     }
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
 
@@ -273,14 +265,15 @@ class UnlinkMappedProperty : public NamedProperty {
             "SHM-UNLINK-MAPPED",
             "after shm_unlink the name is gone (ENOENT) but existing mappings live on and stay "
             "shared with a forked child",
-            "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c") {}
+            "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
+            "shm_open/28-2.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+    return rc::gen::map(SegmentSize(), [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     NamedObject obj;
     if (!obj.Create(size))
       return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
@@ -311,6 +304,9 @@ class UnlinkMappedProperty : public NamedProperty {
     if (!failure.empty()) return Verdict::Fail(failure);
     return v;
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty);
 
@@ -321,38 +317,35 @@ class SegvProperty : public NamedProperty {
             "SHM-SEGV",
             "a write through a read-only attach (SHM_RDONLY / PROT_READ) or after shmdt/munmap "
             "kills the writing process with SIGSEGV",
-            "shmat(2) SHM_RDONLY, shmdt(2), mmap(2) SIGSEGV; LTP testcases/kernel/syscalls/ipc/"
-            "shmat/shmat01.c") {}
+            "shmat(2) SHM_RDONLY, shmdt(2), mmap(2) SIGSEGV; LTP testcases/kernel/syscalls/"
+            "shmat/shmat01.c, shmdt/shmdt01.c; gVisor test/syscalls/linux/shm.cc "
+            "ShmDeathTest.ReadonlySegment, ShmDeathTest.SegmentNotAccessibleAfterDetach") {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+  int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *SegmentSize())};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{after_detach_.Step(*rc::gen::arbitrary<bool>()),
+                               size_.Step(*SegmentSize())};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const bool after_detach = s.Param(0, 0) != 0;
-    const uint64_t size = s.Param(1, 4096);
+    const bool after_detach = after_detach_.Of(s);
+    const uint64_t size = size_.Of(s);
     std::string err;
     std::unique_ptr<Segment> seg = KindFor(t).Create(size, &err);
     if (!seg) return Verdict::Broken(err);
-    pid_t pid = ForkChild([&] {
-      auto* p = static_cast<volatile uint8_t*>(seg->Attach(!after_detach, &err));
-      if (p == nullptr) return 20;
-      const uint64_t at = size - 1;
-      if (after_detach) {
-        p[0] = 0x5a;  // allowed while attached
-        seg->Detach(const_cast<uint8_t*>(p));
-      }
-      p[at] = 0xa5;  // must die here
-      return 0;
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    int status = 0;
-    if (!WaitChild(pid, 0, CaseDeadline(env), &status)) {
-      KillAndReap(pid);
-      return Verdict::Fail("the writing child did not finish");
-    }
+    const int status = TouchInChild(
+        [&] {
+          auto* p = static_cast<volatile uint8_t*>(seg->Attach(!after_detach, &err));
+          if (p == nullptr) ::_exit(20);
+          if (after_detach) {
+            p[0] = 0x5a;  // allowed while attached
+            seg->Detach(const_cast<uint8_t*>(p));
+          }
+          p[size - 1] = 0xa5;  // must die here
+        },
+        CaseDeadline(env));
+    if (status == -1) return Verdict::Fail("the writing child did not finish");
     if (WIFEXITED(status) && WEXITSTATUS(status) == 20)
       return Verdict::Broken("attach failed in the child");
     if (!IsKilledBy(status, SIGSEGV)) {
@@ -371,6 +364,11 @@ class SegvProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<bool> after_detach_{this, 0, "the write comes after detaching: %s", false,
+                                  SayYesNo};
+  const Param<uint64_t> size_{this, 1, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(SegvProperty);
 
@@ -380,21 +378,22 @@ class NattchProperty : public NamedProperty {
       : NamedProperty("SHM-NATTCH",
                       "shm_nattch counts attaches: every shmat in any process, every attach a fork "
                       "inherits, minus every shmdt and every exit",
-                      "shmctl(2) shm_nattch; LTP testcases/kernel/syscalls/ipc/shmctl/shmctl01.c") {
-  }
+                      "shmctl(2) shm_nattch; LTP testcases/kernel/syscalls/shmctl/shmctl01.c; "
+                      "gVisor test/syscalls/linux/shm.cc ShmTest.AttachDetach") {}
+  int DefaultExamples() const override { return 15; }
   Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange(1, 5))};  // own attaches
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {own_.Step(*rc::gen::inRange(1, 5))};
       auto children = *rc::gen::resize(
           4, rc::gen::container<std::vector<uint64_t>>(rc::gen::inRange<uint64_t>(1, 4)));
-      for (size_t i = 0; i < children.size(); ++i)
-        steps.push_back(Step::Param(10 + i, children[i]));
+      for (size_t i = 0; i < children.size() && i < child_.size(); ++i)
+        steps.push_back(child_[i].Step(children[i]));
       return steps;
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int own = static_cast<int>(s.Param(0, 1));
+    const int own = own_.Of(s);
     std::vector<int> kids;
     for (const Step& st : s.steps) {
       if (st.op == Op::kParam && st.arg >= 10) kids.push_back(static_cast<int>(st.size));
@@ -455,6 +454,12 @@ class NattchProperty : public NamedProperty {
     }
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
+
+ private:
+  const Param<int> own_{this, 0, "this process attaches %s times", 1};
+  const std::vector<Param<uint64_t>> child_ = {
+      {this, 10, "child 1 attaches %s times", 0}, {this, 11, "child 2 attaches %s times", 0},
+      {this, 12, "child 3 attaches %s times", 0}, {this, 13, "child 4 attaches %s times", 0}};
 };
 IPCSPEC_REGISTER_PROPERTY(NattchProperty);
 
@@ -465,15 +470,15 @@ class OpenSizeProperty : public NamedProperty {
             "SHM-OPEN-SIZE0",
             "shm_open(O_CREAT) makes an object of size 0; ftruncate sets the size another "
             "opener sees",
-            "shm_open(3) ('The shared memory object has a size of zero'); Open POSIX "
-            "conformance/interfaces/shm_open/") {}
+            "shm_open(3) ('A new shared memory object initially has zero length'); Open POSIX "
+            "conformance/interfaces/shm_open/21-1.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+    return rc::gen::map(SegmentSize(), [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     NamedObject obj;
     obj.fd = FileDescriptor(::shm_open(obj.name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
     if (!obj.fd) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
@@ -490,6 +495,9 @@ class OpenSizeProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "ftruncate sets %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
 
@@ -501,17 +509,19 @@ class CreateExclProperty : public NamedProperty {
             "N processes racing to create one name/key with O_CREAT|O_EXCL (IPC_CREAT|IPC_EXCL): "
             "exactly one wins, the others get EEXIST",
             "shm_open(3) O_EXCL, shmget(2) IPC_EXCL; Open POSIX conformance/interfaces/shm_open/"
-            "22-1.c; LTP testcases/kernel/syscalls/ipc/shmget/shmget02.c") {}
+            "22-1.c, 23-1.c; LTP testcases/kernel/syscalls/shmget/shmget02.c; gVisor "
+            "test/syscalls/linux/shm.cc ShmTest.RequestingDuplicateCreationFails") {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+  int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(rc::gen::inRange(2, 9),
-                        [](int n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](int n) { return std::vector<Step>{racers_.Step(n)}; });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const int n = static_cast<int>(s.Param(0, 4));
+    const int n = racers_.Of(s);
     const bool sysv = IsSysv(t);
     const std::string name = UniqueName("/ipcspec-excl");
-    const key_t key = static_cast<key_t>(std::hash<std::string>{}(name)&0x3fffffff) | 1;
+    const key_t key = FreshKey();
     SharedFlags flags(2);  // counter 0: winners, 1: EEXIST
     ProcessBarrier barrier(static_cast<uint32_t>(n));
     const Deadline deadline = CaseDeadline(env);
@@ -546,6 +556,9 @@ class CreateExclProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> racers_{this, 0, "%s processes race to create it", 4};
 };
 IPCSPEC_REGISTER_PROPERTY(CreateExclProperty);
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -30,6 +31,7 @@ char StateOf(pid_t pid) {
 }  // namespace
 
 int ExitCodeOf(ssize_t n, int err) { return n >= 0 ? kCountExit : std::clamp(err, 1, 254); }
+int ExitCodeOf(ssize_t n) { return ExitCodeOf(n, errno); }
 
 std::string ChildCall::Said() const {
   if (blocked) return "blocked";
@@ -57,6 +59,16 @@ bool SleepsIn(pid_t pid, std::initializer_list<long> calls) {
   if (!(sc >> nr) || std::find(calls.begin(), calls.end(), nr) == calls.end()) return false;
   // The syscall file may describe a call that just returned: look again.
   return StateOf(pid) == 'S';
+}
+
+bool AwaitBlocked(pid_t pid, std::initializer_list<long> calls, const SharedFlags& flags,
+                  size_t returned, const Deadline& deadline) {
+  for (;;) {
+    if (flags.IsRaised(returned)) return false;
+    if (SleepsIn(pid, calls)) return true;
+    if (deadline.Passed()) return false;
+    flags.WaitFor(returned, Deadline::After(absl::Milliseconds(1)));
+  }
 }
 
 ChildCall WatchCall(const std::function<int()>& fn, std::initializer_list<long> calls,

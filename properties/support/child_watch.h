@@ -18,11 +18,15 @@
 #include <string>
 
 #include "ipcspec/util.h"
+#include "properties/support/common.h"
 
 namespace ipcspec::props {
 
 // A call's result as a child's exit code: 255 for a count, else the errno.
 int ExitCodeOf(ssize_t n, int err);
+// The same with the errno the call left: ExitCodeOf(::read(fd, b, 1)) (errno
+// is read in the body, after the call, never as an unsequenced argument).
+int ExitCodeOf(ssize_t n);
 
 // What became of a call made in a forked child.
 struct ChildCall {
@@ -43,6 +47,12 @@ ChildCall WatchCall(const std::function<int()>& fn, std::initializer_list<long> 
                     const Deadline& deadline);
 // True when process `pid` sleeps (state S) in one of `calls` right now.
 bool SleepsIn(pid_t pid, std::initializer_list<long> calls);
+// Waits until process `pid` sleeps in one of `calls` (true), or until flag
+// `returned` of `flags` is raised, meaning the call came back without
+// blocking, or the deadline (false). Each wait between looks at /proc is a
+// futex wait on that flag, so a call that returns ends it at once.
+bool AwaitBlocked(pid_t pid, std::initializer_list<long> calls, const SharedFlags& flags,
+                  size_t returned, const Deadline& deadline);
 
 // Sets `sig` back to SIG_DFL with the raw system call, past any sanitizer's
 // interceptor, so that a forked child that must die by `sig` really does.

@@ -1,0 +1,146 @@
+// The PIPE-*, PIPE2-* and FIFO-* kernel rules can fail: each one passes when
+// the real `ipcspec` runs it, and fails when the interposed libc
+// (tests/shim/shim_pipe.c) breaks exactly that rule. The wrong stream that
+// keeps message boundaries (a seqpacket socketpair posing as a pipe) fails
+// PIPE-STREAM-MERGE through MechHooks.
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/registry.h"
+#include "properties/support/mech_common.h"
+#include "tests/support/shim_run.h"
+
+namespace ipcspec {
+namespace {
+
+using testing::PairRun;
+using testing::RunPair;
+
+struct Breakage {
+  const char* transport;
+  const char* property;
+  const char* mode;
+};
+
+std::ostream& operator<<(std::ostream& os, const Breakage& b) {
+  return os << b.property << " on " << b.transport << " under " << b.mode;
+}
+
+const Breakage kBreakages[] = {
+    {"pipe", "PIPE-EOF", "eof-before-data"},
+    {"fifo", "PIPE-EBADF", "read-end-writable"},
+    {"pipe", "PIPE-EPIPE", "epipe-no-signal"},
+    {"fifo", "PIPE-ESPIPE", "pipe-lseek-zero"},
+    {"pipe", "PIPE-EAGAIN", "eagain-as-zero"},
+    {"pipe", "PIPE-PARTIAL", "partial-short-by-one"},
+    {"fifo", "PIPE-PARTIAL", "partial-short-by-one"},
+    {"pipe", "PIPE-PARTIAL-CLOSED", "partial-as-epipe"},
+    {"pipe", "PIPE-SETPIPE-SZ-EINVAL", "setpipe-sz-clamp-big"},
+    {"fifo", "PIPE-SETPIPE-SZ-EPERM", "setpipe-sz-clamp-max"},
+    {"pipe", "PIPE-SETPIPE-SZ-ROUND", "setpipe-sz-exact"},
+    {"pipe", "PIPE-GETFL", "getfl-rdwr"},
+    {"pipe", "PIPE2-EINVAL", "pipe2-lenient"},
+    {"pipe", "PIPE2-CLOEXEC", "pipe2-cloexec-dropped"},
+    {"pipe", "PIPE2-NONBLOCK", "pipe2-nonblock-write-only"},
+    {"pipe", "PIPE-SIGPIPE-KILL", "sigpipe-ignored"},
+    {"pipe", "PIPE-PACKET", "pipe2-direct-ignored"},
+    {"fifo", "PIPE-PACKET", "pipe2-direct-ignored"},
+    {"pipe", "PIPE-PACKET-TRUNC", "packet-short-read-keeps-rest"},
+    {"pipe", "PIPE-ZERO-IO", "zero-io-eagain"},
+    {"fifo", "PIPE-FIONREAD", "fionread-write-end-zero"},
+    {"pipe", "PIPE-READ-AVAILABLE", "read-waits-full"},
+    {"pipe", "PIPE-POLL-HUP", "poll-hup-as-in"},
+    {"fifo", "PIPE-POLL-ERR", "poll-no-err"},
+    {"pipe", "PIPE-POLL-READY", "poll-always-writable"},
+    {"pipe", "PIPE-PROC-REOPEN", "proc-reopen-enxio"},
+    {"pipe", "PIPE-PROC-NOREF", "proc-stat-leaks-ref"},
+    {"pipe", "PIPE-INODE", "pipe-ino-differs"},
+    {"fifo", "PIPE-BLOCKED-EPIPE", "blocked-epipe-as-zero"},
+    {"pipe", "PIPE-EMFILE", "emfile-leaks-fd"},
+    {"fifo", "FIFO-ENXIO", "fifo-enxio-rdwr"},
+    {"fifo", "FIFO-RDWR", "fifo-rdwr-as-rdonly"},
+    {"fifo", "FIFO-RENDEZVOUS", "fifo-open-nonblock"},
+    {"fifo", "FIFO-EINTR", "fifo-open-restart"},
+    {"fifo", "FIFO-MKNOD", "mknod-fifo-regular"},
+    {"fifo", "FIFO-EEXIST", "mkfifo-replace"},
+    {"fifo", "FIFO-OTRUNC", "fifo-otrunc-drains"},
+    {"fifo", "FIFO-TRUNCATE", "fifo-truncate-ok"},
+    {"fifo", "FIFO-DISCARD", "fifo-keeps-data"},
+    {"fifo", "FIFO-POLL-NOHUP", "fifo-poll-early-hup"},
+    {"fifo", "FIFO-NB-READ-EOF", "fifo-nb-eof-eagain"},
+};
+
+class PipeRuleTest : public ::testing::TestWithParam<Breakage> {};
+
+TEST_P(PipeRuleTest, PassesOnTheKernelAndFailsUnderItsShim) {
+  const Breakage& b = GetParam();
+  PairRun ok = RunPair(IPCSPEC_BINARY, b.transport, b.property, {.extra_args = {"--examples=10"}});
+  EXPECT_EQ(ok.outcome, "pass") << ok.message << "\n" << ok.output;
+  PairRun broken =
+      RunPair(IPCSPEC_BINARY, b.transport, b.property,
+              {.shim_library = IPCSPEC_SHIM_LIBRARY, .shim_mode = b.mode, .extra_args = {}});
+  EXPECT_EQ(broken.outcome, "fail") << broken.message << "\n" << broken.output;
+  // The counterexample is said in words.
+  EXPECT_THAT(broken.counterexample, ::testing::Not(::testing::HasSubstr("parameter ")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shim, PipeRuleTest, ::testing::ValuesIn(kBreakages),
+                         [](const ::testing::TestParamInfo<Breakage>& info) {
+                           std::string name = std::string(info.param.transport) + "_" +
+                                              info.param.property + "_" + info.param.mode;
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+// Every new PIPE-*, PIPE2-* and FIFO-* property has a breakage above (the
+// older ones without one are proven elsewhere: PIPE-ATOMIC, PIPE-WAKE-ALL,
+// PIPE-SETPIPE-SZ, PIPE-STREAM-MERGE).
+TEST(PipeRuleCoverageTest, EveryPipeRuleHasAWayToFail) {
+  const std::set<std::string> elsewhere = {"PIPE-ATOMIC", "PIPE-WAKE-ALL", "PIPE-SETPIPE-SZ",
+                                           "PIPE-STREAM-MERGE"};
+  std::set<std::string> broken;
+  for (const Breakage& b : kBreakages) broken.insert(b.property);
+  int pipes = 0;
+  for (const Property* p : PropertyRegistry::Global().All()) {
+    const std::string id(p->id());
+    if (id.rfind("PIPE", 0) != 0 && id.rfind("FIFO-", 0) != 0) continue;
+    ++pipes;
+    EXPECT_TRUE(broken.count(id) != 0 || elsewhere.count(id) != 0) << id;
+  }
+  EXPECT_GE(pipes, 35);
+}
+
+int SeqpacketPipe(int fds[2]) {
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
+  ::shutdown(fds[0], SHUT_WR);
+  ::shutdown(fds[1], SHUT_RD);
+  return 0;
+}
+
+TEST(PipeRuleWrongPipeTest, PipeKeepingWriteBoundariesFailsStreamMerge) {
+  const Transport* t = TransportRegistry::Global().Find("pipe");
+  const Property* p = PropertyRegistry::Global().Find("PIPE-STREAM-MERGE");
+  ASSERT_NE(t, nullptr);
+  ASSERT_NE(p, nullptr);
+  SandboxOptions o;
+  DirectRunner runner(o);
+  RunConfig config;
+  config.seed = 3;
+  config.examples = 10;
+  EXPECT_EQ(RunProperty(*t, *p, config, runner).outcome, Outcome::kPass);
+  props::Hooks().make_pipe = SeqpacketPipe;
+  PropertyResult r = RunProperty(*t, *p, config, runner);
+  props::Hooks() = props::MechHooks{};
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, ::testing::HasSubstr("write boundaries kept"));
+}
+
+}  // namespace
+}  // namespace ipcspec
