@@ -143,9 +143,10 @@ Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const C
   if (!m.ok()) return Verdict::Broken(absl::StrCat("mmap: ", ErrnoName(errno)));
   uint8_t* p = m.bytes();
   const Deadline deadline = CaseDeadline(env);
-  SharedFlags flags(3);  // 0: parent wrote; 1: child wrote; 2: grandchild wrote
+  SharedFlags flags(4);  // 0: parent wrote; 1: child wrote; 2: grandchild wrote; 3: child done
   Participants ps(deadline);
   ps.Spawn("child", [&]() -> Verdict {
+    const RaiseOnExit done(flags, 3);
     SharedMemory text(256);
     const pid_t grandchild = ForkChild([&] {
       if (!flags.WaitFor(1, deadline)) return 2;
@@ -158,12 +159,15 @@ Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const C
       return 0;
     });
     if (!flags.WaitFor(0, deadline)) return Verdict::Broken("never told");
-    if (std::string e = Mismatch(p, third, 1, 0); !e.empty())
+    if (std::string e = Mismatch(p, third, 1, 0); !e.empty()) {
+      KillAndReap(grandchild);
       return Verdict::Fail("the parent's write is not seen in the child: " + e);
+    }
     Fill(p + third, third, 2, 0);
     flags.Raise(1);
     int status = 0;
-    if (!WaitChild(grandchild, 0, deadline, &status) || !WIFEXITED(status) ||
+    if (!flags.WaitFor(2, deadline) || !WaitChild(grandchild, 0, deadline, &status) ||
+        !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0) {
       KillAndReap(grandchild);
       return Verdict::Fail(absl::StrCat("in the grandchild: ", static_cast<const char*>(text.data())));
@@ -174,7 +178,7 @@ Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const C
   });
   Fill(p, third, 1, 0);
   flags.Raise(0);
-  if (!flags.WaitFor(2, deadline)) return ps.Join();
+  if (!flags.WaitFor(3, deadline) || !flags.IsRaised(2)) return ps.Join();
   if (std::string e = Mismatch(p + third, third, 2, 0); !e.empty())
     return Verdict::Fail("the child's write is not seen in the parent: " + e);
   if (std::string e = Mismatch(p + 2 * third, len - 2 * third, 3, 0); !e.empty())

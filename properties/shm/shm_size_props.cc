@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
@@ -79,6 +80,10 @@ Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
   SharedFlags flags(2 * sizes.size() + 1);  // 0: other mapped; 1+2i: size i written; 2+2i: seen
   Participants ps(deadline);
   ps.Spawn("other process", [&]() -> Verdict {
+    // Whatever happens, nobody waits for this process's later steps in vain.
+    const absl::Cleanup release = [&] {
+      for (size_t i = 0; i < sizes.size(); ++i) flags.Raise(2 + 2 * i);
+    };
     FileDescriptor fd(obj.Reopen(O_RDWR));
     Mapping other = fd ? MapShared(fd.get(), maplen) : Mapping();
     if (!other.ok()) return Verdict::Broken(absl::StrCat("mmap: ", ErrnoName(errno)));
@@ -367,6 +372,7 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
   Participants ps(deadline);
   uint8_t* inherited = m.bytes();
   ps.Spawn("other process", [&]() -> Verdict {
+    const RaiseOnExit done(flags, 2);
     FileDescriptor fd(anon ? -1 : obj.Reopen(O_RDWR));
     Mapping own = anon ? Mapping() : MapShared(fd.get(), old_len);
     uint8_t* view = anon ? inherited : own.bytes();
@@ -376,7 +382,6 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
     if (std::string e = Mismatch(view, old_len, 1, 0); !e.empty())
       return Verdict::Fail("a write at the moved mapping's new address is not seen here: " + e);
     Fill(view, old_len, 2, 0);
-    flags.Raise(2);
     return Verdict::Pass();
   });
   if (!flags.WaitFor(0, deadline)) return Verdict::Broken("the other process never mapped");
@@ -391,10 +396,10 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
     return Verdict::Fail("after mremap moved the mapping, its old address is still mapped");
   Fill(now.bytes(), old_len, 1, 0);
   flags.Raise(1);
-  if (!flags.WaitFor(2, deadline)) return ps.Join();
+  if (Verdict v = (flags.WaitFor(2, deadline), ps.Join()); !v.ok()) return v;
   if (std::string e = Mismatch(now.bytes(), old_len, 2, 0); !e.empty())
     return Verdict::Fail("the other process's write is not seen at the new address: " + e);
-  return ps.Join();
+  return Verdict::Pass();
 }
 
 class MremapAliasProperty : public NamedProperty {

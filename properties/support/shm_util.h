@@ -23,6 +23,7 @@
 
 #include "ipcspec/property.h"
 #include "ipcspec/util.h"
+#include "properties/support/common.h"
 
 namespace ipcspec::props {
 
@@ -97,6 +98,20 @@ std::string NotZero(const uint8_t* p, uint64_t n);
 // Forks; the child sets SIGSEGV and SIGBUS to SIG_DFL and runs `touch`, then
 // exits 0. The wait status, or -1 when it did not end by the deadline.
 int TouchInChild(const std::function<void()>& touch, const Deadline& deadline);
+
+// Raises flag `i` when it goes out of scope, so that a participant that
+// gives up early still releases whoever waits for its last step.
+class RaiseOnExit {
+ public:
+  RaiseOnExit(SharedFlags& flags, size_t i) : flags_(flags), i_(i) {}
+  ~RaiseOnExit() { flags_.Raise(i_); }
+  RaiseOnExit(const RaiseOnExit&) = delete;
+  RaiseOnExit& operator=(const RaiseOnExit&) = delete;
+
+ private:
+  SharedFlags& flags_;
+  size_t i_;
+};
 
 // Sizes biased to page edges, 1 .. 16 pages.
 rc::Gen<uint64_t> ShmSize();
