@@ -1,10 +1,11 @@
-// The PIPE-*, PIPE2-* and FIFO-* kernel rules can fail: each one passes when
-// the real `ipcspec` runs it, and fails when the interposed libc
-// (tests/shim/shim_pipe.c) breaks exactly that rule. The wrong stream that
-// keeps message boundaries (a seqpacket socketpair posing as a pipe) fails
-// PIPE-STREAM-MERGE through MechHooks.
+// The PIPE-*, PIPE2-*, FIFO-* and SPLICE-*/TEE-*/VMSPLICE-* kernel rules can
+// fail: each passes when the real `ipcspec` runs it, and fails when the
+// interposed libc (tests/shim/shim_pipe.c, shim_splice.c) breaks exactly that
+// rule. A stream that keeps message boundaries (a seqpacket socketpair posing
+// as a pipe) fails PIPE-STREAM-MERGE through MechHooks.
 #include <sys/socket.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,18 @@ const Breakage kBreakages[] = {
     {"fifo", "FIFO-DISCARD", "fifo-keeps-data"},
     {"fifo", "FIFO-POLL-NOHUP", "fifo-poll-early-hup"},
     {"fifo", "FIFO-NB-READ-EOF", "fifo-nb-eof-eagain"},
+    {"pipe", "SPLICE-FILE-TO-PIPE", "splice-ignore-off-in"},
+    {"pipe", "SPLICE-PIPE-TO-FILE", "splice-out-pwrite0"},
+    {"pipe", "SPLICE-PIPE-TO-PIPE", "splice-pipe-as-tee"},
+    {"fifo", "SPLICE-ESPIPE", "splice-pipe-offset-dropped"},
+    {"pipe", "SPLICE-EINVAL-NOPIPE", "splice-copy-fallback"},
+    {"pipe", "SPLICE-EINVAL-SAMEPIPE", "splice-same-pipe-ok"},
+    {"pipe", "SPLICE-EINVAL-APPEND", "splice-append-ok"},
+    {"pipe", "SPLICE-NONBLOCK", "splice-nonblock-stripped"},
+    {"fifo", "TEE-DUPLICATE", "tee-consumes"},
+    {"pipe", "TEE-EINVAL", "tee-file-ok"},
+    {"pipe", "VMSPLICE-TO-PIPE", "vmsplice-drop-last-iov"},
+    {"pipe", "VMSPLICE-FROM-PIPE", "vmsplice-readend-ebadf"},
 };
 
 class PipeRuleTest : public ::testing::TestWithParam<Breakage> {};
@@ -107,14 +120,19 @@ TEST(PipeRuleCoverageTest, EveryPipeRuleHasAWayToFail) {
                                            "PIPE-STREAM-MERGE"};
   std::set<std::string> broken;
   for (const Breakage& b : kBreakages) broken.insert(b.property);
-  int pipes = 0;
+  int pipes = 0, splicing = 0;
   for (const Property* p : PropertyRegistry::Global().All()) {
     const std::string id(p->id());
-    if (id.rfind("PIPE", 0) != 0 && id.rfind("FIFO-", 0) != 0) continue;
-    ++pipes;
+    const bool pipe_rule = id.rfind("PIPE", 0) == 0 || id.rfind("FIFO-", 0) == 0;
+    const bool splice_rule = id.rfind("SPLICE-", 0) == 0 || id.rfind("TEE-", 0) == 0 ||
+                             id.rfind("VMSPLICE-", 0) == 0;
+    if (!pipe_rule && !splice_rule) continue;
+    pipes += pipe_rule;
+    splicing += splice_rule;
     EXPECT_TRUE(broken.count(id) != 0 || elsewhere.count(id) != 0) << id;
   }
   EXPECT_GE(pipes, 35);
+  EXPECT_GE(splicing, 10);
 }
 
 int SeqpacketPipe(int fds[2]) {
