@@ -124,8 +124,8 @@ TEST(PipeRuleCoverageTest, EveryPipeRuleHasAWayToFail) {
   for (const Property* p : PropertyRegistry::Global().All()) {
     const std::string id(p->id());
     const bool pipe_rule = id.rfind("PIPE", 0) == 0 || id.rfind("FIFO-", 0) == 0;
-    const bool splice_rule = id.rfind("SPLICE-", 0) == 0 || id.rfind("TEE-", 0) == 0 ||
-                             id.rfind("VMSPLICE-", 0) == 0;
+    const bool splice_rule =
+        id.rfind("SPLICE-", 0) == 0 || id.rfind("TEE-", 0) == 0 || id.rfind("VMSPLICE-", 0) == 0;
     if (!pipe_rule && !splice_rule) continue;
     pipes += pipe_rule;
     splicing += splice_rule;

@@ -202,9 +202,9 @@ INSTANTIATE_TEST_SUITE_P(Shim, ShmRuleTest, ::testing::ValuesIn(kBreakages),
 // Every SHM-* property has a way to fail: a shim mode above, the torn
 // publisher, or a wrong segment kind (mech_signal_shm_socket_test.cc).
 TEST(ShmRuleCoverageTest, EveryShmRuleHasAWayToFail) {
-  const std::set<std::string> elsewhere = {"SHM-PUBLISH-ATOMIC", "SHM-PUBLISH-SEM", "SHM-FORK",
-                                           "SHM-NATTCH", "SHM-RMID-ATTACHED",
-                                           "SHM-UNLINK-MAPPED"};
+  const std::set<std::string> elsewhere = {"SHM-PUBLISH-ATOMIC", "SHM-PUBLISH-SEM",
+                                           "SHM-FORK",           "SHM-NATTCH",
+                                           "SHM-RMID-ATTACHED",  "SHM-UNLINK-MAPPED"};
   std::set<std::string> broken;
   for (const Breakage& b : kBreakages) broken.insert(b.property);
   int shm = 0;

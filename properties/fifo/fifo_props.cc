@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "properties/support/common.h"
 #include "properties/support/child_watch.h"
+#include "properties/support/common.h"
 #include "properties/support/fifo_node.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
@@ -48,8 +48,8 @@ class EnxioProperty : public NamedProperty {
     // 0: open a reader (O_RDONLY|O_NONBLOCK); 1: close the oldest reader;
     // 2: try a non-blocking writer.
     return rc::gen::exec([] {
-      auto ops = *rc::gen::resize(
-          12, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(rc::gen::elementOf(std::vector<int>{0, 1, 2}))));
+      auto ops = *rc::gen::resize(12, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(
+                                          rc::gen::elementOf(std::vector<int>{0, 1, 2}))));
       std::vector<Step> steps;
       for (int op : ops)
         steps.push_back(op == 0   ? Step{Op::kOpen, 0, 0, 0}
@@ -91,7 +91,6 @@ class EnxioProperty : public NamedProperty {
   }
 };
 
-
 std::string SayExtra(uint64_t v) {
   return v == 1 ? "a blocking reader" : v == 2 ? "a blocking writer" : "nobody";
 }
@@ -120,14 +119,13 @@ class RdwrProperty : public NamedProperty {
     FifoNode node(env.scratch_dir);
     if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
     SharedFlags flags(1);  // 0: the O_RDWR open returned
-    const ChildCall c = WatchCall([&] { return Opener(node, s, flags); }, {SYS_openat},
-                                  CaseDeadline(env));
+    const ChildCall c =
+        WatchCall([&] { return Opener(node, s, flags); }, {SYS_openat}, CaseDeadline(env));
     if (c.blocked) {
-      return Verdict::Fail(
-          flags.IsRaised(0)
-              ? absl::StrCat("with an O_RDWR opener, the blocking open of ", SayExtra(extra_.Of(s)),
-                             " blocked")
-              : "open(O_RDWR) blocked");
+      return Verdict::Fail(flags.IsRaised(0)
+                               ? absl::StrCat("with an O_RDWR opener, the blocking open of ",
+                                              SayExtra(extra_.Of(s)), " blocked")
+                               : "open(O_RDWR) blocked");
     }
     if (!c.exited || !WIFEXITED(c.status)) return Verdict::Fail("the opener " + c.Said());
     switch (WEXITSTATUS(c.status)) {
@@ -136,8 +134,8 @@ class RdwrProperty : public NamedProperty {
       case kRdwrOpen:
         return Verdict::Fail("open(O_RDWR) failed");
       case kRdwrOther:
-        return Verdict::Fail(absl::StrCat("with an O_RDWR opener, the open of ",
-                                          SayExtra(extra_.Of(s)), " failed"));
+        return Verdict::Fail(
+            absl::StrCat("with an O_RDWR opener, the open of ", SayExtra(extra_.Of(s)), " failed"));
       case kRdwrWrite:
         return Verdict::Fail("write on the O_RDWR descriptor failed");
       case kRdwrExtraRead:
@@ -227,8 +225,8 @@ class RendezvousProperty : public NamedProperty {
     // The other side opens without blocking: the waiting opener makes it possible.
     const int fd = node.Open((child_reads ? O_WRONLY : O_RDONLY) | O_NONBLOCK);
     if (fd < 0) {
-      return Verdict::Fail(absl::StrCat("with an opener waiting, the other side's open ",
-                                        OpenResult(fd)));
+      return Verdict::Fail(
+          absl::StrCat("with an opener waiting, the other side's open ", OpenResult(fd)));
     }
     FileDescriptor mine(fd);
     SetNonBlocking(fd, false);
@@ -283,9 +281,8 @@ class EintrProperty : public NamedProperty {
  private:
   Verdict Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const;
 
-  const Param<int> child_{this, 0, "the interrupted open is for %s", 0, [](uint64_t v) {
-                            return std::string(v != 0 ? "writing" : "reading");
-                          }};
+  const Param<int> child_{this, 0, "the interrupted open is for %s", 0,
+                          [](uint64_t v) { return std::string(v != 0 ? "writing" : "reading"); }};
   const Param<int> signal_{this, 1, "the signal is %s", SIGUSR1, SaySignal};
   const Param<bool> restart_{this, 2, "the handler has SA_RESTART: %s", false, SayYesNo};
 };

@@ -263,8 +263,8 @@ class SetSizeEinvalProperty : public NamedProperty {
       const uint64_t low = *rc::gen::oneOf(
           rc::gen::elementOf(std::vector<uint64_t>{(1ULL << 31) + 1, 0xffffffffULL}),
           rc::gen::inRange<uint64_t>((1ULL << 31) + 1, 1ULL << 32));
-      const uint64_t high = *rc::gen::oneOf(rc::gen::just<uint64_t>(0),
-                                            rc::gen::inRange<uint64_t>(0, 0x7fffffffULL));
+      const uint64_t high =
+          *rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(0, 0x7fffffffULL));
       return std::vector<Step>{size_.Step((high << 32) | low),
                                end_.Step(*rc::gen::arbitrary<bool>())};
     });
@@ -282,9 +282,8 @@ class SetSizeEinvalProperty : public NamedProperty {
                                            SayEnd(end_.Of(s)), Said(r, errno)));
     }
     if (long now = PipeCapacity(p.r.get()); now != before) {
-      return Verdict::Fail(
-          absl::StrFormat("the refused F_SETPIPE_SZ changed the capacity from %d to %d", before,
-                          now));
+      return Verdict::Fail(absl::StrFormat(
+          "the refused F_SETPIPE_SZ changed the capacity from %d to %d", before, now));
     }
     return Verdict::Pass();
   }
@@ -329,9 +328,9 @@ class SetSizeEpermProperty : public NamedProperty {
     const int r = ::fcntl(fd, F_SETPIPE_SZ, want);
     if (privileged) {
       if (r < want) {
-        return Verdict::Fail(absl::StrFormat(
-            "with CAP_SYS_RESOURCE, F_SETPIPE_SZ(%d) above pipe-max-size %d %s", want, max,
-            Said(r, errno)));
+        return Verdict::Fail(
+            absl::StrFormat("with CAP_SYS_RESOURCE, F_SETPIPE_SZ(%d) above pipe-max-size %d %s",
+                            want, max, Said(r, errno)));
       }
     } else if (r >= 0 || errno != EPERM) {
       return Verdict::Fail(
@@ -348,8 +347,8 @@ class SetSizeEpermProperty : public NamedProperty {
       return Verdict::Unsupported("the per-user pipe page limit (pipe-user-pages-soft) is reached");
     }
     if (int down = ::fcntl(fd, F_SETPIPE_SZ, PageSize()); down != PageSize()) {
-      return Verdict::Fail(absl::StrFormat("decreasing to one page %s, expected %d",
-                                           Said(down, errno), PageSize()));
+      return Verdict::Fail(
+          absl::StrFormat("decreasing to one page %s, expected %d", Said(down, errno), PageSize()));
     }
     return Verdict::Pass();
   }
@@ -375,10 +374,10 @@ class SetSizeRoundProperty : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int shift = *rc::gen::inRange(10, 21);
-      const uint64_t n = *rc::gen::oneOf(
-          rc::gen::elementOf(std::vector<uint64_t>{0, 1, (1ULL << shift) - 1, 1ULL << shift,
-                                                   (1ULL << shift) + 1}),
-          rc::gen::inRange<uint64_t>(0, 1u << 20));
+      const uint64_t n =
+          *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{
+                              0, 1, (1ULL << shift) - 1, 1ULL << shift, (1ULL << shift) + 1}),
+                          rc::gen::inRange<uint64_t>(0, 1u << 20));
       return std::vector<Step>{request_.Step(std::min<uint64_t>(n, 1u << 20)),
                                end_.Step(*rc::gen::arbitrary<bool>())};
     });
@@ -401,15 +400,16 @@ class SetSizeRoundProperty : public NamedProperty {
     }
     for (int e : {p.r.get(), p.w.get()}) {
       if (long c = PipeCapacity(e); c != want) {
-        return Verdict::Fail(absl::StrFormat("after F_SETPIPE_SZ(%d) = %d, F_GETPIPE_SZ on %s "
-                                             "says %d",
-                                             n, want, SayEnd(e == p.w.get()), c));
+        return Verdict::Fail(
+            absl::StrFormat("after F_SETPIPE_SZ(%d) = %d, F_GETPIPE_SZ on %s "
+                            "says %d",
+                            n, want, SayEnd(e == p.w.get()), c));
       }
     }
     const int other = end_.Of(s) ? p.r.get() : p.w.get();
     if (int again = ::fcntl(other, F_SETPIPE_SZ, got); again != want) {
-      return Verdict::Fail(absl::StrFormat("asking again for %d from the other end %s", got,
-                                           Said(again, errno)));
+      return Verdict::Fail(
+          absl::StrFormat("asking again for %d from the other end %s", got, Said(again, errno)));
     }
     return Verdict::Pass();
   }

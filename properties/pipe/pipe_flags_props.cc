@@ -73,7 +73,8 @@ class GetflProperty : public NamedProperty {
   int DefaultExamples() const override { return 15; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{flags_.Step(*StatusFlags()), toggle_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2}))};
+      return std::vector<Step>{flags_.Step(*StatusFlags()),
+                               toggle_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2}))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -100,12 +101,11 @@ class GetflProperty : public NamedProperty {
 
  private:
   static std::string Check(const PipeFds& p, int want_r, int want_w, std::string_view when) {
-    for (auto [fd, want, end] : {std::tuple{p.r.get(), want_r, "read end"},
-                                 std::tuple{p.w.get(), want_w, "write end"}}) {
+    for (auto [fd, want, end] :
+         {std::tuple{p.r.get(), want_r, "read end"}, std::tuple{p.w.get(), want_w, "write end"}}) {
       const int got = ::fcntl(fd, F_GETFL);
       if (got < 0) return absl::StrCat("F_GETFL on the ", end, ": ", ErrnoName(errno));
-      if ((got & O_ACCMODE) != (want & O_ACCMODE) ||
-          (got & kStatusBits) != (want & kStatusBits)) {
+      if ((got & O_ACCMODE) != (want & O_ACCMODE) || (got & kStatusBits) != (want & kStatusBits)) {
         return absl::StrFormat("%s: F_GETFL on the %s shows %s with %s, expected %s with %s", when,
                                end, SayAccess(got), SayOpenFlags(got & kStatusBits),
                                SayAccess(want), SayOpenFlags(want & kStatusBits));
@@ -115,11 +115,10 @@ class GetflProperty : public NamedProperty {
   }
 
   const Param<int> flags_{this, 0, "the pipe is made with %s", 0, SayFlagSet};
-  const Param<int> toggle_{this, 1, "then O_NONBLOCK is flipped on %s", 0, [](uint64_t v) {
-                             return std::string(v == 0   ? "neither end"
-                                                : v == 1 ? "the read end"
-                                                         : "the write end");
-                           }};
+  const Param<int> toggle_{
+      this, 1, "then O_NONBLOCK is flipped on %s", 0, [](uint64_t v) {
+        return std::string(v == 0 ? "neither end" : v == 1 ? "the read end" : "the write end");
+      }};
 };
 
 class Pipe2EinvalProperty : public NamedProperty {
@@ -164,9 +163,9 @@ class Pipe2EinvalProperty : public NamedProperty {
                                            SayOpenFlags(flags), fds[0], fds[1]));
     }
     if (const int after = CountOpenFds(); after != before) {
-      return Verdict::Fail(absl::StrFormat(
-          "the failed pipe2(%s) left %d descriptors open, %d before", SayOpenFlags(flags), after,
-          before));
+      return Verdict::Fail(
+          absl::StrFormat("the failed pipe2(%s) left %d descriptors open, %d before",
+                          SayOpenFlags(flags), after, before));
     }
     return Verdict::Pass();
   }
@@ -209,8 +208,8 @@ class Pipe2CloexecProperty : public NamedProperty {
                                              SayOpenFlags(flags), end, fdflags));
       }
       if (std::string e = ProbeAcrossExec(fd, cloexec, env); !e.empty()) {
-        return Verdict::Fail(absl::StrFormat("after pipe2(%s), the %s %s", SayOpenFlags(flags),
-                                             end, e));
+        return Verdict::Fail(
+            absl::StrFormat("after pipe2(%s), the %s %s", SayOpenFlags(flags), end, e));
       }
     }
     return Verdict::Pass();
@@ -278,20 +277,21 @@ class Pipe2NonblockProperty : public NamedProperty {
         },
         {SYS_read}, deadline);
     if (!c.FailedWith(EAGAIN)) {
-      return Verdict::Fail(absl::StrFormat("after pipe2(%s), a read of the empty pipe %s, not "
-                                           "EAGAIN",
-                                           SayOpenFlags(flags), c.Said()));
+      return Verdict::Fail(
+          absl::StrFormat("after pipe2(%s), a read of the empty pipe %s, not "
+                          "EAGAIN",
+                          SayOpenFlags(flags), c.Said()));
     }
     const long filled = FillNonBlocking(w.get(), PageSize());
     if (filled < 0) return Verdict::Fail(absl::StrCat("filling the pipe: ", ErrnoName(-filled)));
     if (ssize_t n = ::write(w.get(), "x", 1); n >= 0 || errno != EAGAIN) {
-      return Verdict::Fail(absl::StrFormat("after pipe2(%s), a write to the full pipe %s, not "
-                                           "EAGAIN",
-                                           SayOpenFlags(flags), Said(n, errno)));
+      return Verdict::Fail(
+          absl::StrFormat("after pipe2(%s), a write to the full pipe %s, not "
+                          "EAGAIN",
+                          SayOpenFlags(flags), Said(n, errno)));
     }
     if (SetNonBlocking(w.get(), false) < 0) return Verdict::Broken("F_SETFL");
-    c = WatchCall([&] { return ExitCodeOf(::write(w.get(), "x", 1)); }, {SYS_write},
-                  deadline);
+    c = WatchCall([&] { return ExitCodeOf(::write(w.get(), "x", 1)); }, {SYS_write}, deadline);
     if (!c.blocked) {
       return Verdict::Fail(absl::StrCat(
           "with O_NONBLOCK cleared on the write end, a write to the full pipe ", c.Said()));
@@ -385,24 +385,25 @@ class EmfileProperty : public NamedProperty {
       return Verdict::Broken("the probing child did not finish");
     }
     const char* call = use_pipe2 ? "pipe2" : "pipe";
-    if (!WIFEXITED(status)) return Verdict::Fail(absl::StrCat("the child ", DescribeWaitStatus(status)));
+    if (!WIFEXITED(status))
+      return Verdict::Fail(absl::StrCat("the child ", DescribeWaitStatus(status)));
     switch (WEXITSTATUS(status)) {
       case kEmfileOk:
         return Verdict::Pass();
       case kEmfileSetup:
         return Verdict::Broken("could not set up descriptors 0-2 and RLIMIT_NOFILE");
       case kEmfileWrongResult:
-        return Verdict::Fail(absl::StrFormat("%s with %d free descriptor slots %s", call,
-                                             free_slots,
-                                             free_slots >= 2 ? "failed" : "did not fail with EMFILE"));
+        return Verdict::Fail(
+            absl::StrFormat("%s with %d free descriptor slots %s", call, free_slots,
+                            free_slots >= 2 ? "failed" : "did not fail with EMFILE"));
       case kEmfileLeak:
-        return Verdict::Fail(absl::StrFormat(
-            "%s failed with EMFILE (%d free slots) but a descriptor was left open", call,
-            free_slots));
+        return Verdict::Fail(
+            absl::StrFormat("%s failed with EMFILE (%d free slots) but a descriptor was left open",
+                            call, free_slots));
       default:
-        return Verdict::Fail(absl::StrFormat(
-            "%s with exactly %d free slots did not use the lowest two (3 and 4)", call,
-            free_slots));
+        return Verdict::Fail(
+            absl::StrFormat("%s with exactly %d free slots did not use the lowest two (3 and 4)",
+                            call, free_slots));
     }
   }
 

@@ -1,8 +1,8 @@
 // PIPE-* reads and writes: zero-length calls, FIONREAD on both ends, a read
 // returns what is there without waiting for more, a byte stream merges
-// writes, packet mode (O_DIRECT) keeps them apart and discards the rest of a
-// packet read short, and a writer blocked on a full pipe gets EPIPE when the
-// last reader goes. For "pipe" and "fifo"; the pipe is made through MechHooks.
+// writes, and a writer blocked on a full pipe gets EPIPE when the last reader
+// goes. Packet mode is in pipe_packet_props.cc. For "pipe" and "fifo"; the pipe is made through
+// MechHooks.
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -24,11 +24,6 @@
 
 namespace ipcspec::props {
 namespace {
-
-// Sets packet mode: pipe2(O_DIRECT) for "pipe", F_SETFL on the write end else.
-bool NewPacketPipe(const Transport& t, const CaseEnv& env, PipeFds* p, Verdict* failure) {
-  return NewPipeWithFlags(t, env.scratch_dir, O_CLOEXEC | O_DIRECT, p, failure);
-}
 
 // The sizes of the kSend steps.
 std::vector<uint64_t> SizesOf(const Scenario& s) {
@@ -69,12 +64,12 @@ class ZeroIoProperty : public NamedProperty {
     char byte = 0;
     char* buf = null_.Of(s) ? nullptr : &byte;
     const Deadline deadline = CaseDeadline(env);
-    ChildCall c = WatchCall([&] { return ZeroExit(::read(p.r.get(), buf, 0)); },
-                            {SYS_read}, deadline);
+    ChildCall c =
+        WatchCall([&] { return ZeroExit(::read(p.r.get(), buf, 0)); }, {SYS_read}, deadline);
     if (!IsZero(c)) {
       return Verdict::Fail(absl::StrCat("read(fd, ", buf ? "buf" : "NULL",
-                                        ", 0) on the empty pipe with its writer open ",
-                                        ZeroSaid(c), ", expected 0 at once"));
+                                        ", 0) on the empty pipe with its writer open ", ZeroSaid(c),
+                                        ", expected 0 at once"));
     }
     if (reader_gone_.Of(s)) p.r.reset();
     c = WatchCall(
@@ -154,7 +149,8 @@ class FionreadProperty : public NamedProperty {
       } else if (st.op == Op::kRecv) {
         std::vector<std::byte> buf(st.size);
         const ssize_t n = ::read(p.r.get(), buf.data(), buf.size());
-        if (n < 0 && errno != EAGAIN) return Verdict::Broken(absl::StrCat("read: ", ErrnoName(errno)));
+        if (n < 0 && errno != EAGAIN)
+          return Verdict::Broken(absl::StrCat("read: ", ErrnoName(errno)));
         queued -= std::max<ssize_t>(n, 0);
       }
       if (std::string e = Expect(p, queued, absl::StrFormat("after step %d", i)); !e.empty())
@@ -240,8 +236,8 @@ class ReadAvailableProperty : public NamedProperty {
         },
         {SYS_read}, deadline);
     if (!c.blocked) {
-      return Verdict::Fail(absl::StrCat("a read of the empty pipe with its writer open ",
-                                        c.Said(), ", expected it to block"));
+      return Verdict::Fail(absl::StrCat("a read of the empty pipe with its writer open ", c.Said(),
+                                        ", expected it to block"));
     }
     return Verdict::Pass();
   }
@@ -298,128 +294,6 @@ class StreamMergeProperty : public NamedProperty {
   }
 };
 
-class PacketProperty : public NamedProperty {
- public:
-  PacketProperty()
-      : NamedProperty(
-            "PIPE-PACKET",
-            "in packet mode (O_DIRECT) each write of at most a page is one packet and a read "
-            "with a larger buffer returns exactly one packet; a larger write is split into "
-            "page-sized packets and the rest",
-            "pipe(2) O_DIRECT ('Each write(2) to the pipe is dealt with as a separate packet'; "
-            "'Writes of greater than PIPE_BUF bytes ... will be split'), fcntl(2) F_SETFL "
-            "O_DIRECT on a pipe; Linux fs/pipe.c pipe_write (PIPE_BUF_FLAG_PACKET)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int k = *rc::gen::inRange(1, 7);
-      for (int i = 0; i < k; ++i) {
-        steps.push_back(Step::Send(
-            1,
-            *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, PIPE_BUF, PIPE_BUF + 1}),
-                            rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)),
-            i));
-      }
-      return steps;
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPacketPipe(t, env, &p, &broken)) return broken;
-    const long page = PageSize();
-    const long slots = p.capacity > 0 ? p.capacity / page : 1;
-    std::vector<std::vector<std::byte>> packets;
-    long used = 0;
-    int i = 0;
-    for (uint64_t size : SizesOf(s)) {
-      const long need = static_cast<long>((size + page - 1) / page);
-      if (used + need > slots) break;
-      const std::vector<std::byte> d = PipeBytes(i++, size);
-      if (WriteFull(p.w.get(), d.data(), d.size()) < 0) return Verdict::Broken("write");
-      for (size_t off = 0; off < d.size(); off += page) {
-        packets.emplace_back(d.begin() + off, d.begin() + std::min<size_t>(off + page, d.size()));
-      }
-      used += need;
-    }
-    SetNonBlocking(p.r.get(), true);
-    std::vector<std::byte> buf(4 * page);
-    for (size_t k = 0; k < packets.size(); ++k) {
-      const ssize_t n = ::read(p.r.get(), buf.data(), buf.size());
-      if (n != static_cast<ssize_t>(packets[k].size()) ||
-          !std::equal(packets[k].begin(), packets[k].end(), buf.begin())) {
-        return Verdict::Fail(absl::StrFormat(
-            "packet %d of %d: a read of %d bytes %s, expected exactly that packet of %d bytes", k,
-            packets.size(), buf.size(), Said(n, errno), packets[k].size()));
-      }
-    }
-    return Verdict::Pass();
-  }
-};
-
-class PacketTruncProperty : public NamedProperty {
- public:
-  PacketTruncProperty()
-      : NamedProperty(
-            "PIPE-PACKET-TRUNC",
-            "in packet mode a read shorter than the next packet returns the bytes asked for and "
-            "discards the rest of that packet; the next read starts at the next packet",
-            "pipe(2) O_DIRECT ('If a read(2) specifies a buffer size that is smaller than the "
-            "next packet, then the requested number of bytes are read, and the excess bytes in "
-            "the packet are discarded'); Linux fs/pipe.c pipe_read") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int k = *rc::gen::inRange(1, 8);
-      for (int i = 0; i < k; ++i) {
-        const uint64_t size = *rc::gen::inRange<uint64_t>(2, PIPE_BUF + 1);
-        steps.push_back(Step::Send(1, size, i));
-        steps.push_back(Step::Recv(0, *rc::gen::inRange<uint64_t>(1, size + 8)));
-      }
-      return steps;
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPacketPipe(t, env, &p, &broken)) return broken;
-    const long page = PageSize();
-    const long slots = p.capacity > 0 ? p.capacity / page : 1;
-    std::vector<std::vector<std::byte>> packets;
-    std::vector<uint64_t> reads;
-    for (const Step& st : s.steps) {
-      if (st.op == Op::kSend && static_cast<long>(packets.size()) < slots) {
-        packets.push_back(PipeBytes(st.arg, std::min<uint64_t>(st.size, page)));
-        if (WriteFull(p.w.get(), packets.back().data(), packets.back().size()) < 0)
-          return Verdict::Broken("write");
-      } else if (st.op == Op::kRecv) {
-        reads.push_back(std::max<uint64_t>(1, st.size));
-      }
-    }
-    SetNonBlocking(p.r.get(), true);
-    for (size_t k = 0; k < packets.size() && k < reads.size(); ++k) {
-      std::vector<std::byte> buf(reads[k]);
-      const size_t want = std::min<size_t>(reads[k], packets[k].size());
-      const ssize_t n = ::read(p.r.get(), buf.data(), buf.size());
-      if (n != static_cast<ssize_t>(want) ||
-          !std::equal(buf.begin(), buf.begin() + want, packets[k].begin())) {
-        return Verdict::Fail(absl::StrFormat(
-            "packet %d (%d bytes) read with a %d-byte buffer: the read %s, expected the first "
-            "%d bytes of that packet%s",
-            k, packets[k].size(), reads[k], Said(n, errno), want,
-            k > 0 && reads[k - 1] < packets[k - 1].size() ? " (the rest of the previous packet "
-                                                             "must be gone)"
-                                                           : ""));
-      }
-    }
-    return Verdict::Pass();
-  }
-};
-
 class BlockedEpipeProperty : public NamedProperty {
  public:
   BlockedEpipeProperty()
@@ -447,8 +321,7 @@ class BlockedEpipeProperty : public NamedProperty {
   const Param<int> readers_{this, 2, "%s read descriptors are open", 1};
 };
 
-Verdict BlockedEpipeProperty::Run(const Transport& t, const Scenario& s,
-                                  const CaseEnv& env) const {
+Verdict BlockedEpipeProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
   PipeFds p;
   Verdict broken;
   if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
@@ -499,8 +372,6 @@ IPCSPEC_REGISTER_PROPERTY(ZeroIoProperty);
 IPCSPEC_REGISTER_PROPERTY(FionreadProperty);
 IPCSPEC_REGISTER_PROPERTY(ReadAvailableProperty);
 IPCSPEC_REGISTER_PROPERTY(StreamMergeProperty);
-IPCSPEC_REGISTER_PROPERTY(PacketProperty);
-IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty);
 IPCSPEC_REGISTER_PROPERTY(BlockedEpipeProperty);
 
 }  // namespace

@@ -129,12 +129,11 @@ class AtomicProperty : public NamedProperty {
 class WriteClosedProperty : public NamedProperty {
  public:
   WriteClosedProperty()
-      : NamedProperty(
-            "PIPE-PARTIAL-CLOSED",
-            "a blocking write of twice the capacity, blocked on a full pipe, returns the "
-            "capacity when the reader closes; the next write gives EPIPE",
-            "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.BlockPartialWriteClosed") {}
+      : NamedProperty("PIPE-PARTIAL-CLOSED",
+                      "a blocking write of twice the capacity, blocked on a full pipe, returns the "
+                      "capacity when the reader closes; the next write gives EPIPE",
+                      "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
+                      "PipeTest.BlockPartialWriteClosed") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
   int DefaultExamples() const override { return 8; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -192,9 +191,8 @@ class WriteClosedProperty : public NamedProperty {
   }
 
  private:
-  const Param<long> pages_{this, 0, "the capacity is %s", 16, [](uint64_t v) {
-                             return absl::StrCat(v, v == 1 ? " page" : " pages");
-                           }};
+  const Param<long> pages_{this, 0, "the capacity is %s", 16,
+                           [](uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }};
 };
 
 class WakeAllProperty : public NamedProperty {

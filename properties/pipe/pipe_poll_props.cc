@@ -55,8 +55,7 @@ constexpr int kShown = POLLIN | POLLOUT | POLLHUP | POLLERR | POLLPRI | POLLNVAL
 std::string ExpectEvents(int fd, short events, int want, std::string_view what) {
   const int got = PollNow(fd, events);
   if (got >= 0 && (got & kShown) == want) return "";
-  return absl::StrFormat("%s: poll shows %s, expected %s", what, SayEvents(got),
-                         SayEvents(want));
+  return absl::StrFormat("%s: poll shows %s, expected %s", what, SayEvents(got), SayEvents(want));
 }
 
 class PollHupProperty : public NamedProperty {
@@ -255,16 +254,14 @@ class PollReadyProperty : public NamedProperty {
         continue;
       }
       for (int again = 0; again < 2; ++again) {
-        const std::string when =
-            absl::StrFormat("after step %d (%d of %d slots used)%s", i, queued, slots,
-                            again ? ", asked again" : "");
+        const std::string when = absl::StrFormat("after step %d (%d of %d slots used)%s", i, queued,
+                                                 slots, again ? ", asked again" : "");
         if (std::string e = ExpectEvents(p.r.get(), POLLIN | POLLOUT, queued > 0 ? POLLIN : 0,
                                          absl::StrCat(when, ", read end"));
             !e.empty()) {
           return Verdict::Fail(e);
         }
-        if (std::string e = ExpectEvents(p.w.get(), POLLIN | POLLOUT,
-                                         queued < slots ? POLLOUT : 0,
+        if (std::string e = ExpectEvents(p.w.get(), POLLIN | POLLOUT, queued < slots ? POLLOUT : 0,
                                          absl::StrCat(when, ", write end"));
             !e.empty()) {
           return Verdict::Fail(e);

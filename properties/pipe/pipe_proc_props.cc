@@ -40,8 +40,8 @@ class InodeProperty : public NamedProperty {
   int DefaultExamples() const override { return 8; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{flags_.Step(*rc::gen::elementOf(
-          std::vector<int>{0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT}))};
+      return std::vector<Step>{flags_.Step(
+          *rc::gen::elementOf(std::vector<int>{0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT}))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -52,9 +52,10 @@ class InodeProperty : public NamedProperty {
     if (::fstat(p.r.get(), &rs) != 0 || ::fstat(p.w.get(), &ws) != 0)
       return Verdict::Broken(absl::StrCat("fstat: ", ErrnoName(errno)));
     if (!S_ISFIFO(rs.st_mode) || !S_ISFIFO(ws.st_mode)) {
-      return Verdict::Fail(absl::StrFormat("fstat mode 0%o (read end) and 0%o (write end): not "
-                                           "S_ISFIFO",
-                                           rs.st_mode, ws.st_mode));
+      return Verdict::Fail(
+          absl::StrFormat("fstat mode 0%o (read end) and 0%o (write end): not "
+                          "S_ISFIFO",
+                          rs.st_mode, ws.st_mode));
     }
     if (rs.st_ino != ws.st_ino || rs.st_dev != ws.st_dev) {
       return Verdict::Fail(absl::StrFormat(
@@ -101,16 +102,17 @@ class ProcReopenProperty : public NamedProperty {
             "proc(5) /proc/[pid]/fd; gVisor test/syscalls/linux/pipe.cc "
             "PipeTest.OpenViaProcSelfFD, PipeTest.OpenViaProcSelfFDWithWrites") {}
   Applicability AppliesTo(const Transport& t) const override {
-    return ForAnonymousPipe(t, "PIPE-* checks an anonymous pipe here (a FIFO reopened through "
-                               "/proc follows the FIFO open rules)");
+    return ForAnonymousPipe(t,
+                            "PIPE-* checks an anonymous pipe here (a FIFO reopened through "
+                            "/proc follows the FIFO open rules)");
   }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool write_end = *rc::gen::arbitrary<bool>();
-      return std::vector<Step>{
-          end_.Step(write_end), other_gone_.Step(!write_end && *rc::gen::arbitrary<bool>()),
-          size_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF))};
+      return std::vector<Step>{end_.Step(write_end),
+                               other_gone_.Step(!write_end && *rc::gen::arbitrary<bool>()),
+                               size_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -147,8 +149,9 @@ class ProcReopenProperty : public NamedProperty {
     }
     if (WEXITSTATUS(c.status) != kReopenOk) return Verdict::Fail(absl::StrCat(what, " ", c.Said()));
     if (write_end) {
-      if (std::string e = ExpectExactly(p.r.get(), data, "what was written through the reopened "
-                                                         "write end");
+      if (std::string e = ExpectExactly(p.r.get(), data,
+                                        "what was written through the reopened "
+                                        "write end");
           !e.empty()) {
         return Verdict::Fail(e);
       }
@@ -158,7 +161,8 @@ class ProcReopenProperty : public NamedProperty {
 
  private:
   const Param<bool> end_{this, 0, "the end reopened is %s", false, SayEnd};
-  const Param<bool> other_gone_{this, 1, "the write end is closed before the read end is reopened: %s", false, SayYesNo};
+  const Param<bool> other_gone_{
+      this, 1, "the write end is closed before the read end is reopened: %s", false, SayYesNo};
   const Param<uint64_t> size_{this, 2, "%s pass through", 10, SayBytes};
 };
 

@@ -57,11 +57,11 @@ class DirectionProperty : public NamedProperty {
   int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{
-          in_flight_.Step(*PipeSize()), r_nonblock_.Step(*rc::gen::arbitrary<bool>()),
-          w_nonblock_.Step(*rc::gen::arbitrary<bool>()),
-          ask_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
-          read_first_.Step(*rc::gen::arbitrary<bool>())};
+      return std::vector<Step>{in_flight_.Step(*PipeSize()),
+                               r_nonblock_.Step(*rc::gen::arbitrary<bool>()),
+                               w_nonblock_.Step(*rc::gen::arbitrary<bool>()),
+                               ask_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
+                               read_first_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -74,25 +74,25 @@ class DirectionProperty : public NamedProperty {
       return Verdict::Broken("filling the pipe");
     if (r_nonblock_.Of(s)) SetNonBlocking(p.r.get(), true);
     if (w_nonblock_.Of(s)) SetNonBlocking(p.w.get(), true);
-    const std::string mode = absl::StrFormat(
-        "(read end %s, write end %s, %d bytes in flight)",
-        r_nonblock_.Of(s) ? "O_NONBLOCK" : "blocking", w_nonblock_.Of(s) ? "O_NONBLOCK" : "blocking",
-        in_flight);
+    const std::string mode =
+        absl::StrFormat("(read end %s, write end %s, %d bytes in flight)",
+                        r_nonblock_.Of(s) ? "O_NONBLOCK" : "blocking",
+                        w_nonblock_.Of(s) ? "O_NONBLOCK" : "blocking", in_flight);
     const Deadline deadline = CaseDeadline(env);
     for (int i = 0; i < 2; ++i) {
       const bool write_call = (i == 0) != read_first_.Of(s);
       ChildCall c = WatchCall(
           [&] {
             std::vector<std::byte> buf = PipeBytes(99, k);
-            const ssize_t n = write_call ? ::write(p.r.get(), buf.data(), k)
-                                         : ::read(p.w.get(), buf.data(), k);
+            const ssize_t n =
+                write_call ? ::write(p.r.get(), buf.data(), k) : ::read(p.w.get(), buf.data(), k);
             return ExitCodeOf(n, errno);
           },
           {SYS_read, SYS_write}, deadline);
       if (!c.FailedWith(EBADF)) {
-        return Verdict::Fail(absl::StrFormat("%s(%d bytes) on the %s %s, not EBADF %s",
-                                             write_call ? "write" : "read", k,
-                                             write_call ? "read end" : "write end", c.Said(), mode));
+        return Verdict::Fail(absl::StrFormat(
+            "%s(%d bytes) on the %s %s, not EBADF %s", write_call ? "write" : "read", k,
+            write_call ? "read end" : "write end", c.Said(), mode));
       }
     }
     if (long q = BytesQueued(p.r.get()); q != static_cast<long>(in_flight)) {
@@ -256,7 +256,8 @@ class EofProperty : public NamedProperty {
       }
       std::vector<std::byte> buf(chunks[i % chunks.size()]);
       n = ::read(p.r.get(), buf.data(), buf.size());
-      if (n < 0) return Verdict::Fail(absl::StrCat("read after the writer closed ", Said(n, errno)));
+      if (n < 0)
+        return Verdict::Fail(absl::StrCat("read after the writer closed ", Said(n, errno)));
       if (n == 0) break;
       got.insert(got.end(), buf.begin(), buf.begin() + n);
     }

@@ -88,8 +88,8 @@ Verdict CowForkProperty::Run(const Transport&, const Scenario& s, const CaseEnv&
     if (!obj.Create(len)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
     m = Mapping(::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj.fd.get(), 0), len);
   } else {
-    m = Mapping(
-        ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), len);
+    m = Mapping(::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                len);
   }
   if (!m.ok()) return Verdict::Broken(absl::StrCat("mmap: ", ErrnoName(errno)));
   Fill(m.bytes(), len, 1, 0);
@@ -167,10 +167,10 @@ Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const C
     flags.Raise(1);
     int status = 0;
     if (!flags.WaitFor(2, deadline) || !WaitChild(grandchild, 0, deadline, &status) ||
-        !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       KillAndReap(grandchild);
-      return Verdict::Fail(absl::StrCat("in the grandchild: ", static_cast<const char*>(text.data())));
+      return Verdict::Fail(
+          absl::StrCat("in the grandchild: ", static_cast<const char*>(text.data())));
     }
     if (std::string e = Mismatch(p + 2 * third, len - 2 * third, 3, 0); !e.empty())
       return Verdict::Fail("the grandchild's write is not seen in the child: " + e);
@@ -205,19 +205,19 @@ class DontforkProperty : public NamedProperty {
     return rc::gen::exec([this] {
       const uint64_t pages = *rc::gen::inRange<uint64_t>(2, 7);
       const uint64_t first = *rc::gen::inRange<uint64_t>(0, pages);
-      return std::vector<Step>{
-          shared_.Step(*rc::gen::arbitrary<bool>()), pages_.Step(pages), first_.Step(first),
-          count_.Step(*rc::gen::inRange<uint64_t>(1, pages - first + 1)),
-          dofork_.Step(*rc::gen::arbitrary<bool>())};
+      return std::vector<Step>{shared_.Step(*rc::gen::arbitrary<bool>()), pages_.Step(pages),
+                               first_.Step(first),
+                               count_.Step(*rc::gen::inRange<uint64_t>(1, pages - first + 1)),
+                               dofork_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<bool> shared_{this, 0, "the mapping is %s", false, [](uint64_t v) {
-                              return std::string(v != 0 ? "a MAP_SHARED shm_open object"
-                                                        : "anonymous and private");
-                            }};
+  const Param<bool> shared_{
+      this, 0, "the mapping is %s", false, [](uint64_t v) {
+        return std::string(v != 0 ? "a MAP_SHARED shm_open object" : "anonymous and private");
+      }};
   const Param<uint64_t> pages_{this, 1, "it is %s long", 2, SayPages};
   const Param<uint64_t> first_{this, 2, "MADV_DONTFORK starts at page %s", 0};
   const Param<uint64_t> count_{this, 3, "and covers %s", 1, SayPages};
@@ -233,8 +233,8 @@ Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv
   if (shared_.Of(s)) {
     if (obj.Create(len)) m = MapShared(obj.fd.get(), len);
   } else {
-    m = Mapping(
-        ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), len);
+    m = Mapping(::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                len);
   }
   if (!m.ok()) return Verdict::Broken(absl::StrCat("mmap: ", ErrnoName(errno)));
   Fill(m.bytes(), len, 1, 0);
@@ -255,7 +255,8 @@ Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv
           unsigned char vec = 0;
           const bool excluded = !dofork && pg >= first && pg < first + count;
           const bool mapped = ::mincore(m.bytes() + pg * Page(), Page(), &vec) == 0;
-          if (mapped == excluded || (mapped && m.bytes()[pg * Page()] != PatternByte(1, 0, pg * Page()))) {
+          if (mapped == excluded ||
+              (mapped && m.bytes()[pg * Page()] != PatternByte(1, 0, pg * Page()))) {
             ::_exit(kProbeWrong + static_cast<int>(pg));
           }
         }
@@ -273,9 +274,9 @@ Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv
   if (!dofork) {
     const int touch = TouchInChild([&] { range[0] = 1; }, deadline);
     if (touch == -1 || !IsKilledBy(touch, SIGSEGV)) {
-      return Verdict::Fail(absl::StrCat(
-          "a fork child's write to a MADV_DONTFORK page: the child ",
-          touch == -1 ? "did not end" : DescribeWaitStatus(touch), ", expected SIGSEGV"));
+      return Verdict::Fail(absl::StrCat("a fork child's write to a MADV_DONTFORK page: the child ",
+                                        touch == -1 ? "did not end" : DescribeWaitStatus(touch),
+                                        ", expected SIGSEGV"));
     }
   }
   if (std::string e = Mismatch(m.bytes(), len, 1, 0); !e.empty())

@@ -78,8 +78,8 @@ class PersistProperty : public NamedProperty {
       return Verdict::Broken(absl::StrCat("creating the segment: ", ErrnoName(errno)));
     obj.fd.reset();
     {
-      Mapping m = IsSysv(t) ? Attach(id.get()) : MapShared(FileDescriptor(obj.Reopen(O_RDWR)).get(),
-                                                            size);
+      Mapping m =
+          IsSysv(t) ? Attach(id.get()) : MapShared(FileDescriptor(obj.Reopen(O_RDWR)).get(), size);
       if (!m.ok()) return Verdict::Broken(absl::StrCat("attaching: ", ErrnoName(errno)));
       Fill(m.bytes(), size, 1, 0);
     }
@@ -215,8 +215,8 @@ class RmidRepeatProperty : public NamedProperty {
     Fill(attaches[0].bytes(), size, 1, 0);
     for (int k = 0; k < std::max(2, times_.Of(s)); ++k) {
       if (::shmctl(id, IPC_RMID, nullptr) != 0) {
-        return Verdict::Fail(absl::StrFormat("IPC_RMID number %d of an attached segment: %s",
-                                             k + 1, ErrnoName(errno)));
+        return Verdict::Fail(absl::StrFormat("IPC_RMID number %d of an attached segment: %s", k + 1,
+                                             ErrnoName(errno)));
       }
       if (std::string e = Mismatch(attaches[0].bytes(), size, 1, 0); !e.empty())
         return Verdict::Fail(absl::StrFormat("after IPC_RMID number %d: %s", k + 1, e));
@@ -229,9 +229,9 @@ class RmidRepeatProperty : public NamedProperty {
     attaches.clear();
     struct shmid_ds ds = {};
     if (::shmctl(id, IPC_STAT, &ds) == 0 || (errno != EINVAL && errno != EIDRM)) {
-      return Verdict::Fail(absl::StrCat(
-          "after the last detach of a removed segment IPC_STAT ",
-          errno == 0 ? "succeeded" : ErrnoName(errno), ", expected EINVAL"));
+      return Verdict::Fail(absl::StrCat("after the last detach of a removed segment IPC_STAT ",
+                                        errno == 0 ? "succeeded" : ErrnoName(errno),
+                                        ", expected EINVAL"));
     }
     return Verdict::Pass();
   }
@@ -280,7 +280,8 @@ class RmidKeyGoneProperty : public NamedProperty {
           found >= 0 ? absl::StrCat("found id ", found) : ErrnoName(errno)));
     }
     SysvId fresh(::shmget(key, size, IPC_CREAT | 0600));
-    if (!fresh) return Verdict::Fail(absl::StrCat("shmget(IPC_CREAT) of the key: ", ErrnoName(errno)));
+    if (!fresh)
+      return Verdict::Fail(absl::StrCat("shmget(IPC_CREAT) of the key: ", ErrnoName(errno)));
     if (fresh.get() == id.get())
       return Verdict::Fail("IPC_CREAT of a removed segment's key gave the removed id back");
     Mapping again = Attach(fresh.get());
@@ -378,20 +379,22 @@ class UnlinkFdProperty : public NamedProperty {
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
     struct stat st = {};
     if (::fstat(obj.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size) {
-      return Verdict::Fail(absl::StrFormat("fstat of the unlinked object's descriptor: size %d, "
-                                           "expected %d",
-                                           st.st_size, size));
+      return Verdict::Fail(
+          absl::StrFormat("fstat of the unlinked object's descriptor: size %d, "
+                          "expected %d",
+                          st.st_size, size));
     }
     Mapping m = MapShared(obj.fd.get(), size);
     if (!m.ok())
-      return Verdict::Fail(absl::StrCat("mmap of the unlinked object's descriptor: ", ErrnoName(errno)));
+      return Verdict::Fail(
+          absl::StrCat("mmap of the unlinked object's descriptor: ", ErrnoName(errno)));
     if (std::string e = Mismatch(m.bytes(), size, 1, 0); !e.empty())
       return Verdict::Fail("the unlinked object's contents through a new mapping: " + e);
     if (::ftruncate(obj.fd.get(), static_cast<off_t>(resize)) != 0 ||
         ::fstat(obj.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != resize) {
-      return Verdict::Fail(absl::StrFormat(
-          "ftruncate(%d) of the unlinked object's descriptor: %s, size now %d", resize,
-          ErrnoName(errno), st.st_size));
+      return Verdict::Fail(
+          absl::StrFormat("ftruncate(%d) of the unlinked object's descriptor: %s, size now %d",
+                          resize, ErrnoName(errno), st.st_size));
     }
     return Verdict::Pass();
   }

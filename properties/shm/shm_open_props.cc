@@ -60,9 +60,10 @@ class OpenRdonlyProperty : public NamedProperty {
     if (!ro) return Verdict::Broken(absl::StrCat("shm_open(O_RDONLY): ", ErrnoName(errno)));
     const off_t len = static_cast<off_t>(length_.Of(s));
     if (int r = ::ftruncate(ro.get(), len); r == 0 || (errno != EINVAL && errno != EBADF)) {
-      return Verdict::Fail(absl::StrFormat("ftruncate(%d) of an O_RDONLY shm descriptor %s, not "
-                                           "EINVAL",
-                                           len, Result(r)));
+      return Verdict::Fail(
+          absl::StrFormat("ftruncate(%d) of an O_RDONLY shm descriptor %s, not "
+                          "EINVAL",
+                          len, Result(r)));
     }
     Mapping shared(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, ro.get(), 0), size);
     if (shared.ok() || errno != EACCES) {
@@ -73,9 +74,9 @@ class OpenRdonlyProperty : public NamedProperty {
     Mapping reader = MapShared(ro.get(), size, PROT_READ);
     if (!reader.ok()) return Verdict::Fail(absl::StrCat("mmap(PROT_READ): ", ErrnoName(errno)));
     if (::mprotect(reader.bytes(), size, PROT_READ | PROT_WRITE) == 0 || errno != EACCES) {
-      return Verdict::Fail(absl::StrCat(
-          "mprotect(PROT_WRITE) of a shared mapping of an O_RDONLY descriptor ",
-          errno == 0 ? "succeeded" : ErrnoName(errno), ", not EACCES"));
+      return Verdict::Fail(
+          absl::StrCat("mprotect(PROT_WRITE) of a shared mapping of an O_RDONLY descriptor ",
+                       errno == 0 ? "succeeded" : ErrnoName(errno), ", not EACCES"));
     }
     Mapping priv(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro.get(), 0), size);
     if (!priv.ok())
@@ -169,8 +170,7 @@ class OpenNamesProperty : public NamedProperty {
     } else if (c == kNoSlash || c == kDoubleSlash) {
       FileDescriptor same(::shm_open(unique.c_str(), O_RDWR, 0));
       if (!same) {
-        failure = absl::StrFormat("%s and \"%s\" do not name one object", SayNameClass(c),
-                                  unique);
+        failure = absl::StrFormat("%s and \"%s\" do not name one object", SayNameClass(c), unique);
       }
     }
     if (fd >= 0) ::shm_unlink(name.c_str());
@@ -201,7 +201,8 @@ class OpenEnoentProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     NamedObject obj;
     if (unlinked_.Of(s)) {
-      if (!obj.Create(Page()) || ::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("create/unlink");
+      if (!obj.Create(Page()) || ::shm_unlink(obj.name.c_str()) != 0)
+        return Verdict::Broken("create/unlink");
       obj.fd.reset();
     }
     const int flags = rdonly_.Of(s) ? O_RDONLY : O_RDWR;
@@ -242,7 +243,8 @@ class OpenTruncProperty : public NamedProperty {
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()), mode_.Step(0600 | *rc::gen::inRange(0, 0100))};
+      return std::vector<Step>{size_.Step(*ShmSize()),
+                               mode_.Step(0600 | *rc::gen::inRange(0, 0100))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -263,15 +265,16 @@ class OpenTruncProperty : public NamedProperty {
         after.st_uid != before.st_uid) {
       return Verdict::Fail(absl::StrFormat(
           "after shm_open(O_TRUNC) of a %d-byte object with mode %s: size %d, mode 0%o, uid %d",
-          size, SayMode(before.st_mode & 07777), after.st_size, after.st_mode & 07777, after.st_uid));
+          size, SayMode(before.st_mode & 07777), after.st_size, after.st_mode & 07777,
+          after.st_uid));
     }
-    const int status = TouchInChild([&] { (void)*static_cast<volatile uint8_t*>(m.bytes()); },
-                                    CaseDeadline(env));
+    const int status =
+        TouchInChild([&] { (void)*static_cast<volatile uint8_t*>(m.bytes()); }, CaseDeadline(env));
     if (status == -1 || !IsKilledBy(status, SIGBUS)) {
-      return Verdict::Fail(absl::StrCat("reading the old mapping of the truncated object: the "
-                                        "process ",
-                                        status == -1 ? "did not end" : DescribeWaitStatus(status),
-                                        ", expected SIGBUS"));
+      return Verdict::Fail(absl::StrCat(
+          "reading the old mapping of the truncated object: the "
+          "process ",
+          status == -1 ? "did not end" : DescribeWaitStatus(status), ", expected SIGBUS"));
     }
     return Verdict::Pass();
   }
@@ -306,7 +309,8 @@ class OpenCloexecProperty : public NamedProperty {
     if (!fd) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
     const int fdflags = ::fcntl(fd.get(), F_GETFD);
     if (fdflags < 0 || (fdflags & FD_CLOEXEC) == 0)
-      return Verdict::Fail(absl::StrFormat("F_GETFD of a shm_open descriptor is %d: no FD_CLOEXEC", fdflags));
+      return Verdict::Fail(
+          absl::StrFormat("F_GETFD of a shm_open descriptor is %d: no FD_CLOEXEC", fdflags));
     const std::string probe = absl::StrCat("/proc/self/fdinfo/", fd.get());
     const pid_t pid = ForkChild([&] {
       FileDescriptor null(::open("/dev/null", O_WRONLY | O_CLOEXEC));

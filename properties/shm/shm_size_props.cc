@@ -71,7 +71,8 @@ Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
     if (st.op == Op::kSend) sizes.push_back(st.size);
   }
   if (sizes.empty()) sizes.push_back(Page());
-  const uint64_t maplen = PagesFor(std::max<uint64_t>(1, *std::max_element(sizes.begin(), sizes.end()))) * Page();
+  const uint64_t maplen =
+      PagesFor(std::max<uint64_t>(1, *std::max_element(sizes.begin(), sizes.end()))) * Page();
   NamedObject obj;
   if (!obj.Create(sizes[0])) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
   Mapping mine = MapShared(obj.fd.get(), maplen);
@@ -105,8 +106,8 @@ Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
       return Verdict::Fail(absl::StrFormat("ftruncate(%d): %s", sizes[i], ErrnoName(errno)));
     struct stat st = {};
     if (::fstat(obj.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != sizes[i]) {
-      return Verdict::Fail(absl::StrFormat("after ftruncate(%d) fstat says %d bytes", sizes[i],
-                                           st.st_size));
+      return Verdict::Fail(
+          absl::StrFormat("after ftruncate(%d) fstat says %d bytes", sizes[i], st.st_size));
     }
     if (i > 0) {
       if (std::string e = Mismatch(mine.bytes(), std::min(sizes[i - 1], sizes[i]), 1, i - 1);
@@ -140,15 +141,15 @@ class SigbusProperty : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t extra = *rc::gen::inRange<uint64_t>(1, 5);
-      return std::vector<Step>{size_.Step(*rc::gen::inRange<uint64_t>(1, 3 * Page())),
-                               extra_.Step(extra),
-                               at_.Step(*rc::gen::inRange<uint64_t>(0, extra * Page())),
-                               write_.Step(*rc::gen::arbitrary<bool>()),
-                               shrink_.Step(*rc::gen::arbitrary<bool>())};
+      return std::vector<Step>{
+          size_.Step(*rc::gen::inRange<uint64_t>(1, 3 * Page())), extra_.Step(extra),
+          at_.Step(*rc::gen::inRange<uint64_t>(0, extra * Page())),
+          write_.Step(*rc::gen::arbitrary<bool>()), shrink_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = std::max<uint64_t>(1, size_.Of(s)), extra = std::max<uint64_t>(1, extra_.Of(s));
+    const uint64_t size = std::max<uint64_t>(1, size_.Of(s)),
+                   extra = std::max<uint64_t>(1, extra_.Of(s));
     const uint64_t data_pages = PagesFor(size), maplen = (data_pages + extra) * Page();
     NamedObject obj;
     if (!obj.Create(shrink_.Of(s) ? maplen : size))
@@ -169,10 +170,10 @@ class SigbusProperty : public NamedProperty {
           }
         },
         deadline);
-    const std::string what = absl::StrFormat(
-        "a %s %d bytes past the end of a %d-byte object mapped over %d bytes%s",
-        write ? "write" : "read", target - (m.bytes() + size), size, maplen,
-        shrink_.Of(s) ? " (shrunk after mapping)" : "");
+    const std::string what =
+        absl::StrFormat("a %s %d bytes past the end of a %d-byte object mapped over %d bytes%s",
+                        write ? "write" : "read", target - (m.bytes() + size), size, maplen,
+                        shrink_.Of(s) ? " (shrunk after mapping)" : "");
     if (status == -1 || !IsKilledBy(status, SIGBUS)) {
       return Verdict::Fail(absl::StrCat(what, ": the process ",
                                         status == -1 ? "did not end" : DescribeWaitStatus(status),
@@ -180,9 +181,10 @@ class SigbusProperty : public NamedProperty {
     }
     const int after = TouchInChild([&] { m.bytes()[size - 1] = 7; }, deadline);
     if (after == -1 || !WIFEXITED(after) || WEXITSTATUS(after) != 0) {
-      return Verdict::Fail(absl::StrCat("the last byte of the object itself is not usable: the "
-                                        "process ",
-                                        DescribeWaitStatus(after)));
+      return Verdict::Fail(
+          absl::StrCat("the last byte of the object itself is not usable: the "
+                       "process ",
+                       DescribeWaitStatus(after)));
     }
     return Verdict::Pass();
   }
@@ -235,9 +237,9 @@ class PartialPageProperty : public NamedProperty {
         },
         CaseDeadline(env));
     if (status == -1 || !WIFEXITED(status)) {
-      return Verdict::Fail(absl::StrFormat(
-          "touching byte %d of a %d-byte object (its last page) : the process %s", at, size,
-          status == -1 ? "did not end" : DescribeWaitStatus(status)));
+      return Verdict::Fail(
+          absl::StrFormat("touching byte %d of a %d-byte object (its last page) : the process %s",
+                          at, size, status == -1 ? "did not end" : DescribeWaitStatus(status)));
     }
     if (WEXITSTATUS(status) == kPartialNotZero) {
       return Verdict::Fail(absl::StrFormat(
@@ -246,8 +248,8 @@ class PartialPageProperty : public NamedProperty {
     }
     struct stat st = {};
     if (::fstat(obj.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size)
-      return Verdict::Fail(absl::StrFormat("after writing past the end, st_size is %d, not %d",
-                                           st.st_size, size));
+      return Verdict::Fail(
+          absl::StrFormat("after writing past the end, st_size is %d, not %d", st.st_size, size));
     char c;
     if (ssize_t n = ::pread(obj.fd.get(), &c, 1, static_cast<off_t>(size)); n != 0) {
       return Verdict::Fail(absl::StrFormat(
@@ -387,10 +389,12 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
   if (!flags.WaitFor(0, deadline)) return Verdict::Broken("the other process never mapped");
   void* old_addr = m.bytes();
   void* moved = ::mremap(old_addr, old_len, new_len, MREMAP_MAYMOVE);
-  if (moved == MAP_FAILED) return Verdict::Fail(absl::StrCat("mremap(MREMAP_MAYMOVE): ", ErrnoName(errno)));
+  if (moved == MAP_FAILED)
+    return Verdict::Fail(absl::StrCat("mremap(MREMAP_MAYMOVE): ", ErrnoName(errno)));
   m.release();
   Mapping now(moved, new_len);
-  if (moved == old_addr) return Verdict::Unsupported("the mapping grew in place despite the blocker");
+  if (moved == old_addr)
+    return Verdict::Unsupported("the mapping grew in place despite the blocker");
   unsigned char vec = 0;
   if (::mincore(old_addr, Page(), &vec) == 0 || errno != ENOMEM)
     return Verdict::Fail("after mremap moved the mapping, its old address is still mapped");

@@ -58,7 +58,8 @@ bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, Pip
   if (t.name() != "pipe" || Hooks().make_pipe != nullptr) {
     if (!NewPipe(t, dir, p, failure)) return false;
     const int nb = flags & O_NONBLOCK;
-    for (auto [fd, add] : {std::pair{p->r.get(), nb}, std::pair{p->w.get(), nb | (flags & O_DIRECT)}}) {
+    for (auto [fd, add] :
+         {std::pair{p->r.get(), nb}, std::pair{p->w.get(), nb | (flags & O_DIRECT)}}) {
       const int old = ::fcntl(fd, F_GETFL);
       if (add != 0 && (old < 0 || ::fcntl(fd, F_SETFL, old | add) < 0)) {
         *failure = Verdict::Broken(
@@ -70,7 +71,8 @@ bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, Pip
   }
   int fds[2];
   if (::pipe2(fds, flags) != 0) {
-    *failure = Verdict::Broken(absl::StrCat("pipe2(", SayOpenFlags(flags), "): ", ErrnoName(errno)));
+    *failure =
+        Verdict::Broken(absl::StrCat("pipe2(", SayOpenFlags(flags), "): ", ErrnoName(errno)));
     return false;
   }
   p->r.reset(fds[0]);

@@ -21,7 +21,6 @@
 namespace ipcspec::props {
 namespace {
 
-
 class SysvSegment : public Segment {
  public:
   SysvSegment(int id, size_t size) : id_(id), size_(size) {}

@@ -98,7 +98,7 @@ SysvId::~SysvId() {
 
 key_t FreshKey() {
   const std::string name = UniqueName("key");
-  return static_cast<key_t>(std::hash<std::string>{}(name) & 0x3fffffff) | 1;
+  return static_cast<key_t>(std::hash<std::string>{}(name)&0x3fffffff) | 1;
 }
 
 int Nattch(int id) {

@@ -1,5 +1,9 @@
 /* Descriptor classification for the pipe, FIFO, splice and shm modes
  * (tests/shim/shim_fd.h). Raw system calls only. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
+#endif
+
 #include "shim_fd.h"
 
 #include <fcntl.h>

@@ -15,10 +15,10 @@
 #ifndef IPCSPEC_TESTS_SHIM_SHIM_FD_H_
 #define IPCSPEC_TESTS_SHIM_SHIM_FD_H_
 
-#include "shim.h" /* first: it defines _GNU_SOURCE */
-
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "shim.h"
 
 #pragma GCC visibility push(hidden)
 

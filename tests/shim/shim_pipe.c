@@ -47,7 +47,9 @@
  *   fifo-poll-early-hup      FIFO-POLL-NOHUP: POLLHUP before any writer came
  *   fifo-nb-eof-eagain       FIFO-NB-READ-EOF: end of file becomes EAGAIN
  */
-#include "shim_fd.h" /* first: _GNU_SOURCE */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +62,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "shim_fd.h"
 
 #define MODE(name) ipcspec_shim_mode(name)
 
@@ -438,14 +442,15 @@ int close(int fd) {
 static int MakeNodeInstead(int dirfd, const char* path, mode_t mode) {
   if (!S_ISFIFO(mode)) return -2;
   if (MODE("mknod-fifo-regular")) {
-    const long fd = syscall(SYS_openat, dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                            mode & 07777);
+    const long fd =
+        syscall(SYS_openat, dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
     if (fd < 0) return -1;
     syscall(SYS_close, fd);
     return 0;
   }
   if (MODE("mkfifo-replace")) {
-    if (syscall(SYS_unlinkat, dirfd, path, 0) != 0) syscall(SYS_unlinkat, dirfd, path, AT_REMOVEDIR);
+    if (syscall(SYS_unlinkat, dirfd, path, 0) != 0)
+      syscall(SYS_unlinkat, dirfd, path, AT_REMOVEDIR);
   }
   return -2;
 }

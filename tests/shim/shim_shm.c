@@ -40,7 +40,9 @@
  *   excl-ignored             SHM-CREATE-EXCL: O_EXCL / IPC_EXCL are dropped
  *   rdonly-ignored           SHM-SEGV: SHM_RDONLY attaches read-write
  */
-#include "shim_fd.h" /* first: _GNU_SOURCE */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +56,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "shim_fd.h"
 
 #define MODE(name) ipcspec_shim_mode(name)
 
@@ -90,8 +94,8 @@ static int IsDeletedShm(int fd) {
   char link[300];
   const long n = syscall(SYS_readlinkat, AT_FDCWD, path, link, sizeof link - 1);
   static const char kDeleted[] = " (deleted)";
-  return n > (long)sizeof kDeleted && memcmp(link + n - (sizeof kDeleted - 1), kDeleted,
-                                             sizeof kDeleted - 1) == 0;
+  return n > (long)sizeof kDeleted &&
+         memcmp(link + n - (sizeof kDeleted - 1), kDeleted, sizeof kDeleted - 1) == 0;
 }
 
 static void* AfterShmMap(void* p, size_t len, int prot, int fd) {
@@ -150,7 +154,8 @@ static int SharedMapping(const void* addr) {
   const long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY);
   if (fd < 0) return 0;
   long n = 0, k;
-  while (n < (long)sizeof maps - 1 && (k = syscall(SYS_read, fd, maps + n, sizeof maps - 1 - n)) > 0)
+  while (n < (long)sizeof maps - 1 &&
+         (k = syscall(SYS_read, fd, maps + n, sizeof maps - 1 - n)) > 0)
     n += k;
   syscall(SYS_close, fd);
   maps[n] = '\0';
@@ -252,7 +257,8 @@ static int RemovedId(key_t key) {
 
 int shmget(key_t key, size_t size, int flags) {
   int (*next)(key_t, size_t, int) = IPCSPEC_SHIM_NEXT(shmget);
-  if (MODE("rmid-key-lingers") && !(flags & IPC_CREAT) && RemovedId(key) >= 0) return RemovedId(key);
+  if (MODE("rmid-key-lingers") && !(flags & IPC_CREAT) && RemovedId(key) >= 0)
+    return RemovedId(key);
   if (MODE("excl-ignored")) flags &= ~IPC_EXCL;
   if (MODE("shmget-size-clamp") && (flags & IPC_CREAT) && (size == 0 || size > (size_t)1 << 40))
     size = (size_t)PageSize();
@@ -367,7 +373,8 @@ int shm_open(const char* name, int flags, mode_t mode) {
     if (g_unlinked[i].name[0] != '\0' && strcmp(g_unlinked[i].name, name) == 0)
       return (int)syscall(SYS_dup, g_unlinked[i].fd);
   }
-  if (MODE("shm-open-rdonly-rw") && (flags & O_ACCMODE) == O_RDONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+  if (MODE("shm-open-rdonly-rw") && (flags & O_ACCMODE) == O_RDONLY)
+    flags = (flags & ~O_ACCMODE) | O_RDWR;
   if (MODE("shm-open-implicit-create")) flags |= O_CREAT;
   if (MODE("shm-open-trunc-ignored")) flags &= ~O_TRUNC;
   if (MODE("excl-ignored")) flags &= ~O_EXCL;

@@ -17,7 +17,9 @@
  *   vmsplice-drop-last-iov     VMSPLICE-TO-PIPE: the last iovec is lost
  *   vmsplice-readend-ebadf     VMSPLICE-FROM-PIPE: a read end gives EBADF
  */
-#include "shim_fd.h" /* first: _GNU_SOURCE */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "shim_fd.h"
 
 #define MODE(name) ipcspec_shim_mode(name)
 
@@ -37,8 +41,8 @@ static int IsPipe(int fd) {
 static ssize_t Copy(int in, loff_t* off_in, int out, size_t len) {
   char buf[4096];
   const size_t n = len < sizeof buf ? len : sizeof buf;
-  const long got = off_in != NULL ? syscall(SYS_pread64, in, buf, n, *off_in)
-                                  : syscall(SYS_read, in, buf, n);
+  const long got =
+      off_in != NULL ? syscall(SYS_pread64, in, buf, n, *off_in) : syscall(SYS_read, in, buf, n);
   if (got <= 0) return got;
   if (off_in != NULL) *off_in += got;
   return syscall(SYS_write, out, buf, got);
@@ -60,7 +64,8 @@ ssize_t splice(int in, loff_t* off_in, int out, loff_t* off_out, size_t len, uns
     return (ssize_t)len;
   if (MODE("splice-append-ok") && in_pipe && !out_pipe && (shim_status_flags(out) & O_APPEND))
     return Copy(in, NULL, out, len);
-  if (MODE("splice-pipe-as-tee") && in_pipe && out_pipe) return IPCSPEC_SHIM_NEXT(tee)(in, out, len, flags);
+  if (MODE("splice-pipe-as-tee") && in_pipe && out_pipe)
+    return IPCSPEC_SHIM_NEXT(tee)(in, out, len, flags);
   return next(in, off_in, out, off_out, len, flags);
 }
 
