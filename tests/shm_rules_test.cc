@@ -174,6 +174,9 @@ const Breakage kBreakages[] = {
     {"posix_shm", "SHM-CREATE-EXCL", "excl-ignored"},
     {"sysv_shm", "SHM-CREATE-EXCL", "excl-ignored"},
     {"sysv_shm", "SHM-SEGV", "rdonly-ignored"},
+    {"sysv_shm", "SHM-NATTCH", "nattch-local"},
+    {"sysv_shm", "SHM-RMID-ATTACHED", "rmid-drops-dest"},
+    {"posix_shm", "SHM-UNLINK-MAPPED", "shm-unlink-noop"},
 };
 
 class ShmRuleTest : public ::testing::TestWithParam<Breakage> {};

@@ -366,7 +366,7 @@ class SetSizeRoundProperty : public NamedProperty {
             "F_SETPIPE_SZ(n) returns and sets exactly max(page size, n rounded up to a power "
             "of two) from either end, 0 giving one page; F_GETPIPE_SZ on both ends agrees, "
             "and asking for that value again changes nothing",
-            "fcntl(2) F_SETPIPE_SZ ('rounded up to ... a power-of-two page-size multiple'); "
+            "fcntl(2) F_SETPIPE_SZ ('the next higher power-of-two page-size multiple'); "
             "LTP testcases/kernel/syscalls/pipe2/pipe2_04.c; gVisor test/syscalls/linux/"
             "pipe.cc PipeTest.SizeChange") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }

@@ -253,7 +253,7 @@ class StreamMergeProperty : public NamedProperty {
             "PIPE-STREAM-MERGE",
             "a pipe keeps no write boundaries: after k writes, one read of their total returns "
             "all their bytes, in order",
-            "pipe(7) ('a pipe is a byte stream: there is no concept of message boundaries'); "
+            "pipe(7) ('byte stream: there is no concept of message boundaries'); "
             "Linux fs/pipe.c pipe_read") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
   int DefaultExamples() const override { return 15; }

@@ -275,6 +275,14 @@ class WakeAllProperty : public NamedProperty {
     }
     flags.Raise(8 + writers - 1);
     flags.WaitFor(16 + writers - 1, deadline);
+    // The last close woke every reader: none may be asleep in read again.
+    for (int r = 0; r < readers; ++r) {
+      if (AwaitBlocked(static_cast<pid_t>(flags.Counter(r).load()), {SYS_read}, flags, 24 + r,
+                       deadline)) {
+        return Verdict::Fail(absl::StrFormat(
+            "reader %d is still blocked in read after the last of %d writers closed", r, writers));
+      }
+    }
     flags.Raise(31);
     return ps.Join();
   }

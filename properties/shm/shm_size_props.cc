@@ -415,7 +415,7 @@ class MremapAliasProperty : public NamedProperty {
             "same pages (writes through either show in the other); without MREMAP_MAYMOVE it "
             "fails, and on a private mapping it fails with EINVAL",
             "mremap(2) ('If the value of old_size is zero, and old_address refers to a "
-            "shareable mapping ... a new mapping to the same pages'); gVisor "
+            "shareable mapping ... will create a new mapping of the same pages'); gVisor "
             "test/syscalls/linux/mremap.cc MremapTest.MayMove_Copy, MremapTest.InPlace_Copy") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
   int DefaultExamples() const override { return 10; }

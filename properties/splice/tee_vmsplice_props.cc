@@ -173,7 +173,7 @@ class VmspliceFromPipeProperty : public NamedProperty {
             "VMSPLICE-FROM-PIPE",
             "vmsplice on a pipe's read end copies the queued bytes into the iovecs, in order, "
             "and consumes them",
-            "vmsplice(2) ('fd is opened for reading ... copies'); LTP "
+            "vmsplice(2) ('If fd is opened for reading ... fills nr_segs ranges of user memory'); LTP "
             "testcases/kernel/syscalls/vmsplice/vmsplice03.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
   int DefaultExamples() const override { return 10; }

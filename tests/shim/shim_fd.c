@@ -24,6 +24,7 @@ struct TaggedInode {
 enum { kTagSlots = 255 };
 struct TagPage {
   unsigned next;
+  unsigned counter;
   struct TaggedInode slot[kTagSlots];
 };
 static struct TagPage* g_tags;
@@ -87,6 +88,8 @@ int shim_inode_tagged(unsigned long ino, int tag) {
   }
   return 0;
 }
+
+unsigned* shim_shared_counter(void) { return g_tags != NULL ? &g_tags->counter : NULL; }
 
 int shim_accmode(int fd) {
   const long fl = syscall(SYS_fcntl, fd, F_GETFL);

@@ -23,7 +23,9 @@
 #pragma GCC visibility push(hidden)
 
 /* Inode tags, kept in a page shared by every process of the run. */
-enum { SHIM_TAG_UNDER_TEST = 1, SHIM_TAG_PACKET = 2 };
+enum { SHIM_TAG_UNDER_TEST = 1, SHIM_TAG_PACKET = 2, SHIM_TAG_EOF_SEEN = 4 };
+/* A counter in the same shared page, for modes that pace several processes. */
+unsigned* shim_shared_counter(void);
 
 /* An anonymous pipe (pipefs). */
 int shim_is_pipefs(int fd);

@@ -11,6 +11,9 @@
  *   epipe-no-signal          PIPE-EPIPE: the SIGPIPE of a failed write is swallowed
  *   eagain-as-zero           PIPE-EAGAIN: a non-blocking write to a full pipe returns 0
  *   partial-as-epipe         PIPE-PARTIAL-CLOSED: a partial blocking write says EPIPE
+ *   pipe-split-writes        PIPE-ATOMIC: a write of at most PIPE_BUF goes in two halves,
+ *                            the second after another writer's half
+ *   eof-wakes-one            PIPE-WAKE-ALL: only the first reader woken by EOF returns
  *   pipe-lseek-zero          PIPE-ESPIPE: lseek on a pipe returns 0
  *   partial-short-by-one     PIPE-PARTIAL: a partial write leaves one byte of room
  *   setpipe-sz-clamp-big     PIPE-SETPIPE-SZ-EINVAL: a size above 2^31 "succeeds"
@@ -54,6 +57,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -96,6 +100,14 @@ static ssize_t PacketRead(int fd, char* buf, size_t n) {
   return (ssize_t)k;
 }
 
+/* eof-wakes-one: this reader "was not woken": it blocks in read on a pipe of
+ * its own that never gets a byte. */
+static void SleepInReadForever(void) {
+  int fds[2];
+  char c;
+  if (syscall(SYS_pipe2, fds, 0) == 0) syscall(SYS_read, fds[0], &c, 1);
+}
+
 ssize_t read(int fd, void* buf, size_t n) {
   ssize_t (*next)(int, void*, size_t) = IPCSPEC_SHIM_NEXT(read);
   if (MODE("eof-before-data") && PipeReadEnd(fd) && (shim_poll_now(fd, POLLIN) & POLLHUP)) return 0;
@@ -117,6 +129,12 @@ ssize_t read(int fd, void* buf, size_t n) {
     return (ssize_t)total;
   }
   ssize_t r = next(fd, buf, n);
+  if (r == 0 && n > 0 && MODE("eof-wakes-one") && PipeReadEnd(fd) &&
+      !(shim_status_flags(fd) & O_NONBLOCK)) {
+    const unsigned long ino = shim_inode(fd);
+    if (shim_inode_tagged(ino, SHIM_TAG_EOF_SEEN)) SleepInReadForever();
+    shim_tag_inode(ino, SHIM_TAG_EOF_SEEN);
+  }
   if (r == 0 && n > 0 && MODE("fifo-nb-eof-eagain") && shim_is_fifo(fd) &&
       (shim_status_flags(fd) & O_NONBLOCK)) {
     errno = EAGAIN;
@@ -154,6 +172,27 @@ static ssize_t WriteSwallowingSigpipe(int fd, const void* buf, size_t n) {
   return r;
 }
 
+/* pipe-split-writes: writes the first half, then waits (bounded) until some
+ * other writer has also written a half, so that the two interleave. */
+static ssize_t SplitWrite(int fd, const void* buf, size_t n) {
+  ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
+  const size_t half = n / 2;
+  const ssize_t a = next(fd, buf, half);
+  if (a != (ssize_t)half) return a;
+  unsigned* halves = shim_shared_counter();
+  if (halves != NULL) {
+    const unsigned now = __atomic_add_fetch(halves, 1, __ATOMIC_ACQ_REL);
+    if (now % 2 == 1) {
+      const struct timespec bound = {0, 50 * 1000 * 1000};
+      syscall(SYS_futex, halves, FUTEX_WAIT, now, &bound, NULL, 0);
+    } else {
+      syscall(SYS_futex, halves, FUTEX_WAKE, 1, NULL, NULL, 0);
+    }
+  }
+  const ssize_t b = next(fd, (const char*)buf + half, n - half);
+  return b < 0 ? b : (ssize_t)(half + (size_t)b);
+}
+
 ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
   if (MODE("read-end-writable") && PipeReadEnd(fd)) return (ssize_t)n;
@@ -162,6 +201,8 @@ ssize_t write(int fd, const void* buf, size_t n) {
     return -1;
   }
   if (MODE("epipe-no-signal") && PipeWriteEnd(fd)) return WriteSwallowingSigpipe(fd, buf, n);
+  if (MODE("pipe-split-writes") && n > 1 && n <= PIPE_BUF && PipeWriteEnd(fd))
+    return SplitWrite(fd, buf, n);
   if (MODE("sigpipe-ignored") && PipeWriteEnd(fd) && (shim_poll_now(fd, POLLOUT) & POLLERR))
     IgnoreSigpipe();
   if (MODE("partial-short-by-one") && n > PIPE_BUF && PipeWriteEnd(fd) &&

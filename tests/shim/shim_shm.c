@@ -39,6 +39,9 @@
  *   shm-open-presize         SHM-OPEN-SIZE0: a new object starts one page long
  *   excl-ignored             SHM-CREATE-EXCL: O_EXCL / IPC_EXCL are dropped
  *   rdonly-ignored           SHM-SEGV: SHM_RDONLY attaches read-write
+ *   nattch-local             SHM-NATTCH: shm_nattch counts only this process's attaches
+ *   rmid-drops-dest          SHM-RMID-ATTACHED: IPC_STAT hides SHM_DEST
+ *   shm-unlink-noop          SHM-UNLINK-MAPPED: the first shm_unlink of a name does nothing
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
@@ -284,7 +287,7 @@ void* shmat(int id, const void* addr, int flags) {
     addr = (const void*)(((unsigned long)addr + lba - 1) & ~(lba - 1));
     flags &= ~SHM_RND;
   }
-  if (MODE("shm-zero-on-last-detach")) {
+  if (MODE("shm-zero-on-last-detach") || MODE("nattch-local")) {
     void* p = next(id, addr, flags);
     for (int i = 0; p != (void*)-1 && i < kTracked; ++i) {
       if (g_attaches[i].addr == NULL) {
@@ -306,11 +309,11 @@ void* shmat(int id, const void* addr, int flags) {
 
 int shmdt(const void* addr) {
   int (*next)(const void*) = IPCSPEC_SHIM_NEXT(shmdt);
-  for (int i = 0; MODE("shm-zero-on-last-detach") && i < kTracked; ++i) {
+  for (int i = 0; (MODE("shm-zero-on-last-detach") || MODE("nattch-local")) && i < kTracked; ++i) {
     if (g_attaches[i].addr != addr) continue;
     struct shmid_ds ds;
-    if (g_attaches[i].writable && syscall(SYS_shmctl, g_attaches[i].id, IPC_STAT, &ds) == 0 &&
-        ds.shm_nattch == 1) {
+    if (MODE("shm-zero-on-last-detach") && g_attaches[i].writable &&
+        syscall(SYS_shmctl, g_attaches[i].id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1) {
       memset((void*)addr, 0, ds.shm_segsz);
     }
     g_attaches[i].addr = NULL;
@@ -340,6 +343,13 @@ int shmctl(int id, int cmd, struct shmid_ds* ds) {
     }
   }
   const int r = next(id, cmd, ds);
+  if (r == 0 && cmd == IPC_STAT && ds != NULL && MODE("nattch-local")) {
+    int mine = 0;
+    for (int i = 0; i < kTracked; ++i) mine += g_attaches[i].addr != NULL && g_attaches[i].id == id;
+    ds->shm_nattch = (shmatt_t)mine;
+  }
+  if (r == 0 && cmd == IPC_STAT && ds != NULL && MODE("rmid-drops-dest"))
+    ds->shm_perm.mode &= (unsigned short)~SHM_DEST;
   if (r == 0 && cmd == IPC_STAT && ds != NULL && MODE("ipcstat-stale-lpid")) {
     ds->shm_lpid = ds->shm_cpid;
     ds->shm_atime = 0;
@@ -385,9 +395,26 @@ int shm_open(const char* name, int flags, mode_t mode) {
   return fd;
 }
 
+/* shm-unlink-noop: names whose first shm_unlink was skipped. */
+static char g_kept[8][NAME_MAX + 2];
+
+static int FirstUnlinkSkipped(const char* name) {
+  for (int i = 0; i < 8; ++i) {
+    if (strcmp(g_kept[i], name) == 0) return 0;
+  }
+  for (int i = 0; i < 8; ++i) {
+    if (g_kept[i][0] == '\0' && strlen(name) <= NAME_MAX) {
+      strcpy(g_kept[i], name);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int shm_unlink(const char* name) {
   int (*next)(const char*) = IPCSPEC_SHIM_NEXT(shm_unlink);
   char mended[NAME_MAX + 2];
+  if (MODE("shm-unlink-noop") && FirstUnlinkSkipped(name)) return 0;
   if (MODE("shm-open-lenient-names")) name = Mend(name, mended);
   if (MODE("shm-open-resurrect") && strlen(name) <= NAME_MAX) {
     const int fd = IPCSPEC_SHIM_NEXT(shm_open)(name, O_RDWR, 0);
