@@ -14,23 +14,14 @@
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
 #include "properties/support/mech_common.h"
-#include "tests/support/shim_run.h"
+#include "tests/support/shim_breakage.h"
 
 namespace ipcspec {
 namespace {
 
-using testing::PairRun;
-using testing::RunPair;
-
-struct Breakage {
-  const char* transport;
-  const char* property;
-  const char* mode;
-};
-
-std::ostream& operator<<(std::ostream& os, const Breakage& b) {
-  return os << b.property << " on " << b.transport << " under " << b.mode;
-}
+using testing::Breakage;
+using testing::BreakageName;
+using testing::ExpectPassesAndFailsUnderShim;
 
 const Breakage kBreakages[] = {
     {"pipe", "PIPE-EOF", "eof-before-data"},
@@ -93,26 +84,10 @@ const Breakage kBreakages[] = {
 class PipeRuleTest : public ::testing::TestWithParam<Breakage> {};
 
 TEST_P(PipeRuleTest, PassesOnTheKernelAndFailsUnderItsShim) {
-  const Breakage& b = GetParam();
-  PairRun ok = RunPair(IPCSPEC_BINARY, b.transport, b.property, {.extra_args = {"--examples=10"}});
-  EXPECT_EQ(ok.outcome, "pass") << ok.message << "\n" << ok.output;
-  PairRun broken =
-      RunPair(IPCSPEC_BINARY, b.transport, b.property,
-              {.shim_library = IPCSPEC_SHIM_LIBRARY, .shim_mode = b.mode, .extra_args = {}});
-  EXPECT_EQ(broken.outcome, "fail") << broken.message << "\n" << broken.output;
-  // The counterexample is said in words.
-  EXPECT_THAT(broken.counterexample, ::testing::Not(::testing::HasSubstr("parameter ")));
+  ExpectPassesAndFailsUnderShim(IPCSPEC_BINARY, IPCSPEC_SHIM_LIBRARY, GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Shim, PipeRuleTest, ::testing::ValuesIn(kBreakages),
-                         [](const ::testing::TestParamInfo<Breakage>& info) {
-                           std::string name = std::string(info.param.transport) + "_" +
-                                              info.param.property + "_" + info.param.mode;
-                           for (char& c : name) {
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Shim, PipeRuleTest, ::testing::ValuesIn(kBreakages), BreakageName);
 
 // Every PIPE-*, PIPE2-*, FIFO-*, SPLICE-*, TEE-* and VMSPLICE-* property has a
 // breakage above, or a wrong pipe elsewhere: PIPE-SETPIPE-SZ (a socketpair,

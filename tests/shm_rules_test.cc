@@ -15,14 +15,15 @@
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
 #include "properties/support/shm_sem.h"
-#include "tests/support/shim_run.h"
+#include "tests/support/shim_breakage.h"
 
 namespace ipcspec {
 namespace {
 
+using testing::Breakage;
+using testing::BreakageName;
+using testing::ExpectPassesAndFailsUnderShim;
 using ::testing::HasSubstr;
-using testing::PairRun;
-using testing::RunPair;
 
 // Publishes message i, waits until the reader has taken it, and only then
 // writes the payload: what a weak memory model may show a reader of a
@@ -128,16 +129,6 @@ TEST(PublishPatternTest, EveryByteDiffersFromThePreviousMessageAndIsNeverZero) {
   }
 }
 
-struct Breakage {
-  const char* transport;
-  const char* property;
-  const char* mode;
-};
-
-std::ostream& operator<<(std::ostream& os, const Breakage& b) {
-  return os << b.property << " on " << b.transport << " under " << b.mode;
-}
-
 const Breakage kBreakages[] = {
     {"sysv_shm", "SHM-PERSIST", "shm-zero-on-last-detach"},
     {"posix_shm", "SHM-PERSIST", "shm-zero-on-last-detach"},
@@ -182,25 +173,10 @@ const Breakage kBreakages[] = {
 class ShmRuleTest : public ::testing::TestWithParam<Breakage> {};
 
 TEST_P(ShmRuleTest, PassesOnTheKernelAndFailsUnderItsShim) {
-  const Breakage& b = GetParam();
-  PairRun ok = RunPair(IPCSPEC_BINARY, b.transport, b.property, {.extra_args = {"--examples=10"}});
-  EXPECT_EQ(ok.outcome, "pass") << ok.message << "\n" << ok.output;
-  PairRun broken =
-      RunPair(IPCSPEC_BINARY, b.transport, b.property,
-              {.shim_library = IPCSPEC_SHIM_LIBRARY, .shim_mode = b.mode, .extra_args = {}});
-  EXPECT_EQ(broken.outcome, "fail") << broken.message << "\n" << broken.output;
-  EXPECT_THAT(broken.counterexample, ::testing::Not(HasSubstr("parameter ")));
+  ExpectPassesAndFailsUnderShim(IPCSPEC_BINARY, IPCSPEC_SHIM_LIBRARY, GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Shim, ShmRuleTest, ::testing::ValuesIn(kBreakages),
-                         [](const ::testing::TestParamInfo<Breakage>& info) {
-                           std::string name = std::string(info.param.transport) + "_" +
-                                              info.param.property + "_" + info.param.mode;
-                           for (char& c : name) {
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Shim, ShmRuleTest, ::testing::ValuesIn(kBreakages), BreakageName);
 
 // Every SHM-* property has a way to fail: a shim mode above, the torn
 // publisher, or a wrong segment kind (mech_signal_shm_socket_test.cc).

@@ -216,26 +216,11 @@ class Pipe2CloexecProperty : public NamedProperty {
   }
 
  private:
-  // Execs /bin/cat on /proc/self/fdinfo/<fd>: it exists only if fd survived.
   static std::string ProbeAcrossExec(int fd, bool cloexec, const CaseEnv& env) {
-    const std::string probe = absl::StrCat("/proc/self/fdinfo/", fd);
-    const pid_t pid = ForkChild([&] {
-      FileDescriptor null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-      ::dup2(null.get(), 1);
-      ::dup2(null.get(), 2);
-      const char* argv[] = {"cat", probe.c_str(), nullptr};
-      ::execv("/bin/cat", const_cast<char* const*>(argv));
-      return 127;
-    });
-    int status = 0;
-    if (pid < 0 || !WaitChild(pid, 0, CaseDeadline(env), &status)) {
-      KillAndReap(pid);
-      return "could not be probed with /bin/cat";
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return "could not exec /bin/cat";
-    const bool survived = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (survived == !cloexec) return "";
-    return survived ? "is still open after execve" : "was closed by execve";
+    const int survived = SurvivesExec(fd, CaseDeadline(env));
+    if (survived < 0) return "could not be probed with an exec of /bin/cat";
+    if ((survived == 1) == !cloexec) return "";
+    return survived == 1 ? "is still open after execve" : "was closed by execve";
   }
 
   const Param<bool> cloexec_{this, 0, "O_CLOEXEC is given: %s", true, SayYesNo};

@@ -24,17 +24,6 @@
 namespace ipcspec::props {
 namespace {
 
-const SegmentKind& KindFor(const Transport& t) {
-  return IsSysv(t) ? SysvSegments() : PosixSegments();
-}
-
-rc::Gen<uint64_t> SegmentSize() {
-  return rc::gen::weightedOneOf<uint64_t>({
-      {2, rc::gen::elementOf(std::vector<uint64_t>{1, 8, 4095, 4096, 4097, 65536})},
-      {1, rc::gen::inRange<uint64_t>(1, 200000)},
-  });
-}
-
 class SegvProperty : public NamedProperty {
  public:
   SegvProperty()

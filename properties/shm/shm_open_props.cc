@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
@@ -311,23 +312,9 @@ class OpenCloexecProperty : public NamedProperty {
     if (fdflags < 0 || (fdflags & FD_CLOEXEC) == 0)
       return Verdict::Fail(
           absl::StrFormat("F_GETFD of a shm_open descriptor is %d: no FD_CLOEXEC", fdflags));
-    const std::string probe = absl::StrCat("/proc/self/fdinfo/", fd.get());
-    const pid_t pid = ForkChild([&] {
-      FileDescriptor null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-      ::dup2(null.get(), 1);
-      ::dup2(null.get(), 2);
-      const char* argv[] = {"cat", probe.c_str(), nullptr};
-      ::execv("/bin/cat", const_cast<char* const*>(argv));
-      return 127;
-    });
-    int status = 0;
-    if (pid < 0 || !WaitChild(pid, 0, CaseDeadline(env), &status)) {
-      KillAndReap(pid);
-      return Verdict::Broken("the exec'd probe did not finish");
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return Verdict::Broken("exec of /bin/cat");
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      return Verdict::Fail("a shm_open descriptor is still open after execve");
+    const int survived = SurvivesExec(fd.get(), CaseDeadline(env));
+    if (survived < 0) return Verdict::Broken("the exec'd /bin/cat probe failed");
+    if (survived == 1) return Verdict::Fail("a shm_open descriptor is still open after execve");
     return Verdict::Pass();
   }
 

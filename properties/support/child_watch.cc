@@ -1,5 +1,6 @@
 #include "properties/support/child_watch.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -101,6 +102,25 @@ ChildCall WatchCall(const std::function<int()>& fn, std::initializer_list<long> 
       return out;
     }
   }
+}
+
+int SurvivesExec(int fd, const Deadline& deadline) {
+  const std::string probe = absl::StrCat("/proc/self/fdinfo/", fd);
+  const pid_t pid = ForkChild([&] {
+    FileDescriptor null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    ::dup2(null.get(), 1);
+    ::dup2(null.get(), 2);
+    const char* argv[] = {"cat", probe.c_str(), nullptr};
+    ::execv("/bin/cat", const_cast<char* const*>(argv));
+    return 127;
+  });
+  int status = 0;
+  if (pid < 0 || !WaitChild(pid, 0, deadline, &status)) {
+    KillAndReap(pid);
+    return -1;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) return -1;
+  return WEXITSTATUS(status) == 0 ? 1 : 0;
 }
 
 void DefaultSignalAction(int sig) {

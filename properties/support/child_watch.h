@@ -54,6 +54,11 @@ bool SleepsIn(pid_t pid, std::initializer_list<long> calls);
 bool AwaitBlocked(pid_t pid, std::initializer_list<long> calls, const SharedFlags& flags,
                   size_t returned, const Deadline& deadline);
 
+// Whether descriptor `fd` survives execve: a forked child execs /bin/cat on
+// /proc/self/fdinfo/<fd>, which exists only if it does. 1 survived, 0 closed
+// by execve, -1 the probe itself failed.
+int SurvivesExec(int fd, const Deadline& deadline);
+
 // Sets `sig` back to SIG_DFL with the raw system call, past any sanitizer's
 // interceptor, so that a forked child that must die by `sig` really does.
 void DefaultSignalAction(int sig);

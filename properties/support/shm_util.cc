@@ -152,4 +152,15 @@ rc::Gen<uint64_t> ShmSize() {
   });
 }
 
+rc::Gen<uint64_t> SegmentSize() {
+  return rc::gen::weightedOneOf<uint64_t>({
+      {2, rc::gen::elementOf(std::vector<uint64_t>{1, 8, 4095, 4096, 4097, 65536})},
+      {1, rc::gen::inRange<uint64_t>(1, 200000)},
+  });
+}
+
+const SegmentKind& KindFor(const Transport& t) {
+  return IsSysv(t) ? SysvSegments() : PosixSegments();
+}
+
 }  // namespace ipcspec::props

@@ -24,6 +24,7 @@
 #include "ipcspec/property.h"
 #include "ipcspec/util.h"
 #include "properties/support/common.h"
+#include "properties/support/shm_sem.h"
 
 namespace ipcspec::props {
 
@@ -115,6 +116,10 @@ class RaiseOnExit {
 
 // Sizes biased to page edges, 1 .. 16 pages.
 rc::Gen<uint64_t> ShmSize();
+// Sizes around one page and up to ~200 KB (the older SHM-* properties').
+rc::Gen<uint64_t> SegmentSize();
+// The segment kind of a transport: shmget/shmat for sysv_shm, else shm_open.
+const SegmentKind& KindFor(const Transport& t);
 
 }  // namespace ipcspec::props
 

@@ -276,21 +276,17 @@ static int FcntlImpl(int fd, int cmd, unsigned long arg) {
   return next(fd, cmd, arg);
 }
 
-int fcntl(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  unsigned long arg = va_arg(ap, unsigned long);
-  va_end(ap);
-  return FcntlImpl(fd, cmd, arg);
-}
-
-int fcntl64(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  unsigned long arg = va_arg(ap, unsigned long);
-  va_end(ap);
-  return FcntlImpl(fd, cmd, arg);
-}
+/* fcntl and fcntl64 read their one optional argument the same way. */
+#define SHIM_FCNTL(name)                                 \
+  int name(int fd, int cmd, ...) {                       \
+    va_list ap;                                          \
+    va_start(ap, cmd);                                   \
+    const unsigned long arg = va_arg(ap, unsigned long); \
+    va_end(ap);                                          \
+    return FcntlImpl(fd, cmd, arg);                      \
+  }
+SHIM_FCNTL(fcntl)
+SHIM_FCNTL(fcntl64)
 
 /* ---- pipe, pipe2 ---- */
 
@@ -447,27 +443,20 @@ static int OpenImpl(const char* path, int flags, mode_t mode) {
   return IPCSPEC_SHIM_NEXT(open)(path, flags, mode);
 }
 
-int open(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
+/* open and open64 read the mode only when O_CREAT or O_TMPFILE asks for it. */
+#define SHIM_OPEN(name)                        \
+  int name(const char* path, int flags, ...) { \
+    mode_t mode = 0;                           \
+    if (flags & (O_CREAT | O_TMPFILE)) {       \
+      va_list ap;                              \
+      va_start(ap, flags);                     \
+      mode = va_arg(ap, mode_t);               \
+      va_end(ap);                              \
+    }                                          \
+    return OpenImpl(path, flags, mode);        \
   }
-  return OpenImpl(path, flags, mode);
-}
-
-int open64(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  return OpenImpl(path, flags, mode);
-}
+SHIM_OPEN(open)
+SHIM_OPEN(open64)
 
 /* ---- close ---- */
 
