@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
@@ -240,24 +241,8 @@ class KeyLookupProperty : public NamedProperty {
       }
       return "";
     };
-    std::string failure;
-    if (child_.Of(s)) {
-      SharedMemory text(512);
-      const pid_t pid = ForkChild([&] {
-        const std::string e = lookup();
-        e.copy(static_cast<char*>(text.data()), text.size() - 1);
-        return e.empty() ? 0 : 1;
-      });
-      int status = 0;
-      if (pid < 0 || !WaitChild(pid, 0, CaseDeadline(env), &status)) {
-        KillAndReap(pid);
-        return Verdict::Broken("the looking-up child did not finish");
-      }
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        failure = absl::StrCat("in another process: ", static_cast<const char*>(text.data()));
-    } else {
-      failure = lookup();
-    }
+    std::string failure = child_.Of(s) ? CheckInChild(lookup, CaseDeadline(env)) : lookup();
+    if (!failure.empty() && child_.Of(s)) failure = "in another process: " + failure;
     if (!failure.empty()) return Verdict::Fail(failure);
     SysvId a(::shmget(IPC_PRIVATE, Page(), IPC_CREAT | 0600)),
         b(::shmget(IPC_PRIVATE, Page(), 0600));

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
@@ -90,20 +91,9 @@ class PersistProperty : public NamedProperty {
       if (st.actor == 0) {
         failure = PersistRound(t, id.get(), obj, size, round);
       } else {
-        SharedMemory text(512);
-        const pid_t pid = ForkChild([&] {
-          const std::string e = PersistRound(t, id.get(), obj, size, round);
-          e.copy(static_cast<char*>(text.data()), text.size() - 1);
-          return e.empty() ? 0 : 1;
-        });
-        int status = 0;
-        if (pid < 0 || !WaitChild(pid, 0, CaseDeadline(env), &status)) {
-          KillAndReap(pid);
-          return Verdict::Broken("the attaching child did not finish");
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-          failure = absl::StrCat("in a forked child: ", static_cast<const char*>(text.data()));
-        }
+        failure = CheckInChild([&] { return PersistRound(t, id.get(), obj, size, round); },
+                               CaseDeadline(env));
+        if (!failure.empty()) failure = "in a forked child: " + failure;
       }
       if (!failure.empty()) return Verdict::Fail(failure);
       ++round;
@@ -156,24 +146,8 @@ class RmidReattachProperty : public NamedProperty {
       Fill(again.bytes(), size, 2, 0);
       return "";
     };
-    std::string failure;
-    if (child_.Of(s)) {
-      SharedMemory text(512);
-      const pid_t pid = ForkChild([&] {
-        const std::string e = reattach();
-        e.copy(static_cast<char*>(text.data()), text.size() - 1);
-        return e.empty() ? 0 : 1;
-      });
-      int status = 0;
-      if (pid < 0 || !WaitChild(pid, 0, CaseDeadline(env), &status)) {
-        KillAndReap(pid);
-        return Verdict::Broken("the child did not finish");
-      }
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        failure = absl::StrCat("in a child: ", static_cast<const char*>(text.data()));
-    } else {
-      failure = reattach();
-    }
+    std::string failure = child_.Of(s) ? CheckInChild(reattach, CaseDeadline(env)) : reattach();
+    if (!failure.empty() && child_.Of(s)) failure = "in a child: " + failure;
     if (failure.empty()) {
       if (std::string e = Mismatch(attaches[0].bytes(), size, 2, 0); !e.empty())
         failure = "a write through the new attach is not seen through the old one: " + e;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ipcspec/sandbox.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
@@ -102,6 +103,23 @@ ChildCall WatchCall(const std::function<int()>& fn, std::initializer_list<long> 
       return out;
     }
   }
+}
+
+std::string CheckInChild(const std::function<std::string()>& check, const Deadline& deadline) {
+  SharedMemory text(1024);
+  const pid_t pid = ForkChild([&] {
+    const std::string e = check();
+    e.copy(static_cast<char*>(text.data()), text.size() - 1);
+    return e.empty() ? 0 : 1;
+  });
+  int status = 0;
+  if (pid < 0 || !WaitChild(pid, 0, deadline, &status)) {
+    KillAndReap(pid);
+    return "the checking child did not finish";
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  if (!WIFEXITED(status)) return absl::StrCat("the checking child ", DescribeWaitStatus(status));
+  return static_cast<const char*>(text.data());
 }
 
 int SurvivesExec(int fd, const Deadline& deadline) {

@@ -54,6 +54,11 @@ bool SleepsIn(pid_t pid, std::initializer_list<long> calls);
 bool AwaitBlocked(pid_t pid, std::initializer_list<long> calls, const SharedFlags& flags,
                   size_t returned, const Deadline& deadline);
 
+// Runs `check` in a forked child (another process than the caller, with the
+// same mappings and descriptors) and returns what it returned: "" or what
+// went wrong there, or why the child did not finish.
+std::string CheckInChild(const std::function<std::string()>& check, const Deadline& deadline);
+
 // Whether descriptor `fd` survives execve: a forked child execs /bin/cat on
 // /proc/self/fdinfo/<fd>, which exists only if it does. 1 survived, 0 closed
 // by execve, -1 the probe itself failed.
