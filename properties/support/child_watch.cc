@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ipcspec/proc.h"
 #include "ipcspec/sandbox.h"
 #include "properties/support/proc_util.h"
 
@@ -21,14 +21,6 @@ namespace ipcspec::props {
 namespace {
 
 constexpr int kCountExit = 255;
-
-char StateOf(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  std::getline(stat, line);
-  const size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '?';
-}
 
 }  // namespace
 
@@ -55,12 +47,11 @@ bool ChildCall::Returned() const {
 }
 
 bool SleepsIn(pid_t pid, std::initializer_list<long> calls) {
-  if (StateOf(pid) != 'S') return false;
-  std::ifstream sc(absl::StrCat("/proc/", pid, "/syscall"));
-  long nr = -2;
-  if (!(sc >> nr) || std::find(calls.begin(), calls.end(), nr) == calls.end()) return false;
+  if (ProcessState(pid) != 'S') return false;
+  const long nr = CurrentSyscall(pid);
+  if (std::find(calls.begin(), calls.end(), nr) == calls.end()) return false;
   // The syscall file may describe a call that just returned: look again.
-  return StateOf(pid) == 'S';
+  return ProcessState(pid) == 'S';
 }
 
 bool AwaitBlocked(pid_t pid, std::initializer_list<long> calls, const SharedFlags& flags,
