@@ -53,7 +53,7 @@ TEST(MechanismPropertiesTest, EachAreaHasProperties) {
     }
   }
   EXPECT_GE(sig, 16);
-  EXPECT_GE(shm, 10);
+  EXPECT_GE(shm, 26);
   EXPECT_GE(sem, 6);
   EXPECT_GE(unix_, 9);
   EXPECT_GE(inet, 4);

@@ -4,44 +4,25 @@
 // signal (EINTR without SA_RESTART). Every PIPE-* property also applies to
 // "fifo", on a pipe made from a FIFO node.
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
+#include "properties/support/fifo_node.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
-
-// A FIFO node in the scratch directory, removed again at scope exit.
-class FifoNode {
- public:
-  explicit FifoNode(const std::string& dir) : path_(absl::StrCat(dir, "/", UniqueName("fifo"))) {
-    ok_ = ::mkfifo(path_.c_str(), 0600) == 0;
-  }
-  ~FifoNode() { ::unlink(path_.c_str()); }
-  FifoNode(const FifoNode&) = delete;
-  FifoNode& operator=(const FifoNode&) = delete;
-  bool ok() const { return ok_; }
-  // open(2) on the node; the descriptor or -errno.
-  int Open(int flags) const {
-    const int fd = ::open(path_.c_str(), flags | O_CLOEXEC);
-    return fd >= 0 ? fd : -errno;
-  }
-
- private:
-  std::string path_;
-  bool ok_ = false;
-};
-
-std::string Result(int rc) {
-  return rc >= 0 ? "succeeded" : absl::StrCat("failed with ", ErrnoName(-rc));
-}
 
 class EnxioProperty : public NamedProperty {
  public:
@@ -50,15 +31,25 @@ class EnxioProperty : public NamedProperty {
             "FIFO-ENXIO",
             "open(O_WRONLY|O_NONBLOCK) gives ENXIO exactly while no reader has the FIFO open; "
             "open(O_RDONLY|O_NONBLOCK) always succeeds at once",
-            "fifo(7), open(2) ENXIO; POSIX open() O_NONBLOCK; LTP open/open12.c; "
-            "gVisor test/syscalls/linux/mknod.cc") {}
+            "fifo(7), open(2) ENXIO; POSIX open() O_NONBLOCK; LTP "
+            "testcases/kernel/syscalls/open/open06.c (O_WRONLY|O_NONBLOCK without a reader "
+            "gives ENXIO)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
+  int DefaultExamples() const override { return 20; }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kOpen) {
+      return s.actor == 0 ? "a reader opens with O_RDONLY|O_NONBLOCK"
+                          : "a writer tries O_WRONLY|O_NONBLOCK";
+    }
+    if (s.op == Op::kClose) return "the oldest reader closes";
+    return NamedProperty::DescribeStep(s);
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     // 0: open a reader (O_RDONLY|O_NONBLOCK); 1: close the oldest reader;
     // 2: try a non-blocking writer.
     return rc::gen::exec([] {
-      auto ops = *rc::gen::resize(
-          12, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 3))));
+      auto ops = *rc::gen::resize(12, rc::gen::nonEmpty(rc::gen::container<std::vector<int>>(
+                                          rc::gen::elementOf(std::vector<int>{0, 1, 2}))));
       std::vector<Step> steps;
       for (int op : ops)
         steps.push_back(op == 0   ? Step{Op::kOpen, 0, 0, 0}
@@ -83,7 +74,7 @@ class EnxioProperty : public NamedProperty {
         const int fd = node.Open(O_RDONLY | O_NONBLOCK);
         if (fd < 0)
           return Verdict::Fail(
-              absl::StrFormat("step %d: open(O_RDONLY|O_NONBLOCK) %s", i, Result(fd)));
+              absl::StrFormat("step %d: open(O_RDONLY|O_NONBLOCK) %s", i, OpenResult(fd)));
         readers.emplace_back(fd);
         continue;
       }
@@ -93,12 +84,19 @@ class EnxioProperty : public NamedProperty {
       if (want_ok ? fd < 0 : fd != -ENXIO) {
         return Verdict::Fail(
             absl::StrFormat("step %d: open(O_WRONLY|O_NONBLOCK) with %d readers %s, expected %s", i,
-                            readers.size(), Result(fd), want_ok ? "success" : "ENXIO"));
+                            readers.size(), OpenResult(fd), want_ok ? "success" : "ENXIO"));
       }
     }
     return Verdict::Pass();
   }
 };
+
+std::string SayExtra(uint64_t v) {
+  return v == 1 ? "a blocking reader" : v == 2 ? "a blocking writer" : "nobody";
+}
+
+// What the O_RDWR opener found; its child's exit code.
+enum RdwrExit { kRdwrOk, kRdwrOpen, kRdwrOther, kRdwrWrite, kRdwrExtraRead, kRdwrReadBack };
 
 class RdwrProperty : public NamedProperty {
  public:
@@ -106,52 +104,76 @@ class RdwrProperty : public NamedProperty {
       : NamedProperty("FIFO-RDWR",
                       "open(O_RDWR) on a FIFO never blocks, with or without other openers, and the "
                       "descriptor reads back what it writes",
-                      "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode)") {}
+                      "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode); "
+                      "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{
-          Step::Param(0, *rc::gen::inRange(0, 2)),  // O_NONBLOCK
-          Step::Param(1, *rc::gen::inRange(0, 3)),  // 0 alone, 1 with reader, 2 with writer
-          Step::Param(2, *rc::gen::inRange<uint64_t>(1, PIPE_BUF))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{nonblock_.Step(*rc::gen::arbitrary<bool>()),
+                               extra_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
+                               size_.Step(*rc::gen::inRange<uint64_t>(1, PIPE_BUF))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir);
     if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
-    const int extra = static_cast<int>(s.Param(1, 0));
-    FileDescriptor other;
-    FileDescriptor rdwr;
-    {
-      InterruptAfter guard(absl::Milliseconds(500));
-      const int fd = node.Open(O_RDWR | (s.Param(0, 0) != 0 ? O_NONBLOCK : 0));
-      if (fd < 0) {
-        return Verdict::Fail(absl::StrCat("open(O_RDWR) ", fd == -EINTR ? "blocked" : Result(fd)));
-      }
-      rdwr.reset(fd);
-      if (extra == 1) other.reset(node.Open(O_RDONLY));
-      if (extra == 2) other.reset(node.Open(O_WRONLY));
-      if (!other && extra != 0)
-        return Verdict::Fail("with an O_RDWR opener, a blocking open of the other side blocked");
+    SharedFlags flags(1);  // 0: the O_RDWR open returned
+    const ChildCall c =
+        WatchCall([&] { return Opener(node, s, flags); }, {SYS_openat}, CaseDeadline(env));
+    if (c.blocked) {
+      return Verdict::Fail(flags.IsRaised(0)
+                               ? absl::StrCat("with an O_RDWR opener, the blocking open of ",
+                                              SayExtra(extra_.Of(s)), " blocked")
+                               : "open(O_RDWR) blocked");
     }
-    const std::vector<std::byte> data = Payload(1, 1, s.Param(2, 10));
-    if (WriteFull(rdwr.get(), data.data(), data.size()) < 0)
-      return Verdict::Fail("write on the O_RDWR descriptor");
-    std::vector<std::byte> got(data.size());
+    if (!c.exited || !WIFEXITED(c.status)) return Verdict::Fail("the opener " + c.Said());
+    switch (WEXITSTATUS(c.status)) {
+      case kRdwrOk:
+        return Verdict::Pass();
+      case kRdwrOpen:
+        return Verdict::Fail("open(O_RDWR) failed");
+      case kRdwrOther:
+        return Verdict::Fail(
+            absl::StrCat("with an O_RDWR opener, the open of ", SayExtra(extra_.Of(s)), " failed"));
+      case kRdwrWrite:
+        return Verdict::Fail("write on the O_RDWR descriptor failed");
+      case kRdwrExtraRead:
+        return Verdict::Fail("the extra reader did not get what the O_RDWR descriptor wrote");
+      default:
+        return Verdict::Fail("the O_RDWR descriptor did not read back what it wrote");
+    }
+  }
+
+ private:
+  int Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const {
+    const int extra = extra_.Of(s);
+    FileDescriptor rdwr(node.Open(O_RDWR | (nonblock_.Of(s) ? O_NONBLOCK : 0)));
+    if (!rdwr) return kRdwrOpen;
+    flags.Raise(0);
+    FileDescriptor other;
+    if (extra != 0) {
+      other.reset(node.Open(extra == 1 ? O_RDONLY : O_WRONLY));
+      if (!other) return kRdwrOther;
+    }
+    const std::vector<std::byte> data = Payload(1, 1, size_.Of(s));
+    if (WriteFull(rdwr.get(), data.data(), data.size()) < 0) return kRdwrWrite;
     if (extra == 1) {
       // Either reader may get it; the O_RDWR one must not lose it.
       SetNonBlocking(other.get(), true);
-      std::vector<std::byte> a = DrainNonBlocking(other.get());
-      if (a != data)
-        return Verdict::Fail("the extra reader did not get what the O_RDWR descriptor wrote");
-      return Verdict::Pass();
+      return DrainNonBlocking(other.get()) == data ? kRdwrOk : kRdwrExtraRead;
     }
-    if (ReadFull(rdwr.get(), got.data(), got.size()) < 0 || got != data) {
-      return Verdict::Fail("the O_RDWR descriptor did not read back what it wrote");
-    }
-    return Verdict::Pass();
+    std::vector<std::byte> got(data.size());
+    if (ReadFull(rdwr.get(), got.data(), got.size()) < 0 || got != data) return kRdwrReadBack;
+    return kRdwrOk;
   }
+
+  const Param<bool> nonblock_{this, 0, "the O_RDWR open is non-blocking: %s", false, SayYesNo};
+  const Param<int> extra_{this, 1, "after it, %s opens the FIFO", 0, SayExtra};
+  const Param<uint64_t> size_{this, 2, "%s are written through it", 10, SayBytes};
 };
+
+std::string SayChildReads(uint64_t v) { return v == 0 ? "reads" : "writes"; }
 
 class RendezvousProperty : public NamedProperty {
  public:
@@ -159,21 +181,22 @@ class RendezvousProperty : public NamedProperty {
       : NamedProperty(
             "FIFO-RENDEZVOUS",
             "a blocking open for reading (or writing) waits until the other side opens; then "
-            "both return and data flows",
-            "fifo(7); POSIX open() 'O_NONBLOCK clear'; LTP testcases/kernel/syscalls/mkfifo/") {}
+            "it returns and data flows",
+            "fifo(7); POSIX open() 'O_NONBLOCK clear'; gVisor test/syscalls/linux/fifo.cc "
+            "FifoTest.Fifo, FifoTest.FifoOtrunc") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{child_.Step(*rc::gen::elementOf(std::vector<int>{0, 1})),
+                               size_.Step(*rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const bool child_reads = s.Param(0, 0) == 0;
+    const bool child_reads = child_.Of(s) == 0;
     FifoNode node(env.scratch_dir);
     if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
-    const std::vector<std::byte> data = Payload(2, 0, s.Param(1, 100));
+    const std::vector<std::byte> data = Payload(2, 0, size_.Of(s));
     const Deadline deadline = CaseDeadline(env);
     SharedFlags flags(4);
     Participants ps(deadline);
@@ -182,7 +205,7 @@ class RendezvousProperty : public NamedProperty {
       flags.Raise(0);
       const int fd = node.Open(child_reads ? O_RDONLY : O_WRONLY);
       flags.Raise(1);
-      if (fd < 0) return Verdict::Fail(absl::StrCat("blocking open ", Result(fd)));
+      if (fd < 0) return Verdict::Fail(absl::StrCat("blocking open ", OpenResult(fd)));
       FileDescriptor f(fd);
       if (!child_reads)
         return WriteFull(fd, data.data(), data.size()) == 0 ? Verdict::Pass()
@@ -194,22 +217,21 @@ class RendezvousProperty : public NamedProperty {
     });
     if (!flags.WaitFor(0, deadline)) return Verdict::Broken("child never started");
     const auto pid = static_cast<pid_t>(flags.Counter(0).load());
-    if (!WaitUntilBlockedIn(pid, SYS_openat, deadline) || flags.IsRaised(1)) {
+    if (!AwaitBlocked(pid, {SYS_openat}, flags, 1, deadline)) {
       return Verdict::Fail(absl::StrFormat("a blocking open(%s) with no %s did not block",
                                            child_reads ? "O_RDONLY" : "O_WRONLY",
                                            child_reads ? "writer" : "reader"));
     }
-    FileDescriptor mine;
-    {
-      InterruptAfter guard(absl::Seconds(2));
-      const int fd = node.Open(child_reads ? O_WRONLY : O_RDONLY);
-      if (fd < 0)
-        return Verdict::Fail(
-            absl::StrCat("the matching blocking open ", fd == -EINTR ? "blocked" : Result(fd)));
-      mine.reset(fd);
+    // The other side opens without blocking: the waiting opener makes it possible.
+    const int fd = node.Open((child_reads ? O_WRONLY : O_RDONLY) | O_NONBLOCK);
+    if (fd < 0) {
+      return Verdict::Fail(
+          absl::StrCat("with an opener waiting, the other side's open ", OpenResult(fd)));
     }
+    FileDescriptor mine(fd);
+    SetNonBlocking(fd, false);
     if (!flags.WaitFor(1, deadline))
-      return Verdict::Fail("the first open did not return after the second");
+      return Verdict::Fail("the waiting open did not return after the other side opened");
     if (child_reads) {
       if (WriteFull(mine.get(), data.data(), data.size()) < 0) return Verdict::Fail("write");
       mine.reset();
@@ -220,7 +242,18 @@ class RendezvousProperty : public NamedProperty {
     }
     return ps.Join();
   }
+
+ private:
+  const Param<int> child_{this, 0, "the process that opens first %s", 0, SayChildReads};
+  const Param<uint64_t> size_{this, 1, "%s pass through", 100, SayBytes};
 };
+
+// In the opener: the shared counter its handler bumps, so the case process
+// knows the signal was handled (and the interrupted open has ended).
+std::atomic<uint64_t>* g_handled = nullptr;
+void CountHandled(int) {
+  if (g_handled != nullptr) g_handled->fetch_add(1);
+}
 
 class EintrProperty : public NamedProperty {
  public:
@@ -228,65 +261,91 @@ class EintrProperty : public NamedProperty {
       : NamedProperty(
             "FIFO-EINTR",
             "a blocking FIFO open interrupted by a handled signal fails with EINTR without "
-            "SA_RESTART (the handler ran once); with SA_RESTART it resumes and completes",
-            "open(2) EINTR, signal(7) 'Interruption of system calls'; LTP open/open13.c") {}
+            "SA_RESTART (the handler ran once, the open is not resumed); with SA_RESTART it "
+            "resumes and completes when the other side opens",
+            "open(2) EINTR, signal(7) 'Interruption of system calls and library functions by "
+            "signal handlers'; gVisor test/syscalls/linux/fifo.cc "
+            "FifoTest.OpenBlockedAndInterrupted") {}
   Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       return std::vector<Step>{
-          Step::Param(0, *rc::gen::inRange(0, 2)),  // child opens for writing
-          Step::Param(1, *rc::gen::elementOf(std::vector<uint64_t>{SIGUSR1, SIGUSR2, SIGALRM})),
-          Step::Param(2, *rc::gen::inRange(0, 2))};  // SA_RESTART
+          child_.Step(*rc::gen::elementOf(std::vector<int>{0, 1})),
+          signal_.Step(*rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2, SIGALRM})),
+          restart_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const bool child_writes = s.Param(0, 0) != 0;
-    const int sig = static_cast<int>(s.Param(1, SIGUSR1));
-    const bool restart = s.Param(2, 0) != 0;
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
-    const Deadline deadline = CaseDeadline(env);
-    SharedFlags flags(4);
-    Participants ps(deadline);
-    ps.Spawn("opener", [&]() -> Verdict {
-      SignalCounter counter(sig);
-      if (counter.Install(restart ? SA_RESTART : 0) < 0) return Verdict::Broken("sigaction");
-      flags.Counter(0) = static_cast<uint64_t>(::getpid());
-      flags.Raise(0);
-      const int fd = node.Open(child_writes ? O_WRONLY : O_RDONLY);
-      FileDescriptor f(fd >= 0 ? fd : -1);
-      if (counter.count() != 1)
-        return Verdict::Fail(
-            absl::StrFormat("the handler ran %d times, not once", counter.count()));
-      if (restart)
-        return fd >= 0 ? Verdict::Pass()
-                       : Verdict::Fail(absl::StrCat("with SA_RESTART, open ", Result(fd)));
-      if (fd != -EINTR) {
-        return Verdict::Fail(absl::StrFormat("blocking open(%s) interrupted by %s %s, not EINTR",
-                                             child_writes ? "O_WRONLY" : "O_RDONLY",
-                                             SignalName(sig), Result(fd)));
-      }
-      return Verdict::Pass();
-    });
-    if (!flags.WaitFor(0, deadline)) return Verdict::Broken("opener never started");
-    const auto pid = static_cast<pid_t>(flags.Counter(0).load());
-    if (!WaitUntilBlockedIn(pid, SYS_openat, deadline))
-      return Verdict::Fail("the blocking open did not block");
-    ::kill(pid, sig);
-    FileDescriptor other;
-    if (restart) {
-      // Back asleep in the restarted open, then released by the other side.
-      if (!WaitUntilBlockedIn(pid, SYS_openat, deadline)) {
-        return Verdict::Fail("with SA_RESTART the open did not go back to waiting");
-      }
-      other.reset(node.Open((child_writes ? O_RDONLY : O_WRONLY) | O_NONBLOCK));
-      if (!other)
-        return Verdict::Broken(absl::StrCat("opening the other side: ", ErrnoName(errno)));
-    }
-    return ps.Join();
-  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
+
+ private:
+  Verdict Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const;
+
+  const Param<int> child_{this, 0, "the interrupted open is for %s", 0,
+                          [](uint64_t v) { return std::string(v != 0 ? "writing" : "reading"); }};
+  const Param<int> signal_{this, 1, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<bool> restart_{this, 2, "the handler has SA_RESTART: %s", false, SayYesNo};
 };
+
+// Flags: 0 started (counter 0: pid), 1 the open returned; counter 1: handled.
+Verdict EintrProperty::Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const {
+  const bool child_writes = child_.Of(s) != 0;
+  const int sig = signal_.Of(s);
+  g_handled = &flags.Counter(1);
+  struct sigaction sa = {};
+  sa.sa_handler = CountHandled;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = restart_.Of(s) ? SA_RESTART : 0;
+  if (::sigaction(sig, &sa, nullptr) != 0) return Verdict::Broken("sigaction");
+  flags.Counter(0) = static_cast<uint64_t>(::getpid());
+  flags.Raise(0);
+  const int fd = node.Open(child_writes ? O_WRONLY : O_RDONLY);
+  flags.Raise(1);
+  FileDescriptor f(fd >= 0 ? fd : -1);
+  if (const uint64_t n = flags.Counter(1).load(); n != 1)
+    return Verdict::Fail(absl::StrFormat("the handler ran %d times, not once", n));
+  if (restart_.Of(s)) {
+    return fd >= 0 ? Verdict::Pass()
+                   : Verdict::Fail(absl::StrCat("with SA_RESTART, open ", OpenResult(fd)));
+  }
+  if (fd != -EINTR) {
+    return Verdict::Fail(absl::StrFormat("blocking open(%s) interrupted by %s %s, not EINTR",
+                                         child_writes ? "O_WRONLY" : "O_RDONLY", SignalName(sig),
+                                         OpenResult(fd)));
+  }
+  return Verdict::Pass();
+}
+
+Verdict EintrProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
+  FifoNode node(env.scratch_dir);
+  if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+  const Deadline deadline = CaseDeadline(env);
+  SharedFlags flags(2);
+  Participants ps(deadline);
+  ps.Spawn("opener", [&] { return Opener(node, s, flags); });
+  if (!flags.WaitFor(0, deadline)) return Verdict::Broken("opener never started");
+  const auto pid = static_cast<pid_t>(flags.Counter(0).load());
+  if (!AwaitBlocked(pid, {SYS_openat}, flags, 1, deadline))
+    return Verdict::Fail("the blocking open did not block");
+  ::kill(pid, signal_.Of(s));
+  // Once the handler has run, the interrupted open is over: sleeping in
+  // openat again means it was restarted.
+  while (!flags.IsRaised(1)) {
+    if (deadline.Passed()) return Verdict::Fail("the interrupted open never returned");
+    if (flags.Counter(1).load() > 0 && SleepsIn(pid, {SYS_openat})) {
+      if (!restart_.Of(s)) {
+        return Verdict::Fail(
+            "without SA_RESTART, the open interrupted by a handled signal was restarted");
+      }
+      const int fd = node.Open((child_.Of(s) != 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK);
+      if (fd < 0) return Verdict::Broken(absl::StrCat("opening the other side: ", OpenResult(fd)));
+      FileDescriptor other(fd);
+      return ps.Join();
+    }
+    flags.WaitFor(1, Deadline::After(absl::Milliseconds(1)));
+  }
+  return ps.Join();
+}
 
 IPCSPEC_REGISTER_PROPERTY(EnxioProperty);
 IPCSPEC_REGISTER_PROPERTY(RdwrProperty);

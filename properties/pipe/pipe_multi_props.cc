@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
@@ -26,14 +27,15 @@ class AtomicProperty : public NamedProperty {
             "PIPE-ATOMIC",
             "writes of at most PIPE_BUF bytes by several writer processes are all-or-nothing "
             "(also with O_NONBLOCK) and never interleave; each writer's records arrive in order",
-            "pipe(7) 'PIPE_BUF'; POSIX write(); LTP testcases/kernel/syscalls/pipe/pipe12.c, "
-            "testcases/kernel/ipc/pipeio") {}
+            "pipe(7) 'PIPE_BUF'; POSIX write(); LTP testcases/kernel/ipc/pipeio/pipeio.c "
+            "(several writers; a record of at most PIPE_BUF must never be split)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
   int DefaultExamples() const override { return 25; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 7);
-      std::vector<Step> steps = {Step::Param(0, writers), Step::Param(1, *rc::gen::inRange(0, 2))};
+      std::vector<Step> steps = {writers_.Step(writers),
+                                 nonblock_.Step(*rc::gen::arbitrary<bool>())};
       const auto size = rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{
                                            kRecordHeader, PIPE_BUF, PIPE_BUF - 1, 2048, 4000}),
                                        rc::gen::inRange<uint64_t>(kRecordHeader, PIPE_BUF + 1));
@@ -45,8 +47,8 @@ class AtomicProperty : public NamedProperty {
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const auto writers = static_cast<uint32_t>(s.Param(0, 2));
-    const bool nonblock = s.Param(1, 0) != 0;
+    const uint32_t writers = writers_.Of(s);
+    const bool nonblock = nonblock_.Of(s);
     PipeFds p;
     Verdict broken;
     if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
@@ -118,29 +120,32 @@ class AtomicProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<uint32_t> writers_{this, 0, "%s writer processes share the pipe", 2};
+  const Param<bool> nonblock_{this, 1, "the writers are non-blocking: %s", false, SayYesNo};
 };
 
 class WriteClosedProperty : public NamedProperty {
  public:
   WriteClosedProperty()
-      : NamedProperty(
-            "PIPE-PARTIAL-CLOSED",
-            "a blocking write of twice the capacity, blocked on a full pipe, returns the "
-            "capacity when the reader closes; the next write gives EPIPE",
-            "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc BlockPartialWriteClosed") {}
+      : NamedProperty("PIPE-PARTIAL-CLOSED",
+                      "a blocking write of twice the capacity, blocked on a full pipe, returns the "
+                      "capacity when the reader closes; the next write gives EPIPE",
+                      "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
+                      "PipeTest.BlockPartialWriteClosed") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
   int DefaultExamples() const override { return 8; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{
-          Step::Param(0, *rc::gen::elementOf(std::vector<uint64_t>{1, 2, 4, 16}))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{pages_.Step(*rc::gen::elementOf(std::vector<long>{1, 2, 4, 16}))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds p;
     Verdict broken;
     if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-    const long pages = static_cast<long>(s.Param(0, 16));
+    const long pages = pages_.Of(s);
     if (::fcntl(p.w.get(), F_SETPIPE_SZ, static_cast<int>(pages * ::getpagesize())) < 0) {
       return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
     }
@@ -172,11 +177,11 @@ class WriteClosedProperty : public NamedProperty {
     p.w.reset();
     if (!flags.WaitFor(0, deadline)) return Verdict::Broken("writer never started");
     const auto pid = static_cast<pid_t>(flags.Counter(0).load());
-    if (!WaitUntilBlockedIn(pid, SYS_write, deadline)) {
-      return Verdict::Fail("the writer never blocked in write(2) on the full pipe");
+    if (!AwaitBlocked(pid, {SYS_write}, flags, 1, deadline)) {
+      return Verdict::Fail(flags.IsRaised(1)
+                               ? "the write of twice the capacity returned with the reader open"
+                               : "the writer never blocked in write(2) on the full pipe");
     }
-    if (flags.IsRaised(1))
-      return Verdict::Fail("the write of twice the capacity returned with the reader open");
     if (long q = BytesQueued(p.r.get()); q != cap) {
       return Verdict::Fail(
           absl::StrFormat("writer blocked with %d bytes queued; capacity %d", q, cap));
@@ -184,6 +189,10 @@ class WriteClosedProperty : public NamedProperty {
     p.r.reset();
     return ps.Join();
   }
+
+ private:
+  const Param<long> pages_{this, 0, "the capacity is %s", 16,
+                           [](uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }};
 };
 
 class WakeAllProperty : public NamedProperty {
@@ -197,14 +206,14 @@ class WakeAllProperty : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 6)),
-                               Step::Param(1, *rc::gen::inRange(1, 4))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{readers_.Step(*rc::gen::inRange(1, 6)),
+                               writers_.Step(*rc::gen::inRange(1, 4))};
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const int readers = static_cast<int>(s.Param(0, 3));
-    const int writers = static_cast<int>(s.Param(1, 2));
+    const int readers = readers_.Of(s);
+    const int writers = writers_.Of(s);
     PipeFds p;
     Verdict broken;
     if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
@@ -244,7 +253,7 @@ class WakeAllProperty : public NamedProperty {
     auto all_blocked = [&](std::string_view when) -> std::string {
       for (int r = 0; r < readers; ++r) {
         const auto pid = static_cast<pid_t>(flags.Counter(r).load());
-        if (flags.IsRaised(24 + r) || !WaitUntilBlockedIn(pid, SYS_read, deadline)) {
+        if (!AwaitBlocked(pid, {SYS_read}, flags, 24 + r, deadline)) {
           return absl::StrFormat("reader %d is not blocked in read %s", r, when);
         }
       }
@@ -266,9 +275,21 @@ class WakeAllProperty : public NamedProperty {
     }
     flags.Raise(8 + writers - 1);
     flags.WaitFor(16 + writers - 1, deadline);
+    // The last close woke every reader: none may be asleep in read again.
+    for (int r = 0; r < readers; ++r) {
+      if (AwaitBlocked(static_cast<pid_t>(flags.Counter(r).load()), {SYS_read}, flags, 24 + r,
+                       deadline)) {
+        return Verdict::Fail(absl::StrFormat(
+            "reader %d is still blocked in read after the last of %d writers closed", r, writers));
+      }
+    }
     flags.Raise(31);
     return ps.Join();
   }
+
+ private:
+  const Param<int> readers_{this, 0, "%s readers block in read", 3};
+  const Param<int> writers_{this, 1, "%s writers hold the pipe open", 2};
 };
 
 IPCSPEC_REGISTER_PROPERTY(AtomicProperty);

@@ -15,64 +15,50 @@
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_sem.h"
+#include "properties/support/shm_util.h"
 
 namespace ipcspec::props {
 namespace {
 
-bool IsSysv(const Transport& t) { return t.name() == "sysv_shm"; }
-const SegmentKind& KindFor(const Transport& t) {
-  return IsSysv(t) ? SysvSegments() : PosixSegments();
-}
-Applicability ForShm(const Transport& t) {
-  return OnlyFor(t, {"sysv_shm", "posix_shm"},
-                 "SHM-* checks shmget/shmat and shm_open/mmap themselves");
-}
-Applicability ForSysv(const Transport& t) {
-  return OnlyFor(t, {"sysv_shm"}, "a System V shmat/shmctl rule");
-}
-Applicability ForPosix(const Transport& t) {
-  return OnlyFor(t, {"posix_shm"}, "a POSIX shm_open/mmap rule");
-}
-
-rc::Gen<uint64_t> SegmentSize() {
-  return rc::gen::weightedOneOf<uint64_t>({
-      {2, rc::gen::elementOf(std::vector<uint64_t>{1, 8, 4095, 4096, 4097, 65536})},
-      {1, rc::gen::inRange<uint64_t>(1, 200000)},
-  });
+std::string SayPlacement(uint64_t v) {
+  return v != 0 ? "on the page after the flags" : "in the flags' cache line";
 }
 
 class PublishProperty : public NamedProperty {
  public:
-  PublishProperty(std::string_view id, std::string_view summary, bool atomic)
-      : NamedProperty(
-            id, summary,
-            "shm_overview(7), shmop(2), sem_overview(7); C++ [atomics.order] release/acquire; "
-            "LTP testcases/kernel/ipc/ (shmem_2nstest), testcases/kernel/mem/shmt/"),
-        atomic_(atomic) {}
+  PublishProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                  bool atomic)
+      : NamedProperty(id, summary, reference), atomic_(atomic) {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(
-        rc::gen::resize(
-            12, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(SegmentSize()))),
-        [](const std::vector<uint64_t>& sizes) {
-          std::vector<Step> steps;
-          for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
-          return steps;
-        });
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {seed_.Step(*rc::gen::inRange<uint32_t>(1, 1000)),
+                                 placement_.Step(*rc::gen::arbitrary<bool>())};
+      const auto sizes = *rc::gen::resize(
+          12, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(SegmentSize())));
+      for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
+      return steps;
+    });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     std::vector<uint64_t> sizes;
     for (const Step& st : s.steps) {
-      if (st.op == Op::kSend) sizes.push_back(st.size);
+      if (st.op == Op::kSend) sizes.push_back(std::max<uint64_t>(1, st.size));
     }
     const Publish how = atomic_     ? Publish::kAtomic
                         : IsSysv(t) ? Publish::kSysvSemaphore
                                     : Publish::kPosixSemaphore;
-    return CheckPublish(KindFor(t), how, sizes, env);
+    PublishOptions options;
+    options.seed = seed_.Of(s);
+    options.next_page = placement_.Of(s);
+    return CheckPublish(KindFor(t), how, sizes, options, env);
   }
 
  private:
   bool atomic_;
+  const Param<uint32_t> seed_{this, 0, "the pattern seed is %s", 1};
+  const Param<bool> placement_{this, 1, "the payload lies %s", false, SayPlacement};
 };
 
 class PublishSem : public PublishProperty {
@@ -80,8 +66,11 @@ class PublishSem : public PublishProperty {
   PublishSem()
       : PublishProperty(
             "SHM-PUBLISH-SEM",
-            "data written by one process into its attachment and published with a semaphore "
-            "post is seen whole by another process after its semaphore wait",
+            "data written by one process into its attachment and then published with a "
+            "semaphore post is seen whole, every byte of the generated pattern, by another "
+            "process after its semaphore wait; a publisher that posts before the data is caught",
+            "sem_overview(7), shm_overview(7), shmop(2); POSIX 4.12 'Memory Synchronization' "
+            "(sem_post/sem_wait synchronize memory); no gVisor or LTP test checks publication",
             false) {}
 };
 IPCSPEC_REGISTER_PROPERTY(PublishSem);
@@ -91,8 +80,11 @@ class PublishAtomic : public PublishProperty {
   PublishAtomic()
       : PublishProperty(
             "SHM-PUBLISH-ATOMIC",
-            "data published by a release store to an atomic in the segment is seen whole by "
-            "another process after its acquire load of that value",
+            "data published by a release store to an atomic flag in the segment (and a futex "
+            "wake) is seen whole by another process after its acquire load of that value; a "
+            "publisher that raises the flag before the data is caught",
+            "C++ [intro.races] and [atomics.order] (release/acquire), futex(2), shm_overview(7); "
+            "no gVisor or LTP test checks publication",
             true) {}
 };
 IPCSPEC_REGISTER_PROPERTY(PublishAtomic);
@@ -105,42 +97,22 @@ class ForkProperty : public NamedProperty {
             "a fork child sees what the parent wrote to the shared segment, and the parent sees "
             "what the child wrote",
             "fork(2) (shared mappings and attached segments are inherited), shmop(2); LTP "
-            "testcases/kernel/syscalls/ipc/shmat/shmat02.c") {}
+            "testcases/kernel/mem/shmt/shmt07.c, shmt04.c; Open POSIX conformance/interfaces/"
+            "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping") {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    return CheckForkSharing(KindFor(t), s.Param(0, 4096), env);
+    return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(ForkProperty);
-
-// A named POSIX shm object of `size` bytes, unlinked when this goes away.
-struct NamedObject {
-  std::string name = UniqueName("/ipcspec-shm");
-  FileDescriptor fd;
-  pid_t creator = ::getpid();
-  ~NamedObject() {
-    if (fd && ::getpid() == creator) ::shm_unlink(name.c_str());
-  }
-  bool Create(uint64_t size) {
-    fd = FileDescriptor(::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
-    return fd && ::ftruncate(fd.get(), static_cast<off_t>(size)) == 0;
-  }
-};
-
-// "" when every byte of p[0..size) is PatternByte(writer, msg, .).
-std::string Mismatch(const uint8_t* p, uint64_t size, uint32_t writer, uint64_t msg) {
-  for (uint64_t b = 0; b < size; ++b) {
-    if (p[b] != PatternByte(writer, msg, b)) {
-      return absl::StrFormat("byte %d is 0x%02x, expected 0x%02x", b, p[b],
-                             PatternByte(writer, msg, b));
-    }
-  }
-  return "";
-}
 
 class MapPrivateProperty : public NamedProperty {
  public:
@@ -150,14 +122,16 @@ class MapPrivateProperty : public NamedProperty {
             "writes through a MAP_PRIVATE mapping of a shm object stay in that process: a "
             "MAP_SHARED mapping in another process and the object itself do not change",
             "mmap(2) MAP_PRIVATE ('copy-on-write mapping'); Open POSIX conformance/interfaces/"
-            "mmap/") {}
+            "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
+            "MMapFileTest.WritePrivateOnReadOnlyFd") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     NamedObject obj;
     if (!obj.Create(size))
       return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
@@ -206,6 +180,9 @@ class MapPrivateProperty : public NamedProperty {
     if (!failure.empty()) return Verdict::Fail(failure);
     return v;
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty);
 
@@ -216,14 +193,18 @@ class RmidAttachedProperty : public NamedProperty {
             "SHM-RMID-ATTACHED",
             "after IPC_RMID a segment lives while attached (SHM_DEST, still shared with an "
             "attached child) and is gone (EINVAL) after the last detach",
-            "shmctl(2) IPC_RMID; LTP testcases/kernel/syscalls/ipc/shmctl/shmctl01.c") {}
+            "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
+            "ShmTest.RemovedSegmentsAreMarkedDeleted, ShmTest.RemovedSegmentsAreDestroyed, "
+            "ShmDeathTest.SegmentNotAccessibleAfterDetach; LTP testcases/kernel/mem/shmt/shmt02.c, "
+            "testcases/kernel/syscalls/shmctl/shmctl02.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
     if (id < 0) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));
     auto* p = static_cast<uint8_t*>(::shmat(id, nullptr, 0));
@@ -263,6 +244,9 @@ class RmidAttachedProperty : public NamedProperty {
     }
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
 
@@ -273,14 +257,16 @@ class UnlinkMappedProperty : public NamedProperty {
             "SHM-UNLINK-MAPPED",
             "after shm_unlink the name is gone (ENOENT) but existing mappings live on and stay "
             "shared with a forked child",
-            "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c") {}
+            "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
+            "shm_open/28-2.c") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
+                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = s.Param(0, 4096);
+    const uint64_t size = size_.Of(s);
     NamedObject obj;
     if (!obj.Create(size))
       return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
@@ -311,242 +297,11 @@ class UnlinkMappedProperty : public NamedProperty {
     if (!failure.empty()) return Verdict::Fail(failure);
     return v;
   }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty);
 
-class SegvProperty : public NamedProperty {
- public:
-  SegvProperty()
-      : NamedProperty(
-            "SHM-SEGV",
-            "a write through a read-only attach (SHM_RDONLY / PROT_READ) or after shmdt/munmap "
-            "kills the writing process with SIGSEGV",
-            "shmat(2) SHM_RDONLY, shmdt(2), mmap(2) SIGSEGV; LTP testcases/kernel/syscalls/ipc/"
-            "shmat/shmat01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(0, 2)),
-                               Step::Param(1, *SegmentSize())};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const bool after_detach = s.Param(0, 0) != 0;
-    const uint64_t size = s.Param(1, 4096);
-    std::string err;
-    std::unique_ptr<Segment> seg = KindFor(t).Create(size, &err);
-    if (!seg) return Verdict::Broken(err);
-    pid_t pid = ForkChild([&] {
-      auto* p = static_cast<volatile uint8_t*>(seg->Attach(!after_detach, &err));
-      if (p == nullptr) return 20;
-      const uint64_t at = size - 1;
-      if (after_detach) {
-        p[0] = 0x5a;  // allowed while attached
-        seg->Detach(const_cast<uint8_t*>(p));
-      }
-      p[at] = 0xa5;  // must die here
-      return 0;
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    int status = 0;
-    if (!WaitChild(pid, 0, CaseDeadline(env), &status)) {
-      KillAndReap(pid);
-      return Verdict::Fail("the writing child did not finish");
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 20)
-      return Verdict::Broken("attach failed in the child");
-    if (!IsKilledBy(status, SIGSEGV)) {
-      return Verdict::Fail(
-          absl::StrFormat("a write %s (%s): the child %s, expected killed by SIGSEGV",
-                          after_detach ? "after detaching" : "through a read-only attach",
-                          KindFor(t).name(), DescribeWaitStatus(status)));
-    }
-    if (after_detach) {
-      auto* p = static_cast<uint8_t*>(seg->Attach(true, &err));
-      if (p == nullptr) return Verdict::Broken(err);
-      const bool wrote = p[0] == 0x5a;
-      seg->Detach(p);
-      if (!wrote)
-        return Verdict::Fail("the child's write before detaching did not reach the segment");
-    }
-    return Verdict::Pass();
-  }
-};
-IPCSPEC_REGISTER_PROPERTY(SegvProperty);
-
-class NattchProperty : public NamedProperty {
- public:
-  NattchProperty()
-      : NamedProperty("SHM-NATTCH",
-                      "shm_nattch counts attaches: every shmat in any process, every attach a fork "
-                      "inherits, minus every shmdt and every exit",
-                      "shmctl(2) shm_nattch; LTP testcases/kernel/syscalls/ipc/shmctl/shmctl01.c") {
-  }
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps = {Step::Param(0, *rc::gen::inRange(1, 5))};  // own attaches
-      auto children = *rc::gen::resize(
-          4, rc::gen::container<std::vector<uint64_t>>(rc::gen::inRange<uint64_t>(1, 4)));
-      for (size_t i = 0; i < children.size(); ++i)
-        steps.push_back(Step::Param(10 + i, children[i]));
-      return steps;
-    });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int own = static_cast<int>(s.Param(0, 1));
-    std::vector<int> kids;
-    for (const Step& st : s.steps) {
-      if (st.op == Op::kParam && st.arg >= 10) kids.push_back(static_cast<int>(st.size));
-    }
-    const int id = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-    if (id < 0) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));
-    struct Remove {
-      int id;
-      ~Remove() { ::shmctl(id, IPC_RMID, nullptr); }
-    } remove{id};
-    auto nattch = [&] {
-      struct shmid_ds ds = {};
-      return ::shmctl(id, IPC_STAT, &ds) == 0 ? static_cast<int>(ds.shm_nattch) : -1;
-    };
-    const Deadline deadline = CaseDeadline(env);
-    SharedFlags flags(16);  // i: child i attached; 15: children may go
-    Participants ps(deadline);
-    int total = 0;
-    for (size_t i = 0; i < kids.size(); ++i) {
-      total += kids[i];
-      ps.Spawn(absl::StrCat("child ", i), [&, i]() -> Verdict {
-        for (int k = 0; k < kids[i]; ++k) {
-          if (::shmat(id, nullptr, 0) == reinterpret_cast<void*>(-1))
-            return Verdict::Broken("shmat");
-        }
-        flags.Raise(i);
-        flags.WaitFor(15, deadline);
-        return Verdict::Pass();  // exiting detaches
-      });
-    }
-    for (size_t i = 0; i < kids.size(); ++i) {
-      if (!flags.WaitFor(i, deadline)) return Verdict::Broken("a child never attached");
-    }
-    std::vector<void*> mine;
-    for (int k = 0; k < own; ++k) mine.push_back(::shmat(id, nullptr, 0));
-    std::string failure;
-    auto expect = [&](int want, std::string_view when) {
-      if (int got = nattch(); failure.empty() && got != want) {
-        failure = absl::StrFormat("%s: shm_nattch %d, expected %d", when, got, want);
-      }
-    };
-    expect(own + total, absl::StrFormat("%d own attaches and %d in children", own, total));
-    flags.Raise(15);
-    if (Verdict v = ps.Join(); !v.ok()) return v;
-    expect(own, "after the children exited");
-    pid_t pid = ForkChild([&] { return nattch(); });
-    int status = 0;
-    if (pid > 0 && WaitChild(pid, 0, deadline, &status) && WIFEXITED(status) && failure.empty() &&
-        WEXITSTATUS(status) != 2 * own) {
-      failure = absl::StrFormat(
-          "a fork child of a process with %d attaches saw shm_nattch %d, expected %d", own,
-          WEXITSTATUS(status), 2 * own);
-    }
-    expect(own, "after the fork child exited");
-    for (int k = 0; k < own; ++k) {
-      ::shmdt(mine[k]);
-      expect(own - k - 1, absl::StrFormat("after %d shmdt", k + 1));
-    }
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
-  }
-};
-IPCSPEC_REGISTER_PROPERTY(NattchProperty);
-
-class OpenSizeProperty : public NamedProperty {
- public:
-  OpenSizeProperty()
-      : NamedProperty(
-            "SHM-OPEN-SIZE0",
-            "shm_open(O_CREAT) makes an object of size 0; ftruncate sets the size another "
-            "opener sees",
-            "shm_open(3) ('The shared memory object has a size of zero'); Open POSIX "
-            "conformance/interfaces/shm_open/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [](uint64_t n) { return std::vector<Step>{Step::Param(0, n)}; });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const uint64_t size = s.Param(0, 4096);
-    NamedObject obj;
-    obj.fd = FileDescriptor(::shm_open(obj.name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
-    if (!obj.fd) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
-    struct stat st = {};
-    if (::fstat(obj.fd.get(), &st) != 0 || st.st_size != 0) {
-      return Verdict::Fail(absl::StrFormat("a new shm object has size %d, expected 0", st.st_size));
-    }
-    if (::ftruncate(obj.fd.get(), static_cast<off_t>(size)) != 0)
-      return Verdict::Broken("ftruncate");
-    FileDescriptor other(::shm_open(obj.name.c_str(), O_RDONLY, 0));
-    if (!other || ::fstat(other.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size) {
-      return Verdict::Fail(
-          absl::StrFormat("after ftruncate(%d) another opener sees size %d", size, st.st_size));
-    }
-    return Verdict::Pass();
-  }
-};
-IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
-
-class CreateExclProperty : public NamedProperty {
- public:
-  CreateExclProperty()
-      : NamedProperty(
-            "SHM-CREATE-EXCL",
-            "N processes racing to create one name/key with O_CREAT|O_EXCL (IPC_CREAT|IPC_EXCL): "
-            "exactly one wins, the others get EEXIST",
-            "shm_open(3) O_EXCL, shmget(2) IPC_EXCL; Open POSIX conformance/interfaces/shm_open/"
-            "22-1.c; LTP testcases/kernel/syscalls/ipc/shmget/shmget02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(2, 9),
-                        [](int n) { return std::vector<Step>{Step::Param(0, n)}; });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const int n = static_cast<int>(s.Param(0, 4));
-    const bool sysv = IsSysv(t);
-    const std::string name = UniqueName("/ipcspec-excl");
-    const key_t key = static_cast<key_t>(std::hash<std::string>{}(name)&0x3fffffff) | 1;
-    SharedFlags flags(2);  // counter 0: winners, 1: EEXIST
-    ProcessBarrier barrier(static_cast<uint32_t>(n));
-    const Deadline deadline = CaseDeadline(env);
-    Participants ps(deadline);
-    for (int i = 0; i < n; ++i) {
-      ps.Spawn(absl::StrCat("racer ", i), [&]() -> Verdict {
-        if (!barrier.Wait(deadline)) return Verdict::Broken("barrier");
-        int rc = sysv ? ::shmget(key, 4096, IPC_CREAT | IPC_EXCL | 0600)
-                      : ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-        if (rc >= 0) {
-          flags.Counter(0).fetch_add(1);
-          if (!sysv) ::close(rc);
-        } else if (errno == EEXIST) {
-          flags.Counter(1).fetch_add(1);
-        } else {
-          return Verdict::Fail(absl::StrCat("create: ", ErrnoName(errno)));
-        }
-        return Verdict::Pass();
-      });
-    }
-    Verdict v = ps.Join();
-    if (sysv) {
-      if (int id = ::shmget(key, 0, 0); id >= 0) ::shmctl(id, IPC_RMID, nullptr);
-    } else {
-      ::shm_unlink(name.c_str());
-    }
-    if (!v.ok()) return v;
-    const uint64_t won = flags.Counter(0).load(), lost = flags.Counter(1).load();
-    if (won != 1 || lost != static_cast<uint64_t>(n - 1)) {
-      return Verdict::Fail(absl::StrFormat(
-          "%d processes raced O_EXCL creation: %d won, %d got EEXIST", n, won, lost));
-    }
-    return Verdict::Pass();
-  }
-};
-IPCSPEC_REGISTER_PROPERTY(CreateExclProperty);
 }  // namespace
 }  // namespace ipcspec::props

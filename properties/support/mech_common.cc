@@ -64,6 +64,7 @@ bool NewPipe(const Transport& t, const std::string& dir, PipeFds* p, Verdict* fa
   }
   p->r.reset(fds[0]);
   p->w.reset(fds[1]);
+  p->capacity = PipeCapacity(fds[1]);
   return true;
 }
 

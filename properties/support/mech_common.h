@@ -56,8 +56,12 @@ MechHooks& Hooks();
 // for writing, and unlinked again. Returns 0 or -errno.
 int MakePipe(const Transport& t, const std::string& dir, int fds[2]);
 // MakePipe into owned descriptors; on failure a Broken verdict saying why.
+// `capacity` is F_GETPIPE_SZ right after creation (-errno when the channel
+// has none); asking it is also what tells the test shim (tests/shim) that
+// this pipe is one under test, not one of the harness's own.
 struct PipeFds {
   FileDescriptor r, w;
+  long capacity = 0;
 };
 bool NewPipe(const Transport& t, const std::string& dir, PipeFds* p, Verdict* failure);
 // The pipe's capacity (F_GETPIPE_SZ), or -errno.

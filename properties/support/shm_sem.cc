@@ -21,8 +21,6 @@
 namespace ipcspec::props {
 namespace {
 
-constexpr size_t kHeader = 64;  // two futex words, then the data
-
 class SysvSegment : public Segment {
  public:
   SysvSegment(int id, size_t size) : id_(id), size_(size) {}
@@ -237,78 +235,143 @@ std::unique_ptr<Semaphore> MakeNonExcludingSemaphore() {
   return std::make_unique<NonExcludingSemaphore>();
 }
 
-Verdict CheckPublish(const SegmentKind& kind, Publish how, const std::vector<uint64_t>& sizes,
-                     const CaseEnv& env) {
-  uint64_t largest = 1;
-  for (uint64_t s : sizes) largest = std::max(largest, s);
-  std::string err;
-  std::unique_ptr<Segment> seg = kind.Create(kHeader + largest, &err);
-  if (!seg) return Verdict::Broken(err);
-  std::unique_ptr<Semaphore> ready, ack;
-  if (how == Publish::kSysvSemaphore) {
-    ready = MakeSysvSemaphore(0, &err);
-    if (ready) ack = MakeSysvSemaphore(0, &err);
-  } else if (how == Publish::kPosixSemaphore) {
-    ready = MakePosixSemaphore(0, &err);
-    if (ready) ack = MakePosixSemaphore(0, &err);
+namespace {
+
+// The words at the start of a SHM-PUBLISH segment: ready, ack, consumed.
+enum Word { kReady, kAck, kConsumed };
+constexpr size_t kFlagBytes = 16;
+
+class DataThenFlagPublisher : public Publisher {
+ public:
+  std::string name() const override { return "payload, then publish"; }
+  void Write(uint8_t* data, const std::vector<uint8_t>& payload,
+             const std::function<void()>& publish,
+             const std::function<bool()>& /*consumed*/) const override {
+    std::memcpy(data, payload.data(), payload.size());
+    publish();
   }
-  if (how != Publish::kAtomic && (!ready || !ack)) return Verdict::Broken(err);
-  const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
-  auto wait_for = [&](Semaphore* sem, std::atomic<uint32_t>* word, uint32_t want) {
-    const Deadline d = Deadline::After(absl::Milliseconds(kOpTimeoutMs));
-    return sem != nullptr ? sem->Wait(d) == 0 : AwaitWord(word, want, d);
-  };
-  auto signal = [&](Semaphore* sem, std::atomic<uint32_t>* word, uint32_t value) {
+};
+
+// What the SHM-PUBLISH writer and reader share.
+struct PublishChannel {
+  const SegmentKind& kind;
+  Publish how;
+  const std::vector<uint64_t>& sizes;
+  const PublishOptions& options;
+  std::unique_ptr<Segment> seg;
+  std::unique_ptr<Semaphore> ready, ack;  // only for the semaphore variants
+  size_t offset = kFlagBytes;
+
+  // The semaphore post, or the release store of `value` with a futex wake.
+  void Signal(Semaphore* sem, std::atomic<uint32_t>* word, uint32_t value) const {
     if (sem != nullptr) {
       sem->Post();
     } else {
       PublishWord(word, value);
     }
-  };
-  Participants ps(deadline);
-  ps.Spawn("writer", [&]() -> Verdict {
-    std::string e;
-    auto* base = static_cast<uint8_t*>(seg->Attach(false, &e));
-    if (base == nullptr) return Verdict::Broken(e);
-    auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      for (uint64_t b = 0; b < sizes[i]; ++b) base[kHeader + b] = PatternByte(1, i, b);
-      signal(ready.get(), &words[0], static_cast<uint32_t>(i + 1));
-      if (!wait_for(ack.get(), &words[1], static_cast<uint32_t>(i + 1))) {
-        return Verdict::Fail(
-            absl::StrFormat("message %d: the reader's acknowledgement never became visible", i));
+  }
+  bool Await(Semaphore* sem, std::atomic<uint32_t>* word, uint32_t want) const {
+    const Deadline d = Deadline::After(absl::Milliseconds(kOpTimeoutMs));
+    return sem != nullptr ? sem->Wait(d) == 0 : AwaitWord(word, want, d);
+  }
+};
+
+std::string MakeChannel(PublishChannel* c) {
+  uint64_t largest = 1;
+  for (uint64_t s : c->sizes) largest = std::max(largest, s);
+  if (c->options.next_page) c->offset = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::string err;
+  c->seg = c->kind.Create(c->offset + largest, &err);
+  if (!c->seg) return err;
+  if (c->how == Publish::kAtomic) return "";
+  const bool sysv = c->how == Publish::kSysvSemaphore;
+  c->ready = sysv ? MakeSysvSemaphore(0, &err) : MakePosixSemaphore(0, &err);
+  if (c->ready) c->ack = sysv ? MakeSysvSemaphore(0, &err) : MakePosixSemaphore(0, &err);
+  return c->ready && c->ack ? "" : err;
+}
+
+Verdict PublishWriter(const PublishChannel& c, const Publisher& publisher) {
+  std::string e;
+  auto* base = static_cast<uint8_t*>(c.seg->Attach(false, &e));
+  if (base == nullptr) return Verdict::Broken(e);
+  auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
+  for (size_t i = 0; i < c.sizes.size(); ++i) {
+    const auto n = static_cast<uint32_t>(i + 1);
+    std::vector<uint8_t> payload(c.sizes[i]);
+    for (uint64_t b = 0; b < payload.size(); ++b) payload[b] = MessageByte(c.options.seed, i, b);
+    publisher.Write(
+        base + c.offset, payload, [&] { c.Signal(c.ready.get(), &words[kReady], n); },
+        [&] { return c.Await(nullptr, &words[kConsumed], n); });
+    if (!c.Await(c.ack.get(), &words[kAck], n)) {
+      return Verdict::Fail(
+          absl::StrFormat("message %d: the reader's acknowledgement never became visible", i));
+    }
+  }
+  c.seg->Detach(base);
+  return Verdict::Pass();
+}
+
+// Why byte `b` of message `i` reads `got`: an older message, or nothing yet.
+std::string WhatItHolds(const PublishChannel& c, uint64_t i, uint64_t b, uint8_t got) {
+  if (got == 0) return "it is still zero";
+  if (i > 0 && got == MessageByte(c.options.seed, i - 1, b)) return "it holds the previous message";
+  return "it holds neither this message nor the previous one";
+}
+
+Verdict PublishReader(const PublishChannel& c) {
+  std::string e;
+  auto* base = static_cast<uint8_t*>(c.seg->Attach(false, &e));
+  if (base == nullptr) return Verdict::Broken(e);
+  auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
+  for (size_t i = 0; i < c.sizes.size(); ++i) {
+    const auto n = static_cast<uint32_t>(i + 1);
+    if (!c.Await(c.ready.get(), &words[kReady], n)) {
+      return Verdict::Fail(absl::StrFormat(
+          "message %d: the writer's release store of %d to the flag in the segment never "
+          "became visible to this process within %d ms (%s)",
+          i, n, kOpTimeoutMs, c.kind.name()));
+    }
+    const std::vector<uint8_t> copy(base + c.offset, base + c.offset + c.sizes[i]);
+    PublishWord(&words[kConsumed], n);
+    for (uint64_t b = 0; b < copy.size(); ++b) {
+      const uint8_t want = MessageByte(c.options.seed, i, b);
+      if (copy[b] != want) {
+        return Verdict::Fail(absl::StrFormat(
+            "message %d (%d bytes) published by the writer: byte %d is 0x%02x, expected 0x%02x "
+            "(%s); the writer's data is not visible in this process (%s)",
+            i, c.sizes[i], b, copy[b], want, WhatItHolds(c, i, b, copy[b]), c.kind.name()));
       }
     }
-    seg->Detach(base);
-    return Verdict::Pass();
-  });
-  ps.Spawn("reader", [&]() -> Verdict {
-    std::string e;
-    auto* base = static_cast<uint8_t*>(seg->Attach(false, &e));
-    if (base == nullptr) return Verdict::Broken(e);
-    auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      if (!wait_for(ready.get(), &words[0], static_cast<uint32_t>(i + 1))) {
-        return Verdict::Fail(
-            absl::StrFormat("message %d: the writer's release store of %d to the flag in the "
-                            "segment never became visible "
-                            "to this process within %d ms (%s)",
-                            i, i + 1, kOpTimeoutMs, kind.name()));
-      }
-      for (uint64_t b = 0; b < sizes[i]; ++b) {
-        if (base[kHeader + b] != PatternByte(1, i, b)) {
-          return Verdict::Fail(absl::StrFormat(
-              "message %d (%d bytes) published by the writer: byte %d is 0x%02x, expected 0x%02x; "
-              "the "
-              "writer's data is not visible in this process (%s)",
-              i, sizes[i], b, base[kHeader + b], PatternByte(1, i, b), kind.name()));
-        }
-      }
-      signal(ack.get(), &words[1], static_cast<uint32_t>(i + 1));
-    }
-    seg->Detach(base);
-    return Verdict::Pass();
-  });
+    c.Signal(c.ack.get(), &words[kAck], n);
+  }
+  c.seg->Detach(base);
+  return Verdict::Pass();
+}
+
+}  // namespace
+
+const Publisher& DataThenFlag() {
+  static const DataThenFlagPublisher p;
+  return p;
+}
+
+uint8_t MessageByte(uint32_t seed, uint64_t msg, uint64_t offset) {
+  return static_cast<uint8_t>(1 + (PatternByte(seed, 0, offset) + 37 * (msg + 1)) % 255);
+}
+
+Verdict CheckPublish(const SegmentKind& kind, Publish how, const std::vector<uint64_t>& sizes,
+                     const CaseEnv& env) {
+  return CheckPublish(kind, how, sizes, PublishOptions{}, env);
+}
+
+Verdict CheckPublish(const SegmentKind& kind, Publish how, const std::vector<uint64_t>& sizes,
+                     const PublishOptions& options, const CaseEnv& env) {
+  PublishChannel c{kind, how, sizes, options};
+  if (std::string err = MakeChannel(&c); !err.empty()) return Verdict::Broken(err);
+  const Publisher& publisher = options.publisher != nullptr ? *options.publisher : DataThenFlag();
+  Participants ps(Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300)));
+  ps.Spawn("writer", [&] { return PublishWriter(c, publisher); });
+  ps.Spawn("reader", [&] { return PublishReader(c); });
   return ps.Join();
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,13 +66,44 @@ std::unique_ptr<Semaphore> MakeNonExcludingSemaphore();
 
 enum class Publish { kSysvSemaphore, kPosixSemaphore, kAtomic };
 
+// How the SHM-PUBLISH-* writer puts message i into the segment and makes it
+// visible. The correct publisher writes the payload and then publishes
+// (release store / semaphore post). Tests substitute a wrong one (a "torn"
+// publisher that publishes before the data, tests/support/wrong_publishers.h)
+// to prove that the property can fail, on any CPU.
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  virtual std::string name() const = 0;
+  // Writes `payload` into `data` and calls publish() once. consumed() waits
+  // until the reader has copied the message out (false if it never does).
+  virtual void Write(uint8_t* data, const std::vector<uint8_t>& payload,
+                     const std::function<void()>& publish,
+                     const std::function<bool()>& consumed) const = 0;
+};
+const Publisher& DataThenFlag();  // the correct publisher
+
+// Byte `offset` of message `msg` under pattern `seed`: never 0, and never
+// equal to the byte of message msg - 1 at the same offset, so a reader that
+// sees an older message or a fresh segment sees a difference at every byte.
+uint8_t MessageByte(uint32_t seed, uint64_t msg, uint64_t offset);
+
+struct PublishOptions {
+  uint32_t seed = 1;       // MessageByte's pattern seed
+  bool next_page = false;  // the payload on the page after the flags (else the same cache line)
+  const Publisher* publisher = nullptr;  // nullptr: DataThenFlag()
+};
+
 // SHM-PUBLISH-*: a writer process writes message i (size sizes[i]) into a
 // fresh attachment and publishes it (semaphore post, or a release store of
 // i + 1 to an atomic in the segment with a futex wake); a reader process with
-// its own attachment waits for it (semaphore wait, or acquire load with
-// futex wait), checks every byte and acknowledges the same way.
+// its own attachment waits for it (semaphore wait, or acquire load with futex
+// wait), copies the payload out, says so (a "consumed" word), checks every
+// byte and acknowledges the same way.
 Verdict CheckPublish(const SegmentKind& kind, Publish how, const std::vector<uint64_t>& sizes,
                      const CaseEnv& env);
+Verdict CheckPublish(const SegmentKind& kind, Publish how, const std::vector<uint64_t>& sizes,
+                     const PublishOptions& options, const CaseEnv& env);
 // SHM-FORK: a fork child sees what the parent wrote before fork, and the
 // parent then sees what the child wrote.
 Verdict CheckForkSharing(const SegmentKind& kind, uint64_t size, const CaseEnv& env);

@@ -1,0 +1,339 @@
+// FIFO-* node rules: mknod(S_IFIFO)/mkfifo make a FIFO with perm & ~umask and
+// no privilege; an existing path gives EEXIST; O_TRUNC is ignored and
+// truncate/ftruncate fail with EINVAL. The pipe behind the node is in
+// fifo_pipe_props.cc.
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/support/common.h"
+#include "properties/support/fifo_node.h"
+#include "properties/support/mech_common.h"
+#include "properties/support/pipe_util.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+enum Api { kMkfifo, kMkfifoat, kMknod, kMknodat };
+std::string SayApi(uint64_t v) {
+  switch (v) {
+    case kMkfifo:
+      return "mkfifo";
+    case kMkfifoat:
+      return "mkfifoat";
+    case kMknod:
+      return "mknod(S_IFIFO)";
+    case kMknodat:
+      return "mknodat(S_IFIFO)";
+  }
+  return "?";
+}
+std::string SayMode(uint64_t v) { return absl::StrFormat("0%03o", v); }
+
+// Makes a FIFO at dir/name with `api`; 0 or -errno.
+int MakeFifo(int api, const std::string& dir, const std::string& name, mode_t perm) {
+  const std::string path = absl::StrCat(dir, "/", name);
+  int r = -1;
+  if (api == kMkfifo) r = ::mkfifo(path.c_str(), perm);
+  if (api == kMknod) r = ::mknod(path.c_str(), S_IFIFO | perm, 0);
+  if (api == kMkfifoat || api == kMknodat) {
+    FileDescriptor d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d) return -errno;
+    r = api == kMkfifoat ? ::mkfifoat(d.get(), name.c_str(), perm)
+                         : ::mknodat(d.get(), name.c_str(), S_IFIFO | perm, 0);
+  }
+  return r == 0 ? 0 : -errno;
+}
+
+std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string DirName(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// Exit codes of the FIFO-MKNOD child.
+enum MknodExit { kMknodOk, kMknodType = 250, kMknodPerm, kMknodPipe };
+
+class MknodProperty : public NamedProperty {
+ public:
+  MknodProperty()
+      : NamedProperty(
+            "FIFO-MKNOD",
+            "mkfifo, mkfifoat, mknod(S_IFIFO) and mknodat(S_IFIFO) make a FIFO (S_ISFIFO) with "
+            "permissions perm & ~umask, without any privilege, and it carries data like a pipe",
+            "mknod(2), mkfifo(3); gVisor test/syscalls/linux/fifo.cc FifoTest.MknodAtFIFO, "
+            "FifoTest.Fifo, test/syscalls/linux/mknod.cc MknodTest.FifoDoesNotRequireCapMknod; "
+            "LTP testcases/kernel/syscalls/mknod/mknod01.c, mknodat/mknodat02.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{api_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})),
+                               perm_.Step(*rc::gen::inRange(0, 01000)),
+                               umask_.Step(*rc::gen::inRange(0, 01000))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    FifoNode node(env.scratch_dir, /*make=*/false);
+    const int api = api_.Of(s);
+    const mode_t perm = perm_.Of(s), mask = umask_.Of(s);
+    const pid_t pid = ForkChild([&]() -> int {
+      ::umask(mask);
+      if (int r = MakeFifo(api, env.scratch_dir, BaseName(node.path()), perm); r < 0) return -r;
+      struct stat st = {};
+      if (::lstat(node.path().c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) return kMknodType;
+      if ((st.st_mode & 07777) != (perm & ~mask & 0777)) return kMknodPerm;
+      if (::chmod(node.path().c_str(), 0600) != 0) return kMknodPipe;
+      FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK)), w(node.Open(O_WRONLY));
+      char buf[5] = {};
+      if (!r || !w || ::write(w.get(), "fifo!", 5) != 5 || ::read(r.get(), buf, 5) != 5)
+        return kMknodPipe;
+      return kMknodOk;
+    });
+    int status = 0;
+    if (pid < 0 || !WaitChild(pid, 0, CaseDeadline(env), &status)) {
+      KillAndReap(pid);
+      return Verdict::Broken("the creating child did not finish");
+    }
+    const std::string what = absl::StrFormat("%s with permissions %s under umask %s", SayApi(api),
+                                             SayMode(perm), SayMode(mask));
+    if (!WIFEXITED(status))
+      return Verdict::Fail(what + ": the child " + DescribeWaitStatus(status));
+    switch (const int code = WEXITSTATUS(status)) {
+      case kMknodOk:
+        return Verdict::Pass();
+      case kMknodType:
+        return Verdict::Fail(what + " made something that is not a FIFO");
+      case kMknodPerm: {
+        struct stat st = {};
+        ::lstat(node.path().c_str(), &st);
+        return Verdict::Fail(absl::StrFormat("%s: the node has permissions %s, expected %s", what,
+                                             SayMode(st.st_mode & 07777),
+                                             SayMode(perm & ~mask & 0777)));
+      }
+      case kMknodPipe:
+        return Verdict::Fail(what + ": the node does not carry data like a pipe");
+      default:
+        return Verdict::Fail(absl::StrCat(what, " failed with ", ErrnoName(code)));
+    }
+  }
+
+ private:
+  const Param<int> api_{this, 0, "the node is made with %s", kMkfifo, SayApi};
+  const Param<int> perm_{this, 1, "the permissions asked for are %s", 0600, SayMode};
+  const Param<int> umask_{this, 2, "the umask is %s", 022, SayMode};
+};
+
+enum Existing { kRegular, kFifo, kDangling, kSymlinkToFile, kDirectory };
+std::string SayExisting(uint64_t v) {
+  switch (v) {
+    case kRegular:
+      return "a regular file";
+    case kFifo:
+      return "a FIFO";
+    case kDangling:
+      return "a dangling symbolic link";
+    case kSymlinkToFile:
+      return "a symbolic link to a file";
+    case kDirectory:
+      return "a directory";
+  }
+  return "?";
+}
+
+class EexistProperty : public NamedProperty {
+ public:
+  EexistProperty()
+      : NamedProperty(
+            "FIFO-EEXIST",
+            "mkfifo or mknod(S_IFIFO) on a path that exists (a file, a FIFO, a directory, a "
+            "symbolic link even if dangling) fails with EEXIST and leaves what is there intact",
+            "mknod(2) EEXIST ('pathname already exists ... This includes the case where "
+            "pathname is a symbolic link, dangling or not'), mkfifo(3); gVisor "
+            "test/syscalls/linux/mknod.cc MknodTest.MknodOnExistingPathFails; LTP "
+            "testcases/kernel/syscalls/mknod/mknod06.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{existing_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4})),
+                               api_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
+
+ private:
+  const Param<int> existing_{this, 0, "the path already holds %s", kRegular, SayExisting};
+  const Param<int> api_{this, 1, "the node is made with %s", kMkfifo, SayApi};
+};
+
+Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
+  FifoNode node(env.scratch_dir, /*make=*/false);
+  FifoNode target(env.scratch_dir, /*make=*/false);  // a symbolic link's target file
+  const std::string& path = node.path();
+  const int existing = existing_.Of(s);
+  const std::vector<std::byte> content = PipeBytes(3, 100);
+  int made = -1;
+  if (existing == kRegular || existing == kSymlinkToFile) {
+    const std::string& file = existing == kRegular ? path : target.path();
+    FileDescriptor f(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    made = f && WriteFull(f.get(), content.data(), content.size()) == 0 ? 0 : -1;
+    if (made == 0 && existing == kSymlinkToFile) made = ::symlink(file.c_str(), path.c_str());
+  } else if (existing == kFifo) {
+    made = ::mkfifo(path.c_str(), 0600);
+  } else if (existing == kDangling) {
+    made = ::symlink(target.path().c_str(), path.c_str());
+  } else {
+    made = ::mkdir(path.c_str(), 0700);
+  }
+  if (made != 0)
+    return Verdict::Broken(absl::StrCat("making the existing node: ", ErrnoName(errno)));
+  struct stat before = {};
+  ::lstat(path.c_str(), &before);
+  const int r = MakeFifo(api_.Of(s), DirName(path), BaseName(path), 0600);
+  struct stat after = {};
+  const bool gone = ::lstat(path.c_str(), &after) != 0;
+  std::string failure;
+  if (r != -EEXIST) {
+    failure = absl::StrFormat("%s over %s %s, expected EEXIST", SayApi(api_.Of(s)),
+                              SayExisting(existing), r == 0 ? "succeeded" : ErrnoName(-r));
+  } else if (gone || after.st_ino != before.st_ino || after.st_mode != before.st_mode) {
+    failure =
+        absl::StrFormat("the refused %s replaced %s", SayApi(api_.Of(s)), SayExisting(existing));
+  } else if (existing == kRegular || existing == kSymlinkToFile) {
+    std::vector<std::byte> got(content.size() + 1);
+    FileDescriptor f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    const ssize_t n = f ? ::read(f.get(), got.data(), got.size()) : -1;
+    got.resize(std::max<ssize_t>(n, 0));
+    if (got != content) failure = "the refused call changed the existing file's content";
+  }
+  if (existing == kDirectory) ::rmdir(path.c_str());
+  return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+}
+
+std::string SayTruncMode(uint64_t v) {
+  return v == 0 ? "O_WRONLY|O_TRUNC" : v == 1 ? "O_RDWR|O_TRUNC" : "O_RDONLY|O_TRUNC";
+}
+
+class OtruncProperty : public NamedProperty {
+ public:
+  OtruncProperty()
+      : NamedProperty(
+            "FIFO-OTRUNC",
+            "open with O_TRUNC of a FIFO succeeds and O_TRUNC is ignored: the data queued by "
+            "other openers stays, byte for byte",
+            "open(2) O_TRUNC ('If the file is a FIFO or terminal device file, the O_TRUNC flag "
+            "is ignored'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOtrunc, "
+            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{queued_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
+                               mode_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
+                               opens_.Step(*rc::gen::inRange(1, 4))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    FifoNode node(env.scratch_dir);
+    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+    FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK)), w(node.Open(O_WRONLY));
+    if (!r || !w) return Verdict::Broken("opening the FIFO");
+    const std::vector<std::byte> data = PipeBytes(1, queued_.Of(s));
+    if (WriteFull(w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    const int mode = mode_.Of(s);
+    const int acc = mode == 0 ? O_WRONLY : mode == 1 ? O_RDWR : O_RDONLY;
+    for (int i = 0; i < opens_.Of(s); ++i) {
+      const int fd = node.Open(acc | O_TRUNC | O_NONBLOCK);
+      if (fd < 0) {
+        return Verdict::Fail(absl::StrFormat("open(%s|O_NONBLOCK) of the FIFO %s",
+                                             SayTruncMode(mode), OpenResult(fd)));
+      }
+      FileDescriptor hold(fd);
+    }
+    if (std::string e = ExpectExactly(
+            r.get(), data,
+            absl::StrFormat("after %d opens with %s", opens_.Of(s), SayTruncMode(mode)));
+        !e.empty()) {
+      return Verdict::Fail(e);
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> queued_{this, 0, "%s are queued", 10, SayBytes};
+  const Param<int> mode_{this, 1, "the FIFO is opened with %s", 0, SayTruncMode};
+  const Param<int> opens_{this, 2, "it is opened so %s times", 1};
+};
+
+std::string SayTruncCall(uint64_t v) {
+  return v == 0 ? "truncate(path)" : v == 1 ? "ftruncate(read end)" : "ftruncate(write end)";
+}
+
+class TruncateProperty : public NamedProperty {
+ public:
+  TruncateProperty()
+      : NamedProperty(
+            "FIFO-TRUNCATE",
+            "truncate of a FIFO's path and ftruncate of either end fail with EINVAL; the node "
+            "stays a FIFO and the queued data is untouched",
+            "truncate(2) EINVAL ('fd does not reference a regular file or a POSIX shared "
+            "memory object'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoTruncNoOp, "
+            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{
+          call_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
+          length_.Step(
+              *rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 1u << 20))),
+          queued_.Step(*rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    FifoNode node(env.scratch_dir);
+    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+    FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK)), w(node.Open(O_WRONLY));
+    if (!r || !w) return Verdict::Broken("opening the FIFO");
+    const std::vector<std::byte> data = PipeBytes(2, queued_.Of(s));
+    if (WriteFull(w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    const off_t len = static_cast<off_t>(length_.Of(s));
+    const int call = call_.Of(s);
+    const int rc = call == 0   ? ::truncate(node.path().c_str(), len)
+                   : call == 1 ? ::ftruncate(r.get(), len)
+                               : ::ftruncate(w.get(), len);
+    if (rc == 0 || errno != EINVAL) {
+      return Verdict::Fail(absl::StrFormat("%s to %d of a FIFO %s, not EINVAL", SayTruncCall(call),
+                                           len, Said(rc, errno)));
+    }
+    struct stat st = {};
+    if (::lstat(node.path().c_str(), &st) != 0 || !S_ISFIFO(st.st_mode))
+      return Verdict::Fail(absl::StrCat("after ", SayTruncCall(call), " the node is no FIFO"));
+    if (std::string e = ExpectExactly(r.get(), data, absl::StrCat("after ", SayTruncCall(call)));
+        !e.empty()) {
+      return Verdict::Fail(e);
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<int> call_{this, 0, "the call is %s", 0, SayTruncCall};
+  const Param<uint64_t> length_{this, 1, "the length asked for is %s", 0, SayBytes};
+  const Param<uint64_t> queued_{this, 2, "%s are queued", 10, SayBytes};
+};
+
+IPCSPEC_REGISTER_PROPERTY(MknodProperty);
+IPCSPEC_REGISTER_PROPERTY(EexistProperty);
+IPCSPEC_REGISTER_PROPERTY(OtruncProperty);
+IPCSPEC_REGISTER_PROPERTY(TruncateProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,160 @@
+// PIPE-PACKET*: packet mode (O_DIRECT, from pipe2 or F_SETFL): each write of at
+// most a page is one packet, a read returns one packet, and a read shorter
+// than the packet discards the rest of it. For "pipe" and "fifo"; the pipe
+// is made through MechHooks.
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "properties/support/common.h"
+#include "properties/support/mech_common.h"
+#include "properties/support/pipe_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+// Sets packet mode: pipe2(O_DIRECT) for "pipe", F_SETFL on the write end else.
+bool NewPacketPipe(const Transport& t, const CaseEnv& env, PipeFds* p, Verdict* failure) {
+  return NewPipeWithFlags(t, env.scratch_dir, O_CLOEXEC | O_DIRECT, p, failure);
+}
+
+// The sizes of the kSend steps.
+std::vector<uint64_t> SizesOf(const Scenario& s) {
+  std::vector<uint64_t> out;
+  for (const Step& st : s.steps) {
+    if (st.op == Op::kSend) out.push_back(st.size);
+  }
+  return out;
+}
+
+class PacketProperty : public NamedProperty {
+ public:
+  PacketProperty()
+      : NamedProperty(
+            "PIPE-PACKET",
+            "in packet mode (O_DIRECT) each write of at most a page is one packet and a read "
+            "with a larger buffer returns exactly one packet; a larger write is split into "
+            "page-sized packets and the rest",
+            "pipe(2) O_DIRECT ('Each write(2) to the pipe is dealt with as a separate packet'; "
+            "'Writes of greater than PIPE_BUF bytes ... will be split'), fcntl(2) F_SETFL "
+            "O_DIRECT on a pipe; Linux fs/pipe.c pipe_write (PIPE_BUF_FLAG_PACKET)") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      std::vector<Step> steps;
+      const int k = *rc::gen::inRange(1, 7);
+      for (int i = 0; i < k; ++i) {
+        steps.push_back(Step::Send(
+            1,
+            *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, PIPE_BUF, PIPE_BUF + 1}),
+                            rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)),
+            i));
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    PipeFds p;
+    Verdict broken;
+    if (!NewPacketPipe(t, env, &p, &broken)) return broken;
+    const long page = PageSize();
+    const long slots = p.capacity > 0 ? p.capacity / page : 1;
+    std::vector<std::vector<std::byte>> packets;
+    long used = 0;
+    int i = 0;
+    for (uint64_t size : SizesOf(s)) {
+      const long need = static_cast<long>((size + page - 1) / page);
+      if (used + need > slots) break;
+      const std::vector<std::byte> d = PipeBytes(i++, size);
+      if (WriteFull(p.w.get(), d.data(), d.size()) < 0) return Verdict::Broken("write");
+      for (size_t off = 0; off < d.size(); off += page) {
+        packets.emplace_back(d.begin() + off, d.begin() + std::min<size_t>(off + page, d.size()));
+      }
+      used += need;
+    }
+    SetNonBlocking(p.r.get(), true);
+    std::vector<std::byte> buf(4 * page);
+    for (size_t k = 0; k < packets.size(); ++k) {
+      const ssize_t n = ::read(p.r.get(), buf.data(), buf.size());
+      if (n != static_cast<ssize_t>(packets[k].size()) ||
+          !std::equal(packets[k].begin(), packets[k].end(), buf.begin())) {
+        return Verdict::Fail(absl::StrFormat(
+            "packet %d of %d: a read of %d bytes %s, expected exactly that packet of %d bytes", k,
+            packets.size(), buf.size(), Said(n, errno), packets[k].size()));
+      }
+    }
+    return Verdict::Pass();
+  }
+};
+
+class PacketTruncProperty : public NamedProperty {
+ public:
+  PacketTruncProperty()
+      : NamedProperty(
+            "PIPE-PACKET-TRUNC",
+            "in packet mode a read shorter than the next packet returns the bytes asked for and "
+            "discards the rest of that packet; the next read starts at the next packet",
+            "pipe(2) O_DIRECT ('If a read(2) specifies a buffer size that is smaller than the "
+            "next packet, then the requested number of bytes are read, and the excess bytes in "
+            "the packet are discarded'); Linux fs/pipe.c pipe_read") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
+  int DefaultExamples() const override { return 15; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      std::vector<Step> steps;
+      const int k = *rc::gen::inRange(1, 8);
+      for (int i = 0; i < k; ++i) {
+        const uint64_t size = *rc::gen::inRange<uint64_t>(2, PIPE_BUF + 1);
+        steps.push_back(Step::Send(1, size, i));
+        steps.push_back(Step::Recv(0, *rc::gen::inRange<uint64_t>(1, size + 8)));
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    PipeFds p;
+    Verdict broken;
+    if (!NewPacketPipe(t, env, &p, &broken)) return broken;
+    const long page = PageSize();
+    const long slots = p.capacity > 0 ? p.capacity / page : 1;
+    std::vector<std::vector<std::byte>> packets;
+    std::vector<uint64_t> reads;
+    for (const Step& st : s.steps) {
+      if (st.op == Op::kSend && static_cast<long>(packets.size()) < slots) {
+        packets.push_back(PipeBytes(st.arg, std::min<uint64_t>(st.size, page)));
+        if (WriteFull(p.w.get(), packets.back().data(), packets.back().size()) < 0)
+          return Verdict::Broken("write");
+      } else if (st.op == Op::kRecv) {
+        reads.push_back(std::max<uint64_t>(1, st.size));
+      }
+    }
+    SetNonBlocking(p.r.get(), true);
+    for (size_t k = 0; k < packets.size() && k < reads.size(); ++k) {
+      std::vector<std::byte> buf(reads[k]);
+      const size_t want = std::min<size_t>(reads[k], packets[k].size());
+      const ssize_t n = ::read(p.r.get(), buf.data(), buf.size());
+      if (n != static_cast<ssize_t>(want) ||
+          !std::equal(buf.begin(), buf.begin() + want, packets[k].begin())) {
+        return Verdict::Fail(absl::StrFormat(
+            "packet %d (%d bytes) read with a %d-byte buffer: the read %s, expected the first "
+            "%d bytes of that packet%s",
+            k, packets[k].size(), reads[k], Said(n, errno), want,
+            k > 0 && reads[k - 1] < packets[k - 1].size() ? " (the rest of the previous packet "
+                                                            "must be gone)"
+                                                          : ""));
+      }
+    }
+    return Verdict::Pass();
+  }
+};
+
+IPCSPEC_REGISTER_PROPERTY(PacketProperty);
+IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,333 @@
+// SHM-OPEN-*: shm_open's own rules: an O_RDONLY descriptor cannot be resized
+// or mapped writable-shared; names are checked (EINVAL, ENAMETOOLONG, the
+// leading slash optional with glibc); a missing name gives ENOENT and creates
+// nothing; O_TRUNC empties an existing object; the descriptor is close-on-exec.
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/support/child_watch.h"
+#include "properties/support/common.h"
+#include "properties/support/proc_util.h"
+#include "properties/support/shm_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
+std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
+std::string Result(int rc) { return rc >= 0 ? "succeeded" : ErrnoName(errno); }
+
+class OpenRdonlyProperty : public NamedProperty {
+ public:
+  OpenRdonlyProperty()
+      : NamedProperty(
+            "SHM-OPEN-RDONLY",
+            "through a descriptor from shm_open(O_RDONLY): ftruncate fails (EINVAL), a "
+            "PROT_WRITE MAP_SHARED mapping fails (EACCES) and so does raising a read-only shared "
+            "mapping to PROT_WRITE; a PROT_WRITE MAP_PRIVATE mapping works and its writes stay "
+            "private",
+            "shm_open(3) O_RDONLY, mmap(2) EACCES, mprotect(2) EACCES, truncate(2); Open POSIX "
+            "conformance/interfaces/shm_open/13-1.c, 20-1.c, mmap/6-4.c, 6-5.c; gVisor "
+            "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedOnReadOnlyFd, "
+            "MMapFileTest.WritePrivateOnReadOnlyFd") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{size_.Step(*ShmSize()),
+                               length_.Step(*rc::gen::inRange<uint64_t>(0, 4 * Page()))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
+    NamedObject obj;
+    if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
+    {
+      Mapping w = MapShared(obj.fd.get(), size);
+      if (!w.ok()) return Verdict::Broken("mmap");
+      Fill(w.bytes(), size, 1, 0);
+    }
+    FileDescriptor ro(obj.Reopen(O_RDONLY));
+    if (!ro) return Verdict::Broken(absl::StrCat("shm_open(O_RDONLY): ", ErrnoName(errno)));
+    const off_t len = static_cast<off_t>(length_.Of(s));
+    if (int r = ::ftruncate(ro.get(), len); r == 0 || (errno != EINVAL && errno != EBADF)) {
+      return Verdict::Fail(
+          absl::StrFormat("ftruncate(%d) of an O_RDONLY shm descriptor %s, not "
+                          "EINVAL",
+                          len, Result(r)));
+    }
+    Mapping shared(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, ro.get(), 0), size);
+    if (shared.ok() || errno != EACCES) {
+      return Verdict::Fail(absl::StrCat("mmap(PROT_WRITE, MAP_SHARED) of an O_RDONLY descriptor ",
+                                        shared.ok() ? "succeeded" : ErrnoName(errno),
+                                        ", not EACCES"));
+    }
+    Mapping reader = MapShared(ro.get(), size, PROT_READ);
+    if (!reader.ok()) return Verdict::Fail(absl::StrCat("mmap(PROT_READ): ", ErrnoName(errno)));
+    if (::mprotect(reader.bytes(), size, PROT_READ | PROT_WRITE) == 0 || errno != EACCES) {
+      return Verdict::Fail(
+          absl::StrCat("mprotect(PROT_WRITE) of a shared mapping of an O_RDONLY descriptor ",
+                       errno == 0 ? "succeeded" : ErrnoName(errno), ", not EACCES"));
+    }
+    Mapping priv(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro.get(), 0), size);
+    if (!priv.ok())
+      return Verdict::Fail(absl::StrCat("mmap(PROT_WRITE, MAP_PRIVATE): ", ErrnoName(errno)));
+    Fill(priv.bytes(), size, 2, 0);
+    if (std::string e = Mismatch(reader.bytes(), size, 1, 0); !e.empty())
+      return Verdict::Fail("a write through the MAP_PRIVATE mapping reached the object: " + e);
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
+  const Param<uint64_t> length_{this, 1, "ftruncate asks for %s", 0, SayBytes};
+};
+
+enum NameClass { kSlashOnly, kEmpty, kInnerSlash, kTooLong, kLongest, kNoSlash, kDoubleSlash };
+std::string SayNameClass(uint64_t v) {
+  switch (v) {
+    case kSlashOnly:
+      return "\"/\" alone";
+    case kEmpty:
+      return "the empty string";
+    case kInnerSlash:
+      return "a name with a '/' inside";
+    case kTooLong:
+      return "a name longer than NAME_MAX";
+    case kLongest:
+      return "a name of exactly NAME_MAX characters";
+    case kNoSlash:
+      return "a name without the leading '/'";
+    default:
+      return "a name with two leading slashes";
+  }
+}
+
+// The name of class `c`; `unique` makes the valid ones unique to the case.
+std::string NameOf(int c, const std::string& unique) {
+  switch (c) {
+    case kSlashOnly:
+      return "/";
+    case kEmpty:
+      return "";
+    case kInnerSlash:
+      return unique + "/inner";
+    case kTooLong:
+      return unique + std::string(NAME_MAX + 1 - (unique.size() - 1), 'x');
+    case kLongest:
+      return unique + std::string(NAME_MAX - (unique.size() - 1), 'x');
+    case kNoSlash:
+      return unique.substr(1);
+    default:
+      return "/" + unique;
+  }
+}
+
+class OpenNamesProperty : public NamedProperty {
+ public:
+  OpenNamesProperty()
+      : NamedProperty(
+            "SHM-OPEN-NAMES",
+            "shm_open of \"/\", \"\" or a name with an inner '/' fails with EINVAL, of a name "
+            "longer than NAME_MAX with ENAMETOOLONG (as shm_unlink does); names up to NAME_MAX "
+            "work, and with glibc the leading '/' is optional: \"x\" and \"/x\" name one object",
+            "shm_open(3) EINVAL, ENAMETOOLONG, NOTES (glibc); Open POSIX conformance/interfaces/"
+            "shm_open/37-1.c, 39-1.c, shm_unlink/10-1.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 14; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{
+          class_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4, 5, 6}))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int c = class_.Of(s);
+    const std::string unique = UniqueName("/ipcspec-name");
+    const std::string name = NameOf(c, unique);
+    const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    const int err = errno;
+    FileDescriptor hold(fd);
+    const int want = c <= kInnerSlash ? EINVAL : c == kTooLong ? ENAMETOOLONG : 0;
+    std::string failure;
+    if (want != 0 && (fd >= 0 || err != want)) {
+      failure = absl::StrFormat("shm_open of %s %s, not %s", SayNameClass(c),
+                                fd >= 0 ? "succeeded" : ErrnoName(err), ErrnoName(want));
+    } else if (c == kTooLong && (::shm_unlink(name.c_str()) == 0 || errno != ENAMETOOLONG)) {
+      failure = absl::StrCat("shm_unlink of a name longer than NAME_MAX: ", Result(-1),
+                             ", not ENAMETOOLONG");
+    } else if (want == 0 && fd < 0) {
+      failure = absl::StrFormat("shm_open of %s failed with %s", SayNameClass(c), ErrnoName(err));
+    } else if (c == kNoSlash || c == kDoubleSlash) {
+      FileDescriptor same(::shm_open(unique.c_str(), O_RDWR, 0));
+      if (!same) {
+        failure = absl::StrFormat("%s and \"%s\" do not name one object", SayNameClass(c), unique);
+      }
+    }
+    if (fd >= 0) ::shm_unlink(name.c_str());
+    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+  }
+
+ private:
+  const Param<int> class_{this, 0, "the name is %s", kNoSlash, SayNameClass};
+};
+
+class OpenEnoentProperty : public NamedProperty {
+ public:
+  OpenEnoentProperty()
+      : NamedProperty(
+            "SHM-OPEN-ENOENT",
+            "shm_open without O_CREAT of a name that does not exist (never made, or unlinked) "
+            "fails with ENOENT and creates nothing; shm_unlink of it gives ENOENT too",
+            "shm_open(3) ENOENT, shm_unlink(3); Open POSIX conformance/interfaces/shm_open/41-1.c, "
+            "shm_unlink/11-1.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{unlinked_.Step(*rc::gen::arbitrary<bool>()),
+                               rdonly_.Step(*rc::gen::arbitrary<bool>())};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    NamedObject obj;
+    if (unlinked_.Of(s)) {
+      if (!obj.Create(Page()) || ::shm_unlink(obj.name.c_str()) != 0)
+        return Verdict::Broken("create/unlink");
+      obj.fd.reset();
+    }
+    const int flags = rdonly_.Of(s) ? O_RDONLY : O_RDWR;
+    const int fd = ::shm_open(obj.name.c_str(), flags, 0600);
+    const int err = errno;
+    FileDescriptor hold(fd);
+    const std::string what = unlinked_.Of(s) ? "an unlinked name" : "a name never made";
+    if (fd >= 0 || err != ENOENT) {
+      ::shm_unlink(obj.name.c_str());
+      return Verdict::Fail(absl::StrFormat("shm_open(%s) of %s %s, not ENOENT",
+                                           rdonly_.Of(s) ? "O_RDONLY" : "O_RDWR", what,
+                                           fd >= 0 ? "succeeded" : ErrnoName(err)));
+    }
+    struct stat st = {};
+    if (::stat(("/dev/shm" + obj.name).c_str(), &st) == 0) {
+      ::shm_unlink(obj.name.c_str());
+      return Verdict::Fail(absl::StrCat("the failed shm_open of ", what, " created it"));
+    }
+    if (::shm_unlink(obj.name.c_str()) == 0 || errno != ENOENT)
+      return Verdict::Fail(absl::StrCat("shm_unlink of ", what, ": ", Result(-1), ", not ENOENT"));
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<bool> unlinked_{this, 0, "the name existed and was unlinked: %s", false, SayYesNo};
+  const Param<bool> rdonly_{this, 1, "the open is O_RDONLY: %s", false, SayYesNo};
+};
+
+class OpenTruncProperty : public NamedProperty {
+ public:
+  OpenTruncProperty()
+      : NamedProperty(
+            "SHM-OPEN-TRUNC",
+            "shm_open(O_RDWR|O_TRUNC) of an existing object truncates it to 0, keeps its mode "
+            "and owner, and an existing mapping then raises SIGBUS at the old data",
+            "shm_open(3) O_TRUNC; Open POSIX conformance/interfaces/shm_open/25-1.c, 26-1.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{size_.Step(*ShmSize()),
+                               mode_.Step(0600 | *rc::gen::inRange(0, 0100))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
+    const int mode = mode_.Of(s) & 0777;
+    NamedObject obj;
+    if (!obj.Create(size) || ::fchmod(obj.fd.get(), mode) != 0)
+      return Verdict::Broken(absl::StrCat("shm_open/fchmod: ", ErrnoName(errno)));
+    Mapping m = MapShared(obj.fd.get(), size);
+    if (!m.ok()) return Verdict::Broken("mmap");
+    Fill(m.bytes(), size, 1, 0);
+    struct stat before = {};
+    ::fstat(obj.fd.get(), &before);
+    FileDescriptor t(obj.Reopen(O_RDWR | O_TRUNC));
+    if (!t) return Verdict::Fail(absl::StrCat("shm_open(O_RDWR|O_TRUNC): ", ErrnoName(errno)));
+    struct stat after = {};
+    if (::fstat(t.get(), &after) != 0 || after.st_size != 0 || after.st_mode != before.st_mode ||
+        after.st_uid != before.st_uid) {
+      return Verdict::Fail(absl::StrFormat(
+          "after shm_open(O_TRUNC) of a %d-byte object with mode %s: size %d, mode 0%o, uid %d",
+          size, SayMode(before.st_mode & 07777), after.st_size, after.st_mode & 07777,
+          after.st_uid));
+    }
+    const int status =
+        TouchInChild([&] { (void)*static_cast<volatile uint8_t*>(m.bytes()); }, CaseDeadline(env));
+    if (status == -1 || !IsKilledBy(status, SIGBUS)) {
+      return Verdict::Fail(absl::StrCat(
+          "reading the old mapping of the truncated object: the "
+          "process ",
+          status == -1 ? "did not end" : DescribeWaitStatus(status), ", expected SIGBUS"));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> size_{this, 0, "the object holds %s", 4096, SayBytes};
+  const Param<int> mode_{this, 1, "its mode is %s", 0600, SayMode};
+};
+
+class OpenCloexecProperty : public NamedProperty {
+ public:
+  OpenCloexecProperty()
+      : NamedProperty(
+            "SHM-OPEN-CLOEXEC",
+            "a descriptor from shm_open has FD_CLOEXEC set and is closed by execve",
+            "shm_open(3) ('The FD_CLOEXEC flag ... is set for the file descriptor'); Open POSIX "
+            "conformance/interfaces/shm_open/11-1.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+  int DefaultExamples() const override { return 8; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{rdonly_.Step(*rc::gen::arbitrary<bool>()),
+                               create_.Step(*rc::gen::arbitrary<bool>())};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    NamedObject obj;
+    if (!obj.Create(Page())) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
+    int flags = rdonly_.Of(s) ? O_RDONLY : O_RDWR;
+    if (create_.Of(s)) flags |= O_CREAT;
+    FileDescriptor fd(obj.Reopen(flags));
+    if (!fd) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
+    const int fdflags = ::fcntl(fd.get(), F_GETFD);
+    if (fdflags < 0 || (fdflags & FD_CLOEXEC) == 0)
+      return Verdict::Fail(
+          absl::StrFormat("F_GETFD of a shm_open descriptor is %d: no FD_CLOEXEC", fdflags));
+    const int survived = SurvivesExec(fd.get(), CaseDeadline(env));
+    if (survived < 0) return Verdict::Broken("the exec'd /bin/cat probe failed");
+    if (survived == 1) return Verdict::Fail("a shm_open descriptor is still open after execve");
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<bool> rdonly_{this, 0, "the open is O_RDONLY: %s", false, SayYesNo};
+  const Param<bool> create_{this, 1, "O_CREAT is given: %s", false, SayYesNo};
+};
+
+IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenNamesProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenEnoentProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenTruncProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenCloexecProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

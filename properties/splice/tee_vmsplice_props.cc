@@ -1,0 +1,239 @@
+// TEE-*, VMSPLICE-*: tee duplicates what one pipe holds into another without
+// consuming it, and refuses anything but two different pipes; vmsplice
+// queues user memory into a pipe, and copies a pipe's bytes out into user
+// memory. For "pipe" and "fifo"; the pipe is made through MechHooks.
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "properties/splice/splice_util.h"
+#include "properties/support/common.h"
+#include "properties/support/mech_common.h"
+#include "properties/support/pipe_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+class TeeDuplicateProperty : public NamedProperty {
+ public:
+  TeeDuplicateProperty()
+      : NamedProperty("TEE-DUPLICATE",
+                      "tee copies min(len, queued, room) bytes from one pipe into another without "
+                      "consuming them: both pipes then read the same bytes, across several pages",
+                      "tee(2); gVisor test/syscalls/linux/splice.cc TeeTest.MultiPage, "
+                      "TeeTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/tee/tee01.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{queued_.Step(*rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF)),
+                               len_.Step(*rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF))};
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    PipeFds a, b;
+    Verdict broken;
+    if (!NewPipe(t, env.scratch_dir, &a, &broken) || !NewPipe(t, env.scratch_dir, &b, &broken))
+      return broken;
+    const std::vector<std::byte> data = PipeBytes(6, queued_.Of(s));
+    if (WriteFull(a.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    const size_t len = std::max<uint64_t>(1, len_.Of(s));
+    const ssize_t n = ::tee(a.r.get(), b.w.get(), len, SPLICE_F_NONBLOCK);
+    const size_t want = std::min(len, data.size());
+    if (n != static_cast<ssize_t>(want)) {
+      return Verdict::Fail(absl::StrFormat("tee of %d bytes from a pipe holding %d %s, expected %d",
+                                           len, data.size(), Said(n, errno), want));
+    }
+    if (std::string e = ExpectExactly(a.r.get(), data, "the input pipe after tee"); !e.empty())
+      return Verdict::Fail(e + ": tee consumed its input");
+    const std::vector<std::byte> copy(data.begin(), data.begin() + n);
+    if (std::string e = ExpectExactly(b.r.get(), copy, "the output pipe after tee"); !e.empty())
+      return Verdict::Fail(e);
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> queued_{this, 0, "the input pipe holds %s", 100, SayBytes};
+  const Param<uint64_t> len_{this, 1, "tee asks for %s", 100, SayBytes};
+};
+
+std::string SayTeeEinval(uint64_t v) {
+  return v == 0 ? "the input is a file" : v == 1 ? "the output is a file" : "both are one pipe";
+}
+
+class TeeEinvalProperty : public NamedProperty {
+ public:
+  TeeEinvalProperty()
+      : NamedProperty(
+            "TEE-EINVAL",
+            "tee fails with EINVAL when either side is not a pipe or both are the same pipe, "
+            "and the pipe keeps its data",
+            "tee(2) EINVAL; gVisor test/syscalls/linux/splice.cc TeeTest.SamePipe, "
+            "TeeTest.RegularFile; LTP testcases/kernel/syscalls/tee/tee02.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
+  int DefaultExamples() const override { return 6; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{which_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2}))};
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const std::vector<std::byte> data = PipeBytes(7, 300);
+    FileDescriptor file = ScratchFile(env, data);
+    PipeFds p;
+    Verdict broken;
+    if (!file) return Verdict::Broken("scratch file");
+    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    const int which = which_.Of(s);
+    const ssize_t n = which == 0   ? ::tee(file.get(), p.w.get(), 100, SPLICE_F_NONBLOCK)
+                      : which == 1 ? ::tee(p.r.get(), file.get(), 100, SPLICE_F_NONBLOCK)
+                                   : ::tee(p.r.get(), p.w.get(), 100, SPLICE_F_NONBLOCK);
+    if (n >= 0 || errno != EINVAL) {
+      return Verdict::Fail(
+          absl::StrFormat("tee where %s %s, not EINVAL", SayTeeEinval(which), Said(n, errno)));
+    }
+    if (std::string e = ExpectExactly(p.r.get(), data, "the pipe after the refused tee");
+        !e.empty())
+      return Verdict::Fail(e);
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<int> which_{this, 0, "the case is: %s", 0, SayTeeEinval};
+};
+
+class VmspliceToPipeProperty : public NamedProperty {
+ public:
+  VmspliceToPipeProperty()
+      : NamedProperty(
+            "VMSPLICE-TO-PIPE",
+            "vmsplice on a pipe's write end queues the concatenation of the iovecs and returns "
+            "their total",
+            "vmsplice(2); LTP testcases/kernel/syscalls/vmsplice/vmsplice01.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      std::vector<Step> steps;
+      const int n = *rc::gen::inRange(1, 17);
+      for (int i = 0; i < n; ++i)
+        steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(1, PIPE_BUF), i));
+      return steps;
+    });
+  }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kSend) return absl::StrFormat("an iovec of %d bytes", s.size);
+    return NamedProperty::DescribeStep(s);
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    PipeFds p;
+    Verdict broken;
+    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+    // Each page an iovec touches takes one pipe slot: keep to what fits, so
+    // that the whole total is due (a fuller pipe may take a partial count).
+    const uintptr_t page = static_cast<uintptr_t>(PageSize());
+    const long slots = p.capacity > 0 ? p.capacity / static_cast<long>(page) : 1;
+    std::vector<std::vector<std::byte>> pieces;
+    for (const Step& st : s.steps) {
+      if (st.op == Op::kSend) pieces.push_back(PipeBytes(st.arg, st.size));
+    }
+    std::vector<struct iovec> iov;
+    std::vector<std::byte> all;
+    long used = 0;
+    for (auto& piece : pieces) {
+      const auto first = reinterpret_cast<uintptr_t>(piece.data()) / page;
+      const auto last = (reinterpret_cast<uintptr_t>(piece.data()) + piece.size() - 1) / page;
+      used += static_cast<long>(last - first + 1);
+      if (used > slots) break;
+      iov.push_back({piece.data(), piece.size()});
+      all.insert(all.end(), piece.begin(), piece.end());
+    }
+    const ssize_t n = ::vmsplice(p.w.get(), iov.data(), iov.size(), 0);
+    if (n != static_cast<ssize_t>(all.size())) {
+      return Verdict::Fail(absl::StrFormat("vmsplice of %d iovecs (%d bytes) %s", iov.size(),
+                                           all.size(), Said(n, errno)));
+    }
+    if (std::string e = ExpectExactly(p.r.get(), all, "the pipe after vmsplice"); !e.empty())
+      return Verdict::Fail(e);
+    return Verdict::Pass();
+  }
+};
+
+class VmspliceFromPipeProperty : public NamedProperty {
+ public:
+  VmspliceFromPipeProperty()
+      : NamedProperty(
+            "VMSPLICE-FROM-PIPE",
+            "vmsplice on a pipe's read end copies the queued bytes into the iovecs, in order, "
+            "and consumes them",
+            "vmsplice(2) ('If fd is opened for reading ... fills nr_segs ranges of user memory'); LTP "
+            "testcases/kernel/syscalls/vmsplice/vmsplice03.c") {}
+  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
+  int DefaultExamples() const override { return 10; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = {queued_.Step(*rc::gen::inRange<uint64_t>(1, 4 * PIPE_BUF))};
+      const int n = *rc::gen::inRange(1, 9);
+      for (int i = 0; i < n; ++i)
+        steps.push_back(Step::Recv(0, *rc::gen::inRange<uint64_t>(1, PIPE_BUF)));
+      return steps;
+    });
+  }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kRecv) return absl::StrFormat("an iovec of %d bytes", s.size);
+    return NamedProperty::DescribeStep(s);
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    PipeFds p;
+    Verdict broken;
+    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+    const std::vector<std::byte> data = PipeBytes(8, queued_.Of(s));
+    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    std::vector<std::vector<std::byte>> bufs;
+    for (const Step& st : s.steps) {
+      if (st.op == Op::kRecv) bufs.emplace_back(st.size);
+    }
+    std::vector<struct iovec> iov;
+    size_t room = 0;
+    for (auto& b : bufs) {
+      iov.push_back({b.data(), b.size()});
+      room += b.size();
+    }
+    SetNonBlocking(p.r.get(), true);
+    const ssize_t n = ::vmsplice(p.r.get(), iov.data(), iov.size(), 0);
+    const size_t want = std::min(room, data.size());
+    if (n != static_cast<ssize_t>(want)) {
+      return Verdict::Fail(
+          absl::StrFormat("vmsplice from a pipe holding %d bytes into %d bytes of "
+                          "iovecs %s, expected %d",
+                          data.size(), room, Said(n, errno), want));
+    }
+    std::vector<std::byte> got;
+    for (auto& b : bufs) got.insert(got.end(), b.begin(), b.end());
+    got.resize(want);
+    if (!std::equal(got.begin(), got.end(), data.begin()))
+      return Verdict::Fail("the iovecs do not hold the pipe's bytes in order");
+    const std::vector<std::byte> rest(data.begin() + want, data.end());
+    if (std::string e = ExpectExactly(p.r.get(), rest, "the pipe after vmsplice"); !e.empty())
+      return Verdict::Fail(e + ": vmsplice did not consume what it copied");
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> queued_{this, 0, "the pipe holds %s", 100, SayBytes};
+};
+
+IPCSPEC_REGISTER_PROPERTY(TeeDuplicateProperty);
+IPCSPEC_REGISTER_PROPERTY(TeeEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(VmspliceToPipeProperty);
+IPCSPEC_REGISTER_PROPERTY(VmspliceFromPipeProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

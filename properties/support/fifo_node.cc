@@ -1,0 +1,36 @@
+#include "properties/support/fifo_node.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "ipcspec/util.h"
+
+namespace ipcspec::props {
+
+FifoNode::FifoNode(const std::string& dir) : FifoNode(dir, true) {}
+
+FifoNode::FifoNode(const std::string& dir, bool make)
+    : path_(absl::StrCat(dir, "/", UniqueName("fifo"))) {
+  ok_ = !make || ::mkfifo(path_.c_str(), 0600) == 0;
+}
+
+FifoNode::~FifoNode() {
+  const int saved = errno;
+  ::unlink(path_.c_str());
+  errno = saved;
+}
+
+int FifoNode::Open(int flags) const {
+  const int fd = ::open(path_.c_str(), flags | O_CLOEXEC);
+  return fd >= 0 ? fd : -errno;
+}
+
+std::string OpenResult(int rc) {
+  return rc >= 0 ? "succeeded" : absl::StrCat("failed with ", ErrnoName(-rc));
+}
+
+}  // namespace ipcspec::props
