@@ -46,21 +46,6 @@ const std::set<std::string> kNotYetInWords = {
     "SHM-RMID-ATTACHED",
     "SHM-SEGV",
     "SHM-UNLINK-MAPPED",
-    "SIG-BLOCK",
-    "SIG-COALESCE",
-    "SIG-DEFAULT",
-    "SIG-EXEC",
-    "SIG-FORK",
-    "SIG-HANDLE-INFO",
-    "SIG-IGNORE-BLOCKED",
-    "SIG-MODEL",
-    "SIG-NODEFER",
-    "SIG-RESETHAND",
-    "SIG-RESTART",
-    "SIG-RT-LIMIT",
-    "SIG-RT-QUEUE",
-    "SIG-SA-MASK",
-    "SIG-UNCATCHABLE",
 };
 
 TEST(DescribeTest, EveryGeneratedStepIsWords) {

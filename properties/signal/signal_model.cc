@@ -128,19 +128,26 @@ std::string Describe(const Step& st, const std::array<int, kSlots>& sigs) {
   }
 }
 
-class SignalModelProperty : public NamedProperty {
+std::array<int, kSlots> DefaultSignals() {
+  return {SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 3};
+}
+
+std::string SaySubstitute(uint64_t v) { return v == 0 ? "none" : SignalName(static_cast<int>(v)); }
+
+class SignalModelProperty : public SignalProperty {
  public:
   SignalModelProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-MODEL",
             "generated sequences of sends, blocks, unblocks, dispositions and sigtimedwait "
             "drains deliver exactly what the signal model says (standard signals coalesce, "
             "realtime ones queue FIFO, lowest number first), step by step",
             "signal(7), sigprocmask(2), sigqueue(3), sigtimedwait(2); POSIX XSH 2.4 Signal "
-            "Concepts; rapidcheck state/ model-based testing") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t, {"signal"},
-                   "SIG-* checks sigaction/sigprocmask/sigqueue themselves: signal only");
+            "Concepts; rapidcheck state/ model-based testing",
+            30) {}
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op == Op::kParam) return SignalProperty::DescribeStep(s);
+    return Describe(s, DefaultSignals());
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     auto slot = rc::gen::inRange<uint32_t>(0, kSlots);
@@ -166,9 +173,9 @@ class SignalModelProperty : public NamedProperty {
     return rc::gen::resize(40, rc::gen::container<std::vector<Step>>(step));
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    std::array<int, kSlots> sigs = {SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 3};
+    std::array<int, kSlots> sigs = DefaultSignals();
     const std::array<bool, kSlots> realtime = {false, false, true, true, true};
-    if (uint64_t sub = s.Param(0, 0); sub != 0) sigs[2] = static_cast<int>(sub);
+    if (const int sub = substitute_.Of(s); sub != 0) sigs[2] = sub;
     const sigset_t all = SetOf(std::vector<int>(sigs.begin(), sigs.end()));
     ResetDeliveries();
     for (int sig : sigs) {
@@ -263,6 +270,11 @@ class SignalModelProperty : public NamedProperty {
     return Verdict::Fail(
         absl::StrCat(failure, "\n  script:\n    ", absl::StrJoin(script, "\n    ")));
   }
+
+ private:
+  // Only the tests set it: a standard signal in a realtime slot must fail.
+  const Param<int> substitute_{this, 0, "the realtime SIGRTMIN is replaced by %s", 0,
+                               SaySubstitute};
 };
 IPCSPEC_REGISTER_PROPERTY(SignalModelProperty);
 

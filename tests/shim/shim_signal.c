@@ -1,0 +1,441 @@
+/* tests/shim/shim_signal.c: the signal rules of the interposed libc
+ * (tests/shim/shim.h). Each IPCSPEC_SHIM mode below breaks one SIG-*
+ * property's rule, only for that rule's call pattern.
+ *
+ * Arming. The harness itself calls sigprocmask, sigaction, kill, waitpid and
+ * sigtimedwait in the same process tree, so no mode acts before the process
+ * is a case process: the sandbox's setpgid(0, 0) arms the shim (the flag is
+ * inherited across fork), and so does IPCSPEC_SIG_PROBE, the environment of
+ * the exec probe (properties/signal/signal_exec_probe.h).
+ *
+ * Every wrapper keeps errno on the paths it passes through, allocates
+ * nothing and takes no lock (several run inside signal handlers). The real
+ * functions are resolved in the constructor, since dlsym is not
+ * async-signal-safe. glibc calls some of these internally without going
+ * through the PLT (sigwaitinfo -> __sigtimedwait, raise -> pthread_kill,
+ * signal -> __sigaction, killpg -> kill): each property calls the exact
+ * function its mode wraps.
+ *
+ *   LD_PRELOAD=libipcspec_shim.so IPCSPEC_SHIM=sigsuspend-norestore \
+ *     ipcspec run --transport=signal --property=SIG-SUSPEND-MASK   # fails
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h" /* first: it defines _GNU_SOURCE */
+
+static int g_armed;
+
+/* The real function behind each wrapper, resolved once. */
+#define REAL_DECL(name) static void* real_##name
+#define REAL(name) ((__typeof__(&name))Resolve(&real_##name, #name))
+static void* Resolve(void** slot, const char* name) {
+  if (*slot == NULL) *slot = dlsym(RTLD_NEXT, name);
+  return *slot;
+}
+
+REAL_DECL(setpgid);
+REAL_DECL(kill);
+REAL_DECL(sigqueue);
+REAL_DECL(tgkill);
+REAL_DECL(sigprocmask);
+REAL_DECL(pthread_sigmask);
+REAL_DECL(sigaction);
+REAL_DECL(sigpending);
+REAL_DECL(sigsuspend);
+REAL_DECL(pause);
+REAL_DECL(ppoll);
+REAL_DECL(pselect);
+REAL_DECL(epoll_pwait);
+REAL_DECL(sigwaitinfo);
+REAL_DECL(sigtimedwait);
+REAL_DECL(signalfd);
+REAL_DECL(read);
+
+static void SignalfdChildAfterFork(void);
+
+__attribute__((constructor)) static void SignalShimInit(void) {
+  if (getenv("IPCSPEC_SIG_PROBE") != NULL) g_armed = 1;
+  (void)REAL(setpgid);
+  (void)REAL(kill);
+  (void)REAL(sigqueue);
+  (void)REAL(tgkill);
+  (void)REAL(sigprocmask);
+  (void)REAL(pthread_sigmask);
+  (void)REAL(sigaction);
+  (void)REAL(sigpending);
+  (void)REAL(sigsuspend);
+  (void)REAL(pause);
+  (void)REAL(ppoll);
+  (void)REAL(pselect);
+  (void)REAL(epoll_pwait);
+  (void)REAL(sigwaitinfo);
+  (void)REAL(sigtimedwait);
+  (void)REAL(signalfd);
+  (void)REAL(read);
+  pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
+}
+
+/* Non-zero in an armed process whose IPCSPEC_SHIM is `mode`. */
+static int Mode(const char* mode) { return g_armed && ipcspec_shim_mode(mode); }
+
+static pid_t Tid(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* Signals a mode may hand out handlers for: not synchronous, not
+ * uncatchable, not job control, not glibc's own (32, 33). */
+static int Catchable(int sig) {
+  switch (sig) {
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGPIPE:
+    case SIGSYS:
+      return 0;
+    default:
+      return sig >= 1 && sig <= 64 && (sig < 32 || sig >= SIGRTMIN);
+  }
+}
+
+static void NoopHandler(int sig) { (void)sig; }
+
+/* Queues `sig` again to the calling thread with `info` (any si_code is
+ * accepted for oneself). */
+static void Requeue(int sig, const siginfo_t* info) {
+  siginfo_t copy;
+  memcpy(&copy, info, sizeof copy);
+  copy.si_signo = sig;
+  syscall(SYS_rt_tgsigqueueinfo, getpid(), Tid(), sig, &copy);
+}
+
+int setpgid(pid_t pid, pid_t pgid) {
+  int rc = REAL(setpgid)(pid, pgid);
+  if (rc == 0 && pid == 0 && pgid == 0) g_armed = 1;
+  return rc;
+}
+
+/* ---- coalesce-requeue (SIG-COALESCE): standard signals queue like
+ * realtime ones. Sends of a blocked standard signal to oneself are counted;
+ * taking one with sigwaitinfo queues it again while more were sent, and
+ * unblocking raises the extra instances. */
+static int g_std_sends[65];
+
+static void NoteSelfSend(pid_t pid, int sig) {
+  sigset_t cur;
+  if (!Mode("coalesce-requeue") || pid != getpid() || sig < 1 || sig >= 32) return;
+  REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
+  if (sigismember(&cur, sig) == 1) ++g_std_sends[sig];
+}
+
+static void RaiseExtraOnUnblock(int how, const sigset_t* set) {
+  int sig;
+  if (!Mode("coalesce-requeue") || how != SIG_UNBLOCK || set == NULL) return;
+  for (sig = 1; sig < 32; ++sig) {
+    if (sigismember(set, sig) != 1) continue;
+    for (; g_std_sends[sig] > 1; --g_std_sends[sig]) syscall(SYS_tgkill, getpid(), Tid(), sig);
+    g_std_sends[sig] = 0;
+  }
+}
+
+/* ---- the senders ---- */
+
+int kill(pid_t pid, int sig) {
+  NoteSelfSend(pid, sig);
+  /* kill-sigstop-to-sigusr1 (SIG-UNCATCHABLE): SIGSTOP to another process
+   * becomes SIGUSR1, which a child that blocked everything never acts on. */
+  if (Mode("kill-sigstop-to-sigusr1") && sig == SIGSTOP && pid > 0 && pid != getpid()) {
+    sig = SIGUSR1;
+  }
+  return REAL(kill)(pid, sig);
+}
+
+int sigqueue(pid_t pid, int sig, const union sigval value) {
+  NoteSelfSend(pid, sig);
+  return REAL(sigqueue)(pid, sig, value);
+}
+
+int tgkill(pid_t tgid, pid_t tid, int sig) {
+  NoteSelfSend(tgid, sig);
+  /* tgkill-kill-subst (SIG-WAIT-UNCATCHABLE): the rule is the kernel's
+   * alone, so the stimulus is swapped: SIGKILL or SIGSTOP to another process
+   * becomes SIGUSR1, which the property puts in the child's wait set. */
+  if (Mode("tgkill-kill-subst") && (sig == SIGKILL || sig == SIGSTOP) && tgid != getpid()) {
+    sig = SIGUSR1;
+  }
+  return REAL(tgkill)(tgid, tid, sig);
+}
+
+/* ---- masks ---- */
+
+int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  int rc = REAL(sigprocmask)(how, set, old);
+  int saved = errno;
+  if (rc == 0) RaiseExtraOnUnblock(how, set);
+  errno = saved;
+  return rc;
+}
+
+int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  int rc = REAL(pthread_sigmask)(how, set, old);
+  if (rc == 0) RaiseExtraOnUnblock(how, set);
+  return rc;
+}
+
+/* ---- waiting with a temporary mask ---- */
+
+int sigsuspend(const sigset_t* mask) {
+  struct sigaction saved[65];
+  int changed[65] = {0};
+  int rc, err, sig;
+  /* sigsuspend-catchall (SIG-SUSPEND-TERM): around the call every catchable
+   * signal whose action is the default, and that the mask lets through, is
+   * caught by a no-op handler, so a terminating signal returns instead. */
+  if (Mode("sigsuspend-catchall")) {
+    for (sig = 1; sig <= 64; ++sig) {
+      struct sigaction noop;
+      if (!Catchable(sig) || sigismember(mask, sig) == 1) continue;
+      if (REAL(sigaction)(sig, NULL, &saved[sig]) != 0 || saved[sig].sa_handler != SIG_DFL) {
+        continue;
+      }
+      memset(&noop, 0, sizeof noop);
+      noop.sa_handler = NoopHandler;
+      changed[sig] = REAL(sigaction)(sig, &noop, NULL) == 0;
+    }
+  }
+  rc = REAL(sigsuspend)(mask);
+  err = errno;
+  for (sig = 1; sig <= 64; ++sig) {
+    if (changed[sig]) REAL(sigaction)(sig, &saved[sig], NULL);
+  }
+  /* sigsuspend-norestore (SIG-SUSPEND-MASK): the call's mask stays installed. */
+  if (Mode("sigsuspend-norestore")) REAL(sigprocmask)(SIG_SETMASK, mask, NULL);
+  /* sigsuspend-ret0 (SIG-SUSPEND-EINTR): it returns 0 after a handler ran. */
+  if (Mode("sigsuspend-ret0")) return 0;
+  errno = err;
+  return rc;
+}
+
+int pause(void) {
+  /* pause-spurious (SIG-PAUSE): it returns -1/EINTR at once, with no signal. */
+  if (Mode("pause-spurious")) {
+    errno = EINTR;
+    return -1;
+  }
+  return REAL(pause)();
+}
+
+/* ppoll-nomask (SIG-PPOLL-MASK): ppoll, pselect and epoll_pwait ignore
+ * their signal mask (the thread's mask stays as it is). */
+int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout, const sigset_t* mask) {
+  return REAL(ppoll)(fds, n, timeout, Mode("ppoll-nomask") ? NULL : mask);
+}
+
+int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const struct timespec* timeout,
+            const sigset_t* mask) {
+  return REAL(pselect)(n, r, w, e, timeout, Mode("ppoll-nomask") ? NULL : mask);
+}
+
+int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* mask) {
+  return REAL(epoll_pwait)(epfd, events, max, timeout, Mode("ppoll-nomask") ? NULL : mask);
+}
+
+/* ---- sigwaitinfo and sigtimedwait ---- */
+
+/* The highest-numbered signal of `set` that is pending when two or more
+ * are, else 0. */
+static int HighestOfSeveral(const sigset_t* set) {
+  sigset_t pending;
+  int sig, count = 0, highest = 0;
+  if (REAL(sigpending)(&pending) != 0) return 0;
+  for (sig = 1; sig <= 64; ++sig) {
+    if (sigismember(set, sig) == 1 && sigismember(&pending, sig) == 1) {
+      ++count;
+      highest = sig;
+    }
+  }
+  return count >= 2 ? highest : 0;
+}
+
+int sigwaitinfo(const sigset_t* set, siginfo_t* info) {
+  siginfo_t local;
+  siginfo_t* si = info != NULL ? info : &local;
+  sigset_t one, unignored;
+  struct sigaction ign_saved[65];
+  int rc, err, sig;
+  sigemptyset(&unignored);
+  /* sigwaitinfo-highest (SIG-WAIT-ORDER): of several pending, the highest. */
+  if (Mode("sigwaitinfo-highest") && (sig = HighestOfSeveral(set)) != 0) {
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    set = &one;
+  }
+  /* sigwaitinfo-unignore (SIG-WAIT-IGNORED): an ignored member of the set
+   * is caught for the duration of the call, so it is queued when sent. */
+  if (Mode("sigwaitinfo-unignore")) {
+    for (sig = 1; sig <= 64; ++sig) {
+      struct sigaction noop;
+      if (!Catchable(sig) || sigismember(set, sig) != 1) continue;
+      if (REAL(sigaction)(sig, NULL, &ign_saved[sig]) != 0 ||
+          ign_saved[sig].sa_handler != SIG_IGN) {
+        continue;
+      }
+      memset(&noop, 0, sizeof noop);
+      noop.sa_handler = NoopHandler;
+      if (REAL(sigaction)(sig, &noop, NULL) == 0) sigaddset(&unignored, sig);
+    }
+  }
+  rc = REAL(sigwaitinfo)(set, si);
+  err = errno;
+  for (sig = 1; sig <= 64; ++sig) {
+    if (sigismember(&unignored, sig) == 1) REAL(sigaction)(sig, &ign_saved[sig], NULL);
+  }
+  if (rc > 0) {
+    /* sigwaitinfo-noconsume (SIG-WAIT-TAKE): what it returns stays pending. */
+    if (Mode("sigwaitinfo-noconsume")) Requeue(rc, si);
+    if (Mode("coalesce-requeue") && rc < 32 && g_std_sends[rc] > 0) {
+      if (--g_std_sends[rc] > 0) Requeue(rc, si);
+    }
+    /* sigwaitinfo-nopid (SIG-WAIT-INFO): the sender is not reported. */
+    if (Mode("sigwaitinfo-nopid")) {
+      si->si_pid = 0;
+      si->si_uid = 0;
+    }
+  }
+  /* sigwait-eintr0 (SIG-WAIT-EINTR): an interrupted wait returns 0. */
+  if (rc == -1 && err == EINTR && Mode("sigwait-eintr0")) return 0;
+  errno = err;
+  return rc;
+}
+
+int sigtimedwait(const sigset_t* set, siginfo_t* info, const struct timespec* timeout) {
+  static const struct timespec kZero = {0, 0};
+  int rc, err;
+  if (timeout != NULL) {
+    const long long ns = (long long)timeout->tv_sec * 1000000000LL + timeout->tv_nsec;
+    /* sigtimedwait-eintr (SIG-WAIT-TIMEOUT): a short timeout (not the
+     * harness's SIGCHLD waits, not a zero poll) ends at once with EINTR. */
+    if (Mode("sigtimedwait-eintr") && sigismember(set, SIGCHLD) != 1 && ns > 0 && ns < 50000000LL) {
+      errno = EINTR;
+      return -1;
+    }
+    /* sigtimedwait-noeinval (SIG-WAIT-EINVAL): an invalid timeout is zero. */
+    if (Mode("sigtimedwait-noeinval") &&
+        (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L)) {
+      timeout = &kZero;
+    }
+  }
+  rc = REAL(sigtimedwait)(set, info, timeout);
+  err = errno;
+  if (rc == -1 && err == EINTR && Mode("sigwait-eintr0")) return 0;
+  errno = err;
+  return rc;
+}
+
+/* ---- signalfd ---- */
+
+static int IsSignalfd(int fd) {
+  static const char kWant[] = "anon_inode:[signalfd]";
+  char path[64], link[64];
+  ssize_t n;
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  n = readlink(path, link, sizeof link - 1);
+  return n == (ssize_t)(sizeof kWant - 1) && memcmp(link, kWant, sizeof kWant - 1) == 0;
+}
+
+/* The signalfds this process made (and its fork children inherited). */
+static int g_signalfds[32];
+static int g_nsignalfds;
+
+int signalfd(int fd, const sigset_t* mask, int flags) {
+  sigset_t full;
+  int rc;
+  /* sfd-fullmask (SIG-SFD-MASK): the descriptor reads every signal. */
+  if (Mode("sfd-fullmask")) {
+    sigfillset(&full);
+    sigdelset(&full, SIGKILL);
+    sigdelset(&full, SIGSTOP);
+    mask = &full;
+  }
+  /* sfd-dropflags (SIG-SFD-NONBLOCK): SFD_NONBLOCK and SFD_CLOEXEC are lost. */
+  if (Mode("sfd-dropflags")) flags = 0;
+  /* sfd-noerr (SIG-SFD-ERRORS): unknown flags are dropped and a descriptor
+   * that is not a signalfd is replaced by a new one. */
+  if (Mode("sfd-noerr")) {
+    flags &= SFD_NONBLOCK | SFD_CLOEXEC;
+    if (fd >= 0 && !IsSignalfd(fd)) fd = -1;
+  }
+  rc = REAL(signalfd)(fd, mask, flags);
+  if (rc >= 0) {
+    const int saved = errno;
+    /* sfd-blocks (SIG-SFD-PROCMASK): making the descriptor blocks its mask. */
+    if (Mode("sfd-blocks")) REAL(sigprocmask)(SIG_BLOCK, mask, NULL);
+    if (g_armed && fd < 0 && g_nsignalfds < 32) g_signalfds[g_nsignalfds++] = rc;
+    errno = saved;
+  }
+  return rc;
+}
+
+/* sfd-fork-empty (SIG-SFD-FORK): in a fork child every inherited signalfd
+ * is replaced by a fresh one whose mask is empty, so the child reads
+ * nothing of its own signals. */
+static void SignalfdChildAfterFork(void) {
+  int i;
+  if (!Mode("sfd-fork-empty")) return;
+  for (i = 0; i < g_nsignalfds; ++i) {
+    const int fd = g_signalfds[i];
+    sigset_t none;
+    int fresh;
+    if (!IsSignalfd(fd)) continue;
+    sigemptyset(&none);
+    fresh = REAL(signalfd)(-1, &none, fcntl(fd, F_GETFL) & O_NONBLOCK ? SFD_NONBLOCK : 0);
+    if (fresh < 0) continue;
+    dup3(fresh, fd, fcntl(fd, F_GETFD) & FD_CLOEXEC ? O_CLOEXEC : 0);
+    close(fresh);
+  }
+}
+
+/* read(2) on a signalfd. sfd-noconsume (SIG-SFD-READ): every record read
+ * is queued again to the reading thread, so nothing is consumed. Any other
+ * read passes straight through. */
+ssize_t read(int fd, void* buf, size_t count) {
+  ssize_t n = REAL(read)(fd, buf, count);
+  if (n > 0 && count >= sizeof(struct signalfd_siginfo) && Mode("sfd-noconsume") &&
+      IsSignalfd(fd)) {
+    const int saved = errno;
+    const struct signalfd_siginfo* r = (const struct signalfd_siginfo*)buf;
+    ssize_t i;
+    for (i = 0; i < n / (ssize_t)sizeof *r; ++i) {
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      si.si_signo = (int)r[i].ssi_signo;
+      si.si_code = r[i].ssi_code;
+      si.si_pid = (pid_t)r[i].ssi_pid;
+      si.si_uid = r[i].ssi_uid;
+      si.si_value.sival_int = r[i].ssi_int;
+      Requeue(si.si_signo, &si);
+    }
+    errno = saved;
+  }
+  return n;
+}
