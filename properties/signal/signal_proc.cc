@@ -165,6 +165,51 @@ bool Pipe::Open(int flags) {
   return true;
 }
 
+ParkedThread::ParkedThread(const sigset_t& mask, Handler handler) : handler_(std::move(handler)) {
+  if (!cmd_.Open() || !reply_.Open()) return;
+  thread_ = std::make_unique<HelperThread>(
+      [this] {
+        char c;
+        for (;;) {
+          const ssize_t n = ::read(cmd_.r.get(), &c, 1);
+          if (n < 0 && errno == EINTR) continue;
+          if (n != 1) return;
+          const uint64_t r = handler_(c);
+          (void)!::write(reply_.w.get(), &r, sizeof r);
+        }
+      },
+      mask);
+}
+
+ParkedThread::~ParkedThread() {
+  cmd_.w.reset();
+  if (thread_ != nullptr) thread_->Join();
+}
+
+bool ParkedThread::Ask(char command, const Deadline& deadline, uint64_t* reply) {
+  uint64_t r = 0;
+  if (!started() || ::write(cmd_.w.get(), &command, 1) != 1) return false;
+  if (PollOne(reply_.r.get(), POLLIN, deadline) <= 0) return false;
+  if (ReadFull(reply_.r.get(), &r, sizeof r) != 0) return false;
+  if (reply != nullptr) *reply = r;
+  return true;
+}
+
+bool WaitTaskGone(pid_t tid, const Deadline& deadline) {
+  const pid_t me = ::getpid();
+  FileDescriptor pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tid, PIDFD_THREAD)));
+  long backoff_us = 50;
+  while (TaskState(me, tid) != 0) {
+    if (deadline.Passed()) return false;
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    const long wait_us = pidfd ? 2000 : backoff_us;
+    struct timespec ts = {0, wait_us * 1000};
+    ::ppoll(&p, 1, &ts, nullptr);
+    backoff_us = std::min<long>(backoff_us * 2, 2000);
+  }
+  return true;
+}
+
 std::string DescribeChildInfo(const siginfo_t& si) {
   switch (si.si_code) {
     case CLD_EXITED:

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "ipcspec/util.h"
@@ -105,6 +106,38 @@ class CancelFlag {
  private:
   Pipe pipe_;
 };
+
+// A helper thread parked in read(2) on its command pipe: Ask() sends it a
+// command byte, which it runs (its handler's result is the reply) and
+// answers through a reply pipe. End of file on the command pipe (the
+// destructor) ends it. A signal delivered to it while parked interrupts the
+// read, runs the handler and parks it again.
+//
+//   ParkedThread t(BitsSet(bits), [](char c) { return c == 'p' ? SetBits(PendingSet()) : 0; });
+//   std::optional<uint64_t> pending = t.Ask('p', deadline);
+class ParkedThread {
+ public:
+  using Handler = std::function<uint64_t(char)>;
+  ParkedThread(const sigset_t& mask, Handler handler);
+  ~ParkedThread();
+  ParkedThread(const ParkedThread&) = delete;
+  ParkedThread& operator=(const ParkedThread&) = delete;
+  bool started() const { return thread_ != nullptr && thread_->started(); }
+  pid_t tid() const { return thread_->tid(); }
+  pthread_t handle() const { return thread_->handle(); }
+  // Runs `command` in the thread; false at the deadline.
+  bool Ask(char command, const Deadline& deadline, uint64_t* reply = nullptr);
+
+ private:
+  Pipe cmd_, reply_;
+  Handler handler_;
+  std::unique_ptr<HelperThread> thread_;
+};
+
+// Waits until thread `tid` of this process is gone from /proc (after
+// pthread_join the kernel may still be releasing it): on its pidfd when the
+// kernel has PIDFD_THREAD, else polling with a backoff. False at the deadline.
+bool WaitTaskGone(pid_t tid, const Deadline& deadline);
 
 // "exited 3", "killed by SIGTERM", "stopped by SIGTSTP", "continued" for a
 // waitid siginfo (si_code, si_status).

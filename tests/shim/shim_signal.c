@@ -19,6 +19,9 @@
  *   LD_PRELOAD=libipcspec_shim.so IPCSPEC_SHIM=sigsuspend-norestore \
  *     ipcspec run --transport=signal --property=SIG-SUSPEND-MASK   # fails
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* tgkill, ppoll, pthread_sigqueue, dup3 */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim.h" /* first: it defines _GNU_SOURCE */
+#include "shim.h"
 
 static int g_armed;
 
@@ -63,6 +66,10 @@ REAL_DECL(sigwaitinfo);
 REAL_DECL(sigtimedwait);
 REAL_DECL(signalfd);
 REAL_DECL(read);
+REAL_DECL(pthread_kill);
+REAL_DECL(pthread_sigqueue);
+REAL_DECL(pthread_create);
+REAL_DECL(sigaltstack);
 
 static void SignalfdChildAfterFork(void);
 
@@ -85,6 +92,10 @@ __attribute__((constructor)) static void SignalShimInit(void) {
   (void)REAL(sigtimedwait);
   (void)REAL(signalfd);
   (void)REAL(read);
+  (void)REAL(pthread_kill);
+  (void)REAL(pthread_sigqueue);
+  (void)REAL(pthread_create);
+  (void)REAL(sigaltstack);
   pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
 }
 
@@ -126,6 +137,8 @@ static void Requeue(int sig, const siginfo_t* info) {
   siginfo_t copy;
   memcpy(&copy, info, sizeof copy);
   copy.si_signo = sig;
+  /* Only the main thread (tid == pid) may queue a code >= 0 or SI_TKILL. */
+  if (Tid() != getpid() && (copy.si_code >= 0 || copy.si_code == SI_TKILL)) copy.si_code = SI_QUEUE;
   syscall(SYS_rt_tgsigqueueinfo, getpid(), Tid(), sig, &copy);
 }
 
@@ -160,8 +173,21 @@ static void RaiseExtraOnUnblock(int how, const sigset_t* set) {
 
 /* ---- the senders ---- */
 
+/* kill-self-to-thread (SIG-THREAD-PROCDIR): a signal for the whole
+ * process, sent by the process to itself, goes to the calling thread only. */
+static int SelfToThread(pid_t pid, int sig) {
+  return Mode("kill-self-to-thread") && pid == getpid() && Catchable(sig);
+}
+
+/* tgkill-noerr (SIG-TGKILL-ERRORS): ESRCH and EINVAL become success. */
+static int NoErr(int rc, int err) {
+  if (rc != 0 && Mode("tgkill-noerr") && (err == ESRCH || err == EINVAL)) return 1;
+  return 0;
+}
+
 int kill(pid_t pid, int sig) {
   NoteSelfSend(pid, sig);
+  if (SelfToThread(pid, sig)) return REAL(tgkill)(pid, Tid(), sig);
   /* kill-sigstop-to-sigusr1 (SIG-UNCATCHABLE): SIGSTOP to another process
    * becomes SIGUSR1, which a child that blocked everything never acts on. */
   if (Mode("kill-sigstop-to-sigusr1") && sig == SIGSTOP && pid > 0 && pid != getpid()) {
@@ -172,6 +198,16 @@ int kill(pid_t pid, int sig) {
 
 int sigqueue(pid_t pid, int sig, const union sigval value) {
   NoteSelfSend(pid, sig);
+  if (SelfToThread(pid, sig)) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value = value;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, pid, Tid(), sig, &si);
+  }
   return REAL(sigqueue)(pid, sig, value);
 }
 
@@ -183,7 +219,29 @@ int tgkill(pid_t tgid, pid_t tid, int sig) {
   if (Mode("tgkill-kill-subst") && (sig == SIGKILL || sig == SIGSTOP) && tgid != getpid()) {
     sig = SIGUSR1;
   }
-  return REAL(tgkill)(tgid, tid, sig);
+  /* tgkill-process (SIG-THREAD-DIRECTED, SIG-SFD-THREAD): a signal for one
+   * thread of this process goes to the whole process. */
+  if (Mode("tgkill-process") && tgid == getpid() && Catchable(sig)) return REAL(kill)(tgid, sig);
+  {
+    const int rc = REAL(tgkill)(tgid, tid, sig);
+    if (NoErr(rc, errno)) return 0;
+    return rc;
+  }
+}
+
+int pthread_kill(pthread_t thread, int sig) {
+  int rc;
+  if (Mode("tgkill-process") && Catchable(sig)) return REAL(kill)(getpid(), sig) == 0 ? 0 : errno;
+  rc = REAL(pthread_kill)(thread, sig);
+  if (NoErr(rc, rc)) return 0;
+  return rc;
+}
+
+int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
+  if (Mode("tgkill-process") && Catchable(sig)) {
+    return REAL(sigqueue)(getpid(), sig, value) == 0 ? 0 : errno;
+  }
+  return REAL(pthread_sigqueue)(thread, sig, value);
 }
 
 /* ---- masks ---- */
@@ -313,6 +371,13 @@ int sigwaitinfo(const sigset_t* set, siginfo_t* info) {
   if (rc > 0) {
     /* sigwaitinfo-noconsume (SIG-WAIT-TAKE): what it returns stays pending. */
     if (Mode("sigwaitinfo-noconsume")) Requeue(rc, si);
+    /* sigwaitinfo-requeue-process (SIG-THREAD-SIGWAIT): it is queued again
+     * for the whole process, which releases a second waiting thread. */
+    if (Mode("sigwaitinfo-requeue-process")) {
+      siginfo_t copy = *si;
+      copy.si_code = SI_QUEUE;
+      syscall(SYS_rt_sigqueueinfo, getpid(), rc, &copy);
+    }
     if (Mode("coalesce-requeue") && rc < 32 && g_std_sends[rc] > 0) {
       if (--g_std_sends[rc] > 0) Requeue(rc, si);
     }
@@ -438,4 +503,77 @@ ssize_t read(int fd, void* buf, size_t count) {
     errno = saved;
   }
   return n;
+}
+
+/* ---- sigpending ---- */
+
+/* sigpending-shared-only (SIG-THREAD-PENDING): the thread's own pending
+ * signals (SigPnd of /proc/thread-self/status) are left out. */
+int sigpending(sigset_t* set) {
+  int rc = REAL(sigpending)(set);
+  if (rc == 0 && Mode("sigpending-shared-only")) {
+    char buf[4096], *line;
+    ssize_t n;
+    const int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      n = REAL(read)(fd, buf, sizeof buf - 1);
+      close(fd);
+      buf[n > 0 ? n : 0] = '\0';
+      line = strstr(buf, "SigPnd:");
+      if (line != NULL) {
+        const unsigned long long own = strtoull(line + 7, NULL, 16);
+        int sig;
+        for (sig = 1; sig <= 64; ++sig) {
+          if ((own >> (sig - 1)) & 1ULL) sigdelset(set, sig);
+        }
+      }
+    }
+  }
+  return rc;
+}
+
+/* ---- pthread_create ---- */
+
+/* What a new thread must do before its start routine (no allocation: the
+ * sanitizer's own start routine may not have run yet). */
+struct ThreadStart {
+  void* (*start)(void*);
+  void* arg;
+  stack_t creator_stack;
+};
+static struct ThreadStart g_starts[64];
+static unsigned g_next_start;
+
+static void* ShimThreadStart(void* p) {
+  struct ThreadStart* ts = (struct ThreadStart*)p;
+  void* (*start)(void*) = ts->start;
+  void* arg = ts->arg;
+  /* pthread_create-emptymask (SIG-THREAD-MASK): it starts with nothing
+   * blocked instead of its creator's mask. */
+  if (Mode("pthread_create-emptymask")) {
+    sigset_t none;
+    sigemptyset(&none);
+    REAL(pthread_sigmask)(SIG_SETMASK, &none, NULL);
+  }
+  /* pthread_create-altstack (SIG-ALTSTACK-THREAD): it starts on its
+   * creator's alternate signal stack. */
+  if (Mode("pthread_create-altstack") && !(ts->creator_stack.ss_flags & SS_DISABLE)) {
+    stack_t ss = ts->creator_stack;
+    ss.ss_flags = 0;
+    REAL(sigaltstack)(&ss, NULL);
+  }
+  return start(arg);
+}
+
+int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*),
+                   void* arg) {
+  struct ThreadStart* ts;
+  if (!Mode("pthread_create-emptymask") && !Mode("pthread_create-altstack")) {
+    return REAL(pthread_create)(thread, attr, start, arg);
+  }
+  ts = &g_starts[__atomic_fetch_add(&g_next_start, 1, __ATOMIC_RELAXED) % 64];
+  ts->start = start;
+  ts->arg = arg;
+  REAL(sigaltstack)(NULL, &ts->creator_stack);
+  return REAL(pthread_create)(thread, attr, ShimThreadStart, ts);
 }
