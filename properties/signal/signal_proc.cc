@@ -210,6 +210,43 @@ bool WaitTaskGone(pid_t tid, const Deadline& deadline) {
   return true;
 }
 
+bool WaitProcessState(pid_t pid, char state, const Deadline& deadline) {
+  FileDescriptor pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  long backoff_us = 50;
+  for (;;) {
+    const char now = TaskState(pid, 0);
+    if (now == state) return true;
+    if (now == 0 || now == 'Z' || deadline.Passed()) return false;
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    struct timespec ts = {0, backoff_us * 1000};
+    if (::ppoll(&p, 1, &ts, nullptr) > 0) return TaskState(pid, 0) == state;
+    backoff_us = std::min<long>(backoff_us * 2, 2000);
+  }
+}
+
+bool NextSigchld(const Deadline& deadline, siginfo_t* si) {
+  const sigset_t chld = [] {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGCHLD);
+    return s;
+  }();
+  while (!deadline.Passed()) {
+    const struct timespec ts = absl::ToTimespec(deadline.when() - absl::Now());
+    if (::sigtimedwait(&chld, si, &ts) == SIGCHLD) return true;
+    if (errno != EINTR && errno != EAGAIN) return false;
+  }
+  return false;
+}
+
+int WaitIdFor(pid_t pid, int flags, siginfo_t* si) {
+  *si = siginfo_t{};
+  for (;;) {
+    if (::waitid(P_PID, static_cast<id_t>(pid), si, flags) == 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
+
 std::string DescribeChildInfo(const siginfo_t& si) {
   switch (si.si_code) {
     case CLD_EXITED:

@@ -134,6 +134,19 @@ class ParkedThread {
   std::unique_ptr<HelperThread> thread_;
 };
 
+// Waits until /proc/<pid>/stat shows state `state` (a stopped child: 'T'):
+// polling with a backoff, ended at once by the process's exit (its pidfd).
+// False at the deadline or when the process is gone.
+bool WaitProcessState(pid_t pid, char state, const Deadline& deadline);
+
+// Waits for one SIGCHLD (the caller blocks it) and returns its siginfo;
+// false at the deadline.
+bool NextSigchld(const Deadline& deadline, siginfo_t* si);
+
+// waitid(P_PID, pid, flags): 0 with *si filled (si_pid 0 when WNOHANG found
+// nothing), or -errno.
+int WaitIdFor(pid_t pid, int flags, siginfo_t* si);
+
 // Waits until thread `tid` of this process is gone from /proc (after
 // pthread_join the kernel may still be releasing it): on its pidfd when the
 // kernel has PIDFD_THREAD, else polling with a backoff. False at the deadline.

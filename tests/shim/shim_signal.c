@@ -27,13 +27,16 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +73,9 @@ REAL_DECL(pthread_kill);
 REAL_DECL(pthread_sigqueue);
 REAL_DECL(pthread_create);
 REAL_DECL(sigaltstack);
+REAL_DECL(waitid);
+REAL_DECL(setsid);
+REAL_DECL(prctl);
 
 static void SignalfdChildAfterFork(void);
 
@@ -96,6 +102,9 @@ __attribute__((constructor)) static void SignalShimInit(void) {
   (void)REAL(pthread_sigqueue);
   (void)REAL(pthread_create);
   (void)REAL(sigaltstack);
+  (void)REAL(waitid);
+  (void)REAL(setsid);
+  (void)REAL(prctl);
   pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
 }
 
@@ -140,6 +149,36 @@ static void Requeue(int sig, const siginfo_t* info) {
   /* Only the main thread (tid == pid) may queue a code >= 0 or SI_TKILL. */
   if (Tid() != getpid() && (copy.si_code >= 0 || copy.si_code == SI_TKILL)) copy.si_code = SI_QUEUE;
   syscall(SYS_rt_tgsigqueueinfo, getpid(), Tid(), sig, &copy);
+}
+
+/* A field of /proc/<pid>/stat (the state letter) or /proc/<pid>/status
+ * (a "Name:\t<hex>" mask), read without allocating. */
+static char ProcState(pid_t pid) {
+  char path[64], buf[512], *paren;
+  ssize_t n;
+  int fd;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  n = REAL(read)(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  paren = strrchr(buf, ')');
+  return paren != NULL && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static unsigned long long ProcMask(pid_t pid, const char* field) {
+  char path[64], buf[4096], *at;
+  ssize_t n;
+  int fd;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  n = REAL(read)(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  at = strstr(buf, field);
+  return at != NULL ? strtoull(at + strlen(field), NULL, 16) : 0;
 }
 
 int setpgid(pid_t pid, pid_t pgid) {
@@ -188,6 +227,27 @@ static int NoErr(int rc, int err) {
 int kill(pid_t pid, int sig) {
   NoteSelfSend(pid, sig);
   if (SelfToThread(pid, sig)) return REAL(tgkill)(pid, Tid(), sig);
+  if (pid > 0 && pid != getpid()) {
+    /* kill-cont-drop (SIG-CONT-RESUME): SIGCONT to another process is lost. */
+    if (Mode("kill-cont-drop") && sig == SIGCONT) return 0;
+    /* kill-term-cont (SIG-STOP-PENDING): a signal sent to a stopped process
+     * continues it first. */
+    if (Mode("kill-term-cont") && Catchable(sig) && ProcState(pid) == 'T') {
+      REAL(kill)(pid, SIGCONT);
+    }
+    /* kill-cont-keepstop (SIG-STOPCONT-DISCARD): SIGCONT leaves the pending
+     * stop signals in place. */
+    if (Mode("kill-cont-keepstop") && sig == SIGCONT) {
+      const unsigned long long before = ProcMask(pid, "ShdPnd:");
+      const int rc = REAL(kill)(pid, sig);
+      const int stops[3] = {SIGTSTP, SIGTTIN, SIGTTOU};
+      int i;
+      for (i = 0; i < 3; ++i) {
+        if ((before >> (stops[i] - 1)) & 1ULL) REAL(kill)(pid, stops[i]);
+      }
+      return rc;
+    }
+  }
   /* kill-sigstop-to-sigusr1 (SIG-UNCATCHABLE): SIGSTOP to another process
    * becomes SIGUSR1, which a child that blocked everything never acts on. */
   if (Mode("kill-sigstop-to-sigusr1") && sig == SIGSTOP && pid > 0 && pid != getpid()) {
@@ -576,4 +636,66 @@ int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)
   ts->arg = arg;
   REAL(sigaltstack)(NULL, &ts->creator_stack);
   return REAL(pthread_create)(thread, attr, ShimThreadStart, ts);
+}
+
+/* ---- children ---- */
+
+static int g_reaped_any;
+
+int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
+  int rc;
+  /* waitid-once (SIG-CHLD-COALESCE): after one child was reaped by a wait
+   * for any child, the others are lost (ECHILD). */
+  if (Mode("waitid-once") && idtype == P_ALL && !(options & WNOWAIT) && g_reaped_any) {
+    errno = ECHILD;
+    return -1;
+  }
+  rc = REAL(waitid)(idtype, id, info, options);
+  if (rc == 0 && info != NULL && info->si_pid != 0) {
+    if (idtype == P_ALL && !(options & WNOWAIT)) g_reaped_any = 1;
+    /* waitid-killed-as-exited (SIG-CHLD-EXIT): a killed child reads as exited. */
+    if (Mode("waitid-killed-as-exited") && info->si_code == CLD_KILLED) info->si_code = CLD_EXITED;
+    /* waitid-stopsig (SIG-CHLD-STOPCONT): every stop reads as SIGSTOP. */
+    if (Mode("waitid-stopsig") && info->si_code == CLD_STOPPED) info->si_status = SIGSTOP;
+  }
+  return rc;
+}
+
+pid_t setsid(void) {
+  /* setsid-fake (SIG-JOBCTL-ORPHAN): no new session is made, so the
+   * process group is not orphaned. */
+  if (Mode("setsid-fake")) return getpid();
+  return REAL(setsid)();
+}
+
+int prctl(int option, ...) {
+  va_list ap;
+  unsigned long a[4];
+  int i;
+  va_start(ap, option);
+  for (i = 0; i < 4; ++i) a[i] = va_arg(ap, unsigned long);
+  va_end(ap);
+  /* prctl-nopdeath (SIG-PDEATHSIG): a parent-death signal other than the
+   * sandbox's SIGKILL is accepted and forgotten. */
+  if (Mode("prctl-nopdeath") && option == PR_SET_PDEATHSIG && a[0] != SIGKILL) return 0;
+  return REAL(prctl)(option, a[0], a[1], a[2], a[3]);
+}
+
+/* ---- sigaction ---- */
+
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  struct sigaction copy;
+  if (act != NULL && g_armed) {
+    copy = *act;
+    if (sig == SIGCHLD) {
+      /* sigaction-drop-nocldstop (SIG-NOCLDSTOP), sigaction-drop-nocldwait
+       * (SIG-NOCLDWAIT): the flag is lost. */
+      if (Mode("sigaction-drop-nocldstop")) copy.sa_flags &= ~SA_NOCLDSTOP;
+      if (Mode("sigaction-drop-nocldwait")) copy.sa_flags &= ~SA_NOCLDWAIT;
+      /* sigaction-chldign-dfl (SIG-CHLD-IGN): SIG_IGN becomes SIG_DFL. */
+      if (Mode("sigaction-chldign-dfl") && copy.sa_handler == SIG_IGN) copy.sa_handler = SIG_DFL;
+    }
+    act = &copy;
+  }
+  return REAL(sigaction)(sig, act, old);
 }
