@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
@@ -76,8 +77,10 @@ REAL_DECL(sigaltstack);
 REAL_DECL(waitid);
 REAL_DECL(setsid);
 REAL_DECL(prctl);
+REAL_DECL(pidfd_send_signal);
 
 static void SignalfdChildAfterFork(void);
+static void AltstackChildAfterFork(void);
 
 __attribute__((constructor)) static void SignalShimInit(void) {
   if (getenv("IPCSPEC_SIG_PROBE") != NULL) g_armed = 1;
@@ -105,7 +108,9 @@ __attribute__((constructor)) static void SignalShimInit(void) {
   (void)REAL(waitid);
   (void)REAL(setsid);
   (void)REAL(prctl);
+  (void)REAL(pidfd_send_signal);
   pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
+  pthread_atfork(NULL, NULL, AltstackChildAfterFork);
 }
 
 /* Non-zero in an armed process whose IPCSPEC_SHIM is `mode`. */
@@ -224,8 +229,41 @@ static int NoErr(int rc, int err) {
   return 0;
 }
 
+/* kill-self-deferred (SIG-SELF-SYNC): a signal sent to oneself is blocked
+ * first, so it stays pending instead of being delivered before the call
+ * returns. */
+static void DeferSelf(pid_t pid, int sig) {
+  sigset_t one;
+  if (!Mode("kill-self-deferred") || pid != getpid() || !Catchable(sig)) return;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  REAL(pthread_sigmask)(SIG_BLOCK, &one, NULL);
+}
+
+/* The "SigQ: count/limit" line of /proc/self/status: non-zero when the
+ * count has reached the limit. */
+static int AtQueueLimit(void) {
+  char buf[4096], *at;
+  ssize_t n;
+  long count = 0, limit = 0;
+  const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  n = REAL(read)(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  at = strstr(buf, "SigQ:");
+  return at != NULL && sscanf(at + 5, "%ld/%ld", &count, &limit) == 2 && count >= limit;
+}
+
 int kill(pid_t pid, int sig) {
   NoteSelfSend(pid, sig);
+  DeferSelf(pid, sig);
+  /* kill-rt-eagain (SIG-RT-LIMIT-LOSSY): kill() of a realtime signal fails
+   * at the queue limit, as sigqueue does. */
+  if (Mode("kill-rt-eagain") && sig >= SIGRTMIN && sig <= SIGRTMAX && AtQueueLimit()) {
+    errno = EAGAIN;
+    return -1;
+  }
   if (SelfToThread(pid, sig)) return REAL(tgkill)(pid, Tid(), sig);
   if (pid > 0 && pid != getpid()) {
     /* kill-cont-drop (SIG-CONT-RESUME): SIGCONT to another process is lost. */
@@ -258,6 +296,20 @@ int kill(pid_t pid, int sig) {
 
 int sigqueue(pid_t pid, int sig, const union sigval value) {
   NoteSelfSend(pid, sig);
+  DeferSelf(pid, sig);
+  /* sigqueue-std-replace (SIG-COALESCE-INFO): a standard signal already
+   * pending for oneself is taken and sent again, so the latest siginfo
+   * replaces the first. */
+  if (Mode("sigqueue-std-replace") && pid == getpid() && sig >= 1 && sig < 32) {
+    sigset_t pending, one;
+    static const struct timespec kZero = {0, 0};
+    REAL(sigpending)(&pending);
+    if (sigismember(&pending, sig) == 1) {
+      sigemptyset(&one);
+      sigaddset(&one, sig);
+      REAL(sigtimedwait)(&one, NULL, &kZero);
+    }
+  }
   if (SelfToThread(pid, sig)) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -273,6 +325,7 @@ int sigqueue(pid_t pid, int sig, const union sigval value) {
 
 int tgkill(pid_t tgid, pid_t tid, int sig) {
   NoteSelfSend(tgid, sig);
+  if (tid == Tid()) DeferSelf(tgid, sig);
   /* tgkill-kill-subst (SIG-WAIT-UNCATCHABLE): the rule is the kernel's
    * alone, so the stimulus is swapped: SIGKILL or SIGSTOP to another process
    * becomes SIGUSR1, which the property puts in the child's wait set. */
@@ -695,7 +748,77 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
       /* sigaction-chldign-dfl (SIG-CHLD-IGN): SIG_IGN becomes SIG_DFL. */
       if (Mode("sigaction-chldign-dfl") && copy.sa_handler == SIG_IGN) copy.sa_handler = SIG_DFL;
     }
+    /* sigaction-resethand-nodefer (SIG-RESETHAND-INFO): SA_RESETHAND
+     * implies SA_NODEFER (the POSIX reading, not Linux's). */
+    if (Mode("sigaction-resethand-nodefer") && (copy.sa_flags & SA_RESETHAND)) {
+      copy.sa_flags |= SA_NODEFER;
+    }
+    /* sigaction-drop-onstack (SIG-ONSTACK): SA_ONSTACK is lost. */
+    if (Mode("sigaction-drop-onstack")) copy.sa_flags &= ~SA_ONSTACK;
+    /* sigaction-ign-keep (SIG-IGN-FLUSH): SIG_IGN for a signal the caller
+     * blocks becomes a handler, so what is pending stays pending. */
+    if (Mode("sigaction-ign-keep") && copy.sa_handler == SIG_IGN && Catchable(sig)) {
+      sigset_t cur;
+      REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
+      if (sigismember(&cur, sig) == 1) copy.sa_handler = NoopHandler;
+    }
     act = &copy;
   }
   return REAL(sigaction)(sig, act, old);
+}
+
+/* ---- alternate stacks ---- */
+
+int sigaltstack(const stack_t* ss, stack_t* old) {
+  const int rc = REAL(sigaltstack)(ss, old);
+  /* sigaltstack-noerr (SIG-ALTSTACK-ERRORS): EPERM, ENOMEM and EINVAL are
+   * reported as success (and nothing changes). */
+  if (rc != 0 && Mode("sigaltstack-noerr") &&
+      (errno == EPERM || errno == ENOMEM || errno == EINVAL)) {
+    return 0;
+  }
+  return rc;
+}
+
+/* fork-noaltstack (SIG-ALTSTACK-INHERIT): a fork child starts without its
+ * parent's alternate stack. */
+static void AltstackChildAfterFork(void) {
+  if (Mode("fork-noaltstack")) {
+    const stack_t off = {NULL, SS_DISABLE, 0};
+    REAL(sigaltstack)(&off, NULL);
+  }
+}
+
+/* ---- pidfd_send_signal ---- */
+
+/* The pid a pidfd refers to, from /proc/self/fdinfo ("Pid:"); 0 if unknown. */
+static pid_t PidOfPidfd(int pidfd) {
+  char path[64], buf[1024], *at;
+  ssize_t n;
+  int fd, pid = 0;
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  n = REAL(read)(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  at = strstr(buf, "Pid:");
+  if (at == NULL || sscanf(at + 4, "%d", &pid) != 1) return 0;
+  return (pid_t)pid;
+}
+
+int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned int flags) {
+  siginfo_t copy;
+  /* pidfd-sqi-spoof (SIG-QUEUEINFO-PERM): a siginfo another process may not
+   * be sent (si_code >= 0 or SI_TKILL) is sent as SI_QUEUE. */
+  if (Mode("pidfd-sqi-spoof") && info != NULL &&
+      (info->si_code >= 0 || info->si_code == SI_TKILL)) {
+    const pid_t target = PidOfPidfd(pidfd);
+    if (target > 0 && target != getpid()) {
+      copy = *info;
+      copy.si_code = SI_QUEUE;
+      info = &copy;
+    }
+  }
+  return REAL(pidfd_send_signal)(pidfd, sig, info, flags);
 }
