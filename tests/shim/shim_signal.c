@@ -78,6 +78,7 @@ REAL_DECL(waitid);
 REAL_DECL(setsid);
 REAL_DECL(prctl);
 REAL_DECL(pidfd_send_signal);
+REAL_DECL(killpg);
 
 static void SignalfdChildAfterFork(void);
 static void AltstackChildAfterFork(void);
@@ -109,6 +110,7 @@ __attribute__((constructor)) static void SignalShimInit(void) {
   (void)REAL(setsid);
   (void)REAL(prctl);
   (void)REAL(pidfd_send_signal);
+  (void)REAL(killpg);
   pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
   pthread_atfork(NULL, NULL, AltstackChildAfterFork);
 }
@@ -255,9 +257,48 @@ static int AtQueueLimit(void) {
   return at != NULL && sscanf(at + 5, "%ld/%ld", &count, &limit) == 2 && count >= limit;
 }
 
+/* kill-pgrp-leader-only (SIG-KILL-PGRP): a signal for a process group
+ * reaches only its leader (the caller itself for its own group). */
+static int LeaderOnly(int sig) {
+  return Mode("kill-pgrp-leader-only") && sig != 0 && sig != SIGKILL;
+}
+
+int killpg(pid_t pgrp, int sig) {
+  if (LeaderOnly(sig) && pgrp > 0) return REAL(kill)(pgrp, sig);
+  return REAL(killpg)(pgrp, sig);
+}
+
 int kill(pid_t pid, int sig) {
   NoteSelfSend(pid, sig);
   DeferSelf(pid, sig);
+  if (LeaderOnly(sig) && pid < -1) return REAL(kill)(-pid, sig);
+  if (LeaderOnly(sig) && pid == 0) return REAL(kill)(getpid(), sig);
+  /* kill-invalid-ok (SIG-KILL-ERRNO): an invalid signal number is accepted. */
+  if (Mode("kill-invalid-ok") && (sig < 0 || sig > SIGRTMAX)) return 0;
+  /* kill-all-includes-self (SIG-KILL-ALL): kill(-1) reaches the caller too. */
+  if (Mode("kill-all-includes-self") && pid == -1 && sig > 0) {
+    const int rc = REAL(kill)(pid, sig);
+    const int saved = errno;
+    REAL(tgkill)(getpid(), Tid(), sig);
+    errno = saved;
+    return rc;
+  }
+  /* kill-zero-delivers (SIG-KILL-PROBE): signal 0 also sends SIGURG. */
+  if (Mode("kill-zero-delivers") && sig == 0 && pid > 0) {
+    const int rc = REAL(kill)(pid, 0);
+    if (rc == 0) REAL(kill)(pid, SIGURG);
+    return rc;
+  }
+  /* kill-zombie-esrch (SIG-KILL-ZOMBIE): a zombie cannot be signalled. */
+  if (Mode("kill-zombie-esrch") && pid > 0 && ProcState(pid) == 'Z') {
+    errno = ESRCH;
+    return -1;
+  }
+  /* kill-eperm-ok (SIG-KILL-EPERM): a refused signal reads as sent. */
+  if (Mode("kill-eperm-ok")) {
+    const int rc = REAL(kill)(pid, sig);
+    return rc != 0 && errno == EPERM ? 0 : rc;
+  }
   /* kill-rt-eagain (SIG-RT-LIMIT-LOSSY): kill() of a realtime signal fails
    * at the queue limit, as sigqueue does. */
   if (Mode("kill-rt-eagain") && sig >= SIGRTMIN && sig <= SIGRTMAX && AtQueueLimit()) {
@@ -820,5 +861,11 @@ int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned int flags) {
       info = &copy;
     }
   }
-  return REAL(pidfd_send_signal)(pidfd, sig, info, flags);
+  {
+    const int rc = REAL(pidfd_send_signal)(pidfd, sig, info, flags);
+    /* pidfd_send_signal-stale-ok (SIG-PIDFD-SEND): a reaped process reads
+     * as signalled. */
+    if (rc != 0 && errno == ESRCH && Mode("pidfd_send_signal-stale-ok")) return 0;
+    return rc;
+  }
 }
