@@ -91,8 +91,17 @@ int ChildReaped() {
   return ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED) != 0 && errno == ECHILD ? 1 : 0;
 }
 
+// Whether `fd` is open and a signalfd (a closed number may have been reused).
+bool IsSignalfd(int fd) {
+  static constexpr char kWant[] = "anon_inode:[signalfd]";
+  char link[64] = {};
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(path.c_str(), link, sizeof link - 1);
+  return n == static_cast<ssize_t>(sizeof kWant - 1) && std::memcmp(link, kWant, n) == 0;
+}
+
 void ReadSignalfd(int fd, ProbeReport* r) {
-  r->sfd_open = ::fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
+  r->sfd_open = IsSignalfd(fd) ? 1 : 0;
   r->nsfd = 0;
   if (r->sfd_open == 0) return;
   signalfd_siginfo in[32];

@@ -83,8 +83,11 @@ REAL_DECL(killpg);
 static void SignalfdChildAfterFork(void);
 static void AltstackChildAfterFork(void);
 
+static int g_in_probe;
+static void ProbeStart(const char* mode);
+
 __attribute__((constructor)) static void SignalShimInit(void) {
-  if (getenv("IPCSPEC_SIG_PROBE") != NULL) g_armed = 1;
+  if (getenv("IPCSPEC_SIG_PROBE") != NULL) g_armed = g_in_probe = 1;
   (void)REAL(setpgid);
   (void)REAL(kill);
   (void)REAL(sigqueue);
@@ -113,6 +116,8 @@ __attribute__((constructor)) static void SignalShimInit(void) {
   (void)REAL(killpg);
   pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
   pthread_atfork(NULL, NULL, AltstackChildAfterFork);
+  /* shim.c may not have read IPCSPEC_SHIM yet: read it here. */
+  if (g_in_probe && getenv("IPCSPEC_SHIM") != NULL) ProbeStart(getenv("IPCSPEC_SHIM"));
 }
 
 /* Non-zero in an armed process whose IPCSPEC_SHIM is `mode`. */
@@ -598,6 +603,8 @@ int signalfd(int fd, const sigset_t* mask, int flags) {
   }
   /* sfd-dropflags (SIG-SFD-NONBLOCK): SFD_NONBLOCK and SFD_CLOEXEC are lost. */
   if (Mode("sfd-dropflags")) flags = 0;
+  /* signalfd-forcecloexec (SIG-SFD-EXEC): every signalfd is close-on-exec. */
+  if (Mode("signalfd-forcecloexec") && fd < 0) flags |= SFD_CLOEXEC;
   /* sfd-noerr (SIG-SFD-ERRORS): unknown flags are dropped and a descriptor
    * that is not a signalfd is replaced by a new one. */
   if (Mode("sfd-noerr")) {
@@ -805,7 +812,41 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     }
     act = &copy;
   }
-  return REAL(sigaction)(sig, act, old);
+  {
+    const int rc = REAL(sigaction)(sig, act, old);
+    /* sigaction-query-fakeflags (SIG-EXEC-FLAGS): in the exec'd probe, an
+     * action read back carries SA_RESTART, as if flags had survived exec. */
+    if (rc == 0 && act == NULL && old != NULL && g_in_probe && Mode("sigaction-query-fakeflags") &&
+        Catchable(sig)) {
+      old->sa_flags |= SA_RESTART;
+    }
+    return rc;
+  }
+}
+
+/* Modes that act as a new image starts (the exec probe), before its code:
+ * they stand in for a kernel that got execve wrong. */
+static void ProbeStart(const char* mode) {
+  int sig;
+  if (strcmp(mode, "execve-droppending") == 0) {
+    /* SIG-EXEC-DELIVER: the pending signals were lost across execve. */
+    static const struct timespec kZero = {0, 0};
+    sigset_t all;
+    sigfillset(&all);
+    while (REAL(sigtimedwait)(&all, NULL, &kZero) > 0) {
+    }
+  }
+  if (strcmp(mode, "execve-ign-to-dfl") == 0) {
+    /* SIG-EXEC: ignored signals came back as SIG_DFL. */
+    for (sig = 1; sig <= 64; ++sig) {
+      struct sigaction sa;
+      if (!Catchable(sig) || REAL(sigaction)(sig, NULL, &sa) != 0 || sa.sa_handler != SIG_IGN) {
+        continue;
+      }
+      sa.sa_handler = SIG_DFL;
+      REAL(sigaction)(sig, &sa, NULL);
+    }
+  }
 }
 
 /* ---- alternate stacks ---- */
