@@ -405,17 +405,64 @@ int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
 
 /* ---- masks ---- */
 
-int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
-  int rc = REAL(sigprocmask)(how, set, old);
-  int saved = errno;
+/* Calls the real sigprocmask (0) or pthread_sigmask (1); an error number. */
+static int RealMask(int pthread, int how, const sigset_t* set, sigset_t* old) {
+  if (pthread) return REAL(pthread_sigmask)(how, set, old);
+  return REAL(sigprocmask)(how, set, old) == 0 ? 0 : errno;
+}
+
+static int g_asked_uncatchable;
+
+/* The mask modes; the result as an error number (0 on success). */
+static int MaskModes(int pthread, int how, const sigset_t* set, sigset_t* old) {
+  int rc;
+  if (!g_armed) return RealMask(pthread, how, set, old);
+  /* sigprocmask-unblock-noop (SIG-MASK-HOW): SIG_UNBLOCK does nothing. */
+  if (Mode("sigprocmask-unblock-noop") && how == SIG_UNBLOCK && set != NULL) {
+    return RealMask(pthread, SIG_BLOCK, NULL, old);
+  }
+  /* sigprocmask-badhow-block (SIG-MASK-EINVAL): an unknown how blocks. */
+  if (Mode("sigprocmask-badhow-block") && set != NULL && how != SIG_BLOCK && how != SIG_UNBLOCK &&
+      how != SIG_SETMASK) {
+    how = SIG_BLOCK;
+  }
+  /* sigprocmask-alias-bug (SIG-MASK-ALIAS): with set == oldset the old mask
+   * is written first and then applied as the new one. */
+  if (Mode("sigprocmask-alias-bug") && set != NULL && set == old) {
+    RealMask(pthread, SIG_BLOCK, NULL, old);
+    return RealMask(pthread, how, old, NULL);
+  }
+  if (set != NULL) {
+    g_asked_uncatchable = sigismember(set, SIGKILL) == 1 || sigismember(set, SIGSTOP) == 1;
+  }
+  rc = RealMask(pthread, how, set, old);
+  /* sigprocmask-report-kill (SIG-MASK-UNBLOCKABLE): after being asked to
+   * block SIGKILL or SIGSTOP, the old mask read back shows them. */
+  if (rc == 0 && old != NULL && Mode("sigprocmask-report-kill") && g_asked_uncatchable) {
+    sigaddset(old, SIGKILL);
+    sigaddset(old, SIGSTOP);
+  }
+  /* sigprocmask-null-setmask-clears (SIG-MASK-QUERY): a query with
+   * SIG_SETMASK empties the mask. */
+  if (rc == 0 && set == NULL && how == SIG_SETMASK && Mode("sigprocmask-null-setmask-clears")) {
+    sigset_t none;
+    sigemptyset(&none);
+    RealMask(pthread, SIG_SETMASK, &none, NULL);
+  }
   if (rc == 0) RaiseExtraOnUnblock(how, set);
-  errno = saved;
   return rc;
 }
 
+int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  const int rc = MaskModes(0, how, set, old);
+  if (rc != 0) errno = rc;
+  return rc == 0 ? 0 : -1;
+}
+
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
-  int rc = REAL(pthread_sigmask)(how, set, old);
-  if (rc == 0) RaiseExtraOnUnblock(how, set);
+  const int saved = errno;
+  const int rc = MaskModes(1, how, set, old);
+  errno = saved;
   return rc;
 }
 
@@ -786,6 +833,12 @@ int prctl(int option, ...) {
 
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
   struct sigaction copy;
+  /* sigaction-badsig-ok (SIG-ACTION-EINVAL): an invalid signal number is
+   * accepted. */
+  if (Mode("sigaction-badsig-ok") && (sig <= 0 || sig > 64 || sig == 32 || sig == 33)) {
+    if (old != NULL) memset(old, 0, sizeof *old);
+    return 0;
+  }
   if (act != NULL && g_armed) {
     copy = *act;
     if (sig == SIGCHLD) {
@@ -819,6 +872,11 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     if (rc == 0 && act == NULL && old != NULL && g_in_probe && Mode("sigaction-query-fakeflags") &&
         Catchable(sig)) {
       old->sa_flags |= SA_RESTART;
+    }
+    /* sigaction-oldact-nomask (SIG-ACTION-ROUNDTRIP): the old action handed
+     * back when a new one is installed has lost its sa_mask. */
+    if (rc == 0 && act != NULL && old != NULL && Mode("sigaction-oldact-nomask")) {
+      sigemptyset(&old->sa_mask);
     }
     return rc;
   }
