@@ -83,6 +83,38 @@ std::string SayPgrpApi(uint64_t v) {
                             : "kill(0) (the caller's group)";
 }
 
+struct Pipes {
+  Pipe &ready, &cmd, &leader_cmd, &report;
+};
+
+// Children 0..n_case-1 stay in the caller's group; the others form a new
+// group led by child n_case (which waits on leader_cmd when it must exit
+// first). Each sets its group and the parent does too, whichever runs first.
+std::vector<pid_t> ForkGroups(int n_case, int n_group, bool leader_exits, int sig, Pipes& p) {
+  std::vector<pid_t> pids;
+  pid_t leader = -1;
+  for (int i = 0; i < n_case + n_group; ++i) {
+    const bool in_g = i >= n_case, is_leader = i == n_case;
+    const pid_t pgid = is_leader ? 0 : leader;
+    const pid_t pid = ForkChild([&, i] {
+      // Only the caller holds the write ends: their end of file ends the children.
+      p.cmd.w.reset();
+      p.leader_cmd.w.reset();
+      p.ready.r.reset();
+      p.report.r.reset();
+      if (in_g && ::setpgid(0, pgid) != 0) return 2;
+      return TargetMain(i, sig, true, p.ready.w.get(),
+                        is_leader && leader_exits ? p.leader_cmd.r.get() : p.cmd.r.get(),
+                        p.report.w.get());
+    });
+    if (pid < 0) break;
+    if (in_g) ::setpgid(pid, is_leader ? pid : leader);
+    if (is_leader) leader = pid;
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
 class KillPgrpProperty : public SignalProperty {
  public:
   KillPgrpProperty()
@@ -116,29 +148,9 @@ class KillPgrpProperty : public SignalProperty {
     if (!ready.Open() || !cmd.Open() || !leader_cmd.Open() || !report.Open()) {
       return Verdict::Broken("pipe2");
     }
-    // Children 0..n_case-1 stay in the case's group; the others form group G,
-    // led by child n_case.
-    std::vector<pid_t> pids;
-    pid_t leader = -1;
-    for (int i = 0; i < n_case + n_group; ++i) {
-      const bool in_g = i >= n_case, is_leader = i == n_case;
-      const pid_t pgid = is_leader ? 0 : leader;
-      const pid_t pid = ForkChild([&, i] {
-        // Only the case holds the write ends: their end of file ends the children.
-        cmd.w.reset();
-        leader_cmd.w.reset();
-        ready.r.reset();
-        report.r.reset();
-        if (in_g && ::setpgid(0, pgid) != 0) return 2;
-        return TargetMain(i, sig, true, ready.w.get(),
-                          is_leader && leader_exits ? leader_cmd.r.get() : cmd.r.get(),
-                          report.w.get());
-      });
-      if (pid < 0) break;
-      if (in_g) ::setpgid(pid, is_leader ? pid : leader);  // both sides, whichever runs first
-      if (is_leader) leader = pid;
-      pids.push_back(pid);
-    }
+    Pipes pipes{ready, cmd, leader_cmd, report};
+    std::vector<pid_t> pids = ForkGroups(n_case, n_group, leader_exits, sig, pipes);
+    const pid_t leader = pids.size() > static_cast<size_t>(n_case) ? pids[n_case] : -1;
     ready.w.reset();
     report.w.reset();
     std::string failure;

@@ -128,6 +128,55 @@ std::string Describe(const Step& st, const std::array<int, kSlots>& sigs) {
   }
 }
 
+// Does step `st` on this process and on the model; sigtimedwait's takings
+// go to `seen`. Returns what went wrong with the calls, or "".
+std::string Perform(const Step& st, const std::array<int, kSlots>& sigs, const sigset_t& all,
+                    Model* model, std::array<bool, kSlots>* blocked, std::vector<Event>* seen) {
+  const int slot = static_cast<int>(st.actor);
+  const int sig = sigs[slot];
+  switch (st.op) {
+    case Op::kSend:
+      model->Send(slot, static_cast<int>(st.size));
+      if (::sigqueue(::getpid(), sig, sigval{.sival_int = static_cast<int>(st.size)}) != 0) {
+        return absl::StrCat("sigqueue: ", ErrnoName(errno));
+      }
+      return "";
+    case Op::kOpen:
+    case Op::kClose: {
+      const bool block = st.op == Op::kOpen;
+      block ? model->Block(slot) : model->Unblock(slot);
+      (*blocked)[slot] = block;
+      sigset_t one = SetOf({sig});
+      sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &one, nullptr);
+      return "";
+    }
+    case Op::kPriority:
+      model->Dispose(slot, st.size != 0);
+      if (st.size != 0) {
+        SetDisposition(sig, SIG_IGN);
+      } else {
+        InstallRecorder(sig, 0, all);
+      }
+      return "";
+    case Op::kTryRecv: {
+      model->Drain();
+      std::vector<int> b;
+      for (int i = 0; i < kSlots; ++i) {
+        if ((*blocked)[i]) b.push_back(sigs[i]);
+      }
+      const sigset_t set = SetOf(b);
+      siginfo_t si;
+      struct timespec zero = {0, 0};
+      while (!b.empty() && ::sigtimedwait(&set, &si, &zero) > 0) {
+        seen->push_back({true, si.si_signo, si.si_value.sival_int});
+      }
+      return "";
+    }
+    default:
+      return "";
+  }
+}
+
 std::array<int, kSlots> DefaultSignals() {
   return {SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 3};
 }
@@ -194,53 +243,11 @@ class SignalModelProperty : public SignalProperty {
     std::string failure;
     for (const Step& st : s.steps) {
       if (st.op == Op::kParam || st.actor >= kSlots) continue;
-      const int slot = static_cast<int>(st.actor);
-      const int sig = sigs[slot];
       const size_t before = model.events().size();
       const size_t seen_before = seen.size();
       script.push_back(absl::StrFormat("%d. %s", script.size() + 1, Describe(st, sigs)));
-      switch (st.op) {
-        case Op::kSend:
-          model.Send(slot, static_cast<int>(st.size));
-          if (::sigqueue(::getpid(), sig, sigval{.sival_int = static_cast<int>(st.size)}) != 0) {
-            failure = absl::StrCat("sigqueue: ", ErrnoName(errno));
-          }
-          break;
-        case Op::kOpen:
-        case Op::kClose: {
-          const bool block = st.op == Op::kOpen;
-          block ? model.Block(slot) : model.Unblock(slot);
-          blocked[slot] = block;
-          sigset_t one = SetOf({sig});
-          sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &one, nullptr);
-          break;
-        }
-        case Op::kPriority:
-          model.Dispose(slot, st.size != 0);
-          if (st.size != 0) {
-            SetDisposition(sig, SIG_IGN);
-          } else {
-            InstallRecorder(sig, 0, all);
-          }
-          break;
-        case Op::kTryRecv: {
-          model.Drain();
-          std::vector<int> b;
-          for (int i = 0; i < kSlots; ++i) {
-            if (blocked[i]) b.push_back(sigs[i]);
-          }
-          const sigset_t set = SetOf(b);
-          siginfo_t si;
-          struct timespec zero = {0, 0};
-          collect_handled();
-          while (!b.empty() && ::sigtimedwait(&set, &si, &zero) > 0) {
-            seen.push_back({true, si.si_signo, si.si_value.sival_int});
-          }
-          break;
-        }
-        default:
-          break;
-      }
+      collect_handled();
+      failure = Perform(st, sigs, all, &model, &blocked, &seen);
       collect_handled();
       if (failure.empty() &&
           std::vector<Event>(model.events().begin() + static_cast<long>(before),

@@ -148,6 +148,70 @@ std::string SayCase(uint64_t v) {
   }
 }
 
+// Makes the call of case `c`; its return value, errno and the expected
+// error (0: success) come back through the pointers.
+Verdict Attempt(uint64_t c, int sig, int bad, const Deadline& deadline, int* rc, int* err,
+                int* want) {
+  const pid_t me = ::getpid();
+  switch (c) {
+    case kBadTgid:
+    case kBadTid:
+      *rc = c == kBadTgid ? ::tgkill(bad < 0 ? bad : 0, me, sig)
+                          : ::tgkill(me, bad < 0 ? bad : 0, sig);
+      *err = errno;
+      *want = EINVAL;
+      break;
+    case kBadSignal:
+      *rc = ::tgkill(me, me, bad);
+      *err = errno;
+      *want = EINVAL;
+      break;
+    case kExitedTid: {
+      pid_t tid = 0;
+      {
+        HelperThread t([] {});
+        if (!t.started()) return Verdict::Broken("pthread_create");
+        tid = t.tid();
+      }
+      if (!WaitTaskGone(tid, deadline)) return Verdict::Broken("the joined thread stayed");
+      *rc = ::tgkill(me, tid, sig);
+      *err = errno;
+      *want = ESRCH;
+      break;
+    }
+    case kForeignTid: {
+      Pipe hold;
+      if (!hold.Open()) return Verdict::Broken("pipe2");
+      const pid_t child = ForkChild([&] {
+        hold.w.reset();
+        char b;
+        return static_cast<int>(::read(hold.r.get(), &b, 1));
+      });
+      if (child < 0) return Verdict::Broken("fork");
+      *rc = ::tgkill(me, child, sig);
+      *err = errno;
+      *want = ESRCH;
+      hold.w.reset();
+      int status;
+      if (!WaitChild(child, 0, deadline, &status)) KillAndReap(child);
+      break;
+    }
+    case kProbe: {
+      ParkedThread t(BitsSet(SetBits(SetOf(PlaySignals()))), [](char) { return uint64_t{0}; });
+      if (!t.started()) return Verdict::Broken("pthread_create");
+      *rc = ::tgkill(me, t.tid(), 0);
+      *err = errno;
+      break;
+    }
+    default:
+      *rc = ::pthread_kill(::pthread_self(), bad);
+      *err = *rc == -1 ? 0 : *rc;  // a -1 return is itself the failure
+      *want = EINVAL;
+      break;
+  }
+  return Verdict::Pass();
+}
+
 class TgkillErrorsProperty : public SignalProperty {
  public:
   TgkillErrorsProperty()
@@ -170,68 +234,12 @@ class TgkillErrorsProperty : public SignalProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
-    const int sig = signal_.Of(s), bad = bad_.Of(s);
-    const pid_t me = ::getpid();
-    const Deadline deadline = CaseDeadline(env);
     const sigset_t all = BitsSet(PlayBits());
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
     int rc = 0, err = 0, want = 0;
-    switch (c) {
-      case kBadTgid:
-      case kBadTid:
-        rc = c == kBadTgid ? ::tgkill(bad < 0 ? bad : 0, me, sig)
-                           : ::tgkill(me, bad < 0 ? bad : 0, sig);
-        err = errno;
-        want = EINVAL;
-        break;
-      case kBadSignal:
-        rc = ::tgkill(me, me, bad);
-        err = errno;
-        want = EINVAL;
-        break;
-      case kExitedTid: {
-        pid_t tid = 0;
-        {
-          HelperThread t([] {});
-          if (!t.started()) return Verdict::Broken("pthread_create");
-          tid = t.tid();
-        }
-        if (!WaitTaskGone(tid, deadline))
-          return Verdict::Broken("the joined thread never left /proc");
-        rc = ::tgkill(me, tid, sig);
-        err = errno;
-        want = ESRCH;
-        break;
-      }
-      case kForeignTid: {
-        Pipe hold;
-        if (!hold.Open()) return Verdict::Broken("pipe2");
-        const pid_t child = ForkChild([&] {
-          hold.w.reset();
-          char b;
-          return static_cast<int>(::read(hold.r.get(), &b, 1));
-        });
-        if (child < 0) return Verdict::Broken("fork");
-        rc = ::tgkill(me, child, sig);
-        err = errno;
-        want = ESRCH;
-        hold.w.reset();
-        int status;
-        if (!WaitChild(child, 0, deadline, &status)) KillAndReap(child);
-        break;
-      }
-      case kProbe: {
-        HelperThread t([] {}, all);
-        rc = ::tgkill(me, t.tid(), 0);
-        err = errno;
-        break;
-      }
-      default:
-        rc = ::pthread_kill(::pthread_self(), bad);
-        err = rc;
-        want = EINVAL;
-        if (rc == -1) err = 0;  // a -1 return is itself the failure
-        break;
+    if (Verdict v = Attempt(c, signal_.Of(s), bad_.Of(s), CaseDeadline(env), &rc, &err, &want);
+        !v.ok()) {
+      return v;
     }
     const uint64_t pending = SetBits(PendingSet()) & PlayBits();
     DrainPending(all);
