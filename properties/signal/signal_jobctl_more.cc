@@ -34,8 +34,9 @@ class JobctlOrphanProperty : public SignalProperty {
             "SIGTSTP, SIGTTIN and SIGTTOU with their default action stop a child whose process "
             "group is not orphaned, and are discarded in an orphaned one (the child runs on); "
             "SIGSTOP stops it in both",
-            "Linux kernel/signal.c get_signal() ('The job control signals do nothing in an "
-            "orphaned pgrp, but SIGSTOP always works'); setpgid(2) 'orphaned process group', "
+            "Linux kernel/signal.c, the delivery loop (get_signal(), formerly "
+            "get_signal_to_deliver(): 'The job control signals do nothing in an orphaned pgrp, "
+            "but SIGSTOP always works'); setpgid(2) 'orphaned process group', "
             "signal(7)",
             15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {

@@ -379,7 +379,7 @@ class KillZombieProperty : public SignalProperty {
             "SIG-KILL-ZOMBIE",
             "signalling a zombie (exited, not yet reaped) succeeds, SIGKILL included, and does "
             "not change the wait status it leaves",
-            "kill(2) NOTES (an existing process might be a zombie); gVisor "
+            "kill(2) ESRCH ('an existing process might be a zombie'); gVisor "
             "test/syscalls/linux/wait.cc WaitTest.KillZombie",
             15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {

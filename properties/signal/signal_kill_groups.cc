@@ -279,8 +279,9 @@ class KillAllProperty : public SignalProperty {
             "inside a new PID namespace, so nothing outside it: not its parent outside, not "
             "the namespace's init); with no candidate at all it fails with ESRCH",
             "kill(2) ('If pid equals -1, then sig is sent to every process for which the "
-            "calling process has permission to send signals, except for process 1 (init)'; "
-            "NOTES: the caller is not signaled), pid_namespaces(7); Linux kernel/signal.c "
+            "calling process has permission to send signals, except for process 1 (init)', and "
+            "'on Linux the call kill(-1,sig) does not signal the calling process'), "
+            "pid_namespaces(7); Linux kernel/signal.c "
             "kill_something_info(); gVisor test/syscalls/linux/kill.cc KillTest.CanKillAllPIDs",
             10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {

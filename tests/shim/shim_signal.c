@@ -306,6 +306,9 @@ int kill(pid_t pid, int sig) {
 int sigqueue(pid_t pid, int sig, const union sigval value) {
   NoteSelfSend(pid, sig);
   DeferSelf(pid, sig);
+  /* sigqueue-as-kill (SIG-HANDLE-INFO): sigqueue sends as kill does, so
+   * the handler sees SI_USER and no value. */
+  if (Mode("sigqueue-as-kill") && Catchable(sig)) return REAL(kill)(pid, sig);
   /* sigqueue-std-replace (SIG-COALESCE-INFO): a standard signal already
    * pending for oneself is taken and sent again, so the latest siginfo
    * replaces the first. */

@@ -166,6 +166,16 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
     }
     /* sigaction-drop-onstack (SIG-ONSTACK): SA_ONSTACK is lost. */
     if (Mode("sigaction-drop-onstack")) copy.sa_flags &= ~SA_ONSTACK;
+    /* For the older properties: sigaction-flip-nodefer (SIG-NODEFER) turns
+     * SA_NODEFER over; sigaction-drop-samask (SIG-SA-MASK) empties sa_mask;
+     * sigaction-drop-restart (SIG-RESTART) and sigaction-drop-resethand
+     * (SIG-RESETHAND) lose their flag. Only for handlers being installed. */
+    if (copy.sa_handler != SIG_IGN && copy.sa_handler != SIG_DFL && Catchable(sig)) {
+      if (Mode("sigaction-flip-nodefer")) copy.sa_flags ^= SA_NODEFER;
+      if (Mode("sigaction-drop-samask")) sigemptyset(&copy.sa_mask);
+      if (Mode("sigaction-drop-restart")) copy.sa_flags &= ~SA_RESTART;
+      if (Mode("sigaction-drop-resethand")) copy.sa_flags &= ~SA_RESETHAND;
+    }
     /* sigaction-ign-keep (SIG-IGN-FLUSH): SIG_IGN for a signal the caller
      * blocks becomes a handler, so what is pending stays pending. */
     if (Mode("sigaction-ign-keep") && copy.sa_handler == SIG_IGN && Catchable(sig)) {
