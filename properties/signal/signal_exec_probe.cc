@@ -126,6 +126,13 @@ bool Flag(const std::string& opts, const std::string& name, int* value) {
   Flag(opts, "dfl", &deliver_default);
   Flag(opts, "sfd", &sfd);
   Flag(opts, "child", &child);
+  if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
+    std::fprintf(stderr,
+                 "ipcspec: %s=%s is not a probe request from a SIG-EXEC* property (no report "
+                 "descriptor); unset it\n",
+                 kProbeVar, opts.c_str());
+    ::_exit(2);
+  }
   std::memset(&g_report, 0, sizeof g_report);
   Snapshot(&g_report);
   g_report.child_reaped = child != 0 ? ChildReaped() : -1;
