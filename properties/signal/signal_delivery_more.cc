@@ -145,7 +145,7 @@ class RtLimitLossyProperty : public SignalProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // The queue count is per real uid: exact only under the case's own uid.
-    if (env.uid < 1'500'000'000u) {
+    if (!env.own_uid) {
       return Verdict::Unsupported(
           "needs the per-case uid (a root harness): the queue count is "
           "shared with the user's other processes");

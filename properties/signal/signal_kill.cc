@@ -320,7 +320,7 @@ class KillEpermProperty : public SignalProperty {
     // user's: the root harness above a case that runs under its own uid, or
     // else init.
     pid_t target = 0;
-    if (env.uid >= 1'500'000'000u && ::getuid() == env.uid) {
+    if (env.own_uid && ::getuid() == env.uid) {
       target = ::getppid();
     } else if (::getuid() != 0 && !HasCapKill()) {
       struct stat st;

@@ -168,7 +168,7 @@ class RtLimitProperty : public SignalProperty {
     std::string failure;
     // The case runs under a uid of its own when the harness is root; then
     // nothing else holds a queue entry of this user and the limit is exact.
-    const bool own_uid = env.uid >= 1'500'000'000u;
+    const bool own_uid = env.own_uid;
     if (err != EAGAIN) {
       failure = absl::StrFormat(
           "RLIMIT_SIGPENDING=%d: %d sigqueue calls succeeded, then %s (expected EAGAIN)", limit,
