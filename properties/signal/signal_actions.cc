@@ -332,40 +332,29 @@ class UncatchableProperty : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     if (Verdict v = CheckCalls(); !v.ok()) return v;
     const uint64_t attempts = attempts_.Of(s);
-    Pipe ready, hold;
-    if (!ready.Open() || !hold.Open()) return Verdict::Broken("pipe2");
-    pid_t pid = ForkChild([&] {
-      ready.r.reset();
-      hold.w.reset();
-      if (attempts & kTryBlock) {
-        sigset_t all;
-        sigfillset(&all);
-        sigprocmask(SIG_BLOCK, &all, nullptr);
-      }
-      for (int sig : {SIGKILL, SIGSTOP}) {
-        if (attempts & kTryIgnore) SetDisposition(sig, SIG_IGN);
-        if (attempts & kTryHandle) SetDisposition(sig, NoopHandler);
-      }
-      // Everything is in place: say so, then wait for the end of the test.
-      if (::write(ready.w.get(), "r", 1) != 1) return 3;
-      char c;
-      while (::read(hold.r.get(), &c, 1) != 0) {
-      }
-      return 0;
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    ready.w.reset();
-    hold.r.reset();
     const Deadline deadline = CaseDeadline(env);
+    HeldChild child;
+    // The child says it is ready only once everything is in place.
+    const bool started = child.Start(
+        [&] {
+          if (attempts & kTryBlock) {
+            sigset_t all;
+            sigfillset(&all);
+            sigprocmask(SIG_BLOCK, &all, nullptr);
+          }
+          for (int sig : {SIGKILL, SIGSTOP}) {
+            if (attempts & kTryIgnore) SetDisposition(sig, SIG_IGN);
+            if (attempts & kTryHandle) SetDisposition(sig, NoopHandler);
+          }
+        },
+        deadline);
+    if (!started) return Verdict::Broken("the child never said it was ready");
+    const pid_t pid = child.pid();
     auto fail = [&](std::string m) {
       KillAndReap(pid);
+      child.Reaped();
       return Verdict::Fail(absl::StrCat("a child that ", SayAttempts(attempts), ": ", m));
     };
-    char c;
-    if (PollOne(ready.r.get(), POLLIN, deadline) <= 0 || ::read(ready.r.get(), &c, 1) != 1) {
-      KillAndReap(pid);
-      return Verdict::Broken("the child never said it was ready");
-    }
     SigStatus st;
     if (attempts & kTryBlock) {
       if (!ReadSigStatus(pid, 0, &st)) return fail("its /proc status cannot be read");
@@ -390,6 +379,7 @@ class UncatchableProperty : public SignalProperty {
     if (!WaitChild(pid, 0, deadline, &status) || !IsKilledBy(status, SIGKILL)) {
       return fail(absl::StrCat("SIGKILL left it ", DescribeWaitStatus(status)));
     }
+    child.Reaped();
     return Verdict::Pass();
   }
 

@@ -73,29 +73,15 @@ class AltstackInheritProperty : public SignalProperty {
     if (sp == MAP_FAILED) return Verdict::Broken("mmap");
     const stack_t ss = {sp, 0, size};
     ::sigaltstack(&ss, nullptr);
-    Pipe report;
-    if (!report.Open()) return Verdict::Broken("pipe2");
-    const pid_t pid = ForkChild([&] {
-      if (exec) return ExecProbe({.report_fd = report.w.get()});
-      stack_t now = {};
-      ::sigaltstack(nullptr, &now);
-      ProbeReport r = {};
-      r.magic = kProbeMagic;
-      r.ss_flags = now.ss_flags;
-      r.ss_size = now.ss_size;
-      r.ss_sp = reinterpret_cast<uintptr_t>(now.ss_sp);
-      return ::write(report.w.get(), &r, sizeof r) == sizeof r ? 0 : 1;
-    });
+    ProbeOptions options;
+    options.exec = exec;
+    const ProbeRun run = RunProbe(nullptr, options, 1, CaseDeadline(env));
     ::sigaltstack(&old, nullptr);
     ::munmap(sp, size);
-    if (pid < 0) return Verdict::Broken("fork");
-    report.w.reset();
-    const Deadline deadline = CaseDeadline(env);
-    ProbeReport r;
-    const bool got = ReadProbeReport(report.r.get(), deadline, &r);
-    int status = 0;
-    if (!WaitChild(pid, 0, deadline, &status)) KillAndReap(pid);
-    if (!got) return Verdict::Broken(absl::StrCat("the child ", DescribeWaitStatus(status)));
+    if (run.reports.empty()) {
+      return Verdict::Broken(absl::StrCat("the child ", DescribeWaitStatus(run.status)));
+    }
+    const ProbeReport& r = run.reports[0];
     // Under a sanitizer the new image has its runtime's stack: not ours.
     const bool disabled = (r.ss_flags & SS_DISABLE) != 0 ||
                           (kSanitizerStacks && r.ss_sp != reinterpret_cast<uintptr_t>(sp));
@@ -296,26 +282,13 @@ class QueueinfoPermProperty : public SignalProperty {
       }
       return Verdict::Pass();
     }
-    Pipe ready, hold;
-    if (!ready.Open() || !hold.Open()) return Verdict::Broken("pipe2");
-    const pid_t pid = ForkChild([&] {
-      hold.w.reset();
-      sigprocmask(SIG_BLOCK, &one, nullptr);
-      (void)!::write(ready.w.get(), "r", 1);
-      char c;
-      while (::read(hold.r.get(), &c, 1) != 0) {
-      }
-      return 0;
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    ready.w.reset();
-    hold.r.reset();
-    char c;
+    HeldChild child;
+    if (!child.Start([&] { sigprocmask(SIG_BLOCK, &one, nullptr); }, CaseDeadline(env))) {
+      return Verdict::Broken("the child never got ready");
+    }
+    const pid_t pid = child.pid();
     std::string failure;
-    if (PollOne(ready.r.get(), POLLIN, CaseDeadline(env)) <= 0 ||
-        ::read(ready.r.get(), &c, 1) != 1) {
-      failure = "the child never got ready";
-    } else {
+    {
       const bool forbidden = code >= 0 || code == SI_TKILL;
       const int rc = QueueInfo(api, pid, sig, &si);
       const int err = errno;
@@ -329,9 +302,7 @@ class QueueinfoPermProperty : public SignalProperty {
             forbidden ? "EPERM and nothing sent" : "it queued");
       }
     }
-    hold.w.reset();
-    int status;
-    if (!WaitChild(pid, 0, CaseDeadline(env), &status)) KillAndReap(pid);
+    child.Release(CaseDeadline(env));
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
 

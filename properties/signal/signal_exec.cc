@@ -26,47 +26,6 @@ namespace {
 
 uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
-// Runs `prepare` in a forked child, which then execs the probe with
-// `options` (report_fd filled in). Reads `reports` reports and the child's
-// end.
-struct ProbeRun {
-  std::vector<ProbeReport> reports;
-  int status = 0;
-  pid_t pid = -1;
-};
-ProbeRun RunProbe(const std::function<void(ProbeOptions&)>& prepare, ProbeOptions options,
-                  int reports, const Deadline& deadline,
-                  const std::function<void(pid_t child)>& before_exec = nullptr) {
-  ProbeRun out;
-  Pipe report, go;
-  if (!report.Open() || !go.Open()) return out;
-  out.pid = ForkChild([&] {
-    go.w.reset();
-    prepare(options);
-    (void)!::write(report.w.get(), "r", 1);
-    char c;
-    if (::read(go.r.get(), &c, 1) != 1) return 125;
-    options.report_fd = report.w.get();
-    return ExecProbe(options);
-  });
-  if (out.pid < 0) return out;
-  report.w.reset();
-  go.r.reset();
-  char c;
-  if (PollOne(report.r.get(), POLLIN, deadline) > 0 && ::read(report.r.get(), &c, 1) == 1) {
-    if (before_exec) before_exec(out.pid);
-    (void)!::write(go.w.get(), "g", 1);
-    for (int i = 0; i < reports; ++i) {
-      ProbeReport r;
-      if (!ReadProbeReport(report.r.get(), deadline, &r)) break;
-      out.reports.push_back(r);
-    }
-  }
-  go.w.reset();
-  if (!WaitChild(out.pid, 0, deadline, &out.status)) KillAndReap(out.pid);
-  return out;
-}
-
 std::string SayDeliver(uint64_t v) {
   return v != 0 ? "installs recording handlers, then unblocks" : "only unblocks (default actions)";
 }

@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "properties/signal/signal_proc.h"
 #include "properties/signal/signal_util.h"
+#include "properties/support/proc_util.h"
 
 extern char** environ;
 
@@ -119,29 +121,18 @@ bool Flag(const std::string& opts, const std::string& name, int* value) {
   return true;
 }
 
-[[noreturn]] void ProbeMain(const std::string& opts) {
-  int fd = -1, deliver = 0, deliver_default = 0, sfd = -1, child = 0;
-  Flag(opts, "fd", &fd);
-  Flag(opts, "deliver", &deliver);
-  Flag(opts, "dfl", &deliver_default);
-  Flag(opts, "sfd", &sfd);
-  Flag(opts, "child", &child);
-  if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
-    std::fprintf(stderr,
-                 "ipcspec: %s=%s is not a probe request from a SIG-EXEC* property (no report "
-                 "descriptor); unset it\n",
-                 kProbeVar, opts.c_str());
-    ::_exit(2);
-  }
+// The probe itself: in the exec'd image, or in place in a fork child.
+[[noreturn]] void ProbeBody(const ProbeOptions& o) {
+  const int fd = o.report_fd;
   std::memset(&g_report, 0, sizeof g_report);
   Snapshot(&g_report);
-  g_report.child_reaped = child != 0 ? ChildReaped() : -1;
+  g_report.child_reaped = o.fork_child ? ChildReaped() : -1;
   g_report.sfd_open = -1;
-  if (sfd >= 0) ReadSignalfd(sfd, &g_report);
+  if (o.signalfd >= 0) ReadSignalfd(o.signalfd, &g_report);
   g_report.ndeliveries = -1;
   if (::write(fd, &g_report, sizeof g_report) != sizeof g_report) ::_exit(2);
-  if (deliver == 0 && deliver_default == 0) ::_exit(0);
-  if (deliver != 0) {
+  if (!o.deliver && !o.deliver_default) ::_exit(0);
+  if (o.deliver) {
     for (int sig = 1; sig <= kProbeMaxSignal; ++sig) {
       if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD || sig == SIGSEGV || sig == SIGBUS ||
           sig == SIGFPE || sig == SIGILL || sig == SIGTRAP || (sig > 31 && sig < SIGRTMIN)) {
@@ -162,6 +153,27 @@ bool Flag(const std::string& opts, const std::string& name, int* value) {
   ::_exit(0);
 }
 
+[[noreturn]] void ProbeMain(const std::string& opts) {
+  int fd = -1, deliver = 0, deliver_default = 0, sfd = -1, child = 0;
+  Flag(opts, "fd", &fd);
+  Flag(opts, "deliver", &deliver);
+  Flag(opts, "dfl", &deliver_default);
+  Flag(opts, "sfd", &sfd);
+  Flag(opts, "child", &child);
+  if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
+    std::fprintf(stderr,
+                 "ipcspec: %s=%s is not a probe request from a SIG-EXEC* property (no report "
+                 "descriptor); unset it\n",
+                 kProbeVar, opts.c_str());
+    ::_exit(2);
+  }
+  ProbeBody({.report_fd = fd,
+             .deliver = deliver != 0,
+             .deliver_default = deliver_default != 0,
+             .signalfd = sfd,
+             .fork_child = child != 0});
+}
+
 __attribute__((constructor(101))) void MaybeRunProbe() {
   const char* opts = std::getenv(kProbeVar);
   if (opts != nullptr) ProbeMain(opts);
@@ -170,7 +182,9 @@ __attribute__((constructor(101))) void MaybeRunProbe() {
 }  // namespace
 
 int ExecProbe(const ProbeOptions& o) {
-  if (o.report_fd < 0 || ::fcntl(o.report_fd, F_SETFD, 0) != 0) return 126;
+  if (o.report_fd < 0) return 126;
+  if (!o.exec) ProbeBody(o);
+  if (::fcntl(o.report_fd, F_SETFD, 0) != 0) return 126;
   const std::string var =
       absl::StrCat(kProbeVar, "=fd=", o.report_fd, ",deliver=", o.deliver,
                    ",dfl=", o.deliver_default, ",sfd=", o.signalfd, ",child=", o.fork_child);
@@ -184,6 +198,39 @@ int ExecProbe(const ProbeOptions& o) {
   char* argv[] = {name, nullptr};
   ::execve("/proc/self/exe", argv, env.data());
   return 127;
+}
+
+ProbeRun RunProbe(const std::function<void(ProbeOptions&)>& prepare, ProbeOptions options,
+                  int reports, const Deadline& deadline,
+                  const std::function<void(pid_t child)>& before_exec) {
+  ProbeRun out;
+  Pipe report, go;
+  if (!report.Open() || !go.Open()) return out;
+  out.pid = ForkChild([&] {
+    go.w.reset();
+    if (prepare) prepare(options);
+    (void)!::write(report.w.get(), "r", 1);
+    char c;
+    if (::read(go.r.get(), &c, 1) != 1) return 125;
+    options.report_fd = report.w.get();
+    return ExecProbe(options);
+  });
+  if (out.pid < 0) return out;
+  report.w.reset();
+  go.r.reset();
+  char c;
+  if (PollOne(report.r.get(), POLLIN, deadline) > 0 && ::read(report.r.get(), &c, 1) == 1) {
+    if (before_exec) before_exec(out.pid);
+    (void)!::write(go.w.get(), "g", 1);
+    for (int i = 0; i < reports; ++i) {
+      ProbeReport r;
+      if (!ReadProbeReport(report.r.get(), deadline, &r)) break;
+      out.reports.push_back(r);
+    }
+  }
+  go.w.reset();
+  if (!WaitChild(out.pid, 0, deadline, &out.status)) KillAndReap(out.pid);
+  return out;
 }
 
 bool ReadProbeReport(int fd, const Deadline& deadline, ProbeReport* out) {

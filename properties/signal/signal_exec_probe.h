@@ -10,15 +10,17 @@
 // handlers (or, with `deliver_default`, none) and unblocks every signal, so
 // the signals kept pending across exec are delivered in the new image.
 //
-//   Pipe report;  report.Open(0);
-//   pid_t pid = ForkChild([&] { ...; return ExecProbe({.report_fd = report.w.get()}); });
-//   ProbeReport r;
-//   if (!ReadProbeReport(report.r.get(), deadline, &r)) ...;
-//   // r.action[SIGUSR1].kind == kProbeDefault, r.pending, r.deliveries[...]
+//   ProbeRun run = RunProbe([&](ProbeOptions&) { /* set up the child */ }, {}, 1, deadline);
+//   if (run.reports.empty()) ...;
+//   // run.reports[0].action[SIGUSR1].kind == kProbeDefault, .pending, .deliveries[...]
 #ifndef IPCSPEC_PROPERTIES_SIGNAL_SIGNAL_EXEC_PROBE_H_
 #define IPCSPEC_PROPERTIES_SIGNAL_SIGNAL_EXEC_PROBE_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "ipcspec/util.h"
 
@@ -65,15 +67,30 @@ struct ProbeReport {
 };
 
 struct ProbeOptions {
-  int report_fd = -1;            // where the reports go (must not be close-on-exec)
+  int report_fd = -1;            // where the reports go (made inheritable for the exec)
   bool deliver = false;          // install recorders, unblock, send a second report
   bool deliver_default = false;  // unblock with the dispositions as exec left them
   int signalfd = -1;             // a signalfd to check and read (non-blocking)
   bool fork_child = false;       // fork a child that exits and see whether it is reaped
+  bool exec = true;              // false: the probe reports from the fork child itself, no execve
 };
 
-// In the forked child: execve the probe. Returns only on failure (127).
+// In the forked child: execve the probe (or, without `exec`, run it in
+// place). Returns only on failure (126, 127).
 int ExecProbe(const ProbeOptions& options);
+
+// The usual way to run it: forks; the child runs `prepare` (which may fill
+// in options, a signalfd say), says it is ready and waits; meanwhile the
+// parent runs `before_exec(child)` (to send it signals); then the child
+// becomes the probe. Reads up to `reports` reports and reaps the child.
+struct ProbeRun {
+  std::vector<ProbeReport> reports;
+  int status = 0;  // the child's wait status
+  pid_t pid = -1;
+};
+ProbeRun RunProbe(const std::function<void(ProbeOptions&)>& prepare, ProbeOptions options,
+                  int reports, const Deadline& deadline,
+                  const std::function<void(pid_t child)>& before_exec = nullptr);
 
 // Reads one report; false at end of file, on a short or foreign report, or at
 // the deadline.

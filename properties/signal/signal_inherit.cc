@@ -315,22 +315,12 @@ class ExecInheritProperty : public SignalStateProperty {
             20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
-    Pipe report;
-    if (!report.Open()) return Verdict::Broken("pipe2");
-    pid_t pid = ForkChild([&] {
-      Apply(states, true);
-      return ExecProbe({.report_fd = report.w.get()});
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    report.w.reset();
-    const Deadline deadline = CaseDeadline(env);
-    ProbeReport r;
-    const bool got = ReadProbeReport(report.r.get(), deadline, &r);
-    int status = 0;
-    if (!WaitChild(pid, 0, deadline, &status)) KillAndReap(pid);
-    if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return Verdict::Broken(absl::StrCat("the exec probe: ", DescribeWaitStatus(status)));
+    const ProbeRun run =
+        RunProbe([&](ProbeOptions&) { Apply(states, true); }, {}, 1, CaseDeadline(env));
+    if (run.reports.empty() || !WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0) {
+      return Verdict::Broken(absl::StrCat("the exec probe: ", DescribeWaitStatus(run.status)));
     }
+    const ProbeReport& r = run.reports[0];
     const unsigned long long ours = SetBits(SetOf(StateSignals()));
     auto bits = [&](const std::function<bool(const SigState&)>& f) {
       return SetBits(Select(states, f));

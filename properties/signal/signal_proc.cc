@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/sandbox.h"
+#include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
@@ -245,6 +246,41 @@ int WaitIdFor(pid_t pid, int flags, siginfo_t* si) {
     if (::waitid(P_PID, static_cast<id_t>(pid), si, flags) == 0) return 0;
     if (errno != EINTR) return -errno;
   }
+}
+
+bool HeldChild::Start(const std::function<void()>& prepare, const Deadline& deadline) {
+  Pipe ready;
+  if (!ready.Open() || !hold_.Open()) return false;
+  pid_ = ForkChild([&] {
+    hold_.w.reset();
+    ready.r.reset();
+    if (prepare) prepare();
+    if (::write(ready.w.get(), "r", 1) != 1) return 3;
+    char c;
+    while (::read(hold_.r.get(), &c, 1) != 0) {
+    }
+    return 0;
+  });
+  hold_.r.reset();
+  ready.w.reset();
+  if (pid_ < 0) return false;
+  char c;
+  if (PollOne(ready.r.get(), POLLIN, deadline) > 0 && ::read(ready.r.get(), &c, 1) == 1)
+    return true;
+  Release(deadline);
+  return false;
+}
+
+HeldChild::~HeldChild() {
+  hold_.w.reset();
+  if (pid_ > 0) KillAndReap(pid_);
+}
+
+void HeldChild::Release(const Deadline& deadline) {
+  hold_.w.reset();
+  int status;
+  if (pid_ > 0 && !WaitChild(pid_, 0, deadline, &status)) KillAndReap(pid_);
+  pid_ = -1;
 }
 
 std::string DescribeChildInfo(const siginfo_t& si) {

@@ -152,6 +152,32 @@ int WaitIdFor(pid_t pid, int flags, siginfo_t* si);
 // kernel has PIDFD_THREAD, else polling with a backoff. False at the deadline.
 bool WaitTaskGone(pid_t tid, const Deadline& deadline);
 
+// A forked child that runs `prepare`, says it is ready (a byte on a pipe,
+// the event the parent waits for) and then waits for end of file on its
+// hold pipe. Release() ends it and reaps it; Reaped() tells it the caller
+// already did.
+//
+//   HeldChild c;
+//   if (!c.Start([&] { sigprocmask(SIG_BLOCK, &set, nullptr); }, deadline)) ...;
+//   kill(c.pid(), SIGUSR1);  // it is ready: the mask is in place
+//   c.Release(deadline);
+class HeldChild {
+ public:
+  HeldChild() = default;
+  ~HeldChild();  // kills and reaps a child still there
+  HeldChild(const HeldChild&) = delete;
+  HeldChild& operator=(const HeldChild&) = delete;
+  // False when the fork failed or the child never said it was ready.
+  bool Start(const std::function<void()>& prepare, const Deadline& deadline);
+  pid_t pid() const { return pid_; }
+  void Release(const Deadline& deadline);
+  void Reaped() { pid_ = -1; }
+
+ private:
+  Pipe hold_;
+  pid_t pid_ = -1;
+};
+
 // "exited 3", "killed by SIGTERM", "stopped by SIGTSTP", "continued" for a
 // waitid siginfo (si_code, si_status).
 std::string DescribeChildInfo(const siginfo_t& si);
