@@ -310,7 +310,8 @@ class ExecInheritProperty : public SignalStateProperty {
             "across execve handled signals are reset to SIG_DFL, ignored ones stay ignored, "
             "the mask and pending signals are kept (sigaction, and SigCgt/SigIgn/SigBlk/SigPnd "
             "of the new image in /proc/self/status)",
-            "execve(2) 'Signals', signal(7); gVisor test/syscalls/linux/exec.cc "
+            "execve(2) ('The dispositions of any signals that are being caught are reset to the "
+            "default'), signal(7); gVisor test/syscalls/linux/exec.cc "
             "ExecStateTest.HandlerReset, IgnorePreserved, SignalMask",
             20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
