@@ -2,6 +2,7 @@
 // restrictions on SIGKILL and SIGSTOP. Checked on the case process and on
 // raw forked children whose wait status is the observation.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,16 +10,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "properties/signal/signal_proc.h"
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
-
-constexpr std::string_view kWhy =
-    "SIG-* checks sigaction/sigprocmask/sigqueue themselves: signal only";
-Applicability ForSignal(const Transport& t) { return OnlyFor(t, {"signal"}, kWhy); }
 
 // Signals whose default action terminates, safe to raise in the case.
 rc::Gen<int> TermSignal() {
@@ -32,22 +31,21 @@ void WriteMarkHandler(int) {
   (void)!::write(g_hand_pipe, &c, 1);
 }
 
-class ResetHandProperty : public NamedProperty {
+class ResetHandProperty : public SignalProperty {
  public:
   ResetHandProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-RESETHAND",
             "with SA_RESETHAND the handler runs once, the disposition is then SIG_DFL, and "
             "the second instance takes the default action (kills a forked child)",
-            "sigaction(2) SA_RESETHAND; Open POSIX conformance/interfaces/sigaction/"
-            "*; LTP testcases/kernel/syscalls/rt_sigaction/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "sigaction(2) SA_RESETHAND; LTP testcases/kernel/syscalls/sigaction/sigaction01.c",
+            20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(TermSignal(),
-                        [](int sig) { return std::vector<Step>{Step::Param(0, sig)}; });
+                        [this](int sig) { return std::vector<Step>{signal_.Step(sig)}; });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
+    const int sig = signal_.Of(s);
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
     FileDescriptor r(p[0]), w(p[1]);
@@ -90,6 +88,10 @@ class ResetHandProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> signal_{this, 0, "the signal, handled with SA_RESETHAND, is %s", SIGUSR1,
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(ResetHandProperty);
 
@@ -98,25 +100,25 @@ void RaiseAgainOnce(int sig, int depth) {
   if (depth == 1 && DeliveryCount() == 1) ::raise(sig);
 }
 
-class NoDeferProperty : public NamedProperty {
+class NoDeferProperty : public SignalProperty {
  public:
   NoDeferProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-NODEFER",
             "without SA_NODEFER a signal is blocked inside its handler (a re-raise waits for "
             "the return); with SA_NODEFER it is not (the re-raise nests)",
-            "sigaction(2) SA_NODEFER; Open POSIX conformance/interfaces/sigaction/"
-            "*; gVisor test/syscalls/linux/sigaction.cc") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "sigaction(2) SA_NODEFER; Open POSIX conformance/interfaces/sigaction/22-1.c (with "
+            "SA_NODEFER the handler is re-entered), 25-1.c (without it, not)",
+            30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *TermSignal()),
-                               Step::Param(1, *rc::gen::inRange(0, 2))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*TermSignal()),
+                               nodefer_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
-    const bool nodefer = s.Param(1, 0) != 0;
+    const int sig = signal_.Of(s);
+    const bool nodefer = nodefer_.Of(s);
     ResetDeliveries();
     sigset_t empty;
     sigemptyset(&empty);
@@ -141,6 +143,11 @@ class NoDeferProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> signal_{this, 0, "the signal, raised again inside its handler, is %s", SIGUSR1,
+                           SaySignal};
+  const Param<bool> nodefer_{this, 1, "its handler has SA_NODEFER: %s", false, SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(NoDeferProperty);
 
@@ -150,26 +157,24 @@ void RaiseOther(int sig, int depth) {
   if (depth == 1 && sig != g_mask_other && DeliveryCount() == 1) ::raise(g_mask_other);
 }
 
-class SaMaskProperty : public NamedProperty {
+class SaMaskProperty : public SignalProperty {
  public:
   SaMaskProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-SA-MASK",
             "signals in sa_mask are blocked while the handler runs: one raised inside waits "
             "until the handler returns, then is delivered; the old mask comes back",
-            "sigaction(2) sa_mask; Open POSIX conformance/interfaces/sigaction/"
-            "*") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "sigaction(2) sa_mask; Open POSIX conformance/interfaces/sigaction/8-1.c", 30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+    return rc::gen::exec([this] {
       const int a = *TermSignal();
       const int b = *rc::gen::suchThat(TermSignal(), [a](int x) { return x != a; });
-      return std::vector<Step>{Step::Param(0, a), Step::Param(1, b)};
+      return std::vector<Step>{first_.Step(a), second_.Step(b)};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int a = static_cast<int>(s.Param(0, SIGUSR1));
-    const int b = static_cast<int>(s.Param(1, SIGUSR2));
+    const int a = first_.Of(s);
+    const int b = second_.Of(s);
     ResetDeliveries();
     sigset_t empty;
     sigemptyset(&empty);
@@ -195,34 +200,40 @@ class SaMaskProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> first_{this, 0, "the handled signal is %s", SIGUSR1, SaySignal};
+  const Param<int> second_{this, 1, "its sa_mask holds %s, raised inside the handler", SIGUSR2,
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(SaMaskProperty);
 
 SharedFlags* g_restart_flags = nullptr;
 void RaiseFlagHandler(int) { g_restart_flags->Raise(0); }
 
-class RestartProperty : public NamedProperty {
+class RestartProperty : public SignalProperty {
  public:
   RestartProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-RESTART",
             "a handler interrupting a blocking read(2) on a pipe: with SA_RESTART the read "
             "resumes and returns the data; without it the read fails with EINTR",
-            "signal(7) 'Interruption of system calls', sigaction(2) SA_RESTART; "
-            "gVisor test/syscalls/linux/sigaction.cc; LTP testcases/kernel/syscalls/"
-            "read/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "signal(7) 'Interruption of system calls and library functions by signal "
+            "handlers', sigaction(2) SA_RESTART; gVisor test/syscalls/linux/alarm.cc "
+            "AlarmTest.Restart, AlarmTest.Interrupt; Open POSIX conformance/interfaces/"
+            "sigaction/16-1.c, 17-1.c",
+            20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *TermSignal()),
-                               Step::Param(1, *rc::gen::inRange(0, 2))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*TermSignal()),
+                               restart_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
   // The reader is a forked child, so that this process, its parent, may read
   // its /proc/<pid>/syscall under any ptrace policy.
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
-    const bool restart = s.Param(1, 0) != 0;
+    const int sig = signal_.Of(s);
+    const bool restart = restart_.Of(s);
     const Deadline deadline = CaseDeadline(env);
     SharedFlags flags(4);  // 0: handler ran; 1: the read returned
     g_restart_flags = &flags;
@@ -257,8 +268,11 @@ class RestartProperty : public NamedProperty {
     }
     // With SA_RESTART the read is waiting again: feed it. Without, it must
     // have returned; if it has not by then, unblock it so the failure shows.
-    if (restart || !flags.WaitFor(1, Deadline::After(absl::Seconds(2)))) {
+    if (restart || !flags.WaitFor(1, Deadline::After(env.hang_grace))) {
+      // A reader that returned (wrongly) and exited must not kill us by SIGPIPE.
+      SetDisposition(SIGPIPE, SIG_IGN);
       (void)!::write(w.get(), "x", 1);
+      SetDisposition(SIGPIPE, SIG_DFL);
     }
     int status = 0;
     if (!WaitChild(pid, 0, deadline, &status)) {
@@ -277,23 +291,100 @@ class RestartProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> signal_{this, 0, "the signal interrupting read(2) is %s", SIGUSR1, SaySignal};
+  const Param<bool> restart_{this, 1, "its handler has SA_RESTART: %s", false, SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(RestartProperty);
 
-class UncatchableProperty : public NamedProperty {
+// What a child tries against SIGKILL and SIGSTOP before they are sent.
+enum Attempt : uint64_t { kTryBlock = 1, kTryIgnore = 2, kTryHandle = 4 };
+std::string SayAttempts(uint64_t v) {
+  std::vector<std::string> parts;
+  if (v & kTryBlock) parts.push_back("blocks every signal");
+  if (v & kTryIgnore) parts.push_back("sets SIG_IGN");
+  if (v & kTryHandle) parts.push_back("installs handlers");
+  return parts.empty() ? "nothing" : absl::StrJoin(parts, ", ");
+}
+
+// SIG-UNCATCHABLE: sigaction refuses SIGKILL and SIGSTOP, blocking them is
+// ignored, and a child that tried all of it (and said so, through a pipe,
+// with its mask visible in /proc/PID/status) still stops and dies.
+class UncatchableProperty : public SignalProperty {
  public:
   UncatchableProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-UNCATCHABLE",
             "SIGKILL and SIGSTOP cannot be caught or ignored (sigaction EINVAL); blocking them "
             "is silently ignored: a child that tried still stops and dies",
             "sigaction(2) EINVAL, sigprocmask(2); LTP testcases/kernel/syscalls/sigaction/"
-            "sigaction02.c; Open POSIX conformance/interfaces/sigprocmask/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "sigaction02.c; gVisor test/syscalls/linux/sigaction.cc "
+            "SigactionTest.SetSigkillFails, SetSigstopFails; Open POSIX conformance/interfaces/"
+            "sigprocmask/10-1.c",
+            15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::just(std::vector<Step>{});
+    return rc::gen::exec([this] {
+      return std::vector<Step>{attempts_.Step(*rc::gen::inRange<uint64_t>(0, 8)),
+                               stop_first_.Step(*rc::gen::arbitrary<bool>())};
+    });
   }
-  Verdict Run(const Transport&, const Scenario&, const CaseEnv& env) const override {
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    if (Verdict v = CheckCalls(); !v.ok()) return v;
+    const uint64_t attempts = attempts_.Of(s);
+    const Deadline deadline = CaseDeadline(env);
+    HeldChild child;
+    // The child says it is ready only once everything is in place.
+    const bool started = child.Start(
+        [&] {
+          if (attempts & kTryBlock) {
+            sigset_t all;
+            sigfillset(&all);
+            sigprocmask(SIG_BLOCK, &all, nullptr);
+          }
+          for (int sig : {SIGKILL, SIGSTOP}) {
+            if (attempts & kTryIgnore) SetDisposition(sig, SIG_IGN);
+            if (attempts & kTryHandle) SetDisposition(sig, NoopHandler);
+          }
+        },
+        deadline);
+    if (!started) return Verdict::Broken("the child never said it was ready");
+    const pid_t pid = child.pid();
+    auto fail = [&](std::string m) {
+      KillAndReap(pid);
+      child.Reaped();
+      return Verdict::Fail(absl::StrCat("a child that ", SayAttempts(attempts), ": ", m));
+    };
+    SigStatus st;
+    if (attempts & kTryBlock) {
+      if (!ReadSigStatus(pid, 0, &st)) return fail("its /proc status cannot be read");
+      if ((st.blk & (Bit(SIGKILL) | Bit(SIGSTOP))) != 0 || (st.blk & Bit(SIGUSR1)) == 0) {
+        return fail(absl::StrCat("its SigBlk is ", SayMask(st.blk),
+                                 ", expected every signal but SIGKILL and SIGSTOP"));
+      }
+    }
+    int status = 0;
+    if (stop_first_.Of(s)) {
+      ::kill(pid, SIGSTOP);
+      // The stop is the event; the hang grace only bounds a child that never stops.
+      const Deadline grace = Deadline::After(env.hang_grace);
+      if (!WaitChild(pid, WUNTRACED, grace.when() < deadline.when() ? grace : deadline, &status) ||
+          !WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) {
+        return fail(absl::StrCat("SIGSTOP left it ",
+                                 status == 0 ? "running" : DescribeWaitStatus(status),
+                                 ", expected stopped"));
+      }
+    }
+    ::kill(pid, SIGKILL);
+    if (!WaitChild(pid, 0, deadline, &status) || !IsKilledBy(status, SIGKILL)) {
+      return fail(absl::StrCat("SIGKILL left it ", DescribeWaitStatus(status)));
+    }
+    child.Reaped();
+    return Verdict::Pass();
+  }
+
+ private:
+  static Verdict CheckCalls() {
     sigset_t empty;
     sigemptyset(&empty);
     for (int sig : {SIGKILL, SIGSTOP}) {
@@ -317,40 +408,11 @@ class UncatchableProperty : public NamedProperty {
     if (sigismember(&now, SIGKILL) == 1 || sigismember(&now, SIGSTOP) == 1) {
       return Verdict::Fail(absl::StrCat("after blocking them the mask shows ", DescribeSet(now)));
     }
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
-    FileDescriptor r(p[0]), w(p[1]);
-    pid_t pid = ForkChild([&] {
-      w.reset();
-      sigset_t all;
-      sigfillset(&all);
-      sigprocmask(SIG_BLOCK, &all, nullptr);
-      SetDisposition(SIGKILL, SIG_IGN);
-      SetDisposition(SIGSTOP, SIG_IGN);
-      char c;
-      while (::read(r.get(), &c, 1) != 0) {
-      }
-      return 0;
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    r.reset();
-    const Deadline deadline = CaseDeadline(env);
-    int status = 0;
-    ::kill(pid, SIGSTOP);
-    if (!WaitChild(pid, WUNTRACED, deadline, &status) || !WIFSTOPPED(status) ||
-        WSTOPSIG(status) != SIGSTOP) {
-      KillAndReap(pid);
-      return Verdict::Fail(absl::StrCat("SIGSTOP to a child that blocked and ignored it: ",
-                                        DescribeWaitStatus(status), ", expected stopped"));
-    }
-    ::kill(pid, SIGKILL);
-    if (!WaitChild(pid, 0, deadline, &status) || !IsKilledBy(status, SIGKILL)) {
-      KillAndReap(pid);
-      return Verdict::Fail(absl::StrCat("SIGKILL to a child that blocked and ignored it: ",
-                                        DescribeWaitStatus(status)));
-    }
     return Verdict::Pass();
   }
+
+  const Param<uint64_t> attempts_{this, 0, "before they are sent, the child %s", 7, SayAttempts};
+  const Param<bool> stop_first_{this, 1, "SIGSTOP is sent before SIGKILL: %s", true, SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(UncatchableProperty);
 

@@ -1,6 +1,6 @@
 // SIG-DEFAULT (default actions seen through a forked child's wait status),
-// SIG-FORK (what a fork child inherits) and SIG-EXEC (what survives exec,
-// read back from /proc/self/status of an exec'd /bin/cat).
+// SIG-FORK (what a fork child inherits) and SIG-EXEC (what survives exec, as
+// the exec'd probe of signal_exec_probe.h sees it).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -15,16 +16,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/signal/signal_exec_probe.h"
+#include "properties/signal/signal_proc.h"
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
-
-constexpr std::string_view kWhy =
-    "SIG-* checks sigaction/sigprocmask/sigqueue themselves: signal only";
-Applicability ForSignal(const Transport& t) { return OnlyFor(t, {"signal"}, kWhy); }
 
 enum class Action { kTerm, kCore, kIgnore, kStop };
 struct DefaultAction {
@@ -127,26 +126,30 @@ Verdict CheckOne(const DefaultAction& e, const Deadline& deadline) {
   return Verdict::Pass();
 }
 
-class DefaultActionProperty : public NamedProperty {
+class DefaultActionProperty : public SignalProperty {
  public:
   DefaultActionProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-DEFAULT",
             "default actions seen in a forked child's wait status: terminate (WIFSIGNALED), "
             "core (WIFSIGNALED; WCOREDUMP only where a core can be written), ignore (runs on), "
             "stop (WIFSTOPPED under WUNTRACED, then WIFCONTINUED after SIGCONT)",
             "signal(7) 'Standard signals' table, wait(2); Open POSIX conformance/definitions/"
-            "signal_h/; LTP testcases/kernel/syscalls/kill/kill02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "signal_h/; LTP testcases/kernel/syscalls/kill/kill02.c",
+            20) {
+    for (uint64_t i = 0; i < kMaxSent; ++i) {
+      sent_.emplace_back(this, i, "then %s is sent to a fresh child", SIGUSR1, SaySignal);
+    }
+  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     const size_t n = Table().size();
     return rc::gen::map(
-        rc::gen::resize(10, rc::gen::nonEmpty(rc::gen::container<std::vector<size_t>>(
-                                rc::gen::inRange<size_t>(0, n)))),
-        [](const std::vector<size_t>& idx) {
+        rc::gen::resize(kMaxSent, rc::gen::nonEmpty(rc::gen::container<std::vector<size_t>>(
+                                      rc::gen::inRange<size_t>(0, n)))),
+        [this](const std::vector<size_t>& idx) {
           std::vector<Step> steps;
-          for (size_t i = 0; i < idx.size(); ++i) {
-            steps.push_back(Step::Param(i, static_cast<uint64_t>(Table()[idx[i]].sig)));
+          for (size_t i = 0; i < idx.size() && i < kMaxSent; ++i) {
+            steps.push_back(sent_[i].Step(Table()[idx[i]].sig));
           }
           return steps;
         });
@@ -162,6 +165,10 @@ class DefaultActionProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  static constexpr uint64_t kMaxSent = 10;
+  std::deque<Param<int>> sent_;  // parameter i: the i-th signal checked
 };
 IPCSPEC_REGISTER_PROPERTY(DefaultActionProperty);
 
@@ -177,7 +184,32 @@ std::vector<int> StateSignals() {
   return {SIGUSR1,  SIGUSR2,  SIGHUP,       SIGTERM,      SIGALRM,
           SIGWINCH, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 5, SIGRTMAX};
 }
-rc::Gen<std::vector<Step>> StateSteps() {
+std::string SayState(uint64_t v) {
+  static constexpr const char* kDisposition[] = {"default", "ignored", "handled", "handled"};
+  return absl::StrCat(kDisposition[v & 3], (v & 4) ? ", blocked" : "", (v & 8) ? ", pending" : "");
+}
+
+// A property over a generated signal state: one parameter per signal of
+// StateSignals(), its index the signal number, said "SIGUSR1 is handled,
+// blocked".
+class SignalStateProperty : public SignalProperty {
+ public:
+  SignalStateProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                      int examples)
+      : SignalProperty(id, summary, reference, examples) {
+    for (int sig : StateSignals()) {
+      words_.push_back(absl::StrCat(SignalName(sig), " is %s"));
+      states_.emplace_back(this, static_cast<uint64_t>(sig), words_.back(), 0, SayState);
+    }
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override;
+
+ private:
+  std::deque<std::string> words_;  // stable storage for the parameters' words
+  std::deque<Param<uint64_t>> states_;
+};
+
+rc::Gen<std::vector<Step>> SignalStateProperty::Steps(const Transport&) const {
   return rc::gen::exec([] {
     std::vector<Step> steps;
     for (int sig : StateSignals()) {
@@ -223,17 +255,16 @@ sigset_t Select(const std::vector<SigState>& states,
   return SetOf(sigs);
 }
 
-class ForkInheritProperty : public NamedProperty {
+class ForkInheritProperty : public SignalStateProperty {
  public:
   ForkInheritProperty()
-      : NamedProperty(
+      : SignalStateProperty(
             "SIG-FORK",
             "a fork child has the parent's signal mask and dispositions, and no pending "
             "signals; the parent's pending signals stay pending",
             "fork(2) 'The child's set of pending signals is initially empty', sigaction(2); "
-            "Open POSIX conformance/interfaces/fork/12-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return StateSteps(); }
+            "Open POSIX conformance/interfaces/fork/12-1.c",
+            20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
     Apply(states, true);
@@ -270,86 +301,64 @@ class ForkInheritProperty : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ForkInheritProperty);
 
-// "SigIgn:\t0000000000000001" -> bits.
-std::optional<unsigned long long> StatusMask(const std::string& status, std::string_view field) {
-  std::istringstream in(status);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(std::string(field) + ":", 0) == 0) {
-      return std::stoull(line.substr(field.size() + 1), nullptr, 16);
-    }
-  }
-  return std::nullopt;
-}
-
-class ExecInheritProperty : public NamedProperty {
+// SIG-EXEC: the exec'd probe reports its /proc/self/status and sigaction.
+class ExecInheritProperty : public SignalStateProperty {
  public:
   ExecInheritProperty()
-      : NamedProperty(
+      : SignalStateProperty(
             "SIG-EXEC",
             "across execve handled signals are reset to SIG_DFL, ignored ones stay ignored, "
-            "the mask and pending signals are kept (SigCgt/SigIgn/SigBlk/SigPnd of the new "
-            "image in /proc/self/status)",
-            "execve(2) 'Signals', signal(7); Open POSIX conformance/interfaces/execl/6-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return StateSteps(); }
+            "the mask and pending signals are kept (sigaction, and SigCgt/SigIgn/SigBlk/SigPnd "
+            "of the new image in /proc/self/status)",
+            "execve(2) ('The dispositions of any signals that are being caught are reset to the "
+            "default'), signal(7); gVisor test/syscalls/linux/exec.cc "
+            "ExecStateTest.HandlerReset, IgnorePreserved, SignalMask",
+            20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return Verdict::Broken("pipe2");
-    FileDescriptor r(p[0]), w(p[1]);
-    pid_t pid = ForkChild([&] {
-      Apply(states, true);
-      if (::dup2(w.get(), 1) < 0) return 126;
-      const char* argv[] = {"cat", "/proc/self/status", nullptr};
-      ::execv("/bin/cat", const_cast<char* const*>(argv));
-      return 127;
-    });
-    if (pid < 0) return Verdict::Broken("fork");
-    w.reset();
-    std::string out;
-    char buf[4096];
-    const Deadline deadline = CaseDeadline(env);
-    while (PollOne(r.get(), POLLIN, deadline) > 0) {
-      ssize_t n = ::read(r.get(), buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
+    const ProbeRun run =
+        RunProbe([&](ProbeOptions&) { Apply(states, true); }, {}, 1, CaseDeadline(env));
+    if (run.reports.empty() || !WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0) {
+      return Verdict::Broken(absl::StrCat("the exec probe: ", DescribeWaitStatus(run.status)));
     }
-    int status = 0;
-    if (!WaitChild(pid, 0, deadline, &status)) KillAndReap(pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return Verdict::Broken(
-          absl::StrCat("exec of /bin/cat /proc/self/status: ", DescribeWaitStatus(status)));
-    }
-    auto cgt = StatusMask(out, "SigCgt"), ign = StatusMask(out, "SigIgn"),
-         blk = StatusMask(out, "SigBlk"), pnd = StatusMask(out, "SigPnd"),
-         shd = StatusMask(out, "ShdPnd");
-    if (!cgt || !ign || !blk || !pnd || !shd)
-      return Verdict::Broken("no Sig* lines in /proc/self/status");
+    const ProbeReport& r = run.reports[0];
     const unsigned long long ours = SetBits(SetOf(StateSignals()));
     auto bits = [&](const std::function<bool(const SigState&)>& f) {
       return SetBits(Select(states, f));
     };
-    const unsigned long long want_ign =
-        bits([](const SigState& st) { return st.disposition == 1; });
-    const unsigned long long want_blk = bits([](const SigState& st) { return st.blocked; });
-    const unsigned long long want_pnd = bits([](const SigState& st) { return st.pending; });
-    std::string failure;
-    if ((*cgt & ours) != 0) {
-      failure = absl::StrFormat(
-          "SigCgt %016x after exec: handled signals were not reset to SIG_DFL", *cgt & ours);
-    } else if ((*ign & ours) != want_ign) {
-      failure = absl::StrFormat(
-          "SigIgn %016x after exec, expected %016x (ignored stay ignored, handled become default)",
-          *ign & ours, want_ign);
-    } else if ((*blk & ours) != want_blk) {
-      failure = absl::StrFormat("SigBlk %016x after exec, expected the mask %016x", *blk & ours,
-                                want_blk);
-    } else if (((*pnd | *shd) & ours) != want_pnd) {
-      failure = absl::StrFormat("pending %016x after exec, expected %016x", (*pnd | *shd) & ours,
-                                want_pnd);
+    const uint64_t want_ign = bits([](const SigState& st) { return st.disposition == 1; });
+    const uint64_t want_blk = bits([](const SigState& st) { return st.blocked; });
+    const uint64_t want_pnd = bits([](const SigState& st) { return st.pending; });
+    for (const SigState& st : states) {
+      const int32_t want = st.disposition == 1 ? kProbeIgnore : kProbeDefault;
+      if (r.action[st.sig].kind != want) {
+        return Verdict::Fail(absl::StrFormat(
+            "%s was %s before execve; sigaction in the new image says %s, expected %s", Sig(st.sig),
+            SayState(static_cast<uint64_t>(st.disposition)),
+            r.action[st.sig].kind == kProbeHandler  ? "a handler"
+            : r.action[st.sig].kind == kProbeIgnore ? "SIG_IGN"
+                                                    : "SIG_DFL",
+            want == kProbeIgnore ? "SIG_IGN" : "SIG_DFL"));
+      }
     }
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    if ((r.status_cgt & ours) != 0) {
+      return Verdict::Fail(absl::StrCat("SigCgt after exec shows ", SayMask(r.status_cgt & ours),
+                                        ": handled signals were not reset to SIG_DFL"));
+    }
+    if ((r.status_ign & ours) != want_ign) {
+      return Verdict::Fail(absl::StrCat("SigIgn after exec is ", SayMask(r.status_ign & ours),
+                                        ", expected ", SayMask(want_ign)));
+    }
+    if ((r.status_blk & ours) != want_blk || (r.blocked & ours) != want_blk) {
+      return Verdict::Fail(absl::StrCat("the mask after exec is ", SayMask(r.blocked & ours),
+                                        " (SigBlk ", SayMask(r.status_blk & ours), "), expected ",
+                                        SayMask(want_blk)));
+    }
+    if (((r.status_pnd | r.status_shd) & ours) != want_pnd || (r.pending & ours) != want_pnd) {
+      return Verdict::Fail(absl::StrCat("pending after exec: ", SayMask(r.pending & ours),
+                                        ", expected ", SayMask(want_pnd)));
+    }
+    return Verdict::Pass();
   }
 };
 IPCSPEC_REGISTER_PROPERTY(ExecInheritProperty);

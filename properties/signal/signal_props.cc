@@ -1,11 +1,8 @@
-// SIG-* (ignore, block, realtime queueing, handler information): the kernel's
-// signal contract checked on the case process itself, with sigaction,
-// sigprocmask, kill, sigqueue, sigpending and sigtimedwait. They apply to the
-// `signal` transport, the built-in transport made of these calls.
-//
-// SIG-RT-QUEUE reads parameter 0 as a signal that replaces every realtime
-// signal it would use: with a standard signal there (SIGUSR1) the property
-// must fail, which the tests use to prove it detects a non-queueing signal.
+// SIG-IGNORE, SIG-IGNORE-BLOCKED, SIG-BLOCK, SIG-COALESCE and
+// SIG-HANDLE-INFO: the kernel's signal contract checked on the case process
+// itself, with sigaction, sigprocmask, kill, sigqueue, sigpending and
+// sigtimedwait. They apply to the `signal` transport, the built-in transport
+// made of these calls.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -22,36 +19,21 @@
 namespace ipcspec::props {
 namespace {
 
-constexpr std::string_view kWhy =
-    "SIG-* checks sigaction/sigprocmask/sigqueue themselves: signal only";
-
-Applicability ForSignal(const Transport& t) { return OnlyFor(t, {"signal"}, kWhy); }
-
-// Signals that are safe to play with in the case process (none is
-// synchronous or job control), standard and realtime.
-std::vector<int> PlaySignals() {
-  return {SIGUSR1,  SIGUSR2,      SIGHUP,       SIGTERM, SIGALRM,
-          SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 4, SIGRTMAX};
-}
-
-rc::Gen<int> PlaySignal() { return rc::gen::elementOf(PlaySignals()); }
+rc::Gen<int> PlaySignal() { return GenSignal(PlaySignals()); }
 
 // Sends `sig` to this process: kill for even i, sigqueue(value i) for odd i.
-int SendSelf(int sig, int i) {
-  if (i % 2 == 0) return ::kill(::getpid(), sig) == 0 ? 0 : -errno;
-  return ::sigqueue(::getpid(), sig, sigval{.sival_int = i}) == 0 ? 0 : -errno;
-}
+int SendAlternating(int sig, int i) { return SendSelf(i % 2 == 0 ? kByKill : kBySigqueue, sig, i); }
 
-class IgnoreProperty : public NamedProperty {
+class IgnoreProperty : public SignalProperty {
  public:
   IgnoreProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-IGNORE",
             "a signal set to SIG_IGN and not blocked is discarded: the process runs on, "
             "the earlier handler never runs, sigpending stays empty",
             "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/sigaction/"
-            "*; LTP testcases/kernel/syscalls/kill/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "*; LTP testcases/kernel/syscalls/kill/",
+            30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 20))};
@@ -67,7 +49,7 @@ class IgnoreProperty : public NamedProperty {
       return Verdict::Broken("sigaction failed");
     }
     for (int i = 0; i < n; ++i) {
-      if (int rc = SendSelf(sig, i); rc != 0)
+      if (int rc = SendAlternating(sig, i); rc != 0)
         return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
     }
     if (DeliveryCount() != 0) {
@@ -96,29 +78,28 @@ class IgnoreProperty : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(IgnoreProperty);
 
-class IgnoreBlockedProperty : public NamedProperty {
+class IgnoreBlockedProperty : public SignalProperty {
  public:
   IgnoreBlockedProperty()
-      : NamedProperty("SIG-IGNORE-BLOCKED",
-                      "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
-                      "(once for a standard signal, every instance for a realtime one)",
-                      "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
-                      "left pending); Open POSIX conformance/interfaces/sigwait/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+      : SignalProperty("SIG-IGNORE-BLOCKED",
+                       "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
+                       "(once for a standard signal, every instance for a realtime one)",
+                       "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
+                       "left pending); Open POSIX conformance/interfaces/sigwait/",
+                       30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *PlaySignal()),
-                               Step::Param(1, *rc::gen::inRange(1, 20))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 20))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
-    const int n = static_cast<int>(s.Param(1, 3));
+    const int sig = signal_.Of(s);
+    const int n = times_.Of(s);
     if (SetDisposition(sig, SIG_IGN) != 0) return Verdict::Broken("sigaction SIG_IGN failed");
     sigset_t one = SetOf({sig});
     sigprocmask(SIG_BLOCK, &one, nullptr);
     for (int i = 0; i < n; ++i) {
-      if (int rc = SendSelf(sig, i); rc != 0)
+      if (int rc = SendAlternating(sig, i); rc != 0)
         return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
     }
     if (!IsPending(sig)) {
@@ -138,40 +119,42 @@ class IgnoreBlockedProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> signal_{this, 0, "the signal, set to SIG_IGN and blocked, is %s", SIGUSR1,
+                           SaySignal};
+  const Param<int> times_{this, 1, "it is sent %s times", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(IgnoreBlockedProperty);
 
-// SIG-BLOCK and SIG-COALESCE: block, send n times, check pending, unblock:
-// delivery happens before sigprocmask returns, once for a standard signal,
-// n times in order for a realtime one.
-class BlockProperty : public NamedProperty {
+// SIG-BLOCK: block, send n times, check pending, unblock: delivery happens
+// before sigprocmask returns, once for a standard signal, n times in order
+// for a realtime one.
+class BlockProperty : public SignalProperty {
  public:
-  BlockProperty(std::string_view id, std::string_view summary, bool standard_only)
-      : NamedProperty(id, summary,
-                      "sigprocmask(2), signal(7) 'Queueing and delivery semantics for standard "
-                      "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c"),
-        standard_only_(standard_only) {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  BlockProperty()
+      : SignalProperty(
+            "SIG-BLOCK",
+            "a blocked signal is pending (sigpending shows it) and is delivered on unblock "
+            "before sigprocmask returns: once if standard, every instance in order if realtime",
+            "sigprocmask(2), signal(7) 'Queueing and delivery semantics for standard "
+            "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c; gVisor "
+            "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.BlockUnblock",
+            30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    const bool standard_only = standard_only_;
-    return rc::gen::exec([standard_only] {
-      const int sig =
-          standard_only
-              ? *rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGALRM})
-              : *PlaySignal();
-      return std::vector<Step>{Step::Param(0, sig),
-                               Step::Param(1, *rc::gen::inRange(standard_only ? 2 : 1, 25))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 25))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
-    const int n = static_cast<int>(s.Param(1, 3));
+    const int sig = signal_.Of(s);
+    const int n = times_.Of(s);
     ResetDeliveries();
     sigset_t one = SetOf({sig});
     if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
     sigprocmask(SIG_BLOCK, &one, nullptr);
     for (int i = 0; i < n; ++i) {
-      if (int rc = SendSelf(sig, i); rc != 0)
+      if (int rc = SendAlternating(sig, i); rc != 0)
         return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
     }
     if (DeliveryCount() != 0) {
@@ -210,220 +193,116 @@ class BlockProperty : public NamedProperty {
   }
 
  private:
-  bool standard_only_;
+  const Param<int> signal_{this, 0, "the blocked signal is %s", SIGUSR1, SaySignal};
+  const Param<int> times_{this, 1, "it is sent %s times", 3};
 };
+IPCSPEC_REGISTER_PROPERTY(BlockProperty);
 
-class SigBlock : public BlockProperty {
+// SIG-COALESCE, on its own: a standard signal generated N >= 2 times while
+// blocked is one pending instance. The sends are all process-directed (kill
+// and sigqueue in turn) or all directed at this thread (tgkill): the thread's
+// own pending set and the process's are separate, so one of each would be
+// two instances (SIG-THREAD-PENDING).
+// Collected by sigwaitinfo, the second call finds nothing (sigtimedwait
+// with a zero timeout gives EAGAIN); collected by unblocking, its handler
+// runs once; either way nothing stays pending.
+class CoalesceProperty : public SignalProperty {
  public:
-  SigBlock()
-      : BlockProperty(
-            "SIG-BLOCK",
-            "a blocked signal is pending (sigpending shows it) and is delivered on unblock "
-            "before sigprocmask returns: once if standard, every instance in order if realtime",
-            false) {}
-};
-IPCSPEC_REGISTER_PROPERTY(SigBlock);
-
-class SigCoalesce : public BlockProperty {
- public:
-  SigCoalesce()
-      : BlockProperty("SIG-COALESCE",
-                      "a standard signal sent N >= 2 times while blocked is delivered exactly once",
-                      true) {}
-};
-IPCSPEC_REGISTER_PROPERTY(SigCoalesce);
-
-// SIG-RT-QUEUE: realtime signals queue; FIFO per number, lowest number first
-// across numbers; si_value carries the payload; SI_QUEUE and our pid.
-class RtQueueProperty : public NamedProperty {
- public:
-  RtQueueProperty()
-      : NamedProperty(
-            "SIG-RT-QUEUE",
-            "realtime signals queue: every sigqueue instance arrives, FIFO per number, lowest "
-            "number first, with its si_value, SI_QUEUE and the sender's pid",
-            "sigqueue(3), signal(7) 'Real-time signals'; Open POSIX conformance/interfaces/"
-            "sigqueue/7-1.c, 8-1.c; LTP testcases/kernel/syscalls/rt_sigqueueinfo/") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+  CoalesceProperty()
+      : SignalProperty(
+            "SIG-COALESCE",
+            "a standard signal generated N >= 2 times while blocked is pending once: one "
+            "sigwaitinfo takes it and a second finds nothing, or unblocking runs the handler "
+            "exactly once",
+            "signal(7) 'Queueing and delivery semantics for standard signals'; Open POSIX "
+            "conformance/interfaces/sigwait/3-1.c",
+            30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      // Parameter 1: collect with sigtimedwait (0) or with handlers (1).
-      steps.push_back(Step::Param(1, *rc::gen::inRange(0, 2)));
-      const int n = *rc::gen::inRange(2, 40);
-      for (int i = 0; i < n; ++i) {
-        steps.push_back(Step::Send(*rc::gen::inRange<uint32_t>(0, 4),
-                                   *rc::gen::inRange<uint64_t>(0, 1 << 20), i));
-      }
-      return steps;
+    return rc::gen::exec([this] {
+      return std::vector<Step>{
+          signal_.Step(*GenSignal(StandardSignals())), times_.Step(*rc::gen::inRange(2, 25)),
+          by_wait_.Step(*rc::gen::arbitrary<bool>()), to_thread_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int substitute = static_cast<int>(s.Param(0, 0));
-    const bool handlers = s.Param(1, 0) != 0;
-    auto sig_of = [&](uint32_t slot) {
-      return substitute != 0 ? substitute : SIGRTMIN + static_cast<int>(slot);
-    };
-    struct Sent {
-      int sig;
-      int value;
-    };
-    std::vector<Sent> sent;
-    std::vector<int> sigs;
-    for (const Step& st : s.steps) {
-      if (st.op != Op::kSend) continue;
-      sent.push_back({sig_of(st.actor), static_cast<int>(st.size)});
-      sigs.push_back(sig_of(st.actor));
-    }
-    const sigset_t set = SetOf(sigs);
+    const int sig = signal_.Of(s);
+    const int n = times_.Of(s);
+    const bool by_wait = by_wait_.Of(s);
     ResetDeliveries();
-    for (int sig : sigs) {
-      if (handlers && InstallRecorder(sig, 0, set) != 0) return Verdict::Broken("sigaction failed");
-    }
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    for (const Sent& m : sent) {
-      if (::sigqueue(::getpid(), m.sig, sigval{.sival_int = m.value}) != 0) {
-        return Verdict::Broken(absl::StrCat("sigqueue: ", ErrnoName(errno)));
+    const sigset_t one = SetOf({sig});
+    if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
+    sigprocmask(SIG_BLOCK, &one, nullptr);
+    for (int i = 0; i < n; ++i) {
+      const int method = to_thread_.Of(s) ? kByTgkill : i % 2 == 0 ? kByKill : kBySigqueue;
+      if (int rc = SendSelf(method, sig, i); rc != 0) {
+        return Verdict::Broken(absl::StrCat(SayMethod(method), ": ", Errno(rc)));
       }
     }
-    std::vector<Sent> want = sent;
-    std::stable_sort(want.begin(), want.end(),
-                     [](const Sent& a, const Sent& b) { return a.sig < b.sig; });
-    std::vector<Delivery> got;
-    if (handlers) {
-      sigprocmask(SIG_UNBLOCK, &set, nullptr);
-      got = Deliveries();
-    } else {
+    int got = 0;
+    if (by_wait) {
       siginfo_t si;
+      if (::sigwaitinfo(&one, &si) != sig) {
+        return Verdict::Fail(
+            absl::StrCat("sigwaitinfo for the pending ", Sig(sig), ": ", ErrnoName(errno)));
+      }
+      got = 1;
       struct timespec zero = {0, 0};
-      while (::sigtimedwait(&set, &si, &zero) > 0) {
-        got.push_back(
-            {si.si_signo, si.si_code, si.si_pid, si.si_uid, si.si_value.sival_int, 1, false});
-      }
+      while (got <= n && ::sigtimedwait(&one, &si, &zero) == sig) ++got;
+      sigprocmask(SIG_UNBLOCK, &one, nullptr);
+      got += DeliveryCount();
+    } else {
+      sigprocmask(SIG_UNBLOCK, &one, nullptr);
+      got = DeliveryCount();
     }
-    for (size_t i = 0; i < std::max(want.size(), got.size()); ++i) {
-      if (i >= got.size()) {
-        return Verdict::Fail(absl::StrFormat(
-            "%d signals queued, only %d %s; the first missing: %s value %d", want.size(),
-            got.size(), handlers ? "delivered" : "collected", Sig(want[i].sig), want[i].value));
-      }
-      if (i >= want.size()) {
-        return Verdict::Fail(
-            absl::StrFormat("%d signals queued, %d arrived", want.size(), got.size()));
-      }
-      const Delivery& g = got[i];
-      if (g.signo != want[i].sig || g.value != want[i].value) {
-        return Verdict::Fail(absl::StrFormat(
-            "arrival %d: %s value %d, expected %s value %d (FIFO per number, lowest number first)",
-            i, Sig(g.signo), g.value, Sig(want[i].sig), want[i].value));
-      }
-      if (g.code != SI_QUEUE || g.pid != ::getpid() || g.uid != ::getuid()) {
-        return Verdict::Fail(
-            absl::StrFormat("arrival %d: si_code %d si_pid %d si_uid %d, expected SI_QUEUE %d %d",
-                            i, g.code, g.pid, g.uid, ::getpid(), ::getuid()));
-      }
+    if (got != 1) {
+      return Verdict::Fail(absl::StrFormat(
+          "%s generated %d times while blocked arrived %d times (%s); a standard signal is "
+          "pending at most once",
+          Sig(sig), n, got, by_wait ? "taken by sigwaitinfo" : "delivered on unblock"));
     }
     return Verdict::Pass();
   }
-};
-IPCSPEC_REGISTER_PROPERTY(RtQueueProperty);
 
-// SIG-RT-LIMIT: with RLIMIT_SIGPENDING lowered to L, the case's uid can queue
-// L realtime signals; the next sigqueue gives EAGAIN and loses nothing; room
-// freed by taking one is usable again.
-class RtLimitProperty : public NamedProperty {
- public:
-  RtLimitProperty()
-      : NamedProperty(
-            "SIG-RT-LIMIT",
-            "sigqueue gives EAGAIN at the queue limit (RLIMIT_SIGPENDING); queued signals "
-            "are kept, and taking one makes room for one more",
-            "sigqueue(3) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Open POSIX "
-            "conformance/interfaces/sigqueue/12-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{Step::Param(0, *rc::gen::inRange(1, 33)),
-                               Step::Param(1, *rc::gen::inRange(0, 3))};
-    });
-  }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int limit = static_cast<int>(s.Param(0, 4));
-    const int sig = SIGRTMIN + static_cast<int>(s.Param(1, 0));
-    struct rlimit old;
-    getrlimit(RLIMIT_SIGPENDING, &old);
-    struct rlimit lowered = {static_cast<rlim_t>(limit), old.rlim_max};
-    if (setrlimit(RLIMIT_SIGPENDING, &lowered) != 0)
-      return Verdict::Broken("setrlimit RLIMIT_SIGPENDING");
-    const sigset_t one = SetOf({sig});
-    sigprocmask(SIG_BLOCK, &one, nullptr);
-    int queued = 0, err = 0;
-    while (queued <= limit + 4) {
-      if (::sigqueue(::getpid(), sig, sigval{.sival_int = queued}) != 0) {
-        err = errno;
-        break;
-      }
-      ++queued;
-    }
-    std::string failure;
-    // The case runs under a uid of its own when the harness is root; then
-    // nothing else holds a queue entry of this user and the limit is exact.
-    const bool own_uid = env.uid >= 1'500'000'000u;
-    if (err != EAGAIN) {
-      failure = absl::StrFormat(
-          "RLIMIT_SIGPENDING=%d: %d sigqueue calls succeeded, then %s (expected EAGAIN)", limit,
-          queued, err == 0 ? "no error" : ErrnoName(err));
-    } else if (queued > limit || (own_uid && queued != limit)) {
-      failure =
-          absl::StrFormat("RLIMIT_SIGPENDING=%d: EAGAIN after %d queued signals", limit, queued);
-    } else {
-      siginfo_t si;
-      struct timespec zero = {0, 0};
-      if (::sigtimedwait(&one, &si, &zero) != sig || si.si_value.sival_int != 0) {
-        failure = "after EAGAIN, the first queued signal could not be taken";
-      } else if (::sigqueue(::getpid(), sig, sigval{.sival_int = queued}) != 0) {
-        failure = absl::StrCat("after taking one, sigqueue still fails: ", ErrnoName(errno));
-      } else {
-        for (int want = 1; want <= queued; ++want) {
-          if (::sigtimedwait(&one, &si, &zero) != sig || si.si_value.sival_int != want) {
-            failure = absl::StrFormat("queued signal with value %d lost after EAGAIN", want);
-            break;
-          }
-        }
-      }
-    }
-    DrainPending(one);
-    setrlimit(RLIMIT_SIGPENDING, &old);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
-  }
+ private:
+  const Param<int> signal_{this, 0, "the blocked standard signal is %s", SIGUSR1, SaySignal};
+  const Param<int> times_{this, 1, "it is generated %s times", 3};
+  const Param<bool> by_wait_{this, 2, "it is collected by sigwaitinfo (else by unblocking): %s",
+                             false, SayYesNo};
+  const Param<bool> to_thread_{this, 3,
+                               "it is sent with tgkill to this thread (else kill and "
+                               "sigqueue to the process): %s",
+                               false, SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(RtLimitProperty);
+IPCSPEC_REGISTER_PROPERTY(CoalesceProperty);
 
 // SIG-HANDLE-INFO: the handler sees the right signo, si_pid, si_uid, si_code
 // (SI_USER for kill, SI_QUEUE for sigqueue) and value, from this process or
 // from a forked child.
-class HandleInfoProperty : public NamedProperty {
+class HandleInfoProperty : public SignalProperty {
  public:
   HandleInfoProperty()
-      : NamedProperty(
+      : SignalProperty(
             "SIG-HANDLE-INFO",
             "an SA_SIGINFO handler runs with the sent signo, the sender's si_pid and si_uid, "
             "si_code SI_USER for kill and SI_QUEUE for sigqueue, and the sigqueue value",
-            "sigaction(2) siginfo_t; Open POSIX conformance/interfaces/sigaction/"
-            "*; gVisor test/syscalls/linux/sigaction.cc") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSignal(t); }
+            "sigaction(2) 'The siginfo_t argument to a SA_SIGINFO handler'; gVisor "
+            "test/syscalls/linux/tkill.cc TkillTest.ValidTIDAndRealSignal, rtsignal.cc "
+            "RtSignalTest.ValueDelivered; LTP testcases/kernel/syscalls/rt_sigqueueinfo/"
+            "rt_sigqueueinfo01.c",
+            25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      return std::vector<Step>{
-          Step::Param(0, *PlaySignal()), Step::Param(1, *rc::gen::inRange(0, 2)),
-          Step::Param(2, *rc::gen::inRange(0, 2)), Step::Param(3, *rc::gen::inRange(0, 1 << 30))};
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*PlaySignal()),
+                               queue_.Step(*rc::gen::arbitrary<bool>()),
+                               from_child_.Step(*rc::gen::arbitrary<bool>()),
+                               value_.Step(*rc::gen::inRange(0, 1 << 30))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const int sig = static_cast<int>(s.Param(0, SIGUSR1));
-    const bool queue = s.Param(1, 0) != 0;
-    const bool from_child = s.Param(2, 0) != 0;
-    const int value = static_cast<int>(s.Param(3, 7));
+    const int sig = signal_.Of(s);
+    const bool queue = queue_.Of(s);
+    const bool from_child = from_child_.Of(s);
+    const int value = value_.Of(s);
     ResetDeliveries();
     const sigset_t one = SetOf({sig});
     if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
@@ -464,6 +343,12 @@ class HandleInfoProperty : public NamedProperty {
     }
     return Verdict::Pass();
   }
+
+ private:
+  const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<bool> queue_{this, 1, "it is sent with sigqueue (else kill): %s", false, SayYesNo};
+  const Param<bool> from_child_{this, 2, "a forked child sends it: %s", false, SayYesNo};
+  const Param<int> value_{this, 3, "the sigqueue value is %s", 7};
 };
 IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty);
 

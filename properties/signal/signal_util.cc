@@ -1,38 +1,52 @@
 #include "properties/signal/signal_util.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/sandbox.h"
+#include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
 
 Delivery g_deliveries[kMaxDeliveries];
-volatile sig_atomic_t g_count = 0;
-volatile sig_atomic_t g_depth = 0;
-HandlerHook g_hook = nullptr;
+std::atomic<int> g_count{0};
+thread_local int g_depth = 0;
+std::atomic<HandlerHook> g_hook{nullptr};
+std::atomic<int> g_pipe{-1};
 
 void Recorder(int sig, siginfo_t* si, void*) {
   const int saved_errno = errno;
   g_depth = g_depth + 1;
   sigset_t cur;
-  sigprocmask(SIG_BLOCK, nullptr, &cur);
-  const int i = g_count;
-  if (i < kMaxDeliveries) {
-    g_deliveries[i] = {sig,
-                       si->si_code,
-                       si->si_pid,
-                       si->si_uid,
-                       si->si_value.sival_int,
-                       g_depth,
-                       sigismember(&cur, sig) == 1};
-    g_count = i + 1;
-  }
+  ::sigprocmask(SIG_BLOCK, nullptr, &cur);
+  stack_t ss = {};
+  ::sigaltstack(nullptr, &ss);
+  volatile int local = 0;
+  const Delivery d = {sig,
+                      si->si_code,
+                      si->si_pid,
+                      si->si_uid,
+                      si->si_value.sival_int,
+                      g_depth,
+                      sigismember(&cur, sig) == 1,
+                      static_cast<pid_t>(::syscall(SYS_gettid)),
+                      ss.ss_flags,
+                      reinterpret_cast<uintptr_t>(&local),
+                      SetBits(cur)};
+  const int i = g_count.fetch_add(1);
+  if (i < kMaxDeliveries) g_deliveries[i] = d;
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (g_hook != nullptr) g_hook(sig, g_depth);
+  if (const int fd = g_pipe.load(); fd >= 0) (void)!::write(fd, &d, sizeof d);
+  if (HandlerHook hook = g_hook.load(); hook != nullptr) hook(sig, g_depth);
   g_depth = g_depth - 1;
   errno = saved_errno;
 }
@@ -43,15 +57,23 @@ void ResetDeliveries() {
   g_count = 0;
   g_depth = 0;
   g_hook = nullptr;
+  g_pipe = -1;
 }
 
-int DeliveryCount() { return g_count; }
+int DeliveryCount() { return std::min(g_count.load(), kMaxDeliveries); }
 
 std::vector<Delivery> Deliveries() {
-  return std::vector<Delivery>(g_deliveries, g_deliveries + g_count);
+  return std::vector<Delivery>(g_deliveries, g_deliveries + DeliveryCount());
+}
+
+int DeliveriesOf(int sig) {
+  int n = 0;
+  for (const Delivery& d : Deliveries()) n += d.signo == sig;
+  return n;
 }
 
 void SetHandlerHook(HandlerHook hook) { g_hook = hook; }
+void SetDeliveryPipe(int fd) { g_pipe = fd; }
 
 int InstallRecorder(int sig, int flags, const sigset_t& mask) {
   struct sigaction sa = {};
@@ -67,6 +89,8 @@ int SetDisposition(int sig, void (*handler)(int)) {
   sigemptyset(&sa.sa_mask);
   return ::sigaction(sig, &sa, nullptr) == 0 ? 0 : -errno;
 }
+
+void NoopHandler(int) {}
 
 sigset_t SetOf(std::initializer_list<int> sigs) { return SetOf(std::vector<int>(sigs)); }
 
@@ -101,13 +125,7 @@ bool SameSet(const sigset_t& a, const sigset_t& b) {
   return true;
 }
 
-std::string DescribeSet(const sigset_t& s) {
-  std::vector<std::string> names;
-  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
-    if (sigismember(&s, sig) == 1) names.push_back(SignalName(sig));
-  }
-  return "{" + absl::StrJoin(names, ", ") + "}";
-}
+std::string DescribeSet(const sigset_t& s) { return SayMask(SetBits(s)); }
 
 unsigned long long SetBits(const sigset_t& s) {
   unsigned long long bits = 0;
@@ -117,6 +135,18 @@ unsigned long long SetBits(const sigset_t& s) {
   return bits;
 }
 
+sigset_t BitsSet(uint64_t bits) { return SetOf(BitsSignals(bits)); }
+
+std::vector<int> BitsSignals(uint64_t bits) {
+  std::vector<int> out;
+  for (int sig = 1; sig <= 64; ++sig) {
+    if ((bits >> (sig - 1)) & 1) out.push_back(sig);
+  }
+  return out;
+}
+
+uint64_t Bit(int sig) { return sig >= 1 && sig <= 64 ? uint64_t{1} << (sig - 1) : 0; }
+
 int DrainPending(const sigset_t& set) {
   int n = 0;
   struct timespec zero = {0, 0};
@@ -125,5 +155,101 @@ int DrainPending(const sigset_t& set) {
 }
 
 bool IsRealtime(int sig) { return sig >= SIGRTMIN && sig <= SIGRTMAX; }
+
+std::vector<int> StandardSignals() { return {SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGALRM}; }
+std::vector<int> RealtimeSignals() {
+  return {SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 4, SIGRTMAX - 1, SIGRTMAX};
+}
+std::vector<int> PlaySignals() {
+  std::vector<int> all = StandardSignals();
+  for (int s : RealtimeSignals()) all.push_back(s);
+  return all;
+}
+std::vector<int> IgnoredByDefault() { return {SIGWINCH, SIGURG}; }
+
+rc::Gen<int> GenSignal(const std::vector<int>& from) { return rc::gen::elementOf(from); }
+
+rc::Gen<uint64_t> GenMask(const std::vector<int>& from, bool non_empty) {
+  return rc::gen::exec([from, non_empty] {
+    uint64_t bits = 0;
+    for (int sig : from) {
+      if (*rc::gen::arbitrary<bool>()) bits |= Bit(sig);
+    }
+    if (non_empty && bits == 0) bits = Bit(*rc::gen::elementOf(from));
+    return bits;
+  });
+}
+
+std::string SayMask(uint64_t bits) {
+  std::vector<std::string> names;
+  for (int sig : BitsSignals(bits)) names.push_back(SignalName(sig));
+  return names.empty() ? "no signal" : "{" + absl::StrJoin(names, ", ") + "}";
+}
+
+int SendSelf(int method, int sig, int value) {
+  int rc = 0;
+  switch (method) {
+    case kBySigqueue:
+      rc = ::sigqueue(::getpid(), sig, sigval{.sival_int = value});
+      break;
+    case kByTgkill:
+      rc = ::tgkill(::getpid(), ::gettid(), sig);
+      break;
+    default:
+      rc = ::kill(::getpid(), sig);
+      break;
+  }
+  return rc == 0 ? 0 : -errno;
+}
+
+std::string SayMethod(uint64_t method) {
+  switch (method) {
+    case kBySigqueue:
+      return "sigqueue";
+    case kByTgkill:
+      return "tgkill";
+    default:
+      return "kill";
+  }
+}
+
+int CodeOf(int method) {
+  return method == kBySigqueue ? SI_QUEUE : method == kByTgkill ? SI_TKILL : SI_USER;
+}
+
+Step SendStep(int sig, int method, int value) {
+  return Step{Op::kSend, static_cast<uint32_t>(method), static_cast<uint64_t>(value),
+              static_cast<uint64_t>(sig)};
+}
+
+rc::Gen<Step> GenSendStep(const std::vector<int>& signals, const std::vector<int>& methods) {
+  return rc::gen::exec([signals, methods] {
+    return SendStep(*rc::gen::elementOf(signals), *rc::gen::elementOf(methods),
+                    *rc::gen::inRange(0, 1 << 20));
+  });
+}
+
+std::vector<SelfSend> SelfSendsOf(const Scenario& s) {
+  std::vector<SelfSend> out;
+  for (const Step& st : s.steps) {
+    if (st.op != Op::kSend) continue;
+    out.push_back(
+        {static_cast<int>(st.arg), static_cast<int>(st.actor), static_cast<int>(st.size)});
+  }
+  return out;
+}
+
+Applicability SignalProperty::AppliesTo(const Transport& t) const {
+  return OnlyFor(t, {"signal"}, "SIG-* checks the process's own signal calls: signal only");
+}
+
+std::string SignalProperty::DescribeStep(const Step& s) const {
+  if (s.op != Op::kSend) return NamedProperty::DescribeStep(s);
+  const int sig = static_cast<int>(s.arg);
+  if (s.actor == kBySigqueue) {
+    return absl::StrFormat("sigqueue(self, %s, value %d)", SignalName(sig), s.size);
+  }
+  return absl::StrFormat("%s(self, %s)", SayMethod(s.actor), SignalName(sig));
+}
 
 }  // namespace ipcspec::props

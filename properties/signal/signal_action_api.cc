@@ -1,0 +1,225 @@
+// SIG-ACTION-EINVAL and SIG-ACTION-ROUNDTRIP: what sigaction accepts and
+// what it gives back.
+#include <signal.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "properties/signal/signal_util.h"
+#include "properties/support/common.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr int kSaRestorer = 0x04000000;
+
+enum BadSignal : uint64_t {
+  kZero = 0,
+  kNegative = 1,
+  kAboveMax = 2,
+  kFarAbove = 3,
+  kGlibc32 = 4,
+  kGlibc33 = 5,
+  kKillSet = 6,
+  kStopSet = 7
+};
+std::string SayBad(uint64_t v) {
+  static constexpr const char* kNames[] = {"signal 0",
+                                           "a negative signal",
+                                           "SIGRTMAX + 1",
+                                           "signal 200",
+                                           "signal 32 (glibc's own)",
+                                           "signal 33 (glibc's own)",
+                                           "a handler for SIGKILL",
+                                           "SIG_IGN for SIGSTOP"};
+  return kNames[v % 8];
+}
+int SignalOf(uint64_t v) {
+  static constexpr int kSigs[] = {0, -1, 0, 200, 32, 33, SIGKILL, SIGSTOP};
+  return v == kAboveMax ? SIGRTMAX + 1 : kSigs[v % 8];
+}
+
+void Mark(int) {}
+
+class ActionEinvalProperty : public SignalProperty {
+ public:
+  ActionEinvalProperty()
+      : SignalProperty(
+            "SIG-ACTION-EINVAL",
+            "sigaction, setting or querying, fails with EINVAL and changes nothing for signal "
+            "0, a negative signal, one above SIGRTMAX and (through glibc) 32 and 33; setting "
+            "SIGKILL or SIGSTOP fails with EINVAL while querying them gives SIG_DFL",
+            "sigaction(2) EINVAL; gVisor test/syscalls/linux/sigaction.cc "
+            "SigactionTest.GetLessThanOrEqualToZeroFails, SetLessThanOrEqualToZeroFails, "
+            "GetGreaterThanMaxFails, SetGreaterThanMaxFails, SetSigkillFails, SetSigstopFails; "
+            "LTP testcases/kernel/syscalls/sigaction/sigaction02.c; Open POSIX "
+            "conformance/interfaces/sigaction/30-1.c",
+            25) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{bad_.Step(*rc::gen::inRange<uint64_t>(0, 8)),
+                               set_.Step(*rc::gen::arbitrary<bool>())};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const uint64_t bad = bad_.Of(s);
+    const int sig = SignalOf(bad);
+    const bool uncatchable = bad == kKillSet || bad == kStopSet;
+    const bool set = set_.Of(s) || uncatchable;
+    // A marker action elsewhere must survive the failed call untouched.
+    SetDisposition(SIGUSR1, Mark);
+    struct sigaction act = {}, old = {}, marker = {};
+    act.sa_handler = bad == kStopSet ? SIG_IGN : Mark;
+    sigemptyset(&act.sa_mask);
+    old.sa_handler = Mark;
+    errno = 0;
+    const int rc = ::sigaction(sig, set ? &act : nullptr, &old);
+    const int err = errno;
+    ::sigaction(SIGUSR1, nullptr, &marker);
+    struct sigaction query = {};
+    const int qrc = uncatchable ? ::sigaction(sig, nullptr, &query) : 0;
+    SetDisposition(SIGUSR1, SIG_DFL);
+    const std::string what = absl::StrCat(set ? "setting " : "querying ", SayBad(bad));
+    if (rc != -1 || err != EINVAL) {
+      return Verdict::Fail(absl::StrFormat("sigaction %s returned %d (%s), expected -1 with EINVAL",
+                                           what, rc, rc == -1 ? ErrnoName(err) : "no error"));
+    }
+    if (marker.sa_handler != Mark) {
+      return Verdict::Fail(
+          absl::StrCat("sigaction ", what, " failed but changed SIGUSR1's action"));
+    }
+    if (uncatchable && (qrc != 0 || query.sa_handler != SIG_DFL)) {
+      return Verdict::Fail(absl::StrCat("after ", what, ", querying it gave ",
+                                        qrc != 0 ? ErrnoName(errno) : "a handler or SIG_IGN",
+                                        ", expected SIG_DFL"));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> bad_{this, 0, "the call names %s", kZero, SayBad};
+  const Param<bool> set_{this, 1, "it sets an action (else only queries): %s", false, SayYesNo};
+};
+IPCSPEC_REGISTER_PROPERTY(ActionEinvalProperty);
+
+std::string SayFlags(uint64_t v) {
+  static constexpr const char* kNames[] = {"SA_NOCLDSTOP", "SA_NOCLDWAIT", "SA_SIGINFO",
+                                           "SA_ONSTACK",   "SA_RESTART",   "SA_NODEFER",
+                                           "SA_RESETHAND"};
+  std::vector<std::string> parts;
+  for (int i = 0; i < 7; ++i) {
+    if ((v >> i) & 1) parts.push_back(kNames[i]);
+  }
+  return parts.empty() ? "no flag" : absl::StrJoin(parts, " | ");
+}
+int Flags(uint64_t v) {
+  static constexpr unsigned kFlags[] = {SA_NOCLDSTOP, SA_NOCLDWAIT, SA_SIGINFO,  SA_ONSTACK,
+                                        SA_RESTART,   SA_NODEFER,   SA_RESETHAND};
+  unsigned f = 0;
+  for (int i = 0; i < 7; ++i) f |= ((v >> i) & 1) ? kFlags[i] : 0;
+  return static_cast<int>(f);
+}
+enum Kind : uint64_t { kHandler = 0, kSigactionFn = 1, kIgnore = 2, kDefault = 3 };
+std::string SayKind(uint64_t v) {
+  static constexpr const char* kNames[] = {"a handler", "an SA_SIGINFO handler", "SIG_IGN",
+                                           "SIG_DFL"};
+  return kNames[v % 4];
+}
+void InfoFn(int, siginfo_t*, void*) {}
+
+std::string Show(const struct sigaction& a) {
+  return absl::StrFormat("{handler %p, flags 0x%x, mask %s}", reinterpret_cast<void*>(a.sa_handler),
+                         a.sa_flags & ~kSaRestorer, SayMask(SetBits(a.sa_mask)));
+}
+bool SameAction(const struct sigaction& a, const struct sigaction& b) {
+  return a.sa_handler == b.sa_handler &&
+         (a.sa_flags & ~kSaRestorer) == (b.sa_flags & ~kSaRestorer) &&
+         SetBits(a.sa_mask) == SetBits(b.sa_mask);
+}
+
+class ActionRoundtripProperty : public SignalProperty {
+ public:
+  ActionRoundtripProperty()
+      : SignalProperty(
+            "SIG-ACTION-ROUNDTRIP",
+            "sigaction's oldact returns exactly the action installed before (handler, sa_flags "
+            "but SA_RESTORER, sa_mask without SIGKILL and SIGSTOP); a NULL act changes nothing; "
+            "an action set with signal() can be read back and installed again",
+            "sigaction(2); Open POSIX conformance/interfaces/sigaction/2-1.c, 3-1.c, 28-1.c; LTP "
+            "testcases/kernel/syscalls/rt_sigaction/rt_sigaction01.c",
+            25) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      uint64_t mask = *GenMask(PlaySignals());
+      if (*rc::gen::inRange(0, 3) == 0) mask |= Bit(SIGKILL) | Bit(SIGSTOP);
+      return std::vector<Step>{kind_.Step(*rc::gen::inRange<uint64_t>(0, 4)),
+                               flags_.Step(*rc::gen::inRange<uint64_t>(0, 128)), mask_.Step(mask),
+                               signal_.Step(*GenSignal(PlaySignals())),
+                               via_signal_.Step(*rc::gen::arbitrary<bool>())};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const uint64_t kind = kind_.Of(s), mask = mask_.Of(s);
+    const int sig = signal_.Of(s);
+    struct sigaction a = {};
+    if (kind == kSigactionFn) {
+      a.sa_sigaction = InfoFn;
+    } else {
+      a.sa_handler = kind == kIgnore ? SIG_IGN : kind == kDefault ? SIG_DFL : Mark;
+    }
+    a.sa_flags = Flags(flags_.Of(s)) | (kind == kSigactionFn ? SA_SIGINFO : 0);
+    a.sa_mask = BitsSet(mask);
+    struct sigaction want = a;
+    sigdelset(&want.sa_mask, SIGKILL);
+    sigdelset(&want.sa_mask, SIGSTOP);
+    const sigset_t block = SetOf({sig});
+    sigprocmask(SIG_BLOCK, &block, nullptr);  // nothing may arrive meanwhile
+    std::string failure;
+    struct sigaction q1 = {}, q2 = {}, old = {}, dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    if (::sigaction(sig, &a, nullptr) != 0) return Verdict::Broken("sigaction");
+    ::sigaction(sig, nullptr, &q1);
+    ::sigaction(sig, nullptr, &q2);
+    ::sigaction(sig, &dfl, &old);
+    const std::string what = absl::StrCat(SignalName(sig), " set to ", SayKind(kind), " with ",
+                                          SayFlags(flags_.Of(s)), " and sa_mask ", SayMask(mask));
+    if (!SameAction(q1, want) || !SameAction(q2, want)) {
+      failure = absl::StrCat(what, ": queries read ", Show(q1), " then ", Show(q2), ", expected ",
+                             Show(want));
+    } else if (!SameAction(old, want)) {
+      failure = absl::StrCat(what, ": replacing it returned oldact ", Show(old), ", expected ",
+                             Show(want));
+    } else if (via_signal_.Of(s)) {
+      // signal() installs, sigaction reads it back, and that is installed again.
+      struct sigaction back = {}, again = {};
+      if (::signal(sig, Mark) != SIG_DFL) {
+        failure = "signal() did not return the previous SIG_DFL";
+      } else if (::sigaction(sig, nullptr, &back) != 0 || back.sa_handler != Mark ||
+                 ::sigaction(sig, &dfl, nullptr) != 0 || ::sigaction(sig, &back, nullptr) != 0 ||
+                 ::sigaction(sig, nullptr, &again) != 0 || !SameAction(again, back)) {
+        failure = absl::StrCat("an action set with signal() read back as ", Show(back),
+                               " and reinstalled as ", Show(again));
+      }
+    }
+    SetDisposition(sig, SIG_DFL);
+    DrainPending(block);
+    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+  }
+
+ private:
+  const Param<uint64_t> kind_{this, 0, "the action is %s", kHandler, SayKind};
+  const Param<uint64_t> flags_{this, 1, "with %s", 0, SayFlags};
+  const Param<uint64_t> mask_{this, 2, "and sa_mask %s", 0, SayMask};
+  const Param<int> signal_{this, 3, "for %s", SIGUSR1, SaySignal};
+  const Param<bool> via_signal_{
+      this, 4, "then signal() installs one, read back and reinstalled: %s", false, SayYesNo};
+};
+IPCSPEC_REGISTER_PROPERTY(ActionRoundtripProperty);
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,379 @@
+// SIG-MASK-HOW, SIG-MASK-QUERY, SIG-MASK-EINVAL, SIG-MASK-UNBLOCKABLE and
+// SIG-MASK-ALIAS: sigprocmask and pthread_sigmask, checked against a set
+// model through the returned old set, a query and /proc (SigBlk).
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/signal/signal_proc.h"
+#include "properties/signal/signal_util.h"
+#include "properties/support/common.h"
+#include "properties/support/proc_util.h"
+
+namespace ipcspec::props {
+namespace {
+
+uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+// Never in a mask: SIGKILL, SIGSTOP, and glibc's own 32 and 33.
+uint64_t Unmaskable() { return Bit(SIGKILL) | Bit(SIGSTOP) | Bit(32) | Bit(33); }
+
+std::string SayHow(uint64_t v) {
+  return v == SIG_BLOCK     ? "SIG_BLOCK"
+         : v == SIG_UNBLOCK ? "SIG_UNBLOCK"
+         : v == SIG_SETMASK ? "SIG_SETMASK"
+                            : absl::StrCat("how ", v);
+}
+std::string SayApi(uint64_t v) { return v != 0 ? "pthread_sigmask" : "sigprocmask"; }
+
+uint64_t Apply(uint64_t mask, uint64_t how, uint64_t set) {
+  set &= ~Unmaskable();
+  return how == SIG_BLOCK ? mask | set : how == SIG_UNBLOCK ? mask & ~set : set;
+}
+
+// sigprocmask or pthread_sigmask; returns 0 or the error number.
+int MaskCall(uint64_t api, int how, const sigset_t* set, sigset_t* old) {
+  if (api != 0) return ::pthread_sigmask(how, set, old);
+  return ::sigprocmask(how, set, old) == 0 ? 0 : errno;
+}
+
+uint64_t SigBlk() {
+  SigStatus st;
+  return ReadSigStatus(::getpid(), ::gettid(), &st) ? st.blk : ~uint64_t{0};
+}
+
+rc::Gen<uint64_t> GenAnySet() {
+  return rc::gen::exec([] {
+    uint64_t set = *GenMask(PlaySignals());
+    if (*rc::gen::inRange(0, 4) == 0) set |= Bit(SIGKILL) | Bit(SIGSTOP);
+    if (*rc::gen::inRange(0, 6) == 0) set |= Bit(32) | Bit(33);
+    return set;
+  });
+}
+
+// Mask steps: Step{kSend, actor = how, size = set, arg = api}.
+class MaskHowProperty : public SignalProperty {
+ public:
+  MaskHowProperty()
+      : SignalProperty(
+            "SIG-MASK-HOW",
+            "sigprocmask and pthread_sigmask: SIG_BLOCK adds, SIG_UNBLOCK removes, SIG_SETMASK "
+            "replaces, oldset is the mask before the call, and SIGKILL, SIGSTOP (and glibc's 32 "
+            "and 33) never enter the mask: checked against a set model after every step",
+            "sigprocmask(2), pthread_sigmask(3); gVisor test/syscalls/linux/sigprocmask.cc "
+            "SigProcMaskTest.SetMask, BlockUnblock, GetMask; Open POSIX conformance/interfaces/"
+            "sigprocmask/4-1.c, pthread_sigmask/4-1.c; LTP testcases/kernel/syscalls/"
+            "rt_sigprocmask/rt_sigprocmask01.c",
+            25) {}
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
+    return absl::StrCat(SayApi(s.arg), "(", SayHow(s.actor), ", ", SayMask(s.size), ")");
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([] {
+      std::vector<Step> steps;
+      const int n = *rc::gen::inRange(1, 21);
+      for (int i = 0; i < n; ++i) {
+        steps.push_back(Step{Op::kSend, *rc::gen::inRange<uint32_t>(0, 3), *GenAnySet(),
+                             *rc::gen::inRange<uint64_t>(0, 2)});
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const sigset_t none = BitsSet(0);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    uint64_t model = 0;
+    int step = 0;
+    for (const Step& st : s.steps) {
+      if (st.op != Op::kSend || st.actor > 2) continue;
+      ++step;
+      const sigset_t set = BitsSet(st.size);
+      sigset_t old;
+      const int rc = MaskCall(st.arg, static_cast<int>(st.actor), &set, &old);
+      const uint64_t before = model;
+      model = Apply(model, st.actor, st.size);
+      sigset_t now;
+      MaskCall(st.arg, SIG_BLOCK, nullptr, &now);
+      if (rc != 0 || SetBits(old) != before || SetBits(now) != model || SigBlk() != model) {
+        const std::string what = absl::StrCat("step ", step, ", ", DescribeStep(st));
+        ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+        return Verdict::Fail(absl::StrFormat(
+            "%s: returned %s, oldset %s (expected %s), mask now %s, SigBlk %s (expected %s)", what,
+            rc == 0 ? "0" : ErrnoName(rc), SayMask(SetBits(old)), SayMask(before),
+            SayMask(SetBits(now)), SayMask(SigBlk()), SayMask(model)));
+      }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    return Verdict::Pass();
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(MaskHowProperty);
+
+class MaskQueryProperty : public SignalProperty {
+ public:
+  MaskQueryProperty()
+      : SignalProperty(
+            "SIG-MASK-QUERY",
+            "with set NULL, sigprocmask and pthread_sigmask leave the mask unchanged whatever "
+            "how says (on Linux even an invalid how) and return the current mask in oldset; "
+            "with both NULL they succeed",
+            "sigprocmask(2) ('If set is NULL, then the signal mask is unchanged'); gVisor "
+            "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.NullAddress, GetMask; Open "
+            "POSIX conformance/interfaces/sigprocmask/8-1.c, pthread_sigmask/8-1.c",
+            25) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{how_.Step(*rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 3),
+                                                         rc::gen::inRange<uint64_t>(3, 1000))),
+                               mask_.Step(*GenMask(PlaySignals())),
+                               api_.Step(*rc::gen::inRange<uint64_t>(0, 2)),
+                               no_old_.Step(*rc::gen::arbitrary<bool>())};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const uint64_t how = how_.Of(s), mask = mask_.Of(s) & PlayBits(), api = api_.Of(s);
+    const bool no_old = no_old_.Of(s);
+    const sigset_t cur = BitsSet(mask), none = BitsSet(0);
+    ::pthread_sigmask(SIG_SETMASK, &cur, nullptr);
+    sigset_t old;
+    sigemptyset(&old);
+    const int rc = MaskCall(api, static_cast<int>(how), nullptr, no_old ? nullptr : &old);
+    sigset_t now;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    const uint64_t blk = SigBlk();
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    const std::string what =
+        absl::StrCat(SayApi(api), "(", SayHow(how), ", NULL, ", no_old ? "NULL" : "&old", ") with ",
+                     SayMask(mask), " blocked");
+    if (rc != 0 || (!no_old && SetBits(old) != mask) || SetBits(now) != mask || blk != mask) {
+      return Verdict::Fail(absl::StrCat(
+          what, ": returned ", rc == 0 ? "0" : ErrnoName(rc),
+          no_old ? "" : absl::StrCat(", oldset ", SayMask(SetBits(old))), ", the mask is now ",
+          SayMask(SetBits(now)), " (SigBlk ", SayMask(blk), ")"));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> how_{this, 0, "how is %s", SIG_SETMASK, SayHow};
+  const Param<uint64_t> mask_{this, 1, "the mask is %s", 0, SayMask};
+  const Param<uint64_t> api_{this, 2, "the call is %s", 0, SayApi};
+  const Param<bool> no_old_{this, 3, "oldset is NULL too: %s", false, SayYesNo};
+};
+IPCSPEC_REGISTER_PROPERTY(MaskQueryProperty);
+
+class MaskEinvalProperty : public SignalProperty {
+ public:
+  MaskEinvalProperty()
+      : SignalProperty(
+            "SIG-MASK-EINVAL",
+            "an invalid how with a set fails and leaves the mask unchanged: sigprocmask returns "
+            "-1 with EINVAL, pthread_sigmask returns EINVAL (and leaves errno alone)",
+            "sigprocmask(2) EINVAL, pthread_sigmask(3); gVisor test/syscalls/linux/"
+            "sigprocmask.cc SigProcMaskTest.BadParameter; Open POSIX conformance/interfaces/"
+            "sigprocmask/12-1.c, pthread_sigmask/12-1.c",
+            25) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{how_.Step(*rc::gen::oneOf(rc::gen::inRange<uint64_t>(3, 1000),
+                                                         rc::gen::just<uint64_t>(0xffffffffu))),
+                               set_.Step(*GenMask(PlaySignals(), true)),
+                               mask_.Step(*GenMask(PlaySignals())),
+                               api_.Step(*rc::gen::inRange<uint64_t>(0, 2))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const int how = static_cast<int>(static_cast<uint32_t>(how_.Of(s)));
+    const uint64_t set = set_.Of(s) & PlayBits(), mask = mask_.Of(s) & PlayBits(), api = api_.Of(s);
+    const sigset_t cur = BitsSet(mask), none = BitsSet(0), sset = BitsSet(set);
+    ::pthread_sigmask(SIG_SETMASK, &cur, nullptr);
+    int r;
+    errno = 1234;
+    if (api != 0) {
+      r = ::pthread_sigmask(how, &sset, nullptr);
+    } else {
+      r = ::sigprocmask(how, &sset, nullptr);
+    }
+    const int err = errno;
+    sigset_t now;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    const std::string what = absl::StrCat(SayApi(api), "(how ", how, ", ", SayMask(set), ") with ",
+                                          SayMask(mask), " blocked");
+    const bool ok = api != 0 ? r == EINVAL && err == 1234 : r == -1 && err == EINVAL;
+    if (!ok) {
+      return Verdict::Fail(absl::StrFormat("%s returned %d with errno %s, expected %s", what, r,
+                                           err == 1234 ? "untouched" : ErrnoName(err),
+                                           api != 0 ? "EINVAL" : "-1 with EINVAL"));
+    }
+    if (SetBits(now) != mask) {
+      return Verdict::Fail(
+          absl::StrCat(what, " failed but the mask is now ", SayMask(SetBits(now))));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> how_{this, 0, "how is %s", 3, SayHow};
+  const Param<uint64_t> set_{this, 1, "the set is %s", 0, SayMask};
+  const Param<uint64_t> mask_{this, 2, "the mask before is %s", 0, SayMask};
+  const Param<uint64_t> api_{this, 3, "the call is %s", 0, SayApi};
+};
+IPCSPEC_REGISTER_PROPERTY(MaskEinvalProperty);
+
+enum UnblockableVia : uint64_t {
+  kViaSigprocmask = 0,
+  kViaPthreadSigmask = 1,
+  kViaSaMask = 2,
+  kViaHandler = 3,
+  kViaSigsuspend = 4
+};
+std::string SayVia(uint64_t v) {
+  static constexpr const char* kNames[] = {
+      "sigprocmask(SIG_BLOCK)", "pthread_sigmask(SIG_BLOCK)", "an sa_mask read back by sigaction",
+      "an sa_mask in force inside the handler", "the mask of sigsuspend, seen in /proc"};
+  return kNames[v % 5];
+}
+
+class MaskUnblockableProperty : public SignalProperty {
+ public:
+  MaskUnblockableProperty()
+      : SignalProperty(
+            "SIG-MASK-UNBLOCKABLE",
+            "SIGKILL and SIGSTOP never become blocked: asking sigprocmask, pthread_sigmask, an "
+            "sa_mask or sigsuspend to block them succeeds, and neither the read-back mask, "
+            "SigBlk, the handler's mask nor the mask during sigsuspend holds them",
+            "sigprocmask(2), sigsuspend(2) ('It is not possible to block SIGKILL or SIGSTOP'), "
+            "sigaction(2); gVisor test/syscalls/linux/sigprocmask.cc SigProcMaskTest.SetMask; "
+            "Open POSIX conformance/interfaces/sigprocmask/10-1.c, pthread_sigmask/10-1.c",
+            20) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{via_.Step(*rc::gen::inRange<uint64_t>(0, 5)),
+                               extra_.Step(*GenMask(PlaySignals()))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const uint64_t via = via_.Of(s), extra = extra_.Of(s) & PlayBits() & ~Bit(SIGUSR1);
+    const uint64_t asked = extra | Bit(SIGKILL) | Bit(SIGSTOP);
+    const sigset_t ask = BitsSet(asked), none = BitsSet(0);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    uint64_t seen = 0;
+    int rc = 0;
+    switch (via) {
+      case kViaSigprocmask:
+      case kViaPthreadSigmask: {
+        sigset_t old;
+        rc = MaskCall(via == kViaPthreadSigmask, SIG_BLOCK, &ask, nullptr);
+        MaskCall(via == kViaPthreadSigmask, SIG_BLOCK, nullptr, &old);
+        seen = SetBits(old) | SigBlk();
+        break;
+      }
+      case kViaSaMask:
+      case kViaHandler: {
+        ResetDeliveries();
+        rc = InstallRecorder(SIGUSR1, 0, ask) == 0 ? 0 : EINVAL;
+        struct sigaction q = {};
+        ::sigaction(SIGUSR1, nullptr, &q);
+        if (via == kViaSaMask) {
+          seen = SetBits(q.sa_mask);
+        } else {
+          ::raise(SIGUSR1);
+          seen = DeliveryCount() == 1 ? Deliveries()[0].mask : ~uint64_t{0};
+        }
+        SetDisposition(SIGUSR1, SIG_DFL);
+        break;
+      }
+      default: {
+        ResetDeliveries();
+        InstallRecorder(SIGUSR1, 0, none);
+        std::atomic<uint64_t> blk{~uint64_t{0}};
+        CancelFlag done;
+        const pid_t me = ::getpid();
+        sigset_t all_play = BitsSet(PlayBits());
+        ::pthread_sigmask(SIG_SETMASK, &all_play, nullptr);
+        {
+          HelperThread t([&] {
+            if (!WaitTaskBlockedIn(me, me, SYS_rt_sigsuspend, CaseDeadline(env), done.fd())) return;
+            SigStatus st;
+            if (ReadSigStatus(me, me, &st)) blk = st.blk;
+            ::tgkill(me, me, SIGUSR1);
+          });
+          ::sigsuspend(&ask);
+          done.Set();
+        }
+        seen = blk.load();
+        SetDisposition(SIGUSR1, SIG_DFL);
+        break;
+      }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    if (rc != 0) {
+      return Verdict::Fail(absl::StrCat("asking ", SayVia(via), " to block ", SayMask(asked),
+                                        " failed with ", ErrnoName(rc)));
+    }
+    if ((seen & (Bit(SIGKILL) | Bit(SIGSTOP))) != 0 || (seen & extra) != extra) {
+      return Verdict::Fail(absl::StrCat("asking ", SayVia(via), " to block ", SayMask(asked),
+                                        " gave ", SayMask(seen),
+                                        "; expected the others without SIGKILL and SIGSTOP"));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> via_{this, 0, "SIGKILL and SIGSTOP are put in %s", kViaSigprocmask, SayVia};
+  const Param<uint64_t> extra_{this, 1, "together with %s", 0, SayMask};
+};
+IPCSPEC_REGISTER_PROPERTY(MaskUnblockableProperty);
+
+class MaskAliasProperty : public SignalProperty {
+ public:
+  MaskAliasProperty()
+      : SignalProperty(
+            "SIG-MASK-ALIAS",
+            "set and oldset may be the same object: the new mask is computed from set before "
+            "the old mask is written back into it",
+            "gVisor test/syscalls/linux/sigprocmask.cc SigProcMaskTest.AliasedSets", 25) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{
+          mask_.Step(*GenMask(PlaySignals())), how_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
+          set_.Step(*GenMask(PlaySignals(), true)), api_.Step(*rc::gen::inRange<uint64_t>(0, 2))};
+    });
+  }
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+    const uint64_t mask = mask_.Of(s) & PlayBits(), set = set_.Of(s) & PlayBits();
+    const uint64_t how = how_.Of(s), api = api_.Of(s);
+    const sigset_t cur = BitsSet(mask), none = BitsSet(0);
+    ::pthread_sigmask(SIG_SETMASK, &cur, nullptr);
+    sigset_t both = BitsSet(set);
+    const int rc = MaskCall(api, static_cast<int>(how), &both, &both);
+    sigset_t now;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    const uint64_t want = Apply(mask, how, set);
+    if (rc != 0 || SetBits(now) != want || SetBits(both) != mask) {
+      return Verdict::Fail(absl::StrCat(
+          SayApi(api), "(", SayHow(how), ", &x, &x) with x = ", SayMask(set), " and ",
+          SayMask(mask), " blocked: the mask became ", SayMask(SetBits(now)), " and x ",
+          SayMask(SetBits(both)), "; expected ", SayMask(want), " and ", SayMask(mask)));
+    }
+    return Verdict::Pass();
+  }
+
+ private:
+  const Param<uint64_t> mask_{this, 0, "the mask before is %s", 0, SayMask};
+  const Param<uint64_t> how_{this, 1, "how is %s", SIG_BLOCK, SayHow};
+  const Param<uint64_t> set_{this, 2, "set and oldset are one object holding %s", 0, SayMask};
+  const Param<uint64_t> api_{this, 3, "the call is %s", 0, SayApi};
+};
+IPCSPEC_REGISTER_PROPERTY(MaskAliasProperty);
+
+}  // namespace
+}  // namespace ipcspec::props
