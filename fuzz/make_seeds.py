@@ -4,7 +4,7 @@
     python3 fuzz/make_seeds.py            # rewrites corpus/<target>/ and
                                           # corpus/<target>.{dict,options}
 
-The byte format is the one properties/fuzz_decode.h documents: byte 0 picks
+The byte format is the one fuzz/fuzz_decode.h documents: byte 0 picks
 the transport of the family, then one instruction per byte (high 3 bits the
 kind, low 5 bits the argument). The seeds reach deep states: a full pipe, a
 full queue, EMSGSIZE both ways, end of stream, ring wrap-around, a counter
@@ -133,6 +133,68 @@ def scenario_seeds():
     }
 
 
+# Multi-process targets (<family>_mp): the reader and the current writer.
+def mp_send(size, blocking=True):
+    return bytes([((0 if blocking else 1) << 5) | SIZES.index(size)])
+
+
+def mp_recv(cap=0, blocking=True):
+    return bytes([((2 if blocking else 3) << 5) | CAPS.index(cap)])
+
+
+def mp_writer(w):
+    return bytes([(4 << 5) | (w - 1)])
+
+
+MP_CLOSE = bytes([5 << 5])
+MP_KILL = bytes([6 << 5])
+
+
+def mp_sends(n, size):
+    out = b""
+    while n > 0:
+        k = min(n, 32)
+        out += bytes([(7 << 5) | (k - 1), SIZES.index(size)])
+        n -= k
+    return out
+
+
+def mp_seeds(nt, two_writers, atomic=4096):
+    """Seeds for a multi-process family: blocking both ways, a full channel,
+    writers killed mid-stream, two writers racing (where allowed)."""
+    seeds = {}
+    for t in range(nt):
+        b = bytes([t])
+        seeds[f"t{t}_basic"] = b + mp_send(100) + mp_recv() + mp_send(0) + mp_recv() + MP_CLOSE + mp_recv()
+        seeds[f"t{t}_chunks"] = b + mp_send(4097) + mp_recv(7) * 3 + mp_recv(1000) + mp_recv(4096) + MP_CLOSE
+        seeds[f"t{t}_full"] = b + mp_sends(40, 4096) + mp_recv() * 4
+        seeds[f"t{t}_nonblocking"] = b + (mp_send(1000, False) + mp_recv(0, False)) * 12 + mp_sends(3, 8192)
+        seeds[f"t{t}_small_buffer"] = b + mp_send(1000) + mp_recv(16) + mp_recv(1000) + mp_send(8193) + mp_recv(8192) + mp_recv()
+        seeds[f"t{t}_killed"] = b + mp_sends(5, 100) + MP_KILL + mp_recv() * 3
+        seeds[f"t{t}_killed_full"] = b + mp_sends(20, 8192) + MP_KILL + mp_recv(1000) + mp_recv()
+        if two_writers:
+            size = min(atomic, 4096)
+            seeds[f"t{t}_two_writers"] = (b + mp_writer(1) + mp_sends(16, size) + mp_writer(2) + mp_sends(16, size)
+                                          + mp_recv() * 8 + mp_writer(1) + MP_CLOSE + mp_writer(2) + mp_sends(4, 100))
+            seeds[f"t{t}_two_writers_kill"] = (b + mp_writer(2) + mp_sends(8, 1000) + MP_KILL + mp_writer(1)
+                                               + mp_sends(8, 2048) + mp_recv(0, False) * 4 + mp_recv())
+    return seeds
+
+
+def mp_counter_seeds():
+    b = bytes([0])
+    return {
+        "sum": b + mp_send(8) * 3 + mp_recv() + mp_recv(0, False),
+        "errors": b + mp_send(3) + mp_send(9) + mp_send(8) + mp_recv(4) + mp_recv(7) + mp_recv(8),
+        "killed": b + mp_sends(6, 8) + MP_KILL + mp_recv(),
+        "two_writers": b + mp_writer(1) + mp_sends(10, 8) + mp_writer(2) + mp_sends(10, 8) + mp_recv() * 5,
+    }
+
+
+DICT_MP = [mp_send(4096), mp_send(8192), mp_send(65536), mp_send(100, False), mp_recv(), mp_recv(7),
+           mp_recv(0, False), MP_CLOSE, MP_KILL, mp_writer(1), mp_writer(2), mp_sends(16, 4096)]
+
+
 DICT_CHANNEL = [send(4096), send(8192), send(8193), send(65536), send(65537), recv(), recv(7), CLOSE,
                 sends(16, 4096), sends(10, 8192), recvs(16), wait()]
 
@@ -145,7 +207,7 @@ def write_target(name, seeds, dict_tokens, max_len=4096):
         with open(os.path.join(d, k), "wb") as f:
             f.write(v)
     with open(os.path.join(ROOT, name + ".dict"), "w") as f:
-        f.write(f"# fuzz_{name}: instruction sequences (see properties/fuzz_decode.h)\n")
+        f.write(f"# fuzz_{name}: instruction sequences (see fuzz/fuzz_decode.h)\n")
         for i, tok in enumerate(dict_tokens):
             f.write('tok%d="%s"\n' % (i, "".join("\\x%02x" % b for b in tok)))
     with open(os.path.join(ROOT, name + ".options"), "w") as f:
@@ -162,6 +224,15 @@ def main():
     write_target("signal", signal_seeds(),
                  [sig(k, s) for k in (QUEUE, BLOCK, UNBLOCK, HANDLE, IGNORE) for s in ("SIGHUP", "RT0", "RTMAX")])
     write_target("scenario", scenario_seeds(), [b"IPCSPEC1", b"G-MODEL", b"posix_mq", b"pipe"])
+    plugin = channel_seeds(1)
+    plugin.update({f"counter_{k}": v for k, v in counter_seeds().items()})
+    write_target("plugin", plugin, DICT_CHANNEL + [send(8), recv(4)])
+    write_target("pipe_mp", mp_seeds(2, True), DICT_MP, max_len=1024)
+    write_target("socket_mp", mp_seeds(6, True), DICT_MP, max_len=1024)
+    write_target("sysv_msg_mp", mp_seeds(1, True, 8192), DICT_MP, max_len=1024)
+    write_target("posix_mq_mp", mp_seeds(1, True, 8192), DICT_MP, max_len=1024)
+    write_target("shm_ring_mp", mp_seeds(2, True, 65536), DICT_MP, max_len=1024)
+    write_target("eventfd_mp", mp_counter_seeds(), DICT_MP + [mp_send(8)], max_len=1024)
 
 
 if __name__ == "__main__":

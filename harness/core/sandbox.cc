@@ -181,6 +181,7 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
     IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
     for (const OwnedObject& o : internal::PrivateObjects(mine)) leaks.push_back(o.Describe());
   }
+  RunChildExitHook();
   WriteFrame(kReportFd, EncodeVerdict(verdict, leaks));
   ::_exit(0);
 }

@@ -21,13 +21,11 @@ class DirectionProperty : public NamedProperty {
     return rc::gen::exec([c] {
       std::vector<Step> steps;
       const int n = *rc::gen::inRange(0, 6);
-      uint64_t total = 0;
       for (int i = 0; i < n; ++i) {
         uint64_t size = *rc::gen::inRange<uint64_t>(c.framing == Framing::kStream ? 1 : 0, 300);
         if (c.max_message > 0) size = std::min(size, c.max_message);
         if (c.model == ModelClass::kCounter) size = 8;
         if (c.max_queued > 0 && static_cast<uint64_t>(i) >= c.max_queued) break;
-        total += size;
         steps.push_back(Step::Send(1, size, static_cast<uint64_t>(i)));
         // The wrong-way calls, between the sends.
         if (*rc::gen::arbitrary<bool>())

@@ -1,4 +1,4 @@
-#include "harness/cli/plugin_loader.h"
+#include "ipcspec/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -157,7 +157,7 @@ std::unique_ptr<Transport> WrapAbiTransport(const ipcspec_transport* t) {
   return std::make_unique<AbiTransport>(t);
 }
 
-absl::Status LoadPlugin(const std::string& path) {
+absl::Status LoadPlugin(const std::string& path, std::string* name) {
   auto fail = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrFormat("plugin %s: %s", path, why));
   };
@@ -191,6 +191,7 @@ absl::Status LoadPlugin(const std::string& path) {
       !s.ok()) {
     return fail(s.message());
   }
+  if (name != nullptr) *name = (*t)->name;
   return absl::OkStatus();
 }
 
