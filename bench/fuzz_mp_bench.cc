@@ -82,7 +82,8 @@ int Main(int argc, char** argv) {
   auto server = ForkServer::Start(SandboxOptions{});
   auto fuzz_server = ForkServer::Start(FuzzSandboxOptions());
   if (!server.ok() || !fuzz_server.ok()) return 2;
-  const Rate property = Measure(seconds, [&] { return (*server)->Run(*s).outcome == Outcome::kPass; });
+  const Rate property =
+      Measure(seconds, [&] { return (*server)->Run(*s).outcome == Outcome::kPass; });
   const Rate property_fuzz_options =
       Measure(seconds, [&] { return (*fuzz_server)->Run(*s).outcome == Outcome::kPass; });
   const Rate fuzz = Measure(seconds, [&] {

@@ -116,8 +116,8 @@ std::string ShareCountersWithChildren(uint8_t* begin, uint8_t* end) {
   }
   g_active = copied > 0;
   g_shared = true;
-  return absl::StrFormat(
-      "child coverage: %d counters on shared pages, %d copied at child exit", se - sb, copied);
+  return absl::StrFormat("child coverage: %d counters on shared pages, %d copied at child exit",
+                         se - sb, copied);
 }
 
 std::string ShareCoverageWithChildren() {

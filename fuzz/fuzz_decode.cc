@@ -139,7 +139,8 @@ void MpInstruction(MpBuild& b, uint32_t& writer, uint8_t kind, uint8_t a, Bytes&
       break;
     case 7:
       if (!in.U8(&k)) break;
-      for (int i = 0; i <= a && b.s.steps.size() < kMaxFuzzSteps; ++i) send(Op::kSend, kSizes[k & 31]);
+      for (int i = 0; i <= a && b.s.steps.size() < kMaxFuzzSteps; ++i)
+        send(Op::kSend, kSizes[k & 31]);
       break;
   }
 }

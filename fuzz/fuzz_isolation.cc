@@ -153,10 +153,10 @@ std::string EnterFuzzIsolation() {
       g_mq_dir = mq;
     }
     g_isolated = g_scratch_mounted && g_mq_dir == mq;
-    return new std::string(absl::StrCat(
-        "private IPC and mount namespace, own /dev/shm, mqueue at ", g_mq_dir, ", scratch ",
-        scratch, g_scratch_mounted ? " (tmpfs)" : " (not tmpfs)",
-        g_isolated ? "; leaks checked by counters" : "; leaks checked by names"));
+    return new std::string(
+        absl::StrCat("private IPC and mount namespace, own /dev/shm, mqueue at ", g_mq_dir,
+                     ", scratch ", scratch, g_scratch_mounted ? " (tmpfs)" : " (not tmpfs)",
+                     g_isolated ? "; leaks checked by counters" : "; leaks checked by names"));
   }();
   return *how;
 }

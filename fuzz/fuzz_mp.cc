@@ -229,7 +229,8 @@ Verdict ExecuteMultiProcess(const Transport& t, const Scenario& s, const CaseEnv
   Verdict verdict;
   {
     Participants ps(deadline);
-    auto spawn = [&](std::string name, Role role, std::function<std::string(std::unique_ptr<End>&)> fn,
+    auto spawn = [&](std::string name, Role role,
+                     std::function<std::string(std::unique_ptr<End>&)> fn,
                      std::function<void()> after) {
       ps.Spawn(std::move(name), [&, role, fn, after] {
         Verdict v;
@@ -243,17 +244,19 @@ Verdict ExecuteMultiProcess(const Transport& t, const Scenario& s, const CaseEnv
         return v;
       });
     };
-    spawn("reader", Role::kReader, [&](std::unique_ptr<End>& e) { return ReaderMain(c, e); },
-          [&] {
-            shared->reader_done.store(1);
-            shared->Bump();
-          });
+    spawn(
+        "reader", Role::kReader, [&](std::unique_ptr<End>& e) { return ReaderMain(c, e); },
+        [&] {
+          shared->reader_done.store(1);
+          shared->Bump();
+        });
     for (uint32_t w = 1; w <= script.writers; ++w) {
-      spawn(absl::StrCat("writer ", w), Role::kWriter,
-            [&, w](std::unique_ptr<End>& e) { return WriterMain(c, w, e); },
-            [&, w] {
-              if (shared->StateOf(w) != mp::kClosed) shared->SetState(w, mp::kClosed);
-            });
+      spawn(
+          absl::StrCat("writer ", w), Role::kWriter,
+          [&, w](std::unique_ptr<End>& e) { return WriterMain(c, w, e); },
+          [&, w] {
+            if (shared->StateOf(w) != mp::kClosed) shared->SetState(w, mp::kClosed);
+          });
     }
     (*ch)->Detach();
     opened.Wait(deadline);

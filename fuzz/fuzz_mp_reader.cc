@@ -109,9 +109,7 @@ bool MpReader::InFlight() const {
   return script_.caps.model == ModelClass::kCounter && sum_read_ < published + in_flight;
 }
 
-__attribute__((noinline)) void MpReader::SawKilledWriter(uint32_t w) const {
-  killed_ |= 1u << w;
-}
+__attribute__((noinline)) void MpReader::SawKilledWriter(uint32_t w) const { killed_ |= 1u << w; }
 
 bool MpReader::AllFinished() const {
   for (uint32_t w = 1; w <= script_.writers; ++w) {
@@ -263,9 +261,9 @@ std::string MpReader::StreamMismatch(std::span<const std::byte> rest) const {
   }
   if (open_) {
     const Cursor& c = *open_;
-    const std::string msg = absl::StrFormat("%s (%d bytes%s)", Name(c.w, c.k),
-                                            script_.sends[c.w][c.k].size,
-                                            script_.writers > 1 ? ", one atomic write" : "");
+    const std::string msg =
+        absl::StrFormat("%s (%d bytes%s)", Name(c.w, c.k), script_.sends[c.w][c.k].size,
+                        script_.writers > 1 ? ", one atomic write" : "");
     if (!begins.empty()) {
       return absl::StrFormat("%s, %s was cut after %d bytes by the start of %s", at, msg, c.off,
                              begins);
@@ -276,9 +274,9 @@ std::string MpReader::StreamMismatch(std::span<const std::byte> rest) const {
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     if (std::optional<uint64_t> k = Candidate(w)) want.push_back(Name(w, *k));
   }
-  const std::string expected = want.empty() ? "nothing more was sent"
-                                            : absl::StrCat("expected the start of ",
-                                                           absl::StrJoin(want, " or "));
+  const std::string expected =
+      want.empty() ? "nothing more was sent"
+                   : absl::StrCat("expected the start of ", absl::StrJoin(want, " or "));
   if (!begins.empty()) return absl::StrFormat("%s, %s, got the start of %s", at, expected, begins);
   return absl::StrFormat("%s, %s, got %d bytes that begin no message sent", at, expected,
                          rest.size());
@@ -327,8 +325,8 @@ std::string MpReader::OnCode(int rc, uint64_t cap, bool blocking) {
         std::optional<uint64_t> k = Candidate(w);
         if (k && cap < script_.sends[w][*k].size) return "";
       }
-      return absl::StrFormat("expected a message (%d bytes hold any owed: %s), got -EMSGSIZE",
-                             cap, Owing());
+      return absl::StrFormat("expected a message (%d bytes hold any owed: %s), got -EMSGSIZE", cap,
+                             Owing());
     }
     default:
       break;

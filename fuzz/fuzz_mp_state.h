@@ -73,7 +73,7 @@ struct MpSend {
 
 struct MpScript {
   Capabilities caps;
-  uint32_t writers = 1;                   // 1 or 2
+  uint32_t writers = 1;  // 1 or 2
   std::vector<MpSend> sends[kMaxWriters + 1];
   std::vector<size_t> steps[kMaxWriters + 1];  // each actor's steps, in order
   bool kill_planned[kMaxWriters + 1] = {false, false, false};

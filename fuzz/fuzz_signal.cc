@@ -3,9 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
-#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"

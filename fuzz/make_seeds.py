@@ -67,10 +67,13 @@ def channel_seeds(nt):
     for t in range(nt):
         seeds[f"t{t}_basic"] = bytes([t]) + send(100) + recv() + send(0) + recv() + CLOSE + recv() + wait()
         seeds[f"t{t}_chunks"] = bytes([t]) + send(4097) + recv(7) + recv(1000) + recv(4096) + recv() + CLOSE + recv()
-        seeds[f"t{t}_full"] = bytes([t]) + sends(20, 4096) + recvs(21) + CLOSE + recv()
+        # Full: 96 KiB in 12 messages (over a pipe's, a ring's and a queue's room).
+        seeds[f"t{t}_full"] = bytes([t]) + sends(12, 8192) + recvs(13) + CLOSE + recv()
         seeds[f"t{t}_big"] = bytes([t]) + send(65537) + send(1) + recv(7) + send(70000) + recvs(4) + CLOSE + recvs(3)
         seeds[f"t{t}_small_buffer"] = bytes([t]) + send(1000) + recv(16) + recv(1000) + send(8193) + recv(8192) + recv() + wait(2)
-        seeds[f"t{t}_wrap"] = bytes([t]) + (send(1000) + send(1023) + recv() + recv()) * 40 + CLOSE + recv()
+        # Wrap-around: 72 KiB through a 64 KiB ring, in few steps (every step
+        # of a seed is paid by each input made from it).
+        seeds[f"t{t}_wrap"] = bytes([t]) + (send(8191) + recv()) * 9 + CLOSE + recv()
         seeds[f"t{t}_eof_early"] = bytes([t]) + send(9) + CLOSE + recv(3) + recv() + recv() + wait(3)
     return seeds
 

@@ -162,7 +162,9 @@ class NotingPipe : public Transport {
   class NotingEnd : public End {
    public:
     NotingEnd(std::unique_ptr<End> e, std::vector<int>& t) : e_(std::move(e)), t_(t) {}
-    int Send(std::span<const std::byte> b, size_t* n, int ms) override { return e_->Send(b, n, ms); }
+    int Send(std::span<const std::byte> b, size_t* n, int ms) override {
+      return e_->Send(b, n, ms);
+    }
     int Recv(std::span<std::byte> b, size_t* n, int ms) override {
       t_.push_back(ms);
       return e_->Recv(b, n, ms);

@@ -21,13 +21,13 @@ TEST(ChildCoverageTest, CountsFromEveryChildReachTheParent) {
   void* mem = ::mmap(nullptr, 5 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(mem, MAP_FAILED);
   auto* base = static_cast<uint8_t*>(mem);
-  uint8_t* begin = base + 100;             // partial first page
-  uint8_t* end = base + 4 * page + 200;    // partial last page
-  uint8_t* first = begin + 5;              // copied
-  uint8_t* middle = base + 2 * page + 7;   // shared
-  uint8_t* last = base + 4 * page + 150;   // copied
-  uint8_t* by_killed = base + 3 * page;    // shared, counted by a SIGKILLed child
-  *first = 1;                              // the parent's own count stays
+  uint8_t* begin = base + 100;            // partial first page
+  uint8_t* end = base + 4 * page + 200;   // partial last page
+  uint8_t* first = begin + 5;             // copied
+  uint8_t* middle = base + 2 * page + 7;  // shared
+  uint8_t* last = base + 4 * page + 150;  // copied
+  uint8_t* by_killed = base + 3 * page;   // shared, counted by a SIGKILLed child
+  *first = 1;                             // the parent's own count stays
   ASSERT_EQ(ShareCountersWithChildren(begin, end).find("child coverage: "), 0u);
 
   SandboxOptions o;

@@ -54,8 +54,8 @@ TEST(FuzzPluginTest, BrokenPluginIsCaughtFromTheSeedsAndReplaysAsSteps) {
   std::string crash;
   for (const auto& e : fs::directory_iterator(fs::path(IPCSPEC_CORPUS_DIR) / "plugin")) {
     const std::string bytes = Read(e.path());
-    std::string err = RunFuzzInput("plugin", reinterpret_cast<const uint8_t*>(bytes.data()),
-                                   bytes.size());
+    std::string err =
+        RunFuzzInput("plugin", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     if (!err.empty()) {
       EXPECT_THAT(err, HasSubstr("G-MODEL on plugin_drop4096"));
       crash = bytes;
