@@ -65,7 +65,8 @@ def channel_seeds(nt):
     """Seeds useful to every channel family; nt = transports in the family."""
     seeds = {}
     for t in range(nt):
-        seeds[f"t{t}_basic"] = bytes([t]) + send(100) + recv() + send(0) + recv() + CLOSE + recv() + wait()
+        seeds[f"t{t}_basic"] = (bytes([t]) + send(100) + send(4096) + recv() + recv() + send(0) + recv()
+                                + CLOSE + recv() + wait())
         seeds[f"t{t}_chunks"] = bytes([t]) + send(4097) + recv(7) + recv(1000) + recv(4096) + recv() + CLOSE + recv()
         # Full: 96 KiB in 12 messages (over a pipe's, a ring's and a queue's room).
         seeds[f"t{t}_full"] = bytes([t]) + sends(12, 8192) + recvs(13) + CLOSE + recv()
