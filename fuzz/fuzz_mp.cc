@@ -10,6 +10,7 @@
 #include "fuzz/fuzz_decode.h"
 #include "fuzz/fuzz_mp_reader.h"
 #include "fuzz/fuzz_mp_state.h"
+#include "ipcspec/watch.h"
 #include "properties/model/model.h"
 #include "properties/support/common.h"
 
@@ -91,6 +92,7 @@ std::string WriterMain(const Case& c, uint32_t w, std::unique_ptr<End>& end) {
       // Killed here by the case process. What it counted must reach the
       // fuzzer before the SIGKILL does.
       RunChildExitHook();
+      WatchedCall watched = WatchedCall::PeerWait("wait for its SIGKILL");
       c.shared->SetState(w, mp::kDying);
       for (;;) ::pause();
     }

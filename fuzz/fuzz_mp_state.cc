@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "ipcspec/watch.h"
 #include "properties/model/model.h"
 
 namespace ipcspec::mp {
@@ -23,6 +24,9 @@ void MpShared::Bump() {
 }
 
 bool MpShared::WaitForChange(uint32_t seen, const Deadline& deadline) {
+  // On the case's watchdog board: when every participant waits for a peer,
+  // the case ends as a hang with a diagnosis instead of at the deadline.
+  WatchedCall watched = WatchedCall::PeerWait("wait for the other participants");
   while (epoch.load(std::memory_order_acquire) == seen) {
     const int ms = deadline.RemainingMs();
     if (ms == 0) return false;
