@@ -15,7 +15,7 @@ dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 cp "$seed" "$dir/"
 covered() {
-  env "$@" "$bin" -runs=0 -print_coverage=1 "$dir" 2>&1 | grep -c 'COVERED_FUNC.*SawKilledWriter' || true
+  env "$@" "$bin" -runs=0 -print_coverage=1 "$dir" 2>&1 | grep -c '^COVERED_FUNC: .*SawKilledWriter' || true
 }
 shared="$(covered IPCSPEC_FUZZ_CHILD_COVERAGE=1)"
 private="$(covered IPCSPEC_FUZZ_CHILD_COVERAGE=0)"

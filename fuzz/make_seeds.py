@@ -43,13 +43,18 @@ def wait(ms=1):
 CLOSE = bytes([5 << 5])
 
 
-def sends(n, size):
+def repeated(kind, n, size):
+    """n sends of size bytes, as instructions of kind (a + 1) repeats each."""
     out = b""
     while n > 0:
         k = min(n, 32)
-        out += bytes([(6 << 5) | (k - 1), SIZES.index(size)])
+        out += bytes([(kind << 5) | (k - 1), SIZES.index(size)])
         n -= k
     return out
+
+
+def sends(n, size):
+    return repeated(6, n, size)
 
 
 def recvs(n):
@@ -155,12 +160,7 @@ MP_KILL = bytes([6 << 5])
 
 
 def mp_sends(n, size):
-    out = b""
-    while n > 0:
-        k = min(n, 32)
-        out += bytes([(7 << 5) | (k - 1), SIZES.index(size)])
-        n -= k
-    return out
+    return repeated(7, n, size)
 
 
 def mp_seeds(nt, two_writers, atomic=4096):

@@ -23,6 +23,7 @@
 #include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
 #include "properties/model/model.h"
+#include "tests/cli_test_util.h"
 #include "tests/support/broken_transports.h"
 #include "tests/support/subprocess.h"
 
@@ -36,12 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string Read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string Read(const fs::path& p) { return testing::ReadFileOrEmpty(p); }
 
 std::vector<fs::path> Files(const std::string& target) {
   std::vector<fs::path> out;

@@ -11,24 +11,15 @@
 #include "fuzz/fuzz_entry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/cli_test_util.h"
 #include "tests/support/subprocess.h"
-
-#ifndef IPCSPEC_CORPUS_DIR
-#error "IPCSPEC_CORPUS_DIR must name the corpus directory (tests/CMakeLists.txt)"
-#endif
 
 namespace ipcspec {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string Read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadFileOrEmpty;
+namespace fs = std::filesystem;
 
 TEST(FuzzPluginTest, WithoutAPluginTheTargetSaysWhatToDo) {
   ::unsetenv("IPCSPEC_PLUGIN");
@@ -53,7 +44,7 @@ TEST(FuzzPluginTest, BrokenPluginIsCaughtFromTheSeedsAndReplaysAsSteps) {
   EXPECT_THAT(*init, HasSubstr("transport plugin_drop4096"));
   std::string crash;
   for (const auto& e : fs::directory_iterator(fs::path(IPCSPEC_CORPUS_DIR) / "plugin")) {
-    const std::string bytes = Read(e.path());
+    const std::string bytes = ReadFileOrEmpty(e.path());
     std::string err =
         RunFuzzInput("plugin", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     if (!err.empty()) {
