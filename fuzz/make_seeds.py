@@ -4,7 +4,7 @@
     python3 fuzz/make_seeds.py            # rewrites corpus/<target>/ and
                                           # corpus/<target>.{dict,options}
 
-The byte format is the one properties/fuzz_decode.h documents: byte 0 picks
+The byte format is the one fuzz/fuzz_decode.h documents: byte 0 picks
 the transport of the family, then one instruction per byte (high 3 bits the
 kind, low 5 bits the argument). The seeds reach deep states: a full pipe, a
 full queue, EMSGSIZE both ways, end of stream, ring wrap-around, a counter
@@ -43,13 +43,18 @@ def wait(ms=1):
 CLOSE = bytes([5 << 5])
 
 
-def sends(n, size):
+def repeated(kind, n, size):
+    """n sends of size bytes, as instructions of kind (a + 1) repeats each."""
     out = b""
     while n > 0:
         k = min(n, 32)
-        out += bytes([(6 << 5) | (k - 1), SIZES.index(size)])
+        out += bytes([(kind << 5) | (k - 1), SIZES.index(size)])
         n -= k
     return out
+
+
+def sends(n, size):
+    return repeated(6, n, size)
 
 
 def recvs(n):
@@ -65,12 +70,16 @@ def channel_seeds(nt):
     """Seeds useful to every channel family; nt = transports in the family."""
     seeds = {}
     for t in range(nt):
-        seeds[f"t{t}_basic"] = bytes([t]) + send(100) + recv() + send(0) + recv() + CLOSE + recv() + wait()
+        seeds[f"t{t}_basic"] = (bytes([t]) + send(100) + send(4096) + recv() + recv() + send(0) + recv()
+                                + CLOSE + recv() + wait())
         seeds[f"t{t}_chunks"] = bytes([t]) + send(4097) + recv(7) + recv(1000) + recv(4096) + recv() + CLOSE + recv()
-        seeds[f"t{t}_full"] = bytes([t]) + sends(20, 4096) + recvs(21) + CLOSE + recv()
+        # Full: 96 KiB in 12 messages (over a pipe's, a ring's and a queue's room).
+        seeds[f"t{t}_full"] = bytes([t]) + sends(12, 8192) + recvs(13) + CLOSE + recv()
         seeds[f"t{t}_big"] = bytes([t]) + send(65537) + send(1) + recv(7) + send(70000) + recvs(4) + CLOSE + recvs(3)
         seeds[f"t{t}_small_buffer"] = bytes([t]) + send(1000) + recv(16) + recv(1000) + send(8193) + recv(8192) + recv() + wait(2)
-        seeds[f"t{t}_wrap"] = bytes([t]) + (send(1000) + send(1023) + recv() + recv()) * 40 + CLOSE + recv()
+        # Wrap-around: 72 KiB through a 64 KiB ring, in few steps (every step
+        # of a seed is paid by each input made from it).
+        seeds[f"t{t}_wrap"] = bytes([t]) + (send(8191) + recv()) * 9 + CLOSE + recv()
         seeds[f"t{t}_eof_early"] = bytes([t]) + send(9) + CLOSE + recv(3) + recv() + recv() + wait(3)
     return seeds
 
@@ -133,6 +142,63 @@ def scenario_seeds():
     }
 
 
+# Multi-process targets (<family>_mp): the reader and the current writer.
+def mp_send(size, blocking=True):
+    return bytes([((0 if blocking else 1) << 5) | SIZES.index(size)])
+
+
+def mp_recv(cap=0, blocking=True):
+    return bytes([((2 if blocking else 3) << 5) | CAPS.index(cap)])
+
+
+def mp_writer(w):
+    return bytes([(4 << 5) | (w - 1)])
+
+
+MP_CLOSE = bytes([5 << 5])
+MP_KILL = bytes([6 << 5])
+
+
+def mp_sends(n, size):
+    return repeated(7, n, size)
+
+
+def mp_seeds(nt, two_writers, atomic=4096):
+    """Seeds for a multi-process family: blocking both ways, a full channel,
+    writers killed mid-stream, two writers racing (where allowed)."""
+    seeds = {}
+    for t in range(nt):
+        b = bytes([t])
+        seeds[f"t{t}_basic"] = b + mp_send(100) + mp_recv() + mp_send(0) + mp_recv() + MP_CLOSE + mp_recv()
+        seeds[f"t{t}_chunks"] = b + mp_send(4097) + mp_recv(7) * 3 + mp_recv(1000) + mp_recv(4096) + MP_CLOSE
+        seeds[f"t{t}_full"] = b + mp_sends(40, 4096) + mp_recv() * 4
+        seeds[f"t{t}_nonblocking"] = b + (mp_send(1000, False) + mp_recv(0, False)) * 12 + mp_sends(3, 8192)
+        seeds[f"t{t}_small_buffer"] = b + mp_send(1000) + mp_recv(16) + mp_recv(1000) + mp_send(8193) + mp_recv(8192) + mp_recv()
+        seeds[f"t{t}_killed"] = b + mp_sends(5, 100) + MP_KILL + mp_recv() * 3
+        seeds[f"t{t}_killed_full"] = b + mp_sends(20, 8192) + MP_KILL + mp_recv(1000) + mp_recv()
+        if two_writers:
+            size = min(atomic, 4096)
+            seeds[f"t{t}_two_writers"] = (b + mp_writer(1) + mp_sends(16, size) + mp_writer(2) + mp_sends(16, size)
+                                          + mp_recv() * 8 + mp_writer(1) + MP_CLOSE + mp_writer(2) + mp_sends(4, 100))
+            seeds[f"t{t}_two_writers_kill"] = (b + mp_writer(2) + mp_sends(8, 1000) + MP_KILL + mp_writer(1)
+                                               + mp_sends(8, 2048) + mp_recv(0, False) * 4 + mp_recv())
+    return seeds
+
+
+def mp_counter_seeds():
+    b = bytes([0])
+    return {
+        "sum": b + mp_send(8) * 3 + mp_recv() + mp_recv(0, False),
+        "errors": b + mp_send(3) + mp_send(9) + mp_send(8) + mp_recv(4) + mp_recv(7) + mp_recv(8),
+        "killed": b + mp_sends(6, 8) + MP_KILL + mp_recv(),
+        "two_writers": b + mp_writer(1) + mp_sends(10, 8) + mp_writer(2) + mp_sends(10, 8) + mp_recv() * 5,
+    }
+
+
+DICT_MP = [mp_send(4096), mp_send(8192), mp_send(65536), mp_send(100, False), mp_recv(), mp_recv(7),
+           mp_recv(0, False), MP_CLOSE, MP_KILL, mp_writer(1), mp_writer(2), mp_sends(16, 4096)]
+
+
 DICT_CHANNEL = [send(4096), send(8192), send(8193), send(65536), send(65537), recv(), recv(7), CLOSE,
                 sends(16, 4096), sends(10, 8192), recvs(16), wait()]
 
@@ -145,7 +211,7 @@ def write_target(name, seeds, dict_tokens, max_len=4096):
         with open(os.path.join(d, k), "wb") as f:
             f.write(v)
     with open(os.path.join(ROOT, name + ".dict"), "w") as f:
-        f.write(f"# fuzz_{name}: instruction sequences (see properties/fuzz_decode.h)\n")
+        f.write(f"# fuzz_{name}: instruction sequences (see fuzz/fuzz_decode.h)\n")
         for i, tok in enumerate(dict_tokens):
             f.write('tok%d="%s"\n' % (i, "".join("\\x%02x" % b for b in tok)))
     with open(os.path.join(ROOT, name + ".options"), "w") as f:
@@ -162,6 +228,15 @@ def main():
     write_target("signal", signal_seeds(),
                  [sig(k, s) for k in (QUEUE, BLOCK, UNBLOCK, HANDLE, IGNORE) for s in ("SIGHUP", "RT0", "RTMAX")])
     write_target("scenario", scenario_seeds(), [b"IPCSPEC1", b"G-MODEL", b"posix_mq", b"pipe"])
+    plugin = channel_seeds(1)
+    plugin.update({f"counter_{k}": v for k, v in counter_seeds().items()})
+    write_target("plugin", plugin, DICT_CHANNEL + [send(8), recv(4)])
+    write_target("pipe_mp", mp_seeds(2, True), DICT_MP, max_len=1024)
+    write_target("socket_mp", mp_seeds(6, True), DICT_MP, max_len=1024)
+    write_target("sysv_msg_mp", mp_seeds(1, True, 8192), DICT_MP, max_len=1024)
+    write_target("posix_mq_mp", mp_seeds(1, True, 8192), DICT_MP, max_len=1024)
+    write_target("shm_ring_mp", mp_seeds(2, True, 65536), DICT_MP, max_len=1024)
+    write_target("eventfd_mp", mp_counter_seeds(), DICT_MP + [mp_send(8)], max_len=1024)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 // Every counterexample reads as words: no step of any property's generated
 // scenarios prints as "parameter N = V".
-#include <set>
 #include <string>
 
 #include "gmock/gmock.h"

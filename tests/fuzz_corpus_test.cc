@@ -1,8 +1,10 @@
 // Every seed and saved crash under corpus/<target>/ runs through its fuzz
-// target's entry (properties/fuzz_entry.h, what LLVMFuzzerTestOneInput calls)
-// in the ordinary build, without libFuzzer: no verdict other than pass and
-// nothing left behind. Also the decoder's promises: every corpus file prints
-// as readable steps, and re-encodes to itself.
+// target's entry (fuzz/fuzz_entry.h, what LLVMFuzzerTestOneInput calls) in
+// the ordinary build, without libFuzzer: no verdict other than pass and
+// nothing left behind (the plugin target over the correct test plugin, the
+// multi-process targets through the sandbox). Also the decoder's promises:
+// every corpus file prints as readable steps, and re-encodes to itself; and
+// the seeds find the deliberately broken transports of each kind.
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/msg.h>
@@ -20,6 +22,8 @@
 #include "gtest/gtest.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
+#include "properties/model/model.h"
+#include "tests/cli_test_util.h"
 #include "tests/support/broken_transports.h"
 #include "tests/support/subprocess.h"
 
@@ -33,12 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string Read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string Read(const fs::path& p) { return testing::ReadFileOrEmpty(p); }
 
 std::vector<fs::path> Files(const std::string& target) {
   std::vector<fs::path> out;
@@ -52,10 +51,16 @@ std::vector<fs::path> Files(const std::string& target) {
 }
 
 // As the fuzz targets do: a private namespace where permitted, so that other
-// work on the machine cannot look like a leak.
+// work on the machine cannot look like a leak; and the correct test plugin
+// for the plugin target.
 class Isolation : public ::testing::Environment {
  public:
-  void SetUp() override { std::cerr << "fuzz_corpus_test: " << EnterFuzzIsolation() << "\n"; }
+  void SetUp() override {
+    std::cerr << "fuzz_corpus_test: " << EnterFuzzIsolation() << "\n";
+    ::setenv("IPCSPEC_PLUGIN", IPCSPEC_PLUGIN_PIPE, 1);
+    absl::StatusOr<std::string> p = InitFuzzTarget("plugin");
+    std::cerr << "fuzz_corpus_test: " << (p.ok() ? *p : p.status().ToString()) << "\n";
+  }
 };
 const ::testing::Environment* const kIsolation = ::testing::AddGlobalTestEnvironment(new Isolation);
 
@@ -108,6 +113,112 @@ TEST(FuzzEntryTest, BrokenTransportFromTheSeedsIsCaught) {
     }
   }
   EXPECT_TRUE(caught);
+}
+
+// Runs target's seeds until one fails (a race may need a few rounds).
+std::string FirstFailure(const std::string& target, const std::string& corpus, int rounds = 1) {
+  for (int round = 0; round < rounds; ++round) {
+    for (const fs::path& f : Files(corpus)) {
+      const std::string bytes = Read(f);
+      std::string err =
+          RunFuzzInput(target, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+      if (!err.empty()) return err;
+    }
+  }
+  return "";
+}
+
+TEST(FuzzEntryTest, WrongEndOfStreamFromTheSeedsIsCaught) {
+  testing::RegisterBrokenTransports();
+  EXPECT_THAT(FirstFailure("broken_no_end", "pipe"), HasSubstr("G-MODEL on broken_no_end"));
+}
+
+TEST(FuzzEntryTest, TornWriteFromTheMultiProcessSeedsIsCaught) {
+  testing::RegisterBrokenTransports();
+  const std::string err = FirstFailure("broken_torn_mp", "pipe_mp", 5);
+  EXPECT_THAT(err, HasSubstr("was cut after 2048 bytes by the start of"));
+  EXPECT_THAT(err, HasSubstr("MP-FUZZ on broken_torn"));
+}
+
+// A pipe whose reader ends note the timeout of every receive.
+class NotingPipe : public Transport {
+ public:
+  explicit NotingPipe(const Transport& pipe) : pipe_(pipe) {}
+  std::string_view name() const override { return "noting_pipe"; }
+  std::string_view description() const override { return "pipe, noting receive timeouts"; }
+  const Capabilities& caps() const override { return pipe_.caps(); }
+  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& dir) const override {
+    absl::StatusOr<std::unique_ptr<Channel>> ch = pipe_.Create(dir);
+    if (!ch.ok()) return ch.status();
+    return std::make_unique<NotingChannel>(std::move(*ch), timeouts);
+  }
+  mutable std::vector<int> timeouts;
+
+ private:
+  class NotingEnd : public End {
+   public:
+    NotingEnd(std::unique_ptr<End> e, std::vector<int>& t) : e_(std::move(e)), t_(t) {}
+    int Send(std::span<const std::byte> b, size_t* n, int ms) override {
+      return e_->Send(b, n, ms);
+    }
+    int Recv(std::span<std::byte> b, size_t* n, int ms) override {
+      t_.push_back(ms);
+      return e_->Recv(b, n, ms);
+    }
+
+   private:
+    std::unique_ptr<End> e_;
+    std::vector<int>& t_;
+  };
+  class NotingChannel : public Channel {
+   public:
+    NotingChannel(std::unique_ptr<Channel> c, std::vector<int>& t) : c_(std::move(c)), t_(t) {}
+    absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+      absl::StatusOr<std::unique_ptr<End>> e = c_->Open(role);
+      if (!e.ok()) return e.status();
+      return std::make_unique<NotingEnd>(std::move(*e), t_);
+    }
+    void Detach() override { c_->Detach(); }
+    absl::Status Destroy() override { return c_->Destroy(); }
+
+   private:
+    std::unique_ptr<Channel> c_;
+    std::vector<int>& t_;
+  };
+  const Transport& pipe_;
+};
+
+TEST(FuzzEntryTest, VirtualTimeWaitsOnTheClockOnceAtMost) {
+  // Bounded receives on an empty pipe are predicted timeouts: under virtual
+  // time none blocks, or with one_real_timeout, the first for 1 ms. Where
+  // something is buffered, the bounded receive is made as asked.
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  ASSERT_NE(pipe, nullptr);
+  NotingPipe noting(*pipe);
+  std::vector<Step> steps(20, Step{Op::kWait, 0, 3, 0});
+  steps.push_back({Op::kTrySend, 1, 10, 0});
+  steps.push_back({Op::kWait, 0, 3, 0});
+  props::ExecOptions o = FuzzExecOptions(Scenario{"G-MODEL", "pipe", steps});
+  ASSERT_TRUE(o.virtual_time);
+  o.final_drain = false;
+  o.one_real_timeout = false;
+  ASSERT_TRUE(props::ExecuteSteps(noting, steps, FuzzScratchDir(), o).ok());
+  std::vector<int> want(20, 0);
+  want.push_back(3);
+  EXPECT_EQ(noting.timeouts, want);
+  noting.timeouts.clear();
+  o.one_real_timeout = true;
+  ASSERT_TRUE(props::ExecuteSteps(noting, steps, FuzzScratchDir(), o).ok());
+  want[0] = 1;
+  EXPECT_EQ(noting.timeouts, want);
+  // Whether an input waits for real depends on its steps alone: rarely.
+  int real = 0;
+  for (uint64_t n = 1; n <= 1024; ++n) {
+    real += FuzzExecOptions(Scenario{"G-MODEL", "pipe", std::vector<Step>(1, {Op::kWait, 0, n, 0})})
+                .one_real_timeout;
+  }
+  EXPECT_GT(real, 0);
+  EXPECT_LT(real, 30);  // about one in 128
 }
 
 TEST(FuzzEntryTest, LeftBehindIsReported) {

@@ -76,7 +76,12 @@ class FifoChannel : public Channel {
 
  private:
   absl::StatusOr<FileDescriptor> OpenWriter() const {
-    // The watch is in place before the first attempt, so a reader that opens
+    // With a reader there already (always in one process), no watch: closing
+    // an inotify instance waits for an RCU grace period, milliseconds.
+    FileDescriptor first(::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (first) return first;
+    if (errno != ENXIO) return ErrnoStatus("open(O_WRONLY)", path_);
+    // The watch is in place before the next attempt, so a reader that opens
     // between a failed attempt and the wait still wakes us.
     FileDescriptor in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     if (!in) return ErrnoStatus("inotify_init1", path_);

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/cli/commands.h"
-#include "harness/cli/plugin_loader.h"
+#include "ipcspec/plugin_loader.h"
 
 namespace ipcspec {
 namespace {

@@ -1,6 +1,7 @@
 // `ipcspec replay FILE`: runs one saved scenario or fuzz input in the
 // sandbox, prints it as readable steps with its verdict, and with --shrink
 // minimises a failing one with the property engine.
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "fuzz/fuzz_decode.h"
+#include "fuzz/fuzz_entry.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/report.h"
 #include "ipcspec/engine.h"
@@ -51,20 +53,34 @@ class FixedStepsProperty : public Property {
   std::vector<Step> steps_;
 };
 
+// What `ipcspec replay FILE` runs: the scenario, and the fuzz target whose
+// executor judges it as the fuzzer did (nullptr: the property's own run).
+struct ReplayInput {
+  Scenario scenario;
+  const FuzzTarget* target = nullptr;
+};
+
 // A serialized Scenario (IPCSPEC1...) is taken as it is; any other file is a
 // fuzz input of --target, or of the target named by its directory
-// (corpus/<target>/FILE, fuzz-artifacts/<target>/FILE).
-Scenario ReadScenario(const std::string& path, const Flags& f) {
+// (corpus/<target>/FILE, fuzz-artifacts/<target>/FILE). Plugins are loaded
+// first, so the plugin target decodes over them.
+ReplayInput ReadScenario(const std::string& path, const Flags& f) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError{absl::StrCat("cannot read ", path, ": ", strerror(errno))};
   std::stringstream bytes;
   bytes << in.rdbuf();
+  const bool given = f.Has("target");
   const std::string target =
       f.Get("target", std::filesystem::path(path).parent_path().filename().string());
+  const FuzzTarget* ft = FindFuzzTarget(target);
+  const bool listed = std::any_of(FuzzTargets().begin(), FuzzTargets().end(),
+                                  [&](const FuzzTarget& t) { return t.name == target; });
   absl::StatusOr<Scenario> s = absl::InvalidArgumentError("");
   if (bytes.str().rfind("IPCSPEC1", 0) == 0) {
     s = Scenario::Parse(bytes.str());
-  } else if (FindFuzzTarget(target) == nullptr) {
+    // Judged by a fuzz target's executor only when one is named.
+    if (!given && !listed) ft = nullptr;
+  } else if (ft == nullptr) {
     std::vector<std::string> names;
     for (const FuzzTarget& t : FuzzTargets()) names.push_back(t.name);
     throw UsageError{absl::StrFormat(
@@ -74,7 +90,8 @@ Scenario ReadScenario(const std::string& path, const Flags& f) {
     s = DecodeFuzzInput(target, bytes.str());
   }
   if (!s.ok()) throw UsageError{absl::StrCat(path, ": ", s.status().message())};
-  return *std::move(s);
+  if (ft != nullptr && s->property != FuzzPropertyOf(*ft)) ft = nullptr;
+  return {*std::move(s), ft};
 }
 
 void Shrink(const Scenario& s, const std::string& out, CaseRunner& runner) {
@@ -112,11 +129,17 @@ int ReplayCommand(std::span<char* const> args) {
   SandboxOptions options;
   options.timeout = f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));
   LoadPlugins(f.All("plugin"));
-  const Scenario s = ReadScenario(f.positional()[0], f);
+  const ReplayInput input = ReadScenario(f.positional()[0], f);
+  const Scenario& s = input.scenario;
   std::cout << DescribeFuzzScenario(s);
   std::cout.flush();
   DirectRunner runner(options);
-  CaseResult r = runner.Run(s);
+  // A fuzz input runs in the sandbox with its target's executor (virtual
+  // time for the in-process targets), so it fails here as it did there.
+  CaseResult r =
+      input.target == nullptr ? runner.Run(s) : RunCase(options, [&](const CaseEnv& env) {
+        return JudgeFuzzScenario(*input.target, s, env);
+      });
   std::cout << "verdict: " << OutcomeName(r.outcome) << (r.message.empty() ? "" : ": ") << r.message
             << "\n";
   for (const std::string& l : r.leaks) std::cout << "left behind: " << l << "\n";

@@ -33,10 +33,17 @@ long Futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const struct times
 }
 
 int g_report_fd = -1;  // in a participant: its report pipe
+ChildExitHook g_exit_hook = nullptr;
 
 int g_watch_fd = -1;  // ... and its watchdog's wake-up descriptor
 
 }  // namespace
+
+void SetChildExitHook(ChildExitHook hook) { g_exit_hook = hook; }
+
+void RunChildExitHook() {
+  if (g_exit_hook != nullptr) g_exit_hook();
+}
 
 void CloseInheritedDescriptors() {
   // Closes everything from 3 up but the report pipe and the watchdog's fd.
@@ -81,6 +88,7 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
     board_->Attach(children_.size());
     ::signal(SIGPIPE, SIG_IGN);
     Verdict v = fn();
+    RunChildExitHook();
     WriteFrame(w.get(), Encode(v));
     ::_exit(0);
   }

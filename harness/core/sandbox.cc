@@ -34,6 +34,11 @@
 #endif
 #endif
 
+// Defined when the program runs under AddressSanitizer, even if this
+// library was built without it (an installed harness linked into a
+// sanitized fuzz target): ASan's shadow memory does not fit RLIMIT_AS.
+extern "C" void __asan_init() __attribute__((weak));
+
 namespace ipcspec {
 namespace {
 
@@ -138,7 +143,7 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   env->mq_dir = facts.mq_dir;
   SetLimit(RLIMIT_CORE, 0);
 #ifndef IPCSPEC_ASAN
-  SetLimit(RLIMIT_AS, options.max_address_space);
+  if (&__asan_init == nullptr) SetLimit(RLIMIT_AS, options.max_address_space);
 #endif
   if (plan.own_uid) {
     const uid_t id = kCaseUidBase + static_cast<uid_t>(::getpid());
@@ -181,6 +186,7 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
     IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
     for (const OwnedObject& o : internal::PrivateObjects(mine)) leaks.push_back(o.Describe());
   }
+  RunChildExitHook();
   WriteFrame(kReportFd, EncodeVerdict(verdict, leaks));
   ::_exit(0);
 }

@@ -85,6 +85,18 @@ struct ExecOptions {
   // After the last step, receive whatever the model still holds and check
   // that nothing more comes.
   bool final_drain = true;
+  // Virtual time (the fuzz targets): a bounded receive (kWait) whose outcome
+  // the model predicts does not wait on the clock. When the model holds
+  // something deliverable, the bounded receive returns at once anyway; when
+  // it predicts a timeout (nothing buffered, no end of stream), the receive
+  // is made without blocking and its -EAGAIN stands for the -ETIMEDOUT of a
+  // wait that virtual time has already let pass.
+  bool virtual_time = false;
+  // Under virtual time, the first predicted timeout of the run still waits
+  // for real, for at most real_timeout_ms (the caller makes this rare), so
+  // the transports' own timeout paths are exercised too.
+  bool one_real_timeout = false;
+  int real_timeout_ms = 1;
 };
 
 // Runs `steps` on a new channel of `t` created in `scratch_dir`: opens the
@@ -95,7 +107,8 @@ struct ExecOptions {
 // message), kWait (a receive waiting at most `size` wait units), kClose of
 // actor 1 (the writer). Other steps, and sends after the close, are ignored.
 // Every send and receive is non-blocking: kSend and kRecv behave as kTrySend
-// and kTryRecv, since one process cannot wait for itself.
+// and kTryRecv, since one process cannot wait for itself. See ExecOptions for
+// virtual time.
 Verdict ExecuteSteps(const Transport& t, const std::vector<Step>& steps,
                      const std::string& scratch_dir, const ExecOptions& options = {});
 

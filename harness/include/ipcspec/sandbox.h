@@ -173,6 +173,19 @@ class Participants {
   std::unique_ptr<WatchBoard> board_;
 };
 
+// An opt-in hook run in every process the sandbox forks to run code (the
+// case process and each participant), just before it reports its verdict
+// and exits; nullptr (the default) runs nothing. One per program, set before
+// the first case (a fork server inherits it). The multi-process fuzz targets
+// use it to hand the coverage a child gathered to the fuzzing process:
+//
+//   SetChildExitHook(&FlushChildCoverage);
+using ChildExitHook = void (*)();
+void SetChildExitHook(ChildExitHook hook);
+// Runs the hook, if any (the sandbox calls it; so may a child about to be
+// killed on purpose).
+void RunChildExitHook();
+
 // In a participant: closes every descriptor but 0-2 and the participant's
 // own report pipe, so what follows is done as by an unrelated process.
 void CloseInheritedDescriptors();

@@ -1,4 +1,4 @@
-#include "harness/cli/plugin_loader.h"
+#include "ipcspec/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -95,7 +95,7 @@ std::unique_ptr<Transport> WrapAbiTransport(const ipcspec_transport* t) {
   return TransportFromAbi(t, absl::StrFormat("plugin transport (ABI v%d)", t->abi_version));
 }
 
-absl::Status LoadPlugin(const std::string& path) {
+absl::Status LoadPlugin(const std::string& path, std::string* name) {
   auto fail = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrFormat("plugin %s: %s", path, why));
   };
@@ -129,6 +129,7 @@ absl::Status LoadPlugin(const std::string& path) {
       !s.ok()) {
     return fail(s.message());
   }
+  if (name != nullptr) *name = (*t)->name;
   return absl::OkStatus();
 }
 

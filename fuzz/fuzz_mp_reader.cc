@@ -1,0 +1,378 @@
+#include "fuzz/fuzz_mp_reader.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::mp {
+
+MpReader::MpReader(const MpScript& script, MpShared* shared) : script_(script), shared_(shared) {
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    got_[w].assign(script_.sends[w].size(), 0);
+    payloads_[w].resize(script_.sends[w].size());
+    made_[w].assign(script_.sends[w].size(), false);
+  }
+}
+
+const std::vector<std::byte>& MpReader::PayloadOf(uint32_t w, uint64_t k) const {
+  if (!made_[w][k]) {
+    payloads_[w][k] = MpPayload(script_.caps, w, k, script_.sends[w][k].size);
+    made_[w][k] = true;
+    // Messages the reader is past are not looked at again (but by a
+    // failure's description, which makes them anew).
+    for (uint64_t j = 0; j + 1 < next_[w]; ++j) {
+      if (made_[w][j]) {
+        payloads_[w][j] = {};
+        made_[w][j] = false;
+      }
+    }
+  }
+  return payloads_[w][k];
+}
+
+bool MpReader::Published(uint32_t w, uint64_t k) const {
+  return k < shared_->writers[w].done.load(std::memory_order_acquire);
+}
+
+uint64_t MpReader::Length(uint32_t w, uint64_t k) const {
+  if (!Published(w, k)) return script_.sends[w][k].size;
+  return static_cast<uint64_t>(std::max<int64_t>(shared_->writers[w].taken[k], 0));
+}
+
+std::optional<uint64_t> MpReader::Candidate(uint32_t w) const {
+  const bool message = script_.caps.framing == Framing::kMessage;
+  for (uint64_t k = next_[w]; k < script_.sends[w].size(); ++k) {
+    if (!script_.sends[w][k].delivers) continue;
+    if (!Published(w, k)) return k;
+    const int64_t taken = shared_->writers[w].taken[k];
+    if (taken > 0 || (message && taken == 0)) return k;
+  }
+  return std::nullopt;
+}
+
+std::string MpReader::Name(uint32_t w, uint64_t k) const {
+  return script_.writers == 1 ? absl::StrFormat("message %d", k)
+                              : absl::StrFormat("message %d of writer %d", k, w);
+}
+
+bool MpReader::Pending() const {
+  if (script_.caps.model == ModelClass::kCounter) {
+    uint64_t sum = 0;
+    for (uint32_t w = 1; w <= script_.writers; ++w) {
+      const uint32_t done = shared_->writers[w].done.load(std::memory_order_acquire);
+      for (uint32_t k = 0; k < done; ++k) {
+        if (shared_->writers[w].taken[k] == 8) sum += MpCounterValue(w, k);
+      }
+    }
+    return sum > sum_read_;
+  }
+  if (open_ && Published(open_->w, open_->k) && open_->off < Length(open_->w, open_->k)) {
+    return true;
+  }
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    std::optional<uint64_t> k = Candidate(w);
+    if (k && Published(w, *k)) return true;
+  }
+  return false;
+}
+
+bool MpReader::InFlight() const {
+  uint64_t published = 0, in_flight = 0;  // counter values
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    const WriterShared& ws = shared_->writers[w];
+    uint32_t k, again;
+    bool sending;
+    do {  // the send in flight is the first unpublished one
+      k = ws.done.load(std::memory_order_acquire);
+      sending = ws.in_send.load(std::memory_order_acquire) != 0;
+      again = ws.done.load(std::memory_order_acquire);
+    } while (k != again);
+    if (script_.caps.model == ModelClass::kCounter) {
+      for (uint32_t j = 0; j < k; ++j) {
+        if (ws.taken[j] == 8) published += MpCounterValue(w, j);
+      }
+      if (sending && k < script_.sends[w].size()) in_flight += MpCounterValue(w, k);
+      continue;
+    }
+    if (!sending || k >= script_.sends[w].size()) continue;
+    // Owed until it has arrived whole (the reader may get it before the
+    // writer's send returns).
+    if (next_[w] <= k) return true;
+    if (open_ && open_->w == w && open_->k == k && open_->off < script_.sends[w][k].size) {
+      return true;
+    }
+  }
+  return script_.caps.model == ModelClass::kCounter && sum_read_ < published + in_flight;
+}
+
+__attribute__((noinline)) void MpReader::SawKilledWriter(uint32_t w) const { killed_ |= 1u << w; }
+
+bool MpReader::AllFinished() const {
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    const WriterState s = shared_->StateOf(w);
+    if (s == kDead && (killed_ & (1u << w)) == 0) SawKilledWriter(w);
+    if (s != kClosed && s != kDead) return false;
+  }
+  return true;
+}
+
+std::string MpReader::Owing() const {
+  std::vector<std::string> owed;
+  if (open_ && open_->off < Length(open_->w, open_->k)) {
+    owed.push_back(absl::StrFormat("the rest of %s from byte %d%s", Name(open_->w, open_->k),
+                                   open_->off, Published(open_->w, open_->k) ? " (sent)" : ""));
+  }
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    std::optional<uint64_t> k = Candidate(w);
+    if (!k) continue;
+    if (Published(w, *k)) {
+      owed.push_back(absl::StrFormat("%s (%d bytes, sent)", Name(w, *k), Length(w, *k)));
+    } else if (shared_->writers[w].in_send.load() != 0) {
+      owed.push_back(absl::StrFormat("%s (being sent)", Name(w, *k)));
+    }
+  }
+  std::string out = owed.empty() ? "nothing" : absl::StrJoin(owed, ", or ");
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    if (killed_ & (1u << w)) absl::StrAppendFormat(&out, " (writer %d was killed)", w);
+  }
+  return out;
+}
+
+bool MpReader::Matches(uint32_t w, uint64_t k, uint64_t off, std::span<const std::byte> got) const {
+  const std::vector<std::byte>& p = PayloadOf(w, k);
+  return off + got.size() <= p.size() &&
+         (got.empty() || std::memcmp(got.data(), p.data() + off, got.size()) == 0);
+}
+
+std::string MpReader::OnData(std::span<const std::byte> got) {
+  if (ended_) return absl::StrFormat("%d bytes after end of stream", got.size());
+  if (script_.caps.model == ModelClass::kCounter) return OnCounter(got);
+  if (script_.caps.framing == Framing::kStream) return OnStream(got);
+  return OnMessage(got);
+}
+
+std::string MpReader::OnMessage(std::span<const std::byte> got) {
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    std::optional<uint64_t> k = Candidate(w);
+    if (k && got.size() == script_.sends[w][*k].size && Matches(w, *k, 0, got)) {
+      got_[w][*k] = got.size() + 1;  // arrived (+1: an empty message too)
+      next_[w] = *k + 1;
+      return "";
+    }
+  }
+  return Mismatch(got);
+}
+
+std::string MpReader::Mismatch(std::span<const std::byte> got) const {
+  std::vector<std::string> want;
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    if (std::optional<uint64_t> k = Candidate(w)) {
+      want.push_back(absl::StrFormat("%s (%d bytes%s)", Name(w, *k), script_.sends[w][*k].size,
+                                     Published(w, *k) ? ", sent" : ""));
+    }
+  }
+  const std::string expected =
+      want.empty() ? "expected nothing" : absl::StrCat("expected ", absl::StrJoin(want, " or "));
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    const std::optional<uint64_t> k = Candidate(w);
+    for (uint64_t j = 0; j < script_.sends[w].size(); ++j) {
+      if (got.size() != script_.sends[w][j].size || !Matches(w, j, 0, got)) continue;
+      if (j < next_[w]) return absl::StrFormat("%s, got %s a second time", expected, Name(w, j));
+      if (k && j > *k) {
+        return absl::StrFormat("%s, got %s: %s is missing", expected, Name(w, j), Name(w, *k));
+      }
+      return absl::StrFormat("%s, got %s, whose send was refused", expected, Name(w, j));
+    }
+    if (k && got.size() < script_.sends[w][*k].size && Matches(w, *k, 0, got)) {
+      return absl::StrFormat("%s, got its first %d bytes only", expected, got.size());
+    }
+  }
+  return absl::StrFormat("%s, got %d bytes that are no message sent", expected, got.size());
+}
+
+std::string MpReader::OnStream(std::span<const std::byte> got) {
+  unattributed_.insert(unattributed_.end(), got.begin(), got.end());
+  const std::vector<std::byte> work = std::move(unattributed_);
+  unattributed_.clear();
+  size_t pos = 0;
+  while (pos < work.size()) {
+    const std::span<const std::byte> rest = std::span(work).subspan(pos);
+    if (open_) {
+      Cursor& c = *open_;
+      const uint64_t len = Length(c.w, c.k);
+      if (c.off >= len) {  // a partial send, now published, ended it
+        open_.reset();
+        continue;
+      }
+      const size_t m = std::min<uint64_t>(len - c.off, rest.size());
+      const std::vector<std::byte>& p = PayloadOf(c.w, c.k);
+      size_t same = 0;  // up to where the bytes continue the message
+      if (c.off + m <= p.size()) {
+        same = std::mismatch(rest.begin(), rest.begin() + static_cast<long>(m),
+                             p.begin() + static_cast<long>(c.off))
+                   .first -
+               rest.begin();
+      }
+      c.off += same;
+      got_[c.w][c.k] += same;
+      pos += same;
+      stream_pos_ += same;
+      if (same < m) return StreamMismatch(std::span(work).subspan(pos));
+      if (c.off == script_.sends[c.w][c.k].size) open_.reset();
+      continue;
+    }
+    // Which writer's next message these bytes begin, by their first few
+    // (the rest is checked as it comes, so a torn message is named where
+    // it is cut).
+    std::vector<Cursor> fit;
+    for (uint32_t w = 1; w <= script_.writers; ++w) {
+      std::optional<uint64_t> k = Candidate(w);
+      if (!k) continue;
+      const size_t m = std::min<uint64_t>({Length(w, *k), rest.size(), 16});
+      if (Matches(w, *k, 0, rest.first(m))) fit.push_back({w, *k, 0});
+    }
+    if (fit.empty()) return StreamMismatch(rest);
+    if (fit.size() > 1) {  // too few bytes yet to tell the writers apart
+      unattributed_.assign(rest.begin(), rest.end());
+      return "";
+    }
+    open_ = fit[0];
+    next_[fit[0].w] = fit[0].k + 1;
+  }
+  return "";
+}
+
+std::string MpReader::StreamMismatch(std::span<const std::byte> rest) const {
+  const std::string at = absl::StrFormat("at stream byte %d", stream_pos_);
+  // Whose message do these bytes begin, if anyone's?
+  std::string begins;
+  for (uint32_t w = 1; w <= script_.writers && begins.empty(); ++w) {
+    for (uint64_t j = next_[w]; j < script_.sends[w].size(); ++j) {
+      const uint64_t n = std::min<uint64_t>({rest.size(), script_.sends[w][j].size, 16});
+      if (n > 0 && Matches(w, j, 0, rest.first(n))) {
+        begins = Name(w, j);
+        break;
+      }
+    }
+  }
+  if (open_) {
+    const Cursor& c = *open_;
+    const std::string msg =
+        absl::StrFormat("%s (%d bytes%s)", Name(c.w, c.k), script_.sends[c.w][c.k].size,
+                        script_.writers > 1 ? ", one atomic write" : "");
+    if (!begins.empty()) {
+      return absl::StrFormat("%s, %s was cut after %d bytes by the start of %s", at, msg, c.off,
+                             begins);
+    }
+    return absl::StrFormat("%s, %s differs from its byte %d on", at, msg, c.off);
+  }
+  std::vector<std::string> want;
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    if (std::optional<uint64_t> k = Candidate(w)) want.push_back(Name(w, *k));
+  }
+  const std::string expected =
+      want.empty() ? "nothing more was sent"
+                   : absl::StrCat("expected the start of ", absl::StrJoin(want, " or "));
+  if (!begins.empty()) return absl::StrFormat("%s, %s, got the start of %s", at, expected, begins);
+  return absl::StrFormat("%s, %s, got %d bytes that begin no message sent", at, expected,
+                         rest.size());
+}
+
+std::string MpReader::OnCounter(std::span<const std::byte> got) {
+  if (got.size() != 8) return absl::StrFormat("expected 8 bytes (a counter), got %d", got.size());
+  uint64_t v;
+  std::memcpy(&v, got.data(), sizeof v);
+  if (v == 0) return "a counter read returned 0";
+  sum_read_ += v;
+  uint64_t most = 0;  // published values, and one send in flight per writer
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    const uint32_t done = shared_->writers[w].done.load(std::memory_order_acquire);
+    for (uint32_t k = 0; k < done; ++k) {
+      if (shared_->writers[w].taken[k] == 8) most += MpCounterValue(w, k);
+    }
+    if (done < script_.sends[w].size() && script_.sends[w][done].delivers) {
+      most += MpCounterValue(w, done);
+    }
+  }
+  if (sum_read_ > most) {
+    return absl::StrFormat("read %d (%d in all), but the writers had added at most %d", v,
+                           sum_read_, most);
+  }
+  return "";
+}
+
+std::string MpReader::OnCode(int rc, uint64_t cap, bool blocking) {
+  const Capabilities& c = script_.caps;
+  switch (rc) {
+    case kEnd:
+      return OnEnd();
+    case -EAGAIN:
+      return blocking ? "a blocking receive returned -EAGAIN" : "";
+    case -ETIMEDOUT:
+      return absl::StrFormat("nothing arrived within the hang grace, though it was owed %s",
+                             Owing());
+    case -EINVAL:
+      if (c.model == ModelClass::kCounter && cap < 8) return "";
+      break;
+    case -EMSGSIZE: {
+      if (c.framing != Framing::kMessage) break;
+      if (c.max_message > 0 && cap < c.max_message) return "";  // a queue that insists
+      for (uint32_t w = 1; w <= script_.writers; ++w) {
+        std::optional<uint64_t> k = Candidate(w);
+        if (k && cap < script_.sends[w][*k].size) return "";
+      }
+      return absl::StrFormat("expected a message (%d bytes hold any owed: %s), got -EMSGSIZE", cap,
+                             Owing());
+    }
+    default:
+      break;
+  }
+  return absl::StrFormat("expected data%s, got %s", c.peer_close ? " or end of stream" : "",
+                         props::Errno(rc));
+}
+
+std::string MpReader::OnEnd() {
+  if (ended_) return "";
+  if (!script_.caps.peer_close) return "end of stream, but the transport declares no peer_close";
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    if (shared_->StateOf(w) == kRunning) {
+      return absl::StrFormat("end of stream while writer %d is still open (at step %d)", w,
+                             shared_->writers[w].at_step.load());
+    }
+  }
+  if (Pending() || !unattributed_.empty()) {
+    return absl::StrFormat("end of stream before %s arrived", Owing());
+  }
+  ended_ = true;
+  return "";
+}
+
+std::string MpReader::FinalCheck() const {
+  const bool message = script_.caps.framing == Framing::kMessage;
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    const WriterShared& ws = shared_->writers[w];
+    for (uint64_t k = 0; k < got_[w].size(); ++k) {
+      if (got_[w][k] == 0) continue;
+      const int64_t taken = k < ws.done.load() ? ws.taken[k] : -1;
+      const uint64_t arrived = message ? got_[w][k] - 1 : got_[w][k];
+      if (taken < 0 || arrived > static_cast<uint64_t>(taken)) {
+        return absl::StrFormat("%d bytes of %s arrived, but its send returned %s", arrived,
+                               Name(w, k),
+                               taken < 0 ? props::Errno(ws.rc[k]) : absl::StrCat(taken, " bytes"));
+      }
+    }
+  }
+  if (!unattributed_.empty()) {
+    return absl::StrFormat("%d bytes at the end that begin no message sent", unattributed_.size());
+  }
+  if (script_.caps.model == ModelClass::kCounter && Pending()) {
+    return absl::StrFormat("read %d in all, less than the writers added", sum_read_);
+  }
+  return "";
+}
+
+}  // namespace ipcspec::mp

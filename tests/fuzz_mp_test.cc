@@ -1,0 +1,168 @@
+// The multi-process executor (fuzz/fuzz_mp.h, the property MP-FUZZ): every
+// correct transport passes scenarios with blocking calls, kills and two
+// writers, and each class of bug it is written for is caught, as words: a
+// dropped or swapped message, a torn atomic write, a truncated message, a
+// wrong end of stream, a send reported taken but lost.
+#include "fuzz/fuzz_mp.h"
+
+#include "absl/strings/str_cat.h"
+#include "fuzz/fuzz_decode.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/engine.h"
+#include "ipcspec/registry.h"
+#include "tests/support/broken_transports.h"
+
+namespace ipcspec {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+
+class MultiProcessTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { testing::RegisterBrokenTransports(); }
+
+  // Runs the scenario as `ipcspec replay` would: one sandboxed case.
+  static CaseResult Run(const std::string& transport, std::vector<Step> steps) {
+    SandboxOptions o;
+    o.timeout = absl::Seconds(10);
+    o.hang_grace = absl::Milliseconds(300);
+    DirectRunner runner(o);
+    return runner.Run(Scenario{"MP-FUZZ", transport, std::move(steps)});
+  }
+  // A race may need several runs to show: the first failure's message, or
+  // "" when none failed.
+  static std::string FailsWithin(int runs, const std::string& transport,
+                                 const std::vector<Step>& steps) {
+    for (int i = 0; i < runs; ++i) {
+      CaseResult r = Run(transport, steps);
+      if (r.outcome == Outcome::kFail) return r.message;
+    }
+    return "";
+  }
+  static bool Have(const std::string& transport) {
+    return TransportRegistry::Global().Find(transport) != nullptr;
+  }
+};
+
+Step Send(uint32_t w, uint64_t size, uint64_t k) { return {Op::kSend, w, size, k}; }
+Step TrySend(uint32_t w, uint64_t size, uint64_t k) { return {Op::kTrySend, w, size, k}; }
+Step Recv(uint64_t cap = 0) { return {Op::kRecv, 0, cap, 0}; }
+Step Close(uint32_t w) { return {Op::kClose, w, 0, 0}; }
+Step Kill(uint32_t w) { return {Op::kKill, w, 0, 0}; }
+
+// Sends of `n` messages of `size` bytes by writer w.
+std::vector<Step> Sends(uint32_t w, int n, uint64_t size) {
+  std::vector<Step> out;
+  for (int k = 0; k < n; ++k) out.push_back(Send(w, size, static_cast<uint64_t>(k)));
+  return out;
+}
+
+TEST_F(MultiProcessTest, EveryApplicableTransportPassesBlockingKillsAndTwoWriters) {
+  for (const Transport* t : TransportRegistry::Global().All()) {
+    if (t->name().rfind("broken_", 0) == 0 || !MultiProcessUnfit(t->caps()).empty()) continue;
+    const std::string name(t->name());
+    std::vector<Step> steps = Sends(1, 12, 4096);
+    steps.push_back(Recv(7));
+    steps.push_back(Recv());
+    steps.push_back(TrySend(1, 100, 12));
+    steps.push_back(Kill(1));
+    CaseResult r = Run(name, steps);
+    EXPECT_EQ(r.outcome, Outcome::kPass) << name << ": " << r.message;
+    if (!TwoWritersFit(t->caps())) continue;
+    std::vector<Step> two = Sends(1, 20, 1000);
+    for (const Step& s : Sends(2, 20, 2048)) two.push_back(s);
+    two.push_back(Close(2));
+    two.push_back(Recv());
+    r = Run(name, two);
+    EXPECT_EQ(r.outcome, Outcome::kPass) << name << " with two writers: " << r.message;
+  }
+}
+
+TEST_F(MultiProcessTest, DroppedMessageIsNamed) {
+  if (!Have("broken_drop4096")) GTEST_SKIP() << "posix_mq is not built here";
+  CaseResult r = Run("broken_drop4096", {Send(1, 4096, 0), Send(1, 100, 1), Recv()});
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  // Message 1 arrives instead, or (a starved writer) nothing does in time.
+  EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 1: message 0 is missing"),
+                               HasSubstr("owed message 0 (4096 bytes, sent)")));
+}
+
+TEST_F(MultiProcessTest, SwappedMessagesAreNamed) {
+  if (!Have("broken_swap45")) GTEST_SKIP() << "posix_mq is not built here";
+  std::vector<Step> steps = Sends(1, 7, 10);
+  for (int i = 0; i < 7; ++i) steps.push_back(Recv());
+  CaseResult r = Run("broken_swap45", steps);
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 5: message 4 is missing"),
+                               HasSubstr("owed message 4 (10 bytes, sent)")));
+}
+
+TEST_F(MultiProcessTest, TruncatedMessageIsNamed) {
+  if (!Have("broken_truncate")) GTEST_SKIP() << "sysv_shm is not built here";
+  CaseResult r = Run("broken_truncate", {Send(1, 4096, 0), Recv()});
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_THAT(r.message, HasSubstr("got its first 1000 bytes only")) << r.message;
+}
+
+TEST_F(MultiProcessTest, TornAtomicWriteIsCaughtWithTwoWriters) {
+  if (!Have("broken_torn")) GTEST_SKIP() << "pipe is not built here";
+  // Both writers block on a full pipe in the middle of their split writes;
+  // the reader's large reads let them in turn.
+  std::vector<Step> steps = Sends(1, 48, 4096);
+  for (const Step& s : Sends(2, 48, 4096)) steps.push_back(s);
+  EXPECT_THAT(FailsWithin(50, "broken_torn", steps),
+              HasSubstr("one atomic write) was cut after 2048 bytes"));
+}
+
+TEST_F(MultiProcessTest, EndOfStreamNeverReportedIsCaught) {
+  if (!Have("broken_no_end")) GTEST_SKIP() << "pipe is not built here";
+  CaseResult r = Run("broken_no_end", {Send(1, 100, 0), Close(1), Recv(), Recv()});
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_THAT(r.message, HasSubstr("expected end of stream")) << r.message;
+}
+
+TEST_F(MultiProcessTest, EmptyMessageTakenForEndOfStreamIsCaught) {
+  if (!Have("broken_empty_is_end")) GTEST_SKIP() << "socketpair_seqpacket is not built here";
+  CaseResult r = Run("broken_empty_is_end", {Send(1, 0, 0), Send(1, 10, 1), Recv(), Recv()});
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_THAT(r.message, HasSubstr("end of stream")) << r.message;
+}
+
+TEST_F(MultiProcessTest, SendReportedTakenButLostIsCaught) {
+  if (!Have("broken_lose_on_eagain")) GTEST_SKIP() << "posix_mq is not built here";
+  // Sends without blocking into a queue of ten, faster than the reader
+  // takes them: one that would block is "taken" and lost.
+  std::vector<Step> steps;
+  for (uint64_t k = 0; k < 300; ++k) steps.push_back(TrySend(1, 8, k));
+  EXPECT_THAT(FailsWithin(10, "broken_lose_on_eagain", steps),
+              AnyOf(HasSubstr("is missing"), HasSubstr("bytes, sent)")));
+}
+
+TEST_F(MultiProcessTest, KilledWriterMeansEndOfStreamAfterWhatItSent) {
+  for (const std::string name : {"pipe", "fifo", "socketpair_stream", "sysv_shm"}) {
+    if (!Have(name)) continue;
+    std::vector<Step> steps = Sends(1, 5, 100);
+    steps.push_back(Kill(1));
+    steps.push_back(Recv());
+    steps.push_back(Recv());
+    CaseResult r = Run(name, steps);
+    EXPECT_EQ(r.outcome, Outcome::kPass) << name << ": " << r.message;
+  }
+}
+
+TEST_F(MultiProcessTest, DecodedInputsPrintAsReadableSteps) {
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  if (pipe == nullptr) GTEST_SKIP();
+  // Writer 1 sends 100 bytes, writer 2 (switch) is killed, the reader receives.
+  const std::string bytes = {static_cast<char>(10), static_cast<char>(0x81),
+                             static_cast<char>(0xc0), static_cast<char>(0x40)};
+  Scenario s = DecodeMultiProcess(*pipe, bytes);
+  EXPECT_THAT(s.Describe(), HasSubstr("1. writer 1 sends message 0: 100 bytes"));
+  EXPECT_THAT(s.Describe(), HasSubstr("2. writer 2 is killed with SIGKILL"));
+  EXPECT_THAT(s.Describe(), HasSubstr("3. reader receives"));
+}
+
+}  // namespace
+}  // namespace ipcspec
