@@ -128,7 +128,7 @@ ssize_t read(int fd, void* buf, size_t n) {
     }
     return (ssize_t)total;
   }
-  ssize_t r = next(fd, buf, n);
+  ssize_t r = ipcspec_shim_signalfd_read(fd, buf, n);
   if (r == 0 && n > 0 && MODE("eof-wakes-one") && PipeReadEnd(fd) &&
       !(shim_status_flags(fd) & O_NONBLOCK)) {
     const unsigned long ino = shim_inode(fd);
@@ -399,7 +399,7 @@ int poll(struct pollfd* fds, nfds_t n, int timeout) {
 }
 
 int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* t, const sigset_t* mask) {
-  return AdjustPoll(fds, n, IPCSPEC_SHIM_NEXT(ppoll)(fds, n, t, mask));
+  return AdjustPoll(fds, n, ipcspec_shim_signal_ppoll(fds, n, t, mask));
 }
 
 /* ---- open ---- */

@@ -363,6 +363,7 @@ int pthread_kill(pthread_t thread, int sig) {
 }
 
 int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
+  ipcspec_shim_sigqueue_keep(thread, sig, value);
   if (Mode("tgkill-process") && Catchable(sig)) {
     return REAL(sigqueue)(getpid(), sig, value) == 0 ? 0 : errno;
   }

@@ -103,7 +103,8 @@ int pause(void) {
 
 /* ppoll-nomask (SIG-PPOLL-MASK): ppoll, pselect and epoll_pwait ignore
  * their signal mask (the thread's mask stays as it is). */
-int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout, const sigset_t* mask) {
+int ipcspec_shim_signal_ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout,
+                              const sigset_t* mask) {
   return REAL(ppoll)(fds, n, timeout, Mode("ppoll-nomask") ? NULL : mask);
 }
 
@@ -208,6 +209,7 @@ int sigtimedwait(const sigset_t* set, siginfo_t* info, const struct timespec* ti
   }
   rc = REAL(sigtimedwait)(set, info, timeout);
   err = errno;
+  if (rc > 0) ipcspec_shim_sigqueue_taken(rc);
   if (rc == -1 && err == EINTR && Mode("sigwait-eintr0")) return 0;
   errno = err;
   return rc;
@@ -281,7 +283,7 @@ static void SignalfdChildAfterFork(void) {
 /* read(2) on a signalfd. sfd-noconsume (SIG-SFD-READ): every record read
  * is queued again to the reading thread, so nothing is consumed. Any other
  * read passes straight through. */
-ssize_t read(int fd, void* buf, size_t count) {
+ssize_t ipcspec_shim_signalfd_read(int fd, void* buf, size_t count) {
   ssize_t n = REAL(read)(fd, buf, count);
   if (n > 0 && count >= sizeof(struct signalfd_siginfo) && Mode("sfd-noconsume") &&
       IsSignalfd(fd)) {

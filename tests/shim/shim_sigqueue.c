@@ -6,8 +6,9 @@
  *                            sigtimedwait takes the signal, the kept instance
  *                            becomes pending again
  *
- * Only pthread_sigqueue (the fuzz_signal executor's way of sending) and
- * sigtimedwait are wrapped, and only for standard signals in this mode.
+ * The hooks act on pthread_sigqueue (the fuzz_signal executor's way of
+ * sending) and sigtimedwait, only for standard signals in this mode; the
+ * wrappers themselves live in shim_signal.c and shim_signal_wait.c.
  */
 #define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
 #include <pthread.h>
@@ -21,23 +22,22 @@ static int g_kept_count[NSIG];
 
 static int Standard(int sig) { return sig > 0 && sig < SIGRTMIN && sig < NSIG; }
 
-int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
+/* Called by the pthread_sigqueue wrapper (shim_signal.c) before it sends. */
+void ipcspec_shim_sigqueue_keep(pthread_t thread, int sig, const union sigval value) {
   sigset_t pending;
   if (ipcspec_shim_mode("standard-signal-queues") && Standard(sig) &&
       pthread_equal(thread, pthread_self()) && sigpending(&pending) == 0 &&
       sigismember(&pending, sig) == 1 && g_kept_count[sig] < kKept) {
     g_kept[sig][g_kept_count[sig]++] = value;
   }
-  return IPCSPEC_SHIM_NEXT(pthread_sigqueue)(thread, sig, value);
 }
 
-int sigtimedwait(const sigset_t* set, siginfo_t* info, const struct timespec* timeout) {
-  const int sig = IPCSPEC_SHIM_NEXT(sigtimedwait)(set, info, timeout);
-  if (sig > 0 && Standard(sig) && g_kept_count[sig] > 0) {
+/* Called by the sigtimedwait wrapper (shim_signal_wait.c) once it took `sig`. */
+void ipcspec_shim_sigqueue_taken(int sig) {
+  if (Standard(sig) && g_kept_count[sig] > 0) {
     const union sigval next = g_kept[sig][0];
     for (int i = 1; i < g_kept_count[sig]; ++i) g_kept[sig][i - 1] = g_kept[sig][i];
     --g_kept_count[sig];
     IPCSPEC_SHIM_NEXT(pthread_sigqueue)(pthread_self(), sig, next);
   }
-  return sig;
 }
