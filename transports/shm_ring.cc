@@ -372,6 +372,9 @@ absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mappin
     if (s->slots[r][i].compare_exchange_strong(expected, pid)) {
       // After the slot: a peer never sees "opened, and none open".
       s->opened[r].fetch_add(1);
+      // A peer already waiting chose what to wait on before this End was
+      // there; waking it lets it include this End's death.
+      sync->Post(1 - r);
       return std::make_unique<ShmRingEnd>(role, i, std::move(mapping), std::move(sync));
     }
     sync->Closed(r, i);

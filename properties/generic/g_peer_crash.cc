@@ -44,21 +44,29 @@ constexpr uint64_t kInFlight = 256;  // sends past the reader's pause
 // The calls a blocked receive of any transport sleeps in (the first four
 // exist on x86-64, not on every architecture).
 #if defined(SYS_poll)
-#define IPCSPEC_LEGACY_WAITS SYS_poll, SYS_select, SYS_epoll_wait, SYS_pause,
+#define IPCSPEC_LEGACY_WAITS SYS_poll, SYS_select, SYS_epoll_wait, SYS_pause, SYS_nanosleep,
 #else
 #define IPCSPEC_LEGACY_WAITS
 #endif
-constexpr std::initializer_list<long> kReceiveCalls = {IPCSPEC_LEGACY_WAITS SYS_read,
-                                                       SYS_recvfrom,
-                                                       SYS_recvmsg,
-                                                       SYS_ppoll,
-                                                       SYS_pselect6,
-                                                       SYS_epoll_pwait,
-                                                       SYS_futex,
-                                                       SYS_msgrcv,
-                                                       SYS_mq_timedreceive,
-                                                       SYS_rt_sigtimedwait,
-                                                       SYS_semtimedop};
+// futex_waitv (Linux 5.16): a wait on an event and on peers' robust futexes.
+#if defined(SYS_futex_waitv)
+#define IPCSPEC_NEWER_WAITS SYS_futex_waitv, SYS_epoll_pwait2,
+#else
+#define IPCSPEC_NEWER_WAITS
+#endif
+constexpr std::initializer_list<long> kReceiveCalls = {
+    IPCSPEC_LEGACY_WAITS IPCSPEC_NEWER_WAITS SYS_read,
+    SYS_recvfrom,
+    SYS_recvmsg,
+    SYS_ppoll,
+    SYS_pselect6,
+    SYS_epoll_pwait,
+    SYS_futex,
+    SYS_msgrcv,
+    SYS_mq_timedreceive,
+    SYS_rt_sigtimedwait,
+    SYS_semtimedop,
+    SYS_clock_nanosleep};
 
 std::string SayWaiting(uint64_t v) {
   return v != 0 ? "the reader is blocked in a receive when the writer dies"
