@@ -87,10 +87,9 @@ class TimeoutProperty : public NamedProperty {
   bool MostlyWaits() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
-    return absl::StrFormat(s.actor == 0 ? "the reader receives on the empty channel, waiting at "
-                                          "most %d time units"
-                                        : "after the reader closed, the writer sends, waiting at "
-                                          "most %d time units",
+    return absl::StrFormat("%s, waiting at most %d time units",
+                           s.actor == 0 ? "the reader receives on the empty channel"
+                                        : "after the reader closed, the writer sends",
                            s.size);
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
