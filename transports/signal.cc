@@ -6,13 +6,14 @@
 // messages with sigtimedwait(2), skipping signals that are not SI_QUEUE from
 // a writer of this channel.
 //
-// Create() maps one MAP_SHARED|MAP_ANONYMOUS page, inherited across fork,
+// Create() maps MAP_SHARED|MAP_ANONYMOUS pages, inherited across fork,
 // where the reader publishes its pid (writers wait for it on a futex) and
 // writers register theirs. A writer's close queues an END marker after its
 // data; the reader reports the end once it has taken the marker of every
 // writer that opened. The reader's close sets a flag after which sends fail
 // with EPIPE, waits until no writer is between checking that flag and
-// sigqueue, takes every pending instance of the signal, and restores its
+// sigqueue (each writer holds a robust mutex there, so a writer killed inside
+// ends the wait at once, by event), takes every pending instance of the signal, and restores its
 // mask, so no late signal reaches the process with its default action.
 //
 // The queue limit (RLIMIT_SIGPENDING) is per user and sigqueue cannot wait
@@ -25,6 +26,7 @@
 // then times out instead of seeing the end.
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -75,18 +77,20 @@ sigset_t SignalSet() {
   return set;
 }
 
-// The shared page. Futex words: reader_pid, in_flight, dequeued.
+// The shared pages. Futex words: reader_pid, dequeued. A writer holds its
+// slot's robust mutex from the closed check to sigqueue, so the reader's
+// close waits for it by event: the unlock, or the kernel marking the mutex
+// EOWNERDEAD when the writer dies inside (SIGKILL mid-send).
 struct Page {
   std::atomic<uint32_t> reader_pid;  // 0 until a reader opened
   std::atomic<uint32_t> reader_closed;
-  std::atomic<uint32_t> in_flight;     // writers between the closed check and sigqueue
   std::atomic<uint32_t> dequeued;      // bumped when the reader took a signal or closed
   std::atomic<uint32_t> send_waiters;  // writers waiting on `dequeued`
   std::atomic<uint32_t> writers_opened;
   std::atomic<uint32_t> writer_pids[kMaxWriters];
+  pthread_mutex_t sending[kMaxWriters];  // robust, process-shared
 };
-constexpr size_t kPageSize = 4096;
-static_assert(sizeof(Page) <= kPageSize);
+constexpr size_t kPageSize = (sizeof(Page) + 4095) / 4096 * 4096;
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
 void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, const Deadline& deadline) {
@@ -112,7 +116,14 @@ class SharedPage {
   static absl::StatusOr<std::shared_ptr<SharedPage>> Map() {
     void* p = ::mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return ErrnoStatus("mmap(MAP_SHARED|MAP_ANONYMOUS)", "signal");
-    return std::shared_ptr<SharedPage>(new SharedPage(p));
+    auto page = std::shared_ptr<SharedPage>(new SharedPage(p));
+    pthread_mutexattr_t attr;
+    ::pthread_mutexattr_init(&attr);
+    ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    for (pthread_mutex_t& m : page->get().sending) ::pthread_mutex_init(&m, &attr);
+    ::pthread_mutexattr_destroy(&attr);
+    return page;
   }
   ~SharedPage() { ::munmap(addr_, kPageSize); }
   Page& get() const { return *static_cast<Page*>(addr_); }
@@ -134,9 +145,15 @@ class SignalReader : public End {
     p.reader_closed.store(1);
     p.dequeued.fetch_add(1);
     FutexWakeAll(&p.dequeued);
-    const Deadline deadline = Deadline::After(kCloseTimeout);
-    for (uint32_t n; (n = p.in_flight.load()) != 0 && !deadline.Passed();) {
-      FutexWait(&p.in_flight, n, deadline);
+    // Every writer that may be between its closed check and sigqueue is
+    // waited for: its unlock, or its death (then nothing more comes from it).
+    const uint32_t writers = std::min(p.writers_opened.load(), kMaxWriters);
+    for (uint32_t i = 0; i < writers; ++i) {
+      if (p.writer_pids[i].load() == 0) continue;
+      if (::pthread_mutex_lock(&p.sending[i]) == EOWNERDEAD) {
+        ::pthread_mutex_consistent(&p.sending[i]);
+      }
+      ::pthread_mutex_unlock(&p.sending[i]);
     }
     const sigset_t set = SignalSet();
     const struct timespec zero = {0, 0};
@@ -220,8 +237,8 @@ class SignalReader : public End {
 
 class SignalWriter : public End {
  public:
-  SignalWriter(std::shared_ptr<SharedPage> page, FileDescriptor reader)
-      : page_(std::move(page)), reader_(std::move(reader)) {}
+  SignalWriter(std::shared_ptr<SharedPage> page, FileDescriptor reader, uint32_t slot)
+      : page_(std::move(page)), reader_(std::move(reader)), slot_(slot) {}
   ~SignalWriter() override {
     Queue(kEndMarker, static_cast<int>(absl::ToInt64Milliseconds(kCloseTimeout)));
   }
@@ -261,7 +278,8 @@ class SignalWriter : public End {
 
   int TryQueue(uint64_t v) {
     Page& p = page_->get();
-    p.in_flight.fetch_add(1);
+    pthread_mutex_t* sending = &p.sending[slot_];
+    if (::pthread_mutex_lock(sending) == EOWNERDEAD) ::pthread_mutex_consistent(sending);
     int r = -EPIPE;
     if (p.reader_closed.load() == 0) {
       // sigqueue(3) through a pidfd: what it sends, to a process that cannot
@@ -275,14 +293,13 @@ class SignalWriter : public End {
       r = ::syscall(SYS_pidfd_send_signal, reader_.get(), Signal(), &info, 0) == 0 ? 0 : -errno;
       if (r == -ESRCH) r = -EPIPE;  // the reader's process is gone
     }
-    if (p.in_flight.fetch_sub(1) == 1 && p.reader_closed.load() != 0) {
-      FutexWakeAll(&p.in_flight);
-    }
+    ::pthread_mutex_unlock(sending);
     return r;
   }
 
   std::shared_ptr<SharedPage> page_;
   FileDescriptor reader_;  // pidfd of the reader's process
+  uint32_t slot_;          // this writer's slot in the page
 };
 
 class SignalChannel : public Channel {
@@ -347,7 +364,7 @@ class SignalChannel : public Channel {
       }
     } while (!p.writers_opened.compare_exchange_weak(slot, slot + 1));
     p.writer_pids[slot].store(static_cast<uint32_t>(::getpid()));
-    return std::make_unique<SignalWriter>(page_, std::move(pidfd));
+    return std::make_unique<SignalWriter>(page_, std::move(pidfd), slot);
   }
 
   std::shared_ptr<SharedPage> page_;

@@ -4,6 +4,13 @@
 // while it is small, and answers "run pair i" with progress frames and the
 // encoded PropertyResult. The parent only dispatches and collects, so the
 // results, and their order, do not depend on `jobs`.
+//
+// Dispatch order (never the results' order): pairs of properties that mostly
+// sleep on clocks (Property::MostlyWaits, G-TIMEOUT) go to extra "waiter"
+// workers, up to `jobs` of them, started at once beside the `jobs` busy ones,
+// so their sleep overlaps the busy pairs instead of idling a CPU. The busy
+// queue starts with pairs on polled transports (realtime=false), the slow
+// ones, so that the run does not end on a long tail.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -73,6 +80,7 @@ struct Worker {
   pid_t pid = -1;
   FileDescriptor to, from;
   std::optional<size_t> pair;  // the pair it runs
+  bool waiter = false;         // takes only MostlyWaits pairs
 };
 
 absl::StatusOr<Worker> StartWorker(const std::vector<PlannedPair>& pairs,
@@ -130,16 +138,28 @@ class Dispatcher {
   Dispatcher(const std::vector<PlannedPair>& pairs, const MatrixOptions& options)
       : pairs_(pairs), options_(options) {
     out_.results.resize(pairs.size());
-    for (size_t i = 0; i < pairs.size(); ++i) pending_.push_back(i);
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      if (pairs[i].property->MostlyWaits()) waiting_.push_back(i);
+    }
+    for (bool polled : {true, false}) {
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        if (!pairs[i].property->MostlyWaits() && pairs[i].transport->caps().realtime != polled) {
+          pending_.push_back(i);
+        }
+      }
+    }
   }
 
   absl::StatusOr<MatrixResult> Run(size_t jobs) {
-    for (size_t i = 0; i < jobs; ++i) {
+    const size_t busy = std::min(jobs, std::max<size_t>(pending_.size(), 1));
+    const size_t waiters = std::min(jobs, waiting_.size());
+    for (size_t i = 0; i < busy + waiters; ++i) {
       absl::StatusOr<Worker> w = StartWorker(pairs_, options_);
       if (!w.ok()) {
         KillEverything(workers_);
         return w.status();
       }
+      w->waiter = i >= busy;
       workers_.push_back(*std::move(w));
     }
     for (Worker& w : workers_) Assign(w);
@@ -156,13 +176,17 @@ class Dispatcher {
   }
 
  private:
+  // The next pair for `w`: a waiter takes only sleeping pairs; a busy
+  // worker takes busy ones, then what sleeping ones are left.
   void Assign(Worker& w) {
-    if (pending_.empty() || w.pid < 0) return;
-    const size_t i = pending_.front();
+    if (w.pid < 0) return;
+    std::deque<size_t>* from = w.waiter || pending_.empty() ? &waiting_ : &pending_;
+    if (from->empty()) return;
+    const size_t i = from->front();
     WireWriter req;
     req.U64(i);
     if (WriteFrame(w.to.get(), req.data()) != 0) return;
-    pending_.pop_front();
+    from->pop_front();
     w.pair = i;
   }
 
@@ -207,6 +231,7 @@ class Dispatcher {
     w.pair.reset();
     absl::StatusOr<Worker> fresh = StartWorker(pairs_, options_);
     if (!fresh.ok()) return;
+    fresh->waiter = w.waiter;
     w = *std::move(fresh);
     Assign(w);
   }
@@ -235,7 +260,8 @@ class Dispatcher {
   const std::vector<PlannedPair>& pairs_;
   const MatrixOptions& options_;
   std::vector<Worker> workers_;
-  std::deque<size_t> pending_;
+  std::deque<size_t> pending_;  // busy pairs, polled transports first
+  std::deque<size_t> waiting_;  // MostlyWaits pairs
   MatrixResult out_;
   size_t done_ = 0;
 };

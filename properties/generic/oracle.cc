@@ -146,17 +146,20 @@ std::string Expectation::OnStreamBytes(std::span<const std::byte> got) {
     return absl::StrFormat("%d bytes more than the %d sent",
                            stream_pos_ + got.size() - stream_total_, stream_total_);
   }
-  // Walk the messages that [stream_pos_, + got.size()) covers.
-  uint64_t start = 0;
+  // Walk the messages that [stream_pos_, + got.size()) covers, from the
+  // one the last call ended in (a cursor: 1-byte reads stay O(1) each).
+  static const std::vector<Sent> kNone;
+  const std::vector<Sent>& sent = per_.empty() ? kNone : per_[0];
   size_t done = 0;
-  for (const Sent& m : per_.empty() ? std::vector<Sent>{} : per_[0]) {
-    if (done == got.size()) break;
+  while (done < got.size() && stream_msg_ < sent.size()) {
+    const Sent& m = sent[stream_msg_];
     const uint64_t pos = stream_pos_ + done;
-    if (pos >= start + m.size) {
-      start += m.size;
+    const uint64_t off = pos - stream_msg_start_;
+    if (off >= m.size) {
+      stream_msg_start_ += m.size;
+      ++stream_msg_;
       continue;
     }
-    const uint64_t off = pos - start;
     const size_t n = std::min<uint64_t>(m.size - off, got.size() - done);
     const size_t k = PayloadMismatch(m.writer, m.msg, off, got.subspan(done, n));
     if (k < n) {
@@ -165,7 +168,6 @@ std::string Expectation::OnStreamBytes(std::span<const std::byte> got) {
                              Byte(got[done + k]));
     }
     done += n;
-    start += m.size;
   }
   stream_pos_ += got.size();
   return "";

@@ -97,6 +97,9 @@ class Expectation {
   // Byte streams: one writer's position, or several writers' bytes kept
   // whole until they can be taken apart write by write.
   uint64_t stream_pos_ = 0, stream_total_ = 0;
+  // The message stream_pos_ is in, and where it starts in the stream.
+  size_t stream_msg_ = 0;
+  uint64_t stream_msg_start_ = 0;
   std::vector<std::byte> interleaved_;
   bool stream_done_ = false;
 };

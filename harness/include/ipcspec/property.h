@@ -43,6 +43,10 @@ class Property {
   virtual Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const = 0;
   // How many examples a default run makes (fewer for slow properties).
   virtual int DefaultExamples() const { return 40; }
+  // True for a property that is about time and spends its examples asleep
+  // in bounded calls (G-TIMEOUT): RunMatrix runs such pairs in extra slots
+  // beside the --jobs busy ones, so that a sleeping case leaves no CPU idle.
+  virtual bool MostlyWaits() const { return false; }
   // One step in words, for counterexamples. The default knows the generic
   // steps; a property with parameters says what each one means
   // ("the signal is SIGUSR1"), never "parameter 0 = 10".
