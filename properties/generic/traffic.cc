@@ -87,15 +87,35 @@ bool Traffic::WaitForWriters() const {
   return true;
 }
 
+namespace {
+constexpr size_t kTinyReceives = 512;
+constexpr uint64_t kPage = 4096;
+}  // namespace
+
 std::string Traffic::Receive(End& end, const std::vector<uint64_t>& chunks) {
   const bool stream = c_.framing == Framing::kStream;
-  std::vector<std::byte> buf;
+  // Not zeroed: only the received bytes are looked at, and a megabyte
+  // zeroed per receive cost more than the receive.
+  std::unique_ptr<std::byte[]> storage;
+  size_t allocated = 0;
   size_t chunk = 0;
   while (!expect_.Complete()) {
     uint64_t cap = RecvBufferSize(c_);
     if (stream) cap = chunks.empty() ? 65536 : chunks[chunk++ % chunks.size()];
+    // The chunk pattern repeats for kTinyReceives receives; after that a
+    // tiny chunk grows to a page. Every boundary a tiny read can split has
+    // been crossed by then, and megabytes read a byte at a time only cost
+    // time (a receive per byte).
+    if (stream && chunk > kTinyReceives && (cap & ~kTryFirst) < kPage) {
+      cap = (cap & kTryFirst) | kPage;
+    }
     const bool try_first = (cap & kTryFirst) != 0;
-    buf.resize(std::max<uint64_t>(cap & ~kTryFirst, 1));
+    const size_t want = std::max<uint64_t>(cap & ~kTryFirst, 1);
+    if (want > allocated) {
+      storage = std::make_unique_for_overwrite<std::byte[]>(want);
+      allocated = want;
+    }
+    const std::span<std::byte> buf(storage.get(), want);
     // A lossy stream has no markers: once its writers are done, a quiet
     // receive says that nothing more comes.
     const bool writers_done = stream && !c_.reliable && AllFinished();

@@ -46,6 +46,16 @@ uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset) {
 void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset, std::span<std::byte> out) {
   const uint64_t seed = Seed(writer, msg);
   size_t i = 0;
+  if (const size_t head = (8 - (offset & 7)) & 7; head != 0) {  // up to the next whole word
+    const uint64_t word = Word(seed, offset >> 3);
+    const size_t n = std::min(head, out.size());
+    for (size_t k = 0; k < n; ++k) out[k] = std::byte(word >> (8 * ((offset & 7) + k)));
+    i = n;
+  }
+  for (; i + 8 <= out.size(); i += 8) {  // whole words: the pattern is little-endian
+    const uint64_t word = Word(seed, (offset + i) >> 3);
+    for (size_t k = 0; k < 8; ++k) out[i + k] = std::byte(word >> (8 * k));
+  }
   while (i < out.size()) {
     const uint64_t pos = offset + i;
     const uint64_t word = Word(seed, pos >> 3);
