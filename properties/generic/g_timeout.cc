@@ -86,11 +86,12 @@ class TimeoutProperty : public NamedProperty {
   int DefaultExamples() const override { return 12; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
-    return absl::StrFormat(s.actor == 0 ? "the reader receives on the empty channel, waiting at "
-                                          "most %d time units"
-                                        : "after the reader closed, the writer sends, waiting at "
-                                          "most %d time units",
-                           s.size);
+    if (s.actor == 0) {
+      return absl::StrFormat(
+          "the reader receives on the empty channel, waiting at most %d time units", s.size);
+    }
+    return absl::StrFormat(
+        "after the reader closed, the writer sends, waiting at most %d time units", s.size);
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
