@@ -43,6 +43,20 @@ TEST_F(CliTest, ListJsonParsesAndNamesEveryPart) {
   EXPECT_FALSE(j["not_applicable"].empty());
 }
 
+// Every pair that `list` (and `list --verbose`) leaves out says why.
+TEST_F(CliTest, ListGivesAReasonForEverySkip) {
+  Ran r = Ipcspec({"list", "--format=json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  for (const auto& n : j["not_applicable"]) {
+    EXPECT_FALSE(n["reason"].get<std::string>().empty()) << n;
+  }
+  Ran verbose = Ipcspec({"list", "--verbose", "--transport=pipe", "--property=G-BOUNDARY"});
+  ASSERT_EQ(verbose.exit_code, 0) << verbose.out;
+  EXPECT_THAT(verbose.out, ::testing::ContainsRegex("pipe +G-BOUNDARY +excluded by capability"));
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoWithAOneLineMessage) {
   struct Case {
     std::vector<std::string> args;

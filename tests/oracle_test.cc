@@ -3,8 +3,13 @@
 // what went wrong otherwise.
 #include "properties/generic/oracle.h"
 
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipcspec/property.h"
 
 namespace ipcspec::props {
 namespace {
@@ -138,6 +143,38 @@ TEST(CapabilityFlagsTest, StreamsAreOrderedAndFlagsMustFit) {
   EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("CLOSE_ONLY"));
   abi.flags = IPCSPEC_SHORT_RECV_DROPS;  // a stream has no messages to drop
   EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("SHORT_RECV"));
+}
+
+// Every G-* property's file opens with its oracle for each capability class
+// that issue 12 lists (properties/generic/g_<name>.cc: G-MULTI-WRITER is
+// g_multi_writer.cc).
+TEST(OracleDocTest, EveryGenericPropertyDocumentsItsOraclePerCapabilityClass) {
+  int generic = 0;
+  for (const Property* p : PropertyRegistry::Global().All()) {
+    const std::string id(p->id());
+    if (id.rfind("G-", 0) != 0) continue;
+    ++generic;
+    std::string file = "g_" + id.substr(2);
+    for (char& ch : file) ch = ch == '-' ? '_' : static_cast<char>(std::tolower(ch));
+    std::ifstream in(std::string(IPCSPEC_SOURCE_DIR) + "/properties/generic/" + file + ".cc");
+    ASSERT_TRUE(in.good()) << id << ": no " << file << ".cc";
+    std::string header;
+    for (std::string line; std::getline(in, line) && line.rfind("//", 0) == 0;) {
+      for (char ch : line)
+        header += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      header += "\n";
+    }
+    // Each class, by any of its names.
+    const std::vector<std::vector<std::string>> classes = {
+        {"capability class"}, {"reliab", "lossy"}, {"peer-close"},
+        {"capacity"},         {"duplex"},          {"realtime"}};
+    for (const std::vector<std::string>& names : classes) {
+      bool said = false;
+      for (const std::string& n : names) said = said || header.find(n) != std::string::npos;
+      EXPECT_TRUE(said) << id << " does not say what " << names[0] << " changes";
+    }
+  }
+  EXPECT_GE(generic, 15);
 }
 
 }  // namespace

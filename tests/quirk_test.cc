@@ -1,4 +1,4 @@
-// The family of correct but unusual transports (tests/plugins/quirks.def)
+// The family of correct but unusual transports (tests/support/quirks.def)
 // passes every generic property that applies, with no false alarm, and each
 // broken sibling is caught by the property written for its class with a
 // minimal counterexample: through the built-in path (the C transports

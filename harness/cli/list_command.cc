@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "harness/cli/anchors.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/selection.h"
 #include "ipcspec/registry.h"
@@ -126,7 +127,7 @@ std::string SpecPage(const Selection& s) {
                     cell(p->reference()), " | ",
                     applies.empty() ? "(none here)" : absl::StrJoin(applies, ", "), " |\n");
   }
-  return out;
+  return out + AnchorSection(s.properties);
 }
 
 void ListText(const Selection& s, Shard shard, bool verbose, std::ostream& os) {

@@ -112,8 +112,7 @@ class ReadResetProperty : public CounterProperty {
             "writes add to the counter; a read returns the whole counter and resets it to 0",
             "eventfd(2) (a write adds its 8-byte value to the counter; a read returns the counter "
             "and resets it to zero); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (the "
-            "initial count, then EAGAIN), eventfd05.c (a child's write read by the parent); "
-            "gVisor test/syscalls/linux/eventfd.cc",
+            "initial count, then EAGAIN), eventfd05.c (a child's write read by the parent)",
             false) {}
 };
 class SemaphoreProperty : public CounterProperty {
@@ -123,8 +122,8 @@ class SemaphoreProperty : public CounterProperty {
                         "with EFD_SEMAPHORE a read of a non-zero counter returns 1 and "
                         "decrements it by 1",
                         "eventfd(2) EFD_SEMAPHORE (a read of a non-zero counter returns 1 and "
-                        "decrements it by 1); gVisor test/syscalls/linux/eventfd.cc Nonblock, "
-                        "BlockingWrite",
+                        "decrements it by 1); gVisor test/syscalls/linux/eventfd.cc "
+                        "EventfdTest.Nonblock, EventfdTest.BlockingWrite",
                         true) {}
 };
 
@@ -140,7 +139,7 @@ class EagainProperty : public NamedProperty {
             "that would pass 0xfffffffffffffffe gives EAGAIN; neither changes the counter",
             "eventfd(2) read (EAGAIN at zero on a non-blocking descriptor) and write (EAGAIN past "
             "0xfffffffffffffffe); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (read), "
-            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc Nonblock") {}
+            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc EventfdTest.Nonblock") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -192,7 +191,8 @@ class ShortBufferProperty : public NamedProperty {
             "read or write with a buffer under 8 bytes gives EINVAL and leaves the counter alone",
             "eventfd(2) EINVAL (a buffer of less than 8 bytes); LTP testcases/kernel/syscalls/"
             "eventfd/eventfd01.c (read), eventfd02.c (write); gVisor "
-            "test/syscalls/linux/eventfd.cc SmallRead, SmallWrite") {}
+            "test/syscalls/linux/eventfd.cc EventfdTest.SmallRead, "
+            "EventfdTest.SmallWrite") {}
   Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {

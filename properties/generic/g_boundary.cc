@@ -16,6 +16,7 @@
 //                       undeclared: either
 //   capacity            any: a full channel starts the reader early
 //   peer-close          after the last message END; without, nothing more
+//   duplex              the writer's end speaks (G-DUPLEX: both ends)
 //   realtime or not     alike: no clock
 #include <algorithm>
 

@@ -3,6 +3,17 @@
 // snapshot from before the channel with one after it is destroyed, counting
 // only the case's own objects (ipcspec/inventory.h), so that another process
 // making and removing names meanwhile is never blamed.
+//
+// The oracle is the same for every capability class: no new object of the
+// case's own after destroy. The traffic before it, which makes the
+// transport create whatever it creates, follows the class:
+//   message, reliable   every message is received before destroy
+//   message, lossy      a receive may find nothing: not a failure
+//   counter             one receive takes the sum
+//   byte stream         every byte is read (each write carries one or more)
+//   capacity            at most max_queued sends, none over capacity / 2
+//   duplex, peer-close  change nothing: the writer's end speaks, then both
+//   realtime or not     close; no clock
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/inventory.h"

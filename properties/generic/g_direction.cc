@@ -17,6 +17,8 @@
 //                       the reader gets what the writer sent, as G-ORDER
 //                       (ordered), G-INTEGRITY (unordered) or, for a
 //                       counter, nothing is checked of the data
+//   reliable or lossy   the data check follows the class: every message
+//                       (reliable) or a subsequence / sub-multiset (lossy)
 //   duplex              skipped: both ends may send (G-DUPLEX)
 //   capacity            the data fits: at most max_queued messages
 //   peer-close          after the data END; without, nothing more

@@ -18,6 +18,8 @@
 //                            the sum (G-INTEGRITY reads it)
 //   multi-writer             up to 3 writers, closing one by one
 //   capacity                 writer 1 blocks while the reader reads
+//   duplex                   the writer's end speaks and closes (G-DUPLEX: both
+//                            ends)
 //   realtime or not          alike: the no-END check before the last close
 //                            is one receive of one time unit; the others
 //                            are non-blocking

@@ -21,6 +21,7 @@
 //                       it, an empty channel gives -EAGAIN
 //   asynchronous        a receive the model says must deliver may wait for
 //                       it (returning the moment it comes)
+//   duplex              the writer's end speaks (G-DUPLEX: both ends)
 //   realtime or not     a wait step is one time unit, and rare
 //
 // The sequences come from rapidcheck's state-machine API: each command is one

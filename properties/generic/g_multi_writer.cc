@@ -13,6 +13,7 @@
 //   counter             skipped: values are summed (G-FANIN)
 //   capacity            any: writers block while the reader reads
 //   peer-close          END once every writer closed; without, nothing more
+//   duplex              the writers' ends speak (G-DUPLEX: both ends)
 //   realtime or not     alike: no clock
 #include <algorithm>
 

@@ -23,6 +23,9 @@
 //                       one send in progress
 //   counter             the sum read covers every completed add, and at
 //                       most the one in progress on top
+//   capacity            any: a bounded channel fills, so the writer usually
+//                       dies blocked in a send
+//   duplex              the writer's end speaks (G-DUPLEX: both ends)
 //   realtime or not     alike: no clock but that one quiet receive
 #include <signal.h>
 #include <sys/syscall.h>

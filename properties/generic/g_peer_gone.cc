@@ -15,6 +15,7 @@
 //   no peer-close       skipped: a send after the reader closed may
 //                       succeed, block or fail (G-TIMEOUT checks that a
 //                       bounded one returns on time)
+//   duplex              the writer's end sends after the reader's end closed
 //   realtime or not     alike: every wait is on an event
 #include "absl/strings/str_format.h"
 #include "properties/generic/traffic.h"

@@ -16,7 +16,8 @@
 //                       end, so no END is due; the sends come after the
 //                       reader closed: any result, on time
 //   reliability,        change nothing: no data moves
-//   framing, capacity
+//   framing, capacity,
+//   duplex
 #include <functional>
 
 #include "absl/strings/str_format.h"

@@ -13,8 +13,6 @@
 namespace ipcspec::props {
 namespace {
 
-constexpr size_t kCounterSize = sizeof(uint64_t);
-
 bool IsWriterStep(const Step& st) {
   return st.op == Op::kSend || st.op == Op::kTrySend || (st.op == Op::kClose && st.actor == 1);
 }

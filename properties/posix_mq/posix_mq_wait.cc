@@ -157,7 +157,9 @@ class NotifyProperty : public NamedProperty {
             "mq_notify(3) (EBUSY when another process is registered; the registration is removed "
             "once a notification is sent); LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c "
             "(SI_MESGQ and sival_int of the notification, EBUSY); Open POSIX "
-            "conformance/interfaces/mq_notify/") {}
+            "conformance/interfaces/mq_notify/1-1.c (a signal on arrival), 4-1.c (the registration "
+            "is "
+            "removed once sent), 9-1.c (EBUSY for another process)") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
   int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {

@@ -134,8 +134,9 @@ class DefaultActionProperty : public SignalProperty {
             "default actions seen in a forked child's wait status: terminate (WIFSIGNALED), "
             "core (WIFSIGNALED; WCOREDUMP only where a core can be written), ignore (runs on), "
             "stop (WIFSTOPPED under WUNTRACED, then WIFCONTINUED after SIGCONT)",
-            "signal(7) 'Standard signals' table, wait(2); Open POSIX conformance/definitions/"
-            "signal_h/; LTP testcases/kernel/syscalls/kill/kill02.c",
+            "signal(7) 'Standard signals' table, wait(2); Open POSIX conformance/interfaces/"
+            "signal/1-1.c (SIG_DFL for SIGCHLD ignores it); LTP "
+            "testcases/kernel/syscalls/kill/kill02.c",
             20) {
     for (uint64_t i = 0; i < kMaxSent; ++i) {
       sent_.emplace_back(this, i, "then %s is sent to a fresh child", SIGUSR1, SaySignal);

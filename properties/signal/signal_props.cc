@@ -31,8 +31,8 @@ class IgnoreProperty : public SignalProperty {
             "SIG-IGNORE",
             "a signal set to SIG_IGN and not blocked is discarded: the process runs on, "
             "the earlier handler never runs, sigpending stays empty",
-            "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/sigaction/"
-            "*; LTP testcases/kernel/syscalls/kill/",
+            "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/signal/2-1.c (a "
+            "handler replaced by SIG_IGN never runs)",
             30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
@@ -85,7 +85,7 @@ class IgnoreBlockedProperty : public SignalProperty {
                        "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
                        "(once for a standard signal, every instance for a realtime one)",
                        "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
-                       "left pending); Open POSIX conformance/interfaces/sigwait/",
+                       "left pending)",
                        30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {

@@ -32,7 +32,7 @@ class RtQueueProperty : public SignalProperty {
             "realtime signals queue: every sigqueue instance arrives, FIFO per number, lowest "
             "number first, with its si_value, SI_QUEUE and the sender's pid",
             "sigqueue(3), signal(7) 'Real-time signals'; Open POSIX conformance/interfaces/"
-            "sigqueue/7-1.c, 8-1.c; LTP testcases/kernel/syscalls/rt_sigqueueinfo/",
+            "sigqueue/7-1.c, 8-1.c",
             30) {}
   // Send steps: actor is the slot (SIGRTMIN + slot), size the value.
   std::string DescribeStep(const Step& s) const override {

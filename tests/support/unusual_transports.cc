@@ -8,7 +8,7 @@
 // The entry points of the built-in copies (quirk_util.h, QUIRK_ENTRY).
 #define QUIRK(name, source, kind, broken, property) \
   extern "C" const ipcspec_transport* ipcspec_quirk_##name(void);
-#include "tests/plugins/quirks.def"
+#include "tests/support/quirks.def"
 #undef QUIRK
 
 namespace ipcspec::testing {
@@ -17,7 +17,7 @@ const std::vector<QuirkInfo>& QuirkTransports() {
   static const auto* all = new std::vector<QuirkInfo>{
 #define QUIRK(name, source, kind, broken, property) \
   {"quirk_" #name, (broken) != 0, property, &ipcspec_quirk_##name},
-#include "tests/plugins/quirks.def"
+#include "tests/support/quirks.def"
 #undef QUIRK
   };
   return *all;

@@ -2,7 +2,7 @@
 // transports (lossy but ordered, a send that waits for its peer, capacity
 // counted in messages, delivery through a relay process, duplex, no end of
 // stream, short receives that keep or drop, length-prefixed frames) and one
-// deliberately broken sibling of each, from tests/plugins/quirks.def.
+// deliberately broken sibling of each, from tests/support/quirks.def.
 //
 // They are written once, in C against the plugin ABI (tests/plugins/
 // quirk_*.c), and reach the harness two ways: built into the tests and
