@@ -16,19 +16,11 @@
 #include "ipcspec/inventory.h"
 #include "tests/cli_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
-using testing::CheckJsonReport;
-using testing::CheckXml;
-using testing::CliFixture;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::Python;
-using testing::Ran;
-using testing::ReadFileOrEmpty;
-using testing::ReadJson;
-using testing::RunCommand;
 
 class CliReportTest : public CliFixture {};
 
@@ -179,4 +171,4 @@ TEST_F(CliReportTest, CiLogHasNoRowForPairsThatDoNotApplyAndEndsWithTheFailures)
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing
