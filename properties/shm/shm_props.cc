@@ -61,7 +61,7 @@ std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m,
 // `child_says`); when the child passed, *unseen is what this process then
 // finds that is not pattern 2 ("" when it sees the child's write).
 Verdict ChildRewrites(uint8_t* p, uint64_t size, const CaseEnv& env, const char* who,
-                      std::string_view child_says, std::string* unseen) {
+                      const char* child_says, std::string* unseen) {
   Participants ps(CaseDeadline(env));
   ps.Spawn(who, [&]() -> Verdict {
     if (std::string e = Mismatch(p, size, 1, 0); !e.empty()) {
