@@ -105,8 +105,9 @@ TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties)
     if (line[0] == '[') ++finished;  // "[2/6] pipe G-EOF pass ..."
   }
   ASSERT_EQ(finished, 2) << log;
-  // A finished property's line is printed after the reports hold it.
-  EXPECT_EQ(ReadJson(json)["results"].size(), 2u);
+  // A finished property's line is printed after the reports hold it; the run
+  // goes on meanwhile, so a third may be there too.
+  EXPECT_GE(ReadJson(json)["results"].size(), 2u);
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
   while (::fgets(line, sizeof line, c.out) != nullptr) log += line;
   ::fclose(c.out);
