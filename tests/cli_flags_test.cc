@@ -10,18 +10,11 @@
 #include "gtest/gtest.h"
 #include "tests/cli_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
-using testing::CheckJsonReport;
-using testing::CheckXml;
-using testing::CliFixture;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::Ran;
-using testing::ReadFileOrEmpty;
-using testing::ReadJson;
-using testing::RunCommand;
 
 class CliFlagsTest : public CliFixture {
  protected:
@@ -248,4 +241,4 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

@@ -16,19 +16,11 @@
 #include "ipcspec/inventory.h"
 #include "tests/cli_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
-using testing::CheckJsonReport;
-using testing::CheckXml;
-using testing::CliFixture;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::Python;
-using testing::Ran;
-using testing::ReadFileOrEmpty;
-using testing::ReadJson;
-using testing::RunCommand;
 
 class CliReportTest : public CliFixture {};
 
@@ -113,8 +105,9 @@ TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties)
     if (line[0] == '[') ++finished;  // "[2/6] pipe G-EOF pass ..."
   }
   ASSERT_EQ(finished, 2) << log;
-  // A finished property's line is printed after the reports hold it.
-  EXPECT_EQ(ReadJson(json)["results"].size(), 2u);
+  // A finished property's line is printed after the reports hold it; the run
+  // goes on meanwhile, so a third may be there too.
+  EXPECT_GE(ReadJson(json)["results"].size(), 2u);
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
   while (::fgets(line, sizeof line, c.out) != nullptr) log += line;
   ::fclose(c.out);
@@ -179,4 +172,4 @@ TEST_F(CliReportTest, CiLogHasNoRowForPairsThatDoNotApplyAndEndsWithTheFailures)
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

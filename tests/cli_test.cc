@@ -8,17 +8,11 @@
 #include "gtest/gtest.h"
 #include "tests/cli_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
-using testing::CheckJsonReport;
-using testing::CheckXml;
-using testing::CliFixture;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::Ran;
-using testing::ReadFileOrEmpty;
-using testing::ReadJson;
 
 class CliTest : public CliFixture {};
 
@@ -183,4 +177,4 @@ TEST_F(CliTest, SpecPageIsUpToDate) {
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

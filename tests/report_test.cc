@@ -12,15 +12,10 @@
 #include "harness/cli/text.h"
 #include "tests/cli_test_util.h"
 
-namespace ipcspec {
+namespace ipcspec::testing {
 namespace {
 
-using testing::CheckJsonReport;
-using testing::CheckXml;
-using testing::CliFixture;
 using ::testing::HasSubstr;
-using testing::Ran;
-using testing::RunCommand;
 
 TEST(TextTest, ValidUtf8ReplacesEachBadByte) {
   EXPECT_EQ(ValidUtf8("plain é €"), "plain é €");
@@ -159,4 +154,4 @@ TEST_F(ReportTest, WriteFileAtomicallyReplacesWholeAndNamesTheError) {
 }
 
 }  // namespace
-}  // namespace ipcspec
+}  // namespace ipcspec::testing

@@ -237,87 +237,75 @@ bool DecodePropertyResult(std::string_view in, PropertyResult* r) {
   return true;
 }
 
-PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
-                           CaseRunner& runner) {
-  PropertyResult out;
-  out.transport = std::string(t.name());
-  out.property = std::string(p.id());
-  const absl::Time start = absl::Now();
-  if (Applicability a = p.AppliesTo(t); !a.applies) {
-    out.outcome = Outcome::kSkipped;
-    out.message = a.reason;
-    return out;
-  }
+namespace {
 
+// What the examples of one property have shown so far: how many ran, the
+// first unsupported case (which stops the run) and the last failing one.
+struct ExampleLog {
   int runs = 0;
   bool failed_once = false;
   std::optional<CaseResult> unsupported;
   std::optional<std::pair<Scenario, CaseResult>> last_failure;
   absl::Time first_failure;
-  auto testable = [&] {
-    std::vector<Step> steps = *p.Steps(t);
-    if (unsupported) return;
-    if (failed_once && absl::Now() - first_failure > config.shrink_budget) return;
-    Scenario s{std::string(p.id()), std::string(t.name()), std::move(steps)};
-    CaseResult r = runner.Run(s);
-    ++runs;
-    if (config.on_example) config.on_example(runs, failed_once);
-    if (r.outcome == Outcome::kUnsupported) {
-      unsupported = r;
-      return;
-    }
-    if (r.outcome != Outcome::kPass) {
-      if (!failed_once) first_failure = absl::Now();
-      failed_once = true;
-      std::string msg = r.message;
-      last_failure.emplace(std::move(s), std::move(r));
-      RC_FAIL(msg);
-    }
-  };
+};
 
-  rc::detail::TestMetadata metadata;
-  metadata.id = absl::StrFormat("%s/%s", t.name(), p.id());
-  metadata.description = metadata.id;
+// One example: draws the steps, runs the case, records it in `log`, and fails
+// the RapidCheck property when the case did not pass.
+void RunExample(const Transport& t, const Property& p, const RunConfig& config, CaseRunner& runner,
+                ExampleLog& log) {
+  std::vector<Step> steps = *p.Steps(t);
+  if (log.unsupported) return;
+  if (log.failed_once && absl::Now() - log.first_failure > config.shrink_budget) return;
+  Scenario s{std::string(p.id()), std::string(t.name()), std::move(steps)};
+  CaseResult r = runner.Run(s);
+  ++log.runs;
+  if (config.on_example) config.on_example(log.runs, log.failed_once);
+  if (r.outcome == Outcome::kUnsupported) {
+    log.unsupported = r;
+    return;
+  }
+  if (r.outcome != Outcome::kPass) {
+    if (!log.failed_once) log.first_failure = absl::Now();
+    log.failed_once = true;
+    std::string msg = r.message;
+    log.last_failure.emplace(std::move(s), std::move(r));
+    RC_FAIL(msg);
+  }
+}
+
+// RapidCheck's parameters for one property: the seed, the number of examples
+// and the size come from `config`, the property's default otherwise.
+rc::detail::TestParams CheckParams(const Property& p, const RunConfig& config) {
   rc::detail::TestParams params;
   params.seed = config.seed;
   params.maxSuccess = config.examples > 0 ? config.examples : p.DefaultExamples();
   params.maxSize = config.max_size;
-  std::unordered_map<std::string, rc::detail::Reproduce> reproduce;
-  if (!config.reproduce.empty()) {
-    rc::detail::Reproduce r;
-    if (!DecodeReproduce(config.reproduce, &r)) {
-      out.outcome = Outcome::kBroken;
-      out.message = "the --reproduce string is not valid";
-      return out;
-    }
-    reproduce[metadata.id] = r;
-  }
-  ShrinkCounter listener;
-  rc::detail::TestResult result = rc::detail::checkProperty(rc::detail::toProperty(testable),
-                                                            metadata, params, listener, reproduce);
+  return params;
+}
 
-  out.duration = absl::Now() - start;
-  out.shrinks = listener.accepted();
+// Turns RapidCheck's result and the example log into the property's outcome.
+void JudgeResult(const Property& p, const rc::detail::TestResult& result, const ExampleLog& log,
+                 PropertyResult& out) {
   rc::detail::SuccessResult success;
   rc::detail::FailureResult failure;
   rc::detail::GaveUpResult gave_up;
   rc::detail::Error error;
-  if (unsupported) {
+  if (log.unsupported) {
     out.outcome = Outcome::kUnsupported;
-    out.message = unsupported->message;
-    out.examples = runs;
+    out.message = log.unsupported->message;
+    out.examples = log.runs;
   } else if (result.match(success)) {
     out.outcome = Outcome::kPass;
     out.examples = success.numSuccess;
   } else if (result.match(failure)) {
     out.examples = failure.numSuccess + 1;
     out.reproduce = EncodeReproduce(failure.reproduce);
-    if (last_failure) {
-      out.outcome = last_failure->second.outcome;
-      out.message = last_failure->second.message;
-      out.counterexample = p.DescribeSteps(last_failure->first);
-      out.output = last_failure->second.output;
-      out.failing = last_failure->first;
+    if (log.last_failure) {
+      out.outcome = log.last_failure->second.outcome;
+      out.message = log.last_failure->second.message;
+      out.counterexample = p.DescribeSteps(log.last_failure->first);
+      out.output = log.last_failure->second.output;
+      out.failing = log.last_failure->first;
     } else {
       out.outcome = Outcome::kFail;
       out.message = failure.description;
@@ -329,6 +317,42 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
     out.outcome = Outcome::kBroken;
     out.message = error.description;
   }
+}
+
+}  // namespace
+
+PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
+                           CaseRunner& runner) {
+  PropertyResult out;
+  out.transport = std::string(t.name());
+  out.property = std::string(p.id());
+  const absl::Time start = absl::Now();
+  if (Applicability a = p.AppliesTo(t); !a.applies) {
+    out.outcome = Outcome::kSkipped;
+    out.message = a.reason;
+    return out;
+  }
+  rc::detail::TestMetadata metadata;
+  metadata.id = absl::StrFormat("%s/%s", t.name(), p.id());
+  metadata.description = metadata.id;
+  std::unordered_map<std::string, rc::detail::Reproduce> reproduce;
+  if (!config.reproduce.empty()) {
+    rc::detail::Reproduce r;
+    if (!DecodeReproduce(config.reproduce, &r)) {
+      out.outcome = Outcome::kBroken;
+      out.message = "the --reproduce string is not valid";
+      return out;
+    }
+    reproduce[metadata.id] = r;
+  }
+  ExampleLog log;
+  auto testable = [&] { RunExample(t, p, config, runner, log); };
+  ShrinkCounter listener;
+  rc::detail::TestResult result = rc::detail::checkProperty(
+      rc::detail::toProperty(testable), metadata, CheckParams(p, config), listener, reproduce);
+  out.duration = absl::Now() - start;
+  out.shrinks = listener.accepted();
+  JudgeResult(p, result, log, out);
   return out;
 }
 

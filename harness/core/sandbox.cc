@@ -395,25 +395,12 @@ void Conclude(const SandboxOptions& options, const Supervision& sup, bool report
 }  // namespace
 
 std::string_view OutcomeName(Outcome o) {
-  switch (o) {
-    case Outcome::kPass:
-      return "pass";
-    case Outcome::kFail:
-      return "fail";
-    case Outcome::kCrashed:
-      return "crashed";
-    case Outcome::kTimeout:
-      return "timeout";
-    case Outcome::kBroken:
-      return "broken";
-    case Outcome::kUnsupported:
-      return "unsupported";
-    case Outcome::kLeaked:
-      return "leaked";
-    case Outcome::kSkipped:
-      return "skipped";
-  }
-  return "?";
+  // In the enum's order.
+  static constexpr std::string_view kNames[] = {"pass",   "fail",        "crashed", "timeout",
+                                                "broken", "unsupported", "leaked",  "skipped"};
+  static_assert(std::size(kNames) == static_cast<size_t>(Outcome::kSkipped) + 1);
+  const auto i = static_cast<size_t>(o);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 std::optional<Outcome> ParseOutcome(std::string_view name) {

@@ -157,21 +157,12 @@ std::unique_ptr<Transport> TransportFromAbi(const ipcspec_transport* t, std::str
 }
 
 std::string_view ModelClassName(ModelClass m) {
-  switch (m) {
-    case ModelClass::kByteStream:
-      return "byte-stream";
-    case ModelClass::kFifoQueue:
-      return "fifo-queue";
-    case ModelClass::kPriorityQueue:
-      return "priority-queue";
-    case ModelClass::kTypedQueue:
-      return "typed-queue";
-    case ModelClass::kCounter:
-      return "counter";
-    case ModelClass::kUnordered:
-      return "unordered";
-  }
-  return "?";
+  // In the enum's order.
+  static constexpr std::string_view kNames[] = {"byte-stream", "fifo-queue", "priority-queue",
+                                                "typed-queue", "counter",    "unordered"};
+  static_assert(std::size(kNames) == static_cast<size_t>(ModelClass::kUnordered) + 1);
+  const auto i = static_cast<size_t>(m);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 }  // namespace ipcspec

@@ -1,5 +1,7 @@
 // The watchdog: participants publish their operations on a board in shared
-// memory; the case process reads it to tell a hang from slow progress.
+// memory; the case process reads it to tell a hang from slow progress. A
+// standstill also needs the kernel to have none of them running or runnable:
+// a participant woken (a barrier opened) but not yet scheduled can move.
 #include "ipcspec/watch.h"
 
 #include <fcntl.h>
@@ -80,6 +82,13 @@ SlotView Read(const Slot& s) {
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((before & 1) == 0 && s.seq.load(std::memory_order_relaxed) == before) return v;
   }
+}
+
+// Whether the kernel has any of them running or runnable ('R'), so that
+// it can still move whatever its slot says.
+bool AnyRunnable(const std::vector<WatchBoard::Watched>& live) {
+  return std::any_of(live.begin(), live.end(),
+                     [](const WatchBoard::Watched& w) { return ProcessState(w.pid) == 'R'; });
 }
 
 std::string Seconds(int64_t ns) { return absl::StrFormat("%.1f s", ns / 1e9); }
@@ -233,7 +242,12 @@ std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
   if (!overrun.empty()) return overrun;
   if (all_blocked) {
     stuck_at = std::max(stuck_at, last_change + grace);
-    if (now >= stuck_at) return Doing(*culprit);
+    if (now >= stuck_at) {
+      if (!AnyRunnable(live)) return Doing(*culprit);
+      // One of them was woken (a barrier opened, a call returned) and has
+      // yet to run and clear its slot: progress, not a standstill.
+      stuck_at = now + grace / 4;
+    }
     wake = std::min(wake, stuck_at);
   }
   // With nothing to judge yet, look again in one grace: no operation that

@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
@@ -22,6 +25,54 @@ namespace {
 
 std::string SayPlacement(uint64_t v) {
   return v != 0 ? "on the page after the flags" : "in the flags' cache line";
+}
+
+// An SHM-* property here whose one parameter (index 0) is the size of the
+// segment or object, drawn by SegmentSize().
+class SizedProperty : public NamedProperty {
+ public:
+  SizedProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                std::string_view size_words)
+      : NamedProperty(id, summary, reference), size_{this, 0, size_words, 4096, SayBytes} {}
+  int DefaultExamples() const override { return 20; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::map(SegmentSize(),
+                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
+  }
+
+ protected:
+  const Param<uint64_t> size_;
+};
+
+// A new POSIX object of `size` bytes in `obj`, mapped shared into `m`; the
+// broken verdict when a step fails (`mmap_what` names the mapping step).
+std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m,
+                                    std::string_view mmap_what) {
+  if (!obj.Create(size)) {
+    return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
+  }
+  m = MapShared(obj.fd.get(), size);
+  if (!m.ok()) return Verdict::Broken(std::string(mmap_what));
+  return std::nullopt;
+}
+
+// A forked child (`who`) that inherits p[0..size) checks it holds pattern 1 and
+// writes pattern 2 over it. The child's verdict (a failure is prefixed by
+// `child_says`); when the child passed, *unseen is what this process then
+// finds that is not pattern 2 ("" when it sees the child's write).
+Verdict ChildRewrites(uint8_t* p, uint64_t size, const CaseEnv& env, const char* who,
+                      const char* child_says, std::string* unseen) {
+  Participants ps(CaseDeadline(env));
+  ps.Spawn(who, [&]() -> Verdict {
+    if (std::string e = Mismatch(p, size, 1, 0); !e.empty()) {
+      return Verdict::Fail(absl::StrCat(child_says, e));
+    }
+    Fill(p, size, 2, 0);
+    return Verdict::Pass();
+  });
+  Verdict v = ps.Join();
+  if (v.ok()) *unseen = Mismatch(p, size, 2, 0);
+  return v;
 }
 
 class PublishProperty : public NamedProperty {
@@ -89,56 +140,43 @@ class PublishAtomic : public PublishProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(PublishAtomic);
 
-class ForkProperty : public NamedProperty {
+class ForkProperty : public SizedProperty {
  public:
   ForkProperty()
-      : NamedProperty(
+      : SizedProperty(
             "SHM-FORK",
             "a fork child sees what the parent wrote to the shared segment, and the parent sees "
             "what the child wrote",
             "fork(2) (shared mappings and attached segments are inherited), shmop(2); LTP "
             "testcases/kernel/mem/shmt/shmt07.c, shmt04.c; Open POSIX conformance/interfaces/"
-            "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping") {}
+            "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping",
+            "the segment is %s") {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
-
- private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(ForkProperty);
 
-class MapPrivateProperty : public NamedProperty {
+class MapPrivateProperty : public SizedProperty {
  public:
   MapPrivateProperty()
-      : NamedProperty(
+      : SizedProperty(
             "SHM-MAP-PRIVATE",
             "writes through a MAP_PRIVATE mapping of a shm object stay in that process: a "
             "MAP_SHARED mapping in another process and the object itself do not change",
             "mmap(2) MAP_PRIVATE ('copy-on-write mapping'); Open POSIX conformance/interfaces/"
             "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileTest.WritePrivateOnReadOnlyFd") {}
+            "MMapFileTest.WritePrivateOnReadOnlyFd",
+            "the object is %s") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
-    if (!obj.Create(size))
-      return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
-    void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, obj.fd.get(), 0);
-    if (m == MAP_FAILED) return Verdict::Broken("mmap MAP_SHARED");
-    auto* view = static_cast<uint8_t*>(m);
-    for (uint64_t b = 0; b < size; ++b) view[b] = PatternByte(1, 0, b);
+    Mapping m;
+    if (auto broken = CreateMapped(obj, size, m, "mmap MAP_SHARED")) return *broken;
+    uint8_t* view = m.bytes();
+    Fill(view, size, 1, 0);
     SharedFlags flags(2);  // 0: the private writer wrote; 1: checked
     const Deadline deadline = CaseDeadline(env);
     Participants ps(deadline);
@@ -149,7 +187,7 @@ class MapPrivateProperty : public NamedProperty {
       if (pm == MAP_FAILED)
         return Verdict::Broken(absl::StrCat("shm_open/mmap MAP_PRIVATE: ", ErrnoName(errno)));
       auto* p = static_cast<uint8_t*>(pm);
-      for (uint64_t b = 0; b < size; ++b) p[b] = PatternByte(2, 0, b);
+      Fill(p, size, 2, 0);
       if (std::string e = Mismatch(p, size, 2, 0); !e.empty()) {
         return Verdict::Fail("its own MAP_PRIVATE mapping does not show its writes: " + e);
       }
@@ -176,33 +214,26 @@ class MapPrivateProperty : public NamedProperty {
     }
     flags.Raise(1);
     Verdict v = ps.Join();
-    ::munmap(m, size);
+    m.reset();
     if (!failure.empty()) return Verdict::Fail(failure);
     return v;
   }
-
- private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty);
 
-class RmidAttachedProperty : public NamedProperty {
+class RmidAttachedProperty : public SizedProperty {
  public:
   RmidAttachedProperty()
-      : NamedProperty(
+      : SizedProperty(
             "SHM-RMID-ATTACHED",
             "after IPC_RMID a segment lives while attached (SHM_DEST, still shared with an "
             "attached child) and is gone (EINVAL) after the last detach",
             "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
             "ShmTest.RemovedSegmentsAreMarkedDeleted, ShmTest.RemovedSegmentsAreDestroyed, "
             "ShmDeathTest.SegmentNotAccessibleAfterDetach; LTP testcases/kernel/mem/shmt/shmt02.c, "
-            "testcases/kernel/syscalls/shmctl/shmctl02.c") {}
+            "testcases/kernel/syscalls/shmctl/shmctl02.c",
+            "the segment is %s") {}
   Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -213,7 +244,7 @@ class RmidAttachedProperty : public NamedProperty {
       return Verdict::Broken("shmat");
     }
     if (::shmctl(id, IPC_RMID, nullptr) != 0) return Verdict::Broken("shmctl IPC_RMID");
-    for (uint64_t b = 0; b < size; ++b) p[b] = PatternByte(1, 0, b);
+    Fill(p, size, 1, 0);
     struct shmid_ds ds = {};
     std::string failure;
     if (::shmctl(id, IPC_STAT, &ds) != 0) {
@@ -223,16 +254,10 @@ class RmidAttachedProperty : public NamedProperty {
                                 ds.shm_perm.mode, ds.shm_nattch);
     }
     if (failure.empty()) {
-      Participants ps(CaseDeadline(env));
-      ps.Spawn("attached child", [&]() -> Verdict {
-        if (std::string e = Mismatch(p, size, 1, 0); !e.empty())
-          return Verdict::Fail("inherited attach: " + e);
-        for (uint64_t b = 0; b < size; ++b) p[b] = PatternByte(2, 0, b);
-        return Verdict::Pass();
-      });
-      Verdict v = ps.Join();
+      std::string e;
+      Verdict v = ChildRewrites(p, size, env, "attached child", "inherited attach: ", &e);
       if (!v.ok()) return v;
-      if (std::string e = Mismatch(p, size, 2, 0); !e.empty()) {
+      if (!e.empty()) {
         failure = "after IPC_RMID a child's write through its inherited attach is not seen: " + e;
       }
     }
@@ -244,62 +269,43 @@ class RmidAttachedProperty : public NamedProperty {
     }
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
-
- private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
 
-class UnlinkMappedProperty : public NamedProperty {
+class UnlinkMappedProperty : public SizedProperty {
  public:
   UnlinkMappedProperty()
-      : NamedProperty(
+      : SizedProperty(
             "SHM-UNLINK-MAPPED",
             "after shm_unlink the name is gone (ENOENT) but existing mappings live on and stay "
             "shared with a forked child",
             "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
-            "shm_open/28-2.c") {}
+            "shm_open/28-2.c",
+            "the object is %s") {}
   Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
-    if (!obj.Create(size))
-      return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
-    void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, obj.fd.get(), 0);
-    if (m == MAP_FAILED) return Verdict::Broken("mmap");
+    Mapping m;
+    if (auto broken = CreateMapped(obj, size, m, "mmap")) return *broken;
     obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
-    auto* p = static_cast<uint8_t*>(m);
+    uint8_t* p = m.bytes();
     std::string failure;
     if (FileDescriptor again(::shm_open(obj.name.c_str(), O_RDWR, 0)); again || errno != ENOENT) {
       failure =
           absl::StrCat("shm_open of an unlinked name: ", again ? "succeeded" : ErrnoName(errno));
     }
-    for (uint64_t b = 0; b < size; ++b) p[b] = PatternByte(1, 0, b);
-    Participants ps(CaseDeadline(env));
-    ps.Spawn("child", [&]() -> Verdict {
-      if (std::string e = Mismatch(p, size, 1, 0); !e.empty()) return Verdict::Fail(e);
-      for (uint64_t b = 0; b < size; ++b) p[b] = PatternByte(2, 0, b);
-      return Verdict::Pass();
-    });
-    Verdict v = ps.Join();
-    if (failure.empty() && v.ok()) {
-      if (std::string e = Mismatch(p, size, 2, 0); !e.empty()) {
-        failure = "after shm_unlink the child's write through the mapping is not seen: " + e;
-      }
+    Fill(p, size, 1, 0);
+    std::string e;
+    Verdict v = ChildRewrites(p, size, env, "child", "", &e);
+    if (failure.empty() && v.ok() && !e.empty()) {
+      failure = "after shm_unlink the child's write through the mapping is not seen: " + e;
     }
-    ::munmap(m, size);
+    m.reset();
     if (!failure.empty()) return Verdict::Fail(failure);
     return v;
   }
-
- private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty);
 

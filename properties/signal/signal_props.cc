@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -24,21 +25,51 @@ rc::Gen<int> PlaySignal() { return GenSignal(PlaySignals()); }
 // Sends `sig` to this process: kill for even i, sigqueue(value i) for odd i.
 int SendAlternating(int sig, int i) { return SendSelf(i % 2 == 0 ? kByKill : kBySigqueue, sig, i); }
 
-class IgnoreProperty : public SignalProperty {
+// Sends `sig` to this process n times (SendAlternating); the broken verdict
+// of the first send that fails.
+std::optional<Verdict> SendTimes(int sig, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (int rc = SendAlternating(sig, i); rc != 0) {
+      return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
+    }
+  }
+  return std::nullopt;
+}
+
+// A property of one signal (parameter 0, worded by `signal_words`) sent to
+// this process 1 to `most_times` times (parameter 1).
+class RepeatedSignalProperty : public SignalProperty {
+ public:
+  RepeatedSignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                         std::string_view signal_words, int most_times)
+      : SignalProperty(id, summary, reference, 30),
+        signal_{this, 0, signal_words, SIGUSR1, SaySignal},
+        most_times_(most_times) {}
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::exec([this] {
+      return std::vector<Step>{signal_.Step(*PlaySignal()),
+                               times_.Step(*rc::gen::inRange(1, most_times_))};
+    });
+  }
+
+ protected:
+  const Param<int> signal_;
+  const Param<int> times_{this, 1, "it is sent %s times", 3};
+
+ private:
+  int most_times_;
+};
+
+class IgnoreProperty : public RepeatedSignalProperty {
  public:
   IgnoreProperty()
-      : SignalProperty(
+      : RepeatedSignalProperty(
             "SIG-IGNORE",
             "a signal set to SIG_IGN and not blocked is discarded: the process runs on, "
             "the earlier handler never runs, sigpending stays empty",
             "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/signal/2-1.c (a "
             "handler replaced by SIG_IGN never runs)",
-            30) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 20))};
-    });
-  }
+            "the signal, set to SIG_IGN, is %s", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
@@ -48,10 +79,7 @@ class IgnoreProperty : public SignalProperty {
     if (InstallRecorder(sig, 0, empty) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
       return Verdict::Broken("sigaction failed");
     }
-    for (int i = 0; i < n; ++i) {
-      if (int rc = SendAlternating(sig, i); rc != 0)
-        return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
-    }
+    if (auto broken = SendTimes(sig, n)) return *broken;
     if (DeliveryCount() != 0) {
       return Verdict::Fail(
           absl::StrFormat("%s ignored: the old handler ran %d times", Sig(sig), DeliveryCount()));
@@ -71,37 +99,26 @@ class IgnoreProperty : public SignalProperty {
     }
     return Verdict::Pass();
   }
-
- private:
-  const Param<int> signal_{this, 0, "the signal, set to SIG_IGN, is %s", SIGUSR1, SaySignal};
-  const Param<int> times_{this, 1, "it is sent %s times", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(IgnoreProperty);
 
-class IgnoreBlockedProperty : public SignalProperty {
+class IgnoreBlockedProperty : public RepeatedSignalProperty {
  public:
   IgnoreBlockedProperty()
-      : SignalProperty("SIG-IGNORE-BLOCKED",
-                       "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
-                       "(once for a standard signal, every instance for a realtime one)",
-                       "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
-                       "left pending)",
-                       30) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 20))};
-    });
-  }
+      : RepeatedSignalProperty(
+            "SIG-IGNORE-BLOCKED",
+            "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
+            "(once for a standard signal, every instance for a realtime one)",
+            "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
+            "left pending)",
+            "the signal, set to SIG_IGN and blocked, is %s", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
     if (SetDisposition(sig, SIG_IGN) != 0) return Verdict::Broken("sigaction SIG_IGN failed");
     sigset_t one = SetOf({sig});
     sigprocmask(SIG_BLOCK, &one, nullptr);
-    for (int i = 0; i < n; ++i) {
-      if (int rc = SendAlternating(sig, i); rc != 0)
-        return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
-    }
+    if (auto broken = SendTimes(sig, n)) return *broken;
     if (!IsPending(sig)) {
       return Verdict::Fail(
           absl::StrFormat("%s ignored but blocked, sent %d times: not pending", Sig(sig), n));
@@ -119,33 +136,23 @@ class IgnoreBlockedProperty : public SignalProperty {
     }
     return Verdict::Pass();
   }
-
- private:
-  const Param<int> signal_{this, 0, "the signal, set to SIG_IGN and blocked, is %s", SIGUSR1,
-                           SaySignal};
-  const Param<int> times_{this, 1, "it is sent %s times", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(IgnoreBlockedProperty);
 
 // SIG-BLOCK: block, send n times, check pending, unblock: delivery happens
 // before sigprocmask returns, once for a standard signal, n times in order
 // for a realtime one.
-class BlockProperty : public SignalProperty {
+class BlockProperty : public RepeatedSignalProperty {
  public:
   BlockProperty()
-      : SignalProperty(
+      : RepeatedSignalProperty(
             "SIG-BLOCK",
             "a blocked signal is pending (sigpending shows it) and is delivered on unblock "
             "before sigprocmask returns: once if standard, every instance in order if realtime",
             "sigprocmask(2), signal(7) 'Queueing and delivery semantics for standard "
             "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c; gVisor "
             "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.BlockUnblock",
-            30) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*PlaySignal()), times_.Step(*rc::gen::inRange(1, 25))};
-    });
-  }
+            "the blocked signal is %s", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
@@ -153,10 +160,7 @@ class BlockProperty : public SignalProperty {
     sigset_t one = SetOf({sig});
     if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
     sigprocmask(SIG_BLOCK, &one, nullptr);
-    for (int i = 0; i < n; ++i) {
-      if (int rc = SendAlternating(sig, i); rc != 0)
-        return Verdict::Broken(absl::StrCat("send: ", Errno(rc)));
-    }
+    if (auto broken = SendTimes(sig, n)) return *broken;
     if (DeliveryCount() != 0) {
       return Verdict::Fail(absl::StrFormat("%s blocked: the handler ran %d times anyway", Sig(sig),
                                            DeliveryCount()));
@@ -191,10 +195,6 @@ class BlockProperty : public SignalProperty {
     }
     return Verdict::Pass();
   }
-
- private:
-  const Param<int> signal_{this, 0, "the blocked signal is %s", SIGUSR1, SaySignal};
-  const Param<int> times_{this, 1, "it is sent %s times", 3};
 };
 IPCSPEC_REGISTER_PROPERTY(BlockProperty);
 

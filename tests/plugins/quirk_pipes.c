@@ -203,19 +203,6 @@ static void qk_destroy(void* c) {
   free(c);
 }
 
-static const ipcspec_transport kTransport = {
-    IPCSPEC_ABI_VERSION,
-    QUIRK_NAME,
-    {QK_FRAMING, QK_DIRECTION, QK_FLAGS, 0,
-     /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/QK_CAPACITY, /*atomic_write=*/QK_ATOMIC,
-     /*max_queued=*/0},
-    qk_create,
-    qk_open,
-    qk_detach,
-    qk_send,
-    qk_recv,
-    qk_end_close,
-    qk_destroy,
-};
-
-const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }
+QK_DEFINE_TRANSPORT(qk_detach, qk_destroy, QK_FRAMING, QK_DIRECTION, QK_FLAGS, 0,
+                    /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/QK_CAPACITY,
+                    /*atomic_write=*/QK_ATOMIC, /*max_queued=*/0)

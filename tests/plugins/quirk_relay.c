@@ -141,20 +141,7 @@ static void qk_destroy(void* c) {
   free(ch);
 }
 
-static const ipcspec_transport kTransport = {
-    IPCSPEC_ABI_VERSION,
-    QUIRK_NAME,
-    {IPCSPEC_MESSAGE, IPCSPEC_ONE_WAY,
-     IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE, 0,
-     /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0, /*atomic_write=*/QK_MAX_MESSAGE,
-     /*max_queued=*/0},
-    qk_create,
-    qk_open,
-    qk_detach,
-    qk_send,
-    qk_recv,
-    qk_end_close,
-    qk_destroy,
-};
-
-const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }
+QK_DEFINE_TRANSPORT(qk_detach, qk_destroy, IPCSPEC_MESSAGE, IPCSPEC_ONE_WAY,
+                    IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE,
+                    0, /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0,
+                    /*atomic_write=*/QK_MAX_MESSAGE, /*max_queued=*/0)

@@ -83,18 +83,6 @@ static void qk_end_close(void* v) {
   free(e);
 }
 
-static const ipcspec_transport kTransport = {
-    IPCSPEC_ABI_VERSION,
-    QUIRK_NAME,
-    {IPCSPEC_MESSAGE, IPCSPEC_DUPLEX, IPCSPEC_ORDERED, 0,
-     /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0, /*atomic_write=*/0, /*max_queued=*/0},
-    qk_create,
-    qk_open,
-    qk_chan_detach,
-    qk_send,
-    qk_recv,
-    qk_end_close,
-    qk_chan_destroy,
-};
-
-const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }
+QK_DEFINE_TRANSPORT(qk_chan_detach, qk_chan_destroy, IPCSPEC_MESSAGE, IPCSPEC_DUPLEX,
+                    IPCSPEC_ORDERED, 0, /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0,
+                    /*atomic_write=*/0, /*max_queued=*/0)

@@ -43,6 +43,25 @@
 #define QUIRK_ENTRY ipcspec_transport_v1
 #endif
 
+/* The transport's table and its entry point, QUIRK_ENTRY. The file defines
+   qk_create, qk_open, qk_send, qk_recv and qk_end_close, and names its detach
+   and destroy; the rest are the capabilities' fields in their order:
+     QK_DEFINE_TRANSPORT(qk_detach, qk_destroy, IPCSPEC_MESSAGE, IPCSPEC_ONE_WAY,
+                         IPCSPEC_ORDERED, 0, max_message, capacity, atomic_write, max_queued)
+ */
+#define QK_DEFINE_TRANSPORT(detach, destroy, ...)                   \
+  static const ipcspec_transport kTransport = {IPCSPEC_ABI_VERSION, \
+                                               QUIRK_NAME,          \
+                                               {__VA_ARGS__},       \
+                                               qk_create,           \
+                                               qk_open,             \
+                                               detach,              \
+                                               qk_send,             \
+                                               qk_recv,             \
+                                               qk_end_close,        \
+                                               destroy};            \
+  const ipcspec_transport* QUIRK_ENTRY(void) { return &kTransport; }
+
 static QK_UNUSED void qk_err(char* err, size_t len, const char* what) {
   if (err != NULL && len > 0) snprintf(err, len, "%s: %s", what, strerror(errno));
 }
