@@ -132,7 +132,8 @@ TEST(LeakOwnershipTest, NonRootRunBesideAChurnerReportsAndDeletesNothing) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("eco_other")));
   std::ifstream in(json);
-  for (const nlohmann::json& res : nlohmann::json::parse(in)["results"]) {
+  const nlohmann::json report = nlohmann::json::parse(in);
+  for (const nlohmann::json& res : report["results"]) {
     EXPECT_NE(res["outcome"], "leaked") << res;
     EXPECT_THAT(res["message"].get<std::string>(), ::testing::Not(HasSubstr("left behind")));
   }

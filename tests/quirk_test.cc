@@ -61,7 +61,7 @@ std::string Plugin(const QuirkInfo& q) {
 PropertyResult RunBuiltin(const QuirkInfo& q, const Property& p, int examples = 0) {
   const Transport* t = TransportRegistry::Global().Find(q.name);
   SandboxOptions o;
-  o.timeout = absl::Seconds(10);
+  o.timeout = absl::Seconds(30);  // a last resort: ASan under a parallel ctest is slow
   DirectRunner runner(o);
   RunConfig config;
   config.seed = 1;
