@@ -14,7 +14,13 @@ INSTANTIATE_TEST_SUITE_P(Existing, SignalShimTest,
                                            ShimCase{"SIG-NODEFER", "sigaction-flip-nodefer"},
                                            ShimCase{"SIG-SA-MASK", "sigaction-drop-samask"},
                                            ShimCase{"SIG-RESTART", "sigaction-drop-restart"},
-                                           ShimCase{"SIG-RESETHAND", "sigaction-drop-resethand"}),
+                                           ShimCase{"SIG-RESETHAND", "sigaction-drop-resethand"},
+                                           ShimCase{"SIG-IGNORE", "sigaction-ign-keeps-handler"},
+                                           ShimCase{"SIG-IGNORE-BLOCKED",
+                                                    "sigpending-hides-ignored"},
+                                           ShimCase{"SIG-DEFAULT", "kill-term-as-sigterm"},
+                                           ShimCase{"SIG-FORK", "fork-child-unblocks"},
+                                           ShimCase{"SIG-RT-LIMIT", "sigqueue-limit-eintr"}),
                          ShimCaseName);
 
 }  // namespace

@@ -241,6 +241,13 @@ int kill(pid_t pid, int sig) {
   DeferSelf(pid, sig);
   if (LeaderOnly(sig) && pid < -1) return REAL(kill)(-pid, sig);
   if (LeaderOnly(sig) && pid == 0) return REAL(kill)(getpid(), sig);
+  /* kill-term-as-sigterm (SIG-DEFAULT): a terminating signal (SIGHUP,
+   * SIGINT, SIGUSR1, SIGUSR2, SIGALRM) reaches another process as SIGTERM,
+   * so the wait status names the wrong signal. */
+  if (Mode("kill-term-as-sigterm") && pid > 0 && pid != getpid() &&
+      (sig == SIGHUP || sig == SIGINT || sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGALRM)) {
+    sig = SIGTERM;
+  }
   /* kill-invalid-ok (SIG-KILL-ERRNO): an invalid signal number is accepted. */
   if (Mode("kill-invalid-ok") && (sig < 0 || sig > SIGRTMAX)) return 0;
   /* kill-all-includes-self (SIG-KILL-ALL): kill(-1) reaches the caller too. */
@@ -309,6 +316,13 @@ int sigqueue(pid_t pid, int sig, const union sigval value) {
   /* sigqueue-as-kill (SIG-HANDLE-INFO): sigqueue sends as kill does, so
    * the handler sees SI_USER and no value. */
   if (Mode("sigqueue-as-kill") && Catchable(sig)) return REAL(kill)(pid, sig);
+  /* sigqueue-limit-eintr (SIG-RT-LIMIT): at the queue limit a realtime
+   * sigqueue fails with EINTR instead of EAGAIN. */
+  if (Mode("sigqueue-limit-eintr") && sig >= SIGRTMIN && sig <= SIGRTMAX) {
+    const int rc = REAL(sigqueue)(pid, sig, value);
+    if (rc != 0 && errno == EAGAIN) errno = EINTR;
+    return rc;
+  }
   /* sigqueue-std-replace (SIG-COALESCE-INFO): a standard signal already
    * pending for oneself is taken and sent again, so the latest siginfo
    * replaces the first. */

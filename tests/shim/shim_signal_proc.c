@@ -35,6 +35,7 @@ REAL_DECL(sigaltstack);
 REAL_DECL(waitid);
 REAL_DECL(setsid);
 REAL_DECL(prctl);
+REAL_DECL(fork);
 
 static void AltstackChildAfterFork(void);
 
@@ -139,6 +140,20 @@ int prctl(int option, ...) {
   return REAL(prctl)(option, a[0], a[1], a[2], a[3]);
 }
 
+/* ---- fork ---- */
+
+/* fork-child-unblocks (SIG-FORK): the child starts with an empty signal
+ * mask instead of the parent's. */
+pid_t fork(void) {
+  const pid_t pid = REAL(fork)();
+  if (pid == 0 && Mode("fork-child-unblocks")) {
+    sigset_t none;
+    sigemptyset(&none);
+    REAL(pthread_sigmask)(SIG_SETMASK, &none, NULL);
+  }
+  return pid;
+}
+
 /* ---- sigaction ---- */
 
 int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
@@ -175,6 +190,12 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
       if (Mode("sigaction-drop-samask")) sigemptyset(&copy.sa_mask);
       if (Mode("sigaction-drop-restart")) copy.sa_flags &= ~SA_RESTART;
       if (Mode("sigaction-drop-resethand")) copy.sa_flags &= ~SA_RESETHAND;
+    }
+    /* sigaction-ign-keeps-handler (SIG-IGNORE): SIG_IGN for a catchable
+     * signal other than SIGPIPE and SIGCHLD leaves the current action. */
+    if (Mode("sigaction-ign-keeps-handler") && copy.sa_handler == SIG_IGN && Catchable(sig) &&
+        sig != SIGPIPE && sig != SIGCHLD) {
+      REAL(sigaction)(sig, NULL, &copy);
     }
     /* sigaction-ign-keep (SIG-IGN-FLUSH): SIG_IGN for a signal the caller
      * blocks becomes a handler, so what is pending stays pending. */

@@ -311,6 +311,18 @@ ssize_t ipcspec_shim_signalfd_read(int fd, void* buf, size_t count) {
  * signals (SigPnd of /proc/thread-self/status) are left out. */
 int sigpending(sigset_t* set) {
   int rc = REAL(sigpending)(set);
+  /* sigpending-hides-ignored (SIG-IGNORE-BLOCKED): a pending signal whose
+   * action is SIG_IGN is left out, as if it had been discarded. */
+  if (rc == 0 && Mode("sigpending-hides-ignored")) {
+    int sig;
+    for (sig = 1; sig <= 64; ++sig) {
+      struct sigaction cur;
+      if (Catchable(sig) && sigismember(set, sig) == 1 && REAL(sigaction)(sig, NULL, &cur) == 0 &&
+          cur.sa_handler == SIG_IGN) {
+        sigdelset(set, sig);
+      }
+    }
+  }
   if (rc == 0 && Mode("sigpending-shared-only")) {
     char buf[4096], *line;
     if (ipcspec_sig_read_file("/proc/thread-self/status", buf, sizeof buf) > 0) {
