@@ -135,6 +135,7 @@ static int peer_gone(spsc_ring* r, int peer, int check_liveness) {
 }
 
 static void ring_copy_in(spsc_ring* r, uint64_t pos, const void* src, size_t len) {
+  if (len == 0) return; /* an empty message's buffer may be NULL */
   size_t at = (size_t)(pos % SPSC_RING_BYTES);
   size_t first = len < SPSC_RING_BYTES - at ? len : SPSC_RING_BYTES - at;
   memcpy(r->data + at, src, first);
@@ -142,6 +143,7 @@ static void ring_copy_in(spsc_ring* r, uint64_t pos, const void* src, size_t len
 }
 
 static void ring_copy_out(const spsc_ring* r, uint64_t pos, void* dst, size_t len) {
+  if (len == 0) return;
   size_t at = (size_t)(pos % SPSC_RING_BYTES);
   size_t first = len < SPSC_RING_BYTES - at ? len : SPSC_RING_BYTES - at;
   memcpy(dst, r->data + at, first);
