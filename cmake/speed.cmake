@@ -35,9 +35,11 @@ set(IPCSPEC_TEST_PCH_HEADERS ${IPCSPEC_PCH_HEADERS} <filesystem> <fstream>
 
 # ccache: a PCH user is cacheable once ccache may ignore the PCH's own time
 # stamps and defines (and GCC hands it the PCH through -fpch-preprocess).
+# Not in CI (CI=true): a fresh machine's cache is empty, so every file would
+# pay for the lookup and gain nothing.
 function(ipcspec_use_ccache)
   find_program(IPCSPEC_CCACHE ccache)
-  if(NOT IPCSPEC_CCACHE OR CMAKE_CXX_COMPILER_LAUNCHER)
+  if(NOT IPCSPEC_CCACHE OR CMAKE_CXX_COMPILER_LAUNCHER OR "$ENV{CI}" STREQUAL "true")
     return()
   endif()
   set(launcher ${CMAKE_COMMAND} -E env
