@@ -75,9 +75,10 @@ bool MpReader::Pending() const {
   }
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     std::optional<uint64_t> k = Candidate(w);
-    if (k && Published(w, *k)) return true;
+    if (k && Published(w, *k) && script_.sends[w][*k].size != 0) return true;
   }
-  return false;
+  // Published empty messages at the heads that no spare stands for.
+  return SentEmpties() > spare_empties_;
 }
 
 bool MpReader::InFlight() const {
@@ -155,12 +156,79 @@ std::string MpReader::OnData(std::span<const std::byte> got) {
   return OnMessage(got);
 }
 
+std::vector<uint32_t> MpReader::EmptyHeads() const {
+  std::vector<uint32_t> heads;
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    std::optional<uint64_t> k = Candidate(w);
+    if (k && script_.sends[w][*k].size == 0) {
+      heads.push_back(w);
+    }
+  }
+  return heads;
+}
+
+uint64_t MpReader::SentEmpties() const {
+  uint64_t n = 0;
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
+    for (uint64_t k = next_[w]; k < script_.sends[w].size() && Published(w, k); ++k) {
+      if (!script_.sends[w][k].delivers || shared_->writers[w].taken[k] < 0) continue;
+      if (script_.sends[w][k].size != 0) break;
+      ++n;
+    }
+  }
+  return n;
+}
+
+void MpReader::Take(uint32_t w, uint64_t k, uint64_t bytes) {
+  got_[w][k] = bytes + 1;  // arrived (+1: an empty message too)
+  next_[w] = k + 1;
+}
+
+bool MpReader::TakeWithSpares(uint32_t w, std::span<const std::byte> got) {
+  const uint64_t saved = next_[w];
+  std::vector<uint64_t> empties;
+  for (std::optional<uint64_t> k = Candidate(w); k; k = Candidate(w)) {
+    if (script_.sends[w][*k].size == 0 && empties.size() < spare_empties_) {
+      empties.push_back(*k);
+      next_[w] = *k + 1;
+      continue;
+    }
+    if (!empties.empty() && got.size() == script_.sends[w][*k].size && Matches(w, *k, 0, got)) {
+      for (uint64_t e : empties) got_[w][e] = 1;
+      spare_empties_ -= empties.size();
+      Take(w, *k, got.size());
+      return true;
+    }
+    break;
+  }
+  next_[w] = saved;
+  return false;
+}
+
+void MpReader::SettleSpares() {
+  for (std::vector<uint32_t> heads = EmptyHeads(); spare_empties_ > 0 && heads.size() == 1;
+       heads = EmptyHeads()) {
+    Take(heads[0], *Candidate(heads[0]), 0);
+    --spare_empties_;
+  }
+}
+
 std::string MpReader::OnMessage(std::span<const std::byte> got) {
+  if (got.empty() && EmptyHeads().size() > 1) {
+    ++spare_empties_;  // whose it is, a later message tells
+    return "";
+  }
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     std::optional<uint64_t> k = Candidate(w);
     if (k && got.size() == script_.sends[w][*k].size && Matches(w, *k, 0, got)) {
-      got_[w][*k] = got.size() + 1;  // arrived (+1: an empty message too)
-      next_[w] = *k + 1;
+      Take(w, *k, got.size());
+      SettleSpares();
+      return "";
+    }
+  }
+  for (uint32_t w = 1; w <= script_.writers && spare_empties_ > 0; ++w) {
+    if (TakeWithSpares(w, got)) {
+      SettleSpares();
       return "";
     }
   }
@@ -368,6 +436,12 @@ std::string MpReader::FinalCheck() const {
   }
   if (!unattributed_.empty()) {
     return absl::StrFormat("%d bytes at the end that begin no message sent", unattributed_.size());
+  }
+  if (const uint64_t sent = SentEmpties(); spare_empties_ > sent) {
+    return absl::StrFormat(
+        "%d empty messages arrived that no writer owed (the writers' next messages hold %d "
+        "empty ones)",
+        spare_empties_, sent);
   }
   if (script_.caps.model == ModelClass::kCounter && Pending()) {
     return absl::StrFormat("read %d in all, less than the writers added", sum_read_);

@@ -63,6 +63,19 @@ class MpReader {
   bool Published(uint32_t w, uint64_t k) const;
   std::string OnEnd();
   std::string OnMessage(std::span<const std::byte> got);
+  // Empty messages carry no writer's mark: one that could be the next of
+  // several writers is held as a spare until later messages say whose it
+  // was. The writers whose next message is an empty one.
+  std::vector<uint32_t> EmptyHeads() const;
+  // The published empty messages at the head of each writer's queue.
+  uint64_t SentEmpties() const;
+  // Marks writer w's next message as arrived.
+  void Take(uint32_t w, uint64_t k, uint64_t bytes);
+  // Writer w's empty messages before one that matches `got`, paid for by
+  // spares: true when they were.
+  bool TakeWithSpares(uint32_t w, std::span<const std::byte> got);
+  // Gives spares to the one writer they can belong to.
+  void SettleSpares();
   std::string OnStream(std::span<const std::byte> got);
   std::string OnCounter(std::span<const std::byte> got);
   // Why `got` is not the message expected: lost, duplicated or made up.
@@ -85,6 +98,7 @@ class MpReader {
   std::vector<std::byte> unattributed_;         // stream bytes at a boundary
   uint64_t stream_pos_ = 0;                     // bytes received so far
   uint64_t sum_read_ = 0;                       // counter
+  uint64_t spare_empties_ = 0;                  // empty messages not yet attributed
   bool ended_ = false;
   bool quiet_ = false;
   mutable uint32_t killed_ = 0;  // bit w: writer w was killed

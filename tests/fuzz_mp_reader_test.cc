@@ -1,0 +1,98 @@
+// The reader's model of an MP-FUZZ case (fuzz/fuzz_mp_reader.h), fed by
+// hand in one process: empty messages carry no writer's mark, so which
+// writer an empty one came from is settled only by what arrives after it.
+// Every interleaving of the writers' queues is accepted, and a lost,
+// duplicated or made-up empty message is still caught.
+#include "fuzz/fuzz_mp_reader.h"
+
+#include <memory>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ipcspec::mp {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class MpReaderTest : public ::testing::Test {
+ protected:
+  // Two writers on a message transport; writer w sends `sizes[w]` in order,
+  // and every send is published as taken whole.
+  void Script(const std::vector<uint64_t>& w1, const std::vector<uint64_t>& w2) {
+    caps_.framing = Framing::kMessage;
+    caps_.multi_writer = true;
+    caps_.peer_close = true;
+    caps_.model = ModelClass::kFifoQueue;
+    std::vector<Step> steps;
+    for (uint64_t size : w1) steps.push_back({Op::kSend, 1, size, 0});
+    for (uint64_t size : w2) steps.push_back({Op::kSend, 2, size, 0});
+    script_ = MpScript::Of(caps_, Scenario{"MP-FUZZ", "t", steps});
+    shared_ = std::make_unique<MpShared>();
+    for (uint32_t w = 1; w <= 2; ++w) {
+      for (uint64_t k = 0; k < script_.sends[w].size(); ++k) {
+        shared_->Publish(w, k, static_cast<int64_t>(script_.sends[w][k].size), 0);
+      }
+      shared_->SetState(w, kClosed);
+    }
+    reader_ = std::make_unique<MpReader>(script_, shared_.get());
+  }
+  // Feeds writer w's message k, as the transport would deliver it.
+  std::string Deliver(uint32_t w, uint64_t k) {
+    return reader_->OnData(MpPayload(caps_, w, k, script_.sends[w][k].size));
+  }
+  std::string Empty() { return reader_->OnData({}); }
+
+  Capabilities caps_;
+  MpScript script_;
+  std::unique_ptr<MpShared> shared_;
+  std::unique_ptr<MpReader> reader_;
+};
+
+TEST_F(MpReaderTest, EmptyMessageOfTheSecondWriterIsNotTakenForTheFirstOnes) {
+  // The interleaving a fuzz input found on sysv_shm: writer 2's empty
+  // message arrives while writer 1 also has an empty one to send.
+  Script({0, 100}, {0, 200});
+  EXPECT_THAT(Empty(), IsEmpty());  // writer 2's
+  EXPECT_THAT(Deliver(2, 1), IsEmpty());
+  EXPECT_THAT(Empty(), IsEmpty());  // writer 1's
+  EXPECT_THAT(Deliver(1, 1), IsEmpty());
+  EXPECT_FALSE(reader_->Owed());
+  EXPECT_THAT(reader_->FinalCheck(), IsEmpty());
+}
+
+TEST_F(MpReaderTest, RunsOfEmptyMessagesFromBothWritersSettleAtTheEnd) {
+  Script({0, 0}, {0});
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_TRUE(reader_->Owed());  // one of the three has not come
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_FALSE(reader_->Owed());
+  EXPECT_THAT(reader_->FinalCheck(), IsEmpty());
+}
+
+TEST_F(MpReaderTest, LostEmptyMessageIsStillNamed) {
+  Script({0, 100}, {0, 200});
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_THAT(Deliver(2, 1), IsEmpty());  // the empty one was writer 2's
+  EXPECT_THAT(Deliver(1, 1), HasSubstr("message 0 of writer 1 is missing"));
+}
+
+TEST_F(MpReaderTest, EmptyMessageNoWriterSentIsCaught) {
+  Script({0}, {0});
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_THAT(Empty(), IsEmpty());
+  EXPECT_THAT(reader_->FinalCheck(), HasSubstr("3 empty messages arrived that no writer owed"));
+}
+
+TEST_F(MpReaderTest, EmptyMessageAfterTheOnlyWriterWithOneLeftIsItsOwn) {
+  Script({0, 100}, {300});
+  EXPECT_THAT(Empty(), IsEmpty());  // only writer 1 has an empty one next
+  EXPECT_THAT(Deliver(2, 0), IsEmpty());
+  EXPECT_THAT(Empty(), HasSubstr("got message 0 of writer 1 a second time"));
+}
+
+}  // namespace
+}  // namespace ipcspec::mp
