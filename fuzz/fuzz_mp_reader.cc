@@ -280,10 +280,12 @@ std::string MpReader::OnStream(std::span<const std::byte> got) {
       const std::vector<std::byte>& p = PayloadOf(c.w, c.k);
       size_t same = 0;  // up to where the bytes continue the message
       if (c.off + m <= p.size()) {
-        same = std::mismatch(rest.begin(), rest.begin() + static_cast<long>(m),
-                             p.begin() + static_cast<long>(c.off))
-                   .first -
-               rest.begin();
+        same = std::memcmp(rest.data(), p.data() + c.off, m) == 0
+                   ? m
+                   : std::mismatch(rest.begin(), rest.begin() + static_cast<long>(m),
+                                   p.begin() + static_cast<long>(c.off))
+                             .first -
+                         rest.begin();
       }
       c.off += same;
       got_[c.w][c.k] += same;

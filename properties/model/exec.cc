@@ -26,7 +26,7 @@ class Stepper {
 
   // Performs a send step on `writer`: its Recv code and bytes taken.
   void PerformSend(End& writer, const Step& st, int* rc, size_t* sent) const {
-    const std::vector<std::byte> p = ModelPayload(c_, st.arg, st.size);
+    const std::span<const std::byte> p = ModelPayloadView(c_, st.arg, st.size);
     *sent = 0;
     *rc = writer.Send(p, sent, 0);
   }
@@ -67,12 +67,7 @@ class Stepper {
   std::string ReceiveInto(End& reader, uint64_t cap, int wait_ms) {
     if (cap == 0) cap = RecvBufferSize(c_);
     cap = std::min<uint64_t>(cap, uint64_t{1} << 24);
-    // Default-initialised: a receive buffer is written by the receive, and
-    // zero-filling one per input was a quarter of a fuzz input's time.
-    if (buf_size_ < cap) {
-      buf_ = std::make_unique_for_overwrite<std::byte[]>(cap);
-      buf_size_ = cap;
-    }
+    std::byte* const buf = ReceiveBuffer(cap);
     size_t n = 0;
     bool waited = wait_ms > 0;
     int call_ms = wait_ms;
@@ -81,7 +76,7 @@ class Stepper {
       call_ms = real_timeout_left_ ? std::min(wait_ms, o_.real_timeout_ms) : 0;
       real_timeout_left_ = false;
     }
-    int rc = reader.Recv(std::span(buf_.get(), cap), &n, call_ms);
+    int rc = reader.Recv(std::span(buf, cap), &n, call_ms);
     if (waited && call_ms == 0 && rc == -EAGAIN) rc = -ETIMEDOUT;
     const int first = rc;
     bool retried = false;
@@ -89,12 +84,11 @@ class Stepper {
         model_->MustDeliver(cap)) {
       // Asynchronous transports (TCP loopback, a relay) may take a moment.
       n = 0;
-      rc = reader.Recv(std::span(buf_.get(), cap), &n, o_.deliver_wait_ms);
+      rc = reader.Recv(std::span(buf, cap), &n, o_.deliver_wait_ms);
       waited = retried = true;
     }
     if (rc != 0) n = 0;
-    std::string err =
-        model_->OnRecv(cap, waited, rc, std::span(buf_.get(), std::min<size_t>(n, cap)));
+    std::string err = model_->OnRecv(cap, waited, rc, std::span(buf, std::min<size_t>(n, cap)));
     if (!err.empty() && retried) {
       absl::StrAppendFormat(&err, " after waiting up to %d ms (at once: %s)", o_.deliver_wait_ms,
                             Errno(first));
@@ -106,10 +100,20 @@ class Stepper {
   ExecOptions o_;
   std::unique_ptr<ReferenceModel> model_;
   bool real_timeout_left_ = o_.one_real_timeout;
-  // Reused from call to call: zeroing a fresh megabyte per run dominated the
-  // fuzz targets' cost. Only the received bytes are ever looked at.
-  std::unique_ptr<std::byte[]> buf_;
-  uint64_t buf_size_ = 0;
+
+  // At least `cap` bytes to receive into, kept from call to call and from
+  // one Stepper to the next on this thread: not zeroed (only the received
+  // bytes are looked at), and not made anew per input (a fresh megabyte per
+  // fuzz input was a page fault per page and most of its time).
+  static std::byte* ReceiveBuffer(uint64_t cap) {
+    thread_local std::unique_ptr<std::byte[]> buf;
+    thread_local uint64_t size = 0;
+    if (size < cap) {
+      buf = std::make_unique_for_overwrite<std::byte[]>(cap);
+      size = cap;
+    }
+    return buf.get();
+  }
 };
 
 std::string StepFailure(size_t i, const Step& st, const std::string& err) {

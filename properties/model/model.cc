@@ -1,6 +1,7 @@
 #include "properties/model/model.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <deque>
 
@@ -14,6 +15,25 @@ namespace {
 constexpr size_t kCounterSize = sizeof(uint64_t);
 constexpr uint64_t kMaxPayload = uint64_t{2} << 20;  // over any max_message used
 constexpr uint32_t kWriter = 1;                      // the payload pattern's writer id
+// ModelPayloadView keeps the patterns of the first messages, up to a size.
+constexpr uint64_t kCachedMessages = 256, kCachedBytes = uint64_t{1} << 18;
+
+// Where `got` stops being bytes `off`.. of message `msg` (got.size() when
+// it does not): compared with the kept pattern (ModelPayloadView) where
+// there is one, instead of computing the pattern again.
+size_t Mismatch(uint64_t msg, uint64_t off, std::span<const std::byte> got) {
+  if (msg >= kCachedMessages || off + got.size() > kCachedBytes) {
+    return PayloadMismatch(kWriter, msg, off, got);
+  }
+  const std::span<const std::byte> want = ModelPayloadView(Capabilities{}, msg, off + got.size());
+  if (std::memcmp(want.data() + off, got.data(), got.size()) == 0) return got.size();
+  return std::mismatch(got.begin(), got.end(), want.begin() + static_cast<ptrdiff_t>(off)).first -
+         got.begin();
+}
+
+bool IsMessage(std::span<const std::byte> got, uint64_t msg, uint64_t size) {
+  return got.size() == size && Mismatch(msg, 0, got) == size;
+}
 
 std::string Got(int rc, size_t n) { return rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc); }
 
@@ -150,7 +170,7 @@ class StreamModel : public ReferenceModel {
       if (pos >= seg.start + seg.len) continue;
       const uint64_t off = pos - seg.start;
       const size_t n = std::min<uint64_t>(seg.len - off, got.size() - done);
-      const size_t k = PayloadMismatch(kWriter, seg.msg, off, got.subspan(done, n));
+      const size_t k = Mismatch(seg.msg, off, got.subspan(done, n));
       if (k < n) {
         read_pos_ += done + k;
         std::string where = Where();
@@ -280,7 +300,7 @@ class QueueModel : public ReferenceModel {
   std::string Take(std::span<const std::byte> got) {
     const size_t n = Candidates();
     for (size_t i = 0; i < n; ++i) {
-      if (!IsPayload(got, {kWriter, q_[i].msg, q_[i].size})) continue;
+      if (!IsMessage(got, q_[i].msg, q_[i].size)) continue;
       if (c_.ordered) {
         Forget(i + 1);
       } else {
@@ -290,12 +310,12 @@ class QueueModel : public ReferenceModel {
       return "";
     }
     for (size_t i = n; i < q_.size(); ++i) {
-      if (IsPayload(got, {kWriter, q_[i].msg, q_[i].size})) {
+      if (IsMessage(got, q_[i].msg, q_[i].size)) {
         return absl::StrFormat("%s, got message %d (%d bytes)", Want(), q_[i].msg, q_[i].size);
       }
     }
     for (uint64_t m : gone_) {
-      if (IsPayload(got, {kWriter, m, got.size()})) {
+      if (IsMessage(got, m, got.size())) {
         return absl::StrFormat(
             "%s, got message %d (%d bytes), which is past (twice or out of "
             "order)",
@@ -403,22 +423,33 @@ std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c) {
   return nullptr;
 }
 
-std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_t size) {
+std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size) {
+  thread_local uint64_t counter;
   if (c.model == ModelClass::kCounter && size == kCounterSize) {
-    std::vector<std::byte> out(kCounterSize);
-    const uint64_t v = msg + 1;
-    std::memcpy(out.data(), &v, sizeof v);
-    return out;
+    counter = msg + 1;
+    return std::as_bytes(std::span(&counter, 1));
   }
   size = std::min(size, kMaxPayload);
-  // The first messages' patterns are kept (up to 64 KiB each, per thread):
-  // generating every payload again was half of a fuzz input's time.
-  constexpr uint64_t kCachedMessages = 64, kCachedBytes = 64 << 10;
-  if (msg >= kCachedMessages || size > kCachedBytes) return Payload(kWriter, msg, size);
+  // The first messages' patterns are kept (per thread, grown as longer ones
+  // are asked for): making a payload anew for every send was most of a fuzz
+  // input's time, and a fresh buffer per send a page fault per page.
   thread_local std::vector<std::vector<std::byte>> cache(kCachedMessages);
-  std::vector<std::byte>& pattern = cache[msg];
-  if (pattern.size() < size) pattern = Payload(kWriter, msg, kCachedBytes);
-  return std::vector<std::byte>(pattern.begin(), pattern.begin() + static_cast<ptrdiff_t>(size));
+  thread_local std::vector<std::byte> scratch;
+  const bool cached = msg < kCachedMessages && size <= kCachedBytes;
+  std::vector<std::byte>& out = cached ? cache[msg] : scratch;
+  const bool grown = out.size() < size;
+  if (grown) out.resize(std::max<uint64_t>(std::bit_ceil(size), 4096));
+  if (grown && cached) {
+    FillPayload(kWriter, msg, 0, out);  // the whole pattern, kept
+  } else if (!cached) {
+    FillPayload(kWriter, msg, 0, std::span(out.data(), size));
+  }
+  return std::span<const std::byte>(out.data(), size);
+}
+
+std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_t size) {
+  const std::span<const std::byte> v = ModelPayloadView(c, msg, size);
+  return std::vector<std::byte>(v.begin(), v.end());
 }
 
 }  // namespace ipcspec::props

@@ -74,6 +74,8 @@ std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c);
 // 2 MiB): the common payload pattern (support/common.h) of writer 1, or for a
 // counter an 8-byte native-endian value msg+1.
 std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_t size);
+// The same bytes without a copy: valid until the next call on this thread.
+std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size);
 
 struct ExecOptions {
   // Bound of the wait allowed when the model says a receive must deliver.
