@@ -202,6 +202,9 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
     absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(FuzzSandboxOptions());
     if (!server.ok()) return server.status();
     Runner() = std::move(*server);
+    // At exit the server is stopped and reaped (its CPU time, and its
+    // cases', then counts in the fuzzer's own rusage).
+    std::atexit([] { Runner().reset(); });
     done.push_back("cases run by a fork server");
   }
   return absl::StrJoin(done, "; ");
