@@ -438,7 +438,7 @@ std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg,
   const bool cached = msg < kCachedMessages && size <= kCachedBytes;
   std::vector<std::byte>& out = cached ? cache[msg] : scratch;
   const bool grown = out.size() < size;
-  if (grown) out.resize(std::max<uint64_t>(std::bit_ceil(size), 4096));
+  if (grown) out.resize(std::max<uint64_t>(std::bit_ceil(size), 64));
   if (grown && cached) {
     FillPayload(kWriter, msg, 0, out);  // the whole pattern, kept
   } else if (!cached) {
