@@ -2,11 +2,16 @@
 // (ipcspec/inventory.h): a non-root run next to a process that churns
 // /dev/shm reports nothing and deletes nothing, while a root run, through the
 // fork server's lasting namespace and through per-case isolation, still
-// catches a leaked SysV queue, /dev/shm name, FIFO node and stray process.
+// catches a leaked SysV queue, segment and semaphore set, /dev/shm name,
+// POSIX message queue, FIFO node (also in a subdirectory) and stray process.
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,19 +65,47 @@ class LeakProperty : public props::NamedProperty {
         }
         ::wait(nullptr);
         break;
+      case 4:
+        ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        break;
+      case 5:
+        ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        break;
+      case 6: {
+        struct mq_attr attr = {};
+        attr.mq_maxmsg = 1;
+        attr.mq_msgsize = 8;
+        ::mq_close(::mq_open(UniqueName("/ipcspec-leak").c_str(), O_CREAT | O_RDWR, 0600, &attr));
+        break;
+      }
+      case 7:
+        ::mkdir((env.scratch_dir + "/left-dir").c_str(), 0700);
+        ::mkfifo((env.scratch_dir + "/left-dir/inner").c_str(), 0600);
+        break;
     }
     return Verdict::Pass();
   }
 };
 IPCSPEC_REGISTER_PROPERTY(LeakProperty);
 
+// Each kind is named, and removed: the case after it (kind 99 leaves
+// nothing) passes. Through the fork server the leak is first seen as a
+// changed count (IpcCounts), and only then listed and named.
 void ExpectEveryKindCaught(CaseRunner& runner) {
-  const char* want[] = {"SysV message queue id", "/dev/shm/ipcspec-leak-", "file-system node ",
-                        "process "};
-  for (uint64_t kind = 0; kind < 4; ++kind) {
+  const char* want[] = {"SysV message queue id",
+                        "/dev/shm/ipcspec-leak-",
+                        "file-system node ",
+                        "process ",
+                        "SysV shared memory segment id",
+                        "SysV semaphore set id",
+                        "POSIX message queue /ipcspec-leak-",
+                        "/left-dir"};
+  for (uint64_t kind = 0; kind < std::size(want); ++kind) {
     CaseResult r = runner.Run({"T-LEAK", "pipe", {Step::Param(0, kind)}});
     EXPECT_EQ(r.outcome, Outcome::kLeaked) << kind << ": " << r.message;
     EXPECT_THAT(r.message, HasSubstr(want[kind])) << kind;
+    CaseResult clean = runner.Run({"T-LEAK", "pipe", {Step::Param(0, 99)}});
+    EXPECT_EQ(clean.outcome, Outcome::kPass) << "after kind " << kind << ": " << clean.message;
   }
 }
 
@@ -85,6 +118,40 @@ TEST(LeakOwnershipTest, RootRunThroughTheForkServerCatchesEveryKind) {
 TEST(LeakOwnershipTest, RootRunWithPerCaseIsolationCatchesEveryKind) {
   DirectRunner runner{SandboxOptions{}};
   ExpectEveryKindCaught(runner);
+}
+
+// Each kind of object moves its own count, and only while it exists: the
+// counts the fork server compares to decide whether to list at all.
+TEST(LeakOwnershipTest, EveryKindMovesItsCount) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a private mqueue file system";
+  char mq_dir[] = "/tmp/ipcspec-count-XXXXXX";
+  ASSERT_NE(::mkdtemp(mq_dir), nullptr);
+  ASSERT_EQ(::mount("mqueue", mq_dir, "mqueue", 0, nullptr), 0) << ErrnoName(errno);
+  const IpcCounts before = CountIpc(mq_dir);
+  ASSERT_TRUE(before.known());
+  const int q = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  const int m = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+  const int sem = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+  const std::string shm = UniqueName("/ipcspec-count"), mq = UniqueName("/ipcspec-count");
+  ::close(::shm_open(shm.c_str(), O_CREAT | O_RDWR, 0600));
+  struct mq_attr attr = {};
+  attr.mq_maxmsg = 1;
+  attr.mq_msgsize = 8;
+  ::mq_close(::mq_open(mq.c_str(), O_CREAT | O_RDWR, 0600, &attr));
+  const IpcCounts during = CountIpc(mq_dir);
+  EXPECT_EQ(during.msg_queues, before.msg_queues + 1);
+  EXPECT_EQ(during.shm_segments, before.shm_segments + 1);
+  EXPECT_EQ(during.sem_sets, before.sem_sets + 1);
+  EXPECT_GT(during.shm_dir_size, before.shm_dir_size);
+  EXPECT_GT(during.mq_dir_size, before.mq_dir_size);
+  ::msgctl(q, IPC_RMID, nullptr);
+  ::shmctl(m, IPC_RMID, nullptr);
+  ::semctl(sem, 0, IPC_RMID);
+  ::shm_unlink(shm.c_str());
+  ::mq_unlink(mq.c_str());
+  EXPECT_EQ(CountIpc(mq_dir), before);
+  ::umount2(mq_dir, MNT_DETACH);
+  ::rmdir(mq_dir);
 }
 
 // Another process of the same uid makes and removes /dev/shm names until

@@ -136,6 +136,43 @@ IpcSnapshot TakeIpcSnapshot(const std::string& mq_dir) {
   return s;
 }
 
+bool IpcCounts::known() const {
+  return msg_queues >= 0 && shm_segments >= 0 && sem_sets >= 0 && shm_dir_size >= 0 &&
+         mq_dir_size >= 0;
+}
+
+namespace {
+
+int64_t DirSize(const std::string& dir) {
+  struct stat st;
+  return !dir.empty() && ::stat(dir.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+}  // namespace
+
+IpcCounts CountIpc(const std::string& mq_dir) {
+  IpcCounts c;
+  struct msginfo mi = {};
+  if (::msgctl(0, MSG_INFO, reinterpret_cast<struct msqid_ds*>(&mi)) >= 0)
+    c.msg_queues = mi.msgpool;
+  struct shm_info si = {};
+  if (::shmctl(0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&si)) >= 0) {
+    c.shm_segments = si.used_ids;
+  }
+  struct seminfo se = {};
+  union semun {
+    int val;
+    struct semid_ds* buf;
+    unsigned short* array;
+    struct seminfo* info;
+  } arg;
+  arg.info = &se;
+  if (::semctl(0, 0, SEM_INFO, arg) >= 0) c.sem_sets = se.semusz;
+  c.shm_dir_size = DirSize("/dev/shm");
+  c.mq_dir_size = DirSize(mq_dir);
+  return c;
+}
+
 std::string OwnedObject::Describe() const {
   switch (kind) {
     case kSysv:

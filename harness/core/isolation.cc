@@ -83,6 +83,10 @@ IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::s
     l.facts.mq_dir = mq;
   }
   if (::mkdir(scratch.c_str(), 0711) == 0) l.scratch_root = scratch;
+  if (l.facts.private_shm && !l.facts.mq_dir.empty()) {
+    const IpcCounts now = CountIpc(l.facts.mq_dir);
+    if (now.known()) l.empty = now;
+  }
   return l.facts;
 }
 

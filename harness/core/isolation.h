@@ -5,6 +5,7 @@
 #ifndef IPCSPEC_HARNESS_CORE_ISOLATION_H_
 #define IPCSPEC_HARNESS_CORE_ISOLATION_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ struct Lasting {
   bool active = false;
   IsolationFacts facts;
   std::string scratch_root;  // on a private tmpfs
+  // The counts of the namespace while it was still empty, when it is wholly
+  // private (IPC, /dev/shm and mqueue): a case that leaves the counts as
+  // they were left nothing, and nothing needs listing.
+  std::optional<IpcCounts> empty;
   bool signals_clean = false;
 };
 const Lasting& LastingIsolation();

@@ -223,6 +223,9 @@ bool Drain(int fd, std::string* out, size_t limit, uint64_t* dropped) {
 // each one that was still alive.
 std::vector<std::string> KillStrays() {
   std::vector<std::string> strays;
+  // No child at all, alive or not, needs no listing (WNOWAIT: nothing reaped).
+  siginfo_t info;
+  if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) return strays;
   std::set<pid_t> seen;
   for (int round = 0; round < 1000; ++round) {
     std::vector<pid_t> kids = ChildrenOfSelf();
@@ -328,6 +331,9 @@ std::vector<std::string> FindLeftObjects(const CasePlan& plan, const CaseFacts& 
   own.own_uid = facts.own_uid;
   own.name_tag = plan.tag;
   IpcSnapshot after;
+  if (lasting.empty && CountIpc(lasting.facts.mq_dir) == *lasting.empty) {
+    return {};  // the namespace is as empty as it began: the case left nothing there
+  }
   if (lasting.active) {
     // The case ran in our namespace: what is private there is all its own.
     own.private_ipc = lasting.facts.private_ipc;
@@ -351,10 +357,13 @@ std::vector<std::string> FindLeftObjects(const CasePlan& plan, const CaseFacts& 
 // The file-system nodes left in the scratch directory, which is removed.
 std::vector<std::string> ClearScratch(const CasePlan& plan) {
   std::vector<std::string> leaks;
-  for (const std::string& n : ListDir(plan.scratch)) {
-    leaks.push_back(absl::StrCat("file-system node ", plan.scratch, "/", n));
+  // An empty directory goes in one call; only one that is not is listed.
+  if (::rmdir(plan.scratch.c_str()) != 0) {
+    for (const std::string& n : ListDir(plan.scratch)) {
+      leaks.push_back(absl::StrCat("file-system node ", plan.scratch, "/", n));
+    }
+    RemoveTree(plan.scratch);
   }
-  RemoveTree(plan.scratch);
   if (!plan.mq_dir.empty()) {
     ::umount2(plan.mq_dir.c_str(), MNT_DETACH);
     ::rmdir(plan.mq_dir.c_str());

@@ -56,6 +56,26 @@ struct IpcSnapshot {
 };
 IpcSnapshot TakeIpcSnapshot(const std::string& mq_dir = "");
 
+// How much a namespace holds, read without listing anything: one call per
+// kind instead of opening and reading a directory or a /proc/sysvipc table.
+// The SysV ids in use come from msgctl(MSG_INFO), shmctl(SHM_INFO) and
+// semctl(SEM_INFO); /dev/shm (tmpfs) and the mqueue mount report their
+// number of entries in their directory's size (each entry adds a fixed
+// amount). Counts say only how many, not which: a listing still names what
+// is there. Use them where a namespace is private and its empty counts are
+// known, so that "equal to the empty counts" means "nothing is there":
+//
+//   const IpcCounts empty = CountIpc(mq_dir);   // once, in a fresh namespace
+//   ...  // a case runs
+//   if (!empty.known() || CountIpc(mq_dir) != empty) { /* list, report, remove */ }
+struct IpcCounts {
+  int64_t msg_queues = -1, shm_segments = -1, sem_sets = -1;  // -1: could not be read
+  int64_t shm_dir_size = -1, mq_dir_size = -1;                // -1: could not stat, or no mount
+  bool known() const;                                         // every count was read
+  bool operator==(const IpcCounts&) const = default;
+};
+IpcCounts CountIpc(const std::string& mq_dir);
+
 // Which objects count as a case's own. In a private IPC namespace (or a
 // private /dev/shm) everything is. Without one, only objects owned by the
 // case's own uid (when that uid is the case's alone: a root run gives each
