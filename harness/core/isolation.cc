@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,13 @@ IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::s
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   internal::ResetSignals();
   l.signals_clean = true;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (::sigprocmask(SIG_BLOCK, &chld, nullptr) == 0) {
+    l.child_exits = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (l.child_exits < 0) ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+  }
   if (!options.private_ipc || root.empty() || ::unshare(CLONE_NEWIPC | CLONE_NEWNS) != 0) {
     return l.facts;  // per-case isolation, as without a server
   }

@@ -24,6 +24,10 @@ struct Lasting {
   // they were left nothing, and nothing needs listing.
   std::optional<IpcCounts> empty;
   bool signals_clean = false;
+  // A signalfd for SIGCHLD, which is blocked in this process: what the
+  // supervision of each case waits on for its exit, instead of a pidfd of its
+  // own (one allocation per case). -1 without a fork server.
+  int child_exits = -1;
 };
 const Lasting& LastingIsolation();
 

@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,13 +123,23 @@ void SetLimit(int resource, rlim_t value) {
 // capture pipe, the report pipe on fd 3 and nothing else open.
 void EnterCaseProcess(int report_w, int out_w) {
   ::setpgid(0, 0);
-  if (!internal::LastingIsolation().signals_clean) internal::ResetSignals();
+  const internal::Lasting& lasting = internal::LastingIsolation();
+  if (!lasting.signals_clean) {
+    internal::ResetSignals();
+  } else if (lasting.child_exits >= 0) {
+    sigset_t none;  // the server's blocked SIGCHLD is not the case's
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
   int devnull = ::open("/dev/null", O_RDONLY);
   ::dup2(devnull, 0);
   ::dup2(out_w, 1);
   ::dup2(out_w, 2);
-  ::dup2(report_w, kReportFd);
-  ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
+  if (report_w == kReportFd) {
+    ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
+  } else {
+    ::dup3(report_w, kReportFd, O_CLOEXEC);
+  }
   ::close_range(kReportFd + 1, ~0U, 0);
 }
 
@@ -156,8 +167,8 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
     }
     ::prctl(PR_SET_DUMPABLE, 1);
   }
-  if (::geteuid() != 0) SetLimit(RLIMIT_NPROC, options.max_processes);
   env->uid = ::geteuid();
+  if (env->uid != 0) SetLimit(RLIMIT_NPROC, options.max_processes);
   env->own_uid = plan.own_uid;
   return true;
 }
@@ -176,18 +187,26 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   // After the credential change, which clears it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(125);
-  WriteFrame(kReportFd, EncodeFacts(env));
+  // The parent needs the facts before the case runs only when they are the
+  // case's own (a case that dies early must still be inventoried where it
+  // ran); under lasting isolation it knows them, and they travel with the
+  // verdict, so the parent is woken once.
+  const bool lasting = internal::LastingIsolation().active;
+  if (!lasting) WriteFrame(kReportFd, EncodeFacts(env));
 
   Verdict verdict = fn(env);
 
   // A namespace of the case's own dies with it: look before it does.
   std::vector<std::string> leaks;
-  if (!internal::LastingIsolation().active) {
+  if (!lasting) {
     IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
     for (const OwnedObject& o : internal::PrivateObjects(mine)) leaks.push_back(o.Describe());
   }
   RunChildExitHook();
-  WriteFrame(kReportFd, EncodeVerdict(verdict, leaks));
+  WireWriter report;
+  if (lasting) report.Str(EncodeFacts(env));
+  report.Str(EncodeVerdict(verdict, leaks));
+  WriteFull(kReportFd, report.data().data(), report.data().size());
   ::_exit(0);
 }
 
@@ -287,6 +306,7 @@ struct Supervision {
   int status = 0;
   bool timed_out = false;
   std::string report;
+  bool report_open = true, out_open = true;  // no end of file seen yet
 };
 
 Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& options,
@@ -294,21 +314,30 @@ Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& opt
   Supervision sup;
   SetNonBlocking(plan.report_r.get(), true);
   SetNonBlocking(plan.out_r.get(), true);
-  FileDescriptor pidfd(PidfdOpen(pid));
-  bool report_open = true, out_open = true;
+  // The case's exit: the fork server's SIGCHLD signalfd, or a pidfd.
+  const int child_exits = internal::LastingIsolation().child_exits;
+  FileDescriptor pidfd(child_exits >= 0 ? -1 : PidfdOpen(pid));
+  const int exit_fd = child_exits >= 0 ? child_exits : (pidfd ? pidfd.get() : -1);
+  bool& report_open = sup.report_open;
+  bool& out_open = sup.out_open;
   for (;;) {
     struct pollfd fds[3] = {{report_open ? plan.report_r.get() : -1, POLLIN, 0},
                             {out_open ? plan.out_r.get() : -1, POLLIN, 0},
-                            {pidfd.get(), POLLIN, 0}};
+                            {exit_fd, POLLIN, 0}};
     const Deadline d = Deadline::After(deadline - absl::Now());
-    int n = ::poll(fds, 3, pidfd ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
+    int n = ::poll(fds, 3, exit_fd >= 0 ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
     if (n < 0 && errno != EINTR) break;
     if (fds[0].revents) report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
     if (fds[1].revents) {
       out_open =
           Drain(plan.out_r.get(), &result->output, options.output_limit, &result->output_dropped);
     }
-    if ((pidfd && fds[2].revents == 0) && n != 0) continue;
+    if (fds[2].revents && child_exits >= 0) {
+      // SIGCHLD is pending no more (one read: it does not queue); waitpid says whose.
+      struct signalfd_siginfo info;
+      [[maybe_unused]] ssize_t got = ::read(child_exits, &info, sizeof info);
+    }
+    if ((exit_fd >= 0 && fds[2].revents == 0) && n != 0) continue;
     if (::waitpid(pid, &sup.status, WNOHANG) == pid) return sup;
     if (absl::Now() >= deadline) {
       sup.timed_out = true;
@@ -453,10 +482,12 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
   // The case process is gone. Anything left in its group, or escaped from
   // it, was not cleaned up by the case.
   const bool group_alive = ::kill(-pid, 0) == 0;
-  ::kill(-pid, SIGKILL);
+  if (group_alive) ::kill(-pid, SIGKILL);
   std::vector<std::string> strays = KillStrays();
-  Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
-  Drain(plan.out_r.get(), &result.output, options.output_limit, &result.output_dropped);
+  if (sup.report_open) Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
+  if (sup.out_open) {
+    Drain(plan.out_r.get(), &result.output, options.output_limit, &result.output_dropped);
+  }
 
   // The report: the case's facts, then its verdict and in-namespace leaks.
   CaseFacts facts;
