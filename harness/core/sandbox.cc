@@ -309,6 +309,14 @@ struct Supervision {
   bool report_open = true, out_open = true;  // no end of file seen yet
 };
 
+// Whether the report holds both of its frames (the facts and the verdict):
+// after that the case process does nothing but exit.
+bool ReportComplete(const std::string& report) {
+  WireReader r(report, 1 << 26);
+  std::string facts, verdict;
+  return r.Str(&facts) && r.Str(&verdict);
+}
+
 Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& options,
                       absl::Time deadline, CaseResult* result) {
   Supervision sup;
@@ -320,14 +328,22 @@ Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& opt
   const int exit_fd = child_exits >= 0 ? child_exits : (pidfd ? pidfd.get() : -1);
   bool& report_open = sup.report_open;
   bool& out_open = sup.out_open;
+  bool complete = false;
   for (;;) {
-    struct pollfd fds[3] = {{report_open ? plan.report_r.get() : -1, POLLIN, 0},
-                            {out_open ? plan.out_r.get() : -1, POLLIN, 0},
+    // Once the report is complete, only the exit is waited for: the pipes'
+    // ends of file would each wake us on the way, and what is left in them
+    // is read after the exit.
+    const bool pipes = !complete || exit_fd < 0;
+    struct pollfd fds[3] = {{report_open && pipes ? plan.report_r.get() : -1, POLLIN, 0},
+                            {out_open && pipes ? plan.out_r.get() : -1, POLLIN, 0},
                             {exit_fd, POLLIN, 0}};
     const Deadline d = Deadline::After(deadline - absl::Now());
     int n = ::poll(fds, 3, exit_fd >= 0 ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
     if (n < 0 && errno != EINTR) break;
-    if (fds[0].revents) report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
+    if (fds[0].revents) {
+      report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
+      complete = ReportComplete(sup.report);
+    }
     if (fds[1].revents) {
       out_open =
           Drain(plan.out_r.get(), &result->output, options.output_limit, &result->output_dropped);
