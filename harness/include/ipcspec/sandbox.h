@@ -118,7 +118,10 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn);
 // each case everything in the namespace is that case's leak (the server
 // itself makes nothing there): it is reported and removed. What could not be
 // had (not root, say) is reported false, and RunCase falls back to its
-// per-case isolation and to the ownership rules of inventory.h.
+// per-case isolation and to the ownership rules of inventory.h. While the
+// namespace holds the counts it began with (IpcCounts), a case is not
+// listed at all. SIGCHLD stays blocked in this process, read off a signalfd
+// that every RunCase waits on for its case's exit (cases start unblocked).
 struct IsolationFacts {
   bool private_ipc = false;
   bool private_shm = false;
