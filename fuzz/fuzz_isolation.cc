@@ -2,11 +2,7 @@
 
 #include <mqueue.h>
 #include <sched.h>
-#include <sys/ipc.h>
 #include <sys/mount.h>
-#include <sys/msg.h>
-#include <sys/sem.h>
-#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,30 +39,16 @@ std::set<std::string> Everything() {
   return s;
 }
 
-// Isolated: whether anything at all is there, from counters alone.
+// Isolated: whether anything at all is there, from counters alone
+// (inventory.h's IpcCounts).
 bool AnythingPresent() {
-  struct msginfo mi = {};
-  struct shm_info si = {};
-  struct seminfo se = {};
-  if (::msgctl(0, MSG_INFO, reinterpret_cast<struct msqid_ds*>(&mi)) >= 0 && mi.msgpool > 0) {
+  const IpcCounts c = CountIpc(g_mq_dir);
+  if (c.msg_queues != 0 || c.shm_segments != 0 || c.sem_sets != 0 ||
+      c.shm_dir_size != kEmptyDirSize || c.mq_dir_size != kEmptyDirSize) {
     return true;
   }
-  if (::shmctl(0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&si)) >= 0 && si.used_ids > 0) {
-    return true;
-  }
-  union semun {
-    int val;
-    struct semid_ds* buf;
-    unsigned short* array;
-    struct seminfo* info;
-  } arg;
-  arg.info = &se;
-  if (::semctl(0, 0, SEM_INFO, arg) >= 0 && se.semusz > 0) return true;
-  for (const char* dir : {"/dev/shm", g_mq_dir.c_str(), FuzzScratchDir().c_str()}) {
-    struct stat st;
-    if (::stat(dir, &st) != 0 || st.st_size != kEmptyDirSize) return true;
-  }
-  return false;
+  struct stat st;
+  return ::stat(FuzzScratchDir().c_str(), &st) != 0 || st.st_size != kEmptyDirSize;
 }
 
 // Removes one item named as Everything() names it (isolated only).
