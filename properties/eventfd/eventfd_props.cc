@@ -54,8 +54,7 @@ class CounterProperty : public NamedProperty {
  public:
   CounterProperty(std::string_view id, std::string_view summary, std::string_view reference,
                   bool semaphore)
-      : NamedProperty(id, summary, reference), semaphore_(semaphore) {}
-  Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
+      : NamedProperty(id, summary, reference, ForEventfd), semaphore_(semaphore) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(init_); }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) return absl::StrFormat("write(%d) adds to the counter", s.size);
@@ -139,14 +138,8 @@ class EagainProperty : public NamedProperty {
             "that would pass 0xfffffffffffffffe gives EAGAIN; neither changes the counter",
             "eventfd(2) read (EAGAIN at zero on a non-blocking descriptor) and write (EAGAIN past "
             "0xfffffffffffffffe); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (read), "
-            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc EventfdTest.Nonblock") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{semaphore_.Step(*rc::gen::inRange(0, 2)),
-                               excess_.Step(*rc::gen::inRange<uint64_t>(1, 1000))};
-    });
-  }
+            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc EventfdTest.Nonblock",
+            ForEventfd) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool semaphore = semaphore_.Of(s);
     FileDescriptor fd(CallEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0)));
@@ -176,11 +169,15 @@ class EagainProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> semaphore_{this, 0, "EFD_SEMAPHORE mode: %s", false, SayYesNo};
-  const Param<uint64_t> excess_{this, 1,
+  const Param<bool> semaphore_{this,    0, "EFD_SEMAPHORE mode: %s", false, rc::gen::inRange(0, 2),
+                               SayYesNo};
+  const Param<uint64_t> excess_{this,
+                                1,
                                 "the counter is filled to %s below 0xfffffffffffffffe, then a "
                                 "write adds one more than that",
-                                1, SayRoomLeft};
+                                1,
+                                rc::gen::inRange<uint64_t>(1, 1000),
+                                SayRoomLeft};
 };
 
 class ShortBufferProperty : public NamedProperty {
@@ -192,14 +189,8 @@ class ShortBufferProperty : public NamedProperty {
             "eventfd(2) EINVAL (a buffer of less than 8 bytes); LTP testcases/kernel/syscalls/"
             "eventfd/eventfd01.c (read), eventfd02.c (write); gVisor "
             "test/syscalls/linux/eventfd.cc EventfdTest.SmallRead, "
-            "EventfdTest.SmallWrite") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{len_.Step(*rc::gen::inRange(0, 8)),
-                               init_.Step(*rc::gen::inRange<uint64_t>(0, 100))};
-    });
-  }
+            "EventfdTest.SmallWrite",
+            ForEventfd) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const size_t len = std::min<size_t>(len_.Of(s), 7);
     const uint64_t init = init_.Of(s);
@@ -228,8 +219,10 @@ class ShortBufferProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> len_{this, 0, "read and write are given a buffer of %s", 4, SayBytes};
-  const Param<uint64_t> init_{this, 1, "eventfd's initial count is %s", 5};
+  const Param<uint64_t> len_{
+      this, 0, "read and write are given a buffer of %s", 4, rc::gen::inRange(0, 8), SayBytes};
+  const Param<uint64_t> init_{this, 1, "eventfd's initial count is %s", 5,
+                              rc::gen::inRange<uint64_t>(0, 100)};
 };
 
 class MaxValueProperty : public NamedProperty {
@@ -238,14 +231,8 @@ class MaxValueProperty : public NamedProperty {
       : NamedProperty("EVENTFD-EINVAL-MAX",
                       "writing 0xffffffffffffffff gives EINVAL and leaves the counter alone",
                       "eventfd(2) EINVAL (writing 0xffffffffffffffff); LTP "
-                      "testcases/kernel/syscalls/eventfd/eventfd02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForEventfd(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{init_.Step(*rc::gen::inRange<uint64_t>(0, 100)),
-                               nonblock_.Step(*rc::gen::inRange(0, 2))};
-    });
-  }
+                      "testcases/kernel/syscalls/eventfd/eventfd02.c",
+                      ForEventfd) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t init = init_.Of(s);
     FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),
@@ -275,8 +262,10 @@ class MaxValueProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0};
-  const Param<bool> nonblock_{this, 1, "the descriptor is O_NONBLOCK: %s", false, SayYesNo};
+  const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0,
+                              rc::gen::inRange<uint64_t>(0, 100)};
+  const Param<bool> nonblock_{
+      this, 1, "the descriptor is O_NONBLOCK: %s", false, rc::gen::inRange(0, 2), SayYesNo};
 };
 
 IPCSPEC_REGISTER_PROPERTY(ReadResetProperty);

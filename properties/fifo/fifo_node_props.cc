@@ -70,16 +70,8 @@ class MknodProperty : public NamedProperty {
             "permissions perm & ~umask, without any privilege, and it carries data like a pipe",
             "mknod(2), mkfifo(3); gVisor test/syscalls/linux/fifo.cc FifoTest.MknodAtFIFO, "
             "FifoTest.Fifo, test/syscalls/linux/mknod.cc MknodTest.FifoDoesNotRequireCapMknod; "
-            "LTP testcases/kernel/syscalls/mknod/mknod01.c, mknodat/mknodat02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{api_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})),
-                               perm_.Step(*rc::gen::inRange(0, 01000)),
-                               umask_.Step(*rc::gen::inRange(0, 01000))};
-    });
-  }
+            "LTP testcases/kernel/syscalls/mknod/mknod01.c, mknodat/mknodat02.c",
+            ForFifo, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir, /*make=*/false);
     const int api = api_.Of(s);
@@ -126,9 +118,15 @@ class MknodProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> api_{this, 0, "the node is made with %s", kMkfifo, SayApi};
-  const Param<int> perm_{this, 1, "the permissions asked for are %s", 0600, SayMode};
-  const Param<int> umask_{this, 2, "the umask is %s", 022, SayMode};
+  const Param<int> api_{this,
+                        0,
+                        "the node is made with %s",
+                        kMkfifo,
+                        rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}),
+                        SayApi};
+  const Param<int> perm_{
+      this, 1, "the permissions asked for are %s", 0600, rc::gen::inRange(0, 01000), SayMode};
+  const Param<int> umask_{this, 2, "the umask is %s", 022, rc::gen::inRange(0, 01000), SayMode};
 };
 
 enum Existing { kRegular, kFifo, kDangling, kSymlinkToFile, kDirectory };
@@ -158,20 +156,23 @@ class EexistProperty : public NamedProperty {
             "mknod(2) EEXIST ('pathname already exists ... This includes the case where "
             "pathname is a symbolic link, dangling or not'), mkfifo(3); gVisor "
             "test/syscalls/linux/mknod.cc MknodTest.MknodOnExistingPathFails; LTP "
-            "testcases/kernel/syscalls/mknod/mknod06.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{existing_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4})),
-                               api_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}))};
-    });
-  }
+            "testcases/kernel/syscalls/mknod/mknod06.c",
+            ForFifo, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<int> existing_{this, 0, "the path already holds %s", kRegular, SayExisting};
-  const Param<int> api_{this, 1, "the node is made with %s", kMkfifo, SayApi};
+  const Param<int> existing_{this,
+                             0,
+                             "the path already holds %s",
+                             kRegular,
+                             rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4}),
+                             SayExisting};
+  const Param<int> api_{this,
+                        1,
+                        "the node is made with %s",
+                        kMkfifo,
+                        rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}),
+                        SayApi};
 };
 
 Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
@@ -231,23 +232,14 @@ class OtruncProperty : public NamedProperty {
             "other openers stays, byte for byte",
             "open(2) O_TRUNC ('If the file is a FIFO or terminal device file, the O_TRUNC flag "
             "is ignored'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOtrunc, "
-            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{queued_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
-                               mode_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
-                               opens_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
+            ForFifo, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
-    FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK)), w(node.Open(O_WRONLY));
-    if (!r || !w) return Verdict::Broken("opening the FIFO");
     const std::vector<std::byte> data = PipeBytes(1, queued_.Of(s));
-    if (WriteFull(w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    FifoNode node(env.scratch_dir);
+    FileDescriptor r, w;
+    Verdict broken;
+    if (!OpenQueued(node, data, &r, &w, &broken)) return broken;
     const int mode = mode_.Of(s);
     const int acc = mode == 0 ? O_WRONLY : mode == 1 ? O_RDWR : O_RDONLY;
     for (int i = 0; i < opens_.Of(s); ++i) {
@@ -268,9 +260,15 @@ class OtruncProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{this, 0, "%s are queued", 10, SayBytes};
-  const Param<int> mode_{this, 1, "the FIFO is opened with %s", 0, SayTruncMode};
-  const Param<int> opens_{this, 2, "it is opened so %s times", 1};
+  const Param<uint64_t> queued_{
+      this, 0, "%s are queued", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
+  const Param<int> mode_{this,
+                         1,
+                         "the FIFO is opened with %s",
+                         0,
+                         rc::gen::elementOf(std::vector<int>{0, 1, 2}),
+                         SayTruncMode};
+  const Param<int> opens_{this, 2, "it is opened so %s times", 1, rc::gen::inRange(1, 4)};
 };
 
 std::string SayTruncCall(uint64_t v) {
@@ -286,25 +284,14 @@ class TruncateProperty : public NamedProperty {
             "stays a FIFO and the queued data is untouched",
             "truncate(2) EINVAL ('fd does not reference a regular file or a POSIX shared "
             "memory object'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoTruncNoOp, "
-            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          call_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
-          length_.Step(
-              *rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 1u << 20))),
-          queued_.Step(*rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF))};
-    });
-  }
+            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
+            ForFifo, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
-    FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK)), w(node.Open(O_WRONLY));
-    if (!r || !w) return Verdict::Broken("opening the FIFO");
     const std::vector<std::byte> data = PipeBytes(2, queued_.Of(s));
-    if (WriteFull(w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    FifoNode node(env.scratch_dir);
+    FileDescriptor r, w;
+    Verdict broken;
+    if (!OpenQueued(node, data, &r, &w, &broken)) return broken;
     const off_t len = static_cast<off_t>(length_.Of(s));
     const int call = call_.Of(s);
     const int rc = call == 0   ? ::truncate(node.path().c_str(), len)
@@ -325,9 +312,17 @@ class TruncateProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> call_{this, 0, "the call is %s", 0, SayTruncCall};
-  const Param<uint64_t> length_{this, 1, "the length asked for is %s", 0, SayBytes};
-  const Param<uint64_t> queued_{this, 2, "%s are queued", 10, SayBytes};
+  const Param<int> call_{
+      this, 0, "the call is %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2}), SayTruncCall};
+  const Param<uint64_t> length_{
+      this,
+      1,
+      "the length asked for is %s",
+      0,
+      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 1u << 20)),
+      SayBytes};
+  const Param<uint64_t> queued_{
+      this, 2, "%s are queued", 10, rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF), SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(MknodProperty);

@@ -34,21 +34,13 @@ class DiscardProperty : public NamedProperty {
             "opener closes, unread data is gone and the next opener finds an empty pipe of the "
             "default capacity",
             "fifo(7) ('The kernel maintains exactly one pipe object for each FIFO special file "
-            "that is opened by at least one process'); Linux fs/pipe.c put_pipe_info") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{left_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
-                               pages_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 4})),
-                               reader_last_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "that is opened by at least one process'); Linux fs/pipe.c put_pipe_info",
+            ForFifo, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
-    FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK)), w(node.Open(O_WRONLY));
-    if (!r || !w) return Verdict::Broken("opening the FIFO");
+    FileDescriptor r, w;
+    Verdict broken;
+    if (!OpenQueued(node, {}, &r, &w, &broken)) return broken;
     const long fresh = PipeCapacity(w.get());
     if (pages_.Of(s) > 0 && ::fcntl(w.get(), F_SETPIPE_SZ, pages_.Of(s) * PageSize()) < 0)
       return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
@@ -84,9 +76,13 @@ class DiscardProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> left_{this, 0, "%s are left unread", 10, SayBytes};
-  const Param<int> pages_{this, 1, "the capacity is %s", 0, SayCapacity};
-  const Param<bool> reader_last_{this, 2, "the reader closes last: %s", false, SayYesNo};
+  const Param<uint64_t> left_{
+      this, 0, "%s are left unread", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
+  const Param<int> pages_{
+      this,       1, "the capacity is %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2, 4}),
+      SayCapacity};
+  const Param<bool> reader_last_{
+      this, 2, "the reader closes last: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 // revents of a poll with timeout 0 (a state query), or -1.
@@ -104,13 +100,8 @@ class PollNohupProperty : public NamedProperty {
             "until a writer has opened and closed it; then POLLHUP; a reader opening after "
             "that writer left again sees none",
             "Linux fs/pipe.c fifo_open ('suppress EPOLLHUP until we have seen a writer') and "
-            "pipe_poll; poll(2) POLLHUP") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 8; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec(
-        [this] { return std::vector<Step>{sessions_.Step(*rc::gen::inRange(1, 4))}; });
-  }
+            "pipe_poll; poll(2) POLLHUP",
+            ForFifo, 8) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir);
     if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
@@ -143,7 +134,7 @@ class PollNohupProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> sessions_{this, 0, "%s writers come and go", 1};
+  const Param<int> sessions_{this, 0, "%s writers come and go", 1, rc::gen::inRange(1, 4)};
 };
 
 class NbReadEofProperty : public NamedProperty {
@@ -156,14 +147,8 @@ class NbReadEofProperty : public NamedProperty {
             "pipe(7) ('If all file descriptors referring to the write end of a pipe have been "
             "closed, then an attempt to read(2) from the pipe will see end-of-file'), POSIX "
             "read() 'empty pipe or FIFO'; LTP testcases/kernel/syscalls/read/read03.c (EAGAIN "
-            "with a writer open)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{queued_.Step(*rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF))};
-    });
-  }
+            "with a writer open)",
+            ForFifo, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir);
     if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
@@ -201,7 +186,8 @@ class NbReadEofProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{this, 0, "the writer writes %s", 10, SayBytes};
+  const Param<uint64_t> queued_{
+      this, 0, "the writer writes %s", 10, rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF), SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(DiscardProperty);

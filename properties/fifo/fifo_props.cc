@@ -33,9 +33,8 @@ class EnxioProperty : public NamedProperty {
             "open(O_RDONLY|O_NONBLOCK) always succeeds at once",
             "fifo(7), open(2) ENXIO; POSIX open() O_NONBLOCK; LTP "
             "testcases/kernel/syscalls/open/open06.c (O_WRONLY|O_NONBLOCK without a reader "
-            "gives ENXIO)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 20; }
+            "gives ENXIO)",
+            ForFifo, 20) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kOpen) {
       return s.actor == 0 ? "a reader opens with O_RDONLY|O_NONBLOCK"
@@ -105,16 +104,8 @@ class RdwrProperty : public NamedProperty {
                       "open(O_RDWR) on a FIFO never blocks, with or without other openers, and the "
                       "descriptor reads back what it writes",
                       "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode); "
-                      "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{nonblock_.Step(*rc::gen::arbitrary<bool>()),
-                               extra_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
-                               size_.Step(*rc::gen::inRange<uint64_t>(1, PIPE_BUF))};
-    });
-  }
+                      "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR",
+                      ForFifo, 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir);
     if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
@@ -168,9 +159,13 @@ class RdwrProperty : public NamedProperty {
     return kRdwrOk;
   }
 
-  const Param<bool> nonblock_{this, 0, "the O_RDWR open is non-blocking: %s", false, SayYesNo};
-  const Param<int> extra_{this, 1, "after it, %s opens the FIFO", 0, SayExtra};
-  const Param<uint64_t> size_{this, 2, "%s are written through it", 10, SayBytes};
+  const Param<bool> nonblock_{
+      this, 0, "the O_RDWR open is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<int> extra_{
+      this,    1, "after it, %s opens the FIFO", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2}),
+      SayExtra};
+  const Param<uint64_t> size_{
+      this, 2, "%s are written through it", 10, rc::gen::inRange<uint64_t>(1, PIPE_BUF), SayBytes};
 };
 
 std::string SayChildReads(uint64_t v) { return v == 0 ? "reads" : "writes"; }
@@ -183,15 +178,8 @@ class RendezvousProperty : public NamedProperty {
             "a blocking open for reading (or writing) waits until the other side opens; then "
             "it returns and data flows",
             "fifo(7); POSIX open() 'O_NONBLOCK clear'; gVisor test/syscalls/linux/fifo.cc "
-            "FifoTest.Fifo, FifoTest.FifoOtrunc") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{child_.Step(*rc::gen::elementOf(std::vector<int>{0, 1})),
-                               size_.Step(*rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF))};
-    });
-  }
+            "FifoTest.Fifo, FifoTest.FifoOtrunc",
+            ForFifo, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool child_reads = child_.Of(s) == 0;
     FifoNode node(env.scratch_dir);
@@ -244,8 +232,14 @@ class RendezvousProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> child_{this, 0, "the process that opens first %s", 0, SayChildReads};
-  const Param<uint64_t> size_{this, 1, "%s pass through", 100, SayBytes};
+  const Param<int> child_{this,
+                          0,
+                          "the process that opens first %s",
+                          0,
+                          rc::gen::elementOf(std::vector<int>{0, 1}),
+                          SayChildReads};
+  const Param<uint64_t> size_{
+      this, 1, "%s pass through", 100, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
 };
 
 // In the opener: the shared counter its handler bumps, so the case process
@@ -265,26 +259,27 @@ class EintrProperty : public NamedProperty {
             "resumes and completes when the other side opens",
             "open(2) EINTR, signal(7) 'Interruption of system calls and library functions by "
             "signal handlers'; gVisor test/syscalls/linux/fifo.cc "
-            "FifoTest.OpenBlockedAndInterrupted") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          child_.Step(*rc::gen::elementOf(std::vector<int>{0, 1})),
-          signal_.Step(*rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2, SIGALRM})),
-          restart_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "FifoTest.OpenBlockedAndInterrupted",
+            ForFifo, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
   Verdict Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const;
 
-  const Param<int> child_{this, 0, "the interrupted open is for %s", 0,
+  const Param<int> child_{this,
+                          0,
+                          "the interrupted open is for %s",
+                          0,
+                          rc::gen::elementOf(std::vector<int>{0, 1}),
                           [](uint64_t v) { return std::string(v != 0 ? "writing" : "reading"); }};
-  const Param<int> signal_{this, 1, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<bool> restart_{this, 2, "the handler has SA_RESTART: %s", false, SayYesNo};
+  const Param<int> signal_{this,
+                           1,
+                           "the signal is %s",
+                           SIGUSR1,
+                           rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2, SIGALRM}),
+                           SaySignal};
+  const Param<bool> restart_{
+      this, 2, "the handler has SA_RESTART: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 // Flags: 0 started (counter 0: pid), 1 the open returned; counter 1: handled.

@@ -36,9 +36,8 @@ class HandOffProperty : public NamedProperty {
             "that opens the file by name",
             "POSIX write() (after it returns, 'any successful read() from each byte position "
             "... shall return the data specified by the write()'), open(2), close(2); Stevens & "
-            "Rago, Advanced Programming in the UNIX Environment, 3rd ed., 3.10 'File Sharing'") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
-  int DefaultExamples() const override { return 20; }
+            "Rago, Advanced Programming in the UNIX Environment, 3rd ed., 3.10 'File Sharing'",
+            ForFile, 20) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("the writer writes piece %d: %s", s.arg, SayBytes(s.size));
@@ -178,9 +177,8 @@ class AppendProperty : public NamedProperty {
             "open(2) O_APPEND ('the file offset is positioned at the end of the file ... as a "
             "single atomic step'); POSIX write() (O_APPEND: 'no intervening file modification "
             "operation shall occur between changing the file offset and the write operation'); "
-            "Stevens & Rago, APUE 3rd ed., 3.11 'Atomic Operations'") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
-  int DefaultExamples() const override { return 20; }
+            "Stevens & Rago, APUE 3rd ed., 3.11 'Atomic Operations'",
+            ForFile, 20) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("writer %d appends record %d: %s", s.actor, s.arg, SayBytes(s.size));
@@ -256,15 +254,8 @@ class LockProperty : public NamedProperty {
             "fcntl(2) 'Advisory record locking' (F_SETLKW: 'if a conflicting lock is held on "
             "the file, then wait for that lock to be released'); LTP testcases/kernel/syscalls/"
             "fcntl/fcntl10.c (F_SETLKW), fcntl34.c (writers serialised by an F_OFD_SETLKW write "
-            "lock)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForFile(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{processes_.Step(*rc::gen::inRange(2, 6)),
-                               rounds_.Step(*rc::gen::inRange(1, 40))};
-    });
-  }
+            "lock)",
+            ForFile, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::string path = ScratchFile(env);
     FileDescriptor created(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -293,8 +284,9 @@ class LockProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> processes_{this, 0, "processes taking the lock: %s", 2};
-  const Param<int> rounds_{this, 1, "updates of the file each does under it: %s", 5};
+  const Param<int> processes_{this, 0, "processes taking the lock: %s", 2, rc::gen::inRange(2, 6)};
+  const Param<int> rounds_{this, 1, "updates of the file each does under it: %s", 5,
+                           rc::gen::inRange(1, 40)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(HandOffProperty);

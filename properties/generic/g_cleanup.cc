@@ -50,9 +50,8 @@ class CleanupProperty : public NamedProperty {
       : NamedProperty("G-CLEANUP",
                       "after destroy nothing remains: no SysV ids, no /dev/shm or mqueue names, no "
                       "FIFO or socket nodes, no processes",
-                      "ipcs(1), mq_unlink(3), shm_unlink(3), unlink(2); LTP ipc cleanup checks") {}
-  Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
-  int DefaultExamples() const override { return 15; }
+                      "ipcs(1), mq_unlink(3), shm_unlink(3), unlink(2); LTP ipc cleanup checks",
+                      EveryTransport, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::map(

@@ -53,9 +53,8 @@ class ForkProperty : public NamedProperty {
       : NamedProperty("G-FORK",
                       "anonymous transports created before fork work in the child; named ones are "
                       "reachable by name alone from a writer that inherited no descriptor",
-                      "fork(2) (descriptors are inherited), mq_overview(7), fifo(7), unix(7)") {}
-  Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
-  int DefaultExamples() const override { return 15; }
+                      "fork(2) (descriptors are inherited), mq_overview(7), fifo(7), unix(7)",
+                      EveryTransport, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {

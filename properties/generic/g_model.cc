@@ -128,8 +128,8 @@ class ModelProperty : public NamedProperty {
                       "and a reader process in lock step, agree step by step with the reference "
                       "model of the transport's class",
                       "pipe(7), mq_overview(7), unix(7), eventfd(2); the ipcspec plugin ABI "
-                      "(ipcspec/plugin.h)") {}
-  Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
+                      "(ipcspec/plugin.h)",
+                      EveryTransport) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kWait) {
       return absl::StrFormat("reader receives, waiting at most %d time unit%s", s.size,

@@ -82,9 +82,8 @@ class TimeoutProperty : public NamedProperty {
                       "slack, not early and not never; a bounded send after the reader closed "
                       "returns on time too",
                       "mq_timedreceive(3), mq_timedsend(3), poll(2), sem_timedwait(3); gVisor "
-                      "test/syscalls/linux/mq.cc") {}
-  Applicability AppliesTo(const Transport&) const override { return Applicability::Yes(); }
-  int DefaultExamples() const override { return 12; }
+                      "test/syscalls/linux/mq.cc",
+                      EveryTransport, 12) {}
   bool MostlyWaits() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);

@@ -59,9 +59,8 @@ class FullProperty : public NamedProperty {
             "lost and writing resumes after a drain; empty non-blocking read gives EAGAIN",
             "pipe(7) 'Pipe capacity', 'O_NONBLOCK'; LTP testcases/kernel/syscalls/pipe/pipe12.c, "
             "pipe2/pipe2_04.c, read/read03.c, write/write04.c; gVisor test/syscalls/linux/"
-            "pipe.cc PipeTest.NonBlocking") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
+            "pipe.cc PipeTest.NonBlocking",
+            ForPipeOrFifo, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t c = *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{
@@ -131,29 +130,19 @@ class FullProperty : public NamedProperty {
   const Param<int> pages_{this, 1, "the capacity is %s", 0, SayPages};
 };
 
-class PartialProperty : public NamedProperty {
+class PartialProperty : public PipeProperty {
  public:
   PartialProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-PARTIAL",
             "a non-blocking write above PIPE_BUF into a pipe with room for part of it writes "
             "exactly the room that is left (capacity minus the whole pages queued), not "
             "EAGAIN and not less, and that prefix arrives intact",
             "write(2) and pipe(7) 'PIPE_BUF' (n > PIPE_BUF with O_NONBLOCK: a partial write); "
             "LTP testcases/kernel/syscalls/pipe/pipe12.c (an oversized write to an empty pipe "
-            "writes exactly F_GETPIPE_SZ, checked with FIONREAD)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{over_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
-                               prefill_.Step(*rc::gen::inRange<uint64_t>(0, 8))};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+            "writes exactly F_GETPIPE_SZ, checked with FIONREAD)",
+            ForPipeOrFifo, 20) {}
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long cap = p.capacity;
     if (cap <= 0) return Verdict::Broken("F_GETPIPE_SZ");
     const long page = PageSize();
@@ -180,8 +169,14 @@ class PartialProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> over_{this, 0, "the write is %s more than the room left", 1, SayBytes};
-  const Param<uint64_t> prefill_{this, 1, "the pipe holds %s first", 0, SayWholePages};
+  const Param<uint64_t> over_{this,
+                              0,
+                              "the write is %s more than the room left",
+                              1,
+                              rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF),
+                              SayBytes};
+  const Param<uint64_t> prefill_{
+      this, 1, "the pipe holds %s first", 0, rc::gen::inRange<uint64_t>(0, 8), SayWholePages};
 };
 
 class SetSizeProperty : public NamedProperty {
@@ -193,9 +188,8 @@ class SetSizeProperty : public NamedProperty {
             "that non-blocking page writes fill exactly; shrinking below the content is EBUSY",
             "fcntl(2) F_SETPIPE_SZ/F_GETPIPE_SZ; LTP testcases/kernel/syscalls/fcntl/fcntl30.c, "
             "fcntl/fcntl37.c; gVisor test/syscalls/linux/pipe.cc PipeTest.SizeChange, "
-            "PipeTest.SizeChangeFull") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
+            "PipeTest.SizeChangeFull",
+            ForPipeOrFifo, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t req = *rc::gen::oneOf(
@@ -247,17 +241,16 @@ class SetSizeProperty : public NamedProperty {
   const Param<uint64_t> request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192, SayBytes};
 };
 
-class SetSizeEinvalProperty : public NamedProperty {
+class SetSizeEinvalProperty : public PipeProperty {
  public:
   SetSizeEinvalProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-SETPIPE-SZ-EINVAL",
             "F_SETPIPE_SZ with a size above 2^31 (as the kernel's unsigned int) fails with "
             "EINVAL on either end, privileged or not, and the capacity is unchanged",
             "fcntl(2) F_SETPIPE_SZ; LTP testcases/kernel/syscalls/fcntl/fcntl37.c (EINVAL "
-            "beyond 1<<31); gVisor test/syscalls/linux/pipe.cc PipeTest.SizeChangeMax") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
+            "beyond 1<<31); gVisor test/syscalls/linux/pipe.cc PipeTest.SizeChangeMax",
+            ForPipeOrFifo, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t low = *rc::gen::oneOf(
@@ -269,10 +262,7 @@ class SetSizeEinvalProperty : public NamedProperty {
                                end_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long before = p.capacity;
     const long arg = static_cast<long>(size_.Of(s));
     const int fd = end_.Of(s) ? p.w.get() : p.r.get();
@@ -303,17 +293,8 @@ class SetSizeEpermProperty : public NamedProperty {
             "a decrease always is; with the capability the raise succeeds",
             "fcntl(2) F_SETPIPE_SZ EPERM, pipe(7) /proc/sys/fs/pipe-max-size; LTP "
             "testcases/kernel/syscalls/fcntl/fcntl37.c (EPERM over the limit, unprivileged), "
-            "fcntl/fcntl30.c (pipe-max-size itself is allowed)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          over_.Step(*rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, 4096}),
-                                     rc::gen::inRange<uint64_t>(1, 1u << 22))),
-          end_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "fcntl/fcntl30.c (pipe-max-size itself is allowed)",
+            ForPipeOrFifo, 10) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const long max = PipeMaxSize();
     if (max <= 0) return Verdict::Unsupported("/proc/sys/fs/pipe-max-size is not readable");
@@ -354,23 +335,28 @@ class SetSizeEpermProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> over_{this, 0, "the request is %s above pipe-max-size", 1, SayBytes};
-  const Param<bool> end_{this, 1, "it is called on %s", true, SayEnd};
+  const Param<uint64_t> over_{this,
+                              0,
+                              "the request is %s above pipe-max-size",
+                              1,
+                              rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, 4096}),
+                                             rc::gen::inRange<uint64_t>(1, 1u << 22)),
+                              SayBytes};
+  const Param<bool> end_{this, 1, "it is called on %s", true, rc::gen::arbitrary<bool>(), SayEnd};
 };
 
-class SetSizeRoundProperty : public NamedProperty {
+class SetSizeRoundProperty : public PipeProperty {
  public:
   SetSizeRoundProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-SETPIPE-SZ-ROUND",
             "F_SETPIPE_SZ(n) returns and sets exactly max(page size, n rounded up to a power "
             "of two) from either end, 0 giving one page; F_GETPIPE_SZ on both ends agrees, "
             "and asking for that value again changes nothing",
             "fcntl(2) F_SETPIPE_SZ ('the next higher power-of-two page-size multiple'); "
             "LTP testcases/kernel/syscalls/pipe2/pipe2_04.c; gVisor test/syscalls/linux/"
-            "pipe.cc PipeTest.SizeChange") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
+            "pipe.cc PipeTest.SizeChange",
+            ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int shift = *rc::gen::inRange(10, 21);
@@ -382,10 +368,7 @@ class SetSizeRoundProperty : public NamedProperty {
                                end_.Step(*rc::gen::arbitrary<bool>())};
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long n = static_cast<long>(request_.Of(s));
     long want = PageSize();
     while (want < n) want <<= 1;

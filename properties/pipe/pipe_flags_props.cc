@@ -68,15 +68,8 @@ class GetflProperty : public NamedProperty {
             "the status flags asked for (O_NONBLOCK on both, O_DIRECT on the write end only); "
             "F_SETFL on one end leaves the other's flags alone",
             "fcntl(2) F_GETFL, pipe(2); gVisor test/syscalls/linux/pipe.cc PipeTest.Flags; LTP "
-            "testcases/kernel/syscalls/pipe2/pipe2_01.c (O_DIRECT on the write end, O_NONBLOCK)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{flags_.Step(*StatusFlags()),
-                               toggle_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2}))};
-    });
-  }
+            "testcases/kernel/syscalls/pipe2/pipe2_01.c (O_DIRECT on the write end, O_NONBLOCK)",
+            ForPipeOrFifo, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int flags = flags_.Of(s);
     PipeFds p;
@@ -114,9 +107,14 @@ class GetflProperty : public NamedProperty {
     return "";
   }
 
-  const Param<int> flags_{this, 0, "the pipe is made with %s", 0, SayFlagSet};
+  const Param<int> flags_{this, 0, "the pipe is made with %s", 0, StatusFlags(), SayFlagSet};
   const Param<int> toggle_{
-      this, 1, "then O_NONBLOCK is flipped on %s", 0, [](uint64_t v) {
+      this,
+      1,
+      "then O_NONBLOCK is flipped on %s",
+      0,
+      rc::gen::elementOf(std::vector<int>{0, 1, 2}),
+      [](uint64_t v) {
         return std::string(v == 0 ? "neither end" : v == 1 ? "the read end" : "the write end");
       }};
 };
@@ -129,9 +127,8 @@ class Pipe2EinvalProperty : public NamedProperty {
             "pipe2 with any flag outside O_CLOEXEC, O_NONBLOCK, O_DIRECT (and O_NOTIFICATION_PIPE) "
             "fails with EINVAL, leaves pipefd unchanged and opens no descriptor",
             "pipe(2) EINVAL ('Invalid value in flags'; 'pipefd is left unchanged'); gVisor "
-            "test/syscalls/linux/pipe.cc Pipe2Test.BadOptions") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipe2(t); }
-  int DefaultExamples() const override { return 15; }
+            "test/syscalls/linux/pipe.cc Pipe2Test.BadOptions",
+            ForPipe2, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<int> bad;
@@ -183,15 +180,8 @@ class Pipe2CloexecProperty : public NamedProperty {
             "both ends survive execve",
             "pipe(2) O_CLOEXEC, open(2) O_CLOEXEC; gVisor test/syscalls/linux/pipe.cc "
             "Pipe2Test.CloExec; LTP testcases/kernel/syscalls/pipe2/pipe2_02.c, "
-            "fcntl/fcntl07.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipe2(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{cloexec_.Step(*rc::gen::arbitrary<bool>()),
-                               others_.Step(*StatusFlags())};
-    });
-  }
+            "fcntl/fcntl07.c",
+            ForPipe2, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool cloexec = cloexec_.Of(s);
     const int flags = others_.Of(s) | (cloexec ? O_CLOEXEC : 0);
@@ -223,8 +213,9 @@ class Pipe2CloexecProperty : public NamedProperty {
     return survived == 1 ? "is still open after execve" : "was closed by execve";
   }
 
-  const Param<bool> cloexec_{this, 0, "O_CLOEXEC is given: %s", true, SayYesNo};
-  const Param<int> others_{this, 1, "the other flags are %s", 0, SayFlagSet};
+  const Param<bool> cloexec_{this,    0, "O_CLOEXEC is given: %s", true, rc::gen::arbitrary<bool>(),
+                             SayYesNo};
+  const Param<int> others_{this, 1, "the other flags are %s", 0, StatusFlags(), SayFlagSet};
 };
 
 class Pipe2NonblockProperty : public NamedProperty {
@@ -236,15 +227,8 @@ class Pipe2NonblockProperty : public NamedProperty {
             "full pipe give EAGAIN; once F_SETFL clears it on the write end, a write to the "
             "full pipe blocks",
             "pipe(2) O_NONBLOCK; LTP testcases/kernel/syscalls/pipe2/pipe2_01.c, "
-            "pipe2/pipe2_04.c; gVisor test/syscalls/linux/pipe.cc PipeTest.NonBlocking") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipe2(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{pages_.Step(*rc::gen::elementOf(std::vector<int>{1, 2, 4, 16})),
-                               direct_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "pipe2/pipe2_04.c; gVisor test/syscalls/linux/pipe.cc PipeTest.NonBlocking",
+            ForPipe2, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int flags = O_NONBLOCK | O_CLOEXEC | (direct_.Of(s) ? O_DIRECT : 0);
     int fds[2];
@@ -285,32 +269,24 @@ class Pipe2NonblockProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> pages_{this, 0, "the capacity is %s pages", 16};
-  const Param<bool> direct_{this, 1, "O_DIRECT is given too: %s", false, SayYesNo};
+  const Param<int> pages_{this, 0, "the capacity is %s pages", 16,
+                          rc::gen::elementOf(std::vector<int>{1, 2, 4, 16})};
+  const Param<bool> direct_{
+      this, 1, "O_DIRECT is given too: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
-class SigpipeKillProperty : public NamedProperty {
+class SigpipeKillProperty : public PipeProperty {
  public:
   SigpipeKillProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-SIGPIPE-KILL",
             "with SIGPIPE at its default action, a write after the last reader closed kills "
             "the writer by SIGPIPE; nothing after the write runs",
             "pipe(7) 'If all file descriptors referring to the read end ... SIGPIPE', signal(7) "
-            "(SIGPIPE: Term); LTP testcases/kernel/syscalls/pipe/pipe02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{queued_.Step(*rc::gen::inRange<uint64_t>(0, 4 * PIPE_BUF)),
-                               size_.Step(*rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)),
-                               nonblock_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+            "(SIGPIPE: Term); LTP testcases/kernel/syscalls/pipe/pipe02.c",
+            ForPipeOrFifo, 10) {}
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     const std::vector<std::byte> pre = PipeBytes(1, queued_.Of(s));
     if (WriteFull(p.w.get(), pre.data(), pre.size()) < 0) return Verdict::Broken("write");
     if (nonblock_.Of(s)) SetNonBlocking(p.w.get(), true);
@@ -332,9 +308,12 @@ class SigpipeKillProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{this, 0, "%s are left unread", 0, SayBytes};
-  const Param<uint64_t> size_{this, 1, "the write is %s", 1, SayBytes};
-  const Param<bool> nonblock_{this, 2, "the write end is non-blocking: %s", false, SayYesNo};
+  const Param<uint64_t> queued_{
+      this, 0, "%s are left unread", 0, rc::gen::inRange<uint64_t>(0, 4 * PIPE_BUF), SayBytes};
+  const Param<uint64_t> size_{
+      this, 1, "the write is %s", 1, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
+  const Param<bool> nonblock_{
+      this, 2, "the write end is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 // Exit codes of the EMFILE child.
@@ -354,12 +333,6 @@ class EmfileProperty : public NamedProperty {
     return ForAnonymousPipe(t, "PIPE-* checks pipe(2) descriptor allocation here");
   }
   int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{free_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})),
-                               pipe2_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int free_slots = free_.Of(s);
     const bool use_pipe2 = pipe2_.Of(s);
@@ -414,8 +387,10 @@ class EmfileProperty : public NamedProperty {
                                                                           : kEmfileWrongFds;
   }
 
-  const Param<int> free_{this, 0, "%s descriptor slots are free", 1};
-  const Param<bool> pipe2_{this, 1, "the call is pipe2 (not pipe): %s", false, SayYesNo};
+  const Param<int> free_{this, 0, "%s descriptor slots are free", 1,
+                         rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})};
+  const Param<bool> pipe2_{
+      this, 1, "the call is pipe2 (not pipe): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 IPCSPEC_REGISTER_PROPERTY(GetflProperty);

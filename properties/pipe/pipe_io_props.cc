@@ -34,29 +34,19 @@ std::vector<uint64_t> SizesOf(const Scenario& s) {
   return out;
 }
 
-class ZeroIoProperty : public NamedProperty {
+class ZeroIoProperty : public PipeProperty {
  public:
   ZeroIoProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-ZERO-IO",
             "read(fd, p, 0) returns 0 at once on an empty pipe with its writer open, blocking "
             "or not; write(fd, p, 0) returns 0, even with no reader left, and raises no SIGPIPE",
             "pipe(2) O_DIRECT ('a read(2) that specifies a buffer size of zero is a no-op, and "
             "returns 0'); Linux fs/pipe.c pipe_read/pipe_write ('Null read/write succeeds' "
-            "before any other check); gVisor test/syscalls/linux/pipe.cc PipeTest.ZeroSize") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{nonblock_.Step(*rc::gen::arbitrary<bool>()),
-                               reader_gone_.Step(*rc::gen::arbitrary<bool>()),
-                               null_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+            "before any other check); gVisor test/syscalls/linux/pipe.cc PipeTest.ZeroSize",
+            ForPipeOrFifo, 10) {}
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     if (nonblock_.Of(s)) {
       SetNonBlocking(p.r.get(), true);
       SetNonBlocking(p.w.get(), true);
@@ -97,24 +87,26 @@ class ZeroIoProperty : public NamedProperty {
     return c.Said();
   }
 
-  const Param<bool> nonblock_{this, 0, "both ends are non-blocking: %s", false, SayYesNo};
-  const Param<bool> reader_gone_{this, 1, "the reader is gone before the write: %s", false,
-                                 SayYesNo};
-  const Param<bool> null_{this, 2, "the buffer pointer is NULL: %s", false, SayYesNo};
+  const Param<bool> nonblock_{
+      this, 0, "both ends are non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<bool> reader_gone_{
+      this,    1, "the reader is gone before the write: %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<bool> null_{
+      this, 2, "the buffer pointer is NULL: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
-class FionreadProperty : public NamedProperty {
+class FionreadProperty : public PipeProperty {
  public:
   FionreadProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-FIONREAD",
             "ioctl(FIONREAD) on either end reports the bytes queued: 0 when empty, the sum of "
             "the writes, less what partial reads took",
             "pipe(7) 'ioctl(fd, FIONREAD, &nbytes)'; gVisor test/syscalls/linux/pipe.cc "
             "PipeTest.FionRead; LTP testcases/kernel/syscalls/pipe/pipe12.c (FIONREAD on the "
-            "write end)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
+            "write end)",
+            ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -129,10 +121,7 @@ class FionreadProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     if (p.capacity <= 0) return Verdict::Broken("F_GETPIPE_SZ");
     SetNonBlocking(p.r.get(), true);
     long queued = 0;
@@ -171,18 +160,17 @@ class FionreadProperty : public NamedProperty {
   }
 };
 
-class ReadAvailableProperty : public NamedProperty {
+class ReadAvailableProperty : public PipeProperty {
  public:
   ReadAvailableProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-READ-AVAILABLE",
             "a blocking read(n) returns as soon as any bytes are queued, with all k < n of "
             "them, without waiting for n; on an empty pipe with a writer open it blocks",
             "read(2) ('fewer bytes ... because we are reading from a pipe'), pipe(7) ('If a "
             "process attempts to read from an empty pipe, then read(2) will block until data "
-            "is available'); Linux fs/pipe.c pipe_read") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
+            "is available'); Linux fs/pipe.c pipe_read",
+            ForPipeOrFifo, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t k = *rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF);
@@ -198,10 +186,8 @@ class ReadAvailableProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     std::vector<std::byte> all;
     for (const Step& st : s.steps) {
       if (st.op != Op::kSend) continue;
@@ -246,17 +232,16 @@ class ReadAvailableProperty : public NamedProperty {
   const Param<uint64_t> ask_{this, 0, "the read asks for %s", 2 * PIPE_BUF, SayBytes};
 };
 
-class StreamMergeProperty : public NamedProperty {
+class StreamMergeProperty : public PipeProperty {
  public:
   StreamMergeProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-STREAM-MERGE",
             "a pipe keeps no write boundaries: after k writes, one read of their total returns "
             "all their bytes, in order",
             "pipe(7) ('byte stream: there is no concept of message boundaries'); "
-            "Linux fs/pipe.c pipe_read") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
+            "Linux fs/pipe.c pipe_read",
+            ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -267,10 +252,7 @@ class StreamMergeProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long room = p.capacity > 0 ? p.capacity / 2 : PIPE_BUF;
     std::vector<std::byte> all;
     int writes = 0;
@@ -303,22 +285,16 @@ class BlockedEpipeProperty : public NamedProperty {
             "while a reader remains and gets -1/EPIPE and one SIGPIPE when the last reader "
             "closes",
             "write(2) EPIPE, pipe(7); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.BlockWriteClosed") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 8; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{pages_.Step(*rc::gen::elementOf(std::vector<int>{1, 2, 4})),
-                               size_.Step(*rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1)),
-                               readers_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "PipeTest.BlockWriteClosed",
+            ForPipeOrFifo, 8) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<int> pages_{this, 0, "the capacity is %s pages", 1};
-  const Param<uint64_t> size_{this, 1, "the blocked write is %s", 1, SayBytes};
-  const Param<int> readers_{this, 2, "%s read descriptors are open", 1};
+  const Param<int> pages_{this, 0, "the capacity is %s pages", 1,
+                          rc::gen::elementOf(std::vector<int>{1, 2, 4})};
+  const Param<uint64_t> size_{
+      this, 1, "the blocked write is %s", 1, rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1), SayBytes};
+  const Param<int> readers_{this, 2, "%s read descriptors are open", 1, rc::gen::inRange(1, 4)};
 };
 
 Verdict BlockedEpipeProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {

@@ -15,6 +15,7 @@
 #include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
+#include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
@@ -28,9 +29,8 @@ class AtomicProperty : public NamedProperty {
             "writes of at most PIPE_BUF bytes by several writer processes are all-or-nothing "
             "(also with O_NONBLOCK) and never interleave; each writer's records arrive in order",
             "pipe(7) 'PIPE_BUF'; POSIX write(); LTP testcases/kernel/ipc/pipeio/pipeio.c "
-            "(several writers; a record of at most PIPE_BUF must never be split)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 25; }
+            "(several writers; a record of at most PIPE_BUF must never be split)",
+            ForPipeOrFifo, 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 7);
@@ -126,25 +126,17 @@ class AtomicProperty : public NamedProperty {
   const Param<bool> nonblock_{this, 1, "the writers are non-blocking: %s", false, SayYesNo};
 };
 
-class WriteClosedProperty : public NamedProperty {
+class WriteClosedProperty : public PipeProperty {
  public:
   WriteClosedProperty()
-      : NamedProperty("PIPE-PARTIAL-CLOSED",
-                      "a blocking write of twice the capacity, blocked on a full pipe, returns the "
-                      "capacity when the reader closes; the next write gives EPIPE",
-                      "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
-                      "PipeTest.BlockPartialWriteClosed") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 8; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{pages_.Step(*rc::gen::elementOf(std::vector<long>{1, 2, 4, 16}))};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+      : PipeProperty("PIPE-PARTIAL-CLOSED",
+                     "a blocking write of twice the capacity, blocked on a full pipe, returns the "
+                     "capacity when the reader closes; the next write gives EPIPE",
+                     "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
+                     "PipeTest.BlockPartialWriteClosed",
+                     ForPipeOrFifo, 8) {}
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     const long pages = pages_.Of(s);
     if (::fcntl(p.w.get(), F_SETPIPE_SZ, static_cast<int>(pages * ::getpagesize())) < 0) {
       return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
@@ -191,7 +183,11 @@ class WriteClosedProperty : public NamedProperty {
   }
 
  private:
-  const Param<long> pages_{this, 0, "the capacity is %s", 16,
+  const Param<long> pages_{this,
+                           0,
+                           "the capacity is %s",
+                           16,
+                           rc::gen::elementOf(std::vector<long>{1, 2, 4, 16}),
                            [](uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }};
 };
 
@@ -202,15 +198,7 @@ class WakeAllProperty : public NamedProperty {
             "PIPE-WAKE-ALL",
             "readers blocked in read stay blocked while any writer remains; closing the last "
             "writer wakes every one of them with 0 (EOF)",
-            "pipe(7); LTP testcases/kernel/syscalls/pipe/pipe13.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{readers_.Step(*rc::gen::inRange(1, 6)),
-                               writers_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "pipe(7); LTP testcases/kernel/syscalls/pipe/pipe13.c", ForPipeOrFifo, 10) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int readers = readers_.Of(s);
     const int writers = writers_.Of(s);
@@ -288,8 +276,8 @@ class WakeAllProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> readers_{this, 0, "%s readers block in read", 3};
-  const Param<int> writers_{this, 1, "%s writers hold the pipe open", 2};
+  const Param<int> readers_{this, 0, "%s readers block in read", 3, rc::gen::inRange(1, 6)};
+  const Param<int> writers_{this, 1, "%s writers hold the pipe open", 2, rc::gen::inRange(1, 4)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(AtomicProperty);

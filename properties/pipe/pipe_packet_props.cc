@@ -41,9 +41,8 @@ class PacketProperty : public NamedProperty {
             "page-sized packets and the rest",
             "pipe(2) O_DIRECT ('Each write(2) to the pipe is dealt with as a separate packet'; "
             "'Writes of greater than PIPE_BUF bytes ... will be split'), fcntl(2) F_SETFL "
-            "O_DIRECT on a pipe; Linux fs/pipe.c pipe_write (PIPE_BUF_FLAG_PACKET)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
+            "O_DIRECT on a pipe; Linux fs/pipe.c pipe_write (PIPE_BUF_FLAG_PACKET)",
+            ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -101,9 +100,8 @@ class PacketTruncProperty : public NamedProperty {
             "discards the rest of that packet; the next read starts at the next packet",
             "pipe(2) O_DIRECT ('If a read(2) specifies a buffer size that is smaller than the "
             "next packet, then the requested number of bytes are read, and the excess bytes in "
-            "the packet are discarded'); Linux fs/pipe.c pipe_read") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
+            "the packet are discarded'); Linux fs/pipe.c pipe_read",
+            ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;

@@ -67,32 +67,29 @@ class PollHupProperty : public NamedProperty {
             "blocked on the empty pipe wakes then), with POLLIN only while data is queued",
             "poll(2) POLLHUP; gVisor test/syscalls/linux/poll.cc "
             "PollTest.NonBlockingEventPOLLHUP, PollTest.BlockingEventPOLLHUP; LTP "
-            "testcases/kernel/syscalls/poll/poll03.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          queued_.Step(*rc::gen::oneOf(rc::gen::just<uint64_t>(0),
-                                       rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF))),
-          writers_.Step(*rc::gen::inRange(1, 5)), blocking_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "testcases/kernel/syscalls/poll/poll03.c",
+            ForPipeOrFifo, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<uint64_t> queued_{this, 0, "%s are queued", 0, SayBytes};
-  const Param<int> writers_{this, 1, "%s write descriptors are open", 1};
-  const Param<bool> blocking_{this, 2, "a poll waits on the empty pipe meanwhile: %s", false,
-                              SayYesNo};
+  const Param<uint64_t> queued_{
+      this,
+      0,
+      "%s are queued",
+      0,
+      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
+      SayBytes};
+  const Param<int> writers_{this, 1, "%s write descriptors are open", 1, rc::gen::inRange(1, 5)};
+  const Param<bool> blocking_{
+      this,    2, "a poll waits on the empty pipe meanwhile: %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
 };
 
 Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
+  const std::vector<std::byte> data = PipeBytes(1, queued_.Of(s));
   PipeFds p;
   Verdict broken;
-  if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-  const std::vector<std::byte> data = PipeBytes(1, queued_.Of(s));
-  if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+  if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
   std::vector<FileDescriptor> writers;
   writers.push_back(std::move(p.w));
   for (int i = 1; i < writers_.Of(s); ++i) writers.emplace_back(::dup(writers[0].get()));
@@ -147,28 +144,18 @@ Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEn
   return ps.Join();
 }
 
-class PollErrProperty : public NamedProperty {
+class PollErrProperty : public PipeProperty {
  public:
   PollErrProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-POLL-ERR",
             "on the write end poll shows POLLERR exactly once the last reader is gone, with "
             "POLLOUT only while the pipe is not full",
             "poll(2) POLLERR ('also set for a file descriptor referring to the write end of a "
             "pipe when the read end has been closed'); gVisor test/syscalls/linux/poll.cc "
-            "PollTest.NonBlockingEventPOLLERR") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{full_.Step(*rc::gen::arbitrary<bool>()),
-                               readers_.Step(*rc::gen::inRange(1, 5))};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+            "PollTest.NonBlockingEventPOLLERR",
+            ForPipeOrFifo, 15) {}
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     if (full_.Of(s)) {
       SetNonBlocking(p.w.get(), true);
       if (FillNonBlocking(p.w.get(), PageSize()) <= 0) return Verdict::Broken("filling");
@@ -194,23 +181,23 @@ class PollErrProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> full_{this, 0, "the pipe is full: %s", false, SayYesNo};
-  const Param<int> readers_{this, 1, "%s read descriptors are open", 1};
+  const Param<bool> full_{this,    0, "the pipe is full: %s", false, rc::gen::arbitrary<bool>(),
+                          SayYesNo};
+  const Param<int> readers_{this, 1, "%s read descriptors are open", 1, rc::gen::inRange(1, 5)};
 };
 
-class PollReadyProperty : public NamedProperty {
+class PollReadyProperty : public PipeProperty {
  public:
   PollReadyProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-POLL-READY",
             "poll on the read end shows POLLIN exactly while data is queued and never POLLOUT; "
             "on the write end POLLOUT exactly while a page slot is free and never POLLIN; "
             "asking again gives the same answer",
             "poll(2); gVisor test/syscalls/linux/poll.cc PollTest.BlockingEventPOLLIN, "
             "PollTest.NonBlockingEventPOLLOUT, PollTest.ImmediatelyReturnOnlyOnPollEvents; LTP "
-            "testcases/kernel/syscalls/poll/poll01.c; Linux fs/pipe.c pipe_poll") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 15; }
+            "testcases/kernel/syscalls/poll/poll01.c; Linux fs/pipe.c pipe_poll",
+            ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int pages = *rc::gen::elementOf(std::vector<int>{1, 2, 4});
@@ -228,10 +215,7 @@ class PollReadyProperty : public NamedProperty {
     if (s.op == Op::kRecv) return absl::StrFormat("the reader reads %d whole pages", s.size);
     return NamedProperty::DescribeStep(s);
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long page = PageSize();
     const long slots = pages_.Of(s);
     if (::fcntl(p.w.get(), F_SETPIPE_SZ, slots * page) < 0)

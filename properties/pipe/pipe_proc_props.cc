@@ -35,15 +35,8 @@ class InodeProperty : public NamedProperty {
             "anonymous pipe lives on pipefs (fstatfs: PIPEFS_MAGIC, f_bsize the page size, "
             "f_namelen NAME_MAX), a FIFO's ends on the file system of its node",
             "pipe(7), fstat(2) S_ISFIFO, fstatfs(2); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.Inode, PipeTest.StatFS") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 8; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{flags_.Step(
-          *rc::gen::elementOf(std::vector<int>{0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT}))};
-    });
-  }
+            "PipeTest.Inode, PipeTest.StatFS",
+            ForPipeOrFifo, 8) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds p;
     Verdict broken;
@@ -84,17 +77,22 @@ class InodeProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> flags_{this, 0, "the pipe has %s", 0,
-                          [](uint64_t v) { return SayOpenFlags(v); }};
+  const Param<int> flags_{
+      this,
+      0,
+      "the pipe has %s",
+      0,
+      rc::gen::elementOf(std::vector<int>{0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT}),
+      [](uint64_t v) { return SayOpenFlags(v); }};
 };
 
 // Exit codes of the reopening child.
 enum ReopenExit { kReopenOk, kReopenWrongData = 253 };
 
-class ProcReopenProperty : public NamedProperty {
+class ProcReopenProperty : public PipeProperty {
  public:
   ProcReopenProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-PROC-REOPEN",
             "open(/proc/self/fd/N) of an anonymous pipe end returns at once, without ENXIO, even "
             "with no writer left, and gives the same pipe: the queued data is read through it, "
@@ -115,10 +113,8 @@ class ProcReopenProperty : public NamedProperty {
                                size_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF))};
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     const bool write_end = end_.Of(s);
     const std::vector<std::byte> data = PipeBytes(1, size_.Of(s));
     if (!write_end && WriteFull(p.w.get(), data.data(), data.size()) < 0)
@@ -166,29 +162,18 @@ class ProcReopenProperty : public NamedProperty {
   const Param<uint64_t> size_{this, 2, "%s pass through", 10, SayBytes};
 };
 
-class ProcNorefProperty : public NamedProperty {
+class ProcNorefProperty : public PipeProperty {
  public:
   ProcNorefProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-PROC-NOREF",
             "stat or lstat of /proc/self/fd/N or /proc/self/fdinfo/N of the write end holds no "
             "reference: closing the write end still leaves the pipe without writers (POLLHUP, "
             "then end of file)",
             "proc(5) /proc/[pid]/fd, /proc/[pid]/fdinfo; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.ProcFDReleasesFile, PipeTest.ProcFDInfoReleasesFile") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{info_.Step(*rc::gen::arbitrary<bool>()),
-                               lstat_.Step(*rc::gen::arbitrary<bool>()),
-                               times_.Step(*rc::gen::inRange(1, 5))};
-    });
-  }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+            "PipeTest.ProcFDReleasesFile, PipeTest.ProcFDInfoReleasesFile",
+            ForPipeOrFifo, 10) {}
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const std::string path =
         absl::StrCat(info_.Of(s) ? "/proc/self/fdinfo/" : "/proc/self/fd/", p.w.get());
     for (int i = 0; i < times_.Of(s); ++i) {
@@ -211,10 +196,15 @@ class ProcNorefProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> info_{this, 0, "the path is under /proc/self/fdinfo (not fd): %s", false,
+  const Param<bool> info_{this,
+                          0,
+                          "the path is under /proc/self/fdinfo (not fd): %s",
+                          false,
+                          rc::gen::arbitrary<bool>(),
                           SayYesNo};
-  const Param<bool> lstat_{this, 1, "lstat is used (not stat): %s", false, SayYesNo};
-  const Param<int> times_{this, 2, "it is looked at %s times", 1};
+  const Param<bool> lstat_{
+      this, 1, "lstat is used (not stat): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<int> times_{this, 2, "it is looked at %s times", 1, rc::gen::inRange(1, 5)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(InodeProperty);

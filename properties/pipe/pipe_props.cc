@@ -52,18 +52,8 @@ class DirectionProperty : public NamedProperty {
             "and never block; the data in flight is intact, nothing extra appears, the pipe "
             "still works",
             "pipe(7), read(2)/write(2) EBADF; LTP testcases/kernel/syscalls/pipe/pipe03.c; "
-            "gVisor test/syscalls/linux/pipe.cc PipeTest.Permissions") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{in_flight_.Step(*PipeSize()),
-                               r_nonblock_.Step(*rc::gen::arbitrary<bool>()),
-                               w_nonblock_.Step(*rc::gen::arbitrary<bool>()),
-                               ask_.Step(*rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
-                               read_first_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "gVisor test/syscalls/linux/pipe.cc PipeTest.Permissions",
+            ForPipeOrFifo, 20) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const size_t in_flight = in_flight_.Of(s), k = std::max<uint64_t>(1, ask_.Of(s));
     PipeFds p;
@@ -114,12 +104,21 @@ class DirectionProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> in_flight_{this, 0, "%s are in flight in the pipe", 100, SayBytes};
-  const Param<bool> r_nonblock_{this, 1, "the read end is non-blocking: %s", false, SayYesNo};
-  const Param<bool> w_nonblock_{this, 2, "the write end is non-blocking: %s", false, SayYesNo};
-  const Param<uint64_t> ask_{this, 3, "each wrong-way call asks for %s", 10, SayBytes};
-  const Param<bool> read_first_{this, 4, "the read on the write end comes first: %s", false,
-                                SayYesNo};
+  const Param<uint64_t> in_flight_{this, 0,          "%s are in flight in the pipe",
+                                   100,  PipeSize(), SayBytes};
+  const Param<bool> r_nonblock_{
+      this, 1, "the read end is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<bool> w_nonblock_{
+      this, 2, "the write end is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<uint64_t> ask_{this,
+                             3,
+                             "each wrong-way call asks for %s",
+                             10,
+                             rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF),
+                             SayBytes};
+  const Param<bool> read_first_{
+      this,    4, "the read on the write end comes first: %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
 };
 
 class EpipeProperty : public NamedProperty {
@@ -129,9 +128,8 @@ class EpipeProperty : public NamedProperty {
             "PIPE-EPIPE",
             "with no reader left, every write fails with EPIPE and raises exactly one SIGPIPE",
             "pipe(7), write(2) EPIPE; LTP testcases/kernel/syscalls/pipe/pipe08.c; gVisor "
-            "test/syscalls/linux/pipe.cc PipeTest.ReaderSideCloses") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
+            "test/syscalls/linux/pipe.cc PipeTest.ReaderSideCloses",
+            ForPipeOrFifo, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {blocked_.Step(*rc::gen::arbitrary<bool>()),
@@ -198,18 +196,17 @@ class EpipeProperty : public NamedProperty {
   const Param<bool> left_{this, 2, "unread data is left behind: %s", false, SayYesNo};
 };
 
-class EofProperty : public NamedProperty {
+class EofProperty : public PipeProperty {
  public:
   EofProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-EOF",
             "with the writer open an empty pipe is EAGAIN, not EOF; after it closes, every "
             "buffered byte is read before read returns 0, and 0 stays",
             "pipe(7) 'I/O on pipes and FIFOs', read(2); LTP "
             "testcases/kernel/syscalls/pipe/pipe14.c; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.WriterSideClosesReadDataFirst, PipeTest.WriterSideCloses") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
+            "PipeTest.WriterSideClosesReadDataFirst, PipeTest.WriterSideCloses",
+            ForPipeOrFifo, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -221,10 +218,8 @@ class EofProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     SetNonBlocking(p.r.get(), true);
     char c;
     ssize_t n = ::read(p.r.get(), &c, 1);
@@ -277,25 +272,15 @@ class EspipeProperty : public NamedProperty {
       : NamedProperty("PIPE-ESPIPE",
                       "lseek, pread and pwrite on either end give ESPIPE and move no data",
                       "lseek(2) ESPIPE, pread(2); LTP testcases/kernel/syscalls/lseek/lseek02.c; "
-                      "gVisor test/syscalls/linux/pipe.cc PipeTest.Seek, PipeTest.OffsetCalls") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPipeOrFifo(t); }
-  int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          offset_.Step(*rc::gen::inRange<uint64_t>(0, 1u << 20)),
-          whence_.Step(*rc::gen::elementOf(std::vector<int>{SEEK_SET, SEEK_CUR, SEEK_END})),
-          queued_.Step(*PipeSize())};
-    });
-  }
+                      "gVisor test/syscalls/linux/pipe.cc PipeTest.Seek, PipeTest.OffsetCalls",
+                      ForPipeOrFifo, 20) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const off_t off = static_cast<off_t>(offset_.Of(s));
     const int whence = whence_.Of(s);
+    const std::vector<std::byte> data = PipeBytes(3, queued_.Of(s));
     PipeFds p;
     Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-    const std::vector<std::byte> data = PipeBytes(3, queued_.Of(s));
-    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
     for (int fd : {p.r.get(), p.w.get()}) {
       const char* end = fd == p.r.get() ? "read end" : "write end";
       off_t o = ::lseek(fd, off, whence);
@@ -317,9 +302,15 @@ class EspipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> offset_{this, 0, "the offset is %s", 0};
-  const Param<int> whence_{this, 1, "whence is %s", SEEK_SET, SayWhence};
-  const Param<uint64_t> queued_{this, 2, "%s are queued", 10, SayBytes};
+  const Param<uint64_t> offset_{this, 0, "the offset is %s", 0,
+                                rc::gen::inRange<uint64_t>(0, 1u << 20)};
+  const Param<int> whence_{this,
+                           1,
+                           "whence is %s",
+                           SEEK_SET,
+                           rc::gen::elementOf(std::vector<int>{SEEK_SET, SEEK_CUR, SEEK_END}),
+                           SayWhence};
+  const Param<uint64_t> queued_{this, 2, "%s are queued", 10, PipeSize(), SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(DirectionProperty);

@@ -36,8 +36,8 @@ class PriorityProperty : public NamedProperty {
             "mq_send(3) (the queue is ordered by decreasing priority, a new message goes after "
             "older ones of equal priority), mq_receive(3) (the oldest of the highest priority); "
             "Open POSIX conformance/interfaces/mq_send/3-1.c, mq_receive/1-1.c, and EAGAIN: "
-            "mq_send/10-1.c, mq_receive/10-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+            "mq_send/10-1.c, mq_receive/10-1.c",
+            ForPosixMq) {}
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -146,8 +146,8 @@ class MsgSizeProperty : public NamedProperty {
             "mq_receive(3) EMSGSIZE (msg_len less than mq_msgsize), mq_send(3) EMSGSIZE; Open "
             "POSIX conformance/interfaces/mq_receive/12-1.c, mq_send/14-1.c; LTP "
             "testcases/kernel/syscalls/mq_timedreceive/mq_timedreceive01.c (a buffer one byte "
-            "short)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+            "short)",
+            ForPosixMq) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
@@ -202,14 +202,8 @@ class NonBlockProperty : public NamedProperty {
             "mq_maxmsg messages give EAGAIN and change nothing",
             "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/10-1.c, "
             "mq_receive/10-1.c, mq_send/7-1.c (a refused send queues nothing); LTP "
-            "testcases/kernel/syscalls/mq_timedsend/mq_timedsend01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{maxmsg_.Step(*rc::gen::inRange(1, 11)),
-                               len_.Step(*rc::gen::inRange<uint64_t>(0, 129))};
-    });
-  }
+            "testcases/kernel/syscalls/mq_timedsend/mq_timedsend01.c",
+            ForPosixMq) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
     const size_t len = std::min<uint64_t>(len_.Of(s), 128);
@@ -247,8 +241,9 @@ class NonBlockProperty : public NamedProperty {
   }
 
  private:
-  const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3};
-  const Param<uint64_t> len_{this, 1, "each message has %s", 10, SayBytes};
+  const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3, rc::gen::inRange(1, 11)};
+  const Param<uint64_t> len_{
+      this, 1, "each message has %s", 10, rc::gen::inRange<uint64_t>(0, 129), SayBytes};
 };
 
 class PrioMaxProperty : public NamedProperty {
@@ -259,8 +254,8 @@ class PrioMaxProperty : public NamedProperty {
                       "MQ_PRIO_MAX-1 is accepted and returned",
                       "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/13-1.c "
                       "(MQ_PRIO_MAX and above); LTP testcases/kernel/syscalls/mq_timedsend/"
-                      "mq_timedsend01.c (32767 accepted, 32768 EINVAL)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
+                      "mq_timedsend01.c (32767 accepted, 32768 EINVAL)",
+                      ForPosixMq) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const long max = ::sysconf(_SC_MQ_PRIO_MAX);
@@ -306,14 +301,8 @@ class AccessModeProperty : public NamedProperty {
             "(blocking or not) and leave the queued messages alone",
             "mq_send(3)/mq_receive(3) EBADF (not open for writing / reading); Open POSIX "
             "conformance/interfaces/mq_send/11-2.c (O_RDONLY), mq_receive/11-2.c "
-            "(O_WRONLY)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{nonblock_.Step(*rc::gen::inRange(0, 2)),
-                               queued_.Step(*rc::gen::inRange(0, 5))};
-    });
-  }
+            "(O_WRONLY)",
+            ForPosixMq) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int nb = nonblock_.Of(s) ? O_NONBLOCK : 0;
     const long queued = std::clamp<long>(queued_.Of(s), 0, 4);
@@ -351,9 +340,10 @@ class AccessModeProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> nonblock_{this, 0, "the wrong-way descriptors are O_NONBLOCK: %s", false,
-                              SayYesNo};
-  const Param<long> queued_{this, 1, "messages queued first: %s", 1};
+  const Param<bool> nonblock_{
+      this,    0, "the wrong-way descriptors are O_NONBLOCK: %s", false, rc::gen::inRange(0, 2),
+      SayYesNo};
+  const Param<long> queued_{this, 1, "messages queued first: %s", 1, rc::gen::inRange(0, 5)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PriorityProperty);

@@ -29,16 +29,8 @@ class TimedProperty : public NamedProperty {
             "descriptors) give ETIMEDOUT at the absolute timeout, not before",
             "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
             "mq_timedreceive/18-1.c, mq_timedsend/20-1.c; LTP testcases/kernel/syscalls/"
-            "mq_timedreceive/mq_timedreceive01.c, mq_timedsend/mq_timedsend01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{send_.Step(*rc::gen::inRange(0, 2)),
-                               timeout_.Step(*rc::gen::oneOf(rc::gen::just<uint64_t>(0),
-                                                             rc::gen::inRange<uint64_t>(1, 80)))};
-    });
-  }
+            "mq_timedreceive/mq_timedreceive01.c, mq_timedsend/mq_timedsend01.c",
+            ForPosixMq, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool send = send_.Of(s);
     const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(timeout_.Of(s), 10000));
@@ -69,9 +61,15 @@ class TimedProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> send_{this, 0, "the timed call is %s", false, SayTimedCall};
-  const Param<uint64_t> timeout_{this, 1, "its absolute timeout is %s from now", 10,
-                                 SayMilliseconds};
+  const Param<bool> send_{this,        0, "the timed call is %s", false, rc::gen::inRange(0, 2),
+                          SayTimedCall};
+  const Param<uint64_t> timeout_{
+      this,
+      1,
+      "its absolute timeout is %s from now",
+      10,
+      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 80)),
+      SayMilliseconds};
 };
 
 // Blocks `sig` in this thread while alive; the old mask comes back.
@@ -159,16 +157,8 @@ class NotifyProperty : public NamedProperty {
             "(SI_MESGQ and sival_int of the notification, EBUSY); Open POSIX "
             "conformance/interfaces/mq_notify/1-1.c (a signal on arrival), 4-1.c (the registration "
             "is "
-            "removed once sent), 9-1.c (EBUSY for another process)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosixMq(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          rounds_.Step(*rc::gen::inRange(1, 4)), value_.Step(*rc::gen::inRange(0, 1000)),
-          signal_.Step(*rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2}))};
-    });
-  }
+            "removed once sent), 9-1.c (EBUSY for another process)",
+            ForPosixMq, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s) == SIGUSR2 ? SIGUSR2 : SIGUSR1;
     MqQueue q(4, 64);
@@ -182,9 +172,16 @@ class NotifyProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> rounds_{this, 0, "rounds of register, notify, re-register: %s", 2};
-  const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7};
-  const Param<int> signal_{this, 2, "the notification signal is %s", SIGUSR1, SaySignal};
+  const Param<int> rounds_{this, 0, "rounds of register, notify, re-register: %s", 2,
+                           rc::gen::inRange(1, 4)};
+  const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7,
+                          rc::gen::inRange(0, 1000)};
+  const Param<int> signal_{this,
+                           2,
+                           "the notification signal is %s",
+                           SIGUSR1,
+                           rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2}),
+                           SaySignal};
 };
 
 IPCSPEC_REGISTER_PROPERTY(TimedProperty);

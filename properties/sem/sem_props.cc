@@ -43,14 +43,8 @@ class CountProperty : public NamedProperty {
             "call blocks); LTP testcases/kernel/syscalls/ipc/semop/semop04.c and "
             "testcases/kernel/ipc/semaphore/sem01.c (two processes fighting for one semaphore); "
             "Open POSIX conformance/interfaces/sem_wait/3-1.c (locked until sem_post), 13-1.c "
-            "(blocks at zero)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSem(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{processes_.Step(*rc::gen::inRange(2, 7)),
-                               rounds_.Step(*rc::gen::inRange(1, 3000))};
-    });
-  }
+            "(blocks at zero)",
+            ForSem) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     std::string err;
     std::unique_ptr<Semaphore> sem =
@@ -61,8 +55,10 @@ class CountProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> processes_{this, 0, "processes incrementing the counter: %s", 3};
-  const Param<int> rounds_{this, 1, "times each takes the semaphore: %s", 1000};
+  const Param<int> processes_{this, 0, "processes incrementing the counter: %s", 3,
+                              rc::gen::inRange(2, 7)};
+  const Param<int> rounds_{this, 1, "times each takes the semaphore: %s", 1000,
+                           rc::gen::inRange(1, 3000)};
 };
 IPCSPEC_REGISTER_PROPERTY(CountProperty);
 
@@ -80,21 +76,17 @@ class UndoProperty : public NamedProperty {
             "still sleeps in semop (semncnt counts them) until IPC_RMID wakes them with EIDRM",
             "semop(2) SEM_UNDO ('undone when the process exits'), semctl(2) GETNCNT; LTP "
             "testcases/kernel/ipc/semaphore/sem02.c (SEM_UNDO is undone at process exit); gVisor "
-            "test/syscalls/linux/semaphore.cc SemopGetncnt, SemopGetncntOnSetRemoval") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{undo_.Step(*rc::gen::inRange(0, 2)),
-                               waiters_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "test/syscalls/linux/semaphore.cc SemopGetncnt, SemopGetncntOnSetRemoval",
+            ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUndoOnKill(undo_.Of(s), std::max(1, waiters_.Of(s)), env);
   }
 
  private:
-  const Param<bool> undo_{this, 0, "the holder takes the semaphore %s", true, SayUndo};
-  const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1};
+  const Param<bool> undo_{
+      this, 0, "the holder takes the semaphore %s", true, rc::gen::inRange(0, 2), SayUndo};
+  const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1,
+                            rc::gen::inRange(1, 4)};
 };
 IPCSPEC_REGISTER_PROPERTY(UndoProperty);
 
@@ -120,14 +112,8 @@ class NoWaitProperty : public NamedProperty {
             "semop with IPC_NOWAIT that would block gives EAGAIN (decrement below 0, wait-for-"
             "zero on non-zero) and changes nothing; semtimedop gives EAGAIN after its timeout",
             "semop(2) IPC_NOWAIT, semtimedop(2) EAGAIN; gVisor test/syscalls/linux/semaphore.cc "
-            "SemOpNoBlock, SemTimedOpBlock") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{value_.Step(*rc::gen::inRange(0, 5)),
-                               timeout_.Step(*rc::gen::inRange(1, 40))};
-    });
-  }
+            "SemOpNoBlock, SemTimedOpBlock",
+            ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int value = value_.Of(s);
     const int timeout_ms = timeout_.Of(s);
@@ -161,8 +147,9 @@ class NoWaitProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> value_{this, 0, "the semaphore's value is %s", 0};
-  const Param<int> timeout_{this, 1, "semtimedop may wait %s", 10, SayMilliseconds};
+  const Param<int> value_{this, 0, "the semaphore's value is %s", 0, rc::gen::inRange(0, 5)};
+  const Param<int> timeout_{
+      this, 1, "semtimedop may wait %s", 10, rc::gen::inRange(1, 40), SayMilliseconds};
 };
 IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
 
@@ -174,12 +161,8 @@ class RmidProperty : public NamedProperty {
             "removing a semaphore set (IPC_RMID) wakes every process blocked on it with EIDRM",
             "semop(2) EIDRM, semctl(2) IPC_RMID; LTP testcases/kernel/syscalls/ipc/semop/"
             "semop05.c (EIDRM); gVisor test/syscalls/linux/semaphore.cc "
-            "SemOpRemoveWithWaiter") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(1, 5),
-                        [this](int n) { return std::vector<Step>{waiters_.Step(n)}; });
-  }
+            "SemOpRemoveWithWaiter",
+            ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n = std::max(1, waiters_.Of(s));
     SysvSet set;
@@ -213,7 +196,8 @@ class RmidProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> waiters_{this, 0, "processes blocked in semop before the removal: %s", 2};
+  const Param<int> waiters_{this, 0, "processes blocked in semop before the removal: %s", 2,
+                            rc::gen::inRange(1, 5)};
 };
 IPCSPEC_REGISTER_PROPERTY(RmidProperty);
 
@@ -226,12 +210,8 @@ class TryWaitProperty : public NamedProperty {
             "the bound; after V posts exactly V trywaits succeed",
             "sem_trywait(3) EAGAIN, sem_timedwait(3) ETIMEDOUT; Open POSIX "
             "conformance/interfaces/sem_wait/5-1.c (sem_trywait: EAGAIN), 11-1.c, "
-            "sem_timedwait/7-1.c (ETIMEDOUT)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(0, 20),
-                        [this](int v) { return std::vector<Step>{posts_.Step(v)}; });
-  }
+            "sem_timedwait/7-1.c (ETIMEDOUT)",
+            ForPosix) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int posts = posts_.Of(s);
     std::string err;
@@ -262,7 +242,7 @@ class TryWaitProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> posts_{this, 0, "posts after the waits: %s", 3};
+  const Param<int> posts_{this, 0, "posts after the waits: %s", 3, rc::gen::inRange(0, 20)};
 };
 IPCSPEC_REGISTER_PROPERTY(TryWaitProperty);
 
@@ -275,18 +255,15 @@ class UnlinkProperty : public NamedProperty {
             "semaphore) but open handles keep working across processes until sem_close",
             "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c (destruction waits "
             "for every sem_close), 6-1.c (a later sem_open makes a new semaphore), 9-1.c (other "
-            "processes' handles are unaffected)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(1, 10),
-                        [this](int v) { return std::vector<Step>{posts_.Step(v)}; });
-  }
+            "processes' handles are unaffected)",
+            ForPosix) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUnlinkKeepsHandles(posts_.Of(s), env);
   }
 
  private:
-  const Param<int> posts_{this, 0, "posts by the other process after the unlink: %s", 2};
+  const Param<int> posts_{this, 0, "posts by the other process after the unlink: %s", 2,
+                          rc::gen::inRange(1, 10)};
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkProperty);
 

@@ -58,9 +58,8 @@ class IpcStatProperty : public NamedProperty {
             "until the first shmat, then the pid and the time window of the last "
             "shmat/shmdt, and shm_nattch",
             "shmctl(2) IPC_STAT, shmop(2); gVisor test/syscalls/linux/shm.cc ShmTest.IpcStat, "
-            "ShmTest.AttachDetach; LTP testcases/kernel/syscalls/shmctl/shmctl01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
+            "ShmTest.AttachDetach; LTP testcases/kernel/syscalls/shmctl/shmctl01.c",
+            ForSysv, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -133,9 +132,8 @@ class IpcSetProperty : public NamedProperty {
             "IPC_SET by the owner changes the low 9 mode bits only (the other bits it is given "
             "are ignored), keeps SHM_DEST and the ids, and updates shm_ctime",
             "shmctl(2) IPC_SET; gVisor test/syscalls/linux/shm.cc ShmTest.ShmCtlSet; LTP "
-            "testcases/kernel/syscalls/shmctl/shmctl08.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
+            "testcases/kernel/syscalls/shmctl/shmctl08.c",
+            ForSysv, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{mode_.Step(0400 | *rc::gen::inRange(0, 0200000)),
@@ -191,15 +189,8 @@ class RdonlyMprotectProperty : public NamedProperty {
             "shmop(2) SHM_RDONLY, mprotect(2) EACCES; gVisor test/syscalls/linux/shm.cc "
             "ShmTest.MprotectWriteOnReadonlySegmentFails, "
             "ShmTest.MprotectWriteOnWritableSegmentSucceeds, ShmDeathTest.ReadonlySegment; LTP "
-            "testcases/kernel/syscalls/shmat/shmat01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{rdonly_.Step(*rc::gen::arbitrary<bool>()),
-                               pages_.Step(*rc::gen::inRange<uint64_t>(1, 5))};
-    });
-  }
+            "testcases/kernel/syscalls/shmat/shmat01.c",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
     SysvId id(::shmget(IPC_PRIVATE, len, IPC_CREAT | 0600));
@@ -241,8 +232,10 @@ class RdonlyMprotectProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> rdonly_{this, 0, "the attach is SHM_RDONLY: %s", false, SayYesNo};
-  const Param<uint64_t> pages_{this, 1, "the segment is %s long", 1, SayPages};
+  const Param<bool> rdonly_{
+      this, 0, "the attach is SHM_RDONLY: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<uint64_t> pages_{
+      this, 1, "the segment is %s long", 1, rc::gen::inRange<uint64_t>(1, 5), SayPages};
 };
 
 IPCSPEC_REGISTER_PROPERTY(IpcStatProperty);

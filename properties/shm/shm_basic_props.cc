@@ -33,15 +33,8 @@ class SegvProperty : public NamedProperty {
             "kills the writing process with SIGSEGV",
             "shmat(2) SHM_RDONLY, shmdt(2), mmap(2) SIGSEGV; LTP testcases/kernel/syscalls/"
             "shmat/shmat01.c, shmdt/shmdt01.c; gVisor test/syscalls/linux/shm.cc "
-            "ShmDeathTest.ReadonlySegment, ShmDeathTest.SegmentNotAccessibleAfterDetach") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{after_detach_.Step(*rc::gen::arbitrary<bool>()),
-                               size_.Step(*SegmentSize())};
-    });
-  }
+            "ShmDeathTest.ReadonlySegment, ShmDeathTest.SegmentNotAccessibleAfterDetach",
+            ForShm, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const bool after_detach = after_detach_.Of(s);
     const uint64_t size = size_.Of(s);
@@ -80,8 +73,9 @@ class SegvProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> after_detach_{this, 0, "the write comes after detaching: %s", false, SayYesNo};
-  const Param<uint64_t> size_{this, 1, "the segment is %s", 4096, SayBytes};
+  const Param<bool> after_detach_{
+      this, 0, "the write comes after detaching: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<uint64_t> size_{this, 1, "the segment is %s", 4096, SegmentSize(), SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(SegvProperty);
 
@@ -92,9 +86,8 @@ class NattchProperty : public NamedProperty {
                       "shm_nattch counts attaches: every shmat in any process, every attach a fork "
                       "inherits, minus every shmdt and every exit",
                       "shmctl(2) shm_nattch; LTP testcases/kernel/syscalls/shmctl/shmctl01.c; "
-                      "gVisor test/syscalls/linux/shm.cc ShmTest.AttachDetach") {}
-  int DefaultExamples() const override { return 15; }
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
+                      "gVisor test/syscalls/linux/shm.cc ShmTest.AttachDetach",
+                      ForSysv, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {own_.Step(*rc::gen::inRange(1, 5))};
@@ -185,13 +178,8 @@ class OpenSizeProperty : public NamedProperty {
             "shm_open(O_CREAT) makes an object of size 0; ftruncate sets the size another "
             "opener sees",
             "shm_open(3) ('A new shared memory object initially has zero length'); Open POSIX "
-            "conformance/interfaces/shm_open/21-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
+            "conformance/interfaces/shm_open/21-1.c",
+            ForPosix, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
@@ -212,7 +200,7 @@ class OpenSizeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "ftruncate sets %s", 4096, SayBytes};
+  const Param<uint64_t> size_{this, 0, "ftruncate sets %s", 4096, SegmentSize(), SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
 
@@ -225,13 +213,8 @@ class CreateExclProperty : public NamedProperty {
             "exactly one wins, the others get EEXIST",
             "shm_open(3) O_EXCL, shmget(2) IPC_EXCL; Open POSIX conformance/interfaces/shm_open/"
             "22-1.c, 23-1.c; LTP testcases/kernel/syscalls/shmget/shmget02.c; gVisor "
-            "test/syscalls/linux/shm.cc ShmTest.RequestingDuplicateCreationFails") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 15; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(2, 9),
-                        [this](int n) { return std::vector<Step>{racers_.Step(n)}; });
-  }
+            "test/syscalls/linux/shm.cc ShmTest.RequestingDuplicateCreationFails",
+            ForShm, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int n = racers_.Of(s);
     const bool sysv = IsSysv(t);
@@ -273,7 +256,7 @@ class CreateExclProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> racers_{this, 0, "%s processes race to create it", 4};
+  const Param<int> racers_{this, 0, "%s processes race to create it", 4, rc::gen::inRange(2, 9)};
 };
 IPCSPEC_REGISTER_PROPERTY(CreateExclProperty);
 }  // namespace

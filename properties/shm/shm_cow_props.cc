@@ -39,24 +39,19 @@ class CowForkProperty : public NamedProperty {
             "after fork, a MAP_PRIVATE mapping (anonymous or of a shm object) is copy-on-write: "
             "parent and child each see the pre-fork data plus only their own later writes",
             "fork(2) ('copy-on-write'), mmap(2) MAP_PRIVATE; gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.PrivateMapping, ForkTest.PrivateMemory") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{kind_.Step(*rc::gen::arbitrary<bool>()),
-                               pages_.Step(*rc::gen::inRange<uint64_t>(1, 5)),
-                               writes_.Step(*rc::gen::inRange<uint64_t>(1, 17)),
-                               child_first_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "ForkTest.PrivateMapping, ForkTest.PrivateMemory",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<bool> kind_{this, 0, "the mapping is %s", false, SayPrivateKind};
-  const Param<uint64_t> pages_{this, 1, "it is %s long", 1, SayPages};
-  const Param<uint64_t> writes_{this, 2, "each side writes %s bytes after fork", 1};
-  const Param<bool> child_first_{this, 3, "the child writes first: %s", false, SayYesNo};
+  const Param<bool> kind_{this,          0, "the mapping is %s", false, rc::gen::arbitrary<bool>(),
+                          SayPrivateKind};
+  const Param<uint64_t> pages_{this,    1, "it is %s long", 1, rc::gen::inRange<uint64_t>(1, 5),
+                               SayPages};
+  const Param<uint64_t> writes_{this, 2, "each side writes %s bytes after fork", 1,
+                                rc::gen::inRange<uint64_t>(1, 17)};
+  const Param<bool> child_first_{
+      this, 3, "the child writes first: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 // "" when every written slot of `p` holds what `mine` wrote and every slot the
@@ -123,17 +118,13 @@ class AnonSharedForkProperty : public NamedProperty {
             "an anonymous MAP_SHARED mapping is one object across fork: parent, child and "
             "grandchild each see every write of the others",
             "mmap(2) MAP_SHARED|MAP_ANONYMOUS, fork(2); gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.SharedMapping") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec(
-        [this] { return std::vector<Step>{pages_.Step(*rc::gen::inRange<uint64_t>(1, 9))}; });
-  }
+            "ForkTest.SharedMapping",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<uint64_t> pages_{this, 0, "the mapping is %s long", 1, SayPages};
+  const Param<uint64_t> pages_{
+      this, 0, "the mapping is %s long", 1, rc::gen::inRange<uint64_t>(1, 9), SayPages};
 };
 
 Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
@@ -198,9 +189,8 @@ class DontforkProperty : public NamedProperty {
             "(mincore gives ENOMEM, a touch SIGSEGV) while the pages around it are inherited "
             "as mapped; MADV_DOFORK undoes it; an unaligned address gives EINVAL",
             "madvise(2) MADV_DONTFORK, MADV_DOFORK, EINVAL; gVisor test/syscalls/linux/madvise.cc "
-            "MadviseDontforkTest.AddressLength, DontforkShared, DontforkAnonPrivate") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
+            "MadviseDontforkTest.AddressLength, DontforkShared, DontforkAnonPrivate",
+            ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t pages = *rc::gen::inRange<uint64_t>(2, 7);

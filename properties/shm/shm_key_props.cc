@@ -54,15 +54,8 @@ class SizeBoundsProperty : public NamedProperty {
             "ShmTest.RequestingSegmentSmallerThanSHMMINFails, "
             "RequestingSegmentLargerThanSHMMAXFails, RequestingUnalignedSizeSucceeds, "
             "GracefullyFailOnZeroLenSegmentCreation; LTP testcases/kernel/syscalls/shmget/"
-            "shmget02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{class_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2})),
-                               extra_.Step(*rc::gen::inRange<uint64_t>(1, Page()))};
-    });
-  }
+            "shmget02.c",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int cls = class_.Of(s);
     const uint64_t extra = std::clamp<uint64_t>(extra_.Of(s), 1, Page() - 1);
@@ -95,8 +88,11 @@ class SizeBoundsProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> class_{this, 0, "the size asked for is %s", 2, SaySizeClass};
-  const Param<uint64_t> extra_{this, 1, "off a page boundary by %s", 1, SayBytes};
+  const Param<int> class_{
+      this,        0, "the size asked for is %s", 2, rc::gen::elementOf(std::vector<int>{0, 1, 2}),
+      SaySizeClass};
+  const Param<uint64_t> extra_{
+      this, 1, "off a page boundary by %s", 1, rc::gen::inRange<uint64_t>(1, Page()), SayBytes};
 };
 
 class SizeFixedProperty : public NamedProperty {
@@ -109,9 +105,8 @@ class SizeFixedProperty : public NamedProperty {
             "shmget(2) EINVAL ('A segment for the given key exists, but size is greater than "
             "the size of that segment'); gVisor test/syscalls/linux/shm.cc "
             "ShmTest.SegmentsSizeFixedOnCreation; LTP testcases/kernel/syscalls/shmget/"
-            "shmget02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
+            "shmget02.c",
+            ForSysv, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = std::max<uint64_t>(2, *ShmSize());
@@ -152,13 +147,8 @@ class RndProperty : public NamedProperty {
             "without SHM_RND gives EINVAL; with SHM_RND the attach lands at the address rounded "
             "down to SHMLBA",
             "shmop(2) SHM_RND ('rounded down to the nearest multiple of SHMLBA'), EINVAL; LTP "
-            "testcases/kernel/syscalls/shmat/shmat01.c, shmat/shmat02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec(
-        [this] { return std::vector<Step>{offset_.Step(*rc::gen::inRange<uint64_t>(1, Lba()))}; });
-  }
+            "testcases/kernel/syscalls/shmat/shmat01.c, shmat/shmat02.c",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t lba = Lba(), off = std::clamp<uint64_t>(offset_.Of(s), 1, lba - 1);
     SysvId id(::shmget(IPC_PRIVATE, Page(), IPC_CREAT | 0600));
@@ -193,7 +183,12 @@ class RndProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> offset_{this, 0, "the address is %s past an SHMLBA boundary", 1, SayBytes};
+  const Param<uint64_t> offset_{this,
+                                0,
+                                "the address is %s past an SHMLBA boundary",
+                                1,
+                                rc::gen::inRange<uint64_t>(1, Lba()),
+                                SayBytes};
 };
 
 class KeyLookupProperty : public NamedProperty {
@@ -206,15 +201,8 @@ class KeyLookupProperty : public NamedProperty {
             "makes a new segment",
             "shmget(2) ENOENT, IPC_PRIVATE; gVisor test/syscalls/linux/shm.cc "
             "ShmTest.LookupByKey, ShmTest.NonExistentSegmentsAreNotFound; LTP "
-            "testcases/kernel/syscalls/shmget/shmget02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{keys_.Step(*rc::gen::inRange(1, 5)),
-                               child_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "testcases/kernel/syscalls/shmget/shmget02.c",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     std::vector<key_t> keys;
     std::vector<std::unique_ptr<SysvId>> ids;
@@ -252,8 +240,9 @@ class KeyLookupProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> keys_{this, 0, "%s keys have segments", 1};
-  const Param<bool> child_{this, 1, "another process looks them up: %s", false, SayYesNo};
+  const Param<int> keys_{this, 0, "%s keys have segments", 1, rc::gen::inRange(1, 5)};
+  const Param<bool> child_{
+      this, 1, "another process looks them up: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 std::string SayBadAddress(uint64_t v) {
@@ -278,15 +267,8 @@ class DtEinvalProperty : public NamedProperty {
             "detached, inside an attach, never attached) fails with EINVAL and leaves "
             "shm_nattch alone",
             "shmop(2) shmdt EINVAL; gVisor test/syscalls/linux/shm.cc ShmTest.MultipleDetachFails; "
-            "LTP testcases/kernel/syscalls/shmdt/shmdt02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{what_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})),
-                               attaches_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "LTP testcases/kernel/syscalls/shmdt/shmdt02.c",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     SysvId id(::shmget(IPC_PRIVATE, 2 * Page(), IPC_CREAT | 0600));
     if (!id) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));
@@ -316,8 +298,10 @@ class DtEinvalProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> what_{this, 0, "shmdt is given %s", 0, SayBadAddress};
-  const Param<int> attaches_{this, 1, "the segment has %s attaches", 1};
+  const Param<int> what_{
+      this,         0, "shmdt is given %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}),
+      SayBadAddress};
+  const Param<int> attaches_{this, 1, "the segment has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(SizeBoundsProperty);

@@ -52,9 +52,8 @@ class PersistProperty : public NamedProperty {
             "the attaching processes exit in between: the next attach reads what the last "
             "one wrote",
             "shm_open(3) (persists until unlinked), shmctl(2); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.DetachedSegmentsPersist; Open POSIX conformance/interfaces/shm_open/28-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 15; }
+            "ShmTest.DetachedSegmentsPersist; Open POSIX conformance/interfaces/shm_open/28-1.c",
+            ForShm, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {size_.Step(*ShmSize())};
@@ -115,15 +114,8 @@ class RmidReattachProperty : public NamedProperty {
             "a segment marked for removal with IPC_RMID can still be attached by its id while "
             "it has attaches, and the new attach shares the same data both ways",
             "shmctl(2) IPC_RMID (SHM_DEST); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.AllowsAttachToRemovedSegmentWithRefs") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()), attaches_.Step(*rc::gen::inRange(1, 4)),
-                               child_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "ShmTest.AllowsAttachToRemovedSegmentWithRefs",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     SysvId id(::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600));
@@ -156,9 +148,10 @@ class RmidReattachProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
-  const Param<int> attaches_{this, 1, "it has %s attaches when removed", 1};
-  const Param<bool> child_{this, 2, "a forked child attaches it again: %s", false, SayYesNo};
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
+  const Param<int> attaches_{this, 1, "it has %s attaches when removed", 1, rc::gen::inRange(1, 4)};
+  const Param<bool> child_{
+      this, 2, "a forked child attaches it again: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 class RmidRepeatProperty : public NamedProperty {
@@ -169,15 +162,8 @@ class RmidRepeatProperty : public NamedProperty {
             "IPC_RMID repeated on an attached segment returns 0 every time and leaves its data "
             "and attaches intact; the segment is gone (EINVAL) only after the last detach",
             "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.NoDestructionOfAttachedSegmentWithMultipleRmid") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()), times_.Step(*rc::gen::inRange(2, 9)),
-                               attaches_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "ShmTest.NoDestructionOfAttachedSegmentWithMultipleRmid",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -211,9 +197,9 @@ class RmidRepeatProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
-  const Param<int> times_{this, 1, "IPC_RMID is called %s times", 2};
-  const Param<int> attaches_{this, 2, "it has %s attaches", 1};
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
+  const Param<int> times_{this, 1, "IPC_RMID is called %s times", 2, rc::gen::inRange(2, 9)};
+  const Param<int> attaches_{this, 2, "it has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
 
 class RmidKeyGoneProperty : public NamedProperty {
@@ -225,14 +211,8 @@ class RmidKeyGoneProperty : public NamedProperty {
             "while the segment is still attached; IPC_CREAT then makes a new, zeroed segment "
             "with another id",
             "shmctl(2) IPC_RMID, shmget(2) ENOENT; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RemovedSegmentsAreNotDiscoverable") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()), attached_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "ShmTest.RemovedSegmentsAreNotDiscoverable",
+            ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const key_t key = FreshKey();
@@ -266,8 +246,10 @@ class RmidKeyGoneProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
-  const Param<bool> attached_{this, 1, "it is still attached when removed: %s", false, SayYesNo};
+  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
+  const Param<bool> attached_{
+      this,    1, "it is still attached when removed: %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
 };
 
 class UnlinkRecreateProperty : public NamedProperty {
@@ -278,14 +260,8 @@ class UnlinkRecreateProperty : public NamedProperty {
             "after shm_unlink, shm_open(O_CREAT|O_EXCL) of the same name succeeds with a new, "
             "empty object; writes through the old mapping and the new one never show in the "
             "other",
-            "shm_unlink(3), shm_open(3); Open POSIX conformance/interfaces/shm_unlink/5-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()), keep_fd_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "shm_unlink(3), shm_open(3); Open POSIX conformance/interfaces/shm_unlink/5-1.c",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -320,8 +296,9 @@ class UnlinkRecreateProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
-  const Param<bool> keep_fd_{this, 1, "the old descriptor stays open: %s", false, SayYesNo};
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
+  const Param<bool> keep_fd_{
+      this, 1, "the old descriptor stays open: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 class UnlinkFdProperty : public NamedProperty {
@@ -332,14 +309,8 @@ class UnlinkFdProperty : public NamedProperty {
             "after shm_unlink, a descriptor still open can be fstat'ed, mmap'ed and ftruncate'd, "
             "and shows the object's contents",
             "shm_unlink(3) (removal waits for the last reference); Open POSIX "
-            "conformance/interfaces/shm_open/28-3.c, shm_unlink/3-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()), resize_.Step(*ShmSize())};
-    });
-  }
+            "conformance/interfaces/shm_open/28-3.c, shm_unlink/3-1.c",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const uint64_t resize = std::max<uint64_t>(1, resize_.Of(s));
@@ -374,8 +345,8 @@ class UnlinkFdProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
-  const Param<uint64_t> resize_{this, 1, "it is then resized to %s", 4096, SayBytes};
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
+  const Param<uint64_t> resize_{this, 1, "it is then resized to %s", 4096, ShmSize(), SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PersistProperty);

@@ -39,15 +39,8 @@ class OpenRdonlyProperty : public NamedProperty {
             "shm_open(3) O_RDONLY, mmap(2) EACCES, mprotect(2) EACCES, truncate(2); Open POSIX "
             "conformance/interfaces/shm_open/13-1.c, 20-1.c, mmap/6-4.c, 6-5.c; gVisor "
             "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedOnReadOnlyFd, "
-            "MMapFileTest.WritePrivateOnReadOnlyFd") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*ShmSize()),
-                               length_.Step(*rc::gen::inRange<uint64_t>(0, 4 * Page()))};
-    });
-  }
+            "MMapFileTest.WritePrivateOnReadOnlyFd",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -89,8 +82,9 @@ class OpenRdonlyProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, SayBytes};
-  const Param<uint64_t> length_{this, 1, "ftruncate asks for %s", 0, SayBytes};
+  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
+  const Param<uint64_t> length_{
+      this, 1, "ftruncate asks for %s", 0, rc::gen::inRange<uint64_t>(0, 4 * Page()), SayBytes};
 };
 
 enum NameClass { kSlashOnly, kEmpty, kInnerSlash, kTooLong, kLongest, kNoSlash, kDoubleSlash };
@@ -142,15 +136,8 @@ class OpenNamesProperty : public NamedProperty {
             "longer than NAME_MAX with ENAMETOOLONG (as shm_unlink does); names up to NAME_MAX "
             "work, and with glibc the leading '/' is optional: \"x\" and \"/x\" name one object",
             "shm_open(3) EINVAL, ENAMETOOLONG, NOTES (glibc); Open POSIX conformance/interfaces/"
-            "shm_open/37-1.c, 39-1.c, shm_unlink/10-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 14; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          class_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4, 5, 6}))};
-    });
-  }
+            "shm_open/37-1.c, 39-1.c, shm_unlink/10-1.c",
+            ForPosix, 14) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int c = class_.Of(s);
     const std::string unique = UniqueName("/ipcspec-name");
@@ -179,7 +166,12 @@ class OpenNamesProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> class_{this, 0, "the name is %s", kNoSlash, SayNameClass};
+  const Param<int> class_{this,
+                          0,
+                          "the name is %s",
+                          kNoSlash,
+                          rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4, 5, 6}),
+                          SayNameClass};
 };
 
 class OpenEnoentProperty : public NamedProperty {
@@ -190,15 +182,8 @@ class OpenEnoentProperty : public NamedProperty {
             "shm_open without O_CREAT of a name that does not exist (never made, or unlinked) "
             "fails with ENOENT and creates nothing; shm_unlink of it gives ENOENT too",
             "shm_open(3) ENOENT, shm_unlink(3); Open POSIX conformance/interfaces/shm_open/41-1.c, "
-            "shm_unlink/11-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{unlinked_.Step(*rc::gen::arbitrary<bool>()),
-                               rdonly_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "shm_unlink/11-1.c",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     NamedObject obj;
     if (unlinked_.Of(s)) {
@@ -228,8 +213,11 @@ class OpenEnoentProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> unlinked_{this, 0, "the name existed and was unlinked: %s", false, SayYesNo};
-  const Param<bool> rdonly_{this, 1, "the open is O_RDONLY: %s", false, SayYesNo};
+  const Param<bool> unlinked_{
+      this,    0, "the name existed and was unlinked: %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<bool> rdonly_{
+      this, 1, "the open is O_RDONLY: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 class OpenTruncProperty : public NamedProperty {
@@ -239,9 +227,8 @@ class OpenTruncProperty : public NamedProperty {
             "SHM-OPEN-TRUNC",
             "shm_open(O_RDWR|O_TRUNC) of an existing object truncates it to 0, keeps its mode "
             "and owner, and an existing mapping then raises SIGBUS at the old data",
-            "shm_open(3) O_TRUNC; Open POSIX conformance/interfaces/shm_open/25-1.c, 26-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
+            "shm_open(3) O_TRUNC; Open POSIX conformance/interfaces/shm_open/25-1.c, 26-1.c",
+            ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -292,15 +279,8 @@ class OpenCloexecProperty : public NamedProperty {
             "SHM-OPEN-CLOEXEC",
             "a descriptor from shm_open has FD_CLOEXEC set and is closed by execve",
             "shm_open(3) ('The FD_CLOEXEC flag ... is set for the file descriptor'); Open POSIX "
-            "conformance/interfaces/shm_open/11-1.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 8; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{rdonly_.Step(*rc::gen::arbitrary<bool>()),
-                               create_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "conformance/interfaces/shm_open/11-1.c",
+            ForPosix, 8) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     NamedObject obj;
     if (!obj.Create(Page())) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
@@ -319,8 +299,10 @@ class OpenCloexecProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> rdonly_{this, 0, "the open is O_RDONLY: %s", false, SayYesNo};
-  const Param<bool> create_{this, 1, "O_CREAT is given: %s", false, SayYesNo};
+  const Param<bool> rdonly_{
+      this, 0, "the open is O_RDONLY: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<bool> create_{this,    1, "O_CREAT is given: %s", false, rc::gen::arbitrary<bool>(),
+                            SayYesNo};
 };
 
 IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty);

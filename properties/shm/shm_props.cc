@@ -32,13 +32,11 @@ std::string SayPlacement(uint64_t v) {
 class SizedProperty : public NamedProperty {
  public:
   SizedProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                std::string_view size_words)
-      : NamedProperty(id, summary, reference), size_{this, 0, size_words, 4096, SayBytes} {}
+                std::string_view size_words, AppliesFn applies)
+      : NamedProperty(id, summary, reference, applies, 20), size_{this,          0,
+                                                                  size_words,    4096,
+                                                                  SegmentSize(), SayBytes} {}
   int DefaultExamples() const override { return 20; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(SegmentSize(),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
 
  protected:
   const Param<uint64_t> size_;
@@ -150,8 +148,7 @@ class ForkProperty : public SizedProperty {
             "fork(2) (shared mappings and attached segments are inherited), shmop(2); LTP "
             "testcases/kernel/mem/shmt/shmt07.c, shmt04.c; Open POSIX conformance/interfaces/"
             "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping",
-            "the segment is %s") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
+            "the segment is %s", ForShm) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
@@ -168,8 +165,7 @@ class MapPrivateProperty : public SizedProperty {
             "mmap(2) MAP_PRIVATE ('copy-on-write mapping'); Open POSIX conformance/interfaces/"
             "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
             "MMapFileTest.WritePrivateOnReadOnlyFd",
-            "the object is %s") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+            "the object is %s", ForPosix) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
@@ -232,8 +228,7 @@ class RmidAttachedProperty : public SizedProperty {
             "ShmTest.RemovedSegmentsAreMarkedDeleted, ShmTest.RemovedSegmentsAreDestroyed, "
             "ShmDeathTest.SegmentNotAccessibleAfterDetach; LTP testcases/kernel/mem/shmt/shmt02.c, "
             "testcases/kernel/syscalls/shmctl/shmctl02.c",
-            "the segment is %s") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysv(t); }
+            "the segment is %s", ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -281,8 +276,7 @@ class UnlinkMappedProperty : public SizedProperty {
             "shared with a forked child",
             "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
             "shm_open/28-2.c",
-            "the object is %s") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
+            "the object is %s", ForPosix) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;

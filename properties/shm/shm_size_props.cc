@@ -47,9 +47,8 @@ class ResizeProperty : public NamedProperty {
             "mapping, made before, sees the writes made after each resize without remapping",
             "truncate(2) (ftruncate of a POSIX shared memory object), shm_open(3); gVisor "
             "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedTruncateUp; LTP "
-            "testcases/kernel/syscalls/mmap/mmap09.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
+            "testcases/kernel/syscalls/mmap/mmap09.c",
+            ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -135,9 +134,8 @@ class SigbusProperty : public NamedProperty {
             "of the mapped file'); Open POSIX conformance/interfaces/mmap/11-3.c; gVisor "
             "test/syscalls/linux/mmap.cc MMapFileParamTest.SigBusDeath, "
             "MMapFileTest.ReadSharedTruncateSIGBUS, MMapFileTest.WriteSharedTruncateSIGBUS; LTP "
-            "testcases/kernel/syscalls/mmap/mmap13.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
+            "testcases/kernel/syscalls/mmap/mmap13.c",
+            ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t extra = *rc::gen::inRange<uint64_t>(1, 5);
@@ -211,9 +209,8 @@ class PartialPageProperty : public NamedProperty {
             "mmap(2) ('the remaining bytes in the partial page at the end of the mapping are "
             "zeroed ... modifications to that region are not written out'); Open POSIX "
             "conformance/interfaces/mmap/11-5.c; gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileParamTest.NoSigBusOnPageContainingEOF") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
+            "MMapFileParamTest.NoSigBusOnPageContainingEOF",
+            ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t tail = *rc::gen::inRange<uint64_t>(1, Page());
@@ -273,9 +270,8 @@ class ZeroFillProperty : public NamedProperty {
             "keeps the bytes below the shrink and reads zero from there to the new end",
             "shmget(2) ('its contents are initialized to zero values'), truncate(2) ('the "
             "extended part reads as null bytes'); gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileTest.ReadSharedTruncateDownThenUp, WriteSharedTruncateDownThenUp") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 10; }
+            "MMapFileTest.ReadSharedTruncateDownThenUp, WriteSharedTruncateDownThenUp",
+            ForShm, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *ShmSize();
@@ -334,9 +330,8 @@ class MremapMoveProperty : public NamedProperty {
             "writes at the new address reach another process's mapping and back, and the old "
             "address is unmapped",
             "mremap(2) MREMAP_MAYMOVE; gVisor test/syscalls/linux/mremap.cc "
-            "MremapParamTest.MayMove_Expansion, MremapDeathTest.SharedAnon") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
+            "MremapParamTest.MayMove_Expansion, MremapDeathTest.SharedAnon",
+            ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t old_pages = *rc::gen::inRange<uint64_t>(1, 5);
@@ -416,15 +411,8 @@ class MremapAliasProperty : public NamedProperty {
             "fails, and on a private mapping it fails with EINVAL",
             "mremap(2) ('If the value of old_size is zero, and old_address refers to a "
             "shareable mapping ... will create a new mapping of the same pages'); gVisor "
-            "test/syscalls/linux/mremap.cc MremapTest.MayMove_Copy, MremapTest.InPlace_Copy") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForPosix(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{pages_.Step(*rc::gen::inRange<uint64_t>(1, 5)),
-                               private_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
+            "test/syscalls/linux/mremap.cc MremapTest.MayMove_Copy, MremapTest.InPlace_Copy",
+            ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
     NamedObject obj;
@@ -463,8 +451,10 @@ class MremapAliasProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> pages_{this, 0, "the mapping is %s long", 1, SayPages};
-  const Param<bool> private_{this, 1, "the mapping is MAP_PRIVATE: %s", false, SayYesNo};
+  const Param<uint64_t> pages_{
+      this, 0, "the mapping is %s long", 1, rc::gen::inRange<uint64_t>(1, 5), SayPages};
+  const Param<bool> private_{
+      this, 1, "the mapping is MAP_PRIVATE: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 
 IPCSPEC_REGISTER_PROPERTY(ResizeProperty);

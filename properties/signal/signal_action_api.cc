@@ -59,12 +59,6 @@ class ActionEinvalProperty : public SignalProperty {
             "LTP testcases/kernel/syscalls/sigaction/sigaction02.c; Open POSIX "
             "conformance/interfaces/sigaction/30-1.c",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{bad_.Step(*rc::gen::inRange<uint64_t>(0, 8)),
-                               set_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t bad = bad_.Of(s);
     const int sig = SignalOf(bad);
@@ -101,8 +95,11 @@ class ActionEinvalProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> bad_{this, 0, "the call names %s", kZero, SayBad};
-  const Param<bool> set_{this, 1, "it sets an action (else only queries): %s", false, SayYesNo};
+  const Param<uint64_t> bad_{this,  0, "the call names %s", kZero, rc::gen::inRange<uint64_t>(0, 8),
+                             SayBad};
+  const Param<bool> set_{
+      this,    1, "it sets an action (else only queries): %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(ActionEinvalProperty);
 

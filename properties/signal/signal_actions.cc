@@ -40,10 +40,6 @@ class ResetHandProperty : public SignalProperty {
             "the second instance takes the default action (kills a forked child)",
             "sigaction(2) SA_RESETHAND; LTP testcases/kernel/syscalls/sigaction/sigaction01.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(TermSignal(),
-                        [this](int sig) { return std::vector<Step>{signal_.Step(sig)}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     int p[2];
@@ -90,8 +86,8 @@ class ResetHandProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the signal, handled with SA_RESETHAND, is %s", SIGUSR1,
-                           SaySignal};
+  const Param<int> signal_{
+      this, 0, "the signal, handled with SA_RESETHAND, is %s", SIGUSR1, TermSignal(), SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(ResetHandProperty);
 
@@ -110,12 +106,6 @@ class NoDeferProperty : public SignalProperty {
             "sigaction(2) SA_NODEFER; Open POSIX conformance/interfaces/sigaction/22-1.c (with "
             "SA_NODEFER the handler is re-entered), 25-1.c (without it, not)",
             30) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*TermSignal()),
-                               nodefer_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const bool nodefer = nodefer_.Of(s);
@@ -145,9 +135,11 @@ class NoDeferProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the signal, raised again inside its handler, is %s", SIGUSR1,
-                           SaySignal};
-  const Param<bool> nodefer_{this, 1, "its handler has SA_NODEFER: %s", false, SayYesNo};
+  const Param<int> signal_{
+      this,         0,        "the signal, raised again inside its handler, is %s", SIGUSR1,
+      TermSignal(), SaySignal};
+  const Param<bool> nodefer_{
+      this, 1, "its handler has SA_NODEFER: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(NoDeferProperty);
 
@@ -223,12 +215,6 @@ class RestartProperty : public SignalProperty {
             "AlarmTest.Restart, AlarmTest.Interrupt; Open POSIX conformance/interfaces/"
             "sigaction/16-1.c, 17-1.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*TermSignal()),
-                               restart_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   // The reader is a forked child, so that this process, its parent, may read
   // its /proc/<pid>/syscall under any ptrace policy.
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -293,8 +279,10 @@ class RestartProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the signal interrupting read(2) is %s", SIGUSR1, SaySignal};
-  const Param<bool> restart_{this, 1, "its handler has SA_RESTART: %s", false, SayYesNo};
+  const Param<int> signal_{this,         0,        "the signal interrupting read(2) is %s", SIGUSR1,
+                           TermSignal(), SaySignal};
+  const Param<bool> restart_{
+      this, 1, "its handler has SA_RESTART: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(RestartProperty);
 
@@ -323,12 +311,6 @@ class UncatchableProperty : public SignalProperty {
             "SigactionTest.SetSigkillFails, SetSigstopFails; Open POSIX conformance/interfaces/"
             "sigprocmask/10-1.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{attempts_.Step(*rc::gen::inRange<uint64_t>(0, 8)),
-                               stop_first_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     if (Verdict v = CheckCalls(); !v.ok()) return v;
     const uint64_t attempts = attempts_.Of(s);
@@ -411,8 +393,11 @@ class UncatchableProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
-  const Param<uint64_t> attempts_{this, 0, "before they are sent, the child %s", 7, SayAttempts};
-  const Param<bool> stop_first_{this, 1, "SIGSTOP is sent before SIGKILL: %s", true, SayYesNo};
+  const Param<uint64_t> attempts_{
+      this,       0, "before they are sent, the child %s", 7, rc::gen::inRange<uint64_t>(0, 8),
+      SayAttempts};
+  const Param<bool> stop_first_{
+      this, 1, "SIGSTOP is sent before SIGKILL: %s", true, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(UncatchableProperty);
 

@@ -54,13 +54,6 @@ class ChldExitProperty : public SignalProperty {
             "test/syscalls/linux/sigtimedwait.cc SigtimedwaitTest.ChildExitGeneratedSIGCHLD; "
             "LTP testcases/kernel/syscalls/waitid/waitid01.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{ending_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               code_.Step(*rc::gen::inRange(0, 256)),
-                               signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t ending = ending_.Of(s);
     const int code = code_.Of(s), sig = signal_.Of(s);
@@ -111,9 +104,11 @@ class ChldExitProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> ending_{this, 0, "the child %s", kExits, SayEnding};
-  const Param<int> code_{this, 1, "its exit code would be %s", 0};
-  const Param<int> signal_{this, 2, "the terminating signal is %s", SIGUSR1, SaySignal};
+  const Param<uint64_t> ending_{
+      this, 0, "the child %s", kExits, rc::gen::inRange<uint64_t>(0, 3), SayEnding};
+  const Param<int> code_{this, 1, "its exit code would be %s", 0, rc::gen::inRange(0, 256)};
+  const Param<int> signal_{
+      this, 2, "the terminating signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(ChldExitProperty);
 
@@ -129,13 +124,6 @@ class ChldStopContProperty : public SignalProperty {
             "LTP testcases/kernel/syscalls/waitid/waitid07.c, waitid08.c; gVisor "
             "test/syscalls/linux/sigstop.cc SigstopTest.WaitidCorrectness",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*GenSignal(StopSignals())),
-                               by_child_.Step(*rc::gen::arbitrary<bool>()),
-                               rounds_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s), rounds = rounds_.Of(s);
     const bool by_child = by_child_.Of(s);
@@ -187,10 +175,16 @@ class ChldStopContProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the stop signal is %s", SIGSTOP, SaySignal};
-  const Param<bool> by_child_{this, 1, "the child raises it itself (else the parent sends it): %s",
-                              false, SayYesNo};
-  const Param<int> rounds_{this, 2, "it is stopped and continued %s times", 1};
+  const Param<int> signal_{this,     0, "the stop signal is %s", SIGSTOP, GenSignal(StopSignals()),
+                           SaySignal};
+  const Param<bool> by_child_{this,
+                              1,
+                              "the child raises it itself (else the parent sends it): %s",
+                              false,
+                              rc::gen::arbitrary<bool>(),
+                              SayYesNo};
+  const Param<int> rounds_{this, 2, "it is stopped and continued %s times", 1,
+                           rc::gen::inRange(1, 4)};
 };
 IPCSPEC_REGISTER_PROPERTY(ChldStopContProperty);
 
@@ -204,12 +198,6 @@ class NoCldStopProperty : public SignalProperty {
             "with SA_NOCLDSTOP on SIGCHLD a child's stop and continue queue no SIGCHLD while "
             "waitid still reports them; its exit still queues SIGCHLD",
             "sigaction(2) SA_NOCLDSTOP; Open POSIX conformance/interfaces/sigaction/9-1.c", 15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{handler_.Step(*rc::gen::inRange<uint64_t>(0, 2)),
-                               signal_.Step(*GenSignal(StopSignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);
@@ -266,8 +254,10 @@ class NoCldStopProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> handler_{this, 0, "SIGCHLD has %s with SA_NOCLDSTOP", 0, SayHandler};
-  const Param<int> signal_{this, 1, "the child is stopped by %s", SIGSTOP, SaySignal};
+  const Param<uint64_t> handler_{
+      this, 0, "SIGCHLD has %s with SA_NOCLDSTOP", 0, rc::gen::inRange<uint64_t>(0, 2), SayHandler};
+  const Param<int> signal_{
+      this, 1, "the child is stopped by %s", SIGSTOP, GenSignal(StopSignals()), SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(NoCldStopProperty);
 
@@ -317,13 +307,6 @@ class NoCldWaitProperty : public SignalProperty {
             "sigaction(2) SA_NOCLDWAIT ('On Linux, a SIGCHLD signal is generated in this "
             "case'), wait(2) NOTES; Open POSIX conformance/interfaces/sigaction/21-1.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{children_.Step(*rc::gen::inRange(1, 5)),
-                               handler_.Step(*rc::gen::inRange<uint64_t>(0, 2)),
-                               code_.Step(*rc::gen::inRange(0, 250))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool handler = handler_.Of(s) != 0;
     QuietSigchld();
@@ -349,9 +332,10 @@ class NoCldWaitProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> children_{this, 0, "%s children end", 1};
-  const Param<uint64_t> handler_{this, 1, "SIGCHLD has %s with SA_NOCLDWAIT", 0, SayHandler};
-  const Param<int> code_{this, 2, "their exit codes start at %s", 0};
+  const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
+  const Param<uint64_t> handler_{
+      this, 1, "SIGCHLD has %s with SA_NOCLDWAIT", 0, rc::gen::inRange<uint64_t>(0, 2), SayHandler};
+  const Param<int> code_{this, 2, "their exit codes start at %s", 0, rc::gen::inRange(0, 250)};
 };
 IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty);
 
@@ -365,12 +349,6 @@ class ChldIgnProperty : public SignalProperty {
             "wait(2) NOTES, sigaction(2); gVisor test/syscalls/linux/wait.cc "
             "WaitAnyChildTest.IgnoredChildRusage",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{children_.Step(*rc::gen::inRange(1, 5)),
-                               blocked_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     if (!blocked_.Of(s)) {
@@ -395,8 +373,9 @@ class ChldIgnProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> children_{this, 0, "%s children end", 1};
-  const Param<bool> blocked_{this, 1, "SIGCHLD is blocked: %s", true, SayYesNo};
+  const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
+  const Param<bool> blocked_{this,    1, "SIGCHLD is blocked: %s", true, rc::gen::arbitrary<bool>(),
+                             SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty);
 
@@ -411,10 +390,6 @@ class ChldCoalesceProperty : public SignalProperty {
             "signal(7) 'Queueing and delivery semantics for standard signals', wait(2); gVisor "
             "test/syscalls/linux/vfork.cc VforkTest.SigchldReceivedDuringVforkIsDelivered",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec(
-        [this] { return std::vector<Step>{children_.Step(*rc::gen::inRange(2, 7))}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     Pipe release;
@@ -456,7 +431,7 @@ class ChldCoalesceProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> children_{this, 0, "%s children end", 2};
+  const Param<int> children_{this, 0, "%s children end", 2, rc::gen::inRange(2, 7)};
 };
 IPCSPEC_REGISTER_PROPERTY(ChldCoalesceProperty);
 

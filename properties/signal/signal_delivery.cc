@@ -52,14 +52,6 @@ class ResethandInfoProperty : public SignalProperty {
             "sigaction01.c (cases 1 to 3: Linux keeps SA_SIGINFO, SA_RESETHAND does not imply "
             "SA_NODEFER)",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          extra_.Step(*rc::gen::inRange<uint64_t>(0, 8)), mask_.Step(*GenMask(PlaySignals())),
-          method_.Step(*rc::gen::inRange<uint64_t>(0, 3)), signal_.Step(*GenSignal(PlaySignals())),
-          value_.Step(*rc::gen::inRange(0, 1 << 20))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t extra = extra_.Of(s), method = method_.Of(s);
     const uint64_t mask = mask_.Of(s) & PlayBits();
@@ -109,11 +101,14 @@ class ResethandInfoProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> extra_{this, 0, "the other flags are %s", 0, SayExtra};
-  const Param<uint64_t> mask_{this, 1, "sa_mask is %s", 0, SayMask};
-  const Param<uint64_t> method_{this, 2, "it is sent with %s", kByKill, SayMethod};
-  const Param<int> signal_{this, 3, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<int> value_{this, 4, "the sigqueue value is %s", 7};
+  const Param<uint64_t> extra_{
+      this, 0, "the other flags are %s", 0, rc::gen::inRange<uint64_t>(0, 8), SayExtra};
+  const Param<uint64_t> mask_{this, 1, "sa_mask is %s", 0, GenMask(PlaySignals()), SayMask};
+  const Param<uint64_t> method_{
+      this, 2, "it is sent with %s", kByKill, rc::gen::inRange<uint64_t>(0, 3), SayMethod};
+  const Param<int> signal_{this,     3, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
+  const Param<int> value_{this, 4, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 20)};
 };
 IPCSPEC_REGISTER_PROPERTY(ResethandInfoProperty);
 
@@ -164,14 +159,6 @@ class OnstackProperty : public SignalProperty {
             "SigaltstackTest.Success; Open POSIX conformance/interfaces/sigaction/12-1.c, "
             "13-1.c; LTP testcases/kernel/syscalls/sigaltstack/sigaltstack01.c",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          size_.Step(*rc::gen::inRange(8, 17) * 4096), onstack_.Step(*rc::gen::arbitrary<bool>()),
-          disabled_.Step(*rc::gen::arbitrary<bool>()), nested_.Step(*rc::gen::arbitrary<bool>()),
-          signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool onstack = onstack_.Of(s), disabled = disabled_.Of(s), nested = nested_.Of(s);
     const int sig = signal_.Of(s);
@@ -213,11 +200,17 @@ class OnstackProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> size_{this, 0, "the alternate stack has %s", 32768, SayBytes};
-  const Param<bool> onstack_{this, 1, "the handler has SA_ONSTACK: %s", true, SayYesNo};
-  const Param<bool> disabled_{this, 2, "the stack is disabled (SS_DISABLE): %s", false, SayYesNo};
-  const Param<bool> nested_{this, 3, "the handler raises a second signal: %s", false, SayYesNo};
-  const Param<int> signal_{this, 4, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<int> size_{this, 0, "the alternate stack has %s", 32768, GenStackBytes(8), SayBytes};
+  const Param<bool> onstack_{
+      this, 1, "the handler has SA_ONSTACK: %s", true, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<bool> disabled_{
+      this,    2, "the stack is disabled (SS_DISABLE): %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<bool> nested_{
+      this,    3, "the handler raises a second signal: %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(OnstackProperty);
 
@@ -261,13 +254,6 @@ class AltstackErrorsProperty : public SignalProperty {
             "SigaltstackTest.SetWhileOnStack; LTP testcases/kernel/syscalls/sigaltstack/"
             "sigaltstack02.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{error_.Step(*rc::gen::inRange<uint64_t>(0, 4)),
-                               size_.Step(*rc::gen::inRange(0, 2048)),
-                               flags_.Step(*rc::gen::elementOf(std::vector<int>{4, 8, 16, 256}))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     ScopedAltStack stack(65536);
@@ -322,9 +308,12 @@ class AltstackErrorsProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> error_{this, 0, "the call is %s", kTooSmall, SayAltError};
-  const Param<int> size_{this, 1, "a small stack has %s", 1024, SayBytes};
-  const Param<int> flags_{this, 2, "unknown ss_flags are %s", 4};
+  const Param<uint64_t> error_{
+      this, 0, "the call is %s", kTooSmall, rc::gen::inRange<uint64_t>(0, 4), SayAltError};
+  const Param<int> size_{this,    1, "a small stack has %s", 1024, rc::gen::inRange(0, 2048),
+                         SayBytes};
+  const Param<int> flags_{this, 2, "unknown ss_flags are %s", 4,
+                          rc::gen::elementOf(std::vector<int>{4, 8, 16, 256})};
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackErrorsProperty);
 
@@ -339,13 +328,6 @@ class SelfSyncProperty : public SignalProperty {
             "sigqueue/6-1.c; gVisor test/syscalls/linux/sigprocmask.cc "
             "SigProcMaskTest.SignalHandler",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{method_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               signal_.Step(*GenSignal(PlaySignals())),
-                               value_.Step(*rc::gen::inRange(0, 1 << 20))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
@@ -368,9 +350,11 @@ class SelfSyncProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> method_{this, 0, "it is sent with %s", kByKill, SayMethod};
-  const Param<int> signal_{this, 1, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<int> value_{this, 2, "the sigqueue value is %s", 7};
+  const Param<uint64_t> method_{
+      this, 0, "it is sent with %s", kByKill, rc::gen::inRange<uint64_t>(0, 3), SayMethod};
+  const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
+  const Param<int> value_{this, 2, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 20)};
 };
 IPCSPEC_REGISTER_PROPERTY(SelfSyncProperty);
 

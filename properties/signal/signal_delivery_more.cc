@@ -58,12 +58,6 @@ class AltstackInheritProperty : public SignalProperty {
             "ForkTest.SigAltStack, sigaltstack.cc SigaltstackTest.ResetByExecve; Open POSIX "
             "conformance/interfaces/sigaltstack/9-1.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*rc::gen::inRange(4, 17) * 4096),
-                               exec_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const size_t size = static_cast<size_t>(size_.Of(s));
     const bool exec = exec_.Of(s);
@@ -97,8 +91,9 @@ class AltstackInheritProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> size_{this, 0, "the alternate stack has %s", 16384, SayBytes};
-  const Param<bool> exec_{this, 1, "the child then calls execve: %s", false, SayYesNo};
+  const Param<int> size_{this, 0, "the alternate stack has %s", 16384, GenStackBytes(4), SayBytes};
+  const Param<bool> exec_{
+      this, 1, "the child then calls execve: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty);
 
@@ -122,13 +117,6 @@ class RtLimitLossyProperty : public SignalProperty {
             "__send_signal() ('Queue overflow, abort'), collect_signal() ('out of queue space. "
             "So zero out the info'); LTP testcases/kernel/syscalls/tgkill/tgkill02.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{limit_.Step(*rc::gen::inRange(1, 5)),
-                               probe_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               repeat_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // The queue count is per real uid: exact only under the case's own uid.
     if (!env.own_uid) {
@@ -184,9 +172,12 @@ class RtLimitLossyProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING leaves room for %s queued signals", 1};
-  const Param<uint64_t> probe_{this, 1, "at the limit, the send is %s", kTgkillRt, SayProbe};
-  const Param<int> repeat_{this, 2, "it is made %s times", 1};
+  const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING leaves room for %s queued signals", 1,
+                          rc::gen::inRange(1, 5)};
+  const Param<uint64_t> probe_{
+      this,    1, "at the limit, the send is %s", kTgkillRt, rc::gen::inRange<uint64_t>(0, 3),
+      SayProbe};
+  const Param<int> repeat_{this, 2, "it is made %s times", 1, rc::gen::inRange(1, 4)};
 };
 IPCSPEC_REGISTER_PROPERTY(RtLimitLossyProperty);
 

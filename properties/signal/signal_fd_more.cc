@@ -59,12 +59,6 @@ class SfdNonblockProperty : public SignalProperty {
             "Blocking, Poll, Signalfd.Cloexec; LTP testcases/kernel/syscalls/signalfd4/"
             "signalfd4_01.c, signalfd4_02.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{flags_.Step(*rc::gen::inRange<uint64_t>(0, 4)),
-                               signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t flags = flags_.Of(s);
     const int sig = signal_.Of(s);
@@ -124,8 +118,10 @@ class SfdNonblockProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> flags_{this, 0, "the flags are %s", 1, SayFlags};
-  const Param<int> signal_{this, 1, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<uint64_t> flags_{this,    0, "the flags are %s", 1, rc::gen::inRange<uint64_t>(0, 4),
+                               SayFlags};
+  const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(SfdNonblockProperty);
 
@@ -138,12 +134,6 @@ class SfdForkProperty : public SignalProperty {
             "pending ones (the child starts with none), but those sent to the child; the "
             "parent still reads its own",
             "signalfd(2) 'fork(2) semantics'; fork(2)", 15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{parent_.Step(*GenMask(PlaySignals())),
-                               child_.Step(*GenMask(PlaySignals(), true))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t parent = parent_.Of(s) & PlayBits(), child = child_.Of(s) & PlayBits();
     const sigset_t all = BitsSet(PlayBits());
@@ -183,8 +173,10 @@ class SfdForkProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> parent_{this, 0, "the parent has %s pending at fork", 0, SayMask};
-  const Param<uint64_t> child_{this, 1, "the child sends itself %s", 0, SayMask};
+  const Param<uint64_t> parent_{
+      this, 0, "the parent has %s pending at fork", 0, GenMask(PlaySignals()), SayMask};
+  const Param<uint64_t> child_{
+      this, 1, "the child sends itself %s", 0, GenMask(PlaySignals(), true), SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(SfdForkProperty);
 
@@ -211,13 +203,6 @@ class SfdErrorsProperty : public SignalProperty {
             "that is not a signalfd or for unknown flags; a read smaller than one record fails "
             "with EINVAL; nothing changes, the signal stays pending",
             "signalfd(2) ERRORS; LTP testcases/kernel/syscalls/signalfd/signalfd02.c", 20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{error_.Step(*rc::gen::inRange<uint64_t>(0, 4)),
-                               size_.Step(*rc::gen::inRange(1, 128)),
-                               signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     const int sig = signal_.Of(s);
@@ -265,9 +250,11 @@ class SfdErrorsProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> error_{this, 0, "the call is %s", kNotOpen, SayError};
-  const Param<int> size_{this, 1, "a short read asks for %s bytes", 1};
-  const Param<int> signal_{this, 2, "the pending signal is %s", SIGUSR1, SaySignal};
+  const Param<uint64_t> error_{
+      this, 0, "the call is %s", kNotOpen, rc::gen::inRange<uint64_t>(0, 4), SayError};
+  const Param<int> size_{this, 1, "a short read asks for %s bytes", 1, rc::gen::inRange(1, 128)};
+  const Param<int> signal_{
+      this, 2, "the pending signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(SfdErrorsProperty);
 

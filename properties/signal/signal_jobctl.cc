@@ -87,13 +87,6 @@ class ContResumeProperty : public SignalProperty {
             "test/syscalls/linux/sigstop.cc SigstopTest.Correctness; LTP "
             "testcases/kernel/syscalls/waitid/waitid08.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{disposition_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               blocked_.Step(*rc::gen::arbitrary<bool>()),
-                               stop_.Step(*GenSignal(StopSignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t disp = disposition_.Of(s);
     const bool blocked = blocked_.Of(s);
@@ -139,9 +132,13 @@ class ContResumeProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> disposition_{this, 0, "the child's SIGCONT disposition is %s", 0, SayCont};
-  const Param<bool> blocked_{this, 1, "it blocks SIGCONT: %s", false, SayYesNo};
-  const Param<int> stop_{this, 2, "it is stopped by %s", SIGSTOP, SaySignal};
+  const Param<uint64_t> disposition_{
+      this,   0, "the child's SIGCONT disposition is %s", 0, rc::gen::inRange<uint64_t>(0, 3),
+      SayCont};
+  const Param<bool> blocked_{this,    1, "it blocks SIGCONT: %s", false, rc::gen::arbitrary<bool>(),
+                             SayYesNo};
+  const Param<int> stop_{this,     2, "it is stopped by %s", SIGSTOP, GenSignal(StopSignals()),
+                         SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(ContResumeProperty);
 

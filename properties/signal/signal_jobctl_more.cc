@@ -39,13 +39,6 @@ class JobctlOrphanProperty : public SignalProperty {
             "but SIGSTOP always works'); setpgid(2) 'orphaned process group', "
             "signal(7)",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          signal_.Step(*GenSignal(std::vector<int>{SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})),
-          group_.Step(*rc::gen::inRange<uint64_t>(0, 3))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const uint64_t group = group_.Of(s);
@@ -77,8 +70,14 @@ class JobctlOrphanProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the stop signal is %s", SIGTSTP, SaySignal};
-  const Param<uint64_t> group_{this, 1, "the child raises it %s", kCaseGroup, SayGroup};
+  const Param<int> signal_{this,
+                           0,
+                           "the stop signal is %s",
+                           SIGTSTP,
+                           GenSignal(std::vector<int>{SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}),
+                           SaySignal};
+  const Param<uint64_t> group_{
+      this, 1, "the child raises it %s", kCaseGroup, rc::gen::inRange<uint64_t>(0, 3), SayGroup};
 };
 IPCSPEC_REGISTER_PROPERTY(JobctlOrphanProperty);
 
@@ -100,10 +99,6 @@ class PdeathsigProperty : public SignalProperty {
             "gVisor test/syscalls/linux/prctl.cc PrctlTest.PDeathSig; LTP "
             "testcases/kernel/syscalls/prctl/prctl01.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec(
-        [this] { return std::vector<Step>{signal_.Step(*GenSignal(PlaySignals()))}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);
@@ -184,7 +179,8 @@ class PdeathsigProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the parent-death signal is %s", SIGUSR1, SaySignal};
+  const Param<int> signal_{
+      this, 0, "the parent-death signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(PdeathsigProperty);
 

@@ -115,12 +115,6 @@ class KillProbeProperty : public SignalProperty {
             "are still performed'); gVisor test/syscalls/linux/kill.cc KillTest.CanKillValidPid, "
             "CannotKillTid; Open POSIX conformance/interfaces/kill/2-1.c, sigqueue/2-1.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{target_.Step(*rc::gen::inRange<uint64_t>(0, 6)),
-                               api_.Step(*rc::gen::inRange<uint64_t>(0, 3))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t target = target_.Of(s);
     uint64_t api = api_.Of(s);
@@ -188,8 +182,10 @@ class KillProbeProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> target_{this, 0, "the target is %s", kSelf, SayTarget};
-  const Param<uint64_t> api_{this, 1, "the call is %s", kKill, SayApi};
+  const Param<uint64_t> target_{
+      this, 0, "the target is %s", kSelf, rc::gen::inRange<uint64_t>(0, 6), SayTarget};
+  const Param<uint64_t> api_{this,  1, "the call is %s", kKill, rc::gen::inRange<uint64_t>(0, 3),
+                             SayApi};
 };
 IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
 
@@ -223,14 +219,6 @@ class KillErrnoProperty : public SignalProperty {
             "KillTest.CannotUseInvalidSignal, CannotKillInvalidPID, ProcessGroups; LTP "
             "testcases/kernel/syscalls/kill/kill03.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          case_.Step(*rc::gen::inRange<uint64_t>(0, 6)),
-          bad_.Step(*rc::gen::elementOf(std::vector<int>{-1, 65, 200, INT_MAX})),
-          sigqueue_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const bool use_sigqueue = sigqueue_.Of(s) && c != kNotAGroup;
@@ -271,9 +259,12 @@ class KillErrnoProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> case_{this, 0, "the call sends %s", kBadSignalSelf, SayErrnoCase};
-  const Param<int> bad_{this, 1, "the invalid signal number is %s", 65};
-  const Param<bool> sigqueue_{this, 2, "it uses sigqueue (else kill): %s", false, SayYesNo};
+  const Param<uint64_t> case_{
+      this, 0, "the call sends %s", kBadSignalSelf, rc::gen::inRange<uint64_t>(0, 6), SayErrnoCase};
+  const Param<int> bad_{this, 1, "the invalid signal number is %s", 65,
+                        rc::gen::elementOf(std::vector<int>{-1, 65, 200, INT_MAX})};
+  const Param<bool> sigqueue_{
+      this, 2, "it uses sigqueue (else kill): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty);
 
@@ -311,10 +302,6 @@ class KillEpermProperty : public SignalProperty {
             "KillTest.ChildDropsPrivsCannotKill; LTP testcases/kernel/syscalls/kill/kill05.c; "
             "Open POSIX conformance/interfaces/sigqueue/12-1.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec(
-        [this] { return std::vector<Step>{api_.Step(*rc::gen::inRange<uint64_t>(0, 5))}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // Only ever signal 0, and only at a process that is certainly another
     // user's: the root harness above a case that runs under its own uid, or
@@ -368,7 +355,8 @@ class KillEpermProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{this, 0, "the probe uses %s", kPermKill, SayPermApi};
+  const Param<uint64_t> api_{
+      this, 0, "the probe uses %s", kPermKill, rc::gen::inRange<uint64_t>(0, 5), SayPermApi};
 };
 IPCSPEC_REGISTER_PROPERTY(KillEpermProperty);
 
@@ -382,13 +370,6 @@ class KillZombieProperty : public SignalProperty {
             "kill(2) ESRCH ('an existing process might be a zombie'); gVisor "
             "test/syscalls/linux/wait.cc WaitTest.KillZombie",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{code_.Step(*rc::gen::inRange(0, 256)),
-                               signals_.Step(*GenMask(PlaySignals(), true)),
-                               sigkill_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int code = code_.Of(s);
     Target child;
@@ -414,9 +395,11 @@ class KillZombieProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> code_{this, 0, "the child exits with %s", 0};
-  const Param<uint64_t> signals_{this, 1, "the zombie is sent %s", 0, SayMask};
-  const Param<bool> sigkill_{this, 2, "and SIGKILL: %s", true, SayYesNo};
+  const Param<int> code_{this, 0, "the child exits with %s", 0, rc::gen::inRange(0, 256)};
+  const Param<uint64_t> signals_{
+      this, 1, "the zombie is sent %s", 0, GenMask(PlaySignals(), true), SayMask};
+  const Param<bool> sigkill_{this,    2, "and SIGKILL: %s", true, rc::gen::arbitrary<bool>(),
+                             SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
 
@@ -446,12 +429,6 @@ class PidfdSendProperty : public SignalProperty {
             "pidfd_send_signal(2); LTP testcases/kernel/syscalls/pidfd_send_signal/"
             "pidfd_send_signal01.c, pidfd_send_signal03.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{case_.Step(*rc::gen::inRange<uint64_t>(0, 5)),
-                               signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const int sig = signal_.Of(s);
@@ -487,8 +464,10 @@ class PidfdSendProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> case_{this, 0, "the signal goes %s", kLive, SayPidfdCase};
-  const Param<int> signal_{this, 1, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<uint64_t> case_{
+      this, 0, "the signal goes %s", kLive, rc::gen::inRange<uint64_t>(0, 5), SayPidfdCase};
+  const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(PidfdSendProperty);
 

@@ -127,14 +127,6 @@ class KillPgrpProperty : public SignalProperty {
             "testcases/kernel/syscalls/kill/kill02.c; Open POSIX conformance/interfaces/killpg/"
             "1-1.c",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          in_case_.Step(*rc::gen::inRange(0, 3)), in_group_.Step(*rc::gen::inRange(1, 4)),
-          leader_exits_.Step(*rc::gen::arbitrary<bool>()),
-          api_.Step(*rc::gen::inRange<uint64_t>(0, 3)), signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n_case = in_case_.Of(s), n_group = std::max(1, in_group_.Of(s)), sig = signal_.Of(s);
     const bool leader_exits = leader_exits_.Of(s) && n_group > 1;
@@ -209,11 +201,15 @@ class KillPgrpProperty : public SignalProperty {
     return PollOne(fd, POLLIN, deadline) > 0 ? static_cast<int>(::read(fd, c, 1)) : -1;
   }
 
-  const Param<int> in_case_{this, 0, "%s children share the caller's group", 1};
-  const Param<int> in_group_{this, 1, "%s children form another group", 2};
-  const Param<bool> leader_exits_{this, 2, "that group's leader exits first: %s", false, SayYesNo};
-  const Param<uint64_t> api_{this, 3, "the call is %s", kKillNegative, SayPgrpApi};
-  const Param<int> signal_{this, 4, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<int> in_case_{this, 0, "%s children share the caller's group", 1,
+                            rc::gen::inRange(0, 3)};
+  const Param<int> in_group_{this, 1, "%s children form another group", 2, rc::gen::inRange(1, 4)};
+  const Param<bool> leader_exits_{
+      this, 2, "that group's leader exits first: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<uint64_t> api_{
+      this, 3, "the call is %s", kKillNegative, rc::gen::inRange<uint64_t>(0, 3), SayPgrpApi};
+  const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(KillPgrpProperty);
 

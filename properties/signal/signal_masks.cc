@@ -127,15 +127,6 @@ class MaskQueryProperty : public SignalProperty {
             "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.NullAddress, GetMask; Open "
             "POSIX conformance/interfaces/sigprocmask/8-1.c, pthread_sigmask/8-1.c",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{how_.Step(*rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 3),
-                                                         rc::gen::inRange<uint64_t>(3, 1000))),
-                               mask_.Step(*GenMask(PlaySignals())),
-                               api_.Step(*rc::gen::inRange<uint64_t>(0, 2)),
-                               no_old_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t how = how_.Of(s), mask = mask_.Of(s) & PlayBits(), api = api_.Of(s);
     const bool no_old = no_old_.Of(s);
@@ -161,10 +152,18 @@ class MaskQueryProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> how_{this, 0, "how is %s", SIG_SETMASK, SayHow};
-  const Param<uint64_t> mask_{this, 1, "the mask is %s", 0, SayMask};
-  const Param<uint64_t> api_{this, 2, "the call is %s", 0, SayApi};
-  const Param<bool> no_old_{this, 3, "oldset is NULL too: %s", false, SayYesNo};
+  const Param<uint64_t> how_{
+      this,
+      0,
+      "how is %s",
+      SIG_SETMASK,
+      rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 3), rc::gen::inRange<uint64_t>(3, 1000)),
+      SayHow};
+  const Param<uint64_t> mask_{this, 1, "the mask is %s", 0, GenMask(PlaySignals()), SayMask};
+  const Param<uint64_t> api_{this,  2, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
+                             SayApi};
+  const Param<bool> no_old_{this,    3, "oldset is NULL too: %s", false, rc::gen::arbitrary<bool>(),
+                            SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskQueryProperty);
 
@@ -179,15 +178,6 @@ class MaskEinvalProperty : public SignalProperty {
             "sigprocmask.cc SigProcMaskTest.BadParameter; Open POSIX conformance/interfaces/"
             "sigprocmask/12-1.c, pthread_sigmask/12-1.c",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{how_.Step(*rc::gen::oneOf(rc::gen::inRange<uint64_t>(3, 1000),
-                                                         rc::gen::just<uint64_t>(0xffffffffu))),
-                               set_.Step(*GenMask(PlaySignals(), true)),
-                               mask_.Step(*GenMask(PlaySignals())),
-                               api_.Step(*rc::gen::inRange<uint64_t>(0, 2))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int how = static_cast<int>(static_cast<uint32_t>(how_.Of(s)));
     const uint64_t set = set_.Of(s) & PlayBits(), mask = mask_.Of(s) & PlayBits(), api = api_.Of(s);
@@ -220,10 +210,17 @@ class MaskEinvalProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> how_{this, 0, "how is %s", 3, SayHow};
-  const Param<uint64_t> set_{this, 1, "the set is %s", 0, SayMask};
-  const Param<uint64_t> mask_{this, 2, "the mask before is %s", 0, SayMask};
-  const Param<uint64_t> api_{this, 3, "the call is %s", 0, SayApi};
+  const Param<uint64_t> how_{
+      this,
+      0,
+      "how is %s",
+      3,
+      rc::gen::oneOf(rc::gen::inRange<uint64_t>(3, 1000), rc::gen::just<uint64_t>(0xffffffffu)),
+      SayHow};
+  const Param<uint64_t> set_{this, 1, "the set is %s", 0, GenMask(PlaySignals(), true), SayMask};
+  const Param<uint64_t> mask_{this, 2, "the mask before is %s", 0, GenMask(PlaySignals()), SayMask};
+  const Param<uint64_t> api_{this,  3, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
+                             SayApi};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskEinvalProperty);
 
@@ -253,12 +250,6 @@ class MaskUnblockableProperty : public SignalProperty {
             "sigaction(2); gVisor test/syscalls/linux/sigprocmask.cc SigProcMaskTest.SetMask; "
             "Open POSIX conformance/interfaces/sigprocmask/10-1.c, pthread_sigmask/10-1.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{via_.Step(*rc::gen::inRange<uint64_t>(0, 5)),
-                               extra_.Step(*GenMask(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t via = via_.Of(s), extra = extra_.Of(s) & PlayBits() & ~Bit(SIGUSR1);
     const uint64_t asked = extra | Bit(SIGKILL) | Bit(SIGSTOP);
@@ -327,8 +318,13 @@ class MaskUnblockableProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> via_{this, 0, "SIGKILL and SIGSTOP are put in %s", kViaSigprocmask, SayVia};
-  const Param<uint64_t> extra_{this, 1, "together with %s", 0, SayMask};
+  const Param<uint64_t> via_{this,
+                             0,
+                             "SIGKILL and SIGSTOP are put in %s",
+                             kViaSigprocmask,
+                             rc::gen::inRange<uint64_t>(0, 5),
+                             SayVia};
+  const Param<uint64_t> extra_{this, 1, "together with %s", 0, GenMask(PlaySignals()), SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskUnblockableProperty);
 
@@ -340,13 +336,6 @@ class MaskAliasProperty : public SignalProperty {
             "set and oldset may be the same object: the new mask is computed from set before "
             "the old mask is written back into it",
             "gVisor test/syscalls/linux/sigprocmask.cc SigProcMaskTest.AliasedSets", 25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          mask_.Step(*GenMask(PlaySignals())), how_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-          set_.Step(*GenMask(PlaySignals(), true)), api_.Step(*rc::gen::inRange<uint64_t>(0, 2))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t mask = mask_.Of(s) & PlayBits(), set = set_.Of(s) & PlayBits();
     const uint64_t how = how_.Of(s), api = api_.Of(s);
@@ -368,10 +357,14 @@ class MaskAliasProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> mask_{this, 0, "the mask before is %s", 0, SayMask};
-  const Param<uint64_t> how_{this, 1, "how is %s", SIG_BLOCK, SayHow};
-  const Param<uint64_t> set_{this, 2, "set and oldset are one object holding %s", 0, SayMask};
-  const Param<uint64_t> api_{this, 3, "the call is %s", 0, SayApi};
+  const Param<uint64_t> mask_{this, 0, "the mask before is %s", 0, GenMask(PlaySignals()), SayMask};
+  const Param<uint64_t> how_{this,  1, "how is %s", SIG_BLOCK, rc::gen::inRange<uint64_t>(0, 3),
+                             SayHow};
+  const Param<uint64_t> set_{
+      this,   2, "set and oldset are one object holding %s", 0, GenMask(PlaySignals(), true),
+      SayMask};
+  const Param<uint64_t> api_{this,  3, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
+                             SayApi};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskAliasProperty);
 

@@ -43,21 +43,12 @@ class RepeatedSignalProperty : public SignalProperty {
   RepeatedSignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
                          std::string_view signal_words, int most_times)
       : SignalProperty(id, summary, reference, 30),
-        signal_{this, 0, signal_words, SIGUSR1, SaySignal},
-        most_times_(most_times) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*PlaySignal()),
-                               times_.Step(*rc::gen::inRange(1, most_times_))};
-    });
-  }
+        signal_{this, 0, signal_words, SIGUSR1, PlaySignal(), SaySignal},
+        times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, most_times)} {}
 
  protected:
   const Param<int> signal_;
-  const Param<int> times_{this, 1, "it is sent %s times", 3};
-
- private:
-  int most_times_;
+  const Param<int> times_;
 };
 
 class IgnoreProperty : public RepeatedSignalProperty {
@@ -217,13 +208,6 @@ class CoalesceProperty : public SignalProperty {
             "signal(7) 'Queueing and delivery semantics for standard signals'; Open POSIX "
             "conformance/interfaces/sigwait/3-1.c",
             30) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          signal_.Step(*GenSignal(StandardSignals())), times_.Step(*rc::gen::inRange(2, 25)),
-          by_wait_.Step(*rc::gen::arbitrary<bool>()), to_thread_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
@@ -264,14 +248,23 @@ class CoalesceProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the blocked standard signal is %s", SIGUSR1, SaySignal};
-  const Param<int> times_{this, 1, "it is generated %s times", 3};
-  const Param<bool> by_wait_{this, 2, "it is collected by sigwaitinfo (else by unblocking): %s",
-                             false, SayYesNo};
-  const Param<bool> to_thread_{this, 3,
+  const Param<int> signal_{
+      this,     0, "the blocked standard signal is %s", SIGUSR1, GenSignal(StandardSignals()),
+      SaySignal};
+  const Param<int> times_{this, 1, "it is generated %s times", 3, rc::gen::inRange(2, 25)};
+  const Param<bool> by_wait_{this,
+                             2,
+                             "it is collected by sigwaitinfo (else by unblocking): %s",
+                             false,
+                             rc::gen::arbitrary<bool>(),
+                             SayYesNo};
+  const Param<bool> to_thread_{this,
+                               3,
                                "it is sent with tgkill to this thread (else kill and "
                                "sigqueue to the process): %s",
-                               false, SayYesNo};
+                               false,
+                               rc::gen::arbitrary<bool>(),
+                               SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(CoalesceProperty);
 
@@ -290,14 +283,6 @@ class HandleInfoProperty : public SignalProperty {
             "RtSignalTest.ValueDelivered; LTP testcases/kernel/syscalls/rt_sigqueueinfo/"
             "rt_sigqueueinfo01.c",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{signal_.Step(*PlaySignal()),
-                               queue_.Step(*rc::gen::arbitrary<bool>()),
-                               from_child_.Step(*rc::gen::arbitrary<bool>()),
-                               value_.Step(*rc::gen::inRange(0, 1 << 30))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const bool queue = queue_.Of(s);
@@ -345,10 +330,13 @@ class HandleInfoProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<bool> queue_{this, 1, "it is sent with sigqueue (else kill): %s", false, SayYesNo};
-  const Param<bool> from_child_{this, 2, "a forked child sends it: %s", false, SayYesNo};
-  const Param<int> value_{this, 3, "the sigqueue value is %s", 7};
+  const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, PlaySignal(), SaySignal};
+  const Param<bool> queue_{
+      this,    1, "it is sent with sigqueue (else kill): %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<bool> from_child_{
+      this, 2, "a forked child sends it: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<int> value_{this, 3, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 30)};
 };
 IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty);
 

@@ -141,12 +141,6 @@ class RtLimitProperty : public SignalProperty {
             "sigqueue(3) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Open POSIX "
             "conformance/interfaces/sigqueue/9-1.c",
             25) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{limit_.Step(*rc::gen::inRange(1, 33)),
-                               offset_.Step(*rc::gen::inRange(0, 3))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int limit = limit_.Of(s);
     const int sig = SIGRTMIN + offset_.Of(s);
@@ -198,8 +192,9 @@ class RtLimitProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING is lowered to %s", 4};
-  const Param<int> offset_{this, 1, "the signal is SIGRTMIN+%s", 0};
+  const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING is lowered to %s", 4,
+                          rc::gen::inRange(1, 33)};
+  const Param<int> offset_{this, 1, "the signal is SIGRTMIN+%s", 0, rc::gen::inRange(0, 3)};
 };
 IPCSPEC_REGISTER_PROPERTY(RtLimitProperty);
 

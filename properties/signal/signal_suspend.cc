@@ -413,13 +413,6 @@ class PpollMaskProperty : public SignalProperty {
             "SignalMaskAllowsSignal; LTP testcases/kernel/syscalls/ppoll/ppoll01.c, "
             "epoll_pwait/epoll_pwait01.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          api_.Step(*rc::gen::inRange<uint64_t>(0, 3)), thread_.Step(*GenMask(PlaySignals(), true)),
-          call_.Step(*GenMask(PlaySignals())), readable_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s), blocked = thread_.Of(s), call = call_.Of(s);
     const uint64_t interrupting = blocked & ~call;
@@ -469,11 +462,18 @@ class PpollMaskProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{this, 0, "the call is %s", kPpoll, SayPollApi};
-  const Param<uint64_t> thread_{this, 1, "the thread blocks %s, all pending", 0, SayMask};
-  const Param<uint64_t> call_{this, 2, "the call's sigmask blocks %s", 0, SayMask};
-  const Param<bool> readable_{
-      this, 3, "a byte waits in the pipe (only when no signal can interrupt): %s", false, SayYesNo};
+  const Param<uint64_t> api_{
+      this, 0, "the call is %s", kPpoll, rc::gen::inRange<uint64_t>(0, 3), SayPollApi};
+  const Param<uint64_t> thread_{
+      this, 1, "the thread blocks %s, all pending", 0, GenMask(PlaySignals(), true), SayMask};
+  const Param<uint64_t> call_{this,   2, "the call's sigmask blocks %s", 0, GenMask(PlaySignals()),
+                              SayMask};
+  const Param<bool> readable_{this,
+                              3,
+                              "a byte waits in the pipe (only when no signal can interrupt): %s",
+                              false,
+                              rc::gen::arbitrary<bool>(),
+                              SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty);
 

@@ -57,15 +57,6 @@ class ThreadMaskProperty : public SignalProperty {
             "pthread_sigmask(3) ('A new thread inherits a copy of its creator's signal mask'); "
             "Open POSIX conformance/interfaces/pthread_sigmask/4-1.c, 5-1.c, 6-1.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{creator_.Step(*GenMask(PlaySignals())),
-                               thread_how_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               thread_set_.Step(*GenMask(PlaySignals())),
-                               creator_how_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               creator_set_.Step(*GenMask(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = creator_.Of(s) & PlayBits();
     const uint64_t after_thread = Apply(c, thread_how_.Of(s), thread_set_.Of(s) & PlayBits());
@@ -123,14 +114,20 @@ class ThreadMaskProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> creator_{this, 0, "the creator blocks %s when it creates the thread", 0,
-                                 SayMask};
-  const Param<uint64_t> thread_how_{this, 1, "the thread then calls pthread_sigmask(%s, ...)", 0,
+  const Param<uint64_t> creator_{
+      this,   0, "the creator blocks %s when it creates the thread", 0, GenMask(PlaySignals()),
+      SayMask};
+  const Param<uint64_t> thread_how_{this,
+                                    1,
+                                    "the thread then calls pthread_sigmask(%s, ...)",
+                                    0,
+                                    rc::gen::inRange<uint64_t>(0, 3),
                                     SayHow};
-  const Param<uint64_t> thread_set_{this, 2, "with %s", 0, SayMask};
-  const Param<uint64_t> creator_how_{this, 3, "the creator calls pthread_sigmask(%s, ...)", 0,
-                                     SayHow};
-  const Param<uint64_t> creator_set_{this, 4, "with %s", 0, SayMask};
+  const Param<uint64_t> thread_set_{this, 2, "with %s", 0, GenMask(PlaySignals()), SayMask};
+  const Param<uint64_t> creator_how_{
+      this,  3, "the creator calls pthread_sigmask(%s, ...)", 0, rc::gen::inRange<uint64_t>(0, 3),
+      SayHow};
+  const Param<uint64_t> creator_set_{this, 4, "with %s", 0, GenMask(PlaySignals()), SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadMaskProperty);
 

@@ -79,14 +79,6 @@ class ThreadDirectedProperty : public SignalProperty {
             "tgkill(2), pthread_kill(3), signal(7); LTP testcases/kernel/syscalls/tgkill/"
             "tgkill01.c; Open POSIX conformance/interfaces/pthread_kill/1-1.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          api_.Step(*rc::gen::inRange<uint64_t>(0, 3)), target_.Step(*rc::gen::inRange(1, 3)),
-          blocks_.Step(*rc::gen::arbitrary<bool>()), signal_.Step(*GenSignal(PlaySignals())),
-          value_.Step(*rc::gen::inRange(0, 1 << 20))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s);
     const int sig = signal_.Of(s), target = target_.Of(s) == 2 ? 1 : 0, value = value_.Of(s);
@@ -160,11 +152,15 @@ class ThreadDirectedProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{this, 0, "the signal is sent with %s", kTgkill, SayApi};
-  const Param<int> target_{this, 1, "to helper thread %s of 2", 1};
-  const Param<bool> blocks_{this, 2, "the target blocks it: %s", false, SayYesNo};
-  const Param<int> signal_{this, 3, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<int> value_{this, 4, "pthread_sigqueue's value is %s", 7};
+  const Param<uint64_t> api_{
+      this, 0, "the signal is sent with %s", kTgkill, rc::gen::inRange<uint64_t>(0, 3), SayApi};
+  const Param<int> target_{this, 1, "to helper thread %s of 2", 1, rc::gen::inRange(1, 3)};
+  const Param<bool> blocks_{
+      this, 2, "the target blocks it: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const Param<int> signal_{this,     3, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
+  const Param<int> value_{this, 4, "pthread_sigqueue's value is %s", 7,
+                          rc::gen::inRange(0, 1 << 20)};
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadDirectedProperty);
 

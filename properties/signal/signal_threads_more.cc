@@ -35,13 +35,6 @@ class ThreadSigwaitProperty : public SignalProperty {
             "EINTR, never the signal, and waits again); a send to one thread (tgkill) is "
             "received by that one; nothing is left pending",
             "sigwaitinfo(2) NOTES; Open POSIX conformance/interfaces/sigwait/6-1.c, 6-2.c", 15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{threads_.Step(*rc::gen::inRange(2, 5)),
-                               directed_.Step(*rc::gen::arbitrary<bool>()),
-                               signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(threads_.Of(s), 2, 4), sig = signal_.Of(s);
     const bool directed = directed_.Of(s);
@@ -113,10 +106,15 @@ class ThreadSigwaitProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> threads_{this, 0, "%s threads wait in sigwaitinfo", 2};
-  const Param<bool> directed_{this, 1, "each send is a tgkill to one of them (else kill): %s",
-                              false, SayYesNo};
-  const Param<int> signal_{this, 2, "the signal is %s", SIGUSR1, SaySignal};
+  const Param<int> threads_{this, 0, "%s threads wait in sigwaitinfo", 2, rc::gen::inRange(2, 5)};
+  const Param<bool> directed_{this,
+                              1,
+                              "each send is a tgkill to one of them (else kill): %s",
+                              false,
+                              rc::gen::arbitrary<bool>(),
+                              SayYesNo};
+  const Param<int> signal_{this,     2, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadSigwaitProperty);
 
@@ -224,14 +222,6 @@ class TgkillErrorsProperty : public SignalProperty {
             "TgkillTest.InvalidTID, InvalidTGID, ValidInput; LTP testcases/kernel/syscalls/"
             "tgkill/tgkill03.c; Open POSIX conformance/interfaces/pthread_kill/2-1.c, 7-1.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          case_.Step(*rc::gen::inRange<uint64_t>(0, 7)),
-          bad_.Step(*rc::gen::elementOf(std::vector<int>{-1, 65, 200, 0x7fffffff})),
-          signal_.Step(*GenSignal(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const sigset_t all = BitsSet(PlayBits());
@@ -260,9 +250,12 @@ class TgkillErrorsProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> case_{this, 0, "the call is %s", kBadTgid, SayCase};
-  const Param<int> bad_{this, 1, "the invalid number used is %s", -1};
-  const Param<int> signal_{this, 2, "the valid signal used is %s", SIGUSR1, SaySignal};
+  const Param<uint64_t> case_{
+      this, 0, "the call is %s", kBadTgid, rc::gen::inRange<uint64_t>(0, 7), SayCase};
+  const Param<int> bad_{this, 1, "the invalid number used is %s", -1,
+                        rc::gen::elementOf(std::vector<int>{-1, 65, 200, 0x7fffffff})};
+  const Param<int> signal_{
+      this, 2, "the valid signal used is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
 IPCSPEC_REGISTER_PROPERTY(TgkillErrorsProperty);
 
@@ -294,12 +287,6 @@ class AltstackThreadProperty : public SignalProperty {
             "sigaltstack(2) NOTES (a thread made with clone(CLONE_VM) and without CLONE_VFORK "
             "has its alternate stack cleared), pthread_create(3)",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{size_.Step(*rc::gen::inRange(4, 17) * 4096),
-                               sets_own_.Step(*rc::gen::arbitrary<bool>())};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const size_t size = static_cast<size_t>(size_.Of(s));
     stack_t before = {};
@@ -346,8 +333,12 @@ class AltstackThreadProperty : public SignalProperty {
   }
 
  private:
-  const Param<int> size_{this, 0, "the stacks have %s bytes", 16384, SayBytes};
-  const Param<bool> sets_own_{this, 1, "the thread sets (and clears) one of its own: %s", false,
+  const Param<int> size_{this, 0, "the stacks have %s bytes", 16384, GenStackBytes(4), SayBytes};
+  const Param<bool> sets_own_{this,
+                              1,
+                              "the thread sets (and clears) one of its own: %s",
+                              false,
+                              rc::gen::arbitrary<bool>(),
                               SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackThreadProperty);

@@ -169,6 +169,10 @@ std::vector<int> IgnoredByDefault() { return {SIGWINCH, SIGURG}; }
 
 rc::Gen<int> GenSignal(const std::vector<int>& from) { return rc::gen::elementOf(from); }
 
+rc::Gen<int> GenStackBytes(int min_pages) {
+  return rc::gen::map(rc::gen::inRange(min_pages, 17), [](int pages) { return pages * 4096; });
+}
+
 rc::Gen<uint64_t> GenMask(const std::vector<int>& from, bool non_empty) {
   return rc::gen::exec([from, non_empty] {
     uint64_t bits = 0;

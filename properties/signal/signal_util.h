@@ -95,6 +95,8 @@ std::vector<int> IgnoredByDefault();  // SIGWINCH, SIGURG
 rc::Gen<int> GenSignal(const std::vector<int>& from);
 // A subset of `from`, as bits (SetBits form); never empty with non_empty.
 rc::Gen<uint64_t> GenMask(const std::vector<int>& from, bool non_empty = false);
+// An alternate signal stack's size: `min_pages` to 16 pages of 4096 bytes.
+rc::Gen<int> GenStackBytes(int min_pages);
 
 // Words for parameters: "{SIGUSR1, SIGRTMIN+1}" or "no signal".
 std::string SayMask(uint64_t bits);

@@ -51,14 +51,6 @@ class WaitInfoProperty : public SignalProperty {
             "conformance/interfaces/sigwaitinfo/5-1.c, 6-1.c, 7-1.c; LTP "
             "testcases/kernel/syscalls/sigwaitinfo/sigwaitinfo01.c (libs/sigwait)",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{sender_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               method_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               signal_.Step(*GenSignal(PlaySignals())),
-                               value_.Step(*rc::gen::inRange(0, 1 << 30))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t sender = sender_.Of(s), method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
@@ -107,10 +99,13 @@ class WaitInfoProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> sender_{this, 0, "the sender is %s", kSelf, SaySender};
-  const Param<uint64_t> method_{this, 1, "it sends with %s", kByKill, SayMethod};
-  const Param<int> signal_{this, 2, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<int> value_{this, 3, "the sigqueue value is %s", 7};
+  const Param<uint64_t> sender_{
+      this, 0, "the sender is %s", kSelf, rc::gen::inRange<uint64_t>(0, 3), SaySender};
+  const Param<uint64_t> method_{
+      this, 1, "it sends with %s", kByKill, rc::gen::inRange<uint64_t>(0, 3), SayMethod};
+  const Param<int> signal_{this,     2, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
+                           SaySignal};
+  const Param<int> value_{this, 3, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 30)};
 };
 IPCSPEC_REGISTER_PROPERTY(WaitInfoProperty);
 
@@ -201,13 +196,6 @@ class WaitUncatchableProperty : public SignalProperty {
             "sigwaitinfo(2) NOTES, signalfd(2); gVisor test/syscalls/linux/sigtimedwait.cc "
             "SigtimedwaitTest.SIGKILLUncaught, signalfd.cc Signalfd.KillStillKills",
             15) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{api_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               stop_.Step(*rc::gen::arbitrary<bool>()),
-                               extra_.Step(*GenMask(PlaySignals()))};
-    });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s);
     const int sig = stop_.Of(s) ? SIGSTOP : SIGKILL;
@@ -256,9 +244,13 @@ class WaitUncatchableProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{this, 0, "the child waits in %s", kSigwaitinfo, SayApi};
-  const Param<bool> stop_{this, 1, "the signal is SIGSTOP (else SIGKILL): %s", false, SayYesNo};
-  const Param<uint64_t> extra_{this, 2, "its set also holds SIGUSR1 and %s", 0, SayMask};
+  const Param<uint64_t> api_{
+      this, 0, "the child waits in %s", kSigwaitinfo, rc::gen::inRange<uint64_t>(0, 3), SayApi};
+  const Param<bool> stop_{
+      this,    1, "the signal is SIGSTOP (else SIGKILL): %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<uint64_t> extra_{
+      this, 2, "its set also holds SIGUSR1 and %s", 0, GenMask(PlaySignals()), SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(WaitUncatchableProperty);
 

@@ -89,13 +89,6 @@ class AddrInUseProperty : public NamedProperty {
     return OnlyFor(t, {"unix_stream", "unix_dgram", "unix_seqpacket"},
                    "binding a name: named AF_UNIX sockets only");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          abstract_.Step(*rc::gen::inRange(0, 2)), rivals_.Step(*rc::gen::inRange(1, 4)),
-          elsewhere_.Step(*rc::gen::inRange(0, 2)), close_first_.Step(*rc::gen::inRange(0, 2))};
-    });
-  }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const UnixName name = MakeName(abstract_.Of(s), env);
     struct Unlink {
@@ -163,11 +156,15 @@ class AddrInUseProperty : public NamedProperty {
     return "";
   }
 
-  const Param<bool> abstract_{this, 0, "the name is %s", false, SayAbstract};
-  const Param<int> rivals_{this, 1, "rival sockets binding it while it is bound: %s", 1};
-  const Param<bool> elsewhere_{this, 2, "the rivals are in another process: %s", false, SayYesNo};
-  const Param<bool> close_first_{this, 3, "the first socket is closed before the rebind: %s", true,
-                                 SayYesNo};
+  const Param<bool> abstract_{this,       0, "the name is %s", false, rc::gen::inRange(0, 2),
+                              SayAbstract};
+  const Param<int> rivals_{this, 1, "rival sockets binding it while it is bound: %s", 1,
+                           rc::gen::inRange(1, 4)};
+  const Param<bool> elsewhere_{
+      this, 2, "the rivals are in another process: %s", false, rc::gen::inRange(0, 2), SayYesNo};
+  const Param<bool> close_first_{
+      this,    3, "the first socket is closed before the rebind: %s", true, rc::gen::inRange(0, 2),
+      SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty);
 

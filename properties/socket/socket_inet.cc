@@ -142,10 +142,6 @@ class TcpResetProperty : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override {
     return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange<uint64_t>(1, 100000),
-                        [this](uint64_t n) { return std::vector<Step>{unread_.Step(n)}; });
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t unread = std::clamp<uint64_t>(unread_.Of(s), 1, 100000);
     sockaddr_in addr;
@@ -177,7 +173,11 @@ class TcpResetProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> unread_{this, 0, "the client writes %s that the server never reads", 10,
+  const Param<uint64_t> unread_{this,
+                                0,
+                                "the client writes %s that the server never reads",
+                                10,
+                                rc::gen::inRange<uint64_t>(1, 100000),
                                 SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(TcpResetProperty);

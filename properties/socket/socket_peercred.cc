@@ -203,13 +203,6 @@ class PeerCredProperty : public NamedProperty {
                     "socketpair_dgram"},
                    "SO_PEERCRED is defined for connected stream/seqpacket sockets and socketpairs");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{depth_.Step(*rc::gen::inRange(1, 4)),
-                               handoff_.Step(*rc::gen::inRange(0, 2)),
-                               other_id_.Step(*rc::gen::inRange(0, 2))};
-    });
-  }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PeerPlan plan{TypeOf(t),        std::clamp(depth_.Of(s), 1, 3),
                   handoff_.Of(s),   other_id_.Of(s) && ::geteuid() == 0,
@@ -286,9 +279,10 @@ class PeerCredProperty : public NamedProperty {
   const Param<int> depth_{this, 0,
                           "forks between the case's first child and the connecting (or "
                           "pair-making) process: %s",
-                          1};
-  const Param<bool> handoff_{this, 1, "that process %s", false, SayHandoff};
-  const Param<bool> other_id_{this, 2, "that process %s", false, SayOtherId};
+                          1, rc::gen::inRange(1, 4)};
+  const Param<bool> handoff_{this, 1, "that process %s", false, rc::gen::inRange(0, 2), SayHandoff};
+  const Param<bool> other_id_{this,      2, "that process %s", false, rc::gen::inRange(0, 2),
+                              SayOtherId};
 };
 IPCSPEC_REGISTER_PROPERTY(PeerCredProperty);
 

@@ -106,8 +106,8 @@ class BoundaryProperty : public NamedProperty {
             "unix datagram and seqpacket sockets keep message boundaries: each receive returns "
             "exactly one whole message, in order, never MSG_TRUNC when the buffer is big enough",
             "unix(7) SOCK_DGRAM/SOCK_SEQPACKET (message boundaries are preserved); gVisor "
-            "test/syscalls/linux/socket_non_stream.cc SingleRecv") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForMessages(t); }
+            "test/syscalls/linux/socket_non_stream.cc SingleRecv",
+            ForMessages) {}
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const uint64_t lo = TypeOf(t) == SOCK_SEQPACKET ? 1 : 0;  // an empty seqpacket read is EOF
     return rc::gen::map(rc::gen::resize(20, rc::gen::container<std::vector<uint64_t>>(
@@ -172,8 +172,8 @@ class TruncProperty : public NamedProperty {
             "recv(2) MSG_TRUNC (in flags: return the real length; in msg_flags: the datagram was "
             "larger than the buffer); gVisor test/syscalls/linux/socket_non_stream.cc "
             "SplitRecv (the rest is discarded), MsgTruncTruncation, "
-            "RecvmsgMsghdrFlagMsgTrunc") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForMessages(t); }
+            "RecvmsgMsghdrFlagMsgTrunc",
+            ForMessages) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t n = *rc::gen::inRange<uint64_t>(2, 60000);
@@ -246,10 +246,6 @@ class ShutdownProperty : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override {
     return ForConnected(t, "a half-close is defined for connected stream/seqpacket sockets");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange<uint64_t>(1, 100000),
-                        [this](uint64_t n) { return std::vector<Step>{size_.Step(n)}; });
-  }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t n = std::clamp<uint64_t>(size_.Of(s), 1, 100000);
     FileDescriptor a, b;
@@ -291,7 +287,9 @@ class ShutdownProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the closer sends %s before SHUT_WR", 100, SayBytes};
+  const Param<uint64_t> size_{
+      this,    0, "the closer sends %s before SHUT_WR", 100, rc::gen::inRange<uint64_t>(1, 100000),
+      SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(ShutdownProperty);
 
@@ -347,13 +345,6 @@ class EpipeProperty : public NamedProperty {
                         "EPIPE is for connected stream/seqpacket sockets (a datagram peer's close "
                         "gives ECONNREFUSED)");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{
-          plain_.Step(*rc::gen::inRange(1, 5)), quiet_.Step(*rc::gen::inRange(0, 4)),
-          caught_.Step(*rc::gen::inRange(0, 2)), quiet_first_.Step(*rc::gen::inRange(0, 2))};
-    });
-  }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;
@@ -388,10 +379,12 @@ class EpipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> plain_{this, 0, "plain sends to the closed peer: %s", 2};
-  const Param<int> quiet_{this, 1, "sends with MSG_NOSIGNAL: %s", 0};
-  const Param<bool> caught_{this, 2, "SIGPIPE is %s", false, SaySigpipeWatch};
-  const Param<bool> quiet_first_{this, 3, "the MSG_NOSIGNAL sends come first: %s", true, SayYesNo};
+  const Param<int> plain_{this, 0, "plain sends to the closed peer: %s", 2, rc::gen::inRange(1, 5)};
+  const Param<int> quiet_{this, 1, "sends with MSG_NOSIGNAL: %s", 0, rc::gen::inRange(0, 4)};
+  const Param<bool> caught_{this,           2, "SIGPIPE is %s", false, rc::gen::inRange(0, 2),
+                            SaySigpipeWatch};
+  const Param<bool> quiet_first_{
+      this, 3, "the MSG_NOSIGNAL sends come first: %s", true, rc::gen::inRange(0, 2), SayYesNo};
 };
 IPCSPEC_REGISTER_PROPERTY(EpipeProperty);
 

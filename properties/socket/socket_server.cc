@@ -213,10 +213,6 @@ class ForkServerProperty : public NamedProperty {
                          "the fork-per-connection server runs on AF_UNIX SOCK_STREAM")
                : OnlyFor(t, {"tcp"}, "the fork-per-connection server runs on TCP");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(1, 9),
-                        [this](int n) { return std::vector<Step>{clients_.Step(n)}; });
-  }
   int DefaultExamples() const override { return 20; }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkServer(family_, std::clamp(clients_.Of(s), 1, 16), true, env);
@@ -224,7 +220,7 @@ class ForkServerProperty : public NamedProperty {
 
  private:
   int family_;
-  const Param<int> clients_{this, 0, "clients connecting at once: %s", 3};
+  const Param<int> clients_{this, 0, "clients connecting at once: %s", 3, rc::gen::inRange(1, 9)};
 };
 class UnixForkServer : public ForkServerProperty {
  public:

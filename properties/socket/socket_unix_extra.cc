@@ -113,10 +113,6 @@ class ScmRightsProperty : public NamedProperty {
                     "socketpair_dgram", "socketpair_seqpacket"},
                    "SCM_RIGHTS is an AF_UNIX feature");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(rc::gen::inRange(1, 9),
-                        [this](int n) { return std::vector<Step>{passed_.Step(n)}; });
-  }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(passed_.Of(s), 1, 16);
     FileDescriptor a, b;
@@ -144,7 +140,8 @@ class ScmRightsProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> passed_{this, 0, "pipe write ends passed in one SCM_RIGHTS message: %s", 2};
+  const Param<int> passed_{this, 0, "pipe write ends passed in one SCM_RIGHTS message: %s", 2,
+                           rc::gen::inRange(1, 9)};
 };
 IPCSPEC_REGISTER_PROPERTY(ScmRightsProperty);
 

@@ -37,9 +37,8 @@ class FileToPipeProperty : public NamedProperty {
             "not, without it the file position advances; at end of file it returns 0",
             "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.ToPipe, "
             "SpliceTest.ToPipeOffset, SpliceTest.ToPipeEOF; LTP "
-            "testcases/kernel/syscalls/splice/splice01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 10; }
+            "testcases/kernel/syscalls/splice/splice01.c",
+            ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *SpliceSize();
@@ -100,9 +99,8 @@ class PipeToFileProperty : public NamedProperty {
             "(a hole before it reads as zeros), advances *off_out and leaves the position alone",
             "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.FromPipe, "
             "SpliceTest.FromPipeMultiple, SpliceTest.FromPipeOffset; LTP "
-            "testcases/kernel/syscalls/splice/splice01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 10; }
+            "testcases/kernel/syscalls/splice/splice01.c",
+            ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {offset_.Step(*rc::gen::arbitrary<bool>()),
@@ -169,9 +167,8 @@ class PipeToPipeProperty : public NamedProperty {
             "splice between two pipes moves min(len, queued, room) bytes in order and consumes "
             "them from the input; several splices reassemble the stream",
             "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.TwoPipes, "
-            "SpliceTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/splice/splice04.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 10; }
+            "SpliceTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/splice/splice04.c",
+            ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*SpliceSize())};
@@ -228,23 +225,15 @@ class EspipeProperty : public NamedProperty {
             "an offset pointer for a pipe side of splice (off_in for a pipe input, off_out for a "
             "pipe output) gives ESPIPE and moves nothing",
             "splice(2) ESPIPE; gVisor test/syscalls/linux/splice.cc SpliceTest.PipeOffsets; LTP "
-            "testcases/kernel/syscalls/splice/splice03.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 8; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{side_.Step(*rc::gen::arbitrary<bool>()),
-                               offset_.Step(*rc::gen::inRange<uint64_t>(0, 1u << 16))};
-    });
-  }
+            "testcases/kernel/syscalls/splice/splice03.c",
+            ForSplice, 8) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(4, 100);
     FileDescriptor file = ScratchFile(env, data);
     PipeFds p;
     Verdict broken;
     if (!file) return Verdict::Broken("scratch file");
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
     loff_t off = static_cast<loff_t>(offset_.Of(s));
     const bool input_pipe = side_.Of(s);
     const ssize_t n = input_pipe
@@ -260,8 +249,10 @@ class EspipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> side_{this, 0, "the pipe is the input: %s", true, SayYesNo};
-  const Param<uint64_t> offset_{this, 1, "the offset given is %s", 0};
+  const Param<bool> side_{this,    0, "the pipe is the input: %s", true, rc::gen::arbitrary<bool>(),
+                          SayYesNo};
+  const Param<uint64_t> offset_{this, 1, "the offset given is %s", 0,
+                                rc::gen::inRange<uint64_t>(0, 1u << 16)};
 };
 
 std::string SayEinval(uint64_t v) {
@@ -279,12 +270,7 @@ class EinvalProperty : public NamedProperty {
  public:
   EinvalProperty(std::string_view id, std::string_view summary, std::string_view reference,
                  int which)
-      : NamedProperty(id, summary, reference), which_(which) {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 6; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] { return std::vector<Step>{len_.Step(*SpliceSize())}; });
-  }
+      : NamedProperty(id, summary, reference, ForSplice, 6), which_(which) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(5, 200);
     FileDescriptor a = ScratchFile(env, data);
@@ -292,8 +278,7 @@ class EinvalProperty : public NamedProperty {
     PipeFds p;
     Verdict broken;
     if (!a || !b) return Verdict::Broken("scratch files");
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
     const size_t len = std::max<uint64_t>(1, len_.Of(s));
     ssize_t n = -1;
     if (which_ == 0) n = ::splice(a.get(), nullptr, b.get(), nullptr, len, SPLICE_F_NONBLOCK);
@@ -314,7 +299,7 @@ class EinvalProperty : public NamedProperty {
 
  private:
   int which_;
-  const Param<uint64_t> len_{this, 0, "the splice asks for %s", 100, SayBytes};
+  const Param<uint64_t> len_{this, 0, "the splice asks for %s", 100, SpliceSize(), SayBytes};
 };
 
 class EinvalNoPipe : public EinvalProperty {
@@ -356,15 +341,8 @@ class NonblockProperty : public NamedProperty {
             "splice with SPLICE_F_NONBLOCK from an empty pipe whose writer is open fails at once "
             "with EAGAIN (no block); without the flag it blocks",
             "splice(2) SPLICE_F_NONBLOCK, EAGAIN; gVisor test/syscalls/linux/splice.cc "
-            "SpliceTest.NonBlocking, SpliceTest.Blocking") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 6; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{to_file_.Step(*rc::gen::arbitrary<bool>()),
-                               len_.Step(*SpliceSize())};
-    });
-  }
+            "SpliceTest.NonBlocking, SpliceTest.Blocking",
+            ForSplice, 6) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor file = ScratchFile(env, {});
     PipeFds in, out;
@@ -396,8 +374,10 @@ class NonblockProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> to_file_{this, 0, "the output is a file (not a pipe): %s", false, SayYesNo};
-  const Param<uint64_t> len_{this, 1, "the splice asks for %s", 100, SayBytes};
+  const Param<bool> to_file_{
+      this,    0, "the output is a file (not a pipe): %s", false, rc::gen::arbitrary<bool>(),
+      SayYesNo};
+  const Param<uint64_t> len_{this, 1, "the splice asks for %s", 100, SpliceSize(), SayBytes};
 };
 
 IPCSPEC_REGISTER_PROPERTY(FileToPipeProperty);

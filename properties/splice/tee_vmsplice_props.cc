@@ -27,15 +27,8 @@ class TeeDuplicateProperty : public NamedProperty {
                       "tee copies min(len, queued, room) bytes from one pipe into another without "
                       "consuming them: both pipes then read the same bytes, across several pages",
                       "tee(2); gVisor test/syscalls/linux/splice.cc TeeTest.MultiPage, "
-                      "TeeTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/tee/tee01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{queued_.Step(*rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF)),
-                               len_.Step(*rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF))};
-    });
-  }
+                      "TeeTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/tee/tee01.c",
+                      ForSplice, 10) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds a, b;
     Verdict broken;
@@ -59,8 +52,11 @@ class TeeDuplicateProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{this, 0, "the input pipe holds %s", 100, SayBytes};
-  const Param<uint64_t> len_{this, 1, "tee asks for %s", 100, SayBytes};
+  const Param<uint64_t> queued_{
+      this,    0, "the input pipe holds %s", 100, rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF),
+      SayBytes};
+  const Param<uint64_t> len_{
+      this, 1, "tee asks for %s", 100, rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF), SayBytes};
 };
 
 std::string SayTeeEinval(uint64_t v) {
@@ -75,22 +71,15 @@ class TeeEinvalProperty : public NamedProperty {
             "tee fails with EINVAL when either side is not a pipe or both are the same pipe, "
             "and the pipe keeps its data",
             "tee(2) EINVAL; gVisor test/syscalls/linux/splice.cc TeeTest.SamePipe, "
-            "TeeTest.RegularFile; LTP testcases/kernel/syscalls/tee/tee02.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 6; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{which_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2}))};
-    });
-  }
+            "TeeTest.RegularFile; LTP testcases/kernel/syscalls/tee/tee02.c",
+            ForSplice, 6) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(7, 300);
     FileDescriptor file = ScratchFile(env, data);
     PipeFds p;
     Verdict broken;
     if (!file) return Verdict::Broken("scratch file");
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
     const int which = which_.Of(s);
     const ssize_t n = which == 0   ? ::tee(file.get(), p.w.get(), 100, SPLICE_F_NONBLOCK)
                       : which == 1 ? ::tee(p.r.get(), file.get(), 100, SPLICE_F_NONBLOCK)
@@ -106,19 +95,18 @@ class TeeEinvalProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> which_{this, 0, "the case is: %s", 0, SayTeeEinval};
+  const Param<int> which_{
+      this, 0, "the case is: %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2}), SayTeeEinval};
 };
 
-class VmspliceToPipeProperty : public NamedProperty {
+class VmspliceToPipeProperty : public PipeProperty {
  public:
   VmspliceToPipeProperty()
-      : NamedProperty(
+      : PipeProperty(
             "VMSPLICE-TO-PIPE",
             "vmsplice on a pipe's write end queues the concatenation of the iovecs and returns "
             "their total",
-            "vmsplice(2); LTP testcases/kernel/syscalls/vmsplice/vmsplice01.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 10; }
+            "vmsplice(2); LTP testcases/kernel/syscalls/vmsplice/vmsplice01.c", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -132,10 +120,7 @@ class VmspliceToPipeProperty : public NamedProperty {
     if (s.op == Op::kSend) return absl::StrFormat("an iovec of %d bytes", s.size);
     return NamedProperty::DescribeStep(s);
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     // Each page an iovec touches takes one pipe slot: keep to what fits, so
     // that the whole total is due (a fuller pipe may take a partial count).
     const uintptr_t page = static_cast<uintptr_t>(PageSize());
@@ -173,10 +158,10 @@ class VmspliceFromPipeProperty : public NamedProperty {
             "VMSPLICE-FROM-PIPE",
             "vmsplice on a pipe's read end copies the queued bytes into the iovecs, in order, "
             "and consumes them",
-            "vmsplice(2) ('If fd is opened for reading ... fills nr_segs ranges of user memory'); LTP "
-            "testcases/kernel/syscalls/vmsplice/vmsplice03.c") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSplice(t); }
-  int DefaultExamples() const override { return 10; }
+            "vmsplice(2) ('If fd is opened for reading ... fills nr_segs ranges of user memory'); "
+            "LTP "
+            "testcases/kernel/syscalls/vmsplice/vmsplice03.c",
+            ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*rc::gen::inRange<uint64_t>(1, 4 * PIPE_BUF))};
@@ -191,11 +176,10 @@ class VmspliceFromPipeProperty : public NamedProperty {
     return NamedProperty::DescribeStep(s);
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const std::vector<std::byte> data = PipeBytes(8, queued_.Of(s));
     PipeFds p;
     Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
-    const std::vector<std::byte> data = PipeBytes(8, queued_.Of(s));
-    if (WriteFull(p.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
     std::vector<std::vector<std::byte>> bufs;
     for (const Step& st : s.steps) {
       if (st.op == Op::kRecv) bufs.emplace_back(st.size);

@@ -29,6 +29,25 @@ int FifoNode::Open(int flags) const {
   return fd >= 0 ? fd : -errno;
 }
 
+bool OpenQueued(const FifoNode& node, const std::vector<std::byte>& data, FileDescriptor* r,
+                FileDescriptor* w, Verdict* failure) {
+  if (!node.ok()) {
+    *failure = Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+    return false;
+  }
+  r->reset(node.Open(O_RDONLY | O_NONBLOCK));
+  w->reset(node.Open(O_WRONLY));
+  if (!*r || !*w) {
+    *failure = Verdict::Broken("opening the FIFO");
+    return false;
+  }
+  if (WriteFull(w->get(), data.data(), data.size()) < 0) {
+    *failure = Verdict::Broken("write");
+    return false;
+  }
+  return true;
+}
+
 std::string OpenResult(int rc) {
   return rc >= 0 ? "succeeded" : absl::StrCat("failed with ", ErrnoName(-rc));
 }

@@ -6,10 +6,18 @@
 //   if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
 //   const int fd = node.Open(O_RDONLY | O_NONBLOCK);   // a descriptor or -errno
 //   if (fd < 0) return Verdict::Fail("open " + OpenResult(fd));
+//
+//   FileDescriptor r, w;   // or both ends at once, with bytes queued
+//   if (!OpenQueued(node, PipeBytes(1, 10), &r, &w, &broken)) return broken;
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_FIFO_NODE_H_
 #define IPCSPEC_PROPERTIES_SUPPORT_FIFO_NODE_H_
 
+#include <cstddef>
 #include <string>
+#include <vector>
+
+#include "ipcspec/property.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec::props {
 
@@ -31,6 +39,12 @@ class FifoNode {
   std::string path_;
   bool ok_ = false;
 };
+
+// The node's two ends, the reader opened first (O_NONBLOCK, so that opening
+// the writer does not wait), then `data` queued. On failure `failure` says
+// which step failed (mkfifo, the opens, the write).
+bool OpenQueued(const FifoNode& node, const std::vector<std::byte>& data, FileDescriptor* r,
+                FileDescriptor* w, Verdict* failure);
 
 // "succeeded" for a descriptor, "failed with ENXIO" for -ENXIO.
 std::string OpenResult(int rc);

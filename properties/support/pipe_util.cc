@@ -53,6 +53,23 @@ Applicability ForAnonymousPipe(const Transport& t, std::string_view why) {
   return OnlyFor(t, {"pipe"}, why);
 }
 
+Verdict PipeProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
+  PipeFds p;
+  Verdict broken;
+  if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+  return RunOn(p, t, s, env);
+}
+
+bool NewFilledPipe(const Transport& t, const std::string& dir, const std::vector<std::byte>& data,
+                   PipeFds* p, Verdict* failure) {
+  if (!NewPipe(t, dir, p, failure)) return false;
+  if (WriteFull(p->w.get(), data.data(), data.size()) < 0) {
+    *failure = Verdict::Broken("write");
+    return false;
+  }
+  return true;
+}
+
 bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, PipeFds* p,
                       Verdict* failure) {
   if (t.name() != "pipe" || Hooks().make_pipe != nullptr) {

@@ -4,9 +4,8 @@
 // made in a forked child and watched by events is in child_watch.h.)
 //
 //   PipeFds p;
-//   if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
 //   const std::vector<std::byte> d = PipeBytes(1, 100);
-//   if (WriteFull(p.w.get(), d.data(), d.size()) < 0) return Verdict::Broken("write");
+//   if (!NewFilledPipe(t, env.scratch_dir, d, &p, &broken)) return broken;
 //   if (std::string e = ExpectExactly(p.r.get(), d, "after the write"); !e.empty())
 //     return Verdict::Fail(e);
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_PIPE_UTIL_H_
@@ -23,11 +22,15 @@
 #include "ipcspec/property.h"
 #include "ipcspec/util.h"
 #include "properties/support/mech_common.h"
+#include "properties/support/property_base.h"
 
 namespace ipcspec::props {
 
 // Byte stream `msg` of a pipe property (PatternByte of writer 7).
 std::vector<std::byte> PipeBytes(uint64_t msg, size_t n);
+// NewPipe, then `data` written into it. Broken verdict on failure.
+bool NewFilledPipe(const Transport& t, const std::string& dir, const std::vector<std::byte>& data,
+                   PipeFds* p, Verdict* failure);
 
 // "returned 5" or "failed with EAGAIN".
 std::string Said(ssize_t n, int err);
@@ -50,6 +53,23 @@ Applicability ForAnonymousPipe(const Transport& t, std::string_view why);
 // on the write end). Asks F_GETPIPE_SZ (see PipeFds). Broken verdict on failure.
 bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, PipeFds* p,
                       Verdict* failure);
+
+// A property that checks one new pipe of the transport ("pipe" or "fifo",
+// made by NewPipe): Run makes it and hands it to RunOn.
+//
+//   class ZeroSizeProperty : public PipeProperty {
+//     Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+//                   const CaseEnv&) const override { ... }
+//   };
+class PipeProperty : public NamedProperty {
+ public:
+  using NamedProperty::NamedProperty;
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
+
+ protected:
+  virtual Verdict RunOn(PipeFds& p, const Transport& t, const Scenario& s,
+                        const CaseEnv& env) const = 0;
+};
 
 }  // namespace ipcspec::props
 

@@ -14,6 +14,16 @@ std::string SaySignal(uint64_t v) { return SignalName(static_cast<int>(v)); }
 std::string SayMilliseconds(uint64_t v) { return absl::StrCat(v, " ms"); }
 std::string SayYesNo(uint64_t v) { return v != 0 ? "yes" : "no"; }
 
+rc::Gen<std::vector<ipcspec::Step>> NamedProperty::Steps(const Transport&) const {
+  return rc::gen::exec([this] {
+    std::vector<ipcspec::Step> steps;
+    for (const ParamInfo& p : params_) {
+      if (p.gen) steps.push_back(ipcspec::Step::Param(p.index, *(*p.gen)));
+    }
+    return steps;
+  });
+}
+
 std::string NamedProperty::DescribeStep(const ipcspec::Step& s) const {
   if (s.op == Op::kParam) {
     for (const ParamInfo& p : params_) {

@@ -7,20 +7,19 @@
 //   class IgnoreProperty : public NamedProperty {
 //    public:
 //     IgnoreProperty() : NamedProperty("SIG-IGNORE", "statement", "reference") {}
-//     rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-//       return rc::gen::exec([this] {
-//         return std::vector<Step>{signal_.Step(*PlaySignal()),
-//                                  times_.Step(*rc::gen::inRange(1, 20))};
-//       });
-//     }
 //     Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
 //       const int sig = signal_.Of(s);   // the generated value, or the fallback
 //       ...
 //     }
 //    private:
-//     const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, SaySignal};
-//     const Param<int> times_{this, 1, "it is sent %s times", 3};
+//     const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, PlaySignal(), SaySignal};
+//     const Param<int> times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, 20)};
 //   };
+//
+// A parameter declared with a generator is drawn by NamedProperty::Steps(),
+// one step each, in the order they are declared; a property whose steps
+// depend on each other (a size, then an offset below it) or carry sends and
+// receives overrides Steps() and builds them with `param_.Step(value)`.
 //
 // A parameter's index is part of the serialized scenario (corpus files,
 // reproduce strings): never renumber one.
@@ -28,6 +27,7 @@
 #define IPCSPEC_PROPERTIES_SUPPORT_PROPERTY_BASE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +52,7 @@ struct ParamInfo {
   uint64_t index;
   std::string_view words;  // a format with one %s for the value
   Say say;
+  std::optional<rc::Gen<uint64_t>> gen;  // how NamedProperty::Steps() draws it
 };
 
 // One typed parameter of a property. T is an integral or enum type.
@@ -59,6 +60,11 @@ template <typename T>
 class Param {
  public:
   Param(NamedProperty* owner, uint64_t index, std::string_view words, T fallback,
+        Say say = SayNumber);
+  // A parameter that NamedProperty::Steps() draws from `gen` (its values are
+  // converted to T, as Step(T) would).
+  template <typename G>
+  Param(NamedProperty* owner, uint64_t index, std::string_view words, T fallback, rc::Gen<G> gen,
         Say say = SayNumber);
   // The step that carries `value`.
   ipcspec::Step Step(T value) const {
@@ -75,14 +81,33 @@ class Param {
   T fallback_;
 };
 
-// A property's identity, fixed at construction, and its parameters.
+// The applicability of a property that holds for every transport.
+inline Applicability EveryTransport(const Transport&) { return Applicability::Yes(); }
+
+// A property's identity, fixed at construction, and its parameters. It
+// applies to the transports `applies` accepts (every one when null) and makes
+// `examples` examples in a default run (Property's default when 0):
+//
+//   UnlinkFdProperty()
+//       : NamedProperty("SHM-UNLINK-FD", "statement", "reference", ForPosix, 10) {}
 class NamedProperty : public Property {
  public:
-  NamedProperty(std::string_view id, std::string_view summary, std::string_view reference)
-      : id_(id), summary_(summary), reference_(reference) {}
+  using AppliesFn = Applicability (*)(const Transport& t);
+  NamedProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                AppliesFn applies = nullptr, int examples = 0)
+      : id_(id), summary_(summary), reference_(reference), applies_(applies), examples_(examples) {}
   std::string_view id() const override { return id_; }
   std::string_view summary() const override { return summary_; }
   std::string_view reference() const override { return reference_; }
+  Applicability AppliesTo(const Transport& t) const override {
+    return applies_ != nullptr ? applies_(t) : Applicability::Yes();
+  }
+  int DefaultExamples() const override {
+    return examples_ != 0 ? examples_ : Property::DefaultExamples();
+  }
+  // One step for each parameter declared with a generator, in declaration
+  // order; a property with other steps overrides this.
+  rc::Gen<std::vector<ipcspec::Step>> Steps(const Transport& t) const override;
   // A parameter step in its declared words; every other step as Property.
   std::string DescribeStep(const ipcspec::Step& s) const override;
   // Called by Param's constructor.
@@ -90,13 +115,25 @@ class NamedProperty : public Property {
 
  private:
   std::string_view id_, summary_, reference_;
+  AppliesFn applies_;
+  int examples_;
   std::vector<ParamInfo> params_;
 };
 
 template <typename T>
 Param<T>::Param(NamedProperty* owner, uint64_t index, std::string_view words, T fallback, Say say)
     : index_(index), fallback_(fallback) {
-  owner->AddParam({index, words, say});
+  owner->AddParam({index, words, say, std::nullopt});
+}
+
+template <typename T>
+template <typename G>
+Param<T>::Param(NamedProperty* owner, uint64_t index, std::string_view words, T fallback,
+                rc::Gen<G> gen, Say say)
+    : index_(index), fallback_(fallback) {
+  owner->AddParam({index, words, say, rc::gen::map(std::move(gen), [](G v) {
+                     return static_cast<uint64_t>(static_cast<T>(v));
+                   })});
 }
 
 }  // namespace ipcspec::props

@@ -31,15 +31,8 @@ class RemovedProperty : public NamedProperty {
             "IPC_RMID while processes are blocked in msgrcv (empty queue) or msgsnd (full queue) "
             "wakes every one of them with EIDRM",
             "msgrcv(2)/msgsnd(2) EIDRM; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv06.c "
-            "(a blocked msgrcv), ipc/msgsnd/msgsnd06.c (a blocked msgsnd on a full queue)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
-  int DefaultExamples() const override { return 10; }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([this] {
-      return std::vector<Step>{senders_.Step(*rc::gen::inRange(0, 2)),
-                               blocked_.Step(*rc::gen::inRange(1, 4))};
-    });
-  }
+            "(a blocked msgrcv), ipc/msgsnd/msgsnd06.c (a blocked msgsnd on a full queue)",
+            ForSysvMsg, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool senders = senders_.Of(s);
     const int blocked = std::clamp(blocked_.Of(s), 1, 8);
@@ -87,8 +80,10 @@ class RemovedProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> senders_{this, 0, "the blocked callers are %s", false, SayBlockedCallers};
-  const Param<int> blocked_{this, 1, "processes blocked before IPC_RMID: %s", 1};
+  const Param<bool> senders_{
+      this, 0, "the blocked callers are %s", false, rc::gen::inRange(0, 2), SayBlockedCallers};
+  const Param<int> blocked_{this, 1, "processes blocked before IPC_RMID: %s", 1,
+                            rc::gen::inRange(1, 4)};
 };
 
 long ZeroTypeOf(uint64_t msg) { return static_cast<long>(msg % 3 + 1); }
@@ -103,8 +98,8 @@ class ZeroLengthProperty : public NamedProperty {
             "messages around it keep their type, length and every byte, in order",
             "msgsnd(2) ('msgsz ... a nonnegative integer value'; msg_qnum, msg_cbytes), msgrcv(2) "
             "(returns 'the number of bytes actually copied into the mtext array'); POSIX "
-            "msgsnd() ('msgsz ... can range from 0 to a system-imposed maximum')") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+            "msgsnd() ('msgsz ... can range from 0 to a system-imposed maximum')",
+            ForSysvMsg) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("msgsnd of message %d, type %d: %s", s.arg, ZeroTypeOf(s.arg),

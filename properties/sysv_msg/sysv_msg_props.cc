@@ -60,9 +60,9 @@ class SelectProperty : public NamedProperty {
             "msgrcv(2) msgtyp (0: the first message; > 0: the first of that type, or with "
             "MSG_EXCEPT of another type; < 0: the first of the lowest type <= |msgtyp|); POSIX "
             "msgrcv(); LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c (msgtyp zero, "
-            "positive, negative, MSG_EXCEPT), msgrcv02.c (ENOMSG with IPC_NOWAIT)"),
+            "positive, negative, MSG_EXCEPT), msgrcv02.c (ENOMSG with IPC_NOWAIT)",
+            ForSysvMsg),
         mix_(mix) {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -194,8 +194,8 @@ class NoErrorProperty : public NamedProperty {
             "a message longer than msgsz: with MSG_NOERROR it is received truncated to msgsz and "
             "removed; without, msgrcv gives E2BIG and the message stays queued, in place",
             "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c "
-            "(E2BIG), msgrcv07.c (MSG_NOERROR truncates)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+            "(E2BIG), msgrcv07.c (MSG_NOERROR truncates)",
+            ForSysvMsg) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *rc::gen::inRange<uint64_t>(1, kMaxText + 1);
@@ -261,8 +261,8 @@ class NoWaitProperty : public NamedProperty {
             "IPC_NOWAIT: msgrcv on an empty queue gives ENOMSG; msgsnd gives EAGAIN exactly when "
             "the message would take the queue past msg_qbytes, queueing nothing",
             "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP testcases/kernel/syscalls/ipc/"
-            "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)") {}
-  Applicability AppliesTo(const Transport& t) const override { return ForSysvMsg(t); }
+            "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)",
+            ForSysvMsg) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("msgsnd of message %d with IPC_NOWAIT: %s", s.arg, SayBytes(s.size));
