@@ -1,3 +1,15 @@
+# What each ipcspec_* function checks first, after cmake_parse_arguments(... arg ...):
+# no arguments it does not know, and a `target` that is a target. Stops with
+# a message that names `caller` otherwise.
+macro(_ipcspec_check_call caller target)
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "${caller}: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT TARGET ${target})
+    message(FATAL_ERROR "${caller}: ${target} is not a target")
+  endif()
+endmacro()
+
 # ipcspec_discover_tests(<plugin target>
 #                        [TRANSPORT name] [PROPERTY glob[,glob]] [EXAMPLES n]
 #                        [CASE_TIMEOUT duration] [TIMEOUT seconds]
@@ -26,12 +38,7 @@
 function(ipcspec_discover_tests target)
   cmake_parse_arguments(PARSE_ARGV 1 arg ""
     "TRANSPORT;PROPERTY;EXAMPLES;CASE_TIMEOUT;TIMEOUT;TEST_PREFIX" "EXTRA_ARGS")
-  if(arg_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ipcspec_discover_tests: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
-  endif()
-  if(NOT TARGET ${target})
-    message(FATAL_ERROR "ipcspec_discover_tests: ${target} is not a target")
-  endif()
+  _ipcspec_check_call(ipcspec_discover_tests ${target})
   foreach(pair "TRANSPORT;${target}" "PROPERTY;*" "TIMEOUT;600" "TEST_PREFIX;${target}.")
     list(GET pair 0 key)
     list(GET pair 1 default)
@@ -95,12 +102,7 @@ set(_IPCSPEC_DISCOVER_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/ipcspecDiscoverTests.cma
 # load: its message names the problem).
 function(ipcspec_add_conformance_test target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "TRANSPORT;PROPERTY;EXAMPLES;TIMEOUT;NAME" "")
-  if(arg_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ipcspec_add_conformance_test: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
-  endif()
-  if(NOT TARGET ${target})
-    message(FATAL_ERROR "ipcspec_add_conformance_test: ${target} is not a target")
-  endif()
+  _ipcspec_check_call(ipcspec_add_conformance_test ${target})
   if(NOT arg_TRANSPORT)
     set(arg_TRANSPORT ${target})
   endif()

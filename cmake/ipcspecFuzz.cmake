@@ -30,14 +30,11 @@
 # IPCSPEC_FUZZ_SHARE_DIR (set by ipcspecConfig.cmake) holds the glue
 # (fuzz_plugin_main.c) and the seed corpus (corpus/plugin, plugin.dict).
 
+# (_ipcspec_check_call is in ipcspecConformance.cmake, which
+# ipcspecConfig.cmake includes before this file.)
 function(ipcspec_add_fuzz_target target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "NAME;SECONDS" "")
-  if(arg_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ipcspec_add_fuzz_target: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
-  endif()
-  if(NOT TARGET ${target})
-    message(FATAL_ERROR "ipcspec_add_fuzz_target: ${target} is not a target")
-  endif()
+  _ipcspec_check_call(ipcspec_add_fuzz_target ${target})
   if(NOT arg_NAME)
     set(arg_NAME fuzz_${target})
   endif()
