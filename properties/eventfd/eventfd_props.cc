@@ -180,6 +180,18 @@ class EagainProperty : public NamedProperty {
                                 SayRoomLeft};
 };
 
+// The counter still holds `init`: a read gives it (EAGAIN when it is 0, on a
+// non-blocking descriptor). A failure says what was read instead.
+Verdict CounterStill(int fd, uint64_t init) {
+  int err = 0;
+  const uint64_t got = ReadCounter(fd, &err);
+  if (init == 0 ? err != EAGAIN : (err != 0 || got != init)) {
+    return Verdict::Fail(absl::StrFormat("the counter changed: %d before, read %s after", init,
+                                         err ? ErrnoName(err) : absl::StrCat(got)));
+  }
+  return Verdict::Pass();
+}
+
 class ShortBufferProperty : public NamedProperty {
  public:
   ShortBufferProperty()
@@ -209,13 +221,7 @@ class ShortBufferProperty : public NamedProperty {
           absl::StrFormat("write of %d bytes %s, not EINVAL", len,
                           n < 0 ? ErrnoName(errno) : absl::StrCat("returned ", n)));
     }
-    int err = 0;
-    const uint64_t got = ReadCounter(fd.get(), &err);
-    if (init == 0 ? err != EAGAIN : (err != 0 || got != init)) {
-      return Verdict::Fail(absl::StrFormat("the counter changed: %d before, read %s after", init,
-                                           err ? ErrnoName(err) : absl::StrCat(got)));
-    }
-    return Verdict::Pass();
+    return CounterStill(fd.get(), init);
   }
 
  private:
@@ -252,13 +258,7 @@ class MaxValueProperty : public NamedProperty {
                                         ", not EINVAL"));
     }
     SetNonBlocking(fd.get(), true);
-    int err = 0;
-    const uint64_t got = ReadCounter(fd.get(), &err);
-    if (init == 0 ? err != EAGAIN : (err != 0 || got != init)) {
-      return Verdict::Fail(absl::StrFormat("the counter changed: %d before, read %s after", init,
-                                           err ? ErrnoName(err) : absl::StrCat(got)));
-    }
-    return Verdict::Pass();
+    return CounterStill(fd.get(), init);
   }
 
  private:

@@ -118,12 +118,8 @@ class MknodProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> api_{this,
-                        0,
-                        "the node is made with %s",
-                        kMkfifo,
-                        rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}),
-                        SayApi};
+  const Param<int> api_{
+      this, 0, "the node is made with %s", kMkfifo, rc::gen::element<int>(0, 1, 2, 3), SayApi};
   const Param<int> perm_{
       this, 1, "the permissions asked for are %s", 0600, rc::gen::inRange(0, 01000), SayMode};
   const Param<int> umask_{this, 2, "the umask is %s", 022, rc::gen::inRange(0, 01000), SayMode};
@@ -161,18 +157,11 @@ class EexistProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<int> existing_{this,
-                             0,
-                             "the path already holds %s",
-                             kRegular,
-                             rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4}),
-                             SayExisting};
-  const Param<int> api_{this,
-                        1,
-                        "the node is made with %s",
-                        kMkfifo,
-                        rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}),
-                        SayApi};
+  const Param<int> existing_{
+      this,       0, "the path already holds %s", kRegular, rc::gen::element<int>(0, 1, 2, 3, 4),
+      SayExisting};
+  const Param<int> api_{
+      this, 1, "the node is made with %s", kMkfifo, rc::gen::element<int>(0, 1, 2, 3), SayApi};
 };
 
 Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
@@ -262,12 +251,8 @@ class OtruncProperty : public NamedProperty {
  private:
   const Param<uint64_t> queued_{
       this, 0, "%s are queued", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
-  const Param<int> mode_{this,
-                         1,
-                         "the FIFO is opened with %s",
-                         0,
-                         rc::gen::elementOf(std::vector<int>{0, 1, 2}),
-                         SayTruncMode};
+  const Param<int> mode_{
+      this, 1, "the FIFO is opened with %s", 0, rc::gen::element<int>(0, 1, 2), SayTruncMode};
   const Param<int> opens_{this, 2, "it is opened so %s times", 1, rc::gen::inRange(1, 4)};
 };
 
@@ -312,8 +297,8 @@ class TruncateProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> call_{
-      this, 0, "the call is %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2}), SayTruncCall};
+  const Param<int> call_{this,        0, "the call is %s", 0, rc::gen::element<int>(0, 1, 2),
+                         SayTruncCall};
   const Param<uint64_t> length_{
       this,
       1,

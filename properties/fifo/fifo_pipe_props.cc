@@ -78,9 +78,8 @@ class DiscardProperty : public NamedProperty {
  private:
   const Param<uint64_t> left_{
       this, 0, "%s are left unread", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
-  const Param<int> pages_{
-      this,       1, "the capacity is %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2, 4}),
-      SayCapacity};
+  const Param<int> pages_{this,       1, "the capacity is %s", 0, rc::gen::element<int>(0, 1, 2, 4),
+                          SayCapacity};
   const Param<bool> reader_last_{
       this, 2, "the reader closes last: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };

@@ -162,8 +162,7 @@ class RdwrProperty : public NamedProperty {
   const Param<bool> nonblock_{
       this, 0, "the O_RDWR open is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
   const Param<int> extra_{
-      this,    1, "after it, %s opens the FIFO", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2}),
-      SayExtra};
+      this, 1, "after it, %s opens the FIFO", 0, rc::gen::element<int>(0, 1, 2), SayExtra};
   const Param<uint64_t> size_{
       this, 2, "%s are written through it", 10, rc::gen::inRange<uint64_t>(1, PIPE_BUF), SayBytes};
 };
@@ -232,12 +231,8 @@ class RendezvousProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> child_{this,
-                          0,
-                          "the process that opens first %s",
-                          0,
-                          rc::gen::elementOf(std::vector<int>{0, 1}),
-                          SayChildReads};
+  const Param<int> child_{
+      this, 0, "the process that opens first %s", 0, rc::gen::element<int>(0, 1), SayChildReads};
   const Param<uint64_t> size_{
       this, 1, "%s pass through", 100, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
 };
@@ -266,18 +261,13 @@ class EintrProperty : public NamedProperty {
  private:
   Verdict Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const;
 
-  const Param<int> child_{this,
-                          0,
-                          "the interrupted open is for %s",
-                          0,
-                          rc::gen::elementOf(std::vector<int>{0, 1}),
-                          [](uint64_t v) { return std::string(v != 0 ? "writing" : "reading"); }};
-  const Param<int> signal_{this,
-                           1,
-                           "the signal is %s",
-                           SIGUSR1,
-                           rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2, SIGALRM}),
-                           SaySignal};
+  const Param<int> child_{
+      this, 0, "the interrupted open is for %s", 0, rc::gen::element<int>(0, 1), [](uint64_t v) {
+        return std::string(v != 0 ? "writing" : "reading");
+      }};
+  const Param<int> signal_{
+      this,     1, "the signal is %s", SIGUSR1, rc::gen::element<int>(SIGUSR1, SIGUSR2, SIGALRM),
+      SaySignal};
   const Param<bool> restart_{
       this, 2, "the handler has SA_RESTART: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };

@@ -335,13 +335,13 @@ class SetSizeEpermProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> over_{this,
-                              0,
-                              "the request is %s above pipe-max-size",
-                              1,
-                              rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, 4096}),
-                                             rc::gen::inRange<uint64_t>(1, 1u << 22)),
-                              SayBytes};
+  const Param<uint64_t> over_{
+      this,
+      0,
+      "the request is %s above pipe-max-size",
+      1,
+      rc::gen::oneOf(rc::gen::element<uint64_t>(1, 4096), rc::gen::inRange<uint64_t>(1, 1u << 22)),
+      SayBytes};
   const Param<bool> end_{this, 1, "it is called on %s", true, rc::gen::arbitrary<bool>(), SayEnd};
 };
 

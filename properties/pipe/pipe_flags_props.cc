@@ -113,7 +113,7 @@ class GetflProperty : public NamedProperty {
       1,
       "then O_NONBLOCK is flipped on %s",
       0,
-      rc::gen::elementOf(std::vector<int>{0, 1, 2}),
+      rc::gen::element<int>(0, 1, 2),
       [](uint64_t v) {
         return std::string(v == 0 ? "neither end" : v == 1 ? "the read end" : "the write end");
       }};
@@ -270,7 +270,7 @@ class Pipe2NonblockProperty : public NamedProperty {
 
  private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 16,
-                          rc::gen::elementOf(std::vector<int>{1, 2, 4, 16})};
+                          rc::gen::element<int>(1, 2, 4, 16)};
   const Param<bool> direct_{
       this, 1, "O_DIRECT is given too: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };
@@ -388,7 +388,7 @@ class EmfileProperty : public NamedProperty {
   }
 
   const Param<int> free_{this, 0, "%s descriptor slots are free", 1,
-                         rc::gen::elementOf(std::vector<int>{0, 1, 2, 3})};
+                         rc::gen::element<int>(0, 1, 2, 3)};
   const Param<bool> pipe2_{
       this, 1, "the call is pipe2 (not pipe): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };

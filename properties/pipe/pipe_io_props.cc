@@ -290,8 +290,7 @@ class BlockedEpipeProperty : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<int> pages_{this, 0, "the capacity is %s pages", 1,
-                          rc::gen::elementOf(std::vector<int>{1, 2, 4})};
+  const Param<int> pages_{this, 0, "the capacity is %s pages", 1, rc::gen::element<int>(1, 2, 4)};
   const Param<uint64_t> size_{
       this, 1, "the blocked write is %s", 1, rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1), SayBytes};
   const Param<int> readers_{this, 2, "%s read descriptors are open", 1, rc::gen::inRange(1, 4)};

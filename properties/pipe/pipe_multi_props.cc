@@ -183,12 +183,10 @@ class WriteClosedProperty : public PipeProperty {
   }
 
  private:
-  const Param<long> pages_{this,
-                           0,
-                           "the capacity is %s",
-                           16,
-                           rc::gen::elementOf(std::vector<long>{1, 2, 4, 16}),
-                           [](uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }};
+  const Param<long> pages_{
+      this, 0, "the capacity is %s", 16, rc::gen::element<long>(1, 2, 4, 16), [](uint64_t v) {
+        return absl::StrCat(v, v == 1 ? " page" : " pages");
+      }};
 };
 
 class WakeAllProperty : public NamedProperty {

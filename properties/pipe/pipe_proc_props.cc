@@ -77,13 +77,12 @@ class InodeProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> flags_{
-      this,
-      0,
-      "the pipe has %s",
-      0,
-      rc::gen::elementOf(std::vector<int>{0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT}),
-      [](uint64_t v) { return SayOpenFlags(v); }};
+  const Param<int> flags_{this,
+                          0,
+                          "the pipe has %s",
+                          0,
+                          rc::gen::element<int>(0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT),
+                          [](uint64_t v) { return SayOpenFlags(v); }};
 };
 
 // Exit codes of the reopening child.

@@ -304,12 +304,9 @@ class EspipeProperty : public NamedProperty {
  private:
   const Param<uint64_t> offset_{this, 0, "the offset is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 20)};
-  const Param<int> whence_{this,
-                           1,
-                           "whence is %s",
-                           SEEK_SET,
-                           rc::gen::elementOf(std::vector<int>{SEEK_SET, SEEK_CUR, SEEK_END}),
-                           SayWhence};
+  const Param<int> whence_{
+      this,     1, "whence is %s", SEEK_SET, rc::gen::element<int>(SEEK_SET, SEEK_CUR, SEEK_END),
+      SayWhence};
   const Param<uint64_t> queued_{this, 2, "%s are queued", 10, PipeSize(), SayBytes};
 };
 

@@ -180,7 +180,7 @@ class NotifyProperty : public NamedProperty {
                            2,
                            "the notification signal is %s",
                            SIGUSR1,
-                           rc::gen::elementOf(std::vector<int>{SIGUSR1, SIGUSR2}),
+                           rc::gen::element<int>(SIGUSR1, SIGUSR2),
                            SaySignal};
 };
 

@@ -89,8 +89,7 @@ class SizeBoundsProperty : public NamedProperty {
 
  private:
   const Param<int> class_{
-      this,        0, "the size asked for is %s", 2, rc::gen::elementOf(std::vector<int>{0, 1, 2}),
-      SaySizeClass};
+      this, 0, "the size asked for is %s", 2, rc::gen::element<int>(0, 1, 2), SaySizeClass};
   const Param<uint64_t> extra_{
       this, 1, "off a page boundary by %s", 1, rc::gen::inRange<uint64_t>(1, Page()), SayBytes};
 };
@@ -298,9 +297,8 @@ class DtEinvalProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> what_{
-      this,         0, "shmdt is given %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2, 3}),
-      SayBadAddress};
+  const Param<int> what_{this,         0, "shmdt is given %s", 0, rc::gen::element<int>(0, 1, 2, 3),
+                         SayBadAddress};
   const Param<int> attaches_{this, 1, "the segment has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
 

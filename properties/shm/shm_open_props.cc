@@ -166,12 +166,9 @@ class OpenNamesProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> class_{this,
-                          0,
-                          "the name is %s",
-                          kNoSlash,
-                          rc::gen::elementOf(std::vector<int>{0, 1, 2, 3, 4, 5, 6}),
-                          SayNameClass};
+  const Param<int> class_{
+      this,        0, "the name is %s", kNoSlash, rc::gen::element<int>(0, 1, 2, 3, 4, 5, 6),
+      SayNameClass};
 };
 
 class OpenEnoentProperty : public NamedProperty {

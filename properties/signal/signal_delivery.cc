@@ -313,7 +313,7 @@ class AltstackErrorsProperty : public SignalProperty {
   const Param<int> size_{this,    1, "a small stack has %s", 1024, rc::gen::inRange(0, 2048),
                          SayBytes};
   const Param<int> flags_{this, 2, "unknown ss_flags are %s", 4,
-                          rc::gen::elementOf(std::vector<int>{4, 8, 16, 256})};
+                          rc::gen::element<int>(4, 8, 16, 256)};
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackErrorsProperty);
 

@@ -262,7 +262,7 @@ class KillErrnoProperty : public SignalProperty {
   const Param<uint64_t> case_{
       this, 0, "the call sends %s", kBadSignalSelf, rc::gen::inRange<uint64_t>(0, 6), SayErrnoCase};
   const Param<int> bad_{this, 1, "the invalid signal number is %s", 65,
-                        rc::gen::elementOf(std::vector<int>{-1, 65, 200, INT_MAX})};
+                        rc::gen::element<int>(-1, 65, 200, INT_MAX)};
   const Param<bool> sigqueue_{
       this, 2, "it uses sigqueue (else kill): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
 };

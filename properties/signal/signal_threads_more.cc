@@ -253,7 +253,7 @@ class TgkillErrorsProperty : public SignalProperty {
   const Param<uint64_t> case_{
       this, 0, "the call is %s", kBadTgid, rc::gen::inRange<uint64_t>(0, 7), SayCase};
   const Param<int> bad_{this, 1, "the invalid number used is %s", -1,
-                        rc::gen::elementOf(std::vector<int>{-1, 65, 200, 0x7fffffff})};
+                        rc::gen::element<int>(-1, 65, 200, 0x7fffffff)};
   const Param<int> signal_{
       this, 2, "the valid signal used is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };

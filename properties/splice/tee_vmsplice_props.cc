@@ -95,8 +95,8 @@ class TeeEinvalProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> which_{
-      this, 0, "the case is: %s", 0, rc::gen::elementOf(std::vector<int>{0, 1, 2}), SayTeeEinval};
+  const Param<int> which_{this,        0, "the case is: %s", 0, rc::gen::element<int>(0, 1, 2),
+                          SayTeeEinval};
 };
 
 class VmspliceToPipeProperty : public PipeProperty {
