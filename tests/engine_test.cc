@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "ipcspec/registry.h"
 #include "tests/support/broken_transports.h"
+#include "tests/support/run_property.h"
 
 namespace ipcspec {
 namespace {
@@ -20,19 +21,10 @@ class EngineTest : public ::testing::Test {
 
   PropertyResult Run(std::string_view transport, std::string_view property,
                      absl::Duration timeout = absl::Seconds(5), std::string reproduce = "") {
-    const Transport* t = TransportRegistry::Global().Find(transport);
-    const Property* p = PropertyRegistry::Global().Find(property);
-    if (t == nullptr || p == nullptr) {
-      ADD_FAILURE() << "no transport " << transport << " or no property " << property;
-      return {.outcome = Outcome::kBroken};
-    }
-    SandboxOptions o;
-    o.timeout = timeout;
-    DirectRunner runner(o);
     RunConfig config;
     config.seed = 42;
     config.reproduce = std::move(reproduce);
-    return RunProperty(*t, *p, config, runner);
+    return testing::RunRegistered(transport, property, config, timeout);
   }
 };
 

@@ -9,6 +9,7 @@
 #include "ipcspec/registry.h"
 #include "properties/model/model.h"
 #include "tests/support/broken_transports.h"
+#include "tests/support/run_property.h"
 #include "tests/support/unusual_transports.h"
 
 namespace ipcspec {
@@ -25,18 +26,9 @@ class GModelTest : public ::testing::Test {
   }
 
   PropertyResult Run(std::string_view transport, absl::Duration timeout = absl::Seconds(10)) {
-    const Transport* t = TransportRegistry::Global().Find(transport);
-    const Property* p = PropertyRegistry::Global().Find("G-MODEL");
-    if (t == nullptr || p == nullptr) {
-      ADD_FAILURE() << "no transport " << transport << " or no property G-MODEL";
-      return {.outcome = Outcome::kBroken};
-    }
-    SandboxOptions o;
-    o.timeout = timeout;
-    DirectRunner runner(o);
     RunConfig config;
     config.seed = 42;
-    return RunProperty(*t, *p, config, runner);
+    return testing::RunRegistered(transport, "G-MODEL", config, timeout);
   }
 
   CaseResult RunSteps(std::string_view transport, std::vector<Step> steps) {

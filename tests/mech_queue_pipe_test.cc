@@ -13,6 +13,7 @@
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
 #include "properties/support/mech_common.h"
+#include "tests/support/run_property.h"
 
 namespace ipcspec {
 namespace {
@@ -49,20 +50,11 @@ class MechTest : public ::testing::Test {
 
   static PropertyResult Run(std::string_view transport, std::string_view property,
                             int examples = 0) {
-    const Transport* t = TransportRegistry::Global().Find(transport);
-    const Property* p = PropertyRegistry::Global().Find(property);
-    if (t == nullptr || p == nullptr) {
-      ADD_FAILURE() << "no transport " << transport << " or no property " << property;
-      return {.outcome = Outcome::kBroken};
-    }
-    SandboxOptions o;
-    o.timeout = absl::Seconds(10);
-    DirectRunner runner(o);
     RunConfig config;
     config.seed = 7;
     config.examples = examples;
     config.shrink_budget = absl::Seconds(20);
-    return RunProperty(*t, *p, config, runner);
+    return testing::RunRegistered(transport, property, config, absl::Seconds(10));
   }
 };
 
