@@ -80,8 +80,7 @@ class DiscardProperty : public NamedProperty {
       this, 0, "%s are left unread", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
   const Param<int> pages_{this,       1, "the capacity is %s", 0, rc::gen::element<int>(0, 1, 2, 4),
                           SayCapacity};
-  const Param<bool> reader_last_{
-      this, 2, "the reader closes last: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam reader_last_{this, 2, "the reader closes last: %s", false};
 };
 
 // revents of a poll with timeout 0 (a state query), or -1.

@@ -159,8 +159,7 @@ class RdwrProperty : public NamedProperty {
     return kRdwrOk;
   }
 
-  const Param<bool> nonblock_{
-      this, 0, "the O_RDWR open is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam nonblock_{this, 0, "the O_RDWR open is non-blocking: %s", false};
   const Param<int> extra_{
       this, 1, "after it, %s opens the FIFO", 0, rc::gen::element<int>(0, 1, 2), SayExtra};
   const Param<uint64_t> size_{
@@ -268,8 +267,7 @@ class EintrProperty : public NamedProperty {
   const Param<int> signal_{
       this,     1, "the signal is %s", SIGUSR1, rc::gen::element<int>(SIGUSR1, SIGUSR2, SIGALRM),
       SaySignal};
-  const Param<bool> restart_{
-      this, 2, "the handler has SA_RESTART: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam restart_{this, 2, "the handler has SA_RESTART: %s", false};
 };
 
 // Flags: 0 started (counter 0: pid), 1 the open returned; counter 1: handled.

@@ -213,8 +213,7 @@ class Pipe2CloexecProperty : public NamedProperty {
     return survived == 1 ? "is still open after execve" : "was closed by execve";
   }
 
-  const Param<bool> cloexec_{this,    0, "O_CLOEXEC is given: %s", true, rc::gen::arbitrary<bool>(),
-                             SayYesNo};
+  const YesNoParam cloexec_{this, 0, "O_CLOEXEC is given: %s", true};
   const Param<int> others_{this, 1, "the other flags are %s", 0, StatusFlags(), SayFlagSet};
 };
 
@@ -271,8 +270,7 @@ class Pipe2NonblockProperty : public NamedProperty {
  private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 16,
                           rc::gen::element<int>(1, 2, 4, 16)};
-  const Param<bool> direct_{
-      this, 1, "O_DIRECT is given too: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam direct_{this, 1, "O_DIRECT is given too: %s", false};
 };
 
 class SigpipeKillProperty : public PipeProperty {
@@ -312,8 +310,7 @@ class SigpipeKillProperty : public PipeProperty {
       this, 0, "%s are left unread", 0, rc::gen::inRange<uint64_t>(0, 4 * PIPE_BUF), SayBytes};
   const Param<uint64_t> size_{
       this, 1, "the write is %s", 1, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
-  const Param<bool> nonblock_{
-      this, 2, "the write end is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam nonblock_{this, 2, "the write end is non-blocking: %s", false};
 };
 
 // Exit codes of the EMFILE child.
@@ -389,8 +386,7 @@ class EmfileProperty : public NamedProperty {
 
   const Param<int> free_{this, 0, "%s descriptor slots are free", 1,
                          rc::gen::element<int>(0, 1, 2, 3)};
-  const Param<bool> pipe2_{
-      this, 1, "the call is pipe2 (not pipe): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam pipe2_{this, 1, "the call is pipe2 (not pipe): %s", false};
 };
 
 IPCSPEC_REGISTER_PROPERTY(GetflProperty);

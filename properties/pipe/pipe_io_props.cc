@@ -87,13 +87,9 @@ class ZeroIoProperty : public PipeProperty {
     return c.Said();
   }
 
-  const Param<bool> nonblock_{
-      this, 0, "both ends are non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
-  const Param<bool> reader_gone_{
-      this,    1, "the reader is gone before the write: %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
-  const Param<bool> null_{
-      this, 2, "the buffer pointer is NULL: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam nonblock_{this, 0, "both ends are non-blocking: %s", false};
+  const YesNoParam reader_gone_{this, 1, "the reader is gone before the write: %s", false};
+  const YesNoParam null_{this, 2, "the buffer pointer is NULL: %s", false};
 };
 
 class FionreadProperty : public PipeProperty {

@@ -80,9 +80,7 @@ class PollHupProperty : public NamedProperty {
       rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
       SayBytes};
   const Param<int> writers_{this, 1, "%s write descriptors are open", 1, rc::gen::inRange(1, 5)};
-  const Param<bool> blocking_{
-      this,    2, "a poll waits on the empty pipe meanwhile: %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam blocking_{this, 2, "a poll waits on the empty pipe meanwhile: %s", false};
 };
 
 Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
@@ -181,8 +179,7 @@ class PollErrProperty : public PipeProperty {
   }
 
  private:
-  const Param<bool> full_{this,    0, "the pipe is full: %s", false, rc::gen::arbitrary<bool>(),
-                          SayYesNo};
+  const YesNoParam full_{this, 0, "the pipe is full: %s", false};
   const Param<int> readers_{this, 1, "%s read descriptors are open", 1, rc::gen::inRange(1, 5)};
 };
 

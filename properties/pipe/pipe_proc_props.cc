@@ -195,14 +195,8 @@ class ProcNorefProperty : public PipeProperty {
   }
 
  private:
-  const Param<bool> info_{this,
-                          0,
-                          "the path is under /proc/self/fdinfo (not fd): %s",
-                          false,
-                          rc::gen::arbitrary<bool>(),
-                          SayYesNo};
-  const Param<bool> lstat_{
-      this, 1, "lstat is used (not stat): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam info_{this, 0, "the path is under /proc/self/fdinfo (not fd): %s", false};
+  const YesNoParam lstat_{this, 1, "lstat is used (not stat): %s", false};
   const Param<int> times_{this, 2, "it is looked at %s times", 1, rc::gen::inRange(1, 5)};
 };
 

@@ -106,19 +106,15 @@ class DirectionProperty : public NamedProperty {
  private:
   const Param<uint64_t> in_flight_{this, 0,          "%s are in flight in the pipe",
                                    100,  PipeSize(), SayBytes};
-  const Param<bool> r_nonblock_{
-      this, 1, "the read end is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
-  const Param<bool> w_nonblock_{
-      this, 2, "the write end is non-blocking: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam r_nonblock_{this, 1, "the read end is non-blocking: %s", false};
+  const YesNoParam w_nonblock_{this, 2, "the write end is non-blocking: %s", false};
   const Param<uint64_t> ask_{this,
                              3,
                              "each wrong-way call asks for %s",
                              10,
                              rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF),
                              SayBytes};
-  const Param<bool> read_first_{
-      this,    4, "the read on the write end comes first: %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam read_first_{this, 4, "the read on the write end comes first: %s", false};
 };
 
 class EpipeProperty : public NamedProperty {

@@ -232,8 +232,7 @@ class RdonlyMprotectProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> rdonly_{
-      this, 0, "the attach is SHM_RDONLY: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam rdonly_{this, 0, "the attach is SHM_RDONLY: %s", false};
   const Param<uint64_t> pages_{
       this, 1, "the segment is %s long", 1, rc::gen::inRange<uint64_t>(1, 5), SayPages};
 };

@@ -73,8 +73,7 @@ class SegvProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> after_detach_{
-      this, 0, "the write comes after detaching: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam after_detach_{this, 0, "the write comes after detaching: %s", false};
   const Param<uint64_t> size_{this, 1, "the segment is %s", 4096, SegmentSize(), SayBytes};
 };
 IPCSPEC_REGISTER_PROPERTY(SegvProperty);

@@ -50,8 +50,7 @@ class CowForkProperty : public NamedProperty {
                                SayPages};
   const Param<uint64_t> writes_{this, 2, "each side writes %s bytes after fork", 1,
                                 rc::gen::inRange<uint64_t>(1, 17)};
-  const Param<bool> child_first_{
-      this, 3, "the child writes first: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam child_first_{this, 3, "the child writes first: %s", false};
 };
 
 // "" when every written slot of `p` holds what `mine` wrote and every slot the

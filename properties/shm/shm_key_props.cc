@@ -240,8 +240,7 @@ class KeyLookupProperty : public NamedProperty {
 
  private:
   const Param<int> keys_{this, 0, "%s keys have segments", 1, rc::gen::inRange(1, 5)};
-  const Param<bool> child_{
-      this, 1, "another process looks them up: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam child_{this, 1, "another process looks them up: %s", false};
 };
 
 std::string SayBadAddress(uint64_t v) {

@@ -150,8 +150,7 @@ class RmidReattachProperty : public NamedProperty {
  private:
   const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
   const Param<int> attaches_{this, 1, "it has %s attaches when removed", 1, rc::gen::inRange(1, 4)};
-  const Param<bool> child_{
-      this, 2, "a forked child attaches it again: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam child_{this, 2, "a forked child attaches it again: %s", false};
 };
 
 class RmidRepeatProperty : public NamedProperty {
@@ -247,9 +246,7 @@ class RmidKeyGoneProperty : public NamedProperty {
 
  private:
   const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
-  const Param<bool> attached_{
-      this,    1, "it is still attached when removed: %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam attached_{this, 1, "it is still attached when removed: %s", false};
 };
 
 class UnlinkRecreateProperty : public NamedProperty {
@@ -297,8 +294,7 @@ class UnlinkRecreateProperty : public NamedProperty {
 
  private:
   const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
-  const Param<bool> keep_fd_{
-      this, 1, "the old descriptor stays open: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam keep_fd_{this, 1, "the old descriptor stays open: %s", false};
 };
 
 class UnlinkFdProperty : public NamedProperty {

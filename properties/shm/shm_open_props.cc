@@ -210,11 +210,8 @@ class OpenEnoentProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> unlinked_{
-      this,    0, "the name existed and was unlinked: %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
-  const Param<bool> rdonly_{
-      this, 1, "the open is O_RDONLY: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam unlinked_{this, 0, "the name existed and was unlinked: %s", false};
+  const YesNoParam rdonly_{this, 1, "the open is O_RDONLY: %s", false};
 };
 
 class OpenTruncProperty : public NamedProperty {
@@ -296,10 +293,8 @@ class OpenCloexecProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> rdonly_{
-      this, 0, "the open is O_RDONLY: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
-  const Param<bool> create_{this,    1, "O_CREAT is given: %s", false, rc::gen::arbitrary<bool>(),
-                            SayYesNo};
+  const YesNoParam rdonly_{this, 0, "the open is O_RDONLY: %s", false};
+  const YesNoParam create_{this, 1, "O_CREAT is given: %s", false};
 };
 
 IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty);

@@ -453,8 +453,7 @@ class MremapAliasProperty : public NamedProperty {
  private:
   const Param<uint64_t> pages_{
       this, 0, "the mapping is %s long", 1, rc::gen::inRange<uint64_t>(1, 5), SayPages};
-  const Param<bool> private_{
-      this, 1, "the mapping is MAP_PRIVATE: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam private_{this, 1, "the mapping is MAP_PRIVATE: %s", false};
 };
 
 IPCSPEC_REGISTER_PROPERTY(ResizeProperty);

@@ -97,9 +97,7 @@ class ActionEinvalProperty : public SignalProperty {
  private:
   const Param<uint64_t> bad_{this,  0, "the call names %s", kZero, rc::gen::inRange<uint64_t>(0, 8),
                              SayBad};
-  const Param<bool> set_{
-      this,    1, "it sets an action (else only queries): %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam set_{this, 1, "it sets an action (else only queries): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(ActionEinvalProperty);
 

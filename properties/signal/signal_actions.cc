@@ -138,8 +138,7 @@ class NoDeferProperty : public SignalProperty {
   const Param<int> signal_{
       this,         0,        "the signal, raised again inside its handler, is %s", SIGUSR1,
       TermSignal(), SaySignal};
-  const Param<bool> nodefer_{
-      this, 1, "its handler has SA_NODEFER: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam nodefer_{this, 1, "its handler has SA_NODEFER: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(NoDeferProperty);
 
@@ -281,8 +280,7 @@ class RestartProperty : public SignalProperty {
  private:
   const Param<int> signal_{this,         0,        "the signal interrupting read(2) is %s", SIGUSR1,
                            TermSignal(), SaySignal};
-  const Param<bool> restart_{
-      this, 1, "its handler has SA_RESTART: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam restart_{this, 1, "its handler has SA_RESTART: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(RestartProperty);
 
@@ -396,8 +394,7 @@ class UncatchableProperty : public SignalProperty {
   const Param<uint64_t> attempts_{
       this,       0, "before they are sent, the child %s", 7, rc::gen::inRange<uint64_t>(0, 8),
       SayAttempts};
-  const Param<bool> stop_first_{
-      this, 1, "SIGSTOP is sent before SIGKILL: %s", true, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam stop_first_{this, 1, "SIGSTOP is sent before SIGKILL: %s", true};
 };
 IPCSPEC_REGISTER_PROPERTY(UncatchableProperty);
 

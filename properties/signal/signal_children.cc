@@ -177,12 +177,8 @@ class ChldStopContProperty : public SignalProperty {
  private:
   const Param<int> signal_{this,     0, "the stop signal is %s", SIGSTOP, GenSignal(StopSignals()),
                            SaySignal};
-  const Param<bool> by_child_{this,
-                              1,
-                              "the child raises it itself (else the parent sends it): %s",
-                              false,
-                              rc::gen::arbitrary<bool>(),
-                              SayYesNo};
+  const YesNoParam by_child_{this, 1, "the child raises it itself (else the parent sends it): %s",
+                             false};
   const Param<int> rounds_{this, 2, "it is stopped and continued %s times", 1,
                            rc::gen::inRange(1, 4)};
 };
@@ -374,8 +370,7 @@ class ChldIgnProperty : public SignalProperty {
 
  private:
   const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
-  const Param<bool> blocked_{this,    1, "SIGCHLD is blocked: %s", true, rc::gen::arbitrary<bool>(),
-                             SayYesNo};
+  const YesNoParam blocked_{this, 1, "SIGCHLD is blocked: %s", true};
 };
 IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty);
 

@@ -201,14 +201,9 @@ class OnstackProperty : public SignalProperty {
 
  private:
   const Param<int> size_{this, 0, "the alternate stack has %s", 32768, GenStackBytes(8), SayBytes};
-  const Param<bool> onstack_{
-      this, 1, "the handler has SA_ONSTACK: %s", true, rc::gen::arbitrary<bool>(), SayYesNo};
-  const Param<bool> disabled_{
-      this,    2, "the stack is disabled (SS_DISABLE): %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
-  const Param<bool> nested_{
-      this,    3, "the handler raises a second signal: %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam onstack_{this, 1, "the handler has SA_ONSTACK: %s", true};
+  const YesNoParam disabled_{this, 2, "the stack is disabled (SS_DISABLE): %s", false};
+  const YesNoParam nested_{this, 3, "the handler raises a second signal: %s", false};
   const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };

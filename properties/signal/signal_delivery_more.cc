@@ -92,8 +92,7 @@ class AltstackInheritProperty : public SignalProperty {
 
  private:
   const Param<int> size_{this, 0, "the alternate stack has %s", 16384, GenStackBytes(4), SayBytes};
-  const Param<bool> exec_{
-      this, 1, "the child then calls execve: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam exec_{this, 1, "the child then calls execve: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty);
 

@@ -135,8 +135,7 @@ class ContResumeProperty : public SignalProperty {
   const Param<uint64_t> disposition_{
       this,   0, "the child's SIGCONT disposition is %s", 0, rc::gen::inRange<uint64_t>(0, 3),
       SayCont};
-  const Param<bool> blocked_{this,    1, "it blocks SIGCONT: %s", false, rc::gen::arbitrary<bool>(),
-                             SayYesNo};
+  const YesNoParam blocked_{this, 1, "it blocks SIGCONT: %s", false};
   const Param<int> stop_{this,     2, "it is stopped by %s", SIGSTOP, GenSignal(StopSignals()),
                          SaySignal};
 };

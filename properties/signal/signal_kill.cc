@@ -263,8 +263,7 @@ class KillErrnoProperty : public SignalProperty {
       this, 0, "the call sends %s", kBadSignalSelf, rc::gen::inRange<uint64_t>(0, 6), SayErrnoCase};
   const Param<int> bad_{this, 1, "the invalid signal number is %s", 65,
                         rc::gen::element<int>(-1, 65, 200, INT_MAX)};
-  const Param<bool> sigqueue_{
-      this, 2, "it uses sigqueue (else kill): %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam sigqueue_{this, 2, "it uses sigqueue (else kill): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty);
 
@@ -398,8 +397,7 @@ class KillZombieProperty : public SignalProperty {
   const Param<int> code_{this, 0, "the child exits with %s", 0, rc::gen::inRange(0, 256)};
   const Param<uint64_t> signals_{
       this, 1, "the zombie is sent %s", 0, GenMask(PlaySignals(), true), SayMask};
-  const Param<bool> sigkill_{this,    2, "and SIGKILL: %s", true, rc::gen::arbitrary<bool>(),
-                             SayYesNo};
+  const YesNoParam sigkill_{this, 2, "and SIGKILL: %s", true};
 };
 IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
 

@@ -204,8 +204,7 @@ class KillPgrpProperty : public SignalProperty {
   const Param<int> in_case_{this, 0, "%s children share the caller's group", 1,
                             rc::gen::inRange(0, 3)};
   const Param<int> in_group_{this, 1, "%s children form another group", 2, rc::gen::inRange(1, 4)};
-  const Param<bool> leader_exits_{
-      this, 2, "that group's leader exits first: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam leader_exits_{this, 2, "that group's leader exits first: %s", false};
   const Param<uint64_t> api_{
       this, 3, "the call is %s", kKillNegative, rc::gen::inRange<uint64_t>(0, 3), SayPgrpApi};
   const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),

@@ -162,8 +162,7 @@ class MaskQueryProperty : public SignalProperty {
   const Param<uint64_t> mask_{this, 1, "the mask is %s", 0, GenMask(PlaySignals()), SayMask};
   const Param<uint64_t> api_{this,  2, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
                              SayApi};
-  const Param<bool> no_old_{this,    3, "oldset is NULL too: %s", false, rc::gen::arbitrary<bool>(),
-                            SayYesNo};
+  const YesNoParam no_old_{this, 3, "oldset is NULL too: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskQueryProperty);
 

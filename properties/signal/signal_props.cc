@@ -252,19 +252,12 @@ class CoalesceProperty : public SignalProperty {
       this,     0, "the blocked standard signal is %s", SIGUSR1, GenSignal(StandardSignals()),
       SaySignal};
   const Param<int> times_{this, 1, "it is generated %s times", 3, rc::gen::inRange(2, 25)};
-  const Param<bool> by_wait_{this,
-                             2,
-                             "it is collected by sigwaitinfo (else by unblocking): %s",
-                             false,
-                             rc::gen::arbitrary<bool>(),
-                             SayYesNo};
-  const Param<bool> to_thread_{this,
-                               3,
-                               "it is sent with tgkill to this thread (else kill and "
-                               "sigqueue to the process): %s",
-                               false,
-                               rc::gen::arbitrary<bool>(),
-                               SayYesNo};
+  const YesNoParam by_wait_{this, 2, "it is collected by sigwaitinfo (else by unblocking): %s",
+                            false};
+  const YesNoParam to_thread_{this, 3,
+                              "it is sent with tgkill to this thread (else kill and "
+                              "sigqueue to the process): %s",
+                              false};
 };
 IPCSPEC_REGISTER_PROPERTY(CoalesceProperty);
 
@@ -331,11 +324,8 @@ class HandleInfoProperty : public SignalProperty {
 
  private:
   const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, PlaySignal(), SaySignal};
-  const Param<bool> queue_{
-      this,    1, "it is sent with sigqueue (else kill): %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
-  const Param<bool> from_child_{
-      this, 2, "a forked child sends it: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam queue_{this, 1, "it is sent with sigqueue (else kill): %s", false};
+  const YesNoParam from_child_{this, 2, "a forked child sends it: %s", false};
   const Param<int> value_{this, 3, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 30)};
 };
 IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty);

@@ -468,12 +468,8 @@ class PpollMaskProperty : public SignalProperty {
       this, 1, "the thread blocks %s, all pending", 0, GenMask(PlaySignals(), true), SayMask};
   const Param<uint64_t> call_{this,   2, "the call's sigmask blocks %s", 0, GenMask(PlaySignals()),
                               SayMask};
-  const Param<bool> readable_{this,
-                              3,
-                              "a byte waits in the pipe (only when no signal can interrupt): %s",
-                              false,
-                              rc::gen::arbitrary<bool>(),
-                              SayYesNo};
+  const YesNoParam readable_{
+      this, 3, "a byte waits in the pipe (only when no signal can interrupt): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty);
 

@@ -155,8 +155,7 @@ class ThreadDirectedProperty : public SignalProperty {
   const Param<uint64_t> api_{
       this, 0, "the signal is sent with %s", kTgkill, rc::gen::inRange<uint64_t>(0, 3), SayApi};
   const Param<int> target_{this, 1, "to helper thread %s of 2", 1, rc::gen::inRange(1, 3)};
-  const Param<bool> blocks_{
-      this, 2, "the target blocks it: %s", false, rc::gen::arbitrary<bool>(), SayYesNo};
+  const YesNoParam blocks_{this, 2, "the target blocks it: %s", false};
   const Param<int> signal_{this,     3, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
   const Param<int> value_{this, 4, "pthread_sigqueue's value is %s", 7,

@@ -107,12 +107,8 @@ class ThreadSigwaitProperty : public SignalProperty {
 
  private:
   const Param<int> threads_{this, 0, "%s threads wait in sigwaitinfo", 2, rc::gen::inRange(2, 5)};
-  const Param<bool> directed_{this,
-                              1,
-                              "each send is a tgkill to one of them (else kill): %s",
-                              false,
-                              rc::gen::arbitrary<bool>(),
-                              SayYesNo};
+  const YesNoParam directed_{this, 1, "each send is a tgkill to one of them (else kill): %s",
+                             false};
   const Param<int> signal_{this,     2, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
@@ -334,12 +330,7 @@ class AltstackThreadProperty : public SignalProperty {
 
  private:
   const Param<int> size_{this, 0, "the stacks have %s bytes", 16384, GenStackBytes(4), SayBytes};
-  const Param<bool> sets_own_{this,
-                              1,
-                              "the thread sets (and clears) one of its own: %s",
-                              false,
-                              rc::gen::arbitrary<bool>(),
-                              SayYesNo};
+  const YesNoParam sets_own_{this, 1, "the thread sets (and clears) one of its own: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackThreadProperty);
 

@@ -246,9 +246,7 @@ class WaitUncatchableProperty : public SignalProperty {
  private:
   const Param<uint64_t> api_{
       this, 0, "the child waits in %s", kSigwaitinfo, rc::gen::inRange<uint64_t>(0, 3), SayApi};
-  const Param<bool> stop_{
-      this,    1, "the signal is SIGSTOP (else SIGKILL): %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam stop_{this, 1, "the signal is SIGSTOP (else SIGKILL): %s", false};
   const Param<uint64_t> extra_{
       this, 2, "its set also holds SIGUSR1 and %s", 0, GenMask(PlaySignals()), SayMask};
 };

@@ -249,8 +249,7 @@ class EspipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> side_{this,    0, "the pipe is the input: %s", true, rc::gen::arbitrary<bool>(),
-                          SayYesNo};
+  const YesNoParam side_{this, 0, "the pipe is the input: %s", true};
   const Param<uint64_t> offset_{this, 1, "the offset given is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 16)};
 };
@@ -374,9 +373,7 @@ class NonblockProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> to_file_{
-      this,    0, "the output is a file (not a pipe): %s", false, rc::gen::arbitrary<bool>(),
-      SayYesNo};
+  const YesNoParam to_file_{this, 0, "the output is a file (not a pipe): %s", false};
   const Param<uint64_t> len_{this, 1, "the splice asks for %s", 100, SpliceSize(), SayBytes};
 };
 

@@ -81,6 +81,14 @@ class Param {
   T fallback_;
 };
 
+// A yes/no parameter, drawn by a fair coin and said "yes" or "no":
+//   const YesNoParam nonblock_{this, 2, "the write end is O_NONBLOCK: %s", false};
+class YesNoParam : public Param<bool> {
+ public:
+  YesNoParam(NamedProperty* owner, uint64_t index, std::string_view words, bool fallback)
+      : Param<bool>(owner, index, words, fallback, rc::gen::arbitrary<bool>(), SayYesNo) {}
+};
+
 // The applicability of a property that holds for every transport.
 inline Applicability EveryTransport(const Transport&) { return Applicability::Yes(); }
 
