@@ -13,6 +13,7 @@
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/send_steps.h"
 
 namespace ipcspec::props {
 namespace {
@@ -45,13 +46,7 @@ class HandOffProperty : public NamedProperty {
     return NamedProperty::DescribeStep(s);
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int n = *rc::gen::inRange(0, 12);
-      for (int i = 0; i < n; ++i)
-        steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(0, 70000), i));
-      return steps;
-    });
+    return SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::string path = ScratchFile(env);

@@ -21,6 +21,7 @@
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/send_steps.h"
 
 namespace ipcspec::props {
 namespace {
@@ -239,14 +240,7 @@ class StreamMergeProperty : public PipeProperty {
             "Linux fs/pipe.c pipe_read",
             ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int k = *rc::gen::inRange(2, 17);
-      for (int i = 0; i < k; ++i) {
-        steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), i));
-      }
-      return steps;
-    });
+    return SendSteps(2, 17, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF));
   }
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long room = p.capacity > 0 ? p.capacity / 2 : PIPE_BUF;

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/send_steps.h"
 #include "properties/support/shm_util.h"
 
 namespace ipcspec::props {
@@ -50,12 +51,7 @@ class ResizeProperty : public NamedProperty {
             "testcases/kernel/syscalls/mmap/mmap09.c",
             ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int n = *rc::gen::inRange(1, 7);
-      for (int i = 0; i < n; ++i) steps.push_back(Step::Send(1, *ResizeTarget(), i));
-      return steps;
-    });
+    return SendSteps(1, 7, ResizeTarget());
   }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) return absl::StrFormat("ftruncate to %d bytes", s.size);

@@ -16,6 +16,7 @@
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
+#include "properties/support/send_steps.h"
 
 namespace ipcspec::props {
 namespace {
@@ -108,13 +109,7 @@ class VmspliceToPipeProperty : public PipeProperty {
             "their total",
             "vmsplice(2); LTP testcases/kernel/syscalls/vmsplice/vmsplice01.c", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int n = *rc::gen::inRange(1, 17);
-      for (int i = 0; i < n; ++i)
-        steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(1, PIPE_BUF), i));
-      return steps;
-    });
+    return SendSteps(1, 17, rc::gen::inRange<uint64_t>(1, PIPE_BUF));
   }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) return absl::StrFormat("an iovec of %d bytes", s.size);

@@ -1,0 +1,31 @@
+// properties/support/send_steps.h: the steps of a property that only sends:
+// a number of sends by the writer (actor 1), numbered from 0, each of a
+// drawn size, for the properties that check what a run of writes leaves.
+//
+//   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+//     return SendSteps(1, 7, rc::gen::inRange<uint64_t>(1, 4096));   // 1 to 6 sends
+//   }
+#ifndef IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
+#define IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "ipcspec/scenario.h"
+#include "rapidcheck.h"
+
+namespace ipcspec::props {
+
+// `lo` to `hi - 1` sends by actor 1, send i of a size drawn from `size`.
+inline rc::Gen<std::vector<Step>> SendSteps(int lo, int hi, rc::Gen<uint64_t> size) {
+  return rc::gen::exec([lo, hi, size] {
+    std::vector<Step> steps;
+    const int n = *rc::gen::inRange(lo, hi);
+    for (int i = 0; i < n; ++i) steps.push_back(Step::Send(1, *size, i));
+    return steps;
+  });
+}
+
+}  // namespace ipcspec::props
+
+#endif  // IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
