@@ -22,6 +22,7 @@ constexpr uint64_t kCachedMessages = 256, kCachedBytes = uint64_t{1} << 18;
 // it does not): compared with the kept pattern (ModelPayloadView) where
 // there is one, instead of computing the pattern again.
 size_t Mismatch(uint64_t msg, uint64_t off, std::span<const std::byte> got) {
+  if (got.empty()) return 0;  // (an empty span's data() may be null: no memcmp)
   if (msg >= kCachedMessages || off + got.size() > kCachedBytes) {
     return PayloadMismatch(kWriter, msg, off, got);
   }
