@@ -20,13 +20,9 @@ extern uint8_t __start___sancov_cntrs[] __attribute__((weak, visibility("hidden"
 extern uint8_t __stop___sancov_cntrs[] __attribute__((weak, visibility("hidden")));
 }
 
-// The loops over counters are neither instrumented nor checked: they would
-// count themselves, and they run on every child exit.
-#if defined(__clang__)
-#define IPCSPEC_UNCOUNTED __attribute__((no_sanitize("address", "undefined", "coverage")))
-#else
-#define IPCSPEC_UNCOUNTED __attribute__((no_sanitize("address", "undefined")))
-#endif
+// The loops over counters are neither instrumented nor checked
+// (IPCSPEC_NOT_INSTRUMENTED): they would count themselves, and they run on
+// every child exit.
 
 namespace ipcspec {
 namespace {
@@ -41,20 +37,20 @@ uint8_t* g_buffer = nullptr;  // shared: g_parts[0].len + g_parts[1].len bytes
 bool g_active = false;        // copying (there are copied parts)
 bool g_shared = false;        // ShareCountersWithChildren succeeded once
 
-IPCSPEC_UNCOUNTED void ZeroCopiedParts() {
+IPCSPEC_NOT_INSTRUMENTED void ZeroCopiedParts() {
   for (const Copied& p : g_parts) {
     for (size_t i = 0; i < p.len; ++i) p.ptr[i] = 0;
   }
 }
 
-IPCSPEC_UNCOUNTED uint8_t SaturatingAdd(uint8_t a, uint8_t b) {
+IPCSPEC_NOT_INSTRUMENTED uint8_t SaturatingAdd(uint8_t a, uint8_t b) {
   const unsigned sum = unsigned{a} + b;
   return sum > 255 ? 255 : static_cast<uint8_t>(sum);
 }
 
 }  // namespace
 
-IPCSPEC_UNCOUNTED void FlushChildCoverage() {
+IPCSPEC_NOT_INSTRUMENTED void FlushChildCoverage() {
   if (!g_active) return;
   size_t at = 0;
   for (const Copied& p : g_parts) {
@@ -70,7 +66,7 @@ IPCSPEC_UNCOUNTED void FlushChildCoverage() {
   }
 }
 
-IPCSPEC_UNCOUNTED void MergeChildCoverage() {
+IPCSPEC_NOT_INSTRUMENTED void MergeChildCoverage() {
   if (!g_active) return;
   size_t at = 0;
   for (const Copied& p : g_parts) {

@@ -19,12 +19,18 @@
 namespace ipcspec {
 namespace {
 
-// An empty tmpfs or mqueue directory is 40 bytes; each entry adds 20.
-constexpr off_t kEmptyDirSize = 40;
-
 std::string g_mq_dir = "/dev/mqueue";
 bool g_isolated = false;
 bool g_scratch_mounted = false;
+// Isolated: the namespace's counts and the scratch directory's size while
+// they were still empty (a tmpfs directory's size counts its entries).
+IpcCounts g_empty;
+off_t g_empty_scratch = -1;
+
+off_t ScratchSize() {
+  struct stat st;
+  return ::stat(FuzzScratchDir().c_str(), &st) == 0 ? st.st_size : -1;
+}
 
 std::string SysvItem(const SysvObject& o) {
   return absl::StrFormat("SysV %s key %d id %d", o.Table(), static_cast<int>(o.key), o.id);
@@ -40,16 +46,8 @@ std::set<std::string> Everything() {
 }
 
 // Isolated: whether anything at all is there, from counters alone
-// (inventory.h's IpcCounts).
-bool AnythingPresent() {
-  const IpcCounts c = CountIpc(g_mq_dir);
-  if (c.msg_queues != 0 || c.shm_segments != 0 || c.sem_sets != 0 ||
-      c.shm_dir_size != kEmptyDirSize || c.mq_dir_size != kEmptyDirSize) {
-    return true;
-  }
-  struct stat st;
-  return ::stat(FuzzScratchDir().c_str(), &st) != 0 || st.st_size != kEmptyDirSize;
-}
+// (inventory.h's IpcCounts), as the fork server judges its namespace.
+bool AnythingPresent() { return CountIpc(g_mq_dir) != g_empty || ScratchSize() != g_empty_scratch; }
 
 // Removes one item named as Everything() names it (isolated only).
 void Remove(const std::string& item) {
@@ -134,7 +132,9 @@ std::string EnterFuzzIsolation() {
         ::mount("mqueue", mq.c_str(), "mqueue", 0, nullptr) == 0) {
       g_mq_dir = mq;
     }
-    g_isolated = g_scratch_mounted && g_mq_dir == mq;
+    g_empty = CountIpc(g_mq_dir);
+    g_empty_scratch = ScratchSize();
+    g_isolated = g_scratch_mounted && g_mq_dir == mq && g_empty.known() && g_empty_scratch >= 0;
     return new std::string(
         absl::StrCat("private IPC and mount namespace, own /dev/shm, mqueue at ", g_mq_dir,
                      ", scratch ", scratch, g_scratch_mounted ? " (tmpfs)" : " (not tmpfs)",

@@ -194,7 +194,7 @@ bool MpReader::TakeWithSpares(uint32_t w, std::span<const std::byte> got) {
       continue;
     }
     if (!empties.empty() && got.size() == script_.sends[w][*k].size && Matches(w, *k, 0, got)) {
-      for (uint64_t e : empties) got_[w][e] = 1;
+      for (uint64_t e : empties) Take(w, e, 0);
       spare_empties_ -= empties.size();
       Take(w, *k, got.size());
       return true;

@@ -440,10 +440,10 @@ std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg,
   std::vector<std::byte>& out = cached ? cache[msg] : scratch;
   const bool grown = out.size() < size;
   if (grown) out.resize(std::max<uint64_t>(std::bit_ceil(size), 64));
-  if (grown && cached) {
-    FillPayload(kWriter, msg, 0, out);  // the whole pattern, kept
-  } else if (!cached) {
+  if (!cached) {
     FillPayload(kWriter, msg, 0, std::span(out.data(), size));
+  } else if (grown) {
+    FillPayload(kWriter, msg, 0, out);  // the whole pattern, kept
   }
   return std::span<const std::byte>(out.data(), size);
 }

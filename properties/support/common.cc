@@ -13,20 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "ipcspec/util.h"
 #include "ipcspec/watch.h"
-
-// A loop that computes bytes and checks nothing: left out of the sanitizers'
-// and the fuzzer's instrumentation.
-#if defined(__clang__)
-#define IPCSPEC_PLAIN_LOOP __attribute__((no_sanitize("address", "undefined", "coverage")))
-#else
-#define IPCSPEC_PLAIN_LOOP __attribute__((no_sanitize("address", "undefined")))
-#endif
 
 namespace ipcspec::props {
 namespace {
 
-IPCSPEC_PLAIN_LOOP inline uint64_t Mix(uint64_t x) {
+IPCSPEC_NOT_INSTRUMENTED inline uint64_t Mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
@@ -34,10 +27,12 @@ IPCSPEC_PLAIN_LOOP inline uint64_t Mix(uint64_t x) {
 }
 
 // The seed of one message's pattern, and its 8-byte word number `word`.
-IPCSPEC_PLAIN_LOOP inline uint64_t Seed(uint32_t writer, uint64_t msg) {
+IPCSPEC_NOT_INSTRUMENTED inline uint64_t Seed(uint32_t writer, uint64_t msg) {
   return Mix((uint64_t{writer} << 40) ^ msg);
 }
-IPCSPEC_PLAIN_LOOP inline uint64_t Word(uint64_t seed, uint64_t word) { return Mix(seed + word); }
+IPCSPEC_NOT_INSTRUMENTED inline uint64_t Word(uint64_t seed, uint64_t word) {
+  return Mix(seed + word);
+}
 
 }  // namespace
 
@@ -54,10 +49,10 @@ uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset) {
   return static_cast<uint8_t>(Word(Seed(writer, msg), offset >> 3) >> (8 * (offset & 7)));
 }
 
-// Not instrumented (sanitizers, coverage): a pure function of its
-// arguments that writes only `out`, and the hottest loop of a fuzz input.
-IPCSPEC_PLAIN_LOOP void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset,
-                                    std::span<std::byte> out) {
+// Not instrumented: a pure function of its arguments that writes only
+// `out`, and the hottest loop of a fuzz input.
+IPCSPEC_NOT_INSTRUMENTED void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset,
+                                          std::span<std::byte> out) {
   const uint64_t seed = Seed(writer, msg);
   size_t i = 0;
   if (const size_t head = (8 - (offset & 7)) & 7; head != 0) {  // up to the next whole word
