@@ -71,27 +71,15 @@ pid_t PidMax() {
   return static_cast<pid_t>(v);
 }
 
-enum ProbeTarget : uint64_t {
-  kSelf = 0,
-  kChild = 1,
-  kZombie = 2,
-  kThreadTid = 3,
-  kGroup = 4,
-  kGone = 5
-};
-std::string SayTarget(uint64_t v) {
-  static constexpr const char* kNames[] = {"itself",
-                                           "a live child",
-                                           "a zombie child",
-                                           "the tid of one of its threads",
-                                           "its process group",
-                                           "a process that does not exist"};
-  return kNames[v % 6];
-}
-enum Api : uint64_t { kKill = 0, kSigqueue = 1, kPidfd = 2 };
-std::string SayApi(uint64_t v) {
-  return v == kSigqueue ? "sigqueue" : v == kPidfd ? "pidfd_send_signal" : "kill";
-}
+enum ProbeTarget : uint64_t { kSelf, kChild, kZombie, kThreadTid, kGroup, kGone };
+constexpr std::string_view kTargets[] = {"itself",
+                                         "a live child",
+                                         "a zombie child",
+                                         "the tid of one of its threads",
+                                         "its process group",
+                                         "a process that does not exist"};
+enum Api : uint64_t { kKill, kSigqueue, kPidfd };
+constexpr std::string_view kApis[] = {"kill", "sigqueue", "pidfd_send_signal"};
 
 int Probe(uint64_t api, pid_t pid) {
   if (api == kSigqueue) return ::sigqueue(pid, 0, sigval{.sival_int = 0});
@@ -165,8 +153,8 @@ class KillProbeProperty : public SignalProperty {
     const int err = errno;
     const uint64_t child_pending = child.pid > 0 ? child.Pending() : 0;
     child.Stop(deadline);
-    what = absl::StrCat(target == kGroup ? "killpg" : SayApi(api), " with signal 0 to ",
-                        SayTarget(target));
+    what = absl::StrCat(target == kGroup ? "killpg" : api_.Name(api), " with signal 0 to ",
+                        target_.Name(target));
     if (want == 0 ? rc != 0 : (rc != -1 || err != want)) {
       return Verdict::Fail(absl::StrFormat("%s returned %d (%s), expected %s", what, rc,
                                            rc == -1 ? ErrnoName(err) : "no error",
@@ -182,10 +170,8 @@ class KillProbeProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> target_{
-      this, 0, "the target is %s", kSelf, rc::gen::inRange<uint64_t>(0, 6), SayTarget};
-  const Param<uint64_t> api_{this,  1, "the call is %s", kKill, rc::gen::inRange<uint64_t>(0, 3),
-                             SayApi};
+  const ChoiceParam<uint64_t> target_{this, 0, "the target is %s", kSelf, kTargets};
+  const ChoiceParam<uint64_t> api_{this, 1, "the call is %s", kKill, kApis};
 };
 IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
 

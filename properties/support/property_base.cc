@@ -14,6 +14,10 @@ std::string SaySignal(uint64_t v) { return SignalName(static_cast<int>(v)); }
 std::string SayMilliseconds(uint64_t v) { return absl::StrCat(v, " ms"); }
 std::string SayYesNo(uint64_t v) { return v != 0 ? "yes" : "no"; }
 
+std::string_view NameOf(std::span<const std::string_view> names, uint64_t v) {
+  return names.empty() ? std::string_view("?") : names[v % names.size()];
+}
+
 rc::Gen<std::vector<ipcspec::Step>> NamedProperty::Steps(const Transport&) const {
   return rc::gen::exec([this] {
     std::vector<ipcspec::Step> steps;
@@ -30,8 +34,10 @@ std::string NamedProperty::DescribeStep(const ipcspec::Step& s) const {
       if (p.index == s.arg) {
         const absl::string_view words(p.words.data(), p.words.size());
         auto format = absl::ParsedFormat<'s'>::New(words);
-        return format != nullptr ? absl::StrFormat(*format, p.say(s.size))
-                                 : absl::StrCat(words, ": ", p.say(s.size));
+        const std::string value =
+            p.names.empty() ? p.say(s.size) : std::string(NameOf(p.names, s.size));
+        return format != nullptr ? absl::StrFormat(*format, value)
+                                 : absl::StrCat(words, ": ", value);
       }
     }
   }

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,8 +53,13 @@ struct ParamInfo {
   uint64_t index;
   std::string_view words;  // a format with one %s for the value
   Say say;
-  std::optional<rc::Gen<uint64_t>> gen;  // how NamedProperty::Steps() draws it
+  std::optional<rc::Gen<uint64_t>> gen;          // how NamedProperty::Steps() draws it
+  std::span<const std::string_view> names = {};  // when set, said by name instead of `say`
 };
+
+// The name of case `v` of a table of names (cases past the end wrap round,
+// as the properties read them).
+std::string_view NameOf(std::span<const std::string_view> names, uint64_t v);
 
 // One typed parameter of a property. T is an integral or enum type.
 template <typename T>
@@ -76,9 +82,45 @@ class Param {
   }
   uint64_t index() const { return index_; }
 
+ protected:
+  Param(NamedProperty* owner, ParamInfo info, T fallback);
+
  private:
   uint64_t index_;
   T fallback_;
+};
+
+// A parameter that picks one of a few cases, each said by its name; drawn
+// uniformly from all of them unless a generator says otherwise:
+//   enum Target : uint64_t { kSelf, kChild, kZombie };
+//   constexpr std::string_view kTargets[] = {"itself", "a live child", "a zombie child"};
+//   const ChoiceParam<Target> target_{this, 0, "the signal goes to %s", kSelf, kTargets};
+//   ... absl::StrCat("kill to ", target_.Name(target)) ...
+template <typename T>
+class ChoiceParam : public Param<T> {
+ public:
+  ChoiceParam(NamedProperty* owner, uint64_t index, std::string_view words, T fallback,
+              std::span<const std::string_view> names)
+      : ChoiceParam(owner, index, words, fallback, names,
+                    rc::gen::inRange<uint64_t>(0, names.size())) {}
+  template <typename G>
+  ChoiceParam(NamedProperty* owner, uint64_t index, std::string_view words, T fallback,
+              std::span<const std::string_view> names, rc::Gen<G> gen)
+      : Param<T>(
+            owner,
+            ParamInfo{index, words, SayNumber,
+                      rc::gen::map(std::move(gen),
+                                   [](G v) { return static_cast<uint64_t>(static_cast<T>(v)); }),
+                      names},
+            fallback),
+        names_(names) {}
+  // The name of `value`.
+  std::string Name(T value) const {
+    return std::string(NameOf(names_, static_cast<uint64_t>(value)));
+  }
+
+ private:
+  std::span<const std::string_view> names_;
 };
 
 // A yes/no parameter, drawn by a fair coin and said "yes" or "no":
@@ -132,6 +174,12 @@ template <typename T>
 Param<T>::Param(NamedProperty* owner, uint64_t index, std::string_view words, T fallback, Say say)
     : index_(index), fallback_(fallback) {
   owner->AddParam({index, words, say, std::nullopt});
+}
+
+template <typename T>
+Param<T>::Param(NamedProperty* owner, ParamInfo info, T fallback)
+    : index_(info.index), fallback_(fallback) {
+  owner->AddParam(std::move(info));
 }
 
 template <typename T>
