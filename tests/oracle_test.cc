@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/property.h"
+#include "properties/support/common.h"
 
 namespace ipcspec::props {
 namespace {
@@ -112,6 +113,21 @@ TEST(OracleTest, SkipForgetsARefusedMessage) {
 }
 
 // The new capability flags of plugin.h map to the C++ capabilities and back.
+// The word-at-a-time fill gives, from any offset and for any length, the
+// bytes the pattern has there one by one.
+TEST(PayloadTest, FillFromAnyOffsetIsThePatternByteByByte) {
+  std::vector<std::byte> got(80);
+  for (uint64_t offset = 0; offset < 24; ++offset) {
+    for (size_t size = 0; size <= got.size(); size += 7) {
+      props::FillPayload(2, 9, offset, std::span(got.data(), size));
+      for (size_t i = 0; i < size; ++i) {
+        ASSERT_EQ(std::to_integer<uint8_t>(got[i]), props::PatternByte(2, 9, offset + i))
+            << "offset " << offset << " size " << size << " byte " << i;
+      }
+    }
+  }
+}
+
 TEST(CapabilityFlagsTest, RoundTripThroughTheAbi) {
   ipcspec_caps abi{};
   abi.framing = IPCSPEC_MESSAGE;
