@@ -122,11 +122,35 @@ TEST(LeakOwnershipTest, RootRunWithPerCaseIsolationCatchesEveryKind) {
 
 // Each kind of object moves its own count, and only while it exists: the
 // counts the fork server compares to decide whether to list at all.
+// An mqueue file system mounted on a fresh directory, unmounted and removed
+// when the test ends, however it ends.
+class MqueueMount {
+ public:
+  MqueueMount() {
+    if (::mkdtemp(dir_) == nullptr) return;
+    made_ = true;
+    mounted_ = ::mount("mqueue", dir_, "mqueue", 0, nullptr) == 0;
+    error_ = mounted_ ? 0 : errno;
+  }
+  ~MqueueMount() {
+    if (mounted_) ::umount2(dir_, MNT_DETACH);
+    if (made_) ::rmdir(dir_);
+  }
+  bool mounted() const { return mounted_; }
+  int error() const { return error_; }
+  const char* dir() const { return dir_; }
+
+ private:
+  char dir_[32] = "/tmp/ipcspec-count-XXXXXX";
+  bool made_ = false, mounted_ = false;
+  int error_ = 0;
+};
+
 TEST(LeakOwnershipTest, EveryKindMovesItsCount) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a private mqueue file system";
-  char mq_dir[] = "/tmp/ipcspec-count-XXXXXX";
-  ASSERT_NE(::mkdtemp(mq_dir), nullptr);
-  ASSERT_EQ(::mount("mqueue", mq_dir, "mqueue", 0, nullptr), 0) << ErrnoName(errno);
+  const MqueueMount mount;
+  ASSERT_TRUE(mount.mounted()) << ErrnoName(mount.error());
+  const char* mq_dir = mount.dir();
   const IpcCounts before = CountIpc(mq_dir);
   ASSERT_TRUE(before.known());
   const int q = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
@@ -150,8 +174,6 @@ TEST(LeakOwnershipTest, EveryKindMovesItsCount) {
   ::shm_unlink(shm.c_str());
   ::mq_unlink(mq.c_str());
   EXPECT_EQ(CountIpc(mq_dir), before);
-  ::umount2(mq_dir, MNT_DETACH);
-  ::rmdir(mq_dir);
 }
 
 // Another process of the same uid makes and removes /dev/shm names until

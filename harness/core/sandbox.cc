@@ -326,26 +326,24 @@ Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& opt
   const int child_exits = internal::LastingIsolation().child_exits;
   FileDescriptor pidfd(child_exits >= 0 ? -1 : PidfdOpen(pid));
   const int exit_fd = child_exits >= 0 ? child_exits : (pidfd ? pidfd.get() : -1);
-  bool& report_open = sup.report_open;
-  bool& out_open = sup.out_open;
   bool complete = false;
   for (;;) {
     // Once the report is complete, only the exit is waited for: the pipes'
     // ends of file would each wake us on the way, and what is left in them
     // is read after the exit.
     const bool pipes = !complete || exit_fd < 0;
-    struct pollfd fds[3] = {{report_open && pipes ? plan.report_r.get() : -1, POLLIN, 0},
-                            {out_open && pipes ? plan.out_r.get() : -1, POLLIN, 0},
+    struct pollfd fds[3] = {{sup.report_open && pipes ? plan.report_r.get() : -1, POLLIN, 0},
+                            {sup.out_open && pipes ? plan.out_r.get() : -1, POLLIN, 0},
                             {exit_fd, POLLIN, 0}};
     const Deadline d = Deadline::After(deadline - absl::Now());
     int n = ::poll(fds, 3, exit_fd >= 0 ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
     if (n < 0 && errno != EINTR) break;
     if (fds[0].revents) {
-      report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
+      sup.report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
       complete = ReportComplete(sup.report);
     }
     if (fds[1].revents) {
-      out_open =
+      sup.out_open =
           Drain(plan.out_r.get(), &result->output, options.output_limit, &result->output_dropped);
     }
     if (fds[2].revents && child_exits >= 0) {
