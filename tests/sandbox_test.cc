@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/inventory.h"
@@ -250,6 +251,96 @@ TEST_F(SandboxTest, ClosingStandardDescriptorsIsHarmless) {
     return Verdict::Pass();
   });
   EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+// A case forked ahead of its work: set up as RunCase's, given its work and
+// timing only when Run is called.
+TEST_F(SandboxTest, PendingCaseRunsItsWorkWithTheTimingGivenAtRun) {
+  auto pending = PendingCase::Fork(Fast(), [](std::string_view work, const CaseEnv& env) {
+    if (work != "the work") return Verdict::Fail("work " + std::string(work));
+    struct stat st;
+    if (::stat(env.scratch_dir.c_str(), &st) != 0) return Verdict::Fail("no scratch dir");
+    if (::getpgrp() != ::getpid()) return Verdict::Fail("not a process group leader");
+    if (env.time_unit != absl::Milliseconds(3) || env.hang_grace != absl::Milliseconds(700)) {
+      return Verdict::Fail("the timing given at Run did not arrive");
+    }
+    if (env.deadline - absl::Now() > absl::Seconds(5)) return Verdict::Fail("no deadline");
+    return Verdict::Pass();
+  });
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  SandboxOptions timing = Fast();
+  timing.time_unit = absl::Milliseconds(3);
+  timing.hang_grace = absl::Milliseconds(700);
+  CaseResult r = std::move(**pending).Run(timing, "the work");
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+TEST_F(SandboxTest, PendingCaseIsJudgedAsRunCaseIs) {
+  auto crash =
+      PendingCase::Fork(Fast(), [](std::string_view, const CaseEnv&) -> Verdict { std::abort(); });
+  ASSERT_TRUE(crash.ok()) << crash.status();
+  CaseResult r = std::move(**crash).Run(Fast(), "");
+  EXPECT_EQ(r.outcome, Outcome::kCrashed);
+  EXPECT_EQ(r.signal, SIGABRT);
+
+  auto leak = PendingCase::Fork(Fast(), [](std::string_view, const CaseEnv&) {
+    return ::msgget(IPC_PRIVATE, IPC_CREAT | 0600) >= 0 ? Verdict::Pass()
+                                                        : Verdict::Broken("msgget");
+  });
+  ASSERT_TRUE(leak.ok()) << leak.status();
+  r = std::move(**leak).Run(Fast(), "");
+  EXPECT_EQ(r.outcome, Outcome::kLeaked);
+  EXPECT_THAT(r.message, HasSubstr("SysV message queue"));
+
+  auto hang = PendingCase::Fork(Fast(), [](std::string_view, const CaseEnv&) {
+    for (;;) ::pause();
+    return Verdict::Pass();
+  });
+  ASSERT_TRUE(hang.ok()) << hang.status();
+  r = std::move(**hang).Run(Fast(), "");
+  EXPECT_EQ(r.outcome, Outcome::kTimeout);
+}
+
+// Never given work, it goes without a trace: no process, no scratch
+// directory (the fixture checks processes and IPC objects).
+TEST_F(SandboxTest, PendingCaseNeverRunLeavesNothing) {
+  char tmp[] = "/tmp/ipcspec-pending-XXXXXX";  // where its scratch directory goes
+  ASSERT_NE(::mkdtemp(tmp), nullptr);
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  ::setenv("TMPDIR", tmp, 1);
+  {
+    auto pending = PendingCase::Fork(Fast(), [](std::string_view, const CaseEnv&) {
+      return Verdict::Fail("never meant to run");
+    });
+    EXPECT_TRUE(pending.ok()) << pending.status();
+    EXPECT_THAT(ChildrenOfSelf(), ::testing::SizeIs(1));
+    EXPECT_THAT(ListDir(tmp), ::testing::Not(::testing::IsEmpty()));  // its scratch (and mqueue)
+  }
+  EXPECT_THAT(ChildrenOfSelf(), ::testing::IsEmpty());
+  EXPECT_THAT(ListDir(tmp), ::testing::IsEmpty());
+  if (old_tmpdir != nullptr) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  ::rmdir(tmp);
+}
+
+// A case that died before its work came is reported as what killed it, and
+// sending it its work does not raise SIGPIPE in the caller.
+TEST_F(SandboxTest, PendingCaseKilledBeforeItsWorkIsCrashed) {
+  auto pending = PendingCase::Fork(
+      Fast(), [](std::string_view, const CaseEnv&) { return Verdict::Fail("never meant to run"); });
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  const std::vector<pid_t> kids = ChildrenOfSelf();
+  ASSERT_THAT(kids, ::testing::SizeIs(1));
+  ASSERT_EQ(::kill(kids[0], SIGKILL), 0);
+  siginfo_t info;
+  ASSERT_EQ(::waitid(P_PID, kids[0], &info, WEXITED | WNOWAIT), 0);  // dead, not reaped
+  CaseResult r = std::move(**pending).Run(Fast(), "work");
+  EXPECT_EQ(r.outcome, Outcome::kCrashed) << r.message;
+  EXPECT_EQ(r.signal, SIGKILL);
 }
 
 TEST_F(SandboxTest, ParticipantCrashIsNamed) {

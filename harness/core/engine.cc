@@ -107,9 +107,18 @@ bool DecodeCaseResult(std::string_view in, CaseResult* r) {
 
 namespace {
 
+// The work of a case the fork server forks ahead: a serialized scenario.
+Verdict RunScenarioBytes(std::string_view bytes, const CaseEnv& env) {
+  absl::StatusOr<Scenario> s = Scenario::Parse(bytes);
+  if (!s.ok()) return Verdict::Broken(std::string(s.status().message()));
+  return RunScenario(*s, env);
+}
+
 // One request of the fork server: the options that vary per run, and the
-// scenario. Answered with the encoded CaseResult.
-CaseResult ServeOne(const std::string& request, const SandboxOptions& options) {
+// scenario. Answered with the encoded CaseResult. The case forked ahead
+// (`next`) runs it when there is one; it is used up.
+CaseResult ServeOne(const std::string& request, const SandboxOptions& options,
+                    std::unique_ptr<PendingCase>& next) {
   WireReader in(request);
   uint64_t timeout_us = 0, unit_us = 0, grace_us = 0;
   std::string bytes;
@@ -126,7 +135,18 @@ CaseResult ServeOne(const std::string& request, const SandboxOptions& options) {
   o.timeout = absl::Microseconds(static_cast<int64_t>(timeout_us));
   o.time_unit = absl::Microseconds(static_cast<int64_t>(unit_us));
   o.hang_grace = absl::Microseconds(static_cast<int64_t>(grace_us));
+  if (next != nullptr) {
+    std::unique_ptr<PendingCase> pending = std::move(next);
+    return std::move(*pending).Run(o, bytes);
+  }
   return RunCase(o, [&](const CaseEnv& env) { return RunScenario(*s, env); });
+}
+
+// The next case, forked ahead of its request (none if the fork failed: the
+// request then forks its own).
+std::unique_ptr<PendingCase> ForkAhead(const SandboxOptions& options) {
+  absl::StatusOr<std::unique_ptr<PendingCase>> next = PendingCase::Fork(options, &RunScenarioBytes);
+  return next.ok() ? *std::move(next) : nullptr;
 }
 
 // Under a sanitizer, what the server frees stays in the allocator's
@@ -171,11 +191,16 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
     resp_r.reset();
     // Once: the namespaces every case of this server runs in.
     EnterLastingIsolation(options, root);
+    // The next case is forked while the client reads the last result.
+    std::unique_ptr<PendingCase> next = ForkAhead(options);
     std::string request;
     while (ReadFrame(req_r.get(), &request) == 0) {
-      if (WriteFrame(resp_w.get(), EncodeCaseResult(ServeOne(request, options))) != 0) break;
+      const std::string reply = EncodeCaseResult(ServeOne(request, options, next));
+      if (WriteFrame(resp_w.get(), reply) != 0) break;
       KeepSmall();
+      if (next == nullptr) next = ForkAhead(options);
     }
+    next.reset();
     ::_exit(0);
   }
   auto server = std::unique_ptr<ForkServer>(

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,8 @@ namespace ipcspec {
 namespace {
 
 constexpr int kReportFd = 3;
+// A case forked ahead of its work reads it here (PendingCase).
+constexpr int kGoFd = 4;
 // Each case runs under its own uid, derived from its pid, so RLIMIT_NPROC
 // counts only its processes and what it leaves in /dev/shm is attributable.
 constexpr uid_t kCaseUidBase = 1'500'000'000;
@@ -55,6 +58,7 @@ struct CasePlan {
   IpcSnapshot before;  // what is shared with the case, before it ran
   uint32_t tag = 0;
   FileDescriptor report_r, report_w, out_r, out_w;
+  FileDescriptor go_r, go_w;  // a case forked ahead: its work comes on go_r
   bool own_uid = false;
 };
 
@@ -120,8 +124,9 @@ void SetLimit(int resource, rlim_t value) {
 }
 
 // Step 1 of the case process: its own group, clean signals, stdio to the
-// capture pipe, the report pipe on fd 3 and nothing else open.
-void EnterCaseProcess(int report_w, int out_w) {
+// capture pipe, the report pipe on fd 3, the go channel (if any) on fd 4 and
+// nothing else open.
+void EnterCaseProcess(int report_w, int out_w, int go_r) {
   ::setpgid(0, 0);
   const internal::Lasting& lasting = internal::LastingIsolation();
   if (!lasting.signals_clean) {
@@ -131,6 +136,8 @@ void EnterCaseProcess(int report_w, int out_w) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
   }
+  // Out of the way of the descriptors about to be placed.
+  if (go_r >= 0 && go_r <= kGoFd) go_r = ::fcntl(go_r, F_DUPFD_CLOEXEC, kGoFd + 1);
   int devnull = ::open("/dev/null", O_RDONLY);
   ::dup2(devnull, 0);
   ::dup2(out_w, 1);
@@ -140,7 +147,8 @@ void EnterCaseProcess(int report_w, int out_w) {
   } else {
     ::dup3(report_w, kReportFd, O_CLOEXEC);
   }
-  ::close_range(kReportFd + 1, ~0U, 0);
+  if (go_r >= 0) ::dup3(go_r, kGoFd, O_CLOEXEC);
+  ::close_range(go_r >= 0 ? kGoFd + 1 : kReportFd + 1, ~0U, 0);
 }
 
 // Step 2: namespaces (unless the process that forked it has lasting ones),
@@ -173,17 +181,15 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   return true;
 }
 
-// Runs in the forked case process; never returns.
-[[noreturn]] void CaseMain(const SandboxOptions& options, CaseFn fn, const CasePlan& plan,
-                           pid_t parent, absl::Time deadline) {
-  EnterCaseProcess(plan.report_w.get(), plan.out_w.get());
+// The case process up to its work: entered, confined, tied to its parent,
+// its facts told when the parent needs them first. Exits (with a broken
+// verdict sent) when the case cannot run.
+void SetUpCase(const SandboxOptions& options, const CasePlan& plan, pid_t parent, CaseEnv* env) {
+  EnterCaseProcess(plan.report_w.get(), plan.out_w.get(), plan.go_r.get());
   SetNameTag(plan.tag);
-  SetHangGrace(options.hang_grace);
-  CaseEnv env{plan.scratch, deadline};
-  env.time_unit = options.time_unit;
-  env.hang_grace = options.hang_grace;
-  env.name_tag = plan.tag;
-  if (!ConfineCase(options, plan, &env)) ::_exit(0);
+  env->scratch_dir = plan.scratch;
+  env->name_tag = plan.tag;
+  if (!ConfineCase(options, plan, env)) ::_exit(0);
   // After the credential change, which clears it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(125);
@@ -191,12 +197,22 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   // case's own (a case that dies early must still be inventoried where it
   // ran); under lasting isolation it knows them, and they travel with the
   // verdict, so the parent is woken once.
-  const bool lasting = internal::LastingIsolation().active;
-  if (!lasting) WriteFrame(kReportFd, EncodeFacts(env));
+  if (!internal::LastingIsolation().active) WriteFrame(kReportFd, EncodeFacts(*env));
+}
 
-  Verdict verdict = fn(env);
+// The timing of a case: SandboxOptions' share that reaches the case.
+void SetTiming(CaseEnv* env, absl::Time deadline, absl::Duration unit, absl::Duration grace) {
+  env->deadline = deadline;
+  env->time_unit = unit;
+  env->hang_grace = grace;
+  SetHangGrace(grace);
+}
 
+// The case process after its work: what it left in a namespace of its own,
+// then the report; never returns.
+[[noreturn]] void FinishCase(const CaseEnv& env, const Verdict& verdict) {
   // A namespace of the case's own dies with it: look before it does.
+  const bool lasting = internal::LastingIsolation().active;
   std::vector<std::string> leaks;
   if (!lasting) {
     IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
@@ -208,6 +224,45 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   report.Str(EncodeVerdict(verdict, leaks));
   WriteFull(kReportFd, report.data().data(), report.data().size());
   ::_exit(0);
+}
+
+// Runs in the forked case process; never returns.
+[[noreturn]] void CaseMain(const SandboxOptions& options, CaseFn fn, const CasePlan& plan,
+                           pid_t parent, absl::Time deadline) {
+  CaseEnv env;
+  SetTiming(&env, deadline, options.time_unit, options.hang_grace);
+  SetUpCase(options, plan, parent, &env);
+  FinishCase(env, fn(env));
+}
+
+// What a case forked ahead is given when its turn comes.
+std::string EncodeGo(absl::Time deadline, const SandboxOptions& timing, std::string_view work) {
+  WireWriter w;
+  w.U64(static_cast<uint64_t>(absl::ToUnixNanos(deadline)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Nanoseconds(timing.time_unit)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Nanoseconds(timing.hang_grace)));
+  w.Str(work);
+  return w.Take();
+}
+
+// A case forked ahead: set up, then asleep until its work comes (or its
+// channel closes: a case never used ends quietly); never returns.
+[[noreturn]] void PendingMain(const SandboxOptions& options, PendingCase::Work work,
+                              const CasePlan& plan, pid_t parent) {
+  CaseEnv env;
+  SetUpCase(options, plan, parent, &env);
+  std::string go, what;
+  uint64_t deadline_ns, unit_ns, grace_ns;
+  if (ReadFrame(kGoFd, &go) != 0) ::_exit(0);
+  ::close(kGoFd);
+  WireReader r(go);
+  if (!r.U64(&deadline_ns) || !r.U64(&unit_ns) || !r.U64(&grace_ns) || !r.Str(&what)) {
+    FinishCase(env, Verdict::Broken("a malformed go message"));
+  }
+  SetTiming(&env, absl::FromUnixNanos(static_cast<int64_t>(deadline_ns)),
+            absl::Nanoseconds(static_cast<int64_t>(unit_ns)),
+            absl::Nanoseconds(static_cast<int64_t>(grace_ns)));
+  FinishCase(env, work(what, env));
 }
 
 std::string TempRoot() {
@@ -271,9 +326,9 @@ std::string MakeScratch() {
 }
 
 // The parent's part before the fork: scratch directory, mqueue mount point,
-// what the case shares with us as it is now, the pipes. False with
-// result->message set.
-bool PrepareCase(const SandboxOptions& options, CasePlan* plan, CaseResult* result) {
+// what the case shares with us as it is now, the pipes (and, for a case
+// forked `ahead` of its work, its go channel). False with result->message set.
+bool PrepareCase(const SandboxOptions& options, bool ahead, CasePlan* plan, CaseResult* result) {
   const internal::Lasting& lasting = internal::LastingIsolation();
   const bool root = ::geteuid() == 0;
   plan->own_uid = options.drop_privileges && root;
@@ -298,6 +353,17 @@ bool PrepareCase(const SandboxOptions& options, CasePlan* plan, CaseResult* resu
   plan->report_w.reset(report[1]);
   plan->out_r.reset(out[0]);
   plan->out_w.reset(out[1]);
+  if (ahead) {
+    // A socket, not a pipe: a go sent to a case that has died must fail
+    // with EPIPE (MSG_NOSIGNAL) rather than raise SIGPIPE in this process.
+    int go[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0) {
+      result->message = absl::StrCat("socketpair: ", strerror(errno));
+      return false;
+    }
+    plan->go_r.reset(go[0]);
+    plan->go_w.reset(go[1]);
+  }
   return true;
 }
 
@@ -470,27 +536,13 @@ std::string SignalName(int sig) {
   return abbrev != nullptr ? absl::StrCat("SIG", abbrev) : absl::StrCat("signal ", sig);
 }
 
-CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + options.timeout;
+namespace {
+
+// The parent's part after the fork: the case process started at `start` is
+// watched to its end, then everything it left is found and removed.
+CaseResult WatchCase(const SandboxOptions& options, CasePlan& plan, pid_t pid, absl::Time start,
+                     absl::Time deadline) {
   CaseResult result;
-  if (!internal::LastingIsolation().signals_clean) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  CasePlan plan;
-  if (!PrepareCase(options, &plan, &result)) {
-    if (!plan.scratch.empty()) ClearScratch(plan);
-    return result;
-  }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    result.message = absl::StrCat("fork: ", strerror(errno));
-    ClearScratch(plan);
-    return result;
-  }
-  if (pid == 0) CaseMain(options, fn, plan, parent, deadline);
-  ::setpgid(pid, pid);  // also done by the child; whichever runs first wins
-  plan.report_w.reset();
-  plan.out_w.reset();
   Supervision sup = Supervise(pid, plan, options, deadline, &result);
 
   // The case process is gone. Anything left in its group, or escaped from
@@ -525,6 +577,100 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
   result.elapsed = absl::Now() - start;
   Conclude(options, sup, reported, verdict, std::move(leaks), &result);
   return result;
+}
+
+// The parent's part right after the fork.
+void AdoptCase(pid_t pid, CasePlan& plan) {
+  ::setpgid(pid, pid);  // also done by the child; whichever runs first wins
+  plan.report_w.reset();
+  plan.out_w.reset();
+  plan.go_r.reset();
+}
+
+}  // namespace
+
+CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options.timeout;
+  CaseResult result;
+  if (!internal::LastingIsolation().signals_clean) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  CasePlan plan;
+  if (!PrepareCase(options, /*ahead=*/false, &plan, &result)) {
+    if (!plan.scratch.empty()) ClearScratch(plan);
+    return result;
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    result.message = absl::StrCat("fork: ", strerror(errno));
+    ClearScratch(plan);
+    return result;
+  }
+  if (pid == 0) CaseMain(options, fn, plan, parent, deadline);
+  AdoptCase(pid, plan);
+  return WatchCase(options, plan, pid, start, deadline);
+}
+
+struct PendingCase::State {
+  SandboxOptions options;
+  CasePlan plan;
+  pid_t pid = -1;
+};
+
+absl::StatusOr<std::unique_ptr<PendingCase>> PendingCase::Fork(const SandboxOptions& options,
+                                                               Work work) {
+  if (!internal::LastingIsolation().signals_clean) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  auto state = std::make_unique<State>();
+  state->options = options;
+  CaseResult failed;
+  if (!PrepareCase(options, /*ahead=*/true, &state->plan, &failed)) {
+    if (!state->plan.scratch.empty()) ClearScratch(state->plan);
+    return absl::InternalError(failed.message);
+  }
+  const pid_t parent = ::getpid();
+  state->pid = ::fork();
+  if (state->pid < 0) {
+    ClearScratch(state->plan);
+    return ErrnoStatus("fork", "a case ahead of its work");
+  }
+  if (state->pid == 0) PendingMain(options, work, state->plan, parent);
+  AdoptCase(state->pid, state->plan);
+  return std::unique_ptr<PendingCase>(new PendingCase(std::move(state)));
+}
+
+PendingCase::PendingCase(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+PendingCase::~PendingCase() {
+  if (state_ == nullptr) return;
+  // Never given work: it ends quietly, and its scratch goes with it.
+  ::kill(-state_->pid, SIGKILL);
+  ::kill(state_->pid, SIGKILL);
+  ::waitpid(state_->pid, nullptr, 0);
+  ClearScratch(state_->plan);
+}
+
+CaseResult PendingCase::Run(const SandboxOptions& timing, std::string_view work) && {
+  std::unique_ptr<State> state = std::move(state_);
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + timing.timeout;
+  WireWriter frame;
+  frame.Str(EncodeGo(deadline, timing, work));
+  const std::string& bytes = frame.data();
+  // A case that died before its work (it could not drop privileges, say)
+  // has said why in its report: what is not sent is not needed.
+  for (size_t off = 0; off < bytes.size();) {
+    const ssize_t n =
+        ::send(state->plan.go_w.get(), bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  state->plan.go_w.reset();
+  SandboxOptions o = state->options;
+  o.timeout = timing.timeout;
+  o.time_unit = timing.time_unit;
+  o.hang_grace = timing.hang_grace;
+  return WatchCase(o, state->plan, state->pid, start, deadline);
 }
 
 }  // namespace ipcspec

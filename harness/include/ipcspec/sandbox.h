@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ipcspec/util.h"
 #include "ipcspec/watch.h"
@@ -108,6 +109,41 @@ struct CaseResult {
 
 using CaseFn = absl::FunctionRef<Verdict(const CaseEnv&)>;
 CaseResult RunCase(const SandboxOptions& options, CaseFn fn);
+
+// A case process forked before its work is known. The fork server forks its
+// next case while the client still reads the last result, so the fork, the
+// case process's set-up (group, stdio, limits, uid) and the page faults that
+// come with them are off the path from a request to its result:
+//
+//   auto next = PendingCase::Fork(options, &RunScenarioBytes);  // forked, set up, asleep
+//   ...                                                         // the request arrives
+//   CaseResult r = std::move(**next).Run(timing, bytes);        // woken, watched, cleared
+//
+// A case that is never run ends quietly when its PendingCase goes and leaves
+// nothing (its scratch directory is removed). Like RunCase, it assumes it
+// owns every child of the calling process.
+class PendingCase {
+ public:
+  // The case's work, in the case process: the bytes Run was given.
+  using Work = Verdict (*)(std::string_view work, const CaseEnv& env);
+
+  // Forks the case process with `options` (isolation, limits, uid); it sets
+  // itself up and waits for its work.
+  static absl::StatusOr<std::unique_ptr<PendingCase>> Fork(const SandboxOptions& options,
+                                                           Work work);
+  // Gives the case its work with `timing`'s timeout, time unit and hang
+  // grace, and watches it to its end, as RunCase does. Once only.
+  CaseResult Run(const SandboxOptions& timing, std::string_view work) &&;
+  ~PendingCase();
+
+  PendingCase(const PendingCase&) = delete;
+  PendingCase& operator=(const PendingCase&) = delete;
+
+ private:
+  struct State;
+  explicit PendingCase(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
 
 // Isolation that lasts, for a process that runs many cases one after another
 // (a fork server): this process enters a private IPC and mount namespace once,
