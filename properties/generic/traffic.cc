@@ -150,7 +150,10 @@ std::string Traffic::Receive(End& end, const std::vector<uint64_t>& chunks) {
 std::string Traffic::NothingMore(End& end, bool writers_close) {
   const bool want_end = c_.peer_close && writers_close;
   if (ended_) return "";
-  std::vector<std::byte> buf(c_.framing == Framing::kStream ? 65536 : RecvBufferSize(c_));
+  // Not zeroed, as in Receive: only what arrives is looked at.
+  const size_t size = c_.framing == Framing::kStream ? 65536 : RecvBufferSize(c_);
+  const std::unique_ptr<std::byte[]> storage = std::make_unique_for_overwrite<std::byte[]>(size);
+  const std::span<std::byte> buf(storage.get(), size);
   for (int guard = 0; guard < 10000; ++guard) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, want_end ? waits_.deliver_ms : 0);
