@@ -17,27 +17,15 @@ namespace {
 
 constexpr int kSaRestorer = 0x04000000;
 
-enum BadSignal : uint64_t {
-  kZero = 0,
-  kNegative = 1,
-  kAboveMax = 2,
-  kFarAbove = 3,
-  kGlibc32 = 4,
-  kGlibc33 = 5,
-  kKillSet = 6,
-  kStopSet = 7
-};
-std::string SayBad(uint64_t v) {
-  static constexpr const char* kNames[] = {"signal 0",
-                                           "a negative signal",
-                                           "SIGRTMAX + 1",
-                                           "signal 200",
-                                           "signal 32 (glibc's own)",
-                                           "signal 33 (glibc's own)",
-                                           "a handler for SIGKILL",
-                                           "SIG_IGN for SIGSTOP"};
-  return kNames[v % 8];
-}
+enum Bad : uint64_t { kZero, kNegative, kAboveMax, kFar, kGlibc32, kGlibc33, kKillSet, kStopSet };
+constexpr std::string_view kBadSignals[] = {"signal 0",
+                                            "a negative signal",
+                                            "SIGRTMAX + 1",
+                                            "signal 200",
+                                            "signal 32 (glibc's own)",
+                                            "signal 33 (glibc's own)",
+                                            "a handler for SIGKILL",
+                                            "SIG_IGN for SIGSTOP"};
 int SignalOf(uint64_t v) {
   static constexpr int kSigs[] = {0, -1, 0, 200, 32, 33, SIGKILL, SIGSTOP};
   return v == kAboveMax ? SIGRTMAX + 1 : kSigs[v % 8];
@@ -77,7 +65,7 @@ class ActionEinvalProperty : public SignalProperty {
     struct sigaction query = {};
     const int qrc = uncatchable ? ::sigaction(sig, nullptr, &query) : 0;
     SetDisposition(SIGUSR1, SIG_DFL);
-    const std::string what = absl::StrCat(set ? "setting " : "querying ", SayBad(bad));
+    const std::string what = absl::StrCat(set ? "setting " : "querying ", bad_.Name(bad));
     if (rc != -1 || err != EINVAL) {
       return Verdict::Fail(absl::StrFormat("sigaction %s returned %d (%s), expected -1 with EINVAL",
                                            what, rc, rc == -1 ? ErrnoName(err) : "no error"));
@@ -95,35 +83,19 @@ class ActionEinvalProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> bad_{this,  0, "the call names %s", kZero, rc::gen::inRange<uint64_t>(0, 8),
-                             SayBad};
+  const ChoiceParam<uint64_t> bad_{this, 0, "the call names %s", kZero, kBadSignals};
   const YesNoParam set_{this, 1, "it sets an action (else only queries): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(ActionEinvalProperty);
 
-std::string SayFlags(uint64_t v) {
-  static constexpr const char* kNames[] = {"SA_NOCLDSTOP", "SA_NOCLDWAIT", "SA_SIGINFO",
+constexpr std::string_view kFlagNames[] = {"SA_NOCLDSTOP", "SA_NOCLDWAIT", "SA_SIGINFO",
                                            "SA_ONSTACK",   "SA_RESTART",   "SA_NODEFER",
                                            "SA_RESETHAND"};
-  std::vector<std::string> parts;
-  for (int i = 0; i < 7; ++i) {
-    if ((v >> i) & 1) parts.push_back(kNames[i]);
-  }
-  return parts.empty() ? "no flag" : absl::StrJoin(parts, " | ");
-}
-int Flags(uint64_t v) {
-  static constexpr unsigned kFlags[] = {SA_NOCLDSTOP, SA_NOCLDWAIT, SA_SIGINFO,  SA_ONSTACK,
-                                        SA_RESTART,   SA_NODEFER,   SA_RESETHAND};
-  unsigned f = 0;
-  for (int i = 0; i < 7; ++i) f |= ((v >> i) & 1) ? kFlags[i] : 0;
-  return static_cast<int>(f);
-}
-enum Kind : uint64_t { kHandler = 0, kSigactionFn = 1, kIgnore = 2, kDefault = 3 };
-std::string SayKind(uint64_t v) {
-  static constexpr const char* kNames[] = {"a handler", "an SA_SIGINFO handler", "SIG_IGN",
-                                           "SIG_DFL"};
-  return kNames[v % 4];
-}
+constexpr unsigned kFlags[] = {SA_NOCLDSTOP, SA_NOCLDWAIT, SA_SIGINFO,  SA_ONSTACK,
+                               SA_RESTART,   SA_NODEFER,   SA_RESETHAND};
+std::string SayFlags(uint64_t v) { return SayBitNames(v, kFlagNames, "no flag"); }
+enum Kind : uint64_t { kHandler, kSigactionFn, kIgnore, kDefault };
+constexpr std::string_view kKinds[] = {"a handler", "an SA_SIGINFO handler", "SIG_IGN", "SIG_DFL"};
 void InfoFn(int, siginfo_t*, void*) {}
 
 std::string Show(const struct sigaction& a) {
@@ -151,7 +123,7 @@ class ActionRoundtripProperty : public SignalProperty {
     return rc::gen::exec([this] {
       uint64_t mask = *GenMask(PlaySignals());
       if (*rc::gen::inRange(0, 3) == 0) mask |= Bit(SIGKILL) | Bit(SIGSTOP);
-      return std::vector<Step>{kind_.Step(*rc::gen::inRange<uint64_t>(0, 4)),
+      return std::vector<Step>{kind_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kKinds))),
                                flags_.Step(*rc::gen::inRange<uint64_t>(0, 128)), mask_.Step(mask),
                                signal_.Step(*GenSignal(PlaySignals())),
                                via_signal_.Step(*rc::gen::arbitrary<bool>())};
@@ -166,7 +138,7 @@ class ActionRoundtripProperty : public SignalProperty {
     } else {
       a.sa_handler = kind == kIgnore ? SIG_IGN : kind == kDefault ? SIG_DFL : Mark;
     }
-    a.sa_flags = Flags(flags_.Of(s)) | (kind == kSigactionFn ? SA_SIGINFO : 0);
+    a.sa_flags = BitFlags(flags_.Of(s), kFlags) | (kind == kSigactionFn ? SA_SIGINFO : 0);
     a.sa_mask = BitsSet(mask);
     struct sigaction want = a;
     sigdelset(&want.sa_mask, SIGKILL);
@@ -181,7 +153,7 @@ class ActionRoundtripProperty : public SignalProperty {
     ::sigaction(sig, nullptr, &q1);
     ::sigaction(sig, nullptr, &q2);
     ::sigaction(sig, &dfl, &old);
-    const std::string what = absl::StrCat(SignalName(sig), " set to ", SayKind(kind), " with ",
+    const std::string what = absl::StrCat(SignalName(sig), " set to ", kind_.Name(kind), " with ",
                                           SayFlags(flags_.Of(s)), " and sa_mask ", SayMask(mask));
     if (!SameAction(q1, want) || !SameAction(q2, want)) {
       failure = absl::StrCat(what, ": queries read ", Show(q1), " then ", Show(q2), ", expected ",
@@ -207,7 +179,7 @@ class ActionRoundtripProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> kind_{this, 0, "the action is %s", kHandler, SayKind};
+  const ChoiceParam<uint64_t> kind_{this, 0, "the action is %s", kHandler, kKinds};
   const Param<uint64_t> flags_{this, 1, "with %s", 0, SayFlags};
   const Param<uint64_t> mask_{this, 2, "and sa_mask %s", 0, SayMask};
   const Param<int> signal_{this, 3, "for %s", SIGUSR1, SaySignal};

@@ -35,12 +35,9 @@ std::string Same(const siginfo_t& a, const siginfo_t& b) {
                       DescribeChildInfo(b), " (pid ", b.si_pid, ")");
 }
 
-enum Ending : uint64_t { kExits = 0, kRaises = 1, kKilled = 2 };
-std::string SayEnding(uint64_t v) {
-  return v == kRaises   ? "raises a terminating signal"
-         : v == kKilled ? "is killed by its parent"
-                        : "exits";
-}
+enum Ending : uint64_t { kExits, kRaises, kKilled };
+constexpr std::string_view kEndings[] = {"exits", "raises a terminating signal",
+                                         "is killed by its parent"};
 
 class ChldExitProperty : public SignalProperty {
  public:
@@ -79,7 +76,7 @@ class ChldExitProperty : public SignalProperty {
     siginfo_t chld = {}, w = {};
     if (!NextSigchld(deadline, &chld)) {
       KillAndReap(pid);
-      return Verdict::Fail(absl::StrCat("no SIGCHLD after a child that ", SayEnding(ending)));
+      return Verdict::Fail(absl::StrCat("no SIGCHLD after a child that ", ending_.Name(ending)));
     }
     const int want_code = ending == kExits ? CLD_EXITED : CLD_KILLED;
     const int want_status = ending == kExits ? code : sig;
@@ -89,7 +86,7 @@ class ChldExitProperty : public SignalProperty {
       failure = absl::StrFormat(
           "SIGCHLD for a child that %s: %s, si_pid %d si_uid %d; expected "
           "%s, si_pid %d si_uid %d",
-          SayEnding(ending), DescribeChildInfo(chld), chld.si_pid, chld.si_uid,
+          ending_.Name(ending), DescribeChildInfo(chld), chld.si_pid, chld.si_uid,
           want_code == CLD_EXITED ? absl::StrCat("exited ", code)
                                   : absl::StrCat("killed by ", SignalName(sig)),
           pid, ::getuid());
@@ -104,8 +101,7 @@ class ChldExitProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> ending_{
-      this, 0, "the child %s", kExits, rc::gen::inRange<uint64_t>(0, 3), SayEnding};
+  const ChoiceParam<uint64_t> ending_{this, 0, "the child %s", kExits, kEndings};
   const Param<int> code_{this, 1, "its exit code would be %s", 0, rc::gen::inRange(0, 256)};
   const Param<int> signal_{
       this, 2, "the terminating signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
@@ -184,7 +180,7 @@ class ChldStopContProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ChldStopContProperty);
 
-std::string SayHandler(uint64_t v) { return v != 0 ? "a handler" : "SIG_DFL"; }
+constexpr std::string_view kHandlers[] = {"SIG_DFL", "a handler"};
 
 class NoCldStopProperty : public SignalProperty {
  public:
@@ -250,8 +246,7 @@ class NoCldStopProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> handler_{
-      this, 0, "SIGCHLD has %s with SA_NOCLDSTOP", 0, rc::gen::inRange<uint64_t>(0, 2), SayHandler};
+  const ChoiceParam<uint64_t> handler_{this, 0, "SIGCHLD has %s with SA_NOCLDSTOP", 0, kHandlers};
   const Param<int> signal_{
       this, 1, "the child is stopped by %s", SIGSTOP, GenSignal(StopSignals()), SaySignal};
 };
@@ -317,7 +312,7 @@ class NoCldWaitProperty : public SignalProperty {
     release.r.reset();
     release.w.reset();
     const std::string what = absl::StrCat(pids.size(), " children ended with SA_NOCLDWAIT and ",
-                                          SayHandler(handler_.Of(s)));
+                                          handler_.Name(handler_.Of(s)));
     std::string failure = pids.empty() ? "fork failed" : ExpectNoZombies(what);
     if (failure.empty() && handler && !IsPending(SIGCHLD)) {
       failure = absl::StrCat(what, ": no SIGCHLD was sent");
@@ -329,8 +324,7 @@ class NoCldWaitProperty : public SignalProperty {
 
  private:
   const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
-  const Param<uint64_t> handler_{
-      this, 1, "SIGCHLD has %s with SA_NOCLDWAIT", 0, rc::gen::inRange<uint64_t>(0, 2), SayHandler};
+  const ChoiceParam<uint64_t> handler_{this, 1, "SIGCHLD has %s with SA_NOCLDWAIT", 0, kHandlers};
   const Param<int> code_{this, 2, "their exit codes start at %s", 0, rc::gen::inRange(0, 250)};
 };
 IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty);

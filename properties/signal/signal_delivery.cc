@@ -29,16 +29,9 @@ void QueryInside(int sig, int depth) {
   if (depth == 1) g_inside_rc = ::sigaction(sig, nullptr, &g_inside);
 }
 
-std::string SayExtra(uint64_t v) {
-  std::vector<std::string> parts;
-  if (v & 1) parts.push_back("SA_NODEFER");
-  if (v & 2) parts.push_back("SA_RESTART");
-  if (v & 4) parts.push_back("SA_ONSTACK");
-  return parts.empty() ? "no other flag" : absl::StrJoin(parts, " | ");
-}
-int ExtraFlags(uint64_t v) {
-  return ((v & 1) ? SA_NODEFER : 0) | ((v & 2) ? SA_RESTART : 0) | ((v & 4) ? SA_ONSTACK : 0);
-}
+constexpr std::string_view kExtraNames[] = {"SA_NODEFER", "SA_RESTART", "SA_ONSTACK"};
+constexpr unsigned kExtraFlags[] = {SA_NODEFER, SA_RESTART, SA_ONSTACK};
+std::string SayExtra(uint64_t v) { return SayBitNames(v, kExtraNames, "no other flag"); }
 
 class ResethandInfoProperty : public SignalProperty {
  public:
@@ -58,7 +51,7 @@ class ResethandInfoProperty : public SignalProperty {
     const int sig = signal_.Of(s), value = value_.Of(s);
     ResetDeliveries();
     g_inside_rc = -1;
-    if (InstallRecorder(sig, SA_RESETHAND | ExtraFlags(extra), BitsSet(mask)) != 0) {
+    if (InstallRecorder(sig, SA_RESETHAND | BitFlags(extra, kExtraFlags), BitsSet(mask)) != 0) {
       return Verdict::Broken("sigaction");
     }
     SetHandlerHook(QueryInside);
@@ -104,8 +97,7 @@ class ResethandInfoProperty : public SignalProperty {
   const Param<uint64_t> extra_{
       this, 0, "the other flags are %s", 0, rc::gen::inRange<uint64_t>(0, 8), SayExtra};
   const Param<uint64_t> mask_{this, 1, "sa_mask is %s", 0, GenMask(PlaySignals()), SayMask};
-  const Param<uint64_t> method_{
-      this, 2, "it is sent with %s", kByKill, rc::gen::inRange<uint64_t>(0, 3), SayMethod};
+  const ChoiceParam<uint64_t> method_{this, 2, "it is sent with %s", kByKill, kMethodNames};
   const Param<int> signal_{this,     3, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
   const Param<int> value_{this, 4, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 20)};
@@ -209,19 +201,11 @@ class OnstackProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(OnstackProperty);
 
-enum AltError : uint64_t { kChangeOnStack = 0, kDisableOnStack = 1, kTooSmall = 2, kBadFlags = 3 };
-std::string SayAltError(uint64_t v) {
-  switch (v) {
-    case kChangeOnStack:
-      return "replacing the stack from a handler running on it";
-    case kDisableOnStack:
-      return "disabling the stack from a handler running on it";
-    case kTooSmall:
-      return "a stack smaller than 2048 bytes";
-    default:
-      return "an unknown ss_flags value";
-  }
-}
+enum AltError : uint64_t { kChangeOnStack, kDisableOnStack, kTooSmall, kBadFlags };
+constexpr std::string_view kAltErrors[] = {"replacing the stack from a handler running on it",
+                                           "disabling the stack from a handler running on it",
+                                           "a stack smaller than 2048 bytes",
+                                           "an unknown ss_flags value"};
 
 // Inside the handler on the alternate stack: the call under test.
 const ScopedAltStack* g_alt = nullptr;
@@ -285,7 +269,7 @@ class AltstackErrorsProperty : public SignalProperty {
     }
     const std::string what = error == kTooSmall ? absl::StrCat("a stack of ", size_.Of(s), " bytes")
                              : error == kBadFlags ? absl::StrCat("ss_flags ", flags_.Of(s))
-                                                  : SayAltError(error);
+                                                  : error_.Name(error);
     if (rc != -1 || err != want) {
       return Verdict::Fail(
           absl::StrFormat("sigaltstack with %s returned %d (%s), expected -1 with %s", what, rc,
@@ -303,8 +287,7 @@ class AltstackErrorsProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> error_{
-      this, 0, "the call is %s", kTooSmall, rc::gen::inRange<uint64_t>(0, 4), SayAltError};
+  const ChoiceParam<uint64_t> error_{this, 0, "the call is %s", kTooSmall, kAltErrors};
   const Param<int> size_{this,    1, "a small stack has %s", 1024, rc::gen::inRange(0, 2048),
                          SayBytes};
   const Param<int> flags_{this, 2, "unknown ss_flags are %s", 4,
@@ -345,8 +328,7 @@ class SelfSyncProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> method_{
-      this, 0, "it is sent with %s", kByKill, rc::gen::inRange<uint64_t>(0, 3), SayMethod};
+  const ChoiceParam<uint64_t> method_{this, 0, "it is sent with %s", kByKill, kMethodNames};
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
   const Param<int> value_{this, 2, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 20)};

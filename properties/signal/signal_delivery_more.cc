@@ -96,12 +96,10 @@ class AltstackInheritProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty);
 
-enum LossyProbe : uint64_t { kTgkillRt = 0, kKillRt = 1, kSigqueueStandard = 2 };
-std::string SayProbe(uint64_t v) {
-  return v == kKillRt             ? "kill() of a realtime signal"
-         : v == kSigqueueStandard ? "sigqueue() of a standard signal"
-                                  : "tgkill() of a realtime signal";
-}
+enum LossyProbe : uint64_t { kTgkillRt, kKillRt, kSigqueueStandard };
+constexpr std::string_view kProbes[] = {"tgkill() of a realtime signal",
+                                        "kill() of a realtime signal",
+                                        "sigqueue() of a standard signal"};
 
 class RtLimitLossyProperty : public SignalProperty {
  public:
@@ -147,8 +145,8 @@ class RtLimitLossyProperty : public SignalProperty {
       err = errno;
       const bool want_fail = probe == kTgkillRt;
       if (want_fail ? (rc != -1 || err != EAGAIN) : rc != 0) {
-        failure = absl::StrFormat("%s at the limit returned %d (%s), expected %s", SayProbe(probe),
-                                  rc, rc == -1 ? ErrnoName(err) : "no error",
+        failure = absl::StrFormat("%s at the limit returned %d (%s), expected %s",
+                                  probe_.Name(probe), rc, rc == -1 ? ErrnoName(err) : "no error",
                                   want_fail ? "-1 with EAGAIN" : "success");
       }
     }
@@ -163,7 +161,7 @@ class RtLimitLossyProperty : public SignalProperty {
         failure = absl::StrFormat(
             "%s at the limit, %d times: it arrived with si_code %d si_pid %d and %d more "
             "instances; expected once, with no siginfo (si_code SI_USER, si_pid 0)",
-            SayProbe(probe), repeat, si.si_code, si.si_pid, more);
+            probe_.Name(probe), repeat, si.si_code, si.si_pid, more);
       }
     }
     DrainPending(all);
@@ -173,19 +171,14 @@ class RtLimitLossyProperty : public SignalProperty {
  private:
   const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING leaves room for %s queued signals", 1,
                           rc::gen::inRange(1, 5)};
-  const Param<uint64_t> probe_{
-      this,    1, "at the limit, the send is %s", kTgkillRt, rc::gen::inRange<uint64_t>(0, 3),
-      SayProbe};
+  const ChoiceParam<uint64_t> probe_{this, 1, "at the limit, the send is %s", kTgkillRt, kProbes};
   const Param<int> repeat_{this, 2, "it is made %s times", 1, rc::gen::inRange(1, 4)};
 };
 IPCSPEC_REGISTER_PROPERTY(RtLimitLossyProperty);
 
-enum QueueApi : uint64_t { kRtSigqueueinfo = 0, kRtTgsigqueueinfo = 1, kPidfdSendSignal = 2 };
-std::string SayQueueApi(uint64_t v) {
-  return v == kRtTgsigqueueinfo  ? "rt_tgsigqueueinfo"
-         : v == kPidfdSendSignal ? "pidfd_send_signal with a siginfo"
-                                 : "rt_sigqueueinfo";
-}
+enum QueueApi : uint64_t { kRtSigqueueinfo, kRtTgsigqueueinfo, kPidfdSendSignal };
+constexpr std::string_view kQueueApis[] = {"rt_sigqueueinfo", "rt_tgsigqueueinfo",
+                                           "pidfd_send_signal with a siginfo"};
 std::string SayCode(uint64_t v) {
   switch (static_cast<int32_t>(static_cast<uint32_t>(v))) {
     case SI_USER:
@@ -233,10 +226,11 @@ class QueueinfoPermProperty : public SignalProperty {
     return rc::gen::exec([this] {
       const int code = *rc::gen::elementOf(
           std::vector<int>{SI_USER, SI_KERNEL, SI_TKILL, SI_QUEUE, SI_MESGQ, SI_ASYNCIO});
-      return std::vector<Step>{
-          code_.Step(static_cast<uint64_t>(static_cast<uint32_t>(code))),
-          to_child_.Step(*rc::gen::arbitrary<bool>()), api_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-          signal_.Step(*GenSignal(PlaySignals())), value_.Step(*rc::gen::inRange(0, 1 << 20))};
+      return std::vector<Step>{code_.Step(static_cast<uint64_t>(static_cast<uint32_t>(code))),
+                               to_child_.Step(*rc::gen::arbitrary<bool>()),
+                               api_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kQueueApis))),
+                               signal_.Step(*GenSignal(PlaySignals())),
+                               value_.Step(*rc::gen::inRange(0, 1 << 20))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -252,7 +246,7 @@ class QueueinfoPermProperty : public SignalProperty {
     si.si_value.sival_int = value;
     const sigset_t one = SetOf({sig});
     const std::string what =
-        absl::StrCat(SayQueueApi(api), " of ", SignalName(sig), " with ",
+        absl::StrCat(api_.Name(api), " of ", SignalName(sig), " with ",
                      SayCode(static_cast<uint32_t>(code)), " to ", to_child ? "a child" : "itself");
     if (!to_child) {
       ResetDeliveries();
@@ -300,22 +294,16 @@ class QueueinfoPermProperty : public SignalProperty {
   const Param<uint64_t> code_{this, 0, "the siginfo's code is %s",
                               static_cast<uint64_t>(SI_QUEUE) & 0xffffffffu, SayCode};
   const Param<bool> to_child_{this, 1, "it goes to a child (else to itself): %s", true, SayYesNo};
-  const Param<uint64_t> api_{this, 2, "the call is %s", kRtSigqueueinfo, SayQueueApi};
+  const ChoiceParam<uint64_t> api_{this, 2, "the call is %s", kRtSigqueueinfo, kQueueApis};
   const Param<int> signal_{this, 3, "the signal is %s", SIGUSR1, SaySignal};
   const Param<int> value_{this, 4, "the value is %s", 7};
 };
 IPCSPEC_REGISTER_PROPERTY(QueueinfoPermProperty);
 
-enum Where : uint64_t { kProcess = 0, kThisThread = 1, kOtherThread = 2 };
-std::string SayWhere(uint64_t v) {
-  return v == kThisThread    ? "the calling thread"
-         : v == kOtherThread ? "another thread"
-                             : "the process";
-}
-enum NewAction : uint64_t { kIgnore = 0, kDefault = 1, kHandler = 2 };
-std::string SayAction(uint64_t v) {
-  return v == kDefault ? "SIG_DFL" : v == kHandler ? "a handler" : "SIG_IGN";
-}
+enum Where : uint64_t { kProcess, kThisThread, kOtherThread };
+constexpr std::string_view kWheres[] = {"the process", "the calling thread", "another thread"};
+enum NewAction : uint64_t { kIgnore, kDefault, kHandler };
+constexpr std::string_view kActions[] = {"SIG_IGN", "SIG_DFL", "a handler"};
 
 class IgnFlushProperty : public SignalProperty {
  public:
@@ -334,8 +322,8 @@ class IgnFlushProperty : public SignalProperty {
       std::vector<int> sigs = PlaySignals();
       for (int s : IgnoredByDefault()) sigs.push_back(s);
       return std::vector<Step>{signal_.Step(*GenSignal(sigs)), times_.Step(*rc::gen::inRange(1, 6)),
-                               where_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
-                               action_.Step(*rc::gen::inRange<uint64_t>(0, 3))};
+                               where_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kWheres))),
+                               action_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kActions)))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -371,8 +359,8 @@ class IgnFlushProperty : public SignalProperty {
       const bool want_pending = action == kHandler || (action == kDefault && !default_ignores);
       if (pending != want_pending) {
         failure = absl::StrCat(SignalName(sig), " blocked and pending ", n, " times for ",
-                               SayWhere(where), ", then set to ", SayAction(action), ": it is ",
-                               pending ? "still pending" : "gone", ", expected ",
+                               where_.Name(where), ", then set to ", action_.Name(action),
+                               ": it is ", pending ? "still pending" : "gone", ", expected ",
                                want_pending ? "kept" : "discarded");
       }
       SetDisposition(sig, NoopHandler);
@@ -386,8 +374,8 @@ class IgnFlushProperty : public SignalProperty {
  private:
   const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, SaySignal};
   const Param<int> times_{this, 1, "it is sent %s times while blocked", 1};
-  const Param<uint64_t> where_{this, 2, "it is pending for %s", kProcess, SayWhere};
-  const Param<uint64_t> action_{this, 3, "then its action is set to %s", kIgnore, SayAction};
+  const ChoiceParam<uint64_t> where_{this, 2, "it is pending for %s", kProcess, kWheres};
+  const ChoiceParam<uint64_t> action_{this, 3, "then its action is set to %s", kIgnore, kActions};
 };
 IPCSPEC_REGISTER_PROPERTY(IgnFlushProperty);
 

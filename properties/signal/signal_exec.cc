@@ -26,9 +26,8 @@ namespace {
 
 uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
-std::string SayDeliver(uint64_t v) {
-  return v != 0 ? "installs recording handlers, then unblocks" : "only unblocks (default actions)";
-}
+constexpr std::string_view kDelivers[] = {"only unblocks (default actions)",
+                                          "installs recording handlers, then unblocks"};
 
 class ExecDeliverProperty : public SignalProperty {
  public:
@@ -44,7 +43,7 @@ class ExecDeliverProperty : public SignalProperty {
             15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      std::vector<Step> steps{handlers_.Step(*rc::gen::inRange<uint64_t>(0, 2)),
+      std::vector<Step> steps{handlers_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kDelivers))),
                               parent_.Step(*GenMask(PlaySignals()))};
       const int n = *rc::gen::inRange(0, 9);
       for (int i = 0; i < n; ++i) {
@@ -134,30 +133,18 @@ class ExecDeliverProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> handlers_{this, 0, "the new image %s", 1, SayDeliver};
+  const ChoiceParam<uint64_t> handlers_{this, 0, "the new image %s", 1, kDelivers};
   const Param<uint64_t> parent_{this, 1, "before the exec the parent sends %s", 0, SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(ExecDeliverProperty);
 
-std::string SayFlags(uint64_t v) {
-  std::vector<std::string> parts;
-  if (v & 1) parts.push_back("SA_RESTART");
-  if (v & 2) parts.push_back("SA_NODEFER");
-  if (v & 4) parts.push_back("SA_RESETHAND");
-  if (v & 8) parts.push_back("SA_ONSTACK");
-  if (v & 16) parts.push_back("SA_SIGINFO");
-  return parts.empty() ? "no flag" : absl::StrJoin(parts, " | ");
-}
-int Flags(uint64_t v) {
-  return ((v & 1) ? SA_RESTART : 0) | ((v & 2) ? SA_NODEFER : 0) | ((v & 4) ? SA_RESETHAND : 0) |
-         ((v & 8) ? SA_ONSTACK : 0) | ((v & 16) ? SA_SIGINFO : 0);
-}
-enum Chld : uint64_t { kChldIgnore = 0, kChldNoCldWait = 1, kChldHandler = 2, kChldDefault = 3 };
-std::string SayChld(uint64_t v) {
-  static constexpr const char* kNames[] = {"SIG_IGN", "SIG_DFL with SA_NOCLDWAIT",
-                                           "a handler with SA_NOCLDSTOP", "SIG_DFL"};
-  return kNames[v % 4];
-}
+constexpr std::string_view kFlagNames[] = {"SA_RESTART", "SA_NODEFER", "SA_RESETHAND", "SA_ONSTACK",
+                                           "SA_SIGINFO"};
+constexpr unsigned kFlags[] = {SA_RESTART, SA_NODEFER, SA_RESETHAND, SA_ONSTACK, SA_SIGINFO};
+std::string SayFlags(uint64_t v) { return SayBitNames(v, kFlagNames, "no flag"); }
+enum Chld : uint64_t { kChldIgnore, kChldNoCldWait, kChldHandler, kChldDefault };
+constexpr std::string_view kChlds[] = {"SIG_IGN", "SIG_DFL with SA_NOCLDWAIT",
+                                       "a handler with SA_NOCLDSTOP", "SIG_DFL"};
 void NoopInfo(int, siginfo_t*, void*) {}
 
 class ExecFlagsProperty : public SignalProperty {
@@ -178,14 +165,14 @@ class ExecFlagsProperty : public SignalProperty {
       return std::vector<Step>{
           handled_.Step(handled), ignored_.Step(*GenMask(PlaySignals()) & ~handled),
           flags_.Step(*rc::gen::inRange<uint64_t>(0, 32)), mask_.Step(*GenMask(PlaySignals())),
-          chld_.Step(*rc::gen::inRange<uint64_t>(0, 4))};
+          chld_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kChlds)))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t handled = handled_.Of(s) & PlayBits(),
                    ignored = ignored_.Of(s) & PlayBits() & ~handled;
     const uint64_t chld = chld_.Of(s);
-    const int flags = Flags(flags_.Of(s));
+    const int flags = BitFlags(flags_.Of(s), kFlags);
     const sigset_t mask = BitsSet(mask_.Of(s) & PlayBits());
     ProbeRun run = RunProbe(
         [&](ProbeOptions&) {
@@ -224,7 +211,7 @@ class ExecFlagsProperty : public SignalProperty {
             "after execve %s (before: %s) has %s with sa_flags 0x%x and sa_mask %s; expected %s "
             "with no flag and an empty mask",
             SignalName(sig),
-            sig == SIGCHLD         ? SayChld(chld)
+            sig == SIGCHLD         ? chld_.Name(chld)
             : (handled & Bit(sig)) ? absl::StrCat("handled with ", SayFlags(flags_.Of(s) | 16))
             : ign                  ? "SIG_IGN"
                                    : "SIG_DFL",
@@ -236,7 +223,7 @@ class ExecFlagsProperty : public SignalProperty {
     }
     const int want_reaped = chld == kChldIgnore ? 1 : 0;
     if (r.child_reaped != want_reaped) {
-      return Verdict::Fail(absl::StrCat("with SIGCHLD ", SayChld(chld),
+      return Verdict::Fail(absl::StrCat("with SIGCHLD ", chld_.Name(chld),
                                         " before execve, the new "
                                         "image's exited child was ",
                                         r.child_reaped == 1 ? "reaped automatically" : "a zombie"));
@@ -249,7 +236,7 @@ class ExecFlagsProperty : public SignalProperty {
   const Param<uint64_t> ignored_{this, 1, "%s are ignored", 0, SayMask};
   const Param<uint64_t> flags_{this, 2, "with %s", 0, SayFlags};
   const Param<uint64_t> mask_{this, 3, "and sa_mask %s", 0, SayMask};
-  const Param<uint64_t> chld_{this, 4, "SIGCHLD has %s", kChldDefault, SayChld};
+  const ChoiceParam<uint64_t> chld_{this, 4, "SIGCHLD has %s", kChldDefault, kChlds};
 };
 IPCSPEC_REGISTER_PROPERTY(ExecFlagsProperty);
 

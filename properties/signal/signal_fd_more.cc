@@ -41,11 +41,8 @@ uint64_t ReadSignals(int fd) {
   return got;
 }
 
-std::string SayFlags(uint64_t v) {
-  if (v == 0) return "no flag";
-  if (v == 3) return "SFD_NONBLOCK | SFD_CLOEXEC";
-  return v == 1 ? "SFD_NONBLOCK" : "SFD_CLOEXEC";
-}
+constexpr std::string_view kFlagNames[] = {"SFD_NONBLOCK", "SFD_CLOEXEC"};
+std::string SayFlags(uint64_t v) { return SayBitNames(v, kFlagNames, "no flag"); }
 
 class SfdNonblockProperty : public SignalProperty {
  public:
@@ -180,19 +177,11 @@ class SfdForkProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SfdForkProperty);
 
-enum SfdError : uint64_t { kNotOpen = 0, kNotSignalfd = 1, kBadFlags = 2, kShortRead = 3 };
-std::string SayError(uint64_t v) {
-  switch (v) {
-    case kNotOpen:
-      return "signalfd on a descriptor that is not open";
-    case kNotSignalfd:
-      return "signalfd on a pipe";
-    case kBadFlags:
-      return "signalfd with a flag other than SFD_NONBLOCK and SFD_CLOEXEC";
-    default:
-      return "a read of less than one record";
-  }
-}
+enum SfdError : uint64_t { kNotOpen, kNotSignalfd, kBadFlags, kShortRead };
+constexpr std::string_view kErrors[] = {
+    "signalfd on a descriptor that is not open", "signalfd on a pipe",
+    "signalfd with a flag other than SFD_NONBLOCK and SFD_CLOEXEC",
+    "a read of less than one record"};
 
 class SfdErrorsProperty : public SignalProperty {
  public:
@@ -240,7 +229,7 @@ class SfdErrorsProperty : public SignalProperty {
     DrainPending(all);
     const std::string what = error == kShortRead
                                  ? absl::StrCat("a read of ", size_.Of(s) % 128, " bytes")
-                                 : SayError(error);
+                                 : error_.Name(error);
     if (r != -1 || err != want) {
       return Verdict::Fail(absl::StrFormat("%s returned %d (%s), expected -1 with %s", what, r,
                                            r == -1 ? ErrnoName(err) : "no error", ErrnoName(want)));
@@ -250,8 +239,7 @@ class SfdErrorsProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> error_{
-      this, 0, "the call is %s", kNotOpen, rc::gen::inRange<uint64_t>(0, 4), SayError};
+  const ChoiceParam<uint64_t> error_{this, 0, "the call is %s", kNotOpen, kErrors};
   const Param<int> size_{this, 1, "a short read asks for %s bytes", 1, rc::gen::inRange(1, 128)};
   const Param<int> signal_{
       this, 2, "the pending signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};

@@ -73,7 +73,8 @@ std::string StopChild(pid_t pid, int sig, const Deadline& deadline) {
   return "";
 }
 
-std::string SayCont(uint64_t v) { return v == 1 ? "SIG_IGN" : v == 2 ? "a handler" : "SIG_DFL"; }
+enum ContDisposition : uint64_t { kContDefault, kContIgnore, kContHandler };
+constexpr std::string_view kContDispositions[] = {"SIG_DFL", "SIG_IGN", "a handler"};
 
 class ContResumeProperty : public SignalProperty {
  public:
@@ -93,13 +94,14 @@ class ContResumeProperty : public SignalProperty {
     const Deadline deadline = CaseDeadline(env);
     Pipe cmd, report;
     if (!cmd.Open() || !report.Open()) return Verdict::Broken("pipe2");
-    const pid_t pid = ForkObedient(cmd, report, disp == 2 ? Bit(SIGCONT) : 0,
-                                   disp == 1 ? Bit(SIGCONT) : 0, blocked ? Bit(SIGCONT) : 0);
+    const pid_t pid =
+        ForkObedient(cmd, report, disp == kContHandler ? Bit(SIGCONT) : 0,
+                     disp == kContIgnore ? Bit(SIGCONT) : 0, blocked ? Bit(SIGCONT) : 0);
     if (pid < 0) return Verdict::Broken("fork");
     cmd.r.reset();
     report.w.reset();
-    const std::string what =
-        absl::StrCat("SIGCONT to a stopped child with ", SayCont(disp), blocked ? ", blocked" : "");
+    const std::string what = absl::StrCat("SIGCONT to a stopped child with ",
+                                          disposition_.Name(disp), blocked ? ", blocked" : "");
     std::string failure;
     siginfo_t w = {};
     SigStatus st;
@@ -117,7 +119,7 @@ class ContResumeProperty : public SignalProperty {
       for (char c; (c = NextByte(report.r.get(), deadline)) != 0 && c != 'a';) got += c;
       const bool handled = got.size() == 1 && got[0] == SIGCONT;
       const bool pending = ReadSigStatus(pid, 0, &st) && (st.shd & Bit(SIGCONT)) != 0;
-      const bool want_handled = disp == 2 && !blocked, want_pending = blocked;
+      const bool want_handled = disp == kContHandler && !blocked, want_pending = blocked;
       if (handled != want_handled || (!got.empty() && !handled) || pending != want_pending) {
         failure =
             absl::StrCat(what, ": the child ran on, its handler ", handled ? "ran" : "did not run",
@@ -132,9 +134,8 @@ class ContResumeProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> disposition_{
-      this,   0, "the child's SIGCONT disposition is %s", 0, rc::gen::inRange<uint64_t>(0, 3),
-      SayCont};
+  const ChoiceParam<uint64_t> disposition_{this, 0, "the child's SIGCONT disposition is %s",
+                                           kContDefault, kContDispositions};
   const YesNoParam blocked_{this, 1, "it blocks SIGCONT: %s", false};
   const Param<int> stop_{this,     2, "it is stopped by %s", SIGSTOP, GenSignal(StopSignals()),
                          SaySignal};

@@ -19,12 +19,10 @@
 namespace ipcspec::props {
 namespace {
 
-enum Group : uint64_t { kCaseGroup = 0, kOwnGroup = 1, kNewSession = 2 };
-std::string SayGroup(uint64_t v) {
-  return v == kOwnGroup     ? "in a process group of its own (setpgid)"
-         : v == kNewSession ? "in a new session (setsid): an orphaned process group"
-                            : "in its parent's process group";
-}
+enum Group : uint64_t { kCaseGroup, kOwnGroup, kNewSession };
+constexpr std::string_view kGroups[] = {"in its parent's process group",
+                                        "in a process group of its own (setpgid)",
+                                        "in a new session (setsid): an orphaned process group"};
 
 class JobctlOrphanProperty : public SignalProperty {
  public:
@@ -62,7 +60,7 @@ class JobctlOrphanProperty : public SignalProperty {
     const bool stopped = WIFSTOPPED(status) && WSTOPSIG(status) == sig;
     const bool ran_on = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (want_stop ? !stopped : !ran_on) {
-      return Verdict::Fail(absl::StrCat(SignalName(sig), " raised by a child ", SayGroup(group),
+      return Verdict::Fail(absl::StrCat(SignalName(sig), " raised by a child ", group_.Name(group),
                                         ": the child ", DescribeWaitStatus(status), ", expected ",
                                         want_stop ? "stopped by it" : "to run on (discarded)"));
     }
@@ -76,8 +74,7 @@ class JobctlOrphanProperty : public SignalProperty {
                            SIGTSTP,
                            GenSignal(std::vector<int>{SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}),
                            SaySignal};
-  const Param<uint64_t> group_{
-      this, 1, "the child raises it %s", kCaseGroup, rc::gen::inRange<uint64_t>(0, 3), SayGroup};
+  const ChoiceParam<uint64_t> group_{this, 1, "the child raises it %s", kCaseGroup, kGroups};
 };
 IPCSPEC_REGISTER_PROPERTY(JobctlOrphanProperty);
 

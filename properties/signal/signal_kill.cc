@@ -175,23 +175,13 @@ class KillProbeProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
 
-enum ErrnoCase : uint64_t {
-  kBadSignalSelf = 0,
-  kBadSignalChild = 1,
-  kNoSuchPid = 2,
-  kIntMin = 3,
-  kNotAGroup = 4,
-  kNoSuchPidBadSignal = 5,
-};
-std::string SayErrnoCase(uint64_t v) {
-  static constexpr const char* kNames[] = {"an invalid signal to itself",
-                                           "an invalid signal to a live child",
-                                           "a valid signal to a pid above pid_max",
-                                           "a valid signal to pid INT_MIN",
-                                           "a valid signal to -pid of a child that leads no group",
-                                           "an invalid signal to a pid above pid_max"};
-  return kNames[v % 6];
-}
+enum ErrnoCase : uint64_t { kBadSelf, kBadChild, kNoSuchPid, kIntMin, kNotAGroup, kNoSuchPidBad };
+constexpr std::string_view kErrnoCases[] = {"an invalid signal to itself",
+                                            "an invalid signal to a live child",
+                                            "a valid signal to a pid above pid_max",
+                                            "a valid signal to pid INT_MIN",
+                                            "a valid signal to -pid of a child that leads no group",
+                                            "an invalid signal to a pid above pid_max"};
 
 class KillErrnoProperty : public SignalProperty {
  public:
@@ -209,18 +199,18 @@ class KillErrnoProperty : public SignalProperty {
     const uint64_t c = case_.Of(s);
     const bool use_sigqueue = sigqueue_.Of(s) && c != kNotAGroup;
     const int bad = bad_.Of(s);
-    const bool bad_signal = c == kBadSignalSelf || c == kBadSignalChild || c == kNoSuchPidBadSignal;
+    const bool bad_signal = c == kBadSelf || c == kBadChild || c == kNoSuchPidBad;
     const int sig = bad_signal ? bad : SIGUSR1;
-    const int want = c == kBadSignalSelf || c == kBadSignalChild ? EINVAL : ESRCH;
+    const int want = c == kBadSelf || c == kBadChild ? EINVAL : ESRCH;
     ResetDeliveries();
     const sigset_t all = BitsSet(WatchedBits());
     sigprocmask(SIG_SETMASK, &all, nullptr);
     Target child;
     pid_t pid = ::getpid();
-    if (c == kBadSignalChild || c == kNotAGroup) {
+    if (c == kBadChild || c == kNotAGroup) {
       if (!child.Start(false)) return Verdict::Broken("fork");
       pid = c == kNotAGroup ? -child.pid : child.pid;
-    } else if (c == kNoSuchPid || c == kNoSuchPidBadSignal) {
+    } else if (c == kNoSuchPid || c == kNoSuchPidBad) {
       pid = PidMax() + 1;
     } else if (c == kIntMin) {
       pid = INT_MIN;
@@ -232,7 +222,7 @@ class KillErrnoProperty : public SignalProperty {
     child.Stop(CaseDeadline(env));
     DrainPending(all);
     const std::string what = absl::StrCat(use_sigqueue ? "sigqueue" : "kill", " with ",
-                                          SayErrnoCase(c), " (signal ", sig, ")");
+                                          case_.Name(c), " (signal ", sig, ")");
     if (rc != -1 || err != want) {
       return Verdict::Fail(absl::StrFormat("%s returned %d (%s), expected -1 with %s", what, rc,
                                            rc == -1 ? ErrnoName(err) : "no error",
@@ -245,26 +235,16 @@ class KillErrnoProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> case_{
-      this, 0, "the call sends %s", kBadSignalSelf, rc::gen::inRange<uint64_t>(0, 6), SayErrnoCase};
+  const ChoiceParam<uint64_t> case_{this, 0, "the call sends %s", kBadSelf, kErrnoCases};
   const Param<int> bad_{this, 1, "the invalid signal number is %s", 65,
                         rc::gen::element<int>(-1, 65, 200, INT_MAX)};
   const YesNoParam sigqueue_{this, 2, "it uses sigqueue (else kill): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty);
 
-enum PermApi : uint64_t {
-  kPermKill = 0,
-  kPermSigqueue = 1,
-  kPermTgkill = 2,
-  kPermQueueinfo = 3,
-  kPermPidfd = 4
-};
-std::string SayPermApi(uint64_t v) {
-  static constexpr const char* kNames[] = {"kill", "sigqueue", "tgkill", "rt_sigqueueinfo",
-                                           "pidfd_send_signal"};
-  return kNames[v % 5];
-}
+enum PermApi : uint64_t { kPermKill, kPermSigqueue, kPermTgkill, kPermQueueinfo, kPermPidfd };
+constexpr std::string_view kPermApis[] = {"kill", "sigqueue", "tgkill", "rt_sigqueueinfo",
+                                          "pidfd_send_signal"};
 
 bool HasCapKill() {
   std::ifstream in("/proc/self/status");
@@ -334,14 +314,13 @@ class KillEpermProperty : public SignalProperty {
       return Verdict::Fail(absl::StrFormat(
           "%s with signal 0 to pid %d, another user's process, returned %d (%s), expected -1 "
           "with EPERM",
-          SayPermApi(api), target, rc, rc == -1 ? ErrnoName(err) : "no error"));
+          api_.Name(api), target, rc, rc == -1 ? ErrnoName(err) : "no error"));
     }
     return Verdict::Pass();
   }
 
  private:
-  const Param<uint64_t> api_{
-      this, 0, "the probe uses %s", kPermKill, rc::gen::inRange<uint64_t>(0, 5), SayPermApi};
+  const ChoiceParam<uint64_t> api_{this, 0, "the probe uses %s", kPermKill, kPermApis};
 };
 IPCSPEC_REGISTER_PROPERTY(KillEpermProperty);
 
@@ -387,20 +366,11 @@ class KillZombieProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
 
-enum PidfdCase : uint64_t {
-  kLive = 0,
-  kZombieTarget = 1,
-  kReaped = 2,
-  kWrongSigno = 3,
-  kBadFlags = 4
-};
-std::string SayPidfdCase(uint64_t v) {
-  static constexpr const char* kNames[] = {"to a live child", "to a zombie child",
-                                           "to a child already reaped",
-                                           "to a live child with a siginfo naming another signal",
-                                           "to a live child with an unknown flag (1 << 30)"};
-  return kNames[v % 5];
-}
+enum PidfdCase : uint64_t { kLive, kZombieTarget, kReaped, kWrongSigno, kBadFlags };
+constexpr std::string_view kPidfdCases[] = {"to a live child", "to a zombie child",
+                                            "to a child already reaped",
+                                            "to a live child with a siginfo naming another signal",
+                                            "to a live child with an unknown flag (1 << 30)"};
 
 class PidfdSendProperty : public SignalProperty {
  public:
@@ -435,7 +405,7 @@ class PidfdSendProperty : public SignalProperty {
     child.Stop(deadline);
     const int want = c == kReaped ? ESRCH : c == kWrongSigno || c == kBadFlags ? EINVAL : 0;
     const std::string what =
-        absl::StrCat("pidfd_send_signal of ", SignalName(sig), " ", SayPidfdCase(c));
+        absl::StrCat("pidfd_send_signal of ", SignalName(sig), " ", case_.Name(c));
     if (want == 0 ? rc != 0 : (rc != -1 || err != want)) {
       return Verdict::Fail(absl::StrFormat(
           "%s returned %d (%s), expected %s", what, rc, rc == -1 ? ErrnoName(err) : "no error",
@@ -448,8 +418,7 @@ class PidfdSendProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> case_{
-      this, 0, "the signal goes %s", kLive, rc::gen::inRange<uint64_t>(0, 5), SayPidfdCase};
+  const ChoiceParam<uint64_t> case_{this, 0, "the signal goes %s", kLive, kPidfdCases};
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };

@@ -76,12 +76,9 @@ std::map<int32_t, Record> ReadRecords(int fd, const Deadline& deadline) {
   return out;
 }
 
-enum PgrpApi : uint64_t { kKillZero = 0, kKillNegative = 1, kKillpg = 2 };
-std::string SayPgrpApi(uint64_t v) {
-  return v == kKillNegative ? "kill(-pgid)"
-         : v == kKillpg     ? "killpg(pgid)"
-                            : "kill(0) (the caller's group)";
-}
+enum PgrpApi : uint64_t { kKillZero, kKillNegative, kKillpg };
+constexpr std::string_view kPgrpApis[] = {"kill(0) (the caller's group)", "kill(-pgid)",
+                                          "killpg(pgid)"};
 
 struct Pipes {
   Pipe &ready, &cmd, &leader_cmd, &report;
@@ -161,7 +158,7 @@ class KillPgrpProperty : public SignalProperty {
       rc = api == kKillZero ? ::kill(0, sig)
            : api == kKillpg ? ::killpg(leader, sig)
                             : ::kill(-leader, sig);
-      if (rc != 0) failure = absl::StrCat(SayPgrpApi(api), ": ", ErrnoName(errno));
+      if (rc != 0) failure = absl::StrCat(api_.Name(api), ": ", ErrnoName(errno));
     }
     const int self_count = DeliveriesOf(sig);
     cmd.w.reset();
@@ -174,7 +171,7 @@ class KillPgrpProperty : public SignalProperty {
     SetDisposition(sig, SIG_DFL);
     if (!failure.empty()) return Verdict::Broken(failure);
     const std::string what =
-        absl::StrCat(SayPgrpApi(api), " with ", SignalName(sig), ": ", n_case,
+        absl::StrCat(api_.Name(api), " with ", SignalName(sig), ": ", n_case,
                      " children in the caller's group, ", n_group, " in another group",
                      leader_exits ? " whose leader has exited" : "");
     const bool to_case = api == kKillZero;
@@ -205,8 +202,7 @@ class KillPgrpProperty : public SignalProperty {
                             rc::gen::inRange(0, 3)};
   const Param<int> in_group_{this, 1, "%s children form another group", 2, rc::gen::inRange(1, 4)};
   const YesNoParam leader_exits_{this, 2, "that group's leader exits first: %s", false};
-  const Param<uint64_t> api_{
-      this, 3, "the call is %s", kKillNegative, rc::gen::inRange<uint64_t>(0, 3), SayPgrpApi};
+  const ChoiceParam<uint64_t> api_{this, 3, "the call is %s", kKillNegative, kPgrpApis};
   const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };

@@ -23,13 +23,13 @@ uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 // Never in a mask: SIGKILL, SIGSTOP, and glibc's own 32 and 33.
 uint64_t Unmaskable() { return Bit(SIGKILL) | Bit(SIGSTOP) | Bit(32) | Bit(33); }
 
+// A `how` by name, or "how 7" for a number that names none.
 std::string SayHow(uint64_t v) {
-  return v == SIG_BLOCK     ? "SIG_BLOCK"
-         : v == SIG_UNBLOCK ? "SIG_UNBLOCK"
-         : v == SIG_SETMASK ? "SIG_SETMASK"
-                            : absl::StrCat("how ", v);
+  return v < std::size(kHowNames) ? std::string(kHowNames[v]) : absl::StrCat("how ", v);
 }
-std::string SayApi(uint64_t v) { return v != 0 ? "pthread_sigmask" : "sigprocmask"; }
+// Which call sets the mask: sigprocmask, or pthread_sigmask for any other number.
+constexpr std::string_view kMaskApis[] = {"sigprocmask", "pthread_sigmask"};
+std::string SayApi(uint64_t v) { return std::string(kMaskApis[v != 0 ? 1 : 0]); }
 
 uint64_t Apply(uint64_t mask, uint64_t how, uint64_t set) {
   set &= ~Unmaskable();
@@ -160,8 +160,7 @@ class MaskQueryProperty : public SignalProperty {
       rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 3), rc::gen::inRange<uint64_t>(3, 1000)),
       SayHow};
   const Param<uint64_t> mask_{this, 1, "the mask is %s", 0, GenMask(PlaySignals()), SayMask};
-  const Param<uint64_t> api_{this,  2, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
-                             SayApi};
+  const ChoiceParam<uint64_t> api_{this, 2, "the call is %s", 0, kMaskApis};
   const YesNoParam no_old_{this, 3, "oldset is NULL too: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskQueryProperty);
@@ -218,24 +217,14 @@ class MaskEinvalProperty : public SignalProperty {
       SayHow};
   const Param<uint64_t> set_{this, 1, "the set is %s", 0, GenMask(PlaySignals(), true), SayMask};
   const Param<uint64_t> mask_{this, 2, "the mask before is %s", 0, GenMask(PlaySignals()), SayMask};
-  const Param<uint64_t> api_{this,  3, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
-                             SayApi};
+  const ChoiceParam<uint64_t> api_{this, 3, "the call is %s", 0, kMaskApis};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskEinvalProperty);
 
-enum UnblockableVia : uint64_t {
-  kViaSigprocmask = 0,
-  kViaPthreadSigmask = 1,
-  kViaSaMask = 2,
-  kViaHandler = 3,
-  kViaSigsuspend = 4
-};
-std::string SayVia(uint64_t v) {
-  static constexpr const char* kNames[] = {
-      "sigprocmask(SIG_BLOCK)", "pthread_sigmask(SIG_BLOCK)", "an sa_mask read back by sigaction",
-      "an sa_mask in force inside the handler", "the mask of sigsuspend, seen in /proc"};
-  return kNames[v % 5];
-}
+enum Via : uint64_t { kSigprocmask, kPthreadSigmask, kSaMask, kInHandler, kSigsuspend };
+constexpr std::string_view kVias[] = {
+    "sigprocmask(SIG_BLOCK)", "pthread_sigmask(SIG_BLOCK)", "an sa_mask read back by sigaction",
+    "an sa_mask in force inside the handler", "the mask of sigsuspend, seen in /proc"};
 
 class MaskUnblockableProperty : public SignalProperty {
  public:
@@ -257,21 +246,21 @@ class MaskUnblockableProperty : public SignalProperty {
     uint64_t seen = 0;
     int rc = 0;
     switch (via) {
-      case kViaSigprocmask:
-      case kViaPthreadSigmask: {
+      case kSigprocmask:
+      case kPthreadSigmask: {
         sigset_t old;
-        rc = MaskCall(via == kViaPthreadSigmask, SIG_BLOCK, &ask, nullptr);
-        MaskCall(via == kViaPthreadSigmask, SIG_BLOCK, nullptr, &old);
+        rc = MaskCall(via == kPthreadSigmask, SIG_BLOCK, &ask, nullptr);
+        MaskCall(via == kPthreadSigmask, SIG_BLOCK, nullptr, &old);
         seen = SetBits(old) | SigBlk();
         break;
       }
-      case kViaSaMask:
-      case kViaHandler: {
+      case kSaMask:
+      case kInHandler: {
         ResetDeliveries();
         rc = InstallRecorder(SIGUSR1, 0, ask) == 0 ? 0 : EINVAL;
         struct sigaction q = {};
         ::sigaction(SIGUSR1, nullptr, &q);
-        if (via == kViaSaMask) {
+        if (via == kSaMask) {
           seen = SetBits(q.sa_mask);
         } else {
           ::raise(SIGUSR1);
@@ -305,11 +294,11 @@ class MaskUnblockableProperty : public SignalProperty {
     }
     ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
     if (rc != 0) {
-      return Verdict::Fail(absl::StrCat("asking ", SayVia(via), " to block ", SayMask(asked),
+      return Verdict::Fail(absl::StrCat("asking ", via_.Name(via), " to block ", SayMask(asked),
                                         " failed with ", ErrnoName(rc)));
     }
     if ((seen & (Bit(SIGKILL) | Bit(SIGSTOP))) != 0 || (seen & extra) != extra) {
-      return Verdict::Fail(absl::StrCat("asking ", SayVia(via), " to block ", SayMask(asked),
+      return Verdict::Fail(absl::StrCat("asking ", via_.Name(via), " to block ", SayMask(asked),
                                         " gave ", SayMask(seen),
                                         "; expected the others without SIGKILL and SIGSTOP"));
     }
@@ -317,12 +306,8 @@ class MaskUnblockableProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> via_{this,
-                             0,
-                             "SIGKILL and SIGSTOP are put in %s",
-                             kViaSigprocmask,
-                             rc::gen::inRange<uint64_t>(0, 5),
-                             SayVia};
+  const ChoiceParam<uint64_t> via_{this, 0, "SIGKILL and SIGSTOP are put in %s", kSigprocmask,
+                                   kVias};
   const Param<uint64_t> extra_{this, 1, "together with %s", 0, GenMask(PlaySignals()), SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskUnblockableProperty);
@@ -357,13 +342,11 @@ class MaskAliasProperty : public SignalProperty {
 
  private:
   const Param<uint64_t> mask_{this, 0, "the mask before is %s", 0, GenMask(PlaySignals()), SayMask};
-  const Param<uint64_t> how_{this,  1, "how is %s", SIG_BLOCK, rc::gen::inRange<uint64_t>(0, 3),
-                             SayHow};
+  const ChoiceParam<uint64_t> how_{this, 1, "how is %s", SIG_BLOCK, kHowNames};
   const Param<uint64_t> set_{
       this,   2, "set and oldset are one object holding %s", 0, GenMask(PlaySignals(), true),
       SayMask};
-  const Param<uint64_t> api_{this,  3, "the call is %s", 0, rc::gen::inRange<uint64_t>(0, 2),
-                             SayApi};
+  const ChoiceParam<uint64_t> api_{this, 3, "the call is %s", 0, kMaskApis};
 };
 IPCSPEC_REGISTER_PROPERTY(MaskAliasProperty);
 

@@ -370,10 +370,8 @@ class SuspendTermProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SuspendTermProperty);
 
-enum PollApi : uint64_t { kPpoll = 0, kPselect = 1, kEpollPwait = 2 };
-std::string SayPollApi(uint64_t v) {
-  return v == kPselect ? "pselect" : v == kEpollPwait ? "epoll_pwait" : "ppoll";
-}
+enum PollApi : uint64_t { kPpoll, kPselect, kEpollPwait };
+constexpr std::string_view kPollApis[] = {"ppoll", "pselect", "epoll_pwait"};
 
 // One wait for `fd` readable with `mask` as the temporary signal mask.
 int PollWithMask(uint64_t api, int fd, int timeout_ms, const sigset_t& mask) {
@@ -437,7 +435,7 @@ class PpollMaskProperty : public SignalProperty {
     for (const Delivery& d : Deliveries()) got |= Bit(d.signo);
     const uint64_t pending = SetBits(PendingSet()) & PlayBits();
     std::string failure;
-    const std::string what = absl::StrCat(SayPollApi(api), " with mask ", SayMask(call), " while ",
+    const std::string what = absl::StrCat(api_.Name(api), " with mask ", SayMask(call), " while ",
                                           SayMask(blocked), " are pending");
     if (r == -2) return Verdict::Broken("epoll_create1/epoll_ctl");
     if (interrupting != 0 && (r != -1 || err != EINTR)) {
@@ -462,8 +460,7 @@ class PpollMaskProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{
-      this, 0, "the call is %s", kPpoll, rc::gen::inRange<uint64_t>(0, 3), SayPollApi};
+  const ChoiceParam<uint64_t> api_{this, 0, "the call is %s", kPpoll, kPollApis};
   const Param<uint64_t> thread_{
       this, 1, "the thread blocks %s, all pending", 0, GenMask(PlaySignals(), true), SayMask};
   const Param<uint64_t> call_{this,   2, "the call's sigmask blocks %s", 0, GenMask(PlaySignals()),

@@ -27,10 +27,6 @@ namespace {
 
 uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
-std::string SayHow(uint64_t v) {
-  return v == SIG_BLOCK ? "SIG_BLOCK" : v == SIG_UNBLOCK ? "SIG_UNBLOCK" : "SIG_SETMASK";
-}
-
 uint64_t Apply(uint64_t mask, uint64_t how, uint64_t set) {
   return how == SIG_BLOCK ? mask | set : how == SIG_UNBLOCK ? mask & ~set : set;
 }
@@ -94,7 +90,7 @@ class ThreadMaskProperty : public SignalProperty {
       const sigset_t cop = BitsSet(creator_set_.Of(s) & PlayBits());
       ::pthread_sigmask(static_cast<int>(creator_how_.Of(s)), &cop, nullptr);
       if (failure.empty() && TaskBlocked(t.tid()) != c) {
-        done(absl::StrCat("the creator's ", SayHow(creator_how_.Of(s)),
+        done(absl::StrCat("the creator's ", creator_how_.Name(creator_how_.Of(s)),
                           " changed the thread's SigBlk to ", SayMask(TaskBlocked(t.tid()))));
       }
       flags.Raise(1);
@@ -102,11 +98,11 @@ class ThreadMaskProperty : public SignalProperty {
       if (failure.empty() &&
           (TaskBlocked(t.tid()) != after_thread || ThreadMask() != after_creator ||
            TaskBlocked(::getpid()) != after_creator)) {
-        done(absl::StrCat("after the thread's ", SayHow(thread_how_.Of(s)), " and the creator's ",
-                          SayHow(creator_how_.Of(s)), ": the thread blocks ",
-                          SayMask(TaskBlocked(t.tid())), " (expected ", SayMask(after_thread),
-                          "), the creator ", SayMask(ThreadMask()), " (expected ",
-                          SayMask(after_creator), ")"));
+        done(absl::StrCat("after the thread's ", thread_how_.Name(thread_how_.Of(s)),
+                          " and the creator's ", creator_how_.Name(creator_how_.Of(s)),
+                          ": the thread blocks ", SayMask(TaskBlocked(t.tid())), " (expected ",
+                          SayMask(after_thread), "), the creator ", SayMask(ThreadMask()),
+                          " (expected ", SayMask(after_creator), ")"));
       }
       flags.Raise(3);
     }
@@ -117,16 +113,11 @@ class ThreadMaskProperty : public SignalProperty {
   const Param<uint64_t> creator_{
       this,   0, "the creator blocks %s when it creates the thread", 0, GenMask(PlaySignals()),
       SayMask};
-  const Param<uint64_t> thread_how_{this,
-                                    1,
-                                    "the thread then calls pthread_sigmask(%s, ...)",
-                                    0,
-                                    rc::gen::inRange<uint64_t>(0, 3),
-                                    SayHow};
+  const ChoiceParam<uint64_t> thread_how_{this, 1, "the thread then calls pthread_sigmask(%s, ...)",
+                                          SIG_BLOCK, kHowNames};
   const Param<uint64_t> thread_set_{this, 2, "with %s", 0, GenMask(PlaySignals()), SayMask};
-  const Param<uint64_t> creator_how_{
-      this,  3, "the creator calls pthread_sigmask(%s, ...)", 0, rc::gen::inRange<uint64_t>(0, 3),
-      SayHow};
+  const ChoiceParam<uint64_t> creator_how_{this, 3, "the creator calls pthread_sigmask(%s, ...)",
+                                           SIG_BLOCK, kHowNames};
   const Param<uint64_t> creator_set_{this, 4, "with %s", 0, GenMask(PlaySignals()), SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadMaskProperty);
@@ -247,7 +238,7 @@ class ThreadProcdirProperty : public SignalProperty {
   const Param<int> threads_{this, 0, "%s helper threads are parked in read(2)", 1};
   const Param<uint64_t> eligible_{this, 1, "the signal is unblocked in %s", 1, SayEligible};
   const Param<int> signal_{this, 2, "the signal is %s", SIGUSR1, SaySignal};
-  const Param<uint64_t> method_{this, 3, "it is sent with %s", kByKill, SayMethod};
+  const ChoiceParam<uint64_t> method_{this, 3, "it is sent with %s", kByKill, kMethodNames};
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadProcdirProperty);
 

@@ -63,10 +63,8 @@ Delivery NextDelivery(int fd, const Deadline& deadline) {
   return d;
 }
 
-enum DirectedApi : uint64_t { kTgkill = 0, kPthreadKill = 1, kPthreadSigqueue = 2 };
-std::string SayApi(uint64_t v) {
-  return v == kPthreadKill ? "pthread_kill" : v == kPthreadSigqueue ? "pthread_sigqueue" : "tgkill";
-}
+enum DirectedApi : uint64_t { kTgkill, kPthreadKill, kPthreadSigqueue };
+constexpr std::string_view kDirectedApis[] = {"tgkill", "pthread_kill", "pthread_sigqueue"};
 
 class ThreadDirectedProperty : public SignalProperty {
  public:
@@ -108,9 +106,9 @@ class ThreadDirectedProperty : public SignalProperty {
       } else {
         rc = ::tgkill(::getpid(), to.tid(), sig) == 0 ? 0 : errno;
       }
-      if (rc != 0) return Verdict::Broken(absl::StrCat(SayApi(api), ": ", ErrnoName(rc)));
+      if (rc != 0) return Verdict::Broken(absl::StrCat(api_.Name(api), ": ", ErrnoName(rc)));
       const std::string what =
-          absl::StrCat(SignalName(sig), " sent with ", SayApi(api), " to thread ", target + 1,
+          absl::StrCat(SignalName(sig), " sent with ", api_.Name(api), " to thread ", target + 1,
                        blocks ? ", which blocks it" : "");
       if (blocks) {
         SigStatus tst, other, proc;
@@ -152,8 +150,7 @@ class ThreadDirectedProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{
-      this, 0, "the signal is sent with %s", kTgkill, rc::gen::inRange<uint64_t>(0, 3), SayApi};
+  const ChoiceParam<uint64_t> api_{this, 0, "the signal is sent with %s", kTgkill, kDirectedApis};
   const Param<int> target_{this, 1, "to helper thread %s of 2", 1, rc::gen::inRange(1, 3)};
   const YesNoParam blocks_{this, 2, "the target blocks it: %s", false};
   const Param<int> signal_{this,     3, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),

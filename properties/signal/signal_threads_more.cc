@@ -114,33 +114,14 @@ class ThreadSigwaitProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadSigwaitProperty);
 
-enum TgkillError : uint64_t {
-  kBadTgid = 0,
-  kBadTid = 1,
-  kBadSignal = 2,
-  kExitedTid = 3,
-  kForeignTid = 4,
-  kProbe = 5,
-  kPthreadKillBadSignal = 6,
-};
-std::string SayCase(uint64_t v) {
-  switch (v) {
-    case kBadTgid:
-      return "tgkill with tgid 0 or less";
-    case kBadTid:
-      return "tgkill with tid 0 or less";
-    case kBadSignal:
-      return "tgkill with an invalid signal number";
-    case kExitedTid:
-      return "tgkill to a thread that has exited";
-    case kForeignTid:
-      return "tgkill to a tid that is not in the thread group";
-    case kProbe:
-      return "tgkill with signal 0 to a live thread";
-    default:
-      return "pthread_kill with an invalid signal number";
-  }
-}
+enum TgkillCase : uint64_t { kBadTgid, kBadTid, kBadSig, kExited, kForeign, kProbe, kPthreadBad };
+constexpr std::string_view kTgkillErrors[] = {"tgkill with tgid 0 or less",
+                                              "tgkill with tid 0 or less",
+                                              "tgkill with an invalid signal number",
+                                              "tgkill to a thread that has exited",
+                                              "tgkill to a tid that is not in the thread group",
+                                              "tgkill with signal 0 to a live thread",
+                                              "pthread_kill with an invalid signal number"};
 
 // Makes the call of case `c`; its return value, errno and the expected
 // error (0: success) come back through the pointers.
@@ -155,12 +136,12 @@ Verdict Attempt(uint64_t c, int sig, int bad, const Deadline& deadline, int* rc,
       *err = errno;
       *want = EINVAL;
       break;
-    case kBadSignal:
+    case kBadSig:
       *rc = ::tgkill(me, me, bad);
       *err = errno;
       *want = EINVAL;
       break;
-    case kExitedTid: {
+    case kExited: {
       pid_t tid = 0;
       {
         HelperThread t([] {});
@@ -173,7 +154,7 @@ Verdict Attempt(uint64_t c, int sig, int bad, const Deadline& deadline, int* rc,
       *want = ESRCH;
       break;
     }
-    case kForeignTid: {
+    case kForeign: {
       Pipe hold;
       if (!hold.Open()) return Verdict::Broken("pipe2");
       const pid_t child = ForkChild([&] {
@@ -229,25 +210,23 @@ class TgkillErrorsProperty : public SignalProperty {
     }
     const uint64_t pending = SetBits(PendingSet()) & PlayBits();
     DrainPending(all);
-    const bool ok =
-        want == 0 ? rc == 0 : (c == kPthreadKillBadSignal ? rc == want : rc == -1 && err == want);
+    const bool ok = want == 0 ? rc == 0 : (c == kPthreadBad ? rc == want : rc == -1 && err == want);
     if (!ok) {
-      return Verdict::Fail(absl::StrFormat("%s returned %d (%s), expected %s", SayCase(c), rc,
+      return Verdict::Fail(absl::StrFormat("%s returned %d (%s), expected %s", case_.Name(c), rc,
                                            err != 0 ? ErrnoName(err) : "no error",
                                            want == 0 ? "0"
-                                           : c == kPthreadKillBadSignal
+                                           : c == kPthreadBad
                                                ? absl::StrCat("the error number ", ErrnoName(want))
                                                : absl::StrCat("-1 with ", ErrnoName(want))));
     }
     if (pending != 0) {
-      return Verdict::Fail(absl::StrCat(SayCase(c), " left ", SayMask(pending), " pending"));
+      return Verdict::Fail(absl::StrCat(case_.Name(c), " left ", SayMask(pending), " pending"));
     }
     return Verdict::Pass();
   }
 
  private:
-  const Param<uint64_t> case_{
-      this, 0, "the call is %s", kBadTgid, rc::gen::inRange<uint64_t>(0, 7), SayCase};
+  const ChoiceParam<uint64_t> case_{this, 0, "the call is %s", kBadTgid, kTgkillErrors};
   const Param<int> bad_{this, 1, "the invalid number used is %s", -1,
                         rc::gen::element<int>(-1, 65, 200, 0x7fffffff)};
   const Param<int> signal_{

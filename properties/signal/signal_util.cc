@@ -206,15 +206,23 @@ int SendSelf(int method, int sig, int value) {
   return rc == 0 ? 0 : -errno;
 }
 
-std::string SayMethod(uint64_t method) {
-  switch (method) {
-    case kBySigqueue:
-      return "sigqueue";
-    case kByTgkill:
-      return "tgkill";
-    default:
-      return "kill";
+std::string SayBitNames(uint64_t v, std::span<const std::string_view> names,
+                        std::string_view none) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if ((v >> i) & 1) parts.emplace_back(names[i]);
   }
+  return parts.empty() ? std::string(none) : absl::StrJoin(parts, " | ");
+}
+
+int BitFlags(uint64_t v, std::span<const unsigned> flags) {
+  unsigned out = 0;
+  for (size_t i = 0; i < flags.size(); ++i) out |= ((v >> i) & 1) ? flags[i] : 0;
+  return static_cast<int>(out);
+}
+
+std::string SayMethod(uint64_t method) {
+  return std::string(kMethodNames[method < std::size(kMethodNames) ? method : kByKill]);
 }
 
 int CodeOf(int method) {

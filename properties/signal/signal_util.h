@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,13 +101,27 @@ rc::Gen<int> GenStackBytes(int min_pages);
 
 // Words for parameters: "{SIGUSR1, SIGRTMIN+1}" or "no signal".
 std::string SayMask(uint64_t bits);
+// Words for a set of flags drawn as bits: the names of the bits set in `v`
+// (bit i is names[i]) joined by " | ", or `none` when no bit is set:
+//   SayBitNames(5, {"SA_NODEFER", "SA_RESTART", "SA_ONSTACK"}, "no flag")
+//     == "SA_NODEFER | SA_ONSTACK"
+std::string SayBitNames(uint64_t v, std::span<const std::string_view> names, std::string_view none);
+// The flags those bits stand for: flags[i] for each bit i set in `v`, or'ed.
+int BitFlags(uint64_t v, std::span<const unsigned> flags);
+
+// The `how` of sigprocmask and pthread_sigmask, by number (SIG_BLOCK = 0,
+// SIG_UNBLOCK = 1, SIG_SETMASK = 2), for a ChoiceParam.
+inline constexpr std::string_view kHowNames[] = {"SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"};
+static_assert(SIG_BLOCK == 0 && SIG_UNBLOCK == 1 && SIG_SETMASK == 2);
 
 // How a property sends a signal to this process or thread.
-enum SendMethod : uint64_t { kByKill = 0, kBySigqueue = 1, kByTgkill = 2 };
+enum SendMethod : uint64_t { kByKill, kBySigqueue, kByTgkill };
+// Their names, for a ChoiceParam: "kill", "sigqueue", "tgkill".
+inline constexpr std::string_view kMethodNames[] = {"kill", "sigqueue", "tgkill"};
 // kill(getpid()), sigqueue(getpid(), value), tgkill(getpid(), gettid()).
 // Returns 0 or -errno.
 int SendSelf(int method, int sig, int value);
-// "kill", "sigqueue", "tgkill"
+// "kill", "sigqueue", "tgkill" (and "kill" for any other number, as SendSelf).
 std::string SayMethod(uint64_t method);
 // The si_code each method gives, as a handler or signalfd sees it.
 int CodeOf(int method);

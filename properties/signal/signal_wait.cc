@@ -258,9 +258,7 @@ class WaitTimeoutProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WaitTimeoutProperty);
 
-std::string SayWaitApi(uint64_t v) {
-  return v != 0 ? "sigtimedwait with a timeout" : "sigwaitinfo";
-}
+constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait with a timeout"};
 
 class WaitEintrProperty : public SignalProperty {
  public:
@@ -278,7 +276,8 @@ class WaitEintrProperty : public SignalProperty {
       const int t = *GenSignal(PlaySignals());
       const uint64_t set = *GenMask(PlaySignals()) & ~Bit(t);
       return std::vector<Step>{set_.Step(set != 0 ? set : Bit(t == SIGUSR1 ? SIGUSR2 : SIGUSR1)),
-                               interrupter_.Step(t), api_.Step(*rc::gen::inRange<uint64_t>(0, 2))};
+                               interrupter_.Step(t),
+                               api_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kWaitApis)))};
     });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -314,7 +313,7 @@ class WaitEintrProperty : public SignalProperty {
     const sigset_t after = CurrentMask();
     DrainPending(BitsSet(PlayBits()));
     const std::string what =
-        absl::StrCat(SayWaitApi(api_.Of(s)), "(", SayMask(set), ") interrupted by ", SignalName(t));
+        absl::StrCat(api_.Name(api_.Of(s)), "(", SayMask(set), ") interrupted by ", SignalName(t));
     if (r != -1 || err != EINTR) {
       return Verdict::Fail(absl::StrFormat("%s returned %d (%s), expected -1 with EINTR", what, r,
                                            r == -1 ? ErrnoName(err) : "no error"));
@@ -333,20 +332,11 @@ class WaitEintrProperty : public SignalProperty {
   const Param<uint64_t> set_{this, 0, "the wait is for %s", 0, SayMask};
   const Param<int> interrupter_{this, 1, "the handled signal sent meanwhile is %s", SIGUSR1,
                                 SaySignal};
-  const Param<uint64_t> api_{this, 2, "the call is %s", 0, SayWaitApi};
+  const ChoiceParam<uint64_t> api_{this, 2, "the call is %s", 0, kWaitApis};
 };
 IPCSPEC_REGISTER_PROPERTY(WaitEintrProperty);
 
-std::string SayBadTimeout(uint64_t v) {
-  switch (v % 3) {
-    case 0:
-      return "tv_nsec = 1000000000";
-    case 1:
-      return "tv_nsec = -1";
-    default:
-      return "tv_sec = -1";
-  }
-}
+constexpr std::string_view kBadTimeouts[] = {"tv_nsec = 1000000000", "tv_nsec = -1", "tv_sec = -1"};
 
 class WaitEinvalProperty : public SignalProperty {
  public:
@@ -361,7 +351,7 @@ class WaitEinvalProperty : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool pending = *rc::gen::arbitrary<bool>();
-      return std::vector<Step>{bad_.Step(*rc::gen::inRange<uint64_t>(0, 3)),
+      return std::vector<Step>{bad_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kBadTimeouts))),
                                pending_.Step(pending ? *GenSignal(PlaySignals()) : 0)};
     });
   }
@@ -381,7 +371,7 @@ class WaitEinvalProperty : public SignalProperty {
     const bool still = pending == 0 || IsPending(pending);
     DrainPending(all);
     const std::string what =
-        absl::StrCat("sigtimedwait with ", SayBadTimeout(bad), " and ",
+        absl::StrCat("sigtimedwait with ", bad_.Name(bad), " and ",
                      pending != 0 ? SignalName(pending) : "nothing", " pending");
     if (r != -1 || err != EINVAL) {
       return Verdict::Fail(absl::StrFormat("%s returned %s, expected -1 with EINVAL", what,
@@ -392,7 +382,7 @@ class WaitEinvalProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> bad_{this, 0, "the timeout has %s", 0, SayBadTimeout};
+  const ChoiceParam<uint64_t> bad_{this, 0, "the timeout has %s", 0, kBadTimeouts};
   const Param<int> pending_{
       this, 1, "pending beforehand: %s", 0,
       [](uint64_t v) { return v == 0 ? std::string("nothing") : SignalName(static_cast<int>(v)); }};

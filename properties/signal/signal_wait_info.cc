@@ -21,10 +21,8 @@ namespace {
 
 uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
-enum Sender : uint64_t { kSelf = 0, kThread = 1, kChild = 2 };
-std::string SaySender(uint64_t v) {
-  return v == kThread ? "another thread" : v == kChild ? "a forked child" : "the thread itself";
-}
+enum Sender : uint64_t { kSelf, kThread, kChild };
+constexpr std::string_view kSenders[] = {"the thread itself", "another thread", "a forked child"};
 
 // Sends `sig` to process `to` (its main thread for tgkill) from here.
 int SendTo(pid_t to, int method, int sig, int value) {
@@ -77,8 +75,8 @@ class WaitInfoProperty : public SignalProperty {
     if (rc != 0) return Verdict::Broken(absl::StrCat(SayMethod(method), ": ", Errno(rc)));
     siginfo_t si = {};
     const int r = ::sigwaitinfo(&one, &si);
-    const std::string what =
-        absl::StrCat(SignalName(sig), " sent with ", SayMethod(method), " by ", SaySender(sender));
+    const std::string what = absl::StrCat(SignalName(sig), " sent with ", SayMethod(method), " by ",
+                                          sender_.Name(sender));
     if (r != sig || si.si_signo != sig) {
       return Verdict::Fail(
           absl::StrFormat("%s: sigwaitinfo returned %d with si_signo %d", what, r, si.si_signo));
@@ -99,10 +97,8 @@ class WaitInfoProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> sender_{
-      this, 0, "the sender is %s", kSelf, rc::gen::inRange<uint64_t>(0, 3), SaySender};
-  const Param<uint64_t> method_{
-      this, 1, "it sends with %s", kByKill, rc::gen::inRange<uint64_t>(0, 3), SayMethod};
+  const ChoiceParam<uint64_t> sender_{this, 0, "the sender is %s", kSelf, kSenders};
+  const ChoiceParam<uint64_t> method_{this, 1, "it sends with %s", kByKill, kMethodNames};
   const Param<int> signal_{this,     2, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
   const Param<int> value_{this, 3, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 30)};
@@ -178,12 +174,8 @@ class WaitIgnoredProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WaitIgnoredProperty);
 
-enum WaitApi : uint64_t { kSigwaitinfo = 0, kSigtimedwait = 1, kSignalfdRead = 2 };
-std::string SayApi(uint64_t v) {
-  return v == kSigtimedwait   ? "sigtimedwait"
-         : v == kSignalfdRead ? "read on a signalfd"
-                              : "sigwaitinfo";
-}
+enum WaitApi : uint64_t { kSigwaitinfo, kSigtimedwait, kSignalfdRead };
+constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait", "read on a signalfd"};
 
 class WaitUncatchableProperty : public SignalProperty {
  public:
@@ -221,7 +213,7 @@ class WaitUncatchableProperty : public SignalProperty {
     const Deadline deadline = CaseDeadline(env);
     if (!WaitUntilBlockedIn(pid, api == kSignalfdRead ? SYS_read : SYS_rt_sigtimedwait, deadline)) {
       KillAndReap(pid);
-      return Verdict::Broken(absl::StrCat("the child never slept in ", SayApi(api)));
+      return Verdict::Broken(absl::StrCat("the child never slept in ", api_.Name(api)));
     }
     ::tgkill(pid, pid, sig);
     int status = 0;
@@ -233,7 +225,7 @@ class WaitUncatchableProperty : public SignalProperty {
                                              : IsKilledBy(status, SIGKILL));
     if (!ok) {
       return Verdict::Fail(
-          absl::StrCat(SignalName(sig), " sent with tgkill to a child in ", SayApi(api),
+          absl::StrCat(SignalName(sig), " sent with tgkill to a child in ", api_.Name(api),
                        " for a set holding ", "it: the child ",
                        !ended ? "was neither stopped nor killed"
                        : WIFEXITED(status) && WEXITSTATUS(status) == 3 ? "saw its wait return"
@@ -244,8 +236,7 @@ class WaitUncatchableProperty : public SignalProperty {
   }
 
  private:
-  const Param<uint64_t> api_{
-      this, 0, "the child waits in %s", kSigwaitinfo, rc::gen::inRange<uint64_t>(0, 3), SayApi};
+  const ChoiceParam<uint64_t> api_{this, 0, "the child waits in %s", kSigwaitinfo, kWaitApis};
   const YesNoParam stop_{this, 1, "the signal is SIGSTOP (else SIGKILL): %s", false};
   const Param<uint64_t> extra_{
       this, 2, "its set also holds SIGUSR1 and %s", 0, GenMask(PlaySignals()), SayMask};
