@@ -110,10 +110,7 @@ class NoDeferProperty : public SignalProperty {
     const int sig = signal_.Of(s);
     const bool nodefer = nodefer_.Of(s);
     ResetDeliveries();
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (InstallRecorder(sig, nodefer ? SA_NODEFER : 0, empty) != 0)
-      return Verdict::Broken("sigaction");
+    if (InstallRecorder(sig, nodefer ? SA_NODEFER : 0) != 0) return Verdict::Broken("sigaction");
     SetHandlerHook(RaiseAgainOnce);
     ::raise(sig);
     SetHandlerHook(nullptr);
@@ -167,9 +164,7 @@ class SaMaskProperty : public SignalProperty {
     const int a = first_.Of(s);
     const int b = second_.Of(s);
     ResetDeliveries();
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (InstallRecorder(a, 0, SetOf({b})) != 0 || InstallRecorder(b, 0, empty) != 0) {
+    if (InstallRecorder(a, 0, SetOf({b})) != 0 || InstallRecorder(b) != 0) {
       return Verdict::Broken("sigaction");
     }
     g_mask_other = b;
@@ -365,10 +360,8 @@ class UncatchableProperty : public SignalProperty {
 
  private:
   static Verdict CheckCalls() {
-    sigset_t empty;
-    sigemptyset(&empty);
     for (int sig : {SIGKILL, SIGSTOP}) {
-      if (InstallRecorder(sig, 0, empty) != -EINVAL) {
+      if (InstallRecorder(sig) != -EINVAL) {
         return Verdict::Fail(
             absl::StrCat("sigaction(", Sig(sig), ", handler) did not fail with EINVAL"));
       }

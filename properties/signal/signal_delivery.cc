@@ -245,8 +245,7 @@ class AltstackErrorsProperty : public SignalProperty {
       g_alt = &stack;
       g_alt_error = error;
       g_alt_rc = 0;
-      if (InstallRecorder(SIGUSR1, SA_ONSTACK, BitsSet(0)) != 0)
-        return Verdict::Broken("sigaction");
+      if (InstallRecorder(SIGUSR1, SA_ONSTACK) != 0) return Verdict::Broken("sigaction");
       SetHandlerHook(ChangeWhileOnStack);
       const sigset_t one = SetOf({SIGUSR1});
       sigprocmask(SIG_UNBLOCK, &one, nullptr);
@@ -310,7 +309,7 @@ class SelfSyncProperty : public SignalProperty {
     const uint64_t method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
     ResetDeliveries();
-    if (InstallRecorder(sig, 0, BitsSet(0)) != 0) return Verdict::Broken("sigaction");
+    if (InstallRecorder(sig) != 0) return Verdict::Broken("sigaction");
     const sigset_t one = SetOf({sig});
     sigprocmask(SIG_UNBLOCK, &one, nullptr);
     const int rc = SendSelf(static_cast<int>(method), sig, value);

@@ -130,7 +130,7 @@ class KillPgrpProperty : public SignalProperty {
     const uint64_t api = api_.Of(s);
     const Deadline deadline = CaseDeadline(env);
     ResetDeliveries();
-    InstallRecorder(sig, 0, BitsSet(0));
+    InstallRecorder(sig);
     const sigset_t none = BitsSet(0);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     Pipe ready, cmd, leader_cmd, report;

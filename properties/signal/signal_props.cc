@@ -65,9 +65,7 @@ class IgnoreProperty : public RepeatedSignalProperty {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
     ResetDeliveries();
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (InstallRecorder(sig, 0, empty) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
+    if (InstallRecorder(sig) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
       return Verdict::Broken("sigaction failed");
     }
     if (auto broken = SendTimes(sig, n)) return *broken;

@@ -28,10 +28,8 @@ uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
 // Installs the recorder on every play signal with an empty sa_mask.
 bool RecordAll() {
-  sigset_t empty;
-  sigemptyset(&empty);
   for (int sig : PlaySignals()) {
-    if (InstallRecorder(sig, 0, empty) != 0) return false;
+    if (InstallRecorder(sig) != 0) return false;
   }
   return true;
 }
@@ -166,9 +164,7 @@ IPCSPEC_REGISTER_PROPERTY(SuspendMaskProperty);
 
 // Sets SIG_IGN on `ignored` and SIG_DFL on `dfl`, a recorder on `waker`.
 bool PrepareWakers(int waker, uint64_t ignored, uint64_t dfl) {
-  sigset_t empty;
-  sigemptyset(&empty);
-  if (InstallRecorder(waker, 0, empty) != 0) return false;
+  if (InstallRecorder(waker) != 0) return false;
   for (int sig : BitsSignals(ignored)) SetDisposition(sig, SIG_IGN);
   for (int sig : BitsSignals(dfl)) SetDisposition(sig, SIG_DFL);
   return true;
@@ -190,15 +186,6 @@ std::unique_ptr<HelperThread> StartWaker(long nr, int waker, uint64_t non_wakers
   });
 }
 
-rc::Gen<std::vector<Step>> WakerSteps(const Param<int>& waker, const Param<uint64_t>& ignored,
-                                      const Param<uint64_t>& dfl) {
-  return rc::gen::exec([&] {
-    const int w = *GenSignal(PlaySignals());
-    return std::vector<Step>{waker.Step(w), ignored.Step(*GenMask(PlaySignals()) & ~Bit(w)),
-                             dfl.Step(*GenMask(IgnoredByDefault()))};
-  });
-}
-
 std::string WakerFailure(const char* call, int r, int err, int waker, int still) {
   if (still == 0) {
     return absl::StrCat(call, " returned after signals whose action is to ignore them");
@@ -214,40 +201,59 @@ std::string WakerFailure(const char* call, int r, int err, int waker, int still)
   return "";
 }
 
-class SuspendEintrProperty : public SignalProperty {
+// SIG-SUSPEND-EINTR and SIG-PAUSE: the main thread sleeps in a call that
+// only a handler may end, while a helper thread sends it signals whose
+// action is to ignore them (SIG_IGN, or ignored by default), then the waker,
+// a handled signal.
+class WakerProperty : public SignalProperty {
  public:
-  SuspendEintrProperty()
-      : SignalProperty(
-            "SIG-SUSPEND-EINTR",
-            "sigsuspend returns only after a handler ran, and then -1 with EINTR; ignored "
-            "signals (SIG_IGN, or SIGWINCH/SIGURG by default) do not end it",
-            "sigsuspend(2) RETURN VALUE; Open POSIX conformance/interfaces/sigsuspend/6-1.c; "
-            "gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled (the "
-            "same rule for pause)",
-            20) {}
+  using SignalProperty::SignalProperty;
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return WakerSteps(waker_, ignored_, dfl_);
+    return rc::gen::exec([this] {
+      const int w = *GenSignal(PlaySignals());
+      return std::vector<Step>{waker_.Step(w), ignored_.Step(*GenMask(PlaySignals()) & ~Bit(w)),
+                               dfl_.Step(*GenMask(IgnoredByDefault()))};
+    });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+
+ protected:
+  // The signals of a case.
+  struct Wakers {
+    int waker;
+    uint64_t ignored, dfl;
+  };
+  // How the sleep ended: its return value and errno, and whether the thread
+  // slept on after the signals that must not wake it (-1: never asked).
+  struct Woken {
+    int r = -1, err = 0, still = -1;
+  };
+  Wakers WakersOf(const Scenario& s) const {
     const int waker = waker_.Of(s);
-    const uint64_t ignored = ignored_.Of(s) & ~Bit(waker), dfl = dfl_.Of(s);
+    return {waker, ignored_.Of(s) & ~Bit(waker), dfl_.Of(s)};
+  }
+  // Installs the waker's recorder and the ignored actions, sets the thread's
+  // mask to `blocked`, and calls `sleep` (system call `nr`) while the helper
+  // sends the ignored signals, then the waker, each once the thread sleeps.
+  template <typename SleepFn>
+  std::optional<Verdict> Sleep(const Wakers& w, const sigset_t& blocked, long nr,
+                               const CaseEnv& env, SleepFn sleep, Woken* out) const {
     ResetDeliveries();
-    if (!PrepareWakers(waker, ignored, dfl)) return Verdict::Broken("sigaction");
-    // Nothing reaches the main thread before the call; inside, nothing is blocked.
-    const sigset_t all = BitsSet(PlayBits() | dfl), none = BitsSet(0);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
+    if (!PrepareWakers(w.waker, w.ignored, w.dfl)) return Verdict::Broken("sigaction");
+    sigprocmask(SIG_SETMASK, &blocked, nullptr);
     std::atomic<int> still{-1};
     CancelFlag done;
-    int r, err;
     {
-      auto helper =
-          StartWaker(SYS_rt_sigsuspend, waker, ignored | dfl, CaseDeadline(env), done, &still);
+      auto helper = StartWaker(nr, w.waker, w.ignored | w.dfl, CaseDeadline(env), done, &still);
       if (!helper->started()) return Verdict::Broken("pthread_create");
-      r = ::sigsuspend(&none);
-      err = errno;
+      out->r = sleep();
+      out->err = errno;
       done.Set();
     }
-    const std::string failure = WakerFailure("sigsuspend", r, err, waker, still.load());
+    out->still = still.load();
+    return std::nullopt;
+  }
+  static Verdict Judge(const char* call, const Wakers& w, const Woken& got) {
+    const std::string failure = WakerFailure(call, got.r, got.err, w.waker, got.still);
     return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
   }
 
@@ -256,56 +262,62 @@ class SuspendEintrProperty : public SignalProperty {
   const Param<uint64_t> ignored_{this, 1, "%s are set to SIG_IGN and sent first", 0, SayMask};
   const Param<uint64_t> dfl_{this, 2, "%s, ignored by default, are sent first", 0, SayMask};
 };
+
+class SuspendEintrProperty : public WakerProperty {
+ public:
+  SuspendEintrProperty()
+      : WakerProperty(
+            "SIG-SUSPEND-EINTR",
+            "sigsuspend returns only after a handler ran, and then -1 with EINTR; ignored "
+            "signals (SIG_IGN, or SIGWINCH/SIGURG by default) do not end it",
+            "sigsuspend(2) RETURN VALUE; Open POSIX conformance/interfaces/sigsuspend/6-1.c; "
+            "gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled (the "
+            "same rule for pause)",
+            20) {}
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+    const Wakers w = WakersOf(s);
+    // Nothing reaches the main thread before the call; inside, nothing is blocked.
+    const sigset_t all = BitsSet(PlayBits() | w.dfl), none = BitsSet(0);
+    Woken got;
+    if (auto broken = Sleep(
+            w, all, SYS_rt_sigsuspend, env, [&] { return ::sigsuspend(&none); }, &got)) {
+      return *broken;
+    }
+    return Judge("sigsuspend", w, got);
+  }
+};
 IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty);
 
-class PauseProperty : public SignalProperty {
+class PauseProperty : public WakerProperty {
  public:
   PauseProperty()
-      : SignalProperty(
+      : WakerProperty(
             "SIG-PAUSE",
             "pause() returns -1 with EINTR only after a handler has run; ignored signals "
             "(SIG_IGN, or SIGWINCH/SIGURG by default) do not wake it",
             "pause(2); gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled; "
             "LTP testcases/kernel/syscalls/pause/pause01.c",
             20) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return WakerSteps(waker_, ignored_, dfl_);
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
 #ifdef SYS_pause
-    const int waker = waker_.Of(s);
-    const uint64_t ignored = ignored_.Of(s) & ~Bit(waker), dfl = dfl_.Of(s);
-    ResetDeliveries();
-    if (!PrepareWakers(waker, ignored, dfl)) return Verdict::Broken("sigaction");
+    const Wakers w = WakersOf(s);
     // Only the other play signals are blocked: the waker and the ignored ones
     // reach the thread while it sleeps in pause.
-    const sigset_t mask = BitsSet(PlayBits() & ~Bit(waker) & ~ignored);
-    sigprocmask(SIG_SETMASK, &mask, nullptr);
-    std::atomic<int> still{-1};
-    CancelFlag done;
-    int r, err;
-    {
-      auto helper = StartWaker(SYS_pause, waker, ignored | dfl, CaseDeadline(env), done, &still);
-      if (!helper->started()) return Verdict::Broken("pthread_create");
-      r = ::pause();
-      err = errno;
-      done.Set();
+    const sigset_t mask = BitsSet(PlayBits() & ~Bit(w.waker) & ~w.ignored);
+    Woken got;
+    if (auto broken = Sleep(
+            w, mask, SYS_pause, env, [] { return ::pause(); }, &got)) {
+      return *broken;
     }
-    if (still.load() == -1 && DeliveriesOf(waker) == 0) {
-      return Verdict::Fail(absl::StrFormat("pause() returned %d (%s) before any signal was sent", r,
-                                           r == -1 ? ErrnoName(err) : "no error"));
+    if (got.still == -1 && DeliveriesOf(w.waker) == 0) {
+      return Verdict::Fail(absl::StrFormat("pause() returned %d (%s) before any signal was sent",
+                                           got.r, got.r == -1 ? ErrnoName(got.err) : "no error"));
     }
-    const std::string failure = WakerFailure("pause", r, err, waker, still.load());
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return Judge("pause", w, got);
 #else
     return Verdict::Unsupported("no pause system call on this architecture");
 #endif
   }
-
- private:
-  const Param<int> waker_{this, 0, "the handled signal is %s", SIGUSR1, SaySignal};
-  const Param<uint64_t> ignored_{this, 1, "%s are set to SIG_IGN and sent first", 0, SayMask};
-  const Param<uint64_t> dfl_{this, 2, "%s, ignored by default, are sent first", 0, SayMask};
 };
 IPCSPEC_REGISTER_PROPERTY(PauseProperty);
 

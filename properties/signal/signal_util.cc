@@ -83,6 +83,12 @@ int InstallRecorder(int sig, int flags, const sigset_t& mask) {
   return ::sigaction(sig, &sa, nullptr) == 0 ? 0 : -errno;
 }
 
+int InstallRecorder(int sig, int flags) {
+  sigset_t empty;
+  sigemptyset(&empty);
+  return InstallRecorder(sig, flags, empty);
+}
+
 int SetDisposition(int sig, void (*handler)(int)) {
   struct sigaction sa = {};
   sa.sa_handler = handler;

@@ -63,6 +63,8 @@ void SetDeliveryPipe(int fd);
 // sigaction(sig) with the recording SA_SIGINFO handler, extra flags and mask.
 // Returns 0 or -errno.
 int InstallRecorder(int sig, int flags, const sigset_t& mask);
+// The same with an empty sa_mask.
+int InstallRecorder(int sig, int flags = 0);
 int SetDisposition(int sig, void (*handler)(int));  // SIG_IGN / SIG_DFL
 // A handler that does nothing, for "handled" dispositions.
 void NoopHandler(int);

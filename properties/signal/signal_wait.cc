@@ -284,9 +284,7 @@ class WaitEintrProperty : public SignalProperty {
     const int t = interrupter_.Of(s);
     const uint64_t set = set_.Of(s) & ~Bit(t) & PlayBits();
     ResetDeliveries();
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (InstallRecorder(t, 0, empty) != 0) return Verdict::Broken("sigaction");
+    if (InstallRecorder(t) != 0) return Verdict::Broken("sigaction");
     const sigset_t mask = BitsSet(PlayBits() & ~Bit(t)), wait_set = BitsSet(set);
     sigprocmask(SIG_SETMASK, &mask, nullptr);
     const Deadline deadline = CaseDeadline(env);
