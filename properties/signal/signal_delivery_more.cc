@@ -96,11 +96,6 @@ class AltstackInheritProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty);
 
-enum LossyProbe : uint64_t { kTgkillRt, kKillRt, kSigqueueStandard };
-constexpr std::string_view kProbes[] = {"tgkill() of a realtime signal",
-                                        "kill() of a realtime signal",
-                                        "sigqueue() of a standard signal"};
-
 class RtLimitLossyProperty : public SignalProperty {
  public:
   RtLimitLossyProperty()
@@ -169,6 +164,10 @@ class RtLimitLossyProperty : public SignalProperty {
   }
 
  private:
+  enum LossyProbe : uint64_t { kTgkillRt, kKillRt, kSigqueueStandard };
+  static constexpr std::string_view kProbes[] = {"tgkill() of a realtime signal",
+                                                 "kill() of a realtime signal",
+                                                 "sigqueue() of a standard signal"};
   const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING leaves room for %s queued signals", 1,
                           rc::gen::inRange(1, 5)};
   const ChoiceParam<uint64_t> probe_{this, 1, "at the limit, the send is %s", kTgkillRt, kProbes};
@@ -300,11 +299,6 @@ class QueueinfoPermProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(QueueinfoPermProperty);
 
-enum Where : uint64_t { kProcess, kThisThread, kOtherThread };
-constexpr std::string_view kWheres[] = {"the process", "the calling thread", "another thread"};
-enum NewAction : uint64_t { kIgnore, kDefault, kHandler };
-constexpr std::string_view kActions[] = {"SIG_IGN", "SIG_DFL", "a handler"};
-
 class IgnFlushProperty : public SignalProperty {
  public:
   IgnFlushProperty()
@@ -372,6 +366,11 @@ class IgnFlushProperty : public SignalProperty {
   }
 
  private:
+  enum Where : uint64_t { kProcess, kThisThread, kOtherThread };
+  static constexpr std::string_view kWheres[] = {"the process", "the calling thread",
+                                                 "another thread"};
+  enum NewAction : uint64_t { kIgnore, kDefault, kHandler };
+  static constexpr std::string_view kActions[] = {"SIG_IGN", "SIG_DFL", "a handler"};
   const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, SaySignal};
   const Param<int> times_{this, 1, "it is sent %s times while blocked", 1};
   const ChoiceParam<uint64_t> where_{this, 2, "it is pending for %s", kProcess, kWheres};

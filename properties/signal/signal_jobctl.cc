@@ -73,9 +73,6 @@ std::string StopChild(pid_t pid, int sig, const Deadline& deadline) {
   return "";
 }
 
-enum ContDisposition : uint64_t { kContDefault, kContIgnore, kContHandler };
-constexpr std::string_view kContDispositions[] = {"SIG_DFL", "SIG_IGN", "a handler"};
-
 class ContResumeProperty : public SignalProperty {
  public:
   ContResumeProperty()
@@ -134,6 +131,8 @@ class ContResumeProperty : public SignalProperty {
   }
 
  private:
+  enum ContDisposition : uint64_t { kContDefault, kContIgnore, kContHandler };
+  static constexpr std::string_view kContDispositions[] = {"SIG_DFL", "SIG_IGN", "a handler"};
   const ChoiceParam<uint64_t> disposition_{this, 0, "the child's SIGCONT disposition is %s",
                                            kContDefault, kContDispositions};
   const YesNoParam blocked_{this, 1, "it blocks SIGCONT: %s", false};

@@ -19,11 +19,6 @@
 namespace ipcspec::props {
 namespace {
 
-enum Group : uint64_t { kCaseGroup, kOwnGroup, kNewSession };
-constexpr std::string_view kGroups[] = {"in its parent's process group",
-                                        "in a process group of its own (setpgid)",
-                                        "in a new session (setsid): an orphaned process group"};
-
 class JobctlOrphanProperty : public SignalProperty {
  public:
   JobctlOrphanProperty()
@@ -68,6 +63,10 @@ class JobctlOrphanProperty : public SignalProperty {
   }
 
  private:
+  enum Group : uint64_t { kCaseGroup, kOwnGroup, kNewSession };
+  static constexpr std::string_view kGroups[] = {
+      "in its parent's process group", "in a process group of its own (setpgid)",
+      "in a new session (setsid): an orphaned process group"};
   const Param<int> signal_{this,
                            0,
                            "the stop signal is %s",

@@ -186,20 +186,12 @@ std::unique_ptr<HelperThread> StartWaker(long nr, int waker, uint64_t non_wakers
   });
 }
 
-std::string WakerFailure(const char* call, int r, int err, int waker, int still) {
-  if (still == 0) {
-    return absl::StrCat(call, " returned after signals whose action is to ignore them");
-  }
-  if (r != -1 || err != EINTR) {
-    return absl::StrFormat("%s returned %d (%s) after the %s handler, expected -1 with EINTR", call,
-                           r, r == -1 ? ErrnoName(err) : "no error", SignalName(waker));
-  }
-  if (DeliveriesOf(waker) != 1) {
-    return absl::StrFormat("%s returned -1/EINTR with the %s handler run %d times, expected once",
-                           call, SignalName(waker), DeliveriesOf(waker));
-  }
-  return "";
-}
+// How a sleep that a handler should end ended: its return value and errno,
+// and whether the thread slept on after the signals that must not wake it
+// (-1: never asked).
+struct Woken {
+  int r = -1, err = 0, still = -1;
+};
 
 // SIG-SUSPEND-EINTR and SIG-PAUSE: the main thread sleeps in a call that
 // only a handler may end, while a helper thread sends it signals whose
@@ -221,11 +213,6 @@ class WakerProperty : public SignalProperty {
   struct Wakers {
     int waker;
     uint64_t ignored, dfl;
-  };
-  // How the sleep ended: its return value and errno, and whether the thread
-  // slept on after the signals that must not wake it (-1: never asked).
-  struct Woken {
-    int r = -1, err = 0, still = -1;
   };
   Wakers WakersOf(const Scenario& s) const {
     const int waker = waker_.Of(s);
@@ -252,16 +239,31 @@ class WakerProperty : public SignalProperty {
     out->still = still.load();
     return std::nullopt;
   }
-  static Verdict Judge(const char* call, const Wakers& w, const Woken& got) {
-    const std::string failure = WakerFailure(call, got.r, got.err, w.waker, got.still);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
-  }
 
  private:
   const Param<int> waker_{this, 0, "the handled signal is %s", SIGUSR1, SaySignal};
   const Param<uint64_t> ignored_{this, 1, "%s are set to SIG_IGN and sent first", 0, SayMask};
   const Param<uint64_t> dfl_{this, 2, "%s, ignored by default, are sent first", 0, SayMask};
 };
+
+// The verdict on a sleep in `call` that only the handler of `waker` may end.
+Verdict WakerVerdict(const char* call, int waker, const Woken& got) {
+  if (got.still == 0) {
+    return Verdict::Fail(
+        absl::StrCat(call, " returned after signals whose action is to ignore them"));
+  }
+  if (got.r != -1 || got.err != EINTR) {
+    return Verdict::Fail(
+        absl::StrFormat("%s returned %d (%s) after the %s handler, expected -1 with EINTR", call,
+                        got.r, got.r == -1 ? ErrnoName(got.err) : "no error", SignalName(waker)));
+  }
+  if (DeliveriesOf(waker) != 1) {
+    return Verdict::Fail(
+        absl::StrFormat("%s returned -1/EINTR with the %s handler run %d times, expected once",
+                        call, SignalName(waker), DeliveriesOf(waker)));
+  }
+  return Verdict::Pass();
+}
 
 class SuspendEintrProperty : public WakerProperty {
  public:
@@ -283,7 +285,7 @@ class SuspendEintrProperty : public WakerProperty {
             w, all, SYS_rt_sigsuspend, env, [&] { return ::sigsuspend(&none); }, &got)) {
       return *broken;
     }
-    return Judge("sigsuspend", w, got);
+    return WakerVerdict("sigsuspend", w.waker, got);
   }
 };
 IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty);
@@ -313,7 +315,7 @@ class PauseProperty : public WakerProperty {
       return Verdict::Fail(absl::StrFormat("pause() returned %d (%s) before any signal was sent",
                                            got.r, got.r == -1 ? ErrnoName(got.err) : "no error"));
     }
-    return Judge("pause", w, got);
+    return WakerVerdict("pause", w.waker, got);
 #else
     return Verdict::Unsupported("no pause system call on this architecture");
 #endif

@@ -63,9 +63,6 @@ Delivery NextDelivery(int fd, const Deadline& deadline) {
   return d;
 }
 
-enum DirectedApi : uint64_t { kTgkill, kPthreadKill, kPthreadSigqueue };
-constexpr std::string_view kDirectedApis[] = {"tgkill", "pthread_kill", "pthread_sigqueue"};
-
 class ThreadDirectedProperty : public SignalProperty {
  public:
   ThreadDirectedProperty()
@@ -150,6 +147,9 @@ class ThreadDirectedProperty : public SignalProperty {
   }
 
  private:
+  enum DirectedApi : uint64_t { kTgkill, kPthreadKill, kPthreadSigqueue };
+  static constexpr std::string_view kDirectedApis[] = {"tgkill", "pthread_kill",
+                                                       "pthread_sigqueue"};
   const ChoiceParam<uint64_t> api_{this, 0, "the signal is sent with %s", kTgkill, kDirectedApis};
   const Param<int> target_{this, 1, "to helper thread %s of 2", 1, rc::gen::inRange(1, 3)};
   const YesNoParam blocks_{this, 2, "the target blocks it: %s", false};

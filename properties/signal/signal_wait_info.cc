@@ -174,9 +174,6 @@ class WaitIgnoredProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WaitIgnoredProperty);
 
-enum WaitApi : uint64_t { kSigwaitinfo, kSigtimedwait, kSignalfdRead };
-constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait", "read on a signalfd"};
-
 class WaitUncatchableProperty : public SignalProperty {
  public:
   WaitUncatchableProperty()
@@ -236,6 +233,9 @@ class WaitUncatchableProperty : public SignalProperty {
   }
 
  private:
+  enum WaitApi : uint64_t { kSigwaitinfo, kSigtimedwait, kSignalfdRead };
+  static constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait",
+                                                   "read on a signalfd"};
   const ChoiceParam<uint64_t> api_{this, 0, "the child waits in %s", kSigwaitinfo, kWaitApis};
   const YesNoParam stop_{this, 1, "the signal is SIGSTOP (else SIGKILL): %s", false};
   const Param<uint64_t> extra_{
