@@ -37,7 +37,8 @@ std::optional<Verdict> SendTimes(int sig, int n) {
 }
 
 // A property of one signal (parameter 0, worded by `signal_words`) sent to
-// this process 1 to `most_times` times (parameter 1).
+// this process 1 to `most_times` times (parameter 1): a subclass checks
+// `Check(sig, n)`.
 class RepeatedSignalProperty : public SignalProperty {
  public:
   RepeatedSignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
@@ -45,8 +46,15 @@ class RepeatedSignalProperty : public SignalProperty {
       : SignalProperty(id, summary, reference, 30),
         signal_{this, 0, signal_words, SIGUSR1, PlaySignal(), SaySignal},
         times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, most_times)} {}
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const final {
+    return Check(signal_.Of(s), times_.Of(s));
+  }
 
  protected:
+  // The check for signal `sig`, sent `n` times.
+  virtual Verdict Check(int sig, int n) const = 0;
+
+ private:
   const Param<int> signal_;
   const Param<int> times_;
 };
@@ -61,9 +69,7 @@ class IgnoreProperty : public RepeatedSignalProperty {
             "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/signal/2-1.c (a "
             "handler replaced by SIG_IGN never runs)",
             "the signal, set to SIG_IGN, is %s", 20) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = signal_.Of(s);
-    const int n = times_.Of(s);
+  Verdict Check(int sig, int n) const override {
     ResetDeliveries();
     if (InstallRecorder(sig) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
       return Verdict::Broken("sigaction failed");
@@ -101,9 +107,7 @@ class IgnoreBlockedProperty : public RepeatedSignalProperty {
             "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
             "left pending)",
             "the signal, set to SIG_IGN and blocked, is %s", 20) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = signal_.Of(s);
-    const int n = times_.Of(s);
+  Verdict Check(int sig, int n) const override {
     if (SetDisposition(sig, SIG_IGN) != 0) return Verdict::Broken("sigaction SIG_IGN failed");
     sigset_t one = SetOf({sig});
     sigprocmask(SIG_BLOCK, &one, nullptr);
@@ -142,9 +146,7 @@ class BlockProperty : public RepeatedSignalProperty {
             "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c; gVisor "
             "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.BlockUnblock",
             "the blocked signal is %s", 25) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
-    const int sig = signal_.Of(s);
-    const int n = times_.Of(s);
+  Verdict Check(int sig, int n) const override {
     ResetDeliveries();
     sigset_t one = SetOf({sig});
     if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
