@@ -248,9 +248,7 @@ class QueueinfoPermProperty : public SignalProperty {
         absl::StrCat(api_.Name(api), " of ", SignalName(sig), " with ",
                      SayCode(static_cast<uint32_t>(code)), " to ", to_child ? "a child" : "itself");
     if (!to_child) {
-      ResetDeliveries();
-      InstallRecorder(sig, 0, one);
-      sigprocmask(SIG_BLOCK, &one, nullptr);
+      RecordBlocked(sig);
       const int rc = QueueInfo(api, ::getpid(), sig, &si);
       const int err = errno;
       sigprocmask(SIG_UNBLOCK, &one, nullptr);

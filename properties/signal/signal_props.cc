@@ -147,10 +147,8 @@ class BlockProperty : public RepeatedSignalProperty {
             "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.BlockUnblock",
             "the blocked signal is %s", 25) {}
   Verdict Check(int sig, int n) const override {
-    ResetDeliveries();
-    sigset_t one = SetOf({sig});
-    if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
-    sigprocmask(SIG_BLOCK, &one, nullptr);
+    const sigset_t one = SetOf({sig});
+    if (RecordBlocked(sig) != 0) return Verdict::Broken("sigaction failed");
     if (auto broken = SendTimes(sig, n)) return *broken;
     if (DeliveryCount() != 0) {
       return Verdict::Fail(absl::StrFormat("%s blocked: the handler ran %d times anyway", Sig(sig),
@@ -212,10 +210,8 @@ class CoalesceProperty : public SignalProperty {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
     const bool by_wait = by_wait_.Of(s);
-    ResetDeliveries();
     const sigset_t one = SetOf({sig});
-    if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
-    sigprocmask(SIG_BLOCK, &one, nullptr);
+    if (RecordBlocked(sig) != 0) return Verdict::Broken("sigaction failed");
     for (int i = 0; i < n; ++i) {
       const int method = to_thread_.Of(s) ? kByTgkill : i % 2 == 0 ? kByKill : kBySigqueue;
       if (int rc = SendSelf(method, sig, i); rc != 0) {
@@ -281,10 +277,8 @@ class HandleInfoProperty : public SignalProperty {
     const bool queue = queue_.Of(s);
     const bool from_child = from_child_.Of(s);
     const int value = value_.Of(s);
-    ResetDeliveries();
     const sigset_t one = SetOf({sig});
-    if (InstallRecorder(sig, 0, one) != 0) return Verdict::Broken("sigaction failed");
-    sigprocmask(SIG_BLOCK, &one, nullptr);
+    if (RecordBlocked(sig) != 0) return Verdict::Broken("sigaction failed");
     const pid_t me = ::getpid();
     auto send = [&] {
       return queue ? ::sigqueue(me, sig, sigval{.sival_int = value}) : ::kill(me, sig);

@@ -89,6 +89,13 @@ int InstallRecorder(int sig, int flags) {
   return InstallRecorder(sig, flags, empty);
 }
 
+int RecordBlocked(int sig) {
+  ResetDeliveries();
+  const sigset_t one = SetOf({sig});
+  if (const int rc = InstallRecorder(sig, 0, one); rc != 0) return rc;
+  return ::sigprocmask(SIG_BLOCK, &one, nullptr) == 0 ? 0 : -errno;
+}
+
 int SetDisposition(int sig, void (*handler)(int)) {
   struct sigaction sa = {};
   sa.sa_handler = handler;

@@ -65,6 +65,10 @@ void SetDeliveryPipe(int fd);
 int InstallRecorder(int sig, int flags, const sigset_t& mask);
 // The same with an empty sa_mask.
 int InstallRecorder(int sig, int flags = 0);
+// A fresh record of `sig` while it is held back: ResetDeliveries(), the
+// recorder on `sig` with sa_mask {sig}, and `sig` blocked in this thread.
+// Returns 0 or -errno of sigaction (then nothing is blocked).
+int RecordBlocked(int sig);
 int SetDisposition(int sig, void (*handler)(int));  // SIG_IGN / SIG_DFL
 // A handler that does nothing, for "handled" dispositions.
 void NoopHandler(int);
