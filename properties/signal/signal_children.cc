@@ -35,10 +35,6 @@ std::string Same(const siginfo_t& a, const siginfo_t& b) {
                       DescribeChildInfo(b), " (pid ", b.si_pid, ")");
 }
 
-enum Ending : uint64_t { kExits, kRaises, kKilled };
-constexpr std::string_view kEndings[] = {"exits", "raises a terminating signal",
-                                         "is killed by its parent"};
-
 class ChldExitProperty : public SignalProperty {
  public:
   ChldExitProperty()
@@ -101,6 +97,9 @@ class ChldExitProperty : public SignalProperty {
   }
 
  private:
+  enum Ending : uint64_t { kExits, kRaises, kKilled };
+  static constexpr std::string_view kEndings[] = {"exits", "raises a terminating signal",
+                                                  "is killed by its parent"};
   const ChoiceParam<uint64_t> ending_{this, 0, "the child %s", kExits, kEndings};
   const Param<int> code_{this, 1, "its exit code would be %s", 0, rc::gen::inRange(0, 256)};
   const Param<int> signal_{

@@ -177,12 +177,6 @@ class SfdForkProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SfdForkProperty);
 
-enum SfdError : uint64_t { kNotOpen, kNotSignalfd, kBadFlags, kShortRead };
-constexpr std::string_view kErrors[] = {
-    "signalfd on a descriptor that is not open", "signalfd on a pipe",
-    "signalfd with a flag other than SFD_NONBLOCK and SFD_CLOEXEC",
-    "a read of less than one record"};
-
 class SfdErrorsProperty : public SignalProperty {
  public:
   SfdErrorsProperty()
@@ -239,6 +233,11 @@ class SfdErrorsProperty : public SignalProperty {
   }
 
  private:
+  enum SfdError : uint64_t { kNotOpen, kNotSignalfd, kBadFlags, kShortRead };
+  static constexpr std::string_view kErrors[] = {
+      "signalfd on a descriptor that is not open", "signalfd on a pipe",
+      "signalfd with a flag other than SFD_NONBLOCK and SFD_CLOEXEC",
+      "a read of less than one record"};
   const ChoiceParam<uint64_t> error_{this, 0, "the call is %s", kNotOpen, kErrors};
   const Param<int> size_{this, 1, "a short read asks for %s bytes", 1, rc::gen::inRange(1, 128)};
   const Param<int> signal_{

@@ -175,14 +175,6 @@ class KillProbeProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
 
-enum ErrnoCase : uint64_t { kBadSelf, kBadChild, kNoSuchPid, kIntMin, kNotAGroup, kNoSuchPidBad };
-constexpr std::string_view kErrnoCases[] = {"an invalid signal to itself",
-                                            "an invalid signal to a live child",
-                                            "a valid signal to a pid above pid_max",
-                                            "a valid signal to pid INT_MIN",
-                                            "a valid signal to -pid of a child that leads no group",
-                                            "an invalid signal to a pid above pid_max"};
-
 class KillErrnoProperty : public SignalProperty {
  public:
   KillErrnoProperty()
@@ -235,16 +227,20 @@ class KillErrnoProperty : public SignalProperty {
   }
 
  private:
+  enum ErrnoCase : uint64_t { kBadSelf, kBadChild, kNoSuchPid, kIntMin, kNotAGroup, kNoSuchPidBad };
+  static constexpr std::string_view kErrnoCases[] = {
+      "an invalid signal to itself",
+      "an invalid signal to a live child",
+      "a valid signal to a pid above pid_max",
+      "a valid signal to pid INT_MIN",
+      "a valid signal to -pid of a child that leads no group",
+      "an invalid signal to a pid above pid_max"};
   const ChoiceParam<uint64_t> case_{this, 0, "the call sends %s", kBadSelf, kErrnoCases};
   const Param<int> bad_{this, 1, "the invalid signal number is %s", 65,
                         rc::gen::element<int>(-1, 65, 200, INT_MAX)};
   const YesNoParam sigqueue_{this, 2, "it uses sigqueue (else kill): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty);
-
-enum PermApi : uint64_t { kPermKill, kPermSigqueue, kPermTgkill, kPermQueueinfo, kPermPidfd };
-constexpr std::string_view kPermApis[] = {"kill", "sigqueue", "tgkill", "rt_sigqueueinfo",
-                                          "pidfd_send_signal"};
 
 bool HasCapKill() {
   std::ifstream in("/proc/self/status");
@@ -320,6 +316,9 @@ class KillEpermProperty : public SignalProperty {
   }
 
  private:
+  enum PermApi : uint64_t { kPermKill, kPermSigqueue, kPermTgkill, kPermQueueinfo, kPermPidfd };
+  static constexpr std::string_view kPermApis[] = {"kill", "sigqueue", "tgkill", "rt_sigqueueinfo",
+                                                   "pidfd_send_signal"};
   const ChoiceParam<uint64_t> api_{this, 0, "the probe uses %s", kPermKill, kPermApis};
 };
 IPCSPEC_REGISTER_PROPERTY(KillEpermProperty);
@@ -365,12 +364,6 @@ class KillZombieProperty : public SignalProperty {
   const YesNoParam sigkill_{this, 2, "and SIGKILL: %s", true};
 };
 IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
-
-enum PidfdCase : uint64_t { kLive, kZombieTarget, kReaped, kWrongSigno, kBadFlags };
-constexpr std::string_view kPidfdCases[] = {"to a live child", "to a zombie child",
-                                            "to a child already reaped",
-                                            "to a live child with a siginfo naming another signal",
-                                            "to a live child with an unknown flag (1 << 30)"};
 
 class PidfdSendProperty : public SignalProperty {
  public:
@@ -418,6 +411,11 @@ class PidfdSendProperty : public SignalProperty {
   }
 
  private:
+  enum PidfdCase : uint64_t { kLive, kZombieTarget, kReaped, kWrongSigno, kBadFlags };
+  static constexpr std::string_view kPidfdCases[] = {
+      "to a live child", "to a zombie child", "to a child already reaped",
+      "to a live child with a siginfo naming another signal",
+      "to a live child with an unknown flag (1 << 30)"};
   const ChoiceParam<uint64_t> case_{this, 0, "the signal goes %s", kLive, kPidfdCases};
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};

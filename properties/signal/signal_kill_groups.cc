@@ -76,10 +76,6 @@ std::map<int32_t, Record> ReadRecords(int fd, const Deadline& deadline) {
   return out;
 }
 
-enum PgrpApi : uint64_t { kKillZero, kKillNegative, kKillpg };
-constexpr std::string_view kPgrpApis[] = {"kill(0) (the caller's group)", "kill(-pgid)",
-                                          "killpg(pgid)"};
-
 struct Pipes {
   Pipe &ready, &cmd, &leader_cmd, &report;
 };
@@ -194,6 +190,9 @@ class KillPgrpProperty : public SignalProperty {
   }
 
  private:
+  enum PgrpApi : uint64_t { kKillZero, kKillNegative, kKillpg };
+  static constexpr std::string_view kPgrpApis[] = {"kill(0) (the caller's group)", "kill(-pgid)",
+                                                   "killpg(pgid)"};
   static int NextReady(int fd, const Deadline& deadline, char* c) {
     return PollOne(fd, POLLIN, deadline) > 0 ? static_cast<int>(::read(fd, c, 1)) : -1;
   }

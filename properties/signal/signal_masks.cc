@@ -221,11 +221,6 @@ class MaskEinvalProperty : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(MaskEinvalProperty);
 
-enum Via : uint64_t { kSigprocmask, kPthreadSigmask, kSaMask, kInHandler, kSigsuspend };
-constexpr std::string_view kVias[] = {
-    "sigprocmask(SIG_BLOCK)", "pthread_sigmask(SIG_BLOCK)", "an sa_mask read back by sigaction",
-    "an sa_mask in force inside the handler", "the mask of sigsuspend, seen in /proc"};
-
 class MaskUnblockableProperty : public SignalProperty {
  public:
   MaskUnblockableProperty()
@@ -306,6 +301,10 @@ class MaskUnblockableProperty : public SignalProperty {
   }
 
  private:
+  enum Via : uint64_t { kSigprocmask, kPthreadSigmask, kSaMask, kInHandler, kSigsuspend };
+  static constexpr std::string_view kVias[] = {
+      "sigprocmask(SIG_BLOCK)", "pthread_sigmask(SIG_BLOCK)", "an sa_mask read back by sigaction",
+      "an sa_mask in force inside the handler", "the mask of sigsuspend, seen in /proc"};
   const ChoiceParam<uint64_t> via_{this, 0, "SIGKILL and SIGSTOP are put in %s", kSigprocmask,
                                    kVias};
   const Param<uint64_t> extra_{this, 1, "together with %s", 0, GenMask(PlaySignals()), SayMask};

@@ -21,9 +21,6 @@ namespace {
 
 uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
-enum Sender : uint64_t { kSelf, kThread, kChild };
-constexpr std::string_view kSenders[] = {"the thread itself", "another thread", "a forked child"};
-
 // Sends `sig` to process `to` (its main thread for tgkill) from here.
 int SendTo(pid_t to, int method, int sig, int value) {
   int rc = 0;
@@ -97,6 +94,9 @@ class WaitInfoProperty : public SignalProperty {
   }
 
  private:
+  enum Sender : uint64_t { kSelf, kThread, kChild };
+  static constexpr std::string_view kSenders[] = {"the thread itself", "another thread",
+                                                  "a forked child"};
   const ChoiceParam<uint64_t> sender_{this, 0, "the sender is %s", kSelf, kSenders};
   const ChoiceParam<uint64_t> method_{this, 1, "it sends with %s", kByKill, kMethodNames};
   const Param<int> signal_{this,     2, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
