@@ -181,8 +181,6 @@ std::array<int, kSlots> DefaultSignals() {
   return {SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 3};
 }
 
-std::string SaySubstitute(uint64_t v) { return v == 0 ? "none" : SignalName(static_cast<int>(v)); }
-
 class SignalModelProperty : public SignalProperty {
  public:
   SignalModelProperty()
@@ -282,7 +280,7 @@ class SignalModelProperty : public SignalProperty {
  private:
   // Only the tests set it: a standard signal in a realtime slot must fail.
   const Param<int> substitute_{this, 0, "the realtime SIGRTMIN is replaced by %s", 0,
-                               SaySubstitute};
+                               SaySignalOrNone};
 };
 IPCSPEC_REGISTER_PROPERTY(SignalModelProperty);
 

@@ -19,7 +19,6 @@
 namespace ipcspec::props {
 namespace {
 
-std::string SaySubstitute(uint64_t v) { return v == 0 ? "none" : SignalName(static_cast<int>(v)); }
 std::string SayCollect(uint64_t v) { return v != 0 ? "their handlers" : "sigtimedwait"; }
 
 // SIG-RT-QUEUE: realtime signals queue; FIFO per number, lowest number first
@@ -123,7 +122,7 @@ class RtQueueProperty : public SignalProperty {
  private:
   // Only the tests set it: a standard signal here must make the property fail.
   const Param<int> substitute_{this, 0, "every realtime signal is replaced by %s", 0,
-                               SaySubstitute};
+                               SaySignalOrNone};
   const Param<bool> handlers_{this, 1, "they are collected by %s", false, SayCollect};
 };
 IPCSPEC_REGISTER_PROPERTY(RtQueueProperty);

@@ -219,6 +219,10 @@ int SendSelf(int method, int sig, int value) {
   return rc == 0 ? 0 : -errno;
 }
 
+std::string SaySignalOrNone(uint64_t v) {
+  return v == 0 ? "none" : SignalName(static_cast<int>(v));
+}
+
 std::string SayBitNames(uint64_t v, std::span<const std::string_view> names,
                         std::string_view none) {
   std::vector<std::string> parts;

@@ -107,6 +107,8 @@ rc::Gen<int> GenStackBytes(int min_pages);
 
 // Words for parameters: "{SIGUSR1, SIGRTMIN+1}" or "no signal".
 std::string SayMask(uint64_t bits);
+// A signal, or "none" for 0.
+std::string SaySignalOrNone(uint64_t v);
 // Words for a set of flags drawn as bits: the names of the bits set in `v`
 // (bit i is names[i]) joined by " | ", or `none` when no bit is set:
 //   SayBitNames(5, {"SA_NODEFER", "SA_RESTART", "SA_ONSTACK"}, "no flag")
