@@ -25,19 +25,7 @@ namespace ipcspec::props {
 namespace {
 
 enum Api { kMkfifo, kMkfifoat, kMknod, kMknodat };
-std::string SayApi(uint64_t v) {
-  switch (v) {
-    case kMkfifo:
-      return "mkfifo";
-    case kMkfifoat:
-      return "mkfifoat";
-    case kMknod:
-      return "mknod(S_IFIFO)";
-    case kMknodat:
-      return "mknodat(S_IFIFO)";
-  }
-  return "?";
-}
+constexpr std::string_view kApis[] = {"mkfifo", "mkfifoat", "mknod(S_IFIFO)", "mknodat(S_IFIFO)"};
 std::string SayMode(uint64_t v) { return absl::StrFormat("0%03o", v); }
 
 // Makes a FIFO at dir/name with `api`; 0 or -errno.
@@ -94,8 +82,8 @@ class MknodProperty : public NamedProperty {
       KillAndReap(pid);
       return Verdict::Broken("the creating child did not finish");
     }
-    const std::string what = absl::StrFormat("%s with permissions %s under umask %s", SayApi(api),
-                                             SayMode(perm), SayMode(mask));
+    const std::string what = absl::StrFormat("%s with permissions %s under umask %s",
+                                             api_.Name(api), SayMode(perm), SayMode(mask));
     if (!WIFEXITED(status))
       return Verdict::Fail(what + ": the child " + DescribeWaitStatus(status));
     switch (const int code = WEXITSTATUS(status)) {
@@ -118,29 +106,15 @@ class MknodProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> api_{
-      this, 0, "the node is made with %s", kMkfifo, rc::gen::element<int>(0, 1, 2, 3), SayApi};
+  const ChoiceParam<int> api_{this, 0, "the node is made with %s", kMkfifo, kApis};
   const Param<int> perm_{
       this, 1, "the permissions asked for are %s", 0600, rc::gen::inRange(0, 01000), SayMode};
   const Param<int> umask_{this, 2, "the umask is %s", 022, rc::gen::inRange(0, 01000), SayMode};
 };
 
 enum Existing { kRegular, kFifo, kDangling, kSymlinkToFile, kDirectory };
-std::string SayExisting(uint64_t v) {
-  switch (v) {
-    case kRegular:
-      return "a regular file";
-    case kFifo:
-      return "a FIFO";
-    case kDangling:
-      return "a dangling symbolic link";
-    case kSymlinkToFile:
-      return "a symbolic link to a file";
-    case kDirectory:
-      return "a directory";
-  }
-  return "?";
-}
+constexpr std::string_view kExisting[] = {"a regular file", "a FIFO", "a dangling symbolic link",
+                                          "a symbolic link to a file", "a directory"};
 
 class EexistProperty : public NamedProperty {
  public:
@@ -157,11 +131,8 @@ class EexistProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<int> existing_{
-      this,       0, "the path already holds %s", kRegular, rc::gen::element<int>(0, 1, 2, 3, 4),
-      SayExisting};
-  const Param<int> api_{
-      this, 1, "the node is made with %s", kMkfifo, rc::gen::element<int>(0, 1, 2, 3), SayApi};
+  const ChoiceParam<int> existing_{this, 0, "the path already holds %s", kRegular, kExisting};
+  const ChoiceParam<int> api_{this, 1, "the node is made with %s", kMkfifo, kApis};
 };
 
 Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
@@ -192,11 +163,11 @@ Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
   const bool gone = ::lstat(path.c_str(), &after) != 0;
   std::string failure;
   if (r != -EEXIST) {
-    failure = absl::StrFormat("%s over %s %s, expected EEXIST", SayApi(api_.Of(s)),
-                              SayExisting(existing), r == 0 ? "succeeded" : ErrnoName(-r));
+    failure = absl::StrFormat("%s over %s %s, expected EEXIST", api_.Name(api_.Of(s)),
+                              existing_.Name(existing), r == 0 ? "succeeded" : ErrnoName(-r));
   } else if (gone || after.st_ino != before.st_ino || after.st_mode != before.st_mode) {
-    failure =
-        absl::StrFormat("the refused %s replaced %s", SayApi(api_.Of(s)), SayExisting(existing));
+    failure = absl::StrFormat("the refused %s replaced %s", api_.Name(api_.Of(s)),
+                              existing_.Name(existing));
   } else if (existing == kRegular || existing == kSymlinkToFile) {
     std::vector<std::byte> got(content.size() + 1);
     FileDescriptor f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -208,9 +179,8 @@ Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
   return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
 }
 
-std::string SayTruncMode(uint64_t v) {
-  return v == 0 ? "O_WRONLY|O_TRUNC" : v == 1 ? "O_RDWR|O_TRUNC" : "O_RDONLY|O_TRUNC";
-}
+constexpr std::string_view kTruncModes[] = {"O_WRONLY|O_TRUNC", "O_RDWR|O_TRUNC",
+                                            "O_RDONLY|O_TRUNC"};
 
 class OtruncProperty : public NamedProperty {
  public:
@@ -234,14 +204,14 @@ class OtruncProperty : public NamedProperty {
     for (int i = 0; i < opens_.Of(s); ++i) {
       const int fd = node.Open(acc | O_TRUNC | O_NONBLOCK);
       if (fd < 0) {
-        return Verdict::Fail(absl::StrFormat("open(%s|O_NONBLOCK) of the FIFO %s",
-                                             SayTruncMode(mode), OpenResult(fd)));
+        return Verdict::Fail(absl::StrFormat("open(%s|O_NONBLOCK) of the FIFO %s", mode_.Name(mode),
+                                             OpenResult(fd)));
       }
       FileDescriptor hold(fd);
     }
     if (std::string e = ExpectExactly(
             r.get(), data,
-            absl::StrFormat("after %d opens with %s", opens_.Of(s), SayTruncMode(mode)));
+            absl::StrFormat("after %d opens with %s", opens_.Of(s), mode_.Name(mode)));
         !e.empty()) {
       return Verdict::Fail(e);
     }
@@ -251,14 +221,12 @@ class OtruncProperty : public NamedProperty {
  private:
   const Param<uint64_t> queued_{
       this, 0, "%s are queued", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
-  const Param<int> mode_{
-      this, 1, "the FIFO is opened with %s", 0, rc::gen::element<int>(0, 1, 2), SayTruncMode};
+  const ChoiceParam<int> mode_{this, 1, "the FIFO is opened with %s", 0, kTruncModes};
   const Param<int> opens_{this, 2, "it is opened so %s times", 1, rc::gen::inRange(1, 4)};
 };
 
-std::string SayTruncCall(uint64_t v) {
-  return v == 0 ? "truncate(path)" : v == 1 ? "ftruncate(read end)" : "ftruncate(write end)";
-}
+constexpr std::string_view kTruncCalls[] = {"truncate(path)", "ftruncate(read end)",
+                                            "ftruncate(write end)"};
 
 class TruncateProperty : public NamedProperty {
  public:
@@ -283,13 +251,13 @@ class TruncateProperty : public NamedProperty {
                    : call == 1 ? ::ftruncate(r.get(), len)
                                : ::ftruncate(w.get(), len);
     if (rc == 0 || errno != EINVAL) {
-      return Verdict::Fail(absl::StrFormat("%s to %d of a FIFO %s, not EINVAL", SayTruncCall(call),
+      return Verdict::Fail(absl::StrFormat("%s to %d of a FIFO %s, not EINVAL", call_.Name(call),
                                            len, Said(rc, errno)));
     }
     struct stat st = {};
     if (::lstat(node.path().c_str(), &st) != 0 || !S_ISFIFO(st.st_mode))
-      return Verdict::Fail(absl::StrCat("after ", SayTruncCall(call), " the node is no FIFO"));
-    if (std::string e = ExpectExactly(r.get(), data, absl::StrCat("after ", SayTruncCall(call)));
+      return Verdict::Fail(absl::StrCat("after ", call_.Name(call), " the node is no FIFO"));
+    if (std::string e = ExpectExactly(r.get(), data, absl::StrCat("after ", call_.Name(call)));
         !e.empty()) {
       return Verdict::Fail(e);
     }
@@ -297,8 +265,7 @@ class TruncateProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> call_{this,        0, "the call is %s", 0, rc::gen::element<int>(0, 1, 2),
-                         SayTruncCall};
+  const ChoiceParam<int> call_{this, 0, "the call is %s", 0, kTruncCalls};
   const Param<uint64_t> length_{
       this,
       1,

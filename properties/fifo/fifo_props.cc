@@ -90,9 +90,7 @@ class EnxioProperty : public NamedProperty {
   }
 };
 
-std::string SayExtra(uint64_t v) {
-  return v == 1 ? "a blocking reader" : v == 2 ? "a blocking writer" : "nobody";
-}
+constexpr std::string_view kExtras[] = {"nobody", "a blocking reader", "a blocking writer"};
 
 // What the O_RDWR opener found; its child's exit code.
 enum RdwrExit { kRdwrOk, kRdwrOpen, kRdwrOther, kRdwrWrite, kRdwrExtraRead, kRdwrReadBack };
@@ -115,7 +113,7 @@ class RdwrProperty : public NamedProperty {
     if (c.blocked) {
       return Verdict::Fail(flags.IsRaised(0)
                                ? absl::StrCat("with an O_RDWR opener, the blocking open of ",
-                                              SayExtra(extra_.Of(s)), " blocked")
+                                              extra_.Name(extra_.Of(s)), " blocked")
                                : "open(O_RDWR) blocked");
     }
     if (!c.exited || !WIFEXITED(c.status)) return Verdict::Fail("the opener " + c.Said());
@@ -125,8 +123,8 @@ class RdwrProperty : public NamedProperty {
       case kRdwrOpen:
         return Verdict::Fail("open(O_RDWR) failed");
       case kRdwrOther:
-        return Verdict::Fail(
-            absl::StrCat("with an O_RDWR opener, the open of ", SayExtra(extra_.Of(s)), " failed"));
+        return Verdict::Fail(absl::StrCat("with an O_RDWR opener, the open of ",
+                                          extra_.Name(extra_.Of(s)), " failed"));
       case kRdwrWrite:
         return Verdict::Fail("write on the O_RDWR descriptor failed");
       case kRdwrExtraRead:
@@ -160,13 +158,12 @@ class RdwrProperty : public NamedProperty {
   }
 
   const YesNoParam nonblock_{this, 0, "the O_RDWR open is non-blocking: %s", false};
-  const Param<int> extra_{
-      this, 1, "after it, %s opens the FIFO", 0, rc::gen::element<int>(0, 1, 2), SayExtra};
+  const ChoiceParam<int> extra_{this, 1, "after it, %s opens the FIFO", 0, kExtras};
   const Param<uint64_t> size_{
       this, 2, "%s are written through it", 10, rc::gen::inRange<uint64_t>(1, PIPE_BUF), SayBytes};
 };
 
-std::string SayChildReads(uint64_t v) { return v == 0 ? "reads" : "writes"; }
+constexpr std::string_view kChildDoes[] = {"reads", "writes"};
 
 class RendezvousProperty : public NamedProperty {
  public:
@@ -230,8 +227,7 @@ class RendezvousProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> child_{
-      this, 0, "the process that opens first %s", 0, rc::gen::element<int>(0, 1), SayChildReads};
+  const ChoiceParam<int> child_{this, 0, "the process that opens first %s", 0, kChildDoes};
   const Param<uint64_t> size_{
       this, 1, "%s pass through", 100, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
 };

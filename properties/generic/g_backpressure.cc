@@ -36,10 +36,9 @@ struct Fill {
   uint64_t msgs = 0, bytes = 0;  // sends taken (a torn stream send counts) and their payload
 };
 
-std::string SayBig(uint64_t v) {
-  return v != 0 ? "the writer first sends one message of min(capacity, max_message) bytes"
-                : "no capacity-sized message first";
-}
+constexpr std::string_view kBigFirst[] = {
+    "no capacity-sized message first",
+    "the writer first sends one message of min(capacity, max_message) bytes"};
 
 std::string Revisit(const Capabilities& c) {
   switch (c.overhead) {
@@ -209,7 +208,7 @@ class BackpressureProperty : public NamedProperty {
                           const std::optional<Sent>& big, const Waits& waits, SharedFlags& flags,
                           const Deadline& deadline);
 
-  const Param<bool> big_{this, 0, "%s", false, SayBig};
+  const ChoiceParam<bool> big_{this, 0, "%s", false, kBigFirst};
 };
 
 std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t size,

@@ -28,10 +28,8 @@ namespace {
 
 constexpr size_t kStart = 0;  // the reader may start: all sent, or the channel is full
 
-std::string SayOversize(uint64_t v) {
-  return v != 0 ? "the writer then tries one message of max_message + 1 bytes"
-                : "no oversize message";
-}
+constexpr std::string_view kOversize[] = {
+    "no oversize message", "the writer then tries one message of max_message + 1 bytes"};
 
 class BoundaryProperty : public NamedProperty {
  public:
@@ -166,7 +164,7 @@ class BoundaryProperty : public NamedProperty {
     return ended ? "" : expect.OnMessage(got);
   }
 
-  const Param<bool> oversize_{this, 0, "%s", false, SayOversize};
+  const ChoiceParam<bool> oversize_{this, 0, "%s", false, kOversize};
   const Param<uint64_t> short_{this, 1, "the reader first receives into a buffer of %s", 0,
                                SayBytes};
 };

@@ -34,10 +34,9 @@ namespace {
 // the channel full (the reader starts).
 constexpr size_t kClosed = 0, kChecked = 10, kWaiting = 20, kStart = 21;
 
-std::string SayWaits(uint64_t v) {
-  return v != 0 ? "the reader is already waiting when the last writer closes"
-                : "the last writer closes before the reader looks";
-}
+constexpr std::string_view kReaderWaits[] = {
+    "the last writer closes before the reader looks",
+    "the reader is already waiting when the last writer closes"};
 
 class EofProperty : public NamedProperty {
  public:
@@ -156,7 +155,7 @@ class EofProperty : public NamedProperty {
   }
 
   const Param<uint32_t> writers_{this, 0, "%s writers", 1};
-  const Param<bool> reader_waits_{this, 1, "%s", false, SayWaits};
+  const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
 };
 
 IPCSPEC_REGISTER_PROPERTY(EofProperty);

@@ -47,6 +47,11 @@ class CuttingTransport : public Transport {
   std::function<void(Role)> cut_;
 };
 
+constexpr std::string_view kWho[] = {
+    "the writer inherits the channel across fork",
+    "the writer opens by name alone, having closed every inherited descriptor (named "
+    "transports)"};
+
 class ForkProperty : public NamedProperty {
  public:
   ForkProperty()
@@ -101,12 +106,7 @@ class ForkProperty : public NamedProperty {
   }
 
  private:
-  static std::string SayWho(uint64_t v) {
-    return (v & 1) != 0 ? "the writer opens by name alone, having closed every inherited "
-                          "descriptor (named transports)"
-                        : "the writer inherits the channel across fork";
-  }
-  const Param<uint64_t> unrelated_{this, 0, "%s", 0, SayWho};
+  const ChoiceParam<uint64_t> unrelated_{this, 0, "%s", 0, kWho};
 };
 
 IPCSPEC_REGISTER_PROPERTY(ForkProperty);

@@ -71,10 +71,9 @@ constexpr std::initializer_list<long> kReceiveCalls = {
     SYS_semtimedop,
     SYS_clock_nanosleep};
 
-std::string SayWaiting(uint64_t v) {
-  return v != 0 ? "the reader is blocked in a receive when the writer dies"
-                : "the writer dies with data in flight, while the reader pauses";
-}
+constexpr std::string_view kReaderWaiting[] = {
+    "the writer dies with data in flight, while the reader pauses",
+    "the reader is blocked in a receive when the writer dies"};
 
 // The endless sequence: message i has sizes[i % n] bytes (at least 1 on a
 // stream, where an empty write sends nothing), or, for a counter, adds i + 1.
@@ -239,7 +238,7 @@ class PeerCrashProperty : public NamedProperty {
 
   const Param<uint64_t> before_{this, 0, "the writer is killed after the reader got %s messages",
                                 0};
-  const Param<bool> waiting_{this, 1, "%s", false, SayWaiting};
+  const ChoiceParam<bool> waiting_{this, 1, "%s", false, kReaderWaiting};
 };
 
 Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {

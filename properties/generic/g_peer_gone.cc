@@ -29,11 +29,9 @@ bool PipeLike(int rc) { return rc == -EPIPE || rc == -ECONNRESET; }
 // 2 the reader took the first messages.
 constexpr size_t kWriterReady = 0, kReaderClosed = 1, kReaderTook = 2;
 
-std::string SayPartial(uint64_t v) {
-  return v != 0 ? "the writer is blocked in a send of 2 x capacity + 4096 bytes when the reader "
-                  "closes"
-                : "the writer sends after the reader has closed";
-}
+constexpr std::string_view kPartial[] = {
+    "the writer sends after the reader has closed",
+    "the writer is blocked in a send of 2 x capacity + 4096 bytes when the reader closes"};
 
 // The blocking send that the reader's close cuts short.
 std::string CutShortSend(End& end, const Capabilities& c, int deliver_ms) {
@@ -145,7 +143,7 @@ class PeerGoneProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> partial_{this, 0, "%s", false, SayPartial};
+  const ChoiceParam<bool> partial_{this, 0, "%s", false, kPartial};
   const Param<uint64_t> size_{this, 1, "each later send is %s", 100, SayBytes};
 };
 

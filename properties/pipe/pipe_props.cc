@@ -31,17 +31,8 @@ rc::Gen<uint64_t> PipeSize() {
       rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF));
 }
 
-std::string SayWhence(uint64_t v) {
-  switch (v) {
-    case SEEK_SET:
-      return "SEEK_SET";
-    case SEEK_CUR:
-      return "SEEK_CUR";
-    case SEEK_END:
-      return "SEEK_END";
-  }
-  return absl::StrCat(v);
-}
+// Indexed by SEEK_SET, SEEK_CUR, SEEK_END (0, 1, 2).
+constexpr std::string_view kWhences[] = {"SEEK_SET", "SEEK_CUR", "SEEK_END"};
 
 class DirectionProperty : public NamedProperty {
  public:
@@ -282,7 +273,7 @@ class EspipeProperty : public NamedProperty {
       off_t o = ::lseek(fd, off, whence);
       if (o >= 0 || errno != ESPIPE) {
         return Verdict::Fail(absl::StrFormat("lseek(%d, %s) on the %s %s, not ESPIPE", off,
-                                             SayWhence(whence), end, Said(o, errno)));
+                                             whence_.Name(whence), end, Said(o, errno)));
       }
     }
     char buf[16];
@@ -300,9 +291,7 @@ class EspipeProperty : public NamedProperty {
  private:
   const Param<uint64_t> offset_{this, 0, "the offset is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 20)};
-  const Param<int> whence_{
-      this,     1, "whence is %s", SEEK_SET, rc::gen::element<int>(SEEK_SET, SEEK_CUR, SEEK_END),
-      SayWhence};
+  const ChoiceParam<int> whence_{this, 1, "whence is %s", SEEK_SET, kWhences};
   const Param<uint64_t> queued_{this, 2, "%s are queued", 10, PipeSize(), SayBytes};
 };
 

@@ -16,9 +16,8 @@
 namespace ipcspec::props {
 namespace {
 
-std::string SayTimedCall(uint64_t send) {
-  return send != 0 ? "mq_timedsend on a full queue" : "mq_timedreceive on an empty queue";
-}
+constexpr std::string_view kTimedCalls[] = {"mq_timedreceive on an empty queue",
+                                            "mq_timedsend on a full queue"};
 
 class TimedProperty : public NamedProperty {
  public:
@@ -61,8 +60,7 @@ class TimedProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> send_{this,        0, "the timed call is %s", false, rc::gen::inRange(0, 2),
-                          SayTimedCall};
+  const ChoiceParam<bool> send_{this, 0, "the timed call is %s", false, kTimedCalls};
   const Param<uint64_t> timeout_{
       this,
       1,

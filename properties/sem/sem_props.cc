@@ -62,9 +62,7 @@ class CountProperty : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(CountProperty);
 
-std::string SayUndo(uint64_t v) {
-  return v != 0 ? "with SEM_UNDO" : "without SEM_UNDO (a plain decrement)";
-}
+constexpr std::string_view kUndo[] = {"without SEM_UNDO (a plain decrement)", "with SEM_UNDO"};
 
 class UndoProperty : public NamedProperty {
  public:
@@ -83,8 +81,7 @@ class UndoProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> undo_{
-      this, 0, "the holder takes the semaphore %s", true, rc::gen::inRange(0, 2), SayUndo};
+  const ChoiceParam<bool> undo_{this, 0, "the holder takes the semaphore %s", true, kUndo};
   const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1,
                             rc::gen::inRange(1, 4)};
 };

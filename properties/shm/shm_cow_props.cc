@@ -23,9 +23,8 @@ namespace {
 
 uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 std::string SayPages(uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }
-std::string SayPrivateKind(uint64_t v) {
-  return v != 0 ? "a MAP_PRIVATE mapping of a shm_open object" : "an anonymous MAP_PRIVATE mapping";
-}
+constexpr std::string_view kPrivateKinds[] = {"an anonymous MAP_PRIVATE mapping",
+                                              "a MAP_PRIVATE mapping of a shm_open object"};
 
 // Offsets written after fork: parent at even slots, child at odd ones, so
 // each has bytes the other never writes.
@@ -44,8 +43,7 @@ class CowForkProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<bool> kind_{this,          0, "the mapping is %s", false, rc::gen::arbitrary<bool>(),
-                          SayPrivateKind};
+  const ChoiceParam<bool> kind_{this, 0, "the mapping is %s", false, kPrivateKinds};
   const Param<uint64_t> pages_{this,    1, "it is %s long", 1, rc::gen::inRange<uint64_t>(1, 5),
                                SayPages};
   const Param<uint64_t> writes_{this, 2, "each side writes %s bytes after fork", 1,

@@ -32,16 +32,8 @@ uint64_t ShmMax() {
   return in >> v ? v : 0;
 }
 
-std::string SaySizeClass(uint64_t v) {
-  switch (v) {
-    case 0:
-      return "0 bytes (below SHMMIN)";
-    case 1:
-      return "above SHMMAX";
-    default:
-      return "not a page multiple";
-  }
-}
+constexpr std::string_view kSizeClasses[] = {"0 bytes (below SHMMIN)", "above SHMMAX",
+                                             "not a page multiple"};
 
 class SizeBoundsProperty : public NamedProperty {
  public:
@@ -67,7 +59,7 @@ class SizeBoundsProperty : public NamedProperty {
     if (cls < 2) {
       if (id || errno != EINVAL) {
         return Verdict::Fail(absl::StrFormat("shmget(IPC_CREAT) of %d bytes (%s) %s, not EINVAL",
-                                             size, SaySizeClass(cls),
+                                             size, class_.Name(cls),
                                              id ? "succeeded" : ErrnoName(errno)));
       }
       return Verdict::Pass();
@@ -88,8 +80,7 @@ class SizeBoundsProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> class_{
-      this, 0, "the size asked for is %s", 2, rc::gen::element<int>(0, 1, 2), SaySizeClass};
+  const ChoiceParam<int> class_{this, 0, "the size asked for is %s", 2, kSizeClasses};
   const Param<uint64_t> extra_{
       this, 1, "off a page boundary by %s", 1, rc::gen::inRange<uint64_t>(1, Page()), SayBytes};
 };
@@ -243,18 +234,9 @@ class KeyLookupProperty : public NamedProperty {
   const YesNoParam child_{this, 1, "another process looks them up: %s", false};
 };
 
-std::string SayBadAddress(uint64_t v) {
-  switch (v) {
-    case 0:
-      return "an address already detached";
-    case 1:
-      return "an unaligned address inside the attach";
-    case 2:
-      return "the start of a later page of the attach";
-    default:
-      return "an address never attached";
-  }
-}
+constexpr std::string_view kBadAddresses[] = {
+    "an address already detached", "an unaligned address inside the attach",
+    "the start of a later page of the attach", "an address never attached"};
 
 class DtEinvalProperty : public NamedProperty {
  public:
@@ -286,7 +268,7 @@ class DtEinvalProperty : public NamedProperty {
     const int before = Nattch(id.get());
     const int r = ::shmdt(addr);
     if (r == 0 || errno != EINVAL) {
-      return Verdict::Fail(absl::StrFormat("shmdt of %s %s, not EINVAL", SayBadAddress(what),
+      return Verdict::Fail(absl::StrFormat("shmdt of %s %s, not EINVAL", what_.Name(what),
                                            r == 0 ? "succeeded" : ErrnoName(errno)));
     }
     if (const int after = Nattch(id.get()); after != before)
@@ -296,8 +278,7 @@ class DtEinvalProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> what_{this,         0, "shmdt is given %s", 0, rc::gen::element<int>(0, 1, 2, 3),
-                         SayBadAddress};
+  const ChoiceParam<int> what_{this, 0, "shmdt is given %s", 0, kBadAddresses};
   const Param<int> attaches_{this, 1, "the segment has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
 

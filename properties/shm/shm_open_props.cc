@@ -88,24 +88,13 @@ class OpenRdonlyProperty : public NamedProperty {
 };
 
 enum NameClass { kSlashOnly, kEmpty, kInnerSlash, kTooLong, kLongest, kNoSlash, kDoubleSlash };
-std::string SayNameClass(uint64_t v) {
-  switch (v) {
-    case kSlashOnly:
-      return "\"/\" alone";
-    case kEmpty:
-      return "the empty string";
-    case kInnerSlash:
-      return "a name with a '/' inside";
-    case kTooLong:
-      return "a name longer than NAME_MAX";
-    case kLongest:
-      return "a name of exactly NAME_MAX characters";
-    case kNoSlash:
-      return "a name without the leading '/'";
-    default:
-      return "a name with two leading slashes";
-  }
-}
+constexpr std::string_view kNameClasses[] = {"\"/\" alone",
+                                             "the empty string",
+                                             "a name with a '/' inside",
+                                             "a name longer than NAME_MAX",
+                                             "a name of exactly NAME_MAX characters",
+                                             "a name without the leading '/'",
+                                             "a name with two leading slashes"};
 
 // The name of class `c`; `unique` makes the valid ones unique to the case.
 std::string NameOf(int c, const std::string& unique) {
@@ -148,17 +137,17 @@ class OpenNamesProperty : public NamedProperty {
     const int want = c <= kInnerSlash ? EINVAL : c == kTooLong ? ENAMETOOLONG : 0;
     std::string failure;
     if (want != 0 && (fd >= 0 || err != want)) {
-      failure = absl::StrFormat("shm_open of %s %s, not %s", SayNameClass(c),
+      failure = absl::StrFormat("shm_open of %s %s, not %s", class_.Name(c),
                                 fd >= 0 ? "succeeded" : ErrnoName(err), ErrnoName(want));
     } else if (c == kTooLong && (::shm_unlink(name.c_str()) == 0 || errno != ENAMETOOLONG)) {
       failure = absl::StrCat("shm_unlink of a name longer than NAME_MAX: ", Result(-1),
                              ", not ENAMETOOLONG");
     } else if (want == 0 && fd < 0) {
-      failure = absl::StrFormat("shm_open of %s failed with %s", SayNameClass(c), ErrnoName(err));
+      failure = absl::StrFormat("shm_open of %s failed with %s", class_.Name(c), ErrnoName(err));
     } else if (c == kNoSlash || c == kDoubleSlash) {
       FileDescriptor same(::shm_open(unique.c_str(), O_RDWR, 0));
       if (!same) {
-        failure = absl::StrFormat("%s and \"%s\" do not name one object", SayNameClass(c), unique);
+        failure = absl::StrFormat("%s and \"%s\" do not name one object", class_.Name(c), unique);
       }
     }
     if (fd >= 0) ::shm_unlink(name.c_str());
@@ -166,9 +155,7 @@ class OpenNamesProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> class_{
-      this,        0, "the name is %s", kNoSlash, rc::gen::element<int>(0, 1, 2, 3, 4, 5, 6),
-      SayNameClass};
+  const ChoiceParam<int> class_{this, 0, "the name is %s", kNoSlash, kNameClasses};
 };
 
 class OpenEnoentProperty : public NamedProperty {

@@ -23,9 +23,8 @@
 namespace ipcspec::props {
 namespace {
 
-std::string SayPlacement(uint64_t v) {
-  return v != 0 ? "on the page after the flags" : "in the flags' cache line";
-}
+constexpr std::string_view kPlacements[] = {"in the flags' cache line",
+                                            "on the page after the flags"};
 
 // An SHM-* property here whose one parameter (index 0) is the size of the
 // segment or object, drawn by SegmentSize().
@@ -107,7 +106,7 @@ class PublishProperty : public NamedProperty {
  private:
   bool atomic_;
   const Param<uint32_t> seed_{this, 0, "the pattern seed is %s", 1};
-  const Param<bool> placement_{this, 1, "the payload lies %s", false, SayPlacement};
+  const ChoiceParam<bool> placement_{this, 1, "the payload lies %s", false, kPlacements};
 };
 
 class PublishSem : public PublishProperty {

@@ -313,9 +313,8 @@ class ZeroFillProperty : public NamedProperty {
   const Param<uint64_t> grow_{this, 2, "and grown again to %s", 4096, SayBytes};
 };
 
-std::string SayMremapKind(uint64_t v) {
-  return v != 0 ? "an anonymous shared mapping inherited by fork" : "a shm_open object mapping";
-}
+constexpr std::string_view kMremapKinds[] = {"a shm_open object mapping",
+                                             "an anonymous shared mapping inherited by fork"};
 
 class MremapMoveProperty : public NamedProperty {
  public:
@@ -338,7 +337,7 @@ class MremapMoveProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<bool> kind_{this, 0, "the mapping is %s", false, SayMremapKind};
+  const ChoiceParam<bool> kind_{this, 0, "the mapping is %s", false, kMremapKinds};
   const Param<uint64_t> old_{this, 1, "it is %s long", 1, SayPages};
   const Param<uint64_t> grow_{this, 2, "it grows by %s", 1, SayPages};
 };

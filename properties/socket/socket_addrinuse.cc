@@ -62,9 +62,7 @@ std::string RivalsRefused(int type, const UnixName& name, int rivals) {
   return "";
 }
 
-std::string SayAbstract(uint64_t v) {
-  return v != 0 ? "an abstract name" : "a path in the scratch directory";
-}
+constexpr std::string_view kNameKinds[] = {"a path in the scratch directory", "an abstract name"};
 
 struct InUsePlan {
   int type;
@@ -156,8 +154,7 @@ class AddrInUseProperty : public NamedProperty {
     return "";
   }
 
-  const Param<bool> abstract_{this,       0, "the name is %s", false, rc::gen::inRange(0, 2),
-                              SayAbstract};
+  const ChoiceParam<bool> abstract_{this, 0, "the name is %s", false, kNameKinds};
   const Param<int> rivals_{this, 1, "rival sockets binding it while it is bound: %s", 1,
                            rc::gen::inRange(1, 4)};
   const Param<bool> elsewhere_{

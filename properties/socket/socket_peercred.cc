@@ -175,14 +175,10 @@ void PairMaker(const PeerPlan& plan, PeerState& st) {
   if (!plan.handoff && checker > 0) ::waitpid(checker, nullptr, 0);
 }
 
-std::string SayHandoff(uint64_t v) {
-  return v != 0 ? "hands its socket to a child and exits before the check"
-                : "stays until the check";
-}
-std::string SayOtherId(uint64_t v) {
-  return v != 0 ? "switches to uid/gid 65534 first (when the case runs as root)"
-                : "keeps the case's uid/gid";
-}
+constexpr std::string_view kHandoff[] = {"stays until the check",
+                                         "hands its socket to a child and exits before the check"};
+constexpr std::string_view kIdentities[] = {
+    "keeps the case's uid/gid", "switches to uid/gid 65534 first (when the case runs as root)"};
 
 class PeerCredProperty : public NamedProperty {
  public:
@@ -280,9 +276,8 @@ class PeerCredProperty : public NamedProperty {
                           "forks between the case's first child and the connecting (or "
                           "pair-making) process: %s",
                           1, rc::gen::inRange(1, 4)};
-  const Param<bool> handoff_{this, 1, "that process %s", false, rc::gen::inRange(0, 2), SayHandoff};
-  const Param<bool> other_id_{this,      2, "that process %s", false, rc::gen::inRange(0, 2),
-                              SayOtherId};
+  const ChoiceParam<bool> handoff_{this, 1, "that process %s", false, kHandoff};
+  const ChoiceParam<bool> other_id_{this, 2, "that process %s", false, kIdentities};
 };
 IPCSPEC_REGISTER_PROPERTY(PeerCredProperty);
 

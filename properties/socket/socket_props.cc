@@ -293,9 +293,8 @@ class ShutdownProperty : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ShutdownProperty);
 
-std::string SaySigpipeWatch(uint64_t caught) {
-  return caught != 0 ? "caught by a counting handler" : "blocked and taken from the pending set";
-}
+constexpr std::string_view kSigpipeWatches[] = {"blocked and taken from the pending set",
+                                                "caught by a counting handler"};
 
 // Counts SIGPIPEs raised by sends: blocked and drained, or caught by a
 // counting handler. Restores the mask (and the action) on destruction.
@@ -381,8 +380,7 @@ class EpipeProperty : public NamedProperty {
  private:
   const Param<int> plain_{this, 0, "plain sends to the closed peer: %s", 2, rc::gen::inRange(1, 5)};
   const Param<int> quiet_{this, 1, "sends with MSG_NOSIGNAL: %s", 0, rc::gen::inRange(0, 4)};
-  const Param<bool> caught_{this,           2, "SIGPIPE is %s", false, rc::gen::inRange(0, 2),
-                            SaySigpipeWatch};
+  const ChoiceParam<bool> caught_{this, 2, "SIGPIPE is %s", false, kSigpipeWatches};
   const Param<bool> quiet_first_{
       this, 3, "the MSG_NOSIGNAL sends come first: %s", true, rc::gen::inRange(0, 2), SayYesNo};
 };

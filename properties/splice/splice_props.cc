@@ -254,16 +254,8 @@ class EspipeProperty : public NamedProperty {
                                 rc::gen::inRange<uint64_t>(0, 1u << 16)};
 };
 
-std::string SayEinval(uint64_t v) {
-  switch (v) {
-    case 0:
-      return "neither side is a pipe";
-    case 1:
-      return "both sides are the same pipe";
-    default:
-      return "the output is an O_APPEND file";
-  }
-}
+constexpr std::string_view kEinvalCases[] = {
+    "neither side is a pipe", "both sides are the same pipe", "the output is an O_APPEND file"};
 
 class EinvalProperty : public NamedProperty {
  public:
@@ -284,8 +276,8 @@ class EinvalProperty : public NamedProperty {
     if (which_ == 1) n = ::splice(p.r.get(), nullptr, p.w.get(), nullptr, len, SPLICE_F_NONBLOCK);
     if (which_ == 2) n = ::splice(p.r.get(), nullptr, b.get(), nullptr, len, SPLICE_F_NONBLOCK);
     if (n >= 0 || errno != EINVAL) {
-      return Verdict::Fail(
-          absl::StrFormat("splice where %s %s, not EINVAL", SayEinval(which_), Said(n, errno)));
+      return Verdict::Fail(absl::StrFormat("splice where %s %s, not EINVAL",
+                                           NameOf(kEinvalCases, which_), Said(n, errno)));
     }
     if (std::string e = ExpectExactly(p.r.get(), data, "the pipe after the refused splice");
         !e.empty()) {

@@ -60,9 +60,8 @@ class TeeDuplicateProperty : public NamedProperty {
       this, 1, "tee asks for %s", 100, rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF), SayBytes};
 };
 
-std::string SayTeeEinval(uint64_t v) {
-  return v == 0 ? "the input is a file" : v == 1 ? "the output is a file" : "both are one pipe";
-}
+constexpr std::string_view kTeeEinvalCases[] = {"the input is a file", "the output is a file",
+                                                "both are one pipe"};
 
 class TeeEinvalProperty : public NamedProperty {
  public:
@@ -87,7 +86,7 @@ class TeeEinvalProperty : public NamedProperty {
                                    : ::tee(p.r.get(), p.w.get(), 100, SPLICE_F_NONBLOCK);
     if (n >= 0 || errno != EINVAL) {
       return Verdict::Fail(
-          absl::StrFormat("tee where %s %s, not EINVAL", SayTeeEinval(which), Said(n, errno)));
+          absl::StrFormat("tee where %s %s, not EINVAL", which_.Name(which), Said(n, errno)));
     }
     if (std::string e = ExpectExactly(p.r.get(), data, "the pipe after the refused tee");
         !e.empty())
@@ -96,8 +95,7 @@ class TeeEinvalProperty : public NamedProperty {
   }
 
  private:
-  const Param<int> which_{this,        0, "the case is: %s", 0, rc::gen::element<int>(0, 1, 2),
-                          SayTeeEinval};
+  const ChoiceParam<int> which_{this, 0, "the case is: %s", 0, kTeeEinvalCases};
 };
 
 class VmspliceToPipeProperty : public PipeProperty {

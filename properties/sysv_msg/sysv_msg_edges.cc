@@ -18,10 +18,8 @@
 namespace ipcspec::props {
 namespace {
 
-std::string SayBlockedCallers(uint64_t senders) {
-  return senders != 0 ? "senders in msgsnd on a full queue"
-                      : "receivers in msgrcv on an empty queue";
-}
+constexpr std::string_view kBlockedCallers[] = {"receivers in msgrcv on an empty queue",
+                                                "senders in msgsnd on a full queue"};
 
 class RemovedProperty : public NamedProperty {
  public:
@@ -80,8 +78,7 @@ class RemovedProperty : public NamedProperty {
   }
 
  private:
-  const Param<bool> senders_{
-      this, 0, "the blocked callers are %s", false, rc::gen::inRange(0, 2), SayBlockedCallers};
+  const ChoiceParam<bool> senders_{this, 0, "the blocked callers are %s", false, kBlockedCallers};
   const Param<int> blocked_{this, 1, "processes blocked before IPC_RMID: %s", 1,
                             rc::gen::inRange(1, 4)};
 };
