@@ -20,6 +20,7 @@
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -209,13 +210,8 @@ class OtruncProperty : public NamedProperty {
       }
       FileDescriptor hold(fd);
     }
-    if (std::string e = ExpectExactly(
-            r.get(), data,
-            absl::StrFormat("after %d opens with %s", opens_.Of(s), mode_.Name(mode)));
-        !e.empty()) {
-      return Verdict::Fail(e);
-    }
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(
+        r.get(), data, absl::StrFormat("after %d opens with %s", opens_.Of(s), mode_.Name(mode))));
   }
 
  private:
@@ -257,11 +253,7 @@ class TruncateProperty : public NamedProperty {
     struct stat st = {};
     if (::lstat(node.path().c_str(), &st) != 0 || !S_ISFIFO(st.st_mode))
       return Verdict::Fail(absl::StrCat("after ", call_.Name(call), " the node is no FIFO"));
-    if (std::string e = ExpectExactly(r.get(), data, absl::StrCat("after ", call_.Name(call)));
-        !e.empty()) {
-      return Verdict::Fail(e);
-    }
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(r.get(), data, absl::StrCat("after ", call_.Name(call))));
   }
 
  private:

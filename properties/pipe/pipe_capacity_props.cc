@@ -17,6 +17,7 @@
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -163,9 +164,7 @@ class PartialProperty : public PipeProperty {
     }
     std::vector<std::byte> want = pre;
     want.insert(want.end(), big.begin(), big.begin() + w);
-    if (std::string e = ExpectExactly(p.r.get(), want, "after the partial write"); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(p.r.get(), want, "after the partial write"));
   }
 
  private:

@@ -22,6 +22,7 @@
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -85,11 +86,7 @@ class GetflProperty : public NamedProperty {
     const int now = ::fcntl(fd, F_GETFL);
     if (now < 0 || ::fcntl(fd, F_SETFL, now ^ O_NONBLOCK) < 0) return Verdict::Broken("F_SETFL");
     want ^= O_NONBLOCK;
-    if (std::string e = Check(p, want_r, want_w, "after F_SETFL flipped O_NONBLOCK on one end");
-        !e.empty()) {
-      return Verdict::Fail(e);
-    }
-    return Verdict::Pass();
+    return PassUnless(Check(p, want_r, want_w, "after F_SETFL flipped O_NONBLOCK on one end"));
   }
 
  private:

@@ -27,14 +27,6 @@ namespace ipcspec::props {
 namespace {
 
 // The sizes of the kSend steps.
-std::vector<uint64_t> SizesOf(const Scenario& s) {
-  std::vector<uint64_t> out;
-  for (const Step& st : s.steps) {
-    if (st.op == Op::kSend) out.push_back(st.size);
-  }
-  return out;
-}
-
 class ZeroIoProperty : public PipeProperty {
  public:
   ZeroIoProperty()

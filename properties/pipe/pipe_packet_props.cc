@@ -13,6 +13,7 @@
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
+#include "properties/support/send_steps.h"
 
 namespace ipcspec::props {
 namespace {
@@ -23,14 +24,6 @@ bool NewPacketPipe(const Transport& t, const CaseEnv& env, PipeFds* p, Verdict* 
 }
 
 // The sizes of the kSend steps.
-std::vector<uint64_t> SizesOf(const Scenario& s) {
-  std::vector<uint64_t> out;
-  for (const Step& st : s.steps) {
-    if (st.op == Op::kSend) out.push_back(st.size);
-  }
-  return out;
-}
-
 class PacketProperty : public NamedProperty {
  public:
   PacketProperty()
@@ -44,18 +37,10 @@ class PacketProperty : public NamedProperty {
             "O_DIRECT on a pipe; Linux fs/pipe.c pipe_write (PIPE_BUF_FLAG_PACKET)",
             ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int k = *rc::gen::inRange(1, 7);
-      for (int i = 0; i < k; ++i) {
-        steps.push_back(Step::Send(
-            1,
-            *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, PIPE_BUF, PIPE_BUF + 1}),
-                            rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)),
-            i));
-      }
-      return steps;
-    });
+    return SendSteps(
+        1, 7,
+        rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, PIPE_BUF, PIPE_BUF + 1}),
+                       rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)));
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds p;

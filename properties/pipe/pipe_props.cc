@@ -21,6 +21,7 @@
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -283,9 +284,7 @@ class EspipeProperty : public NamedProperty {
     n = ::pwrite(p.w.get(), "junk", 4, off);
     if (n >= 0 || errno != ESPIPE)
       return Verdict::Fail(absl::StrCat("pwrite ", Said(n, errno), ", not ESPIPE"));
-    if (std::string e = ExpectExactly(p.r.get(), data, "after the seeks"); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(p.r.get(), data, "after the seeks"));
   }
 
  private:

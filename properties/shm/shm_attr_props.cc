@@ -20,6 +20,7 @@
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -214,9 +215,7 @@ class RdonlyMprotectProperty : public NamedProperty {
                                           errno == 0 ? "succeeded" : ErrnoName(errno),
                                           ", not EACCES"));
       }
-      if (std::string e = write_dies("after the refused mprotect"); !e.empty())
-        return Verdict::Fail(e);
-      return Verdict::Pass();
+      return PassUnless(write_dies("after the refused mprotect"));
     }
     if (::mprotect(m.bytes(), len, PROT_READ) != 0)
       return Verdict::Fail(

@@ -17,6 +17,7 @@
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -94,9 +95,8 @@ Verdict CowForkProperty::Run(const Transport&, const Scenario& s, const CaseEnv&
     WriteSlots(m.bytes(), len, writes, 2);
     flags.Raise(child_first ? 0 : 1);
     if (child_first && !flags.WaitFor(1, deadline)) return Verdict::Broken("never told");
-    if (std::string e = CheckSlots(m.bytes(), len, writes, 2); !e.empty())
-      return Verdict::Fail("after both sides wrote, the child's view: " + e);
-    return Verdict::Pass();
+    return PassUnless(CheckSlots(m.bytes(), len, writes, 2),
+                      "after both sides wrote, the child's view: ");
   });
   if (child_first && !flags.WaitFor(0, deadline)) return ps.Join();
   WriteSlots(m.bytes(), len, writes, 1);
@@ -160,9 +160,8 @@ Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const C
       return Verdict::Fail(
           absl::StrCat("in the grandchild: ", static_cast<const char*>(text.data())));
     }
-    if (std::string e = Mismatch(p + 2 * third, len - 2 * third, 3, 0); !e.empty())
-      return Verdict::Fail("the grandchild's write is not seen in the child: " + e);
-    return Verdict::Pass();
+    return PassUnless(Mismatch(p + 2 * third, len - 2 * third, 3, 0),
+                      "the grandchild's write is not seen in the child: ");
   });
   Fill(p, third, 1, 0);
   flags.Raise(0);
@@ -266,9 +265,7 @@ Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv
                                         ", expected SIGSEGV"));
     }
   }
-  if (std::string e = Mismatch(m.bytes(), len, 1, 0); !e.empty())
-    return Verdict::Fail("the parent's own mapping changed: " + e);
-  return Verdict::Pass();
+  return PassUnless(Mismatch(m.bytes(), len, 1, 0), "the parent's own mapping changed: ");
 }
 
 IPCSPEC_REGISTER_PROPERTY(CowForkProperty);

@@ -19,6 +19,7 @@
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -97,9 +98,7 @@ class PersistProperty : public NamedProperty {
       if (!failure.empty()) return Verdict::Fail(failure);
       ++round;
     }
-    if (std::string e = PersistRound(t, id.get(), obj, size, round); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(PersistRound(t, id.get(), obj, size, round));
   }
 
  private:
@@ -239,9 +238,7 @@ class RmidKeyGoneProperty : public NamedProperty {
       return Verdict::Fail("IPC_CREAT of a removed segment's key gave the removed id back");
     Mapping again = Attach(fresh.get());
     if (!again.ok()) return Verdict::Broken("shmat of the new segment");
-    if (std::string e = NotZero(again.bytes(), size); !e.empty())
-      return Verdict::Fail("the new segment for the key is not zeroed: " + e);
-    return Verdict::Pass();
+    return PassUnless(NotZero(again.bytes(), size), "the new segment for the key is not zeroed: ");
   }
 
  private:
@@ -287,9 +284,8 @@ class UnlinkRecreateProperty : public NamedProperty {
     if (std::string e = Mismatch(old.bytes(), size, 1, 0); !e.empty())
       return Verdict::Fail("a write to the new object reached the old mapping: " + e);
     Fill(old.bytes(), size, 3, 0);
-    if (std::string e = Mismatch(fresh.bytes(), size, 2, 0); !e.empty())
-      return Verdict::Fail("a write through the old mapping reached the new object: " + e);
-    return Verdict::Pass();
+    return PassUnless(Mismatch(fresh.bytes(), size, 2, 0),
+                      "a write through the old mapping reached the new object: ");
   }
 
  private:

@@ -19,6 +19,7 @@
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -76,9 +77,8 @@ class OpenRdonlyProperty : public NamedProperty {
     if (!priv.ok())
       return Verdict::Fail(absl::StrCat("mmap(PROT_WRITE, MAP_PRIVATE): ", ErrnoName(errno)));
     Fill(priv.bytes(), size, 2, 0);
-    if (std::string e = Mismatch(reader.bytes(), size, 1, 0); !e.empty())
-      return Verdict::Fail("a write through the MAP_PRIVATE mapping reached the object: " + e);
-    return Verdict::Pass();
+    return PassUnless(Mismatch(reader.bytes(), size, 1, 0),
+                      "a write through the MAP_PRIVATE mapping reached the object: ");
   }
 
  private:

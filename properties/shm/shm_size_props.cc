@@ -22,6 +22,7 @@
 #include "properties/support/proc_util.h"
 #include "properties/support/send_steps.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -391,9 +392,8 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
   Fill(now.bytes(), old_len, 1, 0);
   flags.Raise(1);
   if (Verdict v = (flags.WaitFor(2, deadline), ps.Join()); !v.ok()) return v;
-  if (std::string e = Mismatch(now.bytes(), old_len, 2, 0); !e.empty())
-    return Verdict::Fail("the other process's write is not seen at the new address: " + e);
-  return Verdict::Pass();
+  return PassUnless(Mismatch(now.bytes(), old_len, 2, 0),
+                    "the other process's write is not seen at the new address: ");
 }
 
 class MremapAliasProperty : public NamedProperty {
@@ -440,9 +440,8 @@ class MremapAliasProperty : public NamedProperty {
     if (std::string e = Mismatch(second.bytes(), len, 1, 0); !e.empty())
       return Verdict::Fail("a write through the first view is not in the second: " + e);
     Fill(second.bytes(), len, 2, 0);
-    if (std::string e = Mismatch(m.bytes(), len, 2, 0); !e.empty())
-      return Verdict::Fail("a write through the second view is not in the first: " + e);
-    return Verdict::Pass();
+    return PassUnless(Mismatch(m.bytes(), len, 2, 0),
+                      "a write through the second view is not in the first: ");
   }
 
  private:

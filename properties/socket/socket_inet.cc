@@ -18,6 +18,7 @@
 #include "properties/socket/socket_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -98,9 +99,7 @@ class TcpStreamProperty : public NamedProperty {
       std::string err;
       if (!ReadToEnd(c.get(), d, &got, &err))
         return Verdict::Fail("after SHUT_WR, reading the reply: " + err);
-      if (std::string e = Check(got, 2, 0, reply); !e.empty())
-        return Verdict::Fail("the reply after half-close: " + e);
-      return Verdict::Pass();
+      return PassUnless(Check(got, 2, 0, reply), "the reply after half-close: ");
     });
     FileDescriptor conn;
     if (PollOne(listener.get(), POLLIN, d) > 0)

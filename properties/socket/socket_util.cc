@@ -90,12 +90,4 @@ std::string Check(const std::vector<std::byte>& got, uint32_t writer, uint64_t m
   return "";
 }
 
-std::vector<uint64_t> SizesOf(const Scenario& s) {
-  std::vector<uint64_t> out;
-  for (const Step& st : s.steps) {
-    if (st.op == Op::kSend) out.push_back(st.size);
-  }
-  return out;
-}
-
 }  // namespace ipcspec::props

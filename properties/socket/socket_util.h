@@ -17,6 +17,7 @@
 
 #include "ipcspec/property.h"
 #include "ipcspec/util.h"
+#include "properties/support/send_steps.h"
 
 namespace ipcspec::props {
 
@@ -32,7 +33,6 @@ FileDescriptor Loopback(int type, sockaddr_in* addr);
 Verdict Connect(const Transport& t, const CaseEnv& env, FileDescriptor* a, FileDescriptor* b);
 // "" when `got` is exactly Payload(writer, msg, size); else what differs.
 std::string Check(const std::vector<std::byte>& got, uint32_t writer, uint64_t msg, uint64_t size);
-std::vector<uint64_t> SizesOf(const Scenario& s);  // sizes of the kSend steps
 
 }  // namespace ipcspec::props
 

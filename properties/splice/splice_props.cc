@@ -23,6 +23,7 @@
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -208,9 +209,7 @@ class PipeToPipeProperty : public NamedProperty {
       }
     }
     const std::vector<std::byte> want(data.begin(), data.begin() + moved);
-    if (std::string e = ExpectExactly(b.r.get(), want, "the output pipe"); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(b.r.get(), want, "the output pipe"));
   }
 
  private:
@@ -243,9 +242,7 @@ class EspipeProperty : public NamedProperty {
       return Verdict::Fail(absl::StrFormat("splice with %s for the pipe %s, not ESPIPE",
                                            input_pipe ? "off_in" : "off_out", Said(n, errno)));
     }
-    if (std::string e = ExpectExactly(p.r.get(), data, "after the refused splice"); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(p.r.get(), data, "after the refused splice"));
   }
 
  private:

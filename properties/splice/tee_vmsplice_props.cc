@@ -17,6 +17,7 @@
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/send_steps.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -47,9 +48,7 @@ class TeeDuplicateProperty : public NamedProperty {
     if (std::string e = ExpectExactly(a.r.get(), data, "the input pipe after tee"); !e.empty())
       return Verdict::Fail(e + ": tee consumed its input");
     const std::vector<std::byte> copy(data.begin(), data.begin() + n);
-    if (std::string e = ExpectExactly(b.r.get(), copy, "the output pipe after tee"); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(b.r.get(), copy, "the output pipe after tee"));
   }
 
  private:
@@ -88,10 +87,7 @@ class TeeEinvalProperty : public NamedProperty {
       return Verdict::Fail(
           absl::StrFormat("tee where %s %s, not EINVAL", which_.Name(which), Said(n, errno)));
     }
-    if (std::string e = ExpectExactly(p.r.get(), data, "the pipe after the refused tee");
-        !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(p.r.get(), data, "the pipe after the refused tee"));
   }
 
  private:
@@ -138,9 +134,7 @@ class VmspliceToPipeProperty : public PipeProperty {
       return Verdict::Fail(absl::StrFormat("vmsplice of %d iovecs (%d bytes) %s", iov.size(),
                                            all.size(), Said(n, errno)));
     }
-    if (std::string e = ExpectExactly(p.r.get(), all, "the pipe after vmsplice"); !e.empty())
-      return Verdict::Fail(e);
-    return Verdict::Pass();
+    return PassUnless(ExpectExactly(p.r.get(), all, "the pipe after vmsplice"));
   }
 };
 

@@ -1,10 +1,13 @@
 // properties/support/send_steps.h: the steps of a property that only sends:
 // a number of sends by the writer (actor 1), numbered from 0, each of a
-// drawn size, for the properties that check what a run of writes leaves.
+// drawn size, for the properties that check what a run of writes leaves;
+// and, in Run, the sizes of those sends back.
 //
 //   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
 //     return SendSteps(1, 7, rc::gen::inRange<uint64_t>(1, 4096));   // 1 to 6 sends
 //   }
+//   Verdict Run(...) const override {
+//     for (uint64_t size : SizesOf(s)) ...
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
 #define IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
 
@@ -24,6 +27,15 @@ inline rc::Gen<std::vector<Step>> SendSteps(int lo, int hi, rc::Gen<uint64_t> si
     for (int i = 0; i < n; ++i) steps.push_back(Step::Send(1, *size, i));
     return steps;
   });
+}
+
+// The sizes of the scenario's sends, in step order.
+inline std::vector<uint64_t> SizesOf(const Scenario& s) {
+  std::vector<uint64_t> out;
+  for (const Step& st : s.steps) {
+    if (st.op == Op::kSend) out.push_back(st.size);
+  }
+  return out;
 }
 
 }  // namespace ipcspec::props
