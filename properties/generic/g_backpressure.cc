@@ -22,6 +22,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
 
 namespace ipcspec::props {
@@ -91,16 +92,15 @@ std::string CheckFill(const Capabilities& c, uint64_t size, const Fill& f) {
   return "";
 }
 
-class BackpressureProperty : public NamedProperty {
+class BackpressureProperty : public GenericProperty {
  public:
   BackpressureProperty()
-      : NamedProperty("G-BACKPRESSURE",
-                      "non-blocking sends into an unread channel give EAGAIN within the declared "
-                      "capacity and max_queued, lose nothing, resume after the reader drains",
-                      "pipe(7) 'Pipe capacity' and O_NONBLOCK, mq_send(3) EAGAIN, msgsnd(2) "
-                      "IPC_NOWAIT") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+      : GenericProperty("G-BACKPRESSURE",
+                        "non-blocking sends into an unread channel give EAGAIN within the declared "
+                        "capacity and max_queued, lose nothing, resume after the reader drains",
+                        "pipe(7) 'Pipe capacity' and O_NONBLOCK, mq_send(3) EAGAIN, msgsnd(2) "
+                        "IPC_NOWAIT") {}
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter)
       return Needs(false, "model=counter (eventfd blocks only near 2^64)");
     return Needs(c.capacity > 0 || c.max_queued > 0,

@@ -21,6 +21,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -31,20 +32,20 @@ constexpr size_t kStart = 0;  // the reader may start: all sent, or the channel 
 constexpr std::string_view kOversize[] = {
     "no oversize message", "the writer then tries one message of max_message + 1 bytes"};
 
-class BoundaryProperty : public NamedProperty {
+class BoundaryProperty : public GenericProperty {
  public:
   BoundaryProperty()
-      : NamedProperty(
+      : GenericProperty(
             "G-BOUNDARY",
             "messages are never merged or split; a message over max_message fails with "
             "EMSGSIZE and the queue is not disturbed; a receive buffer smaller than the next "
             "message gives EMSGSIZE, never part of it",
             "mq_send(3) and mq_receive(3) EMSGSIZE, msgrcv(2) E2BIG, unix(7) SOCK_SEQPACKET; "
             "gVisor test/syscalls/linux/socket_non_stream.cc (SingleRecv, SplitRecv)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    if (t.caps().model == ModelClass::kCounter)
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    if (c.model == ModelClass::kCounter)
       return Needs(false, "model=counter (values are summed, not kept apart)");
-    return Needs(t.caps().framing == Framing::kMessage, "framing=stream");
+    return Needs(c.framing == Framing::kMessage, "framing=stream");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();

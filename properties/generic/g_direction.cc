@@ -24,6 +24,7 @@
 //   peer-close          after the data END; without, nothing more
 //   realtime or not     alike: no clock
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -43,10 +44,10 @@ std::string WrongWay(End& end, bool send, uint64_t size, bool blocking, int deli
                          send ? "reader" : "writer", Errno(rc), n);
 }
 
-class DirectionProperty : public NamedProperty {
+class DirectionProperty : public GenericProperty {
  public:
   DirectionProperty()
-      : NamedProperty(
+      : GenericProperty(
             "G-DIRECTION",
             "one-way transports reject the wrong direction with EBADF at either end, at once "
             "even from a blocking call, without disturbing the data in flight (the kernel's "
@@ -54,8 +55,8 @@ class DirectionProperty : public NamedProperty {
             "shared-memory rings and signals)",
             "pipe(2), read(2) and write(2) EBADF, mq_send(3) EBADF; LTP "
             "testcases/kernel/syscalls/pipe/pipe03.c; gVisor test/syscalls/linux/pipe.cc") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return Needs(t.caps().direction == Direction::kOneWay,
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    return Needs(c.direction == Direction::kOneWay,
                  "direction=duplex (both ends may send; see G-DUPLEX)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {

@@ -23,6 +23,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
 
 namespace ipcspec::props {
@@ -50,17 +51,16 @@ std::vector<std::vector<Sent>> Batches(std::vector<Sent> all, size_t rounds) {
   return out;
 }
 
-class DuplexProperty : public NamedProperty {
+class DuplexProperty : public GenericProperty {
  public:
   DuplexProperty()
-      : NamedProperty("G-DUPLEX",
-                      "on a duplex transport both ends send at once, round after round, and each "
-                      "end gets exactly what the other sent",
-                      "socket(2) SOCK_STREAM ('two-way ... byte streams'), socketpair(2) ('the "
-                      "two sockets are indistinguishable'), unix(7); gVisor "
-                      "test/syscalls/linux/socket_generic.cc") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+      : GenericProperty("G-DUPLEX",
+                        "on a duplex transport both ends send at once, round after round, and each "
+                        "end gets exactly what the other sent",
+                        "socket(2) SOCK_STREAM ('two-way ... byte streams'), socketpair(2) ('the "
+                        "two sockets are indistinguishable'), unix(7); gVisor "
+                        "test/syscalls/linux/socket_generic.cc") {}
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.direction != Direction::kDuplex) {
       return Needs(false, "direction=one-way (see G-DIRECTION)");
     }

@@ -24,6 +24,7 @@
 //                            is one receive of one time unit; the others
 //                            are non-blocking
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -38,17 +39,16 @@ constexpr std::string_view kReaderWaits[] = {
     "the last writer closes before the reader looks",
     "the reader is already waiting when the last writer closes"};
 
-class EofProperty : public NamedProperty {
+class EofProperty : public GenericProperty {
  public:
   EofProperty()
-      : NamedProperty("G-EOF",
-                      "after every writer closes (not exits), the reader still gets what was "
-                      "sent, then end of stream (peer-close); never before the last writer "
-                      "closes, never a hang",
-                      "pipe(7) 'I/O on pipes and FIFOs' (end of file), read(2); LTP "
-                      "testcases/kernel/syscalls/pipe/pipe13.c (a blocked reader wakes)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+      : GenericProperty("G-EOF",
+                        "after every writer closes (not exits), the reader still gets what was "
+                        "sent, then end of stream (peer-close); never before the last writer "
+                        "closes, never a hang",
+                        "pipe(7) 'I/O on pipes and FIFOs' (end of file), read(2); LTP "
+                        "testcases/kernel/syscalls/pipe/pipe13.c (a blocked reader wakes)") {}
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no end of stream)");
     return Needs(c.peer_close || c.reliable,
                  "peer_close=false and reliable=false (nothing is owed after a close)");

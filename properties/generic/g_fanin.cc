@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -27,17 +28,16 @@ namespace {
 // bounded so every sum fits 32 bits).
 uint64_t Width(const Capabilities& c) { return c.max_message == 0 || c.max_message >= 8 ? 8 : 4; }
 
-class FanInProperty : public NamedProperty {
+class FanInProperty : public GenericProperty {
  public:
   FanInProperty()
-      : NamedProperty("G-FANIN",
-                      "N forked workers each sum a slice of 1..M and send the partial sum; the "
-                      "parent's total equals M(M+1)/2",
-                      "eventfd(2) EXAMPLES (a forked child writes integers that the parent reads "
-                      "as their sum); pipe(2) EXAMPLES; W. R. Stevens, Advanced Programming in "
-                      "the UNIX Environment, section 15.2 'Pipes'") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+      : GenericProperty("G-FANIN",
+                        "N forked workers each sum a slice of 1..M and send the partial sum; the "
+                        "parent's total equals M(M+1)/2",
+                        "eventfd(2) EXAMPLES (a forked child writes integers that the parent reads "
+                        "as their sum); pipe(2) EXAMPLES; W. R. Stevens, Advanced Programming in "
+                        "the UNIX Environment, section 15.2 'Pipes'") {}
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
     if (!c.reliable) return Needs(false, "reliable=false (a lost sum leaves no total to check)");
     if (c.max_message > 0 && c.max_message < 4) return Needs(false, "max_message<4");

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -49,16 +50,15 @@ std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
   return got == want ? "" : absl::StrFormat("counter summed to %d, added %d", got, want);
 }
 
-class IntegrityProperty : public NamedProperty {
+class IntegrityProperty : public GenericProperty {
  public:
   IntegrityProperty()
-      : NamedProperty("G-INTEGRITY",
-                      "nothing arrives duplicated or corrupted and, on a reliable transport, "
-                      "nothing is lost, whatever the blocking mode and read chunking",
-                      "pipe(7), unix(7), mq_overview(7), eventfd(2); LTP "
-                      "testcases/kernel/ipc/pipeio/pipeio.c") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+      : GenericProperty("G-INTEGRITY",
+                        "nothing arrives duplicated or corrupted and, on a reliable transport, "
+                        "nothing is lost, whatever the blocking mode and read chunking",
+                        "pipe(7), unix(7), mq_overview(7), eventfd(2); LTP "
+                        "testcases/kernel/ipc/pipeio/pipeio.c") {}
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.model != ModelClass::kCounter || c.reliable,
                  "model=counter without reliable (a lossy sum has no oracle)");
   }

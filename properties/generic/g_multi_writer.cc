@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -41,17 +42,16 @@ std::string SendWhole(End& end, const std::vector<Sent>& msgs, const Capabilitie
   return "";
 }
 
-class MultiWriterProperty : public NamedProperty {
+class MultiWriterProperty : public GenericProperty {
  public:
   MultiWriterProperty()
-      : NamedProperty(
+      : GenericProperty(
             "G-MULTI-WRITER",
             "K producers, one consumer: each producer's messages arrive in its own order; "
             "writes up to the atomic limit never interleave",
             "pipe(7) 'PIPE_BUF' (writes of at most PIPE_BUF bytes are atomic); LTP "
             "testcases/kernel/ipc/pipeio/pipeio.c; mq_overview(7)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (see G-FANIN)");
     return Needs(c.framing == Framing::kMessage || c.atomic_write > 0,

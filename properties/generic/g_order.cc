@@ -13,21 +13,21 @@
 //                       receive finds nothing more
 //   realtime or not     alike: every wait returns the moment data comes
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
-class OrderProperty : public NamedProperty {
+class OrderProperty : public GenericProperty {
  public:
   OrderProperty()
-      : NamedProperty("G-ORDER",
-                      "one producer, one consumer: the consumer sees exactly the sent sequence "
-                      "(a lossy transport: a subsequence of it)",
-                      "pipe(7) 'I/O on pipes and FIFOs', mq_overview(7), unix(7); gVisor "
-                      "test/syscalls/linux/pipe.cc") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    const Capabilities& c = t.caps();
+      : GenericProperty("G-ORDER",
+                        "one producer, one consumer: the consumer sees exactly the sent sequence "
+                        "(a lossy transport: a subsequence of it)",
+                        "pipe(7) 'I/O on pipes and FIFOs', mq_overview(7), unix(7); gVisor "
+                        "test/syscalls/linux/pipe.cc") {}
+  Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (values are summed)");
     return Needs(c.ordered, "ordered=false (no order to check; G-INTEGRITY checks the contents)");
   }

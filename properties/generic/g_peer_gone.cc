@@ -18,6 +18,7 @@
 //   duplex              the writer's end sends after the reader's end closed
 //   realtime or not     alike: every wait is on an event
 #include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
@@ -73,18 +74,18 @@ std::string SendsAfterClose(End& end, const Capabilities& c, uint64_t size, int 
   return absl::StrFormat("%d sends of %d bytes succeeded after the reader closed", limit, size);
 }
 
-class PeerGoneProperty : public NamedProperty {
+class PeerGoneProperty : public GenericProperty {
  public:
   PeerGoneProperty()
-      : NamedProperty(
+      : GenericProperty(
             "G-PEER-GONE",
             "after the reader closes, send fails with EPIPE instead of hanging or "
             "succeeding forever; a cut-short blocking send reports its partial count first",
             "pipe(7) 'I/O on pipes and FIFOs', write(2) EPIPE; LTP "
             "testcases/kernel/syscalls/pipe/pipe08.c; gVisor test/syscalls/linux/pipe.cc "
             "BlockPartialWriteClosed") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return Needs(t.caps().peer_close,
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    return Needs(c.peer_close,
                  "peer_close=false (a send after the reader closed may succeed, block or fail)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
