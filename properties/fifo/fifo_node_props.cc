@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
 #include "properties/support/fifo_node.h"
+#include "properties/support/fifo_property.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
@@ -183,10 +184,10 @@ Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
 constexpr std::string_view kTruncModes[] = {"O_WRONLY|O_TRUNC", "O_RDWR|O_TRUNC",
                                             "O_RDONLY|O_TRUNC"};
 
-class OtruncProperty : public NamedProperty {
+class OtruncProperty : public QueuedFifoProperty {
  public:
   OtruncProperty()
-      : NamedProperty(
+      : QueuedFifoProperty(
             "FIFO-OTRUNC",
             "open with O_TRUNC of a FIFO succeeds and O_TRUNC is ignored: the data queued by "
             "other openers stays, byte for byte",
@@ -194,12 +195,12 @@ class OtruncProperty : public NamedProperty {
             "is ignored'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOtrunc, "
             "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
             ForFifo, 15) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const std::vector<std::byte> data = PipeBytes(1, queued_.Of(s));
-    FifoNode node(env.scratch_dir);
-    FileDescriptor r, w;
-    Verdict broken;
-    if (!OpenQueued(node, data, &r, &w, &broken)) return broken;
+  std::vector<std::byte> Queued(const Scenario& s) const override {
+    return PipeBytes(1, queued_.Of(s));
+  }
+  Verdict RunOn(const FifoNode& node, FileDescriptor& r, FileDescriptor&,
+                const std::vector<std::byte>& data, const Scenario& s,
+                const CaseEnv&) const override {
     const int mode = mode_.Of(s);
     const int acc = mode == 0 ? O_WRONLY : mode == 1 ? O_RDWR : O_RDONLY;
     for (int i = 0; i < opens_.Of(s); ++i) {
@@ -224,10 +225,10 @@ class OtruncProperty : public NamedProperty {
 constexpr std::string_view kTruncCalls[] = {"truncate(path)", "ftruncate(read end)",
                                             "ftruncate(write end)"};
 
-class TruncateProperty : public NamedProperty {
+class TruncateProperty : public QueuedFifoProperty {
  public:
   TruncateProperty()
-      : NamedProperty(
+      : QueuedFifoProperty(
             "FIFO-TRUNCATE",
             "truncate of a FIFO's path and ftruncate of either end fail with EINVAL; the node "
             "stays a FIFO and the queued data is untouched",
@@ -235,12 +236,12 @@ class TruncateProperty : public NamedProperty {
             "memory object'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoTruncNoOp, "
             "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
             ForFifo, 15) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const std::vector<std::byte> data = PipeBytes(2, queued_.Of(s));
-    FifoNode node(env.scratch_dir);
-    FileDescriptor r, w;
-    Verdict broken;
-    if (!OpenQueued(node, data, &r, &w, &broken)) return broken;
+  std::vector<std::byte> Queued(const Scenario& s) const override {
+    return PipeBytes(2, queued_.Of(s));
+  }
+  Verdict RunOn(const FifoNode& node, FileDescriptor& r, FileDescriptor& w,
+                const std::vector<std::byte>& data, const Scenario& s,
+                const CaseEnv&) const override {
     const off_t len = static_cast<off_t>(length_.Of(s));
     const int call = call_.Of(s);
     const int rc = call == 0   ? ::truncate(node.path().c_str(), len)

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
 #include "properties/support/fifo_node.h"
+#include "properties/support/fifo_property.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/pipe_util.h"
 
@@ -25,10 +26,10 @@ std::string SayCapacity(uint64_t v) {
   return v == 0 ? "left at the default" : absl::StrCat("set to ", v, v == 1 ? " page" : " pages");
 }
 
-class DiscardProperty : public NamedProperty {
+class DiscardProperty : public QueuedFifoProperty {
  public:
   DiscardProperty()
-      : NamedProperty(
+      : QueuedFifoProperty(
             "FIFO-DISCARD",
             "the pipe behind a FIFO exists only while someone has it open: once the last "
             "opener closes, unread data is gone and the next opener finds an empty pipe of the "
@@ -36,11 +37,8 @@ class DiscardProperty : public NamedProperty {
             "fifo(7) ('The kernel maintains exactly one pipe object for each FIFO special file "
             "that is opened by at least one process'); Linux fs/pipe.c put_pipe_info",
             ForFifo, 10) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    FileDescriptor r, w;
-    Verdict broken;
-    if (!OpenQueued(node, {}, &r, &w, &broken)) return broken;
+  Verdict RunOn(const FifoNode& node, FileDescriptor& r, FileDescriptor& w,
+                const std::vector<std::byte>&, const Scenario& s, const CaseEnv&) const override {
     const long fresh = PipeCapacity(w.get());
     if (pages_.Of(s) > 0 && ::fcntl(w.get(), F_SETPIPE_SZ, pages_.Of(s) * PageSize()) < 0)
       return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
@@ -89,10 +87,10 @@ int PollNow(int fd) {
   return ::poll(&p, 1, 0) < 0 ? -1 : p.revents;
 }
 
-class PollNohupProperty : public NamedProperty {
+class PollNohupProperty : public FifoProperty {
  public:
   PollNohupProperty()
-      : NamedProperty(
+      : FifoProperty(
             "FIFO-POLL-NOHUP",
             "a reader that opened a FIFO with O_NONBLOCK while no writer had it sees no POLLHUP "
             "until a writer has opened and closed it; then POLLHUP; a reader opening after "
@@ -100,9 +98,7 @@ class PollNohupProperty : public NamedProperty {
             "Linux fs/pipe.c fifo_open ('suppress EPOLLHUP until we have seen a writer') and "
             "pipe_poll; poll(2) POLLHUP",
             ForFifo, 8) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+  Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
     if (int ev = PollNow(r.get()); ev != 0) {
@@ -135,10 +131,10 @@ class PollNohupProperty : public NamedProperty {
   const Param<int> sessions_{this, 0, "%s writers come and go", 1, rc::gen::inRange(1, 4)};
 };
 
-class NbReadEofProperty : public NamedProperty {
+class NbReadEofProperty : public FifoProperty {
  public:
   NbReadEofProperty()
-      : NamedProperty(
+      : FifoProperty(
             "FIFO-NB-READ-EOF",
             "a non-blocking read of a FIFO with no writer returns 0 (end of file), not EAGAIN; "
             "with a writer open and nothing queued it gives EAGAIN; queued data comes first",
@@ -147,9 +143,7 @@ class NbReadEofProperty : public NamedProperty {
             "read() 'empty pipe or FIFO'; LTP testcases/kernel/syscalls/read/read03.c (EAGAIN "
             "with a writer open)",
             ForFifo, 10) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+  Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
     char c;

@@ -18,16 +18,17 @@
 #include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/fifo_node.h"
+#include "properties/support/fifo_property.h"
 #include "properties/support/mech_common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
 namespace {
 
-class EnxioProperty : public NamedProperty {
+class EnxioProperty : public FifoProperty {
  public:
   EnxioProperty()
-      : NamedProperty(
+      : FifoProperty(
             "FIFO-ENXIO",
             "open(O_WRONLY|O_NONBLOCK) gives ENXIO exactly while no reader has the FIFO open; "
             "open(O_RDONLY|O_NONBLOCK) always succeeds at once",
@@ -57,9 +58,7 @@ class EnxioProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+  Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     std::vector<FileDescriptor> readers;
     int i = 0;
     for (const Step& st : s.steps) {
@@ -95,18 +94,16 @@ constexpr std::string_view kExtras[] = {"nobody", "a blocking reader", "a blocki
 // What the O_RDWR opener found; its child's exit code.
 enum RdwrExit { kRdwrOk, kRdwrOpen, kRdwrOther, kRdwrWrite, kRdwrExtraRead, kRdwrReadBack };
 
-class RdwrProperty : public NamedProperty {
+class RdwrProperty : public FifoProperty {
  public:
   RdwrProperty()
-      : NamedProperty("FIFO-RDWR",
-                      "open(O_RDWR) on a FIFO never blocks, with or without other openers, and the "
-                      "descriptor reads back what it writes",
-                      "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode); "
-                      "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR",
-                      ForFifo, 20) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+      : FifoProperty("FIFO-RDWR",
+                     "open(O_RDWR) on a FIFO never blocks, with or without other openers, and the "
+                     "descriptor reads back what it writes",
+                     "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode); "
+                     "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR",
+                     ForFifo, 20) {}
+  Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override {
     SharedFlags flags(1);  // 0: the O_RDWR open returned
     const ChildCall c =
         WatchCall([&] { return Opener(node, s, flags); }, {SYS_openat}, CaseDeadline(env));
@@ -165,20 +162,18 @@ class RdwrProperty : public NamedProperty {
 
 constexpr std::string_view kChildDoes[] = {"reads", "writes"};
 
-class RendezvousProperty : public NamedProperty {
+class RendezvousProperty : public FifoProperty {
  public:
   RendezvousProperty()
-      : NamedProperty(
+      : FifoProperty(
             "FIFO-RENDEZVOUS",
             "a blocking open for reading (or writing) waits until the other side opens; then "
             "it returns and data flows",
             "fifo(7); POSIX open() 'O_NONBLOCK clear'; gVisor test/syscalls/linux/fifo.cc "
             "FifoTest.Fifo, FifoTest.FifoOtrunc",
             ForFifo, 10) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override {
     const bool child_reads = child_.Of(s) == 0;
-    FifoNode node(env.scratch_dir);
-    if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
     const std::vector<std::byte> data = Payload(2, 0, size_.Of(s));
     const Deadline deadline = CaseDeadline(env);
     SharedFlags flags(4);
@@ -239,10 +234,12 @@ void CountHandled(int) {
   if (g_handled != nullptr) g_handled->fetch_add(1);
 }
 
-class EintrProperty : public NamedProperty {
+constexpr std::string_view kOpenFor[] = {"reading", "writing"};
+
+class EintrProperty : public FifoProperty {
  public:
   EintrProperty()
-      : NamedProperty(
+      : FifoProperty(
             "FIFO-EINTR",
             "a blocking FIFO open interrupted by a handled signal fails with EINTR without "
             "SA_RESTART (the handler ran once, the open is not resumed); with SA_RESTART it "
@@ -251,15 +248,12 @@ class EintrProperty : public NamedProperty {
             "signal handlers'; gVisor test/syscalls/linux/fifo.cc "
             "FifoTest.OpenBlockedAndInterrupted",
             ForFifo, 10) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
+  Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override;
 
  private:
   Verdict Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const;
 
-  const Param<int> child_{
-      this, 0, "the interrupted open is for %s", 0, rc::gen::element<int>(0, 1), [](uint64_t v) {
-        return std::string(v != 0 ? "writing" : "reading");
-      }};
+  const ChoiceParam<int> child_{this, 0, "the interrupted open is for %s", 0, kOpenFor};
   const Param<int> signal_{
       this,     1, "the signal is %s", SIGUSR1, rc::gen::element<int>(SIGUSR1, SIGUSR2, SIGALRM),
       SaySignal};
@@ -295,9 +289,7 @@ Verdict EintrProperty::Opener(const FifoNode& node, const Scenario& s, SharedFla
   return Verdict::Pass();
 }
 
-Verdict EintrProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
-  FifoNode node(env.scratch_dir);
-  if (!node.ok()) return Verdict::Broken(absl::StrCat("mkfifo: ", ErrnoName(errno)));
+Verdict EintrProperty::RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const {
   const Deadline deadline = CaseDeadline(env);
   SharedFlags flags(2);
   Participants ps(deadline);
