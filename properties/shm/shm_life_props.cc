@@ -259,9 +259,8 @@ class UnlinkRecreateProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
-    if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
-    Mapping old = MapShared(obj.fd.get(), size);
-    if (!old.ok()) return Verdict::Broken("mmap");
+    Mapping old;
+    if (auto broken = CreateMapped(obj, size, old)) return *broken;
     Fill(old.bytes(), size, 1, 0);
     if (!keep_fd_.Of(s)) obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
@@ -307,10 +306,9 @@ class UnlinkFdProperty : public NamedProperty {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const uint64_t resize = std::max<uint64_t>(1, resize_.Of(s));
     NamedObject obj;
-    if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
     {
-      Mapping m = MapShared(obj.fd.get(), size);
-      if (!m.ok()) return Verdict::Broken("mmap");
+      Mapping m;
+      if (auto broken = CreateMapped(obj, size, m)) return *broken;
       Fill(m.bytes(), size, 1, 0);
     }
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");

@@ -45,10 +45,9 @@ class OpenRdonlyProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
-    if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
     {
-      Mapping w = MapShared(obj.fd.get(), size);
-      if (!w.ok()) return Verdict::Broken("mmap");
+      Mapping w;
+      if (auto broken = CreateMapped(obj, size, w)) return *broken;
       Fill(w.bytes(), size, 1, 0);
     }
     FileDescriptor ro(obj.Reopen(O_RDONLY));

@@ -41,18 +41,6 @@ class SizedProperty : public NamedProperty {
   const Param<uint64_t> size_;
 };
 
-// A new POSIX object of `size` bytes in `obj`, mapped shared into `m`; the
-// broken verdict when a step fails (`mmap_what` names the mapping step).
-std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m,
-                                    std::string_view mmap_what) {
-  if (!obj.Create(size)) {
-    return Verdict::Broken(absl::StrCat("shm_open/ftruncate: ", ErrnoName(errno)));
-  }
-  m = MapShared(obj.fd.get(), size);
-  if (!m.ok()) return Verdict::Broken(std::string(mmap_what));
-  return std::nullopt;
-}
-
 // A forked child (`who`) that inherits p[0..size) checks it holds pattern 1 and
 // writes pattern 2 over it. The child's verdict (a failure is prefixed by
 // `child_says`); when the child passed, *unseen is what this process then
@@ -169,7 +157,7 @@ class MapPrivateProperty : public SizedProperty {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
     Mapping m;
-    if (auto broken = CreateMapped(obj, size, m, "mmap MAP_SHARED")) return *broken;
+    if (auto broken = CreateMapped(obj, size, m)) return *broken;
     uint8_t* view = m.bytes();
     Fill(view, size, 1, 0);
     SharedFlags flags(2);  // 0: the private writer wrote; 1: checked
@@ -280,7 +268,7 @@ class UnlinkMappedProperty : public SizedProperty {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
     Mapping m;
-    if (auto broken = CreateMapped(obj, size, m, "mmap")) return *broken;
+    if (auto broken = CreateMapped(obj, size, m)) return *broken;
     obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
     uint8_t* p = m.bytes();

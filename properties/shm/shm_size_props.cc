@@ -70,9 +70,8 @@ Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
   const uint64_t maplen =
       PagesFor(std::max<uint64_t>(1, *std::max_element(sizes.begin(), sizes.end()))) * Page();
   NamedObject obj;
-  if (!obj.Create(sizes[0])) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
-  Mapping mine = MapShared(obj.fd.get(), maplen);
-  if (!mine.ok()) return Verdict::Broken("mmap");
+  Mapping mine;
+  if (auto broken = CreateMapped(obj, sizes[0], mine, maplen)) return *broken;
   const Deadline deadline = CaseDeadline(env);
   SharedFlags flags(2 * sizes.size() + 1);  // 0: other mapped; 1+2i: size i written; 2+2i: seen
   Participants ps(deadline);
@@ -219,9 +218,8 @@ class PartialPageProperty : public NamedProperty {
     const uint64_t tail = std::clamp<uint64_t>(tail_.Of(s), 1, Page() - 1);
     const uint64_t size = whole_.Of(s) * Page() + tail, pageend = PagesFor(size) * Page();
     NamedObject obj;
-    if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
-    Mapping m = MapShared(obj.fd.get(), pageend);
-    if (!m.ok()) return Verdict::Broken("mmap");
+    Mapping m;
+    if (auto broken = CreateMapped(obj, size, m, pageend)) return *broken;
     Fill(m.bytes(), size, 1, 0);
     const uint64_t at = size + at_.Of(s) % (pageend - size);
     const int status = TouchInChild(
@@ -290,10 +288,10 @@ class ZeroFillProperty : public NamedProperty {
     const uint64_t shrink = std::min(shrink_.Of(s), size);
     const uint64_t grow = std::max(grow_.Of(s), shrink + 1);
     NamedObject obj;
-    if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
-    const uint64_t maplen = PagesFor(std::max(size, grow)) * Page();
-    Mapping m = MapShared(obj.fd.get(), maplen);
-    if (!m.ok()) return Verdict::Broken("mmap");
+    Mapping m;
+    if (auto broken = CreateMapped(obj, size, m, PagesFor(std::max(size, grow)) * Page())) {
+      return *broken;
+    }
     Fill(m.bytes(), size, 1, 0);
     if (::ftruncate(obj.fd.get(), static_cast<off_t>(shrink)) != 0 ||
         ::ftruncate(obj.fd.get(), static_cast<off_t>(grow)) != 0) {

@@ -76,6 +76,13 @@ void Mapping::reset() {
   p_ = nullptr;
 }
 
+std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m, uint64_t map_len) {
+  if (!obj.Create(size)) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
+  m = MapShared(obj.fd.get(), map_len != 0 ? map_len : size);
+  if (!m.ok()) return Verdict::Broken(absl::StrCat("mmap: ", ErrnoName(errno)));
+  return std::nullopt;
+}
+
 Mapping MapShared(int fd, size_t len, int prot) {
   return Mapping(::mmap(nullptr, len, prot != 0 ? prot : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
                  len);

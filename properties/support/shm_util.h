@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "ipcspec/property.h"
@@ -70,6 +71,12 @@ class Mapping {
 };
 // MAP_FAILED / (void*)-1 become an empty Mapping.
 Mapping MapShared(int fd, size_t len, int prot = 0);  // 0: read and write
+// A new POSIX object of `size` bytes in `obj`, mapped shared (read and
+// write) for `map_len` bytes, or its size when 0, into `m`; the Broken
+// verdict when a step fails:
+//   if (auto broken = CreateMapped(obj, size, m)) return *broken;
+std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m,
+                                    uint64_t map_len = 0);
 Mapping Attach(int id, int flags = 0, const void* at = nullptr);
 
 // A System V segment id, removed (IPC_RMID) on destruction if it still exists.
