@@ -216,23 +216,18 @@ class PipeToPipeProperty : public NamedProperty {
   const Param<uint64_t> queued_{this, 0, "the input pipe holds %s", 100, SayBytes};
 };
 
-class EspipeProperty : public NamedProperty {
+class EspipeProperty : public FileAndPipeProperty {
  public:
   EspipeProperty()
-      : NamedProperty(
+      : FileAndPipeProperty(
             "SPLICE-ESPIPE",
             "an offset pointer for a pipe side of splice (off_in for a pipe input, off_out for a "
             "pipe output) gives ESPIPE and moves nothing",
             "splice(2) ESPIPE; gVisor test/syscalls/linux/splice.cc SpliceTest.PipeOffsets; LTP "
             "testcases/kernel/syscalls/splice/splice03.c",
-            ForSplice, 8) {}
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const std::vector<std::byte> data = PipeBytes(4, 100);
-    FileDescriptor file = ScratchFile(env, data);
-    PipeFds p;
-    Verdict broken;
-    if (!file) return Verdict::Broken("scratch file");
-    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
+            8, /*msg=*/4, /*size=*/100) {}
+  Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
+                const Scenario& s) const override {
     loff_t off = static_cast<loff_t>(offset_.Of(s));
     const bool input_pipe = side_.Of(s);
     const ssize_t n = input_pipe

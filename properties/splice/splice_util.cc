@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "properties/support/pipe_util.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
@@ -22,6 +23,16 @@ FileDescriptor ScratchFile(const CaseEnv& env, const std::vector<std::byte>& con
   if (fd && !content.empty() && ::pwrite(fd.get(), content.data(), content.size(), 0) < 0)
     return FileDescriptor();
   return fd;
+}
+
+Verdict FileAndPipeProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
+  const std::vector<std::byte> data = PipeBytes(msg_, size_);
+  FileDescriptor file = ScratchFile(env, data);
+  if (!file) return Verdict::Broken(absl::StrCat("scratch file: ", ErrnoName(errno)));
+  PipeFds p;
+  Verdict broken;
+  if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
+  return RunOn(file, p, data, s);
 }
 
 off_t Position(int fd) { return ::lseek(fd, 0, SEEK_CUR); }

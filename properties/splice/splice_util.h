@@ -1,6 +1,7 @@
 // properties/splice/splice_util.h: what the SPLICE-*, TEE-* and VMSPLICE-*
 // properties share: their applicability, a scratch file with given content,
-// reading a file back, and sizes around PIPE_BUF.
+// reading a file back, sizes around PIPE_BUF, and the base of a property
+// that works on a file and a pipe holding the same bytes.
 //
 //   FileDescriptor file = ScratchFile(env, PipeBytes(1, 100));   // O_RDWR, unlinked
 //   ssize_t n = ::splice(file.get(), nullptr, p.w.get(), nullptr, 100, 0);
@@ -18,6 +19,8 @@
 #include "ipcspec/property.h"
 #include "ipcspec/sandbox.h"
 #include "ipcspec/util.h"
+#include "properties/support/mech_common.h"
+#include "properties/support/property_base.h"
 
 namespace ipcspec::props {
 
@@ -33,6 +36,25 @@ off_t Position(int fd);
 std::vector<std::byte> ReadAt(int fd, off_t off, size_t n);
 // Sizes biased to PIPE_BUF and its neighbours, 1 .. 3 * PIPE_BUF.
 rc::Gen<uint64_t> SpliceSize();
+
+// A SPLICE-* or TEE-* property whose case starts from a scratch file and a
+// new pipe of the transport that both hold PipeBytes(msg, size): Run makes
+// them (a Broken verdict when it cannot) and hands them to RunOn.
+class FileAndPipeProperty : public NamedProperty {
+ public:
+  FileAndPipeProperty(std::string_view id, std::string_view summary, std::string_view reference,
+                      int examples, uint64_t msg, size_t size)
+      : NamedProperty(id, summary, reference, ForSplice, examples), msg_(msg), size_(size) {}
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
+
+ protected:
+  virtual Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
+                        const Scenario& s) const = 0;
+
+ private:
+  uint64_t msg_;
+  size_t size_;
+};
 
 }  // namespace ipcspec::props
 

@@ -62,23 +62,18 @@ class TeeDuplicateProperty : public NamedProperty {
 constexpr std::string_view kTeeEinvalCases[] = {"the input is a file", "the output is a file",
                                                 "both are one pipe"};
 
-class TeeEinvalProperty : public NamedProperty {
+class TeeEinvalProperty : public FileAndPipeProperty {
  public:
   TeeEinvalProperty()
-      : NamedProperty(
+      : FileAndPipeProperty(
             "TEE-EINVAL",
             "tee fails with EINVAL when either side is not a pipe or both are the same pipe, "
             "and the pipe keeps its data",
             "tee(2) EINVAL; gVisor test/syscalls/linux/splice.cc TeeTest.SamePipe, "
             "TeeTest.RegularFile; LTP testcases/kernel/syscalls/tee/tee02.c",
-            ForSplice, 6) {}
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    const std::vector<std::byte> data = PipeBytes(7, 300);
-    FileDescriptor file = ScratchFile(env, data);
-    PipeFds p;
-    Verdict broken;
-    if (!file) return Verdict::Broken("scratch file");
-    if (!NewFilledPipe(t, env.scratch_dir, data, &p, &broken)) return broken;
+            6, /*msg=*/7, /*size=*/300) {}
+  Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
+                const Scenario& s) const override {
     const int which = which_.Of(s);
     const ssize_t n = which == 0   ? ::tee(file.get(), p.w.get(), 100, SPLICE_F_NONBLOCK)
                       : which == 1 ? ::tee(p.r.get(), file.get(), 100, SPLICE_F_NONBLOCK)
