@@ -225,8 +225,8 @@ class ShortBufferProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> len_{
-      this, 0, "read and write are given a buffer of %s", 4, rc::gen::inRange(0, 8), SayBytes};
+  const BytesParam len_{this, 0, "read and write are given a buffer of %s", 4,
+                        rc::gen::inRange(0, 8)};
   const Param<uint64_t> init_{this, 1, "eventfd's initial count is %s", 5,
                               rc::gen::inRange<uint64_t>(0, 100)};
 };

@@ -216,8 +216,8 @@ class OtruncProperty : public QueuedFifoProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{
-      this, 0, "%s are queued", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
+  const BytesParam queued_{this, 0, "%s are queued", 10,
+                           rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const ChoiceParam<int> mode_{this, 1, "the FIFO is opened with %s", 0, kTruncModes};
   const Param<int> opens_{this, 2, "it is opened so %s times", 1, rc::gen::inRange(1, 4)};
 };
@@ -259,15 +259,11 @@ class TruncateProperty : public QueuedFifoProperty {
 
  private:
   const ChoiceParam<int> call_{this, 0, "the call is %s", 0, kTruncCalls};
-  const Param<uint64_t> length_{
-      this,
-      1,
-      "the length asked for is %s",
-      0,
-      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 1u << 20)),
-      SayBytes};
-  const Param<uint64_t> queued_{
-      this, 2, "%s are queued", 10, rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF), SayBytes};
+  const BytesParam length_{
+      this, 1, "the length asked for is %s", 0,
+      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 1u << 20))};
+  const BytesParam queued_{this, 2, "%s are queued", 10,
+                           rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(MknodProperty);

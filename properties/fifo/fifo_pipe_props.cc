@@ -74,8 +74,8 @@ class DiscardProperty : public QueuedFifoProperty {
   }
 
  private:
-  const Param<uint64_t> left_{
-      this, 0, "%s are left unread", 10, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF), SayBytes};
+  const BytesParam left_{this, 0, "%s are left unread", 10,
+                         rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const Param<int> pages_{this,       1, "the capacity is %s", 0, rc::gen::element<int>(0, 1, 2, 4),
                           SayCapacity};
   const YesNoParam reader_last_{this, 2, "the reader closes last: %s", false};
@@ -178,8 +178,8 @@ class NbReadEofProperty : public FifoProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{
-      this, 0, "the writer writes %s", 10, rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF), SayBytes};
+  const BytesParam queued_{this, 0, "the writer writes %s", 10,
+                           rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF)};
 };
 
 IPCSPEC_REGISTER_PROPERTY(DiscardProperty);

@@ -156,8 +156,8 @@ class RdwrProperty : public FifoProperty {
 
   const YesNoParam nonblock_{this, 0, "the O_RDWR open is non-blocking: %s", false};
   const ChoiceParam<int> extra_{this, 1, "after it, %s opens the FIFO", 0, kExtras};
-  const Param<uint64_t> size_{
-      this, 2, "%s are written through it", 10, rc::gen::inRange<uint64_t>(1, PIPE_BUF), SayBytes};
+  const BytesParam size_{this, 2, "%s are written through it", 10,
+                         rc::gen::inRange<uint64_t>(1, PIPE_BUF)};
 };
 
 constexpr std::string_view kChildDoes[] = {"reads", "writes"};
@@ -223,8 +223,8 @@ class RendezvousProperty : public FifoProperty {
 
  private:
   const ChoiceParam<int> child_{this, 0, "the process that opens first %s", 0, kChildDoes};
-  const Param<uint64_t> size_{
-      this, 1, "%s pass through", 100, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
+  const BytesParam size_{this, 1, "%s pass through", 100,
+                         rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)};
 };
 
 // In the opener: the shared counter its handler bumps, so the case process

@@ -166,8 +166,7 @@ class BoundaryProperty : public GenericProperty {
   }
 
   const ChoiceParam<bool> oversize_{this, 0, "%s", false, kOversize};
-  const Param<uint64_t> short_{this, 1, "the reader first receives into a buffer of %s", 0,
-                               SayBytes};
+  const BytesParam short_{this, 1, "the reader first receives into a buffer of %s", 0};
 };
 
 IPCSPEC_REGISTER_PROPERTY(BoundaryProperty);

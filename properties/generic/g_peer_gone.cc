@@ -145,7 +145,7 @@ class PeerGoneProperty : public GenericProperty {
 
  private:
   const ChoiceParam<bool> partial_{this, 0, "%s", false, kPartial};
-  const Param<uint64_t> size_{this, 1, "each later send is %s", 100, SayBytes};
+  const BytesParam size_{this, 1, "each later send is %s", 100};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty);

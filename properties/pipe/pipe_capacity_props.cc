@@ -127,7 +127,7 @@ class FullProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> write_{this, 0, "each non-blocking write is %s", 100, SayBytes};
+  const BytesParam write_{this, 0, "each non-blocking write is %s", 100};
   const Param<int> pages_{this, 1, "the capacity is %s", 0, SayPages};
 };
 
@@ -168,12 +168,8 @@ class PartialProperty : public PipeProperty {
   }
 
  private:
-  const Param<uint64_t> over_{this,
-                              0,
-                              "the write is %s more than the room left",
-                              1,
-                              rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF),
-                              SayBytes};
+  const BytesParam over_{this, 0, "the write is %s more than the room left", 1,
+                         rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const Param<uint64_t> prefill_{
       this, 1, "the pipe holds %s first", 0, rc::gen::inRange<uint64_t>(0, 8), SayWholePages};
 };
@@ -237,7 +233,7 @@ class SetSizeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192, SayBytes};
+  const BytesParam request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192};
 };
 
 class SetSizeEinvalProperty : public PipeProperty {
@@ -334,13 +330,9 @@ class SetSizeEpermProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> over_{
-      this,
-      0,
-      "the request is %s above pipe-max-size",
-      1,
-      rc::gen::oneOf(rc::gen::element<uint64_t>(1, 4096), rc::gen::inRange<uint64_t>(1, 1u << 22)),
-      SayBytes};
+  const BytesParam over_{
+      this, 0, "the request is %s above pipe-max-size", 1,
+      rc::gen::oneOf(rc::gen::element<uint64_t>(1, 4096), rc::gen::inRange<uint64_t>(1, 1u << 22))};
   const Param<bool> end_{this, 1, "it is called on %s", true, rc::gen::arbitrary<bool>(), SayEnd};
 };
 
@@ -397,7 +389,7 @@ class SetSizeRoundProperty : public PipeProperty {
   }
 
  private:
-  const Param<uint64_t> request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192, SayBytes};
+  const BytesParam request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192};
   const Param<bool> end_{this, 1, "it is called on %s", true, SayEnd};
 };
 

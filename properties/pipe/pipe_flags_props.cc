@@ -303,10 +303,10 @@ class SigpipeKillProperty : public PipeProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{
-      this, 0, "%s are left unread", 0, rc::gen::inRange<uint64_t>(0, 4 * PIPE_BUF), SayBytes};
-  const Param<uint64_t> size_{
-      this, 1, "the write is %s", 1, rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF), SayBytes};
+  const BytesParam queued_{this, 0, "%s are left unread", 0,
+                           rc::gen::inRange<uint64_t>(0, 4 * PIPE_BUF)};
+  const BytesParam size_{this, 1, "the write is %s", 1,
+                         rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)};
   const YesNoParam nonblock_{this, 2, "the write end is non-blocking: %s", false};
 };
 

@@ -218,7 +218,7 @@ class ReadAvailableProperty : public PipeProperty {
   }
 
  private:
-  const Param<uint64_t> ask_{this, 0, "the read asks for %s", 2 * PIPE_BUF, SayBytes};
+  const BytesParam ask_{this, 0, "the read asks for %s", 2 * PIPE_BUF};
 };
 
 class StreamMergeProperty : public PipeProperty {
@@ -273,8 +273,8 @@ class BlockedEpipeProperty : public NamedProperty {
 
  private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 1, rc::gen::element<int>(1, 2, 4)};
-  const Param<uint64_t> size_{
-      this, 1, "the blocked write is %s", 1, rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1), SayBytes};
+  const BytesParam size_{this, 1, "the blocked write is %s", 1,
+                         rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1)};
   const Param<int> readers_{this, 2, "%s read descriptors are open", 1, rc::gen::inRange(1, 4)};
 };
 

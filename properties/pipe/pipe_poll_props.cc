@@ -72,13 +72,9 @@ class PollHupProperty : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<uint64_t> queued_{
-      this,
-      0,
-      "%s are queued",
-      0,
-      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)),
-      SayBytes};
+  const BytesParam queued_{
+      this, 0, "%s are queued", 0,
+      rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF))};
   const Param<int> writers_{this, 1, "%s write descriptors are open", 1, rc::gen::inRange(1, 5)};
   const YesNoParam blocking_{this, 2, "a poll waits on the empty pipe meanwhile: %s", false};
 };

@@ -158,7 +158,7 @@ class ProcReopenProperty : public PipeProperty {
   const Param<bool> end_{this, 0, "the end reopened is %s", false, SayEnd};
   const Param<bool> other_gone_{
       this, 1, "the write end is closed before the read end is reopened: %s", false, SayYesNo};
-  const Param<uint64_t> size_{this, 2, "%s pass through", 10, SayBytes};
+  const BytesParam size_{this, 2, "%s pass through", 10};
 };
 
 class ProcNorefProperty : public PipeProperty {

@@ -96,16 +96,11 @@ class DirectionProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> in_flight_{this, 0,          "%s are in flight in the pipe",
-                                   100,  PipeSize(), SayBytes};
+  const BytesParam in_flight_{this, 0, "%s are in flight in the pipe", 100, PipeSize()};
   const YesNoParam r_nonblock_{this, 1, "the read end is non-blocking: %s", false};
   const YesNoParam w_nonblock_{this, 2, "the write end is non-blocking: %s", false};
-  const Param<uint64_t> ask_{this,
-                             3,
-                             "each wrong-way call asks for %s",
-                             10,
-                             rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF),
-                             SayBytes};
+  const BytesParam ask_{this, 3, "each wrong-way call asks for %s", 10,
+                        rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const YesNoParam read_first_{this, 4, "the read on the write end comes first: %s", false};
 };
 
@@ -291,7 +286,7 @@ class EspipeProperty : public NamedProperty {
   const Param<uint64_t> offset_{this, 0, "the offset is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 20)};
   const ChoiceParam<int> whence_{this, 1, "whence is %s", SEEK_SET, kWhences};
-  const Param<uint64_t> queued_{this, 2, "%s are queued", 10, PipeSize(), SayBytes};
+  const BytesParam queued_{this, 2, "%s are queued", 10, PipeSize()};
 };
 
 IPCSPEC_REGISTER_PROPERTY(DirectionProperty);

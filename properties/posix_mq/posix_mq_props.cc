@@ -188,9 +188,9 @@ class MsgSizeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> msgsize_{this, 0, "the queue's mq_msgsize is %s", 100, SayBytes};
-  const Param<uint64_t> len_{this, 1, "the queued message has %s", 1, SayBytes};
-  const Param<uint64_t> small_{this, 2, "mq_receive is given a buffer of %s", 1, SayBytes};
+  const BytesParam msgsize_{this, 0, "the queue's mq_msgsize is %s", 100};
+  const BytesParam len_{this, 1, "the queued message has %s", 1};
+  const BytesParam small_{this, 2, "mq_receive is given a buffer of %s", 1};
 };
 
 class NonBlockProperty : public NamedProperty {
@@ -242,8 +242,7 @@ class NonBlockProperty : public NamedProperty {
 
  private:
   const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3, rc::gen::inRange(1, 11)};
-  const Param<uint64_t> len_{
-      this, 1, "each message has %s", 10, rc::gen::inRange<uint64_t>(0, 129), SayBytes};
+  const BytesParam len_{this, 1, "each message has %s", 10, rc::gen::inRange<uint64_t>(0, 129)};
 };
 
 class PrioMaxProperty : public NamedProperty {

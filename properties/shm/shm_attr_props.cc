@@ -71,7 +71,7 @@ class IpcStatProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
+  const BytesParam size_{this, 0, "the segment is %s", 4096};
   const Param<int> mode_{this, 1, "its mode is %s", 0600, SayMode};
   const Param<bool> child_{this, 2, "a forked child attaches and detaches: %s", false, SayYesNo};
 };

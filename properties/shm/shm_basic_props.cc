@@ -74,7 +74,7 @@ class SegvProperty : public NamedProperty {
 
  private:
   const YesNoParam after_detach_{this, 0, "the write comes after detaching: %s", false};
-  const Param<uint64_t> size_{this, 1, "the segment is %s", 4096, SegmentSize(), SayBytes};
+  const BytesParam size_{this, 1, "the segment is %s", 4096, SegmentSize()};
 };
 IPCSPEC_REGISTER_PROPERTY(SegvProperty);
 
@@ -199,7 +199,7 @@ class OpenSizeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "ftruncate sets %s", 4096, SegmentSize(), SayBytes};
+  const BytesParam size_{this, 0, "ftruncate sets %s", 4096, SegmentSize()};
 };
 IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
 

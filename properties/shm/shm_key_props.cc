@@ -81,8 +81,8 @@ class SizeBoundsProperty : public NamedProperty {
 
  private:
   const ChoiceParam<int> class_{this, 0, "the size asked for is %s", 2, kSizeClasses};
-  const Param<uint64_t> extra_{
-      this, 1, "off a page boundary by %s", 1, rc::gen::inRange<uint64_t>(1, Page()), SayBytes};
+  const BytesParam extra_{this, 1, "off a page boundary by %s", 1,
+                          rc::gen::inRange<uint64_t>(1, Page())};
 };
 
 class SizeFixedProperty : public NamedProperty {
@@ -124,8 +124,8 @@ class SizeFixedProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is made with %s", 4096, SayBytes};
-  const Param<uint64_t> ask_{this, 1, "its key is looked up with %s", 0, SayBytes};
+  const BytesParam size_{this, 0, "the segment is made with %s", 4096};
+  const BytesParam ask_{this, 1, "its key is looked up with %s", 0};
 };
 
 class RndProperty : public NamedProperty {
@@ -173,12 +173,8 @@ class RndProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> offset_{this,
-                                0,
-                                "the address is %s past an SHMLBA boundary",
-                                1,
-                                rc::gen::inRange<uint64_t>(1, Lba()),
-                                SayBytes};
+  const BytesParam offset_{this, 0, "the address is %s past an SHMLBA boundary", 1,
+                           rc::gen::inRange<uint64_t>(1, Lba())};
 };
 
 class KeyLookupProperty : public NamedProperty {

@@ -102,7 +102,7 @@ class PersistProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
+  const BytesParam size_{this, 0, "the segment is %s", 4096};
 };
 
 class RmidReattachProperty : public NamedProperty {
@@ -147,7 +147,7 @@ class RmidReattachProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
+  const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const Param<int> attaches_{this, 1, "it has %s attaches when removed", 1, rc::gen::inRange(1, 4)};
   const YesNoParam child_{this, 2, "a forked child attaches it again: %s", false};
 };
@@ -195,7 +195,7 @@ class RmidRepeatProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
+  const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const Param<int> times_{this, 1, "IPC_RMID is called %s times", 2, rc::gen::inRange(2, 9)};
   const Param<int> attaches_{this, 2, "it has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
@@ -242,7 +242,7 @@ class RmidKeyGoneProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, ShmSize(), SayBytes};
+  const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const YesNoParam attached_{this, 1, "it is still attached when removed: %s", false};
 };
 
@@ -288,7 +288,7 @@ class UnlinkRecreateProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
+  const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const YesNoParam keep_fd_{this, 1, "the old descriptor stays open: %s", false};
 };
 
@@ -335,8 +335,8 @@ class UnlinkFdProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
-  const Param<uint64_t> resize_{this, 1, "it is then resized to %s", 4096, ShmSize(), SayBytes};
+  const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
+  const BytesParam resize_{this, 1, "it is then resized to %s", 4096, ShmSize()};
 };
 
 IPCSPEC_REGISTER_PROPERTY(PersistProperty);

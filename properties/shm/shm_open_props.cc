@@ -81,9 +81,9 @@ class OpenRdonlyProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 4096, ShmSize(), SayBytes};
-  const Param<uint64_t> length_{
-      this, 1, "ftruncate asks for %s", 0, rc::gen::inRange<uint64_t>(0, 4 * Page()), SayBytes};
+  const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
+  const BytesParam length_{this, 1, "ftruncate asks for %s", 0,
+                           rc::gen::inRange<uint64_t>(0, 4 * Page())};
 };
 
 enum NameClass { kSlashOnly, kEmpty, kInnerSlash, kTooLong, kLongest, kNoSlash, kDoubleSlash };
@@ -248,7 +248,7 @@ class OpenTruncProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object holds %s", 4096, SayBytes};
+  const BytesParam size_{this, 0, "the object holds %s", 4096};
   const Param<int> mode_{this, 1, "its mode is %s", 0600, SayMode};
 };
 

@@ -32,13 +32,12 @@ class SizedProperty : public NamedProperty {
  public:
   SizedProperty(std::string_view id, std::string_view summary, std::string_view reference,
                 std::string_view size_words, AppliesFn applies)
-      : NamedProperty(id, summary, reference, applies, 20), size_{this,          0,
-                                                                  size_words,    4096,
-                                                                  SegmentSize(), SayBytes} {}
+      : NamedProperty(id, summary, reference, applies, 20),
+        size_{this, 0, size_words, 4096, SegmentSize()} {}
   int DefaultExamples() const override { return 20; }
 
  protected:
-  const Param<uint64_t> size_;
+  const BytesParam size_;
 };
 
 // A forked child (`who`) that inherits p[0..size) checks it holds pattern 1 and

@@ -184,9 +184,9 @@ class SigbusProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the object is %s", 100, SayBytes};
+  const BytesParam size_{this, 0, "the object is %s", 100};
   const Param<uint64_t> extra_{this, 1, "the mapping reaches %s past the object", 1, SayPages};
-  const Param<uint64_t> at_{this, 2, "the touch is %s into those pages", 0, SayBytes};
+  const BytesParam at_{this, 2, "the touch is %s into those pages", 0};
   const Param<bool> write_{this, 3, "the touch is a write: %s", false, SayYesNo};
   const Param<bool> shrink_{this, 4, "the object is shrunk after mapping: %s", false, SayYesNo};
 };
@@ -252,8 +252,8 @@ class PartialPageProperty : public NamedProperty {
 
  private:
   const Param<uint64_t> whole_{this, 0, "the object has %s before its last page", 0, SayPages};
-  const Param<uint64_t> tail_{this, 1, "its last page holds %s", 100, SayBytes};
-  const Param<uint64_t> at_{this, 2, "the touch is %s past the end", 0, SayBytes};
+  const BytesParam tail_{this, 1, "its last page holds %s", 100};
+  const BytesParam at_{this, 2, "the touch is %s past the end", 0};
 };
 
 class ZeroFillProperty : public NamedProperty {
@@ -307,9 +307,9 @@ class ZeroFillProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the segment is %s", 4096, SayBytes};
-  const Param<uint64_t> shrink_{this, 1, "a POSIX object is shrunk to %s", 0, SayBytes};
-  const Param<uint64_t> grow_{this, 2, "and grown again to %s", 4096, SayBytes};
+  const BytesParam size_{this, 0, "the segment is %s", 4096};
+  const BytesParam shrink_{this, 1, "a POSIX object is shrunk to %s", 0};
+  const BytesParam grow_{this, 2, "and grown again to %s", 4096};
 };
 
 constexpr std::string_view kMremapKinds[] = {"a shm_open object mapping",

@@ -123,8 +123,7 @@ class TcpStreamProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> reply_{this, 0, "the server's reply after the half-close has %s", 10,
-                               SayBytes};
+  const BytesParam reply_{this, 0, "the server's reply after the half-close has %s", 10};
 };
 IPCSPEC_REGISTER_PROPERTY(TcpStreamProperty);
 
@@ -172,12 +171,8 @@ class TcpResetProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> unread_{this,
-                                0,
-                                "the client writes %s that the server never reads",
-                                10,
-                                rc::gen::inRange<uint64_t>(1, 100000),
-                                SayBytes};
+  const BytesParam unread_{this, 0, "the client writes %s that the server never reads", 10,
+                           rc::gen::inRange<uint64_t>(1, 100000)};
 };
 IPCSPEC_REGISTER_PROPERTY(TcpResetProperty);
 

@@ -222,8 +222,8 @@ class TruncProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the message has %s", 100, SayBytes};
-  const Param<uint64_t> buffer_{this, 1, "the receive buffer has %s", 10, SayBytes};
+  const BytesParam size_{this, 0, "the message has %s", 100};
+  const BytesParam buffer_{this, 1, "the receive buffer has %s", 10};
   const Param<bool> trunc_flag_{this, 2, "recvmsg is given the MSG_TRUNC flag: %s", false,
                                 SayYesNo};
 };
@@ -287,9 +287,8 @@ class ShutdownProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{
-      this,    0, "the closer sends %s before SHUT_WR", 100, rc::gen::inRange<uint64_t>(1, 100000),
-      SayBytes};
+  const BytesParam size_{this, 0, "the closer sends %s before SHUT_WR", 100,
+                         rc::gen::inRange<uint64_t>(1, 100000)};
 };
 IPCSPEC_REGISTER_PROPERTY(ShutdownProperty);
 

@@ -84,9 +84,9 @@ class FileToPipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the file holds %s", 100, SayBytes};
+  const BytesParam size_{this, 0, "the file holds %s", 100};
   const Param<uint64_t> from_{this, 1, "the splice starts at offset %s", 0};
-  const Param<uint64_t> len_{this, 2, "it asks for %s", 100, SayBytes};
+  const BytesParam len_{this, 2, "it asks for %s", 100};
   const Param<bool> offset_{this, 3, "off_in is given: %s", false, SayYesNo};
 };
 
@@ -213,7 +213,7 @@ class PipeToPipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{this, 0, "the input pipe holds %s", 100, SayBytes};
+  const BytesParam queued_{this, 0, "the input pipe holds %s", 100};
 };
 
 class EspipeProperty : public FileAndPipeProperty {
@@ -282,7 +282,7 @@ class EinvalProperty : public NamedProperty {
 
  private:
   int which_;
-  const Param<uint64_t> len_{this, 0, "the splice asks for %s", 100, SpliceSize(), SayBytes};
+  const BytesParam len_{this, 0, "the splice asks for %s", 100, SpliceSize()};
 };
 
 class EinvalNoPipe : public EinvalProperty {
@@ -358,7 +358,7 @@ class NonblockProperty : public NamedProperty {
 
  private:
   const YesNoParam to_file_{this, 0, "the output is a file (not a pipe): %s", false};
-  const Param<uint64_t> len_{this, 1, "the splice asks for %s", 100, SpliceSize(), SayBytes};
+  const BytesParam len_{this, 1, "the splice asks for %s", 100, SpliceSize()};
 };
 
 IPCSPEC_REGISTER_PROPERTY(FileToPipeProperty);

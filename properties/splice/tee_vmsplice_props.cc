@@ -52,11 +52,10 @@ class TeeDuplicateProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{
-      this,    0, "the input pipe holds %s", 100, rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF),
-      SayBytes};
-  const Param<uint64_t> len_{
-      this, 1, "tee asks for %s", 100, rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF), SayBytes};
+  const BytesParam queued_{this, 0, "the input pipe holds %s", 100,
+                           rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF)};
+  const BytesParam len_{this, 1, "tee asks for %s", 100,
+                        rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF)};
 };
 
 constexpr std::string_view kTeeEinvalCases[] = {"the input is a file", "the output is a file",
@@ -193,7 +192,7 @@ class VmspliceFromPipeProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> queued_{this, 0, "the pipe holds %s", 100, SayBytes};
+  const BytesParam queued_{this, 0, "the pipe holds %s", 100};
 };
 
 IPCSPEC_REGISTER_PROPERTY(TeeDuplicateProperty);

@@ -131,6 +131,19 @@ class YesNoParam : public Param<bool> {
       : Param<bool>(owner, index, words, fallback, rc::gen::arbitrary<bool>(), SayYesNo) {}
 };
 
+// A size in bytes, said "1 byte" or "4096 bytes"; drawn from `gen` when one
+// is given:
+//   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
+class BytesParam : public Param<uint64_t> {
+ public:
+  BytesParam(NamedProperty* owner, uint64_t index, std::string_view words, uint64_t fallback)
+      : Param<uint64_t>(owner, index, words, fallback, SayBytes) {}
+  template <typename G>
+  BytesParam(NamedProperty* owner, uint64_t index, std::string_view words, uint64_t fallback,
+             rc::Gen<G> gen)
+      : Param<uint64_t>(owner, index, words, fallback, std::move(gen), SayBytes) {}
+};
+
 // The applicability of a property that holds for every transport.
 inline Applicability EveryTransport(const Transport&) { return Applicability::Yes(); }
 

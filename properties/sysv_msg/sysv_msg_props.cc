@@ -247,8 +247,8 @@ class NoErrorProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> size_{this, 0, "the first message has %s", 100, SayBytes};
-  const Param<uint64_t> msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10, SayBytes};
+  const BytesParam size_{this, 0, "the first message has %s", 100};
+  const BytesParam msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10};
   const Param<bool> noerror_{this, 2, "with MSG_NOERROR: %s", false, SayYesNo};
   const Param<int> behind_{this, 3, "5-byte messages queued behind it: %s", 1};
 };
@@ -317,7 +317,7 @@ class NoWaitProperty : public NamedProperty {
   }
 
  private:
-  const Param<uint64_t> qbytes_{this, 0, "msg_qbytes is set to %s", 1000, SayBytes};
+  const BytesParam qbytes_{this, 0, "msg_qbytes is set to %s", 1000};
 };
 
 IPCSPEC_REGISTER_PROPERTY(TypesProperty);
