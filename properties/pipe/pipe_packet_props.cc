@@ -18,16 +18,27 @@
 namespace ipcspec::props {
 namespace {
 
-// Sets packet mode: pipe2(O_DIRECT) for "pipe", F_SETFL on the write end else.
-bool NewPacketPipe(const Transport& t, const CaseEnv& env, PipeFds* p, Verdict* failure) {
-  return NewPipeWithFlags(t, env.scratch_dir, O_CLOEXEC | O_DIRECT, p, failure);
-}
+// A PIPE-PACKET-* property: Run makes a pipe in packet mode (pipe2(O_DIRECT)
+// for "pipe", F_SETFL on the write end else) and hands it to RunOn with the
+// number of page-sized packets it holds (`slots`).
+class PacketModeProperty : public NamedProperty {
+ public:
+  using NamedProperty::NamedProperty;
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final {
+    PipeFds p;
+    Verdict broken;
+    if (!NewPipeWithFlags(t, env.scratch_dir, O_CLOEXEC | O_DIRECT, &p, &broken)) return broken;
+    return RunOn(p, p.capacity > 0 ? p.capacity / PageSize() : 1, s);
+  }
 
-// The sizes of the kSend steps.
-class PacketProperty : public NamedProperty {
+ protected:
+  virtual Verdict RunOn(PipeFds& p, long slots, const Scenario& s) const = 0;
+};
+
+class PacketProperty : public PacketModeProperty {
  public:
   PacketProperty()
-      : NamedProperty(
+      : PacketModeProperty(
             "PIPE-PACKET",
             "in packet mode (O_DIRECT) each write of at most a page is one packet and a read "
             "with a larger buffer returns exactly one packet; a larger write is split into "
@@ -42,12 +53,8 @@ class PacketProperty : public NamedProperty {
         rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{1, PIPE_BUF, PIPE_BUF + 1}),
                        rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)));
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPacketPipe(t, env, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, long slots, const Scenario& s) const override {
     const long page = PageSize();
-    const long slots = p.capacity > 0 ? p.capacity / page : 1;
     std::vector<std::vector<std::byte>> packets;
     long used = 0;
     int i = 0;
@@ -76,10 +83,10 @@ class PacketProperty : public NamedProperty {
   }
 };
 
-class PacketTruncProperty : public NamedProperty {
+class PacketTruncProperty : public PacketModeProperty {
  public:
   PacketTruncProperty()
-      : NamedProperty(
+      : PacketModeProperty(
             "PIPE-PACKET-TRUNC",
             "in packet mode a read shorter than the next packet returns the bytes asked for and "
             "discards the rest of that packet; the next read starts at the next packet",
@@ -99,12 +106,8 @@ class PacketTruncProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    PipeFds p;
-    Verdict broken;
-    if (!NewPacketPipe(t, env, &p, &broken)) return broken;
+  Verdict RunOn(PipeFds& p, long slots, const Scenario& s) const override {
     const long page = PageSize();
-    const long slots = p.capacity > 0 ? p.capacity / page : 1;
     std::vector<std::vector<std::byte>> packets;
     std::vector<uint64_t> reads;
     for (const Step& st : s.steps) {

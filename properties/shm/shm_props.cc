@@ -40,6 +40,22 @@ class SizedProperty : public NamedProperty {
   const BytesParam size_;
 };
 
+// A SizedProperty about one new POSIX object of that size, mapped shared:
+// Run makes and maps it and hands both to RunOn.
+class MappedObjectProperty : public SizedProperty {
+ public:
+  using SizedProperty::SizedProperty;
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const final {
+    NamedObject obj;
+    Mapping m;
+    if (auto broken = CreateMapped(obj, size_.Of(s), m)) return *broken;
+    return RunOn(obj, m, size_.Of(s), env);
+  }
+
+ protected:
+  virtual Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const = 0;
+};
+
 // A forked child (`who`) that inherits p[0..size) checks it holds pattern 1 and
 // writes pattern 2 over it. The child's verdict (a failure is prefixed by
 // `child_says`); when the child passed, *unseen is what this process then
@@ -141,10 +157,10 @@ class ForkProperty : public SizedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ForkProperty);
 
-class MapPrivateProperty : public SizedProperty {
+class MapPrivateProperty : public MappedObjectProperty {
  public:
   MapPrivateProperty()
-      : SizedProperty(
+      : MappedObjectProperty(
             "SHM-MAP-PRIVATE",
             "writes through a MAP_PRIVATE mapping of a shm object stay in that process: a "
             "MAP_SHARED mapping in another process and the object itself do not change",
@@ -152,11 +168,7 @@ class MapPrivateProperty : public SizedProperty {
             "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
             "MMapFileTest.WritePrivateOnReadOnlyFd",
             "the object is %s", ForPosix) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = size_.Of(s);
-    NamedObject obj;
-    Mapping m;
-    if (auto broken = CreateMapped(obj, size, m)) return *broken;
+  Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     uint8_t* view = m.bytes();
     Fill(view, size, 1, 0);
     SharedFlags flags(2);  // 0: the private writer wrote; 1: checked
@@ -253,21 +265,17 @@ class RmidAttachedProperty : public SizedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
 
-class UnlinkMappedProperty : public SizedProperty {
+class UnlinkMappedProperty : public MappedObjectProperty {
  public:
   UnlinkMappedProperty()
-      : SizedProperty(
+      : MappedObjectProperty(
             "SHM-UNLINK-MAPPED",
             "after shm_unlink the name is gone (ENOENT) but existing mappings live on and stay "
             "shared with a forked child",
             "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
             "shm_open/28-2.c",
             "the object is %s", ForPosix) {}
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
-    const uint64_t size = size_.Of(s);
-    NamedObject obj;
-    Mapping m;
-    if (auto broken = CreateMapped(obj, size, m)) return *broken;
+  Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
     uint8_t* p = m.bytes();
