@@ -97,17 +97,11 @@ class FionreadProperty : public PipeProperty {
             "write end)",
             ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int n = *rc::gen::inRange(1, 10);
-      for (int i = 0; i < n; ++i) {
-        if (*rc::gen::elementOf(std::vector<int>{0, 1, 2}) != 0) {
-          steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(0, 3 * PIPE_BUF), i));
-        } else {
-          steps.push_back(Step::Recv(0, *rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)));
-        }
+    return RoundSteps(1, 10, [](int i) {  // two writes in three, else a read
+      if (*rc::gen::elementOf(std::vector<int>{0, 1, 2}) != 0) {
+        return std::vector<Step>{Step::Send(1, *rc::gen::inRange<uint64_t>(0, 3 * PIPE_BUF), i)};
       }
-      return steps;
+      return std::vector<Step>{Step::Recv(0, *rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF))};
     });
   }
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {

@@ -95,15 +95,10 @@ class PacketTruncProperty : public PacketModeProperty {
             "the packet are discarded'); Linux fs/pipe.c pipe_read",
             ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
-      std::vector<Step> steps;
-      const int k = *rc::gen::inRange(1, 8);
-      for (int i = 0; i < k; ++i) {
-        const uint64_t size = *rc::gen::inRange<uint64_t>(2, PIPE_BUF + 1);
-        steps.push_back(Step::Send(1, size, i));
-        steps.push_back(Step::Recv(0, *rc::gen::inRange<uint64_t>(1, size + 8)));
-      }
-      return steps;
+    return RoundSteps(1, 8, [](int i) {  // a packet, then a read of it
+      const uint64_t size = *rc::gen::inRange<uint64_t>(2, PIPE_BUF + 1);
+      return std::vector<Step>{Step::Send(1, size, i),
+                               Step::Recv(0, *rc::gen::inRange<uint64_t>(1, size + 8))};
     });
   }
   Verdict RunOn(PipeFds& p, long slots, const Scenario& s) const override {

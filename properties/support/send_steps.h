@@ -8,10 +8,16 @@
 //   }
 //   Verdict Run(...) const override {
 //     for (uint64_t size : SizesOf(s)) ...
+//
+// A property whose writes and reads interleave draws rounds instead:
+//   return RoundSteps(1, 8, [](int i) {   // round i: a send numbered i, then a read
+//     return std::vector<Step>{Step::Send(1, 100, i), Step::Recv(0, 10)};
+//   });
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
 #define IPCSPEC_PROPERTIES_SUPPORT_SEND_STEPS_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ipcspec/scenario.h"
@@ -25,6 +31,20 @@ inline rc::Gen<std::vector<Step>> SendSteps(int lo, int hi, rc::Gen<uint64_t> si
     std::vector<Step> steps;
     const int n = *rc::gen::inRange(lo, hi);
     for (int i = 0; i < n; ++i) steps.push_back(Step::Send(1, *size, i));
+    return steps;
+  });
+}
+
+// `lo` to `hi - 1` rounds; round i adds the steps `round(i)` draws (called
+// while the scenario is generated, so it may draw with *gen).
+inline rc::Gen<std::vector<Step>> RoundSteps(int lo, int hi,
+                                             std::function<std::vector<Step>(int i)> round) {
+  return rc::gen::exec([lo, hi, round] {
+    std::vector<Step> steps;
+    const int n = *rc::gen::inRange(lo, hi);
+    for (int i = 0; i < n; ++i) {
+      for (const Step& st : round(i)) steps.push_back(st);
+    }
     return steps;
   });
 }
