@@ -178,7 +178,7 @@ Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
     if (got != content) failure = "the refused call changed the existing file's content";
   }
   if (existing == kDirectory) ::rmdir(path.c_str());
-  return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+  return PassUnless(failure);
 }
 
 constexpr std::string_view kTruncModes[] = {"O_WRONLY|O_TRUNC", "O_RDWR|O_TRUNC",

@@ -169,7 +169,7 @@ class EpipeProperty : public NamedProperty {
       ++i;
     }
     if (blocked_mode) ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

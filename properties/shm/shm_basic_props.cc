@@ -20,6 +20,7 @@
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_sem.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -157,7 +158,7 @@ class NattchProperty : public NamedProperty {
       ::shmdt(mine[k]);
       expect(own - k - 1, absl::StrFormat("after %d shmdt", k + 1));
     }
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

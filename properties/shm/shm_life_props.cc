@@ -143,7 +143,7 @@ class RmidReattachProperty : public NamedProperty {
       if (std::string e = Mismatch(attaches[0].bytes(), size, 2, 0); !e.empty())
         failure = "a write through the new attach is not seen through the old one: " + e;
     }
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

@@ -150,7 +150,7 @@ class OpenNamesProperty : public NamedProperty {
       }
     }
     if (fd >= 0) ::shm_unlink(name.c_str());
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

@@ -19,6 +19,7 @@
 #include "properties/support/proc_util.h"
 #include "properties/support/shm_sem.h"
 #include "properties/support/shm_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -260,7 +261,7 @@ class RmidAttachedProperty : public SizedProperty {
           "after the last detach of a removed segment IPC_STAT gives %s, expected EINVAL",
           errno == 0 ? "success" : ErrnoName(errno));
     }
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 };
 IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);

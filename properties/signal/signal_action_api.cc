@@ -11,6 +11,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -175,7 +176,7 @@ class ActionRoundtripProperty : public SignalProperty {
     }
     SetDisposition(sig, SIG_DFL);
     DrainPending(block);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

@@ -16,6 +16,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -93,7 +94,7 @@ class ChldExitProperty : public SignalProperty {
       if (failure.empty()) failure = "waitid could not reap the child";
     }
     ::waitpid(pid, nullptr, WNOHANG);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -166,7 +167,7 @@ class ChldStopContProperty : public SignalProperty {
     cmd.w.reset();
     KillAndReap(pid);
     DrainPending(SetOf({SIGCHLD}));
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -241,7 +242,7 @@ class NoCldStopProperty : public SignalProperty {
     KillAndReap(pid);
     DrainPending(SetOf({SIGCHLD}));
     SetDisposition(SIGCHLD, SIG_DFL);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -318,7 +319,7 @@ class NoCldWaitProperty : public SignalProperty {
     }
     DrainPending(SetOf({SIGCHLD}));
     SetDisposition(SIGCHLD, SIG_DFL);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -358,7 +359,7 @@ class ChldIgnProperty : public SignalProperty {
     if (failure.empty() && IsPending(SIGCHLD)) failure = absl::StrCat(what, ": SIGCHLD is pending");
     SetDisposition(SIGCHLD, SIG_DFL);
     DrainPending(chld);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

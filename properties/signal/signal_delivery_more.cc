@@ -20,6 +20,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 // glibc 2.36's <sys/pidfd.h> lacks the C linkage of its declarations.
 extern "C" {
@@ -160,7 +161,7 @@ class RtLimitLossyProperty : public SignalProperty {
       }
     }
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -284,7 +285,7 @@ class QueueinfoPermProperty : public SignalProperty {
       }
     }
     child.Release(CaseDeadline(env));
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -360,7 +361,7 @@ class IgnFlushProperty : public SignalProperty {
     }
     DrainPending(all);
     SetDisposition(sig, SIG_DFL);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

@@ -19,6 +19,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -146,7 +147,7 @@ class SfdReadProperty : public SignalProperty {
     }
     sigprocmask(SIG_BLOCK, &all, nullptr);
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -213,7 +214,7 @@ class SfdMaskProperty : public SignalProperty {
                              SayMask(pending & ~mask1 & ~m2));
     }
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -270,7 +271,7 @@ class SfdProcmaskProperty : public SignalProperty {
                              SayMask(f & ~b), " and ", SayMask(b), " read");
     }
     DrainPending(fset);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

@@ -18,6 +18,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -127,7 +128,7 @@ class ContResumeProperty : public SignalProperty {
     }
     cmd.w.reset();
     KillAndReap(pid);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -213,7 +214,7 @@ class StopPendingProperty : public SignalProperty {
     }
     cmd.w.reset();
     KillAndReap(pid);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -283,7 +284,7 @@ class StopContDiscardProperty : public SignalProperty {
     }
     cmd.w.reset();
     KillAndReap(pid);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 };
 IPCSPEC_REGISTER_PROPERTY(StopContDiscardProperty);

@@ -21,6 +21,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 // glibc 2.36's <sys/pidfd.h> lacks the C linkage of its declarations.
 extern "C" {
@@ -354,7 +355,7 @@ class KillZombieProperty : public SignalProperty {
                              ", expected exited ", code);
     }
     ::waitpid(child.pid, nullptr, WNOHANG);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

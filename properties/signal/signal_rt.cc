@@ -15,6 +15,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -187,7 +188,7 @@ class RtLimitProperty : public SignalProperty {
     }
     DrainPending(one);
     setrlimit(RLIMIT_SIGPENDING, &old);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

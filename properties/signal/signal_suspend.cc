@@ -20,6 +20,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -147,7 +148,7 @@ class SuspendMaskProperty : public SignalProperty {
       }
     }
     DrainPending(BitsSet(PlayBits()));
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -470,7 +471,7 @@ class PpollMaskProperty : public SignalProperty {
                              SayMask(blocked));
     }
     DrainPending(BitsSet(PlayBits()));
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

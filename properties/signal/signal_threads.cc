@@ -21,6 +21,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -106,7 +107,7 @@ class ThreadMaskProperty : public SignalProperty {
       }
       flags.Raise(3);
     }
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -231,7 +232,7 @@ class ThreadProcdirProperty : public SignalProperty {
     }
     SetDeliveryPipe(-1);
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

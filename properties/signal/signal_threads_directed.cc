@@ -17,6 +17,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -143,7 +144,7 @@ class ThreadDirectedProperty : public SignalProperty {
     SetDeliveryPipe(-1);
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -244,7 +245,7 @@ class ThreadPendingProperty : public SignalProperty {
       for (auto& h : helpers) h->Ask('d', deadline);
     }
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadPendingProperty);
@@ -298,7 +299,7 @@ class SfdThreadProperty : public SignalProperty {
       bystander->Ask('d', deadline);
     }
     DrainPending(all);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:

@@ -19,6 +19,7 @@
 #include "properties/signal/signal_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -128,7 +129,7 @@ class WaitTakeProperty : public SignalProperty {
       failure = CheckTaken(si, r, model.Take(r));
     }
     DrainPending(BitsSet(PlayBits()));
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
@@ -177,7 +178,7 @@ class WaitOrderProperty : public SignalProperty {
       failure = CheckTaken(si, r, model.Take(r));
     }
     DrainPending(wait_set);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 };
 IPCSPEC_REGISTER_PROPERTY(WaitOrderProperty);

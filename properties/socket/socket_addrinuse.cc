@@ -12,6 +12,7 @@
 #include "properties/socket/socket_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/verdicts.h"
 
 namespace ipcspec::props {
 namespace {
@@ -104,20 +105,20 @@ class AddrInUseProperty : public NamedProperty {
     std::string failure =
         plan.close_first ? AfterClose(plan, name, first) : AfterUnlink(plan, name);
     if (failure.empty() && plan.close_first && !name.abstract) failure = AfterUnlink(plan, name);
-    return failure.empty() ? Verdict::Pass() : Verdict::Fail(failure);
+    return PassUnless(failure);
   }
 
  private:
   static Verdict Rivals(const InUsePlan& plan, const UnixName& name, const CaseEnv& env) {
     if (!plan.elsewhere) {
       std::string e = RivalsRefused(plan.type, name, plan.rivals);
-      return e.empty() ? Verdict::Pass() : Verdict::Fail(e);
+      return PassUnless(e);
     }
     Participants ps(CaseDeadline(env));
     ps.Spawn("another process", [&]() -> Verdict {
       CloseInheritedDescriptors();
       std::string e = RivalsRefused(plan.type, name, plan.rivals);
-      return e.empty() ? Verdict::Pass() : Verdict::Fail(e);
+      return PassUnless(e);
     });
     return ps.Join();
   }
