@@ -1,12 +1,11 @@
 // tests/signal_shim_cases.h: the proof that a SIG-* property can fail. Each
 // case names a property and the interposed-libc mode (tests/shim/
-// shim_signal.c) or the wrong implementation that breaks its rule; the test
+// shim_signal*.c) or the wrong implementation that breaks its rule; the test
 // runs the built `ipcspec` on the `signal` transport twice, expecting "pass"
-// without the shim and "fail" with it.
+// without the shim and "fail" with it. The cases are one table, in
+// tests/signal_rules_test.cc:
 //
-//   INSTANTIATE_TEST_SUITE_P(Waiting, SignalShimTest,
-//       ::testing::Values(ShimCase{"SIG-SUSPEND-MASK", "sigsuspend-norestore"}),
-//       ShimCaseName);
+//   {"SIG-SUSPEND-MASK", "sigsuspend-norestore"},
 #ifndef IPCSPEC_TESTS_SIGNAL_SHIM_CASES_H_
 #define IPCSPEC_TESTS_SIGNAL_SHIM_CASES_H_
 
