@@ -22,8 +22,10 @@ namespace {
 
 using testing::Breakage;
 using testing::BreakageName;
-using testing::ExpectPassesAndFailsUnderShim;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::RulesWithoutAWayToFail;
+using testing::ShimBreakageTest;
 
 // Publishes message i, waits until the reader has taken it, and only then
 // writes the payload: what a weak memory model may show a reader of a
@@ -170,13 +172,7 @@ const Breakage kBreakages[] = {
     {"posix_shm", "SHM-UNLINK-MAPPED", "shm-unlink-noop"},
 };
 
-class ShmRuleTest : public ::testing::TestWithParam<Breakage> {};
-
-TEST_P(ShmRuleTest, PassesOnTheKernelAndFailsUnderItsShim) {
-  ExpectPassesAndFailsUnderShim(IPCSPEC_BINARY, IPCSPEC_SHIM_LIBRARY, GetParam());
-}
-
-INSTANTIATE_TEST_SUITE_P(Shim, ShmRuleTest, ::testing::ValuesIn(kBreakages), BreakageName);
+INSTANTIATE_TEST_SUITE_P(Shm, ShimBreakageTest, ::testing::ValuesIn(kBreakages), BreakageName);
 
 // Every SHM-* property has a way to fail: a shim mode above, the torn
 // publisher, or a wrong segment kind (mech_signal_shm_socket_test.cc).
@@ -184,15 +180,8 @@ TEST(ShmRuleCoverageTest, EveryShmRuleHasAWayToFail) {
   const std::set<std::string> elsewhere = {"SHM-PUBLISH-ATOMIC", "SHM-PUBLISH-SEM",
                                            "SHM-FORK",           "SHM-NATTCH",
                                            "SHM-RMID-ATTACHED",  "SHM-UNLINK-MAPPED"};
-  std::set<std::string> broken;
-  for (const Breakage& b : kBreakages) broken.insert(b.property);
   int shm = 0;
-  for (const Property* p : PropertyRegistry::Global().All()) {
-    const std::string id(p->id());
-    if (id.rfind("SHM-", 0) != 0) continue;
-    ++shm;
-    EXPECT_TRUE(broken.count(id) != 0 || elsewhere.count(id) != 0) << id;
-  }
+  EXPECT_THAT(RulesWithoutAWayToFail({"SHM-"}, kBreakages, elsewhere, &shm), IsEmpty());
   EXPECT_GE(shm, 26);
 }
 

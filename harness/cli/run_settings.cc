@@ -105,7 +105,14 @@ void CheckSaveDir(const std::string& dir) {
 
 }  // namespace
 
-const std::span<const FlagSpec> kRunFlags = kFlags;
+const CommandHelp kRunHelp = {
+    .usage = "ipcspec run [flags]",
+    .what =
+        "Checks every selected property on every selected transport it applies "
+        "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
+        "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
+        "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
+    .flags = kFlags};
 
 absl::Status ReportFiles::Write(const RunReport& r) const {
   const std::pair<const std::string*, std::string (*)(const RunReport&)> outputs[] = {
