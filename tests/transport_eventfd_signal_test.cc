@@ -137,21 +137,18 @@ TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
   constexpr uint32_t kWriters = 3, kMessages = 300;
   auto ch = Create("signal");
   ASSERT_NE(ch, nullptr);
-  std::vector<Gate> opened(kWriters), may_close(kWriters), closed(kWriters);
-  Gate may_exit;
-  std::vector<Child> writers;
+  std::vector<Gate> opened(kWriters), may_close(kWriters);
+  std::vector<ClosingPeer> writers;
+  writers.reserve(kWriters);
   for (uint32_t i = 0; i < kWriters; ++i) {
-    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
+    writers.emplace_back(*ch, Role::kWriter, [&, i](End& end) {
       opened[i].Open();
       for (uint32_t s = 0; s < kMessages; ++s) {
         size_t sent = 0;
-        if (end->Send(Msg(i, s), &sent, 10000) != 0) return 11;
+        if (end.Send(Msg(i, s), &sent, 10000) != 0) return 11;
       }
-      if (!may_close[i].Wait(kLong)) return 12;
-      end.reset();
-      closed[i].Open();
-      return may_exit.Wait(kLong) ? 0 : 13;
-    }));
+      return may_close[i].Wait(kLong) ? 0 : 13;
+    });
   }
   auto r = Open(*ch, Role::kReader);
   ASSERT_NE(r, nullptr);
@@ -178,15 +175,14 @@ TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
       ++next[w];
     }
   }
-  for (uint32_t i = 0; i + 1 < kWriters; ++i) ASSERT_TRUE(closed[i].Wait(kLong));
+  for (uint32_t i = 0; i + 1 < kWriters; ++i) ASSERT_TRUE(writers[i].WaitClosed());
   EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN) << "one writer still has its end open";
   EXPECT_EQ(r->Recv(buf, &n, 50), -ETIMEDOUT);
   may_close[kWriters - 1].Open();
-  ASSERT_TRUE(closed[kWriters - 1].Wait(kLong));
+  ASSERT_TRUE(writers[kWriters - 1].WaitClosed());
   EXPECT_EQ(r->Recv(buf, &n, 10000), kEnd);
   EXPECT_EQ(r->Recv(buf, &n, 0), kEnd);
-  for (uint32_t i = 0; i < kWriters; ++i) may_exit.Open();
-  for (Child& w : writers) EXPECT_EQ(w.Wait(kLong), 0);
+  for (ClosingPeer& w : writers) EXPECT_EQ(w.Release(), 0);
   r.reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }
@@ -194,24 +190,19 @@ TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
 TEST_F(SignalTest, WriterGetsEpipeAfterTheReaderClosed) {
   auto ch = Create("signal");
   ASSERT_NE(ch, nullptr);
-  Gate may_close, closed, may_exit;
-  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& end) {
-    if (!may_close.Wait(kLong)) return 11;
-    end.reset();  // takes the unread message, so it cannot kill us later
-    closed.Open();
-    return may_exit.Wait(kLong) ? 0 : 12;
-  });
+  Gate may_close;
+  // Its close takes the unread message, so that cannot kill it later.
+  ClosingPeer reader(*ch, Role::kReader, [&](End&) { return may_close.Wait(kLong) ? 0 : 11; });
   auto w = Open(*ch, Role::kWriter);  // waits for the reader's pid
   ASSERT_NE(w, nullptr);
   ch->Detach();
   size_t sent = 0;
   EXPECT_EQ(w->Send(Bytes("unread"), &sent, 1000), 0);
   may_close.Open();
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(reader.WaitClosed());
   EXPECT_EQ(w->Send(Bytes("late"), &sent, 1000), -EPIPE);
   EXPECT_EQ(w->Send(Bytes("late"), &sent, -1), -EPIPE);
-  may_exit.Open();
-  EXPECT_EQ(reader.Wait(kLong), 0) << "a signal killed the reader after its close?";
+  EXPECT_EQ(reader.Release(), 0) << "a signal killed the reader after its close?";
   w.reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }

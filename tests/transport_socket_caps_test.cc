@@ -172,27 +172,22 @@ TEST_P(ManyWriterSocketTest, SeveralWriters) {
 TEST_P(PeerCloseSocketTest, EpipeAfterReaderClose) {
   auto ch = Create(dir_);
   ASSERT_NE(ch, nullptr);
-  Gate closed, release;
-  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& r) {
+  ClosingPeer reader(*ch, Role::kReader, [&](End& r) {
     Buf buf(RecvCap());
     size_t n = 0;
-    if (r->Recv(buf, &n, 10000) != 0 || n != 1) return 11;
-    r.reset();
-    closed.Open();
-    return release.Wait(kLong) ? 0 : 12;
+    return r.Recv(buf, &n, 10000) != 0 || n != 1 ? 11 : 0;
   });
   auto w = ch->Open(Role::kWriter);
   ASSERT_TRUE(w.ok()) << w.status();
   ch->Detach();
   size_t sent = 0;
   ASSERT_EQ((*w)->Send(Bytes("x"), &sent, 1000), 0);
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(reader.WaitClosed());
   int rc = 0;
   for (int i = 0; i < 100 && rc == 0; ++i) rc = (*w)->Send(Bytes("y"), &sent, 1000);
   EXPECT_EQ(rc, -EPIPE);
   EXPECT_EQ((*w)->Send(Bytes("z"), &sent, 1000), -EPIPE) << "stays EPIPE";
-  release.Open();
-  EXPECT_EQ(reader.Wait(kLong), 0);
+  EXPECT_EQ(reader.Release(), 0);
   w->reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }

@@ -74,15 +74,12 @@ TEST_P(SocketTest, BothOpeningOrdersInOneProcessAndBothDirections) {
 TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
   auto ch = Create(dir_);
   ASSERT_NE(ch, nullptr);
-  Gate closed, release;
   const std::vector<size_t> sizes = Sizes();
-  Child writer = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& w) {
+  ClosingPeer writer(*ch, Role::kWriter, [&](End& w) {
     for (size_t i = 0; i < sizes.size(); ++i) {
-      if (Put(*w, Pattern(sizes[i], static_cast<uint32_t>(i)), 10000) != 0) return 11;
+      if (Put(w, Pattern(sizes[i], static_cast<uint32_t>(i)), 10000) != 0) return 11;
     }
-    w.reset();
-    closed.Open();
-    return release.Wait(kLong) ? 0 : 12;
+    return 0;
   });
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -112,7 +109,7 @@ TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
     got = RecvUntilEnd(**r, &last, 10000, want.size());
     EXPECT_EQ(got, want);
   }
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(writer.WaitClosed());
   size_t n = 0;
   if (caps().peer_close) {
     EXPECT_EQ((*r)->Recv(buf, &n, 10000), kEnd);
@@ -121,8 +118,7 @@ TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
   } else {
     EXPECT_EQ((*r)->Recv(buf, &n, 50), -ETIMEDOUT);
   }
-  release.Open();
-  EXPECT_EQ(writer.Wait(kLong), 0);
+  EXPECT_EQ(writer.Release(), 0);
   r->reset();
   EXPECT_TRUE(ch->Destroy().ok());
 }

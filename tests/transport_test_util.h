@@ -121,6 +121,35 @@ inline Child StartEnd(Channel& ch, Role role, const std::function<int(std::uniqu
   });
 }
 
+// A forked peer holding the `role` End of `ch`: it runs work(end) (0 to go
+// on, else its exit code), closes the End, says so, and stays alive until
+// Release(), so the other side sees a close, never a death.
+//
+//   ClosingPeer reader(*ch, Role::kReader, [&](End&) { return may_close.Wait(kLong) ? 0 : 11; });
+//   ASSERT_TRUE(reader.WaitClosed());
+//   EXPECT_EQ(reader.Release(), 0);  // the child's exit code
+class ClosingPeer {
+ public:
+  ClosingPeer(Channel& ch, Role role, const std::function<int(End&)>& work)
+      : child_(StartEnd(ch, role, [&](std::unique_ptr<End>& end) {
+          if (int rc = work(*end); rc != 0) return rc;
+          end.reset();
+          closed_.Open();
+          return release_.Wait(kLong) ? 0 : 12;
+        })) {}
+
+  bool WaitClosed() { return closed_.Wait(kLong); }
+  int Release() {
+    release_.Open();
+    return child_.Wait(kLong);
+  }
+  pid_t pid() const { return child_.pid(); }
+
+ private:
+  Gate closed_, release_;
+  Child child_;
+};
+
 // Waits until `pid` sleeps inside one of the given system calls
 // (ipcspec/proc.h), for at most `timeout`.
 inline bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls,
