@@ -17,15 +17,11 @@ namespace {
 
 class StreamTest : public ScratchDirTest, public ::testing::WithParamInterface<std::string> {
  protected:
-  std::unique_ptr<Channel> Create() {
-    auto ch = Find(GetParam()).Create(dir_);
-    EXPECT_TRUE(ch.ok()) << ch.status();
-    return ch.ok() ? *std::move(ch) : nullptr;
-  }
+  Channel* Create() { return CreateChannel(GetParam()); }
 };
 
 TEST_P(StreamTest, DataThenEndWhileTheClosedWriterLivesOn) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   const std::vector<std::byte> data = Pattern(200000, 1);  // over a pipe's capacity
   ClosingPeer w(*ch, Role::kWriter,
@@ -39,14 +35,12 @@ TEST_P(StreamTest, DataThenEndWhileTheClosedWriterLivesOn) {
   EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size() << " bytes";
   EXPECT_TRUE(w.WaitClosed());
   EXPECT_EQ(w.Release(), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, EndOnlyAfterEveryWriterClosed) {
   constexpr int kWriters = 3;
   constexpr size_t kChunk = 1000;  // under PIPE_BUF: each lands whole
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   std::vector<Gate> sent(kWriters), may_close(kWriters);
   std::vector<ClosingPeer> writers;
@@ -85,12 +79,10 @@ TEST_P(StreamTest, EndOnlyAfterEveryWriterClosed) {
   EXPECT_EQ((*r)->Recv(buf, &n, 10000), kEnd);
   EXPECT_EQ((*r)->Recv(buf, &n, 0), kEnd) << "the end stays";
   for (ClosingPeer& w : writers) EXPECT_EQ(w.Release(), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, BlockedReaderWakesWhenTheLastWriterCloses) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   // Closes only once the reader sleeps in Recv.
   ClosingPeer w(*ch, Role::kWriter, [&](End&) {
@@ -105,12 +97,10 @@ TEST_P(StreamTest, BlockedReaderWakesWhenTheLastWriterCloses) {
   EXPECT_EQ((*r)->Recv(buf, &n, 20000), kEnd);
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(w.Release(), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, WriterGetsEpipeAfterTheReaderClosed) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   Gate may_close;
   ClosingPeer reader(*ch, Role::kReader, [&](End&) { return may_close.Wait(kLong) ? 0 : 11; });
@@ -127,12 +117,10 @@ TEST_P(StreamTest, WriterGetsEpipeAfterTheReaderClosed) {
   EXPECT_EQ((*w)->Send(hello, &sent, -1), -EPIPE) << "never blocks once the reader is gone";
   EXPECT_EQ((*w)->Send(hello, &sent, 0), -EPIPE);
   EXPECT_EQ(reader.Release(), 0);
-  w->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, ReceiveTimesOutNotEarlyAndNeverBlocksAtZero) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -150,12 +138,10 @@ TEST_P(StreamTest, ReceiveTimesOutNotEarlyAndNeverBlocksAtZero) {
   EXPECT_GE(took, absl::Milliseconds(150));
   EXPECT_LT(took, absl::Milliseconds(2150));
   w->reset();
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, WrongDirectionIsEbadfAndLeavesDataAlone) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -172,8 +158,6 @@ TEST_P(StreamTest, WrongDirectionIsEbadfAndLeavesDataAlone) {
   buf.resize(n);
   EXPECT_EQ(buf, Bytes("abc"));
   w->reset();
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
@@ -181,7 +165,7 @@ TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
   constexpr uint32_t kRecords = 50;
   const size_t atomic = Find(GetParam()).caps().atomic_write;
   ASSERT_GT(atomic, 8u);
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   auto record = [atomic](uint32_t writer, uint32_t seq) {
     std::vector<std::byte> rec = Pattern(atomic, writer * 1000 + seq);
@@ -227,8 +211,6 @@ TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
         << "interleaved record at " << off;
   }
   for (Child& w : writers) EXPECT_EQ(w.Wait(kLong), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(PeerCloseStreams, StreamTest, ::testing::Values("fifo", "file"),

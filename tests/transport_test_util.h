@@ -22,8 +22,10 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -208,6 +210,8 @@ class ScratchDirTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
+    for (const std::unique_ptr<Channel>& ch : channels_) EXPECT_TRUE(ch->Destroy().ok());
+    channels_.clear();
     if (::rmdir(dir_.c_str()) != 0) {
       ADD_FAILURE() << dir_ << " is not empty after Destroy()";
       std::filesystem::remove_all(dir_);
@@ -218,7 +222,20 @@ class ScratchDirTest : public ::testing::Test {
     EXPECT_NE(t, nullptr) << name;
     return *t;
   }
+  // A channel of `transport` in the scratch dir, or null (the failure is
+  // recorded). It is destroyed, and that checked, when the test ends: after
+  // the test's own Ends and children, which are gone by then.
+  Channel* CreateChannel(std::string_view transport) {
+    absl::StatusOr<std::unique_ptr<Channel>> ch = Find(transport).Create(dir_);
+    EXPECT_TRUE(ch.ok()) << ch.status();
+    if (!ch.ok()) return nullptr;
+    channels_.push_back(*std::move(ch));
+    return channels_.back().get();
+  }
   std::string dir_;
+
+ private:
+  std::vector<std::unique_ptr<Channel>> channels_;
 };
 
 }  // namespace ipcspec::testing
