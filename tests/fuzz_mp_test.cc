@@ -25,10 +25,7 @@ class MultiProcessTest : public ::testing::Test {
 
   // Runs the scenario as `ipcspec replay` would: one sandboxed case.
   static CaseResult Run(const std::string& transport, std::vector<Step> steps) {
-    SandboxOptions o;
-    o.timeout = absl::Seconds(10);
-    o.hang_grace = absl::Milliseconds(300);
-    DirectRunner runner(o);
+    DirectRunner runner({.timeout = absl::Seconds(10), .hang_grace = absl::Milliseconds(300)});
     return runner.Run(Scenario{"MP-FUZZ", transport, std::move(steps)});
   }
   // A race may need several runs to show: the first failure's message, or

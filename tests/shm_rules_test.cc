@@ -42,11 +42,7 @@ class TornPublisher : public props::Publisher {
   }
 };
 
-SandboxOptions Options() {
-  SandboxOptions o;
-  o.timeout = absl::Seconds(10);
-  return o;
-}
+SandboxOptions Options() { return {.timeout = absl::Seconds(10)}; }
 
 struct PublishCase {
   props::Publish how;
