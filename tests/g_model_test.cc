@@ -18,10 +18,10 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class GModelTest : public ::testing::Test {
+class GModelTest : public testing::BrokenTransportsTest {
  protected:
   static void SetUpTestSuite() {
-    testing::RegisterBrokenTransports();
+    BrokenTransportsTest::SetUpTestSuite();
     testing::RegisterQuirkTransports();
   }
 
