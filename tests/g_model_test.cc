@@ -46,6 +46,15 @@ class GModelTest : public testing::BrokenTransportsTest {
   }
 };
 
+// `sends` messages of `size` bytes from writer 1, then `receives`
+// receives, none of them blocking.
+std::vector<Step> TrySendsThenReceives(uint64_t sends, uint64_t size, int receives) {
+  std::vector<Step> steps;
+  for (uint64_t m = 0; m < sends; ++m) steps.push_back({Op::kTrySend, 1, size, m});
+  for (int i = 0; i < receives; ++i) steps.push_back({Op::kTryRecv, 0, 0, 0});
+  return steps;
+}
+
 size_t SendCount(const Scenario& s) {
   return std::count_if(s.steps.begin(), s.steps.end(),
                        [](const Step& st) { return st.op == Op::kTrySend; });
@@ -86,10 +95,7 @@ TEST_F(GModelTest, SwappedMessagesAreCaught) {
 }
 
 TEST_F(GModelTest, SwapWithSixSendsNamesTheStepThatSeesMessageFive) {
-  std::vector<Step> steps;
-  for (uint64_t m = 0; m < 6; ++m) steps.push_back({Op::kTrySend, 1, 10, m});
-  for (int i = 0; i < 6; ++i) steps.push_back({Op::kTryRecv, 0, 0, 0});
-  CaseResult r = RunSteps("broken_swap45", steps);
+  CaseResult r = RunSteps("broken_swap45", TrySendsThenReceives(6, 10, 6));
   ASSERT_EQ(r.outcome, Outcome::kFail);
   EXPECT_THAT(r.message, HasSubstr("step 11: reader receives without blocking into 0 bytes: "
                                    "expected 10 bytes (message 4), got message 5 (10 bytes)"));
@@ -171,19 +177,14 @@ TEST_F(GModelTest, ShortReceiveChecksWhatIsDeclared) {
 
 // A queue that takes more than max_queued messages is caught at the send.
 TEST_F(GModelTest, SendPastMaxQueuedIsCaught) {
-  std::vector<Step> steps;
-  for (uint64_t m = 0; m < 5; ++m) steps.push_back({Op::kTrySend, 1, 0, m});
-  EXPECT_THAT(BrokenTwinFailure("quirk_counted", steps),
+  EXPECT_THAT(BrokenTwinFailure("quirk_counted", TrySendsThenReceives(5, 0, 0)),
               HasSubstr("step 5: writer 1 sends message 4 without blocking: 0 bytes: "
                         "expected -EAGAIN (4 messages queued, max_queued 4)"));
 }
 
 // Lossy but ordered: losses pass, a reordering does not.
 TEST_F(GModelTest, LossyOrderedAllowsLossButNotReordering) {
-  std::vector<Step> steps;
-  for (uint64_t m = 0; m < 4; ++m) steps.push_back({Op::kTrySend, 1, 3, m});
-  for (int i = 0; i < 4; ++i) steps.push_back({Op::kTryRecv, 0, 0, 0});
-  EXPECT_THAT(BrokenTwinFailure("quirk_lossy", steps),
+  EXPECT_THAT(BrokenTwinFailure("quirk_lossy", TrySendsThenReceives(4, 3, 4)),
               HasSubstr("got message 0 (3 bytes), which is past"));
 }
 
