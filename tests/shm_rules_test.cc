@@ -42,8 +42,10 @@ class TornPublisher : public props::Publisher {
   void Write(uint8_t* data, const std::vector<uint8_t>& payload,
              const std::function<void()>& publish,
              const std::function<bool()>& consumed) const override {
-    if (calls_++ < first_torn_)
-      return props::DataThenFlag().Write(data, payload, publish, consumed);
+    if (calls_++ < first_torn_) {
+      props::DataThenFlag().Write(data, payload, publish, consumed);
+      return;
+    }
     publish();
     consumed();
     std::memcpy(data, payload.data(), payload.size());
