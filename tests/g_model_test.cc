@@ -129,30 +129,31 @@ TEST_F(GModelTest, ExecutorNamesTheFirstStepThatDisagrees) {
 }
 
 TEST_F(GModelTest, ModelRulesOnRealTransports) {
-  // Too small a buffer leaves the message; an oversized send is refused.
-  EXPECT_EQ(RunSteps("socketpair_seqpacket", {{Op::kTrySend, 1, 100, 0},
-                                              {Op::kTryRecv, 0, 10, 0},
-                                              {Op::kTryRecv, 0, 100, 0},
-                                              {Op::kClose, 1, 0, 0},
-                                              {Op::kTryRecv, 0, 0, 0}})
-                .outcome,
-            Outcome::kPass);
-  EXPECT_EQ(RunSteps("posix_mq", {{Op::kTrySend, 1, 8193, 0}, {Op::kWait, 0, 3, 0}}).outcome,
-            Outcome::kPass);
-  // A full pipe refuses; what was taken still comes, in order.
-  EXPECT_EQ(RunSteps("pipe", {{Op::kTrySend, 1, 70000, 0},
-                              {Op::kTrySend, 1, 1, 1},
-                              {Op::kTryRecv, 0, 7, 0},
-                              {Op::kClose, 1, 0, 0}})
-                .outcome,
-            Outcome::kPass);
-  EXPECT_EQ(RunSteps("eventfd", {{Op::kTrySend, 1, 8, 0},
-                                 {Op::kTrySend, 1, 8, 1},
-                                 {Op::kTrySend, 1, 4, 2},
-                                 {Op::kTryRecv, 0, 4, 0},
-                                 {Op::kTryRecv, 0, 0, 0}})
-                .outcome,
-            Outcome::kPass);
+  const std::pair<std::string_view, std::vector<Step>> cases[] = {
+      // Too small a buffer leaves the message; an oversized send is refused.
+      {"socketpair_seqpacket",
+       {{Op::kTrySend, 1, 100, 0},
+        {Op::kTryRecv, 0, 10, 0},
+        {Op::kTryRecv, 0, 100, 0},
+        {Op::kClose, 1, 0, 0},
+        {Op::kTryRecv, 0, 0, 0}}},
+      {"posix_mq", {{Op::kTrySend, 1, 8193, 0}, {Op::kWait, 0, 3, 0}}},
+      // A full pipe refuses; what was taken still comes, in order.
+      {"pipe",
+       {{Op::kTrySend, 1, 70000, 0},
+        {Op::kTrySend, 1, 1, 1},
+        {Op::kTryRecv, 0, 7, 0},
+        {Op::kClose, 1, 0, 0}}},
+      {"eventfd",
+       {{Op::kTrySend, 1, 8, 0},
+        {Op::kTrySend, 1, 8, 1},
+        {Op::kTrySend, 1, 4, 2},
+        {Op::kTryRecv, 0, 4, 0},
+        {Op::kTryRecv, 0, 0, 0}}},
+  };
+  for (const auto& [transport, steps] : cases) {
+    EXPECT_EQ(RunSteps(transport, steps).outcome, Outcome::kPass) << transport;
+  }
 }
 
 // The false alarm: a framed transport that answers a too-small
