@@ -31,6 +31,16 @@ class TransportTest : public ScratchDirTest {
     EXPECT_TRUE(end.ok()) << end.status();
     return end.ok() ? *std::move(end) : nullptr;
   }
+  // Both Ends of `ch`, opened in this process, which then drops its hold on
+  // the channel (Detach) as the participants do.
+  struct Ends {
+    std::unique_ptr<End> reader, writer;
+  };
+  static Ends OpenBothThenDetach(Channel& ch) {
+    Ends ends = {Open(ch, Role::kReader), Open(ch, Role::kWriter)};
+    ch.Detach();
+    return ends;
+  }
 };
 
 using EventfdTest = TransportTest;
@@ -71,10 +81,8 @@ TEST_F(EventfdTest, ForkedWritersSumIntoTheCounter) {
 TEST_F(EventfdTest, ReceiveTakesTheSumAndResetsBothWays) {
   Channel* ch = CreateChannel("eventfd");
   ASSERT_NE(ch, nullptr);
-  auto a = Open(*ch, Role::kReader);
-  auto b = Open(*ch, Role::kWriter);
+  auto [a, b] = OpenBothThenDetach(*ch);
   ASSERT_TRUE(a && b);
-  ch->Detach();
   EXPECT_FALSE(ch->Open(Role::kReader).ok()) << "anonymous: no open after detach";
   size_t sent = 0, n = 0;
   std::vector<std::byte> buf(16);  // larger than 8 is fine
@@ -130,18 +138,14 @@ TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
   Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
   std::vector<Gate> opened(kWriters), may_close(kWriters);
-  std::vector<ClosingPeer> writers;
-  writers.reserve(kWriters);
-  for (uint32_t i = 0; i < kWriters; ++i) {
-    writers.emplace_back(*ch, Role::kWriter, [&, i](End& end) {
-      opened[i].Open();
-      for (uint32_t s = 0; s < kMessages; ++s) {
-        size_t sent = 0;
-        if (end.Send(Msg(i, s), &sent, 10000) != 0) return 11;
-      }
-      return may_close[i].Wait(kLong) ? 0 : 13;
-    });
-  }
+  std::vector<ClosingPeer> writers = StartClosingWriters(*ch, kWriters, [&](int i, End& end) {
+    opened[i].Open();
+    for (uint32_t s = 0; s < kMessages; ++s) {
+      size_t sent = 0;
+      if (end.Send(Msg(static_cast<uint32_t>(i), s), &sent, 10000) != 0) return 11;
+    }
+    return may_close[i].Wait(kLong) ? 0 : 13;
+  });
   auto r = Open(*ch, Role::kReader);
   ASSERT_NE(r, nullptr);
   ch->Detach();
@@ -259,10 +263,8 @@ TEST_F(SignalTest, ReaderCloseDrainsPendingSignalsAndRestoresTheMask) {
   const int sig = SIGRTMIN + 2;
   Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
-  auto r = Open(*ch, Role::kReader);
-  auto w = Open(*ch, Role::kWriter);
+  auto [r, w] = OpenBothThenDetach(*ch);
   ASSERT_TRUE(r && w);
-  ch->Detach();
   sigset_t mask, pending;
   ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
   EXPECT_EQ(sigismember(&mask, sig), 1) << "blocked while the reader is open";

@@ -43,15 +43,11 @@ TEST_P(StreamTest, EndOnlyAfterEveryWriterClosed) {
   Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   std::vector<Gate> sent(kWriters), may_close(kWriters);
-  std::vector<ClosingPeer> writers;
-  writers.reserve(kWriters);
-  for (int i = 0; i < kWriters; ++i) {
-    writers.emplace_back(*ch, Role::kWriter, [&, i](End& end) {
-      if (SendAll(end, Pattern(kChunk, i), 10000) != 0) return 11;
-      sent[i].Open();
-      return may_close[i].Wait(kLong) ? 0 : 13;
-    });
-  }
+  std::vector<ClosingPeer> writers = StartClosingWriters(*ch, kWriters, [&](int i, End& end) {
+    if (SendAll(end, Pattern(kChunk, static_cast<uint32_t>(i)), 10000) != 0) return 11;
+    sent[i].Open();
+    return may_close[i].Wait(kLong) ? 0 : 13;
+  });
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
   ch->Detach();

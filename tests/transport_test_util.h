@@ -152,6 +152,17 @@ class ClosingPeer {
   Child child_;
 };
 
+// `n` ClosingPeer writers of `ch`: writer i runs work(i, end).
+inline std::vector<ClosingPeer> StartClosingWriters(Channel& ch, int n,
+                                                    const std::function<int(int, End&)>& work) {
+  std::vector<ClosingPeer> writers;
+  writers.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    writers.emplace_back(ch, Role::kWriter, [&work, i](End& end) { return work(i, end); });
+  }
+  return writers;
+}
+
 // Waits until `pid` sleeps inside one of the given system calls
 // (ipcspec/proc.h), for at most `timeout`.
 inline bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls,
