@@ -17,13 +17,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-const FlagSpec kListFlags[] = {
-    kSelectionFlags[0],
-    kSelectionFlags[1],
-    kSelectionFlags[2],
+constexpr auto kListFlags = SelectionFlagsAnd({
     {"format", "text|json|markdown", "text (default), JSON for tools, or the spec page"},
     {"verbose", "", "name every pair that does not apply, with the reason"},
-};
+});
 
 const CommandHelp kListHelp = {
     .usage = "ipcspec list [flags]",
