@@ -9,6 +9,7 @@
 #ifndef IPCSPEC_TESTS_SIGNAL_SHIM_CASES_H_
 #define IPCSPEC_TESTS_SIGNAL_SHIM_CASES_H_
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,8 @@ namespace ipcspec::testing {
 
 struct ShimCase {
   const char* property;
-  const char* mode;                           // IPCSPEC_SHIM, or "" for `broken_args`
-  std::vector<std::string> broken_args = {};  // extra arguments of the failing run
+  const char* mode;                               // IPCSPEC_SHIM, or "" for `broken_args`
+  std::span<const char* const> broken_args = {};  // extra arguments of the failing run
 };
 
 inline std::string ShimCaseName(const ::testing::TestParamInfo<ShimCase>& info) {
@@ -53,7 +54,7 @@ TEST_P(SignalShimTest, PassesAndFailsUnderItsShim) {
   const ShimCase& c = GetParam();
   PairRun ok = RunPair(IPCSPEC_BINARY, "signal", c.property);
   EXPECT_EQ(ok.outcome, "pass") << ok.message << "\n" << ok.output;
-  PairRunOptions broken{.extra_args = c.broken_args};
+  PairRunOptions broken{.extra_args = {c.broken_args.begin(), c.broken_args.end()}};
   if (*c.mode != '\0') {
     broken.shim_library = IPCSPEC_SHIM_LIBRARY;
     broken.shim_mode = c.mode;

@@ -133,12 +133,7 @@ inline Child StartEnd(Channel& ch, Role role, const std::function<int(std::uniqu
 class ClosingPeer {
  public:
   ClosingPeer(Channel& ch, Role role, const std::function<int(End&)>& work)
-      : child_(StartEnd(ch, role, [&](std::unique_ptr<End>& end) {
-          if (int rc = work(*end); rc != 0) return rc;
-          end.reset();
-          closed_.Open();
-          return release_.Wait(kLong) ? 0 : 12;
-        })) {}
+      : child_(Start(ch, role, work)) {}
 
   bool WaitClosed() { return closed_.Wait(kLong); }
   int Release() {
@@ -148,7 +143,17 @@ class ClosingPeer {
   pid_t pid() const { return child_.pid(); }
 
  private:
-  Gate closed_, release_;
+  // The child's life: work, close, say so, wait to be released.
+  Child Start(Channel& ch, Role role, const std::function<int(End&)>& work) {
+    return StartEnd(ch, role, [&](std::unique_ptr<End>& end) {
+      if (int rc = work(*end); rc != 0) return rc;
+      end.reset();
+      closed_.Open();
+      return release_.Wait(kLong) ? 0 : 12;
+    });
+  }
+
+  Gate closed_, release_;  // before child_: Start uses them
   Child child_;
 };
 
