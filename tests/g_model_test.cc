@@ -46,12 +46,17 @@ class GModelTest : public testing::BrokenTransportsTest {
   }
 };
 
+// Writer 1 sends message k of `size` bytes, without blocking.
+Step TrySend(uint64_t size, uint64_t k) { return {Op::kTrySend, 1, size, k}; }
+// The reader receives into `cap` bytes (0: any), without blocking.
+Step TryRecv(uint64_t cap) { return {Op::kTryRecv, 0, cap, 0}; }
+
 // `sends` messages of `size` bytes from writer 1, then `receives`
 // receives, none of them blocking.
 std::vector<Step> TrySendsThenReceives(uint64_t sends, uint64_t size, int receives) {
   std::vector<Step> steps;
-  for (uint64_t m = 0; m < sends; ++m) steps.push_back({Op::kTrySend, 1, size, m});
-  for (int i = 0; i < receives; ++i) steps.push_back({Op::kTryRecv, 0, 0, 0});
+  for (uint64_t m = 0; m < sends; ++m) steps.push_back(TrySend(size, m));
+  for (int i = 0; i < receives; ++i) steps.push_back(TryRecv(0));
   return steps;
 }
 
@@ -132,24 +137,11 @@ TEST_F(GModelTest, ModelRulesOnRealTransports) {
   const std::pair<std::string_view, std::vector<Step>> cases[] = {
       // Too small a buffer leaves the message; an oversized send is refused.
       {"socketpair_seqpacket",
-       {{Op::kTrySend, 1, 100, 0},
-        {Op::kTryRecv, 0, 10, 0},
-        {Op::kTryRecv, 0, 100, 0},
-        {Op::kClose, 1, 0, 0},
-        {Op::kTryRecv, 0, 0, 0}}},
-      {"posix_mq", {{Op::kTrySend, 1, 8193, 0}, {Op::kWait, 0, 3, 0}}},
+       {TrySend(100, 0), TryRecv(10), TryRecv(100), {Op::kClose, 1, 0, 0}, TryRecv(0)}},
+      {"posix_mq", {TrySend(8193, 0), {Op::kWait, 0, 3, 0}}},
       // A full pipe refuses; what was taken still comes, in order.
-      {"pipe",
-       {{Op::kTrySend, 1, 70000, 0},
-        {Op::kTrySend, 1, 1, 1},
-        {Op::kTryRecv, 0, 7, 0},
-        {Op::kClose, 1, 0, 0}}},
-      {"eventfd",
-       {{Op::kTrySend, 1, 8, 0},
-        {Op::kTrySend, 1, 8, 1},
-        {Op::kTrySend, 1, 4, 2},
-        {Op::kTryRecv, 0, 4, 0},
-        {Op::kTryRecv, 0, 0, 0}}},
+      {"pipe", {TrySend(70000, 0), TrySend(1, 1), TryRecv(7), {Op::kClose, 1, 0, 0}}},
+      {"eventfd", {TrySend(8, 0), TrySend(8, 1), TrySend(4, 2), TryRecv(4), TryRecv(0)}},
   };
   for (const auto& [transport, steps] : cases) {
     EXPECT_EQ(RunSteps(transport, steps).outcome, Outcome::kPass) << transport;
