@@ -116,12 +116,12 @@ function(ipcspec_add_conformance_test target)
       "--transport=${arg_TRANSPORT}" "--property=${arg_PROPERTY}"
       "--junit=${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}.xml"
       "--json=${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}.json")
-  if(arg_EXAMPLES)
-    list(APPEND command "--examples=${arg_EXAMPLES}")
-  endif()
-  if(arg_TIMEOUT)
-    list(APPEND command "--timeout=${arg_TIMEOUT}")
-  endif()
+  foreach(option EXAMPLES TIMEOUT)  # given: --examples=n, --timeout=duration
+    if(arg_${option})
+      string(TOLOWER ${option} flag)
+      list(APPEND command "--${flag}=${arg_${option}}")
+    endif()
+  endforeach()
   add_test(NAME ${arg_NAME} COMMAND ${command})
   # ipcspec kills a hung case itself; this only bounds a hung harness.
   set_tests_properties(${arg_NAME} PROPERTIES TIMEOUT 3600)

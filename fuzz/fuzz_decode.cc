@@ -154,31 +154,17 @@ Scenario DecodeSignal(std::string_view bytes) {
   for (size_t i = 0; i < bytes.size() && s.steps.size() < kMaxFuzzSteps; ++i) {
     const uint8_t b = static_cast<uint8_t>(bytes[i]);
     const uint64_t sig = static_cast<uint64_t>(sigs[(b & 31) % sigs.size()]);
-    switch (b >> 5) {
-      case 0:
-        s.steps.push_back({Op::kSend, 1, sig, ++value});
-        break;
-      case 1:
-        s.steps.push_back({Op::kTryRecv, 0, sig, 0});
-        break;
-      case 2:
-        s.steps.push_back({Op::kTryRecv, 0, 0, 0});
-        break;
-      case 3:
-        s.steps.push_back({Op::kParam, 0, sig, kSigBlock});
-        break;
-      case 4:
-        s.steps.push_back({Op::kParam, 0, sig, kSigUnblock});
-        break;
-      case 5:
-        s.steps.push_back({Op::kParam, 0, sig, kSigIgnore});
-        break;
-      case 6:
-        s.steps.push_back({Op::kParam, 0, sig, kSigHandle});
-        break;
-      case 7:
-        s.steps.push_back({Op::kParam, 0, sig, kSigDefault});
-        break;
+    // The top three bits: send, take that signal, take any, or set its
+    // disposition (block, unblock, ignore, handle, default).
+    static constexpr uint64_t kDispositions[] = {kSigBlock, kSigUnblock, kSigIgnore, kSigHandle,
+                                                 kSigDefault};
+    const int op = b >> 5;
+    if (op == 0) {
+      s.steps.push_back({Op::kSend, 1, sig, ++value});
+    } else if (op <= 2) {
+      s.steps.push_back({Op::kTryRecv, 0, op == 1 ? sig : 0, 0});
+    } else {
+      s.steps.push_back({Op::kParam, 0, sig, kDispositions[op - 3]});
     }
   }
   return s;

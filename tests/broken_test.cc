@@ -21,9 +21,7 @@ TEST_P(BrokenTest, CaughtByItsProperty) {
   const Property* p = PropertyRegistry::Global().Find(b.property);
   ASSERT_NE(p, nullptr) << b.property;
   ASSERT_TRUE(p->AppliesTo(*t).applies) << p->AppliesTo(*t).reason;
-  SandboxOptions o;
-  o.timeout = absl::Seconds(2);
-  DirectRunner runner(o);
+  DirectRunner runner({.timeout = absl::Seconds(2)});
   RunConfig config;
   config.seed = 1;
   PropertyResult r = RunProperty(*t, *p, config, runner);

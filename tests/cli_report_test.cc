@@ -65,37 +65,15 @@ TEST_F(CliReportTest, ReportsStayValidForInvalidUtf8AndControlBytes) {
   EXPECT_EQ(from_xml.out, from_json + "\n");
 }
 
-// Spawns ipcspec with its stdout on a pipe, for a test that acts on what it prints.
-struct Child {
-  pid_t pid = -1;
-  FILE* out = nullptr;
-};
-
-Child Spawn(const std::vector<std::string>& args) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::setenv("CI", "true", 1);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, ::fdopen(fds[0], "r")};
-}
-
 TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties) {
   // Orphans of the run (cases, the fork server) would come back to us.
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   const std::string json = dir_ + "/r.json", xml = dir_ + "/r.xml";
-  Child c = Spawn({IPCSPEC_BINARY, "run", "--transport=pipe",
-                   "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION,G-PEER-GONE,G-FORK",
-                   "--examples=25", "--json=" + json, "--junit=" + xml});
+  const Started c =
+      StartCommand({IPCSPEC_BINARY, "run", "--transport=pipe",
+                    "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION,G-PEER-GONE,G-FORK",
+                    "--examples=25", "--json=" + json, "--junit=" + xml},
+                   {"CI=true"});
   ASSERT_GT(c.pid, 0);
   std::string log;
   char line[4096];

@@ -15,10 +15,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::BrokenTransportsTest {
  protected:
-  static void SetUpTestSuite() { testing::RegisterBrokenTransports(); }
-
   PropertyResult Run(std::string_view transport, std::string_view property,
                      absl::Duration timeout = absl::Seconds(5), std::string reproduce = "") {
     RunConfig config;

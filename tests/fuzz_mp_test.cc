@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
-#include "tests/support/broken_transports.h"
+#include "tests/support/run_property.h"
 
 namespace ipcspec {
 namespace {
@@ -19,32 +19,27 @@ namespace {
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
-class MultiProcessTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { testing::RegisterBrokenTransports(); }
+using MultiProcessTest = testing::BrokenTransportsTest;
 
-  // Runs the scenario as `ipcspec replay` would: one sandboxed case.
-  static CaseResult Run(const std::string& transport, std::vector<Step> steps) {
-    SandboxOptions o;
-    o.timeout = absl::Seconds(10);
-    o.hang_grace = absl::Milliseconds(300);
-    DirectRunner runner(o);
-    return runner.Run(Scenario{"MP-FUZZ", transport, std::move(steps)});
+// Runs the scenario as `ipcspec replay` would: one sandboxed case.
+CaseResult RunCase(const std::string& transport, std::vector<Step> steps) {
+  DirectRunner runner({.timeout = absl::Seconds(10), .hang_grace = absl::Milliseconds(300)});
+  return runner.Run(Scenario{"MP-FUZZ", transport, std::move(steps)});
+}
+
+// A race may need several runs to show: the first failure's message, or ""
+// when none failed.
+std::string FailsWithin(int runs, const std::string& transport, const std::vector<Step>& steps) {
+  for (int i = 0; i < runs; ++i) {
+    CaseResult r = RunCase(transport, steps);
+    if (r.outcome == Outcome::kFail) return r.message;
   }
-  // A race may need several runs to show: the first failure's message, or
-  // "" when none failed.
-  static std::string FailsWithin(int runs, const std::string& transport,
-                                 const std::vector<Step>& steps) {
-    for (int i = 0; i < runs; ++i) {
-      CaseResult r = Run(transport, steps);
-      if (r.outcome == Outcome::kFail) return r.message;
-    }
-    return "";
-  }
-  static bool Have(const std::string& transport) {
-    return TransportRegistry::Global().Find(transport) != nullptr;
-  }
-};
+  return "";
+}
+
+bool Have(const std::string& transport) {
+  return TransportRegistry::Global().Find(transport) != nullptr;
+}
 
 Step Send(uint32_t w, uint64_t size, uint64_t k) { return {Op::kSend, w, size, k}; }
 Step TrySend(uint32_t w, uint64_t size, uint64_t k) { return {Op::kTrySend, w, size, k}; }
@@ -68,21 +63,21 @@ TEST_F(MultiProcessTest, EveryApplicableTransportPassesBlockingKillsAndTwoWriter
     steps.push_back(Recv());
     steps.push_back(TrySend(1, 100, 12));
     steps.push_back(Kill(1));
-    CaseResult r = Run(name, steps);
+    CaseResult r = RunCase(name, steps);
     EXPECT_EQ(r.outcome, Outcome::kPass) << name << ": " << r.message;
     if (!TwoWritersFit(t->caps())) continue;
     std::vector<Step> two = Sends(1, 20, 1000);
     for (const Step& s : Sends(2, 20, 2048)) two.push_back(s);
     two.push_back(Close(2));
     two.push_back(Recv());
-    r = Run(name, two);
+    r = RunCase(name, two);
     EXPECT_EQ(r.outcome, Outcome::kPass) << name << " with two writers: " << r.message;
   }
 }
 
 TEST_F(MultiProcessTest, DroppedMessageIsNamed) {
   if (!Have("broken_drop4096")) GTEST_SKIP() << "posix_mq is not built here";
-  CaseResult r = Run("broken_drop4096", {Send(1, 4096, 0), Send(1, 100, 1), Recv()});
+  CaseResult r = RunCase("broken_drop4096", {Send(1, 4096, 0), Send(1, 100, 1), Recv()});
   EXPECT_EQ(r.outcome, Outcome::kFail);
   // Message 1 arrives instead, or (a starved writer) nothing does in time.
   EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 1: message 0 is missing"),
@@ -93,7 +88,7 @@ TEST_F(MultiProcessTest, SwappedMessagesAreNamed) {
   if (!Have("broken_swap45")) GTEST_SKIP() << "posix_mq is not built here";
   std::vector<Step> steps = Sends(1, 7, 10);
   for (int i = 0; i < 7; ++i) steps.push_back(Recv());
-  CaseResult r = Run("broken_swap45", steps);
+  CaseResult r = RunCase("broken_swap45", steps);
   EXPECT_EQ(r.outcome, Outcome::kFail);
   EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 5: message 4 is missing"),
                                HasSubstr("owed message 4 (10 bytes, sent)")));
@@ -101,7 +96,7 @@ TEST_F(MultiProcessTest, SwappedMessagesAreNamed) {
 
 TEST_F(MultiProcessTest, TruncatedMessageIsNamed) {
   if (!Have("broken_truncate")) GTEST_SKIP() << "sysv_shm is not built here";
-  CaseResult r = Run("broken_truncate", {Send(1, 4096, 0), Recv()});
+  CaseResult r = RunCase("broken_truncate", {Send(1, 4096, 0), Recv()});
   EXPECT_EQ(r.outcome, Outcome::kFail);
   EXPECT_THAT(r.message, HasSubstr("got its first 1000 bytes only")) << r.message;
 }
@@ -118,14 +113,14 @@ TEST_F(MultiProcessTest, TornAtomicWriteIsCaughtWithTwoWriters) {
 
 TEST_F(MultiProcessTest, EndOfStreamNeverReportedIsCaught) {
   if (!Have("broken_no_end")) GTEST_SKIP() << "pipe is not built here";
-  CaseResult r = Run("broken_no_end", {Send(1, 100, 0), Close(1), Recv(), Recv()});
+  CaseResult r = RunCase("broken_no_end", {Send(1, 100, 0), Close(1), Recv(), Recv()});
   EXPECT_EQ(r.outcome, Outcome::kFail);
   EXPECT_THAT(r.message, HasSubstr("expected end of stream")) << r.message;
 }
 
 TEST_F(MultiProcessTest, EmptyMessageTakenForEndOfStreamIsCaught) {
   if (!Have("broken_empty_is_end")) GTEST_SKIP() << "socketpair_seqpacket is not built here";
-  CaseResult r = Run("broken_empty_is_end", {Send(1, 0, 0), Send(1, 10, 1), Recv(), Recv()});
+  CaseResult r = RunCase("broken_empty_is_end", {Send(1, 0, 0), Send(1, 10, 1), Recv(), Recv()});
   EXPECT_EQ(r.outcome, Outcome::kFail);
   EXPECT_THAT(r.message, HasSubstr("end of stream")) << r.message;
 }
@@ -147,7 +142,7 @@ TEST_F(MultiProcessTest, KilledWriterMeansEndOfStreamAfterWhatItSent) {
     steps.push_back(Kill(1));
     steps.push_back(Recv());
     steps.push_back(Recv());
-    CaseResult r = Run(name, steps);
+    CaseResult r = RunCase(name, steps);
     EXPECT_EQ(r.outcome, Outcome::kPass) << name << ": " << r.message;
   }
 }

@@ -18,10 +18,10 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class GModelTest : public ::testing::Test {
+class GModelTest : public testing::BrokenTransportsTest {
  protected:
   static void SetUpTestSuite() {
-    testing::RegisterBrokenTransports();
+    BrokenTransportsTest::SetUpTestSuite();
     testing::RegisterQuirkTransports();
   }
 
@@ -32,12 +32,33 @@ class GModelTest : public ::testing::Test {
   }
 
   CaseResult RunSteps(std::string_view transport, std::vector<Step> steps) {
-    SandboxOptions o;
-    o.timeout = absl::Seconds(10);
-    DirectRunner runner(o);
+    DirectRunner runner({.timeout = absl::Seconds(10)});
     return runner.Run({"G-MODEL", std::string(transport), std::move(steps)});
   }
+
+  // `quirk` passes `steps` and its broken twin "<quirk>_broken" fails them:
+  // the failure's message.
+  std::string BrokenTwinFailure(std::string_view quirk, const std::vector<Step>& steps) {
+    EXPECT_EQ(RunSteps(quirk, steps).outcome, Outcome::kPass) << quirk;
+    CaseResult r = RunSteps(std::string(quirk) + "_broken", steps);
+    EXPECT_EQ(r.outcome, Outcome::kFail) << quirk << "_broken: " << r.message;
+    return r.message;
+  }
 };
+
+// Writer 1 sends message k of `size` bytes, without blocking.
+Step TrySend(uint64_t size, uint64_t k) { return {Op::kTrySend, 1, size, k}; }
+// The reader receives into `cap` bytes (0: any), without blocking.
+Step TryRecv(uint64_t cap) { return {Op::kTryRecv, 0, cap, 0}; }
+
+// `sends` messages of `size` bytes from writer 1, then `receives`
+// receives, none of them blocking.
+std::vector<Step> TrySendsThenReceives(uint64_t sends, uint64_t size, int receives) {
+  std::vector<Step> steps;
+  for (uint64_t m = 0; m < sends; ++m) steps.push_back(TrySend(size, m));
+  for (int i = 0; i < receives; ++i) steps.push_back(TryRecv(0));
+  return steps;
+}
 
 size_t SendCount(const Scenario& s) {
   return std::count_if(s.steps.begin(), s.steps.end(),
@@ -79,10 +100,7 @@ TEST_F(GModelTest, SwappedMessagesAreCaught) {
 }
 
 TEST_F(GModelTest, SwapWithSixSendsNamesTheStepThatSeesMessageFive) {
-  std::vector<Step> steps;
-  for (uint64_t m = 0; m < 6; ++m) steps.push_back({Op::kTrySend, 1, 10, m});
-  for (int i = 0; i < 6; ++i) steps.push_back({Op::kTryRecv, 0, 0, 0});
-  CaseResult r = RunSteps("broken_swap45", steps);
+  CaseResult r = RunSteps("broken_swap45", TrySendsThenReceives(6, 10, 6));
   ASSERT_EQ(r.outcome, Outcome::kFail);
   EXPECT_THAT(r.message, HasSubstr("step 11: reader receives without blocking into 0 bytes: "
                                    "expected 10 bytes (message 4), got message 5 (10 bytes)"));
@@ -116,30 +134,18 @@ TEST_F(GModelTest, ExecutorNamesTheFirstStepThatDisagrees) {
 }
 
 TEST_F(GModelTest, ModelRulesOnRealTransports) {
-  // Too small a buffer leaves the message; an oversized send is refused.
-  EXPECT_EQ(RunSteps("socketpair_seqpacket", {{Op::kTrySend, 1, 100, 0},
-                                              {Op::kTryRecv, 0, 10, 0},
-                                              {Op::kTryRecv, 0, 100, 0},
-                                              {Op::kClose, 1, 0, 0},
-                                              {Op::kTryRecv, 0, 0, 0}})
-                .outcome,
-            Outcome::kPass);
-  EXPECT_EQ(RunSteps("posix_mq", {{Op::kTrySend, 1, 8193, 0}, {Op::kWait, 0, 3, 0}}).outcome,
-            Outcome::kPass);
-  // A full pipe refuses; what was taken still comes, in order.
-  EXPECT_EQ(RunSteps("pipe", {{Op::kTrySend, 1, 70000, 0},
-                              {Op::kTrySend, 1, 1, 1},
-                              {Op::kTryRecv, 0, 7, 0},
-                              {Op::kClose, 1, 0, 0}})
-                .outcome,
-            Outcome::kPass);
-  EXPECT_EQ(RunSteps("eventfd", {{Op::kTrySend, 1, 8, 0},
-                                 {Op::kTrySend, 1, 8, 1},
-                                 {Op::kTrySend, 1, 4, 2},
-                                 {Op::kTryRecv, 0, 4, 0},
-                                 {Op::kTryRecv, 0, 0, 0}})
-                .outcome,
-            Outcome::kPass);
+  const std::pair<std::string_view, std::vector<Step>> cases[] = {
+      // Too small a buffer leaves the message; an oversized send is refused.
+      {"socketpair_seqpacket",
+       {TrySend(100, 0), TryRecv(10), TryRecv(100), {Op::kClose, 1, 0, 0}, TryRecv(0)}},
+      {"posix_mq", {TrySend(8193, 0), {Op::kWait, 0, 3, 0}}},
+      // A full pipe refuses; what was taken still comes, in order.
+      {"pipe", {TrySend(70000, 0), TrySend(1, 1), TryRecv(7), {Op::kClose, 1, 0, 0}}},
+      {"eventfd", {TrySend(8, 0), TrySend(8, 1), TrySend(4, 2), TryRecv(4), TryRecv(0)}},
+  };
+  for (const auto& [transport, steps] : cases) {
+    EXPECT_EQ(RunSteps(transport, steps).outcome, Outcome::kPass) << transport;
+  }
 }
 
 // The false alarm: a framed transport that answers a too-small
@@ -155,35 +161,24 @@ TEST_F(GModelTest, ShortReceiveChecksWhatIsDeclared) {
                                    {Op::kTrySend, 1, 20, 1},
                                    {Op::kTryRecv, 0, 5, 0},
                                    {Op::kTryRecv, 0, 0, 0}};
-  EXPECT_EQ(RunSteps("quirk_keeps", steps).outcome, Outcome::kPass);
   EXPECT_EQ(RunSteps("quirk_drops", steps).outcome, Outcome::kPass);
   // Declares KEEPS but drops: the refused message never comes back.
-  CaseResult r = RunSteps("quirk_keeps_broken", steps);
-  ASSERT_EQ(r.outcome, Outcome::kFail);
-  EXPECT_THAT(r.message, HasSubstr("step 4: reader receives without blocking into 0 bytes: "
-                                   "expected 10 bytes (message 0), got message 1 (20 bytes)"));
+  EXPECT_THAT(BrokenTwinFailure("quirk_keeps", steps),
+              HasSubstr("step 4: reader receives without blocking into 0 bytes: "
+                        "expected 10 bytes (message 0), got message 1 (20 bytes)"));
 }
 
 // A queue that takes more than max_queued messages is caught at the send.
 TEST_F(GModelTest, SendPastMaxQueuedIsCaught) {
-  std::vector<Step> steps;
-  for (uint64_t m = 0; m < 5; ++m) steps.push_back({Op::kTrySend, 1, 0, m});
-  EXPECT_EQ(RunSteps("quirk_counted", steps).outcome, Outcome::kPass);
-  CaseResult r = RunSteps("quirk_counted_broken", steps);
-  ASSERT_EQ(r.outcome, Outcome::kFail);
-  EXPECT_THAT(r.message, HasSubstr("step 5: writer 1 sends message 4 without blocking: 0 bytes: "
-                                   "expected -EAGAIN (4 messages queued, max_queued 4)"));
+  EXPECT_THAT(BrokenTwinFailure("quirk_counted", TrySendsThenReceives(5, 0, 0)),
+              HasSubstr("step 5: writer 1 sends message 4 without blocking: 0 bytes: "
+                        "expected -EAGAIN (4 messages queued, max_queued 4)"));
 }
 
 // Lossy but ordered: losses pass, a reordering does not.
 TEST_F(GModelTest, LossyOrderedAllowsLossButNotReordering) {
-  std::vector<Step> steps;
-  for (uint64_t m = 0; m < 4; ++m) steps.push_back({Op::kTrySend, 1, 3, m});
-  for (int i = 0; i < 4; ++i) steps.push_back({Op::kTryRecv, 0, 0, 0});
-  EXPECT_EQ(RunSteps("quirk_lossy", steps).outcome, Outcome::kPass);
-  CaseResult r = RunSteps("quirk_lossy_broken", steps);
-  ASSERT_EQ(r.outcome, Outcome::kFail);
-  EXPECT_THAT(r.message, HasSubstr("got message 0 (3 bytes), which is past"));
+  EXPECT_THAT(BrokenTwinFailure("quirk_lossy", TrySendsThenReceives(4, 3, 4)),
+              HasSubstr("got message 0 (3 bytes), which is past"));
 }
 
 }  // namespace

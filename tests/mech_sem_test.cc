@@ -41,11 +41,7 @@ TEST(SemUndoTest, UndoIgnoredFails) {
   EXPECT_THAT(bad.message, HasSubstr("0 of 1 blocked waiters had got it"));
 }
 
-SandboxOptions Options() {
-  SandboxOptions o;
-  o.timeout = absl::Seconds(10);
-  return o;
-}
+SandboxOptions Options() { return {.timeout = absl::Seconds(10)}; }
 
 TEST(SemCountTest, RealSemaphoresExclude) {
   for (bool sysv : {true, false}) {

@@ -28,11 +28,7 @@ using ::testing::AllOf;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
-SandboxOptions Fast() {
-  SandboxOptions o;
-  o.timeout = absl::Milliseconds(800);
-  return o;
-}
+SandboxOptions Fast() { return {.timeout = absl::Milliseconds(800)}; }
 
 // After every test: no child, no zombie, no IPC object, nothing in /dev/shm
 // that was not there before.

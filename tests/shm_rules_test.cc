@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
@@ -22,29 +23,40 @@ namespace {
 
 using testing::Breakage;
 using testing::BreakageName;
-using testing::ExpectPassesAndFailsUnderShim;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::RulesWithoutAWayToFail;
+using testing::ShimBreakageTest;
 
-// Publishes message i, waits until the reader has taken it, and only then
-// writes the payload: what a weak memory model may show a reader of a
-// publisher that stores the flag before the data.
+// From message `first_torn` on, publishes message i, waits until the reader
+// has taken it, and only then writes the payload: what a weak memory model
+// may show a reader of a publisher that stores the flag before the data.
+// Earlier messages go right (data, then flag).
 class TornPublisher : public props::Publisher {
  public:
-  std::string name() const override { return "flag, then payload"; }
+  explicit TornPublisher(int first_torn = 0) : first_torn_(first_torn) {}
+  std::string name() const override {
+    return first_torn_ == 0 ? "flag, then payload"
+                            : absl::StrFormat("torn from message %d", first_torn_);
+  }
   void Write(uint8_t* data, const std::vector<uint8_t>& payload,
              const std::function<void()>& publish,
              const std::function<bool()>& consumed) const override {
+    if (calls_++ < first_torn_) {
+      props::DataThenFlag().Write(data, payload, publish, consumed);
+      return;
+    }
     publish();
     consumed();
     std::memcpy(data, payload.data(), payload.size());
   }
+
+ private:
+  const int first_torn_;
+  mutable int calls_ = 0;
 };
 
-SandboxOptions Options() {
-  SandboxOptions o;
-  o.timeout = absl::Seconds(10);
-  return o;
-}
+SandboxOptions Options() { return {.timeout = absl::Seconds(10)}; }
 
 struct PublishCase {
   props::Publish how;
@@ -86,26 +98,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Later messages show the previous message's bytes, never a mix by chance.
 TEST(TornPublishTest, ALaterMessageShowsThePreviousOne) {
-  static const TornPublisher torn;
-  // The first message alone goes right (the torn publisher is used from the
-  // second one on), so the reader sees message 0's bytes in message 1.
-  class SecondTorn : public props::Publisher {
-   public:
-    std::string name() const override { return "torn from message 1"; }
-    void Write(uint8_t* data, const std::vector<uint8_t>& payload,
-               const std::function<void()>& publish,
-               const std::function<bool()>& consumed) const override {
-      if (calls_++ == 0) {
-        props::DataThenFlag().Write(data, payload, publish, consumed);
-      } else {
-        torn.Write(data, payload, publish, consumed);
-      }
-    }
-
-   private:
-    mutable int calls_ = 0;
-  };
-  static const SecondTorn second;
+  // The first message alone goes right, so the reader sees message 0's
+  // bytes in message 1.
+  static const TornPublisher second(/*first_torn=*/1);
   props::PublishOptions o;
   o.publisher = &second;
   CaseResult r = RunCase(Options(), [&](const CaseEnv& env) {
@@ -170,13 +165,7 @@ const Breakage kBreakages[] = {
     {"posix_shm", "SHM-UNLINK-MAPPED", "shm-unlink-noop"},
 };
 
-class ShmRuleTest : public ::testing::TestWithParam<Breakage> {};
-
-TEST_P(ShmRuleTest, PassesOnTheKernelAndFailsUnderItsShim) {
-  ExpectPassesAndFailsUnderShim(IPCSPEC_BINARY, IPCSPEC_SHIM_LIBRARY, GetParam());
-}
-
-INSTANTIATE_TEST_SUITE_P(Shim, ShmRuleTest, ::testing::ValuesIn(kBreakages), BreakageName);
+INSTANTIATE_TEST_SUITE_P(Shm, ShimBreakageTest, ::testing::ValuesIn(kBreakages), BreakageName);
 
 // Every SHM-* property has a way to fail: a shim mode above, the torn
 // publisher, or a wrong segment kind (mech_signal_shm_socket_test.cc).
@@ -184,15 +173,8 @@ TEST(ShmRuleCoverageTest, EveryShmRuleHasAWayToFail) {
   const std::set<std::string> elsewhere = {"SHM-PUBLISH-ATOMIC", "SHM-PUBLISH-SEM",
                                            "SHM-FORK",           "SHM-NATTCH",
                                            "SHM-RMID-ATTACHED",  "SHM-UNLINK-MAPPED"};
-  std::set<std::string> broken;
-  for (const Breakage& b : kBreakages) broken.insert(b.property);
   int shm = 0;
-  for (const Property* p : PropertyRegistry::Global().All()) {
-    const std::string id(p->id());
-    if (id.rfind("SHM-", 0) != 0) continue;
-    ++shm;
-    EXPECT_TRUE(broken.count(id) != 0 || elsewhere.count(id) != 0) << id;
-  }
+  EXPECT_THAT(RulesWithoutAWayToFail({"SHM-"}, kBreakages, elsewhere, &shm), IsEmpty());
   EXPECT_GE(shm, 26);
 }
 

@@ -1,15 +1,15 @@
 // tests/signal_shim_cases.h: the proof that a SIG-* property can fail. Each
 // case names a property and the interposed-libc mode (tests/shim/
-// shim_signal.c) or the wrong implementation that breaks its rule; the test
+// shim_signal*.c) or the wrong implementation that breaks its rule; the test
 // runs the built `ipcspec` on the `signal` transport twice, expecting "pass"
-// without the shim and "fail" with it.
+// without the shim and "fail" with it. The cases are one table, in
+// tests/signal_rules_test.cc:
 //
-//   INSTANTIATE_TEST_SUITE_P(Waiting, SignalShimTest,
-//       ::testing::Values(ShimCase{"SIG-SUSPEND-MASK", "sigsuspend-norestore"}),
-//       ShimCaseName);
+//   {"SIG-SUSPEND-MASK", "sigsuspend-norestore"},
 #ifndef IPCSPEC_TESTS_SIGNAL_SHIM_CASES_H_
 #define IPCSPEC_TESTS_SIGNAL_SHIM_CASES_H_
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,8 +21,8 @@ namespace ipcspec::testing {
 
 struct ShimCase {
   const char* property;
-  const char* mode;                           // IPCSPEC_SHIM, or "" for `broken_args`
-  std::vector<std::string> broken_args = {};  // extra arguments of the failing run
+  const char* mode;                               // IPCSPEC_SHIM, or "" for `broken_args`
+  std::span<const char* const> broken_args = {};  // extra arguments of the failing run
 };
 
 inline std::string ShimCaseName(const ::testing::TestParamInfo<ShimCase>& info) {
@@ -54,7 +54,7 @@ TEST_P(SignalShimTest, PassesAndFailsUnderItsShim) {
   const ShimCase& c = GetParam();
   PairRun ok = RunPair(IPCSPEC_BINARY, "signal", c.property);
   EXPECT_EQ(ok.outcome, "pass") << ok.message << "\n" << ok.output;
-  PairRunOptions broken{.extra_args = c.broken_args};
+  PairRunOptions broken{.extra_args = {c.broken_args.begin(), c.broken_args.end()}};
   if (*c.mode != '\0') {
     broken.shim_library = IPCSPEC_SHIM_LIBRARY;
     broken.shim_mode = c.mode;

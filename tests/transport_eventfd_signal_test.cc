@@ -26,15 +26,20 @@ uint64_t AsValue(std::span<const std::byte> b) {
 
 class TransportTest : public ScratchDirTest {
  protected:
-  std::unique_ptr<Channel> Create(std::string_view name) {
-    auto ch = Find(name).Create(dir_);
-    EXPECT_TRUE(ch.ok()) << ch.status();
-    return ch.ok() ? *std::move(ch) : nullptr;
-  }
   static std::unique_ptr<End> Open(Channel& ch, Role role) {
     auto end = ch.Open(role);
     EXPECT_TRUE(end.ok()) << end.status();
     return end.ok() ? *std::move(end) : nullptr;
+  }
+  // Both Ends of `ch`, opened in this process, which then drops its hold on
+  // the channel (Detach) as the participants do.
+  struct Ends {
+    std::unique_ptr<End> reader, writer;
+  };
+  static Ends OpenBothThenDetach(Channel& ch) {
+    Ends ends = {Open(ch, Role::kReader), Open(ch, Role::kWriter)};
+    ch.Detach();
+    return ends;
   }
 };
 
@@ -42,7 +47,7 @@ using EventfdTest = TransportTest;
 
 TEST_F(EventfdTest, ForkedWritersSumIntoTheCounter) {
   constexpr uint64_t kWriters = 4, kValues = 500;
-  auto ch = Create("eventfd");
+  Channel* ch = CreateChannel("eventfd");
   ASSERT_NE(ch, nullptr);
   std::vector<Child> writers;
   for (uint64_t i = 0; i < kWriters; ++i) {
@@ -71,16 +76,13 @@ TEST_F(EventfdTest, ForkedWritersSumIntoTheCounter) {
   for (Child& w : writers) EXPECT_EQ(w.Wait(kLong), 0);
   size_t n = 0;
   EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN) << "the counter was reset";
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_F(EventfdTest, ReceiveTakesTheSumAndResetsBothWays) {
-  auto ch = Create("eventfd");
+  Channel* ch = CreateChannel("eventfd");
   ASSERT_NE(ch, nullptr);
-  auto a = Open(*ch, Role::kReader);
-  auto b = Open(*ch, Role::kWriter);
+  auto [a, b] = OpenBothThenDetach(*ch);
   ASSERT_TRUE(a && b);
-  ch->Detach();
   EXPECT_FALSE(ch->Open(Role::kReader).ok()) << "anonymous: no open after detach";
   size_t sent = 0, n = 0;
   std::vector<std::byte> buf(16);  // larger than 8 is fine
@@ -94,11 +96,10 @@ TEST_F(EventfdTest, ReceiveTakesTheSumAndResetsBothWays) {
   ASSERT_EQ(a->Send(Value(3), &sent, 0), 0);
   ASSERT_EQ(b->Recv(buf, &n, 1000), 0);
   EXPECT_EQ(AsValue(buf), 3u);
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_F(EventfdTest, LengthsAndValuesAreTheKernelsBusiness) {
-  auto ch = Create("eventfd");
+  Channel* ch = CreateChannel("eventfd");
   ASSERT_NE(ch, nullptr);
   auto e = Open(*ch, Role::kWriter);
   ASSERT_NE(e, nullptr);
@@ -117,7 +118,6 @@ TEST_F(EventfdTest, LengthsAndValuesAreTheKernelsBusiness) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(120));
   e.reset();
   ch->Detach();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 using SignalTest = TransportTest;
@@ -135,24 +135,17 @@ std::vector<std::byte> Msg(uint32_t writer, uint32_t seq) {
 
 TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
   constexpr uint32_t kWriters = 3, kMessages = 300;
-  auto ch = Create("signal");
+  Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
-  std::vector<Gate> opened(kWriters), may_close(kWriters), closed(kWriters);
-  Gate may_exit;
-  std::vector<Child> writers;
-  for (uint32_t i = 0; i < kWriters; ++i) {
-    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
-      opened[i].Open();
-      for (uint32_t s = 0; s < kMessages; ++s) {
-        size_t sent = 0;
-        if (end->Send(Msg(i, s), &sent, 10000) != 0) return 11;
-      }
-      if (!may_close[i].Wait(kLong)) return 12;
-      end.reset();
-      closed[i].Open();
-      return may_exit.Wait(kLong) ? 0 : 13;
-    }));
-  }
+  std::vector<Gate> opened(kWriters), may_close(kWriters);
+  std::vector<ClosingPeer> writers = StartClosingWriters(*ch, kWriters, [&](int i, End& end) {
+    opened[i].Open();
+    for (uint32_t s = 0; s < kMessages; ++s) {
+      size_t sent = 0;
+      if (end.Send(Msg(static_cast<uint32_t>(i), s), &sent, 10000) != 0) return 11;
+    }
+    return may_close[i].Wait(kLong) ? 0 : 13;
+  });
   auto r = Open(*ch, Role::kReader);
   ASSERT_NE(r, nullptr);
   ch->Detach();
@@ -178,46 +171,36 @@ TEST_F(SignalTest, EndOnlyAfterEveryWriterClosedAndAllIsDrained) {
       ++next[w];
     }
   }
-  for (uint32_t i = 0; i + 1 < kWriters; ++i) ASSERT_TRUE(closed[i].Wait(kLong));
+  for (uint32_t i = 0; i + 1 < kWriters; ++i) ASSERT_TRUE(writers[i].WaitClosed());
   EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN) << "one writer still has its end open";
   EXPECT_EQ(r->Recv(buf, &n, 50), -ETIMEDOUT);
   may_close[kWriters - 1].Open();
-  ASSERT_TRUE(closed[kWriters - 1].Wait(kLong));
+  ASSERT_TRUE(writers[kWriters - 1].WaitClosed());
   EXPECT_EQ(r->Recv(buf, &n, 10000), kEnd);
   EXPECT_EQ(r->Recv(buf, &n, 0), kEnd);
-  for (uint32_t i = 0; i < kWriters; ++i) may_exit.Open();
-  for (Child& w : writers) EXPECT_EQ(w.Wait(kLong), 0);
-  r.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  for (ClosingPeer& w : writers) EXPECT_EQ(w.Release(), 0);
 }
 
 TEST_F(SignalTest, WriterGetsEpipeAfterTheReaderClosed) {
-  auto ch = Create("signal");
+  Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
-  Gate may_close, closed, may_exit;
-  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& end) {
-    if (!may_close.Wait(kLong)) return 11;
-    end.reset();  // takes the unread message, so it cannot kill us later
-    closed.Open();
-    return may_exit.Wait(kLong) ? 0 : 12;
-  });
+  Gate may_close;
+  // Its close takes the unread message, so that cannot kill it later.
+  ClosingPeer reader(*ch, Role::kReader, [&](End&) { return may_close.Wait(kLong) ? 0 : 11; });
   auto w = Open(*ch, Role::kWriter);  // waits for the reader's pid
   ASSERT_NE(w, nullptr);
   ch->Detach();
   size_t sent = 0;
   EXPECT_EQ(w->Send(Bytes("unread"), &sent, 1000), 0);
   may_close.Open();
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(reader.WaitClosed());
   EXPECT_EQ(w->Send(Bytes("late"), &sent, 1000), -EPIPE);
   EXPECT_EQ(w->Send(Bytes("late"), &sent, -1), -EPIPE);
-  may_exit.Open();
-  EXPECT_EQ(reader.Wait(kLong), 0) << "a signal killed the reader after its close?";
-  w.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  EXPECT_EQ(reader.Release(), 0) << "a signal killed the reader after its close?";
 }
 
 TEST_F(SignalTest, BoundariesDirectionAndTimeouts) {
-  auto ch = Create("signal");
+  Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
   auto r = Open(*ch, Role::kReader);
   ASSERT_NE(r, nullptr);
@@ -247,12 +230,10 @@ TEST_F(SignalTest, BoundariesDirectionAndTimeouts) {
   EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN);
   w.reset();
   EXPECT_EQ(r->Recv(buf, &n, 1000), kEnd);
-  r.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_F(SignalTest, SignalsFromOutsidersAreSkipped) {
-  auto ch = Create("signal");
+  Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
   auto r = Open(*ch, Role::kReader);
   ASSERT_NE(r, nullptr);
@@ -276,18 +257,14 @@ TEST_F(SignalTest, SignalsFromOutsidersAreSkipped) {
   ASSERT_EQ(r->Recv(buf, &n, 1000), 0);
   EXPECT_EQ(std::vector<std::byte>(buf.begin(), buf.begin() + static_cast<long>(n)), Bytes("ok"));
   w.reset();
-  r.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_F(SignalTest, ReaderCloseDrainsPendingSignalsAndRestoresTheMask) {
   const int sig = SIGRTMIN + 2;
-  auto ch = Create("signal");
+  Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
-  auto r = Open(*ch, Role::kReader);
-  auto w = Open(*ch, Role::kWriter);
+  auto [r, w] = OpenBothThenDetach(*ch);
   ASSERT_TRUE(r && w);
-  ch->Detach();
   sigset_t mask, pending;
   ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
   EXPECT_EQ(sigismember(&mask, sig), 1) << "blocked while the reader is open";
@@ -299,7 +276,6 @@ TEST_F(SignalTest, ReaderCloseDrainsPendingSignalsAndRestoresTheMask) {
   EXPECT_EQ(sigismember(&pending, sig), 0);
   ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, nullptr, &mask), 0);
   EXPECT_EQ(sigismember(&mask, sig), 0) << "unblocked again, as before";
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_F(SignalTest, FullSignalQueueGivesEagainThenWaitsForRoom) {
@@ -309,7 +285,7 @@ TEST_F(SignalTest, FullSignalQueueGivesEagainThenWaitsForRoom) {
   if (Child::Start([] { return ::unshare(CLONE_NEWUSER) == 0 ? 0 : 1; }).Wait(kLong) != 0) {
     GTEST_SKIP() << "unshare(CLONE_NEWUSER) is not permitted here";
   }
-  auto ch = Create("signal");
+  Channel* ch = CreateChannel("signal");
   ASSERT_NE(ch, nullptr);
   constexpr rlim_t kLimit = 8;
   Gate full;
@@ -350,7 +326,6 @@ TEST_F(SignalTest, FullSignalQueueGivesEagainThenWaitsForRoom) {
   EXPECT_EQ(w->Send(m, &sent, 10000), 0) << "room once the reader took one";
   w.reset();  // the end marker waits for room the same way
   EXPECT_EQ(reader.Wait(kLong), 0);
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 }  // namespace

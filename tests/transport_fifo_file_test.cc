@@ -17,24 +17,15 @@ namespace {
 
 class StreamTest : public ScratchDirTest, public ::testing::WithParamInterface<std::string> {
  protected:
-  std::unique_ptr<Channel> Create() {
-    auto ch = Find(GetParam()).Create(dir_);
-    EXPECT_TRUE(ch.ok()) << ch.status();
-    return ch.ok() ? *std::move(ch) : nullptr;
-  }
+  Channel* Create() { return CreateChannel(GetParam()); }
 };
 
 TEST_P(StreamTest, DataThenEndWhileTheClosedWriterLivesOn) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   const std::vector<std::byte> data = Pattern(200000, 1);  // over a pipe's capacity
-  Gate closed, may_exit;
-  Child w = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& end) {
-    if (SendAll(*end, data, 10000) != 0) return 11;
-    end.reset();
-    closed.Open();
-    return may_exit.Wait(kLong) ? 0 : 12;
-  });
+  ClosingPeer w(*ch, Role::kWriter,
+                [&](End& end) { return SendAll(end, data, 10000) != 0 ? 11 : 0; });
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
   ch->Detach();
@@ -42,31 +33,21 @@ TEST_P(StreamTest, DataThenEndWhileTheClosedWriterLivesOn) {
   std::vector<std::byte> got = RecvUntilEnd(**r, &last, 10000);
   EXPECT_EQ(last, kEnd);
   EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size() << " bytes";
-  EXPECT_TRUE(closed.Wait(kLong));
-  may_exit.Open();
-  EXPECT_EQ(w.Wait(kLong), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  EXPECT_TRUE(w.WaitClosed());
+  EXPECT_EQ(w.Release(), 0);
 }
 
 TEST_P(StreamTest, EndOnlyAfterEveryWriterClosed) {
   constexpr int kWriters = 3;
   constexpr size_t kChunk = 1000;  // under PIPE_BUF: each lands whole
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
-  std::vector<Gate> sent(kWriters), may_close(kWriters), closed(kWriters);
-  Gate may_exit;
-  std::vector<Child> writers;
-  for (int i = 0; i < kWriters; ++i) {
-    writers.push_back(StartEnd(*ch, Role::kWriter, [&, i](std::unique_ptr<End>& end) {
-      if (SendAll(*end, Pattern(kChunk, i), 10000) != 0) return 11;
-      sent[i].Open();
-      if (!may_close[i].Wait(kLong)) return 12;
-      end.reset();
-      closed[i].Open();
-      return may_exit.Wait(kLong) ? 0 : 13;
-    }));
-  }
+  std::vector<Gate> sent(kWriters), may_close(kWriters);
+  std::vector<ClosingPeer> writers = StartClosingWriters(*ch, kWriters, [&](int i, End& end) {
+    if (SendAll(end, Pattern(kChunk, static_cast<uint32_t>(i)), 10000) != 0) return 11;
+    sent[i].Open();
+    return may_close[i].Wait(kLong) ? 0 : 13;
+  });
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
   ch->Detach();
@@ -86,28 +67,22 @@ TEST_P(StreamTest, EndOnlyAfterEveryWriterClosed) {
   size_t n = 0;
   EXPECT_EQ((*r)->Recv(buf, &n, 0), -EAGAIN);
   for (int i = 0; i < kWriters - 1; ++i) may_close[i].Open();
-  for (int i = 0; i < kWriters - 1; ++i) ASSERT_TRUE(closed[i].Wait(kLong));
+  for (int i = 0; i < kWriters - 1; ++i) ASSERT_TRUE(writers[i].WaitClosed());
   EXPECT_EQ((*r)->Recv(buf, &n, 0), -EAGAIN) << "one writer still has its end open";
   EXPECT_EQ((*r)->Recv(buf, &n, 50), -ETIMEDOUT);
   may_close[kWriters - 1].Open();
-  ASSERT_TRUE(closed[kWriters - 1].Wait(kLong));
+  ASSERT_TRUE(writers[kWriters - 1].WaitClosed());
   EXPECT_EQ((*r)->Recv(buf, &n, 10000), kEnd);
   EXPECT_EQ((*r)->Recv(buf, &n, 0), kEnd) << "the end stays";
-  for (int i = 0; i < kWriters; ++i) may_exit.Open();
-  for (Child& w : writers) EXPECT_EQ(w.Wait(kLong), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  for (ClosingPeer& w : writers) EXPECT_EQ(w.Release(), 0);
 }
 
 TEST_P(StreamTest, BlockedReaderWakesWhenTheLastWriterCloses) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
-  Gate may_exit;
-  Child w = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& end) {
-    // Close only once the reader sleeps in Recv.
-    if (!WaitUntilBlockedIn(::getppid(), {SYS_poll, SYS_ppoll}, kLong)) return 11;
-    end.reset();
-    return may_exit.Wait(kLong) ? 0 : 12;
+  // Closes only once the reader sleeps in Recv.
+  ClosingPeer w(*ch, Role::kWriter, [&](End&) {
+    return WaitUntilBlockedIn(::getppid(), {SYS_poll, SYS_ppoll}, kLong) ? 0 : 11;
   });
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -117,22 +92,14 @@ TEST_P(StreamTest, BlockedReaderWakesWhenTheLastWriterCloses) {
   const absl::Time start = absl::Now();
   EXPECT_EQ((*r)->Recv(buf, &n, 20000), kEnd);
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-  may_exit.Open();
-  EXPECT_EQ(w.Wait(kLong), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  EXPECT_EQ(w.Release(), 0);
 }
 
 TEST_P(StreamTest, WriterGetsEpipeAfterTheReaderClosed) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
-  Gate may_close, closed, may_exit;
-  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& end) {
-    if (!may_close.Wait(kLong)) return 11;
-    end.reset();
-    closed.Open();
-    return may_exit.Wait(kLong) ? 0 : 12;
-  });
+  Gate may_close;
+  ClosingPeer reader(*ch, Role::kReader, [&](End&) { return may_close.Wait(kLong) ? 0 : 11; });
   auto w = ch->Open(Role::kWriter);
   ASSERT_TRUE(w.ok()) << w.status();
   ch->Detach();
@@ -141,18 +108,15 @@ TEST_P(StreamTest, WriterGetsEpipeAfterTheReaderClosed) {
   EXPECT_EQ((*w)->Send(hello, &sent, 1000), 0);
   EXPECT_EQ(sent, hello.size());
   may_close.Open();
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(reader.WaitClosed());
   EXPECT_EQ((*w)->Send(hello, &sent, 1000), -EPIPE);
   EXPECT_EQ((*w)->Send(hello, &sent, -1), -EPIPE) << "never blocks once the reader is gone";
   EXPECT_EQ((*w)->Send(hello, &sent, 0), -EPIPE);
-  may_exit.Open();
-  EXPECT_EQ(reader.Wait(kLong), 0);
-  w->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  EXPECT_EQ(reader.Release(), 0);
 }
 
 TEST_P(StreamTest, ReceiveTimesOutNotEarlyAndNeverBlocksAtZero) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -170,12 +134,10 @@ TEST_P(StreamTest, ReceiveTimesOutNotEarlyAndNeverBlocksAtZero) {
   EXPECT_GE(took, absl::Milliseconds(150));
   EXPECT_LT(took, absl::Milliseconds(2150));
   w->reset();
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, WrongDirectionIsEbadfAndLeavesDataAlone) {
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -192,8 +154,6 @@ TEST_P(StreamTest, WrongDirectionIsEbadfAndLeavesDataAlone) {
   buf.resize(n);
   EXPECT_EQ(buf, Bytes("abc"));
   w->reset();
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
@@ -201,7 +161,7 @@ TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
   constexpr uint32_t kRecords = 50;
   const size_t atomic = Find(GetParam()).caps().atomic_write;
   ASSERT_GT(atomic, 8u);
-  auto ch = Create();
+  Channel* ch = Create();
   ASSERT_NE(ch, nullptr);
   auto record = [atomic](uint32_t writer, uint32_t seq) {
     std::vector<std::byte> rec = Pattern(atomic, writer * 1000 + seq);
@@ -247,8 +207,6 @@ TEST_P(StreamTest, AtomicWritesFromSeveralWritersNeverInterleave) {
         << "interleaved record at " << off;
   }
   for (Child& w : writers) EXPECT_EQ(w.Wait(kLong), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(PeerCloseStreams, StreamTest, ::testing::Values("fifo", "file"),

@@ -50,7 +50,7 @@ TEST_P(MessageSocketTest, KernelAgreesWithMaxMessage) {
 // A zero-length message is a message; END comes only after the close, even
 // when the last thing queued before the close is a zero-length message.
 TEST_P(MessageSocketTest, ZeroLengthMessagesAreNotEnd) {
-  std::unique_ptr<Channel> ch;
+  Channel* ch = nullptr;
   std::unique_ptr<End> r, w;
   ASSERT_NO_FATAL_FAILURE(OpenBoth(&ch, &r, &w));
   const std::vector<size_t> sizes = {0, 3, 0, 0};
@@ -73,14 +73,12 @@ TEST_P(MessageSocketTest, ZeroLengthMessagesAreNotEnd) {
   } else {
     EXPECT_EQ(r->Recv(buf, &n, 0), -EAGAIN);
   }
-  r.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 // max_message + 1 fails and queues nothing; max_message arrives whole; a
 // buffer too small gives EMSGSIZE and the message stays queued.
 TEST_P(MessageSocketTest, MessageSizeLimits) {
-  std::unique_ptr<Channel> ch;
+  Channel* ch = nullptr;
   std::unique_ptr<End> r, w;
   ASSERT_NO_FATAL_FAILURE(OpenBoth(&ch, &r, &w));
   const size_t max = caps().max_message;
@@ -102,9 +100,6 @@ TEST_P(MessageSocketTest, MessageSizeLimits) {
   ASSERT_EQ(r->Recv(exact, &n, 1000), 0);
   EXPECT_EQ(n, max);
   EXPECT_TRUE(exact == Pattern(max, 3));
-  w.reset();
-  r.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 // K forked writers at once: every message whole and in its writer's order
@@ -112,7 +107,7 @@ TEST_P(MessageSocketTest, MessageSizeLimits) {
 // declared). udp may lose messages, never corrupt or duplicate them.
 TEST_P(ManyWriterSocketTest, SeveralWriters) {
   constexpr int kWriters = 3, kPerWriter = 200;
-  auto ch = Create(dir_);
+  Channel* ch = CreateChannel(GetParam());
   ASSERT_NE(ch, nullptr);
   Gate go;
   std::vector<Child> writers;
@@ -163,44 +158,35 @@ TEST_P(ManyWriterSocketTest, SeveralWriters) {
   if (caps().peer_close) {
     EXPECT_EQ((*r)->Recv(buf, &n, 10000), kEnd);
   }
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 // The reader closes: a writer gets EPIPE, within a bounded number of sends
 // (TCP takes one send to provoke the reset), never SIGPIPE.
 TEST_P(PeerCloseSocketTest, EpipeAfterReaderClose) {
-  auto ch = Create(dir_);
+  Channel* ch = CreateChannel(GetParam());
   ASSERT_NE(ch, nullptr);
-  Gate closed, release;
-  Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& r) {
+  ClosingPeer reader(*ch, Role::kReader, [&](End& r) {
     Buf buf(RecvCap());
     size_t n = 0;
-    if (r->Recv(buf, &n, 10000) != 0 || n != 1) return 11;
-    r.reset();
-    closed.Open();
-    return release.Wait(kLong) ? 0 : 12;
+    return r.Recv(buf, &n, 10000) != 0 || n != 1 ? 11 : 0;
   });
   auto w = ch->Open(Role::kWriter);
   ASSERT_TRUE(w.ok()) << w.status();
   ch->Detach();
   size_t sent = 0;
   ASSERT_EQ((*w)->Send(Bytes("x"), &sent, 1000), 0);
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(reader.WaitClosed());
   int rc = 0;
   for (int i = 0; i < 100 && rc == 0; ++i) rc = (*w)->Send(Bytes("y"), &sent, 1000);
   EXPECT_EQ(rc, -EPIPE);
   EXPECT_EQ((*w)->Send(Bytes("z"), &sent, 1000), -EPIPE) << "stays EPIPE";
-  release.Open();
-  EXPECT_EQ(reader.Wait(kLong), 0);
-  w->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  EXPECT_EQ(reader.Release(), 0);
 }
 
 // A stream writer blocked in a large Send when the reader closes: the
 // partial count first, EPIPE with the next call.
 TEST_P(StreamSocketTest, BlockedStreamSendReportsPartialThenEpipe) {
-  auto ch = Create(dir_);
+  Channel* ch = CreateChannel(GetParam());
   ASSERT_NE(ch, nullptr);
   Gate sending, release;
   Child reader = StartEnd(*ch, Role::kReader, [&](std::unique_ptr<End>& r) {
@@ -225,15 +211,13 @@ TEST_P(StreamSocketTest, BlockedStreamSendReportsPartialThenEpipe) {
   EXPECT_EQ((*w)->Send(big, &sent, 1000), -EPIPE);
   release.Open();
   EXPECT_EQ(reader.Wait(kLong), 0);
-  w->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 // Full: never-block gives EAGAIN, a bounded wait ETIMEDOUT not early,
 // nothing is lost, and sends resume after a drain, in both directions. (An
 // unreliable transport drops instead of filling.)
 TEST_P(ReliableSocketTest, FullSendTimesOutAndResumesAfterADrain) {
-  std::unique_ptr<Channel> ch;
+  Channel* ch = nullptr;
   std::unique_ptr<End> r, w;
   ASSERT_NO_FATAL_FAILURE(OpenBoth(&ch, &r, &w));
   Buf buf(RecvCap());
@@ -267,9 +251,6 @@ TEST_P(ReliableSocketTest, FullSendTimesOutAndResumesAfterADrain) {
     SCOPED_TRACE("reader to writer");
     fill_and_drain(*r, *w);
   }
-  w.reset();
-  r.reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Sockets, MessageSocketTest, ::testing::ValuesIn(SocketsWhere(Messages)),

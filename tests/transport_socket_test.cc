@@ -72,17 +72,14 @@ TEST_P(SocketTest, BothOpeningOrdersInOneProcessAndBothDirections) {
 // everything in order with boundaries kept, then END (if declared) while the
 // writer process still lives.
 TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
-  auto ch = Create(dir_);
+  Channel* ch = CreateChannel(GetParam());
   ASSERT_NE(ch, nullptr);
-  Gate closed, release;
   const std::vector<size_t> sizes = Sizes();
-  Child writer = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& w) {
+  ClosingPeer writer(*ch, Role::kWriter, [&](End& w) {
     for (size_t i = 0; i < sizes.size(); ++i) {
-      if (Put(*w, Pattern(sizes[i], static_cast<uint32_t>(i)), 10000) != 0) return 11;
+      if (Put(w, Pattern(sizes[i], static_cast<uint32_t>(i)), 10000) != 0) return 11;
     }
-    w.reset();
-    closed.Open();
-    return release.Wait(kLong) ? 0 : 12;
+    return 0;
   });
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -112,7 +109,7 @@ TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
     got = RecvUntilEnd(**r, &last, 10000, want.size());
     EXPECT_EQ(got, want);
   }
-  ASSERT_TRUE(closed.Wait(kLong));
+  ASSERT_TRUE(writer.WaitClosed());
   size_t n = 0;
   if (caps().peer_close) {
     EXPECT_EQ((*r)->Recv(buf, &n, 10000), kEnd);
@@ -121,15 +118,12 @@ TEST_P(SocketTest, ForkedWriterDataThenEndWhileWriterLives) {
   } else {
     EXPECT_EQ((*r)->Recv(buf, &n, 50), -ETIMEDOUT);
   }
-  release.Open();
-  EXPECT_EQ(writer.Wait(kLong), 0);
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
+  EXPECT_EQ(writer.Release(), 0);
 }
 
 // Empty: never-block gives EAGAIN, a bounded wait ETIMEDOUT not early.
 TEST_P(SocketTest, TimeoutsOnEmpty) {
-  auto ch = Create(dir_);
+  Channel* ch = CreateChannel(GetParam());
   ASSERT_NE(ch, nullptr);
   auto r = ch->Open(Role::kReader);
   ASSERT_TRUE(r.ok());
@@ -150,9 +144,6 @@ TEST_P(SocketTest, TimeoutsOnEmpty) {
   ch->Detach();
   EXPECT_EQ((*r)->Recv(buf, &n, 0), -EAGAIN);
   timed_recv(150);
-  w->reset();
-  r->reset();
-  EXPECT_TRUE(ch->Destroy().ok());
 }
 
 // The node is a socket of mode 0600 while the channel lives, and gone after

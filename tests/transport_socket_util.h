@@ -4,7 +4,7 @@
 // declared capabilities (a test never skips at run time):
 //
 //   class MessageSocketTest : public SocketTest {};
-//   TEST_P(MessageSocketTest, Something) { auto ch = Create(dir_); ... }
+//   TEST_P(MessageSocketTest, Something) { Channel* ch = CreateChannel(GetParam()); ... }
 //   INSTANTIATE_TEST_SUITE_P(Sockets, MessageSocketTest,
 //                            ::testing::ValuesIn(SocketsWhere(Messages)), ParamName);
 #ifndef IPCSPEC_TESTS_TRANSPORT_SOCKET_UTIL_H_
@@ -97,8 +97,8 @@ class SocketTest : public ScratchDirTest, public ::testing::WithParamInterface<s
 
   // A channel with its reader and writer open in this process, the channel's
   // own hold dropped (Detach).
-  void OpenBoth(std::unique_ptr<Channel>* ch, std::unique_ptr<End>* r, std::unique_ptr<End>* w) {
-    *ch = Create(dir_);
+  void OpenBoth(Channel** ch, std::unique_ptr<End>* r, std::unique_ptr<End>* w) {
+    *ch = CreateChannel(GetParam());
     ASSERT_NE(*ch, nullptr);
     auto reader = (*ch)->Open(Role::kReader);
     auto writer = (*ch)->Open(Role::kWriter);

@@ -22,8 +22,10 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -121,6 +123,51 @@ inline Child StartEnd(Channel& ch, Role role, const std::function<int(std::uniqu
   });
 }
 
+// A forked peer holding the `role` End of `ch`: it runs work(end) (0 to go
+// on, else its exit code), closes the End, says so, and stays alive until
+// Release(), so the other side sees a close, never a death.
+//
+//   ClosingPeer reader(*ch, Role::kReader, [&](End&) { return may_close.Wait(kLong) ? 0 : 11; });
+//   ASSERT_TRUE(reader.WaitClosed());
+//   EXPECT_EQ(reader.Release(), 0);  // the child's exit code
+class ClosingPeer {
+ public:
+  ClosingPeer(Channel& ch, Role role, const std::function<int(End&)>& work)
+      : child_(Start(ch, role, work)) {}
+
+  bool WaitClosed() { return closed_.Wait(kLong); }
+  int Release() {
+    release_.Open();
+    return child_.Wait(kLong);
+  }
+  pid_t pid() const { return child_.pid(); }
+
+ private:
+  // The child's life: work, close, say so, wait to be released.
+  Child Start(Channel& ch, Role role, const std::function<int(End&)>& work) {
+    return StartEnd(ch, role, [&](std::unique_ptr<End>& end) {
+      if (int rc = work(*end); rc != 0) return rc;
+      end.reset();
+      closed_.Open();
+      return release_.Wait(kLong) ? 0 : 12;
+    });
+  }
+
+  Gate closed_, release_;  // before child_: Start uses them
+  Child child_;
+};
+
+// `n` ClosingPeer writers of `ch`: writer i runs work(i, end).
+inline std::vector<ClosingPeer> StartClosingWriters(Channel& ch, int n,
+                                                    const std::function<int(int, End&)>& work) {
+  std::vector<ClosingPeer> writers;
+  writers.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    writers.emplace_back(ch, Role::kWriter, [&work, i](End& end) { return work(i, end); });
+  }
+  return writers;
+}
+
 // Waits until `pid` sleeps inside one of the given system calls
 // (ipcspec/proc.h), for at most `timeout`.
 inline bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls,
@@ -179,6 +226,8 @@ class ScratchDirTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
+    for (const std::unique_ptr<Channel>& ch : channels_) EXPECT_TRUE(ch->Destroy().ok());
+    channels_.clear();
     if (::rmdir(dir_.c_str()) != 0) {
       ADD_FAILURE() << dir_ << " is not empty after Destroy()";
       std::filesystem::remove_all(dir_);
@@ -189,7 +238,20 @@ class ScratchDirTest : public ::testing::Test {
     EXPECT_NE(t, nullptr) << name;
     return *t;
   }
+  // A channel of `transport` in the scratch dir, or null (the failure is
+  // recorded). It is destroyed, and that checked, when the test ends: after
+  // the test's own Ends and children, which are gone by then.
+  Channel* CreateChannel(std::string_view transport) {
+    absl::StatusOr<std::unique_ptr<Channel>> ch = Find(transport).Create(dir_);
+    EXPECT_TRUE(ch.ok()) << ch.status();
+    if (!ch.ok()) return nullptr;
+    channels_.push_back(*std::move(ch));
+    return channels_.back().get();
+  }
   std::string dir_;
+
+ private:
+  std::vector<std::unique_ptr<Channel>> channels_;
 };
 
 }  // namespace ipcspec::testing

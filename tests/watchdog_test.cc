@@ -27,10 +27,7 @@ using ::testing::MatchesRegex;
 using ::testing::StartsWith;
 
 SandboxOptions Options() {
-  SandboxOptions o;
-  o.timeout = absl::Seconds(20);
-  o.hang_grace = absl::Milliseconds(300);
-  return o;
+  return {.timeout = absl::Seconds(20), .hang_grace = absl::Milliseconds(300)};
 }
 
 // A participant that is in `call` for ever.

@@ -25,14 +25,7 @@ constexpr absl::Duration kRendezvousTimeout = absl::Seconds(10);
 constexpr TransportSpec kFifoSpec = {
     .name = "fifo",
     .description = "named pipe (mkfifo) in the scratch directory, opened by path",
-    .caps = {.framing = Framing::kStream,
-             .direction = Direction::kOneWay,
-             .multi_writer = true,
-             .peer_close = true,
-             .named = true,
-             .model = ModelClass::kByteStream,
-             .capacity = 65536,           // a FIFO is a pipe: 16 pages by default
-             .atomic_write = PIPE_BUF}};  // POSIX: writes up to PIPE_BUF are atomic
+    .caps = Named(kPipeCaps)};
 
 // The read end. A FIFO read returns 0 both when every writer has closed and
 // when no writer has opened it yet since this reader did; only the first is

@@ -38,21 +38,18 @@ struct Control {
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 constexpr size_t kControlSize = 4096;
 
+// A killed writer is never counted closed (see above). A file never fills
+// up, so no send blocks: no capacity to declare. Linux holds the inode lock
+// across one write(2) to a regular file, so O_APPEND writes land whole and
+// never interleave; a page is a conservative bound that holds on every local
+// file system.
 constexpr TransportSpec kFileSpec = {
     .name = "file",
     .description = "regular file: O_APPEND writers, a reader following it with inotify",
-    .caps = {.framing = Framing::kStream,
-             .direction = Direction::kOneWay,
-             .multi_writer = true,
+    .caps = {.multi_writer = true,
              .peer_close = true,
-             .end_on_death = false,  // a killed writer is never counted closed (see above)
+             .end_on_death = false,
              .named = true,
-             .model = ModelClass::kByteStream,
-             // A file never fills up, so no send blocks: no capacity to
-             // declare. Linux holds the inode lock across one write(2) to a
-             // regular file, so O_APPEND writes land whole and never
-             // interleave; a page is a conservative bound that holds on every
-             // local file system.
              .atomic_write = 4096,
              .realtime = false}};
 

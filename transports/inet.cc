@@ -29,11 +29,7 @@ constexpr uint64_t kUdpMaxMessage = 65507;
 constexpr TransportSpec kTcpSpec = {
     .name = "tcp",
     .description = "TCP on 127.0.0.1, ephemeral port, TCP_NODELAY, one connection",
-    .caps = {.framing = Framing::kStream,
-             .direction = Direction::kDuplex,
-             .peer_close = true,
-             .named = true,
-             .model = ModelClass::kByteStream}};
+    .caps = {.direction = Direction::kDuplex, .peer_close = true, .named = true}};
 constexpr SocketEndOptions kTcpEnd = {
     .framing = Framing::kStream, .reset_is_epipe = true, .tcp_nodelay = true};
 

@@ -1,6 +1,5 @@
 // pipe: an anonymous pipe(2); the reader end reads, the writer end writes.
 #include <fcntl.h>
-#include <limits.h>
 #include <unistd.h>
 
 #include "ipcspec/registry.h"
@@ -11,15 +10,7 @@ namespace ipcspec {
 namespace {
 
 constexpr TransportSpec kPipeSpec = {
-    .name = "pipe",
-    .description = "anonymous pipe(2), inherited across fork",
-    .caps = {.framing = Framing::kStream,
-             .direction = Direction::kOneWay,
-             .multi_writer = true,
-             .peer_close = true,
-             .model = ModelClass::kByteStream,
-             .capacity = 65536,           // 16 pages, the Linux default
-             .atomic_write = PIPE_BUF}};  // POSIX: writes up to PIPE_BUF are atomic
+    .name = "pipe", .description = "anonymous pipe(2), inherited across fork", .caps = kPipeCaps};
 
 class PipeChannel : public Channel {
  public:

@@ -12,22 +12,13 @@ namespace {
 
 // Linux defaults of fs.mqueue.msg_max and msgsize_max, which every fresh IPC
 // namespace starts with and an unprivileged process may use.
-constexpr long kMaxMsg = 10;
-constexpr long kMsgSize = 8192;
+constexpr QueueLimits kLimits = {.max_message = 8192, .capacity = 10 * 8192, .max_queued = 10};
 
+// A send is refused exactly at mq_maxmsg (mq_send(3) EAGAIN).
 constexpr TransportSpec kPosixMqSpec = {
     .name = "posix_mq",
     .description = "POSIX message queue (mq_open/mq_send/mq_receive), 10 x 8192 bytes",
-    .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kOneWay,
-             .multi_writer = true,
-             .named = true,
-             .model = ModelClass::kPriorityQueue,
-             .max_message = kMsgSize,
-             .capacity = kMaxMsg * kMsgSize,
-             .atomic_write = kMsgSize,
-             .max_queued = kMaxMsg,
-             .overhead = Overhead::kNone}};  // refused exactly at mq_maxmsg (mq_send(3) EAGAIN)
+    .caps = NamedQueueCaps(ModelClass::kPriorityQueue, kLimits)};
 
 class MqChannel : public Channel {
  public:
@@ -55,8 +46,8 @@ class PosixMqTransport : public TransportBase {
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
     std::string name = UniqueName("/ipcspec");
     struct mq_attr attr = {};
-    attr.mq_maxmsg = kMaxMsg;
-    attr.mq_msgsize = kMsgSize;
+    attr.mq_maxmsg = kLimits.max_queued;
+    attr.mq_msgsize = kLimits.max_message;
     mqd_t q = ::mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
     if (q == static_cast<mqd_t>(-1)) return ErrnoStatus("mq_open", name);
     ::mq_close(q);

@@ -45,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ipcspec/transport.h"
+#include "transports/transport_base.h"
 
 namespace ipcspec {
 
@@ -60,22 +61,15 @@ inline constexpr int kShmRingMaxEnds = 64;
 // Bytes reserved in the segment for the ShmSync implementation's state.
 inline constexpr size_t kShmSyncAreaBytes = 8192;
 
-// The capabilities both shared-memory transports declare.
-inline constexpr Capabilities kShmRingCaps = {.framing = Framing::kMessage,
-                                              .direction = Direction::kOneWay,
-                                              .reliable = true,
-                                              .ordered = true,
-                                              .multi_writer = true,
-                                              .peer_close = true,
-                                              .named = true,
-                                              .model = ModelClass::kFifoQueue,
-                                              .max_message = kShmRingMaxMessage,
-                                              .capacity = kShmRingCapacity,
-                                              .atomic_write = kShmRingMaxMessage,
-                                              .max_queued = kShmRingMaxQueued,
-                                              // payload bytes and chunks, no headers counted
-                                              .overhead = Overhead::kNone,
-                                              .realtime = true};
+// The capabilities both shared-memory transports declare: a named queue
+// whose reader sees the end once every writer has closed or died.
+inline constexpr Capabilities kShmRingCaps = [] {
+  Capabilities caps = NamedQueueCaps(ModelClass::kFifoQueue, {.max_message = kShmRingMaxMessage,
+                                                              .capacity = kShmRingCapacity,
+                                                              .max_queued = kShmRingMaxQueued});
+  caps.peer_close = true;
+  return caps;
+}();
 
 // Two locks and two events, each indexed by a role (Role::kReader = 0,
 // Role::kWriter = 1). The lock of a role is held by one End of that role for

@@ -58,7 +58,6 @@ constexpr TransportSpec kSignalSpec = {
     .name = "signal",
     .description = "realtime signal SIGRTMIN+2 via sigqueue/sigtimedwait, 7 bytes per message",
     .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kOneWay,
              .multi_writer = true,
              .peer_close = true,
              .end_on_death = false,  // a killed writer sends no END marker (see above)

@@ -76,6 +76,23 @@ uint64_t UnixDefaultMaxMessage(int type);
 // In a constexpr TransportSpec of an AF_UNIX message transport: "the
 // datagram limit of this socket type", which the kernel decides.
 inline constexpr uint64_t kUnixMessageLimit = UINT64_MAX;
+// What an AF_UNIX socket of `type` promises: a duplex byte stream
+// (SOCK_STREAM) or queue of records (SOCK_SEQPACKET, SOCK_DGRAM) of up to
+// the type's datagram limit; stream and seqpacket end when the peer closes,
+// dgram never does. `multi_writer`: several writers send on the socket (they
+// share a socketpair side, or connect to one dgram reader), each record
+// whole. `named`: reachable by path.
+constexpr Capabilities UnixSocketCaps(int type, bool multi_writer, bool named) {
+  const bool records = type != SOCK_STREAM;
+  return {.framing = records ? Framing::kMessage : Framing::kStream,
+          .direction = Direction::kDuplex,
+          .multi_writer = multi_writer,
+          .peer_close = type != SOCK_DGRAM,
+          .named = named,
+          .model = records ? ModelClass::kFifoQueue : ModelClass::kByteStream,
+          .max_message = records ? kUnixMessageLimit : 0,
+          .atomic_write = records && multi_writer ? kUnixMessageLimit : 0};
+}
 // `spec` with every kUnixMessageLimit (max_message, atomic_write) replaced
 // by UnixDefaultMaxMessage(type).
 TransportSpec WithUnixMessageLimit(TransportSpec spec, int type);

@@ -18,35 +18,21 @@
 namespace ipcspec {
 namespace {
 
+// Every process that opens the writer side shares one socket: multi_writer.
 constexpr TransportSpec kStreamSpec = {
     .name = "socketpair_stream",
     .description = "socketpair(AF_UNIX, SOCK_STREAM), inherited across fork",
-    .caps = {.framing = Framing::kStream,
-             .direction = Direction::kDuplex,
-             .multi_writer = true,  // every process that opens the writer side shares one socket
-             .peer_close = true,
-             .model = ModelClass::kByteStream}};
+    .caps = UnixSocketCaps(SOCK_STREAM, /*multi_writer=*/true, /*named=*/false)};
 constexpr TransportSpec kSeqpacketSpec = {
     .name = "socketpair_seqpacket",
     .description =
         "socketpair(AF_UNIX, SOCK_SEQPACKET), inherited across fork; "
         "SO_PASSCRED tells empty records from end of stream",
-    .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kDuplex,
-             .multi_writer = true,
-             .peer_close = true,
-             .model = ModelClass::kFifoQueue,
-             .max_message = kUnixMessageLimit,
-             .atomic_write = kUnixMessageLimit}};
+    .caps = UnixSocketCaps(SOCK_SEQPACKET, /*multi_writer=*/true, /*named=*/false)};
 constexpr TransportSpec kDgramSpec = {
     .name = "socketpair_dgram",
     .description = "socketpair(AF_UNIX, SOCK_DGRAM), inherited across fork",
-    .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kDuplex,
-             .multi_writer = true,
-             .model = ModelClass::kFifoQueue,
-             .max_message = kUnixMessageLimit,
-             .atomic_write = kUnixMessageLimit}};
+    .caps = UnixSocketCaps(SOCK_DGRAM, /*multi_writer=*/true, /*named=*/false)};
 
 class SocketpairChannel : public Channel {
  public:

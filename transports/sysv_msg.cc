@@ -37,21 +37,16 @@ constexpr size_t kMaxMessage = 8192;
 constexpr size_t kQueueBytes = 16384;
 constexpr long kType = 1;
 
+// msg_qbytes counts payload only (msgsnd(2)). Linux also bounds the number
+// of messages by msg_qbytes (one "byte" per message), which only zero-length
+// messages reach.
 constexpr TransportSpec kSysvMsgSpec = {
     .name = "sysv_msg",
     .description = "System V message queue (msgget/msgsnd/msgrcv), mtype 1, 16384 bytes",
-    .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kOneWay,
-             .multi_writer = true,
-             .named = true,
-             .model = ModelClass::kTypedQueue,
-             .max_message = kMaxMessage,
-             .capacity = kQueueBytes,
-             .atomic_write = kMaxMessage,
-             // Linux also bounds the number of messages by msg_qbytes (one
-             // "byte" per message), which only zero-length messages reach.
-             .max_queued = kQueueBytes,
-             .overhead = Overhead::kNone}};  // msg_qbytes counts payload only (msgsnd(2))
+    .caps = NamedQueueCaps(
+        ModelClass::kTypedQueue,
+        {.max_message = kMaxMessage, .capacity = kQueueBytes, .max_queued = kQueueBytes})};
+
 // SIGRTMAX-1: not used by glibc, by the harness, or by the signal transport
 // (SIGRTMIN+2).
 int InterruptSignal() { return SIGRTMAX - 1; }

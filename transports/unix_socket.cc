@@ -32,34 +32,19 @@ namespace {
 constexpr TransportSpec kStreamSpec = {
     .name = "unix_stream",
     .description = "AF_UNIX SOCK_STREAM on a path in the scratch dir, one connection",
-    .caps = {.framing = Framing::kStream,
-             .direction = Direction::kDuplex,
-             .peer_close = true,
-             .named = true,
-             .model = ModelClass::kByteStream}};
+    .caps = UnixSocketCaps(SOCK_STREAM, /*multi_writer=*/false, /*named=*/true)};
 constexpr TransportSpec kSeqpacketSpec = {
     .name = "unix_seqpacket",
     .description =
         "AF_UNIX SOCK_SEQPACKET on a path in the scratch dir, one connection, "
         "SO_PASSCRED tells empty records from end of stream",
-    .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kDuplex,
-             .peer_close = true,
-             .named = true,
-             .model = ModelClass::kFifoQueue,
-             .max_message = kUnixMessageLimit}};
+    .caps = UnixSocketCaps(SOCK_SEQPACKET, /*multi_writer=*/false, /*named=*/true)};
 constexpr TransportSpec kDgramSpec = {
     .name = "unix_dgram",
     .description =
         "AF_UNIX SOCK_DGRAM: reader bound to a path in the scratch dir, writers "
         "connect(); the reader's sends answer the last sender",
-    .caps = {.framing = Framing::kMessage,
-             .direction = Direction::kDuplex,
-             .multi_writer = true,
-             .named = true,
-             .model = ModelClass::kFifoQueue,
-             .max_message = kUnixMessageLimit,
-             .atomic_write = kUnixMessageLimit}};
+    .caps = UnixSocketCaps(SOCK_DGRAM, /*multi_writer=*/true, /*named=*/true)};
 
 // The node is the channel's name; `held` (the listener, or the dgram
 // reader's bound socket) its hold, dropped by Detach.

@@ -300,18 +300,21 @@ static void spsc_destroy(void* channel) {
 }
 
 static const ipcspec_transport kSpscRing = {
-    IPCSPEC_ABI_VERSION,
-    "spsc_ring",
-    {IPCSPEC_MESSAGE, IPCSPEC_ONE_WAY, IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE, 0,
-     /*max_message=*/SPSC_MAX_MESSAGE, /*capacity=*/SPSC_CAPACITY, /*atomic_write=*/0,
-     /*max_queued=*/SPSC_MAX_QUEUED},
-    spsc_create,
-    spsc_open,
-    spsc_detach,
-    spsc_send,
-    spsc_recv,
-    spsc_close,
-    spsc_destroy,
+    .abi_version = IPCSPEC_ABI_VERSION,
+    .name = "spsc_ring",
+    .caps = {.framing = IPCSPEC_MESSAGE,
+             .direction = IPCSPEC_ONE_WAY,
+             .flags = IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE,
+             .max_message = SPSC_MAX_MESSAGE,
+             .capacity = SPSC_CAPACITY,
+             .max_queued = SPSC_MAX_QUEUED},
+    .create = spsc_create,
+    .open = spsc_open,
+    .detach = spsc_detach,
+    .send = spsc_send,
+    .recv = spsc_recv,
+    .close = spsc_close,
+    .destroy = spsc_destroy,
 };
 
 __attribute__((visibility("default"))) const ipcspec_transport* ipcspec_transport_v1(void) {

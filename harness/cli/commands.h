@@ -6,6 +6,9 @@
 #ifndef IPCSPEC_HARNESS_CLI_COMMANDS_H_
 #define IPCSPEC_HARNESS_CLI_COMMANDS_H_
 
+#include <algorithm>
+#include <array>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +32,17 @@ inline constexpr FlagSpec kSelectionFlags[] = {
     {"property", "GLOB[,GLOB]", "properties to check, e.g. G-*,-G-TIMEOUT"},
     {"plugin", "PATH", "load a transport plugin (a shared object)", true},
 };
+
+// kSelectionFlags followed by a command's own flags:
+//   constexpr auto kListFlags = SelectionFlagsAnd({{"verbose", "", "name every pair ..."}});
+template <size_t N>
+constexpr std::array<FlagSpec, std::size(kSelectionFlags) + N> SelectionFlagsAnd(
+    const FlagSpec (&own)[N]) {
+  std::array<FlagSpec, std::size(kSelectionFlags) + N> all{};
+  std::copy(std::begin(kSelectionFlags), std::end(kSelectionFlags), all.begin());
+  std::copy(own, own + N, all.begin() + std::size(kSelectionFlags));
+  return all;
+}
 
 // Loads each --plugin; throws UsageError naming the first that fails.
 void LoadPlugins(const std::vector<std::string>& paths);

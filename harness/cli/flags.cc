@@ -1,6 +1,7 @@
 #include "harness/cli/flags.h"
 
 #include <algorithm>
+#include <iostream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -129,6 +130,13 @@ std::string FlagHelp(std::string_view usage, std::string_view what,
                           i < specs.size() ? specs[i].help : "this help");
   }
   return out;
+}
+
+std::optional<Flags> ParseCommandFlags(std::span<char* const> args, const CommandHelp& help) {
+  Flags f = ParseFlags(args, help.flags);
+  if (!f.help()) return f;
+  std::cout << FlagHelp(help.usage, help.what, help.flags);
+  return std::nullopt;
 }
 
 }  // namespace ipcspec

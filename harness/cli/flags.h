@@ -64,6 +64,17 @@ Flags ParseFlags(std::span<char* const> args, std::span<const FlagSpec> specs);
 std::string FlagHelp(std::string_view usage, std::string_view what,
                      std::span<const FlagSpec> specs);
 
+// A command's --help page: its usage line, what it does, and its flags.
+struct CommandHelp {
+  std::string_view usage;  // "ipcspec list [flags]"
+  std::string_view what;
+  std::span<const FlagSpec> flags;
+};
+
+// ParseFlags by help.flags; with --help, prints the help page to stdout and
+// returns nothing (the command then exits 0).
+std::optional<Flags> ParseCommandFlags(std::span<char* const> args, const CommandHelp& help);
+
 }  // namespace ipcspec
 
 #endif  // IPCSPEC_HARNESS_CLI_FLAGS_H_

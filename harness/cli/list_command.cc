@@ -17,13 +17,17 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-const FlagSpec kListFlags[] = {
-    kSelectionFlags[0],
-    kSelectionFlags[1],
-    kSelectionFlags[2],
+constexpr auto kListFlags = SelectionFlagsAnd({
     {"format", "text|json|markdown", "text (default), JSON for tools, or the spec page"},
     {"verbose", "", "name every pair that does not apply, with the reason"},
-};
+});
+
+const CommandHelp kListHelp = {
+    .usage = "ipcspec list [flags]",
+    .what =
+        "Lists the transports and properties, and what `ipcspec run` with the "
+        "same filters would check.",
+    .flags = kListFlags};
 
 // Properties that measure time share one ctest RESOURCE_LOCK, so that
 // `ctest -j` does not run two of them against each other.
@@ -157,14 +161,9 @@ void ListText(const Selection& s, Shard shard, bool verbose, std::ostream& os) {
 }  // namespace
 
 int ListCommand(std::span<char* const> args) {
-  const Flags f = ParseFlags(args, kListFlags);
-  if (f.help()) {
-    std::cout << FlagHelp("ipcspec list [flags]",
-                          "Lists the transports and properties, and what `ipcspec run` with the "
-                          "same filters would check.",
-                          kListFlags);
-    return 0;
-  }
+  const std::optional<Flags> parsed = ParseCommandFlags(args, kListHelp);
+  if (!parsed) return 0;  // --help
+  const Flags& f = *parsed;
   if (!f.positional().empty()) throw UsageError{"list takes no arguments"};
   const std::string format = f.Get("format", "text");
   if (format != "text" && format != "json" && format != "markdown") {

@@ -80,29 +80,19 @@ Matrix BuildMatrix(const RunReport& r) {
   return m;
 }
 
-std::string CellWord(const Cell* c) {
-  if (c == nullptr) return "";
-  if (!c->outcome) return "-";
-  switch (*c->outcome) {
-    case Outcome::kPass:
-      return "ok";
-    case Outcome::kFail:
-      return "FAIL";
-    case Outcome::kCrashed:
-      return "CRASH";
-    case Outcome::kTimeout:
-      return "HANG";
-    case Outcome::kBroken:
-      return "BROKEN";
-    case Outcome::kUnsupported:
-      return "unsup";
-    case Outcome::kLeaked:
-      return "LEAK";
-    case Outcome::kSkipped:
-      return "-";
-  }
-  return "?";
+CellLook LookOf(const Cell* c) {
+  // In Outcome's order.
+  static constexpr CellLook kLooks[] = {
+      {"ok", "#2da44e"},     {"FAIL", "#cf222e"},  {"CRASH", "#82071e"}, {"HANG", "#bf8700"},
+      {"BROKEN", "#8250df"}, {"unsup", "#8c959f"}, {"LEAK", "#953800"},  {"-", "#8c959f"}};
+  static_assert(std::size(kLooks) == static_cast<size_t>(Outcome::kSkipped) + 1);
+  if (c == nullptr) return {"", "#ffffff"};
+  if (!c->outcome) return {"-", "#eaeef2"};  // does not apply
+  const auto i = static_cast<size_t>(*c->outcome);
+  return i < std::size(kLooks) ? kLooks[i] : CellLook{"?", "#8c959f"};
 }
+
+std::string CellWord(const Cell* c) { return std::string(LookOf(c).word); }
 
 void PrintMatrix(const Matrix& m, std::ostream& os) {
   if (m.transports.empty()) return;

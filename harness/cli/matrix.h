@@ -34,9 +34,15 @@ struct Matrix {
 // a pair's cell is its first failing iteration, else its last.
 Matrix BuildMatrix(const RunReport& r);
 
-// "ok", "FAIL", "CRASH", "HANG", "BROKEN", "LEAK", "unsup"; "-" when it does
-// not apply, "" when not selected.
-std::string CellWord(const Cell* c);
+// How a cell reads in the reports: its word in the text matrix ("ok",
+// "FAIL", "CRASH", "HANG", "BROKEN", "LEAK", "unsup"; "-" when it does not
+// apply, "" when not selected) and its colour in the SVG matrix.
+struct CellLook {
+  std::string_view word;
+  const char* colour;
+};
+CellLook LookOf(const Cell* c);
+std::string CellWord(const Cell* c);  // LookOf(c).word
 extern const char kMatrixLegend[];
 
 void PrintMatrix(const Matrix& m, std::ostream& os);

@@ -25,6 +25,11 @@ const FlagSpec kMergeFlags[] = {
     {"format", "KIND=PATH", "a report by kind: json, junit, summary-md or matrix-svg", true},
 };
 
+const CommandHelp kMergeHelp = {
+    .usage = "ipcspec merge [flags] REPORT.json...",
+    .what = "Merges the JSON reports of several shards or runs into one report.",
+    .flags = kMergeFlags};
+
 ReportEntry EntryFromJson(const nlohmann::json& j) {
   ReportEntry e;
   PropertyResult& p = e.result;
@@ -88,13 +93,9 @@ void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
 }  // namespace
 
 int MergeCommand(std::span<char* const> args) {
-  const Flags f = ParseFlags(args, kMergeFlags);
-  if (f.help()) {
-    std::cout << FlagHelp("ipcspec merge [flags] REPORT.json...",
-                          "Merges the JSON reports of several shards or runs into one report.",
-                          kMergeFlags);
-    return 0;
-  }
+  const std::optional<Flags> parsed = ParseCommandFlags(args, kMergeHelp);
+  if (!parsed) return 0;  // --help
+  const Flags& f = *parsed;
   if (f.positional().empty()) throw UsageError{"merge needs at least one REPORT.json"};
   RunReport report;
   report.complete = true;

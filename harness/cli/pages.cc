@@ -52,32 +52,17 @@ std::string MdMatrix(const Matrix& m) {
   return out;
 }
 
-const char* SvgColour(const Cell* c) {
-  if (c == nullptr) return "#ffffff";
-  if (!c->outcome) return "#eaeef2";
-  switch (*c->outcome) {
-    case Outcome::kPass:
-      return "#2da44e";
-    case Outcome::kFail:
-      return "#cf222e";
-    case Outcome::kCrashed:
-      return "#82071e";
-    case Outcome::kTimeout:
-      return "#bf8700";
-    case Outcome::kBroken:
-      return "#8250df";
-    case Outcome::kLeaked:
-      return "#953800";
-    default:
-      return "#8c959f";
-  }
-}
+const char* SvgColour(const Cell* c) { return LookOf(c).colour; }
 
 std::string SvgLegend(int y) {
-  const std::pair<const char*, const char*> items[] = {
-      {"#2da44e", "pass"},        {"#cf222e", "fail"},          {"#82071e", "crashed"},
-      {"#bf8700", "timeout"},     {"#8250df", "broken"},        {"#953800", "leaked"},
-      {"#8c959f", "unsupported"}, {"#eaeef2", "does not apply"}};
+  std::vector<std::pair<const char*, std::string_view>> items;
+  for (Outcome o : {Outcome::kPass, Outcome::kFail, Outcome::kCrashed, Outcome::kTimeout,
+                    Outcome::kBroken, Outcome::kLeaked, Outcome::kUnsupported}) {
+    const Cell cell{o, ""};
+    items.emplace_back(LookOf(&cell).colour, OutcomeName(o));
+  }
+  const Cell not_applicable{std::nullopt, ""};
+  items.emplace_back(LookOf(&not_applicable).colour, "does not apply");
   std::string out;
   int x = 10;
   for (const auto& [colour, word] : items) {
@@ -97,8 +82,8 @@ std::string SummaryMarkdown(const RunReport& r) {
   std::string out = absl::StrFormat(
       "## ipcspec: %d passed, %d failed, %s, %d unsupported\n\n"
       "Seed %d, shard %d of %d, ipcspec %s; %d pairs do not apply.%s\n\n",
-      c.passed, c.failed, Plural(c.errors, "error"), c.unsupported, r.seed, r.shard_index + 1, r.shard_total,
-      r.version, r.not_applicable.size(),
+      c.passed, c.failed, Plural(c.errors, "error"), c.unsupported, r.seed, r.shard_index + 1,
+      r.shard_total, r.version, r.not_applicable.size(),
       r.stopped_by.empty() ? ""
                            : absl::StrFormat(" **Stopped by %s after %d of %d property runs.**",
                                              r.stopped_by, r.results.size(), r.planned));

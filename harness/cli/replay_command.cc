@@ -28,6 +28,13 @@ const FlagSpec kReplayFlags[] = {
     {"shrink", "OUT", "minimise a failing scenario and write it to OUT"},
 };
 
+const CommandHelp kReplayHelp = {
+    .usage = "ipcspec replay [flags] FILE",
+    .what =
+        "Runs a saved scenario (--save-failures) or a fuzz input in the "
+        "sandbox and prints it as steps with its verdict.",
+    .flags = kReplayFlags};
+
 // A property that replays one given scenario and shrinks it by dropping
 // steps, so a fuzz crash or a saved failure is minimised by the engine.
 class FixedStepsProperty : public Property {
@@ -117,14 +124,9 @@ void Shrink(const Scenario& s, const std::string& out, CaseRunner& runner) {
 }  // namespace
 
 int ReplayCommand(std::span<char* const> args) {
-  const Flags f = ParseFlags(args, kReplayFlags);
-  if (f.help()) {
-    std::cout << FlagHelp("ipcspec replay [flags] FILE",
-                          "Runs a saved scenario (--save-failures) or a fuzz input in the "
-                          "sandbox and prints it as steps with its verdict.",
-                          kReplayFlags);
-    return 0;
-  }
+  const std::optional<Flags> parsed = ParseCommandFlags(args, kReplayHelp);
+  if (!parsed) return 0;  // --help
+  const Flags& f = *parsed;
   if (f.positional().size() != 1) throw UsageError{"replay takes exactly one FILE"};
   SandboxOptions options;
   options.timeout = f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));

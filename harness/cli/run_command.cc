@@ -122,17 +122,9 @@ RunReport StartReport(const RunSettings& s, const Selection& sel, Shard shard) {
 }  // namespace
 
 int RunCommand(const char* argv0, std::span<char* const> args) {
-  const Flags f = ParseFlags(args, kRunFlags);
-  if (f.help()) {
-    std::cout << FlagHelp(
-        "ipcspec run [flags]",
-        "Checks every selected property on every selected transport it applies "
-        "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
-        "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
-        "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
-        kRunFlags);
-    return 0;
-  }
+  const std::optional<Flags> parsed = ParseCommandFlags(args, kRunHelp);
+  if (!parsed) return 0;  // --help
+  const Flags& f = *parsed;
   const RunSettings s = ReadRunSettings(argv0, f);
   LoadPlugins(s.plugins);
   const Selection sel = Select(s.transport_filter, s.property_filter, ShardFromEnv(false));

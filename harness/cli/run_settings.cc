@@ -16,10 +16,7 @@
 namespace ipcspec {
 namespace {
 
-const FlagSpec kFlags[] = {
-    kSelectionFlags[0],
-    kSelectionFlags[1],
-    kSelectionFlags[2],
+constexpr auto kFlags = SelectionFlagsAnd({
     {"examples", "N", "examples per property (default: each property's own)"},
     {"seed", "N|random", "the run's seed (default 1); random draws one and prints it"},
     {"timeout", "DURATION", "a case's last-resort deadline (default 10s)"},
@@ -37,7 +34,7 @@ const FlagSpec kFlags[] = {
     {"save-failures", "DIR", "write each shrunk failure as a scenario file for replay"},
     {"progress", "auto|live|lines", "a live line (terminal) or a line per property (CI)"},
     {"verbose", "", "also name each pair that does not apply, and print every result"},
-};
+});
 
 void SetReportPath(ReportFiles* files, std::string_view kind, const std::string& path) {
   std::string* slot = kind == "json"         ? &files->json
@@ -105,7 +102,14 @@ void CheckSaveDir(const std::string& dir) {
 
 }  // namespace
 
-const std::span<const FlagSpec> kRunFlags = kFlags;
+const CommandHelp kRunHelp = {
+    .usage = "ipcspec run [flags]",
+    .what =
+        "Checks every selected property on every selected transport it applies "
+        "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
+        "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
+        "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
+    .flags = kFlags};
 
 absl::Status ReportFiles::Write(const RunReport& r) const {
   const std::pair<const std::string*, std::string (*)(const RunReport&)> outputs[] = {

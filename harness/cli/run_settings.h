@@ -17,7 +17,8 @@
 
 namespace ipcspec {
 
-extern const std::span<const FlagSpec> kRunFlags;
+// `ipcspec run --help`: its usage, what it does, and its flags.
+extern const CommandHelp kRunHelp;
 
 // The report files of a run, each rewritten whole (temp file + rename).
 struct ReportFiles {

@@ -26,9 +26,7 @@ typedef struct {
   pid_t relay;
 } channel;
 
-typedef struct {
-  int fd, role;
-} end;
+typedef qk_end end;
 
 /* The relay: A's reading end and B's writing end are its descriptors 3, 4. */
 static void relay_main(void) {
@@ -89,16 +87,8 @@ static void* qk_create(const char* scratch, char* err, size_t err_len) {
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
   channel* ch = c;
-  end* e = calloc(1, sizeof *e);
-  if (e == NULL) return NULL;
-  e->fd = qk_dup(role == IPCSPEC_WRITER ? ch->a.fds[IPCSPEC_WRITER] : ch->b.fds[IPCSPEC_READER]);
-  if (e->fd < 0) {
-    qk_err(err, err_len, "open after detach");
-    free(e);
-    return NULL;
-  }
-  e->role = role;
-  return e;
+  const int src = role == IPCSPEC_WRITER ? ch->a.fds[IPCSPEC_WRITER] : ch->b.fds[IPCSPEC_READER];
+  return qk_end_open(src, role, NULL, sizeof(end), err, err_len);
 }
 
 static void qk_detach(void* c) {

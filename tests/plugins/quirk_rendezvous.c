@@ -17,10 +17,9 @@ typedef struct {
   _Atomic uint32_t attached[2]; /* by role */
 } shared;
 
-typedef struct {
-  int fd, role;
-  shared* page;
-} end;
+typedef qk_end end;
+
+static shared* page_of(const end* e) { return e->page; }
 
 static void* qk_create(const char* scratch, char* err, size_t err_len) {
   (void)scratch;
@@ -28,23 +27,16 @@ static void* qk_create(const char* scratch, char* err, size_t err_len) {
 }
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
-  end* e = calloc(1, sizeof *e);
+  end* e = qk_chan_open(c, role, sizeof(end), err, err_len);
   if (e == NULL) return NULL;
-  e->fd = qk_chan_fd(c, role, err, err_len);
-  if (e->fd < 0) {
-    free(e);
-    return NULL;
-  }
-  e->role = role;
-  e->page = ((qk_chan*)c)->page;
-  atomic_fetch_add(&e->page->attached[role], 1);
-  qk_futex_wake(&e->page->attached[role]);
+  atomic_fetch_add(&page_of(e)->attached[role], 1);
+  qk_futex_wake(&page_of(e)->attached[role]);
   return e;
 }
 
 /* Waits until the other role is attached. */
 static int wait_for_peer(end* e, int timeout_ms) {
-  _Atomic uint32_t* peer = &e->page->attached[1 - e->role];
+  _Atomic uint32_t* peer = &page_of(e)->attached[1 - e->role];
 #ifdef QUIRK_BROKEN
   const int64_t deadline = qk_deadline(timeout_ms > 0 ? 2 * timeout_ms : timeout_ms);
 #else
@@ -77,8 +69,8 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 
 static void qk_end_close(void* v) {
   end* e = v;
-  atomic_fetch_sub(&e->page->attached[e->role], 1);
-  qk_futex_wake(&e->page->attached[e->role]);
+  atomic_fetch_sub(&page_of(e)->attached[e->role], 1);
+  qk_futex_wake(&page_of(e)->attached[e->role]);
   close(e->fd);
   free(e);
 }

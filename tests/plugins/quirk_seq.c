@@ -62,12 +62,13 @@ typedef struct {
 } shared;
 
 typedef struct {
-  int fd, role;
-  shared* page;
+  qk_end h;
   uint64_t sends;                     /* LOSSY: which sends are dropped */
   unsigned char held[QK_MAX_MESSAGE]; /* broken LOSSY: message 0, held back */
   size_t held_len;
 } end;
+
+static shared* page_of(const end* e) { return e->h.page; }
 
 static void* qk_create(const char* scratch, char* err, size_t err_len) {
   (void)scratch;
@@ -75,16 +76,7 @@ static void* qk_create(const char* scratch, char* err, size_t err_len) {
 }
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
-  end* e = calloc(1, sizeof *e);
-  if (e == NULL) return NULL;
-  e->fd = qk_chan_fd(c, role, err, err_len);
-  if (e->fd < 0) {
-    free(e);
-    return NULL;
-  }
-  e->role = role;
-  e->page = ((qk_chan*)c)->page;
-  return e;
+  return qk_chan_open(c, role, sizeof(end), err, err_len);
 }
 
 #if defined(QUIRK_KIND_COUNTED)
@@ -111,7 +103,7 @@ static int take_slot(shared* s, int64_t deadline) {
 static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   end* e = v;
   *sent = 0;
-  if (e->role != IPCSPEC_WRITER) return -EBADF;
+  if (e->h.role != IPCSPEC_WRITER) return -EBADF;
   if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
   const int64_t deadline = qk_deadline(timeout_ms);
 #if defined(QUIRK_KIND_LOSSY)
@@ -124,8 +116,8 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     return 0;
   }
   if (n == 1) {
-    int rc = qk_seq_send(e->fd, buf, len, deadline);
-    if (rc == 0) rc = qk_seq_send(e->fd, e->held, e->held_len, deadline);
+    int rc = qk_seq_send(e->h.fd, buf, len, deadline);
+    if (rc == 0) rc = qk_seq_send(e->h.fd, e->held, e->held_len, deadline);
     if (rc == 0) *sent = len;
     return rc;
   }
@@ -135,14 +127,14 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     return 0;
   }
 #elif defined(QUIRK_KIND_COUNTED)
-  const int slot = take_slot(e->page, deadline);
+  const int slot = take_slot(page_of(e), deadline);
   if (slot != 0) return slot;
 #endif
-  const int rc = qk_seq_send(e->fd, buf, len, deadline);
+  const int rc = qk_seq_send(e->h.fd, buf, len, deadline);
 #if defined(QUIRK_KIND_COUNTED)
   if (rc != 0) {
-    atomic_fetch_sub(&e->page->queued, 1);
-    qk_futex_wake(&e->page->queued);
+    atomic_fetch_sub(&page_of(e)->queued, 1);
+    qk_futex_wake(&page_of(e)->queued);
   }
 #endif
   if (rc == 0) *sent = len;
@@ -152,12 +144,12 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
 static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) {
   end* e = v;
   *got = 0;
-  if (e->role != IPCSPEC_READER) return -EBADF;
-  const int rc = qk_seq_recv(e->fd, buf, cap, got, qk_deadline(timeout_ms), QK_POLICY);
+  if (e->h.role != IPCSPEC_READER) return -EBADF;
+  const int rc = qk_seq_recv(e->h.fd, buf, cap, got, qk_deadline(timeout_ms), QK_POLICY);
 #if defined(QUIRK_KIND_COUNTED)
   if (rc == 0) {
-    atomic_fetch_sub(&e->page->queued, 1);
-    qk_futex_wake(&e->page->queued);
+    atomic_fetch_sub(&page_of(e)->queued, 1);
+    qk_futex_wake(&page_of(e)->queued);
   }
 #endif
   return rc;
@@ -165,11 +157,11 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 
 static void qk_end_close(void* v) {
   end* e = v;
-  if (e->role == IPCSPEC_READER) {
-    atomic_store(&e->page->reader_closed, 1);
-    qk_futex_wake(&e->page->queued);
+  if (e->h.role == IPCSPEC_READER) {
+    atomic_store(&page_of(e)->reader_closed, 1);
+    qk_futex_wake(&page_of(e)->queued);
   }
-  close(e->fd);
+  close(e->h.fd);
   free(e);
 }
 

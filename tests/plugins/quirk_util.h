@@ -273,11 +273,34 @@ static QK_UNUSED void* qk_chan_create(int type, char* err, size_t err_len) {
   return ch;
 }
 
-/* A descriptor of its own for an end of `role`, or -1 with err set. */
-static QK_UNUSED int qk_chan_fd(void* c, int role, char* err, size_t err_len) {
-  const int fd = qk_dup(((qk_chan*)c)->pair.fds[role]);
-  if (fd < 0) qk_err(err, err_len, "open after detach");
-  return fd;
+/* What every end of a quirk holds; a quirk's end struct begins with it. */
+typedef struct {
+  int fd, role;
+  void* page; /* the channel's shared page, if it has one */
+} qk_end;
+
+/* A zeroed end of `size` bytes (a struct that begins with a qk_end) holding
+   a duplicate of `src`, the role's descriptor, or NULL with err set (`src`
+   is -1 after detach). */
+static QK_UNUSED void* qk_end_open(int src, int role, void* page, size_t size, char* err,
+                                   size_t err_len) {
+  qk_end* e = calloc(1, size);
+  if (e == NULL) return NULL;
+  e->fd = qk_dup(src);
+  if (e->fd < 0) {
+    qk_err(err, err_len, "open after detach");
+    free(e);
+    return NULL;
+  }
+  e->role = role;
+  e->page = page;
+  return e;
+}
+
+/* An end of a qk_chan (see qk_end_open). */
+static QK_UNUSED void* qk_chan_open(void* c, int role, size_t size, char* err, size_t err_len) {
+  qk_chan* ch = c;
+  return qk_end_open(ch->pair.fds[role], role, ch->page, size, err, err_len);
 }
 
 static QK_UNUSED void qk_chan_detach(void* c) { qk_pair_close(&((qk_chan*)c)->pair); }

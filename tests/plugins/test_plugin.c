@@ -80,17 +80,20 @@ TP_STATIC void* pipe_create(const char* scratch_dir, char* err, size_t err_len) 
   return ch;
 }
 
-TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
-  pipe_channel* ch = channel;
+/* The descriptor an end of `role` duplicates, or -1 with err set. */
+TP_STATIC int pipe_source(const pipe_channel* ch, int role, char* err, size_t err_len) {
   if (role != IPCSPEC_READER && role != IPCSPEC_WRITER) {
     snprintf(err, err_len, "unknown role %d", role);
-    return NULL;
+    return -1;
   }
-  int src = ch->fds[role == IPCSPEC_READER ? 0 : 1];
-  if (src < 0) {
-    snprintf(err, err_len, "open() after detach()");
-    return NULL;
-  }
+  const int src = ch->fds[role == IPCSPEC_READER ? 0 : 1];
+  if (src < 0) snprintf(err, err_len, "open() after detach()");
+  return src;
+}
+
+TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
+  const int src = pipe_source(channel, role, err, err_len);
+  if (src < 0) return NULL;
   pipe_end* end = malloc(sizeof *end);
   if (end == NULL) {
     set_err(err, err_len, "malloc");

@@ -55,35 +55,18 @@ void* ipcspec_sig_resolve(void** slot, const char* name) {
   return *slot;
 }
 
-REAL_DECL(setpgid);
-REAL_DECL(kill);
-REAL_DECL(sigqueue);
-REAL_DECL(tgkill);
-REAL_DECL(sigprocmask);
-REAL_DECL(pthread_sigmask);
-REAL_DECL(sigpending);
-REAL_DECL(sigtimedwait);
-REAL_DECL(read);
-REAL_DECL(pthread_kill);
-REAL_DECL(pthread_sigqueue);
-REAL_DECL(pidfd_send_signal);
-REAL_DECL(killpg);
+/* The functions this file wraps, resolved in its constructor (one list). */
+/* clang-format off */
+#define SIGNAL_SHIM_REALS(X) \
+  X(setpgid) X(kill) X(sigqueue) X(tgkill) X(sigprocmask) X(pthread_sigmask) \
+  X(sigpending) X(sigtimedwait) X(read) X(pthread_kill) X(pthread_sigqueue) \
+  X(pidfd_send_signal) X(killpg)
+/* clang-format on */
+SIGNAL_SHIM_REALS(REAL_DECL_EACH)
 
 __attribute__((constructor)) static void SignalShimInit(void) {
   if (getenv("IPCSPEC_SIG_PROBE") != NULL) ipcspec_sig_armed = ipcspec_sig_in_probe = 1;
-  (void)REAL(setpgid);
-  (void)REAL(kill);
-  (void)REAL(sigqueue);
-  (void)REAL(tgkill);
-  (void)REAL(sigprocmask);
-  (void)REAL(pthread_sigmask);
-  (void)REAL(sigpending);
-  (void)REAL(sigtimedwait);
-  (void)REAL(read);
-  (void)REAL(pthread_kill);
-  (void)REAL(pthread_sigqueue);
-  (void)REAL(pidfd_send_signal);
-  (void)REAL(killpg);
+  SIGNAL_SHIM_REALS(REAL_RESOLVE_EACH)
   /* shim.c may not have read IPCSPEC_SHIM yet: read it here. */
   if (ipcspec_sig_in_probe && getenv("IPCSPEC_SHIM") != NULL) {
     ipcspec_sig_probe_start(getenv("IPCSPEC_SHIM"));

@@ -3,7 +3,9 @@
  * waiting and signalfd; shim_signal_proc.c: children, actions, stacks,
  * threads, exec) share. Internal to the shim library (hidden symbols).
  *
- *   REAL_DECL(kill);                                   // per file
+ *   #define SHIM_REALS(X) X(kill) X(sigqueue)           // per file: what it wraps
+ *   SHIM_REALS(REAL_DECL_EACH)
+ *   ... in its constructor: SHIM_REALS(REAL_RESOLVE_EACH)
  *   if (Mode("kill-cont-drop") && sig == SIGCONT) return 0;
  *   return REAL(kill)(pid, sig);
  */
@@ -24,6 +26,10 @@
 #define REAL_DECL(name) static void* real_##name
 #define REAL(name) ((__typeof__(&name))ipcspec_sig_resolve(&real_##name, #name))
 SHIM_HIDDEN void* ipcspec_sig_resolve(void** slot, const char* name);
+/* Over a file's list of wrapped functions (an X-macro): declares each slot,
+ * and resolves each (in the file's constructor, before any thread exists). */
+#define REAL_DECL_EACH(name) REAL_DECL(name);
+#define REAL_RESOLVE_EACH(name) (void)REAL(name);
 
 /* Set once the process is a case process (the sandbox's setpgid(0, 0)) or
  * the exec probe; inherited across fork. */

@@ -27,27 +27,19 @@
 
 #include "shim_signal_internal.h"
 
-REAL_DECL(pthread_sigmask);
-REAL_DECL(sigaction);
-REAL_DECL(sigtimedwait);
-REAL_DECL(pthread_create);
-REAL_DECL(sigaltstack);
-REAL_DECL(waitid);
-REAL_DECL(setsid);
-REAL_DECL(prctl);
-REAL_DECL(fork);
+/* The functions this file wraps, resolved in its constructor (one list). */
+/* clang-format off */
+#define PROC_SHIM_REALS(X) \
+  X(pthread_sigmask) X(sigaction) X(sigtimedwait) X(pthread_create) \
+  X(sigaltstack) X(waitid) X(setsid) X(prctl)
+/* clang-format on */
+PROC_SHIM_REALS(REAL_DECL_EACH)
+REAL_DECL(fork); /* resolved on first use */
 
 static void AltstackChildAfterFork(void);
 
 __attribute__((constructor)) static void SignalProcShimInit(void) {
-  (void)REAL(pthread_sigmask);
-  (void)REAL(sigaction);
-  (void)REAL(sigtimedwait);
-  (void)REAL(pthread_create);
-  (void)REAL(sigaltstack);
-  (void)REAL(waitid);
-  (void)REAL(setsid);
-  (void)REAL(prctl);
+  PROC_SHIM_REALS(REAL_RESOLVE_EACH)
   pthread_atfork(NULL, NULL, AltstackChildAfterFork);
 }
 

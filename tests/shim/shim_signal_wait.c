@@ -27,34 +27,18 @@
 
 #include "shim_signal_internal.h"
 
-REAL_DECL(sigprocmask);
-REAL_DECL(sigaction);
-REAL_DECL(sigpending);
-REAL_DECL(sigsuspend);
-REAL_DECL(pause);
-REAL_DECL(ppoll);
-REAL_DECL(pselect);
-REAL_DECL(epoll_pwait);
-REAL_DECL(sigwaitinfo);
-REAL_DECL(sigtimedwait);
-REAL_DECL(signalfd);
-REAL_DECL(read);
+/* The functions this file wraps, resolved in its constructor (one list). */
+/* clang-format off */
+#define WAIT_SHIM_REALS(X) \
+  X(sigprocmask) X(sigaction) X(sigpending) X(sigsuspend) X(pause) X(ppoll) \
+  X(pselect) X(epoll_pwait) X(sigwaitinfo) X(sigtimedwait) X(signalfd) X(read)
+/* clang-format on */
+WAIT_SHIM_REALS(REAL_DECL_EACH)
 
 static void SignalfdChildAfterFork(void);
 
 __attribute__((constructor)) static void SignalWaitShimInit(void) {
-  (void)REAL(sigprocmask);
-  (void)REAL(sigaction);
-  (void)REAL(sigpending);
-  (void)REAL(sigsuspend);
-  (void)REAL(pause);
-  (void)REAL(ppoll);
-  (void)REAL(pselect);
-  (void)REAL(epoll_pwait);
-  (void)REAL(sigwaitinfo);
-  (void)REAL(sigtimedwait);
-  (void)REAL(signalfd);
-  (void)REAL(read);
+  WAIT_SHIM_REALS(REAL_RESOLVE_EACH)
   pthread_atfork(NULL, NULL, SignalfdChildAfterFork);
 }
 

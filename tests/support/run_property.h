@@ -16,6 +16,7 @@
 #include "ipcspec/engine.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/sandbox.h"
+#include "tests/support/broken_transports.h"
 
 namespace ipcspec::testing {
 
@@ -34,6 +35,13 @@ inline PropertyResult RunRegistered(std::string_view transport, std::string_view
   DirectRunner runner(o);
   return RunProperty(*t, *p, config, runner);
 }
+
+// A suite whose tests use the broken transports (broken_transports.h): they
+// are registered once, before its first test.
+class BrokenTransportsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { RegisterBrokenTransports(); }
+};
 
 }  // namespace ipcspec::testing
 

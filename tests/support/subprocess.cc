@@ -5,15 +5,15 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 
 namespace ipcspec::testing {
 
-Ran RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  Ran r;
+Started StartCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return r;
-  pid_t pid = ::fork();
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  const pid_t pid = ::fork();
   if (pid == 0) {
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
@@ -27,14 +27,23 @@ Ran RunCommand(const std::vector<std::string>& argv, const std::vector<std::stri
     ::_exit(127);
   }
   ::close(fds[1]);
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) r.out.append(buf, static_cast<size_t>(n));
+  if (pid < 0) {
+    ::close(fds[0]);
+    return {};
   }
-  ::close(fds[0]);
+  return {pid, ::fdopen(fds[0], "r")};
+}
+
+Ran RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  Ran r;
+  const Started c = StartCommand(argv, env);
+  if (c.pid < 0) return r;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, c.out)) > 0) r.out.append(buf, n);
+  std::fclose(c.out);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(c.pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
