@@ -107,7 +107,8 @@ bool DecodeCaseResult(std::string_view in, CaseResult* r) {
 
 namespace {
 
-// The work of a case the fork server forks ahead: a serialized scenario.
+// The work of a fork server's case: a serialized scenario, parsed in the
+// case process (a malformed one is that case's broken verdict).
 Verdict RunScenarioBytes(std::string_view bytes, const CaseEnv& env) {
   absl::StatusOr<Scenario> s = Scenario::Parse(bytes);
   if (!s.ok()) return Verdict::Broken(std::string(s.status().message()));
@@ -122,13 +123,9 @@ CaseResult ServeOne(const std::string& request, const SandboxOptions& options,
   WireReader in(request);
   uint64_t timeout_us = 0, unit_us = 0, grace_us = 0;
   std::string bytes;
-  CaseResult result;
-  absl::StatusOr<Scenario> s = absl::InvalidArgumentError("malformed fork-server request");
-  if (in.U64(&timeout_us) && in.U64(&unit_us) && in.U64(&grace_us) && in.Str(&bytes)) {
-    s = Scenario::Parse(bytes);
-  }
-  if (!s.ok()) {
-    result.message = std::string(s.status().message());
+  if (!in.U64(&timeout_us) || !in.U64(&unit_us) || !in.U64(&grace_us) || !in.Str(&bytes)) {
+    CaseResult result;
+    result.message = "malformed fork-server request";
     return result;
   }
   SandboxOptions o = options;
@@ -139,7 +136,7 @@ CaseResult ServeOne(const std::string& request, const SandboxOptions& options,
     std::unique_ptr<PendingCase> pending = std::move(next);
     return std::move(*pending).Run(o, bytes);
   }
-  return RunCase(o, [&](const CaseEnv& env) { return RunScenario(*s, env); });
+  return RunCase(o, [&](const CaseEnv& env) { return RunScenarioBytes(bytes, env); });
 }
 
 // The next case, forked ahead of its request (none if the fork failed: the
