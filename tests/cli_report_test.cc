@@ -68,12 +68,13 @@ TEST_F(CliReportTest, ReportsStayValidForInvalidUtf8AndControlBytes) {
 TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties) {
   // Orphans of the run (cases, the fork server) would come back to us.
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-  const std::string json = dir_ + "/r.json", xml = dir_ + "/r.xml";
+  const std::string json = dir_ + "/r.json", xml = dir_ + "/r.xml", tmp = dir_ + "/tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(tmp));
   const Started c =
       StartCommand({IPCSPEC_BINARY, "run", "--transport=pipe",
                     "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION,G-PEER-GONE,G-FORK",
                     "--examples=25", "--json=" + json, "--junit=" + xml},
-                   {"CI=true"});
+                   {"CI=true", "TMPDIR=" + tmp});
   ASSERT_GT(c.pid, 0);
   std::string log;
   char line[4096];
@@ -107,6 +108,10 @@ TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties)
   for (pid_t orphan : ChildrenOfSelf()) ADD_FAILURE() << "left running: " << CommOf(orphan);
   for (const auto& e : std::filesystem::directory_iterator(dir_)) {
     EXPECT_THAT(e.path().string(), Not(HasSubstr(".tmp-"))) << "a temporary report was left";
+  }
+  // The workers were SIGKILLed; their fork servers' directories go all the same.
+  for (const auto& e : std::filesystem::directory_iterator(tmp)) {
+    ADD_FAILURE() << "left in TMPDIR: " << e.path();
   }
 }
 

@@ -156,31 +156,43 @@ void KeepSmall() {
   if (&__sanitizer_purge_allocator != nullptr) __sanitizer_purge_allocator();
 }
 
-// The directory the server's private mounts go on (root only), or "".
-std::string MakeServerRoot(const SandboxOptions& options) {
-  if (!options.private_ipc || ::geteuid() != 0) return "";
-  const char* t = std::getenv("TMPDIR");
-  std::string path = absl::StrCat((t != nullptr && *t != '\0') ? t : "/tmp", "/ipcspec-ns-XXXXXX");
-  if (::mkdtemp(path.data()) == nullptr) return "";
-  ::chmod(path.c_str(), 0711);
-  return path;
-}
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptions& options) {
+ServerRoot ServerRoot::Make(const SandboxOptions& options) {
+  ServerRoot r;
+  if (!options.private_ipc || ::geteuid() != 0) return r;
+  const char* t = std::getenv("TMPDIR");
+  std::string path = absl::StrCat((t != nullptr && *t != '\0') ? t : "/tmp", "/ipcspec-ns-XXXXXX");
+  if (::mkdtemp(path.data()) == nullptr) return r;
+  ::chmod(path.c_str(), 0711);
+  r.path_ = std::move(path);
+  return r;
+}
+
+ServerRoot& ServerRoot::operator=(ServerRoot&& o) noexcept {
+  if (this != &o) {
+    if (!path_.empty()) ::rmdir(path_.c_str());
+    path_ = std::exchange(o.path_, "");
+  }
+  return *this;
+}
+
+ServerRoot::~ServerRoot() {
+  if (!path_.empty()) ::rmdir(path_.c_str());
+}
+
+absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptions& options,
+                                                              const ServerRoot* given) {
   int req[2], resp[2];
   if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "fork server");
   FileDescriptor req_r(req[0]), req_w(req[1]);
   if (::pipe2(resp, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "fork server");
   FileDescriptor resp_r(resp[0]), resp_w(resp[1]);
-  const std::string root = MakeServerRoot(options);
+  ServerRoot own = given == nullptr ? ServerRoot::Make(options) : ServerRoot();
+  const std::string& root = given == nullptr ? own.path() : given->path();
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
-  if (pid < 0) {
-    if (!root.empty()) ::rmdir(root.c_str());
-    return ErrnoStatus("fork", "fork server");
-  }
+  if (pid < 0) return ErrnoStatus("fork", "fork server");
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(0);
@@ -202,15 +214,14 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
   }
   auto server = std::unique_ptr<ForkServer>(
       new ForkServer(pid, std::move(req_w), std::move(resp_r), options));
-  server->root_ = root;
+  server->own_root_ = std::move(own);
   return server;
 }
 
 ForkServer::~ForkServer() {
   to_.reset();
   from_.reset();
-  ::waitpid(pid_, nullptr, 0);
-  if (!root_.empty()) ::rmdir(root_.c_str());
+  ::waitpid(pid_, nullptr, 0);  // then own_root_ goes
 }
 
 CaseResult ForkServer::Run(const Scenario& s) {

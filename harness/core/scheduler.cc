@@ -34,12 +34,12 @@ constexpr uint8_t kResultFrame = 'r';
 
 // Runs the pairs it is sent until its request pipe closes; never returns.
 [[noreturn]] void WorkerMain(const std::vector<PlannedPair>& pairs, const MatrixOptions& options,
-                             int requests, int replies, pid_t parent) {
+                             const ServerRoot& root, int requests, int replies, pid_t parent) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(0);
   ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop
   ::signal(SIGPIPE, SIG_IGN);
-  absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options.sandbox);
+  absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options.sandbox, &root);
   std::unique_ptr<CaseRunner> direct;
   CaseRunner* runner = nullptr;
   if (server.ok()) {
@@ -78,6 +78,7 @@ constexpr uint8_t kResultFrame = 'r';
 
 struct Worker {
   pid_t pid = -1;
+  ServerRoot root;  // its server's mounts; removed here, after the worker is reaped
   FileDescriptor to, from;
   std::optional<size_t> pair;  // the pair it runs
   bool waiter = false;         // takes only MostlyWaits pairs
@@ -90,15 +91,16 @@ absl::StatusOr<Worker> StartWorker(const std::vector<PlannedPair>& pairs,
   FileDescriptor req_r(req[0]), req_w(req[1]);
   if (::pipe2(resp, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "worker");
   FileDescriptor resp_r(resp[0]), resp_w(resp[1]);
+  Worker w;
+  w.root = ServerRoot::Make(options.sandbox);  // made here: a SIGKILLed worker cannot remove it
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", "worker");
   if (pid == 0) {
     req_w.reset();
     resp_r.reset();
-    WorkerMain(pairs, options, req_r.get(), resp_w.get(), parent);
+    WorkerMain(pairs, options, w.root, req_r.get(), resp_w.get(), parent);
   }
-  Worker w;
   w.pid = pid;
   w.to = std::move(req_w);
   w.from = std::move(resp_r);

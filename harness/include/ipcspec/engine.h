@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,9 +55,34 @@ class DirectRunner : public CaseRunner {
 // As root it enters its own IPC and mount namespace once
 // (EnterLastingIsolation), so its cases pay for no namespace of their own
 // and two servers' cases never see each other's objects.
+//
+// The server's private mounts go on an empty directory of its own (a
+// ServerRoot), which is removed when the server is gone. A caller that may
+// SIGKILL the process holding a server (the scheduler, its workers) makes
+// the ServerRoot itself and keeps it until that process is reaped.
+class ServerRoot {
+ public:
+  // A fresh 0711 directory in $TMPDIR (or /tmp), or an empty path when the
+  // cases get no lasting isolation (no private IPC, or not root).
+  static ServerRoot Make(const SandboxOptions& options);
+  ServerRoot() = default;
+  ServerRoot(ServerRoot&& o) noexcept : path_(std::exchange(o.path_, "")) {}
+  ServerRoot& operator=(ServerRoot&& o) noexcept;
+  ServerRoot(const ServerRoot&) = delete;
+  ServerRoot& operator=(const ServerRoot&) = delete;
+  ~ServerRoot();  // rmdir: removes only the empty directory it made
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 class ForkServer : public CaseRunner {
  public:
-  static absl::StatusOr<std::unique_ptr<ForkServer>> Start(const SandboxOptions& options);
+  // `root`: the caller's ServerRoot, which must outlive the server's
+  // process; null to make and own one.
+  static absl::StatusOr<std::unique_ptr<ForkServer>> Start(const SandboxOptions& options,
+                                                           const ServerRoot* root = nullptr);
   ~ForkServer() override;
   CaseResult Run(const Scenario& s) override;
 
@@ -66,7 +92,7 @@ class ForkServer : public CaseRunner {
   pid_t pid_;
   FileDescriptor to_, from_;
   SandboxOptions options_;
-  std::string root_;  // where the server's private mounts are (EnterLastingIsolation)
+  ServerRoot own_root_;  // when the caller gave none; removed after the server is reaped
 };
 
 struct RunConfig {
