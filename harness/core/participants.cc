@@ -4,16 +4,20 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "case_process.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/sandbox.h"
 #include "ipcspec/wire.h"
@@ -36,6 +40,12 @@ int g_report_fd = -1;  // in a participant: its report pipe
 ChildExitHook g_exit_hook = nullptr;
 
 int g_watch_fd = -1;  // ... and its watchdog's wake-up descriptor
+
+// What a participant still running at the case deadline was doing.
+std::string StillRunning(const std::string& name, const std::string& doing) {
+  return doing.empty() ? absl::StrCat(name, ": still running at the deadline")
+                       : absl::StrCat(doing, " (at the case deadline)");
+}
 
 }  // namespace
 
@@ -114,9 +124,7 @@ Verdict Participants::Collect(Child& c) {
     const std::string doing = board_->Doing({index, c.name, c.pid});
     ::kill(c.pid, SIGKILL);
     ::waitpid(c.pid, nullptr, 0);
-    c.verdict = Verdict{Outcome::kTimeout,
-                        doing.empty() ? absl::StrCat(c.name, ": still running at the deadline")
-                                      : absl::StrCat(doing, " (at the case deadline)")};
+    c.verdict = Verdict{Outcome::kTimeout, StillRunning(c.name, doing)};
     return *c.verdict;
   }
   std::string payload;
@@ -153,44 +161,107 @@ Verdict Participants::KillTheRest(Verdict v) {
   return v;
 }
 
-std::optional<Verdict> Participants::Watch(absl::Time* next) {
+// The participant RunHereAndJoin runs on the case process's main thread.
+struct Participants::Here {
+  std::string name;
+  size_t slot = 0;
+  pid_t pid = -1;
+  FileDescriptor done;  // an eventfd, written once `verdict` is set
+  std::atomic<bool> finished{false};
+  Verdict verdict;
+  bool collected = false;  // the watcher has taken its verdict
+};
+
+std::optional<Verdict> Participants::Watch(absl::Time* next, const Here* here) {
   std::vector<WatchBoard::Watched> live;
   for (size_t i = 0; i < children_.size(); ++i) {
     if (!children_[i].verdict) live.push_back({i, children_[i].name, children_[i].pid});
   }
+  if (here != nullptr && !here->collected) live.push_back({here->slot, here->name, here->pid});
   std::optional<std::string> hang = board_->Check(live, next);
   if (!hang) return std::nullopt;
   return Verdict{Outcome::kTimeout, *hang};
 }
 
-Verdict Participants::Join() {
+Verdict Participants::Join() { return JoinAll(nullptr); }
+
+Verdict Participants::JoinAll(Here* here) {
   if (spawn_error_) return *spawn_error_;
   for (;;) {
-    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0}};
+    const bool here_running = here != nullptr && !here->collected;
+    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0},
+                                      {here_running ? here->done.get() : -1, POLLIN, 0}};
     std::vector<Child*> waiting;
     for (Child& c : children_) {
       if (c.verdict) continue;
       fds.push_back({c.report.get(), POLLIN, 0});
       waiting.push_back(&c);
     }
-    if (waiting.empty()) return Verdict::Pass();
+    if (waiting.empty() && !here_running) return Verdict::Pass();
     absl::Time look = absl::InfiniteFuture();
-    if (std::optional<Verdict> hang = Watch(&look)) return KillTheRest(*hang);
+    if (std::optional<Verdict> hang = Watch(&look, here)) return KillTheRest(*hang);
     const Deadline until =
         look < deadline_.when() ? Deadline::After(look - absl::Now()) : deadline_;
     int n = ::poll(fds.data(), fds.size(), until.RemainingMs());
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 && deadline_.Passed()) {
       // The deadline: every one still running is reported, first one first.
-      return KillTheRest(Collect(*waiting.front()));
+      if (!waiting.empty()) return KillTheRest(Collect(*waiting.front()));
+      return Verdict{Outcome::kTimeout,
+                     StillRunning(here->name, board_->Doing({here->slot, here->name, here->pid}))};
     }
     if (fds[0].revents != 0) board_->DrainWake();
-    for (size_t i = 1; i < fds.size(); ++i) {
+    if (fds[1].revents != 0 && here->finished.load(std::memory_order_acquire)) {
+      here->collected = true;
+      if (!here->verdict.ok()) {
+        return KillTheRest(
+            {here->verdict.outcome, absl::StrCat(here->name, ": ", here->verdict.message)});
+      }
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      Verdict v = Collect(*waiting[i - 1]);
+      Verdict v = Collect(*waiting[i - 2]);
       if (!v.ok()) return KillTheRest(v);
     }
   }
+}
+
+Verdict Participants::RunHereAndJoin(std::string name, std::function<Verdict()> fn) {
+  Here here;
+  here.done = FileDescriptor(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (spawn_error_ || !internal::InCaseProcess() || !here.done) {
+    Spawn(std::move(name), std::move(fn));
+    return Join();
+  }
+  here.name = std::move(name);
+  here.slot = children_.size();
+  here.pid = ::getpid();
+  // The watcher takes no signal: what a transport sends this process is for
+  // the participant's thread.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &old);
+  Verdict joined;
+  std::thread watcher([&] {
+    joined = JoinAll(&here);
+    // The case ends while the participant is still inside its part.
+    if (!here.finished.load(std::memory_order_acquire)) internal::EndCaseNow(joined);
+  });
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  {
+    std::vector<pid_t> others;
+    for (const Child& c : children_) others.push_back(c.pid);
+    internal::CrashLabel label(here.name, others);
+    board_->Attach(here.slot);
+    ::signal(SIGPIPE, SIG_IGN);
+    here.verdict = fn();
+    board_->Detach();
+  }
+  here.finished.store(true, std::memory_order_release);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t wrote = ::write(here.done.get(), &one, sizeof one);
+  watcher.join();
+  return joined;
 }
 
 Verdict Participants::JoinOne(std::string_view name) {

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "case_process.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/watch.h"
 #include "ipcspec/wire.h"
@@ -44,7 +45,14 @@ extern "C" void __asan_init() __attribute__((weak));
 namespace ipcspec {
 namespace {
 
-constexpr int kReportFd = 3;
+using internal::CaseFacts;
+using internal::DecodeFacts;
+using internal::DecodeVerdict;
+using internal::EncodeFacts;
+using internal::EncodeVerdict;
+using internal::FinishCase;
+using internal::kReportFd;
+
 // A case forked ahead of its work reads it here (PendingCase).
 constexpr int kGoFd = 4;
 // Each case runs under its own uid, derived from its pid, so RLIMIT_NPROC
@@ -61,62 +69,6 @@ struct CasePlan {
   FileDescriptor go_r, go_w;  // a case forked ahead: its work comes on go_r
   bool own_uid = false;
 };
-
-// What the case process tells the parent first: the isolation it really got.
-struct CaseFacts {
-  IsolationFacts isolation;
-  uid_t uid = static_cast<uid_t>(-1);
-  bool own_uid = false;
-};
-
-std::string EncodeFacts(const CaseEnv& env) {
-  WireWriter w;
-  w.U8(env.private_ipc);
-  w.U8(env.private_shm);
-  w.Str(env.mq_dir);
-  w.U32(env.uid);
-  w.U8(env.own_uid);
-  return w.Take();
-}
-
-bool DecodeFacts(WireReader& r, CaseFacts* f) {
-  uint8_t ipc, shm, own;
-  uint32_t uid;
-  if (!r.U8(&ipc) || !r.U8(&shm) || !r.Str(&f->isolation.mq_dir) || !r.U32(&uid) || !r.U8(&own)) {
-    return false;
-  }
-  f->isolation.private_ipc = ipc != 0;
-  f->isolation.private_shm = shm != 0;
-  f->uid = uid;
-  f->own_uid = own != 0;
-  return true;
-}
-
-std::string EncodeVerdict(const Verdict& v, const std::vector<std::string>& leaks) {
-  WireWriter w;
-  w.U8(static_cast<uint8_t>(v.outcome));
-  w.Str(v.message);
-  w.U32(static_cast<uint32_t>(leaks.size()));
-  for (const std::string& l : leaks) w.Str(l);
-  return w.Take();
-}
-
-bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* leaks) {
-  WireReader r(in);
-  uint8_t outcome;
-  uint32_t n;
-  if (!r.U8(&outcome) || outcome > static_cast<uint8_t>(Outcome::kSkipped) || !r.Str(&v->message) ||
-      !r.U32(&n)) {
-    return false;
-  }
-  v->outcome = static_cast<Outcome>(outcome);
-  for (uint32_t i = 0; i < n; ++i) {
-    std::string l;
-    if (!r.Str(&l)) return false;
-    leaks->push_back(std::move(l));
-  }
-  return true;
-}
 
 void SetLimit(int resource, rlim_t value) {
   struct rlimit rl = {value, value};
@@ -208,30 +160,13 @@ void SetTiming(CaseEnv* env, absl::Time deadline, absl::Duration unit, absl::Dur
   SetHangGrace(grace);
 }
 
-// The case process after its work: what it left in a namespace of its own,
-// then the report; never returns.
-[[noreturn]] void FinishCase(const CaseEnv& env, const Verdict& verdict) {
-  // A namespace of the case's own dies with it: look before it does.
-  const bool lasting = internal::LastingIsolation().active;
-  std::vector<std::string> leaks;
-  if (!lasting) {
-    IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
-    for (const OwnedObject& o : internal::PrivateObjects(mine)) leaks.push_back(o.Describe());
-  }
-  RunChildExitHook();
-  WireWriter report;
-  if (lasting) report.Str(EncodeFacts(env));
-  report.Str(EncodeVerdict(verdict, leaks));
-  WriteFull(kReportFd, report.data().data(), report.data().size());
-  ::_exit(0);
-}
-
 // Runs in the forked case process; never returns.
 [[noreturn]] void CaseMain(const SandboxOptions& options, CaseFn fn, const CasePlan& plan,
                            pid_t parent, absl::Time deadline) {
   CaseEnv env;
   SetTiming(&env, deadline, options.time_unit, options.hang_grace);
   SetUpCase(options, plan, parent, &env);
+  internal::BeginCaseWork(env);
   FinishCase(env, fn(env));
 }
 
@@ -262,6 +197,7 @@ std::string EncodeGo(absl::Time deadline, const SandboxOptions& timing, std::str
   SetTiming(&env, absl::FromUnixNanos(static_cast<int64_t>(deadline_ns)),
             absl::Nanoseconds(static_cast<int64_t>(unit_ns)),
             absl::Nanoseconds(static_cast<int64_t>(grace_ns)));
+  internal::BeginCaseWork(env);
   FinishCase(env, work(what, env));
 }
 
