@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/inventory.h"
+#include "tests/support/scoped_tmpdir.h"
 
 namespace ipcspec {
 namespace {
@@ -264,7 +265,7 @@ TEST_F(SandboxTest, PendingCaseRunsItsWorkWithTheTimingGivenAtRun) {
     return Verdict::Pass();
   });
   ASSERT_TRUE(pending.ok()) << pending.status();
-  SandboxOptions timing = Fast();
+  CaseTiming timing = Fast().timing();
   timing.time_unit = absl::Milliseconds(3);
   timing.hang_grace = absl::Milliseconds(700);
   CaseResult r = std::move(**pending).Run(timing, "the work");
@@ -275,7 +276,7 @@ TEST_F(SandboxTest, PendingCaseIsJudgedAsRunCaseIs) {
   auto crash =
       PendingCase::Fork(Fast(), [](std::string_view, const CaseEnv&) -> Verdict { std::abort(); });
   ASSERT_TRUE(crash.ok()) << crash.status();
-  CaseResult r = std::move(**crash).Run(Fast(), "");
+  CaseResult r = std::move(**crash).Run(Fast().timing(), "");
   EXPECT_EQ(r.outcome, Outcome::kCrashed);
   EXPECT_EQ(r.signal, SIGABRT);
 
@@ -284,7 +285,7 @@ TEST_F(SandboxTest, PendingCaseIsJudgedAsRunCaseIs) {
                                                         : Verdict::Broken("msgget");
   });
   ASSERT_TRUE(leak.ok()) << leak.status();
-  r = std::move(**leak).Run(Fast(), "");
+  r = std::move(**leak).Run(Fast().timing(), "");
   EXPECT_EQ(r.outcome, Outcome::kLeaked);
   EXPECT_THAT(r.message, HasSubstr("SysV message queue"));
 
@@ -293,34 +294,26 @@ TEST_F(SandboxTest, PendingCaseIsJudgedAsRunCaseIs) {
     return Verdict::Pass();
   });
   ASSERT_TRUE(hang.ok()) << hang.status();
-  r = std::move(**hang).Run(Fast(), "");
+  r = std::move(**hang).Run(Fast().timing(), "");
   EXPECT_EQ(r.outcome, Outcome::kTimeout);
 }
 
 // Never given work, it goes without a trace: no process, no scratch
 // directory (the fixture checks processes and IPC objects).
 TEST_F(SandboxTest, PendingCaseNeverRunLeavesNothing) {
-  char tmp[] = "/tmp/ipcspec-pending-XXXXXX";  // where its scratch directory goes
-  ASSERT_NE(::mkdtemp(tmp), nullptr);
-  const char* old_tmpdir = std::getenv("TMPDIR");
-  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
-  ::setenv("TMPDIR", tmp, 1);
+  testing::ScopedTmpdir tmp;  // where its scratch directory goes
+  ASSERT_FALSE(tmp.path().empty());
   {
     auto pending = PendingCase::Fork(Fast(), [](std::string_view, const CaseEnv&) {
       return Verdict::Fail("never meant to run");
     });
     EXPECT_TRUE(pending.ok()) << pending.status();
     EXPECT_THAT(ChildrenOfSelf(), ::testing::SizeIs(1));
-    EXPECT_THAT(ListDir(tmp), ::testing::Not(::testing::IsEmpty()));  // its scratch (and mqueue)
+    EXPECT_THAT(ListDir(tmp.path()),
+                ::testing::Not(::testing::IsEmpty()));  // its scratch (and mqueue)
   }
   EXPECT_THAT(ChildrenOfSelf(), ::testing::IsEmpty());
-  EXPECT_THAT(ListDir(tmp), ::testing::IsEmpty());
-  if (old_tmpdir != nullptr) {
-    ::setenv("TMPDIR", saved.c_str(), 1);
-  } else {
-    ::unsetenv("TMPDIR");
-  }
-  ::rmdir(tmp);
+  EXPECT_THAT(ListDir(tmp.path()), ::testing::IsEmpty());
 }
 
 // A case that died before its work came is reported as what killed it, and
@@ -334,7 +327,7 @@ TEST_F(SandboxTest, PendingCaseKilledBeforeItsWorkIsCrashed) {
   ASSERT_EQ(::kill(kids[0], SIGKILL), 0);
   siginfo_t info;
   ASSERT_EQ(::waitid(P_PID, kids[0], &info, WEXITED | WNOWAIT), 0);  // dead, not reaped
-  CaseResult r = std::move(**pending).Run(Fast(), "work");
+  CaseResult r = std::move(**pending).Run(Fast().timing(), "work");
   EXPECT_EQ(r.outcome, Outcome::kCrashed) << r.message;
   EXPECT_EQ(r.signal, SIGKILL);
 }

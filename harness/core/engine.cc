@@ -128,15 +128,16 @@ CaseResult ServeOne(const std::string& request, const SandboxOptions& options,
     result.message = "malformed fork-server request";
     return result;
   }
-  SandboxOptions o = options;
-  o.timeout = absl::Microseconds(static_cast<int64_t>(timeout_us));
-  o.time_unit = absl::Microseconds(static_cast<int64_t>(unit_us));
-  o.hang_grace = absl::Microseconds(static_cast<int64_t>(grace_us));
+  const CaseTiming timing = {absl::Microseconds(static_cast<int64_t>(timeout_us)),
+                             absl::Microseconds(static_cast<int64_t>(unit_us)),
+                             absl::Microseconds(static_cast<int64_t>(grace_us))};
   if (next != nullptr) {
     std::unique_ptr<PendingCase> pending = std::move(next);
-    return std::move(*pending).Run(o, bytes);
+    return std::move(*pending).Run(timing, bytes);
   }
-  return RunCase(o, [&](const CaseEnv& env) { return RunScenarioBytes(bytes, env); });
+  SandboxOptions o = options;
+  return RunCase(o.set_timing(timing),
+                 [&](const CaseEnv& env) { return RunScenarioBytes(bytes, env); });
 }
 
 // The next case, forked ahead of its request (none if the fork failed: the

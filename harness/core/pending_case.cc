@@ -25,7 +25,7 @@ using internal::SetUpCase;
 using internal::WatchCase;
 
 // What a case forked ahead is given when its turn comes.
-std::string EncodeGo(absl::Time deadline, const SandboxOptions& timing, std::string_view work) {
+std::string EncodeGo(absl::Time deadline, const CaseTiming& timing, std::string_view work) {
   WireWriter w;
   w.U64(static_cast<uint64_t>(absl::ToUnixNanos(deadline)));
   w.U64(static_cast<uint64_t>(absl::ToInt64Nanoseconds(timing.time_unit)));
@@ -95,7 +95,7 @@ PendingCase::~PendingCase() {
   ClearScratch(state_->plan);
 }
 
-CaseResult PendingCase::Run(const SandboxOptions& timing, std::string_view work) && {
+CaseResult PendingCase::Run(const CaseTiming& timing, std::string_view work) && {
   std::unique_ptr<State> state = std::move(state_);
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + timing.timeout;
@@ -113,10 +113,7 @@ CaseResult PendingCase::Run(const SandboxOptions& timing, std::string_view work)
   }
   state->plan.go_w.reset();
   SandboxOptions o = state->options;
-  o.timeout = timing.timeout;
-  o.time_unit = timing.time_unit;
-  o.hang_grace = timing.hang_grace;
-  return WatchCase(o, state->plan, state->pid, start, deadline);
+  return WatchCase(o.set_timing(timing), state->plan, state->pid, start, deadline);
 }
 
 }  // namespace ipcspec

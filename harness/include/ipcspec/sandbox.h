@@ -66,6 +66,12 @@ struct Verdict {
   bool ok() const { return outcome == Outcome::kPass; }
 };
 
+// The share of SandboxOptions that may change from one case to the next; a
+// fork server (and a PendingCase) is made with the rest.
+struct CaseTiming {
+  absl::Duration timeout, time_unit, hang_grace;  // as in SandboxOptions
+};
+
 struct SandboxOptions {
   absl::Duration timeout = absl::Seconds(10);  // the whole case's last-resort deadline
   // The unit of every time-based property (G-TIMEOUT, bounded receives):
@@ -81,6 +87,14 @@ struct SandboxOptions {
                                                    // RLIMIT_NPROC applies
   uint64_t max_processes = 256;                    // RLIMIT_NPROC for the case's user
   uint64_t max_address_space = uint64_t{8} << 30;  // RLIMIT_AS, not under ASan
+
+  CaseTiming timing() const { return {timeout, time_unit, hang_grace}; }
+  SandboxOptions& set_timing(const CaseTiming& t) {
+    timeout = t.timeout;
+    time_unit = t.time_unit;
+    hang_grace = t.hang_grace;
+    return *this;
+  }
 };
 
 // What the case process sees.
@@ -131,9 +145,9 @@ class PendingCase {
   // itself up and waits for its work.
   static absl::StatusOr<std::unique_ptr<PendingCase>> Fork(const SandboxOptions& options,
                                                            Work work);
-  // Gives the case its work with `timing`'s timeout, time unit and hang
-  // grace, and watches it to its end, as RunCase does. Once only.
-  CaseResult Run(const SandboxOptions& timing, std::string_view work) &&;
+  // Gives the case its work with `timing`, and watches it to its end, as
+  // RunCase does. Once only.
+  CaseResult Run(const CaseTiming& timing, std::string_view work) &&;
   ~PendingCase();
 
   PendingCase(const PendingCase&) = delete;
