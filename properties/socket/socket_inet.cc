@@ -72,12 +72,6 @@ class TcpStreamProperty : public NamedProperty {
       return steps;
     });
   }
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("the client writes piece %d: %s", s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<uint64_t> sizes = SizesOf(s);
     const uint64_t reply = std::min<uint64_t>(reply_.Of(s), 100000);
@@ -123,6 +117,7 @@ class TcpStreamProperty : public NamedProperty {
   }
 
  private:
+  const SendWords sends_{this, "the client writes piece %d: %s"};
   const BytesParam reply_{this, 0, "the server's reply after the half-close has %s", 10};
 };
 IPCSPEC_REGISTER_PROPERTY(TcpStreamProperty);
@@ -201,12 +196,6 @@ class UdpBoundaryProperty : public NamedProperty {
           return steps;
         });
   }
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("sendto of datagram %d: %s", s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
-  }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<uint64_t> sizes = SizesOf(s);
     sockaddr_in raddr, saddr;
@@ -239,6 +228,7 @@ class UdpBoundaryProperty : public NamedProperty {
   }
 
  private:
+  const SendWords sends_{this, "sendto of datagram %d: %s"};
   static constexpr uint32_t kMarkerWriter = 9;
 
   // Receives every datagram queued now; each must be a whole sent datagram
