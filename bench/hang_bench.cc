@@ -6,8 +6,8 @@
 // hanging call's own timeout. Before the watchdog, both waited out the case
 // deadline (10 s by default, 30 s in the run).
 // Run: build/default/bench/hang_bench
-#include <signal.h>
 
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "ipcspec/engine.h"
 #include "tests/support/hanging_transports.h"
@@ -45,14 +45,7 @@ BENCHMARK(BM_RecvNeverReturningAfterTheWriterWasKilled)
     ->Iterations(3);
 
 }  // namespace
-}  // namespace ipcspec
 
-int main(int argc, char** argv) {
-  ::signal(SIGPIPE, SIG_IGN);
-  ipcspec::testing::RegisterHangingTransports();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+void bench::RegisterBenchmarks() { testing::RegisterHangingTransports(); }
+
+}  // namespace ipcspec

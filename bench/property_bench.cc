@@ -8,7 +8,6 @@
 // floor (one fork per example, the same messages over a pipe); G-ORDER/pipe
 // is meant to reach 0.8x of it.
 // Run: build/bench/bench/property_bench
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "ipcspec/engine.h"
 #include "ipcspec/property.h"
@@ -128,24 +128,22 @@ void RegisterAll() {
 }
 
 }  // namespace
-}  // namespace ipcspec
 
-int main(int argc, char** argv) {
-  ::signal(SIGPIPE, SIG_IGN);
-  // The fork server first, while this process is small.
-  absl::StatusOr<std::unique_ptr<ipcspec::ForkServer>> server =
-      ipcspec::ForkServer::Start(ipcspec::SandboxOptions{});
-  std::unique_ptr<ipcspec::CaseRunner> direct;
+namespace bench {
+
+void RegisterBenchmarks() {
+  // The fork server first, while this process is small; it serves every
+  // benchmark and stops when the program exits.
+  static absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(SandboxOptions{});
+  static std::unique_ptr<CaseRunner> direct;
   if (server.ok()) {
-    ipcspec::runner = server->get();
+    runner = server->get();
   } else {
-    direct = std::make_unique<ipcspec::DirectRunner>(ipcspec::SandboxOptions{});
-    ipcspec::runner = direct.get();
+    direct = std::make_unique<DirectRunner>(SandboxOptions{});
+    runner = direct.get();
   }
-  ipcspec::RegisterAll();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  RegisterAll();
 }
+
+}  // namespace bench
+}  // namespace ipcspec

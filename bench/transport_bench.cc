@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/transport.h"
@@ -418,14 +419,7 @@ void RegisterAll() {
 }
 
 }  // namespace
-}  // namespace ipcspec
 
-int main(int argc, char** argv) {
-  ::signal(SIGPIPE, SIG_IGN);
-  ipcspec::RegisterAll();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+void bench::RegisterBenchmarks() { RegisterAll(); }
+
+}  // namespace ipcspec

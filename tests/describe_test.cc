@@ -1,5 +1,5 @@
 // Every counterexample reads as words: no step of any property's generated
-// scenarios prints as "parameter N = V".
+// scenarios prints as "parameter N = V", and declared send words are used.
 #include <string>
 
 #include "gmock/gmock.h"
@@ -23,6 +23,16 @@ TEST(DescribeTest, EveryGeneratedStepIsWords) {
       }
     }
   }
+}
+
+// A property that declares SendWords says its send steps in them: the
+// step's number and size, and with three conversions the actor first.
+TEST(DescribeTest, SendStepsReadInTheirDeclaredWords) {
+  const Property* udp = PropertyRegistry::Global().Find("INET-UDP-BOUNDARY");
+  const Property* append = PropertyRegistry::Global().Find("FILE-APPEND");
+  ASSERT_TRUE(udp != nullptr && append != nullptr);
+  EXPECT_EQ(udp->DescribeStep(Step::Send(1, 100, 2)), "sendto of datagram 2: 100 bytes");
+  EXPECT_EQ(append->DescribeStep(Step::Send(3, 1, 0)), "writer 3 appends record 0: 1 byte");
 }
 
 }  // namespace

@@ -58,8 +58,7 @@ TEST_P(ShmRingTest, EveryAwkwardSizeAfterEveryPrefixArrivesExactThenEnd) {
 }
 
 TEST_P(ShmRingTest, WrapAroundAtEveryOffsetInOneProcess) {
-  auto r = Open(Role::kReader);
-  auto w = Open(Role::kWriter);
+  auto [r, w] = OpenBoth();
   ASSERT_TRUE(r && w);
   std::vector<std::byte> buf(kRing);
   size_t sent = 0, n = 0;
@@ -90,8 +89,7 @@ TEST_P(ShmRingTest, WrapAroundAtEveryOffsetInOneProcess) {
 }
 
 TEST_P(ShmRingTest, NonblockingSendIsAllOrNothingAtCapacityOrMaxQueued) {
-  auto r = Open(Role::kReader);
-  auto w = Open(Role::kWriter);
+  auto [r, w] = OpenBoth();
   ASSERT_TRUE(r && w);
   size_t sent = 0, n = 0;
   ASSERT_EQ(w->Send(Pattern(kRing, 1), &sent, 0), 0) << "one message of the capacity fits";
@@ -162,8 +160,7 @@ TEST_P(ShmRingTest, SeveralWritersNeverInterleave) {
 }
 
 TEST_P(ShmRingTest, TimeoutsOnEmptyAndFullAndAHalfSentMessageIsDropped) {
-  auto r = Open(Role::kReader);
-  auto w = Open(Role::kWriter);
+  auto [r, w] = OpenBoth();
   ASSERT_TRUE(r && w);
   std::vector<std::byte> buf(kMax);
   size_t n = 0, sent = 0;
@@ -209,8 +206,7 @@ TEST_P(ShmRingTest, ShortBufferGivesEmsgsizeAndTheMessageStays) {
 }
 
 TEST_P(ShmRingTest, WrongDirectionIsEbadfAndLeavesDataAlone) {
-  auto r = Open(Role::kReader);
-  auto w = Open(Role::kWriter);
+  auto [r, w] = OpenBoth();
   ASSERT_TRUE(r && w);
   size_t sent = 0, n = 0;
   ASSERT_EQ(w->Send(Bytes("abc"), &sent, 0), 0);
@@ -222,8 +218,7 @@ TEST_P(ShmRingTest, WrongDirectionIsEbadfAndLeavesDataAlone) {
 }
 
 TEST_P(ShmRingTest, DestroyRemovesEverything) {
-  auto r = Open(Role::kReader);
-  auto w = Open(Role::kWriter);
+  auto [r, w] = OpenBoth();
   ASSERT_TRUE(r && w);
   ch_->Detach();
   const std::set<std::string> now = IpcObjects();

@@ -84,6 +84,11 @@ class ShmRingTest : public ScratchDirTest, public ::testing::WithParamInterface<
     EXPECT_TRUE(end.ok()) << end.status();
     return end.ok() ? *std::move(end) : nullptr;
   }
+  // A reader and a writer of the channel in this process.
+  struct Ends {
+    std::unique_ptr<End> r, w;
+  };
+  Ends OpenBoth() { return {Open(Role::kReader), Open(Role::kWriter)}; }
   // In a child: opens a writer, detaches, says so (WaitWritersOpened), runs
   // fn(writer); closes on return.
   Child StartWriter(const std::function<int(End&)>& fn) {

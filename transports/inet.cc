@@ -133,17 +133,8 @@ class InetTransport : public TransportBase {
   SocketEndOptions opts_;
 };
 
-class TcpTransport : public InetTransport {
- public:
-  TcpTransport() : InetTransport(SOCK_STREAM, kTcpSpec, kTcpEnd) {}
-};
-class UdpTransport : public InetTransport {
- public:
-  UdpTransport() : InetTransport(SOCK_DGRAM, kUdpSpec, kUdpEnd) {}
-};
-
-IPCSPEC_REGISTER_TRANSPORT(TcpTransport);
-IPCSPEC_REGISTER_TRANSPORT(UdpTransport);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(Tcp, InetTransport, SOCK_STREAM, kTcpSpec, kTcpEnd);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(Udp, InetTransport, SOCK_DGRAM, kUdpSpec, kUdpEnd);
 
 }  // namespace
 }  // namespace ipcspec

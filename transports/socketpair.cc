@@ -84,22 +84,10 @@ class SocketpairTransport : public TransportBase {
   SocketEndOptions opts_;
 };
 
-class SocketpairStreamTransport : public SocketpairTransport {
- public:
-  SocketpairStreamTransport() : SocketpairTransport(SOCK_STREAM, kStreamSpec) {}
-};
-class SocketpairSeqpacketTransport : public SocketpairTransport {
- public:
-  SocketpairSeqpacketTransport() : SocketpairTransport(SOCK_SEQPACKET, kSeqpacketSpec) {}
-};
-class SocketpairDgramTransport : public SocketpairTransport {
- public:
-  SocketpairDgramTransport() : SocketpairTransport(SOCK_DGRAM, kDgramSpec) {}
-};
-
-IPCSPEC_REGISTER_TRANSPORT(SocketpairStreamTransport);
-IPCSPEC_REGISTER_TRANSPORT(SocketpairSeqpacketTransport);
-IPCSPEC_REGISTER_TRANSPORT(SocketpairDgramTransport);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(SocketpairStream, SocketpairTransport, SOCK_STREAM, kStreamSpec);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(SocketpairSeqpacket, SocketpairTransport, SOCK_SEQPACKET,
+                                  kSeqpacketSpec);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(SocketpairDgram, SocketpairTransport, SOCK_DGRAM, kDgramSpec);
 
 }  // namespace
 }  // namespace ipcspec

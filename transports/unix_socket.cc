@@ -122,22 +122,9 @@ class UnixTransport : public TransportBase {
   SocketEndOptions opts_;
 };
 
-class UnixStreamTransport : public UnixTransport {
- public:
-  UnixStreamTransport() : UnixTransport(SOCK_STREAM, kStreamSpec) {}
-};
-class UnixSeqpacketTransport : public UnixTransport {
- public:
-  UnixSeqpacketTransport() : UnixTransport(SOCK_SEQPACKET, kSeqpacketSpec) {}
-};
-class UnixDgramTransport : public UnixTransport {
- public:
-  UnixDgramTransport() : UnixTransport(SOCK_DGRAM, kDgramSpec) {}
-};
-
-IPCSPEC_REGISTER_TRANSPORT(UnixStreamTransport);
-IPCSPEC_REGISTER_TRANSPORT(UnixSeqpacketTransport);
-IPCSPEC_REGISTER_TRANSPORT(UnixDgramTransport);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(UnixStream, UnixTransport, SOCK_STREAM, kStreamSpec);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(UnixSeqpacket, UnixTransport, SOCK_SEQPACKET, kSeqpacketSpec);
+IPCSPEC_REGISTER_TRANSPORT_MEMBER(UnixDgram, UnixTransport, SOCK_DGRAM, kDgramSpec);
 
 }  // namespace
 }  // namespace ipcspec

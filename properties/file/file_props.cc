@@ -39,12 +39,6 @@ class HandOffProperty : public NamedProperty {
             "... shall return the data specified by the write()'), open(2), close(2); Stevens & "
             "Rago, Advanced Programming in the UNIX Environment, 3rd ed., 3.10 'File Sharing'",
             ForFile, 20) {}
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("the writer writes piece %d: %s", s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
-  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
   }
@@ -100,6 +94,9 @@ class HandOffProperty : public NamedProperty {
     }
     return v;
   }
+
+ private:
+  const SendWords sends_{this, "the writer writes piece %d: %s"};
 };
 
 // Record sizes per writer (1..n), in the order each writes them.
@@ -174,12 +171,6 @@ class AppendProperty : public NamedProperty {
             "operation shall occur between changing the file offset and the write operation'); "
             "Stevens & Rago, APUE 3rd ed., 3.11 'Atomic Operations'",
             ForFile, 20) {}
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("writer %d appends record %d: %s", s.actor, s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
-  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 6);
@@ -212,6 +203,7 @@ class AppendProperty : public NamedProperty {
   }
 
  private:
+  const SendWords sends_{this, "writer %d appends record %d: %s"};
   const Param<uint32_t> writers_{this, 0, "processes appending to one file: %s", 2};
 };
 

@@ -116,12 +116,33 @@ bool MayTakePart(const Capabilities& c, uint64_t bytes, uint64_t sent) {
   return true;
 }
 
-class StreamModel : public ReferenceModel {
+// What every model shares: the declared capabilities, whether the writer
+// has closed, and the rule for a message over max_message, the same in every
+// model: it is refused whole with -EMSGSIZE.
+class CapsModel : public ReferenceModel {
  public:
-  explicit StreamModel(const Capabilities& c) : c_(c) {}
+  explicit CapsModel(const Capabilities& c) : c_(c) {}
 
-  std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) override {
+  std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) final {
     if (c_.max_message > 0 && size > c_.max_message) return CheckOversize(c_, size, rc, sent);
+    return OnSendWithin(msg, size, rc, sent);
+  }
+  void OnCloseWriter() final { closed_ = true; }
+
+ protected:
+  // A send of at most max_message bytes (or of any size when none is
+  // declared).
+  virtual std::string OnSendWithin(uint64_t msg, uint64_t size, int rc, size_t sent) = 0;
+
+  const Capabilities c_;
+  bool closed_ = false;
+};
+
+class StreamModel : public CapsModel {
+ public:
+  using CapsModel::CapsModel;
+
+  std::string OnSendWithin(uint64_t msg, uint64_t size, int rc, size_t sent) override {
     const uint64_t buffered = write_pos_ - read_pos_;
     if (rc == -EAGAIN) {
       if (size > 0 && MayRefuse(c_, buffered, segments_.size(), size)) return "";
@@ -188,7 +209,6 @@ class StreamModel : public ReferenceModel {
     return "";
   }
 
-  void OnCloseWriter() override { closed_ = true; }
   bool Empty() const override { return read_pos_ == write_pos_ || !c_.reliable; }
   std::string Holds() const override { return absl::StrFormat("%d bytes", write_pos_ - read_pos_); }
 
@@ -208,20 +228,17 @@ class StreamModel : public ReferenceModel {
     return "?";
   }
 
-  Capabilities c_;
   std::deque<Segment> segments_;
   uint64_t read_pos_ = 0, write_pos_ = 0;
-  bool closed_ = false;
 };
 
 // Messages whole; in order or not; each possibly gone (lossy, or refused
 // with -EMSGSIZE by a transport that may drop it).
-class QueueModel : public ReferenceModel {
+class QueueModel : public CapsModel {
  public:
-  explicit QueueModel(const Capabilities& c) : c_(c) {}
+  using CapsModel::CapsModel;
 
-  std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) override {
-    if (c_.max_message > 0 && size > c_.max_message) return CheckOversize(c_, size, rc, sent);
+  std::string OnSendWithin(uint64_t msg, uint64_t size, int rc, size_t sent) override {
     if (rc == -EAGAIN) {
       if (MayRefuse(c_, bytes_, q_.size(), size)) return "";
       return absl::StrFormat("expected the message to be queued (%s queued), got -EAGAIN", Holds());
@@ -258,7 +275,6 @@ class QueueModel : public ReferenceModel {
     return absl::StrFormat("%s, got %s", Want(), Got(rc, got.size()));
   }
 
-  void OnCloseWriter() override { closed_ = true; }
   bool Empty() const override { return !Owed(); }
   std::string Holds() const override {
     if (q_.empty()) return "no message";
@@ -345,19 +361,16 @@ class QueueModel : public ReferenceModel {
     return "";
   }
 
-  Capabilities c_;
   std::deque<Entry> q_;
   std::deque<uint64_t> gone_;  // recently received, to name duplicates
   uint64_t bytes_ = 0;
-  bool closed_ = false;
 };
 
-class CounterModel : public ReferenceModel {
+class CounterModel : public CapsModel {
  public:
-  explicit CounterModel(const Capabilities& c) : c_(c) {}
+  using CapsModel::CapsModel;
 
-  std::string OnSend(uint64_t msg, uint64_t size, int rc, size_t sent) override {
-    if (c_.max_message > 0 && size > c_.max_message) return CheckOversize(c_, size, rc, sent);
+  std::string OnSendWithin(uint64_t msg, uint64_t size, int rc, size_t sent) override {
     if (size < kCounterSize) {
       if (rc == -EINVAL) return "";
       return absl::StrFormat(
@@ -397,14 +410,11 @@ class CounterModel : public ReferenceModel {
     return "";
   }
 
-  void OnCloseWriter() override { closed_ = true; }
   bool Empty() const override { return sum_ == 0; }
   std::string Holds() const override { return absl::StrFormat("the sum %d", sum_); }
 
  private:
-  Capabilities c_;
   uint64_t sum_ = 0, adds_ = 0;
-  bool closed_ = false;
 };
 
 }  // namespace

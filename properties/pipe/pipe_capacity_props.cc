@@ -50,10 +50,10 @@ bool HasSysResource() {
   return false;
 }
 
-class FullProperty : public NamedProperty {
+class FullProperty : public PipeProperty {
  public:
   FullProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-EAGAIN",
             "non-blocking writes of c bytes fill the pipe to between half and all of "
             "F_GETPIPE_SZ, then give EAGAIN; c <= PIPE_BUF is all-or-nothing; nothing is "
@@ -71,12 +71,9 @@ class FullProperty : public NamedProperty {
                                pages_.Step(*rc::gen::elementOf(std::vector<int>{0, 1, 2, 4}))};
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const size_t c = std::max<uint64_t>(1, write_.Of(s));
     const int pages = pages_.Of(s);
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
     if (pages > 0 && ::fcntl(p.w.get(), F_SETPIPE_SZ, pages * PageSize()) < 0) {
       return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
     }
@@ -174,10 +171,10 @@ class PartialProperty : public PipeProperty {
       this, 1, "the pipe holds %s first", 0, rc::gen::inRange<uint64_t>(0, 8), SayWholePages};
 };
 
-class SetSizeProperty : public NamedProperty {
+class SetSizeProperty : public PipeProperty {
  public:
   SetSizeProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-SETPIPE-SZ",
             "F_SETPIPE_SZ(n) sets a capacity >= n that F_GETPIPE_SZ reports on both ends and "
             "that non-blocking page writes fill exactly; shrinking below the content is EBUSY",
@@ -193,11 +190,8 @@ class SetSizeProperty : public NamedProperty {
       return std::vector<Step>{request_.Step(req)};
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long req = static_cast<long>(request_.Of(s));
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
     const int got = ::fcntl(p.w.get(), F_SETPIPE_SZ, static_cast<int>(req));
     if (got < 0) {
       if (errno == EPERM) {

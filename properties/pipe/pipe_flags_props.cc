@@ -313,6 +313,11 @@ class SigpipeKillProperty : public PipeProperty {
 // Exit codes of the EMFILE child.
 enum EmfileExit { kEmfileOk, kEmfileSetup, kEmfileWrongResult, kEmfileLeak, kEmfileWrongFds };
 
+// Descriptor allocation by pipe(2) itself.
+Applicability ForPipeDescriptors(const Transport& t) {
+  return ForAnonymousPipe(t, "PIPE-* checks pipe(2) descriptor allocation here");
+}
+
 class EmfileProperty : public NamedProperty {
  public:
   EmfileProperty()
@@ -322,11 +327,8 @@ class EmfileProperty : public NamedProperty {
             "with EMFILE and leave no descriptor behind; with exactly two free they succeed "
             "with those lowest two",
             "pipe(2) EMFILE; LTP testcases/kernel/syscalls/pipe/pipe06.c (EMFILE once the "
-            "descriptor table is full), pipe/pipe07.c") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return ForAnonymousPipe(t, "PIPE-* checks pipe(2) descriptor allocation here");
-  }
-  int DefaultExamples() const override { return 10; }
+            "descriptor table is full), pipe/pipe07.c",
+            ForPipeDescriptors, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int free_slots = free_.Of(s);
     const bool use_pipe2 = pipe2_.Of(s);

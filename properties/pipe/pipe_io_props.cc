@@ -252,10 +252,10 @@ class StreamMergeProperty : public PipeProperty {
   }
 };
 
-class BlockedEpipeProperty : public NamedProperty {
+class BlockedEpipeProperty : public PipeProperty {
  public:
   BlockedEpipeProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-BLOCKED-EPIPE",
             "a writer blocked on a full pipe, with nothing of its write done, stays blocked "
             "while a reader remains and gets -1/EPIPE and one SIGPIPE when the last reader "
@@ -263,7 +263,7 @@ class BlockedEpipeProperty : public NamedProperty {
             "write(2) EPIPE, pipe(7); gVisor test/syscalls/linux/pipe.cc "
             "PipeTest.BlockWriteClosed",
             ForPipeOrFifo, 8) {}
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 1, rc::gen::element<int>(1, 2, 4)};
@@ -272,10 +272,8 @@ class BlockedEpipeProperty : public NamedProperty {
   const Param<int> readers_{this, 2, "%s read descriptors are open", 1, rc::gen::inRange(1, 4)};
 };
 
-Verdict BlockedEpipeProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
-  PipeFds p;
-  Verdict broken;
-  if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
+Verdict BlockedEpipeProperty::RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                                    const CaseEnv& env) const {
   if (::fcntl(p.w.get(), F_SETPIPE_SZ, pages_.Of(s) * PageSize()) < 0)
     return Verdict::Broken(absl::StrCat("F_SETPIPE_SZ: ", ErrnoName(errno)));
   SetNonBlocking(p.w.get(), true);

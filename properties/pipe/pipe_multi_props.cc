@@ -21,10 +21,10 @@
 namespace ipcspec::props {
 namespace {
 
-class AtomicProperty : public NamedProperty {
+class AtomicProperty : public PipeProperty {
  public:
   AtomicProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-ATOMIC",
             "writes of at most PIPE_BUF bytes by several writer processes are all-or-nothing "
             "(also with O_NONBLOCK) and never interleave; each writer's records arrive in order",
@@ -46,12 +46,10 @@ class AtomicProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     const uint32_t writers = writers_.Of(s);
     const bool nonblock = nonblock_.Of(s);
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
     const Deadline deadline = CaseDeadline(env);
     ProcessBarrier start(writers);
     Participants ps(deadline);
@@ -189,20 +187,18 @@ class WriteClosedProperty : public PipeProperty {
       }};
 };
 
-class WakeAllProperty : public NamedProperty {
+class WakeAllProperty : public PipeProperty {
  public:
   WakeAllProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-WAKE-ALL",
             "readers blocked in read stay blocked while any writer remains; closing the last "
             "writer wakes every one of them with 0 (EOF)",
             "pipe(7); LTP testcases/kernel/syscalls/pipe/pipe13.c", ForPipeOrFifo, 10) {}
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     const int readers = readers_.Of(s);
     const int writers = writers_.Of(s);
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
     const Deadline deadline = CaseDeadline(env);
     // Flags: r (0..7) reader r started; 8 + w writer w's turn to close;
     // 16 + w writer w closed; 24 + r reader r returned; 31 all may exit.

@@ -88,6 +88,13 @@ class InodeProperty : public NamedProperty {
 // Exit codes of the reopening child.
 enum ReopenExit { kReopenOk, kReopenWrongData = 253 };
 
+// Reopening through /proc: an anonymous pipe only.
+Applicability ForProcReopen(const Transport& t) {
+  return ForAnonymousPipe(t,
+                          "PIPE-* checks an anonymous pipe here (a FIFO reopened through "
+                          "/proc follows the FIFO open rules)");
+}
+
 class ProcReopenProperty : public PipeProperty {
  public:
   ProcReopenProperty()
@@ -97,13 +104,8 @@ class ProcReopenProperty : public PipeProperty {
             "with no writer left, and gives the same pipe: the queued data is read through it, "
             "and a write through a reopened write end reaches the reader",
             "proc(5) /proc/[pid]/fd; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.OpenViaProcSelfFD, PipeTest.OpenViaProcSelfFDWithWrites") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return ForAnonymousPipe(t,
-                            "PIPE-* checks an anonymous pipe here (a FIFO reopened through "
-                            "/proc follows the FIFO open rules)");
-  }
-  int DefaultExamples() const override { return 10; }
+            "PipeTest.OpenViaProcSelfFD, PipeTest.OpenViaProcSelfFDWithWrites",
+            ForProcReopen, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool write_end = *rc::gen::arbitrary<bool>();

@@ -35,10 +35,10 @@ rc::Gen<uint64_t> PipeSize() {
 // Indexed by SEEK_SET, SEEK_CUR, SEEK_END (0, 1, 2).
 constexpr std::string_view kWhences[] = {"SEEK_SET", "SEEK_CUR", "SEEK_END"};
 
-class DirectionProperty : public NamedProperty {
+class DirectionProperty : public PipeProperty {
  public:
   DirectionProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-EBADF",
             "write on the read end and read on the write end give EBADF (blocking or not) "
             "and never block; the data in flight is intact, nothing extra appears, the pipe "
@@ -46,11 +46,9 @@ class DirectionProperty : public NamedProperty {
             "pipe(7), read(2)/write(2) EBADF; LTP testcases/kernel/syscalls/pipe/pipe03.c; "
             "gVisor test/syscalls/linux/pipe.cc PipeTest.Permissions",
             ForPipeOrFifo, 20) {}
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
+                const CaseEnv& env) const override {
     const size_t in_flight = in_flight_.Of(s), k = std::max<uint64_t>(1, ask_.Of(s));
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
     const std::vector<std::byte> data = PipeBytes(1, in_flight);
     if (WriteFull(p.w.get(), data.data(), data.size()) < 0)
       return Verdict::Broken("filling the pipe");
@@ -104,10 +102,10 @@ class DirectionProperty : public NamedProperty {
   const YesNoParam read_first_{this, 4, "the read on the write end comes first: %s", false};
 };
 
-class EpipeProperty : public NamedProperty {
+class EpipeProperty : public PipeProperty {
  public:
   EpipeProperty()
-      : NamedProperty(
+      : PipeProperty(
             "PIPE-EPIPE",
             "with no reader left, every write fails with EPIPE and raises exactly one SIGPIPE",
             "pipe(7), write(2) EPIPE; LTP testcases/kernel/syscalls/pipe/pipe08.c; gVisor "
@@ -125,11 +123,8 @@ class EpipeProperty : public NamedProperty {
       return steps;
     });
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool blocked_mode = blocked_.Of(s);
-    PipeFds p;
-    Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &p, &broken)) return broken;
     if (nonblock_.Of(s)) SetNonBlocking(p.w.get(), true);
     if (left_.Of(s) && WriteFull(p.w.get(), "left", 4) < 0) return Verdict::Broken("write");
     p.r.reset();

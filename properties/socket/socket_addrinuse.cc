@@ -72,6 +72,12 @@ struct InUsePlan {
   bool close_first;
 };
 
+// Named AF_UNIX sockets (a socketpair binds no name).
+Applicability ForNamedUnix(const Transport& t) {
+  return OnlyFor(t, {"unix_stream", "unix_dgram", "unix_seqpacket"},
+                 "binding a name: named AF_UNIX sockets only");
+}
+
 class AddrInUseProperty : public NamedProperty {
  public:
   AddrInUseProperty()
@@ -83,11 +89,8 @@ class AddrInUseProperty : public NamedProperty {
             "soon as its socket closes",
             "unix(7) (a pathname socket's file stays until unlink(2); an abstract name goes when "
             "its last reference is closed), bind(2) EADDRINUSE; LTP testcases/kernel/syscalls/"
-            "bind/bind03.c (a second socket on a bound path: EADDRINUSE)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t, {"unix_stream", "unix_dgram", "unix_seqpacket"},
-                   "binding a name: named AF_UNIX sockets only");
-  }
+            "bind/bind03.c (a second socket on a bound path: EADDRINUSE)",
+            ForNamedUnix) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const UnixName name = MakeName(abstract_.Of(s), env);
     struct Unlink {

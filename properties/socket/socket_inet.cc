@@ -50,6 +50,10 @@ std::vector<std::byte> Concat(const std::vector<uint64_t>& sizes, uint32_t write
   return all;
 }
 
+Applicability ForTcp(const Transport& t) {
+  return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
+}
+
 class TcpStreamProperty : public NamedProperty {
  public:
   TcpStreamProperty()
@@ -58,10 +62,8 @@ class TcpStreamProperty : public NamedProperty {
             "TCP on loopback is an ordered byte stream with half-close: after the client's "
             "SHUT_WR the server reads everything then EOF, and its reply still reaches the client",
             "tcp(7), shutdown(2) SHUT_WR; gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
-            "FINSentOnShutdownWrWithUnreadData, socket_stream.cc SplitRecv, CoalescedRecv") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
-  }
+            "FINSentOnShutdownWrWithUnreadData, socket_stream.cc SplitRecv, CoalescedRecv",
+            ForTcp) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps;
@@ -71,12 +73,6 @@ class TcpStreamProperty : public NamedProperty {
       steps.push_back(reply_.Step(*rc::gen::inRange<uint64_t>(0, 100000)));
       return steps;
     });
-  }
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("the client writes piece %d: %s", s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<uint64_t> sizes = SizesOf(s);
@@ -123,6 +119,7 @@ class TcpStreamProperty : public NamedProperty {
   }
 
  private:
+  const SendWords sends_{this, "the client writes piece %d: %s"};
   const BytesParam reply_{this, 0, "the server's reply after the half-close has %s", 10};
 };
 IPCSPEC_REGISTER_PROPERTY(TcpStreamProperty);
@@ -136,10 +133,8 @@ class TcpResetProperty : public NamedProperty {
             "next receive fails with ECONNRESET",
             "tcp(7), RFC 2525 2.17 / RFC 1122 4.2.2.13 (a close with received data pending "
             "sends a RST); gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
-            "RSTSentOnCloseWithUnreadData") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
-  }
+            "RSTSentOnCloseWithUnreadData",
+            ForTcp) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t unread = std::clamp<uint64_t>(unread_.Of(s), 1, 100000);
     sockaddr_in addr;
@@ -176,6 +171,10 @@ class TcpResetProperty : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(TcpResetProperty);
 
+Applicability ForUdp(const Transport& t) {
+  return OnlyFor(t, {"udp"}, "INET-UDP-* checks UDP itself");
+}
+
 class UdpBoundaryProperty : public NamedProperty {
  public:
   UdpBoundaryProperty()
@@ -184,10 +183,8 @@ class UdpBoundaryProperty : public NamedProperty {
             "UDP keeps datagram boundaries: whatever arrives is one whole sent datagram, never "
             "merged, split, corrupted or duplicated (loss is allowed)",
             "udp(7) (datagrams: no merging, no splitting; delivery is not guaranteed); gVisor "
-            "test/syscalls/linux/udp_socket.cc BoundaryPreserved_SendRecv") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t, {"udp"}, "INET-UDP-* checks UDP itself");
-  }
+            "test/syscalls/linux/udp_socket.cc BoundaryPreserved_SendRecv",
+            ForUdp) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(
         rc::gen::resize(
@@ -200,12 +197,6 @@ class UdpBoundaryProperty : public NamedProperty {
           for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
           return steps;
         });
-  }
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("sendto of datagram %d: %s", s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<uint64_t> sizes = SizesOf(s);
@@ -239,6 +230,7 @@ class UdpBoundaryProperty : public NamedProperty {
   }
 
  private:
+  const SendWords sends_{this, "sendto of datagram %d: %s"};
   static constexpr uint32_t kMarkerWriter = 9;
 
   // Receives every datagram queued now; each must be a whole sent datagram

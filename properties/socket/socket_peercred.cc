@@ -180,6 +180,14 @@ constexpr std::string_view kHandoff[] = {"stays until the check",
 constexpr std::string_view kIdentities[] = {
     "keeps the case's uid/gid", "switches to uid/gid 65534 first (when the case runs as root)"};
 
+// The AF_UNIX sockets SO_PEERCRED is defined for.
+Applicability ForPeerCred(const Transport& t) {
+  return OnlyFor(t,
+                 {"unix_stream", "unix_seqpacket", "socketpair_stream", "socketpair_seqpacket",
+                  "socketpair_dgram"},
+                 "SO_PEERCRED is defined for connected stream/seqpacket sockets and socketpairs");
+}
+
 class PeerCredProperty : public NamedProperty {
  public:
   PeerCredProperty()
@@ -192,13 +200,8 @@ class PeerCredProperty : public NamedProperty {
             "unix(7) SO_PEERCRED (the credentials in effect at connect(2), listen(2) or "
             "socketpair(2)); gVisor test/syscalls/linux/socket_unix_peercred.cc GetPeerCred, "
             "AfterConnectClientPeerCred, AfterConnectServerPeerCred, PeerCredSurvivesPeerExit; "
-            "LTP testcases/kernel/syscalls/getsockopt/getsockopt02.c") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t,
-                   {"unix_stream", "unix_seqpacket", "socketpair_stream", "socketpair_seqpacket",
-                    "socketpair_dgram"},
-                   "SO_PEERCRED is defined for connected stream/seqpacket sockets and socketpairs");
-  }
+            "LTP testcases/kernel/syscalls/getsockopt/getsockopt02.c",
+            ForPeerCred) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PeerPlan plan{TypeOf(t),        std::clamp(depth_.Of(s), 1, 3),
                   handoff_.Of(s),   other_id_.Of(s) && ::geteuid() == 0,

@@ -18,6 +18,12 @@
 namespace ipcspec::props {
 namespace {
 
+// AF_UNIX SOCK_STREAM, named or a socketpair.
+Applicability ForUnixStream(const Transport& t) {
+  return OnlyFor(t, {"unix_stream", "socketpair_stream"},
+                 "UNIX-STREAM-ORDER checks AF_UNIX SOCK_STREAM");
+}
+
 class StreamOrderProperty : public NamedProperty {
  public:
   StreamOrderProperty()
@@ -26,11 +32,8 @@ class StreamOrderProperty : public NamedProperty {
             "a unix stream socket may merge or split writes but delivers the bytes in order, "
             "then end of file after the writer closes",
             "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_stream.cc SplitRecv, "
-            "CoalescedRecv, socket_unix_stream.cc ReadOneSideClosed (end of file)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t, {"unix_stream", "socketpair_stream"},
-                   "UNIX-STREAM-ORDER checks AF_UNIX SOCK_STREAM");
-  }
+            "CoalescedRecv, socket_unix_stream.cc ReadOneSideClosed (end of file)",
+            ForUnixStream) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -234,6 +237,11 @@ Applicability ForConnected(const Transport& t, std::string_view why) {
                  why);
 }
 
+// A half-close: connected stream/seqpacket sockets.
+Applicability ForHalfClose(const Transport& t) {
+  return ForConnected(t, "a half-close is defined for connected stream/seqpacket sockets");
+}
+
 class ShutdownProperty : public NamedProperty {
  public:
   ShutdownProperty()
@@ -242,10 +250,8 @@ class ShutdownProperty : public NamedProperty {
             "shutdown(SHUT_WR) gives the stream/seqpacket peer the buffered data then end of "
             "file, while the other direction still works; a later send gives EPIPE",
             "shutdown(2) SHUT_WR, unix(7); gVisor test/syscalls/linux/socket_unix.cc "
-            "ShutdownWrite (EPIPE, the other direction still works)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return ForConnected(t, "a half-close is defined for connected stream/seqpacket sockets");
-  }
+            "ShutdownWrite (EPIPE, the other direction still works)",
+            ForHalfClose) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t n = std::clamp<uint64_t>(size_.Of(s), 1, 100000);
     FileDescriptor a, b;
@@ -327,6 +333,13 @@ class SigpipeWatch {
   sigset_t old_;
 };
 
+// EPIPE: connected stream/seqpacket sockets.
+Applicability ForEpipe(const Transport& t) {
+  return ForConnected(t,
+                      "EPIPE is for connected stream/seqpacket sockets (a datagram peer's close "
+                      "gives ECONNREFUSED)");
+}
+
 class EpipeProperty : public NamedProperty {
  public:
   EpipeProperty()
@@ -337,12 +350,8 @@ class EpipeProperty : public NamedProperty {
             "seqpacket: EPIPE, no SIGPIPE)",
             "send(2) EPIPE ('the process will also receive a SIGPIPE unless MSG_NOSIGNAL is "
             "set'), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc "
-            "WriteOneSideClosed (EPIPE)") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return ForConnected(t,
-                        "EPIPE is for connected stream/seqpacket sockets (a datagram peer's close "
-                        "gives ECONNREFUSED)");
-  }
+            "WriteOneSideClosed (EPIPE)",
+            ForEpipe) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;

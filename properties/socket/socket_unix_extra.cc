@@ -98,6 +98,14 @@ std::string ReceiveDescriptors(int sock, int k, std::vector<FileDescriptor>* got
   return "";
 }
 
+// Every AF_UNIX transport, named or a socketpair.
+Applicability ForUnixFamily(const Transport& t) {
+  return OnlyFor(t,
+                 {"unix_stream", "unix_dgram", "unix_seqpacket", "socketpair_stream",
+                  "socketpair_dgram", "socketpair_seqpacket"},
+                 "SCM_RIGHTS is an AF_UNIX feature");
+}
+
 class ScmRightsProperty : public NamedProperty {
  public:
   ScmRightsProperty()
@@ -106,13 +114,8 @@ class ScmRightsProperty : public NamedProperty {
             "SCM_RIGHTS passes working descriptors: pipe write ends made after fork, sent to "
             "another process, carry its writes back to the sender's read ends",
             "unix(7) SCM_RIGHTS, cmsg(3); gVisor test/syscalls/linux/socket_unix_cmsg.cc "
-            "BasicFDPass, BasicThreeFDPass") {}
-  Applicability AppliesTo(const Transport& t) const override {
-    return OnlyFor(t,
-                   {"unix_stream", "unix_dgram", "unix_seqpacket", "socketpair_stream",
-                    "socketpair_dgram", "socketpair_seqpacket"},
-                   "SCM_RIGHTS is an AF_UNIX feature");
-  }
+            "BasicFDPass, BasicThreeFDPass",
+            ForUnixFamily) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(passed_.Of(s), 1, 16);
     FileDescriptor a, b;

@@ -28,20 +28,36 @@ rc::Gen<std::vector<ipcspec::Step>> NamedProperty::Steps(const Transport&) const
   });
 }
 
+SendWords::SendWords(NamedProperty* owner, std::string_view words) { owner->SetSendWords(words); }
+
 std::string NamedProperty::DescribeStep(const ipcspec::Step& s) const {
-  if (s.op == Op::kParam) {
-    for (const ParamInfo& p : params_) {
-      if (p.index == s.arg) {
-        const absl::string_view words(p.words.data(), p.words.size());
-        auto format = absl::ParsedFormat<'s'>::New(words);
-        const std::string value =
-            p.names.empty() ? p.say(s.size) : std::string(NameOf(p.names, s.size));
-        return format != nullptr ? absl::StrFormat(*format, value)
-                                 : absl::StrCat(words, ": ", value);
-      }
+  if (s.op == Op::kParam) return SayParam(s);
+  if (s.op == Op::kSend && !send_words_.empty()) return SaySend(s);
+  return Property::DescribeStep(s);
+}
+
+std::string NamedProperty::SayParam(const ipcspec::Step& s) const {
+  for (const ParamInfo& p : params_) {
+    if (p.index == s.arg) {
+      const absl::string_view words(p.words.data(), p.words.size());
+      auto format = absl::ParsedFormat<'s'>::New(words);
+      const std::string value =
+          p.names.empty() ? p.say(s.size) : std::string(NameOf(p.names, s.size));
+      return format != nullptr ? absl::StrFormat(*format, value) : absl::StrCat(words, ": ", value);
     }
   }
   return Property::DescribeStep(s);
+}
+
+std::string NamedProperty::SaySend(const ipcspec::Step& s) const {
+  const absl::string_view words(send_words_.data(), send_words_.size());
+  if (auto format = absl::ParsedFormat<'d', 's'>::New(words)) {
+    return absl::StrFormat(*format, s.arg, SayBytes(s.size));
+  }
+  if (auto format = absl::ParsedFormat<'d', 'd', 's'>::New(words)) {
+    return absl::StrFormat(*format, s.actor, s.arg, SayBytes(s.size));
+  }
+  return absl::StrCat(words, ": ", Property::DescribeStep(s));
 }
 
 }  // namespace ipcspec::props

@@ -144,6 +144,18 @@ class BytesParam : public Param<uint64_t> {
       : Param<uint64_t>(owner, index, words, fallback, std::move(gen), SayBytes) {}
 };
 
+// How a property's send steps read (Step::Send(actor, size, arg), as
+// RoundSteps and SizesOf make them): a format given the step's number (arg)
+// and its size in words, or the actor, the number and the size:
+//   const SendWords sends_{this, "the client writes piece %d: %s"};
+//     // "the client writes piece 2: 100 bytes"
+//   const SendWords sends_{this, "writer %d appends record %d: %s"};
+//     // "writer 1 appends record 0: 1 byte"
+class SendWords {
+ public:
+  SendWords(NamedProperty* owner, std::string_view words);
+};
+
 // The applicability of a property that holds for every transport.
 inline Applicability EveryTransport(const Transport&) { return Applicability::Yes(); }
 
@@ -171,16 +183,23 @@ class NamedProperty : public Property {
   // One step for each parameter declared with a generator, in declaration
   // order; a property with other steps overrides this.
   rc::Gen<std::vector<ipcspec::Step>> Steps(const Transport& t) const override;
-  // A parameter step in its declared words; every other step as Property.
+  // A parameter step in its declared words, a send step in its SendWords
+  // when it has some; every other step as Property.
   std::string DescribeStep(const ipcspec::Step& s) const override;
   // Called by Param's constructor.
   void AddParam(ParamInfo info) { params_.push_back(info); }
+  // Called by SendWords' constructor.
+  void SetSendWords(std::string_view words) { send_words_ = words; }
 
  private:
+  std::string SayParam(const ipcspec::Step& s) const;
+  std::string SaySend(const ipcspec::Step& s) const;
+
   std::string_view id_, summary_, reference_;
   AppliesFn applies_;
   int examples_;
   std::vector<ParamInfo> params_;
+  std::string_view send_words_;  // empty: send steps are said as Property says them
 };
 
 template <typename T>

@@ -14,6 +14,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/support/common.h"
@@ -290,25 +292,40 @@ std::string MakeChannel(PublishChannel* c) {
   return c->ready && c->ack ? "" : err;
 }
 
-Verdict PublishWriter(const PublishChannel& c, const Publisher& publisher) {
+// Attaches the channel's segment in this process and calls `each` for
+// message i = 0, 1, ... with n = i + 1 (the value its flags take), the flag
+// words at the start of the segment and the message area; stops at the first
+// verdict that is not a pass. The segment is detached on every path.
+Verdict ForEachMessage(
+    const PublishChannel& c,
+    absl::FunctionRef<Verdict(size_t i, uint32_t n, std::atomic<uint32_t>* words, uint8_t* data)>
+        each) {
   std::string e;
   auto* base = static_cast<uint8_t*>(c.seg->Attach(false, &e));
   if (base == nullptr) return Verdict::Broken(e);
+  absl::Cleanup detach = [&] { c.seg->Detach(base); };
   auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
   for (size_t i = 0; i < c.sizes.size(); ++i) {
-    const auto n = static_cast<uint32_t>(i + 1);
+    if (Verdict v = each(i, static_cast<uint32_t>(i + 1), words, base + c.offset); !v.ok()) {
+      return v;
+    }
+  }
+  return Verdict::Pass();
+}
+
+Verdict PublishWriter(const PublishChannel& c, const Publisher& publisher) {
+  return ForEachMessage(c, [&](size_t i, uint32_t n, std::atomic<uint32_t>* words, uint8_t* data) {
     std::vector<uint8_t> payload(c.sizes[i]);
     for (uint64_t b = 0; b < payload.size(); ++b) payload[b] = MessageByte(c.options.seed, i, b);
     publisher.Write(
-        base + c.offset, payload, [&] { c.Signal(c.ready.get(), &words[kReady], n); },
+        data, payload, [&] { c.Signal(c.ready.get(), &words[kReady], n); },
         [&] { return c.Await(nullptr, &words[kConsumed], n); });
     if (!c.Await(c.ack.get(), &words[kAck], n)) {
       return Verdict::Fail(
           absl::StrFormat("message %d: the reader's acknowledgement never became visible", i));
     }
-  }
-  c.seg->Detach(base);
-  return Verdict::Pass();
+    return Verdict::Pass();
+  });
 }
 
 // Why byte `b` of message `i` reads `got`: an older message, or nothing yet.
@@ -319,19 +336,14 @@ std::string WhatItHolds(const PublishChannel& c, uint64_t i, uint64_t b, uint8_t
 }
 
 Verdict PublishReader(const PublishChannel& c) {
-  std::string e;
-  auto* base = static_cast<uint8_t*>(c.seg->Attach(false, &e));
-  if (base == nullptr) return Verdict::Broken(e);
-  auto* words = reinterpret_cast<std::atomic<uint32_t>*>(base);
-  for (size_t i = 0; i < c.sizes.size(); ++i) {
-    const auto n = static_cast<uint32_t>(i + 1);
+  return ForEachMessage(c, [&](size_t i, uint32_t n, std::atomic<uint32_t>* words, uint8_t* data) {
     if (!c.Await(c.ready.get(), &words[kReady], n)) {
       return Verdict::Fail(absl::StrFormat(
           "message %d: the writer's release store of %d to the flag in the segment never "
           "became visible to this process within %d ms (%s)",
           i, n, kOpTimeoutMs, c.kind.name()));
     }
-    const std::vector<uint8_t> copy(base + c.offset, base + c.offset + c.sizes[i]);
+    const std::vector<uint8_t> copy(data, data + c.sizes[i]);
     PublishWord(&words[kConsumed], n);
     for (uint64_t b = 0; b < copy.size(); ++b) {
       const uint8_t want = MessageByte(c.options.seed, i, b);
@@ -343,9 +355,8 @@ Verdict PublishReader(const PublishChannel& c) {
       }
     }
     c.Signal(c.ack.get(), &words[kAck], n);
-  }
-  c.seg->Detach(base);
-  return Verdict::Pass();
+    return Verdict::Pass();
+  });
 }
 
 }  // namespace

@@ -263,12 +263,6 @@ class NoWaitProperty : public NamedProperty {
             "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP testcases/kernel/syscalls/ipc/"
             "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)",
             ForSysvMsg) {}
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op == Op::kSend) {
-      return absl::StrFormat("msgsnd of message %d with IPC_NOWAIT: %s", s.arg, SayBytes(s.size));
-    }
-    return NamedProperty::DescribeStep(s);
-  }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
@@ -317,6 +311,7 @@ class NoWaitProperty : public NamedProperty {
   }
 
  private:
+  const SendWords sends_{this, "msgsnd of message %d with IPC_NOWAIT: %s"};
   const BytesParam qbytes_{this, 0, "msg_qbytes is set to %s", 1000};
 };
 

@@ -4,6 +4,11 @@
 //
 //   IPCSPEC_REGISTER_TRANSPORT(PipeTransport);
 //
+// A family whose members differ only in their constructor's arguments
+// registers each member under a tag of its own, with those arguments:
+//
+//   IPCSPEC_REGISTER_TRANSPORT_MEMBER(Stream, UnixTransport, SOCK_STREAM, kStreamSpec);
+//
 // Plugins are added at run time by the plugin loader. Lookup is by name:
 //
 //   const Transport* t = TransportRegistry::Global().Find("pipe");
@@ -50,6 +55,10 @@ struct TransportRegistrar {
 #define IPCSPEC_REGISTER_TRANSPORT(Type)                                    \
   static ::ipcspec::internal::TransportRegistrar ipcspec_registrar_##Type { \
     std::make_unique<Type>()                                                \
+  }
+#define IPCSPEC_REGISTER_TRANSPORT_MEMBER(Tag, Type, ...)                  \
+  static ::ipcspec::internal::TransportRegistrar ipcspec_registrar_##Tag { \
+    std::make_unique<Type>(__VA_ARGS__)                                    \
   }
 
 #endif  // IPCSPEC_REGISTRY_H_
