@@ -32,6 +32,42 @@ class NothingProperty : public props::NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(NothingProperty);
 
+// A case of two participants passing one byte over a pipe: both forked
+// (BENCH-TWO-FORKED), or the reader run in the case process itself
+// (BENCH-READER-HERE, Participants::RunHereAndJoin, as RunActors does).
+class TwoParticipantsProperty : public NothingProperty {
+ public:
+  explicit TwoParticipantsProperty(bool reader_here) : reader_here_(reader_here) {}
+  std::string_view id() const override {
+    return reader_here_ ? "BENCH-READER-HERE" : "BENCH-TWO-FORKED";
+  }
+  Verdict Run(const Transport&, const Scenario&, const CaseEnv& env) const override {
+    int fds[2];
+    if (::pipe(fds) != 0) return Verdict::Broken("pipe");
+    FileDescriptor r(fds[0]), w(fds[1]);
+    Participants ps(Deadline::After(env.deadline - absl::Now()));
+    ps.Spawn("writer", [&] {
+      return ::write(w.get(), "x", 1) == 1 ? Verdict::Pass() : Verdict::Fail("write");
+    });
+    w.reset();
+    auto reader = [&] {
+      char c;
+      return ::read(r.get(), &c, 1) == 1 ? Verdict::Pass() : Verdict::Fail("read");
+    };
+    if (reader_here_) return ps.RunHereAndJoin("reader", reader);
+    ps.Spawn("reader", reader);
+    return ps.Join();
+  }
+
+ private:
+  bool reader_here_;
+};
+const bool kRegistered = [] {
+  PropertyRegistry::Global().Add(std::make_unique<TwoParticipantsProperty>(false));
+  PropertyRegistry::Global().Add(std::make_unique<TwoParticipantsProperty>(true));
+  return true;
+}();
+
 void BM_BareForkExitWait(benchmark::State& state) {
   for (auto _ : state) {
     pid_t pid = ::fork();
@@ -111,6 +147,41 @@ void BM_PrivateIpcCaseOverBareFork(benchmark::State& state) {
   state.counters["ratio"] = c / b;
 }
 BENCHMARK(BM_PrivateIpcCaseOverBareFork)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// What running one participant in the case process saves: each iteration
+// runs a case of two forked participants, then one whose reader runs in the
+// case process, back to back. Counters: the medians (µs) and their ratio.
+void BM_ReaderHereOverTwoForked(benchmark::State& state) {
+  auto server = ForkServer::Start(SandboxOptions{});
+  if (!server.ok()) {
+    state.SkipWithError("fork server did not start");
+    return;
+  }
+  const Scenario forked{"BENCH-TWO-FORKED", "pipe", {}}, here{"BENCH-READER-HERE", "pipe", {}};
+  std::vector<double> two, one;
+  for (auto _ : state) {
+    absl::Time t0 = absl::Now();
+    CaseResult a = (*server)->Run(forked);
+    absl::Time t1 = absl::Now();
+    CaseResult b = (*server)->Run(here);
+    absl::Time t2 = absl::Now();
+    if (a.outcome != Outcome::kPass || b.outcome != Outcome::kPass) {
+      state.SkipWithError((a.message + b.message).c_str());
+      return;
+    }
+    two.push_back(absl::ToDoubleMicroseconds(t1 - t0));
+    one.push_back(absl::ToDoubleMicroseconds(t2 - t1));
+  }
+  auto median = [](std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  const double f = median(two), h = median(one);
+  state.counters["two_forked_us"] = f;
+  state.counters["reader_here_us"] = h;
+  state.counters["ratio"] = h / f;
+}
+BENCHMARK(BM_ReaderHereOverTwoForked)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The direct runner forks from the (large) calling process: what the fork
 // server saves.

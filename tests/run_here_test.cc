@@ -70,6 +70,16 @@ TEST_F(RunHereTest, ItsFailureIsNamed) {
   EXPECT_EQ(r.message, "reader: got 3, expected 4");
 }
 
+TEST_F(RunHereTest, WhenBothFailTheForkedOnesFailureComesFirst) {
+  CaseResult r = RunCase(Options(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(10)));
+    ps.Spawn("writer", [] { return Verdict::Fail("sending message 3: EIO"); });
+    return ps.RunHereAndJoin("reader", [] { return Verdict::Fail("message 3 never arrived"); });
+  });
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_EQ(r.message, "writer: sending message 3: EIO");
+}
+
 TEST_F(RunHereTest, AForkedFailureEndsTheCaseWhileItIsStillBlocked) {
   CaseResult r = RunCase(Options(), [](const CaseEnv&) {
     Participants ps(Deadline::After(absl::Seconds(10)));

@@ -13,6 +13,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -161,15 +164,16 @@ Verdict Participants::KillTheRest(Verdict v) {
   return v;
 }
 
-// The participant RunHereAndJoin runs on the case process's main thread.
+// The participant RunHereAndJoin runs on the case process's main thread, as
+// its watcher thread sees it. The watcher is detached and may outlive the
+// call, so both hold it.
 struct Participants::Here {
   std::string name;
   size_t slot = 0;
   pid_t pid = -1;
-  FileDescriptor done;  // an eventfd, written once `verdict` is set
-  std::atomic<bool> finished{false};
-  Verdict verdict;
-  bool collected = false;  // the watcher has taken its verdict
+  FileDescriptor done;    // an eventfd: the watcher's cue that the participant returned
+  std::mutex mu;          // held by the watcher except while it polls
+  bool finished = false;  // under mu; once set, the watcher touches nothing else
 };
 
 std::optional<Verdict> Participants::Watch(absl::Time* next, const Here* here) {
@@ -177,91 +181,124 @@ std::optional<Verdict> Participants::Watch(absl::Time* next, const Here* here) {
   for (size_t i = 0; i < children_.size(); ++i) {
     if (!children_[i].verdict) live.push_back({i, children_[i].name, children_[i].pid});
   }
-  if (here != nullptr && !here->collected) live.push_back({here->slot, here->name, here->pid});
+  if (here != nullptr) live.push_back({here->slot, here->name, here->pid});
   std::optional<std::string> hang = board_->Check(live, next);
   if (!hang) return std::nullopt;
   return Verdict{Outcome::kTimeout, *hang};
 }
 
-Verdict Participants::Join() { return JoinAll(nullptr); }
-
-Verdict Participants::JoinAll(Here* here) {
+Verdict Participants::Join() {
   if (spawn_error_) return *spawn_error_;
   for (;;) {
-    const bool here_running = here != nullptr && !here->collected;
-    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0},
-                                      {here_running ? here->done.get() : -1, POLLIN, 0}};
+    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0}};
     std::vector<Child*> waiting;
     for (Child& c : children_) {
       if (c.verdict) continue;
       fds.push_back({c.report.get(), POLLIN, 0});
       waiting.push_back(&c);
     }
-    if (waiting.empty() && !here_running) return Verdict::Pass();
+    if (waiting.empty()) return Verdict::Pass();
     absl::Time look = absl::InfiniteFuture();
-    if (std::optional<Verdict> hang = Watch(&look, here)) return KillTheRest(*hang);
+    if (std::optional<Verdict> hang = Watch(&look, nullptr)) return KillTheRest(*hang);
     const Deadline until =
         look < deadline_.when() ? Deadline::After(look - absl::Now()) : deadline_;
     int n = ::poll(fds.data(), fds.size(), until.RemainingMs());
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 && deadline_.Passed()) {
       // The deadline: every one still running is reported, first one first.
-      if (!waiting.empty()) return KillTheRest(Collect(*waiting.front()));
-      return Verdict{Outcome::kTimeout,
-                     StillRunning(here->name, board_->Doing({here->slot, here->name, here->pid}))};
+      return KillTheRest(Collect(*waiting.front()));
     }
     if (fds[0].revents != 0) board_->DrainWake();
-    if (fds[1].revents != 0 && here->finished.load(std::memory_order_acquire)) {
-      here->collected = true;
-      if (!here->verdict.ok()) {
-        return KillTheRest(
-            {here->verdict.outcome, absl::StrCat(here->name, ": ", here->verdict.message)});
-      }
-    }
-    for (size_t i = 2; i < fds.size(); ++i) {
+    for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      Verdict v = Collect(*waiting[i - 2]);
+      Verdict v = Collect(*waiting[i - 1]);
       if (!v.ok()) return KillTheRest(v);
     }
   }
 }
 
+void Participants::WatchWhileHere(Here& here) {
+  std::unique_lock<std::mutex> lock(here.mu);
+  while (!here.finished) {
+    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0}, {here.done.get(), POLLIN, 0}};
+    std::vector<Child*> waiting;
+    for (Child& c : children_) {
+      if (c.verdict) continue;
+      fds.push_back({c.report.get(), POLLIN, 0});
+      waiting.push_back(&c);
+    }
+    absl::Time look = absl::InfiniteFuture();
+    if (std::optional<Verdict> hang = Watch(&look, &here)) internal::EndCaseNow(KillTheRest(*hang));
+    if (deadline_.Passed()) {
+      // Every one still running is reported, the forked ones first.
+      const Verdict late =
+          !waiting.empty()
+              ? Collect(*waiting.front())
+              : Verdict{Outcome::kTimeout,
+                        StillRunning(here.name, board_->Doing({here.slot, here.name, here.pid}))};
+      internal::EndCaseNow(KillTheRest(late));
+    }
+    const Deadline until =
+        look < deadline_.when() ? Deadline::After(look - absl::Now()) : deadline_;
+    lock.unlock();
+    const int n = ::poll(fds.data(), fds.size(), until.RemainingMs());
+    lock.lock();
+    if (here.finished || n <= 0) continue;
+    if (fds[0].revents != 0) board_->DrainWake();
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Verdict v = Collect(*waiting[i - 2]);
+      if (!v.ok()) internal::EndCaseNow(KillTheRest(v));
+    }
+  }
+}
+
 Verdict Participants::RunHereAndJoin(std::string name, std::function<Verdict()> fn) {
-  Here here;
-  here.done = FileDescriptor(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (spawn_error_ || !internal::InCaseProcess() || !here.done) {
+  auto here = std::make_shared<Here>();
+  here->done = FileDescriptor(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  here->name = name;
+  here->slot = children_.size();
+  here->pid = ::getpid();
+  std::optional<std::thread> watcher;
+  if (!spawn_error_ && internal::InCaseProcess() && here->done) {
+    // The watcher takes no signal: what a transport sends this process is
+    // for the participant's thread.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
+    try {
+      watcher.emplace([this, here] { WatchWhileHere(*here); });
+    } catch (const std::system_error&) {
+      // No thread to be had (RLIMIT_NPROC, say): the participant is forked.
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  if (!watcher) {
     Spawn(std::move(name), std::move(fn));
     return Join();
   }
-  here.name = std::move(name);
-  here.slot = children_.size();
-  here.pid = ::getpid();
-  // The watcher takes no signal: what a transport sends this process is for
-  // the participant's thread.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_BLOCK, &all, &old);
-  Verdict joined;
-  std::thread watcher([&] {
-    joined = JoinAll(&here);
-    // The case ends while the participant is still inside its part.
-    if (!here.finished.load(std::memory_order_acquire)) internal::EndCaseNow(joined);
-  });
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  watcher->detach();
+  Verdict v;
   {
     std::vector<pid_t> others;
     for (const Child& c : children_) others.push_back(c.pid);
-    internal::CrashLabel label(here.name, others);
-    board_->Attach(here.slot);
+    internal::CrashLabel label(name, others);
+    board_->Attach(here->slot);
     ::signal(SIGPIPE, SIG_IGN);
-    here.verdict = fn();
+    v = fn();
     board_->Detach();
   }
-  here.finished.store(true, std::memory_order_release);
+  // From here on this thread does the joining; the watcher goes when it wakes.
+  {
+    std::lock_guard<std::mutex> lock(here->mu);
+    here->finished = true;
+  }
   const uint64_t one = 1;
-  [[maybe_unused]] ssize_t wrote = ::write(here.done.get(), &one, sizeof one);
-  watcher.join();
-  return joined;
+  [[maybe_unused]] ssize_t wrote = ::write(here->done.get(), &one, sizeof one);
+  // The others' verdicts first, as Join would have met them before this one.
+  const Verdict others = Join();
+  if (!others.ok() || v.ok()) return others;
+  return {v.outcome, absl::StrCat(name, ": ", v.message)};
 }
 
 Verdict Participants::JoinOne(std::string_view name) {

@@ -208,7 +208,8 @@ class Participants {
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
   // Runs `fn` as one more participant named `name`, here in the case
-  // process (one fork fewer), then joins everyone as Join does. While `fn`
+  // process (one fork fewer), then joins the others as Join does; a failure
+  // of theirs comes before one of `fn`'s. While `fn`
   // runs, a watcher thread (every signal blocked) does Join's waiting and
   // watching; if the case must end before `fn` returns (another participant
   // failed, someone hangs, the deadline), the watcher ends the case process
@@ -231,8 +232,8 @@ class Participants {
   // The watchdog (ipcspec/watch.h): a hang's diagnosis, and when to look again.
   std::optional<Verdict> Watch(absl::Time* next, const Here* here);
   Verdict KillTheRest(Verdict v);
-  // Join, also waiting for `here` (if any) to finish.
-  Verdict JoinAll(Here* here);
+  // RunHereAndJoin's watcher thread: Join's watching, while `here` runs.
+  void WatchWhileHere(Here& here);
   Deadline deadline_;
   std::vector<Child> children_;
   std::optional<Verdict> spawn_error_;
