@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "fuzz/fuzz_coverage.h"
+#include "fuzz/fuzz_leftovers.h"
 #include "fuzz/fuzz_mp.h"
 #include "fuzz/fuzz_signal.h"
 #include "ipcspec/engine.h"
@@ -185,6 +186,10 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
     return absl::InvalidArgumentError(absl::StrCat("unknown fuzz target ", std::string(target)));
   }
   std::vector<std::string> done;
+  // First, in the mount namespace the rest of the machine sees: whatever
+  // ends this process, its directories go.
+  if (std::string why = StartLeftoverCleaner(); !why.empty()) done.push_back(why);
+  RemoveWhenGone(FuzzScratchDir());
   if (std::getenv("IPCSPEC_FUZZ_SHARED") == nullptr) done.push_back(EnterFuzzIsolation());
   if (t->kind == FuzzTarget::kPlugin) {
     absl::StatusOr<std::string> p = LoadFuzzedPlugin(default_plugin);
@@ -201,6 +206,7 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
     (void)props::ModelPayload(Capabilities{}, 0, 1);
     absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(FuzzSandboxOptions());
     if (!server.ok()) return server.status();
+    RemoveWhenGone((*server)->root());
     Runner() = std::move(*server);
     // At exit the server is stopped and reaped (its CPU time, and its
     // cases', then counts in the fuzzer's own rusage).
