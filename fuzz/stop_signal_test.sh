@@ -23,8 +23,9 @@ for t in "$@"; do
     mkdir -p "$run/tmp" "$run/corpus"
     cp -r "$corpus/$t/." "$run/corpus/"
     mkfifo "$run/out"
-    # The deadline is a last resort only: the signal ends the run.
-    TMPDIR="$run/tmp" "$bins/fuzz_$t" "$run/corpus" -max_total_time=600 \
+    # The deadline is a last resort only: the signal ends the run. (A
+    # background command of a script starts with SIGINT ignored: restored.)
+    TMPDIR="$run/tmp" env --default-signal=INT "$bins/fuzz_$t" "$run/corpus" -max_total_time=600 \
         -artifact_prefix="$run/" >"$run/out" 2>&1 &
     pid=$!
     exec {out}<"$run/out"
