@@ -31,6 +31,13 @@ std::unique_ptr<CaseRunner>& Runner() {
   return *runner;
 }
 
+// The multi-process targets' fork server's root, kept until the server is
+// reaped.
+std::unique_ptr<ServerRoot>& ServerRootOfFuzzer() {
+  static auto* root = new std::unique_ptr<ServerRoot>;
+  return *root;
+}
+
 // Whether the in-process executor has a model for `t` (G-MODEL applies).
 std::string InProcessUnfit(const Transport& t) {
   if (const Property* p = PropertyRegistry::Global().Find("G-MODEL")) {
@@ -204,13 +211,19 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
     // The payload tape, made once here, is inherited by every case and
     // participant instead of being made (megabytes of page faults) in each.
     (void)props::ModelPayload(Capabilities{}, 0, 1);
-    absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(FuzzSandboxOptions());
+    // The server's root is ours, so that the cleaner knows it.
+    ServerRootOfFuzzer() = std::make_unique<ServerRoot>(ServerRoot::Make(FuzzSandboxOptions()));
+    RemoveWhenGone(ServerRootOfFuzzer()->path());
+    absl::StatusOr<std::unique_ptr<ForkServer>> server =
+        ForkServer::Start(FuzzSandboxOptions(), ServerRootOfFuzzer().get());
     if (!server.ok()) return server.status();
-    RemoveWhenGone((*server)->root());
     Runner() = std::move(*server);
     // At exit the server is stopped and reaped (its CPU time, and its
-    // cases', then counts in the fuzzer's own rusage).
-    std::atexit([] { Runner().reset(); });
+    // cases', then counts in the fuzzer's own rusage), then its root goes.
+    std::atexit([] {
+      Runner().reset();
+      ServerRootOfFuzzer().reset();
+    });
     done.push_back("cases run by a fork server");
   }
   return absl::StrJoin(done, "; ");

@@ -85,9 +85,6 @@ class ForkServer : public CaseRunner {
                                                            const ServerRoot* root = nullptr);
   ~ForkServer() override;
   CaseResult Run(const Scenario& s) override;
-  // The directory the server's private mounts are on ("" without them);
-  // the destructor removes it.
-  const std::string& root() const { return root_; }
 
  private:
   ForkServer(pid_t pid, FileDescriptor to, FileDescriptor from, const SandboxOptions& options)
