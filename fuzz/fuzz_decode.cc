@@ -52,7 +52,7 @@ Scenario DecodeChannel(const std::vector<std::string>& family, std::string_view 
   in.U8(&pick);
   s.transport = family[pick % family.size()];
   // One allocation: every one is a fresh page under ASan's quarantine.
-  s.steps.reserve(std::min(kMaxFuzzSteps, 2 * bytes.size()));
+  s.steps.reserve(kMaxFuzzSteps);
   uint64_t msg = 0;
   bool closed = false;
   auto send = [&](uint64_t size) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "fuzz/fuzz_coverage.h"
+#include "fuzz/fuzz_leftovers.h"
 #include "fuzz/fuzz_mp.h"
 #include "fuzz/fuzz_signal.h"
 #include "ipcspec/engine.h"
@@ -28,6 +29,13 @@ std::unique_ptr<CaseRunner>& Runner() {
   static auto* runner = new std::unique_ptr<CaseRunner>;
   if (*runner == nullptr) *runner = std::make_unique<DirectRunner>(FuzzSandboxOptions());
   return *runner;
+}
+
+// The multi-process targets' fork server's root, kept until the server is
+// reaped.
+std::unique_ptr<ServerRoot>& ServerRootOfFuzzer() {
+  static auto* root = new std::unique_ptr<ServerRoot>;
+  return *root;
 }
 
 // Whether the in-process executor has a model for `t` (G-MODEL applies).
@@ -185,6 +193,10 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
     return absl::InvalidArgumentError(absl::StrCat("unknown fuzz target ", std::string(target)));
   }
   std::vector<std::string> done;
+  // First, in the mount namespace the rest of the machine sees: whatever
+  // ends this process, its directories go.
+  if (std::string why = StartLeftoverCleaner(); !why.empty()) done.push_back(why);
+  RemoveWhenGone(FuzzScratchDir());
   if (std::getenv("IPCSPEC_FUZZ_SHARED") == nullptr) done.push_back(EnterFuzzIsolation());
   if (t->kind == FuzzTarget::kPlugin) {
     absl::StatusOr<std::string> p = LoadFuzzedPlugin(default_plugin);
@@ -199,12 +211,19 @@ absl::StatusOr<std::string> InitFuzzTarget(std::string_view target,
     // The payload tape, made once here, is inherited by every case and
     // participant instead of being made (megabytes of page faults) in each.
     (void)props::ModelPayload(Capabilities{}, 0, 1);
-    absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(FuzzSandboxOptions());
+    // The server's root is ours, so that the cleaner knows it.
+    ServerRootOfFuzzer() = std::make_unique<ServerRoot>(ServerRoot::Make(FuzzSandboxOptions()));
+    RemoveWhenGone(ServerRootOfFuzzer()->path());
+    absl::StatusOr<std::unique_ptr<ForkServer>> server =
+        ForkServer::Start(FuzzSandboxOptions(), ServerRootOfFuzzer().get());
     if (!server.ok()) return server.status();
     Runner() = std::move(*server);
     // At exit the server is stopped and reaped (its CPU time, and its
-    // cases', then counts in the fuzzer's own rusage).
-    std::atexit([] { Runner().reset(); });
+    // cases', then counts in the fuzzer's own rusage), then its root goes.
+    std::atexit([] {
+      Runner().reset();
+      ServerRootOfFuzzer().reset();
+    });
     done.push_back("cases run by a fork server");
   }
   return absl::StrJoin(done, "; ");

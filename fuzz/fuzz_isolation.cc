@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "fuzz/fuzz_leftovers.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/util.h"
 
@@ -97,13 +98,16 @@ void CleanUpAtExit() {
 
 const std::string& FuzzScratchDir() {
   static const std::string* dir = [] {
-    char tmpl[] = "/tmp/ipcspec-fuzz-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string path =
+        absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/ipcspec-fuzz-XXXXXX");
+    if (::mkdtemp(path.data()) == nullptr) {
       std::perror("ipcspec fuzz: mkdtemp");
       std::abort();
     }
     std::atexit(CleanUpAtExit);
-    return new std::string(tmpl);
+    RemoveWhenGone(path);
+    return new std::string(path);
   }();
   return *dir;
 }
@@ -128,9 +132,9 @@ std::string EnterFuzzIsolation() {
     g_scratch_mounted =
         ::mount("tmpfs", scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") == 0;
     const std::string mq = scratch + "-mq";
-    if (::mkdir(mq.c_str(), 0700) == 0 &&
-        ::mount("mqueue", mq.c_str(), "mqueue", 0, nullptr) == 0) {
-      g_mq_dir = mq;
+    if (::mkdir(mq.c_str(), 0700) == 0) {
+      RemoveWhenGone(mq);
+      if (::mount("mqueue", mq.c_str(), "mqueue", 0, nullptr) == 0) g_mq_dir = mq;
     }
     g_empty = CountIpc(g_mq_dir);
     g_empty_scratch = ScratchSize();

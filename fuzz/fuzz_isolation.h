@@ -31,7 +31,9 @@ namespace ipcspec {
 std::string EnterFuzzIsolation();
 // Whether EnterFuzzIsolation got the private namespace with its own /dev/shm.
 bool FuzzIsolated();
-// The inputs' scratch directory (tmpfs when isolated); removed at exit.
+// The inputs' scratch directory, $TMPDIR/ipcspec-fuzz-XXXXXX (tmpfs when
+// isolated); removed at exit, and by the cleaner (fuzz/fuzz_leftovers.h)
+// when the process ends without running atexit handlers.
 const std::string& FuzzScratchDir();
 // Where the mqueue file system is mounted ("/dev/mqueue" when shared).
 const std::string& FuzzMqueueDir();

@@ -26,7 +26,8 @@ class Stepper {
 
   // Performs a send step on `writer`: its Recv code and bytes taken.
   void PerformSend(End& writer, const Step& st, int* rc, size_t* sent) const {
-    const std::span<const std::byte> p = ModelPayloadView(c_, st.arg, st.size);
+    const std::span<const std::byte> p =
+        ModelPayloadView(c_, st.arg, st.size, MostTaken(c_, *model_, st.size));
     *sent = 0;
     *rc = writer.Send(p, sent, 0);
   }

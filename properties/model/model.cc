@@ -211,6 +211,7 @@ class StreamModel : public CapsModel {
 
   bool Empty() const override { return read_pos_ == write_pos_ || !c_.reliable; }
   std::string Holds() const override { return absl::StrFormat("%d bytes", write_pos_ - read_pos_); }
+  uint64_t SureBytes() const override { return c_.reliable ? write_pos_ - read_pos_ : 0; }
 
  private:
   struct Segment {
@@ -434,7 +435,15 @@ std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c) {
   return nullptr;
 }
 
-std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size) {
+uint64_t MostTaken(const Capabilities& c, const ReferenceModel& model, uint64_t size) {
+  if (c.max_message > 0 && size > c.max_message) return 0;
+  if (!c.reliable || c.capacity == 0) return size;
+  const uint64_t held = model.SureBytes();
+  return std::min(size, c.capacity - std::min(c.capacity, held));
+}
+
+std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size,
+                                            uint64_t filled) {
   thread_local uint64_t counter;
   if (c.model == ModelClass::kCounter && size == kCounterSize) {
     counter = msg + 1;
@@ -451,7 +460,8 @@ std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg,
   const bool grown = out.size() < size;
   if (grown) out.resize(std::max<uint64_t>(std::bit_ceil(size), 64));
   if (!cached) {
-    FillPayload(kWriter, msg, 0, std::span(out.data(), size));
+    // Past what a send may take, the bytes cannot matter: not computed.
+    FillPayload(kWriter, msg, 0, std::span(out.data(), std::min(size, filled)));
   } else if (grown) {
     FillPayload(kWriter, msg, 0, out);  // the whole pattern, kept
   }

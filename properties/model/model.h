@@ -63,6 +63,9 @@ class ReferenceModel {
   virtual bool Empty() const = 0;
   // What the model holds, for messages: "2 messages (message 3 first)".
   virtual std::string Holds() const = 0;
+  // Bytes a reliable channel surely holds now, all counting toward its
+  // capacity (a lower bound; 0 where the model does not say).
+  virtual uint64_t SureBytes() const { return 0; }
 };
 
 // The model for the capabilities' class: kByteStream -> stream; kFifoQueue,
@@ -75,7 +78,18 @@ std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c);
 // counter an 8-byte native-endian value msg+1.
 std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_t size);
 // The same bytes without a copy: valid until the next call on this thread.
-std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size);
+// With `filled` < size, only the first `filled` bytes are sure to be the
+// payload (the rest is not computed): for a send that cannot take more
+// without failing its check (MostTaken).
+std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size,
+                                            uint64_t filled = ~uint64_t{0});
+
+// The most of a `size`-byte send that `t` may take from a channel holding
+// `model`'s state without its check failing whatever the bytes are: over
+// max_message nothing may be taken; a reliable transport with a capacity
+// may take no more than the capacity left (past it, PastBound fails the
+// send); otherwise all of it.
+uint64_t MostTaken(const Capabilities& c, const ReferenceModel& model, uint64_t size);
 
 struct ExecOptions {
   // Bound of the wait allowed when the model says a receive must deliver.
