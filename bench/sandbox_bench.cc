@@ -34,42 +34,6 @@ class NothingProperty : public props::NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(NothingProperty);
 
-// A case of two participants passing one byte over a pipe: both forked
-// (BENCH-TWO-FORKED), or the reader run in the case process itself
-// (BENCH-READER-HERE, Participants::RunHereAndJoin, as RunActors does).
-class TwoParticipantsProperty : public NothingProperty {
- public:
-  explicit TwoParticipantsProperty(bool reader_here) : reader_here_(reader_here) {}
-  std::string_view id() const override {
-    return reader_here_ ? "BENCH-READER-HERE" : "BENCH-TWO-FORKED";
-  }
-  Verdict Run(const Transport&, const Scenario&, const CaseEnv& env) const override {
-    int fds[2];
-    if (::pipe(fds) != 0) return Verdict::Broken("pipe");
-    FileDescriptor r(fds[0]), w(fds[1]);
-    Participants ps(Deadline::After(env.deadline - absl::Now()));
-    ps.Spawn("writer", [&] {
-      return ::write(w.get(), "x", 1) == 1 ? Verdict::Pass() : Verdict::Fail("write");
-    });
-    w.reset();
-    auto reader = [&] {
-      char c;
-      return ::read(r.get(), &c, 1) == 1 ? Verdict::Pass() : Verdict::Fail("read");
-    };
-    if (reader_here_) return ps.RunHereAndJoin("reader", reader);
-    ps.Spawn("reader", reader);
-    return ps.Join();
-  }
-
- private:
-  bool reader_here_;
-};
-const bool kRegistered = [] {
-  PropertyRegistry::Global().Add(std::make_unique<TwoParticipantsProperty>(false));
-  PropertyRegistry::Global().Add(std::make_unique<TwoParticipantsProperty>(true));
-  return true;
-}();
-
 void BM_BareForkExitWait(benchmark::State& state) {
   for (auto _ : state) {
     pid_t pid = ::fork();
@@ -176,23 +140,6 @@ void BM_PrivateIpcCaseOverBareFork(benchmark::State& state) {
       });
 }
 BENCHMARK(BM_PrivateIpcCaseOverBareFork)->Unit(benchmark::kMicrosecond)->UseRealTime();
-
-// What running one participant in the case process saves: a case of two
-// forked participants, then one whose reader runs in the case process.
-void BM_ReaderHereOverTwoForked(benchmark::State& state) {
-  std::unique_ptr<ForkServer> server = StartServer(state);
-  if (server == nullptr) return;
-  BackToBack(
-      state, "two_forked_us",
-      [&] {
-        return RunPassing(*server, {"BENCH-TWO-FORKED", "pipe", {}});
-      },
-      "reader_here_us",
-      [&] {
-        return RunPassing(*server, {"BENCH-READER-HERE", "pipe", {}});
-      });
-}
-BENCHMARK(BM_ReaderHereOverTwoForked)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The direct runner forks from the (large) calling process: what the fork
 // server saves.

@@ -39,25 +39,33 @@ std::string MakeTree() {
 }
 
 // Forks a process that starts a cleaner, asks it to remove `dir`, says
-// "ready" on its stdout and ends by `how` (a signal, or 0 for _exit).
-// Returns whether `dir` was still there at "ready", and the wait status.
+// "ready" on its stdout, waits to be told to go and ends by `how` (a
+// signal, or 0 for _exit). Returns whether `dir` was still there while the
+// process lived, and the wait status.
 void RunAndEnd(const std::string& dir, int how, bool* there_at_ready, int* status) {
-  int out[2];
+  int out[2], go[2];
   ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
+    ::close(go[1]);
     ::dup2(out[1], 1);
     if (!StartLeftoverCleaner().empty()) ::_exit(3);
     RemoveWhenGone(dir);
     if (::write(1, "ready", 5) != 5) ::_exit(4);
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(5);
     if (how != 0) ::kill(::getpid(), how);
     ::_exit(0);
   }
   ::close(out[1]);
+  ::close(go[0]);
   char buf[16];
   ASSERT_EQ(::read(out[0], buf, 5), 5);
-  *there_at_ready = Exists(dir);
+  *there_at_ready = Exists(dir);  // the process waits for the go below
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
   // To the end of the output: the cleaner holds it until it is done.
   while (::read(out[0], buf, sizeof buf) > 0) {
   }

@@ -1,15 +1,11 @@
-// harness/core/case_process.h (internal to harness/core): what the sandbox
-// lets other parts of the core do in a case process, the process that runs a
-// property's Run. Participants uses it to run one participant in the case
-// process itself (Participants::RunHereAndJoin): a watcher thread must be able
-// to end the case while that participant is still inside a call, and a fatal
-// signal in it must still name the participant, as it would in a child.
+// harness/core/case_process.h (internal to harness/core): the case process's
+// report to the process that forked it, and how the case process ends. The
+// report is two frames on kReportFd: the case's facts (the isolation it got;
+// written early unless the fork server's lasting isolation makes them known)
+// and its verdict with what it left in a namespace of its own.
 //
-//   if (internal::InCaseProcess()) {
-//     internal::CrashLabel label("reader");   // SIGSEGV: "reader killed by SIGSEGV"
-//     ...                                     // from another thread, on a hang:
-//     internal::EndCaseNow(Verdict{Outcome::kTimeout, diagnosis});
-//   }
+//   FinishCase(env, verdict);                       // in the case process: never returns
+//   DecodeVerdict(frame, &verdict, &leaks);         // in the parent
 #ifndef IPCSPEC_HARNESS_CORE_CASE_PROCESS_H_
 #define IPCSPEC_HARNESS_CORE_CASE_PROCESS_H_
 
@@ -39,36 +35,9 @@ bool DecodeFacts(WireReader& r, CaseFacts* f);
 std::string EncodeVerdict(const Verdict& v, const std::vector<std::string>& leaks);
 bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* leaks);
 
-// The case process from its work on: `env` (which outlives the process's
-// work) is what it reports with; InCaseProcess is true from here.
-void BeginCaseWork(const CaseEnv& env);
 // The case process after its work: what it left in a namespace of its own,
 // then the report; never returns.
 [[noreturn]] void FinishCase(const CaseEnv& env, const Verdict& verdict);
-
-// Whether this process is a sandboxed case process that has its work.
-bool InCaseProcess();
-
-// Ends the case process now with `v` as its verdict: the report, then
-// _exit. Callable from any thread of a case process.
-[[noreturn]] void EndCaseNow(const Verdict& v);
-
-// While it lives, a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
-// SIGTRAP, SIGSYS) that has its default action ends the case as `crashed`
-// with "<name> killed by <signal>", on an alternate stack, after killing and
-// reaping `others` (the participants forked beside it), as Join would. A
-// signal someone else handles (a sanitizer) is left to them. One at a time;
-// in a case process.
-class CrashLabel {
- public:
-  CrashLabel(std::string_view name, const std::vector<pid_t>& others);
-  ~CrashLabel();
-  CrashLabel(const CrashLabel&) = delete;
-  CrashLabel& operator=(const CrashLabel&) = delete;
-
- private:
-  bool active_ = false;  // false in a nested label, or outside a case process
-};
 
 }  // namespace ipcspec::internal
 

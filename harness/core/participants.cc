@@ -4,23 +4,16 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
-#include <memory>
-#include <mutex>
-#include <system_error>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "case_process.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/sandbox.h"
 #include "ipcspec/wire.h"
@@ -43,12 +36,6 @@ int g_report_fd = -1;  // in a participant: its report pipe
 ChildExitHook g_exit_hook = nullptr;
 
 int g_watch_fd = -1;  // ... and its watchdog's wake-up descriptor
-
-// What a participant still running at the case deadline was doing.
-std::string StillRunning(const std::string& name, const std::string& doing) {
-  return doing.empty() ? absl::StrCat(name, ": still running at the deadline")
-                       : absl::StrCat(doing, " (at the case deadline)");
-}
 
 }  // namespace
 
@@ -127,7 +114,9 @@ Verdict Participants::Collect(Child& c) {
     const std::string doing = board_->Doing({index, c.name, c.pid});
     ::kill(c.pid, SIGKILL);
     ::waitpid(c.pid, nullptr, 0);
-    c.verdict = Verdict{Outcome::kTimeout, StillRunning(c.name, doing)};
+    c.verdict = Verdict{Outcome::kTimeout,
+                        doing.empty() ? absl::StrCat(c.name, ": still running at the deadline")
+                                      : absl::StrCat(doing, " (at the case deadline)")};
     return *c.verdict;
   }
   std::string payload;
@@ -164,24 +153,11 @@ Verdict Participants::KillTheRest(Verdict v) {
   return v;
 }
 
-// The participant RunHereAndJoin runs on the case process's main thread, as
-// its watcher thread sees it. The watcher is detached and may outlive the
-// call, so both hold it.
-struct Participants::Here {
-  std::string name;
-  size_t slot = 0;
-  pid_t pid = -1;
-  FileDescriptor done;    // an eventfd: the watcher's cue that the participant returned
-  std::mutex mu;          // held by the watcher except while it polls
-  bool finished = false;  // under mu; once set, the watcher touches nothing else
-};
-
-std::optional<Verdict> Participants::Watch(absl::Time* next, const Here* here) {
+std::optional<Verdict> Participants::Watch(absl::Time* next) {
   std::vector<WatchBoard::Watched> live;
   for (size_t i = 0; i < children_.size(); ++i) {
     if (!children_[i].verdict) live.push_back({i, children_[i].name, children_[i].pid});
   }
-  if (here != nullptr) live.push_back({here->slot, here->name, here->pid});
   std::optional<std::string> hang = board_->Check(live, next);
   if (!hang) return std::nullopt;
   return Verdict{Outcome::kTimeout, *hang};
@@ -199,7 +175,7 @@ Verdict Participants::Join() {
     }
     if (waiting.empty()) return Verdict::Pass();
     absl::Time look = absl::InfiniteFuture();
-    if (std::optional<Verdict> hang = Watch(&look, nullptr)) return KillTheRest(*hang);
+    if (std::optional<Verdict> hang = Watch(&look)) return KillTheRest(*hang);
     const Deadline until =
         look < deadline_.when() ? Deadline::After(look - absl::Now()) : deadline_;
     int n = ::poll(fds.data(), fds.size(), until.RemainingMs());
@@ -215,90 +191,6 @@ Verdict Participants::Join() {
       if (!v.ok()) return KillTheRest(v);
     }
   }
-}
-
-void Participants::WatchWhileHere(Here& here) {
-  std::unique_lock<std::mutex> lock(here.mu);
-  while (!here.finished) {
-    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0}, {here.done.get(), POLLIN, 0}};
-    std::vector<Child*> waiting;
-    for (Child& c : children_) {
-      if (c.verdict) continue;
-      fds.push_back({c.report.get(), POLLIN, 0});
-      waiting.push_back(&c);
-    }
-    absl::Time look = absl::InfiniteFuture();
-    if (std::optional<Verdict> hang = Watch(&look, &here)) internal::EndCaseNow(KillTheRest(*hang));
-    if (deadline_.Passed()) {
-      // Every one still running is reported, the forked ones first.
-      const Verdict late =
-          !waiting.empty()
-              ? Collect(*waiting.front())
-              : Verdict{Outcome::kTimeout,
-                        StillRunning(here.name, board_->Doing({here.slot, here.name, here.pid}))};
-      internal::EndCaseNow(KillTheRest(late));
-    }
-    const Deadline until =
-        look < deadline_.when() ? Deadline::After(look - absl::Now()) : deadline_;
-    lock.unlock();
-    const int n = ::poll(fds.data(), fds.size(), until.RemainingMs());
-    lock.lock();
-    if (here.finished || n <= 0) continue;
-    if (fds[0].revents != 0) board_->DrainWake();
-    for (size_t i = 2; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      Verdict v = Collect(*waiting[i - 2]);
-      if (!v.ok()) internal::EndCaseNow(KillTheRest(v));
-    }
-  }
-}
-
-Verdict Participants::RunHereAndJoin(std::string name, std::function<Verdict()> fn) {
-  auto here = std::make_shared<Here>();
-  here->done = FileDescriptor(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  here->name = name;
-  here->slot = children_.size();
-  here->pid = ::getpid();
-  std::optional<std::thread> watcher;
-  if (!spawn_error_ && internal::InCaseProcess() && here->done) {
-    // The watcher takes no signal: what a transport sends this process is
-    // for the participant's thread.
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_BLOCK, &all, &old);
-    try {
-      watcher.emplace([this, here] { WatchWhileHere(*here); });
-    } catch (const std::system_error&) {
-      // No thread to be had (RLIMIT_NPROC, say): the participant is forked.
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
-  if (!watcher) {
-    Spawn(std::move(name), std::move(fn));
-    return Join();
-  }
-  watcher->detach();
-  Verdict v;
-  {
-    std::vector<pid_t> others;
-    for (const Child& c : children_) others.push_back(c.pid);
-    internal::CrashLabel label(name, others);
-    board_->Attach(here->slot);
-    ::signal(SIGPIPE, SIG_IGN);
-    v = fn();
-    board_->Detach();
-  }
-  // From here on this thread does the joining; the watcher goes when it wakes.
-  {
-    std::lock_guard<std::mutex> lock(here->mu);
-    here->finished = true;
-  }
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t wrote = ::write(here->done.get(), &one, sizeof one);
-  // The others' verdicts first, as Join would have met them before this one.
-  const Verdict others = Join();
-  if (!others.ok() || v.ok()) return others;
-  return {v.outcome, absl::StrCat(name, ": ", v.message)};
 }
 
 Verdict Participants::JoinOne(std::string_view name) {

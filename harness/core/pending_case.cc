@@ -51,7 +51,6 @@ std::string EncodeGo(absl::Time deadline, const CaseTiming& timing, std::string_
   SetTiming(&env, absl::FromUnixNanos(static_cast<int64_t>(deadline_ns)),
             absl::Nanoseconds(static_cast<int64_t>(unit_ns)),
             absl::Nanoseconds(static_cast<int64_t>(grace_ns)));
-  internal::BeginCaseWork(env);
   FinishCase(env, work(what, env));
 }
 

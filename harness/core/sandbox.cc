@@ -222,7 +222,6 @@ using internal::WatchCase;
   CaseEnv env;
   SetTiming(&env, deadline, options.time_unit, options.hang_grace);
   SetUpCase(options, plan, parent, &env);
-  internal::BeginCaseWork(env);
   FinishCase(env, fn(env));
 }
 

@@ -189,10 +189,6 @@ void WatchBoard::Attach(size_t slot) {
   g_wake_fd = wake_fd_;
 }
 
-void WatchBoard::Detach() {
-  if (g_board == shared_) g_slot = nullptr;
-}
-
 void WatchBoard::DrainWake() const {
   uint64_t v;
   [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);

@@ -94,16 +94,14 @@ class ForkProperty : public NamedProperty {
                    int rc = end->Send(std::as_bytes(std::span(&v, 1)), &n, deliver);
                    return rc == 0 ? "" : absl::StrCat("send in the child: ", Errno(rc));
                  }};
-    Actor reader{"reader", Role::kReader,
-                 [&](std::unique_ptr<End>& end) -> std::string {
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (c.model != ModelClass::kCounter) return traffic.Read(*end);
                    uint64_t v = 0;
                    size_t n = 0;
                    int rc = end->Recv(std::as_writable_bytes(std::span(&v, 1)), &n, deliver);
                    if (rc != 0) return absl::StrCat("receive in the child: ", Errno(rc));
                    return v == 42 ? "" : absl::StrFormat("counter read %d, expected 42", v);
-                 },
-                 /*needs_own_process=*/true};  // the property is about children
+                 }};
     return RunActors(cutting, env, {writer, reader});
   }
 

@@ -205,38 +205,31 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
   const auto parties = static_cast<uint32_t>(actors.size());
   ProcessBarrier opened(parties), finished(parties);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
-  auto part = [&](const Actor& a) {
-    Verdict v;
-    std::unique_ptr<End> end = OpenEnd(**ch, a.role, &v);
-    // Everyone passes both barriers, whatever happens, so nobody waits
-    // for a participant that gave up.
-    if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
-    if (end != nullptr && v.ok()) {
-      std::string err = a.fn(end);
-      if (!err.empty()) v = Verdict::Fail(err);
-    }
-    end.reset();
-    finished.Wait(deadline);
-    return v;
-  };
-  const bool last_here = !during && !actors.empty() && !actors.back().needs_own_process;
   Verdict verdict;
   {
     Participants ps(deadline);
-    for (size_t i = 0; i + (last_here ? 1 : 0) < actors.size(); ++i) {
-      ps.Spawn(actors[i].name, [&, i] { return part(actors[i]); });
+    for (Actor& a : actors) {
+      ps.Spawn(a.name, [&] {
+        Verdict v;
+        std::unique_ptr<End> end = OpenEnd(**ch, a.role, &v);
+        // Everyone passes both barriers, whatever happens, so nobody waits
+        // for a participant that gave up.
+        if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+        if (end != nullptr && v.ok()) {
+          std::string err = a.fn(end);
+          if (!err.empty()) v = Verdict::Fail(err);
+        }
+        end.reset();
+        finished.Wait(deadline);
+        return v;
+      });
     }
-    if (last_here) {
-      // Its OpenEnd drops this process's hold on the channel.
-      verdict = ps.RunHereAndJoin(actors.back().name, [&] { return part(actors.back()); });
-    } else {
-      (*ch)->Detach();
-      std::optional<Verdict> hook;
-      ActorControl control(ps, finished);
-      if (during) hook = during(control);
-      verdict = ps.Join();
-      if (hook && !hook->ok()) verdict = *hook;
-    }
+    (*ch)->Detach();
+    std::optional<Verdict> hook;
+    ActorControl control(ps, finished);
+    if (during) hook = during(control);
+    verdict = ps.Join();
+    if (hook && !hook->ok()) verdict = *hook;
   }
   absl::Status destroyed = (*ch)->Destroy();
   if (!destroyed.ok() && verdict.ok()) {

@@ -91,17 +91,11 @@ struct Actor {
   std::string name;  // "reader", "writer 1"
   Role role;
   ActorFn fn;
-  // Runs in a process forked for it even when it is the last actor (the
-  // property is about what a child inherits, say).
-  bool needs_own_process = false;
 };
-// Creates a channel and runs one participant per actor; each opens its end,
+// Creates a channel, forks one participant per actor; each opens its end,
 // waits until all have opened, runs its part, closes its end, then stays
 // alive until every actor has finished (so end of stream comes from close,
-// not exit). Destroys the channel after all have exited. Every actor is a
-// process forked from the case process, but the last one, which runs in the
-// case process itself (Participants::RunHereAndJoin: one fork fewer per
-// example), unless `during` is given or it needs its own process.
+// not exit). Destroys the channel after all have exited.
 // What the case process may do while the actors run.
 class ActorControl {
  public:

@@ -207,20 +207,8 @@ class Participants {
   Verdict Join();
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
-  // Runs `fn` as one more participant named `name`, here in the case
-  // process (one fork fewer), then joins the others as Join does; a failure
-  // of theirs comes before one of `fn`'s. While `fn`
-  // runs, a watcher thread (every signal blocked) does Join's waiting and
-  // watching; if the case must end before `fn` returns (another participant
-  // failed, someone hangs, the deadline), the watcher ends the case process
-  // with that verdict, so `fn` never returns. A fatal signal in `fn` is
-  // reported as "<name> killed by <signal>". Outside a sandboxed case
-  // process it is Spawn + Join. Not for a participant that Kill must reach,
-  // or one that closes inherited descriptors.
-  Verdict RunHereAndJoin(std::string name, std::function<Verdict()> fn);
 
  private:
-  struct Here;  // the participant RunHereAndJoin runs in this process
   struct Child {
     std::string name;
     pid_t pid = -1;
@@ -230,10 +218,8 @@ class Participants {
   };
   Verdict Collect(Child& c);
   // The watchdog (ipcspec/watch.h): a hang's diagnosis, and when to look again.
-  std::optional<Verdict> Watch(absl::Time* next, const Here* here);
+  std::optional<Verdict> Watch(absl::Time* next);
   Verdict KillTheRest(Verdict v);
-  // RunHereAndJoin's watcher thread: Join's watching, while `here` runs.
-  void WatchWhileHere(Here& here);
   Deadline deadline_;
   std::vector<Child> children_;
   std::optional<Verdict> spawn_error_;

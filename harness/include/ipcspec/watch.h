@@ -69,9 +69,6 @@ class WatchBoard {
 
   // In a participant, right after fork: it publishes into `slot` from now on.
   void Attach(size_t slot);
-  // This process publishes nothing more (after a participant run in the
-  // case process itself).
-  void Detach();
   // The descriptor a participant writes to wake the watcher.
   int wake_fd() const { return wake_fd_; }
   void DrainWake() const;
