@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
-#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -75,69 +73,42 @@ BENCHMARK(BM_SandboxedCaseWithPrivateIpcNamespace)->Unit(benchmark::kMicrosecond
 void BM_SandboxedCaseSameUid(benchmark::State& state) { RunThroughServer(state, false, false); }
 BENCHMARK(BM_SandboxedCaseSameUid)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-// Times `first` then `second` back to back in every iteration, so both see
-// the same load; counters: the median of each (µs, under the names given)
-// and their ratio, second over first. A step returning an error skips.
-void BackToBack(benchmark::State& state, const char* first_name,
-                const std::function<std::string()>& first, const char* second_name,
-                const std::function<std::string()>& second) {
-  std::vector<double> a, b;
+// The target's figure, robust to a loaded machine: each iteration times one
+// bare fork+_exit+waitpid and then one case with the private IPC namespace
+// (the default) through the fork server, back to back, so both see the same
+// load. Counters: the median of each (µs) and their ratio (target <= 1.5).
+void BM_PrivateIpcCaseOverBareFork(benchmark::State& state) {
+  auto server = ForkServer::Start(SandboxOptions{});
+  if (!server.ok()) {
+    state.SkipWithError("fork server did not start");
+    return;
+  }
+  const Scenario s{"BENCH-NOTHING", "pipe", {}};
+  std::vector<double> bare, cased;
   for (auto _ : state) {
-    const absl::Time t0 = absl::Now();
-    std::string error = first();
-    const absl::Time t1 = absl::Now();
-    if (error.empty()) error = second();
-    const absl::Time t2 = absl::Now();
-    if (!error.empty()) {
-      state.SkipWithError(error.c_str());
+    absl::Time t0 = absl::Now();
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    int status;
+    ::waitpid(pid, &status, 0);
+    absl::Time t1 = absl::Now();
+    CaseResult r = (*server)->Run(s);
+    absl::Time t2 = absl::Now();
+    if (r.outcome != Outcome::kPass) {
+      state.SkipWithError(r.message.c_str());
       return;
     }
-    a.push_back(absl::ToDoubleMicroseconds(t1 - t0));
-    b.push_back(absl::ToDoubleMicroseconds(t2 - t1));
+    bare.push_back(absl::ToDoubleMicroseconds(t1 - t0));
+    cased.push_back(absl::ToDoubleMicroseconds(t2 - t1));
   }
   auto median = [](std::vector<double>& v) {
     std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
     return v[v.size() / 2];
   };
-  const double ma = median(a), mb = median(b);
-  state.counters[first_name] = ma;
-  state.counters[second_name] = mb;
-  state.counters["ratio"] = mb / ma;
-}
-
-// A fork server with the default options, or null with the benchmark skipped.
-std::unique_ptr<ForkServer> StartServer(benchmark::State& state) {
-  auto server = ForkServer::Start(SandboxOptions{});
-  if (server.ok()) return *std::move(server);
-  state.SkipWithError("fork server did not start");
-  return nullptr;
-}
-
-// One case through `server`: "" when it passed.
-std::string RunPassing(ForkServer& server, const Scenario& s) {
-  CaseResult r = server.Run(s);
-  return r.outcome == Outcome::kPass ? "" : r.message;
-}
-
-// The target's figure, robust to a loaded machine: a bare
-// fork+_exit+waitpid, then a case with the private IPC namespace (the
-// default) through the fork server (target: ratio <= 1.5).
-void BM_PrivateIpcCaseOverBareFork(benchmark::State& state) {
-  std::unique_ptr<ForkServer> server = StartServer(state);
-  if (server == nullptr) return;
-  BackToBack(
-      state, "bare_us",
-      [] {
-        pid_t pid = ::fork();
-        if (pid == 0) ::_exit(0);
-        int status;
-        ::waitpid(pid, &status, 0);
-        return std::string();
-      },
-      "case_us",
-      [&] {
-        return RunPassing(*server, {"BENCH-NOTHING", "pipe", {}});
-      });
+  const double b = median(bare), c = median(cased);
+  state.counters["bare_us"] = b;
+  state.counters["case_us"] = c;
+  state.counters["ratio"] = c / b;
 }
 BENCHMARK(BM_PrivateIpcCaseOverBareFork)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

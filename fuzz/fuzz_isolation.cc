@@ -98,10 +98,8 @@ void CleanUpAtExit() {
 
 const std::string& FuzzScratchDir() {
   static const std::string* dir = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string path =
-        absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/ipcspec-fuzz-XXXXXX");
-    if (::mkdtemp(path.data()) == nullptr) {
+    const std::string path = MakeTempDir("ipcspec-fuzz");
+    if (path.empty()) {
       std::perror("ipcspec fuzz: mkdtemp");
       std::abort();
     }

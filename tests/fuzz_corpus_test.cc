@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
+#include "ipcspec/util.h"
 #include "properties/model/model.h"
 #include "tests/cli_test_util.h"
 #include "tests/support/broken_transports.h"
@@ -257,9 +258,7 @@ TEST(FuzzEntryTest, SignalModelCatchesAStandardSignalThatQueues) {
                     {Op::kTryRecv, 0, static_cast<uint64_t>(SIGHUP), 0},
                     {Op::kTryRecv, 0, static_cast<uint64_t>(SIGHUP), 0}}};
   EXPECT_THAT(DescribeFuzzScenario(s), HasSubstr("sigqueue(self, SIGHUP, 2)"));
-  const char* tmp = getenv("TMPDIR");
-  std::string path =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ipcspec-sigfuzz-XXXXXX";
+  std::string path = TempRoot() + "/ipcspec-sigfuzz-XXXXXX";
   const int fd = mkstemp(path.data());
   ASSERT_GE(fd, 0);
   const std::string bytes = s.Serialize();

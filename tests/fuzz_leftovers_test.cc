@@ -15,6 +15,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec {
 namespace {
@@ -26,9 +27,8 @@ bool Exists(const std::string& path) {
 
 // A directory with a file and a subdirectory holding a file.
 std::string MakeTree() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/leftXXXXXX";
-  if (::mkdtemp(dir.data()) == nullptr) return "";
+  const std::string dir = MakeTempDir("left");
+  if (dir.empty()) return "";
   if (::mkdir((dir + "/sub").c_str(), 0700) != 0) return "";
   for (const char* f : {"/file", "/sub/file"}) {
     const int fd = ::open((dir + f).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);

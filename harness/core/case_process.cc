@@ -8,16 +8,6 @@
 #include "isolation.h"
 
 namespace ipcspec::internal {
-namespace {
-
-std::string Report(const CaseEnv& env, const Verdict& v, const std::vector<std::string>& leaks) {
-  WireWriter report;
-  if (LastingIsolation().active) report.Str(EncodeFacts(env));
-  report.Str(EncodeVerdict(v, leaks));
-  return report.Take();
-}
-
-}  // namespace
 
 std::string EncodeFacts(const CaseEnv& env) {
   WireWriter w;
@@ -70,15 +60,17 @@ bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* le
 
 void FinishCase(const CaseEnv& env, const Verdict& verdict) {
   // A namespace of the case's own dies with it: look before it does.
-  const bool lasting = internal::LastingIsolation().active;
+  const bool lasting = LastingIsolation().active;
   std::vector<std::string> leaks;
   if (!lasting) {
     IsolationFacts mine{env.private_ipc, env.private_shm, env.mq_dir};
-    for (const OwnedObject& o : internal::PrivateObjects(mine)) leaks.push_back(o.Describe());
+    for (const OwnedObject& o : PrivateObjects(mine)) leaks.push_back(o.Describe());
   }
   RunChildExitHook();
-  const std::string report = Report(env, verdict, leaks);
-  WriteFull(kReportFd, report.data(), report.size());
+  WireWriter report;
+  if (lasting) report.Str(EncodeFacts(env));
+  report.Str(EncodeVerdict(verdict, leaks));
+  WriteFull(kReportFd, report.data().data(), report.data().size());
   ::_exit(0);
 }
 

@@ -162,11 +162,7 @@ void KeepSmall() {
 ServerRoot ServerRoot::Make(const SandboxOptions& options) {
   ServerRoot r;
   if (!options.private_ipc || ::geteuid() != 0) return r;
-  const char* t = std::getenv("TMPDIR");
-  std::string path = absl::StrCat((t != nullptr && *t != '\0') ? t : "/tmp", "/ipcspec-ns-XXXXXX");
-  if (::mkdtemp(path.data()) == nullptr) return r;
-  ::chmod(path.c_str(), 0711);
-  r.path_ = std::move(path);
+  r.path_ = MakeTempDir("ipcspec-ns", 0711);
   return r;
 }
 

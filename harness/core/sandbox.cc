@@ -112,18 +112,6 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   return true;
 }
 
-std::string TempRoot() {
-  const char* t = std::getenv("TMPDIR");
-  return (t != nullptr && *t != '\0') ? t : "/tmp";
-}
-
-std::string MakeTempDir(const std::string& stem, mode_t mode) {
-  std::string path = TempRoot() + "/" + stem + "-XXXXXX";
-  if (::mkdtemp(path.data()) == nullptr) return "";
-  ::chmod(path.c_str(), mode);
-  return path;
-}
-
 std::string MakeScratch() {
   static uint64_t counter = 0;
   const internal::Lasting& lasting = internal::LastingIsolation();

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -67,6 +69,18 @@ uint32_t NameTag() {
 }
 
 void SetNameTag(uint32_t tag) { g_name_tag = tag; }
+
+std::string TempRoot() {
+  const char* t = std::getenv("TMPDIR");
+  return (t != nullptr && *t != '\0') ? t : "/tmp";
+}
+
+std::string MakeTempDir(std::string_view stem, mode_t mode) {
+  std::string path = absl::StrCat(TempRoot(), "/", std::string(stem), "-XXXXXX");
+  if (::mkdtemp(path.data()) == nullptr) return "";
+  ::chmod(path.c_str(), mode);
+  return path;
+}
 
 std::string UniqueName(std::string_view prefix) {
   // Seeded from the OS on every call, so forked processes never repeat.

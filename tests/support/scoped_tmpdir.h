@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "ipcspec/util.h"
+
 namespace ipcspec::testing {
 
 class ScopedTmpdir {
@@ -23,8 +25,7 @@ class ScopedTmpdir {
   ScopedTmpdir() {
     const char* old = std::getenv("TMPDIR");
     if (old != nullptr) saved_ = old;
-    path_ = std::string(old != nullptr && *old != '\0' ? old : "/tmp") + "/ipcspec-test-XXXXXX";
-    if (::mkdtemp(path_.data()) == nullptr) path_.clear();
+    path_ = MakeTempDir("ipcspec-test");
     if (!path_.empty()) ::setenv("TMPDIR", path_.c_str(), 1);
   }
   ~ScopedTmpdir() {

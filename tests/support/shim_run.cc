@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ipcspec/util.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/subprocess.h"
 
@@ -13,9 +14,7 @@ namespace ipcspec::testing {
 
 PairRun RunPair(const std::string& binary, const std::string& transport,
                 const std::string& property, const PairRunOptions& options) {
-  const char* tmp = getenv("TMPDIR");
-  std::string json =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ipcspec-pair-XXXXXX";
+  std::string json = TempRoot() + "/ipcspec-pair-XXXXXX";
   const int fd = mkstemp(json.data());
   if (fd >= 0) close(fd);
   std::vector<std::string> argv = {binary, "run", "--transport=" + transport,

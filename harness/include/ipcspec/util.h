@@ -9,6 +9,8 @@
 #ifndef IPCSPEC_UTIL_H_
 #define IPCSPEC_UTIL_H_
 
+#include <sys/types.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <string>
@@ -92,6 +94,13 @@ uint32_t NameTag();
 void SetNameTag(uint32_t tag);
 // Whether `name` holds "-<tag as 8 hex digits>" (a UniqueName of that tag).
 bool CarriesNameTag(std::string_view name, uint32_t tag);
+
+// $TMPDIR, or /tmp when it is unset or empty: where the harness makes its
+// private directories and files.
+std::string TempRoot();
+// A fresh directory "<TempRoot()>/<stem>-XXXXXX" with `mode`, or "" (errno
+// says why).
+std::string MakeTempDir(std::string_view stem, mode_t mode = 0700);
 
 // Writes / reads exactly len bytes, retrying EINTR and short transfers.
 // Return 0 or -errno; ReadFull returns -EPIPE on a premature end of file.
