@@ -1,8 +1,10 @@
 // How fast each generic property (G-*) runs: examples per second on one
 // representative transport, the first of pipe, posix_mq,
 // socketpair_seqpacket, eventfd that the property applies to. Every
-// iteration is a RunProperty of kExamples examples with a fixed seed,
-// through a fork server started before anything else. A property whose
+// iteration is a RunProperty of kExamples examples with a fixed seed, its
+// examples spread over one fork server per CPU (the lanes `ipcspec run`
+// gives a single pair), started before anything else; G-ORDER/pipe/1-lane
+// runs on one fork server for comparison. A property whose
 // outcome is not pass is skipped with the outcome and message. Beside them,
 // measured in the same run, BASELINE-fork-per-example/pipe: the hand-written
 // floor (one fork per example, the same messages over a pipe); G-ORDER/pipe
@@ -11,7 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,15 +36,16 @@ constexpr int kExamples = 20;
 constexpr uint64_t kSeed = 1;
 constexpr const char* kCandidates[] = {"pipe", "posix_mq", "socketpair_seqpacket", "eventfd"};
 
-CaseRunner* runner = nullptr;
+std::vector<CaseRunner*> lanes;  // one fork server per CPU
 
-void BM_Property(benchmark::State& state, const Property* p, const Transport* t) {
+void BM_Property(benchmark::State& state, const Property* p, const Transport* t, size_t width) {
   RunConfig config;
   config.seed = kSeed;
   config.examples = kExamples;
   int64_t examples = 0;
+  const std::span<CaseRunner* const> used(lanes.data(), std::min(width, lanes.size()));
   for (auto _ : state) {
-    PropertyResult r = RunProperty(*t, *p, config, *runner);
+    PropertyResult r = RunProperty(*t, *p, config, used);
     examples += r.examples;
     if (r.outcome != Outcome::kPass) {
       state.SkipWithError(
@@ -120,10 +126,17 @@ void RegisterAll() {
       });
       continue;
     }
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [p, chosen](benchmark::State& st) { BM_Property(st, p, chosen); })
+    benchmark::RegisterBenchmark(
+        name.c_str(), [p, chosen](benchmark::State& st) { BM_Property(st, p, chosen, SIZE_MAX); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
+    if (p->id() == "G-ORDER") {
+      benchmark::RegisterBenchmark(
+          absl::StrCat(name, "/1-lane").c_str(),
+          [p, chosen](benchmark::State& st) { BM_Property(st, p, chosen, 1); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
   }
 }
 
@@ -132,16 +145,17 @@ void RegisterAll() {
 namespace bench {
 
 void RegisterBenchmarks() {
-  // The fork server first, while this process is small; it serves every
-  // benchmark and stops when the program exits.
-  static absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(SandboxOptions{});
-  static std::unique_ptr<CaseRunner> direct;
-  if (server.ok()) {
-    runner = server->get();
-  } else {
-    direct = std::make_unique<DirectRunner>(SandboxOptions{});
-    runner = direct.get();
+  // The fork servers first, while this process is small; they serve every
+  // benchmark and stop when the program exits.
+  static std::vector<std::unique_ptr<CaseRunner>> servers;
+  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  for (long i = 0; i < cpus; ++i) {
+    absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(SandboxOptions{});
+    if (!server.ok()) break;
+    servers.push_back(*std::move(server));
   }
+  if (servers.empty()) servers.push_back(std::make_unique<DirectRunner>(SandboxOptions{}));
+  for (const auto& s : servers) lanes.push_back(s.get());
   RegisterAll();
 }
 

@@ -40,15 +40,16 @@ struct Reports {
 // are ones whose verdicts do not depend on timing (a transport whose failure
 // depends on how the kernel splits a write would differ from run to run at
 // any --jobs).
-Reports RunAt(int jobs) {
+Reports RunAt(int jobs,
+              std::string transports = "pipe,posix_mq,sysv_msg,socketpair_stream,plugin_drop4096",
+              std::string properties = "G-ORDER,G-CLEANUP,G-EOF") {
   const std::string dir = ::testing::TempDir();
-  const std::string json = absl::StrFormat("%s/parallel-%d.json", dir, jobs);
-  const std::string junit = absl::StrFormat("%s/parallel-%d.xml", dir, jobs);
+  const std::string json = absl::StrFormat("%s/parallel-%d-%d.json", dir, ::getpid(), jobs);
+  const std::string junit = absl::StrFormat("%s/parallel-%d-%d.xml", dir, ::getpid(), jobs);
   testing::Ran r = testing::RunCommand(
       {IPCSPEC_BINARY, "run", absl::StrCat("--plugin=", IPCSPEC_PLUGIN_DROP4096),
-       "--transport=pipe,posix_mq,sysv_msg,socketpair_stream,plugin_drop4096",
-       "--property=G-ORDER,G-CLEANUP,G-EOF", "--seed=11", absl::StrCat("--jobs=", jobs),
-       "--json=" + json, "--junit=" + junit});
+       "--transport=" + transports, "--property=" + properties, "--seed=11",
+       absl::StrCat("--jobs=", jobs), "--json=" + json, "--junit=" + junit});
   Reports out;
   out.out = r.out;
   EXPECT_EQ(r.exit_code, 1) << r.out;  // plugin_drop4096 fails G-ORDER
@@ -81,6 +82,17 @@ TEST(EngineParallelTest, SameReportAtEveryJobs) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// One pair at --jobs=3 runs its examples on three fork servers (lanes):
+// the same report as on one.
+TEST(EngineParallelTest, SameReportForOnePairOnSeveralLanes) {
+  const Reports one = RunAt(1, "plugin_drop4096", "G-ORDER");
+  const Reports three = RunAt(3, "plugin_drop4096", "G-ORDER");
+  ASSERT_EQ(one.json["results"].size(), 1u) << one.out;
+  EXPECT_EQ(one.json, three.json) << "jobs=1:\n" << one.out << "\njobs=3:\n" << three.out;
+  EXPECT_EQ(one.junit, three.junit);
+  EXPECT_EQ(one.json["results"][0]["outcome"], "fail");
 }
 
 // Processes whose environment holds `marker`: those the run left.

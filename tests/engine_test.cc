@@ -96,6 +96,42 @@ TEST_F(EngineTest, ForkServerRunsCasesLikeDirectRunner) {
   EXPECT_THAT(crash.message, HasSubstr("SIGSEGV"));
 }
 
+// Examples spread over several fork servers (lanes) give exactly what one
+// server gives: the same outcome, examples, shrinks, message, minimal
+// scenario and reproduce string, whether the property passes, fails or
+// crashes.
+TEST_F(EngineTest, LanesGiveExactlyTheResultOfOneRunner) {
+  SandboxOptions o;
+  o.timeout = absl::Seconds(5);
+  std::vector<std::unique_ptr<ForkServer>> servers;
+  for (int i = 0; i < 3; ++i) {
+    auto server = ForkServer::Start(o);
+    ASSERT_TRUE(server.ok()) << server.status();
+    servers.push_back(*std::move(server));
+  }
+  const std::vector<CaseRunner*> lanes = {servers[0].get(), servers[1].get(), servers[2].get()};
+  const Property* p = PropertyRegistry::Global().Find("G-ORDER");
+  for (const char* name : {"pipe", "broken_drop4096", "broken_swap45", "broken_crash_empty"}) {
+    SCOPED_TRACE(name);
+    const Transport* t = TransportRegistry::Global().Find(name);
+    ASSERT_NE(t, nullptr);
+    RunConfig config;
+    config.seed = 42;
+    int progress = 0;
+    config.on_example = [&](int n, bool) { progress = std::max(progress, n); };
+    PropertyResult one = RunProperty(*t, *p, config, *servers[0]);
+    PropertyResult three = RunProperty(*t, *p, config, lanes);
+    EXPECT_EQ(three.outcome, one.outcome);
+    EXPECT_EQ(three.examples, one.examples);
+    EXPECT_EQ(three.shrinks, one.shrinks);
+    EXPECT_EQ(three.message, one.message);
+    EXPECT_EQ(three.reproduce, one.reproduce);
+    EXPECT_EQ(three.counterexample, one.counterexample);
+    EXPECT_EQ(three.failing, one.failing);
+    EXPECT_GE(progress, one.examples);
+  }
+}
+
 TEST(ScenarioTest, SerializeRoundTripsAndRejectsGarbage) {
   Scenario s{"G-ORDER", "pipe", {Step::Send(1, 4096, 0), Step::Recv(0, 7), Step::Param(2, 99)}};
   absl::StatusOr<Scenario> back = Scenario::Parse(s.Serialize());

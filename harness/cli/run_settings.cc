@@ -22,7 +22,9 @@ constexpr auto kFlags = SelectionFlagsAnd({
     {"timeout", "DURATION", "a case's last-resort deadline (default 10s)"},
     {"time-unit", "DURATION", "the unit of time-based properties (default 10ms)"},
     {"hang-grace", "DURATION", "how long an operation may overrun before it is a hang (1s)"},
-    {"jobs", "N", "pairs run at once, each in its own sandboxes (default: 2 per CPU)"},
+    {"jobs", "N",
+     "cases run at once, each in its own sandboxes: N pairs, or one pair's examples on N/pairs "
+     "fork servers (default: 2 per CPU)"},
     {"repeat", "N", "run the selection N times, each time with a fresh seed"},
     {"until-fail", "", "repeat (up to --repeat=N, else without end) until something fails"},
     {"fail-fast", "", "stop at the first failure (the reports hold what finished)"},

@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iterator>
+#include <span>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -157,6 +159,13 @@ void KeepSmall() {
   if (&__sanitizer_purge_allocator != nullptr) __sanitizer_purge_allocator();
 }
 
+// The client ends of this process's fork servers, which a server forked
+// later must not keep.
+std::vector<int>& LiveServerEnds() {
+  static std::vector<int> ends;
+  return ends;
+}
+
 }  // namespace
 
 ServerRoot ServerRoot::Make(const SandboxOptions& options) {
@@ -195,6 +204,9 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
     if (::getppid() != parent) ::_exit(0);
     req_w.reset();
     resp_r.reset();
+    // Nor the other servers' ends: a server that held one would keep it
+    // from seeing its requests end.
+    for (int fd : LiveServerEnds()) ::close(fd);
     // Once: the namespaces every case of this server runs in.
     EnterLastingIsolation(options, root);
     // The next case is forked while the client reads the last result.
@@ -209,6 +221,7 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
     next.reset();
     ::_exit(0);
   }
+  LiveServerEnds().insert(LiveServerEnds().end(), {req_w.get(), resp_r.get()});
   auto server = std::unique_ptr<ForkServer>(
       new ForkServer(pid, std::move(req_w), std::move(resp_r), options));
   server->own_root_ = std::move(own);
@@ -216,20 +229,31 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
 }
 
 ForkServer::~ForkServer() {
+  std::erase_if(LiveServerEnds(), [&](int fd) { return fd == to_.get() || fd == from_.get(); });
   to_.reset();
   from_.reset();
   ::waitpid(pid_, nullptr, 0);  // then own_root_ goes
 }
 
 CaseResult ForkServer::Run(const Scenario& s) {
+  Start(s);
+  return Finish();
+}
+
+void ForkServer::Start(const Scenario& s) {
   WireWriter w;
-  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(options_.timeout)));
-  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(options_.time_unit)));
-  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(options_.hang_grace)));
+  const CaseTiming timing = options_.timing();
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timing.timeout)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timing.time_unit)));
+  w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timing.hang_grace)));
   w.Str(s.Serialize());
+  sent_ = WriteFrame(to_.get(), w.data()) == 0;
+}
+
+CaseResult ForkServer::Finish() {
   CaseResult r;
   std::string reply;
-  if (WriteFrame(to_.get(), w.data()) != 0 || ReadFrame(from_.get(), &reply) != 0 ||
+  if (!std::exchange(sent_, false) || ReadFrame(from_.get(), &reply) != 0 ||
       !DecodeCaseResult(reply, &r)) {
     r = CaseResult();
     r.outcome = Outcome::kBroken;
@@ -282,27 +306,35 @@ bool DecodePropertyResult(std::string_view in, PropertyResult* r) {
 
 namespace {
 
+// Examples already run on several lanes (RunAhead), in the order rapidcheck
+// draws them: each scenario with its result.
+using KnownExamples = std::vector<std::pair<Scenario, CaseResult>>;
+
 // What the examples of one property have shown so far: how many ran, the
 // first unsupported case (which stops the run) and the last failing one.
 struct ExampleLog {
   int runs = 0;
+  size_t drawn = 0;  // scenarios drawn so far, shrinks included
   bool failed_once = false;
   std::optional<CaseResult> unsupported;
   std::optional<std::pair<Scenario, CaseResult>> last_failure;
   absl::Time first_failure;
 };
 
-// One example: draws the steps, runs the case, records it in `log`, and fails
-// the RapidCheck property when the case did not pass.
+// One example: draws the steps, runs the case (or takes its result from
+// `known` when it ran ahead), records it in `log`, and fails the RapidCheck
+// property when the case did not pass.
 void RunExample(const Transport& t, const Property& p, const RunConfig& config, CaseRunner& runner,
-                ExampleLog& log) {
+                const KnownExamples& known, ExampleLog& log) {
   std::vector<Step> steps = *p.Steps(t);
+  const size_t index = log.drawn++;
   if (log.unsupported) return;
   if (log.failed_once && absl::Now() - log.first_failure > config.shrink_budget) return;
   Scenario s{std::string(p.id()), std::string(t.name()), std::move(steps)};
-  CaseResult r = runner.Run(s);
+  const bool ran_ahead = index < known.size() && known[index].first == s;
+  CaseResult r = ran_ahead ? known[index].second : runner.Run(s);
   ++log.runs;
-  if (config.on_example) config.on_example(log.runs, log.failed_once);
+  if (config.on_example && !ran_ahead) config.on_example(log.runs, log.failed_once);
   if (r.outcome == Outcome::kUnsupported) {
     log.unsupported = r;
     return;
@@ -314,6 +346,43 @@ void RunExample(const Transport& t, const Property& p, const RunConfig& config, 
     log.last_failure.emplace(std::move(s), std::move(r));
     RC_FAIL(msg);
   }
+}
+
+// The scenarios rapidcheck draws for `p` when every example passes: drawing
+// depends on the seed and size, never on a verdict, until one fails.
+std::vector<Scenario> DrawExamples(const Transport& t, const Property& p,
+                                   const rc::detail::TestMetadata& metadata,
+                                   const rc::detail::TestParams& params) {
+  std::vector<Scenario> drawn;
+  auto draw = [&] { drawn.push_back({std::string(p.id()), std::string(t.name()), *p.Steps(t)}); };
+  ShrinkCounter quiet;
+  rc::detail::checkProperty(rc::detail::toProperty(draw), metadata, params, quiet);
+  return drawn;
+}
+
+// Runs the drawn examples `lanes.size()` at a time, in order, each lane
+// holding one case, until the first that does not pass: returns the results
+// up to and including it (those started after it are waited for and
+// dropped).
+KnownExamples RunAhead(std::vector<Scenario> drawn, std::span<CaseRunner* const> lanes,
+                       const RunConfig& config) {
+  const size_t n = drawn.size(), width = lanes.size();
+  KnownExamples known;
+  size_t started = 0;
+  bool stop = false;
+  for (; started < std::min(n, width); ++started) lanes[started]->Start(drawn[started]);
+  for (size_t i = 0; i < started; ++i) {
+    CaseResult r = lanes[i % width]->Finish();
+    if (stop) continue;
+    stop = r.outcome != Outcome::kPass;
+    if (!stop && started < n) {
+      lanes[started % width]->Start(drawn[started]);
+      ++started;
+    }
+    known.emplace_back(std::move(drawn[i]), std::move(r));
+    if (config.on_example) config.on_example(static_cast<int>(known.size()), false);
+  }
+  return known;
 }
 
 // RapidCheck's parameters for one property: the seed, the number of examples
@@ -366,6 +435,12 @@ void JudgeResult(const Property& p, const rc::detail::TestResult& result, const 
 
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
                            CaseRunner& runner) {
+  CaseRunner* const one[] = {&runner};
+  return RunProperty(t, p, config, one);
+}
+
+PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
+                           std::span<CaseRunner* const> lanes) {
   PropertyResult out;
   out.transport = std::string(t.name());
   out.property = std::string(p.id());
@@ -388,11 +463,16 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
     }
     reproduce[metadata.id] = r;
   }
+  const rc::detail::TestParams params = CheckParams(p, config);
+  KnownExamples known;
+  if (lanes.size() > 1 && reproduce.empty()) {
+    known = RunAhead(DrawExamples(t, p, metadata, params), lanes, config);
+  }
   ExampleLog log;
-  auto testable = [&] { RunExample(t, p, config, runner, log); };
+  auto testable = [&] { RunExample(t, p, config, *lanes.front(), known, log); };
   ShrinkCounter listener;
-  rc::detail::TestResult result = rc::detail::checkProperty(
-      rc::detail::toProperty(testable), metadata, CheckParams(p, config), listener, reproduce);
+  rc::detail::TestResult result = rc::detail::checkProperty(rc::detail::toProperty(testable),
+                                                            metadata, params, listener, reproduce);
   out.duration = absl::Now() - start;
   out.shrinks = listener.accepted();
   JudgeResult(p, result, log, out);

@@ -3,7 +3,10 @@
 // processes, not threads). Each worker starts its own fork server first,
 // while it is small, and answers "run pair i" with progress frames and the
 // encoded PropertyResult. The parent only dispatches and collects, so the
-// results, and their order, do not depend on `jobs`.
+// results, and their order, do not depend on `jobs`. When there are fewer
+// pairs than jobs (one property on one transport, say), each worker starts
+// jobs / pairs fork servers and spreads a pair's examples over them (the
+// lanes of RunProperty), which gives the same result as one server.
 //
 // Dispatch order (never the results' order): pairs of properties that mostly
 // sleep on clocks (Property::MostlyWaits, G-TIMEOUT) go to extra "waiter"
@@ -32,22 +35,31 @@ namespace {
 constexpr uint8_t kProgressFrame = 'p';
 constexpr uint8_t kResultFrame = 'r';
 
+// The runners of a worker: a fork server on each root, or one runner that
+// forks its cases itself when no server starts.
+std::vector<std::unique_ptr<CaseRunner>> StartLanes(const MatrixOptions& options,
+                                                    const std::vector<ServerRoot>& roots) {
+  std::vector<std::unique_ptr<CaseRunner>> lanes;
+  for (const ServerRoot& root : roots) {
+    absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options.sandbox, &root);
+    if (!server.ok()) break;
+    lanes.push_back(*std::move(server));
+  }
+  if (lanes.empty()) lanes.push_back(std::make_unique<DirectRunner>(options.sandbox));
+  return lanes;
+}
+
 // Runs the pairs it is sent until its request pipe closes; never returns.
 [[noreturn]] void WorkerMain(const std::vector<PlannedPair>& pairs, const MatrixOptions& options,
-                             const ServerRoot& root, int requests, int replies, pid_t parent) {
+                             const std::vector<ServerRoot>& roots, int requests, int replies,
+                             pid_t parent) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(0);
   ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop
   ::signal(SIGPIPE, SIG_IGN);
-  absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(options.sandbox, &root);
-  std::unique_ptr<CaseRunner> direct;
-  CaseRunner* runner = nullptr;
-  if (server.ok()) {
-    runner = server->get();
-  } else {
-    direct = std::make_unique<DirectRunner>(options.sandbox);
-    runner = direct.get();
-  }
+  std::vector<std::unique_ptr<CaseRunner>> lanes = StartLanes(options, roots);
+  std::vector<CaseRunner*> runners;
+  for (const auto& lane : lanes) runners.push_back(lane.get());
   std::string request;
   while (ReadFrame(requests, &request) == 0) {
     WireReader in(request);
@@ -65,41 +77,42 @@ constexpr uint8_t kResultFrame = 'r';
       };
     }
     PropertyResult r =
-        RunProperty(*pairs[index].transport, *pairs[index].property, config, *runner);
+        RunProperty(*pairs[index].transport, *pairs[index].property, config, runners);
     WireWriter w;
     w.U8(kResultFrame);
     w.U64(index);
     w.Str(EncodePropertyResult(r));
     if (WriteFrame(replies, w.data()) != 0) break;
   }
-  server = absl::UnknownError("done");  // the fork server ends before this process
+  lanes.clear();  // the fork servers end before this process
   ::_exit(0);
 }
 
 struct Worker {
   pid_t pid = -1;
-  ServerRoot root;  // its server's mounts; removed here, after the worker is reaped
+  std::vector<ServerRoot> roots;  // its servers' mounts; removed here, after it is reaped
   FileDescriptor to, from;
   std::optional<size_t> pair;  // the pair it runs
   bool waiter = false;         // takes only MostlyWaits pairs
 };
 
 absl::StatusOr<Worker> StartWorker(const std::vector<PlannedPair>& pairs,
-                                   const MatrixOptions& options) {
+                                   const MatrixOptions& options, size_t lanes) {
   int req[2], resp[2];
   if (::pipe2(req, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "worker");
   FileDescriptor req_r(req[0]), req_w(req[1]);
   if (::pipe2(resp, O_CLOEXEC) != 0) return ErrnoStatus("pipe2", "worker");
   FileDescriptor resp_r(resp[0]), resp_w(resp[1]);
   Worker w;
-  w.root = ServerRoot::Make(options.sandbox);  // made here: a SIGKILLed worker cannot remove it
+  // Made here: a SIGKILLed worker cannot remove them.
+  for (size_t i = 0; i < lanes; ++i) w.roots.push_back(ServerRoot::Make(options.sandbox));
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", "worker");
   if (pid == 0) {
     req_w.reset();
     resp_r.reset();
-    WorkerMain(pairs, options, w.root, req_r.get(), resp_w.get(), parent);
+    WorkerMain(pairs, options, w.roots, req_r.get(), resp_w.get(), parent);
   }
   w.pid = pid;
   w.to = std::move(req_w);
@@ -137,8 +150,8 @@ PropertyResult WorkerDied(const PlannedPair& p) {
 // The dispatch loop of RunMatrix.
 class Dispatcher {
  public:
-  Dispatcher(const std::vector<PlannedPair>& pairs, const MatrixOptions& options)
-      : pairs_(pairs), options_(options) {
+  Dispatcher(const std::vector<PlannedPair>& pairs, const MatrixOptions& options, size_t lanes)
+      : pairs_(pairs), options_(options), lanes_(lanes) {
     out_.results.resize(pairs.size());
     for (size_t i = 0; i < pairs.size(); ++i) {
       if (pairs[i].property->MostlyWaits()) waiting_.push_back(i);
@@ -156,7 +169,7 @@ class Dispatcher {
     const size_t busy = std::min(jobs, std::max<size_t>(pending_.size(), 1));
     const size_t waiters = std::min(jobs, waiting_.size());
     for (size_t i = 0; i < busy + waiters; ++i) {
-      absl::StatusOr<Worker> w = StartWorker(pairs_, options_);
+      absl::StatusOr<Worker> w = StartWorker(pairs_, options_, lanes_);
       if (!w.ok()) {
         KillEverything(workers_);
         return w.status();
@@ -231,7 +244,7 @@ class Dispatcher {
     w.pid = -1;
     if (w.pair) Finish(*w.pair, WorkerDied(pairs_[*w.pair]));
     w.pair.reset();
-    absl::StatusOr<Worker> fresh = StartWorker(pairs_, options_);
+    absl::StatusOr<Worker> fresh = StartWorker(pairs_, options_, lanes_);
     if (!fresh.ok()) return;
     fresh->waiter = w.waiter;
     w = *std::move(fresh);
@@ -261,6 +274,7 @@ class Dispatcher {
 
   const std::vector<PlannedPair>& pairs_;
   const MatrixOptions& options_;
+  const size_t lanes_;  // fork servers per worker
   std::vector<Worker> workers_;
   std::deque<size_t> pending_;  // busy pairs, polled transports first
   std::deque<size_t> waiting_;  // MostlyWaits pairs
@@ -274,13 +288,15 @@ absl::StatusOr<MatrixResult> RunMatrix(const std::vector<PlannedPair>& pairs,
                                        const MatrixOptions& options) {
   MatrixResult empty;
   if (pairs.empty()) return empty;
-  const size_t jobs =
-      std::clamp<size_t>(static_cast<size_t>(std::max(options.jobs, 1)), 1, pairs.size());
+  const size_t asked = static_cast<size_t>(std::max(options.jobs, 1));
+  const size_t jobs = std::clamp<size_t>(asked, 1, pairs.size());
+  // Fewer pairs than jobs: each pair spreads its examples over the rest.
+  const size_t lanes = std::max<size_t>(1, asked / pairs.size());
   // Orphans of the cases come back here, to be killed, whatever happens.
   int was_subreaper = 0;
   ::prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  Dispatcher d(pairs, options);
+  Dispatcher d(pairs, options, lanes);
   absl::StatusOr<MatrixResult> out = d.Run(jobs);
   ::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
   return out;

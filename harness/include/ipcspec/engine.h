@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,15 @@ class CaseRunner {
  public:
   virtual ~CaseRunner() = default;
   virtual CaseResult Run(const Scenario& s) = 0;
+  // The same in two halves, so that several runners can each have a case in
+  // flight (RunProperty's lanes): Start hands the case over, Finish waits for
+  // its result. One case at a time: every Start is followed by a Finish. A
+  // runner that cannot overlap its cases (this default) runs it in Start.
+  virtual void Start(const Scenario& s) { started_ = Run(s); }
+  virtual CaseResult Finish() { return std::exchange(started_, CaseResult()); }
+
+ private:
+  CaseResult started_;
 };
 
 // Forks each case from the calling process.
@@ -85,6 +95,8 @@ class ForkServer : public CaseRunner {
                                                            const ServerRoot* root = nullptr);
   ~ForkServer() override;
   CaseResult Run(const Scenario& s) override;
+  void Start(const Scenario& s) override;  // sends the request; the server runs it meanwhile
+  CaseResult Finish() override;            // reads the reply
 
  private:
   ForkServer(pid_t pid, FileDescriptor to, FileDescriptor from, const SandboxOptions& options)
@@ -92,6 +104,7 @@ class ForkServer : public CaseRunner {
   pid_t pid_;
   FileDescriptor to_, from_;
   SandboxOptions options_;
+  bool sent_ = false;    // Start's request reached the server
   ServerRoot own_root_;  // when the caller gave none; removed after the server is reaped
 };
 
@@ -122,6 +135,19 @@ struct PropertyResult {
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
                            CaseRunner& runner);
 
+// The same with the examples spread over several runners ("lanes", each a
+// fork server of its own), so that one property keeps every CPU busy. The
+// examples rapidcheck would draw if all passed are drawn first (drawing does
+// not depend on the verdicts until one fails) and run `lanes.size()` at a
+// time, in order, until the first that does not pass. Then rapidcheck runs
+// as with one runner, taking the verdicts already known for those examples
+// and running only the shrinks (one at a time, on lanes[0]): outcome,
+// examples, shrinks, counterexample and reproduce string are exactly those
+// of one runner. With one lane, or a reproduce string, it is RunProperty
+// above.
+PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
+                           std::span<CaseRunner* const> lanes);
+
 // One (transport, property) pair of a run, in report order.
 struct PlannedPair {
   const Transport* transport = nullptr;
@@ -130,9 +156,11 @@ struct PlannedPair {
 };
 
 struct MatrixOptions {
-  // Pairs in flight at once. Each runs in a worker process of its own
+  // Cases in flight at once. Each pair runs in a worker process of its own
   // (rapidcheck is not thread-safe), with a fork server of its own whose
-  // cases run in a private IPC namespace, /dev/shm and scratch directory.
+  // cases run in a private IPC namespace, /dev/shm and scratch directory;
+  // with fewer pairs than jobs, each worker has jobs / pairs fork servers
+  // and runs its pair's examples on all of them (RunProperty's lanes).
   int jobs = 1;
   SandboxOptions sandbox;  // for every case
   // Called in this process as each pair finishes, in completion order (which
