@@ -120,6 +120,39 @@ TEST_F(EventfdTest, LengthsAndValuesAreTheKernelsBusiness) {
   ch->Detach();
 }
 
+// A value that does not fit below the counter's maximum waits for a receive
+// to empty the counter, without spinning (poll() says writable all along):
+// with a timeout it gives ETIMEDOUT, and without one the receive lets it in.
+TEST_F(EventfdTest, ValueThatDoesNotFitWaitsForAReceive) {
+  Channel* ch = CreateChannel("eventfd");
+  ASSERT_NE(ch, nullptr);
+  const uint64_t kAlmostFull = ~uint64_t{0} - 10;
+  Gate bounded_done;
+  Child writer = StartEnd(*ch, Role::kWriter, [&](std::unique_ptr<End>& end) {
+    size_t sent = 0;
+    if (end->Send(Value(kAlmostFull), &sent, 0) != 0) return 11;
+    if (end->Send(Value(100), &sent, 0) != -EAGAIN) return 12;
+    if (end->Send(Value(100), &sent, 50) != -ETIMEDOUT) return 13;
+    bounded_done.Open();
+    if (end->Send(Value(100), &sent, -1) != 0 || sent != 8) return 14;
+    return 0;
+  });
+  auto r = Open(*ch, Role::kReader);
+  ASSERT_NE(r, nullptr);
+  ch->Detach();
+  ASSERT_TRUE(bounded_done.Wait(kLong)) << "exit code " << writer.Wait(kLong);
+  ASSERT_TRUE(
+      WaitUntilBlockedIn(writer.pid(), {SYS_epoll_wait, SYS_epoll_pwait}, Deadline::After(kLong)))
+      << "the unbounded send waits in epoll_wait";
+  std::vector<std::byte> buf(8);
+  size_t n = 0;
+  ASSERT_EQ(r->Recv(buf, &n, 0), 0);
+  EXPECT_EQ(AsValue(buf), kAlmostFull);
+  EXPECT_EQ(writer.Wait(kLong), 0);
+  ASSERT_EQ(r->Recv(buf, &n, 0), 0);
+  EXPECT_EQ(AsValue(buf), 100u);
+}
+
 using SignalTest = TransportTest;
 
 std::vector<std::byte> Msg(uint32_t writer, uint32_t seq) {

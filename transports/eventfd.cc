@@ -6,6 +6,8 @@
 // bytes gives its EINVAL, as does adding 0xffffffffffffffff; only a send over
 // max_message is refused here (EMSGSIZE, as the ABI requires), because the
 // kernel would take its first 8 bytes and report success.
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include "ipcspec/registry.h"
@@ -30,6 +32,40 @@ constexpr TransportSpec kEventfdSpec = {
              // 0xfffffffffffffffe, which no byte count describes.
              .atomic_write = kCounterSize}};  // one write(2) adds its whole value
 
+// A send whose value does not fit waits for a receive to empty the counter.
+// poll() cannot see that moment: POLLOUT holds while the counter is below
+// 0xfffffffffffffffe, whatever the value to add, so a poll loop would spin.
+// An edge-triggered epoll registration can: a receive wakes the counter's
+// writers (EPOLLOUT), which queues one event on it. (A wake-up that came
+// before the wait only costs one more attempt.)
+class EventfdEnd : public FdEnd {
+ public:
+  explicit EventfdEnd(FileDescriptor fd)
+      : FdEnd(std::move(fd), Io::kReadWrite, Framing::kMessage, kCounterSize) {}
+
+ protected:
+  int Prepare(bool sending, int timeout_ms, const Deadline&) override {
+    if (!sending || timeout_ms == 0 || emptied_) return 0;
+    FileDescriptor ep(::epoll_create1(EPOLL_CLOEXEC));
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data = {}};
+    if (!ep || ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd(), &ev) != 0) return -errno;
+    emptied_ = std::move(ep);
+    return 0;
+  }
+  int AwaitReady(short events, const Deadline& deadline) override {
+    if (events != POLLOUT || !emptied_) return FdEnd::AwaitReady(events, deadline);
+    for (;;) {
+      struct epoll_event ev;
+      const int n = ::epoll_wait(emptied_.get(), &ev, 1, deadline.RemainingMs());
+      if (n >= 0) return n;
+      if (errno != EINTR) return -errno;
+    }
+  }
+
+ private:
+  FileDescriptor emptied_;  // the edge-triggered registration, made by the first blocking send
+};
+
 class EventfdChannel : public Channel {
  public:
   explicit EventfdChannel(FileDescriptor fd) : fd_(std::move(fd)) {}
@@ -37,8 +73,7 @@ class EventfdChannel : public Channel {
   absl::StatusOr<std::unique_ptr<End>> Open(Role) override {
     absl::StatusOr<FileDescriptor> fd = DupHeld(fd_, "eventfd");
     if (!fd.ok()) return fd.status();
-    return std::make_unique<FdEnd>(*std::move(fd), FdEnd::Io::kReadWrite, Framing::kMessage,
-                                   kCounterSize);
+    return std::make_unique<EventfdEnd>(*std::move(fd));
   }
   void Detach() override { fd_.reset(); }
   absl::Status Destroy() override { return absl::OkStatus(); }

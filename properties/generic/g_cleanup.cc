@@ -9,11 +9,15 @@
 // transport create whatever it creates, follows the class:
 //   message, reliable   every message is received before destroy
 //   message, lossy      a receive may find nothing: not a failure
-//   counter             one receive takes the sum
+//   counter             receives until the sum of every value sent is taken
+//                       (a value that does not fit waits for a receive)
 //   byte stream         every byte is read (each write carries one or more)
 //   capacity            at most max_queued sends, none over capacity / 2
 //   duplex, peer-close  change nothing: the writer's end speaks, then both
 //   realtime or not     close; no clock
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/inventory.h"
@@ -42,6 +46,27 @@ std::vector<std::string> Remains(const CaseEnv& env, const IpcSnapshot& before) 
   for (pid_t p : ChildrenOfSelf())
     left.push_back(absl::StrCat("process ", p, " (", CommOf(p), ")"));
   return left;
+}
+
+// A counter's reader: takes the counter until it has taken the sum of every
+// value sent (mod 2^64), so that no send is left waiting for room that only
+// a receive makes (a counter refuses a value that would pass its maximum).
+std::string DrainCounter(End& end, const std::vector<Sent>& sent) {
+  uint64_t want = 0, got = 0;
+  for (const Sent& m : sent) {
+    uint64_t v = 0;
+    const std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
+    std::memcpy(&v, data.data(), std::min<size_t>(data.size(), sizeof v));
+    want += v;
+  }
+  while (got != want) {
+    uint64_t v = 0;
+    size_t n = 0;
+    int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, kOpTimeoutMs);
+    if (rc != 0) return absl::StrCat("receive: ", Errno(rc));
+    got += v;
+  }
+  return "";
 }
 
 class CleanupProperty : public NamedProperty {
@@ -89,12 +114,12 @@ class CleanupProperty : public NamedProperty {
                    std::vector<std::byte> buf(RecvBufferSize(c));
                    uint64_t want = 0, got = 0;
                    for (const Sent& m : sent) want += m.size;
+                   if (c.model == ModelClass::kCounter) return DrainCounter(*end, sent);
                    if (c.framing == Framing::kMessage) {
                      for (size_t i = 0; i < sent.size(); ++i) {
                        size_t n = 0;
                        int rc = end->Recv(buf, &n, kOpTimeoutMs);
                        if (rc != 0 && c.reliable) return absl::StrCat("receive: ", Errno(rc));
-                       if (c.model == ModelClass::kCounter) break;
                      }
                      return "";
                    }
