@@ -64,7 +64,7 @@ std::string JudgeSend(const Case& c, const mp::MpSend& m, int rc, uint64_t took)
 // Writer w's send number k; publishes what it took.
 std::string Send(const Case& c, End& end, uint32_t w, uint64_t k) {
   const mp::MpSend& m = c.script.sends[w][k];
-  const std::vector<std::byte> payload = mp::MpPayload(c.script.caps, w, k, m.size);
+  const std::span<const std::byte> payload = mp::MpPayloadView(c.script.caps, w, k, m.size);
   if (m.blocking && m.delivers) {
     c.shared->writers[w].in_send.store(1, std::memory_order_release);
     c.shared->Bump();
@@ -73,7 +73,7 @@ std::string Send(const Case& c, End& end, uint32_t w, uint64_t k) {
   int rc = 0;
   do {
     size_t n = 0;
-    rc = end.Send(std::span(payload).subspan(took), &n, m.blocking ? -1 : 0);
+    rc = end.Send(payload.subspan(took), &n, m.blocking ? -1 : 0);
     if (rc == 0) took += n;
     // A byte stream may take a blocking send in pieces.
   } while (rc == 0 && m.blocking && took < m.size && c.script.caps.framing == Framing::kStream &&

@@ -13,25 +13,7 @@ namespace ipcspec::mp {
 MpReader::MpReader(const MpScript& script, MpShared* shared) : script_(script), shared_(shared) {
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     got_[w].assign(script_.sends[w].size(), 0);
-    payloads_[w].resize(script_.sends[w].size());
-    made_[w].assign(script_.sends[w].size(), false);
   }
-}
-
-const std::vector<std::byte>& MpReader::PayloadOf(uint32_t w, uint64_t k) const {
-  if (!made_[w][k]) {
-    payloads_[w][k] = MpPayload(script_.caps, w, k, script_.sends[w][k].size);
-    made_[w][k] = true;
-    // Messages the reader is past are not looked at again (but by a
-    // failure's description, which makes them anew).
-    for (uint64_t j = 0; j + 1 < next_[w]; ++j) {
-      if (made_[w][j]) {
-        payloads_[w][j] = {};
-        made_[w][j] = false;
-      }
-    }
-  }
-  return payloads_[w][k];
 }
 
 bool MpReader::Published(uint32_t w, uint64_t k) const {
@@ -144,9 +126,7 @@ std::string MpReader::Owing() const {
 }
 
 bool MpReader::Matches(uint32_t w, uint64_t k, uint64_t off, std::span<const std::byte> got) const {
-  const std::vector<std::byte>& p = PayloadOf(w, k);
-  return off + got.size() <= p.size() &&
-         (got.empty() || std::memcmp(got.data(), p.data() + off, got.size()) == 0);
+  return off + got.size() <= script_.sends[w][k].size && MpMismatch(w, k, off, got) == got.size();
 }
 
 std::string MpReader::OnData(std::span<const std::byte> got) {
@@ -263,12 +243,19 @@ std::string MpReader::Mismatch(std::span<const std::byte> got) const {
 }
 
 std::string MpReader::OnStream(std::span<const std::byte> got) {
-  unattributed_.insert(unattributed_.end(), got.begin(), got.end());
-  const std::vector<std::byte> work = std::move(unattributed_);
-  unattributed_.clear();
+  // The bytes held back at a boundary, then these; without any, these
+  // bytes as they are (no copy).
+  std::vector<std::byte> joined;
+  std::span<const std::byte> work = got;
+  if (!unattributed_.empty()) {
+    joined = std::move(unattributed_);
+    unattributed_.clear();
+    joined.insert(joined.end(), got.begin(), got.end());
+    work = joined;
+  }
   size_t pos = 0;
   while (pos < work.size()) {
-    const std::span<const std::byte> rest = std::span(work).subspan(pos);
+    const std::span<const std::byte> rest = work.subspan(pos);
     if (open_) {
       Cursor& c = *open_;
       const uint64_t len = Length(c.w, c.k);
@@ -277,21 +264,15 @@ std::string MpReader::OnStream(std::span<const std::byte> got) {
         continue;
       }
       const size_t m = std::min<uint64_t>(len - c.off, rest.size());
-      const std::vector<std::byte>& p = PayloadOf(c.w, c.k);
-      size_t same = 0;  // up to where the bytes continue the message
-      if (c.off + m <= p.size()) {
-        same = std::memcmp(rest.data(), p.data() + c.off, m) == 0
-                   ? m
-                   : std::mismatch(rest.begin(), rest.begin() + static_cast<long>(m),
-                                   p.begin() + static_cast<long>(c.off))
-                             .first -
-                         rest.begin();
-      }
+      // Up to where the bytes continue the message.
+      const size_t same = c.off + m <= script_.sends[c.w][c.k].size
+                              ? MpMismatch(c.w, c.k, c.off, rest.first(m))
+                              : 0;
       c.off += same;
       got_[c.w][c.k] += same;
       pos += same;
       stream_pos_ += same;
-      if (same < m) return StreamMismatch(std::span(work).subspan(pos));
+      if (same < m) return StreamMismatch(work.subspan(pos));
       if (c.off == script_.sends[c.w][c.k].size) open_.reset();
       continue;
     }

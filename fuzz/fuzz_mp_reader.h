@@ -86,9 +86,6 @@ class MpReader {
   // The reader's branch after a writer was killed (only ever run in the
   // reader's process: the child-coverage test looks for it).
   void SawKilledWriter(uint32_t w) const;
-  // Writer w's message k (made once: a reader may take a long message in
-  // many small pieces).
-  const std::vector<std::byte>& PayloadOf(uint32_t w, uint64_t k) const;
 
   const MpScript& script_;
   MpShared* shared_;
@@ -102,8 +99,6 @@ class MpReader {
   bool ended_ = false;
   bool quiet_ = false;
   mutable uint32_t killed_ = 0;  // bit w: writer w was killed
-  mutable std::vector<std::vector<std::byte>> payloads_[kMaxWriters + 1];
-  mutable std::vector<bool> made_[kMaxWriters + 1];
 };
 
 }  // namespace ipcspec::mp

@@ -74,15 +74,30 @@ MpScript MpScript::Of(const Capabilities& c, const Scenario& s) {
   return out;
 }
 
-std::vector<std::byte> MpPayload(const Capabilities& c, uint32_t w, uint64_t k, uint64_t size) {
+namespace {
+uint64_t MessageOf(uint32_t w, uint64_t k) { return (uint64_t{w} << 32) | k; }
+}  // namespace
+
+std::span<const std::byte> MpPayloadView(const Capabilities& c, uint32_t w, uint64_t k,
+                                         uint64_t size) {
   if (c.model == ModelClass::kCounter && size >= 8) {
     // The value, then zeros: a counter takes the first 8 bytes.
-    std::vector<std::byte> out(size);
+    thread_local std::vector<std::byte> out;
+    out.assign(size, std::byte{0});
     const uint64_t v = MpCounterValue(w, k);
     std::memcpy(out.data(), &v, sizeof v);
     return out;
   }
-  return props::ModelPayload(c, (uint64_t{w} << 32) | k, size);
+  return props::ModelPayloadView(c, MessageOf(w, k), size);
+}
+
+std::vector<std::byte> MpPayload(const Capabilities& c, uint32_t w, uint64_t k, uint64_t size) {
+  const std::span<const std::byte> v = MpPayloadView(c, w, k, size);
+  return std::vector<std::byte>(v.begin(), v.end());
+}
+
+size_t MpMismatch(uint32_t w, uint64_t k, uint64_t off, std::span<const std::byte> got) {
+  return props::ModelPayloadMismatch(MessageOf(w, k), off, got);
 }
 
 }  // namespace ipcspec::mp

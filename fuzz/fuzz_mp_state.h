@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "fuzz/fuzz_decode.h"
@@ -81,9 +82,16 @@ struct MpScript {
   static MpScript Of(const Capabilities& c, const Scenario& s);
 };
 
-// The bytes writer w sends as its message k: a slice of the model's tape,
-// or for a counter the value MpCounterValue(w, k) (then zeros).
+// The bytes writer w sends as its message k: the model's payload pattern
+// (props::ModelPayloadView), or for a counter the value MpCounterValue(w, k)
+// (then zeros). The view is valid until the next call on this thread.
+std::span<const std::byte> MpPayloadView(const Capabilities& c, uint32_t w, uint64_t k,
+                                         uint64_t size);
 std::vector<std::byte> MpPayload(const Capabilities& c, uint32_t w, uint64_t k, uint64_t size);
+// Where `got` stops being bytes `off`.. of writer w's message k (a byte
+// stream or messages, not a counter), got.size() when it does not; no copy
+// of the message is made.
+size_t MpMismatch(uint32_t w, uint64_t k, uint64_t off, std::span<const std::byte> got);
 inline uint64_t MpCounterValue(uint32_t w, uint64_t k) { return k + 1 + 1000 * (w - 1); }
 
 }  // namespace ipcspec::mp

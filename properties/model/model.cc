@@ -18,10 +18,9 @@ constexpr uint32_t kWriter = 1;                      // the payload pattern's wr
 // ModelPayloadView keeps the patterns of the first messages, up to a size.
 constexpr uint64_t kCachedMessages = 256, kCachedBytes = uint64_t{1} << 18;
 
-// Where `got` stops being bytes `off`.. of message `msg` (got.size() when
-// it does not): compared with the kept pattern (ModelPayloadView) where
-// there is one, instead of computing the pattern again.
-size_t Mismatch(uint64_t msg, uint64_t off, std::span<const std::byte> got) {
+}  // namespace
+
+size_t ModelPayloadMismatch(uint64_t msg, uint64_t off, std::span<const std::byte> got) {
   if (got.empty()) return 0;  // (an empty span's data() may be null: no memcmp)
   if (msg >= kCachedMessages || off + got.size() > kCachedBytes) {
     return PayloadMismatch(kWriter, msg, off, got);
@@ -32,8 +31,10 @@ size_t Mismatch(uint64_t msg, uint64_t off, std::span<const std::byte> got) {
          got.begin();
 }
 
+namespace {
+
 bool IsMessage(std::span<const std::byte> got, uint64_t msg, uint64_t size) {
-  return got.size() == size && Mismatch(msg, 0, got) == size;
+  return got.size() == size && ModelPayloadMismatch(msg, 0, got) == size;
 }
 
 std::string Got(int rc, size_t n) { return rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc); }
@@ -192,7 +193,7 @@ class StreamModel : public CapsModel {
       if (pos >= seg.start + seg.len) continue;
       const uint64_t off = pos - seg.start;
       const size_t n = std::min<uint64_t>(seg.len - off, got.size() - done);
-      const size_t k = Mismatch(seg.msg, off, got.subspan(done, n));
+      const size_t k = ModelPayloadMismatch(seg.msg, off, got.subspan(done, n));
       if (k < n) {
         read_pos_ += done + k;
         std::string where = Where();

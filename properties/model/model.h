@@ -84,6 +84,12 @@ std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_
 std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size,
                                             uint64_t filled = ~uint64_t{0});
 
+// Where `got` stops being bytes `off`.. of ModelPayload's message `msg`
+// (got.size() when it does not), computed in pieces without a copy of the
+// message: compared with the kept pattern (ModelPayloadView) where there is
+// one, instead of computing the pattern again.
+size_t ModelPayloadMismatch(uint64_t msg, uint64_t off, std::span<const std::byte> got);
+
 // The most of a `size`-byte send that `t` may take from a channel holding
 // `model`'s state without its check failing whatever the bytes are: over
 // max_message nothing may be taken; a reliable transport with a capacity
