@@ -277,16 +277,7 @@ namespace {
 
 class MultiProcessFuzzProperty : public props::NamedProperty {
  public:
-  MultiProcessFuzzProperty()
-      : NamedProperty(
-            "MP-FUZZ",
-            "a reader and one or two writers in separate processes, with blocking and "
-            "non-blocking calls, closes and SIGKILLs at chosen steps: what arrives agrees with "
-            "what the writers' sends took (each writer's messages in order, none lost, torn or "
-            "made up; end of stream only after every writer closed or died); the model of the "
-            "fuzz_<family>_mp targets",
-            "pipe(7) (PIPE_BUF atomicity, end of file), mq_overview(7), unix(7), eventfd(2), "
-            "signal(7) SIGKILL; the ipcspec plugin ABI (plugin.h)") {}
+  MultiProcessFuzzProperty() : NamedProperty("MP-FUZZ") {}
   Applicability AppliesTo(const Transport& t) const override {
     const std::string why = MultiProcessUnfit(t.caps());
     return why.empty() ? Applicability::Yes() : props::Needs(false, why);

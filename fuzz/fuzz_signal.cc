@@ -315,13 +315,7 @@ namespace {
 
 class SignalFuzzProperty : public NamedProperty {
  public:
-  SignalFuzzProperty()
-      : NamedProperty("SIG-FUZZ",
-                      "masks, dispositions, sigqueue to self and sigtimedwait agree step by step "
-                      "with the signal model (standard signals coalesce, realtime ones queue in "
-                      "order, lowest first); the model of the fuzz_signal target",
-                      "signal(7), sigprocmask(2), sigaction(2) (SIG_IGN discards pending), "
-                      "sigqueue(3), sigtimedwait(2); POSIX XSH 2.4") {}
+  SignalFuzzProperty() : NamedProperty("SIG-FUZZ") {}
   Applicability AppliesTo(const Transport& t) const override {
     return Needs(t.name() == "signal", "SIG-FUZZ checks the process's own signals: signal only");
   }

@@ -52,9 +52,8 @@ rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init) {
 
 class CounterProperty : public NamedProperty {
  public:
-  CounterProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                  bool semaphore)
-      : NamedProperty(id, summary, reference, ForEventfd), semaphore_(semaphore) {}
+  CounterProperty(std::string_view id, bool semaphore)
+      : NamedProperty(id, ForEventfd), semaphore_(semaphore) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(init_); }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) return absl::StrFormat("write(%d) adds to the counter", s.size);
@@ -105,25 +104,11 @@ class CounterProperty : public NamedProperty {
 
 class ReadResetProperty : public CounterProperty {
  public:
-  ReadResetProperty()
-      : CounterProperty(
-            "EVENTFD-COUNTER",
-            "writes add to the counter; a read returns the whole counter and resets it to 0",
-            "eventfd(2) (a write adds its 8-byte value to the counter; a read returns the counter "
-            "and resets it to zero); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (the "
-            "initial count, then EAGAIN), eventfd05.c (a child's write read by the parent)",
-            false) {}
+  ReadResetProperty() : CounterProperty("EVENTFD-COUNTER", false) {}
 };
 class SemaphoreProperty : public CounterProperty {
  public:
-  SemaphoreProperty()
-      : CounterProperty("EVENTFD-SEMAPHORE",
-                        "with EFD_SEMAPHORE a read of a non-zero counter returns 1 and "
-                        "decrements it by 1",
-                        "eventfd(2) EFD_SEMAPHORE (a read of a non-zero counter returns 1 and "
-                        "decrements it by 1); gVisor test/syscalls/linux/eventfd.cc "
-                        "EventfdTest.Nonblock, EventfdTest.BlockingWrite",
-                        true) {}
+  SemaphoreProperty() : CounterProperty("EVENTFD-SEMAPHORE", true) {}
 };
 
 // The room EVENTFD-EAGAIN leaves below the maximum, for a step.
@@ -131,15 +116,7 @@ std::string SayRoomLeft(uint64_t k) { return absl::StrCat(k == 0 ? 0 : k - 1); }
 
 class EagainProperty : public NamedProperty {
  public:
-  EagainProperty()
-      : NamedProperty(
-            "EVENTFD-EAGAIN",
-            "non-blocking read of a zero counter gives EAGAIN (either mode); a non-blocking write "
-            "that would pass 0xfffffffffffffffe gives EAGAIN; neither changes the counter",
-            "eventfd(2) read (EAGAIN at zero on a non-blocking descriptor) and write (EAGAIN past "
-            "0xfffffffffffffffe); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (read), "
-            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc EventfdTest.Nonblock",
-            ForEventfd) {}
+  EagainProperty() : NamedProperty("EVENTFD-EAGAIN", ForEventfd) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool semaphore = semaphore_.Of(s);
     FileDescriptor fd(CallEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0)));
@@ -194,15 +171,7 @@ Verdict CounterStill(int fd, uint64_t init) {
 
 class ShortBufferProperty : public NamedProperty {
  public:
-  ShortBufferProperty()
-      : NamedProperty(
-            "EVENTFD-EINVAL-SIZE",
-            "read or write with a buffer under 8 bytes gives EINVAL and leaves the counter alone",
-            "eventfd(2) EINVAL (a buffer of less than 8 bytes); LTP testcases/kernel/syscalls/"
-            "eventfd/eventfd01.c (read), eventfd02.c (write); gVisor "
-            "test/syscalls/linux/eventfd.cc EventfdTest.SmallRead, "
-            "EventfdTest.SmallWrite",
-            ForEventfd) {}
+  ShortBufferProperty() : NamedProperty("EVENTFD-EINVAL-SIZE", ForEventfd) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const size_t len = std::min<size_t>(len_.Of(s), 7);
     const uint64_t init = init_.Of(s);
@@ -233,12 +202,7 @@ class ShortBufferProperty : public NamedProperty {
 
 class MaxValueProperty : public NamedProperty {
  public:
-  MaxValueProperty()
-      : NamedProperty("EVENTFD-EINVAL-MAX",
-                      "writing 0xffffffffffffffff gives EINVAL and leaves the counter alone",
-                      "eventfd(2) EINVAL (writing 0xffffffffffffffff); LTP "
-                      "testcases/kernel/syscalls/eventfd/eventfd02.c",
-                      ForEventfd) {}
+  MaxValueProperty() : NamedProperty("EVENTFD-EINVAL-MAX", ForEventfd) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t init = init_.Of(s);
     FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),

@@ -53,15 +53,7 @@ enum MknodExit { kMknodOk, kMknodType = 250, kMknodPerm, kMknodPipe };
 
 class MknodProperty : public NamedProperty {
  public:
-  MknodProperty()
-      : NamedProperty(
-            "FIFO-MKNOD",
-            "mkfifo, mkfifoat, mknod(S_IFIFO) and mknodat(S_IFIFO) make a FIFO (S_ISFIFO) with "
-            "permissions perm & ~umask, without any privilege, and it carries data like a pipe",
-            "mknod(2), mkfifo(3); gVisor test/syscalls/linux/fifo.cc FifoTest.MknodAtFIFO, "
-            "FifoTest.Fifo, test/syscalls/linux/mknod.cc MknodTest.FifoDoesNotRequireCapMknod; "
-            "LTP testcases/kernel/syscalls/mknod/mknod01.c, mknodat/mknodat02.c",
-            ForFifo, 15) {}
+  MknodProperty() : NamedProperty("FIFO-MKNOD", ForFifo, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir, /*make=*/false);
     const int api = api_.Of(s);
@@ -120,16 +112,7 @@ constexpr std::string_view kExisting[] = {"a regular file", "a FIFO", "a danglin
 
 class EexistProperty : public NamedProperty {
  public:
-  EexistProperty()
-      : NamedProperty(
-            "FIFO-EEXIST",
-            "mkfifo or mknod(S_IFIFO) on a path that exists (a file, a FIFO, a directory, a "
-            "symbolic link even if dangling) fails with EEXIST and leaves what is there intact",
-            "mknod(2) EEXIST ('pathname already exists ... This includes the case where "
-            "pathname is a symbolic link, dangling or not'), mkfifo(3); gVisor "
-            "test/syscalls/linux/mknod.cc MknodTest.MknodOnExistingPathFails; LTP "
-            "testcases/kernel/syscalls/mknod/mknod06.c",
-            ForFifo, 15) {}
+  EexistProperty() : NamedProperty("FIFO-EEXIST", ForFifo, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
@@ -186,15 +169,7 @@ constexpr std::string_view kTruncModes[] = {"O_WRONLY|O_TRUNC", "O_RDWR|O_TRUNC"
 
 class OtruncProperty : public QueuedFifoProperty {
  public:
-  OtruncProperty()
-      : QueuedFifoProperty(
-            "FIFO-OTRUNC",
-            "open with O_TRUNC of a FIFO succeeds and O_TRUNC is ignored: the data queued by "
-            "other openers stays, byte for byte",
-            "open(2) O_TRUNC ('If the file is a FIFO or terminal device file, the O_TRUNC flag "
-            "is ignored'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOtrunc, "
-            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
-            ForFifo, 15) {}
+  OtruncProperty() : QueuedFifoProperty("FIFO-OTRUNC", ForFifo, 15) {}
   std::vector<std::byte> Queued(const Scenario& s) const override {
     return PipeBytes(1, queued_.Of(s));
   }
@@ -227,15 +202,7 @@ constexpr std::string_view kTruncCalls[] = {"truncate(path)", "ftruncate(read en
 
 class TruncateProperty : public QueuedFifoProperty {
  public:
-  TruncateProperty()
-      : QueuedFifoProperty(
-            "FIFO-TRUNCATE",
-            "truncate of a FIFO's path and ftruncate of either end fail with EINVAL; the node "
-            "stays a FIFO and the queued data is untouched",
-            "truncate(2) EINVAL ('fd does not reference a regular file or a POSIX shared "
-            "memory object'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoTruncNoOp, "
-            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
-            ForFifo, 15) {}
+  TruncateProperty() : QueuedFifoProperty("FIFO-TRUNCATE", ForFifo, 15) {}
   std::vector<std::byte> Queued(const Scenario& s) const override {
     return PipeBytes(2, queued_.Of(s));
   }

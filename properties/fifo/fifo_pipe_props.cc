@@ -28,15 +28,7 @@ std::string SayCapacity(uint64_t v) {
 
 class DiscardProperty : public QueuedFifoProperty {
  public:
-  DiscardProperty()
-      : QueuedFifoProperty(
-            "FIFO-DISCARD",
-            "the pipe behind a FIFO exists only while someone has it open: once the last "
-            "opener closes, unread data is gone and the next opener finds an empty pipe of the "
-            "default capacity",
-            "fifo(7) ('The kernel maintains exactly one pipe object for each FIFO special file "
-            "that is opened by at least one process'); Linux fs/pipe.c put_pipe_info",
-            ForFifo, 10) {}
+  DiscardProperty() : QueuedFifoProperty("FIFO-DISCARD", ForFifo, 10) {}
   Verdict RunOn(const FifoNode& node, FileDescriptor& r, FileDescriptor& w,
                 const std::vector<std::byte>&, const Scenario& s, const CaseEnv&) const override {
     const long fresh = PipeCapacity(w.get());
@@ -89,15 +81,7 @@ int PollNow(int fd) {
 
 class PollNohupProperty : public FifoProperty {
  public:
-  PollNohupProperty()
-      : FifoProperty(
-            "FIFO-POLL-NOHUP",
-            "a reader that opened a FIFO with O_NONBLOCK while no writer had it sees no POLLHUP "
-            "until a writer has opened and closed it; then POLLHUP; a reader opening after "
-            "that writer left again sees none",
-            "Linux fs/pipe.c fifo_open ('suppress EPOLLHUP until we have seen a writer') and "
-            "pipe_poll; poll(2) POLLHUP",
-            ForFifo, 8) {}
+  PollNohupProperty() : FifoProperty("FIFO-POLL-NOHUP", ForFifo, 8) {}
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
@@ -133,16 +117,7 @@ class PollNohupProperty : public FifoProperty {
 
 class NbReadEofProperty : public FifoProperty {
  public:
-  NbReadEofProperty()
-      : FifoProperty(
-            "FIFO-NB-READ-EOF",
-            "a non-blocking read of a FIFO with no writer returns 0 (end of file), not EAGAIN; "
-            "with a writer open and nothing queued it gives EAGAIN; queued data comes first",
-            "pipe(7) ('If all file descriptors referring to the write end of a pipe have been "
-            "closed, then an attempt to read(2) from the pipe will see end-of-file'), POSIX "
-            "read() 'empty pipe or FIFO'; LTP testcases/kernel/syscalls/read/read03.c (EAGAIN "
-            "with a writer open)",
-            ForFifo, 10) {}
+  NbReadEofProperty() : FifoProperty("FIFO-NB-READ-EOF", ForFifo, 10) {}
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");

@@ -27,15 +27,7 @@ namespace {
 
 class EnxioProperty : public FifoProperty {
  public:
-  EnxioProperty()
-      : FifoProperty(
-            "FIFO-ENXIO",
-            "open(O_WRONLY|O_NONBLOCK) gives ENXIO exactly while no reader has the FIFO open; "
-            "open(O_RDONLY|O_NONBLOCK) always succeeds at once",
-            "fifo(7), open(2) ENXIO; POSIX open() O_NONBLOCK; LTP "
-            "testcases/kernel/syscalls/open/open06.c (O_WRONLY|O_NONBLOCK without a reader "
-            "gives ENXIO)",
-            ForFifo, 20) {}
+  EnxioProperty() : FifoProperty("FIFO-ENXIO", ForFifo, 20) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kOpen) {
       return s.actor == 0 ? "a reader opens with O_RDONLY|O_NONBLOCK"
@@ -96,13 +88,7 @@ enum RdwrExit { kRdwrOk, kRdwrOpen, kRdwrOther, kRdwrWrite, kRdwrExtraRead, kRdw
 
 class RdwrProperty : public FifoProperty {
  public:
-  RdwrProperty()
-      : FifoProperty("FIFO-RDWR",
-                     "open(O_RDWR) on a FIFO never blocks, with or without other openers, and the "
-                     "descriptor reads back what it writes",
-                     "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode); "
-                     "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR",
-                     ForFifo, 20) {}
+  RdwrProperty() : FifoProperty("FIFO-RDWR", ForFifo, 20) {}
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override {
     SharedFlags flags(1);  // 0: the O_RDWR open returned
     const ChildCall c =
@@ -164,14 +150,7 @@ constexpr std::string_view kChildDoes[] = {"reads", "writes"};
 
 class RendezvousProperty : public FifoProperty {
  public:
-  RendezvousProperty()
-      : FifoProperty(
-            "FIFO-RENDEZVOUS",
-            "a blocking open for reading (or writing) waits until the other side opens; then "
-            "it returns and data flows",
-            "fifo(7); POSIX open() 'O_NONBLOCK clear'; gVisor test/syscalls/linux/fifo.cc "
-            "FifoTest.Fifo, FifoTest.FifoOtrunc",
-            ForFifo, 10) {}
+  RendezvousProperty() : FifoProperty("FIFO-RENDEZVOUS", ForFifo, 10) {}
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override {
     const bool child_reads = child_.Of(s) == 0;
     const std::vector<std::byte> data = Payload(2, 0, size_.Of(s));
@@ -238,16 +217,7 @@ constexpr std::string_view kOpenFor[] = {"reading", "writing"};
 
 class EintrProperty : public FifoProperty {
  public:
-  EintrProperty()
-      : FifoProperty(
-            "FIFO-EINTR",
-            "a blocking FIFO open interrupted by a handled signal fails with EINTR without "
-            "SA_RESTART (the handler ran once, the open is not resumed); with SA_RESTART it "
-            "resumes and completes when the other side opens",
-            "open(2) EINTR, signal(7) 'Interruption of system calls and library functions by "
-            "signal handlers'; gVisor test/syscalls/linux/fifo.cc "
-            "FifoTest.OpenBlockedAndInterrupted",
-            ForFifo, 10) {}
+  EintrProperty() : FifoProperty("FIFO-EINTR", ForFifo, 10) {}
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override;
 
  private:

@@ -30,15 +30,7 @@ struct UnlinkOnExit {
 
 class HandOffProperty : public NamedProperty {
  public:
-  HandOffProperty()
-      : NamedProperty(
-            "FILE-HANDOFF",
-            "data one process writes and closes is read back whole, in order, by another process "
-            "that opens the file by name",
-            "POSIX write() (after it returns, 'any successful read() from each byte position "
-            "... shall return the data specified by the write()'), open(2), close(2); Stevens & "
-            "Rago, Advanced Programming in the UNIX Environment, 3rd ed., 3.10 'File Sharing'",
-            ForFile, 20) {}
+  HandOffProperty() : NamedProperty("FILE-HANDOFF", ForFile, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
   }
@@ -161,16 +153,7 @@ Verdict CheckAppended(const std::vector<std::byte>& all, uint32_t writers,
 
 class AppendProperty : public NamedProperty {
  public:
-  AppendProperty()
-      : NamedProperty(
-            "FILE-APPEND",
-            "several processes writing records with O_APPEND never overwrite each other: every "
-            "record is in the file once, intact, each writer's in order, and the size is the sum",
-            "open(2) O_APPEND ('the file offset is positioned at the end of the file ... as a "
-            "single atomic step'); POSIX write() (O_APPEND: 'no intervening file modification "
-            "operation shall occur between changing the file offset and the write operation'); "
-            "Stevens & Rago, APUE 3rd ed., 3.11 'Atomic Operations'",
-            ForFile, 20) {}
+  AppendProperty() : NamedProperty("FILE-APPEND", ForFile, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 6);
@@ -233,16 +216,7 @@ class FileLockSection : public CriticalSection {
 
 class LockProperty : public NamedProperty {
  public:
-  LockProperty()
-      : NamedProperty(
-            "FILE-LOCK",
-            "writers that take an fcntl F_SETLKW write lock are serialised: critical sections "
-            "never overlap and K processes x N read-increment-write updates of the file give K*N",
-            "fcntl(2) 'Advisory record locking' (F_SETLKW: 'if a conflicting lock is held on "
-            "the file, then wait for that lock to be released'); LTP testcases/kernel/syscalls/"
-            "fcntl/fcntl10.c (F_SETLKW), fcntl34.c (writers serialised by an F_OFD_SETLKW write "
-            "lock)",
-            ForFile, 15) {}
+  LockProperty() : NamedProperty("FILE-LOCK", ForFile, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::string path = ScratchFile(env);
     FileDescriptor created(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));

@@ -94,12 +94,7 @@ std::string CheckFill(const Capabilities& c, uint64_t size, const Fill& f) {
 
 class BackpressureProperty : public GenericProperty {
  public:
-  BackpressureProperty()
-      : GenericProperty("G-BACKPRESSURE",
-                        "non-blocking sends into an unread channel give EAGAIN within the declared "
-                        "capacity and max_queued, lose nothing, resume after the reader drains",
-                        "pipe(7) 'Pipe capacity' and O_NONBLOCK, mq_send(3) EAGAIN, msgsnd(2) "
-                        "IPC_NOWAIT") {}
+  BackpressureProperty() : GenericProperty("G-BACKPRESSURE") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter)
       return Needs(false, "model=counter (eventfd blocks only near 2^64)");

@@ -34,14 +34,7 @@ constexpr std::string_view kOversize[] = {
 
 class BoundaryProperty : public GenericProperty {
  public:
-  BoundaryProperty()
-      : GenericProperty(
-            "G-BOUNDARY",
-            "messages are never merged or split; a message over max_message fails with "
-            "EMSGSIZE and the queue is not disturbed; a receive buffer smaller than the next "
-            "message gives EMSGSIZE, never part of it",
-            "mq_send(3) and mq_receive(3) EMSGSIZE, msgrcv(2) E2BIG, unix(7) SOCK_SEQPACKET; "
-            "gVisor test/syscalls/linux/socket_non_stream.cc (SingleRecv, SplitRecv)") {}
+  BoundaryProperty() : GenericProperty("G-BOUNDARY") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter)
       return Needs(false, "model=counter (values are summed, not kept apart)");

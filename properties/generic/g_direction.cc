@@ -46,15 +46,7 @@ std::string WrongWay(End& end, bool send, uint64_t size, bool blocking, int deli
 
 class DirectionProperty : public GenericProperty {
  public:
-  DirectionProperty()
-      : GenericProperty(
-            "G-DIRECTION",
-            "one-way transports reject the wrong direction with EBADF at either end, at once "
-            "even from a blocking call, without disturbing the data in flight (the kernel's "
-            "check for one-way descriptors, the transport's own for SysV queues, "
-            "shared-memory rings and signals)",
-            "pipe(2), read(2) and write(2) EBADF, mq_send(3) EBADF; LTP "
-            "testcases/kernel/syscalls/pipe/pipe03.c; gVisor test/syscalls/linux/pipe.cc") {}
+  DirectionProperty() : GenericProperty("G-DIRECTION") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.direction == Direction::kOneWay,
                  "direction=duplex (both ends may send; see G-DUPLEX)");

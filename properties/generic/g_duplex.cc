@@ -53,13 +53,7 @@ std::vector<std::vector<Sent>> Batches(std::vector<Sent> all, size_t rounds) {
 
 class DuplexProperty : public GenericProperty {
  public:
-  DuplexProperty()
-      : GenericProperty("G-DUPLEX",
-                        "on a duplex transport both ends send at once, round after round, and each "
-                        "end gets exactly what the other sent",
-                        "socket(2) SOCK_STREAM ('two-way ... byte streams'), socketpair(2) ('the "
-                        "two sockets are indistinguishable'), unix(7); gVisor "
-                        "test/syscalls/linux/socket_generic.cc") {}
+  DuplexProperty() : GenericProperty("G-DUPLEX") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.direction != Direction::kDuplex) {
       return Needs(false, "direction=one-way (see G-DIRECTION)");

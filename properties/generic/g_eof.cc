@@ -41,13 +41,7 @@ constexpr std::string_view kReaderWaits[] = {
 
 class EofProperty : public GenericProperty {
  public:
-  EofProperty()
-      : GenericProperty("G-EOF",
-                        "after every writer closes (not exits), the reader still gets what was "
-                        "sent, then end of stream (peer-close); never before the last writer "
-                        "closes, never a hang",
-                        "pipe(7) 'I/O on pipes and FIFOs' (end of file), read(2); LTP "
-                        "testcases/kernel/syscalls/pipe/pipe13.c (a blocked reader wakes)") {}
+  EofProperty() : GenericProperty("G-EOF") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no end of stream)");
     return Needs(c.peer_close || c.reliable,

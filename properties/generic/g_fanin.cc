@@ -30,13 +30,7 @@ uint64_t Width(const Capabilities& c) { return c.max_message == 0 || c.max_messa
 
 class FanInProperty : public GenericProperty {
  public:
-  FanInProperty()
-      : GenericProperty("G-FANIN",
-                        "N forked workers each sum a slice of 1..M and send the partial sum; the "
-                        "parent's total equals M(M+1)/2",
-                        "eventfd(2) EXAMPLES (a forked child writes integers that the parent reads "
-                        "as their sum); pipe(2) EXAMPLES; W. R. Stevens, Advanced Programming in "
-                        "the UNIX Environment, section 15.2 'Pipes'") {}
+  FanInProperty() : GenericProperty("G-FANIN") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
     if (!c.reliable) return Needs(false, "reliable=false (a lost sum leaves no total to check)");

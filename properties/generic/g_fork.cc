@@ -54,12 +54,7 @@ constexpr std::string_view kWho[] = {
 
 class ForkProperty : public NamedProperty {
  public:
-  ForkProperty()
-      : NamedProperty("G-FORK",
-                      "anonymous transports created before fork work in the child; named ones are "
-                      "reachable by name alone from a writer that inherited no descriptor",
-                      "fork(2) (descriptors are inherited), mq_overview(7), fifo(7), unix(7)",
-                      EveryTransport, 15) {}
+  ForkProperty() : NamedProperty("G-FORK", EveryTransport, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {

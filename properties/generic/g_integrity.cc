@@ -52,12 +52,7 @@ std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
 
 class IntegrityProperty : public GenericProperty {
  public:
-  IntegrityProperty()
-      : GenericProperty("G-INTEGRITY",
-                        "nothing arrives duplicated or corrupted and, on a reliable transport, "
-                        "nothing is lost, whatever the blocking mode and read chunking",
-                        "pipe(7), unix(7), mq_overview(7), eventfd(2); LTP "
-                        "testcases/kernel/ipc/pipeio/pipeio.c") {}
+  IntegrityProperty() : GenericProperty("G-INTEGRITY") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.model != ModelClass::kCounter || c.reliable,
                  "model=counter without reliable (a lossy sum has no oracle)");

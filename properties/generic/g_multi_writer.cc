@@ -44,13 +44,7 @@ std::string SendWhole(End& end, const std::vector<Sent>& msgs, const Capabilitie
 
 class MultiWriterProperty : public GenericProperty {
  public:
-  MultiWriterProperty()
-      : GenericProperty(
-            "G-MULTI-WRITER",
-            "K producers, one consumer: each producer's messages arrive in its own order; "
-            "writes up to the atomic limit never interleave",
-            "pipe(7) 'PIPE_BUF' (writes of at most PIPE_BUF bytes are atomic); LTP "
-            "testcases/kernel/ipc/pipeio/pipeio.c; mq_overview(7)") {}
+  MultiWriterProperty() : GenericProperty("G-MULTI-WRITER") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (see G-FANIN)");

@@ -21,12 +21,7 @@ namespace {
 
 class OrderProperty : public GenericProperty {
  public:
-  OrderProperty()
-      : GenericProperty("G-ORDER",
-                        "one producer, one consumer: the consumer sees exactly the sent sequence "
-                        "(a lossy transport: a subsequence of it)",
-                        "pipe(7) 'I/O on pipes and FIFOs', mq_overview(7), unix(7); gVisor "
-                        "test/syscalls/linux/pipe.cc") {}
+  OrderProperty() : GenericProperty("G-ORDER") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (values are summed)");
     return Needs(c.ordered, "ordered=false (no order to check; G-INTEGRITY checks the contents)");

@@ -203,14 +203,7 @@ std::string Endless::Covers(uint64_t sent, uint64_t sent_bytes) const {
 
 class PeerCrashProperty : public NamedProperty {
  public:
-  PeerCrashProperty()
-      : NamedProperty(
-            "G-PEER-CRASH",
-            "a producer killed by SIGKILL mid-stream: the consumer still gets every send that "
-            "completed, never a torn message, then end of stream (peer-close) or nothing",
-            "signal(7) SIGKILL; _exit(2) (a dying process's descriptors are closed); pipe(7) "
-            "'I/O on pipes and FIFOs'; unix(7)",
-            EveryTransport, 12) {}
+  PeerCrashProperty() : NamedProperty("G-PEER-CRASH", EveryTransport, 12) {}
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {

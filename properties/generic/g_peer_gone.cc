@@ -76,14 +76,7 @@ std::string SendsAfterClose(End& end, const Capabilities& c, uint64_t size, int 
 
 class PeerGoneProperty : public GenericProperty {
  public:
-  PeerGoneProperty()
-      : GenericProperty(
-            "G-PEER-GONE",
-            "after the reader closes, send fails with EPIPE instead of hanging or "
-            "succeeding forever; a cut-short blocking send reports its partial count first",
-            "pipe(7) 'I/O on pipes and FIFOs', write(2) EPIPE; LTP "
-            "testcases/kernel/syscalls/pipe/pipe08.c; gVisor test/syscalls/linux/pipe.cc "
-            "BlockPartialWriteClosed") {}
+  PeerGoneProperty() : GenericProperty("G-PEER-GONE") {}
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.peer_close,
                  "peer_close=false (a send after the reader closed may succeed, block or fail)");

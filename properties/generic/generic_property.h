@@ -7,7 +7,7 @@
 //
 //   class OrderProperty : public GenericProperty {
 //    public:
-//     OrderProperty() : GenericProperty("G-ORDER", "summary", "reference") {}
+//     OrderProperty() : GenericProperty("G-ORDER") {}  // prose: generic/catalogue.json
 //     Applicability AppliesToCaps(const Capabilities& c) const override {
 //       return Needs(c.ordered, "ordered=false (no order to check)");
 //     }

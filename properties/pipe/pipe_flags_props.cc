@@ -62,15 +62,7 @@ int CountOpenFds() {
 
 class GetflProperty : public NamedProperty {
  public:
-  GetflProperty()
-      : NamedProperty(
-            "PIPE-GETFL",
-            "F_GETFL shows O_RDONLY on the read end and O_WRONLY on the write end, with exactly "
-            "the status flags asked for (O_NONBLOCK on both, O_DIRECT on the write end only); "
-            "F_SETFL on one end leaves the other's flags alone",
-            "fcntl(2) F_GETFL, pipe(2); gVisor test/syscalls/linux/pipe.cc PipeTest.Flags; LTP "
-            "testcases/kernel/syscalls/pipe2/pipe2_01.c (O_DIRECT on the write end, O_NONBLOCK)",
-            ForPipeOrFifo, 15) {}
+  GetflProperty() : NamedProperty("PIPE-GETFL", ForPipeOrFifo, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int flags = flags_.Of(s);
     PipeFds p;
@@ -118,14 +110,7 @@ class GetflProperty : public NamedProperty {
 
 class Pipe2EinvalProperty : public NamedProperty {
  public:
-  Pipe2EinvalProperty()
-      : NamedProperty(
-            "PIPE2-EINVAL",
-            "pipe2 with any flag outside O_CLOEXEC, O_NONBLOCK, O_DIRECT (and O_NOTIFICATION_PIPE) "
-            "fails with EINVAL, leaves pipefd unchanged and opens no descriptor",
-            "pipe(2) EINVAL ('Invalid value in flags'; 'pipefd is left unchanged'); gVisor "
-            "test/syscalls/linux/pipe.cc Pipe2Test.BadOptions",
-            ForPipe2, 15) {}
+  Pipe2EinvalProperty() : NamedProperty("PIPE2-EINVAL", ForPipe2, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<int> bad;
@@ -170,15 +155,7 @@ class Pipe2EinvalProperty : public NamedProperty {
 
 class Pipe2CloexecProperty : public NamedProperty {
  public:
-  Pipe2CloexecProperty()
-      : NamedProperty(
-            "PIPE2-CLOEXEC",
-            "pipe2(O_CLOEXEC) sets FD_CLOEXEC on both ends and execve closes both; without it "
-            "both ends survive execve",
-            "pipe(2) O_CLOEXEC, open(2) O_CLOEXEC; gVisor test/syscalls/linux/pipe.cc "
-            "Pipe2Test.CloExec; LTP testcases/kernel/syscalls/pipe2/pipe2_02.c, "
-            "fcntl/fcntl07.c",
-            ForPipe2, 10) {}
+  Pipe2CloexecProperty() : NamedProperty("PIPE2-CLOEXEC", ForPipe2, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool cloexec = cloexec_.Of(s);
     const int flags = others_.Of(s) | (cloexec ? O_CLOEXEC : 0);
@@ -216,15 +193,7 @@ class Pipe2CloexecProperty : public NamedProperty {
 
 class Pipe2NonblockProperty : public NamedProperty {
  public:
-  Pipe2NonblockProperty()
-      : NamedProperty(
-            "PIPE2-NONBLOCK",
-            "pipe2(O_NONBLOCK) makes both ends non-blocking: an empty read and a write to a "
-            "full pipe give EAGAIN; once F_SETFL clears it on the write end, a write to the "
-            "full pipe blocks",
-            "pipe(2) O_NONBLOCK; LTP testcases/kernel/syscalls/pipe2/pipe2_01.c, "
-            "pipe2/pipe2_04.c; gVisor test/syscalls/linux/pipe.cc PipeTest.NonBlocking",
-            ForPipe2, 10) {}
+  Pipe2NonblockProperty() : NamedProperty("PIPE2-NONBLOCK", ForPipe2, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int flags = O_NONBLOCK | O_CLOEXEC | (direct_.Of(s) ? O_DIRECT : 0);
     int fds[2];
@@ -272,14 +241,7 @@ class Pipe2NonblockProperty : public NamedProperty {
 
 class SigpipeKillProperty : public PipeProperty {
  public:
-  SigpipeKillProperty()
-      : PipeProperty(
-            "PIPE-SIGPIPE-KILL",
-            "with SIGPIPE at its default action, a write after the last reader closed kills "
-            "the writer by SIGPIPE; nothing after the write runs",
-            "pipe(7) 'If all file descriptors referring to the read end ... SIGPIPE', signal(7) "
-            "(SIGPIPE: Term); LTP testcases/kernel/syscalls/pipe/pipe02.c",
-            ForPipeOrFifo, 10) {}
+  SigpipeKillProperty() : PipeProperty("PIPE-SIGPIPE-KILL", ForPipeOrFifo, 10) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const std::vector<std::byte> pre = PipeBytes(1, queued_.Of(s));
@@ -320,15 +282,7 @@ Applicability ForPipeDescriptors(const Transport& t) {
 
 class EmfileProperty : public NamedProperty {
  public:
-  EmfileProperty()
-      : NamedProperty(
-            "PIPE-EMFILE",
-            "with fewer than two descriptor slots below RLIMIT_NOFILE free, pipe and pipe2 fail "
-            "with EMFILE and leave no descriptor behind; with exactly two free they succeed "
-            "with those lowest two",
-            "pipe(2) EMFILE; LTP testcases/kernel/syscalls/pipe/pipe06.c (EMFILE once the "
-            "descriptor table is full), pipe/pipe07.c",
-            ForPipeDescriptors, 10) {}
+  EmfileProperty() : NamedProperty("PIPE-EMFILE", ForPipeDescriptors, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int free_slots = free_.Of(s);
     const bool use_pipe2 = pipe2_.Of(s);

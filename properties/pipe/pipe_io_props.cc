@@ -29,15 +29,7 @@ namespace {
 // The sizes of the kSend steps.
 class ZeroIoProperty : public PipeProperty {
  public:
-  ZeroIoProperty()
-      : PipeProperty(
-            "PIPE-ZERO-IO",
-            "read(fd, p, 0) returns 0 at once on an empty pipe with its writer open, blocking "
-            "or not; write(fd, p, 0) returns 0, even with no reader left, and raises no SIGPIPE",
-            "pipe(2) O_DIRECT ('a read(2) that specifies a buffer size of zero is a no-op, and "
-            "returns 0'); Linux fs/pipe.c pipe_read/pipe_write ('Null read/write succeeds' "
-            "before any other check); gVisor test/syscalls/linux/pipe.cc PipeTest.ZeroSize",
-            ForPipeOrFifo, 10) {}
+  ZeroIoProperty() : PipeProperty("PIPE-ZERO-IO", ForPipeOrFifo, 10) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     if (nonblock_.Of(s)) {
@@ -87,15 +79,7 @@ class ZeroIoProperty : public PipeProperty {
 
 class FionreadProperty : public PipeProperty {
  public:
-  FionreadProperty()
-      : PipeProperty(
-            "PIPE-FIONREAD",
-            "ioctl(FIONREAD) on either end reports the bytes queued: 0 when empty, the sum of "
-            "the writes, less what partial reads took",
-            "pipe(7) 'ioctl(fd, FIONREAD, &nbytes)'; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.FionRead; LTP testcases/kernel/syscalls/pipe/pipe12.c (FIONREAD on the "
-            "write end)",
-            ForPipeOrFifo, 15) {}
+  FionreadProperty() : PipeProperty("PIPE-FIONREAD", ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return RoundSteps(1, 10, [](int i) {  // two writes in three, else a read
       if (*rc::gen::elementOf(std::vector<int>{0, 1, 2}) != 0) {
@@ -145,15 +129,7 @@ class FionreadProperty : public PipeProperty {
 
 class ReadAvailableProperty : public PipeProperty {
  public:
-  ReadAvailableProperty()
-      : PipeProperty(
-            "PIPE-READ-AVAILABLE",
-            "a blocking read(n) returns as soon as any bytes are queued, with all k < n of "
-            "them, without waiting for n; on an empty pipe with a writer open it blocks",
-            "read(2) ('fewer bytes ... because we are reading from a pipe'), pipe(7) ('If a "
-            "process attempts to read from an empty pipe, then read(2) will block until data "
-            "is available'); Linux fs/pipe.c pipe_read",
-            ForPipeOrFifo, 10) {}
+  ReadAvailableProperty() : PipeProperty("PIPE-READ-AVAILABLE", ForPipeOrFifo, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t k = *rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF);
@@ -217,14 +193,7 @@ class ReadAvailableProperty : public PipeProperty {
 
 class StreamMergeProperty : public PipeProperty {
  public:
-  StreamMergeProperty()
-      : PipeProperty(
-            "PIPE-STREAM-MERGE",
-            "a pipe keeps no write boundaries: after k writes, one read of their total returns "
-            "all their bytes, in order",
-            "pipe(7) ('byte stream: there is no concept of message boundaries'); "
-            "Linux fs/pipe.c pipe_read",
-            ForPipeOrFifo, 15) {}
+  StreamMergeProperty() : PipeProperty("PIPE-STREAM-MERGE", ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(2, 17, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF));
   }
@@ -254,15 +223,7 @@ class StreamMergeProperty : public PipeProperty {
 
 class BlockedEpipeProperty : public PipeProperty {
  public:
-  BlockedEpipeProperty()
-      : PipeProperty(
-            "PIPE-BLOCKED-EPIPE",
-            "a writer blocked on a full pipe, with nothing of its write done, stays blocked "
-            "while a reader remains and gets -1/EPIPE and one SIGPIPE when the last reader "
-            "closes",
-            "write(2) EPIPE, pipe(7); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.BlockWriteClosed",
-            ForPipeOrFifo, 8) {}
+  BlockedEpipeProperty() : PipeProperty("PIPE-BLOCKED-EPIPE", ForPipeOrFifo, 8) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:

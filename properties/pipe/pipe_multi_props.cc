@@ -23,14 +23,7 @@ namespace {
 
 class AtomicProperty : public PipeProperty {
  public:
-  AtomicProperty()
-      : PipeProperty(
-            "PIPE-ATOMIC",
-            "writes of at most PIPE_BUF bytes by several writer processes are all-or-nothing "
-            "(also with O_NONBLOCK) and never interleave; each writer's records arrive in order",
-            "pipe(7) 'PIPE_BUF'; POSIX write(); LTP testcases/kernel/ipc/pipeio/pipeio.c "
-            "(several writers; a record of at most PIPE_BUF must never be split)",
-            ForPipeOrFifo, 25) {}
+  AtomicProperty() : PipeProperty("PIPE-ATOMIC", ForPipeOrFifo, 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 7);
@@ -126,13 +119,7 @@ class AtomicProperty : public PipeProperty {
 
 class WriteClosedProperty : public PipeProperty {
  public:
-  WriteClosedProperty()
-      : PipeProperty("PIPE-PARTIAL-CLOSED",
-                     "a blocking write of twice the capacity, blocked on a full pipe, returns the "
-                     "capacity when the reader closes; the next write gives EPIPE",
-                     "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
-                     "PipeTest.BlockPartialWriteClosed",
-                     ForPipeOrFifo, 8) {}
+  WriteClosedProperty() : PipeProperty("PIPE-PARTIAL-CLOSED", ForPipeOrFifo, 8) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const long pages = pages_.Of(s);
@@ -189,12 +176,7 @@ class WriteClosedProperty : public PipeProperty {
 
 class WakeAllProperty : public PipeProperty {
  public:
-  WakeAllProperty()
-      : PipeProperty(
-            "PIPE-WAKE-ALL",
-            "readers blocked in read stay blocked while any writer remains; closing the last "
-            "writer wakes every one of them with 0 (EOF)",
-            "pipe(7); LTP testcases/kernel/syscalls/pipe/pipe13.c", ForPipeOrFifo, 10) {}
+  WakeAllProperty() : PipeProperty("PIPE-WAKE-ALL", ForPipeOrFifo, 10) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const int readers = readers_.Of(s);

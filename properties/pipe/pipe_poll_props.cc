@@ -60,15 +60,7 @@ std::string ExpectEvents(int fd, short events, int want, std::string_view what) 
 
 class PollHupProperty : public NamedProperty {
  public:
-  PollHupProperty()
-      : NamedProperty(
-            "PIPE-POLL-HUP",
-            "on the read end poll shows POLLHUP exactly once the last writer is gone (a poll "
-            "blocked on the empty pipe wakes then), with POLLIN only while data is queued",
-            "poll(2) POLLHUP; gVisor test/syscalls/linux/poll.cc "
-            "PollTest.NonBlockingEventPOLLHUP, PollTest.BlockingEventPOLLHUP; LTP "
-            "testcases/kernel/syscalls/poll/poll03.c",
-            ForPipeOrFifo, 15) {}
+  PollHupProperty() : NamedProperty("PIPE-POLL-HUP", ForPipeOrFifo, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
  private:
@@ -140,15 +132,7 @@ Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEn
 
 class PollErrProperty : public PipeProperty {
  public:
-  PollErrProperty()
-      : PipeProperty(
-            "PIPE-POLL-ERR",
-            "on the write end poll shows POLLERR exactly once the last reader is gone, with "
-            "POLLOUT only while the pipe is not full",
-            "poll(2) POLLERR ('also set for a file descriptor referring to the write end of a "
-            "pipe when the read end has been closed'); gVisor test/syscalls/linux/poll.cc "
-            "PollTest.NonBlockingEventPOLLERR",
-            ForPipeOrFifo, 15) {}
+  PollErrProperty() : PipeProperty("PIPE-POLL-ERR", ForPipeOrFifo, 15) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     if (full_.Of(s)) {
       SetNonBlocking(p.w.get(), true);
@@ -181,16 +165,7 @@ class PollErrProperty : public PipeProperty {
 
 class PollReadyProperty : public PipeProperty {
  public:
-  PollReadyProperty()
-      : PipeProperty(
-            "PIPE-POLL-READY",
-            "poll on the read end shows POLLIN exactly while data is queued and never POLLOUT; "
-            "on the write end POLLOUT exactly while a page slot is free and never POLLIN; "
-            "asking again gives the same answer",
-            "poll(2); gVisor test/syscalls/linux/poll.cc PollTest.BlockingEventPOLLIN, "
-            "PollTest.NonBlockingEventPOLLOUT, PollTest.ImmediatelyReturnOnlyOnPollEvents; LTP "
-            "testcases/kernel/syscalls/poll/poll01.c; Linux fs/pipe.c pipe_poll",
-            ForPipeOrFifo, 15) {}
+  PollReadyProperty() : PipeProperty("PIPE-POLL-READY", ForPipeOrFifo, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int pages = *rc::gen::elementOf(std::vector<int>{1, 2, 4});

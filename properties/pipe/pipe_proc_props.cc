@@ -28,15 +28,7 @@ std::string SayEnd(uint64_t v) { return v != 0 ? "the write end" : "the read end
 
 class InodeProperty : public NamedProperty {
  public:
-  InodeProperty()
-      : NamedProperty(
-            "PIPE-INODE",
-            "both ends fstat to one inode (same st_dev and st_ino) of type S_ISFIFO; an "
-            "anonymous pipe lives on pipefs (fstatfs: PIPEFS_MAGIC, f_bsize the page size, "
-            "f_namelen NAME_MAX), a FIFO's ends on the file system of its node",
-            "pipe(7), fstat(2) S_ISFIFO, fstatfs(2); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.Inode, PipeTest.StatFS",
-            ForPipeOrFifo, 8) {}
+  InodeProperty() : NamedProperty("PIPE-INODE", ForPipeOrFifo, 8) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds p;
     Verdict broken;
@@ -97,15 +89,7 @@ Applicability ForProcReopen(const Transport& t) {
 
 class ProcReopenProperty : public PipeProperty {
  public:
-  ProcReopenProperty()
-      : PipeProperty(
-            "PIPE-PROC-REOPEN",
-            "open(/proc/self/fd/N) of an anonymous pipe end returns at once, without ENXIO, even "
-            "with no writer left, and gives the same pipe: the queued data is read through it, "
-            "and a write through a reopened write end reaches the reader",
-            "proc(5) /proc/[pid]/fd; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.OpenViaProcSelfFD, PipeTest.OpenViaProcSelfFDWithWrites",
-            ForProcReopen, 10) {}
+  ProcReopenProperty() : PipeProperty("PIPE-PROC-REOPEN", ForProcReopen, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool write_end = *rc::gen::arbitrary<bool>();
@@ -165,15 +149,7 @@ class ProcReopenProperty : public PipeProperty {
 
 class ProcNorefProperty : public PipeProperty {
  public:
-  ProcNorefProperty()
-      : PipeProperty(
-            "PIPE-PROC-NOREF",
-            "stat or lstat of /proc/self/fd/N or /proc/self/fdinfo/N of the write end holds no "
-            "reference: closing the write end still leaves the pipe without writers (POLLHUP, "
-            "then end of file)",
-            "proc(5) /proc/[pid]/fd, /proc/[pid]/fdinfo; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.ProcFDReleasesFile, PipeTest.ProcFDInfoReleasesFile",
-            ForPipeOrFifo, 10) {}
+  ProcNorefProperty() : PipeProperty("PIPE-PROC-NOREF", ForPipeOrFifo, 10) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const std::string path =
         absl::StrCat(info_.Of(s) ? "/proc/self/fdinfo/" : "/proc/self/fd/", p.w.get());

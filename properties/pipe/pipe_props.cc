@@ -37,15 +37,7 @@ constexpr std::string_view kWhences[] = {"SEEK_SET", "SEEK_CUR", "SEEK_END"};
 
 class DirectionProperty : public PipeProperty {
  public:
-  DirectionProperty()
-      : PipeProperty(
-            "PIPE-EBADF",
-            "write on the read end and read on the write end give EBADF (blocking or not) "
-            "and never block; the data in flight is intact, nothing extra appears, the pipe "
-            "still works",
-            "pipe(7), read(2)/write(2) EBADF; LTP testcases/kernel/syscalls/pipe/pipe03.c; "
-            "gVisor test/syscalls/linux/pipe.cc PipeTest.Permissions",
-            ForPipeOrFifo, 20) {}
+  DirectionProperty() : PipeProperty("PIPE-EBADF", ForPipeOrFifo, 20) {}
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const size_t in_flight = in_flight_.Of(s), k = std::max<uint64_t>(1, ask_.Of(s));
@@ -104,13 +96,7 @@ class DirectionProperty : public PipeProperty {
 
 class EpipeProperty : public PipeProperty {
  public:
-  EpipeProperty()
-      : PipeProperty(
-            "PIPE-EPIPE",
-            "with no reader left, every write fails with EPIPE and raises exactly one SIGPIPE",
-            "pipe(7), write(2) EPIPE; LTP testcases/kernel/syscalls/pipe/pipe08.c; gVisor "
-            "test/syscalls/linux/pipe.cc PipeTest.ReaderSideCloses",
-            ForPipeOrFifo, 20) {}
+  EpipeProperty() : PipeProperty("PIPE-EPIPE", ForPipeOrFifo, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {blocked_.Step(*rc::gen::arbitrary<bool>()),
@@ -176,15 +162,7 @@ class EpipeProperty : public PipeProperty {
 
 class EofProperty : public PipeProperty {
  public:
-  EofProperty()
-      : PipeProperty(
-            "PIPE-EOF",
-            "with the writer open an empty pipe is EAGAIN, not EOF; after it closes, every "
-            "buffered byte is read before read returns 0, and 0 stays",
-            "pipe(7) 'I/O on pipes and FIFOs', read(2); LTP "
-            "testcases/kernel/syscalls/pipe/pipe14.c; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.WriterSideClosesReadDataFirst, PipeTest.WriterSideCloses",
-            ForPipeOrFifo, 20) {}
+  EofProperty() : PipeProperty("PIPE-EOF", ForPipeOrFifo, 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -246,12 +224,7 @@ class EofProperty : public PipeProperty {
 
 class EspipeProperty : public NamedProperty {
  public:
-  EspipeProperty()
-      : NamedProperty("PIPE-ESPIPE",
-                      "lseek, pread and pwrite on either end give ESPIPE and move no data",
-                      "lseek(2) ESPIPE, pread(2); LTP testcases/kernel/syscalls/lseek/lseek02.c; "
-                      "gVisor test/syscalls/linux/pipe.cc PipeTest.Seek, PipeTest.OffsetCalls",
-                      ForPipeOrFifo, 20) {}
+  EspipeProperty() : NamedProperty("PIPE-ESPIPE", ForPipeOrFifo, 20) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const off_t off = static_cast<off_t>(offset_.Of(s));
     const int whence = whence_.Of(s);

@@ -28,16 +28,7 @@ constexpr long kModelMsgSize = 256;
 
 class PriorityProperty : public NamedProperty {
  public:
-  PriorityProperty()
-      : NamedProperty(
-            "POSIX-MQ-PRIORITY",
-            "mq_receive returns the oldest message of the highest priority (FIFO within a "
-            "priority); non-blocking send on full and receive on empty give EAGAIN",
-            "mq_send(3) (the queue is ordered by decreasing priority, a new message goes after "
-            "older ones of equal priority), mq_receive(3) (the oldest of the highest priority); "
-            "Open POSIX conformance/interfaces/mq_send/3-1.c, mq_receive/1-1.c, and EAGAIN: "
-            "mq_send/10-1.c, mq_receive/10-1.c",
-            ForPosixMq) {}
+  PriorityProperty() : NamedProperty("POSIX-MQ-PRIORITY", ForPosixMq) {}
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -138,16 +129,7 @@ class PriorityProperty : public NamedProperty {
 
 class MsgSizeProperty : public NamedProperty {
  public:
-  MsgSizeProperty()
-      : NamedProperty(
-            "POSIX-MQ-EMSGSIZE",
-            "mq_receive with a buffer smaller than mq_msgsize gives EMSGSIZE even for a short "
-            "message, which stays queued; a send above mq_msgsize gives EMSGSIZE",
-            "mq_receive(3) EMSGSIZE (msg_len less than mq_msgsize), mq_send(3) EMSGSIZE; Open "
-            "POSIX conformance/interfaces/mq_receive/12-1.c, mq_send/14-1.c; LTP "
-            "testcases/kernel/syscalls/mq_timedreceive/mq_timedreceive01.c (a buffer one byte "
-            "short)",
-            ForPosixMq) {}
+  MsgSizeProperty() : NamedProperty("POSIX-MQ-EMSGSIZE", ForPosixMq) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
@@ -195,15 +177,7 @@ class MsgSizeProperty : public NamedProperty {
 
 class NonBlockProperty : public NamedProperty {
  public:
-  NonBlockProperty()
-      : NamedProperty(
-            "POSIX-MQ-EAGAIN",
-            "with O_NONBLOCK, mq_receive on an empty queue and mq_send on a queue holding "
-            "mq_maxmsg messages give EAGAIN and change nothing",
-            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/10-1.c, "
-            "mq_receive/10-1.c, mq_send/7-1.c (a refused send queues nothing); LTP "
-            "testcases/kernel/syscalls/mq_timedsend/mq_timedsend01.c",
-            ForPosixMq) {}
+  NonBlockProperty() : NamedProperty("POSIX-MQ-EAGAIN", ForPosixMq) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
     const size_t len = std::min<uint64_t>(len_.Of(s), 128);
@@ -247,14 +221,7 @@ class NonBlockProperty : public NamedProperty {
 
 class PrioMaxProperty : public NamedProperty {
  public:
-  PrioMaxProperty()
-      : NamedProperty("POSIX-MQ-PRIO-MAX",
-                      "mq_send with priority >= MQ_PRIO_MAX gives EINVAL and queues nothing; "
-                      "MQ_PRIO_MAX-1 is accepted and returned",
-                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/13-1.c "
-                      "(MQ_PRIO_MAX and above); LTP testcases/kernel/syscalls/mq_timedsend/"
-                      "mq_timedsend01.c (32767 accepted, 32768 EINVAL)",
-                      ForPosixMq) {}
+  PrioMaxProperty() : NamedProperty("POSIX-MQ-PRIO-MAX", ForPosixMq) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const long max = ::sysconf(_SC_MQ_PRIO_MAX);
@@ -293,15 +260,7 @@ class PrioMaxProperty : public NamedProperty {
 
 class AccessModeProperty : public NamedProperty {
  public:
-  AccessModeProperty()
-      : NamedProperty(
-            "POSIX-MQ-EBADF",
-            "mq_send on an O_RDONLY descriptor and mq_receive on an O_WRONLY one give EBADF "
-            "(blocking or not) and leave the queued messages alone",
-            "mq_send(3)/mq_receive(3) EBADF (not open for writing / reading); Open POSIX "
-            "conformance/interfaces/mq_send/11-2.c (O_RDONLY), mq_receive/11-2.c "
-            "(O_WRONLY)",
-            ForPosixMq) {}
+  AccessModeProperty() : NamedProperty("POSIX-MQ-EBADF", ForPosixMq) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int nb = nonblock_.Of(s) ? O_NONBLOCK : 0;
     const long queued = std::clamp<long>(queued_.Of(s), 0, 4);

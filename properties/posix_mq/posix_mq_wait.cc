@@ -21,15 +21,7 @@ constexpr std::string_view kTimedCalls[] = {"mq_timedreceive on an empty queue",
 
 class TimedProperty : public NamedProperty {
  public:
-  TimedProperty()
-      : NamedProperty(
-            "POSIX-MQ-ETIMEDOUT",
-            "mq_timedreceive on an empty queue and mq_timedsend on a full one (blocking "
-            "descriptors) give ETIMEDOUT at the absolute timeout, not before",
-            "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
-            "mq_timedreceive/18-1.c, mq_timedsend/20-1.c; LTP testcases/kernel/syscalls/"
-            "mq_timedreceive/mq_timedreceive01.c, mq_timedsend/mq_timedsend01.c",
-            ForPosixMq, 15) {}
+  TimedProperty() : NamedProperty("POSIX-MQ-ETIMEDOUT", ForPosixMq, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool send = send_.Of(s);
     const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(timeout_.Of(s), 10000));
@@ -144,19 +136,7 @@ Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int
 
 class NotifyProperty : public NamedProperty {
  public:
-  NotifyProperty()
-      : NamedProperty(
-            "POSIX-MQ-NOTIFY",
-            "mq_notify has one registrant (another process gets EBUSY); a message arriving on "
-            "the empty queue sends the signal once (SI_MESGQ, the value), then the "
-            "registration is gone until renewed",
-            "mq_notify(3) (EBUSY when another process is registered; the registration is removed "
-            "once a notification is sent); LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c "
-            "(SI_MESGQ and sival_int of the notification, EBUSY); Open POSIX "
-            "conformance/interfaces/mq_notify/1-1.c (a signal on arrival), 4-1.c (the registration "
-            "is "
-            "removed once sent), 9-1.c (EBUSY for another process)",
-            ForPosixMq, 10) {}
+  NotifyProperty() : NamedProperty("POSIX-MQ-NOTIFY", ForPosixMq, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s) == SIGUSR2 ? SIGUSR2 : SIGUSR1;
     MqQueue q(4, 64);

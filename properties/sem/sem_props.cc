@@ -34,17 +34,7 @@ Applicability ForPosix(const Transport& t) {
 
 class CountProperty : public NamedProperty {
  public:
-  CountProperty()
-      : NamedProperty(
-            "SEM-COUNT",
-            "a semaphore of value 1 excludes: N processes each doing K read-modify-write "
-            "increments of a shared counter under it never overlap and leave exactly N*K",
-            "semop(2) (a decrement that would go below zero waits), sem_wait(3) (at zero the "
-            "call blocks); LTP testcases/kernel/syscalls/ipc/semop/semop04.c and "
-            "testcases/kernel/ipc/semaphore/sem01.c (two processes fighting for one semaphore); "
-            "Open POSIX conformance/interfaces/sem_wait/3-1.c (locked until sem_post), 13-1.c "
-            "(blocks at zero)",
-            ForSem) {}
+  CountProperty() : NamedProperty("SEM-COUNT", ForSem) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     std::string err;
     std::unique_ptr<Semaphore> sem =
@@ -66,16 +56,7 @@ constexpr std::string_view kUndo[] = {"without SEM_UNDO (a plain decrement)", "w
 
 class UndoProperty : public NamedProperty {
  public:
-  UndoProperty()
-      : NamedProperty(
-            "SEM-UNDO",
-            "a holder that took the semaphore with SEM_UNDO and is SIGKILLed gives it back: "
-            "exactly one blocked waiter gets it; without SEM_UNDO it stays taken: every waiter "
-            "still sleeps in semop (semncnt counts them) until IPC_RMID wakes them with EIDRM",
-            "semop(2) SEM_UNDO ('undone when the process exits'), semctl(2) GETNCNT; LTP "
-            "testcases/kernel/ipc/semaphore/sem02.c (SEM_UNDO is undone at process exit); gVisor "
-            "test/syscalls/linux/semaphore.cc SemopGetncnt, SemopGetncntOnSetRemoval",
-            ForSysv) {}
+  UndoProperty() : NamedProperty("SEM-UNDO", ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUndoOnKill(undo_.Of(s), std::max(1, waiters_.Of(s)), env);
   }
@@ -103,14 +84,7 @@ struct SysvSet {
 
 class NoWaitProperty : public NamedProperty {
  public:
-  NoWaitProperty()
-      : NamedProperty(
-            "SEM-NOWAIT",
-            "semop with IPC_NOWAIT that would block gives EAGAIN (decrement below 0, wait-for-"
-            "zero on non-zero) and changes nothing; semtimedop gives EAGAIN after its timeout",
-            "semop(2) IPC_NOWAIT, semtimedop(2) EAGAIN; gVisor test/syscalls/linux/semaphore.cc "
-            "SemOpNoBlock, SemTimedOpBlock",
-            ForSysv) {}
+  NoWaitProperty() : NamedProperty("SEM-NOWAIT", ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int value = value_.Of(s);
     const int timeout_ms = timeout_.Of(s);
@@ -152,14 +126,7 @@ IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
 
 class RmidProperty : public NamedProperty {
  public:
-  RmidProperty()
-      : NamedProperty(
-            "SEM-RMID",
-            "removing a semaphore set (IPC_RMID) wakes every process blocked on it with EIDRM",
-            "semop(2) EIDRM, semctl(2) IPC_RMID; LTP testcases/kernel/syscalls/ipc/semop/"
-            "semop05.c (EIDRM); gVisor test/syscalls/linux/semaphore.cc "
-            "SemOpRemoveWithWaiter",
-            ForSysv) {}
+  RmidProperty() : NamedProperty("SEM-RMID", ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n = std::max(1, waiters_.Of(s));
     SysvSet set;
@@ -200,15 +167,7 @@ IPCSPEC_REGISTER_PROPERTY(RmidProperty);
 
 class TryWaitProperty : public NamedProperty {
  public:
-  TryWaitProperty()
-      : NamedProperty(
-            "SEM-TRYWAIT",
-            "sem_trywait on a zero semaphore gives EAGAIN, sem_timedwait gives ETIMEDOUT after "
-            "the bound; after V posts exactly V trywaits succeed",
-            "sem_trywait(3) EAGAIN, sem_timedwait(3) ETIMEDOUT; Open POSIX "
-            "conformance/interfaces/sem_wait/5-1.c (sem_trywait: EAGAIN), 11-1.c, "
-            "sem_timedwait/7-1.c (ETIMEDOUT)",
-            ForPosix) {}
+  TryWaitProperty() : NamedProperty("SEM-TRYWAIT", ForPosix) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int posts = posts_.Of(s);
     std::string err;
@@ -245,15 +204,7 @@ IPCSPEC_REGISTER_PROPERTY(TryWaitProperty);
 
 class UnlinkProperty : public NamedProperty {
  public:
-  UnlinkProperty()
-      : NamedProperty(
-            "SEM-UNLINK",
-            "sem_unlink removes the name at once (ENOENT, a new O_CREAT makes a different "
-            "semaphore) but open handles keep working across processes until sem_close",
-            "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c (destruction waits "
-            "for every sem_close), 6-1.c (a later sem_open makes a new semaphore), 9-1.c (other "
-            "processes' handles are unaffected)",
-            ForPosix) {}
+  UnlinkProperty() : NamedProperty("SEM-UNLINK", ForPosix) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUnlinkKeepsHandles(posts_.Of(s), env);
   }

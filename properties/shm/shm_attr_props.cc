@@ -51,16 +51,7 @@ bool AttachDetach(int id, AttachRecord* r) {
 
 class IpcStatProperty : public NamedProperty {
  public:
-  IpcStatProperty()
-      : NamedProperty(
-            "SHM-IPC-STAT",
-            "IPC_STAT reports the requested size (unrounded), the key, the mode bits and "
-            "creator ids as given, the creator's pid, shm_lpid 0 and no attach or detach time "
-            "until the first shmat, then the pid and the time window of the last "
-            "shmat/shmdt, and shm_nattch",
-            "shmctl(2) IPC_STAT, shmop(2); gVisor test/syscalls/linux/shm.cc ShmTest.IpcStat, "
-            "ShmTest.AttachDetach; LTP testcases/kernel/syscalls/shmctl/shmctl01.c",
-            ForSysv, 10) {}
+  IpcStatProperty() : NamedProperty("SHM-IPC-STAT", ForSysv, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -127,14 +118,7 @@ Verdict IpcStatProperty::Run(const Transport&, const Scenario& s, const CaseEnv&
 
 class IpcSetProperty : public NamedProperty {
  public:
-  IpcSetProperty()
-      : NamedProperty(
-            "SHM-IPC-SET",
-            "IPC_SET by the owner changes the low 9 mode bits only (the other bits it is given "
-            "are ignored), keeps SHM_DEST and the ids, and updates shm_ctime",
-            "shmctl(2) IPC_SET; gVisor test/syscalls/linux/shm.cc ShmTest.ShmCtlSet; LTP "
-            "testcases/kernel/syscalls/shmctl/shmctl08.c",
-            ForSysv, 10) {}
+  IpcSetProperty() : NamedProperty("SHM-IPC-SET", ForSysv, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{mode_.Step(0400 | *rc::gen::inRange(0, 0200000)),
@@ -181,17 +165,7 @@ class IpcSetProperty : public NamedProperty {
 
 class RdonlyMprotectProperty : public NamedProperty {
  public:
-  RdonlyMprotectProperty()
-      : NamedProperty(
-            "SHM-RDONLY-MPROTECT",
-            "a SHM_RDONLY attach reads, cannot be made writable (mprotect PROT_WRITE gives "
-            "EACCES) and kills a writer with SIGSEGV; a read-write attach can be lowered to "
-            "PROT_READ (a write then dies) and raised back",
-            "shmop(2) SHM_RDONLY, mprotect(2) EACCES; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.MprotectWriteOnReadonlySegmentFails, "
-            "ShmTest.MprotectWriteOnWritableSegmentSucceeds, ShmDeathTest.ReadonlySegment; LTP "
-            "testcases/kernel/syscalls/shmat/shmat01.c",
-            ForSysv, 10) {}
+  RdonlyMprotectProperty() : NamedProperty("SHM-RDONLY-MPROTECT", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
     SysvId id(::shmget(IPC_PRIVATE, len, IPC_CREAT | 0600));

@@ -27,15 +27,7 @@ namespace {
 
 class SegvProperty : public NamedProperty {
  public:
-  SegvProperty()
-      : NamedProperty(
-            "SHM-SEGV",
-            "a write through a read-only attach (SHM_RDONLY / PROT_READ) or after shmdt/munmap "
-            "kills the writing process with SIGSEGV",
-            "shmat(2) SHM_RDONLY, shmdt(2), mmap(2) SIGSEGV; LTP testcases/kernel/syscalls/"
-            "shmat/shmat01.c, shmdt/shmdt01.c; gVisor test/syscalls/linux/shm.cc "
-            "ShmDeathTest.ReadonlySegment, ShmDeathTest.SegmentNotAccessibleAfterDetach",
-            ForShm, 15) {}
+  SegvProperty() : NamedProperty("SHM-SEGV", ForShm, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const bool after_detach = after_detach_.Of(s);
     const uint64_t size = size_.Of(s);
@@ -81,13 +73,7 @@ IPCSPEC_REGISTER_PROPERTY(SegvProperty);
 
 class NattchProperty : public NamedProperty {
  public:
-  NattchProperty()
-      : NamedProperty("SHM-NATTCH",
-                      "shm_nattch counts attaches: every shmat in any process, every attach a fork "
-                      "inherits, minus every shmdt and every exit",
-                      "shmctl(2) shm_nattch; LTP testcases/kernel/syscalls/shmctl/shmctl01.c; "
-                      "gVisor test/syscalls/linux/shm.cc ShmTest.AttachDetach",
-                      ForSysv, 15) {}
+  NattchProperty() : NamedProperty("SHM-NATTCH", ForSysv, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {own_.Step(*rc::gen::inRange(1, 5))};
@@ -172,14 +158,7 @@ IPCSPEC_REGISTER_PROPERTY(NattchProperty);
 
 class OpenSizeProperty : public NamedProperty {
  public:
-  OpenSizeProperty()
-      : NamedProperty(
-            "SHM-OPEN-SIZE0",
-            "shm_open(O_CREAT) makes an object of size 0; ftruncate sets the size another "
-            "opener sees",
-            "shm_open(3) ('A new shared memory object initially has zero length'); Open POSIX "
-            "conformance/interfaces/shm_open/21-1.c",
-            ForPosix, 15) {}
+  OpenSizeProperty() : NamedProperty("SHM-OPEN-SIZE0", ForPosix, 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
@@ -206,15 +185,7 @@ IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
 
 class CreateExclProperty : public NamedProperty {
  public:
-  CreateExclProperty()
-      : NamedProperty(
-            "SHM-CREATE-EXCL",
-            "N processes racing to create one name/key with O_CREAT|O_EXCL (IPC_CREAT|IPC_EXCL): "
-            "exactly one wins, the others get EEXIST",
-            "shm_open(3) O_EXCL, shmget(2) IPC_EXCL; Open POSIX conformance/interfaces/shm_open/"
-            "22-1.c, 23-1.c; LTP testcases/kernel/syscalls/shmget/shmget02.c; gVisor "
-            "test/syscalls/linux/shm.cc ShmTest.RequestingDuplicateCreationFails",
-            ForShm, 15) {}
+  CreateExclProperty() : NamedProperty("SHM-CREATE-EXCL", ForShm, 15) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int n = racers_.Of(s);
     const bool sysv = IsSysv(t);

@@ -33,14 +33,7 @@ uint64_t Slot(uint64_t len, uint64_t i) { return (i * 7919 * 64) % len; }
 
 class CowForkProperty : public NamedProperty {
  public:
-  CowForkProperty()
-      : NamedProperty(
-            "SHM-COW-FORK",
-            "after fork, a MAP_PRIVATE mapping (anonymous or of a shm object) is copy-on-write: "
-            "parent and child each see the pre-fork data plus only their own later writes",
-            "fork(2) ('copy-on-write'), mmap(2) MAP_PRIVATE; gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.PrivateMapping, ForkTest.PrivateMemory",
-            ForPosix, 10) {}
+  CowForkProperty() : NamedProperty("SHM-COW-FORK", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
@@ -109,14 +102,7 @@ Verdict CowForkProperty::Run(const Transport&, const Scenario& s, const CaseEnv&
 
 class AnonSharedForkProperty : public NamedProperty {
  public:
-  AnonSharedForkProperty()
-      : NamedProperty(
-            "SHM-ANON-SHARED-FORK",
-            "an anonymous MAP_SHARED mapping is one object across fork: parent, child and "
-            "grandchild each see every write of the others",
-            "mmap(2) MAP_SHARED|MAP_ANONYMOUS, fork(2); gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.SharedMapping",
-            ForPosix, 10) {}
+  AnonSharedForkProperty() : NamedProperty("SHM-ANON-SHARED-FORK", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
  private:
@@ -178,15 +164,7 @@ constexpr int kProbeWrong = 10;
 
 class DontforkProperty : public NamedProperty {
  public:
-  DontforkProperty()
-      : NamedProperty(
-            "SHM-DONTFORK",
-            "after madvise(MADV_DONTFORK) on a range, a fork child has nothing mapped there "
-            "(mincore gives ENOMEM, a touch SIGSEGV) while the pages around it are inherited "
-            "as mapped; MADV_DOFORK undoes it; an unaligned address gives EINVAL",
-            "madvise(2) MADV_DONTFORK, MADV_DOFORK, EINVAL; gVisor test/syscalls/linux/madvise.cc "
-            "MadviseDontforkTest.AddressLength, DontforkShared, DontforkAnonPrivate",
-            ForPosix, 10) {}
+  DontforkProperty() : NamedProperty("SHM-DONTFORK", ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t pages = *rc::gen::inRange<uint64_t>(2, 7);

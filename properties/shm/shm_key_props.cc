@@ -37,17 +37,7 @@ constexpr std::string_view kSizeClasses[] = {"0 bytes (below SHMMIN)", "above SH
 
 class SizeBoundsProperty : public NamedProperty {
  public:
-  SizeBoundsProperty()
-      : NamedProperty(
-            "SHM-SIZE-BOUNDS",
-            "shmget(IPC_CREAT) of size 0 (below SHMMIN) or above SHMMAX fails with EINVAL; a "
-            "size that is not a page multiple is accepted and its whole last page is usable",
-            "shmget(2) EINVAL (SHMMIN, SHMMAX); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RequestingSegmentSmallerThanSHMMINFails, "
-            "RequestingSegmentLargerThanSHMMAXFails, RequestingUnalignedSizeSucceeds, "
-            "GracefullyFailOnZeroLenSegmentCreation; LTP testcases/kernel/syscalls/shmget/"
-            "shmget02.c",
-            ForSysv, 10) {}
+  SizeBoundsProperty() : NamedProperty("SHM-SIZE-BOUNDS", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int cls = class_.Of(s);
     const uint64_t extra = std::clamp<uint64_t>(extra_.Of(s), 1, Page() - 1);
@@ -87,16 +77,7 @@ class SizeBoundsProperty : public NamedProperty {
 
 class SizeFixedProperty : public NamedProperty {
  public:
-  SizeFixedProperty()
-      : NamedProperty(
-            "SHM-SIZE-FIXED",
-            "a segment's size is fixed at creation: looking its key up with a size up to the "
-            "original gives the same id, with a larger size EINVAL; shm_segsz stays the original",
-            "shmget(2) EINVAL ('A segment for the given key exists, but size is greater than "
-            "the size of that segment'); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.SegmentsSizeFixedOnCreation; LTP testcases/kernel/syscalls/shmget/"
-            "shmget02.c",
-            ForSysv, 10) {}
+  SizeFixedProperty() : NamedProperty("SHM-SIZE-FIXED", ForSysv, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = std::max<uint64_t>(2, *ShmSize());
@@ -130,15 +111,7 @@ class SizeFixedProperty : public NamedProperty {
 
 class RndProperty : public NamedProperty {
  public:
-  RndProperty()
-      : NamedProperty(
-            "SHM-RND",
-            "shmat at a page-aligned free address attaches exactly there; an unaligned address "
-            "without SHM_RND gives EINVAL; with SHM_RND the attach lands at the address rounded "
-            "down to SHMLBA",
-            "shmop(2) SHM_RND ('rounded down to the nearest multiple of SHMLBA'), EINVAL; LTP "
-            "testcases/kernel/syscalls/shmat/shmat01.c, shmat/shmat02.c",
-            ForSysv, 10) {}
+  RndProperty() : NamedProperty("SHM-RND", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t lba = Lba(), off = std::clamp<uint64_t>(offset_.Of(s), 1, lba - 1);
     SysvId id(::shmget(IPC_PRIVATE, Page(), IPC_CREAT | 0600));
@@ -179,16 +152,7 @@ class RndProperty : public NamedProperty {
 
 class KeyLookupProperty : public NamedProperty {
  public:
-  KeyLookupProperty()
-      : NamedProperty(
-            "SHM-KEY-LOOKUP",
-            "shmget without IPC_CREAT returns the id of the segment made for that key (in "
-            "this process or another) and ENOENT for a key with none; IPC_PRIVATE always "
-            "makes a new segment",
-            "shmget(2) ENOENT, IPC_PRIVATE; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.LookupByKey, ShmTest.NonExistentSegmentsAreNotFound; LTP "
-            "testcases/kernel/syscalls/shmget/shmget02.c",
-            ForSysv, 10) {}
+  KeyLookupProperty() : NamedProperty("SHM-KEY-LOOKUP", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     std::vector<key_t> keys;
     std::vector<std::unique_ptr<SysvId>> ids;
@@ -236,15 +200,7 @@ constexpr std::string_view kBadAddresses[] = {
 
 class DtEinvalProperty : public NamedProperty {
  public:
-  DtEinvalProperty()
-      : NamedProperty(
-            "SHM-DT-EINVAL",
-            "shmdt of an address that is not the start of a current attach (one already "
-            "detached, inside an attach, never attached) fails with EINVAL and leaves "
-            "shm_nattch alone",
-            "shmop(2) shmdt EINVAL; gVisor test/syscalls/linux/shm.cc ShmTest.MultipleDetachFails; "
-            "LTP testcases/kernel/syscalls/shmdt/shmdt02.c",
-            ForSysv, 10) {}
+  DtEinvalProperty() : NamedProperty("SHM-DT-EINVAL", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     SysvId id(::shmget(IPC_PRIVATE, 2 * Page(), IPC_CREAT | 0600));
     if (!id) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));

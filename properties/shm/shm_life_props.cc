@@ -46,15 +46,7 @@ std::string PersistRound(const Transport& t, int id, const NamedObject& obj, uin
 
 class PersistProperty : public NamedProperty {
  public:
-  PersistProperty()
-      : NamedProperty(
-            "SHM-PERSIST",
-            "with no removal, a segment's data survives every detach and close, also when "
-            "the attaching processes exit in between: the next attach reads what the last "
-            "one wrote",
-            "shm_open(3) (persists until unlinked), shmctl(2); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.DetachedSegmentsPersist; Open POSIX conformance/interfaces/shm_open/28-1.c",
-            ForShm, 15) {}
+  PersistProperty() : NamedProperty("SHM-PERSIST", ForShm, 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {size_.Step(*ShmSize())};
@@ -107,14 +99,7 @@ class PersistProperty : public NamedProperty {
 
 class RmidReattachProperty : public NamedProperty {
  public:
-  RmidReattachProperty()
-      : NamedProperty(
-            "SHM-RMID-REATTACH",
-            "a segment marked for removal with IPC_RMID can still be attached by its id while "
-            "it has attaches, and the new attach shares the same data both ways",
-            "shmctl(2) IPC_RMID (SHM_DEST); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.AllowsAttachToRemovedSegmentWithRefs",
-            ForSysv, 10) {}
+  RmidReattachProperty() : NamedProperty("SHM-RMID-REATTACH", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     SysvId id(::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600));
@@ -154,14 +139,7 @@ class RmidReattachProperty : public NamedProperty {
 
 class RmidRepeatProperty : public NamedProperty {
  public:
-  RmidRepeatProperty()
-      : NamedProperty(
-            "SHM-RMID-REPEAT",
-            "IPC_RMID repeated on an attached segment returns 0 every time and leaves its data "
-            "and attaches intact; the segment is gone (EINVAL) only after the last detach",
-            "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.NoDestructionOfAttachedSegmentWithMultipleRmid",
-            ForSysv, 10) {}
+  RmidRepeatProperty() : NamedProperty("SHM-RMID-REPEAT", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -202,15 +180,7 @@ class RmidRepeatProperty : public NamedProperty {
 
 class RmidKeyGoneProperty : public NamedProperty {
  public:
-  RmidKeyGoneProperty()
-      : NamedProperty(
-            "SHM-RMID-KEY-GONE",
-            "after IPC_RMID the key finds nothing (shmget without IPC_CREAT gives ENOENT) even "
-            "while the segment is still attached; IPC_CREAT then makes a new, zeroed segment "
-            "with another id",
-            "shmctl(2) IPC_RMID, shmget(2) ENOENT; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RemovedSegmentsAreNotDiscoverable",
-            ForSysv, 10) {}
+  RmidKeyGoneProperty() : NamedProperty("SHM-RMID-KEY-GONE", ForSysv, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const key_t key = FreshKey();
@@ -248,14 +218,7 @@ class RmidKeyGoneProperty : public NamedProperty {
 
 class UnlinkRecreateProperty : public NamedProperty {
  public:
-  UnlinkRecreateProperty()
-      : NamedProperty(
-            "SHM-UNLINK-RECREATE",
-            "after shm_unlink, shm_open(O_CREAT|O_EXCL) of the same name succeeds with a new, "
-            "empty object; writes through the old mapping and the new one never show in the "
-            "other",
-            "shm_unlink(3), shm_open(3); Open POSIX conformance/interfaces/shm_unlink/5-1.c",
-            ForPosix, 10) {}
+  UnlinkRecreateProperty() : NamedProperty("SHM-UNLINK-RECREATE", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -294,14 +257,7 @@ class UnlinkRecreateProperty : public NamedProperty {
 
 class UnlinkFdProperty : public NamedProperty {
  public:
-  UnlinkFdProperty()
-      : NamedProperty(
-            "SHM-UNLINK-FD",
-            "after shm_unlink, a descriptor still open can be fstat'ed, mmap'ed and ftruncate'd, "
-            "and shows the object's contents",
-            "shm_unlink(3) (removal waits for the last reference); Open POSIX "
-            "conformance/interfaces/shm_open/28-3.c, shm_unlink/3-1.c",
-            ForPosix, 10) {}
+  UnlinkFdProperty() : NamedProperty("SHM-UNLINK-FD", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const uint64_t resize = std::max<uint64_t>(1, resize_.Of(s));

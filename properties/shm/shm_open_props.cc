@@ -30,18 +30,7 @@ std::string Result(int rc) { return rc >= 0 ? "succeeded" : ErrnoName(errno); }
 
 class OpenRdonlyProperty : public NamedProperty {
  public:
-  OpenRdonlyProperty()
-      : NamedProperty(
-            "SHM-OPEN-RDONLY",
-            "through a descriptor from shm_open(O_RDONLY): ftruncate fails (EINVAL), a "
-            "PROT_WRITE MAP_SHARED mapping fails (EACCES) and so does raising a read-only shared "
-            "mapping to PROT_WRITE; a PROT_WRITE MAP_PRIVATE mapping works and its writes stay "
-            "private",
-            "shm_open(3) O_RDONLY, mmap(2) EACCES, mprotect(2) EACCES, truncate(2); Open POSIX "
-            "conformance/interfaces/shm_open/13-1.c, 20-1.c, mmap/6-4.c, 6-5.c; gVisor "
-            "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedOnReadOnlyFd, "
-            "MMapFileTest.WritePrivateOnReadOnlyFd",
-            ForPosix, 10) {}
+  OpenRdonlyProperty() : NamedProperty("SHM-OPEN-RDONLY", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -117,15 +106,7 @@ std::string NameOf(int c, const std::string& unique) {
 
 class OpenNamesProperty : public NamedProperty {
  public:
-  OpenNamesProperty()
-      : NamedProperty(
-            "SHM-OPEN-NAMES",
-            "shm_open of \"/\", \"\" or a name with an inner '/' fails with EINVAL, of a name "
-            "longer than NAME_MAX with ENAMETOOLONG (as shm_unlink does); names up to NAME_MAX "
-            "work, and with glibc the leading '/' is optional: \"x\" and \"/x\" name one object",
-            "shm_open(3) EINVAL, ENAMETOOLONG, NOTES (glibc); Open POSIX conformance/interfaces/"
-            "shm_open/37-1.c, 39-1.c, shm_unlink/10-1.c",
-            ForPosix, 14) {}
+  OpenNamesProperty() : NamedProperty("SHM-OPEN-NAMES", ForPosix, 14) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int c = class_.Of(s);
     const std::string unique = UniqueName("/ipcspec-name");
@@ -159,14 +140,7 @@ class OpenNamesProperty : public NamedProperty {
 
 class OpenEnoentProperty : public NamedProperty {
  public:
-  OpenEnoentProperty()
-      : NamedProperty(
-            "SHM-OPEN-ENOENT",
-            "shm_open without O_CREAT of a name that does not exist (never made, or unlinked) "
-            "fails with ENOENT and creates nothing; shm_unlink of it gives ENOENT too",
-            "shm_open(3) ENOENT, shm_unlink(3); Open POSIX conformance/interfaces/shm_open/41-1.c, "
-            "shm_unlink/11-1.c",
-            ForPosix, 10) {}
+  OpenEnoentProperty() : NamedProperty("SHM-OPEN-ENOENT", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     NamedObject obj;
     if (unlinked_.Of(s)) {
@@ -202,13 +176,7 @@ class OpenEnoentProperty : public NamedProperty {
 
 class OpenTruncProperty : public NamedProperty {
  public:
-  OpenTruncProperty()
-      : NamedProperty(
-            "SHM-OPEN-TRUNC",
-            "shm_open(O_RDWR|O_TRUNC) of an existing object truncates it to 0, keeps its mode "
-            "and owner, and an existing mapping then raises SIGBUS at the old data",
-            "shm_open(3) O_TRUNC; Open POSIX conformance/interfaces/shm_open/25-1.c, 26-1.c",
-            ForPosix, 10) {}
+  OpenTruncProperty() : NamedProperty("SHM-OPEN-TRUNC", ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -254,13 +222,7 @@ class OpenTruncProperty : public NamedProperty {
 
 class OpenCloexecProperty : public NamedProperty {
  public:
-  OpenCloexecProperty()
-      : NamedProperty(
-            "SHM-OPEN-CLOEXEC",
-            "a descriptor from shm_open has FD_CLOEXEC set and is closed by execve",
-            "shm_open(3) ('The FD_CLOEXEC flag ... is set for the file descriptor'); Open POSIX "
-            "conformance/interfaces/shm_open/11-1.c",
-            ForPosix, 8) {}
+  OpenCloexecProperty() : NamedProperty("SHM-OPEN-CLOEXEC", ForPosix, 8) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     NamedObject obj;
     if (!obj.Create(Page())) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));

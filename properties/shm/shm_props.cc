@@ -31,10 +31,8 @@ constexpr std::string_view kPlacements[] = {"in the flags' cache line",
 // segment or object, drawn by SegmentSize().
 class SizedProperty : public NamedProperty {
  public:
-  SizedProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                std::string_view size_words, AppliesFn applies)
-      : NamedProperty(id, summary, reference, applies, 20),
-        size_{this, 0, size_words, 4096, SegmentSize()} {}
+  SizedProperty(std::string_view id, std::string_view size_words, AppliesFn applies)
+      : NamedProperty(id, applies, 20), size_{this, 0, size_words, 4096, SegmentSize()} {}
   int DefaultExamples() const override { return 20; }
 
  protected:
@@ -78,9 +76,7 @@ Verdict ChildRewrites(uint8_t* p, uint64_t size, const CaseEnv& env, const char*
 
 class PublishProperty : public NamedProperty {
  public:
-  PublishProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                  bool atomic)
-      : NamedProperty(id, summary, reference), atomic_(atomic) {}
+  PublishProperty(std::string_view id, bool atomic) : NamedProperty(id), atomic_(atomic) {}
   Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
   int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -115,43 +111,19 @@ class PublishProperty : public NamedProperty {
 
 class PublishSem : public PublishProperty {
  public:
-  PublishSem()
-      : PublishProperty(
-            "SHM-PUBLISH-SEM",
-            "data written by one process into its attachment and then published with a "
-            "semaphore post is seen whole, every byte of the generated pattern, by another "
-            "process after its semaphore wait; a publisher that posts before the data is caught",
-            "sem_overview(7), shm_overview(7), shmop(2); POSIX 4.12 'Memory Synchronization' "
-            "(sem_post/sem_wait synchronize memory); no gVisor or LTP test checks publication",
-            false) {}
+  PublishSem() : PublishProperty("SHM-PUBLISH-SEM", false) {}
 };
 IPCSPEC_REGISTER_PROPERTY(PublishSem);
 
 class PublishAtomic : public PublishProperty {
  public:
-  PublishAtomic()
-      : PublishProperty(
-            "SHM-PUBLISH-ATOMIC",
-            "data published by a release store to an atomic flag in the segment (and a futex "
-            "wake) is seen whole by another process after its acquire load of that value; a "
-            "publisher that raises the flag before the data is caught",
-            "C++ [intro.races] and [atomics.order] (release/acquire), futex(2), shm_overview(7); "
-            "no gVisor or LTP test checks publication",
-            true) {}
+  PublishAtomic() : PublishProperty("SHM-PUBLISH-ATOMIC", true) {}
 };
 IPCSPEC_REGISTER_PROPERTY(PublishAtomic);
 
 class ForkProperty : public SizedProperty {
  public:
-  ForkProperty()
-      : SizedProperty(
-            "SHM-FORK",
-            "a fork child sees what the parent wrote to the shared segment, and the parent sees "
-            "what the child wrote",
-            "fork(2) (shared mappings and attached segments are inherited), shmop(2); LTP "
-            "testcases/kernel/mem/shmt/shmt07.c, shmt04.c; Open POSIX conformance/interfaces/"
-            "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping",
-            "the segment is %s", ForShm) {}
+  ForkProperty() : SizedProperty("SHM-FORK", "the segment is %s", ForShm) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
@@ -160,15 +132,7 @@ IPCSPEC_REGISTER_PROPERTY(ForkProperty);
 
 class MapPrivateProperty : public MappedObjectProperty {
  public:
-  MapPrivateProperty()
-      : MappedObjectProperty(
-            "SHM-MAP-PRIVATE",
-            "writes through a MAP_PRIVATE mapping of a shm object stay in that process: a "
-            "MAP_SHARED mapping in another process and the object itself do not change",
-            "mmap(2) MAP_PRIVATE ('copy-on-write mapping'); Open POSIX conformance/interfaces/"
-            "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileTest.WritePrivateOnReadOnlyFd",
-            "the object is %s", ForPosix) {}
+  MapPrivateProperty() : MappedObjectProperty("SHM-MAP-PRIVATE", "the object is %s", ForPosix) {}
   Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     uint8_t* view = m.bytes();
     Fill(view, size, 1, 0);
@@ -218,16 +182,7 @@ IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty);
 
 class RmidAttachedProperty : public SizedProperty {
  public:
-  RmidAttachedProperty()
-      : SizedProperty(
-            "SHM-RMID-ATTACHED",
-            "after IPC_RMID a segment lives while attached (SHM_DEST, still shared with an "
-            "attached child) and is gone (EINVAL) after the last detach",
-            "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RemovedSegmentsAreMarkedDeleted, ShmTest.RemovedSegmentsAreDestroyed, "
-            "ShmDeathTest.SegmentNotAccessibleAfterDetach; LTP testcases/kernel/mem/shmt/shmt02.c, "
-            "testcases/kernel/syscalls/shmctl/shmctl02.c",
-            "the segment is %s", ForSysv) {}
+  RmidAttachedProperty() : SizedProperty("SHM-RMID-ATTACHED", "the segment is %s", ForSysv) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -269,13 +224,7 @@ IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
 class UnlinkMappedProperty : public MappedObjectProperty {
  public:
   UnlinkMappedProperty()
-      : MappedObjectProperty(
-            "SHM-UNLINK-MAPPED",
-            "after shm_unlink the name is gone (ENOENT) but existing mappings live on and stay "
-            "shared with a forked child",
-            "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
-            "shm_open/28-2.c",
-            "the object is %s", ForPosix) {}
+      : MappedObjectProperty("SHM-UNLINK-MAPPED", "the object is %s", ForPosix) {}
   Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");

@@ -41,16 +41,7 @@ rc::Gen<uint64_t> ResizeTarget() {
 
 class ResizeProperty : public NamedProperty {
  public:
-  ResizeProperty()
-      : NamedProperty(
-            "SHM-RESIZE",
-            "ftruncate grows and shrinks a mapped POSIX object: fstat shows each new size, the "
-            "bytes below the smaller of the old and new size are kept, and another process's "
-            "mapping, made before, sees the writes made after each resize without remapping",
-            "truncate(2) (ftruncate of a POSIX shared memory object), shm_open(3); gVisor "
-            "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedTruncateUp; LTP "
-            "testcases/kernel/syscalls/mmap/mmap09.c",
-            ForPosix, 10) {}
+  ResizeProperty() : NamedProperty("SHM-RESIZE", ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(1, 7, ResizeTarget());
   }
@@ -120,18 +111,7 @@ Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
 
 class SigbusProperty : public NamedProperty {
  public:
-  SigbusProperty()
-      : NamedProperty(
-            "SHM-SIGBUS",
-            "a read or write of a page wholly beyond the end of a mapped POSIX object (mapped "
-            "longer than the object, or shrunk after mapping) raises SIGBUS, not SIGSEGV; the "
-            "pages holding the object stay usable",
-            "mmap(2) SIGBUS ('Attempted access to a page of the buffer that lies beyond the end "
-            "of the mapped file'); Open POSIX conformance/interfaces/mmap/11-3.c; gVisor "
-            "test/syscalls/linux/mmap.cc MMapFileParamTest.SigBusDeath, "
-            "MMapFileTest.ReadSharedTruncateSIGBUS, MMapFileTest.WriteSharedTruncateSIGBUS; LTP "
-            "testcases/kernel/syscalls/mmap/mmap13.c",
-            ForPosix, 10) {}
+  SigbusProperty() : NamedProperty("SHM-SIGBUS", ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t extra = *rc::gen::inRange<uint64_t>(1, 5);
@@ -196,17 +176,7 @@ enum PartialExit { kPartialOk, kPartialNotZero = 3 };
 
 class PartialPageProperty : public NamedProperty {
  public:
-  PartialPageProperty()
-      : NamedProperty(
-            "SHM-PARTIAL-PAGE",
-            "in the page holding a POSIX object's end the bytes past the end read as zero and "
-            "can be written without a signal; such a write changes neither st_size nor what "
-            "read(2) returns",
-            "mmap(2) ('the remaining bytes in the partial page at the end of the mapping are "
-            "zeroed ... modifications to that region are not written out'); Open POSIX "
-            "conformance/interfaces/mmap/11-5.c; gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileParamTest.NoSigBusOnPageContainingEOF",
-            ForPosix, 10) {}
+  PartialPageProperty() : NamedProperty("SHM-PARTIAL-PAGE", ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t tail = *rc::gen::inRange<uint64_t>(1, Page());
@@ -258,15 +228,7 @@ class PartialPageProperty : public NamedProperty {
 
 class ZeroFillProperty : public NamedProperty {
  public:
-  ZeroFillProperty()
-      : NamedProperty(
-            "SHM-ZERO-FILL",
-            "a new System V segment reads all zero; a POSIX object shrunk and grown again "
-            "keeps the bytes below the shrink and reads zero from there to the new end",
-            "shmget(2) ('its contents are initialized to zero values'), truncate(2) ('the "
-            "extended part reads as null bytes'); gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileTest.ReadSharedTruncateDownThenUp, WriteSharedTruncateDownThenUp",
-            ForShm, 10) {}
+  ZeroFillProperty() : NamedProperty("SHM-ZERO-FILL", ForShm, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *ShmSize();
@@ -317,15 +279,7 @@ constexpr std::string_view kMremapKinds[] = {"a shm_open object mapping",
 
 class MremapMoveProperty : public NamedProperty {
  public:
-  MremapMoveProperty()
-      : NamedProperty(
-            "SHM-MREMAP-MOVE",
-            "mremap(MREMAP_MAYMOVE) of a MAP_SHARED mapping that has to move keeps it shared: "
-            "writes at the new address reach another process's mapping and back, and the old "
-            "address is unmapped",
-            "mremap(2) MREMAP_MAYMOVE; gVisor test/syscalls/linux/mremap.cc "
-            "MremapParamTest.MayMove_Expansion, MremapDeathTest.SharedAnon",
-            ForPosix, 10) {}
+  MremapMoveProperty() : NamedProperty("SHM-MREMAP-MOVE", ForPosix, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t old_pages = *rc::gen::inRange<uint64_t>(1, 5);
@@ -396,16 +350,7 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
 
 class MremapAliasProperty : public NamedProperty {
  public:
-  MremapAliasProperty()
-      : NamedProperty(
-            "SHM-MREMAP-ALIAS",
-            "mremap(addr, 0, n, MREMAP_MAYMOVE) of a shared mapping makes a second view of the "
-            "same pages (writes through either show in the other); without MREMAP_MAYMOVE it "
-            "fails, and on a private mapping it fails with EINVAL",
-            "mremap(2) ('If the value of old_size is zero, and old_address refers to a "
-            "shareable mapping ... will create a new mapping of the same pages'); gVisor "
-            "test/syscalls/linux/mremap.cc MremapTest.MayMove_Copy, MremapTest.InPlace_Copy",
-            ForPosix, 10) {}
+  MremapAliasProperty() : NamedProperty("SHM-MREMAP-ALIAS", ForPosix, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
     NamedObject obj;

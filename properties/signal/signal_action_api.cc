@@ -36,18 +36,7 @@ void Mark(int) {}
 
 class ActionEinvalProperty : public SignalProperty {
  public:
-  ActionEinvalProperty()
-      : SignalProperty(
-            "SIG-ACTION-EINVAL",
-            "sigaction, setting or querying, fails with EINVAL and changes nothing for signal "
-            "0, a negative signal, one above SIGRTMAX and (through glibc) 32 and 33; setting "
-            "SIGKILL or SIGSTOP fails with EINVAL while querying them gives SIG_DFL",
-            "sigaction(2) EINVAL; gVisor test/syscalls/linux/sigaction.cc "
-            "SigactionTest.GetLessThanOrEqualToZeroFails, SetLessThanOrEqualToZeroFails, "
-            "GetGreaterThanMaxFails, SetGreaterThanMaxFails, SetSigkillFails, SetSigstopFails; "
-            "LTP testcases/kernel/syscalls/sigaction/sigaction02.c; Open POSIX "
-            "conformance/interfaces/sigaction/30-1.c",
-            25) {}
+  ActionEinvalProperty() : SignalProperty("SIG-ACTION-EINVAL", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t bad = bad_.Of(s);
     const int sig = SignalOf(bad);
@@ -111,15 +100,7 @@ bool SameAction(const struct sigaction& a, const struct sigaction& b) {
 
 class ActionRoundtripProperty : public SignalProperty {
  public:
-  ActionRoundtripProperty()
-      : SignalProperty(
-            "SIG-ACTION-ROUNDTRIP",
-            "sigaction's oldact returns exactly the action installed before (handler, sa_flags "
-            "but SA_RESTORER, sa_mask without SIGKILL and SIGSTOP); a NULL act changes nothing; "
-            "an action set with signal() can be read back and installed again",
-            "sigaction(2); Open POSIX conformance/interfaces/sigaction/2-1.c, 3-1.c, 28-1.c; LTP "
-            "testcases/kernel/syscalls/rt_sigaction/rt_sigaction01.c",
-            25) {}
+  ActionRoundtripProperty() : SignalProperty("SIG-ACTION-ROUNDTRIP", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       uint64_t mask = *GenMask(PlaySignals());

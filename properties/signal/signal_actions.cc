@@ -33,13 +33,7 @@ void WriteMarkHandler(int) {
 
 class ResetHandProperty : public SignalProperty {
  public:
-  ResetHandProperty()
-      : SignalProperty(
-            "SIG-RESETHAND",
-            "with SA_RESETHAND the handler runs once, the disposition is then SIG_DFL, and "
-            "the second instance takes the default action (kills a forked child)",
-            "sigaction(2) SA_RESETHAND; LTP testcases/kernel/syscalls/sigaction/sigaction01.c",
-            20) {}
+  ResetHandProperty() : SignalProperty("SIG-RESETHAND", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     int p[2];
@@ -98,14 +92,7 @@ void RaiseAgainOnce(int sig, int depth) {
 
 class NoDeferProperty : public SignalProperty {
  public:
-  NoDeferProperty()
-      : SignalProperty(
-            "SIG-NODEFER",
-            "without SA_NODEFER a signal is blocked inside its handler (a re-raise waits for "
-            "the return); with SA_NODEFER it is not (the re-raise nests)",
-            "sigaction(2) SA_NODEFER; Open POSIX conformance/interfaces/sigaction/22-1.c (with "
-            "SA_NODEFER the handler is re-entered), 25-1.c (without it, not)",
-            30) {}
+  NoDeferProperty() : SignalProperty("SIG-NODEFER", 30) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const bool nodefer = nodefer_.Of(s);
@@ -147,12 +134,7 @@ void RaiseOther(int sig, int depth) {
 
 class SaMaskProperty : public SignalProperty {
  public:
-  SaMaskProperty()
-      : SignalProperty(
-            "SIG-SA-MASK",
-            "signals in sa_mask are blocked while the handler runs: one raised inside waits "
-            "until the handler returns, then is delivered; the old mask comes back",
-            "sigaction(2) sa_mask; Open POSIX conformance/interfaces/sigaction/8-1.c", 30) {}
+  SaMaskProperty() : SignalProperty("SIG-SA-MASK", 30) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int a = *TermSignal();
@@ -199,16 +181,7 @@ void RaiseFlagHandler(int) { g_restart_flags->Raise(0); }
 
 class RestartProperty : public SignalProperty {
  public:
-  RestartProperty()
-      : SignalProperty(
-            "SIG-RESTART",
-            "a handler interrupting a blocking read(2) on a pipe: with SA_RESTART the read "
-            "resumes and returns the data; without it the read fails with EINTR",
-            "signal(7) 'Interruption of system calls and library functions by signal "
-            "handlers', sigaction(2) SA_RESTART; gVisor test/syscalls/linux/alarm.cc "
-            "AlarmTest.Restart, AlarmTest.Interrupt; Open POSIX conformance/interfaces/"
-            "sigaction/16-1.c, 17-1.c",
-            20) {}
+  RestartProperty() : SignalProperty("SIG-RESTART", 20) {}
   // The reader is a forked child, so that this process, its parent, may read
   // its /proc/<pid>/syscall under any ptrace policy.
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -294,16 +267,7 @@ std::string SayAttempts(uint64_t v) {
 // with its mask visible in /proc/PID/status) still stops and dies.
 class UncatchableProperty : public SignalProperty {
  public:
-  UncatchableProperty()
-      : SignalProperty(
-            "SIG-UNCATCHABLE",
-            "SIGKILL and SIGSTOP cannot be caught or ignored (sigaction EINVAL); blocking them "
-            "is silently ignored: a child that tried still stops and dies",
-            "sigaction(2) EINVAL, sigprocmask(2); LTP testcases/kernel/syscalls/sigaction/"
-            "sigaction02.c; gVisor test/syscalls/linux/sigaction.cc "
-            "SigactionTest.SetSigkillFails, SetSigstopFails; Open POSIX conformance/interfaces/"
-            "sigprocmask/10-1.c",
-            15) {}
+  UncatchableProperty() : SignalProperty("SIG-UNCATCHABLE", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     if (Verdict v = CheckCalls(); !v.ok()) return v;
     const uint64_t attempts = attempts_.Of(s);

@@ -38,16 +38,7 @@ std::string Same(const siginfo_t& a, const siginfo_t& b) {
 
 class ChldExitProperty : public SignalProperty {
  public:
-  ChldExitProperty()
-      : SignalProperty(
-            "SIG-CHLD-EXIT",
-            "a child's end queues SIGCHLD in its parent with si_code CLD_EXITED (si_status the "
-            "exit code) or CLD_KILLED (si_status the signal), si_pid the child and si_uid its "
-            "uid; waitid (WNOWAIT first, then reaping) reports the same",
-            "wait(2) waitid, sigaction(2) 'The siginfo_t argument'; gVisor "
-            "test/syscalls/linux/sigtimedwait.cc SigtimedwaitTest.ChildExitGeneratedSIGCHLD; "
-            "LTP testcases/kernel/syscalls/waitid/waitid01.c",
-            20) {}
+  ChldExitProperty() : SignalProperty("SIG-CHLD-EXIT", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t ending = ending_.Of(s);
     const int code = code_.Of(s), sig = signal_.Of(s);
@@ -110,16 +101,7 @@ IPCSPEC_REGISTER_PROPERTY(ChldExitProperty);
 
 class ChldStopContProperty : public SignalProperty {
  public:
-  ChldStopContProperty()
-      : SignalProperty(
-            "SIG-CHLD-STOPCONT",
-            "without SA_NOCLDSTOP a child's stop queues SIGCHLD with CLD_STOPPED and si_status "
-            "the stop signal, its continue one with CLD_CONTINUED and SIGCONT; waitid(WSTOPPED, "
-            "WCONTINUED) agrees",
-            "wait(2), sigaction(2); Open POSIX conformance/interfaces/sigaction/10-1.c, 11-1.c; "
-            "LTP testcases/kernel/syscalls/waitid/waitid07.c, waitid08.c; gVisor "
-            "test/syscalls/linux/sigstop.cc SigstopTest.WaitidCorrectness",
-            15) {}
+  ChldStopContProperty() : SignalProperty("SIG-CHLD-STOPCONT", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s), rounds = rounds_.Of(s);
     const bool by_child = by_child_.Of(s);
@@ -184,12 +166,7 @@ constexpr std::string_view kHandlers[] = {"SIG_DFL", "a handler"};
 
 class NoCldStopProperty : public SignalProperty {
  public:
-  NoCldStopProperty()
-      : SignalProperty(
-            "SIG-NOCLDSTOP",
-            "with SA_NOCLDSTOP on SIGCHLD a child's stop and continue queue no SIGCHLD while "
-            "waitid still reports them; its exit still queues SIGCHLD",
-            "sigaction(2) SA_NOCLDSTOP; Open POSIX conformance/interfaces/sigaction/9-1.c", 15) {}
+  NoCldStopProperty() : SignalProperty("SIG-NOCLDSTOP", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);
@@ -289,15 +266,7 @@ std::string ExpectNoZombies(const std::string& what) {
 
 class NoCldWaitProperty : public SignalProperty {
  public:
-  NoCldWaitProperty()
-      : SignalProperty(
-            "SIG-NOCLDWAIT",
-            "with SA_NOCLDWAIT on SIGCHLD (handler or SIG_DFL) children that end leave no "
-            "zombie: waitid blocks until all are gone and fails with ECHILD; with a handler "
-            "Linux still sends SIGCHLD",
-            "sigaction(2) SA_NOCLDWAIT ('On Linux, a SIGCHLD signal is generated in this "
-            "case'), wait(2) NOTES; Open POSIX conformance/interfaces/sigaction/21-1.c",
-            15) {}
+  NoCldWaitProperty() : SignalProperty("SIG-NOCLDWAIT", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool handler = handler_.Of(s) != 0;
     QuietSigchld();
@@ -331,14 +300,7 @@ IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty);
 
 class ChldIgnProperty : public SignalProperty {
  public:
-  ChldIgnProperty()
-      : SignalProperty(
-            "SIG-CHLD-IGN",
-            "with SIGCHLD set to SIG_IGN children are reaped automatically (waitid fails with "
-            "ECHILD once all are gone) and no SIGCHLD is queued, even while SIGCHLD is blocked",
-            "wait(2) NOTES, sigaction(2); gVisor test/syscalls/linux/wait.cc "
-            "WaitAnyChildTest.IgnoredChildRusage",
-            15) {}
+  ChldIgnProperty() : SignalProperty("SIG-CHLD-IGN", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     if (!blocked_.Of(s)) {
@@ -370,15 +332,7 @@ IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty);
 
 class ChldCoalesceProperty : public SignalProperty {
  public:
-  ChldCoalesceProperty()
-      : SignalProperty(
-            "SIG-CHLD-COALESCE",
-            "N children ending while SIGCHLD is blocked leave SIGCHLD pending once (one "
-            "sigtimedwait takes it, a second finds nothing), yet waitid reaps each of the N "
-            "exactly once and then fails with ECHILD",
-            "signal(7) 'Queueing and delivery semantics for standard signals', wait(2); gVisor "
-            "test/syscalls/linux/vfork.cc VforkTest.SigchldReceivedDuringVforkIsDelivered",
-            15) {}
+  ChldCoalesceProperty() : SignalProperty("SIG-CHLD-COALESCE", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     Pipe release;

@@ -35,16 +35,7 @@ std::string SayExtra(uint64_t v) { return SayBitNames(v, kExtraNames, "no other 
 
 class ResethandInfoProperty : public SignalProperty {
  public:
-  ResethandInfoProperty()
-      : SignalProperty(
-            "SIG-RESETHAND-INFO",
-            "with SA_RESETHAND | SA_SIGINFO the one delivery runs the SA_SIGINFO handler with the "
-            "full siginfo, the signal blocked unless SA_NODEFER (and always when in sa_mask); "
-            "sigaction then reports SIG_DFL, on Linux with SA_SIGINFO | SA_RESETHAND still set",
-            "sigaction(2) SA_RESETHAND, SA_NODEFER; LTP testcases/kernel/syscalls/sigaction/"
-            "sigaction01.c (cases 1 to 3: Linux keeps SA_SIGINFO, SA_RESETHAND does not imply "
-            "SA_NODEFER)",
-            25) {}
+  ResethandInfoProperty() : SignalProperty("SIG-RESETHAND-INFO", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t extra = extra_.Of(s), method = method_.Of(s);
     const uint64_t mask = mask_.Of(s) & PlayBits();
@@ -141,16 +132,7 @@ void RaiseNested(int, int depth) {
 
 class OnstackProperty : public SignalProperty {
  public:
-  OnstackProperty()
-      : SignalProperty(
-            "SIG-ONSTACK",
-            "with SA_ONSTACK and an enabled alternate stack the handler runs on it (its locals "
-            "lie inside, sigaltstack says SS_ONSTACK), as does a signal nested in it; without "
-            "SA_ONSTACK, or with the stack disabled, it runs on the normal stack",
-            "sigaltstack(2), sigaction(2) SA_ONSTACK; gVisor test/syscalls/linux/sigaltstack.cc "
-            "SigaltstackTest.Success; Open POSIX conformance/interfaces/sigaction/12-1.c, "
-            "13-1.c; LTP testcases/kernel/syscalls/sigaltstack/sigaltstack01.c",
-            25) {}
+  OnstackProperty() : SignalProperty("SIG-ONSTACK", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool onstack = onstack_.Of(s), disabled = disabled_.Of(s), nested = nested_.Of(s);
     const int sig = signal_.Of(s);
@@ -223,16 +205,7 @@ void ChangeWhileOnStack(int, int depth) {
 
 class AltstackErrorsProperty : public SignalProperty {
  public:
-  AltstackErrorsProperty()
-      : SignalProperty(
-            "SIG-ALTSTACK-ERRORS",
-            "sigaltstack fails and changes nothing: EPERM when changing or disabling the stack "
-            "while running on it, ENOMEM for a size below the kernel minimum (2048 bytes on "
-            "x86-64), EINVAL for unknown ss_flags",
-            "sigaltstack(2) ERRORS; gVisor test/syscalls/linux/sigaltstack.cc "
-            "SigaltstackTest.SetWhileOnStack; LTP testcases/kernel/syscalls/sigaltstack/"
-            "sigaltstack02.c",
-            20) {}
+  AltstackErrorsProperty() : SignalProperty("SIG-ALTSTACK-ERRORS", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     ScopedAltStack stack(65536);
@@ -296,15 +269,7 @@ IPCSPEC_REGISTER_PROPERTY(AltstackErrorsProperty);
 
 class SelfSyncProperty : public SignalProperty {
  public:
-  SelfSyncProperty()
-      : SignalProperty(
-            "SIG-SELF-SYNC",
-            "kill, sigqueue or tgkill to the calling process or thread, when only it can take "
-            "the signal, runs the handler before the call returns",
-            "kill(2) NOTES; Open POSIX conformance/interfaces/kill/1-1.c, raise/1-1.c, "
-            "sigqueue/6-1.c; gVisor test/syscalls/linux/sigprocmask.cc "
-            "SigProcMaskTest.SignalHandler",
-            25) {}
+  SelfSyncProperty() : SignalProperty("SIG-SELF-SYNC", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
@@ -336,14 +301,7 @@ IPCSPEC_REGISTER_PROPERTY(SelfSyncProperty);
 
 class CoalesceInfoProperty : public SignalProperty {
  public:
-  CoalesceInfoProperty()
-      : SignalProperty(
-            "SIG-COALESCE-INFO",
-            "a standard signal generated several times while blocked keeps the first "
-            "instance's siginfo (si_code, si_pid, value); a later send never replaces it",
-            "signal(7) 'Queueing and delivery semantics for standard signals'; Linux "
-            "kernel/signal.c (legacy_queue: a standard signal already pending is not queued)",
-            25) {}
+  CoalesceInfoProperty() : SignalProperty("SIG-COALESCE-INFO", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       const int sig = *GenSignal(StandardSignals());

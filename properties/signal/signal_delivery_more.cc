@@ -49,16 +49,7 @@ constexpr bool kSanitizerStacks =
 
 class AltstackInheritProperty : public SignalProperty {
  public:
-  AltstackInheritProperty()
-      : SignalProperty(
-            "SIG-ALTSTACK-INHERIT",
-            "a fork child keeps its parent's alternate signal stack (same address and size, "
-            "enabled); execve removes it (the new image sees SS_DISABLE, or under a sanitizer "
-            "the stack its runtime installed)",
-            "sigaltstack(2) NOTES, execve(2); gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.SigAltStack, sigaltstack.cc SigaltstackTest.ResetByExecve; Open POSIX "
-            "conformance/interfaces/sigaltstack/9-1.c",
-            15) {}
+  AltstackInheritProperty() : SignalProperty("SIG-ALTSTACK-INHERIT", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const size_t size = static_cast<size_t>(size_.Of(s));
     const bool exec = exec_.Of(s);
@@ -99,17 +90,7 @@ IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty);
 
 class RtLimitLossyProperty : public SignalProperty {
  public:
-  RtLimitLossyProperty()
-      : SignalProperty(
-            "SIG-RT-LIMIT-LOSSY",
-            "at the RLIMIT_SIGPENDING limit tgkill of a realtime signal fails with EAGAIN, while "
-            "kill of a realtime signal and sigqueue of a standard one succeed but arrive without "
-            "their siginfo (si_code SI_USER, si_pid 0), repeated kills of one realtime number "
-            "as a single instance",
-            "tgkill(2) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Linux kernel/signal.c "
-            "__send_signal() ('Queue overflow, abort'), collect_signal() ('out of queue space. "
-            "So zero out the info'); LTP testcases/kernel/syscalls/tgkill/tgkill02.c",
-            15) {}
+  RtLimitLossyProperty() : SignalProperty("SIG-RT-LIMIT-LOSSY", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // The queue count is per real uid: exact only under the case's own uid.
     if (!env.own_uid) {
@@ -212,16 +193,7 @@ int QueueInfo(uint64_t api, pid_t pid, int sig, siginfo_t* si) {
 
 class QueueinfoPermProperty : public SignalProperty {
  public:
-  QueueinfoPermProperty()
-      : SignalProperty(
-            "SIG-QUEUEINFO-PERM",
-            "rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal with a siginfo to another "
-            "process fail with EPERM when si_code is >= 0 or SI_TKILL (nothing is sent) and "
-            "succeed with other negative codes; to oneself any code arrives as given",
-            "rt_sigqueueinfo(2) EPERM, pidfd_send_signal(2); gVisor test/syscalls/linux/"
-            "rtsignal.cc RtSignalTest.InvalidCodes, ValueDelivered; LTP testcases/kernel/"
-            "syscalls/rt_sigqueueinfo/rt_sigqueueinfo02.c",
-            20) {}
+  QueueinfoPermProperty() : SignalProperty("SIG-QUEUEINFO-PERM", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int code = *rc::gen::elementOf(
@@ -300,16 +272,7 @@ IPCSPEC_REGISTER_PROPERTY(QueueinfoPermProperty);
 
 class IgnFlushProperty : public SignalProperty {
  public:
-  IgnFlushProperty()
-      : SignalProperty(
-            "SIG-IGN-FLUSH",
-            "setting SIG_IGN discards a pending signal, blocked or not, every realtime instance, "
-            "pending for the process or for any thread; SIG_DFL discards it only when the "
-            "default is to ignore (SIGURG, SIGWINCH); a handler keeps it",
-            "Linux kernel/signal.c do_sigaction() (quoting POSIX: 'Setting a signal action to "
-            "SIG_IGN for a signal that is pending shall cause the pending signal to be "
-            "discarded, whether or not it is blocked'), signal(7)",
-            20) {}
+  IgnFlushProperty() : SignalProperty("SIG-IGN-FLUSH", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<int> sigs = PlaySignals();

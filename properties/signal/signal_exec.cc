@@ -31,16 +31,7 @@ constexpr std::string_view kDelivers[] = {"only unblocks (default actions)",
 
 class ExecDeliverProperty : public SignalProperty {
  public:
-  ExecDeliverProperty()
-      : SignalProperty(
-            "SIG-EXEC-DELIVER",
-            "signals pending and blocked at execve stay pending in the new image with their "
-            "siginfo (si_code, si_pid, value; realtime instances FIFO), and are delivered when "
-            "it unblocks them: to the handlers it installs, or by the default action",
-            "sigpending(2) ('the pending signal set is preserved across an execve(2)'), "
-            "execve(2), signal(7); gVisor test/syscalls/linux/exec.cc ExecStateTest.SignalMask "
-            "(the mask)",
-            15) {}
+  ExecDeliverProperty() : SignalProperty("SIG-EXEC-DELIVER", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{handlers_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kDelivers))),
@@ -149,16 +140,7 @@ void NoopInfo(int, siginfo_t*, void*) {}
 
 class ExecFlagsProperty : public SignalProperty {
  public:
-  ExecFlagsProperty()
-      : SignalProperty(
-            "SIG-EXEC-FLAGS",
-            "after execve every action has sa_flags 0 and an empty sa_mask whatever was "
-            "installed: handled signals are SIG_DFL, ignored ones stay SIG_IGN (SIGCHLD ignored "
-            "still reaps the new image's children), SIG_DFL with SA_NOCLDWAIT does not survive",
-            "execve(2) ('dispositions of any signals that are being caught are reset to the "
-            "default'), sigaction(2); Linux kernel/signal.c flush_signal_handlers(); gVisor "
-            "test/syscalls/linux/exec.cc ExecStateTest.HandlerReset, IgnorePreserved",
-            15) {}
+  ExecFlagsProperty() : SignalProperty("SIG-EXEC-FLAGS", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t handled = *GenMask(PlaySignals());
@@ -242,14 +224,7 @@ IPCSPEC_REGISTER_PROPERTY(ExecFlagsProperty);
 
 class SfdExecProperty : public SignalProperty {
  public:
-  SfdExecProperty()
-      : SignalProperty(
-            "SIG-SFD-EXEC",
-            "a signalfd without SFD_CLOEXEC stays open across execve and the new image reads "
-            "the pending signals of its mask with their values; with SFD_CLOEXEC it is closed",
-            "signalfd(2) 'execve(2) semantics'; gVisor test/syscalls/linux/signalfd.cc "
-            "Signalfd.Cloexec; LTP testcases/kernel/syscalls/signalfd4/signalfd4_01.c",
-            15) {}
+  SfdExecProperty() : SignalProperty("SIG-SFD-EXEC", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{cloexec_.Step(*rc::gen::arbitrary<bool>()),

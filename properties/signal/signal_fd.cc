@@ -63,16 +63,7 @@ uint64_t SignalsOf(const std::vector<signalfd_siginfo>& recs) {
 
 class SfdReadProperty : public SignalProperty {
  public:
-  SfdReadProperty()
-      : SignalProperty(
-            "SIG-SFD-READ",
-            "a read on a signalfd returns one 128-byte record per pending signal of its mask, "
-            "as many as fit, with the sender's signo, code, pid, uid and value (realtime ones "
-            "FIFO), and consumes them: afterwards nothing is pending and no handler runs",
-            "signalfd(2) 'read(2)'; gVisor test/syscalls/linux/signalfd.cc SignalfdTest.Basic, "
-            "Signalfd.RtQueueDeliversPayload; LTP testcases/kernel/syscalls/signalfd/"
-            "signalfd01.c",
-            25) {}
+  SfdReadProperty() : SignalProperty("SIG-SFD-READ", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{per_read_.Step(*rc::gen::inRange(1, 9))};
@@ -157,16 +148,7 @@ IPCSPEC_REGISTER_PROPERTY(SfdReadProperty);
 
 class SfdMaskProperty : public SignalProperty {
  public:
-  SfdMaskProperty()
-      : SignalProperty(
-            "SIG-SFD-MASK",
-            "a signalfd returns only the signals of its own mask, the others stay pending for "
-            "another descriptor; signalfd(fd, mask) replaces the mask of fd; SIGKILL and SIGSTOP "
-            "in a mask are silently ignored",
-            "signalfd(2) DESCRIPTION, NOTES; gVisor test/syscalls/linux/signalfd.cc "
-            "SignalfdTest.MaskWorks, SetMask; LTP testcases/kernel/syscalls/signalfd/"
-            "signalfd01.c",
-            25) {}
+  SfdMaskProperty() : SignalProperty("SIG-SFD-MASK", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t m1 = *GenMask(PlaySignals());
@@ -229,16 +211,7 @@ IPCSPEC_REGISTER_PROPERTY(SfdMaskProperty);
 
 class SfdProcmaskProperty : public SignalProperty {
  public:
-  SfdProcmaskProperty()
-      : SignalProperty(
-            "SIG-SFD-PROCMASK",
-            "signalfd does not change the thread's mask: a signal of its mask that is not "
-            "blocked is delivered to its handler when sent, and only the blocked ones can be "
-            "read",
-            "signalfd(2) ('Normally, the set of signals to be received via the file descriptor "
-            "should be blocked using sigprocmask(2)'); gVisor test/syscalls/linux/signalfd.cc "
-            "Signalfd.KillStillKills",
-            25) {}
+  SfdProcmaskProperty() : SignalProperty("SIG-SFD-PROCMASK", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t f = *GenMask(PlaySignals(), true);

@@ -46,16 +46,7 @@ std::string SayFlags(uint64_t v) { return SayBitNames(v, kFlagNames, "no flag");
 
 class SfdNonblockProperty : public SignalProperty {
  public:
-  SfdNonblockProperty()
-      : SignalProperty(
-            "SIG-SFD-NONBLOCK",
-            "SFD_NONBLOCK sets O_NONBLOCK (a read with nothing pending gives EAGAIN) and "
-            "SFD_CLOEXEC sets FD_CLOEXEC; poll shows POLLIN exactly while a signal of the mask "
-            "is pending; without SFD_NONBLOCK a read waits until one is sent",
-            "signalfd(2); gVisor test/syscalls/linux/signalfd.cc SignalfdTest.Nonblock, "
-            "Blocking, Poll, Signalfd.Cloexec; LTP testcases/kernel/syscalls/signalfd4/"
-            "signalfd4_01.c, signalfd4_02.c",
-            20) {}
+  SfdNonblockProperty() : SignalProperty("SIG-SFD-NONBLOCK", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t flags = flags_.Of(s);
     const int sig = signal_.Of(s);
@@ -124,13 +115,7 @@ IPCSPEC_REGISTER_PROPERTY(SfdNonblockProperty);
 
 class SfdForkProperty : public SignalProperty {
  public:
-  SfdForkProperty()
-      : SignalProperty(
-            "SIG-SFD-FORK",
-            "a fork child's copy of a signalfd reads the child's own signals: not the parent's "
-            "pending ones (the child starts with none), but those sent to the child; the "
-            "parent still reads its own",
-            "signalfd(2) 'fork(2) semantics'; fork(2)", 15) {}
+  SfdForkProperty() : SignalProperty("SIG-SFD-FORK", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t parent = parent_.Of(s) & PlayBits(), child = child_.Of(s) & PlayBits();
     const sigset_t all = BitsSet(PlayBits());
@@ -179,13 +164,7 @@ IPCSPEC_REGISTER_PROPERTY(SfdForkProperty);
 
 class SfdErrorsProperty : public SignalProperty {
  public:
-  SfdErrorsProperty()
-      : SignalProperty(
-            "SIG-SFD-ERRORS",
-            "signalfd fails with EBADF for a descriptor that is not open and EINVAL for one "
-            "that is not a signalfd or for unknown flags; a read smaller than one record fails "
-            "with EINVAL; nothing changes, the signal stays pending",
-            "signalfd(2) ERRORS; LTP testcases/kernel/syscalls/signalfd/signalfd02.c", 20) {}
+  SfdErrorsProperty() : SignalProperty("SIG-SFD-ERRORS", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     const int sig = signal_.Of(s);

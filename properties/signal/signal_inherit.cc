@@ -128,16 +128,7 @@ Verdict CheckOne(const DefaultAction& e, const Deadline& deadline) {
 
 class DefaultActionProperty : public SignalProperty {
  public:
-  DefaultActionProperty()
-      : SignalProperty(
-            "SIG-DEFAULT",
-            "default actions seen in a forked child's wait status: terminate (WIFSIGNALED), "
-            "core (WIFSIGNALED; WCOREDUMP only where a core can be written), ignore (runs on), "
-            "stop (WIFSTOPPED under WUNTRACED, then WIFCONTINUED after SIGCONT)",
-            "signal(7) 'Standard signals' table, wait(2); Open POSIX conformance/interfaces/"
-            "signal/1-1.c (SIG_DFL for SIGCHLD ignores it); LTP "
-            "testcases/kernel/syscalls/kill/kill02.c",
-            20) {
+  DefaultActionProperty() : SignalProperty("SIG-DEFAULT", 20) {
     for (uint64_t i = 0; i < kMaxSent; ++i) {
       sent_.emplace_back(this, i, "then %s is sent to a fresh child", SIGUSR1, SaySignal);
     }
@@ -195,9 +186,7 @@ std::string SayState(uint64_t v) {
 // blocked".
 class SignalStateProperty : public SignalProperty {
  public:
-  SignalStateProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                      int examples)
-      : SignalProperty(id, summary, reference, examples) {
+  SignalStateProperty(std::string_view id, int examples) : SignalProperty(id, examples) {
     for (int sig : StateSignals()) {
       words_.push_back(absl::StrCat(SignalName(sig), " is %s"));
       states_.emplace_back(this, static_cast<uint64_t>(sig), words_.back(), 0, SayState);
@@ -258,14 +247,7 @@ sigset_t Select(const std::vector<SigState>& states,
 
 class ForkInheritProperty : public SignalStateProperty {
  public:
-  ForkInheritProperty()
-      : SignalStateProperty(
-            "SIG-FORK",
-            "a fork child has the parent's signal mask and dispositions, and no pending "
-            "signals; the parent's pending signals stay pending",
-            "fork(2) 'The child's set of pending signals is initially empty', sigaction(2); "
-            "Open POSIX conformance/interfaces/fork/12-1.c",
-            20) {}
+  ForkInheritProperty() : SignalStateProperty("SIG-FORK", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
     Apply(states, true);
@@ -305,16 +287,7 @@ IPCSPEC_REGISTER_PROPERTY(ForkInheritProperty);
 // SIG-EXEC: the exec'd probe reports its /proc/self/status and sigaction.
 class ExecInheritProperty : public SignalStateProperty {
  public:
-  ExecInheritProperty()
-      : SignalStateProperty(
-            "SIG-EXEC",
-            "across execve handled signals are reset to SIG_DFL, ignored ones stay ignored, "
-            "the mask and pending signals are kept (sigaction, and SigCgt/SigIgn/SigBlk/SigPnd "
-            "of the new image in /proc/self/status)",
-            "execve(2) ('The dispositions of any signals that are being caught are reset to the "
-            "default'), signal(7); gVisor test/syscalls/linux/exec.cc "
-            "ExecStateTest.HandlerReset, IgnorePreserved, SignalMask",
-            20) {}
+  ExecInheritProperty() : SignalStateProperty("SIG-EXEC", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
     const ProbeRun run =

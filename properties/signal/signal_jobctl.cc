@@ -76,16 +76,7 @@ std::string StopChild(pid_t pid, int sig, const Deadline& deadline) {
 
 class ContResumeProperty : public SignalProperty {
  public:
-  ContResumeProperty()
-      : SignalProperty(
-            "SIG-CONT-RESUME",
-            "SIGCONT resumes a stopped child whatever its disposition or mask: blocked, it "
-            "stays pending; ignored, it is discarded; handled, the handler runs after the "
-            "resume; waitid(WCONTINUED) sees the continue at once",
-            "signal(7) (SIGCONT 'Continue if stopped'), wait(2) WCONTINUED; gVisor "
-            "test/syscalls/linux/sigstop.cc SigstopTest.Correctness; LTP "
-            "testcases/kernel/syscalls/waitid/waitid08.c",
-            15) {}
+  ContResumeProperty() : SignalProperty("SIG-CONT-RESUME", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t disp = disposition_.Of(s);
     const bool blocked = blocked_.Of(s);
@@ -144,15 +135,7 @@ IPCSPEC_REGISTER_PROPERTY(ContResumeProperty);
 
 class StopPendingProperty : public SignalProperty {
  public:
-  StopPendingProperty()
-      : SignalProperty(
-            "SIG-STOP-PENDING",
-            "while a child is stopped, signals other than SIGKILL and SIGCONT stay pending and "
-            "do not end the stop (even terminating ones); SIGKILL ends it at once; after SIGCONT "
-            "the pending signals act",
-            "signal(7); gVisor test/syscalls/linux/sigstop.cc SigstopTest.WaitidCorrectness "
-            "(SIGKILL ends a stop)",
-            15) {}
+  StopPendingProperty() : SignalProperty("SIG-STOP-PENDING", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t q = *GenMask(PlaySignals(), true);
@@ -229,15 +212,7 @@ std::vector<int> StopContSignals() { return {SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT}
 
 class StopContDiscardProperty : public SignalProperty {
  public:
-  StopContDiscardProperty()
-      : SignalProperty(
-            "SIG-STOPCONT-DISCARD",
-            "generating SIGCONT discards pending stop signals (SIGTSTP, SIGTTIN, SIGTTOU), and "
-            "generating a stop signal discards a pending SIGCONT, even while they are blocked",
-            "Linux kernel/signal.c prepare_signal() ('This is a stop signal. Remove SIGCONT "
-            "from all queues', 'Remove all stop signals from all queues'); gVisor "
-            "test/syscalls/linux/sigstop.cc SigstopTest.SIGCONTAbortsSIGSTOP",
-            15) {}
+  StopContDiscardProperty() : SignalProperty("SIG-STOPCONT-DISCARD", 15) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
     return absl::StrCat("kill(child, ", SignalName(static_cast<int>(s.arg)), ")");

@@ -21,17 +21,7 @@ namespace {
 
 class JobctlOrphanProperty : public SignalProperty {
  public:
-  JobctlOrphanProperty()
-      : SignalProperty(
-            "SIG-JOBCTL-ORPHAN",
-            "SIGTSTP, SIGTTIN and SIGTTOU with their default action stop a child whose process "
-            "group is not orphaned, and are discarded in an orphaned one (the child runs on); "
-            "SIGSTOP stops it in both",
-            "Linux kernel/signal.c, the delivery loop (get_signal(), formerly "
-            "get_signal_to_deliver(): 'The job control signals do nothing in an orphaned pgrp, "
-            "but SIGSTOP always works'); setpgid(2) 'orphaned process group', "
-            "signal(7)",
-            15) {}
+  JobctlOrphanProperty() : SignalProperty("SIG-JOBCTL-ORPHAN", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const uint64_t group = group_.Of(s);
@@ -85,16 +75,7 @@ void PdeathHandler(int sig, siginfo_t* si, void*) {
 
 class PdeathsigProperty : public SignalProperty {
  public:
-  PdeathsigProperty()
-      : SignalProperty(
-            "SIG-PDEATHSIG",
-            "a child that set PR_SET_PDEATHSIG(sig) (PR_GET_PDEATHSIG then says sig) receives "
-            "sig when the thread that forked it exits, from the parent process; its own fork "
-            "children start with no parent-death signal",
-            "prctl(2) PR_SET_PDEATHSIG ('the thread that created this process'), fork(2); "
-            "gVisor test/syscalls/linux/prctl.cc PrctlTest.PDeathSig; LTP "
-            "testcases/kernel/syscalls/prctl/prctl01.c",
-            15) {}
+  PdeathsigProperty() : SignalProperty("SIG-PDEATHSIG", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);

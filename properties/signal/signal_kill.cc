@@ -94,16 +94,7 @@ int Probe(uint64_t api, pid_t pid) {
 
 class KillProbeProperty : public SignalProperty {
  public:
-  KillProbeProperty()
-      : SignalProperty(
-            "SIG-KILL-PROBE",
-            "signal 0 (kill, sigqueue, killpg, pidfd_send_signal) succeeds for a target the "
-            "caller may signal (itself, a child, a zombie, a thread's tid, its group) and "
-            "delivers nothing; for one that does not exist it fails with ESRCH",
-            "kill(2) ('If sig is 0, then no signal is sent, but existence and permission checks "
-            "are still performed'); gVisor test/syscalls/linux/kill.cc KillTest.CanKillValidPid, "
-            "CannotKillTid; Open POSIX conformance/interfaces/kill/2-1.c, sigqueue/2-1.c",
-            20) {}
+  KillProbeProperty() : SignalProperty("SIG-KILL-PROBE", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t target = target_.Of(s);
     uint64_t api = api_.Of(s);
@@ -178,16 +169,7 @@ IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
 
 class KillErrnoProperty : public SignalProperty {
  public:
-  KillErrnoProperty()
-      : SignalProperty(
-            "SIG-KILL-ERRNO",
-            "kill and sigqueue fail with EINVAL for an invalid signal to an existing target and "
-            "with ESRCH when no process or group matches (checked first: an invalid signal to "
-            "nobody is ESRCH); nothing is sent",
-            "kill(2) ERRORS, sigqueue(3); gVisor test/syscalls/linux/kill.cc "
-            "KillTest.CannotUseInvalidSignal, CannotKillInvalidPID, ProcessGroups; LTP "
-            "testcases/kernel/syscalls/kill/kill03.c",
-            20) {}
+  KillErrnoProperty() : SignalProperty("SIG-KILL-ERRNO", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const bool use_sigqueue = sigqueue_.Of(s) && c != kNotAGroup;
@@ -255,15 +237,7 @@ bool HasCapKill() {
 
 class KillEpermProperty : public SignalProperty {
  public:
-  KillEpermProperty()
-      : SignalProperty(
-            "SIG-KILL-EPERM",
-            "an unprivileged sender probing (signal 0) a process of another user fails with "
-            "EPERM, through kill, sigqueue, tgkill, rt_sigqueueinfo and pidfd_send_signal",
-            "kill(2) EPERM and its permission rule; gVisor test/syscalls/linux/kill.cc "
-            "KillTest.ChildDropsPrivsCannotKill; LTP testcases/kernel/syscalls/kill/kill05.c; "
-            "Open POSIX conformance/interfaces/sigqueue/12-1.c",
-            15) {}
+  KillEpermProperty() : SignalProperty("SIG-KILL-EPERM", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // Only ever signal 0, and only at a process that is certainly another
     // user's: the root harness above a case that runs under its own uid, or
@@ -326,14 +300,7 @@ IPCSPEC_REGISTER_PROPERTY(KillEpermProperty);
 
 class KillZombieProperty : public SignalProperty {
  public:
-  KillZombieProperty()
-      : SignalProperty(
-            "SIG-KILL-ZOMBIE",
-            "signalling a zombie (exited, not yet reaped) succeeds, SIGKILL included, and does "
-            "not change the wait status it leaves",
-            "kill(2) ESRCH ('an existing process might be a zombie'); gVisor "
-            "test/syscalls/linux/wait.cc WaitTest.KillZombie",
-            15) {}
+  KillZombieProperty() : SignalProperty("SIG-KILL-ZOMBIE", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int code = code_.Of(s);
     Target child;
@@ -368,15 +335,7 @@ IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
 
 class PidfdSendProperty : public SignalProperty {
  public:
-  PidfdSendProperty()
-      : SignalProperty(
-            "SIG-PIDFD-SEND",
-            "pidfd_send_signal without a siginfo sends the signal (it is pending in the child "
-            "that blocks it), works on a zombie, fails with ESRCH once the child is reaped, and "
-            "with EINVAL for a siginfo naming another signal or for unknown flags",
-            "pidfd_send_signal(2); LTP testcases/kernel/syscalls/pidfd_send_signal/"
-            "pidfd_send_signal01.c, pidfd_send_signal03.c",
-            20) {}
+  PidfdSendProperty() : SignalProperty("SIG-PIDFD-SEND", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const int sig = signal_.Of(s);

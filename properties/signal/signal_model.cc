@@ -183,16 +183,7 @@ std::array<int, kSlots> DefaultSignals() {
 
 class SignalModelProperty : public SignalProperty {
  public:
-  SignalModelProperty()
-      : SignalProperty(
-            "SIG-MODEL",
-            "generated sequences of sends, blocks, unblocks, dispositions and sigtimedwait "
-            "drains deliver exactly what the signal model says (standard signals coalesce, "
-            "realtime ones queue FIFO, lowest number first), step by step",
-            "signal(7), sigprocmask(2), sigqueue(3), sigtimedwait(2); POSIX.1-2017 XSH 2.4 "
-            "Signal Concepts; Open POSIX conformance/interfaces/sigprocmask/4-1.c, "
-            "sigqueue/7-1.c (the rules it composes)",
-            30) {}
+  SignalModelProperty() : SignalProperty("SIG-MODEL", 30) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kParam) return SignalProperty::DescribeStep(s);
     return Describe(s, DefaultSignals());

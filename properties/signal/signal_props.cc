@@ -41,9 +41,8 @@ std::optional<Verdict> SendTimes(int sig, int n) {
 // `Check(sig, n)`.
 class RepeatedSignalProperty : public SignalProperty {
  public:
-  RepeatedSignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                         std::string_view signal_words, int most_times)
-      : SignalProperty(id, summary, reference, 30),
+  RepeatedSignalProperty(std::string_view id, std::string_view signal_words, int most_times)
+      : SignalProperty(id, 30),
         signal_{this, 0, signal_words, SIGUSR1, PlaySignal(), SaySignal},
         times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, most_times)} {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const final {
@@ -62,13 +61,7 @@ class RepeatedSignalProperty : public SignalProperty {
 class IgnoreProperty : public RepeatedSignalProperty {
  public:
   IgnoreProperty()
-      : RepeatedSignalProperty(
-            "SIG-IGNORE",
-            "a signal set to SIG_IGN and not blocked is discarded: the process runs on, "
-            "the earlier handler never runs, sigpending stays empty",
-            "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/signal/2-1.c (a "
-            "handler replaced by SIG_IGN never runs)",
-            "the signal, set to SIG_IGN, is %s", 20) {}
+      : RepeatedSignalProperty("SIG-IGNORE", "the signal, set to SIG_IGN, is %s", 20) {}
   Verdict Check(int sig, int n) const override {
     ResetDeliveries();
     if (InstallRecorder(sig) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
@@ -100,13 +93,8 @@ IPCSPEC_REGISTER_PROPERTY(IgnoreProperty);
 class IgnoreBlockedProperty : public RepeatedSignalProperty {
  public:
   IgnoreBlockedProperty()
-      : RepeatedSignalProperty(
-            "SIG-IGNORE-BLOCKED",
-            "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
-            "(once for a standard signal, every instance for a realtime one)",
-            "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
-            "left pending)",
-            "the signal, set to SIG_IGN and blocked, is %s", 20) {}
+      : RepeatedSignalProperty("SIG-IGNORE-BLOCKED",
+                               "the signal, set to SIG_IGN and blocked, is %s", 20) {}
   Verdict Check(int sig, int n) const override {
     if (SetDisposition(sig, SIG_IGN) != 0) return Verdict::Broken("sigaction SIG_IGN failed");
     sigset_t one = SetOf({sig});
@@ -137,15 +125,7 @@ IPCSPEC_REGISTER_PROPERTY(IgnoreBlockedProperty);
 // for a realtime one.
 class BlockProperty : public RepeatedSignalProperty {
  public:
-  BlockProperty()
-      : RepeatedSignalProperty(
-            "SIG-BLOCK",
-            "a blocked signal is pending (sigpending shows it) and is delivered on unblock "
-            "before sigprocmask returns: once if standard, every instance in order if realtime",
-            "sigprocmask(2), signal(7) 'Queueing and delivery semantics for standard "
-            "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c; gVisor "
-            "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.BlockUnblock",
-            "the blocked signal is %s", 25) {}
+  BlockProperty() : RepeatedSignalProperty("SIG-BLOCK", "the blocked signal is %s", 25) {}
   Verdict Check(int sig, int n) const override {
     const sigset_t one = SetOf({sig});
     if (RecordBlocked(sig) != 0) return Verdict::Broken("sigaction failed");
@@ -197,15 +177,7 @@ IPCSPEC_REGISTER_PROPERTY(BlockProperty);
 // runs once; either way nothing stays pending.
 class CoalesceProperty : public SignalProperty {
  public:
-  CoalesceProperty()
-      : SignalProperty(
-            "SIG-COALESCE",
-            "a standard signal generated N >= 2 times while blocked is pending once: one "
-            "sigwaitinfo takes it and a second finds nothing, or unblocking runs the handler "
-            "exactly once",
-            "signal(7) 'Queueing and delivery semantics for standard signals'; Open POSIX "
-            "conformance/interfaces/sigwait/3-1.c",
-            30) {}
+  CoalesceProperty() : SignalProperty("SIG-COALESCE", 30) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
@@ -262,16 +234,7 @@ IPCSPEC_REGISTER_PROPERTY(CoalesceProperty);
 // from a forked child.
 class HandleInfoProperty : public SignalProperty {
  public:
-  HandleInfoProperty()
-      : SignalProperty(
-            "SIG-HANDLE-INFO",
-            "an SA_SIGINFO handler runs with the sent signo, the sender's si_pid and si_uid, "
-            "si_code SI_USER for kill and SI_QUEUE for sigqueue, and the sigqueue value",
-            "sigaction(2) 'The siginfo_t argument to a SA_SIGINFO handler'; gVisor "
-            "test/syscalls/linux/tkill.cc TkillTest.ValidTIDAndRealSignal, rtsignal.cc "
-            "RtSignalTest.ValueDelivered; LTP testcases/kernel/syscalls/rt_sigqueueinfo/"
-            "rt_sigqueueinfo01.c",
-            25) {}
+  HandleInfoProperty() : SignalProperty("SIG-HANDLE-INFO", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const bool queue = queue_.Of(s);

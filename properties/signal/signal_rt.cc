@@ -26,14 +26,7 @@ std::string SayCollect(uint64_t v) { return v != 0 ? "their handlers" : "sigtime
 // across numbers; si_value carries the payload; SI_QUEUE and our pid.
 class RtQueueProperty : public SignalProperty {
  public:
-  RtQueueProperty()
-      : SignalProperty(
-            "SIG-RT-QUEUE",
-            "realtime signals queue: every sigqueue instance arrives, FIFO per number, lowest "
-            "number first, with its si_value, SI_QUEUE and the sender's pid",
-            "sigqueue(3), signal(7) 'Real-time signals'; Open POSIX conformance/interfaces/"
-            "sigqueue/7-1.c, 8-1.c",
-            30) {}
+  RtQueueProperty() : SignalProperty("SIG-RT-QUEUE", 30) {}
   // Send steps: actor is the slot (SIGRTMIN + slot), size the value.
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
@@ -133,14 +126,7 @@ IPCSPEC_REGISTER_PROPERTY(RtQueueProperty);
 // freed by taking one is usable again.
 class RtLimitProperty : public SignalProperty {
  public:
-  RtLimitProperty()
-      : SignalProperty(
-            "SIG-RT-LIMIT",
-            "sigqueue gives EAGAIN at the queue limit (RLIMIT_SIGPENDING); queued signals "
-            "are kept, and taking one makes room for one more",
-            "sigqueue(3) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Open POSIX "
-            "conformance/interfaces/sigqueue/9-1.c",
-            25) {}
+  RtLimitProperty() : SignalProperty("SIG-RT-LIMIT", 25) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int limit = limit_.Of(s);
     const int sig = SIGRTMIN + offset_.Of(s);

@@ -53,15 +53,7 @@ std::string CheckHandlerMasks(uint64_t m, uint64_t delivered) {
 
 class SuspendMaskProperty : public SignalProperty {
  public:
-  SuspendMaskProperty()
-      : SignalProperty(
-            "SIG-SUSPEND-MASK",
-            "inside sigsuspend(M) the thread's mask is exactly M: signals of M stay pending, "
-            "the others run their handlers with M blocked, and on return the mask from before "
-            "the call is back bit for bit",
-            "sigsuspend(2); Open POSIX conformance/interfaces/sigsuspend/1-1.c, 4-1.c; LTP "
-            "testcases/kernel/syscalls/sigsuspend/sigsuspend01.c",
-            20) {}
+  SuspendMaskProperty() : SignalProperty("SIG-SUSPEND-MASK", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t old_mask = *GenMask(PlaySignals());
@@ -268,15 +260,7 @@ Verdict WakerVerdict(const char* call, int waker, const Woken& got) {
 
 class SuspendEintrProperty : public WakerProperty {
  public:
-  SuspendEintrProperty()
-      : WakerProperty(
-            "SIG-SUSPEND-EINTR",
-            "sigsuspend returns only after a handler ran, and then -1 with EINTR; ignored "
-            "signals (SIG_IGN, or SIGWINCH/SIGURG by default) do not end it",
-            "sigsuspend(2) RETURN VALUE; Open POSIX conformance/interfaces/sigsuspend/6-1.c; "
-            "gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled (the "
-            "same rule for pause)",
-            20) {}
+  SuspendEintrProperty() : WakerProperty("SIG-SUSPEND-EINTR", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const Wakers w = WakersOf(s);
     // Nothing reaches the main thread before the call; inside, nothing is blocked.
@@ -293,14 +277,7 @@ IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty);
 
 class PauseProperty : public WakerProperty {
  public:
-  PauseProperty()
-      : WakerProperty(
-            "SIG-PAUSE",
-            "pause() returns -1 with EINTR only after a handler has run; ignored signals "
-            "(SIG_IGN, or SIGWINCH/SIGURG by default) do not wake it",
-            "pause(2); gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled; "
-            "LTP testcases/kernel/syscalls/pause/pause01.c",
-            20) {}
+  PauseProperty() : WakerProperty("SIG-PAUSE", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
 #ifdef SYS_pause
     const Wakers w = WakersOf(s);
@@ -326,14 +303,7 @@ IPCSPEC_REGISTER_PROPERTY(PauseProperty);
 
 class SuspendTermProperty : public SignalProperty {
  public:
-  SuspendTermProperty()
-      : SignalProperty(
-            "SIG-SUSPEND-TERM",
-            "a signal whose default action terminates, arriving during sigsuspend, ends the "
-            "process: sigsuspend never returns",
-            "sigsuspend(2) 'If the signal terminates the process, then sigsuspend() does not "
-            "return'; Open POSIX conformance/interfaces/sigsuspend/3-1.c",
-            15) {}
+  SuspendTermProperty() : SignalProperty("SIG-SUSPEND-TERM", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int t = *GenSignal(PlaySignals());
@@ -415,17 +385,7 @@ int PollWithMask(uint64_t api, int fd, int timeout_ms, const sigset_t& mask) {
 
 class PpollMaskProperty : public SignalProperty {
  public:
-  PpollMaskProperty()
-      : SignalProperty(
-            "SIG-PPOLL-MASK",
-            "ppoll, pselect and epoll_pwait swap in their sigmask for the call: a pending signal "
-            "it unblocks interrupts (-1/EINTR, its handler runs once), one it blocks stays "
-            "pending and the call returns on readiness or timeout; the old mask comes back",
-            "ppoll(2), select(2) pselect, epoll_wait(2) epoll_pwait; gVisor "
-            "test/syscalls/linux/ppoll.cc PpollTest.SignalMaskBlocksSignal, "
-            "SignalMaskAllowsSignal; LTP testcases/kernel/syscalls/ppoll/ppoll01.c, "
-            "epoll_pwait/epoll_pwait01.c",
-            20) {}
+  PpollMaskProperty() : SignalProperty("SIG-PPOLL-MASK", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s), blocked = thread_.Of(s), call = call_.Of(s);
     const uint64_t interrupting = blocked & ~call;

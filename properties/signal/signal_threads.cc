@@ -45,15 +45,7 @@ uint64_t TaskBlocked(pid_t tid) {
 
 class ThreadMaskProperty : public SignalProperty {
  public:
-  ThreadMaskProperty()
-      : SignalProperty(
-            "SIG-THREAD-MASK",
-            "a new thread starts with its creator's mask as it was at pthread_create, and "
-            "pthread_sigmask changes only the calling thread's mask (each thread's SigBlk in "
-            "/proc/self/task/TID/status)",
-            "pthread_sigmask(3) ('A new thread inherits a copy of its creator's signal mask'); "
-            "Open POSIX conformance/interfaces/pthread_sigmask/4-1.c, 5-1.c, 6-1.c",
-            20) {}
+  ThreadMaskProperty() : SignalProperty("SIG-THREAD-MASK", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = creator_.Of(s) & PlayBits();
     const uint64_t after_thread = Apply(c, thread_how_.Of(s), thread_set_.Of(s) & PlayBits());
@@ -158,15 +150,7 @@ std::string SayEligible(uint64_t v) {
 
 class ThreadProcdirProperty : public SignalProperty {
  public:
-  ThreadProcdirProperty()
-      : SignalProperty(
-            "SIG-THREAD-PROCDIR",
-            "a process-directed signal (kill, sigqueue) is handled by exactly one thread that "
-            "has it unblocked; when none has, it stays pending for the process (ShdPnd) and the "
-            "first thread to unblock it takes it",
-            "signal(7) 'Signal mask and pending signals'; Open POSIX conformance/interfaces/"
-            "sigqueue/6-1.c",
-            20) {}
+  ThreadProcdirProperty() : SignalProperty("SIG-THREAD-PROCDIR", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int k = *rc::gen::inRange(1, 4);

@@ -66,15 +66,7 @@ Delivery NextDelivery(int fd, const Deadline& deadline) {
 
 class ThreadDirectedProperty : public SignalProperty {
  public:
-  ThreadDirectedProperty()
-      : SignalProperty(
-            "SIG-THREAD-DIRECTED",
-            "a signal sent to one thread (tgkill, pthread_kill, pthread_sigqueue) is handled in "
-            "that thread even when others have it unblocked; while it blocks it, the signal is "
-            "pending on that thread only (its SigPnd, not ShdPnd) until it unblocks it",
-            "tgkill(2), pthread_kill(3), signal(7); LTP testcases/kernel/syscalls/tgkill/"
-            "tgkill01.c; Open POSIX conformance/interfaces/pthread_kill/1-1.c",
-            20) {}
+  ThreadDirectedProperty() : SignalProperty("SIG-THREAD-DIRECTED", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s);
     const int sig = signal_.Of(s), target = target_.Of(s) == 2 ? 1 : 0, value = value_.Of(s);
@@ -171,15 +163,7 @@ std::string SayTarget(uint32_t target) {
 
 class ThreadPendingProperty : public SignalProperty {
  public:
-  ThreadPendingProperty()
-      : SignalProperty(
-            "SIG-THREAD-PENDING",
-            "each thread has its own pending set next to the process's: /proc shows them as "
-            "SigPnd per thread and ShdPnd (the same in every thread), and a thread's "
-            "sigpending() is its own set united with the process's",
-            "sigpending(2), signal(7), proc(5) SigPnd/ShdPnd; LTP testcases/kernel/syscalls/"
-            "sigpending/sigpending02.c (one thread)",
-            20) {}
+  ThreadPendingProperty() : SignalProperty("SIG-THREAD-PENDING", 20) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
     return absl::StrCat(s.actor == 0 ? "kill(self, " : "tgkill(",
@@ -252,14 +236,7 @@ IPCSPEC_REGISTER_PROPERTY(ThreadPendingProperty);
 
 class SfdThreadProperty : public SignalProperty {
  public:
-  SfdThreadProperty()
-      : SignalProperty(
-            "SIG-SFD-THREAD",
-            "a thread reading a signalfd gets the process's pending signals and its own, never "
-            "another thread's: that one stays pending on its target",
-            "signalfd(2) 'Thread semantics'; gVisor test/syscalls/linux/signalfd.cc "
-            "SignalfdTest.Blocking, ThreadGroup",
-            20) {}
+  SfdThreadProperty() : SignalProperty("SIG-SFD-THREAD", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t other = *GenMask(PlaySignals(), true);

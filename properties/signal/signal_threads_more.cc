@@ -27,14 +27,7 @@ uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
 class ThreadSigwaitProperty : public SignalProperty {
  public:
-  ThreadSigwaitProperty()
-      : SignalProperty(
-            "SIG-THREAD-SIGWAIT",
-            "with several threads in sigwaitinfo for one signal, each process-directed send is "
-            "received by exactly one of them and the others wait on (one woken for nothing gets "
-            "EINTR, never the signal, and waits again); a send to one thread (tgkill) is "
-            "received by that one; nothing is left pending",
-            "sigwaitinfo(2) NOTES; Open POSIX conformance/interfaces/sigwait/6-1.c, 6-2.c", 15) {}
+  ThreadSigwaitProperty() : SignalProperty("SIG-THREAD-SIGWAIT", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(threads_.Of(s), 2, 4), sig = signal_.Of(s);
     const bool directed = directed_.Of(s);
@@ -189,16 +182,7 @@ Verdict Attempt(uint64_t c, int sig, int bad, const Deadline& deadline, int* rc,
 
 class TgkillErrorsProperty : public SignalProperty {
  public:
-  TgkillErrorsProperty()
-      : SignalProperty(
-            "SIG-TGKILL-ERRORS",
-            "tgkill gives EINVAL for tgid or tid <= 0 and for an invalid signal, ESRCH for a "
-            "thread that has exited or a tid outside the thread group, and 0 for signal 0 to a "
-            "live thread (nothing is sent); pthread_kill returns EINVAL rather than -1",
-            "tgkill(2) ERRORS, pthread_kill(3); gVisor test/syscalls/linux/tgkill.cc "
-            "TgkillTest.InvalidTID, InvalidTGID, ValidInput; LTP testcases/kernel/syscalls/"
-            "tgkill/tgkill03.c; Open POSIX conformance/interfaces/pthread_kill/2-1.c, 7-1.c",
-            20) {}
+  TgkillErrorsProperty() : SignalProperty("SIG-TGKILL-ERRORS", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const sigset_t all = BitsSet(PlayBits());
@@ -254,14 +238,7 @@ class AltStack {
 
 class AltstackThreadProperty : public SignalProperty {
  public:
-  AltstackThreadProperty()
-      : SignalProperty(
-            "SIG-ALTSTACK-THREAD",
-            "a new thread does not start on its creator's alternate signal stack (it has none, "
-            "or one a runtime gave it), and setting one in a thread changes no other thread's",
-            "sigaltstack(2) NOTES (a thread made with clone(CLONE_VM) and without CLONE_VFORK "
-            "has its alternate stack cleared), pthread_create(3)",
-            20) {}
+  AltstackThreadProperty() : SignalProperty("SIG-ALTSTACK-THREAD", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const size_t size = static_cast<size_t>(size_.Of(s));
     stack_t before = {};

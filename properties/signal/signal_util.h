@@ -147,12 +147,11 @@ std::vector<SelfSend> SelfSendsOf(const Scenario& s);
 
 // The base of every SIG-* property: it applies to the `signal` transport
 // only, makes `examples` examples in a default run, and says send steps in
-// words.
+// words. Its prose is in properties/signal/catalogue.json.
 class SignalProperty : public NamedProperty {
  public:
-  SignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                 int examples = 20)
-      : NamedProperty(id, summary, reference), examples_(examples) {}
+  explicit SignalProperty(std::string_view id, int examples = 20)
+      : NamedProperty(id), examples_(examples) {}
   Applicability AppliesTo(const Transport& t) const override;
   int DefaultExamples() const override { return examples_; }
   std::string DescribeStep(const Step& s) const override;

@@ -94,16 +94,7 @@ rc::Gen<std::vector<Step>> PendingSteps(const Param<uint64_t>* set) {
 
 class WaitTakeProperty : public SignalProperty {
  public:
-  WaitTakeProperty()
-      : SignalProperty(
-            "SIG-WAIT-TAKE",
-            "sigwaitinfo(S) takes exactly one pending signal of S and returns it (= si_signo): "
-            "a standard signal's pending bit clears, a realtime signal's instances go one per "
-            "call; pending signals outside S are untouched",
-            "sigwaitinfo(2); Open POSIX conformance/interfaces/sigwaitinfo/1-1.c, 8-1.c, 9-1.c, "
-            "sigwait/2-1.c, 3-1.c; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.KillGeneratedSIGCHLD",
-            25) {}
+  WaitTakeProperty() : SignalProperty("SIG-WAIT-TAKE", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return PendingSteps(&set_); }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t set = set_.Of(s) & PlayBits();
@@ -139,15 +130,7 @@ IPCSPEC_REGISTER_PROPERTY(WaitTakeProperty);
 
 class WaitOrderProperty : public SignalProperty {
  public:
-  WaitOrderProperty()
-      : SignalProperty(
-            "SIG-WAIT-ORDER",
-            "successive sigwaitinfo calls return every pending standard signal once before any "
-            "realtime signal, then realtime signals lowest number first, FIFO within a number, "
-            "with their values",
-            "signal(7) 'Real-time signals' (standard signals first, lowest realtime number "
-            "first); Open POSIX conformance/interfaces/sigwaitinfo/2-1.c, sigwait/7-1.c",
-            25) {}
+  WaitOrderProperty() : SignalProperty("SIG-WAIT-ORDER", 25) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return PendingSteps(nullptr);
   }
@@ -191,16 +174,7 @@ std::string SayTimeout(uint64_t v) {
 
 class WaitTimeoutProperty : public SignalProperty {
  public:
-  WaitTimeoutProperty()
-      : SignalProperty(
-            "SIG-WAIT-TIMEOUT",
-            "sigtimedwait with nothing of S pending fails with EAGAIN: at once for a zero "
-            "timeout, after at least the timeout otherwise; a pending signal is returned at "
-            "once even with a zero timeout",
-            "sigtimedwait(2) EAGAIN; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.LegitTimeoutReturnsEAGAIN, ZeroTimeoutReturnsEAGAIN; Open POSIX "
-            "conformance/interfaces/sigtimedwait/1-1.c, 2-1.c",
-            15) {}
+  WaitTimeoutProperty() : SignalProperty("SIG-WAIT-TIMEOUT", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t set = *GenMask(PlaySignals(), true);
@@ -263,15 +237,7 @@ constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait with a ti
 
 class WaitEintrProperty : public SignalProperty {
  public:
-  WaitEintrProperty()
-      : SignalProperty(
-            "SIG-WAIT-EINTR",
-            "a thread waiting in sigwaitinfo/sigtimedwait for S is interrupted by an "
-            "unblocked, handled signal outside S: the handler runs once and the wait fails with "
-            "EINTR, reporting nothing",
-            "sigwaitinfo(2) EINTR; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.NullTimeoutReturnsEINTR",
-            20) {}
+  WaitEintrProperty() : SignalProperty("SIG-WAIT-EINTR", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int t = *GenSignal(PlaySignals());
@@ -339,14 +305,7 @@ constexpr std::string_view kBadTimeouts[] = {"tv_nsec = 1000000000", "tv_nsec = 
 
 class WaitEinvalProperty : public SignalProperty {
  public:
-  WaitEinvalProperty()
-      : SignalProperty(
-            "SIG-WAIT-EINVAL",
-            "sigtimedwait with an invalid timeout (tv_nsec out of [0, 1e9), tv_sec < 0) fails "
-            "with EINVAL even when a signal of S is pending, which stays pending",
-            "sigtimedwait(2) EINVAL; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.InvalidTimeout",
-            15) {}
+  WaitEinvalProperty() : SignalProperty("SIG-WAIT-EINVAL", 15) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool pending = *rc::gen::arbitrary<bool>();

@@ -36,16 +36,7 @@ int SendTo(pid_t to, int method, int sig, int value) {
 
 class WaitInfoProperty : public SignalProperty {
  public:
-  WaitInfoProperty()
-      : SignalProperty(
-            "SIG-WAIT-INFO",
-            "the siginfo sigwaitinfo fills in: si_signo is the returned signal; kill gives "
-            "SI_USER and sigqueue SI_QUEUE with its value (tgkill reads as SI_USER through "
-            "glibc); si_pid is the sending process (the tgid for a thread) and si_uid its uid",
-            "sigwaitinfo(2), sigaction(2) 'The siginfo_t argument'; Open POSIX "
-            "conformance/interfaces/sigwaitinfo/5-1.c, 6-1.c, 7-1.c; LTP "
-            "testcases/kernel/syscalls/sigwaitinfo/sigwaitinfo01.c (libs/sigwait)",
-            20) {}
+  WaitInfoProperty() : SignalProperty("SIG-WAIT-INFO", 20) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t sender = sender_.Of(s), method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
@@ -107,15 +98,7 @@ IPCSPEC_REGISTER_PROPERTY(WaitInfoProperty);
 
 class WaitIgnoredProperty : public SignalProperty {
  public:
-  WaitIgnoredProperty()
-      : SignalProperty(
-            "SIG-WAIT-IGNORED",
-            "during sigwaitinfo for {I, E}, an ignored signal I that was unblocked before the "
-            "call is discarded when sent (the wait returns E); one that was blocked before the "
-            "call is queued and taken",
-            "signal(7), sigwaitinfo(2); gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.IgnoredUnmaskedSignal, IgnoredMaskedSignal",
-            20) {}
+  WaitIgnoredProperty() : SignalProperty("SIG-WAIT-IGNORED", 20) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int i = *GenSignal(PlaySignals());
@@ -176,15 +159,7 @@ IPCSPEC_REGISTER_PROPERTY(WaitIgnoredProperty);
 
 class WaitUncatchableProperty : public SignalProperty {
  public:
-  WaitUncatchableProperty()
-      : SignalProperty(
-            "SIG-WAIT-UNCATCHABLE",
-            "SIGKILL and SIGSTOP in the set of sigwaitinfo, sigtimedwait or a signalfd are "
-            "silently ignored: sent with tgkill to a child waiting there, SIGKILL still kills "
-            "it and SIGSTOP still stops it",
-            "sigwaitinfo(2) NOTES, signalfd(2); gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.SIGKILLUncaught, signalfd.cc Signalfd.KillStillKills",
-            15) {}
+  WaitUncatchableProperty() : SignalProperty("SIG-WAIT-UNCATCHABLE", 15) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s);
     const int sig = stop_.Of(s) ? SIGSTOP : SIGKILL;

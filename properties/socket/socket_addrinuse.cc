@@ -80,17 +80,7 @@ Applicability ForNamedUnix(const Transport& t) {
 
 class AddrInUseProperty : public NamedProperty {
  public:
-  AddrInUseProperty()
-      : NamedProperty(
-            "UNIX-ADDRINUSE",
-            "binding an AF_UNIX name that a socket holds gives EADDRINUSE, from any process; a "
-            "path stays taken after its socket closes (the socket file remains) and binds again "
-            "once unlinked, even while the old socket lives; an abstract name is free again as "
-            "soon as its socket closes",
-            "unix(7) (a pathname socket's file stays until unlink(2); an abstract name goes when "
-            "its last reference is closed), bind(2) EADDRINUSE; LTP testcases/kernel/syscalls/"
-            "bind/bind03.c (a second socket on a bound path: EADDRINUSE)",
-            ForNamedUnix) {}
+  AddrInUseProperty() : NamedProperty("UNIX-ADDRINUSE", ForNamedUnix) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const UnixName name = MakeName(abstract_.Of(s), env);
     struct Unlink {

@@ -56,14 +56,7 @@ Applicability ForTcp(const Transport& t) {
 
 class TcpStreamProperty : public NamedProperty {
  public:
-  TcpStreamProperty()
-      : NamedProperty(
-            "INET-TCP-STREAM",
-            "TCP on loopback is an ordered byte stream with half-close: after the client's "
-            "SHUT_WR the server reads everything then EOF, and its reply still reaches the client",
-            "tcp(7), shutdown(2) SHUT_WR; gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
-            "FINSentOnShutdownWrWithUnreadData, socket_stream.cc SplitRecv, CoalescedRecv",
-            ForTcp) {}
+  TcpStreamProperty() : NamedProperty("INET-TCP-STREAM", ForTcp) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps;
@@ -126,15 +119,7 @@ IPCSPEC_REGISTER_PROPERTY(TcpStreamProperty);
 
 class TcpResetProperty : public NamedProperty {
  public:
-  TcpResetProperty()
-      : NamedProperty(
-            "INET-TCP-RESET",
-            "closing a TCP socket with unread received data resets the connection: the peer's "
-            "next receive fails with ECONNRESET",
-            "tcp(7), RFC 2525 2.17 / RFC 1122 4.2.2.13 (a close with received data pending "
-            "sends a RST); gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
-            "RSTSentOnCloseWithUnreadData",
-            ForTcp) {}
+  TcpResetProperty() : NamedProperty("INET-TCP-RESET", ForTcp) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t unread = std::clamp<uint64_t>(unread_.Of(s), 1, 100000);
     sockaddr_in addr;
@@ -177,14 +162,7 @@ Applicability ForUdp(const Transport& t) {
 
 class UdpBoundaryProperty : public NamedProperty {
  public:
-  UdpBoundaryProperty()
-      : NamedProperty(
-            "INET-UDP-BOUNDARY",
-            "UDP keeps datagram boundaries: whatever arrives is one whole sent datagram, never "
-            "merged, split, corrupted or duplicated (loss is allowed)",
-            "udp(7) (datagrams: no merging, no splitting; delivery is not guaranteed); gVisor "
-            "test/syscalls/linux/udp_socket.cc BoundaryPreserved_SendRecv",
-            ForUdp) {}
+  UdpBoundaryProperty() : NamedProperty("INET-UDP-BOUNDARY", ForUdp) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(
         rc::gen::resize(

@@ -190,18 +190,7 @@ Applicability ForPeerCred(const Transport& t) {
 
 class PeerCredProperty : public NamedProperty {
  public:
-  PeerCredProperty()
-      : NamedProperty(
-            "UNIX-PEERCRED",
-            "SO_PEERCRED names the process that made the connection, with the pid/uid/gid it had "
-            "then: the connecting process on the accepted socket (even after it handed the "
-            "socket on and exited, at any fork depth, under another uid), the listener on the "
-            "connected one, the maker on both ends of a socketpair",
-            "unix(7) SO_PEERCRED (the credentials in effect at connect(2), listen(2) or "
-            "socketpair(2)); gVisor test/syscalls/linux/socket_unix_peercred.cc GetPeerCred, "
-            "AfterConnectClientPeerCred, AfterConnectServerPeerCred, PeerCredSurvivesPeerExit; "
-            "LTP testcases/kernel/syscalls/getsockopt/getsockopt02.c",
-            ForPeerCred) {}
+  PeerCredProperty() : NamedProperty("UNIX-PEERCRED", ForPeerCred) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PeerPlan plan{TypeOf(t),        std::clamp(depth_.Of(s), 1, 3),
                   handoff_.Of(s),   other_id_.Of(s) && ::geteuid() == 0,

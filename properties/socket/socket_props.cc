@@ -26,14 +26,7 @@ Applicability ForUnixStream(const Transport& t) {
 
 class StreamOrderProperty : public NamedProperty {
  public:
-  StreamOrderProperty()
-      : NamedProperty(
-            "UNIX-STREAM-ORDER",
-            "a unix stream socket may merge or split writes but delivers the bytes in order, "
-            "then end of file after the writer closes",
-            "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_stream.cc SplitRecv, "
-            "CoalescedRecv, socket_unix_stream.cc ReadOneSideClosed (end of file)",
-            ForUnixStream) {}
+  StreamOrderProperty() : NamedProperty("UNIX-STREAM-ORDER", ForUnixStream) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -103,14 +96,7 @@ Applicability ForMessages(const Transport& t) {
 
 class BoundaryProperty : public NamedProperty {
  public:
-  BoundaryProperty()
-      : NamedProperty(
-            "UNIX-BOUNDARY",
-            "unix datagram and seqpacket sockets keep message boundaries: each receive returns "
-            "exactly one whole message, in order, never MSG_TRUNC when the buffer is big enough",
-            "unix(7) SOCK_DGRAM/SOCK_SEQPACKET (message boundaries are preserved); gVisor "
-            "test/syscalls/linux/socket_non_stream.cc SingleRecv",
-            ForMessages) {}
+  BoundaryProperty() : NamedProperty("UNIX-BOUNDARY", ForMessages) {}
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const uint64_t lo = TypeOf(t) == SOCK_SEQPACKET ? 1 : 0;  // an empty seqpacket read is EOF
     return rc::gen::map(rc::gen::resize(20, rc::gen::container<std::vector<uint64_t>>(
@@ -167,16 +153,7 @@ IPCSPEC_REGISTER_PROPERTY(BoundaryProperty);
 
 class TruncProperty : public NamedProperty {
  public:
-  TruncProperty()
-      : NamedProperty(
-            "UNIX-TRUNC",
-            "a receive buffer shorter than the message returns its head with MSG_TRUNC in "
-            "msg_flags (recv(MSG_TRUNC) returns the real length); the rest is discarded",
-            "recv(2) MSG_TRUNC (in flags: return the real length; in msg_flags: the datagram was "
-            "larger than the buffer); gVisor test/syscalls/linux/socket_non_stream.cc "
-            "SplitRecv (the rest is discarded), MsgTruncTruncation, "
-            "RecvmsgMsghdrFlagMsgTrunc",
-            ForMessages) {}
+  TruncProperty() : NamedProperty("UNIX-TRUNC", ForMessages) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t n = *rc::gen::inRange<uint64_t>(2, 60000);
@@ -244,14 +221,7 @@ Applicability ForHalfClose(const Transport& t) {
 
 class ShutdownProperty : public NamedProperty {
  public:
-  ShutdownProperty()
-      : NamedProperty(
-            "UNIX-SHUTDOWN",
-            "shutdown(SHUT_WR) gives the stream/seqpacket peer the buffered data then end of "
-            "file, while the other direction still works; a later send gives EPIPE",
-            "shutdown(2) SHUT_WR, unix(7); gVisor test/syscalls/linux/socket_unix.cc "
-            "ShutdownWrite (EPIPE, the other direction still works)",
-            ForHalfClose) {}
+  ShutdownProperty() : NamedProperty("UNIX-SHUTDOWN", ForHalfClose) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t n = std::clamp<uint64_t>(size_.Of(s), 1, 100000);
     FileDescriptor a, b;
@@ -342,16 +312,7 @@ Applicability ForEpipe(const Transport& t) {
 
 class EpipeProperty : public NamedProperty {
  public:
-  EpipeProperty()
-      : NamedProperty(
-            "UNIX-EPIPE",
-            "every send to a stream/seqpacket peer that closed gives EPIPE; on a stream socket a "
-            "plain send also raises exactly one SIGPIPE and a MSG_NOSIGNAL send none (Linux "
-            "seqpacket: EPIPE, no SIGPIPE)",
-            "send(2) EPIPE ('the process will also receive a SIGPIPE unless MSG_NOSIGNAL is "
-            "set'), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc "
-            "WriteOneSideClosed (EPIPE)",
-            ForEpipe) {}
+  EpipeProperty() : NamedProperty("UNIX-EPIPE", ForEpipe) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;

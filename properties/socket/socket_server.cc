@@ -196,17 +196,7 @@ namespace {
 
 class ForkServerProperty : public NamedProperty {
  public:
-  ForkServerProperty(std::string_view id, int family)
-      : NamedProperty(
-            id,
-            "a server forking one child per accepted connection serves N concurrent clients: each "
-            "gets exactly its own reply, then end of file when its child closes (no other "
-            "process holds the connection)",
-            "Stevens, Fenner & Rudoff, UNIX Network Programming vol. 1, 3rd ed., 4.8 "
-            "'Concurrent Servers' and 4.9 'close Function' (the connection ends only when the "
-            "last descriptor for it is closed); accept(2), fork(2) ('the child inherits copies "
-            "of the parent's set of open file descriptors')"),
-        family_(family) {}
+  ForkServerProperty(std::string_view id, int family) : NamedProperty(id), family_(family) {}
   Applicability AppliesTo(const Transport& t) const override {
     return family_ == AF_UNIX
                ? OnlyFor(t, {"unix_stream"},

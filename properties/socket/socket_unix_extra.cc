@@ -108,14 +108,7 @@ Applicability ForUnixFamily(const Transport& t) {
 
 class ScmRightsProperty : public NamedProperty {
  public:
-  ScmRightsProperty()
-      : NamedProperty(
-            "UNIX-SCM-RIGHTS",
-            "SCM_RIGHTS passes working descriptors: pipe write ends made after fork, sent to "
-            "another process, carry its writes back to the sender's read ends",
-            "unix(7) SCM_RIGHTS, cmsg(3); gVisor test/syscalls/linux/socket_unix_cmsg.cc "
-            "BasicFDPass, BasicThreeFDPass",
-            ForUnixFamily) {}
+  ScmRightsProperty() : NamedProperty("UNIX-SCM-RIGHTS", ForUnixFamily) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(passed_.Of(s), 1, 16);
     FileDescriptor a, b;

@@ -30,16 +30,7 @@ namespace {
 
 class FileToPipeProperty : public NamedProperty {
  public:
-  FileToPipeProperty()
-      : NamedProperty(
-            "SPLICE-FILE-TO-PIPE",
-            "splice from a file into a pipe moves min(len, bytes to end of file, room) bytes "
-            "from the offset; with off_in the *off_in advances and the file position does "
-            "not, without it the file position advances; at end of file it returns 0",
-            "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.ToPipe, "
-            "SpliceTest.ToPipeOffset, SpliceTest.ToPipeEOF; LTP "
-            "testcases/kernel/syscalls/splice/splice01.c",
-            ForSplice, 10) {}
+  FileToPipeProperty() : NamedProperty("SPLICE-FILE-TO-PIPE", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *SpliceSize();
@@ -92,16 +83,7 @@ class FileToPipeProperty : public NamedProperty {
 
 class PipeToFileProperty : public NamedProperty {
  public:
-  PipeToFileProperty()
-      : NamedProperty(
-            "SPLICE-PIPE-TO-FILE",
-            "splice from a pipe into a file writes what the pipe holds (up to len) at the file "
-            "position and advances it, so splices append; with off_out it writes at *off_out "
-            "(a hole before it reads as zeros), advances *off_out and leaves the position alone",
-            "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.FromPipe, "
-            "SpliceTest.FromPipeMultiple, SpliceTest.FromPipeOffset; LTP "
-            "testcases/kernel/syscalls/splice/splice01.c",
-            ForSplice, 10) {}
+  PipeToFileProperty() : NamedProperty("SPLICE-PIPE-TO-FILE", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {offset_.Step(*rc::gen::arbitrary<bool>()),
@@ -162,14 +144,7 @@ class PipeToFileProperty : public NamedProperty {
 
 class PipeToPipeProperty : public NamedProperty {
  public:
-  PipeToPipeProperty()
-      : NamedProperty(
-            "SPLICE-PIPE-TO-PIPE",
-            "splice between two pipes moves min(len, queued, room) bytes in order and consumes "
-            "them from the input; several splices reassemble the stream",
-            "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.TwoPipes, "
-            "SpliceTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/splice/splice04.c",
-            ForSplice, 10) {}
+  PipeToPipeProperty() : NamedProperty("SPLICE-PIPE-TO-PIPE", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*SpliceSize())};
@@ -218,14 +193,7 @@ class PipeToPipeProperty : public NamedProperty {
 
 class EspipeProperty : public FileAndPipeProperty {
  public:
-  EspipeProperty()
-      : FileAndPipeProperty(
-            "SPLICE-ESPIPE",
-            "an offset pointer for a pipe side of splice (off_in for a pipe input, off_out for a "
-            "pipe output) gives ESPIPE and moves nothing",
-            "splice(2) ESPIPE; gVisor test/syscalls/linux/splice.cc SpliceTest.PipeOffsets; LTP "
-            "testcases/kernel/syscalls/splice/splice03.c",
-            8, /*msg=*/4, /*size=*/100) {}
+  EspipeProperty() : FileAndPipeProperty("SPLICE-ESPIPE", 8, /*msg=*/4, /*size=*/100) {}
   Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
                 const Scenario& s) const override {
     loff_t off = static_cast<loff_t>(offset_.Of(s));
@@ -251,9 +219,7 @@ constexpr std::string_view kEinvalCases[] = {
 
 class EinvalProperty : public NamedProperty {
  public:
-  EinvalProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                 int which)
-      : NamedProperty(id, summary, reference, ForSplice, 6), which_(which) {}
+  EinvalProperty(std::string_view id, int which) : NamedProperty(id, ForSplice, 6), which_(which) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(5, 200);
     FileDescriptor a = ScratchFile(env, data);
@@ -287,45 +253,20 @@ class EinvalProperty : public NamedProperty {
 
 class EinvalNoPipe : public EinvalProperty {
  public:
-  EinvalNoPipe()
-      : EinvalProperty("SPLICE-EINVAL-NOPIPE",
-                       "splice between two regular files (neither a pipe) fails with EINVAL",
-                       "splice(2) EINVAL ('Neither of the file descriptors refers to a pipe'); "
-                       "gVisor test/syscalls/linux/splice.cc SpliceTest.TwoRegularFiles; LTP "
-                       "testcases/kernel/syscalls/splice/splice03.c, splice07.c",
-                       0) {}
+  EinvalNoPipe() : EinvalProperty("SPLICE-EINVAL-NOPIPE", 0) {}
 };
 class EinvalSamePipe : public EinvalProperty {
  public:
-  EinvalSamePipe()
-      : EinvalProperty("SPLICE-EINVAL-SAMEPIPE",
-                       "splice from a pipe into the same pipe fails with EINVAL and leaves the "
-                       "data alone",
-                       "splice(2) EINVAL ('fd_in and fd_out refer to the same pipe'); gVisor "
-                       "test/syscalls/linux/splice.cc SpliceTest.SamePipe",
-                       1) {}
+  EinvalSamePipe() : EinvalProperty("SPLICE-EINVAL-SAMEPIPE", 1) {}
 };
 class EinvalAppend : public EinvalProperty {
  public:
-  EinvalAppend()
-      : EinvalProperty("SPLICE-EINVAL-APPEND",
-                       "splice into a file opened with O_APPEND fails with EINVAL and the pipe "
-                       "keeps its data",
-                       "splice(2) EINVAL ('The target file is opened in append mode'); LTP "
-                       "testcases/kernel/syscalls/splice/splice03.c",
-                       2) {}
+  EinvalAppend() : EinvalProperty("SPLICE-EINVAL-APPEND", 2) {}
 };
 
 class NonblockProperty : public NamedProperty {
  public:
-  NonblockProperty()
-      : NamedProperty(
-            "SPLICE-NONBLOCK",
-            "splice with SPLICE_F_NONBLOCK from an empty pipe whose writer is open fails at once "
-            "with EAGAIN (no block); without the flag it blocks",
-            "splice(2) SPLICE_F_NONBLOCK, EAGAIN; gVisor test/syscalls/linux/splice.cc "
-            "SpliceTest.NonBlocking, SpliceTest.Blocking",
-            ForSplice, 6) {}
+  NonblockProperty() : NamedProperty("SPLICE-NONBLOCK", ForSplice, 6) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor file = ScratchFile(env, {});
     PipeFds in, out;

@@ -42,9 +42,8 @@ rc::Gen<uint64_t> SpliceSize();
 // them (a Broken verdict when it cannot) and hands them to RunOn.
 class FileAndPipeProperty : public NamedProperty {
  public:
-  FileAndPipeProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                      int examples, uint64_t msg, size_t size)
-      : NamedProperty(id, summary, reference, ForSplice, examples), msg_(msg), size_(size) {}
+  FileAndPipeProperty(std::string_view id, int examples, uint64_t msg, size_t size)
+      : NamedProperty(id, ForSplice, examples), msg_(msg), size_(size) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
 
  protected:

@@ -24,13 +24,7 @@ namespace {
 
 class TeeDuplicateProperty : public NamedProperty {
  public:
-  TeeDuplicateProperty()
-      : NamedProperty("TEE-DUPLICATE",
-                      "tee copies min(len, queued, room) bytes from one pipe into another without "
-                      "consuming them: both pipes then read the same bytes, across several pages",
-                      "tee(2); gVisor test/syscalls/linux/splice.cc TeeTest.MultiPage, "
-                      "TeeTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/tee/tee01.c",
-                      ForSplice, 10) {}
+  TeeDuplicateProperty() : NamedProperty("TEE-DUPLICATE", ForSplice, 10) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds a, b;
     Verdict broken;
@@ -63,14 +57,7 @@ constexpr std::string_view kTeeEinvalCases[] = {"the input is a file", "the outp
 
 class TeeEinvalProperty : public FileAndPipeProperty {
  public:
-  TeeEinvalProperty()
-      : FileAndPipeProperty(
-            "TEE-EINVAL",
-            "tee fails with EINVAL when either side is not a pipe or both are the same pipe, "
-            "and the pipe keeps its data",
-            "tee(2) EINVAL; gVisor test/syscalls/linux/splice.cc TeeTest.SamePipe, "
-            "TeeTest.RegularFile; LTP testcases/kernel/syscalls/tee/tee02.c",
-            6, /*msg=*/7, /*size=*/300) {}
+  TeeEinvalProperty() : FileAndPipeProperty("TEE-EINVAL", 6, /*msg=*/7, /*size=*/300) {}
   Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
                 const Scenario& s) const override {
     const int which = which_.Of(s);
@@ -90,12 +77,7 @@ class TeeEinvalProperty : public FileAndPipeProperty {
 
 class VmspliceToPipeProperty : public PipeProperty {
  public:
-  VmspliceToPipeProperty()
-      : PipeProperty(
-            "VMSPLICE-TO-PIPE",
-            "vmsplice on a pipe's write end queues the concatenation of the iovecs and returns "
-            "their total",
-            "vmsplice(2); LTP testcases/kernel/syscalls/vmsplice/vmsplice01.c", ForSplice, 10) {}
+  VmspliceToPipeProperty() : PipeProperty("VMSPLICE-TO-PIPE", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(1, 17, rc::gen::inRange<uint64_t>(1, PIPE_BUF));
   }
@@ -134,15 +116,7 @@ class VmspliceToPipeProperty : public PipeProperty {
 
 class VmspliceFromPipeProperty : public NamedProperty {
  public:
-  VmspliceFromPipeProperty()
-      : NamedProperty(
-            "VMSPLICE-FROM-PIPE",
-            "vmsplice on a pipe's read end copies the queued bytes into the iovecs, in order, "
-            "and consumes them",
-            "vmsplice(2) ('If fd is opened for reading ... fills nr_segs ranges of user memory'); "
-            "LTP "
-            "testcases/kernel/syscalls/vmsplice/vmsplice03.c",
-            ForSplice, 10) {}
+  VmspliceFromPipeProperty() : NamedProperty("VMSPLICE-FROM-PIPE", ForSplice, 10) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*rc::gen::inRange<uint64_t>(1, 4 * PIPE_BUF))};

@@ -6,7 +6,7 @@
 //
 //   class IgnoreProperty : public NamedProperty {
 //    public:
-//     IgnoreProperty() : NamedProperty("SIG-IGNORE", "statement", "reference") {}
+//     IgnoreProperty() : NamedProperty("SIG-IGNORE") {}  // prose: signal/catalogue.json
 //     Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
 //       const int sig = signal_.Of(s);   // the generated value, or the fallback
 //       ...
@@ -163,17 +163,32 @@ inline Applicability EveryTransport(const Transport&) { return Applicability::Ye
 // applies to the transports `applies` accepts (every one when null) and makes
 // `examples` examples in a default run (Property's default when 0):
 //
-//   UnlinkFdProperty()
-//       : NamedProperty("SHM-UNLINK-FD", "statement", "reference", ForPosix, 10) {}
+//   UnlinkFdProperty() : NamedProperty("SHM-UNLINK-FD", ForPosix, 10) {}
+//
+// A built-in property's summary and reference are the entry for its ID in
+// the catalogue.json of its folder (support/catalogue.h), read on the first
+// call to summary() or reference(). A property of a test or a benchmark may
+// carry its own instead:
+//
+//   LeakProperty() : NamedProperty("T-LEAK", "leaves one object behind", "") {}
 class NamedProperty : public Property {
  public:
   using AppliesFn = Applicability (*)(const Transport& t);
+  explicit NamedProperty(std::string_view id, AppliesFn applies = nullptr, int examples = 0)
+      : id_(id), catalogued_(true), applies_(applies), examples_(examples) {}
   NamedProperty(std::string_view id, std::string_view summary, std::string_view reference,
                 AppliesFn applies = nullptr, int examples = 0)
-      : id_(id), summary_(summary), reference_(reference), applies_(applies), examples_(examples) {}
+      : id_(id),
+        summary_(summary),
+        reference_(reference),
+        catalogued_(false),
+        applies_(applies),
+        examples_(examples) {}
   std::string_view id() const override { return id_; }
-  std::string_view summary() const override { return summary_; }
-  std::string_view reference() const override { return reference_; }
+  // From the catalogue for a built-in property ("" when it has no entry,
+  // which tests/catalogue_test.cc reports).
+  std::string_view summary() const override;
+  std::string_view reference() const override;
   Applicability AppliesTo(const Transport& t) const override {
     return applies_ != nullptr ? applies_(t) : Applicability::Yes();
   }
@@ -196,6 +211,7 @@ class NamedProperty : public Property {
   std::string SaySend(const ipcspec::Step& s) const;
 
   std::string_view id_, summary_, reference_;
+  bool catalogued_;  // summary_ and reference_ are unused: the catalogue has them
   AppliesFn applies_;
   int examples_;
   std::vector<ParamInfo> params_;

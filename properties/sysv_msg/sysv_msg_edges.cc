@@ -23,14 +23,7 @@ constexpr std::string_view kBlockedCallers[] = {"receivers in msgrcv on an empty
 
 class RemovedProperty : public NamedProperty {
  public:
-  RemovedProperty()
-      : NamedProperty(
-            "SYSV-MSG-EIDRM",
-            "IPC_RMID while processes are blocked in msgrcv (empty queue) or msgsnd (full queue) "
-            "wakes every one of them with EIDRM",
-            "msgrcv(2)/msgsnd(2) EIDRM; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv06.c "
-            "(a blocked msgrcv), ipc/msgsnd/msgsnd06.c (a blocked msgsnd on a full queue)",
-            ForSysvMsg, 10) {}
+  RemovedProperty() : NamedProperty("SYSV-MSG-EIDRM", ForSysvMsg, 10) {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool senders = senders_.Of(s);
     const int blocked = std::clamp(blocked_.Of(s), 1, 8);
@@ -87,16 +80,7 @@ long ZeroTypeOf(uint64_t msg) { return static_cast<long>(msg % 3 + 1); }
 
 class ZeroLengthProperty : public NamedProperty {
  public:
-  ZeroLengthProperty()
-      : NamedProperty(
-            "SYSV-MSG-ZERO",
-            "zero-length messages are legal: msgsnd(msgsz 0) queues one (msg_qnum counts it, "
-            "msg_cbytes does not grow), msgrcv returns 0 with its type and writes no text; the "
-            "messages around it keep their type, length and every byte, in order",
-            "msgsnd(2) ('msgsz ... a nonnegative integer value'; msg_qnum, msg_cbytes), msgrcv(2) "
-            "(returns 'the number of bytes actually copied into the mtext array'); POSIX "
-            "msgsnd() ('msgsz ... can range from 0 to a system-imposed maximum')",
-            ForSysvMsg) {}
+  ZeroLengthProperty() : NamedProperty("SYSV-MSG-ZERO", ForSysvMsg) {}
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("msgsnd of message %d, type %d: %s", s.arg, ZeroTypeOf(s.arg),

@@ -54,15 +54,7 @@ std::string Name(const Msg& m) {
 class SelectProperty : public NamedProperty {
  public:
   enum class Mix { kTypes, kExcept, kOneType };
-  SelectProperty(std::string_view id, std::string_view summary, Mix mix)
-      : NamedProperty(
-            id, summary,
-            "msgrcv(2) msgtyp (0: the first message; > 0: the first of that type, or with "
-            "MSG_EXCEPT of another type; < 0: the first of the lowest type <= |msgtyp|); POSIX "
-            "msgrcv(); LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c (msgtyp zero, "
-            "positive, negative, MSG_EXCEPT), msgrcv02.c (ENOMSG with IPC_NOWAIT)",
-            ForSysvMsg),
-        mix_(mix) {}
+  SelectProperty(std::string_view id, Mix mix) : NamedProperty(id, ForSysvMsg), mix_(mix) {}
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -163,39 +155,20 @@ class SelectProperty : public NamedProperty {
 
 class TypesProperty : public SelectProperty {
  public:
-  TypesProperty()
-      : SelectProperty(
-            "SYSV-MSG-TYPE",
-            "msgrcv msgtyp 0 takes the first message, >0 the first of that type, <0 the first of "
-            "the lowest type <= |msgtyp|; no match with IPC_NOWAIT is ENOMSG",
-            Mix::kTypes) {}
+  TypesProperty() : SelectProperty("SYSV-MSG-TYPE", Mix::kTypes) {}
 };
 class ExceptProperty : public SelectProperty {
  public:
-  ExceptProperty()
-      : SelectProperty("SYSV-MSG-EXCEPT",
-                       "msgrcv with MSG_EXCEPT and msgtyp > 0 takes the first message "
-                       "whose type differs from msgtyp (mixed with the other selections)",
-                       Mix::kExcept) {}
+  ExceptProperty() : SelectProperty("SYSV-MSG-EXCEPT", Mix::kExcept) {}
 };
 class FifoTypeProperty : public SelectProperty {
  public:
-  FifoTypeProperty()
-      : SelectProperty("SYSV-MSG-FIFO",
-                       "messages of one type are received in the order sent, whole",
-                       Mix::kOneType) {}
+  FifoTypeProperty() : SelectProperty("SYSV-MSG-FIFO", Mix::kOneType) {}
 };
 
 class NoErrorProperty : public NamedProperty {
  public:
-  NoErrorProperty()
-      : NamedProperty(
-            "SYSV-MSG-TRUNC",
-            "a message longer than msgsz: with MSG_NOERROR it is received truncated to msgsz and "
-            "removed; without, msgrcv gives E2BIG and the message stays queued, in place",
-            "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c "
-            "(E2BIG), msgrcv07.c (MSG_NOERROR truncates)",
-            ForSysvMsg) {}
+  NoErrorProperty() : NamedProperty("SYSV-MSG-TRUNC", ForSysvMsg) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *rc::gen::inRange<uint64_t>(1, kMaxText + 1);
@@ -255,14 +228,7 @@ class NoErrorProperty : public NamedProperty {
 
 class NoWaitProperty : public NamedProperty {
  public:
-  NoWaitProperty()
-      : NamedProperty(
-            "SYSV-MSG-NOWAIT",
-            "IPC_NOWAIT: msgrcv on an empty queue gives ENOMSG; msgsnd gives EAGAIN exactly when "
-            "the message would take the queue past msg_qbytes, queueing nothing",
-            "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP testcases/kernel/syscalls/ipc/"
-            "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)",
-            ForSysvMsg) {}
+  NoWaitProperty() : NamedProperty("SYSV-MSG-NOWAIT", ForSysvMsg) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
