@@ -262,11 +262,7 @@ class UnlinkFdProperty : public NamedProperty {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const uint64_t resize = std::max<uint64_t>(1, resize_.Of(s));
     NamedObject obj;
-    {
-      Mapping m;
-      if (auto broken = CreateMapped(obj, size, m)) return *broken;
-      Fill(m.bytes(), size, 1, 0);
-    }
+    if (auto broken = CreateFilled(obj, size)) return *broken;
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
     struct stat st = {};
     if (::fstat(obj.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size) {

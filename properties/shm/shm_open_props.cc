@@ -34,11 +34,7 @@ class OpenRdonlyProperty : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
-    {
-      Mapping w;
-      if (auto broken = CreateMapped(obj, size, w)) return *broken;
-      Fill(w.bytes(), size, 1, 0);
-    }
+    if (auto broken = CreateFilled(obj, size)) return *broken;
     FileDescriptor ro(obj.Reopen(O_RDONLY));
     if (!ro) return Verdict::Broken(absl::StrCat("shm_open(O_RDONLY): ", ErrnoName(errno)));
     const off_t len = static_cast<off_t>(length_.Of(s));

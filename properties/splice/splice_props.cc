@@ -158,12 +158,13 @@ class PipeToPipeProperty : public NamedProperty {
     return NamedProperty::DescribeStep(s);
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const std::vector<std::byte> data = PipeBytes(3, queued_.Of(s));
     PipeFds a, b;
     Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &a, &broken) || !NewPipe(t, env.scratch_dir, &b, &broken))
+    if (!NewFilledPipe(t, env.scratch_dir, data, &a, &broken) ||
+        !NewPipe(t, env.scratch_dir, &b, &broken)) {
       return broken;
-    const std::vector<std::byte> data = PipeBytes(3, queued_.Of(s));
-    if (WriteFull(a.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    }
     size_t moved = 0;
     for (const Step& st : s.steps) {
       if (st.op != Op::kRecv || moved == data.size()) continue;

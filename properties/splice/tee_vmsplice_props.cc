@@ -26,12 +26,13 @@ class TeeDuplicateProperty : public NamedProperty {
  public:
   TeeDuplicateProperty() : NamedProperty("TEE-DUPLICATE", ForSplice, 10) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const std::vector<std::byte> data = PipeBytes(6, queued_.Of(s));
     PipeFds a, b;
     Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &a, &broken) || !NewPipe(t, env.scratch_dir, &b, &broken))
+    if (!NewFilledPipe(t, env.scratch_dir, data, &a, &broken) ||
+        !NewPipe(t, env.scratch_dir, &b, &broken)) {
       return broken;
-    const std::vector<std::byte> data = PipeBytes(6, queued_.Of(s));
-    if (WriteFull(a.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    }
     const size_t len = std::max<uint64_t>(1, len_.Of(s));
     const ssize_t n = ::tee(a.r.get(), b.w.get(), len, SPLICE_F_NONBLOCK);
     const size_t want = std::min(len, data.size());
