@@ -275,14 +275,11 @@ Verdict ExecuteMultiProcess(const Transport& t, const Scenario& s, const CaseEnv
 
 namespace {
 
-class MultiProcessFuzzProperty : public props::NamedProperty {
- public:
-  MultiProcessFuzzProperty() : NamedProperty("MP-FUZZ") {}
+class MultiProcessFuzzProperty final : public props::NamedProperty {
   Applicability AppliesTo(const Transport& t) const override {
     const std::string why = MultiProcessUnfit(t.caps());
     return why.empty() ? Applicability::Yes() : props::Needs(false, why);
   }
-  int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     return rc::gen::map(
         rc::gen::resize(40, rc::gen::container<std::string>(rc::gen::arbitrary<char>())),
@@ -292,7 +289,7 @@ class MultiProcessFuzzProperty : public props::NamedProperty {
     return ExecuteMultiProcess(t, s, env);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(MultiProcessFuzzProperty);
+IPCSPEC_REGISTER_PROPERTY(MultiProcessFuzzProperty, "MP-FUZZ", {.examples = 10});
 
 }  // namespace
 }  // namespace ipcspec

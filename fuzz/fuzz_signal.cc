@@ -313,9 +313,7 @@ Verdict ExecuteSignalSteps(const std::vector<Step>& steps) {
 namespace props {
 namespace {
 
-class SignalFuzzProperty : public NamedProperty {
- public:
-  SignalFuzzProperty() : NamedProperty("SIG-FUZZ") {}
+class SignalFuzzProperty final : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override {
     return Needs(t.name() == "signal", "SIG-FUZZ checks the process's own signals: signal only");
   }
@@ -332,7 +330,7 @@ class SignalFuzzProperty : public NamedProperty {
   }
   std::string DescribeStep(const Step& s) const override { return DescribeSignalStep(s); }
 };
-IPCSPEC_REGISTER_PROPERTY(SignalFuzzProperty);
+IPCSPEC_REGISTER_PROPERTY(SignalFuzzProperty, "SIG-FUZZ");
 
 }  // namespace
 }  // namespace props

@@ -67,8 +67,9 @@ TEST(CatalogueTest, ReportsWhatIsWrongNamingTheFileAndTheId) {
   EXPECT_EQ(c.entries.at("X-TWICE").reference, "r");
 }
 
-// A property of a test keeps the prose it is given; one with neither prose
-// nor an entry shows none.
+// A property of a test keeps the prose it is given; one made as a
+// registration makes a built-in property, with an ID that has no entry,
+// shows none.
 class AdHocProperty : public NamedProperty {
  public:
   using NamedProperty::NamedProperty;
@@ -81,9 +82,10 @@ TEST(CatalogueTest, AnAdHocPropertyKeepsItsOwnProse) {
   const AdHocProperty own("T-OWN", "a summary", "a reference");
   EXPECT_EQ(own.summary(), "a summary");
   EXPECT_EQ(own.reference(), "a reference");
-  const AdHocProperty none("T-NOT-CATALOGUED");
-  EXPECT_EQ(none.summary(), "");
-  EXPECT_EQ(none.reference(), "");
+  const auto none = internal::PropertyRegistrar::Make<AdHocProperty>("T-NOT-CATALOGUED");
+  EXPECT_EQ(none->id(), "T-NOT-CATALOGUED");
+  EXPECT_EQ(none->summary(), "");
+  EXPECT_EQ(none->reference(), "");
 }
 
 }  // namespace

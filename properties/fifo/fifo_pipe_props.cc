@@ -26,9 +26,7 @@ std::string SayCapacity(uint64_t v) {
   return v == 0 ? "left at the default" : absl::StrCat("set to ", v, v == 1 ? " page" : " pages");
 }
 
-class DiscardProperty : public QueuedFifoProperty {
- public:
-  DiscardProperty() : QueuedFifoProperty("FIFO-DISCARD", ForFifo, 10) {}
+class DiscardProperty final : public QueuedFifoProperty {
   Verdict RunOn(const FifoNode& node, FileDescriptor& r, FileDescriptor& w,
                 const std::vector<std::byte>&, const Scenario& s, const CaseEnv&) const override {
     const long fresh = PipeCapacity(w.get());
@@ -65,13 +63,13 @@ class DiscardProperty : public QueuedFifoProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam left_{this, 0, "%s are left unread", 10,
                          rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const Param<int> pages_{this,       1, "the capacity is %s", 0, rc::gen::element<int>(0, 1, 2, 4),
                           SayCapacity};
   const YesNoParam reader_last_{this, 2, "the reader closes last: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(DiscardProperty, "FIFO-DISCARD", {.applies = ForFifo, .examples = 10});
 
 // revents of a poll with timeout 0 (a state query), or -1.
 int PollNow(int fd) {
@@ -79,9 +77,7 @@ int PollNow(int fd) {
   return ::poll(&p, 1, 0) < 0 ? -1 : p.revents;
 }
 
-class PollNohupProperty : public FifoProperty {
- public:
-  PollNohupProperty() : FifoProperty("FIFO-POLL-NOHUP", ForFifo, 8) {}
+class PollNohupProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
@@ -111,13 +107,12 @@ class PollNohupProperty : public FifoProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> sessions_{this, 0, "%s writers come and go", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(PollNohupProperty, "FIFO-POLL-NOHUP",
+                          {.applies = ForFifo, .examples = 8});
 
-class NbReadEofProperty : public FifoProperty {
- public:
-  NbReadEofProperty() : FifoProperty("FIFO-NB-READ-EOF", ForFifo, 10) {}
+class NbReadEofProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
@@ -152,14 +147,11 @@ class NbReadEofProperty : public FifoProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam queued_{this, 0, "the writer writes %s", 10,
                            rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(DiscardProperty);
-IPCSPEC_REGISTER_PROPERTY(PollNohupProperty);
-IPCSPEC_REGISTER_PROPERTY(NbReadEofProperty);
+IPCSPEC_REGISTER_PROPERTY(NbReadEofProperty, "FIFO-NB-READ-EOF",
+                          {.applies = ForFifo, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

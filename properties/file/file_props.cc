@@ -28,9 +28,7 @@ struct UnlinkOnExit {
   ~UnlinkOnExit() { ::unlink(path.c_str()); }
 };
 
-class HandOffProperty : public NamedProperty {
- public:
-  HandOffProperty() : NamedProperty("FILE-HANDOFF", ForFile, 20) {}
+class HandOffProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
   }
@@ -87,9 +85,9 @@ class HandOffProperty : public NamedProperty {
     return v;
   }
 
- private:
   const SendWords sends_{this, "the writer writes piece %d: %s"};
 };
+IPCSPEC_REGISTER_PROPERTY(HandOffProperty, "FILE-HANDOFF", {.applies = ForFile, .examples = 20});
 
 // Record sizes per writer (1..n), in the order each writes them.
 using RecordSizes = std::map<uint32_t, std::vector<size_t>>;
@@ -151,9 +149,7 @@ Verdict CheckAppended(const std::vector<std::byte>& all, uint32_t writers,
   return Verdict::Pass();
 }
 
-class AppendProperty : public NamedProperty {
- public:
-  AppendProperty() : NamedProperty("FILE-APPEND", ForFile, 20) {}
+class AppendProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 6);
@@ -185,10 +181,10 @@ class AppendProperty : public NamedProperty {
     return CheckAppended(all, writers, want);
   }
 
- private:
   const SendWords sends_{this, "writer %d appends record %d: %s"};
   const Param<uint32_t> writers_{this, 0, "processes appending to one file: %s", 2};
 };
+IPCSPEC_REGISTER_PROPERTY(AppendProperty, "FILE-APPEND", {.applies = ForFile, .examples = 20});
 
 // A process's fcntl write lock on the whole file; the count is the file's
 // first 8 bytes, read and written back inside.
@@ -214,9 +210,7 @@ class FileLockSection : public CriticalSection {
   FileDescriptor fd_;
 };
 
-class LockProperty : public NamedProperty {
- public:
-  LockProperty() : NamedProperty("FILE-LOCK", ForFile, 15) {}
+class LockProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::string path = ScratchFile(env);
     FileDescriptor created(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -244,15 +238,11 @@ class LockProperty : public NamedProperty {
         env);
   }
 
- private:
   const Param<int> processes_{this, 0, "processes taking the lock: %s", 2, rc::gen::inRange(2, 6)};
   const Param<int> rounds_{this, 1, "updates of the file each does under it: %s", 5,
                            rc::gen::inRange(1, 40)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(HandOffProperty);
-IPCSPEC_REGISTER_PROPERTY(AppendProperty);
-IPCSPEC_REGISTER_PROPERTY(LockProperty);
+IPCSPEC_REGISTER_PROPERTY(LockProperty, "FILE-LOCK", {.applies = ForFile, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -44,9 +44,7 @@ std::vector<std::string> Remains(const CaseEnv& env, const IpcSnapshot& before) 
   return left;
 }
 
-class CleanupProperty : public NamedProperty {
- public:
-  CleanupProperty() : NamedProperty("G-CLEANUP", EveryTransport, 15) {}
+class CleanupProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::map(
@@ -109,8 +107,8 @@ class CleanupProperty : public NamedProperty {
     return Verdict::Pass();
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(CleanupProperty);
+IPCSPEC_REGISTER_PROPERTY(CleanupProperty, "G-CLEANUP",
+                          {.applies = EveryTransport, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

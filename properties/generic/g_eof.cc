@@ -39,9 +39,7 @@ constexpr std::string_view kReaderWaits[] = {
     "the last writer closes before the reader looks",
     "the reader is already waiting when the last writer closes"};
 
-class EofProperty : public GenericProperty {
- public:
-  EofProperty() : GenericProperty("G-EOF") {}
+class EofProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no end of stream)");
     return Needs(c.peer_close || c.reliable,
@@ -98,7 +96,6 @@ class EofProperty : public GenericProperty {
     return RunActors(t, env, std::move(actors));
   }
 
- private:
   static std::string Read(End& end, const Capabilities& c, uint32_t writers, bool reader_waits,
                           Traffic& traffic, SharedFlags& flags, const Deadline& deadline) {
     const Waits& waits = traffic.waits();
@@ -151,8 +148,7 @@ class EofProperty : public GenericProperty {
   const Param<uint32_t> writers_{this, 0, "%s writers", 1};
   const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
 };
-
-IPCSPEC_REGISTER_PROPERTY(EofProperty);
+IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
 
 }  // namespace
 }  // namespace ipcspec::props

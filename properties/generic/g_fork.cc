@@ -52,9 +52,7 @@ constexpr std::string_view kWho[] = {
     "the writer opens by name alone, having closed every inherited descriptor (named "
     "transports)"};
 
-class ForkProperty : public NamedProperty {
- public:
-  ForkProperty() : NamedProperty("G-FORK", EveryTransport, 15) {}
+class ForkProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
@@ -100,11 +98,9 @@ class ForkProperty : public NamedProperty {
     return RunActors(cutting, env, {writer, reader});
   }
 
- private:
   const ChoiceParam<uint64_t> unrelated_{this, 0, "%s", 0, kWho};
 };
-
-IPCSPEC_REGISTER_PROPERTY(ForkProperty);
+IPCSPEC_REGISTER_PROPERTY(ForkProperty, "G-FORK", {.applies = EveryTransport, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

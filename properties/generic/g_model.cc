@@ -120,9 +120,7 @@ class CloseWriter : public StepCommand {
   Step ToStep() const override { return {Op::kClose, 1, 0, 0}; }
 };
 
-class ModelProperty : public NamedProperty {
- public:
-  ModelProperty() : NamedProperty("G-MODEL", EveryTransport) {}
+class ModelProperty final : public NamedProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kWait) {
       return absl::StrFormat("reader receives, waiting at most %d time unit%s", s.size,
@@ -155,8 +153,7 @@ class ModelProperty : public NamedProperty {
     return ExecuteStepsInActors(t, s.steps, env, o);
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(ModelProperty);
+IPCSPEC_REGISTER_PROPERTY(ModelProperty, "G-MODEL", {.applies = EveryTransport});
 
 }  // namespace
 }  // namespace ipcspec::props

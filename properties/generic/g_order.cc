@@ -19,9 +19,7 @@
 namespace ipcspec::props {
 namespace {
 
-class OrderProperty : public GenericProperty {
- public:
-  OrderProperty() : GenericProperty("G-ORDER") {}
+class OrderProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (values are summed)");
     return Needs(c.ordered, "ordered=false (no order to check; G-INTEGRITY checks the contents)");
@@ -50,8 +48,7 @@ class OrderProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(OrderProperty);
+IPCSPEC_REGISTER_PROPERTY(OrderProperty, "G-ORDER");
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -74,9 +74,7 @@ std::string SendsAfterClose(End& end, const Capabilities& c, uint64_t size, int 
   return absl::StrFormat("%d sends of %d bytes succeeded after the reader closed", limit, size);
 }
 
-class PeerGoneProperty : public GenericProperty {
- public:
-  PeerGoneProperty() : GenericProperty("G-PEER-GONE") {}
+class PeerGoneProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.peer_close,
                  "peer_close=false (a send after the reader closed may succeed, block or fail)");
@@ -136,12 +134,10 @@ class PeerGoneProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 
- private:
   const ChoiceParam<bool> partial_{this, 0, "%s", false, kPartial};
   const BytesParam size_{this, 1, "each later send is %s", 100};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty);
+IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty, "G-PEER-GONE");
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -74,9 +74,7 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
 
-class TimeoutProperty : public NamedProperty {
- public:
-  TimeoutProperty() : NamedProperty("G-TIMEOUT", EveryTransport, 12) {}
+class TimeoutProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
@@ -146,8 +144,8 @@ class TimeoutProperty : public NamedProperty {
     return RunActors(t, env, {writer, reader});
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(TimeoutProperty);
+IPCSPEC_REGISTER_PROPERTY(TimeoutProperty, "G-TIMEOUT",
+                          {.applies = EveryTransport, .examples = 12});
 
 }  // namespace
 }  // namespace ipcspec::props

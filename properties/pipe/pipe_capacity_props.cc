@@ -50,9 +50,7 @@ bool HasSysResource() {
   return false;
 }
 
-class FullProperty : public PipeProperty {
- public:
-  FullProperty() : PipeProperty("PIPE-EAGAIN", ForPipeOrFifo, 20) {}
+class FullProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t c = *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{
@@ -114,14 +112,12 @@ class FullProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam write_{this, 0, "each non-blocking write is %s", 100};
   const Param<int> pages_{this, 1, "the capacity is %s", 0, SayPages};
 };
+IPCSPEC_REGISTER_PROPERTY(FullProperty, "PIPE-EAGAIN", {.applies = ForPipeOrFifo, .examples = 20});
 
-class PartialProperty : public PipeProperty {
- public:
-  PartialProperty() : PipeProperty("PIPE-PARTIAL", ForPipeOrFifo, 20) {}
+class PartialProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long cap = p.capacity;
     if (cap <= 0) return Verdict::Broken("F_GETPIPE_SZ");
@@ -146,16 +142,15 @@ class PartialProperty : public PipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), want, "after the partial write"));
   }
 
- private:
   const BytesParam over_{this, 0, "the write is %s more than the room left", 1,
                          rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const Param<uint64_t> prefill_{
       this, 1, "the pipe holds %s first", 0, rc::gen::inRange<uint64_t>(0, 8), SayWholePages};
 };
+IPCSPEC_REGISTER_PROPERTY(PartialProperty, "PIPE-PARTIAL",
+                          {.applies = ForPipeOrFifo, .examples = 20});
 
-class SetSizeProperty : public PipeProperty {
- public:
-  SetSizeProperty() : PipeProperty("PIPE-SETPIPE-SZ", ForPipeOrFifo, 20) {}
+class SetSizeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t req = *rc::gen::oneOf(
@@ -200,13 +195,12 @@ class SetSizeProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192};
 };
+IPCSPEC_REGISTER_PROPERTY(SetSizeProperty, "PIPE-SETPIPE-SZ",
+                          {.applies = ForPipeOrFifo, .examples = 20});
 
-class SetSizeEinvalProperty : public PipeProperty {
- public:
-  SetSizeEinvalProperty() : PipeProperty("PIPE-SETPIPE-SZ-EINVAL", ForPipeOrFifo, 10) {}
+class SetSizeEinvalProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t low = *rc::gen::oneOf(
@@ -234,14 +228,13 @@ class SetSizeEinvalProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> size_{this, 0, "F_SETPIPE_SZ asks for %s", (1ULL << 31) + 1, SayHex};
   const Param<bool> end_{this, 1, "it is called on %s", true, SayEnd};
 };
+IPCSPEC_REGISTER_PROPERTY(SetSizeEinvalProperty, "PIPE-SETPIPE-SZ-EINVAL",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class SetSizeEpermProperty : public NamedProperty {
- public:
-  SetSizeEpermProperty() : NamedProperty("PIPE-SETPIPE-SZ-EPERM", ForPipeOrFifo, 10) {}
+class SetSizeEpermProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const long max = PipeMaxSize();
     if (max <= 0) return Verdict::Unsupported("/proc/sys/fs/pipe-max-size is not readable");
@@ -281,16 +274,15 @@ class SetSizeEpermProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam over_{
       this, 0, "the request is %s above pipe-max-size", 1,
       rc::gen::oneOf(rc::gen::element<uint64_t>(1, 4096), rc::gen::inRange<uint64_t>(1, 1u << 22))};
   const Param<bool> end_{this, 1, "it is called on %s", true, rc::gen::arbitrary<bool>(), SayEnd};
 };
+IPCSPEC_REGISTER_PROPERTY(SetSizeEpermProperty, "PIPE-SETPIPE-SZ-EPERM",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class SetSizeRoundProperty : public PipeProperty {
- public:
-  SetSizeRoundProperty() : PipeProperty("PIPE-SETPIPE-SZ-ROUND", ForPipeOrFifo, 15) {}
+class SetSizeRoundProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int shift = *rc::gen::inRange(10, 21);
@@ -331,17 +323,11 @@ class SetSizeRoundProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192};
   const Param<bool> end_{this, 1, "it is called on %s", true, SayEnd};
 };
-
-IPCSPEC_REGISTER_PROPERTY(FullProperty);
-IPCSPEC_REGISTER_PROPERTY(PartialProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeEinvalProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeEpermProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeRoundProperty);
+IPCSPEC_REGISTER_PROPERTY(SetSizeRoundProperty, "PIPE-SETPIPE-SZ-ROUND",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -27,9 +27,7 @@ namespace ipcspec::props {
 namespace {
 
 // The sizes of the kSend steps.
-class ZeroIoProperty : public PipeProperty {
- public:
-  ZeroIoProperty() : PipeProperty("PIPE-ZERO-IO", ForPipeOrFifo, 10) {}
+class ZeroIoProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     if (nonblock_.Of(s)) {
@@ -61,7 +59,6 @@ class ZeroIoProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   // 0 for a zero result, 254 for another count, else the errno.
   static int ZeroExit(ssize_t n) { return n == 0 ? 0 : n > 0 ? 254 : errno; }
   static bool IsZero(const ChildCall& c) {
@@ -76,10 +73,10 @@ class ZeroIoProperty : public PipeProperty {
   const YesNoParam reader_gone_{this, 1, "the reader is gone before the write: %s", false};
   const YesNoParam null_{this, 2, "the buffer pointer is NULL: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(ZeroIoProperty, "PIPE-ZERO-IO",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class FionreadProperty : public PipeProperty {
- public:
-  FionreadProperty() : PipeProperty("PIPE-FIONREAD", ForPipeOrFifo, 15) {}
+class FionreadProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return RoundSteps(1, 10, [](int i) {  // two writes in three, else a read
       if (*rc::gen::elementOf(std::vector<int>{0, 1, 2}) != 0) {
@@ -115,7 +112,6 @@ class FionreadProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   static std::string Expect(const PipeFds& p, long want, std::string_view when) {
     for (auto [fd, end] : {std::pair{p.r.get(), "read end"}, std::pair{p.w.get(), "write end"}}) {
       if (long q = BytesQueued(fd); q != want) {
@@ -126,10 +122,10 @@ class FionreadProperty : public PipeProperty {
     return "";
   }
 };
+IPCSPEC_REGISTER_PROPERTY(FionreadProperty, "PIPE-FIONREAD",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class ReadAvailableProperty : public PipeProperty {
- public:
-  ReadAvailableProperty() : PipeProperty("PIPE-READ-AVAILABLE", ForPipeOrFifo, 10) {}
+class ReadAvailableProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t k = *rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF);
@@ -187,13 +183,12 @@ class ReadAvailableProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam ask_{this, 0, "the read asks for %s", 2 * PIPE_BUF};
 };
+IPCSPEC_REGISTER_PROPERTY(ReadAvailableProperty, "PIPE-READ-AVAILABLE",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class StreamMergeProperty : public PipeProperty {
- public:
-  StreamMergeProperty() : PipeProperty("PIPE-STREAM-MERGE", ForPipeOrFifo, 15) {}
+class StreamMergeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(2, 17, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF));
   }
@@ -220,18 +215,19 @@ class StreamMergeProperty : public PipeProperty {
     return Verdict::Pass();
   }
 };
+IPCSPEC_REGISTER_PROPERTY(StreamMergeProperty, "PIPE-STREAM-MERGE",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class BlockedEpipeProperty : public PipeProperty {
- public:
-  BlockedEpipeProperty() : PipeProperty("PIPE-BLOCKED-EPIPE", ForPipeOrFifo, 8) {}
+class BlockedEpipeProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 1, rc::gen::element<int>(1, 2, 4)};
   const BytesParam size_{this, 1, "the blocked write is %s", 1,
                          rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1)};
   const Param<int> readers_{this, 2, "%s read descriptors are open", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(BlockedEpipeProperty, "PIPE-BLOCKED-EPIPE",
+                          {.applies = ForPipeOrFifo, .examples = 8});
 
 Verdict BlockedEpipeProperty::RunOn(PipeFds& p, const Transport&, const Scenario& s,
                                     const CaseEnv& env) const {
@@ -277,12 +273,6 @@ Verdict BlockedEpipeProperty::RunOn(PipeFds& p, const Transport&, const Scenario
   }
   return ps.Join();
 }
-
-IPCSPEC_REGISTER_PROPERTY(ZeroIoProperty);
-IPCSPEC_REGISTER_PROPERTY(FionreadProperty);
-IPCSPEC_REGISTER_PROPERTY(ReadAvailableProperty);
-IPCSPEC_REGISTER_PROPERTY(StreamMergeProperty);
-IPCSPEC_REGISTER_PROPERTY(BlockedEpipeProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

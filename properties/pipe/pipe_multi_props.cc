@@ -21,9 +21,7 @@
 namespace ipcspec::props {
 namespace {
 
-class AtomicProperty : public PipeProperty {
- public:
-  AtomicProperty() : PipeProperty("PIPE-ATOMIC", ForPipeOrFifo, 25) {}
+class AtomicProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 7);
@@ -112,14 +110,13 @@ class AtomicProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint32_t> writers_{this, 0, "%s writer processes share the pipe", 2};
   const Param<bool> nonblock_{this, 1, "the writers are non-blocking: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(AtomicProperty, "PIPE-ATOMIC",
+                          {.applies = ForPipeOrFifo, .examples = 25});
 
-class WriteClosedProperty : public PipeProperty {
- public:
-  WriteClosedProperty() : PipeProperty("PIPE-PARTIAL-CLOSED", ForPipeOrFifo, 8) {}
+class WriteClosedProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const long pages = pages_.Of(s);
@@ -167,16 +164,15 @@ class WriteClosedProperty : public PipeProperty {
     return ps.Join();
   }
 
- private:
   const Param<long> pages_{
       this, 0, "the capacity is %s", 16, rc::gen::element<long>(1, 2, 4, 16), [](uint64_t v) {
         return absl::StrCat(v, v == 1 ? " page" : " pages");
       }};
 };
+IPCSPEC_REGISTER_PROPERTY(WriteClosedProperty, "PIPE-PARTIAL-CLOSED",
+                          {.applies = ForPipeOrFifo, .examples = 8});
 
-class WakeAllProperty : public PipeProperty {
- public:
-  WakeAllProperty() : PipeProperty("PIPE-WAKE-ALL", ForPipeOrFifo, 10) {}
+class WakeAllProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const int readers = readers_.Of(s);
@@ -251,14 +247,11 @@ class WakeAllProperty : public PipeProperty {
     return ps.Join();
   }
 
- private:
   const Param<int> readers_{this, 0, "%s readers block in read", 3, rc::gen::inRange(1, 6)};
   const Param<int> writers_{this, 1, "%s writers hold the pipe open", 2, rc::gen::inRange(1, 4)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(AtomicProperty);
-IPCSPEC_REGISTER_PROPERTY(WriteClosedProperty);
-IPCSPEC_REGISTER_PROPERTY(WakeAllProperty);
+IPCSPEC_REGISTER_PROPERTY(WakeAllProperty, "PIPE-WAKE-ALL",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

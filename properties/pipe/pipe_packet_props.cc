@@ -23,7 +23,6 @@ namespace {
 // number of page-sized packets it holds (`slots`).
 class PacketModeProperty : public NamedProperty {
  public:
-  using NamedProperty::NamedProperty;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final {
     PipeFds p;
     Verdict broken;
@@ -35,9 +34,7 @@ class PacketModeProperty : public NamedProperty {
   virtual Verdict RunOn(PipeFds& p, long slots, const Scenario& s) const = 0;
 };
 
-class PacketProperty : public PacketModeProperty {
- public:
-  PacketProperty() : PacketModeProperty("PIPE-PACKET", ForPipeOrFifo, 15) {}
+class PacketProperty final : public PacketModeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(
         1, 7,
@@ -73,10 +70,10 @@ class PacketProperty : public PacketModeProperty {
     return Verdict::Pass();
   }
 };
+IPCSPEC_REGISTER_PROPERTY(PacketProperty, "PIPE-PACKET",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class PacketTruncProperty : public PacketModeProperty {
- public:
-  PacketTruncProperty() : PacketModeProperty("PIPE-PACKET-TRUNC", ForPipeOrFifo, 15) {}
+class PacketTruncProperty final : public PacketModeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return RoundSteps(1, 8, [](int i) {  // a packet, then a read of it
       const uint64_t size = *rc::gen::inRange<uint64_t>(2, PIPE_BUF + 1);
@@ -116,9 +113,8 @@ class PacketTruncProperty : public PacketModeProperty {
     return Verdict::Pass();
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(PacketProperty);
-IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty);
+IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty, "PIPE-PACKET-TRUNC",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -26,9 +26,7 @@ namespace {
 
 std::string SayEnd(uint64_t v) { return v != 0 ? "the write end" : "the read end"; }
 
-class InodeProperty : public NamedProperty {
- public:
-  InodeProperty() : NamedProperty("PIPE-INODE", ForPipeOrFifo, 8) {}
+class InodeProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds p;
     Verdict broken;
@@ -68,7 +66,6 @@ class InodeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> flags_{this,
                           0,
                           "the pipe has %s",
@@ -76,6 +73,7 @@ class InodeProperty : public NamedProperty {
                           rc::gen::element<int>(0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT),
                           [](uint64_t v) { return SayOpenFlags(v); }};
 };
+IPCSPEC_REGISTER_PROPERTY(InodeProperty, "PIPE-INODE", {.applies = ForPipeOrFifo, .examples = 8});
 
 // Exit codes of the reopening child.
 enum ReopenExit { kReopenOk, kReopenWrongData = 253 };
@@ -87,9 +85,7 @@ Applicability ForProcReopen(const Transport& t) {
                           "/proc follows the FIFO open rules)");
 }
 
-class ProcReopenProperty : public PipeProperty {
- public:
-  ProcReopenProperty() : PipeProperty("PIPE-PROC-REOPEN", ForProcReopen, 10) {}
+class ProcReopenProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool write_end = *rc::gen::arbitrary<bool>();
@@ -140,16 +136,15 @@ class ProcReopenProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> end_{this, 0, "the end reopened is %s", false, SayEnd};
   const Param<bool> other_gone_{
       this, 1, "the write end is closed before the read end is reopened: %s", false, SayYesNo};
   const BytesParam size_{this, 2, "%s pass through", 10};
 };
+IPCSPEC_REGISTER_PROPERTY(ProcReopenProperty, "PIPE-PROC-REOPEN",
+                          {.applies = ForProcReopen, .examples = 10});
 
-class ProcNorefProperty : public PipeProperty {
- public:
-  ProcNorefProperty() : PipeProperty("PIPE-PROC-NOREF", ForPipeOrFifo, 10) {}
+class ProcNorefProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const std::string path =
         absl::StrCat(info_.Of(s) ? "/proc/self/fdinfo/" : "/proc/self/fd/", p.w.get());
@@ -172,15 +167,12 @@ class ProcNorefProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam info_{this, 0, "the path is under /proc/self/fdinfo (not fd): %s", false};
   const YesNoParam lstat_{this, 1, "lstat is used (not stat): %s", false};
   const Param<int> times_{this, 2, "it is looked at %s times", 1, rc::gen::inRange(1, 5)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(InodeProperty);
-IPCSPEC_REGISTER_PROPERTY(ProcReopenProperty);
-IPCSPEC_REGISTER_PROPERTY(ProcNorefProperty);
+IPCSPEC_REGISTER_PROPERTY(ProcNorefProperty, "PIPE-PROC-NOREF",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -26,9 +26,7 @@ namespace {
 
 constexpr long kModelMsgSize = 256;
 
-class PriorityProperty : public NamedProperty {
- public:
-  PriorityProperty() : NamedProperty("POSIX-MQ-PRIORITY", ForPosixMq) {}
+class PriorityProperty final : public NamedProperty {
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -123,13 +121,11 @@ class PriorityProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 10};
 };
+IPCSPEC_REGISTER_PROPERTY(PriorityProperty, "POSIX-MQ-PRIORITY", {.applies = ForPosixMq});
 
-class MsgSizeProperty : public NamedProperty {
- public:
-  MsgSizeProperty() : NamedProperty("POSIX-MQ-EMSGSIZE", ForPosixMq) {}
+class MsgSizeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
@@ -169,15 +165,13 @@ class MsgSizeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam msgsize_{this, 0, "the queue's mq_msgsize is %s", 100};
   const BytesParam len_{this, 1, "the queued message has %s", 1};
   const BytesParam small_{this, 2, "mq_receive is given a buffer of %s", 1};
 };
+IPCSPEC_REGISTER_PROPERTY(MsgSizeProperty, "POSIX-MQ-EMSGSIZE", {.applies = ForPosixMq});
 
-class NonBlockProperty : public NamedProperty {
- public:
-  NonBlockProperty() : NamedProperty("POSIX-MQ-EAGAIN", ForPosixMq) {}
+class NonBlockProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
     const size_t len = std::min<uint64_t>(len_.Of(s), 128);
@@ -214,14 +208,12 @@ class NonBlockProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3, rc::gen::inRange(1, 11)};
   const BytesParam len_{this, 1, "each message has %s", 10, rc::gen::inRange<uint64_t>(0, 129)};
 };
+IPCSPEC_REGISTER_PROPERTY(NonBlockProperty, "POSIX-MQ-EAGAIN", {.applies = ForPosixMq});
 
-class PrioMaxProperty : public NamedProperty {
- public:
-  PrioMaxProperty() : NamedProperty("POSIX-MQ-PRIO-MAX", ForPosixMq) {}
+class PrioMaxProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const long max = ::sysconf(_SC_MQ_PRIO_MAX);
@@ -254,13 +246,11 @@ class PrioMaxProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> priority_{this, 0, "mq_send is tried at priority %s", 32768};
 };
+IPCSPEC_REGISTER_PROPERTY(PrioMaxProperty, "POSIX-MQ-PRIO-MAX", {.applies = ForPosixMq});
 
-class AccessModeProperty : public NamedProperty {
- public:
-  AccessModeProperty() : NamedProperty("POSIX-MQ-EBADF", ForPosixMq) {}
+class AccessModeProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int nb = nonblock_.Of(s) ? O_NONBLOCK : 0;
     const long queued = std::clamp<long>(queued_.Of(s), 0, 4);
@@ -297,18 +287,12 @@ class AccessModeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> nonblock_{
       this,    0, "the wrong-way descriptors are O_NONBLOCK: %s", false, rc::gen::inRange(0, 2),
       SayYesNo};
   const Param<long> queued_{this, 1, "messages queued first: %s", 1, rc::gen::inRange(0, 5)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PriorityProperty);
-IPCSPEC_REGISTER_PROPERTY(MsgSizeProperty);
-IPCSPEC_REGISTER_PROPERTY(NonBlockProperty);
-IPCSPEC_REGISTER_PROPERTY(PrioMaxProperty);
-IPCSPEC_REGISTER_PROPERTY(AccessModeProperty);
+IPCSPEC_REGISTER_PROPERTY(AccessModeProperty, "POSIX-MQ-EBADF", {.applies = ForPosixMq});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -19,9 +19,7 @@ namespace {
 constexpr std::string_view kTimedCalls[] = {"mq_timedreceive on an empty queue",
                                             "mq_timedsend on a full queue"};
 
-class TimedProperty : public NamedProperty {
- public:
-  TimedProperty() : NamedProperty("POSIX-MQ-ETIMEDOUT", ForPosixMq, 15) {}
+class TimedProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool send = send_.Of(s);
     const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(timeout_.Of(s), 10000));
@@ -51,7 +49,6 @@ class TimedProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<bool> send_{this, 0, "the timed call is %s", false, kTimedCalls};
   const Param<uint64_t> timeout_{
       this,
@@ -61,6 +58,8 @@ class TimedProperty : public NamedProperty {
       rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 80)),
       SayMilliseconds};
 };
+IPCSPEC_REGISTER_PROPERTY(TimedProperty, "POSIX-MQ-ETIMEDOUT",
+                          {.applies = ForPosixMq, .examples = 15});
 
 // Blocks `sig` in this thread while alive; the old mask comes back.
 class BlockSignal {
@@ -134,9 +133,7 @@ Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int
   return Verdict::Pass();
 }
 
-class NotifyProperty : public NamedProperty {
- public:
-  NotifyProperty() : NamedProperty("POSIX-MQ-NOTIFY", ForPosixMq, 10) {}
+class NotifyProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s) == SIGUSR2 ? SIGUSR2 : SIGUSR1;
     MqQueue q(4, 64);
@@ -149,7 +146,6 @@ class NotifyProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> rounds_{this, 0, "rounds of register, notify, re-register: %s", 2,
                            rc::gen::inRange(1, 4)};
   const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7,
@@ -161,9 +157,8 @@ class NotifyProperty : public NamedProperty {
                            rc::gen::element<int>(SIGUSR1, SIGUSR2),
                            SaySignal};
 };
-
-IPCSPEC_REGISTER_PROPERTY(TimedProperty);
-IPCSPEC_REGISTER_PROPERTY(NotifyProperty);
+IPCSPEC_REGISTER_PROPERTY(NotifyProperty, "POSIX-MQ-NOTIFY",
+                          {.applies = ForPosixMq, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -32,9 +32,7 @@ Applicability ForPosix(const Transport& t) {
   return OnlyFor(t, {"posix_shm"}, "SEM-* checks a POSIX sem_open rule (posix_shm's lock)");
 }
 
-class CountProperty : public NamedProperty {
- public:
-  CountProperty() : NamedProperty("SEM-COUNT", ForSem) {}
+class CountProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     std::string err;
     std::unique_ptr<Semaphore> sem =
@@ -44,29 +42,25 @@ class CountProperty : public NamedProperty {
                                   env);
   }
 
- private:
   const Param<int> processes_{this, 0, "processes incrementing the counter: %s", 3,
                               rc::gen::inRange(2, 7)};
   const Param<int> rounds_{this, 1, "times each takes the semaphore: %s", 1000,
                            rc::gen::inRange(1, 3000)};
 };
-IPCSPEC_REGISTER_PROPERTY(CountProperty);
+IPCSPEC_REGISTER_PROPERTY(CountProperty, "SEM-COUNT", {.applies = ForSem});
 
 constexpr std::string_view kUndo[] = {"without SEM_UNDO (a plain decrement)", "with SEM_UNDO"};
 
-class UndoProperty : public NamedProperty {
- public:
-  UndoProperty() : NamedProperty("SEM-UNDO", ForSysv) {}
+class UndoProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUndoOnKill(undo_.Of(s), std::max(1, waiters_.Of(s)), env);
   }
 
- private:
   const ChoiceParam<bool> undo_{this, 0, "the holder takes the semaphore %s", true, kUndo};
   const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1,
                             rc::gen::inRange(1, 4)};
 };
-IPCSPEC_REGISTER_PROPERTY(UndoProperty);
+IPCSPEC_REGISTER_PROPERTY(UndoProperty, "SEM-UNDO", {.applies = ForSysv});
 
 // One System V semaphore set of one semaphore, removed on scope exit.
 struct SysvSet {
@@ -82,9 +76,7 @@ struct SysvSet {
   int Value() const { return ::semctl(id, 0, GETVAL); }
 };
 
-class NoWaitProperty : public NamedProperty {
- public:
-  NoWaitProperty() : NamedProperty("SEM-NOWAIT", ForSysv) {}
+class NoWaitProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int value = value_.Of(s);
     const int timeout_ms = timeout_.Of(s);
@@ -117,16 +109,13 @@ class NoWaitProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> value_{this, 0, "the semaphore's value is %s", 0, rc::gen::inRange(0, 5)};
   const Param<int> timeout_{
       this, 1, "semtimedop may wait %s", 10, rc::gen::inRange(1, 40), SayMilliseconds};
 };
-IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(NoWaitProperty, "SEM-NOWAIT", {.applies = ForSysv});
 
-class RmidProperty : public NamedProperty {
- public:
-  RmidProperty() : NamedProperty("SEM-RMID", ForSysv) {}
+class RmidProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n = std::max(1, waiters_.Of(s));
     SysvSet set;
@@ -159,15 +148,12 @@ class RmidProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const Param<int> waiters_{this, 0, "processes blocked in semop before the removal: %s", 2,
                             rc::gen::inRange(1, 5)};
 };
-IPCSPEC_REGISTER_PROPERTY(RmidProperty);
+IPCSPEC_REGISTER_PROPERTY(RmidProperty, "SEM-RMID", {.applies = ForSysv});
 
-class TryWaitProperty : public NamedProperty {
- public:
-  TryWaitProperty() : NamedProperty("SEM-TRYWAIT", ForPosix) {}
+class TryWaitProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int posts = posts_.Of(s);
     std::string err;
@@ -197,23 +183,19 @@ class TryWaitProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> posts_{this, 0, "posts after the waits: %s", 3, rc::gen::inRange(0, 20)};
 };
-IPCSPEC_REGISTER_PROPERTY(TryWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(TryWaitProperty, "SEM-TRYWAIT", {.applies = ForPosix});
 
-class UnlinkProperty : public NamedProperty {
- public:
-  UnlinkProperty() : NamedProperty("SEM-UNLINK", ForPosix) {}
+class UnlinkProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUnlinkKeepsHandles(posts_.Of(s), env);
   }
 
- private:
   const Param<int> posts_{this, 0, "posts by the other process after the unlink: %s", 2,
                           rc::gen::inRange(1, 10)};
 };
-IPCSPEC_REGISTER_PROPERTY(UnlinkProperty);
+IPCSPEC_REGISTER_PROPERTY(UnlinkProperty, "SEM-UNLINK", {.applies = ForPosix});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,9 +25,7 @@
 namespace ipcspec::props {
 namespace {
 
-class SegvProperty : public NamedProperty {
- public:
-  SegvProperty() : NamedProperty("SHM-SEGV", ForShm, 15) {}
+class SegvProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const bool after_detach = after_detach_.Of(s);
     const uint64_t size = size_.Of(s);
@@ -65,15 +63,12 @@ class SegvProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam after_detach_{this, 0, "the write comes after detaching: %s", false};
   const BytesParam size_{this, 1, "the segment is %s", 4096, SegmentSize()};
 };
-IPCSPEC_REGISTER_PROPERTY(SegvProperty);
+IPCSPEC_REGISTER_PROPERTY(SegvProperty, "SHM-SEGV", {.applies = ForShm, .examples = 15});
 
-class NattchProperty : public NamedProperty {
- public:
-  NattchProperty() : NamedProperty("SHM-NATTCH", ForSysv, 15) {}
+class NattchProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {own_.Step(*rc::gen::inRange(1, 5))};
@@ -147,18 +142,15 @@ class NattchProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> own_{this, 0, "this process attaches %s times", 1};
   const std::vector<Param<uint64_t>> child_ = {{this, 10, "child 1 attaches %s times", 0},
                                                {this, 11, "child 2 attaches %s times", 0},
                                                {this, 12, "child 3 attaches %s times", 0},
                                                {this, 13, "child 4 attaches %s times", 0}};
 };
-IPCSPEC_REGISTER_PROPERTY(NattchProperty);
+IPCSPEC_REGISTER_PROPERTY(NattchProperty, "SHM-NATTCH", {.applies = ForSysv, .examples = 15});
 
-class OpenSizeProperty : public NamedProperty {
- public:
-  OpenSizeProperty() : NamedProperty("SHM-OPEN-SIZE0", ForPosix, 15) {}
+class OpenSizeProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
@@ -178,14 +170,12 @@ class OpenSizeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "ftruncate sets %s", 4096, SegmentSize()};
 };
-IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty, "SHM-OPEN-SIZE0",
+                          {.applies = ForPosix, .examples = 15});
 
-class CreateExclProperty : public NamedProperty {
- public:
-  CreateExclProperty() : NamedProperty("SHM-CREATE-EXCL", ForShm, 15) {}
+class CreateExclProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int n = racers_.Of(s);
     const bool sysv = IsSysv(t);
@@ -226,9 +216,9 @@ class CreateExclProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> racers_{this, 0, "%s processes race to create it", 4, rc::gen::inRange(2, 9)};
 };
-IPCSPEC_REGISTER_PROPERTY(CreateExclProperty);
+IPCSPEC_REGISTER_PROPERTY(CreateExclProperty, "SHM-CREATE-EXCL",
+                          {.applies = ForShm, .examples = 15});
 }  // namespace
 }  // namespace ipcspec::props

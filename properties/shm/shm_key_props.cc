@@ -35,9 +35,7 @@ uint64_t ShmMax() {
 constexpr std::string_view kSizeClasses[] = {"0 bytes (below SHMMIN)", "above SHMMAX",
                                              "not a page multiple"};
 
-class SizeBoundsProperty : public NamedProperty {
- public:
-  SizeBoundsProperty() : NamedProperty("SHM-SIZE-BOUNDS", ForSysv, 10) {}
+class SizeBoundsProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int cls = class_.Of(s);
     const uint64_t extra = std::clamp<uint64_t>(extra_.Of(s), 1, Page() - 1);
@@ -69,15 +67,14 @@ class SizeBoundsProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<int> class_{this, 0, "the size asked for is %s", 2, kSizeClasses};
   const BytesParam extra_{this, 1, "off a page boundary by %s", 1,
                           rc::gen::inRange<uint64_t>(1, Page())};
 };
+IPCSPEC_REGISTER_PROPERTY(SizeBoundsProperty, "SHM-SIZE-BOUNDS",
+                          {.applies = ForSysv, .examples = 10});
 
-class SizeFixedProperty : public NamedProperty {
- public:
-  SizeFixedProperty() : NamedProperty("SHM-SIZE-FIXED", ForSysv, 10) {}
+class SizeFixedProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = std::max<uint64_t>(2, *ShmSize());
@@ -104,14 +101,13 @@ class SizeFixedProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is made with %s", 4096};
   const BytesParam ask_{this, 1, "its key is looked up with %s", 0};
 };
+IPCSPEC_REGISTER_PROPERTY(SizeFixedProperty, "SHM-SIZE-FIXED",
+                          {.applies = ForSysv, .examples = 10});
 
-class RndProperty : public NamedProperty {
- public:
-  RndProperty() : NamedProperty("SHM-RND", ForSysv, 10) {}
+class RndProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t lba = Lba(), off = std::clamp<uint64_t>(offset_.Of(s), 1, lba - 1);
     SysvId id(::shmget(IPC_PRIVATE, Page(), IPC_CREAT | 0600));
@@ -145,14 +141,12 @@ class RndProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam offset_{this, 0, "the address is %s past an SHMLBA boundary", 1,
                            rc::gen::inRange<uint64_t>(1, Lba())};
 };
+IPCSPEC_REGISTER_PROPERTY(RndProperty, "SHM-RND", {.applies = ForSysv, .examples = 10});
 
-class KeyLookupProperty : public NamedProperty {
- public:
-  KeyLookupProperty() : NamedProperty("SHM-KEY-LOOKUP", ForSysv, 10) {}
+class KeyLookupProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     std::vector<key_t> keys;
     std::vector<std::unique_ptr<SysvId>> ids;
@@ -189,18 +183,17 @@ class KeyLookupProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> keys_{this, 0, "%s keys have segments", 1, rc::gen::inRange(1, 5)};
   const YesNoParam child_{this, 1, "another process looks them up: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(KeyLookupProperty, "SHM-KEY-LOOKUP",
+                          {.applies = ForSysv, .examples = 10});
 
 constexpr std::string_view kBadAddresses[] = {
     "an address already detached", "an unaligned address inside the attach",
     "the start of a later page of the attach", "an address never attached"};
 
-class DtEinvalProperty : public NamedProperty {
- public:
-  DtEinvalProperty() : NamedProperty("SHM-DT-EINVAL", ForSysv, 10) {}
+class DtEinvalProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     SysvId id(::shmget(IPC_PRIVATE, 2 * Page(), IPC_CREAT | 0600));
     if (!id) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));
@@ -229,16 +222,10 @@ class DtEinvalProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<int> what_{this, 0, "shmdt is given %s", 0, kBadAddresses};
   const Param<int> attaches_{this, 1, "the segment has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(SizeBoundsProperty);
-IPCSPEC_REGISTER_PROPERTY(SizeFixedProperty);
-IPCSPEC_REGISTER_PROPERTY(RndProperty);
-IPCSPEC_REGISTER_PROPERTY(KeyLookupProperty);
-IPCSPEC_REGISTER_PROPERTY(DtEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(DtEinvalProperty, "SHM-DT-EINVAL", {.applies = ForSysv, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -44,9 +44,7 @@ std::string PersistRound(const Transport& t, int id, const NamedObject& obj, uin
   return "";
 }
 
-class PersistProperty : public NamedProperty {
- public:
-  PersistProperty() : NamedProperty("SHM-PERSIST", ForShm, 15) {}
+class PersistProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {size_.Step(*ShmSize())};
@@ -93,13 +91,11 @@ class PersistProperty : public NamedProperty {
     return PassUnless(PersistRound(t, id.get(), obj, size, round));
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096};
 };
+IPCSPEC_REGISTER_PROPERTY(PersistProperty, "SHM-PERSIST", {.applies = ForShm, .examples = 15});
 
-class RmidReattachProperty : public NamedProperty {
- public:
-  RmidReattachProperty() : NamedProperty("SHM-RMID-REATTACH", ForSysv, 10) {}
+class RmidReattachProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     SysvId id(::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600));
@@ -131,15 +127,14 @@ class RmidReattachProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const Param<int> attaches_{this, 1, "it has %s attaches when removed", 1, rc::gen::inRange(1, 4)};
   const YesNoParam child_{this, 2, "a forked child attaches it again: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(RmidReattachProperty, "SHM-RMID-REATTACH",
+                          {.applies = ForSysv, .examples = 10});
 
-class RmidRepeatProperty : public NamedProperty {
- public:
-  RmidRepeatProperty() : NamedProperty("SHM-RMID-REPEAT", ForSysv, 10) {}
+class RmidRepeatProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -172,15 +167,14 @@ class RmidRepeatProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const Param<int> times_{this, 1, "IPC_RMID is called %s times", 2, rc::gen::inRange(2, 9)};
   const Param<int> attaches_{this, 2, "it has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(RmidRepeatProperty, "SHM-RMID-REPEAT",
+                          {.applies = ForSysv, .examples = 10});
 
-class RmidKeyGoneProperty : public NamedProperty {
- public:
-  RmidKeyGoneProperty() : NamedProperty("SHM-RMID-KEY-GONE", ForSysv, 10) {}
+class RmidKeyGoneProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const key_t key = FreshKey();
@@ -211,14 +205,13 @@ class RmidKeyGoneProperty : public NamedProperty {
     return PassUnless(NotZero(again.bytes(), size), "the new segment for the key is not zeroed: ");
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const YesNoParam attached_{this, 1, "it is still attached when removed: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(RmidKeyGoneProperty, "SHM-RMID-KEY-GONE",
+                          {.applies = ForSysv, .examples = 10});
 
-class UnlinkRecreateProperty : public NamedProperty {
- public:
-  UnlinkRecreateProperty() : NamedProperty("SHM-UNLINK-RECREATE", ForPosix, 10) {}
+class UnlinkRecreateProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -250,14 +243,13 @@ class UnlinkRecreateProperty : public NamedProperty {
                       "a write through the old mapping reached the new object: ");
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const YesNoParam keep_fd_{this, 1, "the old descriptor stays open: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(UnlinkRecreateProperty, "SHM-UNLINK-RECREATE",
+                          {.applies = ForPosix, .examples = 10});
 
-class UnlinkFdProperty : public NamedProperty {
- public:
-  UnlinkFdProperty() : NamedProperty("SHM-UNLINK-FD", ForPosix, 10) {}
+class UnlinkFdProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const uint64_t resize = std::max<uint64_t>(1, resize_.Of(s));
@@ -286,17 +278,10 @@ class UnlinkFdProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const BytesParam resize_{this, 1, "it is then resized to %s", 4096, ShmSize()};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PersistProperty);
-IPCSPEC_REGISTER_PROPERTY(RmidReattachProperty);
-IPCSPEC_REGISTER_PROPERTY(RmidRepeatProperty);
-IPCSPEC_REGISTER_PROPERTY(RmidKeyGoneProperty);
-IPCSPEC_REGISTER_PROPERTY(UnlinkRecreateProperty);
-IPCSPEC_REGISTER_PROPERTY(UnlinkFdProperty);
+IPCSPEC_REGISTER_PROPERTY(UnlinkFdProperty, "SHM-UNLINK-FD", {.applies = ForPosix, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

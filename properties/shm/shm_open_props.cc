@@ -28,9 +28,7 @@ uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
 std::string Result(int rc) { return rc >= 0 ? "succeeded" : ErrnoName(errno); }
 
-class OpenRdonlyProperty : public NamedProperty {
- public:
-  OpenRdonlyProperty() : NamedProperty("SHM-OPEN-RDONLY", ForPosix, 10) {}
+class OpenRdonlyProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -65,11 +63,12 @@ class OpenRdonlyProperty : public NamedProperty {
                       "a write through the MAP_PRIVATE mapping reached the object: ");
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const BytesParam length_{this, 1, "ftruncate asks for %s", 0,
                            rc::gen::inRange<uint64_t>(0, 4 * Page())};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty, "SHM-OPEN-RDONLY",
+                          {.applies = ForPosix, .examples = 10});
 
 enum NameClass { kSlashOnly, kEmpty, kInnerSlash, kTooLong, kLongest, kNoSlash, kDoubleSlash };
 constexpr std::string_view kNameClasses[] = {"\"/\" alone",
@@ -100,9 +99,7 @@ std::string NameOf(int c, const std::string& unique) {
   }
 }
 
-class OpenNamesProperty : public NamedProperty {
- public:
-  OpenNamesProperty() : NamedProperty("SHM-OPEN-NAMES", ForPosix, 14) {}
+class OpenNamesProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int c = class_.Of(s);
     const std::string unique = UniqueName("/ipcspec-name");
@@ -130,13 +127,12 @@ class OpenNamesProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<int> class_{this, 0, "the name is %s", kNoSlash, kNameClasses};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenNamesProperty, "SHM-OPEN-NAMES",
+                          {.applies = ForPosix, .examples = 14});
 
-class OpenEnoentProperty : public NamedProperty {
- public:
-  OpenEnoentProperty() : NamedProperty("SHM-OPEN-ENOENT", ForPosix, 10) {}
+class OpenEnoentProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     NamedObject obj;
     if (unlinked_.Of(s)) {
@@ -165,14 +161,13 @@ class OpenEnoentProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam unlinked_{this, 0, "the name existed and was unlinked: %s", false};
   const YesNoParam rdonly_{this, 1, "the open is O_RDONLY: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenEnoentProperty, "SHM-OPEN-ENOENT",
+                          {.applies = ForPosix, .examples = 10});
 
-class OpenTruncProperty : public NamedProperty {
- public:
-  OpenTruncProperty() : NamedProperty("SHM-OPEN-TRUNC", ForPosix, 10) {}
+class OpenTruncProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -211,14 +206,13 @@ class OpenTruncProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the object holds %s", 4096};
   const Param<int> mode_{this, 1, "its mode is %s", 0600, SayMode};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenTruncProperty, "SHM-OPEN-TRUNC",
+                          {.applies = ForPosix, .examples = 10});
 
-class OpenCloexecProperty : public NamedProperty {
- public:
-  OpenCloexecProperty() : NamedProperty("SHM-OPEN-CLOEXEC", ForPosix, 8) {}
+class OpenCloexecProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     NamedObject obj;
     if (!obj.Create(Page())) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
@@ -236,16 +230,11 @@ class OpenCloexecProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam rdonly_{this, 0, "the open is O_RDONLY: %s", false};
   const YesNoParam create_{this, 1, "O_CREAT is given: %s", false};
 };
-
-IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenNamesProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenEnoentProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenTruncProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenCloexecProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenCloexecProperty, "SHM-OPEN-CLOEXEC",
+                          {.applies = ForPosix, .examples = 8});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -28,22 +28,18 @@ constexpr std::string_view kPlacements[] = {"in the flags' cache line",
                                             "on the page after the flags"};
 
 // An SHM-* property here whose one parameter (index 0) is the size of the
-// segment or object, drawn by SegmentSize().
+// segment ("the segment is %s"), or of the object, drawn by SegmentSize().
 class SizedProperty : public NamedProperty {
- public:
-  SizedProperty(std::string_view id, std::string_view size_words, AppliesFn applies)
-      : NamedProperty(id, applies, 20), size_{this, 0, size_words, 4096, SegmentSize()} {}
-  int DefaultExamples() const override { return 20; }
-
  protected:
+  explicit SizedProperty(std::string_view size_words = "the segment is %s")
+      : size_{this, 0, size_words, 4096, SegmentSize()} {}
   const BytesParam size_;
 };
 
-// A SizedProperty about one new POSIX object of that size, mapped shared:
-// Run makes and maps it and hands both to RunOn.
+// A SizedProperty about one new POSIX object of that size ("the object is
+// %s"), mapped shared: Run makes and maps it and hands both to RunOn.
 class MappedObjectProperty : public SizedProperty {
  public:
-  using SizedProperty::SizedProperty;
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const final {
     NamedObject obj;
     Mapping m;
@@ -52,6 +48,7 @@ class MappedObjectProperty : public SizedProperty {
   }
 
  protected:
+  MappedObjectProperty() : SizedProperty("the object is %s") {}
   virtual Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const = 0;
 };
 
@@ -74,11 +71,10 @@ Verdict ChildRewrites(uint8_t* p, uint64_t size, const CaseEnv& env, const char*
   return v;
 }
 
-class PublishProperty : public NamedProperty {
+// SHM-PUBLISH-SEM and, publishing with atomics, SHM-PUBLISH-ATOMIC.
+class PublishProperty final : public NamedProperty {
  public:
-  PublishProperty(std::string_view id, bool atomic) : NamedProperty(id), atomic_(atomic) {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 20; }
+  explicit PublishProperty(bool atomic) : atomic_(atomic) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {seed_.Step(*rc::gen::inRange<uint32_t>(1, 1000)),
@@ -108,31 +104,19 @@ class PublishProperty : public NamedProperty {
   const Param<uint32_t> seed_{this, 0, "the pattern seed is %s", 1};
   const ChoiceParam<bool> placement_{this, 1, "the payload lies %s", false, kPlacements};
 };
+IPCSPEC_REGISTER_PROPERTY(PublishProperty, "SHM-PUBLISH-SEM", {.applies = ForShm, .examples = 20},
+                          /*atomic=*/false);
+IPCSPEC_REGISTER_PROPERTY(PublishProperty, "SHM-PUBLISH-ATOMIC",
+                          {.applies = ForShm, .examples = 20}, /*atomic=*/true);
 
-class PublishSem : public PublishProperty {
- public:
-  PublishSem() : PublishProperty("SHM-PUBLISH-SEM", false) {}
-};
-IPCSPEC_REGISTER_PROPERTY(PublishSem);
-
-class PublishAtomic : public PublishProperty {
- public:
-  PublishAtomic() : PublishProperty("SHM-PUBLISH-ATOMIC", true) {}
-};
-IPCSPEC_REGISTER_PROPERTY(PublishAtomic);
-
-class ForkProperty : public SizedProperty {
- public:
-  ForkProperty() : SizedProperty("SHM-FORK", "the segment is %s", ForShm) {}
+class ForkProperty final : public SizedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(ForkProperty);
+IPCSPEC_REGISTER_PROPERTY(ForkProperty, "SHM-FORK", {.applies = ForShm, .examples = 20});
 
-class MapPrivateProperty : public MappedObjectProperty {
- public:
-  MapPrivateProperty() : MappedObjectProperty("SHM-MAP-PRIVATE", "the object is %s", ForPosix) {}
+class MapPrivateProperty final : public MappedObjectProperty {
   Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     uint8_t* view = m.bytes();
     Fill(view, size, 1, 0);
@@ -178,11 +162,10 @@ class MapPrivateProperty : public MappedObjectProperty {
     return v;
   }
 };
-IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty);
+IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty, "SHM-MAP-PRIVATE",
+                          {.applies = ForPosix, .examples = 20});
 
-class RmidAttachedProperty : public SizedProperty {
- public:
-  RmidAttachedProperty() : SizedProperty("SHM-RMID-ATTACHED", "the segment is %s", ForSysv) {}
+class RmidAttachedProperty final : public SizedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -219,12 +202,10 @@ class RmidAttachedProperty : public SizedProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
+IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty, "SHM-RMID-ATTACHED",
+                          {.applies = ForSysv, .examples = 20});
 
-class UnlinkMappedProperty : public MappedObjectProperty {
- public:
-  UnlinkMappedProperty()
-      : MappedObjectProperty("SHM-UNLINK-MAPPED", "the object is %s", ForPosix) {}
+class UnlinkMappedProperty final : public MappedObjectProperty {
   Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
@@ -245,7 +226,8 @@ class UnlinkMappedProperty : public MappedObjectProperty {
     return v;
   }
 };
-IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty);
+IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty, "SHM-UNLINK-MAPPED",
+                          {.applies = ForPosix, .examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

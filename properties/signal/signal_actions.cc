@@ -31,9 +31,7 @@ void WriteMarkHandler(int) {
   (void)!::write(g_hand_pipe, &c, 1);
 }
 
-class ResetHandProperty : public SignalProperty {
- public:
-  ResetHandProperty() : SignalProperty("SIG-RESETHAND", 20) {}
+class ResetHandProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     int p[2];
@@ -79,20 +77,17 @@ class ResetHandProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{
       this, 0, "the signal, handled with SA_RESETHAND, is %s", SIGUSR1, TermSignal(), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ResetHandProperty);
+IPCSPEC_REGISTER_PROPERTY(ResetHandProperty, "SIG-RESETHAND", {.examples = 20});
 
 // The hook raises the same signal once from inside the first handler.
 void RaiseAgainOnce(int sig, int depth) {
   if (depth == 1 && DeliveryCount() == 1) ::raise(sig);
 }
 
-class NoDeferProperty : public SignalProperty {
- public:
-  NoDeferProperty() : SignalProperty("SIG-NODEFER", 30) {}
+class NoDeferProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const bool nodefer = nodefer_.Of(s);
@@ -118,13 +113,12 @@ class NoDeferProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{
       this,         0,        "the signal, raised again inside its handler, is %s", SIGUSR1,
       TermSignal(), SaySignal};
   const YesNoParam nodefer_{this, 1, "its handler has SA_NODEFER: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(NoDeferProperty);
+IPCSPEC_REGISTER_PROPERTY(NoDeferProperty, "SIG-NODEFER", {.examples = 30});
 
 int g_mask_other = 0;
 // From inside the handler of the first signal, raise the other one (in sa_mask).
@@ -132,9 +126,7 @@ void RaiseOther(int sig, int depth) {
   if (depth == 1 && sig != g_mask_other && DeliveryCount() == 1) ::raise(g_mask_other);
 }
 
-class SaMaskProperty : public SignalProperty {
- public:
-  SaMaskProperty() : SignalProperty("SIG-SA-MASK", 30) {}
+class SaMaskProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int a = *TermSignal();
@@ -169,19 +161,16 @@ class SaMaskProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> first_{this, 0, "the handled signal is %s", SIGUSR1, SaySignal};
   const Param<int> second_{this, 1, "its sa_mask holds %s, raised inside the handler", SIGUSR2,
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(SaMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(SaMaskProperty, "SIG-SA-MASK", {.examples = 30});
 
 SharedFlags* g_restart_flags = nullptr;
 void RaiseFlagHandler(int) { g_restart_flags->Raise(0); }
 
-class RestartProperty : public SignalProperty {
- public:
-  RestartProperty() : SignalProperty("SIG-RESTART", 20) {}
+class RestartProperty final : public SignalProperty {
   // The reader is a forked child, so that this process, its parent, may read
   // its /proc/<pid>/syscall under any ptrace policy.
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -245,12 +234,11 @@ class RestartProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{this,         0,        "the signal interrupting read(2) is %s", SIGUSR1,
                            TermSignal(), SaySignal};
   const YesNoParam restart_{this, 1, "its handler has SA_RESTART: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(RestartProperty);
+IPCSPEC_REGISTER_PROPERTY(RestartProperty, "SIG-RESTART", {.examples = 20});
 
 // What a child tries against SIGKILL and SIGSTOP before they are sent.
 enum Attempt : uint64_t { kTryBlock = 1, kTryIgnore = 2, kTryHandle = 4 };
@@ -265,9 +253,7 @@ std::string SayAttempts(uint64_t v) {
 // SIG-UNCATCHABLE: sigaction refuses SIGKILL and SIGSTOP, blocking them is
 // ignored, and a child that tried all of it (and said so, through a pipe,
 // with its mask visible in /proc/PID/status) still stops and dies.
-class UncatchableProperty : public SignalProperty {
- public:
-  UncatchableProperty() : SignalProperty("SIG-UNCATCHABLE", 15) {}
+class UncatchableProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     if (Verdict v = CheckCalls(); !v.ok()) return v;
     const uint64_t attempts = attempts_.Of(s);
@@ -322,7 +308,6 @@ class UncatchableProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   static Verdict CheckCalls() {
     for (int sig : {SIGKILL, SIGSTOP}) {
       if (InstallRecorder(sig) != -EINVAL) {
@@ -353,7 +338,7 @@ class UncatchableProperty : public SignalProperty {
       SayAttempts};
   const YesNoParam stop_first_{this, 1, "SIGSTOP is sent before SIGKILL: %s", true};
 };
-IPCSPEC_REGISTER_PROPERTY(UncatchableProperty);
+IPCSPEC_REGISTER_PROPERTY(UncatchableProperty, "SIG-UNCATCHABLE", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

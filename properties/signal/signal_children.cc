@@ -36,9 +36,7 @@ std::string Same(const siginfo_t& a, const siginfo_t& b) {
                       DescribeChildInfo(b), " (pid ", b.si_pid, ")");
 }
 
-class ChldExitProperty : public SignalProperty {
- public:
-  ChldExitProperty() : SignalProperty("SIG-CHLD-EXIT", 20) {}
+class ChldExitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t ending = ending_.Of(s);
     const int code = code_.Of(s), sig = signal_.Of(s);
@@ -88,7 +86,6 @@ class ChldExitProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum Ending : uint64_t { kExits, kRaises, kKilled };
   static constexpr std::string_view kEndings[] = {"exits", "raises a terminating signal",
                                                   "is killed by its parent"};
@@ -97,11 +94,9 @@ class ChldExitProperty : public SignalProperty {
   const Param<int> signal_{
       this, 2, "the terminating signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldExitProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldExitProperty, "SIG-CHLD-EXIT", {.examples = 20});
 
-class ChldStopContProperty : public SignalProperty {
- public:
-  ChldStopContProperty() : SignalProperty("SIG-CHLD-STOPCONT", 15) {}
+class ChldStopContProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s), rounds = rounds_.Of(s);
     const bool by_child = by_child_.Of(s);
@@ -152,7 +147,6 @@ class ChldStopContProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> signal_{this,     0, "the stop signal is %s", SIGSTOP, GenSignal(StopSignals()),
                            SaySignal};
   const YesNoParam by_child_{this, 1, "the child raises it itself (else the parent sends it): %s",
@@ -160,13 +154,11 @@ class ChldStopContProperty : public SignalProperty {
   const Param<int> rounds_{this, 2, "it is stopped and continued %s times", 1,
                            rc::gen::inRange(1, 4)};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldStopContProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldStopContProperty, "SIG-CHLD-STOPCONT", {.examples = 15});
 
 constexpr std::string_view kHandlers[] = {"SIG_DFL", "a handler"};
 
-class NoCldStopProperty : public SignalProperty {
- public:
-  NoCldStopProperty() : SignalProperty("SIG-NOCLDSTOP", 15) {}
+class NoCldStopProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);
@@ -222,12 +214,11 @@ class NoCldStopProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<uint64_t> handler_{this, 0, "SIGCHLD has %s with SA_NOCLDSTOP", 0, kHandlers};
   const Param<int> signal_{
       this, 1, "the child is stopped by %s", SIGSTOP, GenSignal(StopSignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(NoCldStopProperty);
+IPCSPEC_REGISTER_PROPERTY(NoCldStopProperty, "SIG-NOCLDSTOP", {.examples = 15});
 
 // Forks `n` children that exit with codes base..base+n-1 once `release`
 // hits end of file. Returns their pids (empty when a fork failed).
@@ -264,9 +255,7 @@ std::string ExpectNoZombies(const std::string& what) {
   return failure;
 }
 
-class NoCldWaitProperty : public SignalProperty {
- public:
-  NoCldWaitProperty() : SignalProperty("SIG-NOCLDWAIT", 15) {}
+class NoCldWaitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool handler = handler_.Of(s) != 0;
     QuietSigchld();
@@ -291,16 +280,13 @@ class NoCldWaitProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
   const ChoiceParam<uint64_t> handler_{this, 1, "SIGCHLD has %s with SA_NOCLDWAIT", 0, kHandlers};
   const Param<int> code_{this, 2, "their exit codes start at %s", 0, rc::gen::inRange(0, 250)};
 };
-IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty, "SIG-NOCLDWAIT", {.examples = 15});
 
-class ChldIgnProperty : public SignalProperty {
- public:
-  ChldIgnProperty() : SignalProperty("SIG-CHLD-IGN", 15) {}
+class ChldIgnProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     if (!blocked_.Of(s)) {
@@ -324,15 +310,12 @@ class ChldIgnProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
   const YesNoParam blocked_{this, 1, "SIGCHLD is blocked: %s", true};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty, "SIG-CHLD-IGN", {.examples = 15});
 
-class ChldCoalesceProperty : public SignalProperty {
- public:
-  ChldCoalesceProperty() : SignalProperty("SIG-CHLD-COALESCE", 15) {}
+class ChldCoalesceProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     Pipe release;
@@ -373,10 +356,9 @@ class ChldCoalesceProperty : public SignalProperty {
                                                         failure));
   }
 
- private:
   const Param<int> children_{this, 0, "%s children end", 2, rc::gen::inRange(2, 7)};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldCoalesceProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldCoalesceProperty, "SIG-CHLD-COALESCE", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -29,9 +29,7 @@ uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 constexpr std::string_view kDelivers[] = {"only unblocks (default actions)",
                                           "installs recording handlers, then unblocks"};
 
-class ExecDeliverProperty : public SignalProperty {
- public:
-  ExecDeliverProperty() : SignalProperty("SIG-EXEC-DELIVER", 15) {}
+class ExecDeliverProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{handlers_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kDelivers))),
@@ -123,11 +121,10 @@ class ExecDeliverProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> handlers_{this, 0, "the new image %s", 1, kDelivers};
   const Param<uint64_t> parent_{this, 1, "before the exec the parent sends %s", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(ExecDeliverProperty);
+IPCSPEC_REGISTER_PROPERTY(ExecDeliverProperty, "SIG-EXEC-DELIVER", {.examples = 15});
 
 constexpr std::string_view kFlagNames[] = {"SA_RESTART", "SA_NODEFER", "SA_RESETHAND", "SA_ONSTACK",
                                            "SA_SIGINFO"};
@@ -138,9 +135,7 @@ constexpr std::string_view kChlds[] = {"SIG_IGN", "SIG_DFL with SA_NOCLDWAIT",
                                        "a handler with SA_NOCLDSTOP", "SIG_DFL"};
 void NoopInfo(int, siginfo_t*, void*) {}
 
-class ExecFlagsProperty : public SignalProperty {
- public:
-  ExecFlagsProperty() : SignalProperty("SIG-EXEC-FLAGS", 15) {}
+class ExecFlagsProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t handled = *GenMask(PlaySignals());
@@ -213,18 +208,15 @@ class ExecFlagsProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> handled_{this, 0, "before execve %s are handled", 0, SayMask};
   const Param<uint64_t> ignored_{this, 1, "%s are ignored", 0, SayMask};
   const Param<uint64_t> flags_{this, 2, "with %s", 0, SayFlags};
   const Param<uint64_t> mask_{this, 3, "and sa_mask %s", 0, SayMask};
   const ChoiceParam<uint64_t> chld_{this, 4, "SIGCHLD has %s", kChldDefault, kChlds};
 };
-IPCSPEC_REGISTER_PROPERTY(ExecFlagsProperty);
+IPCSPEC_REGISTER_PROPERTY(ExecFlagsProperty, "SIG-EXEC-FLAGS", {.examples = 15});
 
-class SfdExecProperty : public SignalProperty {
- public:
-  SfdExecProperty() : SignalProperty("SIG-SFD-EXEC", 15) {}
+class SfdExecProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{cloexec_.Step(*rc::gen::arbitrary<bool>()),
@@ -286,11 +278,10 @@ class SfdExecProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> cloexec_{this, 0, "the signalfd has SFD_CLOEXEC: %s", false, SayYesNo};
   const Param<uint64_t> mask_{this, 1, "its mask is %s", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdExecProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdExecProperty, "SIG-SFD-EXEC", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

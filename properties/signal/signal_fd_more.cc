@@ -44,9 +44,7 @@ uint64_t ReadSignals(int fd) {
 constexpr std::string_view kFlagNames[] = {"SFD_NONBLOCK", "SFD_CLOEXEC"};
 std::string SayFlags(uint64_t v) { return SayBitNames(v, kFlagNames, "no flag"); }
 
-class SfdNonblockProperty : public SignalProperty {
- public:
-  SfdNonblockProperty() : SignalProperty("SIG-SFD-NONBLOCK", 20) {}
+class SfdNonblockProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t flags = flags_.Of(s);
     const int sig = signal_.Of(s);
@@ -105,17 +103,14 @@ class SfdNonblockProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> flags_{this,    0, "the flags are %s", 1, rc::gen::inRange<uint64_t>(0, 4),
                                SayFlags};
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdNonblockProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdNonblockProperty, "SIG-SFD-NONBLOCK", {.examples = 20});
 
-class SfdForkProperty : public SignalProperty {
- public:
-  SfdForkProperty() : SignalProperty("SIG-SFD-FORK", 15) {}
+class SfdForkProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t parent = parent_.Of(s) & PlayBits(), child = child_.Of(s) & PlayBits();
     const sigset_t all = BitsSet(PlayBits());
@@ -154,17 +149,14 @@ class SfdForkProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> parent_{
       this, 0, "the parent has %s pending at fork", 0, GenMask(PlaySignals()), SayMask};
   const Param<uint64_t> child_{
       this, 1, "the child sends itself %s", 0, GenMask(PlaySignals(), true), SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdForkProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdForkProperty, "SIG-SFD-FORK", {.examples = 15});
 
-class SfdErrorsProperty : public SignalProperty {
- public:
-  SfdErrorsProperty() : SignalProperty("SIG-SFD-ERRORS", 20) {}
+class SfdErrorsProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     const int sig = signal_.Of(s);
@@ -211,7 +203,6 @@ class SfdErrorsProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum SfdError : uint64_t { kNotOpen, kNotSignalfd, kBadFlags, kShortRead };
   static constexpr std::string_view kErrors[] = {
       "signalfd on a descriptor that is not open", "signalfd on a pipe",
@@ -222,7 +213,7 @@ class SfdErrorsProperty : public SignalProperty {
   const Param<int> signal_{
       this, 2, "the pending signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdErrorsProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdErrorsProperty, "SIG-SFD-ERRORS", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

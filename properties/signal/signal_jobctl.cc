@@ -74,9 +74,7 @@ std::string StopChild(pid_t pid, int sig, const Deadline& deadline) {
   return "";
 }
 
-class ContResumeProperty : public SignalProperty {
- public:
-  ContResumeProperty() : SignalProperty("SIG-CONT-RESUME", 15) {}
+class ContResumeProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t disp = disposition_.Of(s);
     const bool blocked = blocked_.Of(s);
@@ -122,7 +120,6 @@ class ContResumeProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum ContDisposition : uint64_t { kContDefault, kContIgnore, kContHandler };
   static constexpr std::string_view kContDispositions[] = {"SIG_DFL", "SIG_IGN", "a handler"};
   const ChoiceParam<uint64_t> disposition_{this, 0, "the child's SIGCONT disposition is %s",
@@ -131,11 +128,9 @@ class ContResumeProperty : public SignalProperty {
   const Param<int> stop_{this,     2, "it is stopped by %s", SIGSTOP, GenSignal(StopSignals()),
                          SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ContResumeProperty);
+IPCSPEC_REGISTER_PROPERTY(ContResumeProperty, "SIG-CONT-RESUME", {.examples = 15});
 
-class StopPendingProperty : public SignalProperty {
- public:
-  StopPendingProperty() : SignalProperty("SIG-STOP-PENDING", 15) {}
+class StopPendingProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t q = *GenMask(PlaySignals(), true);
@@ -200,19 +195,16 @@ class StopPendingProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> sent_{this, 0, "%s are sent while the child is stopped", 0, SayMask};
   const Param<uint64_t> handled_{this, 1, "the child handles %s", 0, SayMask};
   const Param<bool> kill_{this, 2, "the stop then ends with SIGKILL (else SIGCONT): %s", false,
                           SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(StopPendingProperty);
+IPCSPEC_REGISTER_PROPERTY(StopPendingProperty, "SIG-STOP-PENDING", {.examples = 15});
 
 std::vector<int> StopContSignals() { return {SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT}; }
 
-class StopContDiscardProperty : public SignalProperty {
- public:
-  StopContDiscardProperty() : SignalProperty("SIG-STOPCONT-DISCARD", 15) {}
+class StopContDiscardProperty final : public SignalProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
     return absl::StrCat("kill(child, ", SignalName(static_cast<int>(s.arg)), ")");
@@ -262,7 +254,7 @@ class StopContDiscardProperty : public SignalProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(StopContDiscardProperty);
+IPCSPEC_REGISTER_PROPERTY(StopContDiscardProperty, "SIG-STOPCONT-DISCARD", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -92,9 +92,7 @@ int Probe(uint64_t api, pid_t pid) {
   return ::kill(pid, 0);
 }
 
-class KillProbeProperty : public SignalProperty {
- public:
-  KillProbeProperty() : SignalProperty("SIG-KILL-PROBE", 20) {}
+class KillProbeProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t target = target_.Of(s);
     uint64_t api = api_.Of(s);
@@ -161,15 +159,12 @@ class KillProbeProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> target_{this, 0, "the target is %s", kSelf, kTargets};
   const ChoiceParam<uint64_t> api_{this, 1, "the call is %s", kKill, kApis};
 };
-IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
+IPCSPEC_REGISTER_PROPERTY(KillProbeProperty, "SIG-KILL-PROBE", {.examples = 20});
 
-class KillErrnoProperty : public SignalProperty {
- public:
-  KillErrnoProperty() : SignalProperty("SIG-KILL-ERRNO", 20) {}
+class KillErrnoProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const bool use_sigqueue = sigqueue_.Of(s) && c != kNotAGroup;
@@ -209,7 +204,6 @@ class KillErrnoProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum ErrnoCase : uint64_t { kBadSelf, kBadChild, kNoSuchPid, kIntMin, kNotAGroup, kNoSuchPidBad };
   static constexpr std::string_view kErrnoCases[] = {
       "an invalid signal to itself",
@@ -223,7 +217,7 @@ class KillErrnoProperty : public SignalProperty {
                         rc::gen::element<int>(-1, 65, 200, INT_MAX)};
   const YesNoParam sigqueue_{this, 2, "it uses sigqueue (else kill): %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty);
+IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty, "SIG-KILL-ERRNO", {.examples = 20});
 
 bool HasCapKill() {
   std::ifstream in("/proc/self/status");
@@ -235,9 +229,7 @@ bool HasCapKill() {
   return false;
 }
 
-class KillEpermProperty : public SignalProperty {
- public:
-  KillEpermProperty() : SignalProperty("SIG-KILL-EPERM", 15) {}
+class KillEpermProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // Only ever signal 0, and only at a process that is certainly another
     // user's: the root harness above a case that runs under its own uid, or
@@ -290,17 +282,14 @@ class KillEpermProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum PermApi : uint64_t { kPermKill, kPermSigqueue, kPermTgkill, kPermQueueinfo, kPermPidfd };
   static constexpr std::string_view kPermApis[] = {"kill", "sigqueue", "tgkill", "rt_sigqueueinfo",
                                                    "pidfd_send_signal"};
   const ChoiceParam<uint64_t> api_{this, 0, "the probe uses %s", kPermKill, kPermApis};
 };
-IPCSPEC_REGISTER_PROPERTY(KillEpermProperty);
+IPCSPEC_REGISTER_PROPERTY(KillEpermProperty, "SIG-KILL-EPERM", {.examples = 15});
 
-class KillZombieProperty : public SignalProperty {
- public:
-  KillZombieProperty() : SignalProperty("SIG-KILL-ZOMBIE", 15) {}
+class KillZombieProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int code = code_.Of(s);
     Target child;
@@ -325,17 +314,14 @@ class KillZombieProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> code_{this, 0, "the child exits with %s", 0, rc::gen::inRange(0, 256)};
   const Param<uint64_t> signals_{
       this, 1, "the zombie is sent %s", 0, GenMask(PlaySignals(), true), SayMask};
   const YesNoParam sigkill_{this, 2, "and SIGKILL: %s", true};
 };
-IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
+IPCSPEC_REGISTER_PROPERTY(KillZombieProperty, "SIG-KILL-ZOMBIE", {.examples = 15});
 
-class PidfdSendProperty : public SignalProperty {
- public:
-  PidfdSendProperty() : SignalProperty("SIG-PIDFD-SEND", 20) {}
+class PidfdSendProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const int sig = signal_.Of(s);
@@ -370,7 +356,6 @@ class PidfdSendProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum PidfdCase : uint64_t { kLive, kZombieTarget, kReaped, kWrongSigno, kBadFlags };
   static constexpr std::string_view kPidfdCases[] = {
       "to a live child", "to a zombie child", "to a child already reaped",
@@ -380,7 +365,7 @@ class PidfdSendProperty : public SignalProperty {
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(PidfdSendProperty);
+IPCSPEC_REGISTER_PROPERTY(PidfdSendProperty, "SIG-PIDFD-SEND", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

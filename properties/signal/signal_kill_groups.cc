@@ -108,9 +108,7 @@ std::vector<pid_t> ForkGroups(int n_case, int n_group, bool leader_exits, int si
   return pids;
 }
 
-class KillPgrpProperty : public SignalProperty {
- public:
-  KillPgrpProperty() : SignalProperty("SIG-KILL-PGRP", 15) {}
+class KillPgrpProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n_case = in_case_.Of(s), n_group = std::max(1, in_group_.Of(s)), sig = signal_.Of(s);
     const bool leader_exits = leader_exits_.Of(s) && n_group > 1;
@@ -180,7 +178,6 @@ class KillPgrpProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum PgrpApi : uint64_t { kKillZero, kKillNegative, kKillpg };
   static constexpr std::string_view kPgrpApis[] = {"kill(0) (the caller's group)", "kill(-pgid)",
                                                    "killpg(pgid)"};
@@ -196,7 +193,7 @@ class KillPgrpProperty : public SignalProperty {
   const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(KillPgrpProperty);
+IPCSPEC_REGISTER_PROPERTY(KillPgrpProperty, "SIG-KILL-PGRP", {.examples = 15});
 
 std::string SayDefaultTargets(uint64_t v) {
   std::vector<std::string> which;
@@ -251,9 +248,7 @@ int NamespaceInit(int targets, uint64_t kinds, int sig, int report_fd) {
   return 0;
 }
 
-class KillAllProperty : public SignalProperty {
- public:
-  KillAllProperty() : SignalProperty("SIG-KILL-ALL", 10) {}
+class KillAllProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int n = *rc::gen::inRange(0, 4);
@@ -329,13 +324,12 @@ class KillAllProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> targets_{this, 0, "%s other processes run in the namespace", 2};
   const Param<uint64_t> kinds_{this, 1, "of them, %s keep the default action", 0,
                                SayDefaultTargets};
   const Param<int> signal_{this, 2, "the signal is %s", SIGUSR1, SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(KillAllProperty);
+IPCSPEC_REGISTER_PROPERTY(KillAllProperty, "SIG-KILL-ALL", {.examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -181,9 +181,7 @@ std::array<int, kSlots> DefaultSignals() {
   return {SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 3};
 }
 
-class SignalModelProperty : public SignalProperty {
- public:
-  SignalModelProperty() : SignalProperty("SIG-MODEL", 30) {}
+class SignalModelProperty final : public SignalProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kParam) return SignalProperty::DescribeStep(s);
     return Describe(s, DefaultSignals());
@@ -268,12 +266,11 @@ class SignalModelProperty : public SignalProperty {
         absl::StrCat(failure, "\n  script:\n    ", absl::StrJoin(script, "\n    ")));
   }
 
- private:
   // Only the tests set it: a standard signal in a realtime slot must fail.
   const Param<int> substitute_{this, 0, "the realtime SIGRTMIN is replaced by %s", 0,
                                SaySignalOrNone};
 };
-IPCSPEC_REGISTER_PROPERTY(SignalModelProperty);
+IPCSPEC_REGISTER_PROPERTY(SignalModelProperty, "SIG-MODEL", {.examples = 30});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -51,9 +51,7 @@ std::string CheckHandlerMasks(uint64_t m, uint64_t delivered) {
   return "";
 }
 
-class SuspendMaskProperty : public SignalProperty {
- public:
-  SuspendMaskProperty() : SignalProperty("SIG-SUSPEND-MASK", 20) {}
+class SuspendMaskProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t old_mask = *GenMask(PlaySignals());
@@ -143,7 +141,6 @@ class SuspendMaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> old_{this, 0, "the mask before the call blocks %s", 0, SayMask};
   const Param<uint64_t> temp_{this, 1, "sigsuspend's mask blocks %s", 0, SayMask};
   const Param<uint64_t> pre_{this, 2, "%s are pending before the call", 0, SayMask};
@@ -153,7 +150,7 @@ class SuspendMaskProperty : public SignalProperty {
                            "main thread sleeps in rt_sigsuspend): %s",
                            true, SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(SuspendMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(SuspendMaskProperty, "SIG-SUSPEND-MASK", {.examples = 20});
 
 // Sets SIG_IGN on `ignored` and SIG_DFL on `dfl`, a recorder on `waker`.
 bool PrepareWakers(int waker, uint64_t ignored, uint64_t dfl) {
@@ -258,9 +255,7 @@ Verdict WakerVerdict(const char* call, int waker, const Woken& got) {
   return Verdict::Pass();
 }
 
-class SuspendEintrProperty : public WakerProperty {
- public:
-  SuspendEintrProperty() : WakerProperty("SIG-SUSPEND-EINTR", 20) {}
+class SuspendEintrProperty final : public WakerProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const Wakers w = WakersOf(s);
     // Nothing reaches the main thread before the call; inside, nothing is blocked.
@@ -273,11 +268,9 @@ class SuspendEintrProperty : public WakerProperty {
     return WakerVerdict("sigsuspend", w.waker, got);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty);
+IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty, "SIG-SUSPEND-EINTR", {.examples = 20});
 
-class PauseProperty : public WakerProperty {
- public:
-  PauseProperty() : WakerProperty("SIG-PAUSE", 20) {}
+class PauseProperty final : public WakerProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
 #ifdef SYS_pause
     const Wakers w = WakersOf(s);
@@ -299,11 +292,9 @@ class PauseProperty : public WakerProperty {
 #endif
   }
 };
-IPCSPEC_REGISTER_PROPERTY(PauseProperty);
+IPCSPEC_REGISTER_PROPERTY(PauseProperty, "SIG-PAUSE", {.examples = 20});
 
-class SuspendTermProperty : public SignalProperty {
- public:
-  SuspendTermProperty() : SignalProperty("SIG-SUSPEND-TERM", 15) {}
+class SuspendTermProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int t = *GenSignal(PlaySignals());
@@ -345,7 +336,6 @@ class SuspendTermProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{this, 0, "the terminating signal is %s", SIGUSR1, SaySignal};
   const Param<uint64_t> mask_{this, 1, "sigsuspend's mask blocks %s", 0, SayMask};
   const Param<bool> early_{this, 2,
@@ -353,7 +343,7 @@ class SuspendTermProperty : public SignalProperty {
                            "rt_sigsuspend): %s",
                            true, SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(SuspendTermProperty);
+IPCSPEC_REGISTER_PROPERTY(SuspendTermProperty, "SIG-SUSPEND-TERM", {.examples = 15});
 
 enum PollApi : uint64_t { kPpoll, kPselect, kEpollPwait };
 constexpr std::string_view kPollApis[] = {"ppoll", "pselect", "epoll_pwait"};
@@ -383,9 +373,7 @@ int PollWithMask(uint64_t api, int fd, int timeout_ms, const sigset_t& mask) {
   }
 }
 
-class PpollMaskProperty : public SignalProperty {
- public:
-  PpollMaskProperty() : SignalProperty("SIG-PPOLL-MASK", 20) {}
+class PpollMaskProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s), blocked = thread_.Of(s), call = call_.Of(s);
     const uint64_t interrupting = blocked & ~call;
@@ -434,7 +422,6 @@ class PpollMaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<uint64_t> api_{this, 0, "the call is %s", kPpoll, kPollApis};
   const Param<uint64_t> thread_{
       this, 1, "the thread blocks %s, all pending", 0, GenMask(PlaySignals(), true), SayMask};
@@ -443,7 +430,7 @@ class PpollMaskProperty : public SignalProperty {
   const YesNoParam readable_{
       this, 3, "a byte waits in the pipe (only when no signal can interrupt): %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty, "SIG-PPOLL-MASK", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -92,9 +92,7 @@ rc::Gen<std::vector<Step>> PendingSteps(const Param<uint64_t>* set) {
   });
 }
 
-class WaitTakeProperty : public SignalProperty {
- public:
-  WaitTakeProperty() : SignalProperty("SIG-WAIT-TAKE", 25) {}
+class WaitTakeProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return PendingSteps(&set_); }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t set = set_.Of(s) & PlayBits();
@@ -123,14 +121,11 @@ class WaitTakeProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> set_{this, 0, "sigwaitinfo waits for %s", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitTakeProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitTakeProperty, "SIG-WAIT-TAKE", {.examples = 25});
 
-class WaitOrderProperty : public SignalProperty {
- public:
-  WaitOrderProperty() : SignalProperty("SIG-WAIT-ORDER", 25) {}
+class WaitOrderProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return PendingSteps(nullptr);
   }
@@ -164,7 +159,7 @@ class WaitOrderProperty : public SignalProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(WaitOrderProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitOrderProperty, "SIG-WAIT-ORDER", {.examples = 25});
 
 std::string SayTimeout(uint64_t v) {
   if (v == 0) return "zero";
@@ -172,9 +167,7 @@ std::string SayTimeout(uint64_t v) {
   return absl::StrCat("one time unit and ", v - 1, " us");
 }
 
-class WaitTimeoutProperty : public SignalProperty {
- public:
-  WaitTimeoutProperty() : SignalProperty("SIG-WAIT-TIMEOUT", 15) {}
+class WaitTimeoutProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t set = *GenMask(PlaySignals(), true);
@@ -224,20 +217,17 @@ class WaitTimeoutProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> timeout_{this, 0, "the timeout is %s", 1, SayTimeout};
   const Param<uint64_t> set_{this, 1, "sigtimedwait waits for %s", 0, SayMask};
   const Param<int> pending_{
       this, 2, "pending beforehand: %s", 0,
       [](uint64_t v) { return v == 0 ? std::string("nothing") : SignalName(static_cast<int>(v)); }};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitTimeoutProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitTimeoutProperty, "SIG-WAIT-TIMEOUT", {.examples = 15});
 
 constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait with a timeout"};
 
-class WaitEintrProperty : public SignalProperty {
- public:
-  WaitEintrProperty() : SignalProperty("SIG-WAIT-EINTR", 20) {}
+class WaitEintrProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int t = *GenSignal(PlaySignals());
@@ -293,19 +283,16 @@ class WaitEintrProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> set_{this, 0, "the wait is for %s", 0, SayMask};
   const Param<int> interrupter_{this, 1, "the handled signal sent meanwhile is %s", SIGUSR1,
                                 SaySignal};
   const ChoiceParam<uint64_t> api_{this, 2, "the call is %s", 0, kWaitApis};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitEintrProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitEintrProperty, "SIG-WAIT-EINTR", {.examples = 20});
 
 constexpr std::string_view kBadTimeouts[] = {"tv_nsec = 1000000000", "tv_nsec = -1", "tv_sec = -1"};
 
-class WaitEinvalProperty : public SignalProperty {
- public:
-  WaitEinvalProperty() : SignalProperty("SIG-WAIT-EINVAL", 15) {}
+class WaitEinvalProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool pending = *rc::gen::arbitrary<bool>();
@@ -339,13 +326,12 @@ class WaitEinvalProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> bad_{this, 0, "the timeout has %s", 0, kBadTimeouts};
   const Param<int> pending_{
       this, 1, "pending beforehand: %s", 0,
       [](uint64_t v) { return v == 0 ? std::string("nothing") : SignalName(static_cast<int>(v)); }};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitEinvalProperty, "SIG-WAIT-EINVAL", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -78,9 +78,7 @@ Applicability ForNamedUnix(const Transport& t) {
                  "binding a name: named AF_UNIX sockets only");
 }
 
-class AddrInUseProperty : public NamedProperty {
- public:
-  AddrInUseProperty() : NamedProperty("UNIX-ADDRINUSE", ForNamedUnix) {}
+class AddrInUseProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const UnixName name = MakeName(abstract_.Of(s), env);
     struct Unlink {
@@ -101,7 +99,6 @@ class AddrInUseProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   static Verdict Rivals(const InUsePlan& plan, const UnixName& name, const CaseEnv& env) {
     if (!plan.elsewhere) {
       std::string e = RivalsRefused(plan.type, name, plan.rivals);
@@ -157,7 +154,7 @@ class AddrInUseProperty : public NamedProperty {
       this,    3, "the first socket is closed before the rebind: %s", true, rc::gen::inRange(0, 2),
       SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty);
+IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty, "UNIX-ADDRINUSE", {.applies = ForNamedUnix});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -188,9 +188,7 @@ Applicability ForPeerCred(const Transport& t) {
                  "SO_PEERCRED is defined for connected stream/seqpacket sockets and socketpairs");
 }
 
-class PeerCredProperty : public NamedProperty {
- public:
-  PeerCredProperty() : NamedProperty("UNIX-PEERCRED", ForPeerCred) {}
+class PeerCredProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PeerPlan plan{TypeOf(t),        std::clamp(depth_.Of(s), 1, 3),
                   handoff_.Of(s),   other_id_.Of(s) && ::geteuid() == 0,
@@ -201,7 +199,6 @@ class PeerCredProperty : public NamedProperty {
     return RunConnection(plan, st);
   }
 
- private:
   // Forks the participant that runs `leaf` the plan's depth of forks below
   // it, and reaps whatever the chain leaves.
   static void SpawnChain(Participants& ps, const PeerPlan& plan, PeerState& st,
@@ -271,7 +268,7 @@ class PeerCredProperty : public NamedProperty {
   const ChoiceParam<bool> handoff_{this, 1, "that process %s", false, kHandoff};
   const ChoiceParam<bool> other_id_{this, 2, "that process %s", false, kIdentities};
 };
-IPCSPEC_REGISTER_PROPERTY(PeerCredProperty);
+IPCSPEC_REGISTER_PROPERTY(PeerCredProperty, "UNIX-PEERCRED", {.applies = ForPeerCred});
 
 }  // namespace
 }  // namespace ipcspec::props

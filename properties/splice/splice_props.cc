@@ -28,9 +28,7 @@
 namespace ipcspec::props {
 namespace {
 
-class FileToPipeProperty : public NamedProperty {
- public:
-  FileToPipeProperty() : NamedProperty("SPLICE-FILE-TO-PIPE", ForSplice, 10) {}
+class FileToPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *SpliceSize();
@@ -74,16 +72,15 @@ class FileToPipeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the file holds %s", 100};
   const Param<uint64_t> from_{this, 1, "the splice starts at offset %s", 0};
   const BytesParam len_{this, 2, "it asks for %s", 100};
   const Param<bool> offset_{this, 3, "off_in is given: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(FileToPipeProperty, "SPLICE-FILE-TO-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
-class PipeToFileProperty : public NamedProperty {
- public:
-  PipeToFileProperty() : NamedProperty("SPLICE-PIPE-TO-FILE", ForSplice, 10) {}
+class PipeToFileProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {offset_.Step(*rc::gen::arbitrary<bool>()),
@@ -137,14 +134,13 @@ class PipeToFileProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> offset_{this, 0, "off_out is given: %s", false, SayYesNo};
   const Param<uint64_t> start_{this, 1, "the writes start at offset %s", 0};
 };
+IPCSPEC_REGISTER_PROPERTY(PipeToFileProperty, "SPLICE-PIPE-TO-FILE",
+                          {.applies = ForSplice, .examples = 10});
 
-class PipeToPipeProperty : public NamedProperty {
- public:
-  PipeToPipeProperty() : NamedProperty("SPLICE-PIPE-TO-PIPE", ForSplice, 10) {}
+class PipeToPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*SpliceSize())};
@@ -188,13 +184,16 @@ class PipeToPipeProperty : public NamedProperty {
     return PassUnless(ExpectExactly(b.r.get(), want, "the output pipe"));
   }
 
- private:
   const BytesParam queued_{this, 0, "the input pipe holds %s", 100};
 };
+IPCSPEC_REGISTER_PROPERTY(PipeToPipeProperty, "SPLICE-PIPE-TO-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
-class EspipeProperty : public FileAndPipeProperty {
+class EspipeProperty final : public FileAndPipeProperty {
  public:
-  EspipeProperty() : FileAndPipeProperty("SPLICE-ESPIPE", 8, /*msg=*/4, /*size=*/100) {}
+  using FileAndPipeProperty::FileAndPipeProperty;
+
+ private:
   Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
                 const Scenario& s) const override {
     loff_t off = static_cast<loff_t>(offset_.Of(s));
@@ -209,18 +208,22 @@ class EspipeProperty : public FileAndPipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), data, "after the refused splice"));
   }
 
- private:
   const YesNoParam side_{this, 0, "the pipe is the input: %s", true};
   const Param<uint64_t> offset_{this, 1, "the offset given is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 16)};
 };
+IPCSPEC_REGISTER_PROPERTY(EspipeProperty, "SPLICE-ESPIPE", {.applies = ForSplice, .examples = 8},
+                          /*msg=*/4, /*size=*/100);
 
 constexpr std::string_view kEinvalCases[] = {
     "neither side is a pipe", "both sides are the same pipe", "the output is an O_APPEND file"};
 
-class EinvalProperty : public NamedProperty {
+// SPLICE-EINVAL-NOPIPE (which 0), -SAMEPIPE (1) and -APPEND (2).
+class EinvalProperty final : public NamedProperty {
  public:
-  EinvalProperty(std::string_view id, int which) : NamedProperty(id, ForSplice, 6), which_(which) {}
+  explicit EinvalProperty(int which) : which_(which) {}
+
+ private:
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(5, 200);
     FileDescriptor a = ScratchFile(env, data);
@@ -247,27 +250,17 @@ class EinvalProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   int which_;
   const BytesParam len_{this, 0, "the splice asks for %s", 100, SpliceSize()};
 };
+IPCSPEC_REGISTER_PROPERTY(EinvalProperty, "SPLICE-EINVAL-NOPIPE",
+                          {.applies = ForSplice, .examples = 6}, /*which=*/0);
+IPCSPEC_REGISTER_PROPERTY(EinvalProperty, "SPLICE-EINVAL-SAMEPIPE",
+                          {.applies = ForSplice, .examples = 6}, /*which=*/1);
+IPCSPEC_REGISTER_PROPERTY(EinvalProperty, "SPLICE-EINVAL-APPEND",
+                          {.applies = ForSplice, .examples = 6}, /*which=*/2);
 
-class EinvalNoPipe : public EinvalProperty {
- public:
-  EinvalNoPipe() : EinvalProperty("SPLICE-EINVAL-NOPIPE", 0) {}
-};
-class EinvalSamePipe : public EinvalProperty {
- public:
-  EinvalSamePipe() : EinvalProperty("SPLICE-EINVAL-SAMEPIPE", 1) {}
-};
-class EinvalAppend : public EinvalProperty {
- public:
-  EinvalAppend() : EinvalProperty("SPLICE-EINVAL-APPEND", 2) {}
-};
-
-class NonblockProperty : public NamedProperty {
- public:
-  NonblockProperty() : NamedProperty("SPLICE-NONBLOCK", ForSplice, 6) {}
+class NonblockProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor file = ScratchFile(env, {});
     PipeFds in, out;
@@ -298,19 +291,11 @@ class NonblockProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam to_file_{this, 0, "the output is a file (not a pipe): %s", false};
   const BytesParam len_{this, 1, "the splice asks for %s", 100, SpliceSize()};
 };
-
-IPCSPEC_REGISTER_PROPERTY(FileToPipeProperty);
-IPCSPEC_REGISTER_PROPERTY(PipeToFileProperty);
-IPCSPEC_REGISTER_PROPERTY(PipeToPipeProperty);
-IPCSPEC_REGISTER_PROPERTY(EspipeProperty);
-IPCSPEC_REGISTER_PROPERTY(EinvalNoPipe);
-IPCSPEC_REGISTER_PROPERTY(EinvalSamePipe);
-IPCSPEC_REGISTER_PROPERTY(EinvalAppend);
-IPCSPEC_REGISTER_PROPERTY(NonblockProperty);
+IPCSPEC_REGISTER_PROPERTY(NonblockProperty, "SPLICE-NONBLOCK",
+                          {.applies = ForSplice, .examples = 6});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -22,9 +22,7 @@
 namespace ipcspec::props {
 namespace {
 
-class TeeDuplicateProperty : public NamedProperty {
- public:
-  TeeDuplicateProperty() : NamedProperty("TEE-DUPLICATE", ForSplice, 10) {}
+class TeeDuplicateProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(6, queued_.Of(s));
     PipeFds a, b;
@@ -46,19 +44,22 @@ class TeeDuplicateProperty : public NamedProperty {
     return PassUnless(ExpectExactly(b.r.get(), copy, "the output pipe after tee"));
   }
 
- private:
   const BytesParam queued_{this, 0, "the input pipe holds %s", 100,
                            rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF)};
   const BytesParam len_{this, 1, "tee asks for %s", 100,
                         rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF)};
 };
+IPCSPEC_REGISTER_PROPERTY(TeeDuplicateProperty, "TEE-DUPLICATE",
+                          {.applies = ForSplice, .examples = 10});
 
 constexpr std::string_view kTeeEinvalCases[] = {"the input is a file", "the output is a file",
                                                 "both are one pipe"};
 
-class TeeEinvalProperty : public FileAndPipeProperty {
+class TeeEinvalProperty final : public FileAndPipeProperty {
  public:
-  TeeEinvalProperty() : FileAndPipeProperty("TEE-EINVAL", 6, /*msg=*/7, /*size=*/300) {}
+  using FileAndPipeProperty::FileAndPipeProperty;
+
+ private:
   Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
                 const Scenario& s) const override {
     const int which = which_.Of(s);
@@ -72,13 +73,12 @@ class TeeEinvalProperty : public FileAndPipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), data, "the pipe after the refused tee"));
   }
 
- private:
   const ChoiceParam<int> which_{this, 0, "the case is: %s", 0, kTeeEinvalCases};
 };
+IPCSPEC_REGISTER_PROPERTY(TeeEinvalProperty, "TEE-EINVAL", {.applies = ForSplice, .examples = 6},
+                          /*msg=*/7, /*size=*/300);
 
-class VmspliceToPipeProperty : public PipeProperty {
- public:
-  VmspliceToPipeProperty() : PipeProperty("VMSPLICE-TO-PIPE", ForSplice, 10) {}
+class VmspliceToPipeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(1, 17, rc::gen::inRange<uint64_t>(1, PIPE_BUF));
   }
@@ -114,10 +114,10 @@ class VmspliceToPipeProperty : public PipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), all, "the pipe after vmsplice"));
   }
 };
+IPCSPEC_REGISTER_PROPERTY(VmspliceToPipeProperty, "VMSPLICE-TO-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
-class VmspliceFromPipeProperty : public NamedProperty {
- public:
-  VmspliceFromPipeProperty() : NamedProperty("VMSPLICE-FROM-PIPE", ForSplice, 10) {}
+class VmspliceFromPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*rc::gen::inRange<uint64_t>(1, 4 * PIPE_BUF))};
@@ -166,14 +166,10 @@ class VmspliceFromPipeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam queued_{this, 0, "the pipe holds %s", 100};
 };
-
-IPCSPEC_REGISTER_PROPERTY(TeeDuplicateProperty);
-IPCSPEC_REGISTER_PROPERTY(TeeEinvalProperty);
-IPCSPEC_REGISTER_PROPERTY(VmspliceToPipeProperty);
-IPCSPEC_REGISTER_PROPERTY(VmspliceFromPipeProperty);
+IPCSPEC_REGISTER_PROPERTY(VmspliceFromPipeProperty, "VMSPLICE-FROM-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

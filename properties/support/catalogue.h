@@ -15,7 +15,7 @@
 // start-up without reading them; they are parsed on the first look-up, so a
 // process that never shows a summary (a fuzz target, a forked case) never
 // parses them. A built-in property names only its ID in code
-// (NamedProperty(id, ...), property_base.h); tests/catalogue_test.cc checks
+// (its registration, property_base.h); tests/catalogue_test.cc checks
 // that every registered property has exactly one entry and every entry a
 // registered property.
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_CATALOGUE_H_

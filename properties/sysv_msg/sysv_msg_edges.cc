@@ -21,9 +21,7 @@ namespace {
 constexpr std::string_view kBlockedCallers[] = {"receivers in msgrcv on an empty queue",
                                                 "senders in msgsnd on a full queue"};
 
-class RemovedProperty : public NamedProperty {
- public:
-  RemovedProperty() : NamedProperty("SYSV-MSG-EIDRM", ForSysvMsg, 10) {}
+class RemovedProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool senders = senders_.Of(s);
     const int blocked = std::clamp(blocked_.Of(s), 1, 8);
@@ -70,17 +68,16 @@ class RemovedProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const ChoiceParam<bool> senders_{this, 0, "the blocked callers are %s", false, kBlockedCallers};
   const Param<int> blocked_{this, 1, "processes blocked before IPC_RMID: %s", 1,
                             rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(RemovedProperty, "SYSV-MSG-EIDRM",
+                          {.applies = ForSysvMsg, .examples = 10});
 
 long ZeroTypeOf(uint64_t msg) { return static_cast<long>(msg % 3 + 1); }
 
-class ZeroLengthProperty : public NamedProperty {
- public:
-  ZeroLengthProperty() : NamedProperty("SYSV-MSG-ZERO", ForSysvMsg) {}
+class ZeroLengthProperty final : public NamedProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("msgsnd of message %d, type %d: %s", s.arg, ZeroTypeOf(s.arg),
@@ -121,7 +118,6 @@ class ZeroLengthProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   // Receives the next message with msgtyp 0 into a buffer filled with a
   // canary; "" when it is `m` exactly, with no byte written past its length.
   static std::string ReceiveWhole(int id, const Sent& m) {
@@ -150,9 +146,7 @@ class ZeroLengthProperty : public NamedProperty {
     return "";
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(RemovedProperty);
-IPCSPEC_REGISTER_PROPERTY(ZeroLengthProperty);
+IPCSPEC_REGISTER_PROPERTY(ZeroLengthProperty, "SYSV-MSG-ZERO", {.applies = ForSysvMsg});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -51,10 +51,14 @@ std::string Name(const Msg& m) {
 
 // Model steps: kPriority(type) + kSend(size, n) is a send; kTryRecv with
 // arg = msgtyp (two's complement) and size = 1 for MSG_EXCEPT is a receive.
-class SelectProperty : public NamedProperty {
+// SYSV-MSG-TYPE (Mix::kTypes), SYSV-MSG-EXCEPT (kExcept), SYSV-MSG-FIFO
+// (kOneType).
+class SelectProperty final : public NamedProperty {
  public:
   enum class Mix { kTypes, kExcept, kOneType };
-  SelectProperty(std::string_view id, Mix mix) : NamedProperty(id, ForSysvMsg), mix_(mix) {}
+  explicit SelectProperty(Mix mix) : mix_(mix) {}
+
+ private:
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -149,26 +153,16 @@ class SelectProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   Mix mix_;
 };
+IPCSPEC_REGISTER_PROPERTY(SelectProperty, "SYSV-MSG-TYPE", {.applies = ForSysvMsg},
+                          SelectProperty::Mix::kTypes);
+IPCSPEC_REGISTER_PROPERTY(SelectProperty, "SYSV-MSG-EXCEPT", {.applies = ForSysvMsg},
+                          SelectProperty::Mix::kExcept);
+IPCSPEC_REGISTER_PROPERTY(SelectProperty, "SYSV-MSG-FIFO", {.applies = ForSysvMsg},
+                          SelectProperty::Mix::kOneType);
 
-class TypesProperty : public SelectProperty {
- public:
-  TypesProperty() : SelectProperty("SYSV-MSG-TYPE", Mix::kTypes) {}
-};
-class ExceptProperty : public SelectProperty {
- public:
-  ExceptProperty() : SelectProperty("SYSV-MSG-EXCEPT", Mix::kExcept) {}
-};
-class FifoTypeProperty : public SelectProperty {
- public:
-  FifoTypeProperty() : SelectProperty("SYSV-MSG-FIFO", Mix::kOneType) {}
-};
-
-class NoErrorProperty : public NamedProperty {
- public:
-  NoErrorProperty() : NamedProperty("SYSV-MSG-TRUNC", ForSysvMsg) {}
+class NoErrorProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *rc::gen::inRange<uint64_t>(1, kMaxText + 1);
@@ -219,16 +213,14 @@ class NoErrorProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the first message has %s", 100};
   const BytesParam msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10};
   const Param<bool> noerror_{this, 2, "with MSG_NOERROR: %s", false, SayYesNo};
   const Param<int> behind_{this, 3, "5-byte messages queued behind it: %s", 1};
 };
+IPCSPEC_REGISTER_PROPERTY(NoErrorProperty, "SYSV-MSG-TRUNC", {.applies = ForSysvMsg});
 
-class NoWaitProperty : public NamedProperty {
- public:
-  NoWaitProperty() : NamedProperty("SYSV-MSG-NOWAIT", ForSysvMsg) {}
+class NoWaitProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
@@ -276,16 +268,10 @@ class NoWaitProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const SendWords sends_{this, "msgsnd of message %d with IPC_NOWAIT: %s"};
   const BytesParam qbytes_{this, 0, "msg_qbytes is set to %s", 1000};
 };
-
-IPCSPEC_REGISTER_PROPERTY(TypesProperty);
-IPCSPEC_REGISTER_PROPERTY(ExceptProperty);
-IPCSPEC_REGISTER_PROPERTY(FifoTypeProperty);
-IPCSPEC_REGISTER_PROPERTY(NoErrorProperty);
-IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(NoWaitProperty, "SYSV-MSG-NOWAIT", {.applies = ForSysvMsg});
 
 }  // namespace
 }  // namespace ipcspec::props
