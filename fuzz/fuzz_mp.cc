@@ -275,23 +275,11 @@ Verdict ExecuteMultiProcess(const Transport& t, const Scenario& s, const CaseEnv
 
 namespace {
 
-class MultiProcessFuzzProperty : public props::NamedProperty {
- public:
-  MultiProcessFuzzProperty()
-      : NamedProperty(
-            "MP-FUZZ",
-            "a reader and one or two writers in separate processes, with blocking and "
-            "non-blocking calls, closes and SIGKILLs at chosen steps: what arrives agrees with "
-            "what the writers' sends took (each writer's messages in order, none lost, torn or "
-            "made up; end of stream only after every writer closed or died); the model of the "
-            "fuzz_<family>_mp targets",
-            "pipe(7) (PIPE_BUF atomicity, end of file), mq_overview(7), unix(7), eventfd(2), "
-            "signal(7) SIGKILL; the ipcspec plugin ABI (plugin.h)") {}
+class MultiProcessFuzzProperty final : public props::NamedProperty {
   Applicability AppliesTo(const Transport& t) const override {
     const std::string why = MultiProcessUnfit(t.caps());
     return why.empty() ? Applicability::Yes() : props::Needs(false, why);
   }
-  int DefaultExamples() const override { return 10; }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     return rc::gen::map(
         rc::gen::resize(40, rc::gen::container<std::string>(rc::gen::arbitrary<char>())),
@@ -301,7 +289,7 @@ class MultiProcessFuzzProperty : public props::NamedProperty {
     return ExecuteMultiProcess(t, s, env);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(MultiProcessFuzzProperty);
+IPCSPEC_REGISTER_PROPERTY(MultiProcessFuzzProperty, "MP-FUZZ", {.examples = 10});
 
 }  // namespace
 }  // namespace ipcspec

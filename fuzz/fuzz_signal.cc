@@ -313,15 +313,7 @@ Verdict ExecuteSignalSteps(const std::vector<Step>& steps) {
 namespace props {
 namespace {
 
-class SignalFuzzProperty : public NamedProperty {
- public:
-  SignalFuzzProperty()
-      : NamedProperty("SIG-FUZZ",
-                      "masks, dispositions, sigqueue to self and sigtimedwait agree step by step "
-                      "with the signal model (standard signals coalesce, realtime ones queue in "
-                      "order, lowest first); the model of the fuzz_signal target",
-                      "signal(7), sigprocmask(2), sigaction(2) (SIG_IGN discards pending), "
-                      "sigqueue(3), sigtimedwait(2); POSIX XSH 2.4") {}
+class SignalFuzzProperty final : public NamedProperty {
   Applicability AppliesTo(const Transport& t) const override {
     return Needs(t.name() == "signal", "SIG-FUZZ checks the process's own signals: signal only");
   }
@@ -338,7 +330,7 @@ class SignalFuzzProperty : public NamedProperty {
   }
   std::string DescribeStep(const Step& s) const override { return DescribeSignalStep(s); }
 };
-IPCSPEC_REGISTER_PROPERTY(SignalFuzzProperty);
+IPCSPEC_REGISTER_PROPERTY(SignalFuzzProperty, "SIG-FUZZ");
 
 }  // namespace
 }  // namespace props

@@ -200,40 +200,37 @@ Verdict Participants::JoinOne(std::string_view name) {
   return Verdict::Broken(absl::StrFormat("no participant named %s", name));
 }
 
-ProcessBarrier::ProcessBarrier(uint32_t parties) : parties_(parties) {
-  void* p = ::mmap(nullptr, sizeof(std::atomic<uint32_t>), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) std::abort();
-  arrived_ = new (p) std::atomic<uint32_t>(0);
+ProcessBarrier::ProcessBarrier(uint32_t parties)
+    : parties_(parties), memory_(sizeof(std::atomic<uint32_t>)) {
+  new (memory_.data()) std::atomic<uint32_t>(0);
 }
 
-ProcessBarrier::~ProcessBarrier() { ::munmap(arrived_, sizeof(std::atomic<uint32_t>)); }
-
 bool ProcessBarrier::Wait(const Deadline& deadline) {
-  uint32_t now = arrived_->fetch_add(1) + 1;
+  uint32_t now = arrived()->fetch_add(1) + 1;
   if (now >= parties_) {
-    Futex(arrived_, FUTEX_WAKE, INT32_MAX, nullptr);
+    Futex(arrived(), FUTEX_WAKE, INT32_MAX, nullptr);
     return true;
   }
   WatchedCall watched = WatchedCall::PeerWait("barrier");
-  while ((now = arrived_->load()) < parties_) {
+  while ((now = arrived()->load()) < parties_) {
     int ms = deadline.RemainingMs();
     if (ms == 0) return false;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    Futex(arrived_, FUTEX_WAIT, now, ms < 0 ? nullptr : &ts);
+    Futex(arrived(), FUTEX_WAIT, now, ms < 0 ? nullptr : &ts);
   }
   return true;
 }
 
 void ProcessBarrier::Arrive() {
-  if (arrived_->fetch_add(1) + 1 >= parties_) Futex(arrived_, FUTEX_WAKE, INT32_MAX, nullptr);
+  if (arrived()->fetch_add(1) + 1 >= parties_) Futex(arrived(), FUTEX_WAKE, INT32_MAX, nullptr);
 }
 
-SharedMemory::SharedMemory(size_t size) : size_(size) {
-  data_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (data_ == MAP_FAILED) std::abort();
+SharedMemory::SharedMemory(size_t size)
+    : data_(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+            Unmap{size}) {
+  if (data_.get() == MAP_FAILED) std::abort();
 }
 
-SharedMemory::~SharedMemory() { ::munmap(data_, size_); }
+void SharedMemory::Unmap::operator()(void* p) const { ::munmap(p, size); }
 
 }  // namespace ipcspec

@@ -50,11 +50,10 @@ rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init) {
   });
 }
 
-class CounterProperty : public NamedProperty {
+// EVENTFD-COUNTER and, in EFD_SEMAPHORE mode, EVENTFD-SEMAPHORE.
+class CounterProperty final : public NamedProperty {
  public:
-  CounterProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                  bool semaphore)
-      : NamedProperty(id, summary, reference, ForEventfd), semaphore_(semaphore) {}
+  explicit CounterProperty(bool semaphore) : semaphore_(semaphore) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(init_); }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) return absl::StrFormat("write(%d) adds to the counter", s.size);
@@ -102,44 +101,15 @@ class CounterProperty : public NamedProperty {
   bool semaphore_;
   const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0};
 };
-
-class ReadResetProperty : public CounterProperty {
- public:
-  ReadResetProperty()
-      : CounterProperty(
-            "EVENTFD-COUNTER",
-            "writes add to the counter; a read returns the whole counter and resets it to 0",
-            "eventfd(2) (a write adds its 8-byte value to the counter; a read returns the counter "
-            "and resets it to zero); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (the "
-            "initial count, then EAGAIN), eventfd05.c (a child's write read by the parent)",
-            false) {}
-};
-class SemaphoreProperty : public CounterProperty {
- public:
-  SemaphoreProperty()
-      : CounterProperty("EVENTFD-SEMAPHORE",
-                        "with EFD_SEMAPHORE a read of a non-zero counter returns 1 and "
-                        "decrements it by 1",
-                        "eventfd(2) EFD_SEMAPHORE (a read of a non-zero counter returns 1 and "
-                        "decrements it by 1); gVisor test/syscalls/linux/eventfd.cc "
-                        "EventfdTest.Nonblock, EventfdTest.BlockingWrite",
-                        true) {}
-};
+IPCSPEC_REGISTER_PROPERTY(CounterProperty, "EVENTFD-COUNTER", {.applies = ForEventfd},
+                          /*semaphore=*/false);
+IPCSPEC_REGISTER_PROPERTY(CounterProperty, "EVENTFD-SEMAPHORE", {.applies = ForEventfd},
+                          /*semaphore=*/true);
 
 // The room EVENTFD-EAGAIN leaves below the maximum, for a step.
 std::string SayRoomLeft(uint64_t k) { return absl::StrCat(k == 0 ? 0 : k - 1); }
 
-class EagainProperty : public NamedProperty {
- public:
-  EagainProperty()
-      : NamedProperty(
-            "EVENTFD-EAGAIN",
-            "non-blocking read of a zero counter gives EAGAIN (either mode); a non-blocking write "
-            "that would pass 0xfffffffffffffffe gives EAGAIN; neither changes the counter",
-            "eventfd(2) read (EAGAIN at zero on a non-blocking descriptor) and write (EAGAIN past "
-            "0xfffffffffffffffe); LTP testcases/kernel/syscalls/eventfd/eventfd01.c (read), "
-            "eventfd02.c (write); gVisor test/syscalls/linux/eventfd.cc EventfdTest.Nonblock",
-            ForEventfd) {}
+class EagainProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool semaphore = semaphore_.Of(s);
     FileDescriptor fd(CallEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0)));
@@ -168,7 +138,6 @@ class EagainProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> semaphore_{this,    0, "EFD_SEMAPHORE mode: %s", false, rc::gen::inRange(0, 2),
                                SayYesNo};
   const Param<uint64_t> excess_{this,
@@ -179,6 +148,7 @@ class EagainProperty : public NamedProperty {
                                 rc::gen::inRange<uint64_t>(1, 1000),
                                 SayRoomLeft};
 };
+IPCSPEC_REGISTER_PROPERTY(EagainProperty, "EVENTFD-EAGAIN", {.applies = ForEventfd});
 
 // The counter still holds `init`: a read gives it (EAGAIN when it is 0, on a
 // non-blocking descriptor). A failure says what was read instead.
@@ -192,17 +162,7 @@ Verdict CounterStill(int fd, uint64_t init) {
   return Verdict::Pass();
 }
 
-class ShortBufferProperty : public NamedProperty {
- public:
-  ShortBufferProperty()
-      : NamedProperty(
-            "EVENTFD-EINVAL-SIZE",
-            "read or write with a buffer under 8 bytes gives EINVAL and leaves the counter alone",
-            "eventfd(2) EINVAL (a buffer of less than 8 bytes); LTP testcases/kernel/syscalls/"
-            "eventfd/eventfd01.c (read), eventfd02.c (write); gVisor "
-            "test/syscalls/linux/eventfd.cc EventfdTest.SmallRead, "
-            "EventfdTest.SmallWrite",
-            ForEventfd) {}
+class ShortBufferProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const size_t len = std::min<size_t>(len_.Of(s), 7);
     const uint64_t init = init_.Of(s);
@@ -224,21 +184,14 @@ class ShortBufferProperty : public NamedProperty {
     return CounterStill(fd.get(), init);
   }
 
- private:
   const BytesParam len_{this, 0, "read and write are given a buffer of %s", 4,
                         rc::gen::inRange(0, 8)};
   const Param<uint64_t> init_{this, 1, "eventfd's initial count is %s", 5,
                               rc::gen::inRange<uint64_t>(0, 100)};
 };
+IPCSPEC_REGISTER_PROPERTY(ShortBufferProperty, "EVENTFD-EINVAL-SIZE", {.applies = ForEventfd});
 
-class MaxValueProperty : public NamedProperty {
- public:
-  MaxValueProperty()
-      : NamedProperty("EVENTFD-EINVAL-MAX",
-                      "writing 0xffffffffffffffff gives EINVAL and leaves the counter alone",
-                      "eventfd(2) EINVAL (writing 0xffffffffffffffff); LTP "
-                      "testcases/kernel/syscalls/eventfd/eventfd02.c",
-                      ForEventfd) {}
+class MaxValueProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t init = init_.Of(s);
     FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),
@@ -261,18 +214,12 @@ class MaxValueProperty : public NamedProperty {
     return CounterStill(fd.get(), init);
   }
 
- private:
   const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0,
                               rc::gen::inRange<uint64_t>(0, 100)};
   const Param<bool> nonblock_{
       this, 1, "the descriptor is O_NONBLOCK: %s", false, rc::gen::inRange(0, 2), SayYesNo};
 };
-
-IPCSPEC_REGISTER_PROPERTY(ReadResetProperty);
-IPCSPEC_REGISTER_PROPERTY(SemaphoreProperty);
-IPCSPEC_REGISTER_PROPERTY(EagainProperty);
-IPCSPEC_REGISTER_PROPERTY(ShortBufferProperty);
-IPCSPEC_REGISTER_PROPERTY(MaxValueProperty);
+IPCSPEC_REGISTER_PROPERTY(MaxValueProperty, "EVENTFD-EINVAL-MAX", {.applies = ForEventfd});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -51,17 +51,7 @@ std::string DirName(const std::string& path) { return path.substr(0, path.rfind(
 // Exit codes of the FIFO-MKNOD child.
 enum MknodExit { kMknodOk, kMknodType = 250, kMknodPerm, kMknodPipe };
 
-class MknodProperty : public NamedProperty {
- public:
-  MknodProperty()
-      : NamedProperty(
-            "FIFO-MKNOD",
-            "mkfifo, mkfifoat, mknod(S_IFIFO) and mknodat(S_IFIFO) make a FIFO (S_ISFIFO) with "
-            "permissions perm & ~umask, without any privilege, and it carries data like a pipe",
-            "mknod(2), mkfifo(3); gVisor test/syscalls/linux/fifo.cc FifoTest.MknodAtFIFO, "
-            "FifoTest.Fifo, test/syscalls/linux/mknod.cc MknodTest.FifoDoesNotRequireCapMknod; "
-            "LTP testcases/kernel/syscalls/mknod/mknod01.c, mknodat/mknodat02.c",
-            ForFifo, 15) {}
+class MknodProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     FifoNode node(env.scratch_dir, /*make=*/false);
     const int api = api_.Of(s);
@@ -107,35 +97,24 @@ class MknodProperty : public NamedProperty {
     }
   }
 
- private:
   const ChoiceParam<int> api_{this, 0, "the node is made with %s", kMkfifo, kApis};
   const Param<int> perm_{
       this, 1, "the permissions asked for are %s", 0600, rc::gen::inRange(0, 01000), SayMode};
   const Param<int> umask_{this, 2, "the umask is %s", 022, rc::gen::inRange(0, 01000), SayMode};
 };
+IPCSPEC_REGISTER_PROPERTY(MknodProperty, "FIFO-MKNOD", {.applies = ForFifo, .examples = 15});
 
 enum Existing { kRegular, kFifo, kDangling, kSymlinkToFile, kDirectory };
 constexpr std::string_view kExisting[] = {"a regular file", "a FIFO", "a dangling symbolic link",
                                           "a symbolic link to a file", "a directory"};
 
-class EexistProperty : public NamedProperty {
- public:
-  EexistProperty()
-      : NamedProperty(
-            "FIFO-EEXIST",
-            "mkfifo or mknod(S_IFIFO) on a path that exists (a file, a FIFO, a directory, a "
-            "symbolic link even if dangling) fails with EEXIST and leaves what is there intact",
-            "mknod(2) EEXIST ('pathname already exists ... This includes the case where "
-            "pathname is a symbolic link, dangling or not'), mkfifo(3); gVisor "
-            "test/syscalls/linux/mknod.cc MknodTest.MknodOnExistingPathFails; LTP "
-            "testcases/kernel/syscalls/mknod/mknod06.c",
-            ForFifo, 15) {}
+class EexistProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const ChoiceParam<int> existing_{this, 0, "the path already holds %s", kRegular, kExisting};
   const ChoiceParam<int> api_{this, 1, "the node is made with %s", kMkfifo, kApis};
 };
+IPCSPEC_REGISTER_PROPERTY(EexistProperty, "FIFO-EEXIST", {.applies = ForFifo, .examples = 15});
 
 Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
   FifoNode node(env.scratch_dir, /*make=*/false);
@@ -184,17 +163,7 @@ Verdict EexistProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
 constexpr std::string_view kTruncModes[] = {"O_WRONLY|O_TRUNC", "O_RDWR|O_TRUNC",
                                             "O_RDONLY|O_TRUNC"};
 
-class OtruncProperty : public QueuedFifoProperty {
- public:
-  OtruncProperty()
-      : QueuedFifoProperty(
-            "FIFO-OTRUNC",
-            "open with O_TRUNC of a FIFO succeeds and O_TRUNC is ignored: the data queued by "
-            "other openers stays, byte for byte",
-            "open(2) O_TRUNC ('If the file is a FIFO or terminal device file, the O_TRUNC flag "
-            "is ignored'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOtrunc, "
-            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
-            ForFifo, 15) {}
+class OtruncProperty final : public QueuedFifoProperty {
   std::vector<std::byte> Queued(const Scenario& s) const override {
     return PipeBytes(1, queued_.Of(s));
   }
@@ -215,27 +184,17 @@ class OtruncProperty : public QueuedFifoProperty {
         r.get(), data, absl::StrFormat("after %d opens with %s", opens_.Of(s), mode_.Name(mode))));
   }
 
- private:
   const BytesParam queued_{this, 0, "%s are queued", 10,
                            rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const ChoiceParam<int> mode_{this, 1, "the FIFO is opened with %s", 0, kTruncModes};
   const Param<int> opens_{this, 2, "it is opened so %s times", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(OtruncProperty, "FIFO-OTRUNC", {.applies = ForFifo, .examples = 15});
 
 constexpr std::string_view kTruncCalls[] = {"truncate(path)", "ftruncate(read end)",
                                             "ftruncate(write end)"};
 
-class TruncateProperty : public QueuedFifoProperty {
- public:
-  TruncateProperty()
-      : QueuedFifoProperty(
-            "FIFO-TRUNCATE",
-            "truncate of a FIFO's path and ftruncate of either end fail with EINVAL; the node "
-            "stays a FIFO and the queued data is untouched",
-            "truncate(2) EINVAL ('fd does not reference a regular file or a POSIX shared "
-            "memory object'); gVisor test/syscalls/linux/fifo.cc FifoTest.FifoTruncNoOp, "
-            "test/syscalls/linux/pipe.cc NamedPipeTest.Truncate",
-            ForFifo, 15) {}
+class TruncateProperty final : public QueuedFifoProperty {
   std::vector<std::byte> Queued(const Scenario& s) const override {
     return PipeBytes(2, queued_.Of(s));
   }
@@ -257,7 +216,6 @@ class TruncateProperty : public QueuedFifoProperty {
     return PassUnless(ExpectExactly(r.get(), data, absl::StrCat("after ", call_.Name(call))));
   }
 
- private:
   const ChoiceParam<int> call_{this, 0, "the call is %s", 0, kTruncCalls};
   const BytesParam length_{
       this, 1, "the length asked for is %s", 0,
@@ -265,11 +223,7 @@ class TruncateProperty : public QueuedFifoProperty {
   const BytesParam queued_{this, 2, "%s are queued", 10,
                            rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(MknodProperty);
-IPCSPEC_REGISTER_PROPERTY(EexistProperty);
-IPCSPEC_REGISTER_PROPERTY(OtruncProperty);
-IPCSPEC_REGISTER_PROPERTY(TruncateProperty);
+IPCSPEC_REGISTER_PROPERTY(TruncateProperty, "FIFO-TRUNCATE", {.applies = ForFifo, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

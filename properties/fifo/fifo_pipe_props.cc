@@ -26,17 +26,7 @@ std::string SayCapacity(uint64_t v) {
   return v == 0 ? "left at the default" : absl::StrCat("set to ", v, v == 1 ? " page" : " pages");
 }
 
-class DiscardProperty : public QueuedFifoProperty {
- public:
-  DiscardProperty()
-      : QueuedFifoProperty(
-            "FIFO-DISCARD",
-            "the pipe behind a FIFO exists only while someone has it open: once the last "
-            "opener closes, unread data is gone and the next opener finds an empty pipe of the "
-            "default capacity",
-            "fifo(7) ('The kernel maintains exactly one pipe object for each FIFO special file "
-            "that is opened by at least one process'); Linux fs/pipe.c put_pipe_info",
-            ForFifo, 10) {}
+class DiscardProperty final : public QueuedFifoProperty {
   Verdict RunOn(const FifoNode& node, FileDescriptor& r, FileDescriptor& w,
                 const std::vector<std::byte>&, const Scenario& s, const CaseEnv&) const override {
     const long fresh = PipeCapacity(w.get());
@@ -73,13 +63,13 @@ class DiscardProperty : public QueuedFifoProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam left_{this, 0, "%s are left unread", 10,
                          rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const Param<int> pages_{this,       1, "the capacity is %s", 0, rc::gen::element<int>(0, 1, 2, 4),
                           SayCapacity};
   const YesNoParam reader_last_{this, 2, "the reader closes last: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(DiscardProperty, "FIFO-DISCARD", {.applies = ForFifo, .examples = 10});
 
 // revents of a poll with timeout 0 (a state query), or -1.
 int PollNow(int fd) {
@@ -87,17 +77,7 @@ int PollNow(int fd) {
   return ::poll(&p, 1, 0) < 0 ? -1 : p.revents;
 }
 
-class PollNohupProperty : public FifoProperty {
- public:
-  PollNohupProperty()
-      : FifoProperty(
-            "FIFO-POLL-NOHUP",
-            "a reader that opened a FIFO with O_NONBLOCK while no writer had it sees no POLLHUP "
-            "until a writer has opened and closed it; then POLLHUP; a reader opening after "
-            "that writer left again sees none",
-            "Linux fs/pipe.c fifo_open ('suppress EPOLLHUP until we have seen a writer') and "
-            "pipe_poll; poll(2) POLLHUP",
-            ForFifo, 8) {}
+class PollNohupProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
@@ -127,22 +107,12 @@ class PollNohupProperty : public FifoProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> sessions_{this, 0, "%s writers come and go", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(PollNohupProperty, "FIFO-POLL-NOHUP",
+                          {.applies = ForFifo, .examples = 8});
 
-class NbReadEofProperty : public FifoProperty {
- public:
-  NbReadEofProperty()
-      : FifoProperty(
-            "FIFO-NB-READ-EOF",
-            "a non-blocking read of a FIFO with no writer returns 0 (end of file), not EAGAIN; "
-            "with a writer open and nothing queued it gives EAGAIN; queued data comes first",
-            "pipe(7) ('If all file descriptors referring to the write end of a pipe have been "
-            "closed, then an attempt to read(2) from the pipe will see end-of-file'), POSIX "
-            "read() 'empty pipe or FIFO'; LTP testcases/kernel/syscalls/read/read03.c (EAGAIN "
-            "with a writer open)",
-            ForFifo, 10) {}
+class NbReadEofProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv&) const override {
     FileDescriptor r(node.Open(O_RDONLY | O_NONBLOCK));
     if (!r) return Verdict::Broken("opening the reader");
@@ -177,14 +147,11 @@ class NbReadEofProperty : public FifoProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam queued_{this, 0, "the writer writes %s", 10,
                            rc::gen::inRange<uint64_t>(0, 2 * PIPE_BUF)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(DiscardProperty);
-IPCSPEC_REGISTER_PROPERTY(PollNohupProperty);
-IPCSPEC_REGISTER_PROPERTY(NbReadEofProperty);
+IPCSPEC_REGISTER_PROPERTY(NbReadEofProperty, "FIFO-NB-READ-EOF",
+                          {.applies = ForFifo, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

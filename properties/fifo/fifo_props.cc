@@ -25,17 +25,7 @@
 namespace ipcspec::props {
 namespace {
 
-class EnxioProperty : public FifoProperty {
- public:
-  EnxioProperty()
-      : FifoProperty(
-            "FIFO-ENXIO",
-            "open(O_WRONLY|O_NONBLOCK) gives ENXIO exactly while no reader has the FIFO open; "
-            "open(O_RDONLY|O_NONBLOCK) always succeeds at once",
-            "fifo(7), open(2) ENXIO; POSIX open() O_NONBLOCK; LTP "
-            "testcases/kernel/syscalls/open/open06.c (O_WRONLY|O_NONBLOCK without a reader "
-            "gives ENXIO)",
-            ForFifo, 20) {}
+class EnxioProperty final : public FifoProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kOpen) {
       return s.actor == 0 ? "a reader opens with O_RDONLY|O_NONBLOCK"
@@ -88,21 +78,14 @@ class EnxioProperty : public FifoProperty {
     return Verdict::Pass();
   }
 };
+IPCSPEC_REGISTER_PROPERTY(EnxioProperty, "FIFO-ENXIO", {.applies = ForFifo, .examples = 20});
 
 constexpr std::string_view kExtras[] = {"nobody", "a blocking reader", "a blocking writer"};
 
 // What the O_RDWR opener found; its child's exit code.
 enum RdwrExit { kRdwrOk, kRdwrOpen, kRdwrOther, kRdwrWrite, kRdwrExtraRead, kRdwrReadBack };
 
-class RdwrProperty : public FifoProperty {
- public:
-  RdwrProperty()
-      : FifoProperty("FIFO-RDWR",
-                     "open(O_RDWR) on a FIFO never blocks, with or without other openers, and the "
-                     "descriptor reads back what it writes",
-                     "fifo(7) (Linux: O_RDWR open succeeds in blocking and non-blocking mode); "
-                     "gVisor test/syscalls/linux/fifo.cc FifoTest.FifoOpenRDWR",
-                     ForFifo, 20) {}
+class RdwrProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override {
     SharedFlags flags(1);  // 0: the O_RDWR open returned
     const ChildCall c =
@@ -131,7 +114,6 @@ class RdwrProperty : public FifoProperty {
     }
   }
 
- private:
   int Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const {
     const int extra = extra_.Of(s);
     FileDescriptor rdwr(node.Open(O_RDWR | (nonblock_.Of(s) ? O_NONBLOCK : 0)));
@@ -159,19 +141,11 @@ class RdwrProperty : public FifoProperty {
   const BytesParam size_{this, 2, "%s are written through it", 10,
                          rc::gen::inRange<uint64_t>(1, PIPE_BUF)};
 };
+IPCSPEC_REGISTER_PROPERTY(RdwrProperty, "FIFO-RDWR", {.applies = ForFifo, .examples = 20});
 
 constexpr std::string_view kChildDoes[] = {"reads", "writes"};
 
-class RendezvousProperty : public FifoProperty {
- public:
-  RendezvousProperty()
-      : FifoProperty(
-            "FIFO-RENDEZVOUS",
-            "a blocking open for reading (or writing) waits until the other side opens; then "
-            "it returns and data flows",
-            "fifo(7); POSIX open() 'O_NONBLOCK clear'; gVisor test/syscalls/linux/fifo.cc "
-            "FifoTest.Fifo, FifoTest.FifoOtrunc",
-            ForFifo, 10) {}
+class RendezvousProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override {
     const bool child_reads = child_.Of(s) == 0;
     const std::vector<std::byte> data = Payload(2, 0, size_.Of(s));
@@ -221,11 +195,12 @@ class RendezvousProperty : public FifoProperty {
     return ps.Join();
   }
 
- private:
   const ChoiceParam<int> child_{this, 0, "the process that opens first %s", 0, kChildDoes};
   const BytesParam size_{this, 1, "%s pass through", 100,
                          rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)};
 };
+IPCSPEC_REGISTER_PROPERTY(RendezvousProperty, "FIFO-RENDEZVOUS",
+                          {.applies = ForFifo, .examples = 10});
 
 // In the opener: the shared counter its handler bumps, so the case process
 // knows the signal was handled (and the interrupted open has ended).
@@ -236,21 +211,9 @@ void CountHandled(int) {
 
 constexpr std::string_view kOpenFor[] = {"reading", "writing"};
 
-class EintrProperty : public FifoProperty {
- public:
-  EintrProperty()
-      : FifoProperty(
-            "FIFO-EINTR",
-            "a blocking FIFO open interrupted by a handled signal fails with EINTR without "
-            "SA_RESTART (the handler ran once, the open is not resumed); with SA_RESTART it "
-            "resumes and completes when the other side opens",
-            "open(2) EINTR, signal(7) 'Interruption of system calls and library functions by "
-            "signal handlers'; gVisor test/syscalls/linux/fifo.cc "
-            "FifoTest.OpenBlockedAndInterrupted",
-            ForFifo, 10) {}
+class EintrProperty final : public FifoProperty {
   Verdict RunOn(const FifoNode& node, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   Verdict Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const;
 
   const ChoiceParam<int> child_{this, 0, "the interrupted open is for %s", 0, kOpenFor};
@@ -259,6 +222,7 @@ class EintrProperty : public FifoProperty {
       SaySignal};
   const YesNoParam restart_{this, 2, "the handler has SA_RESTART: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(EintrProperty, "FIFO-EINTR", {.applies = ForFifo, .examples = 10});
 
 // Flags: 0 started (counter 0: pid), 1 the open returned; counter 1: handled.
 Verdict EintrProperty::Opener(const FifoNode& node, const Scenario& s, SharedFlags& flags) const {
@@ -317,11 +281,6 @@ Verdict EintrProperty::RunOn(const FifoNode& node, const Scenario& s, const Case
   }
   return ps.Join();
 }
-
-IPCSPEC_REGISTER_PROPERTY(EnxioProperty);
-IPCSPEC_REGISTER_PROPERTY(RdwrProperty);
-IPCSPEC_REGISTER_PROPERTY(RendezvousProperty);
-IPCSPEC_REGISTER_PROPERTY(EintrProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

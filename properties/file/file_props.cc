@@ -28,17 +28,7 @@ struct UnlinkOnExit {
   ~UnlinkOnExit() { ::unlink(path.c_str()); }
 };
 
-class HandOffProperty : public NamedProperty {
- public:
-  HandOffProperty()
-      : NamedProperty(
-            "FILE-HANDOFF",
-            "data one process writes and closes is read back whole, in order, by another process "
-            "that opens the file by name",
-            "POSIX write() (after it returns, 'any successful read() from each byte position "
-            "... shall return the data specified by the write()'), open(2), close(2); Stevens & "
-            "Rago, Advanced Programming in the UNIX Environment, 3rd ed., 3.10 'File Sharing'",
-            ForFile, 20) {}
+class HandOffProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
   }
@@ -95,9 +85,9 @@ class HandOffProperty : public NamedProperty {
     return v;
   }
 
- private:
   const SendWords sends_{this, "the writer writes piece %d: %s"};
 };
+IPCSPEC_REGISTER_PROPERTY(HandOffProperty, "FILE-HANDOFF", {.applies = ForFile, .examples = 20});
 
 // Record sizes per writer (1..n), in the order each writes them.
 using RecordSizes = std::map<uint32_t, std::vector<size_t>>;
@@ -159,18 +149,7 @@ Verdict CheckAppended(const std::vector<std::byte>& all, uint32_t writers,
   return Verdict::Pass();
 }
 
-class AppendProperty : public NamedProperty {
- public:
-  AppendProperty()
-      : NamedProperty(
-            "FILE-APPEND",
-            "several processes writing records with O_APPEND never overwrite each other: every "
-            "record is in the file once, intact, each writer's in order, and the size is the sum",
-            "open(2) O_APPEND ('the file offset is positioned at the end of the file ... as a "
-            "single atomic step'); POSIX write() (O_APPEND: 'no intervening file modification "
-            "operation shall occur between changing the file offset and the write operation'); "
-            "Stevens & Rago, APUE 3rd ed., 3.11 'Atomic Operations'",
-            ForFile, 20) {}
+class AppendProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 6);
@@ -202,10 +181,10 @@ class AppendProperty : public NamedProperty {
     return CheckAppended(all, writers, want);
   }
 
- private:
   const SendWords sends_{this, "writer %d appends record %d: %s"};
   const Param<uint32_t> writers_{this, 0, "processes appending to one file: %s", 2};
 };
+IPCSPEC_REGISTER_PROPERTY(AppendProperty, "FILE-APPEND", {.applies = ForFile, .examples = 20});
 
 // A process's fcntl write lock on the whole file; the count is the file's
 // first 8 bytes, read and written back inside.
@@ -231,18 +210,7 @@ class FileLockSection : public CriticalSection {
   FileDescriptor fd_;
 };
 
-class LockProperty : public NamedProperty {
- public:
-  LockProperty()
-      : NamedProperty(
-            "FILE-LOCK",
-            "writers that take an fcntl F_SETLKW write lock are serialised: critical sections "
-            "never overlap and K processes x N read-increment-write updates of the file give K*N",
-            "fcntl(2) 'Advisory record locking' (F_SETLKW: 'if a conflicting lock is held on "
-            "the file, then wait for that lock to be released'); LTP testcases/kernel/syscalls/"
-            "fcntl/fcntl10.c (F_SETLKW), fcntl34.c (writers serialised by an F_OFD_SETLKW write "
-            "lock)",
-            ForFile, 15) {}
+class LockProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::string path = ScratchFile(env);
     FileDescriptor created(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -270,15 +238,11 @@ class LockProperty : public NamedProperty {
         env);
   }
 
- private:
   const Param<int> processes_{this, 0, "processes taking the lock: %s", 2, rc::gen::inRange(2, 6)};
   const Param<int> rounds_{this, 1, "updates of the file each does under it: %s", 5,
                            rc::gen::inRange(1, 40)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(HandOffProperty);
-IPCSPEC_REGISTER_PROPERTY(AppendProperty);
-IPCSPEC_REGISTER_PROPERTY(LockProperty);
+IPCSPEC_REGISTER_PROPERTY(LockProperty, "FILE-LOCK", {.applies = ForFile, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

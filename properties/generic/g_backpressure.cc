@@ -92,21 +92,13 @@ std::string CheckFill(const Capabilities& c, uint64_t size, const Fill& f) {
   return "";
 }
 
-class BackpressureProperty : public GenericProperty {
- public:
-  BackpressureProperty()
-      : GenericProperty("G-BACKPRESSURE",
-                        "non-blocking sends into an unread channel give EAGAIN within the declared "
-                        "capacity and max_queued, lose nothing, resume after the reader drains",
-                        "pipe(7) 'Pipe capacity' and O_NONBLOCK, mq_send(3) EAGAIN, msgsnd(2) "
-                        "IPC_NOWAIT") {}
+class BackpressureProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter)
       return Needs(false, "model=counter (eventfd blocks only near 2^64)");
     return Needs(c.capacity > 0 || c.max_queued > 0,
                  "capacity=0 and max_queued=0 (no declared bound to check)");
   }
-  int DefaultExamples() const override { return 20; }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     uint64_t limit = 4096;
@@ -144,7 +136,6 @@ class BackpressureProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 
- private:
   static std::string Write(End& end, const Capabilities& c, uint64_t size,
                            const std::optional<Sent>& big, SharedFlags& flags,
                            const Deadline& deadline) {
@@ -210,6 +201,7 @@ class BackpressureProperty : public GenericProperty {
 
   const ChoiceParam<bool> big_{this, 0, "%s", false, kBigFirst};
 };
+IPCSPEC_REGISTER_PROPERTY(BackpressureProperty, "G-BACKPRESSURE", {.examples = 20});
 
 std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t size,
                                        const std::optional<Sent>& big, const Waits& waits,
@@ -247,8 +239,6 @@ std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t
                     {kAgainWriter});
   return ReceiveAll(end, c, again, waits.deliver_ms);
 }
-
-IPCSPEC_REGISTER_PROPERTY(BackpressureProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

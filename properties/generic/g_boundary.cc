@@ -32,16 +32,7 @@ constexpr size_t kStart = 0;  // the reader may start: all sent, or the channel 
 constexpr std::string_view kOversize[] = {
     "no oversize message", "the writer then tries one message of max_message + 1 bytes"};
 
-class BoundaryProperty : public GenericProperty {
- public:
-  BoundaryProperty()
-      : GenericProperty(
-            "G-BOUNDARY",
-            "messages are never merged or split; a message over max_message fails with "
-            "EMSGSIZE and the queue is not disturbed; a receive buffer smaller than the next "
-            "message gives EMSGSIZE, never part of it",
-            "mq_send(3) and mq_receive(3) EMSGSIZE, msgrcv(2) E2BIG, unix(7) SOCK_SEQPACKET; "
-            "gVisor test/syscalls/linux/socket_non_stream.cc (SingleRecv, SplitRecv)") {}
+class BoundaryProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter)
       return Needs(false, "model=counter (values are summed, not kept apart)");
@@ -95,7 +86,6 @@ class BoundaryProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 
- private:
   // Queues `sent` but its last message, tries the oversize message, then
   // sends the last one; raises kStart when done or when the channel is full.
   static std::string Write(End& end, const Capabilities& c, const std::vector<Sent>& sent,
@@ -168,8 +158,7 @@ class BoundaryProperty : public GenericProperty {
   const ChoiceParam<bool> oversize_{this, 0, "%s", false, kOversize};
   const BytesParam short_{this, 1, "the reader first receives into a buffer of %s", 0};
 };
-
-IPCSPEC_REGISTER_PROPERTY(BoundaryProperty);
+IPCSPEC_REGISTER_PROPERTY(BoundaryProperty, "G-BOUNDARY");
 
 }  // namespace
 }  // namespace ipcspec::props

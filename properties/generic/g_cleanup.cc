@@ -69,14 +69,7 @@ std::string DrainCounter(End& end, const std::vector<Sent>& sent) {
   return "";
 }
 
-class CleanupProperty : public NamedProperty {
- public:
-  CleanupProperty()
-      : NamedProperty("G-CLEANUP",
-                      "after destroy nothing remains: no SysV ids, no /dev/shm or mqueue names, no "
-                      "FIFO or socket nodes, no processes",
-                      "ipcs(1), mq_unlink(3), shm_unlink(3), unlink(2); LTP ipc cleanup checks",
-                      EveryTransport, 15) {}
+class CleanupProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::map(
@@ -139,8 +132,8 @@ class CleanupProperty : public NamedProperty {
     return Verdict::Pass();
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(CleanupProperty);
+IPCSPEC_REGISTER_PROPERTY(CleanupProperty, "G-CLEANUP",
+                          {.applies = EveryTransport, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

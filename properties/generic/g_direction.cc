@@ -44,17 +44,7 @@ std::string WrongWay(End& end, bool send, uint64_t size, bool blocking, int deli
                          send ? "reader" : "writer", Errno(rc), n);
 }
 
-class DirectionProperty : public GenericProperty {
- public:
-  DirectionProperty()
-      : GenericProperty(
-            "G-DIRECTION",
-            "one-way transports reject the wrong direction with EBADF at either end, at once "
-            "even from a blocking call, without disturbing the data in flight (the kernel's "
-            "check for one-way descriptors, the transport's own for SysV queues, "
-            "shared-memory rings and signals)",
-            "pipe(2), read(2) and write(2) EBADF, mq_send(3) EBADF; LTP "
-            "testcases/kernel/syscalls/pipe/pipe03.c; gVisor test/syscalls/linux/pipe.cc") {}
+class DirectionProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.direction == Direction::kOneWay,
                  "direction=duplex (both ends may send; see G-DUPLEX)");
@@ -124,7 +114,6 @@ class DirectionProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 
- private:
   static std::string AddOne(End& end, int timeout_ms) {
     uint64_t v = 1;
     size_t n = 0;
@@ -132,8 +121,7 @@ class DirectionProperty : public GenericProperty {
     return rc == 0 ? "" : absl::StrCat("adding 1: ", Errno(rc));
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(DirectionProperty);
+IPCSPEC_REGISTER_PROPERTY(DirectionProperty, "G-DIRECTION");
 
 }  // namespace
 }  // namespace ipcspec::props

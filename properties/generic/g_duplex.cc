@@ -51,15 +51,7 @@ std::vector<std::vector<Sent>> Batches(std::vector<Sent> all, size_t rounds) {
   return out;
 }
 
-class DuplexProperty : public GenericProperty {
- public:
-  DuplexProperty()
-      : GenericProperty("G-DUPLEX",
-                        "on a duplex transport both ends send at once, round after round, and each "
-                        "end gets exactly what the other sent",
-                        "socket(2) SOCK_STREAM ('two-way ... byte streams'), socketpair(2) ('the "
-                        "two sockets are indistinguishable'), unix(7); gVisor "
-                        "test/syscalls/linux/socket_generic.cc") {}
+class DuplexProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.direction != Direction::kDuplex) {
       return Needs(false, "direction=one-way (see G-DIRECTION)");
@@ -73,7 +65,6 @@ class DuplexProperty : public GenericProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   static std::string Play(std::unique_ptr<End>& end, const Capabilities& c, const Side& side,
                           bool speaks_first, const Waits& waits, SharedFlags& flags,
                           const Deadline& deadline);
@@ -83,6 +74,7 @@ class DuplexProperty : public GenericProperty {
 
   const Param<uint64_t> rounds_{this, 0, "%s rounds", 1};
 };
+IPCSPEC_REGISTER_PROPERTY(DuplexProperty, "G-DUPLEX");
 
 rc::Gen<std::vector<Step>> DuplexProperty::Steps(const Transport& t) const {
   const Capabilities c = t.caps();
@@ -198,8 +190,6 @@ std::string DuplexProperty::ReceiveBatch(End& end, const Capabilities& c, const 
   }
   return "";
 }
-
-IPCSPEC_REGISTER_PROPERTY(DuplexProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

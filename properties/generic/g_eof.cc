@@ -39,15 +39,7 @@ constexpr std::string_view kReaderWaits[] = {
     "the last writer closes before the reader looks",
     "the reader is already waiting when the last writer closes"};
 
-class EofProperty : public GenericProperty {
- public:
-  EofProperty()
-      : GenericProperty("G-EOF",
-                        "after every writer closes (not exits), the reader still gets what was "
-                        "sent, then end of stream (peer-close); never before the last writer "
-                        "closes, never a hang",
-                        "pipe(7) 'I/O on pipes and FIFOs' (end of file), read(2); LTP "
-                        "testcases/kernel/syscalls/pipe/pipe13.c (a blocked reader wakes)") {}
+class EofProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no end of stream)");
     return Needs(c.peer_close || c.reliable,
@@ -104,7 +96,6 @@ class EofProperty : public GenericProperty {
     return RunActors(t, env, std::move(actors));
   }
 
- private:
   static std::string Read(End& end, const Capabilities& c, uint32_t writers, bool reader_waits,
                           Traffic& traffic, SharedFlags& flags, const Deadline& deadline) {
     const Waits& waits = traffic.waits();
@@ -157,8 +148,7 @@ class EofProperty : public GenericProperty {
   const Param<uint32_t> writers_{this, 0, "%s writers", 1};
   const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
 };
-
-IPCSPEC_REGISTER_PROPERTY(EofProperty);
+IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -28,15 +28,7 @@ namespace {
 // bounded so every sum fits 32 bits).
 uint64_t Width(const Capabilities& c) { return c.max_message == 0 || c.max_message >= 8 ? 8 : 4; }
 
-class FanInProperty : public GenericProperty {
- public:
-  FanInProperty()
-      : GenericProperty("G-FANIN",
-                        "N forked workers each sum a slice of 1..M and send the partial sum; the "
-                        "parent's total equals M(M+1)/2",
-                        "eventfd(2) EXAMPLES (a forked child writes integers that the parent reads "
-                        "as their sum); pipe(2) EXAMPLES; W. R. Stevens, Advanced Programming in "
-                        "the UNIX Environment, section 15.2 'Pipes'") {}
+class FanInProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
     if (!c.reliable) return Needs(false, "reliable=false (a lost sum leaves no total to check)");
@@ -44,7 +36,6 @@ class FanInProperty : public GenericProperty {
     return Needs(c.framing == Framing::kMessage || c.atomic_write >= Width(c),
                  "atomic_write<8 on a byte stream");
   }
-  int DefaultExamples() const override { return 25; }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const auto n = *rc::gen::inRange<uint64_t>(1, 9);
@@ -129,12 +120,10 @@ class FanInProperty : public GenericProperty {
     return RunActors(t, env, std::move(actors));
   }
 
- private:
   const Param<uint64_t> workers_{this, 0, "N = %s workers", 1};
   const Param<uint64_t> upto_{this, 1, "they sum 1..M with M = %s", 0};
 };
-
-IPCSPEC_REGISTER_PROPERTY(FanInProperty);
+IPCSPEC_REGISTER_PROPERTY(FanInProperty, "G-FANIN", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

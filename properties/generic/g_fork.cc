@@ -52,14 +52,7 @@ constexpr std::string_view kWho[] = {
     "the writer opens by name alone, having closed every inherited descriptor (named "
     "transports)"};
 
-class ForkProperty : public NamedProperty {
- public:
-  ForkProperty()
-      : NamedProperty("G-FORK",
-                      "anonymous transports created before fork work in the child; named ones are "
-                      "reachable by name alone from a writer that inherited no descriptor",
-                      "fork(2) (descriptors are inherited), mq_overview(7), fifo(7), unix(7)",
-                      EveryTransport, 15) {}
+class ForkProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
@@ -105,11 +98,9 @@ class ForkProperty : public NamedProperty {
     return RunActors(cutting, env, {writer, reader});
   }
 
- private:
   const ChoiceParam<uint64_t> unrelated_{this, 0, "%s", 0, kWho};
 };
-
-IPCSPEC_REGISTER_PROPERTY(ForkProperty);
+IPCSPEC_REGISTER_PROPERTY(ForkProperty, "G-FORK", {.applies = EveryTransport, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

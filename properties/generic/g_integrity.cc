@@ -50,14 +50,7 @@ std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
   return got == want ? "" : absl::StrFormat("counter summed to %d, added %d", got, want);
 }
 
-class IntegrityProperty : public GenericProperty {
- public:
-  IntegrityProperty()
-      : GenericProperty("G-INTEGRITY",
-                        "nothing arrives duplicated or corrupted and, on a reliable transport, "
-                        "nothing is lost, whatever the blocking mode and read chunking",
-                        "pipe(7), unix(7), mq_overview(7), eventfd(2); LTP "
-                        "testcases/kernel/ipc/pipeio/pipeio.c") {}
+class IntegrityProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.model != ModelClass::kCounter || c.reliable,
                  "model=counter without reliable (a lossy sum has no oracle)");
@@ -108,8 +101,7 @@ class IntegrityProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(IntegrityProperty);
+IPCSPEC_REGISTER_PROPERTY(IntegrityProperty, "G-INTEGRITY");
 
 }  // namespace
 }  // namespace ipcspec::props

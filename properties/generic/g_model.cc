@@ -120,16 +120,7 @@ class CloseWriter : public StepCommand {
   Step ToStep() const override { return {Op::kClose, 1, 0, 0}; }
 };
 
-class ModelProperty : public NamedProperty {
- public:
-  ModelProperty()
-      : NamedProperty("G-MODEL",
-                      "non-blocking sends, receives, rare one-unit waits and a close, by a writer "
-                      "and a reader process in lock step, agree step by step with the reference "
-                      "model of the transport's class",
-                      "pipe(7), mq_overview(7), unix(7), eventfd(2); the ipcspec plugin ABI "
-                      "(ipcspec/plugin.h)",
-                      EveryTransport) {}
+class ModelProperty final : public NamedProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kWait) {
       return absl::StrFormat("reader receives, waiting at most %d time unit%s", s.size,
@@ -162,8 +153,7 @@ class ModelProperty : public NamedProperty {
     return ExecuteStepsInActors(t, s.steps, env, o);
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(ModelProperty);
+IPCSPEC_REGISTER_PROPERTY(ModelProperty, "G-MODEL", {.applies = EveryTransport});
 
 }  // namespace
 }  // namespace ipcspec::props

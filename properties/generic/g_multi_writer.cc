@@ -42,15 +42,7 @@ std::string SendWhole(End& end, const std::vector<Sent>& msgs, const Capabilitie
   return "";
 }
 
-class MultiWriterProperty : public GenericProperty {
- public:
-  MultiWriterProperty()
-      : GenericProperty(
-            "G-MULTI-WRITER",
-            "K producers, one consumer: each producer's messages arrive in its own order; "
-            "writes up to the atomic limit never interleave",
-            "pipe(7) 'PIPE_BUF' (writes of at most PIPE_BUF bytes are atomic); LTP "
-            "testcases/kernel/ipc/pipeio/pipeio.c; mq_overview(7)") {}
+class MultiWriterProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (see G-FANIN)");
@@ -96,11 +88,9 @@ class MultiWriterProperty : public GenericProperty {
     return RunActors(t, env, std::move(actors));
   }
 
- private:
   const Param<uint32_t> writers_{this, 0, "%s writers send at once", 2};
 };
-
-IPCSPEC_REGISTER_PROPERTY(MultiWriterProperty);
+IPCSPEC_REGISTER_PROPERTY(MultiWriterProperty, "G-MULTI-WRITER");
 
 }  // namespace
 }  // namespace ipcspec::props

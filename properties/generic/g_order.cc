@@ -19,14 +19,7 @@
 namespace ipcspec::props {
 namespace {
 
-class OrderProperty : public GenericProperty {
- public:
-  OrderProperty()
-      : GenericProperty("G-ORDER",
-                        "one producer, one consumer: the consumer sees exactly the sent sequence "
-                        "(a lossy transport: a subsequence of it)",
-                        "pipe(7) 'I/O on pipes and FIFOs', mq_overview(7), unix(7); gVisor "
-                        "test/syscalls/linux/pipe.cc") {}
+class OrderProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (values are summed)");
     return Needs(c.ordered, "ordered=false (no order to check; G-INTEGRITY checks the contents)");
@@ -55,8 +48,7 @@ class OrderProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(OrderProperty);
+IPCSPEC_REGISTER_PROPERTY(OrderProperty, "G-ORDER");
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -201,16 +201,7 @@ std::string Endless::Covers(uint64_t sent, uint64_t sent_bytes) const {
              : "";
 }
 
-class PeerCrashProperty : public NamedProperty {
- public:
-  PeerCrashProperty()
-      : NamedProperty(
-            "G-PEER-CRASH",
-            "a producer killed by SIGKILL mid-stream: the consumer still gets every send that "
-            "completed, never a torn message, then end of stream (peer-close) or nothing",
-            "signal(7) SIGKILL; _exit(2) (a dying process's descriptors are closed); pipe(7) "
-            "'I/O on pipes and FIFOs'; unix(7)",
-            EveryTransport, 12) {}
+class PeerCrashProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
@@ -227,7 +218,6 @@ class PeerCrashProperty : public NamedProperty {
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   static std::string Write(End& end, const Capabilities& c, const Endless& seq, uint64_t stop_at,
                            SharedFlags& flags, const Deadline& deadline);
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
@@ -240,6 +230,8 @@ class PeerCrashProperty : public NamedProperty {
                                 0};
   const ChoiceParam<bool> waiting_{this, 1, "%s", false, kReaderWaiting};
 };
+IPCSPEC_REGISTER_PROPERTY(PeerCrashProperty, "G-PEER-CRASH",
+                          {.applies = EveryTransport, .examples = 12});
 
 Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
   const Capabilities& c = t.caps();
@@ -367,8 +359,6 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
   }
   return seq.Covers(sent, sent_bytes);
 }
-
-IPCSPEC_REGISTER_PROPERTY(PeerCrashProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

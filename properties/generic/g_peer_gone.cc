@@ -74,16 +74,7 @@ std::string SendsAfterClose(End& end, const Capabilities& c, uint64_t size, int 
   return absl::StrFormat("%d sends of %d bytes succeeded after the reader closed", limit, size);
 }
 
-class PeerGoneProperty : public GenericProperty {
- public:
-  PeerGoneProperty()
-      : GenericProperty(
-            "G-PEER-GONE",
-            "after the reader closes, send fails with EPIPE instead of hanging or "
-            "succeeding forever; a cut-short blocking send reports its partial count first",
-            "pipe(7) 'I/O on pipes and FIFOs', write(2) EPIPE; LTP "
-            "testcases/kernel/syscalls/pipe/pipe08.c; gVisor test/syscalls/linux/pipe.cc "
-            "BlockPartialWriteClosed") {}
+class PeerGoneProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.peer_close,
                  "peer_close=false (a send after the reader closed may succeed, block or fail)");
@@ -143,12 +134,10 @@ class PeerGoneProperty : public GenericProperty {
     return RunActors(t, env, {writer, reader});
   }
 
- private:
   const ChoiceParam<bool> partial_{this, 0, "%s", false, kPartial};
   const BytesParam size_{this, 1, "each later send is %s", 100};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty);
+IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty, "G-PEER-GONE");
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -74,16 +74,7 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
 
-class TimeoutProperty : public NamedProperty {
- public:
-  TimeoutProperty()
-      : NamedProperty("G-TIMEOUT",
-                      "a bounded receive on an empty transport times out within the bound plus "
-                      "slack, not early and not never; a bounded send after the reader closed "
-                      "returns on time too",
-                      "mq_timedreceive(3), mq_timedsend(3), poll(2), sem_timedwait(3); gVisor "
-                      "test/syscalls/linux/mq.cc",
-                      EveryTransport, 12) {}
+class TimeoutProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
@@ -153,8 +144,8 @@ class TimeoutProperty : public NamedProperty {
     return RunActors(t, env, {writer, reader});
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(TimeoutProperty);
+IPCSPEC_REGISTER_PROPERTY(TimeoutProperty, "G-TIMEOUT",
+                          {.applies = EveryTransport, .examples = 12});
 
 }  // namespace
 }  // namespace ipcspec::props

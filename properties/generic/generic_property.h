@@ -5,13 +5,12 @@
 // in AppliesToCaps, and a plugin transport that declares the same
 // capabilities as a built-in one gets the same checks.
 //
-//   class OrderProperty : public GenericProperty {
-//    public:
-//     OrderProperty() : GenericProperty("G-ORDER", "summary", "reference") {}
+//   class OrderProperty final : public GenericProperty {
 //     Applicability AppliesToCaps(const Capabilities& c) const override {
 //       return Needs(c.ordered, "ordered=false (no order to check)");
 //     }
 //   };
+//   IPCSPEC_REGISTER_PROPERTY(OrderProperty, "G-ORDER");  // prose: generic/catalogue.json
 #ifndef IPCSPEC_PROPERTIES_GENERIC_GENERIC_PROPERTY_H_
 #define IPCSPEC_PROPERTIES_GENERIC_GENERIC_PROPERTY_H_
 
@@ -23,7 +22,6 @@ namespace ipcspec::props {
 
 class GenericProperty : public NamedProperty {
  public:
-  using NamedProperty::NamedProperty;
   Applicability AppliesTo(const Transport& t) const final { return AppliesToCaps(t.caps()); }
   // Whether a transport with these declared capabilities is checked.
   virtual Applicability AppliesToCaps(const Capabilities& c) const = 0;

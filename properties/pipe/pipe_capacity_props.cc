@@ -50,18 +50,7 @@ bool HasSysResource() {
   return false;
 }
 
-class FullProperty : public PipeProperty {
- public:
-  FullProperty()
-      : PipeProperty(
-            "PIPE-EAGAIN",
-            "non-blocking writes of c bytes fill the pipe to between half and all of "
-            "F_GETPIPE_SZ, then give EAGAIN; c <= PIPE_BUF is all-or-nothing; nothing is "
-            "lost and writing resumes after a drain; empty non-blocking read gives EAGAIN",
-            "pipe(7) 'Pipe capacity', 'O_NONBLOCK'; LTP testcases/kernel/syscalls/pipe/pipe12.c, "
-            "pipe2/pipe2_04.c, read/read03.c, write/write04.c; gVisor test/syscalls/linux/"
-            "pipe.cc PipeTest.NonBlocking",
-            ForPipeOrFifo, 20) {}
+class FullProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t c = *rc::gen::oneOf(rc::gen::elementOf(std::vector<uint64_t>{
@@ -123,23 +112,12 @@ class FullProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam write_{this, 0, "each non-blocking write is %s", 100};
   const Param<int> pages_{this, 1, "the capacity is %s", 0, SayPages};
 };
+IPCSPEC_REGISTER_PROPERTY(FullProperty, "PIPE-EAGAIN", {.applies = ForPipeOrFifo, .examples = 20});
 
-class PartialProperty : public PipeProperty {
- public:
-  PartialProperty()
-      : PipeProperty(
-            "PIPE-PARTIAL",
-            "a non-blocking write above PIPE_BUF into a pipe with room for part of it writes "
-            "exactly the room that is left (capacity minus the whole pages queued), not "
-            "EAGAIN and not less, and that prefix arrives intact",
-            "write(2) and pipe(7) 'PIPE_BUF' (n > PIPE_BUF with O_NONBLOCK: a partial write); "
-            "LTP testcases/kernel/syscalls/pipe/pipe12.c (an oversized write to an empty pipe "
-            "writes exactly F_GETPIPE_SZ, checked with FIONREAD)",
-            ForPipeOrFifo, 20) {}
+class PartialProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long cap = p.capacity;
     if (cap <= 0) return Verdict::Broken("F_GETPIPE_SZ");
@@ -164,24 +142,15 @@ class PartialProperty : public PipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), want, "after the partial write"));
   }
 
- private:
   const BytesParam over_{this, 0, "the write is %s more than the room left", 1,
                          rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const Param<uint64_t> prefill_{
       this, 1, "the pipe holds %s first", 0, rc::gen::inRange<uint64_t>(0, 8), SayWholePages};
 };
+IPCSPEC_REGISTER_PROPERTY(PartialProperty, "PIPE-PARTIAL",
+                          {.applies = ForPipeOrFifo, .examples = 20});
 
-class SetSizeProperty : public PipeProperty {
- public:
-  SetSizeProperty()
-      : PipeProperty(
-            "PIPE-SETPIPE-SZ",
-            "F_SETPIPE_SZ(n) sets a capacity >= n that F_GETPIPE_SZ reports on both ends and "
-            "that non-blocking page writes fill exactly; shrinking below the content is EBUSY",
-            "fcntl(2) F_SETPIPE_SZ/F_GETPIPE_SZ; LTP testcases/kernel/syscalls/fcntl/fcntl30.c, "
-            "fcntl/fcntl37.c; gVisor test/syscalls/linux/pipe.cc PipeTest.SizeChange, "
-            "PipeTest.SizeChangeFull",
-            ForPipeOrFifo, 20) {}
+class SetSizeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t req = *rc::gen::oneOf(
@@ -226,20 +195,12 @@ class SetSizeProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192};
 };
+IPCSPEC_REGISTER_PROPERTY(SetSizeProperty, "PIPE-SETPIPE-SZ",
+                          {.applies = ForPipeOrFifo, .examples = 20});
 
-class SetSizeEinvalProperty : public PipeProperty {
- public:
-  SetSizeEinvalProperty()
-      : PipeProperty(
-            "PIPE-SETPIPE-SZ-EINVAL",
-            "F_SETPIPE_SZ with a size above 2^31 (as the kernel's unsigned int) fails with "
-            "EINVAL on either end, privileged or not, and the capacity is unchanged",
-            "fcntl(2) F_SETPIPE_SZ; LTP testcases/kernel/syscalls/fcntl/fcntl37.c (EINVAL "
-            "beyond 1<<31); gVisor test/syscalls/linux/pipe.cc PipeTest.SizeChangeMax",
-            ForPipeOrFifo, 10) {}
+class SetSizeEinvalProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t low = *rc::gen::oneOf(
@@ -267,23 +228,13 @@ class SetSizeEinvalProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> size_{this, 0, "F_SETPIPE_SZ asks for %s", (1ULL << 31) + 1, SayHex};
   const Param<bool> end_{this, 1, "it is called on %s", true, SayEnd};
 };
+IPCSPEC_REGISTER_PROPERTY(SetSizeEinvalProperty, "PIPE-SETPIPE-SZ-EINVAL",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class SetSizeEpermProperty : public NamedProperty {
- public:
-  SetSizeEpermProperty()
-      : NamedProperty(
-            "PIPE-SETPIPE-SZ-EPERM",
-            "without CAP_SYS_RESOURCE, raising the capacity above /proc/sys/fs/pipe-max-size "
-            "fails with EPERM and leaves it unchanged; exactly pipe-max-size is allowed, and "
-            "a decrease always is; with the capability the raise succeeds",
-            "fcntl(2) F_SETPIPE_SZ EPERM, pipe(7) /proc/sys/fs/pipe-max-size; LTP "
-            "testcases/kernel/syscalls/fcntl/fcntl37.c (EPERM over the limit, unprivileged), "
-            "fcntl/fcntl30.c (pipe-max-size itself is allowed)",
-            ForPipeOrFifo, 10) {}
+class SetSizeEpermProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const long max = PipeMaxSize();
     if (max <= 0) return Verdict::Unsupported("/proc/sys/fs/pipe-max-size is not readable");
@@ -323,25 +274,15 @@ class SetSizeEpermProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam over_{
       this, 0, "the request is %s above pipe-max-size", 1,
       rc::gen::oneOf(rc::gen::element<uint64_t>(1, 4096), rc::gen::inRange<uint64_t>(1, 1u << 22))};
   const Param<bool> end_{this, 1, "it is called on %s", true, rc::gen::arbitrary<bool>(), SayEnd};
 };
+IPCSPEC_REGISTER_PROPERTY(SetSizeEpermProperty, "PIPE-SETPIPE-SZ-EPERM",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class SetSizeRoundProperty : public PipeProperty {
- public:
-  SetSizeRoundProperty()
-      : PipeProperty(
-            "PIPE-SETPIPE-SZ-ROUND",
-            "F_SETPIPE_SZ(n) returns and sets exactly max(page size, n rounded up to a power "
-            "of two) from either end, 0 giving one page; F_GETPIPE_SZ on both ends agrees, "
-            "and asking for that value again changes nothing",
-            "fcntl(2) F_SETPIPE_SZ ('the next higher power-of-two page-size multiple'); "
-            "LTP testcases/kernel/syscalls/pipe2/pipe2_04.c; gVisor test/syscalls/linux/"
-            "pipe.cc PipeTest.SizeChange",
-            ForPipeOrFifo, 15) {}
+class SetSizeRoundProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int shift = *rc::gen::inRange(10, 21);
@@ -382,17 +323,11 @@ class SetSizeRoundProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam request_{this, 0, "F_SETPIPE_SZ asks for %s", 8192};
   const Param<bool> end_{this, 1, "it is called on %s", true, SayEnd};
 };
-
-IPCSPEC_REGISTER_PROPERTY(FullProperty);
-IPCSPEC_REGISTER_PROPERTY(PartialProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeEinvalProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeEpermProperty);
-IPCSPEC_REGISTER_PROPERTY(SetSizeRoundProperty);
+IPCSPEC_REGISTER_PROPERTY(SetSizeRoundProperty, "PIPE-SETPIPE-SZ-ROUND",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

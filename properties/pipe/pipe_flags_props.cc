@@ -60,17 +60,7 @@ int CountOpenFds() {
   return n;
 }
 
-class GetflProperty : public NamedProperty {
- public:
-  GetflProperty()
-      : NamedProperty(
-            "PIPE-GETFL",
-            "F_GETFL shows O_RDONLY on the read end and O_WRONLY on the write end, with exactly "
-            "the status flags asked for (O_NONBLOCK on both, O_DIRECT on the write end only); "
-            "F_SETFL on one end leaves the other's flags alone",
-            "fcntl(2) F_GETFL, pipe(2); gVisor test/syscalls/linux/pipe.cc PipeTest.Flags; LTP "
-            "testcases/kernel/syscalls/pipe2/pipe2_01.c (O_DIRECT on the write end, O_NONBLOCK)",
-            ForPipeOrFifo, 15) {}
+class GetflProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int flags = flags_.Of(s);
     PipeFds p;
@@ -89,7 +79,6 @@ class GetflProperty : public NamedProperty {
     return PassUnless(Check(p, want_r, want_w, "after F_SETFL flipped O_NONBLOCK on one end"));
   }
 
- private:
   static std::string Check(const PipeFds& p, int want_r, int want_w, std::string_view when) {
     for (auto [fd, want, end] :
          {std::tuple{p.r.get(), want_r, "read end"}, std::tuple{p.w.get(), want_w, "write end"}}) {
@@ -115,17 +104,9 @@ class GetflProperty : public NamedProperty {
         return std::string(v == 0 ? "neither end" : v == 1 ? "the read end" : "the write end");
       }};
 };
+IPCSPEC_REGISTER_PROPERTY(GetflProperty, "PIPE-GETFL", {.applies = ForPipeOrFifo, .examples = 15});
 
-class Pipe2EinvalProperty : public NamedProperty {
- public:
-  Pipe2EinvalProperty()
-      : NamedProperty(
-            "PIPE2-EINVAL",
-            "pipe2 with any flag outside O_CLOEXEC, O_NONBLOCK, O_DIRECT (and O_NOTIFICATION_PIPE) "
-            "fails with EINVAL, leaves pipefd unchanged and opens no descriptor",
-            "pipe(2) EINVAL ('Invalid value in flags'; 'pipefd is left unchanged'); gVisor "
-            "test/syscalls/linux/pipe.cc Pipe2Test.BadOptions",
-            ForPipe2, 15) {}
+class Pipe2EinvalProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<int> bad;
@@ -164,21 +145,12 @@ class Pipe2EinvalProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> flags_{this, 0, "pipe2 is called with %s", 0x10000000, SayFlagSet};
 };
+IPCSPEC_REGISTER_PROPERTY(Pipe2EinvalProperty, "PIPE2-EINVAL",
+                          {.applies = ForPipe2, .examples = 15});
 
-class Pipe2CloexecProperty : public NamedProperty {
- public:
-  Pipe2CloexecProperty()
-      : NamedProperty(
-            "PIPE2-CLOEXEC",
-            "pipe2(O_CLOEXEC) sets FD_CLOEXEC on both ends and execve closes both; without it "
-            "both ends survive execve",
-            "pipe(2) O_CLOEXEC, open(2) O_CLOEXEC; gVisor test/syscalls/linux/pipe.cc "
-            "Pipe2Test.CloExec; LTP testcases/kernel/syscalls/pipe2/pipe2_02.c, "
-            "fcntl/fcntl07.c",
-            ForPipe2, 10) {}
+class Pipe2CloexecProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool cloexec = cloexec_.Of(s);
     const int flags = others_.Of(s) | (cloexec ? O_CLOEXEC : 0);
@@ -202,7 +174,6 @@ class Pipe2CloexecProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   static std::string ProbeAcrossExec(int fd, bool cloexec, const CaseEnv& env) {
     const int survived = SurvivesExec(fd, CaseDeadline(env));
     if (survived < 0) return "could not be probed with an exec of /bin/cat";
@@ -213,18 +184,10 @@ class Pipe2CloexecProperty : public NamedProperty {
   const YesNoParam cloexec_{this, 0, "O_CLOEXEC is given: %s", true};
   const Param<int> others_{this, 1, "the other flags are %s", 0, StatusFlags(), SayFlagSet};
 };
+IPCSPEC_REGISTER_PROPERTY(Pipe2CloexecProperty, "PIPE2-CLOEXEC",
+                          {.applies = ForPipe2, .examples = 10});
 
-class Pipe2NonblockProperty : public NamedProperty {
- public:
-  Pipe2NonblockProperty()
-      : NamedProperty(
-            "PIPE2-NONBLOCK",
-            "pipe2(O_NONBLOCK) makes both ends non-blocking: an empty read and a write to a "
-            "full pipe give EAGAIN; once F_SETFL clears it on the write end, a write to the "
-            "full pipe blocks",
-            "pipe(2) O_NONBLOCK; LTP testcases/kernel/syscalls/pipe2/pipe2_01.c, "
-            "pipe2/pipe2_04.c; gVisor test/syscalls/linux/pipe.cc PipeTest.NonBlocking",
-            ForPipe2, 10) {}
+class Pipe2NonblockProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int flags = O_NONBLOCK | O_CLOEXEC | (direct_.Of(s) ? O_DIRECT : 0);
     int fds[2];
@@ -264,22 +227,14 @@ class Pipe2NonblockProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 16,
                           rc::gen::element<int>(1, 2, 4, 16)};
   const YesNoParam direct_{this, 1, "O_DIRECT is given too: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(Pipe2NonblockProperty, "PIPE2-NONBLOCK",
+                          {.applies = ForPipe2, .examples = 10});
 
-class SigpipeKillProperty : public PipeProperty {
- public:
-  SigpipeKillProperty()
-      : PipeProperty(
-            "PIPE-SIGPIPE-KILL",
-            "with SIGPIPE at its default action, a write after the last reader closed kills "
-            "the writer by SIGPIPE; nothing after the write runs",
-            "pipe(7) 'If all file descriptors referring to the read end ... SIGPIPE', signal(7) "
-            "(SIGPIPE: Term); LTP testcases/kernel/syscalls/pipe/pipe02.c",
-            ForPipeOrFifo, 10) {}
+class SigpipeKillProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const std::vector<std::byte> pre = PipeBytes(1, queued_.Of(s));
@@ -302,13 +257,14 @@ class SigpipeKillProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam queued_{this, 0, "%s are left unread", 0,
                            rc::gen::inRange<uint64_t>(0, 4 * PIPE_BUF)};
   const BytesParam size_{this, 1, "the write is %s", 1,
                          rc::gen::inRange<uint64_t>(1, 3 * PIPE_BUF)};
   const YesNoParam nonblock_{this, 2, "the write end is non-blocking: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(SigpipeKillProperty, "PIPE-SIGPIPE-KILL",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
 // Exit codes of the EMFILE child.
 enum EmfileExit { kEmfileOk, kEmfileSetup, kEmfileWrongResult, kEmfileLeak, kEmfileWrongFds };
@@ -318,17 +274,7 @@ Applicability ForPipeDescriptors(const Transport& t) {
   return ForAnonymousPipe(t, "PIPE-* checks pipe(2) descriptor allocation here");
 }
 
-class EmfileProperty : public NamedProperty {
- public:
-  EmfileProperty()
-      : NamedProperty(
-            "PIPE-EMFILE",
-            "with fewer than two descriptor slots below RLIMIT_NOFILE free, pipe and pipe2 fail "
-            "with EMFILE and leave no descriptor behind; with exactly two free they succeed "
-            "with those lowest two",
-            "pipe(2) EMFILE; LTP testcases/kernel/syscalls/pipe/pipe06.c (EMFILE once the "
-            "descriptor table is full), pipe/pipe07.c",
-            ForPipeDescriptors, 10) {}
+class EmfileProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int free_slots = free_.Of(s);
     const bool use_pipe2 = pipe2_.Of(s);
@@ -361,7 +307,6 @@ class EmfileProperty : public NamedProperty {
     }
   }
 
- private:
   static int Child(int free_slots, bool use_pipe2) {
     ::close_range(3, ~0U, 0);
     for (int fd = 0; fd < 3; ++fd) {
@@ -387,13 +332,8 @@ class EmfileProperty : public NamedProperty {
                          rc::gen::element<int>(0, 1, 2, 3)};
   const YesNoParam pipe2_{this, 1, "the call is pipe2 (not pipe): %s", false};
 };
-
-IPCSPEC_REGISTER_PROPERTY(GetflProperty);
-IPCSPEC_REGISTER_PROPERTY(Pipe2EinvalProperty);
-IPCSPEC_REGISTER_PROPERTY(Pipe2CloexecProperty);
-IPCSPEC_REGISTER_PROPERTY(Pipe2NonblockProperty);
-IPCSPEC_REGISTER_PROPERTY(SigpipeKillProperty);
-IPCSPEC_REGISTER_PROPERTY(EmfileProperty);
+IPCSPEC_REGISTER_PROPERTY(EmfileProperty, "PIPE-EMFILE",
+                          {.applies = ForPipeDescriptors, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

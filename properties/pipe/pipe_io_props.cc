@@ -27,17 +27,7 @@ namespace ipcspec::props {
 namespace {
 
 // The sizes of the kSend steps.
-class ZeroIoProperty : public PipeProperty {
- public:
-  ZeroIoProperty()
-      : PipeProperty(
-            "PIPE-ZERO-IO",
-            "read(fd, p, 0) returns 0 at once on an empty pipe with its writer open, blocking "
-            "or not; write(fd, p, 0) returns 0, even with no reader left, and raises no SIGPIPE",
-            "pipe(2) O_DIRECT ('a read(2) that specifies a buffer size of zero is a no-op, and "
-            "returns 0'); Linux fs/pipe.c pipe_read/pipe_write ('Null read/write succeeds' "
-            "before any other check); gVisor test/syscalls/linux/pipe.cc PipeTest.ZeroSize",
-            ForPipeOrFifo, 10) {}
+class ZeroIoProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     if (nonblock_.Of(s)) {
@@ -69,7 +59,6 @@ class ZeroIoProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   // 0 for a zero result, 254 for another count, else the errno.
   static int ZeroExit(ssize_t n) { return n == 0 ? 0 : n > 0 ? 254 : errno; }
   static bool IsZero(const ChildCall& c) {
@@ -84,18 +73,10 @@ class ZeroIoProperty : public PipeProperty {
   const YesNoParam reader_gone_{this, 1, "the reader is gone before the write: %s", false};
   const YesNoParam null_{this, 2, "the buffer pointer is NULL: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(ZeroIoProperty, "PIPE-ZERO-IO",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class FionreadProperty : public PipeProperty {
- public:
-  FionreadProperty()
-      : PipeProperty(
-            "PIPE-FIONREAD",
-            "ioctl(FIONREAD) on either end reports the bytes queued: 0 when empty, the sum of "
-            "the writes, less what partial reads took",
-            "pipe(7) 'ioctl(fd, FIONREAD, &nbytes)'; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.FionRead; LTP testcases/kernel/syscalls/pipe/pipe12.c (FIONREAD on the "
-            "write end)",
-            ForPipeOrFifo, 15) {}
+class FionreadProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return RoundSteps(1, 10, [](int i) {  // two writes in three, else a read
       if (*rc::gen::elementOf(std::vector<int>{0, 1, 2}) != 0) {
@@ -131,7 +112,6 @@ class FionreadProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   static std::string Expect(const PipeFds& p, long want, std::string_view when) {
     for (auto [fd, end] : {std::pair{p.r.get(), "read end"}, std::pair{p.w.get(), "write end"}}) {
       if (long q = BytesQueued(fd); q != want) {
@@ -142,18 +122,10 @@ class FionreadProperty : public PipeProperty {
     return "";
   }
 };
+IPCSPEC_REGISTER_PROPERTY(FionreadProperty, "PIPE-FIONREAD",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class ReadAvailableProperty : public PipeProperty {
- public:
-  ReadAvailableProperty()
-      : PipeProperty(
-            "PIPE-READ-AVAILABLE",
-            "a blocking read(n) returns as soon as any bytes are queued, with all k < n of "
-            "them, without waiting for n; on an empty pipe with a writer open it blocks",
-            "read(2) ('fewer bytes ... because we are reading from a pipe'), pipe(7) ('If a "
-            "process attempts to read from an empty pipe, then read(2) will block until data "
-            "is available'); Linux fs/pipe.c pipe_read",
-            ForPipeOrFifo, 10) {}
+class ReadAvailableProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t k = *rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF);
@@ -211,20 +183,12 @@ class ReadAvailableProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam ask_{this, 0, "the read asks for %s", 2 * PIPE_BUF};
 };
+IPCSPEC_REGISTER_PROPERTY(ReadAvailableProperty, "PIPE-READ-AVAILABLE",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
-class StreamMergeProperty : public PipeProperty {
- public:
-  StreamMergeProperty()
-      : PipeProperty(
-            "PIPE-STREAM-MERGE",
-            "a pipe keeps no write boundaries: after k writes, one read of their total returns "
-            "all their bytes, in order",
-            "pipe(7) ('byte stream: there is no concept of message boundaries'); "
-            "Linux fs/pipe.c pipe_read",
-            ForPipeOrFifo, 15) {}
+class StreamMergeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(2, 17, rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF));
   }
@@ -251,26 +215,19 @@ class StreamMergeProperty : public PipeProperty {
     return Verdict::Pass();
   }
 };
+IPCSPEC_REGISTER_PROPERTY(StreamMergeProperty, "PIPE-STREAM-MERGE",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class BlockedEpipeProperty : public PipeProperty {
- public:
-  BlockedEpipeProperty()
-      : PipeProperty(
-            "PIPE-BLOCKED-EPIPE",
-            "a writer blocked on a full pipe, with nothing of its write done, stays blocked "
-            "while a reader remains and gets -1/EPIPE and one SIGPIPE when the last reader "
-            "closes",
-            "write(2) EPIPE, pipe(7); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.BlockWriteClosed",
-            ForPipeOrFifo, 8) {}
+class BlockedEpipeProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 1, rc::gen::element<int>(1, 2, 4)};
   const BytesParam size_{this, 1, "the blocked write is %s", 1,
                          rc::gen::inRange<uint64_t>(1, PIPE_BUF + 1)};
   const Param<int> readers_{this, 2, "%s read descriptors are open", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(BlockedEpipeProperty, "PIPE-BLOCKED-EPIPE",
+                          {.applies = ForPipeOrFifo, .examples = 8});
 
 Verdict BlockedEpipeProperty::RunOn(PipeFds& p, const Transport&, const Scenario& s,
                                     const CaseEnv& env) const {
@@ -316,12 +273,6 @@ Verdict BlockedEpipeProperty::RunOn(PipeFds& p, const Transport&, const Scenario
   }
   return ps.Join();
 }
-
-IPCSPEC_REGISTER_PROPERTY(ZeroIoProperty);
-IPCSPEC_REGISTER_PROPERTY(FionreadProperty);
-IPCSPEC_REGISTER_PROPERTY(ReadAvailableProperty);
-IPCSPEC_REGISTER_PROPERTY(StreamMergeProperty);
-IPCSPEC_REGISTER_PROPERTY(BlockedEpipeProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -21,16 +21,7 @@
 namespace ipcspec::props {
 namespace {
 
-class AtomicProperty : public PipeProperty {
- public:
-  AtomicProperty()
-      : PipeProperty(
-            "PIPE-ATOMIC",
-            "writes of at most PIPE_BUF bytes by several writer processes are all-or-nothing "
-            "(also with O_NONBLOCK) and never interleave; each writer's records arrive in order",
-            "pipe(7) 'PIPE_BUF'; POSIX write(); LTP testcases/kernel/ipc/pipeio/pipeio.c "
-            "(several writers; a record of at most PIPE_BUF must never be split)",
-            ForPipeOrFifo, 25) {}
+class AtomicProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint32_t writers = *rc::gen::inRange<uint32_t>(2, 7);
@@ -119,20 +110,13 @@ class AtomicProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint32_t> writers_{this, 0, "%s writer processes share the pipe", 2};
   const Param<bool> nonblock_{this, 1, "the writers are non-blocking: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(AtomicProperty, "PIPE-ATOMIC",
+                          {.applies = ForPipeOrFifo, .examples = 25});
 
-class WriteClosedProperty : public PipeProperty {
- public:
-  WriteClosedProperty()
-      : PipeProperty("PIPE-PARTIAL-CLOSED",
-                     "a blocking write of twice the capacity, blocked on a full pipe, returns the "
-                     "capacity when the reader closes; the next write gives EPIPE",
-                     "pipe(7), write(2); gVisor test/syscalls/linux/pipe.cc "
-                     "PipeTest.BlockPartialWriteClosed",
-                     ForPipeOrFifo, 8) {}
+class WriteClosedProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const long pages = pages_.Of(s);
@@ -180,21 +164,15 @@ class WriteClosedProperty : public PipeProperty {
     return ps.Join();
   }
 
- private:
   const Param<long> pages_{
       this, 0, "the capacity is %s", 16, rc::gen::element<long>(1, 2, 4, 16), [](uint64_t v) {
         return absl::StrCat(v, v == 1 ? " page" : " pages");
       }};
 };
+IPCSPEC_REGISTER_PROPERTY(WriteClosedProperty, "PIPE-PARTIAL-CLOSED",
+                          {.applies = ForPipeOrFifo, .examples = 8});
 
-class WakeAllProperty : public PipeProperty {
- public:
-  WakeAllProperty()
-      : PipeProperty(
-            "PIPE-WAKE-ALL",
-            "readers blocked in read stay blocked while any writer remains; closing the last "
-            "writer wakes every one of them with 0 (EOF)",
-            "pipe(7); LTP testcases/kernel/syscalls/pipe/pipe13.c", ForPipeOrFifo, 10) {}
+class WakeAllProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const int readers = readers_.Of(s);
@@ -269,14 +247,11 @@ class WakeAllProperty : public PipeProperty {
     return ps.Join();
   }
 
- private:
   const Param<int> readers_{this, 0, "%s readers block in read", 3, rc::gen::inRange(1, 6)};
   const Param<int> writers_{this, 1, "%s writers hold the pipe open", 2, rc::gen::inRange(1, 4)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(AtomicProperty);
-IPCSPEC_REGISTER_PROPERTY(WriteClosedProperty);
-IPCSPEC_REGISTER_PROPERTY(WakeAllProperty);
+IPCSPEC_REGISTER_PROPERTY(WakeAllProperty, "PIPE-WAKE-ALL",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

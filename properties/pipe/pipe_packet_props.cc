@@ -23,7 +23,6 @@ namespace {
 // number of page-sized packets it holds (`slots`).
 class PacketModeProperty : public NamedProperty {
  public:
-  using NamedProperty::NamedProperty;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final {
     PipeFds p;
     Verdict broken;
@@ -35,18 +34,7 @@ class PacketModeProperty : public NamedProperty {
   virtual Verdict RunOn(PipeFds& p, long slots, const Scenario& s) const = 0;
 };
 
-class PacketProperty : public PacketModeProperty {
- public:
-  PacketProperty()
-      : PacketModeProperty(
-            "PIPE-PACKET",
-            "in packet mode (O_DIRECT) each write of at most a page is one packet and a read "
-            "with a larger buffer returns exactly one packet; a larger write is split into "
-            "page-sized packets and the rest",
-            "pipe(2) O_DIRECT ('Each write(2) to the pipe is dealt with as a separate packet'; "
-            "'Writes of greater than PIPE_BUF bytes ... will be split'), fcntl(2) F_SETFL "
-            "O_DIRECT on a pipe; Linux fs/pipe.c pipe_write (PIPE_BUF_FLAG_PACKET)",
-            ForPipeOrFifo, 15) {}
+class PacketProperty final : public PacketModeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(
         1, 7,
@@ -82,18 +70,10 @@ class PacketProperty : public PacketModeProperty {
     return Verdict::Pass();
   }
 };
+IPCSPEC_REGISTER_PROPERTY(PacketProperty, "PIPE-PACKET",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class PacketTruncProperty : public PacketModeProperty {
- public:
-  PacketTruncProperty()
-      : PacketModeProperty(
-            "PIPE-PACKET-TRUNC",
-            "in packet mode a read shorter than the next packet returns the bytes asked for and "
-            "discards the rest of that packet; the next read starts at the next packet",
-            "pipe(2) O_DIRECT ('If a read(2) specifies a buffer size that is smaller than the "
-            "next packet, then the requested number of bytes are read, and the excess bytes in "
-            "the packet are discarded'); Linux fs/pipe.c pipe_read",
-            ForPipeOrFifo, 15) {}
+class PacketTruncProperty final : public PacketModeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return RoundSteps(1, 8, [](int i) {  // a packet, then a read of it
       const uint64_t size = *rc::gen::inRange<uint64_t>(2, PIPE_BUF + 1);
@@ -133,9 +113,8 @@ class PacketTruncProperty : public PacketModeProperty {
     return Verdict::Pass();
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(PacketProperty);
-IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty);
+IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty, "PIPE-PACKET-TRUNC",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

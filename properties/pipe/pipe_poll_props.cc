@@ -58,26 +58,17 @@ std::string ExpectEvents(int fd, short events, int want, std::string_view what) 
   return absl::StrFormat("%s: poll shows %s, expected %s", what, SayEvents(got), SayEvents(want));
 }
 
-class PollHupProperty : public NamedProperty {
- public:
-  PollHupProperty()
-      : NamedProperty(
-            "PIPE-POLL-HUP",
-            "on the read end poll shows POLLHUP exactly once the last writer is gone (a poll "
-            "blocked on the empty pipe wakes then), with POLLIN only while data is queued",
-            "poll(2) POLLHUP; gVisor test/syscalls/linux/poll.cc "
-            "PollTest.NonBlockingEventPOLLHUP, PollTest.BlockingEventPOLLHUP; LTP "
-            "testcases/kernel/syscalls/poll/poll03.c",
-            ForPipeOrFifo, 15) {}
+class PollHupProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const BytesParam queued_{
       this, 0, "%s are queued", 0,
       rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF))};
   const Param<int> writers_{this, 1, "%s write descriptors are open", 1, rc::gen::inRange(1, 5)};
   const YesNoParam blocking_{this, 2, "a poll waits on the empty pipe meanwhile: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(PollHupProperty, "PIPE-POLL-HUP",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
 Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
   const std::vector<std::byte> data = PipeBytes(1, queued_.Of(s));
@@ -138,17 +129,7 @@ Verdict PollHupProperty::Run(const Transport& t, const Scenario& s, const CaseEn
   return ps.Join();
 }
 
-class PollErrProperty : public PipeProperty {
- public:
-  PollErrProperty()
-      : PipeProperty(
-            "PIPE-POLL-ERR",
-            "on the write end poll shows POLLERR exactly once the last reader is gone, with "
-            "POLLOUT only while the pipe is not full",
-            "poll(2) POLLERR ('also set for a file descriptor referring to the write end of a "
-            "pipe when the read end has been closed'); gVisor test/syscalls/linux/poll.cc "
-            "PollTest.NonBlockingEventPOLLERR",
-            ForPipeOrFifo, 15) {}
+class PollErrProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     if (full_.Of(s)) {
       SetNonBlocking(p.w.get(), true);
@@ -174,23 +155,13 @@ class PollErrProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam full_{this, 0, "the pipe is full: %s", false};
   const Param<int> readers_{this, 1, "%s read descriptors are open", 1, rc::gen::inRange(1, 5)};
 };
+IPCSPEC_REGISTER_PROPERTY(PollErrProperty, "PIPE-POLL-ERR",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
-class PollReadyProperty : public PipeProperty {
- public:
-  PollReadyProperty()
-      : PipeProperty(
-            "PIPE-POLL-READY",
-            "poll on the read end shows POLLIN exactly while data is queued and never POLLOUT; "
-            "on the write end POLLOUT exactly while a page slot is free and never POLLIN; "
-            "asking again gives the same answer",
-            "poll(2); gVisor test/syscalls/linux/poll.cc PollTest.BlockingEventPOLLIN, "
-            "PollTest.NonBlockingEventPOLLOUT, PollTest.ImmediatelyReturnOnlyOnPollEvents; LTP "
-            "testcases/kernel/syscalls/poll/poll01.c; Linux fs/pipe.c pipe_poll",
-            ForPipeOrFifo, 15) {}
+class PollReadyProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int pages = *rc::gen::elementOf(std::vector<int>{1, 2, 4});
@@ -248,13 +219,10 @@ class PollReadyProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> pages_{this, 0, "the capacity is %s pages", 1};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PollHupProperty);
-IPCSPEC_REGISTER_PROPERTY(PollErrProperty);
-IPCSPEC_REGISTER_PROPERTY(PollReadyProperty);
+IPCSPEC_REGISTER_PROPERTY(PollReadyProperty, "PIPE-POLL-READY",
+                          {.applies = ForPipeOrFifo, .examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

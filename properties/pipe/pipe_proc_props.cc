@@ -26,17 +26,7 @@ namespace {
 
 std::string SayEnd(uint64_t v) { return v != 0 ? "the write end" : "the read end"; }
 
-class InodeProperty : public NamedProperty {
- public:
-  InodeProperty()
-      : NamedProperty(
-            "PIPE-INODE",
-            "both ends fstat to one inode (same st_dev and st_ino) of type S_ISFIFO; an "
-            "anonymous pipe lives on pipefs (fstatfs: PIPEFS_MAGIC, f_bsize the page size, "
-            "f_namelen NAME_MAX), a FIFO's ends on the file system of its node",
-            "pipe(7), fstat(2) S_ISFIFO, fstatfs(2); gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.Inode, PipeTest.StatFS",
-            ForPipeOrFifo, 8) {}
+class InodeProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PipeFds p;
     Verdict broken;
@@ -76,7 +66,6 @@ class InodeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> flags_{this,
                           0,
                           "the pipe has %s",
@@ -84,6 +73,7 @@ class InodeProperty : public NamedProperty {
                           rc::gen::element<int>(0, O_NONBLOCK, O_DIRECT, O_NONBLOCK | O_DIRECT),
                           [](uint64_t v) { return SayOpenFlags(v); }};
 };
+IPCSPEC_REGISTER_PROPERTY(InodeProperty, "PIPE-INODE", {.applies = ForPipeOrFifo, .examples = 8});
 
 // Exit codes of the reopening child.
 enum ReopenExit { kReopenOk, kReopenWrongData = 253 };
@@ -95,17 +85,7 @@ Applicability ForProcReopen(const Transport& t) {
                           "/proc follows the FIFO open rules)");
 }
 
-class ProcReopenProperty : public PipeProperty {
- public:
-  ProcReopenProperty()
-      : PipeProperty(
-            "PIPE-PROC-REOPEN",
-            "open(/proc/self/fd/N) of an anonymous pipe end returns at once, without ENXIO, even "
-            "with no writer left, and gives the same pipe: the queued data is read through it, "
-            "and a write through a reopened write end reaches the reader",
-            "proc(5) /proc/[pid]/fd; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.OpenViaProcSelfFD, PipeTest.OpenViaProcSelfFDWithWrites",
-            ForProcReopen, 10) {}
+class ProcReopenProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool write_end = *rc::gen::arbitrary<bool>();
@@ -156,24 +136,15 @@ class ProcReopenProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> end_{this, 0, "the end reopened is %s", false, SayEnd};
   const Param<bool> other_gone_{
       this, 1, "the write end is closed before the read end is reopened: %s", false, SayYesNo};
   const BytesParam size_{this, 2, "%s pass through", 10};
 };
+IPCSPEC_REGISTER_PROPERTY(ProcReopenProperty, "PIPE-PROC-REOPEN",
+                          {.applies = ForProcReopen, .examples = 10});
 
-class ProcNorefProperty : public PipeProperty {
- public:
-  ProcNorefProperty()
-      : PipeProperty(
-            "PIPE-PROC-NOREF",
-            "stat or lstat of /proc/self/fd/N or /proc/self/fdinfo/N of the write end holds no "
-            "reference: closing the write end still leaves the pipe without writers (POLLHUP, "
-            "then end of file)",
-            "proc(5) /proc/[pid]/fd, /proc/[pid]/fdinfo; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.ProcFDReleasesFile, PipeTest.ProcFDInfoReleasesFile",
-            ForPipeOrFifo, 10) {}
+class ProcNorefProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s, const CaseEnv&) const override {
     const std::string path =
         absl::StrCat(info_.Of(s) ? "/proc/self/fdinfo/" : "/proc/self/fd/", p.w.get());
@@ -196,15 +167,12 @@ class ProcNorefProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam info_{this, 0, "the path is under /proc/self/fdinfo (not fd): %s", false};
   const YesNoParam lstat_{this, 1, "lstat is used (not stat): %s", false};
   const Param<int> times_{this, 2, "it is looked at %s times", 1, rc::gen::inRange(1, 5)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(InodeProperty);
-IPCSPEC_REGISTER_PROPERTY(ProcReopenProperty);
-IPCSPEC_REGISTER_PROPERTY(ProcNorefProperty);
+IPCSPEC_REGISTER_PROPERTY(ProcNorefProperty, "PIPE-PROC-NOREF",
+                          {.applies = ForPipeOrFifo, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

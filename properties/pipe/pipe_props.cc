@@ -35,17 +35,7 @@ rc::Gen<uint64_t> PipeSize() {
 // Indexed by SEEK_SET, SEEK_CUR, SEEK_END (0, 1, 2).
 constexpr std::string_view kWhences[] = {"SEEK_SET", "SEEK_CUR", "SEEK_END"};
 
-class DirectionProperty : public PipeProperty {
- public:
-  DirectionProperty()
-      : PipeProperty(
-            "PIPE-EBADF",
-            "write on the read end and read on the write end give EBADF (blocking or not) "
-            "and never block; the data in flight is intact, nothing extra appears, the pipe "
-            "still works",
-            "pipe(7), read(2)/write(2) EBADF; LTP testcases/kernel/syscalls/pipe/pipe03.c; "
-            "gVisor test/syscalls/linux/pipe.cc PipeTest.Permissions",
-            ForPipeOrFifo, 20) {}
+class DirectionProperty final : public PipeProperty {
   Verdict RunOn(PipeFds& p, const Transport&, const Scenario& s,
                 const CaseEnv& env) const override {
     const size_t in_flight = in_flight_.Of(s), k = std::max<uint64_t>(1, ask_.Of(s));
@@ -93,7 +83,6 @@ class DirectionProperty : public PipeProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam in_flight_{this, 0, "%s are in flight in the pipe", 100, PipeSize()};
   const YesNoParam r_nonblock_{this, 1, "the read end is non-blocking: %s", false};
   const YesNoParam w_nonblock_{this, 2, "the write end is non-blocking: %s", false};
@@ -101,16 +90,10 @@ class DirectionProperty : public PipeProperty {
                         rc::gen::inRange<uint64_t>(1, 2 * PIPE_BUF)};
   const YesNoParam read_first_{this, 4, "the read on the write end comes first: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(DirectionProperty, "PIPE-EBADF",
+                          {.applies = ForPipeOrFifo, .examples = 20});
 
-class EpipeProperty : public PipeProperty {
- public:
-  EpipeProperty()
-      : PipeProperty(
-            "PIPE-EPIPE",
-            "with no reader left, every write fails with EPIPE and raises exactly one SIGPIPE",
-            "pipe(7), write(2) EPIPE; LTP testcases/kernel/syscalls/pipe/pipe08.c; gVisor "
-            "test/syscalls/linux/pipe.cc PipeTest.ReaderSideCloses",
-            ForPipeOrFifo, 20) {}
+class EpipeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {blocked_.Step(*rc::gen::arbitrary<bool>()),
@@ -167,24 +150,14 @@ class EpipeProperty : public PipeProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<bool> blocked_{this, 0, "SIGPIPE is blocked and collected with sigtimedwait: %s",
                              false, SayYesNo};
   const Param<bool> nonblock_{this, 1, "the write end is non-blocking: %s", false, SayYesNo};
   const Param<bool> left_{this, 2, "unread data is left behind: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(EpipeProperty, "PIPE-EPIPE", {.applies = ForPipeOrFifo, .examples = 20});
 
-class EofProperty : public PipeProperty {
- public:
-  EofProperty()
-      : PipeProperty(
-            "PIPE-EOF",
-            "with the writer open an empty pipe is EAGAIN, not EOF; after it closes, every "
-            "buffered byte is read before read returns 0, and 0 stays",
-            "pipe(7) 'I/O on pipes and FIFOs', read(2); LTP "
-            "testcases/kernel/syscalls/pipe/pipe14.c; gVisor test/syscalls/linux/pipe.cc "
-            "PipeTest.WriterSideClosesReadDataFirst, PipeTest.WriterSideCloses",
-            ForPipeOrFifo, 20) {}
+class EofProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -243,15 +216,9 @@ class EofProperty : public PipeProperty {
     return Verdict::Pass();
   }
 };
+IPCSPEC_REGISTER_PROPERTY(EofProperty, "PIPE-EOF", {.applies = ForPipeOrFifo, .examples = 20});
 
-class EspipeProperty : public NamedProperty {
- public:
-  EspipeProperty()
-      : NamedProperty("PIPE-ESPIPE",
-                      "lseek, pread and pwrite on either end give ESPIPE and move no data",
-                      "lseek(2) ESPIPE, pread(2); LTP testcases/kernel/syscalls/lseek/lseek02.c; "
-                      "gVisor test/syscalls/linux/pipe.cc PipeTest.Seek, PipeTest.OffsetCalls",
-                      ForPipeOrFifo, 20) {}
+class EspipeProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const off_t off = static_cast<off_t>(offset_.Of(s));
     const int whence = whence_.Of(s);
@@ -277,17 +244,13 @@ class EspipeProperty : public NamedProperty {
     return PassUnless(ExpectExactly(p.r.get(), data, "after the seeks"));
   }
 
- private:
   const Param<uint64_t> offset_{this, 0, "the offset is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 20)};
   const ChoiceParam<int> whence_{this, 1, "whence is %s", SEEK_SET, kWhences};
   const BytesParam queued_{this, 2, "%s are queued", 10, PipeSize()};
 };
-
-IPCSPEC_REGISTER_PROPERTY(DirectionProperty);
-IPCSPEC_REGISTER_PROPERTY(EpipeProperty);
-IPCSPEC_REGISTER_PROPERTY(EofProperty);
-IPCSPEC_REGISTER_PROPERTY(EspipeProperty);
+IPCSPEC_REGISTER_PROPERTY(EspipeProperty, "PIPE-ESPIPE",
+                          {.applies = ForPipeOrFifo, .examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

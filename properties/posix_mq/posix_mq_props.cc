@@ -26,18 +26,7 @@ namespace {
 
 constexpr long kModelMsgSize = 256;
 
-class PriorityProperty : public NamedProperty {
- public:
-  PriorityProperty()
-      : NamedProperty(
-            "POSIX-MQ-PRIORITY",
-            "mq_receive returns the oldest message of the highest priority (FIFO within a "
-            "priority); non-blocking send on full and receive on empty give EAGAIN",
-            "mq_send(3) (the queue is ordered by decreasing priority, a new message goes after "
-            "older ones of equal priority), mq_receive(3) (the oldest of the highest priority); "
-            "Open POSIX conformance/interfaces/mq_send/3-1.c, mq_receive/1-1.c, and EAGAIN: "
-            "mq_send/10-1.c, mq_receive/10-1.c",
-            ForPosixMq) {}
+class PriorityProperty final : public NamedProperty {
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -132,22 +121,11 @@ class PriorityProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 10};
 };
+IPCSPEC_REGISTER_PROPERTY(PriorityProperty, "POSIX-MQ-PRIORITY", {.applies = ForPosixMq});
 
-class MsgSizeProperty : public NamedProperty {
- public:
-  MsgSizeProperty()
-      : NamedProperty(
-            "POSIX-MQ-EMSGSIZE",
-            "mq_receive with a buffer smaller than mq_msgsize gives EMSGSIZE even for a short "
-            "message, which stays queued; a send above mq_msgsize gives EMSGSIZE",
-            "mq_receive(3) EMSGSIZE (msg_len less than mq_msgsize), mq_send(3) EMSGSIZE; Open "
-            "POSIX conformance/interfaces/mq_receive/12-1.c, mq_send/14-1.c; LTP "
-            "testcases/kernel/syscalls/mq_timedreceive/mq_timedreceive01.c (a buffer one byte "
-            "short)",
-            ForPosixMq) {}
+class MsgSizeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t msgsize = *rc::gen::inRange<uint64_t>(2, 8193);
@@ -187,23 +165,13 @@ class MsgSizeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam msgsize_{this, 0, "the queue's mq_msgsize is %s", 100};
   const BytesParam len_{this, 1, "the queued message has %s", 1};
   const BytesParam small_{this, 2, "mq_receive is given a buffer of %s", 1};
 };
+IPCSPEC_REGISTER_PROPERTY(MsgSizeProperty, "POSIX-MQ-EMSGSIZE", {.applies = ForPosixMq});
 
-class NonBlockProperty : public NamedProperty {
- public:
-  NonBlockProperty()
-      : NamedProperty(
-            "POSIX-MQ-EAGAIN",
-            "with O_NONBLOCK, mq_receive on an empty queue and mq_send on a queue holding "
-            "mq_maxmsg messages give EAGAIN and change nothing",
-            "mq_send(3)/mq_receive(3) EAGAIN; Open POSIX conformance/interfaces/mq_send/10-1.c, "
-            "mq_receive/10-1.c, mq_send/7-1.c (a refused send queues nothing); LTP "
-            "testcases/kernel/syscalls/mq_timedsend/mq_timedsend01.c",
-            ForPosixMq) {}
+class NonBlockProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const long maxmsg = std::max<long>(1, maxmsg_.Of(s));
     const size_t len = std::min<uint64_t>(len_.Of(s), 128);
@@ -240,21 +208,12 @@ class NonBlockProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<long> maxmsg_{this, 0, "the queue's mq_maxmsg is %s", 3, rc::gen::inRange(1, 11)};
   const BytesParam len_{this, 1, "each message has %s", 10, rc::gen::inRange<uint64_t>(0, 129)};
 };
+IPCSPEC_REGISTER_PROPERTY(NonBlockProperty, "POSIX-MQ-EAGAIN", {.applies = ForPosixMq});
 
-class PrioMaxProperty : public NamedProperty {
- public:
-  PrioMaxProperty()
-      : NamedProperty("POSIX-MQ-PRIO-MAX",
-                      "mq_send with priority >= MQ_PRIO_MAX gives EINVAL and queues nothing; "
-                      "MQ_PRIO_MAX-1 is accepted and returned",
-                      "mq_send(3) EINVAL; Open POSIX conformance/interfaces/mq_send/13-1.c "
-                      "(MQ_PRIO_MAX and above); LTP testcases/kernel/syscalls/mq_timedsend/"
-                      "mq_timedsend01.c (32767 accepted, 32768 EINVAL)",
-                      ForPosixMq) {}
+class PrioMaxProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const long max = ::sysconf(_SC_MQ_PRIO_MAX);
@@ -287,21 +246,11 @@ class PrioMaxProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> priority_{this, 0, "mq_send is tried at priority %s", 32768};
 };
+IPCSPEC_REGISTER_PROPERTY(PrioMaxProperty, "POSIX-MQ-PRIO-MAX", {.applies = ForPosixMq});
 
-class AccessModeProperty : public NamedProperty {
- public:
-  AccessModeProperty()
-      : NamedProperty(
-            "POSIX-MQ-EBADF",
-            "mq_send on an O_RDONLY descriptor and mq_receive on an O_WRONLY one give EBADF "
-            "(blocking or not) and leave the queued messages alone",
-            "mq_send(3)/mq_receive(3) EBADF (not open for writing / reading); Open POSIX "
-            "conformance/interfaces/mq_send/11-2.c (O_RDONLY), mq_receive/11-2.c "
-            "(O_WRONLY)",
-            ForPosixMq) {}
+class AccessModeProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int nb = nonblock_.Of(s) ? O_NONBLOCK : 0;
     const long queued = std::clamp<long>(queued_.Of(s), 0, 4);
@@ -338,18 +287,12 @@ class AccessModeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> nonblock_{
       this,    0, "the wrong-way descriptors are O_NONBLOCK: %s", false, rc::gen::inRange(0, 2),
       SayYesNo};
   const Param<long> queued_{this, 1, "messages queued first: %s", 1, rc::gen::inRange(0, 5)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PriorityProperty);
-IPCSPEC_REGISTER_PROPERTY(MsgSizeProperty);
-IPCSPEC_REGISTER_PROPERTY(NonBlockProperty);
-IPCSPEC_REGISTER_PROPERTY(PrioMaxProperty);
-IPCSPEC_REGISTER_PROPERTY(AccessModeProperty);
+IPCSPEC_REGISTER_PROPERTY(AccessModeProperty, "POSIX-MQ-EBADF", {.applies = ForPosixMq});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -19,17 +19,7 @@ namespace {
 constexpr std::string_view kTimedCalls[] = {"mq_timedreceive on an empty queue",
                                             "mq_timedsend on a full queue"};
 
-class TimedProperty : public NamedProperty {
- public:
-  TimedProperty()
-      : NamedProperty(
-            "POSIX-MQ-ETIMEDOUT",
-            "mq_timedreceive on an empty queue and mq_timedsend on a full one (blocking "
-            "descriptors) give ETIMEDOUT at the absolute timeout, not before",
-            "mq_timedreceive(3)/mq_timedsend(3) ETIMEDOUT; Open POSIX conformance/interfaces/"
-            "mq_timedreceive/18-1.c, mq_timedsend/20-1.c; LTP testcases/kernel/syscalls/"
-            "mq_timedreceive/mq_timedreceive01.c, mq_timedsend/mq_timedsend01.c",
-            ForPosixMq, 15) {}
+class TimedProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool send = send_.Of(s);
     const int64_t ms = static_cast<int64_t>(std::min<uint64_t>(timeout_.Of(s), 10000));
@@ -59,7 +49,6 @@ class TimedProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<bool> send_{this, 0, "the timed call is %s", false, kTimedCalls};
   const Param<uint64_t> timeout_{
       this,
@@ -69,6 +58,8 @@ class TimedProperty : public NamedProperty {
       rc::gen::oneOf(rc::gen::just<uint64_t>(0), rc::gen::inRange<uint64_t>(1, 80)),
       SayMilliseconds};
 };
+IPCSPEC_REGISTER_PROPERTY(TimedProperty, "POSIX-MQ-ETIMEDOUT",
+                          {.applies = ForPosixMq, .examples = 15});
 
 // Blocks `sig` in this thread while alive; the old mask comes back.
 class BlockSignal {
@@ -142,21 +133,7 @@ Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int
   return Verdict::Pass();
 }
 
-class NotifyProperty : public NamedProperty {
- public:
-  NotifyProperty()
-      : NamedProperty(
-            "POSIX-MQ-NOTIFY",
-            "mq_notify has one registrant (another process gets EBUSY); a message arriving on "
-            "the empty queue sends the signal once (SI_MESGQ, the value), then the "
-            "registration is gone until renewed",
-            "mq_notify(3) (EBUSY when another process is registered; the registration is removed "
-            "once a notification is sent); LTP testcases/kernel/syscalls/mq_notify/mq_notify01.c "
-            "(SI_MESGQ and sival_int of the notification, EBUSY); Open POSIX "
-            "conformance/interfaces/mq_notify/1-1.c (a signal on arrival), 4-1.c (the registration "
-            "is "
-            "removed once sent), 9-1.c (EBUSY for another process)",
-            ForPosixMq, 10) {}
+class NotifyProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s) == SIGUSR2 ? SIGUSR2 : SIGUSR1;
     MqQueue q(4, 64);
@@ -169,7 +146,6 @@ class NotifyProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> rounds_{this, 0, "rounds of register, notify, re-register: %s", 2,
                            rc::gen::inRange(1, 4)};
   const Param<int> value_{this, 1, "the notification's sigev_value is %s", 7,
@@ -181,9 +157,8 @@ class NotifyProperty : public NamedProperty {
                            rc::gen::element<int>(SIGUSR1, SIGUSR2),
                            SaySignal};
 };
-
-IPCSPEC_REGISTER_PROPERTY(TimedProperty);
-IPCSPEC_REGISTER_PROPERTY(NotifyProperty);
+IPCSPEC_REGISTER_PROPERTY(NotifyProperty, "POSIX-MQ-NOTIFY",
+                          {.applies = ForPosixMq, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

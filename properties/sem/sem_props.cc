@@ -32,19 +32,7 @@ Applicability ForPosix(const Transport& t) {
   return OnlyFor(t, {"posix_shm"}, "SEM-* checks a POSIX sem_open rule (posix_shm's lock)");
 }
 
-class CountProperty : public NamedProperty {
- public:
-  CountProperty()
-      : NamedProperty(
-            "SEM-COUNT",
-            "a semaphore of value 1 excludes: N processes each doing K read-modify-write "
-            "increments of a shared counter under it never overlap and leave exactly N*K",
-            "semop(2) (a decrement that would go below zero waits), sem_wait(3) (at zero the "
-            "call blocks); LTP testcases/kernel/syscalls/ipc/semop/semop04.c and "
-            "testcases/kernel/ipc/semaphore/sem01.c (two processes fighting for one semaphore); "
-            "Open POSIX conformance/interfaces/sem_wait/3-1.c (locked until sem_post), 13-1.c "
-            "(blocks at zero)",
-            ForSem) {}
+class CountProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     std::string err;
     std::unique_ptr<Semaphore> sem =
@@ -54,38 +42,25 @@ class CountProperty : public NamedProperty {
                                   env);
   }
 
- private:
   const Param<int> processes_{this, 0, "processes incrementing the counter: %s", 3,
                               rc::gen::inRange(2, 7)};
   const Param<int> rounds_{this, 1, "times each takes the semaphore: %s", 1000,
                            rc::gen::inRange(1, 3000)};
 };
-IPCSPEC_REGISTER_PROPERTY(CountProperty);
+IPCSPEC_REGISTER_PROPERTY(CountProperty, "SEM-COUNT", {.applies = ForSem});
 
 constexpr std::string_view kUndo[] = {"without SEM_UNDO (a plain decrement)", "with SEM_UNDO"};
 
-class UndoProperty : public NamedProperty {
- public:
-  UndoProperty()
-      : NamedProperty(
-            "SEM-UNDO",
-            "a holder that took the semaphore with SEM_UNDO and is SIGKILLed gives it back: "
-            "exactly one blocked waiter gets it; without SEM_UNDO it stays taken: every waiter "
-            "still sleeps in semop (semncnt counts them) until IPC_RMID wakes them with EIDRM",
-            "semop(2) SEM_UNDO ('undone when the process exits'), semctl(2) GETNCNT; LTP "
-            "testcases/kernel/ipc/semaphore/sem02.c (SEM_UNDO is undone at process exit); gVisor "
-            "test/syscalls/linux/semaphore.cc SemopGetncnt, SemopGetncntOnSetRemoval",
-            ForSysv) {}
+class UndoProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUndoOnKill(undo_.Of(s), std::max(1, waiters_.Of(s)), env);
   }
 
- private:
   const ChoiceParam<bool> undo_{this, 0, "the holder takes the semaphore %s", true, kUndo};
   const Param<int> waiters_{this, 1, "processes then blocked taking it: %s", 1,
                             rc::gen::inRange(1, 4)};
 };
-IPCSPEC_REGISTER_PROPERTY(UndoProperty);
+IPCSPEC_REGISTER_PROPERTY(UndoProperty, "SEM-UNDO", {.applies = ForSysv});
 
 // One System V semaphore set of one semaphore, removed on scope exit.
 struct SysvSet {
@@ -101,16 +76,7 @@ struct SysvSet {
   int Value() const { return ::semctl(id, 0, GETVAL); }
 };
 
-class NoWaitProperty : public NamedProperty {
- public:
-  NoWaitProperty()
-      : NamedProperty(
-            "SEM-NOWAIT",
-            "semop with IPC_NOWAIT that would block gives EAGAIN (decrement below 0, wait-for-"
-            "zero on non-zero) and changes nothing; semtimedop gives EAGAIN after its timeout",
-            "semop(2) IPC_NOWAIT, semtimedop(2) EAGAIN; gVisor test/syscalls/linux/semaphore.cc "
-            "SemOpNoBlock, SemTimedOpBlock",
-            ForSysv) {}
+class NoWaitProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int value = value_.Of(s);
     const int timeout_ms = timeout_.Of(s);
@@ -143,23 +109,13 @@ class NoWaitProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> value_{this, 0, "the semaphore's value is %s", 0, rc::gen::inRange(0, 5)};
   const Param<int> timeout_{
       this, 1, "semtimedop may wait %s", 10, rc::gen::inRange(1, 40), SayMilliseconds};
 };
-IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(NoWaitProperty, "SEM-NOWAIT", {.applies = ForSysv});
 
-class RmidProperty : public NamedProperty {
- public:
-  RmidProperty()
-      : NamedProperty(
-            "SEM-RMID",
-            "removing a semaphore set (IPC_RMID) wakes every process blocked on it with EIDRM",
-            "semop(2) EIDRM, semctl(2) IPC_RMID; LTP testcases/kernel/syscalls/ipc/semop/"
-            "semop05.c (EIDRM); gVisor test/syscalls/linux/semaphore.cc "
-            "SemOpRemoveWithWaiter",
-            ForSysv) {}
+class RmidProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n = std::max(1, waiters_.Of(s));
     SysvSet set;
@@ -192,23 +148,12 @@ class RmidProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const Param<int> waiters_{this, 0, "processes blocked in semop before the removal: %s", 2,
                             rc::gen::inRange(1, 5)};
 };
-IPCSPEC_REGISTER_PROPERTY(RmidProperty);
+IPCSPEC_REGISTER_PROPERTY(RmidProperty, "SEM-RMID", {.applies = ForSysv});
 
-class TryWaitProperty : public NamedProperty {
- public:
-  TryWaitProperty()
-      : NamedProperty(
-            "SEM-TRYWAIT",
-            "sem_trywait on a zero semaphore gives EAGAIN, sem_timedwait gives ETIMEDOUT after "
-            "the bound; after V posts exactly V trywaits succeed",
-            "sem_trywait(3) EAGAIN, sem_timedwait(3) ETIMEDOUT; Open POSIX "
-            "conformance/interfaces/sem_wait/5-1.c (sem_trywait: EAGAIN), 11-1.c, "
-            "sem_timedwait/7-1.c (ETIMEDOUT)",
-            ForPosix) {}
+class TryWaitProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int posts = posts_.Of(s);
     std::string err;
@@ -238,31 +183,19 @@ class TryWaitProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> posts_{this, 0, "posts after the waits: %s", 3, rc::gen::inRange(0, 20)};
 };
-IPCSPEC_REGISTER_PROPERTY(TryWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(TryWaitProperty, "SEM-TRYWAIT", {.applies = ForPosix});
 
-class UnlinkProperty : public NamedProperty {
- public:
-  UnlinkProperty()
-      : NamedProperty(
-            "SEM-UNLINK",
-            "sem_unlink removes the name at once (ENOENT, a new O_CREAT makes a different "
-            "semaphore) but open handles keep working across processes until sem_close",
-            "sem_unlink(3); Open POSIX conformance/interfaces/sem_unlink/2-1.c (destruction waits "
-            "for every sem_close), 6-1.c (a later sem_open makes a new semaphore), 9-1.c (other "
-            "processes' handles are unaffected)",
-            ForPosix) {}
+class UnlinkProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckUnlinkKeepsHandles(posts_.Of(s), env);
   }
 
- private:
   const Param<int> posts_{this, 0, "posts by the other process after the unlink: %s", 2,
                           rc::gen::inRange(1, 10)};
 };
-IPCSPEC_REGISTER_PROPERTY(UnlinkProperty);
+IPCSPEC_REGISTER_PROPERTY(UnlinkProperty, "SEM-UNLINK", {.applies = ForPosix});
 
 }  // namespace
 }  // namespace ipcspec::props

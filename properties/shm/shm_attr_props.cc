@@ -49,18 +49,7 @@ bool AttachDetach(int id, AttachRecord* r) {
   return d == 0;
 }
 
-class IpcStatProperty : public NamedProperty {
- public:
-  IpcStatProperty()
-      : NamedProperty(
-            "SHM-IPC-STAT",
-            "IPC_STAT reports the requested size (unrounded), the key, the mode bits and "
-            "creator ids as given, the creator's pid, shm_lpid 0 and no attach or detach time "
-            "until the first shmat, then the pid and the time window of the last "
-            "shmat/shmdt, and shm_nattch",
-            "shmctl(2) IPC_STAT, shmop(2); gVisor test/syscalls/linux/shm.cc ShmTest.IpcStat, "
-            "ShmTest.AttachDetach; LTP testcases/kernel/syscalls/shmctl/shmctl01.c",
-            ForSysv, 10) {}
+class IpcStatProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -70,11 +59,11 @@ class IpcStatProperty : public NamedProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096};
   const Param<int> mode_{this, 1, "its mode is %s", 0600, SayMode};
   const Param<bool> child_{this, 2, "a forked child attaches and detaches: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(IpcStatProperty, "SHM-IPC-STAT", {.applies = ForSysv, .examples = 10});
 
 Verdict IpcStatProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
   const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
@@ -125,16 +114,7 @@ Verdict IpcStatProperty::Run(const Transport&, const Scenario& s, const CaseEnv&
   return Verdict::Pass();
 }
 
-class IpcSetProperty : public NamedProperty {
- public:
-  IpcSetProperty()
-      : NamedProperty(
-            "SHM-IPC-SET",
-            "IPC_SET by the owner changes the low 9 mode bits only (the other bits it is given "
-            "are ignored), keeps SHM_DEST and the ids, and updates shm_ctime",
-            "shmctl(2) IPC_SET; gVisor test/syscalls/linux/shm.cc ShmTest.ShmCtlSet; LTP "
-            "testcases/kernel/syscalls/shmctl/shmctl08.c",
-            ForSysv, 10) {}
+class IpcSetProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{mode_.Step(0400 | *rc::gen::inRange(0, 0200000)),
@@ -173,25 +153,13 @@ class IpcSetProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> mode_{this, 0, "IPC_SET asks for mode %s", 0640, SayMode};
   const Param<bool> removed_{this, 1, "the segment is already removed (SHM_DEST): %s", false,
                              SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(IpcSetProperty, "SHM-IPC-SET", {.applies = ForSysv, .examples = 10});
 
-class RdonlyMprotectProperty : public NamedProperty {
- public:
-  RdonlyMprotectProperty()
-      : NamedProperty(
-            "SHM-RDONLY-MPROTECT",
-            "a SHM_RDONLY attach reads, cannot be made writable (mprotect PROT_WRITE gives "
-            "EACCES) and kills a writer with SIGSEGV; a read-write attach can be lowered to "
-            "PROT_READ (a write then dies) and raised back",
-            "shmop(2) SHM_RDONLY, mprotect(2) EACCES; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.MprotectWriteOnReadonlySegmentFails, "
-            "ShmTest.MprotectWriteOnWritableSegmentSucceeds, ShmDeathTest.ReadonlySegment; LTP "
-            "testcases/kernel/syscalls/shmat/shmat01.c",
-            ForSysv, 10) {}
+class RdonlyMprotectProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
     SysvId id(::shmget(IPC_PRIVATE, len, IPC_CREAT | 0600));
@@ -230,15 +198,12 @@ class RdonlyMprotectProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam rdonly_{this, 0, "the attach is SHM_RDONLY: %s", false};
   const Param<uint64_t> pages_{
       this, 1, "the segment is %s long", 1, rc::gen::inRange<uint64_t>(1, 5), SayPages};
 };
-
-IPCSPEC_REGISTER_PROPERTY(IpcStatProperty);
-IPCSPEC_REGISTER_PROPERTY(IpcSetProperty);
-IPCSPEC_REGISTER_PROPERTY(RdonlyMprotectProperty);
+IPCSPEC_REGISTER_PROPERTY(RdonlyMprotectProperty, "SHM-RDONLY-MPROTECT",
+                          {.applies = ForSysv, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

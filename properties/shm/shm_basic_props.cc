@@ -25,17 +25,7 @@
 namespace ipcspec::props {
 namespace {
 
-class SegvProperty : public NamedProperty {
- public:
-  SegvProperty()
-      : NamedProperty(
-            "SHM-SEGV",
-            "a write through a read-only attach (SHM_RDONLY / PROT_READ) or after shmdt/munmap "
-            "kills the writing process with SIGSEGV",
-            "shmat(2) SHM_RDONLY, shmdt(2), mmap(2) SIGSEGV; LTP testcases/kernel/syscalls/"
-            "shmat/shmat01.c, shmdt/shmdt01.c; gVisor test/syscalls/linux/shm.cc "
-            "ShmDeathTest.ReadonlySegment, ShmDeathTest.SegmentNotAccessibleAfterDetach",
-            ForShm, 15) {}
+class SegvProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const bool after_detach = after_detach_.Of(s);
     const uint64_t size = size_.Of(s);
@@ -73,21 +63,12 @@ class SegvProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam after_detach_{this, 0, "the write comes after detaching: %s", false};
   const BytesParam size_{this, 1, "the segment is %s", 4096, SegmentSize()};
 };
-IPCSPEC_REGISTER_PROPERTY(SegvProperty);
+IPCSPEC_REGISTER_PROPERTY(SegvProperty, "SHM-SEGV", {.applies = ForShm, .examples = 15});
 
-class NattchProperty : public NamedProperty {
- public:
-  NattchProperty()
-      : NamedProperty("SHM-NATTCH",
-                      "shm_nattch counts attaches: every shmat in any process, every attach a fork "
-                      "inherits, minus every shmdt and every exit",
-                      "shmctl(2) shm_nattch; LTP testcases/kernel/syscalls/shmctl/shmctl01.c; "
-                      "gVisor test/syscalls/linux/shm.cc ShmTest.AttachDetach",
-                      ForSysv, 15) {}
+class NattchProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {own_.Step(*rc::gen::inRange(1, 5))};
@@ -161,25 +142,15 @@ class NattchProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> own_{this, 0, "this process attaches %s times", 1};
   const std::vector<Param<uint64_t>> child_ = {{this, 10, "child 1 attaches %s times", 0},
                                                {this, 11, "child 2 attaches %s times", 0},
                                                {this, 12, "child 3 attaches %s times", 0},
                                                {this, 13, "child 4 attaches %s times", 0}};
 };
-IPCSPEC_REGISTER_PROPERTY(NattchProperty);
+IPCSPEC_REGISTER_PROPERTY(NattchProperty, "SHM-NATTCH", {.applies = ForSysv, .examples = 15});
 
-class OpenSizeProperty : public NamedProperty {
- public:
-  OpenSizeProperty()
-      : NamedProperty(
-            "SHM-OPEN-SIZE0",
-            "shm_open(O_CREAT) makes an object of size 0; ftruncate sets the size another "
-            "opener sees",
-            "shm_open(3) ('A new shared memory object initially has zero length'); Open POSIX "
-            "conformance/interfaces/shm_open/21-1.c",
-            ForPosix, 15) {}
+class OpenSizeProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = size_.Of(s);
     NamedObject obj;
@@ -199,22 +170,12 @@ class OpenSizeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "ftruncate sets %s", 4096, SegmentSize()};
 };
-IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenSizeProperty, "SHM-OPEN-SIZE0",
+                          {.applies = ForPosix, .examples = 15});
 
-class CreateExclProperty : public NamedProperty {
- public:
-  CreateExclProperty()
-      : NamedProperty(
-            "SHM-CREATE-EXCL",
-            "N processes racing to create one name/key with O_CREAT|O_EXCL (IPC_CREAT|IPC_EXCL): "
-            "exactly one wins, the others get EEXIST",
-            "shm_open(3) O_EXCL, shmget(2) IPC_EXCL; Open POSIX conformance/interfaces/shm_open/"
-            "22-1.c, 23-1.c; LTP testcases/kernel/syscalls/shmget/shmget02.c; gVisor "
-            "test/syscalls/linux/shm.cc ShmTest.RequestingDuplicateCreationFails",
-            ForShm, 15) {}
+class CreateExclProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int n = racers_.Of(s);
     const bool sysv = IsSysv(t);
@@ -255,9 +216,9 @@ class CreateExclProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> racers_{this, 0, "%s processes race to create it", 4, rc::gen::inRange(2, 9)};
 };
-IPCSPEC_REGISTER_PROPERTY(CreateExclProperty);
+IPCSPEC_REGISTER_PROPERTY(CreateExclProperty, "SHM-CREATE-EXCL",
+                          {.applies = ForShm, .examples = 15});
 }  // namespace
 }  // namespace ipcspec::props

@@ -31,19 +31,9 @@ constexpr std::string_view kPrivateKinds[] = {"an anonymous MAP_PRIVATE mapping"
 // each has bytes the other never writes.
 uint64_t Slot(uint64_t len, uint64_t i) { return (i * 7919 * 64) % len; }
 
-class CowForkProperty : public NamedProperty {
- public:
-  CowForkProperty()
-      : NamedProperty(
-            "SHM-COW-FORK",
-            "after fork, a MAP_PRIVATE mapping (anonymous or of a shm object) is copy-on-write: "
-            "parent and child each see the pre-fork data plus only their own later writes",
-            "fork(2) ('copy-on-write'), mmap(2) MAP_PRIVATE; gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.PrivateMapping, ForkTest.PrivateMemory",
-            ForPosix, 10) {}
+class CowForkProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const ChoiceParam<bool> kind_{this, 0, "the mapping is %s", false, kPrivateKinds};
   const Param<uint64_t> pages_{this,    1, "it is %s long", 1, rc::gen::inRange<uint64_t>(1, 5),
                                SayPages};
@@ -51,6 +41,7 @@ class CowForkProperty : public NamedProperty {
                                 rc::gen::inRange<uint64_t>(1, 17)};
   const YesNoParam child_first_{this, 3, "the child writes first: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(CowForkProperty, "SHM-COW-FORK", {.applies = ForPosix, .examples = 10});
 
 // "" when every written slot of `p` holds what `mine` wrote and every slot the
 // other side wrote still holds the pre-fork byte.
@@ -107,22 +98,14 @@ Verdict CowForkProperty::Run(const Transport&, const Scenario& s, const CaseEnv&
   return ps.Join();
 }
 
-class AnonSharedForkProperty : public NamedProperty {
- public:
-  AnonSharedForkProperty()
-      : NamedProperty(
-            "SHM-ANON-SHARED-FORK",
-            "an anonymous MAP_SHARED mapping is one object across fork: parent, child and "
-            "grandchild each see every write of the others",
-            "mmap(2) MAP_SHARED|MAP_ANONYMOUS, fork(2); gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.SharedMapping",
-            ForPosix, 10) {}
+class AnonSharedForkProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const Param<uint64_t> pages_{
       this, 0, "the mapping is %s long", 1, rc::gen::inRange<uint64_t>(1, 9), SayPages};
 };
+IPCSPEC_REGISTER_PROPERTY(AnonSharedForkProperty, "SHM-ANON-SHARED-FORK",
+                          {.applies = ForPosix, .examples = 10});
 
 Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
   const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
@@ -176,17 +159,7 @@ Verdict AnonSharedForkProperty::Run(const Transport&, const Scenario& s, const C
 // Exit codes of the SHM-DONTFORK probe child: 0, or 10 + the first wrong page.
 constexpr int kProbeWrong = 10;
 
-class DontforkProperty : public NamedProperty {
- public:
-  DontforkProperty()
-      : NamedProperty(
-            "SHM-DONTFORK",
-            "after madvise(MADV_DONTFORK) on a range, a fork child has nothing mapped there "
-            "(mincore gives ENOMEM, a touch SIGSEGV) while the pages around it are inherited "
-            "as mapped; MADV_DOFORK undoes it; an unaligned address gives EINVAL",
-            "madvise(2) MADV_DONTFORK, MADV_DOFORK, EINVAL; gVisor test/syscalls/linux/madvise.cc "
-            "MadviseDontforkTest.AddressLength, DontforkShared, DontforkAnonPrivate",
-            ForPosix, 10) {}
+class DontforkProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t pages = *rc::gen::inRange<uint64_t>(2, 7);
@@ -199,7 +172,6 @@ class DontforkProperty : public NamedProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const Param<bool> shared_{
       this, 0, "the mapping is %s", false, [](uint64_t v) {
         return std::string(v != 0 ? "a MAP_SHARED shm_open object" : "anonymous and private");
@@ -209,6 +181,7 @@ class DontforkProperty : public NamedProperty {
   const Param<uint64_t> count_{this, 3, "and covers %s", 1, SayPages};
   const Param<bool> dofork_{this, 4, "MADV_DOFORK undoes it: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(DontforkProperty, "SHM-DONTFORK", {.applies = ForPosix, .examples = 10});
 
 Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
   const uint64_t pages = std::max<uint64_t>(2, pages_.Of(s)), len = pages * Page();
@@ -267,10 +240,6 @@ Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv
   }
   return PassUnless(Mismatch(m.bytes(), len, 1, 0), "the parent's own mapping changed: ");
 }
-
-IPCSPEC_REGISTER_PROPERTY(CowForkProperty);
-IPCSPEC_REGISTER_PROPERTY(AnonSharedForkProperty);
-IPCSPEC_REGISTER_PROPERTY(DontforkProperty);
 
 }  // namespace
 }  // namespace ipcspec::props

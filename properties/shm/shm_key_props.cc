@@ -35,19 +35,7 @@ uint64_t ShmMax() {
 constexpr std::string_view kSizeClasses[] = {"0 bytes (below SHMMIN)", "above SHMMAX",
                                              "not a page multiple"};
 
-class SizeBoundsProperty : public NamedProperty {
- public:
-  SizeBoundsProperty()
-      : NamedProperty(
-            "SHM-SIZE-BOUNDS",
-            "shmget(IPC_CREAT) of size 0 (below SHMMIN) or above SHMMAX fails with EINVAL; a "
-            "size that is not a page multiple is accepted and its whole last page is usable",
-            "shmget(2) EINVAL (SHMMIN, SHMMAX); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RequestingSegmentSmallerThanSHMMINFails, "
-            "RequestingSegmentLargerThanSHMMAXFails, RequestingUnalignedSizeSucceeds, "
-            "GracefullyFailOnZeroLenSegmentCreation; LTP testcases/kernel/syscalls/shmget/"
-            "shmget02.c",
-            ForSysv, 10) {}
+class SizeBoundsProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int cls = class_.Of(s);
     const uint64_t extra = std::clamp<uint64_t>(extra_.Of(s), 1, Page() - 1);
@@ -79,24 +67,14 @@ class SizeBoundsProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<int> class_{this, 0, "the size asked for is %s", 2, kSizeClasses};
   const BytesParam extra_{this, 1, "off a page boundary by %s", 1,
                           rc::gen::inRange<uint64_t>(1, Page())};
 };
+IPCSPEC_REGISTER_PROPERTY(SizeBoundsProperty, "SHM-SIZE-BOUNDS",
+                          {.applies = ForSysv, .examples = 10});
 
-class SizeFixedProperty : public NamedProperty {
- public:
-  SizeFixedProperty()
-      : NamedProperty(
-            "SHM-SIZE-FIXED",
-            "a segment's size is fixed at creation: looking its key up with a size up to the "
-            "original gives the same id, with a larger size EINVAL; shm_segsz stays the original",
-            "shmget(2) EINVAL ('A segment for the given key exists, but size is greater than "
-            "the size of that segment'); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.SegmentsSizeFixedOnCreation; LTP testcases/kernel/syscalls/shmget/"
-            "shmget02.c",
-            ForSysv, 10) {}
+class SizeFixedProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = std::max<uint64_t>(2, *ShmSize());
@@ -123,22 +101,13 @@ class SizeFixedProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is made with %s", 4096};
   const BytesParam ask_{this, 1, "its key is looked up with %s", 0};
 };
+IPCSPEC_REGISTER_PROPERTY(SizeFixedProperty, "SHM-SIZE-FIXED",
+                          {.applies = ForSysv, .examples = 10});
 
-class RndProperty : public NamedProperty {
- public:
-  RndProperty()
-      : NamedProperty(
-            "SHM-RND",
-            "shmat at a page-aligned free address attaches exactly there; an unaligned address "
-            "without SHM_RND gives EINVAL; with SHM_RND the attach lands at the address rounded "
-            "down to SHMLBA",
-            "shmop(2) SHM_RND ('rounded down to the nearest multiple of SHMLBA'), EINVAL; LTP "
-            "testcases/kernel/syscalls/shmat/shmat01.c, shmat/shmat02.c",
-            ForSysv, 10) {}
+class RndProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t lba = Lba(), off = std::clamp<uint64_t>(offset_.Of(s), 1, lba - 1);
     SysvId id(::shmget(IPC_PRIVATE, Page(), IPC_CREAT | 0600));
@@ -172,23 +141,12 @@ class RndProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam offset_{this, 0, "the address is %s past an SHMLBA boundary", 1,
                            rc::gen::inRange<uint64_t>(1, Lba())};
 };
+IPCSPEC_REGISTER_PROPERTY(RndProperty, "SHM-RND", {.applies = ForSysv, .examples = 10});
 
-class KeyLookupProperty : public NamedProperty {
- public:
-  KeyLookupProperty()
-      : NamedProperty(
-            "SHM-KEY-LOOKUP",
-            "shmget without IPC_CREAT returns the id of the segment made for that key (in "
-            "this process or another) and ENOENT for a key with none; IPC_PRIVATE always "
-            "makes a new segment",
-            "shmget(2) ENOENT, IPC_PRIVATE; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.LookupByKey, ShmTest.NonExistentSegmentsAreNotFound; LTP "
-            "testcases/kernel/syscalls/shmget/shmget02.c",
-            ForSysv, 10) {}
+class KeyLookupProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     std::vector<key_t> keys;
     std::vector<std::unique_ptr<SysvId>> ids;
@@ -225,26 +183,17 @@ class KeyLookupProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> keys_{this, 0, "%s keys have segments", 1, rc::gen::inRange(1, 5)};
   const YesNoParam child_{this, 1, "another process looks them up: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(KeyLookupProperty, "SHM-KEY-LOOKUP",
+                          {.applies = ForSysv, .examples = 10});
 
 constexpr std::string_view kBadAddresses[] = {
     "an address already detached", "an unaligned address inside the attach",
     "the start of a later page of the attach", "an address never attached"};
 
-class DtEinvalProperty : public NamedProperty {
- public:
-  DtEinvalProperty()
-      : NamedProperty(
-            "SHM-DT-EINVAL",
-            "shmdt of an address that is not the start of a current attach (one already "
-            "detached, inside an attach, never attached) fails with EINVAL and leaves "
-            "shm_nattch alone",
-            "shmop(2) shmdt EINVAL; gVisor test/syscalls/linux/shm.cc ShmTest.MultipleDetachFails; "
-            "LTP testcases/kernel/syscalls/shmdt/shmdt02.c",
-            ForSysv, 10) {}
+class DtEinvalProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     SysvId id(::shmget(IPC_PRIVATE, 2 * Page(), IPC_CREAT | 0600));
     if (!id) return Verdict::Broken(absl::StrCat("shmget: ", ErrnoName(errno)));
@@ -273,16 +222,10 @@ class DtEinvalProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<int> what_{this, 0, "shmdt is given %s", 0, kBadAddresses};
   const Param<int> attaches_{this, 1, "the segment has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
-
-IPCSPEC_REGISTER_PROPERTY(SizeBoundsProperty);
-IPCSPEC_REGISTER_PROPERTY(SizeFixedProperty);
-IPCSPEC_REGISTER_PROPERTY(RndProperty);
-IPCSPEC_REGISTER_PROPERTY(KeyLookupProperty);
-IPCSPEC_REGISTER_PROPERTY(DtEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(DtEinvalProperty, "SHM-DT-EINVAL", {.applies = ForSysv, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -44,17 +44,7 @@ std::string PersistRound(const Transport& t, int id, const NamedObject& obj, uin
   return "";
 }
 
-class PersistProperty : public NamedProperty {
- public:
-  PersistProperty()
-      : NamedProperty(
-            "SHM-PERSIST",
-            "with no removal, a segment's data survives every detach and close, also when "
-            "the attaching processes exit in between: the next attach reads what the last "
-            "one wrote",
-            "shm_open(3) (persists until unlinked), shmctl(2); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.DetachedSegmentsPersist; Open POSIX conformance/interfaces/shm_open/28-1.c",
-            ForShm, 15) {}
+class PersistProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {size_.Step(*ShmSize())};
@@ -101,20 +91,11 @@ class PersistProperty : public NamedProperty {
     return PassUnless(PersistRound(t, id.get(), obj, size, round));
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096};
 };
+IPCSPEC_REGISTER_PROPERTY(PersistProperty, "SHM-PERSIST", {.applies = ForShm, .examples = 15});
 
-class RmidReattachProperty : public NamedProperty {
- public:
-  RmidReattachProperty()
-      : NamedProperty(
-            "SHM-RMID-REATTACH",
-            "a segment marked for removal with IPC_RMID can still be attached by its id while "
-            "it has attaches, and the new attach shares the same data both ways",
-            "shmctl(2) IPC_RMID (SHM_DEST); gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.AllowsAttachToRemovedSegmentWithRefs",
-            ForSysv, 10) {}
+class RmidReattachProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     SysvId id(::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600));
@@ -146,22 +127,14 @@ class RmidReattachProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const Param<int> attaches_{this, 1, "it has %s attaches when removed", 1, rc::gen::inRange(1, 4)};
   const YesNoParam child_{this, 2, "a forked child attaches it again: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(RmidReattachProperty, "SHM-RMID-REATTACH",
+                          {.applies = ForSysv, .examples = 10});
 
-class RmidRepeatProperty : public NamedProperty {
- public:
-  RmidRepeatProperty()
-      : NamedProperty(
-            "SHM-RMID-REPEAT",
-            "IPC_RMID repeated on an attached segment returns 0 every time and leaves its data "
-            "and attaches intact; the segment is gone (EINVAL) only after the last detach",
-            "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.NoDestructionOfAttachedSegmentWithMultipleRmid",
-            ForSysv, 10) {}
+class RmidRepeatProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -194,23 +167,14 @@ class RmidRepeatProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const Param<int> times_{this, 1, "IPC_RMID is called %s times", 2, rc::gen::inRange(2, 9)};
   const Param<int> attaches_{this, 2, "it has %s attaches", 1, rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(RmidRepeatProperty, "SHM-RMID-REPEAT",
+                          {.applies = ForSysv, .examples = 10});
 
-class RmidKeyGoneProperty : public NamedProperty {
- public:
-  RmidKeyGoneProperty()
-      : NamedProperty(
-            "SHM-RMID-KEY-GONE",
-            "after IPC_RMID the key finds nothing (shmget without IPC_CREAT gives ENOENT) even "
-            "while the segment is still attached; IPC_CREAT then makes a new, zeroed segment "
-            "with another id",
-            "shmctl(2) IPC_RMID, shmget(2) ENOENT; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RemovedSegmentsAreNotDiscoverable",
-            ForSysv, 10) {}
+class RmidKeyGoneProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const key_t key = FreshKey();
@@ -241,21 +205,13 @@ class RmidKeyGoneProperty : public NamedProperty {
     return PassUnless(NotZero(again.bytes(), size), "the new segment for the key is not zeroed: ");
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096, ShmSize()};
   const YesNoParam attached_{this, 1, "it is still attached when removed: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(RmidKeyGoneProperty, "SHM-RMID-KEY-GONE",
+                          {.applies = ForSysv, .examples = 10});
 
-class UnlinkRecreateProperty : public NamedProperty {
- public:
-  UnlinkRecreateProperty()
-      : NamedProperty(
-            "SHM-UNLINK-RECREATE",
-            "after shm_unlink, shm_open(O_CREAT|O_EXCL) of the same name succeeds with a new, "
-            "empty object; writes through the old mapping and the new one never show in the "
-            "other",
-            "shm_unlink(3), shm_open(3); Open POSIX conformance/interfaces/shm_unlink/5-1.c",
-            ForPosix, 10) {}
+class UnlinkRecreateProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
@@ -287,30 +243,18 @@ class UnlinkRecreateProperty : public NamedProperty {
                       "a write through the old mapping reached the new object: ");
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const YesNoParam keep_fd_{this, 1, "the old descriptor stays open: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(UnlinkRecreateProperty, "SHM-UNLINK-RECREATE",
+                          {.applies = ForPosix, .examples = 10});
 
-class UnlinkFdProperty : public NamedProperty {
- public:
-  UnlinkFdProperty()
-      : NamedProperty(
-            "SHM-UNLINK-FD",
-            "after shm_unlink, a descriptor still open can be fstat'ed, mmap'ed and ftruncate'd, "
-            "and shows the object's contents",
-            "shm_unlink(3) (removal waits for the last reference); Open POSIX "
-            "conformance/interfaces/shm_open/28-3.c, shm_unlink/3-1.c",
-            ForPosix, 10) {}
+class UnlinkFdProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     const uint64_t resize = std::max<uint64_t>(1, resize_.Of(s));
     NamedObject obj;
-    {
-      Mapping m;
-      if (auto broken = CreateMapped(obj, size, m)) return *broken;
-      Fill(m.bytes(), size, 1, 0);
-    }
+    if (auto broken = CreateFilled(obj, size)) return *broken;
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
     struct stat st = {};
     if (::fstat(obj.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size) {
@@ -334,17 +278,10 @@ class UnlinkFdProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const BytesParam resize_{this, 1, "it is then resized to %s", 4096, ShmSize()};
 };
-
-IPCSPEC_REGISTER_PROPERTY(PersistProperty);
-IPCSPEC_REGISTER_PROPERTY(RmidReattachProperty);
-IPCSPEC_REGISTER_PROPERTY(RmidRepeatProperty);
-IPCSPEC_REGISTER_PROPERTY(RmidKeyGoneProperty);
-IPCSPEC_REGISTER_PROPERTY(UnlinkRecreateProperty);
-IPCSPEC_REGISTER_PROPERTY(UnlinkFdProperty);
+IPCSPEC_REGISTER_PROPERTY(UnlinkFdProperty, "SHM-UNLINK-FD", {.applies = ForPosix, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -28,28 +28,11 @@ uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
 std::string Result(int rc) { return rc >= 0 ? "succeeded" : ErrnoName(errno); }
 
-class OpenRdonlyProperty : public NamedProperty {
- public:
-  OpenRdonlyProperty()
-      : NamedProperty(
-            "SHM-OPEN-RDONLY",
-            "through a descriptor from shm_open(O_RDONLY): ftruncate fails (EINVAL), a "
-            "PROT_WRITE MAP_SHARED mapping fails (EACCES) and so does raising a read-only shared "
-            "mapping to PROT_WRITE; a PROT_WRITE MAP_PRIVATE mapping works and its writes stay "
-            "private",
-            "shm_open(3) O_RDONLY, mmap(2) EACCES, mprotect(2) EACCES, truncate(2); Open POSIX "
-            "conformance/interfaces/shm_open/13-1.c, 20-1.c, mmap/6-4.c, 6-5.c; gVisor "
-            "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedOnReadOnlyFd, "
-            "MMapFileTest.WritePrivateOnReadOnlyFd",
-            ForPosix, 10) {}
+class OpenRdonlyProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t size = std::max<uint64_t>(1, size_.Of(s));
     NamedObject obj;
-    {
-      Mapping w;
-      if (auto broken = CreateMapped(obj, size, w)) return *broken;
-      Fill(w.bytes(), size, 1, 0);
-    }
+    if (auto broken = CreateFilled(obj, size)) return *broken;
     FileDescriptor ro(obj.Reopen(O_RDONLY));
     if (!ro) return Verdict::Broken(absl::StrCat("shm_open(O_RDONLY): ", ErrnoName(errno)));
     const off_t len = static_cast<off_t>(length_.Of(s));
@@ -80,11 +63,12 @@ class OpenRdonlyProperty : public NamedProperty {
                       "a write through the MAP_PRIVATE mapping reached the object: ");
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 4096, ShmSize()};
   const BytesParam length_{this, 1, "ftruncate asks for %s", 0,
                            rc::gen::inRange<uint64_t>(0, 4 * Page())};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty, "SHM-OPEN-RDONLY",
+                          {.applies = ForPosix, .examples = 10});
 
 enum NameClass { kSlashOnly, kEmpty, kInnerSlash, kTooLong, kLongest, kNoSlash, kDoubleSlash };
 constexpr std::string_view kNameClasses[] = {"\"/\" alone",
@@ -115,17 +99,7 @@ std::string NameOf(int c, const std::string& unique) {
   }
 }
 
-class OpenNamesProperty : public NamedProperty {
- public:
-  OpenNamesProperty()
-      : NamedProperty(
-            "SHM-OPEN-NAMES",
-            "shm_open of \"/\", \"\" or a name with an inner '/' fails with EINVAL, of a name "
-            "longer than NAME_MAX with ENAMETOOLONG (as shm_unlink does); names up to NAME_MAX "
-            "work, and with glibc the leading '/' is optional: \"x\" and \"/x\" name one object",
-            "shm_open(3) EINVAL, ENAMETOOLONG, NOTES (glibc); Open POSIX conformance/interfaces/"
-            "shm_open/37-1.c, 39-1.c, shm_unlink/10-1.c",
-            ForPosix, 14) {}
+class OpenNamesProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int c = class_.Of(s);
     const std::string unique = UniqueName("/ipcspec-name");
@@ -153,20 +127,12 @@ class OpenNamesProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<int> class_{this, 0, "the name is %s", kNoSlash, kNameClasses};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenNamesProperty, "SHM-OPEN-NAMES",
+                          {.applies = ForPosix, .examples = 14});
 
-class OpenEnoentProperty : public NamedProperty {
- public:
-  OpenEnoentProperty()
-      : NamedProperty(
-            "SHM-OPEN-ENOENT",
-            "shm_open without O_CREAT of a name that does not exist (never made, or unlinked) "
-            "fails with ENOENT and creates nothing; shm_unlink of it gives ENOENT too",
-            "shm_open(3) ENOENT, shm_unlink(3); Open POSIX conformance/interfaces/shm_open/41-1.c, "
-            "shm_unlink/11-1.c",
-            ForPosix, 10) {}
+class OpenEnoentProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     NamedObject obj;
     if (unlinked_.Of(s)) {
@@ -195,20 +161,13 @@ class OpenEnoentProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam unlinked_{this, 0, "the name existed and was unlinked: %s", false};
   const YesNoParam rdonly_{this, 1, "the open is O_RDONLY: %s", false};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenEnoentProperty, "SHM-OPEN-ENOENT",
+                          {.applies = ForPosix, .examples = 10});
 
-class OpenTruncProperty : public NamedProperty {
- public:
-  OpenTruncProperty()
-      : NamedProperty(
-            "SHM-OPEN-TRUNC",
-            "shm_open(O_RDWR|O_TRUNC) of an existing object truncates it to 0, keeps its mode "
-            "and owner, and an existing mapping then raises SIGBUS at the old data",
-            "shm_open(3) O_TRUNC; Open POSIX conformance/interfaces/shm_open/25-1.c, 26-1.c",
-            ForPosix, 10) {}
+class OpenTruncProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       return std::vector<Step>{size_.Step(*ShmSize()),
@@ -247,20 +206,13 @@ class OpenTruncProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the object holds %s", 4096};
   const Param<int> mode_{this, 1, "its mode is %s", 0600, SayMode};
 };
+IPCSPEC_REGISTER_PROPERTY(OpenTruncProperty, "SHM-OPEN-TRUNC",
+                          {.applies = ForPosix, .examples = 10});
 
-class OpenCloexecProperty : public NamedProperty {
- public:
-  OpenCloexecProperty()
-      : NamedProperty(
-            "SHM-OPEN-CLOEXEC",
-            "a descriptor from shm_open has FD_CLOEXEC set and is closed by execve",
-            "shm_open(3) ('The FD_CLOEXEC flag ... is set for the file descriptor'); Open POSIX "
-            "conformance/interfaces/shm_open/11-1.c",
-            ForPosix, 8) {}
+class OpenCloexecProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     NamedObject obj;
     if (!obj.Create(Page())) return Verdict::Broken(absl::StrCat("shm_open: ", ErrnoName(errno)));
@@ -278,16 +230,11 @@ class OpenCloexecProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam rdonly_{this, 0, "the open is O_RDONLY: %s", false};
   const YesNoParam create_{this, 1, "O_CREAT is given: %s", false};
 };
-
-IPCSPEC_REGISTER_PROPERTY(OpenRdonlyProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenNamesProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenEnoentProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenTruncProperty);
-IPCSPEC_REGISTER_PROPERTY(OpenCloexecProperty);
+IPCSPEC_REGISTER_PROPERTY(OpenCloexecProperty, "SHM-OPEN-CLOEXEC",
+                          {.applies = ForPosix, .examples = 8});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -28,24 +28,18 @@ constexpr std::string_view kPlacements[] = {"in the flags' cache line",
                                             "on the page after the flags"};
 
 // An SHM-* property here whose one parameter (index 0) is the size of the
-// segment or object, drawn by SegmentSize().
+// segment ("the segment is %s"), or of the object, drawn by SegmentSize().
 class SizedProperty : public NamedProperty {
- public:
-  SizedProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                std::string_view size_words, AppliesFn applies)
-      : NamedProperty(id, summary, reference, applies, 20),
-        size_{this, 0, size_words, 4096, SegmentSize()} {}
-  int DefaultExamples() const override { return 20; }
-
  protected:
+  explicit SizedProperty(std::string_view size_words = "the segment is %s")
+      : size_{this, 0, size_words, 4096, SegmentSize()} {}
   const BytesParam size_;
 };
 
-// A SizedProperty about one new POSIX object of that size, mapped shared:
-// Run makes and maps it and hands both to RunOn.
+// A SizedProperty about one new POSIX object of that size ("the object is
+// %s"), mapped shared: Run makes and maps it and hands both to RunOn.
 class MappedObjectProperty : public SizedProperty {
  public:
-  using SizedProperty::SizedProperty;
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const final {
     NamedObject obj;
     Mapping m;
@@ -54,6 +48,7 @@ class MappedObjectProperty : public SizedProperty {
   }
 
  protected:
+  MappedObjectProperty() : SizedProperty("the object is %s") {}
   virtual Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const = 0;
 };
 
@@ -76,13 +71,10 @@ Verdict ChildRewrites(uint8_t* p, uint64_t size, const CaseEnv& env, const char*
   return v;
 }
 
-class PublishProperty : public NamedProperty {
+// SHM-PUBLISH-SEM and, publishing with atomics, SHM-PUBLISH-ATOMIC.
+class PublishProperty final : public NamedProperty {
  public:
-  PublishProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                  bool atomic)
-      : NamedProperty(id, summary, reference), atomic_(atomic) {}
-  Applicability AppliesTo(const Transport& t) const override { return ForShm(t); }
-  int DefaultExamples() const override { return 20; }
+  explicit PublishProperty(bool atomic) : atomic_(atomic) {}
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {seed_.Step(*rc::gen::inRange<uint32_t>(1, 1000)),
@@ -112,63 +104,19 @@ class PublishProperty : public NamedProperty {
   const Param<uint32_t> seed_{this, 0, "the pattern seed is %s", 1};
   const ChoiceParam<bool> placement_{this, 1, "the payload lies %s", false, kPlacements};
 };
+IPCSPEC_REGISTER_PROPERTY(PublishProperty, "SHM-PUBLISH-SEM", {.applies = ForShm, .examples = 20},
+                          /*atomic=*/false);
+IPCSPEC_REGISTER_PROPERTY(PublishProperty, "SHM-PUBLISH-ATOMIC",
+                          {.applies = ForShm, .examples = 20}, /*atomic=*/true);
 
-class PublishSem : public PublishProperty {
- public:
-  PublishSem()
-      : PublishProperty(
-            "SHM-PUBLISH-SEM",
-            "data written by one process into its attachment and then published with a "
-            "semaphore post is seen whole, every byte of the generated pattern, by another "
-            "process after its semaphore wait; a publisher that posts before the data is caught",
-            "sem_overview(7), shm_overview(7), shmop(2); POSIX 4.12 'Memory Synchronization' "
-            "(sem_post/sem_wait synchronize memory); no gVisor or LTP test checks publication",
-            false) {}
-};
-IPCSPEC_REGISTER_PROPERTY(PublishSem);
-
-class PublishAtomic : public PublishProperty {
- public:
-  PublishAtomic()
-      : PublishProperty(
-            "SHM-PUBLISH-ATOMIC",
-            "data published by a release store to an atomic flag in the segment (and a futex "
-            "wake) is seen whole by another process after its acquire load of that value; a "
-            "publisher that raises the flag before the data is caught",
-            "C++ [intro.races] and [atomics.order] (release/acquire), futex(2), shm_overview(7); "
-            "no gVisor or LTP test checks publication",
-            true) {}
-};
-IPCSPEC_REGISTER_PROPERTY(PublishAtomic);
-
-class ForkProperty : public SizedProperty {
- public:
-  ForkProperty()
-      : SizedProperty(
-            "SHM-FORK",
-            "a fork child sees what the parent wrote to the shared segment, and the parent sees "
-            "what the child wrote",
-            "fork(2) (shared mappings and attached segments are inherited), shmop(2); LTP "
-            "testcases/kernel/mem/shmt/shmt07.c, shmt04.c; Open POSIX conformance/interfaces/"
-            "mmap/7-4.c; gVisor test/syscalls/linux/fork.cc ForkTest.SharedMapping",
-            "the segment is %s", ForShm) {}
+class ForkProperty final : public SizedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkSharing(KindFor(t), size_.Of(s), env);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(ForkProperty);
+IPCSPEC_REGISTER_PROPERTY(ForkProperty, "SHM-FORK", {.applies = ForShm, .examples = 20});
 
-class MapPrivateProperty : public MappedObjectProperty {
- public:
-  MapPrivateProperty()
-      : MappedObjectProperty(
-            "SHM-MAP-PRIVATE",
-            "writes through a MAP_PRIVATE mapping of a shm object stay in that process: a "
-            "MAP_SHARED mapping in another process and the object itself do not change",
-            "mmap(2) MAP_PRIVATE ('copy-on-write mapping'); Open POSIX conformance/interfaces/"
-            "mmap/7-3.c, 7-2.c; gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileTest.WritePrivateOnReadOnlyFd",
-            "the object is %s", ForPosix) {}
+class MapPrivateProperty final : public MappedObjectProperty {
   Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     uint8_t* view = m.bytes();
     Fill(view, size, 1, 0);
@@ -214,20 +162,10 @@ class MapPrivateProperty : public MappedObjectProperty {
     return v;
   }
 };
-IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty);
+IPCSPEC_REGISTER_PROPERTY(MapPrivateProperty, "SHM-MAP-PRIVATE",
+                          {.applies = ForPosix, .examples = 20});
 
-class RmidAttachedProperty : public SizedProperty {
- public:
-  RmidAttachedProperty()
-      : SizedProperty(
-            "SHM-RMID-ATTACHED",
-            "after IPC_RMID a segment lives while attached (SHM_DEST, still shared with an "
-            "attached child) and is gone (EINVAL) after the last detach",
-            "shmctl(2) IPC_RMID; gVisor test/syscalls/linux/shm.cc "
-            "ShmTest.RemovedSegmentsAreMarkedDeleted, ShmTest.RemovedSegmentsAreDestroyed, "
-            "ShmDeathTest.SegmentNotAccessibleAfterDetach; LTP testcases/kernel/mem/shmt/shmt02.c, "
-            "testcases/kernel/syscalls/shmctl/shmctl02.c",
-            "the segment is %s", ForSysv) {}
+class RmidAttachedProperty final : public SizedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t size = size_.Of(s);
     const int id = ::shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
@@ -264,18 +202,10 @@ class RmidAttachedProperty : public SizedProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty);
+IPCSPEC_REGISTER_PROPERTY(RmidAttachedProperty, "SHM-RMID-ATTACHED",
+                          {.applies = ForSysv, .examples = 20});
 
-class UnlinkMappedProperty : public MappedObjectProperty {
- public:
-  UnlinkMappedProperty()
-      : MappedObjectProperty(
-            "SHM-UNLINK-MAPPED",
-            "after shm_unlink the name is gone (ENOENT) but existing mappings live on and stay "
-            "shared with a forked child",
-            "shm_unlink(3); Open POSIX conformance/interfaces/shm_unlink/2-1.c, 3-1.c, "
-            "shm_open/28-2.c",
-            "the object is %s", ForPosix) {}
+class UnlinkMappedProperty final : public MappedObjectProperty {
   Verdict RunOn(NamedObject& obj, Mapping& m, uint64_t size, const CaseEnv& env) const override {
     obj.fd.reset();
     if (::shm_unlink(obj.name.c_str()) != 0) return Verdict::Broken("shm_unlink");
@@ -296,7 +226,8 @@ class UnlinkMappedProperty : public MappedObjectProperty {
     return v;
   }
 };
-IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty);
+IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty, "SHM-UNLINK-MAPPED",
+                          {.applies = ForPosix, .examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -39,18 +39,7 @@ rc::Gen<uint64_t> ResizeTarget() {
       rc::gen::inRange<uint64_t>(0, 8 * page));
 }
 
-class ResizeProperty : public NamedProperty {
- public:
-  ResizeProperty()
-      : NamedProperty(
-            "SHM-RESIZE",
-            "ftruncate grows and shrinks a mapped POSIX object: fstat shows each new size, the "
-            "bytes below the smaller of the old and new size are kept, and another process's "
-            "mapping, made before, sees the writes made after each resize without remapping",
-            "truncate(2) (ftruncate of a POSIX shared memory object), shm_open(3); gVisor "
-            "test/syscalls/linux/mmap.cc MMapFileTest.WriteSharedTruncateUp; LTP "
-            "testcases/kernel/syscalls/mmap/mmap09.c",
-            ForPosix, 10) {}
+class ResizeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(1, 7, ResizeTarget());
   }
@@ -60,6 +49,7 @@ class ResizeProperty : public NamedProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 };
+IPCSPEC_REGISTER_PROPERTY(ResizeProperty, "SHM-RESIZE", {.applies = ForPosix, .examples = 10});
 
 Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
   std::vector<uint64_t> sizes;
@@ -118,20 +108,7 @@ Verdict ResizeProperty::Run(const Transport&, const Scenario& s, const CaseEnv& 
   return ps.Join();
 }
 
-class SigbusProperty : public NamedProperty {
- public:
-  SigbusProperty()
-      : NamedProperty(
-            "SHM-SIGBUS",
-            "a read or write of a page wholly beyond the end of a mapped POSIX object (mapped "
-            "longer than the object, or shrunk after mapping) raises SIGBUS, not SIGSEGV; the "
-            "pages holding the object stay usable",
-            "mmap(2) SIGBUS ('Attempted access to a page of the buffer that lies beyond the end "
-            "of the mapped file'); Open POSIX conformance/interfaces/mmap/11-3.c; gVisor "
-            "test/syscalls/linux/mmap.cc MMapFileParamTest.SigBusDeath, "
-            "MMapFileTest.ReadSharedTruncateSIGBUS, MMapFileTest.WriteSharedTruncateSIGBUS; LTP "
-            "testcases/kernel/syscalls/mmap/mmap13.c",
-            ForPosix, 10) {}
+class SigbusProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t extra = *rc::gen::inRange<uint64_t>(1, 5);
@@ -183,30 +160,18 @@ class SigbusProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the object is %s", 100};
   const Param<uint64_t> extra_{this, 1, "the mapping reaches %s past the object", 1, SayPages};
   const BytesParam at_{this, 2, "the touch is %s into those pages", 0};
   const Param<bool> write_{this, 3, "the touch is a write: %s", false, SayYesNo};
   const Param<bool> shrink_{this, 4, "the object is shrunk after mapping: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(SigbusProperty, "SHM-SIGBUS", {.applies = ForPosix, .examples = 10});
 
 // Exit codes of the SHM-PARTIAL-PAGE child.
 enum PartialExit { kPartialOk, kPartialNotZero = 3 };
 
-class PartialPageProperty : public NamedProperty {
- public:
-  PartialPageProperty()
-      : NamedProperty(
-            "SHM-PARTIAL-PAGE",
-            "in the page holding a POSIX object's end the bytes past the end read as zero and "
-            "can be written without a signal; such a write changes neither st_size nor what "
-            "read(2) returns",
-            "mmap(2) ('the remaining bytes in the partial page at the end of the mapping are "
-            "zeroed ... modifications to that region are not written out'); Open POSIX "
-            "conformance/interfaces/mmap/11-5.c; gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileParamTest.NoSigBusOnPageContainingEOF",
-            ForPosix, 10) {}
+class PartialPageProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t tail = *rc::gen::inRange<uint64_t>(1, Page());
@@ -250,23 +215,14 @@ class PartialPageProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> whole_{this, 0, "the object has %s before its last page", 0, SayPages};
   const BytesParam tail_{this, 1, "its last page holds %s", 100};
   const BytesParam at_{this, 2, "the touch is %s past the end", 0};
 };
+IPCSPEC_REGISTER_PROPERTY(PartialPageProperty, "SHM-PARTIAL-PAGE",
+                          {.applies = ForPosix, .examples = 10});
 
-class ZeroFillProperty : public NamedProperty {
- public:
-  ZeroFillProperty()
-      : NamedProperty(
-            "SHM-ZERO-FILL",
-            "a new System V segment reads all zero; a POSIX object shrunk and grown again "
-            "keeps the bytes below the shrink and reads zero from there to the new end",
-            "shmget(2) ('its contents are initialized to zero values'), truncate(2) ('the "
-            "extended part reads as null bytes'); gVisor test/syscalls/linux/mmap.cc "
-            "MMapFileTest.ReadSharedTruncateDownThenUp, WriteSharedTruncateDownThenUp",
-            ForShm, 10) {}
+class ZeroFillProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *ShmSize();
@@ -306,26 +262,16 @@ class ZeroFillProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the segment is %s", 4096};
   const BytesParam shrink_{this, 1, "a POSIX object is shrunk to %s", 0};
   const BytesParam grow_{this, 2, "and grown again to %s", 4096};
 };
+IPCSPEC_REGISTER_PROPERTY(ZeroFillProperty, "SHM-ZERO-FILL", {.applies = ForShm, .examples = 10});
 
 constexpr std::string_view kMremapKinds[] = {"a shm_open object mapping",
                                              "an anonymous shared mapping inherited by fork"};
 
-class MremapMoveProperty : public NamedProperty {
- public:
-  MremapMoveProperty()
-      : NamedProperty(
-            "SHM-MREMAP-MOVE",
-            "mremap(MREMAP_MAYMOVE) of a MAP_SHARED mapping that has to move keeps it shared: "
-            "writes at the new address reach another process's mapping and back, and the old "
-            "address is unmapped",
-            "mremap(2) MREMAP_MAYMOVE; gVisor test/syscalls/linux/mremap.cc "
-            "MremapParamTest.MayMove_Expansion, MremapDeathTest.SharedAnon",
-            ForPosix, 10) {}
+class MremapMoveProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t old_pages = *rc::gen::inRange<uint64_t>(1, 5);
@@ -335,11 +281,12 @@ class MremapMoveProperty : public NamedProperty {
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override;
 
- private:
   const ChoiceParam<bool> kind_{this, 0, "the mapping is %s", false, kMremapKinds};
   const Param<uint64_t> old_{this, 1, "it is %s long", 1, SayPages};
   const Param<uint64_t> grow_{this, 2, "it grows by %s", 1, SayPages};
 };
+IPCSPEC_REGISTER_PROPERTY(MremapMoveProperty, "SHM-MREMAP-MOVE",
+                          {.applies = ForPosix, .examples = 10});
 
 Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseEnv& env) const {
   const bool anon = kind_.Of(s);
@@ -394,18 +341,7 @@ Verdict MremapMoveProperty::Run(const Transport&, const Scenario& s, const CaseE
                     "the other process's write is not seen at the new address: ");
 }
 
-class MremapAliasProperty : public NamedProperty {
- public:
-  MremapAliasProperty()
-      : NamedProperty(
-            "SHM-MREMAP-ALIAS",
-            "mremap(addr, 0, n, MREMAP_MAYMOVE) of a shared mapping makes a second view of the "
-            "same pages (writes through either show in the other); without MREMAP_MAYMOVE it "
-            "fails, and on a private mapping it fails with EINVAL",
-            "mremap(2) ('If the value of old_size is zero, and old_address refers to a "
-            "shareable mapping ... will create a new mapping of the same pages'); gVisor "
-            "test/syscalls/linux/mremap.cc MremapTest.MayMove_Copy, MremapTest.InPlace_Copy",
-            ForPosix, 10) {}
+class MremapAliasProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t len = std::max<uint64_t>(1, pages_.Of(s)) * Page();
     NamedObject obj;
@@ -442,18 +378,12 @@ class MremapAliasProperty : public NamedProperty {
                       "a write through the second view is not in the first: ");
   }
 
- private:
   const Param<uint64_t> pages_{
       this, 0, "the mapping is %s long", 1, rc::gen::inRange<uint64_t>(1, 5), SayPages};
   const YesNoParam private_{this, 1, "the mapping is MAP_PRIVATE: %s", false};
 };
-
-IPCSPEC_REGISTER_PROPERTY(ResizeProperty);
-IPCSPEC_REGISTER_PROPERTY(SigbusProperty);
-IPCSPEC_REGISTER_PROPERTY(PartialPageProperty);
-IPCSPEC_REGISTER_PROPERTY(ZeroFillProperty);
-IPCSPEC_REGISTER_PROPERTY(MremapMoveProperty);
-IPCSPEC_REGISTER_PROPERTY(MremapAliasProperty);
+IPCSPEC_REGISTER_PROPERTY(MremapAliasProperty, "SHM-MREMAP-ALIAS",
+                          {.applies = ForPosix, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -34,20 +34,7 @@ int SignalOf(uint64_t v) {
 
 void Mark(int) {}
 
-class ActionEinvalProperty : public SignalProperty {
- public:
-  ActionEinvalProperty()
-      : SignalProperty(
-            "SIG-ACTION-EINVAL",
-            "sigaction, setting or querying, fails with EINVAL and changes nothing for signal "
-            "0, a negative signal, one above SIGRTMAX and (through glibc) 32 and 33; setting "
-            "SIGKILL or SIGSTOP fails with EINVAL while querying them gives SIG_DFL",
-            "sigaction(2) EINVAL; gVisor test/syscalls/linux/sigaction.cc "
-            "SigactionTest.GetLessThanOrEqualToZeroFails, SetLessThanOrEqualToZeroFails, "
-            "GetGreaterThanMaxFails, SetGreaterThanMaxFails, SetSigkillFails, SetSigstopFails; "
-            "LTP testcases/kernel/syscalls/sigaction/sigaction02.c; Open POSIX "
-            "conformance/interfaces/sigaction/30-1.c",
-            25) {}
+class ActionEinvalProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t bad = bad_.Of(s);
     const int sig = SignalOf(bad);
@@ -83,11 +70,10 @@ class ActionEinvalProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> bad_{this, 0, "the call names %s", kZero, kBadSignals};
   const YesNoParam set_{this, 1, "it sets an action (else only queries): %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(ActionEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(ActionEinvalProperty, "SIG-ACTION-EINVAL", {.examples = 25});
 
 constexpr std::string_view kFlagNames[] = {"SA_NOCLDSTOP", "SA_NOCLDWAIT", "SA_SIGINFO",
                                            "SA_ONSTACK",   "SA_RESTART",   "SA_NODEFER",
@@ -109,17 +95,7 @@ bool SameAction(const struct sigaction& a, const struct sigaction& b) {
          SetBits(a.sa_mask) == SetBits(b.sa_mask);
 }
 
-class ActionRoundtripProperty : public SignalProperty {
- public:
-  ActionRoundtripProperty()
-      : SignalProperty(
-            "SIG-ACTION-ROUNDTRIP",
-            "sigaction's oldact returns exactly the action installed before (handler, sa_flags "
-            "but SA_RESTORER, sa_mask without SIGKILL and SIGSTOP); a NULL act changes nothing; "
-            "an action set with signal() can be read back and installed again",
-            "sigaction(2); Open POSIX conformance/interfaces/sigaction/2-1.c, 3-1.c, 28-1.c; LTP "
-            "testcases/kernel/syscalls/rt_sigaction/rt_sigaction01.c",
-            25) {}
+class ActionRoundtripProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       uint64_t mask = *GenMask(PlaySignals());
@@ -179,7 +155,6 @@ class ActionRoundtripProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<uint64_t> kind_{this, 0, "the action is %s", kHandler, kKinds};
   const Param<uint64_t> flags_{this, 1, "with %s", 0, SayFlags};
   const Param<uint64_t> mask_{this, 2, "and sa_mask %s", 0, SayMask};
@@ -187,7 +162,7 @@ class ActionRoundtripProperty : public SignalProperty {
   const Param<bool> via_signal_{
       this, 4, "then signal() installs one, read back and reinstalled: %s", false, SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(ActionRoundtripProperty);
+IPCSPEC_REGISTER_PROPERTY(ActionRoundtripProperty, "SIG-ACTION-ROUNDTRIP", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -31,15 +31,7 @@ void WriteMarkHandler(int) {
   (void)!::write(g_hand_pipe, &c, 1);
 }
 
-class ResetHandProperty : public SignalProperty {
- public:
-  ResetHandProperty()
-      : SignalProperty(
-            "SIG-RESETHAND",
-            "with SA_RESETHAND the handler runs once, the disposition is then SIG_DFL, and "
-            "the second instance takes the default action (kills a forked child)",
-            "sigaction(2) SA_RESETHAND; LTP testcases/kernel/syscalls/sigaction/sigaction01.c",
-            20) {}
+class ResetHandProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     int p[2];
@@ -85,27 +77,17 @@ class ResetHandProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{
       this, 0, "the signal, handled with SA_RESETHAND, is %s", SIGUSR1, TermSignal(), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ResetHandProperty);
+IPCSPEC_REGISTER_PROPERTY(ResetHandProperty, "SIG-RESETHAND", {.examples = 20});
 
 // The hook raises the same signal once from inside the first handler.
 void RaiseAgainOnce(int sig, int depth) {
   if (depth == 1 && DeliveryCount() == 1) ::raise(sig);
 }
 
-class NoDeferProperty : public SignalProperty {
- public:
-  NoDeferProperty()
-      : SignalProperty(
-            "SIG-NODEFER",
-            "without SA_NODEFER a signal is blocked inside its handler (a re-raise waits for "
-            "the return); with SA_NODEFER it is not (the re-raise nests)",
-            "sigaction(2) SA_NODEFER; Open POSIX conformance/interfaces/sigaction/22-1.c (with "
-            "SA_NODEFER the handler is re-entered), 25-1.c (without it, not)",
-            30) {}
+class NoDeferProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const bool nodefer = nodefer_.Of(s);
@@ -131,13 +113,12 @@ class NoDeferProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{
       this,         0,        "the signal, raised again inside its handler, is %s", SIGUSR1,
       TermSignal(), SaySignal};
   const YesNoParam nodefer_{this, 1, "its handler has SA_NODEFER: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(NoDeferProperty);
+IPCSPEC_REGISTER_PROPERTY(NoDeferProperty, "SIG-NODEFER", {.examples = 30});
 
 int g_mask_other = 0;
 // From inside the handler of the first signal, raise the other one (in sa_mask).
@@ -145,14 +126,7 @@ void RaiseOther(int sig, int depth) {
   if (depth == 1 && sig != g_mask_other && DeliveryCount() == 1) ::raise(g_mask_other);
 }
 
-class SaMaskProperty : public SignalProperty {
- public:
-  SaMaskProperty()
-      : SignalProperty(
-            "SIG-SA-MASK",
-            "signals in sa_mask are blocked while the handler runs: one raised inside waits "
-            "until the handler returns, then is delivered; the old mask comes back",
-            "sigaction(2) sa_mask; Open POSIX conformance/interfaces/sigaction/8-1.c", 30) {}
+class SaMaskProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int a = *TermSignal();
@@ -187,28 +161,16 @@ class SaMaskProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> first_{this, 0, "the handled signal is %s", SIGUSR1, SaySignal};
   const Param<int> second_{this, 1, "its sa_mask holds %s, raised inside the handler", SIGUSR2,
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(SaMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(SaMaskProperty, "SIG-SA-MASK", {.examples = 30});
 
 SharedFlags* g_restart_flags = nullptr;
 void RaiseFlagHandler(int) { g_restart_flags->Raise(0); }
 
-class RestartProperty : public SignalProperty {
- public:
-  RestartProperty()
-      : SignalProperty(
-            "SIG-RESTART",
-            "a handler interrupting a blocking read(2) on a pipe: with SA_RESTART the read "
-            "resumes and returns the data; without it the read fails with EINTR",
-            "signal(7) 'Interruption of system calls and library functions by signal "
-            "handlers', sigaction(2) SA_RESTART; gVisor test/syscalls/linux/alarm.cc "
-            "AlarmTest.Restart, AlarmTest.Interrupt; Open POSIX conformance/interfaces/"
-            "sigaction/16-1.c, 17-1.c",
-            20) {}
+class RestartProperty final : public SignalProperty {
   // The reader is a forked child, so that this process, its parent, may read
   // its /proc/<pid>/syscall under any ptrace policy.
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -272,12 +234,11 @@ class RestartProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{this,         0,        "the signal interrupting read(2) is %s", SIGUSR1,
                            TermSignal(), SaySignal};
   const YesNoParam restart_{this, 1, "its handler has SA_RESTART: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(RestartProperty);
+IPCSPEC_REGISTER_PROPERTY(RestartProperty, "SIG-RESTART", {.examples = 20});
 
 // What a child tries against SIGKILL and SIGSTOP before they are sent.
 enum Attempt : uint64_t { kTryBlock = 1, kTryIgnore = 2, kTryHandle = 4 };
@@ -292,18 +253,7 @@ std::string SayAttempts(uint64_t v) {
 // SIG-UNCATCHABLE: sigaction refuses SIGKILL and SIGSTOP, blocking them is
 // ignored, and a child that tried all of it (and said so, through a pipe,
 // with its mask visible in /proc/PID/status) still stops and dies.
-class UncatchableProperty : public SignalProperty {
- public:
-  UncatchableProperty()
-      : SignalProperty(
-            "SIG-UNCATCHABLE",
-            "SIGKILL and SIGSTOP cannot be caught or ignored (sigaction EINVAL); blocking them "
-            "is silently ignored: a child that tried still stops and dies",
-            "sigaction(2) EINVAL, sigprocmask(2); LTP testcases/kernel/syscalls/sigaction/"
-            "sigaction02.c; gVisor test/syscalls/linux/sigaction.cc "
-            "SigactionTest.SetSigkillFails, SetSigstopFails; Open POSIX conformance/interfaces/"
-            "sigprocmask/10-1.c",
-            15) {}
+class UncatchableProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     if (Verdict v = CheckCalls(); !v.ok()) return v;
     const uint64_t attempts = attempts_.Of(s);
@@ -358,7 +308,6 @@ class UncatchableProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   static Verdict CheckCalls() {
     for (int sig : {SIGKILL, SIGSTOP}) {
       if (InstallRecorder(sig) != -EINVAL) {
@@ -389,7 +338,7 @@ class UncatchableProperty : public SignalProperty {
       SayAttempts};
   const YesNoParam stop_first_{this, 1, "SIGSTOP is sent before SIGKILL: %s", true};
 };
-IPCSPEC_REGISTER_PROPERTY(UncatchableProperty);
+IPCSPEC_REGISTER_PROPERTY(UncatchableProperty, "SIG-UNCATCHABLE", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -36,18 +36,7 @@ std::string Same(const siginfo_t& a, const siginfo_t& b) {
                       DescribeChildInfo(b), " (pid ", b.si_pid, ")");
 }
 
-class ChldExitProperty : public SignalProperty {
- public:
-  ChldExitProperty()
-      : SignalProperty(
-            "SIG-CHLD-EXIT",
-            "a child's end queues SIGCHLD in its parent with si_code CLD_EXITED (si_status the "
-            "exit code) or CLD_KILLED (si_status the signal), si_pid the child and si_uid its "
-            "uid; waitid (WNOWAIT first, then reaping) reports the same",
-            "wait(2) waitid, sigaction(2) 'The siginfo_t argument'; gVisor "
-            "test/syscalls/linux/sigtimedwait.cc SigtimedwaitTest.ChildExitGeneratedSIGCHLD; "
-            "LTP testcases/kernel/syscalls/waitid/waitid01.c",
-            20) {}
+class ChldExitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t ending = ending_.Of(s);
     const int code = code_.Of(s), sig = signal_.Of(s);
@@ -97,7 +86,6 @@ class ChldExitProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum Ending : uint64_t { kExits, kRaises, kKilled };
   static constexpr std::string_view kEndings[] = {"exits", "raises a terminating signal",
                                                   "is killed by its parent"};
@@ -106,20 +94,9 @@ class ChldExitProperty : public SignalProperty {
   const Param<int> signal_{
       this, 2, "the terminating signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldExitProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldExitProperty, "SIG-CHLD-EXIT", {.examples = 20});
 
-class ChldStopContProperty : public SignalProperty {
- public:
-  ChldStopContProperty()
-      : SignalProperty(
-            "SIG-CHLD-STOPCONT",
-            "without SA_NOCLDSTOP a child's stop queues SIGCHLD with CLD_STOPPED and si_status "
-            "the stop signal, its continue one with CLD_CONTINUED and SIGCONT; waitid(WSTOPPED, "
-            "WCONTINUED) agrees",
-            "wait(2), sigaction(2); Open POSIX conformance/interfaces/sigaction/10-1.c, 11-1.c; "
-            "LTP testcases/kernel/syscalls/waitid/waitid07.c, waitid08.c; gVisor "
-            "test/syscalls/linux/sigstop.cc SigstopTest.WaitidCorrectness",
-            15) {}
+class ChldStopContProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s), rounds = rounds_.Of(s);
     const bool by_child = by_child_.Of(s);
@@ -170,7 +147,6 @@ class ChldStopContProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> signal_{this,     0, "the stop signal is %s", SIGSTOP, GenSignal(StopSignals()),
                            SaySignal};
   const YesNoParam by_child_{this, 1, "the child raises it itself (else the parent sends it): %s",
@@ -178,18 +154,11 @@ class ChldStopContProperty : public SignalProperty {
   const Param<int> rounds_{this, 2, "it is stopped and continued %s times", 1,
                            rc::gen::inRange(1, 4)};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldStopContProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldStopContProperty, "SIG-CHLD-STOPCONT", {.examples = 15});
 
 constexpr std::string_view kHandlers[] = {"SIG_DFL", "a handler"};
 
-class NoCldStopProperty : public SignalProperty {
- public:
-  NoCldStopProperty()
-      : SignalProperty(
-            "SIG-NOCLDSTOP",
-            "with SA_NOCLDSTOP on SIGCHLD a child's stop and continue queue no SIGCHLD while "
-            "waitid still reports them; its exit still queues SIGCHLD",
-            "sigaction(2) SA_NOCLDSTOP; Open POSIX conformance/interfaces/sigaction/9-1.c", 15) {}
+class NoCldStopProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);
@@ -245,12 +214,11 @@ class NoCldStopProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<uint64_t> handler_{this, 0, "SIGCHLD has %s with SA_NOCLDSTOP", 0, kHandlers};
   const Param<int> signal_{
       this, 1, "the child is stopped by %s", SIGSTOP, GenSignal(StopSignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(NoCldStopProperty);
+IPCSPEC_REGISTER_PROPERTY(NoCldStopProperty, "SIG-NOCLDSTOP", {.examples = 15});
 
 // Forks `n` children that exit with codes base..base+n-1 once `release`
 // hits end of file. Returns their pids (empty when a fork failed).
@@ -287,17 +255,7 @@ std::string ExpectNoZombies(const std::string& what) {
   return failure;
 }
 
-class NoCldWaitProperty : public SignalProperty {
- public:
-  NoCldWaitProperty()
-      : SignalProperty(
-            "SIG-NOCLDWAIT",
-            "with SA_NOCLDWAIT on SIGCHLD (handler or SIG_DFL) children that end leave no "
-            "zombie: waitid blocks until all are gone and fails with ECHILD; with a handler "
-            "Linux still sends SIGCHLD",
-            "sigaction(2) SA_NOCLDWAIT ('On Linux, a SIGCHLD signal is generated in this "
-            "case'), wait(2) NOTES; Open POSIX conformance/interfaces/sigaction/21-1.c",
-            15) {}
+class NoCldWaitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool handler = handler_.Of(s) != 0;
     QuietSigchld();
@@ -322,23 +280,13 @@ class NoCldWaitProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
   const ChoiceParam<uint64_t> handler_{this, 1, "SIGCHLD has %s with SA_NOCLDWAIT", 0, kHandlers};
   const Param<int> code_{this, 2, "their exit codes start at %s", 0, rc::gen::inRange(0, 250)};
 };
-IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(NoCldWaitProperty, "SIG-NOCLDWAIT", {.examples = 15});
 
-class ChldIgnProperty : public SignalProperty {
- public:
-  ChldIgnProperty()
-      : SignalProperty(
-            "SIG-CHLD-IGN",
-            "with SIGCHLD set to SIG_IGN children are reaped automatically (waitid fails with "
-            "ECHILD once all are gone) and no SIGCHLD is queued, even while SIGCHLD is blocked",
-            "wait(2) NOTES, sigaction(2); gVisor test/syscalls/linux/wait.cc "
-            "WaitAnyChildTest.IgnoredChildRusage",
-            15) {}
+class ChldIgnProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     if (!blocked_.Of(s)) {
@@ -362,23 +310,12 @@ class ChldIgnProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> children_{this, 0, "%s children end", 1, rc::gen::inRange(1, 5)};
   const YesNoParam blocked_{this, 1, "SIGCHLD is blocked: %s", true};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldIgnProperty, "SIG-CHLD-IGN", {.examples = 15});
 
-class ChldCoalesceProperty : public SignalProperty {
- public:
-  ChldCoalesceProperty()
-      : SignalProperty(
-            "SIG-CHLD-COALESCE",
-            "N children ending while SIGCHLD is blocked leave SIGCHLD pending once (one "
-            "sigtimedwait takes it, a second finds nothing), yet waitid reaps each of the N "
-            "exactly once and then fails with ECHILD",
-            "signal(7) 'Queueing and delivery semantics for standard signals', wait(2); gVisor "
-            "test/syscalls/linux/vfork.cc VforkTest.SigchldReceivedDuringVforkIsDelivered",
-            15) {}
+class ChldCoalesceProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     QuietSigchld();
     Pipe release;
@@ -419,10 +356,9 @@ class ChldCoalesceProperty : public SignalProperty {
                                                         failure));
   }
 
- private:
   const Param<int> children_{this, 0, "%s children end", 2, rc::gen::inRange(2, 7)};
 };
-IPCSPEC_REGISTER_PROPERTY(ChldCoalesceProperty);
+IPCSPEC_REGISTER_PROPERTY(ChldCoalesceProperty, "SIG-CHLD-COALESCE", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

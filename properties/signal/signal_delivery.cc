@@ -33,18 +33,7 @@ constexpr std::string_view kExtraNames[] = {"SA_NODEFER", "SA_RESTART", "SA_ONST
 constexpr unsigned kExtraFlags[] = {SA_NODEFER, SA_RESTART, SA_ONSTACK};
 std::string SayExtra(uint64_t v) { return SayBitNames(v, kExtraNames, "no other flag"); }
 
-class ResethandInfoProperty : public SignalProperty {
- public:
-  ResethandInfoProperty()
-      : SignalProperty(
-            "SIG-RESETHAND-INFO",
-            "with SA_RESETHAND | SA_SIGINFO the one delivery runs the SA_SIGINFO handler with the "
-            "full siginfo, the signal blocked unless SA_NODEFER (and always when in sa_mask); "
-            "sigaction then reports SIG_DFL, on Linux with SA_SIGINFO | SA_RESETHAND still set",
-            "sigaction(2) SA_RESETHAND, SA_NODEFER; LTP testcases/kernel/syscalls/sigaction/"
-            "sigaction01.c (cases 1 to 3: Linux keeps SA_SIGINFO, SA_RESETHAND does not imply "
-            "SA_NODEFER)",
-            25) {}
+class ResethandInfoProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t extra = extra_.Of(s), method = method_.Of(s);
     const uint64_t mask = mask_.Of(s) & PlayBits();
@@ -93,7 +82,6 @@ class ResethandInfoProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> extra_{
       this, 0, "the other flags are %s", 0, rc::gen::inRange<uint64_t>(0, 8), SayExtra};
   const Param<uint64_t> mask_{this, 1, "sa_mask is %s", 0, GenMask(PlaySignals()), SayMask};
@@ -102,7 +90,7 @@ class ResethandInfoProperty : public SignalProperty {
                            SaySignal};
   const Param<int> value_{this, 4, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 20)};
 };
-IPCSPEC_REGISTER_PROPERTY(ResethandInfoProperty);
+IPCSPEC_REGISTER_PROPERTY(ResethandInfoProperty, "SIG-RESETHAND-INFO", {.examples = 25});
 
 // An alternate stack in an anonymous mapping; the old stack is restored and
 // the mapping removed on destruction.
@@ -139,18 +127,7 @@ void RaiseNested(int, int depth) {
   if (depth == 1 && g_nested_sig != 0) ::raise(g_nested_sig);
 }
 
-class OnstackProperty : public SignalProperty {
- public:
-  OnstackProperty()
-      : SignalProperty(
-            "SIG-ONSTACK",
-            "with SA_ONSTACK and an enabled alternate stack the handler runs on it (its locals "
-            "lie inside, sigaltstack says SS_ONSTACK), as does a signal nested in it; without "
-            "SA_ONSTACK, or with the stack disabled, it runs on the normal stack",
-            "sigaltstack(2), sigaction(2) SA_ONSTACK; gVisor test/syscalls/linux/sigaltstack.cc "
-            "SigaltstackTest.Success; Open POSIX conformance/interfaces/sigaction/12-1.c, "
-            "13-1.c; LTP testcases/kernel/syscalls/sigaltstack/sigaltstack01.c",
-            25) {}
+class OnstackProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const bool onstack = onstack_.Of(s), disabled = disabled_.Of(s), nested = nested_.Of(s);
     const int sig = signal_.Of(s);
@@ -191,7 +168,6 @@ class OnstackProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> size_{this, 0, "the alternate stack has %s", 32768, GenStackBytes(8), SayBytes};
   const YesNoParam onstack_{this, 1, "the handler has SA_ONSTACK: %s", true};
   const YesNoParam disabled_{this, 2, "the stack is disabled (SS_DISABLE): %s", false};
@@ -199,7 +175,7 @@ class OnstackProperty : public SignalProperty {
   const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(OnstackProperty);
+IPCSPEC_REGISTER_PROPERTY(OnstackProperty, "SIG-ONSTACK", {.examples = 25});
 
 enum AltError : uint64_t { kChangeOnStack, kDisableOnStack, kTooSmall, kBadFlags };
 constexpr std::string_view kAltErrors[] = {"replacing the stack from a handler running on it",
@@ -221,18 +197,7 @@ void ChangeWhileOnStack(int, int depth) {
   ::sigaltstack(nullptr, &g_alt_after);
 }
 
-class AltstackErrorsProperty : public SignalProperty {
- public:
-  AltstackErrorsProperty()
-      : SignalProperty(
-            "SIG-ALTSTACK-ERRORS",
-            "sigaltstack fails and changes nothing: EPERM when changing or disabling the stack "
-            "while running on it, ENOMEM for a size below the kernel minimum (2048 bytes on "
-            "x86-64), EINVAL for unknown ss_flags",
-            "sigaltstack(2) ERRORS; gVisor test/syscalls/linux/sigaltstack.cc "
-            "SigaltstackTest.SetWhileOnStack; LTP testcases/kernel/syscalls/sigaltstack/"
-            "sigaltstack02.c",
-            20) {}
+class AltstackErrorsProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     ScopedAltStack stack(65536);
@@ -285,26 +250,15 @@ class AltstackErrorsProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> error_{this, 0, "the call is %s", kTooSmall, kAltErrors};
   const Param<int> size_{this,    1, "a small stack has %s", 1024, rc::gen::inRange(0, 2048),
                          SayBytes};
   const Param<int> flags_{this, 2, "unknown ss_flags are %s", 4,
                           rc::gen::element<int>(4, 8, 16, 256)};
 };
-IPCSPEC_REGISTER_PROPERTY(AltstackErrorsProperty);
+IPCSPEC_REGISTER_PROPERTY(AltstackErrorsProperty, "SIG-ALTSTACK-ERRORS", {.examples = 20});
 
-class SelfSyncProperty : public SignalProperty {
- public:
-  SelfSyncProperty()
-      : SignalProperty(
-            "SIG-SELF-SYNC",
-            "kill, sigqueue or tgkill to the calling process or thread, when only it can take "
-            "the signal, runs the handler before the call returns",
-            "kill(2) NOTES; Open POSIX conformance/interfaces/kill/1-1.c, raise/1-1.c, "
-            "sigqueue/6-1.c; gVisor test/syscalls/linux/sigprocmask.cc "
-            "SigProcMaskTest.SignalHandler",
-            25) {}
+class SelfSyncProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
@@ -326,24 +280,14 @@ class SelfSyncProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> method_{this, 0, "it is sent with %s", kByKill, kMethodNames};
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
   const Param<int> value_{this, 2, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 20)};
 };
-IPCSPEC_REGISTER_PROPERTY(SelfSyncProperty);
+IPCSPEC_REGISTER_PROPERTY(SelfSyncProperty, "SIG-SELF-SYNC", {.examples = 25});
 
-class CoalesceInfoProperty : public SignalProperty {
- public:
-  CoalesceInfoProperty()
-      : SignalProperty(
-            "SIG-COALESCE-INFO",
-            "a standard signal generated several times while blocked keeps the first "
-            "instance's siginfo (si_code, si_pid, value); a later send never replaces it",
-            "signal(7) 'Queueing and delivery semantics for standard signals'; Linux "
-            "kernel/signal.c (legacy_queue: a standard signal already pending is not queued)",
-            25) {}
+class CoalesceInfoProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       const int sig = *GenSignal(StandardSignals());
@@ -379,7 +323,7 @@ class CoalesceInfoProperty : public SignalProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(CoalesceInfoProperty);
+IPCSPEC_REGISTER_PROPERTY(CoalesceInfoProperty, "SIG-COALESCE-INFO", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -47,18 +47,7 @@ constexpr bool kSanitizerStacks =
     false;
 #endif
 
-class AltstackInheritProperty : public SignalProperty {
- public:
-  AltstackInheritProperty()
-      : SignalProperty(
-            "SIG-ALTSTACK-INHERIT",
-            "a fork child keeps its parent's alternate signal stack (same address and size, "
-            "enabled); execve removes it (the new image sees SS_DISABLE, or under a sanitizer "
-            "the stack its runtime installed)",
-            "sigaltstack(2) NOTES, execve(2); gVisor test/syscalls/linux/fork.cc "
-            "ForkTest.SigAltStack, sigaltstack.cc SigaltstackTest.ResetByExecve; Open POSIX "
-            "conformance/interfaces/sigaltstack/9-1.c",
-            15) {}
+class AltstackInheritProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const size_t size = static_cast<size_t>(size_.Of(s));
     const bool exec = exec_.Of(s);
@@ -91,25 +80,12 @@ class AltstackInheritProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> size_{this, 0, "the alternate stack has %s", 16384, GenStackBytes(4), SayBytes};
   const YesNoParam exec_{this, 1, "the child then calls execve: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty);
+IPCSPEC_REGISTER_PROPERTY(AltstackInheritProperty, "SIG-ALTSTACK-INHERIT", {.examples = 15});
 
-class RtLimitLossyProperty : public SignalProperty {
- public:
-  RtLimitLossyProperty()
-      : SignalProperty(
-            "SIG-RT-LIMIT-LOSSY",
-            "at the RLIMIT_SIGPENDING limit tgkill of a realtime signal fails with EAGAIN, while "
-            "kill of a realtime signal and sigqueue of a standard one succeed but arrive without "
-            "their siginfo (si_code SI_USER, si_pid 0), repeated kills of one realtime number "
-            "as a single instance",
-            "tgkill(2) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Linux kernel/signal.c "
-            "__send_signal() ('Queue overflow, abort'), collect_signal() ('out of queue space. "
-            "So zero out the info'); LTP testcases/kernel/syscalls/tgkill/tgkill02.c",
-            15) {}
+class RtLimitLossyProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // The queue count is per real uid: exact only under the case's own uid.
     if (!env.own_uid) {
@@ -164,7 +140,6 @@ class RtLimitLossyProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum LossyProbe : uint64_t { kTgkillRt, kKillRt, kSigqueueStandard };
   static constexpr std::string_view kProbes[] = {"tgkill() of a realtime signal",
                                                  "kill() of a realtime signal",
@@ -174,7 +149,7 @@ class RtLimitLossyProperty : public SignalProperty {
   const ChoiceParam<uint64_t> probe_{this, 1, "at the limit, the send is %s", kTgkillRt, kProbes};
   const Param<int> repeat_{this, 2, "it is made %s times", 1, rc::gen::inRange(1, 4)};
 };
-IPCSPEC_REGISTER_PROPERTY(RtLimitLossyProperty);
+IPCSPEC_REGISTER_PROPERTY(RtLimitLossyProperty, "SIG-RT-LIMIT-LOSSY", {.examples = 15});
 
 enum QueueApi : uint64_t { kRtSigqueueinfo, kRtTgsigqueueinfo, kPidfdSendSignal };
 constexpr std::string_view kQueueApis[] = {"rt_sigqueueinfo", "rt_tgsigqueueinfo",
@@ -210,18 +185,7 @@ int QueueInfo(uint64_t api, pid_t pid, int sig, siginfo_t* si) {
   return static_cast<int>(rc);
 }
 
-class QueueinfoPermProperty : public SignalProperty {
- public:
-  QueueinfoPermProperty()
-      : SignalProperty(
-            "SIG-QUEUEINFO-PERM",
-            "rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal with a siginfo to another "
-            "process fail with EPERM when si_code is >= 0 or SI_TKILL (nothing is sent) and "
-            "succeed with other negative codes; to oneself any code arrives as given",
-            "rt_sigqueueinfo(2) EPERM, pidfd_send_signal(2); gVisor test/syscalls/linux/"
-            "rtsignal.cc RtSignalTest.InvalidCodes, ValueDelivered; LTP testcases/kernel/"
-            "syscalls/rt_sigqueueinfo/rt_sigqueueinfo02.c",
-            20) {}
+class QueueinfoPermProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int code = *rc::gen::elementOf(
@@ -288,7 +252,6 @@ class QueueinfoPermProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> code_{this, 0, "the siginfo's code is %s",
                               static_cast<uint64_t>(SI_QUEUE) & 0xffffffffu, SayCode};
   const Param<bool> to_child_{this, 1, "it goes to a child (else to itself): %s", true, SayYesNo};
@@ -296,20 +259,9 @@ class QueueinfoPermProperty : public SignalProperty {
   const Param<int> signal_{this, 3, "the signal is %s", SIGUSR1, SaySignal};
   const Param<int> value_{this, 4, "the value is %s", 7};
 };
-IPCSPEC_REGISTER_PROPERTY(QueueinfoPermProperty);
+IPCSPEC_REGISTER_PROPERTY(QueueinfoPermProperty, "SIG-QUEUEINFO-PERM", {.examples = 20});
 
-class IgnFlushProperty : public SignalProperty {
- public:
-  IgnFlushProperty()
-      : SignalProperty(
-            "SIG-IGN-FLUSH",
-            "setting SIG_IGN discards a pending signal, blocked or not, every realtime instance, "
-            "pending for the process or for any thread; SIG_DFL discards it only when the "
-            "default is to ignore (SIGURG, SIGWINCH); a handler keeps it",
-            "Linux kernel/signal.c do_sigaction() (quoting POSIX: 'Setting a signal action to "
-            "SIG_IGN for a signal that is pending shall cause the pending signal to be "
-            "discarded, whether or not it is blocked'), signal(7)",
-            20) {}
+class IgnFlushProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<int> sigs = PlaySignals();
@@ -364,7 +316,6 @@ class IgnFlushProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum Where : uint64_t { kProcess, kThisThread, kOtherThread };
   static constexpr std::string_view kWheres[] = {"the process", "the calling thread",
                                                  "another thread"};
@@ -375,7 +326,7 @@ class IgnFlushProperty : public SignalProperty {
   const ChoiceParam<uint64_t> where_{this, 2, "it is pending for %s", kProcess, kWheres};
   const ChoiceParam<uint64_t> action_{this, 3, "then its action is set to %s", kIgnore, kActions};
 };
-IPCSPEC_REGISTER_PROPERTY(IgnFlushProperty);
+IPCSPEC_REGISTER_PROPERTY(IgnFlushProperty, "SIG-IGN-FLUSH", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

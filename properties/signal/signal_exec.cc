@@ -29,18 +29,7 @@ uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 constexpr std::string_view kDelivers[] = {"only unblocks (default actions)",
                                           "installs recording handlers, then unblocks"};
 
-class ExecDeliverProperty : public SignalProperty {
- public:
-  ExecDeliverProperty()
-      : SignalProperty(
-            "SIG-EXEC-DELIVER",
-            "signals pending and blocked at execve stay pending in the new image with their "
-            "siginfo (si_code, si_pid, value; realtime instances FIFO), and are delivered when "
-            "it unblocks them: to the handlers it installs, or by the default action",
-            "sigpending(2) ('the pending signal set is preserved across an execve(2)'), "
-            "execve(2), signal(7); gVisor test/syscalls/linux/exec.cc ExecStateTest.SignalMask "
-            "(the mask)",
-            15) {}
+class ExecDeliverProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{handlers_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kDelivers))),
@@ -132,11 +121,10 @@ class ExecDeliverProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> handlers_{this, 0, "the new image %s", 1, kDelivers};
   const Param<uint64_t> parent_{this, 1, "before the exec the parent sends %s", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(ExecDeliverProperty);
+IPCSPEC_REGISTER_PROPERTY(ExecDeliverProperty, "SIG-EXEC-DELIVER", {.examples = 15});
 
 constexpr std::string_view kFlagNames[] = {"SA_RESTART", "SA_NODEFER", "SA_RESETHAND", "SA_ONSTACK",
                                            "SA_SIGINFO"};
@@ -147,18 +135,7 @@ constexpr std::string_view kChlds[] = {"SIG_IGN", "SIG_DFL with SA_NOCLDWAIT",
                                        "a handler with SA_NOCLDSTOP", "SIG_DFL"};
 void NoopInfo(int, siginfo_t*, void*) {}
 
-class ExecFlagsProperty : public SignalProperty {
- public:
-  ExecFlagsProperty()
-      : SignalProperty(
-            "SIG-EXEC-FLAGS",
-            "after execve every action has sa_flags 0 and an empty sa_mask whatever was "
-            "installed: handled signals are SIG_DFL, ignored ones stay SIG_IGN (SIGCHLD ignored "
-            "still reaps the new image's children), SIG_DFL with SA_NOCLDWAIT does not survive",
-            "execve(2) ('dispositions of any signals that are being caught are reset to the "
-            "default'), sigaction(2); Linux kernel/signal.c flush_signal_handlers(); gVisor "
-            "test/syscalls/linux/exec.cc ExecStateTest.HandlerReset, IgnorePreserved",
-            15) {}
+class ExecFlagsProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t handled = *GenMask(PlaySignals());
@@ -231,25 +208,15 @@ class ExecFlagsProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> handled_{this, 0, "before execve %s are handled", 0, SayMask};
   const Param<uint64_t> ignored_{this, 1, "%s are ignored", 0, SayMask};
   const Param<uint64_t> flags_{this, 2, "with %s", 0, SayFlags};
   const Param<uint64_t> mask_{this, 3, "and sa_mask %s", 0, SayMask};
   const ChoiceParam<uint64_t> chld_{this, 4, "SIGCHLD has %s", kChldDefault, kChlds};
 };
-IPCSPEC_REGISTER_PROPERTY(ExecFlagsProperty);
+IPCSPEC_REGISTER_PROPERTY(ExecFlagsProperty, "SIG-EXEC-FLAGS", {.examples = 15});
 
-class SfdExecProperty : public SignalProperty {
- public:
-  SfdExecProperty()
-      : SignalProperty(
-            "SIG-SFD-EXEC",
-            "a signalfd without SFD_CLOEXEC stays open across execve and the new image reads "
-            "the pending signals of its mask with their values; with SFD_CLOEXEC it is closed",
-            "signalfd(2) 'execve(2) semantics'; gVisor test/syscalls/linux/signalfd.cc "
-            "Signalfd.Cloexec; LTP testcases/kernel/syscalls/signalfd4/signalfd4_01.c",
-            15) {}
+class SfdExecProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{cloexec_.Step(*rc::gen::arbitrary<bool>()),
@@ -311,11 +278,10 @@ class SfdExecProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> cloexec_{this, 0, "the signalfd has SFD_CLOEXEC: %s", false, SayYesNo};
   const Param<uint64_t> mask_{this, 1, "its mask is %s", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdExecProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdExecProperty, "SIG-SFD-EXEC", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

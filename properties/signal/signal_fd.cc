@@ -61,18 +61,7 @@ uint64_t SignalsOf(const std::vector<signalfd_siginfo>& recs) {
   return b;
 }
 
-class SfdReadProperty : public SignalProperty {
- public:
-  SfdReadProperty()
-      : SignalProperty(
-            "SIG-SFD-READ",
-            "a read on a signalfd returns one 128-byte record per pending signal of its mask, "
-            "as many as fit, with the sender's signo, code, pid, uid and value (realtime ones "
-            "FIFO), and consumes them: afterwards nothing is pending and no handler runs",
-            "signalfd(2) 'read(2)'; gVisor test/syscalls/linux/signalfd.cc SignalfdTest.Basic, "
-            "Signalfd.RtQueueDeliversPayload; LTP testcases/kernel/syscalls/signalfd/"
-            "signalfd01.c",
-            25) {}
+class SfdReadProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps{per_read_.Step(*rc::gen::inRange(1, 9))};
@@ -150,23 +139,11 @@ class SfdReadProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> per_read_{this, 0, "each read asks for %s records", 1};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdReadProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdReadProperty, "SIG-SFD-READ", {.examples = 25});
 
-class SfdMaskProperty : public SignalProperty {
- public:
-  SfdMaskProperty()
-      : SignalProperty(
-            "SIG-SFD-MASK",
-            "a signalfd returns only the signals of its own mask, the others stay pending for "
-            "another descriptor; signalfd(fd, mask) replaces the mask of fd; SIGKILL and SIGSTOP "
-            "in a mask are silently ignored",
-            "signalfd(2) DESCRIPTION, NOTES; gVisor test/syscalls/linux/signalfd.cc "
-            "SignalfdTest.MaskWorks, SetMask; LTP testcases/kernel/syscalls/signalfd/"
-            "signalfd01.c",
-            25) {}
+class SfdMaskProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t m1 = *GenMask(PlaySignals());
@@ -217,7 +194,6 @@ class SfdMaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> first_{this, 0, "the first descriptor's mask is %s", 0, SayMask};
   const Param<uint64_t> second_{this, 1, "the second descriptor's mask is %s", 0, SayMask};
   const Param<uint64_t> pending_{this, 2, "%s are pending", 0, SayMask};
@@ -225,20 +201,9 @@ class SfdMaskProperty : public SignalProperty {
   const Param<bool> uncatchable_{this, 4, "the masks also name SIGKILL and SIGSTOP: %s", false,
                                  SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdMaskProperty, "SIG-SFD-MASK", {.examples = 25});
 
-class SfdProcmaskProperty : public SignalProperty {
- public:
-  SfdProcmaskProperty()
-      : SignalProperty(
-            "SIG-SFD-PROCMASK",
-            "signalfd does not change the thread's mask: a signal of its mask that is not "
-            "blocked is delivered to its handler when sent, and only the blocked ones can be "
-            "read",
-            "signalfd(2) ('Normally, the set of signals to be received via the file descriptor "
-            "should be blocked using sigprocmask(2)'); gVisor test/syscalls/linux/signalfd.cc "
-            "Signalfd.KillStillKills",
-            25) {}
+class SfdProcmaskProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t f = *GenMask(PlaySignals(), true);
@@ -274,11 +239,10 @@ class SfdProcmaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> mask_{this, 0, "the descriptor's mask is %s", 0, SayMask};
   const Param<uint64_t> blocked_{this, 1, "of those, %s are blocked", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdProcmaskProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdProcmaskProperty, "SIG-SFD-PROCMASK", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

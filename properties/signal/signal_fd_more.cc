@@ -44,18 +44,7 @@ uint64_t ReadSignals(int fd) {
 constexpr std::string_view kFlagNames[] = {"SFD_NONBLOCK", "SFD_CLOEXEC"};
 std::string SayFlags(uint64_t v) { return SayBitNames(v, kFlagNames, "no flag"); }
 
-class SfdNonblockProperty : public SignalProperty {
- public:
-  SfdNonblockProperty()
-      : SignalProperty(
-            "SIG-SFD-NONBLOCK",
-            "SFD_NONBLOCK sets O_NONBLOCK (a read with nothing pending gives EAGAIN) and "
-            "SFD_CLOEXEC sets FD_CLOEXEC; poll shows POLLIN exactly while a signal of the mask "
-            "is pending; without SFD_NONBLOCK a read waits until one is sent",
-            "signalfd(2); gVisor test/syscalls/linux/signalfd.cc SignalfdTest.Nonblock, "
-            "Blocking, Poll, Signalfd.Cloexec; LTP testcases/kernel/syscalls/signalfd4/"
-            "signalfd4_01.c, signalfd4_02.c",
-            20) {}
+class SfdNonblockProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t flags = flags_.Of(s);
     const int sig = signal_.Of(s);
@@ -114,23 +103,14 @@ class SfdNonblockProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> flags_{this,    0, "the flags are %s", 1, rc::gen::inRange<uint64_t>(0, 4),
                                SayFlags};
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdNonblockProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdNonblockProperty, "SIG-SFD-NONBLOCK", {.examples = 20});
 
-class SfdForkProperty : public SignalProperty {
- public:
-  SfdForkProperty()
-      : SignalProperty(
-            "SIG-SFD-FORK",
-            "a fork child's copy of a signalfd reads the child's own signals: not the parent's "
-            "pending ones (the child starts with none), but those sent to the child; the "
-            "parent still reads its own",
-            "signalfd(2) 'fork(2) semantics'; fork(2)", 15) {}
+class SfdForkProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t parent = parent_.Of(s) & PlayBits(), child = child_.Of(s) & PlayBits();
     const sigset_t all = BitsSet(PlayBits());
@@ -169,23 +149,14 @@ class SfdForkProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> parent_{
       this, 0, "the parent has %s pending at fork", 0, GenMask(PlaySignals()), SayMask};
   const Param<uint64_t> child_{
       this, 1, "the child sends itself %s", 0, GenMask(PlaySignals(), true), SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdForkProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdForkProperty, "SIG-SFD-FORK", {.examples = 15});
 
-class SfdErrorsProperty : public SignalProperty {
- public:
-  SfdErrorsProperty()
-      : SignalProperty(
-            "SIG-SFD-ERRORS",
-            "signalfd fails with EBADF for a descriptor that is not open and EINVAL for one "
-            "that is not a signalfd or for unknown flags; a read smaller than one record fails "
-            "with EINVAL; nothing changes, the signal stays pending",
-            "signalfd(2) ERRORS; LTP testcases/kernel/syscalls/signalfd/signalfd02.c", 20) {}
+class SfdErrorsProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t error = error_.Of(s);
     const int sig = signal_.Of(s);
@@ -232,7 +203,6 @@ class SfdErrorsProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum SfdError : uint64_t { kNotOpen, kNotSignalfd, kBadFlags, kShortRead };
   static constexpr std::string_view kErrors[] = {
       "signalfd on a descriptor that is not open", "signalfd on a pipe",
@@ -243,7 +213,7 @@ class SfdErrorsProperty : public SignalProperty {
   const Param<int> signal_{
       this, 2, "the pending signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdErrorsProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdErrorsProperty, "SIG-SFD-ERRORS", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

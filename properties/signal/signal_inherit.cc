@@ -126,22 +126,15 @@ Verdict CheckOne(const DefaultAction& e, const Deadline& deadline) {
   return Verdict::Pass();
 }
 
-class DefaultActionProperty : public SignalProperty {
+class DefaultActionProperty final : public SignalProperty {
  public:
-  DefaultActionProperty()
-      : SignalProperty(
-            "SIG-DEFAULT",
-            "default actions seen in a forked child's wait status: terminate (WIFSIGNALED), "
-            "core (WIFSIGNALED; WCOREDUMP only where a core can be written), ignore (runs on), "
-            "stop (WIFSTOPPED under WUNTRACED, then WIFCONTINUED after SIGCONT)",
-            "signal(7) 'Standard signals' table, wait(2); Open POSIX conformance/interfaces/"
-            "signal/1-1.c (SIG_DFL for SIGCHLD ignores it); LTP "
-            "testcases/kernel/syscalls/kill/kill02.c",
-            20) {
+  DefaultActionProperty() {
     for (uint64_t i = 0; i < kMaxSent; ++i) {
       sent_.emplace_back(this, i, "then %s is sent to a fresh child", SIGUSR1, SaySignal);
     }
   }
+
+ private:
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     const size_t n = Table().size();
     return rc::gen::map(
@@ -167,11 +160,10 @@ class DefaultActionProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   static constexpr uint64_t kMaxSent = 10;
   std::deque<Param<int>> sent_;  // parameter i: the i-th signal checked
 };
-IPCSPEC_REGISTER_PROPERTY(DefaultActionProperty);
+IPCSPEC_REGISTER_PROPERTY(DefaultActionProperty, "SIG-DEFAULT", {.examples = 20});
 
 // A generated signal state: each signal ignored, handled or default, maybe
 // blocked, maybe pending (only when blocked).
@@ -195,9 +187,7 @@ std::string SayState(uint64_t v) {
 // blocked".
 class SignalStateProperty : public SignalProperty {
  public:
-  SignalStateProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                      int examples)
-      : SignalProperty(id, summary, reference, examples) {
+  SignalStateProperty() {
     for (int sig : StateSignals()) {
       words_.push_back(absl::StrCat(SignalName(sig), " is %s"));
       states_.emplace_back(this, static_cast<uint64_t>(sig), words_.back(), 0, SayState);
@@ -256,16 +246,7 @@ sigset_t Select(const std::vector<SigState>& states,
   return SetOf(sigs);
 }
 
-class ForkInheritProperty : public SignalStateProperty {
- public:
-  ForkInheritProperty()
-      : SignalStateProperty(
-            "SIG-FORK",
-            "a fork child has the parent's signal mask and dispositions, and no pending "
-            "signals; the parent's pending signals stay pending",
-            "fork(2) 'The child's set of pending signals is initially empty', sigaction(2); "
-            "Open POSIX conformance/interfaces/fork/12-1.c",
-            20) {}
+class ForkInheritProperty final : public SignalStateProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
     Apply(states, true);
@@ -300,21 +281,10 @@ class ForkInheritProperty : public SignalStateProperty {
     return v;
   }
 };
-IPCSPEC_REGISTER_PROPERTY(ForkInheritProperty);
+IPCSPEC_REGISTER_PROPERTY(ForkInheritProperty, "SIG-FORK", {.examples = 20});
 
 // SIG-EXEC: the exec'd probe reports its /proc/self/status and sigaction.
-class ExecInheritProperty : public SignalStateProperty {
- public:
-  ExecInheritProperty()
-      : SignalStateProperty(
-            "SIG-EXEC",
-            "across execve handled signals are reset to SIG_DFL, ignored ones stay ignored, "
-            "the mask and pending signals are kept (sigaction, and SigCgt/SigIgn/SigBlk/SigPnd "
-            "of the new image in /proc/self/status)",
-            "execve(2) ('The dispositions of any signals that are being caught are reset to the "
-            "default'), signal(7); gVisor test/syscalls/linux/exec.cc "
-            "ExecStateTest.HandlerReset, IgnorePreserved, SignalMask",
-            20) {}
+class ExecInheritProperty final : public SignalStateProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<SigState> states = StatesOf(s);
     const ProbeRun run =
@@ -362,7 +332,7 @@ class ExecInheritProperty : public SignalStateProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(ExecInheritProperty);
+IPCSPEC_REGISTER_PROPERTY(ExecInheritProperty, "SIG-EXEC", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -74,18 +74,7 @@ std::string StopChild(pid_t pid, int sig, const Deadline& deadline) {
   return "";
 }
 
-class ContResumeProperty : public SignalProperty {
- public:
-  ContResumeProperty()
-      : SignalProperty(
-            "SIG-CONT-RESUME",
-            "SIGCONT resumes a stopped child whatever its disposition or mask: blocked, it "
-            "stays pending; ignored, it is discarded; handled, the handler runs after the "
-            "resume; waitid(WCONTINUED) sees the continue at once",
-            "signal(7) (SIGCONT 'Continue if stopped'), wait(2) WCONTINUED; gVisor "
-            "test/syscalls/linux/sigstop.cc SigstopTest.Correctness; LTP "
-            "testcases/kernel/syscalls/waitid/waitid08.c",
-            15) {}
+class ContResumeProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t disp = disposition_.Of(s);
     const bool blocked = blocked_.Of(s);
@@ -131,7 +120,6 @@ class ContResumeProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum ContDisposition : uint64_t { kContDefault, kContIgnore, kContHandler };
   static constexpr std::string_view kContDispositions[] = {"SIG_DFL", "SIG_IGN", "a handler"};
   const ChoiceParam<uint64_t> disposition_{this, 0, "the child's SIGCONT disposition is %s",
@@ -140,19 +128,9 @@ class ContResumeProperty : public SignalProperty {
   const Param<int> stop_{this,     2, "it is stopped by %s", SIGSTOP, GenSignal(StopSignals()),
                          SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ContResumeProperty);
+IPCSPEC_REGISTER_PROPERTY(ContResumeProperty, "SIG-CONT-RESUME", {.examples = 15});
 
-class StopPendingProperty : public SignalProperty {
- public:
-  StopPendingProperty()
-      : SignalProperty(
-            "SIG-STOP-PENDING",
-            "while a child is stopped, signals other than SIGKILL and SIGCONT stay pending and "
-            "do not end the stop (even terminating ones); SIGKILL ends it at once; after SIGCONT "
-            "the pending signals act",
-            "signal(7); gVisor test/syscalls/linux/sigstop.cc SigstopTest.WaitidCorrectness "
-            "(SIGKILL ends a stop)",
-            15) {}
+class StopPendingProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t q = *GenMask(PlaySignals(), true);
@@ -217,27 +195,16 @@ class StopPendingProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> sent_{this, 0, "%s are sent while the child is stopped", 0, SayMask};
   const Param<uint64_t> handled_{this, 1, "the child handles %s", 0, SayMask};
   const Param<bool> kill_{this, 2, "the stop then ends with SIGKILL (else SIGCONT): %s", false,
                           SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(StopPendingProperty);
+IPCSPEC_REGISTER_PROPERTY(StopPendingProperty, "SIG-STOP-PENDING", {.examples = 15});
 
 std::vector<int> StopContSignals() { return {SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT}; }
 
-class StopContDiscardProperty : public SignalProperty {
- public:
-  StopContDiscardProperty()
-      : SignalProperty(
-            "SIG-STOPCONT-DISCARD",
-            "generating SIGCONT discards pending stop signals (SIGTSTP, SIGTTIN, SIGTTOU), and "
-            "generating a stop signal discards a pending SIGCONT, even while they are blocked",
-            "Linux kernel/signal.c prepare_signal() ('This is a stop signal. Remove SIGCONT "
-            "from all queues', 'Remove all stop signals from all queues'); gVisor "
-            "test/syscalls/linux/sigstop.cc SigstopTest.SIGCONTAbortsSIGSTOP",
-            15) {}
+class StopContDiscardProperty final : public SignalProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
     return absl::StrCat("kill(child, ", SignalName(static_cast<int>(s.arg)), ")");
@@ -287,7 +254,7 @@ class StopContDiscardProperty : public SignalProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(StopContDiscardProperty);
+IPCSPEC_REGISTER_PROPERTY(StopContDiscardProperty, "SIG-STOPCONT-DISCARD", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -19,19 +19,7 @@
 namespace ipcspec::props {
 namespace {
 
-class JobctlOrphanProperty : public SignalProperty {
- public:
-  JobctlOrphanProperty()
-      : SignalProperty(
-            "SIG-JOBCTL-ORPHAN",
-            "SIGTSTP, SIGTTIN and SIGTTOU with their default action stop a child whose process "
-            "group is not orphaned, and are discarded in an orphaned one (the child runs on); "
-            "SIGSTOP stops it in both",
-            "Linux kernel/signal.c, the delivery loop (get_signal(), formerly "
-            "get_signal_to_deliver(): 'The job control signals do nothing in an orphaned pgrp, "
-            "but SIGSTOP always works'); setpgid(2) 'orphaned process group', "
-            "signal(7)",
-            15) {}
+class JobctlOrphanProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const uint64_t group = group_.Of(s);
@@ -62,7 +50,6 @@ class JobctlOrphanProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum Group : uint64_t { kCaseGroup, kOwnGroup, kNewSession };
   static constexpr std::string_view kGroups[] = {
       "in its parent's process group", "in a process group of its own (setpgid)",
@@ -75,7 +62,7 @@ class JobctlOrphanProperty : public SignalProperty {
                            SaySignal};
   const ChoiceParam<uint64_t> group_{this, 1, "the child raises it %s", kCaseGroup, kGroups};
 };
-IPCSPEC_REGISTER_PROPERTY(JobctlOrphanProperty);
+IPCSPEC_REGISTER_PROPERTY(JobctlOrphanProperty, "SIG-JOBCTL-ORPHAN", {.examples = 15});
 
 int g_pdeath_fd = -1;
 void PdeathHandler(int sig, siginfo_t* si, void*) {
@@ -83,18 +70,7 @@ void PdeathHandler(int sig, siginfo_t* si, void*) {
   (void)!::write(g_pdeath_fd, rec, sizeof rec);
 }
 
-class PdeathsigProperty : public SignalProperty {
- public:
-  PdeathsigProperty()
-      : SignalProperty(
-            "SIG-PDEATHSIG",
-            "a child that set PR_SET_PDEATHSIG(sig) (PR_GET_PDEATHSIG then says sig) receives "
-            "sig when the thread that forked it exits, from the parent process; its own fork "
-            "children start with no parent-death signal",
-            "prctl(2) PR_SET_PDEATHSIG ('the thread that created this process'), fork(2); "
-            "gVisor test/syscalls/linux/prctl.cc PrctlTest.PDeathSig; LTP "
-            "testcases/kernel/syscalls/prctl/prctl01.c",
-            15) {}
+class PdeathsigProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const Deadline deadline = CaseDeadline(env);
@@ -174,11 +150,10 @@ class PdeathsigProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{
       this, 0, "the parent-death signal is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(PdeathsigProperty);
+IPCSPEC_REGISTER_PROPERTY(PdeathsigProperty, "SIG-PDEATHSIG", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

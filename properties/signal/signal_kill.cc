@@ -92,18 +92,7 @@ int Probe(uint64_t api, pid_t pid) {
   return ::kill(pid, 0);
 }
 
-class KillProbeProperty : public SignalProperty {
- public:
-  KillProbeProperty()
-      : SignalProperty(
-            "SIG-KILL-PROBE",
-            "signal 0 (kill, sigqueue, killpg, pidfd_send_signal) succeeds for a target the "
-            "caller may signal (itself, a child, a zombie, a thread's tid, its group) and "
-            "delivers nothing; for one that does not exist it fails with ESRCH",
-            "kill(2) ('If sig is 0, then no signal is sent, but existence and permission checks "
-            "are still performed'); gVisor test/syscalls/linux/kill.cc KillTest.CanKillValidPid, "
-            "CannotKillTid; Open POSIX conformance/interfaces/kill/2-1.c, sigqueue/2-1.c",
-            20) {}
+class KillProbeProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t target = target_.Of(s);
     uint64_t api = api_.Of(s);
@@ -170,24 +159,12 @@ class KillProbeProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> target_{this, 0, "the target is %s", kSelf, kTargets};
   const ChoiceParam<uint64_t> api_{this, 1, "the call is %s", kKill, kApis};
 };
-IPCSPEC_REGISTER_PROPERTY(KillProbeProperty);
+IPCSPEC_REGISTER_PROPERTY(KillProbeProperty, "SIG-KILL-PROBE", {.examples = 20});
 
-class KillErrnoProperty : public SignalProperty {
- public:
-  KillErrnoProperty()
-      : SignalProperty(
-            "SIG-KILL-ERRNO",
-            "kill and sigqueue fail with EINVAL for an invalid signal to an existing target and "
-            "with ESRCH when no process or group matches (checked first: an invalid signal to "
-            "nobody is ESRCH); nothing is sent",
-            "kill(2) ERRORS, sigqueue(3); gVisor test/syscalls/linux/kill.cc "
-            "KillTest.CannotUseInvalidSignal, CannotKillInvalidPID, ProcessGroups; LTP "
-            "testcases/kernel/syscalls/kill/kill03.c",
-            20) {}
+class KillErrnoProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const bool use_sigqueue = sigqueue_.Of(s) && c != kNotAGroup;
@@ -227,7 +204,6 @@ class KillErrnoProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum ErrnoCase : uint64_t { kBadSelf, kBadChild, kNoSuchPid, kIntMin, kNotAGroup, kNoSuchPidBad };
   static constexpr std::string_view kErrnoCases[] = {
       "an invalid signal to itself",
@@ -241,7 +217,7 @@ class KillErrnoProperty : public SignalProperty {
                         rc::gen::element<int>(-1, 65, 200, INT_MAX)};
   const YesNoParam sigqueue_{this, 2, "it uses sigqueue (else kill): %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty);
+IPCSPEC_REGISTER_PROPERTY(KillErrnoProperty, "SIG-KILL-ERRNO", {.examples = 20});
 
 bool HasCapKill() {
   std::ifstream in("/proc/self/status");
@@ -253,17 +229,7 @@ bool HasCapKill() {
   return false;
 }
 
-class KillEpermProperty : public SignalProperty {
- public:
-  KillEpermProperty()
-      : SignalProperty(
-            "SIG-KILL-EPERM",
-            "an unprivileged sender probing (signal 0) a process of another user fails with "
-            "EPERM, through kill, sigqueue, tgkill, rt_sigqueueinfo and pidfd_send_signal",
-            "kill(2) EPERM and its permission rule; gVisor test/syscalls/linux/kill.cc "
-            "KillTest.ChildDropsPrivsCannotKill; LTP testcases/kernel/syscalls/kill/kill05.c; "
-            "Open POSIX conformance/interfaces/sigqueue/12-1.c",
-            15) {}
+class KillEpermProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     // Only ever signal 0, and only at a process that is certainly another
     // user's: the root harness above a case that runs under its own uid, or
@@ -316,24 +282,14 @@ class KillEpermProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum PermApi : uint64_t { kPermKill, kPermSigqueue, kPermTgkill, kPermQueueinfo, kPermPidfd };
   static constexpr std::string_view kPermApis[] = {"kill", "sigqueue", "tgkill", "rt_sigqueueinfo",
                                                    "pidfd_send_signal"};
   const ChoiceParam<uint64_t> api_{this, 0, "the probe uses %s", kPermKill, kPermApis};
 };
-IPCSPEC_REGISTER_PROPERTY(KillEpermProperty);
+IPCSPEC_REGISTER_PROPERTY(KillEpermProperty, "SIG-KILL-EPERM", {.examples = 15});
 
-class KillZombieProperty : public SignalProperty {
- public:
-  KillZombieProperty()
-      : SignalProperty(
-            "SIG-KILL-ZOMBIE",
-            "signalling a zombie (exited, not yet reaped) succeeds, SIGKILL included, and does "
-            "not change the wait status it leaves",
-            "kill(2) ESRCH ('an existing process might be a zombie'); gVisor "
-            "test/syscalls/linux/wait.cc WaitTest.KillZombie",
-            15) {}
+class KillZombieProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int code = code_.Of(s);
     Target child;
@@ -358,25 +314,14 @@ class KillZombieProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> code_{this, 0, "the child exits with %s", 0, rc::gen::inRange(0, 256)};
   const Param<uint64_t> signals_{
       this, 1, "the zombie is sent %s", 0, GenMask(PlaySignals(), true), SayMask};
   const YesNoParam sigkill_{this, 2, "and SIGKILL: %s", true};
 };
-IPCSPEC_REGISTER_PROPERTY(KillZombieProperty);
+IPCSPEC_REGISTER_PROPERTY(KillZombieProperty, "SIG-KILL-ZOMBIE", {.examples = 15});
 
-class PidfdSendProperty : public SignalProperty {
- public:
-  PidfdSendProperty()
-      : SignalProperty(
-            "SIG-PIDFD-SEND",
-            "pidfd_send_signal without a siginfo sends the signal (it is pending in the child "
-            "that blocks it), works on a zombie, fails with ESRCH once the child is reaped, and "
-            "with EINVAL for a siginfo naming another signal or for unknown flags",
-            "pidfd_send_signal(2); LTP testcases/kernel/syscalls/pidfd_send_signal/"
-            "pidfd_send_signal01.c, pidfd_send_signal03.c",
-            20) {}
+class PidfdSendProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const int sig = signal_.Of(s);
@@ -411,7 +356,6 @@ class PidfdSendProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum PidfdCase : uint64_t { kLive, kZombieTarget, kReaped, kWrongSigno, kBadFlags };
   static constexpr std::string_view kPidfdCases[] = {
       "to a live child", "to a zombie child", "to a child already reaped",
@@ -421,7 +365,7 @@ class PidfdSendProperty : public SignalProperty {
   const Param<int> signal_{this,     1, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(PidfdSendProperty);
+IPCSPEC_REGISTER_PROPERTY(PidfdSendProperty, "SIG-PIDFD-SEND", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -108,18 +108,7 @@ std::vector<pid_t> ForkGroups(int n_case, int n_group, bool leader_exits, int si
   return pids;
 }
 
-class KillPgrpProperty : public SignalProperty {
- public:
-  KillPgrpProperty()
-      : SignalProperty(
-            "SIG-KILL-PGRP",
-            "kill(0) reaches every process of the caller's group, the caller too, and no other; "
-            "kill(-pgid) and killpg(pgid) reach every member of that group, also when its "
-            "leader has exited, and nothing outside it",
-            "kill(2), killpg(3); gVisor test/syscalls/linux/kill.cc KillTest.ProcessGroups; LTP "
-            "testcases/kernel/syscalls/kill/kill02.c; Open POSIX conformance/interfaces/killpg/"
-            "1-1.c",
-            15) {}
+class KillPgrpProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int n_case = in_case_.Of(s), n_group = std::max(1, in_group_.Of(s)), sig = signal_.Of(s);
     const bool leader_exits = leader_exits_.Of(s) && n_group > 1;
@@ -189,7 +178,6 @@ class KillPgrpProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum PgrpApi : uint64_t { kKillZero, kKillNegative, kKillpg };
   static constexpr std::string_view kPgrpApis[] = {"kill(0) (the caller's group)", "kill(-pgid)",
                                                    "killpg(pgid)"};
@@ -205,7 +193,7 @@ class KillPgrpProperty : public SignalProperty {
   const Param<int> signal_{this,     4, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(KillPgrpProperty);
+IPCSPEC_REGISTER_PROPERTY(KillPgrpProperty, "SIG-KILL-PGRP", {.examples = 15});
 
 std::string SayDefaultTargets(uint64_t v) {
   std::vector<std::string> which;
@@ -260,20 +248,7 @@ int NamespaceInit(int targets, uint64_t kinds, int sig, int report_fd) {
   return 0;
 }
 
-class KillAllProperty : public SignalProperty {
- public:
-  KillAllProperty()
-      : SignalProperty(
-            "SIG-KILL-ALL",
-            "kill(-1, sig) reaches every process the caller may signal except itself (run "
-            "inside a new PID namespace, so nothing outside it: not its parent outside, not "
-            "the namespace's init); with no candidate at all it fails with ESRCH",
-            "kill(2) ('If pid equals -1, then sig is sent to every process for which the "
-            "calling process has permission to send signals, except for process 1 (init)', and "
-            "'on Linux the call kill(-1,sig) does not signal the calling process'), "
-            "pid_namespaces(7); Linux kernel/signal.c "
-            "kill_something_info(); gVisor test/syscalls/linux/kill.cc KillTest.CanKillAllPIDs",
-            10) {}
+class KillAllProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int n = *rc::gen::inRange(0, 4);
@@ -349,13 +324,12 @@ class KillAllProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> targets_{this, 0, "%s other processes run in the namespace", 2};
   const Param<uint64_t> kinds_{this, 1, "of them, %s keep the default action", 0,
                                SayDefaultTargets};
   const Param<int> signal_{this, 2, "the signal is %s", SIGUSR1, SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(KillAllProperty);
+IPCSPEC_REGISTER_PROPERTY(KillAllProperty, "SIG-KILL-ALL", {.examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -57,19 +57,7 @@ rc::Gen<uint64_t> GenAnySet() {
 }
 
 // Mask steps: Step{kSend, actor = how, size = set, arg = api}.
-class MaskHowProperty : public SignalProperty {
- public:
-  MaskHowProperty()
-      : SignalProperty(
-            "SIG-MASK-HOW",
-            "sigprocmask and pthread_sigmask: SIG_BLOCK adds, SIG_UNBLOCK removes, SIG_SETMASK "
-            "replaces, oldset is the mask before the call, and SIGKILL, SIGSTOP (and glibc's 32 "
-            "and 33) never enter the mask: checked against a set model after every step",
-            "sigprocmask(2), pthread_sigmask(3); gVisor test/syscalls/linux/sigprocmask.cc "
-            "SigProcMaskTest.SetMask, BlockUnblock, GetMask; Open POSIX conformance/interfaces/"
-            "sigprocmask/4-1.c, pthread_sigmask/4-1.c; LTP testcases/kernel/syscalls/"
-            "rt_sigprocmask/rt_sigprocmask01.c",
-            25) {}
+class MaskHowProperty final : public SignalProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
     return absl::StrCat(SayApi(s.arg), "(", SayHow(s.actor), ", ", SayMask(s.size), ")");
@@ -113,20 +101,9 @@ class MaskHowProperty : public SignalProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(MaskHowProperty);
+IPCSPEC_REGISTER_PROPERTY(MaskHowProperty, "SIG-MASK-HOW", {.examples = 25});
 
-class MaskQueryProperty : public SignalProperty {
- public:
-  MaskQueryProperty()
-      : SignalProperty(
-            "SIG-MASK-QUERY",
-            "with set NULL, sigprocmask and pthread_sigmask leave the mask unchanged whatever "
-            "how says (on Linux even an invalid how) and return the current mask in oldset; "
-            "with both NULL they succeed",
-            "sigprocmask(2) ('If set is NULL, then the signal mask is unchanged'); gVisor "
-            "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.NullAddress, GetMask; Open "
-            "POSIX conformance/interfaces/sigprocmask/8-1.c, pthread_sigmask/8-1.c",
-            25) {}
+class MaskQueryProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t how = how_.Of(s), mask = mask_.Of(s) & PlayBits(), api = api_.Of(s);
     const bool no_old = no_old_.Of(s);
@@ -151,7 +128,6 @@ class MaskQueryProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> how_{
       this,
       0,
@@ -163,19 +139,9 @@ class MaskQueryProperty : public SignalProperty {
   const ChoiceParam<uint64_t> api_{this, 2, "the call is %s", 0, kMaskApis};
   const YesNoParam no_old_{this, 3, "oldset is NULL too: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(MaskQueryProperty);
+IPCSPEC_REGISTER_PROPERTY(MaskQueryProperty, "SIG-MASK-QUERY", {.examples = 25});
 
-class MaskEinvalProperty : public SignalProperty {
- public:
-  MaskEinvalProperty()
-      : SignalProperty(
-            "SIG-MASK-EINVAL",
-            "an invalid how with a set fails and leaves the mask unchanged: sigprocmask returns "
-            "-1 with EINVAL, pthread_sigmask returns EINVAL (and leaves errno alone)",
-            "sigprocmask(2) EINVAL, pthread_sigmask(3); gVisor test/syscalls/linux/"
-            "sigprocmask.cc SigProcMaskTest.BadParameter; Open POSIX conformance/interfaces/"
-            "sigprocmask/12-1.c, pthread_sigmask/12-1.c",
-            25) {}
+class MaskEinvalProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int how = static_cast<int>(static_cast<uint32_t>(how_.Of(s)));
     const uint64_t set = set_.Of(s) & PlayBits(), mask = mask_.Of(s) & PlayBits(), api = api_.Of(s);
@@ -207,7 +173,6 @@ class MaskEinvalProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> how_{
       this,
       0,
@@ -219,20 +184,9 @@ class MaskEinvalProperty : public SignalProperty {
   const Param<uint64_t> mask_{this, 2, "the mask before is %s", 0, GenMask(PlaySignals()), SayMask};
   const ChoiceParam<uint64_t> api_{this, 3, "the call is %s", 0, kMaskApis};
 };
-IPCSPEC_REGISTER_PROPERTY(MaskEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(MaskEinvalProperty, "SIG-MASK-EINVAL", {.examples = 25});
 
-class MaskUnblockableProperty : public SignalProperty {
- public:
-  MaskUnblockableProperty()
-      : SignalProperty(
-            "SIG-MASK-UNBLOCKABLE",
-            "SIGKILL and SIGSTOP never become blocked: asking sigprocmask, pthread_sigmask, an "
-            "sa_mask or sigsuspend to block them succeeds, and neither the read-back mask, "
-            "SigBlk, the handler's mask nor the mask during sigsuspend holds them",
-            "sigprocmask(2), sigsuspend(2) ('It is not possible to block SIGKILL or SIGSTOP'), "
-            "sigaction(2); gVisor test/syscalls/linux/sigprocmask.cc SigProcMaskTest.SetMask; "
-            "Open POSIX conformance/interfaces/sigprocmask/10-1.c, pthread_sigmask/10-1.c",
-            20) {}
+class MaskUnblockableProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t via = via_.Of(s), extra = extra_.Of(s) & PlayBits() & ~Bit(SIGUSR1);
     const uint64_t asked = extra | Bit(SIGKILL) | Bit(SIGSTOP);
@@ -300,7 +254,6 @@ class MaskUnblockableProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum Via : uint64_t { kSigprocmask, kPthreadSigmask, kSaMask, kInHandler, kSigsuspend };
   static constexpr std::string_view kVias[] = {
       "sigprocmask(SIG_BLOCK)", "pthread_sigmask(SIG_BLOCK)", "an sa_mask read back by sigaction",
@@ -309,16 +262,9 @@ class MaskUnblockableProperty : public SignalProperty {
                                    kVias};
   const Param<uint64_t> extra_{this, 1, "together with %s", 0, GenMask(PlaySignals()), SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(MaskUnblockableProperty);
+IPCSPEC_REGISTER_PROPERTY(MaskUnblockableProperty, "SIG-MASK-UNBLOCKABLE", {.examples = 20});
 
-class MaskAliasProperty : public SignalProperty {
- public:
-  MaskAliasProperty()
-      : SignalProperty(
-            "SIG-MASK-ALIAS",
-            "set and oldset may be the same object: the new mask is computed from set before "
-            "the old mask is written back into it",
-            "gVisor test/syscalls/linux/sigprocmask.cc SigProcMaskTest.AliasedSets", 25) {}
+class MaskAliasProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t mask = mask_.Of(s) & PlayBits(), set = set_.Of(s) & PlayBits();
     const uint64_t how = how_.Of(s), api = api_.Of(s);
@@ -339,7 +285,6 @@ class MaskAliasProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> mask_{this, 0, "the mask before is %s", 0, GenMask(PlaySignals()), SayMask};
   const ChoiceParam<uint64_t> how_{this, 1, "how is %s", SIG_BLOCK, kHowNames};
   const Param<uint64_t> set_{
@@ -347,7 +292,7 @@ class MaskAliasProperty : public SignalProperty {
       SayMask};
   const ChoiceParam<uint64_t> api_{this, 3, "the call is %s", 0, kMaskApis};
 };
-IPCSPEC_REGISTER_PROPERTY(MaskAliasProperty);
+IPCSPEC_REGISTER_PROPERTY(MaskAliasProperty, "SIG-MASK-ALIAS", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -181,18 +181,7 @@ std::array<int, kSlots> DefaultSignals() {
   return {SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 3};
 }
 
-class SignalModelProperty : public SignalProperty {
- public:
-  SignalModelProperty()
-      : SignalProperty(
-            "SIG-MODEL",
-            "generated sequences of sends, blocks, unblocks, dispositions and sigtimedwait "
-            "drains deliver exactly what the signal model says (standard signals coalesce, "
-            "realtime ones queue FIFO, lowest number first), step by step",
-            "signal(7), sigprocmask(2), sigqueue(3), sigtimedwait(2); POSIX.1-2017 XSH 2.4 "
-            "Signal Concepts; Open POSIX conformance/interfaces/sigprocmask/4-1.c, "
-            "sigqueue/7-1.c (the rules it composes)",
-            30) {}
+class SignalModelProperty final : public SignalProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kParam) return SignalProperty::DescribeStep(s);
     return Describe(s, DefaultSignals());
@@ -277,12 +266,11 @@ class SignalModelProperty : public SignalProperty {
         absl::StrCat(failure, "\n  script:\n    ", absl::StrJoin(script, "\n    ")));
   }
 
- private:
   // Only the tests set it: a standard signal in a realtime slot must fail.
   const Param<int> substitute_{this, 0, "the realtime SIGRTMIN is replaced by %s", 0,
                                SaySignalOrNone};
 };
-IPCSPEC_REGISTER_PROPERTY(SignalModelProperty);
+IPCSPEC_REGISTER_PROPERTY(SignalModelProperty, "SIG-MODEL", {.examples = 30});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -41,16 +41,14 @@ std::optional<Verdict> SendTimes(int sig, int n) {
 // `Check(sig, n)`.
 class RepeatedSignalProperty : public SignalProperty {
  public:
-  RepeatedSignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                         std::string_view signal_words, int most_times)
-      : SignalProperty(id, summary, reference, 30),
-        signal_{this, 0, signal_words, SIGUSR1, PlaySignal(), SaySignal},
-        times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, most_times)} {}
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const final {
     return Check(signal_.Of(s), times_.Of(s));
   }
 
  protected:
+  RepeatedSignalProperty(std::string_view signal_words, int most_times)
+      : signal_{this, 0, signal_words, SIGUSR1, PlaySignal(), SaySignal},
+        times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, most_times)} {}
   // The check for signal `sig`, sent `n` times.
   virtual Verdict Check(int sig, int n) const = 0;
 
@@ -59,16 +57,11 @@ class RepeatedSignalProperty : public SignalProperty {
   const Param<int> times_;
 };
 
-class IgnoreProperty : public RepeatedSignalProperty {
+class IgnoreProperty final : public RepeatedSignalProperty {
  public:
-  IgnoreProperty()
-      : RepeatedSignalProperty(
-            "SIG-IGNORE",
-            "a signal set to SIG_IGN and not blocked is discarded: the process runs on, "
-            "the earlier handler never runs, sigpending stays empty",
-            "signal(7), sigaction(2) SIG_IGN; Open POSIX conformance/interfaces/signal/2-1.c (a "
-            "handler replaced by SIG_IGN never runs)",
-            "the signal, set to SIG_IGN, is %s", 20) {}
+  IgnoreProperty() : RepeatedSignalProperty("the signal, set to SIG_IGN, is %s", 20) {}
+
+ private:
   Verdict Check(int sig, int n) const override {
     ResetDeliveries();
     if (InstallRecorder(sig) != 0 || SetDisposition(sig, SIG_IGN) != 0) {
@@ -95,18 +88,14 @@ class IgnoreProperty : public RepeatedSignalProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(IgnoreProperty);
+IPCSPEC_REGISTER_PROPERTY(IgnoreProperty, "SIG-IGNORE", {.examples = 30});
 
-class IgnoreBlockedProperty : public RepeatedSignalProperty {
+class IgnoreBlockedProperty final : public RepeatedSignalProperty {
  public:
   IgnoreBlockedProperty()
-      : RepeatedSignalProperty(
-            "SIG-IGNORE-BLOCKED",
-            "a signal set to SIG_IGN but blocked stays pending and sigwait collects it "
-            "(once for a standard signal, every instance for a realtime one)",
-            "sigpending(2), sigwait(3); POSIX 2.4.1 (blocked ignored signals may be "
-            "left pending)",
-            "the signal, set to SIG_IGN and blocked, is %s", 20) {}
+      : RepeatedSignalProperty("the signal, set to SIG_IGN and blocked, is %s", 20) {}
+
+ private:
   Verdict Check(int sig, int n) const override {
     if (SetDisposition(sig, SIG_IGN) != 0) return Verdict::Broken("sigaction SIG_IGN failed");
     sigset_t one = SetOf({sig});
@@ -130,22 +119,16 @@ class IgnoreBlockedProperty : public RepeatedSignalProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(IgnoreBlockedProperty);
+IPCSPEC_REGISTER_PROPERTY(IgnoreBlockedProperty, "SIG-IGNORE-BLOCKED", {.examples = 30});
 
 // SIG-BLOCK: block, send n times, check pending, unblock: delivery happens
 // before sigprocmask returns, once for a standard signal, n times in order
 // for a realtime one.
-class BlockProperty : public RepeatedSignalProperty {
+class BlockProperty final : public RepeatedSignalProperty {
  public:
-  BlockProperty()
-      : RepeatedSignalProperty(
-            "SIG-BLOCK",
-            "a blocked signal is pending (sigpending shows it) and is delivered on unblock "
-            "before sigprocmask returns: once if standard, every instance in order if realtime",
-            "sigprocmask(2), signal(7) 'Queueing and delivery semantics for standard "
-            "signals'; LTP testcases/kernel/syscalls/sigprocmask/sigprocmask01.c; gVisor "
-            "test/syscalls/linux/sigprocmask.cc SigProcMaskTest.BlockUnblock",
-            "the blocked signal is %s", 25) {}
+  BlockProperty() : RepeatedSignalProperty("the blocked signal is %s", 25) {}
+
+ private:
   Verdict Check(int sig, int n) const override {
     const sigset_t one = SetOf({sig});
     if (RecordBlocked(sig) != 0) return Verdict::Broken("sigaction failed");
@@ -185,7 +168,7 @@ class BlockProperty : public RepeatedSignalProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(BlockProperty);
+IPCSPEC_REGISTER_PROPERTY(BlockProperty, "SIG-BLOCK", {.examples = 30});
 
 // SIG-COALESCE, on its own: a standard signal generated N >= 2 times while
 // blocked is one pending instance. The sends are all process-directed (kill
@@ -195,17 +178,7 @@ IPCSPEC_REGISTER_PROPERTY(BlockProperty);
 // Collected by sigwaitinfo, the second call finds nothing (sigtimedwait
 // with a zero timeout gives EAGAIN); collected by unblocking, its handler
 // runs once; either way nothing stays pending.
-class CoalesceProperty : public SignalProperty {
- public:
-  CoalesceProperty()
-      : SignalProperty(
-            "SIG-COALESCE",
-            "a standard signal generated N >= 2 times while blocked is pending once: one "
-            "sigwaitinfo takes it and a second finds nothing, or unblocking runs the handler "
-            "exactly once",
-            "signal(7) 'Queueing and delivery semantics for standard signals'; Open POSIX "
-            "conformance/interfaces/sigwait/3-1.c",
-            30) {}
+class CoalesceProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const int sig = signal_.Of(s);
     const int n = times_.Of(s);
@@ -243,7 +216,6 @@ class CoalesceProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{
       this,     0, "the blocked standard signal is %s", SIGUSR1, GenSignal(StandardSignals()),
       SaySignal};
@@ -255,23 +227,12 @@ class CoalesceProperty : public SignalProperty {
                               "sigqueue to the process): %s",
                               false};
 };
-IPCSPEC_REGISTER_PROPERTY(CoalesceProperty);
+IPCSPEC_REGISTER_PROPERTY(CoalesceProperty, "SIG-COALESCE", {.examples = 30});
 
 // SIG-HANDLE-INFO: the handler sees the right signo, si_pid, si_uid, si_code
 // (SI_USER for kill, SI_QUEUE for sigqueue) and value, from this process or
 // from a forked child.
-class HandleInfoProperty : public SignalProperty {
- public:
-  HandleInfoProperty()
-      : SignalProperty(
-            "SIG-HANDLE-INFO",
-            "an SA_SIGINFO handler runs with the sent signo, the sender's si_pid and si_uid, "
-            "si_code SI_USER for kill and SI_QUEUE for sigqueue, and the sigqueue value",
-            "sigaction(2) 'The siginfo_t argument to a SA_SIGINFO handler'; gVisor "
-            "test/syscalls/linux/tkill.cc TkillTest.ValidTIDAndRealSignal, rtsignal.cc "
-            "RtSignalTest.ValueDelivered; LTP testcases/kernel/syscalls/rt_sigqueueinfo/"
-            "rt_sigqueueinfo01.c",
-            25) {}
+class HandleInfoProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int sig = signal_.Of(s);
     const bool queue = queue_.Of(s);
@@ -316,13 +277,12 @@ class HandleInfoProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, PlaySignal(), SaySignal};
   const YesNoParam queue_{this, 1, "it is sent with sigqueue (else kill): %s", false};
   const YesNoParam from_child_{this, 2, "a forked child sends it: %s", false};
   const Param<int> value_{this, 3, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 30)};
 };
-IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty);
+IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty, "SIG-HANDLE-INFO", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

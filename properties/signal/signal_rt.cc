@@ -24,16 +24,7 @@ std::string SayCollect(uint64_t v) { return v != 0 ? "their handlers" : "sigtime
 
 // SIG-RT-QUEUE: realtime signals queue; FIFO per number, lowest number first
 // across numbers; si_value carries the payload; SI_QUEUE and our pid.
-class RtQueueProperty : public SignalProperty {
- public:
-  RtQueueProperty()
-      : SignalProperty(
-            "SIG-RT-QUEUE",
-            "realtime signals queue: every sigqueue instance arrives, FIFO per number, lowest "
-            "number first, with its si_value, SI_QUEUE and the sender's pid",
-            "sigqueue(3), signal(7) 'Real-time signals'; Open POSIX conformance/interfaces/"
-            "sigqueue/7-1.c, 8-1.c",
-            30) {}
+class RtQueueProperty final : public SignalProperty {
   // Send steps: actor is the slot (SIGRTMIN + slot), size the value.
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
@@ -120,27 +111,17 @@ class RtQueueProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   // Only the tests set it: a standard signal here must make the property fail.
   const Param<int> substitute_{this, 0, "every realtime signal is replaced by %s", 0,
                                SaySignalOrNone};
   const Param<bool> handlers_{this, 1, "they are collected by %s", false, SayCollect};
 };
-IPCSPEC_REGISTER_PROPERTY(RtQueueProperty);
+IPCSPEC_REGISTER_PROPERTY(RtQueueProperty, "SIG-RT-QUEUE", {.examples = 30});
 
 // SIG-RT-LIMIT: with RLIMIT_SIGPENDING lowered to L, the case's uid can queue
 // L realtime signals; the next sigqueue gives EAGAIN and loses nothing; room
 // freed by taking one is usable again.
-class RtLimitProperty : public SignalProperty {
- public:
-  RtLimitProperty()
-      : SignalProperty(
-            "SIG-RT-LIMIT",
-            "sigqueue gives EAGAIN at the queue limit (RLIMIT_SIGPENDING); queued signals "
-            "are kept, and taking one makes room for one more",
-            "sigqueue(3) EAGAIN, getrlimit(2) RLIMIT_SIGPENDING; Open POSIX "
-            "conformance/interfaces/sigqueue/9-1.c",
-            25) {}
+class RtLimitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int limit = limit_.Of(s);
     const int sig = SIGRTMIN + offset_.Of(s);
@@ -191,12 +172,11 @@ class RtLimitProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> limit_{this, 0, "RLIMIT_SIGPENDING is lowered to %s", 4,
                           rc::gen::inRange(1, 33)};
   const Param<int> offset_{this, 1, "the signal is SIGRTMIN+%s", 0, rc::gen::inRange(0, 3)};
 };
-IPCSPEC_REGISTER_PROPERTY(RtLimitProperty);
+IPCSPEC_REGISTER_PROPERTY(RtLimitProperty, "SIG-RT-LIMIT", {.examples = 25});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -51,17 +51,7 @@ std::string CheckHandlerMasks(uint64_t m, uint64_t delivered) {
   return "";
 }
 
-class SuspendMaskProperty : public SignalProperty {
- public:
-  SuspendMaskProperty()
-      : SignalProperty(
-            "SIG-SUSPEND-MASK",
-            "inside sigsuspend(M) the thread's mask is exactly M: signals of M stay pending, "
-            "the others run their handlers with M blocked, and on return the mask from before "
-            "the call is back bit for bit",
-            "sigsuspend(2); Open POSIX conformance/interfaces/sigsuspend/1-1.c, 4-1.c; LTP "
-            "testcases/kernel/syscalls/sigsuspend/sigsuspend01.c",
-            20) {}
+class SuspendMaskProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t old_mask = *GenMask(PlaySignals());
@@ -151,7 +141,6 @@ class SuspendMaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> old_{this, 0, "the mask before the call blocks %s", 0, SayMask};
   const Param<uint64_t> temp_{this, 1, "sigsuspend's mask blocks %s", 0, SayMask};
   const Param<uint64_t> pre_{this, 2, "%s are pending before the call", 0, SayMask};
@@ -161,7 +150,7 @@ class SuspendMaskProperty : public SignalProperty {
                            "main thread sleeps in rt_sigsuspend): %s",
                            true, SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(SuspendMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(SuspendMaskProperty, "SIG-SUSPEND-MASK", {.examples = 20});
 
 // Sets SIG_IGN on `ignored` and SIG_DFL on `dfl`, a recorder on `waker`.
 bool PrepareWakers(int waker, uint64_t ignored, uint64_t dfl) {
@@ -266,17 +255,7 @@ Verdict WakerVerdict(const char* call, int waker, const Woken& got) {
   return Verdict::Pass();
 }
 
-class SuspendEintrProperty : public WakerProperty {
- public:
-  SuspendEintrProperty()
-      : WakerProperty(
-            "SIG-SUSPEND-EINTR",
-            "sigsuspend returns only after a handler ran, and then -1 with EINTR; ignored "
-            "signals (SIG_IGN, or SIGWINCH/SIGURG by default) do not end it",
-            "sigsuspend(2) RETURN VALUE; Open POSIX conformance/interfaces/sigsuspend/6-1.c; "
-            "gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled (the "
-            "same rule for pause)",
-            20) {}
+class SuspendEintrProperty final : public WakerProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const Wakers w = WakersOf(s);
     // Nothing reaches the main thread before the call; inside, nothing is blocked.
@@ -289,18 +268,9 @@ class SuspendEintrProperty : public WakerProperty {
     return WakerVerdict("sigsuspend", w.waker, got);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty);
+IPCSPEC_REGISTER_PROPERTY(SuspendEintrProperty, "SIG-SUSPEND-EINTR", {.examples = 20});
 
-class PauseProperty : public WakerProperty {
- public:
-  PauseProperty()
-      : WakerProperty(
-            "SIG-PAUSE",
-            "pause() returns -1 with EINTR only after a handler has run; ignored signals "
-            "(SIG_IGN, or SIGWINCH/SIGURG by default) do not wake it",
-            "pause(2); gVisor test/syscalls/linux/pause.cc PauseTest.OnlyReturnsWhenSignalHandled; "
-            "LTP testcases/kernel/syscalls/pause/pause01.c",
-            20) {}
+class PauseProperty final : public WakerProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
 #ifdef SYS_pause
     const Wakers w = WakersOf(s);
@@ -322,18 +292,9 @@ class PauseProperty : public WakerProperty {
 #endif
   }
 };
-IPCSPEC_REGISTER_PROPERTY(PauseProperty);
+IPCSPEC_REGISTER_PROPERTY(PauseProperty, "SIG-PAUSE", {.examples = 20});
 
-class SuspendTermProperty : public SignalProperty {
- public:
-  SuspendTermProperty()
-      : SignalProperty(
-            "SIG-SUSPEND-TERM",
-            "a signal whose default action terminates, arriving during sigsuspend, ends the "
-            "process: sigsuspend never returns",
-            "sigsuspend(2) 'If the signal terminates the process, then sigsuspend() does not "
-            "return'; Open POSIX conformance/interfaces/sigsuspend/3-1.c",
-            15) {}
+class SuspendTermProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int t = *GenSignal(PlaySignals());
@@ -375,7 +336,6 @@ class SuspendTermProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> signal_{this, 0, "the terminating signal is %s", SIGUSR1, SaySignal};
   const Param<uint64_t> mask_{this, 1, "sigsuspend's mask blocks %s", 0, SayMask};
   const Param<bool> early_{this, 2,
@@ -383,7 +343,7 @@ class SuspendTermProperty : public SignalProperty {
                            "rt_sigsuspend): %s",
                            true, SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(SuspendTermProperty);
+IPCSPEC_REGISTER_PROPERTY(SuspendTermProperty, "SIG-SUSPEND-TERM", {.examples = 15});
 
 enum PollApi : uint64_t { kPpoll, kPselect, kEpollPwait };
 constexpr std::string_view kPollApis[] = {"ppoll", "pselect", "epoll_pwait"};
@@ -413,19 +373,7 @@ int PollWithMask(uint64_t api, int fd, int timeout_ms, const sigset_t& mask) {
   }
 }
 
-class PpollMaskProperty : public SignalProperty {
- public:
-  PpollMaskProperty()
-      : SignalProperty(
-            "SIG-PPOLL-MASK",
-            "ppoll, pselect and epoll_pwait swap in their sigmask for the call: a pending signal "
-            "it unblocks interrupts (-1/EINTR, its handler runs once), one it blocks stays "
-            "pending and the call returns on readiness or timeout; the old mask comes back",
-            "ppoll(2), select(2) pselect, epoll_wait(2) epoll_pwait; gVisor "
-            "test/syscalls/linux/ppoll.cc PpollTest.SignalMaskBlocksSignal, "
-            "SignalMaskAllowsSignal; LTP testcases/kernel/syscalls/ppoll/ppoll01.c, "
-            "epoll_pwait/epoll_pwait01.c",
-            20) {}
+class PpollMaskProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s), blocked = thread_.Of(s), call = call_.Of(s);
     const uint64_t interrupting = blocked & ~call;
@@ -474,7 +422,6 @@ class PpollMaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const ChoiceParam<uint64_t> api_{this, 0, "the call is %s", kPpoll, kPollApis};
   const Param<uint64_t> thread_{
       this, 1, "the thread blocks %s, all pending", 0, GenMask(PlaySignals(), true), SayMask};
@@ -483,7 +430,7 @@ class PpollMaskProperty : public SignalProperty {
   const YesNoParam readable_{
       this, 3, "a byte waits in the pipe (only when no signal can interrupt): %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty, "SIG-PPOLL-MASK", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

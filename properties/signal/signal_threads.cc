@@ -43,17 +43,7 @@ uint64_t TaskBlocked(pid_t tid) {
   return ReadSigStatus(::getpid(), tid, &st) ? st.blk : ~uint64_t{0};
 }
 
-class ThreadMaskProperty : public SignalProperty {
- public:
-  ThreadMaskProperty()
-      : SignalProperty(
-            "SIG-THREAD-MASK",
-            "a new thread starts with its creator's mask as it was at pthread_create, and "
-            "pthread_sigmask changes only the calling thread's mask (each thread's SigBlk in "
-            "/proc/self/task/TID/status)",
-            "pthread_sigmask(3) ('A new thread inherits a copy of its creator's signal mask'); "
-            "Open POSIX conformance/interfaces/pthread_sigmask/4-1.c, 5-1.c, 6-1.c",
-            20) {}
+class ThreadMaskProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = creator_.Of(s) & PlayBits();
     const uint64_t after_thread = Apply(c, thread_how_.Of(s), thread_set_.Of(s) & PlayBits());
@@ -110,7 +100,6 @@ class ThreadMaskProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> creator_{
       this,   0, "the creator blocks %s when it creates the thread", 0, GenMask(PlaySignals()),
       SayMask};
@@ -121,7 +110,7 @@ class ThreadMaskProperty : public SignalProperty {
                                            SIG_BLOCK, kHowNames};
   const Param<uint64_t> creator_set_{this, 4, "with %s", 0, GenMask(PlaySignals()), SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(ThreadMaskProperty);
+IPCSPEC_REGISTER_PROPERTY(ThreadMaskProperty, "SIG-THREAD-MASK", {.examples = 20});
 
 // Parked helpers, each blocking every play signal except, when `eligible`
 // says so, `sig`. Command 'u' unblocks `sig` in the thread.
@@ -156,17 +145,7 @@ std::string SayEligible(uint64_t v) {
   return parts.empty() ? "none of them" : absl::StrJoin(parts, ", ");
 }
 
-class ThreadProcdirProperty : public SignalProperty {
- public:
-  ThreadProcdirProperty()
-      : SignalProperty(
-            "SIG-THREAD-PROCDIR",
-            "a process-directed signal (kill, sigqueue) is handled by exactly one thread that "
-            "has it unblocked; when none has, it stays pending for the process (ShdPnd) and the "
-            "first thread to unblock it takes it",
-            "signal(7) 'Signal mask and pending signals'; Open POSIX conformance/interfaces/"
-            "sigqueue/6-1.c",
-            20) {}
+class ThreadProcdirProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int k = *rc::gen::inRange(1, 4);
@@ -235,13 +214,12 @@ class ThreadProcdirProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<int> threads_{this, 0, "%s helper threads are parked in read(2)", 1};
   const Param<uint64_t> eligible_{this, 1, "the signal is unblocked in %s", 1, SayEligible};
   const Param<int> signal_{this, 2, "the signal is %s", SIGUSR1, SaySignal};
   const ChoiceParam<uint64_t> method_{this, 3, "it is sent with %s", kByKill, kMethodNames};
 };
-IPCSPEC_REGISTER_PROPERTY(ThreadProcdirProperty);
+IPCSPEC_REGISTER_PROPERTY(ThreadProcdirProperty, "SIG-THREAD-PROCDIR", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

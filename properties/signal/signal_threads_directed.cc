@@ -64,17 +64,7 @@ Delivery NextDelivery(int fd, const Deadline& deadline) {
   return d;
 }
 
-class ThreadDirectedProperty : public SignalProperty {
- public:
-  ThreadDirectedProperty()
-      : SignalProperty(
-            "SIG-THREAD-DIRECTED",
-            "a signal sent to one thread (tgkill, pthread_kill, pthread_sigqueue) is handled in "
-            "that thread even when others have it unblocked; while it blocks it, the signal is "
-            "pending on that thread only (its SigPnd, not ShdPnd) until it unblocks it",
-            "tgkill(2), pthread_kill(3), signal(7); LTP testcases/kernel/syscalls/tgkill/"
-            "tgkill01.c; Open POSIX conformance/interfaces/pthread_kill/1-1.c",
-            20) {}
+class ThreadDirectedProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s);
     const int sig = signal_.Of(s), target = target_.Of(s) == 2 ? 1 : 0, value = value_.Of(s);
@@ -147,7 +137,6 @@ class ThreadDirectedProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   enum DirectedApi : uint64_t { kTgkill, kPthreadKill, kPthreadSigqueue };
   static constexpr std::string_view kDirectedApis[] = {"tgkill", "pthread_kill",
                                                        "pthread_sigqueue"};
@@ -159,7 +148,7 @@ class ThreadDirectedProperty : public SignalProperty {
   const Param<int> value_{this, 4, "pthread_sigqueue's value is %s", 7,
                           rc::gen::inRange(0, 1 << 20)};
 };
-IPCSPEC_REGISTER_PROPERTY(ThreadDirectedProperty);
+IPCSPEC_REGISTER_PROPERTY(ThreadDirectedProperty, "SIG-THREAD-DIRECTED", {.examples = 20});
 
 // Pending steps: Step{kSend, actor = target (0 the process, 1 the main
 // thread, 2 and 3 the helpers), size = 0, arg = signal}.
@@ -169,17 +158,7 @@ std::string SayTarget(uint32_t target) {
                        : absl::StrCat("helper thread ", target - 1);
 }
 
-class ThreadPendingProperty : public SignalProperty {
- public:
-  ThreadPendingProperty()
-      : SignalProperty(
-            "SIG-THREAD-PENDING",
-            "each thread has its own pending set next to the process's: /proc shows them as "
-            "SigPnd per thread and ShdPnd (the same in every thread), and a thread's "
-            "sigpending() is its own set united with the process's",
-            "sigpending(2), signal(7), proc(5) SigPnd/ShdPnd; LTP testcases/kernel/syscalls/"
-            "sigpending/sigpending02.c (one thread)",
-            20) {}
+class ThreadPendingProperty final : public SignalProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kSend) return SignalProperty::DescribeStep(s);
     return absl::StrCat(s.actor == 0 ? "kill(self, " : "tgkill(",
@@ -248,18 +227,9 @@ class ThreadPendingProperty : public SignalProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(ThreadPendingProperty);
+IPCSPEC_REGISTER_PROPERTY(ThreadPendingProperty, "SIG-THREAD-PENDING", {.examples = 20});
 
-class SfdThreadProperty : public SignalProperty {
- public:
-  SfdThreadProperty()
-      : SignalProperty(
-            "SIG-SFD-THREAD",
-            "a thread reading a signalfd gets the process's pending signals and its own, never "
-            "another thread's: that one stays pending on its target",
-            "signalfd(2) 'Thread semantics'; gVisor test/syscalls/linux/signalfd.cc "
-            "SignalfdTest.Blocking, ThreadGroup",
-            20) {}
+class SfdThreadProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t other = *GenMask(PlaySignals(), true);
@@ -302,12 +272,11 @@ class SfdThreadProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> other_{this, 0, "%s are sent to another thread", 0, SayMask};
   const Param<uint64_t> process_{this, 1, "%s are sent to the process", 0, SayMask};
   const Param<uint64_t> own_{this, 2, "%s are sent to the reading thread", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(SfdThreadProperty);
+IPCSPEC_REGISTER_PROPERTY(SfdThreadProperty, "SIG-SFD-THREAD", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,16 +25,7 @@ namespace {
 
 uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 
-class ThreadSigwaitProperty : public SignalProperty {
- public:
-  ThreadSigwaitProperty()
-      : SignalProperty(
-            "SIG-THREAD-SIGWAIT",
-            "with several threads in sigwaitinfo for one signal, each process-directed send is "
-            "received by exactly one of them and the others wait on (one woken for nothing gets "
-            "EINTR, never the signal, and waits again); a send to one thread (tgkill) is "
-            "received by that one; nothing is left pending",
-            "sigwaitinfo(2) NOTES; Open POSIX conformance/interfaces/sigwait/6-1.c, 6-2.c", 15) {}
+class ThreadSigwaitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(threads_.Of(s), 2, 4), sig = signal_.Of(s);
     const bool directed = directed_.Of(s);
@@ -105,14 +96,13 @@ class ThreadSigwaitProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> threads_{this, 0, "%s threads wait in sigwaitinfo", 2, rc::gen::inRange(2, 5)};
   const YesNoParam directed_{this, 1, "each send is a tgkill to one of them (else kill): %s",
                              false};
   const Param<int> signal_{this,     2, "the signal is %s", SIGUSR1, GenSignal(PlaySignals()),
                            SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(ThreadSigwaitProperty);
+IPCSPEC_REGISTER_PROPERTY(ThreadSigwaitProperty, "SIG-THREAD-SIGWAIT", {.examples = 15});
 
 enum TgkillCase : uint64_t { kBadTgid, kBadTid, kBadSig, kExited, kForeign, kProbe, kPthreadBad };
 constexpr std::string_view kTgkillErrors[] = {"tgkill with tgid 0 or less",
@@ -187,18 +177,7 @@ Verdict Attempt(uint64_t c, int sig, int bad, const Deadline& deadline, int* rc,
   return Verdict::Pass();
 }
 
-class TgkillErrorsProperty : public SignalProperty {
- public:
-  TgkillErrorsProperty()
-      : SignalProperty(
-            "SIG-TGKILL-ERRORS",
-            "tgkill gives EINVAL for tgid or tid <= 0 and for an invalid signal, ESRCH for a "
-            "thread that has exited or a tid outside the thread group, and 0 for signal 0 to a "
-            "live thread (nothing is sent); pthread_kill returns EINVAL rather than -1",
-            "tgkill(2) ERRORS, pthread_kill(3); gVisor test/syscalls/linux/tgkill.cc "
-            "TgkillTest.InvalidTID, InvalidTGID, ValidInput; LTP testcases/kernel/syscalls/"
-            "tgkill/tgkill03.c; Open POSIX conformance/interfaces/pthread_kill/2-1.c, 7-1.c",
-            20) {}
+class TgkillErrorsProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t c = case_.Of(s);
     const sigset_t all = BitsSet(PlayBits());
@@ -225,14 +204,13 @@ class TgkillErrorsProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> case_{this, 0, "the call is %s", kBadTgid, kTgkillErrors};
   const Param<int> bad_{this, 1, "the invalid number used is %s", -1,
                         rc::gen::element<int>(-1, 65, 200, 0x7fffffff)};
   const Param<int> signal_{
       this, 2, "the valid signal used is %s", SIGUSR1, GenSignal(PlaySignals()), SaySignal};
 };
-IPCSPEC_REGISTER_PROPERTY(TgkillErrorsProperty);
+IPCSPEC_REGISTER_PROPERTY(TgkillErrorsProperty, "SIG-TGKILL-ERRORS", {.examples = 20});
 
 // An alternate stack in an anonymous mapping, unmapped on destruction.
 class AltStack {
@@ -252,16 +230,7 @@ class AltStack {
   void* sp_;
 };
 
-class AltstackThreadProperty : public SignalProperty {
- public:
-  AltstackThreadProperty()
-      : SignalProperty(
-            "SIG-ALTSTACK-THREAD",
-            "a new thread does not start on its creator's alternate signal stack (it has none, "
-            "or one a runtime gave it), and setting one in a thread changes no other thread's",
-            "sigaltstack(2) NOTES (a thread made with clone(CLONE_VM) and without CLONE_VFORK "
-            "has its alternate stack cleared), pthread_create(3)",
-            20) {}
+class AltstackThreadProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const size_t size = static_cast<size_t>(size_.Of(s));
     stack_t before = {};
@@ -307,11 +276,10 @@ class AltstackThreadProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> size_{this, 0, "the stacks have %s bytes", 16384, GenStackBytes(4), SayBytes};
   const YesNoParam sets_own_{this, 1, "the thread sets (and clears) one of its own: %s", false};
 };
-IPCSPEC_REGISTER_PROPERTY(AltstackThreadProperty);
+IPCSPEC_REGISTER_PROPERTY(AltstackThreadProperty, "SIG-ALTSTACK-THREAD", {.examples = 20});
 
 }  // namespace
 }  // namespace ipcspec::props

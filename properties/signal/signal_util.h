@@ -146,19 +146,16 @@ struct SelfSend {
 std::vector<SelfSend> SelfSendsOf(const Scenario& s);
 
 // The base of every SIG-* property: it applies to the `signal` transport
-// only, makes `examples` examples in a default run, and says send steps in
-// words.
+// only, makes the examples its registration says (20 when it says none) in
+// a default run, and says send steps in words. Its prose is in
+// properties/signal/catalogue.json.
 class SignalProperty : public NamedProperty {
  public:
-  SignalProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                 int examples = 20)
-      : NamedProperty(id, summary, reference), examples_(examples) {}
   Applicability AppliesTo(const Transport& t) const override;
-  int DefaultExamples() const override { return examples_; }
+  int DefaultExamples() const override {
+    return registered_examples() != 0 ? registered_examples() : 20;
+  }
   std::string DescribeStep(const Step& s) const override;
-
- private:
-  int examples_;
 };
 
 }  // namespace ipcspec::props

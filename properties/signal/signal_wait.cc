@@ -92,18 +92,7 @@ rc::Gen<std::vector<Step>> PendingSteps(const Param<uint64_t>* set) {
   });
 }
 
-class WaitTakeProperty : public SignalProperty {
- public:
-  WaitTakeProperty()
-      : SignalProperty(
-            "SIG-WAIT-TAKE",
-            "sigwaitinfo(S) takes exactly one pending signal of S and returns it (= si_signo): "
-            "a standard signal's pending bit clears, a realtime signal's instances go one per "
-            "call; pending signals outside S are untouched",
-            "sigwaitinfo(2); Open POSIX conformance/interfaces/sigwaitinfo/1-1.c, 8-1.c, 9-1.c, "
-            "sigwait/2-1.c, 3-1.c; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.KillGeneratedSIGCHLD",
-            25) {}
+class WaitTakeProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return PendingSteps(&set_); }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
     const uint64_t set = set_.Of(s) & PlayBits();
@@ -132,22 +121,11 @@ class WaitTakeProperty : public SignalProperty {
     return PassUnless(failure);
   }
 
- private:
   const Param<uint64_t> set_{this, 0, "sigwaitinfo waits for %s", 0, SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitTakeProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitTakeProperty, "SIG-WAIT-TAKE", {.examples = 25});
 
-class WaitOrderProperty : public SignalProperty {
- public:
-  WaitOrderProperty()
-      : SignalProperty(
-            "SIG-WAIT-ORDER",
-            "successive sigwaitinfo calls return every pending standard signal once before any "
-            "realtime signal, then realtime signals lowest number first, FIFO within a number, "
-            "with their values",
-            "signal(7) 'Real-time signals' (standard signals first, lowest realtime number "
-            "first); Open POSIX conformance/interfaces/sigwaitinfo/2-1.c, sigwait/7-1.c",
-            25) {}
+class WaitOrderProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return PendingSteps(nullptr);
   }
@@ -181,7 +159,7 @@ class WaitOrderProperty : public SignalProperty {
     return PassUnless(failure);
   }
 };
-IPCSPEC_REGISTER_PROPERTY(WaitOrderProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitOrderProperty, "SIG-WAIT-ORDER", {.examples = 25});
 
 std::string SayTimeout(uint64_t v) {
   if (v == 0) return "zero";
@@ -189,18 +167,7 @@ std::string SayTimeout(uint64_t v) {
   return absl::StrCat("one time unit and ", v - 1, " us");
 }
 
-class WaitTimeoutProperty : public SignalProperty {
- public:
-  WaitTimeoutProperty()
-      : SignalProperty(
-            "SIG-WAIT-TIMEOUT",
-            "sigtimedwait with nothing of S pending fails with EAGAIN: at once for a zero "
-            "timeout, after at least the timeout otherwise; a pending signal is returned at "
-            "once even with a zero timeout",
-            "sigtimedwait(2) EAGAIN; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.LegitTimeoutReturnsEAGAIN, ZeroTimeoutReturnsEAGAIN; Open POSIX "
-            "conformance/interfaces/sigtimedwait/1-1.c, 2-1.c",
-            15) {}
+class WaitTimeoutProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t set = *GenMask(PlaySignals(), true);
@@ -250,28 +217,17 @@ class WaitTimeoutProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> timeout_{this, 0, "the timeout is %s", 1, SayTimeout};
   const Param<uint64_t> set_{this, 1, "sigtimedwait waits for %s", 0, SayMask};
   const Param<int> pending_{
       this, 2, "pending beforehand: %s", 0,
       [](uint64_t v) { return v == 0 ? std::string("nothing") : SignalName(static_cast<int>(v)); }};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitTimeoutProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitTimeoutProperty, "SIG-WAIT-TIMEOUT", {.examples = 15});
 
 constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait with a timeout"};
 
-class WaitEintrProperty : public SignalProperty {
- public:
-  WaitEintrProperty()
-      : SignalProperty(
-            "SIG-WAIT-EINTR",
-            "a thread waiting in sigwaitinfo/sigtimedwait for S is interrupted by an "
-            "unblocked, handled signal outside S: the handler runs once and the wait fails with "
-            "EINTR, reporting nothing",
-            "sigwaitinfo(2) EINTR; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.NullTimeoutReturnsEINTR",
-            20) {}
+class WaitEintrProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int t = *GenSignal(PlaySignals());
@@ -327,26 +283,16 @@ class WaitEintrProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<uint64_t> set_{this, 0, "the wait is for %s", 0, SayMask};
   const Param<int> interrupter_{this, 1, "the handled signal sent meanwhile is %s", SIGUSR1,
                                 SaySignal};
   const ChoiceParam<uint64_t> api_{this, 2, "the call is %s", 0, kWaitApis};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitEintrProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitEintrProperty, "SIG-WAIT-EINTR", {.examples = 20});
 
 constexpr std::string_view kBadTimeouts[] = {"tv_nsec = 1000000000", "tv_nsec = -1", "tv_sec = -1"};
 
-class WaitEinvalProperty : public SignalProperty {
- public:
-  WaitEinvalProperty()
-      : SignalProperty(
-            "SIG-WAIT-EINVAL",
-            "sigtimedwait with an invalid timeout (tv_nsec out of [0, 1e9), tv_sec < 0) fails "
-            "with EINVAL even when a signal of S is pending, which stays pending",
-            "sigtimedwait(2) EINVAL; gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.InvalidTimeout",
-            15) {}
+class WaitEinvalProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const bool pending = *rc::gen::arbitrary<bool>();
@@ -380,13 +326,12 @@ class WaitEinvalProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const ChoiceParam<uint64_t> bad_{this, 0, "the timeout has %s", 0, kBadTimeouts};
   const Param<int> pending_{
       this, 1, "pending beforehand: %s", 0,
       [](uint64_t v) { return v == 0 ? std::string("nothing") : SignalName(static_cast<int>(v)); }};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitEinvalProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitEinvalProperty, "SIG-WAIT-EINVAL", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

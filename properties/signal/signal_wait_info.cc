@@ -34,18 +34,7 @@ int SendTo(pid_t to, int method, int sig, int value) {
   return rc == 0 ? 0 : -errno;
 }
 
-class WaitInfoProperty : public SignalProperty {
- public:
-  WaitInfoProperty()
-      : SignalProperty(
-            "SIG-WAIT-INFO",
-            "the siginfo sigwaitinfo fills in: si_signo is the returned signal; kill gives "
-            "SI_USER and sigqueue SI_QUEUE with its value (tgkill reads as SI_USER through "
-            "glibc); si_pid is the sending process (the tgid for a thread) and si_uid its uid",
-            "sigwaitinfo(2), sigaction(2) 'The siginfo_t argument'; Open POSIX "
-            "conformance/interfaces/sigwaitinfo/5-1.c, 6-1.c, 7-1.c; LTP "
-            "testcases/kernel/syscalls/sigwaitinfo/sigwaitinfo01.c (libs/sigwait)",
-            20) {}
+class WaitInfoProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t sender = sender_.Of(s), method = method_.Of(s);
     const int sig = signal_.Of(s), value = value_.Of(s);
@@ -93,7 +82,6 @@ class WaitInfoProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum Sender : uint64_t { kSelf, kThread, kChild };
   static constexpr std::string_view kSenders[] = {"the thread itself", "another thread",
                                                   "a forked child"};
@@ -103,19 +91,9 @@ class WaitInfoProperty : public SignalProperty {
                            SaySignal};
   const Param<int> value_{this, 3, "the sigqueue value is %s", 7, rc::gen::inRange(0, 1 << 30)};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitInfoProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitInfoProperty, "SIG-WAIT-INFO", {.examples = 20});
 
-class WaitIgnoredProperty : public SignalProperty {
- public:
-  WaitIgnoredProperty()
-      : SignalProperty(
-            "SIG-WAIT-IGNORED",
-            "during sigwaitinfo for {I, E}, an ignored signal I that was unblocked before the "
-            "call is discarded when sent (the wait returns E); one that was blocked before the "
-            "call is queued and taken",
-            "signal(7), sigwaitinfo(2); gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.IgnoredUnmaskedSignal, IgnoredMaskedSignal",
-            20) {}
+class WaitIgnoredProperty final : public SignalProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const int i = *GenSignal(PlaySignals());
@@ -166,25 +144,14 @@ class WaitIgnoredProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> ignored_{this, 0, "the ignored signal is %s", SIGUSR1, SaySignal};
   const Param<int> marker_{this, 1, "the marker signal sent after it is %s", SIGUSR2, SaySignal};
   const Param<bool> blocked_{this, 2, "the ignored signal is blocked before the call: %s", false,
                              SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitIgnoredProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitIgnoredProperty, "SIG-WAIT-IGNORED", {.examples = 20});
 
-class WaitUncatchableProperty : public SignalProperty {
- public:
-  WaitUncatchableProperty()
-      : SignalProperty(
-            "SIG-WAIT-UNCATCHABLE",
-            "SIGKILL and SIGSTOP in the set of sigwaitinfo, sigtimedwait or a signalfd are "
-            "silently ignored: sent with tgkill to a child waiting there, SIGKILL still kills "
-            "it and SIGSTOP still stops it",
-            "sigwaitinfo(2) NOTES, signalfd(2); gVisor test/syscalls/linux/sigtimedwait.cc "
-            "SigtimedwaitTest.SIGKILLUncaught, signalfd.cc Signalfd.KillStillKills",
-            15) {}
+class WaitUncatchableProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t api = api_.Of(s);
     const int sig = stop_.Of(s) ? SIGSTOP : SIGKILL;
@@ -232,7 +199,6 @@ class WaitUncatchableProperty : public SignalProperty {
     return Verdict::Pass();
   }
 
- private:
   enum WaitApi : uint64_t { kSigwaitinfo, kSigtimedwait, kSignalfdRead };
   static constexpr std::string_view kWaitApis[] = {"sigwaitinfo", "sigtimedwait",
                                                    "read on a signalfd"};
@@ -241,7 +207,7 @@ class WaitUncatchableProperty : public SignalProperty {
   const Param<uint64_t> extra_{
       this, 2, "its set also holds SIGUSR1 and %s", 0, GenMask(PlaySignals()), SayMask};
 };
-IPCSPEC_REGISTER_PROPERTY(WaitUncatchableProperty);
+IPCSPEC_REGISTER_PROPERTY(WaitUncatchableProperty, "SIG-WAIT-UNCATCHABLE", {.examples = 15});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -78,19 +78,7 @@ Applicability ForNamedUnix(const Transport& t) {
                  "binding a name: named AF_UNIX sockets only");
 }
 
-class AddrInUseProperty : public NamedProperty {
- public:
-  AddrInUseProperty()
-      : NamedProperty(
-            "UNIX-ADDRINUSE",
-            "binding an AF_UNIX name that a socket holds gives EADDRINUSE, from any process; a "
-            "path stays taken after its socket closes (the socket file remains) and binds again "
-            "once unlinked, even while the old socket lives; an abstract name is free again as "
-            "soon as its socket closes",
-            "unix(7) (a pathname socket's file stays until unlink(2); an abstract name goes when "
-            "its last reference is closed), bind(2) EADDRINUSE; LTP testcases/kernel/syscalls/"
-            "bind/bind03.c (a second socket on a bound path: EADDRINUSE)",
-            ForNamedUnix) {}
+class AddrInUseProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const UnixName name = MakeName(abstract_.Of(s), env);
     struct Unlink {
@@ -111,7 +99,6 @@ class AddrInUseProperty : public NamedProperty {
     return PassUnless(failure);
   }
 
- private:
   static Verdict Rivals(const InUsePlan& plan, const UnixName& name, const CaseEnv& env) {
     if (!plan.elsewhere) {
       std::string e = RivalsRefused(plan.type, name, plan.rivals);
@@ -167,7 +154,7 @@ class AddrInUseProperty : public NamedProperty {
       this,    3, "the first socket is closed before the rebind: %s", true, rc::gen::inRange(0, 2),
       SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty);
+IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty, "UNIX-ADDRINUSE", {.applies = ForNamedUnix});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -54,16 +54,7 @@ Applicability ForTcp(const Transport& t) {
   return OnlyFor(t, {"tcp"}, "INET-TCP-* checks TCP itself");
 }
 
-class TcpStreamProperty : public NamedProperty {
- public:
-  TcpStreamProperty()
-      : NamedProperty(
-            "INET-TCP-STREAM",
-            "TCP on loopback is an ordered byte stream with half-close: after the client's "
-            "SHUT_WR the server reads everything then EOF, and its reply still reaches the client",
-            "tcp(7), shutdown(2) SHUT_WR; gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
-            "FINSentOnShutdownWrWithUnreadData, socket_stream.cc SplitRecv, CoalescedRecv",
-            ForTcp) {}
+class TcpStreamProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps;
@@ -118,23 +109,12 @@ class TcpStreamProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const SendWords sends_{this, "the client writes piece %d: %s"};
   const BytesParam reply_{this, 0, "the server's reply after the half-close has %s", 10};
 };
-IPCSPEC_REGISTER_PROPERTY(TcpStreamProperty);
+IPCSPEC_REGISTER_PROPERTY(TcpStreamProperty, "INET-TCP-STREAM", {.applies = ForTcp});
 
-class TcpResetProperty : public NamedProperty {
- public:
-  TcpResetProperty()
-      : NamedProperty(
-            "INET-TCP-RESET",
-            "closing a TCP socket with unread received data resets the connection: the peer's "
-            "next receive fails with ECONNRESET",
-            "tcp(7), RFC 2525 2.17 / RFC 1122 4.2.2.13 (a close with received data pending "
-            "sends a RST); gVisor test/syscalls/linux/socket_ip_tcp_generic.cc "
-            "RSTSentOnCloseWithUnreadData",
-            ForTcp) {}
+class TcpResetProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t unread = std::clamp<uint64_t>(unread_.Of(s), 1, 100000);
     sockaddr_in addr;
@@ -165,26 +145,16 @@ class TcpResetProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam unread_{this, 0, "the client writes %s that the server never reads", 10,
                            rc::gen::inRange<uint64_t>(1, 100000)};
 };
-IPCSPEC_REGISTER_PROPERTY(TcpResetProperty);
+IPCSPEC_REGISTER_PROPERTY(TcpResetProperty, "INET-TCP-RESET", {.applies = ForTcp});
 
 Applicability ForUdp(const Transport& t) {
   return OnlyFor(t, {"udp"}, "INET-UDP-* checks UDP itself");
 }
 
-class UdpBoundaryProperty : public NamedProperty {
- public:
-  UdpBoundaryProperty()
-      : NamedProperty(
-            "INET-UDP-BOUNDARY",
-            "UDP keeps datagram boundaries: whatever arrives is one whole sent datagram, never "
-            "merged, split, corrupted or duplicated (loss is allowed)",
-            "udp(7) (datagrams: no merging, no splitting; delivery is not guaranteed); gVisor "
-            "test/syscalls/linux/udp_socket.cc BoundaryPreserved_SendRecv",
-            ForUdp) {}
+class UdpBoundaryProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(
         rc::gen::resize(
@@ -229,7 +199,6 @@ class UdpBoundaryProperty : public NamedProperty {
     }
   }
 
- private:
   const SendWords sends_{this, "sendto of datagram %d: %s"};
   static constexpr uint32_t kMarkerWriter = 9;
 
@@ -266,7 +235,7 @@ class UdpBoundaryProperty : public NamedProperty {
     }
   }
 };
-IPCSPEC_REGISTER_PROPERTY(UdpBoundaryProperty);
+IPCSPEC_REGISTER_PROPERTY(UdpBoundaryProperty, "INET-UDP-BOUNDARY", {.applies = ForUdp});
 
 }  // namespace
 }  // namespace ipcspec::props

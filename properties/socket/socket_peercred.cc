@@ -188,20 +188,7 @@ Applicability ForPeerCred(const Transport& t) {
                  "SO_PEERCRED is defined for connected stream/seqpacket sockets and socketpairs");
 }
 
-class PeerCredProperty : public NamedProperty {
- public:
-  PeerCredProperty()
-      : NamedProperty(
-            "UNIX-PEERCRED",
-            "SO_PEERCRED names the process that made the connection, with the pid/uid/gid it had "
-            "then: the connecting process on the accepted socket (even after it handed the "
-            "socket on and exited, at any fork depth, under another uid), the listener on the "
-            "connected one, the maker on both ends of a socketpair",
-            "unix(7) SO_PEERCRED (the credentials in effect at connect(2), listen(2) or "
-            "socketpair(2)); gVisor test/syscalls/linux/socket_unix_peercred.cc GetPeerCred, "
-            "AfterConnectClientPeerCred, AfterConnectServerPeerCred, PeerCredSurvivesPeerExit; "
-            "LTP testcases/kernel/syscalls/getsockopt/getsockopt02.c",
-            ForPeerCred) {}
+class PeerCredProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     PeerPlan plan{TypeOf(t),        std::clamp(depth_.Of(s), 1, 3),
                   handoff_.Of(s),   other_id_.Of(s) && ::geteuid() == 0,
@@ -212,7 +199,6 @@ class PeerCredProperty : public NamedProperty {
     return RunConnection(plan, st);
   }
 
- private:
   // Forks the participant that runs `leaf` the plan's depth of forks below
   // it, and reaps whatever the chain leaves.
   static void SpawnChain(Participants& ps, const PeerPlan& plan, PeerState& st,
@@ -282,7 +268,7 @@ class PeerCredProperty : public NamedProperty {
   const ChoiceParam<bool> handoff_{this, 1, "that process %s", false, kHandoff};
   const ChoiceParam<bool> other_id_{this, 2, "that process %s", false, kIdentities};
 };
-IPCSPEC_REGISTER_PROPERTY(PeerCredProperty);
+IPCSPEC_REGISTER_PROPERTY(PeerCredProperty, "UNIX-PEERCRED", {.applies = ForPeerCred});
 
 }  // namespace
 }  // namespace ipcspec::props

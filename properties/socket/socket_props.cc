@@ -24,16 +24,7 @@ Applicability ForUnixStream(const Transport& t) {
                  "UNIX-STREAM-ORDER checks AF_UNIX SOCK_STREAM");
 }
 
-class StreamOrderProperty : public NamedProperty {
- public:
-  StreamOrderProperty()
-      : NamedProperty(
-            "UNIX-STREAM-ORDER",
-            "a unix stream socket may merge or split writes but delivers the bytes in order, "
-            "then end of file after the writer closes",
-            "unix(7) SOCK_STREAM; gVisor test/syscalls/linux/socket_stream.cc SplitRecv, "
-            "CoalescedRecv, socket_unix_stream.cc ReadOneSideClosed (end of file)",
-            ForUnixStream) {}
+class StreamOrderProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([] {
       std::vector<Step> steps;
@@ -94,23 +85,14 @@ class StreamOrderProperty : public NamedProperty {
     return Verdict::Pass();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(StreamOrderProperty);
+IPCSPEC_REGISTER_PROPERTY(StreamOrderProperty, "UNIX-STREAM-ORDER", {.applies = ForUnixStream});
 
 Applicability ForMessages(const Transport& t) {
   return OnlyFor(t, {"unix_dgram", "unix_seqpacket", "socketpair_dgram", "socketpair_seqpacket"},
                  "UNIX message boundaries: AF_UNIX SOCK_DGRAM / SOCK_SEQPACKET only");
 }
 
-class BoundaryProperty : public NamedProperty {
- public:
-  BoundaryProperty()
-      : NamedProperty(
-            "UNIX-BOUNDARY",
-            "unix datagram and seqpacket sockets keep message boundaries: each receive returns "
-            "exactly one whole message, in order, never MSG_TRUNC when the buffer is big enough",
-            "unix(7) SOCK_DGRAM/SOCK_SEQPACKET (message boundaries are preserved); gVisor "
-            "test/syscalls/linux/socket_non_stream.cc SingleRecv",
-            ForMessages) {}
+class BoundaryProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const uint64_t lo = TypeOf(t) == SOCK_SEQPACKET ? 1 : 0;  // an empty seqpacket read is EOF
     return rc::gen::map(rc::gen::resize(20, rc::gen::container<std::vector<uint64_t>>(
@@ -163,20 +145,9 @@ class BoundaryProperty : public NamedProperty {
     return ps.Join();
   }
 };
-IPCSPEC_REGISTER_PROPERTY(BoundaryProperty);
+IPCSPEC_REGISTER_PROPERTY(BoundaryProperty, "UNIX-BOUNDARY", {.applies = ForMessages});
 
-class TruncProperty : public NamedProperty {
- public:
-  TruncProperty()
-      : NamedProperty(
-            "UNIX-TRUNC",
-            "a receive buffer shorter than the message returns its head with MSG_TRUNC in "
-            "msg_flags (recv(MSG_TRUNC) returns the real length); the rest is discarded",
-            "recv(2) MSG_TRUNC (in flags: return the real length; in msg_flags: the datagram was "
-            "larger than the buffer); gVisor test/syscalls/linux/socket_non_stream.cc "
-            "SplitRecv (the rest is discarded), MsgTruncTruncation, "
-            "RecvmsgMsghdrFlagMsgTrunc",
-            ForMessages) {}
+class TruncProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t n = *rc::gen::inRange<uint64_t>(2, 60000);
@@ -224,13 +195,12 @@ class TruncProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the message has %s", 100};
   const BytesParam buffer_{this, 1, "the receive buffer has %s", 10};
   const Param<bool> trunc_flag_{this, 2, "recvmsg is given the MSG_TRUNC flag: %s", false,
                                 SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(TruncProperty);
+IPCSPEC_REGISTER_PROPERTY(TruncProperty, "UNIX-TRUNC", {.applies = ForMessages});
 
 Applicability ForConnected(const Transport& t, std::string_view why) {
   return OnlyFor(t, {"unix_stream", "unix_seqpacket", "socketpair_stream", "socketpair_seqpacket"},
@@ -242,16 +212,7 @@ Applicability ForHalfClose(const Transport& t) {
   return ForConnected(t, "a half-close is defined for connected stream/seqpacket sockets");
 }
 
-class ShutdownProperty : public NamedProperty {
- public:
-  ShutdownProperty()
-      : NamedProperty(
-            "UNIX-SHUTDOWN",
-            "shutdown(SHUT_WR) gives the stream/seqpacket peer the buffered data then end of "
-            "file, while the other direction still works; a later send gives EPIPE",
-            "shutdown(2) SHUT_WR, unix(7); gVisor test/syscalls/linux/socket_unix.cc "
-            "ShutdownWrite (EPIPE, the other direction still works)",
-            ForHalfClose) {}
+class ShutdownProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t n = std::clamp<uint64_t>(size_.Of(s), 1, 100000);
     FileDescriptor a, b;
@@ -292,11 +253,10 @@ class ShutdownProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const BytesParam size_{this, 0, "the closer sends %s before SHUT_WR", 100,
                          rc::gen::inRange<uint64_t>(1, 100000)};
 };
-IPCSPEC_REGISTER_PROPERTY(ShutdownProperty);
+IPCSPEC_REGISTER_PROPERTY(ShutdownProperty, "UNIX-SHUTDOWN", {.applies = ForHalfClose});
 
 constexpr std::string_view kSigpipeWatches[] = {"blocked and taken from the pending set",
                                                 "caught by a counting handler"};
@@ -340,18 +300,7 @@ Applicability ForEpipe(const Transport& t) {
                       "gives ECONNREFUSED)");
 }
 
-class EpipeProperty : public NamedProperty {
- public:
-  EpipeProperty()
-      : NamedProperty(
-            "UNIX-EPIPE",
-            "every send to a stream/seqpacket peer that closed gives EPIPE; on a stream socket a "
-            "plain send also raises exactly one SIGPIPE and a MSG_NOSIGNAL send none (Linux "
-            "seqpacket: EPIPE, no SIGPIPE)",
-            "send(2) EPIPE ('the process will also receive a SIGPIPE unless MSG_NOSIGNAL is "
-            "set'), unix(7); gVisor test/syscalls/linux/socket_unix_stream.cc "
-            "WriteOneSideClosed (EPIPE)",
-            ForEpipe) {}
+class EpipeProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor a, b;
     if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;
@@ -385,14 +334,13 @@ class EpipeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<int> plain_{this, 0, "plain sends to the closed peer: %s", 2, rc::gen::inRange(1, 5)};
   const Param<int> quiet_{this, 1, "sends with MSG_NOSIGNAL: %s", 0, rc::gen::inRange(0, 4)};
   const ChoiceParam<bool> caught_{this, 2, "SIGPIPE is %s", false, kSigpipeWatches};
   const Param<bool> quiet_first_{
       this, 3, "the MSG_NOSIGNAL sends come first: %s", true, rc::gen::inRange(0, 2), SayYesNo};
 };
-IPCSPEC_REGISTER_PROPERTY(EpipeProperty);
+IPCSPEC_REGISTER_PROPERTY(EpipeProperty, "UNIX-EPIPE", {.applies = ForEpipe});
 
 }  // namespace
 }  // namespace ipcspec::props

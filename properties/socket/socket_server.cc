@@ -194,44 +194,27 @@ Verdict CheckForkServer(int family, int clients, bool close_in_parent, const Cas
 
 namespace {
 
-class ForkServerProperty : public NamedProperty {
+// UNIX-FORK-SERVER (family AF_UNIX) and INET-FORK-SERVER (AF_INET).
+class ForkServerProperty final : public NamedProperty {
  public:
-  ForkServerProperty(std::string_view id, int family)
-      : NamedProperty(
-            id,
-            "a server forking one child per accepted connection serves N concurrent clients: each "
-            "gets exactly its own reply, then end of file when its child closes (no other "
-            "process holds the connection)",
-            "Stevens, Fenner & Rudoff, UNIX Network Programming vol. 1, 3rd ed., 4.8 "
-            "'Concurrent Servers' and 4.9 'close Function' (the connection ends only when the "
-            "last descriptor for it is closed); accept(2), fork(2) ('the child inherits copies "
-            "of the parent's set of open file descriptors')"),
-        family_(family) {}
+  explicit ForkServerProperty(int family) : family_(family) {}
+
+ private:
   Applicability AppliesTo(const Transport& t) const override {
     return family_ == AF_UNIX
                ? OnlyFor(t, {"unix_stream"},
                          "the fork-per-connection server runs on AF_UNIX SOCK_STREAM")
                : OnlyFor(t, {"tcp"}, "the fork-per-connection server runs on TCP");
   }
-  int DefaultExamples() const override { return 20; }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     return CheckForkServer(family_, std::clamp(clients_.Of(s), 1, 16), true, env);
   }
 
- private:
   int family_;
   const Param<int> clients_{this, 0, "clients connecting at once: %s", 3, rc::gen::inRange(1, 9)};
 };
-class UnixForkServer : public ForkServerProperty {
- public:
-  UnixForkServer() : ForkServerProperty("UNIX-FORK-SERVER", AF_UNIX) {}
-};
-class InetForkServer : public ForkServerProperty {
- public:
-  InetForkServer() : ForkServerProperty("INET-FORK-SERVER", AF_INET) {}
-};
-IPCSPEC_REGISTER_PROPERTY(UnixForkServer);
-IPCSPEC_REGISTER_PROPERTY(InetForkServer);
+IPCSPEC_REGISTER_PROPERTY(ForkServerProperty, "INET-FORK-SERVER", {.examples = 20}, AF_INET);
+IPCSPEC_REGISTER_PROPERTY(ForkServerProperty, "UNIX-FORK-SERVER", {.examples = 20}, AF_UNIX);
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -106,16 +106,7 @@ Applicability ForUnixFamily(const Transport& t) {
                  "SCM_RIGHTS is an AF_UNIX feature");
 }
 
-class ScmRightsProperty : public NamedProperty {
- public:
-  ScmRightsProperty()
-      : NamedProperty(
-            "UNIX-SCM-RIGHTS",
-            "SCM_RIGHTS passes working descriptors: pipe write ends made after fork, sent to "
-            "another process, carry its writes back to the sender's read ends",
-            "unix(7) SCM_RIGHTS, cmsg(3); gVisor test/syscalls/linux/socket_unix_cmsg.cc "
-            "BasicFDPass, BasicThreeFDPass",
-            ForUnixFamily) {}
+class ScmRightsProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(passed_.Of(s), 1, 16);
     FileDescriptor a, b;
@@ -142,11 +133,10 @@ class ScmRightsProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const Param<int> passed_{this, 0, "pipe write ends passed in one SCM_RIGHTS message: %s", 2,
                            rc::gen::inRange(1, 9)};
 };
-IPCSPEC_REGISTER_PROPERTY(ScmRightsProperty);
+IPCSPEC_REGISTER_PROPERTY(ScmRightsProperty, "UNIX-SCM-RIGHTS", {.applies = ForUnixFamily});
 
 }  // namespace
 }  // namespace ipcspec::props

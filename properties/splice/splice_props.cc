@@ -28,18 +28,7 @@
 namespace ipcspec::props {
 namespace {
 
-class FileToPipeProperty : public NamedProperty {
- public:
-  FileToPipeProperty()
-      : NamedProperty(
-            "SPLICE-FILE-TO-PIPE",
-            "splice from a file into a pipe moves min(len, bytes to end of file, room) bytes "
-            "from the offset; with off_in the *off_in advances and the file position does "
-            "not, without it the file position advances; at end of file it returns 0",
-            "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.ToPipe, "
-            "SpliceTest.ToPipeOffset, SpliceTest.ToPipeEOF; LTP "
-            "testcases/kernel/syscalls/splice/splice01.c",
-            ForSplice, 10) {}
+class FileToPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *SpliceSize();
@@ -83,25 +72,15 @@ class FileToPipeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the file holds %s", 100};
   const Param<uint64_t> from_{this, 1, "the splice starts at offset %s", 0};
   const BytesParam len_{this, 2, "it asks for %s", 100};
   const Param<bool> offset_{this, 3, "off_in is given: %s", false, SayYesNo};
 };
+IPCSPEC_REGISTER_PROPERTY(FileToPipeProperty, "SPLICE-FILE-TO-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
-class PipeToFileProperty : public NamedProperty {
- public:
-  PipeToFileProperty()
-      : NamedProperty(
-            "SPLICE-PIPE-TO-FILE",
-            "splice from a pipe into a file writes what the pipe holds (up to len) at the file "
-            "position and advances it, so splices append; with off_out it writes at *off_out "
-            "(a hole before it reads as zeros), advances *off_out and leaves the position alone",
-            "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.FromPipe, "
-            "SpliceTest.FromPipeMultiple, SpliceTest.FromPipeOffset; LTP "
-            "testcases/kernel/syscalls/splice/splice01.c",
-            ForSplice, 10) {}
+class PipeToFileProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {offset_.Step(*rc::gen::arbitrary<bool>()),
@@ -155,21 +134,13 @@ class PipeToFileProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const Param<bool> offset_{this, 0, "off_out is given: %s", false, SayYesNo};
   const Param<uint64_t> start_{this, 1, "the writes start at offset %s", 0};
 };
+IPCSPEC_REGISTER_PROPERTY(PipeToFileProperty, "SPLICE-PIPE-TO-FILE",
+                          {.applies = ForSplice, .examples = 10});
 
-class PipeToPipeProperty : public NamedProperty {
- public:
-  PipeToPipeProperty()
-      : NamedProperty(
-            "SPLICE-PIPE-TO-PIPE",
-            "splice between two pipes moves min(len, queued, room) bytes in order and consumes "
-            "them from the input; several splices reassemble the stream",
-            "splice(2); gVisor test/syscalls/linux/splice.cc SpliceTest.TwoPipes, "
-            "SpliceTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/splice/splice04.c",
-            ForSplice, 10) {}
+class PipeToPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*SpliceSize())};
@@ -183,12 +154,13 @@ class PipeToPipeProperty : public NamedProperty {
     return NamedProperty::DescribeStep(s);
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const std::vector<std::byte> data = PipeBytes(3, queued_.Of(s));
     PipeFds a, b;
     Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &a, &broken) || !NewPipe(t, env.scratch_dir, &b, &broken))
+    if (!NewFilledPipe(t, env.scratch_dir, data, &a, &broken) ||
+        !NewPipe(t, env.scratch_dir, &b, &broken)) {
       return broken;
-    const std::vector<std::byte> data = PipeBytes(3, queued_.Of(s));
-    if (WriteFull(a.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    }
     size_t moved = 0;
     for (const Step& st : s.steps) {
       if (st.op != Op::kRecv || moved == data.size()) continue;
@@ -212,20 +184,16 @@ class PipeToPipeProperty : public NamedProperty {
     return PassUnless(ExpectExactly(b.r.get(), want, "the output pipe"));
   }
 
- private:
   const BytesParam queued_{this, 0, "the input pipe holds %s", 100};
 };
+IPCSPEC_REGISTER_PROPERTY(PipeToPipeProperty, "SPLICE-PIPE-TO-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
-class EspipeProperty : public FileAndPipeProperty {
+class EspipeProperty final : public FileAndPipeProperty {
  public:
-  EspipeProperty()
-      : FileAndPipeProperty(
-            "SPLICE-ESPIPE",
-            "an offset pointer for a pipe side of splice (off_in for a pipe input, off_out for a "
-            "pipe output) gives ESPIPE and moves nothing",
-            "splice(2) ESPIPE; gVisor test/syscalls/linux/splice.cc SpliceTest.PipeOffsets; LTP "
-            "testcases/kernel/syscalls/splice/splice03.c",
-            8, /*msg=*/4, /*size=*/100) {}
+  using FileAndPipeProperty::FileAndPipeProperty;
+
+ private:
   Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
                 const Scenario& s) const override {
     loff_t off = static_cast<loff_t>(offset_.Of(s));
@@ -240,20 +208,22 @@ class EspipeProperty : public FileAndPipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), data, "after the refused splice"));
   }
 
- private:
   const YesNoParam side_{this, 0, "the pipe is the input: %s", true};
   const Param<uint64_t> offset_{this, 1, "the offset given is %s", 0,
                                 rc::gen::inRange<uint64_t>(0, 1u << 16)};
 };
+IPCSPEC_REGISTER_PROPERTY(EspipeProperty, "SPLICE-ESPIPE", {.applies = ForSplice, .examples = 8},
+                          /*msg=*/4, /*size=*/100);
 
 constexpr std::string_view kEinvalCases[] = {
     "neither side is a pipe", "both sides are the same pipe", "the output is an O_APPEND file"};
 
-class EinvalProperty : public NamedProperty {
+// SPLICE-EINVAL-NOPIPE (which 0), -SAMEPIPE (1) and -APPEND (2).
+class EinvalProperty final : public NamedProperty {
  public:
-  EinvalProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                 int which)
-      : NamedProperty(id, summary, reference, ForSplice, 6), which_(which) {}
+  explicit EinvalProperty(int which) : which_(which) {}
+
+ private:
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const std::vector<std::byte> data = PipeBytes(5, 200);
     FileDescriptor a = ScratchFile(env, data);
@@ -280,52 +250,17 @@ class EinvalProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   int which_;
   const BytesParam len_{this, 0, "the splice asks for %s", 100, SpliceSize()};
 };
+IPCSPEC_REGISTER_PROPERTY(EinvalProperty, "SPLICE-EINVAL-NOPIPE",
+                          {.applies = ForSplice, .examples = 6}, /*which=*/0);
+IPCSPEC_REGISTER_PROPERTY(EinvalProperty, "SPLICE-EINVAL-SAMEPIPE",
+                          {.applies = ForSplice, .examples = 6}, /*which=*/1);
+IPCSPEC_REGISTER_PROPERTY(EinvalProperty, "SPLICE-EINVAL-APPEND",
+                          {.applies = ForSplice, .examples = 6}, /*which=*/2);
 
-class EinvalNoPipe : public EinvalProperty {
- public:
-  EinvalNoPipe()
-      : EinvalProperty("SPLICE-EINVAL-NOPIPE",
-                       "splice between two regular files (neither a pipe) fails with EINVAL",
-                       "splice(2) EINVAL ('Neither of the file descriptors refers to a pipe'); "
-                       "gVisor test/syscalls/linux/splice.cc SpliceTest.TwoRegularFiles; LTP "
-                       "testcases/kernel/syscalls/splice/splice03.c, splice07.c",
-                       0) {}
-};
-class EinvalSamePipe : public EinvalProperty {
- public:
-  EinvalSamePipe()
-      : EinvalProperty("SPLICE-EINVAL-SAMEPIPE",
-                       "splice from a pipe into the same pipe fails with EINVAL and leaves the "
-                       "data alone",
-                       "splice(2) EINVAL ('fd_in and fd_out refer to the same pipe'); gVisor "
-                       "test/syscalls/linux/splice.cc SpliceTest.SamePipe",
-                       1) {}
-};
-class EinvalAppend : public EinvalProperty {
- public:
-  EinvalAppend()
-      : EinvalProperty("SPLICE-EINVAL-APPEND",
-                       "splice into a file opened with O_APPEND fails with EINVAL and the pipe "
-                       "keeps its data",
-                       "splice(2) EINVAL ('The target file is opened in append mode'); LTP "
-                       "testcases/kernel/syscalls/splice/splice03.c",
-                       2) {}
-};
-
-class NonblockProperty : public NamedProperty {
- public:
-  NonblockProperty()
-      : NamedProperty(
-            "SPLICE-NONBLOCK",
-            "splice with SPLICE_F_NONBLOCK from an empty pipe whose writer is open fails at once "
-            "with EAGAIN (no block); without the flag it blocks",
-            "splice(2) SPLICE_F_NONBLOCK, EAGAIN; gVisor test/syscalls/linux/splice.cc "
-            "SpliceTest.NonBlocking, SpliceTest.Blocking",
-            ForSplice, 6) {}
+class NonblockProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     FileDescriptor file = ScratchFile(env, {});
     PipeFds in, out;
@@ -356,19 +291,11 @@ class NonblockProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const YesNoParam to_file_{this, 0, "the output is a file (not a pipe): %s", false};
   const BytesParam len_{this, 1, "the splice asks for %s", 100, SpliceSize()};
 };
-
-IPCSPEC_REGISTER_PROPERTY(FileToPipeProperty);
-IPCSPEC_REGISTER_PROPERTY(PipeToFileProperty);
-IPCSPEC_REGISTER_PROPERTY(PipeToPipeProperty);
-IPCSPEC_REGISTER_PROPERTY(EspipeProperty);
-IPCSPEC_REGISTER_PROPERTY(EinvalNoPipe);
-IPCSPEC_REGISTER_PROPERTY(EinvalSamePipe);
-IPCSPEC_REGISTER_PROPERTY(EinvalAppend);
-IPCSPEC_REGISTER_PROPERTY(NonblockProperty);
+IPCSPEC_REGISTER_PROPERTY(NonblockProperty, "SPLICE-NONBLOCK",
+                          {.applies = ForSplice, .examples = 6});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -39,12 +39,14 @@ rc::Gen<uint64_t> SpliceSize();
 
 // A SPLICE-* or TEE-* property whose case starts from a scratch file and a
 // new pipe of the transport that both hold PipeBytes(msg, size): Run makes
-// them (a Broken verdict when it cannot) and hands them to RunOn.
+// them (a Broken verdict when it cannot) and hands them to RunOn. Its
+// registration gives msg and size (a subclass inherits this constructor):
+//
+//   IPCSPEC_REGISTER_PROPERTY(TeeEinvalProperty, "TEE-EINVAL",
+//                             {.applies = ForSplice, .examples = 6}, /*msg=*/7, /*size=*/300);
 class FileAndPipeProperty : public NamedProperty {
  public:
-  FileAndPipeProperty(std::string_view id, std::string_view summary, std::string_view reference,
-                      int examples, uint64_t msg, size_t size)
-      : NamedProperty(id, summary, reference, ForSplice, examples), msg_(msg), size_(size) {}
+  FileAndPipeProperty(uint64_t msg, size_t size) : msg_(msg), size_(size) {}
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
 
  protected:

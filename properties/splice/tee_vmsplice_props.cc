@@ -22,22 +22,15 @@
 namespace ipcspec::props {
 namespace {
 
-class TeeDuplicateProperty : public NamedProperty {
- public:
-  TeeDuplicateProperty()
-      : NamedProperty("TEE-DUPLICATE",
-                      "tee copies min(len, queued, room) bytes from one pipe into another without "
-                      "consuming them: both pipes then read the same bytes, across several pages",
-                      "tee(2); gVisor test/syscalls/linux/splice.cc TeeTest.MultiPage, "
-                      "TeeTest.TwoPipesPartialRead; LTP testcases/kernel/syscalls/tee/tee01.c",
-                      ForSplice, 10) {}
+class TeeDuplicateProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const std::vector<std::byte> data = PipeBytes(6, queued_.Of(s));
     PipeFds a, b;
     Verdict broken;
-    if (!NewPipe(t, env.scratch_dir, &a, &broken) || !NewPipe(t, env.scratch_dir, &b, &broken))
+    if (!NewFilledPipe(t, env.scratch_dir, data, &a, &broken) ||
+        !NewPipe(t, env.scratch_dir, &b, &broken)) {
       return broken;
-    const std::vector<std::byte> data = PipeBytes(6, queued_.Of(s));
-    if (WriteFull(a.w.get(), data.data(), data.size()) < 0) return Verdict::Broken("write");
+    }
     const size_t len = std::max<uint64_t>(1, len_.Of(s));
     const ssize_t n = ::tee(a.r.get(), b.w.get(), len, SPLICE_F_NONBLOCK);
     const size_t want = std::min(len, data.size());
@@ -51,26 +44,22 @@ class TeeDuplicateProperty : public NamedProperty {
     return PassUnless(ExpectExactly(b.r.get(), copy, "the output pipe after tee"));
   }
 
- private:
   const BytesParam queued_{this, 0, "the input pipe holds %s", 100,
                            rc::gen::inRange<uint64_t>(1, 6 * PIPE_BUF)};
   const BytesParam len_{this, 1, "tee asks for %s", 100,
                         rc::gen::inRange<uint64_t>(1, 8 * PIPE_BUF)};
 };
+IPCSPEC_REGISTER_PROPERTY(TeeDuplicateProperty, "TEE-DUPLICATE",
+                          {.applies = ForSplice, .examples = 10});
 
 constexpr std::string_view kTeeEinvalCases[] = {"the input is a file", "the output is a file",
                                                 "both are one pipe"};
 
-class TeeEinvalProperty : public FileAndPipeProperty {
+class TeeEinvalProperty final : public FileAndPipeProperty {
  public:
-  TeeEinvalProperty()
-      : FileAndPipeProperty(
-            "TEE-EINVAL",
-            "tee fails with EINVAL when either side is not a pipe or both are the same pipe, "
-            "and the pipe keeps its data",
-            "tee(2) EINVAL; gVisor test/syscalls/linux/splice.cc TeeTest.SamePipe, "
-            "TeeTest.RegularFile; LTP testcases/kernel/syscalls/tee/tee02.c",
-            6, /*msg=*/7, /*size=*/300) {}
+  using FileAndPipeProperty::FileAndPipeProperty;
+
+ private:
   Verdict RunOn(FileDescriptor& file, PipeFds& p, const std::vector<std::byte>& data,
                 const Scenario& s) const override {
     const int which = which_.Of(s);
@@ -84,18 +73,12 @@ class TeeEinvalProperty : public FileAndPipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), data, "the pipe after the refused tee"));
   }
 
- private:
   const ChoiceParam<int> which_{this, 0, "the case is: %s", 0, kTeeEinvalCases};
 };
+IPCSPEC_REGISTER_PROPERTY(TeeEinvalProperty, "TEE-EINVAL", {.applies = ForSplice, .examples = 6},
+                          /*msg=*/7, /*size=*/300);
 
-class VmspliceToPipeProperty : public PipeProperty {
- public:
-  VmspliceToPipeProperty()
-      : PipeProperty(
-            "VMSPLICE-TO-PIPE",
-            "vmsplice on a pipe's write end queues the concatenation of the iovecs and returns "
-            "their total",
-            "vmsplice(2); LTP testcases/kernel/syscalls/vmsplice/vmsplice01.c", ForSplice, 10) {}
+class VmspliceToPipeProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return SendSteps(1, 17, rc::gen::inRange<uint64_t>(1, PIPE_BUF));
   }
@@ -131,18 +114,10 @@ class VmspliceToPipeProperty : public PipeProperty {
     return PassUnless(ExpectExactly(p.r.get(), all, "the pipe after vmsplice"));
   }
 };
+IPCSPEC_REGISTER_PROPERTY(VmspliceToPipeProperty, "VMSPLICE-TO-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
-class VmspliceFromPipeProperty : public NamedProperty {
- public:
-  VmspliceFromPipeProperty()
-      : NamedProperty(
-            "VMSPLICE-FROM-PIPE",
-            "vmsplice on a pipe's read end copies the queued bytes into the iovecs, in order, "
-            "and consumes them",
-            "vmsplice(2) ('If fd is opened for reading ... fills nr_segs ranges of user memory'); "
-            "LTP "
-            "testcases/kernel/syscalls/vmsplice/vmsplice03.c",
-            ForSplice, 10) {}
+class VmspliceFromPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {queued_.Step(*rc::gen::inRange<uint64_t>(1, 4 * PIPE_BUF))};
@@ -191,14 +166,10 @@ class VmspliceFromPipeProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam queued_{this, 0, "the pipe holds %s", 100};
 };
-
-IPCSPEC_REGISTER_PROPERTY(TeeDuplicateProperty);
-IPCSPEC_REGISTER_PROPERTY(TeeEinvalProperty);
-IPCSPEC_REGISTER_PROPERTY(VmspliceToPipeProperty);
-IPCSPEC_REGISTER_PROPERTY(VmspliceFromPipeProperty);
+IPCSPEC_REGISTER_PROPERTY(VmspliceFromPipeProperty, "VMSPLICE-FROM-PIPE",
+                          {.applies = ForSplice, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

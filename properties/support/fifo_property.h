@@ -31,7 +31,6 @@ namespace ipcspec::props {
 // A FIFO-* property that opens a new node itself.
 class FifoProperty : public NamedProperty {
  public:
-  using NamedProperty::NamedProperty;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
 
  protected:
@@ -42,7 +41,6 @@ class FifoProperty : public NamedProperty {
 // end O_NONBLOCK) and bytes queued in it (OpenQueued).
 class QueuedFifoProperty : public NamedProperty {
  public:
-  using NamedProperty::NamedProperty;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
 
  protected:

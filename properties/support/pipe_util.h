@@ -63,7 +63,6 @@ bool NewPipeWithFlags(const Transport& t, const std::string& dir, int flags, Pip
 //   };
 class PipeProperty : public NamedProperty {
  public:
-  using NamedProperty::NamedProperty;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
 
  protected:

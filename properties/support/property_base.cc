@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/sandbox.h"
+#include "properties/support/catalogue.h"
 
 namespace ipcspec::props {
 
@@ -16,6 +17,18 @@ std::string SayYesNo(uint64_t v) { return v != 0 ? "yes" : "no"; }
 
 std::string_view NameOf(std::span<const std::string_view> names, uint64_t v) {
   return names.empty() ? std::string_view("?") : names[v % names.size()];
+}
+
+std::string_view NamedProperty::summary() const {
+  if (!catalogued_) return summary_;
+  const Prose* prose = FindProse(id_);
+  return prose != nullptr ? std::string_view(prose->summary) : std::string_view();
+}
+
+std::string_view NamedProperty::reference() const {
+  if (!catalogued_) return reference_;
+  const Prose* prose = FindProse(id_);
+  return prose != nullptr ? std::string_view(prose->reference) : std::string_view();
 }
 
 rc::Gen<std::vector<ipcspec::Step>> NamedProperty::Steps(const Transport&) const {

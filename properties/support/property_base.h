@@ -1,20 +1,19 @@
 // properties/support/property_base.h: the base every built-in property
-// derives from: its identity, fixed at construction, and its typed, named
+// derives from: its identity, given by its registration, and its typed, named
 // parameters, so that each knob is declared once and a counterexample reads
 // as words ("the signal is SIGUSR1", "it is sent 3 times"), never as
 // "parameter 0 = 10".
 //
-//   class IgnoreProperty : public NamedProperty {
-//    public:
-//     IgnoreProperty() : NamedProperty("SIG-IGNORE", "statement", "reference") {}
+//   class IgnoreProperty final : public NamedProperty {
 //     Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
 //       const int sig = signal_.Of(s);   // the generated value, or the fallback
 //       ...
 //     }
-//    private:
 //     const Param<int> signal_{this, 0, "the signal is %s", SIGUSR1, PlaySignal(), SaySignal};
 //     const Param<int> times_{this, 1, "it is sent %s times", 3, rc::gen::inRange(1, 20)};
 //   };
+//   // prose: signal/catalogue.json
+//   IPCSPEC_REGISTER_PROPERTY(IgnoreProperty, "SIG-IGNORE");
 //
 // A parameter declared with a generator is drawn by NamedProperty::Steps(),
 // one step each, in the order they are declared; a property whose steps
@@ -159,21 +158,46 @@ class SendWords {
 // The applicability of a property that holds for every transport.
 inline Applicability EveryTransport(const Transport&) { return Applicability::Yes(); }
 
-// A property's identity, fixed at construction, and its parameters. It
-// applies to the transports `applies` accepts (every one when null) and makes
-// `examples` examples in a default run (Property's default when 0):
+// A property's identity and its parameters. A built-in property is only
+// its behaviour; its registration gives it its ID and what Registration
+// holds: the transports it applies to (every one when null) and how many
+// examples a default run makes (the family's default when 0):
 //
-//   UnlinkFdProperty()
-//       : NamedProperty("SHM-UNLINK-FD", "statement", "reference", ForPosix, 10) {}
+//   class UnlinkFdProperty final : public NamedProperty {
+//     Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override;
+//   };
+//   IPCSPEC_REGISTER_PROPERTY(UnlinkFdProperty, "SHM-UNLINK-FD",
+//                             {.applies = ForPosix, .examples = 10});
+//
+// A built-in property's summary and reference are the entry for its ID in
+// the catalogue.json of its folder (support/catalogue.h), read on the first
+// call to summary() or reference(). A property of a test or a benchmark may
+// carry its own instead:
+//
+//   LeakProperty() : NamedProperty("T-LEAK", "leaves one object behind", "") {}
 class NamedProperty : public Property {
  public:
   using AppliesFn = Applicability (*)(const Transport& t);
+  // What a registration says about a built-in property besides its ID.
+  struct Registration {
+    AppliesFn applies = nullptr;  // every transport when null
+    int examples = 0;             // DefaultExamples(); the family's default when 0
+  };
+  // A built-in property: IPCSPEC_REGISTER_PROPERTY gives it its identity.
+  NamedProperty() = default;
   NamedProperty(std::string_view id, std::string_view summary, std::string_view reference,
                 AppliesFn applies = nullptr, int examples = 0)
-      : id_(id), summary_(summary), reference_(reference), applies_(applies), examples_(examples) {}
+      : id_(id),
+        summary_(summary),
+        reference_(reference),
+        catalogued_(false),
+        applies_(applies),
+        examples_(examples) {}
   std::string_view id() const override { return id_; }
-  std::string_view summary() const override { return summary_; }
-  std::string_view reference() const override { return reference_; }
+  // From the catalogue for a built-in property ("" when it has no entry,
+  // which tests/catalogue_test.cc reports).
+  std::string_view summary() const override;
+  std::string_view reference() const override;
   Applicability AppliesTo(const Transport& t) const override {
     return applies_ != nullptr ? applies_(t) : Applicability::Yes();
   }
@@ -191,13 +215,26 @@ class NamedProperty : public Property {
   // Called by SendWords' constructor.
   void SetSendWords(std::string_view words) { send_words_ = words; }
 
+ protected:
+  // The examples its registration gave it (0 when it gave none), for a
+  // family with its own default.
+  int registered_examples() const { return examples_; }
+  // Called by IPCSPEC_REGISTER_PROPERTY before the property is registered.
+  friend struct ::ipcspec::internal::PropertyRegistrar;
+  void SetIdentity(std::string_view id, const Registration& r) {
+    id_ = id;
+    applies_ = r.applies;
+    examples_ = r.examples;
+  }
+
  private:
   std::string SayParam(const ipcspec::Step& s) const;
   std::string SaySend(const ipcspec::Step& s) const;
 
   std::string_view id_, summary_, reference_;
-  AppliesFn applies_;
-  int examples_;
+  bool catalogued_ = true;  // summary_ and reference_ are unused: the catalogue has them
+  AppliesFn applies_ = nullptr;
+  int examples_ = 0;
   std::vector<ParamInfo> params_;
   std::string_view send_words_;  // empty: send steps are said as Property says them
 };

@@ -83,6 +83,13 @@ std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m,
   return std::nullopt;
 }
 
+std::optional<Verdict> CreateFilled(NamedObject& obj, uint64_t size) {
+  Mapping m;
+  if (auto broken = CreateMapped(obj, size, m)) return broken;
+  Fill(m.bytes(), size, 1, 0);
+  return std::nullopt;
+}
+
 Mapping MapShared(int fd, size_t len, int prot) {
   return Mapping(::mmap(nullptr, len, prot != 0 ? prot : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
                  len);

@@ -77,6 +77,10 @@ Mapping MapShared(int fd, size_t len, int prot = 0);  // 0: read and write
 //   if (auto broken = CreateMapped(obj, size, m)) return *broken;
 std::optional<Verdict> CreateMapped(NamedObject& obj, uint64_t size, Mapping& m,
                                     uint64_t map_len = 0);
+// A new POSIX object of `size` bytes in `obj` holding pattern 1 (Fill(p,
+// size, 1, 0)), written through a mapping that is gone again on return; the
+// Broken verdict when a step fails.
+std::optional<Verdict> CreateFilled(NamedObject& obj, uint64_t size);
 Mapping Attach(int id, int flags = 0, const void* at = nullptr);
 
 // A System V segment id, removed (IPC_RMID) on destruction if it still exists.

@@ -21,16 +21,7 @@ namespace {
 constexpr std::string_view kBlockedCallers[] = {"receivers in msgrcv on an empty queue",
                                                 "senders in msgsnd on a full queue"};
 
-class RemovedProperty : public NamedProperty {
- public:
-  RemovedProperty()
-      : NamedProperty(
-            "SYSV-MSG-EIDRM",
-            "IPC_RMID while processes are blocked in msgrcv (empty queue) or msgsnd (full queue) "
-            "wakes every one of them with EIDRM",
-            "msgrcv(2)/msgsnd(2) EIDRM; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv06.c "
-            "(a blocked msgrcv), ipc/msgsnd/msgsnd06.c (a blocked msgsnd on a full queue)",
-            ForSysvMsg, 10) {}
+class RemovedProperty final : public NamedProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool senders = senders_.Of(s);
     const int blocked = std::clamp(blocked_.Of(s), 1, 8);
@@ -77,26 +68,16 @@ class RemovedProperty : public NamedProperty {
     return ps.Join();
   }
 
- private:
   const ChoiceParam<bool> senders_{this, 0, "the blocked callers are %s", false, kBlockedCallers};
   const Param<int> blocked_{this, 1, "processes blocked before IPC_RMID: %s", 1,
                             rc::gen::inRange(1, 4)};
 };
+IPCSPEC_REGISTER_PROPERTY(RemovedProperty, "SYSV-MSG-EIDRM",
+                          {.applies = ForSysvMsg, .examples = 10});
 
 long ZeroTypeOf(uint64_t msg) { return static_cast<long>(msg % 3 + 1); }
 
-class ZeroLengthProperty : public NamedProperty {
- public:
-  ZeroLengthProperty()
-      : NamedProperty(
-            "SYSV-MSG-ZERO",
-            "zero-length messages are legal: msgsnd(msgsz 0) queues one (msg_qnum counts it, "
-            "msg_cbytes does not grow), msgrcv returns 0 with its type and writes no text; the "
-            "messages around it keep their type, length and every byte, in order",
-            "msgsnd(2) ('msgsz ... a nonnegative integer value'; msg_qnum, msg_cbytes), msgrcv(2) "
-            "(returns 'the number of bytes actually copied into the mtext array'); POSIX "
-            "msgsnd() ('msgsz ... can range from 0 to a system-imposed maximum')",
-            ForSysvMsg) {}
+class ZeroLengthProperty final : public NamedProperty {
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) {
       return absl::StrFormat("msgsnd of message %d, type %d: %s", s.arg, ZeroTypeOf(s.arg),
@@ -137,7 +118,6 @@ class ZeroLengthProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   // Receives the next message with msgtyp 0 into a buffer filled with a
   // canary; "" when it is `m` exactly, with no byte written past its length.
   static std::string ReceiveWhole(int id, const Sent& m) {
@@ -166,9 +146,7 @@ class ZeroLengthProperty : public NamedProperty {
     return "";
   }
 };
-
-IPCSPEC_REGISTER_PROPERTY(RemovedProperty);
-IPCSPEC_REGISTER_PROPERTY(ZeroLengthProperty);
+IPCSPEC_REGISTER_PROPERTY(ZeroLengthProperty, "SYSV-MSG-ZERO", {.applies = ForSysvMsg});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -51,18 +51,14 @@ std::string Name(const Msg& m) {
 
 // Model steps: kPriority(type) + kSend(size, n) is a send; kTryRecv with
 // arg = msgtyp (two's complement) and size = 1 for MSG_EXCEPT is a receive.
-class SelectProperty : public NamedProperty {
+// SYSV-MSG-TYPE (Mix::kTypes), SYSV-MSG-EXCEPT (kExcept), SYSV-MSG-FIFO
+// (kOneType).
+class SelectProperty final : public NamedProperty {
  public:
   enum class Mix { kTypes, kExcept, kOneType };
-  SelectProperty(std::string_view id, std::string_view summary, Mix mix)
-      : NamedProperty(
-            id, summary,
-            "msgrcv(2) msgtyp (0: the first message; > 0: the first of that type, or with "
-            "MSG_EXCEPT of another type; < 0: the first of the lowest type <= |msgtyp|); POSIX "
-            "msgrcv(); LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv07.c (msgtyp zero, "
-            "positive, negative, MSG_EXCEPT), msgrcv02.c (ENOMSG with IPC_NOWAIT)",
-            ForSysvMsg),
-        mix_(mix) {}
+  explicit SelectProperty(Mix mix) : mix_(mix) {}
+
+ private:
   std::string DescribeStep(const Step& s) const override {
     switch (s.op) {
       case Op::kPriority:
@@ -157,45 +153,16 @@ class SelectProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   Mix mix_;
 };
+IPCSPEC_REGISTER_PROPERTY(SelectProperty, "SYSV-MSG-TYPE", {.applies = ForSysvMsg},
+                          SelectProperty::Mix::kTypes);
+IPCSPEC_REGISTER_PROPERTY(SelectProperty, "SYSV-MSG-EXCEPT", {.applies = ForSysvMsg},
+                          SelectProperty::Mix::kExcept);
+IPCSPEC_REGISTER_PROPERTY(SelectProperty, "SYSV-MSG-FIFO", {.applies = ForSysvMsg},
+                          SelectProperty::Mix::kOneType);
 
-class TypesProperty : public SelectProperty {
- public:
-  TypesProperty()
-      : SelectProperty(
-            "SYSV-MSG-TYPE",
-            "msgrcv msgtyp 0 takes the first message, >0 the first of that type, <0 the first of "
-            "the lowest type <= |msgtyp|; no match with IPC_NOWAIT is ENOMSG",
-            Mix::kTypes) {}
-};
-class ExceptProperty : public SelectProperty {
- public:
-  ExceptProperty()
-      : SelectProperty("SYSV-MSG-EXCEPT",
-                       "msgrcv with MSG_EXCEPT and msgtyp > 0 takes the first message "
-                       "whose type differs from msgtyp (mixed with the other selections)",
-                       Mix::kExcept) {}
-};
-class FifoTypeProperty : public SelectProperty {
- public:
-  FifoTypeProperty()
-      : SelectProperty("SYSV-MSG-FIFO",
-                       "messages of one type are received in the order sent, whole",
-                       Mix::kOneType) {}
-};
-
-class NoErrorProperty : public NamedProperty {
- public:
-  NoErrorProperty()
-      : NamedProperty(
-            "SYSV-MSG-TRUNC",
-            "a message longer than msgsz: with MSG_NOERROR it is received truncated to msgsz and "
-            "removed; without, msgrcv gives E2BIG and the message stays queued, in place",
-            "msgrcv(2) MSG_NOERROR, E2BIG; LTP testcases/kernel/syscalls/ipc/msgrcv/msgrcv02.c "
-            "(E2BIG), msgrcv07.c (MSG_NOERROR truncates)",
-            ForSysvMsg) {}
+class NoErrorProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       const uint64_t size = *rc::gen::inRange<uint64_t>(1, kMaxText + 1);
@@ -246,23 +213,14 @@ class NoErrorProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const BytesParam size_{this, 0, "the first message has %s", 100};
   const BytesParam msgsz_{this, 1, "msgrcv's msgsz is %s (shorter)", 10};
   const Param<bool> noerror_{this, 2, "with MSG_NOERROR: %s", false, SayYesNo};
   const Param<int> behind_{this, 3, "5-byte messages queued behind it: %s", 1};
 };
+IPCSPEC_REGISTER_PROPERTY(NoErrorProperty, "SYSV-MSG-TRUNC", {.applies = ForSysvMsg});
 
-class NoWaitProperty : public NamedProperty {
- public:
-  NoWaitProperty()
-      : NamedProperty(
-            "SYSV-MSG-NOWAIT",
-            "IPC_NOWAIT: msgrcv on an empty queue gives ENOMSG; msgsnd gives EAGAIN exactly when "
-            "the message would take the queue past msg_qbytes, queueing nothing",
-            "msgsnd(2) EAGAIN/msg_qbytes, msgrcv(2) ENOMSG; LTP testcases/kernel/syscalls/ipc/"
-            "msgsnd/msgsnd05.c (EAGAIN at msg_qbytes), ipc/msgrcv/msgrcv02.c (ENOMSG)",
-            ForSysvMsg) {}
+class NoWaitProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
       std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
@@ -310,16 +268,10 @@ class NoWaitProperty : public NamedProperty {
     return Verdict::Pass();
   }
 
- private:
   const SendWords sends_{this, "msgsnd of message %d with IPC_NOWAIT: %s"};
   const BytesParam qbytes_{this, 0, "msg_qbytes is set to %s", 1000};
 };
-
-IPCSPEC_REGISTER_PROPERTY(TypesProperty);
-IPCSPEC_REGISTER_PROPERTY(ExceptProperty);
-IPCSPEC_REGISTER_PROPERTY(FifoTypeProperty);
-IPCSPEC_REGISTER_PROPERTY(NoErrorProperty);
-IPCSPEC_REGISTER_PROPERTY(NoWaitProperty);
+IPCSPEC_REGISTER_PROPERTY(NoWaitProperty, "SYSV-MSG-NOWAIT", {.applies = ForSysvMsg});
 
 }  // namespace
 }  // namespace ipcspec::props

@@ -3,8 +3,15 @@
 // A property generates scenarios (rapidcheck) and judges one scenario inside
 // a sandboxed case process. Register it from its own file:
 //
-//   class OrderProperty : public Property { ... };
-//   IPCSPEC_REGISTER_PROPERTY(OrderProperty);
+//   class NothingProperty : public Property { ... };
+//   IPCSPEC_REGISTER_PROPERTY(NothingProperty);
+//
+// A built-in property (properties/support/property_base.h) gets its
+// identity from its registration instead of a constructor: its ID, then what
+// its type's Registration holds (examples, transports), then any arguments
+// of its constructor:
+//
+//   IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty, "SIG-HANDLE-INFO", {.examples = 25});
 //
 // AppliesTo() says, for a transport that it does not apply to, which
 // capability excludes it; the report shows that reason.
@@ -14,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ipcspec/sandbox.h"
@@ -75,12 +83,31 @@ struct PropertyRegistrar {
   explicit PropertyRegistrar(std::unique_ptr<Property> p) {
     PropertyRegistry::Global().Add(std::move(p));
   }
+  // The property IPCSPEC_REGISTER_PROPERTY(Type) registers: a T.
+  template <typename T>
+  static std::unique_ptr<T> Make() {
+    return std::make_unique<T>();
+  }
+  // The property IPCSPEC_REGISTER_PROPERTY(Type, id, registration, args...)
+  // registers: a T made from `args`, then given `id` and `r` by its
+  // SetIdentity, which it keeps protected for this registrar (a friend).
+  template <typename T, typename... Args>
+  static std::unique_ptr<T> Make(std::string_view id, typename T::Registration r = {},
+                                 Args&&... args) {
+    auto p = std::make_unique<T>(std::forward<Args>(args)...);
+    p->SetIdentity(id, r);
+    return p;
+  }
 };
 }  // namespace internal
 
 }  // namespace ipcspec
 
-#define IPCSPEC_REGISTER_PROPERTY(Type) \
-  static ::ipcspec::internal::PropertyRegistrar ipcspec_property_##Type { std::make_unique<Type>() }
+#define IPCSPEC_PROPERTY_CAT_(a, b) a##b
+#define IPCSPEC_PROPERTY_NAME_(line) IPCSPEC_PROPERTY_CAT_(ipcspec_property_, line)
+#define IPCSPEC_REGISTER_PROPERTY(Type, ...)                                       \
+  static ::ipcspec::internal::PropertyRegistrar IPCSPEC_PROPERTY_NAME_(__LINE__) { \
+    ::ipcspec::internal::PropertyRegistrar::Make<Type>(__VA_ARGS__)                \
+  }
 
 #endif  // IPCSPEC_PROPERTY_H_

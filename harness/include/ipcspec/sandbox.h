@@ -243,7 +243,24 @@ void RunChildExitHook();
 // own report pipe, so what follows is done as by an unrelated process.
 void CloseInheritedDescriptors();
 
-// A futex barrier in shared anonymous memory, made before fork.
+// Shared anonymous memory for participants to publish results to each other
+// or to the case process; made before fork, unmapped on destruction
+// (move-only).
+class SharedMemory {
+ public:
+  explicit SharedMemory(size_t size);
+  void* data() const { return data_.get(); }
+  size_t size() const { return data_.get_deleter().size; }
+
+ private:
+  struct Unmap {
+    size_t size;
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<void, Unmap> data_;
+};
+
+// A futex barrier in SharedMemory, made before fork.
 //
 //   ProcessBarrier b(3);            // in the case process
 //   // in each of the 3 participants:
@@ -251,33 +268,18 @@ void CloseInheritedDescriptors();
 class ProcessBarrier {
  public:
   explicit ProcessBarrier(uint32_t parties);
-  ~ProcessBarrier();
-  ProcessBarrier(const ProcessBarrier&) = delete;
-  ProcessBarrier& operator=(const ProcessBarrier&) = delete;
   bool Wait(const Deadline& deadline);
   // Arrives without waiting, on behalf of a party that will never come
   // (one that was killed).
   void Arrive();
 
  private:
+  // The count of arrivals, in memory_.
+  std::atomic<uint32_t>* arrived() const {
+    return static_cast<std::atomic<uint32_t>*>(memory_.data());
+  }
   uint32_t parties_;
-  std::atomic<uint32_t>* arrived_;
-};
-
-// Shared anonymous memory for participants to publish results to each other
-// or to the case process; made before fork.
-class SharedMemory {
- public:
-  explicit SharedMemory(size_t size);
-  ~SharedMemory();
-  SharedMemory(const SharedMemory&) = delete;
-  SharedMemory& operator=(const SharedMemory&) = delete;
-  void* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  void* data_;
-  size_t size_;
+  SharedMemory memory_;
 };
 
 }  // namespace ipcspec
