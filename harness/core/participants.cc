@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,12 +77,17 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
     return false;
   }
   FileDescriptor r(fds[0]), w(fds[1]);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     spawn_error_ = Verdict::Broken(absl::StrCat("fork for ", name, ": ", ErrnoName(errno)));
     return false;
   }
   if (pid == 0) {
+    // A participant ends with its case: a case process killed from outside
+    // (its fork server stopped by a signal) leaves none behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
     r.reset();
     g_report_fd = w.get();
     g_watch_fd = board_->wake_fd();
