@@ -91,11 +91,6 @@ std::span<const std::byte> MpPayloadView(const Capabilities& c, uint32_t w, uint
   return props::ModelPayloadView(c, MessageOf(w, k), size);
 }
 
-std::vector<std::byte> MpPayload(const Capabilities& c, uint32_t w, uint64_t k, uint64_t size) {
-  const std::span<const std::byte> v = MpPayloadView(c, w, k, size);
-  return std::vector<std::byte>(v.begin(), v.end());
-}
-
 size_t MpMismatch(uint32_t w, uint64_t k, uint64_t off, std::span<const std::byte> got) {
   return props::ModelPayloadMismatch(MessageOf(w, k), off, got);
 }

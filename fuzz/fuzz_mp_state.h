@@ -87,7 +87,6 @@ struct MpScript {
 // (then zeros). The view is valid until the next call on this thread.
 std::span<const std::byte> MpPayloadView(const Capabilities& c, uint32_t w, uint64_t k,
                                          uint64_t size);
-std::vector<std::byte> MpPayload(const Capabilities& c, uint32_t w, uint64_t k, uint64_t size);
 // Where `got` stops being bytes `off`.. of writer w's message k (a byte
 // stream or messages, not a counter), got.size() when it does not; no copy
 // of the message is made.

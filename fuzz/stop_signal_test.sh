@@ -7,7 +7,7 @@
 # its directories are there (so the check below could fail), sends the
 # signal, reads the target's output to its end (the cleaner holds it open
 # until it is done: no clock is waited on), and checks that TMPDIR holds no
-# ipcspec entry. Run by ctest in the fuzz build (FuzzStopSignal).
+# ipcspec entry and that no process of the run is alive. Run by ctest in the fuzz build (FuzzStopSignal).
 #
 #   fuzz/stop_signal_test.sh build/fuzz/fuzz corpus pipe pipe_mp
 set -euo pipefail
@@ -43,6 +43,10 @@ for t in "$@"; do
     status=0
     wait "$pid" || status=$?
     left="$(ls -A "$run/tmp" | tr '\n' ' ')"
+    # Every process of the run held the output open to its exit (a zombie
+    # has no command line, so only the living match).
+    alive="$(pgrep -f -- "$run/corpus" | tr '\n' ' ' || true)"
+    [ -n "$alive" ] && left="$left processes $alive"
     if [ "$inited" = 1 ] && [ "$made" -ge 1 ] && [ -z "$left" ] &&
         grep -qE 'run interrupted|exiting as requested' "$run/log"; then
       echo "fuzz_$t SIG$sig: $made ipcspec directories while running, none after (exit $status)"

@@ -40,7 +40,7 @@ class MpReaderTest : public ::testing::Test {
   }
   // Feeds writer w's message k, as the transport would deliver it.
   std::string Deliver(uint32_t w, uint64_t k) {
-    return reader_->OnData(MpPayload(caps_, w, k, script_.sends[w][k].size));
+    return reader_->OnData(MpPayloadView(caps_, w, k, script_.sends[w][k].size));
   }
   std::string Empty() { return reader_->OnData({}); }
 
