@@ -249,15 +249,10 @@ class QueueModel : public CapsModel {
     if (sent != size) {
       return absl::StrFormat("%d of %d bytes of a message reported sent", sent, size);
     }
-    uint64_t sure_bytes = 0, sure_count = 0;
-    for (const Entry& e : q_) {
-      if (e.maybe) continue;
-      sure_bytes += e.size;
-      ++sure_count;
-    }
-    if (std::string e = PastBound(c_, sure_bytes, sure_count, size); !e.empty()) return e;
+    if (std::string e = PastBound(c_, sure_bytes_, sure_count_, size); !e.empty()) return e;
     q_.push_back({msg, size, !c_.reliable});
     bytes_ += size;
+    if (c_.reliable) Count(q_.back(), true);
     return "";
   }
 
@@ -290,8 +285,18 @@ class QueueModel : public CapsModel {
     bool maybe;  // may be gone
   };
 
-  bool Owed() const {
-    return std::any_of(q_.begin(), q_.end(), [](const Entry& e) { return !e.maybe; });
+  bool Owed() const { return sure_count_ > 0; }
+  // Adds an entry that cannot be gone to the counts of those (or takes it
+  // away), kept as entries come, go and become maybe-gone, so that no step
+  // walks the queue.
+  void Count(const Entry& e, bool add) {
+    if (add) {
+      ++sure_count_;
+      sure_bytes_ += e.size;
+    } else {
+      --sure_count_;
+      sure_bytes_ -= e.size;
+    }
   }
   // The messages that may come next: in order, up to and with the first
   // one that cannot be gone; unordered, any.
@@ -310,6 +315,7 @@ class QueueModel : public CapsModel {
   void Forget(size_t n) {  // the first n entries are gone
     for (size_t i = 0; i < n; ++i) {
       bytes_ -= q_.front().size;
+      if (!q_.front().maybe) Count(q_.front(), false);
       gone_.push_back(q_.front().msg);
       q_.pop_front();
     }
@@ -359,13 +365,18 @@ class QueueModel : public CapsModel {
       Forget(1);  // the front did not fit: it is consumed
       return "";
     }
-    for (size_t i = 0; i < n; ++i) q_[i].maybe |= q_[i].size > cap;  // refused: may be gone
+    for (size_t i = 0; i < n; ++i) {  // refused: may be gone
+      if (q_[i].maybe || q_[i].size <= cap) continue;
+      Count(q_[i], false);
+      q_[i].maybe = true;
+    }
     return "";
   }
 
   std::deque<Entry> q_;
   std::deque<uint64_t> gone_;  // recently received, to name duplicates
   uint64_t bytes_ = 0;
+  uint64_t sure_count_ = 0, sure_bytes_ = 0;  // entries that cannot be gone
 };
 
 class CounterModel : public CapsModel {
