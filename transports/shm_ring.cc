@@ -358,6 +358,11 @@ void ShmRingInit(void* base) {
 
 void* ShmRingSyncArea(void* base) { return AsShared(base)->sync; }
 
+CreatorMapping::CreatorMapping(ShmMapping mapping)
+    : mapping_(std::move(mapping)), pid_(::getpid()) {}
+
+ShmMapping CreatorMapping::ForOpen() const { return ::getpid() == pid_ ? mapping_ : nullptr; }
+
 absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mapping,
                                                     std::unique_ptr<ShmSync> sync) {
   Shared* s = AsShared(mapping.get());
