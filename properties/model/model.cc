@@ -15,8 +15,10 @@ namespace {
 constexpr size_t kCounterSize = sizeof(uint64_t);
 constexpr uint64_t kMaxPayload = uint64_t{2} << 20;  // over any max_message used
 constexpr uint32_t kWriter = 1;                      // the payload pattern's writer id
-// ModelPayloadView keeps the patterns of the first messages, up to a size.
-constexpr uint64_t kCachedMessages = 256, kCachedBytes = uint64_t{1} << 18;
+// ModelPayloadView keeps the patterns of the first messages, up to a size:
+// as many messages as a fuzz input may send (512 steps), whose patterns were
+// otherwise computed again for every send and every receive.
+constexpr uint64_t kCachedMessages = 512, kCachedBytes = uint64_t{1} << 18;
 
 }  // namespace
 
