@@ -182,11 +182,15 @@ class StreamModel : public CapsModel {
       segments_.clear();
       return "";
     }
-    const std::string want =
-        absl::StrFormat("expected 1 to %d bytes (%s)", std::min<uint64_t>(cap, buffered), Where());
-    if (rc != 0) return absl::StrFormat("%s, got %s", want, Errno(rc));
+    // Made only for a failure: formatting it for every receive was two
+    // strings on the heap per step.
+    auto want = [&] {
+      return absl::StrFormat("expected 1 to %d bytes (%s)", std::min<uint64_t>(cap, buffered),
+                             Where());
+    };
+    if (rc != 0) return absl::StrFormat("%s, got %s", want(), Errno(rc));
     if (got.empty() || got.size() > std::min<uint64_t>(cap, buffered)) {
-      return absl::StrFormat("%s, got %d bytes", want, got.size());
+      return absl::StrFormat("%s, got %d bytes", want(), got.size());
     }
     size_t done = 0;
     for (const Segment& seg : segments_) {
@@ -197,10 +201,11 @@ class StreamModel : public CapsModel {
       const size_t n = std::min<uint64_t>(seg.len - off, got.size() - done);
       const size_t k = ModelPayloadMismatch(seg.msg, off, got.subspan(done, n));
       if (k < n) {
+        const std::string expected = want();
         read_pos_ += done + k;
         std::string where = Where();
         read_pos_ -= done + k;
-        return absl::StrFormat("%s, got %d bytes that differ from byte %d on (%s)", want,
+        return absl::StrFormat("%s, got %d bytes that differ from byte %d on (%s)", expected,
                                got.size(), done + k, where);
       }
       done += n;
@@ -414,12 +419,12 @@ class CounterModel : public CapsModel {
                              Got(rc, got.size()));
     }
     if (sum_ == 0) return CheckEmpty(c_.peer_close, closed_, waited, rc, got.size());
-    const std::string want = absl::StrFormat("expected the sum %d of %d values", sum_, adds_);
-    if (rc != 0) return absl::StrFormat("%s, got %s", want, Errno(rc));
-    if (got.size() != kCounterSize) return absl::StrFormat("%s, got %d bytes", want, got.size());
+    auto want = [&] { return absl::StrFormat("expected the sum %d of %d values", sum_, adds_); };
+    if (rc != 0) return absl::StrFormat("%s, got %s", want(), Errno(rc));
+    if (got.size() != kCounterSize) return absl::StrFormat("%s, got %d bytes", want(), got.size());
     uint64_t v;
     std::memcpy(&v, got.data(), sizeof v);
-    if (v != sum_) return absl::StrFormat("%s, got %d", want, v);
+    if (v != sum_) return absl::StrFormat("%s, got %d", want(), v);
     sum_ = 0;
     adds_ = 0;
     return "";
