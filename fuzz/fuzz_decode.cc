@@ -44,23 +44,17 @@ class Bytes {
   size_t pos_ = 0;
 };
 
-Scenario DecodeChannel(const std::vector<std::string>& family, std::string_view bytes) {
-  Bytes in(bytes);
-  Scenario s;
-  s.property = "G-MODEL";
-  uint8_t pick = 0;
-  in.U8(&pick);
-  s.transport = family[pick % family.size()];
-  // One allocation: every one is a fresh page under ASan's quarantine.
-  s.steps.reserve(kMaxFuzzSteps);
+// The steps of a channel input, decoded into `steps` (emptied first).
+void DecodeChannelSteps(Bytes& in, std::vector<Step>& steps) {
+  steps.clear();
   uint64_t msg = 0;
   bool closed = false;
   auto send = [&](uint64_t size) {
-    if (!closed) s.steps.push_back({Op::kTrySend, 1, std::min(size, kMaxFuzzSize), msg++});
+    if (!closed) steps.push_back({Op::kTrySend, 1, std::min(size, kMaxFuzzSize), msg++});
   };
-  auto recv = [&](uint64_t cap) { s.steps.push_back({Op::kTryRecv, 0, cap, 0}); };
+  auto recv = [&](uint64_t cap) { steps.push_back({Op::kTryRecv, 0, cap, 0}); };
   uint8_t b;
-  while (s.steps.size() < kMaxFuzzSteps && in.U8(&b)) {
+  while (steps.size() < kMaxFuzzSteps && in.U8(&b)) {
     const uint8_t a = b & 31;
     uint64_t v;
     uint8_t k;
@@ -69,36 +63,52 @@ Scenario DecodeChannel(const std::vector<std::string>& family, std::string_view 
         send(kSizes[a]);
         break;
       case 1:
-        if (!in.U16(&v)) return s;
+        if (!in.U16(&v)) return;
         send((uint64_t{a} << 16) | v);
         break;
       case 2:
         recv(kCaps[a]);
         break;
       case 3:
-        if (!in.U16(&v)) return s;
+        if (!in.U16(&v)) return;
         recv(v + 1);
         break;
       case 4:
-        s.steps.push_back({Op::kWait, 0, uint64_t{(a & 3u) + 1}, 0});
+        steps.push_back({Op::kWait, 0, uint64_t{(a & 3u) + 1}, 0});
         break;
       case 5:
         if (closed) {
           recv(0);
         } else {
-          s.steps.push_back({Op::kClose, 1, 0, 0});
+          steps.push_back({Op::kClose, 1, 0, 0});
           closed = true;
         }
         break;
       case 6:
-        if (!in.U8(&k)) return s;
-        for (int i = 0; i <= a && s.steps.size() < kMaxFuzzSteps; ++i) send(kSizes[k & 31]);
+        if (!in.U8(&k)) return;
+        for (int i = 0; i <= a && steps.size() < kMaxFuzzSteps; ++i) send(kSizes[k & 31]);
         break;
       case 7:
-        for (int i = 0; i <= a && s.steps.size() < kMaxFuzzSteps; ++i) recv(0);
+        for (int i = 0; i <= a && steps.size() < kMaxFuzzSteps; ++i) recv(0);
         break;
     }
   }
+}
+
+Scenario DecodeChannel(const std::vector<std::string>& family, std::string_view bytes) {
+  Bytes in(bytes);
+  Scenario s;
+  s.property = "G-MODEL";
+  uint8_t pick = 0;
+  in.U8(&pick);
+  s.transport = family[pick % family.size()];
+  // Decoded into a vector kept from input to input, then copied into one of
+  // the exact size: growing one step by step, or reserving kMaxFuzzSteps,
+  // was fresh memory (page faults) for every input under ASan's quarantine.
+  thread_local std::vector<Step> steps;
+  if (steps.capacity() < kMaxFuzzSteps) steps.reserve(kMaxFuzzSteps);
+  DecodeChannelSteps(in, steps);
+  s.steps.assign(steps.begin(), steps.end());
   return s;
 }
 

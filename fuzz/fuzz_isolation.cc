@@ -1,5 +1,6 @@
 #include "fuzz/fuzz_isolation.h"
 
+#include <fcntl.h>
 #include <mqueue.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -26,11 +27,14 @@ bool g_scratch_mounted = false;
 // Isolated: the namespace's counts and the scratch directory's size while
 // they were still empty (a tmpfs directory's size counts its entries).
 IpcCounts g_empty;
-off_t g_empty_scratch = -1;
+int64_t g_empty_scratch = -1;
+// Isolated: /dev/shm, the mqueue mount and the scratch directory, opened
+// once, so that the counts after each input are fstat calls, not path
+// lookups.
+int g_shm_fd = -1, g_mq_fd = -1, g_scratch_fd = -1;
 
-off_t ScratchSize() {
-  struct stat st;
-  return ::stat(FuzzScratchDir().c_str(), &st) == 0 ? st.st_size : -1;
+int OpenDir(const std::string& path) {
+  return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 std::string SysvItem(const SysvObject& o) {
@@ -48,7 +52,9 @@ std::set<std::string> Everything() {
 
 // Isolated: whether anything at all is there, from counters alone
 // (inventory.h's IpcCounts), as the fork server judges its namespace.
-bool AnythingPresent() { return CountIpc(g_mq_dir) != g_empty || ScratchSize() != g_empty_scratch; }
+bool AnythingPresent() {
+  return CountIpcAt(g_shm_fd, g_mq_fd) != g_empty || OpenDirSize(g_scratch_fd) != g_empty_scratch;
+}
 
 // Removes one item named as Everything() names it (isolated only).
 void Remove(const std::string& item) {
@@ -134,8 +140,11 @@ std::string EnterFuzzIsolation() {
       RemoveWhenGone(mq);
       if (::mount("mqueue", mq.c_str(), "mqueue", 0, nullptr) == 0) g_mq_dir = mq;
     }
-    g_empty = CountIpc(g_mq_dir);
-    g_empty_scratch = ScratchSize();
+    g_shm_fd = OpenDir("/dev/shm");
+    g_mq_fd = OpenDir(g_mq_dir);
+    g_scratch_fd = OpenDir(scratch);
+    g_empty = CountIpcAt(g_shm_fd, g_mq_fd);
+    g_empty_scratch = OpenDirSize(g_scratch_fd);
     g_isolated = g_scratch_mounted && g_mq_dir == mq && g_empty.known() && g_empty_scratch >= 0;
     return new std::string(
         absl::StrCat("private IPC and mount namespace, own /dev/shm, mqueue at ", g_mq_dir,

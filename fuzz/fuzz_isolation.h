@@ -7,7 +7,7 @@
 // so after an input "anything present" is a leak, and a few counters tell
 // it without reading any file: the SysV in-use counts (MSG_INFO, SHM_INFO,
 // SEM_INFO) and the sizes of the three tmpfs-like directories (a size counts
-// entries), compared with what they were in the fresh namespace (CountIpc,
+// entries), compared with what they were in the fresh namespace (CountIpcAt,
 // ipcspec/inventory.h). Names are listed only when a count moved.
 // Without the namespace (not root, IPCSPEC_FUZZ_SHARED=1), the names are
 // compared before and after each input instead.

@@ -1,7 +1,8 @@
 // posix_shm: the shared-memory ring (shm_ring.h) in a POSIX shared-memory
 // object (shm_open under a unique "/ipcspec-..." name, O_CREAT|O_EXCL, mode
-// 0600, ftruncate, mmap MAP_SHARED). Each End maps the object by name itself
-// and unmaps it when closed; Destroy() unlinks the name.
+// 0600, ftruncate, mmap MAP_SHARED). An End opened in another process maps
+// the object by name itself (in the creating process it shares the creator's
+// mapping) and lets go of it when closed; Destroy() unlinks the name.
 //
 // The wait/post primitive lives in the segment: a process-shared robust
 // mutex per role as the lock (pthread_mutex_clocklock on CLOCK_MONOTONIC; a
@@ -203,12 +204,16 @@ class PosixShmChannel : public Channel {
       : name_(std::move(name)), creator_(std::move(creator)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    FileDescriptor fd(::shm_open(name_.c_str(), O_RDWR | O_CLOEXEC, 0));
-    if (!fd) return ErrnoStatus("shm_open", name_);
-    absl::StatusOr<ShmMapping> mapping = Map(fd.get(), name_);
-    if (!mapping.ok()) return mapping.status();
-    void* area = ShmRingSyncArea(mapping->get());
-    return OpenShmRingEnd(role, *std::move(mapping), std::make_unique<PosixSync>(area));
+    ShmMapping mapping = creator_.ForOpen();
+    if (mapping == nullptr) {
+      FileDescriptor fd(::shm_open(name_.c_str(), O_RDWR | O_CLOEXEC, 0));
+      if (!fd) return ErrnoStatus("shm_open", name_);
+      absl::StatusOr<ShmMapping> own = Map(fd.get(), name_);
+      if (!own.ok()) return own.status();
+      mapping = *std::move(own);
+    }
+    void* area = ShmRingSyncArea(mapping.get());
+    return OpenShmRingEnd(role, std::move(mapping), std::make_unique<PosixSync>(area));
   }
   void Detach() override { creator_.reset(); }
   absl::Status Destroy() override {
@@ -219,7 +224,7 @@ class PosixShmChannel : public Channel {
 
  private:
   std::string name_;
-  ShmMapping creator_;
+  CreatorMapping creator_;
 };
 
 class PosixShmTransport : public TransportBase {

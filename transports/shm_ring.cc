@@ -29,7 +29,7 @@
 namespace ipcspec {
 namespace {
 
-constexpr uint64_t kMagic = 0x3272'6d68'7363'7069;  // "ipcshmr2"
+constexpr uint64_t kMagic = 0x3372'6d68'7363'7069;  // "ipcshmr3"
 constexpr size_t kChunkHeader = 8;
 // The data area: kShmRingCapacity payload bytes in up to kShmRingMaxQueued
 // chunks always fit, headers included.
@@ -59,11 +59,15 @@ struct Shared {
   alignas(64) std::atomic<uint64_t> tail;
   std::atomic<uint64_t> tail_chunks;
   alignas(64) std::atomic<uint32_t> opened[2];  // ends ever opened, by role
-  std::atomic<int32_t> slots[2][kMaxEnds];      // pid of each open end, 0 = free
-  std::atomic<int32_t> waiting[2];              // ends waiting on each event
-  std::atomic<int32_t> lock_owner[2];           // pid holding each lock, 0 = none
-  // The message being reassembled; under the reader lock.
-  uint32_t assembling = 0;
+  // By role, 1 + the highest slot an End ever claimed (raised before the
+  // claim): no slot past it has ever been taken.
+  std::atomic<uint32_t> slots_used[2];
+  std::atomic<int32_t> slots[2][kMaxEnds];  // pid of each open end, 0 = free
+  std::atomic<int32_t> waiting[2];          // ends waiting on each event
+  std::atomic<int32_t> lock_owner[2];       // pid holding each lock, 0 = none
+  // The message being reassembled; under the reader lock (assembling is
+  // also read without it, by a Recv that finds nothing to take).
+  std::atomic<uint32_t> assembling;
   uint32_t assembly_total = 0;
   uint32_t assembly_length = 0;
   alignas(64) std::byte ring[kRingBytes];
@@ -123,9 +127,12 @@ class ShmRingEnd : public End {
 
  private:
   // Opened ends of `role` exist or existed, and none is open now.
+  // Only the slots ever used are looked at: once the writer closed, every
+  // receive asked this of all kMaxEnds slots.
   bool AllGone(int role) const {
-    for (const auto& slot : s_->slots[role]) {
-      if (slot.load() != 0) return false;
+    const uint32_t used = s_->slots_used[role].load();
+    for (uint32_t i = 0; i < used; ++i) {
+      if (s_->slots[role][i].load() != 0) return false;
     }
     return s_->opened[role].load() > 0;
   }
@@ -180,6 +187,13 @@ class ShmRingEnd : public End {
     if (n == 0) return;
     std::memcpy(p, s_->ring + off, first);
     std::memcpy(static_cast<std::byte*>(p) + first, s_->ring, n - first);
+  }
+  // Nothing published, no message half assembled, and a writer may still
+  // send: a Recv that does not block can only give -EAGAIN, and needs no
+  // lock to say so. (Published chunks are read before writers, as in Recv.)
+  bool NothingToTake() const {
+    return s_->head.load(std::memory_order_acquire) == s_->tail.load(std::memory_order_acquire) &&
+           s_->assembling.load() == 0 && !AllGone(kWriter);
   }
   // Consumes chunks until a whole message is in buf (1), the ring has no
   // more chunks (0), or the next message does not fit buf (-EMSGSIZE).
@@ -320,6 +334,9 @@ int ShmRingEnd::Recv(std::span<std::byte> buf, size_t* received, int timeout_ms)
   *received = 0;
   if (me_ != kReader) return -EBADF;
   const bool nonblocking = timeout_ms == 0;
+  // What the locked path would return, without the lock's two system calls
+  // (sysv_shm's semop): the commonest receive of all is one on an empty ring.
+  if (nonblocking && NothingToTake()) return -EAGAIN;
   const absl::Time until = Deadline::FromTimeoutMs(timeout_ms).when();
   if (int r = Lock(nonblocking, until); r != 0) return r;
   absl::Cleanup unlock = [this] { Unlock(); };
@@ -358,6 +375,11 @@ void ShmRingInit(void* base) {
 
 void* ShmRingSyncArea(void* base) { return AsShared(base)->sync; }
 
+CreatorMapping::CreatorMapping(ShmMapping mapping)
+    : mapping_(std::move(mapping)), pid_(::getpid()) {}
+
+ShmMapping CreatorMapping::ForOpen() const { return ::getpid() == pid_ ? mapping_ : nullptr; }
+
 absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mapping,
                                                     std::unique_ptr<ShmSync> sync) {
   Shared* s = AsShared(mapping.get());
@@ -368,6 +390,11 @@ absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mappin
     // Armed before the pid is visible, so a peer never sees an open End
     // whose death would wake nobody.
     if (s->slots[r][i].load() != 0 || sync->Opened(r, i) != 0) continue;
+    // Raised before the claim: a scan up to slots_used misses no taken slot.
+    uint32_t used = s->slots_used[r].load();
+    while (used < static_cast<uint32_t>(i + 1) &&
+           !s->slots_used[r].compare_exchange_weak(used, static_cast<uint32_t>(i + 1))) {
+    }
     int32_t expected = 0;
     if (s->slots[r][i].compare_exchange_strong(expected, pid)) {
       // After the slot: a peer never sees "opened, and none open".

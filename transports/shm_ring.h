@@ -6,7 +6,9 @@
 //   void* base = ...;                    // a fresh zero-filled segment of
 //   ShmRingInit(base);                   // ShmRingSegmentBytes() bytes
 //   MySync::Init(ShmRingSyncArea(base)); // the primitive's own state
-//   ShmMapping m(base, MyUnmap);         // in each process that opens an end
+//   CreatorMapping creator(ShmMapping(base, MyUnmap));
+//   ShmMapping m = creator.ForOpen();    // null in another process: there
+//   if (m == nullptr) m = ShmMapping(MyMap(), MyUnmap);  // it maps its own
 //   auto end = OpenShmRingEnd(Role::kWriter, std::move(m),
 //                             std::make_unique<MySync>(...));
 //   class MyTransport : public TransportBase {
@@ -37,6 +39,8 @@
 // of dead peers, so a crashed writer means end of stream, not a hang.
 #ifndef IPCSPEC_TRANSPORTS_SHM_RING_H_
 #define IPCSPEC_TRANSPORTS_SHM_RING_H_
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <memory>
@@ -105,8 +109,26 @@ void ShmRingInit(void* base);
 // Where ShmSync state lives in the segment: kShmSyncAreaBytes, 64-aligned.
 void* ShmRingSyncArea(void* base);
 
-// This process's view of a segment; the deleter unmaps or detaches it.
-using ShmMapping = std::unique_ptr<void, void (*)(void*)>;
+// This process's view of a segment, shared by the Ends that use it; the
+// deleter unmaps or detaches it when the last one lets go.
+using ShmMapping = std::shared_ptr<void>;
+
+// The mapping a channel made when it created the segment. Ends opened in the
+// creating process while the channel holds it share it: one mapping, and one
+// page fault per page, per process rather than per End (in one process the
+// ring behaves the same through any number of views of it). An End opened in
+// another process (a forked participant) maps the segment itself.
+class CreatorMapping {
+ public:
+  explicit CreatorMapping(ShmMapping mapping);
+  // The creator's mapping for an End opened now, or null.
+  ShmMapping ForOpen() const;
+  void reset() { mapping_.reset(); }
+
+ private:
+  ShmMapping mapping_;
+  pid_t pid_;
+};
 
 // An End over the ring in `mapping`, which it keeps until closed.
 absl::StatusOr<std::unique_ptr<End>> OpenShmRingEnd(Role role, ShmMapping mapping,

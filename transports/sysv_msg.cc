@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
@@ -56,6 +55,13 @@ struct Message {
   long mtype;
   char mtext[kMaxMessage];
 };
+
+// Where a Send or Recv of this thread builds or takes its message: used only
+// within one call, and not a fresh zeroed 8 KiB per End.
+Message& Scratch() {
+  thread_local Message msg;
+  return msg;
+}
 
 std::string KeyString(key_t key) { return absl::StrFormat("0x%08x", static_cast<unsigned>(key)); }
 
@@ -137,17 +143,18 @@ ssize_t WithTimeout(int timeout_ms, Call call) {
 
 class SysvMsgEnd : public End {
  public:
-  SysvMsgEnd(Role role, int id) : role_(role), id_(id), msg_(std::make_unique<Message>()) {}
+  SysvMsgEnd(Role role, int id) : role_(role), id_(id) {}
 
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     *sent = 0;
     if (role_ != Role::kWriter) return -EBADF;
     if (buf.size() > kMaxMessage) return -EMSGSIZE;
-    msg_->mtype = kType;
+    Message& msg = Scratch();
+    msg.mtype = kType;
     // An empty span's data() may be null, which memcpy may not be given.
-    if (!buf.empty()) std::memcpy(msg_->mtext, buf.data(), buf.size());
+    if (!buf.empty()) std::memcpy(msg.mtext, buf.data(), buf.size());
     ssize_t r = WithTimeout(timeout_ms, [&](int flags) {
-      return static_cast<ssize_t>(::msgsnd(id_, msg_.get(), buf.size(), flags));
+      return static_cast<ssize_t>(::msgsnd(id_, &msg, buf.size(), flags));
     });
     if (r < 0) return static_cast<int>(r);
     *sent = buf.size();
@@ -159,12 +166,13 @@ class SysvMsgEnd : public End {
     if (role_ != Role::kReader) return -EBADF;
     const size_t cap = std::min(buf.size(), kMaxMessage);
     // No MSG_NOERROR: a message larger than cap stays queued (E2BIG).
-    ssize_t r = WithTimeout(
-        timeout_ms, [&](int flags) { return ::msgrcv(id_, msg_.get(), cap, kType, flags); });
+    Message& msg = Scratch();
+    ssize_t r =
+        WithTimeout(timeout_ms, [&](int flags) { return ::msgrcv(id_, &msg, cap, kType, flags); });
     if (r == -ENOMSG) return -EAGAIN;
     if (r == -E2BIG) return -EMSGSIZE;
     if (r < 0) return static_cast<int>(r);
-    if (r > 0) std::memcpy(buf.data(), msg_->mtext, static_cast<size_t>(r));
+    if (r > 0) std::memcpy(buf.data(), msg.mtext, static_cast<size_t>(r));
     *received = static_cast<size_t>(r);
     return 0;
   }
@@ -172,7 +180,6 @@ class SysvMsgEnd : public End {
  private:
   Role role_;
   int id_;
-  std::unique_ptr<Message> msg_;
 };
 
 class SysvMsgChannel : public Channel {
@@ -200,8 +207,12 @@ class SysvMsgChannel : public Channel {
 // The queue's byte limit must be the declared capacity: lowered when this
 // namespace's msgmnb is larger, an error when it cannot be raised.
 absl::Status CheckLimits(int id, key_t key) {
-  size_t msgmax = 0;
-  std::ifstream("/proc/sys/kernel/msgmax") >> msgmax;
+  // kernel.msgmax, from the namespace itself rather than a /proc file
+  // opened and parsed for every queue.
+  struct msginfo info = {};
+  const size_t msgmax = ::msgctl(0, IPC_INFO, reinterpret_cast<struct msqid_ds*>(&info)) >= 0
+                            ? static_cast<size_t>(info.msgmax)
+                            : 0;
   if (msgmax != 0 && msgmax < kMaxMessage) {
     return absl::FailedPreconditionError(
         absl::StrFormat("sysv_msg(%s): kernel.msgmax is %d, below the declared max_message %d",

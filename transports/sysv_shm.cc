@@ -1,7 +1,8 @@
 // sysv_shm: the shared-memory ring (shm_ring.h) in a System V segment
 // (shmget), guarded by a System V semaphore set (semget), both under random
-// keys, created IPC_CREAT|IPC_EXCL with mode 0600. Each End attaches the
-// segment itself (shmat) and detaches it when closed.
+// keys, created IPC_CREAT|IPC_EXCL with mode 0600. An End opened in another
+// process attaches the segment itself (shmat; in the creating process it
+// shares the creator's attachment) and lets go of it when closed.
 //
 // The set holds four semaphores: a lock per role (value 1 = free), taken
 // and given back with SEM_UNDO so the kernel releases the lock of a process
@@ -139,9 +140,13 @@ class SysvShmChannel : public Channel {
       : shm_key_(shm_key), shmid_(shmid), semid_(semid), creator_(std::move(creator)) {}
 
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
-    void* p = ::shmat(shmid_, nullptr, 0);
-    if (p == reinterpret_cast<void*>(-1)) return ErrnoStatus("shmat", KeyString(shm_key_));
-    return OpenShmRingEnd(role, ShmMapping(p, Shmdt), std::make_unique<SysvSync>(semid_));
+    ShmMapping mapping = creator_.ForOpen();
+    if (mapping == nullptr) {
+      void* p = ::shmat(shmid_, nullptr, 0);
+      if (p == reinterpret_cast<void*>(-1)) return ErrnoStatus("shmat", KeyString(shm_key_));
+      mapping = ShmMapping(p, Shmdt);
+    }
+    return OpenShmRingEnd(role, std::move(mapping), std::make_unique<SysvSync>(semid_));
   }
   void Detach() override { creator_.reset(); }
   absl::Status Destroy() override {
@@ -159,7 +164,7 @@ class SysvShmChannel : public Channel {
  private:
   key_t shm_key_;
   int shmid_, semid_;
-  ShmMapping creator_;
+  CreatorMapping creator_;
 };
 
 class SysvShmTransport : public TransportBase {

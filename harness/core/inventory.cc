@@ -148,9 +148,8 @@ int64_t DirSize(const std::string& dir) {
   return !dir.empty() && ::stat(dir.c_str(), &st) == 0 ? st.st_size : -1;
 }
 
-}  // namespace
-
-IpcCounts CountIpc(const std::string& mq_dir) {
+// The SysV counts of an IpcCounts, the directories' left unknown.
+IpcCounts CountSysv() {
   IpcCounts c;
   struct msginfo mi = {};
   if (::msgctl(0, MSG_INFO, reinterpret_cast<struct msqid_ds*>(&mi)) >= 0)
@@ -168,8 +167,27 @@ IpcCounts CountIpc(const std::string& mq_dir) {
   } arg;
   arg.info = &se;
   if (::semctl(0, 0, SEM_INFO, arg) >= 0) c.sem_sets = se.semusz;
+  return c;
+}
+
+}  // namespace
+
+IpcCounts CountIpc(const std::string& mq_dir) {
+  IpcCounts c = CountSysv();
   c.shm_dir_size = DirSize("/dev/shm");
   c.mq_dir_size = DirSize(mq_dir);
+  return c;
+}
+
+int64_t OpenDirSize(int dir_fd) {
+  struct stat st;
+  return dir_fd >= 0 && ::fstat(dir_fd, &st) == 0 ? st.st_size : -1;
+}
+
+IpcCounts CountIpcAt(int shm_dir_fd, int mq_dir_fd) {
+  IpcCounts c = CountSysv();
+  c.shm_dir_size = OpenDirSize(shm_dir_fd);
+  c.mq_dir_size = OpenDirSize(mq_dir_fd);
   return c;
 }
 

@@ -15,8 +15,10 @@ namespace {
 constexpr size_t kCounterSize = sizeof(uint64_t);
 constexpr uint64_t kMaxPayload = uint64_t{2} << 20;  // over any max_message used
 constexpr uint32_t kWriter = 1;                      // the payload pattern's writer id
-// ModelPayloadView keeps the patterns of the first messages, up to a size.
-constexpr uint64_t kCachedMessages = 256, kCachedBytes = uint64_t{1} << 18;
+// ModelPayloadView keeps the patterns of the first messages, up to a size:
+// as many messages as a fuzz input may send (512 steps), whose patterns were
+// otherwise computed again for every send and every receive.
+constexpr uint64_t kCachedMessages = 512, kCachedBytes = uint64_t{1} << 18;
 
 }  // namespace
 
@@ -180,11 +182,15 @@ class StreamModel : public CapsModel {
       segments_.clear();
       return "";
     }
-    const std::string want =
-        absl::StrFormat("expected 1 to %d bytes (%s)", std::min<uint64_t>(cap, buffered), Where());
-    if (rc != 0) return absl::StrFormat("%s, got %s", want, Errno(rc));
+    // Made only for a failure: formatting it for every receive was two
+    // strings on the heap per step.
+    auto want = [&] {
+      return absl::StrFormat("expected 1 to %d bytes (%s)", std::min<uint64_t>(cap, buffered),
+                             Where());
+    };
+    if (rc != 0) return absl::StrFormat("%s, got %s", want(), Errno(rc));
     if (got.empty() || got.size() > std::min<uint64_t>(cap, buffered)) {
-      return absl::StrFormat("%s, got %d bytes", want, got.size());
+      return absl::StrFormat("%s, got %d bytes", want(), got.size());
     }
     size_t done = 0;
     for (const Segment& seg : segments_) {
@@ -195,10 +201,11 @@ class StreamModel : public CapsModel {
       const size_t n = std::min<uint64_t>(seg.len - off, got.size() - done);
       const size_t k = ModelPayloadMismatch(seg.msg, off, got.subspan(done, n));
       if (k < n) {
+        const std::string expected = want();
         read_pos_ += done + k;
         std::string where = Where();
         read_pos_ -= done + k;
-        return absl::StrFormat("%s, got %d bytes that differ from byte %d on (%s)", want,
+        return absl::StrFormat("%s, got %d bytes that differ from byte %d on (%s)", expected,
                                got.size(), done + k, where);
       }
       done += n;
@@ -249,15 +256,10 @@ class QueueModel : public CapsModel {
     if (sent != size) {
       return absl::StrFormat("%d of %d bytes of a message reported sent", sent, size);
     }
-    uint64_t sure_bytes = 0, sure_count = 0;
-    for (const Entry& e : q_) {
-      if (e.maybe) continue;
-      sure_bytes += e.size;
-      ++sure_count;
-    }
-    if (std::string e = PastBound(c_, sure_bytes, sure_count, size); !e.empty()) return e;
+    if (std::string e = PastBound(c_, sure_bytes_, sure_count_, size); !e.empty()) return e;
     q_.push_back({msg, size, !c_.reliable});
     bytes_ += size;
+    if (c_.reliable) Count(q_.back(), true);
     return "";
   }
 
@@ -290,8 +292,18 @@ class QueueModel : public CapsModel {
     bool maybe;  // may be gone
   };
 
-  bool Owed() const {
-    return std::any_of(q_.begin(), q_.end(), [](const Entry& e) { return !e.maybe; });
+  bool Owed() const { return sure_count_ > 0; }
+  // Adds an entry that cannot be gone to the counts of those (or takes it
+  // away), kept as entries come, go and become maybe-gone, so that no step
+  // walks the queue.
+  void Count(const Entry& e, bool add) {
+    if (add) {
+      ++sure_count_;
+      sure_bytes_ += e.size;
+    } else {
+      --sure_count_;
+      sure_bytes_ -= e.size;
+    }
   }
   // The messages that may come next: in order, up to and with the first
   // one that cannot be gone; unordered, any.
@@ -310,6 +322,7 @@ class QueueModel : public CapsModel {
   void Forget(size_t n) {  // the first n entries are gone
     for (size_t i = 0; i < n; ++i) {
       bytes_ -= q_.front().size;
+      if (!q_.front().maybe) Count(q_.front(), false);
       gone_.push_back(q_.front().msg);
       q_.pop_front();
     }
@@ -359,13 +372,18 @@ class QueueModel : public CapsModel {
       Forget(1);  // the front did not fit: it is consumed
       return "";
     }
-    for (size_t i = 0; i < n; ++i) q_[i].maybe |= q_[i].size > cap;  // refused: may be gone
+    for (size_t i = 0; i < n; ++i) {  // refused: may be gone
+      if (q_[i].maybe || q_[i].size <= cap) continue;
+      Count(q_[i], false);
+      q_[i].maybe = true;
+    }
     return "";
   }
 
   std::deque<Entry> q_;
   std::deque<uint64_t> gone_;  // recently received, to name duplicates
   uint64_t bytes_ = 0;
+  uint64_t sure_count_ = 0, sure_bytes_ = 0;  // entries that cannot be gone
 };
 
 class CounterModel : public CapsModel {
@@ -401,12 +419,12 @@ class CounterModel : public CapsModel {
                              Got(rc, got.size()));
     }
     if (sum_ == 0) return CheckEmpty(c_.peer_close, closed_, waited, rc, got.size());
-    const std::string want = absl::StrFormat("expected the sum %d of %d values", sum_, adds_);
-    if (rc != 0) return absl::StrFormat("%s, got %s", want, Errno(rc));
-    if (got.size() != kCounterSize) return absl::StrFormat("%s, got %d bytes", want, got.size());
+    auto want = [&] { return absl::StrFormat("expected the sum %d of %d values", sum_, adds_); };
+    if (rc != 0) return absl::StrFormat("%s, got %s", want(), Errno(rc));
+    if (got.size() != kCounterSize) return absl::StrFormat("%s, got %d bytes", want(), got.size());
     uint64_t v;
     std::memcpy(&v, got.data(), sizeof v);
-    if (v != sum_) return absl::StrFormat("%s, got %d", want, v);
+    if (v != sum_) return absl::StrFormat("%s, got %d", want(), v);
     sum_ = 0;
     adds_ = 0;
     return "";

@@ -75,6 +75,11 @@ struct IpcCounts {
   bool operator==(const IpcCounts&) const = default;
 };
 IpcCounts CountIpc(const std::string& mq_dir);
+// The same with /dev/shm and the mqueue mount given as open directories
+// (fstat: no path looked up on every call), and the size of one such
+// directory (-1 when it cannot be had).
+IpcCounts CountIpcAt(int shm_dir_fd, int mq_dir_fd);
+int64_t OpenDirSize(int dir_fd);
 
 // Which objects count as a case's own. In a private IPC namespace (or a
 // private /dev/shm) everything is. Without one, only objects owned by the
