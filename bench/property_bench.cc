@@ -2,9 +2,10 @@
 // representative transport, the first of pipe, posix_mq,
 // socketpair_seqpacket, eventfd that the property applies to. Every
 // iteration is a RunProperty of kExamples examples with a fixed seed, its
-// examples spread over one fork server per CPU (the lanes `ipcspec run`
-// gives a single pair), started before anything else; G-ORDER/pipe/1-lane
-// runs on one fork server for comparison. A property whose
+// examples spread over two fork servers per CPU (the lanes `ipcspec run`
+// gives a single pair at its default --jobs), started before anything
+// else; G-ORDER/pipe also runs on one server per CPU (/cpu-lanes) and on
+// one server (/1-lane) for comparison. A property whose
 // outcome is not pass is skipped with the outcome and message. Beside them,
 // measured in the same run, BASELINE-fork-per-example/pipe: the hand-written
 // floor (one fork per example, the same messages over a pipe); G-ORDER/pipe
@@ -36,7 +37,8 @@ constexpr int kExamples = 20;
 constexpr uint64_t kSeed = 1;
 constexpr const char* kCandidates[] = {"pipe", "posix_mq", "socketpair_seqpacket", "eventfd"};
 
-std::vector<CaseRunner*> lanes;  // one fork server per CPU
+std::vector<CaseRunner*> lanes;  // two fork servers per CPU
+size_t cpus = 1;
 
 void BM_Property(benchmark::State& state, const Property* p, const Transport* t, size_t width) {
   RunConfig config;
@@ -131,11 +133,13 @@ void RegisterAll() {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     if (p->id() == "G-ORDER") {
-      benchmark::RegisterBenchmark(
-          absl::StrCat(name, "/1-lane").c_str(),
-          [p, chosen](benchmark::State& st) { BM_Property(st, p, chosen, 1); })
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      for (size_t width : {cpus, size_t{1}}) {
+        benchmark::RegisterBenchmark(
+            absl::StrCat(name, width == 1 ? "/1-lane" : "/cpu-lanes").c_str(),
+            [p, chosen, width](benchmark::State& st) { BM_Property(st, p, chosen, width); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
     }
   }
 }
@@ -148,8 +152,8 @@ void RegisterBenchmarks() {
   // The fork servers first, while this process is small; they serve every
   // benchmark and stop when the program exits.
   static std::vector<std::unique_ptr<CaseRunner>> servers;
-  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
-  for (long i = 0; i < cpus; ++i) {
+  cpus = static_cast<size_t>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  for (size_t i = 0; i < 2 * cpus; ++i) {
     absl::StatusOr<std::unique_ptr<ForkServer>> server = ForkServer::Start(SandboxOptions{});
     if (!server.ok()) break;
     servers.push_back(*std::move(server));
