@@ -7,7 +7,8 @@
 # its directories are there (so the check below could fail), sends the
 # signal, reads the target's output to its end (the cleaner holds it open
 # until it is done: no clock is waited on), and checks that TMPDIR holds no
-# ipcspec entry and that no process of the run is alive. Run by ctest in the fuzz build (FuzzStopSignal).
+# ipcspec entry and that no process of the run is alive. Run by ctest in the
+# fuzz build (FuzzStopSignal).
 #
 #   fuzz/stop_signal_test.sh build/fuzz/fuzz corpus pipe pipe_mp
 set -euo pipefail

@@ -104,10 +104,10 @@ class CleanupProperty final : public NamedProperty {
                    return "";
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+                   if (c.model == ModelClass::kCounter) return DrainCounter(*end, sent);
                    std::vector<std::byte> buf(RecvBufferSize(c));
                    uint64_t want = 0, got = 0;
                    for (const Sent& m : sent) want += m.size;
-                   if (c.model == ModelClass::kCounter) return DrainCounter(*end, sent);
                    if (c.framing == Framing::kMessage) {
                      for (size_t i = 0; i < sent.size(); ++i) {
                        size_t n = 0;

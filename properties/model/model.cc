@@ -259,7 +259,7 @@ class QueueModel : public CapsModel {
     if (std::string e = PastBound(c_, sure_bytes_, sure_count_, size); !e.empty()) return e;
     q_.push_back({msg, size, !c_.reliable});
     bytes_ += size;
-    if (c_.reliable) Count(q_.back(), true);
+    if (!q_.back().maybe) Count(q_.back(), true);
     return "";
   }
 
