@@ -227,44 +227,54 @@ Verdict ExecuteMultiProcess(const Transport& t, const Scenario& s, const CaseEnv
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
   const Case c{s, script, shared, deadline,
                static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(env.hang_grace)))};
-  ProcessBarrier opened(script.writers + 2);  // the participants and the case process
+  // Without a kill to carry out, the case process is the reader itself.
+  const bool kills = std::any_of(std::begin(script.kill_planned), std::end(script.kill_planned),
+                                 [](bool k) { return k; });
   Verdict verdict;
   {
     Participants ps(deadline);
-    auto spawn = [&](std::string name, Role role,
-                     std::function<std::string(std::unique_ptr<End>&)> fn,
-                     std::function<void()> after) {
-      ps.Spawn(std::move(name), [&, role, fn, after] {
-        Verdict v;
-        std::unique_ptr<End> end = props::OpenEnd(**ch, role, &v);
-        if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
-        if (end != nullptr && v.ok()) {
-          if (std::string err = fn(end); !err.empty()) v = Verdict::Fail(err);
-        }
-        end.reset();
-        after();
-        return v;
-      });
+    const bool here = !kills && ps.WatchedFromOutside();
+    ProcessBarrier opened(script.writers + 2 - (here ? 1 : 0));  // and the case process
+    auto part = [&](Role role, const std::function<std::string(std::unique_ptr<End>&)>& fn,
+                    const std::function<void()>& after) {
+      Verdict v;
+      std::unique_ptr<End> end = props::OpenEnd(**ch, role, &v);
+      if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+      if (end != nullptr && v.ok()) {
+        if (std::string err = fn(end); !err.empty()) v = Verdict::Fail(err);
+      }
+      end.reset();
+      after();
+      return v;
     };
-    spawn(
-        "reader", Role::kReader, [&](std::unique_ptr<End>& e) { return ReaderMain(c, e); },
-        [&] {
-          shared->reader_done.store(1);
-          shared->Bump();
-        });
-    for (uint32_t w = 1; w <= script.writers; ++w) {
-      spawn(
-          absl::StrCat("writer ", w), Role::kWriter,
-          [&, w](std::unique_ptr<End>& e) { return WriterMain(c, w, e); },
-          [&, w] {
-            if (shared->StateOf(w) != mp::kClosed) shared->SetState(w, mp::kClosed);
-          });
+    auto read = [&](std::unique_ptr<End>& e) { return ReaderMain(c, e); };
+    auto reader_done = [&] {
+      shared->reader_done.store(1);
+      shared->Bump();
+    };
+    if (!here) {
+      ps.Spawn("reader", [&] { return part(Role::kReader, read, reader_done); });
     }
-    (*ch)->Detach();
-    opened.Wait(deadline);
-    Verdict killed = KillWhenDue(c, ps);
-    verdict = ps.Join();
-    if (verdict.ok() && !killed.ok()) verdict = killed;
+    for (uint32_t w = 1; w <= script.writers; ++w) {
+      ps.Spawn(absl::StrCat("writer ", w), [&, w] {
+        return part(
+            Role::kWriter, [&, w](std::unique_ptr<End>& e) { return WriterMain(c, w, e); },
+            [&, w] {
+              if (shared->StateOf(w) != mp::kClosed) shared->SetState(w, mp::kClosed);
+            });
+      });
+    }
+    if (here) {
+      // The reader first, as Join would take it; a failed reader ends the case.
+      Verdict mine = ps.RunHere("reader", [&] { return part(Role::kReader, read, reader_done); });
+      verdict = mine.ok() ? ps.Join() : ps.KillTheRest(mine);
+    } else {
+      (*ch)->Detach();
+      opened.Wait(deadline);
+      Verdict killed = KillWhenDue(c, ps);
+      verdict = ps.Join();
+      if (verdict.ok() && !killed.ok()) verdict = killed;
+    }
   }
   absl::Status destroyed = (*ch)->Destroy();
   if (!destroyed.ok() && verdict.ok()) {

@@ -4,6 +4,7 @@
 // kernel's wait; such hangs shrink like failures, for a built-in transport
 // and for a plugin. Speed is not asserted here (bench/hang_bench prints it).
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -88,6 +89,85 @@ TEST(WatchdogTest, ABoundedWaitThatEndsInTimeIsNoHang) {
     return ps.Join();
   });
   EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+// The case process as a participant (Participants::RunHere): the sandbox,
+// not the case process, is then the one watching.
+TEST(RunHereTest, AHangInTheCaseProcessItselfIsDiagnosedByName) {
+  CaseResult r = RunCase(Options(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    if (!ps.WatchedFromOutside()) return Verdict::Broken("not watched from outside");
+    ps.Spawn("busy", [] {
+      // Not in any operation: the standstill rule cannot fire, the overrun must.
+      for (;;) ::pause();
+      return Verdict::Pass();
+    });
+    return ps.RunHere("reader", [] { return Forever("recv", 100); });
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(timeout 100 ms) at step 1 for "));
+  EXPECT_THAT(r.message, HasSubstr("(syscall pause)"));
+  EXPECT_TRUE(r.leaks.empty()) << r.message;
+}
+
+TEST(RunHereTest, ACrashInTheCaseProcessIsTheParticipantsCrash) {
+  CaseResult r = RunCase(Options(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("writer", [] { return Verdict::Pass(); });
+    Verdict v = ps.RunHere("reader", [] {
+      ::raise(SIGSEGV);
+      return Verdict::Pass();
+    });
+    return v;
+  });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed) << r.message;
+  EXPECT_EQ(r.message, "reader killed by SIGSEGV");
+  EXPECT_EQ(r.signal, SIGSEGV);
+}
+
+// The others' deaths end the case at once (their pidfds), not at the hang
+// grace: with a grace longer than the case's deadline, only that can say it.
+SandboxOptions NoHangInTime() {
+  return {.timeout = absl::Seconds(20), .hang_grace = absl::Seconds(60)};
+}
+
+TEST(RunHereTest, ASpawnedParticipantKilledWhileTheCaseProcessWaitsIsReportedAtOnce) {
+  CaseResult r = RunCase(NoHangInTime(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("writer", [] {
+      ::raise(SIGABRT);
+      return Verdict::Pass();
+    });
+    return ps.RunHere("reader", [] { return Forever("recv", -1); });
+  });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed) << r.message;
+  EXPECT_EQ(r.message, "writer killed by SIGABRT");
+}
+
+TEST(RunHereTest, ASpawnedParticipantExitingWithoutVerdictIsReportedAtOnce) {
+  CaseResult r = RunCase(NoHangInTime(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("writer 2", []() -> Verdict { ::_exit(3); });
+    return ps.RunHere("reader", [] { return Forever("recv", -1); });
+  });
+  EXPECT_EQ(r.outcome, Outcome::kCrashed) << r.message;
+  EXPECT_EQ(r.message, "writer 2 exited with status 3 without a verdict");
+}
+
+TEST(RunHereTest, VerdictsCarryTheNameAndSpawnedOnesFinishingIsNoFailure) {
+  CaseResult r = RunCase(NoHangInTime(), [](const CaseEnv&) {
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("writer", [] { return Verdict::Pass(); });
+    Verdict v = ps.RunHere("reader", [&] {
+      // The writer has finished and exited by now, as it may: no failure.
+      if (!ps.JoinOne("writer").ok()) return Verdict::Fail("the writer failed");
+      return Verdict::Fail("message 2 missing");
+    });
+    Verdict joined = ps.Join();
+    return joined.ok() ? v : joined;
+  });
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_EQ(r.message, "reader: message 2 missing");
 }
 
 class HangShrinkTest : public ::testing::Test {

@@ -17,12 +17,14 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/sandbox.h"
+#include "ipcspec/watch.h"
 
 namespace ipcspec::internal {
 
@@ -41,6 +43,9 @@ struct CasePlan {
   FileDescriptor report_r, report_w, out_r, out_w;
   FileDescriptor go_r, go_w;  // a case forked ahead: its work comes on go_r
   bool own_uid = false;
+  // The case's watch board (ipcspec/watch.h): shared with the case process
+  // and its participants, watched from here. Reset before the case runs.
+  std::shared_ptr<WatchBoard> board;
 };
 
 // The parent's part before the fork: scratch directory, mqueue mount point,

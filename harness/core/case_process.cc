@@ -2,8 +2,11 @@
 // leaks) and its end (case_process.h).
 #include "case_process.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "ipcspec/inventory.h"
 #include "isolation.h"
 
@@ -56,6 +59,14 @@ bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* le
     leaks->push_back(std::move(l));
   }
   return true;
+}
+
+std::string DescribeEnd(std::string_view name, int status) {
+  if (WIFSIGNALED(status)) {
+    return absl::StrCat(std::string(name), " killed by ", SignalName(WTERMSIG(status)));
+  }
+  return absl::StrFormat("%s exited with status %d without a verdict", name,
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 void FinishCase(const CaseEnv& env, const Verdict& verdict) {

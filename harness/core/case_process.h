@@ -35,6 +35,11 @@ bool DecodeFacts(WireReader& r, CaseFacts* f);
 std::string EncodeVerdict(const Verdict& v, const std::vector<std::string>& leaks);
 bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* leaks);
 
+// How a process of the case that gave no verdict ended, from its wait
+// status: "reader killed by SIGSEGV", "writer exited with status 3 without a
+// verdict".
+std::string DescribeEnd(std::string_view name, int status);
+
 // The case process after its work: what it left in a namespace of its own,
 // then the report; never returns.
 [[noreturn]] void FinishCase(const CaseEnv& env, const Verdict& verdict);

@@ -9,13 +9,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "case_plan.h"
 #include "case_process.h"
+#include "ipcspec/proc.h"
+#include "ipcspec/watch.h"
 #include "ipcspec/wire.h"
 #include "isolation.h"
 
@@ -66,8 +70,96 @@ std::vector<std::string> KillStrays() {
 struct Supervision {
   int status = 0;
   bool timed_out = false;
+  std::optional<Verdict> cut_short;  // the case ended here: a hang, or a participant's death
   std::string report;
   bool report_open = true, out_open = true;  // no end of file seen yet
+};
+
+// The case's watch board, watched from here (ipcspec/watch.h): a hang ends
+// the case as `timeout` with its diagnosis. While the case process runs a
+// participant itself (Participants::RunHere), nobody else sees the others
+// die, so their pidfds are watched here too.
+class BoardWatch {
+ public:
+  BoardWatch(WatchBoard* board, pid_t case_pid, absl::Time first_look)
+      : board_(board), case_pid_(case_pid), next_(first_look) {}
+
+  absl::Time next() const { return next_; }
+  // The descriptors to poll, from fds[from] on: the wake-up, then pidfds.
+  void Fill(std::vector<struct pollfd>* fds) const {
+    fds->push_back({board_->wake_fd(), POLLIN, 0});
+    for (const Peer& p : peers_) fds->push_back({p.fd.get(), POLLIN, 0});
+  }
+  // After poll; `got` is what Fill gave, as poll returned it. The verdict
+  // that ends the case now, if any.
+  std::optional<Verdict> Look(const struct pollfd* got) {
+    const bool woken = got[0].revents != 0;
+    if (woken) board_->DrainWake();
+    std::vector<pid_t> ended;  // whose pidfd says they exited
+    for (size_t i = 0; i < peers_.size(); ++i) {
+      if (got[1 + i].revents != 0) ended.push_back(peers_[i].pid);
+    }
+    if (!woken && ended.empty() && absl::Now() < next_) return std::nullopt;
+    std::vector<WatchBoard::Watched> live = board_->Registered();
+    FollowPeers(live);
+    if (std::optional<Verdict> died = Died(live, &ended)) return died;
+    std::optional<std::string> hang = board_->Check(live, &next_);
+    if (!hang) return std::nullopt;
+    // A participant dead without its verdict is no hang: it is the cause.
+    if (std::optional<Verdict> died = Died(live, nullptr)) return died;
+    if (CaseEnded()) return std::nullopt;  // its exit is the story
+    return Verdict{Outcome::kTimeout, *hang};
+  }
+
+ private:
+  struct Peer {
+    pid_t pid;
+    FileDescriptor fd;
+  };
+  // Pidfds for the spawned participants while the case process runs one.
+  void FollowPeers(const std::vector<WatchBoard::Watched>& live) {
+    const bool here = std::any_of(live.begin(), live.end(),
+                                  [&](const WatchBoard::Watched& w) { return w.pid == case_pid_; });
+    std::vector<Peer> kept;
+    for (const WatchBoard::Watched& w : live) {
+      if (!here || w.pid == case_pid_) continue;
+      auto it =
+          std::find_if(peers_.begin(), peers_.end(), [&](const Peer& p) { return p.pid == w.pid; });
+      kept.push_back(it != peers_.end() ? std::move(*it)
+                                        : Peer{w.pid, FileDescriptor(PidfdOpen(w.pid))});
+    }
+    peers_ = std::move(kept);
+  }
+  // A registered participant (of `among`, or any) that died before its
+  // verdict.
+  std::optional<Verdict> Died(const std::vector<WatchBoard::Watched>& live,
+                              const std::vector<pid_t>* among) const {
+    for (const WatchBoard::Watched& w : live) {
+      if (w.pid == case_pid_) continue;
+      if (among != nullptr && std::find(among->begin(), among->end(), w.pid) == among->end()) {
+        continue;
+      }
+      // A participant that died after (or because) the process that forked
+      // it did has been handed to another parent: that death is the story.
+      pid_t parent = 0;
+      std::optional<int> status = ZombieStatus(w.pid, &parent);
+      if (status && parent == w.spawner) {
+        return Verdict{Outcome::kCrashed, DescribeEnd(w.name, *status)};
+      }
+    }
+    return std::nullopt;
+  }
+  // Whether the case process has exited (nothing reaped).
+  bool CaseEnded() const {
+    siginfo_t info = {};
+    return ::waitid(P_PID, static_cast<id_t>(case_pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == case_pid_;
+  }
+
+  WatchBoard* board_;
+  pid_t case_pid_;
+  absl::Time next_;
+  std::vector<Peer> peers_;
 };
 
 // Whether the report holds both of its frames (the facts and the verdict):
@@ -79,7 +171,7 @@ bool ReportComplete(const std::string& report) {
 }
 
 Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& options,
-                      absl::Time deadline, CaseResult* result) {
+                      absl::Time start, absl::Time deadline, CaseResult* result) {
   Supervision sup;
   SetNonBlocking(plan.report_r.get(), true);
   SetNonBlocking(plan.out_r.get(), true);
@@ -88,17 +180,31 @@ Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& opt
   FileDescriptor pidfd(child_exits >= 0 ? -1 : PidfdOpen(pid));
   const int exit_fd = child_exits >= 0 ? child_exits : (pidfd ? pidfd.get() : -1);
   bool complete = false;
+  BoardWatch watch(plan.board.get(), pid, start + options.hang_grace);
+  std::vector<struct pollfd> fds;
   for (;;) {
     // Once the report is complete, only the exit is waited for: the pipes'
     // ends of file would each wake us on the way, and what is left in them
-    // is read after the exit.
+    // is read after the exit; and the board no longer matters.
     const bool pipes = !complete || exit_fd < 0;
-    struct pollfd fds[3] = {{sup.report_open && pipes ? plan.report_r.get() : -1, POLLIN, 0},
-                            {sup.out_open && pipes ? plan.out_r.get() : -1, POLLIN, 0},
-                            {exit_fd, POLLIN, 0}};
-    const Deadline d = Deadline::After(deadline - absl::Now());
-    int n = ::poll(fds, 3, exit_fd >= 0 ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
+    fds = {{sup.report_open && pipes ? plan.report_r.get() : -1, POLLIN, 0},
+           {sup.out_open && pipes ? plan.out_r.get() : -1, POLLIN, 0},
+           {exit_fd, POLLIN, 0}};
+    if (!complete) watch.Fill(&fds);
+    const absl::Time until = complete ? deadline : std::min(deadline, watch.next());
+    const Deadline d = Deadline::After(until - absl::Now());
+    int n = ::poll(fds.data(), fds.size(),
+                   exit_fd >= 0 ? d.RemainingMs() : std::min(d.RemainingMs(), 10));
     if (n < 0 && errno != EINTR) break;
+    if (!complete && fds.size() > 3) {
+      if (std::optional<Verdict> end = watch.Look(&fds[3])) {
+        sup.cut_short = std::move(end);
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &sup.status, 0);
+        return sup;
+      }
+    }
     if (fds[0].revents) {
       sup.report_open = Drain(plan.report_r.get(), &sup.report, 1 << 26, nullptr);
       complete = ReportComplete(sup.report);
@@ -159,24 +265,25 @@ std::vector<std::string> FindLeftObjects(const CasePlan& plan, const CaseFacts& 
 }
 
 // The outcome from the report (or the wait status), with the leaks added.
-void Conclude(const SandboxOptions& options, const Supervision& sup, bool reported,
-              const Verdict& verdict, std::vector<std::string> leaks, CaseResult* result) {
+void Conclude(const SandboxOptions& options, const Supervision& sup, std::string_view here,
+              bool reported, const Verdict& verdict, std::vector<std::string> leaks,
+              CaseResult* result) {
   result->leaks = leaks;
-  if (sup.timed_out) {
+  if (sup.cut_short) {
+    result->outcome = sup.cut_short->outcome;
+    result->message = sup.cut_short->message;
+  } else if (sup.timed_out) {
     result->outcome = Outcome::kTimeout;
     result->message = absl::StrFormat("no verdict within %s; process group killed",
                                       absl::FormatDuration(options.timeout));
   } else if (reported) {
     result->outcome = verdict.outcome;
     result->message = verdict.message;
-  } else if (WIFSIGNALED(sup.status)) {
-    result->outcome = Outcome::kCrashed;
-    result->signal = WTERMSIG(sup.status);
-    result->message = absl::StrCat("case process killed by ", SignalName(result->signal));
   } else {
+    // The case process died: as itself, or as the participant it was running.
     result->outcome = Outcome::kCrashed;
-    result->message = absl::StrFormat("case process exited with status %d without a verdict",
-                                      WIFEXITED(sup.status) ? WEXITSTATUS(sup.status) : -1);
+    if (WIFSIGNALED(sup.status)) result->signal = WTERMSIG(sup.status);
+    result->message = DescribeEnd(here.empty() ? "case process" : here, sup.status);
   }
   if (leaks.empty()) return;
   const std::string what = absl::StrCat("left behind: ", absl::StrJoin(leaks, ", "));
@@ -212,7 +319,14 @@ std::vector<std::string> ClearScratch(const CasePlan& plan) {
 CaseResult WatchCase(const SandboxOptions& options, CasePlan& plan, pid_t pid, absl::Time start,
                      absl::Time deadline) {
   CaseResult result;
-  Supervision sup = Supervise(pid, plan, options, deadline, &result);
+  Supervision sup = Supervise(pid, plan, options, start, deadline, &result);
+  // The participant the case process was running when it died, if any: its
+  // death, like an end imposed here, left the case no chance to clean up.
+  std::string here;
+  for (const WatchBoard::Watched& w : plan.board->Registered()) {
+    if (w.pid == pid) here = w.name;
+  }
+  const bool cut_short = sup.cut_short || !here.empty();
 
   // The case process is gone. Anything left in its group, or escaped from
   // it, was not cleaned up by the case.
@@ -237,14 +351,19 @@ CaseResult WatchCase(const SandboxOptions& options, CasePlan& plan, pid_t pid, a
     DecodeFacts(fr, &facts);
   }
   const bool reported = frames.Str(&second) && DecodeVerdict(second, &verdict, &leaks);
-  if (!sup.timed_out && (group_alive || !strays.empty())) {
+  if (!sup.timed_out && !cut_short && (group_alive || !strays.empty())) {
     if (strays.empty()) strays.push_back("processes in the case's process group");
     for (std::string& s : strays) leaks.push_back(std::move(s));
   }
-  for (std::string& l : ClearScratch(plan)) leaks.push_back(std::move(l));
-  for (std::string& l : FindLeftObjects(plan, facts)) leaks.push_back(std::move(l));
+  // What a case cut short here (a hang, a participant's death) had no
+  // chance to remove is removed, but it is not the case's fault.
+  std::vector<std::string> left = ClearScratch(plan);
+  for (std::string& l : FindLeftObjects(plan, facts)) left.push_back(std::move(l));
+  if (!cut_short) {
+    for (std::string& l : left) leaks.push_back(std::move(l));
+  }
   result.elapsed = absl::Now() - start;
-  Conclude(options, sup, reported, verdict, std::move(leaks), &result);
+  Conclude(options, sup, here, reported, verdict, std::move(leaks), &result);
   return result;
 }
 

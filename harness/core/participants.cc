@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "case_process.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/sandbox.h"
 #include "ipcspec/wire.h"
@@ -37,6 +38,7 @@ int g_report_fd = -1;  // in a participant: its report pipe
 ChildExitHook g_exit_hook = nullptr;
 
 int g_watch_fd = -1;  // ... and its watchdog's wake-up descriptor
+bool g_here = false;  // running a participant in the process that spawns the others
 
 }  // namespace
 
@@ -47,6 +49,9 @@ void RunChildExitHook() {
 }
 
 void CloseInheritedDescriptors() {
+  // A participant run here (RunHere) shares its process with what collects
+  // the others and reports the case: those descriptors stay.
+  if (g_here) return;
   // Closes everything from 3 up but the report pipe and the watchdog's fd.
   int keep[2] = {std::min(g_report_fd, g_watch_fd), std::max(g_report_fd, g_watch_fd)};
   unsigned from = 3;
@@ -59,7 +64,11 @@ void CloseInheritedDescriptors() {
 }
 
 Participants::Participants(Deadline deadline)
-    : deadline_(deadline), board_(std::make_unique<WatchBoard>()) {}
+    : deadline_(deadline),
+      own_board_(CaseBoard() == nullptr ? std::make_unique<WatchBoard>() : nullptr),
+      board_(own_board_ != nullptr ? own_board_.get() : CaseBoard()) {
+  if (own_board_ != nullptr) own_board_->RaiseWakeFd();
+}
 
 Participants::~Participants() {
   for (Child& c : children_) {
@@ -78,6 +87,7 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
   }
   FileDescriptor r(fds[0]), w(fds[1]);
   const pid_t parent = ::getpid();
+  const size_t slot = board_->Claim();
   pid_t pid = ::fork();
   if (pid < 0) {
     spawn_error_ = Verdict::Broken(absl::StrCat("fork for ", name, ": ", ErrnoName(errno)));
@@ -91,21 +101,44 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
     r.reset();
     g_report_fd = w.get();
     g_watch_fd = board_->wake_fd();
-    board_->Attach(children_.size());
+    board_->Attach(slot);
     ::signal(SIGPIPE, SIG_IGN);
     Verdict v = fn();
+    board_->Finish();
     RunChildExitHook();
     WriteFrame(w.get(), Encode(v));
     ::_exit(0);
   }
-  children_.push_back({std::move(name), pid, std::move(r), std::nullopt, 0});
+  board_->Register(slot, pid, name);
+  children_.push_back({std::move(name), pid, std::move(r), std::nullopt, 0, slot});
   return true;
+}
+
+Verdict Participants::RunHere(std::string_view name, const std::function<Verdict()>& fn) {
+  const size_t slot = board_->Claim();
+  board_->Register(slot, ::getpid(), name);
+  board_->Attach(slot);
+  // The watcher learns of it now, so that the death of a spawned one while
+  // this one runs (and may wait for it for ever) ends the case at once.
+  if (!children_.empty()) board_->Wake();
+  struct sigaction ignore = {}, before;
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &before);
+  g_here = true;
+  Verdict v = fn();
+  g_here = false;
+  ::sigaction(SIGPIPE, &before, nullptr);
+  board_->Finish();
+  board_->Release(slot);
+  if (!v.ok()) v.message = absl::StrCat(std::string(name), ": ", v.message);
+  return v;
 }
 
 void Participants::Kill(std::string_view name, int sig) {
   for (Child& c : children_) {
     if (c.name == name && !c.verdict) {
       c.planned_signal = sig;
+      if (sig == SIGKILL) board_->Release(c.slot);  // killed mid-call on purpose
       ::kill(c.pid, sig);
     }
   }
@@ -116,8 +149,8 @@ Verdict Participants::Collect(Child& c) {
   // The report arrives, or end of file when the participant dies.
   int ready = PollOne(c.report.get(), POLLIN, deadline_);
   if (ready == 0) {
-    const size_t index = static_cast<size_t>(&c - children_.data());
-    const std::string doing = board_->Doing({index, c.name, c.pid});
+    const std::string doing = board_->Doing({c.slot, c.name, c.pid});
+    board_->Release(c.slot);
     ::kill(c.pid, SIGKILL);
     ::waitpid(c.pid, nullptr, 0);
     c.verdict = Verdict{Outcome::kTimeout,
@@ -129,6 +162,7 @@ Verdict Participants::Collect(Child& c) {
   int rr = ReadFrame(c.report.get(), &payload);
   int status = 0;
   ::waitpid(c.pid, &status, 0);
+  board_->Release(c.slot);
   Verdict v;
   WireReader in(payload);
   uint8_t outcome;
@@ -138,11 +172,8 @@ Verdict Participants::Collect(Child& c) {
     if (!v.ok()) v.message = absl::StrCat(c.name, ": ", v.message);
   } else if (WIFSIGNALED(status) && WTERMSIG(status) == c.planned_signal) {
     v = Verdict::Pass();
-  } else if (WIFSIGNALED(status)) {
-    v = {Outcome::kCrashed, absl::StrCat(c.name, " killed by ", SignalName(WTERMSIG(status)))};
   } else {
-    v = {Outcome::kCrashed, absl::StrFormat("%s exited with status %d without a verdict", c.name,
-                                            WIFEXITED(status) ? WEXITSTATUS(status) : -1)};
+    v = {Outcome::kCrashed, internal::DescribeEnd(c.name, status)};
   }
   c.verdict = v;
   return v;
@@ -151,6 +182,7 @@ Verdict Participants::Collect(Child& c) {
 Verdict Participants::KillTheRest(Verdict v) {
   for (Child& other : children_) {
     if (!other.verdict) {
+      board_->Release(other.slot);
       ::kill(other.pid, SIGKILL);
       ::waitpid(other.pid, nullptr, 0);
       other.verdict = Verdict::Pass();
@@ -160,9 +192,11 @@ Verdict Participants::KillTheRest(Verdict v) {
 }
 
 std::optional<Verdict> Participants::Watch(absl::Time* next) {
+  // A case's board is watched by the sandbox.
+  if (own_board_ == nullptr) return std::nullopt;
   std::vector<WatchBoard::Watched> live;
-  for (size_t i = 0; i < children_.size(); ++i) {
-    if (!children_[i].verdict) live.push_back({i, children_[i].name, children_[i].pid});
+  for (const Child& c : children_) {
+    if (!c.verdict) live.push_back({c.slot, c.name, c.pid});
   }
   std::optional<std::string> hang = board_->Check(live, next);
   if (!hang) return std::nullopt;
@@ -172,7 +206,7 @@ std::optional<Verdict> Participants::Watch(absl::Time* next) {
 Verdict Participants::Join() {
   if (spawn_error_) return *spawn_error_;
   for (;;) {
-    std::vector<struct pollfd> fds = {{board_->wake_fd(), POLLIN, 0}};
+    std::vector<struct pollfd> fds = {{own_board_ ? board_->wake_fd() : -1, POLLIN, 0}};
     std::vector<Child*> waiting;
     for (Child& c : children_) {
       if (c.verdict) continue;

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/inventory.h"
@@ -54,6 +56,27 @@ char ProcessState(pid_t pid) {
   const std::string s = ReadProcFile(pid, "stat");
   const size_t paren = s.rfind(')');
   return paren != std::string::npos && paren + 2 < s.size() ? s[paren + 2] : 0;
+}
+
+std::optional<int> ZombieStatus(pid_t pid, pid_t* parent) {
+  const std::string s = ReadProcFile(pid, "stat");
+  const size_t paren = s.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= s.size() || s[paren + 2] != 'Z') {
+    return std::nullopt;
+  }
+  // Fields from the state (field 3) on; exit_code is field 52, the last.
+  const size_t last = s.find_last_not_of(" \n");
+  const size_t space = s.rfind(' ', last);
+  if (last == std::string::npos || space == std::string::npos || space < paren) return std::nullopt;
+  size_t fields = 1;
+  for (size_t i = paren + 2; i < space; ++i) fields += s[i] == ' ';
+  int status = 0, ppid = 0;
+  if (fields != 49 || !absl::SimpleAtoi(std::string(s, space + 1, last - space), &status) ||
+      std::sscanf(s.c_str() + paren + 2, "%*c %d", &ppid) != 1) {
+    return std::nullopt;
+  }
+  if (parent != nullptr) *parent = ppid;
+  return status;
 }
 
 std::string DescribeKernelWait(pid_t pid) {

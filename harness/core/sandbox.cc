@@ -55,9 +55,10 @@ void SetLimit(int resource, rlim_t value) {
 }
 
 // Step 1 of the case process: its own group, clean signals, stdio to the
-// capture pipe, the report pipe on fd 3, the go channel (if any) on fd 4 and
-// nothing else open.
-void EnterCaseProcess(int report_w, int out_w, int go_r) {
+// capture pipe, the report pipe on fd 3, the go channel (if any) on fd 4,
+// the watch board's wake-up descriptor and nothing else open. Returns where
+// that descriptor is now.
+int EnterCaseProcess(int report_w, int out_w, int go_r, int wake_fd) {
   ::setpgid(0, 0);
   const internal::Lasting& lasting = internal::LastingIsolation();
   if (!lasting.signals_clean) {
@@ -69,6 +70,7 @@ void EnterCaseProcess(int report_w, int out_w, int go_r) {
   }
   // Out of the way of the descriptors about to be placed.
   if (go_r >= 0 && go_r <= kGoFd) go_r = ::fcntl(go_r, F_DUPFD_CLOEXEC, kGoFd + 1);
+  if (wake_fd <= kGoFd) wake_fd = ::fcntl(wake_fd, F_DUPFD_CLOEXEC, kGoFd + 1);
   int devnull = ::open("/dev/null", O_RDONLY);
   ::dup2(devnull, 0);
   ::dup2(out_w, 1);
@@ -79,7 +81,24 @@ void EnterCaseProcess(int report_w, int out_w, int go_r) {
     ::dup3(report_w, kReportFd, O_CLOEXEC);
   }
   if (go_r >= 0) ::dup3(go_r, kGoFd, O_CLOEXEC);
-  ::close_range(go_r >= 0 ? kGoFd + 1 : kReportFd + 1, ~0U, 0);
+  // What is left is closed while the table is small (a range is closed one
+  // slot at a time); the watch board's wake-up descriptor stays, and is
+  // moved high afterwards (SetUpCase).
+  const unsigned from = go_r >= 0 ? kGoFd + 1 : kReportFd + 1;
+  const auto wake = static_cast<unsigned>(wake_fd);
+  if (wake > from) ::close_range(from, wake - 1, 0);
+  ::close_range(std::max(from, wake + 1), ~0U, 0);
+  return wake_fd;
+}
+
+// A board for the next case: one no case holds any more, or a new one.
+std::shared_ptr<WatchBoard> FreeBoard() {
+  static std::vector<std::shared_ptr<WatchBoard>> boards;
+  for (const std::shared_ptr<WatchBoard>& b : boards) {
+    if (b.use_count() == 1) return b;
+  }
+  boards.push_back(std::make_shared<WatchBoard>());
+  return boards.back();
 }
 
 // Step 2: namespaces (unless the process that forked it has lasting ones),
@@ -126,7 +145,10 @@ std::string MakeScratch() {
 // its facts told when the parent needs them first. Exits (with a broken
 // verdict sent) when the case cannot run.
 void SetUpCase(const SandboxOptions& options, const CasePlan& plan, pid_t parent, CaseEnv* env) {
-  EnterCaseProcess(plan.report_w.get(), plan.out_w.get(), plan.go_r.get());
+  const int wake = EnterCaseProcess(plan.report_w.get(), plan.out_w.get(), plan.go_r.get(),
+                                    plan.board->wake_fd());
+  plan.board->RaiseWakeFd(wake);
+  SetCaseBoard(plan.board.get());
   SetNameTag(plan.tag);
   env->scratch_dir = plan.scratch;
   env->name_tag = plan.tag;
@@ -156,6 +178,7 @@ bool PrepareCase(const SandboxOptions& options, bool ahead, CasePlan* plan, Case
   const internal::Lasting& lasting = internal::LastingIsolation();
   const bool root = ::geteuid() == 0;
   plan->own_uid = options.drop_privileges && root;
+  plan->board = FreeBoard();
   absl::BitGen gen;
   plan->tag = absl::Uniform<uint32_t>(gen) | 1;
   plan->scratch = MakeScratch();
@@ -249,6 +272,7 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
     if (!plan.scratch.empty()) ClearScratch(plan);
     return result;
   }
+  plan.board->Reset(options.hang_grace, start);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {

@@ -30,17 +30,24 @@ struct alignas(64) Slot {
   int32_t timeout_ms = -1;
   int64_t start_ns = 0;
   char call[24] = {};
+  // Who publishes here: registered by the participant itself (Attach).
+  std::atomic<int32_t> pid{0};    // 0: free, or released by whoever collected it
+  int32_t spawner = 0;            // the process that registered it
+  std::atomic<uint32_t> done{0};  // it has its verdict and publishes nothing more
+  char name[24] = {};
 };
 
 struct WatchBoard::Shared {
   std::atomic<int64_t> armed_ns{0};  // when the watcher will look next; 0: not watching
   std::atomic<int64_t> grace_ns{0};
+  std::atomic<uint32_t> claimed{0};  // slots handed out
   Slot slots[kSlots];
 };
 
 namespace {
 
 absl::Duration g_grace = absl::Seconds(1);
+WatchBoard* g_case_board = nullptr;     // in a case process and its participants
 WatchBoard::Shared* g_board = nullptr;  // in a participant: its case's board
 Slot* g_slot = nullptr;                 // ... and its own slot
 int g_wake_fd = -1;
@@ -102,6 +109,8 @@ std::string DescribeOp(const SlotView& v) {
 }  // namespace
 
 void SetHangGrace(absl::Duration grace) { g_grace = grace; }
+WatchBoard* CaseBoard() { return g_case_board; }
+void SetCaseBoard(WatchBoard* board) { g_case_board = board; }
 absl::Duration HangGrace() { return g_grace; }
 
 WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
@@ -129,8 +138,8 @@ WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
 }
 
 WatchedCall::~WatchedCall() {
-  if (!active_) return;
   Slot* s = g_slot;
+  if (!active_ || s == nullptr) return;
   s->seq.fetch_add(1, std::memory_order_acq_rel);
   // No clock here: an ended operation matters to the standstill rule only
   // through the next one's start, since a participant between operations is
@@ -170,23 +179,90 @@ WatchBoard::WatchBoard() {
   if (p == MAP_FAILED) std::abort();
   shared_ = new (p) Shared();
   shared_->grace_ns.store(absl::ToInt64Nanoseconds(g_grace));
-  // High, so that a participant that closes or reuses low descriptors keeps it.
-  FileDescriptor efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  wake_fd_ = efd ? ::fcntl(efd.get(), F_DUPFD_CLOEXEC, 900) : -1;
-  if (wake_fd_ < 0) wake_fd_ = efd.release();
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+void WatchBoard::RaiseWakeFd(int now_at) {
+  if (now_at >= 0) wake_fd_ = now_at;
+  // High, so that a participant that closes or reuses low descriptors keeps
+  // it. Not where the board is made: a fork server with a descriptor that
+  // high would have every case process it forks copy, and close, a table of
+  // a thousand.
+  const int high = wake_fd_ >= 0 ? ::fcntl(wake_fd_, F_DUPFD_CLOEXEC, 900) : -1;
+  if (high < 0) return;
+  ::close(wake_fd_);
+  wake_fd_ = high;
 }
 
 WatchBoard::~WatchBoard() {
   if (g_board == shared_) g_board = nullptr, g_slot = nullptr;
+  if (g_case_board == this) g_case_board = nullptr;
   shared_->~Shared();
   ::munmap(shared_, sizeof(Shared));
   if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void WatchBoard::Reset(absl::Duration grace, absl::Time start) {
+  const auto used = std::min<size_t>(shared_->claimed.load(), kSlots);
+  for (size_t i = 0; i < used; ++i) {
+    Slot& s = shared_->slots[i];
+    s.~Slot();
+    new (&s) Slot();
+  }
+  shared_->claimed.store(0);
+  const int64_t g = absl::ToInt64Nanoseconds(grace);
+  shared_->grace_ns.store(g);
+  shared_->armed_ns.store(NowNs() + absl::ToInt64Nanoseconds(start - absl::Now()) + g);
+  DrainWake();
+}
+
+size_t WatchBoard::Claim() {
+  const size_t slot = shared_->claimed.fetch_add(1);
+  return slot < kSlots ? slot : kSlots;
+}
+
+void WatchBoard::Register(size_t slot, pid_t pid, std::string_view name) {
+  if (slot >= kSlots) return;
+  Slot& s = shared_->slots[slot];
+  const size_t n = std::min(name.size(), sizeof s.name - 1);
+  std::memcpy(s.name, name.data(), n);
+  s.name[n] = '\0';
+  s.spawner = static_cast<int32_t>(::getpid());
+  s.done.store(0);
+  s.pid.store(static_cast<int32_t>(pid), std::memory_order_release);
 }
 
 void WatchBoard::Attach(size_t slot) {
   g_board = shared_;
   g_slot = slot < kSlots ? &shared_->slots[slot] : nullptr;
   g_wake_fd = wake_fd_;
+}
+
+void WatchBoard::Finish() {
+  if (g_slot != nullptr && g_board == shared_) g_slot->done.store(1, std::memory_order_release);
+  g_board = nullptr;
+  g_slot = nullptr;
+}
+
+void WatchBoard::Release(size_t slot) {
+  if (slot < kSlots) shared_->slots[slot].pid.store(0, std::memory_order_release);
+}
+
+void WatchBoard::Wake() const {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+std::vector<WatchBoard::Watched> WatchBoard::Registered() const {
+  std::vector<Watched> live;
+  const auto used = std::min<size_t>(shared_->claimed.load(std::memory_order_acquire), kSlots);
+  for (size_t i = 0; i < used; ++i) {
+    const Slot& s = shared_->slots[i];
+    const pid_t pid = s.pid.load(std::memory_order_acquire);
+    if (pid <= 0 || s.done.load(std::memory_order_acquire) != 0) continue;
+    live.push_back({i, std::string(s.name, strnlen(s.name, sizeof s.name)), pid, s.spawner});
+  }
+  return live;
 }
 
 void WatchBoard::DrainWake() const {
@@ -204,7 +280,7 @@ std::string WatchBoard::Doing(const Watched& w) const {
 
 std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
                                              absl::Time* next) const {
-  const int64_t grace = absl::ToInt64Nanoseconds(g_grace);
+  const int64_t grace = shared_->grace_ns.load(std::memory_order_relaxed);
   const int64_t now = NowNs();
   const absl::Time now_t = absl::Now();
   int64_t wake = INT64_MAX, stuck_at = 0, last_change = 0;

@@ -208,27 +208,43 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
   Verdict verdict;
   {
     Participants ps(deadline);
-    for (Actor& a : actors) {
-      ps.Spawn(a.name, [&] {
-        Verdict v;
-        std::unique_ptr<End> end = OpenEnd(**ch, a.role, &v);
-        // Everyone passes both barriers, whatever happens, so nobody waits
-        // for a participant that gave up.
-        if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
-        if (end != nullptr && v.ok()) {
-          std::string err = a.fn(end);
-          if (!err.empty()) v = Verdict::Fail(err);
-        }
-        end.reset();
+    // The last actor runs in the case process itself (one fork fewer) when
+    // the sandbox watches it and the case process has nothing else to do.
+    const bool here = !during && ps.WatchedFromOutside() && !actors.empty();
+    // One actor's part; `stay` keeps a spawned one alive until all are done.
+    auto part = [&](Actor& a, bool stay) {
+      Verdict v;
+      std::unique_ptr<End> end = OpenEnd(**ch, a.role, &v);
+      // Everyone passes both barriers, whatever happens, so nobody waits
+      // for a participant that gave up.
+      if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+      if (end != nullptr && v.ok()) {
+        std::string err = a.fn(end);
+        if (!err.empty()) v = Verdict::Fail(err);
+      }
+      end.reset();
+      if (stay) {
         finished.Wait(deadline);
-        return v;
-      });
+      } else {
+        finished.Arrive();
+      }
+      return v;
+    };
+    for (size_t i = 0; i + (here ? 1 : 0) < actors.size(); ++i) {
+      ps.Spawn(actors[i].name, [&, i] { return part(actors[i], /*stay=*/true); });
     }
-    (*ch)->Detach();
+    std::optional<Verdict> mine;
+    if (here) {
+      mine = ps.RunHere(actors.back().name, [&] { return part(actors.back(), /*stay=*/false); });
+    } else {
+      (*ch)->Detach();
+    }
     std::optional<Verdict> hook;
     ActorControl control(ps, finished);
     if (during) hook = during(control);
     verdict = ps.Join();
+    // In the actors' order, as Join takes them: a spawned one's failure first.
+    if (verdict.ok() && mine) verdict = *mine;
     if (hook && !hook->ok()) verdict = *hook;
   }
   absl::Status destroyed = (*ch)->Destroy();

@@ -92,10 +92,13 @@ struct Actor {
   Role role;
   ActorFn fn;
 };
-// Creates a channel, forks one participant per actor; each opens its end,
-// waits until all have opened, runs its part, closes its end, then stays
-// alive until every actor has finished (so end of stream comes from close,
-// not exit). Destroys the channel after all have exited.
+// Creates a channel and runs one participant per actor, each in a process
+// of its own: each opens its end, waits until all have opened, runs its part,
+// closes its end, then stays alive until every actor has finished (so end of
+// stream comes from close, not exit). Without `during`, the last actor runs
+// in the case process (Participants::RunHere), which lives on anyway. Destroys
+// the channel after all have exited.
+
 // What the case process may do while the actors run.
 class ActorControl {
  public:

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <initializer_list>
+#include <optional>
 #include <string>
 
 #include "ipcspec/util.h"
@@ -26,6 +27,12 @@ std::string SyscallName(long nr);
 long CurrentSyscall(pid_t pid);
 // The process state letter from /proc/PID/stat ('S', 'R', 'T', ...), or 0.
 char ProcessState(pid_t pid);
+// How a zombie ended, from /proc/PID/stat (a wait status: WIFSIGNALED and
+// the rest apply), and its parent now (*parent, if given); nullopt while it
+// runs, once reaped, or when unreadable. Lets a process that did not fork
+// `pid` say how it died, and whether its parent was still alive then (a
+// zombie whose parent died has been handed to another).
+std::optional<int> ZombieStatus(pid_t pid, pid_t* parent = nullptr);
 // "futex_wait_queue (syscall futex)", "running", or what could be read.
 std::string DescribeKernelWait(pid_t pid);
 

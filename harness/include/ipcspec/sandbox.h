@@ -201,12 +201,24 @@ class Participants {
   void Kill(std::string_view name, int sig);
   // Waits for every participant, until the deadline. The verdict is the
   // first failure to arrive, prefixed with the participant's name; the
-  // others are then killed, since their part can no longer matter. Meanwhile
-  // it watches what the participants publish (ipcspec/watch.h): a hang ends
-  // the case at once as kTimeout with a diagnosis.
+  // others are then killed, since their part can no longer matter. A hang
+  // (ipcspec/watch.h) ends the case at once as kTimeout with a diagnosis:
+  // the sandbox watches a case's board; outside a case, Join watches.
   Verdict Join();
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
+  // Kills and reaps every participant not yet joined, since their part can
+  // no longer matter (after `v`, a failure seen elsewhere); returns v.
+  Verdict KillTheRest(Verdict v);
+  // Whether this process's participants are watched by the process that
+  // forked the case (in a case process: yes). Only then may RunHere be used.
+  bool WatchedFromOutside() const { return own_board_ == nullptr; }
+  // Runs `fn` in this process as the participant `name`: it publishes its
+  // operations like one that was spawned, so a hang in it ends the case, a
+  // crash in it is reported as this participant's, and the death of a
+  // spawned one while it runs ends the case at once. Its verdict, prefixed
+  // with the name as Join's are. One process fewer than Spawn.
+  Verdict RunHere(std::string_view name, const std::function<Verdict()>& fn);
 
  private:
   struct Child {
@@ -215,15 +227,16 @@ class Participants {
     FileDescriptor report;
     std::optional<Verdict> verdict;
     int planned_signal = 0;
+    size_t slot = WatchBoard::kSlots;  // on the board
   };
   Verdict Collect(Child& c);
   // The watchdog (ipcspec/watch.h): a hang's diagnosis, and when to look again.
   std::optional<Verdict> Watch(absl::Time* next);
-  Verdict KillTheRest(Verdict v);
   Deadline deadline_;
   std::vector<Child> children_;
   std::optional<Verdict> spawn_error_;
-  std::unique_ptr<WatchBoard> board_;
+  std::unique_ptr<WatchBoard> own_board_;  // outside a case: watched from Join
+  WatchBoard* board_;                      // the case's, or own_board_
 };
 
 // An opt-in hook run in every process the sandbox forks to run code (the
@@ -240,7 +253,8 @@ void SetChildExitHook(ChildExitHook hook);
 void RunChildExitHook();
 
 // In a participant: closes every descriptor but 0-2 and the participant's
-// own report pipe, so what follows is done as by an unrelated process.
+// own report pipe, so what follows is done as by an unrelated process. In
+// one run by Participants::RunHere it closes nothing.
 void CloseInheritedDescriptors();
 
 // Shared anonymous memory for participants to publish results to each other

@@ -1,9 +1,10 @@
 // ipcspec/watch.h: the watchdog for every operation of a case.
 //
-// Each participant (Participants::Spawn) publishes the operation it is in on
-// a board in the case's shared memory: the call, the timeout it asked for,
-// when it started, and how many transport calls it has made (its step). The
-// case process watches the board from Participants::Join, asleep in poll()
+// Each participant (Participants::Spawn, or the case process itself in
+// Participants::RunHere) publishes the operation it is in on a board in the
+// case's shared memory: the call, the timeout it asked for, when it started,
+// and how many transport calls it has made (its step). The process that
+// forked the case process (the sandbox) watches the board, asleep in poll()
 // until the earliest moment a published operation could be overdue, and ends
 // the case as `timeout` with a diagnosis when
 //   - an operation overruns its own timeout by more than the hang grace, or
@@ -26,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -58,7 +60,12 @@ class WatchedCall {
 // An End whose every Send and Recv is published before it calls `inner`.
 std::unique_ptr<End> WatchEnd(std::unique_ptr<End> inner);
 
-// The board: made by Participants in the case process before it forks.
+// The board. A case process gets one from the process that forked it (the
+// sandbox makes one per case, CaseBoard()), and that process watches it: so
+// the case process may itself be a participant (Participants::RunHere), and
+// a hang ends the case even while the case process is the one blocked.
+// Participants made outside a case make a board of their own and watch it
+// from Join.
 class WatchBoard {
  public:
   static constexpr size_t kSlots = 128;
@@ -67,17 +74,41 @@ class WatchBoard {
   WatchBoard(const WatchBoard&) = delete;
   WatchBoard& operator=(const WatchBoard&) = delete;
 
-  // In a participant, right after fork: it publishes into `slot` from now on.
+  // In the watcher, before the case: every slot free, the hang grace, and
+  // the first look due one grace after `start` (no operation can be judged
+  // earlier, so until then nobody needs to wake the watcher).
+  void Reset(absl::Duration grace, absl::Time start);
+  // A free slot for one participant (kSlots when there is none left).
+  size_t Claim();
+  // Who publishes into `slot`: registered by the process that forked it
+  // (before anything may wait for it), or by the case process for itself.
+  void Register(size_t slot, pid_t pid, std::string_view name);
+  // In the process that publishes into `slot` from now on.
   void Attach(size_t slot);
+  // In that process: it has its verdict (it is about to report and exit),
+  // and publishes nothing more.
+  void Finish();
+  // In the process that collected or killed the participant in `slot`: the
+  // watcher is no longer to judge it.
+  void Release(size_t slot);
   // The descriptor a participant writes to wake the watcher.
   int wake_fd() const { return wake_fd_; }
+  // In the process that will fork the participants: moves that descriptor
+  // (found at `now_at`, if given, where this process placed it) high, out of
+  // the way of what they do with low ones.
+  void RaiseWakeFd(int now_at = -1);
+  void Wake() const;
   void DrainWake() const;
 
   struct Watched {
     size_t slot;
     std::string name;  // "reader"
     pid_t pid;
+    pid_t spawner = 0;  // the process that forked it (Registered() says)
   };
+  // The registered participants that have not finished and are not
+  // released: what the watcher judges.
+  std::vector<Watched> Registered() const;
   // Looks at the live participants now: a diagnosis if the case hangs;
   // otherwise arms *next with the moment to look again (InfiniteFuture:
   // only a wake-up can change anything).
@@ -92,6 +123,11 @@ class WatchBoard {
   Shared* shared_;
   int wake_fd_ = -1;
 };
+
+// The board of the case this process belongs to (set in the case process
+// by the sandbox, inherited by its participants), or nullptr.
+WatchBoard* CaseBoard();
+void SetCaseBoard(WatchBoard* board);
 
 }  // namespace ipcspec
 
