@@ -213,7 +213,8 @@ void WatchBoard::Reset(absl::Duration grace, absl::Time start) {
   const int64_t g = absl::ToInt64Nanoseconds(grace);
   shared_->grace_ns.store(g);
   shared_->armed_ns.store(NowNs() + absl::ToInt64Nanoseconds(start - absl::Now()) + g);
-  DrainWake();
+  // Only a participant writes the wake-up: without one there is none to drain.
+  if (used > 0) DrainWake();
 }
 
 size_t WatchBoard::Claim() {
