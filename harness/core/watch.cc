@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -77,18 +78,23 @@ struct SlotView {
   std::string call;
 };
 
-SlotView Read(const Slot& s) {
+// A consistent copy, or nullopt when none could be had: a publisher killed
+// in the middle of writing its slot never finishes it, and one descheduled
+// there finishes later, so the watcher must not wait for either.
+std::optional<SlotView> Read(const Slot& s) {
   SlotView v;
-  for (;;) {
+  for (int attempt = 0; attempt < 256; ++attempt) {
     uint32_t before = s.seq.load(std::memory_order_acquire);
+    if ((before & 1) != 0) continue;
     v.state = s.state.load(std::memory_order_acquire);
     v.steps = s.steps.load(std::memory_order_relaxed);
     v.timeout_ms = s.timeout_ms;
     v.start_ns = s.start_ns;
     v.call.assign(s.call, strnlen(s.call, sizeof s.call));
     std::atomic_thread_fence(std::memory_order_acquire);
-    if ((before & 1) == 0 && s.seq.load(std::memory_order_relaxed) == before) return v;
+    if (s.seq.load(std::memory_order_relaxed) == before) return v;
   }
+  return std::nullopt;
 }
 
 // Whether the kernel has any of them running or runnable ('R'), so that
@@ -273,10 +279,10 @@ void WatchBoard::DrainWake() const {
 
 std::string WatchBoard::Doing(const Watched& w) const {
   if (w.slot >= kSlots) return "";
-  const SlotView v = Read(shared_->slots[w.slot]);
-  if (v.state == kIdle) return "";
-  return absl::StrFormat("%s blocked in %s at step %d for %s; kernel: %s", w.name, DescribeOp(v),
-                         v.steps, Seconds(NowNs() - v.start_ns), DescribeKernelWait(w.pid));
+  const std::optional<SlotView> v = Read(shared_->slots[w.slot]);
+  if (!v || v->state == kIdle) return "";
+  return absl::StrFormat("%s blocked in %s at step %d for %s; kernel: %s", w.name, DescribeOp(*v),
+                         v->steps, Seconds(NowNs() - v->start_ns), DescribeKernelWait(w.pid));
 }
 
 std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
@@ -294,11 +300,13 @@ std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
       all_blocked = false;
       continue;
     }
-    const SlotView v = Read(shared_->slots[w.slot]);
-    if (v.state == kIdle) {
+    const std::optional<SlotView> read = Read(shared_->slots[w.slot]);
+    // Unreadable now: judged at a later look, and not blocked at this one.
+    if (!read || read->state == kIdle) {
       all_blocked = false;
       continue;
     }
+    const SlotView& v = *read;
     last_change = std::max(last_change, v.start_ns);
     const int64_t first = FirstJudgement(v.start_ns, v.timeout_ms, grace);
     if (first > now) wake = std::min(wake, first);
