@@ -235,15 +235,8 @@ Verdict ExecuteMultiProcess(const Transport& t, const Scenario& s, const CaseEnv
     Participants ps(deadline);
     const bool here = !kills && ps.WatchedFromOutside();
     ProcessBarrier opened(script.writers + 2 - (here ? 1 : 0));  // and the case process
-    auto part = [&](Role role, const std::function<std::string(std::unique_ptr<End>&)>& fn,
-                    const std::function<void()>& after) {
-      Verdict v;
-      std::unique_ptr<End> end = props::OpenEnd(**ch, role, &v);
-      if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
-      if (end != nullptr && v.ok()) {
-        if (std::string err = fn(end); !err.empty()) v = Verdict::Fail(err);
-      }
-      end.reset();
+    auto part = [&](Role role, const props::ActorFn& fn, const std::function<void()>& after) {
+      Verdict v = props::RunPart(**ch, role, opened, deadline, fn);
       after();
       return v;
     };

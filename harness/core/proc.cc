@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
+#include <iterator>
+#include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -61,18 +63,15 @@ char ProcessState(pid_t pid) {
 std::optional<int> ZombieStatus(pid_t pid, pid_t* parent) {
   const std::string s = ReadProcFile(pid, "stat");
   const size_t paren = s.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= s.size() || s[paren + 2] != 'Z') {
-    return std::nullopt;
-  }
-  // Fields from the state (field 3) on; exit_code is field 52, the last.
-  const size_t last = s.find_last_not_of(" \n");
-  const size_t space = s.rfind(' ', last);
-  if (last == std::string::npos || space == std::string::npos || space < paren) return std::nullopt;
-  size_t fields = 1;
-  for (size_t i = paren + 2; i < space; ++i) fields += s[i] == ' ';
-  int status = 0, ppid = 0;
-  if (fields != 49 || !absl::SimpleAtoi(std::string(s, space + 1, last - space), &status) ||
-      std::sscanf(s.c_str() + paren + 2, "%*c %d", &ppid) != 1) {
+  if (paren == std::string::npos) return std::nullopt;
+  // The fields after the command, from the state (field 3) on: the parent
+  // is field 4, exit_code field 52.
+  std::istringstream fields(s.substr(paren + 1));
+  const std::vector<std::string> f{std::istream_iterator<std::string>(fields),
+                                   std::istream_iterator<std::string>()};
+  int ppid = 0, status = 0;
+  if (f.size() < 50 || f[0] != "Z" || !absl::SimpleAtoi(f[1], &ppid) ||
+      !absl::SimpleAtoi(f[49], &status)) {
     return std::nullopt;
   }
   if (parent != nullptr) *parent = ppid;

@@ -31,7 +31,7 @@ struct alignas(64) Slot {
   int32_t timeout_ms = -1;
   int64_t start_ns = 0;
   char call[24] = {};
-  // Who publishes here: registered by the participant itself (Attach).
+  // Who publishes here: registered by the process that forked it (Register).
   std::atomic<int32_t> pid{0};    // 0: free, or released by whoever collected it
   int32_t spawner = 0;            // the process that registered it
   std::atomic<uint32_t> done{0};  // it has its verdict and publishes nothing more

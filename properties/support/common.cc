@@ -214,18 +214,10 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
     // The last actor runs in the case process itself (one fork fewer) when
     // the sandbox watches it and the case process has nothing else to do.
     const bool here = !during && ps.WatchedFromOutside() && !actors.empty();
-    // One actor's part; `stay` keeps a spawned one alive until all are done.
+    // One actor's part; `stay` keeps a spawned one alive until all are done
+    // (everyone passes both barriers, whatever happens).
     auto part = [&](Actor& a, bool stay) {
-      Verdict v;
-      std::unique_ptr<End> end = OpenEnd(**ch, a.role, &v);
-      // Everyone passes both barriers, whatever happens, so nobody waits
-      // for a participant that gave up.
-      if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
-      if (end != nullptr && v.ok()) {
-        std::string err = a.fn(end);
-        if (!err.empty()) v = Verdict::Fail(err);
-      }
-      end.reset();
+      Verdict v = RunPart(**ch, a.role, opened, deadline, a.fn);
       if (stay) {
         finished.Wait(deadline);
       } else {
@@ -267,6 +259,17 @@ std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure) {
   }
   // Every send and receive is published for the watchdog (ipcspec/watch.h).
   return WatchEnd(std::move(*end));
+}
+
+Verdict RunPart(Channel& ch, Role role, ProcessBarrier& opened, const Deadline& deadline,
+                const ActorFn& fn) {
+  Verdict v;
+  std::unique_ptr<End> end = OpenEnd(ch, role, &v);
+  if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+  if (end != nullptr && v.ok()) {
+    if (std::string err = fn(end); !err.empty()) v = Verdict::Fail(err);
+  }
+  return v;  // the end closes here
 }
 
 Verdict ActorControl::Kill(std::string_view name) {

@@ -140,6 +140,13 @@ int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, in
 // the verdict says why.
 std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure);
 
+// One participant's part on the channel: opens its end, passes `opened`
+// whatever happens (so nobody waits for a participant that gave up), runs
+// `fn` if all went well, and closes the end. What it does next (stay until
+// the others finish, say) is the caller's.
+Verdict RunPart(Channel& ch, Role role, ProcessBarrier& opened, const Deadline& deadline,
+                const ActorFn& fn);
+
 // "excluded by capability framing=stream" style reasons.
 Applicability Needs(bool ok, std::string_view capability);
 
