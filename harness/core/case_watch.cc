@@ -143,7 +143,9 @@ class BoardWatch {
       // it did has been handed to another parent: that death is the story.
       pid_t parent = 0;
       std::optional<int> status = ZombieStatus(w.pid, &parent);
-      if (status && parent == w.spawner) {
+      // One that finished between Registered() and now exited after its
+      // verdict: no death to report.
+      if (status && parent == w.spawner && board_->StillRegistered(w)) {
         return Verdict{Outcome::kCrashed, DescribeEnd(w.name, *status)};
       }
     }

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -126,6 +127,49 @@ std::string CommOf(pid_t pid) {
 int PidfdOpen(pid_t pid) {
   long fd = ::syscall(SYS_pidfd_open, pid, 0);
   return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+ProcessHoldings TakeProcessHoldings() {
+  ProcessHoldings h;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(d);
+    while (const dirent* e = ::readdir(d)) {
+      int fd = 0;
+      if (!absl::SimpleAtoi(e->d_name, &fd) || fd == own) continue;
+      char target[512];
+      const ssize_t n = ::readlinkat(own, e->d_name, target, sizeof target - 1);
+      h.entries.push_back(
+          absl::StrFormat("descriptor %d (%s)", fd, n < 0 ? "?" : std::string_view(target, n)));
+    }
+    ::closedir(d);
+  }
+  // "start-end perms offset dev inode path": the shared ones (perms "...s").
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() < 5 || f[1].size() < 4 || f[1][3] != 's') continue;
+    std::vector<absl::string_view> range = absl::StrSplit(f[0], '-');
+    uint64_t lo = 0, hi = 0;
+    if (range.size() != 2 || !absl::SimpleHexAtoi(range[0], &lo) ||
+        !absl::SimpleHexAtoi(range[1], &hi)) {
+      continue;
+    }
+    std::string path;
+    for (size_t i = 5; i < f.size(); ++i) absl::StrAppend(&path, i > 5 ? " " : "", f[i]);
+    // MAP_SHARED | MAP_ANONYMOUS memory shows as an unlinked /dev/zero.
+    if (path.empty() || path == "/dev/zero (deleted)") path = "anonymous shared memory";
+    h.entries.push_back(
+        absl::StrFormat("shared mapping of %s at %#x, %d bytes", path, lo, hi - lo));
+  }
+  std::sort(h.entries.begin(), h.entries.end());
+  return h;
+}
+
+std::vector<std::string> NewHoldings(const ProcessHoldings& before, const ProcessHoldings& after) {
+  std::vector<std::string> out;
+  std::set_difference(after.entries.begin(), after.entries.end(), before.entries.begin(),
+                      before.entries.end(), std::back_inserter(out));
+  return out;
 }
 
 IpcSnapshot TakeIpcSnapshot(const std::string& mq_dir) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <utility>
@@ -87,17 +88,17 @@ std::string DescribeKernelWait(pid_t pid) {
   return absl::StrCat(wchan, " (syscall ", SyscallName(nr), ")");
 }
 
-bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const Deadline& deadline) {
+namespace {
+
+// Waits until `pid` sleeps in a system call that `in` accepts.
+bool WaitUntilSleepingIn(pid_t pid, const std::function<bool(long)>& in, const Deadline& deadline) {
   FileDescriptor pidfd(PidfdOpen(pid));
   int wait_us = 50;
   for (;;) {
     if (ProcessState(pid) == 'S') {
       const long nr = CurrentSyscall(pid);
       // Again after the syscall file: it may describe a call that returned.
-      if (std::find(syscalls.begin(), syscalls.end(), nr) != syscalls.end() &&
-          ProcessState(pid) == 'S') {
-        return true;
-      }
+      if (in(nr) && ProcessState(pid) == 'S') return true;
     }
     if (deadline.Passed()) return false;
     const int left = deadline.RemainingMs();
@@ -106,6 +107,20 @@ bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const D
     if (::ppoll(&p, pidfd ? 1 : 0, &ts, nullptr) > 0) return false;  // it exited
     wait_us = std::min(wait_us * 2, 5000);
   }
+}
+
+}  // namespace
+
+bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const Deadline& deadline) {
+  return WaitUntilSleepingIn(
+      pid,
+      [&](long nr) { return std::find(syscalls.begin(), syscalls.end(), nr) != syscalls.end(); },
+      deadline);
+}
+
+bool WaitUntilAsleep(pid_t pid, const Deadline& deadline) {
+  return WaitUntilSleepingIn(
+      pid, [](long nr) { return nr >= 0; }, deadline);
 }
 
 }  // namespace ipcspec

@@ -272,6 +272,13 @@ std::vector<WatchBoard::Watched> WatchBoard::Registered() const {
   return live;
 }
 
+bool WatchBoard::StillRegistered(const Watched& w) const {
+  if (w.slot >= kSlots) return false;
+  const Slot& s = shared_->slots[w.slot];
+  return s.pid.load(std::memory_order_acquire) == w.pid &&
+         s.done.load(std::memory_order_acquire) == 0;
+}
+
 void WatchBoard::DrainWake() const {
   uint64_t v;
   [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);

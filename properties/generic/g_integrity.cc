@@ -24,36 +24,9 @@
 namespace ipcspec::props {
 namespace {
 
-uint64_t CounterValue(const Sent& s) { return (s.msg + 1) * 1000 + s.size; }
-
-std::string AddAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
-  for (const Sent& m : sent) {
-    uint64_t v = CounterValue(m);
-    size_t n = 0;
-    const int rc = end.Send(std::as_bytes(std::span(&v, 1)), &n, timeout_ms);
-    if (rc != 0) return absl::StrCat("adding ", v, ": ", Errno(rc));
-  }
-  return "";
-}
-
-std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
-  uint64_t want = 0, got = 0;
-  for (const Sent& m : sent) want += CounterValue(m);
-  while (got < want) {
-    uint64_t v = 0;
-    size_t n = 0;
-    const int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, timeout_ms);
-    if (rc != 0) return absl::StrFormat("counter read at %d of %d: %s", got, want, Errno(rc));
-    if (n != 8 || v == 0) return absl::StrFormat("counter read gave %d bytes, value %d", n, v);
-    got += v;
-  }
-  return got == want ? "" : absl::StrFormat("counter summed to %d, added %d", got, want);
-}
-
 class IntegrityProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
-    return Needs(c.model != ModelClass::kCounter || c.reliable,
-                 "model=counter without reliable (a lossy sum has no oracle)");
+    return SummableIfCounter(c);
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace ipcspec::props {
@@ -185,6 +186,40 @@ std::string Traffic::Read(End& end, const std::vector<uint64_t>& chunks) {
   if (e.empty()) e = NothingMore(end);
   if (e.empty() && !WaitForWriters()) e = "a writer never finished";
   return e;
+}
+
+uint64_t CounterValue(const Sent& s) {
+  const uint64_t v = (s.msg + 1) * 1000 + s.size;
+  return s.writer == 2 ? v << 32 : v;
+}
+
+Applicability SummableIfCounter(const Capabilities& c) {
+  return Needs(c.model != ModelClass::kCounter || c.reliable,
+               "model=counter without reliable (a lossy sum has no oracle)");
+}
+
+std::string AddAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
+  for (const Sent& m : sent) {
+    uint64_t v = CounterValue(m);
+    size_t n = 0;
+    const int rc = end.Send(std::as_bytes(std::span(&v, 1)), &n, timeout_ms);
+    if (rc != 0) return absl::StrCat("adding ", v, ": ", Errno(rc));
+  }
+  return "";
+}
+
+std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
+  uint64_t want = 0, got = 0;
+  for (const Sent& m : sent) want += CounterValue(m);
+  while (got < want) {
+    uint64_t v = 0;
+    size_t n = 0;
+    const int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, timeout_ms);
+    if (rc != 0) return absl::StrFormat("counter read at %d of %d: %s", got, want, Errno(rc));
+    if (n != 8 || v == 0) return absl::StrFormat("counter read gave %d bytes, value %d", n, v);
+    got += v;
+  }
+  return got == want ? "" : absl::StrFormat("counter summed to %d, added %d", got, want);
 }
 
 }  // namespace ipcspec::props

@@ -84,6 +84,18 @@ class Traffic {
   SharedFlags flags_;
 };
 
+// The counter model (eventfd): what the send of `s` adds. Writer 2's
+// values sit in the high 32 bits, so a read that takes some of both
+// writers' values never sums to one writer's total.
+uint64_t CounterValue(const Sent& s);
+// Whether a property that sums a counter applies: a lossy sum has no oracle.
+Applicability SummableIfCounter(const Capabilities& c);
+// Adds every value of `sent`; "" or what went wrong.
+std::string AddAll(End& end, const std::vector<Sent>& sent, int timeout_ms);
+// Reads until the values of `sent` have been summed; a read past that sum,
+// an empty read or a short one is a failure.
+std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms);
+
 }  // namespace ipcspec::props
 
 #endif  // IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -201,10 +202,22 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bo
   }
 }
 
-Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
-                  std::function<Verdict(ActorControl&)> during) {
-  absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(env.scratch_dir);
-  if (!ch.ok()) return Verdict::Broken(absl::StrCat("create: ", ch.status().message()));
+namespace {
+
+using Channels = std::vector<std::unique_ptr<Channel>>;
+
+// One actor's part, in its process: its end on its channel, this process's
+// hold on every other channel dropped first.
+Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const Deadline& deadline) {
+  for (size_t i = 0; i < chs.size(); ++i) {
+    if (i != a.channel) chs[i]->Detach();
+  }
+  return RunPart(*chs[a.channel], a.role, opened, deadline, a.fn);
+}
+
+// The actors on channels already created; destroys them afterwards.
+Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& actors,
+                      const std::function<Verdict(ActorControl&)>& during) {
   const auto parties = static_cast<uint32_t>(actors.size());
   ProcessBarrier opened(parties), finished(parties);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
@@ -217,7 +230,7 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
     // One actor's part; `stay` keeps a spawned one alive until all are done
     // (everyone passes both barriers, whatever happens).
     auto part = [&](Actor& a, bool stay) {
-      Verdict v = RunPart(**ch, a.role, opened, deadline, a.fn);
+      Verdict v = RunPartOn(chs, a, opened, deadline);
       if (stay) {
         finished.Wait(deadline);
       } else {
@@ -232,7 +245,7 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
     if (here) {
       mine = ps.RunHere(actors.back().name, [&] { return part(actors.back(), /*stay=*/false); });
     } else {
-      (*ch)->Detach();
+      for (std::unique_ptr<Channel>& ch : chs) ch->Detach();
     }
     std::optional<Verdict> hook;
     ActorControl control(ps, finished);
@@ -242,11 +255,60 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
     if (verdict.ok() && mine) verdict = *mine;
     if (hook && !hook->ok()) verdict = *hook;
   }
-  absl::Status destroyed = (*ch)->Destroy();
-  if (!destroyed.ok() && verdict.ok()) {
-    verdict = Verdict::Fail(absl::StrCat("destroy: ", destroyed.message()));
+  for (std::unique_ptr<Channel>& ch : chs) {
+    absl::Status destroyed = ch->Destroy();
+    if (!destroyed.ok() && verdict.ok()) {
+      verdict = Verdict::Fail(absl::StrCat("destroy: ", destroyed.message()));
+    }
   }
   return verdict;
+}
+
+}  // namespace
+
+Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
+                  std::function<Verdict(ActorControl&)> during) {
+  absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(env.scratch_dir);
+  if (!ch.ok()) return Verdict::Broken(absl::StrCat("create: ", ch.status().message()));
+  Channels chs;
+  chs.push_back(std::move(*ch));
+  for (Actor& a : actors) a.channel = 0;
+  return RunOnChannels(chs, env, actors, during);
+}
+
+Verdict RunActorsOn(const Transport& t, const CaseEnv& env, size_t channels,
+                    std::vector<Actor> actors) {
+  for (const Actor& a : actors) {
+    if (a.channel >= channels) {
+      return Verdict::Broken(absl::StrFormat("%s: channel %d of %d", a.name, a.channel, channels));
+    }
+  }
+  Channels chs;
+  std::vector<std::string> dirs;
+  Verdict v;
+  for (size_t i = 0; i < channels && v.ok(); ++i) {
+    dirs.push_back(absl::StrFormat("%s/channel-%d", env.scratch_dir, i + 1));
+    if (::mkdir(dirs.back().c_str(), 0700) != 0) {
+      v = Verdict::Broken(absl::StrFormat("mkdir %s: %s", dirs.back(), std::strerror(errno)));
+      dirs.pop_back();
+      break;
+    }
+    absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(dirs.back());
+    if (!ch.ok()) {
+      v = Verdict::Broken(absl::StrFormat("create channel %d: %s", i + 1, ch.status().message()));
+    } else {
+      chs.push_back(std::move(*ch));
+    }
+  }
+  if (v.ok()) {
+    v = RunOnChannels(chs, env, actors, nullptr);
+  } else {
+    for (std::unique_ptr<Channel>& ch : chs) (void)ch->Destroy();
+  }
+  // Only an empty directory goes: whatever a channel left in its own is a
+  // leak for the case's inventory to report.
+  for (const std::string& dir : dirs) ::rmdir(dir.c_str());
+  return v;
 }
 
 std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure) {

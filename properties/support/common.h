@@ -91,6 +91,7 @@ struct Actor {
   std::string name;  // "reader", "writer 1"
   Role role;
   ActorFn fn;
+  size_t channel = 0;  // which channel of RunActorsOn it opens its end on
 };
 // Creates a channel and runs one participant per actor, each in a process
 // of its own: each opens its end, waits until all have opened, runs its part,
@@ -115,6 +116,13 @@ class ActorControl {
 // one of them, say); a failure it returns wins.
 Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> actors,
                   std::function<Verdict(ActorControl&)> during = nullptr);
+// The same on `channels` channels of `t`, all created before any actor
+// forks, each in a scratch directory of its own (scratch_dir/channel-N);
+// each actor opens its end on channel `Actor::channel` and drops its
+// process's hold on every channel, as the case process does, so that one
+// channel's end of stream never waits for a process of another.
+Verdict RunActorsOn(const Transport& t, const CaseEnv& env, size_t channels,
+                    std::vector<Actor> actors);
 
 // A flag in shared memory that one participant raises and others wait for.
 class SharedFlags {

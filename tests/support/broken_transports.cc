@@ -1,11 +1,14 @@
 #include "tests/support/broken_transports.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 
 #include "absl/strings/str_format.h"
@@ -79,6 +82,14 @@ class BrokenEnd : public End {
         *sent = 0;
         *rc = -ETIMEDOUT;
         return true;
+      case Bug::kLateWakeup:
+        *rc = inner_->Send(buf, sent, 0);
+        if (*rc == -EAGAIN && timeout_ms != 0) {
+          ::poll(nullptr, 0, timeout_ms);  // the bug: nobody wakes it
+          *rc = inner_->Send(buf, sent, 0);
+          if (*rc == -EAGAIN) *rc = -ETIMEDOUT;
+        }
+        return true;
       case Bug::kLoseOnEagain:
         *rc = inner_->Send(buf, sent, timeout_ms);
         if (*rc == -EAGAIN) {
@@ -143,6 +154,17 @@ class BrokenEnd : public End {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
       }
+      case Bug::kLateWakeup: {
+        int rc = inner_->Recv(buf, received, 0);
+        if (rc != -EAGAIN || timeout_ms == 0) return rc;
+        // The bug: nobody wakes it. A bounded call sleeps out its bound, an
+        // unbounded one looks every 100 ms.
+        do {
+          ::poll(nullptr, 0, timeout_ms < 0 ? 100 : timeout_ms);
+          rc = inner_->Recv(buf, received, 0);
+        } while (rc == -EAGAIN && timeout_ms < 0);
+        return rc == -EAGAIN ? -ETIMEDOUT : rc;
+      }
       case Bug::kSlowTimeout:
         return inner_->Recv(buf, received, timeout_ms > 0 ? 2 * timeout_ms + 20 : timeout_ms);
       case Bug::kEarlyTimeout:
@@ -170,12 +192,41 @@ class BrokenChannel : public Channel {
   }
   void Detach() override { inner_->Detach(); }
   absl::Status Destroy() override {
+    if (bug_ == Bug::kLeakDescriptor) (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (bug_ == Bug::kLeakMapping) {
+      (void)::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    }
     return bug_ == Bug::kLeakName ? absl::OkStatus() : inner_->Destroy();
   }
 
  private:
   std::unique_ptr<Channel> inner_;
   Bug bug_;
+};
+
+// Bug::kSharedChannel: a handle on the one channel that every Create makes
+// while it lives, as a transport with one fixed name (or a static) would.
+// The last handle's Detach and Destroy reach the channel.
+class SharedHandle : public Channel {
+ public:
+  SharedHandle(std::shared_ptr<Channel> inner, std::shared_ptr<int> holds)
+      : inner_(std::move(inner)), holds_(std::move(holds)) {
+    ++*holds_;
+  }
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override { return inner_->Open(role); }
+  void Detach() override {
+    if (!detached_ && --*holds_ == 0) inner_->Detach();
+    detached_ = true;
+  }
+  absl::Status Destroy() override {
+    std::shared_ptr<Channel> last = std::move(inner_);
+    return last.use_count() == 1 ? last->Destroy() : absl::OkStatus();
+  }
+
+ private:
+  std::shared_ptr<Channel> inner_;
+  std::shared_ptr<int> holds_;  // handles not yet detached, in this process
+  bool detached_ = false;
 };
 
 class BrokenTransport : public Transport {
@@ -195,8 +246,19 @@ class BrokenTransport : public Transport {
   std::string_view description() const override { return description_; }
   const Capabilities& caps() const override { return caps_; }
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
+    if (info_.bug == Bug::kSharedChannel) {
+      if (std::shared_ptr<Channel> live = live_.lock()) {
+        return std::make_unique<SharedHandle>(std::move(live), holds_);
+      }
+    }
     absl::StatusOr<std::unique_ptr<Channel>> ch = inner_->Create(scratch);
     if (!ch.ok()) return ch.status();
+    if (info_.bug == Bug::kSharedChannel) {
+      std::shared_ptr<Channel> shared = std::move(*ch);
+      live_ = shared;
+      holds_ = std::make_shared<int>(0);
+      return std::make_unique<SharedHandle>(std::move(shared), holds_);
+    }
     return std::make_unique<BrokenChannel>(std::move(*ch), info_.bug);
   }
 
@@ -205,6 +267,8 @@ class BrokenTransport : public Transport {
   const Transport* inner_;
   Capabilities caps_;
   std::string description_;
+  mutable std::weak_ptr<Channel> live_;  // Bug::kSharedChannel
+  mutable std::shared_ptr<int> holds_;
 };
 
 }  // namespace
@@ -233,6 +297,12 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_lose_on_eagain", "posix_mq", Bug::kLoseOnEagain, "G-BACKPRESSURE"},
       {"broken_hang4096", "posix_mq", Bug::kHangOn4096, "G-ORDER"},
       {"broken_leak_sysv", "sysv_msg", Bug::kLeakName, "G-CLEANUP"},
+      {"broken_leak_fd", "pipe", Bug::kLeakDescriptor, "G-CLEANUP"},
+      {"broken_leak_mapping", "posix_shm", Bug::kLeakMapping, "G-CLEANUP"},
+      {"broken_shared_mq", "posix_mq", Bug::kSharedChannel, "G-INDEPENDENT"},
+      {"broken_late_wakeup", "pipe", Bug::kLateWakeup, "G-WAKEUP"},
+      {"broken_late_room", "posix_mq", Bug::kLateWakeup, "G-WAKEUP"},
+      {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
   };
   return *all;
 }

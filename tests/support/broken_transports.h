@@ -33,6 +33,11 @@ enum class Bug {
   kHangOn4096,      // a 4096-byte send never returns
   kWrongWayWaits,   // a blocking send on the read end waits out its bound (-ETIMEDOUT):
                     // only a non-blocking one gives -EBADF at once
+  kSharedChannel,   // every channel made while another lives is that one (one fixed name)
+  kLeakDescriptor,  // destroy leaves a descriptor of its own open
+  kLeakMapping,     // destroy leaves a shared mapping of its own mapped
+  kLateWakeup,      // a bounded call that cannot complete at once sleeps out its bound,
+                    // then looks once more (a missed wake-up)
 };
 
 struct BrokenInfo {

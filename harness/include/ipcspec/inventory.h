@@ -81,6 +81,17 @@ IpcCounts CountIpc(const std::string& mq_dir);
 IpcCounts CountIpcAt(int shm_dir_fd, int mq_dir_fd);
 int64_t OpenDirSize(int dir_fd);
 
+// What this process holds that outlives a channel if its transport forgets
+// to let go: descriptors and shared mappings. Each entry is readable and
+// stays the same string while the thing it names stays:
+//   "descriptor 9 (pipe:[48213])", "shared mapping of /dev/zero (deleted), 8192 bytes"
+struct ProcessHoldings {
+  std::vector<std::string> entries;  // sorted
+};
+ProcessHoldings TakeProcessHoldings();
+// The entries of `after` that are not in `before`.
+std::vector<std::string> NewHoldings(const ProcessHoldings& before, const ProcessHoldings& after);
+
 // Which objects count as a case's own. In a private IPC namespace (or a
 // private /dev/shm) everything is. Without one, only objects owned by the
 // case's own uid (when that uid is the case's alone: a root run gives each

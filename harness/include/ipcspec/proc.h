@@ -45,6 +45,9 @@ bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const D
 inline bool WaitUntilBlockedIn(pid_t pid, long nr, const Deadline& deadline) {
   return WaitUntilBlockedIn(pid, {nr}, deadline);
 }
+// The same for a sleep in any system call: a call of unknown make (a
+// plugin's futex, poll, read, ...) that has put `pid` to sleep.
+bool WaitUntilAsleep(pid_t pid, const Deadline& deadline);
 
 }  // namespace ipcspec
 

@@ -109,6 +109,8 @@ class WatchBoard {
   // The registered participants that have not finished and are not
   // released: what the watcher judges.
   std::vector<Watched> Registered() const;
+  // Whether `w` (from Registered()) still is: not finished, not released.
+  bool StillRegistered(const Watched& w) const;
   // Looks at the live participants now: a diagnosis if the case hangs;
   // otherwise arms *next with the moment to look again (InfiniteFuture:
   // only a wake-up can change anything).

@@ -1,0 +1,239 @@
+// G-INDEPENDENT: two channels of one transport, open at the same time, never
+// see each other's traffic. A transport that gives every channel one fixed
+// name (a POSIX shm or queue name, a SysV key, a path outside its scratch
+// directory) or process-wide state passes every one-channel property, since
+// each case has a private IPC namespace and /dev/shm of its own, and then
+// mixes the messages of two users of one machine.
+//
+// Channel 1 carries writer 1's messages to reader 1, channel 2 writer 2's to
+// reader 2. The four are processes of their own, and each channel is made in
+// a scratch directory of its own.
+//
+// The oracle for each capability class (generic/oracle.h), per channel:
+//   reliable, capacity   lock-step rounds: writer 2 sends its message k, then
+//   declared             writer 1 its message k, each into an empty channel
+//                        (which always takes one message); then reader 1
+//                        receives exactly its writer's message k, then
+//                        reader 2 its. Shared state gives reader 1 writer 2's
+//                        message every time, not by chance.
+//   otherwise            all four run at once; each reader gets what its
+//                        class allows from its own writer and nothing from
+//                        the other (a lossy transport: end markers)
+//   counter              each reader's reads sum to its own writer's
+//                        additions (writer 2 adds in the high 32 bits); a
+//                        lossy counter has no oracle and is skipped
+//   peer-close           END once the reader's own writer closed; without,
+//                        a non-blocking receive finds nothing more
+//   duplex, realtime     alike: the writer's end speaks; no clock
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
+#include "properties/generic/traffic.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr size_t kTurnsPerRound = 4;  // writer 2, writer 1, reader 1, reader 2
+enum Turn : size_t { kWriter2, kWriter1, kReader1, kReader2 };
+
+// Whether every message fits an empty channel without blocking, so that the
+// rounds can run in lock-step: the declared capacity promises one send of
+// min(capacity, max_message) bytes into an empty channel.
+bool LockStep(const Capabilities& c) { return c.reliable && c.capacity > 0; }
+
+// Message sizes: at least 8 bytes where a message that large fits, so that
+// the two writers' messages never look alike; in lock-step at most what an
+// empty channel is promised to take.
+uint64_t MinSize(const Capabilities& c) {
+  if (c.model == ModelClass::kCounter) return 8;
+  return c.max_message == 0 ? 8 : std::min<uint64_t>(8, c.max_message);
+}
+uint64_t MaxSize(const Capabilities& c) {
+  if (c.model == ModelClass::kCounter) return 8;
+  uint64_t most = SizeLimit(c);
+  if (LockStep(c)) most = std::min(most, c.capacity);
+  return std::max(most, MinSize(c));
+}
+
+// The lock-step rounds: in round k, turn kWriter2 sends writer 2's message
+// k, and so on in the order of Turn; a participant without a message k
+// passes. A failure wakes every other participant, which then stops without
+// a verdict of its own (the failure is the verdict).
+class Rounds {
+ public:
+  Rounds(size_t rounds, const CaseEnv& env)
+      : rounds_(rounds),
+        flags_(kTurnsPerRound * rounds + 1),
+        deadline_(Deadline::After(env.deadline - absl::Now())) {}
+
+  // In a participant: `turn(k)` at its turn of every round.
+  std::string Play(Turn mine, const std::function<std::string(size_t)>& turn) {
+    for (size_t k = 0; k < rounds_; ++k) {
+      const size_t t = kTurnsPerRound * k + mine;
+      if (t > 0 && !flags_.WaitFor(t - 1, deadline_)) {
+        return absl::StrFormat("round %d: the participant before never took its turn", k);
+      }
+      if (flags_.IsRaised(Aborted())) return "";
+      if (std::string err = turn(k); !err.empty()) {
+        flags_.Raise(Aborted());
+        for (size_t i = 0; i < Aborted(); ++i) flags_.Raise(i);
+        return err;
+      }
+      flags_.Raise(t);
+    }
+    return "";
+  }
+  bool aborted() const { return flags_.IsRaised(Aborted()); }
+
+ private:
+  size_t Aborted() const { return kTurnsPerRound * rounds_; }
+
+  size_t rounds_;
+  SharedFlags flags_;
+  Deadline deadline_;
+};
+
+// One channel's traffic: its writer's messages and the reader's oracle.
+struct Lane {
+  Lane(const Capabilities& c, const CaseEnv& env, std::vector<Sent> s, uint32_t id)
+      : sent(s), traffic(c, env, {std::move(s)}, {id}) {}
+  std::vector<Sent> sent;
+  Traffic traffic;
+};
+
+// What a foreign arrival was, for the failure message.
+std::string Foreign(const Sent& s) {
+  return absl::StrFormat("received %s, which writer %d sent on the other channel", Name(s),
+                         s.writer);
+}
+
+// Reader's part of round k in lock-step: exactly its writer's message k.
+std::string ReceiveRound(End& end, const Capabilities& c, Lane& mine, const Lane& other,
+                         const std::vector<uint64_t>& chunks, size_t k) {
+  if (k >= mine.sent.size()) return "";
+  const Sent& want = mine.sent[k];
+  const int deliver = mine.traffic.waits().deliver_ms;
+  Expectation& e = mine.traffic.expectation();
+  if (c.model == ModelClass::kCounter) {
+    uint64_t v = 0;
+    size_t n = 0;
+    const int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, deliver);
+    if (rc != 0) return absl::StrFormat("reading the counter in round %d: %s", k, Errno(rc));
+    if (n != 8 || v != CounterValue(want)) {
+      return absl::StrFormat("counter read %d (%d bytes) in round %d, where its writer added %d", v,
+                             n, k, CounterValue(want));
+    }
+    return "";
+  }
+  if (c.framing == Framing::kMessage) {
+    std::vector<std::byte> got;
+    const int rc = RecvMessage(end, c, &got, deliver);
+    if (rc != 0) return absl::StrFormat("receiving %s: %s", Name(want), Errno(rc));
+    if (std::optional<Sent> f = Identify(got, other.sent); f && !IsPayload(got, want)) {
+      return Foreign(*f);
+    }
+    return e.OnMessage(got);
+  }
+  std::vector<std::byte> buf;
+  for (uint64_t left = want.size, i = 0; left > 0; ++i) {
+    const uint64_t chunk = chunks.empty() ? left : std::max<uint64_t>(chunks[i % chunks.size()], 1);
+    buf.resize(std::min(chunk, left));
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, deliver);
+    if (rc != 0 || n == 0 || n > buf.size()) {
+      return absl::StrFormat("receiving %s, %d bytes owed: %s (%d bytes)", Name(want), left,
+                             Errno(rc), n);
+    }
+    const std::span<const std::byte> got(buf.data(), n);
+    if (std::string err = e.OnBytes(got); !err.empty()) {
+      if (k < other.sent.size() && left == want.size &&
+          PayloadMismatch(other.sent[k].writer, other.sent[k].msg, 0, got) == n) {
+        absl::StrAppend(&err, "; they are the first bytes of ", Name(other.sent[k]),
+                        ", which writer 2 sent on the other channel");
+      }
+      return err;
+    }
+    left -= n;
+  }
+  return "";
+}
+
+class IndependentProperty final : public GenericProperty {
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    return SummableIfCounter(c);
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    const Capabilities c = t.caps();
+    return rc::gen::exec([c] {
+      std::vector<Step> steps;
+      const uint64_t lo = MinSize(c), hi = MaxSize(c);
+      for (uint32_t writer = 1; writer <= 2; ++writer) {
+        const auto n = *rc::gen::inRange<uint64_t>(1, 7);
+        for (uint64_t i = 0; i < n; ++i) {
+          steps.push_back(Step::Send(writer, std::clamp(*EdgeSize(c), lo, hi), i));
+        }
+      }
+      if (c.framing == Framing::kStream && c.model != ModelClass::kCounter) {
+        auto chunks = *rc::gen::resize(
+            3, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(ChunkSize())));
+        for (uint64_t ch : chunks) steps.push_back(Step::Recv(0, ch));
+      }
+      return steps;
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const Capabilities& c = t.caps();
+    Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
+    const std::vector<uint64_t> chunks = ChunksOf(s);
+    const bool counter = c.model == ModelClass::kCounter;
+    const int deliver = one.traffic.waits().deliver_ms;
+    std::unique_ptr<Rounds> rounds;
+    if (LockStep(c)) {
+      rounds = std::make_unique<Rounds>(std::max(one.sent.size(), two.sent.size()), env);
+    }
+    auto writer = [&](Lane& lane, Turn turn) {
+      return [&, turn](std::unique_ptr<End>& end) -> std::string {
+        if (rounds == nullptr) {
+          if (!counter) return lane.traffic.Write(*end, 0);
+          std::string err = AddAll(*end, lane.sent, deliver);
+          lane.traffic.Finished(0);
+          return err;
+        }
+        std::string err = rounds->Play(turn, [&](size_t k) -> std::string {
+          if (k >= lane.sent.size()) return "";
+          return counter ? AddAll(*end, {lane.sent[k]}, deliver) : lane.traffic.SendOne(*end, 0, k);
+        });
+        lane.traffic.Finished(0);
+        return err;
+      };
+    };
+    auto reader = [&](Lane& lane, const Lane& other, Turn turn) {
+      return [&, turn](std::unique_ptr<End>& end) -> std::string {
+        if (rounds == nullptr) {
+          if (!counter) return lane.traffic.Read(*end, chunks);
+          std::string err = SumAll(*end, lane.sent, deliver);
+          return err.empty() ? lane.traffic.NothingMore(*end) : err;
+        }
+        std::string err = rounds->Play(
+            turn, [&](size_t k) { return ReceiveRound(*end, c, lane, other, chunks, k); });
+        if (err.empty() && !rounds->aborted()) err = lane.traffic.NothingMore(*end);
+        return err;
+      };
+    };
+    std::vector<Actor> actors = {
+        {"writer 2", Role::kWriter, writer(two, kWriter2), 1},
+        {"writer 1", Role::kWriter, writer(one, kWriter1), 0},
+        {"reader 1", Role::kReader, reader(one, two, kReader1), 0},
+        {"reader 2", Role::kReader, reader(two, one, kReader2), 1},
+    };
+    return RunActorsOn(t, env, 2, std::move(actors));
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(IndependentProperty, "G-INDEPENDENT", {.examples = 20});
+
+}  // namespace
+}  // namespace ipcspec::props

@@ -1,0 +1,366 @@
+// G-WAKEUP: a call asleep because it cannot complete returns as soon as it
+// can, not when its bound runs out. The other side waits until the sleeper
+// is asleep in a system call (/proc: state S in a call, any call), makes the
+// call completable, and notes the time; the sleeper notes when its call
+// returned. A transport that misses a wake-up (a futex never woken, a
+// condition signalled before the waiter waits, a poll that sleeps its whole
+// timeout) hands the data over at the end of the bound, which passes every
+// property that only counts what arrives.
+//
+// The property is about time, so it waits on the clock. A realtime
+// transport's call may return at most half a time unit after the event
+// (polled, not realtime: --hang-grace more); each sleeping call is bounded
+// by 20 time units (at least 4 x that allowance). Up to 9 rounds run and
+// the majority decides: noise in a few rounds is no bug, while a wait that
+// polls instead of being woken is late in most of them. END comes once and
+// has a quarter of the bound.
+//
+// The oracle for each capability class; what wakes whom:
+//   every class         a blocked receive, by a message (counter: an add)
+//   peer-close          a blocked receive, by the writer's close (END)
+//   capacity or         a blocked send into a full channel, by the reader
+//   max_queued,         draining it
+//   not counter
+//   lossy               a round whose message is lost does not count
+//   duplex              alike: the writer's end speaks
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
+#include "properties/generic/generic_property.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+namespace {
+
+enum Mode : uint64_t { kByMessage = 0, kByEnd = 1, kByRoom = 2 };
+constexpr std::string_view kModes[] = {
+    "a blocked receive is woken by a message",
+    "a blocked receive is woken by the writer's close (END)",
+    "a blocked send into a full channel is woken by the reader's drain"};
+constexpr int kRounds = 9;
+constexpr size_t kMajority = kRounds / 2 + 1;
+constexpr int64_t kUnitsBound = 20;
+
+bool Applies(const Capabilities& c, Mode m) {
+  switch (m) {
+    case kByMessage:
+      return true;
+    case kByEnd:
+      return c.peer_close;
+    case kByRoom:
+      return (c.capacity > 0 || c.max_queued > 0) && c.model != ModelClass::kCounter;
+  }
+  return false;
+}
+
+int64_t NowNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// The shared state of the two sides: round r's flags are 3r (the sleeper
+// is about to call), 3r+1 (the waker acted, at Counter(kEventNs)) and 3r+2
+// (the sleeper judged the round; Counter(kAgain) != 0 asks for another).
+class Exchange {
+ public:
+  Exchange(const CaseEnv& env, bool realtime)
+      : flags_(3 * kRounds + 4), deadline_(Deadline::After(env.deadline - absl::Now())) {
+    const int64_t unit_us = std::max<int64_t>(absl::ToInt64Microseconds(env.time_unit), 1000);
+    allowed_us_ = std::max<int64_t>(unit_us / 2, 1000);
+    if (!realtime) allowed_us_ += absl::ToInt64Microseconds(env.hang_grace) + unit_us;
+    bound_ms_ = std::max(kUnitsBound * unit_us, 4 * allowed_us_) / 1000;
+  }
+
+  // The sleeper: announces round r, with its pid.
+  void Go(int r) {
+    flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid()));
+    flags_.Raise(3 * r);
+  }
+  // The waker: waits for round r's sleeper to be asleep in a call (or, for
+  // a call that never sleeps, half the bound: it is judged on its return).
+  bool AwaitSleeper(int r) {
+    if (!flags_.WaitFor(3 * r, deadline_)) return false;
+    const auto pid = static_cast<pid_t>(flags_.Counter(kPid).load());
+    WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(bound_ms_ / 2)));
+    return true;
+  }
+  // The waker: its act is done.
+  void Woke(int r) {
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(NowNs()));
+    flags_.Raise(3 * r + 1);
+  }
+  // The sleeper, its call returned at `returned_ns`: how many microseconds
+  // after the waker's act (0 if before; -1 if the act never came).
+  int64_t LateUs(int r, int64_t returned_ns) const {
+    if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
+    const auto event = static_cast<int64_t>(flags_.Counter(kEventNs).load());
+    return std::max<int64_t>(returned_ns - event, 0) / 1000;
+  }
+  // The sleeper's verdict on round r, which the waker reads (true: again).
+  void Judge(int r, bool again) {
+    flags_.Counter(kAgain).store(again ? 1 : 0);
+    flags_.Raise(3 * r + 2);
+  }
+  bool Again(int r) const {
+    return flags_.WaitFor(3 * r + 2, deadline_) && flags_.Counter(kAgain).load() != 0;
+  }
+
+  int bound_ms() const { return static_cast<int>(bound_ms_); }
+  int64_t allowed_us() const { return allowed_us_; }
+
+ private:
+  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2;
+  SharedFlags flags_;
+  Deadline deadline_;
+  int64_t allowed_us_ = 0, bound_ms_ = 0;
+};
+
+// The message of round r: 8 bytes, or the largest message there is.
+Sent MessageOf(const Capabilities& c, int r) {
+  const uint64_t size = c.max_message == 0 ? 8 : std::min<uint64_t>(8, c.max_message);
+  return {1, static_cast<uint64_t>(r), size};
+}
+
+// The sleeper's count of rounds in time and late; the first to a majority
+// decides.
+class Tally {
+ public:
+  explicit Tally(const Exchange& x) : x_(x) {}
+  // Records one round (-1: the other side never acted); true while
+  // undecided.
+  bool Add(int64_t late_us) {
+    if (late_us < 0) {
+      broken_ = true;
+      return false;
+    }
+    (late_us > x_.allowed_us() ? late_ : on_time_).push_back(late_us);
+    return late_.size() < kMajority && on_time_.size() < kMajority;
+  }
+  // "" or the failure: the late rounds, for `what` ("the receive").
+  std::string Verdict(std::string_view what) const {
+    if (broken_) return "the other side never acted";
+    if (late_.size() < kMajority) return "";
+    std::string each;
+    for (int64_t us : late_)
+      absl::StrAppendFormat(&each, "%s%.1f", each.empty() ? "" : ", ", us / 1e3);
+    return absl::StrFormat(
+        "%s returned %s ms after it could complete, late in %d of %d rounds (allowed: %.1f ms; "
+        "its bound: %d ms): a missed wake-up, or a wait that polls",
+        what, each, late_.size(), late_.size() + on_time_.size(), x_.allowed_us() / 1e3,
+        x_.bound_ms());
+  }
+
+ private:
+  const Exchange& x_;
+  std::vector<int64_t> late_, on_time_;
+  bool broken_ = false;
+};
+
+// The reader, kByMessage: asleep in a receive until the message comes.
+std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x) {
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
+  Tally tally(x);
+  for (int r = 0; r < kRounds; ++r) {
+    const Sent want = MessageOf(c, r);
+    x.Go(r);
+    size_t n = 0;
+    int rc = end.Recv(buf, &n, x.bound_ms());
+    const int64_t returned = NowNs();
+    // A byte stream may hand the message over in parts: the first part is
+    // the wake-up, the rest is owed at once.
+    size_t got = rc == 0 ? n : 0;
+    if (rc == 0 && c.framing == Framing::kStream && c.model != ModelClass::kCounter) {
+      while (got < want.size && rc == 0) {
+        rc = end.Recv(std::span(buf).subspan(got, want.size - got), &n, x.bound_ms());
+        got += rc == 0 ? n : 0;
+      }
+    }
+    const int64_t late = x.LateUs(r, returned);
+    if ((rc == -ETIMEDOUT || rc == -EAGAIN) && !c.reliable) {
+      x.Judge(r, true);  // lost, which a lossy transport may do: not counted
+      continue;
+    }
+    std::string err;
+    if (rc != 0) {
+      err = absl::StrFormat(
+          "round %d: the receive gave %s after the writer sent %s into the "
+          "channel it slept on",
+          r + 1, Errno(rc), Name(want));
+    } else if (c.model == ModelClass::kCounter) {
+      uint64_t v = 0;
+      std::memcpy(&v, buf.data(), std::min<size_t>(got, sizeof v));
+      if (got != 8 || v == 0) err = absl::StrFormat("counter read %d bytes, value %d", got, v);
+    } else if (!IsPayload(std::span(buf).first(got), want)) {
+      err = absl::StrFormat("round %d: received %d bytes that are not %s", r + 1, got, Name(want));
+    }
+    const bool again = err.empty() && tally.Add(late);
+    x.Judge(r, again);
+    if (!again) return err.empty() ? tally.Verdict("the receive") : err;
+  }
+  return tally.Verdict("the receive");
+}
+
+// The writer, kByMessage: sends each round's message once the reader sleeps.
+std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int deliver_ms) {
+  for (int r = 0; r < kRounds; ++r) {
+    if (!x.AwaitSleeper(r)) return absl::StrFormat("round %d: the reader never began", r + 1);
+    std::string err;
+    if (c.model == ModelClass::kCounter) {
+      uint64_t v = 1;
+      size_t n = 0;
+      const int rc = end.Send(std::as_bytes(std::span(&v, 1)), &n, deliver_ms);
+      if (rc != 0) err = absl::StrCat("adding 1: ", Errno(rc));
+    } else {
+      err = SendAll(end, MessageOf(c, r), c.framing, deliver_ms);
+    }
+    x.Woke(r);
+    if (!err.empty() || !x.Again(r)) return err;
+  }
+  return "";
+}
+
+// The reader, kByEnd: asleep in a receive until the writer closes.
+std::string SleepUntilEnd(End& end, Exchange& x) {
+  x.Go(0);
+  std::vector<std::byte> buf(64);
+  size_t n = 0;
+  const int rc = end.Recv(buf, &n, x.bound_ms());
+  const int64_t late = x.LateUs(0, NowNs());
+  std::string err;
+  // END comes once: one round, with a quarter of the bound.
+  const int64_t allowed_us = std::max<int64_t>(x.allowed_us(), x.bound_ms() * 1000 / 4);
+  if (rc != kEnd) {
+    err = absl::StrFormat(
+        "the receive gave %s where END was due: the only writer closed its end "
+        "while it slept",
+        rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc));
+  } else if (late < 0) {
+    err = "the writer never closed";
+  } else if (late > allowed_us) {
+    err = absl::StrFormat(
+        "END came %.1f ms after the writer closed (allowed: %.1f ms; the receive's bound: %d ms): "
+        "a missed wake-up",
+        late / 1e3, allowed_us / 1e3, x.bound_ms());
+  }
+  x.Judge(0, false);
+  return err;
+}
+
+// The writer, kByEnd: closes its end once the reader sleeps.
+std::string WakeByClose(std::unique_ptr<End>& end, Exchange& x) {
+  if (!x.AwaitSleeper(0)) return "the reader never began";
+  end.reset();
+  x.Woke(0);
+  x.Again(0);
+  return "";
+}
+
+// kByRoom: the size of each send, which an empty channel always takes.
+uint64_t RoomSendSize(const Capabilities& c) {
+  uint64_t size = c.capacity > 0 ? std::min<uint64_t>(4096, c.capacity) : 8;
+  if (c.max_message > 0) size = std::min(size, c.max_message);
+  return std::max<uint64_t>(size, c.framing == Framing::kStream ? 1 : 0);
+}
+
+// The writer, kByRoom: fills the channel, then sleeps in a send until the
+// reader has drained it.
+std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
+  const std::vector<std::byte> data = Payload(1, 0, RoomSendSize(c));
+  Tally tally(x);
+  for (int r = 0; r < kRounds; ++r) {
+    size_t n = 0;
+    int rc = 0;
+    // Far more sends than the declared bounds hold, so a channel that never
+    // refuses is known for one.
+    const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
+    for (uint64_t k = 0; k < most && rc == 0; ++k) rc = end.Send(data, &n, 0);
+    x.Go(r);
+    if (rc != -EAGAIN) {  // the reader drains and moves on
+      x.LateUs(r, NowNs());
+      x.Judge(r, false);
+      if (rc == 0) return "";  // never full: G-BACKPRESSURE's business, not this one's
+      return absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
+    }
+    n = 0;
+    rc = end.Send(data, &n, x.bound_ms());
+    const int64_t late = x.LateUs(r, NowNs());
+    std::string err;
+    if (rc != 0) {
+      err = absl::StrFormat(
+          "round %d: the send gave %s though the reader drained the channel "
+          "while it slept",
+          r + 1, Errno(rc));
+    }
+    const bool again = err.empty() && tally.Add(late);
+    x.Judge(r, again);
+    if (!again) return err.empty() ? tally.Verdict("the send") : err;
+  }
+  return tally.Verdict("the send");
+}
+
+// The reader, kByRoom: drains the full channel once the writer sleeps.
+std::string WakeByDrain(End& end, const Capabilities& c, Exchange& x) {
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
+  for (int r = 0; r < kRounds; ++r) {
+    if (!x.AwaitSleeper(r)) return absl::StrFormat("round %d: the writer never began", r + 1);
+    int rc = 0;
+    const uint64_t most = 4 * (c.capacity + c.max_queued) + 64;
+    for (uint64_t k = 0; k < most && rc == 0; ++k) {
+      size_t n = 0;
+      rc = end.Recv(buf, &n, 0);
+    }
+    x.Woke(r);
+    if (rc != -EAGAIN) {
+      x.Again(r);
+      return absl::StrFormat("draining the channel without blocking: %s, not -EAGAIN", Errno(rc));
+    }
+    if (!x.Again(r)) return "";
+  }
+  return "";
+}
+
+class WakeupProperty final : public GenericProperty {
+  Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    const Capabilities c = t.caps();
+    std::vector<uint64_t> modes;
+    for (Mode m : {kByMessage, kByEnd, kByRoom}) {
+      if (Applies(c, m)) modes.push_back(m);
+    }
+    return rc::gen::map(rc::gen::elementOf(modes),
+                        [this](uint64_t m) { return std::vector<Step>{mode_.Step(m)}; });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const Capabilities& c = t.caps();
+    const auto mode = static_cast<Mode>(mode_.Of(s));
+    if (!Applies(c, mode)) {
+      return Verdict::Broken(absl::StrFormat("not for %s: %s", t.name(), mode_.Name(mode)));
+    }
+    Exchange x(env, c.realtime);
+    const int deliver = Waits::For(env).deliver_ms;
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                   if (mode == kByEnd) return WakeByClose(end, x);
+                   if (mode == kByRoom) return SleepUntilRoom(*end, c, x);
+                   return WakeByMessages(*end, c, x, deliver);
+                 }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+                   if (mode == kByEnd) return SleepUntilEnd(*end, x);
+                   if (mode == kByRoom) return WakeByDrain(*end, c, x);
+                   return SleepUntilMessage(*end, c, x);
+                 }};
+    return RunActors(t, env, {writer, reader});
+  }
+
+  const ChoiceParam<uint64_t> mode_{this, 0, "%s", kByMessage, kModes};
+};
+IPCSPEC_REGISTER_PROPERTY(WakeupProperty, "G-WAKEUP", {.examples = 8});
+
+}  // namespace
+}  // namespace ipcspec::props
