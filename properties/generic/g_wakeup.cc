@@ -19,8 +19,8 @@
 //   every class         a blocked receive, by a message (counter: an add)
 //   peer-close          a blocked receive, by the writer's close (END)
 //   capacity or         a blocked send into a full channel, by the reader
-//   max_queued,         draining it
-//   not counter
+//   max_queued,         draining it; with peer-close also by the reader's
+//   not counter         close (any result but -ETIMEDOUT, once)
 //   lossy               a round whose message is lost does not count
 //   duplex              alike: the writer's end speaks
 #include <time.h>
@@ -38,11 +38,12 @@
 namespace ipcspec::props {
 namespace {
 
-enum Mode : uint64_t { kByMessage = 0, kByEnd = 1, kByRoom = 2 };
+enum Mode : uint64_t { kByMessage = 0, kByEnd = 1, kByRoom = 2, kByReaderClose = 3 };
 constexpr std::string_view kModes[] = {
     "a blocked receive is woken by a message",
     "a blocked receive is woken by the writer's close (END)",
-    "a blocked send into a full channel is woken by the reader's drain"};
+    "a blocked send into a full channel is woken by the reader's drain",
+    "a blocked send into a full channel is woken by the reader's close (EPIPE)"};
 constexpr int kRounds = 9;
 constexpr size_t kMajority = kRounds / 2 + 1;
 constexpr int64_t kUnitsBound = 20;
@@ -55,6 +56,8 @@ bool Applies(const Capabilities& c, Mode m) {
       return c.peer_close;
     case kByRoom:
       return (c.capacity > 0 || c.max_queued > 0) && c.model != ModelClass::kCounter;
+    case kByReaderClose:
+      return c.peer_close && Applies(c, kByRoom);
   }
   return false;
 }
@@ -253,9 +256,10 @@ std::string SleepUntilEnd(End& end, Exchange& x) {
   return err;
 }
 
-// The writer, kByEnd: closes its end once the reader sleeps.
-std::string WakeByClose(std::unique_ptr<End>& end, Exchange& x) {
-  if (!x.AwaitSleeper(0)) return "the reader never began";
+// The waker of kByEnd (the writer) and kByReaderClose (the reader): closes
+// its end once the other side, `sleeper`, sleeps.
+std::string CloseOnceAsleep(std::unique_ptr<End>& end, Exchange& x, std::string_view sleeper) {
+  if (!x.AwaitSleeper(0)) return absl::StrFormat("the %s never began", sleeper);
   end.reset();
   x.Woke(0);
   x.Again(0);
@@ -269,29 +273,41 @@ uint64_t RoomSendSize(const Capabilities& c) {
   return std::max<uint64_t>(size, c.framing == Framing::kStream ? 1 : 0);
 }
 
+// Fills the channel with non-blocking sends of `data` until it refuses one,
+// then starts round r. False (with *err, "" if no failure) when it never
+// refuses, which is G-BACKPRESSURE's business, not this one's: the round is
+// then played out without a call to judge.
+bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, Exchange& x, int r,
+          std::string* err) {
+  // Far more sends than the declared bounds hold, so a channel that never
+  // refuses is known for one.
+  const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
+  int rc = 0;
+  for (uint64_t k = 0; k < most && rc == 0; ++k) {
+    size_t n = 0;
+    rc = end.Send(data, &n, 0);
+  }
+  x.Go(r);
+  if (rc == -EAGAIN) return true;
+  x.LateUs(r, NowNs());  // the other side acts and moves on
+  x.Judge(r, false);
+  *err = rc == 0 ? ""
+                 : absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(),
+                                   Errno(rc));
+  return false;
+}
+
 // The writer, kByRoom: fills the channel, then sleeps in a send until the
 // reader has drained it.
 std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
   const std::vector<std::byte> data = Payload(1, 0, RoomSendSize(c));
   Tally tally(x);
   for (int r = 0; r < kRounds; ++r) {
-    size_t n = 0;
-    int rc = 0;
-    // Far more sends than the declared bounds hold, so a channel that never
-    // refuses is known for one.
-    const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
-    for (uint64_t k = 0; k < most && rc == 0; ++k) rc = end.Send(data, &n, 0);
-    x.Go(r);
-    if (rc != -EAGAIN) {  // the reader drains and moves on
-      x.LateUs(r, NowNs());
-      x.Judge(r, false);
-      if (rc == 0) return "";  // never full: G-BACKPRESSURE's business, not this one's
-      return absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
-    }
-    n = 0;
-    rc = end.Send(data, &n, x.bound_ms());
-    const int64_t late = x.LateUs(r, NowNs());
     std::string err;
+    if (!Fill(end, c, data, x, r, &err)) return err;
+    size_t n = 0;
+    int rc = end.Send(data, &n, x.bound_ms());
+    const int64_t late = x.LateUs(r, NowNs());
     if (rc != 0) {
       err = absl::StrFormat(
           "round %d: the send gave %s though the reader drained the channel "
@@ -326,12 +342,41 @@ std::string WakeByDrain(End& end, const Capabilities& c, Exchange& x) {
   return "";
 }
 
+// The writer, kByReaderClose: fills the channel, then sleeps in a send
+// until the reader closes its end.
+std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x) {
+  const std::vector<std::byte> data = Payload(1, 0, RoomSendSize(c));
+  std::string err;
+  if (!Fill(end, c, data, x, 0, &err)) return err;
+  size_t n = 0;
+  const int rc = end.Send(data, &n, x.bound_ms());
+  const int64_t late = x.LateUs(0, NowNs());
+  // Once: a quarter of the bound. Any result but a timeout: a socket may
+  // still take the bytes, a stream may report its partial count.
+  const int64_t allowed_us = std::max<int64_t>(x.allowed_us(), x.bound_ms() * 1000 / 4);
+  if (late < 0) {
+    err = "the reader never closed";
+  } else if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+    err = absl::StrFormat(
+        "the send gave %s at its bound of %d ms though the reader closed its "
+        "end while it slept: a missed wake-up",
+        Errno(rc), x.bound_ms());
+  } else if (late > allowed_us) {
+    err = absl::StrFormat(
+        "the send returned (%s) %.1f ms after the reader closed (allowed: %.1f ms; its bound: "
+        "%d ms): a missed wake-up",
+        Errno(rc), late / 1e3, allowed_us / 1e3, x.bound_ms());
+  }
+  x.Judge(0, false);
+  return err;
+}
+
 class WakeupProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     std::vector<uint64_t> modes;
-    for (Mode m : {kByMessage, kByEnd, kByRoom}) {
+    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose}) {
       if (Applies(c, m)) modes.push_back(m);
     }
     return rc::gen::map(rc::gen::elementOf(modes),
@@ -346,13 +391,15 @@ class WakeupProperty final : public GenericProperty {
     Exchange x(env, c.realtime);
     const int deliver = Waits::For(env).deliver_ms;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (mode == kByEnd) return WakeByClose(end, x);
+                   if (mode == kByEnd) return CloseOnceAsleep(end, x, "reader");
                    if (mode == kByRoom) return SleepUntilRoom(*end, c, x);
+                   if (mode == kByReaderClose) return SleepUntilReaderCloses(*end, c, x);
                    return WakeByMessages(*end, c, x, deliver);
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return SleepUntilEnd(*end, x);
                    if (mode == kByRoom) return WakeByDrain(*end, c, x);
+                   if (mode == kByReaderClose) return CloseOnceAsleep(end, x, "writer");
                    return SleepUntilMessage(*end, c, x);
                  }};
     return RunActors(t, env, {writer, reader});
@@ -360,7 +407,7 @@ class WakeupProperty final : public GenericProperty {
 
   const ChoiceParam<uint64_t> mode_{this, 0, "%s", kByMessage, kModes};
 };
-IPCSPEC_REGISTER_PROPERTY(WakeupProperty, "G-WAKEUP", {.examples = 8});
+IPCSPEC_REGISTER_PROPERTY(WakeupProperty, "G-WAKEUP", {.examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props
