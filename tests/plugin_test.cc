@@ -212,6 +212,22 @@ TEST_F(PluginTest, CrashInCreateIsACrashedOutcomeNotAHarnessCrash) {
   EXPECT_EQ(report["results"][0]["outcome"], "crashed");
 }
 
+// A plugin is not built with AddressSanitizer: a receive that writes past
+// the buffer it was given is caught by the guard bytes after the harness's
+// buffer, as a crash that says so, not as corrupted memory.
+TEST_F(PluginTest, RecvPastItsBufferIsACrashThatSaysSo) {
+  const std::string json = dir_ + "/report.json";
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_OVERRUN), "--transport=plugin_overrun",
+                      "--property=G-ORDER", absl::StrCat("--json=", json)});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const nlohmann::json report = nlohmann::json::parse(ReadAll(json));
+  EXPECT_EQ(report["results"][0]["outcome"], "crashed") << report;
+  EXPECT_THAT(report["results"][0]["output"].get<std::string>(),
+              HasSubstr("plugin transport plugin_overrun: recv() into a "))
+      << report;
+  EXPECT_THAT(r.out, HasSubstr("wrote past its end"));
+}
+
 TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {
   const std::string json = dir_ + "/report.json";
   Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_HANG_IN_RECV), "--transport=plugin_hang_in_recv",

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/wire.h"
+#include "rapidcheck/detail/Configuration.h"
 #include "rapidcheck/detail/Property.h"
 #include "rapidcheck/detail/TestListener.h"
 
@@ -354,6 +357,26 @@ void RunExample(const Transport& t, const Property& p, const RunConfig& config, 
   }
 }
 
+// rapidcheck prints its global configuration ("Using configuration:
+// seed=...") to stderr the first time anything reads it, which a failing
+// run does. ipcspec passes every parameter itself, so that seed would only
+// be a second, meaningless one beside --seed: it is read once with stderr
+// pointed at /dev/null.
+void ReadRapidcheckConfigurationQuietly() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::fflush(stderr);
+    const int saved = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && null >= 0) ::dup2(null, STDERR_FILENO);
+    (void)rc::detail::configuration();
+    std::fflush(stderr);
+    if (saved >= 0 && null >= 0) ::dup2(saved, STDERR_FILENO);
+    if (null >= 0) ::close(null);
+    if (saved >= 0) ::close(saved);
+  });
+}
+
 // The scenarios rapidcheck draws for `p` when every example passes: drawing
 // depends on the seed and size, never on a verdict, until one fails.
 std::vector<Scenario> DrawExamples(const Transport& t, const Property& p,
@@ -470,6 +493,7 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
     reproduce[metadata.id] = r;
   }
   const rc::detail::TestParams params = CheckParams(p, config);
+  ReadRapidcheckConfigurationQuietly();
   KnownExamples known;
   if (lanes.size() > 1 && reproduce.empty()) {
     known = RunAhead(DrawExamples(t, p, metadata, params), lanes, config);

@@ -1,5 +1,11 @@
 #include "ipcspec/transport.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -94,12 +100,46 @@ class AbiEnd : public End {
     *sent = 0;
     return t_->send(end_, buf.data(), buf.size(), sent, timeout_ms);
   }
+  // The plugin receives into a buffer of the harness's own with guard
+  // bytes after it, so that a write past `cap` (a message copied whole into
+  // a smaller buffer, say) is reported where it happens instead of
+  // corrupting the caller's memory unseen: plugins are not built with
+  // AddressSanitizer.
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
     *received = 0;
-    return t_->recv(end_, buf.data(), buf.size(), received, timeout_ms);
+    std::byte* const bounce = Bounce(buf.size() + kGuard);
+    std::memset(bounce + buf.size(), kGuardByte, kGuard);
+    const int rc = t_->recv(end_, bounce, buf.size(), received, timeout_ms);
+    for (size_t i = 0; i < kGuard; ++i) {
+      if (bounce[buf.size() + i] != std::byte{kGuardByte}) OverrunAbort(buf.size(), i, rc);
+    }
+    if (const size_t n = std::min(*received, buf.size()); n > 0) std::memcpy(buf.data(), bounce, n);
+    return rc;
   }
 
  private:
+  static constexpr size_t kGuard = 64;
+  static constexpr unsigned char kGuardByte = 0xa5;
+
+  // At least `size` bytes, kept for the next call on this thread.
+  static std::byte* Bounce(size_t size) {
+    thread_local std::unique_ptr<std::byte[]> buf;
+    thread_local size_t have = 0;
+    if (have < size) {
+      buf = std::make_unique_for_overwrite<std::byte[]>(size);
+      have = size;
+    }
+    return buf.get();
+  }
+  [[noreturn]] void OverrunAbort(size_t cap, size_t at, int rc) const {
+    const std::string what = absl::StrFormat(
+        "ipcspec: plugin transport %s: recv() into a %d-byte buffer wrote past its end (byte %d "
+        "after it changed; recv returned %d)\n",
+        t_->name, cap, at, rc);
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, what.data(), what.size());
+    std::abort();
+  }
+
   const ipcspec_transport* t_;
   void* end_;
 };

@@ -75,7 +75,7 @@ class Rounds {
     for (size_t k = 0; k < rounds_; ++k) {
       const size_t t = kTurnsPerRound * k + mine;
       if (t > 0 && !flags_.WaitFor(t - 1, deadline_)) {
-        return absl::StrFormat("round %d: the participant before never took its turn", k);
+        return absl::StrFormat("round %d: the participant before never took its turn", k + 1);
       }
       if (flags_.IsRaised(Aborted())) return "";
       if (std::string err = turn(k); !err.empty()) {
@@ -122,10 +122,10 @@ std::string ReceiveRound(End& end, const Capabilities& c, Lane& mine, const Lane
     uint64_t v = 0;
     size_t n = 0;
     const int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, deliver);
-    if (rc != 0) return absl::StrFormat("reading the counter in round %d: %s", k, Errno(rc));
+    if (rc != 0) return absl::StrFormat("reading the counter in round %d: %s", k + 1, Errno(rc));
     if (n != 8 || v != CounterValue(want)) {
       return absl::StrFormat("counter read %d (%d bytes) in round %d, where its writer added %d", v,
-                             n, k, CounterValue(want));
+                             n, k + 1, CounterValue(want));
     }
     return "";
   }
@@ -163,9 +163,7 @@ std::string ReceiveRound(End& end, const Capabilities& c, Lane& mine, const Lane
 }
 
 class IndependentProperty final : public GenericProperty {
-  Applicability AppliesToCaps(const Capabilities& c) const override {
-    return SummableIfCounter(c);
-  }
+  Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([c] {

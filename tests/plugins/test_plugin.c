@@ -17,6 +17,8 @@
  *   TEST_PLUGIN_HANG_IN_RECV      recv() never returns
  *   TEST_PLUGIN_NOISY             DROP4096, and every send() prints bytes that are
  *                                 not UTF-8 and control characters to stderr
+ *   TEST_PLUGIN_OVERRUN           recv() reads up to 16 bytes more than its buffer holds
+ *                                 (and reports no more than cap of them)
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -183,7 +185,12 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
 #endif
   const int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
   for (;;) {
+#ifdef TEST_PLUGIN_OVERRUN
+    ssize_t n = read(end->fd, buf, cap + 16); /* the bug: a bound off by 16 */
+    if (n > (ssize_t)cap) n = (ssize_t)cap;
+#else
     ssize_t n = read(end->fd, buf, cap);
+#endif
     if (n > 0) {
       *received = (size_t)n;
       return 0;
