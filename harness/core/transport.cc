@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec {
 
@@ -107,7 +108,7 @@ class AbiEnd : public End {
   // AddressSanitizer.
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
     *received = 0;
-    std::byte* const bounce = Bounce(buf.size() + kGuard);
+    std::byte* const bounce = ThreadBuffer<AbiEnd>(buf.size() + kGuard);
     std::memset(bounce + buf.size(), kGuardByte, kGuard);
     const int rc = t_->recv(end_, bounce, buf.size(), received, timeout_ms);
     for (size_t i = 0; i < kGuard; ++i) {
@@ -121,16 +122,6 @@ class AbiEnd : public End {
   static constexpr size_t kGuard = 64;
   static constexpr unsigned char kGuardByte = 0xa5;
 
-  // At least `size` bytes, kept for the next call on this thread.
-  static std::byte* Bounce(size_t size) {
-    thread_local std::unique_ptr<std::byte[]> buf;
-    thread_local size_t have = 0;
-    if (have < size) {
-      buf = std::make_unique_for_overwrite<std::byte[]>(size);
-      have = size;
-    }
-    return buf.get();
-  }
   [[noreturn]] void OverrunAbort(size_t cap, size_t at, int rc) const {
     const std::string what = absl::StrFormat(
         "ipcspec: plugin transport %s: recv() into a %d-byte buffer wrote past its end (byte %d "

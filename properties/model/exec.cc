@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/util.h"
 #include "properties/model/model.h"
 #include "properties/support/common.h"
 
@@ -102,19 +103,10 @@ class Stepper {
   std::unique_ptr<ReferenceModel> model_;
   bool real_timeout_left_ = o_.one_real_timeout;
 
-  // At least `cap` bytes to receive into, kept from call to call and from
-  // one Stepper to the next on this thread: not zeroed (only the received
-  // bytes are looked at), and not made anew per input (a fresh megabyte per
-  // fuzz input was a page fault per page and most of its time).
-  static std::byte* ReceiveBuffer(uint64_t cap) {
-    thread_local std::unique_ptr<std::byte[]> buf;
-    thread_local uint64_t size = 0;
-    if (size < cap) {
-      buf = std::make_unique_for_overwrite<std::byte[]>(cap);
-      size = cap;
-    }
-    return buf.get();
-  }
+  // The receive buffer, kept from one call and one Stepper to the next on
+  // this thread (a fresh megabyte per fuzz input was a page fault per page
+  // and most of its time); only the received bytes are looked at.
+  static std::byte* ReceiveBuffer(uint64_t cap) { return ThreadBuffer<Stepper>(cap); }
 };
 
 std::string StepFailure(size_t i, const Step& st, const std::string& err) {
