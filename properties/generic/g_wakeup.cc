@@ -8,8 +8,8 @@
 // property that only counts what arrives.
 //
 // The property is about time, so it waits on the clock. A realtime
-// transport's call may return at most half a time unit after the event
-// (polled, not realtime: --hang-grace more); each sleeping call is bounded
+// transport's call may return at most half a time unit (2 ms at least)
+// after the event (polled, not realtime: --hang-grace more); each sleeping call is bounded
 // by 20 time units (at least 4 x that allowance). Up to 9 rounds run and
 // the majority decides: noise in a few rounds is no bug, while a wait that
 // polls instead of being woken is late in most of them. END comes once and
@@ -76,7 +76,7 @@ class Exchange {
   Exchange(const CaseEnv& env, bool realtime)
       : flags_(3 * kRounds + 4), deadline_(Deadline::After(env.deadline - absl::Now())) {
     const int64_t unit_us = std::max<int64_t>(absl::ToInt64Microseconds(env.time_unit), 1000);
-    allowed_us_ = std::max<int64_t>(unit_us / 2, 1000);
+    allowed_us_ = std::max<int64_t>(unit_us / 2, 2000);  // 2 ms at least: scheduling
     if (!realtime) allowed_us_ += absl::ToInt64Microseconds(env.hang_grace) + unit_us;
     bound_ms_ = std::max(kUnitsBound * unit_us, 4 * allowed_us_) / 1000;
   }
