@@ -117,6 +117,9 @@ class Exchange {
 
   int bound_ms() const { return static_cast<int>(bound_ms_); }
   int64_t allowed_us() const { return allowed_us_; }
+  // For what comes once (END, a close): no majority to take, so a quarter
+  // of the bound.
+  int64_t once_allowed_us() const { return std::max<int64_t>(allowed_us_, bound_ms_ * 1000 / 4); }
 
  private:
   static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2;
@@ -147,7 +150,7 @@ class Tally {
     return late_.size() < kMajority && on_time_.size() < kMajority;
   }
   // "" or the failure: the late rounds, for `what` ("the receive").
-  std::string Verdict(std::string_view what) const {
+  std::string Failure(std::string_view what) const {
     if (broken_) return "the other side never acted";
     if (late_.size() < kMajority) return "";
     std::string each;
@@ -205,9 +208,9 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x) {
     }
     const bool again = err.empty() && tally.Add(late);
     x.Judge(r, again);
-    if (!again) return err.empty() ? tally.Verdict("the receive") : err;
+    if (!again) return err.empty() ? tally.Failure("the receive") : err;
   }
-  return tally.Verdict("the receive");
+  return tally.Failure("the receive");
 }
 
 // The writer, kByMessage: sends each round's message once the reader sleeps.
@@ -229,6 +232,17 @@ std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int del
   return "";
 }
 
+// Judges what comes once, `late_us` after `event`: "" in time, else what
+// `what` was ("END came").
+std::string LateOnce(const Exchange& x, int64_t late_us, std::string_view what,
+                     std::string_view event) {
+  if (late_us <= x.once_allowed_us()) return "";
+  return absl::StrFormat(
+      "%s %.1f ms after %s (allowed: %.1f ms; the call's bound: %d ms): a "
+      "missed wake-up",
+      what, late_us / 1e3, event, x.once_allowed_us() / 1e3, x.bound_ms());
+}
+
 // The reader, kByEnd: asleep in a receive until the writer closes.
 std::string SleepUntilEnd(End& end, Exchange& x) {
   x.Go(0);
@@ -237,8 +251,6 @@ std::string SleepUntilEnd(End& end, Exchange& x) {
   const int rc = end.Recv(buf, &n, x.bound_ms());
   const int64_t late = x.LateUs(0, NowNs());
   std::string err;
-  // END comes once: one round, with a quarter of the bound.
-  const int64_t allowed_us = std::max<int64_t>(x.allowed_us(), x.bound_ms() * 1000 / 4);
   if (rc != kEnd) {
     err = absl::StrFormat(
         "the receive gave %s where END was due: the only writer closed its end "
@@ -246,11 +258,8 @@ std::string SleepUntilEnd(End& end, Exchange& x) {
         rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc));
   } else if (late < 0) {
     err = "the writer never closed";
-  } else if (late > allowed_us) {
-    err = absl::StrFormat(
-        "END came %.1f ms after the writer closed (allowed: %.1f ms; the receive's bound: %d ms): "
-        "a missed wake-up",
-        late / 1e3, allowed_us / 1e3, x.bound_ms());
+  } else {
+    err = LateOnce(x, late, "END came", "the writer closed");
   }
   x.Judge(0, false);
   return err;
@@ -316,9 +325,9 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
     }
     const bool again = err.empty() && tally.Add(late);
     x.Judge(r, again);
-    if (!again) return err.empty() ? tally.Verdict("the send") : err;
+    if (!again) return err.empty() ? tally.Failure("the send") : err;
   }
-  return tally.Verdict("the send");
+  return tally.Failure("the send");
 }
 
 // The reader, kByRoom: drains the full channel once the writer sleeps.
@@ -351,9 +360,8 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
   const int64_t late = x.LateUs(0, NowNs());
-  // Once: a quarter of the bound. Any result but a timeout: a socket may
-  // still take the bytes, a stream may report its partial count.
-  const int64_t allowed_us = std::max<int64_t>(x.allowed_us(), x.bound_ms() * 1000 / 4);
+  // Any result but a timeout: a socket may still take the bytes, a stream
+  // may report its partial count.
   if (late < 0) {
     err = "the reader never closed";
   } else if (rc == -ETIMEDOUT || rc == -EAGAIN) {
@@ -361,11 +369,9 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
         "the send gave %s at its bound of %d ms though the reader closed its "
         "end while it slept: a missed wake-up",
         Errno(rc), x.bound_ms());
-  } else if (late > allowed_us) {
-    err = absl::StrFormat(
-        "the send returned (%s) %.1f ms after the reader closed (allowed: %.1f ms; its bound: "
-        "%d ms): a missed wake-up",
-        Errno(rc), late / 1e3, allowed_us / 1e3, x.bound_ms());
+  } else {
+    err = LateOnce(x, late, absl::StrFormat("the send returned (%s)", Errno(rc)),
+                   "the reader closed");
   }
   x.Judge(0, false);
   return err;

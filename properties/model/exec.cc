@@ -69,7 +69,10 @@ class Stepper {
   std::string ReceiveInto(End& reader, uint64_t cap, int wait_ms) {
     if (cap == 0) cap = RecvBufferSize(c_);
     cap = std::min<uint64_t>(cap, uint64_t{1} << 24);
-    std::byte* const buf = ReceiveBuffer(cap);
+    // Kept from one call and one Stepper to the next on this thread (a fresh
+    // megabyte per fuzz input was a page fault per page and most of its
+    // time); only the received bytes are looked at.
+    std::byte* const buf = ThreadBuffer<Stepper>(cap);
     size_t n = 0;
     bool waited = wait_ms > 0;
     int call_ms = wait_ms;
@@ -102,11 +105,6 @@ class Stepper {
   ExecOptions o_;
   std::unique_ptr<ReferenceModel> model_;
   bool real_timeout_left_ = o_.one_real_timeout;
-
-  // The receive buffer, kept from one call and one Stepper to the next on
-  // this thread (a fresh megabyte per fuzz input was a page fault per page
-  // and most of its time); only the received bytes are looked at.
-  static std::byte* ReceiveBuffer(uint64_t cap) { return ThreadBuffer<Stepper>(cap); }
 };
 
 std::string StepFailure(size_t i, const Step& st, const std::string& err) {
