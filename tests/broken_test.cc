@@ -32,6 +32,7 @@ TEST_P(BrokenTest, CaughtByItsProperty) {
   EXPECT_LE(r.failing->steps.size(), 8u) << r.counterexample;
   EXPECT_FALSE(r.reproduce.empty());
   RecordProperty("counterexample", r.counterexample);
+  RecordProperty("message", r.message);
 }
 
 // The same bug is invisible to a correct transport: the inner one passes.

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <climits>
 #include <fstream>
 #include <sstream>
 
@@ -66,6 +67,23 @@ TEST(WatchdogTest, EveryoneWaitingIsAHangNamingTheTransportCall) {
   });
   EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
   EXPECT_THAT(r.message, StartsWith("reader blocked in recv(no timeout) at step 1 for "));
+}
+
+TEST(WatchdogTest, ABoundPastTheCaseDeadlineIsJudgedAsNone) {
+  // recv(INT_MAX ms) would be judged in 24 days; the case ends in 20 s. With
+  // its peer waiting for it, nothing moves: a standstill within the grace
+  // (the case deadline would say "no verdict within 20s" instead).
+  CaseResult r = RunCase(Options(), [](const CaseEnv&) {
+    ProcessBarrier never(3);
+    Participants ps(Deadline::After(absl::Seconds(15)));
+    ps.Spawn("writer", [&] {
+      return never.Wait(Deadline::Infinite()) ? Verdict::Pass() : Verdict::Fail("x");
+    });
+    ps.Spawn("reader", [] { return Forever("recv", INT_MAX); });
+    return ps.Join();
+  });
+  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(timeout 2147483647 ms) at step 1 "));
 }
 
 TEST(WatchdogTest, ABoundedWaitThatEndsInTimeIsNoHang) {

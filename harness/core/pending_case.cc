@@ -98,7 +98,7 @@ CaseResult PendingCase::Run(const CaseTiming& timing, std::string_view work) && 
   std::unique_ptr<State> state = std::move(state_);
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + timing.timeout;
-  state->plan.board->Reset(timing.hang_grace, start);
+  state->plan.board->Reset(timing.hang_grace, start, deadline);
   WireWriter frame;
   frame.Str(EncodeGo(deadline, timing, work));
   const std::string& bytes = frame.data();

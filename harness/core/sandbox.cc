@@ -272,7 +272,7 @@ CaseResult RunCase(const SandboxOptions& options, CaseFn fn) {
     if (!plan.scratch.empty()) ClearScratch(plan);
     return result;
   }
-  plan.board->Reset(options.hang_grace, start);
+  plan.board->Reset(options.hang_grace, start, deadline);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {

@@ -41,6 +41,9 @@ struct alignas(64) Slot {
 struct WatchBoard::Shared {
   std::atomic<int64_t> armed_ns{0};  // when the watcher will look next; 0: not watching
   std::atomic<int64_t> grace_ns{0};
+  // The case's last resort: a bounded call due after it is, to the
+  // standstill rule, a call without a timeout.
+  std::atomic<int64_t> deadline_ns{INT64_MAX};
   std::atomic<uint32_t> claimed{0};  // slots handed out
   Slot slots[kSlots];
 };
@@ -64,10 +67,12 @@ absl::Time ToTime(int64_t ns, int64_t now_ns, absl::Time now) {
   return now + absl::Nanoseconds(ns - now_ns);
 }
 
-// When this slot's operation could first be judged overdue.
-int64_t FirstJudgement(int64_t start, int32_t timeout_ms, int64_t grace) {
-  if (timeout_ms < 0) return start + grace;
-  return start + std::max(grace, int64_t{timeout_ms} * 1'000'000 + grace / 2);
+// When this slot's operation could first be judged overdue (a bound past
+// the case's deadline: as if it had none).
+int64_t FirstJudgement(int64_t start, int32_t timeout_ms, int64_t grace, int64_t deadline) {
+  const int64_t bound = int64_t{timeout_ms} * 1'000'000;
+  if (timeout_ms < 0 || start + bound >= deadline) return start + grace;
+  return start + std::max(grace, bound + grace / 2);
 }
 
 // A consistent copy of a slot.
@@ -137,7 +142,8 @@ WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
   // Wake the watcher only if it would otherwise look too late.
   const int64_t armed = g_board->armed_ns.load(std::memory_order_acquire);
   const int64_t grace = g_board->grace_ns.load(std::memory_order_relaxed);
-  if (armed != 0 && FirstJudgement(now, timeout_ms, grace) < armed) {
+  const int64_t deadline = g_board->deadline_ns.load(std::memory_order_relaxed);
+  if (armed != 0 && FirstJudgement(now, timeout_ms, grace, deadline) < armed) {
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(g_wake_fd, &one, sizeof one);
   }
@@ -208,7 +214,7 @@ WatchBoard::~WatchBoard() {
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-void WatchBoard::Reset(absl::Duration grace, absl::Time start) {
+void WatchBoard::Reset(absl::Duration grace, absl::Time start, absl::Time deadline) {
   const auto used = std::min<size_t>(shared_->claimed.load(), kSlots);
   for (size_t i = 0; i < used; ++i) {
     Slot& s = shared_->slots[i];
@@ -218,7 +224,12 @@ void WatchBoard::Reset(absl::Duration grace, absl::Time start) {
   shared_->claimed.store(0);
   const int64_t g = absl::ToInt64Nanoseconds(grace);
   shared_->grace_ns.store(g);
-  shared_->armed_ns.store(NowNs() + absl::ToInt64Nanoseconds(start - absl::Now()) + g);
+  const int64_t now = NowNs();
+  const absl::Time now_t = absl::Now();
+  shared_->armed_ns.store(now + absl::ToInt64Nanoseconds(start - now_t) + g);
+  shared_->deadline_ns.store(deadline == absl::InfiniteFuture()
+                                 ? INT64_MAX
+                                 : now + absl::ToInt64Nanoseconds(deadline - now_t));
   // Only a participant writes the wake-up: without one there is none to drain.
   if (used > 0) DrainWake();
 }
@@ -295,6 +306,7 @@ std::string WatchBoard::Doing(const Watched& w) const {
 std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
                                              absl::Time* next) const {
   const int64_t grace = shared_->grace_ns.load(std::memory_order_relaxed);
+  const int64_t deadline = shared_->deadline_ns.load(std::memory_order_relaxed);
   const int64_t now = NowNs();
   const absl::Time now_t = absl::Now();
   int64_t wake = INT64_MAX, stuck_at = 0, last_change = 0;
@@ -315,10 +327,12 @@ std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
     }
     const SlotView& v = *read;
     last_change = std::max(last_change, v.start_ns);
-    const int64_t first = FirstJudgement(v.start_ns, v.timeout_ms, grace);
+    const int64_t first = FirstJudgement(v.start_ns, v.timeout_ms, grace, deadline);
     if (first > now) wake = std::min(wake, first);
-    if (v.state == kBounded) {
-      const int64_t due = v.start_ns + int64_t{v.timeout_ms} * 1'000'000;
+    const int64_t due = v.start_ns + int64_t{v.timeout_ms} * 1'000'000;
+    // A bound past the case's deadline (INT_MAX ms) never comes: such a call
+    // is judged as one without a timeout.
+    if (v.state == kBounded && due < deadline) {
       if (now >= due + grace && overrun.empty()) overrun = Doing(w);
       wake = std::min(wake, due + grace);
       stuck_at = std::max(stuck_at, due + grace / 2);

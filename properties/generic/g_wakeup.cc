@@ -23,7 +23,6 @@
 //   not counter         close (any result but -ETIMEDOUT, once)
 //   lossy               a round whose message is lost does not count
 //   duplex              alike: the writer's end speaks
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,17 +54,11 @@ bool Applies(const Capabilities& c, Mode m) {
     case kByEnd:
       return c.peer_close;
     case kByRoom:
-      return (c.capacity > 0 || c.max_queued > 0) && c.model != ModelClass::kCounter;
+      return CanFill(c);
     case kByReaderClose:
       return c.peer_close && Applies(c, kByRoom);
   }
   return false;
-}
-
-int64_t NowNs() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
 // The shared state of the two sides: round r's flags are 3r (the sleeper
@@ -96,7 +89,7 @@ class Exchange {
   }
   // The waker: its act is done.
   void Woke(int r) {
-    flags_.Counter(kEventNs).store(static_cast<uint64_t>(NowNs()));
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
     flags_.Raise(3 * r + 1);
   }
   // The sleeper, its call returned at `returned_ns`: how many microseconds
@@ -178,7 +171,7 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x) {
     x.Go(r);
     size_t n = 0;
     int rc = end.Recv(buf, &n, x.bound_ms());
-    const int64_t returned = NowNs();
+    const int64_t returned = MonotonicNs();
     // A byte stream may hand the message over in parts: the first part is
     // the wake-up, the rest is owed at once.
     size_t got = rc == 0 ? n : 0;
@@ -249,7 +242,7 @@ std::string SleepUntilEnd(End& end, Exchange& x) {
   std::vector<std::byte> buf(64);
   size_t n = 0;
   const int rc = end.Recv(buf, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, NowNs());
+  const int64_t late = x.LateUs(0, MonotonicNs());
   std::string err;
   if (rc != kEnd) {
     err = absl::StrFormat(
@@ -298,7 +291,7 @@ bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, E
   }
   x.Go(r);
   if (rc == -EAGAIN) return true;
-  x.LateUs(r, NowNs());  // the other side acts and moves on
+  x.LateUs(r, MonotonicNs());  // the other side acts and moves on
   x.Judge(r, false);
   *err = rc == 0 ? ""
                  : absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(),
@@ -316,7 +309,7 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
     if (!Fill(end, c, data, x, r, &err)) return err;
     size_t n = 0;
     int rc = end.Send(data, &n, x.bound_ms());
-    const int64_t late = x.LateUs(r, NowNs());
+    const int64_t late = x.LateUs(r, MonotonicNs());
     if (rc != 0) {
       err = absl::StrFormat(
           "round %d: the send gave %s though the reader drained the channel "
@@ -359,7 +352,7 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   if (!Fill(end, c, data, x, 0, &err)) return err;
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, NowNs());
+  const int64_t late = x.LateUs(0, MonotonicNs());
   // Any result but a timeout: a socket may still take the bytes, a stream
   // may report its partial count.
   if (late < 0) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -385,6 +386,16 @@ int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, in
   int rc = end.Recv(*out, &n, timeout_ms);
   out->resize(rc == 0 ? n : 0);
   return rc;
+}
+
+int64_t MonotonicNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+bool CanFill(const Capabilities& c) {
+  return (c.capacity > 0 || c.max_queued > 0) && c.model != ModelClass::kCounter;
 }
 
 std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor) {

@@ -160,6 +160,13 @@ Applicability Needs(bool ok, std::string_view capability);
 
 std::string Errno(int rc);  // "-EPIPE" style, or "END"
 
+// CLOCK_MONOTONIC in nanoseconds, comparable between the processes of a
+// case (for properties about time).
+int64_t MonotonicNs();
+// Whether a writer can fill the channel until a send would block: it
+// declares a bound (capacity or max_queued) and is not a counter.
+bool CanFill(const Capabilities& c);
+
 // Sends from steps of `actor`, as Sent records in step order.
 std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);
 // Receive-buffer sizes from kRecv steps.

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@ class BrokenEnd : public End {
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     const uint64_t n = sends_++;
     int rc = 0;
+    if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
     if (SendWrongly(n, buf, sent, timeout_ms, &rc)) return rc;
     return inner_->Send(buf, sent, timeout_ms);
   }
@@ -118,6 +120,28 @@ class BrokenEnd : public End {
     return true;
   }
 
+  // Bug::kTimeoutWraps and kLostCarry: the timeout as the bug converts it;
+  // true with *rc when the call fails at once, as the kernel call given the
+  // converted timeout would (a wrapped 0 gives -ETIMEDOUT, a bad timespec
+  // -EINVAL).
+  bool MisconvertTimeout(int* timeout_ms, int* rc) const {
+    if (*timeout_ms <= 0) return false;
+    if (bug_ == Bug::kTimeoutWraps) {
+      const auto ns = static_cast<uint32_t>(int64_t{*timeout_ms} * 1000000);
+      *timeout_ms = static_cast<int>(ns / 1000000);
+      *rc = -ETIMEDOUT;
+      return *timeout_ms == 0;
+    }
+    if (bug_ == Bug::kLostCarry) {
+      struct timespec ts;
+      ::clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += (*timeout_ms % 1000) * 1000000L;  // the bug: no carry
+      *rc = -EINVAL;
+      return ts.tv_nsec >= 1000000000L;
+    }
+    return false;
+  }
+
   // Two halves, with a chance for another writer in between.
   bool SendTorn(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
     if (buf.size() <= 1) return false;
@@ -131,6 +155,8 @@ class BrokenEnd : public End {
   }
 
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    int failed = 0;
+    if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
     switch (bug_) {
       case Bug::kPartialRead: {
         int rc = inner_->Recv(buf, received, timeout_ms);
@@ -303,6 +329,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_late_wakeup", "pipe", Bug::kLateWakeup, "G-WAKEUP"},
       {"broken_late_room", "posix_mq", Bug::kLateWakeup, "G-WAKEUP"},
       {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
+      {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
+      {"broken_lost_carry", "pipe", Bug::kLostCarry, "G-TIMEOUT-RANGE"},
   };
   return *all;
 }

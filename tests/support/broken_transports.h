@@ -38,6 +38,10 @@ enum class Bug {
   kLeakMapping,     // destroy leaves a shared mapping of its own mapped
   kLateWakeup,      // a bounded call that cannot complete at once sleeps out its bound,
                     // then looks once more (a missed wake-up)
+  kTimeoutWraps,    // a bounded call keeps its timeout as an unsigned 32-bit count of
+                    // nanoseconds: 4,295 ms and more wrap around
+  kLostCarry,       // a bounded call's absolute deadline adds the milliseconds to tv_nsec
+                    // without a carry into tv_sec: EINVAL when they pass a second
 };
 
 struct BrokenInfo {

@@ -10,7 +10,8 @@
 //   - an operation overruns its own timeout by more than the hang grace, or
 //   - every live participant is inside an operation, each bounded one past
 //     its timeout (by half the grace), and none of them started within the
-//     grace: nobody can make progress any more.
+//     grace: nobody can make progress any more. A bound that would come
+//     after the case's deadline (recv with INT_MAX ms) counts as none.
 // A participant that starts an operation which could be overdue before the
 // moment the watcher armed wakes it (an eventfd, written only then).
 //
@@ -77,7 +78,9 @@ class WatchBoard {
   // In the watcher, before the case: every slot free, the hang grace, and
   // the first look due one grace after `start` (no operation can be judged
   // earlier, so until then nobody needs to wake the watcher).
-  void Reset(absl::Duration grace, absl::Time start);
+  // A bounded call due after `deadline`, the case's own, is judged as one
+  // without a timeout: its bound would never come first.
+  void Reset(absl::Duration grace, absl::Time start, absl::Time deadline = absl::InfiniteFuture());
   // A free slot for one participant (kSlots when there is none left).
   size_t Claim();
   // Who publishes into `slot`: registered by the process that forked it
