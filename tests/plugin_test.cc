@@ -52,6 +52,19 @@ class PluginTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // `ipcspec run` of G-ORDER on the plugin `transport` at `path`, which must
+  // fail (exit 1): its result from the JSON report (and, if asked, the run).
+  nlohmann::json RunOneFailing(const char* path, std::string_view transport,
+                               Result* run = nullptr) {
+    const std::string json = dir_ + "/report.json";
+    Result r = Ipcspec({"run", Plugin(path), absl::StrCat("--transport=", std::string(transport)),
+                        "--property=G-ORDER", absl::StrCat("--json=", json)});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    const nlohmann::json report = nlohmann::json::parse(ReadAll(json));
+    if (run != nullptr) *run = r;
+    return report["results"].empty() ? nlohmann::json() : report["results"][0];
+  }
+
   // Runs `ipcspec args...` with stdout and stderr in files; waits for it.
   Result Ipcspec(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {IPCSPEC_BINARY};
@@ -216,16 +229,35 @@ TEST_F(PluginTest, CrashInCreateIsACrashedOutcomeNotAHarnessCrash) {
 // the buffer it was given is caught by the guard bytes after the harness's
 // buffer, as a crash that says so, not as corrupted memory.
 TEST_F(PluginTest, RecvPastItsBufferIsACrashThatSaysSo) {
-  const std::string json = dir_ + "/report.json";
-  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_OVERRUN), "--transport=plugin_overrun",
-                      "--property=G-ORDER", absl::StrCat("--json=", json)});
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  const nlohmann::json report = nlohmann::json::parse(ReadAll(json));
-  EXPECT_EQ(report["results"][0]["outcome"], "crashed") << report;
-  EXPECT_THAT(report["results"][0]["output"].get<std::string>(),
+  Result r;
+  const nlohmann::json result = RunOneFailing(IPCSPEC_PLUGIN_OVERRUN, "plugin_overrun", &r);
+  EXPECT_EQ(result["outcome"], "crashed") << result;
+  EXPECT_THAT(result["output"].get<std::string>(),
               HasSubstr("plugin transport plugin_overrun: recv() into a "))
-      << report;
+      << result;
   EXPECT_THAT(r.out, HasSubstr("wrote past its end"));
+}
+
+// send()'s buffer is const: an encoding done in place and never undone
+// delivers the right bytes (recv() decodes them), so no property that
+// counts what arrives sees it; the caller's buffer is changed all the same.
+TEST_F(PluginTest, SendThatWritesIntoItsBufferIsACrashThatSaysSo) {
+  const nlohmann::json result = RunOneFailing(IPCSPEC_PLUGIN_SCRIBBLE, "plugin_scribble");
+  EXPECT_EQ(result["outcome"], "crashed") << result;
+  EXPECT_THAT(result["output"].get<std::string>(),
+              HasSubstr("plugin transport plugin_scribble: send() wrote into the "))
+      << result;
+}
+
+// A transport that keeps send()'s pointer and reads it after returning (a
+// batched write) delivers what the buffer holds by then: the next message,
+// or the poison the adapter leaves in it, which the failure names.
+TEST_F(PluginTest, SendThatReadsItsBufferAfterReturningIsCaughtAndNamed) {
+  const nlohmann::json result = RunOneFailing(IPCSPEC_PLUGIN_DEFERRED, "plugin_deferred");
+  EXPECT_EQ(result["outcome"], "fail") << result;
+  EXPECT_THAT(result["message"].get<std::string>(),
+              HasSubstr("did the transport read the buffer after send() returned?"))
+      << result;
 }
 
 TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {

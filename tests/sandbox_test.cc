@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/inventory.h"
+#include "ipcspec/watch.h"
 #include "tests/support/scoped_tmpdir.h"
 
 namespace ipcspec {
@@ -60,6 +62,44 @@ TEST_F(SandboxTest, PassingCaseIsPass) {
     return Verdict::Pass();
   });
   EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+}
+
+// Where the case's watch board is, as the case process sees it.
+std::string BoardOfACase() {
+  return RunCase(Fast(),
+                 [](const CaseEnv&) {
+                   return Verdict::Fail(absl::StrFormat("%p", static_cast<void*>(CaseBoard())));
+                 })
+      .message;
+}
+
+// A watch board is shared memory, so one made before a fork is one board in
+// both processes. A process that runs cases after a fork (each fork server,
+// started after `run --plugin` probed the plugin in a case of the main
+// process) must make boards of its own: two cases on one board judged and
+// reset each other's participants, so a crash became a stranger's "hang".
+TEST_F(SandboxTest, AProcessForkedAfterACaseMakesWatchBoardsOfItsOwn) {
+  const std::string here = BoardOfACase();
+  ASSERT_THAT(here, ::testing::StartsWith("0x"));
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string there = BoardOfACase();
+    ::_exit(::write(fds[1], there.data(), there.size()) == static_cast<ssize_t>(there.size()) ? 0
+                                                                                              : 1);
+  }
+  ::close(fds[1]);
+  std::string there(64, '\0');
+  const ssize_t n = ::read(fds[0], there.data(), there.size());
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  there.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  ASSERT_THAT(there, ::testing::StartsWith("0x"));
+  EXPECT_NE(there, here) << "the forked process ran its case on the board it inherited";
 }
 
 TEST_F(SandboxTest, FailMessageArrives) {

@@ -92,13 +92,24 @@ int EnterCaseProcess(int report_w, int out_w, int go_r, int wake_fd) {
 }
 
 // A board for the next case: one no case holds any more, or a new one.
+// Only one this process made: a board is shared memory, so one made before
+// a fork (a plugin probed in a case of the main process, then the fork
+// servers forked) is the same board in every process that inherited it,
+// and two cases on it would judge, and reset, each other's participants.
+// Inherited ones are kept (not unmapped: their wake-up descriptors may be
+// closed or reused here by now), never handed out.
 std::shared_ptr<WatchBoard> FreeBoard() {
-  static std::vector<std::shared_ptr<WatchBoard>> boards;
-  for (const std::shared_ptr<WatchBoard>& b : boards) {
-    if (b.use_count() == 1) return b;
+  struct Made {
+    pid_t by;
+    std::shared_ptr<WatchBoard> board;
+  };
+  static std::vector<Made> boards;
+  const pid_t self = ::getpid();
+  for (const Made& m : boards) {
+    if (m.by == self && m.board.use_count() == 1) return m.board;
   }
-  boards.push_back(std::make_shared<WatchBoard>());
-  return boards.back();
+  boards.push_back({self, std::make_shared<WatchBoard>()});
+  return boards.back().board;
 }
 
 // Step 2: namespaces (unless the process that forked it has lasting ones),

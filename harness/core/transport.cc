@@ -97,9 +97,20 @@ class AbiEnd : public End {
  public:
   AbiEnd(const ipcspec_transport* t, void* end) : t_(t), end_(end) {}
   ~AbiEnd() override { t_->close(end_); }
+  // The plugin sends from a copy of the harness's own. The buffer is const
+  // to send(): one that changes (an encoding done in place) is reported as
+  // a crash that says so, and once send() has returned the copy is
+  // overwritten with kSentBufferPoison.
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     *sent = 0;
-    return t_->send(end_, buf.data(), buf.size(), sent, timeout_ms);
+    std::byte* const copy = ThreadBuffer<struct AbiSendCopy>(std::max<size_t>(buf.size(), 1));
+    if (!buf.empty()) std::memcpy(copy, buf.data(), buf.size());
+    const int rc = t_->send(end_, copy, buf.size(), sent, timeout_ms);
+    if (!buf.empty()) {
+      if (std::memcmp(copy, buf.data(), buf.size()) != 0) WroteInputAbort(buf, copy, rc);
+      std::memset(copy, static_cast<int>(kSentBufferPoison), buf.size());
+    }
+    return rc;
   }
   // The plugin receives into a buffer of the harness's own with guard
   // bytes after it, so that a write past `cap` (a message copied whole into
@@ -136,6 +147,20 @@ class AbiEnd : public End {
         "ipcspec: plugin transport %s: recv() into a %d-byte buffer wrote past its end (byte %d "
         "after it changed; recv returned %d)\n",
         t_->name, cap, at, rc);
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, what.data(), what.size());
+    std::abort();
+  }
+
+  [[noreturn]] void WroteInputAbort(std::span<const std::byte> want, const std::byte* got,
+                                    int rc) const {
+    size_t at = 0;
+    while (at < want.size() && want[at] == got[at]) ++at;
+    const std::string what = absl::StrFormat(
+        "ipcspec: plugin transport %s: send() wrote into the %d-byte buffer it was given to send "
+        "(byte %d changed from 0x%02x to 0x%02x; send returned %d): the buffer is const, the "
+        "caller's to reuse\n",
+        t_->name, want.size(), at, static_cast<unsigned>(want[at]), static_cast<unsigned>(got[at]),
+        rc);
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, what.data(), what.size());
     std::abort();
   }

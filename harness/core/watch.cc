@@ -236,7 +236,9 @@ void WatchBoard::Reset(absl::Duration grace, absl::Time start, absl::Time deadli
 
 size_t WatchBoard::Claim() {
   const size_t slot = shared_->claimed.fetch_add(1);
-  return slot < kSlots ? slot : kSlots;
+  if (slot >= kSlots) return kSlots;
+  shared_->slots[slot].done.store(0);
+  return slot;
 }
 
 void WatchBoard::Register(size_t slot, pid_t pid, std::string_view name) {
@@ -246,7 +248,8 @@ void WatchBoard::Register(size_t slot, pid_t pid, std::string_view name) {
   std::memcpy(s.name, name.data(), n);
   s.name[n] = '\0';
   s.spawner = static_cast<int32_t>(::getpid());
-  s.done.store(0);
+  // Not `done`: Claim cleared it before the fork, and a participant quick
+  // enough to finish before this runs has set it since.
   s.pid.store(static_cast<int32_t>(pid), std::memory_order_release);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace ipcspec::props {
@@ -13,7 +14,19 @@ constexpr uint32_t kMarkerBase = 200;
 // what the properties generate.
 constexpr size_t kMaxStates = 256;
 
-std::string Byte(std::byte b) { return absl::StrFormat("0x%02x", static_cast<int>(b)); }
+// Received byte `k` of `got`, said; a run of kSentBufferPoison (eight
+// bytes, or all that is left) is named for what it likely is.
+std::string Byte(std::span<const std::byte> got, size_t k) {
+  std::string said = absl::StrFormat("0x%02x", static_cast<int>(got[k]));
+  const size_t run = std::min<size_t>(8, got.size() - k);
+  const std::span<const std::byte> from = got.subspan(k, run);
+  if (std::all_of(from.begin(), from.end(), [](std::byte b) { return b == kSentBufferPoison; })) {
+    absl::StrAppend(&said,
+                    " (a plugin's send buffer holds 0xdb once send() returned: did the transport "
+                    "read the buffer after send() returned?)");
+  }
+  return said;
+}
 
 }  // namespace
 
@@ -121,7 +134,7 @@ std::string Expectation::Diagnose(std::span<const std::byte> got) const {
     }
     const size_t k = PayloadMismatch(want.writer, want.msg, 0, got);
     return absl::StrFormat("%s corrupted at byte %d: expected 0x%02x, got %s", Name(want), k,
-                           PatternByte(want.writer, want.msg, k), Byte(got[k]));
+                           PatternByte(want.writer, want.msg, k), Byte(got, k));
   }
   if (Complete()) {
     return absl::StrFormat("a %d-byte message after everything sent arrived (duplicated?)",
@@ -165,7 +178,7 @@ std::string Expectation::OnStreamBytes(std::span<const std::byte> got) {
     if (k < n) {
       return absl::StrFormat("stream byte %d (%s, byte %d): expected 0x%02x, got %s", pos + k,
                              Name(m), off + k, PatternByte(m.writer, m.msg, off + k),
-                             Byte(got[done + k]));
+                             Byte(got, done + k));
     }
     done += n;
   }

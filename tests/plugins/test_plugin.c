@@ -19,6 +19,12 @@
  *                                 not UTF-8 and control characters to stderr
  *   TEST_PLUGIN_OVERRUN           recv() reads up to 16 bytes more than its buffer holds
  *                                 (and reports no more than cap of them)
+ *   TEST_PLUGIN_SCRIBBLE          send() encodes the caller's buffer in place (XOR) and
+ *                                 recv() decodes: what arrives is right, but the const
+ *                                 buffer send() was given is changed
+ *   TEST_PLUGIN_DEFERRED          send() keeps the caller's pointer and writes its bytes
+ *                                 at the next send() or close() (a batching transport
+ *                                 that copies too late)
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -58,6 +64,10 @@ typedef struct {
 typedef struct {
   int fd;
   int role;
+#ifdef TEST_PLUGIN_DEFERRED
+  const char* pending; /* the bug: the caller's buffer, read after send() returned */
+  size_t pending_len;
+#endif
 } pipe_end;
 
 TP_STATIC void set_err(char* err, size_t err_len, const char* what) {
@@ -96,7 +106,7 @@ TP_STATIC int pipe_source(const pipe_channel* ch, int role, char* err, size_t er
 TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
   const int src = pipe_source(channel, role, err, err_len);
   if (src < 0) return NULL;
-  pipe_end* end = malloc(sizeof *end);
+  pipe_end* end = calloc(1, sizeof *end);
   if (end == NULL) {
     set_err(err, err_len, "malloc");
     return NULL;
@@ -145,10 +155,40 @@ TP_STATIC int wait_fd(int fd, short events, int64_t deadline) {
   }
 }
 
+#ifdef TEST_PLUGIN_DEFERRED
+/* Writes the send that is still pending, whole, blocking. */
+TP_STATIC void flush_pending(pipe_end* end) {
+  size_t off = 0;
+  while (end->pending != NULL && off < end->pending_len) {
+    ssize_t n = write(end->fd, end->pending + off, end->pending_len - off);
+    if (n > 0) {
+      off += (size_t)n;
+    } else if (n < 0 && errno == EAGAIN) {
+      struct pollfd p = {end->fd, POLLOUT, 0};
+      poll(&p, 1, -1);
+    } else if (n < 0 && errno != EINTR) {
+      break;
+    }
+  }
+  end->pending = NULL;
+}
+#endif
+
 TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   pipe_end* end = e;
   *sent = 0;
   if (end->role != IPCSPEC_WRITER) return -EBADF;
+#ifdef TEST_PLUGIN_DEFERRED
+  flush_pending(end);
+  end->pending = buf;
+  end->pending_len = len;
+  *sent = len;
+  (void)timeout_ms;
+  return 0;
+#endif
+#ifdef TEST_PLUGIN_SCRIBBLE
+  for (size_t i = 0; i < len; ++i) ((unsigned char*)buf)[i] ^= 0x5a; /* the bug: in place */
+#endif
 #ifdef TEST_PLUGIN_NOISY
   fputs("noisy: \x01\x02\x1b[31m <&>\"' \xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 end\n", stderr);
 #endif
@@ -192,6 +232,9 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
     ssize_t n = read(end->fd, buf, cap);
 #endif
     if (n > 0) {
+#ifdef TEST_PLUGIN_SCRIBBLE
+      for (ssize_t i = 0; i < n; ++i) ((unsigned char*)buf)[i] ^= 0x5a;
+#endif
       *received = (size_t)n;
       return 0;
     }
@@ -207,6 +250,9 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
 
 TP_STATIC void pipe_close(void* e) {
   pipe_end* end = e;
+#ifdef TEST_PLUGIN_DEFERRED
+  if (end->role == IPCSPEC_WRITER) flush_pending(end);
+#endif
   close(end->fd);
   free(end);
 }

@@ -138,6 +138,8 @@ typedef struct ipcspec_transport {
      max_message, as mq_receive(3) does, and then keeps the message. It
      never returns part of a message as a success.
      A STREAM transport may send or receive part of the buffer.
+     send()'s buffer is the caller's: send() does not write into it, and
+     does not read it once it has returned (copy what is kept).
      ONE_WAY: send() on a reader's end and recv() on a writer's end give
      -EBADF at once, whatever the timeout, and disturb nothing.
      DUPLEX: both ends send and receive; what one end sends arrives at the

@@ -101,6 +101,12 @@ struct Capabilities {
   std::string Contradiction() const;
 };
 
+// What a plugin's send() buffer holds once send() has returned: the
+// adapter sends from a copy of its own and overwrites it then, so a
+// transport that reads the buffer later (a pointer kept for a batched
+// write) delivers these bytes instead of the message.
+inline constexpr std::byte kSentBufferPoison{0xdb};
+
 // One end of an open channel. Destroying it is close().
 class End {
  public:
