@@ -266,12 +266,16 @@ class TimeoutRangeProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return GenericProperty::DescribeStep(s);
-    return absl::StrFormat(s.actor == kSend
-                               ? "the writer sends into the full channel with a timeout of %d "
-                                 "ms; the reader drains it once the send sleeps"
-                               : "the reader receives on the empty channel with a timeout of %d "
-                                 "ms; the writer sends once the receive sleeps",
-                           s.size);
+    if (s.actor == kSend) {
+      return absl::StrFormat(
+          "the writer sends into the full channel with a timeout of %d ms; the reader drains it "
+          "once the send sleeps",
+          s.size);
+    }
+    return absl::StrFormat(
+        "the reader receives on the empty channel with a timeout of %d ms; the writer sends once "
+        "the receive sleeps",
+        s.size);
   }
   // Every timeout of the list, in every mode the capabilities allow; a
   // failure shrinks to the rounds that fail.
