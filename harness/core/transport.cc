@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -93,6 +94,19 @@ namespace {
 
 constexpr size_t kErrLen = 512;
 
+// The buffer a plugin's send() reads from, at least `size` bytes. It grows
+// by doubling and never frees what it had: a transport that reads a buffer
+// after send() returned must read the poison left in it, not freed memory.
+std::byte* SendCopy(size_t size) {
+  thread_local std::vector<std::unique_ptr<std::byte[]>> kept;
+  thread_local size_t have = 0;
+  if (size > have || kept.empty()) {
+    have = std::max<size_t>(std::bit_ceil(std::max<size_t>(size, 1)), 4096);
+    kept.push_back(std::make_unique_for_overwrite<std::byte[]>(have));
+  }
+  return kept.back().get();
+}
+
 class AbiEnd : public End {
  public:
   AbiEnd(const ipcspec_transport* t, void* end) : t_(t), end_(end) {}
@@ -103,7 +117,7 @@ class AbiEnd : public End {
   // overwritten with kSentBufferPoison.
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     *sent = 0;
-    std::byte* const copy = ThreadBuffer<struct AbiSendCopy>(std::max<size_t>(buf.size(), 1));
+    std::byte* const copy = SendCopy(buf.size());
     if (!buf.empty()) std::memcpy(copy, buf.data(), buf.size());
     const int rc = t_->send(end_, copy, buf.size(), sent, timeout_ms);
     if (!buf.empty()) {
