@@ -52,13 +52,15 @@ class PluginTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // `ipcspec run` of G-ORDER on the plugin `transport` at `path`, which must
-  // fail (exit 1): its result from the JSON report (and, if asked, the run).
-  nlohmann::json RunOneFailing(const char* path, std::string_view transport,
-                               Result* run = nullptr) {
+  // `ipcspec run` of `property` on the plugin `transport` at `path`, which
+  // must fail (exit 1): its result from the JSON report (and, if asked, the
+  // run).
+  nlohmann::json RunOneFailing(const char* path, std::string_view transport, Result* run = nullptr,
+                               std::string_view property = "G-ORDER") {
     const std::string json = dir_ + "/report.json";
     Result r = Ipcspec({"run", Plugin(path), absl::StrCat("--transport=", std::string(transport)),
-                        "--property=G-ORDER", absl::StrCat("--json=", json)});
+                        absl::StrCat("--property=", std::string(property)),
+                        absl::StrCat("--json=", json)});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     const nlohmann::json report = nlohmann::json::parse(ReadAll(json));
     if (run != nullptr) *run = r;
@@ -258,6 +260,36 @@ TEST_F(PluginTest, SendThatReadsItsBufferAfterReturningIsCaughtAndNamed) {
   EXPECT_THAT(result["message"].get<std::string>(),
               HasSubstr("did the transport read the buffer after send() returned?"))
       << result;
+}
+
+// A caught signal interrupts a sleeping call. The correct pipe plugin waits
+// on with the time left; each broken one mishandles the EINTR its poll()
+// gets, and G-INTERRUPT names what that did.
+TEST_F(PluginTest, InterruptedCallsThatGoOnPass) {
+  Result r = Ipcspec(
+      {"run", Plugin(IPCSPEC_PLUGIN_PIPE), "--transport=plugin_pipe", "--property=G-INTERRUPT"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_F(PluginTest, AnInterruptedSendThatForgetsWhatItWroteIsCaught) {
+  const nlohmann::json result =
+      RunOneFailing(IPCSPEC_PLUGIN_EINTR_COUNT, "plugin_eintr_count", nullptr, "G-INTERRUPT");
+  EXPECT_EQ(result["outcome"], "fail") << result;
+  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("gave -EINTR")) << result;
+}
+
+TEST_F(PluginTest, AWaitStartedOverAfterEachSignalIsAHangThatSaysWhere) {
+  const nlohmann::json result =
+      RunOneFailing(IPCSPEC_PLUGIN_EINTR_RESTART, "plugin_eintr_restart", nullptr, "G-INTERRUPT");
+  EXPECT_EQ(result["outcome"], "timeout") << result;
+  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("blocked in recv(timeout")) << result;
+}
+
+TEST_F(PluginTest, AnInterruptedWaitTakenForItsTimeoutIsCaught) {
+  const nlohmann::json result =
+      RunOneFailing(IPCSPEC_PLUGIN_EINTR_TIMEOUT, "plugin_eintr_timeout", nullptr, "G-INTERRUPT");
+  EXPECT_EQ(result["outcome"], "fail") << result;
+  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("gave -ETIMEDOUT")) << result;
 }
 
 TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {

@@ -188,6 +188,38 @@ std::string Traffic::Read(End& end, const std::vector<uint64_t>& chunks) {
   return e;
 }
 
+rc::Gen<std::vector<Step>> MixedTraffic(const Capabilities& c) {
+  return rc::gen::exec([c] {
+    const bool counter = c.model == ModelClass::kCounter;
+    auto sizes = *rc::gen::resize(40, rc::gen::container<std::vector<uint64_t>>(
+                                          counter ? rc::gen::just<uint64_t>(8) : EdgeSize(c)));
+    std::vector<Step> steps;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const bool try_first = *rc::gen::arbitrary<bool>();
+      steps.push_back({try_first ? Op::kTrySend : Op::kSend, 1, sizes[i], i});
+    }
+    if (c.framing == Framing::kStream) {
+      auto chunks = *rc::gen::resize(
+          6, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(ChunkSize())));
+      for (uint64_t ch : chunks) {
+        const bool try_first = *rc::gen::arbitrary<bool>();
+        steps.push_back({try_first ? Op::kTryRecv : Op::kRecv, 0, ch, 0});
+      }
+    }
+    return steps;
+  });
+}
+
+MixedPlan MixedPlanOf(const Scenario& s) {
+  MixedPlan plan{.sent = SendsOf(s, 1)};
+  for (const Step& st : s.steps) {
+    if (st.op == Op::kSend || st.op == Op::kTrySend) plan.try_send.push_back(st.op == Op::kTrySend);
+    if (st.op == Op::kRecv) plan.chunks.push_back(st.size);
+    if (st.op == Op::kTryRecv) plan.chunks.push_back(st.size | kTryFirst);
+  }
+  return plan;
+}
+
 uint64_t CounterValue(const Sent& s) {
   const uint64_t v = (s.msg + 1) * 1000 + s.size;
   return s.writer == 2 ? v << 32 : v;

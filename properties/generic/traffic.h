@@ -65,6 +65,8 @@ class Traffic {
   bool WaitForWriters() const;
 
   const Waits& waits() const { return waits_; }
+  // Whether writers end with end markers (SendMarkers).
+  bool markers() const { return markers_; }
   const Capabilities& caps() const { return c_; }
   Expectation& expectation() { return expect_; }
 
@@ -83,6 +85,19 @@ class Traffic {
   bool ended_ = false;  // Receive stopped at END (a lossy transport)
   SharedFlags flags_;
 };
+
+// Mixed traffic (G-INTEGRITY's, and G-INTERRUPT's): up to 40 messages of
+// edge sizes from writer 1 (counter: 8-byte adds), each sent blocking or
+// first tried without blocking, and on a byte stream up to six receive
+// sizes, each also tried first without blocking or not.
+rc::Gen<std::vector<Step>> MixedTraffic(const Capabilities& c);
+struct MixedPlan {
+  std::vector<Sent> sent;
+  std::vector<bool> try_send;    // for Traffic::Write
+  std::vector<uint64_t> chunks;  // for Traffic::Read (kTryFirst marks)
+};
+// The plan of the MixedTraffic steps of `s` (other steps are ignored).
+MixedPlan MixedPlanOf(const Scenario& s);
 
 // The counter model (eventfd): what the send of `s` adds. Writer 2's
 // values sit in the high 32 bits, so a read that takes some of both

@@ -25,6 +25,14 @@
  *   TEST_PLUGIN_DEFERRED          send() keeps the caller's pointer and writes its bytes
  *                                 at the next send() or close() (a batching transport
  *                                 that copies too late)
+ *   TEST_PLUGIN_EINTR_COUNT       a wait interrupted by a caught signal makes send() give
+ *                                 -EINTR, forgetting the bytes it already wrote (the
+ *                                 caller's retry sends them again)
+ *   TEST_PLUGIN_EINTR_RESTART     a wait interrupted by a caught signal starts over with
+ *                                 the whole timeout (signals that keep coming keep a
+ *                                 bounded call from ever returning)
+ *   TEST_PLUGIN_EINTR_TIMEOUT     a wait interrupted by a caught signal is taken for the
+ *                                 end of the timeout: -ETIMEDOUT, early
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -45,6 +53,10 @@
 
 #ifdef TEST_PLUGIN_NOISY
 #define TEST_PLUGIN_DROP4096
+#endif
+
+#if defined(TEST_PLUGIN_EINTR_COUNT) || defined(TEST_PLUGIN_EINTR_RESTART)
+#define TP_WAIT_GIVES_EINTR /* wait_fd() gives -EINTR; what the caller makes of it is the bug */
 #endif
 
 /* Some variants leave parts unused; that is the point of them. */
@@ -151,8 +163,27 @@ TP_STATIC int wait_fd(int fd, short events, int64_t deadline) {
     struct pollfd p = {fd, events, 0};
     int n = poll(&p, 1, ms);
     if (n > 0) return 1; /* POLLERR / POLLHUP: the next read or write says */
+#if defined(TP_WAIT_GIVES_EINTR)
+    if (n < 0 && errno == EINTR) return -EINTR;
+#elif defined(TEST_PLUGIN_EINTR_TIMEOUT)
+    if (n < 0 && errno == EINTR) return 0; /* the bug: as if the deadline had passed */
+#endif
     if (n < 0 && errno != EINTR) return -errno;
   }
+}
+
+/* What a variant makes of wait_fd()'s result r: 1 to wait again (with
+ *deadline as it now is); otherwise r stands (0: the timeout). */
+TP_STATIC int interrupted(int r, int timeout_ms, int64_t* deadline) {
+  (void)timeout_ms;
+  (void)deadline;
+#if defined(TEST_PLUGIN_EINTR_RESTART)
+  if (r == -EINTR) { /* the bug: the whole timeout again */
+    *deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+    return 1;
+  }
+#endif
+  return r == -EINTR; /* a correct wait goes on until its deadline */
 }
 
 #ifdef TEST_PLUGIN_DEFERRED
@@ -198,7 +229,7 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
     return 0;
   }
 #endif
-  const int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+  int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
   const char* p = buf;
   while (*sent < len) {
     ssize_t n = write(end->fd, p + *sent, len - *sent);
@@ -210,6 +241,13 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
     if (errno != EAGAIN) return *sent > 0 ? 0 : -errno;
     if (timeout_ms == 0) return *sent > 0 ? 0 : -EAGAIN;
     int r = wait_fd(end->fd, POLLOUT, deadline);
+#ifdef TEST_PLUGIN_EINTR_COUNT
+    if (r == -EINTR) { /* the bug: what was written is forgotten */
+      *sent = 0;
+      return -EINTR;
+    }
+#endif
+    if (interrupted(r, timeout_ms, &deadline)) continue;
     if (r < 0) return *sent > 0 ? 0 : r;
     if (r == 0) return *sent > 0 ? 0 : -ETIMEDOUT;
   }
@@ -223,7 +261,7 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
 #ifdef TEST_PLUGIN_HANG_IN_RECV
   for (;;) pause();
 #endif
-  const int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+  int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
   for (;;) {
 #ifdef TEST_PLUGIN_OVERRUN
     ssize_t n = read(end->fd, buf, cap + 16); /* the bug: a bound off by 16 */
@@ -243,6 +281,7 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
     if (errno != EAGAIN) return -errno;
     if (timeout_ms == 0) return -EAGAIN;
     int r = wait_fd(end->fd, POLLIN, deadline);
+    if (interrupted(r, timeout_ms, &deadline)) continue;
     if (r < 0) return r;
     if (r == 0) return -ETIMEDOUT;
   }
