@@ -41,6 +41,7 @@ TEST_P(BrokenTest, InnerTransportPasses) {
   const Transport* t = TransportRegistry::Global().Find(b.inner);
   if (t == nullptr) GTEST_SKIP() << b.inner << " is not built here";
   const Property* p = PropertyRegistry::Global().Find(b.property);
+  ASSERT_NE(p, nullptr) << b.property;
   SandboxOptions o;
   DirectRunner runner(o);
   RunConfig config;

@@ -96,10 +96,13 @@ bool Expectation::IsNext(size_t i, std::span<const std::byte> got) const {
 }
 
 std::string Expectation::OnUnordered(std::span<const std::byte> got) {
+  first_missing_.resize(per_.size(), 0);
   for (size_t i = 0; i < per_.size(); ++i) {
-    for (size_t j = 0; j < per_[i].size(); ++j) {
+    for (size_t j = first_missing_[i]; j < per_[i].size(); ++j) {
       if (!got_[i][j] && IsPayload(got, per_[i][j])) {
         got_[i][j] = true;
+        while (first_missing_[i] < per_[i].size() && got_[i][first_missing_[i]])
+          ++first_missing_[i];
         return "";
       }
     }

@@ -94,6 +94,9 @@ class Expectation {
   std::vector<std::vector<uint32_t>> states_;
   // Unordered messages: which have come.
   std::vector<std::vector<bool>> got_;
+  // Per writer, the first of its messages not yet got (unordered): where a
+  // search starts, so a long run costs O(1) a message, not O(n).
+  std::vector<size_t> first_missing_;
   // Byte streams: one writer's position, or several writers' bytes kept
   // whole until they can be taken apart write by write.
   uint64_t stream_pos_ = 0, stream_total_ = 0;

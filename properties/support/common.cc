@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -221,6 +222,14 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
                       const std::function<Verdict(ActorControl&)>& during) {
   const auto parties = static_cast<uint32_t>(actors.size());
   ProcessBarrier opened(parties), finished(parties);
+  // Which actor failed first, in time: its failure is the cause, and what
+  // the others report after it (a writer's -EPIPE once the failed reader
+  // closed, a send that times out into a queue nobody reads any more) is
+  // its consequence, which would otherwise win (a spawned actor's verdict
+  // is taken before the case process's; several spawned ones report in the
+  // order they pass the last barrier).
+  SharedMemory first_memory(sizeof(std::atomic<uint32_t>));
+  auto* first_failed = new (first_memory.data()) std::atomic<uint32_t>(parties);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
   Verdict verdict;
   {
@@ -230,8 +239,12 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
     const bool here = !during && ps.WatchedFromOutside() && !actors.empty();
     // One actor's part; `stay` keeps a spawned one alive until all are done
     // (everyone passes both barriers, whatever happens).
-    auto part = [&](Actor& a, bool stay) {
-      Verdict v = RunPartOn(chs, a, opened, deadline);
+    auto part = [&](size_t i, bool stay) {
+      Verdict v = RunPartOn(chs, actors[i], opened, deadline);
+      if (!v.ok()) {
+        uint32_t nobody = parties;
+        first_failed->compare_exchange_strong(nobody, static_cast<uint32_t>(i));
+      }
       if (stay) {
         finished.Wait(deadline);
       } else {
@@ -240,20 +253,28 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
       return v;
     };
     for (size_t i = 0; i + (here ? 1 : 0) < actors.size(); ++i) {
-      ps.Spawn(actors[i].name, [&, i] { return part(actors[i], /*stay=*/true); });
+      ps.Spawn(actors[i].name, [&, i] { return part(i, /*stay=*/true); });
     }
     std::optional<Verdict> mine;
     if (here) {
-      mine = ps.RunHere(actors.back().name, [&] { return part(actors.back(), /*stay=*/false); });
+      mine = ps.RunHere(actors.back().name, [&] { return part(actors.size() - 1, false); });
     } else {
       for (std::unique_ptr<Channel>& ch : chs) ch->Detach();
     }
     std::optional<Verdict> hook;
     ActorControl control(ps, finished);
     if (during) hook = during(control);
-    verdict = ps.Join();
-    // In the actors' order, as Join takes them: a spawned one's failure first.
-    if (verdict.ok() && mine) verdict = *mine;
+    const uint32_t first = first_failed->load();
+    if (mine && !mine->ok() && first == parties - 1) {
+      verdict = ps.KillTheRest(*mine);
+    } else if (first < parties && !(here && first == parties - 1) && ps.WatchedFromOutside()) {
+      const Verdict cause = ps.JoinOne(actors[first].name);
+      verdict = cause.ok() ? ps.Join() : ps.KillTheRest(cause);
+    } else {
+      verdict = ps.Join();
+      // In the actors' order, as Join takes them: a spawned one's failure first.
+      if (verdict.ok() && mine) verdict = *mine;
+    }
     if (hook && !hook->ok()) verdict = *hook;
   }
   for (std::unique_ptr<Channel>& ch : chs) {

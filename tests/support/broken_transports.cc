@@ -27,6 +27,7 @@ class BrokenEnd : public End {
     const uint64_t n = sends_++;
     int rc = 0;
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
+    if (SendAfterMany(n, buf, sent, &rc)) return rc;
     if (SendWrongly(n, buf, sent, timeout_ms, &rc)) return rc;
     return inner_->Send(buf, sent, timeout_ms);
   }
@@ -102,6 +103,21 @@ class BrokenEnd : public End {
       default:
         return false;
     }
+  }
+
+  // The bugs that show only after many sends.
+  bool SendAfterMany(uint64_t n, std::span<const std::byte> buf, size_t* sent, int* rc) {
+    if (bug_ == Bug::kSequence16 && n != 0 && static_cast<uint16_t>(n) == 0) {
+      *sent = buf.size();  // the receiving side's duplicate check drops it
+      *rc = 0;
+      return true;
+    }
+    if (bug_ == Bug::kDescriptorPerSend && ::open("/dev/null", O_RDONLY | O_CLOEXEC) < 0) {
+      *sent = 0;  // the bug: the descriptors it opened are never closed
+      *rc = -errno;
+      return true;
+    }
+    return false;
   }
 
   // Message 4 is held back until message 5 has gone.
@@ -331,6 +347,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
       {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
       {"broken_lost_carry", "pipe", Bug::kLostCarry, "G-TIMEOUT-RANGE"},
+      {"broken_seq16", "posix_mq", Bug::kSequence16, "G-VOLUME"},
+      {"broken_fd_per_send", "unix_stream", Bug::kDescriptorPerSend, "G-VOLUME"},
   };
   return *all;
 }

@@ -1,0 +1,129 @@
+// G-VOLUME: a long run of small messages through one channel.
+//
+// Every other property sends a few dozen messages, so a transport passes
+// them all whatever happens later: a sequence number kept in 8 or 16 bits
+// that wraps (message 256 or 65,536 taken for a duplicate of message 0, a
+// slot index that overwrites), or a resource taken per message and never
+// given back (a descriptor opened per send, a mapping per message), which
+// fails only once the process runs out. Here one writer sends 66,000
+// messages of 0-16 bytes (a byte stream: 1-16) and one reader checks them,
+// so every count crosses 2^8 and 2^16. While they run, each actor's
+// descriptor limit (RLIMIT_NOFILE) is 64 above what it holds once its end
+// is open: a descriptor kept per message runs out within 64 messages,
+// whatever the machine's own limit. (The kernel's limit on mappings per
+// process, 65,530 by default, does the same for a mapping per message.)
+//
+// The oracle for each capability class (generic/oracle.h, as G-INTEGRITY):
+//   reliable + ordered  exactly the sent sequence (a stream: the bytes)
+//   ordered only        a subsequence (a stream: a prefix); lossy message
+//                       transports end with end markers
+//   unordered           the messages sent (reliable) or some of them, each
+//                       whole and once
+//   counter             the reads sum to the 66,000 adds
+//   capacity            any: a full channel blocks the writer
+//   peer-close          END after the last message; without, nothing more
+//   duplex, realtime    change nothing: the writer's end speaks, no clock
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "properties/generic/generic_property.h"
+#include "properties/generic/traffic.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr uint64_t kMessages = 66000;
+constexpr rlim_t kHeadroom = 64;
+
+// Descriptors this process holds now.
+rlim_t OpenDescriptors() {
+  rlim_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const struct dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
+// For the life of the scope, this process may open kHeadroom descriptors
+// more than it holds (one fewer: the directory that counted them).
+class DescriptorLimit {
+ public:
+  DescriptorLimit() {
+    if (::getrlimit(RLIMIT_NOFILE, &old_) != 0) return;
+    struct rlimit tight = old_;
+    tight.rlim_cur = std::min(old_.rlim_cur, OpenDescriptors() - 1 + kHeadroom);
+    set_ = ::setrlimit(RLIMIT_NOFILE, &tight) == 0;
+    limit_ = tight.rlim_cur;
+  }
+  ~DescriptorLimit() {
+    if (set_) ::setrlimit(RLIMIT_NOFILE, &old_);
+  }
+  DescriptorLimit(const DescriptorLimit&) = delete;
+  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
+
+  // A failure; one for want of descriptors says what the limit was.
+  std::string Verdict(const std::string& e) const {
+    if (!set_ || (e.find("-EMFILE") == std::string::npos && e.find("-ENFILE") == std::string::npos))
+      return e;
+    return absl::StrFormat("%s (its descriptors were limited to %d, %d more than it held)", e,
+                           limit_, kHeadroom);
+  }
+
+ private:
+  struct rlimit old_ = {};
+  bool set_ = false;
+  rlim_t limit_ = 0;
+};
+
+std::vector<Sent> Messages(const Capabilities& c, uint64_t n) {
+  std::vector<Sent> sent;
+  sent.reserve(n);
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t size = c.framing == Framing::kStream ? 1 + k % 16 : k % 17;
+    if (c.model == ModelClass::kCounter) size = 8;
+    if (c.max_message != 0) size = std::min(size, c.max_message);
+    sent.push_back({1, k, size});
+  }
+  return sent;
+}
+
+class VolumeProperty final : public GenericProperty {
+  Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::just(std::vector<Step>{messages_.Step(kMessages)});
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const Capabilities& c = t.caps();
+    const std::vector<Sent> sent = Messages(c, messages_.Of(s));
+    Traffic traffic(c, env, {sent});
+    const bool counter = c.model == ModelClass::kCounter;
+    const int deliver = traffic.waits().deliver_ms;
+    Actor writer{
+        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+          const DescriptorLimit limit;
+          return limit.Verdict(counter ? AddAll(*end, sent, deliver) : traffic.Write(*end, 0));
+        }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   const DescriptorLimit limit;
+                   std::string e;
+                   if (counter) {
+                     e = SumAll(*end, sent, deliver);
+                     if (e.empty()) e = traffic.NothingMore(*end);
+                   } else {
+                     e = traffic.Read(*end);
+                   }
+                   return limit.Verdict(e);
+                 }};
+    return RunActors(t, env, {writer, reader});
+  }
+
+  const Param<uint64_t> messages_{this, 0, "%s messages", kMessages};
+};
+IPCSPEC_REGISTER_PROPERTY(VolumeProperty, "G-VOLUME", {.examples = 1});
+
+}  // namespace
+}  // namespace ipcspec::props
