@@ -62,8 +62,8 @@
 namespace ipcspec::props {
 namespace {
 
-constexpr int kSignal =
-    SIGWINCH;  // ignored by default: one that slips past a handler harms nothing
+// Ignored by default: one that lands after a handler is gone harms nothing.
+constexpr int kSignal = SIGWINCH;
 constexpr size_t kReader = 0, kWriter = 1, kActors = 2;
 constexpr auto kFirstLook = absl::Microseconds(100), kLastLook = absl::Milliseconds(2);
 
@@ -84,11 +84,11 @@ class Pest {
   void Leave(size_t i) { flags_.Raise(kDone + i); }
   void QuietDone() { flags_.Raise(kQuietDone); }
   bool WaitQuietDone(const Deadline& d) const { return flags_.WaitFor(kQuietDone, d); }
-  // In the writer (WriterHit: from its handler, so only a store and a
-  // futex wake). The reader holds back its first receive until either:
-  // then a writer that fills the channel has certainly been interrupted
-  // asleep in a send that had moved part of its bytes, whatever the timing
-  // of the example.
+  // In the writer: it caught a signal (called from its handler, so only a
+  // store and a futex wake), or it has sent everything. The reader holds
+  // back its first receive until one of the two, so a writer that fills
+  // the channel has certainly been interrupted asleep in a send that had
+  // moved part of its bytes, whatever the timing of the example.
   void WriterHit() { flags_.Raise(kWriterHeld); }
   void WriterSent() { flags_.Raise(kWriterHeld); }
   // In the reader; false when the writer did neither (it never slept where

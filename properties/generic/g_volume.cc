@@ -8,8 +8,8 @@
 // fails only once the process runs out. Here one writer sends 66,000
 // messages of 0-16 bytes (a byte stream: 1-16) and one reader checks them,
 // so every count crosses 2^8 and 2^16. While they run, each actor's
-// descriptor limit (RLIMIT_NOFILE) is 64 above what it holds once its end
-// is open: a descriptor kept per message runs out within 64 messages,
+// descriptor limit (RLIMIT_NOFILE) is 256 above what it holds once its end
+// is open: a descriptor kept per message runs out within 256 messages,
 // whatever the machine's own limit. (The kernel's limit on mappings per
 // process, 65,530 by default, does the same for a mapping per message.)
 //
@@ -36,7 +36,7 @@ namespace ipcspec::props {
 namespace {
 
 constexpr uint64_t kMessages = 66000;
-constexpr rlim_t kHeadroom = 64;
+constexpr rlim_t kHeadroom = 256;
 
 // Descriptors this process holds now.
 rlim_t OpenDescriptors() {
