@@ -67,6 +67,15 @@ class PluginTest : public ::testing::Test {
     return report["results"].empty() ? nlohmann::json() : report["results"][0];
   }
 
+  // `property` on the plugin `transport` at `path` ends with `outcome`, and
+  // its message says `says`.
+  void ExpectCaught(const char* path, std::string_view transport, std::string_view property,
+                    std::string_view outcome, std::string_view says) {
+    const nlohmann::json result = RunOneFailing(path, transport, nullptr, property);
+    EXPECT_EQ(result["outcome"], std::string(outcome)) << result;
+    EXPECT_THAT(result["message"].get<std::string>(), HasSubstr(std::string(says))) << result;
+  }
+
   // Runs `ipcspec args...` with stdout and stderr in files; waits for it.
   Result Ipcspec(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {IPCSPEC_BINARY};
@@ -255,11 +264,8 @@ TEST_F(PluginTest, SendThatWritesIntoItsBufferIsACrashThatSaysSo) {
 // batched write) delivers what the buffer holds by then: the next message,
 // or the poison the adapter leaves in it, which the failure names.
 TEST_F(PluginTest, SendThatReadsItsBufferAfterReturningIsCaughtAndNamed) {
-  const nlohmann::json result = RunOneFailing(IPCSPEC_PLUGIN_DEFERRED, "plugin_deferred");
-  EXPECT_EQ(result["outcome"], "fail") << result;
-  EXPECT_THAT(result["message"].get<std::string>(),
-              HasSubstr("did the transport read the buffer after send() returned?"))
-      << result;
+  ExpectCaught(IPCSPEC_PLUGIN_DEFERRED, "plugin_deferred", "G-ORDER", "fail",
+               "did the transport read the buffer after send() returned?");
 }
 
 // A caught signal interrupts a sleeping call. The correct pipe plugin waits
@@ -272,24 +278,18 @@ TEST_F(PluginTest, InterruptedCallsThatGoOnPass) {
 }
 
 TEST_F(PluginTest, AnInterruptedSendThatForgetsWhatItWroteIsCaught) {
-  const nlohmann::json result =
-      RunOneFailing(IPCSPEC_PLUGIN_EINTR_COUNT, "plugin_eintr_count", nullptr, "G-INTERRUPT");
-  EXPECT_EQ(result["outcome"], "fail") << result;
-  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("gave -EINTR")) << result;
+  ExpectCaught(IPCSPEC_PLUGIN_EINTR_COUNT, "plugin_eintr_count", "G-INTERRUPT", "fail",
+               "gave -EINTR");
 }
 
 TEST_F(PluginTest, AWaitStartedOverAfterEachSignalIsAHangThatSaysWhere) {
-  const nlohmann::json result =
-      RunOneFailing(IPCSPEC_PLUGIN_EINTR_RESTART, "plugin_eintr_restart", nullptr, "G-INTERRUPT");
-  EXPECT_EQ(result["outcome"], "timeout") << result;
-  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("blocked in recv(timeout")) << result;
+  ExpectCaught(IPCSPEC_PLUGIN_EINTR_RESTART, "plugin_eintr_restart", "G-INTERRUPT", "timeout",
+               "blocked in recv(timeout");
 }
 
 TEST_F(PluginTest, AnInterruptedWaitTakenForItsTimeoutIsCaught) {
-  const nlohmann::json result =
-      RunOneFailing(IPCSPEC_PLUGIN_EINTR_TIMEOUT, "plugin_eintr_timeout", nullptr, "G-INTERRUPT");
-  EXPECT_EQ(result["outcome"], "fail") << result;
-  EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("gave -ETIMEDOUT")) << result;
+  ExpectCaught(IPCSPEC_PLUGIN_EINTR_TIMEOUT, "plugin_eintr_timeout", "G-INTERRUPT", "fail",
+               "gave -ETIMEDOUT");
 }
 
 TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {

@@ -187,35 +187,22 @@ class IndependentProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
     const std::vector<uint64_t> chunks = ChunksOf(s);
-    const bool counter = c.model == ModelClass::kCounter;
-    const int deliver = one.traffic.waits().deliver_ms;
     std::unique_ptr<Rounds> rounds;
     if (LockStep(c)) {
       rounds = std::make_unique<Rounds>(std::max(one.sent.size(), two.sent.size()), env);
     }
     auto writer = [&](Lane& lane, Turn turn) {
       return [&, turn](std::unique_ptr<End>& end) -> std::string {
-        if (rounds == nullptr) {
-          if (!counter) return lane.traffic.Write(*end, 0);
-          std::string err = AddAll(*end, lane.sent, deliver);
-          lane.traffic.Finished(0);
-          return err;
-        }
-        std::string err = rounds->Play(turn, [&](size_t k) -> std::string {
-          if (k >= lane.sent.size()) return "";
-          return counter ? AddAll(*end, {lane.sent[k]}, deliver) : lane.traffic.SendOne(*end, 0, k);
-        });
+        if (rounds == nullptr) return lane.traffic.Write(*end, 0);
+        std::string err =
+            rounds->Play(turn, [&](size_t k) { return lane.traffic.SendOne(*end, 0, k); });
         lane.traffic.Finished(0);
         return err;
       };
     };
     auto reader = [&](Lane& lane, const Lane& other, Turn turn) {
       return [&, turn](std::unique_ptr<End>& end) -> std::string {
-        if (rounds == nullptr) {
-          if (!counter) return lane.traffic.Read(*end, chunks);
-          std::string err = SumAll(*end, lane.sent, deliver);
-          return err.empty() ? lane.traffic.NothingMore(*end) : err;
-        }
+        if (rounds == nullptr) return lane.traffic.Read(*end, chunks);
         std::string err = rounds->Play(
             turn, [&](size_t k) { return ReceiveRound(*end, c, lane, other, chunks, k); });
         if (err.empty() && !rounds->aborted()) err = lane.traffic.NothingMore(*end);

@@ -30,17 +30,10 @@ class IntegrityProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     const MixedPlan plan = MixedPlanOf(s);
     Traffic traffic(c, env, {plan.sent});
-    const bool counter = c.model == ModelClass::kCounter;
-    const int deliver = traffic.waits().deliver_ms;
-    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                   return counter ? AddAll(*end, plan.sent, deliver)
-                                  : traffic.Write(*end, 0, plan.try_send);
-                 }};
-    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (!counter) return traffic.Read(*end, plan.chunks);
-                   std::string e = SumAll(*end, plan.sent, deliver);
-                   return e.empty() ? traffic.NothingMore(*end) : e;
-                 }};
+    Actor writer{"writer", Role::kWriter,
+                 [&](std::unique_ptr<End>& end) { return traffic.Write(*end, 0, plan.try_send); }};
+    Actor reader{"reader", Role::kReader,
+                 [&](std::unique_ptr<End>& end) { return traffic.Read(*end, plan.chunks); }};
     return RunActors(t, env, {writer, reader});
   }
 };

@@ -89,8 +89,7 @@ class Pest {
   // back its first receive until one of the two, so a writer that fills
   // the channel has certainly been interrupted asleep in a send that had
   // moved part of its bytes, whatever the timing of the example.
-  void WriterHit() { flags_.Raise(kWriterHeld); }
-  void WriterSent() { flags_.Raise(kWriterHeld); }
+  void WriterHeld() { flags_.Raise(kWriterHeld); }
   // In the reader; false when the writer did neither (it never slept where
   // the pest could see it, nor finished) by `d`, which only costs the check.
   bool WaitWriterHeld(const Deadline& d) const { return flags_.WaitFor(kWriterHeld, d); }
@@ -141,7 +140,7 @@ Pest* writer_pest = nullptr;
 void Catch(int) {
   const int saved = errno;
   caught.fetch_add(1, std::memory_order_relaxed);
-  if (writer_pest != nullptr) writer_pest->WriterHit();
+  if (writer_pest != nullptr) writer_pest->WriterHeld();
   errno = saved;
 }
 
@@ -300,7 +299,6 @@ class InterruptProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     const MixedPlan plan = MixedPlanOf(s);
     Traffic traffic(c, env, {plan.sent});
-    const bool counter = c.model == ModelClass::kCounter;
     const Waits w = traffic.waits();
     const Deadline deadline = CaseDeadline(env);
     Pest pest;
@@ -310,12 +308,7 @@ class InterruptProperty final : public GenericProperty {
                    std::string e = QuietReceive(*end, c, w.quiet_ms);
                    pest.QuietDone();
                    pest.WaitWriterHeld(Deadline::After(absl::Milliseconds(4 * w.quiet_ms)));
-                   if (e.empty() && counter) {
-                     e = SumAll(*end, plan.sent, w.deliver_ms);
-                     if (e.empty()) e = traffic.NothingMore(*end);
-                   } else if (e.empty()) {
-                     e = traffic.Read(*end, plan.chunks);
-                   }
+                   if (e.empty()) e = traffic.Read(*end, plan.chunks);
                    return in.Verdict(e);
                  }};
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
@@ -323,13 +316,11 @@ class InterruptProperty final : public GenericProperty {
                    std::string e;
                    if (!pest.WaitQuietDone(deadline)) {
                      e = "the reader's first receive never ended";
-                   } else if (counter) {
-                     e = AddAll(*end, plan.sent, w.deliver_ms);
                    } else {
                      e = traffic.SendData(*end, 0, plan.try_send);
                    }
-                   pest.WriterSent();
-                   if (e.empty() && !counter && traffic.markers()) e = traffic.SendMarkers(*end, 0);
+                   pest.WriterHeld();
+                   if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, 0);
                    traffic.Finished(0);
                    return in.Verdict(e);
                  }};

@@ -23,12 +23,12 @@
 //   capacity            any: a full channel blocks the writer
 //   peer-close          END after the last message; without, nothing more
 //   duplex, realtime    change nothing: the writer's end speaks, no clock
-#include <dirent.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -40,22 +40,20 @@ constexpr rlim_t kHeadroom = 256;
 
 // Descriptors this process holds now.
 rlim_t OpenDescriptors() {
-  rlim_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (const struct dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-    ::closedir(d);
-  }
-  return n;
+  const ProcessHoldings h = TakeProcessHoldings();
+  return static_cast<rlim_t>(std::count_if(h.entries.begin(), h.entries.end(), [](const auto& e) {
+    return e.rfind("descriptor ", 0) == 0;
+  }));
 }
 
 // For the life of the scope, this process may open kHeadroom descriptors
-// more than it holds (one fewer: the directory that counted them).
+// more than it holds.
 class DescriptorLimit {
  public:
   DescriptorLimit() {
     if (::getrlimit(RLIMIT_NOFILE, &old_) != 0) return;
     struct rlimit tight = old_;
-    tight.rlim_cur = std::min(old_.rlim_cur, OpenDescriptors() - 1 + kHeadroom);
+    tight.rlim_cur = std::min(old_.rlim_cur, OpenDescriptors() + kHeadroom);
     set_ = ::setrlimit(RLIMIT_NOFILE, &tight) == 0;
     limit_ = tight.rlim_cur;
   }
@@ -100,23 +98,13 @@ class VolumeProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     const std::vector<Sent> sent = Messages(c, messages_.Of(s));
     Traffic traffic(c, env, {sent});
-    const bool counter = c.model == ModelClass::kCounter;
-    const int deliver = traffic.waits().deliver_ms;
-    Actor writer{
-        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
-          const DescriptorLimit limit;
-          return limit.Verdict(counter ? AddAll(*end, sent, deliver) : traffic.Write(*end, 0));
-        }};
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   const DescriptorLimit limit;
+                   return limit.Verdict(traffic.Write(*end, 0));
+                 }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                    const DescriptorLimit limit;
-                   std::string e;
-                   if (counter) {
-                     e = SumAll(*end, sent, deliver);
-                     if (e.empty()) e = traffic.NothingMore(*end);
-                   } else {
-                     e = traffic.Read(*end);
-                   }
-                   return limit.Verdict(e);
+                   return limit.Verdict(traffic.Read(*end));
                  }};
     return RunActors(t, env, {writer, reader});
   }

@@ -39,6 +39,7 @@ std::string Traffic::Write(End& end, size_t i, const std::vector<bool>& try_firs
 }
 
 std::string Traffic::SendData(End& end, size_t i, const std::vector<bool>& try_first) {
+  if (counter()) return AddAll(end, per_[i], waits_.deliver_ms);
   for (size_t k = 0; k < per_[i].size(); ++k) {
     std::string e = SendOne(end, i, k, k < try_first.size() && try_first[k]);
     if (!e.empty()) return e;
@@ -48,6 +49,7 @@ std::string Traffic::SendData(End& end, size_t i, const std::vector<bool>& try_f
 
 std::string Traffic::SendOne(End& end, size_t i, size_t k, bool try_first) {
   if (k >= per_[i].size()) return "";
+  if (counter()) return AddAll(end, {per_[i][k]}, waits_.deliver_ms);
   return SendAll(end, per_[i][k], c_.framing, waits_.deliver_ms, try_first);
 }
 
@@ -94,6 +96,13 @@ constexpr uint64_t kPage = 4096;
 }  // namespace
 
 std::string Traffic::Receive(End& end, const std::vector<uint64_t>& chunks) {
+  if (counter()) {
+    std::vector<Sent> all;
+    for (const std::vector<Sent>& w : per_) all.insert(all.end(), w.begin(), w.end());
+    std::string e = SumAll(end, all, waits_.deliver_ms);
+    if (e.empty()) flags_.Raise(kComplete);
+    return e;
+  }
   const bool stream = c_.framing == Framing::kStream;
   // Not zeroed: only the received bytes are looked at, and a megabyte
   // zeroed per receive cost more than the receive.

@@ -16,7 +16,9 @@
 // A reader never closes its end before every writer is done with the
 // channel, so a send that waits for a reader (a rendezvous transport) is
 // never left without one. On a lossy transport, writers end with markers
-// (oracle.h) and wait for the reader to say it has all it will get.
+// (oracle.h) and wait for the reader to say it has all it will get. On a
+// counter (eventfd) writers add their values and the reader reads until
+// they are summed (CounterValue, SumAll).
 #ifndef IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_
 #define IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_
 
@@ -65,6 +67,9 @@ class Traffic {
   bool WaitForWriters() const;
 
   const Waits& waits() const { return waits_; }
+  // Whether the channel is a counter (eventfd): sends add their values
+  // (CounterValue) and Receive reads until they are summed.
+  bool counter() const { return c_.model == ModelClass::kCounter; }
   // Whether writers end with end markers (SendMarkers).
   bool markers() const { return markers_; }
   const Capabilities& caps() const { return c_; }

@@ -265,9 +265,9 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
     ActorControl control(ps, finished);
     if (during) hook = during(control);
     const uint32_t first = first_failed->load();
-    if (mine && !mine->ok() && first == parties - 1) {
+    if (here && first == parties - 1) {  // the case process's own actor: *mine failed
       verdict = ps.KillTheRest(*mine);
-    } else if (first < parties && !(here && first == parties - 1) && ps.WatchedFromOutside()) {
+    } else if (first < parties && ps.WatchedFromOutside()) {
       const Verdict cause = ps.JoinOne(actors[first].name);
       verdict = cause.ok() ? ps.Join() : ps.KillTheRest(cause);
     } else {
