@@ -292,6 +292,16 @@ TEST_F(PluginTest, AnInterruptedWaitTakenForItsTimeoutIsCaught) {
                "gave -ETIMEDOUT");
 }
 
+// A plugin that keeps its descriptor in a static passes wherever each
+// process holds one end; G-INDEPENDENT puts two channels' ends in one.
+TEST_F(PluginTest, ADescriptorKeptInAStaticIsCaughtWithTwoChannelsInOneProcess) {
+  ExpectCaught(IPCSPEC_PLUGIN_STATIC_FD, "plugin_static_fd", "G-INDEPENDENT", "fail",
+               "the readers' process: reader");
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_STATIC_FD), "--transport=plugin_static_fd",
+                      "--property=G-*,-G-INDEPENDENT"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {
   const std::string json = dir_ + "/report.json";
   Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_HANG_IN_RECV), "--transport=plugin_hang_in_recv",

@@ -4,7 +4,11 @@
 // shared mapping more with every channel. Compares a
 // snapshot from before the channel with one after it is destroyed, counting
 // only the case's own objects (ipcspec/inventory.h), so that another process
-// making and removing names meanwhile is never blamed.
+// making and removing names meanwhile is never blamed. Then a second channel,
+// made by the same process once the first is gone, must work as the first
+// did and leave nothing either: destroy() leaves nothing behind that a later
+// create() trips over (a static that still names the descriptor, mapping or
+// object destroy() released).
 //
 // The oracle is the same for every capability class: no new object of the
 // case's own after destroy. The traffic before it, which makes the
@@ -132,14 +136,24 @@ class CleanupProperty final : public NamedProperty {
     std::vector<std::string> left = Remains(env, before);
     if (!left.empty())
       return Verdict::Fail(absl::StrCat("after destroy: ", absl::StrJoin(left, ", ")));
-    // This process made and destroyed the channel and ran the reader: what
-    // it still holds is a leak if a second channel leaves as much again (a
-    // transport may keep one thing for the life of the process, such as a
-    // descriptor opened once).
     const ProcessHoldings after = TakeProcessHoldings();
-    if (NewHoldings(held, after).empty()) return Verdict::Pass();
+    // The second channel; its participants are forked from this process,
+    // which made, read and destroyed the first.
     v = RunActors(t, env, {writer, reader});
-    if (!v.ok()) return v;
+    if (!v.ok()) {
+      v.message = absl::StrCat("a second channel, made after the first was destroyed: ", v.message);
+      return v;
+    }
+    left = Remains(env, before);
+    if (!left.empty()) {
+      return Verdict::Fail(
+          absl::StrCat("after the second channel's destroy: ", absl::StrJoin(left, ", ")));
+    }
+    // This process made and destroyed the channels and ran the reader: what
+    // it still holds is a leak if the second channel left as much again as
+    // the first (a transport may keep one thing for the life of the
+    // process, such as a descriptor opened once).
+    if (NewHoldings(held, after).empty()) return Verdict::Pass();
     std::vector<std::string> again = NewHoldings(after, TakeProcessHoldings());
     if (again.empty()) return Verdict::Pass();
     return Verdict::Fail(absl::StrCat(

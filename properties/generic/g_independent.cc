@@ -25,6 +25,15 @@
 //   peer-close           END once the reader's own writer closed; without,
 //                        a non-blocking receive finds nothing more
 //   duplex, realtime     alike: the writer's end speaks; no clock
+//
+// In lock-step, a parameter also puts both writers in one process and both
+// readers in another. A transport that keeps an end's state in process-wide
+// variables (a static descriptor, a static reassembly buffer, a signal
+// handler one end installs and the other's close removes) passes when every
+// end has a process of its own, and mixes or loses the traffic of a program
+// that talks over two channels. (Both ends of one channel are never put in
+// one process: a transport whose open() waits for its peer, as a blocking
+// FIFO open does, could not open them there.)
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -39,6 +48,33 @@ namespace {
 
 constexpr size_t kTurnsPerRound = 4;  // writer 2, writer 1, reader 1, reader 2
 enum Turn : size_t { kWriter2, kWriter1, kReader1, kReader2 };
+constexpr std::string_view kTurnNames[] = {"writer 2", "writer 1", "reader 1", "reader 2"};
+
+// Which processes hold the four ends (lock-step only).
+enum Layout : uint64_t { kApart, kByRole };
+constexpr std::string_view kLayouts[] = {
+    "each end is in a process of its own",
+    "both writers are in one process, both readers in another"};
+
+// The ends each process holds, in the order of Turn.
+std::vector<std::vector<Turn>> Processes(Layout layout) {
+  switch (layout) {
+    case kByRole:
+      return {{kWriter2, kWriter1}, {kReader1, kReader2}};
+    default:
+      return {{kWriter2}, {kWriter1}, {kReader1}, {kReader2}};
+  }
+}
+std::string ProcessName(const std::vector<Turn>& turns) {
+  if (turns.size() == 1) return std::string(kTurnNames[turns[0]]);
+  return turns[0] == kWriter2 ? "the writers' process" : "the readers' process";
+}
+// The end a turn uses: channel 1 carries writer 1's messages, channel 2
+// writer 2's (channels 0 and 1 of RunActorsOn).
+EndOn EndOf(Turn t) {
+  const size_t channel = t == kWriter1 || t == kReader1 ? 0 : 1;
+  return {channel, t == kWriter1 || t == kWriter2 ? Role::kWriter : Role::kReader};
+}
 
 // Whether every message fits an empty channel without blocking, so that the
 // rounds can run in lock-step: the declared capacity promises one send of
@@ -70,20 +106,23 @@ class Rounds {
         flags_(kTurnsPerRound * rounds + 1),
         deadline_(Deadline::After(env.deadline - absl::Now())) {}
 
-  // In a participant: `turn(k)` at its turn of every round.
-  std::string Play(Turn mine, const std::function<std::string(size_t)>& turn) {
+  // In a participant: `turn(k, i)` at its turn mine[i] of every round.
+  std::string Play(const std::vector<Turn>& mine,
+                   const std::function<std::string(size_t, size_t)>& turn) {
     for (size_t k = 0; k < rounds_; ++k) {
-      const size_t t = kTurnsPerRound * k + mine;
-      if (t > 0 && !flags_.WaitFor(t - 1, deadline_)) {
-        return absl::StrFormat("round %d: the participant before never took its turn", k + 1);
+      for (size_t i = 0; i < mine.size(); ++i) {
+        const size_t t = kTurnsPerRound * k + mine[i];
+        if (t > 0 && !flags_.WaitFor(t - 1, deadline_)) {
+          return absl::StrFormat("round %d: the participant before never took its turn", k + 1);
+        }
+        if (flags_.IsRaised(Aborted())) return "";
+        if (std::string err = turn(k, i); !err.empty()) {
+          flags_.Raise(Aborted());
+          for (size_t j = 0; j < Aborted(); ++j) flags_.Raise(j);
+          return err;
+        }
+        flags_.Raise(t);
       }
-      if (flags_.IsRaised(Aborted())) return "";
-      if (std::string err = turn(k); !err.empty()) {
-        flags_.Raise(Aborted());
-        for (size_t i = 0; i < Aborted(); ++i) flags_.Raise(i);
-        return err;
-      }
-      flags_.Raise(t);
     }
     return "";
   }
@@ -162,12 +201,44 @@ std::string ReceiveRound(End& end, const Capabilities& c, Lane& mine, const Lane
   return "";
 }
 
+// A process's part in lock-step: the rounds at each of its ends' turns, then
+// each of its writers finishes and closes, then each of its readers finds
+// nothing more.
+std::string PlayLockStep(std::vector<std::unique_ptr<End>>& ends, const std::vector<Turn>& turns,
+                         const Capabilities& c, Rounds& rounds, Lane& one, Lane& two,
+                         const std::vector<uint64_t>& chunks) {
+  auto lane = [&](Turn t) -> Lane& { return t == kWriter1 || t == kReader1 ? one : two; };
+  // Which end went wrong, when the process holds more than one.
+  auto named = [&](size_t i, std::string err) {
+    if (err.empty() || turns.size() == 1) return err;
+    return absl::StrFormat("%s: %s", kTurnNames[turns[i]], err);
+  };
+  std::string err = rounds.Play(turns, [&](size_t k, size_t i) {
+    const Turn t = turns[i];
+    if (t == kWriter1 || t == kWriter2) return named(i, lane(t).traffic.SendOne(*ends[i], 0, k));
+    Lane& other = t == kReader1 ? two : one;
+    return named(i, ReceiveRound(*ends[i], c, lane(t), other, chunks, k));
+  });
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (EndOf(turns[i]).role != Role::kWriter) continue;
+    lane(turns[i]).traffic.Finished(0);
+    ends[i].reset();
+  }
+  for (size_t i = 0; i < turns.size() && err.empty() && !rounds.aborted(); ++i) {
+    if (EndOf(turns[i]).role == Role::kReader) {
+      err = named(i, lane(turns[i]).traffic.NothingMore(*ends[i]));
+    }
+  }
+  return err;
+}
+
 class IndependentProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::exec([c] {
+    return rc::gen::exec([this, c] {
       std::vector<Step> steps;
+      if (LockStep(c)) steps.push_back(layout_.Step(*rc::gen::element(kApart, kByRole)));
       const uint64_t lo = MinSize(c), hi = MaxSize(c);
       for (uint32_t writer = 1; writer <= 2; ++writer) {
         const auto n = *rc::gen::inRange<uint64_t>(1, 7);
@@ -187,36 +258,34 @@ class IndependentProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
     const std::vector<uint64_t> chunks = ChunksOf(s);
-    std::unique_ptr<Rounds> rounds;
-    if (LockStep(c)) {
-      rounds = std::make_unique<Rounds>(std::max(one.sent.size(), two.sent.size()), env);
+    std::vector<Actor> actors;
+    if (!LockStep(c)) {
+      // All four at once, each in a process of its own.
+      auto writer = [](Lane& lane) {
+        return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
+      };
+      auto reader = [&](Lane& lane) {
+        return [&](std::unique_ptr<End>& end) { return lane.traffic.Read(*end, chunks); };
+      };
+      actors = {{"writer 2", Role::kWriter, writer(two), 1},
+                {"writer 1", Role::kWriter, writer(one), 0},
+                {"reader 1", Role::kReader, reader(one), 0},
+                {"reader 2", Role::kReader, reader(two), 1}};
+      return RunActorsOn(t, env, 2, std::move(actors));
     }
-    auto writer = [&](Lane& lane, Turn turn) {
-      return [&, turn](std::unique_ptr<End>& end) -> std::string {
-        if (rounds == nullptr) return lane.traffic.Write(*end, 0);
-        std::string err =
-            rounds->Play(turn, [&](size_t k) { return lane.traffic.SendOne(*end, 0, k); });
-        lane.traffic.Finished(0);
-        return err;
+    Rounds rounds(std::max(one.sent.size(), two.sent.size()), env);
+    for (const std::vector<Turn>& turns : Processes(layout_.Of(s))) {
+      Actor a{ProcessName(turns), EndOf(turns[0]).role, nullptr};
+      for (Turn turn : turns) a.ends.push_back(EndOf(turn));
+      a.with_ends = [&, turns](std::vector<std::unique_ptr<End>>& ends) {
+        return PlayLockStep(ends, turns, c, rounds, one, two, chunks);
       };
-    };
-    auto reader = [&](Lane& lane, const Lane& other, Turn turn) {
-      return [&, turn](std::unique_ptr<End>& end) -> std::string {
-        if (rounds == nullptr) return lane.traffic.Read(*end, chunks);
-        std::string err = rounds->Play(
-            turn, [&](size_t k) { return ReceiveRound(*end, c, lane, other, chunks, k); });
-        if (err.empty() && !rounds->aborted()) err = lane.traffic.NothingMore(*end);
-        return err;
-      };
-    };
-    std::vector<Actor> actors = {
-        {"writer 2", Role::kWriter, writer(two, kWriter2), 1},
-        {"writer 1", Role::kWriter, writer(one, kWriter1), 0},
-        {"reader 1", Role::kReader, reader(one, two, kReader1), 0},
-        {"reader 2", Role::kReader, reader(two, one, kReader2), 1},
-    };
+      actors.push_back(std::move(a));
+    }
     return RunActorsOn(t, env, 2, std::move(actors));
   }
+
+  const ChoiceParam<Layout> layout_{this, 0, "%s", kApart, kLayouts};
 };
 IPCSPEC_REGISTER_PROPERTY(IndependentProperty, "G-INDEPENDENT", {.examples = 20});
 

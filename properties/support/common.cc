@@ -211,6 +211,35 @@ using Channels = std::vector<std::unique_ptr<Channel>>;
 // One actor's part, in its process: its end on its channel, this process's
 // hold on every other channel dropped first.
 Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const Deadline& deadline) {
+  if (a.with_ends) {
+    // Every end first: a channel's hold may be what a later open on it
+    // needs (a pipe's two descriptors). In the order of the channels, as in
+    // every other process, so that opens that wait for their peer (a
+    // blocking FIFO open) meet; on one channel the reader first, as in one
+    // process it must be.
+    Verdict v;
+    std::vector<std::unique_ptr<End>> ends(a.ends.size());
+    for (size_t ch = 0; ch < chs.size(); ++ch) {
+      for (const Role role : {Role::kReader, Role::kWriter}) {
+        for (size_t i = 0; i < a.ends.size() && v.ok(); ++i) {
+          const EndOn& e = a.ends[i];
+          if (e.channel != ch || e.role != role) continue;
+          absl::StatusOr<std::unique_ptr<End>> end = chs[ch]->Open(role);
+          if (!end.ok()) {
+            v = Verdict::Broken(absl::StrFormat("open(%s) on channel %d: %s",
+                                                role == Role::kReader ? "reader" : "writer", ch + 1,
+                                                end.status().message()));
+          } else {
+            ends[i] = WatchEnd(std::move(*end));
+          }
+        }
+      }
+    }
+    for (std::unique_ptr<Channel>& ch : chs) ch->Detach();
+    if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+    if (std::string err = v.ok() ? a.with_ends(ends) : ""; !err.empty()) v = Verdict::Fail(err);
+    return v;  // the ends close here
+  }
   for (size_t i = 0; i < chs.size(); ++i) {
     if (i != a.channel) chs[i]->Detach();
   }
@@ -301,9 +330,9 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
 Verdict RunActorsOn(const Transport& t, const CaseEnv& env, size_t channels,
                     std::vector<Actor> actors) {
   for (const Actor& a : actors) {
-    if (a.channel >= channels) {
-      return Verdict::Broken(absl::StrFormat("%s: channel %d of %d", a.name, a.channel, channels));
-    }
+    bool beyond = a.channel >= channels;
+    for (const EndOn& e : a.ends) beyond = beyond || e.channel >= channels;
+    if (beyond) return Verdict::Broken(absl::StrFormat("%s: a channel past %d", a.name, channels));
   }
   Channels chs;
   std::vector<std::string> dirs;

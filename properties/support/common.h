@@ -87,11 +87,26 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms,
 // One participant's part: returns "" on success or what went wrong. It may
 // close its end early by resetting the pointer.
 using ActorFn = std::function<std::string(std::unique_ptr<End>&)>;
+// One of several ends an actor holds in its one process: `role` on channel
+// `channel` of RunActorsOn.
+struct EndOn {
+  size_t channel;
+  Role role;
+};
+// The part of an actor with several ends: ends[i] is Actor::ends[i]. It may
+// close any of them early by resetting its pointer.
+using EndsFn = std::function<std::string(std::vector<std::unique_ptr<End>>&)>;
 struct Actor {
   std::string name;  // "reader", "writer 1"
   Role role;
   ActorFn fn;
   size_t channel = 0;  // which channel of RunActorsOn it opens its end on
+  // Instead of `role`, `channel` and `fn`: the actor holds all these ends at
+  // once (two channels, or both ends of one, as the plugin contract allows
+  // a process), every one opened before it drops any channel's hold, and
+  // runs `with_ends`.
+  std::vector<EndOn> ends = {};
+  EndsFn with_ends = nullptr;
 };
 // Creates a channel and runs one participant per actor, each in a process
 // of its own: each opens its end, waits until all have opened, runs its part,

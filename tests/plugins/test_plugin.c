@@ -33,6 +33,9 @@
  *                                 bounded call from ever returning)
  *   TEST_PLUGIN_EINTR_TIMEOUT     a wait interrupted by a caught signal is taken for the
  *                                 end of the timeout: -ETIMEDOUT, early
+ *   TEST_PLUGIN_STATIC_FD         keeps the descriptor of the end of each role it opened
+ *                                 last in a static, which every end of that role uses: a
+ *                                 process with ends on two channels mixes them up
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -82,6 +85,14 @@ typedef struct {
 #endif
 } pipe_end;
 
+#ifdef TEST_PLUGIN_STATIC_FD
+/* The bug: one descriptor per role for the whole process. */
+static int g_last_fd[2] = {-1, -1};
+#define END_FD(end) (g_last_fd[(end)->role])
+#else
+#define END_FD(end) ((end)->fd)
+#endif
+
 TP_STATIC void set_err(char* err, size_t err_len, const char* what) {
   if (err != NULL && err_len > 0) snprintf(err, err_len, "%s: %s", what, strerror(errno));
 }
@@ -130,6 +141,9 @@ TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
     return NULL;
   }
   end->role = role;
+#ifdef TEST_PLUGIN_STATIC_FD
+  g_last_fd[role] = end->fd;
+#endif
   return end;
 }
 
@@ -232,7 +246,7 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
   int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
   const char* p = buf;
   while (*sent < len) {
-    ssize_t n = write(end->fd, p + *sent, len - *sent);
+    ssize_t n = write(END_FD(end), p + *sent, len - *sent);
     if (n >= 0) {
       *sent += (size_t)n;
       continue;
@@ -240,7 +254,7 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return *sent > 0 ? 0 : -errno;
     if (timeout_ms == 0) return *sent > 0 ? 0 : -EAGAIN;
-    int r = wait_fd(end->fd, POLLOUT, deadline);
+    int r = wait_fd(END_FD(end), POLLOUT, deadline);
 #ifdef TEST_PLUGIN_EINTR_COUNT
     if (r == -EINTR) { /* the bug: what was written is forgotten */
       *sent = 0;
@@ -264,10 +278,10 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
   int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
   for (;;) {
 #ifdef TEST_PLUGIN_OVERRUN
-    ssize_t n = read(end->fd, buf, cap + 16); /* the bug: a bound off by 16 */
+    ssize_t n = read(END_FD(end), buf, cap + 16); /* the bug: a bound off by 16 */
     if (n > (ssize_t)cap) n = (ssize_t)cap;
 #else
-    ssize_t n = read(end->fd, buf, cap);
+    ssize_t n = read(END_FD(end), buf, cap);
 #endif
     if (n > 0) {
 #ifdef TEST_PLUGIN_SCRIBBLE
@@ -280,7 +294,7 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return -errno;
     if (timeout_ms == 0) return -EAGAIN;
-    int r = wait_fd(end->fd, POLLIN, deadline);
+    int r = wait_fd(END_FD(end), POLLIN, deadline);
     if (interrupted(r, timeout_ms, &deadline)) continue;
     if (r < 0) return r;
     if (r == 0) return -ETIMEDOUT;
@@ -291,6 +305,9 @@ TP_STATIC void pipe_close(void* e) {
   pipe_end* end = e;
 #ifdef TEST_PLUGIN_DEFERRED
   if (end->role == IPCSPEC_WRITER) flush_pending(end);
+#endif
+#ifdef TEST_PLUGIN_STATIC_FD
+  if (g_last_fd[end->role] == end->fd) g_last_fd[end->role] = -1;
 #endif
   close(end->fd);
   free(end);

@@ -18,12 +18,39 @@
 namespace ipcspec::testing {
 namespace {
 
+class BrokenEnd;
+// Bug::kStaticWriter and kStaticReader: the end this process's sends or
+// receives go through, as a plugin that keeps its descriptor in a static
+// would (the first writer opened, the last reader opened).
+BrokenEnd* g_static_end[2] = {nullptr, nullptr};
+// Bug::kStaticAfterDestroy: a channel of this process was destroyed.
+bool g_destroyed_once = false;
+
 class BrokenEnd : public End {
  public:
   BrokenEnd(std::unique_ptr<End> inner, Role role, Bug bug)
-      : inner_(std::move(inner)), role_(role), bug_(bug) {}
+      : inner_(std::move(inner)), role_(role), bug_(bug) {
+    BrokenEnd*& kept = g_static_end[static_cast<int>(role)];
+    if ((bug == Bug::kStaticWriter && role == Role::kWriter && kept == nullptr) ||
+        (bug == Bug::kStaticReader && role == Role::kReader)) {
+      kept = this;
+    }
+  }
+  ~BrokenEnd() override {
+    for (BrokenEnd*& kept : g_static_end) {
+      if (kept == this) kept = nullptr;
+    }
+  }
 
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kWriter)];
+        bug_ == Bug::kStaticWriter && kept != nullptr && kept != this) {
+      return kept->inner_->Send(buf, sent, timeout_ms);
+    }
+    if (bug_ == Bug::kStaticAfterDestroy && g_destroyed_once) {
+      *sent = 0;  // the bug: the static descriptor it writes to was closed
+      return -EBADF;
+    }
     const uint64_t n = sends_++;
     int rc = 0;
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
@@ -171,6 +198,10 @@ class BrokenEnd : public End {
   }
 
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kReader)];
+        bug_ == Bug::kStaticReader && kept != nullptr && kept != this) {
+      return kept->inner_->Recv(buf, received, timeout_ms);
+    }
     int failed = 0;
     if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
     switch (bug_) {
@@ -234,6 +265,7 @@ class BrokenChannel : public Channel {
   }
   void Detach() override { inner_->Detach(); }
   absl::Status Destroy() override {
+    if (bug_ == Bug::kStaticAfterDestroy) g_destroyed_once = true;
     if (bug_ == Bug::kLeakDescriptor) (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (bug_ == Bug::kLeakMapping) {
       (void)::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -349,6 +381,9 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_lost_carry", "pipe", Bug::kLostCarry, "G-TIMEOUT-RANGE"},
       {"broken_seq16", "posix_mq", Bug::kSequence16, "G-VOLUME"},
       {"broken_fd_per_send", "unix_stream", Bug::kDescriptorPerSend, "G-VOLUME"},
+      {"broken_static_writer", "pipe", Bug::kStaticWriter, "G-INDEPENDENT"},
+      {"broken_static_reader", "posix_shm", Bug::kStaticReader, "G-INDEPENDENT"},
+      {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
   };
   return *all;
 }

@@ -14,38 +14,44 @@
 namespace ipcspec::testing {
 
 enum class Bug {
-  kSwap45,             // messages 4 and 5 (counting from 0) change places
-  kDrop4096,           // a 4096-byte message is silently dropped
-  kTruncateLong,       // messages longer than 1000 bytes lose their tail
-  kDuplicateChunk,     // a long stream write repeats 100 of its bytes
-  kPartialRead,        // a receive returns only the first 1000 bytes of a message
-  kWriteOnReadEnd,     // the read end accepts (and discards) writes
-  kNoEnd,              // end of stream is never reported
-  kCrashOnEmpty,       // sending an empty message dereferences NULL
-  kEmptyIsEnd,         // an empty message is reported as end of stream
-  kLeakName,           // destroy forgets to remove the named object
-  kTornWrites,         // claims atomic writes, but writes in two halves
-  kHangOnEpipe,        // blocks forever where it should report EPIPE
-  kSlowTimeout,        // bounded receive waits twice as long as asked
-  kEarlyTimeout,       // bounded receive gives up after a tenth of the bound
-  kWrongCapacity,      // claims four times the capacity it has
-  kLoseOnEagain,       // a send that would block is reported sent and lost
-  kHangOn4096,         // a 4096-byte send never returns
-  kWrongWayWaits,      // a blocking send on the read end waits out its bound (-ETIMEDOUT):
-                       // only a non-blocking one gives -EBADF at once
-  kSharedChannel,      // every channel made while another lives is that one (one fixed name)
-  kLeakDescriptor,     // destroy leaves a descriptor of its own open
-  kLeakMapping,        // destroy leaves a shared mapping of its own mapped
-  kLateWakeup,         // a bounded call that cannot complete at once sleeps out its bound,
-                       // then looks once more (a missed wake-up)
-  kTimeoutWraps,       // a bounded call keeps its timeout as an unsigned 32-bit count of
-                       // nanoseconds: 4,295 ms and more wrap around
-  kLostCarry,          // a bounded call's absolute deadline adds the milliseconds to tv_nsec
-                       // without a carry into tv_sec: EINVAL when they pass a second
-  kSequence16,         // numbers its messages in 16 bits and drops message 65,536 as a
-                       // duplicate of message 0 (its number wrapped to 0)
-  kDescriptorPerSend,  // every send opens a descriptor it never closes: -EMFILE once the
-                       // process runs out
+  kSwap45,              // messages 4 and 5 (counting from 0) change places
+  kDrop4096,            // a 4096-byte message is silently dropped
+  kTruncateLong,        // messages longer than 1000 bytes lose their tail
+  kDuplicateChunk,      // a long stream write repeats 100 of its bytes
+  kPartialRead,         // a receive returns only the first 1000 bytes of a message
+  kWriteOnReadEnd,      // the read end accepts (and discards) writes
+  kNoEnd,               // end of stream is never reported
+  kCrashOnEmpty,        // sending an empty message dereferences NULL
+  kEmptyIsEnd,          // an empty message is reported as end of stream
+  kLeakName,            // destroy forgets to remove the named object
+  kTornWrites,          // claims atomic writes, but writes in two halves
+  kHangOnEpipe,         // blocks forever where it should report EPIPE
+  kSlowTimeout,         // bounded receive waits twice as long as asked
+  kEarlyTimeout,        // bounded receive gives up after a tenth of the bound
+  kWrongCapacity,       // claims four times the capacity it has
+  kLoseOnEagain,        // a send that would block is reported sent and lost
+  kHangOn4096,          // a 4096-byte send never returns
+  kWrongWayWaits,       // a blocking send on the read end waits out its bound (-ETIMEDOUT):
+                        // only a non-blocking one gives -EBADF at once
+  kSharedChannel,       // every channel made while another lives is that one (one fixed name)
+  kLeakDescriptor,      // destroy leaves a descriptor of its own open
+  kLeakMapping,         // destroy leaves a shared mapping of its own mapped
+  kLateWakeup,          // a bounded call that cannot complete at once sleeps out its bound,
+                        // then looks once more (a missed wake-up)
+  kTimeoutWraps,        // a bounded call keeps its timeout as an unsigned 32-bit count of
+                        // nanoseconds: 4,295 ms and more wrap around
+  kLostCarry,           // a bounded call's absolute deadline adds the milliseconds to tv_nsec
+                        // without a carry into tv_sec: EINVAL when they pass a second
+  kSequence16,          // numbers its messages in 16 bits and drops message 65,536 as a
+                        // duplicate of message 0 (its number wrapped to 0)
+  kDescriptorPerSend,   // every send opens a descriptor it never closes: -EMFILE once the
+                        // process runs out
+  kStaticWriter,        // keeps the writer's end in a static: a process's second writer end
+                        // (on another channel) sends through its first
+  kStaticReader,        // keeps the reader's end in a static that each open overwrites: a
+                        // process's first reader end receives through its last
+  kStaticAfterDestroy,  // destroy() closes a descriptor kept in a static, which the ends of
+                        // the next channel made by that process still use (-EBADF)
 };
 
 struct BrokenInfo {
