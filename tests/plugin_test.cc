@@ -302,6 +302,12 @@ TEST_F(PluginTest, ADescriptorKeptInAStaticIsCaughtWithTwoChannelsInOneProcess) 
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// Memory taken per message and never freed shows only after many messages.
+TEST_F(PluginTest, HeapKeptForEveryMessageIsCaught) {
+  ExpectCaught(IPCSPEC_PLUGIN_HEAP_PER_SEND, "plugin_heap_per_send", "G-VOLUME", "fail",
+               "memory taken per message and never freed");
+}
+
 TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {
   const std::string json = dir_ + "/report.json";
   Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_HANG_IN_RECV), "--transport=plugin_hang_in_recv",

@@ -33,6 +33,7 @@
  *                                 bounded call from ever returning)
  *   TEST_PLUGIN_EINTR_TIMEOUT     a wait interrupted by a caught signal is taken for the
  *                                 end of the timeout: -ETIMEDOUT, early
+ *   TEST_PLUGIN_HEAP_PER_SEND     send() copies each message into a frame it never frees
  *   TEST_PLUGIN_STATIC_FD         keeps the descriptor of the end of each role it opened
  *                                 last in a static, which every end of that role uses: a
  *                                 process with ends on two channels mixes them up
@@ -91,6 +92,10 @@ static int g_last_fd[2] = {-1, -1};
 #define END_FD(end) (g_last_fd[(end)->role])
 #else
 #define END_FD(end) ((end)->fd)
+#endif
+
+#ifdef TEST_PLUGIN_HEAP_PER_SEND
+static void* volatile g_last_frame __attribute__((unused));
 #endif
 
 TP_STATIC void set_err(char* err, size_t err_len, const char* what) {
@@ -236,6 +241,16 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
 #endif
 #ifdef TEST_PLUGIN_NOISY
   fputs("noisy: \x01\x02\x1b[31m <&>\"' \xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 end\n", stderr);
+#endif
+#ifdef TEST_PLUGIN_HEAP_PER_SEND
+  {
+    char* frame = malloc(len + sizeof(size_t));
+    if (frame != NULL) {
+      memcpy(frame, &len, sizeof len);
+      if (len > 0) memcpy(frame + sizeof len, buf, len);
+    }
+    g_last_frame = frame; /* the bug: the previous frame is never freed */
+  }
 #endif
 #ifdef TEST_PLUGIN_DROP4096
   if (len == 4096) { /* the bug: reports success, writes nothing */

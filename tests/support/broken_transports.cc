@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -25,6 +26,8 @@ class BrokenEnd;
 BrokenEnd* g_static_end[2] = {nullptr, nullptr};
 // Bug::kStaticAfterDestroy: a channel of this process was destroyed.
 bool g_destroyed_once = false;
+// Bug::kHeapPerSend: the last frame, which the next send forgets.
+std::byte* volatile g_last_frame = nullptr;
 
 class BrokenEnd : public End {
  public:
@@ -138,6 +141,15 @@ class BrokenEnd : public End {
       *sent = buf.size();  // the receiving side's duplicate check drops it
       *rc = 0;
       return true;
+    }
+    if (bug_ == Bug::kHeapPerSend) {
+      // The bug: a frame (length and payload) per send, never freed.
+      auto* frame = static_cast<std::byte*>(std::malloc(buf.size() + sizeof(uint64_t)));
+      if (frame != nullptr && !buf.empty()) {
+        std::memcpy(frame + sizeof(uint64_t), buf.data(), buf.size());
+      }
+      g_last_frame = frame;
+      return false;  // then sent as usual
     }
     if (bug_ == Bug::kDescriptorPerSend && ::open("/dev/null", O_RDONLY | O_CLOEXEC) < 0) {
       *sent = 0;  // the bug: the descriptors it opened are never closed
@@ -384,6 +396,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_static_writer", "pipe", Bug::kStaticWriter, "G-INDEPENDENT"},
       {"broken_static_reader", "posix_shm", Bug::kStaticReader, "G-INDEPENDENT"},
       {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
+      {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
   };
   return *all;
 }

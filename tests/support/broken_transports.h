@@ -52,6 +52,7 @@ enum class Bug {
                         // process's first reader end receives through its last
   kStaticAfterDestroy,  // destroy() closes a descriptor kept in a static, which the ends of
                         // the next channel made by that process still use (-EBADF)
+  kHeapPerSend,         // every send copies its message into a frame it never frees
 };
 
 struct BrokenInfo {
