@@ -302,6 +302,12 @@ TEST_F(PluginTest, ADescriptorKeptInAStaticIsCaughtWithTwoChannelsInOneProcess) 
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// Opens and traffic are not ordered: a writer may send before the reader
+// has opened its end, and that is owed too.
+TEST_F(PluginTest, AReaderOpenThatThrowsAwayWhatWasSentIsCaught) {
+  ExpectCaught(IPCSPEC_PLUGIN_OPEN_DRAINS, "plugin_open_drains", "G-INTEGRITY", "fail", "reader: ");
+}
+
 // Memory taken per message and never freed shows only after many messages.
 TEST_F(PluginTest, HeapKeptForEveryMessageIsCaught) {
   ExpectCaught(IPCSPEC_PLUGIN_HEAP_PER_SEND, "plugin_heap_per_send", "G-VOLUME", "fail",

@@ -15,27 +15,73 @@
 //                       retried blocking, so nothing depends on the bound
 //   peer-close          after the last message END; without, nothing more
 //   realtime or not     alike: no clock
+//
+// A parameter makes the reader open its end late: once the writer, which
+// does not wait for it, is asleep (blocked in a send on a full channel, or
+// in an open that waits for a reader) or has sent everything and closed.
+// The contract does not order one participant's open after another's
+// traffic, so what was sent before the reader came is owed as well: a
+// transport whose reader's open sets up the ring or queue afresh (and so
+// wipes what is in it), or binds the address the writer's sends went to,
+// passes wherever the reader opens first, and loses the start of a stream
+// whose consumer starts late. (A transport that refuses sends with -EPIPE
+// or -ECONNRESET until a reader has opened is let be: that example checks
+// nothing. Its sends failed, so nothing was lost.)
+#include "absl/strings/match.h"
+#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
+constexpr size_t kOpened = 0, kRefused = 1;
+
 class IntegrityProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
-    return MixedTraffic(t.caps());
+    const Capabilities c = t.caps();
+    return rc::gen::exec([this, c] {
+      std::vector<Step> steps = {late_reader_.Step(*rc::gen::arbitrary<bool>())};
+      for (const Step& st : *MixedTraffic(c)) steps.push_back(st);
+      return steps;
+    });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
     const MixedPlan plan = MixedPlanOf(s);
+    const bool late = late_reader_.Of(s);
     Traffic traffic(c, env, {plan.sent});
-    Actor writer{"writer", Role::kWriter,
-                 [&](std::unique_ptr<End>& end) { return traffic.Write(*end, 0, plan.try_send); }};
-    Actor reader{"reader", Role::kReader,
-                 [&](std::unique_ptr<End>& end) { return traffic.Read(*end, plan.chunks); }};
+    SharedFlags flags(2);  // kOpened: the reader has its end; kRefused: see above
+    Actor writer{
+        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+          std::string e = traffic.Write(*end, 0, plan.try_send);
+          if (late && !flags.IsRaised(kOpened) &&
+              (absl::StrContains(e, ": -EPIPE") || absl::StrContains(e, ": -ECONNRESET"))) {
+            flags.Raise(kRefused);
+            return std::string();
+          }
+          return e;
+        }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   flags.Raise(kOpened);
+                   if (flags.IsRaised(kRefused)) return std::string();
+                   return traffic.Read(*end, plan.chunks);
+                 }};
+    if (late) {
+      reader.before_open = [](const ActorPids& pids, const Deadline& deadline) {
+        // Asleep: blocked in the transport, or done and waiting for the
+        // others (a writer that died is as good).
+        if (const pid_t writer = pids.Of(0, deadline); writer > 0) {
+          WaitUntilAsleep(writer, deadline);
+        }
+      };
+    }
     return RunActors(t, env, {writer, reader});
   }
+
+  const YesNoParam late_reader_{
+      this, 0, "the reader opens its end only once the writer is asleep or done: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(IntegrityProperty, "G-INTEGRITY");
 

@@ -15,10 +15,18 @@
 //   peer-close          END once every writer closed; without, nothing more
 //   duplex              the writers' ends speak (G-DUPLEX: both ends)
 //   realtime or not     alike: no clock
+//
+// A parameter makes the last writer open its end late: once every other
+// writer is asleep, blocked on a full channel or done (each keeps its end
+// open until then), and before the reader reads. What the others sent is
+// then in the channel when it opens: a transport whose writer's open sets
+// the ring or queue up afresh wipes it, which no test where all open first
+// can see.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -53,7 +61,8 @@ class MultiWriterProperty final : public GenericProperty {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
       const auto writers = *rc::gen::inRange<uint32_t>(2, 5);
-      std::vector<Step> steps = {writers_.Step(writers)};
+      std::vector<Step> steps = {writers_.Step(writers),
+                                 late_writer_.Step(*rc::gen::arbitrary<bool>())};
       for (uint32_t w = 1; w <= writers; ++w) {
         auto sizes = *rc::gen::resize(12, rc::gen::container<std::vector<uint64_t>>(AtomicSize(c)));
         // On a stream a write is recognised by its bytes; 8 of them tell two
@@ -73,22 +82,42 @@ class MultiWriterProperty final : public GenericProperty {
     std::vector<std::vector<Sent>> per;
     for (uint32_t w = 1; w <= writers; ++w) per.push_back(SendsOf(s, w));
     Traffic traffic(c, env, per);
+    // With a late writer, flag 0: it has its end open (the others keep theirs
+    // open and the reader does not read until then); flag w: writer w has
+    // begun to send.
+    const bool late = writers > 1 && late_writer_.Of(s);
+    SharedFlags marks(1 + writers);
+    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
     for (uint32_t w = 1; w <= writers; ++w) {
       actors.push_back(
           {absl::StrCat("writer ", w), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
+             marks.Raise(late && w == writers ? 0 : w);
              std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
              if (e.empty() && !c.reliable) e = traffic.SendMarkers(*end, w - 1);
+             if (late && w < writers) marks.WaitFor(0, deadline);
              traffic.Finished(w - 1);
              return e;
            }});
     }
-    actors.push_back(
-        {"reader", Role::kReader, [&](std::unique_ptr<End>& end) { return traffic.Read(*end); }});
+    if (late) {
+      actors.back().before_open = [&marks, writers](const ActorPids& pids, const Deadline& d) {
+        for (uint32_t w = 1; w < writers; ++w) {
+          const pid_t pid = pids.Of(w - 1, d);
+          if (pid > 0 && marks.WaitFor(w, d)) WaitUntilAsleep(pid, d);
+        }
+      };
+    }
+    actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                        if (late) marks.WaitFor(0, deadline);
+                        return traffic.Read(*end);
+                      }});
     return RunActors(t, env, std::move(actors));
   }
 
   const Param<uint32_t> writers_{this, 0, "%s writers send at once", 2};
+  const YesNoParam late_writer_{
+      this, 1, "the last writer opens its end only once the others are asleep or done: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(MultiWriterProperty, "G-MULTI-WRITER");
 

@@ -246,11 +246,30 @@ Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const D
   return RunPart(*chs[a.channel], a.role, opened, deadline, a.fn);
 }
 
+// A late actor's part (Actor::before_open): it opens its end once its
+// event has come, and nobody waits for it to open.
+Verdict RunLatePartOn(Channels& chs, const Actor& a, const ActorPids& pids,
+                      const Deadline& deadline) {
+  a.before_open(pids, deadline);
+  for (size_t i = 0; i < chs.size(); ++i) {
+    if (i != a.channel) chs[i]->Detach();
+  }
+  Verdict v;
+  std::unique_ptr<End> end = OpenEnd(*chs[a.channel], a.role, &v);
+  if (end != nullptr && v.ok()) {
+    if (std::string err = a.fn(end); !err.empty()) v = Verdict::Fail(err);
+  }
+  return v;
+}
+
 // The actors on channels already created; destroys them afterwards.
 Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& actors,
                       const std::function<Verdict(ActorControl&)>& during) {
   const auto parties = static_cast<uint32_t>(actors.size());
-  ProcessBarrier opened(parties), finished(parties);
+  const auto late = static_cast<uint32_t>(
+      std::count_if(actors.begin(), actors.end(), [](const Actor& a) { return !!a.before_open; }));
+  ProcessBarrier opened(parties - late), finished(parties);
+  ActorPids pids(late > 0 ? parties : 1);
   // Which actor failed first, in time: its failure is the cause, and what
   // the others report after it (a writer's -EPIPE once the failed reader
   // closed, a send that times out into a queue nobody reads any more) is
@@ -269,7 +288,9 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
     // One actor's part; `stay` keeps a spawned one alive until all are done
     // (everyone passes both barriers, whatever happens).
     auto part = [&](size_t i, bool stay) {
-      Verdict v = RunPartOn(chs, actors[i], opened, deadline);
+      if (late > 0) pids.Publish(i);
+      Verdict v = actors[i].before_open ? RunLatePartOn(chs, actors[i], pids, deadline)
+                                        : RunPartOn(chs, actors[i], opened, deadline);
       if (!v.ok()) {
         uint32_t nobody = parties;
         first_failed->compare_exchange_strong(nobody, static_cast<uint32_t>(i));
@@ -428,6 +449,18 @@ bool SharedFlags::WaitFor(size_t i, const Deadline& d) const {
 
 std::atomic<uint64_t>& SharedFlags::Counter(size_t i) const {
   return static_cast<std::atomic<uint64_t>*>(mem_.data())[count_ + i];
+}
+
+ActorPids::ActorPids(size_t actors) : flags_(actors) {}
+
+void ActorPids::Publish(size_t actor) {
+  flags_.Counter(actor).store(static_cast<uint64_t>(::getpid()));
+  flags_.Raise(actor);
+}
+
+pid_t ActorPids::Of(size_t actor, const Deadline& deadline) const {
+  if (!flags_.WaitFor(actor, deadline)) return 0;
+  return static_cast<pid_t>(flags_.Counter(actor).load());
 }
 
 int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, int timeout_ms) {

@@ -84,9 +84,41 @@ std::string Name(const Sent& s);
 std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms,
                     bool try_first = false, const std::function<void()>& on_would_block = nullptr);
 
+// A flag in shared memory that one participant raises and others wait for.
+class SharedFlags {
+ public:
+  explicit SharedFlags(size_t count = 8);
+  void Raise(size_t i);
+  bool IsRaised(size_t i) const;
+  // Waits for flag i with futex wake-ups; false at the deadline.
+  bool WaitFor(size_t i, const Deadline& d) const;
+  // A shared counter, for progress between participants.
+  std::atomic<uint64_t>& Counter(size_t i) const;
+
+ private:
+  SharedMemory mem_;
+  size_t count_;
+};
+
+// The process ids of a case's actors (in the order of the actors), each
+// published by the actor's process before it opens its end.
+class ActorPids {
+ public:
+  explicit ActorPids(size_t actors);
+  void Publish(size_t actor);  // in actor `actor`'s process
+  // Actor i's pid once it has published it; 0 at the deadline.
+  pid_t Of(size_t actor, const Deadline& deadline) const;
+
+ private:
+  SharedFlags flags_;
+};
 // One participant's part: returns "" on success or what went wrong. It may
 // close its end early by resetting the pointer.
 using ActorFn = std::function<std::string(std::unique_ptr<End>&)>;
+// What a late actor does before it opens its end (wait for an event of the
+// others, whose pids it may look up).
+using BeforeOpenFn = std::function<void(const ActorPids&, const Deadline&)>;
+
 // One of several ends an actor holds in its one process: `role` on channel
 // `channel` of RunActorsOn.
 struct EndOn {
@@ -107,6 +139,10 @@ struct Actor {
   // runs `with_ends`.
   std::vector<EndOn> ends = {};
   EndsFn with_ends = nullptr;
+  // A late actor: the others do not wait for it to open its end (they may
+  // send before it exists, as the contract allows: opens and traffic are
+  // not ordered); it runs before_open, then opens its end and runs fn.
+  BeforeOpenFn before_open = nullptr;
 };
 // Creates a channel and runs one participant per actor, each in a process
 // of its own: each opens its end, waits until all have opened, runs its part,
@@ -138,22 +174,6 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
 // channel's end of stream never waits for a process of another.
 Verdict RunActorsOn(const Transport& t, const CaseEnv& env, size_t channels,
                     std::vector<Actor> actors);
-
-// A flag in shared memory that one participant raises and others wait for.
-class SharedFlags {
- public:
-  explicit SharedFlags(size_t count = 8);
-  void Raise(size_t i);
-  bool IsRaised(size_t i) const;
-  // Waits for flag i with futex wake-ups; false at the deadline.
-  bool WaitFor(size_t i, const Deadline& d) const;
-  // A shared counter, for progress between participants.
-  std::atomic<uint64_t>& Counter(size_t i) const;
-
- private:
-  SharedMemory mem_;
-  size_t count_;
-};
 
 // Receives one message of any size into a buffer for the capabilities;
 // returns the Recv code and fills `out`.

@@ -33,6 +33,8 @@
  *                                 bounded call from ever returning)
  *   TEST_PLUGIN_EINTR_TIMEOUT     a wait interrupted by a caught signal is taken for the
  *                                 end of the timeout: -ETIMEDOUT, early
+ *   TEST_PLUGIN_OPEN_DRAINS       the reader's open() throws away what is in the pipe ("stale
+ *                                 data"): what a writer sent before the reader came is lost
  *   TEST_PLUGIN_HEAP_PER_SEND     send() copies each message into a frame it never frees
  *   TEST_PLUGIN_STATIC_FD         keeps the descriptor of the end of each role it opened
  *                                 last in a static, which every end of that role uses: a
@@ -146,6 +148,13 @@ TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
     return NULL;
   }
   end->role = role;
+#ifdef TEST_PLUGIN_OPEN_DRAINS
+  if (role == IPCSPEC_READER) { /* the bug: a fresh start for the reader */
+    char junk[4096];
+    while (read(end->fd, junk, sizeof junk) > 0) {
+    }
+  }
+#endif
 #ifdef TEST_PLUGIN_STATIC_FD
   g_last_fd[role] = end->fd;
 #endif

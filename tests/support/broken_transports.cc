@@ -273,6 +273,17 @@ class BrokenChannel : public Channel {
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
     absl::StatusOr<std::unique_ptr<End>> e = inner_->Open(role);
     if (!e.ok()) return e.status();
+    if ((bug_ == Bug::kReaderOpenWipes && role == Role::kReader) ||
+        (bug_ == Bug::kWriterOpenWipes && role == Role::kWriter)) {
+      // The bug: the ring is set up again (here: emptied) by the new end.
+      absl::StatusOr<std::unique_ptr<End>> r =
+          role == Role::kReader ? std::move(e) : inner_->Open(Role::kReader);
+      std::vector<std::byte> buf(1 << 20);
+      size_t n = 0;
+      while (r.ok() && (*r)->Recv(buf, &n, 0) == 0) {
+      }
+      if (role == Role::kReader) e = std::move(r);
+    }
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_);
   }
   void Detach() override { inner_->Detach(); }
@@ -397,6 +408,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_static_reader", "posix_shm", Bug::kStaticReader, "G-INDEPENDENT"},
       {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
       {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
+      {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
+      {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},
   };
   return *all;
 }

@@ -53,6 +53,10 @@ enum class Bug {
   kStaticAfterDestroy,  // destroy() closes a descriptor kept in a static, which the ends of
                         // the next channel made by that process still use (-EBADF)
   kHeapPerSend,         // every send copies its message into a frame it never frees
+  kReaderOpenWipes,     // the reader's open sets the channel up afresh: what was sent before
+                        // it opened is gone
+  kWriterOpenWipes,     // a writer's open sets the channel up afresh: what other writers sent
+                        // and nobody has read yet is gone
 };
 
 struct BrokenInfo {
