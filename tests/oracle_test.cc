@@ -133,13 +133,15 @@ TEST(CapabilityFlagsTest, RoundTripThroughTheAbi) {
   abi.framing = IPCSPEC_MESSAGE;
   abi.direction = IPCSPEC_DUPLEX;
   abi.flags = IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_EXACT_CAPACITY |
-              IPCSPEC_SHORT_RECV_KEEPS | IPCSPEC_CLOSE_ONLY | IPCSPEC_POLLED;
+              IPCSPEC_SHORT_RECV_KEEPS | IPCSPEC_CLOSE_ONLY | IPCSPEC_POLLED |
+              IPCSPEC_ONE_END_PER_PROCESS;
   abi.capacity = 4096;
   const Capabilities c = Capabilities::FromAbi(abi);
   EXPECT_EQ(c.overhead, Overhead::kNone);
   EXPECT_EQ(c.short_recv, ShortRecv::kKeeps);
   EXPECT_FALSE(c.end_on_death);
   EXPECT_FALSE(c.realtime);
+  EXPECT_TRUE(c.one_end_per_process);
   EXPECT_EQ(c.Contradiction(), "");
   EXPECT_EQ(c.ToAbi().flags, abi.flags);
   // Undeclared: overhead unknown, either short receive, a death is a close.
@@ -148,6 +150,7 @@ TEST(CapabilityFlagsTest, RoundTripThroughTheAbi) {
   EXPECT_EQ(plain.overhead, Overhead::kUnknown);
   EXPECT_EQ(plain.short_recv, ShortRecv::kEither);
   EXPECT_TRUE(plain.realtime);
+  EXPECT_FALSE(plain.one_end_per_process);
 }
 
 TEST(CapabilityFlagsTest, StreamsAreOrderedAndFlagsMustFit) {

@@ -65,7 +65,10 @@ constexpr TransportSpec kSignalSpec = {
              .max_message = kMaxMessage,
              // capacity and max_queued 0 (unknown): RLIMIT_SIGPENDING counts
              // every pending signal of the user, not of this channel.
-             .atomic_write = kMaxMessage}};  // one signal per message
+             .atomic_write = kMaxMessage,  // one signal per message
+             // The reader is its process: a second channel's reader there
+             // would share its signals.
+             .one_end_per_process = true}};
 
 int Signal() { return SIGRTMIN + 2; }
 

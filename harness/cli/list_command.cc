@@ -49,7 +49,8 @@ Json CapsJson(const Capabilities& c) {
           {"capacity", c.capacity},
           {"atomic_write", c.atomic_write},
           {"max_queued", c.max_queued},
-          {"realtime", c.realtime}};
+          {"realtime", c.realtime},
+          {"one_end_per_process", c.one_end_per_process}};
 }
 
 std::string CapsText(const Capabilities& c) {
@@ -62,6 +63,7 @@ std::string CapsText(const Capabilities& c) {
   if (c.peer_close) parts.push_back("peer-close");
   parts.push_back(c.named ? "named" : "anonymous");
   if (!c.realtime) parts.push_back("not-realtime");
+  if (c.one_end_per_process) parts.push_back("one-end-per-process");
   if (c.max_message) parts.push_back(absl::StrCat("max_message=", c.max_message));
   if (c.capacity) parts.push_back(absl::StrCat("capacity=", c.capacity));
   if (c.atomic_write) parts.push_back(absl::StrCat("atomic_write=", c.atomic_write));

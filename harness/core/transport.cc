@@ -26,7 +26,8 @@ ipcspec_caps Capabilities::ToAbi() const {
             (short_recv == ShortRecv::kKeeps ? IPCSPEC_SHORT_RECV_KEEPS : 0u) |
             (short_recv == ShortRecv::kDrops ? IPCSPEC_SHORT_RECV_DROPS : 0u) |
             (peer_close && !end_on_death ? IPCSPEC_CLOSE_ONLY : 0u) |
-            (realtime ? 0u : IPCSPEC_POLLED);
+            (realtime ? 0u : IPCSPEC_POLLED) |
+            (one_end_per_process ? IPCSPEC_ONE_END_PER_PROCESS : 0u);
   c.max_message = max_message;
   c.capacity = capacity;
   c.atomic_write = atomic_write;
@@ -57,6 +58,7 @@ Capabilities Capabilities::FromAbi(const ipcspec_caps& c) {
                     : (c.flags & IPCSPEC_SHORT_RECV_DROPS) ? ShortRecv::kDrops
                                                            : ShortRecv::kEither;
   caps.realtime = (c.flags & IPCSPEC_POLLED) == 0;
+  caps.one_end_per_process = (c.flags & IPCSPEC_ONE_END_PER_PROCESS) != 0;
   return caps;
 }
 

@@ -26,14 +26,19 @@
 //                        a non-blocking receive finds nothing more
 //   duplex, realtime     alike: the writer's end speaks; no clock
 //
-// In lock-step, a parameter also puts both writers in one process and both
-// readers in another. A transport that keeps an end's state in process-wide
-// variables (a static descriptor, a static reassembly buffer, a signal
-// handler one end installs and the other's close removes) passes when every
-// end has a process of its own, and mixes or loses the traffic of a program
-// that talks over two channels. (Both ends of one channel are never put in
-// one process: a transport whose open() waits for its peer, as a blocking
-// FIFO open does, could not open them there.)
+// A parameter also puts both writers in one process and both readers in
+// another: in lock-step, or, on a reliable transport that keeps order but
+// declares no capacity, round by round in the same order in both processes
+// (writer 2's message k, then writer 1's; a send that waits for its reader
+// is met by the next receive). A transport that keeps an end's state in
+// process-wide variables (a static descriptor, a static reassembly buffer, a
+// signal handler one end installs and the other's close removes) passes
+// when every end has a process of its own, and mixes or loses the traffic
+// of a program that talks over two channels. (Not with
+// IPCSPEC_ONE_END_PER_PROCESS, which says a process holds one end of each
+// role. Both ends of one channel are never put in one process: a transport
+// whose open() waits for its peer, as a blocking FIFO open does, could not
+// open them there.)
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -80,6 +85,15 @@ EndOn EndOf(Turn t) {
 // rounds can run in lock-step: the declared capacity promises one send of
 // min(capacity, max_message) bytes into an empty channel.
 bool LockStep(const Capabilities& c) { return c.reliable && c.capacity > 0; }
+// Whether, without lock-step, the writers' process can still send round by
+// round and the readers' process receive in the same order (writer 2's
+// message k, then writer 1's): every message arrives, in order, and a send
+// that waits for its reader (a rendezvous) is met by the next receive. A
+// counter would sum two rounds' values, so it is never free-running.
+bool FreeRunning(const Capabilities& c) {
+  return !LockStep(c) && c.reliable && c.model != ModelClass::kCounter &&
+         (c.ordered || c.framing == Framing::kStream);
+}
 
 // Message sizes: at least 8 bytes where a message that large fits, so that
 // the two writers' messages never look alike; in lock-step at most what an
@@ -201,30 +215,41 @@ std::string ReceiveRound(End& end, const Capabilities& c, Lane& mine, const Lane
   return "";
 }
 
-// A process's part in lock-step: the rounds at each of its ends' turns, then
-// each of its writers finishes and closes, then each of its readers finds
-// nothing more.
-std::string PlayLockStep(std::vector<std::unique_ptr<End>>& ends, const std::vector<Turn>& turns,
-                         const Capabilities& c, Rounds& rounds, Lane& one, Lane& two,
-                         const std::vector<uint64_t>& chunks) {
+// A process's part: the rounds at each of its ends' turns (in lock-step
+// with the other processes when `rounds` is given; else free-running, in
+// the order of `turns`), then each of its writers finishes and closes, then
+// each of its readers finds nothing more.
+std::string PlayRounds(std::vector<std::unique_ptr<End>>& ends, const std::vector<Turn>& turns,
+                       const Capabilities& c, Rounds* rounds, Lane& one, Lane& two,
+                       const std::vector<uint64_t>& chunks) {
   auto lane = [&](Turn t) -> Lane& { return t == kWriter1 || t == kReader1 ? one : two; };
   // Which end went wrong, when the process holds more than one.
   auto named = [&](size_t i, std::string err) {
     if (err.empty() || turns.size() == 1) return err;
     return absl::StrFormat("%s: %s", kTurnNames[turns[i]], err);
   };
-  std::string err = rounds.Play(turns, [&](size_t k, size_t i) {
+  auto turn = [&](size_t k, size_t i) {
     const Turn t = turns[i];
     if (t == kWriter1 || t == kWriter2) return named(i, lane(t).traffic.SendOne(*ends[i], 0, k));
     Lane& other = t == kReader1 ? two : one;
     return named(i, ReceiveRound(*ends[i], c, lane(t), other, chunks, k));
-  });
+  };
+  std::string err;
+  if (rounds != nullptr) {
+    err = rounds->Play(turns, turn);
+  } else {
+    const size_t n = std::max(one.sent.size(), two.sent.size());
+    for (size_t k = 0; k < n && err.empty(); ++k) {
+      for (size_t i = 0; i < turns.size() && err.empty(); ++i) err = turn(k, i);
+    }
+  }
   for (size_t i = 0; i < turns.size(); ++i) {
     if (EndOf(turns[i]).role != Role::kWriter) continue;
     lane(turns[i]).traffic.Finished(0);
     ends[i].reset();
   }
-  for (size_t i = 0; i < turns.size() && err.empty() && !rounds.aborted(); ++i) {
+  const bool aborted = rounds != nullptr && rounds->aborted();
+  for (size_t i = 0; i < turns.size() && err.empty() && !aborted; ++i) {
     if (EndOf(turns[i]).role == Role::kReader) {
       err = named(i, lane(turns[i]).traffic.NothingMore(*ends[i]));
     }
@@ -238,7 +263,9 @@ class IndependentProperty final : public GenericProperty {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
       std::vector<Step> steps;
-      if (LockStep(c)) steps.push_back(layout_.Step(*rc::gen::element(kApart, kByRole)));
+      if ((LockStep(c) || FreeRunning(c)) && !c.one_end_per_process) {
+        steps.push_back(layout_.Step(*rc::gen::element(kApart, kByRole)));
+      }
       const uint64_t lo = MinSize(c), hi = MaxSize(c);
       for (uint32_t writer = 1; writer <= 2; ++writer) {
         const auto n = *rc::gen::inRange<uint64_t>(1, 7);
@@ -259,6 +286,18 @@ class IndependentProperty final : public GenericProperty {
     Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
     const std::vector<uint64_t> chunks = ChunksOf(s);
     std::vector<Actor> actors;
+    if (FreeRunning(c) && layout_.Of(s) == kByRole) {
+      const std::vector<Turn> writers = {kWriter2, kWriter1}, readers = {kReader2, kReader1};
+      for (const std::vector<Turn>* turns : {&writers, &readers}) {
+        Actor a{ProcessName(*turns), EndOf(turns->front()).role, nullptr};
+        for (Turn turn : *turns) a.ends.push_back(EndOf(turn));
+        a.with_ends = [&, turns](std::vector<std::unique_ptr<End>>& ends) {
+          return PlayRounds(ends, *turns, c, nullptr, one, two, chunks);
+        };
+        actors.push_back(std::move(a));
+      }
+      return RunActorsOn(t, env, 2, std::move(actors));
+    }
     if (!LockStep(c)) {
       // All four at once, each in a process of its own.
       auto writer = [](Lane& lane) {
@@ -278,7 +317,7 @@ class IndependentProperty final : public GenericProperty {
       Actor a{ProcessName(turns), EndOf(turns[0]).role, nullptr};
       for (Turn turn : turns) a.ends.push_back(EndOf(turn));
       a.with_ends = [&, turns](std::vector<std::unique_ptr<End>>& ends) {
-        return PlayLockStep(ends, turns, c, rounds, one, two, chunks);
+        return PlayRounds(ends, turns, c, &rounds, one, two, chunks);
       };
       actors.push_back(std::move(a));
     }

@@ -236,7 +236,11 @@ Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const D
       }
     }
     for (std::unique_ptr<Channel>& ch : chs) ch->Detach();
-    if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+    if (!v.ok()) {
+      opened.Arrive();  // as in RunPart
+    } else if (!opened.Wait(deadline)) {
+      v = Verdict::Fail("not every participant opened");
+    }
     if (std::string err = v.ok() ? a.with_ends(ends) : ""; !err.empty()) v = Verdict::Fail(err);
     return v;  // the ends close here
   }
@@ -399,7 +403,13 @@ Verdict RunPart(Channel& ch, Role role, ProcessBarrier& opened, const Deadline& 
                 const ActorFn& fn) {
   Verdict v;
   std::unique_ptr<End> end = OpenEnd(ch, role, &v);
-  if (!opened.Wait(deadline) && v.ok()) v = Verdict::Fail("not every participant opened");
+  // One that could not open does not wait for the others: one of them may
+  // be waiting in its open for this one (a FIFO's writer for its reader).
+  if (!v.ok()) {
+    opened.Arrive();
+  } else if (!opened.Wait(deadline)) {
+    v = Verdict::Fail("not every participant opened");
+  }
   if (end != nullptr && v.ok()) {
     if (std::string err = fn(end); !err.empty()) v = Verdict::Fail(err);
   }

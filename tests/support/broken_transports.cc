@@ -406,6 +406,9 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_fd_per_send", "unix_stream", Bug::kDescriptorPerSend, "G-VOLUME"},
       {"broken_static_writer", "pipe", Bug::kStaticWriter, "G-INDEPENDENT"},
       {"broken_static_reader", "posix_shm", Bug::kStaticReader, "G-INDEPENDENT"},
+      // No declared capacity: the writers' and readers' processes go round
+      // by round without lock-step.
+      {"broken_static_writer_stream", "unix_stream", Bug::kStaticWriter, "G-INDEPENDENT"},
       {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
       {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
       {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},

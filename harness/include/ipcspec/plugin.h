@@ -80,6 +80,11 @@ enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
    END and the end of a bounded wait may come up to one polling interval
    (at most ipcspec's --hang-grace) late. */
 #define IPCSPEC_POLLED (1u << 8)
+/* A process holds at most one end of each role at a time, whatever the
+   channel (the reader of a signal channel is its process: two channels
+   would share it). Without it a process may hold any ends: ends of two
+   channels, or both ends of one, each independent of the others. */
+#define IPCSPEC_ONE_END_PER_PROCESS (1u << 9)
 
 #define IPCSPEC_END 1 /* recv(): end of stream */
 

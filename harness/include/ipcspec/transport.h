@@ -88,8 +88,10 @@ struct Capabilities {
   uint64_t max_queued = 0;    // messages buffered before send blocks; 0 = none
   Overhead overhead = Overhead::kBounded;  // room a message costs beyond its payload
   ShortRecv short_recv = ShortRecv::kEither;
-  bool realtime = true;  // false: polling or file-system based: wake-ups may lag
-                         // (IPCSPEC_POLLED)
+  bool realtime = true;              // false: polling or file-system based: wake-ups may lag
+                                     // (IPCSPEC_POLLED)
+  bool one_end_per_process = false;  // a process holds at most one end of each role
+                                     // (IPCSPEC_ONE_END_PER_PROCESS)
 
   // The ABI view of these capabilities, and back (ABI caps carry no `named`
   // or `model`; they are derived; Overhead::kBounded has no ABI flag and
