@@ -42,6 +42,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -55,20 +56,19 @@ constexpr size_t kTurnsPerRound = 4;  // writer 2, writer 1, reader 1, reader 2
 enum Turn : size_t { kWriter2, kWriter1, kReader1, kReader2 };
 constexpr std::string_view kTurnNames[] = {"writer 2", "writer 1", "reader 1", "reader 2"};
 
-// Which processes hold the four ends (lock-step only).
+// Which processes hold the four ends.
 enum Layout : uint64_t { kApart, kByRole };
 constexpr std::string_view kLayouts[] = {
     "each end is in a process of its own",
     "both writers are in one process, both readers in another"};
 
-// The ends each process holds, in the order of Turn.
-std::vector<std::vector<Turn>> Processes(Layout layout) {
-  switch (layout) {
-    case kByRole:
-      return {{kWriter2, kWriter1}, {kReader1, kReader2}};
-    default:
-      return {{kWriter2}, {kWriter1}, {kReader1}, {kReader2}};
-  }
+// The ends each process holds, in the order it plays them. Free-running
+// (not in lock-step), the readers take the writers' order, so that a send
+// that waits for its reader is met by the next receive.
+std::vector<std::vector<Turn>> Processes(Layout layout, bool lock_step) {
+  if (layout != kByRole) return {{kWriter2}, {kWriter1}, {kReader1}, {kReader2}};
+  if (lock_step) return {{kWriter2, kWriter1}, {kReader1, kReader2}};
+  return {{kWriter2, kWriter1}, {kReader2, kReader1}};
 }
 std::string ProcessName(const std::vector<Turn>& turns) {
   if (turns.size() == 1) return std::string(kTurnNames[turns[0]]);
@@ -285,20 +285,9 @@ class IndependentProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
     const std::vector<uint64_t> chunks = ChunksOf(s);
+    const Layout layout = layout_.Of(s);
     std::vector<Actor> actors;
-    if (FreeRunning(c) && layout_.Of(s) == kByRole) {
-      const std::vector<Turn> writers = {kWriter2, kWriter1}, readers = {kReader2, kReader1};
-      for (const std::vector<Turn>* turns : {&writers, &readers}) {
-        Actor a{ProcessName(*turns), EndOf(turns->front()).role, nullptr};
-        for (Turn turn : *turns) a.ends.push_back(EndOf(turn));
-        a.with_ends = [&, turns](std::vector<std::unique_ptr<End>>& ends) {
-          return PlayRounds(ends, *turns, c, nullptr, one, two, chunks);
-        };
-        actors.push_back(std::move(a));
-      }
-      return RunActorsOn(t, env, 2, std::move(actors));
-    }
-    if (!LockStep(c)) {
+    if (!LockStep(c) && !(FreeRunning(c) && layout == kByRole)) {
       // All four at once, each in a process of its own.
       auto writer = [](Lane& lane) {
         return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
@@ -312,12 +301,13 @@ class IndependentProperty final : public GenericProperty {
                 {"reader 2", Role::kReader, reader(two), 1}};
       return RunActorsOn(t, env, 2, std::move(actors));
     }
-    Rounds rounds(std::max(one.sent.size(), two.sent.size()), env);
-    for (const std::vector<Turn>& turns : Processes(layout_.Of(s))) {
+    std::optional<Rounds> rounds;
+    if (LockStep(c)) rounds.emplace(std::max(one.sent.size(), two.sent.size()), env);
+    for (const std::vector<Turn>& turns : Processes(layout, LockStep(c))) {
       Actor a{ProcessName(turns), EndOf(turns[0]).role, nullptr};
       for (Turn turn : turns) a.ends.push_back(EndOf(turn));
       a.with_ends = [&, turns](std::vector<std::unique_ptr<End>>& ends) {
-        return PlayRounds(ends, turns, c, &rounds, one, two, chunks);
+        return PlayRounds(ends, turns, c, rounds ? &*rounds : nullptr, one, two, chunks);
       };
       actors.push_back(std::move(a));
     }

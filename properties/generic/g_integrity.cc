@@ -28,7 +28,6 @@
 // or -ECONNRESET until a reader has opened is let be: that example checks
 // nothing. Its sends failed, so nothing was lost.)
 #include "absl/strings/match.h"
-#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -70,11 +69,7 @@ class IntegrityProperty final : public GenericProperty {
                  }};
     if (late) {
       reader.before_open = [](const ActorPids& pids, const Deadline& deadline) {
-        // Asleep: blocked in the transport, or done and waiting for the
-        // others (a writer that died is as good).
-        if (const pid_t writer = pids.Of(0, deadline); writer > 0) {
-          WaitUntilAsleep(writer, deadline);
-        }
+        pids.AwaitAsleep(0, deadline);  // the writer
       };
     }
     return RunActors(t, env, {writer, reader});

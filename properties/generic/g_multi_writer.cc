@@ -26,7 +26,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -103,8 +102,7 @@ class MultiWriterProperty final : public GenericProperty {
     if (late) {
       actors.back().before_open = [&marks, writers](const ActorPids& pids, const Deadline& d) {
         for (uint32_t w = 1; w < writers; ++w) {
-          const pid_t pid = pids.Of(w - 1, d);
-          if (pid > 0 && marks.WaitFor(w, d)) WaitUntilAsleep(pid, d);
+          if (marks.WaitFor(w, d)) pids.AwaitAsleep(w - 1, d);
         }
       };
     }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "ipcspec/proc.h"
 #include "ipcspec/util.h"
 #include "ipcspec/watch.h"
 
@@ -208,6 +209,25 @@ namespace {
 
 using Channels = std::vector<std::unique_ptr<Channel>>;
 
+// Past the barrier every actor passes once it has opened its ends; `v`:
+// how the opens went. One that could not open does not wait for the
+// others: one of them may be waiting in its open for this one (a FIFO's
+// writer for its reader).
+void PassOpened(ProcessBarrier& opened, const Deadline& deadline, Verdict& v) {
+  if (!v.ok()) {
+    opened.Arrive();
+  } else if (!opened.Wait(deadline)) {
+    v = Verdict::Fail("not every participant opened");
+  }
+}
+
+// This process's hold on every channel but `keep` dropped.
+void DetachOthers(Channels& chs, size_t keep) {
+  for (size_t i = 0; i < chs.size(); ++i) {
+    if (i != keep) chs[i]->Detach();
+  }
+}
+
 // One actor's part, in its process: its end on its channel, this process's
 // hold on every other channel dropped first.
 Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const Deadline& deadline) {
@@ -236,17 +256,11 @@ Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const D
       }
     }
     for (std::unique_ptr<Channel>& ch : chs) ch->Detach();
-    if (!v.ok()) {
-      opened.Arrive();  // as in RunPart
-    } else if (!opened.Wait(deadline)) {
-      v = Verdict::Fail("not every participant opened");
-    }
+    PassOpened(opened, deadline, v);
     if (std::string err = v.ok() ? a.with_ends(ends) : ""; !err.empty()) v = Verdict::Fail(err);
     return v;  // the ends close here
   }
-  for (size_t i = 0; i < chs.size(); ++i) {
-    if (i != a.channel) chs[i]->Detach();
-  }
+  DetachOthers(chs, a.channel);
   return RunPart(*chs[a.channel], a.role, opened, deadline, a.fn);
 }
 
@@ -255,9 +269,7 @@ Verdict RunPartOn(Channels& chs, const Actor& a, ProcessBarrier& opened, const D
 Verdict RunLatePartOn(Channels& chs, const Actor& a, const ActorPids& pids,
                       const Deadline& deadline) {
   a.before_open(pids, deadline);
-  for (size_t i = 0; i < chs.size(); ++i) {
-    if (i != a.channel) chs[i]->Detach();
-  }
+  DetachOthers(chs, a.channel);
   Verdict v;
   std::unique_ptr<End> end = OpenEnd(*chs[a.channel], a.role, &v);
   if (end != nullptr && v.ok()) {
@@ -403,13 +415,7 @@ Verdict RunPart(Channel& ch, Role role, ProcessBarrier& opened, const Deadline& 
                 const ActorFn& fn) {
   Verdict v;
   std::unique_ptr<End> end = OpenEnd(ch, role, &v);
-  // One that could not open does not wait for the others: one of them may
-  // be waiting in its open for this one (a FIFO's writer for its reader).
-  if (!v.ok()) {
-    opened.Arrive();
-  } else if (!opened.Wait(deadline)) {
-    v = Verdict::Fail("not every participant opened");
-  }
+  PassOpened(opened, deadline, v);
   if (end != nullptr && v.ok()) {
     if (std::string err = fn(end); !err.empty()) v = Verdict::Fail(err);
   }
@@ -471,6 +477,10 @@ void ActorPids::Publish(size_t actor) {
 pid_t ActorPids::Of(size_t actor, const Deadline& deadline) const {
   if (!flags_.WaitFor(actor, deadline)) return 0;
   return static_cast<pid_t>(flags_.Counter(actor).load());
+}
+
+void ActorPids::AwaitAsleep(size_t actor, const Deadline& deadline) const {
+  if (const pid_t pid = Of(actor, deadline); pid > 0) WaitUntilAsleep(pid, deadline);
 }
 
 int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, int timeout_ms) {

@@ -108,6 +108,10 @@ class ActorPids {
   void Publish(size_t actor);  // in actor `actor`'s process
   // Actor i's pid once it has published it; 0 at the deadline.
   pid_t Of(size_t actor, const Deadline& deadline) const;
+  // Until actor i sleeps in a system call (blocked in the transport, or
+  // done and waiting for the others), dies, or the deadline passes
+  // (ipcspec/proc.h WaitUntilAsleep).
+  void AwaitAsleep(size_t actor, const Deadline& deadline) const;
 
  private:
   SharedFlags flags_;

@@ -275,14 +275,15 @@ class BrokenChannel : public Channel {
     if (!e.ok()) return e.status();
     if ((bug_ == Bug::kReaderOpenWipes && role == Role::kReader) ||
         (bug_ == Bug::kWriterOpenWipes && role == Role::kWriter)) {
-      // The bug: the ring is set up again (here: emptied) by the new end.
-      absl::StatusOr<std::unique_ptr<End>> r =
-          role == Role::kReader ? std::move(e) : inner_->Open(Role::kReader);
+      // The bug: the ring is set up again (here: emptied, through a reader
+      // of its own if the new end is a writer).
+      absl::StatusOr<std::unique_ptr<End>> own;
+      if (role == Role::kWriter) own = inner_->Open(Role::kReader);
+      End* reader = role == Role::kReader ? e->get() : own.ok() ? own->get() : nullptr;
       std::vector<std::byte> buf(1 << 20);
       size_t n = 0;
-      while (r.ok() && (*r)->Recv(buf, &n, 0) == 0) {
+      while (reader != nullptr && reader->Recv(buf, &n, 0) == 0) {
       }
-      if (role == Role::kReader) e = std::move(r);
     }
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_);
   }
