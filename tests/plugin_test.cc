@@ -302,6 +302,13 @@ TEST_F(PluginTest, ADescriptorKeptInAStaticIsCaughtWithTwoChannelsInOneProcess) 
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// A timer and a handler a call sets up for itself must not outlive it: the
+// alarm fires later into whatever the process does then.
+TEST_F(PluginTest, AnAlarmLeftArmedByABoundedReceiveIsCaught) {
+  ExpectCaught(IPCSPEC_PLUGIN_ALARM_TIMEOUT, "plugin_alarm_timeout", "G-CLEANUP", "fail",
+               "ITIMER_REAL armed (SIGALRM to come) (not before)");
+}
+
 // Opens and traffic are not ordered: a writer may send before the reader
 // has opened its end, and that is owed too.
 TEST_F(PluginTest, AReaderOpenThatThrowsAwayWhatWasSentIsCaught) {

@@ -22,7 +22,6 @@
 #include <cstring>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
@@ -230,9 +229,8 @@ class SysvMsgTransport : public TransportBase {
  public:
   SysvMsgTransport() : TransportBase(kSysvMsgSpec) {}
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
-    absl::BitGen gen;
     for (;;) {
-      key_t key = static_cast<key_t>(absl::Uniform<uint32_t>(gen, 1, UINT32_MAX));
+      key_t key = static_cast<key_t>(OsRandom32() | 1);
       int id = ::msgget(key, IPC_CREAT | IPC_EXCL | 0600);
       if (id < 0 && errno == EEXIST) continue;
       if (id < 0) return ErrnoStatus("msgget(IPC_CREAT|IPC_EXCL)", KeyString(key));

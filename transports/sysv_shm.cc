@@ -26,7 +26,6 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "ipcspec/registry.h"
@@ -62,10 +61,9 @@ void Shmdt(void* p) { ::shmdt(p); }
 // Returns the key and the id.
 template <typename Get>
 absl::StatusOr<std::pair<key_t, int>> GetUnderRandomKey(std::string_view call, Get get) {
-  absl::BitGen gen;
   key_t key = 0;
   for (int i = 0; i < kKeyAttempts; ++i) {
-    key = absl::Uniform<key_t>(gen, 1, INT_MAX);
+    key = static_cast<key_t>((OsRandom32() & INT_MAX) | 1);
     const int id = get(key);
     if (id >= 0) return std::make_pair(key, id);
     if (errno != EEXIST) break;

@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,11 +18,15 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "ipcspec/sandbox.h"
 #include "ipcspec/util.h"
 
 namespace ipcspec {
@@ -161,6 +167,27 @@ ProcessHoldings TakeProcessHoldings() {
     h.entries.push_back(
         absl::StrFormat("shared mapping of %s at %#x, %d bytes", path, lo, hi - lo));
   }
+  const std::string main_tid = absl::StrCat(::getpid());
+  for (const std::string& tid : ListDir("/proc/self/task")) {
+    if (tid == main_tid) continue;
+    std::ifstream in("/proc/self/task/" + tid + "/comm");
+    std::string comm;
+    if (!std::getline(in, comm)) continue;  // gone meanwhile
+    h.entries.push_back(absl::StrFormat("thread %s (%s)", tid, comm));
+  }
+  // "ID: 0", then "signal: 14/...", "notify: ...", "ClockID: 1" per timer.
+  std::ifstream timers("/proc/self/timers");
+  bool timer = false;
+  for (std::string line; std::getline(timers, line);) {
+    absl::string_view l = line;
+    if (absl::ConsumePrefix(&l, "ID: ")) {
+      h.entries.push_back(absl::StrCat("POSIX timer ", l));
+      timer = true;
+    } else if (int sig = 0; timer && absl::ConsumePrefix(&l, "signal: ") &&
+                            absl::SimpleAtoi(l.substr(0, l.find('/')), &sig)) {
+      absl::StrAppend(&h.entries.back(), " (signal ", SignalName(sig), ")");
+    }
+  }
   std::sort(h.entries.begin(), h.entries.end());
   return h;
 }
@@ -169,6 +196,48 @@ std::vector<std::string> NewHoldings(const ProcessHoldings& before, const Proces
   std::vector<std::string> out;
   std::set_difference(after.entries.begin(), after.entries.end(), before.entries.begin(),
                       before.entries.end(), std::back_inserter(out));
+  return out;
+}
+
+ProcessSettings TakeProcessSettings() {
+  ProcessSettings s;
+  sigset_t mask;
+  ::sigemptyset(&mask);
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (::sigismember(&mask, sig) == 1) s.entries.push_back(SignalName(sig) + " blocked");
+    struct sigaction sa = {};
+    if (sig == SIGPIPE || ::sigaction(sig, nullptr, &sa) != 0) continue;
+    if (sa.sa_handler == SIG_IGN) {
+      s.entries.push_back(SignalName(sig) + " ignored");
+    } else if (sa.sa_handler != SIG_DFL) {
+      s.entries.push_back(absl::StrFormat("a handler for %s at %p", SignalName(sig),
+                                          reinterpret_cast<void*>(sa.sa_handler)));
+    }
+  }
+  constexpr std::pair<int, std::string_view> kTimers[] = {
+      {ITIMER_REAL, "ITIMER_REAL armed (SIGALRM to come)"},
+      {ITIMER_VIRTUAL, "ITIMER_VIRTUAL armed (SIGVTALRM to come)"},
+      {ITIMER_PROF, "ITIMER_PROF armed (SIGPROF to come)"}};
+  for (const auto& [which, said] : kTimers) {
+    struct itimerval it = {};
+    if (::getitimer(which, &it) == 0 && (it.it_value.tv_sec != 0 || it.it_value.tv_usec != 0))
+      s.entries.emplace_back(said);
+  }
+  std::sort(s.entries.begin(), s.entries.end());
+  return s;
+}
+
+std::vector<std::string> ChangedSettings(const ProcessSettings& before,
+                                         const ProcessSettings& after) {
+  std::vector<std::string> gained, lost, out;
+  std::set_difference(after.entries.begin(), after.entries.end(), before.entries.begin(),
+                      before.entries.end(), std::back_inserter(gained));
+  std::set_difference(before.entries.begin(), before.entries.end(), after.entries.begin(),
+                      after.entries.end(), std::back_inserter(lost));
+  for (const std::string& e : gained) out.push_back(absl::StrCat(e, " (not before)"));
+  for (const std::string& e : lost) out.push_back(absl::StrCat(e, " before, not any more"));
   return out;
 }
 

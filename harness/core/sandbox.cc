@@ -21,7 +21,6 @@
 #include <cstdlib>
 #include <set>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -190,8 +189,7 @@ bool PrepareCase(const SandboxOptions& options, bool ahead, CasePlan* plan, Case
   const bool root = ::geteuid() == 0;
   plan->own_uid = options.drop_privileges && root;
   plan->board = FreeBoard();
-  absl::BitGen gen;
-  plan->tag = absl::Uniform<uint32_t>(gen) | 1;
+  plan->tag = OsRandom32() | 1;  // several fork servers forked from one must not repeat
   plan->scratch = MakeScratch();
   if (plan->scratch.empty()) {
     result->message = absl::StrCat("mkdtemp in ", TempRoot(), ": ", strerror(errno));

@@ -3,15 +3,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <random>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace ipcspec {
 
@@ -60,11 +64,22 @@ namespace {
 uint32_t g_name_tag = 0;
 }  // namespace
 
-uint32_t NameTag() {
-  if (g_name_tag == 0) {
-    absl::BitGen gen;
-    g_name_tag = absl::Uniform<uint32_t>(gen) | 1;
+uint32_t OsRandom32() {
+  uint32_t r = 0;
+  while (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+    if (errno != EINTR) {
+      // No getrandom (a seccomp filter, say): a per-call seed still differs
+      // between forked processes.
+      absl::BitGen gen(std::seed_seq{static_cast<uint32_t>(::getpid()),
+                                     static_cast<uint32_t>(absl::GetCurrentTimeNanos())});
+      return absl::Uniform<uint32_t>(gen);
+    }
   }
+  return r;
+}
+
+uint32_t NameTag() {
+  if (g_name_tag == 0) g_name_tag = OsRandom32() | 1;
   return g_name_tag;
 }
 
@@ -83,9 +98,9 @@ std::string MakeTempDir(std::string_view stem, mode_t mode) {
 }
 
 std::string UniqueName(std::string_view prefix) {
-  // Seeded from the OS on every call, so forked processes never repeat.
-  absl::BitGen gen;
-  return absl::StrFormat("%s-%08x%08x", prefix, NameTag(), absl::Uniform<uint32_t>(gen));
+  // absl::BitGen would repeat in two processes forked from one: its pool is
+  // seeded once per process (G-INDEPENDENT's channels made apart found it).
+  return absl::StrFormat("%s-%08x%08x", prefix, NameTag(), OsRandom32());
 }
 
 bool CarriesNameTag(std::string_view name, uint32_t tag) {

@@ -8,7 +8,13 @@
 // made by the same process once the first is gone, must work as the first
 // did and leave nothing either: destroy() leaves nothing behind that a later
 // create() trips over (a static that still names the descriptor, mapping or
-// object destroy() released).
+// object destroy() released). A thread or POSIX timer counts as a holding
+// too (one kept for the life of the process is let be; one more with every
+// channel is not). And what a transport may set for a while must be back as
+// it was, in the writer once its end is closed and in the making process
+// once the channel is destroyed: the action of each signal, the signal mask
+// and the interval timers (an alarm() left armed kills the process later;
+// a handler left installed runs code that is done with its channel).
 //
 // The oracle is the same for every capability class: no new object of the
 // case's own after destroy. The traffic before it, which makes the
@@ -75,6 +81,16 @@ std::string DrainCounter(End& end, const std::vector<Sent>& sent) {
   return "";
 }
 
+// What this process's signal actions, signal mask and interval timers say
+// now that they did not say in `before` (a handler or an armed timer left
+// by a channel that is gone fires into code that is finished with it), as
+// "<who>: ..."; "" when nothing changed.
+std::string Unrestored(absl::string_view who, const ProcessSettings& before) {
+  const std::vector<std::string> changed = ChangedSettings(before, TakeProcessSettings());
+  if (changed.empty()) return "";
+  return absl::StrCat(who, ": ", absl::StrJoin(changed, ", "), ": not put back");
+}
+
 class CleanupProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
@@ -102,12 +118,16 @@ class CleanupProperty final : public NamedProperty {
       if (c.framing == Framing::kStream && m.size == 0) m.size = 1;
     }
     // Traffic first, so whatever the transport makes on the way exists.
+    // Taken before the channel exists; the writer, forked with it, holds
+    // the same until the transport changes something.
+    const ProcessSettings settings = TakeProcessSettings();
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    for (const Sent& m : sent) {
                      if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty())
                        return e;
                    }
-                   return "";
+                   end.reset();
+                   return Unrestored("once its end is closed", settings);
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (c.model == ModelClass::kCounter) return DrainCounter(*end, sent);
@@ -136,6 +156,12 @@ class CleanupProperty final : public NamedProperty {
     std::vector<std::string> left = Remains(env, before);
     if (!left.empty())
       return Verdict::Fail(absl::StrCat("after destroy: ", absl::StrJoin(left, ", ")));
+    if (std::string e = Unrestored("after destroy, the process that made the channel and read "
+                                   "from it",
+                                   settings);
+        !e.empty()) {
+      return Verdict::Fail(e);
+    }
     const ProcessHoldings after = TakeProcessHoldings();
     // The second channel; its participants are forked from this process,
     // which made, read and destroyed the first.

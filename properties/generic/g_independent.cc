@@ -26,7 +26,14 @@
 //                        a non-blocking receive finds nothing more
 //   duplex, realtime     alike: the writer's end speaks; no clock
 //
-// A parameter also puts both writers in one process and both readers in
+// A parameter (the layout) may have each channel made by a process of its
+// own, both forked from the case process before either channel is made, each
+// with its own ends' processes as children: a transport that names what it
+// makes after what a process inherits (a count of the channels it made, an
+// unseeded rand(), a generator seeded before the fork) gives two programs'
+// channels one name, which two channels made by one process never show.
+//
+// The layout also puts both writers in one process and both readers in
 // another: in lock-step, or, on a reliable transport that keeps order but
 // declares no capacity, round by round in the same order in both processes
 // (writer 2's message k, then writer 1's; a send that waits for its reader
@@ -57,16 +64,18 @@ enum Turn : size_t { kWriter2, kWriter1, kReader1, kReader2 };
 constexpr std::string_view kTurnNames[] = {"writer 2", "writer 1", "reader 1", "reader 2"};
 
 // Which processes hold the four ends.
-enum Layout : uint64_t { kApart, kByRole };
+enum Layout : uint64_t { kApart, kByRole, kMadeApart };
 constexpr std::string_view kLayouts[] = {
     "each end is in a process of its own",
-    "both writers are in one process, both readers in another"};
+    "both writers are in one process, both readers in another",
+    "each channel is made by a process of its own, forked before either channel was made, and "
+    "each end is in a process of its own"};
 
 // The ends each process holds, in the order it plays them. Free-running
 // (not in lock-step), the readers take the writers' order, so that a send
 // that waits for its reader is met by the next receive.
 std::vector<std::vector<Turn>> Processes(Layout layout, bool lock_step) {
-  if (layout != kByRole) return {{kWriter2}, {kWriter1}, {kReader1}, {kReader2}};
+  if (layout != kByRole) return {{kWriter2}, {kWriter1}, {kReader1}, {kReader2}};  // apart
   if (lock_step) return {{kWriter2, kWriter1}, {kReader1, kReader2}};
   return {{kWriter2, kWriter1}, {kReader2, kReader1}};
 }
@@ -263,9 +272,10 @@ class IndependentProperty final : public GenericProperty {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
       std::vector<Step> steps;
-      if ((LockStep(c) || FreeRunning(c)) && !c.one_end_per_process) {
-        steps.push_back(layout_.Step(*rc::gen::element(kApart, kByRole)));
-      }
+      std::vector<Layout> layouts = {kApart};
+      if ((LockStep(c) || FreeRunning(c)) && !c.one_end_per_process) layouts.push_back(kByRole);
+      layouts.push_back(kMadeApart);
+      steps.push_back(layout_.Step(*rc::gen::elementOf(layouts)));
       const uint64_t lo = MinSize(c), hi = MaxSize(c);
       for (uint32_t writer = 1; writer <= 2; ++writer) {
         const auto n = *rc::gen::inRange<uint64_t>(1, 7);
@@ -285,7 +295,8 @@ class IndependentProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
     const std::vector<uint64_t> chunks = ChunksOf(s);
-    const Layout layout = layout_.Of(s);
+    Layout layout = layout_.Of(s);
+    if (layout == kByRole && c.one_end_per_process) layout = kApart;  // a replayed scenario's
     std::vector<Actor> actors;
     if (!LockStep(c) && !(FreeRunning(c) && layout == kByRole)) {
       // All four at once, each in a process of its own.
@@ -299,7 +310,7 @@ class IndependentProperty final : public GenericProperty {
                 {"writer 1", Role::kWriter, writer(one), 0},
                 {"reader 1", Role::kReader, reader(one), 0},
                 {"reader 2", Role::kReader, reader(two), 1}};
-      return RunActorsOn(t, env, 2, std::move(actors));
+      return Run(t, env, layout, std::move(actors));
     }
     std::optional<Rounds> rounds;
     if (LockStep(c)) rounds.emplace(std::max(one.sent.size(), two.sent.size()), env);
@@ -311,6 +322,11 @@ class IndependentProperty final : public GenericProperty {
       };
       actors.push_back(std::move(a));
     }
+    return Run(t, env, layout, std::move(actors));
+  }
+  static Verdict Run(const Transport& t, const CaseEnv& env, Layout layout,
+                     std::vector<Actor> actors) {
+    if (layout == kMadeApart) return RunActorsMadeApart(t, env, std::move(actors));
     return RunActorsOn(t, env, 2, std::move(actors));
   }
 

@@ -399,6 +399,79 @@ Verdict RunActorsOn(const Transport& t, const CaseEnv& env, size_t channels,
   return v;
 }
 
+namespace {
+
+// The channel the actor's ends are on, or `channels` when they are on
+// several (or past the last).
+size_t ChannelOf(const Actor& a, size_t channels) {
+  if (a.ends.empty()) return std::min(a.channel, channels);
+  for (const EndOn& e : a.ends) {
+    if (e.channel != a.ends[0].channel) return channels;
+  }
+  return std::min(a.ends[0].channel, channels);
+}
+
+// Flags of RunActorsMadeApart: maker i is done making its channel (i), and
+// failed to (2 + i, raised first).
+constexpr size_t kMadeFlags = 4;
+
+// Maker `i`'s part: makes channel i + 1 in its own directory, waits until
+// the other maker has made its channel too, then runs the channel's actors,
+// each in a process of its own, and destroys the channel.
+Verdict MakeAndRun(const Transport& t, const CaseEnv& env, size_t i, std::vector<Actor>& actors,
+                   SharedFlags& made, const Deadline& deadline) {
+  const std::string dir = absl::StrFormat("%s/channel-%d", env.scratch_dir, i + 1);
+  Channels chs;
+  Verdict v;
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    v = Verdict::Broken(absl::StrFormat("mkdir %s: %s", dir, std::strerror(errno)));
+  } else if (absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(dir); !ch.ok()) {
+    v = Verdict::Fail(
+        absl::StrFormat("create channel %d, while channel %d, made by another process, lives: %s",
+                        i + 1, 2 - i, ch.status().message()));
+  } else {
+    chs.push_back(std::move(*ch));
+  }
+  if (!v.ok()) made.Raise(2 + i);
+  made.Raise(i);
+  const size_t other = 1 - i;
+  if (!made.WaitFor(other, deadline) && v.ok()) {
+    v = Verdict::Broken(absl::StrFormat("channel %d was never made", other + 1));
+  }
+  if (v.ok() && !made.IsRaised(2 + other)) {
+    // All spawned: no actor runs in the maker, which only waits.
+    v = RunOnChannels(chs, env, actors, [](ActorControl&) { return Verdict::Pass(); });
+  } else {
+    for (std::unique_ptr<Channel>& ch : chs) (void)ch->Destroy();
+  }
+  ::rmdir(dir.c_str());
+  return v;
+}
+
+}  // namespace
+
+Verdict RunActorsMadeApart(const Transport& t, const CaseEnv& env, std::vector<Actor> actors) {
+  std::vector<Actor> mine[2];
+  for (Actor& a : actors) {
+    const size_t ch = ChannelOf(a, 2);
+    if (ch >= 2) return Verdict::Broken(absl::StrCat(a.name, ": not on one of two channels"));
+    a.channel = 0;
+    for (EndOn& e : a.ends) e.channel = 0;
+    mine[ch].push_back(std::move(a));
+  }
+  SharedFlags made(kMadeFlags);
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(200));
+  Participants ps(deadline);
+  ps.Spawn("the maker of channel 2",
+           [&] { return MakeAndRun(t, env, 1, mine[1], made, deadline); });
+  const Verdict here = MakeAndRun(t, env, 0, mine[0], made, deadline);
+  // The maker of channel 2 finishes too (a failed create here keeps its
+  // actors from starting; a failed actor aborts shared rounds), so that it
+  // destroys its channel: what it reports then is a consequence.
+  const Verdict there = ps.Join();
+  return here.ok() ? there : here;
+}
+
 std::unique_ptr<End> OpenEnd(Channel& ch, Role role, Verdict* failure) {
   absl::StatusOr<std::unique_ptr<End>> end = ch.Open(role);
   ch.Detach();

@@ -179,6 +179,17 @@ Verdict RunActors(const Transport& t, const CaseEnv& env, std::vector<Actor> act
 Verdict RunActorsOn(const Transport& t, const CaseEnv& env, size_t channels,
                     std::vector<Actor> actors);
 
+// Like RunActorsOn with two channels, but each channel is made, used and
+// destroyed by a process of its own: channel 1 by the case process, channel 2
+// by a process forked from it before either is made. The two makers start
+// from one state, so a transport that names its objects after anything a
+// process inherits (a count of the channels it made, an unseeded rand(), a
+// generator seeded before the fork, its parent's pid) gives both channels
+// one name. Both channels exist before any actor opens an end. Each actor
+// holds ends of one channel only, and every actor is a process of its own
+// (a child of its channel's maker).
+Verdict RunActorsMadeApart(const Transport& t, const CaseEnv& env, std::vector<Actor> actors);
+
 // Receives one message of any size into a buffer for the capabilities;
 // returns the Recv code and fills `out`.
 int RecvMessage(End& end, const Capabilities& c, std::vector<std::byte>* out, int timeout_ms);

@@ -39,6 +39,8 @@
  *   TEST_PLUGIN_STATIC_FD         keeps the descriptor of the end of each role it opened
  *                                 last in a static, which every end of that role uses: a
  *                                 process with ends on two channels mixes them up
+ *   TEST_PLUGIN_ALARM_TIMEOUT     recv() bounds its wait with a SIGALRM handler and
+ *                                 ITIMER_REAL, and leaves both behind when data comes first
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -54,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -292,10 +295,29 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
   return 0;
 }
 
+#ifdef TEST_PLUGIN_ALARM_TIMEOUT
+static void on_alarm(int sig) { (void)sig; }
+/* Arms a one-shot SIGALRM for the timeout, to cut a blocking wait short. */
+TP_STATIC void arm_alarm(int timeout_ms) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval it;
+  memset(&it, 0, sizeof it);
+  it.it_value.tv_sec = timeout_ms / 1000;
+  it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+  setitimer(ITIMER_REAL, &it, NULL);
+}
+#endif
+
 TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int timeout_ms) {
   pipe_end* end = e;
   *received = 0;
   if (end->role != IPCSPEC_READER) return -EBADF;
+#ifdef TEST_PLUGIN_ALARM_TIMEOUT
+  if (timeout_ms > 0) arm_alarm(timeout_ms); /* the bug: never disarmed, never restored */
+#endif
 #ifdef TEST_PLUGIN_HANG_IN_RECV
   for (;;) pause();
 #endif

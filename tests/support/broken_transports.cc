@@ -1,20 +1,26 @@
 #include "tests/support/broken_transports.h"
 
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec::testing {
 namespace {
@@ -250,6 +256,9 @@ class BrokenEnd : public End {
         } while (rc == -EAGAIN && timeout_ms < 0);
         return rc == -EAGAIN ? -ETIMEDOUT : rc;
       }
+      case Bug::kAlarmLeftArmed:
+        if (timeout_ms > 0) ArmAlarm(timeout_ms);  // the bug: never disarmed, never restored
+        return inner_->Recv(buf, received, timeout_ms);
       case Bug::kSlowTimeout:
         return inner_->Recv(buf, received, timeout_ms > 0 ? 2 * timeout_ms + 20 : timeout_ms);
       case Bug::kEarlyTimeout:
@@ -260,6 +269,17 @@ class BrokenEnd : public End {
   }
 
  private:
+  // A SIGALRM handler that does nothing but interrupt, and the alarm.
+  static void ArmAlarm(int timeout_ms) {
+    struct sigaction sa = {};
+    sa.sa_handler = [](int) {};
+    ::sigaction(SIGALRM, &sa, nullptr);
+    struct itimerval it = {};
+    it.it_value.tv_sec = timeout_ms / 1000;
+    it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+    ::setitimer(ITIMER_REAL, &it, nullptr);
+  }
+
   std::unique_ptr<End> inner_;
   Role role_;
   Bug bug_;
@@ -269,7 +289,14 @@ class BrokenEnd : public End {
 
 class BrokenChannel : public Channel {
  public:
-  BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {}
+  BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
+    if (bug == Bug::kThreadPerChannel) {
+      // The bug: nothing tells it to stop, nothing joins it.
+      std::thread([] {
+        for (;;) ::pause();
+      }).detach();
+    }
+  }
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
     absl::StatusOr<std::unique_ptr<End>> e = inner_->Open(role);
     if (!e.ok()) return e.status();
@@ -327,6 +354,87 @@ class SharedHandle : public Channel {
   bool detached_ = false;
 };
 
+// Bug::kNameFromCount: posix_mq's queue, named after how many channels this
+// process has made, under a prefix fixed for the case (a program's fixed
+// prefix; a hash of the case's scratch directory stands in, so that runs
+// without a private IPC namespace never meet), opened with O_CREAT but not
+// O_EXCL. Two processes forked from one that made none both make "...-1".
+int g_channels_made = 0;
+
+class CountNamedEnd : public End {
+ public:
+  explicit CountNamedEnd(mqd_t q) : q_(q) {}
+  ~CountNamedEnd() override { ::mq_close(q_); }
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    *sent = 0;
+    const auto* data = reinterpret_cast<const char*>(buf.data());
+    const struct timespec at = Until(timeout_ms);
+    if ((timeout_ms < 0 ? ::mq_send(q_, data, buf.size(), 0)
+                        : ::mq_timedsend(q_, data, buf.size(), 0, &at)) != 0) {
+      return Failed(timeout_ms);
+    }
+    *sent = buf.size();
+    return 0;
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    *received = 0;
+    auto* data = reinterpret_cast<char*>(buf.data());
+    const struct timespec at = Until(timeout_ms);
+    const ssize_t n = timeout_ms < 0 ? ::mq_receive(q_, data, buf.size(), nullptr)
+                                     : ::mq_timedreceive(q_, data, buf.size(), nullptr, &at);
+    if (n < 0) return Failed(timeout_ms);
+    *received = static_cast<size_t>(n);
+    return 0;
+  }
+
+ private:
+  // CLOCK_REALTIME in timeout_ms (0: now, which has passed when the call looks).
+  static struct timespec Until(int timeout_ms) {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t ns = ts.tv_nsec + int64_t{std::max(timeout_ms, 0)} % 1000 * 1000000;
+    ts.tv_sec += std::max(timeout_ms, 0) / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+  }
+  static int Failed(int timeout_ms) {
+    return errno == ETIMEDOUT && timeout_ms == 0 ? -EAGAIN : -errno;
+  }
+
+  mqd_t q_;
+};
+
+class CountNamedQueue : public Channel {
+ public:
+  explicit CountNamedQueue(std::string name) : name_(std::move(name)) {}
+  static absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) {
+    const std::string prefix = scratch.substr(0, scratch.rfind('/'));
+    std::string name =
+        absl::StrFormat("/broken-%016x-%d", std::hash<std::string>()(prefix), ++g_channels_made);
+    struct mq_attr attr = {};
+    attr.mq_maxmsg = 10;
+    attr.mq_msgsize = 8192;
+    mqd_t q = ::mq_open(name.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600, &attr);
+    if (q == static_cast<mqd_t>(-1)) return ErrnoStatus("mq_open", name);
+    ::mq_close(q);
+    return std::make_unique<CountNamedQueue>(std::move(name));
+  }
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+    const int mode = role == Role::kReader ? O_RDONLY : O_WRONLY;
+    mqd_t q = ::mq_open(name_.c_str(), mode | O_CLOEXEC);
+    if (q == static_cast<mqd_t>(-1)) return ErrnoStatus("mq_open", name_);
+    return std::make_unique<CountNamedEnd>(q);
+  }
+  void Detach() override {}
+  absl::Status Destroy() override {
+    if (::mq_unlink(name_.c_str()) != 0) return ErrnoStatus("mq_unlink", name_);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string name_;
+};
+
 class BrokenTransport : public Transport {
  public:
   BrokenTransport(const BrokenInfo& info, const Transport* inner)
@@ -344,6 +452,7 @@ class BrokenTransport : public Transport {
   std::string_view description() const override { return description_; }
   const Capabilities& caps() const override { return caps_; }
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
+    if (info_.bug == Bug::kNameFromCount) return CountNamedQueue::Create(scratch);
     if (info_.bug == Bug::kSharedChannel) {
       if (std::shared_ptr<Channel> live = live_.lock()) {
         return std::make_unique<SharedHandle>(std::move(live), holds_);
@@ -414,6 +523,9 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
       {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
       {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},
+      {"broken_alarm_left_armed", "pipe", Bug::kAlarmLeftArmed, "G-CLEANUP"},
+      {"broken_thread_per_channel", "posix_mq", Bug::kThreadPerChannel, "G-CLEANUP"},
+      {"broken_name_from_count", "posix_mq", Bug::kNameFromCount, "G-INDEPENDENT"},
   };
   return *all;
 }

@@ -57,6 +57,11 @@ enum class Bug {
                         // it opened is gone
   kWriterOpenWipes,     // a writer's open sets the channel up afresh: what other writers sent
                         // and nobody has read yet is gone
+  kAlarmLeftArmed,      // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
+                        // its wait short, and leaves both behind when data comes first
+  kThreadPerChannel,    // create() starts a housekeeping thread that nothing ever stops
+  kNameFromCount,       // names its queue after how many channels the process has made
+                        // (O_CREAT without O_EXCL): two processes' first channels are one
 };
 
 struct BrokenInfo {

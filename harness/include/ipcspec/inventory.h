@@ -82,15 +82,31 @@ IpcCounts CountIpcAt(int shm_dir_fd, int mq_dir_fd);
 int64_t OpenDirSize(int dir_fd);
 
 // What this process holds that outlives a channel if its transport forgets
-// to let go: descriptors and shared mappings. Each entry is readable and
-// stays the same string while the thing it names stays:
-//   "descriptor 9 (pipe:[48213])", "shared mapping of /dev/zero (deleted), 8192 bytes"
+// to let go: descriptors, shared mappings, threads other than the main one
+// and POSIX timers. Each entry is readable and stays the same string while
+// the thing it names stays:
+//   "descriptor 9 (pipe:[48213])", "shared mapping of /dev/zero (deleted), 8192 bytes",
+//   "thread 4711 (ring-poller)", "POSIX timer 0 (signal SIGALRM)"
 struct ProcessHoldings {
   std::vector<std::string> entries;  // sorted
 };
 ProcessHoldings TakeProcessHoldings();
 // The entries of `after` that are not in `before`.
 std::vector<std::string> NewHoldings(const ProcessHoldings& before, const ProcessHoldings& after);
+
+// What this process has set that a transport may change for a while and
+// must put back: the action of every signal but SIGPIPE (which every
+// participant ignores), the signal mask, and the interval timers. Entries
+// name what differs from a fresh process: "a handler for SIGUSR1",
+// "SIGUSR1 ignored", "SIGUSR1 blocked", "ITIMER_REAL armed (SIGALRM to come)".
+struct ProcessSettings {
+  std::vector<std::string> entries;  // sorted
+};
+ProcessSettings TakeProcessSettings();
+// What differs between the two, readably: "a handler for SIGUSR1 (not
+// before)", "SIGUSR2 blocked before, not any more".
+std::vector<std::string> ChangedSettings(const ProcessSettings& before,
+                                         const ProcessSettings& after);
 
 // Which objects count as a case's own. In a private IPC namespace (or a
 // private /dev/shm) everything is. Without one, only objects owned by the

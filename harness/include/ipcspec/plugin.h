@@ -123,7 +123,12 @@ typedef struct ipcspec_transport {
      case process calls detach() once the participants are forked and, after
      they have all exited, destroy(), which removes whatever has a name.
      A process may open both ends (one-process tests do). One end is used by
-     one thread at a time: send and recv on it are never concurrent. */
+     one thread at a time: send and recv on it are never concurrent.
+     Any process may make channels, several at once: two processes forked
+     from one must not pick the same name. Whatever a transport sets in a
+     process for a while (a signal's action, the signal mask, an interval
+     timer) is as before once its end is closed and its channel destroyed;
+     a thread or timer it starts for a channel is gone by destroy(). */
   /* scratch_dir: a private directory for path-named objects.
      NULL + a message in err on failure. */
   void* (*create)(const char* scratch_dir, char* err, size_t err_len);

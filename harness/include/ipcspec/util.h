@@ -93,6 +93,9 @@ int PollOne(int fd, short events, const Deadline& deadline);
 // (and left behind) can be told from everyone else's.
 std::string UniqueName(std::string_view prefix);
 uint32_t NameTag();
+// 32 bits from the kernel (getrandom(2)). Unlike a generator seeded once per
+// process, two processes forked from one never draw the same sequence.
+uint32_t OsRandom32();
 void SetNameTag(uint32_t tag);
 // Whether `name` holds "-<tag as 8 hex digits>" (a UniqueName of that tag).
 bool CarriesNameTag(std::string_view name, uint32_t tag);
