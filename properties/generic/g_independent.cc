@@ -296,7 +296,8 @@ class IndependentProperty final : public GenericProperty {
     Lane one(c, env, SendsOf(s, 1), 1), two(c, env, SendsOf(s, 2), 2);
     const std::vector<uint64_t> chunks = ChunksOf(s);
     Layout layout = layout_.Of(s);
-    if (layout == kByRole && c.one_end_per_process) layout = kApart;  // a replayed scenario's
+    // Never generated then; a replay file or fuzz input may still ask for it.
+    if (layout == kByRole && c.one_end_per_process) layout = kApart;
     std::vector<Actor> actors;
     if (!LockStep(c) && !(FreeRunning(c) && layout == kByRole)) {
       // All four at once, each in a process of its own.
