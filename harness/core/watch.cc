@@ -53,7 +53,9 @@ namespace {
 absl::Duration g_grace = absl::Seconds(1);
 WatchBoard* g_case_board = nullptr;     // in a case process and its participants
 WatchBoard::Shared* g_board = nullptr;  // in a participant: its case's board
-Slot* g_slot = nullptr;                 // ... and its own slot
+// ... and its own slot: only the thread that attached publishes (a second
+// thread of a participant, such as G-INTEGRITY's writer thread, is not watched).
+thread_local Slot* g_slot = nullptr;
 int g_wake_fd = -1;
 
 int64_t NowNs() {

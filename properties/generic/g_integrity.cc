@@ -27,6 +27,14 @@
 // whose consumer starts late. (A transport that refuses sends with -EPIPE
 // or -ECONNRESET until a reader has opened is let be: that example checks
 // nothing. Its sends failed, so nothing was lost.)
+//
+// Another puts the writer in the reader's process as a second thread, both
+// ends open at once and used at once (the contract lets a process hold both
+// ends, and bars only concurrent calls on one end): a transport whose send
+// and receive share process-wide state (a static frame buffer, one lock
+// held while a receive sleeps) corrupts or stalls there, and nowhere else.
+// The thread opens, uses and closes the writer's end itself: an end never
+// changes threads.
 #include "absl/strings/match.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
@@ -41,7 +49,9 @@ class IntegrityProperty final : public GenericProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
-      std::vector<Step> steps = {late_reader_.Step(*rc::gen::arbitrary<bool>())};
+      const bool late = *rc::gen::arbitrary<bool>();
+      std::vector<Step> steps = {late_reader_.Step(late)};
+      if (!late) steps.push_back(threads_.Step(*rc::gen::arbitrary<bool>()));
       for (const Step& st : *MixedTraffic(c)) steps.push_back(st);
       return steps;
     });
@@ -67,6 +77,17 @@ class IntegrityProperty final : public GenericProperty {
                    if (flags.IsRaised(kRefused)) return std::string();
                    return traffic.Read(*end, plan.chunks);
                  }};
+    if (threads_.Of(s) && !late) {
+      Actor both{"the reader's process", Role::kReader, nullptr};
+      both.ends = {{0, Role::kReader}, {0, Role::kWriter, /*own_thread=*/true}};
+      both.with_ends = [&](std::vector<std::unique_ptr<End>>& ends) {
+        return traffic.Read(*ends[0], plan.chunks);
+      };
+      both.in_thread = [&](std::unique_ptr<End>& end) {
+        return traffic.Write(*end, 0, plan.try_send);
+      };
+      return RunActors(t, env, {both});
+    }
     if (late) {
       reader.before_open = [](const ActorPids& pids, const Deadline& deadline) {
         pids.AwaitAsleep(0, deadline);  // the writer
@@ -77,6 +98,9 @@ class IntegrityProperty final : public GenericProperty {
 
   const YesNoParam late_reader_{
       this, 0, "the reader opens its end only once the writer is asleep or done: %s", false};
+  const YesNoParam threads_{
+      this, 1, "the writer is a second thread of the reader's process, both ends open at once: %s",
+      false};
 };
 IPCSPEC_REGISTER_PROPERTY(IntegrityProperty, "G-INTEGRITY");
 

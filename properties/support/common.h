@@ -128,6 +128,10 @@ using BeforeOpenFn = std::function<void(const ActorPids&, const Deadline&)>;
 struct EndOn {
   size_t channel;
   Role role;
+  // Opened, used (by Actor::in_thread) and closed by a second thread of the
+  // actor's process, which runs while with_ends runs in the first. At most
+  // one end of an actor is so marked.
+  bool own_thread = false;
 };
 // The part of an actor with several ends: ends[i] is Actor::ends[i]. It may
 // close any of them early by resetting its pointer.
@@ -143,6 +147,11 @@ struct Actor {
   // runs `with_ends`.
   std::vector<EndOn> ends = {};
   EndsFn with_ends = nullptr;
+  // What the second thread does with the end marked own_thread (its slot in
+  // with_ends's vector stays empty). Its failure is reported after the
+  // first thread's. If the first thread fails while the second is still
+  // busy, the second is left to end with the process.
+  ActorFn in_thread = nullptr;
   // A late actor: the others do not wait for it to open its end (they may
   // send before it exists, as the contract allows: opens and traffic are
   // not ordered); it runs before_open, then opens its end and runs fn.

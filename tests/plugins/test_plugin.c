@@ -41,6 +41,9 @@
  *                                 process with ends on two channels mixes them up
  *   TEST_PLUGIN_ALARM_TIMEOUT     recv() bounds its wait with a SIGALRM handler and
  *                                 ITIMER_REAL, and leaves both behind when data comes first
+ *   TEST_PLUGIN_ONE_LOCK          one process-wide mutex around every send() and recv(),
+ *                                 held while a call sleeps: a process whose one thread
+ *                                 waits in recv() cannot send from another
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -52,6 +55,7 @@
 #include <fcntl.h>
 #include <ipcspec/plugin.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +240,28 @@ TP_STATIC void flush_pending(pipe_end* end) {
 }
 #endif
 
+#ifdef TEST_PLUGIN_ONE_LOCK
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+TP_STATIC int pipe_send_unlocked(void* e, const void* buf, size_t len, size_t* sent,
+                                 int timeout_ms);
+TP_STATIC int pipe_recv_unlocked(void* e, void* buf, size_t cap, size_t* received, int timeout_ms);
+/* The bug: "thread-safe" with one lock, held while the call sleeps. */
+TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int timeout_ms) {
+  pthread_mutex_lock(&g_lock);
+  int rc = pipe_send_unlocked(e, buf, len, sent, timeout_ms);
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int timeout_ms) {
+  pthread_mutex_lock(&g_lock);
+  int rc = pipe_recv_unlocked(e, buf, cap, received, timeout_ms);
+  pthread_mutex_unlock(&g_lock);
+  return rc;
+}
+#define pipe_send pipe_send_unlocked
+#define pipe_recv pipe_recv_unlocked
+#endif
+
 TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   pipe_end* end = e;
   *sent = 0;
@@ -363,6 +389,11 @@ TP_STATIC void pipe_destroy(void* channel) {
   pipe_detach(channel);
   free(channel);
 }
+
+#ifdef TEST_PLUGIN_ONE_LOCK
+#undef pipe_send
+#undef pipe_recv
+#endif
 
 #ifdef TEST_PLUGIN_ABI_V2
 #define TEST_PLUGIN_ABI 2u

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -32,6 +33,8 @@ class BrokenEnd;
 BrokenEnd* g_static_end[2] = {nullptr, nullptr};
 // Bug::kStaticAfterDestroy: a channel of this process was destroyed.
 bool g_destroyed_once = false;
+// Bug::kOneLock: the lock every call of the process takes.
+std::mutex g_one_lock;
 // Bug::kHeapPerSend: the last frame, which the next send forgets.
 std::byte* volatile g_last_frame = nullptr;
 
@@ -52,6 +55,8 @@ class BrokenEnd : public End {
   }
 
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    std::unique_lock<std::mutex> lock(g_one_lock, std::defer_lock);
+    if (bug_ == Bug::kOneLock) lock.lock();  // the bug: held while the call sleeps
     if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kWriter)];
         bug_ == Bug::kStaticWriter && kept != nullptr && kept != this) {
       return kept->inner_->Send(buf, sent, timeout_ms);
@@ -216,6 +221,8 @@ class BrokenEnd : public End {
   }
 
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    std::unique_lock<std::mutex> lock(g_one_lock, std::defer_lock);
+    if (bug_ == Bug::kOneLock) lock.lock();
     if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kReader)];
         bug_ == Bug::kStaticReader && kept != nullptr && kept != this) {
       return kept->inner_->Recv(buf, received, timeout_ms);
@@ -526,6 +533,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_alarm_left_armed", "pipe", Bug::kAlarmLeftArmed, "G-CLEANUP"},
       {"broken_thread_per_channel", "posix_mq", Bug::kThreadPerChannel, "G-CLEANUP"},
       {"broken_name_from_count", "posix_mq", Bug::kNameFromCount, "G-INDEPENDENT"},
+      {"broken_one_lock", "pipe", Bug::kOneLock, "G-INTEGRITY"},
   };
   return *all;
 }

@@ -62,6 +62,8 @@ enum class Bug {
   kThreadPerChannel,    // create() starts a housekeeping thread that nothing ever stops
   kNameFromCount,       // names its queue after how many channels the process has made
                         // (O_CREAT without O_EXCL): two processes' first channels are one
+  kOneLock,             // one process-wide lock around every call, held while a receive
+                        // sleeps: a writer thread of the reader's process cannot send
 };
 
 struct BrokenInfo {

@@ -122,8 +122,9 @@ typedef struct ipcspec_transport {
      the two descriptors create() made), uses its ends, close()s them. The
      case process calls detach() once the participants are forked and, after
      they have all exited, destroy(), which removes whatever has a name.
-     A process may open both ends (one-process tests do). One end is used by
-     one thread at a time: send and recv on it are never concurrent.
+     A process may open both ends (one-process tests do), and two of its
+     threads may use its two ends at once. An end is opened, used and closed
+     by one thread: send and recv on one end are never concurrent.
      Any process may make channels, several at once: two processes forked
      from one must not pick the same name. Whatever a transport sets in a
      process for a while (a signal's action, the signal mask, an interval
