@@ -163,6 +163,24 @@ TEST_P(BrokenQuirkTest, CaughtByItsPropertyAsAPlugin) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
 }
 
+// A lossy transport (every third send dropped) whose reader is blocked in
+// a receive when its writer dies: the writer sent a fixed number, some of
+// which never come, so the reader may not wait for all of them first. (It
+// did, and hung until the watchdog called it a hang.) Enough examples that
+// several have the reader blocked after three or more messages.
+TEST(LossyQuirkTest, ReaderBlockedWhenItsWriterDiesIsNotOwedWhatWasLost) {
+  testing::RegisterQuirkTransports();
+  const QuirkInfo* lossy = nullptr;
+  for (const QuirkInfo& q : testing::QuirkTransports()) {
+    if (q.name == "quirk_lossy") lossy = &q;
+  }
+  ASSERT_NE(lossy, nullptr);
+  const Property* p = PropertyRegistry::Global().Find("G-PEER-CRASH");
+  ASSERT_NE(p, nullptr);
+  PropertyResult r = RunBuiltin(*lossy, *p, 60);
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message << "\n" << r.counterexample;
+}
+
 INSTANTIATE_TEST_SUITE_P(Family, BrokenQuirkTest, ::testing::ValuesIn(Quirks(true)),
                          [](const auto& info) { return info.param.name; });
 

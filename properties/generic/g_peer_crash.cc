@@ -41,7 +41,7 @@ namespace ipcspec::props {
 namespace {
 
 // Flags and counters in shared memory.
-constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2;
+constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2, kAllSent = 3;
 constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2;
 constexpr uint64_t kInFlight = 256;  // sends past the reader's pause
 // The calls a blocked receive of any transport sleeps in (the first four
@@ -223,8 +223,9 @@ class PeerCrashProperty final : public NamedProperty {
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
                           bool waiting, const Waits& waits, SharedFlags& flags,
                           const Deadline& deadline);
+  // `sent` sends (`sent_bytes` bytes) completed before the kill.
   static std::string AfterKill(End& end, const Capabilities& c, Endless& seq, const Waits& waits,
-                               SharedFlags& flags);
+                               uint64_t sent, uint64_t sent_bytes);
 
   const Param<uint64_t> before_{this, 0, "the writer is killed after the reader got %s messages",
                                 0};
@@ -257,6 +258,9 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
       return Verdict::Fail("the reader never got going");
     }
     if (waiting) {
+      // A lossy reader waits before anything came (what it will get is not
+      // known): the writer first sends all it has.
+      if (!flags.WaitFor(kAllSent, deadline)) return Verdict::Fail("the writer never sent it all");
       const auto pid = static_cast<pid_t>(flags.Counter(kReaderPid).load());
       if (!WaitUntilBlockedIn(pid, kReceiveCalls, deadline)) {
         return Verdict::Fail("the reader never blocked in its receive");
@@ -290,6 +294,7 @@ std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endl
     }
     flags.Counter(kSent).store(i + 1);
   }
+  flags.Raise(kAllSent);
   // The reader waits in a receive; this writer dies here.
   flags.WaitFor(kKilled, deadline);
   return "";
@@ -300,7 +305,11 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
                                     const Deadline& deadline) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   const bool stream = c.framing == Framing::kStream;
-  const uint64_t want = stream ? seq.BytesBefore(before) : before;
+  // Where the reader is blocked when the writer dies, the writer sends
+  // `before` messages in all: on a lossy transport some may never come,
+  // so its reader waits from the start, and they come after (or before)
+  // the kill like the rest.
+  const uint64_t want = waiting && !c.reliable ? 0 : stream ? seq.BytesBefore(before) : before;
   while (seq.received() < want) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, waits.deliver_ms);
@@ -313,16 +322,16 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
   if (waiting) {
     flags.Counter(kReaderPid).store(static_cast<uint64_t>(::getpid()));
     flags.Raise(kWaiting);
-  } else {
-    flags.Raise(kPaused);
-    if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
+    // Known before the kill: the writer sends `before` in all.
+    return AfterKill(end, c, seq, waits, before, seq.BytesBefore(before));
   }
-  return AfterKill(end, c, seq, waits, flags);
+  flags.Raise(kPaused);
+  if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
+  return AfterKill(end, c, seq, waits, flags.Counter(kSent), flags.Counter(kSentBytes));
 }
 
 std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endless& seq,
-                                         const Waits& waits, SharedFlags& flags) {
-  const uint64_t sent = flags.Counter(kSent), sent_bytes = flags.Counter(kSentBytes);
+                                         const Waits& waits, uint64_t sent, uint64_t sent_bytes) {
   const bool stream = c.framing == Framing::kStream && c.model != ModelClass::kCounter;
   const uint64_t owed = !c.reliable ? 0 : (stream ? sent_bytes : sent);
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
