@@ -328,6 +328,16 @@ TEST_F(PluginTest, OneLockHeldWhileAReceiveSleepsIsCaughtWithTheWriterAsAThread)
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
+// Timeout -1 waits as long as it takes: a short default in its place
+// passes every property that gets its data at once or bounds its calls.
+TEST_F(PluginTest, AnUnboundedReceiveThatGivesUpIsCaught) {
+  ExpectCaught(IPCSPEC_PLUGIN_UNBOUNDED_SHORT, "plugin_unbounded_short", "G-TIMEOUT", "fail",
+               "an unbounded receive (timeout -1) on the empty channel returned -ETIMEDOUT");
+  Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_UNBOUNDED_SHORT),
+                      "--transport=plugin_unbounded_short", "--property=G-*,-G-TIMEOUT"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 // Opens and traffic are not ordered: a writer may send before the reader
 // has opened its end, and that is owed too.
 TEST_F(PluginTest, AReaderOpenThatThrowsAwayWhatWasSentIsCaught) {

@@ -44,6 +44,8 @@
  *   TEST_PLUGIN_ONE_LOCK          one process-wide mutex around every send() and recv(),
  *                                 held while a call sleeps: a process whose one thread
  *                                 waits in recv() cannot send from another
+ *   TEST_PLUGIN_UNBOUNDED_SHORT   a call with timeout -1 waits at most 50 ms, then gives
+ *                                 -ETIMEDOUT ("as long as it takes" as a short default)
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -207,6 +209,14 @@ TP_STATIC int wait_fd(int fd, short events, int64_t deadline) {
   }
 }
 
+/* The deadline of a call bounded by timeout_ms (CLOCK_MONOTONIC ns; -1: none). */
+TP_STATIC int64_t first_deadline(int timeout_ms) {
+#ifdef TEST_PLUGIN_UNBOUNDED_SHORT
+  if (timeout_ms < 0) timeout_ms = 50; /* the bug: "as long as it takes" is 50 ms */
+#endif
+  return timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+}
+
 /* What a variant makes of wait_fd()'s result r: 1 to wait again (with
  *deadline as it now is); otherwise r stands (0: the timeout). */
 TP_STATIC int interrupted(int r, int timeout_ms, int64_t* deadline) {
@@ -296,7 +306,7 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
     return 0;
   }
 #endif
-  int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+  int64_t deadline = first_deadline(timeout_ms);
   const char* p = buf;
   while (*sent < len) {
     ssize_t n = write(END_FD(end), p + *sent, len - *sent);
@@ -347,7 +357,7 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
 #ifdef TEST_PLUGIN_HANG_IN_RECV
   for (;;) pause();
 #endif
-  int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
+  int64_t deadline = first_deadline(timeout_ms);
   for (;;) {
 #ifdef TEST_PLUGIN_OVERRUN
     ssize_t n = read(END_FD(end), buf, cap + 16); /* the bug: a bound off by 16 */

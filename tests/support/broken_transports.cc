@@ -266,6 +266,12 @@ class BrokenEnd : public End {
       case Bug::kAlarmLeftArmed:
         if (timeout_ms > 0) ArmAlarm(timeout_ms);  // the bug: never disarmed, never restored
         return inner_->Recv(buf, received, timeout_ms);
+      case Bug::kUnboundedAsZero: {
+        if (timeout_ms >= 0) return inner_->Recv(buf, received, timeout_ms);
+        // The bug: -1 converted like a bound (a negative wait is over at once).
+        const int rc = inner_->Recv(buf, received, 0);
+        return rc == -EAGAIN ? -ETIMEDOUT : rc;
+      }
       case Bug::kSlowTimeout:
         return inner_->Recv(buf, received, timeout_ms > 0 ? 2 * timeout_ms + 20 : timeout_ms);
       case Bug::kEarlyTimeout:
@@ -534,6 +540,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_thread_per_channel", "posix_mq", Bug::kThreadPerChannel, "G-CLEANUP"},
       {"broken_name_from_count", "posix_mq", Bug::kNameFromCount, "G-INDEPENDENT"},
       {"broken_one_lock", "pipe", Bug::kOneLock, "G-INTEGRITY"},
+      {"broken_unbounded_as_zero", "pipe", Bug::kUnboundedAsZero, "G-TIMEOUT"},
   };
   return *all;
 }

@@ -64,6 +64,8 @@ enum class Bug {
                         // (O_CREAT without O_EXCL): two processes' first channels are one
   kOneLock,             // one process-wide lock around every call, held while a receive
                         // sleeps: a writer thread of the reader's process cannot send
+  kUnboundedAsZero,     // an unbounded receive (timeout -1) converted like a bound: over at
+                        // once, -ETIMEDOUT on an empty channel (a negative chrono duration)
 };
 
 struct BrokenInfo {
