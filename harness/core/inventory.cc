@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -20,6 +21,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -225,6 +227,18 @@ ProcessSettings TakeProcessSettings() {
     if (::getitimer(which, &it) == 0 && (it.it_value.tv_sec != 0 || it.it_value.tv_usec != 0))
       s.entries.emplace_back(said);
   }
+  // The umask (a transport may clear it for an exact mode on what it
+  // makes) and the working directory (one may enter its scratch directory
+  // for a short relative socket path).
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    absl::string_view l = line;
+    if (absl::ConsumePrefix(&l, "Umask:"))
+      s.entries.push_back(absl::StrCat("umask ", absl::StripAsciiWhitespace(l)));
+  }
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) != nullptr)
+    s.entries.push_back(absl::StrCat("working directory ", cwd));
   std::sort(s.entries.begin(), s.entries.end());
   return s;
 }

@@ -81,10 +81,11 @@ std::string DrainCounter(End& end, const std::vector<Sent>& sent) {
   return "";
 }
 
-// What this process's signal actions, signal mask and interval timers say
-// now that they did not say in `before` (a handler or an armed timer left
-// by a channel that is gone fires into code that is finished with it), as
-// "<who>: ..."; "" when nothing changed.
+// What this process's signal actions, signal mask, interval timers, umask
+// and working directory say now that they did not say in `before` (a
+// handler or an armed timer left by a channel that is gone fires into code
+// that is finished with it; a cleared umask makes what the program creates
+// next world-writable), as "<who>: ..."; "" when nothing changed.
 std::string Unrestored(absl::string_view who, const ProcessSettings& before) {
   const std::vector<std::string> changed = ChangedSettings(before, TakeProcessSettings());
   if (changed.empty()) return "";
@@ -121,13 +122,18 @@ class CleanupProperty final : public NamedProperty {
     // Taken before the channel exists; the writer, forked with it, holds
     // the same until the transport changes something.
     const ProcessSettings settings = TakeProcessSettings();
+    // What the writer left set, judged after the case process's own check:
+    // the writer inherits what create() set, which is the maker's to put back.
+    SharedMemory writer_left(1024);
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    for (const Sent& m : sent) {
                      if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty())
                        return e;
                    }
                    end.reset();
-                   return Unrestored("once its end is closed", settings);
+                   const std::string e = Unrestored("writer: once its end is closed", settings);
+                   e.copy(static_cast<char*>(writer_left.data()), writer_left.size() - 1);
+                   return std::string();
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (c.model == ModelClass::kCounter) return DrainCounter(*end, sent);
@@ -162,6 +168,8 @@ class CleanupProperty final : public NamedProperty {
         !e.empty()) {
       return Verdict::Fail(e);
     }
+    const char* writer_says = static_cast<const char*>(writer_left.data());
+    if (*writer_says != '\0') return Verdict::Fail(writer_says);
     const ProcessHoldings after = TakeProcessHoldings();
     // The second channel; its participants are forked from this process,
     // which made, read and destroyed the first.
@@ -175,6 +183,7 @@ class CleanupProperty final : public NamedProperty {
       return Verdict::Fail(
           absl::StrCat("after the second channel's destroy: ", absl::StrJoin(left, ", ")));
     }
+    if (*writer_says != '\0') return Verdict::Fail(writer_says);
     // This process made and destroyed the channels and ran the reader: what
     // it still holds is a leak if the second channel left as much again as
     // the first (a transport may keep one thing for the life of the

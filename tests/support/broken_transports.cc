@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,14 @@ class BrokenEnd : public End {
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     std::unique_lock<std::mutex> lock(g_one_lock, std::defer_lock);
     if (bug_ == Bug::kOneLock) lock.lock();  // the bug: held while the call sleeps
+    if (bug_ == Bug::kSigpipeLeftBlocked) {
+      // The bug: SIGPIPE blocked so a write to a closed pipe cannot kill the
+      // process, and never unblocked.
+      sigset_t pipe_only;
+      ::sigemptyset(&pipe_only);
+      ::sigaddset(&pipe_only, SIGPIPE);
+      ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+    }
     if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kWriter)];
         bug_ == Bug::kStaticWriter && kept != nullptr && kept != this) {
       return kept->inner_->Send(buf, sent, timeout_ms);
@@ -471,6 +480,12 @@ class BrokenTransport : public Transport {
         return std::make_unique<SharedHandle>(std::move(live), holds_);
       }
     }
+    // The bugs: an exact mode for what create() makes, and a short relative
+    // path, each set for create() and never put back.
+    if (info_.bug == Bug::kUmaskCleared) ::umask(0);
+    if (info_.bug == Bug::kChdirToScratch && ::chdir(scratch.c_str()) != 0) {
+      return absl::InternalError(absl::StrFormat("chdir %s: %s", scratch, std::strerror(errno)));
+    }
     absl::StatusOr<std::unique_ptr<Channel>> ch = inner_->Create(scratch);
     if (!ch.ok()) return ch.status();
     if (info_.bug == Bug::kSharedChannel) {
@@ -541,6 +556,9 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_name_from_count", "posix_mq", Bug::kNameFromCount, "G-INDEPENDENT"},
       {"broken_one_lock", "pipe", Bug::kOneLock, "G-INTEGRITY"},
       {"broken_unbounded_as_zero", "pipe", Bug::kUnboundedAsZero, "G-TIMEOUT"},
+      {"broken_umask_cleared", "fifo", Bug::kUmaskCleared, "G-CLEANUP"},
+      {"broken_chdir_to_scratch", "unix_stream", Bug::kChdirToScratch, "G-CLEANUP"},
+      {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
   };
   return *all;
 }

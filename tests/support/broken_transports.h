@@ -66,6 +66,12 @@ enum class Bug {
                         // sleeps: a writer thread of the reader's process cannot send
   kUnboundedAsZero,     // an unbounded receive (timeout -1) converted like a bound: over at
                         // once, -ETIMEDOUT on an empty channel (a negative chrono duration)
+  kUmaskCleared,        // create() clears the umask (for an exact mode on the FIFO it
+                        // makes) and never puts it back
+  kChdirToScratch,      // create() enters its scratch directory (for a short relative
+                        // socket path) and never goes back
+  kSigpipeLeftBlocked,  // send() blocks SIGPIPE (so a write to a closed peer cannot kill
+                        // the process) and never unblocks it
 };
 
 struct BrokenInfo {

@@ -96,9 +96,11 @@ std::vector<std::string> NewHoldings(const ProcessHoldings& before, const Proces
 
 // What this process has set that a transport may change for a while and
 // must put back: the action of every signal but SIGPIPE (which every
-// participant ignores), the signal mask, and the interval timers. Entries
-// name what differs from a fresh process: "a handler for SIGUSR1",
-// "SIGUSR1 ignored", "SIGUSR1 blocked", "ITIMER_REAL armed (SIGALRM to come)".
+// participant ignores), the signal mask, the interval timers, the umask and
+// the working directory. Entries name what differs from a fresh process:
+// "a handler for SIGUSR1", "SIGUSR1 ignored", "SIGUSR1 blocked",
+// "ITIMER_REAL armed (SIGALRM to come)"; and the umask and directory always:
+// "umask 0022", "working directory /".
 struct ProcessSettings {
   std::vector<std::string> entries;  // sorted
 };

@@ -128,7 +128,8 @@ typedef struct ipcspec_transport {
      Any process may make channels, several at once: two processes forked
      from one must not pick the same name. Whatever a transport sets in a
      process for a while (a signal's action, the signal mask, an interval
-     timer) is as before once its end is closed and its channel destroyed;
+     timer, the umask, the working directory) is as before once its end is
+     closed and its channel destroyed;
      a thread or timer it starts for a channel is gone by destroy(). */
   /* scratch_dir: a private directory for path-named objects.
      NULL + a message in err on failure. */
