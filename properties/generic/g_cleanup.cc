@@ -92,6 +92,29 @@ std::string Unrestored(absl::string_view who, const ProcessSettings& before) {
   return absl::StrCat(who, ": ", absl::StrJoin(changed, ", "), ": not put back");
 }
 
+// The reader's part: receives what `sent` holds ("" or what went wrong).
+std::string ReceiveAll(End& end, const Capabilities& c, const std::vector<Sent>& sent) {
+  if (c.model == ModelClass::kCounter) return DrainCounter(end, sent);
+  std::vector<std::byte> buf(RecvBufferSize(c));
+  if (c.framing == Framing::kMessage) {
+    for (size_t i = 0; i < sent.size(); ++i) {
+      size_t n = 0;
+      const int rc = end.Recv(buf, &n, kOpTimeoutMs);
+      if (rc != 0 && c.reliable) return absl::StrCat("receive: ", Errno(rc));
+    }
+    return "";
+  }
+  uint64_t want = 0, got = 0;
+  for (const Sent& m : sent) want += m.size;
+  while (got < want) {
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, kOpTimeoutMs);
+    if (rc != 0) return absl::StrCat("receive: ", Errno(rc));
+    got += n;
+  }
+  return "";
+}
+
 class CleanupProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
@@ -135,27 +158,8 @@ class CleanupProperty final : public NamedProperty {
                    e.copy(static_cast<char*>(writer_left.data()), writer_left.size() - 1);
                    return std::string();
                  }};
-    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (c.model == ModelClass::kCounter) return DrainCounter(*end, sent);
-                   std::vector<std::byte> buf(RecvBufferSize(c));
-                   uint64_t want = 0, got = 0;
-                   for (const Sent& m : sent) want += m.size;
-                   if (c.framing == Framing::kMessage) {
-                     for (size_t i = 0; i < sent.size(); ++i) {
-                       size_t n = 0;
-                       int rc = end->Recv(buf, &n, kOpTimeoutMs);
-                       if (rc != 0 && c.reliable) return absl::StrCat("receive: ", Errno(rc));
-                     }
-                     return "";
-                   }
-                   while (got < want) {
-                     size_t n = 0;
-                     int rc = end->Recv(buf, &n, kOpTimeoutMs);
-                     if (rc != 0) return absl::StrCat("receive: ", Errno(rc));
-                     got += n;
-                   }
-                   return "";
-                 }};
+    Actor reader{"reader", Role::kReader,
+                 [&](std::unique_ptr<End>& end) { return ReceiveAll(*end, c, sent); }};
     const ProcessHoldings held = TakeProcessHoldings();
     Verdict v = RunActors(t, env, {writer, reader});
     if (!v.ok()) return v;
