@@ -342,6 +342,14 @@ TEST_F(PluginTest, AnUnboundedReceiveThatGivesUpIsCaught) {
                                 "G-TIMEOUT");
 }
 
+// A channel that destroy() forgets to free costs nothing any property can
+// see but the making process's heap, which G-CLEANUP counts over channels.
+TEST_F(PluginTest, AChannelThatDestroyDoesNotFreeIsCaught) {
+  ExpectCaught(IPCSPEC_PLUGIN_LEAK_CHANNEL, "plugin_leak_channel", "G-CLEANUP", "fail",
+               "memory taken with every channel and never freed");
+  ExpectPassesEveryOtherGeneric(IPCSPEC_PLUGIN_LEAK_CHANNEL, "plugin_leak_channel", "G-CLEANUP");
+}
+
 // Opens and traffic are not ordered: a writer may send before the reader
 // has opened its end, and that is owed too.
 TEST_F(PluginTest, AReaderOpenThatThrowsAwayWhatWasSentIsCaught) {

@@ -16,6 +16,16 @@
 // and the interval timers (an alarm() left armed kills the process later;
 // a handler left installed runs code that is done with its channel).
 //
+// The making process holds the reader's end in some examples and the
+// writer's in others, so that what an end of either role keeps after its
+// close (a descriptor, a mapping) is counted where the channels are made.
+// And memory: in some examples the making process makes, opens and
+// destroys three more channels without traffic holding the reader's end,
+// and three holding the writer's, and its heap must not grow with each of
+// them (an end or channel struct that close() or destroy() forgets to
+// free). Growth once, or now and then, is a cache or a vector that
+// doubled; growth with every one of three is a leak.
+//
 // The oracle is the same for every capability class: no new object of the
 // case's own after destroy. The traffic before it, which makes the
 // transport create whatever it creates, follows the class:
@@ -37,6 +47,32 @@
 
 namespace ipcspec::props {
 namespace {
+
+constexpr std::string_view kMakerEnds[] = {
+    "the process that makes and destroys the channel holds the reader's end",
+    "the process that makes and destroys the channel holds the writer's end",
+};
+constexpr int kHeapRounds = 3;
+
+// Growth of this process's heap (HeapAllocations) with each of kHeapRounds
+// channels that `actors` make, open and destroy; empty when a round failed.
+std::vector<int64_t> HeapGrowth(const Transport& t, const CaseEnv& env,
+                                const std::vector<Actor>& actors, Verdict* failed) {
+  std::vector<int64_t> growth;
+  growth.reserve(kHeapRounds);
+  for (int round = 0; round < kHeapRounds; ++round) {
+    const int64_t before = HeapAllocations();
+    Verdict v = RunActors(t, env, actors);
+    const int64_t grew = HeapAllocations() - before;
+    if (!v.ok()) {
+      v.message = absl::StrCat("a channel without traffic, made after two others: ", v.message);
+      *failed = std::move(v);
+      return {};
+    }
+    growth.push_back(grew);
+  }
+  return growth;
+}
 
 // What is left now that was not there before the channel was made: the
 // case's own objects only (inventory.h: everything in a private namespace,
@@ -115,26 +151,68 @@ std::string ReceiveAll(End& end, const Capabilities& c, const std::vector<Sent>&
   return "";
 }
 
+// What is left after a channel's destroy (`when`): objects, nodes,
+// processes, the making process's settings, and what the writer's process
+// found once its end was closed (`writer_says`, "" when it found nothing).
+Verdict LeftBehind(const CaseEnv& env, const IpcSnapshot& before, const ProcessSettings& settings,
+                   absl::string_view maker, const char* writer_says, absl::string_view when) {
+  if (std::vector<std::string> left = Remains(env, before); !left.empty())
+    return Verdict::Fail(absl::StrCat(when, ": ", absl::StrJoin(left, ", ")));
+  if (std::string e = Unrestored(absl::StrCat(when, ", ", maker), settings); !e.empty())
+    return Verdict::Fail(e);
+  if (*writer_says != '\0') return Verdict::Fail(writer_says);
+  return Verdict::Pass();
+}
+
+// kHeapRounds channels without traffic with the making process holding
+// the reader's end, then as many with it holding the writer's: a leak if
+// its heap grew with every channel of either kind.
+Verdict HeapKept(const Transport& t, const CaseEnv& env) {
+  const ActorFn nothing = [](std::unique_ptr<End>&) { return std::string(); };
+  const Actor writer{"writer", Role::kWriter, nothing}, reader{"reader", Role::kReader, nothing};
+  for (const bool writer_here : {false, true}) {
+    Verdict failed = Verdict::Pass();
+    const std::vector<int64_t> growth = HeapGrowth(
+        t, env,
+        writer_here ? std::vector<Actor>{reader, writer} : std::vector<Actor>{writer, reader},
+        &failed);
+    if (!failed.ok()) return failed;
+    if (std::any_of(growth.begin(), growth.end(), [](int64_t g) { return g <= 0; })) continue;
+    return Verdict::Fail(absl::StrCat(
+        "the process that made ", kHeapRounds,
+        " more channels without traffic, opening, closing and destroying them, and held the ",
+        writer_here ? "writer's" : "reader's", " end of each, has more on its heap after each (",
+        absl::StrJoin(growth, ", ",
+                      [](std::string* out, int64_t g) { absl::StrAppend(out, "+", g); }),
+        " ", std::string(HeapUnit()),
+        "): memory taken with every channel and never freed (an end or channel that close() or "
+        "destroy() does not free)"));
+  }
+  return Verdict::Pass();
+}
+
 class CleanupProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::map(
-        rc::gen::resize(
-            4, rc::gen::container<std::vector<uint64_t>>(
-                   c.model == ModelClass::kCounter ? rc::gen::just<uint64_t>(8) : EdgeSize(c))),
-        [c](const std::vector<uint64_t>& sizes) {
-          std::vector<Step> steps;
-          for (size_t i = 0; i < sizes.size(); ++i) {
-            if (c.max_queued && i >= c.max_queued) break;
-            if (c.capacity && sizes[i] > c.capacity / 2) continue;
-            steps.push_back(Step::Send(1, sizes[i], i));
-          }
-          return steps;
-        });
+    return rc::gen::exec([this, c] {
+      std::vector<Step> steps = {
+          maker_end_.Step(*rc::gen::arbitrary<bool>()),
+          heap_.Step(*rc::gen::weightedElement<bool>({{2, false}, {1, true}}))};
+      const std::vector<uint64_t> sizes = *rc::gen::resize(
+          4, rc::gen::container<std::vector<uint64_t>>(
+                 c.model == ModelClass::kCounter ? rc::gen::just<uint64_t>(8) : EdgeSize(c)));
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        if (c.max_queued && i >= c.max_queued) break;
+        if (c.capacity && sizes[i] > c.capacity / 2) continue;
+        steps.push_back(Step::Send(1, sizes[i], i));
+      }
+      return steps;
+    });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const IpcSnapshot before = TakeIpcSnapshot(env.mq_dir);
     const Capabilities& c = t.caps();
+    const bool writer_here = maker_end_.Of(s);
     std::vector<Sent> sent = SendsOf(s, 1);
     // On a stream an empty write sends nothing, and the reader, which waits
     // for no byte of it, may close first: every write carries a byte.
@@ -145,60 +223,64 @@ class CleanupProperty final : public NamedProperty {
     // Taken before the channel exists; the writer, forked with it, holds
     // the same until the transport changes something.
     const ProcessSettings settings = TakeProcessSettings();
-    // What the writer left set, judged after the case process's own check:
-    // the writer inherits what create() set, which is the maker's to put back.
+    // What a forked writer left set, judged after the case process's own
+    // check: the writer inherits what create() set, which is the maker's to
+    // put back (and a writer in the making process is judged as the maker).
     SharedMemory writer_left(1024);
+    const char* writer_says = static_cast<const char*>(writer_left.data());
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    for (const Sent& m : sent) {
                      if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty())
                        return e;
                    }
                    end.reset();
+                   if (writer_here) return std::string();
                    const std::string e = Unrestored("writer: once its end is closed", settings);
                    e.copy(static_cast<char*>(writer_left.data()), writer_left.size() - 1);
                    return std::string();
                  }};
     Actor reader{"reader", Role::kReader,
                  [&](std::unique_ptr<End>& end) { return ReceiveAll(*end, c, sent); }};
+    // The last actor runs in the case process, which makes the channels.
+    const std::vector<Actor> actors =
+        writer_here ? std::vector<Actor>{reader, writer} : std::vector<Actor>{writer, reader};
+    const std::string maker = absl::StrCat("the process that made the channel and ",
+                                           writer_here ? "wrote to it" : "read from it");
     const ProcessHoldings held = TakeProcessHoldings();
-    Verdict v = RunActors(t, env, {writer, reader});
+    Verdict v = RunActors(t, env, actors);
     if (!v.ok()) return v;
-    std::vector<std::string> left = Remains(env, before);
-    if (!left.empty())
-      return Verdict::Fail(absl::StrCat("after destroy: ", absl::StrJoin(left, ", ")));
-    if (std::string e = Unrestored("after destroy, the process that made the channel and read "
-                                   "from it",
-                                   settings);
-        !e.empty()) {
-      return Verdict::Fail(e);
-    }
-    const char* writer_says = static_cast<const char*>(writer_left.data());
-    if (*writer_says != '\0') return Verdict::Fail(writer_says);
+    v = LeftBehind(env, before, settings, maker, writer_says, "after destroy");
+    if (!v.ok()) return v;
     const ProcessHoldings after = TakeProcessHoldings();
     // The second channel; its participants are forked from this process,
-    // which made, read and destroyed the first.
-    v = RunActors(t, env, {writer, reader});
+    // which made, used and destroyed the first.
+    v = RunActors(t, env, actors);
     if (!v.ok()) {
       v.message = absl::StrCat("a second channel, made after the first was destroyed: ", v.message);
       return v;
     }
-    left = Remains(env, before);
-    if (!left.empty()) {
-      return Verdict::Fail(
-          absl::StrCat("after the second channel's destroy: ", absl::StrJoin(left, ", ")));
+    v = LeftBehind(env, before, settings, maker, writer_says, "after the second channel's destroy");
+    if (!v.ok()) return v;
+    // What this process still holds is a leak if the second channel left as
+    // much again as the first (a transport may keep one thing for the life
+    // of the process, such as a descriptor opened once).
+    if (!NewHoldings(held, after).empty()) {
+      const std::vector<std::string> again = NewHoldings(after, TakeProcessHoldings());
+      if (!again.empty()) {
+        return Verdict::Fail(absl::StrCat("after destroy, ", maker, " still holds ",
+                                          absl::StrJoin(again, ", "),
+                                          ", one more with every channel"));
+      }
     }
-    if (*writer_says != '\0') return Verdict::Fail(writer_says);
-    // This process made and destroyed the channels and ran the reader: what
-    // it still holds is a leak if the second channel left as much again as
-    // the first (a transport may keep one thing for the life of the
-    // process, such as a descriptor opened once).
-    if (NewHoldings(held, after).empty()) return Verdict::Pass();
-    std::vector<std::string> again = NewHoldings(after, TakeProcessHoldings());
-    if (again.empty()) return Verdict::Pass();
-    return Verdict::Fail(absl::StrCat(
-        "after destroy, the process that made the channel and read from it still holds ",
-        absl::StrJoin(again, ", "), ", one more with every channel"));
+    return heap_.Of(s) ? HeapKept(t, env) : Verdict::Pass();
   }
+
+  const ChoiceParam<bool> maker_end_{this, 0, "%s", false, kMakerEnds};
+  const YesNoParam heap_{
+      this, 1,
+      "six more channels without traffic, to count the making process's heap (it holds the "
+      "reader's end in three, the writer's in three): %s",
+      false};
 };
 IPCSPEC_REGISTER_PROPERTY(CleanupProperty, "G-CLEANUP",
                           {.applies = EveryTransport, .examples = 15});

@@ -30,23 +30,14 @@
 //   capacity            any: a full channel blocks the writer
 //   peer-close          END after the last message; without, nothing more
 //   duplex, realtime    change nothing: the writer's end speaks, no clock
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
 
 #include "absl/strings/str_format.h"
 #include "ipcspec/inventory.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
-
-// In a sanitized build the sanitizer's allocator serves malloc; weak, as
-// it exists only there.
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
-                                                                             size_t),
-                                                         void (*free_hook)(const volatile void*))
-    __attribute__((weak));
 
 namespace ipcspec::props {
 namespace {
@@ -92,24 +83,6 @@ class DescriptorLimit {
   bool set_ = false;
   rlim_t limit_ = 0;
 };
-
-// What this process holds on its heap (malloc, new), in allocations: in a
-// sanitized build counted by hooks (from the first call on), else glibc's
-// bytes in use over 32, the least an allocation takes. Only differences
-// mean anything.
-std::atomic<int64_t> g_live_allocations{0};
-void CountMalloc(const volatile void*, size_t) { g_live_allocations.fetch_add(1); }
-void CountFree(const volatile void* p) {
-  if (p != nullptr) g_live_allocations.fetch_sub(1);
-}
-int64_t HeapAllocations() {
-  if (&__sanitizer_install_malloc_and_free_hooks != nullptr) {
-    static const bool hooked = __sanitizer_install_malloc_and_free_hooks(CountMalloc, CountFree);
-    if (hooked) return g_live_allocations.load();
-  }
-  const struct mallinfo2 m = ::mallinfo2();
-  return static_cast<int64_t>((m.uordblks + m.hblkhd) / 32);
-}
 
 // An actor's part: `traffic` on its end, then the end closed; "" or what
 // went wrong, including allocations kept for its messages.

@@ -222,6 +222,13 @@ std::string Errno(int rc);  // "-EPIPE" style, or "END"
 // CLOCK_MONOTONIC in nanoseconds, comparable between the processes of a
 // case (for properties about time).
 int64_t MonotonicNs();
+// How many heap allocations (malloc, new) this process holds: in a
+// sanitized build counted by malloc and free hooks (from the first call
+// on), else glibc's bytes in use (mallinfo2) over 32, the least an
+// allocation takes. Only differences mean anything.
+int64_t HeapAllocations();
+// What HeapAllocations counts: "allocations", or "x 32 bytes".
+std::string_view HeapUnit();
 // Whether a writer can fill the channel until a send would block: it
 // declares a bound (capacity or max_queued) and is not a counter.
 bool CanFill(const Capabilities& c);

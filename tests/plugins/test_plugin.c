@@ -46,6 +46,8 @@
  *                                 waits in recv() cannot send from another
  *   TEST_PLUGIN_UNBOUNDED_SHORT   a call with timeout -1 waits at most 50 ms, then gives
  *                                 -ETIMEDOUT ("as long as it takes" as a short default)
+ *   TEST_PLUGIN_LEAK_CHANNEL      destroy() closes the channel's descriptors but never frees
+ *                                 its memory
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -107,6 +109,9 @@ static int g_last_fd[2] = {-1, -1};
 
 #ifdef TEST_PLUGIN_HEAP_PER_SEND
 static void* volatile g_last_frame __attribute__((unused));
+#endif
+#ifdef TEST_PLUGIN_LEAK_CHANNEL
+static void* volatile g_leaked_channel __attribute__((unused));
 #endif
 
 TP_STATIC void set_err(char* err, size_t err_len, const char* what) {
@@ -397,7 +402,11 @@ TP_STATIC void pipe_close(void* e) {
 
 TP_STATIC void pipe_destroy(void* channel) {
   pipe_detach(channel);
+#ifdef TEST_PLUGIN_LEAK_CHANNEL
+  g_leaked_channel = channel; /* the bug: the channel's memory is never freed */
+#else
   free(channel);
+#endif
 }
 
 #ifdef TEST_PLUGIN_ONE_LOCK

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -36,7 +37,8 @@ BrokenEnd* g_static_end[2] = {nullptr, nullptr};
 bool g_destroyed_once = false;
 // Bug::kOneLock: the lock every call of the process takes.
 std::mutex g_one_lock;
-// Bug::kHeapPerSend: the last frame, which the next send forgets.
+// Bug::kHeapPerSend and kHeapPerWriterEnd: the last frame, which the next
+// send or writer's open forgets.
 std::byte* volatile g_last_frame = nullptr;
 
 class BrokenEnd : public End {
@@ -334,6 +336,11 @@ class BrokenChannel : public Channel {
       while (reader != nullptr && reader->Recv(buf, &n, 0) == 0) {
       }
     }
+    // The bugs: what a writer's end takes for itself and its close forgets.
+    if (bug_ == Bug::kWriterEndFd && role == Role::kWriter)
+      (void)::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (bug_ == Bug::kHeapPerWriterEnd && role == Role::kWriter)
+      g_last_frame = static_cast<std::byte*>(std::malloc(64));
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_);
   }
   void Detach() override { inner_->Detach(); }
@@ -559,6 +566,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_umask_cleared", "fifo", Bug::kUmaskCleared, "G-CLEANUP"},
       {"broken_chdir_to_scratch", "unix_stream", Bug::kChdirToScratch, "G-CLEANUP"},
       {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
+      {"broken_writer_end_fd", "unix_dgram", Bug::kWriterEndFd, "G-CLEANUP"},
+      {"broken_writer_end_heap", "posix_mq", Bug::kHeapPerWriterEnd, "G-CLEANUP"},
   };
   return *all;
 }

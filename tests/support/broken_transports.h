@@ -72,6 +72,10 @@ enum class Bug {
                         // socket path) and never goes back
   kSigpipeLeftBlocked,  // send() blocks SIGPIPE (so a write to a closed peer cannot kill
                         // the process) and never unblocks it
+  kWriterEndFd,         // a writer's open() makes an eventfd for its wake-ups, which the
+                        // end's close never closes
+  kHeapPerWriterEnd,    // a writer's open() allocates a frame buffer, which the end's
+                        // close never frees
 };
 
 struct BrokenInfo {
