@@ -51,6 +51,27 @@ TEST_P(BrokenTest, InnerTransportPasses) {
   EXPECT_EQ(r.outcome, Outcome::kPass) << r.message << "\n" << r.counterexample;
 }
 
+// G-CLEANUP judges the settings of both processes of a channel, whichever
+// end the making process holds: a reader's end that installs a SIGUSR1
+// handler and never takes it away is reported in the making process when
+// it reads, and by the forked reader (once its end is closed) when it writes.
+TEST(CleanupBothEndsTest, AReaderEndsSettingIsReportedWhereverTheReaderRuns) {
+  testing::RegisterBrokenTransports();
+  DirectRunner runner({.timeout = absl::Seconds(10)});
+  for (const uint64_t writer_here : {0, 1}) {
+    const Scenario s{"G-CLEANUP",
+                     "broken_reader_end_handler",
+                     {Step::Param(0, writer_here), Step::Param(1, 0), Step::Send(1, 1, 0)}};
+    const CaseResult r = runner.Run(s);
+    EXPECT_EQ(r.outcome, Outcome::kFail) << writer_here << ": " << r.message;
+    EXPECT_THAT(r.message, ::testing::HasSubstr("SIGUSR1")) << r.message;
+    EXPECT_THAT(r.message,
+                ::testing::HasSubstr(writer_here ? "reader: once its end is closed"
+                                                 : "the process that made the channel and read"))
+        << r.message;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BrokenTest, ::testing::ValuesIn(testing::BrokenTransports()),
                          [](const auto& info) { return info.param.name; });
 

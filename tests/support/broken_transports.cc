@@ -341,6 +341,9 @@ class BrokenChannel : public Channel {
       (void)::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (bug_ == Bug::kHeapPerWriterEnd && role == Role::kWriter)
       g_last_frame = static_cast<std::byte*>(std::malloc(64));
+    // The bug: the reader's end installs a SIGUSR1 handler for its wake-ups,
+    // and its close never takes it away.
+    if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_);
   }
   void Detach() override { inner_->Detach(); }
@@ -568,6 +571,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
       {"broken_writer_end_fd", "unix_dgram", Bug::kWriterEndFd, "G-CLEANUP"},
       {"broken_writer_end_heap", "posix_mq", Bug::kHeapPerWriterEnd, "G-CLEANUP"},
+      {"broken_reader_end_handler", "pipe", Bug::kReaderHandler, "G-CLEANUP"},
   };
   return *all;
 }

@@ -76,6 +76,8 @@ enum class Bug {
                         // end's close never closes
   kHeapPerWriterEnd,    // a writer's open() allocates a frame buffer, which the end's
                         // close never frees
+  kReaderHandler,       // the reader's open() installs a SIGUSR1 handler for its wake-ups,
+                        // and its close never takes it away
 };
 
 struct BrokenInfo {
