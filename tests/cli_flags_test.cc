@@ -105,6 +105,31 @@ TEST_F(CliFlagsTest, ExclusionGlobsAndListIsADryRunOfRun) {
   EXPECT_THAT(text.out, HasSubstr("plugin_pipe"));
 }
 
+// --transport and --property may be given more than once: the globs add up
+// as if joined with ',' (an exclusion in one applies to all), in list and
+// run alike, rather than the last one silently replacing the others.
+TEST_F(CliFlagsTest, RepeatedSelectionFlagsAddUp) {
+  Ran list = Ipcspec({"list", "--format=json", "--transport=pipe", "--transport", "posix_mq",
+                      "--property=G-ORDER", "--property", "G-EOF"});
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  const std::set<std::string> want = {"pipe/G-ORDER", "pipe/G-EOF", "posix_mq/G-ORDER",
+                                      "posix_mq/G-EOF"};
+  EXPECT_EQ(Pairs(nlohmann::json::parse(list.out)["run"]), want);
+  const std::string json = dir_ + "/r.json";
+  Ran run = Ipcspec({"run", "--transport=pipe", "--transport=posix_mq", "--property=G-ORDER",
+                     "--property=G-EOF", "--examples=2", "--json=" + json});
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(Pairs(ReadJson(json)["results"]), want);
+
+  Ran excluded = Ipcspec({"list", "--format=json", "--transport=pipe", "--property=G-*",
+                          "--property=-G-TIMEOUT", "--property=-G-PEER-*"});
+  ASSERT_EQ(excluded.exit_code, 0) << excluded.out;
+  const std::set<std::string> pairs = Pairs(nlohmann::json::parse(excluded.out)["run"]);
+  EXPECT_TRUE(pairs.count("pipe/G-ORDER"));
+  EXPECT_FALSE(pairs.count("pipe/G-TIMEOUT"));
+  EXPECT_FALSE(pairs.count("pipe/G-PEER-CRASH"));
+}
+
 TEST_F(CliFlagsTest, RepeatUsesFreshSeedsAndUntilFailStops) {
   const std::string json = dir_ + "/r.json";
   Ran r = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER", "--examples=2", "--repeat=3",

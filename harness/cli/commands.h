@@ -28,8 +28,8 @@ std::string_view IpcspecVersion();
 
 // The flags `list` and `run` share: what to select and which plugins to load.
 inline constexpr FlagSpec kSelectionFlags[] = {
-    {"transport", "GLOB[,GLOB]", "transports to use; a glob starting with '-' excludes"},
-    {"property", "GLOB[,GLOB]", "properties to check, e.g. G-*,-G-TIMEOUT"},
+    {"transport", "GLOB[,GLOB]", "transports to use; a glob starting with '-' excludes", true},
+    {"property", "GLOB[,GLOB]", "properties to check, e.g. G-*,-G-TIMEOUT", true},
     {"plugin", "PATH", "load a transport plugin (a shared object)", true},
 };
 

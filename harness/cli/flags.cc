@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace ipcspec {
 namespace {
@@ -38,6 +39,10 @@ std::string Flags::Get(std::string_view name, std::string_view fallback) const {
 std::vector<std::string> Flags::All(std::string_view name) const {
   auto it = values_.find(std::string(name));
   return it == values_.end() ? std::vector<std::string>() : it->second;
+}
+
+std::string Flags::Joined(std::string_view name, std::string_view fallback) const {
+  return Has(name) ? absl::StrJoin(All(name), ",") : std::string(fallback);
 }
 
 int64_t Flags::Int(std::string_view name, int64_t fallback, int64_t min, int64_t max) const {

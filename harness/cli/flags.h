@@ -43,6 +43,9 @@ class Flags {
   std::string Get(std::string_view name, std::string_view fallback = "") const;
   // Every value of a repeated flag, in order.
   std::vector<std::string> All(std::string_view name) const;
+  // Every value of a repeated list flag joined with ',' (--property=A
+  // --property=B is --property=A,B), or `fallback`.
+  std::string Joined(std::string_view name, std::string_view fallback) const;
   int64_t Int(std::string_view name, int64_t fallback, int64_t min, int64_t max) const;
   absl::Duration Duration(std::string_view name, absl::Duration fallback, absl::Duration min,
                           absl::Duration max) const;

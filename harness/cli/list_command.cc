@@ -173,7 +173,7 @@ int ListCommand(std::span<char* const> args) {
   }
   LoadPlugins(f.All("plugin"));
   const Shard shard = ShardFromEnv(/*touch_status_file=*/false);
-  const Selection s = Select(f.Get("transport", "*"), f.Get("property", "*"), shard);
+  const Selection s = Select(f.Joined("transport", "*"), f.Joined("property", "*"), shard);
   if (format == "json") {
     std::cout << ListJson(s);
   } else if (format == "markdown") {

@@ -130,8 +130,8 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
   RunSettings s;
   s.argv0 = argv0;
   s.plugins = f.All("plugin");
-  s.transport_filter = f.Get("transport", "*");
-  s.property_filter = f.Get("property", "*");
+  s.transport_filter = f.Joined("transport", "*");
+  s.property_filter = f.Joined("property", "*");
   s.examples = static_cast<int>(f.Int("examples", 0, 1, 1000000));
   s.sandbox.timeout =
       f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));

@@ -6,9 +6,10 @@
 // with '-' excludes ("G-*,-G-TIMEOUT": every generic property but G-TIMEOUT;
 // "-G-TIMEOUT" alone: everything but it).
 //
-//   Selection s = Select(flags.Get("transport", "*"), flags.Get("property", "*"), ShardFromEnv());
-//   for (const SelectedPair& p : s.run) ...            // applicable and in this shard
-//   for (const NotApplicable& n : s.not_applicable) ... // with the capability that excludes it
+//   Selection s = Select(flags.Joined("transport", "*"), flags.Joined("property", "*"),
+//   ShardFromEnv()); for (const SelectedPair& p : s.run) ...            // applicable and in this
+//   shard for (const NotApplicable& n : s.not_applicable) ... // with the capability that excludes
+//   it
 #ifndef IPCSPEC_HARNESS_CLI_SELECTION_H_
 #define IPCSPEC_HARNESS_CLI_SELECTION_H_
 
