@@ -50,7 +50,8 @@ TEST(WatchdogTest, OverrunOfItsOwnTimeoutIsAHangWithDiagnosis) {
     return ps.Join();
   });
   EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
-  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(timeout 100 ms) at step 1 for "));
+  EXPECT_THAT(r.message,
+              StartsWith("reader blocked in recv(timeout 100 ms) (its transport call 1) for "));
   EXPECT_THAT(r.message, HasSubstr("; kernel: "));
   EXPECT_THAT(r.message, HasSubstr("(syscall pause)"));
 }
@@ -66,7 +67,8 @@ TEST(WatchdogTest, EveryoneWaitingIsAHangNamingTheTransportCall) {
     return ps.Join();
   });
   EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
-  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(no timeout) at step 1 for "));
+  EXPECT_THAT(r.message,
+              StartsWith("reader blocked in recv(no timeout) (its transport call 1) for "));
 }
 
 TEST(WatchdogTest, ABoundPastTheCaseDeadlineIsJudgedAsNone) {
@@ -83,7 +85,8 @@ TEST(WatchdogTest, ABoundPastTheCaseDeadlineIsJudgedAsNone) {
     return ps.Join();
   });
   EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
-  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(timeout 2147483647 ms) at step 1 "));
+  EXPECT_THAT(r.message,
+              StartsWith("reader blocked in recv(timeout 2147483647 ms) (its transport call 1) "));
 }
 
 TEST(WatchdogTest, ABoundedWaitThatEndsInTimeIsNoHang) {
@@ -123,7 +126,8 @@ TEST(RunHereTest, AHangInTheCaseProcessItselfIsDiagnosedByName) {
     return ps.RunHere("reader", [] { return Forever("recv", 100); });
   });
   EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
-  EXPECT_THAT(r.message, StartsWith("reader blocked in recv(timeout 100 ms) at step 1 for "));
+  EXPECT_THAT(r.message,
+              StartsWith("reader blocked in recv(timeout 100 ms) (its transport call 1) for "));
   EXPECT_THAT(r.message, HasSubstr("(syscall pause)"));
   EXPECT_TRUE(r.leaks.empty()) << r.message;
 }
@@ -211,8 +215,10 @@ class HangShrinkTest : public ::testing::Test {
 TEST_F(HangShrinkTest, RecvIgnoringItsTimeoutShrinksToOneShortWait) {
   PropertyResult r = Run("hang_ignores_timeout", "G-TIMEOUT");
   ASSERT_EQ(r.outcome, Outcome::kTimeout) << r.message;
-  EXPECT_THAT(r.message, MatchesRegex("reader blocked in recv\\(timeout [0-9]+ ms\\) at step 1 "
-                                      "for [0-9.]+ s; kernel: .*"));
+  EXPECT_THAT(
+      r.message,
+      MatchesRegex("reader blocked in recv\\(timeout [0-9]+ ms\\) \\(its transport call 1\\) "
+                   "for [0-9.]+ s; kernel: .*"));
   ASSERT_TRUE(r.failing.has_value());
   EXPECT_EQ(r.failing->steps.size(), 1u) << r.counterexample;
   EXPECT_FALSE(r.counterexample.empty());
@@ -243,8 +249,10 @@ TEST(HangPluginTest, PluginRecvThatNeverReturnsIsATimeoutWithDiagnosisAndShrinks
   ASSERT_EQ(report["results"].size(), 1u);
   const nlohmann::json& result = report["results"][0];
   EXPECT_EQ(result["outcome"], "timeout");
-  EXPECT_THAT(result["message"].get<std::string>(),
-              MatchesRegex("reader blocked in recv\\(timeout [0-9]+ ms\\) at step 1 for .*"));
+  EXPECT_THAT(
+      result["message"].get<std::string>(),
+      MatchesRegex(
+          "reader blocked in recv\\(timeout [0-9]+ ms\\) \\(its transport call 1\\) for .*"));
   EXPECT_THAT(result["message"].get<std::string>(), HasSubstr("; kernel: "));
   // One wait step: "1." and no "2.".
   const std::string cx = result["counterexample"].get<std::string>();

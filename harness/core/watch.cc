@@ -304,8 +304,13 @@ std::string WatchBoard::Doing(const Watched& w) const {
   if (w.slot >= kSlots) return "";
   const std::optional<SlotView> v = Read(shared_->slots[w.slot]);
   if (!v || v->state == kIdle) return "";
-  return absl::StrFormat("%s blocked in %s at step %d for %s; kernel: %s", w.name, DescribeOp(*v),
-                         v->steps, Seconds(NowNs() - v->start_ns), DescribeKernelWait(w.pid));
+  // Counted in the participant's own transport calls, not in the steps of
+  // the counterexample (which also hold parameters and other actors' steps).
+  const std::string which = v->state == kPeerWait
+                                ? absl::StrFormat("after %d transport calls", v->steps)
+                                : absl::StrFormat("its transport call %d", v->steps);
+  return absl::StrFormat("%s blocked in %s (%s) for %s; kernel: %s", w.name, DescribeOp(*v), which,
+                         Seconds(NowNs() - v->start_ns), DescribeKernelWait(w.pid));
 }
 
 std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,

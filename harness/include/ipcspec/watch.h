@@ -3,7 +3,7 @@
 // Each participant (Participants::Spawn, or the case process itself in
 // Participants::RunHere) publishes the operation it is in on a board in the
 // case's shared memory: the call, the timeout it asked for, when it started,
-// and how many transport calls it has made (its step). The process that
+// and how many transport calls it has made. The process that
 // forked the case process (the sandbox) watches the board, asleep in poll()
 // until the earliest moment a published operation could be overdue, and ends
 // the case as `timeout` with a diagnosis when
@@ -17,8 +17,8 @@
 //
 //   // in a participant; WatchEnd does this around every Send and Recv:
 //   { WatchedCall call("recv", timeout_ms);  rc = inner->Recv(...); }
-//   // diagnosis: "reader blocked in recv(timeout 300 ms) at step 6 for 1.3 s;
-//   //             kernel: futex_wait_queue (syscall futex)"
+//   // diagnosis: "reader blocked in recv(timeout 300 ms) (its transport call 6)
+//   //             for 1.3 s; kernel: futex_wait_queue (syscall futex)"
 #ifndef IPCSPEC_WATCH_H_
 #define IPCSPEC_WATCH_H_
 
@@ -118,8 +118,9 @@ class WatchBoard {
   // otherwise arms *next with the moment to look again (InfiniteFuture:
   // only a wake-up can change anything).
   std::optional<std::string> Check(const std::vector<Watched>& live, absl::Time* next) const;
-  // "reader blocked in recv(timeout 300 ms) at step 2 for 1.3 s; kernel:
-  // futex_wait_queue (syscall futex)", or "" when it is in no operation.
+  // "reader blocked in recv(timeout 300 ms) (its transport call 2) for 1.3 s;
+  // kernel: futex_wait_queue (syscall futex)", or "" when it is in no
+  // operation ("(after 2 transport calls)" in a wait for a peer).
   std::string Doing(const Watched& w) const;
 
   struct Shared;  // harness/core/watch.cc
