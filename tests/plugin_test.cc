@@ -86,6 +86,29 @@ class PluginTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
+  // Every generic property but `property` passes the plugin `transport` at
+  // `path`, or fails with `symptom`: the same bug, which a loaded machine
+  // (a sanitized build under a parallel ctest) may show in one more place.
+  void ExpectOthersPassOrShow(const char* path, std::string_view transport,
+                              std::string_view property, std::string_view symptom) {
+    const std::string json = dir_ + "/others.json";
+    Result r = Ipcspec({"run", Plugin(path), absl::StrCat("--transport=", std::string(transport)),
+                        absl::StrCat("--property=G-*,-", std::string(property)),
+                        absl::StrCat("--json=", json)});
+    ASSERT_LE(r.exit_code, 1) << r.out << r.err;
+    const nlohmann::json report = nlohmann::json::parse(ReadAll(json));
+    int passed = 0;
+    for (const nlohmann::json& result : report["results"]) {
+      if (result["outcome"] == "pass") {
+        ++passed;
+        continue;
+      }
+      EXPECT_EQ(result["outcome"], "fail") << result;
+      EXPECT_THAT(result["message"].get<std::string>(), HasSubstr(std::string(symptom))) << result;
+    }
+    EXPECT_GE(passed, 8) << r.out;
+  }
+
   // Runs `ipcspec args...` with stdout and stderr in files; waits for it.
   Result Ipcspec(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {IPCSPEC_BINARY};
@@ -335,11 +358,14 @@ TEST_F(PluginTest, OneLockHeldWhileAReceiveSleepsIsCaughtWithTheWriterAsAThread)
 
 // Timeout -1 waits as long as it takes: a short default in its place
 // passes every property that gets its data at once or bounds its calls.
+// G-TIMEOUT waits on an empty channel on purpose; elsewhere a call without
+// a timeout waits more than 50 ms only when the machine is loaded, and then
+// that property reports the same -ETIMEDOUT.
 TEST_F(PluginTest, AnUnboundedReceiveThatGivesUpIsCaught) {
   ExpectCaught(IPCSPEC_PLUGIN_UNBOUNDED_SHORT, "plugin_unbounded_short", "G-TIMEOUT", "fail",
                "an unbounded receive (timeout -1) on the empty channel returned -ETIMEDOUT");
-  ExpectPassesEveryOtherGeneric(IPCSPEC_PLUGIN_UNBOUNDED_SHORT, "plugin_unbounded_short",
-                                "G-TIMEOUT");
+  ExpectOthersPassOrShow(IPCSPEC_PLUGIN_UNBOUNDED_SHORT, "plugin_unbounded_short", "G-TIMEOUT",
+                         "-ETIMEDOUT");
 }
 
 // A channel that destroy() forgets to free costs nothing any property can
