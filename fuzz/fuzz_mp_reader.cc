@@ -272,7 +272,7 @@ std::string MpReader::OnStream(std::span<const std::byte> got) {
       got_[c.w][c.k] += same;
       pos += same;
       stream_pos_ += same;
-      if (same < m) return StreamMismatch(work.subspan(pos));
+      if (same < m) return StreamMismatch(work, pos);
       if (c.off == script_.sends[c.w][c.k].size) open_.reset();
       continue;
     }
@@ -286,7 +286,7 @@ std::string MpReader::OnStream(std::span<const std::byte> got) {
       const size_t m = std::min<uint64_t>({Length(w, *k), rest.size(), 16});
       if (Matches(w, *k, 0, rest.first(m))) fit.push_back({w, *k, 0});
     }
-    if (fit.empty()) return StreamMismatch(rest);
+    if (fit.empty()) return StreamMismatch(work, pos);
     if (fit.size() > 1) {  // too few bytes yet to tell the writers apart
       unattributed_.assign(rest.begin(), rest.end());
       return "";
@@ -297,30 +297,37 @@ std::string MpReader::OnStream(std::span<const std::byte> got) {
   return "";
 }
 
-std::string MpReader::StreamMismatch(std::span<const std::byte> rest) const {
-  const std::string at = absl::StrFormat("at stream byte %d", stream_pos_);
-  // Whose message do these bytes begin, if anyone's?
-  std::string begins;
-  for (uint32_t w = 1; w <= script_.writers && begins.empty(); ++w) {
+std::string MpReader::Begins(std::span<const std::byte> rest) const {
+  for (uint32_t w = 1; w <= script_.writers; ++w) {
     for (uint64_t j = next_[w]; j < script_.sends[w].size(); ++j) {
       const uint64_t n = std::min<uint64_t>({rest.size(), script_.sends[w][j].size, 16});
-      if (n > 0 && Matches(w, j, 0, rest.first(n))) {
-        begins = Name(w, j);
-        break;
-      }
+      if (n > 0 && Matches(w, j, 0, rest.first(n))) return Name(w, j);
     }
   }
+  return "";
+}
+
+std::string MpReader::StreamMismatch(std::span<const std::byte> work, size_t pos) const {
+  const std::span<const std::byte> rest = work.subspan(pos);
   if (open_) {
     const Cursor& c = *open_;
     const std::string msg =
         absl::StrFormat("%s (%d bytes%s)", Name(c.w, c.k), script_.sends[c.w][c.k].size,
                         script_.writers > 1 ? ", one atomic write" : "");
-    if (!begins.empty()) {
-      return absl::StrFormat("%s, %s was cut after %d bytes by the start of %s", at, msg, c.off,
-                             begins);
+    // The first bytes of another message may continue this one by chance
+    // (one in 256 for the first): the cut is where that message begins.
+    const size_t most = std::min<size_t>({pos, c.off, 16});
+    for (size_t back = 0; back <= most; ++back) {
+      const std::string begins = Begins(work.subspan(pos - back));
+      if (begins.empty()) continue;
+      return absl::StrFormat("at stream byte %d, %s was cut after %d bytes by the start of %s",
+                             stream_pos_ - back, msg, c.off - back, begins);
     }
-    return absl::StrFormat("%s, %s differs from its byte %d on", at, msg, c.off);
+    return absl::StrFormat("at stream byte %d, %s differs from its byte %d on", stream_pos_, msg,
+                           c.off);
   }
+  const std::string at = absl::StrFormat("at stream byte %d", stream_pos_);
+  const std::string begins = Begins(rest);
   std::vector<std::string> want;
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     if (std::optional<uint64_t> k = Candidate(w)) want.push_back(Name(w, *k));

@@ -80,7 +80,11 @@ class MpReader {
   std::string OnCounter(std::span<const std::byte> got);
   // Why `got` is not the message expected: lost, duplicated or made up.
   std::string Mismatch(std::span<const std::byte> got) const;
-  std::string StreamMismatch(std::span<const std::byte> rest) const;
+  // Why the stream bytes of `work` from `pos` on are not what was owed.
+  std::string StreamMismatch(std::span<const std::byte> work, size_t pos) const;
+  // The next message of some writer that `rest` begins (by its first 16
+  // bytes at most): its name, or "".
+  std::string Begins(std::span<const std::byte> rest) const;
   bool Matches(uint32_t w, uint64_t k, uint64_t off, std::span<const std::byte> got) const;
   std::string Name(uint32_t w, uint64_t k) const;
   // The reader's branch after a writer was killed (only ever run in the

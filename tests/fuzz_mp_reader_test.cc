@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,8 +21,9 @@ class MpReaderTest : public ::testing::Test {
  protected:
   // Two writers on a message transport; writer w sends `sizes[w]` in order,
   // and every send is published as taken whole.
-  void Script(const std::vector<uint64_t>& w1, const std::vector<uint64_t>& w2) {
-    caps_.framing = Framing::kMessage;
+  void Script(const std::vector<uint64_t>& w1, const std::vector<uint64_t>& w2,
+              Framing framing = Framing::kMessage) {
+    caps_.framing = framing;
     caps_.multi_writer = true;
     caps_.peer_close = true;
     caps_.model = ModelClass::kFifoQueue;
@@ -43,6 +45,10 @@ class MpReaderTest : public ::testing::Test {
     return reader_->OnData(MpPayloadView(caps_, w, k, script_.sends[w][k].size));
   }
   std::string Empty() { return reader_->OnData({}); }
+  std::vector<std::byte> Payload(uint32_t w, uint64_t k) {
+    const std::span<const std::byte> view = MpPayloadView(caps_, w, k, script_.sends[w][k].size);
+    return {view.begin(), view.end()};
+  }
 
   Capabilities caps_;
   MpScript script_;
@@ -92,6 +98,30 @@ TEST_F(MpReaderTest, EmptyMessageAfterTheOnlyWriterWithOneLeftIsItsOwn) {
   EXPECT_THAT(Empty(), IsEmpty());  // only writer 1 has an empty one next
   EXPECT_THAT(Deliver(2, 0), IsEmpty());
   EXPECT_THAT(Empty(), HasSubstr("got message 0 of writer 1 a second time"));
+}
+
+TEST_F(MpReaderTest, TornWriteIsCutWhereTheOtherMessageBegins) {
+  // Writer 2's message lands inside writer 1's, and its first byte happens
+  // to be the one writer 1's message had there: the cut is still named
+  // where writer 2's message begins, whether the reader gets it all in one
+  // read or the cut falls between two reads.
+  Script({4096}, {4096}, Framing::kStream);
+  const std::vector<std::byte> one = Payload(1, 0);
+  const std::vector<std::byte> two = Payload(2, 0);
+  size_t cut = 16;
+  while (cut < 4000 && (one[cut] != two[0] || one[cut + 1] == two[1])) ++cut;
+  ASSERT_LT(cut, 4000u) << "no byte of writer 1's message is writer 2's first";
+  const std::string want = absl::StrFormat(
+      "at stream byte %d, message 0 of writer 1 (4096 bytes, one atomic write) was cut after %d "
+      "bytes by the start of message 0 of writer 2",
+      cut, cut);
+  std::vector<std::byte> torn(one.begin(), one.begin() + static_cast<std::ptrdiff_t>(cut));
+  torn.insert(torn.end(), two.begin(), two.end());
+  EXPECT_EQ(reader_->OnData(torn), want);
+
+  Script({4096}, {4096}, Framing::kStream);
+  EXPECT_THAT(reader_->OnData(std::span(torn).first(cut)), IsEmpty());
+  EXPECT_EQ(reader_->OnData(std::span(torn).subspan(cut)), want);
 }
 
 }  // namespace
