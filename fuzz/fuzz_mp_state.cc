@@ -8,6 +8,7 @@
 
 #include "ipcspec/watch.h"
 #include "properties/model/model.h"
+#include "properties/support/common.h"
 
 namespace ipcspec::mp {
 namespace {
@@ -75,7 +76,22 @@ MpScript MpScript::Of(const Capabilities& c, const Scenario& s) {
 }
 
 namespace {
-uint64_t MessageOf(uint32_t w, uint64_t k) { return (uint64_t{w} << 32) | k; }
+// Message k of writer w: a pattern whose first byte's low bit is w - 1, so
+// that no message of one writer begins like one of the other's. Which
+// writer sent a message, or which writer's message stream bytes begin, is
+// then never a matter of chance: with plain patterns, one-byte messages of
+// the two writers were alike one time in 256, and a correct transport
+// failed.
+uint64_t MessageOf(uint32_t w, uint64_t k) {
+  static_assert(kMaxWriters == 2, "one bit marks the writer");
+  const uint64_t base = (uint64_t{w} << 48) | (k << 8);
+  for (uint64_t m = base; m < base + 256; ++m) {
+    std::byte first;
+    props::FillPayload(1, m, 0, std::span(&first, 1));  // the model's pattern (writer 1's)
+    if ((std::to_integer<uint32_t>(first) & 1u) == w - 1) return m;
+  }
+  return base;  // all 256 alike: one time in 2^256
+}
 }  // namespace
 
 std::span<const std::byte> MpPayloadView(const Capabilities& c, uint32_t w, uint64_t k,

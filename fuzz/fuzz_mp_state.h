@@ -82,8 +82,9 @@ struct MpScript {
   static MpScript Of(const Capabilities& c, const Scenario& s);
 };
 
-// The bytes writer w sends as its message k: the model's payload pattern
-// (props::ModelPayloadView), or for a counter the value MpCounterValue(w, k)
+// The bytes writer w sends as its message k: one of the model's payload
+// patterns (props::ModelPayloadView), whose first byte's low bit is w - 1
+// (the writer's mark), or for a counter the value MpCounterValue(w, k)
 // (then zeros). The view is valid until the next call on this thread.
 std::span<const std::byte> MpPayloadView(const Capabilities& c, uint32_t w, uint64_t k,
                                          uint64_t size);

@@ -6,6 +6,7 @@
 #include "fuzz/fuzz_mp_reader.h"
 
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -122,6 +123,20 @@ TEST_F(MpReaderTest, TornWriteIsCutWhereTheOtherMessageBegins) {
   Script({4096}, {4096}, Framing::kStream);
   EXPECT_THAT(reader_->OnData(std::span(torn).first(cut)), IsEmpty());
   EXPECT_EQ(reader_->OnData(std::span(torn).subspan(cut)), want);
+}
+
+TEST_F(MpReaderTest, NoMessageOfOneWriterBeginsLikeOneOfTheOthers) {
+  // The writer's mark: two writers' one-byte messages are never alike, so
+  // whose a message is (or which message stream bytes begin) is never a
+  // matter of chance.
+  Script(std::vector<uint64_t>(512, 1), std::vector<uint64_t>(512, 1));
+  std::set<std::byte> firsts[3];
+  for (uint32_t w = 1; w <= 2; ++w) {
+    for (uint64_t k = 0; k < 512; ++k) firsts[w].insert(Payload(w, k)[0]);
+  }
+  for (const std::byte b : firsts[1]) EXPECT_EQ(firsts[2].count(b), 0u);
+  EXPECT_GE(firsts[1].size(), 100u);  // and still a pattern, not a constant
+  EXPECT_GE(firsts[2].size(), 100u);
 }
 
 }  // namespace
