@@ -87,6 +87,7 @@ std::string WriterMain(const Case& c, uint32_t w, std::unique_ptr<End>& end) {
   for (size_t i : c.script.steps[w]) {
     const Step& st = c.scenario.steps[i];
     c.shared->writers[w].at_step.store(static_cast<uint32_t>(i + 1));
+    PublishStep(static_cast<int>(i));
     if (st.op == Op::kClose) break;
     if (st.op == Op::kKill) {
       // Killed here by the case process. What it counted must reach the
@@ -153,6 +154,7 @@ std::string ReaderMain(const Case& c, std::unique_ptr<End>& end) {
   for (size_t i : c.script.steps[0]) {
     const Step& st = c.scenario.steps[i];
     const uint64_t cap = st.size == 0 ? max_cap : std::min<uint64_t>(st.size, max_cap);
+    PublishStep(static_cast<int>(i));
     std::string err;
     if (st.op == Op::kRecv) {
       err = BlockingReceive(c, model, *end, buf.first(cap));
@@ -165,6 +167,7 @@ std::string ReaderMain(const Case& c, std::unique_ptr<End>& end) {
     if (!err.empty()) return AtStep(c, i, err);
   }
   // The drain: everything owed, until every writer has finished.
+  PublishStep(-1);
   while (!model.AllFinished() || model.Owed()) {
     if (!model.Owed() && model.ended()) break;
     if (std::string err = BlockingReceive(c, model, *end, buf); !err.empty()) {

@@ -14,6 +14,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 class EngineTest : public testing::BrokenTransportsTest {
  protected:
@@ -66,6 +67,27 @@ TEST_F(EngineTest, HangShrinksLikeAnyFailure) {
   ASSERT_EQ(r.outcome, Outcome::kTimeout) << r.message;
   ASSERT_TRUE(r.failing.has_value());
   EXPECT_THAT(r.failing->steps, ElementsAre(Step::Send(1, 4096, 0)));
+}
+
+TEST_F(EngineTest, HangNamesTheCounterexampleStepItIsIn) {
+  // G-MODEL's executor publishes the step each participant carries out,
+  // so a hang's diagnosis and the counterexample printed below it agree:
+  // the writer's third transport call is the scenario's fourth step.
+  DirectRunner runner({.timeout = absl::Seconds(10), .hang_grace = absl::Milliseconds(300)});
+  CaseResult c = runner.Run(Scenario{
+      "G-MODEL",
+      "broken_hang4096",
+      {Step::Send(1, 10, 0), Step::Recv(0, 0), Step::Send(1, 10, 1), Step::Send(1, 4096, 2)}});
+  ASSERT_EQ(c.outcome, Outcome::kTimeout) << c.message;
+  EXPECT_THAT(
+      c.message,
+      StartsWith("writer blocked in send(timeout 0 ms) at step 4 (its transport call 3) for "));
+  // Shrunk, the same hang is the counterexample's only step.
+  PropertyResult r = Run("broken_hang4096", "G-MODEL");
+  ASSERT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  ASSERT_TRUE(r.failing.has_value());
+  EXPECT_EQ(r.failing->steps.size(), 1u) << r.counterexample;
+  EXPECT_THAT(r.message, HasSubstr(" at step 1 (its transport call 1) for ")) << r.counterexample;
 }
 
 TEST_F(EngineTest, ReproduceStringReplaysExactlyTheMinimalExample) {

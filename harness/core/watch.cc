@@ -28,6 +28,7 @@ struct alignas(64) Slot {
   std::atomic<uint32_t> state{kIdle};
   std::atomic<uint32_t> seq{0};    // odd while the fields below are being written
   std::atomic<uint32_t> steps{0};  // transport calls started
+  int32_t step = -1;               // the counterexample step under way (PublishStep)
   int32_t timeout_ms = -1;
   int64_t start_ns = 0;
   char call[24] = {};
@@ -80,6 +81,7 @@ int64_t FirstJudgement(int64_t start, int32_t timeout_ms, int64_t grace, int64_t
 // A consistent copy of a slot.
 struct SlotView {
   uint32_t state, steps;
+  int32_t step;
   int32_t timeout_ms;
   int64_t start_ns;
   std::string call;
@@ -95,6 +97,7 @@ std::optional<SlotView> Read(const Slot& s) {
     if ((before & 1) != 0) continue;
     v.state = s.state.load(std::memory_order_acquire);
     v.steps = s.steps.load(std::memory_order_relaxed);
+    v.step = s.step;
     v.timeout_ms = s.timeout_ms;
     v.start_ns = s.start_ns;
     v.call.assign(s.call, strnlen(s.call, sizeof s.call));
@@ -149,6 +152,14 @@ WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(g_wake_fd, &one, sizeof one);
   }
+}
+
+void PublishStep(int step) {
+  Slot* s = g_slot;
+  if (s == nullptr) return;
+  s->seq.fetch_add(1, std::memory_order_acq_rel);
+  s->step = step;
+  s->seq.fetch_add(1, std::memory_order_acq_rel);
 }
 
 WatchedCall::~WatchedCall() {
@@ -304,13 +315,15 @@ std::string WatchBoard::Doing(const Watched& w) const {
   if (w.slot >= kSlots) return "";
   const std::optional<SlotView> v = Read(shared_->slots[w.slot]);
   if (!v || v->state == kIdle) return "";
-  // Counted in the participant's own transport calls, not in the steps of
-  // the counterexample (which also hold parameters and other actors' steps).
+  // The counterexample's step, where the participant's executor published
+  // it, and the participant's own transport calls (a property's actors may
+  // make several for one step, or some before any).
+  const std::string at = v->step >= 0 ? absl::StrFormat(" at step %d", v->step + 1) : "";
   const std::string which = v->state == kPeerWait
                                 ? absl::StrFormat("after %d transport calls", v->steps)
                                 : absl::StrFormat("its transport call %d", v->steps);
-  return absl::StrFormat("%s blocked in %s (%s) for %s; kernel: %s", w.name, DescribeOp(*v), which,
-                         Seconds(NowNs() - v->start_ns), DescribeKernelWait(w.pid));
+  return absl::StrFormat("%s blocked in %s%s (%s) for %s; kernel: %s", w.name, DescribeOp(*v), at,
+                         which, Seconds(NowNs() - v->start_ns), DescribeKernelWait(w.pid));
 }
 
 std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,

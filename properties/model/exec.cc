@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/util.h"
+#include "ipcspec/watch.h"
 #include "properties/model/model.h"
 #include "properties/support/common.h"
 
@@ -138,6 +139,7 @@ Verdict ExecuteSteps(const Transport& t, const std::vector<Step>& steps,
   Stepper stepper(c, options);
   for (size_t i = 0; i < steps.size() && v.ok(); ++i) {
     const Step& st = steps[i];
+    PublishStep(static_cast<int>(i));
     std::string err;
     if (IsWriterStep(st)) {
       if (writer == nullptr) continue;
@@ -155,6 +157,7 @@ Verdict ExecuteSteps(const Transport& t, const std::vector<Step>& steps,
     }
     if (!err.empty()) v = Verdict::Fail(StepFailure(i, st, err));
   }
+  PublishStep(-1);
   if (v.ok() && reader != nullptr && options.final_drain) {
     if (std::string err = stepper.Drain(*reader, steps.size()); !err.empty()) {
       v = Verdict::Fail(err);
@@ -189,6 +192,7 @@ std::string PlayWriter(std::unique_ptr<End>& end, const Stepper& stepper,
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& st = steps[i];
     if (!IsWriterStep(st)) continue;
+    PublishStep(static_cast<int>(i));
     if (i > 0 && !flags.WaitFor(i - 1, deadline)) return "the reader never took its turn";
     if (flags.IsRaised(abort)) return "";  // the reader failed: its verdict is the case's
     uint64_t result = kIgnored;
@@ -204,6 +208,7 @@ std::string PlayWriter(std::unique_ptr<End>& end, const Stepper& stepper,
     flags.Raise(i);
   }
   // Holds its end (unless closed) until the reader has drained.
+  PublishStep(-1);
   flags.WaitFor(reader_done, deadline);
   return "";
 }
@@ -215,6 +220,7 @@ std::string PlayReader(End& end, Stepper& stepper, const std::vector<Step>& step
   bool closed = false;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& st = steps[i];
+    PublishStep(static_cast<int>(i));
     std::string err;
     if (IsWriterStep(st)) {
       if (!flags.WaitFor(i, deadline)) return StepFailure(i, st, "the writer never did it");
@@ -240,6 +246,7 @@ std::string PlayReader(End& end, Stepper& stepper, const std::vector<Step>& step
       return StepFailure(i, st, err);
     }
   }
+  PublishStep(-1);
   std::string err = drain ? stepper.Drain(end, steps.size()) : "";
   flags.Raise(reader_done);
   return err;

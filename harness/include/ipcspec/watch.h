@@ -17,8 +17,10 @@
 //
 //   // in a participant; WatchEnd does this around every Send and Recv:
 //   { WatchedCall call("recv", timeout_ms);  rc = inner->Recv(...); }
-//   // diagnosis: "reader blocked in recv(timeout 300 ms) (its transport call 6)
-//   //             for 1.3 s; kernel: futex_wait_queue (syscall futex)"
+//   // diagnosis: "reader blocked in recv(timeout 300 ms) at step 9 (its
+//   //             transport call 6) for 1.3 s; kernel: futex_wait_queue
+//   //             (syscall futex)" (the step where its executor published
+//   //             one, PublishStep)
 #ifndef IPCSPEC_WATCH_H_
 #define IPCSPEC_WATCH_H_
 
@@ -57,6 +59,13 @@ class WatchedCall {
   WatchedCall(const char* call, int timeout_ms, bool peer_wait);
   bool active_ = false;
 };
+
+// The counterexample step (an index into the scenario's steps) that this
+// participant carries out from now on, or -1 for none: a hang's diagnosis
+// names it ("reader blocked in recv(timeout 300 ms) at step 6 (its
+// transport call 3) ..."). Executors that run a scenario one step at a time
+// publish it; outside a participant it does nothing.
+void PublishStep(int step);
 
 // An End whose every Send and Recv is published before it calls `inner`.
 std::unique_ptr<End> WatchEnd(std::unique_ptr<End> inner);
@@ -118,8 +127,8 @@ class WatchBoard {
   // otherwise arms *next with the moment to look again (InfiniteFuture:
   // only a wake-up can change anything).
   std::optional<std::string> Check(const std::vector<Watched>& live, absl::Time* next) const;
-  // "reader blocked in recv(timeout 300 ms) (its transport call 2) for 1.3 s;
-  // kernel: futex_wait_queue (syscall futex)", or "" when it is in no
+  // "reader blocked in recv(timeout 300 ms) at step 4 (its transport call 2)
+  // for 1.3 s; kernel: futex_wait_queue (syscall futex)", or "" when it is in no
   // operation ("(after 2 transport calls)" in a wait for a peer).
   std::string Doing(const Watched& w) const;
 
