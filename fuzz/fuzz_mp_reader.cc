@@ -243,19 +243,9 @@ std::string MpReader::Mismatch(std::span<const std::byte> got) const {
 }
 
 std::string MpReader::OnStream(std::span<const std::byte> got) {
-  // The bytes held back at a boundary, then these; without any, these
-  // bytes as they are (no copy).
-  std::vector<std::byte> joined;
-  std::span<const std::byte> work = got;
-  if (!unattributed_.empty()) {
-    joined = std::move(unattributed_);
-    unattributed_.clear();
-    joined.insert(joined.end(), got.begin(), got.end());
-    work = joined;
-  }
   size_t pos = 0;
-  while (pos < work.size()) {
-    const std::span<const std::byte> rest = work.subspan(pos);
+  while (pos < got.size()) {
+    const std::span<const std::byte> rest = got.subspan(pos);
     if (open_) {
       Cursor& c = *open_;
       const uint64_t len = Length(c.w, c.k);
@@ -272,27 +262,25 @@ std::string MpReader::OnStream(std::span<const std::byte> got) {
       got_[c.w][c.k] += same;
       pos += same;
       stream_pos_ += same;
-      if (same < m) return StreamMismatch(work, pos);
+      if (same < m) return StreamMismatch(got, pos);
       if (c.off == script_.sends[c.w][c.k].size) open_.reset();
       continue;
     }
     // Which writer's next message these bytes begin, by their first few
     // (the rest is checked as it comes, so a torn message is named where
-    // it is cut).
-    std::vector<Cursor> fit;
-    for (uint32_t w = 1; w <= script_.writers; ++w) {
+    // it is cut). The first byte carries the writer's mark (MpPayloadView),
+    // so one byte tells the writers apart; an empty send (no bytes) that
+    // fits is opened and passed over above.
+    std::optional<Cursor> fit;
+    for (uint32_t w = 1; w <= script_.writers && !fit; ++w) {
       std::optional<uint64_t> k = Candidate(w);
       if (!k) continue;
       const size_t m = std::min<uint64_t>({Length(w, *k), rest.size(), 16});
-      if (Matches(w, *k, 0, rest.first(m))) fit.push_back({w, *k, 0});
+      if (Matches(w, *k, 0, rest.first(m))) fit = Cursor{w, *k, 0};
     }
-    if (fit.empty()) return StreamMismatch(work, pos);
-    if (fit.size() > 1) {  // too few bytes yet to tell the writers apart
-      unattributed_.assign(rest.begin(), rest.end());
-      return "";
-    }
-    open_ = fit[0];
-    next_[fit[0].w] = fit[0].k + 1;
+    if (!fit) return StreamMismatch(got, pos);
+    open_ = fit;
+    next_[fit->w] = fit->k + 1;
   }
   return "";
 }
@@ -402,7 +390,7 @@ std::string MpReader::OnEnd() {
                              shared_->writers[w].at_step.load());
     }
   }
-  if (Pending() || !unattributed_.empty()) {
+  if (Pending()) {
     return absl::StrFormat("end of stream before %s arrived", Owing());
   }
   ended_ = true;
@@ -423,9 +411,6 @@ std::string MpReader::FinalCheck() const {
                                taken < 0 ? props::Errno(ws.rc[k]) : absl::StrCat(taken, " bytes"));
       }
     }
-  }
-  if (!unattributed_.empty()) {
-    return absl::StrFormat("%d bytes at the end that begin no message sent", unattributed_.size());
   }
   if (const uint64_t sent = SentEmpties(); spare_empties_ > sent) {
     return absl::StrFormat(

@@ -96,7 +96,6 @@ class MpReader {
   uint64_t next_[kMaxWriters + 1] = {0, 0, 0};  // next message to start
   std::vector<uint64_t> got_[kMaxWriters + 1];  // bytes received, per message
   std::optional<Cursor> open_;                  // a stream message under way
-  std::vector<std::byte> unattributed_;         // stream bytes at a boundary
   uint64_t stream_pos_ = 0;                     // bytes received so far
   uint64_t sum_read_ = 0;                       // counter
   uint64_t spare_empties_ = 0;                  // empty messages not yet attributed

@@ -75,10 +75,10 @@ TEST_F(MultiProcessTest, EveryApplicableTransportPassesBlockingKillsAndTwoWriter
   }
 }
 
-TEST_F(MultiProcessTest, ShortMessagesOfTwoWritersPassThoughSomeAreAlike) {
-  // 300 one-byte messages from each writer: by chance some of writer 2's
-  // bytes are the next of writer 1's, and only the bytes after tell whose
-  // came first.
+TEST_F(MultiProcessTest, OneByteMessagesOfTwoWritersAreToldApart) {
+  // 300 one-byte messages from each writer: without the writer's mark in
+  // each message's first byte (MpPayloadView), some of writer 2's would be
+  // alike writer 1's next by chance and be taken for it.
   for (const Transport* t : TransportRegistry::Global().All()) {
     const std::string name(t->name());
     if (name.rfind("broken_", 0) == 0 || !MultiProcessUnfit(t->caps()).empty() ||
