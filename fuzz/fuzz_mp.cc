@@ -112,6 +112,14 @@ std::string WriterMain(const Case& c, uint32_t w, std::unique_ptr<End>& end) {
 // waits for the writers to publish a change.
 std::string BlockingReceive(const Case& c, MpReader& model, End& end, std::span<std::byte> buf) {
   const bool peer_close = c.script.caps.peer_close;
+  // A blocking send in flight that brought nothing in a bounded receive is
+  // then waited for without a bound. A send that never returns is then a
+  // standstill of two calls without a timeout, which the watchdog names
+  // within one hang grace (the send, the older call), where further bounded
+  // receives would each count as progress until the case's deadline. The
+  // receive still takes what comes, so a stream send larger than the
+  // channel can go on.
+  bool unbounded = false;
   for (;;) {
     const uint32_t seen = c.shared->epoch.load(std::memory_order_acquire);
     const bool owed = model.Owed();
@@ -125,10 +133,14 @@ std::string BlockingReceive(const Case& c, MpReader& model, End& end, std::span<
     }
     const bool wait = owed || (peer_close && !model.quiet());
     size_t n = 0;
-    const int rc = end.Recv(buf, &n, wait ? c.hang_ms : 0);
+    const bool in_flight_only = owed && !model.Pending() && !finished;
+    const int rc = end.Recv(buf, &n, unbounded && in_flight_only ? -1 : wait ? c.hang_ms : 0);
     if (rc == 0) return model.OnData(buf.first(std::min(n, buf.size())));
     // A writer slow to get into its send owes nothing yet.
-    if (rc == -ETIMEDOUT && owed && !model.Pending() && !finished) continue;
+    if (rc == -ETIMEDOUT && owed && !model.Pending() && !finished) {
+      unbounded = true;
+      continue;
+    }
     if (!owed && rc != kEnd && model.AnyKilled() && peer_close) {
       // After a SIGKILL: the end of stream, or an error, or (a transport
       // that cannot tell a dead writer) a timeout, as G-PEER-CRASH allows.

@@ -72,6 +72,22 @@ TEST(CleanupBothEndsTest, AReaderEndsSettingIsReportedWhereverTheReaderRuns) {
   }
 }
 
+// The harness catches SIGPIPE with a handler of its own rather than
+// ignoring it, so that a transport that ignores it for its writes, the most
+// common action a library changes, is seen not to put it back.
+TEST(CleanupSigpipeTest, IgnoringSigpipeAndLeavingItSoIsReported) {
+  testing::RegisterBrokenTransports();
+  const Transport* t = TransportRegistry::Global().Find("broken_sigpipe_ignored");
+  if (t == nullptr) GTEST_SKIP() << "pipe is not built here";
+  DirectRunner runner({.timeout = absl::Seconds(10)});
+  RunConfig config;
+  config.seed = 1;
+  const PropertyResult r =
+      RunProperty(*t, *PropertyRegistry::Global().Find("G-CLEANUP"), config, runner);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, ::testing::HasSubstr("SIGPIPE ignored (not before)")) << r.message;
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BrokenTest, ::testing::ValuesIn(testing::BrokenTransports()),
                          [](const auto& info) { return info.param.name; });
 

@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using MultiProcessTest = testing::BrokenTransportsTest;
 
@@ -151,6 +152,18 @@ TEST_F(MultiProcessTest, SendReportedTakenButLostIsCaught) {
   for (uint64_t k = 0; k < 300; ++k) steps.push_back(TrySend(1, 8, k));
   EXPECT_THAT(FailsWithin(10, "broken_lose_on_eagain", steps),
               AnyOf(HasSubstr("is missing"), HasSubstr("bytes, sent)")));
+}
+
+// A blocking send that never returns: once a bounded receive brought
+// nothing of it, the reader waits without a bound, and the two calls stand
+// still. The watchdog names the send and its step within a hang grace,
+// not at the case's deadline (10 s here).
+TEST_F(MultiProcessTest, SendThatNeverReturnsIsNamedBeforeTheDeadline) {
+  if (!Have("broken_hang4096")) GTEST_SKIP() << "posix_mq is not built here";
+  CaseResult r = RunCase("broken_hang4096", {Send(1, 100, 0), Send(1, 4096, 1), Recv(), Recv()});
+  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("writer 1 blocked in send(no timeout) at step 2"));
+  EXPECT_THAT(r.message, Not(HasSubstr("deadline")));
 }
 
 TEST_F(MultiProcessTest, KilledWriterMeansEndOfStreamAfterWhatItSent) {

@@ -201,6 +201,18 @@ std::vector<std::string> NewHoldings(const ProcessHoldings& before, const Proces
   return out;
 }
 
+namespace {
+void OnSigpipe(int) {}
+}  // namespace
+
+void QuietSigpipe() {
+  struct sigaction quiet = {};
+  quiet.sa_handler = OnSigpipe;
+  quiet.sa_flags = SA_RESTART;
+  ::sigemptyset(&quiet.sa_mask);
+  ::sigaction(SIGPIPE, &quiet, nullptr);
+}
+
 ProcessSettings TakeProcessSettings() {
   ProcessSettings s;
   sigset_t mask;
@@ -210,7 +222,8 @@ ProcessSettings TakeProcessSettings() {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     if (::sigismember(&mask, sig) == 1) s.entries.push_back(SignalName(sig) + " blocked");
     struct sigaction sa = {};
-    if (sig == SIGPIPE || ::sigaction(sig, nullptr, &sa) != 0) continue;
+    if (::sigaction(sig, nullptr, &sa) != 0) continue;
+    if (sig == SIGPIPE && sa.sa_handler == OnSigpipe) continue;  // the harness's own
     if (sa.sa_handler == SIG_IGN) {
       s.entries.push_back(SignalName(sig) + " ignored");
     } else if (sa.sa_handler != SIG_DFL) {

@@ -102,7 +102,7 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
     g_report_fd = w.get();
     g_watch_fd = board_->wake_fd();
     board_->Attach(slot);
-    ::signal(SIGPIPE, SIG_IGN);
+    QuietSigpipe();
     Verdict v = fn();
     board_->Finish();
     RunChildExitHook();
@@ -121,9 +121,9 @@ Verdict Participants::RunHere(std::string_view name, const std::function<Verdict
   // The watcher learns of it now, so that the death of a spawned one while
   // this one runs (and may wait for it for ever) ends the case at once.
   if (!children_.empty()) board_->Wake();
-  struct sigaction ignore = {}, before;
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ignore, &before);
+  struct sigaction before;
+  ::sigaction(SIGPIPE, nullptr, &before);
+  QuietSigpipe();
   g_here = true;
   Verdict v = fn();
   g_here = false;

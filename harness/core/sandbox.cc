@@ -158,6 +158,7 @@ void SetUpCase(const SandboxOptions& options, const CasePlan& plan, pid_t parent
   const int wake = EnterCaseProcess(plan.report_w.get(), plan.out_w.get(), plan.go_r.get(),
                                     plan.board->wake_fd());
   plan.board->RaiseWakeFd(wake);
+  QuietSigpipe();
   SetCaseBoard(plan.board.get());
   SetNameTag(plan.tag);
   env->scratch_dir = plan.scratch;

@@ -329,10 +329,23 @@ class QueueModel : public CapsModel {
     while (gone_.size() > 16) gone_.pop_front();
   }
 
+  // What came is the maybe-gone entry i, or a later candidate with the same
+  // bytes that cannot be gone (two one-byte messages may be alike): then
+  // either may be the one still to come, so neither is owed.
+  void Blur(size_t i, std::span<const std::byte> got, size_t n) {
+    for (size_t j = i + 1; j < n; ++j) {
+      if (q_[j].maybe || !IsMessage(got, q_[j].msg, q_[j].size)) continue;
+      Count(q_[j], false);
+      q_[j].maybe = true;
+      return;
+    }
+  }
+
   std::string Take(std::span<const std::byte> got) {
     const size_t n = Candidates();
     for (size_t i = 0; i < n; ++i) {
       if (!IsMessage(got, q_[i].msg, q_[i].size)) continue;
+      if (q_[i].maybe) Blur(i, got, n);
       if (c_.ordered) {
         Forget(i + 1);
       } else {

@@ -68,6 +68,7 @@ class BrokenEnd : public End {
       ::sigaddset(&pipe_only, SIGPIPE);
       ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
     }
+    if (bug_ == Bug::kSigpipeIgnored) ::signal(SIGPIPE, SIG_IGN);  // the bug: never put back
     if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kWriter)];
         bug_ == Bug::kStaticWriter && kept != nullptr && kept != this) {
       return kept->inner_->Send(buf, sent, timeout_ms);
@@ -569,6 +570,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_umask_cleared", "fifo", Bug::kUmaskCleared, "G-CLEANUP"},
       {"broken_chdir_to_scratch", "unix_stream", Bug::kChdirToScratch, "G-CLEANUP"},
       {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
+      {"broken_sigpipe_ignored", "pipe", Bug::kSigpipeIgnored, "G-CLEANUP"},
       {"broken_writer_end_fd", "unix_dgram", Bug::kWriterEndFd, "G-CLEANUP"},
       {"broken_writer_end_heap", "posix_mq", Bug::kHeapPerWriterEnd, "G-CLEANUP"},
       {"broken_reader_end_handler", "pipe", Bug::kReaderHandler, "G-CLEANUP"},

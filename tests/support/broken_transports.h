@@ -72,6 +72,8 @@ enum class Bug {
                         // socket path) and never goes back
   kSigpipeLeftBlocked,  // send() blocks SIGPIPE (so a write to a closed peer cannot kill
                         // the process) and never unblocks it
+  kSigpipeIgnored,      // send() sets SIGPIPE to SIG_IGN (so a write to a closed peer cannot
+                        // kill the process) and never puts the action back
   kWriterEndFd,         // a writer's open() makes an eventfd for its wake-ups, which the
                         // end's close never closes
   kHeapPerWriterEnd,    // a writer's open() allocates a frame buffer, which the end's

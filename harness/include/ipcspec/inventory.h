@@ -94,10 +94,17 @@ ProcessHoldings TakeProcessHoldings();
 // The entries of `after` that are not in `before`.
 std::vector<std::string> NewHoldings(const ProcessHoldings& before, const ProcessHoldings& after);
 
+// How every case process and participant takes SIGPIPE: caught by a
+// handler that does nothing, so that a write to a closed peer gives EPIPE
+// and the process lives on. Not SIG_IGN: a transport that ignores SIGPIPE
+// for its own writes and leaves it so must show (G-CLEANUP), which it
+// could not in a process that ignored it already.
+void QuietSigpipe();
+
 // What this process has set that a transport may change for a while and
-// must put back: the action of every signal but SIGPIPE (which every
-// participant ignores), the signal mask, the interval timers, the umask and
-// the working directory. Entries name what differs from a fresh process:
+// must put back: the action of every signal (SIGPIPE's other than
+// QuietSigpipe's), the signal mask, the interval timers, the umask and the
+// working directory. Entries name what differs from a fresh process:
 // "a handler for SIGUSR1", "SIGUSR1 ignored", "SIGUSR1 blocked",
 // "ITIMER_REAL armed (SIGALRM to come)"; and the umask and directory always:
 // "umask 0022", "working directory /".
