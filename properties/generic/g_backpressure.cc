@@ -1,7 +1,8 @@
 // G-BACKPRESSURE: non-blocking sends into a channel that nobody reads are
 // refused (EAGAIN) within the declared bounds, lose nothing, and succeed
-// again once the reader has drained it; a non-blocking receive on an empty
-// channel would-blocks.
+// again once the reader has drained it; a blocking send (timeout -1) into
+// the full channel waits for the room the reader's drain makes, never
+// gives -EAGAIN; a non-blocking receive on an empty channel would-blocks.
 //
 // The oracle for each capability class (plugin.h, caps.capacity):
 //   byte-bounded        the payload taken never passes `capacity`; an empty
@@ -19,9 +20,12 @@
 //   no declared bound   skipped: nothing to check the refusal against
 //   counter             skipped (eventfd blocks only near 2^64)
 //   peer-close, duplex  change nothing; realtime or not: no clock
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
 
@@ -29,8 +33,12 @@ namespace ipcspec::props {
 namespace {
 
 // Flags: the reader saw the empty channel; the big send is in; the reader
-// took it; the writer filled the channel; the reader drained it.
-constexpr size_t kEmptyChecked = 0, kBigSent = 1, kBigTaken = 2, kFilled = 3, kDrained = 4;
+// took it; the writer filled the channel, or failed to (then it reports);
+// the writer is about to block in a send, and its send returned; the reader
+// drained the channel.
+constexpr size_t kEmptyChecked = 0, kBigSent = 1, kBigTaken = 2, kFilled = 3, kDrained = 4,
+                 kBlocking = 5, kBlockingDone = 6, kFillFailed = 7;
+constexpr size_t kWriterPid = 2;  // a counter
 constexpr uint32_t kFillWriter = 1, kBigWriter = 3, kAgainWriter = 4;
 
 struct Fill {
@@ -84,6 +92,12 @@ std::string CheckFill(const Capabilities& c, uint64_t size, const Fill& f) {
   }
   if (message && c.max_queued > 0) {
     if (f.msgs >= c.max_queued || (bytes_full && size > 0)) return "";
+    if (c.capacity > 0) {
+      return absl::StrFormat(
+          "%s, short of both declared bounds (max_queued %d, capacity %d): %s; "
+          "or revisit max_queued",
+          what, c.max_queued, c.capacity, Revisit(c));
+    }
     return absl::StrFormat("%s; declared max_queued %d: revisit max_queued", what, c.max_queued);
   }
   if (c.capacity > 0 && !bytes_full) {
@@ -154,12 +168,14 @@ class BackpressureProperty final : public GenericProperty {
       if (!flags.WaitFor(kBigTaken, deadline)) return "the reader never took the big message";
     }
     Fill f;
-    if (std::string e = FillUp(end, c, size, &f); !e.empty()) return e;
+    std::string e = FillUp(end, c, size, &f);
+    if (e.empty()) e = CheckFill(c, size, f);
     flags.Counter(0).store(f.msgs);
     flags.Counter(1).store(f.bytes);
-    std::string e = CheckFill(c, size, f);
+    if (!e.empty()) flags.Raise(kFillFailed);
     flags.Raise(kFilled);
     if (!e.empty()) return e;
+    if (std::string b = SendBlocking(end, c, size, f.msgs, flags); !b.empty()) return b;
     if (!flags.WaitFor(kDrained, deadline)) return "the reader never drained";
     const Sent again{kAgainWriter, 0, std::min<uint64_t>(size, 16)};
     const std::vector<std::byte> data = Payload(again.writer, again.msg, again.size);
@@ -167,6 +183,32 @@ class BackpressureProperty final : public GenericProperty {
     const int rc = end.Send(data, &n, 0);
     if (rc != 0) return absl::StrFormat("send after the reader drained: %s, not 0", Errno(rc));
     return "";
+  }
+
+  // The next message, with no bound, into the full channel: it waits for
+  // the room the reader makes (a byte stream may take it in pieces).
+  static std::string SendBlocking(End& end, const Capabilities& c, uint64_t size, uint64_t msg,
+                                  SharedFlags& flags) {
+    const std::vector<std::byte> data = Payload(kFillWriter, msg, size);
+    flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
+    flags.Raise(kBlocking);
+    size_t took = 0;
+    int rc = 0;
+    do {
+      size_t n = 0;
+      rc = end.Send(std::span(data).subspan(took), &n, -1);
+      if (rc == 0) took += n;
+    } while (rc == 0 && took > 0 && took < size && c.framing == Framing::kStream);
+    flags.Raise(kBlockingDone);
+    if (rc == 0 && took == size) return "";
+    const std::string what = absl::StrFormat(
+        "a blocking send (timeout -1) of %d bytes into the channel the non-blocking sends filled",
+        size);
+    if (rc != 0) {
+      return absl::StrFormat("%s gave %s%s: -1 waits for the room a receive makes", what, Errno(rc),
+                             took > 0 ? absl::StrFormat(" after %d bytes", took) : "");
+    }
+    return absl::StrFormat("%s took %d bytes", what, took);
   }
 
   // Non-blocking sends of `size` bytes until one is refused.
@@ -220,15 +262,27 @@ std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t
     flags.Raise(kBigTaken);
   }
   if (!flags.WaitFor(kFilled, deadline)) return "the writer never filled the channel";
+  if (flags.IsRaised(kFillFailed)) return "";  // the writer says why
   const uint64_t msgs = flags.Counter(0).load(), total = flags.Counter(1).load();
   std::vector<Sent> want;
   for (uint64_t i = 0; i < msgs; ++i) want.push_back({kFillWriter, i, size});
   if (c.framing == Framing::kStream && total < msgs * size) want.back().size -= msgs * size - total;
+  // The drain begins once the writer sleeps in its blocking send (or that
+  // send has returned, or a grace went by: a send that spins for room).
+  if (!flags.WaitFor(kBlocking, deadline)) return "the writer never made its blocking send";
+  const auto writer = static_cast<pid_t>(flags.Counter(kWriterPid).load());
+  if (!flags.IsRaised(kBlockingDone))
+    WaitUntilAsleep(writer, Deadline::After(absl::Milliseconds(waits.deliver_ms)));
+  want.push_back({kFillWriter, msgs, size});
   Expectation e(c, {want}, false, {kFillWriter});
-  // A lossy transport owes nothing: what is there now is what came.
-  if (std::string err = ReceiveAll(end, c, e, c.reliable ? waits.deliver_ms : 0); !err.empty()) {
-    return absl::StrCat("draining: ", err);
+  // A lossy transport owes nothing: what is there now is what came, and
+  // once the blocking send has returned, what it added.
+  std::string err = ReceiveAll(end, c, e, c.reliable ? waits.deliver_ms : 0);
+  if (err.empty() && !c.reliable) {
+    if (!flags.WaitFor(kBlockingDone, deadline)) return "";
+    err = ReceiveAll(end, c, e, 0);
   }
+  if (!err.empty()) return absl::StrCat("draining: ", err);
   rc = end.Recv(buf, &n, 0);
   if (rc != -EAGAIN) {
     return absl::StrFormat("drained channel: non-blocking receive gave %s, not -EAGAIN", Errno(rc));

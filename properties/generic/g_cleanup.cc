@@ -24,7 +24,9 @@
 // and three holding the writer's, and its heap must not grow with each of
 // them (an end or channel struct that close() or destroy() forgets to
 // free). Growth once, or now and then, is a cache or a vector that
-// doubled; growth with every one of three is a leak.
+// doubled; growth with every one of three is a leak. And in some examples
+// the reader takes nothing: the first message is still in the channel
+// when it is destroyed (a destroy that removes only an empty queue).
 //
 // The oracle is the same for every capability class: no new object of the
 // case's own after destroy. The traffic before it, which makes the
@@ -53,6 +55,8 @@ constexpr std::string_view kMakerEnds[] = {
     "the process that makes and destroys the channel holds the writer's end",
 };
 constexpr int kHeapRounds = 3;
+// Flags: the writer's sends to the first channel are done, to the second.
+constexpr size_t kAllSent = 0, kAllSentAgain = 1;
 
 // Growth of this process's heap (HeapAllocations) with each of kHeapRounds
 // channels that `actors` make, open and destroy; empty when a round failed.
@@ -208,7 +212,8 @@ class CleanupProperty final : public NamedProperty {
       // (inRange shrinks towards 0; weightedElement does not shrink).
       std::vector<Step> steps = {
           maker_end_.Step(*rc::gen::arbitrary<bool>()),
-          heap_.Step(*rc::gen::map(rc::gen::inRange(0, 3), [](int x) { return x == 2; }))};
+          heap_.Step(*rc::gen::map(rc::gen::inRange(0, 3), [](int x) { return x == 2; })),
+          unread_.Step(*rc::gen::map(rc::gen::inRange(0, 3), [](int x) { return x == 2; }))};
       const std::vector<uint64_t> sizes = *rc::gen::resize(
           4, rc::gen::container<std::vector<uint64_t>>(
                  c.model == ModelClass::kCounter ? rc::gen::just<uint64_t>(8) : EdgeSize(c)));
@@ -230,6 +235,12 @@ class CleanupProperty final : public NamedProperty {
     for (Sent& m : sent) {
       if (c.framing == Framing::kStream && m.size == 0) m.size = 1;
     }
+    // Left unread, the first message only: any channel takes one whole.
+    const bool unread = unread_.Of(s) && !sent.empty();
+    if (unread) sent.resize(1);
+    SharedFlags flags;
+    size_t all_sent = kAllSent;  // the flag of the channel under way
+    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     // Traffic first, so whatever the transport makes on the way exists.
     // Taken before the channel exists; the writer, forked with it, holds
     // the same until the transport changes something.
@@ -244,11 +255,15 @@ class CleanupProperty final : public NamedProperty {
                      if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty())
                        return e;
                    }
+                   flags.Raise(all_sent);
                    if (!writer_here) ClosedAndRestored(end, "writer", settings, &forked_left);
                    return std::string();
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                   std::string e = ReceiveAll(*end, c, sent);
+                   // Unread: what was sent is in the channel as its ends close.
+                   std::string e = !unread                             ? ReceiveAll(*end, c, sent)
+                                   : flags.WaitFor(all_sent, deadline) ? ""
+                                                                       : "the writer never sent";
                    if (e.empty() && writer_here)
                      ClosedAndRestored(end, "reader", settings, &forked_left);
                    return e;
@@ -266,6 +281,7 @@ class CleanupProperty final : public NamedProperty {
     const ProcessHoldings after = TakeProcessHoldings();
     // The second channel; its participants are forked from this process,
     // which made, used and destroyed the first.
+    all_sent = kAllSentAgain;
     v = RunActors(t, env, actors);
     if (!v.ok()) {
       v.message = absl::StrCat("a second channel, made after the first was destroyed: ", v.message);
@@ -288,6 +304,10 @@ class CleanupProperty final : public NamedProperty {
   }
 
   const ChoiceParam<bool> maker_end_{this, 0, "%s", false, kMakerEnds};
+  const YesNoParam unread_{
+      this, 2,
+      "the reader takes nothing: the first message is in the channel as it is destroyed: %s",
+      false};
   const YesNoParam heap_{
       this, 1,
       "six more channels without traffic, to count the making process's heap (it holds the "

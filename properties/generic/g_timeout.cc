@@ -5,7 +5,10 @@
 // an unbounded receive (timeout -1) waits as long as it takes: the writer
 // sends only once the reader has slept in it for some time units, and that
 // message is what the call returns (a transport that reads -1 as "none" or
-// as a short default gives up first).
+// as a short default gives up first). A call with timeout 0 never waits:
+// before its bounded receives the reader receives with timeout 0, and
+// before its bounded sends the writer sends with timeout 0; neither may
+// sleep in the kernel for a time unit or more.
 //
 // Bounds are multiples of the case's time unit (--time-unit), so a loaded
 // machine can slow the property down instead of failing it.
@@ -24,6 +27,7 @@
 //   reliability,        change nothing otherwise: no data moves
 //   framing, capacity,
 //   duplex
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <functional>
@@ -84,6 +88,35 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
     const absl::Duration took = absl::Now() - start;
     e = OnTime(what, bound, late_slack, rc, took, owed_timeout);
     if (e.empty() || took <= bound + late_slack) return e;
+  }
+  return e;
+}
+
+// Voluntary context switches of this thread so far: a call that slept in
+// the kernel made at least one; a call preempted on a busy machine, none.
+long Sleeps() {
+  struct rusage ru = {};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw;
+}
+
+// A call with timeout 0, which never waits: "" unless it slept in the
+// kernel and took a time unit or more, three times in a row (a sleep of
+// microseconds, such as a lock handed between threads, is no wait).
+std::string NeverWaits(std::string_view what, absl::Duration unit,
+                       const std::function<int()>& call) {
+  std::string e;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const long before = Sleeps();
+    const absl::Time start = absl::Now();
+    const int rc = call();
+    const absl::Duration took = absl::Now() - start;
+    const long slept = Sleeps() - before;
+    if (slept == 0 || took < unit) return "";
+    e = absl::StrFormat(
+        "%s with timeout 0 gave %s after %s, asleep in the kernel (%d voluntary context "
+        "switches): timeout 0 never blocks",
+        what, Errno(rc), absl::FormatDuration(absl::Trunc(took, absl::Microseconds(100))), slept);
   }
   return e;
 }
@@ -202,6 +235,14 @@ class TimeoutProperty final : public NamedProperty {
                    // Holds its end open (so no end of stream) until the reader is done.
                    if (!flags.WaitFor(kReaderDone, deadline)) return "the reader never finished";
                    if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
+                   if (std::string e = NeverWaits("a send after the reader closed", unit,
+                                                  [&] {
+                                                    size_t n = 0;
+                                                    return end->Send(buf, &n, 0);
+                                                  });
+                       !e.empty()) {
+                     return e;
+                   }
                    for (const Step& st : s.steps) {
                      if (st.op != Op::kWait || st.actor != 1) continue;
                      const absl::Duration bound = bound_of(st);
@@ -217,7 +258,10 @@ class TimeoutProperty final : public NamedProperty {
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    std::vector<std::byte> buf(RecvBufferSize(c));
-                   std::string e;
+                   std::string e = NeverWaits("a receive on the empty channel", unit, [&] {
+                     size_t n = 0;
+                     return end->Recv(buf, &n, 0);
+                   });
                    for (const Step& st : s.steps) {
                      if (st.op != Op::kWait || st.actor != 0 || !e.empty()) continue;
                      const absl::Duration bound = bound_of(st);

@@ -121,12 +121,6 @@ class BrokenEnd : public End {
         return false;
       case Bug::kTornWrites:
         return SendTorn(buf, sent, timeout_ms, rc);
-      case Bug::kHangOnEpipe:
-        *rc = inner_->Send(buf, sent, timeout_ms);
-        if (*rc == -EPIPE) {
-          for (;;) ::pause();
-        }
-        return true;
       case Bug::kHangOn4096:
         if (buf.size() == 4096) {
           for (;;) ::pause();
@@ -144,6 +138,31 @@ class BrokenEnd : public End {
           ::poll(nullptr, 0, timeout_ms);  // the bug: nobody wakes it
           *rc = inner_->Send(buf, sent, 0);
           if (*rc == -EAGAIN) *rc = -ETIMEDOUT;
+        }
+        return true;
+      default:
+        return SendAtTheEdge(buf, sent, timeout_ms, rc);
+    }
+  }
+
+  // The bugs of a send into a full channel or after the reader closed.
+  bool SendAtTheEdge(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    switch (bug_) {
+      case Bug::kHangOnEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE) {
+          for (;;) ::pause();
+        }
+        return true;
+      case Bug::kSendNeverWaits:
+        if (timeout_ms >= 0) return false;
+        *rc = inner_->Send(buf, sent, 0);  // the bug: -1 taken for "do not wait"
+        return true;
+      case Bug::kLateEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE && lost_after_close_++ < 16) {
+          *rc = 0;  // the bug: taken, as if the buffer it would flush later had room
+          *sent = buf.size();
         }
         return true;
       case Bug::kLoseOnEagain:
@@ -286,6 +305,12 @@ class BrokenEnd : public End {
       }
       case Bug::kSlowTimeout:
         return inner_->Recv(buf, received, timeout_ms > 0 ? 2 * timeout_ms + 20 : timeout_ms);
+      case Bug::kZeroWaits: {
+        if (timeout_ms != 0) return inner_->Recv(buf, received, timeout_ms);
+        // The bug: a shortest wait, so that a caller polling in a loop does not spin.
+        const int rc = inner_->Recv(buf, received, 50);
+        return rc == -ETIMEDOUT ? -EAGAIN : rc;
+      }
       case Bug::kEarlyTimeout:
         return inner_->Recv(buf, received, timeout_ms > 10 ? timeout_ms / 10 : timeout_ms);
       default:
@@ -309,6 +334,7 @@ class BrokenEnd : public End {
   Role role_;
   Bug bug_;
   uint64_t sends_ = 0;
+  uint64_t lost_after_close_ = 0;
   std::vector<std::byte> held_;
 };
 
@@ -537,10 +563,13 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_leak", "posix_mq", Bug::kLeakName, "G-CLEANUP"},
       {"broken_torn", "pipe", Bug::kTornWrites, "G-MULTI-WRITER"},
       {"broken_hang_epipe", "pipe", Bug::kHangOnEpipe, "G-PEER-GONE"},
+      {"broken_late_epipe", "pipe", Bug::kLateEpipe, "G-PEER-GONE"},
       {"broken_slow_timeout", "posix_mq", Bug::kSlowTimeout, "G-TIMEOUT"},
       {"broken_early_timeout", "pipe", Bug::kEarlyTimeout, "G-TIMEOUT"},
+      {"broken_zero_waits", "unix_stream", Bug::kZeroWaits, "G-TIMEOUT"},
       {"broken_capacity", "pipe", Bug::kWrongCapacity, "G-BACKPRESSURE"},
       {"broken_lose_on_eagain", "posix_mq", Bug::kLoseOnEagain, "G-BACKPRESSURE"},
+      {"broken_send_never_waits", "pipe", Bug::kSendNeverWaits, "G-BACKPRESSURE"},
       {"broken_hang4096", "posix_mq", Bug::kHangOn4096, "G-ORDER"},
       {"broken_leak_sysv", "sysv_msg", Bug::kLeakName, "G-CLEANUP"},
       {"broken_leak_fd", "pipe", Bug::kLeakDescriptor, "G-CLEANUP"},

@@ -26,10 +26,14 @@ enum class Bug {
   kLeakName,            // destroy forgets to remove the named object
   kTornWrites,          // claims atomic writes, but writes in two halves
   kHangOnEpipe,         // blocks forever where it should report EPIPE
+  kLateEpipe,           // takes (and loses) the first 16 sends after the reader closed,
+                        // then reports EPIPE: it learns of the close only on a flush
   kSlowTimeout,         // bounded receive waits twice as long as asked
   kEarlyTimeout,        // bounded receive gives up after a tenth of the bound
+  kZeroWaits,           // a receive with timeout 0 waits 50 ms for data before -EAGAIN
   kWrongCapacity,       // claims four times the capacity it has
   kLoseOnEagain,        // a send that would block is reported sent and lost
+  kSendNeverWaits,      // a blocking send (timeout -1) does not wait: -EAGAIN when full
   kHangOn4096,          // a 4096-byte send never returns
   kWrongWayWaits,       // a blocking send on the read end waits out its bound (-ETIMEDOUT):
                         // only a non-blocking one gives -EBADF at once
