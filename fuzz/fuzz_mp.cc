@@ -45,6 +45,11 @@ std::string JudgeSend(const Case& c, const mp::MpSend& m, int rc, uint64_t took)
   }
   const bool whole = caps.framing == Framing::kMessage || c.script.writers > 1;
   if (rc == -EAGAIN && !m.blocking) return "";
+  if (rc != 0 && m.blocking) {
+    return absl::StrFormat("a blocking send (timeout -1) of %d bytes gave %s%s: -1 waits for room",
+                           m.size, props::Errno(rc),
+                           took > 0 ? absl::StrFormat(" after taking %d bytes", took) : "");
+  }
   if (rc != 0) return absl::StrFormat("expected the send to be taken, got %s", props::Errno(rc));
   if (caps.model == ModelClass::kCounter) {
     return took == 8 ? "" : absl::StrFormat("expected the value (8 bytes) added, %d taken", took);
@@ -78,7 +83,9 @@ std::string Send(const Case& c, End& end, uint32_t w, uint64_t k) {
     // A byte stream may take a blocking send in pieces.
   } while (rc == 0 && m.blocking && took < m.size && c.script.caps.framing == Framing::kStream &&
            took > 0);
-  c.shared->Publish(w, k, rc == 0 ? static_cast<int64_t>(took) : -1, rc);
+  // What a byte stream took before an error has gone out: the reader is
+  // owed it, and only it.
+  c.shared->Publish(w, k, rc == 0 || took > 0 ? static_cast<int64_t>(took) : -1, rc);
   return JudgeSend(c, m, rc, took);
 }
 

@@ -166,6 +166,14 @@ TEST_F(MultiProcessTest, SendThatNeverReturnsIsNamedBeforeTheDeadline) {
   EXPECT_THAT(r.message, Not(HasSubstr("deadline")));
 }
 
+// A blocking send that does not wait for room is named as the writer's
+// failure, with what it took, not as bytes the reader did not expect.
+TEST_F(MultiProcessTest, BlockingSendThatDoesNotWaitIsNamed) {
+  if (!Have("broken_send_never_waits")) GTEST_SKIP() << "pipe is not built here";
+  EXPECT_THAT(FailsWithin(20, "broken_send_never_waits", Sends(1, 4, 65537)),
+              HasSubstr("a blocking send (timeout -1) of 65537 bytes gave -EAGAIN after taking"));
+}
+
 TEST_F(MultiProcessTest, KilledWriterMeansEndOfStreamAfterWhatItSent) {
   for (const std::string name : {"pipe", "fifo", "socketpair_stream", "sysv_shm"}) {
     if (!Have(name)) continue;
