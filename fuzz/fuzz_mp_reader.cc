@@ -383,7 +383,8 @@ std::string MpReader::OnCode(int rc, uint64_t cap, bool blocking) {
 
 std::string MpReader::OnEnd() {
   if (ended_) return "";
-  if (!script_.caps.peer_close) return "end of stream, but the transport declares no peer_close";
+  // Without peer_close END may still come, once every writer has closed
+  // (plugin.h): the same checks.
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     if (shared_->StateOf(w) == kRunning) {
       return absl::StrFormat("end of stream while writer %d is still open (at step %d)", w,

@@ -14,7 +14,8 @@
 //                       at least one message
 //   count-bounded       never more than max_queued messages; exactly
 //                       max_queued when their payload leaves room (always
-//                       for empty messages)
+//                       for empty messages, which only a count bounds: a
+//                       channel bounded by bytes alone fills with 1 or more)
 //   reliable            the reader then gets every message taken, in order
 //   lossy               a subsequence of them; nothing owed
 //   no declared bound   skipped: nothing to check the refusal against
@@ -118,7 +119,9 @@ class BackpressureProperty final : public GenericProperty {
     uint64_t limit = 4096;
     if (c.max_message) limit = std::min(limit, c.max_message);
     if (c.capacity) limit = std::min(limit, std::max<uint64_t>(c.capacity / 4, 1));
-    const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
+    // Empty messages only against a count: capacity bounds payload, and an
+    // empty one has none (with IPCSPEC_EXACT_CAPACITY it always fits).
+    const uint64_t low = c.framing == Framing::kStream || c.max_queued == 0 ? 1 : 0;
     return rc::gen::exec([this, c, limit, low] {
       std::vector<Step> steps;
       if (c.capacity > 0 && *rc::gen::arbitrary<bool>()) steps.push_back(big_.Step(true));

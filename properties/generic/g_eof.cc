@@ -87,6 +87,9 @@ class EofProperty final : public GenericProperty {
                           end.reset();
                           flags.Raise(kClosed + w);
                           if (w == 1) flags.Raise(kStart);
+                          // Writer 1 closes first: an END the reader finds
+                          // once the last has closed came after every close.
+                          if (w == 1) traffic.Finished(0);
                           return "";
                         }});
     }

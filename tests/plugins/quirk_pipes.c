@@ -11,6 +11,12 @@
  *                      returns 0: STREAM, RELIABLE, ORDERED, MULTI_WRITER,
  *                      no PEER_CLOSE. Broken: declares PEER_CLOSE all the
  *                      same (G-PEER-CRASH).
+ *   QUIRK_KIND_QUIETEND  a plain pipe that reports end of stream once every
+ *                      writer has closed without promising it: STREAM,
+ *                      RELIABLE, ORDERED, MULTI_WRITER, no PEER_CLOSE
+ *                      (plugin.h allows END then). Broken: once data has
+ *                      come, reports END whenever the pipe is empty
+ *                      (G-MODEL).
  *   QUIRK_KIND_FRAMES  length-prefixed frames over a pipe: MESSAGE, a 4-byte
  *                      header per message (so 16384 empty messages fill the
  *                      64 KiB pipe), capacity 65532, max_message 4092 (a
@@ -28,6 +34,7 @@ typedef struct {
 typedef struct {
   int in, out, role; /* descriptors this end reads and writes; -1 if none */
   int keep;          /* NOEND: the reader's own write end of its pipe */
+  int had_data;      /* broken QUIETEND: a receive has returned data */
 } end;
 
 #if defined(QUIRK_KIND_DUPLEX)
@@ -45,6 +52,13 @@ typedef struct {
 #else
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER)
 #endif
+#define QK_MAX_MESSAGE 0
+#define QK_CAPACITY 65536
+#define QK_ATOMIC 4096
+#elif defined(QUIRK_KIND_QUIETEND)
+#define QK_FRAMING IPCSPEC_STREAM
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER)
 #define QK_MAX_MESSAGE 0
 #define QK_CAPACITY 65536
 #define QK_ATOMIC 4096
@@ -185,6 +199,11 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   if (e->in < 0) return -EBADF;
 #if defined(QUIRK_KIND_FRAMES)
   return frame_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
+#elif defined(QUIRK_KIND_QUIETEND) && defined(QUIRK_BROKEN)
+  const int rc = qk_pipe_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
+  if (rc == 0) e->had_data = 1;
+  /* the bug: once data came, an empty pipe is taken for the end */
+  return (rc == -EAGAIN || rc == -ETIMEDOUT) && e->had_data ? IPCSPEC_END : rc;
 #else
   return qk_pipe_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
 #endif
