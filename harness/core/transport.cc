@@ -96,17 +96,24 @@ namespace {
 
 constexpr size_t kErrLen = 512;
 
-// The buffer a plugin's send() reads from, at least `size` bytes. It grows
-// by doubling and never frees what it had: a transport that reads a buffer
-// after send() returned must read the poison left in it, not freed memory.
+// The buffer a plugin's send() reads from, at least `size` bytes. Two take
+// turns, so that a transport that reads a buffer at its next send (a copy
+// put off while the channel was full) finds the poison left in it, not the
+// next message. Each grows by doubling and never frees what it had: a
+// transport that reads one later still must read poison, not freed memory.
 std::byte* SendCopy(size_t size) {
-  thread_local std::vector<std::unique_ptr<std::byte[]>> kept;
-  thread_local size_t have = 0;
-  if (size > have || kept.empty()) {
-    have = std::max<size_t>(std::bit_ceil(std::max<size_t>(size, 1)), 4096);
-    kept.push_back(std::make_unique_for_overwrite<std::byte[]>(have));
+  struct Copies {
+    std::vector<std::unique_ptr<std::byte[]>> kept;
+    size_t have = 0;
+  };
+  thread_local Copies copies[2];
+  thread_local unsigned turn = 0;
+  Copies& c = copies[turn++ & 1u];
+  if (size > c.have || c.kept.empty()) {
+    c.have = std::max<size_t>(std::bit_ceil(std::max<size_t>(size, 1)), 4096);
+    c.kept.push_back(std::make_unique_for_overwrite<std::byte[]>(c.have));
   }
-  return kept.back().get();
+  return c.kept.back().get();
 }
 
 class AbiEnd : public End {
