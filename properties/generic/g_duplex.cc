@@ -7,7 +7,10 @@
 // and 32 KiB (less when capacity or max_queued is smaller), so a transport
 // buffers it while both ends are sending. The writer's end speaks first: the
 // reader's end starts its first batch once something has arrived (a
-// datagram reader answers the last sender, plugin.h).
+// datagram reader answers the last sender, plugin.h). In some examples
+// the two ends are two threads of one process (plugin.h allows a process
+// both ends, each used by its own thread), so a transport that keeps an
+// end's descriptors once per process, not once per end, crosses them.
 //
 // The oracle for each direction and capability class (generic/oracle.h):
 //   reliable + ordered  that direction's exact sequence, round by round
@@ -22,6 +25,7 @@
 //   realtime or not     alike: a lost marker costs one time unit
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
@@ -65,14 +69,18 @@ class DuplexProperty final : public GenericProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
+  // `together`: the other end is a sibling thread, which the watch board
+  // does not see, so waits for it are not published as waits for a peer.
   static std::string Play(std::unique_ptr<End>& end, const Capabilities& c, const Side& side,
                           bool speaks_first, const Waits& waits, SharedFlags& flags,
-                          const Deadline& deadline);
+                          const Deadline& deadline, bool together = false);
   static std::string ReceiveBatch(End& end, const Capabilities& c, const Side& side, size_t r,
                                   bool until_first, Expectation& e, const Waits& waits,
                                   SharedFlags& flags);
 
   const Param<uint64_t> rounds_{this, 0, "%s rounds", 1};
+  const YesNoParam together_{
+      this, 1, "the two ends are two threads of one process, each end its own: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(DuplexProperty, "G-DUPLEX");
 
@@ -87,6 +95,8 @@ rc::Gen<std::vector<Step>> DuplexProperty::Steps(const Transport& t) const {
     const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
     auto size = rc::gen::inRange<uint64_t>(low, std::max(low, size_limit) + 1);
     std::vector<Step> steps = {rounds_.Step(rounds)};
+    // In a third of the examples; shrinks to apart, which says nothing.
+    if (*rc::gen::inRange(0, 3) == 2) steps.push_back(together_.Step(true));
     for (uint32_t actor : {1u, 0u}) {
       // The writer's end sends at least once in the first round.
       const uint64_t n = *rc::gen::inRange<uint64_t>(actor == 1 ? 1 : 0, rounds * per_round + 1);
@@ -116,12 +126,30 @@ Verdict DuplexProperty::Run(const Transport& t, const Scenario& s, const CaseEnv
   Actor reader{"reader's end", Role::kReader, [&](std::unique_ptr<End>& end) {
                  return Play(end, c, reader_side, false, waits, flags, deadline);
                }};
+  if (together_.Of(s)) {
+    // A failed end lets the other go on (to its own failure or the end).
+    auto play = [&](std::unique_ptr<End>& end, const Side& side, std::string_view who) {
+      std::string e = Play(end, c, side, side.send_id == kForward, waits, flags, deadline, true);
+      if (e.empty()) return e;
+      for (size_t r = 0; r < rounds; ++r) flags.Raise(Done(r, side.recv_id));
+      return absl::StrCat(std::string(who), ": ", e);
+    };
+    Actor both{"both ends' process", Role::kReader, nullptr};
+    both.ends = {{0, Role::kReader}, {0, Role::kWriter, /*own_thread=*/true}};
+    both.with_ends = [&](std::vector<std::unique_ptr<End>>& ends) {
+      return play(ends[0], reader_side, "reader's end");
+    };
+    both.in_thread = [&](std::unique_ptr<End>& end) {
+      return play(end, writer_side, "writer's end");
+    };
+    return RunActors(t, env, {both});
+  }
   return RunActors(t, env, {writer, reader});
 }
 
 std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabilities& c,
                                  const Side& side, bool speaks_first, const Waits& waits,
-                                 SharedFlags& flags, const Deadline& deadline) {
+                                 SharedFlags& flags, const Deadline& deadline, bool together) {
   End& end = *end_ptr;
   const bool lossy = !c.reliable;
   const Sent marker = MarkerOf(side.send_id, c);
@@ -147,9 +175,9 @@ std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabiliti
       return "";
     }
     // The other end has all of this round before the next begins.
-    for (int k = 0;
-         !flags.WaitFor(Done(r, side.send_id),
-                        lossy ? Deadline::After(absl::Milliseconds(waits.quiet_ms)) : deadline);
+    for (int k = 0; !flags.WaitFor(
+             Done(r, side.send_id),
+             lossy ? Deadline::After(absl::Milliseconds(waits.quiet_ms)) : deadline, !together);
          ++k) {
       if (!lossy || k >= kMaxIdle) return lossy ? "" : "the other end never finished the round";
       end.Send(marker_bytes, &n, waits.deliver_ms);

@@ -233,19 +233,23 @@ bool SharedFlags::IsRaised(size_t i) const {
   return f->load() != 0;
 }
 
-bool SharedFlags::WaitFor(size_t i, const Deadline& d) const {
+bool SharedFlags::WaitFor(size_t i, const Deadline& d, bool watched) const {
   auto* f = reinterpret_cast<std::atomic<uint32_t>*>(
       static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
   if (f->load() != 0) return true;
-  WatchedCall watched = WatchedCall::PeerWait("wait for a flag");
-  while (f->load() == 0) {
-    int ms = d.RemainingMs();
-    if (ms == 0) return false;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAIT, 0, ms < 0 ? nullptr : &ts,
-              nullptr, 0);
-  }
-  return true;
+  auto wait = [&] {
+    while (f->load() == 0) {
+      int ms = d.RemainingMs();
+      if (ms == 0) return false;
+      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+      ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAIT, 0, ms < 0 ? nullptr : &ts,
+                nullptr, 0);
+    }
+    return true;
+  };
+  if (!watched) return wait();
+  WatchedCall published = WatchedCall::PeerWait("wait for a flag");
+  return wait();
 }
 
 std::atomic<uint64_t>& SharedFlags::Counter(size_t i) const {

@@ -90,8 +90,10 @@ class SharedFlags {
   explicit SharedFlags(size_t count = 8);
   void Raise(size_t i);
   bool IsRaised(size_t i) const;
-  // Waits for flag i with futex wake-ups; false at the deadline.
-  bool WaitFor(size_t i, const Deadline& d) const;
+  // Waits for flag i with futex wake-ups; false at the deadline. Published
+  // on the watch board as a wait for a peer, unless `watched` is false (a
+  // thread waiting for a sibling thread, which the board does not see).
+  bool WaitFor(size_t i, const Deadline& d, bool watched = true) const;
   // A shared counter, for progress between participants.
   std::atomic<uint64_t>& Counter(size_t i) const;
 

@@ -33,6 +33,8 @@ class BrokenEnd;
 // receives go through, as a plugin that keeps its descriptor in a static
 // would (the first writer opened, the last reader opened).
 BrokenEnd* g_static_end[2] = {nullptr, nullptr};
+// Bug::kOneSender: the end this process opened last, which every send uses.
+BrokenEnd* g_sender = nullptr;
 // Bug::kStaticAfterDestroy: a channel of this process was destroyed.
 bool g_destroyed_once = false;
 // Bug::kOneLock: the lock every call of the process takes.
@@ -50,8 +52,10 @@ class BrokenEnd : public End {
         (bug == Bug::kStaticReader && role == Role::kReader)) {
       kept = this;
     }
+    if (bug == Bug::kOneSender) g_sender = this;
   }
   ~BrokenEnd() override {
+    if (g_sender == this) g_sender = nullptr;
     for (BrokenEnd*& kept : g_static_end) {
       if (kept == this) kept = nullptr;
     }
@@ -69,6 +73,9 @@ class BrokenEnd : public End {
       ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
     }
     if (bug_ == Bug::kSigpipeIgnored) ::signal(SIGPIPE, SIG_IGN);  // the bug: never put back
+    if (bug_ == Bug::kOneSender && g_sender != nullptr && g_sender != this) {
+      return g_sender->inner_->Send(buf, sent, timeout_ms);  // the bug: out of the other end
+    }
     if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kWriter)];
         bug_ == Bug::kStaticWriter && kept != nullptr && kept != this) {
       return kept->inner_->Send(buf, sent, timeout_ms);
@@ -587,6 +594,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       // No declared capacity: the writers' and readers' processes go round
       // by round without lock-step.
       {"broken_static_writer_stream", "unix_stream", Bug::kStaticWriter, "G-INDEPENDENT"},
+      {"broken_one_sender", "socketpair_stream", Bug::kOneSender, "G-DUPLEX"},
       {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
       {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
       {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},

@@ -54,6 +54,8 @@ enum class Bug {
                         // (on another channel) sends through its first
   kStaticReader,        // keeps the reader's end in a static that each open overwrites: a
                         // process's first reader end receives through its last
+  kOneSender,           // every send goes out of the end the process opened last: with both
+                        // ends of a duplex channel in one process, replies go the wrong way
   kStaticAfterDestroy,  // destroy() closes a descriptor kept in a static, which the ends of
                         // the next channel made by that process still use (-EBADF)
   kHeapPerSend,         // every send copies its message into a frame it never frees
