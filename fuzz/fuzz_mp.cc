@@ -139,12 +139,14 @@ std::string BlockingReceive(const Case& c, MpReader& model, End& end, std::span<
       continue;
     }
     const bool wait = owed || (peer_close && !model.quiet());
+    // Owed only a send still in flight (asked again after the receive: the
+    // writer may have published meanwhile).
+    auto in_flight_only = [&] { return owed && !model.Pending() && !finished; };
     size_t n = 0;
-    const bool in_flight_only = owed && !model.Pending() && !finished;
-    const int rc = end.Recv(buf, &n, unbounded && in_flight_only ? -1 : wait ? c.hang_ms : 0);
+    const int rc = end.Recv(buf, &n, unbounded && in_flight_only() ? -1 : wait ? c.hang_ms : 0);
     if (rc == 0) return model.OnData(buf.first(std::min(n, buf.size())));
     // A writer slow to get into its send owes nothing yet.
-    if (rc == -ETIMEDOUT && owed && !model.Pending() && !finished) {
+    if (rc == -ETIMEDOUT && in_flight_only()) {
       unbounded = true;
       continue;
     }

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
@@ -192,26 +193,14 @@ class BackpressureProperty final : public GenericProperty {
   // the room the reader makes (a byte stream may take it in pieces).
   static std::string SendBlocking(End& end, const Capabilities& c, uint64_t size, uint64_t msg,
                                   SharedFlags& flags) {
-    const std::vector<std::byte> data = Payload(kFillWriter, msg, size);
     flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
     flags.Raise(kBlocking);
-    size_t took = 0;
-    int rc = 0;
-    do {
-      size_t n = 0;
-      rc = end.Send(std::span(data).subspan(took), &n, -1);
-      if (rc == 0) took += n;
-    } while (rc == 0 && took > 0 && took < size && c.framing == Framing::kStream);
+    const std::string e = SendAll(end, {kFillWriter, msg, size}, c.framing, -1);
     flags.Raise(kBlockingDone);
-    if (rc == 0 && took == size) return "";
-    const std::string what = absl::StrFormat(
-        "a blocking send (timeout -1) of %d bytes into the channel the non-blocking sends filled",
-        size);
-    if (rc != 0) {
-      return absl::StrFormat("%s gave %s%s: -1 waits for the room a receive makes", what, Errno(rc),
-                             took > 0 ? absl::StrFormat(" after %d bytes", took) : "");
-    }
-    return absl::StrFormat("%s took %d bytes", what, took);
+    if (e.empty()) return e;
+    return absl::StrCat(
+        "a blocking send (timeout -1) into the channel the non-blocking sends filled: ", e,
+        ": -1 waits for the room a receive makes");
   }
 
   // Non-blocking sends of `size` bytes until one is refused.

@@ -95,8 +95,8 @@ rc::Gen<std::vector<Step>> DuplexProperty::Steps(const Transport& t) const {
     const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
     auto size = rc::gen::inRange<uint64_t>(low, std::max(low, size_limit) + 1);
     std::vector<Step> steps = {rounds_.Step(rounds)};
-    // In a third of the examples; shrinks to apart, which says nothing.
-    if (*rc::gen::inRange(0, 3) == 2) steps.push_back(together_.Step(true));
+    // Only when together: apart, the usual case, says nothing.
+    if (*OneInThree()) steps.push_back(together_.Step(true));
     for (uint32_t actor : {1u, 0u}) {
       // The writer's end sends at least once in the first round.
       const uint64_t n = *rc::gen::inRange<uint64_t>(actor == 1 ? 1 : 0, rounds * per_round + 1);

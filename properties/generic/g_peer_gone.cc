@@ -71,9 +71,13 @@ std::string SendsAfterClose(End& end, uint64_t size, int deliver_ms, absl::Durat
   std::vector<std::byte> buf(size, std::byte{2});
   constexpr int kLater = 7;
   uint64_t taken = 0;
-  absl::Duration pause = grace / 128;
+  absl::Duration pause = grace / 128, waited;
   for (int i = 0; i <= kLater; ++i) {
-    if (i > 0) absl::SleepFor(pause), pause *= 2;
+    if (i > 0) {
+      absl::SleepFor(pause);
+      waited += pause;
+      pause *= 2;
+    }
     size_t n = 0;
     const int rc = end.Send(buf, &n, deliver_ms);
     if (PipeLike(rc)) return "";
@@ -86,8 +90,7 @@ std::string SendsAfterClose(End& end, uint64_t size, int deliver_ms, absl::Durat
       "%d sends of %d bytes after the reader closed, the last %s after the first, were all "
       "taken (%d bytes lost): PEER_CLOSE promises -EPIPE once the reader's end is closed, and "
       "the transport had still not learned of the close",
-      kLater + 1, size,
-      absl::FormatDuration(absl::Trunc(pause - grace / 128, absl::Milliseconds(1))), taken);
+      kLater + 1, size, absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(1))), taken);
 }
 
 class PeerGoneProperty final : public GenericProperty {

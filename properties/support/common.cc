@@ -124,6 +124,10 @@ uint64_t SizeLimit(const Capabilities& c) {
   return std::min<uint64_t>(limit, 1 << 20);
 }
 
+rc::Gen<bool> OneInThree() {
+  return rc::gen::map(rc::gen::inRange(0, 3), [](int x) { return x == 2; });
+}
+
 rc::Gen<uint64_t> EdgeSize(const Capabilities& c) {
   const uint64_t limit = SizeLimit(c);
   std::vector<uint64_t> edges = {0, 1, 2, PIPE_BUF - 1, PIPE_BUF, PIPE_BUF + 1};

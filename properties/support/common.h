@@ -64,6 +64,10 @@ uint64_t SizeLimit(const Capabilities& c);
 rc::Gen<uint64_t> EdgeSize(const Capabilities& c);
 // Receive buffer sizes for a byte stream: 1, odd sizes, page sizes, large.
 rc::Gen<uint64_t> ChunkSize();
+// True in a third of the examples, shrinking to false (inRange shrinks
+// towards 0; weightedElement does not shrink): for a costly or unusual
+// variant of a property.
+rc::Gen<bool> OneInThree();
 
 // One expected message.
 struct Sent {
