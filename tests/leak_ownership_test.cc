@@ -82,6 +82,13 @@ class LeakProperty : public props::NamedProperty {
         ::mkdir((env.scratch_dir + "/left-dir").c_str(), 0700);
         ::mkfifo((env.scratch_dir + "/left-dir/inner").c_str(), 0600);
         break;
+      case 8: {  // a child that has ended and is never reaped
+        const pid_t kid = ::fork();
+        if (kid == 0) ::_exit(0);
+        siginfo_t info;  // waits for its end without reaping it (WNOWAIT)
+        ::waitid(P_PID, static_cast<id_t>(kid), &info, WEXITED | WNOWAIT);
+        break;
+      }
     }
     return Verdict::Pass();
   }
@@ -99,7 +106,8 @@ void ExpectEveryKindCaught(CaseRunner& runner) {
                         "SysV shared memory segment id",
                         "SysV semaphore set id",
                         "POSIX message queue /ipcspec-leak-",
-                        "/left-dir"};
+                        "/left-dir",
+                        "a zombie: it ended and was never reaped"};
   for (uint64_t kind = 0; kind < std::size(want); ++kind) {
     CaseResult r = runner.Run({"T-LEAK", "pipe", {Step::Param(0, kind)}});
     EXPECT_EQ(r.outcome, Outcome::kLeaked) << kind << ": " << r.message;

@@ -164,6 +164,34 @@ TEST(CapabilityFlagsTest, StreamsAreOrderedAndFlagsMustFit) {
   EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("SHORT_RECV"));
 }
 
+TEST(CapabilityFlagsTest, ACounterIsMessagesOfEightBytesSummed) {
+  ipcspec_caps abi{};
+  abi.framing = IPCSPEC_MESSAGE;
+  abi.flags = IPCSPEC_RELIABLE | IPCSPEC_MULTI_WRITER | IPCSPEC_COUNTER;
+  abi.max_message = 8;
+  abi.atomic_write = 8;
+  const Capabilities c = Capabilities::FromAbi(abi);
+  EXPECT_EQ(c.model, ModelClass::kCounter);
+  EXPECT_EQ(c.Contradiction(), "");
+  EXPECT_EQ(c.ToAbi().flags, abi.flags);
+  abi.flags &= ~IPCSPEC_COUNTER;  // without the flag: a queue of 8-byte messages
+  EXPECT_EQ(Capabilities::FromAbi(abi).model, ModelClass::kUnordered);
+  abi.flags |= IPCSPEC_COUNTER;
+  abi.max_message = 16;
+  EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("8-byte values"));
+  abi.max_message = 8;
+  for (uint32_t extra : {IPCSPEC_ORDERED, IPCSPEC_SHORT_RECV_KEEPS}) {
+    abi.flags |= extra;
+    EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("a counter sums")) << extra;
+    abi.flags &= ~extra;
+  }
+  abi.max_queued = 4;
+  EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("max_queued"));
+  abi.max_queued = 0;
+  abi.framing = IPCSPEC_STREAM;
+  EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("does not fit"));
+}
+
 // Every G-* property's file opens with its oracle for each capability class
 // that issue 12 lists (properties/generic/g_<name>.cc: G-MULTI-WRITER is
 // g_multi_writer.cc).

@@ -28,6 +28,7 @@ namespace ipcspec {
 namespace {
 
 using ::testing::AnyOf;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -279,6 +280,29 @@ TEST_F(PluginTest, RecvPastItsBufferIsACrashThatSaysSo) {
               HasSubstr("plugin transport plugin_overrun: recv() into a "))
       << result;
   EXPECT_THAT(r.out, HasSubstr("wrote past its end"));
+}
+
+// A recv() that returns its byte count, as read(2) does, would read as an
+// error code (or, for one byte, as the end of the stream); one that counts
+// more bytes than its buffer holds would be cut down unseen. Both are
+// breaches of the contract, reported as a crash that names them.
+TEST_F(PluginTest, RecvThatReturnsItsByteCountIsACrashThatSaysSo) {
+  const nlohmann::json result = RunOneFailing(IPCSPEC_PLUGIN_RETURNS_COUNT, "plugin_returns_count");
+  EXPECT_EQ(result["outcome"], "crashed") << result;
+  // A one-byte receive returns 1, IPCSPEC_END, with *received = 1.
+  EXPECT_THAT(result["output"].get<std::string>(),
+              AnyOf(HasSubstr(", which is not 0, IPCSPEC_END (1) or a negative errno (a byte "
+                              "count goes in *received"),
+                    HasSubstr("recv() returned IPCSPEC_END with *received = 1")))
+      << result;
+}
+
+TEST_F(PluginTest, RecvThatCountsMoreThanItsBufferIsACrashThatSaysSo) {
+  const nlohmann::json result = RunOneFailing(IPCSPEC_PLUGIN_COUNTS_QUEUED, "plugin_counts_queued");
+  EXPECT_EQ(result["outcome"], "crashed") << result;
+  EXPECT_THAT(result["output"].get<std::string>(),
+              ContainsRegex("recv\\(\\) reported [0-9]+ bytes received into a [0-9]+-byte buffer"))
+      << result;
 }
 
 // send()'s buffer is const: an encoding done in place and never undone

@@ -261,5 +261,36 @@ TEST(HangPluginTest, PluginRecvThatNeverReturnsIsATimeoutWithDiagnosisAndShrinks
   ::unlink(json.c_str());
 }
 
+// create() and open() take no timeout and must return at once: one that
+// never does is named a grace after it began, in the case process (which
+// makes the channels) or in the participant that opens.
+TEST(HangPluginTest, PluginCreateOrOpenThatNeverReturnsIsNamed) {
+  struct Want {
+    const char* plugin;
+    const char* transport;
+    const char* message;
+  };
+  for (const Want& w :
+       {Want{IPCSPEC_PLUGIN_HANG_IN_CREATE, "plugin_hang_in_create",
+             "the case process blocked in create\\(\\) \\(no timeout: it must return at once\\) "
+             "for .*; kernel: .*"},
+        Want{IPCSPEC_PLUGIN_HANG_IN_OPEN, "plugin_hang_in_open",
+             "reader blocked in open\\(\\) \\(no timeout: it must return at once\\) .*"}}) {
+    const std::string json = ::testing::TempDir() + "/watchdog-quick.json";
+    testing::Ran r =
+        testing::RunCommand({IPCSPEC_BINARY, "run", absl::StrCat("--plugin=", w.plugin),
+                             absl::StrCat("--transport=", w.transport), "--property=G-ORDER",
+                             "--hang-grace=300ms", "--jobs=1", absl::StrCat("--json=", json)});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    std::ifstream in(json);
+    nlohmann::json report = nlohmann::json::parse(in);
+    ASSERT_EQ(report["results"].size(), 1u);
+    const nlohmann::json& result = report["results"][0];
+    EXPECT_EQ(result["outcome"], "timeout") << w.transport;
+    EXPECT_THAT(result["message"].get<std::string>(), MatchesRegex(w.message)) << w.transport;
+    ::unlink(json.c_str());
+  }
+}
+
 }  // namespace
 }  // namespace ipcspec

@@ -55,7 +55,7 @@ std::vector<std::string> KillStrays() {
     if (kids.empty()) break;
     for (pid_t p : kids) {
       if (seen.insert(p).second) {
-        strays.push_back(absl::StrFormat("process %d (%s)", p, CommOf(p)));
+        strays.push_back(DescribeProcess(p));
       }
       ::kill(p, SIGKILL);
     }

@@ -132,6 +132,18 @@ std::string CommOf(pid_t pid) {
   return std::getline(in, comm) ? comm : "?";
 }
 
+std::string DescribeProcess(pid_t pid) {
+  // /proc/PID/stat: "pid (comm) S ...": the state follows the last ')'.
+  std::ifstream in(absl::StrFormat("/proc/%d/stat", pid));
+  std::string stat;
+  std::getline(in, stat);
+  const size_t paren = stat.rfind(')');
+  const bool zombie =
+      paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'Z';
+  return absl::StrFormat("process %d (%s%s)", pid, CommOf(pid),
+                         zombie ? ", a zombie: it ended and was never reaped" : "");
+}
+
 int PidfdOpen(pid_t pid) {
   long fd = ::syscall(SYS_pidfd_open, pid, 0);
   return fd < 0 ? -errno : static_cast<int>(fd);

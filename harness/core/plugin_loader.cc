@@ -76,7 +76,7 @@ absl::Status ValidateAbiTransport(const ipcspec_transport* t) {
   const uint32_t known = IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER |
                          IPCSPEC_PEER_CLOSE | IPCSPEC_EXACT_CAPACITY | IPCSPEC_SHORT_RECV_KEEPS |
                          IPCSPEC_SHORT_RECV_DROPS | IPCSPEC_CLOSE_ONLY | IPCSPEC_POLLED |
-                         IPCSPEC_ONE_END_PER_PROCESS;
+                         IPCSPEC_ONE_END_PER_PROCESS | IPCSPEC_COUNTER;
   if (c.flags & ~known) {
     return absl::InvalidArgumentError(
         absl::StrFormat("caps.flags has unknown bits 0x%x", c.flags & ~known));

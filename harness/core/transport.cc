@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/util.h"
+#include "ipcspec/watch.h"
 
 namespace ipcspec {
 
@@ -27,7 +28,8 @@ ipcspec_caps Capabilities::ToAbi() const {
             (short_recv == ShortRecv::kDrops ? IPCSPEC_SHORT_RECV_DROPS : 0u) |
             (peer_close && !end_on_death ? IPCSPEC_CLOSE_ONLY : 0u) |
             (realtime ? 0u : IPCSPEC_POLLED) |
-            (one_end_per_process ? IPCSPEC_ONE_END_PER_PROCESS : 0u);
+            (one_end_per_process ? IPCSPEC_ONE_END_PER_PROCESS : 0u) |
+            (model == ModelClass::kCounter ? IPCSPEC_COUNTER : 0u);
   c.max_message = max_message;
   c.capacity = capacity;
   c.atomic_write = atomic_write;
@@ -46,9 +48,10 @@ Capabilities Capabilities::FromAbi(const ipcspec_caps& c) {
   caps.peer_close = (c.flags & IPCSPEC_PEER_CLOSE) != 0;
   caps.end_on_death = (c.flags & IPCSPEC_CLOSE_ONLY) == 0;
   caps.named = false;
-  caps.model = caps.framing == Framing::kStream
-                   ? ModelClass::kByteStream
-                   : (caps.ordered ? ModelClass::kFifoQueue : ModelClass::kUnordered);
+  caps.model = (c.flags & IPCSPEC_COUNTER)        ? ModelClass::kCounter
+               : caps.framing == Framing::kStream ? ModelClass::kByteStream
+               : caps.ordered                     ? ModelClass::kFifoQueue
+                                                  : ModelClass::kUnordered;
   caps.max_message = c.max_message;
   caps.capacity = c.capacity;
   caps.atomic_write = c.atomic_write;
@@ -86,6 +89,18 @@ std::string Capabilities::Contradiction() const {
   if (framing == Framing::kStream && short_recv != ShortRecv::kEither) {
     why.push_back("a short receive of a byte stream takes what fits: SHORT_RECV needs messages");
   }
+  if (model == ModelClass::kCounter) {
+    if (max_message != 8) {
+      why.push_back(
+          absl::StrCat("a counter takes 8-byte values, but max_message is ", max_message));
+    }
+    if (ordered && framing == Framing::kMessage)
+      why.push_back("a counter sums: ORDERED does not apply");
+    if (max_queued > 0) why.push_back("a counter sums: max_queued does not apply");
+    if (short_recv != ShortRecv::kEither) {
+      why.push_back("a counter sums: SHORT_RECV does not apply (a short buffer gives -EINVAL)");
+    }
+  }
   if (!peer_close && !end_on_death) {
     why.push_back("CLOSE_ONLY qualifies PEER_CLOSE, which is not set");
   }
@@ -119,7 +134,10 @@ std::byte* SendCopy(size_t size) {
 class AbiEnd : public End {
  public:
   AbiEnd(const ipcspec_transport* t, void* end) : t_(t), end_(end) {}
-  ~AbiEnd() override { t_->close(end_); }
+  ~AbiEnd() override {
+    WatchedCall call = WatchedCall::Quick("close");
+    t_->close(end_);
+  }
   // The plugin sends from a copy of the harness's own. The buffer is const
   // to send(): one that changes (an encoding done in place) is reported as
   // a crash that says so, and once send() has returned the copy is
@@ -129,6 +147,7 @@ class AbiEnd : public End {
     std::byte* const copy = SendCopy(buf.size());
     if (!buf.empty()) std::memcpy(copy, buf.data(), buf.size());
     const int rc = t_->send(end_, copy, buf.size(), sent, timeout_ms);
+    if (rc > 0) BadReturnAbort("send", rc, "0 or a negative errno");
     if (!buf.empty()) {
       if (std::memcmp(copy, buf.data(), buf.size()) != 0) WroteInputAbort(buf, copy, rc);
       std::memset(copy, static_cast<int>(kSentBufferPoison), buf.size());
@@ -148,6 +167,19 @@ class AbiEnd : public End {
     if (const size_t at = FirstChanged(bounce + buf.size()); at < kGuard) {
       OverrunAbort(buf.size(), at, rc);
     }
+    if (rc > 0 && rc != kEnd) BadReturnAbort("recv", rc, "0, IPCSPEC_END (1) or a negative errno");
+    if (rc == kEnd && *received > 0) {
+      ContractAbort(absl::StrFormat(
+          "recv() returned IPCSPEC_END with *received = %d: the end of the stream carries no "
+          "data (a byte count returned as read(2) returns it?)",
+          *received));
+    }
+    if (rc == 0 && *received > buf.size()) {
+      ContractAbort(absl::StrFormat(
+          "recv() reported %d bytes received into a %d-byte buffer (it must count what it "
+          "wrote into the buffer, not the message's length)",
+          *received, buf.size()));
+    }
     if (const size_t n = std::min(*received, buf.size()); n > 0) std::memcpy(buf.data(), bounce, n);
     return rc;
   }
@@ -165,27 +197,36 @@ class AbiEnd : public End {
     }
     return kGuard;
   }
-  [[noreturn]] void OverrunAbort(size_t cap, size_t at, int rc) const {
-    const std::string what = absl::StrFormat(
-        "ipcspec: plugin transport %s: recv() into a %d-byte buffer wrote past its end (byte %d "
-        "after it changed; recv returned %d)\n",
-        t_->name, cap, at, rc);
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, what.data(), what.size());
+  // A breach of the contract that no property could name: said on stderr,
+  // which the report carries, before the process aborts (outcome crashed).
+  [[noreturn]] void ContractAbort(const std::string& what) const {
+    const std::string line = absl::StrFormat("ipcspec: plugin transport %s: %s\n", t_->name, what);
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
     std::abort();
+  }
+  [[noreturn]] void OverrunAbort(size_t cap, size_t at, int rc) const {
+    ContractAbort(absl::StrFormat(
+        "recv() into a %d-byte buffer wrote past its end (byte %d after it changed; recv "
+        "returned %d)",
+        cap, at, rc));
+  }
+  // A positive return that is not IPCSPEC_END: a byte count returned as
+  // read(2) returns it, most likely, which the callers would otherwise take
+  // for an error code (or, for 1, for the end of the stream).
+  [[noreturn]] void BadReturnAbort(const char* call, int rc, const char* allowed) const {
+    ContractAbort(absl::StrFormat(
+        "%s() returned %d, which is not %s (a byte count goes in *%s, not in the return)", call, rc,
+        allowed, std::string_view(call) == "send" ? "sent" : "received"));
   }
 
   [[noreturn]] void WroteInputAbort(std::span<const std::byte> want, const std::byte* got,
                                     int rc) const {
     size_t at = 0;
     while (at < want.size() && want[at] == got[at]) ++at;
-    const std::string what = absl::StrFormat(
-        "ipcspec: plugin transport %s: send() wrote into the %d-byte buffer it was given to send "
-        "(byte %d changed from 0x%02x to 0x%02x; send returned %d): the buffer is const, the "
-        "caller's to reuse\n",
-        t_->name, want.size(), at, static_cast<unsigned>(want[at]), static_cast<unsigned>(got[at]),
-        rc);
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, what.data(), what.size());
-    std::abort();
+    ContractAbort(absl::StrFormat(
+        "send() wrote into the %d-byte buffer it was given to send (byte %d changed from 0x%02x "
+        "to 0x%02x; send returned %d): the buffer is const, the caller's to reuse",
+        want.size(), at, static_cast<unsigned>(want[at]), static_cast<unsigned>(got[at]), rc));
   }
 
   const ipcspec_transport* t_;
@@ -197,15 +238,23 @@ class AbiChannel : public Channel {
   AbiChannel(const ipcspec_transport* t, void* ch) : t_(t), ch_(ch) {}
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
     char err[kErrLen] = "";
-    void* end = t_->open(ch_, static_cast<int>(role), err, sizeof err);
+    void* end = nullptr;
+    {
+      WatchedCall call = WatchedCall::Quick("open");
+      end = t_->open(ch_, static_cast<int>(role), err, sizeof err);
+    }
     if (end == nullptr) {
       return absl::UnavailableError(
           absl::StrFormat("%s: open: %s", t_->name, err[0] ? err : "failed"));
     }
     return std::make_unique<AbiEnd>(t_, end);
   }
-  void Detach() override { t_->detach(ch_); }
+  void Detach() override {
+    WatchedCall call = WatchedCall::Quick("detach");
+    t_->detach(ch_);
+  }
   absl::Status Destroy() override {
+    WatchedCall call = WatchedCall::Quick("destroy");
     t_->destroy(ch_);
     return absl::OkStatus();
   }
@@ -224,7 +273,11 @@ class AbiTransport : public Transport {
   const Capabilities& caps() const override { return caps_; }
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& scratch) const override {
     char err[kErrLen] = "";
-    void* ch = t_->create(scratch.c_str(), err, sizeof err);
+    void* ch = nullptr;
+    {
+      WatchedCall call = WatchedCall::Quick("create");
+      ch = t_->create(scratch.c_str(), err, sizeof err);
+    }
     if (ch == nullptr) {
       return absl::UnavailableError(
           absl::StrFormat("%s: create: %s", t_->name, err[0] ? err : "failed"));

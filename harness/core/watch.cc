@@ -22,7 +22,13 @@
 
 namespace ipcspec {
 
-enum SlotState : uint32_t { kIdle = 0, kBounded = 1, kUnbounded = 2, kPeerWait = 3 };
+enum SlotState : uint32_t {
+  kIdle = 0,
+  kBounded = 1,
+  kUnbounded = 2,
+  kPeerWait = 3,
+  kQuickCall = 4
+};
 
 struct alignas(64) Slot {
   std::atomic<uint32_t> state{kIdle};
@@ -58,6 +64,10 @@ WatchBoard::Shared* g_board = nullptr;  // in a participant: its case's board
 // thread of a participant, such as G-INTEGRITY's writer thread, is not watched).
 thread_local Slot* g_slot = nullptr;
 int g_wake_fd = -1;
+// The case process (SetCaseBoard) and, once claimed, the slot its quick
+// calls publish in between participants (WatchedCall::Quick).
+pid_t g_case_pid = 0;
+size_t g_maker_slot = WatchBoard::kSlots;
 
 int64_t NowNs() {
   struct timespec ts;
@@ -118,6 +128,7 @@ std::string Seconds(int64_t ns) { return absl::StrFormat("%.1f s", ns / 1e9); }
 
 std::string DescribeOp(const SlotView& v) {
   if (v.state == kPeerWait) return absl::StrCat(v.call, " (waiting for a peer)");
+  if (v.state == kQuickCall) return absl::StrCat(v.call, "() (no timeout: it must return at once)");
   if (v.timeout_ms < 0) return absl::StrCat(v.call, "(no timeout)");
   return absl::StrFormat("%s(timeout %d ms)", v.call, v.timeout_ms);
 }
@@ -126,10 +137,25 @@ std::string DescribeOp(const SlotView& v) {
 
 void SetHangGrace(absl::Duration grace) { g_grace = grace; }
 WatchBoard* CaseBoard() { return g_case_board; }
-void SetCaseBoard(WatchBoard* board) { g_case_board = board; }
+void SetCaseBoard(WatchBoard* board) {
+  g_case_board = board;
+  g_case_pid = ::getpid();
+  g_maker_slot = WatchBoard::kSlots;
+}
 absl::Duration HangGrace() { return g_grace; }
 
-WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
+WatchedCall::WatchedCall(const char* call, int timeout_ms, Kind kind) {
+  const bool peer_wait = kind == kPeer;
+  // The case process's main thread outside any participant: its own slot.
+  if (g_slot == nullptr && kind == kQuick && g_case_board != nullptr && ::getpid() == g_case_pid &&
+      ::gettid() == g_case_pid) {
+    if (g_maker_slot >= WatchBoard::kSlots) g_maker_slot = g_case_board->Claim();
+    if (g_maker_slot < WatchBoard::kSlots) {
+      g_case_board->Register(g_maker_slot, g_case_pid, "the case process");
+      g_case_board->Attach(g_maker_slot);
+      own_slot_ = true;
+    }
+  }
   Slot* s = g_slot;
   if (s == nullptr) return;
   active_ = true;
@@ -138,8 +164,9 @@ WatchedCall::WatchedCall(const char* call, int timeout_ms, bool peer_wait) {
   s->timeout_ms = timeout_ms;
   s->start_ns = now;
   std::strncpy(s->call, call, sizeof s->call - 1);
-  if (!peer_wait) s->steps.fetch_add(1, std::memory_order_relaxed);
+  if (kind == kTransport) s->steps.fetch_add(1, std::memory_order_relaxed);
   s->state.store(peer_wait        ? kPeerWait
+                 : kind == kQuick ? kQuickCall
                  : timeout_ms < 0 ? kUnbounded
                                   : kBounded,
                  std::memory_order_release);
@@ -171,6 +198,11 @@ WatchedCall::~WatchedCall() {
   // not blocked.
   s->state.store(kIdle, std::memory_order_release);
   s->seq.fetch_add(1, std::memory_order_acq_rel);
+  if (own_slot_) {  // the case process is watched only while its call lasts
+    g_case_board->Release(g_maker_slot);
+    g_slot = nullptr;
+    g_board = nullptr;
+  }
 }
 
 namespace {
@@ -319,10 +351,11 @@ std::string WatchBoard::Doing(const Watched& w) const {
   // it, and the participant's own transport calls (a property's actors may
   // make several for one step, or some before any).
   const std::string at = v->step >= 0 ? absl::StrFormat(" at step %d", v->step + 1) : "";
-  const std::string which = v->state == kPeerWait
-                                ? absl::StrFormat("after %d transport calls", v->steps)
-                                : absl::StrFormat("its transport call %d", v->steps);
-  return absl::StrFormat("%s blocked in %s%s (%s) for %s; kernel: %s", w.name, DescribeOp(*v), at,
+  const std::string which = v->state == kQuickCall ? ""
+                            : v->state == kPeerWait
+                                ? absl::StrFormat(" (after %d transport calls)", v->steps)
+                                : absl::StrFormat(" (its transport call %d)", v->steps);
+  return absl::StrFormat("%s blocked in %s%s%s for %s; kernel: %s", w.name, DescribeOp(*v), at,
                          which, Seconds(NowNs() - v->start_ns), DescribeKernelWait(w.pid));
 }
 
@@ -355,7 +388,7 @@ std::optional<std::string> WatchBoard::Check(const std::vector<Watched>& live,
     const int64_t due = v.start_ns + int64_t{v.timeout_ms} * 1'000'000;
     // A bound past the case's deadline (INT_MAX ms) never comes: such a call
     // is judged as one without a timeout.
-    if (v.state == kBounded && due < deadline) {
+    if ((v.state == kBounded || v.state == kQuickCall) && due < deadline) {
       if (now >= due + grace && overrun.empty()) overrun = Doing(w);
       wake = std::min(wake, due + grace);
       stuck_at = std::max(stuck_at, due + grace / 2);

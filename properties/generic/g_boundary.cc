@@ -69,7 +69,7 @@ class BoundaryProperty final : public GenericProperty {
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
                    std::string e =
                        Write(*end, c, sent, oversize_.Of(s) && c.max_message > 0, traffic, flags);
-                   if (e.empty() && !c.reliable) e = traffic.SendMarkers(*end, 0);
+                   if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, 0);
                    traffic.Finished(0);
                    return e;
                  }};

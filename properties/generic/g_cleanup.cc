@@ -18,7 +18,14 @@
 //
 // The making process holds the reader's end in some examples and the
 // writer's in others, so that what an end of either role keeps after its
-// close (a descriptor, a mapping) is counted where the channels are made.
+// close (a descriptor, a mapping) is counted where the channels are made;
+// in a third of them it holds no end at all, both ends being in processes
+// of their own (a destroy() that removes only what an end of its own
+// process opened leaves the object then).
+// And what is not its own: while the channel exists, the test plants a
+// neighbour beside each object the transport made, named like it, and
+// destroy() must leave every neighbour where it is (a destroy that sweeps
+// by a name's prefix, by a guessed key, or every queue of its uid).
 // And memory: in some examples the making process makes, opens and
 // destroys three more channels without traffic holding the reader's end,
 // and three holding the writer's, and its heap must not grow with each of
@@ -39,8 +46,20 @@
 //   capacity            at most max_queued sends, none over capacity / 2
 //   duplex, peer-close  change nothing: the writer's end speaks, then both
 //   realtime or not     close; no clock
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -78,11 +97,9 @@ std::vector<int64_t> HeapGrowth(const Transport& t, const CaseEnv& env,
   return growth;
 }
 
-// What is left now that was not there before the channel was made: the
-// case's own objects only (inventory.h: everything in a private namespace,
-// else only what carries the case's name tag or uid), nodes in the scratch
-// directory, and processes.
-std::vector<std::string> Remains(const CaseEnv& env, const IpcSnapshot& before) {
+// Which objects are the case's own (inventory.h: everything in a private
+// namespace, else only what carries the case's name tag or uid).
+Ownership OwnershipOf(const CaseEnv& env) {
   Ownership own;
   own.private_ipc = env.private_ipc;
   own.private_shm = env.private_shm;
@@ -90,13 +107,113 @@ std::vector<std::string> Remains(const CaseEnv& env, const IpcSnapshot& before) 
   own.own_uid = env.own_uid;
   own.name_tag = env.name_tag;
   own.mq_dir = env.mq_dir;
+  return own;
+}
+
+// Objects planted beside a channel's own while the channel exists, one
+// beside each: its name with "-neighbour" added, its SysV key with low bits
+// changed (or another IPC_PRIVATE object of its kind). destroy() must leave
+// them: one that removes by a name's prefix, by a guessed key or every
+// object of a kind (a sweep for what crashed runs left) removes them too.
+// Planted only in the case's private namespaces; the destructor removes
+// what is left of them.
+class Neighbours {
+ public:
+  Neighbours() = default;
+  Neighbours(const Neighbours&) = delete;
+  Neighbours& operator=(const Neighbours&) = delete;
+  ~Neighbours() { Remove(); }
+
+  // One beside each object of the case's own made since `before`.
+  void PlantBeside(const CaseEnv& env, const IpcSnapshot& before) {
+    for (const OwnedObject& o :
+         NewOwnedObjects(before, TakeIpcSnapshot(env.mq_dir), OwnershipOf(env))) {
+      if (std::optional<OwnedObject> n = PlantOne(env, o)) planted_.push_back({*n, o.Describe()});
+    }
+  }
+  // "" or which of them are gone, and beside what they stood.
+  std::string Gone(const CaseEnv& env) const {
+    const IpcSnapshot now = TakeIpcSnapshot(env.mq_dir);
+    std::vector<std::string> gone;
+    for (const auto& [n, beside] : planted_) {
+      if (!Present(now, n)) gone.push_back(absl::StrCat(n.Describe(), ", planted beside ", beside));
+    }
+    if (gone.empty()) return "";
+    return absl::StrCat("destroy() removed what it did not make: ", absl::StrJoin(gone, "; "),
+                        " by the test while the channel existed, and named like it (a removal by "
+                        "a name's prefix, by a guessed key, or of every object of a kind?)");
+  }
+  void Remove() {
+    for (const auto& p : planted_) p.first.Remove();
+    planted_.clear();
+  }
+
+ private:
+  static std::optional<OwnedObject> PlantOne(const CaseEnv& env, const OwnedObject& o) {
+    OwnedObject n = o;
+    switch (o.kind) {
+      case OwnedObject::kSysv: {
+        if (!env.private_ipc) return std::nullopt;
+        n.sysv.key = o.sysv.key == IPC_PRIVATE ? IPC_PRIVATE : o.sysv.key ^ 0x5a5au;
+        const key_t key = static_cast<key_t>(n.sysv.key);
+        constexpr int kFlags = IPC_CREAT | IPC_EXCL | 0600;
+        n.sysv.id = o.sysv.kind == 'q'   ? ::msgget(key, kFlags)
+                    : o.sysv.kind == 'm' ? ::shmget(key, 4096, kFlags)
+                                         : ::semget(key, 1, kFlags);
+        if (n.sysv.id < 0) return std::nullopt;
+        return n;
+      }
+      case OwnedObject::kShm: {
+        if (!env.private_shm) return std::nullopt;
+        n.name = absl::StrCat(o.name, "-neighbour");
+        const int fd = ::shm_open(absl::StrCat("/", n.name).c_str(),
+                                  O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) return std::nullopt;
+        ::close(fd);
+        return n;
+      }
+      case OwnedObject::kMq: {
+        if (!env.private_ipc) return std::nullopt;
+        n.name = absl::StrCat(o.name, "-neighbour");
+        struct mq_attr attr = {};
+        attr.mq_maxmsg = 1;
+        attr.mq_msgsize = 8;
+        const mqd_t q = ::mq_open(absl::StrCat("/", n.name).c_str(),
+                                  O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
+        if (q == static_cast<mqd_t>(-1)) return std::nullopt;
+        ::mq_close(q);
+        return n;
+      }
+    }
+    return std::nullopt;
+  }
+  static bool Present(const IpcSnapshot& now, const OwnedObject& n) {
+    switch (n.kind) {
+      case OwnedObject::kSysv:
+        return std::any_of(now.sysv.begin(), now.sysv.end(), [&](const SysvObject& o) {
+          return o.kind == n.sysv.kind && o.id == n.sysv.id;
+        });
+      case OwnedObject::kShm:
+        return std::find(now.shm.begin(), now.shm.end(), n.name) != now.shm.end();
+      case OwnedObject::kMq:
+        return std::find(now.mq.begin(), now.mq.end(), n.name) != now.mq.end();
+    }
+    return false;
+  }
+
+  std::vector<std::pair<OwnedObject, std::string>> planted_;  // and what it stood beside
+};
+
+// What is left now that was not there before the channel was made: the
+// case's own objects only, nodes in the scratch directory, and processes.
+std::vector<std::string> Remains(const CaseEnv& env, const IpcSnapshot& before) {
   std::vector<std::string> left;
-  for (const OwnedObject& o : NewOwnedObjects(before, TakeIpcSnapshot(env.mq_dir), own)) {
+  for (const OwnedObject& o :
+       NewOwnedObjects(before, TakeIpcSnapshot(env.mq_dir), OwnershipOf(env))) {
     left.push_back(o.Describe());
   }
   for (const std::string& n : ListDir(env.scratch_dir)) left.push_back(env.scratch_dir + "/" + n);
-  for (pid_t p : ChildrenOfSelf())
-    left.push_back(absl::StrCat("process ", p, " (", CommOf(p), ")"));
+  for (pid_t p : ChildrenOfSelf()) left.push_back(DescribeProcess(p));
   return left;
 }
 
@@ -164,11 +281,16 @@ void ClosedAndRestored(std::unique_ptr<End>& end, absl::string_view who,
   e.copy(static_cast<char*>(left->data()), left->size() - 1);
 }
 
-// What is left after a channel's destroy (`when`): objects, nodes,
-// processes, the making process's settings, and what the forked actor
-// found once its end was closed (`forked_says`, "" when it found nothing).
+// What is left after a channel's destroy (`when`): the neighbours planted
+// beside it (which must all be there, and are removed), objects, nodes,
+// processes, the making process's settings, and what the forked actor found
+// once its end was closed (`forked_says`, "" when it found nothing).
 Verdict LeftBehind(const CaseEnv& env, const IpcSnapshot& before, const ProcessSettings& settings,
-                   absl::string_view maker, const char* forked_says, absl::string_view when) {
+                   absl::string_view maker, const char* forked_says, absl::string_view when,
+                   Neighbours& neighbours) {
+  const std::string gone = neighbours.Gone(env);
+  neighbours.Remove();
+  if (!gone.empty()) return Verdict::Fail(gone);
   if (std::vector<std::string> left = Remains(env, before); !left.empty())
     return Verdict::Fail(absl::StrCat(when, ": ", absl::StrJoin(left, ", ")));
   if (std::string e = Unrestored(absl::StrCat(when, ", ", maker), settings); !e.empty())
@@ -212,6 +334,8 @@ class CleanupProperty final : public NamedProperty {
       // examples, shrinking to none.
       std::vector<Step> steps = {maker_end_.Step(*rc::gen::arbitrary<bool>()),
                                  heap_.Step(*OneInThree()), unread_.Step(*OneInThree())};
+      // Apart, which end the maker would hold means nothing: not shown.
+      if (*OneInThree()) steps.front() = apart_.Step(true);
       const std::vector<uint64_t> sizes = *rc::gen::resize(
           4, rc::gen::container<std::vector<uint64_t>>(
                  c.model == ModelClass::kCounter ? rc::gen::just<uint64_t>(8) : EdgeSize(c)));
@@ -227,15 +351,8 @@ class CleanupProperty final : public NamedProperty {
     const IpcSnapshot before = TakeIpcSnapshot(env.mq_dir);
     const Capabilities& c = t.caps();
     const bool writer_here = maker_end_.Of(s);
-    std::vector<Sent> sent = SendsOf(s, 1);
-    // On a stream an empty write sends nothing, and the reader, which waits
-    // for no byte of it, may close first: every write carries a byte.
-    for (Sent& m : sent) {
-      if (c.framing == Framing::kStream && m.size == 0) m.size = 1;
-    }
-    // Left unread, the first message only: any channel takes one whole.
-    const bool unread = unread_.Of(s) && !sent.empty();
-    if (unread) sent.resize(1);
+    const bool unread = unread_.Of(s) && !SendsOf(s, 1).empty();
+    const std::vector<Sent> sent = WritersSends(s, c, unread);
     SharedFlags flags;
     size_t all_sent = kAllSent;  // the flag of the channel under way
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
@@ -248,12 +365,22 @@ class CleanupProperty final : public NamedProperty {
     // (and the actor in the making process is judged as the maker).
     SharedMemory forked_left(1024);
     const char* forked_says = static_cast<const char*>(forked_left.data());
+    // Apart: both actors are forked (a `during` keeps the last one out of
+    // the case process), and the making process only makes and destroys.
+    const bool apart = apart_.Of(s);
+    // The actor in the case process, once its part is done and while the
+    // channel exists, plants neighbours beside what the transport made.
+    Neighbours neighbours;
+    auto plant_if_here = [&](bool here) {
+      if (here && !apart) neighbours.PlantBeside(env, before);
+    };
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    for (const Sent& m : sent) {
                      if (std::string e = SendAll(*end, m, c.framing, kOpTimeoutMs); !e.empty())
                        return e;
                    }
                    flags.Raise(all_sent);
+                   plant_if_here(writer_here);
                    if (!writer_here) ClosedAndRestored(end, "writer", settings, &forked_left);
                    return std::string();
                  }};
@@ -262,6 +389,7 @@ class CleanupProperty final : public NamedProperty {
                    std::string e = !unread                             ? ReceiveAll(*end, c, sent)
                                    : flags.WaitFor(all_sent, deadline) ? ""
                                                                        : "the writer never sent";
+                   if (e.empty()) plant_if_here(!writer_here);
                    if (e.empty() && writer_here)
                      ClosedAndRestored(end, "reader", settings, &forked_left);
                    return e;
@@ -269,36 +397,56 @@ class CleanupProperty final : public NamedProperty {
     // The last actor runs in the case process, which makes the channels.
     const std::vector<Actor> actors =
         writer_here ? std::vector<Actor>{reader, writer} : std::vector<Actor>{writer, reader};
-    const std::string maker = absl::StrCat("the process that made the channel and ",
-                                           writer_here ? "wrote to it" : "read from it");
+    const std::function<Verdict(ActorControl&)> during =
+        apart ? [](ActorControl&) { return Verdict::Pass(); }
+              : std::function<Verdict(ActorControl&)>();
+    const std::string maker = apart ? "the process that made the channel and held no end of it"
+                                    : absl::StrCat("the process that made the channel and ",
+                                                   writer_here ? "wrote to it" : "read from it");
     const ProcessHoldings held = TakeProcessHoldings();
-    Verdict v = RunActors(t, env, actors);
+    Verdict v = RunActors(t, env, actors, during);
     if (!v.ok()) return v;
-    v = LeftBehind(env, before, settings, maker, forked_says, "after destroy");
+    v = LeftBehind(env, before, settings, maker, forked_says, "after destroy", neighbours);
     if (!v.ok()) return v;
     const ProcessHoldings after = TakeProcessHoldings();
     // The second channel; its participants are forked from this process,
     // which made, used and destroyed the first.
     all_sent = kAllSentAgain;
-    v = RunActors(t, env, actors);
+    v = RunActors(t, env, actors, during);
     if (!v.ok()) {
       v.message = absl::StrCat("a second channel, made after the first was destroyed: ", v.message);
       return v;
     }
-    v = LeftBehind(env, before, settings, maker, forked_says, "after the second channel's destroy");
+    v = LeftBehind(env, before, settings, maker, forked_says, "after the second channel's destroy",
+                   neighbours);
     if (!v.ok()) return v;
-    // What this process still holds is a leak if the second channel left as
-    // much again as the first (a transport may keep one thing for the life
-    // of the process, such as a descriptor opened once).
-    if (!NewHoldings(held, after).empty()) {
-      const std::vector<std::string> again = NewHoldings(after, TakeProcessHoldings());
-      if (!again.empty()) {
-        return Verdict::Fail(absl::StrCat("after destroy, ", maker, " still holds ",
-                                          absl::StrJoin(again, ", "),
-                                          ", one more with every channel"));
-      }
-    }
+    v = HeldAgain(held, after, maker);
+    if (!v.ok()) return v;
     return heap_.Of(s) ? HeapKept(t, env) : Verdict::Pass();
+  }
+
+  // What the writer sends: on a stream an empty write sends nothing, and
+  // the reader, which waits for no byte of it, may close first, so every
+  // write carries a byte; left unread, the first message only (any channel
+  // takes one whole).
+  static std::vector<Sent> WritersSends(const Scenario& s, const Capabilities& c, bool unread) {
+    std::vector<Sent> sent = SendsOf(s, 1);
+    for (Sent& m : sent) {
+      if (c.framing == Framing::kStream && m.size == 0) m.size = 1;
+    }
+    if (unread) sent.resize(1);
+    return sent;
+  }
+  // What this process still holds is a leak if the second channel left as
+  // much again as the first (a transport may keep one thing for the life of
+  // the process, such as a descriptor opened once).
+  static Verdict HeldAgain(const ProcessHoldings& held, const ProcessHoldings& after,
+                           absl::string_view maker) {
+    if (NewHoldings(held, after).empty()) return Verdict::Pass();
+    const std::vector<std::string> again = NewHoldings(after, TakeProcessHoldings());
+    if (again.empty()) return Verdict::Pass();
+    return Verdict::Fail(absl::StrCat("after destroy, ", maker, " still holds ",
+                                      absl::StrJoin(again, ", "), ", one more with every channel"));
   }
 
   const ChoiceParam<bool> maker_end_{this, 0, "%s", false, kMakerEnds};
@@ -311,6 +459,8 @@ class CleanupProperty final : public NamedProperty {
       this, 2,
       "the reader takes nothing: the first message is in the channel as it is destroyed: %s",
       false};
+  const YesNoParam apart_{
+      this, 3, "the making process holds no end (both are in processes of their own): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(CleanupProperty, "G-CLEANUP",
                           {.applies = EveryTransport, .examples = 15});

@@ -20,17 +20,24 @@
 //   reliable or lossy   the data check follows the class: every message
 //                       (reliable) or a subsequence / sub-multiset (lossy)
 //   duplex              skipped: both ends may send (G-DUPLEX)
-//   capacity            the data fits: at most max_queued messages
+//   capacity            any: the reader makes its wrong-way calls once the
+//                       writer is done, or asleep in a send the channel has
+//                       no room for (a bounded or undeclared capacity);
+//                       at most max_queued messages
 //   peer-close          after the data END; without, nothing more
 //   realtime or not     alike: no clock
+#include <unistd.h>
+
 #include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
-constexpr size_t kWriterDone = 0;
+constexpr size_t kWriterDone = 0, kWriterStarted = 1;
+constexpr size_t kWriterPid = 0;  // a counter
 
 // A wrong-way call: `blocking` gives it the deliver bound, else timeout 0.
 std::string WrongWay(End& end, bool send, uint64_t size, bool blocking, int deliver_ms) {
@@ -85,6 +92,8 @@ class DirectionProperty final : public GenericProperty {
     // The writer does its sends and wrong-way receives in step order; then
     // the reader its wrong-way sends; then the reader receives everything.
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                   flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
+                   flags.Raise(kWriterStarted);
                    size_t k = 0;
                    for (const Step& st : s.steps) {
                      if (st.actor != 1) continue;
@@ -97,13 +106,18 @@ class DirectionProperty final : public GenericProperty {
                      if (!e.empty()) return e;
                    }
                    flags.Raise(kWriterDone);
-                   std::string e = counter || c.reliable ? "" : traffic.SendMarkers(*end, 0);
+                   std::string e = traffic.markers() ? traffic.SendMarkers(*end, 0) : "";
                    traffic.Finished(0);
                    return e;
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (!flags.WaitFor(kWriterDone, Deadline::After(env.deadline - absl::Now())))
-                     return "the writer did not finish";
+                   // Until the writer is done, or asleep: in a send that
+                   // finds no room (nothing promises room for all it sends
+                   // before anyone reads), or in a wrong-way call that
+                   // waits, which its own check then reports.
+                   const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+                   if (!flags.WaitFor(kWriterStarted, deadline)) return "the writer did not start";
+                   WaitUntilAsleep(static_cast<pid_t>(flags.Counter(kWriterPid).load()), deadline);
                    for (const Step& st : s.steps) {
                      if (st.actor != 0 || (st.op != Op::kSend && st.op != Op::kTrySend)) continue;
                      std::string e = WrongWay(*end, true, st.size, st.op == Op::kSend, deliver);

@@ -51,6 +51,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/generic/generic_property.h"
@@ -327,8 +328,18 @@ class IndependentProperty final : public GenericProperty {
   }
   static Verdict Run(const Transport& t, const CaseEnv& env, Layout layout,
                      std::vector<Actor> actors) {
-    if (layout == kMadeApart) return RunActorsMadeApart(t, env, std::move(actors));
-    return RunActorsOn(t, env, 2, std::move(actors));
+    if (layout != kMadeApart) return RunActorsOn(t, env, 2, std::move(actors));
+    Verdict v = RunActorsMadeApart(t, env, std::move(actors));
+    // Both creates worked (else no actor ran), so an open that fails now
+    // fails on a channel the other maker's create() or destroy() reached:
+    // the transport's fault, not the set-up's.
+    if (v.outcome == Outcome::kBroken && absl::StrContains(v.message, ": open(")) {
+      v = Verdict::Fail(absl::StrCat(v.message,
+                                     " (the two channels were made by two processes forked from "
+                                     "one: did both pick one name, so that one's destroy() "
+                                     "removed the other's object?)"));
+    }
+    return v;
   }
 
   const ChoiceParam<Layout> layout_{this, 0, "%s", kApart, kLayouts};

@@ -205,9 +205,14 @@ class InterruptedEnd final : public End {
                                         what, during));
       }
       if (rc == -ETIMEDOUT && timeout_ms > 0 && took < int64_t{timeout_ms} * 1000000 - 500000) {
-        return Fail(rc, absl::StrFormat("%s(timeout %d ms) gave -ETIMEDOUT after %.2f ms, cut "
-                                        "short by a signal (%d caught during it)",
-                                        what, timeout_ms, took / 1e6, during));
+        // Blamed on the signals only when some came: else it is early by itself.
+        return Fail(rc, during > 0 ? absl::StrFormat("%s(timeout %d ms) gave -ETIMEDOUT after %.2f "
+                                                     "ms, cut short by a signal (%d caught during "
+                                                     "it)",
+                                                     what, timeout_ms, took / 1e6, during)
+                                   : absl::StrFormat("%s(timeout %d ms) gave -ETIMEDOUT after %.2f "
+                                                     "ms, early (no signal came during it)",
+                                                     what, timeout_ms, took / 1e6));
       }
       return rc;
     }

@@ -22,10 +22,24 @@
 // then in the channel when it opens: a transport whose writer's open sets
 // the ring or queue up afresh wipes it, which no test where all open first
 // can see.
+//
+// Another puts the channel under pressure, in a third of the examples:
+// every message is at the atomic limit or one byte under it, by turns (the
+// parameter is how many each writer sends, in place of send steps), the
+// writers
+// together send twice what the channel holds (64 KiB where no capacity is
+// declared), and the reader reads only once every writer is asleep (blocked
+// on the full channel) or done. The writers then wake as room comes, a
+// little at a time, and race for it: a send that is atomic only while there
+// is room (a frame header that takes a pipe write past PIPE_BUF, a ring that
+// copies in pieces as space frees) interleaves there and nowhere else.
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -62,6 +76,10 @@ class MultiWriterProperty final : public GenericProperty {
       const auto writers = *rc::gen::inRange<uint32_t>(2, 5);
       std::vector<Step> steps = {writers_.Step(writers),
                                  late_writer_.Step(*rc::gen::arbitrary<bool>())};
+      if (*OneInThree()) {  // each writer's messages are the parameter's
+        steps.push_back(pressure_.Step(PressureMessages(c, writers)));
+        return steps;
+      }
       for (uint32_t w = 1; w <= writers; ++w) {
         auto sizes = *rc::gen::resize(12, rc::gen::container<std::vector<uint64_t>>(AtomicSize(c)));
         // On a stream a write is recognised by its bytes; 8 of them tell two
@@ -78,22 +96,27 @@ class MultiWriterProperty final : public GenericProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
     const uint32_t writers = std::clamp<uint32_t>(writers_.Of(s), 1, 31);
+    const uint64_t pressure = pressure_.Of(s);
     std::vector<std::vector<Sent>> per;
-    for (uint32_t w = 1; w <= writers; ++w) per.push_back(SendsOf(s, w));
+    for (uint32_t w = 1; w <= writers; ++w) {
+      per.push_back(pressure > 0 ? PressureSends(c, w, pressure) : SendsOf(s, w));
+    }
     Traffic traffic(c, env, per);
     // With a late writer, flag 0: it has its end open (the others keep theirs
     // open and the reader does not read until then); flag w: writer w has
     // begun to send.
     const bool late = writers > 1 && late_writer_.Of(s);
+    // Counter w: writer w's pid, for the reader under pressure.
     SharedFlags marks(1 + writers);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
     for (uint32_t w = 1; w <= writers; ++w) {
       actors.push_back(
           {absl::StrCat("writer ", w), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
+             marks.Counter(w).store(static_cast<uint64_t>(::getpid()));
              marks.Raise(late && w == writers ? 0 : w);
              std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
-             if (e.empty() && !c.reliable) e = traffic.SendMarkers(*end, w - 1);
+             if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, w - 1);
              if (late && w < writers) marks.WaitFor(0, deadline);
              traffic.Finished(w - 1);
              return e;
@@ -108,14 +131,47 @@ class MultiWriterProperty final : public GenericProperty {
     }
     actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                         if (late) marks.WaitFor(0, deadline);
+                        // Under pressure: once every writer is asleep or done.
+                        for (uint32_t w = 1; pressure > 0 && w <= writers; ++w) {
+                          if (!marks.WaitFor(late && w == writers ? 0 : w, deadline)) break;
+                          WaitUntilAsleep(static_cast<pid_t>(marks.Counter(w).load()), deadline);
+                        }
                         return traffic.Read(*end);
                       }});
     return RunActors(t, env, std::move(actors));
   }
 
+  // Under pressure: the largest message whose send is atomic (at least
+  // the 8 bytes that tell a stream's writes apart), and how many each
+  // writer sends for them all to fill the channel twice (at most 64).
+  static uint64_t PressureLimit(const Capabilities& c) {
+    uint64_t limit = SizeLimit(c);
+    if (c.atomic_write > 0) limit = std::min(limit, c.atomic_write);
+    return std::max<uint64_t>(limit, c.framing == Framing::kStream ? 9 : 1);
+  }
+  static uint64_t PressureMessages(const Capabilities& c, uint32_t writers) {
+    const uint64_t fill = 2 * (c.capacity > 0 ? c.capacity : 65536);
+    return std::min<uint64_t>(64, fill / (writers * PressureLimit(c)) + 1);
+  }
+  // Writer w's messages under pressure: at the limit and a byte under it,
+  // by turns.
+  static std::vector<Sent> PressureSends(const Capabilities& c, uint32_t w, uint64_t count) {
+    std::vector<Sent> sent;
+    for (uint64_t k = 0; k < std::min<uint64_t>(count, 64); ++k) {
+      sent.push_back({w, k, PressureLimit(c) - k % 2});
+    }
+    return sent;
+  }
+
   const Param<uint32_t> writers_{this, 0, "%s writers send at once", 2};
   const YesNoParam late_writer_{
       this, 1, "the last writer opens its end only once the others are asleep or done: %s", false};
+  const Param<uint64_t> pressure_{
+      this, 2,
+      "under pressure: each writer sends %s messages at the atomic limit and a byte under it, by "
+      "turns, filling the channel twice over, and the reader reads only once each is asleep or "
+      "done",
+      0};
 };
 IPCSPEC_REGISTER_PROPERTY(MultiWriterProperty, "G-MULTI-WRITER");
 

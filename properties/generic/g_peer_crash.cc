@@ -357,11 +357,19 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
       continue;
     }
     if (rc == kEnd || rc == -ECONNRESET) break;
-    if (end_due) {
+    // The hint only where the receive waited in vain: an error (-EIO from
+    // a frame the kill tore) is no failure to see the death.
+    if (end_due && (rc == -ETIMEDOUT || rc == -EAGAIN)) {
       return absl::StrFormat(
           "no end of stream after the writer was killed: %s%s (PEER_CLOSE counts a death as a "
           "close; a transport that cannot see one declares IPCSPEC_CLOSE_ONLY)",
           Errno(rc), rc == -ETIMEDOUT ? absl::StrFormat(" after %d ms", timeout) : "");
+    }
+    if (end_due) {
+      return absl::StrFormat(
+          "after the writer was killed (mid-send, perhaps: what it left half-sent must not break "
+          "the stream), receive gave %s where end of stream was due",
+          Errno(rc));
     }
     if (rc == -ETIMEDOUT || rc == -EAGAIN) break;
     return absl::StrCat("after the kill, receive gave ", Errno(rc));

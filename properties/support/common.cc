@@ -224,22 +224,29 @@ SharedFlags::SharedFlags(size_t count)
     new (static_cast<std::atomic<uint64_t>*>(mem_.data()) + i) std::atomic<uint64_t>(0);
 }
 
+std::atomic<uint32_t>* SharedFlags::Flag(size_t i) const {
+  // A flag past the count would be a counter's word: a mistake in the
+  // property, stopped here rather than left to alias.
+  if (i >= count_) {
+    const std::string what =
+        absl::StrFormat("ipcspec: SharedFlags: flag %d of a set of %d\n", i, count_);
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, what.data(), what.size());
+    std::abort();
+  }
+  return reinterpret_cast<std::atomic<uint32_t>*>(static_cast<std::atomic<uint64_t>*>(mem_.data()) +
+                                                  i);
+}
+
 void SharedFlags::Raise(size_t i) {
-  auto* f = reinterpret_cast<std::atomic<uint32_t>*>(
-      static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
+  auto* f = Flag(i);
   f->store(1);
   ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
 }
 
-bool SharedFlags::IsRaised(size_t i) const {
-  auto* f = reinterpret_cast<std::atomic<uint32_t>*>(
-      static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
-  return f->load() != 0;
-}
+bool SharedFlags::IsRaised(size_t i) const { return Flag(i)->load() != 0; }
 
 bool SharedFlags::WaitFor(size_t i, const Deadline& d, bool watched) const {
-  auto* f = reinterpret_cast<std::atomic<uint32_t>*>(
-      static_cast<std::atomic<uint64_t>*>(mem_.data()) + i);
+  auto* f = Flag(i);
   if (f->load() != 0) return true;
   auto wait = [&] {
     while (f->load() == 0) {
@@ -257,6 +264,7 @@ bool SharedFlags::WaitFor(size_t i, const Deadline& d, bool watched) const {
 }
 
 std::atomic<uint64_t>& SharedFlags::Counter(size_t i) const {
+  if (i >= count_) (void)Flag(i);  // the same mistake, the same stop
   return static_cast<std::atomic<uint64_t>*>(mem_.data())[count_ + i];
 }
 

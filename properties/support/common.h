@@ -102,6 +102,7 @@ class SharedFlags {
   std::atomic<uint64_t>& Counter(size_t i) const;
 
  private:
+  std::atomic<uint32_t>* Flag(size_t i) const;  // aborts past the count
   SharedMemory mem_;
   size_t count_;
 };

@@ -24,6 +24,20 @@
  *                      for the frame gives -EMSGSIZE and skips the frame
  *                      (neither SHORT_RECV flag is declared). Broken:
  *                      declares IPCSPEC_EXACT_CAPACITY (G-BACKPRESSURE).
+ *   QUIRK_KIND_BIGFRAMES  broken only: FRAMES with messages up to 4096
+ *                      bytes, so that a frame of more than 4092 is a pipe
+ *                      write past PIPE_BUF, sent in pieces as room comes; it
+ *                      claims atomic_write 4096 all the same, forgetting the
+ *                      header, and two writers that wait for room interleave
+ *                      such frames (G-MULTI-WRITER, under pressure). No
+ *                      correct sibling: a writer killed inside such a frame
+ *                      leaves the pipe out of step for the others.
+ *   QUIRK_KIND_LOSSYSTREAM  a plain pipe that does not promise RELIABLE (a
+ *                      stream may then stop short) yet loses nothing:
+ *                      STREAM, ORDERED, MULTI_WRITER, PEER_CLOSE, capacity
+ *                      65536. Broken: a send that finds the pipe full is
+ *                      dropped and reported sent, so what arrives has a
+ *                      hole instead of being a prefix (G-BACKPRESSURE).
  */
 #include "quirk_util.h"
 
@@ -76,6 +90,23 @@ typedef struct {
 #define QK_MAX_MESSAGE (4096 - QK_HEADER)
 #define QK_CAPACITY (65536 - QK_HEADER)
 #define QK_ATOMIC QK_MAX_MESSAGE
+#define QK_FRAMES 1
+#elif defined(QUIRK_KIND_BIGFRAMES)
+#define QK_FRAMING IPCSPEC_MESSAGE
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#define QK_HEADER 4
+#define QK_MAX_MESSAGE 4096
+#define QK_CAPACITY (65536 - QK_HEADER)
+#define QK_ATOMIC QK_MAX_MESSAGE /* the bug: a frame of 4096 is a write of 4100 */
+#define QK_FRAMES 1
+#elif defined(QUIRK_KIND_LOSSYSTREAM)
+#define QK_FRAMING IPCSPEC_STREAM
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#define QK_FLAGS (IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#define QK_MAX_MESSAGE 0
+#define QK_CAPACITY 65536
+#define QK_ATOMIC 4096
 #else
 #error "define one QUIRK_KIND_*"
 #endif
@@ -127,22 +158,47 @@ static void qk_detach(void* c) {
   qk_pair_close(&ch->back);
 }
 
-#if defined(QUIRK_KIND_FRAMES)
-/* One frame, header and body, in one write of at most PIPE_BUF bytes: whole
-   or not at all. */
+#if defined(QK_FRAMES)
+/* One frame, header and body. Up to PIPE_BUF bytes it is one write, whole or
+   not at all; a larger one (BIGFRAMES) goes in pieces as room comes, and
+   once its first piece is in, the rest follows whatever the deadline. */
 static int frame_send(int fd, const void* buf, size_t len, int64_t deadline) {
-  unsigned char frame[4096];
+  unsigned char frame[QK_HEADER + QK_MAX_MESSAGE];
   const uint32_t n = (uint32_t)len;
   memcpy(frame, &n, QK_HEADER);
   if (len > 0) memcpy(frame + QK_HEADER, buf, len);
-  for (;;) {
-    if (write(fd, frame, QK_HEADER + len) >= 0) return 0;
+  size_t off = 0;
+  while (off < QK_HEADER + len) {
+    const ssize_t w = write(fd, frame + off, QK_HEADER + len - off);
+    if (w >= 0) {
+      off += (size_t)w;
+      continue;
+    }
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return -errno;
-    const int r = qk_wait_fd(fd, POLLOUT, deadline);
+    const int r = qk_wait_fd(fd, POLLOUT, off > 0 ? -1 : deadline);
     if (r < 0) return r;
     if (r == 0) return qk_late(deadline);
   }
+  return 0;
+}
+
+/* Exactly `len` bytes of a frame whose first bytes have come: the rest is
+   in the pipe or on its way (a frame past PIPE_BUF comes in pieces). */
+static int read_rest(int fd, void* dst, size_t len) {
+  for (size_t done = 0; done < len;) {
+    const ssize_t r = read(fd, (char*)dst + done, len - done);
+    if (r > 0) {
+      done += (size_t)r;
+      continue;
+    }
+    if (r == 0) return IPCSPEC_END; /* every writer closed inside a frame it never finished */
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    const int w = qk_wait_fd(fd, POLLIN, -1);
+    if (w < 0) return w;
+  }
+  return 0;
 }
 
 /* The next frame: its header says how much follows, all of it already in
@@ -152,19 +208,12 @@ static int frame_recv(int fd, void* buf, size_t cap, size_t* got, int64_t deadli
   size_t h = 0;
   const int rc = qk_pipe_recv(fd, &n, QK_HEADER, &h, deadline);
   if (rc != 0) return rc;
-  while (h < QK_HEADER) { /* frames are atomic: the rest is there */
-    const ssize_t r = read(fd, (char*)&n + h, QK_HEADER - h);
-    if (r <= 0) return -EIO;
-    h += (size_t)r;
-  }
-  unsigned char skip[4096];
-  void* dst = n <= cap ? buf : skip;
-  for (size_t done = 0; done < n;) {
-    const ssize_t r = read(fd, (char*)dst + done, n - done);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -EIO;
-    done += (size_t)r;
-  }
+  int r = read_rest(fd, (char*)&n + h, QK_HEADER - h);
+  if (r != 0) return r;
+  if (n > QK_MAX_MESSAGE) return -EIO; /* not a frame: the stream is out of step */
+  unsigned char skip[QK_MAX_MESSAGE];
+  r = read_rest(fd, n <= cap ? buf : skip, n);
+  if (r != 0) return r;
   if (n > cap) return -EMSGSIZE; /* the frame is consumed: the stream stays in step */
   *got = n;
   return 0;
@@ -176,7 +225,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   *sent = 0;
   if (e->out < 0) return -EBADF;
   const int64_t deadline = qk_deadline(timeout_ms);
-#if defined(QUIRK_KIND_FRAMES)
+#if defined(QK_FRAMES)
   if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
   const int rc = frame_send(e->out, buf, len, deadline);
   if (rc == 0) *sent = len;
@@ -189,6 +238,23 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     return rc;
   }
 #endif
+#if defined(QUIRK_KIND_LOSSYSTREAM) && defined(QUIRK_BROKEN)
+  ssize_t w;
+  do {
+    w = write(e->out, buf, len);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0 && errno == EAGAIN) { /* the bug: "lossy" taken to mean "drop what does not fit" */
+    *sent = len;
+    return 0;
+  }
+  if (w < 0) return -errno;
+  *sent = (size_t)w;
+  if (*sent == len) return 0;
+  size_t more = 0;
+  const int rc = qk_pipe_send(e->out, (const char*)buf + w, len - *sent, &more, deadline);
+  *sent += more;
+  return *sent > 0 ? 0 : rc;
+#endif
   return qk_pipe_send(e->out, buf, len, sent, deadline);
 #endif
 }
@@ -197,7 +263,7 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   end* e = v;
   *got = 0;
   if (e->in < 0) return -EBADF;
-#if defined(QUIRK_KIND_FRAMES)
+#if defined(QK_FRAMES)
   return frame_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
 #elif defined(QUIRK_KIND_QUIETEND) && defined(QUIRK_BROKEN)
   const int rc = qk_pipe_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));

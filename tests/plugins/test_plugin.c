@@ -48,6 +48,11 @@
  *                                 -ETIMEDOUT ("as long as it takes" as a short default)
  *   TEST_PLUGIN_LEAK_CHANNEL      destroy() closes the channel's descriptors but never frees
  *                                 its memory
+ *   TEST_PLUGIN_HANG_IN_CREATE    create() never returns (a broker it waits for never answers)
+ *   TEST_PLUGIN_HANG_IN_OPEN      the reader's open() never returns
+ *   TEST_PLUGIN_RETURNS_COUNT     recv() returns the byte count, as read(2) does, instead of 0
+ *   TEST_PLUGIN_COUNTS_QUEUED     recv() sets *received to what the pipe held before the read
+ *                                 (FIONREAD), not to what it read
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
@@ -64,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,6 +129,9 @@ TP_STATIC void* pipe_create(const char* scratch_dir, char* err, size_t err_len) 
 #ifdef TEST_PLUGIN_CRASH_IN_CREATE
   raise(SIGSEGV);
 #endif
+#ifdef TEST_PLUGIN_HANG_IN_CREATE
+  for (;;) pause();
+#endif
   pipe_channel* ch = malloc(sizeof *ch);
   if (ch == NULL) {
     set_err(err, err_len, "malloc");
@@ -148,6 +157,9 @@ TP_STATIC int pipe_source(const pipe_channel* ch, int role, char* err, size_t er
 }
 
 TP_STATIC void* pipe_open(void* channel, int role, char* err, size_t err_len) {
+#ifdef TEST_PLUGIN_HANG_IN_OPEN
+  while (role == IPCSPEC_READER) pause();
+#endif
   const int src = pipe_source(channel, role, err, err_len);
   if (src < 0) return NULL;
   pipe_end* end = calloc(1, sizeof *end);
@@ -368,13 +380,26 @@ TP_STATIC int pipe_recv(void* e, void* buf, size_t cap, size_t* received, int ti
     ssize_t n = read(END_FD(end), buf, cap + 16); /* the bug: a bound off by 16 */
     if (n > (ssize_t)cap) n = (ssize_t)cap;
 #else
+#ifdef TEST_PLUGIN_COUNTS_QUEUED
+    int queued = 0; /* the bug: counted before the read, added to what it read */
+    if (ioctl(END_FD(end), FIONREAD, &queued) != 0) queued = 0;
+#endif
     ssize_t n = read(END_FD(end), buf, cap);
+#ifdef TEST_PLUGIN_COUNTS_QUEUED
+    queued -= n > 0 ? (int)n : 0;
+#endif
 #endif
     if (n > 0) {
 #ifdef TEST_PLUGIN_SCRIBBLE
       for (ssize_t i = 0; i < n; ++i) ((unsigned char*)buf)[i] ^= 0x5a;
 #endif
       *received = (size_t)n;
+#ifdef TEST_PLUGIN_COUNTS_QUEUED
+      *received = (size_t)n + (size_t)queued;
+#endif
+#ifdef TEST_PLUGIN_RETURNS_COUNT
+      return (int)n;
+#endif
       return 0;
     }
     if (n == 0) return cap == 0 ? 0 : IPCSPEC_END;

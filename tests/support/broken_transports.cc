@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
 #include "tests/support/broken_channels.h"
@@ -359,6 +361,7 @@ class BrokenChannel : public Channel {
   absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
     absl::StatusOr<std::unique_ptr<End>> e = inner_->Open(role);
     if (!e.ok()) return e.status();
+    opened_here_ = true;
     if ((bug_ == Bug::kReaderOpenWipes && role == Role::kReader) ||
         (bug_ == Bug::kWriterOpenWipes && role == Role::kWriter)) {
       // The bug: the ring is set up again (here: emptied, through a reader
@@ -388,12 +391,33 @@ class BrokenChannel : public Channel {
     if (bug_ == Bug::kLeakMapping) {
       (void)::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     }
-    return bug_ == Bug::kLeakName ? absl::OkStatus() : inner_->Destroy();
+    // The bug of kDestroyIfOpened: "nobody here used it, so it is not
+    // mine to remove".
+    const bool leave = bug_ == Bug::kLeakName || (bug_ == Bug::kDestroyIfOpened && !opened_here_);
+    absl::Status st = leave ? absl::OkStatus() : inner_->Destroy();
+    Sweep();
+    return st;
   }
 
  private:
+  // The sweeps, after the channel's own destroy: what crashed runs left is
+  // removed too (and so is everything else that looks like it).
+  void Sweep() const {
+    if (bug_ == Bug::kSweepQueues) {
+      for (const SysvObject& q : ListSysv('q')) {
+        if (q.uid == ::geteuid()) ::msgctl(q.id, IPC_RMID, nullptr);
+      }
+    }
+    if (bug_ == Bug::kSweepShm) {
+      for (const std::string& n : ListDir("/dev/shm")) {
+        if (n.starts_with("ipcspec-")) ::unlink(("/dev/shm/" + n).c_str());
+      }
+    }
+  }
+
   std::unique_ptr<Channel> inner_;
   Bug bug_;
+  bool opened_here_ = false;  // an end was opened in this process
 };
 
 class BrokenTransport : public Transport {
@@ -506,6 +530,9 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_writer_end_fd", "unix_dgram", Bug::kWriterEndFd, "G-CLEANUP"},
       {"broken_writer_end_heap", "posix_mq", Bug::kHeapPerWriterEnd, "G-CLEANUP"},
       {"broken_reader_end_handler", "pipe", Bug::kReaderHandler, "G-CLEANUP"},
+      {"broken_destroy_if_opened", "sysv_msg", Bug::kDestroyIfOpened, "G-CLEANUP"},
+      {"broken_sweep_queues", "sysv_msg", Bug::kSweepQueues, "G-CLEANUP"},
+      {"broken_sweep_shm", "posix_shm", Bug::kSweepShm, "G-CLEANUP"},
   };
   return *all;
 }

@@ -86,6 +86,12 @@ enum class Bug {
                         // close never frees
   kReaderHandler,       // the reader's open() installs a SIGUSR1 handler for its wake-ups,
                         // and its close never takes it away
+  kDestroyIfOpened,     // destroy() removes the named object only if its own process
+                        // opened an end (a use count kept in process memory)
+  kSweepQueues,         // destroy() also removes every SysV message queue of its uid
+                        // ("stale ones left by crashed runs")
+  kSweepShm,            // destroy() also unlinks every /dev/shm name that begins with its
+                        // own prefix, "ipcspec-"
 };
 
 struct BrokenInfo {

@@ -44,6 +44,9 @@ bool RemoveTree(const std::string& path);
 // Children of this process (all threads), from /proc/self/task/*/children.
 std::vector<pid_t> ChildrenOfSelf();
 std::string CommOf(pid_t pid);  // "sleep", or "?" once it is gone
+// "process 42 (sleep)", or "process 42 (sleep, a zombie: it ended and was
+// never reaped)".
+std::string DescribeProcess(pid_t pid);
 
 // pidfd_open(2), -errno on failure.
 int PidfdOpen(pid_t pid);

@@ -85,6 +85,14 @@ enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
    would share it). Without it a process may hold any ends: ends of two
    channels, or both ends of one, each independent of the others. */
 #define IPCSPEC_ONE_END_PER_PROCESS (1u << 9)
+/* The channel is a counter, as eventfd(2) is: MESSAGE framing, max_message
+   8. A send of 8 bytes adds their value (a uint64_t in host byte order) to
+   the counter, and a shorter send gives -EINVAL. A recv() into a buffer of 8
+   bytes or more takes the whole counter as 8 bytes and sets it to 0; into a
+   smaller buffer it gives -EINVAL. A counter at 0 is an empty channel.
+   Values are summed, not queued: ORDERED, max_queued and the SHORT_RECV
+   flags do not apply, and without RELIABLE no sum can be checked. */
+#define IPCSPEC_COUNTER (1u << 10)
 
 #define IPCSPEC_END 1 /* recv(): end of stream */
 

@@ -47,17 +47,26 @@ absl::Duration HangGrace();
 class WatchedCall {
  public:
   // A transport call; timeout_ms as in the ABI (-1: none).
-  WatchedCall(const char* call, int timeout_ms) : WatchedCall(call, timeout_ms, false) {}
+  WatchedCall(const char* call, int timeout_ms) : WatchedCall(call, timeout_ms, kTransport) {}
   // A wait for another participant (a barrier, a flag): judged only by the
   // "nobody can make progress" rule.
-  static WatchedCall PeerWait(const char* what) { return WatchedCall(what, -1, true); }
+  static WatchedCall PeerWait(const char* what) { return WatchedCall(what, -1, kPeer); }
+  // A call that takes no timeout and must return at once (a plugin's
+  // create, open, detach, close and destroy): overdue once it has taken the
+  // hang grace ("the case process blocked in create() (no timeout: it must
+  // return at once) for 1.0 s; kernel: ..."). In the case process between
+  // its participants, where it makes and destroys the channels, it
+  // publishes in a slot of its own, registered only while the call lasts.
+  static WatchedCall Quick(const char* call) { return WatchedCall(call, 0, kQuick); }
   ~WatchedCall();
   WatchedCall(const WatchedCall&) = delete;
   WatchedCall& operator=(const WatchedCall&) = delete;
 
  private:
-  WatchedCall(const char* call, int timeout_ms, bool peer_wait);
+  enum Kind { kTransport, kPeer, kQuick };
+  WatchedCall(const char* call, int timeout_ms, Kind kind);
   bool active_ = false;
+  bool own_slot_ = false;  // published in the case process's own slot
 };
 
 // The counterexample step (an index into the scenario's steps) that this
