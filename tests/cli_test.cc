@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipcspec/scenario.h"
 #include "tests/cli_test_util.h"
 
 namespace ipcspec::testing {
@@ -110,6 +111,26 @@ TEST_F(CliTest, ReplayOfGarbageIsAClearError) {
   std::ofstream(path) << "not a scenario";
   Ran r = Ipcspec({"replay", path});
   EXPECT_EQ(r.exit_code, 2) << r.out;
+}
+
+// Input that is no scenario at all never replays as an empty pass; a
+// scenario of a transport that is not loaded is a set-up error that names
+// the ones that are.
+TEST_F(CliTest, ReplayOfADirectoryAnEmptyFileOrAnUnknownTransportIsAClearError) {
+  const std::string empty = dir_ + "/empty", foreign = dir_ + "/foreign.scenario";
+  std::ofstream(empty).flush();
+  std::ofstream(foreign, std::ios::binary)
+      << ipcspec::Scenario{"G-ORDER", "mine", {ipcspec::Step::Send(1, 10, 0)}}.Serialize();
+  struct Case {
+    std::string path, message;
+  } cases[] = {{dir_, "is not a regular file"},
+               {empty, "is empty: no scenario to replay"},
+               {foreign, "unknown transport 'mine' (known: eventfd, fifo, "}};
+  for (const Case& c : cases) {
+    Ran r = Ipcspec({"replay", "--target=pipe", c.path});
+    EXPECT_EQ(r.exit_code, 2) << c.path << "\n" << r.out;
+    EXPECT_THAT(r.out, HasSubstr(c.message)) << c.path;
+  }
 }
 
 TEST_F(CliTest, PassingRunWritesReportsThatParse) {

@@ -432,6 +432,17 @@ TEST_F(PluginTest, HangInRecvIsATimeoutOutcome) {
 namespace ipcspec {
 namespace {
 
+// `--plugin=libmine.so` means the file in the current directory, as any
+// path a user types does; dlopen(3) alone would search the library path.
+TEST_F(PluginTest, APluginNamedWithoutASlashIsTheOneInTheCurrentDirectory) {
+  std::filesystem::copy_file(IPCSPEC_PLUGIN_PIPE, dir_ + "/libmine.so");
+  Result r = Spawn({"/bin/sh", "-c",
+                    absl::StrCat("cd '", dir_, "' && exec '", IPCSPEC_BINARY,
+                                 "' list --plugin=libmine.so --transport=plugin_pipe")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("plugin_pipe"));
+}
+
 TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
   const std::string saved = dir_ + "/saved";
   Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_DROP4096), "--transport=plugin_drop4096",

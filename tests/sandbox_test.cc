@@ -11,8 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -235,6 +237,37 @@ TEST_F(SandboxTest, LeftPosixQueueIsLeaked) {
   });
   EXPECT_EQ(r.outcome, Outcome::kLeaked);
   EXPECT_THAT(r.message, HasSubstr("POSIX message queue /ipcspec-sandbox-test"));
+}
+
+// Where the system keeps its mqueue file system at /dev/mqueue, a case
+// sees its own queues there, never the ones outside it: a transport that
+// unlinks "stale" queues by that path cannot reach the machine's.
+TEST_F(SandboxTest, DevMqueueInACaseIsTheCasesOwn) {
+  struct stat st;
+  if (::stat("/dev/mqueue", &st) != 0 || !S_ISDIR(st.st_mode)) {
+    GTEST_SKIP() << "no /dev/mqueue on this system";
+  }
+  const std::string outside = absl::StrFormat("ipcspec-outside-%d", ::getpid());
+  struct mq_attr attr = {};
+  attr.mq_maxmsg = 1;
+  attr.mq_msgsize = 8;
+  const mqd_t q = ::mq_open(("/" + outside).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
+  ASSERT_NE(q, static_cast<mqd_t>(-1)) << strerror(errno);
+  ::mq_close(q);
+  CaseResult r = RunCase(Fast(), [&](const CaseEnv&) {
+    const mqd_t mine = ::mq_open("/ipcspec-inside", O_CREAT | O_RDWR, 0600, &attr);
+    if (mine == static_cast<mqd_t>(-1)) return Verdict::Broken("mq_open");
+    ::mq_close(mine);
+    const std::vector<std::string> seen = ListDir("/dev/mqueue");
+    ::mq_unlink("/ipcspec-inside");
+    const bool own = std::find(seen.begin(), seen.end(), "ipcspec-inside") != seen.end();
+    const bool other = std::find(seen.begin(), seen.end(), outside) != seen.end();
+    return own && !other ? Verdict::Pass()
+                         : Verdict::Fail(absl::StrFormat("own queue seen: %d, the outside one: %d",
+                                                         own, other));
+  });
+  ::mq_unlink(("/" + outside).c_str());
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
 }
 
 TEST_F(SandboxTest, LeftShmObjectIsLeakedAndRemoved) {

@@ -72,10 +72,17 @@ struct ReplayInput {
 // (corpus/<target>/FILE, fuzz-artifacts/<target>/FILE). Plugins are loaded
 // first, so the plugin target decodes over them.
 ReplayInput ReadScenario(const std::string& path, const Flags& f) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw UsageError{absl::StrCat(
+        path, std::filesystem::exists(path, ec) ? " is not a regular file" : ": no such file")};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError{absl::StrCat("cannot read ", path, ": ", strerror(errno))};
   std::stringstream bytes;
   bytes << in.rdbuf();
+  if (in.bad()) throw UsageError{absl::StrCat("cannot read ", path)};
+  if (bytes.str().empty()) throw UsageError{absl::StrCat(path, " is empty: no scenario to replay")};
   const bool given = f.Has("target");
   const std::string target =
       f.Get("target", std::filesystem::path(path).parent_path().filename().string());
@@ -97,6 +104,16 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
     s = DecodeFuzzInput(target, bytes.str());
   }
   if (!s.ok()) throw UsageError{absl::StrCat(path, ": ", s.status().message())};
+  if (TransportRegistry::Global().Find(s->transport) == nullptr) {
+    throw UsageError{
+        absl::StrFormat("%s: unknown transport '%s' (known: %s; a plugin's needs "
+                        "--plugin=PATH)",
+                        path, s->transport,
+                        absl::StrJoin(TransportRegistry::Global().All(), ", ",
+                                      [](std::string* out, const Transport* t) {
+                                        absl::StrAppend(out, std::string(t->name()));
+                                      }))};
+  }
   if (ft != nullptr && s->property != FuzzPropertyOf(*ft)) ft = nullptr;
   return {*std::move(s), ft};
 }
@@ -133,6 +150,12 @@ int ReplayCommand(std::span<char* const> args) {
   LoadPlugins(f.All("plugin"));
   const ReplayInput input = ReadScenario(f.positional()[0], f);
   const Scenario& s = input.scenario;
+  if (input.target != nullptr && input.target->kind == FuzzTarget::kPlugin) {
+    // Raw fuzz bytes name no transport: said, so that a crash of one plugin
+    // replayed on another is not taken for a fixed bug.
+    std::cout << "(a fuzz input does not record its transport: its first byte picks " << s.transport
+              << " from the plugins loaded)\n";
+  }
   std::cout << DescribeFuzzScenario(s);
   std::cout.flush();
   DirectRunner runner(options);

@@ -21,6 +21,18 @@ bool MountPrivateShm() {
   return ::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0;
 }
 
+// Where a system keeps its mqueue file system (mq_overview(7)), the case's
+// own instance over it, in this mount namespace only: a transport that
+// lists or unlinks queues by that path (a sweep of "stale" queues) then
+// sees the case's queues, never the machine's. Nothing when the system has
+// no such directory.
+void MountPrivateMqueueAtDev() {
+  struct stat st;
+  if (::stat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode)) {
+    (void)::mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  }
+}
+
 }  // namespace
 
 const Lasting& LastingIsolation() { return g_lasting; }
@@ -40,6 +52,7 @@ IsolationFacts IsolateThisCase(const std::string& mq_dir) {
     f.private_ipc = true;
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
       f.private_shm = MountPrivateShm();
+      MountPrivateMqueueAtDev();
       if (!mq_dir.empty() && ::mount("mqueue", mq_dir.c_str(), "mqueue", 0, nullptr) == 0) {
         f.mq_dir = mq_dir;
       }
@@ -86,6 +99,7 @@ IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::s
     return l.facts;
   }
   l.facts.private_shm = internal::MountPrivateShm();
+  internal::MountPrivateMqueueAtDev();
   const std::string mq = root + "/mq", scratch = root + "/scratch";
   if (::mkdir(mq.c_str(), 0711) == 0 && ::mount("mqueue", mq.c_str(), "mqueue", 0, nullptr) == 0) {
     l.facts.mq_dir = mq;

@@ -19,7 +19,11 @@ using EntryFn = const ipcspec_transport* (*)();
 
 // Opens the object and fetches the description; fails with a message.
 absl::StatusOr<const ipcspec_transport*> Resolve(const std::string& path) {
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // A name without a slash is looked up on the library path by dlopen(3),
+  // not in the current directory: "libmine.so" means ./libmine.so here, as
+  // it does to every other command a user types.
+  const std::string where = path.find('/') == std::string::npos ? "./" + path : path;
+  void* handle = ::dlopen(where.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* e = ::dlerror();
     return absl::InvalidArgumentError(

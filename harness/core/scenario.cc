@@ -71,8 +71,10 @@ std::string DescribeStep(const Step& s) {
     case Op::kRecv:
       return s.size == 0 ? absl::StrFormat("%s receives", Actor(s.actor))
                          : absl::StrFormat("%s receives into %d bytes", Actor(s.actor), s.size);
-    case Op::kTryRecv:
-      return absl::StrFormat("%s receives without blocking into %d bytes", Actor(s.actor), s.size);
+    case Op::kTryRecv:  // size 0, as for kRecv: the largest buffer the transport needs
+      return s.size == 0 ? absl::StrFormat("%s receives without blocking", Actor(s.actor))
+                         : absl::StrFormat("%s receives without blocking into %d bytes",
+                                           Actor(s.actor), s.size);
     case Op::kWait:
       return absl::StrFormat("%s receives, waiting at most %d ms", Actor(s.actor), s.size);
     case Op::kClose:
