@@ -123,7 +123,7 @@ TEST_F(CliTest, ReplayOfADirectoryAnEmptyFileOrAnUnknownTransportIsAClearError) 
       << ipcspec::Scenario{"G-ORDER", "mine", {ipcspec::Step::Send(1, 10, 0)}}.Serialize();
   struct Case {
     std::string path, message;
-  } cases[] = {{dir_, "is not a regular file"},
+  } cases[] = {{dir_, ": not a regular file"},
                {empty, "is empty: no scenario to replay"},
                {foreign, "unknown transport 'mine' (known: eventfd, fifo, "}};
   for (const Case& c : cases) {

@@ -75,7 +75,8 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw UsageError{absl::StrCat(
-        path, std::filesystem::exists(path, ec) ? " is not a regular file" : ": no such file")};
+        "cannot read ", path, ": ",
+        std::filesystem::exists(path, ec) ? "not a regular file" : "No such file or directory")};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError{absl::StrCat("cannot read ", path, ": ", strerror(errno))};
