@@ -232,6 +232,11 @@ Verdict KillWhenDue(const Case& c, Participants& ps) {
 
 std::string MultiProcessUnfit(const Capabilities& c) {
   if (!c.reliable) return "reliable=false";
+  // The reader checks each writer's messages in the order sent (a counter
+  // only sums them).
+  if (!c.ordered && c.model != ModelClass::kCounter) {
+    return "ordered=false (the multi-process reader checks each writer's order)";
+  }
   if (!c.realtime) return "realtime=false (polling transports are too slow to fuzz)";
   if (props::MakeModel(c) == nullptr) {
     return absl::StrFormat("model=%s (no reference model)", ModelClassName(c.model));

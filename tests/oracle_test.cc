@@ -188,6 +188,9 @@ TEST(CapabilityFlagsTest, ACounterIsMessagesOfEightBytesSummed) {
   abi.max_queued = 4;
   EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("max_queued"));
   abi.max_queued = 0;
+  abi.flags &= ~IPCSPEC_RELIABLE;
+  EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("needs RELIABLE"));
+  abi.flags |= IPCSPEC_RELIABLE;
   abi.framing = IPCSPEC_STREAM;
   EXPECT_THAT(Capabilities::FromAbi(abi).Contradiction(), HasSubstr("does not fit"));
 }

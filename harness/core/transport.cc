@@ -97,6 +97,7 @@ std::string Capabilities::Contradiction() const {
     if (ordered && framing == Framing::kMessage)
       why.push_back("a counter sums: ORDERED does not apply");
     if (max_queued > 0) why.push_back("a counter sums: max_queued does not apply");
+    if (!reliable) why.push_back("a counter needs RELIABLE: a lossy sum has no oracle");
     if (short_recv != ShortRecv::kEither) {
       why.push_back("a counter sums: SHORT_RECV does not apply (a short buffer gives -EINVAL)");
     }

@@ -24,10 +24,9 @@
 // can see.
 //
 // Another puts the channel under pressure, in a third of the examples:
-// every message is at the atomic limit or one byte under it, by turns (the
-// parameter is how many each writer sends, in place of send steps), the
-// writers
-// together send twice what the channel holds (64 KiB where no capacity is
+// four writers send messages at the atomic limit or one byte under it, by
+// turns (the parameter is how many each sends, in place of send steps),
+// together twice what the channel holds (64 KiB where no capacity is
 // declared), and the reader reads only once every writer is asleep (blocked
 // on the full channel) or done. The writers then wake as room comes, a
 // little at a time, and race for it: a send that is atomic only while there
@@ -77,7 +76,10 @@ class MultiWriterProperty final : public GenericProperty {
       std::vector<Step> steps = {writers_.Step(writers),
                                  late_writer_.Step(*rc::gen::arbitrary<bool>())};
       if (*OneInThree()) {  // each writer's messages are the parameter's
-        steps.push_back(pressure_.Step(PressureMessages(c, writers)));
+        // Four writers, so that several wait for room together whenever
+        // it comes back.
+        steps.front() = writers_.Step(4);
+        steps.push_back(pressure_.Step(PressureMessages(c, 4)));
         return steps;
       }
       for (uint32_t w = 1; w <= writers; ++w) {

@@ -107,6 +107,7 @@ class PeerGoneProperty final : public GenericProperty {
       for (int i = 0; i < before; ++i) {
         uint64_t size = *rc::gen::inRange<uint64_t>(c.framing == Framing::kStream ? 1 : 0, 2000);
         if (c.max_message) size = std::min(size, c.max_message);
+        if (c.model == ModelClass::kCounter) size = 8;  // a counter takes 8-byte values only
         steps.push_back(Step::Send(1, size, static_cast<uint64_t>(i)));
       }
       const bool partial =
@@ -121,6 +122,8 @@ class PeerGoneProperty final : public GenericProperty {
     const bool partial = partial_.Of(s) && c.framing == Framing::kStream && c.capacity > 0;
     uint64_t size = size_.Of(s);
     if (c.max_message) size = std::min(size, c.max_message);
+    // A shorter send to a counter is -EINVAL before anything else is looked at.
+    if (c.model == ModelClass::kCounter) size = 8;
     Traffic traffic(c, env, {SendsOf(s, 1)});
     const int deliver = traffic.waits().deliver_ms;
     SharedFlags flags;

@@ -91,7 +91,8 @@ enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
    bytes or more takes the whole counter as 8 bytes and sets it to 0; into a
    smaller buffer it gives -EINVAL. A counter at 0 is an empty channel.
    Values are summed, not queued: ORDERED, max_queued and the SHORT_RECV
-   flags do not apply, and without RELIABLE no sum can be checked. */
+   flags do not apply. It needs IPCSPEC_RELIABLE: a sum that may have lost
+   an add has nothing to be checked against. */
 #define IPCSPEC_COUNTER (1u << 10)
 
 #define IPCSPEC_END 1 /* recv(): end of stream */
