@@ -16,7 +16,10 @@
 //                       undeclared: either
 //   capacity            any: a full channel starts the reader early
 //   peer-close          after the last message END; without, nothing more
-//   duplex              the writer's end speaks (G-DUPLEX: both ends)
+//   duplex              in half of the examples the other way round:
+//                       the writer's end says one message, then the
+//                       reader's end sends and the writer's end receives
+//                       (its short receive too); without end of stream
 //   realtime or not     alike: no clock
 #include <algorithm>
 
@@ -27,7 +30,12 @@
 namespace ipcspec::props {
 namespace {
 
-constexpr size_t kStart = 0;  // the reader may start: all sent, or the channel is full
+// The receiver may start: all sent, or the channel is full; reversed, the
+// receiver has all it will get (the sender may close).
+constexpr size_t kStart = 0, kReceived = 1;
+// Reversed: the writer's end speaks first (a datagram reader answers the
+// last sender), as writer 9.
+constexpr uint32_t kHelloWriter = 9;
 
 constexpr std::string_view kOversize[] = {
     "no oversize message", "the writer then tries one message of max_message + 1 bytes"};
@@ -49,6 +57,9 @@ class BoundaryProperty final : public GenericProperty {
         steps.push_back(Step::Send(1, sizes[i], i));
       }
       if (c.max_message > 0 && *rc::gen::arbitrary<bool>()) steps.push_back(oversize_.Step(true));
+      if (c.direction == Direction::kDuplex && *rc::gen::arbitrary<bool>()) {
+        steps.push_back(reversed_.Step(true));
+      }
       if (c.ordered && !sizes.empty() && sizes[0] > 0 && *rc::gen::arbitrary<bool>()) {
         const uint64_t first = sizes[0];
         steps.push_back(short_.Step(
@@ -66,24 +77,56 @@ class BoundaryProperty final : public GenericProperty {
     sent.push_back({1, sent.size(), last_size});  // proves the queue still works
     Traffic traffic(c, env, {sent});
     SharedFlags flags;
-    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+    // Reversed: the reader's end sends, once the writer's end has spoken,
+    // and stays open until the writer's end has received all it will.
+    const bool reversed = reversed_.Of(s) && c.direction == Direction::kDuplex;
+    const Sent hello{kHelloWriter, 0, 1};
+    Actor sender{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   if (reversed) {
+                     std::vector<std::byte> got;
+                     const int rc = RecvMessage(*end, c, &got, traffic.waits().deliver_ms);
+                     if (rc != 0)
+                       return absl::StrCat("receiving the writer's first message: ", Errno(rc));
+                     if (!IsPayload(got, hello))
+                       return std::string("the writer's first message came changed");
+                   }
                    std::string e =
                        Write(*end, c, sent, oversize_.Of(s) && c.max_message > 0, traffic, flags);
                    if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, 0);
                    traffic.Finished(0);
+                   if (e.empty() && reversed && !flags.WaitFor(kReceived, deadline)) {
+                     return std::string("the writer's end never received it all");
+                   }
                    return e;
                  }};
-    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (!flags.WaitFor(kStart, Deadline::After(env.deadline - absl::Now()))) {
-                     return "the writer never finished its messages";
-                   }
-                   if (s.Param(short_.index(), ~uint64_t{0}) != ~uint64_t{0}) {
-                     std::string e = ShortReceive(*end, c, short_.Of(s), traffic);
-                     if (!e.empty()) return e;
-                   }
-                   return traffic.Read(*end);
-                 }};
-    return RunActors(t, env, {writer, reader});
+    Actor receiver{
+        "reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+          if (reversed) {
+            if (std::string e = SendAll(*end, hello, c.framing, traffic.waits().deliver_ms);
+                !e.empty()) {
+              return absl::StrCat("speaking first: ", e);
+            }
+          }
+          if (!flags.WaitFor(kStart, deadline)) return "the sender never finished its messages";
+          if (s.Param(short_.index(), ~uint64_t{0}) != ~uint64_t{0}) {
+            std::string e = ShortReceive(*end, c, short_.Of(s), traffic);
+            if (!e.empty()) return e;
+          }
+          if (!reversed) return traffic.Read(*end);
+          // No end of stream is owed this way round.
+          std::string e = traffic.Receive(*end);
+          if (e.empty()) e = traffic.NothingMore(*end, /*writers_close=*/false);
+          flags.Raise(kReceived);
+          return e;
+        }};
+    if (!reversed) return RunActors(t, env, {sender, receiver});
+    // The reader's end sends, the writer's end receives.
+    sender.role = Role::kReader;
+    sender.name = "reader's end";
+    receiver.role = Role::kWriter;
+    receiver.name = "writer's end";
+    return RunActors(t, env, {sender, receiver});
   }
 
   // Queues `sent` but its last message, tries the oversize message, then
@@ -156,7 +199,11 @@ class BoundaryProperty final : public GenericProperty {
   }
 
   const ChoiceParam<bool> oversize_{this, 0, "%s", false, kOversize};
-  const BytesParam short_{this, 1, "the reader first receives into a buffer of %s", 0};
+  const BytesParam short_{this, 1, "the receiving end first receives into a buffer of %s", 0};
+  const YesNoParam reversed_{this, 2,
+                             "the other way round: the writer's end says one message, then the "
+                             "reader's end sends these and the writer's end receives them: %s",
+                             false};
 };
 IPCSPEC_REGISTER_PROPERTY(BoundaryProperty, "G-BOUNDARY");
 

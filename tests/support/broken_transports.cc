@@ -271,6 +271,17 @@ class BrokenEnd : public End {
     int failed = 0;
     if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
     switch (bug_) {
+      case Bug::kWriterEndCuts: {
+        if (role_ != Role::kWriter) return inner_->Recv(buf, received, timeout_ms);
+        // The bug: the whole datagram is taken, and what fits is returned.
+        std::vector<std::byte> whole(std::max<size_t>(buf.size(), 1 << 20));
+        size_t n = 0;
+        const int rc = inner_->Recv(whole, &n, timeout_ms);
+        if (rc != 0) return rc;
+        *received = std::min(n, buf.size());
+        std::copy_n(whole.begin(), *received, buf.begin());
+        return 0;
+      }
       case Bug::kPartialRead: {
         int rc = inner_->Recv(buf, received, timeout_ms);
         if (rc == 0) *received = std::min<size_t>(*received, 1000);
@@ -533,6 +544,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_destroy_if_opened", "sysv_msg", Bug::kDestroyIfOpened, "G-CLEANUP"},
       {"broken_sweep_queues", "sysv_msg", Bug::kSweepQueues, "G-CLEANUP"},
       {"broken_sweep_shm", "posix_shm", Bug::kSweepShm, "G-CLEANUP"},
+      {"broken_writer_end_cuts", "socketpair_seqpacket", Bug::kWriterEndCuts, "G-BOUNDARY"},
   };
   return *all;
 }

@@ -92,6 +92,8 @@ enum class Bug {
                         // ("stale ones left by crashed runs")
   kSweepShm,            // destroy() also unlinks every /dev/shm name that begins with its
                         // own prefix, "ipcspec-"
+  kWriterEndCuts,       // the writer's end of a duplex channel returns the first bytes
+                        // of a reply too big for the buffer as a success (MSG_TRUNC unheeded)
 };
 
 struct BrokenInfo {
