@@ -3,6 +3,7 @@
 // missing end of stream.
 #include <algorithm>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
@@ -208,6 +209,26 @@ TEST(QueueModelTest, AMessageLikeOneThatMayBeGoneOwesNothingMore) {
       EXPECT_EQ(m->OnRecv(64, false, -EAGAIN, {}).empty(), refused) << ordered;
     }
   }
+}
+
+// Bytes that are no message sent, but have an owed message's size: the
+// failure says where they first differ from it, which is what a torn or
+// corrupted copy needs to be found.
+TEST(QueueModelTest, BytesThatAreNoMessageSayWhereTheyDifferFromOneOfTheirSize) {
+  Capabilities c;
+  c.framing = Framing::kMessage;
+  c.model = ModelClass::kFifoQueue;
+  c.max_message = 8192;
+  std::unique_ptr<props::ReferenceModel> m = props::MakeModel(c);
+  EXPECT_EQ(m->OnSend(0, 10, 0, 10), "");
+  EXPECT_EQ(m->OnSend(1, 8191, 0, 8191), "");
+  std::vector<std::byte> got = props::ModelPayload(c, 1, 8191);
+  got[4096] = ~got[4096];
+  EXPECT_THAT(m->OnRecv(8192, false, 0, got),
+              ::testing::HasSubstr(absl::StrFormat(
+                  "got 8191 bytes that are no message sent (message 1 has that size, and they "
+                  "first differ at byte 4096: expected 0x%02x, got 0x%02x)",
+                  static_cast<unsigned>(~got[4096]) & 0xff, static_cast<unsigned>(got[4096]))));
 }
 
 }  // namespace

@@ -371,7 +371,26 @@ class QueueModel : public CapsModel {
             Want(), m, got.size());
       }
     }
-    return absl::StrFormat("%s, got %d bytes that are no message sent", Want(), got.size());
+    return absl::StrFormat("%s, got %d bytes that are no message sent%s", Want(), got.size(),
+                           Nearest(got));
+  }
+
+  // For bytes that are no message sent: where they first differ from the
+  // first owed message of their size (a torn or corrupted copy of it, most
+  // likely); "" when none has that size.
+  std::string Nearest(std::span<const std::byte> got) const {
+    for (const Entry& e : q_) {
+      if (e.size != got.size() || got.empty()) continue;
+      const std::span<const std::byte> want = ModelPayloadView(c_, e.msg, e.size, e.size);
+      const size_t at = static_cast<size_t>(
+          std::mismatch(want.begin(), want.end(), got.begin()).first - want.begin());
+      if (at >= want.size()) return "";
+      return absl::StrFormat(
+          " (message %d has that size, and they first differ at byte %d: expected 0x%02x, got "
+          "0x%02x)",
+          e.msg, at, static_cast<unsigned>(want[at]), static_cast<unsigned>(got[at]));
+    }
+    return "";
   }
 
   // -EMSGSIZE: allowed when a message that may come next does not fit, or
