@@ -26,18 +26,14 @@
 //                       at most max_queued messages
 //   peer-close          after the data END; without, nothing more
 //   realtime or not     alike: no clock
-#include <unistd.h>
-
 #include "absl/strings/str_format.h"
-#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
 
-constexpr size_t kWriterDone = 0, kWriterStarted = 1;
-constexpr size_t kWriterPid = 0;  // a counter
+constexpr size_t kWriterDone = 0;
 
 // A wrong-way call: `blocking` gives it the deliver bound, else timeout 0.
 std::string WrongWay(End& end, bool send, uint64_t size, bool blocking, int deliver_ms) {
@@ -89,11 +85,11 @@ class DirectionProperty final : public GenericProperty {
     Traffic traffic(c, env, {counter ? std::vector<Sent>{} : SendsOf(s, 1)});
     const int deliver = traffic.waits().deliver_ms;
     SharedFlags flags;
+    ActorPids pids(1);  // the writer's, for the reader to wait until it sleeps
     // The writer does its sends and wrong-way receives in step order; then
     // the reader its wrong-way sends; then the reader receives everything.
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-                   flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
-                   flags.Raise(kWriterStarted);
+                   pids.Publish(0);
                    size_t k = 0;
                    for (const Step& st : s.steps) {
                      if (st.actor != 1) continue;
@@ -116,8 +112,8 @@ class DirectionProperty final : public GenericProperty {
                    // before anyone reads), or in a wrong-way call that
                    // waits, which its own check then reports.
                    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-                   if (!flags.WaitFor(kWriterStarted, deadline)) return "the writer did not start";
-                   WaitUntilAsleep(static_cast<pid_t>(flags.Counter(kWriterPid).load()), deadline);
+                   if (pids.Of(0, deadline) == 0) return "the writer did not start";
+                   pids.AwaitAsleep(0, deadline);
                    for (const Step& st : s.steps) {
                      if (st.actor != 0 || (st.op != Op::kSend && st.op != Op::kTrySend)) continue;
                      std::string e = WrongWay(*end, true, st.size, st.op == Op::kSend, deliver);

@@ -32,13 +32,10 @@
 // little at a time, and race for it: a send that is atomic only while there
 // is room (a frame header that takes a pipe write past PIPE_BUF, a ring that
 // copies in pieces as space frees) interleaves there and nowhere else.
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -108,14 +105,14 @@ class MultiWriterProperty final : public GenericProperty {
     // open and the reader does not read until then); flag w: writer w has
     // begun to send.
     const bool late = writers > 1 && late_writer_.Of(s);
-    // Counter w: writer w's pid, for the reader under pressure.
     SharedFlags marks(1 + writers);
+    ActorPids pids(writers);  // for the reader under pressure
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
     for (uint32_t w = 1; w <= writers; ++w) {
       actors.push_back(
           {absl::StrCat("writer ", w), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
-             marks.Counter(w).store(static_cast<uint64_t>(::getpid()));
+             pids.Publish(w - 1);
              marks.Raise(late && w == writers ? 0 : w);
              std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
              if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, w - 1);
@@ -125,9 +122,9 @@ class MultiWriterProperty final : public GenericProperty {
            }});
     }
     if (late) {
-      actors.back().before_open = [&marks, writers](const ActorPids& pids, const Deadline& d) {
+      actors.back().before_open = [&marks, writers](const ActorPids& others, const Deadline& d) {
         for (uint32_t w = 1; w < writers; ++w) {
-          if (marks.WaitFor(w, d)) pids.AwaitAsleep(w - 1, d);
+          if (marks.WaitFor(w, d)) others.AwaitAsleep(w - 1, d);
         }
       };
     }
@@ -135,8 +132,7 @@ class MultiWriterProperty final : public GenericProperty {
                         if (late) marks.WaitFor(0, deadline);
                         // Under pressure: once every writer is asleep or done.
                         for (uint32_t w = 1; pressure > 0 && w <= writers; ++w) {
-                          if (!marks.WaitFor(late && w == writers ? 0 : w, deadline)) break;
-                          WaitUntilAsleep(static_cast<pid_t>(marks.Counter(w).load()), deadline);
+                          pids.AwaitAsleep(w - 1, deadline);
                         }
                         return traffic.Read(*end);
                       }});
@@ -147,9 +143,7 @@ class MultiWriterProperty final : public GenericProperty {
   // the 8 bytes that tell a stream's writes apart), and how many each
   // writer sends for them all to fill the channel twice (at most 64).
   static uint64_t PressureLimit(const Capabilities& c) {
-    uint64_t limit = SizeLimit(c);
-    if (c.atomic_write > 0) limit = std::min(limit, c.atomic_write);
-    return std::max<uint64_t>(limit, c.framing == Framing::kStream ? 9 : 1);
+    return std::max<uint64_t>(AtomicLimit(c), c.framing == Framing::kStream ? 9 : 1);
   }
   static uint64_t PressureMessages(const Capabilities& c, uint32_t writers) {
     const uint64_t fill = 2 * (c.capacity > 0 ? c.capacity : 65536);

@@ -358,9 +358,13 @@ std::vector<uint64_t> ChunksOf(const Scenario& s) {
   return out;
 }
 
+uint64_t AtomicLimit(const Capabilities& c) {
+  const uint64_t limit = SizeLimit(c);
+  return c.atomic_write > 0 ? std::min(limit, c.atomic_write) : limit;
+}
+
 rc::Gen<uint64_t> AtomicSize(const Capabilities& c) {
-  uint64_t limit = SizeLimit(c);
-  if (c.atomic_write > 0) limit = std::min(limit, c.atomic_write);
+  const uint64_t limit = AtomicLimit(c);
   const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
   std::vector<uint64_t> edges = {low, limit};
   if (limit > 1) edges.push_back(limit - 1);

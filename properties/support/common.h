@@ -246,6 +246,8 @@ std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);
 std::vector<uint64_t> ChunksOf(const Scenario& s);
 // Sizes for messages that several writers send, bounded by atomic_write
 // when the transport is a byte stream; never 0 on a byte stream.
+// The largest send that atomic_write keeps whole (SizeLimit without one).
+uint64_t AtomicLimit(const Capabilities& c);
 rc::Gen<uint64_t> AtomicSize(const Capabilities& c);
 
 }  // namespace ipcspec::props
