@@ -1,8 +1,10 @@
 // Every flag of every subcommand, in both spellings (--flag=value and
 // --flag value): help, version, list as a dry run of run, exclusion globs,
 // repeats with fresh seeds, fail-fast, report kinds, progress modes, merge.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -259,10 +261,53 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
   EXPECT_THAT(ReadFileOrEmpty(m + ".md"), HasSubstr("| posix\\_mq | ✅ | ✅ |"));
   EXPECT_THAT(ReadFileOrEmpty(m + ".svg"), HasSubstr("<title>G-ORDER pipe: pass</title>"));
 
+  // A shard missing: written, but incomplete, and the merge fails as the
+  // run would. A shard twice, or shards of another run, is bad input.
   Ran partial = Ipcspec({"merge", "--json=" + m + ".json", shards[0]});
-  EXPECT_EQ(partial.exit_code, 0);
+  EXPECT_EQ(partial.exit_code, 1);
   EXPECT_THAT(partial.out, HasSubstr("incomplete"));
   EXPECT_EQ(ReadJson(m + ".json")["complete"], false);
+  Ran twice = Ipcspec({"merge", "--json=" + m + ".json", shards[0], shards[1], shards[0]});
+  EXPECT_EQ(twice.exit_code, 2) << twice.out;
+  EXPECT_THAT(twice.out, HasSubstr("shard 1 of 2 is given twice"));
+  nlohmann::json other = ReadJson(shards[1]);
+  other["seed"] = "99";
+  const std::string other_path = dir_ + "/other.json";
+  std::ofstream(other_path) << other.dump();
+  Ran mixed = Ipcspec({"merge", "--json=" + m + ".json", shards[0], other_path});
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.out;
+  EXPECT_THAT(mixed.out, HasSubstr("not shards of one run"));
+}
+
+TEST_F(CliFlagsTest, ReproduceOfAMendedTransportPassesAndItsReportsGoThroughDevices) {
+  // A reproduce command kept as a regression check: the failing example of
+  // the broken plugin, replayed on a correct transport, passes (exit 0).
+  const std::string json = dir_ + "/r.json";
+  Ran failing = Ipcspec({"run", absl::StrCat("--plugin=", IPCSPEC_PLUGIN_DROP4096),
+                         "--transport=plugin_*", "--property=G-ORDER", "--json=" + json});
+  ASSERT_EQ(failing.exit_code, 1) << failing.out;
+  const std::string reproduce = ReadJson(json)["results"][0]["reproduce_string"];
+  Ran mended = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER", "--reproduce=" + reproduce,
+                        "--json=/dev/stdout"});
+  EXPECT_EQ(mended.exit_code, 0) << mended.out;
+  EXPECT_THAT(mended.out, HasSubstr("the reproduced example passes"));
+  // The JSON went through /dev/stdout once, at the end, not after every
+  // property; /dev/null stays the device it is.
+  size_t reports = 0;
+  for (size_t at = 0; (at = mended.out.find("\"ipcspec_version\"", at)) != std::string::npos;
+       ++at) {
+    ++reports;
+  }
+  EXPECT_EQ(reports, 1u) << mended.out;
+  Ran null = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER", "--examples=1",
+                      "--summary-md=/dev/null", "--junit=/dev/null"});
+  EXPECT_EQ(null.exit_code, 2) << null.out;  // two reports to one file
+  null = Ipcspec(
+      {"run", "--transport=pipe", "--property=G-ORDER", "--examples=1", "--summary-md=/dev/null"});
+  EXPECT_EQ(null.exit_code, 0) << null.out;
+  struct stat st;
+  ASSERT_EQ(::lstat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
 }
 
 }  // namespace

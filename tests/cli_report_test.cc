@@ -1,9 +1,11 @@
 // Reports that survive: valid whatever bytes a plugin's path and output
-// hold, whole after a SIGTERM halfway through a run, and a CI log with no
+// hold, whole after a SIGTERM halfway through a run, nothing left in TMPDIR
+// after a SIGKILL, and a CI log with no
 // row for a pair that does not apply, ending with the list of failures.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +115,142 @@ TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties)
   for (const auto& e : std::filesystem::directory_iterator(tmp)) {
     ADD_FAILURE() << "left in TMPDIR: " << e.path();
   }
+}
+
+TEST_F(CliReportTest, SigtermTwiceToTheGroupAsTimeoutSendsItStillWritesTheReports) {
+  // coreutils' timeout sends SIGTERM to the run, then to its whole process
+  // group (workers and fork servers too): the run must still stop as after
+  // one, with its reports written, and no pair blamed for the workers.
+  if (::access("/usr/bin/setsid", X_OK) != 0) GTEST_SKIP() << "no setsid";
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const std::string json = dir_ + "/r.json", tmp = dir_ + "/tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(tmp));
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  const Started c =
+      StartCommand({"/usr/bin/setsid", IPCSPEC_BINARY, "run", "--transport=pipe,fifo",
+                    "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION,G-PEER-GONE,G-FORK",
+                    "--examples=25", "--jobs=2", "--json=" + json},
+                   {"CI=true", "TMPDIR=" + tmp});
+  ASSERT_GT(c.pid, 0);
+  std::string log;
+  char line[4096];
+  while (::fgets(line, sizeof line, c.out) != nullptr) {
+    log += line;
+    if (line[0] == '[') break;
+  }
+  ASSERT_EQ(line[0], '[') << log;
+  ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
+  ASSERT_EQ(::kill(-c.pid, SIGTERM), 0);  // setsid made it a group leader
+  while (::fgets(line, sizeof line, c.out) != nullptr) log += line;
+  ::fclose(c.out);
+  int status = 0;
+  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 143) << log;
+  EXPECT_EQ(CheckJsonReport(json), "");
+  const nlohmann::json j = ReadJson(json);
+  EXPECT_EQ(j["stopped_by"], "SIGTERM");
+  for (const nlohmann::json& r : j["results"]) EXPECT_EQ(r["outcome"], "pass") << r;
+  EXPECT_THAT(log, HasSubstr("stopped by SIGTERM"));
+  while (::waitpid(-1, &status, 0) > 0) {
+  }
+  for (const auto& e : std::filesystem::directory_iterator(tmp)) {
+    ADD_FAILURE() << "left in TMPDIR: " << e.path();
+  }
+}
+
+TEST_F(CliReportTest, OutputClosedByItsReaderStopsTheRunWithItsReports) {
+  // `ipcspec run | head -2`: SIGPIPE stops the run as SIGTERM would.
+  const std::string json = dir_ + "/r.json";
+  const Started c = StartCommand(
+      {IPCSPEC_BINARY, "run", "--transport=pipe,fifo",
+       "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION", "--examples=25", "--json=" + json},
+      {"CI=true"});
+  ASSERT_GT(c.pid, 0);
+  char line[4096];
+  ASSERT_NE(::fgets(line, sizeof line, c.out), nullptr);
+  ::fclose(c.out);
+  int status = 0;
+  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 141);
+  EXPECT_EQ(CheckJsonReport(json), "");
+  EXPECT_EQ(ReadJson(json)["stopped_by"], "SIGPIPE");
+}
+
+// Starts a run under `prefix` with TMPDIR=`tmp`, SIGKILLs it once a pair has
+// finished, reaps it and every orphan it left (workers, fork servers,
+// cases), and returns what is left in `tmp`.
+std::vector<std::string> LeftAfterSigkill(const std::vector<std::string>& prefix,
+                                          const std::string& tmp) {
+  std::vector<std::string> left;
+  // Orphans of the run come back to this process.
+  EXPECT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  std::vector<std::string> argv = prefix;
+  argv.insert(argv.end(),
+              {IPCSPEC_BINARY, "run", "--transport=pipe,socketpair_stream,fifo",
+               "--property=G-ORDER,G-INTEGRITY,G-EOF,G-DIRECTION", "--examples=40", "--jobs=2"});
+  const Started c = StartCommand(argv, {"CI=true", "TMPDIR=" + tmp});
+  EXPECT_GT(c.pid, 0);
+  if (c.pid <= 0) return left;
+  std::string log;
+  char line[4096] = "";
+  while (::fgets(line, sizeof line, c.out) != nullptr) {
+    log += line;
+    if (line[0] == '[') break;  // a pair finished: the servers are serving
+  }
+  EXPECT_THAT(log, HasSubstr(" pass ")) << "the first pair did not pass";
+  EXPECT_EQ(::kill(c.pid, SIGKILL), 0);
+  ::fclose(c.out);
+  int status = 0;
+  EXPECT_EQ(::waitpid(c.pid, &status, 0), c.pid);
+  EXPECT_TRUE(WIFSIGNALED(status)) << log;
+  // Reaped: then every one of them has ended.
+  while (::waitpid(-1, &status, 0) > 0) {
+  }
+  for (const auto& e : std::filesystem::directory_iterator(tmp)) left.push_back(e.path());
+  return left;
+}
+
+TEST_F(CliReportTest, SigkillOfTheRunLeavesNothingInTmpdir) {
+  // As root a fork server's cases run in a tmpfs mounted on a directory the
+  // run made in TMPDIR; a SIGKILLed run cannot remove it, so its servers do.
+  const std::string tmp = dir_ + "/tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(tmp));
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);  // else the run goes to /tmp (next test)
+  EXPECT_THAT(LeftAfterSigkill({}, tmp), ::testing::IsEmpty());
+}
+
+TEST_F(CliReportTest, CasesWithAUserOfTheirOwnReachTheirScratchWhateverTmpdirIs) {
+  // TMPDIR inside a directory only root may search: a case that runs as a
+  // user of its own could not reach a scratch directory made there (mkfifo
+  // gave EACCES), so the run makes its directories in /tmp instead.
+  if (::geteuid() != 0) GTEST_SKIP() << "cases run as a user of their own only under root";
+  const std::string tmp = dir_ + "/tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(tmp));
+  ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+  for (const char* jobs : {"--jobs=1", "--jobs=2"}) {
+    Ran r = RunCommand({IPCSPEC_BINARY, "run", "--transport=fifo,unix_stream", "--property=G-ORDER",
+                        "--examples=5", jobs},
+                       {"CI=true", "TMPDIR=" + tmp});
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(tmp));
+}
+
+TEST_F(CliReportTest, SigkillOfAnUnprivilegedRunLeavesNothingInTmpdir) {
+  // Without the namespaces each case's scratch directory is in TMPDIR: the
+  // orphaned servers end their cases, which removes them.
+  if (::geteuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0) {
+    GTEST_SKIP() << "needs root and setpriv to run the command as another user";
+  }
+  const std::string tmp = dir_ + "/tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(tmp));
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod(tmp.c_str(), 0777), 0);
+  EXPECT_THAT(LeftAfterSigkill(
+                  {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, tmp),
+              ::testing::IsEmpty());
 }
 
 TEST_F(CliReportTest, CiLogHasNoRowForPairsThatDoNotApplyAndEndsWithTheFailures) {

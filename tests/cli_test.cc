@@ -81,7 +81,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithAOneLineMessage) {
       {{"run", "--junit=/nonexistent-dir/r.xml"}, "cannot write report"},
       {{"run", "--summary-md=/nonexistent-dir/s.md"}, "cannot write report"},
       {{"run", "--save-failures=/proc/nope"}, "--save-failures=/proc/nope"},
-      {{"run", "--reproduce=abc"}, "--reproduce needs --transport and --property"},
+      {{"run", "--reproduce=abc"}, "--reproduce=abc: not a reproduce string"},
       {{"run", "extra"}, "run takes no arguments, got 'extra'"},
       {{"list", "--format=yaml"}, "--format=yaml"},
       {{"list", "extra"}, "list takes no arguments"},
@@ -91,6 +91,17 @@ TEST_F(CliTest, UsageErrorsExitTwoWithAOneLineMessage) {
       {{"merge"}, "merge needs at least one REPORT.json"},
       {{"merge", "/nonexistent.json"}, "cannot read /nonexistent.json"},
       {{"run", "--plugin=/nonexistent.so"}, "plugin /nonexistent.so"},
+      // A forgotten value is not the next flag, nor is an empty one "all".
+      {{"run", "--json", "--property=G-ORDER"}, "--json needs a value, and the next argument"},
+      {{"run", "--save-failures", "--transport=pipe"}, "--save-failures needs a value"},
+      {{"run", "--transport="}, "--transport= is empty"},
+      {{"run", "--transport=,"}, "--transport=, names nothing"},
+      {{"run", "--reproduce="}, "--reproduce= is empty"},
+      {{"run", "--json=same.json", "--junit=same.json"}, "both go to same.json"},
+      // Nothing selected applies: a filter that checks nothing is no pass.
+      {{"run", "--transport=pipe", "--property=EVENTFD-*"}, "nothing to check"},
+      {{"merge", "--json", "/nonexistent.json", "/nonexistent.json"},
+       "is both a report to merge and where a merged report goes"},
   };
   for (const Case& c : cases) {
     Ran r = Ipcspec(c.args);

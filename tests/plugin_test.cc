@@ -220,9 +220,9 @@ TEST_F(PluginTest, ReportSaysWhichCapabilityExcludedAProperty) {
   const std::string json = dir_ + "/report.json";
   Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_PIPE), "--transport=plugin_pipe",
                       "--property=G-BOUNDARY", absl::StrCat("--json=", json)});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_THAT(r.out, HasSubstr("G-BOUNDARY"));
-  EXPECT_THAT(r.out, HasSubstr("excluded by capability framing=stream"));
+  // Nothing to check is no pass: exit 2, saying why, with the report written.
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("G-BOUNDARY on plugin_pipe: excluded by capability framing=stream"));
   const nlohmann::json report = nlohmann::json::parse(ReadAll(json));
   EXPECT_TRUE(report["results"].empty()) << report;
   ASSERT_EQ(report["not_applicable"].size(), 1u) << report;

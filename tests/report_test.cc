@@ -3,7 +3,11 @@
 // from results holding every awkward byte, checked by real parsers.
 #include "harness/cli/report.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -149,8 +153,42 @@ TEST_F(ReportTest, WriteFileAtomicallyReplacesWholeAndNamesTheError) {
   ASSERT_TRUE(WriteFileAtomically(path, "two").ok());
   EXPECT_EQ(testing::ReadFileOrEmpty(path), "two");
   absl::Status s = WriteFileAtomically("/nonexistent-dir/f", "x");
-  EXPECT_THAT(std::string(s.message()), HasSubstr("/nonexistent-dir/f.tmp-"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("/nonexistent-dir/f)"));  // the user's path
   EXPECT_THAT(std::string(s.message()), HasSubstr("ENOENT"));
+}
+
+TEST_F(ReportTest, WriteFileAtomicallyNeverReplacesWhatIsNotARegularFile) {
+  // A FIFO (as /dev/stdout or /dev/null would be) is written through and
+  // stays a FIFO; a symbolic link stays a link, its target replaced.
+  const std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  FileDescriptor reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE(WritesThrough(fifo));
+  ASSERT_TRUE(WriteFileAtomically(fifo, "through").ok());
+  char buf[16] = {};
+  EXPECT_EQ(::read(reader.get(), buf, sizeof buf), 7);
+  EXPECT_EQ(std::string(buf), "through");
+  struct stat st;
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+
+  const std::string target = Write("target", "old"), link = dir_ + "/link";
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  EXPECT_FALSE(WritesThrough(link));
+  ASSERT_TRUE(WriteFileAtomically(link, "new").ok());
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(testing::ReadFileOrEmpty(target), "new");
+
+  const std::string dangling = dir_ + "/dangling";
+  ASSERT_EQ(::symlink((dir_ + "/made").c_str(), dangling.c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomically(dangling, "made").ok());
+  EXPECT_EQ(testing::ReadFileOrEmpty(dir_ + "/made"), "made");
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_THAT(e.path().string(), Not(HasSubstr(".tmp-")));
+  }
+  EXPECT_THAT(std::string(WriteFileAtomically(dir_, "x").message()), HasSubstr("is a directory"));
 }
 
 }  // namespace

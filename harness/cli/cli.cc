@@ -18,7 +18,8 @@ constexpr char kUsage[] =
     "       ipcspec --version\n"
     "`ipcspec COMMAND --help` lists a command's flags. Flags take --flag=value or --flag value.\n"
     "Exit status: 0 all passed, 1 a property failed, 2 usage or set-up error,\n"
-    "130/143 stopped by SIGINT/SIGTERM (the reports hold what finished).\n";
+    "128+N stopped by signal N: SIGINT 130, SIGTERM 143, SIGHUP 129, SIGPIPE 141\n"
+    "(the reports hold what finished).\n";
 
 int Dispatch(int argc, char** argv) {
   if (argc < 2) throw UsageError{"missing command"};

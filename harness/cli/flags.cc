@@ -109,7 +109,19 @@ Flags ParseFlags(std::span<char* const> args, std::span<const FlagSpec> specs) {
       if (i + 1 >= args.size()) {
         throw UsageError{absl::StrFormat("--%s needs a value: --%s=%s", name, name, spec->value)};
       }
+      // "--json --property=X" forgot the value: taking the next flag for it
+      // would run another selection and write a file named like a flag.
+      const std::string_view next = args[i + 1];
+      if (next.substr(0, 2) == "--") {
+        throw UsageError{absl::StrFormat(
+            "--%s needs a value, and the next argument, '%s', is a flag (--%s=%s; a value that "
+            "begins with -- goes after '=')",
+            name, std::string(next), name, spec->value)};
+      }
       value = args[++i];
+    }
+    if (value->empty()) {
+      throw UsageError{absl::StrFormat("--%s= is empty: --%s=%s", name, name, spec->value)};
     }
     std::vector<std::string>& slot = f.values_[name];
     if (!spec->repeated) slot.clear();

@@ -2,6 +2,7 @@
 // runs), for a CI job that collects them: the merged JSON, JUnit, Markdown
 // summary or SVG matrix.
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -27,7 +28,10 @@ const FlagSpec kMergeFlags[] = {
 
 const CommandHelp kMergeHelp = {
     .usage = "ipcspec merge [flags] REPORT.json...",
-    .what = "Merges the JSON reports of several shards or runs into one report.",
+    .what =
+        "Merges the JSON reports of several shards or runs into one report.\nExit status: 0 "
+        "every pair passed and every shard is there and finished, 1 otherwise, 2 bad input "
+        "(a shard given twice, shards of different runs).",
     .flags = kMergeFlags};
 
 ReportEntry EntryFromJson(const nlohmann::json& j) {
@@ -64,16 +68,45 @@ void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
       throw UsageError{
           absl::StrCat(path, ": not an ipcspec JSON report of schema ", kReportSchema)};
     }
-    if (shards->empty() && !absl::SimpleAtoi(j.at("seed").get<std::string>(), &into->seed)) {
+    uint64_t seed = 0;
+    if (!absl::SimpleAtoi(j.at("seed").get<std::string>(), &seed)) {
       throw UsageError{absl::StrCat(path, ": the seed is not a number")};
     }
+    const int total = j.at("shard").at("total").get<int>();
+    const int index = j.at("shard").at("index").get<int>();
+    // Shards of one run share its seed and its number of shards, and each
+    // comes once; runs merged whole (one shard each) may differ.
+    if (!shards->empty() && (total > 1 || into->shard_total > 1)) {
+      if (total != into->shard_total || seed != into->seed) {
+        throw UsageError{absl::StrFormat(
+            "%s: shard %d of %d with seed %d, but the reports before it are shards of %d with "
+            "seed %d: not shards of one run",
+            path, index + 1, total, seed, into->shard_total, into->seed)};
+      }
+      if (shards->count(index) > 0) {
+        throw UsageError{
+            absl::StrFormat("%s: shard %d of %d is given twice", path, index + 1, total)};
+      }
+    }
+    into->seed = seed;
     into->version = j.at("ipcspec_version").get<std::string>();
-    into->shard_total = j.at("shard").at("total").get<int>();
-    shards->insert(j.at("shard").at("index").get<int>());
+    into->shard_total = total;
+    shards->insert(index);
     into->complete = into->complete && j.at("complete").get<bool>();
     into->planned += j.at("planned").get<size_t>();
     into->elapsed = std::max(into->elapsed, absl::Milliseconds(j.at("elapsed_ms").get<int64_t>()));
-    for (const nlohmann::json& r : j.at("results")) into->results.push_back(EntryFromJson(r));
+    for (const nlohmann::json& r : j.at("results")) {
+      ReportEntry e = EntryFromJson(r);
+      for (const ReportEntry& o : into->results) {
+        if (o.result.transport == e.result.transport && o.result.property == e.result.property &&
+            o.iteration == e.iteration) {
+          throw UsageError{absl::StrFormat(
+              "%s: %s on %s is in an earlier report too: the same run or shard given twice?", path,
+              e.result.property, e.result.transport)};
+        }
+      }
+      into->results.push_back(std::move(e));
+    }
     // Every shard names every pair that does not apply; keep one of each.
     for (const nlohmann::json& n : j.at("not_applicable")) {
       NotApplicable na{n.at("transport").get<std::string>(), n.at("property").get<std::string>(),
@@ -100,12 +133,24 @@ int MergeCommand(std::span<char* const> args) {
   RunReport report;
   report.complete = true;
   std::set<int> shards;
+  const ReportFiles files = ReadReportFiles(f);
+  for (const std::string& path : f.positional()) {
+    for (const std::string* out :
+         {&files.json, &files.junit, &files.summary_md, &files.matrix_svg}) {
+      std::error_code ec1, ec2;
+      if (!out->empty() && std::filesystem::weakly_canonical(*out, ec1) ==
+                               std::filesystem::weakly_canonical(path, ec2)) {
+        throw UsageError{
+            absl::StrCat(path, " is both a report to merge and where a merged report goes")};
+      }
+    }
+  }
   for (const std::string& path : f.positional()) MergeOne(path, &report, &shards);
   // Complete only when every shard of the run is here and finished.
   report.complete = report.complete && static_cast<int>(shards.size()) == report.shard_total;
   report.shard_index = 0;
   report.shard_total = 1;
-  if (absl::Status w = ReadReportFiles(f).Write(report); !w.ok()) {
+  if (absl::Status w = files.Write(report); !w.ok()) {
     throw UsageError{absl::StrCat("cannot write report: ", w.message())};
   }
   const Counts c = CountOutcomes(report);
@@ -113,7 +158,8 @@ int MergeCommand(std::span<char* const> args) {
       "ipcspec merge: %d reports, %d passed, %d failed, %s, %d unsupported%s\n",
       f.positional().size(), c.passed, c.failed, Plural(c.errors, "error"), c.unsupported,
       report.complete ? "" : " (incomplete: a shard is missing or was stopped)");
-  return 0;
+  // As a run's: a CI job that merges its shards fails with them.
+  return c.failed + c.errors > 0 || !report.complete ? 1 : 0;
 }
 
 }  // namespace ipcspec

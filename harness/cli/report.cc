@@ -1,9 +1,11 @@
 #include "harness/cli/report.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -177,16 +179,59 @@ std::string ToJunit(const RunReport& r) {
       Attr("time", Seconds(r.elapsed)), ">\n", suites, "</testsuites>\n");
 }
 
+namespace {
+
+// Writes through what is there: a device, a FIFO, /dev/stdout.
+absl::Status WriteThrough(const std::string& path, const std::string& contents) {
+  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoStatus("open", path);
+  if (int rc = WriteFull(fd.get(), contents.data(), contents.size()); rc != 0) {
+    return ErrnoStatus("write", path, -rc);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool WritesThrough(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+absl::Status AppendToFile(const std::string& path, const std::string& contents) {
+  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoStatus("open", path);
+  if (int rc = WriteFull(fd.get(), contents.data(), contents.size()); rc != 0) {
+    return ErrnoStatus("write", path, -rc);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
+  // A symbolic link stays one: its target is what gets replaced. What is
+  // not a regular file (/dev/null, /dev/stdout, a FIFO) is written through,
+  // never replaced by one.
+  std::string target = path;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (real == nullptr) return WriteThrough(path, contents);  // dangling: made through it
+    target = real;
+    std::free(real);
+  }
+  if (::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + ": is a directory");
+    return WriteThrough(target, contents);
+  }
+  const std::string tmp = absl::StrCat(target, ".tmp-", ::getpid());
   FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return ErrnoStatus("open", tmp);
+  if (!fd) return ErrnoStatus("open", path);
   if (int rc = WriteFull(fd.get(), contents.data(), contents.size()); rc != 0) {
     ::unlink(tmp.c_str());
-    return ErrnoStatus("write", tmp, -rc);
+    return ErrnoStatus("write", path, -rc);
   }
   fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
     return ErrnoStatus("rename", path, err);

@@ -69,6 +69,11 @@ std::string ToJunit(const RunReport& r);
 // Writes PATH.tmp-PID and renames it over PATH, so a reader (or a killed
 // run) only ever sees a whole file. Fails naming the path and the errno.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
+// Whether WriteFileAtomically writes through what is at `path` (a device, a
+// FIFO, /dev/stdout) instead of replacing it.
+bool WritesThrough(const std::string& path);
+// Adds `contents` at the end of the file at `path`, made if absent.
+absl::Status AppendToFile(const std::string& path, const std::string& contents);
 
 }  // namespace ipcspec
 

@@ -1,6 +1,9 @@
 // `ipcspec run`: plans the selected pairs, runs them through RunMatrix,
 // keeps the reports whole after every finished property, and prints the
 // console. See run_settings.h for the flags.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +14,7 @@
 #include "harness/cli/stop_signals.h"
 #include "harness/cli/text.h"
 #include "ipcspec/engine.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec {
 namespace {
@@ -90,7 +94,7 @@ class Iteration {
       if (e) report_.results.push_back(*e);
     }
     report_.elapsed = absl::Now() - start_;
-    if (absl::Status w = s_.files.Write(report_); !w.ok()) {
+    if (absl::Status w = s_.files.Write(report_, /*final=*/false); !w.ok()) {
       std::cerr << "ipcspec: cannot write a report: " << w.message() << "\n";
     }
   }
@@ -113,10 +117,39 @@ RunReport StartReport(const RunSettings& s, const Selection& sel, Shard shard) {
   r.shard_total = shard.total;
   r.planned = sel.run.size() * static_cast<size_t>(std::max(s.repeat, 1));
   r.not_applicable = sel.not_applicable;
-  if (absl::Status w = s.files.Write(r); !w.ok()) {
+  if (absl::Status w = s.files.Write(r, /*final=*/false); !w.ok()) {
     throw UsageError{absl::StrCat("cannot write report: ", w.message())};
   }
   return r;
+}
+
+// A CI filter built from an empty or wrong variable must not pass green:
+// the reports say why nothing applies, and the run exits 2.
+[[noreturn]] void NothingApplies(const RunSettings& s, const Selection& sel, RunReport& report) {
+  report.complete = true;
+  if (absl::Status w = s.files.Write(report); !w.ok()) throw UsageError{std::string(w.message())};
+  std::string why;
+  for (const NotApplicable& n : sel.not_applicable) {
+    if (sel.not_applicable.size() > 3) break;
+    absl::StrAppend(&why, why.empty() ? "" : "; ", n.property, " on ", n.transport, ": ", n.reason);
+  }
+  if (why.empty()) why = "`ipcspec list --verbose` says why";
+  throw UsageError{absl::StrFormat(
+      "nothing to check: no selected property applies to a selected transport (%d transports, "
+      "%d properties; %s)",
+      sel.transports.size(), sel.properties.size(), why)};
+}
+
+// The cases make their directories in TMPDIR: a broken one is a set-up
+// error, not a verdict on every transport.
+void CheckTempRoot() {
+  const std::string root = TempRoot();
+  struct stat st;
+  if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      ::access(root.c_str(), W_OK | X_OK) != 0) {
+    throw UsageError{absl::StrCat("TMPDIR=", root,
+                                  ": not a writable directory (each case makes its own there)")};
+  }
 }
 
 }  // namespace
@@ -128,11 +161,13 @@ int RunCommand(const char* argv0, std::span<char* const> args) {
   const RunSettings s = ReadRunSettings(argv0, f);
   LoadPlugins(s.plugins);
   const Selection sel = Select(s.transport_filter, s.property_filter, ShardFromEnv(false));
+  CheckTempRoot();
   if (!s.reproduce.empty() && sel.run.size() != 1) {
     throw UsageError{"--reproduce needs --transport and --property naming exactly one pair"};
   }
   const Shard shard = ShardFromEnv(/*touch_status_file=*/true);
   RunReport report = StartReport(s, sel, shard);
+  if (sel.applicable == 0) NothingApplies(s, sel, report);
   Console console(std::cout, std::cerr, s.mode, s.verbose);
   StopSignals stop;
   const absl::Time start = absl::Now();

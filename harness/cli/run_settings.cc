@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -67,6 +68,22 @@ ReportFiles ReadReportFiles(const Flags& f) {
     }
     SetReportPath(&files, spec.substr(0, eq), spec.substr(eq + 1));
   }
+  // Two reports to one file: the second would overwrite the first.
+  const std::pair<const char*, const std::string*> paths[] = {{"json", &files.json},
+                                                              {"junit", &files.junit},
+                                                              {"summary-md", &files.summary_md},
+                                                              {"matrix-svg", &files.matrix_svg}};
+  for (size_t i = 0; i < std::size(paths); ++i) {
+    for (size_t j = i + 1; j < std::size(paths); ++j) {
+      if (paths[i].second->empty() || paths[j].second->empty()) continue;
+      std::error_code ec1, ec2;
+      if (std::filesystem::weakly_canonical(*paths[i].second, ec1) ==
+          std::filesystem::weakly_canonical(*paths[j].second, ec2)) {
+        throw UsageError{absl::StrFormat("the %s and %s reports both go to %s: give each its own",
+                                         paths[i].first, paths[j].first, *paths[i].second)};
+      }
+    }
+  }
   return files;
 }
 
@@ -110,15 +127,24 @@ const CommandHelp kRunHelp = {
         "Checks every selected property on every selected transport it applies "
         "to.\nSharding follows GoogleTest: GTEST_TOTAL_SHARDS, GTEST_SHARD_INDEX, "
         "GTEST_SHARD_STATUS_FILE.\nExit status: 0 all passed, 1 a property "
-        "failed, 2 usage or set-up error, 130/143 stopped by SIGINT/SIGTERM.",
+        "failed, 2 usage or set-up error (also: nothing selected applies), 128+N stopped "
+        "by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129, SIGPIPE 141).",
     .flags = kFlags};
 
-absl::Status ReportFiles::Write(const RunReport& r) const {
+absl::Status ReportFiles::Write(const RunReport& r, bool final) const {
   const std::pair<const std::string*, std::string (*)(const RunReport&)> outputs[] = {
       {&json, ToJson}, {&junit, ToJunit}, {&summary_md, SummaryMarkdown}, {&matrix_svg, MatrixSvg}};
   for (const auto& [path, render] : outputs) {
     if (path->empty()) continue;
-    if (absl::Status s = WriteFileAtomically(*path, render(r)); !s.ok()) return s;
+    // What cannot be replaced whole (/dev/stdout, a FIFO) gets the report
+    // once, at the end; so does a summary added to $GITHUB_STEP_SUMMARY,
+    // which keeps what the job's step wrote there before.
+    const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
+    const bool appended = path == &summary_md && step_summary != nullptr && *path == step_summary;
+    if (!final && (appended || WritesThrough(*path))) continue;
+    absl::Status s =
+        appended ? AppendToFile(*path, render(r)) : WriteFileAtomically(*path, render(r));
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -132,6 +158,12 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
   s.plugins = f.All("plugin");
   s.transport_filter = f.Joined("transport", "*");
   s.property_filter = f.Joined("property", "*");
+  for (const char* name : {"transport", "property"}) {
+    const std::string v = f.Joined(name, "*");
+    if (v.find_first_not_of(',') == std::string::npos) {
+      throw UsageError{absl::StrFormat("--%s=%s names nothing", name, v)};
+    }
+  }
   s.examples = static_cast<int>(f.Int("examples", 0, 1, 1000000));
   s.sandbox.timeout =
       f.Duration("timeout", absl::Seconds(10), absl::Milliseconds(1), absl::Hours(1));
@@ -154,6 +186,15 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
   s.verbose = f.Has("verbose");
   s.mode = ReadMode(f);
   s.reproduce = f.Get("reproduce");
+  if (f.Has("reproduce")) {
+    if (!IsReproduceString(s.reproduce)) {
+      throw UsageError{absl::StrCat("--reproduce=", s.reproduce,
+                                    ": not a reproduce string (copy it from a failure's report)")};
+    }
+    if (f.Has("repeat") || s.until_fail) {
+      throw UsageError{"--reproduce replays one example: it takes no --repeat or --until-fail"};
+    }
+  }
   s.files = ReadReportFiles(f);
   if (f.Has("save-failures")) {
     s.save_failures = f.Get("save-failures");

@@ -23,8 +23,10 @@ extern const CommandHelp kRunHelp;
 // The report files of a run, each rewritten whole (temp file + rename).
 struct ReportFiles {
   std::string json, junit, summary_md, matrix_svg;
-  // Writes every file asked for; the first error, naming the file.
-  absl::Status Write(const RunReport& r) const;
+  // Writes every file asked for; the first error, naming the file. Before
+  // the `final` write, a file that is not replaced whole (WritesThrough, or
+  // a summary for $GITHUB_STEP_SUMMARY) is left alone.
+  absl::Status Write(const RunReport& r, bool final = true) const;
 };
 
 struct RunSettings {

@@ -17,8 +17,10 @@ std::atomic<bool> g_requested{false};
 
 void OnStopSignal(int sig) {
   const int saved = errno;
-  if (g_signal.exchange(sig) != 0) {
-    // A second signal: stop now, the way the default action would.
+  if (g_signal.exchange(sig) != 0 && sig == SIGINT) {
+    // A second Ctrl-C: stop now, the way the default action would. Not a
+    // second SIGTERM: coreutils' timeout sends one to the run and then one
+    // to its process group, and the run would end without its reports.
     ::signal(sig, SIG_DFL);
     ::raise(sig);
   }
@@ -43,13 +45,15 @@ StopSignals::StopSignals() {
   sa.sa_handler = OnStopSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  ::sigaction(SIGINT, &sa, &old_int_);
-  ::sigaction(SIGTERM, &sa, &old_term_);
+  for (size_t i = 0; i < std::size(kStopSignals); ++i) {
+    ::sigaction(kStopSignals[i], &sa, &old_[i]);
+  }
 }
 
 StopSignals::~StopSignals() {
-  ::sigaction(SIGINT, &old_int_, nullptr);
-  ::sigaction(SIGTERM, &old_term_, nullptr);
+  for (size_t i = 0; i < std::size(kStopSignals); ++i) {
+    ::sigaction(kStopSignals[i], &old_[i], nullptr);
+  }
   g_write_fd = -1;
 }
 
@@ -64,8 +68,16 @@ bool StopSignals::requested() const { return g_requested || g_signal != 0; }
 int StopSignals::signal() const { return g_signal; }
 
 std::string StopSignals::Reason(const std::string& requested_reason) const {
-  if (g_signal == SIGINT) return "SIGINT";
-  if (g_signal == SIGTERM) return "SIGTERM";
+  switch (g_signal) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";  // the terminal or the session went away
+    case SIGPIPE:
+      return "SIGPIPE";  // whoever read the output stopped reading (| head)
+  }
   return g_requested ? requested_reason : "";
 }
 

@@ -1,12 +1,14 @@
-// harness/cli/stop_signals.h: SIGINT and SIGTERM as a readable descriptor.
+// harness/cli/stop_signals.h: the signals that stop a run, as a readable
+// descriptor.
 //
-// While a StopSignals exists, SIGINT and SIGTERM only write the signal's
-// number into a self-pipe, whose read end is MatrixOptions::stop_fd: the run
-// kills its running cases, returns what finished, and the command writes
-// its reports and exits 128 + signal. A second signal while stopping ends
-// the process at once (the reports on disk are whole either way, since they
-// are renamed into place). Request() stops the run the same way from inside
-// (--fail-fast).
+// While a StopSignals exists, SIGINT, SIGTERM, SIGHUP and SIGPIPE only write
+// the signal's number into a self-pipe, whose read end is
+// MatrixOptions::stop_fd: the run kills its running cases, returns what
+// finished, and the command writes its reports and exits 128 + signal. A
+// second SIGINT while stopping ends the process at once (the reports on
+// disk are whole either way, since they are renamed into place); other
+// signals never do, since `timeout` sends SIGTERM twice. Request() stops
+// the run the same way from inside (--fail-fast).
 //
 //   StopSignals stop;                       // installs the handlers
 //   options.stop_fd = stop.fd();
@@ -17,11 +19,14 @@
 
 #include <signal.h>
 
+#include <iterator>
 #include <string>
 
 #include "ipcspec/util.h"
 
 namespace ipcspec {
+
+inline constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 class StopSignals {
  public:
@@ -34,14 +39,15 @@ class StopSignals {
   // Stops the run as a signal would, for a reason of the program's own.
   void Request();
   bool requested() const;
-  // SIGINT or SIGTERM if one arrived, else 0.
+  // The first of kStopSignals that arrived, else 0.
   int signal() const;
-  // "SIGINT", "SIGTERM", "fail-fast" (given to Request), or "".
+  // "SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE", "fail-fast" (given to
+  // Request), or "".
   std::string Reason(const std::string& requested_reason) const;
 
  private:
   FileDescriptor read_, write_;
-  struct sigaction old_int_, old_term_;
+  struct sigaction old_[std::size(kStopSignals)];
 };
 
 }  // namespace ipcspec

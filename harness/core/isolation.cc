@@ -2,6 +2,7 @@
 // by each case process when there is no lasting isolation.
 #include "isolation.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -9,6 +10,9 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 namespace ipcspec {
 namespace internal {
@@ -33,9 +37,66 @@ void MountPrivateMqueueAtDev() {
   }
 }
 
+// The fork server's pid and where the kernel lists its children.
+pid_t g_server = -1, g_parent = -1;
+char g_children[64];
+
+// The parent's death, here as SIGTERM (PR_SET_PDEATHSIG): every case the
+// server has, running or forked ahead, is SIGKILLed with its process group,
+// and a reply to the dead parent gives EPIPE rather than SIGPIPE, so that the
+// server's loop ends as it does when the parent closes the requests, and its
+// cases' scratch directories go as the cases are reaped. Only system calls
+// here. In a case forked before it reset its signals, the default action.
+void OnOrphaned(int sig) {
+  if (::getpid() != g_server) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  // A SIGTERM to the whole process group (`timeout`) while the parent
+  // lives: the parent decides when to stop.
+  if (::getppid() == g_parent) return;
+  const int saved = errno;
+  ::signal(SIGPIPE, SIG_IGN);
+  const int fd = ::open(g_children, O_RDONLY | O_CLOEXEC);
+  char buf[4096];
+  const ssize_t n = fd < 0 ? -1 : ::read(fd, buf, sizeof buf);
+  if (fd >= 0) ::close(fd);
+  pid_t child = 0;
+  for (ssize_t i = 0; i < n; ++i) {
+    if (buf[i] >= '0' && buf[i] <= '9') {
+      child = child * 10 + (buf[i] - '0');
+    } else if (child > 0) {
+      ::kill(-child, SIGKILL);
+      ::kill(child, SIGKILL);
+      child = 0;
+    }
+  }
+  errno = saved;
+}
+
 }  // namespace
 
 const Lasting& LastingIsolation() { return g_lasting; }
+
+void EndWhenOrphaned(pid_t parent) {
+  g_server = ::getpid();
+  g_parent = parent;
+  std::snprintf(g_children, sizeof g_children, "/proc/self/task/%d/children", g_server);
+  struct sigaction sa = {};
+  sa.sa_handler = &OnOrphaned;
+  sa.sa_flags = SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  if (::sigaction(SIGTERM, &sa, nullptr) != 0) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::raise(SIGTERM);  // it died before the line above
+}
+
+void RemoveRoot(const std::string& root) {
+  if (root.empty()) return;
+  (void)::umount2(root.c_str(), MNT_DETACH);
+  (void)::rmdir(root.c_str());
+}
 
 void ResetSignals() {
   sigset_t none;

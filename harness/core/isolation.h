@@ -5,6 +5,8 @@
 #ifndef IPCSPEC_HARNESS_CORE_ISOLATION_H_
 #define IPCSPEC_HARNESS_CORE_ISOLATION_H_
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +40,20 @@ IsolationFacts IsolateThisCase(const std::string& mq_dir);
 // Everything in this namespace that `facts` says is private: what a case
 // left in a namespace that is its alone.
 std::vector<OwnedObject> PrivateObjects(const IsolationFacts& facts);
+
+// In a fork server, whose parent made its root and removes it after reaping
+// it. If the parent dies first (a SIGKILLed run, a fuzzer that crashed),
+// its death reaches the server as SIGTERM, which SIGKILLs every case the
+// server has (each with its process group): the server's loop then ends as
+// when the parent closes the requests, the cases' scratch directories go
+// as they are reaped, and the server, finding itself orphaned, calls
+// RemoveRoot before it ends, so that nothing is left behind.
+void EndWhenOrphaned(pid_t parent);
+
+// Detaches the mounts on `root` in this namespace (the root's own tmpfs and
+// what is mounted in it), then removes the directory underneath, which is
+// then empty.
+void RemoveRoot(const std::string& root);
 
 // Default dispositions and an empty mask for every signal.
 void ResetSignals();

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
@@ -14,6 +15,9 @@
 
 namespace ipcspec {
 namespace {
+
+// The longest transport name a plugin may give (plugin.h).
+constexpr size_t kMaxPluginName = 100;
 
 using EntryFn = const ipcspec_transport* (*)();
 
@@ -48,11 +52,23 @@ absl::Status ValidateAbiTransport(const ipcspec_transport* t) {
   }
   if (t->name == nullptr || t->name[0] == '\0')
     return absl::InvalidArgumentError("name is NULL or empty");
-  for (const char* c = t->name; *c; ++c) {
-    if (!(std::isalnum(static_cast<unsigned char>(*c)) || *c == '_' || *c == '-' || *c == '.')) {
+  // A name goes into file names, object names and --transport globs.
+  const std::string_view name(t->name, ::strnlen(t->name, kMaxPluginName + 1));
+  if (name.size() > kMaxPluginName) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("name '%s...' is longer than %d characters",
+                        absl::CEscape(std::string(name.substr(0, 40))), kMaxPluginName));
+  }
+  for (const char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("name '%s' may only hold letters, digits, '_', '-' and '.'", t->name));
+          absl::StrFormat("name '%s' may only hold letters, digits, '_', '-' and '.'",
+                          absl::CEscape(std::string(name))));
     }
+  }
+  if (name[0] == '-') {  // --transport=-x excludes x
+    return absl::InvalidArgumentError(
+        absl::StrFormat("name '%s' begins with '-'", std::string(name)));
   }
   const struct {
     const void* fn;

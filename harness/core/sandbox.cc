@@ -62,10 +62,13 @@ int EnterCaseProcess(int report_w, int out_w, int go_r, int wake_fd) {
   const internal::Lasting& lasting = internal::LastingIsolation();
   if (!lasting.signals_clean) {
     internal::ResetSignals();
-  } else if (lasting.child_exits >= 0) {
-    sigset_t none;  // the server's blocked SIGCHLD is not the case's
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  } else {
+    ::signal(SIGTERM, SIG_DFL);  // the server's (EndWhenOrphaned) is not the case's
+    if (lasting.child_exits >= 0) {
+      sigset_t none;  // nor is its blocked SIGCHLD
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    }
   }
   // Out of the way of the descriptors about to be placed.
   if (go_r >= 0 && go_r <= kGoFd) go_r = ::fcntl(go_r, F_DUPFD_CLOEXEC, kGoFd + 1);
@@ -141,10 +144,13 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   return true;
 }
 
-std::string MakeScratch() {
+// A case with a user of its own (own_uid) must reach it.
+std::string MakeScratch(bool own_uid) {
   static uint64_t counter = 0;
   const internal::Lasting& lasting = internal::LastingIsolation();
-  if (lasting.scratch_root.empty()) return MakeTempDir("ipcspec", 0700);
+  if (lasting.scratch_root.empty()) {
+    return MakeTempDirIn(own_uid ? SearchableTempRoot() : TempRoot(), "ipcspec", 0700);
+  }
   std::string path = absl::StrFormat("%s/case-%d", lasting.scratch_root, ++counter);
   return ::mkdir(path.c_str(), 0700) == 0 ? path : "";
 }
@@ -191,7 +197,7 @@ bool PrepareCase(const SandboxOptions& options, bool ahead, CasePlan* plan, Case
   plan->own_uid = options.drop_privileges && root;
   plan->board = FreeBoard();
   plan->tag = OsRandom32() | 1;  // several fork servers forked from one must not repeat
-  plan->scratch = MakeScratch();
+  plan->scratch = MakeScratch(plan->own_uid);
   if (plan->scratch.empty()) {
     result->message = absl::StrCat("mkdtemp in ", TempRoot(), ": ", strerror(errno));
     return false;

@@ -55,8 +55,9 @@ std::vector<std::unique_ptr<CaseRunner>> StartLanes(const MatrixOptions& options
                              pid_t parent) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(0);
-  ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop
-  ::signal(SIGPIPE, SIG_IGN);
+  // The parent decides when to stop (a signal to the whole process group,
+  // as `timeout` sends, reaches it too).
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_IGN);
   std::vector<std::unique_ptr<CaseRunner>> lanes = StartLanes(options, roots);
   std::vector<CaseRunner*> runners;
   for (const auto& lane : lanes) runners.push_back(lane.get());

@@ -91,10 +91,25 @@ std::string TempRoot() {
 }
 
 std::string MakeTempDir(std::string_view stem, mode_t mode) {
-  std::string path = absl::StrCat(TempRoot(), "/", std::string(stem), "-XXXXXX");
+  return MakeTempDirIn(TempRoot(), stem, mode);
+}
+
+std::string MakeTempDirIn(std::string_view dir, std::string_view stem, mode_t mode) {
+  std::string path = absl::StrCat(std::string(dir), "/", std::string(stem), "-XXXXXX");
   if (::mkdtemp(path.data()) == nullptr) return "";
   ::chmod(path.c_str(), mode);
   return path;
+}
+
+std::string SearchableTempRoot() {
+  const std::string root = TempRoot();
+  for (size_t end = 0; end != std::string::npos;) {
+    end = root.find('/', end + 1);
+    const std::string dir = end == std::string::npos ? root : root.substr(0, end);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return "/tmp";
+  }
+  return root;
 }
 
 std::string UniqueName(std::string_view prefix) {

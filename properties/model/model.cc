@@ -435,13 +435,15 @@ class CounterModel : public CapsModel {
     }
     if (rc == -EAGAIN) {
       if (MayRefuse(c_, sum_, adds_, size)) return "";
-      return absl::StrFormat("expected the value to be added (the counter holds %d), got -EAGAIN",
-                             sum_);
+      return absl::StrFormat(
+          "expected the value %d to be added (the counter holds %d), got -EAGAIN", CounterAdd(msg),
+          sum_);
     }
     if (rc != 0 || sent != kCounterSize) {
-      return absl::StrFormat("expected the value %d to be added, got %s", msg + 1, Got(rc, sent));
+      return absl::StrFormat("expected the value %d to be added, got %s", CounterAdd(msg),
+                             Got(rc, sent));
     }
-    sum_ += msg + 1;
+    sum_ += CounterAdd(msg);
     ++adds_;
     return "";
   }
@@ -497,11 +499,17 @@ uint64_t MostTaken(const Capabilities& c, const ReferenceModel& model, uint64_t 
   return std::min(size, c.capacity - std::min(c.capacity, held));
 }
 
+uint64_t CounterAdd(uint64_t msg) {
+  if (msg % 4 == 3) return 0;
+  if (msg % 3 == 1) return ((msg + 1) << 32) | (msg + 1);
+  return msg + 1;
+}
+
 std::span<const std::byte> ModelPayloadView(const Capabilities& c, uint64_t msg, uint64_t size,
                                             uint64_t filled) {
   thread_local uint64_t counter;
   if (c.model == ModelClass::kCounter && size == kCounterSize) {
-    counter = msg + 1;
+    counter = CounterAdd(msg);
     return std::as_bytes(std::span(&counter, 1));
   }
   size = std::min(size, kMaxPayload);

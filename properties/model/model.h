@@ -73,9 +73,14 @@ class ReferenceModel {
 // kCounter -> counter.
 std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c);
 
+// What message `msg` adds to a counter: mostly msg+1, but every fourth adds
+// 0 (which must succeed at once and change nothing), and every third of the
+// rest has bits above 32 too (a sum kept in 32 bits loses them).
+uint64_t CounterAdd(uint64_t msg);
+
 // The bytes the executor sends as message `msg` of `size` bytes (at most
 // 2 MiB): the common payload pattern (support/common.h) of writer 1, or for a
-// counter an 8-byte native-endian value msg+1.
+// counter an 8-byte native-endian value CounterAdd(msg).
 std::vector<std::byte> ModelPayload(const Capabilities& c, uint64_t msg, uint64_t size);
 // The same bytes without a copy: valid until the next call on this thread.
 // With `filled` < size, only the first `filled` bytes are sure to be the

@@ -142,6 +142,23 @@ class BrokenEnd : public End {
         *sent = 0;
         *rc = -ETIMEDOUT;
         return true;
+      case Bug::kCounterAddZeroRefused: {
+        uint64_t v = 1;
+        if (buf.size() != sizeof v) return false;
+        std::memcpy(&v, buf.data(), sizeof v);
+        if (v != 0) return false;
+        *sent = 0;
+        *rc = -EAGAIN;  // the bug: "nothing to add" taken for "no room"
+        return true;
+      }
+      case Bug::kCounterSum32: {
+        uint64_t v = 0;
+        if (buf.size() != sizeof v) return false;
+        std::memcpy(&v, buf.data(), sizeof v);
+        v = static_cast<uint32_t>(v);  // the bug
+        *rc = inner_->Send(std::as_bytes(std::span(&v, 1)), sent, timeout_ms);
+        return true;
+      }
       case Bug::kLateWakeup:
         *rc = inner_->Send(buf, sent, 0);
         if (*rc == -EAGAIN && timeout_ms != 0) {
@@ -545,6 +562,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_sweep_queues", "sysv_msg", Bug::kSweepQueues, "G-CLEANUP"},
       {"broken_sweep_shm", "posix_shm", Bug::kSweepShm, "G-CLEANUP"},
       {"broken_writer_end_cuts", "socketpair_seqpacket", Bug::kWriterEndCuts, "G-BOUNDARY"},
+      {"broken_counter_add_zero", "eventfd", Bug::kCounterAddZeroRefused, "G-MODEL"},
+      {"broken_counter_sum32", "eventfd", Bug::kCounterSum32, "G-MODEL"},
   };
   return *all;
 }

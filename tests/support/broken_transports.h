@@ -14,86 +14,88 @@
 namespace ipcspec::testing {
 
 enum class Bug {
-  kSwap45,              // messages 4 and 5 (counting from 0) change places
-  kDrop4096,            // a 4096-byte message is silently dropped
-  kTruncateLong,        // messages longer than 1000 bytes lose their tail
-  kDuplicateChunk,      // a long stream write repeats 100 of its bytes
-  kPartialRead,         // a receive returns only the first 1000 bytes of a message
-  kWriteOnReadEnd,      // the read end accepts (and discards) writes
-  kNoEnd,               // end of stream is never reported
-  kCrashOnEmpty,        // sending an empty message dereferences NULL
-  kEmptyIsEnd,          // an empty message is reported as end of stream
-  kLeakName,            // destroy forgets to remove the named object
-  kTornWrites,          // claims atomic writes, but writes in two halves
-  kHangOnEpipe,         // blocks forever where it should report EPIPE
-  kLateEpipe,           // takes (and loses) the first 16 sends after the reader closed,
-                        // then reports EPIPE: it learns of the close only on a flush
-  kSlowTimeout,         // bounded receive waits twice as long as asked
-  kEarlyTimeout,        // bounded receive gives up after a tenth of the bound
-  kZeroWaits,           // a receive with timeout 0 waits 50 ms for data before -EAGAIN
-  kWrongCapacity,       // claims four times the capacity it has
-  kLoseOnEagain,        // a send that would block is reported sent and lost
-  kSendNeverWaits,      // a blocking send (timeout -1) does not wait: -EAGAIN when full
-  kHangOn4096,          // a 4096-byte send never returns
-  kWrongWayWaits,       // a blocking send on the read end waits out its bound (-ETIMEDOUT):
-                        // only a non-blocking one gives -EBADF at once
-  kSharedChannel,       // every channel made while another lives is that one (one fixed name)
-  kLeakDescriptor,      // destroy leaves a descriptor of its own open
-  kLeakMapping,         // destroy leaves a shared mapping of its own mapped
-  kLateWakeup,          // a bounded call that cannot complete at once sleeps out its bound,
-                        // then looks once more (a missed wake-up)
-  kTimeoutWraps,        // a bounded call keeps its timeout as an unsigned 32-bit count of
-                        // nanoseconds: 4,295 ms and more wrap around
-  kLostCarry,           // a bounded call's absolute deadline adds the milliseconds to tv_nsec
-                        // without a carry into tv_sec: EINVAL when they pass a second
-  kSequence16,          // numbers its messages in 16 bits and drops message 65,536 as a
-                        // duplicate of message 0 (its number wrapped to 0)
-  kDescriptorPerSend,   // every send opens a descriptor it never closes: -EMFILE once the
-                        // process runs out
-  kStaticWriter,        // keeps the writer's end in a static: a process's second writer end
-                        // (on another channel) sends through its first
-  kStaticReader,        // keeps the reader's end in a static that each open overwrites: a
-                        // process's first reader end receives through its last
-  kOneSender,           // every send goes out of the end the process opened last: with both
-                        // ends of a duplex channel in one process, replies go the wrong way
-  kStaticAfterDestroy,  // destroy() closes a descriptor kept in a static, which the ends of
-                        // the next channel made by that process still use (-EBADF)
-  kHeapPerSend,         // every send copies its message into a frame it never frees
-  kReaderOpenWipes,     // the reader's open sets the channel up afresh: what was sent before
-                        // it opened is gone
-  kWriterOpenWipes,     // a writer's open sets the channel up afresh: what other writers sent
-                        // and nobody has read yet is gone
-  kAlarmLeftArmed,      // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
-                        // its wait short, and leaves both behind when data comes first
-  kThreadPerChannel,    // create() starts a housekeeping thread that nothing ever stops
-  kNameFromCount,       // names its queue after how many channels the process has made
-                        // (O_CREAT without O_EXCL): two processes' first channels are one
-  kOneLock,             // one process-wide lock around every call, held while a receive
-                        // sleeps: a writer thread of the reader's process cannot send
-  kUnboundedAsZero,     // an unbounded receive (timeout -1) converted like a bound: over at
-                        // once, -ETIMEDOUT on an empty channel (a negative chrono duration)
-  kUmaskCleared,        // create() clears the umask (for an exact mode on the FIFO it
-                        // makes) and never puts it back
-  kChdirToScratch,      // create() enters its scratch directory (for a short relative
-                        // socket path) and never goes back
-  kSigpipeLeftBlocked,  // send() blocks SIGPIPE (so a write to a closed peer cannot kill
-                        // the process) and never unblocks it
-  kSigpipeIgnored,      // send() sets SIGPIPE to SIG_IGN (so a write to a closed peer cannot
-                        // kill the process) and never puts the action back
-  kWriterEndFd,         // a writer's open() makes an eventfd for its wake-ups, which the
-                        // end's close never closes
-  kHeapPerWriterEnd,    // a writer's open() allocates a frame buffer, which the end's
-                        // close never frees
-  kReaderHandler,       // the reader's open() installs a SIGUSR1 handler for its wake-ups,
-                        // and its close never takes it away
-  kDestroyIfOpened,     // destroy() removes the named object only if its own process
-                        // opened an end (a use count kept in process memory)
-  kSweepQueues,         // destroy() also removes every SysV message queue of its uid
-                        // ("stale ones left by crashed runs")
-  kSweepShm,            // destroy() also unlinks every /dev/shm name that begins with its
-                        // own prefix, "ipcspec-"
-  kWriterEndCuts,       // the writer's end of a duplex channel returns the first bytes
-                        // of a reply too big for the buffer as a success (MSG_TRUNC unheeded)
+  kSwap45,                 // messages 4 and 5 (counting from 0) change places
+  kDrop4096,               // a 4096-byte message is silently dropped
+  kTruncateLong,           // messages longer than 1000 bytes lose their tail
+  kDuplicateChunk,         // a long stream write repeats 100 of its bytes
+  kPartialRead,            // a receive returns only the first 1000 bytes of a message
+  kWriteOnReadEnd,         // the read end accepts (and discards) writes
+  kNoEnd,                  // end of stream is never reported
+  kCrashOnEmpty,           // sending an empty message dereferences NULL
+  kEmptyIsEnd,             // an empty message is reported as end of stream
+  kLeakName,               // destroy forgets to remove the named object
+  kTornWrites,             // claims atomic writes, but writes in two halves
+  kHangOnEpipe,            // blocks forever where it should report EPIPE
+  kLateEpipe,              // takes (and loses) the first 16 sends after the reader closed,
+                           // then reports EPIPE: it learns of the close only on a flush
+  kSlowTimeout,            // bounded receive waits twice as long as asked
+  kEarlyTimeout,           // bounded receive gives up after a tenth of the bound
+  kZeroWaits,              // a receive with timeout 0 waits 50 ms for data before -EAGAIN
+  kWrongCapacity,          // claims four times the capacity it has
+  kLoseOnEagain,           // a send that would block is reported sent and lost
+  kSendNeverWaits,         // a blocking send (timeout -1) does not wait: -EAGAIN when full
+  kHangOn4096,             // a 4096-byte send never returns
+  kWrongWayWaits,          // a blocking send on the read end waits out its bound (-ETIMEDOUT):
+                           // only a non-blocking one gives -EBADF at once
+  kSharedChannel,          // every channel made while another lives is that one (one fixed name)
+  kLeakDescriptor,         // destroy leaves a descriptor of its own open
+  kLeakMapping,            // destroy leaves a shared mapping of its own mapped
+  kLateWakeup,             // a bounded call that cannot complete at once sleeps out its bound,
+                           // then looks once more (a missed wake-up)
+  kTimeoutWraps,           // a bounded call keeps its timeout as an unsigned 32-bit count of
+                           // nanoseconds: 4,295 ms and more wrap around
+  kLostCarry,              // a bounded call's absolute deadline adds the milliseconds to tv_nsec
+                           // without a carry into tv_sec: EINVAL when they pass a second
+  kSequence16,             // numbers its messages in 16 bits and drops message 65,536 as a
+                           // duplicate of message 0 (its number wrapped to 0)
+  kDescriptorPerSend,      // every send opens a descriptor it never closes: -EMFILE once the
+                           // process runs out
+  kStaticWriter,           // keeps the writer's end in a static: a process's second writer end
+                           // (on another channel) sends through its first
+  kStaticReader,           // keeps the reader's end in a static that each open overwrites: a
+                           // process's first reader end receives through its last
+  kOneSender,              // every send goes out of the end the process opened last: with both
+                           // ends of a duplex channel in one process, replies go the wrong way
+  kStaticAfterDestroy,     // destroy() closes a descriptor kept in a static, which the ends of
+                           // the next channel made by that process still use (-EBADF)
+  kHeapPerSend,            // every send copies its message into a frame it never frees
+  kReaderOpenWipes,        // the reader's open sets the channel up afresh: what was sent before
+                           // it opened is gone
+  kWriterOpenWipes,        // a writer's open sets the channel up afresh: what other writers sent
+                           // and nobody has read yet is gone
+  kAlarmLeftArmed,         // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
+                           // its wait short, and leaves both behind when data comes first
+  kThreadPerChannel,       // create() starts a housekeeping thread that nothing ever stops
+  kNameFromCount,          // names its queue after how many channels the process has made
+                           // (O_CREAT without O_EXCL): two processes' first channels are one
+  kOneLock,                // one process-wide lock around every call, held while a receive
+                           // sleeps: a writer thread of the reader's process cannot send
+  kUnboundedAsZero,        // an unbounded receive (timeout -1) converted like a bound: over at
+                           // once, -ETIMEDOUT on an empty channel (a negative chrono duration)
+  kUmaskCleared,           // create() clears the umask (for an exact mode on the FIFO it
+                           // makes) and never puts it back
+  kChdirToScratch,         // create() enters its scratch directory (for a short relative
+                           // socket path) and never goes back
+  kSigpipeLeftBlocked,     // send() blocks SIGPIPE (so a write to a closed peer cannot kill
+                           // the process) and never unblocks it
+  kSigpipeIgnored,         // send() sets SIGPIPE to SIG_IGN (so a write to a closed peer cannot
+                           // kill the process) and never puts the action back
+  kWriterEndFd,            // a writer's open() makes an eventfd for its wake-ups, which the
+                           // end's close never closes
+  kHeapPerWriterEnd,       // a writer's open() allocates a frame buffer, which the end's
+                           // close never frees
+  kReaderHandler,          // the reader's open() installs a SIGUSR1 handler for its wake-ups,
+                           // and its close never takes it away
+  kDestroyIfOpened,        // destroy() removes the named object only if its own process
+                           // opened an end (a use count kept in process memory)
+  kSweepQueues,            // destroy() also removes every SysV message queue of its uid
+                           // ("stale ones left by crashed runs")
+  kSweepShm,               // destroy() also unlinks every /dev/shm name that begins with its
+                           // own prefix, "ipcspec-"
+  kWriterEndCuts,          // the writer's end of a duplex channel returns the first bytes
+                           // of a reply too big for the buffer as a success (MSG_TRUNC unheeded)
+  kCounterAddZeroRefused,  // a counter refuses to add 0 (-EAGAIN, whatever the timeout)
+  kCounterSum32,           // a counter adds through a uint32_t: bits above 32 are lost
 };
 
 struct BrokenInfo {

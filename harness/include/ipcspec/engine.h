@@ -148,6 +148,10 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
                            std::span<CaseRunner* const> lanes);
 
+// Whether `text` is a reproduce string (PropertyResult::reproduce) that
+// RunConfig::reproduce can replay. A replayed example that passes is a pass.
+bool IsReproduceString(std::string_view text);
+
 // One (transport, property) pair of a run, in report order.
 struct PlannedPair {
   const Transport* transport = nullptr;

@@ -92,7 +92,10 @@ enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
    smaller buffer it gives -EINVAL. A counter at 0 is an empty channel.
    Values are summed, not queued: ORDERED, max_queued and the SHORT_RECV
    flags do not apply. It needs IPCSPEC_RELIABLE: a sum that may have lost
-   an add has nothing to be checked against. */
+   an add has nothing to be checked against. A send of the value 0 succeeds
+   at once and leaves the counter as it is. With IPCSPEC_DUPLEX both ends
+   share the one counter, as two descriptors of one eventfd do: a send from
+   either end adds to it, and a recv at either end takes the whole sum. */
 #define IPCSPEC_COUNTER (1u << 10)
 
 #define IPCSPEC_END 1 /* recv(): end of stream */
@@ -123,6 +126,8 @@ typedef struct ipcspec_caps {
 
 typedef struct ipcspec_transport {
   uint32_t abi_version; /* IPCSPEC_ABI_VERSION */
+  /* Letters, digits, '_', '-' and '.', at most 100 of them, not beginning
+     with '-'. */
   const char* name;
   ipcspec_caps caps;
   /* Life of a channel. The case process calls create(), then forks the

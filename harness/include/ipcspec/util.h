@@ -106,6 +106,12 @@ std::string TempRoot();
 // A fresh directory "<TempRoot()>/<stem>-XXXXXX" with `mode`, or "" (errno
 // says why).
 std::string MakeTempDir(std::string_view stem, mode_t mode = 0700);
+// The same in `dir`.
+std::string MakeTempDirIn(std::string_view dir, std::string_view stem, mode_t mode = 0700);
+// TempRoot() when anyone may search every directory on its path, else /tmp:
+// where a directory goes that a case running as a user of its own must
+// reach (TMPDIR may be a private 0700 directory).
+std::string SearchableTempRoot();
 
 // Writes / reads exactly len bytes, retrying EINTR and short transfers.
 // Return 0 or -errno; ReadFull returns -EPIPE on a premature end of file.
