@@ -115,6 +115,19 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
                                         absl::StrAppend(out, std::string(t->name()));
                                       }))};
   }
+  if (PropertyRegistry::Global().Find(s->property) == nullptr) {
+    throw UsageError{absl::StrFormat("%s: unknown property '%s'", path, s->property)};
+  }
+  // A corrupt file can still parse: no property sends a step this large, and
+  // running it would only be a verdict on the file.
+  constexpr uint64_t kLargestStep = uint64_t{64} << 20;
+  for (size_t i = 0; i < s->steps.size(); ++i) {
+    if (s->steps[i].op == Op::kSend && s->steps[i].size > kLargestStep) {
+      throw UsageError{absl::StrFormat(
+          "%s: step %d sends %d bytes, more than any property sends (64 MiB): a corrupt file?",
+          path, i + 1, s->steps[i].size)};
+    }
+  }
   if (ft != nullptr && s->property != FuzzPropertyOf(*ft)) ft = nullptr;
   return {*std::move(s), ft};
 }

@@ -299,6 +299,12 @@ class BrokenEnd : public End {
         std::copy_n(whole.begin(), *received, buf.begin());
         return 0;
       }
+      case Bug::kShortRecvLeaksFd: {
+        const int rc = inner_->Recv(buf, received, timeout_ms);
+        // The bug: the error path forgets what it took with the message.
+        if (rc == -EMSGSIZE) (void)::eventfd(0, EFD_CLOEXEC);
+        return rc;
+      }
       case Bug::kPartialRead: {
         int rc = inner_->Recv(buf, received, timeout_ms);
         if (rc == 0) *received = std::min<size_t>(*received, 1000);
@@ -562,6 +568,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_sweep_queues", "sysv_msg", Bug::kSweepQueues, "G-CLEANUP"},
       {"broken_sweep_shm", "posix_shm", Bug::kSweepShm, "G-CLEANUP"},
       {"broken_writer_end_cuts", "socketpair_seqpacket", Bug::kWriterEndCuts, "G-BOUNDARY"},
+      {"broken_short_recv_leaks_fd", "posix_mq", Bug::kShortRecvLeaksFd, "G-CLEANUP"},
       {"broken_counter_add_zero", "eventfd", Bug::kCounterAddZeroRefused, "G-MODEL"},
       {"broken_counter_sum32", "eventfd", Bug::kCounterSum32, "G-MODEL"},
   };

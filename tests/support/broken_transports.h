@@ -94,6 +94,8 @@ enum class Bug {
                            // own prefix, "ipcspec-"
   kWriterEndCuts,          // the writer's end of a duplex channel returns the first bytes
                            // of a reply too big for the buffer as a success (MSG_TRUNC unheeded)
+  kShortRecvLeaksFd,       // a receive into a too-small buffer (-EMSGSIZE) leaks a
+                           // descriptor it took with the message
   kCounterAddZeroRefused,  // a counter refuses to add 0 (-EAGAIN, whatever the timeout)
   kCounterSum32,           // a counter adds through a uint32_t: bits above 32 are lost
 };
