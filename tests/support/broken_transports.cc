@@ -288,17 +288,9 @@ class BrokenEnd : public End {
     int failed = 0;
     if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
     switch (bug_) {
-      case Bug::kWriterEndCuts: {
+      case Bug::kWriterEndCuts:
         if (role_ != Role::kWriter) return inner_->Recv(buf, received, timeout_ms);
-        // The bug: the whole datagram is taken, and what fits is returned.
-        std::vector<std::byte> whole(std::max<size_t>(buf.size(), 1 << 20));
-        size_t n = 0;
-        const int rc = inner_->Recv(whole, &n, timeout_ms);
-        if (rc != 0) return rc;
-        *received = std::min(n, buf.size());
-        std::copy_n(whole.begin(), *received, buf.begin());
-        return 0;
-      }
+        return RecvCut(buf, received, timeout_ms);
       case Bug::kShortRecvLeaksFd: {
         const int rc = inner_->Recv(buf, received, timeout_ms);
         // The bug: the error path forgets what it took with the message.
@@ -363,6 +355,17 @@ class BrokenEnd : public End {
   }
 
  private:
+  // kWriterEndCuts: the whole datagram is taken, and what fits is returned.
+  int RecvCut(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    std::vector<std::byte> whole(std::max<size_t>(buf.size(), 1 << 20));
+    size_t n = 0;
+    const int rc = inner_->Recv(whole, &n, timeout_ms);
+    if (rc != 0) return rc;
+    *received = std::min(n, buf.size());
+    std::copy_n(whole.begin(), *received, buf.begin());
+    return 0;
+  }
+
   // A SIGALRM handler that does nothing but interrupt, and the alarm.
   static void ArmAlarm(int timeout_ms) {
     struct sigaction sa = {};
