@@ -133,6 +133,30 @@ TEST_F(MechTest, PriorityBlindQueueFailsOrdering) {
   EXPECT_THAT(r.counterexample, HasSubstr("sets priority"));
 }
 
+// A queue that notifies on every arrival, not only on one at an empty queue:
+// the signal the property blocked for its notification is raised whenever
+// a message joins others.
+int NotifyingWhenNotEmpty(mqd_t q, const char* m, size_t n, unsigned prio) {
+  struct mq_attr a = {};
+  ::mq_getattr(q, &a);
+  const int rc = ::mq_send(q, m, n, prio);
+  if (rc == 0 && a.mq_curmsgs > 0) {
+    sigset_t mask;
+    ::sigprocmask(SIG_BLOCK, nullptr, &mask);
+    for (int sig : {SIGUSR1, SIGUSR2}) {
+      if (sigismember(&mask, sig)) ::raise(sig);
+    }
+  }
+  return rc;
+}
+
+TEST_F(MechTest, NotificationForAQueueThatWasNotEmptyFails) {
+  Hooks().mq_send = NotifyingWhenNotEmpty;
+  PropertyResult r = Run("posix_mq", "POSIX-MQ-NOTIFY", 30);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("a queue that was not empty"));
+}
+
 TEST_F(MechTest, TypeBlindMsgrcvFailsSelection) {
   Hooks().msgrcv = TypeBlindMsgrcv;
   PropertyResult r = Run("sysv_msg", "SYSV-MSG-TYPE");

@@ -49,6 +49,16 @@ TEST(UnixEpipeTest, NoSigpipeForAPlainSendFails) {
   }
 }
 
+TEST(UnixScmRightsTest, CloseOnExecIgnoredFails) {
+  PairRun ok = RunPair(IPCSPEC_BINARY, "unix_stream", "UNIX-SCM-RIGHTS", Plain());
+  EXPECT_EQ(ok.outcome, "pass") << ok.output;
+  for (const char* t : {"unix_stream", "socketpair_dgram"}) {
+    PairRun bad = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-RIGHTS", Shim("scm-cmsg-cloexec-ignored"));
+    ASSERT_EQ(bad.outcome, "fail") << t << "\n" << bad.output;
+    EXPECT_THAT(bad.message, HasSubstr("close-on-exec clear after recvmsg with MSG_CMSG_CLOEXEC"));
+  }
+}
+
 TEST(UnixPeerCredTest, PassesOnThisKernel) {
   for (const char* t : {"unix_stream", "unix_seqpacket", "socketpair_stream", "socketpair_dgram"}) {
     PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-PEERCRED", Plain());

@@ -27,6 +27,11 @@ using testing::ShimBreakageTest;
 
 const Breakage kBreakages[] = {
     {"pipe", "PIPE-EOF", "eof-before-data"},
+    {"pipe", "PIPE-EOF", "pipe-nb-eof-eagain"},
+    {"eventfd", "EVENTFD-COUNTER", "efd-blocking-read-eagain"},
+    {"eventfd", "EVENTFD-SEMAPHORE", "efd-blocking-read-eagain"},
+    {"eventfd", "EVENTFD-COUNTER", "efd-write-zero-einval"},
+    {"eventfd", "EVENTFD-COUNTER", "efd-large-buffer-einval"},
     {"fifo", "PIPE-EBADF", "read-end-writable"},
     {"pipe", "PIPE-EPIPE", "epipe-no-signal"},
     {"fifo", "PIPE-ESPIPE", "pipe-lseek-zero"},
@@ -85,7 +90,8 @@ const Breakage kBreakages[] = {
 
 INSTANTIATE_TEST_SUITE_P(Pipe, ShimBreakageTest, ::testing::ValuesIn(kBreakages), BreakageName);
 
-// Every PIPE-*, PIPE2-*, FIFO-*, SPLICE-*, TEE-* and VMSPLICE-* property has a
+// (The eventfd breakages above are here because this file's shim wraps read
+// and write.) Every PIPE-*, PIPE2-*, FIFO-*, SPLICE-*, TEE-* and VMSPLICE-* property has a
 // breakage above, or a wrong pipe elsewhere: PIPE-SETPIPE-SZ (a socketpair,
 // mech_queue_pipe_test.cc) and PIPE-STREAM-MERGE (below).
 TEST(PipeRuleCoverageTest, EveryPipeRuleHasAWayToFail) {

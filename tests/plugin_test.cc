@@ -194,6 +194,13 @@ TEST_F(PluginTest, CrashInEntryPointNamesTheSignal) {
   EXPECT_THAT(r.err, HasSubstr("SIGSEGV"));
 }
 
+TEST_F(PluginTest, WhatAPluginPrintsWhileLoadingStaysOutOfTheJsonListing) {
+  Result json = Ipcspec({"list", "--format=json", Plugin(IPCSPEC_PLUGIN_NOISY)});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(nlohmann::json::accept(json.out)) << json.out;
+  EXPECT_THAT(json.err, HasSubstr("noisy plugin: loaded"));
+}
+
 TEST_F(PluginTest, ListShowsThePluginTransport) {
   Result r = Ipcspec({"list", Plugin(IPCSPEC_PLUGIN_PIPE)});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/cli/matrix.h"
+#include "harness/cli/run_settings.h"
 
 namespace ipcspec {
 namespace {
@@ -60,7 +61,10 @@ void Console::Start(const std::vector<PlannedPair>& planned, const RunReport& re
     transport_width_ = std::max(transport_width_, p.transport->name().size());
     property_width_ = std::max(property_width_, p.property->id().size());
   }
-  if (iteration > 1) out_ << absl::StrFormat("\nrepeat %d (seed %d)\n", iteration, report.seed);
+  if (iteration > 1) {
+    out_ << absl::StrFormat("\nrepeat %d (seed %d)\n", iteration,
+                            IterationSeed(report.seed, iteration));
+  }
   if (iteration == 1 && (verbose_ || planned.empty())) {
     for (const NotApplicable& n : report.not_applicable) {
       out_ << absl::StrFormat("not applicable: %-*s %-*s %s\n", transport_width_, n.transport,

@@ -50,7 +50,12 @@ Json CapsJson(const Capabilities& c) {
           {"atomic_write", c.atomic_write},
           {"max_queued", c.max_queued},
           {"realtime", c.realtime},
-          {"one_end_per_process", c.one_end_per_process}};
+          {"one_end_per_process", c.one_end_per_process},
+          {"close_only", c.peer_close && !c.end_on_death},
+          {"exact_capacity", c.overhead == Overhead::kNone},
+          {"short_recv", c.short_recv == ShortRecv::kKeeps   ? "keeps"
+                         : c.short_recv == ShortRecv::kDrops ? "drops"
+                                                             : "either"}};
 }
 
 std::string CapsText(const Capabilities& c) {
@@ -64,6 +69,10 @@ std::string CapsText(const Capabilities& c) {
   parts.push_back(c.named ? "named" : "anonymous");
   if (!c.realtime) parts.push_back("not-realtime");
   if (c.one_end_per_process) parts.push_back("one-end-per-process");
+  if (c.peer_close && !c.end_on_death) parts.push_back("close-only");
+  if (c.overhead == Overhead::kNone) parts.push_back("exact-capacity");
+  if (c.short_recv == ShortRecv::kKeeps) parts.push_back("short-recv-keeps");
+  if (c.short_recv == ShortRecv::kDrops) parts.push_back("short-recv-drops");
   if (c.max_message) parts.push_back(absl::StrCat("max_message=", c.max_message));
   if (c.capacity) parts.push_back(absl::StrCat("capacity=", c.capacity));
   if (c.atomic_write) parts.push_back(absl::StrCat("atomic_write=", c.atomic_write));

@@ -58,6 +58,10 @@ ReportEntry EntryFromJson(const nlohmann::json& j) {
 }
 
 void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    throw UsageError{absl::StrCat("cannot read ", path, ": not a regular file")};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError{absl::StrCat("cannot read ", path)};
   std::stringstream text;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -26,7 +27,10 @@ std::string ReproduceCommand(const RunSettings& s, uint64_t seed, const Property
   if (!IsFailure(r.outcome)) return "";
   std::string cmd = absl::StrCat(ShellQuote(s.argv0), " run --transport=", ShellQuote(r.transport),
                                  " --property=", ShellQuote(r.property), " --seed=", seed);
-  for (const std::string& pl : s.plugins) absl::StrAppend(&cmd, " --plugin=", ShellQuote(pl));
+  // Absolute, so that the command works from any directory.
+  for (const std::string& pl : s.plugins) {
+    absl::StrAppend(&cmd, " --plugin=", ShellQuote(std::filesystem::absolute(pl).string()));
+  }
   for (const std::string& f : s.replay_flags) absl::StrAppend(&cmd, " ", ShellQuote(f));
   if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", ShellQuote(r.reproduce));
   if (!s.save_failures.empty() && r.failing) {

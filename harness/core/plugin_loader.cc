@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
@@ -27,6 +28,21 @@ absl::StatusOr<const ipcspec_transport*> Resolve(const std::string& path) {
   // not in the current directory: "libmine.so" means ./libmine.so here, as
   // it does to every other command a user types.
   const std::string where = path.find('/') == std::string::npos ? "./" + path : path;
+  // What a plugin prints while it loads goes to stderr: stdout may be a
+  // report (`ipcspec list --format=json`).
+  std::fflush(stdout);
+  const int saved_stdout = ::dup(STDOUT_FILENO);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  struct Restore {
+    int fd;
+    ~Restore() {
+      std::fflush(stdout);
+      if (fd >= 0) {
+        ::dup2(fd, STDOUT_FILENO);
+        ::close(fd);
+      }
+    }
+  } restore{saved_stdout};
   void* handle = ::dlopen(where.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* e = ::dlerror();

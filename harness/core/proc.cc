@@ -95,7 +95,10 @@ bool WaitUntilSleepingIn(pid_t pid, const std::function<bool(long)>& in, const D
   FileDescriptor pidfd(PidfdOpen(pid));
   int wait_us = 50;
   for (;;) {
-    if (ProcessState(pid) == 'S') {
+    const char state = ProcessState(pid);
+    // Gone: a thread has no pidfd to say so (pidfd_open takes processes).
+    if (state == 0) return false;
+    if (state == 'S') {
       const long nr = CurrentSyscall(pid);
       // Again after the syscall file: it may describe a call that returned.
       if (in(nr) && ProcessState(pid) == 'S') return true;

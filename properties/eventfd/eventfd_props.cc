@@ -3,10 +3,13 @@
 // tests can substitute a wrong one.
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,39 +34,86 @@ int WriteCounter(int fd, uint64_t v) {
   return n == sizeof(v) ? 0 : (n < 0 ? errno : EIO);
 }
 
-// Steps: kSend(size = value) adds, kTryRecv reads (non-blocking).
-rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init) {
-  return rc::gen::exec([&init] {
+// Steps: kSend(size = value) adds (0 too: a write of 0 succeeds and adds
+// nothing), kTryRecv(size = buffer, 8 or 16: a larger buffer still gets
+// the 8 bytes) reads.
+rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init, const YesNoParam& blocking) {
+  return rc::gen::exec([&init, &blocking] {
     std::vector<Step> steps = {init.Step(*rc::gen::inRange<uint64_t>(0, 4))};
+    if (*rc::gen::arbitrary<bool>()) steps.push_back(blocking.Step(true));
     const int n = *rc::gen::inRange(1, 30);
     for (int i = 0; i < n; ++i) {
       if (*rc::gen::inRange(0, 2) == 0) {
         steps.push_back(Step::Send(1,
-                                   *rc::gen::oneOf(rc::gen::inRange<uint64_t>(1, 5),
+                                   *rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 5),
                                                    rc::gen::inRange<uint64_t>(1, 1u << 30)),
                                    i));
       } else {
-        steps.push_back({Op::kTryRecv, 0, 8, 0});
+        steps.push_back({Op::kTryRecv, 0, *rc::gen::element<uint64_t>(8, 8, 16), 0});
       }
     }
     return steps;
   });
 }
 
+// A read of `cap` bytes: the value, or -errno in *err (EIO: not 8 bytes).
+uint64_t ReadCounterInto(int fd, size_t cap, int* err) {
+  uint64_t v[2] = {0, 0};
+  const ssize_t n = ::read(fd, v, std::min(cap, sizeof v));
+  *err = n == sizeof(uint64_t) ? 0 : (n < 0 ? errno : EIO);
+  return v[0];
+}
+
+// On a blocking descriptor with the counter at 0: a read waits (it neither
+// returns nor fails) until a write of 1, which it then returns. "" or what
+// went wrong.
+std::string BlockingReadWaits(int fd, const Deadline& deadline) {
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> returned{false};
+  int err = 0;
+  uint64_t got = 0;
+  std::thread reader([&] {
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    got = ReadCounterInto(fd, 8, &err);
+    returned = true;
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  WaitUntilAsleep(tid.load(), deadline);
+  if (returned.load()) {
+    reader.join();
+    return absl::StrFormat("a blocking read at zero %s instead of waiting",
+                           err ? ErrnoName(err) : absl::StrCat("returned ", got));
+  }
+  if (int e = WriteCounter(fd, 1); e != 0) {
+    reader.detach();  // nothing wakes it: the case ends with this verdict
+    return absl::StrCat("write(1) to wake a blocked read: ", ErrnoName(e));
+  }
+  reader.join();
+  if (err != 0 || got != 1) {
+    return absl::StrFormat("the blocked read, woken by write(1), %s, expected 1",
+                           err ? ErrnoName(err) : absl::StrCat("returned ", got));
+  }
+  return "";
+}
+
 // EVENTFD-COUNTER and, in EFD_SEMAPHORE mode, EVENTFD-SEMAPHORE.
 class CounterProperty final : public NamedProperty {
  public:
   explicit CounterProperty(bool semaphore) : semaphore_(semaphore) {}
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CounterOps(init_); }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return CounterOps(init_, blocking_);
+  }
   std::string DescribeStep(const Step& s) const override {
     if (s.op == Op::kSend) return absl::StrFormat("write(%d) adds to the counter", s.size);
-    if (s.op == Op::kTryRecv) return "read the counter without blocking";
+    if (s.op == Op::kTryRecv) return absl::StrFormat("read the counter into %d bytes", s.size);
     return NamedProperty::DescribeStep(s);
   }
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const uint64_t init = init_.Of(s);
-    FileDescriptor fd(CallEventfd(static_cast<unsigned>(init),
-                                  EFD_NONBLOCK | EFD_CLOEXEC | (semaphore_ ? EFD_SEMAPHORE : 0)));
+    const bool blocking = blocking_.Of(s);
+    FileDescriptor fd(CallEventfd(
+        static_cast<unsigned>(init),
+        (blocking ? 0 : EFD_NONBLOCK) | EFD_CLOEXEC | (semaphore_ ? EFD_SEMAPHORE : 0)));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
     uint64_t model = init;
     int i = 0;
@@ -75,8 +125,14 @@ class CounterProperty final : public NamedProperty {
         model += st.size;
       }
       if (st.op != Op::kTryRecv) continue;
+      if (model == 0 && blocking) {
+        if (std::string e = BlockingReadWaits(fd.get(), CaseDeadline(env)); !e.empty()) {
+          return Verdict::Fail(absl::StrFormat("step %d: %s", i, e));
+        }
+        continue;
+      }
       int err = 0;
-      const uint64_t got = ReadCounter(fd.get(), &err);
+      const uint64_t got = ReadCounterInto(fd.get(), st.size, &err);
       if (model == 0) {
         if (err != EAGAIN) {
           return Verdict::Fail(
@@ -100,6 +156,8 @@ class CounterProperty final : public NamedProperty {
  private:
   bool semaphore_;
   const Param<uint64_t> init_{this, 0, "eventfd's initial count is %s", 0};
+  const YesNoParam blocking_{
+      this, 1, "the descriptor blocks (a read at zero waits until a write): %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(CounterProperty, "EVENTFD-COUNTER", {.applies = ForEventfd},
                           /*semaphore=*/false);

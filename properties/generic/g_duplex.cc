@@ -27,6 +27,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
 
@@ -120,8 +121,13 @@ Verdict DuplexProperty::Run(const Transport& t, const Scenario& s, const CaseEnv
   const Waits waits = Waits::For(env);
   SharedFlags flags(2 * rounds + 2);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+  // The back direction's messages carry writer id 2 in their bytes: said as
+  // the reader's end's, which sent them.
+  auto said = [](std::string e) {
+    return absl::StrReplaceAll(e, {{" of writer 2 ", " from the reader's end "}});
+  };
   Actor writer{"writer's end", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                 return Play(end, c, writer_side, true, waits, flags, deadline);
+                 return said(Play(end, c, writer_side, true, waits, flags, deadline));
                }};
   Actor reader{"reader's end", Role::kReader, [&](std::unique_ptr<End>& end) {
                  return Play(end, c, reader_side, false, waits, flags, deadline);
@@ -132,7 +138,7 @@ Verdict DuplexProperty::Run(const Transport& t, const Scenario& s, const CaseEnv
       std::string e = Play(end, c, side, side.send_id == kForward, waits, flags, deadline, true);
       if (e.empty()) return e;
       for (size_t r = 0; r < rounds; ++r) flags.Raise(Done(r, side.recv_id));
-      return absl::StrCat(std::string(who), ": ", e);
+      return said(absl::StrCat(std::string(who), ": ", e));
     };
     Actor both{"both ends' process", Role::kReader, nullptr};
     both.ends = {{0, Role::kReader}, {0, Role::kWriter, /*own_thread=*/true}};

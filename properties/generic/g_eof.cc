@@ -42,7 +42,10 @@ constexpr std::string_view kReaderWaits[] = {
 
 class EofProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
-    if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no end of stream)");
+    if (c.model == ModelClass::kCounter)
+      return Needs(false,
+                   "model=counter (a sum has no last message for END to follow; G-MODEL checks a "
+                   "PEER_CLOSE counter's END)");
     return Needs(c.peer_close || c.reliable,
                  "peer_close=false and reliable=false (nothing is owed after a close)");
   }

@@ -213,6 +213,14 @@ class EofProperty final : public PipeProperty {
     }
     n = ::read(p.r.get(), &c, 1);
     if (n != 0) return Verdict::Fail(absl::StrCat("second read after EOF ", Said(n, errno)));
+    // O_NONBLOCK changes nothing once there is no writer: end of file, not
+    // EAGAIN (pipe(7)).
+    SetNonBlocking(p.r.get(), true);
+    n = ::read(p.r.get(), &c, 1);
+    if (n != 0) {
+      return Verdict::Fail(
+          absl::StrCat("a non-blocking read after EOF ", Said(n, errno), ", not 0 (end of file)"));
+    }
     return Verdict::Pass();
   }
 };

@@ -95,9 +95,12 @@ Verdict SecondRegistrationRefused(mqd_t q, const Deadline& deadline) {
 
 // One round: register, a second registrant is refused, a message on the empty
 // queue queues the signal once (the kernel queues it within mq_send), a
-// second message queues nothing.
+// second message queues nothing. With `nonempty` the queue holds a message
+// as the round registers, and one more sent then queues nothing either:
+// only an arrival on an empty queue notifies (mq_notify(3)).
 Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int sig, int value,
-                    const Deadline& deadline) {
+                    bool nonempty, const Deadline& deadline) {
+  if (nonempty && Hooks().mq_send(q.q(), "x", 1, 0) != 0) return Verdict::Broken("mq_send");
   struct sigevent ev = {};
   ev.sigev_notify = SIGEV_SIGNAL;
   ev.sigev_signo = sig;
@@ -108,8 +111,22 @@ Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int
                         round > 1 ? " (the delivered registration was not removed)" : ""));
   }
   if (Verdict v = SecondRegistrationRefused(q.q(), deadline); !v.ok()) return v;
-  if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
+  char buf[64];
   siginfo_t si = {};
+  const struct timespec now = {0, 0};
+  if (nonempty) {
+    // Registered on a queue that holds a message: one more is no arrival on
+    // an empty queue, so nothing is sent until the queue empties.
+    if (Hooks().mq_send(q.q(), "y", 1, 0) != 0) return Verdict::Broken("mq_send");
+    if (::sigtimedwait(&blocked.set(), &si, &now) == sig) {
+      return Verdict::Fail(absl::StrFormat(
+          "round %d: %s for a message sent to a queue that was not empty", round, SignalName(sig)));
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
+    }
+  }
+  if (Hooks().mq_send(q.q(), "a", 1, 0) != 0) return Verdict::Broken("mq_send");
   const struct timespec until = absl::ToTimespec(absl::Milliseconds(deadline.RemainingMs()));
   if (::sigtimedwait(&blocked.set(), &si, &until) != sig) {
     return Verdict::Fail(absl::StrFormat("round %d: no %s after a message reached the empty queue",
@@ -120,11 +137,9 @@ Verdict NotifyRound(const MqQueue& q, const BlockSignal& blocked, int round, int
         absl::StrFormat("notification had si_code %d, value %d; expected SI_MESGQ (%d), %d",
                         si.si_code, si.si_value.sival_int, SI_MESGQ, value));
   }
-  char buf[64];
   if (::mq_receive(q.q(), buf, sizeof(buf), nullptr) != 1) return Verdict::Broken("mq_receive");
   // Unregistered now: another empty -> non-empty transition queues nothing.
   if (Hooks().mq_send(q.q(), "b", 1, 0) != 0) return Verdict::Broken("mq_send");
-  const struct timespec now = {0, 0};
   if (::sigtimedwait(&blocked.set(), &si, &now) == sig) {
     return Verdict::Fail(
         absl::StrFormat("round %d: a second notification without registering again", round));
@@ -141,7 +156,10 @@ class NotifyProperty final : public NamedProperty {
     BlockSignal blocked(sig);
     const Deadline deadline = CaseDeadline(env);
     for (int r = 1; r <= rounds_.Of(s); ++r) {
-      if (Verdict v = NotifyRound(q, blocked, r, sig, value_.Of(s), deadline); !v.ok()) return v;
+      if (Verdict v = NotifyRound(q, blocked, r, sig, value_.Of(s), nonempty_.Of(s), deadline);
+          !v.ok()) {
+        return v;
+      }
     }
     return Verdict::Pass();
   }
@@ -156,6 +174,9 @@ class NotifyProperty final : public NamedProperty {
                            SIGUSR1,
                            rc::gen::element<int>(SIGUSR1, SIGUSR2),
                            SaySignal};
+  const YesNoParam nonempty_{
+      this, 3, "each round registers on a queue holding a message and sends one more first: %s",
+      false};
 };
 IPCSPEC_REGISTER_PROPERTY(NotifyProperty, "POSIX-MQ-NOTIFY",
                           {.applies = ForPosixMq, .examples = 10});

@@ -31,7 +31,7 @@ struct msghdr OneByteWithControl(char* byte, struct iovec* iov, std::vector<char
 // Makes k pipes, sends their write ends in one SCM_RIGHTS message, closes
 // its own copies, and reads back through each read end what the receiver
 // wrote, then end of file.
-Verdict SendPipeEnds(int sock, int k) {
+Verdict SendPipeEnds(int sock, int k, const Deadline& deadline) {
   std::vector<FileDescriptor> readers, writers;
   for (int i = 0; i < k; ++i) {
     int p[2];
@@ -65,7 +65,10 @@ Verdict SendPipeEnds(int sock, int k) {
       return Verdict::Fail(
           absl::StrFormat("pipe %d: wrong bytes through the passed descriptor", i));
     char extra;
-    if (::read(readers[i].get(), &extra, 1) != 0) {
+    // Bounded: a copy of the passed end left open (a leaked duplicate) would
+    // keep the read waiting forever.
+    if (PollOne(readers[i].get(), POLLIN, deadline) <= 0 ||
+        ::read(readers[i].get(), &extra, 1) != 0) {
       return Verdict::Fail(
           absl::StrFormat("pipe %d: no end of file after the receiver closed the passed end", i));
     }
@@ -75,12 +78,12 @@ Verdict SendPipeEnds(int sock, int k) {
 
 // Receives one message and the descriptors it carries; "" when exactly k
 // arrived, untruncated.
-std::string ReceiveDescriptors(int sock, int k, std::vector<FileDescriptor>* got) {
+std::string ReceiveDescriptors(int sock, int k, bool cloexec, std::vector<FileDescriptor>* got) {
   std::vector<char> control(CMSG_SPACE(sizeof(int) * 16));
   char byte = 0;
   struct iovec iov;
   struct msghdr mh = OneByteWithControl(&byte, &iov, &control);
-  if (::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+  if (::recvmsg(sock, &mh, cloexec ? MSG_CMSG_CLOEXEC : 0) != 1)
     return absl::StrCat("recvmsg: ", ErrnoName(errno));
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -94,6 +97,16 @@ std::string ReceiveDescriptors(int sock, int k, std::vector<FileDescriptor>* got
   if (got->size() != static_cast<size_t>(k) || (mh.msg_flags & MSG_CTRUNC)) {
     return absl::StrFormat("%d descriptors sent, %d received%s", k, got->size(),
                            (mh.msg_flags & MSG_CTRUNC) ? " (MSG_CTRUNC)" : "");
+  }
+  // MSG_CMSG_CLOEXEC sets close-on-exec on each received descriptor, and
+  // without it none is set (recvmsg(2), unix(7)).
+  for (size_t i = 0; i < got->size(); ++i) {
+    const int fl = ::fcntl((*got)[i].get(), F_GETFD);
+    if (fl < 0 || ((fl & FD_CLOEXEC) != 0) != cloexec) {
+      return absl::StrFormat("received descriptor %d has close-on-exec %s after recvmsg %s", i,
+                             fl < 0 ? "unknown" : ((fl & FD_CLOEXEC) ? "set" : "clear"),
+                             cloexec ? "with MSG_CMSG_CLOEXEC" : "without MSG_CMSG_CLOEXEC");
+    }
   }
   return "";
 }
@@ -115,13 +128,15 @@ class ScmRightsProperty final : public NamedProperty {
     Participants ps(d);
     ps.Spawn("sender", [&]() -> Verdict {
       b.reset();
-      return SendPipeEnds(a.get(), k);
+      return SendPipeEnds(a.get(), k, d);
     });
     a.reset();
     if (PollOne(b.get(), POLLIN, d) <= 0)
       return Verdict::Fail("the SCM_RIGHTS message never arrived");
     std::vector<FileDescriptor> got;
-    if (std::string e = ReceiveDescriptors(b.get(), k, &got); !e.empty()) return Verdict::Fail(e);
+    if (std::string e = ReceiveDescriptors(b.get(), k, cloexec_.Of(s), &got); !e.empty()) {
+      return Verdict::Fail(e);
+    }
     for (int i = 0; i < k; ++i) {
       std::vector<std::byte> p = Payload(3, i, 64 + i);
       if (int rc = WriteFull(got[i].get(), p.data(), p.size()); rc != 0) {
@@ -135,6 +150,7 @@ class ScmRightsProperty final : public NamedProperty {
 
   const Param<int> passed_{this, 0, "pipe write ends passed in one SCM_RIGHTS message: %s", 2,
                            rc::gen::inRange(1, 9)};
+  const YesNoParam cloexec_{this, 1, "the receiver passes MSG_CMSG_CLOEXEC: %s", true};
 };
 IPCSPEC_REGISTER_PROPERTY(ScmRightsProperty, "UNIX-SCM-RIGHTS", {.applies = ForUnixFamily});
 

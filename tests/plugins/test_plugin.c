@@ -16,7 +16,8 @@
  *   TEST_PLUGIN_CRASH_IN_CREATE   create() raises SIGSEGV
  *   TEST_PLUGIN_HANG_IN_RECV      recv() never returns
  *   TEST_PLUGIN_NOISY             DROP4096, and every send() prints bytes that are
- *                                 not UTF-8 and control characters to stderr
+ *                                 not UTF-8 and control characters to stderr; its
+ *                                 entry point prints a line to stdout
  *   TEST_PLUGIN_OVERRUN           recv() reads up to 16 bytes more than its buffer holds
  *                                 (and reports no more than cap of them)
  *   TEST_PLUGIN_SCRIBBLE          send() encodes the caller's buffer in place (XOR) and
@@ -489,6 +490,10 @@ const ipcspec_transport* ipcspec_transport_v1(void) {
 #elif defined(TEST_PLUGIN_ENTRY_NULL)
   return NULL;
 #else
+#if defined(TEST_PLUGIN_NOISY)
+  fputs("noisy plugin: loaded\n", stdout); /* not into `list --format=json` */
+  fflush(stdout);
+#endif
   return &kTransport;
 #endif
 }

@@ -49,6 +49,12 @@
  *   fifo-keeps-data          FIFO-DISCARD: a closed reader is kept alive
  *   fifo-poll-early-hup      FIFO-POLL-NOHUP: POLLHUP before any writer came
  *   fifo-nb-eof-eagain       FIFO-NB-READ-EOF: end of file becomes EAGAIN
+ *   pipe-nb-eof-eagain       PIPE-EOF: the same on an anonymous pipe
+ *   efd-blocking-read-eagain EVENTFD-COUNTER: a blocking eventfd read at 0
+ *                            gives EAGAIN instead of waiting
+ *   efd-write-zero-einval    EVENTFD-COUNTER: a write of 0 gives EINVAL
+ *   efd-large-buffer-einval  EVENTFD-COUNTER: a read into more than 8 bytes
+ *                            gives EINVAL
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
@@ -61,6 +67,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -108,8 +115,37 @@ static void SleepInReadForever(void) {
   if (syscall(SYS_pipe2, fds, 0) == 0) syscall(SYS_read, fds[0], &c, 1);
 }
 
+/* An eventfd: its /proc/self/fd link says so. */
+static int IsEventfd(int fd) {
+  char path[64], target[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  const ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n <= 0) return 0;
+  target[n] = '\0';
+  return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/* efd-blocking-read-eagain: the read made without waiting. */
+static ssize_t EventfdReadWithoutWaiting(int fd, void* buf, size_t n,
+                                         ssize_t (*next)(int, void*, size_t)) {
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  const ssize_t r = next(fd, buf, n);
+  const int saved = errno;
+  fcntl(fd, F_SETFL, flags);
+  errno = saved;
+  return r;
+}
+
 ssize_t read(int fd, void* buf, size_t n) {
   ssize_t (*next)(int, void*, size_t) = IPCSPEC_SHIM_NEXT(read);
+  if (MODE("efd-blocking-read-eagain") && IsEventfd(fd) && !(shim_status_flags(fd) & O_NONBLOCK)) {
+    return EventfdReadWithoutWaiting(fd, buf, n, next);
+  }
+  if (MODE("efd-large-buffer-einval") && n > 8 && IsEventfd(fd)) {
+    errno = EINVAL;
+    return -1;
+  }
   if (MODE("eof-before-data") && PipeReadEnd(fd) && (shim_poll_now(fd, POLLIN) & POLLHUP)) return 0;
   if (MODE("zero-io-eagain") && n == 0 && shim_pipe_under_test(fd)) {
     errno = EAGAIN;
@@ -136,6 +172,11 @@ ssize_t read(int fd, void* buf, size_t n) {
     shim_tag_inode(ino, SHIM_TAG_EOF_SEEN);
   }
   if (r == 0 && n > 0 && MODE("fifo-nb-eof-eagain") && shim_is_fifo(fd) &&
+      (shim_status_flags(fd) & O_NONBLOCK)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (r == 0 && n > 0 && MODE("pipe-nb-eof-eagain") && PipeReadEnd(fd) && !shim_is_fifo(fd) &&
       (shim_status_flags(fd) & O_NONBLOCK)) {
     errno = EAGAIN;
     return -1;
@@ -195,6 +236,14 @@ static ssize_t SplitWrite(int fd, const void* buf, size_t n) {
 
 ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
+  if (MODE("efd-write-zero-einval") && n == 8 && IsEventfd(fd)) {
+    unsigned long long v;
+    memcpy(&v, buf, sizeof v);
+    if (v == 0) {
+      errno = EINVAL;
+      return -1;
+    }
+  }
   if (MODE("read-end-writable") && PipeReadEnd(fd)) return (ssize_t)n;
   if (MODE("zero-io-eagain") && n == 0 && shim_pipe_under_test(fd)) {
     errno = EAGAIN;

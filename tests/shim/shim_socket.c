@@ -11,6 +11,8 @@
  *                                (a leaked duplicate holds it)
  *   unix-bind-path-stays-taken   a path this process bound before stays refused
  *                                (EADDRINUSE) after it was unlinked
+ *   scm-cmsg-cloexec-ignored     recvmsg on an AF_UNIX socket ignores MSG_CMSG_CLOEXEC:
+ *                                received descriptors stay open across exec
  *
  * Each wrapper changes only AF_UNIX sockets (and SOCK_STREAM for the send
  * modes); every other call is the real one.
@@ -74,6 +76,15 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   const ssize_t rc = IPCSPEC_SHIM_NEXT(sendmsg)(fd, msg, used);
   AfterSend(fd, used, rc);
   return rc;
+}
+
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+  ssize_t (*next)(int, struct msghdr*, int) = IPCSPEC_SHIM_NEXT(recvmsg);
+  if (ipcspec_shim_mode("scm-cmsg-cloexec-ignored") && (flags & MSG_CMSG_CLOEXEC) &&
+      SockOpt(fd, SO_DOMAIN) == AF_UNIX) {
+    flags &= ~MSG_CMSG_CLOEXEC;
+  }
+  return next(fd, msg, flags);
 }
 
 int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
