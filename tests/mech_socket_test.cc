@@ -59,6 +59,26 @@ TEST(UnixScmRightsTest, CloseOnExecIgnoredFails) {
   }
 }
 
+TEST(UnixShutdownTest, ReadShutdownThatDoesNothingFails) {
+  for (const char* t : {"unix_stream", "socketpair_seqpacket"}) {
+    PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-SHUTDOWN", Plain());
+    EXPECT_EQ(ok.outcome, "pass") << t << "\n" << ok.output;
+    PairRun bad = RunPair(IPCSPEC_BINARY, t, "UNIX-SHUTDOWN", Shim("shutdown-rd-noop"));
+    ASSERT_EQ(bad.outcome, "fail") << t << "\n" << bad.output;
+    EXPECT_THAT(bad.message, HasSubstr("recv after its own SHUT_RD, the peer still open: EAGAIN"));
+  }
+}
+
+TEST(UnixScmCredentialsTest, CredentialsThatNameNoSenderFail) {
+  for (const char* t : {"unix_dgram", "socketpair_stream", "unix_seqpacket"}) {
+    PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-CREDENTIALS", Plain());
+    EXPECT_EQ(ok.outcome, "pass") << t << "\n" << ok.output;
+    PairRun bad = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-CREDENTIALS", Shim("scm-creds-pid-zero"));
+    ASSERT_EQ(bad.outcome, "fail") << t << "\n" << bad.output;
+    EXPECT_THAT(bad.message, HasSubstr("SCM_CREDENTIALS say pid 0"));
+  }
+}
+
 TEST(UnixPeerCredTest, PassesOnThisKernel) {
   for (const char* t : {"unix_stream", "unix_seqpacket", "socketpair_stream", "socketpair_dgram"}) {
     PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-PEERCRED", Plain());

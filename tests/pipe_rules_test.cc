@@ -32,6 +32,7 @@ const Breakage kBreakages[] = {
     {"eventfd", "EVENTFD-SEMAPHORE", "efd-blocking-read-eagain"},
     {"eventfd", "EVENTFD-COUNTER", "efd-write-zero-einval"},
     {"eventfd", "EVENTFD-COUNTER", "efd-large-buffer-einval"},
+    {"eventfd", "EVENTFD-EAGAIN", "efd-blocking-overflow-eagain"},
     {"fifo", "PIPE-EBADF", "read-end-writable"},
     {"pipe", "PIPE-EPIPE", "epipe-no-signal"},
     {"fifo", "PIPE-ESPIPE", "pipe-lseek-zero"},

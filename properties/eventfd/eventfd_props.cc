@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -64,31 +65,48 @@ uint64_t ReadCounterInto(int fd, size_t cap, int* err) {
   return v[0];
 }
 
-// On a blocking descriptor with the counter at 0: a read waits (it neither
-// returns nor fails) until a write of 1, which it then returns. "" or what
-// went wrong.
-std::string BlockingReadWaits(int fd, const Deadline& deadline) {
+// `call` (-errno or 0, a value in *value) in a thread of its own must wait,
+// neither returning nor failing, until `wake` (-errno or 0) has run here.
+// "" with its result in *err and *value, or what went wrong (`what` names
+// the call).
+std::string WaitsUntilWoken(const std::function<int(uint64_t*)>& call,
+                            const std::function<int()>& wake, const char* what,
+                            const Deadline& deadline, int* err, uint64_t* value) {
   std::atomic<pid_t> tid{0};
   std::atomic<bool> returned{false};
-  int err = 0;
-  uint64_t got = 0;
-  std::thread reader([&] {
+  std::thread t([&] {
     tid = static_cast<pid_t>(::syscall(SYS_gettid));
-    got = ReadCounterInto(fd, 8, &err);
+    *err = call(value);
     returned = true;
   });
   while (tid.load() == 0) std::this_thread::yield();
   WaitUntilAsleep(tid.load(), deadline);
   if (returned.load()) {
-    reader.join();
-    return absl::StrFormat("a blocking read at zero %s instead of waiting",
-                           err ? ErrnoName(err) : absl::StrCat("returned ", got));
+    t.join();
+    return absl::StrFormat("%s %s instead of waiting", what,
+                           *err ? ErrnoName(*err) : absl::StrCat("returned ", *value));
   }
-  if (int e = WriteCounter(fd, 1); e != 0) {
-    reader.detach();  // nothing wakes it: the case ends with this verdict
-    return absl::StrCat("write(1) to wake a blocked read: ", ErrnoName(e));
+  if (int e = wake(); e != 0) {
+    t.detach();  // nothing wakes it: the case ends with this verdict
+    return absl::StrCat("waking ", what, ": ", ErrnoName(e));
   }
-  reader.join();
+  t.join();
+  return "";
+}
+
+// On a blocking descriptor with the counter at 0: a read waits until a
+// write of 1, which it then returns. "" or what went wrong.
+std::string BlockingReadWaits(int fd, const Deadline& deadline) {
+  int err = 0;
+  uint64_t got = 0;
+  std::string e = WaitsUntilWoken(
+      [&](uint64_t* v) {
+        int r = 0;
+        *v = ReadCounterInto(fd, 8, &r);
+        return r;
+      },
+      [&] { return WriteCounter(fd, 1); }, "a blocking read at zero", deadline, &err, &got);
+  if (!e.empty()) return e;
   if (err != 0 || got != 1) {
     return absl::StrFormat("the blocked read, woken by write(1), %s, expected 1",
                            err ? ErrnoName(err) : absl::StrCat("returned ", got));
@@ -168,7 +186,7 @@ IPCSPEC_REGISTER_PROPERTY(CounterProperty, "EVENTFD-SEMAPHORE", {.applies = ForE
 std::string SayRoomLeft(uint64_t k) { return absl::StrCat(k == 0 ? 0 : k - 1); }
 
 class EagainProperty final : public NamedProperty {
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const bool semaphore = semaphore_.Of(s);
     FileDescriptor fd(CallEventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0)));
     if (!fd) return Verdict::Broken(absl::StrCat("eventfd: ", ErrnoName(errno)));
@@ -193,6 +211,33 @@ class EagainProperty final : public NamedProperty {
       if (err != 0 || got != kMaxCount)
         return Verdict::Fail(absl::StrFormat("counter read back as %d, not the maximum", got));
     }
+    if (blocking_.Of(s)) return BlockingWriteWaits(fd.get(), semaphore, CaseDeadline(env));
+    return Verdict::Pass();
+  }
+
+  // On the descriptor made blocking, with the counter at the maximum: a
+  // write of 1 waits until a read makes room.
+  static Verdict BlockingWriteWaits(int fd, bool semaphore, const Deadline& deadline) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (!semaphore) {
+      if (int e = WriteCounter(fd, kMaxCount); e != 0) {
+        return Verdict::Fail(absl::StrCat("write of the maximum: ", ErrnoName(e)));
+      }
+    }
+    int err = 0;
+    uint64_t unused = 0;
+    std::string e = WaitsUntilWoken([&](uint64_t*) { return WriteCounter(fd, 1); },
+                                    [&] {
+                                      int r = 0;
+                                      (void)ReadCounter(fd, &r);
+                                      return r;
+                                    },
+                                    "a blocking write of 1 with the counter at the maximum",
+                                    deadline, &err, &unused);
+    if (!e.empty()) return Verdict::Fail(e);
+    if (err != 0) {
+      return Verdict::Fail(absl::StrCat("the blocked write, woken by a read, ", ErrnoName(err)));
+    }
     return Verdict::Pass();
   }
 
@@ -205,6 +250,10 @@ class EagainProperty final : public NamedProperty {
                                 1,
                                 rc::gen::inRange<uint64_t>(1, 1000),
                                 SayRoomLeft};
+  const YesNoParam blocking_{this, 2,
+                             "then, the descriptor made blocking and the counter at the maximum, "
+                             "a write of 1 waits until a read: %s",
+                             false};
 };
 IPCSPEC_REGISTER_PROPERTY(EagainProperty, "EVENTFD-EAGAIN", {.applies = ForEventfd});
 

@@ -233,6 +233,15 @@ class ShutdownProperty final : public NamedProperty {
           ::recv(a.get(), back.data(), back.size(), 0) != 5) {
         return Verdict::Fail("after SHUT_WR the reply from the peer did not arrive (half-close)");
       }
+      // Its own SHUT_RD, the peer still open and nothing queued: a receive
+      // is end of file at once, not EAGAIN (shutdown(2)).
+      if (::shutdown(a.get(), SHUT_RD) != 0) return Verdict::Broken("shutdown(SHUT_RD)");
+      const ssize_t r = ::recv(a.get(), back.data(), 1, MSG_DONTWAIT);
+      if (r != 0) {
+        return Verdict::Fail(absl::StrCat("recv after its own SHUT_RD, the peer still open: ",
+                                          r < 0 ? ErrnoName(errno) : absl::StrCat(r, " bytes"),
+                                          ", expected 0 (end of file)"));
+      }
       return Verdict::Pass();
     });
     a.reset();

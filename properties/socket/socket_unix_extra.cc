@@ -1,5 +1,6 @@
-// UNIX-SCM-RIGHTS: what only AF_UNIX sockets do: pass descriptors between
-// processes (UNIX-PEERCRED and UNIX-ADDRINUSE are in socket_unix_names.cc).
+// UNIX-SCM-RIGHTS and UNIX-SCM-CREDENTIALS: what only AF_UNIX sockets do:
+// pass descriptors between processes, and say who sent a message
+// (UNIX-PEERCRED and UNIX-ADDRINUSE are in socket_unix_names.cc).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -153,6 +154,84 @@ class ScmRightsProperty final : public NamedProperty {
   const YesNoParam cloexec_{this, 1, "the receiver passes MSG_CMSG_CLOEXEC: %s", true};
 };
 IPCSPEC_REGISTER_PROPERTY(ScmRightsProperty, "UNIX-SCM-RIGHTS", {.applies = ForUnixFamily});
+
+// The SCM_CREDENTIALS of one received message (pid -1 when it has none).
+struct ucred CredentialsOf(int sock, std::string* err) {
+  struct ucred got = {-1, 0, 0};
+  std::vector<char> control(CMSG_SPACE(sizeof(struct ucred)) + 64);
+  char byte = 0;
+  struct iovec iov;
+  struct msghdr mh = OneByteWithControl(&byte, &iov, &control);
+  if (::recvmsg(sock, &mh, 0) != 1) {
+    *err = absl::StrCat("recvmsg: ", ErrnoName(errno));
+    return got;
+  }
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      memcpy(&got, CMSG_DATA(c), sizeof got);
+    }
+  }
+  return got;
+}
+
+// A message received with SO_PASSCRED carries the sender's credentials:
+// the pid, uid and gid of the process that sent it, whether the sender
+// attached them itself or the kernel did (unix(7)).
+class ScmCredentialsProperty final : public NamedProperty {
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    FileDescriptor a, b;
+    if (Verdict v = Connect(t, env, &a, &b); !v.ok()) return v;
+    const int on = 1;
+    if (::setsockopt(b.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+      return Verdict::Broken(absl::StrCat("SO_PASSCRED: ", ErrnoName(errno)));
+    }
+    const bool attached = attached_.Of(s);
+    const Deadline d = CaseDeadline(env);
+    SharedFlags sender_pid(1);
+    Participants ps(d);
+    ps.Spawn("sender", [&]() -> Verdict {
+      b.reset();
+      sender_pid.Counter(0).store(static_cast<uint64_t>(::getpid()));
+      std::vector<char> control(CMSG_SPACE(sizeof(struct ucred)));
+      char byte = 'C';
+      struct iovec iov;
+      struct msghdr mh = OneByteWithControl(&byte, &iov, &control);
+      if (attached) {
+        struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+        const struct ucred mine = {::getpid(), ::getuid(), ::getgid()};
+        memcpy(CMSG_DATA(c), &mine, sizeof mine);
+      } else {
+        mh.msg_control = nullptr;
+        mh.msg_controllen = 0;
+      }
+      if (::sendmsg(a.get(), &mh, MSG_NOSIGNAL) != 1) {
+        return Verdict::Broken(absl::StrCat("sendmsg: ", ErrnoName(errno)));
+      }
+      return Verdict::Pass();
+    });
+    a.reset();
+    if (PollOne(b.get(), POLLIN, d) <= 0) return Verdict::Fail("the message never arrived");
+    std::string err;
+    const struct ucred got = CredentialsOf(b.get(), &err);
+    if (!err.empty()) return Verdict::Fail(err);
+    if (Verdict v = ps.Join(); !v.ok()) return v;
+    const auto pid = static_cast<pid_t>(sender_pid.Counter(0).load());
+    if (got.pid == -1) return Verdict::Fail("no SCM_CREDENTIALS with SO_PASSCRED set");
+    if (got.pid != pid || got.uid != ::getuid() || got.gid != ::getgid()) {
+      return Verdict::Fail(absl::StrFormat(
+          "SCM_CREDENTIALS say pid %d uid %d gid %d; the sender was pid %d uid %d gid %d", got.pid,
+          got.uid, got.gid, pid, ::getuid(), ::getgid()));
+    }
+    return Verdict::Pass();
+  }
+
+  const YesNoParam attached_{this, 0, "the sender attaches its own SCM_CREDENTIALS: %s", false};
+};
+IPCSPEC_REGISTER_PROPERTY(ScmCredentialsProperty, "UNIX-SCM-CREDENTIALS",
+                          {.applies = ForUnixFamily, .examples = 10});
 
 }  // namespace
 }  // namespace ipcspec::props

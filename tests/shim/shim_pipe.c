@@ -53,6 +53,8 @@
  *   efd-blocking-read-eagain EVENTFD-COUNTER: a blocking eventfd read at 0
  *                            gives EAGAIN instead of waiting
  *   efd-write-zero-einval    EVENTFD-COUNTER: a write of 0 gives EINVAL
+ *   efd-blocking-overflow-eagain EVENTFD-EAGAIN: a blocking eventfd write
+ *                            past the maximum gives EAGAIN instead of waiting
  *   efd-large-buffer-einval  EVENTFD-COUNTER: a read into more than 8 bytes
  *                            gives EINVAL
  */
@@ -236,6 +238,16 @@ static ssize_t SplitWrite(int fd, const void* buf, size_t n) {
 
 ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
+  if (MODE("efd-blocking-overflow-eagain") && IsEventfd(fd) &&
+      !(shim_status_flags(fd) & O_NONBLOCK)) {
+    const int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    const ssize_t r = next(fd, buf, n);
+    const int saved = errno;
+    fcntl(fd, F_SETFL, flags);
+    errno = saved;
+    return r;
+  }
   if (MODE("efd-write-zero-einval") && n == 8 && IsEventfd(fd)) {
     unsigned long long v;
     memcpy(&v, buf, sizeof v);

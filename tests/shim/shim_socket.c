@@ -13,6 +13,8 @@
  *                                (EADDRINUSE) after it was unlinked
  *   scm-cmsg-cloexec-ignored     recvmsg on an AF_UNIX socket ignores MSG_CMSG_CLOEXEC:
  *                                received descriptors stay open across exec
+ *   shutdown-rd-noop             shutdown(SHUT_RD) of an AF_UNIX socket does nothing
+ *   scm-creds-pid-zero           SCM_CREDENTIALS received on an AF_UNIX socket say pid 0
  *
  * Each wrapper changes only AF_UNIX sockets (and SOCK_STREAM for the send
  * modes); every other call is the real one.
@@ -78,13 +80,32 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   return rc;
 }
 
+int shutdown(int fd, int how) {
+  if (ipcspec_shim_mode("shutdown-rd-noop") && how == SHUT_RD &&
+      SockOpt(fd, SO_DOMAIN) == AF_UNIX) {
+    return 0;
+  }
+  return IPCSPEC_SHIM_NEXT(shutdown)(fd, how);
+}
+
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   ssize_t (*next)(int, struct msghdr*, int) = IPCSPEC_SHIM_NEXT(recvmsg);
   if (ipcspec_shim_mode("scm-cmsg-cloexec-ignored") && (flags & MSG_CMSG_CLOEXEC) &&
       SockOpt(fd, SO_DOMAIN) == AF_UNIX) {
     flags &= ~MSG_CMSG_CLOEXEC;
   }
-  return next(fd, msg, flags);
+  const ssize_t r = next(fd, msg, flags);
+  if (r >= 0 && ipcspec_shim_mode("scm-creds-pid-zero") && SockOpt(fd, SO_DOMAIN) == AF_UNIX) {
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        struct ucred cred;
+        memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        cred.pid = 0;
+        memcpy(CMSG_DATA(c), &cred, sizeof cred);
+      }
+    }
+  }
+  return r;
 }
 
 int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
