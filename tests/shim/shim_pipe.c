@@ -127,22 +127,26 @@ static int IsEventfd(int fd) {
   return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
-/* efd-blocking-read-eagain: the read made without waiting. */
-static ssize_t EventfdReadWithoutWaiting(int fd, void* buf, size_t n,
-                                         ssize_t (*next)(int, void*, size_t)) {
+/* efd-blocking-*-eagain: a call made without waiting: O_NONBLOCK for the
+ * call (returns the flags to put back with RestoreFlags). */
+static int NonBlockingForNow(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  const ssize_t r = next(fd, buf, n);
+  return flags;
+}
+static void RestoreFlags(int fd, int flags) {
   const int saved = errno;
   fcntl(fd, F_SETFL, flags);
   errno = saved;
-  return r;
 }
 
 ssize_t read(int fd, void* buf, size_t n) {
   ssize_t (*next)(int, void*, size_t) = IPCSPEC_SHIM_NEXT(read);
   if (MODE("efd-blocking-read-eagain") && IsEventfd(fd) && !(shim_status_flags(fd) & O_NONBLOCK)) {
-    return EventfdReadWithoutWaiting(fd, buf, n, next);
+    const int flags = NonBlockingForNow(fd);
+    const ssize_t r = next(fd, buf, n);
+    RestoreFlags(fd, flags);
+    return r;
   }
   if (MODE("efd-large-buffer-einval") && n > 8 && IsEventfd(fd)) {
     errno = EINVAL;
@@ -240,12 +244,9 @@ ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
   if (MODE("efd-blocking-overflow-eagain") && IsEventfd(fd) &&
       !(shim_status_flags(fd) & O_NONBLOCK)) {
-    const int flags = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    const int flags = NonBlockingForNow(fd);
     const ssize_t r = next(fd, buf, n);
-    const int saved = errno;
-    fcntl(fd, F_SETFL, flags);
-    errno = saved;
+    RestoreFlags(fd, flags);
     return r;
   }
   if (MODE("efd-write-zero-einval") && n == 8 && IsEventfd(fd)) {
