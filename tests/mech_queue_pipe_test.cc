@@ -157,6 +157,25 @@ TEST_F(MechTest, NotificationForAQueueThatWasNotEmptyFails) {
   EXPECT_THAT(r.message, HasSubstr("a queue that was not empty"));
 }
 
+// msgsnd(IPC_NOWAIT) that refuses a message which would fill the queue
+// exactly: "past msg_qbytes" read as "at it".
+int RefusingAnExactFill(int id, const void* msg, size_t size, int flags) {
+  msqid_ds ds = {};
+  if ((flags & IPC_NOWAIT) && ::msgctl(id, IPC_STAT, &ds) == 0 &&
+      ds.msg_cbytes + size == ds.msg_qbytes) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return ::msgsnd(id, msg, size, flags);
+}
+
+TEST_F(MechTest, RefusingAnExactFillFailsNoWait) {
+  Hooks().msgsnd = RefusingAnExactFill;
+  PropertyResult r = Run("sysv_msg", "SYSV-MSG-NOWAIT", 40);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("expected success"));
+}
+
 TEST_F(MechTest, TypeBlindMsgrcvFailsSelection) {
   Hooks().msgrcv = TypeBlindMsgrcv;
   PropertyResult r = Run("sysv_msg", "SYSV-MSG-TYPE");

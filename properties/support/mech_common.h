@@ -45,6 +45,7 @@ struct MechHooks {
   int (*make_pipe)(int fds[2]) = nullptr;
   int (*mq_send)(mqd_t q, const char* msg, size_t len, unsigned prio) = ::mq_send;
   ssize_t (*msgrcv)(int id, void* buf, size_t size, long type, int flags) = ::msgrcv;
+  int (*msgsnd)(int id, const void* msg, size_t size, int flags) = ::msgsnd;
   int (*eventfd)(unsigned int initval, int flags) = nullptr;       // nullptr: eventfd(2)
   int (*fcntl_lock)(int fd, int cmd, struct flock* fl) = nullptr;  // nullptr: fcntl(2)
 };

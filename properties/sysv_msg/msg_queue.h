@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "properties/support/common.h"
+#include "properties/support/mech_common.h"
 
 namespace ipcspec::props {
 
@@ -61,7 +62,7 @@ inline int Send(int id, long type, const std::vector<char>& text, int flags) {
   MsgBuf m;
   m.mtype = type;
   std::copy(text.begin(), text.end(), m.mtext);
-  return ::msgsnd(id, &m, text.size(), flags) == 0 ? 0 : -errno;
+  return Hooks().msgsnd(id, &m, text.size(), flags) == 0 ? 0 : -errno;
 }
 
 }  // namespace ipcspec::props

@@ -223,10 +223,21 @@ IPCSPEC_REGISTER_PROPERTY(NoErrorProperty, "SYSV-MSG-TRUNC", {.applies = ForSysv
 class NoWaitProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::exec([this] {
-      std::vector<Step> steps = {qbytes_.Step(*rc::gen::inRange<uint64_t>(64, 16385))};
+      const uint64_t qbytes = *rc::gen::inRange<uint64_t>(64, 16385);
+      std::vector<Step> steps = {qbytes_.Step(qbytes)};
       const int n = *rc::gen::inRange(1, 40);
-      for (int i = 0; i < n; ++i)
-        steps.push_back(Step::Send(1, *rc::gen::inRange<uint64_t>(0, 3000), i));
+      // Some sends fill the queue exactly (the edge of "past msg_qbytes"),
+      // others by one byte more.
+      uint64_t used = 0;
+      for (int i = 0; i < n; ++i) {
+        const uint64_t left = qbytes > used ? qbytes - used : 0;
+        uint64_t size = *rc::gen::inRange<uint64_t>(0, 3000);
+        const int edge = *rc::gen::inRange(0, 4);
+        if (edge == 0 && left <= 3000) size = left;
+        if (edge == 1 && left < 3000) size = left + 1;
+        if (used + size <= qbytes) used += size;
+        steps.push_back(Step::Send(1, size, i));
+      }
       return steps;
     });
   }
