@@ -258,6 +258,20 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
   const nlohmann::json j = ReadJson(m + ".json");
   EXPECT_EQ(j["results"].size(), 3u);
   EXPECT_EQ(j["complete"], true);
+  // In the order of the run unsharded.
+  const std::string whole = dir_ + "/whole.json";
+  ASSERT_EQ(Ipcspec({"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY",
+                     "--examples=2", "--json=" + whole})
+                .exit_code,
+            0);
+  auto pairs = [](const nlohmann::json& report) {
+    std::vector<std::string> out;
+    for (const nlohmann::json& r : report["results"]) {
+      out.push_back(r["transport"].get<std::string>() + " " + r["property"].get<std::string>());
+    }
+    return out;
+  };
+  EXPECT_EQ(pairs(j), pairs(ReadJson(whole)));
   EXPECT_THAT(ReadFileOrEmpty(m + ".md"), HasSubstr("| posix\\_mq | ✅ | ✅ |"));
   EXPECT_THAT(ReadFileOrEmpty(m + ".svg"), HasSubstr("<title>G-ORDER pipe: pass</title>"));
 

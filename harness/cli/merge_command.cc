@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -57,7 +58,8 @@ ReportEntry EntryFromJson(const nlohmann::json& j) {
   return e;
 }
 
-void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
+// Adds the report at `path` to `into`; returns its shard index.
+int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
     throw UsageError{absl::StrCat("cannot read ", path, ": not a regular file")};
@@ -122,9 +124,39 @@ void MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
         into->not_applicable.push_back(std::move(na));
       }
     }
+    return index;
   } catch (const nlohmann::json::exception& e) {
     throw UsageError{absl::StrCat(path, ": not an ipcspec JSON report: ", e.what())};
   }
+}
+
+// Shard k of T ran pairs k, k + T, k + 2T, ... of the run, iteration by
+// iteration: one result from each shard in shard order, round after round,
+// is the order of the run. `spans` holds each report's shard index and the
+// index of its first result in `all`, in the order they were read.
+std::vector<ReportEntry> InPairOrder(const std::vector<ReportEntry>& all,
+                                     const std::vector<std::pair<int, size_t>>& spans) {
+  std::map<int, std::map<int, std::vector<const ReportEntry*>>> by_iteration;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const size_t end = i + 1 < spans.size() ? spans[i + 1].second : all.size();
+    for (size_t r = spans[i].second; r < end; ++r) {
+      by_iteration[all[r].iteration][spans[i].first].push_back(&all[r]);
+    }
+  }
+  std::vector<ReportEntry> ordered;
+  for (const auto& [iteration, shards] : by_iteration) {
+    for (size_t round = 0;; ++round) {
+      bool any = false;
+      for (const auto& [shard, results] : shards) {
+        if (round < results.size()) {
+          ordered.push_back(*results[round]);
+          any = true;
+        }
+      }
+      if (!any) break;
+    }
+  }
+  return ordered;
 }
 
 }  // namespace
@@ -149,7 +181,13 @@ int MergeCommand(std::span<char* const> args) {
       }
     }
   }
-  for (const std::string& path : f.positional()) MergeOne(path, &report, &shards);
+  // Each report's shard index and where its results begin.
+  std::vector<std::pair<int, size_t>> spans;
+  for (const std::string& path : f.positional()) {
+    spans.emplace_back(0, report.results.size());
+    spans.back().first = MergeOne(path, &report, &shards);
+  }
+  if (report.shard_total > 1) report.results = InPairOrder(report.results, spans);
   // Complete only when every shard of the run is here and finished.
   report.complete = report.complete && static_cast<int>(shards.size()) == report.shard_total;
   report.shard_index = 0;
