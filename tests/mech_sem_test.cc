@@ -1,5 +1,6 @@
 // The SEM-* checks can fail: SEM-UNDO under the interposed libc that gives a
-// killed holder's unit back without SEM_UNDO (or loses it with SEM_UNDO), and
+// killed holder's unit back without SEM_UNDO (or loses it with SEM_UNDO),
+// SEM-NOWAIT under one whose semtimedop drops the timeout's seconds, and
 // the exclusion behind SEM-COUNT (and FILE-LOCK) with a semaphore that does
 // not exclude. Each also passes on this kernel.
 #include "gmock/gmock.h"
@@ -39,6 +40,16 @@ TEST(SemUndoTest, UndoIgnoredFails) {
   ASSERT_EQ(bad.outcome, "fail") << bad.output;
   EXPECT_THAT(bad.message, HasSubstr("with SEM_UNDO and was SIGKILLed"));
   EXPECT_THAT(bad.message, HasSubstr("0 of 1 blocked waiters had got it"));
+}
+
+TEST(SemNoWaitTest, TimeoutThatLosesItsSecondsFails) {
+  testing::PairRun ok =
+      RunPair(IPCSPEC_BINARY, "sysv_shm", "SEM-NOWAIT", {.extra_args = {"--examples=20"}});
+  EXPECT_EQ(ok.outcome, "pass") << ok.output;
+  testing::PairRun bad =
+      RunPair(IPCSPEC_BINARY, "sysv_shm", "SEM-NOWAIT", Shim("semtimedop-drops-sec"));
+  ASSERT_EQ(bad.outcome, "fail") << bad.output;
+  EXPECT_THAT(bad.message, HasSubstr("bounded by 1 s returned -EAGAIN at once"));
 }
 
 SandboxOptions Options() { return {.timeout = absl::Seconds(10)}; }

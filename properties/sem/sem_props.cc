@@ -9,6 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/sem/sem_checks.h"
@@ -77,7 +80,7 @@ struct SysvSet {
 };
 
 class NoWaitProperty final : public NamedProperty {
-  Verdict Run(const Transport&, const Scenario& s, const CaseEnv&) const override {
+  Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const int value = value_.Of(s);
     const int timeout_ms = timeout_.Of(s);
     SysvSet set;
@@ -105,6 +108,37 @@ class NoWaitProperty final : public NamedProperty {
     if (set.Value() != value) {
       return Verdict::Fail(absl::StrFormat("the failed operations changed the value from %d to %d",
                                            value, set.Value()));
+    }
+    return LongBoundWaits(set, take, CaseDeadline(env));
+  }
+
+  // A bound of a second and more waits as well (its tv_sec counts): the
+  // decrement, made in a thread, sleeps until this one adds what it lacks.
+  static Verdict LongBoundWaits(const SysvSet& set, short take, const Deadline& deadline) {
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> returned{false};
+    int rc = 0;
+    std::thread taker([&] {
+      tid = static_cast<pid_t>(::syscall(SYS_gettid));
+      struct timespec ts = {1, 0};
+      rc = set.Op(take, 0, &ts);
+      returned = true;
+    });
+    while (tid.load() == 0) std::this_thread::yield();
+    WaitUntilBlockedIn(tid.load(), SYS_semtimedop, deadline);
+    if (returned.load()) {
+      taker.join();
+      return Verdict::Fail(absl::StrFormat(
+          "semtimedop(%d) bounded by 1 s returned %s at once, before the value allowed it", take,
+          Errno(rc)));
+    }
+    const int add = set.Op(static_cast<short>(-take - set.Value()), 0);
+    taker.join();
+    if (add != 0) return Verdict::Broken(absl::StrCat("semop to wake the taker: ", Errno(add)));
+    if (rc != 0) {
+      return Verdict::Fail(absl::StrFormat(
+          "semtimedop(%d) bounded by 1 s, woken by the value it waited for, gave %s", take,
+          Errno(rc)));
     }
     return Verdict::Pass();
   }

@@ -3,6 +3,7 @@
  *   sem-undo-always   a decrement without SEM_UNDO is done with it, so a
  *                     killed holder's unit comes back although it never asked
  *   sem-undo-ignored  SEM_UNDO is dropped, so a killed holder's unit is lost
+ *   semtimedop-drops-sec  semtimedop's timeout loses its whole seconds (tv_sec)
  *
  * Only semop/semtimedop calls whose operations match the rule change; every
  * other call is the real one.
@@ -10,6 +11,7 @@
 #define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
 #include <stddef.h>
 #include <sys/sem.h>
+#include <time.h>
 
 #include "shim.h"
 
@@ -45,5 +47,11 @@ int semop(int id, struct sembuf* sops, size_t nsops) {
 int semtimedop(int id, struct sembuf* sops, size_t nsops, const struct timespec* timeout) {
   struct sembuf copy[kMaxOps];
   if (sops != NULL && Rewrite(sops, nsops, copy)) sops = copy;
+  struct timespec cut;
+  if (timeout != NULL && timeout->tv_sec > 0 && ipcspec_shim_mode("semtimedop-drops-sec")) {
+    cut = *timeout;
+    cut.tv_sec = 0;
+    timeout = &cut;
+  }
   return IPCSPEC_SHIM_NEXT(semtimedop)(id, sops, nsops, timeout);
 }
