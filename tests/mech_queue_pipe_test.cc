@@ -176,6 +176,33 @@ TEST_F(MechTest, RefusingAnExactFillFailsNoWait) {
   EXPECT_THAT(r.message, HasSubstr("expected success"));
 }
 
+// msgrcv that refuses (E2BIG) a message exactly msgsz long: "longer than"
+// read as "at least". The next message's length is peeked with MSG_COPY.
+ssize_t E2bigAtExactSize(int id, void* buf, size_t size, long type, int flags) {
+  static char peek[sizeof(long) + 65536];
+  if (!(flags & MSG_NOERROR) && type == 0) {
+    const ssize_t len = ::msgrcv(id, peek, 65536, 0, IPC_NOWAIT | MSG_COPY);
+    if (len == static_cast<ssize_t>(size) && size > 0) {
+      errno = E2BIG;
+      return -1;
+    }
+  }
+  return ::msgrcv(id, buf, size, type, flags);
+}
+
+TEST_F(MechTest, E2bigForAMessageThatFitsExactlyFailsTrunc) {
+  char probe[sizeof(long) + 8];
+  const int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  ASSERT_GE(id, 0);
+  const bool copy = ::msgrcv(id, probe, 8, 0, IPC_NOWAIT | MSG_COPY) < 0 && errno == ENOMSG;
+  ::msgctl(id, IPC_RMID, nullptr);
+  if (!copy) GTEST_SKIP() << "this kernel has no MSG_COPY to peek with";
+  Hooks().msgrcv = E2bigAtExactSize;
+  PropertyResult r = Run("sysv_msg", "SYSV-MSG-TRUNC", 40);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("into exactly"));
+}
+
 TEST_F(MechTest, TypeBlindMsgrcvFailsSelection) {
   Hooks().msgrcv = TypeBlindMsgrcv;
   PropertyResult r = Run("sysv_msg", "SYSV-MSG-TYPE");

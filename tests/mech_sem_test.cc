@@ -52,6 +52,13 @@ TEST(SemNoWaitTest, TimeoutThatLosesItsSecondsFails) {
   EXPECT_THAT(bad.message, HasSubstr("bounded by 1 s returned -EAGAIN at once"));
 }
 
+TEST(SemNoWaitTest, OperationsOfOneCallAppliedOneByOneFail) {
+  testing::PairRun bad =
+      RunPair(IPCSPEC_BINARY, "sysv_shm", "SEM-NOWAIT", Shim("semop-multi-nonatomic"));
+  ASSERT_EQ(bad.outcome, "fail") << bad.output;
+  EXPECT_THAT(bad.message, HasSubstr("the operations of one call are atomic"));
+}
+
 SandboxOptions Options() { return {.timeout = absl::Seconds(10)}; }
 
 TEST(SemCountTest, RealSemaphoresExclude) {

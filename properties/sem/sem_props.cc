@@ -109,6 +109,15 @@ class NoWaitProperty final : public NamedProperty {
       return Verdict::Fail(absl::StrFormat("the failed operations changed the value from %d to %d",
                                            value, set.Value()));
     }
+    // Two operations in one call are done together or not at all: an add
+    // that a later decrement in the same array cannot follow is undone.
+    struct sembuf both[2] = {{0, 1, IPC_NOWAIT}, {0, static_cast<short>(take - 1), IPC_NOWAIT}};
+    if (::semop(set.id, both, 2) == 0 || errno != EAGAIN || set.Value() != value) {
+      return Verdict::Fail(absl::StrFormat(
+          "semop({+1, %d}, IPC_NOWAIT) on value %d: %s, value now %d; expected EAGAIN and the "
+          "value as it was (the operations of one call are atomic)",
+          take - 1, value, ErrnoName(errno), set.Value()));
+    }
     return LongBoundWaits(set, take, CaseDeadline(env));
   }
 

@@ -210,6 +210,26 @@ class NoErrorProperty final : public NamedProperty {
       return Verdict::Fail(
           "after E2BIG, the next receive did not get the same message whole, first");
     }
+    return ExactFits(q, msgsz, behind);
+  }
+
+  // E2BIG is for a message longer than msgsz: one of exactly msgsz bytes is
+  // received whole (after the `behind` ones still queued).
+  static Verdict ExactFits(const MsgQueue& q, size_t msgsz, int behind) {
+    MsgBuf buf;
+    for (int b = 0; b < behind; ++b) {
+      if (Hooks().msgrcv(q.id(), &buf, kMaxText, 0, IPC_NOWAIT) < 0) {
+        return Verdict::Broken("msgrcv of a message queued behind");
+      }
+    }
+    const std::vector<char> exact = Text(1, 7, msgsz);
+    if (Send(q.id(), 1, exact, 0) < 0) return Verdict::Broken("msgsnd");
+    const ssize_t n = Hooks().msgrcv(q.id(), &buf, msgsz, 0, IPC_NOWAIT);
+    if (n != static_cast<ssize_t>(msgsz) || !std::equal(exact.begin(), exact.end(), buf.mtext)) {
+      return Verdict::Fail(absl::StrFormat(
+          "receive of a %d-byte message into exactly %d bytes %s, not the whole message", msgsz,
+          msgsz, n < 0 ? ErrnoName(errno) : absl::StrCat("gave ", n)));
+    }
     return Verdict::Pass();
   }
 

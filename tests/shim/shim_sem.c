@@ -4,6 +4,8 @@
  *                     killed holder's unit comes back although it never asked
  *   sem-undo-ignored  SEM_UNDO is dropped, so a killed holder's unit is lost
  *   semtimedop-drops-sec  semtimedop's timeout loses its whole seconds (tv_sec)
+ *   semop-multi-nonatomic semop applies an array's operations one call each, so
+ *                     those before a refused one stay applied
  *
  * Only semop/semtimedop calls whose operations match the rule change; every
  * other call is the real one.
@@ -39,6 +41,12 @@ static int Rewrite(const struct sembuf* sops, size_t nsops, struct sembuf* out) 
 }
 
 int semop(int id, struct sembuf* sops, size_t nsops) {
+  if (sops != NULL && nsops > 1 && ipcspec_shim_mode("semop-multi-nonatomic")) {
+    for (size_t i = 0; i < nsops; ++i) {
+      if (IPCSPEC_SHIM_NEXT(semop)(id, &sops[i], 1) != 0) return -1;
+    }
+    return 0;
+  }
   struct sembuf copy[kMaxOps];
   if (sops != NULL && Rewrite(sops, nsops, copy)) sops = copy;
   return IPCSPEC_SHIM_NEXT(semop)(id, sops, nsops);
