@@ -33,6 +33,7 @@ const Breakage kBreakages[] = {
     {"eventfd", "EVENTFD-COUNTER", "efd-write-zero-einval"},
     {"eventfd", "EVENTFD-COUNTER", "efd-large-buffer-einval"},
     {"eventfd", "EVENTFD-EAGAIN", "efd-blocking-overflow-eagain"},
+    {"file", "FILE-HANDOFF", "file-write-deferred"},
     {"fifo", "PIPE-EBADF", "read-end-writable"},
     {"pipe", "PIPE-EPIPE", "epipe-no-signal"},
     {"fifo", "PIPE-ESPIPE", "pipe-lseek-zero"},
@@ -91,9 +92,9 @@ const Breakage kBreakages[] = {
 
 INSTANTIATE_TEST_SUITE_P(Pipe, ShimBreakageTest, ::testing::ValuesIn(kBreakages), BreakageName);
 
-// (The eventfd breakages above are here because this file's shim wraps read
-// and write.) Every PIPE-*, PIPE2-*, FIFO-*, SPLICE-*, TEE-* and VMSPLICE-* property has a
-// breakage above, or a wrong pipe elsewhere: PIPE-SETPIPE-SZ (a socketpair,
+// (The eventfd and file breakages above are here because this file's shim
+// wraps read, write and close.) Every PIPE-*, PIPE2-*, FIFO-*, SPLICE-*, TEE-* and VMSPLICE-*
+// property has a breakage above, or a wrong pipe elsewhere: PIPE-SETPIPE-SZ (a socketpair,
 // mech_queue_pipe_test.cc) and PIPE-STREAM-MERGE (below).
 TEST(PipeRuleCoverageTest, EveryPipeRuleHasAWayToFail) {
   const std::set<std::string> elsewhere = {"PIPE-SETPIPE-SZ", "PIPE-STREAM-MERGE"};

@@ -30,7 +30,11 @@ struct UnlinkOnExit {
 
 class HandOffProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
+    return rc::gen::exec([this] {
+      std::vector<Step> steps = *SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
+      if (*rc::gen::arbitrary<bool>()) steps.push_back(open_.Step(true));
+      return steps;
+    });
   }
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
     const std::string path = ScratchFile(env);
@@ -42,50 +46,67 @@ class HandOffProperty final : public NamedProperty {
     }
     const Deadline deadline = CaseDeadline(env);
     UnlinkOnExit unlink_at_exit{path};
-    Verdict v;
-    {
-      Participants ps(deadline);
-      ps.Spawn("writer", [&]() -> Verdict {
-        FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-        if (!fd) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
-        for (const Sent& m : sent) {
-          const std::vector<std::byte> d = Payload(1, m.msg, m.size);
-          if (WriteFull(fd.get(), d.data(), d.size()) < 0)
-            return Verdict::Fail(absl::StrCat("write: ", ErrnoName(errno)));
-        }
-        return Verdict::Pass();
-      });
-      v = ps.Join();
+    // With `open`, the reader reads while the writer still holds the file
+    // open: a write that has returned is there to be read (write(2)), not
+    // only once the file is closed.
+    const bool open = open_.Of(s);
+    SharedFlags flags(2);  // written; read
+    Participants ps(deadline);
+    ps.Spawn("writer", [&]() -> Verdict {
+      FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      if (!fd) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
+      for (const Sent& m : sent) {
+        const std::vector<std::byte> d = Payload(1, m.msg, m.size);
+        if (WriteFull(fd.get(), d.data(), d.size()) < 0)
+          return Verdict::Fail(absl::StrCat("write: ", ErrnoName(errno)));
+      }
+      if (open) {
+        flags.Raise(0);
+        flags.WaitFor(1, deadline);
+      }
+      return Verdict::Pass();
+    });
+    if (!open) {
+      if (Verdict v = ps.Join(); !v.ok()) return v;
     }
-    if (v.ok()) {
-      Participants ps(deadline);
-      ps.Spawn("reader", [&]() -> Verdict {
-        CloseInheritedDescriptors();
-        FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) return Verdict::Fail(absl::StrCat("open: ", ErrnoName(errno)));
-        std::vector<std::byte> got(all.size() + 1);
-        size_t have = 0;
-        for (;;) {
-          ssize_t n = ::read(fd.get(), got.data() + have, got.size() - have);
-          if (n < 0) return Verdict::Fail(absl::StrCat("read: ", ErrnoName(errno)));
-          if (n == 0 || have + n == got.size()) {
-            have += n;
-            break;
-          }
-          have += n;
-        }
-        got.resize(have);
-        if (got != all)
-          return Verdict::Fail(absl::StrFormat(
-              "read back %d bytes (or different ones); %d were written", have, all.size()));
-        return Verdict::Pass();
-      });
-      v = ps.Join();
+    Participants readers(deadline);
+    readers.Spawn("reader", [&]() -> Verdict {
+      if (open && !flags.WaitFor(0, deadline)) return Verdict::Pass();  // the writer says why
+      CloseInheritedDescriptors();
+      const Verdict v = ReadBack(path, all, open);
+      flags.Raise(1);
+      return v;
+    });
+    Verdict v = readers.Join();
+    flags.Raise(1);
+    Verdict w = open ? ps.Join() : Verdict::Pass();
+    return w.ok() ? v : w;
+  }
+
+  // Reads `path` to its end; it must hold `all`.
+  static Verdict ReadBack(const std::string& path, const std::vector<std::byte>& all, bool open) {
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Verdict::Fail(absl::StrCat("open: ", ErrnoName(errno)));
+    std::vector<std::byte> got(all.size() + 1);
+    size_t have = 0;
+    for (;;) {
+      ssize_t n = ::read(fd.get(), got.data() + have, got.size() - have);
+      if (n < 0) return Verdict::Fail(absl::StrCat("read: ", ErrnoName(errno)));
+      have += n;
+      if (n == 0 || have == got.size()) break;
     }
-    return v;
+    got.resize(have);
+    if (got != all) {
+      return Verdict::Fail(absl::StrFormat(
+          "read back %d bytes (or different ones); %d were written%s", have, all.size(),
+          open ? ", every write returned, and the writer still holds the file open" : ""));
+    }
+    return Verdict::Pass();
   }
 
   const SendWords sends_{this, "the writer writes piece %d: %s"};
+  const YesNoParam open_{this, 0, "the reader reads while the writer still holds the file open: %s",
+                         false};
 };
 IPCSPEC_REGISTER_PROPERTY(HandOffProperty, "FILE-HANDOFF", {.applies = ForFile, .examples = 20});
 

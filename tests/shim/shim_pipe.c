@@ -53,6 +53,8 @@
  *   efd-blocking-read-eagain EVENTFD-COUNTER: a blocking eventfd read at 0
  *                            gives EAGAIN instead of waiting
  *   efd-write-zero-einval    EVENTFD-COUNTER: a write of 0 gives EINVAL
+ *   file-write-deferred      FILE-HANDOFF: writes to a regular file opened
+ *                            write-only are kept in memory and made at close
  *   efd-blocking-overflow-eagain EVENTFD-EAGAIN: a blocking eventfd write
  *                            past the maximum gives EAGAIN instead of waiting
  *   efd-large-buffer-einval  EVENTFD-COUNTER: a read into more than 8 bytes
@@ -72,6 +74,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -240,8 +243,54 @@ static ssize_t SplitWrite(int fd, const void* buf, size_t n) {
   return b < 0 ? b : (ssize_t)(half + (size_t)b);
 }
 
+/* file-write-deferred: a write-back cache that forgets that a write which
+ * has returned must be there for a read. */
+enum { kDeferredFds = 256 };
+static struct {
+  char* data;
+  size_t len, cap;
+} g_deferred[kDeferredFds];
+
+static int DeferredFile(int fd) {
+  struct stat st;
+  return fd >= 0 && fd < kDeferredFds && syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode) &&
+         shim_accmode(fd) == O_WRONLY;
+}
+
+static ssize_t DeferWrite(int fd, const void* buf, size_t n) {
+  if (g_deferred[fd].len + n > g_deferred[fd].cap) {
+    size_t cap = g_deferred[fd].cap ? g_deferred[fd].cap : 65536;
+    while (cap < g_deferred[fd].len + n) cap *= 2;
+    void* grown = g_deferred[fd].data == NULL
+                      ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                      : mremap(g_deferred[fd].data, g_deferred[fd].cap, cap, MREMAP_MAYMOVE);
+    if (grown == MAP_FAILED) {
+      errno = ENOSPC;
+      return -1;
+    }
+    g_deferred[fd].data = grown;
+    g_deferred[fd].cap = cap;
+  }
+  memcpy(g_deferred[fd].data + g_deferred[fd].len, buf, n);
+  g_deferred[fd].len += n;
+  return (ssize_t)n;
+}
+
+static void FlushDeferred(int fd) {
+  if (fd < 0 || fd >= kDeferredFds || g_deferred[fd].data == NULL) return;
+  for (size_t off = 0; off < g_deferred[fd].len;) {
+    const long k = syscall(SYS_write, fd, g_deferred[fd].data + off, g_deferred[fd].len - off);
+    if (k <= 0) break;
+    off += (size_t)k;
+  }
+  munmap(g_deferred[fd].data, g_deferred[fd].cap);
+  g_deferred[fd].data = NULL;
+  g_deferred[fd].len = g_deferred[fd].cap = 0;
+}
+
 ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
+  if (MODE("file-write-deferred") && DeferredFile(fd)) return DeferWrite(fd, buf, n);
   if (MODE("efd-blocking-overflow-eagain") && IsEventfd(fd) &&
       !(shim_status_flags(fd) & O_NONBLOCK)) {
     const int flags = NonBlockingForNow(fd);
@@ -523,6 +572,7 @@ SHIM_OPEN(open64)
 /* ---- close ---- */
 
 int close(int fd) {
+  if (MODE("file-write-deferred")) FlushDeferred(fd);
   if (MODE("fifo-keeps-data") && shim_is_fifo(fd) && shim_accmode(fd) != O_WRONLY)
     syscall(SYS_dup, fd);
   return IPCSPEC_SHIM_NEXT(close)(fd);
