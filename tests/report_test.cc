@@ -39,6 +39,12 @@ TEST(TextTest, XmlEscapeSpellsOutWhatXmlCannotHold) {
   EXPECT_EQ(XmlEscape("\xff"), "\xEF\xBF\xBD");
 }
 
+TEST(TextTest, TerminalSafeKeepsLinesAndSpellsOutControls) {
+  EXPECT_EQ(TerminalSafe("a\tb\nc"), "a\tb\nc");
+  EXPECT_EQ(TerminalSafe("\x1b[31mred\rx\x7f"), "\\x1b[31mred\\x0dx\\x7f");
+  EXPECT_EQ(TerminalSafe("\xff"), "\xEF\xBF\xBD");
+}
+
 TEST(TextTest, ShellQuoteReadsBackByteForByte) {
   const std::string words[] = {"plain",    "a b",           "it's",      "é€",      "a\x01b",
                                "\xff\xfe", "back\\slash'q", "$HOME `x`", "nl\nend", "\x7f\x1b["};

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "harness/cli/matrix.h"
 #include "harness/cli/run_settings.h"
+#include "harness/cli/text.h"
 
 namespace ipcspec {
 namespace {
@@ -33,7 +34,7 @@ void PrintDetail(const ReportEntry& e, std::ostream& os) {
   if (!p.counterexample.empty()) os << "minimal counterexample: " << p.counterexample;
   if (!p.output.empty()) {
     os << "case output (" << Plural(static_cast<int64_t>(p.output.size()), "byte") << "):\n"
-       << p.output;
+       << TerminalSafe(p.output);
     if (p.output.back() != '\n') os << "\n";
   }
   if (!e.reproduce_command.empty()) os << "reproduce: " << e.reproduce_command << "\n";

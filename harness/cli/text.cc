@@ -68,6 +68,21 @@ std::string ValidUtf8(std::string_view s) {
   return out;
 }
 
+std::string TerminalSafe(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  ForEachCharacter(s, [&](std::string_view bytes, int64_t cp) {
+    if (cp == -1) {
+      out += kReplacement;
+    } else if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", cp);
+    } else {
+      out += bytes;
+    }
+  });
+  return out;
+}
+
 std::string XmlEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size());

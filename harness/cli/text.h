@@ -27,6 +27,12 @@ std::string ValidUtf8(std::string_view s);
 // the visible text \xNN.
 std::string XmlEscape(std::string_view s);
 
+// For a terminal: valid UTF-8, and every control character other than tab
+// and newline (an escape sequence, a carriage return, DEL) written as the
+// visible text \xNN, so that what a plugin prints cannot restyle or
+// rewrite the console.
+std::string TerminalSafe(std::string_view s);
+
 // A shell word for s: as it is when it holds only safe characters, in
 // single quotes when it is printable UTF-8, else in $'...' with \xNN for
 // every byte outside printable ASCII.
