@@ -255,7 +255,13 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
                }};
   return RunActors(t, env, {writer, reader}, [&](ActorControl& control) -> Verdict {
     if (!flags.WaitFor(waiting ? kWaiting : kPaused, deadline)) {
-      return Verdict::Fail("the reader never got going");
+      if (waiting) {
+        return Verdict::Fail("the reader never started its receive of what comes before the kill");
+      }
+      return Verdict::Fail(absl::StrFormat(
+          "the reader never received the first %d messages, after which the writer is killed: "
+          "it stopped or hung before them",
+          before));
     }
     if (waiting) {
       // A lossy reader waits before anything came (what it will get is not
