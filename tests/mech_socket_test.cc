@@ -69,6 +69,13 @@ TEST(UnixShutdownTest, ReadShutdownThatDoesNothingFails) {
   }
 }
 
+TEST(UnixScmRightsTest, ASecondCopyOfAPassedDescriptorFails) {
+  PairRun bad =
+      RunPair(IPCSPEC_BINARY, "socketpair_stream", "UNIX-SCM-RIGHTS", Shim("scm-rights-dup-kept"));
+  ASSERT_EQ(bad.outcome, "fail") << bad.output;
+  EXPECT_THAT(bad.message, HasSubstr("still refers to passed pipe 0"));
+}
+
 TEST(UnixScmCredentialsTest, CredentialsThatNameNoSenderFail) {
   for (const char* t : {"unix_dgram", "socketpair_stream", "unix_seqpacket"}) {
     PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-CREDENTIALS", Plain());

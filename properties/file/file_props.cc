@@ -33,6 +33,7 @@ class HandOffProperty final : public NamedProperty {
     return rc::gen::exec([this] {
       std::vector<Step> steps = *SendSteps(0, 12, rc::gen::inRange<uint64_t>(0, 70000));
       if (*rc::gen::arbitrary<bool>()) steps.push_back(open_.Step(true));
+      if (*rc::gen::arbitrary<bool>()) steps.push_back(append_.Step(true));
       return steps;
     });
   }
@@ -49,11 +50,12 @@ class HandOffProperty final : public NamedProperty {
     // With `open`, the reader reads while the writer still holds the file
     // open: a write that has returned is there to be read (write(2)), not
     // only once the file is closed.
-    const bool open = open_.Of(s);
+    const bool open = open_.Of(s), append = append_.Of(s);
     SharedFlags flags(2);  // written; read
     Participants ps(deadline);
     ps.Spawn("writer", [&]() -> Verdict {
-      FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      FileDescriptor fd(::open(
+          path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (append ? O_APPEND : 0), 0600));
       if (!fd) return Verdict::Broken(absl::StrCat("open: ", ErrnoName(errno)));
       for (const Sent& m : sent) {
         const std::vector<std::byte> d = Payload(1, m.msg, m.size);
@@ -107,6 +109,7 @@ class HandOffProperty final : public NamedProperty {
   const SendWords sends_{this, "the writer writes piece %d: %s"};
   const YesNoParam open_{this, 0, "the reader reads while the writer still holds the file open: %s",
                          false};
+  const YesNoParam append_{this, 1, "the writer opens the file with O_APPEND: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(HandOffProperty, "FILE-HANDOFF", {.applies = ForFile, .examples = 20});
 

@@ -4,13 +4,16 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "properties/socket/socket_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
@@ -120,6 +123,25 @@ Applicability ForUnixFamily(const Transport& t) {
                  "SCM_RIGHTS is an AF_UNIX feature");
 }
 
+// A descriptor of this process that still refers to one of `pipes`, by
+// inode ("" when none).
+std::string StillOpen(const std::vector<ino_t>& pipes) {
+  for (const std::string& name : ListDir("/proc/self/fd")) {
+    int fd = -1;
+    struct stat st;
+    if (!absl::SimpleAtoi(name, &fd) || ::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+    for (size_t i = 0; i < pipes.size(); ++i) {
+      if (st.st_ino == pipes[i]) {
+        return absl::StrFormat(
+            "after the receiver closed every descriptor it received, descriptor %d still refers "
+            "to passed pipe %d: SCM_RIGHTS installed it twice, or a copy was kept",
+            fd, i);
+      }
+    }
+  }
+  return "";
+}
+
 class ScmRightsProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const int k = std::clamp(passed_.Of(s), 1, 16);
@@ -138,14 +160,20 @@ class ScmRightsProperty final : public NamedProperty {
     if (std::string e = ReceiveDescriptors(b.get(), k, cloexec_.Of(s), &got); !e.empty()) {
       return Verdict::Fail(e);
     }
+    std::vector<ino_t> pipes;
     for (int i = 0; i < k; ++i) {
       std::vector<std::byte> p = Payload(3, i, 64 + i);
       if (int rc = WriteFull(got[i].get(), p.data(), p.size()); rc != 0) {
         return Verdict::Fail(
             absl::StrFormat("write through received descriptor %d: %s", i, Errno(rc)));
       }
+      struct stat st;
+      if (::fstat(got[i].get(), &st) == 0) pipes.push_back(st.st_ino);
       got[i].reset();
     }
+    // Each passed end arrived once: closed, nothing in this process refers
+    // to its pipe any more (else the sender would wait for an end of file).
+    if (std::string e = StillOpen(pipes); !e.empty()) return Verdict::Fail(e);
     return ps.Join();
   }
 

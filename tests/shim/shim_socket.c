@@ -15,12 +15,15 @@
  *                                received descriptors stay open across exec
  *   shutdown-rd-noop             shutdown(SHUT_RD) of an AF_UNIX socket does nothing
  *   scm-creds-pid-zero           SCM_CREDENTIALS received on an AF_UNIX socket say pid 0
+ *   scm-rights-dup-kept          each descriptor received with SCM_RIGHTS is also
+ *                                installed a second time, and that copy is never closed
  *
  * Each wrapper changes only AF_UNIX sockets (and SOCK_STREAM for the send
  * modes); every other call is the real one.
  */
 #define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -95,6 +98,17 @@ ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
     flags &= ~MSG_CMSG_CLOEXEC;
   }
   const ssize_t r = next(fd, msg, flags);
+  if (r >= 0 && ipcspec_shim_mode("scm-rights-dup-kept") && SockOpt(fd, SO_DOMAIN) == AF_UNIX) {
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n; ++i) {
+        int passed;
+        memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+        (void)fcntl(passed, F_DUPFD_CLOEXEC, 900);
+      }
+    }
+  }
   if (r >= 0 && ipcspec_shim_mode("scm-creds-pid-zero") && SockOpt(fd, SO_DOMAIN) == AF_UNIX) {
     for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
