@@ -30,6 +30,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "replay") return ReplayCommand(rest);
   if (cmd == "merge") return MergeCommand(rest);
   if (cmd == "--version" || cmd == "version") {
+    if (!rest.empty()) throw UsageError{absl::StrCat(std::string(cmd), " takes no arguments")};
     std::cout << "ipcspec " << IpcspecVersion() << " (plugin ABI " << IPCSPEC_ABI_VERSION << ")\n";
     return kExitOk;
   }

@@ -49,7 +49,11 @@ int64_t Flags::Int(std::string_view name, int64_t fallback, int64_t min, int64_t
   if (!Has(name)) return fallback;
   const std::string v = Get(name);
   int64_t n;
-  if (!absl::SimpleAtoi(v, &n) || n < min || n > max) {
+  // Digits only (SimpleAtoi would take " 5" and "+5" too).
+  const bool digits = !v.empty() &&
+                      v.find_first_not_of("0123456789", v[0] == '-' ? 1 : 0) == std::string::npos &&
+                      v != "-";
+  if (!digits || !absl::SimpleAtoi(v, &n) || n < min || n > max) {
     throw UsageError{
         absl::StrFormat("--%s=%s: expected a whole number from %d to %d", name, v, min, max)};
   }
