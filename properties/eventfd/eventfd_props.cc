@@ -69,7 +69,7 @@ uint64_t ReadCounterInto(int fd, size_t cap, int* err) {
 // neither returning nor failing, until `wake` (-errno or 0) has run here.
 // "" with its result in *err and *value, or what went wrong (`what` names
 // the call).
-std::string WaitsUntilWoken(const std::function<int(uint64_t*)>& call,
+std::string WaitsUntilWoken(const std::function<int(uint64_t*)>& call, long nr,
                             const std::function<int()>& wake, const char* what,
                             const Deadline& deadline, int* err, uint64_t* value) {
   std::atomic<pid_t> tid{0};
@@ -80,7 +80,8 @@ std::string WaitsUntilWoken(const std::function<int(uint64_t*)>& call,
     returned = true;
   });
   while (tid.load() == 0) std::this_thread::yield();
-  WaitUntilAsleep(tid.load(), deadline);
+  // Asleep in that very call (not on a lock before it), or gone.
+  WaitUntilBlockedIn(tid.load(), nr, deadline);
   if (returned.load()) {
     t.join();
     return absl::StrFormat("%s %s instead of waiting", what,
@@ -105,7 +106,8 @@ std::string BlockingReadWaits(int fd, const Deadline& deadline) {
         *v = ReadCounterInto(fd, 8, &r);
         return r;
       },
-      [&] { return WriteCounter(fd, 1); }, "a blocking read at zero", deadline, &err, &got);
+      SYS_read, [&] { return WriteCounter(fd, 1); }, "a blocking read at zero", deadline, &err,
+      &got);
   if (!e.empty()) return e;
   if (err != 0 || got != 1) {
     return absl::StrFormat("the blocked read, woken by write(1), %s, expected 1",
@@ -226,7 +228,7 @@ class EagainProperty final : public NamedProperty {
     }
     int err = 0;
     uint64_t unused = 0;
-    std::string e = WaitsUntilWoken([&](uint64_t*) { return WriteCounter(fd, 1); },
+    std::string e = WaitsUntilWoken([&](uint64_t*) { return WriteCounter(fd, 1); }, SYS_write,
                                     [&] {
                                       int r = 0;
                                       (void)ReadCounter(fd, &r);
