@@ -59,6 +59,13 @@ TEST(SemNoWaitTest, OperationsOfOneCallAppliedOneByOneFail) {
   EXPECT_THAT(bad.message, HasSubstr("the operations of one call are atomic"));
 }
 
+TEST(SemNoWaitTest, NowaitDecrementToExactlyZeroRefusedFails) {
+  testing::PairRun bad =
+      RunPair(IPCSPEC_BINARY, "sysv_shm", "SEM-NOWAIT", Shim("semop-nowait-zero-refused"));
+  ASSERT_EQ(bad.outcome, "fail") << bad.output;
+  EXPECT_THAT(bad.message, HasSubstr("which it leaves at exactly 0: -EAGAIN"));
+}
+
 SandboxOptions Options() { return {.timeout = absl::Seconds(10)}; }
 
 TEST(SemCountTest, RealSemaphoresExclude) {

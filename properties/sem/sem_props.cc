@@ -109,6 +109,16 @@ class NoWaitProperty final : public NamedProperty {
       return Verdict::Fail(absl::StrFormat("the failed operations changed the value from %d to %d",
                                            value, set.Value()));
     }
+    // A decrement that leaves exactly 0 can be done at once: IPC_NOWAIT
+    // refuses only one that would go below (then the value comes back).
+    if (value > 0) {
+      if (int rc = set.Op(static_cast<short>(-value), IPC_NOWAIT); rc != 0 || set.Value() != 0) {
+        return Verdict::Fail(absl::StrFormat(
+            "semop(%d, IPC_NOWAIT) on value %d, which it leaves at exactly 0: %s, value now %d",
+            -value, value, Errno(rc), set.Value()));
+      }
+      if (set.Op(static_cast<short>(value), 0) != 0) return Verdict::Broken("semop to put it back");
+    }
     // Two operations in one call are done together or not at all: an add
     // that a later decrement in the same array cannot follow is undone.
     struct sembuf both[2] = {{0, 1, IPC_NOWAIT}, {0, static_cast<short>(take - 1), IPC_NOWAIT}};

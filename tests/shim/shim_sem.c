@@ -6,11 +6,14 @@
  *   semtimedop-drops-sec  semtimedop's timeout loses its whole seconds (tv_sec)
  *   semop-multi-nonatomic semop applies an array's operations one call each, so
  *                     those before a refused one stay applied
+ *   semop-nowait-zero-refused  an IPC_NOWAIT decrement that would leave exactly 0
+ *                     gives EAGAIN
  *
  * Only semop/semtimedop calls whose operations match the rule change; every
  * other call is the real one.
  */
 #define _GNU_SOURCE /* before any system header (struct ucred, pthread_sigqueue) */
+#include <errno.h>
 #include <stddef.h>
 #include <sys/sem.h>
 #include <time.h>
@@ -40,7 +43,20 @@ static int Rewrite(const struct sembuf* sops, size_t nsops, struct sembuf* out) 
   return changed;
 }
 
+/* semop-nowait-zero-refused: one decrement with IPC_NOWAIT down to exactly 0. */
+static int RefusedAtZero(int id, const struct sembuf* sops, size_t nsops) {
+  if (sops == NULL || nsops != 1 || sops[0].sem_op >= 0 || !(sops[0].sem_flg & IPC_NOWAIT) ||
+      !ipcspec_shim_mode("semop-nowait-zero-refused")) {
+    return 0;
+  }
+  return semctl(id, sops[0].sem_num, GETVAL) + sops[0].sem_op == 0;
+}
+
 int semop(int id, struct sembuf* sops, size_t nsops) {
+  if (RefusedAtZero(id, sops, nsops)) {
+    errno = EAGAIN;
+    return -1;
+  }
   if (sops != NULL && nsops > 1 && ipcspec_shim_mode("semop-multi-nonatomic")) {
     for (size_t i = 0; i < nsops; ++i) {
       if (IPCSPEC_SHIM_NEXT(semop)(id, &sops[i], 1) != 0) return -1;
@@ -53,6 +69,10 @@ int semop(int id, struct sembuf* sops, size_t nsops) {
 }
 
 int semtimedop(int id, struct sembuf* sops, size_t nsops, const struct timespec* timeout) {
+  if (RefusedAtZero(id, sops, nsops)) {
+    errno = EAGAIN;
+    return -1;
+  }
   struct sembuf copy[kMaxOps];
   if (sops != NULL && Rewrite(sops, nsops, copy)) sops = copy;
   struct timespec cut;
