@@ -2,6 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
@@ -28,6 +30,42 @@ std::vector<std::string_view> Globs(std::string_view filter) {
   return out;
 }
 
+// Edits (insert, delete, replace) that turn a into b, case-blind.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      const bool same = std::toupper(static_cast<unsigned char>(a[i - 1])) ==
+                        std::toupper(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// All names when they are few; else the nearest few, and how to see them all.
+std::string Known(std::string_view g, const std::vector<std::string>& names) {
+  if (names.size() <= 30) return absl::StrCat("known: ", absl::StrJoin(names, ", "));
+  std::vector<std::pair<size_t, std::string>> near;
+  for (const std::string& n : names) {
+    if (const size_t d = EditDistance(g, n); d <= std::max<size_t>(2, g.size() / 3)) {
+      near.emplace_back(d, n);
+    }
+  }
+  std::sort(near.begin(), near.end());
+  if (near.size() > 5) near.resize(5);
+  std::vector<std::string> said;
+  for (const auto& [d, n] : near) said.push_back(n);
+  return absl::StrCat(
+      said.empty() ? "" : absl::StrCat("did you mean ", absl::StrJoin(said, ", "), "? "),
+      "`ipcspec list` names all ", names.size());
+}
+
 void CheckEveryGlobMatches(std::string_view filter, const std::vector<std::string>& names,
                            std::string_view what) {
   for (std::string_view g : Globs(filter)) {
@@ -35,8 +73,7 @@ void CheckEveryGlobMatches(std::string_view filter, const std::vector<std::strin
     bool any = false;
     for (const std::string& n : names) any = any || Glob(g, n);
     if (!any) {
-      throw UsageError{
-          absl::StrFormat("unknown %s '%s'; known: %s", what, g, absl::StrJoin(names, ", "))};
+      throw UsageError{absl::StrFormat("unknown %s '%s'; %s", what, g, Known(g, names))};
     }
   }
 }

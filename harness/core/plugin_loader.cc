@@ -7,8 +7,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/registry.h"
@@ -140,6 +142,9 @@ absl::Status LoadPlugin(const std::string& path, std::string* name) {
   if (::stat(path.c_str(), &st) != 0)
     return fail(absl::StrCat("cannot open it: ", strerror(errno)));
   if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+  // The same file twice (--plugin given twice, or by two paths).
+  static std::set<std::pair<dev_t, ino_t>> loaded;
+  if (loaded.count({st.st_dev, st.st_ino}) > 0) return fail("loaded already (given twice?)");
 
   // Probe in a child first: a plugin that crashes in its constructor or entry
   // point must not take the harness with it.
@@ -153,8 +158,12 @@ absl::Status LoadPlugin(const std::string& path, std::string* name) {
     absl::Status v = ValidateAbiTransport(*t);
     return v.ok() ? Verdict::Pass() : Verdict::Fail(std::string(v.message()));
   });
-  if (r.outcome == Outcome::kCrashed)
-    return fail(absl::StrCat("crashed while loading: ", r.message));
+  if (r.outcome == Outcome::kCrashed) {
+    return fail(absl::StrCat("crashed while loading: ", r.message,
+                             absl::StrContains(r.message, "SIGBUS")
+                                 ? " (a truncated shared object, or one changed while mapped?)"
+                                 : ""));
+  }
   if (r.outcome == Outcome::kTimeout) return fail("hung while loading");
   if (r.outcome == Outcome::kFail) return fail(r.message);
   if (r.outcome != Outcome::kPass && r.outcome != Outcome::kLeaked) return fail(r.message);
@@ -166,6 +175,7 @@ absl::Status LoadPlugin(const std::string& path, std::string* name) {
       !s.ok()) {
     return fail(s.message());
   }
+  loaded.insert({st.st_dev, st.st_ino});
   if (name != nullptr) *name = (*t)->name;
   return absl::OkStatus();
 }
