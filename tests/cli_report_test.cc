@@ -26,6 +26,27 @@ using ::testing::Not;
 
 class CliReportTest : public CliFixture {};
 
+// Reads the run's output into *log until `pairs` finished pairs were
+// printed ("[2/6] pipe G-EOF pass ..."); false if the output ended first.
+bool ReadUntilPairsFinished(FILE* out, int pairs, std::string* log) {
+  char line[4096];
+  for (int finished = 0; finished < pairs;) {
+    if (::fgets(line, sizeof line, out) == nullptr) return false;
+    *log += line;
+    if (line[0] == '[') ++finished;
+  }
+  return true;
+}
+
+// Reads the rest of the run's output into *log, then reaps it: its status.
+int DrainAndReap(const Started& c, std::string* log) {
+  char line[4096];
+  while (::fgets(line, sizeof line, c.out) != nullptr) *log += line;
+  ::fclose(c.out);
+  int status = 0;
+  return ::waitpid(c.pid, &status, 0) == c.pid ? status : -1;
+}
+
 TEST_F(CliReportTest, ReportsStayValidForInvalidUtf8AndControlBytes) {
   // A plugin whose path holds bytes that are not UTF-8 and control bytes,
   // and whose send() prints such bytes into the case output.
@@ -79,21 +100,12 @@ TEST_F(CliReportTest, SigtermHalfwayLeavesValidReportsWithTheFinishedProperties)
                    {"CI=true", "TMPDIR=" + tmp});
   ASSERT_GT(c.pid, 0);
   std::string log;
-  char line[4096];
-  int finished = 0;
-  while (finished < 2 && ::fgets(line, sizeof line, c.out) != nullptr) {
-    log += line;
-    if (line[0] == '[') ++finished;  // "[2/6] pipe G-EOF pass ..."
-  }
-  ASSERT_EQ(finished, 2) << log;
+  ASSERT_TRUE(ReadUntilPairsFinished(c.out, 2, &log)) << log;
   // A finished property's line is printed after the reports hold it; the run
   // goes on meanwhile, so a third may be there too.
   EXPECT_GE(ReadJson(json)["results"].size(), 2u);
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
-  while (::fgets(line, sizeof line, c.out) != nullptr) log += line;
-  ::fclose(c.out);
-  int status = 0;
-  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
+  const int status = DrainAndReap(c, &log);
   ASSERT_TRUE(WIFEXITED(status)) << log;
   EXPECT_EQ(WEXITSTATUS(status), 143) << log;
 
@@ -133,18 +145,10 @@ TEST_F(CliReportTest, SigtermTwiceToTheGroupAsTimeoutSendsItStillWritesTheReport
                    {"CI=true", "TMPDIR=" + tmp});
   ASSERT_GT(c.pid, 0);
   std::string log;
-  char line[4096];
-  while (::fgets(line, sizeof line, c.out) != nullptr) {
-    log += line;
-    if (line[0] == '[') break;
-  }
-  ASSERT_EQ(line[0], '[') << log;
+  ASSERT_TRUE(ReadUntilPairsFinished(c.out, 1, &log)) << log;
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
   ASSERT_EQ(::kill(-c.pid, SIGTERM), 0);  // setsid made it a group leader
-  while (::fgets(line, sizeof line, c.out) != nullptr) log += line;
-  ::fclose(c.out);
-  int status = 0;
-  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
+  int status = DrainAndReap(c, &log);
   ASSERT_TRUE(WIFEXITED(status)) << log;
   EXPECT_EQ(WEXITSTATUS(status), 143) << log;
   EXPECT_EQ(CheckJsonReport(json), "");
@@ -194,11 +198,8 @@ std::vector<std::string> LeftAfterSigkill(const std::vector<std::string>& prefix
   EXPECT_GT(c.pid, 0);
   if (c.pid <= 0) return left;
   std::string log;
-  char line[4096] = "";
-  while (::fgets(line, sizeof line, c.out) != nullptr) {
-    log += line;
-    if (line[0] == '[') break;  // a pair finished: the servers are serving
-  }
+  // A pair finished: the servers are serving.
+  EXPECT_TRUE(ReadUntilPairsFinished(c.out, 1, &log)) << log;
   EXPECT_THAT(log, HasSubstr(" pass ")) << "the first pair did not pass";
   EXPECT_EQ(::kill(c.pid, SIGKILL), 0);
   ::fclose(c.out);

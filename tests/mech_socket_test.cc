@@ -49,41 +49,39 @@ TEST(UnixEpipeTest, NoSigpipeForAPlainSendFails) {
   }
 }
 
-TEST(UnixScmRightsTest, CloseOnExecIgnoredFails) {
-  PairRun ok = RunPair(IPCSPEC_BINARY, "unix_stream", "UNIX-SCM-RIGHTS", Plain());
-  EXPECT_EQ(ok.outcome, "pass") << ok.output;
-  for (const char* t : {"unix_stream", "socketpair_dgram"}) {
-    PairRun bad = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-RIGHTS", Shim("scm-cmsg-cloexec-ignored"));
+// `property` passes on each transport of `ts` on this kernel and fails
+// under shim `mode`, its message saying `says`.
+void ExpectCaughtUnderShim(std::initializer_list<const char*> ts, const char* property,
+                           const char* mode, const char* says) {
+  for (const char* t : ts) {
+    PairRun ok = RunPair(IPCSPEC_BINARY, t, property, Plain());
+    EXPECT_EQ(ok.outcome, "pass") << t << "\n" << ok.output;
+    PairRun bad = RunPair(IPCSPEC_BINARY, t, property, Shim(mode));
     ASSERT_EQ(bad.outcome, "fail") << t << "\n" << bad.output;
-    EXPECT_THAT(bad.message, HasSubstr("close-on-exec clear after recvmsg with MSG_CMSG_CLOEXEC"));
+    EXPECT_THAT(bad.message, HasSubstr(says)) << t;
   }
+}
+
+TEST(UnixScmRightsTest, CloseOnExecIgnoredFails) {
+  ExpectCaughtUnderShim({"unix_stream", "socketpair_dgram"}, "UNIX-SCM-RIGHTS",
+                        "scm-cmsg-cloexec-ignored",
+                        "close-on-exec clear after recvmsg with MSG_CMSG_CLOEXEC");
 }
 
 TEST(UnixShutdownTest, ReadShutdownThatDoesNothingFails) {
-  for (const char* t : {"unix_stream", "socketpair_seqpacket"}) {
-    PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-SHUTDOWN", Plain());
-    EXPECT_EQ(ok.outcome, "pass") << t << "\n" << ok.output;
-    PairRun bad = RunPair(IPCSPEC_BINARY, t, "UNIX-SHUTDOWN", Shim("shutdown-rd-noop"));
-    ASSERT_EQ(bad.outcome, "fail") << t << "\n" << bad.output;
-    EXPECT_THAT(bad.message, HasSubstr("recv after its own SHUT_RD, the peer still open: EAGAIN"));
-  }
+  ExpectCaughtUnderShim({"unix_stream", "socketpair_seqpacket"}, "UNIX-SHUTDOWN",
+                        "shutdown-rd-noop",
+                        "recv after its own SHUT_RD, the peer still open: EAGAIN");
 }
 
 TEST(UnixScmRightsTest, ASecondCopyOfAPassedDescriptorFails) {
-  PairRun bad =
-      RunPair(IPCSPEC_BINARY, "socketpair_stream", "UNIX-SCM-RIGHTS", Shim("scm-rights-dup-kept"));
-  ASSERT_EQ(bad.outcome, "fail") << bad.output;
-  EXPECT_THAT(bad.message, HasSubstr("still refers to passed pipe 0"));
+  ExpectCaughtUnderShim({"socketpair_stream"}, "UNIX-SCM-RIGHTS", "scm-rights-dup-kept",
+                        "still refers to passed pipe 0");
 }
 
 TEST(UnixScmCredentialsTest, CredentialsThatNameNoSenderFail) {
-  for (const char* t : {"unix_dgram", "socketpair_stream", "unix_seqpacket"}) {
-    PairRun ok = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-CREDENTIALS", Plain());
-    EXPECT_EQ(ok.outcome, "pass") << t << "\n" << ok.output;
-    PairRun bad = RunPair(IPCSPEC_BINARY, t, "UNIX-SCM-CREDENTIALS", Shim("scm-creds-pid-zero"));
-    ASSERT_EQ(bad.outcome, "fail") << t << "\n" << bad.output;
-    EXPECT_THAT(bad.message, HasSubstr("SCM_CREDENTIALS say pid 0"));
-  }
+  ExpectCaughtUnderShim({"unix_dgram", "socketpair_stream", "unix_seqpacket"},
+                        "UNIX-SCM-CREDENTIALS", "scm-creds-pid-zero", "SCM_CREDENTIALS say pid 0");
 }
 
 TEST(UnixPeerCredTest, PassesOnThisKernel) {

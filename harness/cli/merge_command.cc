@@ -184,8 +184,8 @@ int MergeCommand(std::span<char* const> args) {
   // Each report's shard index and where its results begin.
   std::vector<std::pair<int, size_t>> spans;
   for (const std::string& path : f.positional()) {
-    spans.emplace_back(0, report.results.size());
-    spans.back().first = MergeOne(path, &report, &shards);
+    const size_t first = report.results.size();
+    spans.emplace_back(MergeOne(path, &report, &shards), first);
   }
   if (report.shard_total > 1) report.results = InPairOrder(report.results, spans);
   // Complete only when every shard of the run is here and finished.

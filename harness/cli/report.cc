@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -181,9 +182,9 @@ std::string ToJunit(const RunReport& r) {
 
 namespace {
 
-// Writes through what is there: a device, a FIFO, /dev/stdout.
-absl::Status WriteThrough(const std::string& path, const std::string& contents) {
-  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+// Opens `path` with `flags` (and O_WRONLY, O_CREAT) and writes `contents`.
+absl::Status WriteOpened(const std::string& path, int flags, const std::string& contents) {
+  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644));
   if (!fd) return ErrnoStatus("open", path);
   if (int rc = WriteFull(fd.get(), contents.data(), contents.size()); rc != 0) {
     return ErrnoStatus("write", path, -rc);
@@ -199,12 +200,7 @@ bool WritesThrough(const std::string& path) {
 }
 
 absl::Status AppendToFile(const std::string& path, const std::string& contents) {
-  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!fd) return ErrnoStatus("open", path);
-  if (int rc = WriteFull(fd.get(), contents.data(), contents.size()); rc != 0) {
-    return ErrnoStatus("write", path, -rc);
-  }
-  return absl::OkStatus();
+  return WriteOpened(path, O_APPEND, contents);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
@@ -215,14 +211,14 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
     char* real = ::realpath(path.c_str(), nullptr);
-    if (real == nullptr) return WriteThrough(path, contents);  // dangling: made through it
+    if (real == nullptr) return WriteOpened(path, O_TRUNC, contents);  // dangling: made through it
     target = real;
     std::free(real);
   }
-  if (::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    if (S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + ": is a directory");
-    return WriteThrough(target, contents);
+  if (std::error_code ec; std::filesystem::is_directory(target, ec)) {
+    return absl::FailedPreconditionError(path + ": is a directory");
   }
+  if (WritesThrough(target)) return WriteOpened(target, O_TRUNC, contents);
   const std::string tmp = absl::StrCat(target, ".tmp-", ::getpid());
   FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return ErrnoStatus("open", path);

@@ -158,8 +158,9 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
   s.plugins = f.All("plugin");
   s.transport_filter = f.Joined("transport", "*");
   s.property_filter = f.Joined("property", "*");
-  for (const char* name : {"transport", "property"}) {
-    const std::string v = f.Joined(name, "*");
+  for (const auto& [name, v] :
+       {std::pair<const char*, const std::string&>{"transport", s.transport_filter},
+        {"property", s.property_filter}}) {
     if (v.find_first_not_of(',') == std::string::npos) {
       throw UsageError{absl::StrFormat("--%s=%s names nothing", name, v)};
     }

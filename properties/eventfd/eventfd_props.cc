@@ -24,12 +24,15 @@ namespace {
 constexpr uint64_t kMaxCount = 0xfffffffffffffffeULL;
 
 // read(2) of the 8-byte counter: the value, or -errno in *err.
-uint64_t ReadCounter(int fd, int* err) {
-  uint64_t v = 0;
-  ssize_t n = ::read(fd, &v, sizeof(v));
-  *err = n == sizeof(v) ? 0 : (n < 0 ? errno : EIO);
-  return v;
+// A read of `cap` bytes (at most 16): the value, or -errno in *err (EIO:
+// not 8 bytes).
+uint64_t ReadCounterInto(int fd, size_t cap, int* err) {
+  uint64_t v[2] = {0, 0};
+  const ssize_t n = ::read(fd, v, std::min(cap, sizeof v));
+  *err = n == sizeof(uint64_t) ? 0 : (n < 0 ? errno : EIO);
+  return v[0];
 }
+uint64_t ReadCounter(int fd, int* err) { return ReadCounterInto(fd, sizeof(uint64_t), err); }
 int WriteCounter(int fd, uint64_t v) {
   ssize_t n = ::write(fd, &v, sizeof(v));
   return n == sizeof(v) ? 0 : (n < 0 ? errno : EIO);
@@ -55,14 +58,6 @@ rc::Gen<std::vector<Step>> CounterOps(const Param<uint64_t>& init, const YesNoPa
     }
     return steps;
   });
-}
-
-// A read of `cap` bytes: the value, or -errno in *err (EIO: not 8 bytes).
-uint64_t ReadCounterInto(int fd, size_t cap, int* err) {
-  uint64_t v[2] = {0, 0};
-  const ssize_t n = ::read(fd, v, std::min(cap, sizeof v));
-  *err = n == sizeof(uint64_t) ? 0 : (n < 0 ? errno : EIO);
-  return v[0];
 }
 
 // `call` (-errno or 0, a value in *value) in a thread of its own must wait,

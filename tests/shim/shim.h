@@ -46,7 +46,11 @@ int ipcspec_shim_mode(const char* mode);
 /* Where two areas break rules of the same libc function, one file owns the
  * wrapper and the other area contributes a hook that the wrapper chains to
  * (each hook acts only on its own call pattern, else it is the real call):
- *   read          shim_pipe.c  -> ipcspec_shim_signalfd_read (shim_signal_wait.c)
+ *   read          shim_pipe.c  -> ipcspec_shim_signalfd_read (shim_signal_wait.c),
+ *                                 ipcspec_shim_eventfd_read  (shim_eventfd.c)
+ *   write         shim_pipe.c  -> ipcspec_shim_eventfd_write (shim_eventfd.c),
+ *                                 ipcspec_shim_file_write    (shim_file.c)
+ *   close         shim_pipe.c  -> ipcspec_shim_file_close    (shim_file.c)
  *   ppoll         shim_pipe.c  -> ipcspec_shim_signal_ppoll  (shim_signal_wait.c)
  *   pthread_sigqueue shim_signal.c      -> ipcspec_shim_sigqueue_keep (shim_sigqueue.c)
  *   sigtimedwait     shim_signal_wait.c -> ipcspec_shim_sigqueue_taken (shim_sigqueue.c)
@@ -56,6 +60,13 @@ int ipcspec_shim_mode(const char* mode);
 #include <signal.h>
 #include <sys/types.h>
 ssize_t ipcspec_shim_signalfd_read(int fd, void* buf, size_t count);
+/* The hooks below return SHIM_NOT_MINE when the call is not theirs to
+ * break (read and write never return it): the wrapper goes on. */
+#define SHIM_NOT_MINE ((ssize_t)-2)
+ssize_t ipcspec_shim_eventfd_read(int fd, void* buf, size_t n);
+ssize_t ipcspec_shim_eventfd_write(int fd, const void* buf, size_t n);
+ssize_t ipcspec_shim_file_write(int fd, const void* buf, size_t n);
+void ipcspec_shim_file_close(int fd);
 int ipcspec_shim_signal_ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout,
                               const sigset_t* mask);
 void ipcspec_shim_sigqueue_keep(pthread_t thread, int sig, union sigval value);

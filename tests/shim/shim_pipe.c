@@ -50,15 +50,6 @@
  *   fifo-poll-early-hup      FIFO-POLL-NOHUP: POLLHUP before any writer came
  *   fifo-nb-eof-eagain       FIFO-NB-READ-EOF: end of file becomes EAGAIN
  *   pipe-nb-eof-eagain       PIPE-EOF: the same on an anonymous pipe
- *   efd-blocking-read-eagain EVENTFD-COUNTER: a blocking eventfd read at 0
- *                            gives EAGAIN instead of waiting
- *   efd-write-zero-einval    EVENTFD-COUNTER: a write of 0 gives EINVAL
- *   file-write-deferred      FILE-HANDOFF: writes to a regular file opened
- *                            write-only are kept in memory and made at close
- *   efd-blocking-overflow-eagain EVENTFD-EAGAIN: a blocking eventfd write
- *                            past the maximum gives EAGAIN instead of waiting
- *   efd-large-buffer-einval  EVENTFD-COUNTER: a read into more than 8 bytes
- *                            gives EINVAL
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* before any system header: F_GETPIPE_SZ, O_DIRECT, ppoll */
@@ -71,10 +62,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -120,41 +109,10 @@ static void SleepInReadForever(void) {
   if (syscall(SYS_pipe2, fds, 0) == 0) syscall(SYS_read, fds[0], &c, 1);
 }
 
-/* An eventfd: its /proc/self/fd link says so. */
-static int IsEventfd(int fd) {
-  char path[64], target[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const ssize_t n = readlink(path, target, sizeof target - 1);
-  if (n <= 0) return 0;
-  target[n] = '\0';
-  return strcmp(target, "anon_inode:[eventfd]") == 0;
-}
-
-/* efd-blocking-*-eagain: a call made without waiting: O_NONBLOCK for the
- * call (returns the flags to put back with RestoreFlags). */
-static int NonBlockingForNow(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  return flags;
-}
-static void RestoreFlags(int fd, int flags) {
-  const int saved = errno;
-  fcntl(fd, F_SETFL, flags);
-  errno = saved;
-}
-
 ssize_t read(int fd, void* buf, size_t n) {
   ssize_t (*next)(int, void*, size_t) = IPCSPEC_SHIM_NEXT(read);
-  if (MODE("efd-blocking-read-eagain") && IsEventfd(fd) && !(shim_status_flags(fd) & O_NONBLOCK)) {
-    const int flags = NonBlockingForNow(fd);
-    const ssize_t r = next(fd, buf, n);
-    RestoreFlags(fd, flags);
-    return r;
-  }
-  if (MODE("efd-large-buffer-einval") && n > 8 && IsEventfd(fd)) {
-    errno = EINVAL;
-    return -1;
-  }
+  const ssize_t efd = ipcspec_shim_eventfd_read(fd, buf, n);
+  if (efd != SHIM_NOT_MINE) return efd;
   if (MODE("eof-before-data") && PipeReadEnd(fd) && (shim_poll_now(fd, POLLIN) & POLLHUP)) return 0;
   if (MODE("zero-io-eagain") && n == 0 && shim_pipe_under_test(fd)) {
     errno = EAGAIN;
@@ -243,69 +201,11 @@ static ssize_t SplitWrite(int fd, const void* buf, size_t n) {
   return b < 0 ? b : (ssize_t)(half + (size_t)b);
 }
 
-/* file-write-deferred: a write-back cache that forgets that a write which
- * has returned must be there for a read. */
-enum { kDeferredFds = 256 };
-static struct {
-  char* data;
-  size_t len, cap;
-} g_deferred[kDeferredFds];
-
-static int DeferredFile(int fd) {
-  struct stat st;
-  return fd >= 0 && fd < kDeferredFds && syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode) &&
-         shim_accmode(fd) == O_WRONLY;
-}
-
-static ssize_t DeferWrite(int fd, const void* buf, size_t n) {
-  if (g_deferred[fd].len + n > g_deferred[fd].cap) {
-    size_t cap = g_deferred[fd].cap ? g_deferred[fd].cap : 65536;
-    while (cap < g_deferred[fd].len + n) cap *= 2;
-    void* grown = g_deferred[fd].data == NULL
-                      ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                      : mremap(g_deferred[fd].data, g_deferred[fd].cap, cap, MREMAP_MAYMOVE);
-    if (grown == MAP_FAILED) {
-      errno = ENOSPC;
-      return -1;
-    }
-    g_deferred[fd].data = grown;
-    g_deferred[fd].cap = cap;
-  }
-  memcpy(g_deferred[fd].data + g_deferred[fd].len, buf, n);
-  g_deferred[fd].len += n;
-  return (ssize_t)n;
-}
-
-static void FlushDeferred(int fd) {
-  if (fd < 0 || fd >= kDeferredFds || g_deferred[fd].data == NULL) return;
-  for (size_t off = 0; off < g_deferred[fd].len;) {
-    const long k = syscall(SYS_write, fd, g_deferred[fd].data + off, g_deferred[fd].len - off);
-    if (k <= 0) break;
-    off += (size_t)k;
-  }
-  munmap(g_deferred[fd].data, g_deferred[fd].cap);
-  g_deferred[fd].data = NULL;
-  g_deferred[fd].len = g_deferred[fd].cap = 0;
-}
-
 ssize_t write(int fd, const void* buf, size_t n) {
   ssize_t (*next)(int, const void*, size_t) = IPCSPEC_SHIM_NEXT(write);
-  if (MODE("file-write-deferred") && DeferredFile(fd)) return DeferWrite(fd, buf, n);
-  if (MODE("efd-blocking-overflow-eagain") && IsEventfd(fd) &&
-      !(shim_status_flags(fd) & O_NONBLOCK)) {
-    const int flags = NonBlockingForNow(fd);
-    const ssize_t r = next(fd, buf, n);
-    RestoreFlags(fd, flags);
-    return r;
-  }
-  if (MODE("efd-write-zero-einval") && n == 8 && IsEventfd(fd)) {
-    unsigned long long v;
-    memcpy(&v, buf, sizeof v);
-    if (v == 0) {
-      errno = EINVAL;
-      return -1;
-    }
-  }
+  ssize_t hooked = ipcspec_shim_file_write(fd, buf, n);
+  if (hooked == SHIM_NOT_MINE) hooked = ipcspec_shim_eventfd_write(fd, buf, n);
+  if (hooked != SHIM_NOT_MINE) return hooked;
   if (MODE("read-end-writable") && PipeReadEnd(fd)) return (ssize_t)n;
   if (MODE("zero-io-eagain") && n == 0 && shim_pipe_under_test(fd)) {
     errno = EAGAIN;
@@ -572,7 +472,7 @@ SHIM_OPEN(open64)
 /* ---- close ---- */
 
 int close(int fd) {
-  if (MODE("file-write-deferred")) FlushDeferred(fd);
+  ipcspec_shim_file_close(fd);
   if (MODE("fifo-keeps-data") && shim_is_fifo(fd) && shim_accmode(fd) != O_WRONLY)
     syscall(SYS_dup, fd);
   return IPCSPEC_SHIM_NEXT(close)(fd);
