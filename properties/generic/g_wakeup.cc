@@ -23,11 +23,19 @@
 //   not counter         close (any result but -ETIMEDOUT, once)
 //   lossy               a round whose message is lost does not count
 //   duplex              alike: the writer's end speaks
+//   duplex, several     a blocked receive, by a message, while two other
+//   writers, reliable,  writers sleep in receives of their own (each sent
+//   not counter         a request the reader never answers): a wake-up
+//                       that reaches only the first sleepers (FUTEX_WAKE
+//                       of too few, one condition for both directions)
+//                       leaves the reader asleep. The other writers must
+//                       receive nothing, since the reader sends nothing.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
@@ -37,12 +45,20 @@
 namespace ipcspec::props {
 namespace {
 
-enum Mode : uint64_t { kByMessage = 0, kByEnd = 1, kByRoom = 2, kByReaderClose = 3 };
+enum Mode : uint64_t {
+  kByMessage = 0,
+  kByEnd = 1,
+  kByRoom = 2,
+  kByReaderClose = 3,
+  kAmongSleepers = 4
+};
 constexpr std::string_view kModes[] = {
     "a blocked receive is woken by a message",
     "a blocked receive is woken by the writer's close (END)",
     "a blocked send into a full channel is woken by the reader's drain",
-    "a blocked send into a full channel is woken by the reader's close (EPIPE)"};
+    "a blocked send into a full channel is woken by the reader's close (EPIPE)",
+    "a blocked receive is woken by a message while two other writers sleep in receives"};
+constexpr size_t kAsleepAside = 2;  // kAmongSleepers: the writers asleep beside the reader
 constexpr int kRounds = 9;
 constexpr size_t kMajority = kRounds / 2 + 1;
 constexpr int64_t kUnitsBound = 20;
@@ -57,6 +73,9 @@ bool Applies(const Capabilities& c, Mode m) {
       return CanFill(c);
     case kByReaderClose:
       return c.peer_close && Applies(c, kByRoom);
+    case kAmongSleepers:
+      return c.direction == Direction::kDuplex && c.multi_writer && c.reliable &&
+             c.model != ModelClass::kCounter;
   }
   return false;
 }
@@ -162,12 +181,15 @@ class Tally {
   bool broken_ = false;
 };
 
-// The reader, kByMessage: asleep in a receive until the message comes.
-std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x) {
+// The reader, kByMessage: asleep in a receive until the message comes;
+// `before_round`, if given, runs before each round's call.
+std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
+                              const std::function<void()>& before_round = nullptr) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   Tally tally(x);
   for (int r = 0; r < kRounds; ++r) {
     const Sent want = MessageOf(c, r);
+    if (before_round) before_round();
     x.Go(r);
     size_t n = 0;
     int rc = end.Recv(buf, &n, x.bound_ms());
@@ -370,12 +392,89 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   return err;
 }
 
+// kAmongSleepers, writer 2 + k: sends a request of 8 bytes, then sleeps in
+// a receive for an answer that never comes, until the case process kills it
+// (or its bound, the case's deadline, runs out). It must receive nothing.
+std::string SleepAside(End& end, const Capabilities& c, ActorPids& pids, size_t k,
+                       const Deadline& deadline, int deliver_ms) {
+  const Sent request{static_cast<uint32_t>(k + 2), 0, 8};
+  std::string err = SendAll(end, request, c.framing, deliver_ms);
+  if (!err.empty()) return absl::StrCat("sending its request: ", err);
+  pids.Publish(k);
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
+  size_t n = 0;
+  const int rc = end.Recv(buf, &n, std::max(deadline.RemainingMs(), 1));
+  if (rc != 0) return "";  // its bound, or END or an error once the reader closed
+  return absl::StrFormat(
+      "its receive gave %d bytes (%s), though the reader sent nothing: what "
+      "another writer sent arrived at a writer's end",
+      n,
+      absl::CEscape(
+          std::string(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(n, 16))));
+}
+
+// kAmongSleepers, the reader: takes the other writers' requests, then sleeps
+// in each round's receive only once both of them sleep in theirs.
+std::string SleepAmongSleepers(End& end, const Capabilities& c, Exchange& x, const ActorPids& pids,
+                               const Deadline& deadline, int deliver_ms) {
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
+  // A stream: their 16 bytes, in whatever cut; messages: one each.
+  size_t got = 0;
+  for (size_t k = 0; k < kAsleepAside && c.framing != Framing::kStream; ++k) {
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, deliver_ms);
+    if (rc != 0) return absl::StrFormat("receiving the other writers' requests: %s", Errno(rc));
+  }
+  while (c.framing == Framing::kStream && got < 8 * kAsleepAside) {
+    size_t n = 0;
+    const int rc = end.Recv(std::span(buf).first(8 * kAsleepAside - got), &n, deliver_ms);
+    if (rc != 0) return absl::StrFormat("receiving the other writers' requests: %s", Errno(rc));
+    got += n;
+  }
+  return SleepUntilMessage(end, c, x, [&] {
+    for (size_t k = 0; k < kAsleepAside; ++k) pids.AwaitAsleep(k, deadline);
+  });
+}
+
+// kAmongSleepers: writer 1 wakes the reader, writers 2 and 3 sleep aside
+// and are killed once the reader is done.
+Verdict RunAmongSleepers(const Transport& t, const CaseEnv& env, Exchange& x) {
+  const Capabilities& c = t.caps();
+  const int deliver = Waits::For(env).deliver_ms;
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+  ActorPids pids(kAsleepAside);
+  SharedFlags done(1);
+  std::vector<Actor> actors{{"writer 1", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                               return WakeByMessages(*end, c, x, deliver);
+                             }}};
+  for (size_t k = 0; k < kAsleepAside; ++k) {
+    actors.push_back(
+        {absl::StrCat("writer ", k + 2), Role::kWriter, [&, k](std::unique_ptr<End>& end) {
+           return SleepAside(*end, c, pids, k, deadline, deliver);
+         }});
+  }
+  actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                      std::string err = SleepAmongSleepers(*end, c, x, pids, deadline, deliver);
+                      done.Raise(0);
+                      return err;
+                    }});
+  return RunActors(t, env, std::move(actors), [&](ActorControl& control) {
+    done.WaitFor(0, deadline);
+    Verdict v = Verdict::Pass();
+    for (size_t k = 0; k < kAsleepAside; ++k) {
+      Verdict killed = control.Kill(absl::StrCat("writer ", k + 2));
+      if (v.ok() && !killed.ok()) v = std::move(killed);
+    }
+    return v;
+  });
+}
+
 class WakeupProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     std::vector<uint64_t> modes;
-    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose}) {
+    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose, kAmongSleepers}) {
       if (Applies(c, m)) modes.push_back(m);
     }
     return rc::gen::map(rc::gen::elementOf(modes),
@@ -388,6 +487,7 @@ class WakeupProperty final : public GenericProperty {
       return Verdict::Broken(absl::StrFormat("not for %s: %s", t.name(), mode_.Name(mode)));
     }
     Exchange x(env, c.realtime);
+    if (mode == kAmongSleepers) return RunAmongSleepers(t, env, x);
     const int deliver = Waits::For(env).deliver_ms;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return CloseOnceAsleep(end, x, "reader");

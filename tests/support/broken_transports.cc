@@ -48,8 +48,9 @@ std::byte* volatile g_last_frame = nullptr;
 
 class BrokenEnd : public End {
  public:
-  BrokenEnd(std::unique_ptr<End> inner, Role role, Bug bug)
-      : inner_(std::move(inner)), role_(role), bug_(bug) {
+  BrokenEnd(std::unique_ptr<End> inner, Role role, Bug bug,
+            std::atomic<int>* asleep_writers = nullptr)
+      : inner_(std::move(inner)), role_(role), bug_(bug), asleep_writers_(asleep_writers) {
     BrokenEnd*& kept = g_static_end[static_cast<int>(role)];
     if ((bug == Bug::kStaticWriter && role == Role::kWriter && kept == nullptr) ||
         (bug == Bug::kStaticReader && role == Role::kReader)) {
@@ -288,6 +289,8 @@ class BrokenEnd : public End {
     int failed = 0;
     if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
     switch (bug_) {
+      case Bug::kWakeFirstSleepers:
+        return RecvAmongSleepers(buf, received, timeout_ms);
       case Bug::kWriterEndCuts:
         if (role_ != Role::kWriter) return inner_->Recv(buf, received, timeout_ms);
         return RecvCut(buf, received, timeout_ms);
@@ -355,6 +358,25 @@ class BrokenEnd : public End {
   }
 
  private:
+  // kWakeFirstSleepers: a writer's receive counts itself asleep; the
+  // reader's, if it has to sleep with two writers asleep before it, is never
+  // the one woken: it sleeps out its bound and looks once more.
+  int RecvAmongSleepers(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    if (role_ == Role::kWriter) {
+      asleep_writers_->fetch_add(1);
+      const int rc = inner_->Recv(buf, received, timeout_ms);
+      asleep_writers_->fetch_sub(1);
+      return rc;
+    }
+    int rc = inner_->Recv(buf, received, 0);
+    if (rc != -EAGAIN || timeout_ms == 0 || asleep_writers_->load() < 2) {
+      return rc == -EAGAIN && timeout_ms != 0 ? inner_->Recv(buf, received, timeout_ms) : rc;
+    }
+    ::poll(nullptr, 0, timeout_ms < 0 ? 1000 : timeout_ms);  // the wake-up went elsewhere
+    rc = inner_->Recv(buf, received, timeout_ms < 0 ? -1 : 0);
+    return rc == -EAGAIN ? -ETIMEDOUT : rc;
+  }
+
   // kWriterEndCuts: the whole datagram is taken, and what fits is returned.
   int RecvCut(std::span<std::byte> buf, size_t* received, int timeout_ms) {
     std::vector<std::byte> whole(std::max<size_t>(buf.size(), 1 << 20));
@@ -383,11 +405,16 @@ class BrokenEnd : public End {
   uint64_t sends_ = 0;
   uint64_t lost_after_close_ = 0;
   std::vector<std::byte> held_;
+  std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers: in the channel's shared page
 };
 
 class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
+    if (bug == Bug::kWakeFirstSleepers) {
+      void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      if (page != MAP_FAILED) asleep_writers_ = new (page) std::atomic<int>(0);
+    }
     if (bug == Bug::kThreadPerChannel) {
       // The bug: nothing tells it to stop, nothing joins it.
       std::thread([] {
@@ -419,10 +446,12 @@ class BrokenChannel : public Channel {
     // The bug: the reader's end installs a SIGUSR1 handler for its wake-ups,
     // and its close never takes it away.
     if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
-    return std::make_unique<BrokenEnd>(std::move(*e), role, bug_);
+    return std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
   }
   void Detach() override { inner_->Detach(); }
   absl::Status Destroy() override {
+    if (asleep_writers_ != nullptr) ::munmap(asleep_writers_, 4096);
+    asleep_writers_ = nullptr;
     if (bug_ == Bug::kStaticAfterDestroy) g_destroyed_once = true;
     if (bug_ == Bug::kLeakDescriptor) (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (bug_ == Bug::kLeakMapping) {
@@ -454,7 +483,8 @@ class BrokenChannel : public Channel {
 
   std::unique_ptr<Channel> inner_;
   Bug bug_;
-  bool opened_here_ = false;  // an end was opened in this process
+  bool opened_here_ = false;                    // an end was opened in this process
+  std::atomic<int>* asleep_writers_ = nullptr;  // kWakeFirstSleepers: writers in a receive
 };
 
 class BrokenTransport : public Transport {
@@ -540,6 +570,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_shared_mq", "posix_mq", Bug::kSharedChannel, "G-INDEPENDENT"},
       {"broken_late_wakeup", "pipe", Bug::kLateWakeup, "G-WAKEUP"},
       {"broken_late_room", "posix_mq", Bug::kLateWakeup, "G-WAKEUP"},
+      {"broken_wake_first_sleepers", "socketpair_dgram", Bug::kWakeFirstSleepers, "G-WAKEUP"},
       {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
       {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
       {"broken_lost_carry", "pipe", Bug::kLostCarry, "G-TIMEOUT-RANGE"},

@@ -98,6 +98,9 @@ enum class Bug {
                            // descriptor it took with the message
   kCounterAddZeroRefused,  // a counter refuses to add 0 (-EAGAIN, whatever the timeout)
   kCounterSum32,           // a counter adds through a uint32_t: bits above 32 are lost
+  kWakeFirstSleepers,      // every change wakes the first two sleepers only (FUTEX_WAKE of 2,
+                           // "one reader and one writer wait"): with two writers asleep in
+                           // receives before it, the reader's receive sleeps out its bound
 };
 
 struct BrokenInfo {
