@@ -450,6 +450,28 @@ TEST_F(PluginTest, APluginNamedWithoutASlashIsTheOneInTheCurrentDirectory) {
   EXPECT_THAT(r.out, HasSubstr("plugin_pipe"));
 }
 
+// A run started by relative paths (./ipcspec, ./sub/../libmine.so) prints a
+// reproduce command of clean absolute ones, which works from anywhere.
+TEST_F(PluginTest, ReproduceCommandOfARunByRelativePathsWorksFromAnotherDirectory) {
+  std::filesystem::create_directory(dir_ + "/sub");
+  std::filesystem::copy_file(IPCSPEC_PLUGIN_DROP4096, dir_ + "/libmine.so");
+  std::filesystem::copy_file(IPCSPEC_BINARY, dir_ + "/ipcspec");
+  Result r = Spawn({"/bin/sh", "-c",
+                    absl::StrCat("cd '", dir_,
+                                 "' && exec ./ipcspec run --plugin=./sub/../libmine.so "
+                                 "--transport=plugin_drop4096 --property=G-ORDER")});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  const size_t at = r.out.find("reproduce: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::string line = r.out.substr(at + strlen("reproduce: "));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_THAT(line, ::testing::StartsWith(absl::StrCat(dir_, "/ipcspec run ")));
+  EXPECT_THAT(line, HasSubstr(absl::StrCat("--plugin=", dir_, "/libmine.so ")));
+  Result again = Spawn({"/bin/sh", "-c", absl::StrCat("cd / && ", line)});
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_THAT(again.out, HasSubstr("writer 1 sends message 0: 4096 bytes"));
+}
+
 TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
   const std::string saved = dir_ + "/saved";
   Result r = Ipcspec({"run", Plugin(IPCSPEC_PLUGIN_DROP4096), "--transport=plugin_drop4096",

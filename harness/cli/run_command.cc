@@ -29,7 +29,8 @@ std::string ReproduceCommand(const RunSettings& s, uint64_t seed, const Property
                                  " --property=", ShellQuote(r.property), " --seed=", seed);
   // Absolute, so that the command works from any directory.
   for (const std::string& pl : s.plugins) {
-    absl::StrAppend(&cmd, " --plugin=", ShellQuote(std::filesystem::absolute(pl).string()));
+    absl::StrAppend(
+        &cmd, " --plugin=", ShellQuote(std::filesystem::absolute(pl).lexically_normal().string()));
   }
   for (const std::string& f : s.replay_flags) absl::StrAppend(&cmd, " ", ShellQuote(f));
   if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", ShellQuote(r.reproduce));

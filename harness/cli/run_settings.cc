@@ -154,7 +154,11 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
     throw UsageError{absl::StrCat("run takes no arguments, got '", f.positional()[0], "'")};
   }
   RunSettings s;
-  s.argv0 = argv0;
+  // A path, absolute so that the reproduce commands work from any directory;
+  // a bare name stays as the shell found it.
+  s.argv0 = std::string_view(argv0).find('/') == std::string_view::npos
+                ? std::string(argv0)
+                : std::filesystem::absolute(argv0).lexically_normal().string();
   s.plugins = f.All("plugin");
   s.transport_filter = f.Joined("transport", "*");
   s.property_filter = f.Joined("property", "*");
