@@ -30,6 +30,13 @@
 //                       of too few, one condition for both directions)
 //                       leaves the reader asleep. The other writers must
 //                       receive nothing, since the reader sends nothing.
+//   several writers,    two blocked sends into a full channel, by one
+//   capacity or         drain that leaves room for both: a drain that
+//   max_queued >= 2,    wakes one writer (a condition signalled, not
+//   room not unknown    broadcast, or only when the channel stops being
+//                       full) leaves the other asleep. Each send is a
+//                       quarter of the capacity at most (half, with
+//                       EXACT_CAPACITY), so both fit.
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,14 +57,16 @@ enum Mode : uint64_t {
   kByEnd = 1,
   kByRoom = 2,
   kByReaderClose = 3,
-  kAmongSleepers = 4
+  kAmongSleepers = 4,
+  kRoomForTwo = 5
 };
 constexpr std::string_view kModes[] = {
     "a blocked receive is woken by a message",
     "a blocked receive is woken by the writer's close (END)",
     "a blocked send into a full channel is woken by the reader's drain",
     "a blocked send into a full channel is woken by the reader's close (EPIPE)",
-    "a blocked receive is woken by a message while two other writers sleep in receives"};
+    "a blocked receive is woken by a message while two other writers sleep in receives",
+    "two blocked sends into a full channel are both woken by one drain"};
 constexpr size_t kAsleepAside = 2;  // kAmongSleepers: the writers asleep beside the reader
 constexpr int kRounds = 9;
 constexpr size_t kMajority = kRounds / 2 + 1;
@@ -76,6 +85,9 @@ bool Applies(const Capabilities& c, Mode m) {
     case kAmongSleepers:
       return c.direction == Direction::kDuplex && c.multi_writer && c.reliable &&
              c.model != ModelClass::kCounter;
+    case kRoomForTwo:
+      return c.multi_writer && CanFill(c) && c.overhead != Overhead::kUnknown &&
+             c.max_queued != 1 && (c.capacity == 0 || c.capacity >= 4);
   }
   return false;
 }
@@ -297,6 +309,14 @@ uint64_t RoomSendSize(const Capabilities& c) {
   return std::max<uint64_t>(size, c.framing == Framing::kStream ? 1 : 0);
 }
 
+// kRoomForTwo: the size of each send, so that two fit in a drained channel
+// (a quarter of the capacity; with no overhead, half).
+uint64_t TwoSendSize(const Capabilities& c) {
+  const uint64_t size = RoomSendSize(c);
+  if (c.capacity == 0) return size;
+  return std::min(size, c.capacity / (c.overhead == Overhead::kNone ? 2 : 4));
+}
+
 // Fills the channel with non-blocking sends of `data` until it refuses one,
 // then starts round r. False (with *err, "" if no failure) when it never
 // refuses, which is G-BACKPRESSURE's business, not this one's: the round is
@@ -469,12 +489,141 @@ Verdict RunAmongSleepers(const Transport& t, const CaseEnv& env, Exchange& x) {
   });
 }
 
+// kRoomForTwo: round r's flags (kFlagsPerRound each: the channel is full,
+// writer w is about to send, writer w's send returned, the reader judged)
+// and the writers' counters (w = 0, 1).
+class Rooms {
+ public:
+  static constexpr size_t kFull = 0, kGoing = 1, kReturned = 3, kNext = 5, kFlagsPerRound = 6;
+  static constexpr size_t kPid = 0, kReturnedNs = 2, kAgain = 4, kNoFill = 5;
+  Rooms() : flags_(kFlagsPerRound * kRounds) {}
+  void Raise(int r, size_t f) { flags_.Raise(Index(r, f)); }
+  bool WaitFor(int r, size_t f, const Deadline& d) const { return flags_.WaitFor(Index(r, f), d); }
+  std::atomic<uint64_t>& Counter(size_t c) const { return flags_.Counter(c); }
+
+ private:
+  static size_t Index(int r, size_t f) { return kFlagsPerRound * static_cast<size_t>(r) + f; }
+  SharedFlags flags_;
+};
+
+// Non-blocking sends of `data` until one is refused: -EAGAIN, or 0 when the
+// channel took far more than its declared bounds (G-BACKPRESSURE's
+// business), or the error.
+int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data) {
+  const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
+  int rc = 0;
+  for (uint64_t k = 0; k < most && rc == 0; ++k) {
+    size_t n = 0;
+    rc = end.Send(data, &n, 0);
+  }
+  return rc;
+}
+
+// kRoomForTwo, writer w + 1: each round, writer 1 fills the channel; then
+// both sleep in a send until the reader's one drain, and note when it
+// returned. A channel that never fills is not judged.
+std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w, const Exchange& x,
+                         const Deadline& deadline) {
+  const std::vector<std::byte> data = Payload(static_cast<uint32_t>(w + 1), 0, TwoSendSize(c));
+  rooms.Counter(Rooms::kPid + w).store(static_cast<uint64_t>(::getpid()));
+  for (int r = 0; r < kRounds; ++r) {
+    std::string err;
+    if (w == 0) {
+      const int rc = FillWith(end, c, data);
+      if (rc != -EAGAIN) rooms.Counter(Rooms::kNoFill).store(1);
+      if (rc != -EAGAIN && rc != 0) {
+        err = absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
+      }
+      rooms.Raise(r, Rooms::kFull);
+    } else if (!rooms.WaitFor(r, Rooms::kFull, deadline)) {
+      return "writer 1 never filled the channel";
+    }
+    rooms.Raise(r, Rooms::kGoing + w);
+    size_t n = 0;
+    const bool judged = err.empty() && rooms.Counter(Rooms::kNoFill).load() == 0;
+    const int rc = judged ? end.Send(data, &n, x.bound_ms()) : 0;
+    rooms.Counter(Rooms::kReturnedNs + w).store(static_cast<uint64_t>(MonotonicNs()));
+    rooms.Raise(r, Rooms::kReturned + w);
+    if (!err.empty()) return err;
+    if (rc != 0) {
+      return absl::StrFormat(
+          "round %d: the send gave %s though the reader drained the channel while it slept", r + 1,
+          Errno(rc));
+    }
+    if (!rooms.WaitFor(r, Rooms::kNext, deadline) || rooms.Counter(Rooms::kAgain).load() == 0) {
+      return "";
+    }
+  }
+  return "";
+}
+
+// kRoomForTwo, the reader: drains everything once both writers sleep in
+// their sends, then again once both returned; a round is as late as the
+// later of the two.
+std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exchange& x,
+                        const Deadline& deadline) {
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
+  const auto drain = [&] {
+    int rc = 0;
+    for (uint64_t k = 0; k < 4 * (c.capacity + c.max_queued) + 64 && rc == 0; ++k) {
+      size_t n = 0;
+      rc = end.Recv(buf, &n, 0);
+    }
+    return rc;
+  };
+  Tally tally(x);
+  for (int r = 0; r < kRounds; ++r) {
+    for (size_t w = 0; w < 2; ++w) {
+      if (!rooms.WaitFor(r, Rooms::kGoing + w, deadline)) return "";
+      const auto pid = static_cast<pid_t>(rooms.Counter(Rooms::kPid + w).load());
+      WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(x.bound_ms() / 2)));
+    }
+    const bool judged = rooms.Counter(Rooms::kNoFill).load() == 0;
+    const int rc = drain();
+    const int64_t drained = MonotonicNs();
+    int64_t late = 0;
+    for (size_t w = 0; w < 2; ++w) {
+      if (!rooms.WaitFor(r, Rooms::kReturned + w, deadline)) return "";
+      const auto at = static_cast<int64_t>(rooms.Counter(Rooms::kReturnedNs + w).load());
+      late = std::max(late, std::max<int64_t>(at - drained, 0) / 1000);
+    }
+    drain();
+    std::string err;
+    if (judged && rc != -EAGAIN) {
+      err = absl::StrFormat("draining the channel without blocking: %s, not -EAGAIN", Errno(rc));
+    }
+    const bool again = judged && err.empty() && tally.Add(late);
+    rooms.Counter(Rooms::kAgain).store(again ? 1 : 0);
+    rooms.Raise(r, Rooms::kNext);
+    if (!again)
+      return !err.empty() ? err : judged ? tally.Failure("the later of the two sends") : "";
+  }
+  return tally.Failure("the later of the two sends");
+}
+
+Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x) {
+  const Capabilities& c = t.caps();
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+  Rooms rooms;
+  std::vector<Actor> actors;
+  for (size_t w = 0; w < 2; ++w) {
+    actors.push_back(
+        {absl::StrCat("writer ", w + 1), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
+           return SleepForRoom(*end, c, rooms, w, x, deadline);
+         }});
+  }
+  actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                      return DrainForTwo(*end, c, rooms, x, deadline);
+                    }});
+  return RunActors(t, env, std::move(actors));
+}
+
 class WakeupProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     std::vector<uint64_t> modes;
-    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose, kAmongSleepers}) {
+    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose, kAmongSleepers, kRoomForTwo}) {
       if (Applies(c, m)) modes.push_back(m);
     }
     return rc::gen::map(rc::gen::elementOf(modes),
@@ -488,6 +637,7 @@ class WakeupProperty final : public GenericProperty {
     }
     Exchange x(env, c.realtime);
     if (mode == kAmongSleepers) return RunAmongSleepers(t, env, x);
+    if (mode == kRoomForTwo) return RunRoomForTwo(t, env, x);
     const int deliver = Waits::For(env).deliver_ms;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return CloseOnceAsleep(end, x, "reader");

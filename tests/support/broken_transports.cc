@@ -160,6 +160,8 @@ class BrokenEnd : public End {
         *rc = inner_->Send(std::as_bytes(std::span(&v, 1)), sent, timeout_ms);
         return true;
       }
+      case Bug::kWakeOneWriter:
+        return SendOneWoken(buf, sent, timeout_ms, rc);
       case Bug::kLateWakeup:
         *rc = inner_->Send(buf, sent, 0);
         if (*rc == -EAGAIN && timeout_ms != 0) {
@@ -358,6 +360,23 @@ class BrokenEnd : public End {
   }
 
  private:
+  // kWakeOneWriter: the first writer to sleep in a send is woken; one that
+  // sleeps while another does is not: it sleeps out its bound, then looks
+  // once more.
+  bool SendOneWoken(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    *rc = inner_->Send(buf, sent, 0);
+    if (*rc != -EAGAIN || timeout_ms == 0) return true;
+    if (asleep_writers_->fetch_add(1) == 0) {
+      *rc = inner_->Send(buf, sent, timeout_ms);
+    } else {
+      ::poll(nullptr, 0, timeout_ms < 0 ? 1000 : timeout_ms);  // the signal went to the other
+      *rc = inner_->Send(buf, sent, timeout_ms < 0 ? -1 : 0);
+      if (*rc == -EAGAIN) *rc = -ETIMEDOUT;
+    }
+    asleep_writers_->fetch_sub(1);
+    return true;
+  }
+
   // kWakeFirstSleepers: a writer's receive counts itself asleep; the
   // reader's, if it has to sleep with two writers asleep before it, is never
   // the one woken: it sleeps out its bound and looks once more.
@@ -405,13 +424,14 @@ class BrokenEnd : public End {
   uint64_t sends_ = 0;
   uint64_t lost_after_close_ = 0;
   std::vector<std::byte> held_;
-  std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers: in the channel's shared page
+  std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
+                                      // shared page
 };
 
 class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
-    if (bug == Bug::kWakeFirstSleepers) {
+    if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) asleep_writers_ = new (page) std::atomic<int>(0);
     }
@@ -484,7 +504,8 @@ class BrokenChannel : public Channel {
   std::unique_ptr<Channel> inner_;
   Bug bug_;
   bool opened_here_ = false;                    // an end was opened in this process
-  std::atomic<int>* asleep_writers_ = nullptr;  // kWakeFirstSleepers: writers in a receive
+  std::atomic<int>* asleep_writers_ = nullptr;  // kWakeFirstSleepers, kWakeOneWriter: writers
+                                                // asleep in a receive or a send
 };
 
 class BrokenTransport : public Transport {
@@ -571,6 +592,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_late_wakeup", "pipe", Bug::kLateWakeup, "G-WAKEUP"},
       {"broken_late_room", "posix_mq", Bug::kLateWakeup, "G-WAKEUP"},
       {"broken_wake_first_sleepers", "socketpair_dgram", Bug::kWakeFirstSleepers, "G-WAKEUP"},
+      {"broken_wake_one_writer", "pipe", Bug::kWakeOneWriter, "G-WAKEUP"},
+      {"broken_wake_one_writer_mq", "posix_mq", Bug::kWakeOneWriter, "G-WAKEUP"},
       {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
       {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
       {"broken_lost_carry", "pipe", Bug::kLostCarry, "G-TIMEOUT-RANGE"},

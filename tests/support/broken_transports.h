@@ -101,6 +101,8 @@ enum class Bug {
   kWakeFirstSleepers,      // every change wakes the first two sleepers only (FUTEX_WAKE of 2,
                            // "one reader and one writer wait"): with two writers asleep in
                            // receives before it, the reader's receive sleeps out its bound
+  kWakeOneWriter,          // a drain wakes one writer (a condition signalled, not broadcast):
+                           // a second writer asleep in a send sleeps out its bound
 };
 
 struct BrokenInfo {
