@@ -252,8 +252,10 @@ std::string Unrestored(absl::string_view who, const ProcessSettings& before) {
   return absl::StrCat(who, ": ", absl::StrJoin(changed, ", "), ": not put back");
 }
 
-// The reader's part: receives what `sent` holds ("" or what went wrong).
-std::string ReceiveAll(End& end, const Capabilities& c, const std::vector<Sent>& sent) {
+// The reader's part: receives what `sent` holds ("" or what went wrong);
+// `all_sent` waits until the writer has sent it all.
+std::string ReceiveAll(End& end, const Capabilities& c, const std::vector<Sent>& sent,
+                       const std::function<void()>& all_sent) {
   if (c.model == ModelClass::kCounter) return DrainCounter(end, sent);
   std::vector<std::byte> buf(RecvBufferSize(c));
   if (c.framing == Framing::kMessage) {
@@ -263,7 +265,10 @@ std::string ReceiveAll(End& end, const Capabilities& c, const std::vector<Sent>&
         // The last message first into a buffer one byte short: the error
         // path (-EMSGSIZE, the message kept or dropped, plugin.h) must
         // leave nothing behind either (a descriptor that came with the
-        // message, a buffer). Then whatever is left of it, at once.
+        // message, a buffer). Then whatever is left of it, at once. Only
+        // once it was sent: a transport may refuse any buffer smaller than
+        // max_message at once, without waiting for the message.
+        all_sent();
         const std::span<std::byte> short_buf(buf.data(), std::min(buf.size(), sent[i].size - 1));
         if (end.Recv(short_buf, &n, kOpTimeoutMs) == 0) continue;
         (void)end.Recv(buf, &n, 0);
@@ -399,7 +404,8 @@ class CleanupProperty final : public NamedProperty {
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                    // Unread: what was sent is in the channel as its ends close.
-                   std::string e = !unread                             ? ReceiveAll(*end, c, sent)
+                   const auto all_sent_now = [&] { flags.WaitFor(all_sent, deadline); };
+                   std::string e = !unread ? ReceiveAll(*end, c, sent, all_sent_now)
                                    : flags.WaitFor(all_sent, deadline) ? ""
                                                                        : "the writer never sent";
                    if (e.empty()) plant_if_here(!writer_here);

@@ -271,9 +271,10 @@ std::string LateOnce(const Exchange& x, int64_t late_us, std::string_view what,
 }
 
 // The reader, kByEnd: asleep in a receive until the writer closes.
-std::string SleepUntilEnd(End& end, Exchange& x) {
+std::string SleepUntilEnd(End& end, const Capabilities& c, Exchange& x) {
   x.Go(0);
-  std::vector<std::byte> buf(64);
+  // The largest message's size: a transport may refuse any smaller buffer.
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   size_t n = 0;
   const int rc = end.Recv(buf, &n, x.bound_ms());
   const int64_t late = x.LateUs(0, MonotonicNs());
@@ -646,7 +647,7 @@ class WakeupProperty final : public GenericProperty {
                    return WakeByMessages(*end, c, x, deliver);
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (mode == kByEnd) return SleepUntilEnd(*end, x);
+                   if (mode == kByEnd) return SleepUntilEnd(*end, c, x);
                    if (mode == kByRoom) return WakeByDrain(*end, c, x);
                    if (mode == kByReaderClose) return CloseOnceAsleep(end, x, "writer");
                    return SleepUntilMessage(*end, c, x);

@@ -56,12 +56,17 @@ std::string Traffic::SendOne(End& end, size_t i, size_t k, bool try_first) {
 std::string Traffic::SendMarkers(End& end, size_t i) {
   const Sent marker = MarkerOf(ids_[i], c_);
   const std::vector<std::byte> data = Payload(marker.writer, marker.msg, marker.size);
-  for (int k = 0; k < kMaxMarkers; ++k) {
-    if (flags_.IsRaised(kComplete)) return "";
-    size_t n = 0;
-    const int rc = end.Send(data, &n, waits_.deliver_ms);
-    if (rc != 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !flags_.IsRaised(kComplete)) {
-      return absl::StrFormat("sending writer %d's end marker: %s", ids_[i], Errno(rc));
+  // In bursts of 1, 2, 4, ... (the first send of each may wait, the rest
+  // may not), with a quiet wait after each: a transport that loses most
+  // messages costs a few waits, not one per marker.
+  for (int sent = 0, burst = 1; sent < kMaxMarkers; burst *= 2) {
+    for (int k = 0; k < burst && sent < kMaxMarkers; ++k, ++sent) {
+      if (flags_.IsRaised(kComplete)) return "";
+      size_t n = 0;
+      const int rc = end.Send(data, &n, k == 0 ? waits_.deliver_ms : 0);
+      if (rc != 0 && rc != -EAGAIN && rc != -ETIMEDOUT && !flags_.IsRaised(kComplete)) {
+        return absl::StrFormat("sending writer %d's end marker: %s", ids_[i], Errno(rc));
+      }
     }
     if (flags_.WaitFor(kComplete, Deadline::After(absl::Milliseconds(waits_.quiet_ms)))) return "";
   }
@@ -140,9 +145,15 @@ std::string Traffic::Receive(End& end, const std::vector<uint64_t>& chunks) {
       if (!e.empty()) return e;
       continue;
     }
-    if (rc == kEnd && !c_.reliable && !markers_) {  // a lossy transport ends here
+    // A lossy transport ends here; with markers, once its writers are done
+    // sending them, whether or not one got through (all may be lost).
+    if (rc == kEnd && !c_.reliable && (!markers_ || AllFinished())) {
       ended_ = true;
       break;
+    }
+    if (rc == kEnd && !c_.reliable) {
+      return absl::StrCat("end of stream while a writer was still sending (", expect_.Owed(),
+                          " was still to come, or be lost)");
     }
     if (rc == kEnd) return absl::StrCat("end of stream where ", expect_.Owed(), " was expected");
     if (rc == -ETIMEDOUT || rc == -EAGAIN) {

@@ -14,6 +14,13 @@
  *   QUIRK_KIND_DROPS    ... gives -EMSGSIZE and drops it (SHORT_RECV_DROPS).
  *                       Broken: returns the first bytes as a whole message
  *                       (G-BOUNDARY).
+ *   QUIRK_KIND_MAXBUF   a receive into a buffer smaller than max_message
+ *                       gives -EMSGSIZE at once, whatever comes next, as
+ *                       mq_receive(3) does (SHORT_RECV_KEEPS, PEER_CLOSE).
+ *   QUIRK_KIND_SPARSE   very lossy: only every 100th send of a writer's
+ *                       end (0, 100, ...) is delivered; the rest are
+ *                       reported sent and dropped (ORDERED, PEER_CLOSE,
+ *                       no RELIABLE).
  *
  * QUIRK_BROKEN selects the sibling; QUIRK_NAME names it; QUIRK_ENTRY (see
  * quirk_util.h) names the entry point.
@@ -24,6 +31,13 @@
 #define QK_MAX_QUEUED 4
 
 #if defined(QUIRK_KIND_LOSSY)
+#define QK_FLAGS (IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
+#define QK_QUEUED 0
+#elif defined(QUIRK_KIND_MAXBUF)
+#define QK_FLAGS \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_KEEPS)
+#define QK_QUEUED 0
+#elif defined(QUIRK_KIND_SPARSE)
 #define QK_FLAGS (IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
 #define QK_QUEUED 0
 #elif defined(QUIRK_KIND_COUNTED)
@@ -41,7 +55,7 @@
 #error "define one QUIRK_KIND_*"
 #endif
 
-#if defined(QUIRK_KIND_LOSSY) || defined(QUIRK_KIND_COUNTED)
+#if defined(QUIRK_KIND_LOSSY) || defined(QUIRK_KIND_COUNTED) || defined(QUIRK_KIND_SPARSE)
 #define QK_ATOMIC QK_MAX_MESSAGE
 #else
 #define QK_ATOMIC 0
@@ -63,7 +77,7 @@ typedef struct {
 
 typedef struct {
   qk_end h;
-  uint64_t sends;                     /* LOSSY: which sends are dropped */
+  uint64_t sends;                     /* LOSSY, SPARSE: which sends are dropped */
   unsigned char held[QK_MAX_MESSAGE]; /* broken LOSSY: message 0, held back */
   size_t held_len;
 } end;
@@ -129,6 +143,12 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
 #elif defined(QUIRK_KIND_COUNTED)
   const int slot = take_slot(page_of(e), deadline);
   if (slot != 0) return slot;
+#elif defined(QUIRK_KIND_SPARSE)
+  if (atomic_load(&page_of(e)->reader_closed)) return -EPIPE;
+  if (e->sends++ % 100 != 0) {
+    *sent = len; /* lost, as a lossy transport may */
+    return 0;
+  }
 #endif
   const int rc = qk_seq_send(e->h.fd, buf, len, deadline);
 #if defined(QUIRK_KIND_COUNTED)
@@ -145,6 +165,9 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   end* e = v;
   *got = 0;
   if (e->h.role != IPCSPEC_READER) return -EBADF;
+#if defined(QUIRK_KIND_MAXBUF)
+  if (cap < QK_MAX_MESSAGE) return -EMSGSIZE; /* as mq_receive(3) */
+#endif
   const int rc = qk_seq_recv(e->h.fd, buf, cap, got, qk_deadline(timeout_ms), QK_POLICY);
 #if defined(QUIRK_KIND_COUNTED)
   if (rc == 0) {
