@@ -502,3 +502,47 @@ TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
 
 }  // namespace
 }  // namespace ipcspec
+
+namespace ipcspec {
+namespace {
+
+// Queues of System V owned by `uid` (ipcs -q, read from /proc/sysvipc/msg).
+int QueuesOf(uid_t uid) {
+  std::ifstream in("/proc/sysvipc/msg");
+  std::string line;
+  std::getline(in, line);  // the header
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    if (f.size() > 8 && f[8] == std::to_string(uid)) ++n;  // the owner's uid
+  }
+  return n;
+}
+
+// Not root, a run's cases have private IPC and mount namespaces too (under a
+// user namespace of their own): a plugin that leaks an IPC_PRIVATE queue
+// with every channel is caught, and the queues die with the namespace.
+TEST_F(PluginTest, NonRootRunCatchesALeakedQueueAndLeavesNoneBehind) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to start the run as another user";
+  const std::vector<std::string> as_nobody = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                              "--clear-groups"};
+  std::vector<std::string> probe = as_nobody;
+  probe.insert(probe.end(), {"/usr/bin/unshare", "-U", "-i", "-m", "true"});
+  if (Spawn(probe).exit_code != 0) GTEST_SKIP() << "no unprivileged user namespaces here";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  const std::string json = dir_ + "/report.json";
+  const int before = QueuesOf(65534);
+  std::vector<std::string> run = as_nobody;
+  run.insert(run.end(), {IPCSPEC_BINARY, "run", Plugin(IPCSPEC_PLUGIN_LEAK_SYSV),
+                         "--transport=plugin_leak_sysv", "--property=G-CLEANUP,G-ORDER",
+                         "--examples=3", "--json=" + json});
+  Result r = Spawn(run);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("SysV message queue"));
+  EXPECT_EQ(QueuesOf(65534), before) << "queues left behind";
+}
+
+}  // namespace
+}  // namespace ipcspec

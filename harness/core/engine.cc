@@ -185,11 +185,13 @@ bool IsReproduceString(std::string_view text) {
 
 ServerRoot ServerRoot::Make(const SandboxOptions& options) {
   ServerRoot r;
-  if (!options.private_ipc || ::geteuid() != 0) return r;
-  // Its cases may run as a user of their own, who must reach the scratch
-  // directory under it.
-  r.path_ = MakeTempDirIn(options.drop_privileges ? SearchableTempRoot() : TempRoot(), "ipcspec-ns",
-                          0711);
+  if (!options.private_ipc) return r;
+  // As root its cases may run as a user of their own, who must reach the
+  // scratch directory under it. Not root, the server may mount it under a
+  // user namespace of its own (or, where it cannot, leaves it empty).
+  const bool root = ::geteuid() == 0;
+  r.path_ = MakeTempDirIn(root && options.drop_privileges ? SearchableTempRoot() : TempRoot(),
+                          "ipcspec-ns", 0711);
   return r;
 }
 

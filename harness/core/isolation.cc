@@ -3,16 +3,19 @@
 #include "isolation.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace ipcspec {
 namespace internal {
@@ -35,6 +38,46 @@ void MountPrivateMqueueAtDev() {
   if (::stat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode)) {
     (void)::mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   }
+}
+
+// Writes `text` to a /proc file; true when all of it was taken.
+bool WriteProcFile(const char* path, const char* text) {
+  const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const size_t n = std::strlen(text);
+  const bool ok = ::write(fd, text, n) == static_cast<ssize_t>(n);
+  ::close(fd);
+  return ok;
+}
+
+// Not root: private IPC and mount namespaces under a user namespace of the
+// process's own (user_namespaces(7)), where it keeps its uid and gid, so
+// that a case's objects, /dev/shm and mqueue names are as private as under
+// root and die with the namespace. False where the system allows no
+// unprivileged user namespace; the capabilities it gives are dropped by
+// DropNamespaceCapabilities in each case (a fork server keeps them to
+// unmount its root when orphaned).
+bool UnshareWithOwnUser() {
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if (uid == 0 || ::unshare(CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWNS) != 0) return false;
+  char map[64];
+  std::snprintf(map, sizeof map, "%u %u 1\n", static_cast<unsigned>(uid),
+                static_cast<unsigned>(uid));
+  bool ok = WriteProcFile("/proc/self/uid_map", map);
+  std::snprintf(map, sizeof map, "%u %u 1\n", static_cast<unsigned>(gid),
+                static_cast<unsigned>(gid));
+  ok = WriteProcFile("/proc/self/setgroups", "deny") && ok;
+  return WriteProcFile("/proc/self/gid_map", map) && ok;
+}
+
+// Private IPC and mount namespaces: as root, or under a user namespace of
+// one's own (`own_user`).
+bool UnsharePrivate(bool* own_user) {
+  *own_user = false;
+  if (::unshare(CLONE_NEWIPC | CLONE_NEWNS) == 0) return true;
+  *own_user = UnshareWithOwnUser();
+  return *own_user;
 }
 
 // The fork server's pid and where the kernel lists its children.
@@ -79,6 +122,12 @@ void OnOrphaned(int sig) {
 
 const Lasting& LastingIsolation() { return g_lasting; }
 
+void DropNamespaceCapabilities() {
+  __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[2] = {};
+  (void)::syscall(SYS_capset, &header, none);
+}
+
 void EndWhenOrphaned(pid_t parent) {
   g_server = ::getpid();
   g_parent = parent;
@@ -109,7 +158,8 @@ void ResetSignals() {
 
 IsolationFacts IsolateThisCase(const std::string& mq_dir) {
   IsolationFacts f;
-  if (::unshare(CLONE_NEWIPC | CLONE_NEWNS) == 0) {
+  bool own_user = false;
+  if (UnsharePrivate(&own_user)) {
     f.private_ipc = true;
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
       f.private_shm = MountPrivateShm();
@@ -118,6 +168,7 @@ IsolationFacts IsolateThisCase(const std::string& mq_dir) {
         f.mq_dir = mq_dir;
       }
     }
+    if (own_user) DropNamespaceCapabilities();
   } else if (::unshare(CLONE_NEWIPC) == 0) {
     f.private_ipc = true;
   }
@@ -150,11 +201,13 @@ IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::s
     l.child_exits = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (l.child_exits < 0) ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
   }
-  if (!options.private_ipc || root.empty() || ::unshare(CLONE_NEWIPC | CLONE_NEWNS) != 0) {
+  bool own_user = false;
+  if (!options.private_ipc || root.empty() || !internal::UnsharePrivate(&own_user)) {
     return l.facts;  // per-case isolation, as without a server
   }
   l.facts.private_ipc = true;
   l.active = true;
+  l.own_user = own_user;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
       ::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711") != 0) {
     return l.facts;

@@ -19,6 +19,9 @@ namespace ipcspec::internal {
 // The lasting isolation of this process, if EnterLastingIsolation ran.
 struct Lasting {
   bool active = false;
+  // Under a user namespace of its own (not root): its cases drop the
+  // namespace's capabilities (DropNamespaceCapabilities).
+  bool own_user = false;
   IsolationFacts facts;
   std::string scratch_root;  // on a private tmpfs
   // The counts of the namespace while it was still empty, when it is wholly
@@ -36,6 +39,12 @@ const Lasting& LastingIsolation();
 // In a case process without lasting isolation: a private IPC and mount
 // namespace, a private /dev/shm and the mqueue mount on `mq_dir` (may be "").
 IsolationFacts IsolateThisCase(const std::string& mq_dir);
+
+// In a case under a user namespace of the harness's own: drops every
+// capability that namespace gives, so that the case meets the permission
+// checks any process of its user meets (CAP_IPC_OWNER would pass every SysV
+// mode check).
+void DropNamespaceCapabilities();
 
 // Everything in this namespace that `facts` says is private: what a case
 // left in a namespace that is its alone.

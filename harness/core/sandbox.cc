@@ -120,6 +120,7 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
   const internal::Lasting& lasting = internal::LastingIsolation();
   IsolationFacts facts = lasting.facts;
   if (!lasting.active && options.private_ipc) facts = internal::IsolateThisCase(plan.mq_dir);
+  if (lasting.active && lasting.own_user) internal::DropNamespaceCapabilities();
   env->private_ipc = facts.private_ipc;
   env->private_shm = facts.private_shm;
   env->mq_dir = facts.mq_dir;

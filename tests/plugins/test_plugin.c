@@ -49,6 +49,8 @@
  *                                 -ETIMEDOUT ("as long as it takes" as a short default)
  *   TEST_PLUGIN_LEAK_CHANNEL      destroy() closes the channel's descriptors but never frees
  *                                 its memory
+ *   TEST_PLUGIN_LEAK_SYSV         create() also makes a System V message queue (IPC_PRIVATE)
+ *                                 that nothing ever removes
  *   TEST_PLUGIN_HANG_IN_CREATE    create() never returns (a broker it waits for never answers)
  *   TEST_PLUGIN_HANG_IN_OPEN      the reader's open() never returns
  *   TEST_PLUGIN_RETURNS_COUNT     recv() returns the byte count, as read(2) does, instead of 0
@@ -71,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/msg.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +135,9 @@ TP_STATIC void* pipe_create(const char* scratch_dir, char* err, size_t err_len) 
 #endif
 #ifdef TEST_PLUGIN_HANG_IN_CREATE
   for (;;) pause();
+#endif
+#ifdef TEST_PLUGIN_LEAK_SYSV
+  (void)msgget(IPC_PRIVATE, IPC_CREAT | 0600); /* the bug: never removed */
 #endif
   pipe_channel* ch = malloc(sizeof *ch);
   if (ch == NULL) {
