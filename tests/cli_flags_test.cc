@@ -291,6 +291,18 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
   Ran mixed = Ipcspec({"merge", "--json=" + m + ".json", shards[0], other_path});
   EXPECT_EQ(mixed.exit_code, 2) << mixed.out;
   EXPECT_THAT(mixed.out, HasSubstr("not shards of one run"));
+  // A shard run with fewer examples (or another selection) is another run,
+  // whose passes may be the others' failures.
+  const std::string fewer = dir_ + "/fewer.json";
+  ASSERT_EQ(Ipcspec({"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY",
+                     "--examples=1", "--json=" + fewer},
+                    {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=1"})
+                .exit_code,
+            0);
+  Ran weaker = Ipcspec({"merge", "--json=" + m + ".json", shards[0], fewer});
+  EXPECT_EQ(weaker.exit_code, 2) << weaker.out;
+  EXPECT_THAT(weaker.out, HasSubstr("ran with --examples=1"));
+  EXPECT_THAT(weaker.out, HasSubstr("not shards of one run"));
 }
 
 TEST_F(CliFlagsTest, ReproduceOfAMendedTransportPassesAndItsReportsGoThroughDevices) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "harness/cli/anchors.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/console.h"
 #include "harness/cli/selection.h"
 #include "ipcspec/registry.h"
 #include "nlohmann/json.hpp"
@@ -152,16 +153,34 @@ void ListText(const Selection& s, Shard shard, bool verbose, std::ostream& os) {
                           CapsText(t->caps()));
   }
   os << "\nProperties:\n";
+  // A property that applies to none of the selected transports is only
+  // counted, unless --verbose: `--transport=plugin_x` lists what checks it.
+  size_t none = 0;
   for (const Property* p : s.properties) {
     const std::vector<std::string> applies = AppliesTo(p, s);
+    if (applies.empty() && !verbose) {
+      ++none;
+      continue;
+    }
     os << absl::StrFormat("  %-22s %s\n  %-22s reference: %s\n  %-22s applies to: %s\n", p->id(),
                           p->summary(), "", p->reference(), "",
                           applies.empty() ? "(none)" : absl::StrJoin(applies, ", "));
   }
-  os << absl::StrFormat("\n`ipcspec run` with these filters would check %d pairs", s.run.size());
+  if (none > 0) {
+    os << absl::StrFormat("  (%s to none of these transports; --verbose lists them)\n",
+                          none == 1 ? std::string("1 other property applies")
+                                    : absl::StrFormat("%d other properties apply", none));
+  }
+  os << absl::StrFormat("\n`ipcspec run` with these filters would check %s",
+                        Plural(static_cast<int64_t>(s.run.size()), "pair"));
   if (shard.total > 1) os << absl::StrFormat(" (shard %d of %d)", shard.index + 1, shard.total);
-  os << absl::StrFormat("; %d pairs do not apply%s\n", s.not_applicable.size(),
-                        verbose || s.not_applicable.empty() ? ":" : " (--verbose shows why)");
+  os << absl::StrFormat("; %s not apply%s\n",
+                        s.not_applicable.size() == 1
+                            ? std::string("1 pair does")
+                            : absl::StrFormat("%d pairs do", s.not_applicable.size()),
+                        s.not_applicable.empty() ? ""
+                        : verbose                ? ":"
+                                                 : " (--verbose shows why)");
   if (verbose) {
     for (const NotApplicable& n : s.not_applicable) {
       os << absl::StrFormat("  %-22s %-22s %s\n", n.transport, n.property, n.reason);

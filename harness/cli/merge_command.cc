@@ -58,6 +58,21 @@ ReportEntry EntryFromJson(const nlohmann::json& j) {
   return e;
 }
 
+// The settings a report was run with (absent in a merged report, and in
+// one from before they were written).
+std::optional<RunSettingsPrint> SettingsOf(const nlohmann::json& j) {
+  if (!j.contains("settings")) return std::nullopt;
+  const nlohmann::json& s = j.at("settings");
+  RunSettingsPrint p;
+  p.examples = s.at("examples").get<int>();
+  p.repeat = s.at("repeat").get<int>();
+  p.transports = s.at("transports").get<std::string>();
+  p.properties = s.at("properties").get<std::string>();
+  p.plugins = s.at("plugins").get<std::vector<std::string>>();
+  p.flags = s.at("flags").get<std::vector<std::string>>();
+  return p;
+}
+
 // Adds the report at `path` to `into`; returns its shard index.
 int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
   std::error_code ec;
@@ -89,11 +104,19 @@ int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
             "seed %d: not shards of one run",
             path, index + 1, total, seed, into->shard_total, into->seed)};
       }
+      if (std::optional<RunSettingsPrint> here = SettingsOf(j);
+          here && into->settings && !(*here == *into->settings)) {
+        throw UsageError{absl::StrFormat(
+            "%s: shard %d of %d ran with %s, but the reports before it with %s: not shards of "
+            "one run",
+            path, index + 1, total, DescribeSettings(*here), DescribeSettings(*into->settings))};
+      }
       if (shards->count(index) > 0) {
         throw UsageError{
             absl::StrFormat("%s: shard %d of %d is given twice", path, index + 1, total)};
       }
     }
+    if (!into->settings) into->settings = SettingsOf(j);
     into->seed = seed;
     into->version = j.at("ipcspec_version").get<std::string>();
     into->shard_total = total;
@@ -192,13 +215,15 @@ int MergeCommand(std::span<char* const> args) {
   report.complete = report.complete && static_cast<int>(shards.size()) == report.shard_total;
   report.shard_index = 0;
   report.shard_total = 1;
+  report.settings.reset();  // the merged report is no shard to merge again as one
   if (absl::Status w = files.Write(report); !w.ok()) {
     throw UsageError{absl::StrCat("cannot write report: ", w.message())};
   }
   const Counts c = CountOutcomes(report);
   std::cout << absl::StrFormat(
-      "ipcspec merge: %d reports, %d passed, %d failed, %s, %d unsupported%s\n",
-      f.positional().size(), c.passed, c.failed, Plural(c.errors, "error"), c.unsupported,
+      "ipcspec merge: %s, %d passed, %d failed, %s, %d unsupported%s\n",
+      Plural(static_cast<int64_t>(f.positional().size()), "report"), c.passed, c.failed,
+      Plural(c.errors, "error"), c.unsupported,
       report.complete ? "" : " (incomplete: a shard is missing or was stopped)");
   // As a run's: a CI job that merges its shards fails with them.
   return c.failed + c.errors > 0 || !report.complete ? 1 : 0;

@@ -81,9 +81,13 @@ std::string SummaryMarkdown(const RunReport& r) {
   const Counts c = CountOutcomes(r);
   std::string out = absl::StrFormat(
       "## ipcspec: %d passed, %d failed, %s, %d unsupported\n\n"
-      "Seed %d, shard %d of %d, ipcspec %s; %d pairs do not apply.%s\n\n",
-      c.passed, c.failed, Plural(c.errors, "error"), c.unsupported, r.seed, r.shard_index + 1,
-      r.shard_total, r.version, r.not_applicable.size(),
+      "Seed %d, %sipcspec %s; %s not apply.%s\n\n",
+      c.passed, c.failed, Plural(c.errors, "error"), c.unsupported, r.seed,
+      r.shard_total > 1 ? absl::StrFormat("shard %d of %d, ", r.shard_index + 1, r.shard_total)
+                        : "",
+      r.version,
+      r.not_applicable.size() == 1 ? std::string("1 pair does")
+                                   : absl::StrFormat("%d pairs do", r.not_applicable.size()),
       r.stopped_by.empty() ? ""
                            : absl::StrFormat(" **Stopped by %s after %d of %d property runs.**",
                                              r.stopped_by, r.results.size(), r.planned));

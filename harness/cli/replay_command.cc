@@ -107,8 +107,8 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
   if (!s.ok()) throw UsageError{absl::StrCat(path, ": ", s.status().message())};
   if (TransportRegistry::Global().Find(s->transport) == nullptr) {
     throw UsageError{
-        absl::StrFormat("%s: unknown transport '%s' (known: %s; a plugin's needs "
-                        "--plugin=PATH)",
+        absl::StrFormat("%s: unknown transport '%s' (known: %s; a plugin's transport needs "
+                        "its --plugin=PATH)",
                         path, s->transport,
                         absl::StrJoin(TransportRegistry::Global().All(), ", ",
                                       [](std::string* out, const Transport* t) {

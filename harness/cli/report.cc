@@ -117,12 +117,26 @@ std::vector<std::string> LeaksOf(const PropertyResult& r) {
   return out;
 }
 
+std::string DescribeSettings(const RunSettingsPrint& p) {
+  std::string out = absl::StrCat(
+      "--examples=", p.examples == 0 ? "default" : std::to_string(p.examples),
+      " --repeat=", p.repeat, " --transport=", p.transports, " --property=", p.properties);
+  for (const std::string& pl : p.plugins) absl::StrAppend(&out, " --plugin=", pl);
+  for (const std::string& f : p.flags) absl::StrAppend(&out, " ", f);
+  return out;
+}
+
 std::string ToJson(const RunReport& r) {
   Json j;
   j["schema"] = kReportSchema;
   j["ipcspec_version"] = r.version;
   j["seed"] = std::to_string(r.seed);
   j["shard"] = {{"index", r.shard_index}, {"total", r.shard_total}};
+  if (r.settings) {
+    j["settings"] = {{"examples", r.settings->examples},     {"repeat", r.settings->repeat},
+                     {"transports", r.settings->transports}, {"properties", r.settings->properties},
+                     {"plugins", r.settings->plugins},       {"flags", r.settings->flags}};
+  }
   j["complete"] = r.complete;
   j["stopped_by"] = r.stopped_by.empty() ? Json() : Json(r.stopped_by);
   j["elapsed_ms"] = absl::ToInt64Milliseconds(r.elapsed);

@@ -17,6 +17,7 @@
 #define IPCSPEC_HARNESS_CLI_REPORT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,25 @@ struct NotApplicable {
   std::string transport, property, reason;
 };
 
+// What makes shards of one run one run, beyond the seed and the shard
+// count: `merge` refuses shards whose settings differ (a shard with fewer
+// examples would pass what the others fail).
+struct RunSettingsPrint {
+  int examples = 0, repeat = 1;
+  std::string transports = "*", properties = "*";
+  std::vector<std::string> plugins;  // file names, in order (paths differ by machine)
+  std::vector<std::string> flags;    // --timeout=..., --time-unit=..., --hang-grace=...
+  bool operator==(const RunSettingsPrint&) const = default;
+};
+// "--examples=2 --plugin=libx.so": the settings, as flags, for a message.
+std::string DescribeSettings(const RunSettingsPrint& p);
+
 struct RunReport {
   std::string version;  // ipcspec's
   uint64_t seed = 0;    // the first iteration's run seed
   int shard_index = 0, shard_total = 1;
-  size_t planned = 0;  // property runs this invocation means to make
+  std::optional<RunSettingsPrint> settings;  // absent in a merged report
+  size_t planned = 0;                        // property runs this invocation means to make
   std::vector<ReportEntry> results;
   std::vector<NotApplicable> not_applicable;
   bool complete = false;   // every planned pair finished

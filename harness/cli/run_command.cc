@@ -28,17 +28,20 @@ std::string ReproduceCommand(const RunSettings& s, uint64_t seed, const Property
   std::string cmd = absl::StrCat(ShellQuote(s.argv0), " run --transport=", ShellQuote(r.transport),
                                  " --property=", ShellQuote(r.property), " --seed=", seed);
   // Absolute, so that the command works from any directory.
+  std::string plugins;
   for (const std::string& pl : s.plugins) {
-    absl::StrAppend(
-        &cmd, " --plugin=", ShellQuote(std::filesystem::absolute(pl).lexically_normal().string()));
+    absl::StrAppend(&plugins, " --plugin=",
+                    ShellQuote(std::filesystem::absolute(pl).lexically_normal().string()));
   }
+  absl::StrAppend(&cmd, plugins);
   for (const std::string& f : s.replay_flags) absl::StrAppend(&cmd, " ", ShellQuote(f));
   if (!r.reproduce.empty()) absl::StrAppend(&cmd, " --reproduce=", ShellQuote(r.reproduce));
   if (!s.save_failures.empty() && r.failing) {
     const std::string path =
         absl::StrFormat("%s/%s-%s.scenario", s.save_failures, r.transport, r.property);
     if (absl::Status w = WriteFileAtomically(path, r.failing->Serialize()); w.ok()) {
-      absl::StrAppend(&cmd, "\n  or: ", ShellQuote(s.argv0), " replay ", ShellQuote(path));
+      absl::StrAppend(&cmd, "\n  or: ", ShellQuote(s.argv0), " replay", plugins, " ",
+                      ShellQuote(std::filesystem::absolute(path).lexically_normal().string()));
     } else {
       std::cerr << "ipcspec: --save-failures: " << w.message() << "\n";
     }
@@ -120,6 +123,15 @@ RunReport StartReport(const RunSettings& s, const Selection& sel, Shard shard) {
   r.seed = s.seed;
   r.shard_index = shard.index;
   r.shard_total = shard.total;
+  RunSettingsPrint print{.examples = s.examples,
+                         .repeat = s.repeat,
+                         .transports = s.transport_filter,
+                         .properties = s.property_filter,
+                         .flags = s.replay_flags};
+  for (const std::string& pl : s.plugins) {
+    print.plugins.push_back(std::filesystem::path(pl).filename().string());
+  }
+  r.settings = std::move(print);
   r.planned = sel.run.size() * static_cast<size_t>(std::max(s.repeat, 1));
   r.not_applicable = sel.not_applicable;
   if (absl::Status w = s.files.Write(r, /*final=*/false); !w.ok()) {
