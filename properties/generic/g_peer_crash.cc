@@ -35,6 +35,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "properties/generic/endless.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 
@@ -75,132 +76,6 @@ constexpr std::initializer_list<long> kReceiveCalls = {
 constexpr std::string_view kReaderWaiting[] = {
     "the writer dies with data in flight, while the reader pauses",
     "the reader is blocked in a receive when the writer dies"};
-
-// The endless sequence: message i has sizes[i % n] bytes (at least 1 on a
-// stream, where an empty write sends nothing), or, for a counter, adds i + 1.
-class Endless {
- public:
-  Endless(const Capabilities& c, std::vector<uint64_t> sizes) : c_(c), sizes_(std::move(sizes)) {
-    for (uint64_t& s : sizes_) {
-      if (c.framing == Framing::kStream) s = std::max<uint64_t>(s, 1);
-    }
-    if (sizes_.empty()) sizes_.push_back(1);
-  }
-  Sent Nth(uint64_t i) const { return {1, i, sizes_[i % sizes_.size()]}; }
-  uint64_t BytesBefore(uint64_t i) const {
-    uint64_t b = 0;
-    for (uint64_t k = 0; k < i; ++k) b += Nth(k).size;
-    return b;
-  }
-  // One received message, given that `sent` sends had completed.
-  std::string OnMessage(std::span<const std::byte> got, uint64_t sent, bool killed);
-  // Received stream bytes.
-  std::string OnBytes(std::span<const std::byte> got);
-  // A counter's read.
-  std::string OnCounter(std::span<const std::byte> got);
-  std::string On(std::span<const std::byte> got, uint64_t sent, bool killed) {
-    if (c_.model == ModelClass::kCounter) return OnCounter(got);
-    return c_.framing == Framing::kStream ? OnBytes(got) : OnMessage(got, sent, killed);
-  }
-  // Messages, stream bytes, or the adds a counter's sum covers.
-  uint64_t received() const { return received_; }
-  // What has come against what completed (`sent` sends, `sent_bytes`
-  // bytes): all of it (reliable), at most one send more.
-  std::string Covers(uint64_t sent, uint64_t sent_bytes) const;
-
- private:
-  Capabilities c_;
-  std::vector<uint64_t> sizes_;
-  uint64_t next_ = 0, received_ = 0, offset_ = 0, sum_ = 0;
-  std::vector<bool> seen_;
-};
-
-std::string Endless::OnMessage(std::span<const std::byte> got, uint64_t sent, bool killed) {
-  // What may come: the completed sends and the one in progress.
-  const uint64_t limit = sent + 2;
-  const char* torn = killed ? " (torn by the writer's death?)" : "";
-  if (!c_.ordered) {
-    if (seen_.size() < limit) seen_.resize(limit, false);
-    for (uint64_t j = 0; j < limit; ++j) {
-      if (!seen_[j] && IsPayload(got, Nth(j))) {
-        seen_[j] = true;
-        ++received_;
-        return "";
-      }
-    }
-    return absl::StrFormat("a %d-byte message that was never sent, or came twice%s", got.size(),
-                           torn);
-  }
-  for (uint64_t j = next_; j < std::max(limit, next_ + 1); ++j) {
-    if (IsPayload(got, Nth(j))) {
-      next_ = j + 1;
-      ++received_;
-      return "";
-    }
-    if (c_.reliable) break;
-  }
-  return absl::StrFormat("%s arrived as %d bytes that do not match%s", Name(Nth(next_)), got.size(),
-                         torn);
-}
-
-std::string Endless::OnBytes(std::span<const std::byte> got) {
-  for (size_t i = 0; i < got.size();) {
-    const Sent m = Nth(next_);
-    const size_t n = std::min<uint64_t>(m.size - offset_, got.size() - i);
-    const size_t k = PayloadMismatch(m.writer, m.msg, offset_, got.subspan(i, n));
-    if (k < n) {
-      return absl::StrFormat("stream corrupted in %s at byte %d", Name(m), offset_ + k);
-    }
-    i += n;
-    offset_ += n;
-    if (offset_ == m.size) {
-      ++next_;
-      offset_ = 0;
-    }
-  }
-  received_ += got.size();
-  return "";
-}
-
-std::string Endless::OnCounter(std::span<const std::byte> got) {
-  uint64_t v = 0;
-  if (got.size() != 8) return absl::StrFormat("a counter read gave %d bytes", got.size());
-  std::memcpy(&v, got.data(), 8);
-  if (v == 0) return "a counter read gave 0";
-  sum_ += v;
-  while ((received_ + 1) * (received_ + 2) / 2 <= sum_) ++received_;
-  return "";
-}
-
-std::string Endless::Covers(uint64_t sent, uint64_t sent_bytes) const {
-  if (c_.model == ModelClass::kCounter) {
-    const uint64_t low = sent * (sent + 1) / 2, high = (sent + 1) * (sent + 2) / 2;
-    if (sum_ < low || sum_ > high) {
-      return absl::StrFormat(
-          "the counter read %d in all; %d adds completed before the kill "
-          "(sum %d, or %d with the one in progress)",
-          sum_, sent, low, high);
-    }
-    return "";
-  }
-  if (c_.framing == Framing::kStream) {
-    if (c_.reliable && received_ < sent_bytes) {
-      return absl::StrFormat("%d stream bytes arrived; %d were reported sent before the kill",
-                             received_, sent_bytes);
-    }
-    return received_ > BytesBefore(sent + 1)
-               ? absl::StrFormat("%d stream bytes arrived; at most %d were sent", received_,
-                                 BytesBefore(sent + 1))
-               : "";
-  }
-  if (c_.reliable && received_ < sent) {
-    return absl::StrFormat("%d messages arrived; %d were reported sent before the kill (%s lost)",
-                           received_, sent, Name(Nth(received_)));
-  }
-  return received_ > sent + 1
-             ? absl::StrFormat("%d messages arrived; at most %d were sent", received_, sent + 1)
-             : "";
-}
 
 class PeerCrashProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
@@ -385,7 +260,7 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
     if (rc == -ETIMEDOUT || rc == -EAGAIN) break;
     return absl::StrCat("after the kill, receive gave ", Errno(rc));
   }
-  return seq.Covers(sent, sent_bytes);
+  return seq.Covers(sent, sent_bytes, "before the kill");
 }
 
 }  // namespace

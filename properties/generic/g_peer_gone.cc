@@ -17,7 +17,13 @@
 //                       bounded one returns on time)
 //   duplex              the writer's end sends after the reader's end closed
 //   realtime or not     alike: every wait is on an event
+//   every class         what the EPIPE path set in the writer's process (a
+//                       blocked SIGPIPE, SIG_IGN for it) is put back once
+//                       its end is closed, as G-CLEANUP demands of the
+//                       paths it runs
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "ipcspec/inventory.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -128,15 +134,25 @@ class PeerGoneProperty final : public GenericProperty {
     const int deliver = traffic.waits().deliver_ms;
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-                   if (std::string e = traffic.Write(*end, 0); !e.empty()) return e;
-                   if (!flags.WaitFor(kReaderTook, deadline))
-                     return "the reader did not take the first messages";
-                   flags.Raise(kWriterReady);
-                   if (partial) return CutShortSend(*end, c, deliver);
-                   if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
-                   return SendsAfterClose(*end, size, deliver, env.hang_grace);
-                 }};
+    // Before any end exists; the writer's process inherits them.
+    const ProcessSettings settings = TakeProcessSettings();
+    Actor writer{
+        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+          if (std::string e = traffic.Write(*end, 0); !e.empty()) return e;
+          if (!flags.WaitFor(kReaderTook, deadline))
+            return "the reader did not take the first messages";
+          flags.Raise(kWriterReady);
+          if (partial) return CutShortSend(*end, c, deliver);
+          if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
+          if (std::string e = SendsAfterClose(*end, size, deliver, env.hang_grace); !e.empty()) {
+            return e;
+          }
+          end.reset();
+          const std::vector<std::string> changed = ChangedSettings(settings, TakeProcessSettings());
+          if (changed.empty()) return std::string();
+          return absl::StrCat("once its end is closed after sends that met the closed ",
+                              "reader: ", absl::StrJoin(changed, ", "), ": not put back");
+        }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (std::string e = traffic.Receive(*end); !e.empty()) return e;
                    flags.Raise(kReaderTook);

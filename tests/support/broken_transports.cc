@@ -178,6 +178,22 @@ class BrokenEnd : public End {
   // The bugs of a send into a full channel or after the reader closed.
   bool SendAtTheEdge(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
     switch (bug_) {
+      case Bug::kSigpipeBlockedOnEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE) {
+          sigset_t pipe_only;  // the bug: blocked for the write, never unblocked on this path
+          ::sigemptyset(&pipe_only);
+          ::sigaddset(&pipe_only, SIGPIPE);
+          ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+        }
+        return true;
+      case Bug::kPartialThenEagain:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == 0 && timeout_ms == 0 && *sent < buf.size()) {
+          *sent = 0;  // the bug: what went in is forgotten
+          *rc = -EAGAIN;
+        }
+        return true;
       case Bug::kHangOnEpipe:
         *rc = inner_->Send(buf, sent, timeout_ms);
         if (*rc == -EPIPE) {
@@ -593,6 +609,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_late_room", "posix_mq", Bug::kLateWakeup, "G-WAKEUP"},
       {"broken_wake_first_sleepers", "socketpair_dgram", Bug::kWakeFirstSleepers, "G-WAKEUP"},
       {"broken_wake_one_writer", "pipe", Bug::kWakeOneWriter, "G-WAKEUP"},
+      // No declared capacity: only a fill until refused reaches the edge.
+      {"broken_partial_then_eagain", "unix_stream", Bug::kPartialThenEagain, "G-FULL"},
       {"broken_wake_one_writer_mq", "posix_mq", Bug::kWakeOneWriter, "G-WAKEUP"},
       {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
       {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
@@ -618,6 +636,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_chdir_to_scratch", "unix_stream", Bug::kChdirToScratch, "G-CLEANUP"},
       {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
       {"broken_sigpipe_ignored", "pipe", Bug::kSigpipeIgnored, "G-CLEANUP"},
+      {"broken_sigpipe_blocked_on_epipe", "unix_stream", Bug::kSigpipeBlockedOnEpipe,
+       "G-PEER-GONE"},
       {"broken_writer_end_fd", "unix_dgram", Bug::kWriterEndFd, "G-CLEANUP"},
       {"broken_writer_end_heap", "posix_mq", Bug::kHeapPerWriterEnd, "G-CLEANUP"},
       {"broken_reader_end_handler", "pipe", Bug::kReaderHandler, "G-CLEANUP"},

@@ -101,6 +101,10 @@ enum class Bug {
   kWakeFirstSleepers,      // every change wakes the first two sleepers only (FUTEX_WAKE of 2,
                            // "one reader and one writer wait"): with two writers asleep in
                            // receives before it, the reader's receive sleeps out its bound
+  kSigpipeBlockedOnEpipe,  // a send that meets the closed reader (-EPIPE) leaves SIGPIPE
+                           // blocked: its early return skips the restore of the mask
+  kPartialThenEagain,      // a non-blocking send that fits only in part reports -EAGAIN and
+                           // nothing sent, though part went in (the caller sends it again)
   kWakeOneWriter,          // a drain wakes one writer (a condition signalled, not broadcast):
                            // a second writer asleep in a send sleeps out its bound
 };

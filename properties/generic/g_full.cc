@@ -1,0 +1,206 @@
+// G-FULL: a channel filled until it refuses, whether or not it declares a
+// capacity. The writer sends without blocking until a send gives -EAGAIN
+// (or 16 MiB, 4096 sends, went in: a channel that takes that much is not
+// filled here), tries once more with a bound of one time unit, then goes on
+// sending while the reader drains the channel with receives that do not
+// block, receives of one time unit and receives of the deliver bound, in
+// turn. So the paths a transport takes only at the edge of its buffer run:
+// a non-blocking send that fits only in part, a refusal after a frame went
+// in half, a receive that finds half a frame and may not wait for the rest.
+// G-BACKPRESSURE checks where a declared bound refuses; this one checks
+// that whatever refuses, where it refuses, loses, splits and repeats
+// nothing.
+//
+// The oracle for each capability class:
+//   every class         a refused send (-EAGAIN at timeout 0, -ETIMEDOUT at
+//                       a bound) reports nothing sent and moved nothing: the
+//                       same message is sent again after it (and the
+//                       caller's buffer is unchanged: the plugin adapter
+//                       checks every send, refused or not)
+//   reliable            every message taken arrives whole, in order, once;
+//                       a stream: exactly the bytes taken, in order
+//   lossy               a subsequence (unordered: a sub-multiset); nothing
+//                       owed; after the writer is done one quiet receive
+//                       ends it
+//   stream              a partial send counts what it moved; the rest goes
+//                       in the next send
+//   message             a send takes the whole message or nothing
+//   counter             skipped: a counter refuses only near 2^64
+//   capacity declared   alike (the bound itself is G-BACKPRESSURE's)
+//   duplex, peer-close, alike: the writer's end speaks; END only after the
+//   realtime or not     writer is done
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "properties/generic/endless.h"
+#include "properties/generic/generic_property.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr size_t kFull = 0, kDone = 1;                     // flags
+constexpr size_t kSent = 0, kSentBytes = 1, kRefused = 2;  // counters
+constexpr uint64_t kFillBytes = uint64_t{16} << 20, kFillSends = 4096;
+constexpr uint64_t kAfter = 32;  // sends while the reader drains
+
+// The writer's position: message `i`, of which `offset` bytes went in.
+struct Cursor {
+  uint64_t i = 0, offset = 0, bytes = 0;
+};
+
+// One send of the rest of the cursor's message with `timeout_ms`: its
+// result, with *err set when it broke the contract.
+int Attempt(End& end, const Capabilities& c, const Endless& seq, Cursor& at, int timeout_ms,
+            SharedFlags& flags, std::string* err) {
+  const Sent m = seq.Nth(at.i);
+  const std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
+  const std::span<const std::byte> rest = std::span(data).subspan(at.offset);
+  size_t n = 0;
+  const int rc = end.Send(rest, &n, timeout_ms);
+  const bool stream = c.framing == Framing::kStream;
+  if (rc != 0 && n != 0) {
+    *err = absl::StrFormat(
+        "send of %d bytes of %s (timeout %d ms) gave %s yet reported %d bytes sent: a refused "
+        "send moves nothing",
+        rest.size(), Name(m), timeout_ms, Errno(rc), n);
+  } else if (rc == 0 && (n > rest.size() || (!stream && n != rest.size()))) {
+    *err = absl::StrFormat("send of %s (%d bytes, timeout %d ms) reported %d bytes sent", Name(m),
+                           rest.size(), timeout_ms, n);
+  } else if (rc == 0) {
+    at.offset += n;
+    at.bytes += n;
+    flags.Counter(kSentBytes).store(at.bytes);
+    if (at.offset == m.size) {
+      ++at.i;
+      at.offset = 0;
+      flags.Counter(kSent).store(at.i);
+    }
+  }
+  return rc;
+}
+
+// The writer: fills the channel until it refuses, once more with a bound,
+// then kAfter more messages while the reader drains.
+std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlags& flags,
+                 const Waits& waits, int unit_ms) {
+  Cursor at;
+  std::string err;
+  int rc = 0;
+  while (rc == 0 && err.empty() && at.bytes < kFillBytes && at.i < kFillSends) {
+    rc = Attempt(end, c, seq, at, 0, flags, &err);
+  }
+  if (err.empty() && rc == -EAGAIN) {
+    flags.Counter(kRefused).store(1);
+    rc = Attempt(end, c, seq, at, unit_ms, flags, &err);
+    if (err.empty() && rc != 0 && rc != -ETIMEDOUT) {
+      err = absl::StrFormat("a send of %d ms into the full channel gave %s, not -ETIMEDOUT",
+                            unit_ms, Errno(rc));
+    }
+  } else if (err.empty() && rc != 0) {
+    err = absl::StrFormat("filling the channel without blocking: %s after %d messages", Errno(rc),
+                          at.i);
+  }
+  flags.Raise(kFull);
+  const uint64_t last = at.i + kAfter;
+  while (err.empty() && at.i < last) {
+    // Without blocking first (a send that fits in part), then with a bound.
+    rc = Attempt(end, c, seq, at, 0, flags, &err);
+    if (err.empty() && rc == -EAGAIN) rc = Attempt(end, c, seq, at, waits.deliver_ms, flags, &err);
+    if (err.empty() && rc != 0 && rc != -EAGAIN) {
+      err =
+          absl::StrFormat("sending %s while the reader drains: %s", Name(seq.Nth(at.i)), Errno(rc));
+    }
+  }
+  flags.Raise(kDone);
+  return err;
+}
+
+// The reader: drains the full channel with receives of 0 (six), one time
+// unit and the deliver bound, in turn, until the writer is done and what it
+// owes has come.
+std::string Drain(End& end, const Capabilities& c, Endless& seq, SharedFlags& flags,
+                  const Waits& waits, int unit_ms, const Deadline& deadline) {
+  if (!flags.WaitFor(kFull, deadline)) return "the writer never filled the channel";
+  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  const bool stream = c.framing == Framing::kStream;
+  // Mostly without blocking (what finds half a frame), then a time unit,
+  // then (lossy: nothing is owed) the deliver bound.
+  const int longest = c.reliable ? waits.deliver_ms : unit_ms;
+  const int timeouts[] = {0, 0, 0, 0, 0, 0, unit_ms, longest};
+  for (uint64_t k = 0;; ++k) {
+    const bool done = flags.IsRaised(kDone);
+    const uint64_t owed = !c.reliable ? 0
+                          : stream    ? flags.Counter(kSentBytes).load()
+                                      : flags.Counter(kSent).load();
+    // Once all that is owed came, one quiet receive: nothing more (a
+    // repeated part of a refused send) may come.
+    const bool all_in = done && seq.received() >= owed;
+    const int timeout = all_in ? unit_ms : timeouts[k % std::size(timeouts)];
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, timeout);
+    if (rc == 0) {
+      std::string e = seq.On(std::span(buf).first(n), flags.Counter(kSent), false);
+      if (!e.empty()) return e;
+      continue;
+    }
+    // The writer raises kDone before it closes: END after that is the end.
+    if (rc == kEnd && flags.IsRaised(kDone)) break;
+    if (rc == kEnd) {
+      return absl::StrFormat("end of stream while the writer was still sending (%d %s received)",
+                             seq.received(), stream ? "bytes" : "messages");
+    }
+    if (rc != -EAGAIN && rc != -ETIMEDOUT) {
+      return absl::StrFormat("receive (timeout %d ms) gave %s", timeout, Errno(rc));
+    }
+    if (all_in) break;
+    if (timeout == waits.deliver_ms && seq.received() < owed) {
+      return absl::StrFormat(
+          "a receive of %d ms gave %s with %d of the %d %s sent still to come: lost, or a "
+          "refused send that moved part of its data",
+          timeout, Errno(rc), owed - seq.received(), owed, stream ? "bytes" : "messages");
+    }
+  }
+  const uint64_t sent = flags.Counter(kSent), bytes = flags.Counter(kSentBytes);
+  return seq.Covers(sent, bytes, "in all");
+}
+
+class FullProperty final : public GenericProperty {
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    return Needs(c.model != ModelClass::kCounter,
+                 "model=counter (a counter refuses only near 2^64)");
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    const Capabilities c = t.caps();
+    return rc::gen::exec([c] {
+      // A large message first, so that the fill takes few sends.
+      const uint64_t big = c.max_message > 0 ? std::min<uint64_t>(c.max_message, 65536) : 65536;
+      std::vector<Step> steps = {Step::Send(1, big, 0)};
+      auto sizes = *rc::gen::resize(3, rc::gen::container<std::vector<uint64_t>>(EdgeSize(c)));
+      for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i + 1));
+      return steps;
+    });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const Capabilities& c = t.caps();
+    std::vector<uint64_t> sizes;
+    for (const Sent& m : SendsOf(s, 1)) sizes.push_back(m.size);
+    Endless seq(c, sizes);
+    const Waits waits = Waits::For(env);
+    const int unit_ms =
+        std::max<int>(1, static_cast<int>(absl::ToInt64Milliseconds(env.time_unit)));
+    SharedFlags flags;
+    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   return Fill(*end, c, seq, flags, waits, unit_ms);
+                 }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   return Drain(*end, c, seq, flags, waits, unit_ms, deadline);
+                 }};
+    return RunActors(t, env, {writer, reader});
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(FullProperty, "G-FULL", {.examples = 30});
+
+}  // namespace
+}  // namespace ipcspec::props
