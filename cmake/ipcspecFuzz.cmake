@@ -1,12 +1,14 @@
 # ipcspec_add_fuzz_target(<plugin target> [NAME fuzz_name] [SECONDS n])
 #
 # Builds a libFuzzer binary for a transport plugin: <NAME> (default
-# fuzz_<target>) loads the plugin <target> builds and fuzzes it in process
-# with every scenario its declared capabilities allow (sends, receives,
-# bounded waits and a close, in any order), checking each step against
-# ipcspec's reference models, the way the in-tree fuzz_plugin does. The
-# plugin is compiled with -fsanitize=fuzzer-no-link,address,undefined so
-# libFuzzer sees its edges and its memory errors.
+# fuzz_<target>) loads <NAME>_plugin, a copy of the plugin <target> builds
+# (its sources and settings) compiled with
+# -fsanitize=fuzzer-no-link,address,undefined so libFuzzer sees its edges
+# and its memory errors, and fuzzes it in process with every scenario its
+# declared capabilities allow (sends, receives, bounded waits and a close,
+# in any order), checking each step against ipcspec's reference models, the
+# way the in-tree fuzz_plugin does. <target> itself stays a plain build,
+# which `ipcspec run` and `ipcspec replay` load.
 #
 #   find_package(ipcspec REQUIRED)
 #   add_library(mine MODULE mine.c)
@@ -18,8 +20,8 @@
 #
 # run_<NAME> fuzzes from a scratch copy of ipcspec's seed corpus (installed
 # with the package) for SECONDS (default 60) and leaves a crash in
-# <binary dir>/fuzz-artifacts/plugin/; `ipcspec replay --plugin=<the .so>
-# <crash file>` prints it as readable steps. The binary also runs by hand:
+# <binary dir>/fuzz-artifacts/plugin/; `ipcspec replay --plugin=<target's
+# .so> <crash file>` prints it as readable steps. The binary also runs by hand:
 # `<NAME> <corpus dir> [libFuzzer flags]` (IPCSPEC_PLUGIN=<path> fuzzes
 # another build of the plugin).
 #
@@ -49,18 +51,43 @@ function(ipcspec_add_fuzz_target target)
   set(share "${IPCSPEC_FUZZ_SHARE_DIR}")
   set(sanitizers -fsanitize=address,undefined -fno-sanitize-recover=undefined
                  -fno-omit-frame-pointer)
-  target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link ${sanitizers} -g)
-  target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  # An instrumented copy of the plugin, <NAME>_plugin, from the target's own
+  # sources and settings: the target itself stays a plain build, which
+  # `ipcspec run`, `ipcspec replay` and ipcspec_discover_tests load (an
+  # instrumented one needs libFuzzer's symbols, which only the fuzzer has).
+  get_target_property(sources ${target} SOURCES)
+  get_target_property(source_dir ${target} SOURCE_DIR)
+  set(absolute_sources)
+  foreach(source IN LISTS sources)
+    if(IS_ABSOLUTE "${source}" OR source MATCHES "^\\$<")
+      list(APPEND absolute_sources "${source}")
+    else()
+      list(APPEND absolute_sources "${source_dir}/${source}")
+    endif()
+  endforeach()
+  set(copy ${arg_NAME}_plugin)
+  add_library(${copy} MODULE ${absolute_sources})
+  foreach(property INCLUDE_DIRECTORIES COMPILE_DEFINITIONS COMPILE_OPTIONS LINK_LIBRARIES
+                   LINK_OPTIONS C_STANDARD C_STANDARD_REQUIRED C_EXTENSIONS CXX_STANDARD
+                   CXX_STANDARD_REQUIRED CXX_EXTENSIONS C_VISIBILITY_PRESET
+                   CXX_VISIBILITY_PRESET)
+    get_target_property(value ${target} ${property})
+    if(value)
+      set_target_properties(${copy} PROPERTIES ${property} "${value}")
+    endif()
+  endforeach()
+  target_compile_options(${copy} PRIVATE -fsanitize=fuzzer-no-link ${sanitizers} -g)
+  target_link_options(${copy} PRIVATE -fsanitize=address,undefined)
 
   add_executable(${arg_NAME} "${share}/fuzz_plugin_main.c")
   target_compile_definitions(${arg_NAME} PRIVATE
-                             IPCSPEC_FUZZ_DEFAULT_PLUGIN="$<TARGET_FILE:${target}>")
+                             IPCSPEC_FUZZ_DEFAULT_PLUGIN="$<TARGET_FILE:${copy}>")
   target_compile_options(${arg_NAME} PRIVATE ${sanitizers} -g)
   target_link_options(${arg_NAME} PRIVATE -fsanitize=fuzzer ${sanitizers})
   target_link_libraries(${arg_NAME} PRIVATE ipcspec::fuzzing)
   # The glue is C; libFuzzer brings the C++ runtime the library needs.
   set_target_properties(${arg_NAME} PROPERTIES LINKER_LANGUAGE C)
-  add_dependencies(${arg_NAME} ${target})
+  add_dependencies(${arg_NAME} ${copy})
 
   set(work "${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}-corpus")
   set(artifacts "${CMAKE_CURRENT_BINARY_DIR}/fuzz-artifacts/plugin/")
