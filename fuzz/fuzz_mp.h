@@ -19,7 +19,8 @@
 //   Scenario s = DecodeMultiProcess(*transport, bytes);   // fuzz/fuzz_decode.h
 //   Verdict v = ExecuteMultiProcess(*transport, s, env);  // in a case process
 //   // "reader: step 9: reader receives into 4096 bytes: message 3 of writer 1
-//   //  (100 bytes, sent) is missing: message 4 of writer 1 arrived first"
+//   //  (100 bytes, sent), got message 4 of writer 1 first: message 3 of writer 1 is
+//   //  lost, or the two are reordered"
 //
 // Steps: kSend / kTrySend by writer w (actor 1 or 2; message numbers are
 // each writer's own order), kRecv / kTryRecv by the reader (actor 0; size

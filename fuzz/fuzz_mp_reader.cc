@@ -231,7 +231,8 @@ std::string MpReader::Mismatch(std::span<const std::byte> got) const {
       if (got.size() != script_.sends[w][j].size || !Matches(w, j, 0, got)) continue;
       if (j < next_[w]) return absl::StrFormat("%s, got %s a second time", expected, Name(w, j));
       if (k && j > *k) {
-        return absl::StrFormat("%s, got %s: %s is missing", expected, Name(w, j), Name(w, *k));
+        return absl::StrFormat("%s, got %s first: %s is lost, or the two are reordered", expected,
+                               Name(w, j), Name(w, *k));
       }
       return absl::StrFormat("%s, got %s, whose send was refused", expected, Name(w, j));
     }

@@ -99,7 +99,7 @@ TEST_F(MultiProcessTest, DroppedMessageIsNamed) {
   CaseResult r = RunCase("broken_drop4096", {Send(1, 4096, 0), Send(1, 100, 1), Recv()});
   EXPECT_EQ(r.outcome, Outcome::kFail);
   // Message 1 arrives instead, or (a starved writer) nothing does in time.
-  EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 1: message 0 is missing"),
+  EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 1 first: message 0 is lost"),
                                HasSubstr("owed message 0 (4096 bytes, sent)")));
 }
 
@@ -109,7 +109,7 @@ TEST_F(MultiProcessTest, SwappedMessagesAreNamed) {
   for (int i = 0; i < 7; ++i) steps.push_back(Recv());
   CaseResult r = RunCase("broken_swap45", steps);
   EXPECT_EQ(r.outcome, Outcome::kFail);
-  EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 5: message 4 is missing"),
+  EXPECT_THAT(r.message, AnyOf(HasSubstr("got message 5 first: message 4 is lost"),
                                HasSubstr("owed message 4 (10 bytes, sent)")));
 }
 
@@ -151,7 +151,7 @@ TEST_F(MultiProcessTest, SendReportedTakenButLostIsCaught) {
   std::vector<Step> steps;
   for (uint64_t k = 0; k < 300; ++k) steps.push_back(TrySend(1, 8, k));
   EXPECT_THAT(FailsWithin(10, "broken_lose_on_eagain", steps),
-              AnyOf(HasSubstr("is missing"), HasSubstr("bytes, sent)")));
+              AnyOf(HasSubstr("is lost"), HasSubstr("bytes, sent)")));
 }
 
 // A blocking send that never returns: once a bounded receive brought

@@ -183,6 +183,14 @@ int ReplayCommand(std::span<char* const> args) {
             << "\n";
   for (const std::string& l : r.leaks) std::cout << "left behind: " << l << "\n";
   if (!r.output.empty()) std::cout << "case output:\n" << r.output << "\n";
+  if (input.target != nullptr && r.outcome == Outcome::kPass) {
+    // A crash file that passes on its own: what the fuzzer saw depended on
+    // more than this input.
+    std::cout << "note: this input passes on its own, in a fresh process. If the fuzzer "
+                 "reported it, its failure depended on state an earlier input left in the "
+                 "fuzzing process (a static in the plugin, a count that only grows), on timing, "
+                 "or on a memory error only a sanitizer build of the plugin sees.\n";
+  }
   if (f.Has("shrink") && IsFailure(r.outcome)) Shrink(s, f.Get("shrink"), runner);
   return r.outcome == Outcome::kPass || r.outcome == Outcome::kUnsupported ? 0 : 1;
 }

@@ -31,6 +31,14 @@ std::string Endless::OnMessage(std::span<const std::byte> got, uint64_t sent, bo
     }
     if (c_.reliable) break;
   }
+  // Another whole message of the sequence is no tear: say which.
+  for (uint64_t j = 0; j < limit; ++j) {
+    if (j == next_ || !IsPayload(got, Nth(j))) continue;
+    return j > next_ ? absl::StrFormat("%s arrived where %s was due (lost, or the two reordered)",
+                                       Name(Nth(j)), Name(Nth(next_)))
+                     : absl::StrFormat("%s arrived again where %s was due (a duplicate)",
+                                       Name(Nth(j)), Name(Nth(next_)));
+  }
   return absl::StrFormat("%s arrived as %d bytes that do not match%s", Name(Nth(next_)), got.size(),
                          torn);
 }
