@@ -21,7 +21,10 @@
 // open until then), and before the reader reads. What the others sent is
 // then in the channel when it opens: a transport whose writer's open sets
 // the ring or queue up afresh wipes it, which no test where all open first
-// can see.
+// can see. Or, in half of those examples, once the reader has received a
+// message of the others: a reader that accepts (or maps, or registers)
+// writers only before its first receive never hears the late one, and may
+// report END while it is still open.
 //
 // Another puts the channel under pressure, in a third of the examples:
 // four writers send messages at the atomic limit or one byte under it, by
@@ -59,6 +62,21 @@ std::string SendWhole(End& end, const std::vector<Sent>& msgs, const Capabilitie
   return "";
 }
 
+// The reader's first receive, checked as Traffic checks the rest (a lossy
+// transport may have lost every message so far: then nothing).
+std::string FirstMessage(End& end, const Capabilities& c, Traffic& traffic) {
+  const bool stream = c.framing == Framing::kStream;
+  std::vector<std::byte> buf(stream ? 65536 : RecvBufferSize(c));
+  size_t n = 0;
+  const int rc = end.Recv(buf, &n, traffic.waits().deliver_ms);
+  if (rc == 0) {
+    const std::span<const std::byte> got(buf.data(), n);
+    return stream ? traffic.expectation().OnBytes(got) : traffic.expectation().OnMessage(got);
+  }
+  if (!c.reliable && (rc == -ETIMEDOUT || rc == -EAGAIN)) return "";
+  return absl::StrCat("the first receive, before the last writer opened: ", Errno(rc));
+}
+
 class MultiWriterProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
@@ -70,8 +88,9 @@ class MultiWriterProperty final : public GenericProperty {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
       const auto writers = *rc::gen::inRange<uint32_t>(2, 5);
-      std::vector<Step> steps = {writers_.Step(writers),
-                                 late_writer_.Step(*rc::gen::arbitrary<bool>())};
+      const bool late = *rc::gen::arbitrary<bool>();
+      std::vector<Step> steps = {writers_.Step(writers), late_writer_.Step(late)};
+      if (late && *rc::gen::arbitrary<bool>()) steps.push_back(after_read_.Step(true));
       if (*OneInThree()) {  // each writer's messages are the parameter's
         // Four writers, so that several wait for room together whenever
         // it comes back.
@@ -105,7 +124,11 @@ class MultiWriterProperty final : public GenericProperty {
     // open and the reader does not read until then); flag w: writer w has
     // begun to send.
     const bool late = writers > 1 && late_writer_.Of(s);
-    SharedFlags marks(1 + writers);
+    uint64_t others_send = 0;  // messages of the writers who open first
+    for (uint32_t w = 1; w < writers; ++w) others_send += per[w - 1].size();
+    // Flag writers + 1: the reader received its first message.
+    const bool after_read = late && pressure == 0 && after_read_.Of(s) && others_send > 0;
+    SharedFlags marks(2 + writers);
     ActorPids pids(writers);  // for the reader under pressure
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
@@ -122,13 +145,23 @@ class MultiWriterProperty final : public GenericProperty {
            }});
     }
     if (late) {
-      actors.back().before_open = [&marks, writers](const ActorPids& others, const Deadline& d) {
+      actors.back().before_open = [&marks, writers, after_read](const ActorPids& others,
+                                                                const Deadline& d) {
+        if (after_read) {
+          marks.WaitFor(writers + 1, d);
+          return;
+        }
         for (uint32_t w = 1; w < writers; ++w) {
           if (marks.WaitFor(w, d)) others.AwaitAsleep(w - 1, d);
         }
       };
     }
     actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                        if (after_read) {
+                          std::string e = FirstMessage(*end, c, traffic);
+                          marks.Raise(writers + 1);
+                          if (!e.empty()) return e;
+                        }
                         if (late) marks.WaitFor(0, deadline);
                         // Under pressure: once every writer is asleep or done.
                         for (uint32_t w = 1; pressure > 0 && w <= writers; ++w) {
@@ -162,6 +195,8 @@ class MultiWriterProperty final : public GenericProperty {
   const Param<uint32_t> writers_{this, 0, "%s writers send at once", 2};
   const YesNoParam late_writer_{
       this, 1, "the last writer opens its end only once the others are asleep or done: %s", false};
+  const YesNoParam after_read_{
+      this, 3, "the late writer opens only once the reader has received a message: %s", false};
   const Param<uint64_t> pressure_{
       this, 2,
       "under pressure: each writer sends %s messages at the atomic limit and a byte under it, by "

@@ -51,6 +51,9 @@ class BrokenEnd : public End {
   BrokenEnd(std::unique_ptr<End> inner, Role role, Bug bug,
             std::atomic<int>* asleep_writers = nullptr)
       : inner_(std::move(inner)), role_(role), bug_(bug), asleep_writers_(asleep_writers) {
+    // kLateWriterUnheard: the page's second word says the reader received.
+    unheard_ = bug == Bug::kLateWriterUnheard && role == Role::kWriter &&
+               asleep_writers != nullptr && asleep_writers[1].load() != 0;
     BrokenEnd*& kept = g_static_end[static_cast<int>(role)];
     if ((bug == Bug::kStaticWriter && role == Role::kWriter && kept == nullptr) ||
         (bug == Bug::kStaticReader && role == Role::kReader)) {
@@ -178,6 +181,11 @@ class BrokenEnd : public End {
   // The bugs of a send into a full channel or after the reader closed.
   bool SendAtTheEdge(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
     switch (bug_) {
+      case Bug::kLateWriterUnheard:
+        if (!unheard_) return false;
+        *sent = buf.size();  // the bug: into a connection nobody accepted
+        *rc = 0;
+        return true;
       case Bug::kSigpipeBlockedOnEpipe:
         *rc = inner_->Send(buf, sent, timeout_ms);
         if (*rc == -EPIPE) {
@@ -309,6 +317,8 @@ class BrokenEnd : public End {
     switch (bug_) {
       case Bug::kWakeFirstSleepers:
         return RecvAmongSleepers(buf, received, timeout_ms);
+      case Bug::kLateWriterUnheard:
+        return RecvNotingHeard(buf, received, timeout_ms);
       case Bug::kWriterEndCuts:
         if (role_ != Role::kWriter) return inner_->Recv(buf, received, timeout_ms);
         return RecvCut(buf, received, timeout_ms);
@@ -376,6 +386,14 @@ class BrokenEnd : public End {
   }
 
  private:
+  // kLateWriterUnheard: a receive notes that the reader has received (a
+  // writer that opens from then on is never accepted).
+  int RecvNotingHeard(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    const int rc = inner_->Recv(buf, received, timeout_ms);
+    if (rc == 0) asleep_writers_[1].store(1);
+    return rc;
+  }
+
   // kWakeOneWriter: the first writer to sleep in a send is woken; one that
   // sleeps while another does is not: it sleeps out its bound, then looks
   // once more.
@@ -440,6 +458,7 @@ class BrokenEnd : public End {
   uint64_t sends_ = 0;
   uint64_t lost_after_close_ = 0;
   std::vector<std::byte> held_;
+  bool unheard_ = false;              // kLateWriterUnheard: opened after the reader received
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
                                       // shared page
 };
@@ -447,9 +466,13 @@ class BrokenEnd : public End {
 class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
-    if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter) {
+    if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
+        bug == Bug::kLateWriterUnheard) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-      if (page != MAP_FAILED) asleep_writers_ = new (page) std::atomic<int>(0);
+      if (page != MAP_FAILED) {
+        asleep_writers_ = new (page) std::atomic<int>(0);
+        new (asleep_writers_ + 1) std::atomic<int>(0);  // kLateWriterUnheard: the reader received
+      }
     }
     if (bug == Bug::kThreadPerChannel) {
       // The bug: nothing tells it to stop, nothing joins it.
@@ -611,6 +634,7 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_wake_one_writer", "pipe", Bug::kWakeOneWriter, "G-WAKEUP"},
       // No declared capacity: only a fill until refused reaches the edge.
       {"broken_partial_then_eagain", "unix_stream", Bug::kPartialThenEagain, "G-FULL"},
+      {"broken_late_writer_unheard", "posix_shm", Bug::kLateWriterUnheard, "G-MULTI-WRITER"},
       {"broken_wake_one_writer_mq", "posix_mq", Bug::kWakeOneWriter, "G-WAKEUP"},
       {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
       {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},

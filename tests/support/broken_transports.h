@@ -103,6 +103,8 @@ enum class Bug {
                            // receives before it, the reader's receive sleeps out its bound
   kSigpipeBlockedOnEpipe,  // a send that meets the closed reader (-EPIPE) leaves SIGPIPE
                            // blocked: its early return skips the restore of the mask
+  kLateWriterUnheard,      // the reader hears only writers that opened before its first
+                           // receive (it accepts connections once): a later one's sends vanish
   kPartialThenEagain,      // a non-blocking send that fits only in part reports -EAGAIN and
                            // nothing sent, though part went in (the caller sends it again)
   kWakeOneWriter,          // a drain wakes one writer (a condition signalled, not broadcast):
