@@ -121,6 +121,12 @@ TEST_F(CliTest, UsageErrorsExitTwoWithAOneLineMessage) {
                   {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=5"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.out, HasSubstr("bad sharding environment"));
+  EXPECT_THAT(r.out, HasSubstr("need 0 <= index < total"));
+  // The message names the rule broken.
+  r = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER"},
+              {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=one"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.out, HasSubstr("both must be whole numbers"));
 }
 
 TEST_F(CliTest, ReplayOfGarbageIsAClearError) {

@@ -87,10 +87,16 @@ Shard ShardFromEnv(bool touch_status_file) {
   if (total == nullptr && index == nullptr) return s;
   if (total == nullptr || index == nullptr || !absl::SimpleAtoi(total, &s.total) ||
       !absl::SimpleAtoi(index, &s.index) || s.total < 1 || s.index < 0 || s.index >= s.total) {
-    throw UsageError{absl::StrFormat(
-        "bad sharding environment: GTEST_TOTAL_SHARDS=%s GTEST_SHARD_INDEX=%s (need 0 <= index < "
-        "total)",
-        total ? total : "(unset)", index ? index : "(unset)")};
+    // Say which rule is broken: a variable unset, not a whole number, or
+    // out of range.
+    const bool numbers = total != nullptr && index != nullptr &&
+                         absl::SimpleAtoi(total, &s.total) && absl::SimpleAtoi(index, &s.index);
+    throw UsageError{
+        absl::StrFormat("bad sharding environment: GTEST_TOTAL_SHARDS=%s GTEST_SHARD_INDEX=%s (%s)",
+                        total ? total : "(unset)", index ? index : "(unset)",
+                        total == nullptr || index == nullptr ? "set both, or neither"
+                        : !numbers                           ? "both must be whole numbers"
+                                                             : "need 0 <= index < total")};
   }
   const char* status = std::getenv("GTEST_SHARD_STATUS_FILE");
   if (touch_status_file && status != nullptr && *status != '\0') {
