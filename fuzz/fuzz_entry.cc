@@ -1,5 +1,9 @@
 #include "fuzz/fuzz_entry.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +63,53 @@ std::string BesideBinary(const std::string& file) {
   return exe.substr(0, exe.rfind('/') + 1) + file;
 }
 
+// create() and destroy() once, in a child process bounded by 10 s: a
+// plugin that cannot make a channel here (it fails, crashes or hangs in
+// create()) is a set-up error (exit 2), not a crash of every input.
+absl::Status ProbeCreate(const Transport& t) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return absl::OkStatus();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return absl::OkStatus();
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(FuzzScratchDir());
+    const std::string why = ch.ok() ? "" : std::string(ch.status().message());
+    if (ch.ok()) (void)(*ch)->Destroy();
+    (void)!::write(fds[1], why.data(), why.size());
+    ::_exit(ch.ok() ? 0 : 1);
+  }
+  ::close(fds[1]);
+  struct pollfd p = {fds[0], POLLIN, 0};
+  char buf[512];
+  ssize_t n = 0;
+  const bool answered = ::poll(&p, 1, 10000) == 1;
+  if (answered) n = ::read(fds[0], buf, sizeof buf);
+  ::close(fds[0]);
+  if (!answered) ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string what = absl::StrCat("transport ", std::string(t.name()), ": ");
+  if (!answered) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, "create() did not return within 10 s: nothing to fuzz"));
+  }
+  if (WIFSIGNALED(status)) {
+    return absl::FailedPreconditionError(absl::StrCat(what, "create() was killed by signal ",
+                                                      WTERMSIG(status), ": nothing to fuzz"));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, "create() failed (", std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))),
+        "): nothing to fuzz"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> LoadFuzzedPlugin(const std::string& default_plugin) {
   const char* env = std::getenv("IPCSPEC_PLUGIN");
   const std::string path = env != nullptr && *env != '\0' ? env : BesideBinary(default_plugin);
@@ -69,6 +120,7 @@ absl::StatusOr<std::string> LoadFuzzedPlugin(const std::string& default_plugin) 
   std::string name;
   if (absl::Status s = LoadPlugin(path, &name); !s.ok()) return s;
   const Transport* t = TransportRegistry::Global().Find(name);
+  if (absl::Status probe = ProbeCreate(*t); !probe.ok()) return probe;
   if (std::string why = InProcessUnfit(*t); !why.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "plugin %s (transport %s): nothing to fuzz, its capabilities leave no reference model "

@@ -4,6 +4,9 @@
 // seed corpus, and `ipcspec replay --plugin=...` prints the crash as
 // readable steps. (The fuzz build shows the same with libFuzzer:
 // ci/fuzz-finds.)
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,6 +37,32 @@ TEST(FuzzPluginTest, BadPluginIsAnError) {
   ::unsetenv("IPCSPEC_PLUGIN");
   ASSERT_FALSE(init.ok());
   EXPECT_THAT(init.status().message(), HasSubstr("cannot load it as a shared object"));
+}
+
+// A plugin whose create() crashes is a set-up error at start (exit 2 from
+// the fuzz target), not a crash reported for every input. In a child
+// process, so that this one does not keep the plugin loaded.
+TEST(FuzzPluginTest, PluginWhoseCreateCrashesIsASetUpError) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::setenv("IPCSPEC_PLUGIN", IPCSPEC_PLUGIN_CRASH_IN_CREATE, 1);
+    absl::StatusOr<std::string> init = InitFuzzTarget("plugin");
+    const std::string said = init.ok() ? "ok" : std::string(init.status().message());
+    (void)!::write(fds[1], said.data(), said.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) said.append(buf, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_THAT(said, HasSubstr("create() was killed by signal 11: nothing to fuzz"));
 }
 
 // Runs last in this binary: it loads the broken plugin for good.
