@@ -103,9 +103,15 @@ absl::Status ProbeCreate(const Transport& t) {
                                                       WTERMSIG(status), ": nothing to fuzz"));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    // No message: the process ended in create() (a sanitizer's report of a
+    // crash there exits with 1).
+    const std::string why(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
     return absl::FailedPreconditionError(absl::StrCat(
-        what, "create() failed (", std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))),
-        "): nothing to fuzz"));
+        what,
+        why.empty()
+            ? absl::StrCat("create() ended its process (exit status ", WEXITSTATUS(status), ")")
+            : absl::StrCat("create() failed (", why, ")"),
+        ": nothing to fuzz"));
   }
   return absl::OkStatus();
 }
