@@ -220,16 +220,18 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", "fork server");
   if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(0);
+    // First: the parent's death, even before the server has set up, is a
+    // SIGTERM it handles, ending its loop (the requests end) and removing
+    // the root the parent made (a SIGKILL here left it in TMPDIR).
+    internal::EndWhenOrphaned(parent);
     req_w.reset();
     resp_r.reset();
     // Nor the other servers' ends: a server that held one would keep it
     // from seeing its requests end.
     for (int fd : LiveServerEnds()) ::close(fd);
-    // Once: the namespaces every case of this server runs in.
+    // Once: the namespaces every case of this server runs in (the SIGTERM
+    // handler stays).
     EnterLastingIsolation(options, root);
-    internal::EndWhenOrphaned(parent);
     // The next case is forked while the client reads the last result.
     std::unique_ptr<PendingCase> next = ForkAhead(options);
     std::string request;

@@ -147,12 +147,12 @@ void RemoveRoot(const std::string& root) {
   (void)::rmdir(root.c_str());
 }
 
-void ResetSignals() {
+void ResetSignals(int keep) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int s = 1; s < NSIG; ++s) {
-    if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
+    if (s != SIGKILL && s != SIGSTOP && s != keep) ::signal(s, SIG_DFL);
   }
 }
 
@@ -192,7 +192,9 @@ std::vector<OwnedObject> PrivateObjects(const IsolationFacts& facts) {
 IsolationFacts EnterLastingIsolation(const SandboxOptions& options, const std::string& root) {
   internal::Lasting& l = internal::g_lasting;
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  internal::ResetSignals();
+  // The SIGTERM handler EndWhenOrphaned installed first thing stays: the
+  // parent's death during the set-up still removes the root.
+  internal::ResetSignals(SIGTERM);
   l.signals_clean = true;
   sigset_t chld;
   sigemptyset(&chld);

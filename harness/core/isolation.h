@@ -64,8 +64,9 @@ void EndWhenOrphaned(pid_t parent);
 // then empty.
 void RemoveRoot(const std::string& root);
 
-// Default dispositions and an empty mask for every signal.
-void ResetSignals();
+// Default dispositions and an empty mask for every signal but `keep`'s
+// disposition (a fork server keeps its SIGTERM handler, EndWhenOrphaned).
+void ResetSignals(int keep = 0);
 
 }  // namespace ipcspec::internal
 
