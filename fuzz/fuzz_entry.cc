@@ -1,9 +1,5 @@
 #include "fuzz/fuzz_entry.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,57 +59,35 @@ std::string BesideBinary(const std::string& file) {
   return exe.substr(0, exe.rfind('/') + 1) + file;
 }
 
-// create() and destroy() once, in a child process bounded by 10 s: a
-// plugin that cannot make a channel here (it fails, crashes or hangs in
-// create()) is a set-up error (exit 2), not a crash of every input.
+// create() and destroy() once, in a sandboxed child bounded by 10 s (as
+// LoadPlugin probes the entry point): a plugin that cannot make a channel
+// here (it fails, crashes or hangs in create()) is a set-up error (exit 2),
+// not a crash of every input.
 absl::Status ProbeCreate(const Transport& t) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return absl::OkStatus();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return absl::OkStatus();
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
+  SandboxOptions probe;
+  probe.timeout = absl::Seconds(10);
+  probe.private_ipc = false;
+  probe.drop_privileges = false;
+  const CaseResult r = RunCase(probe, [&](const CaseEnv&) {
     absl::StatusOr<std::unique_ptr<Channel>> ch = t.Create(FuzzScratchDir());
-    const std::string why = ch.ok() ? "" : std::string(ch.status().message());
-    if (ch.ok()) (void)(*ch)->Destroy();
-    (void)!::write(fds[1], why.data(), why.size());
-    ::_exit(ch.ok() ? 0 : 1);
+    if (!ch.ok()) return Verdict::Fail(std::string(ch.status().message()));
+    (void)(*ch)->Destroy();
+    return Verdict::Pass();
+  });
+  std::string why;
+  if (r.outcome == Outcome::kCrashed && r.signal != 0) {
+    why = absl::StrCat("create() was killed by signal ", r.signal);
+  } else if (r.outcome == Outcome::kCrashed) {
+    // A sanitizer's report of a crash there ends the process with 1.
+    why = absl::StrCat("create() ended its process (", r.message, ")");
+  } else if (r.outcome == Outcome::kTimeout) {
+    why = "create() did not return within 10 s";
+  } else if (r.outcome == Outcome::kFail || r.outcome == Outcome::kBroken) {
+    why = absl::StrCat("create() failed (", r.message, ")");
   }
-  ::close(fds[1]);
-  struct pollfd p = {fds[0], POLLIN, 0};
-  char buf[512];
-  ssize_t n = 0;
-  const bool answered = ::poll(&p, 1, 10000) == 1;
-  if (answered) n = ::read(fds[0], buf, sizeof buf);
-  ::close(fds[0]);
-  if (!answered) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  const std::string what = absl::StrCat("transport ", std::string(t.name()), ": ");
-  if (!answered) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, "create() did not return within 10 s: nothing to fuzz"));
-  }
-  if (WIFSIGNALED(status)) {
-    return absl::FailedPreconditionError(absl::StrCat(what, "create() was killed by signal ",
-                                                      WTERMSIG(status), ": nothing to fuzz"));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    // No message: the process ended in create() (a sanitizer's report of a
-    // crash there exits with 1).
-    const std::string why(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
-    return absl::FailedPreconditionError(absl::StrCat(
-        what,
-        why.empty()
-            ? absl::StrCat("create() ended its process (exit status ", WEXITSTATUS(status), ")")
-            : absl::StrCat("create() failed (", why, ")"),
-        ": nothing to fuzz"));
-  }
-  return absl::OkStatus();
+  if (why.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("transport ", std::string(t.name()), ": ", why, ": nothing to fuzz"));
 }
 
 absl::StatusOr<std::string> LoadFuzzedPlugin(const std::string& default_plugin) {

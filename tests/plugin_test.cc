@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/scenario.h"
 #include "nlohmann/json.hpp"
 
@@ -508,18 +509,10 @@ TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
 namespace ipcspec {
 namespace {
 
-// Queues of System V owned by `uid` (ipcs -q, read from /proc/sysvipc/msg).
+// Queues of System V owned by `uid` (ipcs -q).
 int QueuesOf(uid_t uid) {
-  std::ifstream in("/proc/sysvipc/msg");
-  std::string line;
-  std::getline(in, line);  // the header
   int n = 0;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::vector<std::string> f;
-    for (std::string w; fields >> w;) f.push_back(w);
-    if (f.size() > 8 && f[8] == std::to_string(uid)) ++n;  // the owner's uid
-  }
+  for (const SysvObject& q : ListSysv('q')) n += q.uid == uid;
   return n;
 }
 

@@ -318,20 +318,37 @@ uint64_t TwoSendSize(const Capabilities& c) {
   return std::min(size, c.capacity / (c.overhead == Overhead::kNone ? 2 : 4));
 }
 
-// Fills the channel with non-blocking sends of `data` until it refuses one,
-// then starts round r. False (with *err, "" if no failure) when it never
-// refuses, which is G-BACKPRESSURE's business, not this one's: the round is
-// then played out without a call to judge.
-bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, Exchange& x, int r,
-          std::string* err) {
-  // Far more sends than the declared bounds hold, so a channel that never
-  // refuses is known for one.
+// Non-blocking sends of `data` until one is refused: -EAGAIN, or 0 when the
+// channel took far more than its declared bounds (G-BACKPRESSURE's
+// business), or the error.
+int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data) {
   const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
   int rc = 0;
   for (uint64_t k = 0; k < most && rc == 0; ++k) {
     size_t n = 0;
     rc = end.Send(data, &n, 0);
   }
+  return rc;
+}
+
+// Non-blocking receives until one would block: its result (-EAGAIN), or
+// the error that came first.
+int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf) {
+  int rc = 0;
+  for (uint64_t k = 0; k < 4 * (c.capacity + c.max_queued) + 64 && rc == 0; ++k) {
+    size_t n = 0;
+    rc = end.Recv(buf, &n, 0);
+  }
+  return rc;
+}
+
+// Fills the channel with non-blocking sends of `data` until it refuses one,
+// then starts round r. False (with *err, "" if no failure) when it never
+// refuses, which is G-BACKPRESSURE's business, not this one's: the round is
+// then played out without a call to judge.
+bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, Exchange& x, int r,
+          std::string* err) {
+  const int rc = FillWith(end, c, data);
   x.Go(r);
   if (rc == -EAGAIN) return true;
   x.LateUs(r, MonotonicNs());  // the other side acts and moves on
@@ -371,12 +388,7 @@ std::string WakeByDrain(End& end, const Capabilities& c, Exchange& x) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
   for (int r = 0; r < kRounds; ++r) {
     if (!x.AwaitSleeper(r)) return absl::StrFormat("round %d: the writer never began", r + 1);
-    int rc = 0;
-    const uint64_t most = 4 * (c.capacity + c.max_queued) + 64;
-    for (uint64_t k = 0; k < most && rc == 0; ++k) {
-      size_t n = 0;
-      rc = end.Recv(buf, &n, 0);
-    }
+    const int rc = DrainWithoutBlocking(end, c, buf);
     x.Woke(r);
     if (rc != -EAGAIN) {
       x.Again(r);
@@ -507,19 +519,6 @@ class Rooms {
   SharedFlags flags_;
 };
 
-// Non-blocking sends of `data` until one is refused: -EAGAIN, or 0 when the
-// channel took far more than its declared bounds (G-BACKPRESSURE's
-// business), or the error.
-int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data) {
-  const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
-  int rc = 0;
-  for (uint64_t k = 0; k < most && rc == 0; ++k) {
-    size_t n = 0;
-    rc = end.Send(data, &n, 0);
-  }
-  return rc;
-}
-
 // kRoomForTwo, writer w + 1: each round, writer 1 fills the channel; then
 // both sleep in a send until the reader's one drain, and note when it
 // returned. A channel that never fills is not judged.
@@ -564,14 +563,6 @@ std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w
 std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exchange& x,
                         const Deadline& deadline) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
-  const auto drain = [&] {
-    int rc = 0;
-    for (uint64_t k = 0; k < 4 * (c.capacity + c.max_queued) + 64 && rc == 0; ++k) {
-      size_t n = 0;
-      rc = end.Recv(buf, &n, 0);
-    }
-    return rc;
-  };
   Tally tally(x);
   for (int r = 0; r < kRounds; ++r) {
     for (size_t w = 0; w < 2; ++w) {
@@ -580,7 +571,7 @@ std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exc
       WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(x.bound_ms() / 2)));
     }
     const bool judged = rooms.Counter(Rooms::kNoFill).load() == 0;
-    const int rc = drain();
+    const int rc = DrainWithoutBlocking(end, c, buf);
     const int64_t drained = MonotonicNs();
     int64_t late = 0;
     for (size_t w = 0; w < 2; ++w) {
@@ -588,7 +579,7 @@ std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exc
       const auto at = static_cast<int64_t>(rooms.Counter(Rooms::kReturnedNs + w).load());
       late = std::max(late, std::max<int64_t>(at - drained, 0) / 1000);
     }
-    drain();
+    DrainWithoutBlocking(end, c, buf);
     std::string err;
     if (judged && rc != -EAGAIN) {
       err = absl::StrFormat("draining the channel without blocking: %s, not -EAGAIN", Errno(rc));
