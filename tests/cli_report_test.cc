@@ -182,11 +182,12 @@ TEST_F(CliReportTest, OutputClosedByItsReaderStopsTheRunWithItsReports) {
   EXPECT_EQ(ReadJson(json)["stopped_by"], "SIGPIPE");
 }
 
-// Starts a run under `prefix` with TMPDIR=`tmp`, SIGKILLs it once a pair has
-// finished, reaps it and every orphan it left (workers, fork servers,
+// Starts a run under `prefix` with TMPDIR=`tmp`, SIGKILLs it (with its
+// whole process group, as `timeout -s KILL` does, if `group`) once a pair
+// has finished, reaps it and every orphan it left (workers, fork servers,
 // cases), and returns what is left in `tmp`.
 std::vector<std::string> LeftAfterSigkill(const std::vector<std::string>& prefix,
-                                          const std::string& tmp) {
+                                          const std::string& tmp, bool group = false) {
   std::vector<std::string> left;
   // Orphans of the run come back to this process.
   EXPECT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
@@ -201,7 +202,7 @@ std::vector<std::string> LeftAfterSigkill(const std::vector<std::string>& prefix
   // A pair finished: the servers are serving.
   EXPECT_TRUE(ReadUntilPairsFinished(c.out, 1, &log)) << log;
   EXPECT_THAT(log, HasSubstr(" pass ")) << "the first pair did not pass";
-  EXPECT_EQ(::kill(c.pid, SIGKILL), 0);
+  EXPECT_EQ(::kill(group ? -c.pid : c.pid, SIGKILL), 0);
   ::fclose(c.out);
   int status = 0;
   EXPECT_EQ(::waitpid(c.pid, &status, 0), c.pid);
@@ -220,6 +221,17 @@ TEST_F(CliReportTest, SigkillOfTheRunLeavesNothingInTmpdir) {
   ASSERT_TRUE(std::filesystem::create_directory(tmp));
   ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);  // else the run goes to /tmp (next test)
   EXPECT_THAT(LeftAfterSigkill({}, tmp), ::testing::IsEmpty());
+}
+
+TEST_F(CliReportTest, SigkillOfTheRunsProcessGroupLeavesNothingInTmpdir) {
+  // `timeout -s KILL`: the fork servers are in groups of their own, outlive
+  // the run and its workers, and clean up as above.
+  const std::string tmp = dir_ + "/tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(tmp));
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  if (::access("/usr/bin/setsid", X_OK) != 0) GTEST_SKIP() << "no setsid";
+  // setsid makes the run a group leader, as timeout does
+  EXPECT_THAT(LeftAfterSigkill({"/usr/bin/setsid"}, tmp, /*group=*/true), ::testing::IsEmpty());
 }
 
 TEST_F(CliReportTest, CasesWithAUserOfTheirOwnReachTheirScratchWhateverTmpdirIs) {

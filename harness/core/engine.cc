@@ -192,20 +192,34 @@ ServerRoot ServerRoot::Make(const SandboxOptions& options) {
   const bool root = ::geteuid() == 0;
   r.path_ = MakeTempDirIn(root && options.drop_privileges ? SearchableTempRoot() : TempRoot(),
                           "ipcspec-ns", 0711);
+  struct stat st;
+  if (!r.path_.empty() && ::lstat(r.path_.c_str(), &st) == 0) {
+    r.dev_ = st.st_dev;
+    r.ino_ = st.st_ino;
+  }
   return r;
+}
+
+void ServerRoot::Remove() {
+  struct stat st;
+  if (!path_.empty() && ::lstat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+      st.st_dev == dev_ && st.st_ino == ino_) {
+    ::rmdir(path_.c_str());
+  }
+  path_.clear();
 }
 
 ServerRoot& ServerRoot::operator=(ServerRoot&& o) noexcept {
   if (this != &o) {
-    if (!path_.empty()) ::rmdir(path_.c_str());
+    Remove();
     path_ = std::exchange(o.path_, "");
+    dev_ = o.dev_;
+    ino_ = o.ino_;
   }
   return *this;
 }
 
-ServerRoot::~ServerRoot() {
-  if (!path_.empty()) ::rmdir(path_.c_str());
-}
+ServerRoot::~ServerRoot() { Remove(); }
 
 absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptions& options,
                                                               const ServerRoot* given) {
@@ -224,6 +238,10 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
     // SIGTERM it handles, ending its loop (the requests end) and removing
     // the root the parent made (a SIGKILL here left it in TMPDIR).
     internal::EndWhenOrphaned(parent);
+    // Out of the run's process group: a SIGKILL to the whole group
+    // (`timeout -s KILL`) ends the run, whose death then reaches this
+    // process as SIGTERM, and it cleans up.
+    ::setpgid(0, 0);
     req_w.reset();
     resp_r.reset();
     // Nor the other servers' ends: a server that held one would keep it
@@ -242,7 +260,10 @@ absl::StatusOr<std::unique_ptr<ForkServer>> ForkServer::Start(const SandboxOptio
       if (next == nullptr) next = ForkAhead(options);
     }
     next.reset();
-    if (::getppid() != parent) internal::RemoveRoot(root);
+    // Whoever ended the requests: a parent that died closed them before
+    // the kernel told this process (its files go before its children are
+    // handed on), so getppid() could not tell the two apart.
+    internal::RemoveRoot(root);
     ::_exit(0);
   }
   LiveServerEnds().insert(LiveServerEnds().end(), {req_w.get(), resp_r.get()});

@@ -55,8 +55,8 @@ std::vector<OwnedObject> PrivateObjects(const IsolationFacts& facts);
 // its death reaches the server as SIGTERM, which SIGKILLs every case the
 // server has (each with its process group): the server's loop then ends as
 // when the parent closes the requests, the cases' scratch directories go
-// as they are reaped, and the server, finding itself orphaned, calls
-// RemoveRoot before it ends, so that nothing is left behind.
+// as they are reaped, and the server calls RemoveRoot before it ends, as it
+// does whenever its requests end, so that nothing is left behind.
 void EndWhenOrphaned(pid_t parent);
 
 // Detaches the mounts on `root` in this namespace (the root's own tmpfs and

@@ -67,24 +67,31 @@ class DirectRunner : public CaseRunner {
 // and two servers' cases never see each other's objects.
 //
 // The server's private mounts go on an empty directory of its own (a
-// ServerRoot), which is removed when the server is gone. A caller that may
-// SIGKILL the process holding a server (the scheduler, its workers) makes
-// the ServerRoot itself and keeps it until that process is reaped.
+// ServerRoot). The server removes it when its requests end, whether its
+// parent closed them or died; the ServerRoot removes it too if the server
+// could not (it was SIGKILLed). A caller that may SIGKILL the process
+// holding a server (the scheduler, its workers) makes the ServerRoot
+// itself and keeps it until that process is reaped.
 class ServerRoot {
  public:
   // A fresh 0711 directory in $TMPDIR (or /tmp), or an empty path when the
   // cases get no lasting isolation (no private IPC, or not root).
   static ServerRoot Make(const SandboxOptions& options);
   ServerRoot() = default;
-  ServerRoot(ServerRoot&& o) noexcept : path_(std::exchange(o.path_, "")) {}
+  ServerRoot(ServerRoot&& o) noexcept
+      : path_(std::exchange(o.path_, "")), dev_(o.dev_), ino_(o.ino_) {}
   ServerRoot& operator=(ServerRoot&& o) noexcept;
   ServerRoot(const ServerRoot&) = delete;
   ServerRoot& operator=(const ServerRoot&) = delete;
-  ~ServerRoot();  // rmdir: removes only the empty directory it made
+  // rmdir, if the directory is still the one it made (the server removed
+  // it, and another may have taken its name since)
+  ~ServerRoot();
   const std::string& path() const { return path_; }
 
  private:
+  void Remove();
   std::string path_;
+  uint64_t dev_ = 0, ino_ = 0;  // the directory it made
 };
 
 class ForkServer : public CaseRunner {
