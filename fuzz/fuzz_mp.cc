@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -312,10 +315,24 @@ class MultiProcessFuzzProperty final : public props::NamedProperty {
     const std::string why = MultiProcessUnfit(t.caps());
     return why.empty() ? Applicability::Yes() : props::Needs(false, why);
   }
+  // The fuzz input's instructions, a byte each (a second for a repeat),
+  // drawn as fields that shrink on their own: the kind towards a plain
+  // send, its argument and a repeat's size towards 0. Drawn as bytes, a
+  // shrink changed the kind with the argument, and a 32-send repeat stayed.
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    using Instruction = std::tuple<uint64_t, uint64_t, uint64_t>;
     return rc::gen::map(
-        rc::gen::resize(40, rc::gen::container<std::string>(rc::gen::arbitrary<char>())),
-        [&t](const std::string& bytes) { return DecodeMultiProcess(t, bytes).steps; });
+        rc::gen::resize(
+            40, rc::gen::container<std::vector<Instruction>>(rc::gen::tuple(
+                    props::UniformBelow(8), props::UniformBelow(32), props::UniformBelow(32)))),
+        [&t](const std::vector<Instruction>& program) {
+          std::string bytes;
+          for (const auto& [kind, arg, repeated] : program) {
+            bytes += static_cast<char>(kind << 5 | arg);
+            if (kind == 7) bytes += static_cast<char>(repeated);
+          }
+          return DecodeMultiProcess(t, bytes).steps;
+        });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     return ExecuteMultiProcess(t, s, env);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "ipcspec/util.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::mp {
@@ -113,7 +114,7 @@ std::string MpReader::Owing() const {
     std::optional<uint64_t> k = Candidate(w);
     if (!k) continue;
     if (Published(w, *k)) {
-      owed.push_back(absl::StrFormat("%s (%d bytes, sent)", Name(w, *k), Length(w, *k)));
+      owed.push_back(absl::StrFormat("%s (%s, sent)", Name(w, *k), ByteCount(Length(w, *k))));
     } else if (shared_->writers[w].in_send.load() != 0) {
       owed.push_back(absl::StrFormat("%s (being sent)", Name(w, *k)));
     }
@@ -219,7 +220,7 @@ std::string MpReader::Mismatch(std::span<const std::byte> got) const {
   std::vector<std::string> want;
   for (uint32_t w = 1; w <= script_.writers; ++w) {
     if (std::optional<uint64_t> k = Candidate(w)) {
-      want.push_back(absl::StrFormat("%s (%d bytes%s)", Name(w, *k), script_.sends[w][*k].size,
+      want.push_back(absl::StrFormat("%s (%s%s)", Name(w, *k), ByteCount(script_.sends[w][*k].size),
                                      Published(w, *k) ? ", sent" : ""));
     }
   }
@@ -301,7 +302,7 @@ std::string MpReader::StreamMismatch(std::span<const std::byte> work, size_t pos
   if (open_) {
     const Cursor& c = *open_;
     const std::string msg =
-        absl::StrFormat("%s (%d bytes%s)", Name(c.w, c.k), script_.sends[c.w][c.k].size,
+        absl::StrFormat("%s (%s%s)", Name(c.w, c.k), ByteCount(script_.sends[c.w][c.k].size),
                         script_.writers > 1 ? ", one atomic write" : "");
     // The first bytes of another message may continue this one by chance
     // (one in 256 for the first): the cut is where that message begins.

@@ -497,10 +497,13 @@ TEST_F(PluginTest, SavedFailureReplaysAndAFailingFileShrinks) {
   std::ofstream(in, std::ios::binary) << big.Serialize();
   Result shrunk = Ipcspec({"replay", Plugin(IPCSPEC_PLUGIN_DROP4096), "--shrink=" + out, in});
   EXPECT_EQ(shrunk.exit_code, 1) << shrunk.out << shrunk.err;
-  EXPECT_THAT(shrunk.out, HasSubstr("shrunk from 4 to 1 steps"));
+  EXPECT_THAT(shrunk.out, HasSubstr("shrunk from 4 steps to 1"));
   absl::StatusOr<Scenario> min = Scenario::Parse(ReadAll(out));
   ASSERT_TRUE(min.ok()) << min.status();
-  EXPECT_EQ(min->steps, std::vector<Step>{Step::Send(1, 4096, 1)});
+  // Its message is the first sent now, and is numbered so, as the verdict
+  // numbers it.
+  EXPECT_EQ(min->steps, std::vector<Step>{Step::Send(1, 4096, 0)});
+  EXPECT_THAT(shrunk.out, HasSubstr("writer 1 sends message 0: 4096 bytes"));
 }
 
 }  // namespace

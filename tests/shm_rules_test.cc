@@ -84,7 +84,7 @@ TEST_P(TornPublishTest, CorrectPublisherPassesTornOneFailsOnTheFirstMessage) {
       return props::CheckPublish(c.kind(), c.how, sizes, bad, env);
     });
     ASSERT_EQ(r.outcome, Outcome::kFail) << r.message;
-    EXPECT_THAT(r.message, HasSubstr("message 0 (1 bytes)"));
+    EXPECT_THAT(r.message, HasSubstr("message 0 (1 byte)"));
     EXPECT_THAT(r.message, HasSubstr("it is still zero"));
   }
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -35,8 +36,29 @@ const CommandHelp kReplayHelp = {
         "sandbox and prints it as steps with its verdict.",
     .flags = kReplayFlags};
 
+// Whether each actor's sends are numbered 0, 1, 2, ... in order, as every
+// property and fuzz target numbers its messages.
+bool SendsNumberedInOrder(const std::vector<Step>& steps) {
+  std::map<uint32_t, uint64_t> next;
+  for (const Step& st : steps) {
+    if ((st.op == Op::kSend || st.op == Op::kTrySend) && st.arg != next[st.actor]++) return false;
+  }
+  return true;
+}
+
+// The same steps with each actor's sends numbered 0, 1, 2, ... again.
+std::vector<Step> NumberSendsInOrder(std::vector<Step> steps) {
+  std::map<uint32_t, uint64_t> next;
+  for (Step& st : steps) {
+    if (st.op == Op::kSend || st.op == Op::kTrySend) st.arg = next[st.actor]++;
+  }
+  return steps;
+}
+
 // A property that replays one given scenario and shrinks it by dropping
 // steps, so a fuzz crash or a saved failure is minimised by the engine.
+// Sends numbered in order stay so once steps are dropped: the verdict
+// speaks of message 2, and so do the steps, not of message 31.
 class FixedStepsProperty : public Property {
  public:
   FixedStepsProperty(const Property& inner, std::vector<Step> steps)
@@ -47,8 +69,12 @@ class FixedStepsProperty : public Property {
   Applicability AppliesTo(const Transport& t) const override { return inner_.AppliesTo(t); }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     std::vector<Step> steps = steps_;
-    return rc::Gen<std::vector<Step>>([steps](const rc::Random&, int) {
-      return rc::shrinkable::shrinkRecur(steps, &rc::shrink::removeChunks<std::vector<Step>>);
+    const bool renumber = SendsNumberedInOrder(steps);
+    return rc::Gen<std::vector<Step>>([steps, renumber](const rc::Random&, int) {
+      return rc::shrinkable::shrinkRecur(steps, [renumber](const std::vector<Step>& v) {
+        auto fewer = rc::shrink::removeChunks(v);
+        return renumber ? rc::seq::map(std::move(fewer), &NumberSendsInOrder) : fewer;
+      });
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -147,7 +173,7 @@ void Shrink(const Scenario& s, const std::string& out, CaseRunner& runner) {
   if (absl::Status w = WriteFileAtomically(out, pr.failing->Serialize()); !w.ok()) {
     throw UsageError{std::string(w.message())};
   }
-  std::cout << absl::StrFormat("shrunk from %d to %d steps (%s: %s), written to %s:\n%s",
+  std::cout << absl::StrFormat("shrunk from %d steps to %d (%s: %s), written to %s:\n%s",
                                s.steps.size(), pr.failing->steps.size(), OutcomeName(pr.outcome),
                                pr.message, out, pr.failing->Describe());
 }

@@ -496,6 +496,30 @@ void JudgeResult(const Property& p, const rc::detail::TestResult& result, const 
   }
 }
 
+// A shrunk failure whose steps leave something to timing (how many sends
+// a writer makes before it is killed) may pass when run again, and then its
+// reproduce command would seem not to work. It runs up to four more times,
+// a case on each lane, for a second at most (a failure that waits out a
+// bound runs once more); when some pass, the verdict says how often it
+// failed.
+void SayHowOftenItFails(const Scenario& failing, std::span<CaseRunner* const> lanes,
+                        PropertyResult& out) {
+  constexpr int kAgain = 4;
+  const absl::Time until = absl::Now() + absl::Seconds(1);
+  int runs = 1, failed = 1;  // the run that found it
+  while (runs <= kAgain && (runs == 1 || absl::Now() < until)) {
+    const int width = std::min<int>(kAgain + 1 - runs, static_cast<int>(lanes.size()));
+    for (int i = 0; i < width; ++i) lanes[i]->Start(failing);
+    for (int i = 0; i < width; ++i) failed += lanes[i]->Finish().outcome != Outcome::kPass;
+    runs += width;
+  }
+  if (failed < runs) {
+    absl::StrAppend(&out.message, absl::StrFormat(" (these steps failed in %d of %d runs; the "
+                                                  "others passed: the failure depends on timing)",
+                                                  failed, runs));
+  }
+}
+
 }  // namespace
 
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
@@ -542,6 +566,11 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
   out.duration = absl::Now() - start;
   out.shrinks = listener.accepted();
   JudgeResult(p, result, log, out);
+  if (reproduce.empty() && out.failing &&
+      (out.outcome == Outcome::kFail || out.outcome == Outcome::kCrashed)) {
+    SayHowOftenItFails(*out.failing, lanes, out);
+    out.duration = absl::Now() - start;
+  }
   rc::detail::Error error;
   if (!reproduce.empty() && !log.last_failure && !log.unsupported && result.match(error)) {
     // RapidCheck's "Reproduced result is not a failure": the example passes

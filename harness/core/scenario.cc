@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/util.h"
 #include "ipcspec/wire.h"
 
 namespace ipcspec {
@@ -64,17 +65,18 @@ absl::StatusOr<Scenario> Scenario::Parse(std::string_view bytes) {
 std::string DescribeStep(const Step& s) {
   switch (s.op) {
     case Op::kSend:
-      return absl::StrFormat("%s sends message %d: %d bytes", Actor(s.actor), s.arg, s.size);
+      return absl::StrFormat("%s sends message %d: %s", Actor(s.actor), s.arg, ByteCount(s.size));
     case Op::kTrySend:
-      return absl::StrFormat("%s sends message %d without blocking: %d bytes", Actor(s.actor),
-                             s.arg, s.size);
+      return absl::StrFormat("%s sends message %d without blocking: %s", Actor(s.actor), s.arg,
+                             ByteCount(s.size));
     case Op::kRecv:
-      return s.size == 0 ? absl::StrFormat("%s receives", Actor(s.actor))
-                         : absl::StrFormat("%s receives into %d bytes", Actor(s.actor), s.size);
+      return s.size == 0
+                 ? absl::StrFormat("%s receives", Actor(s.actor))
+                 : absl::StrFormat("%s receives into %s", Actor(s.actor), ByteCount(s.size));
     case Op::kTryRecv:  // size 0, as for kRecv: the largest buffer the transport needs
       return s.size == 0 ? absl::StrFormat("%s receives without blocking", Actor(s.actor))
-                         : absl::StrFormat("%s receives without blocking into %d bytes",
-                                           Actor(s.actor), s.size);
+                         : absl::StrFormat("%s receives without blocking into %s", Actor(s.actor),
+                                           ByteCount(s.size));
     case Op::kWait:
       return absl::StrFormat("%s receives, waiting at most %d ms", Actor(s.actor), s.size);
     case Op::kClose:

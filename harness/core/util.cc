@@ -24,6 +24,8 @@ std::string ErrnoName(int err) {
   return name != nullptr ? std::string(name) : absl::StrCat("errno ", err);
 }
 
+std::string ByteCount(uint64_t n) { return absl::StrCat(n, n == 1 ? " byte" : " bytes"); }
+
 absl::Status ErrnoStatus(std::string_view call, std::string_view object, int err) {
   return absl::Status(absl::ErrnoToStatusCode(err),
                       absl::StrFormat("%s(%s): %s (%s)", call, object, ErrnoName(err),

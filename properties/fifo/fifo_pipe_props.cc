@@ -107,7 +107,8 @@ class PollNohupProperty final : public FifoProperty {
     return Verdict::Pass();
   }
 
-  const Param<int> sessions_{this, 0, "%s writers come and go", 1, rc::gen::inRange(1, 4)};
+  const Param<int> sessions_{this, 0, "1 writer comes and goes|%s writers come and go", 1,
+                             rc::gen::inRange(1, 4)};
 };
 IPCSPEC_REGISTER_PROPERTY(PollNohupProperty, "FIFO-POLL-NOHUP",
                           {.applies = ForFifo, .examples = 8});

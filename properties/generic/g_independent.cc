@@ -41,7 +41,12 @@
 // process-wide variables (a static descriptor, a static reassembly buffer, a
 // signal handler one end installs and the other's close removes) passes
 // when every end has a process of its own, and mixes or loses the traffic
-// of a program that talks over two channels. (Not with
+// of a program that talks over two channels. A fourth layout has both
+// writers in one process send at once, each from a thread of its own (the
+// contract lets two threads of a process use two ends at once), with each
+// reader in a process of its own, all four free-running as above: a
+// process-wide buffer a send builds its frame in (to save a malloc) mixes
+// the two channels' messages only when two sends overlap. (Not with
 // IPCSPEC_ONE_END_PER_PROCESS, which says a process holds one end of each
 // role. Both ends of one channel are never put in one process: a transport
 // whose open() waits for its peer, as a blocking FIFO open does, could not
@@ -65,12 +70,14 @@ enum Turn : size_t { kWriter2, kWriter1, kReader1, kReader2 };
 constexpr std::string_view kTurnNames[] = {"writer 2", "writer 1", "reader 1", "reader 2"};
 
 // Which processes hold the four ends.
-enum Layout : uint64_t { kApart, kByRole, kMadeApart };
+enum Layout : uint64_t { kApart, kByRole, kMadeApart, kThreads };
 constexpr std::string_view kLayouts[] = {
     "each end is in a process of its own",
     "both writers are in one process, both readers in another",
     "each channel is made by a process of its own, forked before either channel was made, and "
-    "each end is in a process of its own"};
+    "each end is in a process of its own",
+    "both writers are in one process and send at once, each from a thread of its own; each "
+    "reader is in a process of its own"};
 
 // The ends each process holds, in the order it plays them. Free-running
 // (not in lock-step), the readers take the writers' order, so that a send
@@ -276,12 +283,20 @@ class IndependentProperty final : public GenericProperty {
       std::vector<Layout> layouts = {kApart};
       if ((LockStep(c) || FreeRunning(c)) && !c.one_end_per_process) layouts.push_back(kByRole);
       layouts.push_back(kMadeApart);
-      steps.push_back(layout_.Step(*rc::gen::elementOf(layouts)));
+      if (!c.one_end_per_process) layouts.push_back(kThreads);
+      const Layout layout = *rc::gen::elementOf(layouts);
+      steps.push_back(layout_.Step(layout));
       const uint64_t lo = MinSize(c), hi = MaxSize(c);
+      // Two threads' sends overlap only now and then: more of them, and
+      // larger, where they run at once.
+      const bool threads = layout == kThreads;
+      const auto size = threads ? rc::gen::weightedOneOf<uint64_t>(
+                                      {{1, EdgeSize(c)}, {2, rc::gen::inRange(hi / 2, hi + 1)}})
+                                : EdgeSize(c);
       for (uint32_t writer = 1; writer <= 2; ++writer) {
-        const auto n = *rc::gen::inRange<uint64_t>(1, 7);
+        const auto n = *rc::gen::inRange<uint64_t>(1, threads ? 33 : 7);
         for (uint64_t i = 0; i < n; ++i) {
-          steps.push_back(Step::Send(writer, std::clamp(*EdgeSize(c), lo, hi), i));
+          steps.push_back(Step::Send(writer, std::clamp(*size, lo, hi), i));
         }
       }
       if (c.framing == Framing::kStream && c.model != ModelClass::kCounter) {
@@ -298,10 +313,11 @@ class IndependentProperty final : public GenericProperty {
     const std::vector<uint64_t> chunks = ChunksOf(s);
     Layout layout = layout_.Of(s);
     // Never generated then; a replay file or fuzz input may still ask for it.
-    if (layout == kByRole && c.one_end_per_process) layout = kApart;
+    if ((layout == kByRole || layout == kThreads) && c.one_end_per_process) layout = kApart;
     std::vector<Actor> actors;
-    if (!LockStep(c) && !(FreeRunning(c) && layout == kByRole)) {
-      // All four at once, each in a process of its own.
+    if (layout == kThreads || (!LockStep(c) && !(FreeRunning(c) && layout == kByRole))) {
+      // All four at once, each in a process of its own, or the writers in
+      // two threads of one.
       auto writer = [](Lane& lane) {
         return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
       };
@@ -312,6 +328,21 @@ class IndependentProperty final : public GenericProperty {
                 {"writer 1", Role::kWriter, writer(one), 0},
                 {"reader 1", Role::kReader, reader(one), 0},
                 {"reader 2", Role::kReader, reader(two), 1}};
+      if (layout == kThreads) {
+        Actor both{"the writers' process", Role::kWriter, nullptr};
+        both.ends = {{0, Role::kWriter}, {1, Role::kWriter, /*own_thread=*/true}};
+        both.with_ends = [&](std::vector<std::unique_ptr<End>>& ends) {
+          const std::string err = one.traffic.Write(*ends[0], 0);
+          return err.empty() ? err : absl::StrCat("writer 1: ", err);
+        };
+        auto second = writer(two);
+        both.in_thread = [second](std::unique_ptr<End>& end) {
+          const std::string err = second(end);
+          return err.empty() ? err : absl::StrCat("writer 2: ", err);
+        };
+        actors.erase(actors.begin(), actors.begin() + 2);
+        actors.insert(actors.begin(), std::move(both));
+      }
       return Run(t, env, layout, std::move(actors));
     }
     std::optional<Rounds> rounds;

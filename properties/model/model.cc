@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/util.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props {
@@ -39,7 +40,7 @@ bool IsMessage(std::span<const std::byte> got, uint64_t msg, uint64_t size) {
   return got.size() == size && ModelPayloadMismatch(msg, 0, got) == size;
 }
 
-std::string Got(int rc, size_t n) { return rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc); }
+std::string Got(int rc, size_t n) { return rc == 0 ? ByteCount(n) : Errno(rc); }
 
 // What an empty channel gives: END once the writer closed (peer_close),
 // otherwise -EAGAIN, or -ETIMEDOUT after a bounded wait. (Without
@@ -360,15 +361,15 @@ class QueueModel : public CapsModel {
     }
     for (size_t i = n; i < q_.size(); ++i) {
       if (IsMessage(got, q_[i].msg, q_[i].size)) {
-        return absl::StrFormat("%s, got message %d (%d bytes)", Want(), q_[i].msg, q_[i].size);
+        return absl::StrFormat("%s, got message %d (%s)", Want(), q_[i].msg, ByteCount(q_[i].size));
       }
     }
     for (uint64_t m : gone_) {
       if (IsMessage(got, m, got.size())) {
         return absl::StrFormat(
-            "%s, got message %d (%d bytes), which is past (twice or out of "
+            "%s, got message %d (%s), which is past (twice or out of "
             "order)",
-            Want(), m, got.size());
+            Want(), m, ByteCount(got.size()));
       }
     }
     return absl::StrFormat("%s, got %d bytes that are no message sent%s", Want(), got.size(),

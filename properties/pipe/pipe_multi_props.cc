@@ -248,7 +248,8 @@ class WakeAllProperty final : public PipeProperty {
   }
 
   const Param<int> readers_{this, 0, "%s readers block in read", 3, rc::gen::inRange(1, 6)};
-  const Param<int> writers_{this, 1, "%s writers hold the pipe open", 2, rc::gen::inRange(1, 4)};
+  const Param<int> writers_{this, 1, "1 writer holds the pipe open|%s writers hold the pipe open",
+                            2, rc::gen::inRange(1, 4)};
 };
 IPCSPEC_REGISTER_PROPERTY(WakeAllProperty, "PIPE-WAKE-ALL",
                           {.applies = ForPipeOrFifo, .examples = 10});

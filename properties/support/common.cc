@@ -148,15 +148,29 @@ rc::Gen<uint64_t> EdgeSize(const Capabilities& c) {
   }
   std::sort(usable.begin(), usable.end());
   return rc::gen::weightedOneOf<uint64_t>({
-      {3, rc::gen::elementOf(usable)},
+      {3, ShrinkingElementOf(std::move(usable))},
       {2, rc::gen::inRange<uint64_t>(0, std::min<uint64_t>(limit, 64) + 1)},
       {2, rc::gen::inRange<uint64_t>(0, limit + 1)},
   });
 }
 
+rc::Gen<uint64_t> UniformBelow(uint64_t n) {
+  return [n](const rc::Random& random, int /*size*/) {
+    return rc::shrinkable::shrinkRecur(rc::Random(random).next() % n, [](uint64_t i) {
+      return rc::shrink::towards<uint64_t>(i, 0);
+    });
+  };
+}
+
+rc::Gen<uint64_t> ShrinkingElementOf(std::vector<uint64_t> values) {
+  const uint64_t n = values.size();
+  return rc::gen::map(UniformBelow(n),
+                      [values = std::move(values)](uint64_t i) { return values[i]; });
+}
+
 rc::Gen<uint64_t> ChunkSize() {
   return rc::gen::weightedOneOf<uint64_t>({
-      {2, rc::gen::elementOf(std::vector<uint64_t>{1, 7, 512, 4096, 65536, 1 << 20})},
+      {2, ShrinkingElementOf({1, 7, 512, 4096, 65536, 1 << 20})},
       {1, rc::gen::inRange<uint64_t>(1, 70000)},
   });
 }
@@ -170,8 +184,8 @@ std::optional<Sent> Identify(std::span<const std::byte> got, const std::vector<S
 
 std::string Name(const Sent& s) {
   return s.writer <= 1
-             ? absl::StrFormat("message %d (%d bytes)", s.msg, s.size)
-             : absl::StrFormat("message %d of writer %d (%d bytes)", s.msg, s.writer, s.size);
+             ? absl::StrFormat("message %d (%s)", s.msg, ByteCount(s.size))
+             : absl::StrFormat("message %d of writer %d (%s)", s.msg, s.writer, ByteCount(s.size));
 }
 
 std::string Errno(int rc) {
@@ -369,7 +383,7 @@ rc::Gen<uint64_t> AtomicSize(const Capabilities& c) {
   std::vector<uint64_t> edges = {low, limit};
   if (limit > 1) edges.push_back(limit - 1);
   return rc::gen::weightedOneOf<uint64_t>({
-      {1, rc::gen::elementOf(edges)},
+      {1, ShrinkingElementOf(std::move(edges))},
       {3, rc::gen::inRange<uint64_t>(low, std::min<uint64_t>(limit, 256) + 1)},
       {1, rc::gen::inRange<uint64_t>(low, limit + 1)},
   });

@@ -64,6 +64,13 @@ uint64_t SizeLimit(const Capabilities& c);
 rc::Gen<uint64_t> EdgeSize(const Capabilities& c);
 // Receive buffer sizes for a byte stream: 1, odd sizes, page sizes, large.
 rc::Gen<uint64_t> ChunkSize();
+// A number below `n`, each as likely whatever rapidcheck's size, shrinking
+// towards 0 (rc::gen::inRange scales its range down with the size).
+rc::Gen<uint64_t> UniformBelow(uint64_t n);
+// One of `values`, each as likely, shrinking towards the first: what
+// rc::gen::elementOf draws, but that does not shrink (and so a counterexample
+// kept its 4096-byte messages where any size failed alike).
+rc::Gen<uint64_t> ShrinkingElementOf(std::vector<uint64_t> values);
 // True in a third of the examples, shrinking to false (inRange shrinks
 // towards 0; weightedElement does not shrink): for a costly or unusual
 // variant of a property.

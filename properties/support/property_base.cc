@@ -5,12 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/sandbox.h"
+#include "ipcspec/util.h"
 #include "properties/support/catalogue.h"
 
 namespace ipcspec::props {
 
 std::string SayNumber(uint64_t v) { return absl::StrCat(v); }
-std::string SayBytes(uint64_t v) { return absl::StrCat(v, v == 1 ? " byte" : " bytes"); }
+std::string SayBytes(uint64_t v) { return ByteCount(v); }
 std::string SaySignal(uint64_t v) { return SignalName(static_cast<int>(v)); }
 std::string SayMilliseconds(uint64_t v) { return absl::StrCat(v, " ms"); }
 std::string SayYesNo(uint64_t v) { return v != 0 ? "yes" : "no"; }
@@ -52,7 +53,12 @@ std::string NamedProperty::DescribeStep(const ipcspec::Step& s) const {
 std::string NamedProperty::SayParam(const ipcspec::Step& s) const {
   for (const ParamInfo& p : params_) {
     if (p.index == s.arg) {
-      const absl::string_view words(p.words.data(), p.words.size());
+      absl::string_view words(p.words.data(), p.words.size());
+      // "one writer|%s writers": the words before the bar say a value of 1.
+      if (const size_t bar = words.find('|'); bar != words.npos) {
+        if (s.size == 1 && p.names.empty()) return std::string(words.substr(0, bar));
+        words.remove_prefix(bar + 1);
+      }
       auto format = absl::ParsedFormat<'s'>::New(words);
       const std::string value =
           p.names.empty() ? p.say(s.size) : std::string(NameOf(p.names, s.size));

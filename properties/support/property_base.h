@@ -50,7 +50,7 @@ class NamedProperty;
 // What a NamedProperty knows about each of its parameters.
 struct ParamInfo {
   uint64_t index;
-  std::string_view words;  // a format with one %s for the value
+  std::string_view words;  // a format with one %s for the value ("1 writer|%s writers")
   Say say;
   std::optional<rc::Gen<uint64_t>> gen;          // how NamedProperty::Steps() draws it
   std::span<const std::string_view> names = {};  // when set, said by name instead of `say`

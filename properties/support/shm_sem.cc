@@ -18,6 +18,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/util.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props {
@@ -349,9 +350,10 @@ Verdict PublishReader(const PublishChannel& c) {
       const uint8_t want = MessageByte(c.options.seed, i, b);
       if (copy[b] != want) {
         return Verdict::Fail(absl::StrFormat(
-            "message %d (%d bytes) published by the writer: byte %d is 0x%02x, expected 0x%02x "
+            "message %d (%s) published by the writer: byte %d is 0x%02x, expected 0x%02x "
             "(%s); the writer's data is not visible in this process (%s)",
-            i, c.sizes[i], b, copy[b], want, WhatItHolds(c, i, b, copy[b]), c.kind.name()));
+            i, ByteCount(c.sizes[i]), b, copy[b], want, WhatItHolds(c, i, b, copy[b]),
+            c.kind.name()));
       }
     }
     c.Signal(c.ack.get(), &words[kAck], n);

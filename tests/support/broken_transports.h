@@ -59,6 +59,8 @@ enum class Bug {
   kStaticAfterDestroy,     // destroy() closes a descriptor kept in a static, which the ends of
                            // the next channel made by that process still use (-EBADF)
   kHeapPerSend,            // every send copies its message into a frame it never frees
+  kStaticFrame,            // every send copies its message into one frame buffer of the
+                           // process and sends it from there: two threads' sends mix
   kReaderOpenWipes,        // the reader's open sets the channel up afresh: what was sent before
                            // it opened is gone
   kWriterOpenWipes,        // a writer's open sets the channel up afresh: what other writers sent

@@ -37,6 +37,8 @@ namespace ipcspec {
 
 // "EMSGSIZE" for EMSGSIZE; "errno 4242" for unknown values.
 std::string ErrnoName(int err);
+// "1 byte", "0 bytes", "4096 bytes".
+std::string ByteCount(uint64_t n);
 // "mq_send(/ipcspec-1a2b): EMSGSIZE (Message too long)", keeping the errno
 // in the status code's mapping (absl::ErrnoToStatusCode).
 absl::Status ErrnoStatus(std::string_view call, std::string_view object, int err = errno);
