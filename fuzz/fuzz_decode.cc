@@ -212,6 +212,21 @@ Scenario DecodeMultiProcess(const Transport& t, std::string_view bytes) {
     if (send) st.arg = next[st.actor]++;
     out.push_back(st);
   }
+  // A receive into a buffer smaller than the next message consumes that
+  // message unless the transport keeps it (SHORT_RECV_KEEPS), and with two
+  // writers which one's it was is not known: such a receive gets a buffer
+  // every message fits (G-BOUNDARY and G-MODEL check short receives).
+  if (c.framing == Framing::kMessage && c.model != ModelClass::kCounter &&
+      c.short_recv != ShortRecv::kKeeps) {
+    uint64_t largest = 0;
+    for (const Step& st : out) {
+      if (st.op == Op::kSend || st.op == Op::kTrySend) largest = std::max(largest, st.size);
+    }
+    for (Step& st : out) {
+      const bool recv = st.op == Op::kRecv || st.op == Op::kTryRecv;
+      if (recv && st.size != 0 && st.size < largest) st.size = 0;
+    }
+  }
   b.s.steps = std::move(out);
   return b.s;
 }

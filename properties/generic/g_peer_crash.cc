@@ -44,6 +44,9 @@ namespace {
 
 // Flags and counters in shared memory.
 constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2, kAllSent = 3;
+// The reader failed before the kill (a torn or lost message): its verdict
+// stands, and the wait for its pause ends.
+constexpr size_t kReaderFailed = 4;
 constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2;
 constexpr uint64_t kInFlight = 256;  // sends past the reader's pause
 // The calls a blocked receive of any transport sleeps in (the first four
@@ -127,10 +130,17 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
                  return Write(*end, c, seq, waiting ? before : before + kInFlight, flags, deadline);
                }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 return Read(*end, c, seq, before, waiting, waits, flags, deadline);
+                 std::string e = Read(*end, c, seq, before, waiting, waits, flags, deadline);
+                 if (!e.empty() && !flags.IsRaised(kKilled)) {
+                   flags.Raise(kReaderFailed);
+                   flags.Raise(waiting ? kWaiting : kPaused);
+                 }
+                 return e;
                }};
   return RunActors(t, env, {writer, reader}, [&](ActorControl& control) -> Verdict {
-    if (!flags.WaitFor(waiting ? kWaiting : kPaused, deadline)) {
+    const bool paused = flags.WaitFor(waiting ? kWaiting : kPaused, deadline);
+    if (flags.IsRaised(kReaderFailed)) return Verdict::Pass();  // the reader's failure stands
+    if (!paused) {
       if (waiting) {
         return Verdict::Fail("the reader never started its receive of what comes before the kill");
       }

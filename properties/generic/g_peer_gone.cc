@@ -11,16 +11,23 @@
 //                       each within the deliver bound, never -ETIMEDOUT
 //   byte stream with    a blocking send of 2 x capacity + 4096 bytes, cut
 //   capacity            short by the close, returns its partial count (or
-//                       -EPIPE), and the next send gives -EPIPE
+//                       -EPIPE; or part at once, before the reader took
+//                       its 1000 bytes and closed), and the sends after the
+//                       close give -EPIPE as above
 //   no peer-close       skipped: a send after the reader closed may
 //                       succeed, block or fail (G-TIMEOUT checks that a
 //                       bounded one returns on time)
 //   duplex              the writer's end sends after the reader's end closed
 //   realtime or not     alike: every wait is on an event
+//   several writers     a second writer, open all along, sends once the
+//                       first has met the closed reader, and gets -EPIPE
+//                       as the first did: the first's -EPIPE path left
+//                       nothing held (a lock) that makes the second wait
 //   every class         what the EPIPE path set in the writer's process (a
 //                       blocked SIGPIPE, SIG_IGN for it) is put back once
 //                       its end is closed, as G-CLEANUP demands of the
 //                       paths it runs
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/inventory.h"
@@ -33,36 +40,14 @@ namespace {
 bool PipeLike(int rc) { return rc == -EPIPE || rc == -ECONNRESET; }
 
 // Flags: 0 the writer is about to block or send; 1 the reader closed;
-// 2 the reader took the first messages.
-constexpr size_t kWriterReady = 0, kReaderClosed = 1, kReaderTook = 2;
+// 2 the reader took the first messages; 3 the writer's sends after the
+// close are over.
+constexpr size_t kWriterReady = 0, kReaderClosed = 1, kReaderTook = 2, kWriterMetClose = 3;
+constexpr size_t kSecondDone = 4;  // writer 2's sends are over
 
 constexpr std::string_view kPartial[] = {
     "the writer sends after the reader has closed",
     "the writer is blocked in a send of 2 x capacity + 4096 bytes when the reader closes"};
-
-// The blocking send that the reader's close cuts short.
-std::string CutShortSend(End& end, const Capabilities& c, int deliver_ms) {
-  std::vector<std::byte> big(2 * c.capacity + 4096, std::byte{1});
-  size_t n = 0;
-  int rc = end.Send(big, &n, deliver_ms);
-  if (rc != 0 && !PipeLike(rc)) {
-    return absl::StrFormat("a blocking send cut short by the reader's close gave %s", Errno(rc));
-  }
-  if (rc == 0 && n >= big.size()) {
-    return absl::StrFormat("a %d-byte blocking send reported all sent, though the reader closed",
-                           big.size());
-  }
-  if (rc == 0) {
-    size_t m = 0;
-    rc = end.Send(std::span(big).first(1), &m, deliver_ms);
-    if (!PipeLike(rc)) {
-      return absl::StrFormat(
-          "after a partial send (%d of %d bytes), the next send gave %s, not -EPIPE", n, big.size(),
-          Errno(rc));
-    }
-  }
-  return "";
-}
 
 // Sends after the reader closed: -EPIPE. A transport that learns of the
 // close late (TCP, when the peer's reset comes back; one that forwards
@@ -99,6 +84,30 @@ std::string SendsAfterClose(End& end, uint64_t size, int deliver_ms, absl::Durat
       kLater + 1, size, absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(1))), taken);
 }
 
+// The blocking send that the reader's close cuts short. A send that took
+// what fitted at once (a stream may send part of its buffer) may return
+// before the reader took its part and closed: the sends after it wait for
+// the close, and then give -EPIPE as SendsAfterClose's do.
+std::string CutShortSend(End& end, const Capabilities& c, int deliver_ms, const SharedFlags& flags,
+                         const Deadline& deadline, absl::Duration grace) {
+  std::vector<std::byte> big(2 * c.capacity + 4096, std::byte{1});
+  size_t n = 0;
+  const int rc = end.Send(big, &n, deliver_ms);
+  if (rc != 0 && !PipeLike(rc)) {
+    return absl::StrFormat("a blocking send cut short by the reader's close gave %s", Errno(rc));
+  }
+  if (rc == 0 && n >= big.size()) {
+    return absl::StrFormat("a %d-byte blocking send reported all sent, though the reader closed",
+                           big.size());
+  }
+  if (rc != 0) return "";
+  if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
+  if (std::string e = SendsAfterClose(end, 1, deliver_ms, grace); !e.empty()) {
+    return absl::StrFormat("after a partial send (%d of %d bytes): %s", n, big.size(), e);
+  }
+  return "";
+}
+
 class PeerGoneProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.peer_close,
@@ -120,12 +129,16 @@ class PeerGoneProperty final : public GenericProperty {
           c.framing == Framing::kStream && c.capacity > 0 && *rc::gen::arbitrary<bool>();
       steps.push_back(partial_.Step(partial));
       steps.push_back(size_.Step(*rc::gen::elementOf(std::vector<uint64_t>{1, 100, 4096, 65536})));
+      if (c.multi_writer && !partial && *rc::gen::arbitrary<bool>()) {
+        steps.push_back(second_.Step(true));
+      }
       return steps;
     });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
     const bool partial = partial_.Of(s) && c.framing == Framing::kStream && c.capacity > 0;
+    const bool second = second_.Of(s) && c.multi_writer && !partial;
     uint64_t size = size_.Of(s);
     if (c.max_message) size = std::min(size, c.max_message);
     // A shorter send to a counter is -EINVAL before anything else is looked at.
@@ -136,23 +149,30 @@ class PeerGoneProperty final : public GenericProperty {
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     // Before any end exists; the writer's process inherits them.
     const ProcessSettings settings = TakeProcessSettings();
-    Actor writer{
-        "writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-          if (std::string e = traffic.Write(*end, 0); !e.empty()) return e;
-          if (!flags.WaitFor(kReaderTook, deadline))
-            return "the reader did not take the first messages";
-          flags.Raise(kWriterReady);
-          if (partial) return CutShortSend(*end, c, deliver);
-          if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
-          if (std::string e = SendsAfterClose(*end, size, deliver, env.hang_grace); !e.empty()) {
-            return e;
-          }
-          end.reset();
-          const std::vector<std::string> changed = ChangedSettings(settings, TakeProcessSettings());
-          if (changed.empty()) return std::string();
-          return absl::StrCat("once its end is closed after sends that met the closed ",
-                              "reader: ", absl::StrJoin(changed, ", "), ": not put back");
-        }};
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                   // Whatever happens, writer 2 goes on (here it goes on before
+                   // this end closes, which may put back what the EPIPE path held).
+                   absl::Cleanup done = [&] { flags.Raise(kWriterMetClose); };
+                   if (std::string e = traffic.Write(*end, 0); !e.empty()) return e;
+                   if (!flags.WaitFor(kReaderTook, deadline))
+                     return "the reader did not take the first messages";
+                   flags.Raise(kWriterReady);
+                   if (partial)
+                     return CutShortSend(*end, c, deliver, flags, deadline, env.hang_grace);
+                   if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
+                   std::string e = SendsAfterClose(*end, size, deliver, env.hang_grace);
+                   flags.Raise(kWriterMetClose);
+                   if (!e.empty()) return e;
+                   // Its end stays open while writer 2 sends, as a program's would.
+                   if (second && !flags.WaitFor(kSecondDone, deadline))
+                     return "writer 2 never finished";
+                   end.reset();
+                   const std::vector<std::string> changed =
+                       ChangedSettings(settings, TakeProcessSettings());
+                   if (changed.empty()) return std::string();
+                   return absl::StrCat("once its end is closed after sends that met the closed ",
+                                       "reader: ", absl::StrJoin(changed, ", "), ": not put back");
+                 }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (std::string e = traffic.Receive(*end); !e.empty()) return e;
                    flags.Raise(kReaderTook);
@@ -169,11 +189,24 @@ class PeerGoneProperty final : public GenericProperty {
                    flags.Raise(kReaderClosed);
                    return "";
                  }};
-    return RunActors(t, env, {writer, reader});
+    std::vector<Actor> actors = {writer, reader};
+    if (second) {
+      actors.insert(actors.begin() + 1,
+                    {"writer 2", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                       absl::Cleanup done = [&] { flags.Raise(kSecondDone); };
+                       if (!flags.WaitFor(kWriterMetClose, deadline)) return "";
+                       std::string e = SendsAfterClose(*end, size, deliver, env.hang_grace);
+                       return e.empty() ? e : absl::StrCat("once writer 1 had met it: ", e);
+                     }});
+    }
+    return RunActors(t, env, std::move(actors));
   }
 
   const ChoiceParam<bool> partial_{this, 0, "%s", false, kPartial};
   const BytesParam size_{this, 1, "each later send is %s", 100};
+  const YesNoParam second_{
+      this, 2, "a second writer, open all along, sends once the first met the closed reader: %s",
+      false};
 };
 IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty, "G-PEER-GONE");
 

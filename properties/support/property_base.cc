@@ -62,7 +62,21 @@ std::string NamedProperty::SayParam(const ipcspec::Step& s) const {
       auto format = absl::ParsedFormat<'s'>::New(words);
       const std::string value =
           p.names.empty() ? p.say(s.size) : std::string(NameOf(p.names, s.size));
-      return format != nullptr ? absl::StrFormat(*format, value) : absl::StrCat(words, ": ", value);
+      if (format == nullptr) return absl::StrCat(words, ": ", value);
+      std::string said = absl::StrFormat(*format, value);
+      // "1 messages", "1 times": the count's noun in the singular.
+      if (value == "1") {
+        for (const char* noun : {"messages", "times", "writers", "readers", "rounds"}) {
+          const std::string plural = std::string("1 ") + noun;
+          const size_t at = said.find(plural);
+          const size_t end = at + plural.size();
+          if (at != std::string::npos && (at == 0 || said[at - 1] == ' ') &&
+              (end == said.size() || said[end] == ' ' || said[end] == ',')) {
+            said.erase(end - 1, 1);
+          }
+        }
+      }
+      return said;
     }
   }
   return Property::DescribeStep(s);

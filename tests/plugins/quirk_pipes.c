@@ -38,6 +38,11 @@
  *                      65536. Broken: a send that finds the pipe full is
  *                      dropped and reported sent, so what arrives has a
  *                      hole instead of being a prefix (G-BACKPRESSURE).
+ *   QUIRK_KIND_PARTIAL  a plain pipe whose send takes what fits and returns
+ *                      at once with that count, waiting only while nothing
+ *                      fits: STREAM, RELIABLE, ORDERED, MULTI_WRITER,
+ *                      PEER_CLOSE, capacity 65536 (plugin.h: a STREAM
+ *                      transport may send part of the buffer).
  */
 #include "quirk_util.h"
 
@@ -104,6 +109,13 @@ typedef struct {
 #define QK_FRAMING IPCSPEC_STREAM
 #define QK_DIRECTION IPCSPEC_ONE_WAY
 #define QK_FLAGS (IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#define QK_MAX_MESSAGE 0
+#define QK_CAPACITY 65536
+#define QK_ATOMIC 4096
+#elif defined(QUIRK_KIND_PARTIAL)
+#define QK_FRAMING IPCSPEC_STREAM
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
 #define QK_MAX_MESSAGE 0
 #define QK_CAPACITY 65536
 #define QK_ATOMIC 4096
@@ -254,6 +266,21 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   const int rc = qk_pipe_send(e->out, (const char*)buf + w, len - *sent, &more, deadline);
   *sent += more;
   return *sent > 0 ? 0 : rc;
+#endif
+#if defined(QUIRK_KIND_PARTIAL)
+  for (;;) {
+    const ssize_t w = write(e->out, buf, len);
+    if (w >= 0) { /* what fits, at once */
+      *sent = (size_t)w;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    if (deadline == 0) return -EAGAIN;
+    const int r = qk_wait_fd(e->out, POLLOUT, deadline);
+    if (r < 0) return r;
+    if (r == 0) return -ETIMEDOUT;
+  }
 #endif
   return qk_pipe_send(e->out, buf, len, sent, deadline);
 #endif

@@ -1,6 +1,7 @@
 #include "tests/support/broken_transports.h"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +64,9 @@ class BrokenEnd : public End {
     if (bug == Bug::kOneSender) g_sender = this;
   }
   ~BrokenEnd() override {
+    if (bug_ == Bug::kLockKeptOnEpipe && asleep_writers_ != nullptr) {
+      GiveBackIfMine();  // as an OFD lock goes with its descriptor
+    }
     if (g_sender == this) g_sender = nullptr;
     for (BrokenEnd*& kept : g_static_end) {
       if (kept == this) kept = nullptr;
@@ -92,12 +97,36 @@ class BrokenEnd : public End {
       return -EBADF;
     }
     if (bug_ == Bug::kStaticFrame) return SendFromTheProcessFrame(buf, sent, timeout_ms);
+    if (bug_ == Bug::kLockKeptOnEpipe && asleep_writers_ != nullptr) {
+      return SendUnderTheLock(buf, sent, timeout_ms);
+    }
     const uint64_t n = sends_++;
     int rc = 0;
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
     if (SendAfterMany(n, buf, sent, &rc)) return rc;
     if (SendWrongly(n, buf, sent, timeout_ms, &rc)) return rc;
     return inner_->Send(buf, sent, timeout_ms);
+  }
+
+  // The channel's lock: the third word of its shared page, the pid of the
+  // process that holds it.
+  int* LockWord() { return reinterpret_cast<int*>(asleep_writers_ + 2); }
+  void GiveBackIfMine() {
+    int mine = ::getpid();
+    if (__atomic_compare_exchange_n(LockWord(), &mine, 0, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      ::syscall(SYS_futex, LockWord(), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
+    }
+  }
+  int SendUnderTheLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+    for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
+                                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+         held = 0) {
+      ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, nullptr, nullptr, 0);
+    }
+    const int rc = inner_->Send(buf, sent, timeout_ms);
+    if (rc != -EPIPE) GiveBackIfMine();  // the bug: kept on the -EPIPE path
+    return rc;
   }
 
   // Saves a malloc per send: one frame for every end of the process.
@@ -228,6 +257,18 @@ class BrokenEnd : public End {
           *sent = buf.size();
         }
         return true;
+      case Bug::kBoundPerPartialWrite: {
+        if (timeout_ms <= 0) return false;
+        size_t total = 0, n = 0;
+        do {  // the bug: each pass waits the caller's whole bound
+          n = 0;
+          *rc = inner_->Send(buf.subspan(total), &n, timeout_ms);
+          total += n;
+        } while (*rc == 0 && n > 0 && total < buf.size());
+        *sent = total;
+        if (total > 0) *rc = 0;
+        return true;
+      }
       case Bug::kLoseOnEagain:
         *rc = inner_->Send(buf, sent, timeout_ms);
         if (*rc == -EAGAIN) {
@@ -476,11 +517,12 @@ class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
-        bug == Bug::kLateWriterUnheard) {
+        bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
         new (asleep_writers_ + 1) std::atomic<int>(0);  // kLateWriterUnheard: the reader received
+        new (asleep_writers_ + 2) std::atomic<int>(0);  // kLockKeptOnEpipe: the lock's holder
       }
     }
     if (bug == Bug::kThreadPerChannel) {
@@ -659,6 +701,8 @@ const std::vector<BrokenInfo>& BrokenTransports() {
       {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
       {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
       {"broken_static_frame", "pipe", Bug::kStaticFrame, "G-INDEPENDENT"},
+      {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
+      {"broken_bound_per_write", "unix_stream", Bug::kBoundPerPartialWrite, "G-TIMEOUT-PARTIAL"},
       {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
       {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},
       {"broken_alarm_left_armed", "pipe", Bug::kAlarmLeftArmed, "G-CLEANUP"},

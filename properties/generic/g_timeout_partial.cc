@@ -1,0 +1,187 @@
+// G-TIMEOUT-PARTIAL: a bounded send that moves part of its buffer still
+// returns within its bound. The writer fills the channel (sends that do not
+// block, until one gives -EAGAIN), then sends a buffer far larger than the
+// room any drain makes, with a bound of a few time units. Once it sleeps in
+// that call, the reader takes a quarter of what filled it every quarter of the
+// bound, and goes on past the bound and its slack. Each drain lets the send
+// move a little: it may return at once with what it moved, or go on moving
+// until its bound, but not later. A transport whose wait gets the caller's
+// whole timeout again after every partial write (a poll() loop that passes
+// timeout_ms, not what is left of it) keeps its caller for as long as the
+// reader trickles, and G-TIMEOUT, whose calls move nothing, never sees it.
+//
+// The property is about time: the reader's drains are a quarter bound
+// apart, and end as soon as the send has returned.
+//
+// The oracle for each capability class:
+//   stream              the send returns 0 with what it moved, or
+//                       -ETIMEDOUT having moved nothing, within bound * 1.25
+//                       + 5 time units (a late call is tried twice more:
+//                       scheduling noise is not a bug)
+//   polled (realtime    as above, but up to --hang-grace late; the reader
+//   false)              trickles past that too
+//   message, counter    does not apply: a drain of one message makes room
+//                       for a whole one, so no send moves part of itself
+//   a channel that      nothing to judge: it takes 16 MiB without refusing
+//   never fills
+//   capacity declared   alike: the fill finds the edge either way
+//   or not
+//   reliability,        change nothing: the bytes are counted, not checked
+//   duplex, peer-close  (G-FULL checks what a partial send moved)
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
+#include "ipcspec/util.h"
+#include "properties/generic/generic_property.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+namespace {
+
+constexpr uint64_t kFillBytes = uint64_t{16} << 20;  // a channel that takes more never fills
+constexpr size_t kChunk = 64 * 1024;                 // a fill send
+constexpr int kAttempts = 3;
+
+// Per attempt a: the writer filled the channel (or gave up), its bounded
+// send returned, the reader drained what was left.
+size_t Filled(int a) { return 3 * static_cast<size_t>(a); }
+size_t Returned(int a) { return 3 * static_cast<size_t>(a) + 1; }
+size_t Drained(int a) { return 3 * static_cast<size_t>(a) + 2; }
+constexpr size_t kFlags = 3 * kAttempts;
+constexpr size_t kWriterPid = 0, kStop = 1, kPiece = 2;  // counters
+
+struct Timing {
+  uint64_t units;
+  absl::Duration bound, slack;
+  // Past the bound and its slack: a send that restarts its bound after each
+  // drain returns no sooner than the last drain.
+  absl::Duration trickle() const { return bound + slack + bound / 2; }
+};
+
+// Sends without blocking until one is refused: the bytes that went in, or 0
+// when 16 MiB did without a refusal.
+uint64_t Fill(End& end) {
+  const std::vector<std::byte> chunk(kChunk, std::byte{0x5a});
+  for (uint64_t in = 0; in < kFillBytes;) {
+    size_t n = 0;
+    if (end.Send(chunk, &n, 0) != 0) return std::max<uint64_t>(in, 1);
+    in += n;
+  }
+  return 0;
+}
+
+// The reader's part of attempt a: once the writer sleeps in its send, a
+// piece every quarter bound until the send returned or the trickle ended;
+// then everything left.
+void Trickle(End& end, SharedFlags& flags, int a, const Timing& t, const Deadline& deadline) {
+  const uint64_t piece = flags.Counter(kPiece).load();
+  std::vector<std::byte> buf(kChunk);
+  auto take = [&](uint64_t most) {
+    size_t n = 0;
+    for (uint64_t got = 0; got < most && end.Recv(buf, &n, 0) == 0 && n > 0; got += n) {
+    }
+  };
+  const auto pid = static_cast<pid_t>(flags.Counter(kWriterPid).load());
+  if (!WaitUntilAsleep(pid, deadline)) return;
+  const Deadline stop = Deadline::After(t.trickle());
+  while (!stop.Passed() && !flags.WaitFor(Returned(a), Deadline::After(t.bound / 4))) take(piece);
+  flags.WaitFor(Returned(a), deadline);
+  take(kFillBytes * 2);
+}
+
+// The writer's attempts: "" once a send returned in time (or the channel
+// never filled), else why the last was late or wrong. A drain is a quarter
+// of what filled the channel (a socket wakes its writer only once much of
+// its buffer is free), and the send is larger than every drain together.
+std::string SendIntoTrickle(End& end, SharedFlags& flags, const Timing& t,
+                            const Deadline& deadline) {
+  flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
+  const int64_t drains = t.trickle() / (t.bound / 4) + 2;
+  std::string late;
+  for (int a = 0; a < kAttempts; ++a) {
+    if (a > 0 && !flags.WaitFor(Drained(a - 1), deadline)) {
+      return "the reader never drained the channel";
+    }
+    const uint64_t filled = Fill(end);
+    if (filled == 0) return "";  // nothing to judge
+    const uint64_t piece = std::clamp<uint64_t>(filled / 4, 4096, uint64_t{4} << 20);
+    flags.Counter(kPiece).store(piece);
+    const std::vector<std::byte> big(
+        std::min<uint64_t>(filled + piece * drains + kChunk, uint64_t{64} << 20), std::byte{0x5a});
+    flags.Raise(Filled(a));
+    size_t n = 0;
+    const absl::Time start = absl::Now();
+    const int rc = end.Send(big, &n, static_cast<int>(absl::ToInt64Milliseconds(t.bound)));
+    const absl::Duration took = absl::Now() - start;
+    flags.Raise(Returned(a));
+    const std::string what = absl::StrFormat(
+        "a %d-unit send (%s) of %s into the full channel, while the reader took %s "
+        "every %s,",
+        t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
+        absl::FormatDuration(t.bound / 4));
+    if (rc != 0 && rc != -ETIMEDOUT) return absl::StrFormat("%s gave %s", what, Errno(rc));
+    if (rc == -ETIMEDOUT && n != 0) {
+      return absl::StrFormat("%s gave -ETIMEDOUT but reported %s sent", what, ByteCount(n));
+    }
+    if (took <= t.bound + t.slack) return "";
+    late = absl::StrFormat(
+        "%s returned %s after %s (%s moved): a bound holds however much the call moves (is it "
+        "restarted after each partial write?)",
+        what, rc == 0 ? "0" : Errno(rc),
+        absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))), ByteCount(n));
+  }
+  return late;
+}
+
+class TimeoutPartialProperty final : public GenericProperty {
+  bool MostlyWaits() const override { return true; }
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no partial send)");
+    return Needs(c.framing == Framing::kStream,
+                 "framing=message (a drain makes room for a whole message: no send moves part "
+                 "of itself)");
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    return rc::gen::map(ShrinkingElementOf({4, 8}),
+                        [this](uint64_t units) { return std::vector<Step>{units_.Step(units)}; });
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const absl::Duration unit = std::max(env.time_unit, absl::Milliseconds(1));
+    Timing timing;
+    timing.units = units_.Of(s);
+    timing.bound = unit * static_cast<int64_t>(timing.units);
+    timing.slack =
+        timing.bound / 4 + 5 * unit + (t.caps().realtime ? absl::ZeroDuration() : env.hang_grace);
+    SharedFlags flags(kFlags);
+    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   std::string e = SendIntoTrickle(*end, flags, timing, deadline);
+                   // The reader waits for an attempt that will not come.
+                   flags.Counter(kStop).store(1);
+                   for (int a = 0; a < kAttempts; ++a) flags.Raise(Filled(a));
+                   return e;
+                 }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+                   for (int a = 0; a < kAttempts; ++a) {
+                     if (!flags.WaitFor(Filled(a), deadline)) return "";
+                     if (flags.Counter(kStop).load() != 0 && !flags.IsRaised(Returned(a))) {
+                       return "";
+                     }
+                     Trickle(*end, flags, a, timing, deadline);
+                     flags.Raise(Drained(a));
+                   }
+                   return "";
+                 }};
+    return RunActors(t, env, {writer, reader});
+  }
+
+  const Param<uint64_t> units_{this, 0, "the send's bound is %s time units", 8};
+};
+IPCSPEC_REGISTER_PROPERTY(TimeoutPartialProperty, "G-TIMEOUT-PARTIAL", {.examples = 4});
+
+}  // namespace
+}  // namespace ipcspec::props
