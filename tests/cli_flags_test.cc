@@ -199,6 +199,12 @@ TEST_F(CliFlagsTest, TimingFlagsReachTheReproduceCommandWhichReplays) {
   EXPECT_EQ(replay.exit_code, 1) << replay.out;
   EXPECT_THAT(replay.out, HasSubstr("verdict: fail"));
   EXPECT_EQ(::access(shrunk.c_str(), R_OK), 0) << replay.out;
+  // A --target that names no fuzz target is refused, not ignored.
+  for (const char* bogus : {"--target=bogus", "--target=fuzz_pipe"}) {
+    Ran wrong = Ipcspec({"replay", "--plugin", IPCSPEC_PLUGIN_DROP4096, bogus, scenario});
+    EXPECT_EQ(wrong.exit_code, 2) << wrong.out;
+    EXPECT_THAT(wrong.out, HasSubstr("no such fuzz target")) << wrong.out;
+  }
 
   const std::string corpus = std::string(IPCSPEC_SOURCE_DIR) + "/corpus/pipe/t0_basic";
   Ran fuzz_input = Ipcspec({"replay", "--target=pipe", corpus});

@@ -116,6 +116,12 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
   const FuzzTarget* ft = FindFuzzTarget(target);
   const bool listed = std::any_of(FuzzTargets().begin(), FuzzTargets().end(),
                                   [&](const FuzzTarget& t) { return t.name == target; });
+  if (given && !listed) {
+    std::vector<std::string> names;
+    for (const FuzzTarget& t : FuzzTargets()) names.push_back(t.name);
+    throw UsageError{absl::StrFormat("--target=%s: no such fuzz target (%s)", target,
+                                     absl::StrJoin(names, ", "))};
+  }
   absl::StatusOr<Scenario> s = absl::InvalidArgumentError("");
   if (bytes.str().rfind("IPCSPEC1", 0) == 0) {
     s = Scenario::Parse(bytes.str());
