@@ -219,7 +219,8 @@ TEST_F(MultiProcessTest, DecodedInputsPrintAsReadableSteps) {
   EXPECT_THAT(s.Describe(), HasSubstr("3. reader receives"));
 }
 
-// A transport of given capabilities that is only decoded for, never run.
+// A transport of given capabilities that DecodeMultiProcess reads; the test
+// makes no channel of it.
 class CapsOnly : public Transport {
  public:
   explicit CapsOnly(Capabilities c) : caps_(c) {}
@@ -227,7 +228,7 @@ class CapsOnly : public Transport {
   std::string_view description() const override { return "capabilities only"; }
   const Capabilities& caps() const override { return caps_; }
   absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string&) const override {
-    return absl::UnimplementedError("never run");
+    return absl::FailedPreconditionError("caps_only is read for its capabilities");
   }
 
  private:

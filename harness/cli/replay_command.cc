@@ -116,11 +116,12 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
   const FuzzTarget* ft = FindFuzzTarget(target);
   const bool listed = std::any_of(FuzzTargets().begin(), FuzzTargets().end(),
                                   [&](const FuzzTarget& t) { return t.name == target; });
+  auto names = [] {
+    return absl::StrJoin(FuzzTargets(), ", ",
+                         [](std::string* out, const FuzzTarget& t) { out->append(t.name); });
+  };
   if (given && !listed) {
-    std::vector<std::string> names;
-    for (const FuzzTarget& t : FuzzTargets()) names.push_back(t.name);
-    throw UsageError{absl::StrFormat("--target=%s: no such fuzz target (%s)", target,
-                                     absl::StrJoin(names, ", "))};
+    throw UsageError{absl::StrFormat("--target=%s: no such fuzz target (%s)", target, names())};
   }
   absl::StatusOr<Scenario> s = absl::InvalidArgumentError("");
   if (bytes.str().rfind("IPCSPEC1", 0) == 0) {
@@ -128,11 +129,9 @@ ReplayInput ReadScenario(const std::string& path, const Flags& f) {
     // Judged by a fuzz target's executor only when one is named.
     if (!given && !listed) ft = nullptr;
   } else if (ft == nullptr) {
-    std::vector<std::string> names;
-    for (const FuzzTarget& t : FuzzTargets()) names.push_back(t.name);
     throw UsageError{absl::StrFormat(
         "%s is not an IPCSPEC1 scenario, and '%s' is not a fuzz target (pass --target=NAME: %s)",
-        path, target, absl::StrJoin(names, ", "))};
+        path, target, names())};
   } else {
     s = DecodeFuzzInput(target, bytes.str());
   }

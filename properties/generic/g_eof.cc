@@ -166,7 +166,7 @@ class EofProperty final : public GenericProperty {
     return traffic.NothingMore(end);
   }
 
-  const Param<uint32_t> writers_{this, 0, "1 writer|%s writers", 1};
+  const Param<uint32_t> writers_{this, 0, "%s writers", 1};
   const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
 };
 IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
