@@ -364,28 +364,87 @@ struct ExampleLog {
   std::optional<CaseResult> unsupported;
   std::optional<std::pair<Scenario, CaseResult>> last_failure;
   absl::Time first_failure;
+  // How many more runs a shrunk scenario that passed gets before it counts
+  // as passing: none while the failure is deterministic, some once its own
+  // steps passed when run again (a race), so that a shrink that only missed
+  // the race's window does not stop the shrinking at the generated dozens.
+  int again = 0;
 };
+
+// What running one scenario again showed: how often it ran and failed, and
+// the first run that did not pass.
+struct Reruns {
+  int runs = 0, failed = 0;
+  std::optional<CaseResult> failure;
+};
+
+// Runs `s` up to `times` more times, a case on each lane at once, until a
+// round's runs include the outcome `stop_at` (a pass, or a failure: anything
+// but a pass) or, after the first round, `budget` has passed.
+enum class StopAt { kPass, kFailure, kNever };
+Reruns RunAgain(const Scenario& s, std::span<CaseRunner* const> lanes, int times, StopAt stop_at,
+                absl::Duration budget) {
+  Reruns out;
+  const absl::Time until = absl::Now() + budget;
+  while (out.runs < times && (out.runs == 0 || absl::Now() < until)) {
+    const int width = std::min<int>(times - out.runs, static_cast<int>(lanes.size()));
+    for (int i = 0; i < width; ++i) lanes[i]->Start(s);
+    bool stop = false;
+    for (int i = 0; i < width; ++i) {
+      CaseResult r = lanes[i]->Finish();
+      const bool failed = r.outcome != Outcome::kPass;
+      out.failed += failed;
+      stop |= stop_at == (failed ? StopAt::kFailure : StopAt::kPass);
+      if (failed && !out.failure) out.failure = std::move(r);
+    }
+    out.runs += width;
+    if (stop) break;
+  }
+  return out;
+}
+
+// A failure, the first or a shrink of it: when its steps pass in one of up
+// to three more runs (for a second at most), the failure depends on timing,
+// and from then on each shrink that passes runs up to three more times
+// before it counts as passing. A generated race may fail every time while
+// the shrinks that keep only part of it fail now and then: each accepted
+// shrink is checked until one proves to be a race. Only a failure found
+// quickly is: one that waited out a bound (a message that never came, a
+// hang) would cost that bound again on every check, and is seldom a race.
+void LearnWhetherItDependsOnTiming(const Scenario& s, const CaseResult& r,
+                                   std::span<CaseRunner* const> lanes, ExampleLog& log) {
+  constexpr int kAgain = 3;
+  constexpr absl::Duration kQuick = absl::Milliseconds(100);
+  if (log.again > 0 || r.outcome == Outcome::kTimeout || r.elapsed > kQuick) return;
+  const Reruns again = RunAgain(s, lanes, kAgain, StopAt::kPass, absl::Seconds(1));
+  if (again.failed < again.runs) log.again = kAgain;
+}
 
 // One example: draws the steps, runs the case (or takes its result from
 // `known` when it ran ahead), records it in `log`, and fails the RapidCheck
 // property when the case did not pass.
-void RunExample(const Transport& t, const Property& p, const RunConfig& config, CaseRunner& runner,
-                const KnownExamples& known, ExampleLog& log) {
+void RunExample(const Transport& t, const Property& p, const RunConfig& config,
+                std::span<CaseRunner* const> lanes, const KnownExamples& known, ExampleLog& log) {
   std::vector<Step> steps = *p.Steps(t);
   const size_t index = log.drawn++;
   if (log.unsupported) return;
   if (log.failed_once && absl::Now() - log.first_failure > config.shrink_budget) return;
   Scenario s{std::string(p.id()), std::string(t.name()), std::move(steps)};
   const bool ran_ahead = index < known.size() && known[index].first == s;
-  CaseResult r = ran_ahead ? known[index].second : runner.Run(s);
+  CaseResult r = ran_ahead ? known[index].second : lanes.front()->Run(s);
   ++log.runs;
   if (config.on_example && !ran_ahead) config.on_example(log.runs, log.failed_once);
   if (r.outcome == Outcome::kUnsupported) {
     log.unsupported = r;
     return;
   }
+  if (r.outcome == Outcome::kPass && log.again > 0) {
+    Reruns again = RunAgain(s, lanes, log.again, StopAt::kFailure, absl::InfiniteDuration());
+    if (again.failure && again.failure->outcome != Outcome::kUnsupported) r = *again.failure;
+  }
   if (r.outcome != Outcome::kPass) {
     if (!log.failed_once) log.first_failure = absl::Now();
+    if (config.reproduce.empty()) LearnWhetherItDependsOnTiming(s, r, lanes, log);
     log.failed_once = true;
     std::string msg = r.message;
     log.last_failure.emplace(std::move(s), std::move(r));
@@ -504,19 +563,11 @@ void JudgeResult(const Property& p, const rc::detail::TestResult& result, const 
 // failed.
 void SayHowOftenItFails(const Scenario& failing, std::span<CaseRunner* const> lanes,
                         PropertyResult& out) {
-  constexpr int kAgain = 4;
-  const absl::Time until = absl::Now() + absl::Seconds(1);
-  int runs = 1, failed = 1;  // the run that found it
-  while (runs <= kAgain && (runs == 1 || absl::Now() < until)) {
-    const int width = std::min<int>(kAgain + 1 - runs, static_cast<int>(lanes.size()));
-    for (int i = 0; i < width; ++i) lanes[i]->Start(failing);
-    for (int i = 0; i < width; ++i) failed += lanes[i]->Finish().outcome != Outcome::kPass;
-    runs += width;
-  }
-  if (failed < runs) {
+  const Reruns r = RunAgain(failing, lanes, 4, StopAt::kNever, absl::Seconds(1));
+  if (r.failed < r.runs) {
     absl::StrAppend(&out.message, absl::StrFormat(" (these steps failed in %d of %d runs; the "
                                                   "others passed: the failure depends on timing)",
-                                                  failed, runs));
+                                                  r.failed + 1, r.runs + 1));
   }
 }
 
@@ -559,7 +610,7 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
     known = RunAhead(DrawExamples(t, p, metadata, params), lanes, config);
   }
   ExampleLog log;
-  auto testable = [&] { RunExample(t, p, config, *lanes.front(), known, log); };
+  auto testable = [&] { RunExample(t, p, config, lanes, known, log); };
   ShrinkCounter listener;
   rc::detail::TestResult result = rc::detail::checkProperty(rc::detail::toProperty(testable),
                                                             metadata, params, listener, reproduce);

@@ -72,6 +72,8 @@ class EndThread {
         }
         s->opened.count_down();
         s->go.wait();
+        s->running.store(true, std::memory_order_release);
+        s->running.notify_one();
         if (mine != nullptr && s->run) s->error = fn(mine);
         mine.reset();  // closed in the thread that opened it
         s->done.store(true, std::memory_order_release);
@@ -83,12 +85,21 @@ class EndThread {
     state_->opened.wait();
     return state_->error;
   }
-  // Lets the thread run its part (`run`) or only close its end.
+  // Lets the thread run its part (`run`) or only close its end. With `run`,
+  // returns once the thread runs: the two threads then start their parts
+  // together, not one a wake-up's latency (tens of microseconds, a few
+  // sends) ahead of the other. A short spin sees the thread start; a thread
+  // that is slow to be scheduled is waited for on the flag's futex.
   void Go(bool run) {
     if (state_ == nullptr || went_) return;
     went_ = true;
     state_->run = run;
     state_->go.count_down();
+    if (!run) return;
+    for (int spin = 0; spin < (1 << 14); ++spin) {
+      if (state_->running.load(std::memory_order_acquire)) return;
+    }
+    state_->running.wait(false, std::memory_order_acquire);
   }
   // Once the first thread is done: "" or the second thread's failure. With
   // `abandon`, a thread still busy is left to end with the process (it may
@@ -108,6 +119,7 @@ class EndThread {
   struct State {
     std::latch opened{1}, go{1};
     bool run = false;
+    std::atomic<bool> running{false};  // set once the thread has passed `go`
     std::atomic<bool> done{false};
     std::string error;
   };
