@@ -86,12 +86,13 @@ class AlwaysFails : public CaseRunner {
 };
 
 // G-ORDER on pipe at seed 42, its cases run by `runner`.
-PropertyResult OrderOnPipe(CaseRunner& runner) {
+PropertyResult OrderOnPipe(CaseRunner& runner, std::string reproduce = "") {
   const Transport* t = TransportRegistry::Global().Find("pipe");
   const Property* p = PropertyRegistry::Global().Find("G-ORDER");
   if (t == nullptr || p == nullptr) return {};
   RunConfig config;
   config.seed = 42;
+  config.reproduce = std::move(reproduce);
   return RunProperty(*t, *p, config, runner);
 }
 
@@ -104,6 +105,36 @@ TEST_F(EngineTest, CounterexampleThatPassesWhenRunAgainSaysHowOftenItFailed) {
             "the failure depends on timing)");
   AlwaysFails steady;
   EXPECT_EQ(OrderOnPipe(steady).message, "reader: message 2 was lost");
+}
+
+// Passes one scenario and fails every other.
+class PassesOnly : public CaseRunner {
+ public:
+  explicit PassesOnly(const Scenario& s) : pass_(s.Serialize()) {}
+  CaseResult Run(const Scenario& s) override {
+    CaseResult r;
+    r.outcome = s.Serialize() == pass_ ? Outcome::kPass : Outcome::kFail;
+    r.message = "reader: message 2 was lost";
+    return r;
+  }
+
+ private:
+  std::string pass_;
+};
+
+// A reproduce string walks rapidcheck's shrinks from the generated example
+// to the minimal one, and runs cases on the way. When the minimal example
+// passes now (the transport was mended, or a race was missed), that is a
+// pass, whatever the cases before it gave; it was once "broken".
+TEST_F(EngineTest, AReproducedExampleThatPassesNowIsAPassWhateverTheShrinksBeforeItGave) {
+  AlwaysFails steady;
+  const PropertyResult first = OrderOnPipe(steady);
+  ASSERT_TRUE(first.failing.has_value());
+  ASSERT_GT(first.shrinks, 0);
+  PassesOnly mended(*first.failing);
+  const PropertyResult again = OrderOnPipe(mended, first.reproduce);
+  EXPECT_EQ(again.outcome, Outcome::kPass) << again.message;
+  EXPECT_EQ(again.message, "the reproduced example passes");
 }
 
 // A race as shrinking meets it: the generated scenario fails every time it

@@ -363,6 +363,7 @@ struct ExampleLog {
   bool failed_once = false;
   std::optional<CaseResult> unsupported;
   std::optional<std::pair<Scenario, CaseResult>> last_failure;
+  bool last_passed = false;  // whether the last case run passed
   absl::Time first_failure;
   // How many more runs a shrunk scenario that passed gets before it counts
   // as passing: none while the failure is deterministic, some once its own
@@ -442,6 +443,7 @@ void RunExample(const Transport& t, const Property& p, const RunConfig& config,
     Reruns again = RunAgain(s, lanes, log.again, StopAt::kFailure, absl::InfiniteDuration());
     if (again.failure && again.failure->outcome != Outcome::kUnsupported) r = *again.failure;
   }
+  log.last_passed = r.outcome == Outcome::kPass;
   if (r.outcome != Outcome::kPass) {
     if (!log.failed_once) log.first_failure = absl::Now();
     if (config.reproduce.empty()) LearnWhetherItDependsOnTiming(s, r, lanes, log);
@@ -623,9 +625,11 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
     out.duration = absl::Now() - start;
   }
   rc::detail::Error error;
-  if (!reproduce.empty() && !log.last_failure && !log.unsupported && result.match(error)) {
+  if (!reproduce.empty() && log.last_passed && !log.unsupported && result.match(error)) {
     // RapidCheck's "Reproduced result is not a failure": the example passes
-    // now (the transport was mended), which a kept reproduce command checks.
+    // now (the transport was mended, or a race was missed), which a kept
+    // reproduce command checks. Walking the shrinks to it may run others
+    // first, some of which may have failed: the last case run is the one.
     out.outcome = Outcome::kPass;
     out.examples = 1;
     out.message = "the reproduced example passes";
