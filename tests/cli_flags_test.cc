@@ -33,10 +33,11 @@ class CliFlagsTest : public CliFixture {
 TEST_F(CliFlagsTest, HelpOnEverySubcommandListsItsFlags) {
   const std::map<std::string, std::vector<std::string>> flags = {
       {"list", {"--transport=", "--property=", "--plugin=", "--format=", "--verbose"}},
-      {"run", {"--transport=", "--property=",  "--plugin=",        "--examples=", "--seed=",
-               "--timeout=",   "--time-unit=", "--hang-grace=",    "--jobs=",     "--repeat=",
-               "--until-fail", "--fail-fast",  "--json=",          "--junit=",    "--summary-md=",
-               "--format=",    "--reproduce=", "--save-failures=", "--progress=", "--verbose"}},
+      {"run", {"--transport=",  "--property=",  "--plugin=",     "--examples=",      "--seed=",
+               "--timeout=",    "--time-unit=", "--hang-grace=", "--shrink-time=",   "--jobs=",
+               "--repeat=",     "--until-fail", "--fail-fast",   "--json=",          "--junit=",
+               "--summary-md=", "--format=",    "--reproduce=",  "--save-failures=", "--progress=",
+               "--verbose"}},
       {"replay", {"--timeout=", "--plugin=", "--target=", "--shrink="}},
       {"merge", {"--json=", "--junit=", "--summary-md=", "--format="}},
   };
@@ -175,6 +176,22 @@ TEST_F(CliFlagsTest, FailFastStopsAtTheFirstFailure) {
   EXPECT_EQ(j["complete"], false);
   EXPECT_EQ(j["summary"]["not_run"], 2);
   EXPECT_EQ(CheckJsonReport(json), "");
+}
+
+// --shrink-time bounds the shrinking; at 0 the failure is reported as found,
+// and the report says its counterexample is not the minimal one.
+TEST_F(CliFlagsTest, ShrinkTimeBoundsTheShrinkingAndTheReportSaysItStopped) {
+  Ran found = Ipcspec({"run", Drop(), "--transport=plugin_drop4096", "--property=G-ORDER",
+                       "--shrink-time=0", "--jobs=1"});
+  EXPECT_EQ(found.exit_code, 1) << found.out;
+  EXPECT_THAT(found.out, HasSubstr(", 0 shrinks (seed 1)"));
+  EXPECT_THAT(found.out, HasSubstr("counterexample (its shrinking stopped at --shrink-time): "));
+  EXPECT_THAT(found.out, Not(HasSubstr("minimal counterexample")));
+  Ran shrunk = Ipcspec({"run", Drop(), "--transport=plugin_drop4096", "--property=G-ORDER",
+                        "--shrink-time=1m", "--jobs=1"});
+  EXPECT_EQ(shrunk.exit_code, 1) << shrunk.out;
+  EXPECT_THAT(shrunk.out, HasSubstr("minimal counterexample: "));
+  EXPECT_THAT(shrunk.out, Not(HasSubstr("its shrinking stopped")));
 }
 
 TEST_F(CliFlagsTest, TimingFlagsReachTheReproduceCommandWhichReplays) {

@@ -78,6 +78,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithAOneLineMessage) {
       {{"run", "--timeout=soon"}, "--timeout=soon"},
       {{"run", "--time-unit=0s"}, "--time-unit=0s"},
       {{"run", "--hang-grace=-1s"}, "--hang-grace=-1s"},
+      {{"run", "--shrink-time=-1s"}, "--shrink-time=-1s: expected a duration from 0 to 24h"},
       {{"run", "--jobs=0"}, "--jobs=0"},
       {{"run", "--repeat=0"}, "--repeat=0"},
       {{"run", "--progress=fancy"}, "--progress=fancy"},

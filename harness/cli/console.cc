@@ -31,7 +31,11 @@ void PrintDetail(const ReportEntry& e, std::ostream& os) {
   os << "\n--- " << OutcomeName(p.outcome) << ": " << p.property << " on " << p.transport
      << " after " << Plural(p.examples, "example") << ", " << Plural(p.shrinks, "shrink")
      << " (seed " << e.seed << ")\n  " << p.message << "\n";
-  if (!p.counterexample.empty()) os << "minimal counterexample: " << p.counterexample;
+  if (!p.counterexample.empty()) {
+    os << (p.shrinking_stopped ? "counterexample (its shrinking stopped at --shrink-time): "
+                               : "minimal counterexample: ")
+       << p.counterexample;
+  }
   if (!p.output.empty()) {
     os << "case output (" << Plural(static_cast<int64_t>(p.output.size()), "byte") << "):\n"
        << TerminalSafe(p.output);

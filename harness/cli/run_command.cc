@@ -55,6 +55,7 @@ std::vector<PlannedPair> Plan(const RunSettings& s, const Selection& sel, uint64
     PlannedPair pp{p.transport, p.property, {}};
     pp.config.seed = PairSeed(seed, p.transport->name(), p.property->id());
     pp.config.examples = s.examples;
+    pp.config.shrink_budget = s.shrink_time;
     pp.config.reproduce = s.reproduce;
     planned.push_back(pp);
   }

@@ -23,6 +23,8 @@ constexpr auto kFlags = SelectionFlagsAnd({
     {"timeout", "DURATION", "a case's last-resort deadline (default 10s)"},
     {"time-unit", "DURATION", "the unit of time-based properties (default 10ms)"},
     {"hang-grace", "DURATION", "how long an operation may overrun before it is a hang (1s)"},
+    {"shrink-time", "DURATION",
+     "how long a failure is shrunk at most (default 90s; 0 reports it as found)"},
     {"jobs", "N",
      "cases run at once, each in its own sandboxes: N pairs, or one pair's examples on N/pairs "
      "fork servers (default: 2 per CPU)"},
@@ -176,6 +178,7 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f) {
       f.Duration("time-unit", s.sandbox.time_unit, absl::Milliseconds(1), absl::Seconds(10));
   s.sandbox.hang_grace =
       f.Duration("hang-grace", s.sandbox.hang_grace, absl::Milliseconds(10), absl::Minutes(10));
+  s.shrink_time = f.Duration("shrink-time", s.shrink_time, absl::ZeroDuration(), absl::Hours(24));
   for (const char* name : {"timeout", "time-unit", "hang-grace"}) {
     if (f.Has(name)) s.replay_flags.push_back(absl::StrCat("--", name, "=", f.Get(name)));
   }

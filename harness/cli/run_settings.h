@@ -36,6 +36,7 @@ struct RunSettings {
   int examples = 0;  // 0: each property's default
   uint64_t seed = 1;
   SandboxOptions sandbox;
+  absl::Duration shrink_time = absl::Seconds(90);  // RunConfig::shrink_budget
   int jobs = 1;
   int repeat = 1;  // iterations at most; 0: until a failure or a signal
   bool until_fail = false, fail_fast = false, verbose = false;

@@ -321,12 +321,13 @@ std::string EncodePropertyResult(const PropertyResult& r) {
   w.U8(r.failing.has_value());
   w.Str(r.failing ? r.failing->Serialize() : "");
   w.Str(r.output);
+  w.U8(r.shrinking_stopped);
   return w.Take();
 }
 
 bool DecodePropertyResult(std::string_view in, PropertyResult* r) {
   WireReader rd(in);
-  uint8_t outcome, has_failing;
+  uint8_t outcome, has_failing, stopped;
   uint32_t examples, shrinks;
   uint64_t us;
   std::string failing;
@@ -334,9 +335,10 @@ bool DecodePropertyResult(std::string_view in, PropertyResult* r) {
       outcome > static_cast<uint8_t>(Outcome::kSkipped) || !rd.U32(&examples) ||
       !rd.U32(&shrinks) || !rd.U64(&us) || !rd.Str(&r->message) || !rd.Str(&r->reproduce) ||
       !rd.Str(&r->counterexample) || !rd.U8(&has_failing) || !rd.Str(&failing) ||
-      !rd.Str(&r->output)) {
+      !rd.Str(&r->output) || !rd.U8(&stopped)) {
     return false;
   }
+  r->shrinking_stopped = stopped != 0;
   r->outcome = static_cast<Outcome>(outcome);
   r->examples = static_cast<int>(examples);
   r->shrinks = static_cast<int>(shrinks);
@@ -364,6 +366,7 @@ struct ExampleLog {
   std::optional<CaseResult> unsupported;
   std::optional<std::pair<Scenario, CaseResult>> last_failure;
   bool last_passed = false;  // whether the last case run passed
+  bool out_of_time = false;  // shrinks were left untried: the budget ran out
   absl::Time first_failure;
   // How many more runs a shrunk scenario that passed gets before it counts
   // as passing: none while the failure is deterministic, some once its own
@@ -412,11 +415,14 @@ Reruns RunAgain(const Scenario& s, std::span<CaseRunner* const> lanes, int times
 // shrink is checked until one proves to be a race. Only a failure found
 // quickly is: one that waited out a bound (a message that never came, a
 // hang) would cost that bound again on every check, and is seldom a race.
-void LearnWhetherItDependsOnTiming(const Scenario& s, const CaseResult& r,
+void LearnWhetherItDependsOnTiming(const Scenario& s, const CaseResult& r, const RunConfig& config,
                                    std::span<CaseRunner* const> lanes, ExampleLog& log) {
   constexpr int kAgain = 3;
   constexpr absl::Duration kQuick = absl::Milliseconds(100);
-  if (log.again > 0 || r.outcome == Outcome::kTimeout || r.elapsed > kQuick) return;
+  if (log.again > 0 || r.outcome == Outcome::kTimeout || r.elapsed > kQuick ||
+      config.shrink_budget <= absl::ZeroDuration()) {
+    return;
+  }
   const Reruns again = RunAgain(s, lanes, kAgain, StopAt::kPass, absl::Seconds(1));
   if (again.failed < again.runs) log.again = kAgain;
 }
@@ -429,7 +435,10 @@ void RunExample(const Transport& t, const Property& p, const RunConfig& config,
   std::vector<Step> steps = *p.Steps(t);
   const size_t index = log.drawn++;
   if (log.unsupported) return;
-  if (log.failed_once && absl::Now() - log.first_failure > config.shrink_budget) return;
+  if (log.failed_once && absl::Now() - log.first_failure >= config.shrink_budget) {
+    log.out_of_time = true;
+    return;
+  }
   Scenario s{std::string(p.id()), std::string(t.name()), std::move(steps)};
   const bool ran_ahead = index < known.size() && known[index].first == s;
   CaseResult r = ran_ahead ? known[index].second : lanes.front()->Run(s);
@@ -446,7 +455,7 @@ void RunExample(const Transport& t, const Property& p, const RunConfig& config,
   log.last_passed = r.outcome == Outcome::kPass;
   if (r.outcome != Outcome::kPass) {
     if (!log.failed_once) log.first_failure = absl::Now();
-    if (config.reproduce.empty()) LearnWhetherItDependsOnTiming(s, r, lanes, log);
+    if (config.reproduce.empty()) LearnWhetherItDependsOnTiming(s, r, config, lanes, log);
     log.failed_once = true;
     std::string msg = r.message;
     log.last_failure.emplace(std::move(s), std::move(r));
@@ -619,6 +628,7 @@ PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfi
   out.duration = absl::Now() - start;
   out.shrinks = listener.accepted();
   JudgeResult(p, result, log, out);
+  out.shrinking_stopped = log.out_of_time && out.failing.has_value();
   if (reproduce.empty() && out.failing &&
       (out.outcome == Outcome::kFail || out.outcome == Outcome::kCrashed)) {
     SayHowOftenItFails(*out.failing, lanes, out);

@@ -120,6 +120,8 @@ struct RunConfig {
   int examples = 0;       // 0: the property's default
   int max_size = 100;     // rapidcheck's size bound
   std::string reproduce;  // a reproduce string: run exactly that example
+  // How long a failure is shrunk at most, from when it was found; zero
+  // reports it as found.
   absl::Duration shrink_budget = absl::Seconds(90);
   // Called after every example (for progress): examples so far, shrinking.
   std::function<void(int, bool)> on_example;
@@ -131,6 +133,7 @@ struct PropertyResult {
   Outcome outcome = Outcome::kPass;
   int examples = 0;
   int shrinks = 0;
+  bool shrinking_stopped = false;  // RunConfig::shrink_budget ran out first
   absl::Duration duration;
   std::string message;
   std::string reproduce;       // the rapidcheck reproduce string
