@@ -2,13 +2,18 @@
 // returns within its bound. The writer fills the channel (sends that do not
 // block, until one gives -EAGAIN), then sends a buffer far larger than the
 // room any drain makes, with a bound of a few time units. Once it sleeps in
-// that call, the reader takes a quarter of what filled it every quarter of the
-// bound, and goes on past the bound and its slack. Each drain lets the send
-// move a little: it may return at once with what it moved, or go on moving
-// until its bound, but not later. A transport whose wait gets the caller's
-// whole timeout again after every partial write (a poll() loop that passes
-// timeout_ms, not what is left of it) keeps its caller for as long as the
-// reader trickles, and G-TIMEOUT, whose calls move nothing, never sees it.
+// that call, the reader takes a quarter of what filled it every quarter of
+// the bound, and goes on past the bound and its slack; then the same again
+// with a sixteenth. Each drain lets the send move a little: it may return at once
+// with what it moved, or go on moving until its bound, but not later. A
+// transport whose wait gets the caller's whole timeout again after every
+// partial write (a poll() loop that passes timeout_ms, not what is left of
+// it) keeps its caller for as long as the reader trickles, and G-TIMEOUT,
+// whose calls move nothing, never sees it. The fast trickle is for sockets,
+// which wake a writer only once much of their buffer is free. The slow one
+// is for a send that moves at most a fixed amount per call (what a staging
+// buffer holds): quarter drains free that much within one bound, and such a
+// send ends in time however it counts its bound.
 //
 // The property is about time: the reader's drains are a quarter bound
 // apart, and end as soon as the send has returned.
@@ -31,6 +36,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -44,10 +50,14 @@ namespace {
 
 constexpr uint64_t kFillBytes = uint64_t{16} << 20;  // a channel that takes more never fills
 constexpr size_t kChunk = 64 * 1024;                 // a fill send
-constexpr int kAttempts = 3;
+// The drains, as parts of what filled the channel, each tried up to three
+// times (a late call is tried again: scheduling noise is not a bug).
+constexpr uint64_t kParts[] = {4, 16};
+constexpr int kTries = 3, kAttempts = kTries * std::size(kParts);
 
-// Per attempt a: the writer filled the channel (or gave up), its bounded
-// send returned, the reader drained what was left.
+// Per attempt a, numbered in the order they are made: the writer filled the
+// channel (or gave up), its bounded send returned, the reader drained what
+// was left.
 size_t Filled(int a) { return 3 * static_cast<size_t>(a); }
 size_t Returned(int a) { return 3 * static_cast<size_t>(a) + 1; }
 size_t Drained(int a) { return 3 * static_cast<size_t>(a) + 2; }
@@ -80,9 +90,11 @@ uint64_t Fill(End& end) {
 void Trickle(End& end, SharedFlags& flags, int a, const Timing& t, const Deadline& deadline) {
   const uint64_t piece = flags.Counter(kPiece).load();
   std::vector<std::byte> buf(kChunk);
-  auto take = [&](uint64_t most) {
+  auto take = [&](uint64_t most) {  // at most `most` bytes
     size_t n = 0;
-    for (uint64_t got = 0; got < most && end.Recv(buf, &n, 0) == 0 && n > 0; got += n) {
+    for (uint64_t got = 0; got < most; got += n) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(most - got, buf.size()));
+      if (end.Recv(std::span(buf).first(want), &n, 0) != 0 || n == 0) break;
     }
   };
   const auto pid = static_cast<pid_t>(flags.Counter(kWriterPid).load());
@@ -93,48 +105,62 @@ void Trickle(End& end, SharedFlags& flags, int a, const Timing& t, const Deadlin
   take(kFillBytes * 2);
 }
 
-// The writer's attempts: "" once a send returned in time (or the channel
-// never filled), else why the last was late or wrong. A drain is a quarter
-// of what filled the channel (a socket wakes its writer only once much of
-// its buffer is free), and the send is larger than every drain together.
+// One attempt, number a: fills the channel and sends into the trickle of
+// 1/part of what filled it. "" when the send returned in time, else why it
+// was late or wrong; `nothing` when the channel never filled.
+std::string SendOnce(End& end, SharedFlags& flags, const Timing& t, int a, uint64_t part,
+                     bool* nothing) {
+  const int64_t drains = t.trickle() / (t.bound / 4) + 2;
+  const uint64_t filled = Fill(end);
+  *nothing = filled == 0;
+  if (*nothing) return "";
+  const uint64_t piece = std::clamp<uint64_t>(filled / part, 4096, uint64_t{4} << 20);
+  flags.Counter(kPiece).store(piece);
+  const std::vector<std::byte> big(
+      std::min<uint64_t>(filled + piece * drains + kChunk, uint64_t{64} << 20), std::byte{0x5a});
+  flags.Raise(Filled(a));
+  size_t n = 0;
+  const absl::Time start = absl::Now();
+  const int rc = end.Send(big, &n, static_cast<int>(absl::ToInt64Milliseconds(t.bound)));
+  const absl::Duration took = absl::Now() - start;
+  flags.Raise(Returned(a));
+  const std::string what = absl::StrFormat(
+      "a %d-unit send (%s) of %s into the full channel, while the reader took %s every %s,",
+      t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
+      absl::FormatDuration(t.bound / 4));
+  if (rc != 0 && rc != -ETIMEDOUT) return absl::StrFormat("%s gave %s", what, Errno(rc));
+  if (rc == -ETIMEDOUT && n != 0) {
+    return absl::StrFormat("%s gave -ETIMEDOUT but reported %s sent", what, ByteCount(n));
+  }
+  if (took <= t.bound + t.slack) return "";
+  return absl::StrFormat(
+      "%s returned %s after %s (%s moved): a bound holds however much the call moves (is it "
+      "restarted after each partial write?)",
+      what, rc == 0 ? "0" : Errno(rc),
+      absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))), ByteCount(n));
+}
+
+// The writer's attempts: for each part, up to kTries until a send returns
+// in time. "" when each part had one in time (or the channel never filled),
+// else why the last send of a part that had none was late or wrong.
 std::string SendIntoTrickle(End& end, SharedFlags& flags, const Timing& t,
                             const Deadline& deadline) {
   flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
-  const int64_t drains = t.trickle() / (t.bound / 4) + 2;
-  std::string late;
-  for (int a = 0; a < kAttempts; ++a) {
-    if (a > 0 && !flags.WaitFor(Drained(a - 1), deadline)) {
-      return "the reader never drained the channel";
+  int a = 0;
+  for (const uint64_t part : kParts) {
+    std::string late;
+    for (int tried = 0; tried < kTries; ++tried) {
+      if (a > 0 && !flags.WaitFor(Drained(a - 1), deadline)) {
+        return "the reader never drained the channel";
+      }
+      bool nothing = false;
+      late = SendOnce(end, flags, t, a++, part, &nothing);
+      if (nothing) return "";  // nothing to judge
+      if (late.empty()) break;
     }
-    const uint64_t filled = Fill(end);
-    if (filled == 0) return "";  // nothing to judge
-    const uint64_t piece = std::clamp<uint64_t>(filled / 4, 4096, uint64_t{4} << 20);
-    flags.Counter(kPiece).store(piece);
-    const std::vector<std::byte> big(
-        std::min<uint64_t>(filled + piece * drains + kChunk, uint64_t{64} << 20), std::byte{0x5a});
-    flags.Raise(Filled(a));
-    size_t n = 0;
-    const absl::Time start = absl::Now();
-    const int rc = end.Send(big, &n, static_cast<int>(absl::ToInt64Milliseconds(t.bound)));
-    const absl::Duration took = absl::Now() - start;
-    flags.Raise(Returned(a));
-    const std::string what = absl::StrFormat(
-        "a %d-unit send (%s) of %s into the full channel, while the reader took %s "
-        "every %s,",
-        t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
-        absl::FormatDuration(t.bound / 4));
-    if (rc != 0 && rc != -ETIMEDOUT) return absl::StrFormat("%s gave %s", what, Errno(rc));
-    if (rc == -ETIMEDOUT && n != 0) {
-      return absl::StrFormat("%s gave -ETIMEDOUT but reported %s sent", what, ByteCount(n));
-    }
-    if (took <= t.bound + t.slack) return "";
-    late = absl::StrFormat(
-        "%s returned %s after %s (%s moved): a bound holds however much the call moves (is it "
-        "restarted after each partial write?)",
-        what, rc == 0 ? "0" : Errno(rc),
-        absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))), ByteCount(n));
+    if (!late.empty()) return late;
   }
-  return late;
+  return "";
 }
 
 class TimeoutPartialProperty final : public GenericProperty {

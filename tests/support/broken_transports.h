@@ -59,8 +59,8 @@ enum class Bug {
   kStaticAfterDestroy,     // destroy() closes a descriptor kept in a static, which the ends of
                            // the next channel made by that process still use (-EBADF)
   kHeapPerSend,            // every send copies its message into a frame it never frees
-  kBoundPerPartialWrite,   // a bounded stream send that moved part of its buffer sends the
-                           // rest with the whole bound again
+  kBoundPerPartialWrite,   // a bounded stream send moves at most 64 KiB per call, and after
+                           // a partial write sends the rest with the whole bound again
   kLockKeptOnEpipe,        // every send takes the channel's lock (a word in shared memory,
                            // waited on with a futex); the -EPIPE path returns without
                            // giving it back, so the other writers' sends block for good
