@@ -17,6 +17,11 @@
  *   QUIRK_KIND_MAXBUF   a receive into a buffer smaller than max_message
  *                       gives -EMSGSIZE at once, whatever comes next, as
  *                       mq_receive(3) does (SHORT_RECV_KEEPS, PEER_CLOSE).
+ *   QUIRK_KIND_STASH    SHORT_RECV_KEEPS by spilling: a record too big for
+ *                       the buffer is taken off the socket into a memfd held
+ *                       by the reader's end, and the next receive with room
+ *                       serves it from there. Broken: close() forgets the
+ *                       memfd of a record still spilled (G-CLEANUP).
  *   QUIRK_KIND_SPARSE   very lossy: only every 100th send of a writer's
  *                       end (0, 100, ...) is delivered; the rest are
  *                       reported sent and dropped (ORDERED, PEER_CLOSE,
@@ -43,7 +48,7 @@
 #elif defined(QUIRK_KIND_COUNTED)
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
 #define QK_QUEUED QK_MAX_QUEUED
-#elif defined(QUIRK_KIND_KEEPS)
+#elif defined(QUIRK_KIND_KEEPS) || defined(QUIRK_KIND_STASH)
 #define QK_FLAGS \
   (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_KEEPS)
 #define QK_QUEUED 0
@@ -80,6 +85,8 @@ typedef struct {
   uint64_t sends;                     /* LOSSY, SPARSE: which sends are dropped */
   unsigned char held[QK_MAX_MESSAGE]; /* broken LOSSY: message 0, held back */
   size_t held_len;
+  int spilled; /* STASH: 1 + the memfd holding a record too big for a buffer, 0 none */
+  size_t spilled_len;
 } end;
 
 static shared* page_of(const end* e) { return e->h.page; }
@@ -161,10 +168,44 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   return rc;
 }
 
+#if defined(QUIRK_KIND_STASH)
+/* STASH: the spilled record when it fits `buf`, else the next record, spilled
+   when it does not fit. */
+static int stash_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadline) {
+  if (e->spilled == 0) {
+    unsigned char whole[QK_MAX_MESSAGE];
+    const int rc = qk_seq_recv(e->h.fd, whole, sizeof whole, got, deadline, QK_KEEP);
+    if (rc != 0 || *got <= cap) {
+      if (rc == 0 && *got > 0) memcpy(buf, whole, *got);
+      return rc;
+    }
+    const int fd = memfd_create("qk-spilled", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (write(fd, whole, *got) != (ssize_t)*got) {
+      close(fd);
+      return -EIO;
+    }
+    e->spilled = fd + 1;
+    e->spilled_len = *got;
+    *got = 0;
+  }
+  if (e->spilled_len > cap) return -EMSGSIZE;
+  if (e->spilled_len > 0 && pread(e->spilled - 1, buf, e->spilled_len, 0) != (ssize_t)e->spilled_len)
+    return -EIO;
+  close(e->spilled - 1);
+  e->spilled = 0;
+  *got = e->spilled_len;
+  return 0;
+}
+#endif
+
 static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) {
   end* e = v;
   *got = 0;
   if (e->h.role != IPCSPEC_READER) return -EBADF;
+#if defined(QUIRK_KIND_STASH)
+  return stash_recv(e, buf, cap, got, qk_deadline(timeout_ms));
+#endif
 #if defined(QUIRK_KIND_MAXBUF)
   if (cap < QK_MAX_MESSAGE) return -EMSGSIZE; /* as mq_receive(3) */
 #endif
@@ -180,6 +221,9 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 
 static void qk_end_close(void* v) {
   end* e = v;
+#ifndef QUIRK_BROKEN
+  if (e->spilled != 0) close(e->spilled - 1);
+#endif
   if (e->h.role == IPCSPEC_READER) {
     atomic_store(&page_of(e)->reader_closed, 1);
     qk_futex_wake(&page_of(e)->queued);
