@@ -16,7 +16,11 @@
 //                       a bound) reports nothing sent and moved nothing: the
 //                       same message is sent again after it (and the
 //                       caller's buffer is unchanged: the plugin adapter
-//                       checks every send, refused or not)
+//                       checks every send, refused or not); and it keeps
+//                       nothing: 16 more refusals in a row leave the writer
+//                       holding no more descriptors, shared mappings,
+//                       threads or timers than 8 more (an error path that
+//                       forgets what it made for the message)
 //   reliable            every message taken arrives whole, in order, once;
 //                       a stream: exactly the bytes taken, in order
 //   lossy               a subsequence (unordered: a sub-multiset); nothing
@@ -32,6 +36,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "ipcspec/inventory.h"
 #include "properties/generic/endless.h"
 #include "properties/generic/generic_property.h"
 #include "properties/support/common.h"
@@ -42,7 +48,8 @@ namespace {
 constexpr size_t kFull = 0, kDone = 1;                     // flags
 constexpr size_t kSent = 0, kSentBytes = 1, kRefused = 2;  // counters
 constexpr uint64_t kFillBytes = uint64_t{16} << 20, kFillSends = 4096;
-constexpr uint64_t kAfter = 32;  // sends while the reader drains
+constexpr uint64_t kAfter = 32;     // sends while the reader drains
+constexpr uint64_t kRefusals = 16;  // refused sends in a row, counted
 
 // The writer's position: message `i`, of which `offset` bytes went in.
 struct Cursor {
@@ -82,6 +89,22 @@ int Attempt(End& end, const Capabilities& c, const Endless& seq, Cursor& at, int
 
 // The writer: fills the channel until it refuses, once more with a bound,
 // then kAfter more messages while the reader drains.
+// The channel full: kRefusals sends that do not block, each refused, must
+// leave the process holding no more than half as many new things ("" or
+// what they kept). A send that goes in after all ends the count.
+std::string RefusalsKeepNothing(End& end, const Capabilities& c, const Endless& seq, Cursor& at,
+                                SharedFlags& flags, std::string* err) {
+  const ProcessHoldings before = TakeProcessHoldings();
+  for (uint64_t k = 0; k < kRefusals; ++k) {
+    if (Attempt(end, c, seq, at, 0, flags, err) != -EAGAIN || !err->empty()) return "";
+  }
+  const std::vector<std::string> kept = NewHoldings(before, TakeProcessHoldings());
+  if (kept.size() < kRefusals / 2) return "";
+  return absl::StrFormat(
+      "%d sends refused with -EAGAIN in a row left the writer holding %d more: %s", kRefusals,
+      kept.size(), absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));
+}
+
 std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlags& flags,
                  const Waits& waits, int unit_ms) {
   Cursor at;
@@ -92,7 +115,12 @@ std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlag
   }
   if (err.empty() && rc == -EAGAIN) {
     flags.Counter(kRefused).store(1);
-    rc = Attempt(end, c, seq, at, unit_ms, flags, &err);
+    if (std::string kept = RefusalsKeepNothing(end, c, seq, at, flags, &err); !kept.empty()) {
+      flags.Raise(kFull);
+      flags.Raise(kDone);
+      return kept;
+    }
+    rc = err.empty() ? Attempt(end, c, seq, at, unit_ms, flags, &err) : rc;
     if (err.empty() && rc != 0 && rc != -ETIMEDOUT) {
       err = absl::StrFormat("a send of %d ms into the full channel gave %s, not -ETIMEDOUT",
                             unit_ms, Errno(rc));

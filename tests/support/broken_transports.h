@@ -103,6 +103,8 @@ enum class Bug {
                            // of a reply too big for the buffer as a success (MSG_TRUNC unheeded)
   kShortRecvLeaksFd,       // a receive into a too-small buffer (-EMSGSIZE) leaks a
                            // descriptor it took with the message
+  kEagainLeaksFd,          // a send refused with -EAGAIN leaks a descriptor it made for
+                           // the message
   kCounterAddZeroRefused,  // a counter refuses to add 0 (-EAGAIN, whatever the timeout)
   kCounterSum32,           // a counter adds through a uint32_t: bits above 32 are lost
   kWakeFirstSleepers,      // every change wakes the first two sleepers only (FUTEX_WAKE of 2,
