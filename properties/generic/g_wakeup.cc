@@ -199,6 +199,7 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
                               const std::function<void()>& before_round = nullptr) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   Tally tally(x);
+  bool gave_up = false;  // the last round's receive timed out (lossy)
   for (int r = 0; r < kRounds; ++r) {
     const Sent want = MessageOf(c, r);
     if (before_round) before_round();
@@ -218,6 +219,7 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
     const int64_t late = x.LateUs(r, returned);
     if ((rc == -ETIMEDOUT || rc == -EAGAIN) && !c.reliable) {
       x.Judge(r, true);  // lost, which a lossy transport may do: not counted
+      gave_up = true;
       continue;
     }
     std::string err;
@@ -232,7 +234,16 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
       if (got != 8 || v == 0) err = absl::StrFormat("counter read %d bytes, value %d", got, v);
     } else if (!IsPayload(std::span(buf).first(got), want)) {
       err = absl::StrFormat("round %d: received %d bytes that are not %s", r + 1, got, Name(want));
+      const Sent before = r > 0 ? MessageOf(c, r - 1) : want;
+      if (gave_up && r > 0 && got >= before.size &&
+          IsPayload(std::span(buf).first(before.size), before)) {
+        err = absl::StrFormat(
+            "round %d: received %s, whose receive in round %d had given up after its bound: it "
+            "was not lost but came only with the next send (a lost wake-up?)",
+            r + 1, Name(before), r);
+      }
     }
+    gave_up = false;
     const bool again = err.empty() && tally.Add(late);
     x.Judge(r, again);
     if (!again) return err.empty() ? tally.Failure("the receive") : err;
