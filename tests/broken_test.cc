@@ -35,6 +35,24 @@ TEST_P(BrokenTest, CaughtByItsProperty) {
   RecordProperty("message", r.message);
 }
 
+// G-BACKPRESSURE's first send, min(capacity, max_message) bytes into the
+// empty channel, refused: the writer's failure is the verdict, at once (the
+// reader, waiting for that message, was once left to hang for a grace and
+// be reported as a hang in the harness's own wait).
+TEST(BrokenBackpressureTest, AFullSizeSendRefusedIntoAnEmptyChannelIsAFailureNotAHang) {
+  testing::RegisterBrokenTransports();
+  const Transport* t = TransportRegistry::Global().Find("broken_full_size_refused");
+  const Property* p = PropertyRegistry::Global().Find("G-BACKPRESSURE");
+  ASSERT_NE(t, nullptr);
+  ASSERT_NE(p, nullptr);
+  DirectRunner runner({.timeout = absl::Seconds(5)});
+  RunConfig config;
+  config.seed = 1;
+  const PropertyResult r = RunProperty(*t, *p, config, runner);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, ::testing::HasSubstr("into an empty channel gave -EAGAIN")) << r.message;
+}
+
 // The same bug is invisible to a correct transport: the inner one passes.
 TEST_P(BrokenTest, InnerTransportPasses) {
   const testing::BrokenInfo& b = GetParam();

@@ -163,6 +163,9 @@ class BackpressureProperty final : public GenericProperty {
       size_t n = 0;
       const int rc = end.Send(data, &n, 0);
       if (rc != 0 || n != data.size()) {
+        // The reader waits for the big message: it is told there is none.
+        flags.Raise(kFillFailed);
+        flags.Raise(kBigSent);
         return absl::StrFormat(
             "a non-blocking send of %d bytes (min(capacity, max_message)) into an empty channel "
             "gave %s with %d bytes taken; declared capacity %d: revisit capacity",
@@ -250,6 +253,7 @@ std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t
   }
   if (big) {
     if (!flags.WaitFor(kBigSent, deadline)) return "";
+    if (flags.IsRaised(kFillFailed)) return "";  // the writer says why
     Expectation e(c, {{*big}}, false, {kBigWriter});
     if (std::string err = ReceiveAll(end, c, e, waits.deliver_ms); !err.empty()) return err;
     flags.Raise(kBigTaken);

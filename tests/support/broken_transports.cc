@@ -278,6 +278,12 @@ class BrokenEnd : public End {
           *rc = 0;
         }
         return true;
+      case Bug::kFullSizeRefused:
+        // The bug: a room check one byte short refuses a message of
+        // max_message (posix_mq's 8192) even into an empty channel.
+        if (timeout_ms != 0 || buf.size() != 8192) return false;
+        *rc = -EAGAIN;
+        return true;
       case Bug::kEagainLeaksFd:
         *rc = inner_->Send(buf, sent, timeout_ms);
         // The bug: the refusal's path forgets what the send made for it.
@@ -736,6 +742,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_writer_end_cuts", "socketpair_seqpacket", Bug::kWriterEndCuts, "G-BOUNDARY"},
     {"broken_short_recv_leaks_fd", "posix_mq", Bug::kShortRecvLeaksFd, "G-CLEANUP"},
     {"broken_eagain_leaks_fd", "pipe", Bug::kEagainLeaksFd, "G-FULL"},
+    {"broken_full_size_refused", "posix_mq", Bug::kFullSizeRefused, "G-BACKPRESSURE"},
     {"broken_counter_add_zero", "eventfd", Bug::kCounterAddZeroRefused, "G-MODEL"},
     {"broken_counter_sum32", "eventfd", Bug::kCounterSum32, "G-MODEL"},
 };

@@ -105,6 +105,8 @@ enum class Bug {
                            // descriptor it took with the message
   kEagainLeaksFd,          // a send refused with -EAGAIN leaks a descriptor it made for
                            // the message
+  kFullSizeRefused,        // a non-blocking send of max_message bytes is refused even
+                           // into an empty channel
   kCounterAddZeroRefused,  // a counter refuses to add 0 (-EAGAIN, whatever the timeout)
   kCounterSum32,           // a counter adds through a uint32_t: bits above 32 are lost
   kWakeFirstSleepers,      // every change wakes the first two sleepers only (FUTEX_WAKE of 2,
