@@ -4,16 +4,16 @@
 // room any drain makes, with a bound of a few time units. Once it sleeps in
 // that call, the reader takes a quarter of what filled it every quarter of
 // the bound, and goes on past the bound and its slack; then the same again
-// with a sixteenth. Each drain lets the send move a little: it may return at once
-// with what it moved, or go on moving until its bound, but not later. A
-// transport whose wait gets the caller's whole timeout again after every
-// partial write (a poll() loop that passes timeout_ms, not what is left of
-// it) keeps its caller for as long as the reader trickles, and G-TIMEOUT,
-// whose calls move nothing, never sees it. The fast trickle is for sockets,
-// which wake a writer only once much of their buffer is free. The slow one
-// is for a send that moves at most a fixed amount per call (what a staging
-// buffer holds): quarter drains free that much within one bound, and such a
-// send ends in time however it counts its bound.
+// with a sixteenth. Each drain lets the send move a little: it may return
+// at once with what it moved, or go on moving until its bound, but not
+// later. A transport whose wait gets the caller's whole timeout again after
+// every partial write (a poll() loop that passes timeout_ms, not what is
+// left of it) keeps its caller for as long as the reader trickles, and
+// G-TIMEOUT, whose calls move nothing, never sees it. The fast trickle is
+// for sockets, which wake a writer only once much of their buffer is free.
+// The slow one is for a send that moves at most a fixed amount per call
+// (what a staging buffer holds): quarter drains free that much within one
+// bound, and such a send ends in time however it counts its bound.
 //
 // The property is about time: the reader's drains are a quarter bound
 // apart, and end as soon as the send has returned.
