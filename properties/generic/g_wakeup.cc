@@ -234,9 +234,9 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
       if (got != 8 || v == 0) err = absl::StrFormat("counter read %d bytes, value %d", got, v);
     } else if (!IsPayload(std::span(buf).first(got), want)) {
       err = absl::StrFormat("round %d: received %d bytes that are not %s", r + 1, got, Name(want));
-      const Sent before = r > 0 ? MessageOf(c, r - 1) : want;
-      if (gave_up && r > 0 && got >= before.size &&
-          IsPayload(std::span(buf).first(before.size), before)) {
+      // gave_up is only ever set by an earlier round.
+      const Sent before = gave_up ? MessageOf(c, r - 1) : want;
+      if (gave_up && got >= before.size && IsPayload(std::span(buf).first(before.size), before)) {
         err = absl::StrFormat(
             "round %d: received %s, whose receive in round %d had given up after its bound: it "
             "was not lost but came only with the next send (a lost wake-up?)",
