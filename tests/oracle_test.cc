@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/property.h"
+#include "properties/generic/traffic.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props {
@@ -110,6 +111,56 @@ TEST(OracleTest, SkipForgetsARefusedMessage) {
   e.Skip(0);  // a short receive consumed message 0
   EXPECT_TRUE(e.IsNext(0, Payload(1, 1, 20)));
   EXPECT_EQ(Feed(e, {1, 1, 20}), "");
+}
+
+// An end that gives the reader a script of receive results, in order.
+class ScriptedEnd : public End {
+ public:
+  struct Result {
+    int rc;
+    std::vector<std::byte> bytes;
+  };
+  explicit ScriptedEnd(std::vector<Result> script) : script_(std::move(script)) {}
+  int Send(std::span<const std::byte>, size_t*, int) override { return -EBADF; }
+  int Recv(std::span<std::byte> buf, size_t* n, int) override {
+    *n = 0;
+    if (next_ >= script_.size()) return kEnd;
+    const Result& r = script_[next_++];
+    *n = std::min(r.bytes.size(), buf.size());
+    std::copy_n(r.bytes.begin(), *n, buf.begin());
+    return r.rc;
+  }
+
+ private:
+  std::vector<Result> script_;
+  size_t next_ = 0;
+};
+
+// The reader of a lossy byte stream stops receiving at the first quiet wait
+// once its writer is done, since nothing says whether more will come. Bytes
+// that come after that (an end that buffered them in user space) are judged
+// as the rest of the prefix, not as duplicates; bytes beyond or unlike what
+// was sent are still failures.
+TEST(TrafficTest, ALossyStreamsLateBytesAreStillItsPrefix) {
+  Capabilities c;  // a byte stream
+  c.reliable = false;
+  c.peer_close = true;
+  const CaseEnv env{.deadline = absl::Now() + absl::Seconds(30)};
+  const std::vector<std::byte> sent = Payload(1, 0, 13);
+  auto read_after_a_quiet_wait = [&](std::vector<std::byte> late) {
+    Traffic traffic(c, env, {{{1, 0, 13}}});
+    traffic.Finished(0);
+    ScriptedEnd end({{-ETIMEDOUT, {}}, {0, std::move(late)}, {kEnd, {}}});
+    return traffic.Read(end);
+  };
+  EXPECT_EQ(read_after_a_quiet_wait(sent), "");
+  EXPECT_EQ(read_after_a_quiet_wait(std::vector(sent.begin(), sent.begin() + 5)), "");
+  std::vector<std::byte> twice = sent;
+  twice.insert(twice.end(), sent.begin(), sent.end());
+  EXPECT_THAT(read_after_a_quiet_wait(twice), HasSubstr("13 bytes more than the 13 sent"));
+  std::vector<std::byte> torn = sent;
+  torn[4] ^= std::byte{1};
+  EXPECT_THAT(read_after_a_quiet_wait(torn), HasSubstr("stream byte 4 (message 0"));
 }
 
 // The new capability flags of plugin.h map to the C++ capabilities and back.
