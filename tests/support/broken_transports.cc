@@ -100,6 +100,9 @@ class BrokenEnd : public End {
     if (bug_ == Bug::kLockKeptOnEpipe && asleep_writers_ != nullptr) {
       return SendUnderTheLock(buf, sent, timeout_ms);
     }
+    if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
+      if (ReaderIn().load() != 0) ChecksumUnderTheLock(buf);
+    }
     const uint64_t n = sends_++;
     int rc = 0;
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
@@ -118,12 +121,32 @@ class BrokenEnd : public End {
       ::syscall(SYS_futex, LockWord(), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
     }
   }
-  int SendUnderTheLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+  void TakeTheLock() {
     for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
                                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
          held = 0) {
       ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, nullptr, nullptr, 0);
     }
+  }
+  // kLockDiesWithHolder: whether the reader is in a receive, at +6.
+  std::atomic<int>& ReaderIn() { return asleep_writers_[6]; }
+  // kLockDiesWithHolder: a checksum of the message, 256 rounds over it (or
+  // over 64 bytes), kept in the channel's page.
+  void ChecksumUnderTheLock(std::span<const std::byte> buf) {
+    TakeTheLock();
+    uint64_t sum = 0;
+    const size_t len = std::max<size_t>(buf.size(), 64);
+    for (size_t round = 0; round < 256; ++round) {
+      for (size_t i = 0; i < len; ++i) {
+        const auto b = i < buf.size() ? static_cast<uint64_t>(buf[i]) : uint64_t{i};
+        sum = (sum ^ b) * 0x100000001b3ULL;
+      }
+    }
+    reinterpret_cast<std::atomic<uint64_t>*>(asleep_writers_ + 4)->store(sum);
+    GiveBackIfMine();
+  }
+  int SendUnderTheLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+    TakeTheLock();
     const int rc = inner_->Send(buf, sent, timeout_ms);
     if (rc != -EPIPE) GiveBackIfMine();  // the bug: kept on the -EPIPE path
     return rc;
@@ -377,6 +400,14 @@ class BrokenEnd : public End {
     }
     int failed = 0;
     if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
+    if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
+      TakeTheLock();  // the bug: held for good once its holder died
+      GiveBackIfMine();
+      ReaderIn().store(1);
+      const int rc = inner_->Recv(buf, received, timeout_ms);
+      ReaderIn().store(0);
+      return rc;
+    }
     switch (bug_) {
       case Bug::kWakeFirstSleepers:
         return RecvAmongSleepers(buf, received, timeout_ms);
@@ -530,12 +561,15 @@ class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
-        bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe) {
+        bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe ||
+        bug == Bug::kLockDiesWithHolder) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
         new (asleep_writers_ + 1) std::atomic<int>(0);  // kLateWriterUnheard: the reader received
         new (asleep_writers_ + 2) std::atomic<int>(0);  // kLockKeptOnEpipe: the lock's holder
+        // kLockDiesWithHolder: the checksum at +4 (a 64-bit word), whether
+        // the reader is in a receive at +6 (zero in a fresh page).
       }
     }
     if (bug == Bug::kThreadPerChannel) {
@@ -720,6 +754,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
     {"broken_static_frame", "pipe", Bug::kStaticFrame, "G-INDEPENDENT"},
     {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
+    {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH"},
     {"broken_bound_per_write", "pipe", Bug::kBoundPerPartialWrite, "G-TIMEOUT-PARTIAL"},
     {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
     {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},

@@ -64,6 +64,13 @@ enum class Bug {
   kLockKeptOnEpipe,        // every send takes the channel's lock (a word in shared memory,
                            // waited on with a futex); the -EPIPE path returns without
                            // giving it back, so the other writers' sends block for good
+  kLockDiesWithHolder,     // a send while the reader is in a receive (asleep, perhaps) first
+                           // checksums its message into the channel's shared page under the
+                           // channel's lock (a pid in shared memory, waited on with a
+                           // futex; tens of microseconds), and every receive takes that
+                           // lock first: not robust, so a writer killed while it holds it
+                           // leaves the reader blocked for good. While the reader pauses,
+                           // the writer takes the lock no more.
   kStaticFrame,            // every send copies its message into one frame buffer of the
                            // process and sends it from there: two threads' sends mix
   kReaderOpenWipes,        // the reader's open sets the channel up afresh: what was sent before
