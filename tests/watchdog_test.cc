@@ -5,6 +5,8 @@
 // and for a plugin. Speed is not asserted here (bench/hang_bench prints it).
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
@@ -15,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ipcspec/engine.h"
+#include "ipcspec/proc.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/watch.h"
 #include "nlohmann/json.hpp"
@@ -36,6 +39,24 @@ SandboxOptions Options() {
 Verdict Forever(const char* call, int timeout_ms) {
   WatchedCall watched(call, timeout_ms);
   for (;;) ::pause();
+}
+
+// The kernel part of a diagnosis names the call a process sleeps in, the
+// newer ones (io_uring_enter, futex_waitv) too; an unnamed one is "syscall N".
+TEST(KernelWaitTest, NamesTheCallAProcessSleepsIn) {
+#ifdef SYS_io_uring_enter
+  EXPECT_EQ(SyscallName(SYS_io_uring_enter), "io_uring_enter");
+#endif
+  EXPECT_EQ(SyscallName(99999), "syscall 99999");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  EXPECT_TRUE(WaitUntilBlockedIn(child, SYS_pause, Deadline::After(absl::Seconds(10))));
+  EXPECT_THAT(DescribeKernelWait(child), HasSubstr("(syscall pause)"));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
 }
 
 TEST(WatchdogTest, OverrunOfItsOwnTimeoutIsAHangWithDiagnosis) {

@@ -82,14 +82,22 @@ Shared* AsShared(void* base) { return static_cast<Shared*>(base); }
 // yet reaped (kill() still succeeds on a zombie), or PF_EXITING in its flags.
 // The last matters because the kernel wakes the peers (semaphore undo,
 // robust futexes) early in do_exit, before the process is a zombie.
+// A process reaped between the kill() and the read (the open or the read
+// then fails with ENOENT or ESRCH) is gone as well: taken for alive, its
+// death would go unnoticed once its wake-up had been spent on this look.
 bool ProcessGone(pid_t pid) {
   constexpr unsigned long kPfExiting = 0x4;  // include/linux/sched.h
   if (::kill(pid, 0) != 0) return errno == ESRCH;
+  auto reaped_since = [pid] {
+    const int err = errno;
+    return err == ENOENT || err == ESRCH || (::kill(pid, 0) != 0 && errno == ESRCH);
+  };
   FileDescriptor fd(::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errno == ENOENT;
+  if (!fd) return reaped_since();
   char buf[512];
   const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
-  if (n <= 0) return false;
+  if (n < 0) return reaped_since();
+  if (n == 0) return false;
   buf[n] = '\0';
   const char* paren = std::strrchr(buf, ')');
   char state = '?';
@@ -215,6 +223,9 @@ class ShmRingEnd : public End {
 
   const int me_, peer_, slot_;
   const pid_t pid_;
+  // A wait of this End was woken and found its condition met: the post it
+  // took may have been a peer's death (Await).
+  bool death_unseen_ = false;
   ShmMapping mapping_;
   std::unique_ptr<ShmSync> sync_;  // declared after mapping_: destroyed first
   Shared* const s_;
@@ -226,18 +237,32 @@ int ShmRingEnd::Await(Ready ready, bool nonblocking, absl::Time until) {
     if (ready()) return 0;
     if (nonblocking) return -EAGAIN;
     if (absl::Now() >= until) return -ETIMEDOUT;
+    // The wake-up an earlier wait took may have been a peer's death as
+    // much as the data it found: a death posts once, so it is looked for
+    // before this End sleeps again.
+    if (death_unseen_) {
+      death_unseen_ = false;
+      ReapDeadPeers();
+      if (ready()) return 0;
+    }
     s_->waiting[me_].fetch_add(1);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     int r = 0;
+    bool slept = false;
     if (!ready()) {
       int peers[kMaxEnds];
       const int n = OpenPeers(peers);
       r = sync_->Wait(me_, until, std::span<const int>(peers, static_cast<size_t>(n)));
+      slept = true;
     }
     s_->waiting[me_].fetch_sub(1);
     if (r != 0 && r != -ETIMEDOUT && r != -EINTR) return r;
     // Not a Post for us: a peer may have died.
-    if (!ready()) ReapDeadPeers();
+    if (!ready()) {
+      ReapDeadPeers();
+    } else if (slept && r == 0 && sync_->DeathWakesOnce()) {
+      death_unseen_ = true;
+    }
   }
 }
 

@@ -100,6 +100,12 @@ class ShmSync {
   // wake spuriously, never miss one.
   virtual int Wait(int role, absl::Time until, std::span<const int> peers) = 0;
   virtual void Post(int role) = 0;
+  // Whether a peer's death wakes one Wait only (a post, such as a SEM_UNDO
+  // adjustment), rather than leaving a state every later Wait sees (a
+  // robust futex's FUTEX_OWNER_DIED): then a Wait that found its condition
+  // met may have taken the death's wake-up, and the ring looks for dead
+  // peers before it sleeps again.
+  virtual bool DeathWakesOnce() const { return false; }
 };
 
 // Bytes a segment needs (a multiple of the page size).

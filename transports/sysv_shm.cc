@@ -14,7 +14,10 @@
 // event (one semop of +1, then -1 with SEM_UNDO, which leaves the value as it
 // was), so when its process dies the kernel's undo posts that event and the
 // blocked peer wakes. Closing takes the adjustment back. (SETVAL would clear
-// every process's adjustments, so nothing here uses it after Create.)
+// every process's adjustments, so nothing here uses it after Create.) That
+// post wakes one wait, which may also find data the dying writer published:
+// the ring then looks for dead peers before it sleeps again
+// (ShmSync::DeathWakesOnce).
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -98,6 +101,7 @@ class SysvSync : public ShmSync {
     struct sembuf op = {static_cast<unsigned short>(kEvent + role), -1, 0};
     return Op(op, until);
   }
+  bool DeathWakesOnce() const override { return true; }
   void Post(int role) override {
     if (::semctl(semid_, kEvent + role, GETVAL) > 0) return;  // a wake-up is pending
     struct sembuf op = {static_cast<unsigned short>(kEvent + role), 1, IPC_NOWAIT};

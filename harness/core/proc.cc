@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -85,7 +86,8 @@ std::string DescribeKernelWait(pid_t pid) {
   if (nr == -1) return "running";
   if (wchan.empty() || wchan == "0") wchan = "(wait channel hidden)";
   if (nr < 0) return wchan;
-  return absl::StrCat(wchan, " (syscall ", SyscallName(nr), ")");
+  const std::string name = SyscallName(nr);  // "syscall 999" when unnamed
+  return absl::StrCat(wchan, " (", absl::StartsWith(name, "syscall ") ? "" : "syscall ", name, ")");
 }
 
 namespace {

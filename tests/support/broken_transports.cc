@@ -401,12 +401,7 @@ class BrokenEnd : public End {
     int failed = 0;
     if (MisconvertTimeout(&timeout_ms, &failed)) return failed;
     if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
-      TakeTheLock();  // the bug: held for good once its holder died
-      GiveBackIfMine();
-      ReaderIn().store(1);
-      const int rc = inner_->Recv(buf, received, timeout_ms);
-      ReaderIn().store(0);
-      return rc;
+      return RecvAfterTheLock(buf, received, timeout_ms);
     }
     switch (bug_) {
       case Bug::kWakeFirstSleepers:
@@ -427,19 +422,8 @@ class BrokenEnd : public End {
         if (rc == 0) *received = std::min<size_t>(*received, 1000);
         return rc;
       }
-      case Bug::kNoEnd: {
-        int rc = inner_->Recv(buf, received, timeout_ms);
-        if (rc == kEnd) {
-          if (timeout_ms == 0) return -EAGAIN;
-          if (timeout_ms > 0) {
-            // Waits out the bound for data that can never come.
-            ::poll(nullptr, 0, timeout_ms);
-            return -ETIMEDOUT;
-          }
-          for (;;) ::pause();
-        }
-        return rc;
-      }
+      case Bug::kNoEnd:
+        return RecvWithoutEnd(buf, received, timeout_ms);
       case Bug::kEmptyIsEnd: {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
@@ -482,6 +466,29 @@ class BrokenEnd : public End {
  private:
   // kLateWriterUnheard: a receive notes that the reader has received (a
   // writer that opens from then on is never accepted).
+  // kNoEnd: END is never reported; the receive waits for data instead.
+  int RecvWithoutEnd(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    const int rc = inner_->Recv(buf, received, timeout_ms);
+    if (rc != kEnd) return rc;
+    if (timeout_ms == 0) return -EAGAIN;
+    if (timeout_ms > 0) {
+      // Waits out the bound for data that can never come.
+      ::poll(nullptr, 0, timeout_ms);
+      return -ETIMEDOUT;
+    }
+    for (;;) ::pause();
+  }
+  // kLockDiesWithHolder: the lock is taken and given back before each
+  // receive, which says while it lasts that the reader is in one.
+  int RecvAfterTheLock(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    TakeTheLock();  // the bug: held for good once its holder died
+    GiveBackIfMine();
+    ReaderIn().store(1);
+    const int rc = inner_->Recv(buf, received, timeout_ms);
+    ReaderIn().store(0);
+    return rc;
+  }
+
   int RecvNotingHeard(std::span<std::byte> buf, size_t* received, int timeout_ms) {
     const int rc = inner_->Recv(buf, received, timeout_ms);
     if (rc == 0) asleep_writers_[1].store(1);
