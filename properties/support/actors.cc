@@ -193,6 +193,32 @@ Verdict RunLatePartOn(Channels& chs, const Actor& a, const ActorPids& pids,
   return v;
 }
 
+// Each actor's part, wrapped so that a failure it returns is noted as the
+// first (if it is) before its ends close: the close is what its peers react
+// to (a writer's -EPIPE once the reader that found a torn message closed),
+// and their failures must not be taken for the cause.
+void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>* first_failed) {
+  const auto parties = static_cast<uint32_t>(actors.size());
+  for (size_t i = 0; i < actors.size(); ++i) {
+    auto note = [first_failed, parties, i](const std::string& err) {
+      uint32_t nobody = parties;
+      if (!err.empty()) first_failed->compare_exchange_strong(nobody, static_cast<uint32_t>(i));
+      return err;
+    };
+    if (actors[i].fn) {
+      actors[i].fn = [inner = std::move(actors[i].fn), note](std::unique_ptr<End>& end) {
+        return note(inner(end));
+      };
+    }
+    if (actors[i].with_ends) {
+      actors[i].with_ends = [inner = std::move(actors[i].with_ends),
+                             note](std::vector<std::unique_ptr<End>>& ends) {
+        return note(inner(ends));
+      };
+    }
+  }
+}
+
 // The actors on channels already created; destroys them afterwards.
 Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& actors,
                       const std::function<Verdict(ActorControl&)>& during) {
@@ -209,6 +235,7 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
   // order they pass the last barrier).
   SharedMemory first_memory(sizeof(std::atomic<uint32_t>));
   auto* first_failed = new (first_memory.data()) std::atomic<uint32_t>(parties);
+  NoteFailuresBeforeClosing(actors, first_failed);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
   Verdict verdict;
   {

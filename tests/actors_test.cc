@@ -1,0 +1,104 @@
+// The actors of a case (properties/support/common.h RunActors): when one
+// actor fails and its peers fail because of it, the verdict is the cause.
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ipcspec/registry.h"
+#include "ipcspec/sandbox.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A pipe whose reader's end, once closed, stays in its destructor until the
+// writer has closed its end too: whatever the writer makes of the close is
+// over before the reader's part is done.
+class SlowCloseTransport final : public Transport {
+ public:
+  explicit SlowCloseTransport(const Transport& inner) : inner_(inner) {}
+  std::string_view name() const override { return inner_.name(); }
+  std::string_view description() const override { return inner_.description(); }
+  const Capabilities& caps() const override { return inner_.caps(); }
+  absl::StatusOr<std::unique_ptr<Channel>> Create(const std::string& dir) const override {
+    absl::StatusOr<std::unique_ptr<Channel>> ch = inner_.Create(dir);
+    if (!ch.ok()) return ch.status();
+    return std::make_unique<SlowCloseChannel>(std::move(*ch), flags_);
+  }
+
+ private:
+  static constexpr size_t kWriterClosed = 0;
+  class SlowCloseEnd final : public End {
+   public:
+    SlowCloseEnd(std::unique_ptr<End> inner, Role role, SharedFlags& flags)
+        : inner_(std::move(inner)), role_(role), flags_(flags) {}
+    ~SlowCloseEnd() override {
+      inner_.reset();
+      if (role_ == Role::kWriter) flags_.Raise(kWriterClosed);
+      if (role_ == Role::kReader) {
+        (void)flags_.WaitFor(kWriterClosed, Deadline::After(absl::Seconds(10)));
+      }
+    }
+    int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+      return inner_->Send(buf, sent, timeout_ms);
+    }
+    int Recv(std::span<std::byte> buf, size_t* got, int timeout_ms) override {
+      return inner_->Recv(buf, got, timeout_ms);
+    }
+
+   private:
+    std::unique_ptr<End> inner_;
+    Role role_;
+    SharedFlags& flags_;
+  };
+  class SlowCloseChannel final : public Channel {
+   public:
+    SlowCloseChannel(std::unique_ptr<Channel> inner, SharedFlags& flags)
+        : inner_(std::move(inner)), flags_(flags) {}
+    absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+      absl::StatusOr<std::unique_ptr<End>> end = inner_->Open(role);
+      if (!end.ok()) return end.status();
+      return std::make_unique<SlowCloseEnd>(std::move(*end), role, flags_);
+    }
+    void Detach() override { inner_->Detach(); }
+    absl::Status Destroy() override { return inner_->Destroy(); }
+
+   private:
+    std::unique_ptr<Channel> inner_;
+    SharedFlags& flags_;
+  };
+
+  const Transport& inner_;
+  mutable SharedFlags flags_;
+};
+
+// The reader finds something wrong and closes; the writer, blocked in a
+// send into the full pipe, then gets -EPIPE. The reader's finding is the
+// verdict, not the writer's -EPIPE, however the two processes are timed.
+TEST(ActorsTest, TheFailureThatCameFirstIsTheVerdictNotItsConsequence) {
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  ASSERT_NE(pipe, nullptr);
+  for (int round = 0; round < 10; ++round) {
+    const CaseResult r = RunCase({.timeout = absl::Seconds(30)}, [&](const CaseEnv& env) {
+      SlowCloseTransport slow(*pipe);
+      Actor writer{"writer", Role::kWriter, [](std::unique_ptr<End>& end) -> std::string {
+                     const std::vector<std::byte> big(1 << 20);
+                     size_t sent = 0;
+                     const int rc = end->Send(big, &sent, 5000);
+                     return rc == 0 ? "" : absl::StrCat("the writer's send: ", Errno(rc));
+                   }};
+      Actor reader{"reader", Role::kReader,
+                   [](std::unique_ptr<End>&) -> std::string { return "the reader's finding"; }};
+      return RunActors(slow, env, {writer, reader});
+    });
+    EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+    EXPECT_THAT(r.message, HasSubstr("the reader's finding")) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace ipcspec::props
