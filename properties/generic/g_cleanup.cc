@@ -36,7 +36,10 @@
 // when it is destroyed (a destroy that removes only an empty queue). Where
 // a message too long for a buffer stays queued, the reader first tries a
 // buffer one byte short: a transport may then hold that message in the
-// end (a descriptor that came with it), which close() must free.
+// end (a descriptor that came with it), which close() must free. Where
+// everything is read and the transport has peer-close, the reader goes on
+// to END: what it holds per writer until it sees that writer go (a
+// connection it accepted) must go on that path as well.
 //
 // The oracle is the same for every capability class: no new object of the
 // case's own after destroy. The traffic before it, which makes the
@@ -416,6 +419,7 @@ class CleanupProperty final : public NamedProperty {
                                    : flags.WaitFor(all_sent, deadline) ? ""
                                                                        : "the writer never sent";
                    if (unread && e.empty()) TryTooShort(*end, c, sent);
+                   if (!unread && e.empty()) ReadToEnd(*end, c);
                    if (e.empty()) plant_if_here(!writer_here);
                    if (e.empty() && writer_here)
                      ClosedAndRestored(end, "reader", settings, &forked_left);
@@ -464,6 +468,18 @@ class CleanupProperty final : public NamedProperty {
     std::vector<std::byte> buf(sent[0].size - 1);
     size_t n = 0;
     (void)end.Recv(buf, &n, kOpTimeoutMs);
+  }
+  // With peer-close, once everything is read, receives until END (the
+  // writer closes after its sends): what a transport holds for a writer
+  // until it sees that writer's end go (its connection, say) is let go on
+  // that path too. Whatever comes is G-EOF's to judge, not this one's.
+  static void ReadToEnd(End& end, const Capabilities& c) {
+    if (!c.peer_close || c.model == ModelClass::kCounter) return;
+    std::vector<std::byte> buf(RecvBufferSize(c));
+    for (int i = 0; i < 64; ++i) {
+      size_t n = 0;
+      if (end.Recv(buf, &n, kOpTimeoutMs) != 0) return;
+    }
   }
   // What the writer sends: on a stream an empty write sends nothing, and
   // the reader, which waits for no byte of it, may close first, so every

@@ -424,6 +424,13 @@ class BrokenEnd : public End {
       }
       case Bug::kNoEnd:
         return RecvWithoutEnd(buf, received, timeout_ms);
+      case Bug::kEndLeaksFd: {
+        const int rc = inner_->Recv(buf, received, timeout_ms);
+        // The bug: what it kept for the writer is dropped, not closed.
+        if (rc == kEnd && !end_seen_) (void)::eventfd(0, EFD_CLOEXEC);
+        end_seen_ = end_seen_ || rc == kEnd;
+        return rc;
+      }
       case Bug::kEmptyIsEnd: {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
@@ -560,6 +567,7 @@ class BrokenEnd : public End {
   uint64_t lost_after_close_ = 0;
   std::vector<std::byte> held_;
   bool unheard_ = false;              // kLateWriterUnheard: opened after the reader received
+  bool end_seen_ = false;             // kEndLeaksFd: END has been reported once
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
                                       // shared page
 };
@@ -762,6 +770,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_static_frame", "pipe", Bug::kStaticFrame, "G-INDEPENDENT"},
     {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
     {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH"},
+    {"broken_end_leaks_fd", "pipe", Bug::kEndLeaksFd, "G-CLEANUP"},
     {"broken_bound_per_write", "pipe", Bug::kBoundPerPartialWrite, "G-TIMEOUT-PARTIAL"},
     {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
     {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},

@@ -110,6 +110,9 @@ enum class Bug {
                            // of a reply too big for the buffer as a success (MSG_TRUNC unheeded)
   kShortRecvLeaksFd,       // a receive into a too-small buffer (-EMSGSIZE) leaks a
                            // descriptor it took with the message
+  kEndLeaksFd,             // the reader's end, once it reports END, keeps a descriptor it
+                           // never closes (a reader that drops a finished connection from
+                           // its poll set and forgets to close it)
   kEagainLeaksFd,          // a send refused with -EAGAIN leaks a descriptor it made for
                            // the message
   kFullSizeRefused,        // a non-blocking send of max_message bytes is refused even
