@@ -13,7 +13,12 @@
 //   byte stream         skipped: a stream has no boundaries
 //   short receive       -EMSGSIZE; then SHORT_RECV_KEEPS: the same message
 //                       comes next; SHORT_RECV_DROPS: the one after it;
-//                       undeclared: either
+//                       undeclared: either. Reliable: in some examples
+//                       after up to 32 small messages received whole, each
+//                       (SHORT_RECV_KEEPS) first refused by a buffer one
+//                       byte short, so that a refused message sits at every
+//                       place of the queue (a receiver that reads ahead in
+//                       batches keeps it at any place in its batch)
 //   capacity            any: a full channel starts the reader early
 //   peer-close          after the last message END; without, nothing more
 //   duplex              in half of the examples the other way round:
@@ -62,6 +67,22 @@ class BoundaryProperty final : public GenericProperty {
       }
       if (c.ordered && !sizes.empty() && sizes[0] > 0 && *rc::gen::arbitrary<bool>()) {
         const uint64_t first = sizes[0];
+        // Small messages first, received whole before the short receive.
+        const uint64_t room_before = c.max_queued > 0 ? c.max_queued - 1 : 32;
+        if (c.reliable && *rc::gen::arbitrary<bool>()) {
+          const auto before =
+              *rc::gen::inRange<uint64_t>(1, std::min<uint64_t>(room_before, 32) + 1);
+          std::vector<Step> small;
+          for (uint64_t k = 0; k < before; ++k) {
+            small.push_back(Step::Send(
+                1, *rc::gen::inRange<uint64_t>(1, std::min<uint64_t>(SizeLimit(c), 64) + 1), k));
+          }
+          for (Step& st : steps) {
+            if (st.op == Op::kSend) st.arg += before;
+          }
+          steps.insert(steps.begin(), small.begin(), small.end());
+          steps.push_back(short_after_.Step(before));
+        }
         steps.push_back(short_.Step(
             *rc::gen::weightedOneOf<uint64_t>({{2, rc::gen::just(first - 1)},
                                                {1, rc::gen::just<uint64_t>(0)},
@@ -93,6 +114,7 @@ class BoundaryProperty final : public GenericProperty {
                    }
                    std::string e =
                        Write(*end, c, sent, oversize_.Of(s) && c.max_message > 0, traffic, flags);
+                   flags.Raise(kStart);  // also after a failure: nobody waits for it then
                    if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, 0);
                    traffic.Finished(0);
                    if (e.empty() && reversed && !flags.WaitFor(kReceived, deadline)) {
@@ -110,7 +132,10 @@ class BoundaryProperty final : public GenericProperty {
           }
           if (!flags.WaitFor(kStart, deadline)) return "the sender never finished its messages";
           if (s.Param(short_.index(), ~uint64_t{0}) != ~uint64_t{0}) {
-            std::string e = ShortReceive(*end, c, short_.Of(s), traffic);
+            // Shrunk, fewer may be left: the last message stays for it.
+            const uint64_t whole = std::min<uint64_t>(short_after_.Of(s), sent.size() - 1);
+            std::string e = ReceiveWhole(*end, c, sent, whole, traffic);
+            if (e.empty()) e = ShortReceive(*end, c, short_.Of(s), traffic);
             if (!e.empty()) return e;
           }
           if (!reversed) return traffic.Read(*end);
@@ -161,6 +186,38 @@ class BoundaryProperty final : public GenericProperty {
     return SendAll(end, sent.back(), c.framing, deliver);
   }
 
+  // The first `count` messages of `sent`, each received whole; with
+  // SHORT_RECV_KEEPS each first into a buffer one byte short, which must
+  // refuse it and keep it, wherever it sits in the queue.
+  static std::string ReceiveWhole(End& end, const Capabilities& c, const std::vector<Sent>& sent,
+                                  uint64_t count, Traffic& traffic) {
+    const int deliver = traffic.waits().deliver_ms;
+    const bool keeps = c.short_recv == ShortRecv::kKeeps;
+    std::vector<std::byte> got, one_short;
+    for (uint64_t i = 0; i < count && i < sent.size(); ++i) {
+      std::string tried;
+      if (keeps && sent[i].size > 0) {
+        one_short.resize(sent[i].size - 1);
+        size_t n = 0;
+        const int rc = end.Recv(one_short, &n, deliver);
+        if (rc != -EMSGSIZE) {
+          return absl::StrFormat("%s into a %d-byte buffer gave %s, not -EMSGSIZE", Name(sent[i]),
+                                 one_short.size(), Errno(rc));
+        }
+        tried = absl::StrFormat(
+            " (after -EMSGSIZE on a %d-byte buffer, which SHORT_RECV_KEEPS "
+            "says leaves it queued)",
+            one_short.size());
+      }
+      const int rc = RecvMessage(end, c, &got, deliver);
+      if (rc != 0) return absl::StrCat("receiving ", Name(sent[i]), tried, ": ", Errno(rc));
+      if (std::string e = traffic.expectation().OnMessage(got); !e.empty()) {
+        return absl::StrCat(e, tried);
+      }
+    }
+    return "";
+  }
+
   // The first receive into `cap` bytes, smaller than message 0: -EMSGSIZE;
   // then message 0 again or the next, as the capabilities say.
   static std::string ShortReceive(End& end, const Capabilities& c, uint64_t cap, Traffic& traffic) {
@@ -200,6 +257,11 @@ class BoundaryProperty final : public GenericProperty {
 
   const ChoiceParam<bool> oversize_{this, 0, "%s", false, kOversize};
   const BytesParam short_{this, 1, "the receiving end first receives into a buffer of %s", 0};
+  const Param<uint64_t> short_after_{
+      this, 3,
+      "the receiving end first receives %s small messages whole (each first into a buffer one "
+      "byte short, with SHORT_RECV_KEEPS)",
+      0};
   const YesNoParam reversed_{this, 2,
                              "the other way round: the writer's end says one message, then the "
                              "reader's end sends these and the writer's end receives them: %s",

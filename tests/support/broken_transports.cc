@@ -424,6 +424,8 @@ class BrokenEnd : public End {
       }
       case Bug::kNoEnd:
         return RecvWithoutEnd(buf, received, timeout_ms);
+      case Bug::kKeepsDropsAtBatchEnd:
+        return RecvInBatches(buf, received, timeout_ms);
       case Bug::kEndLeaksFd: {
         const int rc = inner_->Recv(buf, received, timeout_ms);
         // The bug: what it kept for the writer is dropped, not closed.
@@ -473,6 +475,18 @@ class BrokenEnd : public End {
  private:
   // kLateWriterUnheard: a receive notes that the reader has received (a
   // writer that opens from then on is never accepted).
+  // kKeepsDropsAtBatchEnd: message 3 of every 4 received is dropped by a
+  // receive too short for it (the batch it sat in is recycled first).
+  int RecvInBatches(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    const int rc = inner_->Recv(buf, received, timeout_ms);
+    if (rc == 0) ++messages_received_;
+    if (rc == -EMSGSIZE && messages_received_ % 4 == 3) {
+      std::vector<std::byte> all(1 << 20);
+      size_t n = 0;
+      if (inner_->Recv(all, &n, 0) == 0) ++messages_received_;  // the bug: gone
+    }
+    return rc;
+  }
   // kNoEnd: END is never reported; the receive waits for data instead.
   int RecvWithoutEnd(std::span<std::byte> buf, size_t* received, int timeout_ms) {
     const int rc = inner_->Recv(buf, received, timeout_ms);
@@ -568,6 +582,7 @@ class BrokenEnd : public End {
   std::vector<std::byte> held_;
   bool unheard_ = false;              // kLateWriterUnheard: opened after the reader received
   bool end_seen_ = false;             // kEndLeaksFd: END has been reported once
+  uint64_t messages_received_ = 0;    // kKeepsDropsAtBatchEnd
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
                                       // shared page
 };
@@ -672,6 +687,9 @@ class BrokenTransport : public Transport {
       caps_.atomic_write = caps_.atomic_write ? caps_.atomic_write : 4096;
     }
     if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
+    // Its inner queue keeps a message too long for the buffer (msgrcv(2)
+    // E2BIG); the bug is in what it reads ahead.
+    if (info.bug == Bug::kKeepsDropsAtBatchEnd) caps_.short_recv = ShortRecv::kKeeps;
   }
   std::string_view name() const override { return info_.name; }
   std::string_view description() const override { return description_; }
@@ -771,6 +789,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
     {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH"},
     {"broken_end_leaks_fd", "pipe", Bug::kEndLeaksFd, "G-CLEANUP"},
+    {"broken_keeps_drops_at_4", "sysv_msg", Bug::kKeepsDropsAtBatchEnd, "G-BOUNDARY"},
     {"broken_bound_per_write", "pipe", Bug::kBoundPerPartialWrite, "G-TIMEOUT-PARTIAL"},
     {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
     {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},

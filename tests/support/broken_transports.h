@@ -113,6 +113,8 @@ enum class Bug {
   kEndLeaksFd,             // the reader's end, once it reports END, keeps a descriptor it
                            // never closes (a reader that drops a finished connection from
                            // its poll set and forgets to close it)
+  kKeepsDropsAtBatchEnd,   // declares SHORT_RECV_KEEPS, but reads ahead in batches of 4: a
+                           // receive too short for the last message of a batch drops it
   kEagainLeaksFd,          // a send refused with -EAGAIN leaks a descriptor it made for
                            // the message
   kFullSizeRefused,        // a non-blocking send of max_message bytes is refused even
