@@ -226,8 +226,8 @@ class BackpressureProperty final : public GenericProperty {
       if (n != size) return "";  // a stream took what fitted: full
       if (f->bytes > give_up || f->msgs > give_up) {
         return absl::StrFormat(
-            "no EAGAIN after %d bytes in %d sends (declared capacity %d, max_queued %d): revisit "
-            "them",
+            "no EAGAIN after %d bytes in %d sends, far past the declared capacity %d and "
+            "max_queued %d: the channel holds more than it declares (or the sends are lost)",
             f->bytes, f->msgs, c.capacity, c.max_queued);
       }
     }

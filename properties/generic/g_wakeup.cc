@@ -287,10 +287,18 @@ std::string SleepUntilEnd(End& end, const Capabilities& c, Exchange& x) {
   // The largest message's size: a transport may refuse any smaller buffer.
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   size_t n = 0;
+  const int64_t asleep_ns = MonotonicNs();
   const int rc = end.Recv(buf, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, MonotonicNs());
+  const int64_t returned_ns = MonotonicNs();
+  const int64_t late = x.LateUs(0, returned_ns);
   std::string err;
-  if (rc != kEnd) {
+  if (rc == -ETIMEDOUT && returned_ns - asleep_ns < int64_t{x.bound_ms()} * 1000000) {
+    // Not a wake-up missed: the bound itself ran short (G-TIMEOUT's).
+    err = absl::StrFormat(
+        "the receive gave -ETIMEDOUT after %.3f ms, before its bound of %d ms, where END was due "
+        "(the only writer closed its end while it slept)",
+        (returned_ns - asleep_ns) / 1e6, x.bound_ms());
+  } else if (rc != kEnd) {
     err = absl::StrFormat(
         "the receive gave %s where END was due: the only writer closed its end "
         "while it slept",
