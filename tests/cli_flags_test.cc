@@ -181,17 +181,24 @@ TEST_F(CliFlagsTest, FailFastStopsAtTheFirstFailure) {
 // --shrink-time bounds the shrinking; at 0 the failure is reported as found,
 // and the report says its counterexample is not the minimal one.
 TEST_F(CliFlagsTest, ShrinkTimeBoundsTheShrinkingAndTheReportSaysItStopped) {
+  const std::string json = dir_ + "/stopped.json", junit = dir_ + "/stopped.xml";
   Ran found = Ipcspec({"run", Drop(), "--transport=plugin_drop4096", "--property=G-ORDER",
-                       "--shrink-time=0", "--jobs=1"});
+                       "--shrink-time=0", "--jobs=1", "--json=" + json, "--junit=" + junit});
   EXPECT_EQ(found.exit_code, 1) << found.out;
   EXPECT_THAT(found.out, HasSubstr(", 0 shrinks (seed 1)"));
   EXPECT_THAT(found.out, HasSubstr("counterexample (its shrinking stopped at --shrink-time): "));
   EXPECT_THAT(found.out, Not(HasSubstr("minimal counterexample")));
+  // The machine-read reports say so too.
+  EXPECT_EQ(ReadJson(json)["results"][0]["shrinking_stopped"], true);
+  std::ifstream xml(junit);
+  const std::string junit_text((std::istreambuf_iterator<char>(xml)), {});
+  EXPECT_THAT(junit_text, HasSubstr("its shrinking stopped at --shrink-time: not minimal"));
   Ran shrunk = Ipcspec({"run", Drop(), "--transport=plugin_drop4096", "--property=G-ORDER",
-                        "--shrink-time=1m", "--jobs=1"});
+                        "--shrink-time=1m", "--jobs=1", "--json=" + json});
   EXPECT_EQ(shrunk.exit_code, 1) << shrunk.out;
   EXPECT_THAT(shrunk.out, HasSubstr("minimal counterexample: "));
   EXPECT_THAT(shrunk.out, Not(HasSubstr("its shrinking stopped")));
+  EXPECT_EQ(ReadJson(json)["results"][0]["shrinking_stopped"], false);
 }
 
 TEST_F(CliFlagsTest, TimingFlagsReachTheReproduceCommandWhichReplays) {

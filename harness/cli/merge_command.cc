@@ -45,6 +45,8 @@ ReportEntry EntryFromJson(const nlohmann::json& j) {
   p.outcome = *o;
   p.examples = j.at("examples").get<int>();
   p.shrinks = j.at("shrinks").get<int>();
+  // Absent in a report from before it was written.
+  p.shrinking_stopped = j.value("shrinking_stopped", false);
   p.duration = absl::Milliseconds(j.at("duration_ms").get<int64_t>());
   p.message = j.at("message").get<std::string>();
   p.counterexample = j.at("counterexample").get<std::string>();

@@ -37,6 +37,7 @@ Json EntryJson(const ReportEntry& e) {
   j["iteration"] = e.iteration;
   j["examples"] = p.examples;
   j["shrinks"] = p.shrinks;
+  j["shrinking_stopped"] = p.shrinking_stopped;
   j["duration_ms"] = absl::ToInt64Milliseconds(p.duration);
   j["message"] = p.message;
   j["counterexample"] = p.counterexample;
@@ -62,7 +63,9 @@ std::string TestCase(const ReportEntry& e) {
   std::string out = absl::StrCat("    <testcase", Attr("classname", "ipcspec." + p.transport),
                                  Attr("name", name), Attr("time", Seconds(p.duration)), ">\n");
   if (IsFailure(p.outcome)) {
-    std::string body = absl::StrCat(p.counterexample, "seed: ", e.seed, "\n");
+    std::string body = absl::StrCat(
+        p.shrinking_stopped ? "(its shrinking stopped at --shrink-time: not minimal)\n" : "",
+        p.counterexample, "seed: ", e.seed, "\n");
     if (!e.reproduce_command.empty())
       absl::StrAppend(&body, "reproduce: ", e.reproduce_command, "\n");
     absl::StrAppend(&out, "      <", IsAssertionFailure(p.outcome) ? "failure" : "error",
