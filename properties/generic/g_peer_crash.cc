@@ -22,7 +22,8 @@
 //                       reader's pause also comes after one quiet receive
 //   peer-close          then END (or -ECONNRESET) within the deliver bound;
 //                       -ETIMEDOUT is a failure: the transport never noticed
-//                       its writer died
+//                       its writer died; so is END that comes only as the
+//                       receive's own bound runs out (noticed by the clock)
 //   peer-close with     (IPCSPEC_CLOSE_ONLY: death is not a close) and no
 //   CLOSE_ONLY, or no   peer-close: one receive of one time unit after what
 //   peer-close          is owed; it may time out, report END or bring the
@@ -95,8 +96,8 @@ class PeerCrashProperty final : public NamedProperty {
                           const Deadline& deadline);
   // kWriterRunning: receives until the kill, then AfterKill.
   static std::string ReadThroughKill(End& end, const Capabilities& c, Endless& seq,
-                                     const Waits& waits, SharedFlags& flags,
-                                     const Deadline& deadline);
+                                     const Waits& waits, std::vector<std::byte>& buf,
+                                     SharedFlags& flags, const Deadline& deadline);
   // `sent` sends (`sent_bytes` bytes) completed before the kill; `ended`:
   // END has already come (nothing more is received).
   // `buf`: the reader's, made before it said it waits (a megabyte's page
@@ -158,8 +159,8 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
       // known): the writer first sends all it has.
       if (!flags.WaitFor(kAllSent, deadline)) return Verdict::Fail("the writer never sent it all");
       // Asleep in whatever call its transport waits in (read, futex,
-      // io_uring_enter, ...); a receive that never sleeps (a busy poll) is
-      // killed under after a quarter of its bound all the same.
+      // io_uring_enter, ...); where the receive never sleeps (a busy poll),
+      // the writer is killed after a quarter of its bound all the same.
       const auto pid = static_cast<pid_t>(flags.Counter(kReaderPid).load());
       (void)WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(waits.deliver_ms / 4)));
     }
@@ -254,15 +255,14 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
     return AfterKill(end, c, seq, waits, buf, before, seq.BytesBefore(before));
   }
   flags.Raise(kPaused);
-  if (when == kWriterRunning) return ReadThroughKill(end, c, seq, waits, flags, deadline);
+  if (when == kWriterRunning) return ReadThroughKill(end, c, seq, waits, buf, flags, deadline);
   if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
   return AfterKill(end, c, seq, waits, buf, flags.Counter(kSent), flags.Counter(kSentBytes));
 }
 
 std::string PeerCrashProperty::ReadThroughKill(End& end, const Capabilities& c, Endless& seq,
-                                               const Waits& waits, SharedFlags& flags,
-                                               const Deadline& deadline) {
-  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
+                                               const Waits& waits, std::vector<std::byte>& buf,
+                                               SharedFlags& flags, const Deadline& deadline) {
   while (!flags.IsRaised(kKilled)) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, waits.quiet_ms);
