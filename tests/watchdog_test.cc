@@ -43,6 +43,8 @@ Verdict Forever(const char* call, int timeout_ms) {
 
 // The kernel part of a diagnosis names the call a process sleeps in, the
 // newer ones (io_uring_enter, futex_waitv) too; an unnamed one is "syscall N".
+// A probe that rereads the state through one descriptor reads what
+// ProcessState reads.
 TEST(KernelWaitTest, NamesTheCallAProcessSleepsIn) {
 #ifdef SYS_io_uring_enter
   EXPECT_EQ(SyscallName(SYS_io_uring_enter), "io_uring_enter");
@@ -55,6 +57,9 @@ TEST(KernelWaitTest, NamesTheCallAProcessSleepsIn) {
   }
   EXPECT_TRUE(WaitUntilBlockedIn(child, SYS_pause, Deadline::After(absl::Seconds(10))));
   EXPECT_THAT(DescribeKernelWait(child), HasSubstr("(syscall pause)"));
+  const ProcessStateProbe probe(child);
+  EXPECT_EQ(probe.Now(), 'S');
+  EXPECT_EQ(probe.Now(), ProcessState(child));
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
 }

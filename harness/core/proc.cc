@@ -15,7 +15,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -38,13 +37,19 @@ std::string ReadProcFile(pid_t pid, const char* what) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
-}  // namespace
-
-std::string SyscallName(long nr) {
+// The name of a call this table knows, else nullptr.
+const char* KnownSyscall(long nr) {
   for (const auto& [number, name] : kSyscalls) {
     if (number == nr) return name;
   }
-  return absl::StrCat("syscall ", nr);
+  return nullptr;
+}
+
+}  // namespace
+
+std::string SyscallName(long nr) {
+  const char* name = KnownSyscall(nr);
+  return name != nullptr ? name : absl::StrCat("syscall ", nr);
 }
 
 long CurrentSyscall(pid_t pid) {
@@ -56,10 +61,29 @@ long CurrentSyscall(pid_t pid) {
   return end == s.c_str() ? -2 : nr;
 }
 
-char ProcessState(pid_t pid) {
-  const std::string s = ReadProcFile(pid, "stat");
-  const size_t paren = s.rfind(')');
-  return paren != std::string::npos && paren + 2 < s.size() ? s[paren + 2] : 0;
+namespace {
+// The state letter of a /proc/PID/stat line: the field after the command,
+// which ends at the last ')'.
+char StateOf(std::string_view stat) {
+  const size_t paren = stat.rfind(')');
+  return paren != std::string_view::npos && paren + 2 < stat.size() ? stat[paren + 2] : 0;
+}
+}  // namespace
+
+char ProcessState(pid_t pid) { return StateOf(ReadProcFile(pid, "stat")); }
+
+ProcessStateProbe::ProcessStateProbe(pid_t pid)
+    : fd_(pid > 0 ? ::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC)
+                  : -1) {}
+
+ProcessStateProbe::~ProcessStateProbe() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+char ProcessStateProbe::Now() const {
+  char buf[512];
+  const ssize_t n = fd_ < 0 ? -1 : ::pread(fd_, buf, sizeof buf, 0);
+  return n > 0 ? StateOf(std::string_view(buf, static_cast<size_t>(n))) : 0;
 }
 
 std::optional<int> ZombieStatus(pid_t pid, pid_t* parent) {
@@ -86,8 +110,9 @@ std::string DescribeKernelWait(pid_t pid) {
   if (nr == -1) return "running";
   if (wchan.empty() || wchan == "0") wchan = "(wait channel hidden)";
   if (nr < 0) return wchan;
-  const std::string name = SyscallName(nr);  // "syscall 999" when unnamed
-  return absl::StrCat(wchan, " (", absl::StartsWith(name, "syscall ") ? "" : "syscall ", name, ")");
+  // "(syscall futex)", or for a call the table does not name "(syscall 999)".
+  const char* name = KnownSyscall(nr);
+  return absl::StrCat(wchan, " (syscall ", name != nullptr ? name : std::to_string(nr), ")");
 }
 
 namespace {

@@ -187,39 +187,25 @@ class BoundaryProperty final : public GenericProperty {
   }
 
   // The first `count` messages of `sent`, each received whole; with
-  // SHORT_RECV_KEEPS each first into a buffer one byte short, which must
-  // refuse it and keep it, wherever it sits in the queue.
+  // SHORT_RECV_KEEPS each first into a buffer one byte short (ShortReceive),
+  // which must refuse it and keep it, wherever it sits in the queue.
   static std::string ReceiveWhole(End& end, const Capabilities& c, const std::vector<Sent>& sent,
                                   uint64_t count, Traffic& traffic) {
-    const int deliver = traffic.waits().deliver_ms;
-    const bool keeps = c.short_recv == ShortRecv::kKeeps;
-    std::vector<std::byte> got, one_short;
+    std::vector<std::byte> got;
     for (uint64_t i = 0; i < count && i < sent.size(); ++i) {
-      std::string tried;
-      if (keeps && sent[i].size > 0) {
-        one_short.resize(sent[i].size - 1);
-        size_t n = 0;
-        const int rc = end.Recv(one_short, &n, deliver);
-        if (rc != -EMSGSIZE) {
-          return absl::StrFormat("%s into a %d-byte buffer gave %s, not -EMSGSIZE", Name(sent[i]),
-                                 one_short.size(), Errno(rc));
-        }
-        tried = absl::StrFormat(
-            " (after -EMSGSIZE on a %d-byte buffer, which SHORT_RECV_KEEPS "
-            "says leaves it queued)",
-            one_short.size());
+      if (c.short_recv == ShortRecv::kKeeps && sent[i].size > 0) {
+        if (std::string e = ShortReceive(end, c, sent[i].size - 1, traffic); !e.empty()) return e;
+        continue;
       }
-      const int rc = RecvMessage(end, c, &got, deliver);
-      if (rc != 0) return absl::StrCat("receiving ", Name(sent[i]), tried, ": ", Errno(rc));
-      if (std::string e = traffic.expectation().OnMessage(got); !e.empty()) {
-        return absl::StrCat(e, tried);
-      }
+      const int rc = RecvMessage(end, c, &got, traffic.waits().deliver_ms);
+      if (rc != 0) return absl::StrCat("receiving ", Name(sent[i]), ": ", Errno(rc));
+      if (std::string e = traffic.expectation().OnMessage(got); !e.empty()) return e;
     }
     return "";
   }
 
-  // The first receive into `cap` bytes, smaller than message 0: -EMSGSIZE;
-  // then message 0 again or the next, as the capabilities say.
+  // A receive into `cap` bytes, smaller than the next message: -EMSGSIZE;
+  // then that message again or the one after it, as the capabilities say.
   static std::string ShortReceive(End& end, const Capabilities& c, uint64_t cap, Traffic& traffic) {
     Expectation& expect = traffic.expectation();
     const int deliver = traffic.waits().deliver_ms;
@@ -229,9 +215,8 @@ class BoundaryProperty final : public GenericProperty {
     if (rc == 0) return expect.OnMessage(std::span(buf).first(std::min(n, cap)));
     if (rc != -EMSGSIZE) {
       return absl::StrFormat(
-          "a receive into %d bytes, smaller than message 0, gave %s, "
-          "not -EMSGSIZE",
-          cap, Errno(rc));
+          "a receive into %d bytes, smaller than the next message, gave %s, not -EMSGSIZE", cap,
+          Errno(rc));
     }
     rc = end.Recv(buf, &n, deliver);
     // The refused message was the last one, and is gone.

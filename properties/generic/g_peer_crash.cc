@@ -34,7 +34,6 @@
 //                       dies blocked in a send
 //   duplex              the writer's end speaks (G-DUPLEX: both ends)
 //   realtime or not     alike: no clock but that one quiet receive
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -171,25 +170,12 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
 }
 
 Verdict PeerCrashProperty::KillWhileItSends(ActorControl& control, const SharedFlags& flags) {
-  const auto pid = static_cast<pid_t>(flags.Counter(kWriterPid).load());
-  // /proc/PID/stat read again through one descriptor: a pread per look,
-  // so that the kill follows the look within microseconds.
-  const int fd =
-      pid > 0 ? ::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC) : -1;
-  auto running = [fd] {
-    char buf[512];
-    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0) return false;
-    const std::string_view stat(buf, static_cast<size_t>(n));
-    const size_t paren = stat.rfind(')');
-    return paren != std::string_view::npos && paren + 2 < stat.size() && stat[paren + 2] == 'R';
-  };
+  const ProcessStateProbe writer(static_cast<pid_t>(flags.Counter(kWriterPid).load()));
   // A short spin (the writer is between sends, or asleep in one on a full
   // channel); then the kill lands wherever the writer is.
-  for (int tries = 0; tries < 5000 && fd >= 0 && !flags.IsRaised(kAllSent); ++tries) {
-    if (flags.Counter(kInSend).load() != 0 && running()) break;
+  for (int tries = 0; tries < 5000 && writer.ok() && !flags.IsRaised(kAllSent); ++tries) {
+    if (flags.Counter(kInSend).load() != 0 && writer.Now() == 'R') break;
   }
-  if (fd >= 0) ::close(fd);
   return control.Kill("writer");
 }
 

@@ -27,6 +27,20 @@ std::string SyscallName(long nr);
 long CurrentSyscall(pid_t pid);
 // The process state letter from /proc/PID/stat ('S', 'R', 'T', ...), or 0.
 char ProcessState(pid_t pid);
+// The same, looked at again and again through one descriptor: a pread per
+// look, for a loop that acts within microseconds of what it sees.
+class ProcessStateProbe {
+ public:
+  explicit ProcessStateProbe(pid_t pid);
+  ~ProcessStateProbe();
+  ProcessStateProbe(const ProcessStateProbe&) = delete;
+  ProcessStateProbe& operator=(const ProcessStateProbe&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  char Now() const;  // as ProcessState
+
+ private:
+  int fd_;
+};
 // How a zombie ended, from /proc/PID/stat (a wait status: WIFSIGNALED and
 // the rest apply), and its parent now (*parent, if given); nullopt while it
 // runs, once reaped, or when unreadable. Lets a process that did not fork
