@@ -76,13 +76,9 @@ ProcessStateProbe::ProcessStateProbe(pid_t pid)
     : fd_(pid > 0 ? ::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC)
                   : -1) {}
 
-ProcessStateProbe::~ProcessStateProbe() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 char ProcessStateProbe::Now() const {
   char buf[512];
-  const ssize_t n = fd_ < 0 ? -1 : ::pread(fd_, buf, sizeof buf, 0);
+  const ssize_t n = ok() ? ::pread(fd_.get(), buf, sizeof buf, 0) : -1;
   return n > 0 ? StateOf(std::string_view(buf, static_cast<size_t>(n))) : 0;
 }
 

@@ -32,14 +32,11 @@ char ProcessState(pid_t pid);
 class ProcessStateProbe {
  public:
   explicit ProcessStateProbe(pid_t pid);
-  ~ProcessStateProbe();
-  ProcessStateProbe(const ProcessStateProbe&) = delete;
-  ProcessStateProbe& operator=(const ProcessStateProbe&) = delete;
-  bool ok() const { return fd_ >= 0; }
+  bool ok() const { return fd_.get() >= 0; }
   char Now() const;  // as ProcessState
 
  private:
-  int fd_;
+  FileDescriptor fd_;
 };
 // How a zombie ended, from /proc/PID/stat (a wait status: WIFSIGNALED and
 // the rest apply), and its parent now (*parent, if given); nullopt while it
