@@ -46,12 +46,16 @@
 // contract lets two threads of a process use two ends at once), with each
 // reader in a process of its own, all four free-running as above: a
 // process-wide buffer a send builds its frame in (to save a malloc) mixes
-// the two channels' messages only when two sends overlap. (Not with
+// the two channels' messages only when two sends overlap, so the threads
+// begin their sends k together, and most are larger than the channel holds
+// (each is still copying from its buffer when the other's begins). (Not with
 // IPCSPEC_ONE_END_PER_PROCESS, which says a process holds one end of each
 // role. Both ends of one channel are never put in one process: a transport
 // whose open() waits for its peer, as a blocking FIFO open does, could not
 // open them there.)
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -114,15 +118,16 @@ bool FreeRunning(const Capabilities& c) {
 
 // Message sizes: at least 8 bytes where a message that large fits, so that
 // the two writers' messages never look alike; in lock-step at most what an
-// empty channel is promised to take.
+// empty channel is promised to take. The writers' threads (kThreads) run
+// free even where lock-step could, and send up to the size limit.
 uint64_t MinSize(const Capabilities& c) {
   if (c.model == ModelClass::kCounter) return 8;
   return c.max_message == 0 ? 8 : std::min<uint64_t>(8, c.max_message);
 }
-uint64_t MaxSize(const Capabilities& c) {
+uint64_t MaxSize(const Capabilities& c, Layout layout) {
   if (c.model == ModelClass::kCounter) return 8;
   uint64_t most = SizeLimit(c);
-  if (LockStep(c)) most = std::min(most, c.capacity);
+  if (LockStep(c) && layout != kThreads) most = std::min(most, c.capacity);
   return std::max(most, MinSize(c));
 }
 
@@ -173,6 +178,61 @@ struct Lane {
       : sent(s), traffic(c, env, {std::move(s)}, {id}) {}
   std::vector<Sent> sent;
   Traffic traffic;
+};
+
+// The two writer threads of one process (kThreads) begin their sends k
+// together: each waits at its send k until the other has reached its own
+// send k, or has stopped. Left to run free, a thread often sends all its
+// messages while the other has not yet begun, and a buffer the two share
+// is overwritten only now and then; begun together, two sends larger than
+// the channel holds overlap every time, so the bug shows in one message
+// each. (A wait on the other thread, not on the clock: a send that never
+// returns is the watchdog's to report.)
+class Together {
+ public:
+  Together(size_t sends1, size_t sends2) : sends_{sends1, sends2} {}
+
+  // In thread `me` (0 or 1): the sends of `lane`, each begun with the
+  // other thread's; then its end markers, as Traffic::Write sends them.
+  std::string Write(size_t me, Lane& lane, End& end) {
+    std::string err;
+    for (size_t k = 0; k < lane.sent.size() && err.empty(); ++k) {
+      Reach(me, k);
+      err = lane.traffic.SendOne(end, 0, k);
+    }
+    Reach(me, kStopped);
+    if (err.empty() && lane.traffic.markers()) err = lane.traffic.SendMarkers(end, 0);
+    lane.traffic.Finished(0);
+    return err;
+  }
+
+ private:
+  static constexpr uint32_t kStopped = UINT32_MAX - 1;
+
+  // Thread `me` is at its send k: waits for the other to reach its send k,
+  // unless the other has fewer sends or has stopped.
+  void Reach(size_t me, uint32_t k) {
+    reached_[me].store(k + 1, std::memory_order_release);
+    reached_[me].notify_all();
+    if (k == kStopped || k >= sends_[1 - me]) return;
+    std::atomic<uint32_t>& other = reached_[1 - me];
+    // Spinning first, briefly: woken from a futex, this thread would begin
+    // its send only once the other's (begun at once) may be over.
+    for (int spin = 0; spin < kSpins; ++spin) {
+      if (other.load(std::memory_order_acquire) > k) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    for (uint32_t v = other.load(std::memory_order_acquire); v <= k;
+         v = other.load(std::memory_order_acquire)) {
+      other.wait(v, std::memory_order_acquire);
+    }
+  }
+  static constexpr int kSpins = 1 << 13;
+
+  size_t sends_[2];
+  std::atomic<uint32_t> reached_[2] = {0, 0};  // 1 + the send each has reached
 };
 
 // What a foreign arrival was, for the failure message.
@@ -286,17 +346,24 @@ class IndependentProperty final : public GenericProperty {
       if (!c.one_end_per_process) layouts.push_back(kThreads);
       const Layout layout = *rc::gen::elementOf(layouts);
       steps.push_back(layout_.Step(layout));
-      const uint64_t lo = MinSize(c), hi = MaxSize(c);
-      // Two threads' sends overlap only now and then: more of them, and
-      // larger, where they run at once.
+      const uint64_t lo = MinSize(c), hi = MaxSize(c, layout);
+      // Where two threads send at once, mostly sends larger than the
+      // channel holds (Together): each is still copying from its buffer when
+      // the other's begins, however the threads are scheduled, and stays so
+      // as it shrinks toward the smallest of them (the first alternative,
+      // which the others shrink toward too).
       const bool threads = layout == kThreads;
+      const uint64_t large = c.capacity > 0 && c.capacity < hi ? c.capacity + 1 : hi / 2;
       const auto size = threads ? rc::gen::weightedOneOf<uint64_t>(
-                                      {{1, EdgeSize(c)}, {2, rc::gen::inRange(hi / 2, hi + 1)}})
+                                      {{3, rc::gen::inRange(large, hi + 1)}, {1, EdgeSize(c)}})
                                 : EdgeSize(c);
+      // Each writer's sizes as one list, which shrinks by dropping messages
+      // without drawing the other writer's anew.
       for (uint32_t writer = 1; writer <= 2; ++writer) {
-        const auto n = *rc::gen::inRange<uint64_t>(1, threads ? 33 : 7);
-        for (uint64_t i = 0; i < n; ++i) {
-          steps.push_back(Step::Send(writer, std::clamp(*size, lo, hi), i));
+        const auto sizes = *rc::gen::resize(
+            threads ? 8 : 6, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(size)));
+        for (uint64_t i = 0; i < sizes.size(); ++i) {
+          steps.push_back(Step::Send(writer, std::clamp(sizes[i], lo, hi), i));
         }
       }
       if (c.framing == Framing::kStream && c.model != ModelClass::kCounter) {
@@ -315,6 +382,7 @@ class IndependentProperty final : public GenericProperty {
     // Never generated then; a replay file or fuzz input may still ask for it.
     if ((layout == kByRole || layout == kThreads) && c.one_end_per_process) layout = kApart;
     std::vector<Actor> actors;
+    Together together(one.sent.size(), two.sent.size());
     if (layout == kThreads || (!LockStep(c) && !(FreeRunning(c) && layout == kByRole))) {
       // All four at once, each in a process of its own, or the writers in
       // two threads of one.
@@ -332,12 +400,11 @@ class IndependentProperty final : public GenericProperty {
         Actor both{"the writers' process", Role::kWriter, nullptr};
         both.ends = {{0, Role::kWriter}, {1, Role::kWriter, /*own_thread=*/true}};
         both.with_ends = [&](std::vector<std::unique_ptr<End>>& ends) {
-          const std::string err = one.traffic.Write(*ends[0], 0);
+          const std::string err = together.Write(0, one, *ends[0]);
           return err.empty() ? err : absl::StrCat("writer 1: ", err);
         };
-        auto second = writer(two);
-        both.in_thread = [second](std::unique_ptr<End>& end) {
-          const std::string err = second(end);
+        both.in_thread = [&](std::unique_ptr<End>& end) {
+          const std::string err = together.Write(1, two, *end);
           return err.empty() ? err : absl::StrCat("writer 2: ", err);
         };
         actors.erase(actors.begin(), actors.begin() + 2);
