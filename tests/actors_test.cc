@@ -100,5 +100,49 @@ TEST(ActorsTest, TheFailureThatCameFirstIsTheVerdictNotItsConsequence) {
   }
 }
 
+// An actor fails before it raises the flags its peer and the case process
+// wait for: their waits end at once (the flags are abandoned), and the
+// verdict is its failure, not a hang in their waits nor what they make of
+// the flag that never came.
+TEST(ActorsTest, AFailureEndsThePeersWaitsForWhatItWouldHaveDone) {
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  ASSERT_NE(pipe, nullptr);
+  const CaseResult r = RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
+    SharedFlags flags(2);
+    const Deadline later = Deadline::After(absl::Seconds(15));
+    Actor writer{"writer", Role::kWriter,
+                 [](std::unique_ptr<End>&) -> std::string { return "the writer's finding"; }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>&) -> std::string {
+                   return flags.WaitFor(0, later) ? "" : "the reader's flag never came";
+                 }};
+    return RunActors(*pipe, env, {writer, reader}, [&](ActorControl&) {
+      return flags.WaitFor(1, later) ? Verdict::Pass()
+                                     : Verdict::Fail("the case process's flag never came");
+    });
+  });
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("the writer's finding"));
+}
+
+// The case process's own finding, when it comes first, stays the verdict:
+// the actors waiting for what it would have raised end with their own
+// complaints, which are its consequence.
+TEST(ActorsTest, TheCaseProcesssFailureThatCameFirstIsTheVerdict) {
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  ASSERT_NE(pipe, nullptr);
+  const CaseResult r = RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
+    SharedFlags flags(1);
+    const Deadline later = Deadline::After(absl::Seconds(15));
+    auto waits = [&](std::unique_ptr<End>&) -> std::string {
+      return flags.WaitFor(0, later) ? "" : "the go-ahead never came";
+    };
+    return RunActors(*pipe, env,
+                     {{"writer", Role::kWriter, waits}, {"reader", Role::kReader, waits}},
+                     [&](ActorControl&) { return Verdict::Fail("the case process's finding"); });
+  });
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("the case process's finding"));
+}
+
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,6 +25,10 @@ namespace {
 
 using Channels = std::vector<std::unique_ptr<Channel>>;
 
+// Who failed first in a case (RunOnChannels): an actor's index, the case
+// process's hook, or nobody yet.
+constexpr uint32_t kHook = UINT32_MAX - 1, kNobody = UINT32_MAX;
+
 // Past the barrier every actor passes once it has opened its ends; `v`:
 // how the opens went. One that could not open does not wait for the
 // others: one of them may be waiting in its open for this one (a FIFO's
@@ -193,16 +197,21 @@ Verdict RunLatePartOn(Channels& chs, const Actor& a, const ActorPids& pids,
   return v;
 }
 
+// Notes party i's failure, if it is the first; then abandons every flag its
+// peers may wait for (SharedFlags::AbandonAll), so that they end at once.
+void NoteFailure(std::atomic<uint32_t>* first_failed, uint32_t i) {
+  uint32_t nobody = kNobody;
+  if (first_failed->compare_exchange_strong(nobody, i)) SharedFlags::AbandonAll();
+}
+
 // Each actor's part, wrapped so that a failure it returns is noted as the
 // first (if it is) before its ends close: the close is what its peers react
 // to (a writer's -EPIPE once the reader that found a torn message closed),
 // and their failures must not be taken for the cause.
 void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>* first_failed) {
-  const auto parties = static_cast<uint32_t>(actors.size());
   for (size_t i = 0; i < actors.size(); ++i) {
-    auto note = [first_failed, parties, i](const std::string& err) {
-      uint32_t nobody = parties;
-      if (!err.empty()) first_failed->compare_exchange_strong(nobody, static_cast<uint32_t>(i));
+    auto note = [first_failed, i](const std::string& err) {
+      if (!err.empty()) NoteFailure(first_failed, static_cast<uint32_t>(i));
       return err;
     };
     if (actors[i].fn) {
@@ -234,7 +243,7 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
   // is taken before the case process's; several spawned ones report in the
   // order they pass the last barrier).
   SharedMemory first_memory(sizeof(std::atomic<uint32_t>));
-  auto* first_failed = new (first_memory.data()) std::atomic<uint32_t>(parties);
+  auto* first_failed = new (first_memory.data()) std::atomic<uint32_t>(kNobody);
   NoteFailuresBeforeClosing(actors, first_failed);
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(300));
   Verdict verdict;
@@ -251,10 +260,7 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
       if (late > 0) pids.Publish(i);
       Verdict v = actors[i].before_open ? RunLatePartOn(chs, actors[i], pids, deadline)
                                         : RunPartOn(chs, actors[i], opened, deadline);
-      if (!v.ok()) {
-        uint32_t nobody = parties;
-        first_failed->compare_exchange_strong(nobody, static_cast<uint32_t>(i));
-      }
+      if (!v.ok()) NoteFailure(first_failed, static_cast<uint32_t>(i));
       if (stay) {
         finished.Wait(deadline);
       } else {
@@ -271,9 +277,13 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
     } else {
       for (std::unique_ptr<Channel>& ch : chs) ch->Detach();
     }
+    // The hook's failure is the verdict only if it came first: one that
+    // follows an actor's (a flag the failed actor never raised) is its
+    // consequence.
     std::optional<Verdict> hook;
     ActorControl control(ps, finished);
     if (during) hook = during(control);
+    if (hook && !hook->ok()) NoteFailure(first_failed, kHook);
     const uint32_t first = first_failed->load();
     if (here && first == parties - 1) {  // the case process's own actor: *mine failed
       verdict = ps.KillTheRest(*mine);
@@ -285,7 +295,7 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
       // In the actors' order, as Join takes them: a spawned one's failure first.
       if (verdict.ok() && mine) verdict = *mine;
     }
-    if (hook && !hook->ok()) verdict = *hook;
+    if (first == kHook) verdict = *hook;
   }
   for (std::unique_ptr<Channel>& ch : chs) {
     absl::Status destroyed = ch->Destroy();

@@ -13,7 +13,9 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -232,10 +234,54 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bo
   }
 }
 
+namespace {
+
+// A flag word: kRaised once raised, kAbandoned once abandoned; a wait ends
+// at the first change from 0.
+constexpr uint32_t kRaised = 1, kAbandoned = 2;
+
+// The flag words of every SharedFlags alive in this process (a fork
+// inherits the list with the mappings), for SharedFlags::AbandonAll.
+struct FlagSet {
+  void* words;
+  size_t count;
+};
+std::mutex& FlagSetsMutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+std::vector<FlagSet>& FlagSets() {
+  static auto* sets = new std::vector<FlagSet>;
+  return *sets;
+}
+
+}  // namespace
+
 SharedFlags::SharedFlags(size_t count)
     : mem_(2 * count * sizeof(std::atomic<uint64_t>)), count_(count) {
   for (size_t i = 0; i < 2 * count; ++i)
     new (static_cast<std::atomic<uint64_t>*>(mem_.data()) + i) std::atomic<uint64_t>(0);
+  std::lock_guard<std::mutex> lock(FlagSetsMutex());
+  FlagSets().push_back({mem_.data(), count});
+}
+
+SharedFlags::~SharedFlags() {
+  if (mem_.data() == nullptr) return;  // moved from
+  std::lock_guard<std::mutex> lock(FlagSetsMutex());
+  std::erase_if(FlagSets(), [this](const FlagSet& f) { return f.words == mem_.data(); });
+}
+
+void SharedFlags::AbandonAll() {
+  std::lock_guard<std::mutex> lock(FlagSetsMutex());
+  for (const FlagSet& set : FlagSets()) {
+    for (size_t i = 0; i < set.count; ++i) {
+      auto* f = reinterpret_cast<std::atomic<uint32_t>*>(
+          static_cast<std::atomic<uint64_t>*>(set.words) + i);
+      if ((f->fetch_or(kAbandoned) & kRaised) != 0) continue;
+      ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAKE, INT32_MAX, nullptr, nullptr,
+                0);
+    }
+  }
 }
 
 std::atomic<uint32_t>* SharedFlags::Flag(size_t i) const {
@@ -253,15 +299,15 @@ std::atomic<uint32_t>* SharedFlags::Flag(size_t i) const {
 
 void SharedFlags::Raise(size_t i) {
   auto* f = Flag(i);
-  f->store(1);
+  f->fetch_or(kRaised);
   ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
 }
 
-bool SharedFlags::IsRaised(size_t i) const { return Flag(i)->load() != 0; }
+bool SharedFlags::IsRaised(size_t i) const { return (Flag(i)->load() & kRaised) != 0; }
 
 bool SharedFlags::WaitFor(size_t i, const Deadline& d, bool watched) const {
   auto* f = Flag(i);
-  if (f->load() != 0) return true;
+  if (f->load() != 0) return (f->load() & kRaised) != 0;
   auto wait = [&] {
     while (f->load() == 0) {
       int ms = d.RemainingMs();
@@ -270,7 +316,7 @@ bool SharedFlags::WaitFor(size_t i, const Deadline& d, bool watched) const {
       ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(f), FUTEX_WAIT, 0, ms < 0 ? nullptr : &ts,
                 nullptr, 0);
     }
-    return true;
+    return (f->load() & kRaised) != 0;
   };
   if (!watched) return wait();
   WatchedCall published = WatchedCall::PeerWait("wait for a flag");

@@ -96,17 +96,31 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms,
                     bool try_first = false, const std::function<void()>& on_would_block = nullptr);
 
 // A flag in shared memory that one participant raises and others wait for.
+//
+// When a case's actor fails (RunActorsOn), the flags its peers wait for may
+// never be raised: every flag of the process is then abandoned
+// (AbandonAll), and waits for one that is not raised end at once with
+// false, in every process that shares it, as at their deadline. The
+// failure is the verdict, not a wait that would have run into the watchdog.
 class SharedFlags {
  public:
   explicit SharedFlags(size_t count = 8);
+  ~SharedFlags();
+  SharedFlags(SharedFlags&&) = default;
+  SharedFlags& operator=(SharedFlags&&) = delete;
   void Raise(size_t i);
   bool IsRaised(size_t i) const;
-  // Waits for flag i with futex wake-ups; false at the deadline. Published
-  // on the watch board as a wait for a peer, unless `watched` is false (a
-  // thread waiting for a sibling thread, which the board does not see).
+  // Waits for flag i with futex wake-ups; false at the deadline or once the
+  // flag is abandoned. Published on the watch board as a wait for a peer,
+  // unless `watched` is false (a thread waiting for a sibling thread, which
+  // the board does not see).
   bool WaitFor(size_t i, const Deadline& d, bool watched = true) const;
   // A shared counter, for progress between participants.
   std::atomic<uint64_t>& Counter(size_t i) const;
+  // Abandons every flag of every SharedFlags this process holds (made here
+  // or inherited): their waits, here and in the processes that share them,
+  // end with false. Raised flags stay raised.
+  static void AbandonAll();
 
  private:
   std::atomic<uint32_t>* Flag(size_t i) const;  // aborts past the count
