@@ -144,5 +144,32 @@ TEST(ActorsTest, TheCaseProcesssFailureThatCameFirstIsTheVerdict) {
   EXPECT_THAT(r.message, HasSubstr("the case process's finding"));
 }
 
+// In an actor with two threads, the second fails first; the first, waiting
+// for a flag the second never raises, fails because of it: the verdict is
+// the second thread's finding (its wait ends at once, and the actor's own
+// verdict names the cause, not the consequence).
+TEST(ActorsTest, AnActorsSecondThreadThatFailedFirstIsItsVerdict) {
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  ASSERT_NE(pipe, nullptr);
+  const CaseResult r = RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
+    SharedFlags flags(1);
+    const Deadline later = Deadline::After(absl::Seconds(15));
+    Actor both{"the writers", Role::kWriter, nullptr};
+    both.ends = {{0, Role::kWriter}, {1, Role::kWriter, /*own_thread=*/true}};
+    both.with_ends = [&](std::vector<std::unique_ptr<End>>&) -> std::string {
+      return flags.WaitFor(0, later) ? "" : "the first thread's flag never came";
+    };
+    both.in_thread = [](std::unique_ptr<End>&) -> std::string {
+      return "the second thread's finding";
+    };
+    auto idle = [](std::unique_ptr<End>&) { return std::string(); };
+    return RunActorsOn(
+        *pipe, env, 2,
+        {both, {"reader 1", Role::kReader, idle, 0}, {"reader 2", Role::kReader, idle, 1}});
+  });
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("the second thread's finding"));
+}
+
 }  // namespace
 }  // namespace ipcspec::props

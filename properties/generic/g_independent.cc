@@ -43,16 +43,18 @@
 // when every end has a process of its own, and mixes or loses the traffic
 // of a program that talks over two channels. A fourth layout has both
 // writers in one process send at once, each from a thread of its own (the
-// contract lets two threads of a process use two ends at once), with each
-// reader in a process of its own, all four free-running as above: a
-// process-wide buffer a send builds its frame in (to save a malloc) mixes
-// the two channels' messages only when two sends overlap, so the threads
-// begin their sends k together, and most are larger than the channel holds
-// (each is still copying from its buffer when the other's begins). (Not with
-// IPCSPEC_ONE_END_PER_PROCESS, which says a process holds one end of each
-// role. Both ends of one channel are never put in one process: a transport
-// whose open() waits for its peer, as a blocking FIFO open does, could not
-// open them there.)
+// contract lets two threads of a process use two ends at once), and both
+// readers in another receive at once, each in a thread of its own, all
+// four free-running as above: a process-wide buffer a send builds its
+// frame in, or a receive reads into before it copies out (to save a
+// malloc), mixes the two channels' messages only when two calls overlap,
+// so the writers' threads begin their sends k together, and most are
+// larger than the channel holds (each is still copying from its buffer
+// when the other's begins, and each reader receives in many calls while
+// the other does). (Not with IPCSPEC_ONE_END_PER_PROCESS, which says a
+// process holds one end of each role. Both ends of one channel are never
+// put in one process: a transport whose open() waits for its peer, as a
+// blocking FIFO open does, could not open them there.)
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -80,8 +82,8 @@ constexpr std::string_view kLayouts[] = {
     "both writers are in one process, both readers in another",
     "each channel is made by a process of its own, forked before either channel was made, and "
     "each end is in a process of its own",
-    "both writers are in one process and send at once, each from a thread of its own; each "
-    "reader is in a process of its own"};
+    "both writers are in one process and send at once, each from a thread of its own; both "
+    "readers are in another and receive at once, each in a thread of its own"};
 
 // The ends each process holds, in the order it plays them. Free-running
 // (not in lock-step), the readers take the writers' order, so that a send
@@ -235,6 +237,22 @@ class Together {
   std::atomic<uint32_t> reached_[2] = {0, 0};  // 1 + the send each has reached
 };
 
+// An actor whose process holds both channels' `role` ends, channel 1's
+// used by `first` in its first thread and channel 2's by `second` in a
+// thread of its own, at once (kThreads).
+Actor TwoThreads(std::string name, Role role, std::function<std::string(End&)> first,
+                 std::function<std::string(End&)> second) {
+  const std::string_view who = role == Role::kWriter ? "writer" : "reader";
+  auto named = [who](int i, std::string err) {
+    return err.empty() ? err : absl::StrFormat("%s %d: %s", who, i, err);
+  };
+  Actor a{std::move(name), role, nullptr};
+  a.ends = {{0, role}, {1, role, /*own_thread=*/true}};
+  a.with_ends = [=](std::vector<std::unique_ptr<End>>& ends) { return named(1, first(*ends[0])); };
+  a.in_thread = [=](std::unique_ptr<End>& end) { return named(2, second(*end)); };
+  return a;
+}
+
 // What a foreign arrival was, for the failure message.
 std::string Foreign(const Sent& s) {
   return absl::StrFormat("received %s, which writer %d sent on the other channel", Name(s),
@@ -385,7 +403,7 @@ class IndependentProperty final : public GenericProperty {
     Together together(one.sent.size(), two.sent.size());
     if (layout == kThreads || (!LockStep(c) && !(FreeRunning(c) && layout == kByRole))) {
       // All four at once, each in a process of its own, or the writers in
-      // two threads of one.
+      // two threads of one and the readers in two threads of another.
       auto writer = [](Lane& lane) {
         return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
       };
@@ -397,18 +415,14 @@ class IndependentProperty final : public GenericProperty {
                 {"reader 1", Role::kReader, reader(one), 0},
                 {"reader 2", Role::kReader, reader(two), 1}};
       if (layout == kThreads) {
-        Actor both{"the writers' process", Role::kWriter, nullptr};
-        both.ends = {{0, Role::kWriter}, {1, Role::kWriter, /*own_thread=*/true}};
-        both.with_ends = [&](std::vector<std::unique_ptr<End>>& ends) {
-          const std::string err = together.Write(0, one, *ends[0]);
-          return err.empty() ? err : absl::StrCat("writer 1: ", err);
-        };
-        both.in_thread = [&](std::unique_ptr<End>& end) {
-          const std::string err = together.Write(1, two, *end);
-          return err.empty() ? err : absl::StrCat("writer 2: ", err);
-        };
-        actors.erase(actors.begin(), actors.begin() + 2);
-        actors.insert(actors.begin(), std::move(both));
+        actors = {TwoThreads(
+                      "the writers' process", Role::kWriter,
+                      [&](End& e) { return together.Write(0, one, e); },
+                      [&](End& e) { return together.Write(1, two, e); }),
+                  TwoThreads(
+                      "the readers' process", Role::kReader,
+                      [&](End& e) { return one.traffic.Read(e, chunks); },
+                      [&](End& e) { return two.traffic.Read(e, chunks); })};
       }
       return Run(t, env, layout, std::move(actors));
     }

@@ -29,6 +29,21 @@ using Channels = std::vector<std::unique_ptr<Channel>>;
 // process's hook, or nobody yet.
 constexpr uint32_t kHook = UINT32_MAX - 1, kNobody = UINT32_MAX;
 
+// The order in which the threads of an actor's process failed (1, 2, ...):
+// the first failure is the cause, a later one its consequence. Taken when
+// a part returns its failure (NoteFailuresBeforeClosing), before its peers
+// can react to it, into the failing thread's t_failed_at.
+uint64_t NextFailure() {
+  static std::atomic<uint64_t> failures{0};
+  return ++failures;
+}
+thread_local uint64_t t_failed_at = 0;
+// When this thread's part failed with `err`: as noted, or now.
+uint64_t FailedAt(const std::string& err) {
+  if (err.empty()) return 0;
+  return t_failed_at != 0 ? t_failed_at : NextFailure();
+}
+
 // Past the barrier every actor passes once it has opened its ends; `v`:
 // how the opens went. One that could not open does not wait for the
 // others: one of them may be waiting in its open for this one (a FIFO's
@@ -78,7 +93,10 @@ class EndThread {
         s->go.wait();
         s->running.store(true, std::memory_order_release);
         s->running.notify_one();
-        if (mine != nullptr && s->run) s->error = fn(mine);
+        if (mine != nullptr && s->run) {
+          s->error = fn(mine);
+          s->failed_at = FailedAt(s->error);
+        }
         mine.reset();  // closed in the thread that opened it
         s->done.store(true, std::memory_order_release);
       });
@@ -118,6 +136,8 @@ class EndThread {
     thread_.join();
     return state_->error;
   }
+  // After Finish: when the thread failed (FailedAt), or 0.
+  uint64_t failed_at() const { return state_ == nullptr ? 0 : state_->failed_at; }
 
  private:
   struct State {
@@ -126,6 +146,7 @@ class EndThread {
     std::atomic<bool> running{false};  // set once the thread has passed `go`
     std::atomic<bool> done{false};
     std::string error;
+    uint64_t failed_at = 0;
   };
   std::shared_ptr<State> state_;
   std::thread thread_;
@@ -168,9 +189,14 @@ Verdict RunEndsPart(Channels& chs, const Actor& a, ProcessBarrier& opened,
   PassOpened(opened, deadline, v);
   second.Go(v.ok());
   std::string err = v.ok() ? a.with_ends(ends) : "";
+  const uint64_t failed_at = FailedAt(err);
   ends.clear();  // this thread's ends close before the second's are waited for
   const std::string theirs = second.Finish(/*abandon=*/!err.empty());
-  if (err.empty() && !theirs.empty()) err = absl::StrCat("in its second thread: ", theirs);
+  // The second thread's failure, if it came first (what this thread then
+  // found, an END or an abandoned flag, is its consequence).
+  if (!theirs.empty() && (err.empty() || second.failed_at() < failed_at)) {
+    err = absl::StrCat("in its second thread: ", theirs);
+  }
   if (!err.empty()) v = Verdict::Fail(err);
   return v;
 }
@@ -211,7 +237,9 @@ void NoteFailure(std::atomic<uint32_t>* first_failed, uint32_t i) {
 void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>* first_failed) {
   for (size_t i = 0; i < actors.size(); ++i) {
     auto note = [first_failed, i](const std::string& err) {
-      if (!err.empty()) NoteFailure(first_failed, static_cast<uint32_t>(i));
+      if (err.empty()) return err;
+      if (t_failed_at == 0) t_failed_at = NextFailure();
+      NoteFailure(first_failed, static_cast<uint32_t>(i));
       return err;
     };
     if (actors[i].fn) {
@@ -224,6 +252,10 @@ void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>
                              note](std::vector<std::unique_ptr<End>>& ends) {
         return note(inner(ends));
       };
+    }
+    if (actors[i].in_thread) {
+      actors[i].in_thread = [inner = std::move(actors[i].in_thread),
+                             note](std::unique_ptr<End>& end) { return note(inner(end)); };
     }
   }
 }

@@ -159,6 +159,24 @@ class BrokenEnd : public End {
     if (n > 0) std::memcpy(frame, buf.data(), n);
     return inner_->Send(std::span<const std::byte>(frame, n), sent, timeout_ms);
   }
+  // kLateWakeup: nobody wakes it. A bounded call sleeps out its bound, an
+  // unbounded one looks every 100 ms.
+  int RecvWokenByNobody(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    int rc = inner_->Recv(buf, received, 0);
+    if (rc != -EAGAIN || timeout_ms == 0) return rc;
+    do {
+      ::poll(nullptr, 0, timeout_ms < 0 ? 100 : timeout_ms);
+      rc = inner_->Recv(buf, received, 0);
+    } while (rc == -EAGAIN && timeout_ms < 0);
+    return rc == -EAGAIN ? -ETIMEDOUT : rc;
+  }
+  int RecvThroughTheProcessScratch(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    static std::byte scratch[2 << 20];  // the bug: shared by two threads' receives
+    const size_t n = std::min(buf.size(), sizeof scratch);
+    const int rc = inner_->Recv(std::span<std::byte>(scratch, n), received, timeout_ms);
+    if (rc == 0 && *received <= n) std::memcpy(buf.data(), scratch, *received);
+    return rc;
+  }
 
   // The bug's send, when it applies to this one: true with its result in rc.
   bool SendWrongly(uint64_t n, std::span<const std::byte> buf, size_t* sent, int timeout_ms,
@@ -404,6 +422,8 @@ class BrokenEnd : public End {
       return RecvAfterTheLock(buf, received, timeout_ms);
     }
     switch (bug_) {
+      case Bug::kStaticScratch:
+        return RecvThroughTheProcessScratch(buf, received, timeout_ms);
       case Bug::kWakeFirstSleepers:
         return RecvAmongSleepers(buf, received, timeout_ms);
       case Bug::kLateWriterUnheard:
@@ -437,17 +457,8 @@ class BrokenEnd : public End {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
       }
-      case Bug::kLateWakeup: {
-        int rc = inner_->Recv(buf, received, 0);
-        if (rc != -EAGAIN || timeout_ms == 0) return rc;
-        // The bug: nobody wakes it. A bounded call sleeps out its bound, an
-        // unbounded one looks every 100 ms.
-        do {
-          ::poll(nullptr, 0, timeout_ms < 0 ? 100 : timeout_ms);
-          rc = inner_->Recv(buf, received, 0);
-        } while (rc == -EAGAIN && timeout_ms < 0);
-        return rc == -EAGAIN ? -ETIMEDOUT : rc;
-      }
+      case Bug::kLateWakeup:
+        return RecvWokenByNobody(buf, received, timeout_ms);
       case Bug::kAlarmLeftArmed:
         if (timeout_ms > 0) ArmAlarm(timeout_ms);  // the bug: never disarmed, never restored
         return inner_->Recv(buf, received, timeout_ms);
@@ -786,6 +797,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_static_after_destroy", "pipe", Bug::kStaticAfterDestroy, "G-CLEANUP"},
     {"broken_heap_per_send", "unix_dgram", Bug::kHeapPerSend, "G-VOLUME"},
     {"broken_static_frame", "pipe", Bug::kStaticFrame, "G-INDEPENDENT"},
+    {"broken_static_scratch", "pipe", Bug::kStaticScratch, "G-INDEPENDENT"},
     {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
     {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH"},
     {"broken_end_leaks_fd", "pipe", Bug::kEndLeaksFd, "G-CLEANUP"},

@@ -73,6 +73,8 @@ enum class Bug {
                            // the writer takes the lock no more.
   kStaticFrame,            // every send copies its message into one frame buffer of the
                            // process and sends it from there: two threads' sends mix
+  kStaticScratch,          // every receive reads into one scratch buffer of the process and
+                           // copies out from there: two threads' receives mix
   kReaderOpenWipes,        // the reader's open sets the channel up afresh: what was sent before
                            // it opened is gone
   kWriterOpenWipes,        // a writer's open sets the channel up afresh: what other writers sent
