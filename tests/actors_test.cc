@@ -1,5 +1,6 @@
 // The actors of a case (properties/support/common.h RunActors): when one
 // actor fails and its peers fail because of it, the verdict is the cause.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -100,26 +101,37 @@ TEST(ActorsTest, TheFailureThatCameFirstIsTheVerdictNotItsConsequence) {
   }
 }
 
+// A case on the pipe transport whose `body` gets `count` flags, raised
+// only by its actors, and a bound for waiting on them far past the hang
+// grace: a wait that a failure does not end is a hang (outcome timeout).
+using FlagsBody =
+    std::function<Verdict(const Transport&, const CaseEnv&, SharedFlags&, const Deadline&)>;
+CaseResult RunWithFlags(size_t count, const FlagsBody& body) {
+  const Transport* pipe = TransportRegistry::Global().Find("pipe");
+  if (pipe == nullptr) return {.message = "no pipe transport"};
+  return RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
+    SharedFlags flags(count);
+    return body(*pipe, env, flags, Deadline::After(absl::Seconds(15)));
+  });
+}
+
 // An actor fails before it raises the flags its peer and the case process
 // wait for: their waits end at once (the flags are abandoned), and the
 // verdict is its failure, not a hang in their waits nor what they make of
 // the flag that never came.
 TEST(ActorsTest, AFailureEndsThePeersWaitsForWhatItWouldHaveDone) {
-  const Transport* pipe = TransportRegistry::Global().Find("pipe");
-  ASSERT_NE(pipe, nullptr);
-  const CaseResult r = RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
-    SharedFlags flags(2);
-    const Deadline later = Deadline::After(absl::Seconds(15));
-    Actor writer{"writer", Role::kWriter,
-                 [](std::unique_ptr<End>&) -> std::string { return "the writer's finding"; }};
-    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>&) -> std::string {
-                   return flags.WaitFor(0, later) ? "" : "the reader's flag never came";
-                 }};
-    return RunActors(*pipe, env, {writer, reader}, [&](ActorControl&) {
-      return flags.WaitFor(1, later) ? Verdict::Pass()
-                                     : Verdict::Fail("the case process's flag never came");
-    });
-  });
+  const CaseResult r = RunWithFlags(
+      2, [](const Transport& pipe, const CaseEnv& env, SharedFlags& flags, const Deadline& later) {
+        Actor writer{"writer", Role::kWriter,
+                     [](std::unique_ptr<End>&) -> std::string { return "the writer's finding"; }};
+        Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>&) -> std::string {
+                       return flags.WaitFor(0, later) ? "" : "the reader's flag never came";
+                     }};
+        return RunActors(pipe, env, {writer, reader}, [&](ActorControl&) {
+          return flags.WaitFor(1, later) ? Verdict::Pass()
+                                         : Verdict::Fail("the case process's flag never came");
+        });
+      });
   EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
   EXPECT_THAT(r.message, HasSubstr("the writer's finding"));
 }
@@ -128,18 +140,15 @@ TEST(ActorsTest, AFailureEndsThePeersWaitsForWhatItWouldHaveDone) {
 // the actors waiting for what it would have raised end with their own
 // complaints, which are its consequence.
 TEST(ActorsTest, TheCaseProcesssFailureThatCameFirstIsTheVerdict) {
-  const Transport* pipe = TransportRegistry::Global().Find("pipe");
-  ASSERT_NE(pipe, nullptr);
-  const CaseResult r = RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
-    SharedFlags flags(1);
-    const Deadline later = Deadline::After(absl::Seconds(15));
-    auto waits = [&](std::unique_ptr<End>&) -> std::string {
-      return flags.WaitFor(0, later) ? "" : "the go-ahead never came";
-    };
-    return RunActors(*pipe, env,
-                     {{"writer", Role::kWriter, waits}, {"reader", Role::kReader, waits}},
-                     [&](ActorControl&) { return Verdict::Fail("the case process's finding"); });
-  });
+  const CaseResult r = RunWithFlags(
+      1, [](const Transport& pipe, const CaseEnv& env, SharedFlags& flags, const Deadline& later) {
+        auto waits = [&](std::unique_ptr<End>&) -> std::string {
+          return flags.WaitFor(0, later) ? "" : "the go-ahead never came";
+        };
+        return RunActors(
+            pipe, env, {{"writer", Role::kWriter, waits}, {"reader", Role::kReader, waits}},
+            [&](ActorControl&) { return Verdict::Fail("the case process's finding"); });
+      });
   EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
   EXPECT_THAT(r.message, HasSubstr("the case process's finding"));
 }
@@ -149,24 +158,21 @@ TEST(ActorsTest, TheCaseProcesssFailureThatCameFirstIsTheVerdict) {
 // the second thread's finding (its wait ends at once, and the actor's own
 // verdict names the cause, not the consequence).
 TEST(ActorsTest, AnActorsSecondThreadThatFailedFirstIsItsVerdict) {
-  const Transport* pipe = TransportRegistry::Global().Find("pipe");
-  ASSERT_NE(pipe, nullptr);
-  const CaseResult r = RunCase({.timeout = absl::Seconds(20)}, [&](const CaseEnv& env) {
-    SharedFlags flags(1);
-    const Deadline later = Deadline::After(absl::Seconds(15));
-    Actor both{"the writers", Role::kWriter, nullptr};
-    both.ends = {{0, Role::kWriter}, {1, Role::kWriter, /*own_thread=*/true}};
-    both.with_ends = [&](std::vector<std::unique_ptr<End>>&) -> std::string {
-      return flags.WaitFor(0, later) ? "" : "the first thread's flag never came";
-    };
-    both.in_thread = [](std::unique_ptr<End>&) -> std::string {
-      return "the second thread's finding";
-    };
-    auto idle = [](std::unique_ptr<End>&) { return std::string(); };
-    return RunActorsOn(
-        *pipe, env, 2,
-        {both, {"reader 1", Role::kReader, idle, 0}, {"reader 2", Role::kReader, idle, 1}});
-  });
+  const CaseResult r = RunWithFlags(
+      1, [](const Transport& pipe, const CaseEnv& env, SharedFlags& flags, const Deadline& later) {
+        Actor both{"the writers", Role::kWriter, nullptr};
+        both.ends = {{0, Role::kWriter}, {1, Role::kWriter, /*own_thread=*/true}};
+        both.with_ends = [&](std::vector<std::unique_ptr<End>>&) -> std::string {
+          return flags.WaitFor(0, later) ? "" : "the first thread's flag never came";
+        };
+        both.in_thread = [](std::unique_ptr<End>&) -> std::string {
+          return "the second thread's finding";
+        };
+        auto idle = [](std::unique_ptr<End>&) { return std::string(); };
+        return RunActorsOn(
+            pipe, env, 2,
+            {both, {"reader 1", Role::kReader, idle, 0}, {"reader 2", Role::kReader, idle, 1}});
+      });
   EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
   EXPECT_THAT(r.message, HasSubstr("the second thread's finding"));
 }

@@ -404,16 +404,6 @@ class IndependentProperty final : public GenericProperty {
     if (layout == kThreads || (!LockStep(c) && !(FreeRunning(c) && layout == kByRole))) {
       // All four at once, each in a process of its own, or the writers in
       // two threads of one and the readers in two threads of another.
-      auto writer = [](Lane& lane) {
-        return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
-      };
-      auto reader = [&](Lane& lane) {
-        return [&](std::unique_ptr<End>& end) { return lane.traffic.Read(*end, chunks); };
-      };
-      actors = {{"writer 2", Role::kWriter, writer(two), 1},
-                {"writer 1", Role::kWriter, writer(one), 0},
-                {"reader 1", Role::kReader, reader(one), 0},
-                {"reader 2", Role::kReader, reader(two), 1}};
       if (layout == kThreads) {
         actors = {TwoThreads(
                       "the writers' process", Role::kWriter,
@@ -423,6 +413,17 @@ class IndependentProperty final : public GenericProperty {
                       "the readers' process", Role::kReader,
                       [&](End& e) { return one.traffic.Read(e, chunks); },
                       [&](End& e) { return two.traffic.Read(e, chunks); })};
+      } else {
+        auto writer = [](Lane& lane) {
+          return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
+        };
+        auto reader = [&](Lane& lane) {
+          return [&](std::unique_ptr<End>& end) { return lane.traffic.Read(*end, chunks); };
+        };
+        actors = {{"writer 2", Role::kWriter, writer(two), 1},
+                  {"writer 1", Role::kWriter, writer(one), 0},
+                  {"reader 1", Role::kReader, reader(one), 0},
+                  {"reader 2", Role::kReader, reader(two), 1}};
       }
       return Run(t, env, layout, std::move(actors));
     }

@@ -307,7 +307,7 @@ bool SharedFlags::IsRaised(size_t i) const { return (Flag(i)->load() & kRaised) 
 
 bool SharedFlags::WaitFor(size_t i, const Deadline& d, bool watched) const {
   auto* f = Flag(i);
-  if (f->load() != 0) return (f->load() & kRaised) != 0;
+  if (const uint32_t v = f->load(); v != 0) return (v & kRaised) != 0;
   auto wait = [&] {
     while (f->load() == 0) {
       int ms = d.RemainingMs();
