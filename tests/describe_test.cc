@@ -25,6 +25,26 @@ TEST(DescribeTest, EveryGeneratedStepIsWords) {
   }
 }
 
+// A property that says every example is the same scenario (OneScenario,
+// which a run takes as one example) draws the same steps at every seed and
+// size, on every transport it applies to.
+TEST(DescribeTest, AOneScenarioPropertyDrawsOneScenario) {
+  int claimed = 0;
+  for (const Property* p : PropertyRegistry::Global().All()) {
+    if (!p->OneScenario()) continue;
+    ++claimed;
+    for (const Transport* t : TransportRegistry::Global().All()) {
+      if (!p->AppliesTo(*t).applies) continue;
+      const std::vector<Step> first = p->Steps(*t)(rc::Random(0), 0).value();
+      for (int seed = 1; seed < 20; ++seed) {
+        EXPECT_EQ(p->Steps(*t)(rc::Random(seed), seed * 5).value(), first)
+            << p->id() << " on " << t->name() << " at seed " << seed;
+      }
+    }
+  }
+  EXPECT_GE(claimed, 2) << "G-VOLUME and G-TIMEOUT-RANGE";
+}
+
 // A property that declares SendWords says its send steps in them: the
 // step's number and size, and with three conversions the actor first.
 TEST(DescribeTest, SendStepsReadInTheirDeclaredWords) {

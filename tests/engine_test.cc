@@ -40,6 +40,25 @@ TEST_F(EngineTest, OrderPassesOnPipeAndPosixMq) {
   }
 }
 
+// --examples does not multiply a property whose every example is the same
+// scenario: one example says all, and --repeat is there to run it again.
+TEST_F(EngineTest, AOneScenarioPropertyMakesOneExampleWhateverIsAsked) {
+  RunConfig asked;
+  asked.examples = 25;
+  for (const char* id : {"G-VOLUME", "G-TIMEOUT-RANGE"}) {
+    const Property* p = PropertyRegistry::Global().Find(id);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(p->OneScenario()) << id;
+    EXPECT_EQ(ExamplesToRun(*p, asked), 1) << id;
+  }
+  EXPECT_EQ(ExamplesToRun(*PropertyRegistry::Global().Find("G-ORDER"), asked), 25);
+  RunConfig config = asked;
+  config.seed = 42;
+  PropertyResult r = testing::RunRegistered("pipe", "G-VOLUME", config, absl::Seconds(30));
+  EXPECT_EQ(r.outcome, Outcome::kPass) << r.message;
+  EXPECT_EQ(r.examples, 1);
+}
+
 TEST_F(EngineTest, SwappedMessagesAreCaughtAndNamed) {
   PropertyResult r = Run("broken_swap45", "G-ORDER");
   ASSERT_EQ(r.outcome, Outcome::kFail);
@@ -252,7 +271,7 @@ TEST_F(EngineTest, LanesGiveExactlyTheResultOfOneRunner) {
   }
   const std::vector<CaseRunner*> lanes = {servers[0].get(), servers[1].get(), servers[2].get()};
   const Property* p = PropertyRegistry::Global().Find("G-ORDER");
-  for (const char* name : {"pipe", "broken_drop4096", "broken_swap45", "broken_crash_empty"}) {
+  for (const char* name : {"pipe", "broken_drop4096", "broken_dupchunk", "broken_crash_empty"}) {
     SCOPED_TRACE(name);
     const Transport* t = TransportRegistry::Global().Find(name);
     ASSERT_NE(t, nullptr);

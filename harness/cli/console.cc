@@ -61,7 +61,7 @@ void Console::Start(const std::vector<PlannedPair>& planned, const RunReport& re
   done_.assign(planned.size(), 0);
   finished_ = 0;
   for (const PlannedPair& p : planned) {
-    expected_.push_back(p.config.examples > 0 ? p.config.examples : p.property->DefaultExamples());
+    expected_.push_back(ExamplesToRun(*p.property, p.config));
     names_.push_back(absl::StrFormat("%s on %s", p.property->id(), p.transport->name()));
     transport_width_ = std::max(transport_width_, p.transport->name().size());
     property_width_ = std::max(property_width_, p.property->id().size());

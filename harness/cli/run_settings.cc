@@ -18,7 +18,9 @@ namespace ipcspec {
 namespace {
 
 constexpr auto kFlags = SelectionFlagsAnd({
-    {"examples", "N", "examples per property (default: each property's own)"},
+    {"examples", "N",
+     "examples per property (default: each property's own; one for a property whose every "
+     "example is the same scenario)"},
     {"seed", "N|random", "the run's seed (default 1); random draws one and prints it"},
     {"timeout", "DURATION", "a case's last-resort deadline (default 10s)"},
     {"time-unit", "DURATION", "the unit of time-based properties (default 10ms)"},

@@ -521,11 +521,11 @@ KnownExamples RunAhead(std::vector<Scenario> drawn, std::span<CaseRunner* const>
 }
 
 // RapidCheck's parameters for one property: the seed, the number of examples
-// and the size come from `config`, the property's default otherwise.
+// (ExamplesToRun) and the size come from `config`.
 rc::detail::TestParams CheckParams(const Property& p, const RunConfig& config) {
   rc::detail::TestParams params;
   params.seed = config.seed;
-  params.maxSuccess = config.examples > 0 ? config.examples : p.DefaultExamples();
+  params.maxSuccess = ExamplesToRun(p, config);
   params.maxSize = config.max_size;
   return params;
 }
@@ -583,6 +583,11 @@ void SayHowOftenItFails(const Scenario& failing, std::span<CaseRunner* const> la
 }
 
 }  // namespace
+
+int ExamplesToRun(const Property& p, const RunConfig& config) {
+  if (p.OneScenario()) return 1;
+  return config.examples > 0 ? config.examples : p.DefaultExamples();
+}
 
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
                            CaseRunner& runner) {

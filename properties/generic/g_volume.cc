@@ -123,6 +123,8 @@ std::vector<Sent> Messages(const Capabilities& c, uint64_t n) {
 
 class VolumeProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
+  // Every example is the same scenario: one says all.
+  bool OneScenario() const override { return true; }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities& c = t.caps();
     const bool polled_bounded = !c.realtime && (c.capacity > 0 || c.max_queued > 0);

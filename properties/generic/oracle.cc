@@ -149,19 +149,17 @@ std::string Expectation::Diagnose(std::span<const std::byte> got) const {
 
 std::string Expectation::OnBytes(std::span<const std::byte> got) {
   if (per_.size() <= 1) return OnStreamBytes(got);
-  if (interleaved_.size() + got.size() > stream_total_) {
-    return absl::StrFormat("%d bytes more than the %d sent",
-                           interleaved_.size() + got.size() - stream_total_, stream_total_);
-  }
+  if (interleaved_.size() + got.size() > stream_total_) return TooManyBytes();
   interleaved_.insert(interleaved_.end(), got.begin(), got.end());
   return interleaved_.size() == stream_total_ ? ParseInterleaved() : "";
 }
 
+std::string Expectation::TooManyBytes() const {
+  return absl::StrFormat("more bytes than the %d sent (duplicated?)", stream_total_);
+}
+
 std::string Expectation::OnStreamBytes(std::span<const std::byte> got) {
-  if (stream_pos_ + got.size() > stream_total_) {
-    return absl::StrFormat("%d bytes more than the %d sent",
-                           stream_pos_ + got.size() - stream_total_, stream_total_);
-  }
+  if (stream_pos_ + got.size() > stream_total_) return TooManyBytes();
   // Walk the messages that [stream_pos_, + got.size()) covers, from the
   // one the last call ended in (a cursor: 1-byte reads stay O(1) each).
   static const std::vector<Sent> kNone;

@@ -56,6 +56,10 @@ class Expectation {
   std::string OnMessage(std::span<const std::byte> got);
   // Received bytes (STREAM framing).
   std::string OnBytes(std::span<const std::byte> got);
+  // Bytes past all that was sent (STREAM framing). The words do not count
+  // them: how many come in the read that crosses the end depends on how the
+  // reads fell, and the same scenario must give the same verdict.
+  std::string TooManyBytes() const;
   // Everything owed has come: every message of a reliable transport, or
   // for a lossy one every writer's end marker (or all its messages).
   bool Complete() const;

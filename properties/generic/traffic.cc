@@ -187,9 +187,7 @@ std::string Traffic::NothingMore(End& end, bool writers_close) {
         if (std::string e = expect_.OnBytes(got); !e.empty()) return e;
         continue;
       }
-      if (c_.framing == Framing::kStream) {
-        return absl::StrFormat("%d unexpected bytes after everything sent (duplicated?)", n);
-      }
+      if (c_.framing == Framing::kStream) return expect_.TooManyBytes();
       if (std::string e = expect_.OnMessage(got); !e.empty()) return e;
       continue;
     }

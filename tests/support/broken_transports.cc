@@ -786,6 +786,8 @@ constexpr BrokenRow kBroken[] = {
     {"broken_shared_stream", "socketpair_stream", Bug::kSharedChannel, "G-INDEPENDENT"},
     {"broken_timeout_wraps", "posix_mq", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
     {"broken_lost_carry", "pipe", Bug::kLostCarry, "G-TIMEOUT-RANGE"},
+    // Lossy: the writer sends its copies again until the receive returns.
+    {"broken_udp_timeout_wraps", "udp", Bug::kTimeoutWraps, "G-TIMEOUT-RANGE"},
     {"broken_seq16", "posix_mq", Bug::kSequence16, "G-VOLUME"},
     {"broken_fd_per_send", "unix_stream", Bug::kDescriptorPerSend, "G-VOLUME"},
     {"broken_static_writer", "pipe", Bug::kStaticWriter, "G-INDEPENDENT"},

@@ -142,6 +142,11 @@ struct PropertyResult {
   std::string output;  // captured output of the failing case
 };
 
+// How many examples a run of `p` makes: config.examples, else the
+// property's default; one for a property with one scenario
+// (Property::OneScenario).
+int ExamplesToRun(const Property& p, const RunConfig& config);
+
 PropertyResult RunProperty(const Transport& t, const Property& p, const RunConfig& config,
                            CaseRunner& runner);
 

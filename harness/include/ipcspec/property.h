@@ -55,6 +55,10 @@ class Property {
   // in bounded calls (G-TIMEOUT): RunMatrix runs such pairs in extra slots
   // beside the --jobs busy ones, so that a sleeping case leaves no CPU idle.
   virtual bool MostlyWaits() const { return false; }
+  // True for a property whose every example is the same scenario (G-VOLUME,
+  // G-TIMEOUT-RANGE): one example exhausts it, so a run makes one whatever
+  // --examples asks for (ExamplesToRun); --repeat runs it again.
+  virtual bool OneScenario() const { return false; }
   // One step in words, for counterexamples. The default knows the generic
   // steps; a property with parameters says what each one means
   // ("the signal is SIGUSR1"), never "parameter 0 = 10".
