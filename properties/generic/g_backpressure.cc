@@ -209,9 +209,12 @@ class BackpressureProperty final : public GenericProperty {
 
   // Non-blocking sends of `size` bytes until one is refused.
   static std::string FillUp(End& end, const Capabilities& c, uint64_t size, Fill* f) {
-    // Enough that a transport which never pushes back is caught.
+    // Four times the declared bound and 64 KiB: room for a relay's stages
+    // and a kernel's rounding, and still few enough 1-byte sends that a
+    // transport which never pushes back is caught in a second, shrinks
+    // included (1 MiB of slack made that 15 s).
     const uint64_t give_up =
-        4 * std::max(c.capacity, c.max_queued * std::max<uint64_t>(size, 1)) + (1 << 20);
+        4 * std::max(c.capacity, c.max_queued * std::max<uint64_t>(size, 1)) + (1 << 16);
     for (;;) {
       const std::vector<std::byte> data = Payload(kFillWriter, f->msgs, size);
       size_t n = 0;
