@@ -238,7 +238,7 @@ void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>
   for (size_t i = 0; i < actors.size(); ++i) {
     auto note = [first_failed, i](const std::string& err) {
       if (err.empty()) return err;
-      if (t_failed_at == 0) t_failed_at = NextFailure();
+      t_failed_at = FailedAt(err);
       NoteFailure(first_failed, static_cast<uint32_t>(i));
       return err;
     };
