@@ -44,6 +44,22 @@ uint64_t FailedAt(const std::string& err) {
   return t_failed_at != 0 ? t_failed_at : NextFailure();
 }
 
+// What an actor's second thread (EndThread) found, published by the thread
+// as soon as its part fails: before its peers can react to the failure,
+// and so before the first thread, reacting to it, can look.
+struct PartResult {
+  std::string error;
+  uint64_t failed_at = 0;
+  std::atomic<bool> known{false};  // error and failed_at are final
+  void Publish(const std::string& err, uint64_t at) {
+    if (known.load(std::memory_order_relaxed)) return;
+    error = err;
+    failed_at = at;
+    known.store(true, std::memory_order_release);
+  }
+};
+thread_local PartResult* t_part_result = nullptr;  // set in a second thread
+
 // Past the barrier every actor passes once it has opened its ends; `v`:
 // how the opens went. One that could not open does not wait for the
 // others: one of them may be waiting in its open for this one (a FIFO's
@@ -87,15 +103,16 @@ class EndThread {
         if (end.ok()) {
           mine = WatchEnd(std::move(*end));
         } else {
-          s->error = std::string(end.status().message());
+          s->open_error = std::string(end.status().message());
         }
         s->opened.count_down();
         s->go.wait();
         s->running.store(true, std::memory_order_release);
         s->running.notify_one();
         if (mine != nullptr && s->run) {
-          s->error = fn(mine);
-          s->failed_at = FailedAt(s->error);
+          t_part_result = &s->result;
+          const std::string err = fn(mine);
+          s->result.Publish(err, FailedAt(err));
         }
         mine.reset();  // closed in the thread that opened it
         s->done.store(true, std::memory_order_release);
@@ -105,7 +122,7 @@ class EndThread {
       return absl::StrCat("starting a thread: ", e.what());
     }
     state_->opened.wait();
-    return state_->error;
+    return state_->open_error;
   }
   // Lets the thread run its part (`run`) or only close its end. With `run`,
   // returns once the thread runs: the two threads then start their parts
@@ -125,19 +142,20 @@ class EndThread {
   }
   // Once the first thread is done: "" or the second thread's failure. With
   // `abandon`, a thread still busy is left to end with the process (it may
-  // wait for a peer the first thread's failure let down).
+  // wait for a peer the first thread's failure let down); a failure it has
+  // already published (it may be what the first thread failed of) counts.
   std::string Finish(bool abandon) {
     if (state_ == nullptr) return "";
     Go(false);
     if (abandon && !state_->done.load(std::memory_order_acquire)) {
       thread_.detach();
-      return "";
+      return state_->result.known.load(std::memory_order_acquire) ? state_->result.error : "";
     }
     thread_.join();
-    return state_->error;
+    return state_->result.error;
   }
   // After Finish: when the thread failed (FailedAt), or 0.
-  uint64_t failed_at() const { return state_ == nullptr ? 0 : state_->failed_at; }
+  uint64_t failed_at() const { return state_ == nullptr ? 0 : state_->result.failed_at; }
 
  private:
   struct State {
@@ -145,8 +163,8 @@ class EndThread {
     bool run = false;
     std::atomic<bool> running{false};  // set once the thread has passed `go`
     std::atomic<bool> done{false};
-    std::string error;
-    uint64_t failed_at = 0;
+    std::string open_error;
+    PartResult result;
   };
   std::shared_ptr<State> state_;
   std::thread thread_;
@@ -239,6 +257,7 @@ void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>
     auto note = [first_failed, i](const std::string& err) {
       if (err.empty()) return err;
       t_failed_at = FailedAt(err);
+      if (t_part_result != nullptr) t_part_result->Publish(err, t_failed_at);
       NoteFailure(first_failed, static_cast<uint32_t>(i));
       return err;
     };
