@@ -47,9 +47,10 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
+#include "properties/generic/wakeup.h"
 #include "properties/support/common.h"
 
-namespace ipcspec::props {
+namespace ipcspec::props::wakeup {
 namespace {
 
 enum Mode : uint64_t {
@@ -67,11 +68,6 @@ constexpr std::string_view kModes[] = {
     "a blocked send into a full channel is woken by the reader's close (EPIPE)",
     "a blocked receive is woken by a message while two other writers sleep in receives",
     "two blocked sends into a full channel are both woken by one drain"};
-constexpr size_t kAsleepAside = 2;  // kAmongSleepers: the writers asleep beside the reader
-constexpr int kRounds = 9;
-constexpr size_t kMajority = kRounds / 2 + 1;
-constexpr int64_t kUnitsBound = 20;
-
 bool Applies(const Capabilities& c, Mode m) {
   switch (m) {
     case kByMessage:
@@ -92,111 +88,10 @@ bool Applies(const Capabilities& c, Mode m) {
   return false;
 }
 
-// The shared state of the two sides: round r's flags are 3r (the sleeper
-// is about to call), 3r+1 (the waker acted, at Counter(kEventNs)) and 3r+2
-// (the sleeper judged the round; Counter(kAgain) != 0 asks for another).
-class Exchange {
- public:
-  Exchange(const CaseEnv& env, bool realtime)
-      : flags_(3 * kRounds + 4), deadline_(Deadline::After(env.deadline - absl::Now())) {
-    const int64_t unit_us = std::max<int64_t>(absl::ToInt64Microseconds(env.time_unit), 1000);
-    allowed_us_ = std::max<int64_t>(unit_us / 2, 2000);  // 2 ms at least: scheduling
-    if (!realtime) allowed_us_ += absl::ToInt64Microseconds(env.hang_grace) + unit_us;
-    bound_ms_ = std::max(kUnitsBound * unit_us, 4 * allowed_us_) / 1000;
-  }
+}  // namespace
 
-  // The sleeper: announces round r, with its pid.
-  void Go(int r) {
-    flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid()));
-    flags_.Raise(3 * r);
-  }
-  // The waker: waits for round r's sleeper to be asleep in a call (or, for
-  // a call that never sleeps, half the bound: it is judged on its return).
-  bool AwaitSleeper(int r) {
-    if (!flags_.WaitFor(3 * r, deadline_)) return false;
-    const auto pid = static_cast<pid_t>(flags_.Counter(kPid).load());
-    WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(bound_ms_ / 2)));
-    return true;
-  }
-  // The waker: its act is done.
-  void Woke(int r) {
-    flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
-    flags_.Raise(3 * r + 1);
-  }
-  // The sleeper, its call returned at `returned_ns`: how many microseconds
-  // after the waker's act (0 if before; -1 if the act never came).
-  int64_t LateUs(int r, int64_t returned_ns) const {
-    if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
-    const auto event = static_cast<int64_t>(flags_.Counter(kEventNs).load());
-    return std::max<int64_t>(returned_ns - event, 0) / 1000;
-  }
-  // The sleeper's verdict on round r, which the waker reads (true: again).
-  void Judge(int r, bool again) {
-    flags_.Counter(kAgain).store(again ? 1 : 0);
-    flags_.Raise(3 * r + 2);
-  }
-  bool Again(int r) const {
-    return flags_.WaitFor(3 * r + 2, deadline_) && flags_.Counter(kAgain).load() != 0;
-  }
-
-  int bound_ms() const { return static_cast<int>(bound_ms_); }
-  int64_t allowed_us() const { return allowed_us_; }
-  // For what comes once (END, a close): no majority to take, so a quarter
-  // of the bound.
-  int64_t once_allowed_us() const { return std::max<int64_t>(allowed_us_, bound_ms_ * 1000 / 4); }
-
- private:
-  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2;
-  SharedFlags flags_;
-  Deadline deadline_;
-  int64_t allowed_us_ = 0, bound_ms_ = 0;
-};
-
-// The message of round r: 8 bytes, or the largest message there is.
-Sent MessageOf(const Capabilities& c, int r) {
-  const uint64_t size = c.max_message == 0 ? 8 : std::min<uint64_t>(8, c.max_message);
-  return {1, static_cast<uint64_t>(r), size};
-}
-
-// The sleeper's count of rounds in time and late; the first to a majority
-// decides.
-class Tally {
- public:
-  explicit Tally(const Exchange& x) : x_(x) {}
-  // Records one round (-1: the other side never acted); true while
-  // undecided.
-  bool Add(int64_t late_us) {
-    if (late_us < 0) {
-      broken_ = true;
-      return false;
-    }
-    (late_us > x_.allowed_us() ? late_ : on_time_).push_back(late_us);
-    return late_.size() < kMajority && on_time_.size() < kMajority;
-  }
-  // "" or the failure: the late rounds, for `what` ("the receive").
-  std::string Failure(std::string_view what) const {
-    if (broken_) return "the other side never acted";
-    if (late_.size() < kMajority) return "";
-    std::string each;
-    for (int64_t us : late_)
-      absl::StrAppendFormat(&each, "%s%.1f", each.empty() ? "" : ", ", us / 1e3);
-    return absl::StrFormat(
-        "%s returned %s ms after it could complete, late in %d of %d rounds (allowed: %.1f ms; "
-        "its bound: %d ms): a missed wake-up, or a wait that polls",
-        what, each, late_.size(), late_.size() + on_time_.size(), x_.allowed_us() / 1e3,
-        x_.bound_ms());
-  }
-
- private:
-  const Exchange& x_;
-  std::vector<int64_t> late_, on_time_;
-  bool broken_ = false;
-};
-
-// The reader, kByMessage: asleep in a receive until the message comes;
-// `before_round`, if given, runs before each round's call.
 std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
-                              const std::function<void()>& before_round = nullptr) {
+                              const std::function<void()>& before_round) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   Tally tally(x);
   bool gave_up = false;  // the last round's receive timed out (lossy)
@@ -270,6 +165,8 @@ std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int del
   return "";
 }
 
+namespace {
+
 // Judges what comes once, `late_us` after `event`: "" in time, else what
 // `what` was ("END came").
 std::string LateOnce(const Exchange& x, int64_t late_us, std::string_view what,
@@ -329,6 +226,8 @@ uint64_t RoomSendSize(const Capabilities& c) {
   return std::max<uint64_t>(size, c.framing == Framing::kStream ? 1 : 0);
 }
 
+}  // namespace
+
 // kRoomForTwo: the size of each send, so that two fit in a drained channel
 // (a quarter of the capacity; with no overhead, half).
 uint64_t TwoSendSize(const Capabilities& c) {
@@ -360,6 +259,8 @@ int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>
   }
   return rc;
 }
+
+namespace {
 
 // Fills the channel with non-blocking sends of `data` until it refuses one,
 // then starts round r. False (with *err, "" if no failure) when it never
@@ -444,191 +345,6 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   return err;
 }
 
-// kAmongSleepers, writer 2 + k: sends a request of 8 bytes, then sleeps in
-// a receive for an answer that never comes, until the case process kills it
-// (or its bound, the case's deadline, runs out). It must receive nothing.
-std::string SleepAside(End& end, const Capabilities& c, ActorPids& pids, size_t k,
-                       const Deadline& deadline, int deliver_ms) {
-  const Sent request{static_cast<uint32_t>(k + 2), 0, 8};
-  std::string err = SendAll(end, request, c.framing, deliver_ms);
-  if (!err.empty()) return absl::StrCat("sending its request: ", err);
-  pids.Publish(k);
-  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
-  size_t n = 0;
-  const int rc = end.Recv(buf, &n, std::max(deadline.RemainingMs(), 1));
-  if (rc != 0) return "";  // its bound, or END or an error once the reader closed
-  return absl::StrFormat(
-      "its receive gave %d bytes (%s), though the reader sent nothing: what "
-      "another writer sent arrived at a writer's end",
-      n,
-      absl::CEscape(
-          std::string(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(n, 16))));
-}
-
-// kAmongSleepers, the reader: takes the other writers' requests, then sleeps
-// in each round's receive only once both of them sleep in theirs.
-std::string SleepAmongSleepers(End& end, const Capabilities& c, Exchange& x, const ActorPids& pids,
-                               const Deadline& deadline, int deliver_ms) {
-  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
-  // A stream: their 16 bytes, in whatever cut; messages: one each.
-  size_t got = 0;
-  for (size_t k = 0; k < kAsleepAside && c.framing != Framing::kStream; ++k) {
-    size_t n = 0;
-    const int rc = end.Recv(buf, &n, deliver_ms);
-    if (rc != 0) return absl::StrFormat("receiving the other writers' requests: %s", Errno(rc));
-  }
-  while (c.framing == Framing::kStream && got < 8 * kAsleepAside) {
-    size_t n = 0;
-    const int rc = end.Recv(std::span(buf).first(8 * kAsleepAside - got), &n, deliver_ms);
-    if (rc != 0) return absl::StrFormat("receiving the other writers' requests: %s", Errno(rc));
-    got += n;
-  }
-  return SleepUntilMessage(end, c, x, [&] {
-    for (size_t k = 0; k < kAsleepAside; ++k) pids.AwaitAsleep(k, deadline);
-  });
-}
-
-// kAmongSleepers: writer 1 wakes the reader, writers 2 and 3 sleep aside
-// and are killed once the reader is done.
-Verdict RunAmongSleepers(const Transport& t, const CaseEnv& env, Exchange& x) {
-  const Capabilities& c = t.caps();
-  const int deliver = Waits::For(env).deliver_ms;
-  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-  ActorPids pids(kAsleepAside);
-  SharedFlags done(1);
-  std::vector<Actor> actors{{"writer 1", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                               return WakeByMessages(*end, c, x, deliver);
-                             }}};
-  for (size_t k = 0; k < kAsleepAside; ++k) {
-    actors.push_back(
-        {absl::StrCat("writer ", k + 2), Role::kWriter, [&, k](std::unique_ptr<End>& end) {
-           return SleepAside(*end, c, pids, k, deadline, deliver);
-         }});
-  }
-  actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                      std::string err = SleepAmongSleepers(*end, c, x, pids, deadline, deliver);
-                      done.Raise(0);
-                      return err;
-                    }});
-  return RunActors(t, env, std::move(actors), [&](ActorControl& control) {
-    done.WaitFor(0, deadline);
-    Verdict v = Verdict::Pass();
-    for (size_t k = 0; k < kAsleepAside; ++k) {
-      Verdict killed = control.Kill(absl::StrCat("writer ", k + 2));
-      if (v.ok() && !killed.ok()) v = std::move(killed);
-    }
-    return v;
-  });
-}
-
-// kRoomForTwo: round r's flags (kFlagsPerRound each: the channel is full,
-// writer w is about to send, writer w's send returned, the reader judged)
-// and the writers' counters (w = 0, 1).
-class Rooms {
- public:
-  static constexpr size_t kFull = 0, kGoing = 1, kReturned = 3, kNext = 5, kFlagsPerRound = 6;
-  static constexpr size_t kPid = 0, kReturnedNs = 2, kAgain = 4, kNoFill = 5;
-  Rooms() : flags_(kFlagsPerRound * kRounds) {}
-  void Raise(int r, size_t f) { flags_.Raise(Index(r, f)); }
-  bool WaitFor(int r, size_t f, const Deadline& d) const { return flags_.WaitFor(Index(r, f), d); }
-  std::atomic<uint64_t>& Counter(size_t c) const { return flags_.Counter(c); }
-
- private:
-  static size_t Index(int r, size_t f) { return kFlagsPerRound * static_cast<size_t>(r) + f; }
-  SharedFlags flags_;
-};
-
-// kRoomForTwo, writer w + 1: each round, writer 1 fills the channel; then
-// both sleep in a send until the reader's one drain, and note when it
-// returned. A channel that never fills is not judged.
-std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w, const Exchange& x,
-                         const Deadline& deadline) {
-  const std::vector<std::byte> data = Payload(static_cast<uint32_t>(w + 1), 0, TwoSendSize(c));
-  rooms.Counter(Rooms::kPid + w).store(static_cast<uint64_t>(::getpid()));
-  for (int r = 0; r < kRounds; ++r) {
-    std::string err;
-    if (w == 0) {
-      const int rc = FillWith(end, c, data);
-      if (rc != -EAGAIN) rooms.Counter(Rooms::kNoFill).store(1);
-      if (rc != -EAGAIN && rc != 0) {
-        err = absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
-      }
-      rooms.Raise(r, Rooms::kFull);
-    } else if (!rooms.WaitFor(r, Rooms::kFull, deadline)) {
-      return "writer 1 never filled the channel";
-    }
-    rooms.Raise(r, Rooms::kGoing + w);
-    size_t n = 0;
-    const bool judged = err.empty() && rooms.Counter(Rooms::kNoFill).load() == 0;
-    const int rc = judged ? end.Send(data, &n, x.bound_ms()) : 0;
-    rooms.Counter(Rooms::kReturnedNs + w).store(static_cast<uint64_t>(MonotonicNs()));
-    rooms.Raise(r, Rooms::kReturned + w);
-    if (!err.empty()) return err;
-    if (rc != 0) {
-      return absl::StrFormat(
-          "round %d: the send gave %s though the reader drained the channel while it slept", r + 1,
-          Errno(rc));
-    }
-    if (!rooms.WaitFor(r, Rooms::kNext, deadline) || rooms.Counter(Rooms::kAgain).load() == 0) {
-      return "";
-    }
-  }
-  return "";
-}
-
-// kRoomForTwo, the reader: drains everything once both writers sleep in
-// their sends, then again once both returned; a round is as late as the
-// later of the two.
-std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exchange& x,
-                        const Deadline& deadline) {
-  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
-  Tally tally(x);
-  for (int r = 0; r < kRounds; ++r) {
-    for (size_t w = 0; w < 2; ++w) {
-      if (!rooms.WaitFor(r, Rooms::kGoing + w, deadline)) return "";
-      const auto pid = static_cast<pid_t>(rooms.Counter(Rooms::kPid + w).load());
-      WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(x.bound_ms() / 2)));
-    }
-    const bool judged = rooms.Counter(Rooms::kNoFill).load() == 0;
-    const int rc = DrainWithoutBlocking(end, c, buf);
-    const int64_t drained = MonotonicNs();
-    int64_t late = 0;
-    for (size_t w = 0; w < 2; ++w) {
-      if (!rooms.WaitFor(r, Rooms::kReturned + w, deadline)) return "";
-      const auto at = static_cast<int64_t>(rooms.Counter(Rooms::kReturnedNs + w).load());
-      late = std::max(late, std::max<int64_t>(at - drained, 0) / 1000);
-    }
-    DrainWithoutBlocking(end, c, buf);
-    std::string err;
-    if (judged && rc != -EAGAIN) {
-      err = absl::StrFormat("draining the channel without blocking: %s, not -EAGAIN", Errno(rc));
-    }
-    const bool again = judged && err.empty() && tally.Add(late);
-    rooms.Counter(Rooms::kAgain).store(again ? 1 : 0);
-    rooms.Raise(r, Rooms::kNext);
-    if (!again)
-      return !err.empty() ? err : judged ? tally.Failure("the later of the two sends") : "";
-  }
-  return tally.Failure("the later of the two sends");
-}
-
-Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x) {
-  const Capabilities& c = t.caps();
-  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-  Rooms rooms;
-  std::vector<Actor> actors;
-  for (size_t w = 0; w < 2; ++w) {
-    actors.push_back(
-        {absl::StrCat("writer ", w + 1), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
-           return SleepForRoom(*end, c, rooms, w, x, deadline);
-         }});
-  }
-  actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                      return DrainForTwo(*end, c, rooms, x, deadline);
-                    }});
-  return RunActors(t, env, std::move(actors));
-}
-
 class WakeupProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
@@ -670,4 +386,4 @@ class WakeupProperty final : public GenericProperty {
 IPCSPEC_REGISTER_PROPERTY(WakeupProperty, "G-WAKEUP", {.examples = 10});
 
 }  // namespace
-}  // namespace ipcspec::props
+}  // namespace ipcspec::props::wakeup

@@ -1,0 +1,148 @@
+// properties/generic/wakeup.h: what G-WAKEUP's layouts share (g_wakeup.cc
+// has the property and its two-party layouts; g_wakeup_many.cc the layouts
+// with several writers). The rounds, the exchange between the sleeper and
+// the waker, and the tally that judges them.
+#ifndef IPCSPEC_PROPERTIES_GENERIC_WAKEUP_H_
+#define IPCSPEC_PROPERTIES_GENERIC_WAKEUP_H_
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props::wakeup {
+
+// Up to kRounds rounds; the first outcome to a majority decides. A
+// sleeping call is bounded by kUnitsBound time units.
+constexpr int kRounds = 9;
+constexpr size_t kMajority = kRounds / 2 + 1;
+constexpr int64_t kUnitsBound = 20;
+
+// The shared state of the two sides: round r's flags are 3r (the sleeper
+// is about to call), 3r+1 (the waker acted, at Counter(kEventNs)) and 3r+2
+// (the sleeper judged the round; Counter(kAgain) != 0 asks for another).
+class Exchange {
+ public:
+  Exchange(const CaseEnv& env, bool realtime)
+      : flags_(3 * kRounds + 4), deadline_(Deadline::After(env.deadline - absl::Now())) {
+    const int64_t unit_us = std::max<int64_t>(absl::ToInt64Microseconds(env.time_unit), 1000);
+    allowed_us_ = std::max<int64_t>(unit_us / 2, 2000);  // 2 ms at least: scheduling
+    if (!realtime) allowed_us_ += absl::ToInt64Microseconds(env.hang_grace) + unit_us;
+    bound_ms_ = std::max(kUnitsBound * unit_us, 4 * allowed_us_) / 1000;
+  }
+
+  // The sleeper: announces round r, with its pid.
+  void Go(int r) {
+    flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid()));
+    flags_.Raise(3 * r);
+  }
+  // The waker: waits for round r's sleeper to be asleep in a call (or, for
+  // a call that never sleeps, half the bound: it is judged on its return).
+  bool AwaitSleeper(int r) {
+    if (!flags_.WaitFor(3 * r, deadline_)) return false;
+    const auto pid = static_cast<pid_t>(flags_.Counter(kPid).load());
+    WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(bound_ms_ / 2)));
+    return true;
+  }
+  // The waker: its act is done.
+  void Woke(int r) {
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
+    flags_.Raise(3 * r + 1);
+  }
+  // The sleeper, its call returned at `returned_ns`: how many microseconds
+  // after the waker's act (0 if before; -1 if the act never came).
+  int64_t LateUs(int r, int64_t returned_ns) const {
+    if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
+    const auto event = static_cast<int64_t>(flags_.Counter(kEventNs).load());
+    return std::max<int64_t>(returned_ns - event, 0) / 1000;
+  }
+  // The sleeper's verdict on round r, which the waker reads (true: again).
+  void Judge(int r, bool again) {
+    flags_.Counter(kAgain).store(again ? 1 : 0);
+    flags_.Raise(3 * r + 2);
+  }
+  bool Again(int r) const {
+    return flags_.WaitFor(3 * r + 2, deadline_) && flags_.Counter(kAgain).load() != 0;
+  }
+
+  int bound_ms() const { return static_cast<int>(bound_ms_); }
+  int64_t allowed_us() const { return allowed_us_; }
+  // For what comes once (END, a close): no majority to take, so a quarter
+  // of the bound.
+  int64_t once_allowed_us() const { return std::max<int64_t>(allowed_us_, bound_ms_ * 1000 / 4); }
+
+ private:
+  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2;
+  SharedFlags flags_;
+  Deadline deadline_;
+  int64_t allowed_us_ = 0, bound_ms_ = 0;
+};
+
+// The message of round r: 8 bytes, or the largest message there is.
+inline Sent MessageOf(const Capabilities& c, int r) {
+  const uint64_t size = c.max_message == 0 ? 8 : std::min<uint64_t>(8, c.max_message);
+  return {1, static_cast<uint64_t>(r), size};
+}
+
+// The sleeper's count of rounds in time and late; the first to a majority
+// decides.
+class Tally {
+ public:
+  explicit Tally(const Exchange& x) : x_(x) {}
+  // Records one round (-1: the other side never acted); true while
+  // undecided.
+  bool Add(int64_t late_us) {
+    if (late_us < 0) {
+      broken_ = true;
+      return false;
+    }
+    (late_us > x_.allowed_us() ? late_ : on_time_).push_back(late_us);
+    return late_.size() < kMajority && on_time_.size() < kMajority;
+  }
+  // "" or the failure: the late rounds, for `what` ("the receive").
+  std::string Failure(std::string_view what) const {
+    if (broken_) return "the other side never acted";
+    if (late_.size() < kMajority) return "";
+    std::string each;
+    for (int64_t us : late_)
+      absl::StrAppendFormat(&each, "%s%.1f", each.empty() ? "" : ", ", us / 1e3);
+    return absl::StrFormat(
+        "%s returned %s ms after it could complete, late in %d of %d rounds (allowed: %.1f ms; "
+        "its bound: %d ms): a missed wake-up, or a wait that polls",
+        what, each, late_.size(), late_.size() + on_time_.size(), x_.allowed_us() / 1e3,
+        x_.bound_ms());
+  }
+
+ private:
+  const Exchange& x_;
+  std::vector<int64_t> late_, on_time_;
+  bool broken_ = false;
+};
+
+// The reader, kByMessage: asleep in a receive until the message comes;
+// `before_round`, if given, runs before each round's call.
+std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
+                              const std::function<void()>& before_round = nullptr);
+// The writer, kByMessage: sends each round's message once the reader sleeps.
+std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int deliver_ms);
+// kRoomForTwo: the size of each send, so that two fit in a drained channel.
+uint64_t TwoSendSize(const Capabilities& c);
+// Non-blocking sends of `data` until one is refused (-EAGAIN, 0 or the error).
+int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data);
+// Non-blocking receives until one would block (-EAGAIN, or the error).
+int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf);
+
+// The layouts with several writers (g_wakeup_many.cc).
+Verdict RunAmongSleepers(const Transport& t, const CaseEnv& env, Exchange& x);
+Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x);
+
+}  // namespace ipcspec::props::wakeup
+
+#endif  // IPCSPEC_PROPERTIES_GENERIC_WAKEUP_H_
