@@ -177,5 +177,29 @@ TEST(ActorsTest, AnActorsSecondThreadThatFailedFirstIsItsVerdict) {
   EXPECT_THAT(r.message, HasSubstr("the second thread's finding"));
 }
 
+// Every actor in a process of its own (the last has a second thread, so
+// none runs in the case process) and no hook: the actors report together,
+// once all are done, and the first failure in time is the verdict, not the
+// first report the case process reads (the writer's, spawned first).
+TEST(ActorsTest, WithEveryActorSpawnedTheFailureThatCameFirstIsTheVerdict) {
+  for (int round = 0; round < 10; ++round) {
+    const CaseResult r = RunWithFlags(1, [](const Transport& pipe, const CaseEnv& env,
+                                            SharedFlags& flags, const Deadline& later) {
+      Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>&) -> std::string {
+                     return flags.WaitFor(0, later) ? "" : "the writer's flag never came";
+                   }};
+      Actor readers{"the readers", Role::kReader, nullptr};
+      readers.ends = {{0, Role::kReader}, {1, Role::kReader, /*own_thread=*/true}};
+      readers.with_ends = [](std::vector<std::unique_ptr<End>>&) -> std::string {
+        return "the readers' finding";
+      };
+      readers.in_thread = [](std::unique_ptr<End>&) { return std::string(); };
+      return RunActorsOn(pipe, env, 2, {writer, readers});
+    });
+    EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+    EXPECT_THAT(r.message, HasSubstr("the readers' finding")) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace ipcspec::props

@@ -203,7 +203,7 @@ std::optional<Verdict> Participants::Watch(absl::Time* next) {
   return Verdict{Outcome::kTimeout, *hang};
 }
 
-Verdict Participants::Join() {
+Verdict Participants::Join(const std::function<std::string()>& cause) {
   if (spawn_error_) return *spawn_error_;
   for (;;) {
     std::vector<struct pollfd> fds = {{own_board_ ? board_->wake_fd() : -1, POLLIN, 0}};
@@ -228,9 +228,22 @@ Verdict Participants::Join() {
     for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       Verdict v = Collect(*waiting[i - 1]);
-      if (!v.ok()) return KillTheRest(v);
+      if (!v.ok()) return KillTheRest(CauseOf(std::move(v), *waiting[i - 1], cause));
     }
   }
+}
+
+Verdict Participants::CauseOf(Verdict v, const Child& from,
+                              const std::function<std::string()>& cause) {
+  if (!cause || v.outcome != Outcome::kFail) return v;
+  const std::string name = cause();
+  if (name.empty() || name == from.name) return v;
+  for (Child& c : children_) {
+    if (c.name != name || c.verdict) continue;
+    Verdict theirs = Collect(c);
+    return theirs.ok() ? v : theirs;
+  }
+  return v;
 }
 
 Verdict Participants::JoinOne(std::string_view name) {

@@ -342,7 +342,12 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
       const Verdict cause = ps.JoinOne(actors[first].name);
       verdict = cause.ok() ? ps.Join() : ps.KillTheRest(cause);
     } else {
-      verdict = ps.Join();
+      // Nobody had failed yet: the first failure, which Join is told of
+      // when the actors' reports arrive (together, past `finished`).
+      verdict = ps.Join([&]() -> std::string {
+        const uint32_t now = first_failed->load();
+        return now < parties ? actors[now].name : "";
+      });
       // In the actors' order, as Join takes them: a spawned one's failure first.
       if (verdict.ok() && mine) verdict = *mine;
     }

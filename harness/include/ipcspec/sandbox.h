@@ -204,7 +204,14 @@ class Participants {
   // others are then killed, since their part can no longer matter. A hang
   // (ipcspec/watch.h) ends the case at once as kTimeout with a diagnosis:
   // the sandbox watches a case's board; outside a case, Join watches.
-  Verdict Join();
+  //
+  // With `cause`: participants that report only once all are done (at a
+  // barrier) report together, and the first report to arrive need not be
+  // the first failure. When a failure arrives, `cause()` names the
+  // participant the caller knows failed first ("" if none or unknown);
+  // if that is another one, its verdict, on its way, is waited for and
+  // taken instead (a crash or a hang that arrives is taken as it is).
+  Verdict Join(const std::function<std::string()>& cause = nullptr);
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
   // Kills and reaps every participant not yet joined, since their part can
@@ -230,6 +237,9 @@ class Participants {
     size_t slot = WatchBoard::kSlots;  // on the board
   };
   Verdict Collect(Child& c);
+  // Join's verdict, once `v` arrived from `from`: v, or the failure of the
+  // participant `cause` names.
+  Verdict CauseOf(Verdict v, const Child& from, const std::function<std::string()>& cause);
   // The watchdog (ipcspec/watch.h): a hang's diagnosis, and when to look again.
   std::optional<Verdict> Watch(absl::Time* next);
   Deadline deadline_;
