@@ -24,6 +24,7 @@ TEST_P(BrokenTest, CaughtByItsProperty) {
   DirectRunner runner({.timeout = absl::Seconds(2)});
   RunConfig config;
   config.seed = 1;
+  config.examples = b.examples;
   PropertyResult r = RunProperty(*t, *p, config, runner);
   EXPECT_NE(r.outcome, Outcome::kPass) << b.name << " slipped through " << b.property;
   EXPECT_NE(r.outcome, Outcome::kBroken) << r.message;

@@ -51,7 +51,8 @@
 // so the writers' threads begin their sends k together, and most are
 // larger than the channel holds (each is still copying from its buffer
 // when the other's begins, and each reader receives in many calls while
-// the other does). (Not with IPCSPEC_ONE_END_PER_PROCESS, which says a
+// the other does); the readers' threads begin their receives together
+// where they can (Meeting), mostly as large as the sends. (Not with IPCSPEC_ONE_END_PER_PROCESS, which says a
 // process holds one end of each role. Both ends of one channel are never
 // put in one process: a transport whose open() waits for its peer, as a
 // blocking FIFO open does, could not open them there.)
@@ -237,6 +238,55 @@ class Together {
   std::atomic<uint32_t> reached_[2] = {0, 0};  // 1 + the send each has reached
 };
 
+// The two reader threads of one process (kThreads) begin their receives
+// together where they can: a buffer the two share (a receive that reads
+// into a process-wide scratch buffer before it copies out) is overwritten
+// only when one's read falls between the other's read and its copy. A
+// thread about to receive waits for the other to be about to receive too,
+// or in a receive, or done; it waits only while the other is busy with
+// what it received, and at most a short spin: never for data (the other
+// may sleep in a receive until this one's writer sends more, which waits
+// for this one to drain its channel).
+class Meeting {
+ public:
+  // `inner`, used by thread `me` (0 or 1), whose receives meet the other's.
+  class MeetingEnd final : public End {
+   public:
+    MeetingEnd(Meeting& m, size_t me, End& inner) : m_(m), me_(me), inner_(inner) {}
+    ~MeetingEnd() override { m_.Leave(me_, kDone); }
+    int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+      return inner_.Send(buf, sent, timeout_ms);
+    }
+    int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+      m_.Enter(me_);
+      const int rc = inner_.Recv(buf, received, timeout_ms);
+      m_.Leave(me_, kBusy);
+      return rc;
+    }
+
+   private:
+    Meeting& m_;
+    size_t me_;
+    End& inner_;
+  };
+
+ private:
+  static constexpr uint32_t kBusy = 0, kReceiving = 1, kDone = 2;
+  static constexpr int kSpins = 1 << 12;
+  void Enter(size_t me) {
+    state_[me].store(kReceiving, std::memory_order_release);
+    for (int spin = 0; spin < kSpins; ++spin) {
+      if (state_[1 - me].load(std::memory_order_acquire) != kBusy) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+  void Leave(size_t me, uint32_t now) { state_[me].store(now, std::memory_order_release); }
+
+  std::atomic<uint32_t> state_[2] = {kBusy, kBusy};
+};
+
 // An actor whose process holds both channels' `role` ends, channel 1's
 // used by `first` in its first thread and channel 2's by `second` in a
 // thread of its own, at once (kThreads).
@@ -385,8 +435,13 @@ class IndependentProperty final : public GenericProperty {
         }
       }
       if (c.framing == Framing::kStream && c.model != ModelClass::kCounter) {
+        // Where two threads receive at once, mostly receives as large as
+        // the sends: each copies out for as long as the other reads.
+        const auto chunk = threads ? rc::gen::weightedOneOf<uint64_t>(
+                                         {{3, rc::gen::inRange(large, hi + 1)}, {1, ChunkSize()}})
+                                   : ChunkSize();
         auto chunks = *rc::gen::resize(
-            3, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(ChunkSize())));
+            3, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(chunk)));
         for (uint64_t ch : chunks) steps.push_back(Step::Recv(0, ch));
       }
       return steps;
@@ -401,6 +456,7 @@ class IndependentProperty final : public GenericProperty {
     if ((layout == kByRole || layout == kThreads) && c.one_end_per_process) layout = kApart;
     std::vector<Actor> actors;
     Together together(one.sent.size(), two.sent.size());
+    Meeting meeting;
     if (layout == kThreads || (!LockStep(c) && !(FreeRunning(c) && layout == kByRole))) {
       // All four at once, each in a process of its own, or the writers in
       // two threads of one and the readers in two threads of another.
@@ -411,8 +467,14 @@ class IndependentProperty final : public GenericProperty {
                       [&](End& e) { return together.Write(1, two, e); }),
                   TwoThreads(
                       "the readers' process", Role::kReader,
-                      [&](End& e) { return one.traffic.Read(e, chunks); },
-                      [&](End& e) { return two.traffic.Read(e, chunks); })};
+                      [&](End& e) {
+                        Meeting::MeetingEnd met(meeting, 0, e);
+                        return one.traffic.Read(met, chunks);
+                      },
+                      [&](End& e) {
+                        Meeting::MeetingEnd met(meeting, 1, e);
+                        return two.traffic.Read(met, chunks);
+                      })};
       } else {
         auto writer = [](Lane& lane) {
           return [&lane](std::unique_ptr<End>& end) { return lane.traffic.Write(*end, 0); };
