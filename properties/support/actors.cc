@@ -279,6 +279,31 @@ void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>
   }
 }
 
+// The case's verdict once its actors' parts are over in the case process
+// (`mine`: the part of the last actor, if it ran here): the failure that
+// came first (`first_failed`), not what the others made of it; the others
+// are killed once it is known.
+Verdict FirstFailure(Participants& ps, const std::vector<Actor>& actors,
+                     const std::atomic<uint32_t>& first_failed,
+                     const std::optional<Verdict>& mine) {
+  const auto parties = static_cast<uint32_t>(actors.size());
+  const uint32_t first = first_failed.load();
+  if (mine && first == parties - 1) return ps.KillTheRest(*mine);  // this process's own actor
+  if (first < parties && ps.WatchedFromOutside()) {
+    const Verdict cause = ps.JoinOne(actors[first].name);
+    return cause.ok() ? ps.Join() : ps.KillTheRest(cause);
+  }
+  // Nobody had failed yet: the first failure, which Join is told of when
+  // the actors' reports arrive (together, past `finished`).
+  Verdict verdict = ps.Join([&]() -> std::string {
+    const uint32_t now = first_failed.load();
+    return now < parties ? actors[now].name : "";
+  });
+  // In the actors' order, as Join takes them: a spawned one's failure first.
+  if (verdict.ok() && mine) verdict = *mine;
+  return verdict;
+}
+
 // The actors on channels already created; destroys them afterwards.
 Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& actors,
                       const std::function<Verdict(ActorControl&)>& during) {
@@ -335,23 +360,8 @@ Verdict RunOnChannels(Channels& chs, const CaseEnv& env, std::vector<Actor>& act
     ActorControl control(ps, finished);
     if (during) hook = during(control);
     if (hook && !hook->ok()) NoteFailure(first_failed, kHook);
-    const uint32_t first = first_failed->load();
-    if (here && first == parties - 1) {  // the case process's own actor: *mine failed
-      verdict = ps.KillTheRest(*mine);
-    } else if (first < parties && ps.WatchedFromOutside()) {
-      const Verdict cause = ps.JoinOne(actors[first].name);
-      verdict = cause.ok() ? ps.Join() : ps.KillTheRest(cause);
-    } else {
-      // Nobody had failed yet: the first failure, which Join is told of
-      // when the actors' reports arrive (together, past `finished`).
-      verdict = ps.Join([&]() -> std::string {
-        const uint32_t now = first_failed->load();
-        return now < parties ? actors[now].name : "";
-      });
-      // In the actors' order, as Join takes them: a spawned one's failure first.
-      if (verdict.ok() && mine) verdict = *mine;
-    }
-    if (first == kHook) verdict = *hook;
+    verdict = FirstFailure(ps, actors, *first_failed, mine);
+    if (first_failed->load() == kHook) verdict = *hook;
   }
   for (std::unique_ptr<Channel>& ch : chs) {
     absl::Status destroyed = ch->Destroy();
