@@ -337,6 +337,23 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
   EXPECT_THAT(weaker.out, HasSubstr("not shards of one run"));
 }
 
+// A --summary-md that is the job's step summary is appended to, keeping
+// what the job's earlier steps wrote there, however the path is spelled.
+TEST_F(CliFlagsTest, ASummaryThatIsTheStepSummaryIsAppendedToHoweverItIsSpelled) {
+  const std::string summary = dir_ + "/step-summary.md";
+  ASSERT_EQ(::mkdir((dir_ + "/sub").c_str(), 0700), 0);
+  for (const std::string& spelled : {summary, dir_ + "/sub/../step-summary.md"}) {
+    std::ofstream(summary) << "an earlier step's line\n";
+    Ran r = Ipcspec({"run", "--transport=pipe", "--property=G-ORDER", "--examples=2",
+                     "--summary-md=" + spelled},
+                    {"GITHUB_STEP_SUMMARY=" + summary});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    const std::string md = ReadFileOrEmpty(summary);
+    EXPECT_THAT(md, ::testing::StartsWith("an earlier step's line\n")) << spelled;
+    EXPECT_THAT(md, HasSubstr("## ipcspec: 1 passed")) << spelled;
+  }
+}
+
 TEST_F(CliFlagsTest, ReproduceOfAMendedTransportPassesAndItsReportsGoThroughDevices) {
   // A reproduce command kept as a regression check: the failing example of
   // the broken plugin, replayed on a correct transport, passes (exit 0).

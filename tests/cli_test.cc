@@ -191,7 +191,8 @@ TEST_F(CliTest, RandomSeedIsPrinted) {
 }
 
 TEST_F(CliTest, ShardsSplitThePairsAndTouchTheStatusFile) {
-  std::multiset<std::string> seen;
+  std::multiset<std::string> seen, not_applicable;
+  int not_applicable_counted = 0;
   for (int shard = 0; shard < 3; ++shard) {
     const std::string json = dir_ + "/s" + std::to_string(shard) + ".json";
     const std::string status = dir_ + "/status" + std::to_string(shard);
@@ -207,10 +208,19 @@ TEST_F(CliTest, ShardsSplitThePairsAndTouchTheStatusFile) {
     for (const auto& res : j["results"]) {
       seen.insert(res["transport"].get<std::string>() + "/" + res["property"].get<std::string>());
     }
+    for (const auto& n : j["not_applicable"]) {
+      not_applicable.insert(n["transport"].get<std::string>() + "/" +
+                            n["property"].get<std::string>());
+    }
+    not_applicable_counted += j["summary"]["not_applicable"].get<int>();
   }
   EXPECT_EQ(seen.size(), 5u);  // 2 transports x 3 properties, less pipe x G-BOUNDARY
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 5u)
       << "a pair ran on two shards";
+  // The pair that does not apply is in one shard's report, as a run's
+  // would be: the shards' counts add up to the whole run's.
+  EXPECT_THAT(not_applicable, ::testing::ElementsAre("pipe/G-BOUNDARY"));
+  EXPECT_EQ(not_applicable_counted, 1);
 }
 
 TEST_F(CliTest, SpecPageIsUpToDate) {

@@ -135,6 +135,20 @@ const CommandHelp kRunHelp = {
         "by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129, SIGPIPE 141).",
     .flags = kFlags};
 
+namespace {
+
+// Whether `path` is the job's step summary ($GITHUB_STEP_SUMMARY), however
+// the two are spelled (a relative path, "..", a symbolic link).
+bool IsStepSummary(const std::string& path) {
+  const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
+  if (step_summary == nullptr || *step_summary == '\0') return false;
+  if (path == step_summary) return true;
+  std::error_code ec;
+  return std::filesystem::equivalent(path, step_summary, ec) && !ec;
+}
+
+}  // namespace
+
 absl::Status ReportFiles::Write(const RunReport& r, bool final) const {
   const std::pair<const std::string*, std::string (*)(const RunReport&)> outputs[] = {
       {&json, ToJson}, {&junit, ToJunit}, {&summary_md, SummaryMarkdown}, {&matrix_svg, MatrixSvg}};
@@ -143,8 +157,7 @@ absl::Status ReportFiles::Write(const RunReport& r, bool final) const {
     // What cannot be replaced whole (/dev/stdout, a FIFO) gets the report
     // once, at the end; so does a summary added to $GITHUB_STEP_SUMMARY,
     // which keeps what the job's step wrote there before.
-    const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
-    const bool appended = path == &summary_md && step_summary != nullptr && *path == step_summary;
+    const bool appended = path == &summary_md && IsStepSummary(*path);
     if (!final && (appended || WritesThrough(*path))) continue;
     absl::Status s =
         appended ? AppendToFile(*path, render(r)) : WriteFileAtomically(*path, render(r));

@@ -133,13 +133,21 @@ Selection Select(std::string_view transport_filter, std::string_view property_fi
   for (const Property* p : PropertyRegistry::Global().All()) {
     if (FilterMatches(property_filter, p->id())) s.properties.push_back(p);
   }
+  std::vector<NotApplicable> not_applicable;
   for (const Transport* t : s.transports) {
     for (const Property* p : s.properties) {
       if (Applicability a = p->AppliesTo(*t); !a.applies) {
-        s.not_applicable.push_back({std::string(t->name()), std::string(p->id()), a.reason});
+        not_applicable.push_back({std::string(t->name()), std::string(p->id()), a.reason});
         continue;
       }
       if (static_cast<int>(s.applicable++ % shard.total) == shard.index) s.run.push_back({t, p});
+    }
+  }
+  // Split like the applicable pairs, so that the shards' counts add up to
+  // the whole run's; where nothing applies, every shard says why.
+  for (size_t i = 0; i < not_applicable.size(); ++i) {
+    if (s.applicable == 0 || static_cast<int>(i % shard.total) == shard.index) {
+      s.not_applicable.push_back(std::move(not_applicable[i]));
     }
   }
   return s;

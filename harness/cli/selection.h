@@ -40,11 +40,11 @@ struct SelectedPair {
 };
 
 struct Selection {
-  std::vector<const Transport*> transports;  // matching the transport filter
-  std::vector<const Property*> properties;   // matching the property filter
-  std::vector<SelectedPair> run;             // applicable, in this shard, in report order
-  size_t applicable = 0;                     // in every shard
-  std::vector<NotApplicable> not_applicable;
+  std::vector<const Transport*> transports;   // matching the transport filter
+  std::vector<const Property*> properties;    // matching the property filter
+  std::vector<SelectedPair> run;              // applicable, in this shard, in report order
+  size_t applicable = 0;                      // in every shard
+  std::vector<NotApplicable> not_applicable;  // in this shard (in every one if none applies)
 };
 
 // Throws UsageError naming a glob that matches no transport or property.
