@@ -28,6 +28,22 @@ class CliFlagsTest : public CliFixture {
     return out;
   }
   std::string Drop() { return absl::StrCat("--plugin=", IPCSPEC_PLUGIN_DROP4096); }
+  // The two shards of one small run, with every report kind: their JSON
+  // reports' paths ("" where a shard failed).
+  std::vector<std::string> RunTwoShards() {
+    std::vector<std::string> shards;
+    for (int i = 0; i < 2; ++i) {
+      const std::string d = dir_ + "/" + std::to_string(i);
+      Ran r = Ipcspec(
+          {"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY", "--examples=2",
+           "--format=json=" + d + ".json", "--format", "junit=" + d + ".xml",
+           "--format=summary-md=" + d + ".md", "--format=matrix-svg=" + d + ".svg"},
+          {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=" + std::to_string(i)});
+      EXPECT_EQ(r.exit_code, 0) << r.out;
+      shards.push_back(r.exit_code == 0 ? d + ".json" : "");
+    }
+    return shards;
+  }
 };
 
 TEST_F(CliFlagsTest, HelpOnEverySubcommandListsItsFlags) {
@@ -264,16 +280,10 @@ TEST_F(CliFlagsTest, ProgressModesAndVerbose) {
 }
 
 TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
-  std::vector<std::string> shards;
-  for (int i = 0; i < 2; ++i) {
-    const std::string d = dir_ + "/" + std::to_string(i);
-    shards.push_back(d + ".json");
-    Ran r =
-        Ipcspec({"run", "--transport=pipe,posix_mq", "--property=G-ORDER,G-BOUNDARY",
-                 "--examples=2", "--format=json=" + d + ".json", "--format", "junit=" + d + ".xml",
-                 "--format=summary-md=" + d + ".md", "--format=matrix-svg=" + d + ".svg"},
-                {"GTEST_TOTAL_SHARDS=2", "GTEST_SHARD_INDEX=" + std::to_string(i)});
-    ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::vector<std::string> shards = RunTwoShards();
+  for (const std::string& json : shards) {
+    ASSERT_FALSE(json.empty());
+    const std::string d = json.substr(0, json.size() - 5);
     EXPECT_EQ(CheckJsonReport(d + ".json"), "");
     EXPECT_EQ(CheckXml(d + ".xml"), "");
     EXPECT_EQ(CheckXml(d + ".svg"), "");
@@ -306,13 +316,29 @@ TEST_F(CliFlagsTest, EveryReportKindAndMerge) {
   EXPECT_EQ(pairs(j), pairs(ReadJson(whole)));
   EXPECT_THAT(ReadFileOrEmpty(m + ".md"), HasSubstr("| posix\\_mq | ✅ | ✅ |"));
   EXPECT_THAT(ReadFileOrEmpty(m + ".svg"), HasSubstr("<title>G-ORDER pipe: pass</title>"));
+}
 
-  // A shard missing: written, but incomplete, and the merge fails as the
-  // run would. A shard twice, or shards of another run, is bad input.
-  Ran partial = Ipcspec({"merge", "--json=" + m + ".json", shards[0]});
+// A shard missing or stopped: the merged reports are written, but say they
+// are incomplete and why, and the merge fails as the run would. A shard
+// twice, or shards of another run, is bad input.
+TEST_F(CliFlagsTest, AMergeSaysWhichShardIsMissingAndRefusesShardsOfAnotherRun) {
+  const std::vector<std::string> shards = RunTwoShards();
+  ASSERT_FALSE(shards[0].empty() || shards[1].empty());
+  const std::string m = dir_ + "/merged";
+  Ran partial = Ipcspec({"merge", "--json=" + m + ".json", "--summary-md=" + m + ".md", shards[0]});
   EXPECT_EQ(partial.exit_code, 1);
-  EXPECT_THAT(partial.out, HasSubstr("incomplete"));
+  EXPECT_THAT(partial.out, HasSubstr("incomplete: shard 2 of 2 is missing"));
   EXPECT_EQ(ReadJson(m + ".json")["complete"], false);
+  // The summary a CI job shows says so, not only the exit status.
+  EXPECT_THAT(ReadFileOrEmpty(m + ".md"), HasSubstr("**Incomplete: shard 2 of 2 is missing.**"));
+  nlohmann::json stopped = ReadJson(shards[0]);
+  stopped["complete"] = false;
+  stopped["stopped_by"] = "SIGTERM";
+  const std::string stopped_path = dir_ + "/stopped.json";
+  std::ofstream(stopped_path) << stopped.dump();
+  Ran cut = Ipcspec({"merge", "--json=" + m + ".json", stopped_path, shards[1]});
+  EXPECT_EQ(cut.exit_code, 1) << cut.out;
+  EXPECT_THAT(cut.out, HasSubstr("incomplete: shard 1 of 2 was stopped by SIGTERM"));
   Ran twice = Ipcspec({"merge", "--json=" + m + ".json", shards[0], shards[1], shards[0]});
   EXPECT_EQ(twice.exit_code, 2) << twice.out;
   EXPECT_THAT(twice.out, HasSubstr("shard 1 of 2 is given twice"));

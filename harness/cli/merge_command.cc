@@ -75,6 +75,30 @@ std::optional<RunSettingsPrint> SettingsOf(const nlohmann::json& j) {
   return p;
 }
 
+// Throws UsageError unless the report `j` at `path` (its seed `seed`) is a
+// shard of the run whose shards `into` holds, and not one of them again.
+void CheckShardOfTheSameRun(const std::string& path, const nlohmann::json& j, uint64_t seed,
+                            const RunReport& into, const std::set<int>& shards) {
+  const int total = j.at("shard").at("total").get<int>();
+  const int index = j.at("shard").at("index").get<int>();
+  if (total != into.shard_total || seed != into.seed) {
+    throw UsageError{absl::StrFormat(
+        "%s: shard %d of %d with seed %d, but the reports before it are shards of %d with "
+        "seed %d: not shards of one run",
+        path, index + 1, total, seed, into.shard_total, into.seed)};
+  }
+  if (std::optional<RunSettingsPrint> here = SettingsOf(j);
+      here && into.settings && !(*here == *into.settings)) {
+    throw UsageError{absl::StrFormat(
+        "%s: shard %d of %d ran with %s, but the reports before it with %s: not shards of "
+        "one run",
+        path, index + 1, total, DescribeSettings(*here), DescribeSettings(*into.settings))};
+  }
+  if (shards.count(index) > 0) {
+    throw UsageError{absl::StrFormat("%s: shard %d of %d is given twice", path, index + 1, total)};
+  }
+}
+
 // Adds the report at `path` to `into`; returns its shard index.
 int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
   std::error_code ec;
@@ -100,30 +124,21 @@ int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
     // Shards of one run share its seed and its number of shards, and each
     // comes once; runs merged whole (one shard each) may differ.
     if (!shards->empty() && (total > 1 || into->shard_total > 1)) {
-      if (total != into->shard_total || seed != into->seed) {
-        throw UsageError{absl::StrFormat(
-            "%s: shard %d of %d with seed %d, but the reports before it are shards of %d with "
-            "seed %d: not shards of one run",
-            path, index + 1, total, seed, into->shard_total, into->seed)};
-      }
-      if (std::optional<RunSettingsPrint> here = SettingsOf(j);
-          here && into->settings && !(*here == *into->settings)) {
-        throw UsageError{absl::StrFormat(
-            "%s: shard %d of %d ran with %s, but the reports before it with %s: not shards of "
-            "one run",
-            path, index + 1, total, DescribeSettings(*here), DescribeSettings(*into->settings))};
-      }
-      if (shards->count(index) > 0) {
-        throw UsageError{
-            absl::StrFormat("%s: shard %d of %d is given twice", path, index + 1, total)};
-      }
+      CheckShardOfTheSameRun(path, j, seed, *into, *shards);
     }
     if (!into->settings) into->settings = SettingsOf(j);
     into->seed = seed;
     into->version = j.at("ipcspec_version").get<std::string>();
     into->shard_total = total;
     shards->insert(index);
-    into->complete = into->complete && j.at("complete").get<bool>();
+    if (!j.at("complete").get<bool>()) {
+      into->complete = false;
+      const std::string by =
+          j.at("stopped_by").is_string() ? j.at("stopped_by").get<std::string>() : "";
+      absl::StrAppend(&into->incomplete, into->incomplete.empty() ? "" : "; ",
+                      total > 1 ? absl::StrFormat("shard %d of %d", index + 1, total) : path,
+                      by.empty() ? " did not finish" : absl::StrCat(" was stopped by ", by));
+    }
     into->planned += j.at("planned").get<size_t>();
     into->elapsed = std::max(into->elapsed, absl::Milliseconds(j.at("elapsed_ms").get<int64_t>()));
     for (const nlohmann::json& r : j.at("results")) {
@@ -214,7 +229,12 @@ int MergeCommand(std::span<char* const> args) {
   }
   if (report.shard_total > 1) report.results = InPairOrder(report.results, spans);
   // Complete only when every shard of the run is here and finished.
-  report.complete = report.complete && static_cast<int>(shards.size()) == report.shard_total;
+  for (int i = 0; i < report.shard_total; ++i) {
+    if (shards.count(i) > 0) continue;
+    report.complete = false;
+    absl::StrAppend(&report.incomplete, report.incomplete.empty() ? "" : "; ",
+                    absl::StrFormat("shard %d of %d is missing", i + 1, report.shard_total));
+  }
   report.shard_index = 0;
   report.shard_total = 1;
   report.settings.reset();  // the merged report is no shard to merge again as one
@@ -226,7 +246,7 @@ int MergeCommand(std::span<char* const> args) {
       "ipcspec merge: %s, %d passed, %d failed, %s, %d unsupported%s\n",
       Plural(static_cast<int64_t>(f.positional().size()), "report"), c.passed, c.failed,
       Plural(c.errors, "error"), c.unsupported,
-      report.complete ? "" : " (incomplete: a shard is missing or was stopped)");
+      report.complete ? "" : absl::StrCat(" (incomplete: ", report.incomplete, ")"));
   // As a run's: a CI job that merges its shards fails with them.
   return c.failed + c.errors > 0 || !report.complete ? 1 : 0;
 }

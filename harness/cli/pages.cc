@@ -88,9 +88,10 @@ std::string SummaryMarkdown(const RunReport& r) {
       r.version,
       r.not_applicable.size() == 1 ? std::string("1 pair does")
                                    : absl::StrFormat("%d pairs do", r.not_applicable.size()),
-      r.stopped_by.empty() ? ""
-                           : absl::StrFormat(" **Stopped by %s after %d of %d property runs.**",
-                                             r.stopped_by, r.results.size(), r.planned));
+      !r.stopped_by.empty()   ? absl::StrFormat(" **Stopped by %s after %d of %d property runs.**",
+                                                r.stopped_by, r.results.size(), r.planned)
+      : !r.incomplete.empty() ? absl::StrFormat(" **Incomplete: %s.**", r.incomplete)
+                              : "");
   const Matrix m = BuildMatrix(r);
   if (!m.transports.empty()) out += MdMatrix(m);
   if (c.failed + c.errors == 0) return out;

@@ -63,6 +63,9 @@ struct RunReport {
   std::vector<NotApplicable> not_applicable;
   bool complete = false;   // every planned pair finished
   std::string stopped_by;  // "", "SIGINT", "SIGTERM", "fail-fast"
+  // A merged report's: why it is not complete ("shard 2 of 3 is missing"),
+  // for the people reading the summary.
+  std::string incomplete;
   absl::Duration elapsed;
 };
 
