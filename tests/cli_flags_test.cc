@@ -187,10 +187,17 @@ TEST_F(CliFlagsTest, FailFastStopsAtTheFirstFailure) {
                    "--jobs=1"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   const nlohmann::json j = ReadJson(json);
-  EXPECT_EQ(j["results"].size(), 1u) << j;
   EXPECT_EQ(j["stopped_by"], "fail-fast");
   EXPECT_EQ(j["complete"], false);
-  EXPECT_EQ(j["summary"]["not_run"], 2);
+  EXPECT_EQ(j["summary"]["failed"], 1) << j;
+  // G-PEER-GONE waits in the queue behind the failing G-ORDER and never
+  // starts. G-TIMEOUT, which mostly sleeps, runs beside them from the start
+  // (a "waiter" worker, even at --jobs=1), so whether it finished before the
+  // failure came depends on the machine's load: it is in the results or not
+  // run, never both.
+  for (const auto& res : j["results"]) EXPECT_NE(res["property"], "G-PEER-GONE") << j;
+  EXPECT_GE(j["summary"]["not_run"].get<int>(), 1) << j;
+  EXPECT_EQ(j["results"].size() + j["summary"]["not_run"].get<size_t>(), 3u) << j;
   EXPECT_EQ(CheckJsonReport(json), "");
 }
 
