@@ -52,10 +52,11 @@
 // larger than the channel holds (each is still copying from its buffer
 // when the other's begins, and each reader receives in many calls while
 // the other does); the readers' threads begin their receives together
-// where they can (Meeting), mostly as large as the sends. (Not with IPCSPEC_ONE_END_PER_PROCESS, which says a
-// process holds one end of each role. Both ends of one channel are never
-// put in one process: a transport whose open() waits for its peer, as a
-// blocking FIFO open does, could not open them there.)
+// where they can (Meeting), mostly as large as the sends. (Not with
+// IPCSPEC_ONE_END_PER_PROCESS, which says a process holds one end of each
+// role. Both ends of one channel are never put in one process: a transport
+// whose open() waits for its peer, as a blocking FIFO open does, could not
+// open them there.)
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
