@@ -75,6 +75,12 @@ std::optional<RunSettingsPrint> SettingsOf(const nlohmann::json& j) {
   return p;
 }
 
+// Adds `why` to what keeps the merged report `into` from being complete.
+void NoteIncomplete(RunReport* into, const std::string& why) {
+  into->complete = false;
+  absl::StrAppend(&into->incomplete, into->incomplete.empty() ? "" : "; ", why);
+}
+
 // Throws UsageError unless the report `j` at `path` (its seed `seed`) is a
 // shard of the run whose shards `into` holds, and not one of them again.
 void CheckShardOfTheSameRun(const std::string& path, const nlohmann::json& j, uint64_t seed,
@@ -132,12 +138,12 @@ int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
     into->shard_total = total;
     shards->insert(index);
     if (!j.at("complete").get<bool>()) {
-      into->complete = false;
       const std::string by =
           j.at("stopped_by").is_string() ? j.at("stopped_by").get<std::string>() : "";
-      absl::StrAppend(&into->incomplete, into->incomplete.empty() ? "" : "; ",
-                      total > 1 ? absl::StrFormat("shard %d of %d", index + 1, total) : path,
-                      by.empty() ? " did not finish" : absl::StrCat(" was stopped by ", by));
+      NoteIncomplete(
+          into,
+          absl::StrCat(total > 1 ? absl::StrFormat("shard %d of %d", index + 1, total) : path,
+                       by.empty() ? " did not finish" : absl::StrCat(" was stopped by ", by)));
     }
     into->planned += j.at("planned").get<size_t>();
     into->elapsed = std::max(into->elapsed, absl::Milliseconds(j.at("elapsed_ms").get<int64_t>()));
@@ -213,9 +219,7 @@ int MergeCommand(std::span<char* const> args) {
   for (const std::string& path : f.positional()) {
     for (const std::string* out :
          {&files.json, &files.junit, &files.summary_md, &files.matrix_svg}) {
-      std::error_code ec1, ec2;
-      if (!out->empty() && std::filesystem::weakly_canonical(*out, ec1) ==
-                               std::filesystem::weakly_canonical(path, ec2)) {
+      if (!out->empty() && SamePath(*out, path)) {
         throw UsageError{
             absl::StrCat(path, " is both a report to merge and where a merged report goes")};
       }
@@ -230,10 +234,10 @@ int MergeCommand(std::span<char* const> args) {
   if (report.shard_total > 1) report.results = InPairOrder(report.results, spans);
   // Complete only when every shard of the run is here and finished.
   for (int i = 0; i < report.shard_total; ++i) {
-    if (shards.count(i) > 0) continue;
-    report.complete = false;
-    absl::StrAppend(&report.incomplete, report.incomplete.empty() ? "" : "; ",
-                    absl::StrFormat("shard %d of %d is missing", i + 1, report.shard_total));
+    if (shards.count(i) == 0) {
+      NoteIncomplete(&report,
+                     absl::StrFormat("shard %d of %d is missing", i + 1, report.shard_total));
+    }
   }
   report.shard_index = 0;
   report.shard_total = 1;

@@ -59,6 +59,14 @@ void SetReportPath(ReportFiles* files, std::string_view kind, const std::string&
 
 }  // namespace
 
+bool SamePath(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  std::error_code ec1, ec2;
+  const std::filesystem::path ca = std::filesystem::weakly_canonical(a, ec1);
+  const std::filesystem::path cb = std::filesystem::weakly_canonical(b, ec2);
+  return !ec1 && !ec2 && ca == cb;
+}
+
 ReportFiles ReadReportFiles(const Flags& f) {
   ReportFiles files;
   for (const char* kind : {"json", "junit", "summary-md"}) {
@@ -80,9 +88,7 @@ ReportFiles ReadReportFiles(const Flags& f) {
   for (size_t i = 0; i < std::size(paths); ++i) {
     for (size_t j = i + 1; j < std::size(paths); ++j) {
       if (paths[i].second->empty() || paths[j].second->empty()) continue;
-      std::error_code ec1, ec2;
-      if (std::filesystem::weakly_canonical(*paths[i].second, ec1) ==
-          std::filesystem::weakly_canonical(*paths[j].second, ec2)) {
+      if (SamePath(*paths[i].second, *paths[j].second)) {
         throw UsageError{absl::StrFormat("the %s and %s reports both go to %s: give each its own",
                                          paths[i].first, paths[j].first, *paths[i].second)};
       }
@@ -137,14 +143,10 @@ const CommandHelp kRunHelp = {
 
 namespace {
 
-// Whether `path` is the job's step summary ($GITHUB_STEP_SUMMARY), however
-// the two are spelled (a relative path, "..", a symbolic link).
+// Whether `path` is the job's step summary ($GITHUB_STEP_SUMMARY).
 bool IsStepSummary(const std::string& path) {
   const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
-  if (step_summary == nullptr || *step_summary == '\0') return false;
-  if (path == step_summary) return true;
-  std::error_code ec;
-  return std::filesystem::equivalent(path, step_summary, ec) && !ec;
+  return step_summary != nullptr && *step_summary != '\0' && SamePath(path, step_summary);
 }
 
 }  // namespace

@@ -51,6 +51,11 @@ RunSettings ReadRunSettings(const char* argv0, const Flags& f);
 // --json, --junit, --summary-md and --format=KIND=PATH (run and merge).
 ReportFiles ReadReportFiles(const Flags& f);
 
+// Whether two paths name one file, however spelled (relative, "..", a
+// symbolic link); the file need not exist yet. A path that cannot be
+// resolved is compared as written.
+bool SamePath(const std::string& a, const std::string& b);
+
 // The run seed of iteration `iteration` (1-based): the given seed first,
 // then fresh seeds derived from it, so a repeat run is itself repeatable.
 uint64_t IterationSeed(uint64_t seed, int iteration);

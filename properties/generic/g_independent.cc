@@ -423,9 +423,13 @@ class IndependentProperty final : public GenericProperty {
       // which the others shrink toward too).
       const bool threads = layout == kThreads;
       const uint64_t large = c.capacity > 0 && c.capacity < hi ? c.capacity + 1 : hi / 2;
-      const auto size = threads ? rc::gen::weightedOneOf<uint64_t>(
-                                      {{3, rc::gen::inRange(large, hi + 1)}, {1, EdgeSize(c)}})
-                                : EdgeSize(c);
+      // In the threads layout, 3 in 4 from [large, hi], else from `other`.
+      auto mostly_large = [&](rc::Gen<uint64_t> other) {
+        return threads ? rc::gen::weightedOneOf<uint64_t>(
+                             {{3, rc::gen::inRange(large, hi + 1)}, {1, std::move(other)}})
+                       : other;
+      };
+      const auto size = mostly_large(EdgeSize(c));
       // Each writer's sizes as one list, which shrinks by dropping messages
       // without drawing the other writer's anew.
       for (uint32_t writer = 1; writer <= 2; ++writer) {
@@ -438,9 +442,7 @@ class IndependentProperty final : public GenericProperty {
       if (c.framing == Framing::kStream && c.model != ModelClass::kCounter) {
         // Where two threads receive at once, mostly receives as large as
         // the sends: each copies out for as long as the other reads.
-        const auto chunk = threads ? rc::gen::weightedOneOf<uint64_t>(
-                                         {{3, rc::gen::inRange(large, hi + 1)}, {1, ChunkSize()}})
-                                   : ChunkSize();
+        const auto chunk = mostly_large(ChunkSize());
         auto chunks = *rc::gen::resize(
             3, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(chunk)));
         for (uint64_t ch : chunks) steps.push_back(Step::Recv(0, ch));

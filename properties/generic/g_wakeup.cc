@@ -146,7 +146,6 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
   return tally.Failure("the receive");
 }
 
-// The writer, kByMessage: sends each round's message once the reader sleeps.
 std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int deliver_ms) {
   for (int r = 0; r < kRounds; ++r) {
     if (!x.AwaitSleeper(r)) return absl::StrFormat("round %d: the reader never began", r + 1);
@@ -228,17 +227,12 @@ uint64_t RoomSendSize(const Capabilities& c) {
 
 }  // namespace
 
-// kRoomForTwo: the size of each send, so that two fit in a drained channel
-// (a quarter of the capacity; with no overhead, half).
 uint64_t TwoSendSize(const Capabilities& c) {
   const uint64_t size = RoomSendSize(c);
   if (c.capacity == 0) return size;
   return std::min(size, c.capacity / (c.overhead == Overhead::kNone ? 2 : 4));
 }
 
-// Non-blocking sends of `data` until one is refused: -EAGAIN, or 0 when the
-// channel took far more than its declared bounds (G-BACKPRESSURE's
-// business), or the error.
 int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data) {
   const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
   int rc = 0;
@@ -249,8 +243,6 @@ int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data
   return rc;
 }
 
-// Non-blocking receives until one would block: its result (-EAGAIN), or
-// the error that came first.
 int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf) {
   int rc = 0;
   for (uint64_t k = 0; k < 4 * (c.capacity + c.max_queued) + 64 && rc == 0; ++k) {

@@ -132,11 +132,15 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
                               const std::function<void()>& before_round = nullptr);
 // The writer, kByMessage: sends each round's message once the reader sleeps.
 std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int deliver_ms);
-// kRoomForTwo: the size of each send, so that two fit in a drained channel.
+// kRoomForTwo: the size of each send, so that two fit in a drained channel
+// (a quarter of the capacity; with no overhead, half).
 uint64_t TwoSendSize(const Capabilities& c);
-// Non-blocking sends of `data` until one is refused (-EAGAIN, 0 or the error).
+// Non-blocking sends of `data` until one is refused: -EAGAIN, or 0 when the
+// channel took far more than its declared bounds (G-BACKPRESSURE's
+// business), or the error.
 int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data);
-// Non-blocking receives until one would block (-EAGAIN, or the error).
+// Non-blocking receives until one would block: its result (-EAGAIN), or
+// the error that came first.
 int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf);
 
 // The layouts with several writers (g_wakeup_many.cc).
