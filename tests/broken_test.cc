@@ -54,6 +54,28 @@ TEST(BrokenBackpressureTest, AFullSizeSendRefusedIntoAnEmptyChannelIsAFailureNot
   EXPECT_THAT(r.message, ::testing::HasSubstr("into an empty channel gave -EAGAIN")) << r.message;
 }
 
+// A failure that leaves a peer waiting is the verdict, not the hang that
+// follows: G-TIMEOUT's writer gets -EINVAL for its send (bounded by what is
+// left of the case, seconds) to the reader asleep in a receive with no
+// bound, which then waits for a message that never comes.
+TEST(BrokenTimeoutTest, AWritersFailureIsTheVerdictNotTheHangItLeavesBehind) {
+  testing::RegisterBrokenTransports();
+  const Transport* t = TransportRegistry::Global().Find("broken_long_bound_invalid");
+  const Property* p = PropertyRegistry::Global().Find("G-TIMEOUT");
+  ASSERT_NE(t, nullptr);
+  ASSERT_NE(p, nullptr);
+  DirectRunner runner({.timeout = absl::Seconds(10)});
+  RunConfig config;
+  config.seed = 1;
+  const PropertyResult r = RunProperty(*t, *p, config, runner);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, ::testing::HasSubstr("writer: sending to the reader asleep in its "
+                                              "unbounded receive: -EINVAL"))
+      << r.message;
+  EXPECT_THAT(r.message, ::testing::HasSubstr("and then the case hung: reader blocked in recv"))
+      << r.message;
+}
+
 // The same bug is invisible to a correct transport: the inner one passes.
 TEST_P(BrokenTest, InnerTransportPasses) {
   const testing::BrokenInfo& b = GetParam();

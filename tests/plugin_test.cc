@@ -388,6 +388,14 @@ TEST_F(PluginTest, AnAlarmLeftArmedByABoundedReceiveIsCaught) {
                "ITIMER_REAL armed (SIGALRM to come) (not before)");
 }
 
+// A send to a reader that has gone must return -EPIPE, not raise SIGPIPE:
+// the harness catches SIGPIPE, where a program that keeps its default
+// action would die of the send.
+TEST_F(PluginTest, ASendThatRaisesSigpipeIsCaught) {
+  ExpectCaught(IPCSPEC_PLUGIN_RAISES_SIGPIPE, "plugin_raises_sigpipe", "G-PEER-GONE", "fail",
+               "raised SIGPIPE (it returned -EPIPE)");
+}
+
 // Both ends of one channel in one process, used by two threads at once, as
 // the contract allows: one lock held while a receive sleeps starves the
 // sender. Every other property passes it: there each end has a process.

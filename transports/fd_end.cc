@@ -3,10 +3,39 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace ipcspec {
+namespace {
+
+// write(2) that raises no SIGPIPE, as a send with MSG_NOSIGNAL: SIGPIPE is
+// blocked for the call, and the one a pipe without readers raises is taken
+// back. One already pending in a mask that blocked it cannot be told from
+// this one; it stays, as it would have.
+ssize_t WriteWithoutSigpipe(int fd, const std::byte* p, size_t len) {
+  sigset_t pipe_only, before, pending;
+  ::sigemptyset(&pipe_only);
+  ::sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+  const bool was_blocked = ::sigismember(&before, SIGPIPE) == 1;
+  // Unblocked, a pending SIGPIPE would have been delivered already.
+  const bool was_pending =
+      was_blocked && ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGPIPE) == 1;
+  const ssize_t n = ::write(fd, p, len);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !was_pending) {
+    static constexpr timespec kNow{};
+    while (::sigtimedwait(&pipe_only, nullptr, &kNow) < 0 && errno == EINTR) {
+    }
+  }
+  if (!was_blocked) ::pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
+  errno = err;
+  return n;
+}
+
+}  // namespace
 
 ssize_t FdEnd::SendOnce(const std::byte* p, size_t len, const Deadline&) {
   ssize_t n;
@@ -20,7 +49,7 @@ ssize_t FdEnd::SendOnce(const std::byte* p, size_t len, const Deadline&) {
               : -1;
       break;
     default:
-      n = ::write(fd_.get(), p, len);
+      n = WriteWithoutSigpipe(fd_.get(), p, len);
   }
   return n < 0 ? -errno : n;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ipcspec/plugin.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,13 +64,37 @@ int Wait(int fd, short events, int timeout_ms) {
   }
 }
 
+// write(2) that raises no SIGPIPE, which would kill a program that keeps
+// SIGPIPE's default action when the reader has gone: blocked for the call,
+// and the one a pipe without readers raises taken back (unless one was
+// pending before; it stays, as it would have).
+ssize_t WriteWithoutSigpipe(int fd, const void* buf, size_t len) {
+  sigset_t pipe_only, before, pending;
+  ::sigemptyset(&pipe_only);
+  ::sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+  const bool was_blocked = ::sigismember(&before, SIGPIPE) == 1;
+  const bool was_pending =
+      was_blocked && ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGPIPE) == 1;
+  const ssize_t n = ::write(fd, buf, len);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !was_pending) {
+    static constexpr timespec kNow{};
+    while (::sigtimedwait(&pipe_only, nullptr, &kNow) < 0 && errno == EINTR) {
+    }
+  }
+  if (!was_blocked) ::pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
+  errno = err;
+  return n;
+}
+
 class End {
  public:
   End(Fd fd, int role) : fd_(std::move(fd)), role_(role) {}
   int Send(const void* buf, size_t len, size_t* sent, int timeout_ms) {
     if (role_ != IPCSPEC_WRITER) return -EBADF;
     for (;;) {
-      const ssize_t n = ::write(fd_.get(), buf, len);
+      const ssize_t n = WriteWithoutSigpipe(fd_.get(), buf, len);
       if (n >= 0) {
         *sent = static_cast<size_t>(n);  // a stream may take part of the buffer
         return 0;

@@ -108,6 +108,11 @@ class BoardWatch {
     // A participant dead without its verdict is no hang: it is the cause.
     if (std::optional<Verdict> died = Died(live, nullptr)) return died;
     if (CaseEnded()) return std::nullopt;  // its exit is the story
+    // A participant that failed first is the cause: the hang came of it
+    // (a reader waits, unbounded, for what its writer failed to send).
+    if (std::string first = board_->FirstFailure(); !first.empty()) {
+      return Verdict::Fail(absl::StrCat(first, " (and then the case hung: ", *hang, ")"));
+    }
     return Verdict{Outcome::kTimeout, *hang};
   }
 

@@ -1,6 +1,7 @@
 #include "ipcspec/inventory.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,9 +15,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <utility>
@@ -149,20 +152,41 @@ int PidfdOpen(pid_t pid) {
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
-ProcessHoldings TakeProcessHoldings() {
-  ProcessHoldings h;
+namespace {
+
+// Each descriptor of this process (`pass` true for it), as ProcessHoldings
+// names them: "descriptor 9 (pipe:[48213])".
+std::vector<std::string> NamedDescriptors(const std::function<bool(int fd)>& pass) {
+  std::vector<std::string> out;
   if (DIR* d = ::opendir("/proc/self/fd")) {
     const int own = ::dirfd(d);
     while (const dirent* e = ::readdir(d)) {
       int fd = 0;
-      if (!absl::SimpleAtoi(e->d_name, &fd) || fd == own) continue;
+      if (!absl::SimpleAtoi(e->d_name, &fd) || fd == own || !pass(fd)) continue;
       char target[512];
       const ssize_t n = ::readlinkat(own, e->d_name, target, sizeof target - 1);
-      h.entries.push_back(
+      out.push_back(
           absl::StrFormat("descriptor %d (%s)", fd, n < 0 ? "?" : std::string_view(target, n)));
     }
     ::closedir(d);
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> InheritableDescriptors() {
+  std::vector<std::string> out = NamedDescriptors([](int fd) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    return flags >= 0 && (flags & FD_CLOEXEC) == 0;
+  });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+ProcessHoldings TakeProcessHoldings() {
+  ProcessHoldings h;
+  h.entries = NamedDescriptors([](int) { return true; });
   // "start-end perms offset dev inode path": the shared ones (perms "...s").
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);) {
@@ -214,8 +238,12 @@ std::vector<std::string> NewHoldings(const ProcessHoldings& before, const Proces
 }
 
 namespace {
-void OnSigpipe(int) {}
+std::atomic<uint64_t> g_sigpipes{0};
+static_assert(std::atomic<uint64_t>::is_always_lock_free);  // in a handler
+void OnSigpipe(int) { g_sigpipes.fetch_add(1, std::memory_order_relaxed); }
 }  // namespace
+
+uint64_t SigpipesCaught() { return g_sigpipes.load(std::memory_order_relaxed); }
 
 void QuietSigpipe() {
   struct sigaction quiet = {};
@@ -353,6 +381,15 @@ std::string OwnedObject::Describe() const {
       return absl::StrCat("POSIX message queue /", name);
   }
   return "?";
+}
+
+std::optional<unsigned> OwnedObject::Mode() const {
+  if (kind == kSysv) return sysv.mode & 0777;
+  struct stat st;
+  const std::string path =
+      kind == kShm ? absl::StrCat("/dev/shm/", name) : absl::StrCat(mq_dir, "/", name);
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_mode & 0777;
 }
 
 void OwnedObject::Remove() const {

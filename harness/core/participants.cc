@@ -18,10 +18,19 @@
 #include "case_process.h"
 #include "ipcspec/inventory.h"
 #include "ipcspec/sandbox.h"
+#include "ipcspec/watch.h"
 #include "ipcspec/wire.h"
 
 namespace ipcspec {
 namespace {
+
+// A participant that passed fails if a call of one of its ends raised
+// SIGPIPE (WatchEnd): it would have died of it outside the harness.
+Verdict WithSigpipeFailure(Verdict v) {
+  std::string sigpipe = TakeSigpipeFailure();
+  if (v.ok() && !sigpipe.empty()) return Verdict::Fail(std::move(sigpipe));
+  return v;
+}
 
 std::string Encode(const Verdict& v) {
   WireWriter w;
@@ -103,7 +112,8 @@ bool Participants::Spawn(std::string name, std::function<Verdict()> fn) {
     g_watch_fd = board_->wake_fd();
     board_->Attach(slot);
     QuietSigpipe();
-    Verdict v = fn();
+    (void)TakeSigpipeFailure();  // the case process's, not this one's
+    Verdict v = WithSigpipeFailure(fn());
     board_->Finish();
     RunChildExitHook();
     WriteFrame(w.get(), Encode(v));
@@ -125,7 +135,7 @@ Verdict Participants::RunHere(std::string_view name, const std::function<Verdict
   ::sigaction(SIGPIPE, nullptr, &before);
   QuietSigpipe();
   g_here = true;
-  Verdict v = fn();
+  Verdict v = WithSigpipeFailure(fn());
   g_here = false;
   ::sigaction(SIGPIPE, &before, nullptr);
   board_->Finish();

@@ -15,10 +15,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/proc.h"
+#include "ipcspec/util.h"
 
 namespace ipcspec {
 
@@ -52,6 +55,10 @@ struct WatchBoard::Shared {
   // standstill rule, a call without a timeout.
   std::atomic<int64_t> deadline_ns{INT64_MAX};
   std::atomic<uint32_t> claimed{0};  // slots handed out
+  // The case's first failure (PublishFailure): claimed by one publisher,
+  // ready once its text is in place.
+  std::atomic<uint32_t> failure_claimed{0}, failure_ready{0};
+  char failure[512] = {};
   Slot slots[kSlots];
 };
 
@@ -181,6 +188,22 @@ WatchedCall::WatchedCall(const char* call, int timeout_ms, Kind kind) {
   }
 }
 
+void PublishFailure(std::string_view message) {
+  WatchBoard::Shared* b = g_board;
+  if (b == nullptr || message.empty()) return;
+  uint32_t nobody = 0;
+  if (!b->failure_claimed.compare_exchange_strong(nobody, 1)) return;
+  const size_t n = std::min(message.size(), sizeof b->failure - 1);
+  std::memcpy(b->failure, message.data(), n);
+  b->failure[n] = '\0';
+  b->failure_ready.store(1, std::memory_order_release);
+}
+
+std::string WatchBoard::FirstFailure() const {
+  if (shared_->failure_ready.load(std::memory_order_acquire) == 0) return "";
+  return std::string(shared_->failure, strnlen(shared_->failure, sizeof shared_->failure));
+}
+
 void PublishStep(int step) {
   Slot* s = g_slot;
   if (s == nullptr) return;
@@ -207,16 +230,49 @@ WatchedCall::~WatchedCall() {
 
 namespace {
 
+// The first call of an end that raised SIGPIPE, said (TakeSigpipeFailure):
+// claimed by one thread, ready once said. No lock: a process may fork
+// while another of its threads notes one.
+std::atomic<bool> g_sigpipe_claimed{false}, g_sigpipe_ready{false};
+char g_sigpipe_failure[320];
+
+void NoteSigpipe(const char* call, int rc) {
+  bool nobody = false;
+  if (!g_sigpipe_claimed.compare_exchange_strong(nobody, true)) return;
+  const Slot* s = g_slot;
+  const std::string at =
+      s != nullptr && s->step >= 0 ? absl::StrFormat(" at step %d", s->step + 1) : std::string();
+  const std::string returned =
+      rc < 0 ? absl::StrCat(" (it returned -", ErrnoName(-rc), ")") : std::string();
+  absl::SNPrintF(g_sigpipe_failure, sizeof g_sigpipe_failure,
+                 "%s%s raised SIGPIPE%s: a process that leaves SIGPIPE at its default action dies "
+                 "of it instead; block it around the write and take it back with sigtimedwait(), "
+                 "or send with MSG_NOSIGNAL",
+                 call, at, returned);
+  g_sigpipe_ready.store(true, std::memory_order_release);
+}
+
 class WatchedEnd : public End {
  public:
   explicit WatchedEnd(std::unique_ptr<End> inner) : inner_(std::move(inner)) {}
+  ~WatchedEnd() override {
+    const uint64_t before = SigpipesCaught();
+    inner_.reset();
+    if (SigpipesCaught() != before) NoteSigpipe("close", 0);
+  }
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     WatchedCall call("send", timeout_ms);
-    return inner_->Send(buf, sent, timeout_ms);
+    const uint64_t before = SigpipesCaught();
+    const int rc = inner_->Send(buf, sent, timeout_ms);
+    if (SigpipesCaught() != before) NoteSigpipe("send", rc);
+    return rc;
   }
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
     WatchedCall call("recv", timeout_ms);
-    return inner_->Recv(buf, received, timeout_ms);
+    const uint64_t before = SigpipesCaught();
+    const int rc = inner_->Recv(buf, received, timeout_ms);
+    if (SigpipesCaught() != before) NoteSigpipe("recv", rc);
+    return rc;
   }
 
  private:
@@ -224,6 +280,17 @@ class WatchedEnd : public End {
 };
 
 }  // namespace
+
+std::string TakeSigpipeFailure() {
+  if (!g_sigpipe_ready.load(std::memory_order_acquire)) {
+    g_sigpipe_claimed.store(false);  // claimed by a thread that did not finish here: let go
+    return "";
+  }
+  std::string said = g_sigpipe_failure;
+  g_sigpipe_ready.store(false);
+  g_sigpipe_claimed.store(false);
+  return said;
+}
 
 std::unique_ptr<End> WatchEnd(std::unique_ptr<End> inner) {
   if (inner == nullptr) return nullptr;
@@ -267,6 +334,8 @@ void WatchBoard::Reset(absl::Duration grace, absl::Time start, absl::Time deadli
     new (&s) Slot();
   }
   shared_->claimed.store(0);
+  shared_->failure_ready.store(0);
+  shared_->failure_claimed.store(0);
   const int64_t g = absl::ToInt64Nanoseconds(grace);
   shared_->grace_ns.store(g);
   const int64_t now = NowNs();

@@ -56,7 +56,7 @@ class BoundaryProperty final : public GenericProperty {
     return rc::gen::exec([this, c] {
       const uint64_t room = c.max_queued > 0 ? std::min<uint64_t>(c.max_queued, 8) : 8;
       auto sizes = *rc::gen::resize(static_cast<int>(room),
-                                    rc::gen::container<std::vector<uint64_t>>(EdgeSize(c)));
+                                    rc::gen::container<std::vector<uint64_t>>(EdgeSize(c, true)));
       std::vector<Step> steps;
       for (size_t i = 0; i < sizes.size() && i < room; ++i) {
         steps.push_back(Step::Send(1, sizes[i], i));

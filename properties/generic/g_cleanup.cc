@@ -14,7 +14,12 @@
 // it was, in the writer once its end is closed and in the making process
 // once the channel is destroyed: the action of each signal, the signal mask
 // and the interval timers (an alarm() left armed kills the process later;
-// a handler left installed runs code that is done with its channel).
+// a handler left installed runs code that is done with its channel). And
+// while an end is open, every descriptor the transport gave its process is
+// close-on-exec: a program the process runs (fork + exec) that inherits the
+// channel holds it open, and its reader never sees END. And what it makes
+// in a namespace other users share (SysV ids, /dev/shm and mqueue names)
+// has no permission bits for group or others.
 //
 // The making process holds the reader's end in some examples and the
 // writer's in others, so that what an end of either role keeps after its
@@ -67,12 +72,15 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/inventory.h"
+#include "properties/generic/traffic.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props {
@@ -226,25 +234,36 @@ std::vector<std::string> Remains(const CaseEnv& env, const IpcSnapshot& before) 
   return left;
 }
 
+// The objects of the case's own made since `before` that other users may
+// read or write (group or other permission bits): any of them could read
+// the messages or corrupt the channel. "" when there are none.
+std::string Exposed(const CaseEnv& env, const IpcSnapshot& before) {
+  std::vector<std::string> exposed;
+  for (const OwnedObject& o :
+       NewOwnedObjects(before, TakeIpcSnapshot(env.mq_dir), OwnershipOf(env))) {
+    const std::optional<unsigned> mode = o.Mode();
+    if (mode && (*mode & 0066) != 0) {
+      exposed.push_back(absl::StrFormat("%s (mode %04o)", o.Describe(), *mode));
+    }
+  }
+  if (exposed.empty()) return "";
+  return absl::StrCat("while the channel exists, ", absl::StrJoin(exposed, ", "),
+                      " can be read or written by other users, who could read its messages or "
+                      "corrupt it (create it with mode 0600)");
+}
+
 // A counter's reader: takes the counter until it has taken the sum of every
 // value sent (mod 2^64), so that no send is left waiting for room that only
 // a receive makes (a counter refuses a value that would pass its maximum).
 std::string DrainCounter(End& end, const std::vector<Sent>& sent) {
-  uint64_t want = 0, got = 0;
+  std::vector<uint64_t> added;
   for (const Sent& m : sent) {
     uint64_t v = 0;
     const std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
     std::memcpy(&v, data.data(), std::min<size_t>(data.size(), sizeof v));
-    want += v;
+    added.push_back(v);
   }
-  while (got != want) {
-    uint64_t v = 0;
-    size_t n = 0;
-    int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, kOpTimeoutMs);
-    if (rc != 0) return absl::StrCat("receive: ", Errno(rc));
-    got += v;
-  }
-  return "";
+  return ReadSum(end, added, kOpTimeoutMs);
 }
 
 // What this process's signal actions, signal mask, interval timers, umask
@@ -256,6 +275,21 @@ std::string Unrestored(absl::string_view who, const ProcessSettings& before) {
   const std::vector<std::string> changed = ChangedSettings(before, TakeProcessSettings());
   if (changed.empty()) return "";
   return absl::StrCat(who, ": ", absl::StrJoin(changed, ", "), ": not put back");
+}
+
+// The descriptors the transport gave this process that a program it runs
+// (fork + exec) would inherit, beside those of `before`: the program holds
+// the channel open (a reader waiting for END waits for it too) and can read
+// or write it. "" when there are none.
+std::string Inherited(const std::vector<std::string>& before) {
+  const std::vector<std::string> now = InheritableDescriptors();
+  std::vector<std::string> added;
+  std::set_difference(now.begin(), now.end(), before.begin(), before.end(),
+                      std::back_inserter(added));
+  if (added.empty()) return "";
+  return absl::StrCat("with its end open: ", absl::StrJoin(added, ", "),
+                      " not close-on-exec: a program the process runs (fork + exec) inherits "
+                      "the channel and holds it open (O_CLOEXEC, or FD_CLOEXEC)");
 }
 
 // The reader's part: receives what `sent` holds ("" or what went wrong);
@@ -388,6 +422,7 @@ class CleanupProperty final : public NamedProperty {
     // Taken before the channel exists; the writer, forked with it, holds
     // the same until the transport changes something.
     const ProcessSettings settings = TakeProcessSettings();
+    const std::vector<std::string> inheritable = InheritableDescriptors();
     // What the forked actor left set, judged after the case process's own
     // check: it inherits what create() set, which is the maker's to put back
     // (and the actor in the making process is judged as the maker).
@@ -409,6 +444,7 @@ class CleanupProperty final : public NamedProperty {
                    }
                    flags.Raise(all_sent);
                    plant_if_here(writer_here);
+                   if (std::string e = Inherited(inheritable); !e.empty()) return e;
                    if (!writer_here) ClosedAndRestored(end, "writer", settings, &forked_left);
                    return std::string();
                  }};
@@ -420,6 +456,7 @@ class CleanupProperty final : public NamedProperty {
                                                                        : "the writer never sent";
                    if (unread && e.empty()) TryTooShort(*end, c, sent);
                    if (!unread && e.empty()) ReadToEnd(*end, c);
+                   if (e.empty()) e = WhileOpen(inheritable, env, before);
                    if (e.empty()) plant_if_here(!writer_here);
                    if (e.empty() && writer_here)
                      ClosedAndRestored(end, "reader", settings, &forked_left);
@@ -431,9 +468,7 @@ class CleanupProperty final : public NamedProperty {
     const std::function<Verdict(ActorControl&)> during =
         apart ? [](ActorControl&) { return Verdict::Pass(); }
               : std::function<Verdict(ActorControl&)>();
-    const std::string maker = apart ? "the process that made the channel and held no end of it"
-                                    : absl::StrCat("the process that made the channel and ",
-                                                   writer_here ? "wrote to it" : "read from it");
+    const std::string maker = MakerOf(apart, writer_here);
     const ProcessHoldings held = TakeProcessHoldings();
     Verdict v = RunActors(t, env, actors, during);
     if (!v.ok()) return v;
@@ -443,17 +478,36 @@ class CleanupProperty final : public NamedProperty {
     // The second channel; its participants are forked from this process,
     // which made, used and destroyed the first.
     all_sent = kAllSentAgain;
-    v = RunActors(t, env, actors, during);
-    if (!v.ok()) {
-      v.message = absl::StrCat("a second channel, made after the first was destroyed: ", v.message);
-      return v;
-    }
+    v = AsTheSecond(RunActors(t, env, actors, during));
+    if (!v.ok()) return v;
     v = LeftBehind(env, before, settings, maker, forked_says, "after the second channel's destroy",
                    neighbours);
     if (!v.ok()) return v;
     v = HeldAgain(held, after, maker);
     if (!v.ok()) return v;
     return heap_.Of(s) ? HeapKept(t, env) : Verdict::Pass();
+  }
+
+  // Who made the channel, as the failures name it.
+  static std::string MakerOf(bool apart, bool writer_here) {
+    if (apart) return "the process that made the channel and held no end of it";
+    return absl::StrCat("the process that made the channel and ",
+                        writer_here ? "wrote to it" : "read from it");
+  }
+  // The verdict of the second channel, said as its.
+  static Verdict AsTheSecond(Verdict v) {
+    if (!v.ok()) {
+      v.message = absl::StrCat("a second channel, made after the first was destroyed: ", v.message);
+    }
+    return v;
+  }
+  // What the reader checks with its end still open, all received: its
+  // process inherits nothing of the channel across exec, and nothing the
+  // transport made is open to other users.
+  static std::string WhileOpen(const std::vector<std::string>& inheritable, const CaseEnv& env,
+                               const IpcSnapshot& before) {
+    if (std::string e = Inherited(inheritable); !e.empty()) return e;
+    return Exposed(env, before);
   }
 
   // Where a message too long for the buffer stays queued, a receive one

@@ -19,7 +19,11 @@
 //   unordered           a sub-multiset (reliable: all of each batch)
 //   byte stream         the exact bytes of each batch, any chunking
 //   one-way             skipped (G-DIRECTION: the wrong way is refused)
-//   counter             skipped: both ends share one counter
+//   counter             no two directions: both ends share the one
+//                       counter. The writer's end adds its values, then
+//                       the reader's end adds its own, and a recv at one
+//                       of them (either, as drawn) takes the sum of both
+//                       (a counter per direction gives back one end's)
 //   peer-close          neither end closes until both are done; then
 //                       nothing more arrives at the reader's end
 //   realtime or not     alike: a lost marker costs one time unit
@@ -30,6 +34,7 @@
 #include "absl/strings/str_replace.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
+#include "properties/generic/traffic.h"
 
 namespace ipcspec::props {
 namespace {
@@ -61,14 +66,14 @@ class DuplexProperty final : public GenericProperty {
     if (c.direction != Direction::kDuplex) {
       return Needs(false, "direction=one-way (see G-DIRECTION)");
     }
-    if (c.model == ModelClass::kCounter) {
-      return Needs(false, "model=counter (both ends share one counter: no two directions)");
-    }
+    if (c.model == ModelClass::kCounter) return SummableIfCounter(c);
     return Needs(c.reliable || c.framing == Framing::kMessage,
                  "framing=stream without reliable (a prefix-only stream has no rounds)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override;
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
+  // A counter's two ends: both add, one takes the sum of both.
+  Verdict RunSharedCounter(const Transport& t, const Scenario& s, const CaseEnv& env) const;
 
   // `together`: the other end is a sibling thread, which the watch board
   // does not see, so waits for it are not published as waits for a peer.
@@ -82,11 +87,23 @@ class DuplexProperty final : public GenericProperty {
   const Param<uint64_t> rounds_{this, 0, "%s rounds", 1};
   const YesNoParam together_{
       this, 1, "the two ends are two threads of one process, each end its own: %s", false};
+  const YesNoParam reader_takes_{this, 2, "(a counter) the reader's end takes the sum: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(DuplexProperty, "G-DUPLEX");
 
 rc::Gen<std::vector<Step>> DuplexProperty::Steps(const Transport& t) const {
   const Capabilities c = t.caps();
+  if (c.model == ModelClass::kCounter) {
+    return rc::gen::exec([this] {
+      std::vector<Step> steps;
+      if (*rc::gen::arbitrary<bool>()) steps.push_back(reader_takes_.Step(true));
+      for (uint32_t actor : {1u, 0u}) {
+        const uint64_t n = *rc::gen::inRange<uint64_t>(1, 4);
+        for (uint64_t i = 0; i < n; ++i) steps.push_back(Step::Send(actor, 8, i));
+      }
+      return steps;
+    });
+  }
   return rc::gen::exec([this, c] {
     const uint64_t rounds = c.reliable ? *rc::gen::inRange<uint64_t>(1, 4) : 1;
     uint64_t per_round = kBatchMessages;
@@ -107,8 +124,41 @@ rc::Gen<std::vector<Step>> DuplexProperty::Steps(const Transport& t) const {
   });
 }
 
+Verdict DuplexProperty::RunSharedCounter(const Transport& t, const Scenario& s,
+                                         const CaseEnv& env) const {
+  std::vector<Sent> forward = SendsOf(s, 1), back = SendsOf(s, 0);
+  for (Sent& m : forward) m.writer = kForward;
+  for (Sent& m : back) m.writer = kBack;
+  std::vector<uint64_t> both;
+  for (const std::vector<Sent>* side : {&forward, &back}) {
+    for (const Sent& m : *side) both.push_back(CounterValue(m));
+  }
+  const int deliver = Waits::For(env).deliver_ms;
+  const bool reader_takes = reader_takes_.Of(s);
+  // Flags: 0 the writer's end has added; 1 the reader's end has; 2 taken.
+  SharedFlags flags(3);
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+  auto part = [&](End& end, bool writer) -> std::string {
+    if (!writer && !flags.WaitFor(0, deadline)) return "the writer's end never added";
+    if (std::string e = AddAll(end, writer ? forward : back, deliver); !e.empty()) return e;
+    flags.Raise(writer ? 0 : 1);
+    if (writer == reader_takes) return flags.WaitFor(2, deadline) ? "" : "the sum was never taken";
+    if (writer && !flags.WaitFor(1, deadline)) return "the reader's end never added";
+    std::string e = ReadSum(end, both, deliver);
+    flags.Raise(2);
+    if (e.empty()) return e;
+    return absl::StrCat("taking the sum of what both ends added (both share the one counter): ", e);
+  };
+  Actor writer{"writer's end", Role::kWriter,
+               [&](std::unique_ptr<End>& end) { return part(*end, true); }};
+  Actor reader{"reader's end", Role::kReader,
+               [&](std::unique_ptr<End>& end) { return part(*end, false); }};
+  return RunActors(t, env, {writer, reader});
+}
+
 Verdict DuplexProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
   const Capabilities& c = t.caps();
+  if (c.model == ModelClass::kCounter) return RunSharedCounter(t, s, env);
   const size_t rounds = std::clamp<uint64_t>(rounds_.Of(s), 1, 16);
   auto as = [](std::vector<Sent> v, uint32_t id) {
     for (Sent& m : v) m.writer = id;

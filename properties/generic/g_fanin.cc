@@ -24,6 +24,14 @@
 namespace ipcspec::props {
 namespace {
 
+// What worker w of n sends: the sum of its share of 1..m.
+uint64_t PartialSum(uint64_t w, uint64_t n, uint64_t m) {
+  const uint64_t lo = w * m / n + 1, hi = (w + 1) * m / n;
+  uint64_t sum = 0;
+  for (uint64_t i = lo; i <= hi; ++i) sum += i;
+  return sum;
+}
+
 // Bytes per partial sum: 8 where a message that large fits, else 4 (M is
 // bounded so every sum fits 32 bits).
 uint64_t Width(const Capabilities& c) { return c.max_message == 0 || c.max_message >= 8 ? 8 : 4; }
@@ -53,9 +61,7 @@ class FanInProperty final : public GenericProperty {
     for (uint64_t w = 0; w < n; ++w) {
       actors.push_back(
           {absl::StrCat("worker ", w + 1), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
-             const uint64_t lo = w * m / n + 1, hi = (w + 1) * m / n;
-             uint64_t sum = 0;
-             for (uint64_t i = lo; i <= hi; ++i) sum += i;
+             const uint64_t sum = PartialSum(w, n, m);
              // The counter model adds what is written: a zero sum
              // is no write at all (eventfd refuses nothing, but
              // reads would never see it).
@@ -75,15 +81,10 @@ class FanInProperty final : public GenericProperty {
            uint64_t total = 0;
            std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
            if (c.model == ModelClass::kCounter) {
-             while (total < want) {
-               uint64_t v = 0;
-               size_t got = 0;
-               int rc = end->Recv(std::as_writable_bytes(std::span(&v, 1)), &got, deliver);
-               if (rc != 0)
-                 return absl::StrFormat("reading the counter at %d of %d: %s", total, want,
-                                        Errno(rc));
-               total += v;
-             }
+             std::vector<uint64_t> added;
+             for (uint64_t w = 0; w < n; ++w) added.push_back(PartialSum(w, n, m));
+             if (std::string e = ReadSum(*end, added, deliver); !e.empty()) return e;
+             total = want;
            } else if (c.framing == Framing::kMessage) {
              for (uint64_t i = 0; i < n; ++i) {
                size_t got = 0;

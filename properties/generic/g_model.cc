@@ -60,9 +60,9 @@ rc::Gen<uint64_t> SendSize(const Capabilities& c) {
   }
   if (c.max_message > 0) {
     return rc::gen::weightedOneOf<uint64_t>(
-        {{8, EdgeSize(c)}, {1, rc::gen::just<uint64_t>(c.max_message + 1)}});
+        {{8, EdgeSize(c, true)}, {1, rc::gen::just<uint64_t>(c.max_message + 1)}});
   }
-  return EdgeSize(c);
+  return EdgeSize(c, true);
 }
 
 rc::Gen<uint64_t> RecvCap(const Capabilities& c) {

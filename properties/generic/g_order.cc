@@ -27,7 +27,8 @@ class OrderProperty final : public GenericProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     return rc::gen::exec([c] {
-      auto sizes = *rc::gen::resize(20, rc::gen::container<std::vector<uint64_t>>(EdgeSize(c)));
+      auto sizes =
+          *rc::gen::resize(20, rc::gen::container<std::vector<uint64_t>>(EdgeSize(c, true)));
       std::vector<Step> steps;
       for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
       if (c.framing == Framing::kStream) {

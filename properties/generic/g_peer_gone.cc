@@ -80,7 +80,8 @@ std::string SendsAfterClose(End& end, uint64_t size, int deliver_ms, absl::Durat
   return absl::StrFormat(
       "%d sends of %d bytes after the reader closed, the last %s after the first, were all "
       "taken (%d bytes lost): PEER_CLOSE promises -EPIPE once the reader's end is closed, and "
-      "the transport had still not learned of the close",
+      "none of them said so (the transport had not learned of the close, or kept the error to "
+      "itself)",
       kLater + 1, size, absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(1))), taken);
 }
 

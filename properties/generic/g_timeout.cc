@@ -8,7 +8,8 @@
 // as a short default gives up first). A call with timeout 0 never waits:
 // before its bounded receives the reader receives with timeout 0, and
 // before its bounded sends the writer sends with timeout 0; neither may
-// sleep in the kernel for a time unit or more.
+// sleep in the kernel for a time unit or more. A bounded wait sleeps: one
+// that spends most of a wait of 20 ms or more on a CPU fails.
 //
 // Bounds are multiples of the case's time unit (--time-unit), so a loaded
 // machine can slow the property down instead of failing it.
@@ -28,6 +29,7 @@
 //   framing, capacity,
 //   duplex
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <functional>
@@ -76,16 +78,39 @@ std::string OnTime(std::string_view what, absl::Duration bound, absl::Duration l
   return "";
 }
 
+// The CPU time of this process (its every thread: a transport may wait in
+// one of its own).
+absl::Duration CpuTime() {
+  timespec ts = {};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+// "" unless a call that timed out after `took` spent most of it on a CPU:
+// a bounded wait sleeps. A loaded machine only adds time off the CPU, so
+// this needs no second try; below 20 ms a spin before sleeping is let be.
+std::string Spun(std::string_view what, int rc, absl::Duration took, absl::Duration cpu) {
+  if (rc != -ETIMEDOUT || took < absl::Milliseconds(20) || cpu * 2 <= took) return "";
+  return absl::StrFormat(
+      "%s timed out after %s, %s of it on a CPU: a bounded wait sleeps (one that spins takes "
+      "the CPU from the peer it waits for)",
+      what, absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))),
+      absl::FormatDuration(absl::Trunc(cpu, absl::Milliseconds(1))));
+}
+
 // A bounded call, judged: a late return is tried again, twice, since a
 // loaded machine may be late once by chance, but a call that waits too long
-// is late every time. Early or wrong results fail at once.
+// is late every time. Early or wrong results, and a wait spent on a CPU,
+// fail at once.
 std::string Judge(std::string_view what, absl::Duration bound, absl::Duration late_slack,
                   bool owed_timeout, const std::function<int()>& call) {
   std::string e;
   for (int attempt = 0; attempt < 3; ++attempt) {
+    const absl::Duration cpu = CpuTime();
     const absl::Time start = absl::Now();
     const int rc = call();
     const absl::Duration took = absl::Now() - start;
+    if (std::string busy = Spun(what, rc, took, CpuTime() - cpu); !busy.empty()) return busy;
     e = OnTime(what, bound, late_slack, rc, took, owed_timeout);
     if (e.empty() || took <= bound + late_slack) return e;
   }

@@ -265,18 +265,40 @@ std::string AddAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
   return "";
 }
 
-std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
+std::string ReadSum(End& end, const std::vector<uint64_t>& added, int timeout_ms) {
   uint64_t want = 0, got = 0;
-  for (const Sent& m : sent) want += CounterValue(m);
-  while (got < want) {
+  size_t adds = 0;
+  bool wrapped = false;
+  for (uint64_t v : added) {
+    wrapped |= __builtin_add_overflow(want, v, &want);
+    adds += v != 0;
+  }
+  for (size_t reads = 0; got != want; ++reads) {
+    // Each read takes the whole count, so at least one add: a counter read
+    // more often than it was added to gives back part of the count at a time.
+    if (reads == adds) {
+      return absl::StrFormat(
+          "%d %s of the counter took %d of the %d that %d %s put in: a read takes the whole "
+          "count, so there are never more reads than adds",
+          reads, reads == 1 ? "read" : "reads", got, want, adds, adds == 1 ? "add" : "adds");
+    }
     uint64_t v = 0;
     size_t n = 0;
     const int rc = end.Recv(std::as_writable_bytes(std::span(&v, 1)), &n, timeout_ms);
     if (rc != 0) return absl::StrFormat("counter read at %d of %d: %s", got, want, Errno(rc));
     if (n != 8 || v == 0) return absl::StrFormat("counter read gave %d bytes, value %d", n, v);
-    got += v;
+    if (!wrapped && (__builtin_add_overflow(got, v, &got) || got > want)) {
+      return absl::StrFormat("counter summed past the %d added: %d", want, got);
+    }
+    if (wrapped) got += v;
   }
-  return got == want ? "" : absl::StrFormat("counter summed to %d, added %d", got, want);
+  return "";
+}
+
+std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms) {
+  std::vector<uint64_t> added;
+  for (const Sent& m : sent) added.push_back(CounterValue(m));
+  return ReadSum(end, added, timeout_ms);
 }
 
 }  // namespace ipcspec::props

@@ -112,8 +112,13 @@ uint64_t CounterValue(const Sent& s);
 Applicability SummableIfCounter(const Capabilities& c);
 // Adds every value of `sent`; "" or what went wrong.
 std::string AddAll(End& end, const std::vector<Sent>& sent, int timeout_ms);
-// Reads until the values of `sent` have been summed; a read past that sum,
-// an empty read or a short one is a failure.
+// Reads the counter until the values `added` have been summed (mod 2^64
+// where they pass it); a read past that sum, an empty read or a short one
+// is a failure, and so is a read more than there were adds (a read takes
+// the whole count), which ends a counter that gives back part of it at a
+// time long before the case's deadline.
+std::string ReadSum(End& end, const std::vector<uint64_t>& added, int timeout_ms);
+// ReadSum of the values of `sent` (CounterValue).
 std::string SumAll(End& end, const std::vector<Sent>& sent, int timeout_ms);
 
 }  // namespace ipcspec::props

@@ -14,6 +14,8 @@ namespace ipcspec::props {
 namespace {
 
 constexpr size_t kCounterSize = sizeof(uint64_t);
+// The largest sum a counter holds (eventfd(2)); one more add waits.
+constexpr uint64_t kCounterMax = 0xfffffffffffffffe;
 constexpr uint64_t kMaxPayload = uint64_t{2} << 20;  // over any max_message used
 constexpr uint32_t kWriter = 1;                      // the payload pattern's writer id
 // ModelPayloadView keeps the patterns of the first messages, up to a size:
@@ -434,17 +436,30 @@ class CounterModel : public CapsModel {
           "expected -EINVAL (a counter takes 8-byte values, not %d bytes), got %s", size,
           Got(rc, sent));
     }
-    if (rc == -EAGAIN) {
-      if (MayRefuse(c_, sum_, adds_, size)) return "";
+    const uint64_t v = CounterAdd(msg);
+    if (v == ~uint64_t{0}) {
+      if (rc == -EINVAL) return "";
       return absl::StrFormat(
-          "expected the value %d to be added (the counter holds %d), got -EAGAIN", CounterAdd(msg),
-          sum_);
+          "expected -EINVAL (0xffffffffffffffff is the one value a counter never takes), got %s",
+          Got(rc, sent));
+    }
+    // Past its maximum, an add waits for a read to make room.
+    const bool passes = v > kCounterMax - sum_;
+    if (rc == -EAGAIN) {
+      if (passes || MayRefuse(c_, sum_, adds_, size)) return "";
+      return absl::StrFormat(
+          "expected the value %d to be added (the counter holds %d), got -EAGAIN", v, sum_);
+    }
+    if (rc == 0 && passes) {
+      return absl::StrFormat(
+          "expected -EAGAIN (the counter holds %d, and adding %d would take it past its maximum "
+          "0xfffffffffffffffe), got the value taken",
+          sum_, v);
     }
     if (rc != 0 || sent != kCounterSize) {
-      return absl::StrFormat("expected the value %d to be added, got %s", CounterAdd(msg),
-                             Got(rc, sent));
+      return absl::StrFormat("expected the value %d to be added, got %s", v, Got(rc, sent));
     }
-    sum_ += CounterAdd(msg);
+    sum_ += v;
     ++adds_;
     return "";
   }
@@ -502,6 +517,8 @@ uint64_t MostTaken(const Capabilities& c, const ReferenceModel& model, uint64_t 
 
 uint64_t CounterAdd(uint64_t msg) {
   if (msg % 4 == 3) return 0;
+  if (msg % 16 == 2) return ~uint64_t{0};
+  if (msg % 8 == 1) return kCounterMax - msg;
   if (msg % 3 == 1) return ((msg + 1) << 32) | (msg + 1);
   return msg + 1;
 }

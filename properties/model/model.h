@@ -74,8 +74,11 @@ class ReferenceModel {
 std::unique_ptr<ReferenceModel> MakeModel(const Capabilities& c);
 
 // What message `msg` adds to a counter: mostly msg+1, but every fourth adds
-// 0 (which must succeed at once and change nothing), and every third of the
-// rest has bits above 32 too (a sum kept in 32 bits loses them).
+// 0 (which must succeed at once and change nothing), message 1 and every
+// eighth after it nearly the counter's maximum (an add past it must wait,
+// not wrap), message 2 and every sixteenth after it 0xffffffffffffffff
+// (-EINVAL), and every third of the rest has bits above 32 too (a sum kept
+// in 32 bits loses them).
 uint64_t CounterAdd(uint64_t msg);
 
 // The bytes the executor sends as message `msg` of `size` bytes (at most

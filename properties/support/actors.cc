@@ -254,11 +254,12 @@ void NoteFailure(std::atomic<uint32_t>* first_failed, uint32_t i) {
 // and their failures must not be taken for the cause.
 void NoteFailuresBeforeClosing(std::vector<Actor>& actors, std::atomic<uint32_t>* first_failed) {
   for (size_t i = 0; i < actors.size(); ++i) {
-    auto note = [first_failed, i](const std::string& err) {
+    auto note = [first_failed, i, name = actors[i].name](const std::string& err) {
       if (err.empty()) return err;
       t_failed_at = FailedAt(err);
       if (t_part_result != nullptr) t_part_result->Publish(err, t_failed_at);
       NoteFailure(first_failed, static_cast<uint32_t>(i));
+      PublishFailure(absl::StrCat(name, ": ", err));  // for a hang it leads to
       return err;
     };
     if (actors[i].fn) {

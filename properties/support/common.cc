@@ -130,9 +130,14 @@ rc::Gen<bool> OneInThree() {
   return rc::gen::map(rc::gen::inRange(0, 3), [](int x) { return x == 2; });
 }
 
-rc::Gen<uint64_t> EdgeSize(const Capabilities& c) {
+rc::Gen<uint64_t> EdgeSize(const Capabilities& c, bool header_widths) {
   const uint64_t limit = SizeLimit(c);
   std::vector<uint64_t> edges = {0, 1, 2, PIPE_BUF - 1, PIPE_BUF, PIPE_BUF + 1};
+  if (header_widths) {
+    // The sizes either side of the widths a length header is stored in (a
+    // varint's first byte, a byte, 16 bits).
+    edges.insert(edges.end(), {127, 128, 255, 256, 65535, 65536});
+  }
   if (c.capacity > 0) {
     for (uint64_t v : {c.capacity - 1, c.capacity, c.capacity + 1, 2 * c.capacity + 1}) {
       edges.push_back(v);

@@ -61,7 +61,10 @@ uint64_t RecvBufferSize(const Capabilities& c);
 uint64_t SizeLimit(const Capabilities& c);
 // Sizes biased to the edges: 0, 1, PIPE_BUF and neighbours, capacity and
 // neighbours, max_message and max_message-1, and anything up to SizeLimit.
-rc::Gen<uint64_t> EdgeSize(const Capabilities& c);
+// With `header_widths`, also the sizes either side of the widths a length
+// header is stored in (127/128, 255/256, 65535/65536): the properties about
+// where messages begin and end draw them.
+rc::Gen<uint64_t> EdgeSize(const Capabilities& c, bool header_widths = false);
 // Receive buffer sizes for a byte stream: 1, odd sizes, page sizes, large.
 rc::Gen<uint64_t> ChunkSize();
 // A number below `n`, each as likely whatever rapidcheck's size, shrinking

@@ -181,7 +181,7 @@ static int frame_send(int fd, const void* buf, size_t len, int64_t deadline) {
   if (len > 0) memcpy(frame + QK_HEADER, buf, len);
   size_t off = 0;
   while (off < QK_HEADER + len) {
-    const ssize_t w = write(fd, frame + off, QK_HEADER + len - off);
+    const ssize_t w = qk_write(fd, frame + off, QK_HEADER + len - off);
     if (w >= 0) {
       off += (size_t)w;
       continue;
@@ -253,7 +253,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
 #if defined(QUIRK_KIND_LOSSYSTREAM) && defined(QUIRK_BROKEN)
   ssize_t w;
   do {
-    w = write(e->out, buf, len);
+    w = qk_write(e->out, buf, len);
   } while (w < 0 && errno == EINTR);
   if (w < 0 && errno == EAGAIN) { /* the bug: "lossy" taken to mean "drop what does not fit" */
     *sent = len;
@@ -269,7 +269,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
 #endif
 #if defined(QUIRK_KIND_PARTIAL)
   for (;;) {
-    const ssize_t w = write(e->out, buf, len);
+    const ssize_t w = qk_write(e->out, buf, len);
     if (w >= 0) { /* what fits, at once */
       *sent = (size_t)w;
       return 0;

@@ -23,6 +23,8 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,6 +187,29 @@ static QK_UNUSED int qk_seq_recv(int fd, void* buf, size_t cap, size_t* got, int
   }
 }
 
+/* write(2) to a pipe that raises no SIGPIPE (a caller that leaves SIGPIPE
+   at its default action would die of it): blocked for the call, and the one
+   a pipe without readers raises taken back unless one was pending before. */
+static QK_UNUSED ssize_t qk_write(int fd, const void* buf, size_t len) {
+  sigset_t pipe_only, before, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+  const int was_blocked = sigismember(&before, SIGPIPE) == 1;
+  const int was_pending =
+      was_blocked && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+  const ssize_t n = write(fd, buf, len);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !was_pending) {
+    static const struct timespec now = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR) {
+    }
+  }
+  if (!was_blocked) pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
+  errno = err;
+  return n;
+}
+
 /* A byte-stream send on a non-blocking pipe: takes what fits, waits for
    room until the deadline; 0 once something was taken. */
 static QK_UNUSED int qk_pipe_send(int fd, const void* buf, size_t len, size_t* sent,
@@ -192,7 +217,7 @@ static QK_UNUSED int qk_pipe_send(int fd, const void* buf, size_t len, size_t* s
   const char* p = buf;
   *sent = 0;
   while (*sent < len) {
-    const ssize_t n = write(fd, p + *sent, len - *sent);
+    const ssize_t n = qk_write(fd, p + *sent, len - *sent);
     if (n >= 0) {
       *sent += (size_t)n;
       continue;

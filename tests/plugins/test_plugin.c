@@ -56,11 +56,14 @@
  *   TEST_PLUGIN_RETURNS_COUNT     recv() returns the byte count, as read(2) does, instead of 0
  *   TEST_PLUGIN_COUNTS_QUEUED     recv() sets *received to what the pipe held before the read
  *                                 (FIONREAD), not to what it read
+ *   TEST_PLUGIN_RAISES_SIGPIPE    send() writes with plain write(2): a reader gone, it returns
+ *                                 -EPIPE in the harness, which catches SIGPIPE, where a
+ *                                 program that keeps SIGPIPE's default action dies of it
  *
  * Every variant but NAME_CLASH is named by its target: TEST_PLUGIN_NAME,
  * e.g. "plugin_drop4096" (default "plugin_pipe").
  *
- * C11, libc and <ipcspec/plugin.h> only.
+ * C11, libc, <ipcspec/plugin.h> and the quirks' quirk_util.h only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +80,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "quirk_util.h"
 
 #ifdef TEST_PLUGIN_NOISY
 #define TEST_PLUGIN_DROP4096
@@ -233,6 +238,15 @@ TP_STATIC int wait_fd(int fd, short events, int64_t deadline) {
   }
 }
 
+/* write(2) to the pipe that raises no SIGPIPE (quirk_util.h's qk_write). */
+TP_STATIC ssize_t pipe_write(int fd, const void* buf, size_t len) {
+#ifdef TEST_PLUGIN_RAISES_SIGPIPE
+  return write(fd, buf, len); /* the bug */
+#else
+  return qk_write(fd, buf, len);
+#endif
+}
+
 /* The deadline of a call bounded by timeout_ms (CLOCK_MONOTONIC ns; -1: none). */
 TP_STATIC int64_t first_deadline(int timeout_ms) {
 #ifdef TEST_PLUGIN_UNBOUNDED_SHORT
@@ -260,7 +274,7 @@ TP_STATIC int interrupted(int r, int timeout_ms, int64_t* deadline) {
 TP_STATIC void flush_pending(pipe_end* end) {
   size_t off = 0;
   while (end->pending != NULL && off < end->pending_len) {
-    ssize_t n = write(end->fd, end->pending + off, end->pending_len - off);
+    ssize_t n = pipe_write(end->fd, end->pending + off, end->pending_len - off);
     if (n > 0) {
       off += (size_t)n;
     } else if (n < 0 && errno == EAGAIN) {
@@ -333,7 +347,7 @@ TP_STATIC int pipe_send(void* e, const void* buf, size_t len, size_t* sent, int 
   int64_t deadline = first_deadline(timeout_ms);
   const char* p = buf;
   while (*sent < len) {
-    ssize_t n = write(END_FD(end), p + *sent, len - *sent);
+    ssize_t n = pipe_write(END_FD(end), p + *sent, len - *sent);
     if (n >= 0) {
       *sent += (size_t)n;
       continue;

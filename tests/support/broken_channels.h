@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ipcspec/transport.h"
@@ -38,6 +39,10 @@ class SharedHandle : public Channel {
 // opened with O_CREAT but not O_EXCL: two processes forked from one that
 // made none both make the same queue.
 absl::StatusOr<std::unique_ptr<Channel>> CreateCountNamedQueue(const std::string& scratch);
+
+// Bug::kNamesOpenToOthers: the /dev/shm names not in `before` (those the
+// channel just made) become readable by every user, mode 0644.
+void OpenToOthers(const std::vector<std::string>& before);
 
 }  // namespace ipcspec::testing
 

@@ -28,6 +28,7 @@
 #include "ipcspec/inventory.h"
 #include "ipcspec/registry.h"
 #include "ipcspec/util.h"
+#include "tests/support/broken_calls.h"
 #include "tests/support/broken_channels.h"
 
 namespace ipcspec::testing {
@@ -644,6 +645,7 @@ class BrokenChannel : public Channel {
     // The bug: the reader's end installs a SIGUSR1 handler for its wake-ups,
     // and its close never takes it away.
     if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
+    if (std::unique_ptr<End> call_bug = WrapCallBug(*e, role, bug_)) return call_bug;
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
   }
   void Detach() override { inner_->Detach(); }
@@ -718,8 +720,12 @@ class BrokenTransport : public Transport {
     if (info_.bug == Bug::kChdirToScratch && ::chdir(scratch.c_str()) != 0) {
       return absl::InternalError(absl::StrFormat("chdir %s: %s", scratch, std::strerror(errno)));
     }
+    const bool open_to_others = info_.bug == Bug::kNamesOpenToOthers;
+    const std::vector<std::string> shm_before =
+        open_to_others ? ListDir("/dev/shm") : std::vector<std::string>();
     absl::StatusOr<std::unique_ptr<Channel>> ch = inner_->Create(scratch);
     if (!ch.ok()) return ch.status();
+    if (open_to_others) OpenToOthers(shm_before);
     if (info_.bug == Bug::kSharedChannel) {
       std::shared_ptr<Channel> shared = std::move(*ch);
       live_ = shared;
@@ -833,6 +839,12 @@ constexpr BrokenRow kBroken[] = {
     {"broken_full_size_refused", "posix_mq", Bug::kFullSizeRefused, "G-BACKPRESSURE"},
     {"broken_counter_add_zero", "eventfd", Bug::kCounterAddZeroRefused, "G-MODEL"},
     {"broken_counter_sum32", "eventfd", Bug::kCounterSum32, "G-MODEL"},
+    {"broken_spins_in_bounded_wait", "pipe", Bug::kSpinsInBoundedWait, "G-TIMEOUT"},
+    {"broken_counter_gives_one", "eventfd", Bug::kCounterGivesOne, "G-FANIN"},
+    {"broken_end_not_cloexec", "pipe", Bug::kEndNotCloexec, "G-CLEANUP"},
+    {"broken_names_open_to_others", "posix_shm", Bug::kNamesOpenToOthers, "G-CLEANUP"},
+    {"broken_long_bound_invalid", "posix_mq", Bug::kLongBoundInvalid, "G-TIMEOUT"},
+    {"broken_length_byte_escape", "posix_mq", Bug::kLengthByteEscape, "G-BOUNDARY"},
 };
 
 }  // namespace

@@ -132,6 +132,18 @@ enum class Bug {
                            // receive (it accepts connections once): a later one's sends vanish
   kPartialThenEagain,      // a non-blocking send that fits only in part reports -EAGAIN and
                            // nothing sent, though part went in (the caller sends it again)
+  kSpinsInBoundedWait,     // a bounded receive polls the channel without sleeping until its
+                           // bound has passed (a clock the kernel's timed wait reads wrongly)
+  kCounterGivesOne,        // a counter's read takes 1 and leaves the rest (EFD_SEMAPHORE
+                           // where the sum was declared)
+  kEndNotCloexec,          // the writer's end keeps a descriptor opened without O_CLOEXEC (an
+                           // eventfd for its wake-ups): a program the process runs inherits it
+  kNamesOpenToOthers,      // create() makes its /dev/shm object readable by every user
+                           // (mode 0644: 0666 under the usual umask)
+  kLengthByteEscape,       // a 255-byte message arrives empty: its 1-byte length header
+                           // keeps 0xff as the escape for a longer length
+  kLongBoundInvalid,       // a send with a bound of a second or more gives -EINVAL (the
+                           // milliseconds put in tv_nsec whole, not carried into tv_sec)
   kWakeOneWriter,          // a drain wakes one writer (a condition signalled, not broadcast):
                            // a second writer asleep in a send sleeps out its bound
 };

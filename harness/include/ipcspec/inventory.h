@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,9 @@ struct ProcessHoldings {
   std::vector<std::string> entries;  // sorted
 };
 ProcessHoldings TakeProcessHoldings();
+// The descriptors of this process without FD_CLOEXEC, named as in
+// ProcessHoldings and sorted: what a program it runs (fork + exec) inherits.
+std::vector<std::string> InheritableDescriptors();
 // The entries of `after` that are not in `before`.
 std::vector<std::string> NewHoldings(const ProcessHoldings& before, const ProcessHoldings& after);
 
@@ -103,6 +107,10 @@ std::vector<std::string> NewHoldings(const ProcessHoldings& before, const Proces
 // for its own writes and leaves it so must show (G-CLEANUP), which it
 // could not in a process that ignored it already.
 void QuietSigpipe();
+// How many SIGPIPEs QuietSigpipe's handler has caught in this process. A
+// transport call that raises one would kill a process that leaves SIGPIPE
+// at its default action (WatchEnd's ends check each call).
+uint64_t SigpipesCaught();
 
 // What this process has set that a transport may change for a while and
 // must put back: the action of every signal (SIGPIPE's other than
@@ -142,6 +150,8 @@ struct OwnedObject {
   std::string mq_dir;
   std::string Describe() const;  // "SysV ...", "/dev/shm/x", "POSIX message queue /x"
   void Remove() const;
+  // Its permission bits (0600), or nothing once it is gone.
+  std::optional<unsigned> Mode() const;
 };
 // The case's objects in `after` that were not in `before`.
 std::vector<OwnedObject> NewOwnedObjects(const IpcSnapshot& before, const IpcSnapshot& after,

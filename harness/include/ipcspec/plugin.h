@@ -93,7 +93,10 @@ enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
    Values are summed, not queued: ORDERED, max_queued and the SHORT_RECV
    flags do not apply. It needs IPCSPEC_RELIABLE: a sum that may have lost
    an add has nothing to be checked against. A send of the value 0 succeeds
-   at once and leaves the counter as it is. With IPCSPEC_DUPLEX both ends
+   at once and leaves the counter as it is. The counter holds at most
+   0xfffffffffffffffe: an add that would pass it waits for a recv to make
+   room (-EAGAIN with timeout 0), and the value 0xffffffffffffffff gives
+   -EINVAL, as eventfd(2)'s write does. With IPCSPEC_DUPLEX both ends
    share the one counter, as two descriptors of one eventfd do: a send from
    either end adds to it, and a recv at either end takes the whole sum. */
 #define IPCSPEC_COUNTER (1u << 10)
@@ -112,7 +115,9 @@ typedef struct ipcspec_caps {
      bytes whole, without blocking; (3) with IPCSPEC_EXACT_CAPACITY, a send
      is refused only when its payload would not fit. Without that flag a
      channel may refuse earlier, for example after 16384 zero-length
-     messages with 4-byte length headers in a 64 KiB pipe. */
+     messages with 4-byte length headers in a 64 KiB pipe. On a DUPLEX
+     channel it is each direction's (as each socket of a pair has its own
+     buffer); directions that share one buffer declare half of it. */
   uint64_t capacity;
   /* Sends up to this size never interleave with other writers' sends;
      0 = no such guarantee. Needs IPCSPEC_MULTI_WRITER. */
@@ -120,7 +125,8 @@ typedef struct ipcspec_caps {
   /* The most messages the channel holds while nobody receives, for queues
      bounded by count (mq_maxmsg); 0 = not declared. The next non-blocking
      send gives -EAGAIN, and an empty channel takes max_queued zero-length
-     messages without blocking. MESSAGE framing only. */
+     messages without blocking. MESSAGE framing only; on a DUPLEX channel,
+     each direction's, as with capacity. */
   uint64_t max_queued;
 } ipcspec_caps;
 
@@ -144,14 +150,21 @@ typedef struct ipcspec_transport {
      process for a while (a signal's action, the signal mask, an interval
      timer, the umask, the working directory) is as before once its end is
      closed and its channel destroyed;
-     a thread or timer it starts for a channel is gone by destroy(). */
+     a thread or timer it starts for a channel is gone by destroy().
+     The descriptors it opens are close-on-exec, so that a program a process
+     runs does not inherit the channel, and what it makes where other users
+     can see it (SysV ids, /dev/shm and mqueue names) gives group and
+     others no access (mode 0600). */
   /* scratch_dir: a private directory for path-named objects.
      NULL + a message in err on failure. */
   void* (*create)(const char* scratch_dir, char* err, size_t err_len);
   void* (*open)(void* channel, int role, char* err, size_t err_len);
   void (*detach)(void* channel);
   /* Return 0 with *sent / *received set, IPCSPEC_END (recv only), or -errno
-     (-EPIPE, -EBADF, -EMSGSIZE, ...).
+     (-EPIPE, -EBADF, -EMSGSIZE, ...). No call raises SIGPIPE: a send to a
+     peer that has gone returns its error in a process that leaves SIGPIPE
+     at its default action too (MSG_NOSIGNAL; for a pipe, SIGPIPE blocked
+     around the write and the pending one taken with sigtimedwait()).
      timeout_ms: -1 waits as long as it takes; 0 never blocks (-EAGAIN when
      nothing can be done at once); >0 waits at most that long, then
      -ETIMEDOUT: never earlier, and within a few milliseconds after

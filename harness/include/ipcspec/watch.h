@@ -76,8 +76,21 @@ class WatchedCall {
 // publish it; outside a participant it does nothing.
 void PublishStep(int step);
 
+// In a participant: `message` ("writer: sending message 3: -EINVAL") is its
+// case's first failure, unless one was published before. A hang that
+// follows is taken for its consequence: the watcher ends the case with this
+// failure, and says the hang after it.
+void PublishFailure(std::string_view message);
+
 // An End whose every Send and Recv is published before it calls `inner`.
+// Each call, and the close, is also checked for a SIGPIPE it raised: the
+// harness's processes catch SIGPIPE (QuietSigpipe), where a program that
+// leaves it at its default action would die of the same call.
 std::unique_ptr<End> WatchEnd(std::unique_ptr<End> inner);
+// The first call of a WatchEnd end in this process that raised SIGPIPE, as
+// a failure ("send at step 4 raised SIGPIPE (it returned -EPIPE): ..."),
+// or empty; taken once. Participants fail a verdict that passed with it.
+std::string TakeSigpipeFailure();
 
 // The board. A case process gets one from the process that forked it (the
 // sandbox makes one per case, CaseBoard()), and that process watches it: so
@@ -140,6 +153,9 @@ class WatchBoard {
   // for 1.3 s; kernel: futex_wait_queue (syscall futex)", or "" when it is in no
   // operation ("(after 2 transport calls)" in a wait for a peer).
   std::string Doing(const Watched& w) const;
+  // The failure a participant published first in this case
+  // (PublishFailure), or "".
+  std::string FirstFailure() const;
 
   struct Shared;  // harness/core/watch.cc
 
