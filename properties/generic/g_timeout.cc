@@ -9,7 +9,7 @@
 // before its bounded receives the reader receives with timeout 0, and
 // before its bounded sends the writer sends with timeout 0; neither may
 // sleep in the kernel for a time unit or more. A bounded wait sleeps: one
-// that spends most of a wait of 20 ms or more on a CPU fails.
+// of 20 ms or more that never sleeps, or spends most of it on a CPU, fails.
 //
 // Bounds are multiples of the case's time unit (--time-unit), so a loaded
 // machine can slow the property down instead of failing it.
@@ -78,6 +78,14 @@ std::string OnTime(std::string_view what, absl::Duration bound, absl::Duration l
   return "";
 }
 
+// Voluntary context switches of this thread so far: a call that slept in
+// the kernel made at least one; a call preempted on a busy machine, none.
+long Sleeps() {
+  struct rusage ru = {};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw;
+}
+
 // The CPU time of this process (its every thread: a transport may wait in
 // one of its own).
 absl::Duration CpuTime() {
@@ -86,15 +94,22 @@ absl::Duration CpuTime() {
   return absl::DurationFromTimespec(ts);
 }
 
-// "" unless a call that timed out after `took` spent most of it on a CPU:
-// a bounded wait sleeps. A loaded machine only adds time off the CPU, so
-// this needs no second try; below 20 ms a spin before sleeping is let be.
-std::string Spun(std::string_view what, int rc, absl::Duration took, absl::Duration cpu) {
-  if (rc != -ETIMEDOUT || took < absl::Milliseconds(20) || cpu * 2 <= took) return "";
+// "" unless a call that timed out after `took` never slept (`slept`: its
+// thread's voluntary context switches) or spent most of it on a CPU: a
+// bounded wait sleeps. Neither needs a second try: a loaded machine
+// preempts a spinning call (an involuntary switch) and adds time off the
+// CPU, but makes no call sleep. Below 20 ms a spin before sleeping is let
+// be.
+std::string Spun(std::string_view what, int rc, absl::Duration took, absl::Duration cpu,
+                 long slept) {
+  if (rc != -ETIMEDOUT || took < absl::Milliseconds(20) || (slept > 0 && cpu * 2 <= took)) {
+    return "";
+  }
   return absl::StrFormat(
-      "%s timed out after %s, %s of it on a CPU: a bounded wait sleeps (one that spins takes "
-      "the CPU from the peer it waits for)",
+      "%s timed out after %s, %s, %s of it on a CPU: a bounded wait sleeps (one that spins "
+      "takes the CPU from the peer it waits for)",
       what, absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))),
+      slept == 0 ? "never asleep" : "mostly awake",
       absl::FormatDuration(absl::Trunc(cpu, absl::Milliseconds(1))));
 }
 
@@ -107,22 +122,16 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
   std::string e;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const absl::Duration cpu = CpuTime();
+    const long sleeps = Sleeps();
     const absl::Time start = absl::Now();
     const int rc = call();
     const absl::Duration took = absl::Now() - start;
-    if (std::string busy = Spun(what, rc, took, CpuTime() - cpu); !busy.empty()) return busy;
+    const std::string busy = Spun(what, rc, took, CpuTime() - cpu, Sleeps() - sleeps);
+    if (!busy.empty()) return busy;
     e = OnTime(what, bound, late_slack, rc, took, owed_timeout);
     if (e.empty() || took <= bound + late_slack) return e;
   }
   return e;
-}
-
-// Voluntary context switches of this thread so far: a call that slept in
-// the kernel made at least one; a call preempted on a busy machine, none.
-long Sleeps() {
-  struct rusage ru = {};
-  ::getrusage(RUSAGE_THREAD, &ru);
-  return ru.ru_nvcsw;
 }
 
 // A call with timeout 0, which never waits: "" unless it slept in the
