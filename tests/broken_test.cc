@@ -14,6 +14,23 @@ class BrokenTest : public ::testing::TestWithParam<testing::BrokenInfo> {
   static void SetUpTestSuite() { testing::RegisterBrokenTransports(); }
 };
 
+// `property` run on the broken transport `transport` at seed 1, each case
+// given `timeout`; fails the test (and gives a default result) when either
+// is missing.
+PropertyResult RunAtSeed1(std::string_view transport, std::string_view property,
+                          absl::Duration timeout) {
+  testing::RegisterBrokenTransports();
+  const Transport* t = TransportRegistry::Global().Find(transport);
+  const Property* p = PropertyRegistry::Global().Find(property);
+  EXPECT_NE(t, nullptr) << transport;
+  EXPECT_NE(p, nullptr) << property;
+  if (t == nullptr || p == nullptr) return {};
+  DirectRunner runner({.timeout = timeout});
+  RunConfig config;
+  config.seed = 1;
+  return RunProperty(*t, *p, config, runner);
+}
+
 TEST_P(BrokenTest, CaughtByItsProperty) {
   const testing::BrokenInfo& b = GetParam();
   const Transport* t = TransportRegistry::Global().Find(b.name);
@@ -41,15 +58,8 @@ TEST_P(BrokenTest, CaughtByItsProperty) {
 // reader, waiting for that message, was once left to hang for a grace and
 // be reported as a hang in the harness's own wait).
 TEST(BrokenBackpressureTest, AFullSizeSendRefusedIntoAnEmptyChannelIsAFailureNotAHang) {
-  testing::RegisterBrokenTransports();
-  const Transport* t = TransportRegistry::Global().Find("broken_full_size_refused");
-  const Property* p = PropertyRegistry::Global().Find("G-BACKPRESSURE");
-  ASSERT_NE(t, nullptr);
-  ASSERT_NE(p, nullptr);
-  DirectRunner runner({.timeout = absl::Seconds(5)});
-  RunConfig config;
-  config.seed = 1;
-  const PropertyResult r = RunProperty(*t, *p, config, runner);
+  const PropertyResult r =
+      RunAtSeed1("broken_full_size_refused", "G-BACKPRESSURE", absl::Seconds(5));
   EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
   EXPECT_THAT(r.message, ::testing::HasSubstr("into an empty channel gave -EAGAIN")) << r.message;
 }
@@ -59,15 +69,7 @@ TEST(BrokenBackpressureTest, AFullSizeSendRefusedIntoAnEmptyChannelIsAFailureNot
 // left of the case, seconds) to the reader asleep in a receive with no
 // bound, which then waits for a message that never comes.
 TEST(BrokenTimeoutTest, AWritersFailureIsTheVerdictNotTheHangItLeavesBehind) {
-  testing::RegisterBrokenTransports();
-  const Transport* t = TransportRegistry::Global().Find("broken_long_bound_invalid");
-  const Property* p = PropertyRegistry::Global().Find("G-TIMEOUT");
-  ASSERT_NE(t, nullptr);
-  ASSERT_NE(p, nullptr);
-  DirectRunner runner({.timeout = absl::Seconds(10)});
-  RunConfig config;
-  config.seed = 1;
-  const PropertyResult r = RunProperty(*t, *p, config, runner);
+  const PropertyResult r = RunAtSeed1("broken_long_bound_invalid", "G-TIMEOUT", absl::Seconds(10));
   EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
   EXPECT_THAT(r.message, ::testing::HasSubstr("writer: sending to the reader asleep in its "
                                               "unbounded receive: -EINVAL"))
@@ -117,14 +119,7 @@ TEST(CleanupBothEndsTest, AReaderEndsSettingIsReportedWhereverTheReaderRuns) {
 // ignoring it, so that a transport that ignores it for its writes, the most
 // common action a library changes, is seen not to put it back.
 TEST(CleanupSigpipeTest, IgnoringSigpipeAndLeavingItSoIsReported) {
-  testing::RegisterBrokenTransports();
-  const Transport* t = TransportRegistry::Global().Find("broken_sigpipe_ignored");
-  if (t == nullptr) GTEST_SKIP() << "pipe is not built here";
-  DirectRunner runner({.timeout = absl::Seconds(10)});
-  RunConfig config;
-  config.seed = 1;
-  const PropertyResult r =
-      RunProperty(*t, *PropertyRegistry::Global().Find("G-CLEANUP"), config, runner);
+  const PropertyResult r = RunAtSeed1("broken_sigpipe_ignored", "G-CLEANUP", absl::Seconds(10));
   EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
   EXPECT_THAT(r.message, ::testing::HasSubstr("SIGPIPE ignored (not before)")) << r.message;
 }

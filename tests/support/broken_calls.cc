@@ -1,18 +1,92 @@
 #include "tests/support/broken_calls.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/time.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "ipcspec/util.h"
 
 namespace ipcspec::testing {
 namespace {
 
+// The bugs CallBugEnd carries; every other bug is BrokenEnd's.
+constexpr Bug kCallBugs[] = {
+    Bug::kSpinsInBoundedWait,
+    Bug::kCounterGivesOne,
+    Bug::kEndNotCloexec,
+    Bug::kLongBoundInvalid,
+    Bug::kLengthByteEscape,
+    Bug::kSlowTimeout,
+    Bug::kEarlyTimeout,
+    Bug::kZeroWaits,
+    Bug::kUnboundedAsZero,
+    Bug::kLateWakeup,
+    Bug::kTimeoutWraps,
+    Bug::kLostCarry,
+    Bug::kAlarmLeftArmed,
+    Bug::kSigpipeLeftBlocked,
+    Bug::kSigpipeIgnored,
+    Bug::kSigpipeBlockedOnEpipe,
+    Bug::kShortRecvLeaksFd,
+    Bug::kEndLeaksFd,
+    Bug::kEagainLeaksFd,
+    Bug::kCounterAddZeroRefused,
+    Bug::kCounterSum32,
+    Bug::kWrongWayWaits,
+    Bug::kPartialThenEagain,
+    Bug::kHangOnEpipe,
+    Bug::kSendNeverWaits,
+    Bug::kLateEpipe,
+    Bug::kBoundPerPartialWrite,
+    Bug::kLoseOnEagain,
+    Bug::kFullSizeRefused,
+    Bug::kWriterEndCuts,
+    Bug::kNoEnd,
+};
+
+constexpr bool IsCallBug(Bug bug) {
+  return std::find(std::begin(kCallBugs), std::end(kCallBugs), bug) != std::end(kCallBugs);
+}
+
+void BlockSigpipe() {
+  sigset_t pipe_only;
+  ::sigemptyset(&pipe_only);
+  ::sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+}
+
+// A SIGALRM handler that does nothing but interrupt, and the alarm.
+void ArmAlarm(int timeout_ms) {
+  struct sigaction sa = {};
+  sa.sa_handler = [](int) {};
+  ::sigaction(SIGALRM, &sa, nullptr);
+  struct itimerval it = {};
+  it.it_value.tv_sec = timeout_ms / 1000;
+  it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+  ::setitimer(ITIMER_REAL, &it, nullptr);
+}
+
+// The counter's value in an 8-byte send, if it is one.
+std::optional<uint64_t> CounterValue(std::span<const std::byte> buf) {
+  uint64_t v = 0;
+  if (buf.size() != sizeof v) return std::nullopt;
+  std::memcpy(&v, buf.data(), sizeof v);
+  return v;
+}
+
 class CallBugEnd : public End {
  public:
-  CallBugEnd(std::unique_ptr<End> inner, Role role, Bug bug) : inner_(std::move(inner)), bug_(bug) {
+  CallBugEnd(std::unique_ptr<End> inner, Role role, Bug bug)
+      : inner_(std::move(inner)), role_(role), bug_(bug) {
     // The bug: its wake-ups' descriptor, made without EFD_CLOEXEC.
     if (bug == Bug::kEndNotCloexec && role == Role::kWriter) {
       doorbell_ = FileDescriptor(::eventfd(0, EFD_NONBLOCK));
@@ -20,23 +94,28 @@ class CallBugEnd : public End {
   }
 
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
-    if (bug_ == Bug::kLongBoundInvalid && timeout_ms >= 1000) {
-      *sent = 0;
-      return -EINVAL;  // what mq_timedsend says of a tv_nsec of a billion or more
-    }
-    if (bug_ == Bug::kLengthByteEscape && buf.size() == 255) {
-      const int rc = inner_->Send(buf.first(0), sent, timeout_ms);
-      *sent = rc == 0 ? buf.size() : 0;
+    // The bugs: SIGPIPE blocked, or ignored, so that a write to a closed
+    // peer cannot kill the process, and never put back.
+    if (bug_ == Bug::kSigpipeLeftBlocked) BlockSigpipe();
+    if (bug_ == Bug::kSigpipeIgnored) ::signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
+    if (SendWrongly(buf, sent, timeout_ms, &rc) || SendAtTheEdge(buf, sent, timeout_ms, &rc)) {
       return rc;
     }
     return inner_->Send(buf, sent, timeout_ms);
   }
 
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
-    if (bug_ == Bug::kSpinsInBoundedWait && timeout_ms > 0) {
-      return RecvSpinning(buf, received, timeout_ms);
-    }
-    const int rc = inner_->Recv(buf, received, timeout_ms);
+    int rc = 0;
+    if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
+    if (RecvWaitingWrongly(buf, received, timeout_ms, &rc)) return rc;
+    rc = inner_->Recv(buf, received, timeout_ms);
+    // The bugs: what an error path, or the end of the stream, forgets to
+    // close (a descriptor taken with the message, or kept for the writer).
+    if (bug_ == Bug::kShortRecvLeaksFd && rc == -EMSGSIZE) (void)::eventfd(0, EFD_CLOEXEC);
+    if (bug_ == Bug::kEndLeaksFd && rc == kEnd && !end_seen_) (void)::eventfd(0, EFD_CLOEXEC);
+    end_seen_ = end_seen_ || rc == kEnd;
     if (bug_ == Bug::kCounterGivesOne && rc == 0 && *received == sizeof(uint64_t)) {
       GiveBackAllButOne(buf);
     }
@@ -44,6 +123,168 @@ class CallBugEnd : public End {
   }
 
  private:
+  // The bug's send, when it applies to this one: true with its result in rc.
+  bool SendWrongly(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    switch (bug_) {
+      case Bug::kLongBoundInvalid:
+        if (timeout_ms < 1000) return false;
+        *sent = 0;
+        *rc = -EINVAL;  // what mq_timedsend says of a tv_nsec of a billion or more
+        return true;
+      case Bug::kLengthByteEscape:
+        if (buf.size() != 255) return false;
+        *rc = inner_->Send(buf.first(0), sent, timeout_ms);
+        *sent = *rc == 0 ? buf.size() : 0;
+        return true;
+      case Bug::kWrongWayWaits:
+        if (role_ != Role::kReader || timeout_ms == 0) return false;
+        ::poll(nullptr, 0, timeout_ms);  // the bug: it waits for room it can never have
+        *sent = 0;
+        *rc = -ETIMEDOUT;
+        return true;
+      case Bug::kCounterAddZeroRefused:
+        if (CounterValue(buf) != uint64_t{0}) return false;
+        *sent = 0;
+        *rc = -EAGAIN;  // the bug: "nothing to add" taken for "no room"
+        return true;
+      case Bug::kCounterSum32: {
+        std::optional<uint64_t> v = CounterValue(buf);
+        if (!v) return false;
+        const uint64_t low = static_cast<uint32_t>(*v);  // the bug
+        *rc = inner_->Send(std::as_bytes(std::span(&low, 1)), sent, timeout_ms);
+        return true;
+      }
+      case Bug::kLateWakeup:
+        *rc = inner_->Send(buf, sent, 0);
+        if (*rc == -EAGAIN && timeout_ms != 0) {
+          ::poll(nullptr, 0, timeout_ms);  // the bug: nobody wakes it
+          *rc = inner_->Send(buf, sent, 0);
+          if (*rc == -EAGAIN) *rc = -ETIMEDOUT;
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // The bugs of a send into a full channel or after the reader closed.
+  bool SendAtTheEdge(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    switch (bug_) {
+      case Bug::kSigpipeBlockedOnEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        // The bug: blocked for the write, never unblocked on this path.
+        if (*rc == -EPIPE) BlockSigpipe();
+        return true;
+      case Bug::kPartialThenEagain:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == 0 && timeout_ms == 0 && *sent < buf.size()) {
+          *sent = 0;  // the bug: what went in is forgotten
+          *rc = -EAGAIN;
+        }
+        return true;
+      case Bug::kHangOnEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE) {
+          for (;;) ::pause();
+        }
+        return true;
+      case Bug::kSendNeverWaits:
+        if (timeout_ms >= 0) return false;
+        *rc = inner_->Send(buf, sent, 0);  // the bug: -1 taken for "do not wait"
+        return true;
+      case Bug::kLateEpipe:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE && lost_after_close_++ < 16) {
+          *rc = 0;  // the bug: taken, as if the buffer it would flush later had room
+          *sent = buf.size();
+        }
+        return true;
+      case Bug::kBoundPerPartialWrite:
+        if (timeout_ms <= 0) return false;
+        *rc = SendStaged(buf, sent, timeout_ms);
+        return true;
+      case Bug::kLoseOnEagain:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EAGAIN) {
+          *sent = buf.size();
+          *rc = 0;
+        }
+        return true;
+      case Bug::kFullSizeRefused:
+        // The bug: a room check one byte short refuses a message of
+        // max_message (posix_mq's 8192) even into an empty channel.
+        if (timeout_ms != 0 || buf.size() != 8192) return false;
+        *rc = -EAGAIN;
+        return true;
+      case Bug::kEagainLeaksFd:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        // The bug: the refusal's path forgets what the send made for it.
+        if (*rc == -EAGAIN) (void)::eventfd(0, EFD_CLOEXEC);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // kBoundPerPartialWrite: a call moves at most what its staging buffer
+  // holds, 64 KiB, and each pass waits the caller's whole bound.
+  int SendStaged(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+    const auto staged = buf.first(std::min<size_t>(buf.size(), 64 * 1024));
+    size_t total = 0, n = 0;
+    int rc = 0;
+    do {  // the bug: the bound again for every pass
+      n = 0;
+      rc = inner_->Send(staged.subspan(total), &n, timeout_ms);
+      total += n;
+    } while (rc == 0 && n > 0 && total < staged.size());
+    *sent = total;
+    return total > 0 ? 0 : rc;
+  }
+
+  // The bugs in how a receive waits, or what it reports when its wait is
+  // over: true with its result in rc.
+  bool RecvWaitingWrongly(std::span<std::byte> buf, size_t* received, int timeout_ms, int* rc) {
+    switch (bug_) {
+      case Bug::kSpinsInBoundedWait:
+        if (timeout_ms <= 0) return false;
+        *rc = RecvSpinning(buf, received, timeout_ms);
+        return true;
+      case Bug::kLateWakeup:
+        *rc = RecvWokenByNobody(buf, received, timeout_ms);
+        return true;
+      case Bug::kNoEnd:
+        *rc = RecvWithoutEnd(buf, received, timeout_ms);
+        return true;
+      case Bug::kWriterEndCuts:
+        if (role_ != Role::kWriter) return false;
+        *rc = RecvCut(buf, received, timeout_ms);
+        return true;
+      case Bug::kAlarmLeftArmed:
+        if (timeout_ms > 0) ArmAlarm(timeout_ms);  // the bug: never disarmed, never restored
+        return false;
+      case Bug::kUnboundedAsZero:
+        if (timeout_ms >= 0) return false;
+        // The bug: -1 converted like a bound (a negative wait is over at once).
+        *rc = inner_->Recv(buf, received, 0);
+        if (*rc == -EAGAIN) *rc = -ETIMEDOUT;
+        return true;
+      case Bug::kSlowTimeout:
+        *rc = inner_->Recv(buf, received, timeout_ms > 0 ? 2 * timeout_ms + 20 : timeout_ms);
+        return true;
+      case Bug::kZeroWaits:
+        if (timeout_ms != 0) return false;
+        // The bug: a shortest wait, so that a caller polling in a loop does not spin.
+        *rc = inner_->Recv(buf, received, 50);
+        if (*rc == -ETIMEDOUT) *rc = -EAGAIN;
+        return true;
+      case Bug::kEarlyTimeout:
+        *rc = inner_->Recv(buf, received, timeout_ms > 10 ? timeout_ms / 10 : timeout_ms);
+        return true;
+      default:
+        return false;
+    }
+  }
+
   // kSpinsInBoundedWait: looks again and again, never sleeping, until the
   // bound has passed.
   int RecvSpinning(std::span<std::byte> buf, size_t* received, int timeout_ms) {
@@ -53,6 +294,39 @@ class CallBugEnd : public End {
       if (rc != -EAGAIN) return rc;
       if (deadline.Passed()) return -ETIMEDOUT;
     }
+  }
+  // kLateWakeup: nobody wakes it. A bounded call sleeps out its bound, an
+  // unbounded one looks every 100 ms.
+  int RecvWokenByNobody(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    int rc = inner_->Recv(buf, received, 0);
+    if (rc != -EAGAIN || timeout_ms == 0) return rc;
+    do {
+      ::poll(nullptr, 0, timeout_ms < 0 ? 100 : timeout_ms);
+      rc = inner_->Recv(buf, received, 0);
+    } while (rc == -EAGAIN && timeout_ms < 0);
+    return rc == -EAGAIN ? -ETIMEDOUT : rc;
+  }
+  // kNoEnd: END is never reported; the receive waits for data instead.
+  int RecvWithoutEnd(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    const int rc = inner_->Recv(buf, received, timeout_ms);
+    if (rc != kEnd) return rc;
+    if (timeout_ms == 0) return -EAGAIN;
+    if (timeout_ms > 0) {
+      // Waits out the bound for data that can never come.
+      ::poll(nullptr, 0, timeout_ms);
+      return -ETIMEDOUT;
+    }
+    for (;;) ::pause();
+  }
+  // kWriterEndCuts: the whole datagram is taken, and what fits is returned.
+  int RecvCut(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    std::vector<std::byte> whole(std::max<size_t>(buf.size(), 1 << 20));
+    size_t n = 0;
+    const int rc = inner_->Recv(whole, &n, timeout_ms);
+    if (rc != 0) return rc;
+    *received = std::min(n, buf.size());
+    std::copy_n(whole.begin(), *received, buf.begin());
+    return 0;
   }
   // kCounterGivesOne: the sum taken is put back less one, and 1 is what
   // the read returns.
@@ -66,24 +340,41 @@ class CallBugEnd : public End {
     std::memcpy(buf.data(), &one, sizeof one);
   }
 
+  // kTimeoutWraps and kLostCarry: the timeout as the bug converts it; true
+  // with *rc when the call fails at once, as the kernel call given the
+  // converted timeout would (a wrapped 0 gives -ETIMEDOUT, a bad timespec
+  // -EINVAL).
+  bool MisconvertTimeout(int* timeout_ms, int* rc) const {
+    if (*timeout_ms <= 0) return false;
+    if (bug_ == Bug::kTimeoutWraps) {
+      const auto ns = static_cast<uint32_t>(int64_t{*timeout_ms} * 1000000);
+      *timeout_ms = static_cast<int>(ns / 1000000);
+      *rc = -ETIMEDOUT;
+      return *timeout_ms == 0;
+    }
+    if (bug_ == Bug::kLostCarry) {
+      struct timespec ts;
+      ::clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += (*timeout_ms % 1000) * 1000000L;  // the bug: no carry
+      *rc = -EINVAL;
+      return ts.tv_nsec >= 1000000000L;
+    }
+    return false;
+  }
+
   std::unique_ptr<End> inner_;
+  Role role_;
   Bug bug_;
   FileDescriptor doorbell_;
+  uint64_t lost_after_close_ = 0;  // kLateEpipe
+  bool end_seen_ = false;          // kEndLeaksFd: END has been reported once
 };
 
 }  // namespace
 
 std::unique_ptr<End> WrapCallBug(std::unique_ptr<End>& inner, Role role, Bug bug) {
-  switch (bug) {
-    case Bug::kSpinsInBoundedWait:
-    case Bug::kCounterGivesOne:
-    case Bug::kEndNotCloexec:
-    case Bug::kLongBoundInvalid:
-    case Bug::kLengthByteEscape:
-      return std::make_unique<CallBugEnd>(std::move(inner), role, bug);
-    default:
-      return nullptr;
-  }
+  if (!IsCallBug(bug)) return nullptr;
+  return std::make_unique<CallBugEnd>(std::move(inner), role, bug);
 }
 
 }  // namespace ipcspec::testing

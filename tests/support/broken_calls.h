@@ -15,9 +15,11 @@
 
 namespace ipcspec::testing {
 
-// `inner` (taken) wrapped in an end with `bug`, when `bug` is one of
-// kSpinsInBoundedWait, kCounterGivesOne, kEndNotCloexec, kLongBoundInvalid
-// and kLengthByteEscape; otherwise nullptr, and `inner` is left as it was.
+// `inner` (taken) wrapped in an end with `bug`, when `bug` is one of the
+// call-level bugs (broken_calls.cc's kCallBugs: how a call waits or times
+// out, what it does at a full channel or a closed peer, what it leaves its
+// process, how a counter adds); otherwise nullptr, and `inner` is left as
+// it was.
 std::unique_ptr<End> WrapCallBug(std::unique_ptr<End>& inner, Role role, Bug bug);
 
 }  // namespace ipcspec::testing
