@@ -154,8 +154,14 @@ std::string BlockingReceive(const Case& c, MpReader& model, End& end, std::span<
       continue;
     }
     if (!owed && rc != kEnd && model.AnyKilled() && peer_close) {
-      // After a SIGKILL: the end of stream, or an error, or (a transport
-      // that cannot tell a dead writer) a timeout, as G-PEER-CRASH allows.
+      // After a SIGKILL: the end of stream, or an error, or, as G-PEER-CRASH
+      // allows, a timeout where a death is no close (CLOSE_ONLY) or a
+      // writer is still to finish.
+      if (rc == -ETIMEDOUT && finished && c.script.caps.end_on_death) {
+        return "no end of stream after the last writer was killed, within the hang grace "
+               "(PEER_CLOSE counts a death as a close; a transport that cannot see one declares "
+               "IPCSPEC_CLOSE_ONLY)";
+      }
       model.SetQuiet();
       return "";
     }

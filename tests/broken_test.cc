@@ -115,6 +115,22 @@ TEST(CleanupBothEndsTest, AReaderEndsSettingIsReportedWhereverTheReaderRuns) {
   }
 }
 
+// G-WAKEUP's reader close, where several writers may send: two writers
+// asleep in sends into the full channel, and a close that wakes only the
+// first (a condition signalled, not broadcast) leaves the second to sleep
+// out its bound.
+TEST(BrokenWakeupTest, AReadersCloseThatWakesOneOfTwoSleepingWritersIsCaught) {
+  testing::RegisterBrokenTransports();
+  DirectRunner runner({.timeout = absl::Seconds(10)});
+  const Scenario s{"G-WAKEUP", "broken_wake_one_writer", {Step::Param(0, 3)}};
+  const CaseResult r = runner.Run(s);
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, ::testing::HasSubstr("after the reader closed")) << r.message;
+  // The inner pipe wakes both.
+  const CaseResult inner = runner.Run(Scenario{"G-WAKEUP", "pipe", {Step::Param(0, 3)}});
+  EXPECT_EQ(inner.outcome, Outcome::kPass) << inner.message;
+}
+
 // The harness catches SIGPIPE with a handler of its own rather than
 // ignoring it, so that a transport that ignores it for its writes, the most
 // common action a library changes, is seen not to put it back.

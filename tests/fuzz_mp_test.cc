@@ -158,6 +158,17 @@ TEST_F(MultiProcessTest, EndOfStreamNeverReportedIsCaught) {
   EXPECT_THAT(r.message, HasSubstr("expected end of stream")) << r.message;
 }
 
+// PEER_CLOSE without CLOSE_ONLY counts a death as a close: once the last
+// writer was killed, a receive that waits out the hang grace is a failure,
+// as in G-PEER-CRASH (MP-FUZZ once let it pass after any kill).
+TEST_F(MultiProcessTest, EndOfStreamNeverReportedAfterAKillIsCaught) {
+  if (!Have("broken_no_end")) GTEST_SKIP() << "pipe is not built here";
+  CaseResult r = RunCase("broken_no_end", {Send(1, 100, 0), Kill(1), Recv(), Recv()});
+  EXPECT_EQ(r.outcome, Outcome::kFail) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("no end of stream after the last writer was killed"))
+      << r.message;
+}
+
 TEST_F(MultiProcessTest, EmptyMessageTakenForEndOfStreamIsCaught) {
   if (!Have("broken_empty_is_end")) GTEST_SKIP() << "socketpair_seqpacket is not built here";
   CaseResult r = RunCase("broken_empty_is_end", {Send(1, 0, 0), Send(1, 10, 1), Recv(), Recv()});

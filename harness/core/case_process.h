@@ -24,6 +24,10 @@ namespace ipcspec::internal {
 // isolation, with the verdict), then its verdict and what it left.
 constexpr int kReportFd = 3;
 
+// /dev/userfaultfd, opened by the case process before it gives up root
+// (NewCaseUserfaultfd), or -1; participants keep it open.
+int UserfaultfdDevice();
+
 // What the case process tells the parent: the isolation it really got.
 struct CaseFacts {
   IsolationFacts isolation;

@@ -2,8 +2,10 @@
 // run several processes against one channel.
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -61,8 +63,10 @@ void CloseInheritedDescriptors() {
   // A participant run here (RunHere) shares its process with what collects
   // the others and reports the case: those descriptors stay.
   if (g_here) return;
-  // Closes everything from 3 up but the report pipe and the watchdog's fd.
-  int keep[2] = {std::min(g_report_fd, g_watch_fd), std::max(g_report_fd, g_watch_fd)};
+  // Closes everything from 3 up but the report pipe, the watchdog's fd and
+  // /dev/userfaultfd (NewCaseUserfaultfd).
+  int keep[3] = {g_report_fd, g_watch_fd, internal::UserfaultfdDevice()};
+  std::sort(std::begin(keep), std::end(keep));
   unsigned from = 3;
   for (int k : keep) {
     if (k < static_cast<int>(from)) continue;
@@ -70,6 +74,12 @@ void CloseInheritedDescriptors() {
     from = static_cast<unsigned>(k) + 1;
   }
   ::close_range(from, ~0U, 0);
+}
+
+int NewCaseUserfaultfd(int flags) {
+  const int fd = static_cast<int>(::syscall(SYS_userfaultfd, flags));
+  if (fd >= 0 || errno != EPERM || internal::UserfaultfdDevice() < 0) return fd;
+  return ::ioctl(internal::UserfaultfdDevice(), USERFAULTFD_IOC_NEW, flags);
 }
 
 Participants::Participants(Deadline deadline)

@@ -114,6 +114,9 @@ std::shared_ptr<WatchBoard> FreeBoard() {
   return boards.back().board;
 }
 
+// /dev/userfaultfd, kept from before the case gave up root.
+int g_userfaultfd_device = -1;
+
 // Step 2: namespaces (unless the process that forked it has lasting ones),
 // limits and, as root, the case's own uid. False with a broken verdict sent.
 bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* env) {
@@ -128,6 +131,9 @@ bool ConfineCase(const SandboxOptions& options, const CasePlan& plan, CaseEnv* e
 #ifndef IPCSPEC_ASAN
   if (&__asan_init == nullptr) SetLimit(RLIMIT_AS, options.max_address_space);
 #endif
+  if (plan.own_uid && g_userfaultfd_device < 0) {
+    g_userfaultfd_device = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  }
   if (plan.own_uid) {
     const uid_t id = kCaseUidBase + static_cast<uid_t>(::getpid());
     if (::chown(plan.scratch.c_str(), id, id) != 0 || ::setgroups(0, nullptr) != 0 ||
@@ -180,6 +186,8 @@ void SetUpCase(const SandboxOptions& options, const CasePlan& plan, pid_t parent
   // verdict, so the parent is woken once.
   if (!internal::LastingIsolation().active) WriteFrame(kReportFd, EncodeFacts(*env));
 }
+
+int UserfaultfdDevice() { return g_userfaultfd_device; }
 
 // The timing of a case: SandboxOptions' share that reaches the case.
 void SetTiming(CaseEnv* env, absl::Time deadline, absl::Duration unit, absl::Duration grace) {

@@ -11,7 +11,14 @@
 //   - the reader keeps receiving, and the writer is killed while it runs
 //     inside a send (in user space, not asleep): where a transport updates
 //     shared state under a lock, or in several stores, the death lands in
-//     the middle, which must leave neither a torn message nor a lock held.
+//     the middle, which must leave neither a torn message nor a lock held;
+//   - the same, with the kill at the moment the transport's own code first
+//     reads the bytes of message `before` (TouchTrap): inside the copy,
+//     where a lock is held or a header already published, every time and
+//     not in one try of dozens. Where no trap can be armed (userfaultfd
+//     needs CAP_SYS_PTRACE), or the transport's code never reads the bytes
+//     (the kernel copies them, or the message is empty), the kill is the
+//     one above.
 //
 // The oracle for each capability class:
 //   reliable            every send that completed before the kill arrives
@@ -40,12 +47,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/generic/endless.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
+#include "properties/support/touch_trap.h"
 
 namespace ipcspec::props {
 namespace {
@@ -55,14 +64,24 @@ constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2, kAllSent = 3;
 // The reader failed before the kill (a torn or lost message): its verdict
 // stands, and the wait for its pause ends.
 constexpr size_t kReaderFailed = 4;
+// kWriterTouching: the send of the trapped message is over, or stopped at
+// the transport's first read of its bytes (kTouched too).
+constexpr size_t kTrapDone = 5, kTouched = 6;
 constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2, kWriterPid = 3, kInSend = 4;
 // When the writer dies (the three moments above).
-enum When : uint64_t { kReaderPaused = 0, kReaderBlocked = 1, kWriterRunning = 2 };
+enum When : uint64_t {
+  kReaderPaused = 0,
+  kReaderBlocked = 1,
+  kWriterRunning = 2,
+  kWriterTouching = 3
+};
 constexpr uint64_t kInFlight = 256;  // sends past the reader's pause
 constexpr std::string_view kWhen[] = {
     "the writer dies with data in flight, while the reader pauses",
     "the reader is blocked in a receive when the writer dies",
-    "the writer is killed while it runs inside a send, the reader receiving"};
+    "the writer is killed while it runs inside a send, the reader receiving",
+    "the writer is killed as its transport first reads the bytes of the message after those, "
+    "inside its send, the reader receiving"};
 
 class PeerCrashProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
@@ -70,12 +89,12 @@ class PeerCrashProperty final : public NamedProperty {
     return rc::gen::exec([this, c] {
       std::vector<Step> steps = {before_.Step(*rc::gen::inRange<uint64_t>(0, 6))};
       // A reader blocked when the writer dies is woken by END only. The
-      // kill inside a send is half the examples: it finds a critical
-      // section of a few microseconds in about one try of ten.
+      // kill inside a send is half the examples.
       const std::vector<uint64_t> whens =
-          c.peer_close && c.end_on_death
-              ? std::vector<uint64_t>{kReaderPaused, kReaderBlocked, kWriterRunning, kWriterRunning}
-              : std::vector<uint64_t>{kReaderPaused, kWriterRunning};
+          c.peer_close && c.end_on_death ? std::vector<uint64_t>{kReaderPaused, kReaderBlocked,
+                                                                 kWriterRunning, kWriterTouching}
+                                         : std::vector<uint64_t>{kReaderPaused, kWriterRunning,
+                                                                 kReaderPaused, kWriterTouching};
       if (const uint64_t when = *rc::gen::elementOf(whens); when != kReaderPaused) {
         steps.push_back(when_.Step(when));
       }
@@ -88,8 +107,10 @@ class PeerCrashProperty final : public NamedProperty {
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override;
 
+  // `trap_at`: the message whose bytes are trapped (kWriterTouching), or
+  // none past `stop_at`.
   static std::string Write(End& end, const Capabilities& c, const Endless& seq, uint64_t stop_at,
-                           SharedFlags& flags, const Deadline& deadline);
+                           uint64_t trap_at, SharedFlags& flags, const Deadline& deadline);
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
                           uint64_t when, const Waits& waits, SharedFlags& flags,
                           const Deadline& deadline);
@@ -107,6 +128,10 @@ class PeerCrashProperty final : public NamedProperty {
   // In the case process: the kill at a moment the writer runs inside a
   // send, or at its last chance.
   static Verdict KillWhileItSends(ActorControl& control, const SharedFlags& flags);
+  // In the case process (kWriterTouching): waits until the writer's send
+  // of the trapped message is over, or stopped at its transport's first
+  // read of the bytes (true).
+  static bool StoppedAtTheTouch(const SharedFlags& flags, const Deadline& deadline);
 
   const Param<uint64_t> before_{this, 0, "the writer is killed after the reader got %s messages",
                                 0};
@@ -131,7 +156,8 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
                  // Enough in flight to fill a pipe or a queue, so the kill
                  // usually finds the writer blocked in a send; bounded, so an
                  // unbounded channel (a file, signals) costs little.
-                 return Write(*end, c, seq, waiting ? before : before + kInFlight, flags, deadline);
+                 return Write(*end, c, seq, waiting ? before : before + kInFlight,
+                              when == kWriterTouching ? before : UINT64_MAX, flags, deadline);
                }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                  std::string e = Read(*end, c, seq, before, when, waits, flags, deadline);
@@ -142,6 +168,14 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
                  return e;
                }};
   return RunActors(t, env, {writer, reader}, [&](ActorControl& control) -> Verdict {
+    // Stopped inside its transport's copy of a message, perhaps holding
+    // what the reader needs to get the messages before it (a lock): killed
+    // there at once.
+    if (when == kWriterTouching && StoppedAtTheTouch(flags, deadline)) {
+      Verdict v = control.Kill("writer");
+      flags.Raise(kKilled);
+      return v;
+    }
     const bool paused = flags.WaitFor(waiting ? kWaiting : kPaused, deadline);
     if (flags.IsRaised(kReaderFailed)) return Verdict::Pass();  // the reader's failure stands
     if (!paused) {
@@ -163,7 +197,10 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
       const auto pid = static_cast<pid_t>(flags.Counter(kReaderPid).load());
       (void)WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(waits.deliver_ms / 4)));
     }
-    Verdict v = when == kWriterRunning ? KillWhileItSends(control, flags) : control.Kill("writer");
+    // kWriterTouching here: no trap, or its transport never read the
+    // message's bytes itself.
+    Verdict v = when == kWriterRunning || when == kWriterTouching ? KillWhileItSends(control, flags)
+                                                                  : control.Kill("writer");
     flags.Raise(kKilled);
     return v;
   });
@@ -179,8 +216,12 @@ Verdict PeerCrashProperty::KillWhileItSends(ActorControl& control, const SharedF
   return control.Kill("writer");
 }
 
+bool PeerCrashProperty::StoppedAtTheTouch(const SharedFlags& flags, const Deadline& deadline) {
+  return TouchTrap::Available() && flags.WaitFor(kTrapDone, deadline) && flags.IsRaised(kTouched);
+}
+
 std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endless& seq,
-                                     uint64_t stop_at, SharedFlags& flags,
+                                     uint64_t stop_at, uint64_t trap_at, SharedFlags& flags,
                                      const Deadline& deadline) {
   flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
   for (uint64_t i = 0; i < stop_at; ++i) {
@@ -191,12 +232,27 @@ std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endl
       data.assign(8, std::byte{0});
       std::memcpy(data.data(), &v, 8);
     }
+    // Its first send's bytes, trapped: a read of them by the transport's
+    // code stops this process there until the kill.
+    std::unique_ptr<TouchTrap> trap;
+    if (i == trap_at)
+      trap = TouchTrap::Arm(data, [&flags] {
+        flags.Raise(kTouched);
+        flags.Raise(kTrapDone);
+      });
     for (size_t done = 0; done < data.size() || (data.empty() && done == 0);) {
       size_t n = 0;
       flags.Counter(kInSend).store(1, std::memory_order_relaxed);
-      const int rc = end.Send(std::span<const std::byte>(data).subspan(done), &n,
-                              std::max(deadline.RemainingMs(), 1));
+      std::optional<SendBufferPassedThrough> direct;
+      if (trap) direct.emplace();  // a plugin's send() reads the trapped bytes, not a copy
+      const int rc =
+          end.Send((trap ? trap->bytes() : std::span<const std::byte>(data)).subspan(done), &n,
+                   std::max(deadline.RemainingMs(), 1));
       flags.Counter(kInSend).store(0, std::memory_order_relaxed);
+      if (i == trap_at && done == 0) {
+        trap.reset();  // read by the kernel only, or not at all
+        flags.Raise(kTrapDone);
+      }
       if (rc != 0) return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
       done += n;
       flags.Counter(kSentBytes).fetch_add(n);
@@ -241,7 +297,8 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
     return AfterKill(end, c, seq, waits, buf, before, seq.BytesBefore(before));
   }
   flags.Raise(kPaused);
-  if (when == kWriterRunning) return ReadThroughKill(end, c, seq, waits, buf, flags, deadline);
+  if (when == kWriterRunning || when == kWriterTouching)
+    return ReadThroughKill(end, c, seq, waits, buf, flags, deadline);
   if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
   return AfterKill(end, c, seq, waits, buf, flags.Counter(kSent), flags.Counter(kSentBytes));
 }

@@ -31,12 +31,20 @@
 //   never fills
 //   capacity declared   alike: the fill finds the edge either way
 //   or not
-//   reliability,        change nothing: the bytes are counted, not checked
-//   duplex, peer-close  (G-FULL checks what a partial send moved)
+//   reliable            what the reader drains in an attempt is what the
+//                       writer's sends reported sent: the fill and what the
+//                       bounded send said it moved (a send that gives
+//                       -ETIMEDOUT, or too small a count, after moving part
+//                       of its buffer has its caller send those bytes
+//                       twice); the bytes are counted, not checked (G-FULL
+//                       checks what a partial send moved)
+//   not reliable        no more than was reported sent
+//   duplex, peer-close  change nothing
 #include <unistd.h>
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -62,7 +70,8 @@ size_t Filled(int a) { return 3 * static_cast<size_t>(a); }
 size_t Returned(int a) { return 3 * static_cast<size_t>(a) + 1; }
 size_t Drained(int a) { return 3 * static_cast<size_t>(a) + 2; }
 constexpr size_t kFlags = 3 * kAttempts;
-constexpr size_t kWriterPid = 0, kStop = 1, kPiece = 2;  // counters
+// Counters: kMoved is what the writer's sends of the attempt reported sent.
+constexpr size_t kWriterPid = 0, kStop = 1, kPiece = 2, kMoved = 3;
 
 struct Timing {
   uint64_t units;
@@ -72,37 +81,52 @@ struct Timing {
   absl::Duration trickle() const { return bound + slack + bound / 2; }
 };
 
-// Sends without blocking until one is refused: the bytes that went in, or 0
-// when 16 MiB did without a refusal.
-uint64_t Fill(End& end) {
+// Sends without blocking until one is refused: the bytes that went in, or
+// nullopt when 16 MiB did without a refusal.
+std::optional<uint64_t> Fill(End& end) {
   const std::vector<std::byte> chunk(kChunk, std::byte{0x5a});
   for (uint64_t in = 0; in < kFillBytes;) {
     size_t n = 0;
-    if (end.Send(chunk, &n, 0) != 0) return std::max<uint64_t>(in, 1);
+    if (end.Send(chunk, &n, 0) != 0) return in;
     in += n;
   }
-  return 0;
+  return std::nullopt;
 }
 
 // The reader's part of attempt a: once the writer sleeps in its send, a
 // piece every quarter bound until the send returned or the trickle ended;
-// then everything left.
-void Trickle(End& end, SharedFlags& flags, int a, const Timing& t, const Deadline& deadline) {
+// then everything left, waiting (up to `deliver_ms` a call) for what the
+// writer reported sent. "" or why the bytes do not add up.
+std::string Trickle(End& end, const Capabilities& c, SharedFlags& flags, int a, const Timing& t,
+                    int deliver_ms, const Deadline& deadline) {
   const uint64_t piece = flags.Counter(kPiece).load();
   std::vector<std::byte> buf(kChunk);
-  auto take = [&](uint64_t most) {  // at most `most` bytes
+  uint64_t total = 0;
+  auto take = [&](uint64_t most, int timeout_ms) {  // at most `most` bytes
     size_t n = 0;
     for (uint64_t got = 0; got < most; got += n) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(most - got, buf.size()));
-      if (end.Recv(std::span(buf).first(want), &n, 0) != 0 || n == 0) break;
+      if (end.Recv(std::span(buf).first(want), &n, timeout_ms) != 0 || n == 0) break;
+      total += n;
     }
   };
   const auto pid = static_cast<pid_t>(flags.Counter(kWriterPid).load());
-  if (!WaitUntilAsleep(pid, deadline)) return;
+  if (!WaitUntilAsleep(pid, deadline)) return "";
   const Deadline stop = Deadline::After(t.trickle());
-  while (!stop.Passed() && !flags.WaitFor(Returned(a), Deadline::After(t.bound / 4))) take(piece);
-  flags.WaitFor(Returned(a), deadline);
-  take(kFillBytes * 2);
+  while (!stop.Passed() && !flags.WaitFor(Returned(a), Deadline::After(t.bound / 4))) {
+    take(piece, 0);
+  }
+  if (!flags.WaitFor(Returned(a), deadline)) return "";
+  take(kFillBytes * 2, 0);
+  const uint64_t moved = flags.Counter(kMoved).load();
+  if (c.reliable && total < moved) take(moved - total, deliver_ms);
+  if (total == moved || (!c.reliable && total < moved)) return "";
+  return absl::StrFormat(
+      "the reader drained %s in attempt %d, but the writer's sends reported %s sent (the fill "
+      "and the bounded send into the trickle): %s",
+      ByteCount(total), a + 1, ByteCount(moved),
+      total > moved ? "a send moved bytes it did not report (its caller would send them again)"
+                    : "bytes reported sent never arrived");
 }
 
 // One attempt, number a: fills the channel and sends into the trickle of
@@ -111,9 +135,10 @@ void Trickle(End& end, SharedFlags& flags, int a, const Timing& t, const Deadlin
 std::string SendOnce(End& end, SharedFlags& flags, const Timing& t, int a, uint64_t part,
                      bool* nothing) {
   const int64_t drains = t.trickle() / (t.bound / 4) + 2;
-  const uint64_t filled = Fill(end);
-  *nothing = filled == 0;
+  const std::optional<uint64_t> full = Fill(end);
+  *nothing = !full.has_value();
   if (*nothing) return "";
+  const uint64_t filled = std::max<uint64_t>(*full, 1);  // the drains' measure
   const uint64_t piece = std::clamp<uint64_t>(filled / part, 4096, uint64_t{4} << 20);
   flags.Counter(kPiece).store(piece);
   const std::vector<std::byte> big(
@@ -123,6 +148,7 @@ std::string SendOnce(End& end, SharedFlags& flags, const Timing& t, int a, uint6
   const absl::Time start = absl::Now();
   const int rc = end.Send(big, &n, static_cast<int>(absl::ToInt64Milliseconds(t.bound)));
   const absl::Duration took = absl::Now() - start;
+  flags.Counter(kMoved).store(*full + n);
   flags.Raise(Returned(a));
   const std::string what = absl::StrFormat(
       "a %d-unit send (%s) of %s into the full channel, while the reader took %s every %s,",
@@ -183,6 +209,7 @@ class TimeoutPartialProperty final : public GenericProperty {
     timing.slack =
         timing.bound / 4 + 5 * unit + (t.caps().realtime ? absl::ZeroDuration() : env.hang_grace);
     SharedFlags flags(kFlags);
+    const Waits waits = Waits::For(env);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
                    std::string e = SendIntoTrickle(*end, flags, timing, deadline);
@@ -197,7 +224,9 @@ class TimeoutPartialProperty final : public GenericProperty {
                      if (flags.Counter(kStop).load() != 0 && !flags.IsRaised(Returned(a))) {
                        return "";
                      }
-                     Trickle(*end, flags, a, timing, deadline);
+                     std::string e =
+                         Trickle(*end, t.caps(), flags, a, timing, waits.deliver_ms, deadline);
+                     if (!e.empty()) return e;
                      flags.Raise(Drained(a));
                    }
                    return "";

@@ -65,7 +65,8 @@ constexpr std::string_view kModes[] = {
     "a blocked receive is woken by a message",
     "a blocked receive is woken by the writer's close (END)",
     "a blocked send into a full channel is woken by the reader's drain",
-    "a blocked send into a full channel is woken by the reader's close (EPIPE)",
+    "a blocked send into a full channel is woken by the reader's close (EPIPE); where several "
+    "writers may send, two blocked sends are",
     "a blocked receive is woken by a message while two other writers sleep in receives",
     "two blocked sends into a full channel are both woken by one drain"};
 bool Applies(const Capabilities& c, Mode m) {
@@ -218,14 +219,13 @@ std::string CloseOnceAsleep(std::unique_ptr<End>& end, Exchange& x, std::string_
   return "";
 }
 
-// kByRoom: the size of each send, which an empty channel always takes.
+}  // namespace
+
 uint64_t RoomSendSize(const Capabilities& c) {
   uint64_t size = c.capacity > 0 ? std::min<uint64_t>(4096, c.capacity) : 8;
   if (c.max_message > 0) size = std::min(size, c.max_message);
   return std::max<uint64_t>(size, c.framing == Framing::kStream ? 1 : 0);
 }
-
-}  // namespace
 
 uint64_t TwoSendSize(const Capabilities& c) {
   const uint64_t size = RoomSendSize(c);
@@ -319,7 +319,15 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   if (!Fill(end, c, data, x, 0, &err)) return err;
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, MonotonicNs());
+  err = JudgeSendAtReaderClose(x, rc, x.LateUs(0, MonotonicNs()));
+  x.Judge(0, false);
+  return err;
+}
+
+}  // namespace
+
+std::string JudgeSendAtReaderClose(const Exchange& x, int rc, int64_t late) {
+  std::string err;
   // Any result but a timeout: a socket may still take the bytes, a stream
   // may report its partial count.
   if (late < 0) {
@@ -333,9 +341,10 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
     err = LateOnce(x, late, absl::StrFormat("the send returned (%s)", Errno(rc)),
                    "the reader closed");
   }
-  x.Judge(0, false);
   return err;
 }
+
+namespace {
 
 class WakeupProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities&) const override { return Needs(true, ""); }
@@ -357,6 +366,7 @@ class WakeupProperty final : public GenericProperty {
     Exchange x(env, c.realtime);
     if (mode == kAmongSleepers) return RunAmongSleepers(t, env, x);
     if (mode == kRoomForTwo) return RunRoomForTwo(t, env, x);
+    if (mode == kByReaderClose && c.multi_writer) return RunReaderCloseForTwo(t, env, x);
     const int deliver = Waits::For(env).deliver_ms;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return CloseOnceAsleep(end, x, "reader");

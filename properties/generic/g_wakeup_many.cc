@@ -208,4 +208,61 @@ Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x)
   return RunActors(t, env, std::move(actors));
 }
 
+namespace {
+
+// kByReaderClose with two writers: flags (writer 1 filled the channel,
+// writer w + 1 is about to send) and counters (the writers' pids, whether
+// the channel never filled).
+constexpr size_t kClosedFull = 0, kClosedGoing = 1;
+constexpr size_t kClosedPid = 0, kClosedNoFill = 2;
+
+// Writer w + 1: sleeps in a send into the channel writer 1 filled until
+// the reader closes.
+std::string SleepUntilClose(End& end, const Capabilities& c, SharedFlags& flags, size_t w,
+                            Exchange& x, const Deadline& deadline) {
+  const std::vector<std::byte> data = Payload(static_cast<uint32_t>(w + 1), 0, RoomSendSize(c));
+  if (w == 0) {
+    const int rc = FillWith(end, c, data);
+    if (rc != -EAGAIN) flags.Counter(kClosedNoFill).store(1);
+    flags.Raise(kClosedFull);
+    if (rc != -EAGAIN && rc != 0) {
+      return absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
+    }
+  } else if (!flags.WaitFor(kClosedFull, deadline)) {
+    return "writer 1 never filled the channel";
+  }
+  flags.Counter(kClosedPid + w).store(static_cast<uint64_t>(::getpid()));
+  flags.Raise(kClosedGoing + w);
+  if (flags.Counter(kClosedNoFill).load() != 0) return "";  // nothing to judge
+  size_t n = 0;
+  const int rc = end.Send(data, &n, x.bound_ms());
+  return JudgeSendAtReaderClose(x, rc, x.LateUs(0, MonotonicNs()));
+}
+
+}  // namespace
+
+Verdict RunReaderCloseForTwo(const Transport& t, const CaseEnv& env, Exchange& x) {
+  const Capabilities& c = t.caps();
+  const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+  SharedFlags flags(3);
+  std::vector<Actor> actors;
+  for (size_t w = 0; w < 2; ++w) {
+    actors.push_back(
+        {absl::StrCat("writer ", w + 1), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
+           return SleepUntilClose(*end, c, flags, w, x, deadline);
+         }});
+  }
+  actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+                      for (size_t w = 0; w < 2; ++w) {
+                        if (!flags.WaitFor(kClosedGoing + w, deadline)) return "";
+                        const auto pid = static_cast<pid_t>(flags.Counter(kClosedPid + w).load());
+                        WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(x.bound_ms() / 2)));
+                      }
+                      end.reset();  // both writers asleep in their sends
+                      x.Woke(0);
+                      return "";
+                    }});
+  return RunActors(t, env, std::move(actors));
+}
+
 }  // namespace ipcspec::props::wakeup

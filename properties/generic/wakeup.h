@@ -143,9 +143,22 @@ int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data
 // the error that came first.
 int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf);
 
+// kByRoom and kByReaderClose: the size of each send, which an empty channel
+// always takes.
+uint64_t RoomSendSize(const Capabilities& c);
+// kByReaderClose: "" or what was wrong with a send that slept in a full
+// channel until the reader closed, returned `rc`, `late` microseconds
+// after the close (-1: the close never came).
+std::string JudgeSendAtReaderClose(const Exchange& x, int rc, int64_t late);
+
 // The layouts with several writers (g_wakeup_many.cc).
 Verdict RunAmongSleepers(const Transport& t, const CaseEnv& env, Exchange& x);
 Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x);
+// kByReaderClose where several writers may send: writer 1 fills the
+// channel, both writers sleep in a send, the reader closes; both must
+// return at once (a close that wakes one sleeper, a condition signalled
+// rather than broadcast, leaves the other to sleep out its bound).
+Verdict RunReaderCloseForTwo(const Transport& t, const CaseEnv& env, Exchange& x);
 
 }  // namespace ipcspec::props::wakeup
 

@@ -51,6 +51,7 @@ constexpr Bug kCallBugs[] = {
     Bug::kFullSizeRefused,
     Bug::kWriterEndCuts,
     Bug::kNoEnd,
+    Bug::kTimeoutHidesPart,
 };
 
 constexpr bool IsCallBug(Bug bug) {
@@ -202,6 +203,13 @@ class CallBugEnd : public End {
       case Bug::kBoundPerPartialWrite:
         if (timeout_ms <= 0) return false;
         *rc = SendStaged(buf, sent, timeout_ms);
+        return true;
+      case Bug::kTimeoutHidesPart:
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == 0 && timeout_ms > 0 && *sent < buf.size()) {
+          *sent = 0;  // the bug: what went in before the bound ran out is forgotten
+          *rc = -ETIMEDOUT;
+        }
         return true;
       case Bug::kLoseOnEagain:
         *rc = inner_->Send(buf, sent, timeout_ms);

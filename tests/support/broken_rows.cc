@@ -75,6 +75,9 @@ constexpr BrokenRow kBroken[] = {
     {"broken_static_scratch", "pipe", Bug::kStaticScratch, "G-INDEPENDENT", kRaceExamples},
     {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
     {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH"},
+    // Caught where the writer is stopped at its copy (TouchTrap): a kill at
+    // a random moment finds the copy in few tries.
+    {"broken_copies_under_the_lock", "posix_mq", Bug::kCopiesUnderTheLock, "G-PEER-CRASH"},
     {"broken_end_leaks_fd", "pipe", Bug::kEndLeaksFd, "G-CLEANUP"},
     {"broken_keeps_drops_at_4", "sysv_msg", Bug::kKeepsDropsAtBatchEnd, "G-BOUNDARY"},
     {"broken_bound_per_write", "pipe", Bug::kBoundPerPartialWrite, "G-TIMEOUT-PARTIAL"},
@@ -108,6 +111,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_names_open_to_others", "posix_shm", Bug::kNamesOpenToOthers, "G-CLEANUP"},
     {"broken_long_bound_invalid", "posix_mq", Bug::kLongBoundInvalid, "G-TIMEOUT"},
     {"broken_length_byte_escape", "posix_mq", Bug::kLengthByteEscape, "G-BOUNDARY"},
+    {"broken_partial_timeout_hides_count", "pipe", Bug::kTimeoutHidesPart, "G-TIMEOUT-PARTIAL"},
 };
 
 }  // namespace

@@ -91,6 +91,7 @@ class BrokenEnd : public End {
     if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
       if (ReaderIn().load() != 0) ChecksumUnderTheLock(buf);
     }
+    if (bug_ == Bug::kCopiesUnderTheLock && asleep_writers_ != nullptr) CopyUnderTheLock(buf);
     const uint64_t n = sends_++;
     int rc = 0;
     if (SendAfterMany(n, buf, sent, &rc)) return rc;
@@ -130,6 +131,14 @@ class BrokenEnd : public End {
       }
     }
     reinterpret_cast<std::atomic<uint64_t>*>(asleep_writers_ + 4)->store(sum);
+    GiveBackIfMine();
+  }
+  // kCopiesUnderTheLock: the message's first 2 KiB, kept in the second
+  // half of the channel's page.
+  void CopyUnderTheLock(std::span<const std::byte> buf) {
+    TakeTheLock();
+    std::memcpy(reinterpret_cast<std::byte*>(asleep_writers_) + 2048, buf.data(),
+                std::min<size_t>(buf.size(), 2048));
     GiveBackIfMine();
   }
   int SendUnderTheLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
@@ -269,6 +278,10 @@ class BrokenEnd : public End {
     if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
       return RecvAfterTheLock(buf, received, timeout_ms);
     }
+    if (bug_ == Bug::kCopiesUnderTheLock && asleep_writers_ != nullptr) {
+      TakeTheLock();  // the bug: held for good once its holder died
+      GiveBackIfMine();
+    }
     switch (bug_) {
       case Bug::kStaticScratch:
         return RecvThroughTheProcessScratch(buf, received, timeout_ms);
@@ -376,7 +389,7 @@ class BrokenChannel : public Channel {
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe ||
-        bug == Bug::kLockDiesWithHolder) {
+        bug == Bug::kLockDiesWithHolder || bug == Bug::kCopiesUnderTheLock) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);

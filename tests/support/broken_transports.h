@@ -146,6 +146,12 @@ enum class Bug {
                            // milliseconds put in tv_nsec whole, not carried into tv_sec)
   kWakeOneWriter,          // a drain wakes one writer (a condition signalled, not broadcast):
                            // a second writer asleep in a send sleeps out its bound
+  kCopiesUnderTheLock,     // every send copies its message into the channel's shared page
+                           // under the channel's lock (a pid in shared memory, waited on
+                           // with a futex), which every receive takes first: not robust, so
+                           // a writer that dies inside the copy leaves the reader blocked
+  kTimeoutHidesPart,       // a bounded stream send that moved part of its buffer when its
+                           // bound ran out reports -ETIMEDOUT and nothing sent
 };
 
 struct BrokenInfo {

@@ -267,6 +267,14 @@ void RunChildExitHook();
 // one run by Participants::RunHere it closes nothing.
 void CloseInheritedDescriptors();
 
+// A new userfaultfd for the calling process, with userfaultfd(2)'s flags,
+// which handles the kernel's faults as well as user space's; -1 with errno
+// where none can be made. The system call needs CAP_SYS_PTRACE (or
+// vm.unprivileged_userfaultfd), which a case run under a uid of its own (as
+// root) has given up: its case process opened /dev/userfaultfd while still
+// root, and the case's processes make theirs through that descriptor.
+int NewCaseUserfaultfd(int flags);
+
 // Shared anonymous memory for participants to publish results to each other
 // or to the case process; made before fork, unmapped on destruction
 // (move-only).

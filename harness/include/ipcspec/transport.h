@@ -109,6 +109,21 @@ struct Capabilities {
 // write) delivers these bytes instead of the message.
 inline constexpr std::byte kSentBufferPoison{0xdb};
 
+// While one lives, a plugin's send() on this thread is given the caller's
+// buffer itself rather than the harness's copy of it, whose memcpy would be
+// the buffer's first reader: for a buffer whose first reader is watched
+// (properties/support/touch_trap.h). The checks the copy makes possible (a
+// send() that writes its input, one that reads it after returning) are off
+// for those sends.
+class SendBufferPassedThrough {
+ public:
+  SendBufferPassedThrough();
+  ~SendBufferPassedThrough();
+  SendBufferPassedThrough(const SendBufferPassedThrough&) = delete;
+  SendBufferPassedThrough& operator=(const SendBufferPassedThrough&) = delete;
+  static bool Now();  // whether one lives on this thread
+};
+
 // One end of an open channel. Destroying it is close().
 class End {
  public:
