@@ -1,5 +1,6 @@
 #include "tests/support/broken_calls.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -52,6 +53,7 @@ constexpr Bug kCallBugs[] = {
     Bug::kWriterEndCuts,
     Bug::kNoEnd,
     Bug::kTimeoutHidesPart,
+    Bug::kFdPerSendSwallowed,
 };
 
 constexpr bool IsCallBug(Bug bug) {
@@ -127,6 +129,9 @@ class CallBugEnd : public End {
   // The bug's send, when it applies to this one: true with its result in rc.
   bool SendWrongly(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
     switch (bug_) {
+      case Bug::kFdPerSendSwallowed:
+        (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the bug: never closed, -1 ignored
+        return false;
       case Bug::kLongBoundInvalid:
         if (timeout_ms < 1000) return false;
         *sent = 0;

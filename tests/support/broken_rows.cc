@@ -112,6 +112,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_long_bound_invalid", "posix_mq", Bug::kLongBoundInvalid, "G-TIMEOUT"},
     {"broken_length_byte_escape", "posix_mq", Bug::kLengthByteEscape, "G-BOUNDARY"},
     {"broken_partial_timeout_hides_count", "pipe", Bug::kTimeoutHidesPart, "G-TIMEOUT-PARTIAL"},
+    {"broken_fd_per_send_swallowed", "unix_dgram", Bug::kFdPerSendSwallowed, "G-VOLUME"},
 };
 
 }  // namespace

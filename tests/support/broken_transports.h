@@ -152,6 +152,8 @@ enum class Bug {
                            // a writer that dies inside the copy leaves the reader blocked
   kTimeoutHidesPart,       // a bounded stream send that moved part of its buffer when its
                            // bound ran out reports -ETIMEDOUT and nothing sent
+  kFdPerSendSwallowed,     // every send opens a descriptor it never closes, and goes on when
+                           // the process has none left (its EMFILE swallowed)
 };
 
 struct BrokenInfo {
