@@ -3,7 +3,7 @@
 // end of stream (peer-close) or, without it, nothing.
 //
 // The writer sends a sequence (up to 256 messages past the reader's pause)
-// and publishes how many sends completed. It dies at one of three moments:
+// and publishes how many sends completed. It dies at one of four moments:
 //   - the reader pauses after some messages, so the writer is killed with
 //     data in flight, usually blocked in a send on a full channel;
 //   - the reader is blocked in a receive when the writer dies, which must
@@ -68,7 +68,7 @@ constexpr size_t kReaderFailed = 4;
 // the transport's first read of its bytes (kTouched too).
 constexpr size_t kTrapDone = 5, kTouched = 6;
 constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2, kWriterPid = 3, kInSend = 4;
-// When the writer dies (the three moments above).
+// When the writer dies (the four moments above).
 enum When : uint64_t {
   kReaderPaused = 0,
   kReaderBlocked = 1,
