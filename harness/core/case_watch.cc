@@ -241,6 +241,22 @@ Supervision Supervise(pid_t pid, const CasePlan& plan, const SandboxOptions& opt
 }
 
 // The objects the case left that this process can see, removed.
+// The nodes a case with a uid of its own (a root run) made in the shared
+// temporary directories since `start` and left there, which are removed.
+std::vector<std::string> FindLeftNodes(const CasePlan& plan, const CaseFacts& facts,
+                                       absl::Time start) {
+  std::vector<std::string> leaks;
+  if (!facts.own_uid) return leaks;
+  for (const std::string& dir : SharedTempDirs()) {
+    for (const std::string& path : NodesOwnedBy(dir, facts.uid, absl::ToTimeT(start) - 1)) {
+      if (path == plan.scratch) continue;
+      leaks.push_back(absl::StrCat("file-system node ", path, " (outside the scratch directory)"));
+      if (!RemoveTree(path)) ::unlink(path.c_str());
+    }
+  }
+  return leaks;
+}
+
 std::vector<std::string> FindLeftObjects(const CasePlan& plan, const CaseFacts& facts) {
   const internal::Lasting& lasting = internal::LastingIsolation();
   Ownership own;
@@ -366,6 +382,7 @@ CaseResult WatchCase(const SandboxOptions& options, CasePlan& plan, pid_t pid, a
   // chance to remove is removed, but it is not the case's fault.
   std::vector<std::string> left = ClearScratch(plan);
   for (std::string& l : FindLeftObjects(plan, facts)) left.push_back(std::move(l));
+  for (std::string& l : FindLeftNodes(plan, facts, start)) left.push_back(std::move(l));
   if (!cut_short) {
     for (std::string& l : left) leaks.push_back(std::move(l));
   }

@@ -118,6 +118,43 @@ bool RemoveTree(const std::string& path) {
   return ::access(path.c_str(), F_OK) != 0;
 }
 
+const std::vector<std::string>& SharedTempDirs() {
+  static const auto* dirs = new std::vector<std::string>{"/tmp", "/var/tmp"};
+  return *dirs;
+}
+
+std::vector<std::string> NodesOwnedBy(const std::string& dir, uid_t uid, time_t since) {
+  std::vector<std::string> out;
+  for (const std::string& n : ListDir(dir)) {
+    const std::string path = absl::StrCat(dir, "/", n);
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && st.st_uid == uid && st.st_ctim.tv_sec >= since) {
+      out.push_back(path);
+    }
+  }
+  return out;
+}
+
+namespace {
+void CollectOpenToOthers(const std::string& path, int depth,
+                         std::vector<std::pair<std::string, unsigned>>* out) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return;
+  const unsigned mode = st.st_mode & 07777;
+  // A socket is reached by writing it; a directory is changed by writing it.
+  const unsigned others = S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode) ? 0022 : 0066;
+  if ((mode & others) != 0) out->emplace_back(path, mode);
+  if (!S_ISDIR(st.st_mode) || (mode & 0001) == 0 || depth == 0) return;
+  for (const std::string& n : ListDir(path)) CollectOpenToOthers(path + "/" + n, depth - 1, out);
+}
+}  // namespace
+
+std::vector<std::pair<std::string, unsigned>> NodesOpenToOthers(const std::string& path) {
+  std::vector<std::pair<std::string, unsigned>> out;
+  CollectOpenToOthers(path, 4, &out);
+  return out;
+}
+
 std::vector<pid_t> ChildrenOfSelf() {
   std::vector<pid_t> out;
   std::vector<std::string> tasks = ListDir("/proc/self/task");

@@ -2,10 +2,8 @@
 // run several processes against one channel.
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -74,12 +72,6 @@ void CloseInheritedDescriptors() {
     from = static_cast<unsigned>(k) + 1;
   }
   ::close_range(from, ~0U, 0);
-}
-
-int NewCaseUserfaultfd(int flags) {
-  const int fd = static_cast<int>(::syscall(SYS_userfaultfd, flags));
-  if (fd >= 0 || errno != EPERM || internal::UserfaultfdDevice() < 0) return fd;
-  return ::ioctl(internal::UserfaultfdDevice(), USERFAULTFD_IOC_NEW, flags);
 }
 
 Participants::Participants(Deadline deadline)

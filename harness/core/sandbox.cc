@@ -5,15 +5,18 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -240,6 +243,12 @@ bool PrepareCase(const SandboxOptions& options, bool ahead, CasePlan* plan, Case
 }
 
 }  // namespace internal
+
+int NewCaseUserfaultfd(int flags) {
+  const int fd = static_cast<int>(::syscall(SYS_userfaultfd, flags));
+  if (fd >= 0 || errno != EPERM || internal::g_userfaultfd_device < 0) return fd;
+  return ::ioctl(internal::g_userfaultfd_device, USERFAULTFD_IOC_NEW, flags);
+}
 
 namespace {
 

@@ -246,6 +246,15 @@ std::string Exposed(const CaseEnv& env, const IpcSnapshot& before) {
       exposed.push_back(absl::StrFormat("%s (mode %04o)", o.Describe(), *mode));
     }
   }
+  // A root run's case has a uid of its own: what that uid owns in /tmp is
+  // the case's, made outside its scratch directory (which only it can reach).
+  for (const std::string& dir : env.own_uid ? SharedTempDirs() : std::vector<std::string>()) {
+    for (const std::string& path : NodesOwnedBy(dir, env.uid)) {
+      for (const auto& [node, mode] : NodesOpenToOthers(path)) {
+        exposed.push_back(absl::StrFormat("%s (mode %04o)", node, mode));
+      }
+    }
+  }
   if (exposed.empty()) return "";
   return absl::StrCat("while the channel exists, ", absl::StrJoin(exposed, ", "),
                       " can be read or written by other users, who could read its messages or "

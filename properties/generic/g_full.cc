@@ -12,7 +12,12 @@
 // nothing.
 //
 // The oracle for each capability class:
-//   every class         a refused send (-EAGAIN at timeout 0, -ETIMEDOUT at
+//   every class         a send of one time unit into the full channel
+//                       sleeps until -ETIMEDOUT (a thread that never
+//                       slept in it and was on a CPU a quarter of it
+//                       spun: a readiness that ignores the peer's full
+//                       queue)
+//                       a refused send (-EAGAIN at timeout 0, -ETIMEDOUT at
 //                       a bound) reports nothing sent and moved nothing: the
 //                       same message is sent again after it (and the
 //                       caller's buffer is unchanged: the plugin adapter
@@ -120,10 +125,26 @@ std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlag
       flags.Raise(kDone);
       return kept;
     }
+    const long slept = ThreadSleeps();
+    const absl::Duration cpu = ThreadCpuTime();
+    const absl::Time start = absl::Now();
     rc = err.empty() ? Attempt(end, c, seq, at, unit_ms, flags, &err) : rc;
+    const absl::Duration took = absl::Now() - start;
+    // Never asleep and on a CPU a quarter of the time or more: a spin (which
+    // a loaded machine preempts for the rest). A sleep that it preempted
+    // throughout shows no voluntary switch either, but next to no CPU time.
     if (err.empty() && rc != 0 && rc != -ETIMEDOUT) {
       err = absl::StrFormat("a send of %d ms into the full channel gave %s, not -ETIMEDOUT",
                             unit_ms, Errno(rc));
+    } else if (const absl::Duration on_cpu = ThreadCpuTime() - cpu;
+               err.empty() && rc == -ETIMEDOUT && ThreadSleeps() == slept &&
+               took >= absl::Milliseconds(unit_ms) / 2 && on_cpu * 4 >= took) {
+      err = absl::StrFormat(
+          "a send of %d ms into the full channel timed out after %s without ever sleeping, %s "
+          "of it on a CPU: a bounded wait sleeps (one that spins takes the CPU from the reader "
+          "it waits for)",
+          unit_ms, absl::FormatDuration(absl::Trunc(took, absl::Microseconds(100))),
+          absl::FormatDuration(absl::Trunc(on_cpu, absl::Microseconds(100))));
     }
   } else if (err.empty() && rc != 0) {
     err = absl::StrFormat("filling the channel without blocking: %s after %d messages", Errno(rc),

@@ -28,7 +28,6 @@
 //   reliability,        change nothing otherwise: no data moves
 //   framing, capacity,
 //   duplex
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,14 +77,6 @@ std::string OnTime(std::string_view what, absl::Duration bound, absl::Duration l
   return "";
 }
 
-// Voluntary context switches of this thread so far: a call that slept in
-// the kernel made at least one; a call preempted on a busy machine, none.
-long Sleeps() {
-  struct rusage ru = {};
-  ::getrusage(RUSAGE_THREAD, &ru);
-  return ru.ru_nvcsw;
-}
-
 // The CPU time of this process (its every thread: a transport may wait in
 // one of its own).
 absl::Duration CpuTime() {
@@ -122,11 +113,11 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
   std::string e;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const absl::Duration cpu = CpuTime();
-    const long sleeps = Sleeps();
+    const long sleeps = ThreadSleeps();
     const absl::Time start = absl::Now();
     const int rc = call();
     const absl::Duration took = absl::Now() - start;
-    const std::string busy = Spun(what, rc, took, CpuTime() - cpu, Sleeps() - sleeps);
+    const std::string busy = Spun(what, rc, took, CpuTime() - cpu, ThreadSleeps() - sleeps);
     if (!busy.empty()) return busy;
     e = OnTime(what, bound, late_slack, rc, took, owed_timeout);
     if (e.empty() || took <= bound + late_slack) return e;
@@ -141,11 +132,11 @@ std::string NeverWaits(std::string_view what, absl::Duration unit,
                        const std::function<int()>& call) {
   std::string e;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    const long before = Sleeps();
+    const long before = ThreadSleeps();
     const absl::Time start = absl::Now();
     const int rc = call();
     const absl::Duration took = absl::Now() - start;
-    const long slept = Sleeps() - before;
+    const long slept = ThreadSleeps() - before;
     if (slept == 0 || took < unit) return "";
     e = absl::StrFormat(
         "%s with timeout 0 gave %s after %s, asleep in the kernel (%d voluntary context "

@@ -147,18 +147,18 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
   return tally.Failure("the receive");
 }
 
+std::string SendMessageOf(End& end, const Capabilities& c, int r, int deliver_ms) {
+  if (c.model != ModelClass::kCounter) return SendAll(end, MessageOf(c, r), c.framing, deliver_ms);
+  uint64_t v = 1;
+  size_t n = 0;
+  const int rc = end.Send(std::as_bytes(std::span(&v, 1)), &n, deliver_ms);
+  return rc == 0 ? "" : absl::StrCat("adding 1: ", Errno(rc));
+}
+
 std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int deliver_ms) {
   for (int r = 0; r < kRounds; ++r) {
     if (!x.AwaitSleeper(r)) return absl::StrFormat("round %d: the reader never began", r + 1);
-    std::string err;
-    if (c.model == ModelClass::kCounter) {
-      uint64_t v = 1;
-      size_t n = 0;
-      const int rc = end.Send(std::as_bytes(std::span(&v, 1)), &n, deliver_ms);
-      if (rc != 0) err = absl::StrCat("adding 1: ", Errno(rc));
-    } else {
-      err = SendAll(end, MessageOf(c, r), c.framing, deliver_ms);
-    }
+    const std::string err = SendMessageOf(end, c, r, deliver_ms);
     x.Woke(r);
     if (!err.empty() || !x.Again(r)) return err;
   }

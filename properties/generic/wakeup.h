@@ -130,6 +130,8 @@ class Tally {
 // `before_round`, if given, runs before each round's call.
 std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
                               const std::function<void()>& before_round = nullptr);
+// Round r's message, sent whole (a counter: an add of 1); "" or the failure.
+std::string SendMessageOf(End& end, const Capabilities& c, int r, int deliver_ms);
 // The writer, kByMessage: sends each round's message once the reader sleeps.
 std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int deliver_ms);
 // kRoomForTwo: the size of each send, so that two fit in a drained channel

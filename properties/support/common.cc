@@ -4,6 +4,7 @@
 #include <linux/futex.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -438,6 +439,18 @@ rc::Gen<uint64_t> AtomicSize(const Capabilities& c) {
       {3, rc::gen::inRange<uint64_t>(low, std::min<uint64_t>(limit, 256) + 1)},
       {1, rc::gen::inRange<uint64_t>(low, limit + 1)},
   });
+}
+
+long ThreadSleeps() {
+  struct rusage ru = {};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw;
+}
+
+absl::Duration ThreadCpuTime() {
+  timespec ts = {};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
 }
 
 Applicability Needs(bool ok, std::string_view capability) {

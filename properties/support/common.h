@@ -250,6 +250,13 @@ Applicability Needs(bool ok, std::string_view capability);
 
 std::string Errno(int rc);  // "-EPIPE" style, or "END"
 
+// Voluntary context switches of the calling thread so far: a call that
+// slept in the kernel made at least one; a call preempted on a busy machine,
+// none.
+long ThreadSleeps();
+// The CPU time of the calling thread so far.
+absl::Duration ThreadCpuTime();
+
 // CLOCK_MONOTONIC in nanoseconds, comparable between the processes of a
 // case (for properties about time).
 int64_t MonotonicNs();

@@ -10,11 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
 #include <system_error>
 #include <utility>
 
+#include "ipcspec/proc.h"
 #include "ipcspec/sandbox.h"
 
 namespace ipcspec::props {
@@ -37,14 +36,7 @@ FileDescriptor OpenUffd() {
 // space: /proc's syscall file says -1 (no system call) for a thread that
 // faulted outside one, and the call's number for a thread whose kernel
 // copy touched the page. A file that cannot be read says no.
-bool TouchedInUserSpace(uint32_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%u/syscall", tid);
-  FileDescriptor fd(::open(path, O_RDONLY | O_CLOEXEC));
-  char buf[32] = {};
-  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf - 1) : -1;
-  return n >= 3 && std::strncmp(buf, "-1 ", 3) == 0;
-}
+bool TouchedInUserSpace(uint32_t tid) { return CurrentSyscall(static_cast<pid_t>(tid)) == -1; }
 
 }  // namespace
 

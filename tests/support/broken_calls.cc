@@ -4,10 +4,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -54,6 +58,7 @@ constexpr Bug kCallBugs[] = {
     Bug::kNoEnd,
     Bug::kTimeoutHidesPart,
     Bug::kFdPerSendSwallowed,
+    Bug::kSendSpinsWhenFull,
 };
 
 constexpr bool IsCallBug(Bug bug) {
@@ -158,6 +163,18 @@ class CallBugEnd : public End {
         if (!v) return false;
         const uint64_t low = static_cast<uint32_t>(*v);  // the bug
         *rc = inner_->Send(std::as_bytes(std::span(&low, 1)), sent, timeout_ms);
+        return true;
+      }
+      case Bug::kSendSpinsWhenFull: {
+        // The bug: readiness that ignores the peer's full queue, so the
+        // wait for room is a loop of attempts that never sleeps.
+        const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+        while ((*rc = inner_->Send(buf, sent, 0)) == -EAGAIN && timeout_ms != 0) {
+          if (deadline.Passed()) {
+            *rc = -ETIMEDOUT;
+            break;
+          }
+        }
         return true;
       }
       case Bug::kLateWakeup:
@@ -383,7 +400,64 @@ class CallBugEnd : public End {
   bool end_seen_ = false;          // kEndLeaksFd: END has been reported once
 };
 
+// Bug::kBellAfterCheck.
+class BellAfterCheckEnd : public End {
+ public:
+  BellAfterCheckEnd(std::unique_ptr<End> inner, Role role, uint64_t tag)
+      : inner_(std::move(inner)), role_(role) {
+    bell_.sun_family = AF_UNIX;
+    // Abstract: a NUL, then the name.
+    const int n = std::snprintf(bell_.sun_path + 1, sizeof bell_.sun_path - 1,
+                                "ipcspec-bell-%016llx", static_cast<unsigned long long>(tag));
+    bell_len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+  }
+  ~BellAfterCheckEnd() override {
+    inner_.reset();
+    if (role_ == Role::kWriter) Knock();  // END is news too
+  }
+
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    const int rc = inner_->Send(buf, sent, timeout_ms);
+    if (*sent > 0 || buf.empty()) Knock();
+    return rc;
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+    for (;;) {
+      const int rc = inner_->Recv(buf, received, 0);
+      if (rc != -EAGAIN || timeout_ms == 0) return rc;
+      if (deadline.RemainingMs() == 0) return -ETIMEDOUT;
+      // The bug: the bell is set up only now that the channel was found
+      // empty; a knock before the bind is lost.
+      FileDescriptor bell(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      if (!bell || ::bind(bell.get(), reinterpret_cast<const sockaddr*>(&bell_), bell_len_) != 0) {
+        return -errno;
+      }
+      (void)PollOne(bell.get(), POLLIN, deadline);
+    }
+  }
+
+ private:
+  // Tells a sleeping reader; nobody bound: nobody sleeps (ECONNREFUSED).
+  void Knock() {
+    if (!knocker_) knocker_ = FileDescriptor(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    const char k = 'k';
+    (void)::sendto(knocker_.get(), &k, 1, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&bell_),
+                   bell_len_);
+  }
+
+  std::unique_ptr<End> inner_;
+  Role role_;
+  sockaddr_un bell_ = {};
+  socklen_t bell_len_ = 0;
+  FileDescriptor knocker_;
+};
+
 }  // namespace
+
+std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag) {
+  return std::make_unique<BellAfterCheckEnd>(std::move(inner), role, tag);
+}
 
 std::unique_ptr<End> WrapCallBug(std::unique_ptr<End>& inner, Role role, Bug bug) {
   if (!IsCallBug(bug)) return nullptr;

@@ -22,6 +22,13 @@ namespace ipcspec::testing {
 // it was.
 std::unique_ptr<End> WrapCallBug(std::unique_ptr<End>& inner, Role role, Bug bug);
 
+// Bug::kBellAfterCheck: `inner` (taken) in an end whose blocking receive
+// checks the channel, then binds the socket that writers knock on after each
+// send (the abstract name "ipcspec-bell-<tag>", `tag` the channel's) and
+// sleeps in poll(2) on it: a send between the check and the bind knocks on
+// nothing, and the receive sleeps out its bound.
+std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag);
+
 }  // namespace ipcspec::testing
 
 #endif  // IPCSPEC_TESTS_SUPPORT_BROKEN_CALLS_H_

@@ -113,6 +113,14 @@ constexpr BrokenRow kBroken[] = {
     {"broken_length_byte_escape", "posix_mq", Bug::kLengthByteEscape, "G-BOUNDARY"},
     {"broken_partial_timeout_hides_count", "pipe", Bug::kTimeoutHidesPart, "G-TIMEOUT-PARTIAL"},
     {"broken_fd_per_send_swallowed", "unix_dgram", Bug::kFdPerSendSwallowed, "G-VOLUME"},
+    // G-WAKEUP sends only to a receive asleep, whose bell is bound by then.
+    {"broken_bell_after_check", "pipe", Bug::kBellAfterCheck, "G-WAKEUP-RACE"},
+    {"broken_ticket_not_atomic", "posix_mq", Bug::kTicketNotAtomic, "G-CONTENTION"},
+    // No declared capacity: only a fill until refused reaches the edge.
+    {"broken_send_spins_when_full", "unix_dgram", Bug::kSendSpinsWhenFull, "G-FULL"},
+    // As root, where each case has a uid of its own.
+    {"broken_lock_file_left", "posix_mq", Bug::kLockFileLeft, "G-CLEANUP"},
+    {"broken_lock_file_open", "posix_mq", Bug::kLockFileOpen, "G-CLEANUP"},
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_format.h"
@@ -92,6 +93,10 @@ class BrokenEnd : public End {
       if (ReaderIn().load() != 0) ChecksumUnderTheLock(buf);
     }
     if (bug_ == Bug::kCopiesUnderTheLock && asleep_writers_ != nullptr) CopyUnderTheLock(buf);
+    if (bug_ == Bug::kTicketNotAtomic && asleep_writers_ != nullptr && TicketTakenTwice()) {
+      *sent = buf.size();  // dropped as a duplicate where it is received
+      return 0;
+    }
     const uint64_t n = sends_++;
     int rc = 0;
     if (SendAfterMany(n, buf, sent, &rc)) return rc;
@@ -140,6 +145,17 @@ class BrokenEnd : public End {
     std::memcpy(reinterpret_cast<std::byte*>(asleep_writers_) + 2048, buf.data(),
                 std::min<size_t>(buf.size(), 2048));
     GiveBackIfMine();
+  }
+  // kTicketNotAtomic: the channel's ticket counter at +64 of its page, and
+  // at +1024 the last ticket (+1) delivered in each of 256 slots.
+  bool TicketTakenTwice() {
+    auto* page = reinterpret_cast<std::byte*>(asleep_writers_);
+    auto& next = *reinterpret_cast<std::atomic<uint32_t>*>(page + 64);
+    auto* seen = reinterpret_cast<std::atomic<uint32_t>*>(page + 1024);
+    const uint32_t ticket = next.load();
+    ::sched_yield();         // stands for the check for room
+    next.store(ticket + 1);  // the bug: not a fetch_add
+    return seen[ticket % 256].exchange(ticket + 1) == ticket + 1;
   }
   int SendUnderTheLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
     TakeTheLock();
@@ -389,7 +405,8 @@ class BrokenChannel : public Channel {
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe ||
-        bug == Bug::kLockDiesWithHolder || bug == Bug::kCopiesUnderTheLock) {
+        bug == Bug::kLockDiesWithHolder || bug == Bug::kCopiesUnderTheLock ||
+        bug == Bug::kTicketNotAtomic) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
@@ -398,6 +415,14 @@ class BrokenChannel : public Channel {
         // kLockDiesWithHolder: the checksum at +4 (a 64-bit word), whether
         // the reader is in a receive at +6 (zero in a fresh page).
       }
+    }
+    if (bug == Bug::kLockFileLeft || bug == Bug::kLockFileOpen) {
+      // Outside the scratch directory it was given: the bug of the one, and
+      // the setting of the other.
+      lock_file_ = absl::StrFormat("/tmp/ipcspec-lock-%016x", bell_tag_);
+      const int fd = ::open(lock_file_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+                            bug == Bug::kLockFileOpen ? 0644 : 0600);
+      if (fd >= 0) ::close(fd);
     }
     if (bug == Bug::kThreadPerChannel) {
       // The bug: nothing tells it to stop, nothing joins it.
@@ -431,6 +456,7 @@ class BrokenChannel : public Channel {
     // and its close never takes it away.
     if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
     if (std::unique_ptr<End> call_bug = WrapCallBug(*e, role, bug_)) return call_bug;
+    if (bug_ == Bug::kBellAfterCheck) return WrapBellAfterCheck(*e, role, bell_tag_);
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
   }
   void Detach() override { inner_->Detach(); }
@@ -438,6 +464,7 @@ class BrokenChannel : public Channel {
     if (asleep_writers_ != nullptr) ::munmap(asleep_writers_, 4096);
     asleep_writers_ = nullptr;
     if (bug_ == Bug::kStaticAfterDestroy) g_destroyed_once = true;
+    if (bug_ == Bug::kLockFileOpen) ::unlink(lock_file_.c_str());
     if (bug_ == Bug::kLeakDescriptor) (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (bug_ == Bug::kLeakMapping) {
       (void)::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -468,7 +495,9 @@ class BrokenChannel : public Channel {
 
   std::unique_ptr<Channel> inner_;
   Bug bug_;
-  bool opened_here_ = false;                    // an end was opened in this process
+  bool opened_here_ = false;  // an end was opened in this process
+  uint64_t bell_tag_ = std::random_device()() * 0x100000000ULL + std::random_device()();
+  std::string lock_file_;                       // kLockFileLeft, kLockFileOpen
   std::atomic<int>* asleep_writers_ = nullptr;  // kWakeFirstSleepers, kWakeOneWriter: writers
                                                 // asleep in a receive or a send
 };

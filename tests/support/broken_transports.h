@@ -154,6 +154,20 @@ enum class Bug {
                            // bound ran out reports -ETIMEDOUT and nothing sent
   kFdPerSendSwallowed,     // every send opens a descriptor it never closes, and goes on when
                            // the process has none left (its EMFILE swallowed)
+  kTicketNotAtomic,        // each send takes a ticket from the channel's counter by reading it,
+                           // yielding (a check for room), then writing it back one higher, and
+                           // the receiving side drops a ticket it has seen: two sends that take
+                           // one ticket lose the second
+  kSendSpinsWhenFull,      // a bounded send into a full channel tries again and again without
+                           // sleeping until its bound has passed (a POLLOUT that ignores the
+                           // peer's full queue)
+  kLockFileLeft,           // create() makes a lock file in /tmp (mode 0600, a random name),
+                           // which destroy() never removes
+  kLockFileOpen,           // create() makes a lock file in /tmp with mode 0644 (removed by
+                           // destroy()): other users can read it while the channel exists
+  kBellAfterCheck,         // a blocking receive checks the channel, then binds the socket that
+                           // each send knocks on and sleeps on it: a send between the check
+                           // and the bind knocks on nothing (broken_calls.h)
 };
 
 struct BrokenInfo {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ipcspec {
@@ -41,6 +42,20 @@ std::vector<std::string> ListDir(const std::string& dir);
 uid_t OwnerOf(const std::string& path);  // (uid_t)-1 when it cannot stat
 // Removes a directory tree; returns false if anything stayed.
 bool RemoveTree(const std::string& path);
+
+// The temporary directories every user shares, where a transport may make
+// nodes outside its scratch directory: /tmp and /var/tmp.
+const std::vector<std::string>& SharedTempDirs();
+// The nodes directly in `dir` owned by `uid` whose status changed at or
+// after `since` (seconds since the epoch), as paths. A root run gives each
+// case a uid of its own, so those of a case's uid are that case's.
+std::vector<std::string> NodesOwnedBy(const std::string& dir, uid_t uid, time_t since = 0);
+// `path` and what lies under it that users other than its owner can use
+// (read or write a file or FIFO, connect to a socket, add or remove a
+// directory's entries), each with its permission bits. A directory's
+// entries count where others may pass through it (its x bit for others);
+// symbolic links are not followed.
+std::vector<std::pair<std::string, unsigned>> NodesOpenToOthers(const std::string& path);
 
 // Children of this process (all threads), from /proc/self/task/*/children.
 std::vector<pid_t> ChildrenOfSelf();

@@ -1,0 +1,358 @@
+// G-WAKEUP-RACE: a message sent while a receive is on its way to sleep, after
+// it found the channel empty and before it sleeps, still wakes it.
+//
+// G-WAKEUP sends only once the receive is asleep, so its wake-up is armed.
+// The classic lost wake-up is one step earlier: the receive checks, finds
+// nothing, and only then arms what wakes it (adds an inotify watch, binds
+// the socket a writer knocks on, publishes that it waits). A send in that
+// window finds nobody to wake, and the receive sleeps out its bound with the
+// message in the channel. The window is microseconds wide, so a send at a
+// random moment almost never lands in it.
+//
+// This property puts the send there. The reader's thread runs under a call
+// gate (support/call_gate.h), which holds it at the entry of its system call
+// number i in the receive; while it is held, the writer sends the message
+// whole. Then the call goes on, as after a preemption just before it. The
+// steps walk i = 0, 1, 2, ...: every gap between two system calls of the
+// receive, up to the one it sleeps in. The walk ends at the first i the
+// receive never reaches (it returned, or slept in an earlier call, which the
+// writer then wakes as G-WAKEUP does).
+//
+// The message is owed at once: the receive must return it within the
+// once-allowance of G-WAKEUP (a quarter of its bound at least) after the
+// send. Late at some i, the round is tried twice more there and two late
+// tries of three fail. A lossy transport may lose the message (the round
+// then does not count). A gap that user space alone spans (a shared index
+// read, then a futex word read) has no system call to hold, and is not
+// reached.
+//
+// The oracle for each capability class (G-WAKEUP's for a blocked receive):
+//   every class   the message sent in the gap arrives within the
+//                 once-allowance (a counter: the read sums the add)
+//   lossy         a message lost is not counted; one that comes only
+//                 after the receive gave up at its bound is late
+//   byte stream   the message may come in parts: the rest is owed at once
+//   realtime      no: a POLLED transport's allowance is --hang-grace more
+//   peer-close, capacity, duplex   change nothing: one message a round, the
+//                 writer's end speaks, END is G-WAKEUP's
+//
+// It needs seccomp user notification with WAIT_KILLABLE_RECV (Linux 5.19):
+// without it the property does not apply.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "ipcspec/proc.h"
+#include "properties/generic/generic_property.h"
+#include "properties/generic/wakeup.h"
+#include "properties/support/call_gate.h"
+#include "properties/support/common.h"
+
+namespace ipcspec::props::wakeup {
+namespace {
+
+constexpr int kCalls = 16;  // the system calls of one receive walked
+constexpr int kTries = 3;   // at a call with a late round: two late decide
+constexpr int kMaxRounds = kCalls * kTries;
+
+// What the reader, the reader's gate and the writer share. Round r's flags:
+// 3r the reader is held at its call, 3r+1 the writer sent (at
+// Counter(kEventNs)), 3r+2 the reader judged the round (Counter(kStop) != 0:
+// no more rounds).
+class Race {
+ public:
+  Race(const Exchange& x, const Deadline& deadline)
+      : x_(x), flags_(3 * kMaxRounds), deadline_(deadline) {}
+
+  void PublishReader() { flags_.Counter(kReaderTid).store(static_cast<uint64_t>(::gettid())); }
+  void PublishWriter() { flags_.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid())); }
+
+  // The gate's thread, the reader held at call `nr` of round r: tells the
+  // writer, then waits until its send is done, or it sleeps in the send
+  // (waiting, perhaps, for this receive), or the deliver bound passes.
+  void Hold(int r, long nr, int deliver_ms) {
+    flags_.Counter(kHeldNr).store(static_cast<uint64_t>(nr));
+    flags_.Counter(kHolding).store(1);
+    flags_.Raise(3 * r);
+    AwaitFlagOrSleep(3 * r + 1, kWriterPid, Deadline::After(absl::Milliseconds(deliver_ms)), [&] {
+      return flags_.Counter(kSending).load() == static_cast<uint64_t>(r + 1);
+    });
+    flags_.Counter(kHolding).store(0);
+  }
+  // The writer, round r: until the reader is held, or sleeps in its receive
+  // with no hold to come, or half the bound passes (a receive that spins).
+  void AwaitHoldOrSleep(int r) {
+    AwaitFlagOrSleep(3 * r, kReaderTid, Deadline::After(absl::Milliseconds(x_.bound_ms() / 2)),
+                     [&] { return flags_.Counter(kHolding).load() == 0; });
+    flags_.Counter(kSending).store(static_cast<uint64_t>(r + 1));
+  }
+  void Sent(int r) {
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
+    flags_.Raise(3 * r + 1);
+  }
+  // The reader: when the writer's send of round r was done, or -1.
+  int64_t SentAt(int r) const {
+    if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
+    return static_cast<int64_t>(flags_.Counter(kEventNs).load());
+  }
+  void Judge(int r, bool stop) {
+    flags_.Counter(kStop).store(stop ? 1 : 0);
+    flags_.Raise(3 * r + 2);
+  }
+  bool Stopped(int r) const {
+    return !flags_.WaitFor(3 * r + 2, deadline_) || flags_.Counter(kStop).load() != 0;
+  }
+
+ private:
+  static constexpr size_t kReaderTid = 0, kWriterPid = 1, kEventNs = 2, kHolding = 3, kSending = 4,
+                          kStop = 5, kHeldNr = 6;
+
+  // Until flag i, or the process whose id is Counter(who) asleep in a
+  // system call while `may_count` holds, seen twice in a row (/proc has no notification for a
+  // sleep: the looks back off from 50 us to 5 ms, and the flag's futex ends each at once).
+  void AwaitFlagOrSleep(size_t i, size_t who, const Deadline& d,
+                        const std::function<bool()>& may_count) const {
+    int64_t backoff_us = 50;
+    bool asleep_before = false;
+    while (!d.Passed()) {
+      if (flags_.WaitFor(i, Deadline::After(absl::Microseconds(backoff_us)), false)) return;
+      const auto pid = static_cast<pid_t>(flags_.Counter(who).load());
+      const bool asleep =
+          pid > 0 && may_count() && ProcessState(pid) == 'S' && CurrentSyscall(pid) >= 0;
+      if (asleep && asleep_before) return;
+      asleep_before = asleep;
+      backoff_us = std::min<int64_t>(2 * backoff_us, 5000);
+    }
+  }
+
+  const Exchange& x_;
+  SharedFlags flags_;
+  Deadline deadline_;
+};
+
+// One round of the reader: what came of it.
+struct Round {
+  std::string err;         // a failure that needs no majority
+  bool held = false;       // the receive reached the call to hold
+  bool lost = false;       // the message never came (a lossy transport may)
+  int64_t late_us = 0;     // from the send to the receive's return
+  bool timed_out = false;  // the receive gave up; the next one got the message
+  CallGate::Calls calls;
+};
+
+class Reader {
+ public:
+  Reader(End& end, const Capabilities& c, const Exchange& x, Race& race, CallGate& gate,
+         int deliver_ms)
+      : end_(end),
+        c_(c),
+        x_(x),
+        race_(race),
+        gate_(gate),
+        deliver_ms_(deliver_ms),
+        buf_(std::max<uint64_t>(RecvBufferSize(c), 8)) {}
+
+  // Round r, the receive held before its call `index`.
+  Round Play(int r, int index) {
+    const Sent want = MessageOf(c_, r);
+    Round out;
+    gate_.Arm(index, [this, r](long nr) { race_.Hold(r, nr, deliver_ms_); });
+    size_t got = 0;
+    int rc = Receive(want, x_.bound_ms(), &got);
+    const int64_t returned = MonotonicNs();
+    out.calls = gate_.Disarm();
+    out.held = out.calls.held;
+    const int64_t sent = race_.SentAt(r);
+    if (sent < 0) {
+      out.err = absl::StrFormat("round %d: the writer never sent", r + 1);
+      return out;
+    }
+    out.late_us = std::max<int64_t>(returned - sent, 0) / 1000;
+    if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+      // Not taken within the bound: lost, or there all along.
+      out.timed_out = true;
+      rc = Receive(want, deliver_ms_, &got);
+      if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+        out.lost = !c_.reliable;
+        if (c_.reliable) {
+          out.err = absl::StrFormat("round %d: %s, sent while the receive was held, never came",
+                                    r + 1, Name(want));
+        }
+        return out;
+      }
+    }
+    if (rc != 0) {
+      out.err = absl::StrFormat("round %d: the receive gave %s where %s was due", r + 1, Errno(rc),
+                                Name(want));
+    } else if (!Matches(want, got)) {
+      out.err =
+          absl::StrFormat("round %d: received %d bytes that are not %s", r + 1, got, Name(want));
+    }
+    return out;
+  }
+
+ private:
+  // One message, whole: a byte stream may hand it over in parts.
+  int Receive(const Sent& want, int timeout_ms, size_t* got) {
+    size_t n = 0;
+    int rc = end_.Recv(buf_, &n, timeout_ms);
+    *got = rc == 0 ? n : 0;
+    if (c_.framing != Framing::kStream || c_.model == ModelClass::kCounter) return rc;
+    while (rc == 0 && *got < want.size) {
+      rc = end_.Recv(std::span(buf_).subspan(*got, want.size - *got), &n, deliver_ms_);
+      *got += rc == 0 ? n : 0;
+    }
+    return rc;
+  }
+  bool Matches(const Sent& want, size_t got) const {
+    if (c_.model != ModelClass::kCounter) return IsPayload(std::span(buf_).first(got), want);
+    uint64_t v = 0;
+    std::memcpy(&v, buf_.data(), std::min<size_t>(got, sizeof v));
+    return got == 8 && v != 0;
+  }
+
+  End& end_;
+  const Capabilities& c_;
+  const Exchange& x_;
+  Race& race_;
+  CallGate& gate_;
+  int deliver_ms_;
+  std::vector<std::byte> buf_;
+};
+
+std::string CallList(const CallGate::Calls& calls) {
+  std::vector<std::string> names;
+  for (long nr : calls.numbers) names.push_back(SyscallName(nr));
+  if (calls.count > static_cast<int>(calls.numbers.size())) names.push_back("...");
+  return absl::StrJoin(names, ", ");
+}
+
+// The failure of two late tries at call `index`, in words.
+std::string LateFailure(const Exchange& x, int index, const std::vector<Round>& late, int tries) {
+  const Round& first = late.front();
+  const auto i = static_cast<size_t>(index);
+  const long nr = i < first.calls.numbers.size() ? first.calls.numbers[i] : -2;
+  return absl::StrFormat(
+      "the receive was held at the entry of its system call %d (%s) while the writer sent a "
+      "message whole; the receive returned it %.1f ms after the send%s (allowed: %.1f ms; its "
+      "bound: %d ms), late in %d of %d tries: %s. The receive's system calls: %s",
+      index + 1, SyscallName(nr), first.late_us / 1e3,
+      first.timed_out ? ", after it had given up at its bound" : "", x.once_allowed_us() / 1e3,
+      x.bound_ms(), late.size(), tries,
+      // Before its first call nothing of the receive has run: the message
+      // was there before it looked.
+      index == 0 ? "it does not take a message that is there before it looks"
+                 : "a wake-up lost between the receive's check and its sleep",
+      CallList(first.calls));
+}
+
+// The reader: a round per step, each held at the step's call; "" or the
+// failure.
+std::string WalkTheGaps(End& end, const Capabilities& c, const Exchange& x, Race& race,
+                        const std::vector<int>& indices, int deliver_ms) {
+  race.PublishReader();
+  std::unique_ptr<CallGate> gate = CallGate::Install();
+  if (gate == nullptr) {
+    race.Judge(0, true);
+    return "the reader could not install its call gate (seccomp user notification)";
+  }
+  Reader reader(end, c, x, race, *gate, deliver_ms);
+  int r = 0;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    std::vector<Round> late;
+    int on_time = 0, tries = 0;
+    for (;;) {
+      Round round = reader.Play(r, indices[k]);
+      ++tries;
+      const bool counted = round.err.empty() && round.held && !round.lost;
+      if (counted && (round.timed_out || round.late_us > x.once_allowed_us())) {
+        late.push_back(round);
+      } else if (counted) {
+        ++on_time;
+      }
+      const bool failed = !round.err.empty() || late.size() >= 2;
+      const bool walk_ends = round.err.empty() && !round.held;
+      // Again here after a late try, until two agree.
+      const bool again = counted && !late.empty() && late.size() < 2 && on_time < 2;
+      const bool more = again || k + 1 < indices.size();
+      race.Judge(r++, failed || walk_ends || !more);
+      if (!round.err.empty()) return round.err;
+      if (late.size() >= 2) return LateFailure(x, indices[k], late, tries);
+      if (walk_ends) return "";
+      if (!again) break;
+    }
+  }
+  return "";
+}
+
+// The writer: a message per round, sent while the reader is held.
+std::string SendInTheGaps(End& end, const Capabilities& c, Race& race, int deliver_ms) {
+  race.PublishWriter();
+  for (int r = 0; r < kMaxRounds; ++r) {
+    race.AwaitHoldOrSleep(r);
+    const std::string err = SendMessageOf(end, c, r, deliver_ms);
+    race.Sent(r);
+    if (!err.empty()) return absl::StrFormat("round %d: %s", r + 1, err);
+    if (race.Stopped(r)) return "";
+  }
+  return "";
+}
+
+class WakeupRaceProperty final : public GenericProperty {
+  Applicability AppliesToCaps(const Capabilities&) const override {
+    if (CallGate::Available()) return Applicability::Yes();
+    return Applicability::No(
+        "this host cannot hold a system call at its entry (seccomp user notification "
+        "with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19)");
+  }
+  // Every gap is walked in one example.
+  bool OneScenario() const override { return true; }
+  // The calls 0..kCalls-1 in order; a failure shrinks to the call it fails at.
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
+    std::vector<Step> all;
+    for (int i = 0; i < kCalls; ++i) all.push_back(Step::Param(0, static_cast<uint64_t>(i)));
+    return rc::Gen<std::vector<Step>>([all](const rc::Random&, int) {
+      return rc::shrinkable::shrinkRecur(all, &rc::shrink::removeChunks<std::vector<Step>>);
+    });
+  }
+  std::string DescribeStep(const Step& s) const override {
+    if (s.op != Op::kParam) return GenericProperty::DescribeStep(s);
+    return absl::StrFormat(
+        "the writer sends while the reader's receive is held at the entry of its system call %d",
+        s.size + 1);
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const Capabilities& c = t.caps();
+    std::vector<int> indices;
+    for (const Step& st : s.steps) {
+      if (st.op != Op::kParam || st.size >= kCalls) {
+        return Verdict::Broken(absl::StrFormat("not a step of %s: %s", id(), DescribeStep(st)));
+      }
+      indices.push_back(static_cast<int>(st.size));
+    }
+    if (indices.empty()) return Verdict::Pass();
+    if (indices.size() > kCalls) {
+      return Verdict::Broken(
+          absl::StrFormat("%s takes %d steps at most, not %d", id(), kCalls, indices.size()));
+    }
+    const Exchange x(env, c.realtime);
+    Race race(x, Deadline::After(env.deadline - absl::Now()));
+    const int deliver = Waits::For(env).deliver_ms;
+    // The reader first: the last actor runs in the case process, which
+    // must not carry the gate.
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   return WalkTheGaps(*end, c, x, race, indices, deliver);
+                 }};
+    Actor writer{"writer", Role::kWriter,
+                 [&](std::unique_ptr<End>& end) { return SendInTheGaps(*end, c, race, deliver); }};
+    return RunActors(t, env, {reader, writer});
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(WakeupRaceProperty, "G-WAKEUP-RACE", {.examples = 1});
+
+}  // namespace
+}  // namespace ipcspec::props::wakeup

@@ -1,0 +1,103 @@
+// CallGate: the gated thread's call number i is held at its entry while the
+// hold's callback runs, and then runs as if nothing had happened: what the
+// callback did before it is what the call sees, and a signal sent meanwhile
+// does not make a call fail that could not fail with EINTR.
+#include "properties/support/call_gate.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "ipcspec/util.h"
+
+namespace ipcspec::props {
+namespace {
+
+class CallGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!CallGate::Available()) {
+      GTEST_SKIP() << "no seccomp user notification with WAIT_KILLABLE_RECV here";
+    }
+  }
+  // Runs `fn` on a thread of its own, which carries the gate for the rest of
+  // its life (a filter cannot be removed): the test's thread stays ungated.
+  template <typename Fn>
+  static void OnAGatedThread(Fn fn) {
+    std::thread t([&] {
+      std::unique_ptr<CallGate> gate = CallGate::Install();
+      ASSERT_NE(gate, nullptr);
+      fn(*gate);
+    });
+    t.join();
+  }
+};
+
+TEST_F(CallGateTest, TheHeldCallIsTheOneAtTheIndexAndEveryCallIsCounted) {
+  OnAGatedThread([](CallGate& gate) {
+    std::atomic<long> held_nr{-1};
+    gate.Arm(1, [&](long nr) { held_nr.store(nr); });
+    (void)::syscall(SYS_getppid);
+    (void)::syscall(SYS_getpid);
+    (void)::syscall(SYS_getuid);
+    const CallGate::Calls calls = gate.Disarm();
+    EXPECT_TRUE(calls.held);
+    EXPECT_EQ(held_nr.load(), SYS_getpid);
+    ASSERT_EQ(calls.count, 3);
+    EXPECT_EQ(calls.numbers, (std::vector<long>{SYS_getppid, SYS_getpid, SYS_getuid}));
+  });
+}
+
+TEST_F(CallGateTest, ACallBeyondTheLastOneMadeIsNeverHeld) {
+  OnAGatedThread([](CallGate& gate) {
+    gate.Arm(5, [](long) { ADD_FAILURE() << "held"; });
+    (void)::syscall(SYS_getpid);
+    EXPECT_FALSE(gate.Disarm().held);
+    // Disarmed: nothing is held any more.
+    (void)::syscall(SYS_getpid);
+  });
+}
+
+TEST_F(CallGateTest, TheHeldCallRunsAfterTheHoldAndSeesWhatItDid) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  FileDescriptor r(p[0]), w(p[1]);
+  OnAGatedThread([&](CallGate& gate) {
+    // The read is held at its entry: the byte written meanwhile is there
+    // when it runs, so it does not block.
+    gate.Arm(0, [&](long) { ASSERT_EQ(::write(w.get(), "x", 1), 1); });
+    char c = 0;
+    EXPECT_EQ(::read(r.get(), &c, 1), 1);
+    EXPECT_EQ(c, 'x');
+    EXPECT_TRUE(gate.Disarm().held);
+  });
+}
+
+std::atomic<int> g_handled{0};
+
+TEST_F(CallGateTest, ASignalSentDuringTheHoldWaitsForTheCallAndDoesNotFailIt) {
+  struct sigaction sa = {}, old = {};
+  sa.sa_handler = [](int) { g_handled.fetch_add(1); };  // no SA_RESTART
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  FileDescriptor fd(::dup(STDERR_FILENO));
+  ASSERT_TRUE(fd);
+  OnAGatedThread([&](CallGate& gate) {
+    const pid_t tid = static_cast<pid_t>(::gettid());
+    gate.Arm(0, [&](long) {
+      ASSERT_EQ(::syscall(SYS_tgkill, ::getpid(), tid, SIGUSR1), 0);
+      EXPECT_EQ(g_handled.load(), 0);  // pending while the call is held
+    });
+    // close(2) cannot fail with EINTR here: the signal comes after it.
+    EXPECT_EQ(::close(fd.release()), 0);
+    EXPECT_TRUE(gate.Disarm().held);
+    EXPECT_EQ(g_handled.load(), 1);
+  });
+  ::sigaction(SIGUSR1, &old, nullptr);
+}
+
+}  // namespace
+}  // namespace ipcspec::props
