@@ -251,7 +251,7 @@ std::vector<std::string> FindLeftNodes(const CasePlan& plan, const CaseFacts& fa
     for (const std::string& path : NodesOwnedBy(dir, facts.uid, absl::ToTimeT(start) - 1)) {
       if (path == plan.scratch) continue;
       leaks.push_back(absl::StrCat("file-system node ", path, " (outside the scratch directory)"));
-      if (!RemoveTree(path)) ::unlink(path.c_str());
+      RemoveTree(path);  // a lone node too
     }
   }
   return leaks;

@@ -71,11 +71,10 @@ class Race {
   void PublishReader() { flags_.Counter(kReaderTid).store(static_cast<uint64_t>(::gettid())); }
   void PublishWriter() { flags_.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid())); }
 
-  // The gate's thread, the reader held at call `nr` of round r: tells the
+  // The gate's thread, the reader held at its call in round r: tells the
   // writer, then waits until its send is done, or it sleeps in the send
   // (waiting, perhaps, for this receive), or the deliver bound passes.
-  void Hold(int r, long nr, int deliver_ms) {
-    flags_.Counter(kHeldNr).store(static_cast<uint64_t>(nr));
+  void Hold(int r, int deliver_ms) {
     flags_.Counter(kHolding).store(1);
     flags_.Raise(3 * r);
     AwaitFlagOrSleep(3 * r + 1, kWriterPid, Deadline::After(absl::Milliseconds(deliver_ms)), [&] {
@@ -109,7 +108,7 @@ class Race {
 
  private:
   static constexpr size_t kReaderTid = 0, kWriterPid = 1, kEventNs = 2, kHolding = 3, kSending = 4,
-                          kStop = 5, kHeldNr = 6;
+                          kStop = 5;
 
   // Until flag i, or the process whose id is Counter(who) asleep in a
   // system call while `may_count` holds, seen twice in a row (/proc has no notification for a
@@ -160,7 +159,7 @@ class Reader {
   Round Play(int r, int index) {
     const Sent want = MessageOf(c_, r);
     Round out;
-    gate_.Arm(index, [this, r](long nr) { race_.Hold(r, nr, deliver_ms_); });
+    gate_.Arm(index, [this, r](long) { race_.Hold(r, deliver_ms_); });
     size_t got = 0;
     int rc = Receive(want, x_.bound_ms(), &got);
     const int64_t returned = MonotonicNs();
