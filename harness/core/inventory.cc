@@ -267,6 +267,24 @@ ProcessHoldings TakeProcessHoldings() {
   return h;
 }
 
+uint64_t PrivateAnonymousBytes() {
+  uint64_t bytes = 0;
+  // "start-end perms offset dev inode [path]": private ("...p"), inode 0
+  // and no path.
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() != 5 || f[1].size() < 4 || f[1][3] != 'p' || f[4] != "0") continue;
+    std::vector<absl::string_view> range = absl::StrSplit(f[0], '-');
+    uint64_t lo = 0, hi = 0;
+    if (range.size() == 2 && absl::SimpleHexAtoi(range[0], &lo) &&
+        absl::SimpleHexAtoi(range[1], &hi) && hi > lo) {
+      bytes += hi - lo;
+    }
+  }
+  return bytes;
+}
+
 std::vector<std::string> NewHoldings(const ProcessHoldings& before, const ProcessHoldings& after) {
   std::vector<std::string> out;
   std::set_difference(after.entries.begin(), after.entries.end(), before.entries.begin(),

@@ -43,6 +43,23 @@ long Futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const struct times
   return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, ts, nullptr, 0);
 }
 
+// The wait status of a child that has exited or is exiting, which is left
+// waitable (a zombie).
+int WaitUnreaped(pid_t pid) {
+  siginfo_t info = {};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0) {
+    if (errno != EINTR) return 0;
+  }
+  switch (info.si_code) {
+    case CLD_EXITED:
+      return W_EXITCODE(info.si_status, 0);
+    case CLD_DUMPED:
+      return info.si_status | WCOREFLAG;
+    default:  // CLD_KILLED
+      return info.si_status;
+  }
+}
+
 int g_report_fd = -1;  // in a participant: its report pipe
 ChildExitHook g_exit_hook = nullptr;
 
@@ -87,6 +104,7 @@ Participants::~Participants() {
       ::kill(c.pid, SIGKILL);
       ::waitpid(c.pid, nullptr, 0);
     }
+    if (c.zombie) ::waitpid(c.pid, nullptr, 0);
   }
 }
 
@@ -156,7 +174,7 @@ void Participants::Kill(std::string_view name, int sig) {
   }
 }
 
-Verdict Participants::Collect(Child& c) {
+Verdict Participants::Collect(Child& c, bool reap) {
   if (c.verdict) return *c.verdict;
   // The report arrives, or end of file when the participant dies.
   int ready = PollOne(c.report.get(), POLLIN, deadline_);
@@ -173,7 +191,12 @@ Verdict Participants::Collect(Child& c) {
   std::string payload;
   int rr = ReadFrame(c.report.get(), &payload);
   int status = 0;
-  ::waitpid(c.pid, &status, 0);
+  if (reap) {
+    ::waitpid(c.pid, &status, 0);
+  } else {
+    status = WaitUnreaped(c.pid);
+    c.zombie = true;
+  }
   board_->Release(c.slot);
   Verdict v;
   WireReader in(payload);
@@ -261,6 +284,13 @@ Verdict Participants::CauseOf(Verdict v, const Child& from,
 Verdict Participants::JoinOne(std::string_view name) {
   for (Child& c : children_) {
     if (c.name == name) return Collect(c);
+  }
+  return Verdict::Broken(absl::StrFormat("no participant named %s", name));
+}
+
+Verdict Participants::JoinOneUnreaped(std::string_view name) {
+  for (Child& c : children_) {
+    if (c.name == name) return Collect(c, /*reap=*/false);
   }
   return Verdict::Broken(absl::StrFormat("no participant named %s", name));
 }

@@ -113,24 +113,35 @@ std::string DescribeKernelWait(pid_t pid) {
 
 namespace {
 
-// Waits until `pid` sleeps in a system call that `in` accepts.
-bool WaitUntilSleepingIn(pid_t pid, const std::function<bool(long)>& in, const Deadline& deadline) {
-  FileDescriptor pidfd(PidfdOpen(pid));
+// Waits until `pid` sleeps in a system call that `in` accepts, `watch.looks`
+// looks in a row, or `watch.event` comes.
+Asleep WaitUntilSleepingIn(pid_t pid, const std::function<bool(long)>& in, const Deadline& deadline,
+                           const AsleepWatch& watch) {
+  FileDescriptor pidfd(watch.event ? -1 : PidfdOpen(pid));
   int wait_us = 50;
+  int seen = 0;
   for (;;) {
     const char state = ProcessState(pid);
     // Gone: a thread has no pidfd to say so (pidfd_open takes processes).
-    if (state == 0) return false;
-    if (state == 'S') {
+    if (state == 0) return Asleep::kGone;
+    bool asleep = false;
+    if (state == 'S' && (!watch.counts || watch.counts())) {
       const long nr = CurrentSyscall(pid);
       // Again after the syscall file: it may describe a call that returned.
-      if (in(nr) && ProcessState(pid) == 'S') return true;
+      asleep = in(nr) && ProcessState(pid) == 'S';
     }
-    if (deadline.Passed()) return false;
+    seen = asleep ? seen + 1 : 0;
+    if (seen >= std::max(watch.looks, 1)) return Asleep::kYes;
+    if (deadline.Passed()) return Asleep::kDeadline;
     const int left = deadline.RemainingMs();
-    struct timespec ts = {0, std::min<long>(wait_us, left < 0 ? 5000L : left * 1000L) * 1000L};
-    struct pollfd p = {pidfd.get(), POLLIN, 0};
-    if (::ppoll(&p, pidfd ? 1 : 0, &ts, nullptr) > 0) return false;  // it exited
+    const int64_t us = std::min<int64_t>(wait_us, left < 0 ? 5000 : int64_t{left} * 1000);
+    if (watch.event) {
+      if (watch.event(us)) return Asleep::kEvent;
+    } else {
+      struct timespec ts = {0, static_cast<long>(us) * 1000L};
+      struct pollfd p = {pidfd.get(), POLLIN, 0};
+      if (::ppoll(&p, pidfd ? 1 : 0, &ts, nullptr) > 0) return Asleep::kGone;  // it exited
+    }
     wait_us = std::min(wait_us * 2, 5000);
   }
 }
@@ -138,15 +149,21 @@ bool WaitUntilSleepingIn(pid_t pid, const std::function<bool(long)>& in, const D
 }  // namespace
 
 bool WaitUntilBlockedIn(pid_t pid, std::initializer_list<long> syscalls, const Deadline& deadline) {
-  return WaitUntilSleepingIn(
-      pid,
-      [&](long nr) { return std::find(syscalls.begin(), syscalls.end(), nr) != syscalls.end(); },
-      deadline);
+  return WaitUntilSleepingIn(pid,
+                             [&](long nr) {
+                               return std::find(syscalls.begin(), syscalls.end(), nr) !=
+                                      syscalls.end();
+                             },
+                             deadline, {}) == Asleep::kYes;
 }
 
 bool WaitUntilAsleep(pid_t pid, const Deadline& deadline) {
+  return WaitUntilAsleep(pid, deadline, {}) == Asleep::kYes;
+}
+
+Asleep WaitUntilAsleep(pid_t pid, const Deadline& deadline, const AsleepWatch& watch) {
   return WaitUntilSleepingIn(
-      pid, [](long nr) { return nr >= 0; }, deadline);
+      pid, [](long nr) { return nr >= 0; }, deadline, watch);
 }
 
 }  // namespace ipcspec

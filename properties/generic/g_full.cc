@@ -24,8 +24,11 @@
 //                       checks every send, refused or not); and it keeps
 //                       nothing: 16 more refusals in a row leave the writer
 //                       holding no more descriptors, shared mappings,
-//                       threads or timers than 8 more (an error path that
-//                       forgets what it made for the message)
+//                       threads or timers than 8 more, and neither its heap
+//                       nor its private mappings grow with them (8
+//                       allocations or pages in all, 4 in the last 8): an
+//                       error path that forgets what it made for the
+//                       message
 //   reliable            every message taken arrives whole, in order, once;
 //                       a stream: exactly the bytes taken, in order
 //   lossy               a subsequence (unordered: a sub-multiset); nothing
@@ -94,17 +97,54 @@ int Attempt(End& end, const Capabilities& c, const Endless& seq, Cursor& at, int
 
 // The writer: fills the channel until it refuses, once more with a bound,
 // then kAfter more messages while the reader drains.
+// What the writer's process has that a refused send might keep: memory on
+// its heap, and private memory mapped outside it.
+struct Memory {
+  int64_t heap = HeapAllocations();
+  uint64_t mapped = PrivateAnonymousBytes();
+};
+
+// "" unless memory grew with the refusals between `from` and `mid` and
+// again between `mid` and `to` (growth in the first half alone is a buffer
+// made once, on first use).
+std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to) {
+  constexpr int64_t kPage = 4096;
+  const auto n = static_cast<int64_t>(kRefusals);
+  const int64_t mapped = static_cast<int64_t>(to.mapped) - static_cast<int64_t>(from.mapped);
+  const int64_t mapped_late = static_cast<int64_t>(to.mapped) - static_cast<int64_t>(mid.mapped);
+  if (mapped >= n / 2 * kPage && mapped_late >= n / 4 * kPage) {
+    return absl::StrFormat(
+        "%d sends refused with -EAGAIN in a row left the writer with %d KiB more private memory "
+        "mapped (mmap, outside its heap), %d KiB in the last %d: a mapping made for each message "
+        "(a staging buffer, say) that the refusal never unmaps",
+        kRefusals, mapped / 1024, mapped_late / 1024, kRefusals / 2);
+  }
+  const int64_t heap = to.heap - from.heap, heap_late = to.heap - mid.heap;
+  if (heap >= n / 2 && heap_late >= n / 4) {
+    return absl::StrFormat(
+        "%d sends refused with -EAGAIN in a row left the writer holding about %d %s more on its "
+        "heap, %d in the last %d: memory taken for each message that the refusal never frees",
+        kRefusals, heap, HeapUnit(), heap_late, kRefusals / 2);
+  }
+  return "";
+}
+
 // The channel full: kRefusals sends that do not block, each refused, must
-// leave the process holding no more than half as many new things ("" or
-// what they kept). A send that goes in after all ends the count.
+// leave the process holding no more than half as many new things, and no
+// memory that grows with them ("" or what they kept). A send that goes in
+// after all ends the count.
 std::string RefusalsKeepNothing(End& end, const Capabilities& c, const Endless& seq, Cursor& at,
                                 SharedFlags& flags, std::string* err) {
   const ProcessHoldings before = TakeProcessHoldings();
+  const Memory from;
+  Memory mid;
   for (uint64_t k = 0; k < kRefusals; ++k) {
+    if (k == kRefusals / 2) mid = Memory();
     if (Attempt(end, c, seq, at, 0, flags, err) != -EAGAIN || !err->empty()) return "";
   }
+  const Memory to;
   const std::vector<std::string> kept = NewHoldings(before, TakeProcessHoldings());
-  if (kept.size() < kRefusals / 2) return "";
+  if (kept.size() < kRefusals / 2) return MemoryKept(from, mid, to);
   return absl::StrFormat(
       "%d sends refused with -EAGAIN in a row left the writer holding %d more: %s", kRefusals,
       kept.size(), absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));

@@ -47,14 +47,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/generic/endless.h"
+#include "properties/generic/kill_in_send.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
-#include "properties/support/touch_trap.h"
 
 namespace ipcspec::props {
 namespace {
@@ -64,10 +63,7 @@ constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2, kAllSent = 3;
 // The reader failed before the kill (a torn or lost message): its verdict
 // stands, and the wait for its pause ends.
 constexpr size_t kReaderFailed = 4;
-// kWriterTouching: the send of the trapped message is over, or stopped at
-// the transport's first read of its bytes (kTouched too).
-constexpr size_t kTrapDone = 5, kTouched = 6;
-constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2, kWriterPid = 3, kInSend = 4;
+constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2;
 // When the writer dies (the four moments above).
 enum When : uint64_t {
   kReaderPaused = 0,
@@ -110,7 +106,8 @@ class PeerCrashProperty final : public NamedProperty {
   // `trap_at`: the message whose bytes are trapped (kWriterTouching), or
   // none past `stop_at`.
   static std::string Write(End& end, const Capabilities& c, const Endless& seq, uint64_t stop_at,
-                           uint64_t trap_at, SharedFlags& flags, const Deadline& deadline);
+                           uint64_t trap_at, SharedFlags& flags, KillInSend& kill,
+                           const Deadline& deadline);
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
                           uint64_t when, const Waits& waits, SharedFlags& flags,
                           const Deadline& deadline);
@@ -125,13 +122,6 @@ class PeerCrashProperty final : public NamedProperty {
   static std::string AfterKill(End& end, const Capabilities& c, Endless& seq, const Waits& waits,
                                std::vector<std::byte>& buf, uint64_t sent, uint64_t sent_bytes,
                                bool ended = false);
-  // In the case process: the kill at a moment the writer runs inside a
-  // send, or at its last chance.
-  static Verdict KillWhileItSends(ActorControl& control, const SharedFlags& flags);
-  // In the case process (kWriterTouching): waits until the writer's send
-  // of the trapped message is over, or stopped at its transport's first
-  // read of the bytes (true).
-  static bool StoppedAtTheTouch(const SharedFlags& flags, const Deadline& deadline);
 
   const Param<uint64_t> before_{this, 0, "the writer is killed after the reader got %s messages",
                                 0};
@@ -151,13 +141,14 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
   Endless seq(c, sizes);
   const Waits waits = Waits::For(env);
   SharedFlags flags;
+  KillInSend kill;
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(500));
   Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
                  // Enough in flight to fill a pipe or a queue, so the kill
                  // usually finds the writer blocked in a send; bounded, so an
                  // unbounded channel (a file, signals) costs little.
                  return Write(*end, c, seq, waiting ? before : before + kInFlight,
-                              when == kWriterTouching ? before : UINT64_MAX, flags, deadline);
+                              when == kWriterTouching ? before : UINT64_MAX, flags, kill, deadline);
                }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                  std::string e = Read(*end, c, seq, before, when, waits, flags, deadline);
@@ -171,7 +162,7 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
     // Stopped inside its transport's copy of a message, perhaps holding
     // what the reader needs to get the messages before it (a lock): killed
     // there at once.
-    if (when == kWriterTouching && StoppedAtTheTouch(flags, deadline)) {
+    if (when == kWriterTouching && kill.StoppedAtTheTouch(deadline)) {
       Verdict v = control.Kill("writer");
       flags.Raise(kKilled);
       return v;
@@ -199,31 +190,18 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
     }
     // kWriterTouching here: no trap, or its transport never read the
     // message's bytes itself.
-    Verdict v = when == kWriterRunning || when == kWriterTouching ? KillWhileItSends(control, flags)
-                                                                  : control.Kill("writer");
+    Verdict v = when == kWriterRunning || when == kWriterTouching
+                    ? kill.KillWhileItRuns(control, "writer")
+                    : control.Kill("writer");
     flags.Raise(kKilled);
     return v;
   });
 }
 
-Verdict PeerCrashProperty::KillWhileItSends(ActorControl& control, const SharedFlags& flags) {
-  const ProcessStateProbe writer(static_cast<pid_t>(flags.Counter(kWriterPid).load()));
-  // A short spin (the writer is between sends, or asleep in one on a full
-  // channel); then the kill lands wherever the writer is.
-  for (int tries = 0; tries < 5000 && writer.ok() && !flags.IsRaised(kAllSent); ++tries) {
-    if (flags.Counter(kInSend).load() != 0 && writer.Now() == 'R') break;
-  }
-  return control.Kill("writer");
-}
-
-bool PeerCrashProperty::StoppedAtTheTouch(const SharedFlags& flags, const Deadline& deadline) {
-  return TouchTrap::Available() && flags.WaitFor(kTrapDone, deadline) && flags.IsRaised(kTouched);
-}
-
 std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endless& seq,
                                      uint64_t stop_at, uint64_t trap_at, SharedFlags& flags,
-                                     const Deadline& deadline) {
-  flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
+                                     KillInSend& kill, const Deadline& deadline) {
+  kill.Publish();
   for (uint64_t i = 0; i < stop_at; ++i) {
     const Sent m = seq.Nth(i);
     std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
@@ -232,34 +210,12 @@ std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endl
       data.assign(8, std::byte{0});
       std::memcpy(data.data(), &v, 8);
     }
-    // Its first send's bytes, trapped: a read of them by the transport's
-    // code stops this process there until the kill.
-    std::unique_ptr<TouchTrap> trap;
-    if (i == trap_at)
-      trap = TouchTrap::Arm(data, [&flags] {
-        flags.Raise(kTouched);
-        flags.Raise(kTrapDone);
-      });
-    for (size_t done = 0; done < data.size() || (data.empty() && done == 0);) {
-      size_t n = 0;
-      flags.Counter(kInSend).store(1, std::memory_order_relaxed);
-      std::optional<SendBufferPassedThrough> direct;
-      if (trap) direct.emplace();  // a plugin's send() reads the trapped bytes, not a copy
-      const int rc =
-          end.Send((trap ? trap->bytes() : std::span<const std::byte>(data)).subspan(done), &n,
-                   std::max(deadline.RemainingMs(), 1));
-      flags.Counter(kInSend).store(0, std::memory_order_relaxed);
-      if (i == trap_at && done == 0) {
-        trap.reset();  // read by the kernel only, or not at all
-        flags.Raise(kTrapDone);
-      }
-      if (rc != 0) return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
-      done += n;
-      flags.Counter(kSentBytes).fetch_add(n);
-      if (data.empty()) break;
-    }
+    const int rc = kill.Send(end, data, i == trap_at, std::max(deadline.RemainingMs(), 1),
+                             [&flags](size_t n) { flags.Counter(kSentBytes).fetch_add(n); });
+    if (rc != 0) return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
     flags.Counter(kSent).store(i + 1);
   }
+  kill.Done();
   flags.Raise(kAllSent);
   // The reader waits in a receive; this writer dies here.
   flags.WaitFor(kKilled, deadline);

@@ -8,7 +8,8 @@
 // as a short default gives up first). A call with timeout 0 never waits:
 // before its bounded receives the reader receives with timeout 0, and
 // before its bounded sends the writer sends with timeout 0; neither may
-// sleep in the kernel for a time unit or more. A bounded wait sleeps: one
+// sleep in the kernel for an eighth of a time unit or more (1 ms at least),
+// three times running. A bounded wait sleeps: one
 // of 20 ms or more that never sleeps, or spends most of it on a CPU, fails.
 //
 // Bounds are multiples of the case's time unit (--time-unit), so a loaded
@@ -31,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "absl/strings/str_cat.h"
@@ -126,10 +128,14 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
 }
 
 // A call with timeout 0, which never waits: "" unless it slept in the
-// kernel and took a time unit or more, three times in a row (a sleep of
-// microseconds, such as a lock handed between threads, is no wait).
+// kernel and took an eighth of a time unit or more (1 ms at least), three
+// times in a row. A sleep of microseconds, such as a lock handed between
+// threads, is no wait; nobody else uses the channel meanwhile, so a longer
+// one is the call's own: a poll tick, say, so that a caller polling in a
+// loop does not spin. A call preempted on a busy machine does not sleep.
 std::string NeverWaits(std::string_view what, absl::Duration unit,
                        const std::function<int()>& call) {
+  const absl::Duration waited = std::max(unit / 8, absl::Milliseconds(1));
   std::string e;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const long before = ThreadSleeps();
@@ -137,7 +143,7 @@ std::string NeverWaits(std::string_view what, absl::Duration unit,
     const int rc = call();
     const absl::Duration took = absl::Now() - start;
     const long slept = ThreadSleeps() - before;
-    if (slept == 0 || took < unit) return "";
+    if (slept == 0 || took < waited) return "";
     e = absl::StrFormat(
         "%s with timeout 0 gave %s after %s, asleep in the kernel (%d voluntary context "
         "switches): timeout 0 never blocks",

@@ -111,21 +111,24 @@ class Race {
                           kStop = 5;
 
   // Until flag i, or the process whose id is Counter(who) asleep in a
-  // system call while `may_count` holds, seen twice in a row (/proc has no notification for a
-  // sleep: the looks back off from 50 us to 5 ms, and the flag's futex ends each at once).
+  // system call while `may_count` holds, seen in two looks in a row (a
+  // sleep that lasts; ipcspec/proc.h). The flag's futex ends each wait
+  // between looks at once. Until the flag alone while that id is unknown.
   void AwaitFlagOrSleep(size_t i, size_t who, const Deadline& d,
                         const std::function<bool()>& may_count) const {
-    int64_t backoff_us = 50;
-    bool asleep_before = false;
-    while (!d.Passed()) {
-      if (flags_.WaitFor(i, Deadline::After(absl::Microseconds(backoff_us)), false)) return;
-      const auto pid = static_cast<pid_t>(flags_.Counter(who).load());
-      const bool asleep =
-          pid > 0 && may_count() && ProcessState(pid) == 'S' && CurrentSyscall(pid) >= 0;
-      if (asleep && asleep_before) return;
-      asleep_before = asleep;
-      backoff_us = std::min<int64_t>(2 * backoff_us, 5000);
+    const auto pid = static_cast<pid_t>(flags_.Counter(who).load());
+    if (pid <= 0) {
+      (void)flags_.WaitFor(i, d, false);
+      return;
     }
+    const AsleepWatch watch{.event =
+                                [&](int64_t us) {
+                                  return flags_.WaitFor(i, Deadline::After(absl::Microseconds(us)),
+                                                        false);
+                                },
+                            .counts = may_count,
+                            .looks = 2};
+    (void)WaitUntilAsleep(pid, d, watch);
   }
 
   const Exchange& x_;

@@ -518,7 +518,7 @@ Verdict RunPart(Channel& ch, Role role, ProcessBarrier& opened, const Deadline& 
 
 Verdict ActorControl::Kill(std::string_view name) {
   ps_.Kill(name, SIGKILL);
-  Verdict v = ps_.JoinOne(name);
+  Verdict v = ps_.JoinOneUnreaped(name);
   finished_.Arrive();
   return v;
 }

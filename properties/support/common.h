@@ -200,7 +200,10 @@ class ActorControl {
  public:
   ActorControl(Participants& ps, ProcessBarrier& finished) : ps_(ps), finished_(finished) {}
   // SIGKILLs an actor and waits for its death; the others no longer wait
-  // for it. Its death is not a failure.
+  // for it. Its death is not a failure. It stays a zombie, not reaped,
+  // while the case runs (Participants::JoinOneUnreaped): its peers must
+  // learn of its death from the kernel (closed descriptors, a pidfd, the
+  // process's state), not from its pid's disappearance.
   Verdict Kill(std::string_view name);
 
  private:

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -59,7 +61,13 @@ constexpr Bug kCallBugs[] = {
     Bug::kTimeoutHidesPart,
     Bug::kFdPerSendSwallowed,
     Bug::kSendSpinsWhenFull,
+    Bug::kMapPerRefusal,
+    Bug::kHeapPerRefusal,
 };
+
+// kMapPerRefusal, kHeapPerRefusal: the staging buffer a refused send forgot
+// last (kept, so that the heap's is not a leak to LeakSanitizer only).
+void* volatile g_kept_staging = nullptr;
 
 constexpr bool IsCallBug(Bug bug) {
   return std::find(std::begin(kCallBugs), std::end(kCallBugs), bug) != std::end(kCallBugs);
@@ -251,9 +259,36 @@ class CallBugEnd : public End {
         // The bug: the refusal's path forgets what the send made for it.
         if (*rc == -EAGAIN) (void)::eventfd(0, EFD_CLOEXEC);
         return true;
+      case Bug::kMapPerRefusal:
+      case Bug::kHeapPerRefusal:
+        return SendThroughStaging(buf, sent, timeout_ms, rc);
       default:
         return false;
     }
+  }
+
+  // kMapPerRefusal, kHeapPerRefusal: the message is copied into a staging
+  // buffer of its own (mapped, or taken from the heap), which only a send
+  // that goes in gives back.
+  bool SendThroughStaging(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    const size_t size = std::max<size_t>(buf.size(), 1);
+    void* staging = bug_ == Bug::kMapPerRefusal ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                                                : std::malloc(size);
+    if (staging == MAP_FAILED || staging == nullptr) return false;
+    if (!buf.empty()) std::memcpy(staging, buf.data(), buf.size());
+    *rc = inner_->Send(std::span(static_cast<const std::byte*>(staging), buf.size()), sent,
+                       timeout_ms);
+    if (*rc == -EAGAIN || *rc == -ETIMEDOUT) {
+      g_kept_staging = staging;  // the bug: the refusal returns without giving it back
+      return true;
+    }
+    if (bug_ == Bug::kMapPerRefusal) {
+      ::munmap(staging, size);
+    } else {
+      std::free(staging);
+    }
+    return true;
   }
 
   // kBoundPerPartialWrite: a call moves at most what its staging buffer
@@ -303,8 +338,8 @@ class CallBugEnd : public End {
         return true;
       case Bug::kZeroWaits:
         if (timeout_ms != 0) return false;
-        // The bug: a shortest wait, so that a caller polling in a loop does not spin.
-        *rc = inner_->Recv(buf, received, 50);
+        // The bug: one poll tick, so that a caller polling in a loop does not spin.
+        *rc = inner_->Recv(buf, received, 2);
         if (*rc == -ETIMEDOUT) *rc = -EAGAIN;
         return true;
       case Bug::kEarlyTimeout:
@@ -453,7 +488,63 @@ class BellAfterCheckEnd : public End {
   FileDescriptor knocker_;
 };
 
+// Bug::kZombieIsAlive. Its words in the channel's shared page: writers
+// opened, writers closed, the pid of the last writer to open.
+class PidWatchEnd : public End {
+ public:
+  PidWatchEnd(std::unique_ptr<End> inner, Role role, std::atomic<int>* words)
+      : inner_(std::move(inner)), role_(role), words_(words) {
+    if (role == Role::kWriter) {
+      words_[2].store(::getpid());
+      words_[0].fetch_add(1);
+    }
+  }
+  ~PidWatchEnd() override {
+    inner_.reset();
+    if (role_ == Role::kWriter) words_[1].fetch_add(1);
+  }
+
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    return inner_->Send(buf, sent, timeout_ms);
+  }
+  // The inner queue has no end of stream: a receive looks for one between
+  // slices of its wait, as transports that watch their writers' pids do.
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    if (role_ != Role::kReader) return inner_->Recv(buf, received, timeout_ms);
+    constexpr int kSliceMs = 2;
+    const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+    for (;;) {
+      // Before the look: what came before the writers went is taken first.
+      const bool gone = WritersGone();
+      const int left = deadline.RemainingMs();
+      const int slice = left < 0 ? kSliceMs : std::min(left, kSliceMs);
+      const int rc = inner_->Recv(buf, received, slice);
+      if (rc != -EAGAIN && rc != -ETIMEDOUT) return rc;
+      if (gone) return kEnd;
+      if (deadline.RemainingMs() == 0) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+    }
+  }
+
+ private:
+  bool WritersGone() const {
+    const int opened = words_[0].load();
+    if (opened == 0) return false;
+    if (words_[1].load() >= opened) return true;
+    // The bug: a writer that died but is not yet reaped (a zombie) answers
+    // kill(pid, 0) as if it were alive.
+    return ::kill(words_[2].load(), 0) != 0 && errno == ESRCH;
+  }
+
+  std::unique_ptr<End> inner_;
+  Role role_;
+  std::atomic<int>* words_;
+};
+
 }  // namespace
+
+std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words) {
+  return std::make_unique<PidWatchEnd>(std::move(inner), role, words);
+}
 
 std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag) {
   return std::make_unique<BellAfterCheckEnd>(std::move(inner), role, tag);

@@ -8,6 +8,7 @@
 #ifndef IPCSPEC_TESTS_SUPPORT_BROKEN_CALLS_H_
 #define IPCSPEC_TESTS_SUPPORT_BROKEN_CALLS_H_
 
+#include <atomic>
 #include <memory>
 
 #include "ipcspec/transport.h"
@@ -28,6 +29,12 @@ std::unique_ptr<End> WrapCallBug(std::unique_ptr<End>& inner, Role role, Bug bug
 // sleeps in poll(2) on it: a send between the check and the bind knocks on
 // nothing, and the receive sleeps out its bound.
 std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag);
+
+// Bug::kZombieIsAlive: `inner` (taken; a queue with no end of stream) in
+// an end that reports END once every writer has closed or its last writer's
+// pid is gone, looked at between 2 ms slices of a receive's wait. `words`:
+// three ints in the channel's shared page.
+std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words);
 
 }  // namespace ipcspec::testing
 

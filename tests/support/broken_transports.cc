@@ -93,6 +93,9 @@ class BrokenEnd : public End {
       if (ReaderIn().load() != 0) ChecksumUnderTheLock(buf);
     }
     if (bug_ == Bug::kCopiesUnderTheLock && asleep_writers_ != nullptr) CopyUnderTheLock(buf);
+    if (bug_ == Bug::kWritersLockDiesWithHolder && asleep_writers_ != nullptr) {
+      return SendUnderTheWritersLock(buf, sent, timeout_ms);
+    }
     if (bug_ == Bug::kTicketNotAtomic && asleep_writers_ != nullptr && TicketTakenTwice()) {
       *sent = buf.size();  // dropped as a duplicate where it is received
       return 0;
@@ -120,6 +123,30 @@ class BrokenEnd : public End {
          held = 0) {
       ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, nullptr, nullptr, 0);
     }
+  }
+  // kWritersLockDiesWithHolder: the lock, waited for until `timeout_ms`
+  // has passed (false then).
+  bool TakeTheLockWithin(int timeout_ms) {
+    const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+    for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
+                                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+         held = 0) {
+      const int ms = deadline.RemainingMs();
+      if (ms == 0) return false;
+      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+      ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, ms < 0 ? nullptr : &ts, nullptr, 0);
+    }
+    return true;
+  }
+  // kWritersLockDiesWithHolder: the message is framed (copied) and sent
+  // under the writers' lock.
+  int SendUnderTheWritersLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+    *sent = 0;
+    if (!TakeTheLockWithin(timeout_ms)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+    const std::vector<std::byte> frame(buf.begin(), buf.end());
+    const int rc = inner_->Send(frame, sent, timeout_ms);
+    GiveBackIfMine();
+    return rc;
   }
   // kLockDiesWithHolder: whether the reader is in a receive, at +6.
   std::atomic<int>& ReaderIn() { return asleep_writers_[6]; }
@@ -406,7 +433,8 @@ class BrokenChannel : public Channel {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe ||
         bug == Bug::kLockDiesWithHolder || bug == Bug::kCopiesUnderTheLock ||
-        bug == Bug::kTicketNotAtomic) {
+        bug == Bug::kTicketNotAtomic || bug == Bug::kZombieIsAlive ||
+        bug == Bug::kWritersLockDiesWithHolder) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
@@ -414,6 +442,7 @@ class BrokenChannel : public Channel {
         new (asleep_writers_ + 2) std::atomic<int>(0);  // kLockKeptOnEpipe: the lock's holder
         // kLockDiesWithHolder: the checksum at +4 (a 64-bit word), whether
         // the reader is in a receive at +6 (zero in a fresh page).
+        // kZombieIsAlive: its three words at +8.
       }
     }
     if (bug == Bug::kLockFileLeft || bug == Bug::kLockFileOpen) {
@@ -457,6 +486,9 @@ class BrokenChannel : public Channel {
     if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
     if (std::unique_ptr<End> call_bug = WrapCallBug(*e, role, bug_)) return call_bug;
     if (bug_ == Bug::kBellAfterCheck) return WrapBellAfterCheck(*e, role, bell_tag_);
+    if (bug_ == Bug::kZombieIsAlive && asleep_writers_ != nullptr) {
+      return WrapPidWatch(*e, role, asleep_writers_ + 8);
+    }
     return std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
   }
   void Detach() override { inner_->Detach(); }
@@ -514,6 +546,7 @@ class BrokenTransport : public Transport {
       caps_.atomic_write = caps_.atomic_write ? caps_.atomic_write : 4096;
     }
     if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
+    if (info.bug == Bug::kZombieIsAlive) caps_.peer_close = true;
     // Its inner queue keeps a message too long for the buffer (msgrcv(2)
     // E2BIG); the bug is in what it reads ahead.
     if (info.bug == Bug::kKeepsDropsAtBatchEnd) caps_.short_recv = ShortRecv::kKeeps;

@@ -30,7 +30,8 @@ enum class Bug {
                            // then reports EPIPE: it learns of the close only on a flush
   kSlowTimeout,            // bounded receive waits twice as long as asked
   kEarlyTimeout,           // bounded receive gives up after a tenth of the bound
-  kZeroWaits,              // a receive with timeout 0 waits 50 ms for data before -EAGAIN
+  kZeroWaits,              // a receive with timeout 0 waits one 2 ms poll tick for data before
+                           // -EAGAIN
   kWrongCapacity,          // claims four times the capacity it has
   kLoseOnEagain,           // a send that would block is reported sent and lost
   kSendNeverWaits,         // a blocking send (timeout -1) does not wait: -EAGAIN when full
@@ -168,6 +169,17 @@ enum class Bug {
   kBellAfterCheck,         // a blocking receive checks the channel, then binds the socket that
                            // each send knocks on and sleeps on it: a send between the check
                            // and the bind knocks on nothing (broken_calls.h)
+  kMapPerRefusal,          // a send copies its message into a staging buffer it maps for it
+                           // (mmap); a refused send (-EAGAIN, -ETIMEDOUT) never unmaps it
+  kHeapPerRefusal,         // the same with a staging buffer from the heap, never freed
+  kWritersLockDiesWithHolder,  // every send takes the writers' lock (a pid in shared memory,
+                               // waited on with a futex until the send's bound), copies its
+                               // message into a frame, sends it and gives the lock back: not
+                               // robust, so a writer killed inside leaves it held, and every
+                               // other writer's send times out
+  kZombieIsAlive,              // declares PEER_CLOSE over a queue without it: a receive reports END
+                               // once its writer has closed or its pid is gone (kill(pid, 0) gives
+                               // ESRCH), so a writer that died and is not yet reaped is alive
 };
 
 struct BrokenInfo {

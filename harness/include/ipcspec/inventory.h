@@ -110,6 +110,12 @@ struct ProcessHoldings {
   std::vector<std::string> entries;  // sorted
 };
 ProcessHoldings TakeProcessHoldings();
+// The bytes of private anonymous memory this process has mapped, from
+// /proc/self/maps: what mmap(MAP_PRIVATE | MAP_ANONYMOUS) made (glibc's
+// large allocations, arenas and thread stacks among them), not its [heap]
+// or main [stack]. The kernel merges neighbouring such mappings into one,
+// so a mapping made again and again shows in the bytes, not in a count.
+uint64_t PrivateAnonymousBytes();
 // The descriptors of this process without FD_CLOEXEC, named as in
 // ProcessHoldings and sorted: what a program it runs (fork + exec) inherits.
 std::vector<std::string> InheritableDescriptors();

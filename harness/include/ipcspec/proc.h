@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -59,6 +61,27 @@ inline bool WaitUntilBlockedIn(pid_t pid, long nr, const Deadline& deadline) {
 // The same for a sleep in any system call: a call of unknown make (a
 // plugin's futex, poll, read, ...) that has put `pid` to sleep.
 bool WaitUntilAsleep(pid_t pid, const Deadline& deadline);
+
+// A wait for a sleep that an event of the caller's own may end first, and
+// that may ask more of the sleep:
+//
+//   AsleepWatch watch{.event = [&](int64_t us) { return flags.WaitFor(i, After(us)); },
+//                     .looks = 2};
+//   switch (WaitUntilAsleep(pid, deadline, watch)) { case Asleep::kEvent: ... }
+struct AsleepWatch {
+  // Between two looks: waits up to `us` microseconds for the caller's event
+  // and says whether it came (the wait then ends with kEvent). Unset, the
+  // looks wait on the process's pidfd, so that its exit ends the wait.
+  std::function<bool(int64_t us)> event;
+  // Whether a sleep seen now counts (not one the caller caused itself, say).
+  std::function<bool()> counts;
+  // Looks in a row that must see the sleep: more for a sleep that lasts.
+  int looks = 1;
+};
+enum class Asleep { kYes, kEvent, kGone, kDeadline };
+// `pid` may be a thread's id: it then has no pidfd, and its end is seen at
+// a look.
+Asleep WaitUntilAsleep(pid_t pid, const Deadline& deadline, const AsleepWatch& watch);
 
 }  // namespace ipcspec
 

@@ -214,6 +214,11 @@ class Participants {
   Verdict Join(const std::function<std::string()>& cause = nullptr);
   // Waits for one participant; its verdict.
   Verdict JoinOne(std::string_view name);
+  // The same, but a participant that has exited is left a zombie, not
+  // reaped until these Participants end: as a parent that has not yet
+  // waited for its child would leave it. Its descriptors are closed and its
+  // undo and robust futexes done, but its pid still answers kill(pid, 0).
+  Verdict JoinOneUnreaped(std::string_view name);
   // Kills and reaps every participant not yet joined, since their part can
   // no longer matter (after `v`, a failure seen elsewhere); returns v.
   Verdict KillTheRest(Verdict v);
@@ -235,8 +240,9 @@ class Participants {
     std::optional<Verdict> verdict;
     int planned_signal = 0;
     size_t slot = WatchBoard::kSlots;  // on the board
+    bool zombie = false;               // exited, not yet reaped (JoinOneUnreaped)
   };
-  Verdict Collect(Child& c);
+  Verdict Collect(Child& c, bool reap = true);
   // Join's verdict, once `v` arrived from `from`: v, or the failure of the
   // participant `cause` names.
   Verdict CauseOf(Verdict v, const Child& from, const std::function<std::string()>& cause);

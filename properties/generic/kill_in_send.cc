@@ -1,0 +1,55 @@
+#include "properties/generic/kill_in_send.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+
+#include "ipcspec/proc.h"
+#include "properties/support/touch_trap.h"
+
+namespace ipcspec::props {
+
+void KillInSend::Publish() { flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid())); }
+
+int KillInSend::Send(End& end, std::span<const std::byte> data, bool trap_it, int timeout_ms,
+                     const std::function<void(size_t)>& on_sent) {
+  std::unique_ptr<TouchTrap> trap;
+  if (trap_it) {
+    trap = TouchTrap::Arm(data, [this] {
+      flags_.Raise(kTouched);
+      flags_.Raise(kTrapDone);
+    });
+  }
+  for (size_t done = 0; done < data.size() || (data.empty() && done == 0);) {
+    size_t n = 0;
+    flags_.Counter(kInSend).store(1, std::memory_order_relaxed);
+    std::optional<SendBufferPassedThrough> direct;
+    if (trap) direct.emplace();  // a plugin's send() reads the trapped bytes, not a copy
+    const int rc = end.Send((trap ? trap->bytes() : data).subspan(done), &n, timeout_ms);
+    flags_.Counter(kInSend).store(0, std::memory_order_relaxed);
+    if (trap_it && done == 0) {
+      trap.reset();  // read by the kernel only, or not at all
+      flags_.Raise(kTrapDone);
+    }
+    if (rc != 0) return rc;
+    done += n;
+    on_sent(n);
+    if (data.empty()) break;
+  }
+  return 0;
+}
+
+bool KillInSend::StoppedAtTheTouch(const Deadline& deadline) const {
+  return TouchTrap::Available() && flags_.WaitFor(kTrapDone, deadline) && flags_.IsRaised(kTouched);
+}
+
+Verdict KillInSend::KillWhileItRuns(ActorControl& control, std::string_view name) const {
+  const ProcessStateProbe writer(static_cast<pid_t>(flags_.Counter(kPid).load()));
+  for (int tries = 0; tries < 5000 && writer.ok() && !flags_.IsRaised(kDone); ++tries) {
+    if (flags_.Counter(kInSend).load() != 0 && writer.Now() == 'R') break;
+  }
+  return control.Kill(name);
+}
+
+}  // namespace ipcspec::props
