@@ -169,8 +169,10 @@ class BrokenEnd : public End {
   // half of the channel's page.
   void CopyUnderTheLock(std::span<const std::byte> buf) {
     TakeTheLock();
-    std::memcpy(reinterpret_cast<std::byte*>(asleep_writers_) + 2048, buf.data(),
-                std::min<size_t>(buf.size(), 2048));
+    if (!buf.empty()) {  // an empty span's data() may be null
+      std::memcpy(reinterpret_cast<std::byte*>(asleep_writers_) + 2048, buf.data(),
+                  std::min<size_t>(buf.size(), 2048));
+    }
     GiveBackIfMine();
   }
   // kTicketNotAtomic: the channel's ticket counter at +64 of its page, and
@@ -202,7 +204,7 @@ class BrokenEnd : public End {
     static std::byte scratch[2 << 20];  // the bug: shared by two threads' receives
     const size_t n = std::min(buf.size(), sizeof scratch);
     const int rc = inner_->Recv(std::span<std::byte>(scratch, n), received, timeout_ms);
-    if (rc == 0 && *received <= n) std::memcpy(buf.data(), scratch, *received);
+    if (rc == 0 && *received > 0 && *received <= n) std::memcpy(buf.data(), scratch, *received);
     return rc;
   }
 
