@@ -56,6 +56,13 @@ struct Shared {
   // consumed (by the reader-lock holder).
   alignas(64) std::atomic<uint64_t> head;
   std::atomic<uint64_t> head_chunks;
+  // While a chunk is published: 1 + the head it starts at, and head_chunks
+  // before it (0 otherwise). A writer that dies between raising the count
+  // and storing the head leaves the count one too high, which would make
+  // the ring look full for good; the next holder of the writer lock puts it
+  // back (ShmRingEnd::Lock).
+  std::atomic<uint64_t> publishing;
+  std::atomic<uint64_t> publishing_chunks;
   alignas(64) std::atomic<uint64_t> tail;
   std::atomic<uint64_t> tail_chunks;
   alignas(64) std::atomic<uint32_t> opened[2];  // ends ever opened, by role
@@ -272,7 +279,14 @@ int ShmRingEnd::Lock(bool nonblocking, absl::Time until) {
   // message needs no repair (the next first chunk abandons it); a reader
   // may have died between copying a chunk and consuming it, so the
   // reassembly is dropped rather than trusted.
-  if (s_->lock_owner[me_].exchange(pid_) != 0 && me_ == kReader) s_->assembling = 0;
+  const bool holder_died = s_->lock_owner[me_].exchange(pid_) != 0;
+  if (holder_died && me_ == kReader) s_->assembling = 0;
+  // A writer that died publishing a chunk: if its head was never stored,
+  // neither was the chunk, and its count goes back.
+  if (holder_died && me_ == kWriter) {
+    const uint64_t at = s_->publishing.exchange(0);
+    if (at != 0 && s_->head.load() == at - 1) s_->head_chunks.store(s_->publishing_chunks.load());
+  }
   return 0;
 }
 
@@ -304,8 +318,12 @@ int ShmRingEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_m
                                 done == 0 ? kFirstChunk | static_cast<uint32_t>(total) : 0};
     CopyIn(head, &header, kChunkHeader);
     CopyIn(head + kChunkHeader, buf.data() + done, chunk);
-    s_->head_chunks.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t chunks = s_->head_chunks.load(std::memory_order_relaxed);
+    s_->publishing_chunks.store(chunks, std::memory_order_relaxed);
+    s_->publishing.store(head + 1, std::memory_order_relaxed);
+    s_->head_chunks.store(chunks + 1, std::memory_order_relaxed);
     s_->head.store(head + kChunkHeader + chunk, std::memory_order_release);
+    s_->publishing.store(0, std::memory_order_relaxed);
     Notify(kReader);
     done += chunk;
   } while (done < total);

@@ -19,30 +19,30 @@
 // are shorter than writer 2's).
 //
 // The oracle for each capability class:
-//   every class         writer 2's sends complete within their bound (one
-//                       that times out, or hangs into the watchdog, waits
-//                       for what the dead writer held)
-//   reliable            writer 2's messages all arrive, and every send of
-//                       writer 1 that completed before the kill; at most the
-//                       one in progress on top
-//   lossy               subsequences (sub-multisets) of both; nothing owed:
-//                       the reader stops at a quiet receive once writer 2 is
-//                       done
-//   ordered or not      each writer's messages in its own order, or in any,
-//                       each whole and once
-//   byte stream         byte counts only (a death may cut a write, and the
-//                       writes can then not be told apart): at least what
-//                       both writers' completed sends moved (reliable), at
-//                       most one send of writer 1 more
-//   counter             not checked: a sum keeps no writer's share apart
-//   peer-close          then END within the deliver bound of writer 2's
-//                       close, the dead writer counted as closed; with
-//                       IPCSPEC_CLOSE_ONLY (death is not a close) nothing
-//                       more is asked; a death may also be reported once as
-//                       -ECONNRESET
-//   capacity            any: writer 1 may die asleep on a full channel
-//   duplex              the writers' ends speak (G-DUPLEX: both ends)
-//   realtime or not     alike: no clock but the deliver and quiet bounds
+//   peer-close (a      a death is a close the transport promises to see:
+//   death counts as    writer 2's sends complete within their bound (one
+//   a close)           that times out, or hangs into the watchdog, waits
+//                      for what the dead writer held), and END comes within
+//                      the deliver bound of writer 2's close; a death may
+//                      also be reported once as -ECONNRESET
+//   ... and reliable   writer 2's messages all arrive, and every send of
+//                      writer 1 that completed before the kill; at most the
+//                      one in progress on top
+//   lossy, no peer-    nothing is promised after a death: writer 2 stops at
+//   close, or          a send that times out (on time: one that overruns its
+//   CLOSE_ONLY         bound is a hang, as everywhere), nothing is owed, and
+//                      the reader stops at a quiet receive once writer 2 is
+//                      done; what comes is still checked as below
+//   ordered or not     each writer's messages in its own order, or in any,
+//                      each whole and once
+//   byte stream        byte counts only (a death may cut a write, and the
+//                      writes can then not be told apart): at least what
+//                      both writers' completed sends moved (where owed), at
+//                      most one send of writer 1 more
+//   counter            not checked: a sum keeps no writer's share apart
+//   capacity           any: writer 1 may die asleep on a full channel
+//   duplex             the writers' ends speak (G-DUPLEX: both ends)
+//   realtime or not    alike: no clock but the deliver and quiet bounds
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,15 +89,35 @@ std::string SendUntilKilled(End& end, const Endless& seq, uint64_t before, uint6
   return "";
 }
 
-// Writer 2: its messages once writer 1 is dead, each send bounded.
+// Whether a transport promises to go on after a writer's death: it counts
+// the death as a close (PEER_CLOSE without CLOSE_ONLY), so END after the
+// other writer's close is owed, and all it sent (reliable).
+bool SurvivesADeath(const Capabilities& c) { return c.peer_close && c.end_on_death; }
+bool OwesAfterADeath(const Capabilities& c) { return c.reliable && SurvivesADeath(c); }
+
+// Writer 2: its messages once writer 1 is dead, each send bounded. Where a
+// death is not promised to be survived, a send that times out (on time)
+// ends them.
 std::string SendAfterTheKill(End& end, const Capabilities& c, const std::vector<Sent>& msgs,
                              const Waits& waits, SharedFlags& flags, const Deadline& deadline) {
   if (!flags.WaitFor(kKilled, deadline)) return "";  // the case failed before the kill
   for (const Sent& m : msgs) {
-    if (std::string e = SendAll(end, m, c.framing, waits.deliver_ms); !e.empty()) {
-      return absl::StrCat("after writer 1 was killed inside a send: ", e,
-                          ": a send of the writer left waits for what the dead one held (a "
-                          "lock, a slot, a count of writers)");
+    const std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
+    for (size_t done = 0; done < data.size() || (data.empty() && done == 0);) {
+      size_t n = 0;
+      const int rc = end.Send(std::span(data).subspan(done), &n, waits.deliver_ms);
+      if ((rc == -ETIMEDOUT || rc == -EAGAIN) && !SurvivesADeath(c)) {
+        flags.Raise(kSurvivorDone);
+        return "";
+      }
+      if (rc != 0 || (c.framing == Framing::kMessage && n != data.size())) {
+        return absl::StrFormat(
+            "after writer 1 was killed inside a send: sending %s: %s%s: a send of the writer "
+            "left waits for what the dead one held (a lock, a slot, a count of writers)",
+            Name(m), Errno(rc), rc == 0 ? absl::StrFormat(", %d bytes taken", n) : "");
+      }
+      done += n;
+      if (data.empty()) break;
     }
   }
   flags.Raise(kSurvivorDone);
@@ -108,13 +128,14 @@ std::string SendAfterTheKill(End& end, const Capabilities& c, const std::vector<
 class Reader {
  public:
   Reader(End& end, const Capabilities& c, Endless& victim, const std::vector<Sent>& survivor,
-         const Waits& waits, SharedFlags& flags)
+         const Waits& waits, SharedFlags& flags, const Deadline& deadline)
       : end_(end),
         c_(c),
         victim_(victim),
         survivor_(survivor),
         waits_(waits),
         flags_(flags),
+        deadline_(deadline),
         survivor_seen_(survivor.size(), false),
         buf_(std::max<uint64_t>(RecvBufferSize(c), 65536)) {
     for (const Sent& m : survivor) survivor_bytes_ += m.size;
@@ -130,9 +151,14 @@ class Reader {
       // stream's count may be reached early (by the part of a write writer
       // 1 died in), and a lossy channel owes nothing: writer 2 says it is
       // done, and till then they are looked at a quiet bound at a time.
-      const bool owed = c_.reliable && (!killed || !OwedNow().empty());
-      if (c_.reliable && !owed && (done || !Stream())) return AwaitEnd();
-      if (!c_.reliable && done) return QuietOrEnd();
+      const bool owed = Owes() && (!killed || !OwedNow().empty());
+      if (Owes() && !owed && (done || !Stream())) {
+        // Writer 2's last send may not have returned yet: the reader's
+        // end stays open until it has (as Traffic's does).
+        if (!done && !flags_.WaitFor(kSurvivorDone, deadline_)) return "";
+        return AwaitEnd();
+      }
+      if (!Owes() && done) return QuietOrEnd();
       size_t n = 0;
       const int rc = end_.Recv(buf_, &n, owed ? waits_.deliver_ms : waits_.quiet_ms);
       if (rc == 0) {
@@ -153,7 +179,7 @@ class Reader {
           }
           continue;
         }
-        if (!c_.reliable || OwedNow().empty()) continue;  // done now
+        if (!Owes() || OwedNow().empty()) continue;  // done now
         return absl::StrCat("after writer 1 was killed and writer 2 had sent all: ", OwedNow(),
                             " never came (", Errno(rc), " after ", waits_.deliver_ms, " ms)");
       }
@@ -170,12 +196,13 @@ class Reader {
 
  private:
   bool Stream() const { return c_.framing == Framing::kStream; }
+  bool Owes() const { return OwesAfterADeath(c_); }
   uint64_t VictimSent() const { return flags_.Counter(kSent).load(); }
   uint64_t VictimBytes() const { return flags_.Counter(kSentBytes).load(); }
 
   // Whether something a reliable transport owes has not come (writer 1's
   // counts are final once writer 2 is done: it starts after the kill).
-  bool Owed() const { return c_.reliable && !OwedNow().empty(); }
+  bool Owed() const { return Owes() && !OwedNow().empty(); }
   std::string OwedNow() const {
     if (Stream()) {
       const uint64_t want = VictimBytes() + survivor_bytes_;
@@ -218,7 +245,7 @@ class Reader {
       if (survivor_seen_[k]) {
         return absl::StrFormat("%s arrived twice", Name(survivor_[k]));
       }
-      if (c_.ordered && k > next_ && c_.reliable) {
+      if (c_.ordered && k > next_ && Owes()) {
         return absl::StrFormat("%s arrived where %s was due (lost, or the two reordered)",
                                Name(survivor_[k]), Name(survivor_[next_]));
       }
@@ -276,6 +303,7 @@ class Reader {
   const std::vector<Sent>& survivor_;
   const Waits& waits_;
   SharedFlags& flags_;
+  const Deadline& deadline_;
   std::vector<bool> survivor_seen_;
   size_t next_ = 0;  // past the last of writer 2's messages seen (ordered)
   uint64_t survivor_bytes_ = 0, bytes_ = 0;
@@ -351,7 +379,7 @@ Verdict WriterCrashProperty::Run(const Transport& t, const Scenario& s, const Ca
                   return SendAfterTheKill(*end, c, survivor, waits, flags, deadline);
                 }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 return Reader(*end, c, victim, survivor, waits, flags).Run();
+                 return Reader(*end, c, victim, survivor, waits, flags, deadline).Run();
                }};
   return RunActors(t, env, {writer1, writer2, reader}, [&](ActorControl& control) -> Verdict {
     Verdict v;

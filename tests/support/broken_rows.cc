@@ -124,8 +124,8 @@ constexpr BrokenRow kBroken[] = {
     {"broken_map_per_refusal", "unix_stream", Bug::kMapPerRefusal, "G-FULL"},
     {"broken_heap_per_refusal", "posix_mq", Bug::kHeapPerRefusal, "G-FULL"},
     // G-PEER-CRASH's only writer has no other writer to block.
-    {"broken_writers_lock_dies_with_holder", "posix_mq", Bug::kWritersLockDiesWithHolder,
-     "G-WRITER-CRASH"},
+    {"broken_writers_lock_dies_with_holder", "socketpair_seqpacket",
+     Bug::kWritersLockDiesWithHolder, "G-WRITER-CRASH"},
     // Passed while the case process reaped a killed writer at once.
     {"broken_zombie_is_alive", "sysv_msg", Bug::kZombieIsAlive, "G-PEER-CRASH"},
 };
