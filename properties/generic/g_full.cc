@@ -95,8 +95,6 @@ int Attempt(End& end, const Capabilities& c, const Endless& seq, Cursor& at, int
   return rc;
 }
 
-// The writer: fills the channel until it refuses, once more with a bound,
-// then kAfter more messages while the reader drains.
 // What the writer's process has that a refused send might keep: memory on
 // its heap, and private memory mapped outside it.
 struct Memory {
@@ -150,6 +148,8 @@ std::string RefusalsKeepNothing(End& end, const Capabilities& c, const Endless& 
       kept.size(), absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));
 }
 
+// The writer: fills the channel until it refuses, once more with a bound,
+// then kAfter more messages while the reader drains.
 std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlags& flags,
                  const Waits& waits, int unit_ms) {
   Cursor at;

@@ -166,7 +166,7 @@ class Reader {
         if (std::string e = OnData(std::span(buf_).first(n), killed); !e.empty()) return e;
         continue;
       }
-      if (rc == -ECONNRESET && killed && !reset_seen_) {
+      if (rc == -ECONNRESET && !reset_seen_) {
         reset_seen_ = true;  // the death, said once
         continue;
       }

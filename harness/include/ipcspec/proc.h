@@ -65,7 +65,9 @@ bool WaitUntilAsleep(pid_t pid, const Deadline& deadline);
 // A wait for a sleep that an event of the caller's own may end first, and
 // that may ask more of the sleep:
 //
-//   AsleepWatch watch{.event = [&](int64_t us) { return flags.WaitFor(i, After(us)); },
+//   AsleepWatch watch{.event = [&](int64_t us) {
+//                       return flags.WaitFor(i, Deadline::After(absl::Microseconds(us)));
+//                     },
 //                     .looks = 2};
 //   switch (WaitUntilAsleep(pid, deadline, watch)) { case Asleep::kEvent: ... }
 struct AsleepWatch {
