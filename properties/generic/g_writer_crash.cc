@@ -262,7 +262,7 @@ class Reader {
 
   // Reliable: what was owed has come; END follows writer 2's close.
   std::string AwaitEnd() {
-    if (!c_.peer_close || !c_.end_on_death) return "";
+    if (!SurvivesADeath(c_)) return "";
     for (;;) {
       size_t n = 0;
       const int rc = end_.Recv(buf_, &n, waits_.deliver_ms);
