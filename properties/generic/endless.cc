@@ -7,6 +7,17 @@
 
 namespace ipcspec::props {
 
+std::vector<std::byte> Endless::Bytes(uint64_t i) const {
+  if (c_.model != ModelClass::kCounter) {
+    const Sent m = Nth(i);
+    return Payload(m.writer, m.msg, m.size);
+  }
+  const uint64_t add = i + 1;
+  std::vector<std::byte> data(sizeof add);
+  std::memcpy(data.data(), &add, sizeof add);
+  return data;
+}
+
 std::string Endless::OnMessage(std::span<const std::byte> got, uint64_t sent, bool killed) {
   // What may come: the completed sends and the one in progress.
   const uint64_t limit = sent + 2;

@@ -32,6 +32,8 @@ class Endless {
     if (sizes_.empty()) sizes_.push_back(1);
   }
   Sent Nth(uint64_t i) const { return {1, i, sizes_[i % sizes_.size()]}; }
+  // Message i's bytes to send: its payload, or a counter's add (i + 1).
+  std::vector<std::byte> Bytes(uint64_t i) const;
   uint64_t BytesBefore(uint64_t i) const {
     uint64_t b = 0;
     for (uint64_t k = 0; k < i; ++k) b += Nth(k).size;

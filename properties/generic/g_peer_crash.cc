@@ -46,7 +46,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -63,7 +62,7 @@ constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2, kAllSent = 3;
 // The reader failed before the kill (a torn or lost message): its verdict
 // stands, and the wait for its pause ends.
 constexpr size_t kReaderFailed = 4;
-constexpr size_t kSent = 0, kSentBytes = 1, kReaderPid = 2;
+constexpr size_t kReaderPid = 0;  // a counter
 // When the writer dies (the four moments above).
 enum When : uint64_t {
   kReaderPaused = 0,
@@ -105,16 +104,16 @@ class PeerCrashProperty final : public NamedProperty {
 
   // `trap_at`: the message whose bytes are trapped (kWriterTouching), or
   // none past `stop_at`.
-  static std::string Write(End& end, const Capabilities& c, const Endless& seq, uint64_t stop_at,
-                           uint64_t trap_at, SharedFlags& flags, KillInSend& kill,
-                           const Deadline& deadline);
+  static std::string Write(End& end, const Endless& seq, uint64_t stop_at, uint64_t trap_at,
+                           SharedFlags& flags, KillInSend& kill, const Deadline& deadline);
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
                           uint64_t when, const Waits& waits, SharedFlags& flags,
-                          const Deadline& deadline);
+                          const KillInSend& kill, const Deadline& deadline);
   // kWriterRunning: receives until the kill, then AfterKill.
   static std::string ReadThroughKill(End& end, const Capabilities& c, Endless& seq,
                                      const Waits& waits, std::vector<std::byte>& buf,
-                                     SharedFlags& flags, const Deadline& deadline);
+                                     SharedFlags& flags, const KillInSend& kill,
+                                     const Deadline& deadline);
   // `sent` sends (`sent_bytes` bytes) completed before the kill; `ended`:
   // END has already come (nothing more is received).
   // `buf`: the reader's, made before it said it waits (a megabyte's page
@@ -147,11 +146,11 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
                  // Enough in flight to fill a pipe or a queue, so the kill
                  // usually finds the writer blocked in a send; bounded, so an
                  // unbounded channel (a file, signals) costs little.
-                 return Write(*end, c, seq, waiting ? before : before + kInFlight,
+                 return Write(*end, seq, waiting ? before : before + kInFlight,
                               when == kWriterTouching ? before : UINT64_MAX, flags, kill, deadline);
                }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 std::string e = Read(*end, c, seq, before, when, waits, flags, deadline);
+                 std::string e = Read(*end, c, seq, before, when, waits, flags, kill, deadline);
                  if (!e.empty() && !flags.IsRaised(kKilled)) {
                    flags.Raise(kReaderFailed);
                    flags.Raise(waiting ? kWaiting : kPaused);
@@ -198,24 +197,10 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
   });
 }
 
-std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endless& seq,
-                                     uint64_t stop_at, uint64_t trap_at, SharedFlags& flags,
-                                     KillInSend& kill, const Deadline& deadline) {
-  kill.Publish();
-  for (uint64_t i = 0; i < stop_at; ++i) {
-    const Sent m = seq.Nth(i);
-    std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
-    if (c.model == ModelClass::kCounter) {
-      const uint64_t v = i + 1;  // a counter adds i + 1
-      data.assign(8, std::byte{0});
-      std::memcpy(data.data(), &v, 8);
-    }
-    const int rc = kill.Send(end, data, i == trap_at, std::max(deadline.RemainingMs(), 1),
-                             [&flags](size_t n) { flags.Counter(kSentBytes).fetch_add(n); });
-    if (rc != 0) return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
-    flags.Counter(kSent).store(i + 1);
-  }
-  kill.Done();
+std::string PeerCrashProperty::Write(End& end, const Endless& seq, uint64_t stop_at,
+                                     uint64_t trap_at, SharedFlags& flags, KillInSend& kill,
+                                     const Deadline& deadline) {
+  if (std::string e = kill.SendAll(end, seq, stop_at, trap_at, deadline); !e.empty()) return e;
   flags.Raise(kAllSent);
   // The reader waits in a receive; this writer dies here.
   flags.WaitFor(kKilled, deadline);
@@ -224,7 +209,7 @@ std::string PeerCrashProperty::Write(End& end, const Capabilities& c, const Endl
 
 std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
                                     uint64_t when, const Waits& waits, SharedFlags& flags,
-                                    const Deadline& deadline) {
+                                    const KillInSend& kill, const Deadline& deadline) {
   const bool waiting = when == kReaderBlocked;
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   const bool stream = c.framing == Framing::kStream;
@@ -243,7 +228,7 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
     if (rc == kEnd) return "end of stream before the writer was killed";
     if (rc != 0) return absl::StrFormat("receive after %d messages: %s", seq.received(), Errno(rc));
     const std::span<const std::byte> got(buf.data(), n);
-    std::string e = seq.On(got, flags.Counter(kSent), false);
+    std::string e = seq.On(got, kill.Sent(), false);
     if (!e.empty()) return e;
   }
   if (waiting) {
@@ -254,20 +239,20 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
   }
   flags.Raise(kPaused);
   if (when == kWriterRunning || when == kWriterTouching)
-    return ReadThroughKill(end, c, seq, waits, buf, flags, deadline);
+    return ReadThroughKill(end, c, seq, waits, buf, flags, kill, deadline);
   if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
-  return AfterKill(end, c, seq, waits, buf, flags.Counter(kSent), flags.Counter(kSentBytes));
+  return AfterKill(end, c, seq, waits, buf, kill.Sent(), kill.SentBytes());
 }
 
 std::string PeerCrashProperty::ReadThroughKill(End& end, const Capabilities& c, Endless& seq,
                                                const Waits& waits, std::vector<std::byte>& buf,
-                                               SharedFlags& flags, const Deadline& deadline) {
+                                               SharedFlags& flags, const KillInSend& kill,
+                                               const Deadline& deadline) {
   while (!flags.IsRaised(kKilled)) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, waits.quiet_ms);
     if (rc == 0) {
-      if (std::string e = seq.On(std::span(buf).first(n), flags.Counter(kSent), false);
-          !e.empty()) {
+      if (std::string e = seq.On(std::span(buf).first(n), kill.Sent(), false); !e.empty()) {
         return e;
       }
       continue;
@@ -276,12 +261,11 @@ std::string PeerCrashProperty::ReadThroughKill(End& end, const Capabilities& c, 
     // END (or an error) may come before the case process says it killed.
     if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
     if (rc == kEnd || rc == -ECONNRESET) {
-      return AfterKill(end, c, seq, waits, buf, flags.Counter(kSent), flags.Counter(kSentBytes),
-                       true);
+      return AfterKill(end, c, seq, waits, buf, kill.Sent(), kill.SentBytes(), true);
     }
     return absl::StrCat("receive as the writer was killed: ", Errno(rc));
   }
-  return AfterKill(end, c, seq, waits, buf, flags.Counter(kSent), flags.Counter(kSentBytes));
+  return AfterKill(end, c, seq, waits, buf, kill.Sent(), kill.SentBytes());
 }
 
 std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endless& seq,

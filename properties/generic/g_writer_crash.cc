@@ -61,8 +61,6 @@ namespace {
 // Flags: writer 1 is about to send message `before` (the kill may come);
 // it was killed; writer 2 has sent all.
 constexpr size_t kFlowing = 0, kKilled = 1, kSurvivorDone = 2;
-// Counters: writer 1's completed sends and the bytes they moved.
-constexpr size_t kSent = 0, kSentBytes = 1;
 enum When : uint64_t { kRunning = 0, kTouching = 1 };
 constexpr std::string_view kWhen[] = {
     "writer 1 is killed while it runs inside a send",
@@ -73,17 +71,10 @@ constexpr uint64_t kVictimSends = 4096;  // writer 1's sends at most
 // Writer 1: its endless sequence, until killed.
 std::string SendUntilKilled(End& end, const Endless& seq, uint64_t before, uint64_t trap_at,
                             SharedFlags& flags, KillInSend& kill, const Deadline& deadline) {
-  kill.Publish();
-  for (uint64_t i = 0; i < kVictimSends; ++i) {
+  std::string e = kill.SendAll(end, seq, kVictimSends, trap_at, deadline, [&](uint64_t i) {
     if (i == before) flags.Raise(kFlowing);
-    const Sent m = seq.Nth(i);
-    const std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
-    const int rc = kill.Send(end, data, i == trap_at, std::max(deadline.RemainingMs(), 1),
-                             [&flags](size_t n) { flags.Counter(kSentBytes).fetch_add(n); });
-    if (rc != 0) return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
-    flags.Counter(kSent).store(i + 1);
-  }
-  kill.Done();
+  });
+  if (!e.empty()) return e;
   flags.Raise(kFlowing);
   flags.WaitFor(kKilled, deadline);  // and dies here
   return "";
@@ -127,11 +118,13 @@ std::string SendAfterTheKill(End& end, const Capabilities& c, const std::vector<
 // The reader: both writers' messages as they come, then END.
 class Reader {
  public:
-  Reader(End& end, const Capabilities& c, Endless& victim, const std::vector<Sent>& survivor,
-         const Waits& waits, SharedFlags& flags, const Deadline& deadline)
+  Reader(End& end, const Capabilities& c, Endless& victim, const KillInSend& kill,
+         const std::vector<Sent>& survivor, const Waits& waits, SharedFlags& flags,
+         const Deadline& deadline)
       : end_(end),
         c_(c),
         victim_(victim),
+        kill_(kill),
         survivor_(survivor),
         waits_(waits),
         flags_(flags),
@@ -197,8 +190,8 @@ class Reader {
  private:
   bool Stream() const { return c_.framing == Framing::kStream; }
   bool Owes() const { return OwesAfterADeath(c_); }
-  uint64_t VictimSent() const { return flags_.Counter(kSent).load(); }
-  uint64_t VictimBytes() const { return flags_.Counter(kSentBytes).load(); }
+  uint64_t VictimSent() const { return kill_.Sent(); }
+  uint64_t VictimBytes() const { return kill_.SentBytes(); }
 
   // Whether something a reliable transport owes has not come (writer 1's
   // counts are final once writer 2 is done: it starts after the kill).
@@ -300,6 +293,7 @@ class Reader {
   End& end_;
   const Capabilities& c_;
   Endless& victim_;
+  const KillInSend& kill_;
   const std::vector<Sent>& survivor_;
   const Waits& waits_;
   SharedFlags& flags_;
@@ -379,7 +373,7 @@ Verdict WriterCrashProperty::Run(const Transport& t, const Scenario& s, const Ca
                   return SendAfterTheKill(*end, c, survivor, waits, flags, deadline);
                 }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 return Reader(*end, c, victim, survivor, waits, flags, deadline).Run();
+                 return Reader(*end, c, victim, kill, survivor, waits, flags, deadline).Run();
                }};
   return RunActors(t, env, {writer1, writer2, reader}, [&](ActorControl& control) -> Verdict {
     Verdict v;

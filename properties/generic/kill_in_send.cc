@@ -2,18 +2,31 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "ipcspec/proc.h"
 #include "properties/support/touch_trap.h"
 
 namespace ipcspec::props {
 
-void KillInSend::Publish() { flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid())); }
+std::string KillInSend::SendAll(End& end, const Endless& seq, uint64_t stop_at, uint64_t trap_at,
+                                const Deadline& deadline,
+                                const std::function<void(uint64_t)>& before_each) {
+  flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid()));
+  for (uint64_t i = 0; i < stop_at; ++i) {
+    if (before_each) before_each(i);
+    const int rc = Send(end, seq.Bytes(i), i == trap_at, std::max(deadline.RemainingMs(), 1));
+    if (rc != 0) return absl::StrCat("sending ", Name(seq.Nth(i)), ": ", Errno(rc));
+    flags_.Counter(kSent).store(i + 1);
+  }
+  flags_.Raise(kDone);  // a kill no longer waits for a send
+  return "";
+}
 
-int KillInSend::Send(End& end, std::span<const std::byte> data, bool trap_it, int timeout_ms,
-                     const std::function<void(size_t)>& on_sent) {
+int KillInSend::Send(End& end, std::span<const std::byte> data, bool trap_it, int timeout_ms) {
   std::unique_ptr<TouchTrap> trap;
   if (trap_it) {
     trap = TouchTrap::Arm(data, [this] {
@@ -34,7 +47,7 @@ int KillInSend::Send(End& end, std::span<const std::byte> data, bool trap_it, in
     }
     if (rc != 0) return rc;
     done += n;
-    on_sent(n);
+    flags_.Counter(kSentBytes).fetch_add(n);
     if (data.empty()) break;
   }
   return 0;

@@ -7,38 +7,41 @@
 // at a moment it runs inside a send.
 //
 //   KillInSend kill;  // made before the actors fork
-//   // writer:  kill.Publish(); ... kill.Send(end, data, i == trap_at, timeout, on_sent); ...
-//   //          kill.Done();
+//   // writer:  std::string e = kill.SendAll(end, seq, stop_at, trap_at, deadline);
 //   // case:    if (!kill.StoppedAtTheTouch(deadline)) ...; control.Kill("writer") ...
 //   //          or kill.KillWhileItRuns(control, "writer");
+//   //          ... kill.Sent(), kill.SentBytes(): what completed before the kill
 #ifndef IPCSPEC_PROPERTIES_GENERIC_KILL_IN_SEND_H_
 #define IPCSPEC_PROPERTIES_GENERIC_KILL_IN_SEND_H_
 
 #include <cstddef>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "ipcspec/transport.h"
+#include "properties/generic/endless.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props {
 
 class KillInSend {
  public:
-  KillInSend() : flags_(3) {}
+  KillInSend() : flags_(4) {}
 
-  // In the writer, before its first send.
-  void Publish();
-  // In the writer: every send call it takes to send `data` whole (a stream
-  // may take several), each bounded by `timeout_ms`; on_sent(n) after each
-  // that moved n bytes. With `trap`, the first call gets a trapped copy of
-  // the bytes: a read of them by the transport's code stops this process
-  // there until the kill. The first error, or 0.
-  int Send(End& end, std::span<const std::byte> data, bool trap, int timeout_ms,
-           const std::function<void(size_t)>& on_sent);
-  // In the writer: past its last send (a kill no longer waits for one).
-  void Done() { flags_.Raise(kDone); }
+  // In the writer: sends messages 0 to `stop_at` - 1 of `seq`, each whole
+  // (a stream may take several calls) and each call bounded by what is
+  // left of `deadline`; before_each(i) runs before message i. Message
+  // `trap_at` is trapped: a read of its bytes by the transport's code stops
+  // this process there until the kill. "", or what went wrong.
+  std::string SendAll(End& end, const Endless& seq, uint64_t stop_at, uint64_t trap_at,
+                      const Deadline& deadline,
+                      const std::function<void(uint64_t)>& before_each = nullptr);
+  // Anywhere: the writer's completed sends, and the bytes its calls moved
+  // (a stream's part of a message included).
+  uint64_t Sent() const { return flags_.Counter(kSent).load(); }
+  uint64_t SentBytes() const { return flags_.Counter(kSentBytes).load(); }
 
   // In the case process, where a message is trapped: waits until the
   // trapped send is over, or stopped at its transport's first read of the
@@ -50,8 +53,11 @@ class KillInSend {
   Verdict KillWhileItRuns(ActorControl& control, std::string_view name) const;
 
  private:
-  static constexpr size_t kTrapDone = 0, kTouched = 1, kDone = 2;  // flags
-  static constexpr size_t kPid = 0, kInSend = 1;                   // counters
+  // One message: every call it takes, the first with the trapped bytes.
+  int Send(End& end, std::span<const std::byte> data, bool trap, int timeout_ms);
+
+  static constexpr size_t kTrapDone = 0, kTouched = 1, kDone = 2;            // flags
+  static constexpr size_t kPid = 0, kInSend = 1, kSent = 2, kSentBytes = 3;  // counters
   SharedFlags flags_;
 };
 

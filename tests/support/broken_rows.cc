@@ -128,6 +128,8 @@ constexpr BrokenRow kBroken[] = {
      Bug::kWritersLockDiesWithHolder, "G-WRITER-CRASH"},
     // Passed while the case process reaped a killed writer at once.
     {"broken_zombie_is_alive", "sysv_msg", Bug::kZombieIsAlive, "G-PEER-CRASH"},
+    // Passed G-CLEANUP, which looks between calls.
+    {"broken_inheritable_inside_recv", "unix_seqpacket", Bug::kInheritableInsideRecv, "G-INHERIT"},
 };
 
 }  // namespace

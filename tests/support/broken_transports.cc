@@ -1,7 +1,6 @@
 #include "tests/support/broken_transports.h"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
@@ -10,7 +9,6 @@
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +25,7 @@
 #include "ipcspec/util.h"
 #include "tests/support/broken_calls.h"
 #include "tests/support/broken_channels.h"
+#include "tests/support/broken_locks.h"
 
 namespace ipcspec::testing {
 namespace {
@@ -50,7 +49,11 @@ class BrokenEnd : public End {
  public:
   BrokenEnd(std::unique_ptr<End> inner, Role role, Bug bug,
             std::atomic<int>* asleep_writers = nullptr)
-      : inner_(std::move(inner)), role_(role), bug_(bug), asleep_writers_(asleep_writers) {
+      : inner_(std::move(inner)),
+        role_(role),
+        bug_(bug),
+        asleep_writers_(asleep_writers),
+        locks_(bug, asleep_writers) {
     // kLateWriterUnheard: the page's second word says the reader received.
     unheard_ = bug == Bug::kLateWriterUnheard && role == Role::kWriter &&
                asleep_writers != nullptr && asleep_writers[1].load() != 0;
@@ -62,9 +65,7 @@ class BrokenEnd : public End {
     if (bug == Bug::kOneSender) g_sender = this;
   }
   ~BrokenEnd() override {
-    if (bug_ == Bug::kLockKeptOnEpipe && asleep_writers_ != nullptr) {
-      GiveBackIfMine();  // as an OFD lock goes with its descriptor
-    }
+    locks_.Close();
     if (g_sender == this) g_sender = nullptr;
     for (BrokenEnd*& kept : g_static_end) {
       if (kept == this) kept = nullptr;
@@ -86,16 +87,7 @@ class BrokenEnd : public End {
       return -EBADF;
     }
     if (bug_ == Bug::kStaticFrame) return SendFromTheProcessFrame(buf, sent, timeout_ms);
-    if (bug_ == Bug::kLockKeptOnEpipe && asleep_writers_ != nullptr) {
-      return SendUnderTheLock(buf, sent, timeout_ms);
-    }
-    if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
-      if (ReaderIn().load() != 0) ChecksumUnderTheLock(buf);
-    }
-    if (bug_ == Bug::kCopiesUnderTheLock && asleep_writers_ != nullptr) CopyUnderTheLock(buf);
-    if (bug_ == Bug::kWritersLockDiesWithHolder && asleep_writers_ != nullptr) {
-      return SendUnderTheWritersLock(buf, sent, timeout_ms);
-    }
+    if (std::optional<int> rc = locks_.Send(*inner_, buf, sent, timeout_ms)) return *rc;
     if (bug_ == Bug::kTicketNotAtomic && asleep_writers_ != nullptr && TicketTakenTwice()) {
       *sent = buf.size();  // dropped as a duplicate where it is received
       return 0;
@@ -107,74 +99,6 @@ class BrokenEnd : public End {
     return inner_->Send(buf, sent, timeout_ms);
   }
 
-  // The channel's lock: the third word of its shared page, the pid of the
-  // process that holds it.
-  int* LockWord() { return reinterpret_cast<int*>(asleep_writers_ + 2); }
-  void GiveBackIfMine() {
-    int mine = ::getpid();
-    if (__atomic_compare_exchange_n(LockWord(), &mine, 0, false, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST)) {
-      ::syscall(SYS_futex, LockWord(), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
-    }
-  }
-  void TakeTheLock() {
-    for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
-                                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-         held = 0) {
-      ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, nullptr, nullptr, 0);
-    }
-  }
-  // kWritersLockDiesWithHolder: the lock, waited for until `timeout_ms`
-  // has passed (false then).
-  bool TakeTheLockWithin(int timeout_ms) {
-    const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
-    for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
-                                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-         held = 0) {
-      const int ms = deadline.RemainingMs();
-      if (ms == 0) return false;
-      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-      ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, ms < 0 ? nullptr : &ts, nullptr, 0);
-    }
-    return true;
-  }
-  // kWritersLockDiesWithHolder: the message is framed (copied) and sent
-  // under the writers' lock.
-  int SendUnderTheWritersLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
-    *sent = 0;
-    if (!TakeTheLockWithin(timeout_ms)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
-    const std::vector<std::byte> frame(buf.begin(), buf.end());
-    const int rc = inner_->Send(frame, sent, timeout_ms);
-    GiveBackIfMine();
-    return rc;
-  }
-  // kLockDiesWithHolder: whether the reader is in a receive, at +6.
-  std::atomic<int>& ReaderIn() { return asleep_writers_[6]; }
-  // kLockDiesWithHolder: a checksum of the message, 256 rounds over it (or
-  // over 64 bytes), kept in the channel's page.
-  void ChecksumUnderTheLock(std::span<const std::byte> buf) {
-    TakeTheLock();
-    uint64_t sum = 0;
-    const size_t len = std::max<size_t>(buf.size(), 64);
-    for (size_t round = 0; round < 256; ++round) {
-      for (size_t i = 0; i < len; ++i) {
-        const auto b = i < buf.size() ? static_cast<uint64_t>(buf[i]) : uint64_t{i};
-        sum = (sum ^ b) * 0x100000001b3ULL;
-      }
-    }
-    reinterpret_cast<std::atomic<uint64_t>*>(asleep_writers_ + 4)->store(sum);
-    GiveBackIfMine();
-  }
-  // kCopiesUnderTheLock: the message's first 2 KiB, kept in the second
-  // half of the channel's page.
-  void CopyUnderTheLock(std::span<const std::byte> buf) {
-    TakeTheLock();
-    if (!buf.empty()) {  // an empty span's data() may be null
-      std::memcpy(reinterpret_cast<std::byte*>(asleep_writers_) + 2048, buf.data(),
-                  std::min<size_t>(buf.size(), 2048));
-    }
-    GiveBackIfMine();
-  }
   // kTicketNotAtomic: the channel's ticket counter at +64 of its page, and
   // at +1024 the last ticket (+1) delivered in each of 256 slots.
   bool TicketTakenTwice() {
@@ -186,13 +110,6 @@ class BrokenEnd : public End {
     next.store(ticket + 1);  // the bug: not a fetch_add
     return seen[ticket % 256].exchange(ticket + 1) == ticket + 1;
   }
-  int SendUnderTheLock(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
-    TakeTheLock();
-    const int rc = inner_->Send(buf, sent, timeout_ms);
-    if (rc != -EPIPE) GiveBackIfMine();  // the bug: kept on the -EPIPE path
-    return rc;
-  }
-
   // Saves a malloc per send: one frame for every end of the process.
   int SendFromTheProcessFrame(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
     static std::byte frame[2 << 20];  // the bug: shared by two threads' sends
@@ -320,13 +237,7 @@ class BrokenEnd : public End {
         bug_ == Bug::kStaticReader && kept != nullptr && kept != this) {
       return kept->inner_->Recv(buf, received, timeout_ms);
     }
-    if (bug_ == Bug::kLockDiesWithHolder && asleep_writers_ != nullptr) {
-      return RecvAfterTheLock(buf, received, timeout_ms);
-    }
-    if (bug_ == Bug::kCopiesUnderTheLock && asleep_writers_ != nullptr) {
-      TakeTheLock();  // the bug: held for good once its holder died
-      GiveBackIfMine();
-    }
+    if (std::optional<int> rc = locks_.Recv(*inner_, buf, received, timeout_ms)) return *rc;
     switch (bug_) {
       case Bug::kStaticScratch:
         return RecvThroughTheProcessScratch(buf, received, timeout_ms);
@@ -341,6 +252,12 @@ class BrokenEnd : public End {
       }
       case Bug::kKeepsDropsAtBatchEnd:
         return RecvInBatches(buf, received, timeout_ms);
+      case Bug::kInheritableInsideRecv: {
+        const int scratch = ::open("/dev/null", O_RDONLY);  // the bug: no O_CLOEXEC
+        const int rc = inner_->Recv(buf, received, timeout_ms);
+        if (scratch >= 0) ::close(scratch);
+        return rc;
+      }
       case Bug::kEmptyIsEnd: {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
@@ -365,17 +282,6 @@ class BrokenEnd : public End {
     }
     return rc;
   }
-  // kLockDiesWithHolder: the lock is taken and given back before each
-  // receive, which says while it lasts that the reader is in one.
-  int RecvAfterTheLock(std::span<std::byte> buf, size_t* received, int timeout_ms) {
-    TakeTheLock();  // the bug: held for good once its holder died
-    GiveBackIfMine();
-    ReaderIn().store(1);
-    const int rc = inner_->Recv(buf, received, timeout_ms);
-    ReaderIn().store(0);
-    return rc;
-  }
-
   int RecvNotingHeard(std::span<std::byte> buf, size_t* received, int timeout_ms) {
     const int rc = inner_->Recv(buf, received, timeout_ms);
     if (rc == 0) asleep_writers_[1].store(1);
@@ -427,16 +333,15 @@ class BrokenEnd : public End {
   uint64_t messages_received_ = 0;    // kKeepsDropsAtBatchEnd
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
                                       // shared page
+  LockBugs locks_;                    // the bugs in a lock of the channel's (broken_locks.h)
 };
 
 class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
-        bug == Bug::kLateWriterUnheard || bug == Bug::kLockKeptOnEpipe ||
-        bug == Bug::kLockDiesWithHolder || bug == Bug::kCopiesUnderTheLock ||
-        bug == Bug::kTicketNotAtomic || bug == Bug::kZombieIsAlive ||
-        bug == Bug::kWritersLockDiesWithHolder) {
+        bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
+        bug == Bug::kZombieIsAlive) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);

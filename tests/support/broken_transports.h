@@ -180,6 +180,9 @@ enum class Bug {
   kZombieIsAlive,              // declares PEER_CLOSE over a queue without it: a receive reports END
                                // once its writer has closed or its pid is gone (kill(pid, 0) gives
                                // ESRCH), so a writer that died and is not yet reaped is alive
+  kInheritableInsideRecv,      // every receive takes its message through a scratch descriptor
+                               // opened without O_CLOEXEC (as recvmsg without MSG_CMSG_CLOEXEC
+                               // takes a passed one) and closes it before it returns
 };
 
 struct BrokenInfo {

@@ -1,0 +1,176 @@
+// G-INHERIT: a descriptor a transport makes is close-on-exec from the
+// moment it exists, inside its calls as well as between them.
+//
+// A process that uses a transport may have another thread that forks and
+// execs at any moment (a subprocess library, a logger's helper). A
+// descriptor without FD_CLOEXEC that exists at that moment goes into the
+// new program, holds the channel open there (so END never comes, or a pipe
+// never gives EPIPE) and leaks what it reaches. That is why the kernel
+// gives every call that makes a descriptor a way to make it close-on-exec
+// at once: O_CLOEXEC, SOCK_CLOEXEC, pipe2, accept4, MFD_CLOEXEC,
+// EFD_CLOEXEC, F_DUPFD_CLOEXEC, and MSG_CMSG_CLOEXEC for descriptors passed
+// in SCM_RIGHTS. Setting FD_CLOEXEC afterwards, or closing the descriptor
+// before the call returns, leaves a window in which a fork inherits it.
+//
+// G-CLEANUP looks between calls; this property looks inside them. Every
+// send and every receive of mixed traffic (G-INTEGRITY's) is held once at
+// the entry of one of its system calls (call gate, support/call_gate.h):
+// call after call the writer's and the reader's calls are held at their
+// system call 1, 2, 3, ..., starting over at 1 once a call makes fewer.
+// While one is held, the process's descriptors are read: one the call made
+// (not there when it began) without FD_CLOEXEC fails, with what it is and
+// the system call the hold was at.
+//
+// Both actors are processes of their own (the case process, which never
+// carries a gate, only waits). A descriptor a transport's own thread makes
+// is seen too, if it lives while a call is held.
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <set>
+
+#include "absl/strings/str_format.h"
+#include "ipcspec/proc.h"
+#include "properties/generic/generic_property.h"
+#include "properties/generic/traffic.h"
+#include "properties/support/call_gate.h"
+
+namespace ipcspec::props {
+namespace {
+
+// Calls fn(fd) for each descriptor of this process without FD_CLOEXEC.
+// It allocates nothing: it runs while a thread of this process is held at a
+// system call, which may be inside malloc with an arena locked.
+template <typename Fn>
+void ForEachInheritable(const Fn& fn) {
+  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  alignas(struct dirent64) char buf[4096];
+  for (ssize_t n; (n = ::getdents64(dir, buf, sizeof buf)) > 0;) {
+    for (ssize_t off = 0; off < n;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      int fd = 0;
+      const char* c = d->d_name;
+      for (; *c >= '0' && *c <= '9' && fd < INT_MAX / 10; ++c) fd = fd * 10 + (*c - '0');
+      if (c == d->d_name || *c != '\0' || fd == dir) continue;
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0 && (flags & FD_CLOEXEC) == 0) fn(fd);
+    }
+  }
+  ::close(dir);
+}
+
+std::set<int> Inheritable() {
+  std::set<int> out;
+  ForEachInheritable([&out](int fd) { out.insert(fd); });
+  return out;
+}
+
+// An end whose every call is held once, at the entry of one of its system
+// calls, while the process's descriptors are read.
+class HeldEnd final : public End {
+ public:
+  HeldEnd(End& inner, CallGate& gate) : inner_(inner), gate_(gate) {}
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    return Held("send", timeout_ms, [&] { return inner_.Send(buf, sent, timeout_ms); });
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    return Held("receive", timeout_ms, [&] { return inner_.Recv(buf, received, timeout_ms); });
+  }
+  // "" or the first inheritable descriptor a call made.
+  const std::string& found() const { return found_; }
+
+ private:
+  // What the gate's thread saw (fixed size: it allocates nothing).
+  struct Seen {
+    int fd = -1;
+    long nr = -1;
+    char what[256] = {};
+  };
+
+  template <typename Call>
+  int Held(std::string_view what, int timeout_ms, const Call& call) {
+    if (!found_.empty()) return call();  // one is enough
+    const std::set<int> before = Inheritable();
+    const int index = next_;
+    const int number = ++calls_;
+    // On the gate's thread, while this thread is held (Disarm orders what
+    // it wrote before the reads below).
+    gate_.Arm(index, [&](long nr) {
+      ForEachInheritable([&](int fd) {
+        if (seen_.fd >= 0 || before.count(fd) != 0) return;
+        seen_.fd = fd;
+        seen_.nr = nr;
+        char path[32];
+        std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        const ssize_t n = ::readlink(path, seen_.what, sizeof seen_.what - 1);
+        seen_.what[n > 0 ? n : 0] = '\0';
+      });
+    });
+    const int rc = call();
+    next_ = gate_.Disarm().held ? index + 1 : 0;
+    if (seen_.fd >= 0) {
+      found_ = absl::StrFormat(
+          "%s %d (timeout %d ms), held at the entry of its system call %d (%s), had made "
+          "descriptor %d (%s) without close-on-exec: a fork and exec by another thread at that "
+          "moment passes it to the new program",
+          what, number, timeout_ms, index + 1, SyscallName(seen_.nr), seen_.fd,
+          seen_.what[0] != '\0' ? seen_.what : "gone by now");
+    }
+    return rc;
+  }
+
+  End& inner_;
+  CallGate& gate_;
+  std::string found_;
+  Seen seen_;
+  int next_ = 0, calls_ = 0;
+};
+
+// One side's part: its calls through a HeldEnd, then what the holds found.
+std::string Watched(End& end, std::string_view who, const std::function<std::string(End&)>& part) {
+  std::unique_ptr<CallGate> gate = CallGate::Install();
+  if (gate == nullptr) {
+    return absl::StrFormat("%s could not install its call gate (seccomp user notification)", who);
+  }
+  HeldEnd held(end, *gate);
+  std::string e = part(held);
+  if (!held.found().empty()) return held.found();
+  return e;
+}
+
+class InheritProperty final : public GenericProperty {
+  Applicability AppliesToCaps(const Capabilities& c) const override {
+    if (!CallGate::Available()) {
+      return Applicability::No(
+          "this host cannot hold a system call at its entry (seccomp user notification "
+          "with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19)");
+    }
+    return SummableIfCounter(c);
+  }
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    return MixedTraffic(t.caps());
+  }
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+    const MixedPlan plan = MixedPlanOf(s);
+    Traffic traffic(t.caps(), env, {plan.sent});
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   return Watched(*end, "the writer",
+                                  [&](End& held) { return traffic.Write(held, 0, plan.try_send); });
+                 }};
+    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   return Watched(*end, "the reader",
+                                  [&](End& held) { return traffic.Read(held, plan.chunks); });
+                 }};
+    // With `during`, every actor forks: the case process carries no gate.
+    return RunActors(t, env, {writer, reader}, [](ActorControl&) { return Verdict::Pass(); });
+  }
+};
+IPCSPEC_REGISTER_PROPERTY(InheritProperty, "G-INHERIT", {.examples = 8});
+
+}  // namespace
+}  // namespace ipcspec::props

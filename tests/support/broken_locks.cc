@@ -1,0 +1,136 @@
+#include "tests/support/broken_locks.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+#include "ipcspec/util.h"
+
+namespace ipcspec::testing {
+
+bool IsLockBug(Bug bug) {
+  return bug == Bug::kLockKeptOnEpipe || bug == Bug::kLockDiesWithHolder ||
+         bug == Bug::kCopiesUnderTheLock || bug == Bug::kWritersLockDiesWithHolder;
+}
+
+std::optional<int> LockBugs::Send(End& inner, std::span<const std::byte> buf, size_t* sent,
+                                  int timeout_ms) {
+  if (page_ == nullptr) return std::nullopt;
+  switch (bug_) {
+    case Bug::kLockKeptOnEpipe: {
+      Take();
+      const int rc = inner.Send(buf, sent, timeout_ms);
+      if (rc != -EPIPE) GiveBackIfMine();  // the bug: kept on the -EPIPE path
+      return rc;
+    }
+    case Bug::kLockDiesWithHolder:
+      if (ReaderIn().load() != 0) ChecksumUnderTheLock(buf);
+      return inner.Send(buf, sent, timeout_ms);
+    case Bug::kCopiesUnderTheLock:
+      CopyUnderTheLock(buf);
+      return inner.Send(buf, sent, timeout_ms);
+    case Bug::kWritersLockDiesWithHolder: {
+      // The message is framed (copied) and sent under the writers' lock.
+      *sent = 0;
+      if (!TakeWithin(timeout_ms)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+      const std::vector<std::byte> frame(buf.begin(), buf.end());
+      const int rc = inner.Send(frame, sent, timeout_ms);
+      GiveBackIfMine();
+      return rc;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<int> LockBugs::Recv(End& inner, std::span<std::byte> buf, size_t* received,
+                                  int timeout_ms) {
+  if (page_ == nullptr) return std::nullopt;
+  switch (bug_) {
+    case Bug::kLockDiesWithHolder: {
+      // The lock is taken and given back before each receive, which says
+      // while it lasts that the reader is in one.
+      Take();  // the bug: held for good once its holder died
+      GiveBackIfMine();
+      ReaderIn().store(1);
+      const int rc = inner.Recv(buf, received, timeout_ms);
+      ReaderIn().store(0);
+      return rc;
+    }
+    case Bug::kCopiesUnderTheLock:
+      Take();  // the bug: held for good once its holder died
+      GiveBackIfMine();
+      return inner.Recv(buf, received, timeout_ms);
+    default:
+      return std::nullopt;
+  }
+}
+
+void LockBugs::Close() {
+  if (page_ != nullptr && bug_ == Bug::kLockKeptOnEpipe) GiveBackIfMine();
+}
+
+void LockBugs::Take() {
+  for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
+                                                  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+       held = 0) {
+    ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, nullptr, nullptr, 0);
+  }
+}
+
+bool LockBugs::TakeWithin(int timeout_ms) {
+  const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+  for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
+                                                  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+       held = 0) {
+    const int ms = deadline.RemainingMs();
+    if (ms == 0) return false;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, ms < 0 ? nullptr : &ts, nullptr, 0);
+  }
+  return true;
+}
+
+void LockBugs::GiveBackIfMine() {
+  int mine = ::getpid();
+  if (__atomic_compare_exchange_n(LockWord(), &mine, 0, false, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_SEQ_CST)) {
+    ::syscall(SYS_futex, LockWord(), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  }
+}
+
+// kLockDiesWithHolder: a checksum of the message, 256 rounds over it (or
+// over 64 bytes), kept in the channel's page (tens of microseconds).
+void LockBugs::ChecksumUnderTheLock(std::span<const std::byte> buf) {
+  Take();
+  uint64_t sum = 0;
+  const size_t len = std::max<size_t>(buf.size(), 64);
+  for (size_t round = 0; round < 256; ++round) {
+    for (size_t i = 0; i < len; ++i) {
+      const auto b = i < buf.size() ? static_cast<uint64_t>(buf[i]) : uint64_t{i};
+      sum = (sum ^ b) * 0x100000001b3ULL;
+    }
+  }
+  reinterpret_cast<std::atomic<uint64_t>*>(page_ + 4)->store(sum);
+  GiveBackIfMine();
+}
+
+// kCopiesUnderTheLock: the message's first 2 KiB, kept in the second half
+// of the channel's page.
+void LockBugs::CopyUnderTheLock(std::span<const std::byte> buf) {
+  Take();
+  if (!buf.empty()) {  // an empty span's data() may be null
+    std::memcpy(reinterpret_cast<std::byte*>(page_) + 2048, buf.data(),
+                std::min<size_t>(buf.size(), 2048));
+  }
+  GiveBackIfMine();
+}
+
+}  // namespace ipcspec::testing
