@@ -6,6 +6,10 @@
  * header, as in the other quirks. MESSAGE, DUPLEX, RELIABLE, ORDERED,
  * MULTI_WRITER, max_message 4096.
  *
+ * QUIRK_KIND_REPLYLOSSY: the same, but lossy (no RELIABLE): the reader's end
+ * loses every third message it sends (reports it sent, sends nothing), as
+ * a datagram reply may be lost on a real network.
+ *
  * QUIRK_BROKEN: the reader's end keeps the address of the first sender it
  * heard from, not the last, so every reply goes to that writer (G-REPLY).
  */
@@ -23,6 +27,7 @@ typedef struct {
 
 typedef struct {
   int fd, role;
+  unsigned sends;          /* the reader's end: its sends so far */
   struct sockaddr_un peer; /* the reader's end: whom it answers */
   socklen_t peer_len;      /* 0: nobody has spoken yet */
 } end;
@@ -118,6 +123,9 @@ static int reader_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadl
 /* The reader's send: to the sender it answers; -ENOTCONN before anyone spoke. */
 static int reader_send(end* e, const void* buf, size_t len, int64_t deadline) {
   if (e->peer_len == 0) return -ENOTCONN;
+#ifdef QUIRK_KIND_REPLYLOSSY
+  if (++e->sends % 3 == 0) return 0; /* lost on the way */
+#endif
   unsigned char hdr = QK_DATA;
   struct iovec iov[2] = {{&hdr, 1}, {(void*)buf, len}};
   struct msghdr m = {0};
@@ -160,8 +168,14 @@ static void qk_end_close(void* v) {
   free(e);
 }
 
+#ifdef QUIRK_KIND_REPLYLOSSY
+#define QK_RELIABLE 0
+#else
+#define QK_RELIABLE IPCSPEC_RELIABLE
+#endif
+
 QK_DEFINE_TRANSPORT(qk_detach, qk_destroy, IPCSPEC_MESSAGE, IPCSPEC_DUPLEX,
-                    IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER |
+                    QK_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER |
                         IPCSPEC_SHORT_RECV_KEEPS,
                     0, /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0,
                     /*atomic_write=*/QK_MAX_MESSAGE, /*max_queued=*/0)
