@@ -13,13 +13,19 @@
 // before the call returns, leaves a window in which a fork inherits it.
 //
 // G-CLEANUP looks between calls; this property looks inside them. Every
-// send and every receive of mixed traffic (G-INTEGRITY's) is held once at
+// send and every receive of mixed traffic (G-INTEGRITY's, up to 16 messages) is held once at
 // the entry of one of its system calls (call gate, support/call_gate.h):
 // call after call the writer's and the reader's calls are held at their
 // system call 1, 2, 3, ..., starting over at 1 once a call makes fewer.
 // While one is held, the process's descriptors are read: one the call made
 // (not there when it began) without FD_CLOEXEC fails, with what it is and
 // the system call the hold was at.
+//
+// The oracle for each capability class (generic/oracle.h): the same for
+// all. What the traffic delivers is judged as G-INTEGRITY judges it
+// (reliable or lossy, ordered or not, a counter's sum); duplex, capacity,
+// peer-close and realtime change nothing here, since the check is of the
+// descriptors, not of the data.
 //
 // Both actors are processes of their own (the case process, which never
 // carries a gate, only waits). A descriptor a transport's own thread makes
@@ -71,10 +77,14 @@ std::set<int> Inheritable() {
 }
 
 // An end whose every call is held once, at the entry of one of its system
-// calls, while the process's descriptors are read.
+// calls, while the process's descriptors are read. `known`: the
+// descriptors without FD_CLOEXEC the process had before the traffic (read
+// before the gate was installed: every call of a gated thread costs a trip
+// through the gate's thread).
 class HeldEnd final : public End {
  public:
-  HeldEnd(End& inner, CallGate& gate) : inner_(inner), gate_(gate) {}
+  HeldEnd(End& inner, CallGate& gate, std::set<int> known)
+      : inner_(inner), gate_(gate), known_(std::move(known)) {}
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     return Held("send", timeout_ms, [&] { return inner_.Send(buf, sent, timeout_ms); });
   }
@@ -95,14 +105,13 @@ class HeldEnd final : public End {
   template <typename Call>
   int Held(std::string_view what, int timeout_ms, const Call& call) {
     if (!found_.empty()) return call();  // one is enough
-    const std::set<int> before = Inheritable();
     const int index = next_;
     const int number = ++calls_;
     // On the gate's thread, while this thread is held (Disarm orders what
     // it wrote before the reads below).
     gate_.Arm(index, [&](long nr) {
       ForEachInheritable([&](int fd) {
-        if (seen_.fd >= 0 || before.count(fd) != 0) return;
+        if (seen_.fd >= 0 || known_.count(fd) != 0) return;
         seen_.fd = fd;
         seen_.nr = nr;
         char path[32];
@@ -115,9 +124,9 @@ class HeldEnd final : public End {
     next_ = gate_.Disarm().held ? index + 1 : 0;
     if (seen_.fd >= 0) {
       found_ = absl::StrFormat(
-          "%s %d (timeout %d ms), held at the entry of its system call %d (%s), had made "
-          "descriptor %d (%s) without close-on-exec: a fork and exec by another thread at that "
-          "moment passes it to the new program",
+          "%s %d (timeout %d ms), held at the entry of its system call %d (%s): the process had "
+          "descriptor %d (%s) without close-on-exec, made since the traffic began: a fork and "
+          "exec by another thread at that moment passes it to the new program",
           what, number, timeout_ms, index + 1, SyscallName(seen_.nr), seen_.fd,
           seen_.what[0] != '\0' ? seen_.what : "gone by now");
     }
@@ -126,6 +135,7 @@ class HeldEnd final : public End {
 
   End& inner_;
   CallGate& gate_;
+  const std::set<int> known_;
   std::string found_;
   Seen seen_;
   int next_ = 0, calls_ = 0;
@@ -133,11 +143,12 @@ class HeldEnd final : public End {
 
 // One side's part: its calls through a HeldEnd, then what the holds found.
 std::string Watched(End& end, std::string_view who, const std::function<std::string(End&)>& part) {
+  std::set<int> known = Inheritable();
   std::unique_ptr<CallGate> gate = CallGate::Install();
   if (gate == nullptr) {
     return absl::StrFormat("%s could not install its call gate (seccomp user notification)", who);
   }
-  HeldEnd held(end, *gate);
+  HeldEnd held(end, *gate, std::move(known));
   std::string e = part(held);
   if (!held.found().empty()) return held.found();
   return e;
@@ -152,12 +163,20 @@ class InheritProperty final : public GenericProperty {
     }
     return SummableIfCounter(c);
   }
+  // Up to 16 messages: each of their calls passes the gate's thread.
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
-    return MixedTraffic(t.caps());
+    return MixedTraffic(t.caps(), 16);
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const MixedPlan plan = MixedPlanOf(s);
-    Traffic traffic(t.caps(), env, {plan.sent});
+    // Every system call of a gated thread waits for the gate's thread to
+    // let it go on: on a loaded machine a call of many may take several
+    // times as long. The bounds are four times the case's (the property is
+    // not about time).
+    CaseEnv gated = env;
+    gated.time_unit *= 4;
+    gated.hang_grace *= 4;
+    Traffic traffic(t.caps(), gated, {plan.sent});
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
                    return Watched(*end, "the writer",
                                   [&](End& held) { return traffic.Write(held, 0, plan.try_send); });

@@ -213,11 +213,12 @@ std::string Traffic::Read(End& end, const std::vector<uint64_t>& chunks) {
   return e;
 }
 
-rc::Gen<std::vector<Step>> MixedTraffic(const Capabilities& c) {
-  return rc::gen::exec([c] {
+rc::Gen<std::vector<Step>> MixedTraffic(const Capabilities& c, size_t most) {
+  return rc::gen::exec([c, most] {
     const bool counter = c.model == ModelClass::kCounter;
-    auto sizes = *rc::gen::resize(40, rc::gen::container<std::vector<uint64_t>>(
-                                          counter ? rc::gen::just<uint64_t>(8) : EdgeSize(c)));
+    auto sizes = *rc::gen::resize(static_cast<int>(most),
+                                  rc::gen::container<std::vector<uint64_t>>(
+                                      counter ? rc::gen::just<uint64_t>(8) : EdgeSize(c)));
     std::vector<Step> steps;
     for (size_t i = 0; i < sizes.size(); ++i) {
       const bool try_first = *rc::gen::arbitrary<bool>();

@@ -95,7 +95,8 @@ class Traffic {
 // edge sizes from writer 1 (counter: 8-byte adds), each sent blocking or
 // first tried without blocking, and on a byte stream up to six receive
 // sizes, each also tried first without blocking or not.
-rc::Gen<std::vector<Step>> MixedTraffic(const Capabilities& c);
+// `most`: messages at most.
+rc::Gen<std::vector<Step>> MixedTraffic(const Capabilities& c, size_t most = 40);
 struct MixedPlan {
   std::vector<Sent> sent;
   std::vector<bool> try_send;    // for Traffic::Write
