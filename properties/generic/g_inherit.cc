@@ -13,13 +13,14 @@
 // before the call returns, leaves a window in which a fork inherits it.
 //
 // G-CLEANUP looks between calls; this property looks inside them. Every
-// send and every receive of mixed traffic (G-INTEGRITY's, up to 16 messages) is held once at
-// the entry of one of its system calls (call gate, support/call_gate.h):
-// call after call the writer's and the reader's calls are held at their
-// system call 1, 2, 3, ..., starting over at 1 once a call makes fewer.
-// While one is held, the process's descriptors are read: one the call made
-// (not there when it began) without FD_CLOEXEC fails, with what it is and
-// the system call the hold was at.
+// send and every receive of mixed traffic (G-INTEGRITY's, up to 16
+// messages) is held once at the entry of one of its system calls (call
+// gate, support/call_gate.h): call after call the writer's and the
+// reader's calls are held at their system call 1, 2, 3, ..., starting over
+// at 1 once a call makes fewer. While one is held, the process's
+// descriptors are read: one without FD_CLOEXEC that was not there when the
+// traffic began fails, with what it is and the system call the hold was
+// at.
 //
 // The oracle for each capability class (generic/oracle.h): the same for
 // all. What the traffic delivers is judged as G-INTEGRITY judges it

@@ -248,7 +248,7 @@ std::string ReplyProperty::Turns::AskAgain(End& end, uint32_t w) {
 
 std::string ReplyProperty::Turns::OnReply(std::span<const std::byte> got, size_t k, uint32_t w,
                                           bool* answered) {
-  for (size_t j = 0; j <= std::min(k, n - 1); ++j) {
+  for (size_t j = 0; j < std::min(k + 1, n); ++j) {
     if (turns[j].writer != w || !IsPayload(got, ReplyTo(turns[j]))) continue;
     // Its own: this turn's, or an earlier one's whose request came twice.
     if (++answers[j] > asked[j]) {
