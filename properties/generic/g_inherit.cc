@@ -157,11 +157,7 @@ std::string Watched(End& end, std::string_view who, const std::function<std::str
 
 class InheritProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
-    if (!CallGate::Available()) {
-      return Applicability::No(
-          "this host cannot hold a system call at its entry (seccomp user notification "
-          "with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19)");
-    }
+    if (Applicability gate = CallGate::Applies(); !gate.applies) return gate;
     return SummableIfCounter(c);
   }
   // Up to 16 messages: each of their calls passes the gate's thread.

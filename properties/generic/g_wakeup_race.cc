@@ -314,12 +314,7 @@ std::string SendInTheGaps(End& end, const Capabilities& c, Race& race, int deliv
 }
 
 class WakeupRaceProperty final : public GenericProperty {
-  Applicability AppliesToCaps(const Capabilities&) const override {
-    if (CallGate::Available()) return Applicability::Yes();
-    return Applicability::No(
-        "this host cannot hold a system call at its entry (seccomp user notification "
-        "with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19)");
-  }
+  Applicability AppliesToCaps(const Capabilities&) const override { return CallGate::Applies(); }
   // Every gap is walked in one example.
   bool OneScenario() const override { return true; }
   // The calls 0..kCalls-1 in order; a failure shrinks to the call it fails at.

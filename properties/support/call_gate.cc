@@ -133,6 +133,13 @@ int InstallFilter(int handoff) {
 
 }  // namespace
 
+Applicability CallGate::Applies() {
+  if (Available()) return Applicability::Yes();
+  return Applicability::No(
+      "this host cannot hold a system call at its entry (seccomp user notification with "
+      "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19)");
+}
+
 bool CallGate::Available() {
   static const bool available = [] {
     if (kArch == 0) return false;

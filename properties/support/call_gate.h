@@ -27,6 +27,8 @@
 #include <memory>
 #include <vector>
 
+#include "ipcspec/property.h"
+
 namespace ipcspec::props {
 
 class CallGate {
@@ -35,6 +37,9 @@ class CallGate {
   // WAIT_KILLABLE_RECV, not refused by a filter already in place. Asked
   // without installing anything; the answer is kept.
   static bool Available();
+  // For a property that holds calls: Yes where Available(), else No with
+  // the reason.
+  static Applicability Applies();
   // Installs the gate on the calling thread; nullptr where it cannot be.
   static std::unique_ptr<CallGate> Install();
 
