@@ -189,23 +189,46 @@ int PidfdOpen(pid_t pid) {
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
+bool ForEachDescriptor(absl::FunctionRef<void(int fd)> fn) {
+  // Raw getdents64 into a buffer on the stack: opendir/readdir allocate.
+  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return false;
+  alignas(struct dirent64) char buf[4096];
+  for (ssize_t n; (n = ::getdents64(dir, buf, sizeof buf)) > 0;) {
+    for (ssize_t off = 0; off < n;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      int fd = 0;
+      const char* c = d->d_name;
+      for (; *c >= '0' && *c <= '9' && fd < INT_MAX / 10; ++c) fd = fd * 10 + (*c - '0');
+      if (c == d->d_name || *c != '\0' || fd == dir) continue;  // ".", ".."
+      fn(fd);
+    }
+  }
+  ::close(dir);
+  return true;
+}
+
+bool Inheritable(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  return flags >= 0 && (flags & FD_CLOEXEC) == 0;
+}
+
 namespace {
 
 // Each descriptor of this process (`pass` true for it), as ProcessHoldings
 // names them: "descriptor 9 (pipe:[48213])".
-std::vector<std::string> NamedDescriptors(const std::function<bool(int fd)>& pass) {
+std::vector<std::string> NamedDescriptors(bool (*pass)(int fd)) {
+  std::vector<int> fds;
+  ForEachDescriptor([&fds](int fd) { fds.push_back(fd); });
   std::vector<std::string> out;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    const int own = ::dirfd(d);
-    while (const dirent* e = ::readdir(d)) {
-      int fd = 0;
-      if (!absl::SimpleAtoi(e->d_name, &fd) || fd == own || !pass(fd)) continue;
-      char target[512];
-      const ssize_t n = ::readlinkat(own, e->d_name, target, sizeof target - 1);
-      out.push_back(
-          absl::StrFormat("descriptor %d (%s)", fd, n < 0 ? "?" : std::string_view(target, n)));
-    }
-    ::closedir(d);
+  for (const int fd : fds) {
+    if (!pass(fd)) continue;  // closed meanwhile, or not asked for
+    char target[512];
+    const ssize_t n =
+        ::readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), target, sizeof target - 1);
+    out.push_back(
+        absl::StrFormat("descriptor %d (%s)", fd, n < 0 ? "?" : std::string_view(target, n)));
   }
   return out;
 }
@@ -213,17 +236,14 @@ std::vector<std::string> NamedDescriptors(const std::function<bool(int fd)>& pas
 }  // namespace
 
 std::vector<std::string> InheritableDescriptors() {
-  std::vector<std::string> out = NamedDescriptors([](int fd) {
-    const int flags = ::fcntl(fd, F_GETFD);
-    return flags >= 0 && (flags & FD_CLOEXEC) == 0;
-  });
+  std::vector<std::string> out = NamedDescriptors(&Inheritable);
   std::sort(out.begin(), out.end());
   return out;
 }
 
 ProcessHoldings TakeProcessHoldings() {
   ProcessHoldings h;
-  h.entries = NamedDescriptors([](int) { return true; });
+  h.entries = NamedDescriptors([](int fd) { return ::fcntl(fd, F_GETFD) >= 0; });
   // "start-end perms offset dev inode path": the shared ones (perms "...s").
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);) {

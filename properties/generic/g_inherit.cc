@@ -31,15 +31,13 @@
 // Both actors are processes of their own (the case process, which never
 // carries a gate, only waits). A descriptor a transport's own thread makes
 // is seen too, if it lives while a call is held.
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cstdio>
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
@@ -49,29 +47,17 @@ namespace ipcspec::props {
 namespace {
 
 // Calls fn(fd) for each descriptor of this process without FD_CLOEXEC.
-// It allocates nothing: it runs while a thread of this process is held at a
-// system call, which may be inside malloc with an arena locked.
+// It allocates nothing (ForEachDescriptor): it runs while a thread of this
+// process is held at a system call, which may be inside malloc with an
+// arena locked.
 template <typename Fn>
 void ForEachInheritable(const Fn& fn) {
-  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return;
-  alignas(struct dirent64) char buf[4096];
-  for (ssize_t n; (n = ::getdents64(dir, buf, sizeof buf)) > 0;) {
-    for (ssize_t off = 0; off < n;) {
-      const auto* d = reinterpret_cast<const struct dirent64*>(buf + off);
-      off += d->d_reclen;
-      int fd = 0;
-      const char* c = d->d_name;
-      for (; *c >= '0' && *c <= '9' && fd < INT_MAX / 10; ++c) fd = fd * 10 + (*c - '0');
-      if (c == d->d_name || *c != '\0' || fd == dir) continue;
-      const int flags = ::fcntl(fd, F_GETFD);
-      if (flags >= 0 && (flags & FD_CLOEXEC) == 0) fn(fd);
-    }
-  }
-  ::close(dir);
+  ForEachDescriptor([&fn](int fd) {
+    if (Inheritable(fd)) fn(fd);
+  });
 }
 
-std::set<int> Inheritable() {
+std::set<int> InheritableNow() {
   std::set<int> out;
   ForEachInheritable([&out](int fd) { out.insert(fd); });
   return out;
@@ -144,10 +130,10 @@ class HeldEnd final : public End {
 
 // One side's part: its calls through a HeldEnd, then what the holds found.
 std::string Watched(End& end, std::string_view who, const std::function<std::string(End&)>& part) {
-  std::set<int> known = Inheritable();
+  std::set<int> known = InheritableNow();
   std::unique_ptr<CallGate> gate = CallGate::Install();
   if (gate == nullptr) {
-    return absl::StrFormat("%s could not install its call gate (seccomp user notification)", who);
+    return CallGate::NotInstalled(who);
   }
   HeldEnd held(end, *gate, std::move(known));
   std::string e = part(held);

@@ -269,7 +269,7 @@ std::string WalkTheGaps(End& end, const Capabilities& c, const Exchange& x, Race
   std::unique_ptr<CallGate> gate = CallGate::Install();
   if (gate == nullptr) {
     race.Judge(0, true);
-    return "the reader could not install its call gate (seccomp user notification)";
+    return CallGate::NotInstalled("the reader");
   }
   Reader reader(end, c, x, race, *gate, deliver_ms);
   int r = 0;

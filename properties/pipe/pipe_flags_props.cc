@@ -3,7 +3,6 @@
 // pipe2 rejects unknown flags with EINVAL and makes nothing; O_CLOEXEC holds
 // across exec; O_NONBLOCK is set on both ends; the default SIGPIPE action
 // kills the writer; EMFILE when fewer than two descriptors are free.
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/mech_common.h"
@@ -52,12 +52,8 @@ rc::Gen<int> StatusFlags() {
 }
 
 int CountOpenFds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
   int n = 0;
-  while (::readdir(d) != nullptr) ++n;
-  ::closedir(d);
-  return n;
+  return ForEachDescriptor([&n](int) { ++n; }) ? n : -1;
 }
 
 class GetflProperty final : public NamedProperty {

@@ -4,9 +4,9 @@
 // parent's own descriptors, and reaping the server children.
 #include "properties/socket/socket_server.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ipcspec/inventory.h"
 #include "properties/socket/socket_util.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
@@ -25,18 +26,12 @@ namespace {
 
 // How many of this process's descriptors are sockets; -1 when unreadable.
 int CountSocketFds() {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
   int n = 0;
-  while (struct dirent* e = ::readdir(dir)) {
-    char target[64] = {};
-    const std::string p = absl::StrCat("/proc/self/fd/", e->d_name);
-    if (::readlink(p.c_str(), target, sizeof target - 1) > 0 && strncmp(target, "socket:", 7) == 0)
-      ++n;
-  }
-  ::closedir(dir);
-  // opendir's own descriptor is no socket.
-  return n;
+  const bool read = ForEachDescriptor([&n](int fd) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) ++n;
+  });
+  return read ? n : -1;
 }
 
 // The server's listening socket and the address clients connect to.

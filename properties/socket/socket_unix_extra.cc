@@ -10,7 +10,6 @@
 
 #include <cstring>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/inventory.h"
@@ -126,20 +125,21 @@ Applicability ForUnixFamily(const Transport& t) {
 // A descriptor of this process that still refers to one of `pipes`, by
 // inode ("" when none).
 std::string StillOpen(const std::vector<ino_t>& pipes) {
-  for (const std::string& name : ListDir("/proc/self/fd")) {
-    int fd = -1;
+  std::string found;
+  ForEachDescriptor([&](int fd) {
     struct stat st;
-    if (!absl::SimpleAtoi(name, &fd) || ::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+    if (!found.empty() || ::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
     for (size_t i = 0; i < pipes.size(); ++i) {
       if (st.st_ino == pipes[i]) {
-        return absl::StrFormat(
+        found = absl::StrFormat(
             "after the receiver closed every descriptor it received, descriptor %d still refers "
             "to passed pipe %d: SCM_RIGHTS installed it twice, or a copy was kept",
             fd, i);
+        return;
       }
     }
-  }
-  return "";
+  });
+  return found;
 }
 
 class ScmRightsProperty final : public NamedProperty {

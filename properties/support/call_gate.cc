@@ -140,6 +140,10 @@ Applicability CallGate::Applies() {
       "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19)");
 }
 
+std::string CallGate::NotInstalled(std::string_view who) {
+  return std::string(who) + " could not install its call gate (seccomp user notification)";
+}
+
 bool CallGate::Available() {
   static const bool available = [] {
     if (kArch == 0) return false;

@@ -25,6 +25,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipcspec/property.h"
@@ -42,6 +44,9 @@ class CallGate {
   static Applicability Applies();
   // Installs the gate on the calling thread; nullptr where it cannot be.
   static std::unique_ptr<CallGate> Install();
+  // What a property reports when Install() gave nullptr: "<who> could not
+  // install its call gate (...)".
+  static std::string NotInstalled(std::string_view who);
 
   // From now on, the calling thread's system call number `index` (0: the
   // next one) is held at its entry while `at_hold(nr)` runs on the gate's

@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+
 namespace ipcspec {
 
 struct SysvObject {
@@ -116,6 +118,13 @@ ProcessHoldings TakeProcessHoldings();
 // or main [stack]. The kernel merges neighbouring such mappings into one,
 // so a mapping made again and again shows in the bytes, not in a count.
 uint64_t PrivateAnonymousBytes();
+// Calls fn(fd) for each open descriptor of this process (not the one it
+// reads /proc/self/fd through). It allocates nothing and takes no lock:
+// it may run while another thread of the process is stopped anywhere, even
+// inside malloc. Returns false if /proc/self/fd could not be read.
+bool ForEachDescriptor(absl::FunctionRef<void(int fd)> fn);
+// Whether descriptor fd is open without FD_CLOEXEC.
+bool Inheritable(int fd);
 // The descriptors of this process without FD_CLOEXEC, named as in
 // ProcessHoldings and sorted: what a program it runs (fork + exec) inherits.
 std::vector<std::string> InheritableDescriptors();
