@@ -5,7 +5,12 @@
 // In each round both ends send their batch, then receive the other's, then
 // wait until the other end has all of theirs. A batch is at most 8 messages
 // and 32 KiB (less when capacity or max_queued is smaller), so a transport
-// buffers it while both ends are sending. The writer's end speaks first: the
+// buffers it while both ends are sending. Where neither capacity nor
+// max_queued is declared, nothing says the two batches fit at once (two
+// directions may share one small buffer): there a send that finds no room
+// first reads what the other end has sent, and waits for room one time unit
+// at a time, reading again in between, so that neither end waits on a send
+// while the other's messages fill the channel unread. The writer's end speaks first: the
 // reader's end starts its first batch once something has arrived (a
 // datagram reader answers the last sender, plugin.h). In some examples
 // the two ends are two threads of one process (plugin.h allows a process
@@ -83,6 +88,10 @@ class DuplexProperty final : public GenericProperty {
   static std::string ReceiveBatch(End& end, const Capabilities& c, const Side& side, size_t r,
                                   bool until_first, Expectation& e, const Waits& waits,
                                   SharedFlags& flags);
+  // Sends m where no room is promised (see above), reading the other end's
+  // messages of round r into e while there is none.
+  static std::string SendMakingRoom(End& end, const Capabilities& c, const Sent& m, size_t r,
+                                    Expectation& e, const Waits& waits);
 
   const Param<uint64_t> rounds_{this, 0, "%s rounds", 1};
   const YesNoParam together_{
@@ -216,8 +225,11 @@ std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabiliti
       std::string err = ReceiveBatch(end, c, side, r, true, e, waits, flags);
       if (!err.empty()) return err;
     }
+    const bool room_promised = c.capacity > 0 || c.max_queued > 0;
     for (const Sent& m : side.send[r]) {
-      if (std::string err = SendAll(end, m, c.framing, waits.deliver_ms); !err.empty()) return err;
+      std::string err = room_promised ? SendAll(end, m, c.framing, waits.deliver_ms)
+                                      : SendMakingRoom(end, c, m, r, e, waits);
+      if (!err.empty()) return err;
     }
     size_t n = 0;
     if (lossy) end.Send(marker_bytes, &n, waits.deliver_ms);
@@ -240,6 +252,52 @@ std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabiliti
     }
   }
   return "";
+}
+
+std::string DuplexProperty::SendMakingRoom(End& end, const Capabilities& c, const Sent& m, size_t r,
+                                           Expectation& e, const Waits& waits) {
+  const std::vector<std::byte> bytes = Payload(m.writer, m.msg, m.size);
+  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  // Given up on once nothing moved either way for the deliver bound.
+  const absl::Duration bound = absl::Milliseconds(waits.deliver_ms);
+  absl::Time give_up = absl::Now() + bound;
+  size_t done = 0;
+  for (bool wait = false;;) {
+    size_t n = 0;
+    const std::span<const std::byte> rest = std::span(bytes).subspan(done);
+    const int rc = end.Send(rest, &n, wait ? waits.quiet_ms : 0);
+    if (rc == 0) {
+      if (n > rest.size() || (c.framing == Framing::kMessage && n != rest.size())) {
+        return absl::StrFormat("sending %s: %d bytes reported sent of %d", Name(m), n, rest.size());
+      }
+      done += n;
+      if (done == bytes.size()) return "";
+      wait = false;
+      give_up = absl::Now() + bound;
+      continue;
+    }
+    if (rc != -EAGAIN && rc != -ETIMEDOUT)
+      return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
+    if (absl::Now() > give_up) {
+      return absl::StrFormat(
+          "sending %s: no room for %d ms, though the other end's messages were read as they "
+          "came",
+          Name(m), waits.deliver_ms);
+    }
+    // No room: what the other end has sent may be what fills the channel.
+    wait = true;
+    while (!e.Complete()) {
+      const int got = end.Recv(buf, &n, 0);
+      if (got == -EAGAIN) break;
+      if (got != 0)
+        return absl::StrFormat("round %d: receiving %s: %s", r + 1, e.Owed(), Errno(got));
+      const std::span<const std::byte> arrived(buf.data(), n);
+      std::string err = c.framing == Framing::kStream ? e.OnBytes(arrived) : e.OnMessage(arrived);
+      if (!err.empty()) return absl::StrFormat("round %d: %s", r + 1, err);
+      wait = false;  // room may be back
+      give_up = absl::Now() + bound;
+    }
+  }
 }
 
 // Receives round r of the other direction (or, with until_first, only its

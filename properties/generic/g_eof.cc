@@ -24,6 +24,10 @@
 //   realtime or not          alike: the no-END check before the last close
 //                            is one receive of one time unit; the others
 //                            are non-blocking
+//   peer-close, any timeout  END comes to the timeout the scenario picks:
+//                            the deliver bound, 0 (asked again on -EAGAIN,
+//                            later each time, for up to the deliver bound:
+//                            a transport may learn of a close late) or -1
 #include "absl/strings/str_format.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
@@ -39,6 +43,13 @@ constexpr size_t kClosed = 0, kChecked = 10, kWaiting = 20, kStart = 21;
 constexpr std::string_view kReaderWaits[] = {
     "the last writer closes before the reader looks",
     "the reader is already waiting when the last writer closes"};
+
+// How the reader asks for END once every writer has closed: a transport
+// may take a path of its own for each kind of timeout.
+constexpr std::string_view kEndWaits[] = {"receives with the deliver bound",
+                                          "receives with timeout 0, asked again if -EAGAIN",
+                                          "a receive with timeout -1"};
+constexpr int kEndTimeouts[] = {-2, 0, -1};  // -2: the deliver bound
 
 class EofProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
@@ -59,7 +70,10 @@ class EofProperty final : public GenericProperty {
         if (c.max_queued > 0 && i >= c.max_queued) break;
         steps.push_back(Step::Send(1, sizes[i], i));
       }
-      if (c.peer_close) steps.push_back(reader_waits_.Step(*rc::gen::arbitrary<bool>()));
+      if (c.peer_close) {
+        steps.push_back(reader_waits_.Step(*rc::gen::arbitrary<bool>()));
+        steps.push_back(end_wait_.Step(*rc::gen::inRange<uint32_t>(0, std::size(kEndWaits))));
+      }
       return steps;
     });
   }
@@ -67,6 +81,7 @@ class EofProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     const uint32_t writers = std::clamp<uint32_t>(writers_.Of(s), 1, 9);
     const bool reader_waits = reader_waits_.Of(s) && c.peer_close;
+    const int end_timeout = kEndTimeouts[std::min<uint32_t>(end_wait_.Of(s), 2)];
     // The reader stops at END, so a lossy transport needs no markers.
     const std::vector<Sent> sent = SendsOf(s, 1);
     Traffic traffic(c, env, {sent}, {}, /*markers=*/false);
@@ -98,13 +113,15 @@ class EofProperty final : public GenericProperty {
                         }});
     }
     actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                        return Read(*end, c, writers, reader_waits, traffic, flags, deadline);
+                        return Read(*end, c, writers, reader_waits, end_timeout, traffic, flags,
+                                    deadline);
                       }});
     return RunActors(t, env, std::move(actors));
   }
 
   static std::string Read(End& end, const Capabilities& c, uint32_t writers, bool reader_waits,
-                          Traffic& traffic, SharedFlags& flags, const Deadline& deadline) {
+                          int end_timeout, Traffic& traffic, SharedFlags& flags,
+                          const Deadline& deadline) {
     const Waits& waits = traffic.waits();
     // A reliable transport owes every message whenever the closes come; a
     // lone writer's data is still buffered when it has closed.
@@ -163,11 +180,13 @@ class EofProperty final : public GenericProperty {
     if (!c.peer_close && !flags.WaitFor(kClosed + writers, deadline)) {
       return "the last writer never closed";
     }
-    return traffic.NothingMore(end);
+    if (end_timeout == -2) return traffic.NothingMore(end);
+    return traffic.NothingMore(end, true, end_timeout);
   }
 
   const Param<uint32_t> writers_{this, 0, "%s writers", 1};
   const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
+  const ChoiceParam<uint32_t> end_wait_{this, 2, "the reader asks for the end by %s", 0, kEndWaits};
 };
 IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
 

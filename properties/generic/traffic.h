@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,13 @@ class Traffic {
   // sizes of a byte stream (kTryFirst: try without blocking first).
   std::string Receive(End& end, const std::vector<uint64_t>& chunks = {});
   // After Receive: nothing more comes; with `writers_close` and
-  // peer_close, END comes (once every writer has closed).
-  std::string NothingMore(End& end, bool writers_close = true);
+  // peer_close, END comes (once every writer has closed), to receives with
+  // timeout `end_timeout_ms` (default: the deliver bound). With 0 each
+  // -EAGAIN is asked again, later each time, for up to the deliver bound
+  // (a transport may learn of a close late); with -1 a hang is the
+  // watchdog's to report.
+  std::string NothingMore(End& end, bool writers_close = true,
+                          std::optional<int> end_timeout_ms = std::nullopt);
   // Waits until every writer has finished (or given up).
   bool WaitForWriters() const;
 
@@ -78,6 +84,8 @@ class Traffic {
  private:
   static constexpr size_t kComplete = 0, kFinished = 1, kGaveUp = 33, kMaxWriters = 32;
   bool AllGaveUpOrSeen() const;
+  // NothingMore's failure when END did not come (rc: the last receive's).
+  std::string NoEnd(End& end, std::span<std::byte> buf, int rc, int end_ms, absl::Duration waited);
   bool AllFinished() const;
 
   Capabilities c_;

@@ -26,6 +26,11 @@
  *                       end (0, 100, ...) is delivered; the rest are
  *                       reported sent and dropped (ORDERED, PEER_CLOSE,
  *                       no RELIABLE).
+ *   QUIRK_KIND_SHARED   duplex, with one room for both directions: at most
+ *                       4 records in flight either way together (a futex
+ *                       word, as COUNTED's), so neither capacity nor
+ *                       max_queued can be declared per direction, and an
+ *                       end whose peer sends without reading blocks.
  *
  * QUIRK_BROKEN selects the sibling; QUIRK_NAME names it; QUIRK_ENTRY (see
  * quirk_util.h) names the entry point.
@@ -48,6 +53,11 @@
 #elif defined(QUIRK_KIND_COUNTED)
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
 #define QK_QUEUED QK_MAX_QUEUED
+#elif defined(QUIRK_KIND_SHARED)
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE)
+#define QK_QUEUED 0
+#define QK_DIRECTION IPCSPEC_DUPLEX
+#define QK_SLOTS 1
 #elif defined(QUIRK_KIND_KEEPS) || defined(QUIRK_KIND_STASH)
 #define QK_FLAGS \
   (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_KEEPS)
@@ -58,6 +68,13 @@
 #define QK_QUEUED 0
 #else
 #error "define one QUIRK_KIND_*"
+#endif
+
+#if defined(QUIRK_KIND_COUNTED)
+#define QK_SLOTS 1
+#endif
+#ifndef QK_DIRECTION
+#define QK_DIRECTION IPCSPEC_ONE_WAY
 #endif
 
 #if defined(QUIRK_KIND_LOSSY) || defined(QUIRK_KIND_COUNTED) || defined(QUIRK_KIND_SPARSE)
@@ -76,8 +93,9 @@
 #endif
 
 typedef struct {
-  _Atomic uint32_t queued;        /* records in the socket (COUNTED) */
+  _Atomic uint32_t queued;        /* records in the socket (COUNTED, SHARED) */
   _Atomic uint32_t reader_closed; /* wakes a send waiting for room */
+  _Atomic uint32_t writer_closed; /* SHARED: the other way round */
 } shared;
 
 typedef struct {
@@ -100,16 +118,17 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
   return qk_chan_open(c, role, sizeof(end), err, err_len);
 }
 
-#if defined(QUIRK_KIND_COUNTED)
-/* COUNTED: takes a slot for one more record, waiting until the deadline. */
-static int take_slot(shared* s, int64_t deadline) {
+#if defined(QK_SLOTS)
+/* COUNTED, SHARED: takes a slot for one more record, waiting until the
+   deadline; -EPIPE once the end that would read it has closed. */
+static int take_slot(shared* s, int role, int64_t deadline) {
 #ifdef QUIRK_BROKEN
   const uint32_t limit = QK_MAX_QUEUED + 1; /* the bug: one too many */
 #else
   const uint32_t limit = QK_MAX_QUEUED;
 #endif
   for (;;) {
-    if (atomic_load(&s->reader_closed)) return -EPIPE;
+    if (atomic_load(role == IPCSPEC_WRITER ? &s->reader_closed : &s->writer_closed)) return -EPIPE;
     uint32_t q = atomic_load(&s->queued);
     if (q < limit) {
       if (atomic_compare_exchange_weak(&s->queued, &q, q + 1)) return 0;
@@ -124,7 +143,7 @@ static int take_slot(shared* s, int64_t deadline) {
 static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   end* e = v;
   *sent = 0;
-  if (e->h.role != IPCSPEC_WRITER) return -EBADF;
+  if (QK_DIRECTION == IPCSPEC_ONE_WAY && e->h.role != IPCSPEC_WRITER) return -EBADF;
   if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
   const int64_t deadline = qk_deadline(timeout_ms);
 #if defined(QUIRK_KIND_LOSSY)
@@ -147,8 +166,8 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     *sent = len;
     return 0;
   }
-#elif defined(QUIRK_KIND_COUNTED)
-  const int slot = take_slot(page_of(e), deadline);
+#elif defined(QK_SLOTS)
+  const int slot = take_slot(page_of(e), e->h.role, deadline);
   if (slot != 0) return slot;
 #elif defined(QUIRK_KIND_SPARSE)
   if (atomic_load(&page_of(e)->reader_closed)) return -EPIPE;
@@ -158,7 +177,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   }
 #endif
   const int rc = qk_seq_send(e->h.fd, buf, len, deadline);
-#if defined(QUIRK_KIND_COUNTED)
+#if defined(QK_SLOTS)
   if (rc != 0) {
     atomic_fetch_sub(&page_of(e)->queued, 1);
     qk_futex_wake(&page_of(e)->queued);
@@ -190,7 +209,8 @@ static int stash_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadli
     *got = 0;
   }
   if (e->spilled_len > cap) return -EMSGSIZE;
-  if (e->spilled_len > 0 && pread(e->spilled - 1, buf, e->spilled_len, 0) != (ssize_t)e->spilled_len)
+  if (e->spilled_len > 0 &&
+      pread(e->spilled - 1, buf, e->spilled_len, 0) != (ssize_t)e->spilled_len)
     return -EIO;
   close(e->spilled - 1);
   e->spilled = 0;
@@ -202,7 +222,7 @@ static int stash_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadli
 static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) {
   end* e = v;
   *got = 0;
-  if (e->h.role != IPCSPEC_READER) return -EBADF;
+  if (QK_DIRECTION == IPCSPEC_ONE_WAY && e->h.role != IPCSPEC_READER) return -EBADF;
 #if defined(QUIRK_KIND_STASH)
   return stash_recv(e, buf, cap, got, qk_deadline(timeout_ms));
 #endif
@@ -210,7 +230,7 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   if (cap < QK_MAX_MESSAGE) return -EMSGSIZE; /* as mq_receive(3) */
 #endif
   const int rc = qk_seq_recv(e->h.fd, buf, cap, got, qk_deadline(timeout_ms), QK_POLICY);
-#if defined(QUIRK_KIND_COUNTED)
+#if defined(QK_SLOTS)
   if (rc == 0) {
     atomic_fetch_sub(&page_of(e)->queued, 1);
     qk_futex_wake(&page_of(e)->queued);
@@ -227,11 +247,14 @@ static void qk_end_close(void* v) {
   if (e->h.role == IPCSPEC_READER) {
     atomic_store(&page_of(e)->reader_closed, 1);
     qk_futex_wake(&page_of(e)->queued);
+  } else {
+    atomic_store(&page_of(e)->writer_closed, 1);
+    qk_futex_wake(&page_of(e)->queued);
   }
   close(e->h.fd);
   free(e);
 }
 
-QK_DEFINE_TRANSPORT(qk_chan_detach, qk_chan_destroy, IPCSPEC_MESSAGE, IPCSPEC_ONE_WAY, QK_FLAGS, 0,
+QK_DEFINE_TRANSPORT(qk_chan_detach, qk_chan_destroy, IPCSPEC_MESSAGE, QK_DIRECTION, QK_FLAGS, 0,
                     /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0, /*atomic_write=*/QK_ATOMIC,
                     /*max_queued=*/QK_QUEUED)

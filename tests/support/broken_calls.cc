@@ -63,6 +63,8 @@ constexpr Bug kCallBugs[] = {
     Bug::kSendSpinsWhenFull,
     Bug::kMapPerRefusal,
     Bug::kHeapPerRefusal,
+    Bug::kEndOnlyWhenWaiting,
+    Bug::kEpipeOnlyWhenBounded,
 };
 
 // kMapPerRefusal, kHeapPerRefusal: the staging buffer a refused send forgot
@@ -145,6 +147,14 @@ class CallBugEnd : public End {
       case Bug::kFdPerSendSwallowed:
         (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the bug: never closed, -1 ignored
         return false;
+      case Bug::kEpipeOnlyWhenBounded:
+        if (timeout_ms >= 0) return false;
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (*rc == -EPIPE) {  // the bug
+          *rc = 0;
+          *sent = buf.size();
+        }
+        return true;
       case Bug::kLongBoundInvalid:
         if (timeout_ms < 1000) return false;
         *sent = 0;
@@ -327,6 +337,11 @@ class CallBugEnd : public End {
       case Bug::kAlarmLeftArmed:
         if (timeout_ms > 0) ArmAlarm(timeout_ms);  // the bug: never disarmed, never restored
         return false;
+      case Bug::kEndOnlyWhenWaiting:
+        if (timeout_ms != 0) return false;
+        *rc = inner_->Recv(buf, received, 0);
+        if (*rc == kEnd) *rc = -EAGAIN;  // the bug
+        return true;
       case Bug::kUnboundedAsZero:
         if (timeout_ms >= 0) return false;
         // The bug: -1 converted like a bound (a negative wait is over at once).

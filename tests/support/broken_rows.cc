@@ -130,6 +130,8 @@ constexpr BrokenRow kBroken[] = {
     {"broken_zombie_is_alive", "sysv_msg", Bug::kZombieIsAlive, "G-PEER-CRASH"},
     // Passed G-CLEANUP, which looks between calls.
     {"broken_inheritable_inside_recv", "unix_seqpacket", Bug::kInheritableInsideRecv, "G-INHERIT"},
+    {"broken_end_only_when_waiting", "pipe", Bug::kEndOnlyWhenWaiting, "G-EOF"},
+    {"broken_epipe_only_when_bounded", "unix_stream", Bug::kEpipeOnlyWhenBounded, "G-PEER-GONE"},
 };
 
 }  // namespace

@@ -183,6 +183,10 @@ enum class Bug {
   kInheritableInsideRecv,      // every receive takes its message through a scratch descriptor
                                // opened without O_CLOEXEC (as recvmsg without MSG_CMSG_CLOEXEC
                                // takes a passed one) and closes it before it returns
+  kEndOnlyWhenWaiting,         // a receive with timeout 0 returns before it looks for the end
+                               // of the stream: -EAGAIN for good once every writer has closed
+  kEpipeOnlyWhenBounded,       // a send with timeout -1 queues behind a peer it never looks
+                               // at: after the reader closed it reports all sent, and loses it
 };
 
 struct BrokenInfo {
