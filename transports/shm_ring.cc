@@ -242,7 +242,13 @@ template <typename Ready>
 int ShmRingEnd::Await(Ready ready, bool nonblocking, absl::Time until) {
   for (;;) {
     if (ready()) return 0;
-    if (nonblocking) return -EAGAIN;
+    if (nonblocking) {
+      // A peer that died never closed its end: only a look frees its slot
+      // (a blocking wait looks as it wakes). Without one here a call that
+      // does not block would never see the death (END, -EPIPE).
+      ReapDeadPeers();
+      return ready() ? 0 : -EAGAIN;
+    }
     if (absl::Now() >= until) return -ETIMEDOUT;
     // The wake-up an earlier wait took may have been a peer's death as
     // much as the data it found: a death posts once, so it is looked for
@@ -302,7 +308,10 @@ int ShmRingEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_m
   const size_t total = buf.size();
   // Never blocking means all or nothing: the lock holder is the only one
   // who fills the ring, so room seen now stays.
-  if (nonblocking && Room() < static_cast<int64_t>(total)) return -EAGAIN;
+  if (nonblocking && Room() < static_cast<int64_t>(total)) {
+    ReapDeadPeers();  // as Await does: a dead reader is an -EPIPE owed now
+    return AllGone(kReader) ? -EPIPE : -EAGAIN;
+  }
   size_t done = 0;
   do {
     const size_t remaining = total - done;
@@ -379,7 +388,10 @@ int ShmRingEnd::Recv(std::span<std::byte> buf, size_t* received, int timeout_ms)
   const bool nonblocking = timeout_ms == 0;
   // What the locked path would return, without the lock's two system calls
   // (sysv_shm's semop): the commonest receive of all is one on an empty ring.
-  if (nonblocking && NothingToTake()) return -EAGAIN;
+  if (nonblocking && NothingToTake()) {
+    ReapDeadPeers();  // as Await does: a dead writer is an END owed now
+    if (NothingToTake()) return -EAGAIN;
+  }
   const absl::Time until = Deadline::FromTimeoutMs(timeout_ms).when();
   if (int r = Lock(nonblocking, until); r != 0) return r;
   absl::Cleanup unlock = [this] { Unlock(); };

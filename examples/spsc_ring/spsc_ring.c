@@ -125,7 +125,7 @@ static int peer_gone(spsc_ring* r, int peer, int check_liveness) {
   for (int i = 0; i < SPSC_SLOTS; ++i) {
     int32_t pid = atomic_load(&r->slots[peer][i]);
     if (pid == 0) continue;
-    if (check_liveness && pid_gone(pid)) {
+    if (check_liveness && pid != getpid() && pid_gone(pid)) {
       atomic_compare_exchange_strong(&r->slots[peer][i], &pid, 0);
       continue;
     }
@@ -231,7 +231,8 @@ static int spsc_send(void* e, const void* buf, size_t len, size_t* sent, int tim
   const int64_t deadline = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : -1;
   for (int first = 1;; first = 0) {
     const uint32_t seen = atomic_load(&r->space_seq);
-    /* Liveness is checked once a wait has begun, not on every send. */
+    /* Liveness is checked once a wait has begun (or, with timeout 0, before
+       -EAGAIN), not on every send. */
     if (peer_gone(r, IPCSPEC_READER, !first)) return -EPIPE;
     const uint64_t w_msgs = atomic_load_explicit(&r->w_msgs, memory_order_relaxed);
     const uint64_t w_bytes = atomic_load_explicit(&r->w_bytes, memory_order_relaxed);
@@ -248,7 +249,10 @@ static int spsc_send(void* e, const void* buf, size_t len, size_t* sent, int tim
       *sent = len;
       return 0;
     }
-    if (timeout_ms == 0) return -EAGAIN;
+    /* A call that does not wait owes -EPIPE as soon as one that waits
+       would: a last look, with liveness, before -EAGAIN. */
+    if (timeout_ms == 0 && !first) return -EAGAIN;
+    if (timeout_ms == 0) continue;
     if (wait_for(&r->space_seq, seen, deadline) != 0) return -ETIMEDOUT;
   }
 }
@@ -279,7 +283,10 @@ static int spsc_recv(void* e, void* buf, size_t cap, size_t* received, int timeo
       return 0;
     }
     if (gone) return IPCSPEC_END;
-    if (timeout_ms == 0) return -EAGAIN;
+    /* A writer that died owes END to a call that does not wait too: a last
+       look, with liveness, before -EAGAIN. */
+    if (timeout_ms == 0 && !first) return -EAGAIN;
+    if (timeout_ms == 0) continue;
     if (wait_for(&r->data_seq, seen, deadline) != 0) return -ETIMEDOUT;
   }
 }

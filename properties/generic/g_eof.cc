@@ -44,13 +44,6 @@ constexpr std::string_view kReaderWaits[] = {
     "the last writer closes before the reader looks",
     "the reader is already waiting when the last writer closes"};
 
-// How the reader asks for END once every writer has closed: a transport
-// may take a path of its own for each kind of timeout.
-constexpr std::string_view kEndWaits[] = {"receives with the deliver bound",
-                                          "receives with timeout 0, asked again if -EAGAIN",
-                                          "a receive with timeout -1"};
-constexpr int kEndTimeouts[] = {-2, 0, -1};  // -2: the deliver bound
-
 class EofProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (c.model == ModelClass::kCounter)
@@ -72,7 +65,8 @@ class EofProperty final : public GenericProperty {
       }
       if (c.peer_close) {
         steps.push_back(reader_waits_.Step(*rc::gen::arbitrary<bool>()));
-        steps.push_back(end_wait_.Step(*rc::gen::inRange<uint32_t>(0, std::size(kEndWaits))));
+        steps.push_back(
+            end_wait_.Step(*rc::gen::inRange<uint32_t>(0, std::size(kOwedCallTimeouts))));
       }
       return steps;
     });
@@ -81,10 +75,10 @@ class EofProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     const uint32_t writers = std::clamp<uint32_t>(writers_.Of(s), 1, 9);
     const bool reader_waits = reader_waits_.Of(s) && c.peer_close;
-    const int end_timeout = kEndTimeouts[std::min<uint32_t>(end_wait_.Of(s), 2)];
     // The reader stops at END, so a lossy transport needs no markers.
     const std::vector<Sent> sent = SendsOf(s, 1);
     Traffic traffic(c, env, {sent}, {}, /*markers=*/false);
+    const int end_timeout = OwedCallTimeout(end_wait_.Of(s), traffic.waits());
     SharedFlags flags(32);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
@@ -180,13 +174,13 @@ class EofProperty final : public GenericProperty {
     if (!c.peer_close && !flags.WaitFor(kClosed + writers, deadline)) {
       return "the last writer never closed";
     }
-    if (end_timeout == -2) return traffic.NothingMore(end);
     return traffic.NothingMore(end, true, end_timeout);
   }
 
   const Param<uint32_t> writers_{this, 0, "%s writers", 1};
   const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
-  const ChoiceParam<uint32_t> end_wait_{this, 2, "the reader asks for the end by %s", 0, kEndWaits};
+  const ChoiceParam<uint32_t> end_wait_{this, 2, "the reader asks for the end with timeout %s", 0,
+                                        kOwedCallTimeouts};
 };
 IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
 

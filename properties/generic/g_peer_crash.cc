@@ -30,7 +30,10 @@
 //   peer-close          then END (or -ECONNRESET) within the deliver bound;
 //                       -ETIMEDOUT is a failure: the transport never noticed
 //                       its writer died; so is END that comes only as the
-//                       receive's own bound runs out (noticed by the clock)
+//                       receive's own bound runs out (noticed by the clock).
+//                       The receives END is due to have the timeout the
+//                       scenario picks: the deliver bound, 0 (asked again
+//                       for up to the deliver bound) or -1
 //   peer-close with     (IPCSPEC_CLOSE_ONLY: death is not a close) and no
 //   CLOSE_ONLY, or no   peer-close: one receive of one time unit after what
 //   peer-close          is owed; it may time out, report END or bring the
@@ -97,6 +100,10 @@ class PeerCrashProperty final : public NamedProperty {
           4, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(
                  c.model == ModelClass::kCounter ? rc::gen::just<uint64_t>(8) : EdgeSize(c))));
       for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i));
+      if (c.peer_close && c.end_on_death) {
+        steps.push_back(
+            end_wait_.Step(*rc::gen::inRange<uint64_t>(0, std::size(kOwedCallTimeouts))));
+      }
       return steps;
     });
   }
@@ -106,12 +113,13 @@ class PeerCrashProperty final : public NamedProperty {
   // none past `stop_at`.
   static std::string Write(End& end, const Endless& seq, uint64_t stop_at, uint64_t trap_at,
                            SharedFlags& flags, KillInSend& kill, const Deadline& deadline);
+  // `end_ms`: the timeout of the receives END is due to (OwedCallTimeout).
   static std::string Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
-                          uint64_t when, const Waits& waits, SharedFlags& flags,
+                          uint64_t when, const Waits& waits, int end_ms, SharedFlags& flags,
                           const KillInSend& kill, const Deadline& deadline);
   // kWriterRunning: receives until the kill, then AfterKill.
   static std::string ReadThroughKill(End& end, const Capabilities& c, Endless& seq,
-                                     const Waits& waits, std::vector<std::byte>& buf,
+                                     const Waits& waits, int end_ms, std::vector<std::byte>& buf,
                                      SharedFlags& flags, const KillInSend& kill,
                                      const Deadline& deadline);
   // `sent` sends (`sent_bytes` bytes) completed before the kill; `ended`:
@@ -119,12 +127,14 @@ class PeerCrashProperty final : public NamedProperty {
   // `buf`: the reader's, made before it said it waits (a megabyte's page
   // faults are no sleep of the receive the kill is meant to find).
   static std::string AfterKill(End& end, const Capabilities& c, Endless& seq, const Waits& waits,
-                               std::vector<std::byte>& buf, uint64_t sent, uint64_t sent_bytes,
-                               bool ended = false);
+                               int end_ms, std::vector<std::byte>& buf, uint64_t sent,
+                               uint64_t sent_bytes, bool ended = false);
 
   const Param<uint64_t> before_{this, 0, "the writer is killed after the reader got %s messages",
                                 0};
   const ChoiceParam<uint64_t> when_{this, 1, "%s", kReaderPaused, kWhen};
+  const ChoiceParam<uint64_t> end_wait_{this, 2, "the reader asks for the end with timeout %s", 0,
+                                        kOwedCallTimeouts};
 };
 IPCSPEC_REGISTER_PROPERTY(PeerCrashProperty, "G-PEER-CRASH",
                           {.applies = EveryTransport, .examples = 24});
@@ -139,6 +149,7 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
   for (const Sent& m : SendsOf(s, 1)) sizes.push_back(m.size);
   Endless seq(c, sizes);
   const Waits waits = Waits::For(env);
+  const int end_ms = OwedCallTimeout(end_wait_.Of(s), waits);
   SharedFlags flags;
   KillInSend kill;
   const Deadline deadline = Deadline::After(env.deadline - absl::Now() - absl::Milliseconds(500));
@@ -150,7 +161,8 @@ Verdict PeerCrashProperty::Run(const Transport& t, const Scenario& s, const Case
                               when == kWriterTouching ? before : UINT64_MAX, flags, kill, deadline);
                }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 std::string e = Read(*end, c, seq, before, when, waits, flags, kill, deadline);
+                 std::string e =
+                     Read(*end, c, seq, before, when, waits, end_ms, flags, kill, deadline);
                  if (!e.empty() && !flags.IsRaised(kKilled)) {
                    flags.Raise(kReaderFailed);
                    flags.Raise(waiting ? kWaiting : kPaused);
@@ -208,8 +220,9 @@ std::string PeerCrashProperty::Write(End& end, const Endless& seq, uint64_t stop
 }
 
 std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& seq, uint64_t before,
-                                    uint64_t when, const Waits& waits, SharedFlags& flags,
-                                    const KillInSend& kill, const Deadline& deadline) {
+                                    uint64_t when, const Waits& waits, int end_ms,
+                                    SharedFlags& flags, const KillInSend& kill,
+                                    const Deadline& deadline) {
   const bool waiting = when == kReaderBlocked;
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
   const bool stream = c.framing == Framing::kStream;
@@ -235,19 +248,19 @@ std::string PeerCrashProperty::Read(End& end, const Capabilities& c, Endless& se
     flags.Counter(kReaderPid).store(static_cast<uint64_t>(::getpid()));
     flags.Raise(kWaiting);
     // Known before the kill: the writer sends `before` in all.
-    return AfterKill(end, c, seq, waits, buf, before, seq.BytesBefore(before));
+    return AfterKill(end, c, seq, waits, end_ms, buf, before, seq.BytesBefore(before));
   }
   flags.Raise(kPaused);
   if (when == kWriterRunning || when == kWriterTouching)
-    return ReadThroughKill(end, c, seq, waits, buf, flags, kill, deadline);
+    return ReadThroughKill(end, c, seq, waits, end_ms, buf, flags, kill, deadline);
   if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
-  return AfterKill(end, c, seq, waits, buf, kill.Sent(), kill.SentBytes());
+  return AfterKill(end, c, seq, waits, end_ms, buf, kill.Sent(), kill.SentBytes());
 }
 
 std::string PeerCrashProperty::ReadThroughKill(End& end, const Capabilities& c, Endless& seq,
-                                               const Waits& waits, std::vector<std::byte>& buf,
-                                               SharedFlags& flags, const KillInSend& kill,
-                                               const Deadline& deadline) {
+                                               const Waits& waits, int end_ms,
+                                               std::vector<std::byte>& buf, SharedFlags& flags,
+                                               const KillInSend& kill, const Deadline& deadline) {
   while (!flags.IsRaised(kKilled)) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, waits.quiet_ms);
@@ -261,16 +274,17 @@ std::string PeerCrashProperty::ReadThroughKill(End& end, const Capabilities& c, 
     // END (or an error) may come before the case process says it killed.
     if (!flags.WaitFor(kKilled, deadline)) return "the writer was never killed";
     if (rc == kEnd || rc == -ECONNRESET) {
-      return AfterKill(end, c, seq, waits, buf, kill.Sent(), kill.SentBytes(), true);
+      return AfterKill(end, c, seq, waits, end_ms, buf, kill.Sent(), kill.SentBytes(), true);
     }
     return absl::StrCat("receive as the writer was killed: ", Errno(rc));
   }
-  return AfterKill(end, c, seq, waits, buf, kill.Sent(), kill.SentBytes());
+  return AfterKill(end, c, seq, waits, end_ms, buf, kill.Sent(), kill.SentBytes());
 }
 
 std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endless& seq,
-                                         const Waits& waits, std::vector<std::byte>& buf,
-                                         uint64_t sent, uint64_t sent_bytes, bool ended) {
+                                         const Waits& waits, int end_ms,
+                                         std::vector<std::byte>& buf, uint64_t sent,
+                                         uint64_t sent_bytes, bool ended) {
   const bool stream = c.framing == Framing::kStream && c.model != ModelClass::kCounter;
   const uint64_t owed = !c.reliable ? 0 : (stream ? sent_bytes : sent);
   if (ended && seq.received() < owed) {
@@ -291,12 +305,13 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
   // Then END, when the death of the writer is its close; else one quiet
   // receive, which may bring the send that was in progress.
   const bool end_due = c.peer_close && c.end_on_death;
+  Backoff again(absl::Milliseconds(waits.deliver_ms));  // for end_ms 0
   for (int guard = 0; guard < 1000000; ++guard) {
     size_t n = 0;
-    const int timeout = end_due ? waits.deliver_ms : waits.quiet_ms;
+    const int timeout = end_due ? end_ms : waits.quiet_ms;
     const absl::Time start = absl::Now();
     const int rc = end.Recv(buf, &n, timeout);
-    if (end_due && (rc == kEnd || rc == -ECONNRESET) &&
+    if (end_due && timeout > 0 && (rc == kEnd || rc == -ECONNRESET) &&
         absl::Now() - start >= absl::Milliseconds(timeout)) {
       return absl::StrFormat(
           "end of stream after the writer was killed came only as the receive's bound ran out "
@@ -311,11 +326,17 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
     if (rc == kEnd || rc == -ECONNRESET) break;
     // The hint only where the receive waited in vain: an error (-EIO from
     // a frame the kill tore) is no failure to see the death.
+    if (end_due && timeout == 0 && rc == -EAGAIN && again.Next()) continue;
     if (end_due && (rc == -ETIMEDOUT || rc == -EAGAIN)) {
       return absl::StrFormat(
-          "no end of stream after the writer was killed: %s%s (PEER_CLOSE counts a death as a "
-          "close; a transport that cannot see one declares IPCSPEC_CLOSE_ONLY)",
-          Errno(rc), rc == -ETIMEDOUT ? absl::StrFormat(" after %d ms", timeout) : "");
+          "no end of stream after the writer was killed: a receive with timeout %s gave %s%s "
+          "(PEER_CLOSE counts a death as a close; a transport that cannot see one declares "
+          "IPCSPEC_CLOSE_ONLY)",
+          SayCallTimeout(timeout), Errno(rc),
+          timeout == 0
+              ? absl::StrFormat(", asked again for %s", absl::FormatDuration(absl::Trunc(
+                                                            again.waited(), absl::Milliseconds(1))))
+              : "");
     }
     if (end_due) {
       return absl::StrFormat(

@@ -50,14 +50,6 @@ bool PipeLike(int rc) { return rc == -EPIPE || rc == -ECONNRESET; }
 constexpr size_t kWriterReady = 0, kReaderClosed = 1, kReaderTook = 2, kWriterMetClose = 3;
 constexpr size_t kSecondDone = 4;  // writer 2's sends are over
 
-// "0", "-1", "1000 ms".
-std::string Timeout(int ms) { return ms > 0 ? absl::StrCat(ms, " ms") : absl::StrCat(ms); }
-
-// The timeout of the sends after the reader closed: a transport may take
-// a path of its own for each kind.
-constexpr std::string_view kSendWaits[] = {"the deliver bound", "0", "-1"};
-constexpr int kSendTimeouts[] = {-2, 0, -1};  // -2: the deliver bound
-
 constexpr std::string_view kPartial[] = {
     "the writer sends after the reader has closed",
     "the writer is blocked in a send of 2 x capacity + 4096 bytes when the reader closes"};
@@ -75,31 +67,27 @@ constexpr std::string_view kPartial[] = {
 // counts as a send taken.
 std::string SendsAfterClose(End& end, uint64_t size, int send_ms, absl::Duration grace) {
   std::vector<std::byte> buf(size, std::byte{2});
-  constexpr int kLater = 7;
   uint64_t taken = 0;
-  absl::Duration pause = grace / 128, waited;
-  for (int i = 0; i <= kLater; ++i) {
-    if (i > 0) {
-      absl::SleepFor(pause);
-      waited += pause;
-      pause *= 2;
-    }
+  int sends = 0;
+  Backoff again(grace);
+  do {
     size_t n = 0;
     const int rc = end.Send(buf, &n, send_ms);
+    ++sends;
     if (PipeLike(rc)) return "";
     if (rc != 0 && !(rc == -EAGAIN && send_ms == 0)) {
       return absl::StrFormat("send (timeout %s) after the reader closed gave %s, not -EPIPE",
-                             Timeout(send_ms), Errno(rc));
+                             SayCallTimeout(send_ms), Errno(rc));
     }
     taken += n;
-  }
+  } while (again.Next());
   return absl::StrFormat(
       "%d sends of %d bytes (timeout %s) after the reader closed, the last %s after the first, "
       "were all taken or refused for room (%d bytes lost): PEER_CLOSE promises -EPIPE once the "
       "reader's end is closed, and none of them said so (the transport had not learned of the "
       "close, or kept the error to itself)",
-      kLater + 1, size, Timeout(send_ms),
-      absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(1))), taken);
+      sends, size, SayCallTimeout(send_ms),
+      absl::FormatDuration(absl::Trunc(again.waited(), absl::Milliseconds(1))), taken);
 }
 
 // The blocking send that the reader's close cuts short. A send that took
@@ -147,7 +135,8 @@ class PeerGoneProperty final : public GenericProperty {
           c.framing == Framing::kStream && c.capacity > 0 && *rc::gen::arbitrary<bool>();
       steps.push_back(partial_.Step(partial));
       steps.push_back(size_.Step(*rc::gen::elementOf(std::vector<uint64_t>{1, 100, 4096, 65536})));
-      steps.push_back(send_wait_.Step(*rc::gen::inRange<uint32_t>(0, std::size(kSendWaits))));
+      steps.push_back(
+          send_wait_.Step(*rc::gen::inRange<uint32_t>(0, std::size(kOwedCallTimeouts))));
       if (c.multi_writer && !partial && *rc::gen::arbitrary<bool>()) {
         steps.push_back(second_.Step(true));
       }
@@ -164,8 +153,7 @@ class PeerGoneProperty final : public GenericProperty {
     if (c.model == ModelClass::kCounter) size = 8;
     Traffic traffic(c, env, {SendsOf(s, 1)});
     const int deliver = traffic.waits().deliver_ms;
-    const int send_ms = kSendTimeouts[std::min<uint32_t>(send_wait_.Of(s), 2)];
-    const int send_ms_or_bound = send_ms == -2 ? deliver : send_ms;
+    const int send_ms = OwedCallTimeout(send_wait_.Of(s), traffic.waits());
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     // Before any end exists; the writer's process inherits them.
@@ -181,7 +169,7 @@ class PeerGoneProperty final : public GenericProperty {
                    if (partial)
                      return CutShortSend(*end, c, deliver, flags, deadline, env.hang_grace);
                    if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
-                   std::string e = SendsAfterClose(*end, size, send_ms_or_bound, env.hang_grace);
+                   std::string e = SendsAfterClose(*end, size, send_ms, env.hang_grace);
                    flags.Raise(kWriterMetClose);
                    if (!e.empty()) return e;
                    // Its end stays open while writer 2 sends, as a program's would.
@@ -216,8 +204,7 @@ class PeerGoneProperty final : public GenericProperty {
                     {"writer 2", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                        absl::Cleanup done = [&] { flags.Raise(kSecondDone); };
                        if (!flags.WaitFor(kWriterMetClose, deadline)) return "";
-                       std::string e =
-                           SendsAfterClose(*end, size, send_ms_or_bound, env.hang_grace);
+                       std::string e = SendsAfterClose(*end, size, send_ms, env.hang_grace);
                        return e.empty() ? e : absl::StrCat("once writer 1 had met it: ", e);
                      }});
     }
@@ -226,7 +213,8 @@ class PeerGoneProperty final : public GenericProperty {
 
   const ChoiceParam<bool> partial_{this, 0, "%s", false, kPartial};
   const BytesParam size_{this, 1, "each later send is %s", 100};
-  const ChoiceParam<uint32_t> send_wait_{this, 3, "the later sends' timeout is %s", 0, kSendWaits};
+  const ChoiceParam<uint32_t> send_wait_{this, 3, "the later sends' timeout is %s", 0,
+                                         kOwedCallTimeouts};
   const YesNoParam second_{
       this, 2, "a second writer, open all along, sends once the first met the closed reader: %s",
       false};

@@ -177,8 +177,7 @@ std::string Traffic::NothingMore(End& end, bool writers_close, std::optional<int
   const size_t size = c_.framing == Framing::kStream ? 65536 : RecvBufferSize(c_);
   const std::unique_ptr<std::byte[]> storage = std::make_unique_for_overwrite<std::byte[]>(size);
   const std::span<std::byte> buf(storage.get(), size);
-  const absl::Duration bound = absl::Milliseconds(waits_.deliver_ms);
-  absl::Duration pause = bound / 128, waited;
+  Backoff again(absl::Milliseconds(waits_.deliver_ms));
   for (int guard = 0; guard < 10000; ++guard) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, want_end ? end_ms : 0);
@@ -200,14 +199,9 @@ std::string Traffic::NothingMore(End& end, bool writers_close, std::optional<int
       return "end of stream while a writer still held its end";
     }
     if (!want_end && rc == -EAGAIN) return "";
-    if (want_end && end_ms == 0 && rc == -EAGAIN && waited < bound) {
-      // The property is about how late END may come: ask again later.
-      absl::SleepFor(pause);
-      waited += pause;
-      pause *= 2;
-      continue;
-    }
-    if (want_end) return NoEnd(end, buf, rc, end_ms, waited);
+    // The property is about how late END may come: ask again later.
+    if (want_end && end_ms == 0 && rc == -EAGAIN && again.Next()) continue;
+    if (want_end) return NoEnd(end, buf, rc, end_ms, again.waited());
     return absl::StrFormat("non-blocking receive on a drained channel: %s, not -EAGAIN", Errno(rc));
   }
   return "data keeps arriving after everything sent";
@@ -217,8 +211,8 @@ std::string Traffic::NoEnd(End& end, std::span<std::byte> buf, int rc, int end_m
                            absl::Duration waited) {
   if (end_ms != 0) {
     return absl::StrFormat(
-        "no end of stream after every writer closed: a receive with timeout %d ms gave %s", end_ms,
-        Errno(rc));
+        "no end of stream after every writer closed: a receive with timeout %s gave %s",
+        SayCallTimeout(end_ms), Errno(rc));
   }
   std::string e = absl::StrFormat(
       "no end of stream after every writer closed: receives with timeout 0 gave %s, the last "

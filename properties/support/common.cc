@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ipcspec/proc.h"
 #include "ipcspec/util.h"
@@ -59,6 +60,22 @@ Waits Waits::For(const CaseEnv& env) {
   w.deliver_ms =
       static_cast<int>(std::max<int64_t>(absl::ToInt64Milliseconds(env.hang_grace), 50 * unit));
   return w;
+}
+
+int OwedCallTimeout(uint64_t choice, const Waits& waits) {
+  return choice == 1 ? 0 : choice == 2 ? -1 : waits.deliver_ms;
+}
+
+std::string SayCallTimeout(int timeout_ms) {
+  return timeout_ms > 0 ? absl::StrCat(timeout_ms, " ms") : absl::StrCat(timeout_ms);
+}
+
+bool Backoff::Next() {
+  if (waited_ + pause_ > bound_) return false;
+  absl::SleepFor(pause_);
+  waited_ += pause_;
+  pause_ *= 2;
+  return true;
 }
 
 uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset) {

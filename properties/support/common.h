@@ -19,8 +19,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "ipcspec/property.h"
 #include "ipcspec/sandbox.h"
 #include "ipcspec/transport.h"
@@ -42,6 +44,32 @@ struct Waits {
   // unit. Rare on the pass path.
   int quiet_ms = 10;
   static Waits For(const CaseEnv& env);
+};
+
+// The timeout of a call whose result is owed at once (END once every writer
+// closed, -EPIPE once the reader did): a transport may take a path of its
+// own for each kind, so a property draws one. Choice 0 is the deliver
+// bound, 1 is 0 (a non-blocking call, asked again with a Backoff), 2 is -1
+// (a hang is the watchdog's to report).
+inline constexpr std::string_view kOwedCallTimeouts[] = {"the deliver bound", "0", "-1"};
+int OwedCallTimeout(uint64_t choice, const Waits& waits);
+// "1000 ms", "0", "-1".
+std::string SayCallTimeout(int timeout_ms);
+
+// For a property about how late something may come, where no event tells
+// when it has: asks again later, each time twice as late (the first after
+// a 128th of `bound`), until the next pause would take the waits past it.
+//   Backoff again(bound);
+//   do { rc = end.Recv(buf, &n, 0); } while (rc == -EAGAIN && again.Next());
+class Backoff {
+ public:
+  explicit Backoff(absl::Duration bound) : bound_(bound), pause_(bound / 128) {}
+  // Sleeps the next pause; false, without sleeping, once the bound is spent.
+  bool Next();
+  absl::Duration waited() const { return waited_; }
+
+ private:
+  absl::Duration bound_, pause_, waited_;
 };
 
 // Byte `offset` of message `msg` from writer `writer`: a hash, so a shifted,

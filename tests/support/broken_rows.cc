@@ -131,6 +131,7 @@ constexpr BrokenRow kBroken[] = {
     // Passed G-CLEANUP, which looks between calls.
     {"broken_inheritable_inside_recv", "unix_seqpacket", Bug::kInheritableInsideRecv, "G-INHERIT"},
     {"broken_end_only_when_waiting", "pipe", Bug::kEndOnlyWhenWaiting, "G-EOF"},
+    {"broken_end_only_when_waiting_after_kill", "pipe", Bug::kEndOnlyWhenWaiting, "G-PEER-CRASH"},
     {"broken_epipe_only_when_bounded", "unix_stream", Bug::kEpipeOnlyWhenBounded, "G-PEER-GONE"},
 };
 
