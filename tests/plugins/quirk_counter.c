@@ -12,6 +12,8 @@
  * wraps past its maximum, 0xffffffffffffffff too, where eventfd(2) makes
  * an add that would pass 0xfffffffffffffffe wait and refuses that value
  * (G-MODEL).
+ * QUIRK_BROKEN with QUIRK_KIND_ZEROFULL: a full sum refuses every add, a
+ * value of 0 too, which plugin.h has succeed at once (G-MODEL).
  * QUIRK_KIND_DUPLEX: IPCSPEC_DUPLEX, both ends adding to and taking from
  * the one sum, as two descriptors of one eventfd do; broken, a sum each
  * way, so that what one end adds only the other takes (G-DUPLEX).
@@ -23,6 +25,8 @@
 #endif
 #if defined(QUIRK_BROKEN) && defined(QUIRK_KIND_WRAPS)
 #define QK_WRAPS /* the 64-bit sum that wraps */
+#elif defined(QUIRK_BROKEN) && defined(QUIRK_KIND_ZEROFULL)
+#define QK_ZEROFULL /* a full sum refuses a 0 */
 #elif defined(QUIRK_BROKEN) && defined(QK_DUPLEX)
 #define QK_TWO_SUMS /* a sum each way */
 #elif defined(QUIRK_BROKEN)
@@ -108,6 +112,9 @@ static int try_add(end* e, uint64_t v) {
   uint64_t old = atomic_load(sum);
   do {
     if (v > QK_MAX_SUM - old) return 0;
+#ifdef QK_ZEROFULL
+    if (old == QK_MAX_SUM) return 0; /* the bug: "full" before looking at v */
+#endif
   } while (!atomic_compare_exchange_weak(sum, &old, old + v));
   return 1;
 #endif
