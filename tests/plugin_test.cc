@@ -212,7 +212,7 @@ TEST_F(PluginTest, ListShowsThePluginTransport) {
   EXPECT_THAT(r.out, HasSubstr("plugin_pipe"));
   EXPECT_THAT(r.out, HasSubstr("plugin transport (ABI v1)"));
   EXPECT_THAT(r.out,
-              HasSubstr("multi-writer peer-close anonymous capacity=65536 atomic_write=4096"));
+              HasSubstr("multi-writer peer-close naming-unknown capacity=65536 atomic_write=4096"));
 
   Result json = Ipcspec({"list", "--format=json", Plugin(IPCSPEC_PLUGIN_PIPE)});
   ASSERT_EQ(json.exit_code, 0) << json.err;

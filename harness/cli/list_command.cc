@@ -59,7 +59,9 @@ Json CapsJson(const Capabilities& c) {
                                                              : "either"}};
 }
 
-std::string CapsText(const Capabilities& c) {
+// `builtin`: a plugin's naming is not known (the ABI has no flag for it:
+// its `named` is false whatever the transport does).
+std::string CapsText(const Capabilities& c, bool builtin) {
   std::vector<std::string> parts = {c.framing == Framing::kStream ? "stream" : "message",
                                     c.direction == Direction::kOneWay ? "one-way" : "duplex",
                                     std::string(ModelClassName(c.model))};
@@ -67,7 +69,7 @@ std::string CapsText(const Capabilities& c) {
   if (c.ordered) parts.push_back("ordered");
   if (c.multi_writer) parts.push_back("multi-writer");
   if (c.peer_close) parts.push_back("peer-close");
-  parts.push_back(c.named ? "named" : "anonymous");
+  parts.push_back(!builtin ? "naming-unknown" : c.named ? "named" : "anonymous");
   if (!c.realtime) parts.push_back("not-realtime");
   if (c.one_end_per_process) parts.push_back("one-end-per-process");
   if (c.peer_close && !c.end_on_death) parts.push_back("close-only");
@@ -133,7 +135,7 @@ std::string SpecPage(const Selection& s) {
       "| transport | description | capabilities |\n|---|---|---|\n";
   for (const Transport* t : s.transports) {
     absl::StrAppend(&out, "| `", cell(t->name()), "` | ", cell(t->description()), " | ",
-                    CapsText(t->caps()), " |\n");
+                    CapsText(t->caps(), TransportRegistry::Global().IsBuiltin(t->name())), " |\n");
   }
   out += "\n## Properties\n\n| ID | statement | reference | applies to |\n|---|---|---|---|\n";
   for (const Property* p : s.properties) {
@@ -150,7 +152,7 @@ void ListText(const Selection& s, Shard shard, bool verbose, std::ostream& os) {
   os << "Transports:\n";
   for (const Transport* t : s.transports) {
     os << absl::StrFormat("  %-22s %s\n  %-22s %s\n", t->name(), t->description(), "",
-                          CapsText(t->caps()));
+                          CapsText(t->caps(), TransportRegistry::Global().IsBuiltin(t->name())));
   }
   os << "\nProperties:\n";
   // A property that applies to none of the selected transports is only
