@@ -308,9 +308,9 @@ int ShmRingEnd::Send(std::span<const std::byte> buf, size_t* sent, int timeout_m
   const size_t total = buf.size();
   // Never blocking means all or nothing: the lock holder is the only one
   // who fills the ring, so room seen now stays.
+  // (Await looks for a reader that died: an -EPIPE owed now.)
   if (nonblocking && Room() < static_cast<int64_t>(total)) {
-    ReapDeadPeers();  // as Await does: a dead reader is an -EPIPE owed now
-    return AllGone(kReader) ? -EPIPE : -EAGAIN;
+    return Await([this] { return AllGone(kReader); }, true, until) == 0 ? -EPIPE : -EAGAIN;
   }
   size_t done = 0;
   do {
@@ -388,9 +388,10 @@ int ShmRingEnd::Recv(std::span<std::byte> buf, size_t* received, int timeout_ms)
   const bool nonblocking = timeout_ms == 0;
   // What the locked path would return, without the lock's two system calls
   // (sysv_shm's semop): the commonest receive of all is one on an empty ring.
-  if (nonblocking && NothingToTake()) {
-    ReapDeadPeers();  // as Await does: a dead writer is an END owed now
-    if (NothingToTake()) return -EAGAIN;
+  // (Await, which never waits here, looks for a writer that died: an END
+  // owed now.)
+  if (nonblocking && Await([this] { return !NothingToTake(); }, true, absl::InfinitePast()) != 0) {
+    return -EAGAIN;
   }
   const absl::Time until = Deadline::FromTimeoutMs(timeout_ms).when();
   if (int r = Lock(nonblocking, until); r != 0) return r;

@@ -251,8 +251,10 @@ static int spsc_send(void* e, const void* buf, size_t len, size_t* sent, int tim
     }
     /* A call that does not wait owes -EPIPE as soon as one that waits
        would: a last look, with liveness, before -EAGAIN. */
-    if (timeout_ms == 0 && !first) return -EAGAIN;
-    if (timeout_ms == 0) continue;
+    if (timeout_ms == 0) {
+      if (!first) return -EAGAIN;
+      continue;
+    }
     if (wait_for(&r->space_seq, seen, deadline) != 0) return -ETIMEDOUT;
   }
 }
@@ -285,8 +287,10 @@ static int spsc_recv(void* e, void* buf, size_t cap, size_t* received, int timeo
     if (gone) return IPCSPEC_END;
     /* A writer that died owes END to a call that does not wait too: a last
        look, with liveness, before -EAGAIN. */
-    if (timeout_ms == 0 && !first) return -EAGAIN;
-    if (timeout_ms == 0) continue;
+    if (timeout_ms == 0) {
+      if (!first) return -EAGAIN;
+      continue;
+    }
     if (wait_for(&r->data_seq, seen, deadline) != 0) return -ETIMEDOUT;
   }
 }

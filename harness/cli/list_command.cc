@@ -59,9 +59,11 @@ Json CapsJson(const Capabilities& c) {
                                                              : "either"}};
 }
 
-// `builtin`: a plugin's naming is not known (the ABI has no flag for it:
-// its `named` is false whatever the transport does).
-std::string CapsText(const Capabilities& c, bool builtin) {
+// A plugin's naming is not known (the ABI has no flag for it: its `named`
+// is false whatever the transport does).
+std::string CapsText(const Transport& t) {
+  const Capabilities& c = t.caps();
+  const bool builtin = TransportRegistry::Global().IsBuiltin(t.name());
   std::vector<std::string> parts = {c.framing == Framing::kStream ? "stream" : "message",
                                     c.direction == Direction::kOneWay ? "one-way" : "duplex",
                                     std::string(ModelClassName(c.model))};
@@ -135,7 +137,7 @@ std::string SpecPage(const Selection& s) {
       "| transport | description | capabilities |\n|---|---|---|\n";
   for (const Transport* t : s.transports) {
     absl::StrAppend(&out, "| `", cell(t->name()), "` | ", cell(t->description()), " | ",
-                    CapsText(t->caps(), TransportRegistry::Global().IsBuiltin(t->name())), " |\n");
+                    CapsText(*t), " |\n");
   }
   out += "\n## Properties\n\n| ID | statement | reference | applies to |\n|---|---|---|---|\n";
   for (const Property* p : s.properties) {
@@ -152,7 +154,7 @@ void ListText(const Selection& s, Shard shard, bool verbose, std::ostream& os) {
   os << "Transports:\n";
   for (const Transport* t : s.transports) {
     os << absl::StrFormat("  %-22s %s\n  %-22s %s\n", t->name(), t->description(), "",
-                          CapsText(t->caps(), TransportRegistry::Global().IsBuiltin(t->name())));
+                          CapsText(*t));
   }
   os << "\nProperties:\n";
   // A property that applies to none of the selected transports is only

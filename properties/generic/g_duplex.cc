@@ -10,12 +10,13 @@
 // directions may share one small buffer): there a send that finds no room
 // first reads what the other end has sent, and waits for room one time unit
 // at a time, reading again in between, so that neither end waits on a send
-// while the other's messages fill the channel unread. The writer's end speaks first: the
-// reader's end starts its first batch once something has arrived (a
-// datagram reader answers the last sender, plugin.h). In some examples
-// the two ends are two threads of one process (plugin.h allows a process
-// both ends, each used by its own thread), so a transport that keeps an
-// end's descriptors once per process, not once per end, crosses them.
+// while the other's messages fill the channel unread. The writer's end
+// speaks first: the reader's end starts its first batch once something has
+// arrived (a datagram reader answers the last sender, plugin.h). In some
+// examples the two ends are two threads of one process (plugin.h allows a
+// process both ends, each used by its own thread), so a transport that
+// keeps an end's descriptors once per process, not once per end, crosses
+// them.
 //
 // The oracle for each direction and capability class (generic/oracle.h):
 //   reliable + ordered  that direction's exact sequence, round by round

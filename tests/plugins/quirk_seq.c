@@ -244,13 +244,9 @@ static void qk_end_close(void* v) {
 #ifndef QUIRK_BROKEN
   if (e->spilled != 0) close(e->spilled - 1);
 #endif
-  if (e->h.role == IPCSPEC_READER) {
-    atomic_store(&page_of(e)->reader_closed, 1);
-    qk_futex_wake(&page_of(e)->queued);
-  } else {
-    atomic_store(&page_of(e)->writer_closed, 1);
-    qk_futex_wake(&page_of(e)->queued);
-  }
+  shared* s = page_of(e);
+  atomic_store(e->h.role == IPCSPEC_READER ? &s->reader_closed : &s->writer_closed, 1);
+  qk_futex_wake(&s->queued);
   close(e->h.fd);
   free(e);
 }
