@@ -22,7 +22,9 @@ namespace {
 using testing::Breakage;
 using testing::BreakageName;
 using ::testing::IsEmpty;
+using testing::PairRun;
 using testing::RulesWithoutAWayToFail;
+using testing::RunPair;
 using testing::ShimBreakageTest;
 
 const Breakage kBreakages[] = {
@@ -105,6 +107,21 @@ TEST(PipeRuleCoverageTest, EveryPipeRuleHasAWayToFail) {
       IsEmpty());
   EXPECT_GE(pipes, 35);
   EXPECT_GE(splicing, 10);
+}
+
+// The transports write to pipes and FIFOs as pwritev2(RWF_NOSIGNAL). Where
+// the kernel refuses the flag (before Linux 6.18; the shim's
+// "kernel-before-6.18" mode refuses it), they block SIGPIPE around a
+// write(2) instead: a writer whose reader has gone still gets -EPIPE, and
+// no SIGPIPE, whether its call waits or not.
+TEST(PipeWriteFallbackTest, NoSigpipeWhereTheKernelRefusesRwfNosignal) {
+  for (const char* transport : {"pipe", "fifo"}) {
+    PairRun r = RunPair(IPCSPEC_BINARY, transport, "G-PEER-GONE",
+                        {.shim_library = IPCSPEC_SHIM_LIBRARY,
+                         .shim_mode = "kernel-before-6.18",
+                         .extra_args = {"--examples=30"}});
+    EXPECT_EQ(r.outcome, "pass") << transport << ": " << r.message << "\n" << r.output;
+  }
 }
 
 int SeqpacketPipe(int fds[2]) {

@@ -5,16 +5,32 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace ipcspec {
 namespace {
 
-// write(2) that raises no SIGPIPE, as a send with MSG_NOSIGNAL: SIGPIPE is
-// blocked for the call, and the one a pipe without readers raises is taken
-// back. One already pending in a mask that blocked it cannot be told from
-// this one; it stays, as it would have.
-ssize_t WriteWithoutSigpipe(int fd, const std::byte* p, size_t len) {
+#ifndef RWF_NOSIGNAL
+#define RWF_NOSIGNAL 0x00000100  // Linux 6.18, include/uapi/linux/fs.h
+#endif
+
+// write(2) that raises no SIGPIPE, as a send with MSG_NOSIGNAL.
+// First as pwritev2(RWF_NOSIGNAL) at the current position: one call. Not
+// for 0 bytes, which a vectored write returns at once, where write(2) asks
+// the file (an eventfd refuses it with EINVAL). Where
+// the kernel or the file does not take the flag (EOPNOTSUPP), *flag_taken is
+// cleared and this call and the later ones block SIGPIPE around a write(2),
+// taking back the one a pipe without readers raises. One already pending in
+// a mask that blocked it cannot be told from this one; it stays, as it would
+// have.
+ssize_t WriteWithoutSigpipe(int fd, const std::byte* p, size_t len, bool* flag_taken) {
+  if (*flag_taken && len > 0) {
+    const iovec piece{const_cast<std::byte*>(p), len};
+    const ssize_t n = ::pwritev2(fd, &piece, 1, -1, RWF_NOSIGNAL);
+    if (n >= 0 || errno != EOPNOTSUPP) return n;
+    *flag_taken = false;
+  }
   sigset_t pipe_only, before, pending;
   ::sigemptyset(&pipe_only);
   ::sigaddset(&pipe_only, SIGPIPE);
@@ -49,7 +65,7 @@ ssize_t FdEnd::SendOnce(const std::byte* p, size_t len, const Deadline&) {
               : -1;
       break;
     default:
-      n = WriteWithoutSigpipe(fd_.get(), p, len);
+      n = WriteWithoutSigpipe(fd_.get(), p, len, &nosignal_flag_);
   }
   return n < 0 ? -errno : n;
 }

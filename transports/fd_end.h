@@ -68,6 +68,9 @@ class FdEnd : public End {
   Io io_;
   Framing framing_;
   uint64_t max_message_;
+  // Whether write(2)s go as pwritev2(RWF_NOSIGNAL): until the first
+  // EOPNOTSUPP (a kernel before 6.18, or a file that does not take it).
+  bool nosignal_flag_ = true;
 };
 
 // A close-on-exec dup of a descriptor a channel holds, for a new End;

@@ -12,3 +12,5 @@ __attribute__((constructor)) static void ReadMode(void) {
 }
 
 int ipcspec_shim_mode(const char* mode) { return g_mode[0] != '\0' && strcmp(g_mode, mode) == 0; }
+
+int ipcspec_shim_any_mode(void) { return g_mode[0] != '\0'; }

@@ -34,6 +34,8 @@
 /* Non-zero when IPCSPEC_SHIM names `mode`. Async-signal-safe after the first
  * call (the environment is read once, in the library's constructor). */
 int ipcspec_shim_mode(const char* mode);
+/* Non-zero when IPCSPEC_SHIM names any mode. */
+int ipcspec_shim_any_mode(void);
 
 /* The next definition of `name` (libc's): dlsym(RTLD_NEXT), looked up once. */
 #define IPCSPEC_SHIM_NEXT(name)                                                     \

@@ -66,6 +66,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim_fd.h"
@@ -152,6 +153,20 @@ ssize_t read(int fd, void* buf, size_t n) {
 }
 
 /* ---- write ---- */
+
+/* The harness writes to pipes, FIFOs, files and eventfds as
+ * pwritev2(RWF_NOSIGNAL) where the kernel takes it (Linux 6.18), and as
+ * write(2) with SIGPIPE blocked where it does not. Under a mode, the flag is
+ * refused as an older kernel would, so that every such write goes through
+ * the write wrapper below and its hooks; mode "kernel-before-6.18" does only
+ * that (PipeWriteFallbackTest). */
+ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
+  if (ipcspec_shim_any_mode() && (flags & 0x100) != 0) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  return IPCSPEC_SHIM_NEXT(pwritev2)(fd, iov, count, offset, flags);
+}
 
 static void IgnoreSigpipe(void) {
   struct {
