@@ -28,6 +28,19 @@
 //                            the deliver bound, 0 (asked again on -EAGAIN,
 //                            later each time, for up to the deliver bound:
 //                            a transport may learn of a close late) or -1
+//   any class, a late        opens and traffic are not ordered: writer 1
+//   writer                   may open its end only after the reader has
+//                            asked for data (parameter 3), and the
+//                            reader's receives before that, one that does
+//                            not wait and one of a time unit, find nothing:
+//                            no END (no writer has closed; a FIFO read
+//                            before any writer opened gives 0), no data,
+//                            no error
+//   byte stream              a receive into no room, while a writer holds
+//                            its end (before a late writer 1 opens, or
+//                            before the last of several closes), may give
+//                            0 bytes or an error, never END (a read of 0
+//                            bytes returns 0, which is no end of file)
 #include "absl/strings/str_format.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
@@ -37,8 +50,9 @@ namespace {
 
 // Flag w: writer w closed. Flag 10 + w: the reader checked after it.
 // Flag 20: the reader waits for the end. Flag 21: writer 1 closed, or found
-// the channel full (the reader starts).
-constexpr size_t kClosed = 0, kChecked = 10, kWaiting = 20, kStart = 21;
+// the channel full (the reader starts). Flag 22: the reader has asked for
+// data before a late writer 1 opened.
+constexpr size_t kClosed = 0, kChecked = 10, kWaiting = 20, kStart = 21, kAsked = 22;
 
 constexpr std::string_view kReaderWaits[] = {
     "the last writer closes before the reader looks",
@@ -68,6 +82,8 @@ class EofProperty final : public GenericProperty {
         steps.push_back(
             end_wait_.Step(*rc::gen::inRange<uint32_t>(0, std::size(kOwedCallTimeouts))));
       }
+      // Only where drawn: a shrink leaves the step out.
+      if (*rc::gen::arbitrary<bool>()) steps.push_back(late_writer_.Step(true));
       return steps;
     });
   }
@@ -106,11 +122,56 @@ class EofProperty final : public GenericProperty {
                           return "";
                         }});
     }
-    actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                        return Read(*end, c, writers, reader_waits, end_timeout, traffic, flags,
-                                    deadline);
-                      }});
+    const bool late = late_writer_.Of(s);
+    if (late) {
+      actors.front().before_open = [&flags](const ActorPids&, const Deadline& d) {
+        flags.WaitFor(kAsked, d);
+      };
+    }
+    actors.push_back(
+        {"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+           if (late) {
+             if (std::string e = AskBeforeTheWriter(*end, c, traffic.waits()); !e.empty()) {
+               return e;
+             }
+             flags.Raise(kAsked);
+           }
+           return Read(*end, c, writers, reader_waits, end_timeout, traffic, flags, deadline);
+         }});
     return RunActors(t, env, std::move(actors));
+  }
+
+  // A stream's receive into no room while a writer holds its end: any
+  // result but END (and nothing taken).
+  static std::string AskWithNoRoom(End& end, const Capabilities& c, std::string_view when) {
+    if (c.framing != Framing::kStream) return "";
+    size_t n = 0;
+    const int rc = end.Recv(std::span<std::byte>(), &n, 0);
+    if (rc != kEnd && n == 0) return "";
+    return absl::StrFormat("%s, a receive into no room (0 bytes, timeout 0) gave %s", when,
+                           rc == kEnd ? "END" : absl::StrFormat("%d bytes", n));
+  }
+
+  // Before writer 1 has opened its end: a receive that does not wait and
+  // one of a time unit find nothing.
+  static std::string AskBeforeTheWriter(End& end, const Capabilities& c, const Waits& waits) {
+    if (std::string e = AskWithNoRoom(end, c, "before writer 1 had opened its end"); !e.empty()) {
+      return e;
+    }
+    std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+    for (const int timeout : {0, waits.quiet_ms}) {
+      size_t n = 0;
+      const int rc = end.Recv(buf, &n, timeout);
+      if (rc == -EAGAIN || rc == -ETIMEDOUT) continue;
+      return absl::StrFormat(
+          "before writer 1 had opened its end, a receive with timeout %s gave %s: no writer has "
+          "closed, and nothing was sent",
+          SayCallTimeout(timeout),
+          rc == kEnd ? "END"
+          : rc == 0  ? absl::StrFormat("%d bytes", n)
+                     : Errno(rc));
+    }
+    return "";
   }
 
   static std::string Read(End& end, const Capabilities& c, uint32_t writers, bool reader_waits,
@@ -164,6 +225,8 @@ class EofProperty final : public GenericProperty {
       while ((e = receive(w + 1 == writers ? waits.quiet_ms : 0, w)) == "data") {
       }
       if (!e.empty()) return e;
+      e = AskWithNoRoom(end, c, absl::StrFormat("with %d of %d writers closed", w, writers));
+      if (!e.empty()) return e;
       flags.Raise(kChecked + w);
     }
     if (reader_waits) flags.Raise(kWaiting);
@@ -181,6 +244,8 @@ class EofProperty final : public GenericProperty {
   const ChoiceParam<bool> reader_waits_{this, 1, "%s", false, kReaderWaits};
   const ChoiceParam<uint32_t> end_wait_{this, 2, "the reader asks for the end with timeout %s", 0,
                                         kOwedCallTimeouts};
+  const YesNoParam late_writer_{
+      this, 3, "writer 1 opens its end only after the reader has asked for data: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
 

@@ -38,18 +38,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
+#include "properties/generic/unbounded.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props {
 namespace {
 
-constexpr size_t kReaderDone = 0, kReaderClosed = 1;
-// The unbounded receive: the reader is about to call it; the writer sends
-// now; the message has come (a lossy writer stops sending it again).
-constexpr size_t kUnboundedNext = 2, kUnboundedSent = 3, kUnboundedGot = 4;
-constexpr size_t kReaderPid = 0;  // a counter
-// The step of the unbounded receive (Op::kWait of this actor).
-constexpr uint32_t kUnboundedActor = 2;
+using unbounded::DescribeUnbounded;
+using unbounded::kReaderClosed;
+using unbounded::kReaderDone;
+using unbounded::kUnboundedActor;
+using unbounded::kUnboundedSendActor;
+using unbounded::ReceiveUnbounded;
+using unbounded::UnboundedStep;
+using unbounded::WriteUnbounded;
 
 // A bound in time units: mostly short ones; the long ones tell a call that
 // waits twice its bound from one that is merely late by scheduling (8 units
@@ -154,78 +156,11 @@ std::string NeverWaits(std::string_view what, absl::Duration unit,
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
 
-// The unbounded receive's step of `s`, or null.
-const Step* UnboundedStep(const Scenario& s) {
-  for (const Step& st : s.steps) {
-    if (st.op == Op::kWait && st.actor == kUnboundedActor) return &st;
-  }
-  return nullptr;
-}
-
-// The reader's unbounded receive: "" or what went wrong. `skip`: an earlier
-// receive failed; the writer is told not to wait for this one.
-std::string ReceiveUnbounded(End& end, std::span<std::byte> buf, const Capabilities& c,
-                             uint64_t units, bool skip, SharedFlags& flags) {
-  flags.Counter(kReaderPid).store(skip ? 0 : static_cast<uint64_t>(::getpid()));
-  flags.Raise(kUnboundedNext);
-  if (skip) return "";
-  const absl::Time start = absl::Now();
-  size_t n = 0;
-  const int rc = end.Recv(buf, &n, -1);
-  const absl::Duration elapsed = absl::Trunc(absl::Now() - start, absl::Milliseconds(1));
-  const std::string took = elapsed == absl::ZeroDuration()
-                               ? "at once"
-                               : absl::StrCat("after ", absl::FormatDuration(elapsed));
-  const bool sent = flags.IsRaised(kUnboundedSent);
-  flags.Raise(kUnboundedGot);
-  constexpr std::string_view kWhat = "an unbounded receive (timeout -1) on the empty channel";
-  if (!sent) {
-    return absl::StrFormat(
-        "%s returned %s %s, before anything was sent (the writer sends once it has slept "
-        "%d time units in it): -1 waits as long as it takes",
-        kWhat, rc == 0 ? absl::StrFormat("%d bytes", n) : Errno(rc), took, units);
-  }
-  if (rc != 0) return absl::StrFormat("%s gave %s %s", kWhat, Errno(rc), took);
-  const bool counter = c.model == ModelClass::kCounter;
-  for (size_t i = 0; i < n && !counter; ++i) {
-    if (buf[i] != std::byte{7}) return absl::StrFormat("%s returned bytes never sent", kWhat);
-  }
-  return n == 0 ? absl::StrFormat("%s returned 0 bytes", kWhat) : "";
-}
-
-// The writer's part of it: once the reader sleeps in its call, `units` more,
-// then the message (on a lossy transport again once a unit, until it came).
-std::string SendToTheSleeper(End& end, std::span<const std::byte> msg, const Capabilities& c,
-                             absl::Duration unit, uint64_t units, SharedFlags& flags,
-                             const Deadline& deadline) {
-  if (!flags.WaitFor(kUnboundedNext, deadline)) return "the reader never finished";
-  const auto pid = static_cast<pid_t>(flags.Counter(kReaderPid).load());
-  if (pid == 0) return "";  // it failed before
-  if (!WaitUntilAsleep(pid, deadline)) return "the reader never slept in its unbounded receive";
-  // The property is about time: the call must outlast this.
-  absl::SleepFor(unit * static_cast<int64_t>(units));
-  flags.Raise(kUnboundedSent);
-  do {
-    size_t n = 0;
-    const int rc = end.Send(msg, &n, std::max(deadline.RemainingMs(), 1));
-    if (rc != 0 && c.reliable) {
-      return absl::StrCat("sending to the reader asleep in its unbounded receive: ", Errno(rc));
-    }
-  } while (!c.reliable && !flags.WaitFor(kUnboundedGot, Deadline::After(unit)) &&
-           !deadline.Passed());
-  return "";
-}
-
 class TimeoutProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
-    if (s.actor == kUnboundedActor) {
-      return absl::StrFormat(
-          "the reader receives with no bound (timeout -1) on the empty channel; the writer "
-          "sends once it has slept %d time units in it",
-          s.size);
-    }
+    if (s.actor == kUnboundedActor || s.actor == kUnboundedSendActor) return DescribeUnbounded(s);
     return absl::StrFormat("%s, waiting at most %d time units",
                            s.actor == 0 ? "the reader receives on the empty channel"
                                         : "after the reader closed, the writer sends",
@@ -249,7 +184,7 @@ class TimeoutProperty final : public NamedProperty {
     auto slack_of = [&](absl::Duration bound) {
       return bound / 4 + 5 * unit + (t.caps().realtime ? absl::ZeroDuration() : env.hang_grace);
     };
-    SharedFlags flags;
+    SharedFlags flags(unbounded::kFlagCount);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     const Capabilities& c = t.caps();
     const Step* unbounded = UnboundedStep(s);
@@ -258,10 +193,10 @@ class TimeoutProperty final : public NamedProperty {
                                                : 16;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    std::vector<std::byte> buf(send_size, std::byte{7});
-                   if (unbounded != nullptr) {
-                     std::string e =
-                         SendToTheSleeper(*end, buf, c, unit, unbounded->size, flags, deadline);
-                     if (!e.empty()) return e;
+                   if (std::string e =
+                           WriteUnbounded(*end, buf, c, unit, unbounded, nullptr, flags, deadline);
+                       !e.empty()) {
+                     return e;
                    }
                    // Holds its end open (so no end of stream) until the reader is done.
                    if (!flags.WaitFor(kReaderDone, deadline)) return "the reader never finished";

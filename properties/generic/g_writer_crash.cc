@@ -22,9 +22,12 @@
 //   peer-close (a      a death is a close the transport promises to see:
 //   death counts as    writer 2's sends complete within their bound (one
 //   a close)           that times out, or hangs into the watchdog, waits
-//                      for what the dead writer held), and END comes within
-//                      the deliver bound of writer 2's close; a death may
-//                      also be reported once as -ECONNRESET
+//                      for what the dead writer held), and END comes to
+//                      the reader's receives after writer 2's close, at
+//                      once, whatever their timeout (parameter 2: the
+//                      deliver bound, 0 asked again for up to that bound,
+//                      or -1); a death may also be reported once as
+//                      -ECONNRESET
 //   ... and reliable   writer 2's messages all arrive, and every send of
 //                      writer 1 that completed before the kill; at most the
 //                      one in progress on top
@@ -118,8 +121,9 @@ std::string SendAfterTheKill(End& end, const Capabilities& c, const std::vector<
 // The reader: both writers' messages as they come, then END.
 class Reader {
  public:
+  // `end_ms`: the timeout of the receives END is due to (OwedCallTimeout).
   Reader(End& end, const Capabilities& c, Endless& victim, const KillInSend& kill,
-         const std::vector<Sent>& survivor, const Waits& waits, SharedFlags& flags,
+         const std::vector<Sent>& survivor, const Waits& waits, int end_ms, SharedFlags& flags,
          const Deadline& deadline)
       : end_(end),
         c_(c),
@@ -127,6 +131,7 @@ class Reader {
         kill_(kill),
         survivor_(survivor),
         waits_(waits),
+        end_ms_(end_ms),
         flags_(flags),
         deadline_(deadline),
         survivor_seen_(survivor.size(), false),
@@ -152,8 +157,16 @@ class Reader {
         return AwaitEnd();
       }
       if (!Owes() && done) return QuietOrEnd();
+      // A stream whose count is reached while writer 2 still sends owes
+      // only END, which may come to the next receive as writer 2 closes:
+      // that receive has the timeout drawn for END (with 0, a pause for
+      // writer 2's news follows each -EAGAIN).
+      const bool only_end = Owes() && !owed;
+      const int timeout = only_end && end_ms_ <= 0 ? end_ms_
+                          : owed                   ? waits_.deliver_ms
+                                                   : waits_.quiet_ms;
       size_t n = 0;
-      const int rc = end_.Recv(buf_, &n, owed ? waits_.deliver_ms : waits_.quiet_ms);
+      const int rc = end_.Recv(buf_, &n, timeout);
       if (rc == 0) {
         idle_since = absl::Now();
         if (std::string e = OnData(std::span(buf_).first(n), killed); !e.empty()) return e;
@@ -164,6 +177,9 @@ class Reader {
         continue;
       }
       if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+        if (timeout == 0 && !flags_.IsRaised(kSurvivorDone)) {
+          flags_.WaitFor(kSurvivorDone, Deadline::FromTimeoutMs(waits_.quiet_ms));
+        }
         if (!flags_.IsRaised(kSurvivorDone)) {
           // Nothing came for a deliver bound while writer 2 was sending:
           // its send is stuck, and its verdict is the one.
@@ -256,19 +272,26 @@ class Reader {
   // Reliable: what was owed has come; END follows writer 2's close.
   std::string AwaitEnd() {
     if (!SurvivesADeath(c_)) return "";
+    Backoff again(absl::Milliseconds(waits_.deliver_ms));  // for end_ms_ 0
     for (;;) {
       size_t n = 0;
-      const int rc = end_.Recv(buf_, &n, waits_.deliver_ms);
+      const int rc = end_.Recv(buf_, &n, end_ms_);
       if (rc == kEnd) return "";
       if (rc == -ECONNRESET && !reset_seen_) {
         reset_seen_ = true;
         continue;
       }
+      // A non-blocking receive is asked again, later each time.
+      if (rc == -EAGAIN && end_ms_ == 0 && again.Next()) continue;
       if (rc != 0) {
         return absl::StrFormat(
-            "once writer 2 had closed and writer 1 was dead, a receive gave %s, not END within "
-            "the deliver bound (%d ms): the dead writer is still counted open",
-            Errno(rc), waits_.deliver_ms);
+            "once writer 2 had closed and writer 1 was dead, a receive with timeout %s gave %s, "
+            "not END%s: the dead writer is still counted open",
+            SayCallTimeout(end_ms_), Errno(rc),
+            end_ms_ == 0 ? absl::StrFormat(" (asked again for %s)",
+                                           absl::FormatDuration(
+                                               absl::Trunc(again.waited(), absl::Milliseconds(1))))
+                         : "");
       }
       if (std::string e = OnData(std::span(buf_).first(n), true); !e.empty()) return e;
     }
@@ -296,6 +319,7 @@ class Reader {
   const KillInSend& kill_;
   const std::vector<Sent>& survivor_;
   const Waits& waits_;
+  const int end_ms_;
   SharedFlags& flags_;
   const Deadline& deadline_;
   std::vector<bool> survivor_seen_;
@@ -339,6 +363,11 @@ class WriterCrashProperty final : public GenericProperty {
       for (size_t i = 0; i < survivor.size(); ++i) {
         steps.push_back(Step::Send(2, SurvivorSize(c, survivor[i]), i));
       }
+      // Only where it is not the default: a shrink leaves the step out.
+      if (const uint64_t end_wait = *rc::gen::inRange<uint64_t>(0, std::size(kOwedCallTimeouts));
+          SurvivesADeath(c) && end_wait != 0) {
+        steps.push_back(end_wait_.Step(end_wait));
+      }
       return steps;
     });
   }
@@ -346,6 +375,8 @@ class WriterCrashProperty final : public GenericProperty {
 
   const Param<uint64_t> before_{this, 0, "writer 1 is killed after %s of its messages", 0};
   const ChoiceParam<uint64_t> when_{this, 1, "%s", kRunning, kWhen};
+  const ChoiceParam<uint64_t> end_wait_{this, 2, "the reader asks for the end with timeout %s", 0,
+                                        kOwedCallTimeouts};
 };
 IPCSPEC_REGISTER_PROPERTY(WriterCrashProperty, "G-WRITER-CRASH", {.examples = 16});
 
@@ -373,7 +404,9 @@ Verdict WriterCrashProperty::Run(const Transport& t, const Scenario& s, const Ca
                   return SendAfterTheKill(*end, c, survivor, waits, flags, deadline);
                 }};
   Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                 return Reader(*end, c, victim, kill, survivor, waits, flags, deadline).Run();
+                 return Reader(*end, c, victim, kill, survivor, waits,
+                               OwedCallTimeout(end_wait_.Of(s), waits), flags, deadline)
+                     .Run();
                }};
   return RunActors(t, env, {writer1, writer2, reader}, [&](ActorControl& control) -> Verdict {
     Verdict v;

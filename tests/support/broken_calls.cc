@@ -65,7 +65,13 @@ constexpr Bug kCallBugs[] = {
     Bug::kHeapPerRefusal,
     Bug::kEndOnlyWhenWaiting,
     Bug::kEpipeOnlyWhenBounded,
+    Bug::kEndOnNoRoom,
+    Bug::kUnboundedSendCapped,
+    Bug::kUnboundedRecvCapped,
 };
+
+// kUnboundedSendCapped, kUnboundedRecvCapped: the bound put in place of -1.
+constexpr int kCappedUnboundedMs = 200;
 
 // kMapPerRefusal, kHeapPerRefusal: the staging buffer a refused send forgot
 // last (kept, so that the heap's is not a leak to LeakSanitizer only).
@@ -118,6 +124,8 @@ class CallBugEnd : public End {
     if (bug_ == Bug::kSigpipeIgnored) ::signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
+    // The bug: "never hang for good".
+    if (bug_ == Bug::kUnboundedSendCapped && timeout_ms < 0) timeout_ms = kCappedUnboundedMs;
     if (SendWrongly(buf, sent, timeout_ms, &rc) || SendAtTheEdge(buf, sent, timeout_ms, &rc)) {
       return rc;
     }
@@ -127,6 +135,7 @@ class CallBugEnd : public End {
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
     int rc = 0;
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
+    if (bug_ == Bug::kUnboundedRecvCapped && timeout_ms < 0) timeout_ms = kCappedUnboundedMs;
     if (RecvWaitingWrongly(buf, received, timeout_ms, &rc)) return rc;
     rc = inner_->Recv(buf, received, timeout_ms);
     // The bugs: what an error path, or the end of the stream, forgets to
@@ -337,6 +346,11 @@ class CallBugEnd : public End {
       case Bug::kAlarmLeftArmed:
         if (timeout_ms > 0) ArmAlarm(timeout_ms);  // the bug: never disarmed, never restored
         return false;
+      case Bug::kEndOnNoRoom:
+        if (!buf.empty()) return false;
+        *received = 0;
+        *rc = kEnd;  // the bug: the 0 of a read into no room taken for the end of the stream
+        return true;
       case Bug::kEndOnlyWhenWaiting:
         if (timeout_ms != 0) return false;
         *rc = inner_->Recv(buf, received, 0);

@@ -132,7 +132,17 @@ constexpr BrokenRow kBroken[] = {
     {"broken_inheritable_inside_recv", "unix_seqpacket", Bug::kInheritableInsideRecv, "G-INHERIT"},
     {"broken_end_only_when_waiting", "pipe", Bug::kEndOnlyWhenWaiting, "G-EOF"},
     {"broken_end_only_when_waiting_after_kill", "pipe", Bug::kEndOnlyWhenWaiting, "G-PEER-CRASH"},
+    // Passed G-WRITER-CRASH while its reader asked for END with a bound only.
+    {"broken_end_only_when_waiting_after_writer_crash", "pipe", Bug::kEndOnlyWhenWaiting,
+     "G-WRITER-CRASH"},
     {"broken_epipe_only_when_bounded", "unix_stream", Bug::kEpipeOnlyWhenBounded, "G-PEER-GONE"},
+    // Passed everything while every writer opened before the reader looked.
+    {"broken_end_before_writer_opens", "fifo", Bug::kEndBeforeWriterOpens, "G-EOF"},
+    {"broken_end_on_no_room", "unix_stream", Bug::kEndOnNoRoom, "G-EOF"},
+    // Passed G-TIMEOUT, which holds an unbounded receive 8 time units at most
+    // and no unbounded send.
+    {"broken_unbounded_send_capped", "pipe", Bug::kUnboundedSendCapped, "G-UNBOUNDED"},
+    {"broken_unbounded_recv_capped", "posix_mq", Bug::kUnboundedRecvCapped, "G-UNBOUNDED"},
 };
 
 }  // namespace

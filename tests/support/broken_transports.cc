@@ -336,12 +336,33 @@ class BrokenEnd : public End {
   LockBugs locks_;                    // the bugs in a lock of the channel's (broken_locks.h)
 };
 
+// kEndBeforeWriterOpens: the reader's end, which reports END while no
+// writer's end has been opened (`writers_opened`, in memory the channel's
+// processes share).
+class EndBeforeWriterEnd : public End {
+ public:
+  EndBeforeWriterEnd(std::unique_ptr<End> inner, const std::atomic<int>* writers_opened)
+      : inner_(std::move(inner)), writers_opened_(writers_opened) {}
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    return inner_->Send(buf, sent, timeout_ms);
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    *received = 0;
+    if (writers_opened_->load() == 0) return kEnd;  // the bug
+    return inner_->Recv(buf, received, timeout_ms);
+  }
+
+ private:
+  std::unique_ptr<End> inner_;
+  const std::atomic<int>* writers_opened_;
+};
+
 class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
-        bug == Bug::kZombieIsAlive) {
+        bug == Bug::kZombieIsAlive || bug == Bug::kEndBeforeWriterOpens) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
@@ -350,6 +371,7 @@ class BrokenChannel : public Channel {
         // kLockDiesWithHolder: the checksum at +4 (a 64-bit word), whether
         // the reader is in a receive at +6 (zero in a fresh page).
         // kZombieIsAlive: its three words at +8.
+        // kEndBeforeWriterOpens: the writers' ends opened, at +16.
       }
     }
     if (bug == Bug::kLockFileLeft || bug == Bug::kLockFileOpen) {
@@ -393,6 +415,12 @@ class BrokenChannel : public Channel {
     if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
     if (std::unique_ptr<End> call_bug = WrapCallBug(*e, role, bug_)) return call_bug;
     if (bug_ == Bug::kBellAfterCheck) return WrapBellAfterCheck(*e, role, bell_tag_);
+    if (bug_ == Bug::kEndBeforeWriterOpens && asleep_writers_ != nullptr) {
+      if (role == Role::kWriter) asleep_writers_[16].fetch_add(1);
+      if (role == Role::kReader) {
+        return std::make_unique<EndBeforeWriterEnd>(std::move(*e), asleep_writers_ + 16);
+      }
+    }
     if (bug_ == Bug::kZombieIsAlive && asleep_writers_ != nullptr) {
       return WrapPidWatch(*e, role, asleep_writers_ + 8);
     }

@@ -187,6 +187,13 @@ enum class Bug {
                                // of the stream: -EAGAIN for good once every writer has closed
   kEpipeOnlyWhenBounded,       // a send with timeout -1 queues behind a peer it never looks
                                // at: after the reader closed it reports all sent, and loses it
+  kEndOnNoRoom,                // a stream's receive into no room reports END (the 0 of a
+                               // 0-byte read taken for the end of the stream)
+  kUnboundedSendCapped,        // a send with timeout -1 waits at most 200 ms ("never hang for
+                               // good"), then gives -ETIMEDOUT
+  kUnboundedRecvCapped,        // the same for a receive with timeout -1
+  kEndBeforeWriterOpens,       // the reader's receives report END while no writer has opened
+                               // its end yet (a FIFO read before any writer opened gives 0)
 };
 
 struct BrokenInfo {
