@@ -45,6 +45,8 @@ constexpr uint64_t kHeldUnits = 32;
 
 class UnboundedProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
+  // Its one scenario is the transport's: more examples only wait again.
+  bool OneScenario() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
     return DescribeUnbounded(s);
