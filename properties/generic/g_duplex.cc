@@ -258,7 +258,7 @@ std::string DuplexProperty::Play(std::unique_ptr<End>& end_ptr, const Capabiliti
 std::string DuplexProperty::SendMakingRoom(End& end, const Capabilities& c, const Sent& m, size_t r,
                                            Expectation& e, const Waits& waits) {
   const std::vector<std::byte> bytes = Payload(m.writer, m.msg, m.size);
-  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  std::vector<std::byte> buf(DrainBufferSize(c));
   // Given up on once nothing moved either way for the deliver bound.
   const absl::Duration bound = absl::Milliseconds(waits.deliver_ms);
   absl::Time give_up = absl::Now() + bound;
@@ -309,7 +309,7 @@ std::string DuplexProperty::ReceiveBatch(End& end, const Capabilities& c, const 
   const bool lossy = !c.reliable;
   const Sent marker = MarkerOf(side.send_id, c);
   const std::vector<std::byte> marker_bytes = Payload(marker.writer, marker.msg, marker.size);
-  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  std::vector<std::byte> buf(DrainBufferSize(c));
   int idle = 0;
   while (!e.Complete()) {
     size_t n = 0;

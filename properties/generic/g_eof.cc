@@ -158,7 +158,7 @@ class EofProperty final : public GenericProperty {
     if (std::string e = AskWithNoRoom(end, c, "before writer 1 had opened its end"); !e.empty()) {
       return e;
     }
-    std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+    std::vector<std::byte> buf(DrainBufferSize(c));
     for (const int timeout : {0, waits.quiet_ms}) {
       size_t n = 0;
       const int rc = end.Recv(buf, &n, timeout);
@@ -187,7 +187,7 @@ class EofProperty final : public GenericProperty {
       if (std::string e = traffic.Receive(end); !e.empty()) return e;
     }
     Expectation& expect = traffic.expectation();
-    std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+    std::vector<std::byte> buf(DrainBufferSize(c));
     // One receive while `closed` of the writers have closed (another holds
     // its end): "" when nothing came, "data" when something did (checked),
     // else what went wrong.

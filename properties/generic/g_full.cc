@@ -220,7 +220,7 @@ std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlag
 std::string Drain(End& end, const Capabilities& c, Endless& seq, SharedFlags& flags,
                   const Waits& waits, int unit_ms, const Deadline& deadline) {
   if (!flags.WaitFor(kFull, deadline)) return "the writer never filled the channel";
-  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  std::vector<std::byte> buf(DrainBufferSize(c));
   const bool stream = c.framing == Framing::kStream;
   // Mostly without blocking (what finds half a frame), then a time unit,
   // then (lossy: nothing is owed) the deliver bound.

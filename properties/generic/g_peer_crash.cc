@@ -334,10 +334,7 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
           "(PEER_CLOSE counts a death as a close; a transport that cannot see one declares "
           "IPCSPEC_CLOSE_ONLY)",
           SayCallTimeout(timeout), Errno(rc),
-          timeout == 0
-              ? absl::StrFormat(", asked again for %s", absl::FormatDuration(absl::Trunc(
-                                                            again.waited(), absl::Milliseconds(1))))
-              : "");
+          timeout == 0 ? absl::StrFormat(", asked again for %s", again.SayWaited()) : "");
     }
     if (end_due) {
       return absl::StrFormat(

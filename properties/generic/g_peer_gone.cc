@@ -86,8 +86,7 @@ std::string SendsAfterClose(End& end, uint64_t size, int send_ms, absl::Duration
       "were all taken or refused for room (%d bytes lost): PEER_CLOSE promises -EPIPE once the "
       "reader's end is closed, and none of them said so (the transport had not learned of the "
       "close, or kept the error to itself)",
-      sends, size, SayCallTimeout(send_ms),
-      absl::FormatDuration(absl::Trunc(again.waited(), absl::Milliseconds(1))), taken);
+      sends, size, SayCallTimeout(send_ms), again.SayWaited(), taken);
 }
 
 // The blocking send that the reader's close cuts short. A send that took

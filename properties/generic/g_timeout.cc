@@ -188,11 +188,8 @@ class TimeoutProperty final : public NamedProperty {
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     const Capabilities& c = t.caps();
     const Step* unbounded = UnboundedStep(s);
-    const uint64_t send_size = c.model == ModelClass::kCounter ? 8
-                               : c.max_message ? std::min<uint64_t>(c.max_message, 16)
-                                               : 16;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
-                   std::vector<std::byte> buf(send_size, std::byte{7});
+                   const std::vector<std::byte> buf = unbounded::SleeperMessage(c);
                    if (std::string e =
                            WriteUnbounded(*end, buf, c, unit, unbounded, nullptr, flags, deadline);
                        !e.empty()) {

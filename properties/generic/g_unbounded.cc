@@ -63,10 +63,7 @@ class UnboundedProperty final : public NamedProperty {
     const Capabilities& c = t.caps();
     const Step* receive = UnboundedStep(s);
     const Step* send = CanFill(c) ? UnboundedStep(s, kUnboundedSendActor) : nullptr;
-    const std::vector<std::byte> msg(c.model == ModelClass::kCounter ? 8
-                                     : c.max_message ? std::min<uint64_t>(c.max_message, 16)
-                                                     : 16,
-                                     std::byte{7});
+    const std::vector<std::byte> msg = SleeperMessage(c);
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    std::string e =
                        WriteUnbounded(*end, msg, c, unit, receive, send, flags, deadline);

@@ -288,10 +288,7 @@ class Reader {
             "once writer 2 had closed and writer 1 was dead, a receive with timeout %s gave %s, "
             "not END%s: the dead writer is still counted open",
             SayCallTimeout(end_ms_), Errno(rc),
-            end_ms_ == 0 ? absl::StrFormat(" (asked again for %s)",
-                                           absl::FormatDuration(
-                                               absl::Trunc(again.waited(), absl::Milliseconds(1))))
-                         : "");
+            end_ms_ == 0 ? absl::StrFormat(" (asked again for %s)", again.SayWaited()) : "");
       }
       if (std::string e = OnData(std::span(buf_).first(n), true); !e.empty()) return e;
     }

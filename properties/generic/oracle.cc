@@ -265,7 +265,7 @@ std::string Expectation::Owed() const {
 }
 
 std::string ReceiveAll(End& end, const Capabilities& c, Expectation& e, int timeout_ms) {
-  std::vector<std::byte> buf(c.framing == Framing::kStream ? 65536 : RecvBufferSize(c));
+  std::vector<std::byte> buf(DrainBufferSize(c));
   while (!e.Complete()) {
     size_t n = 0;
     const int rc = end.Recv(buf, &n, timeout_ms);

@@ -174,7 +174,7 @@ std::string Traffic::NothingMore(End& end, bool writers_close, std::optional<int
   const int end_ms = end_timeout_ms.value_or(waits_.deliver_ms);
   if (ended_) return "";
   // Not zeroed, as in Receive: only what arrives is looked at.
-  const size_t size = c_.framing == Framing::kStream ? 65536 : RecvBufferSize(c_);
+  const size_t size = DrainBufferSize(c_);
   const std::unique_ptr<std::byte[]> storage = std::make_unique_for_overwrite<std::byte[]>(size);
   const std::span<std::byte> buf(storage.get(), size);
   Backoff again(absl::Milliseconds(waits_.deliver_ms));
@@ -201,14 +201,14 @@ std::string Traffic::NothingMore(End& end, bool writers_close, std::optional<int
     if (!want_end && rc == -EAGAIN) return "";
     // The property is about how late END may come: ask again later.
     if (want_end && end_ms == 0 && rc == -EAGAIN && again.Next()) continue;
-    if (want_end) return NoEnd(end, buf, rc, end_ms, again.waited());
+    if (want_end) return NoEnd(end, buf, rc, end_ms, again);
     return absl::StrFormat("non-blocking receive on a drained channel: %s, not -EAGAIN", Errno(rc));
   }
   return "data keeps arriving after everything sent";
 }
 
 std::string Traffic::NoEnd(End& end, std::span<std::byte> buf, int rc, int end_ms,
-                           absl::Duration waited) {
+                           const Backoff& asked) {
   if (end_ms != 0) {
     return absl::StrFormat(
         "no end of stream after every writer closed: a receive with timeout %s gave %s",
@@ -217,7 +217,7 @@ std::string Traffic::NoEnd(End& end, std::span<std::byte> buf, int rc, int end_m
   std::string e = absl::StrFormat(
       "no end of stream after every writer closed: receives with timeout 0 gave %s, the last "
       "%s after the first (a call that can complete at once returns at once: END)",
-      Errno(rc), absl::FormatDuration(absl::Trunc(waited, absl::Milliseconds(1))));
+      Errno(rc), asked.SayWaited());
   size_t n = 0;
   const int bounded = end.Recv(buf, &n, waits_.deliver_ms);
   if (bounded == kEnd) {

@@ -85,7 +85,7 @@ class Traffic {
   static constexpr size_t kComplete = 0, kFinished = 1, kGaveUp = 33, kMaxWriters = 32;
   bool AllGaveUpOrSeen() const;
   // NothingMore's failure when END did not come (rc: the last receive's).
-  std::string NoEnd(End& end, std::span<std::byte> buf, int rc, int end_ms, absl::Duration waited);
+  std::string NoEnd(End& end, std::span<std::byte> buf, int rc, int end_ms, const Backoff& asked);
   bool AllFinished() const;
 
   Capabilities c_;

@@ -23,7 +23,7 @@ std::string SendUnbounded(End& end, const Capabilities& c, SharedFlags& flags,
   // only their count is bounded.
   uint64_t size = c.capacity == 0 ? 0 : std::min<uint64_t>(c.capacity, 4096);
   if (c.max_message != 0) size = std::min(size, c.max_message);
-  const std::vector<std::byte> msg(size, std::byte{7});
+  const std::vector<std::byte> msg(size, kByte);
   // Every send fits, so only room ends the filling: at most one per byte of
   // capacity or one per message it counts, and some more.
   const uint64_t most = 2 * (c.capacity / std::max<uint64_t>(msg.size(), 1) + c.max_queued) + 64;
@@ -81,6 +81,13 @@ std::string SendToTheSleeper(End& end, std::span<const std::byte> msg, const Cap
 }
 
 }  // namespace
+
+std::vector<std::byte> SleeperMessage(const Capabilities& c) {
+  const uint64_t size = c.model == ModelClass::kCounter ? 8
+                        : c.max_message != 0            ? std::min<uint64_t>(c.max_message, 16)
+                                                        : 16;
+  return std::vector<std::byte>(size, kByte);
+}
 
 // The step of `s` of the unbounded receive (kUnboundedActor) or send, or null.
 const Step* UnboundedStep(const Scenario& s, uint32_t actor) {
@@ -152,7 +159,7 @@ std::string ReceiveUnbounded(End& end, std::span<std::byte> buf, const Capabilit
   if (rc != 0) return absl::StrFormat("%s gave %s %s", kWhat, Errno(rc), took);
   const bool counter = c.model == ModelClass::kCounter;
   for (size_t i = 0; i < n && !counter; ++i) {
-    if (buf[i] != std::byte{7}) return absl::StrFormat("%s returned bytes never sent", kWhat);
+    if (buf[i] != kByte) return absl::StrFormat("%s returned bytes never sent", kWhat);
   }
   return n == 0 ? absl::StrFormat("%s returned 0 bytes", kWhat) : "";
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "properties/support/common.h"
@@ -34,6 +35,12 @@ constexpr size_t kReaderPid = 0, kWriterPid = 1;  // counters
 // The steps of the unbounded receive and send (Op::kWait of these actors,
 // their size the hold in time units).
 constexpr uint32_t kUnboundedActor = 2, kUnboundedSendActor = 3;
+
+// Every byte the unbounded calls send (ReceiveUnbounded checks them).
+constexpr std::byte kByte{7};
+// The message for the reader asleep in its unbounded receive: 16 bytes (or
+// max_message, if less), 8 for a counter.
+std::vector<std::byte> SleeperMessage(const Capabilities& c);
 
 // The step of `s` of the unbounded receive (kUnboundedActor) or send, or null.
 const Step* UnboundedStep(const Scenario& s, uint32_t actor = kUnboundedActor);

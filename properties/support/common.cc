@@ -70,6 +70,10 @@ std::string SayCallTimeout(int timeout_ms) {
   return timeout_ms > 0 ? absl::StrCat(timeout_ms, " ms") : absl::StrCat(timeout_ms);
 }
 
+std::string Backoff::SayWaited() const {
+  return absl::FormatDuration(absl::Trunc(waited_, absl::Milliseconds(1)));
+}
+
 bool Backoff::Next() {
   if (waited_ + pause_ > bound_) return false;
   absl::SleepFor(pause_);
@@ -136,6 +140,10 @@ bool IsPayload(std::span<const std::byte> got, const Sent& s) {
 
 uint64_t RecvBufferSize(const Capabilities& c) {
   return c.max_message > 0 ? c.max_message : uint64_t{1} << 20;
+}
+
+uint64_t DrainBufferSize(const Capabilities& c) {
+  return c.framing == Framing::kStream ? 65536 : RecvBufferSize(c);
 }
 
 uint64_t SizeLimit(const Capabilities& c) {

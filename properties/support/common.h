@@ -67,6 +67,8 @@ class Backoff {
   // Sleeps the next pause; false, without sleeping, once the bound is spent.
   bool Next();
   absl::Duration waited() const { return waited_; }
+  // What was waited, to the millisecond: "1.5s".
+  std::string SayWaited() const;
 
  private:
   absl::Duration bound_, pause_, waited_;
@@ -85,6 +87,9 @@ size_t PayloadMismatch(uint32_t writer, uint64_t msg, uint64_t offset,
 
 // The largest receive buffer a property uses for one message.
 uint64_t RecvBufferSize(const Capabilities& c);
+// A buffer for receives that drain whatever comes: one message, or 64 KiB
+// of a stream.
+uint64_t DrainBufferSize(const Capabilities& c);
 // The largest single send a property generates.
 uint64_t SizeLimit(const Capabilities& c);
 // Sizes biased to the edges: 0, 1, PIPE_BUF and neighbours, capacity and

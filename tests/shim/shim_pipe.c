@@ -161,7 +161,8 @@ ssize_t read(int fd, void* buf, size_t n) {
  * the write wrapper below and its hooks; mode "kernel-before-6.18" does only
  * that (PipeWriteFallbackTest). */
 ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
-  if (ipcspec_shim_any_mode() && (flags & 0x100) != 0) {
+  const int rwf_nosignal = 0x100; /* RWF_NOSIGNAL, include/uapi/linux/fs.h (Linux 6.18) */
+  if (ipcspec_shim_any_mode() && (flags & rwf_nosignal) != 0) {
     errno = EOPNOTSUPP;
     return -1;
   }
