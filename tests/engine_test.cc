@@ -200,8 +200,21 @@ TEST_F(EngineTest, CrashShrinksLikeAnyFailure) {
   EXPECT_THAT(r.failing->steps, ElementsAre(Step::Send(1, 0, 0)));
 }
 
+// A hang that only the whole-case deadline ends. The writer's send never
+// returns; the reader's receive waits the deliver bound (the hang grace)
+// and the watchdog a grace past the send's own bound, so with a 3 s grace
+// the 1 s deadline is the first to end every run, shrinks included. (With
+// the default 1 s grace the reader's bound and the deadline raced, and a
+// loaded machine sometimes reported the reader's missing message.)
 TEST_F(EngineTest, HangShrinksLikeAnyFailure) {
-  PropertyResult r = Run("broken_hang4096", "G-ORDER", absl::Seconds(1));
+  SandboxOptions o;
+  o.timeout = absl::Seconds(1);
+  o.hang_grace = absl::Seconds(3);
+  DirectRunner runner(o);
+  RunConfig config;
+  config.seed = 42;
+  PropertyResult r = RunProperty(*TransportRegistry::Global().Find("broken_hang4096"),
+                                 *PropertyRegistry::Global().Find("G-ORDER"), config, runner);
   ASSERT_EQ(r.outcome, Outcome::kTimeout) << r.message;
   ASSERT_TRUE(r.failing.has_value());
   EXPECT_THAT(r.failing->steps, ElementsAre(Step::Send(1, 4096, 0)));
