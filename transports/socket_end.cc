@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <sys/time.h>
 
+#include <algorithm>
+
 namespace ipcspec {
 
 int PrepareSocket(int fd, const SocketEndOptions& opts) {
@@ -82,6 +84,19 @@ int SocketEnd::AwaitReady(short events, const Deadline& deadline) {
 }
 
 ssize_t SocketEnd::RecvMsg(std::byte* p, size_t cap, int flags, bool* end, int* msg_flags) {
+  if (!opts_.records_carry_creds && !opts_.reply_to_sender) {
+    // Nothing but the bytes is wanted: recv(2) spares the kernel the
+    // msghdr and iovec copies (a tenth of a receive's system time). It
+    // tells of a cut record only by its whole length, under MSG_TRUNC
+    // (which on a TCP stream would throw the bytes away instead).
+    const bool stream = opts_.framing == Framing::kStream;
+    const ssize_t n = ::recv(fd(), p, cap, flags | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC));
+    if (n < 0) return -errno;
+    *end = stream && n == 0 && cap > 0;
+    if (stream || (flags & MSG_PEEK) != 0) return n;
+    *msg_flags = static_cast<size_t>(n) > cap ? MSG_TRUNC : 0;
+    return std::min<ssize_t>(n, static_cast<ssize_t>(cap));
+  }
   struct iovec iov = {p, cap};
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
   struct sockaddr_storage from;
