@@ -12,7 +12,9 @@
 //                       no short receive (which message it refused is unknown)
 //   byte stream         skipped: a stream has no boundaries
 //   short receive       -EMSGSIZE; then SHORT_RECV_KEEPS: the same message
-//                       comes next; SHORT_RECV_DROPS: the one after it;
+//                       comes next (in some examples only after 1-3 more
+//                       receives into the too-small buffer, each refused
+//                       alike); SHORT_RECV_DROPS: the one after it;
 //                       undeclared: either. Reliable: in some examples
 //                       after up to 32 small messages received whole, each
 //                       (SHORT_RECV_KEEPS) first refused by a buffer one
@@ -67,16 +69,25 @@ class BoundaryProperty final : public GenericProperty {
       }
       if (c.ordered && !sizes.empty() && sizes[0] > 0 && *rc::gen::arbitrary<bool>()) {
         const uint64_t first = sizes[0];
-        // Small messages first, received whole before the short receive.
+        // Small messages first, received whole before the short receive:
+        // drawn in one pick, so that shrinking them away leaves the picks
+        // after it in their places (a pick that vanishes from the middle
+        // left the ones after it unmatched, and the prefix never shrank).
         const uint64_t room_before = c.max_queued > 0 ? c.max_queued - 1 : 32;
-        if (c.reliable && *rc::gen::arbitrary<bool>()) {
-          const auto before =
-              *rc::gen::inRange<uint64_t>(1, std::min<uint64_t>(room_before, 32) + 1);
+        const auto small_sizes =
+            c.reliable && room_before > 0
+                ? *rc::gen::weightedOneOf<std::vector<uint64_t>>(
+                      {{1, rc::gen::just(std::vector<uint64_t>{})},
+                       {1,
+                        rc::gen::resize(static_cast<int>(std::min<uint64_t>(room_before, 32)),
+                                        rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(
+                                            rc::gen::inRange<uint64_t>(
+                                                1, std::min<uint64_t>(SizeLimit(c), 64) + 1))))}})
+                : std::vector<uint64_t>{};
+        const uint64_t before = std::min<uint64_t>(small_sizes.size(), room_before);
+        if (before > 0) {
           std::vector<Step> small;
-          for (uint64_t k = 0; k < before; ++k) {
-            small.push_back(Step::Send(
-                1, *rc::gen::inRange<uint64_t>(1, std::min<uint64_t>(SizeLimit(c), 64) + 1), k));
-          }
+          for (uint64_t k = 0; k < before; ++k) small.push_back(Step::Send(1, small_sizes[k], k));
           for (Step& st : steps) {
             if (st.op == Op::kSend) st.arg += before;
           }
@@ -87,6 +98,9 @@ class BoundaryProperty final : public GenericProperty {
             *rc::gen::weightedOneOf<uint64_t>({{2, rc::gen::just(first - 1)},
                                                {1, rc::gen::just<uint64_t>(0)},
                                                {2, rc::gen::inRange<uint64_t>(0, first)}})));
+        if (c.short_recv == ShortRecv::kKeeps && *rc::gen::arbitrary<bool>()) {
+          steps.push_back(short_again_.Step(*rc::gen::inRange<uint64_t>(1, 4)));
+        }
       }
       return steps;
     });
@@ -134,8 +148,8 @@ class BoundaryProperty final : public GenericProperty {
           if (s.Param(short_.index(), ~uint64_t{0}) != ~uint64_t{0}) {
             // Shrunk, fewer may be left: the last message stays for it.
             const uint64_t whole = std::min<uint64_t>(short_after_.Of(s), sent.size() - 1);
-            std::string e = ReceiveWhole(*end, c, sent, whole, traffic);
-            if (e.empty()) e = ShortReceive(*end, c, short_.Of(s), traffic);
+            std::string e = ReceiveWhole(*end, c, sent, whole, short_again_.Of(s), traffic);
+            if (e.empty()) e = ShortReceive(*end, c, short_.Of(s), short_again_.Of(s), traffic);
             if (!e.empty()) return e;
           }
           if (!reversed) return traffic.Read(*end);
@@ -190,11 +204,13 @@ class BoundaryProperty final : public GenericProperty {
   // SHORT_RECV_KEEPS each first into a buffer one byte short (ShortReceive),
   // which must refuse it and keep it, wherever it sits in the queue.
   static std::string ReceiveWhole(End& end, const Capabilities& c, const std::vector<Sent>& sent,
-                                  uint64_t count, Traffic& traffic) {
+                                  uint64_t count, uint64_t again, Traffic& traffic) {
     std::vector<std::byte> got;
     for (uint64_t i = 0; i < count && i < sent.size(); ++i) {
       if (c.short_recv == ShortRecv::kKeeps && sent[i].size > 0) {
-        if (std::string e = ShortReceive(end, c, sent[i].size - 1, traffic); !e.empty()) return e;
+        if (std::string e = ShortReceive(end, c, sent[i].size - 1, again, traffic); !e.empty()) {
+          return e;
+        }
         continue;
       }
       const int rc = RecvMessage(end, c, &got, traffic.waits().deliver_ms);
@@ -204,9 +220,12 @@ class BoundaryProperty final : public GenericProperty {
     return "";
   }
 
-  // A receive into `cap` bytes, smaller than the next message: -EMSGSIZE;
-  // then that message again or the one after it, as the capabilities say.
-  static std::string ShortReceive(End& end, const Capabilities& c, uint64_t cap, Traffic& traffic) {
+  // A receive into `cap` bytes, smaller than the next message: -EMSGSIZE
+  // (with SHORT_RECV_KEEPS `again` more times: the message stays for every
+  // receive too small for it); then that message again or the one after
+  // it, as the capabilities say.
+  static std::string ShortReceive(End& end, const Capabilities& c, uint64_t cap, uint64_t again,
+                                  Traffic& traffic) {
     Expectation& expect = traffic.expectation();
     const int deliver = traffic.waits().deliver_ms;
     std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), MarkerOf(1, c).size));
@@ -217,6 +236,15 @@ class BoundaryProperty final : public GenericProperty {
       return absl::StrFormat(
           "a receive into %d bytes, smaller than the next message, gave %s, not -EMSGSIZE", cap,
           Errno(rc));
+    }
+    for (uint64_t k = 1; k <= again && c.short_recv == ShortRecv::kKeeps; ++k) {
+      rc = end.Recv(std::span(buf).first(cap), &n, deliver);
+      if (rc != -EMSGSIZE) {
+        return absl::StrFormat(
+            "receive %d into the same %d bytes gave %s%s, not -EMSGSIZE again: "
+            "SHORT_RECV_KEEPS keeps the message for every receive too small for it",
+            k + 1, cap, Errno(rc), rc == 0 ? absl::StrCat(" with ", ByteCount(n)) : "");
+      }
     }
     rc = end.Recv(buf, &n, deliver);
     // The refused message was the last one, and is gone.
@@ -246,6 +274,11 @@ class BoundaryProperty final : public GenericProperty {
       this, 3,
       "the receiving end first receives %s small messages whole (each first into a buffer one "
       "byte short, with SHORT_RECV_KEEPS)",
+      0};
+  const Param<uint64_t> short_again_{
+      this, 4,
+      "with SHORT_RECV_KEEPS, the too-small buffer is tried once more|with SHORT_RECV_KEEPS, the "
+      "too-small buffer is tried %s more times",
       0};
   const YesNoParam reversed_{this, 2,
                              "the other way round: the writer's end says one message, then the "

@@ -22,6 +22,10 @@
  *                       by the reader's end, and the next receive with room
  *                       serves it from there. Broken: close() forgets the
  *                       memfd of a record still spilled (G-CLEANUP).
+ *   QUIRK_KIND_STASHONCE  broken only: STASH whose reader keeps a spilled
+ *                       record for one refusal only: a second receive too
+ *                       small for it drops it with its -EMSGSIZE
+ *                       (G-BOUNDARY).
  *   QUIRK_KIND_SPARSE   very lossy: only every 100th send of a writer's
  *                       end (0, 100, ...) is delivered; the rest are
  *                       reported sent and dropped (ORDERED, PEER_CLOSE,
@@ -36,6 +40,11 @@
  * quirk_util.h) names the entry point.
  */
 #include "quirk_util.h"
+
+#if defined(QUIRK_KIND_STASHONCE)
+#define QUIRK_KIND_STASH 1
+#define QK_STASH_ONCE 1
+#endif
 
 #define QK_MAX_MESSAGE 4096
 #define QK_MAX_QUEUED 4
@@ -191,6 +200,8 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
 /* STASH: the spilled record when it fits `buf`, else the next record, spilled
    when it does not fit. */
 static int stash_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadline) {
+  const int fresh = e->spilled == 0; /* the record is spilled by this call */
+  (void)fresh;
   if (e->spilled == 0) {
     unsigned char whole[QK_MAX_MESSAGE];
     const int rc = qk_seq_recv(e->h.fd, whole, sizeof whole, got, deadline, QK_KEEP);
@@ -208,7 +219,15 @@ static int stash_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadli
     e->spilled_len = *got;
     *got = 0;
   }
-  if (e->spilled_len > cap) return -EMSGSIZE;
+  if (e->spilled_len > cap) {
+#ifdef QK_STASH_ONCE
+    if (!fresh) { /* the bug: refused once, the record is dropped the second time */
+      close(e->spilled - 1);
+      e->spilled = 0;
+    }
+#endif
+    return -EMSGSIZE;
+  }
   if (e->spilled_len > 0 &&
       pread(e->spilled - 1, buf, e->spilled_len, 0) != (ssize_t)e->spilled_len)
     return -EIO;
@@ -241,7 +260,7 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 
 static void qk_end_close(void* v) {
   end* e = v;
-#ifndef QUIRK_BROKEN
+#if !defined(QUIRK_BROKEN) || defined(QK_STASH_ONCE)
   if (e->spilled != 0) close(e->spilled - 1);
 #endif
   shared* s = page_of(e);

@@ -33,7 +33,7 @@
 
 #define QK_MAX_MESSAGE 4096u
 #define QK_HDR 4u
-#define QK_SNDBUF (64 * 1024)
+#define QK_SNDBUF (256 * 1024)
 
 typedef qk_pair channel;
 

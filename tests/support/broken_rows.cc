@@ -74,7 +74,10 @@ constexpr BrokenRow kBroken[] = {
     {"broken_static_frame", "pipe", Bug::kStaticFrame, "G-INDEPENDENT", kRaceExamples},
     {"broken_static_scratch", "pipe", Bug::kStaticScratch, "G-INDEPENDENT", kRaceExamples},
     {"broken_lock_kept_on_epipe", "pipe", Bug::kLockKeptOnEpipe, "G-PEER-GONE"},
-    {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH"},
+    // Only a kill while the reader sits in a receive finds the lock taken
+    // (the checksum runs only then): under ASan and a parallel ctest, 24
+    // examples went by without one twice in about ten runs.
+    {"broken_lock_dies_with_holder", "pipe", Bug::kLockDiesWithHolder, "G-PEER-CRASH", 100},
     // Caught where the writer is stopped at its copy (TouchTrap): a kill at
     // a random moment finds the copy in few tries.
     {"broken_copies_under_the_lock", "posix_mq", Bug::kCopiesUnderTheLock, "G-PEER-CRASH"},
