@@ -12,15 +12,17 @@
 // after the event (polled, not realtime: --hang-grace more); each sleeping call is bounded
 // by 20 time units (at least 4 x that allowance). Up to 9 rounds run and
 // the majority decides: noise in a few rounds is no bug, while a wait that
-// polls instead of being woken is late in most of them. END comes once and
-// has a quarter of the bound.
+// polls instead of being woken is late in most of them. END, and the
+// -EPIPE of a reader's close, come once to a channel: each of their rounds
+// has a channel of its own (one that comes later than a quarter of the
+// bound fails at once).
 //
 // The oracle for each capability class; what wakes whom:
 //   every class         a blocked receive, by a message (counter: an add)
 //   peer-close          a blocked receive, by the writer's close (END)
 //   capacity or         a blocked send into a full channel, by the reader
 //   max_queued,         draining it; with peer-close also by the reader's
-//   not counter         close (any result but -ETIMEDOUT, once)
+//   not counter         close (any result but -ETIMEDOUT)
 //   lossy               a round whose message is lost does not count
 //   duplex              alike: the writer's end speaks
 //   duplex, several     a blocked receive, by a message, while two other
@@ -188,6 +190,7 @@ std::string SleepUntilEnd(End& end, const Capabilities& c, Exchange& x) {
   const int rc = end.Recv(buf, &n, x.bound_ms());
   const int64_t returned_ns = MonotonicNs();
   const int64_t late = x.LateUs(0, returned_ns);
+  x.NoteLate(late);
   std::string err;
   if (rc == -ETIMEDOUT && returned_ns - asleep_ns < int64_t{x.bound_ms()} * 1000000) {
     // Not a wake-up missed: the bound itself ran short (G-TIMEOUT's).
@@ -319,7 +322,9 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   if (!Fill(end, c, data, x, 0, &err)) return err;
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  err = JudgeSendAtReaderClose(x, rc, x.LateUs(0, MonotonicNs()));
+  const int64_t late = x.LateUs(0, MonotonicNs());
+  x.NoteLate(late);
+  err = JudgeSendAtReaderClose(x, rc, late);
   x.Judge(0, false);
   return err;
 }
@@ -366,6 +371,35 @@ class WakeupProperty final : public GenericProperty {
     Exchange x(env, c.realtime);
     if (mode == kAmongSleepers) return RunAmongSleepers(t, env, x);
     if (mode == kRoomForTwo) return RunRoomForTwo(t, env, x);
+    if (mode == kByEnd || mode == kByReaderClose) return RunOnEachChannel(t, env, mode);
+    return RunTwo(t, env, mode, x);
+  }
+
+  // A close comes once to a channel: each round is a channel of its own,
+  // and the first outcome to a majority (Tally) decides, as the rounds of
+  // one channel do. A round that fails outright (no wake-up until the
+  // bound, later than once_allowed_us) is the verdict at once.
+  static Verdict RunOnEachChannel(const Transport& t, const CaseEnv& env, Mode mode) {
+    const Exchange judge(env, t.caps().realtime);
+    Tally tally(judge);
+    for (;;) {
+      Exchange x(env, t.caps().realtime);
+      if (Verdict v = RunTwo(t, env, mode, x); !v.ok()) return v;
+      // Nothing judged: the channel took every send (G-BACKPRESSURE's).
+      if (x.noted_late_us() < 0) return Verdict::Pass();
+      if (!tally.Add(x.noted_late_us())) break;
+    }
+    const std::string err = tally.Failure(
+        mode == kByEnd ? "reader: the receive asleep until its only writer closed (END; a channel "
+                         "each round)"
+                       : "writer: the send asleep in the full channel until the reader closed (a "
+                         "channel each round)");
+    return err.empty() ? Verdict::Pass() : Verdict::Fail(err);
+  }
+
+  // The two-party layouts, on one channel.
+  static Verdict RunTwo(const Transport& t, const CaseEnv& env, Mode mode, Exchange& x) {
+    const Capabilities& c = t.caps();
     if (mode == kByReaderClose && c.multi_writer) return RunReaderCloseForTwo(t, env, x);
     const int deliver = Waits::For(env).deliver_ms;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {

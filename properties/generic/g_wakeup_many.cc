@@ -236,7 +236,9 @@ std::string SleepUntilClose(End& end, const Capabilities& c, SharedFlags& flags,
   if (flags.Counter(kClosedNoFill).load() != 0) return "";  // nothing to judge
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  return JudgeSendAtReaderClose(x, rc, x.LateUs(0, MonotonicNs()));
+  const int64_t late = x.LateUs(0, MonotonicNs());
+  x.NoteLate(late);
+  return JudgeSendAtReaderClose(x, rc, late);
 }
 
 }  // namespace

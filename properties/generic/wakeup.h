@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,17 @@ class Exchange {
     return flags_.WaitFor(3 * r + 2, deadline_) && flags_.Counter(kAgain).load() != 0;
   }
 
+  // The sleeper of a once-only event: how late it came (LateUs), for the
+  // case process to weigh over several channels (noted_late_us: -1 none).
+  // Several sleepers: the latest counts.
+  void NoteLate(int64_t late_us) {
+    const uint64_t v = static_cast<uint64_t>(late_us) + 1;
+    std::atomic<uint64_t>& noted = flags_.Counter(kLate);
+    for (uint64_t was = noted.load(); was < v && !noted.compare_exchange_weak(was, v);) {
+    }
+  }
+  int64_t noted_late_us() const { return static_cast<int64_t>(flags_.Counter(kLate).load()) - 1; }
+
   int bound_ms() const { return static_cast<int>(bound_ms_); }
   int64_t allowed_us() const { return allowed_us_; }
   // For what comes once (END, a close): no majority to take, so a quarter
@@ -79,7 +91,7 @@ class Exchange {
   int64_t once_allowed_us() const { return std::max<int64_t>(allowed_us_, bound_ms_ * 1000 / 4); }
 
  private:
-  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2;
+  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2, kLate = 3;
   SharedFlags flags_;
   Deadline deadline_;
   int64_t allowed_us_ = 0, bound_ms_ = 0;

@@ -22,6 +22,11 @@
  *                       by the reader's end, and the next receive with room
  *                       serves it from there. Broken: close() forgets the
  *                       memfd of a record still spilled (G-CLEANUP).
+ *   QUIRK_KIND_CLOSEWAKE  broken only: COUNTED whose waits for a slot also
+ *                       look every 20 ms for a reader that closed, and
+ *                       whose reader's close rings no futex, so a sender
+ *                       asleep in the full channel learns of it only at its
+ *                       next look (G-WAKEUP).
  *   QUIRK_KIND_STASHONCE  broken only: STASH whose reader keeps a spilled
  *                       record for one refusal only: a second receive too
  *                       small for it drops it with its -EMSGSIZE
@@ -41,6 +46,10 @@
  */
 #include "quirk_util.h"
 
+#if defined(QUIRK_KIND_CLOSEWAKE)
+#define QUIRK_KIND_COUNTED 1
+#define QK_CLOSE_UNRUNG 1
+#endif
 #if defined(QUIRK_KIND_STASHONCE)
 #define QUIRK_KIND_STASH 1
 #define QK_STASH_ONCE 1
@@ -131,7 +140,7 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
 /* COUNTED, SHARED: takes a slot for one more record, waiting until the
    deadline; -EPIPE once the end that would read it has closed. */
 static int take_slot(shared* s, int role, int64_t deadline) {
-#ifdef QUIRK_BROKEN
+#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG)
   const uint32_t limit = QK_MAX_QUEUED + 1; /* the bug: one too many */
 #else
   const uint32_t limit = QK_MAX_QUEUED;
@@ -144,7 +153,15 @@ static int take_slot(shared* s, int role, int64_t deadline) {
       continue;
     }
     if (deadline == 0) return -EAGAIN;
+#ifdef QK_CLOSE_UNRUNG
+    /* A look every 20 ms, for a peer that died without ringing. */
+    const int64_t look = qk_now() + 20 * 1000000;
+    if (qk_futex_wait(&s->queued, q, deadline < 0 || deadline > look ? look : deadline) != 0 &&
+        deadline >= 0 && qk_now() >= deadline)
+      return -ETIMEDOUT;
+#else
     if (qk_futex_wait(&s->queued, q, deadline) != 0) return -ETIMEDOUT;
+#endif
   }
 }
 #endif
@@ -265,7 +282,10 @@ static void qk_end_close(void* v) {
 #endif
   shared* s = page_of(e);
   atomic_store(e->h.role == IPCSPEC_READER ? &s->reader_closed : &s->writer_closed, 1);
-  qk_futex_wake(&s->queued);
+#ifdef QK_CLOSE_UNRUNG
+  if (e->h.role != IPCSPEC_READER) /* the bug: the reader's close rings nobody */
+#endif
+    qk_futex_wake(&s->queued);
   close(e->h.fd);
   free(e);
 }
