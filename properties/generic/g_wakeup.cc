@@ -22,7 +22,11 @@
 //   peer-close          a blocked receive, by the writer's close (END)
 //   capacity or         a blocked send into a full channel, by the reader
 //   max_queued,         draining it; with peer-close also by the reader's
-//   not counter         close (any result but -ETIMEDOUT)
+//   not counter         close (any result but -ETIMEDOUT); where one message
+//                       taken is sure room for one more (EXACT_CAPACITY, or
+//                       max_queued alone), by the reader taking one
+//                       message (a wake-up only once the channel is nearly
+//                       empty, or only when it was full, is late)
 //   lossy               a round whose message is lost does not count
 //   duplex              alike: the writer's end speaks
 //   duplex, several     a blocked receive, by a message, while two other
@@ -61,7 +65,8 @@ enum Mode : uint64_t {
   kByRoom = 2,
   kByReaderClose = 3,
   kAmongSleepers = 4,
-  kRoomForTwo = 5
+  kRoomForTwo = 5,
+  kByOneReceive = 6
 };
 constexpr std::string_view kModes[] = {
     "a blocked receive is woken by a message",
@@ -70,7 +75,8 @@ constexpr std::string_view kModes[] = {
     "a blocked send into a full channel is woken by the reader's close (EPIPE); where several "
     "writers may send, two blocked sends are",
     "a blocked receive is woken by a message while two other writers sleep in receives",
-    "two blocked sends into a full channel are both woken by one drain"};
+    "two blocked sends into a full channel are both woken by one drain",
+    "a blocked send into a full channel is woken by the reader taking one message"};
 bool Applies(const Capabilities& c, Mode m) {
   switch (m) {
     case kByMessage:
@@ -87,6 +93,12 @@ bool Applies(const Capabilities& c, Mode m) {
     case kRoomForTwo:
       return c.multi_writer && CanFill(c) && c.overhead != Overhead::kUnknown &&
              c.max_queued != 1 && (c.capacity == 0 || c.capacity >= 4);
+    case kByOneReceive:
+      // One message taken is room for one more of its size: its bytes
+      // exactly (EXACT_CAPACITY), or its place in a count.
+      return CanFill(c) && c.framing == Framing::kMessage && c.reliable &&
+             c.model != ModelClass::kCounter &&
+             (c.overhead == Overhead::kNone || (c.max_queued > 0 && c.capacity == 0));
   }
   return false;
 }
@@ -287,7 +299,7 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
     const int64_t late = x.LateUs(r, MonotonicNs());
     if (rc != 0) {
       err = absl::StrFormat(
-          "round %d: the send gave %s though the reader drained the channel "
+          "round %d: the send gave %s though the reader made room for it "
           "while it slept",
           r + 1, Errno(rc));
     }
@@ -296,6 +308,25 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
     if (!again) return err.empty() ? tally.Failure("the send") : err;
   }
   return tally.Failure("the send");
+}
+
+// The reader, kByOneReceive: takes one message from the full channel once
+// the writer sleeps (the send it wakes fills it again).
+std::string WakeByOneReceive(End& end, const Capabilities& c, Exchange& x) {
+  std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 8));
+  for (int r = 0; r < kRounds; ++r) {
+    if (!x.AwaitSleeper(r)) return absl::StrFormat("round %d: the writer never began", r + 1);
+    size_t n = 0;
+    const int rc = end.Recv(buf, &n, 0);
+    x.Woke(r);
+    if (rc != 0) {
+      x.Again(r);
+      return absl::StrFormat("round %d: a receive (timeout 0) from the full channel gave %s", r + 1,
+                             Errno(rc));
+    }
+    if (!x.Again(r)) return "";
+  }
+  return "";
 }
 
 // The reader, kByRoom: drains the full channel once the writer sleeps.
@@ -356,7 +387,8 @@ class WakeupProperty final : public GenericProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
     std::vector<uint64_t> modes;
-    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose, kAmongSleepers, kRoomForTwo}) {
+    for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose, kAmongSleepers, kRoomForTwo,
+                   kByOneReceive}) {
       if (Applies(c, m)) modes.push_back(m);
     }
     return rc::gen::map(rc::gen::elementOf(modes),
@@ -404,13 +436,14 @@ class WakeupProperty final : public GenericProperty {
     const int deliver = Waits::For(env).deliver_ms;
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return CloseOnceAsleep(end, x, "reader");
-                   if (mode == kByRoom) return SleepUntilRoom(*end, c, x);
+                   if (mode == kByRoom || mode == kByOneReceive) return SleepUntilRoom(*end, c, x);
                    if (mode == kByReaderClose) return SleepUntilReaderCloses(*end, c, x);
                    return WakeByMessages(*end, c, x, deliver);
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return SleepUntilEnd(*end, c, x);
                    if (mode == kByRoom) return WakeByDrain(*end, c, x);
+                   if (mode == kByOneReceive) return WakeByOneReceive(*end, c, x);
                    if (mode == kByReaderClose) return CloseOnceAsleep(end, x, "writer");
                    return SleepUntilMessage(*end, c, x);
                  }};

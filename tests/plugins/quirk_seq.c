@@ -27,6 +27,9 @@
  *                       whose reader's close rings no futex, so a sender
  *                       asleep in the full channel learns of it only at its
  *                       next look (G-WAKEUP).
+ *   QUIRK_KIND_EMPTYWAKE  broken only: COUNTED whose reader wakes waiting
+ *                       senders only once the queue has drained, not as
+ *                       each message frees a slot (G-WAKEUP).
  *   QUIRK_KIND_STASHONCE  broken only: STASH whose reader keeps a spilled
  *                       record for one refusal only: a second receive too
  *                       small for it drops it with its -EMSGSIZE
@@ -49,6 +52,10 @@
 #if defined(QUIRK_KIND_CLOSEWAKE)
 #define QUIRK_KIND_COUNTED 1
 #define QK_CLOSE_UNRUNG 1
+#endif
+#if defined(QUIRK_KIND_EMPTYWAKE)
+#define QUIRK_KIND_COUNTED 1
+#define QK_WAKE_WHEN_EMPTY 1
 #endif
 #if defined(QUIRK_KIND_STASHONCE)
 #define QUIRK_KIND_STASH 1
@@ -140,7 +147,7 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
 /* COUNTED, SHARED: takes a slot for one more record, waiting until the
    deadline; -EPIPE once the end that would read it has closed. */
 static int take_slot(shared* s, int role, int64_t deadline) {
-#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG)
+#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG) && !defined(QK_WAKE_WHEN_EMPTY)
   const uint32_t limit = QK_MAX_QUEUED + 1; /* the bug: one too many */
 #else
   const uint32_t limit = QK_MAX_QUEUED;
@@ -267,10 +274,15 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 #endif
   const int rc = qk_seq_recv(e->h.fd, buf, cap, got, qk_deadline(timeout_ms), QK_POLICY);
 #if defined(QK_SLOTS)
+#ifdef QK_WAKE_WHEN_EMPTY
+  /* the bug: senders are woken once the queue has drained, not at each slot */
+  if (rc == 0 && atomic_fetch_sub(&page_of(e)->queued, 1) == 1) qk_futex_wake(&page_of(e)->queued);
+#else
   if (rc == 0) {
     atomic_fetch_sub(&page_of(e)->queued, 1);
     qk_futex_wake(&page_of(e)->queued);
   }
+#endif
 #endif
   return rc;
 }
