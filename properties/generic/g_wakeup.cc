@@ -26,7 +26,12 @@
 //                       taken is sure room for one more (EXACT_CAPACITY, or
 //                       max_queued alone), by the reader taking one
 //                       message (a wake-up only once the channel is nearly
-//                       empty, or only when it was full, is late)
+//                       empty, or only when it was full, is late); where
+//                       not, the send after one message taken may time
+//                       out, but not while a send without waiting, right
+//                       after, finds room (a socket's POLLOUT, which waits
+//                       for three quarters of the buffer, is no wake-up
+//                       for room that a send can use)
 //   lossy               a round whose message is lost does not count
 //   duplex              alike: the writer's end speaks
 //   duplex, several     a blocked receive, by a message, while two other
@@ -66,7 +71,8 @@ enum Mode : uint64_t {
   kByReaderClose = 3,
   kAmongSleepers = 4,
   kRoomForTwo = 5,
-  kByOneReceive = 6
+  kByOneReceive = 6,
+  kRoomAfterOne = 7
 };
 constexpr std::string_view kModes[] = {
     "a blocked receive is woken by a message",
@@ -76,7 +82,9 @@ constexpr std::string_view kModes[] = {
     "writers may send, two blocked sends are",
     "a blocked receive is woken by a message while two other writers sleep in receives",
     "two blocked sends into a full channel are both woken by one drain",
-    "a blocked send into a full channel is woken by the reader taking one message"};
+    "a blocked send into a full channel is woken by the reader taking one message",
+    "a blocked send into a full channel, after the reader took one message, either returns or, "
+    "timed out, leaves no room a send without waiting takes"};
 bool Applies(const Capabilities& c, Mode m) {
   switch (m) {
     case kByMessage:
@@ -99,6 +107,11 @@ bool Applies(const Capabilities& c, Mode m) {
       return CanFill(c) && c.framing == Framing::kMessage && c.reliable &&
              c.model != ModelClass::kCounter &&
              (c.overhead == Overhead::kNone || (c.max_queued > 0 && c.capacity == 0));
+    case kRoomAfterOne:
+      // Whether one message taken is room for one more is the transport's
+      // to know: only a timeout that leaves room behind is judged.
+      return CanFill(c) && c.framing == Framing::kMessage && c.reliable &&
+             c.model != ModelClass::kCounter && !Applies(c, kByOneReceive);
   }
   return false;
 }
@@ -310,6 +323,36 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
   return tally.Failure("the send");
 }
 
+// The writer, kRoomAfterOne: fills the channel, then sleeps in a send
+// while the reader takes one message. Returning at all is in time (how
+// late room came is unknown); timing out is too, unless a send of the
+// same message without waiting, right after, takes it: then the room was
+// there and nothing woke the sleeper.
+std::string SleepUntilOneTaken(End& end, const Capabilities& c, Exchange& x) {
+  const std::vector<std::byte> data = Payload(1, 0, RoomSendSize(c));
+  constexpr int kTries = 3;
+  for (int r = 0; r < kTries; ++r) {
+    std::string err;
+    if (!Fill(end, c, data, x, r, &err)) return err;
+    size_t n = 0;
+    const int rc = end.Send(data, &n, x.bound_ms());
+    x.LateUs(r, MonotonicNs());  // the reader took its message
+    if (rc == -ETIMEDOUT && end.Send(data, &n, 0) == 0) {
+      err = absl::StrFormat(
+          "round %d: the send slept its whole bound of %d ms (-ETIMEDOUT) after the reader took "
+          "a message, yet a send of the same %s without waiting, right after, took it: the room "
+          "was there and nothing woke the sleeper",
+          r + 1, x.bound_ms(), ByteCount(data.size()));
+    } else if (rc != 0 && rc != -ETIMEDOUT) {
+      err = absl::StrFormat("round %d: the send gave %s after the reader took a message", r + 1,
+                            Errno(rc));
+    }
+    x.Judge(r, err.empty() && r + 1 < kTries);
+    if (!err.empty()) return err;
+  }
+  return "";
+}
+
 // The reader, kByOneReceive: takes one message from the full channel once
 // the writer sleeps (the send it wakes fills it again).
 std::string WakeByOneReceive(End& end, const Capabilities& c, Exchange& x) {
@@ -388,7 +431,7 @@ class WakeupProperty final : public GenericProperty {
     const Capabilities c = t.caps();
     std::vector<uint64_t> modes;
     for (Mode m : {kByMessage, kByEnd, kByRoom, kByReaderClose, kAmongSleepers, kRoomForTwo,
-                   kByOneReceive}) {
+                   kByOneReceive, kRoomAfterOne}) {
       if (Applies(c, m)) modes.push_back(m);
     }
     return rc::gen::map(rc::gen::elementOf(modes),
@@ -437,13 +480,16 @@ class WakeupProperty final : public GenericProperty {
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return CloseOnceAsleep(end, x, "reader");
                    if (mode == kByRoom || mode == kByOneReceive) return SleepUntilRoom(*end, c, x);
+                   if (mode == kRoomAfterOne) return SleepUntilOneTaken(*end, c, x);
                    if (mode == kByReaderClose) return SleepUntilReaderCloses(*end, c, x);
                    return WakeByMessages(*end, c, x, deliver);
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    if (mode == kByEnd) return SleepUntilEnd(*end, c, x);
                    if (mode == kByRoom) return WakeByDrain(*end, c, x);
-                   if (mode == kByOneReceive) return WakeByOneReceive(*end, c, x);
+                   if (mode == kByOneReceive || mode == kRoomAfterOne) {
+                     return WakeByOneReceive(*end, c, x);
+                   }
                    if (mode == kByReaderClose) return CloseOnceAsleep(end, x, "writer");
                    return SleepUntilMessage(*end, c, x);
                  }};

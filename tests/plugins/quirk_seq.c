@@ -30,6 +30,13 @@
  *   QUIRK_KIND_EMPTYWAKE  broken only: COUNTED whose reader wakes waiting
  *                       senders only once the queue has drained, not as
  *                       each message frees a slot (G-WAKEUP).
+ *   QUIRK_KIND_ROOMPOLL broken only: declares a capacity (an upper bound,
+ *                       not exact) while a send waits for room on the
+ *                       socket's POLLOUT, which the kernel raises only once
+ *                       three quarters of the send buffer are free: a send
+ *                       asleep after the reader took one message sleeps on
+ *                       though a send without waiting would go in
+ *                       (G-WAKEUP).
  *   QUIRK_KIND_STASHONCE  broken only: STASH whose reader keeps a spilled
  *                       record for one refusal only: a second receive too
  *                       small for it drops it with its -EMSGSIZE
@@ -87,6 +94,10 @@
 #define QK_FLAGS \
   (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_KEEPS)
 #define QK_QUEUED 0
+#elif defined(QUIRK_KIND_ROOMPOLL)
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE)
+#define QK_QUEUED 0
+#define QK_CAPACITY (1u << 21) /* above any socket buffer: an honest upper bound */
 #elif defined(QUIRK_KIND_DROPS)
 #define QK_FLAGS \
   (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_SHORT_RECV_DROPS)
@@ -97,6 +108,9 @@
 
 #if defined(QUIRK_KIND_COUNTED)
 #define QK_SLOTS 1
+#endif
+#ifndef QK_CAPACITY
+#define QK_CAPACITY 0
 #endif
 #ifndef QK_DIRECTION
 #define QK_DIRECTION IPCSPEC_ONE_WAY
@@ -303,5 +317,6 @@ static void qk_end_close(void* v) {
 }
 
 QK_DEFINE_TRANSPORT(qk_chan_detach, qk_chan_destroy, IPCSPEC_MESSAGE, QK_DIRECTION, QK_FLAGS, 0,
-                    /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/0, /*atomic_write=*/QK_ATOMIC,
+                    /*max_message=*/QK_MAX_MESSAGE, /*capacity=*/QK_CAPACITY,
+                    /*atomic_write=*/QK_ATOMIC,
                     /*max_queued=*/QK_QUEUED)
