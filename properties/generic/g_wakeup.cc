@@ -14,8 +14,8 @@
 // the majority decides: noise in a few rounds is no bug, while a wait that
 // polls instead of being woken is late in most of them. END, and the
 // -EPIPE of a reader's close, come once to a channel: each of their rounds
-// has a channel of its own (one that comes later than a quarter of the
-// bound fails at once).
+// has a channel of its own and may be a sixteenth of the bound late (one
+// that comes later than a quarter of the bound fails at once).
 //
 // The oracle for each capability class; what wakes whom:
 //   every class         a blocked receive, by a message (counter: an add)
@@ -456,7 +456,7 @@ class WakeupProperty final : public GenericProperty {
   // bound, later than once_allowed_us) is the verdict at once.
   static Verdict RunOnEachChannel(const Transport& t, const CaseEnv& env, Mode mode) {
     const Exchange judge(env, t.caps().realtime);
-    Tally tally(judge);
+    Tally tally(judge, judge.per_channel_allowed_us());
     for (;;) {
       Exchange x(env, t.caps().realtime);
       if (Verdict v = RunTwo(t, env, mode, x); !v.ok()) return v;
