@@ -24,6 +24,10 @@
 //   peer-close or not   the reader's waits come while the writer holds its
 //                       end, so no END is due; the sends come after the
 //                       reader closed: any result, on time
+//   several writers     in half of the examples a last 8-unit receive
+//                       during which two more writers open their ends and
+//                       close them: a wake-up that brings nothing (a bell
+//                       rung by a close) must not end the wait early
 //   lossy               the unbounded receive's message is sent again,
 //                       once a time unit, until it has come
 //   reliability,        change nothing otherwise: no data moves
@@ -156,18 +160,31 @@ std::string NeverWaits(std::string_view what, absl::Duration unit,
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
 
+// The actor of a wait step during which a second writer opens its end and
+// closes it again (several writers only): whatever it rings in the
+// transport, the reader's bounded receive goes on to its bound.
+constexpr uint32_t kKnockActor = 4;
+constexpr size_t kKnockAt = 0;  // knock_flags: the reader is about to wait
+
 class TimeoutProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kWait) return NamedProperty::DescribeStep(s);
     if (s.actor == kUnboundedActor || s.actor == kUnboundedSendActor) return DescribeUnbounded(s);
+    if (s.actor == kKnockActor) {
+      return absl::StrFormat(
+          "the reader receives on the empty channel, waiting at most %d time units, while a "
+          "second and a third writer open their ends and close them",
+          s.size);
+    }
     return absl::StrFormat("%s, waiting at most %d time units",
                            s.actor == 0 ? "the reader receives on the empty channel"
                                         : "after the reader closed, the writer sends",
                            s.size);
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::exec([] {
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    const bool writers = t.caps().multi_writer;
+    return rc::gen::exec([writers] {
       std::vector<Step> steps;
       auto waits = *rc::gen::resize(
           2, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(Units())));
@@ -175,6 +192,8 @@ class TimeoutProperty final : public NamedProperty {
       if (*rc::gen::arbitrary<bool>()) steps.push_back({Op::kWait, kUnboundedActor, *Units(), 0});
       const int sends = *rc::gen::inRange(0, 3);
       for (int i = 0; i < sends; ++i) steps.push_back({Op::kWait, 1, *Units(), 0});
+      // Last: a wake-up that brings nothing, long enough to come inside.
+      if (writers && *rc::gen::arbitrary<bool>()) steps.push_back({Op::kWait, kKnockActor, 8, 0});
       return steps;
     });
   }
@@ -188,6 +207,8 @@ class TimeoutProperty final : public NamedProperty {
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     const Capabilities& c = t.caps();
     const Step* unbounded = UnboundedStep(s);
+    const Step* knock = c.multi_writer ? UnboundedStep(s, kKnockActor) : nullptr;
+    SharedFlags knock_flags(1);
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    const std::vector<std::byte> buf = unbounded::SleeperMessage(c);
                    if (std::string e =
@@ -219,32 +240,61 @@ class TimeoutProperty final : public NamedProperty {
                    }
                    return "";
                  }};
-    Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
-                   std::vector<std::byte> buf(RecvBufferSize(c));
-                   std::string e = NeverWaits("a receive on the empty channel", unit, [&] {
-                     size_t n = 0;
-                     return end->Recv(buf, &n, 0);
-                   });
-                   for (const Step& st : s.steps) {
-                     if (st.op != Op::kWait || st.actor != 0 || !e.empty()) continue;
-                     const absl::Duration bound = bound_of(st);
-                     e = Judge(absl::StrFormat("a %d-unit receive on an empty channel", st.size),
-                               bound, slack_of(bound), true, [&] {
-                                 size_t n = 0;
-                                 return end->Recv(buf, &n, Ms(bound));
-                               });
-                   }
-                   if (unbounded != nullptr) {
-                     std::string u =
-                         ReceiveUnbounded(*end, buf, c, unbounded->size, !e.empty(), flags);
-                     if (e.empty()) e = u;
-                   }
-                   flags.Raise(kReaderDone);
-                   end.reset();
-                   flags.Raise(kReaderClosed);
-                   return e;
-                 }};
-    return RunActors(t, env, {writer, reader});
+    Actor reader{
+        "reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
+          std::vector<std::byte> buf(RecvBufferSize(c));
+          std::string e = NeverWaits("a receive on the empty channel", unit, [&] {
+            size_t n = 0;
+            return end->Recv(buf, &n, 0);
+          });
+          for (const Step& st : s.steps) {
+            if (st.op != Op::kWait || st.actor != 0 || !e.empty()) continue;
+            e = EmptyReceive(*end, buf, bound_of(st), slack_of(bound_of(st)),
+                             absl::StrFormat("a %d-unit receive on an empty channel", st.size));
+          }
+          if (unbounded != nullptr) {
+            std::string u = ReceiveUnbounded(*end, buf, c, unbounded->size, !e.empty(), flags);
+            if (e.empty()) e = u;
+          }
+          knock_flags.Raise(kKnockAt);  // also after a failure: nobody waits then
+          if (knock != nullptr && e.empty()) {
+            e = EmptyReceive(*end, buf, bound_of(*knock), slack_of(bound_of(*knock)),
+                             absl::StrFormat("a %d-unit receive on an empty channel "
+                                             "while two more writers opened their ends "
+                                             "and closed them",
+                                             knock->size));
+          }
+          flags.Raise(kReaderDone);
+          end.reset();
+          flags.Raise(kReaderClosed);
+          return e;
+        }};
+    if (knock == nullptr) return RunActors(t, env, {writer, reader});
+    return RunActors(t, env, {writer, reader, Knocker(knock_flags, 2), Knocker(knock_flags, 3)});
+  }
+
+  // A receive on the empty channel bounded by `bound`, judged (it can only
+  // time out).
+  static std::string EmptyReceive(End& end, std::vector<std::byte>& buf, absl::Duration bound,
+                                  absl::Duration slack, const std::string& what) {
+    return Judge(what, bound, slack, true, [&] {
+      size_t n = 0;
+      return end.Recv(buf, &n, Ms(bound));
+    });
+  }
+
+  // A late writer that opens its end once the reader sleeps in the knock
+  // step's receive, and closes it at once.
+  static Actor Knocker(const SharedFlags& knock_flags, int writer) {
+    Actor knocker{absl::StrCat("writer ", writer), Role::kWriter,
+                  [](std::unique_ptr<End>& end) -> std::string {
+                    end.reset();
+                    return "";
+                  }};
+    knocker.before_open = [&knock_flags](const ActorPids& pids, const Deadline& d) {
+      if (knock_flags.WaitFor(kKnockAt, d)) pids.AwaitAsleep(1, d);
+    };
+    return knocker;
   }
 };
 IPCSPEC_REGISTER_PROPERTY(TimeoutProperty, "G-TIMEOUT",
