@@ -49,7 +49,7 @@ constexpr uint64_t kRounds = 3;
 // What the sends took, in order, and where the receives have got to.
 class Expected {
  public:
-  Expected(Framing framing) : stream_(framing == Framing::kStream) {}
+  explicit Expected(Framing framing) : stream_(framing == Framing::kStream) {}
   void Took(uint64_t msg, uint64_t size) {
     if (size > 0 || !stream_) pieces_.push_back({1, msg, size});
   }
