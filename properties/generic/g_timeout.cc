@@ -164,7 +164,8 @@ int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d))
 // closes it again (several writers only): whatever it rings in the
 // transport, the reader's bounded receive goes on to its bound.
 constexpr uint32_t kKnockActor = 4;
-constexpr size_t kKnockAt = 0;  // knock_flags: the reader is about to wait
+constexpr size_t kKnockAt = 0;      // knock_flags: the reader is about to wait
+constexpr size_t kReaderActor = 1;  // the reader's place in RunActors' actors
 
 class TimeoutProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
@@ -292,7 +293,7 @@ class TimeoutProperty final : public NamedProperty {
                     return "";
                   }};
     knocker.before_open = [&knock_flags](const ActorPids& pids, const Deadline& d) {
-      if (knock_flags.WaitFor(kKnockAt, d)) pids.AwaitAsleep(1, d);
+      if (knock_flags.WaitFor(kKnockAt, d)) pids.AwaitAsleep(kReaderActor, d);
     };
     return knocker;
   }

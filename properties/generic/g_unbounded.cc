@@ -53,7 +53,7 @@ class UnboundedProperty final : public NamedProperty {
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     std::vector<Step> steps = {{Op::kWait, kUnboundedActor, kHeldUnits, 0}};
-    if (CanFill(t.caps())) steps.push_back({Op::kWait, kUnboundedSendActor, kHeldUnits, 0});
+    if (SendCanWait(t.caps())) steps.push_back({Op::kWait, kUnboundedSendActor, kHeldUnits, 0});
     return rc::gen::just(steps);
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -62,7 +62,7 @@ class UnboundedProperty final : public NamedProperty {
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     const Capabilities& c = t.caps();
     const Step* receive = UnboundedStep(s);
-    const Step* send = CanFill(c) ? UnboundedStep(s, kUnboundedSendActor) : nullptr;
+    const Step* send = SendCanWait(c) ? UnboundedStep(s, kUnboundedSendActor) : nullptr;
     const std::vector<std::byte> msg = SleeperMessage(c);
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    std::string e =

@@ -85,6 +85,11 @@ constexpr std::string_view kModes[] = {
     "a blocked send into a full channel is woken by the reader taking one message",
     "a blocked send into a full channel, after the reader took one message, either returns or, "
     "timed out, leaves no room a send without waiting takes"};
+// A reliable message channel that can be filled: the reader's taking one
+// message is a known step (kByOneReceive, kRoomAfterOne).
+bool FillsWithMessages(const Capabilities& c) {
+  return CanFill(c) && c.framing == Framing::kMessage && c.reliable;
+}
 bool Applies(const Capabilities& c, Mode m) {
   switch (m) {
     case kByMessage:
@@ -104,14 +109,12 @@ bool Applies(const Capabilities& c, Mode m) {
     case kByOneReceive:
       // One message taken is room for one more of its size: its bytes
       // exactly (EXACT_CAPACITY), or its place in a count.
-      return CanFill(c) && c.framing == Framing::kMessage && c.reliable &&
-             c.model != ModelClass::kCounter &&
+      return FillsWithMessages(c) &&
              (c.overhead == Overhead::kNone || (c.max_queued > 0 && c.capacity == 0));
     case kRoomAfterOne:
       // Whether one message taken is room for one more is the transport's
       // to know: only a timeout that leaves room behind is judged.
-      return CanFill(c) && c.framing == Framing::kMessage && c.reliable &&
-             c.model != ModelClass::kCounter && !Applies(c, kByOneReceive);
+      return FillsWithMessages(c) && !Applies(c, kByOneReceive);
   }
   return false;
 }

@@ -97,12 +97,6 @@ const Step* UnboundedStep(const Scenario& s, uint32_t actor) {
   return nullptr;
 }
 
-// Where an unbounded send can be made to wait: a reliable channel that
-// refuses past a capacity or a count (a counter refuses only near 2^64).
-bool CanFill(const Capabilities& c) {
-  return c.reliable && (c.capacity > 0 || c.max_queued > 0) && c.model != ModelClass::kCounter;
-}
-
 // The reader's part of it: once the writer sleeps in its send, `units`
 // more, then it drains the channel until the send has returned and nothing
 // is left.

@@ -44,9 +44,9 @@ std::vector<std::byte> SleeperMessage(const Capabilities& c);
 
 // The step of `s` of the unbounded receive (kUnboundedActor) or send, or null.
 const Step* UnboundedStep(const Scenario& s, uint32_t actor = kUnboundedActor);
-// Where an unbounded send can be made to wait: a reliable channel that
-// refuses past a capacity or a count (a counter refuses only near 2^64).
-bool CanFill(const Capabilities& c);
+// Where an unbounded send can be made to wait: a reliable channel that can
+// be filled (CanFill: it refuses past a capacity or a count).
+inline bool SendCanWait(const Capabilities& c) { return c.reliable && CanFill(c); }
 // The step of an unbounded call, said.
 std::string DescribeUnbounded(const Step& s);
 
