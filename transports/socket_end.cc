@@ -84,12 +84,13 @@ int SocketEnd::AwaitReady(short events, const Deadline& deadline) {
 }
 
 ssize_t SocketEnd::RecvMsg(std::byte* p, size_t cap, int flags, bool* end, int* msg_flags) {
+  // A stream's END is a receive of nothing into room for something.
+  const bool stream = opts_.framing == Framing::kStream;
   if (!opts_.records_carry_creds && !opts_.reply_to_sender) {
     // Nothing but the bytes is wanted: recv(2) spares the kernel the
     // msghdr and iovec copies (a tenth of a receive's system time). It
     // tells of a cut record only by its whole length, under MSG_TRUNC
     // (which on a TCP stream would throw the bytes away instead).
-    const bool stream = opts_.framing == Framing::kStream;
     const ssize_t n = ::recv(fd(), p, cap, flags | MSG_DONTWAIT | (stream ? 0 : MSG_TRUNC));
     if (n < 0) return -errno;
     *end = stream && n == 0 && cap > 0;
@@ -114,11 +115,8 @@ ssize_t SocketEnd::RecvMsg(std::byte* p, size_t cap, int flags, bool* end, int* 
   const ssize_t n = ::recvmsg(fd(), &msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   if (n < 0) return -errno;
   *msg_flags = msg.msg_flags;
-  if (opts_.framing == Framing::kStream) {
-    *end = n == 0 && cap > 0;
-  } else {
-    *end = opts_.records_carry_creds && n == 0 && msg.msg_controllen == 0;
-  }
+  *end =
+      stream ? n == 0 && cap > 0 : opts_.records_carry_creds && n == 0 && msg.msg_controllen == 0;
   if (opts_.reply_to_sender && (flags & MSG_PEEK) == 0 && msg.msg_namelen > 0) {
     last_sender_ = from;
     last_sender_len_ = msg.msg_namelen;

@@ -449,16 +449,17 @@ class WakeupProperty final : public GenericProperty {
     Exchange x(env, c.realtime);
     if (mode == kAmongSleepers) return RunAmongSleepers(t, env, x);
     if (mode == kRoomForTwo) return RunRoomForTwo(t, env, x);
-    if (mode == kByEnd || mode == kByReaderClose) return RunOnEachChannel(t, env, mode);
+    if (mode == kByEnd || mode == kByReaderClose) return RunOnEachChannel(t, env, mode, x);
     return RunTwo(t, env, mode, x);
   }
 
   // A close comes once to a channel: each round is a channel of its own,
   // and the first outcome to a majority (Tally) decides, as the rounds of
   // one channel do. A round that fails outright (no wake-up until the
-  // bound, later than once_allowed_us) is the verdict at once.
-  static Verdict RunOnEachChannel(const Transport& t, const CaseEnv& env, Mode mode) {
-    const Exchange judge(env, t.caps().realtime);
+  // bound, later than once_allowed_us) is the verdict at once. `judge`
+  // lends its allowances only; each round has an Exchange of its own.
+  static Verdict RunOnEachChannel(const Transport& t, const CaseEnv& env, Mode mode,
+                                  const Exchange& judge) {
     Tally tally(judge, judge.per_channel_allowed_us());
     for (;;) {
       Exchange x(env, t.caps().realtime);
