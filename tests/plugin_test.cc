@@ -218,6 +218,16 @@ TEST_F(PluginTest, ListShowsThePluginTransport) {
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, HasSubstr("{\"name\":\"plugin_pipe\",\"description\":\"plugin transport "
                                   "(ABI v1)\",\"builtin\":false"));
+  // The ABI does not say whether a plugin's channel has a name: null, as
+  // the text says naming-unknown, never a `false` it did not declare.
+  const nlohmann::json listed = nlohmann::json::parse(json.out);
+  bool found = false;
+  for (const nlohmann::json& t : listed["transports"]) {
+    if (t["name"] != "plugin_pipe") continue;
+    found = true;
+    EXPECT_TRUE(t["caps"]["named"].is_null()) << t;
+  }
+  EXPECT_TRUE(found) << json.out;
 }
 
 TEST_F(PluginTest, CorrectPluginPassesOrder) {

@@ -37,14 +37,18 @@ std::string ResourceLock(std::string_view id) {
                                                                                  : "";
 }
 
-Json CapsJson(const Capabilities& c) {
+// A plugin's `named` is null: the ABI has no flag for its naming (CapsText).
+Json CapsJson(const Transport& t) {
+  const Capabilities& c = t.caps();
+  const Json named =
+      TransportRegistry::Global().IsBuiltin(t.name()) ? Json(c.named) : Json(nullptr);
   return {{"framing", c.framing == Framing::kStream ? "stream" : "message"},
           {"direction", c.direction == Direction::kOneWay ? "one-way" : "duplex"},
           {"reliable", c.reliable},
           {"ordered", c.ordered},
           {"multi_writer", c.multi_writer},
           {"peer_close", c.peer_close},
-          {"named", c.named},
+          {"named", named},
           {"model", std::string(ModelClassName(c.model))},
           {"max_message", c.max_message},
           {"capacity", c.capacity},
@@ -99,7 +103,7 @@ std::string ListJson(const Selection& s) {
     j["transports"].push_back({{"name", t->name()},
                                {"description", t->description()},
                                {"builtin", TransportRegistry::Global().IsBuiltin(t->name())},
-                               {"caps", CapsJson(t->caps())}});
+                               {"caps", CapsJson(*t)}});
   }
   for (const Property* p : s.properties) {
     j["properties"].push_back({{"id", p->id()},
