@@ -334,8 +334,14 @@ TEST_F(CliFlagsTest, AMergeSaysWhichShardIsMissingAndRefusesShardsOfAnotherRun) 
   const std::string m = dir_ + "/merged";
   Ran partial = Ipcspec({"merge", "--json=" + m + ".json", "--summary-md=" + m + ".md", shards[0]});
   EXPECT_EQ(partial.exit_code, 1);
-  EXPECT_THAT(partial.out, HasSubstr("incomplete: shard 2 of 2 is missing"));
-  EXPECT_EQ(ReadJson(m + ".json")["complete"], false);
+  EXPECT_THAT(partial.out, HasSubstr("incomplete: shard 2 of 2 is missing; 1 not run"));
+  const nlohmann::json partial_json = ReadJson(m + ".json");
+  EXPECT_EQ(partial_json["complete"], false);
+  // What the missing shard meant to run counts as not run: the run's 3
+  // applicable pairs, of which shard 1 ran 2.
+  EXPECT_EQ(ReadJson(shards[0])["shard"]["run_planned"], 3) << ReadJson(shards[0]);
+  EXPECT_EQ(partial_json["planned"], 3) << partial_json;
+  EXPECT_EQ(partial_json["summary"]["not_run"], 1) << partial_json;
   // The summary a CI job shows says so, not only the exit status.
   EXPECT_THAT(ReadFileOrEmpty(m + ".md"), HasSubstr("**Incomplete: shard 2 of 2 is missing.**"));
   nlohmann::json stopped = ReadJson(shards[0]);

@@ -146,6 +146,8 @@ int MergeOne(const std::string& path, RunReport* into, std::set<int>* shards) {
                        by.empty() ? " did not finish" : absl::StrCat(" was stopped by ", by)));
     }
     into->planned += j.at("planned").get<size_t>();
+    // Reports of older versions do not carry it.
+    into->run_planned = std::max(into->run_planned, j.at("shard").value("run_planned", size_t{0}));
     into->elapsed = std::max(into->elapsed, absl::Milliseconds(j.at("elapsed_ms").get<int64_t>()));
     for (const nlohmann::json& r : j.at("results")) {
       ReportEntry e = EntryFromJson(r);
@@ -232,13 +234,19 @@ int MergeCommand(std::span<char* const> args) {
     spans.emplace_back(MergeOne(path, &report, &shards), first);
   }
   if (report.shard_total > 1) report.results = InPairOrder(report.results, spans);
-  // Complete only when every shard of the run is here and finished.
+  // Complete only when every shard of the run is here and finished. What a
+  // missing shard meant to run counts as not run: the whole run's planned
+  // runs, less those of the shards that are here.
+  bool missing = false;
   for (int i = 0; i < report.shard_total; ++i) {
     if (shards.count(i) == 0) {
+      missing = true;
       NoteIncomplete(&report,
                      absl::StrFormat("shard %d of %d is missing", i + 1, report.shard_total));
     }
   }
+  if (missing) report.planned = std::max(report.planned, report.run_planned);
+  report.run_planned = report.planned;
   report.shard_index = 0;
   report.shard_total = 1;
   report.settings.reset();  // the merged report is no shard to merge again as one
@@ -250,7 +258,11 @@ int MergeCommand(std::span<char* const> args) {
       "ipcspec merge: %s, %d passed, %d failed, %s, %d unsupported%s\n",
       Plural(static_cast<int64_t>(f.positional().size()), "report"), c.passed, c.failed,
       Plural(c.errors, "error"), c.unsupported,
-      report.complete ? "" : absl::StrCat(" (incomplete: ", report.incomplete, ")"));
+      report.complete
+          ? ""
+          : absl::StrCat(" (incomplete: ", report.incomplete, "; ",
+                         report.planned - std::min(report.planned, report.results.size()),
+                         " not run)"));
   // As a run's: a CI job that merges its shards fails with them.
   return c.failed + c.errors > 0 || !report.complete ? 1 : 0;
 }

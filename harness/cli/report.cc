@@ -134,7 +134,9 @@ std::string ToJson(const RunReport& r) {
   j["schema"] = kReportSchema;
   j["ipcspec_version"] = r.version;
   j["seed"] = std::to_string(r.seed);
-  j["shard"] = {{"index", r.shard_index}, {"total", r.shard_total}};
+  j["shard"] = {{"index", r.shard_index},
+                {"total", r.shard_total},
+                {"run_planned", std::max(r.run_planned, r.planned)}};
   if (r.settings) {
     j["settings"] = {{"examples", r.settings->examples},     {"repeat", r.settings->repeat},
                      {"transports", r.settings->transports}, {"properties", r.settings->properties},

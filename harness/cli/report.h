@@ -59,6 +59,9 @@ struct RunReport {
   int shard_index = 0, shard_total = 1;
   std::optional<RunSettingsPrint> settings;  // absent in a merged report
   size_t planned = 0;                        // property runs this invocation means to make
+  // Those of every shard of the run together (0: not known), so that a
+  // merge without one of them can count what the missing shard did not run.
+  size_t run_planned = 0;
   std::vector<ReportEntry> results;
   std::vector<NotApplicable> not_applicable;
   bool complete = false;   // every planned pair finished

@@ -134,6 +134,7 @@ RunReport StartReport(const RunSettings& s, const Selection& sel, Shard shard) {
   }
   r.settings = std::move(print);
   r.planned = sel.run.size() * static_cast<size_t>(std::max(s.repeat, 1));
+  r.run_planned = sel.applicable * static_cast<size_t>(std::max(s.repeat, 1));
   r.not_applicable = sel.not_applicable;
   if (absl::Status w = s.files.Write(r, /*final=*/false); !w.ok()) {
     throw UsageError{absl::StrCat("cannot write report: ", w.message())};
