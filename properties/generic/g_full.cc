@@ -26,9 +26,12 @@
 //                       holding no more descriptors, shared mappings,
 //                       threads or timers than 8 more, and neither its heap
 //                       nor its private mappings grow with them (8
-//                       allocations or pages in all, 4 in the last 8): an
-//                       error path that forgets what it made for the
-//                       message
+//                       allocations or pages in all, 4 in the last 8, and
+//                       8 more with each of 3 further blocks of 16, since
+//                       a cache bounded in size, such as the malloc cache
+//                       of a transport's thread that frees what the sender
+//                       allocated, grows for a while too): an error path
+//                       that forgets what it made for the message
 //   reliable            every message taken arrives whole, in order, once;
 //                       a stream: exactly the bytes taken, in order
 //   lossy               a subsequence (unordered: a sub-multiset); nothing
@@ -111,29 +114,68 @@ struct Memory {
   uint64_t mapped = PrivateAnonymousBytes();
 };
 
+// How far memory grew between two counts (an allocator's heap in its
+// units, mapped memory in pages), and whether by as much as a block of
+// refusals that each kept something would make it grow (n/2 of n).
+struct Growth {
+  int64_t heap = 0, pages = 0;
+  Growth(const Memory& from, const Memory& to)
+      : heap(to.heap - from.heap),
+        pages((static_cast<int64_t>(to.mapped) - static_cast<int64_t>(from.mapped)) / 4096) {}
+  static constexpr int64_t kBlock = static_cast<int64_t>(kRefusals) / 2;
+  bool Heap() const { return heap >= kBlock; }
+  bool Mapped() const { return MappingsTellLeaks() && pages >= kBlock; }
+};
+
 // "" unless memory grew with the refusals between `from` and `mid` and
 // again between `mid` and `to` (growth in the first half alone is a buffer
 // made once, on first use).
 std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to) {
-  constexpr int64_t kPage = 4096;
-  const auto n = static_cast<int64_t>(kRefusals);
-  const int64_t mapped = static_cast<int64_t>(to.mapped) - static_cast<int64_t>(from.mapped);
-  const int64_t mapped_late = static_cast<int64_t>(to.mapped) - static_cast<int64_t>(mid.mapped);
-  if (MappingsTellLeaks() && mapped >= n / 2 * kPage && mapped_late >= n / 4 * kPage) {
+  const Growth all(from, to), late(mid, to);
+  const int64_t n = Growth::kBlock * 2;
+  if (all.Mapped() && late.pages >= n / 4) {
     return absl::StrFormat(
         "%d sends refused with -EAGAIN in a row left the writer with %d KiB more private memory "
         "mapped (mmap, outside its heap), %d KiB in the last %d: a mapping made for each message "
         "(a staging buffer, say) that the refusal never unmaps",
-        kRefusals, mapped / 1024, mapped_late / 1024, kRefusals / 2);
+        kRefusals, all.pages * 4, late.pages * 4, kRefusals / 2);
   }
-  const int64_t heap = to.heap - from.heap, heap_late = to.heap - mid.heap;
-  if (heap >= n / 2 && heap_late >= n / 4) {
+  if (all.Heap() && late.heap >= n / 4) {
     return absl::StrFormat(
         "%d sends refused with -EAGAIN in a row left the writer holding about %d %s more on its "
         "heap, %d in the last %d: memory taken for each message that the refusal never frees",
-        kRefusals, heap, HeapUnit(), heap_late, kRefusals / 2);
+        kRefusals, all.heap, HeapUnit(), late.heap, kRefusals / 2);
   }
   return "";
+}
+
+// Whether memory that grew with kRefusals refusals (`leak`, MemoryKept's)
+// goes on growing with every block of kRefusals more, kConfirm of them;
+// `*more` says by how much. A cache bounded in size grows for a while and
+// stops: malloc's per-thread cache keeps up to 7 freed chunks of each size,
+// and a chunk that a transport's own thread frees fills that thread's
+// cache, which the count (made on this thread) sees as held. A leak grows
+// with every refusal, however many.
+constexpr int kConfirm = 3;
+bool KeepsGrowing(End& end, const Capabilities& c, const Endless& seq, Cursor& at,
+                  SharedFlags& flags, std::string* err, Memory last, std::string* more) {
+  int64_t heap = 0, pages = 0;
+  for (int b = 0; b < kConfirm; ++b) {
+    for (uint64_t k = 0; k < kRefusals; ++k) {
+      if (Attempt(end, c, seq, at, 0, flags, err) != -EAGAIN || !err->empty()) return false;
+    }
+    const Memory now;
+    const Growth g(last, now);
+    if (!g.Heap() && !g.Mapped()) return false;
+    heap += g.heap;
+    pages += g.pages;
+    last = now;
+  }
+  *more = absl::StrFormat(
+      "; and it went on growing with each of %d more blocks of %d refusals (%d %s on the heap, "
+      "%d KiB mapped, in all): not a cache, which stops",
+      kConfirm, kRefusals, heap, HeapUnit(), pages * 4);
+  return true;
 }
 
 // The channel full: kRefusals sends that do not block, each refused, must
@@ -151,10 +193,15 @@ std::string RefusalsKeepNothing(End& end, const Capabilities& c, const Endless& 
   }
   const Memory to;
   const std::vector<std::string> kept = NewHoldings(before, TakeProcessHoldings());
-  if (kept.size() < kRefusals / 2) return MemoryKept(from, mid, to);
-  return absl::StrFormat(
-      "%d sends refused with -EAGAIN in a row left the writer holding %d more: %s", kRefusals,
-      kept.size(), absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));
+  if (kept.size() >= kRefusals / 2) {
+    return absl::StrFormat(
+        "%d sends refused with -EAGAIN in a row left the writer holding %d more: %s", kRefusals,
+        kept.size(), absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));
+  }
+  const std::string leak = MemoryKept(from, mid, to);
+  std::string more;
+  if (leak.empty() || !KeepsGrowing(end, c, seq, at, flags, err, to, &more)) return "";
+  return leak + more;
 }
 
 // The writer: fills the channel until it refuses, once more with a bound,

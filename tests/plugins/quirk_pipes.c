@@ -43,17 +43,42 @@
  *                      fits: STREAM, RELIABLE, ORDERED, MULTI_WRITER,
  *                      PEER_CLOSE, capacity 65536 (plugin.h: a STREAM
  *                      transport may send part of the buffer).
+ *   QUIRK_KIND_HANDOFF  FRAMES whose writes a thread of the writer's end
+ *                      makes: send() copies the message into a job it
+ *                      allocates, hands it over and waits for the verdict;
+ *                      the thread writes the frame and frees the job. A
+ *                      refusal then leaves a freed chunk in the thread's
+ *                      malloc cache, which the sender's thread counts as
+ *                      held (a cache, bounded). Broken: the thread frees
+ *                      only a job it wrote, so every refused send leaks its
+ *                      copy (G-FULL).
  */
 #include "quirk_util.h"
+
+#include <pthread.h>
+#include <signal.h>
 
 typedef struct {
   qk_pair fwd, back; /* fwd: writer -> reader; back: reader -> writer (DUPLEX) */
 } channel;
 
+/* HANDOFF: a message on its way to the writer's thread. */
+typedef struct {
+  int64_t deadline;
+  size_t len;
+  unsigned char data[];
+} job;
+
 typedef struct {
   int in, out, role; /* descriptors this end reads and writes; -1 if none */
   int keep;          /* NOEND: the reader's own write end of its pipe */
   int had_data;      /* broken QUIETEND: a receive has returned data */
+  /* HANDOFF, a writer's end: its thread, and the job it is given. */
+  int has_thread, stop, done, rc;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  job* pending;
 } end;
 
 #if defined(QUIRK_KIND_DUPLEX)
@@ -96,6 +121,16 @@ typedef struct {
 #define QK_CAPACITY (65536 - QK_HEADER)
 #define QK_ATOMIC QK_MAX_MESSAGE
 #define QK_FRAMES 1
+#elif defined(QUIRK_KIND_HANDOFF)
+#define QK_FRAMING IPCSPEC_MESSAGE
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#define QK_HEADER 4
+#define QK_MAX_MESSAGE (4096 - QK_HEADER)
+#define QK_CAPACITY (65536 - QK_HEADER)
+#define QK_ATOMIC QK_MAX_MESSAGE
+#define QK_FRAMES 1
+#define QK_HANDOFF 1
 #elif defined(QUIRK_KIND_BIGFRAMES)
 #define QK_FRAMING IPCSPEC_MESSAGE
 #define QK_DIRECTION IPCSPEC_ONE_WAY
@@ -138,6 +173,11 @@ static void* qk_create(const char* scratch, char* err, size_t err_len) {
   return ch;
 }
 
+#if defined(QK_HANDOFF)
+static int handoff_start(end* e);
+static void handoff_stop(end* e);
+#endif
+
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
   channel* ch = c;
   end* e = calloc(1, sizeof *e);
@@ -161,6 +201,15 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
     free(e);
     return NULL;
   }
+#if defined(QK_HANDOFF)
+  if (role == IPCSPEC_WRITER && handoff_start(e) != 0) {
+    qk_err(err, err_len, "pthread_create");
+    qk_close(&e->out);
+    qk_close(&e->in);
+    free(e);
+    return NULL;
+  }
+#endif
   return e;
 }
 
@@ -232,12 +281,93 @@ static int frame_recv(int fd, void* buf, size_t cap, size_t* got, int64_t deadli
 }
 #endif
 
+#if defined(QK_HANDOFF)
+/* The writer's thread: writes each job's frame by the job's deadline,
+   frees the job and tells the sender the verdict. */
+static void* handoff_thread(void* v) {
+  end* e = v;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    while (e->pending == NULL && !e->stop) pthread_cond_wait(&e->cv, &e->mu);
+    if (e->pending == NULL) break;
+    job* j = e->pending;
+    pthread_mutex_unlock(&e->mu);
+    const int rc = frame_send(e->out, j->data, j->len, j->deadline);
+#ifdef QUIRK_BROKEN
+    if (rc == 0) free(j); /* the bug: a refused job is never freed */
+#else
+    free(j);
+#endif
+    pthread_mutex_lock(&e->mu);
+    e->pending = NULL;
+    e->rc = rc;
+    e->done = 1;
+    pthread_cond_broadcast(&e->cv);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return NULL;
+}
+
+/* Started with every signal blocked: a signal meant for the process goes
+   to its own threads, never to this one. */
+static int handoff_start(end* e) {
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cv, NULL);
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const int rc = pthread_create(&e->thread, NULL, handoff_thread, e);
+  pthread_sigmask(SIG_SETMASK, &before, NULL);
+  if (rc != 0) {
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    return -1;
+  }
+  e->has_thread = 1;
+  return 0;
+}
+
+static void handoff_stop(end* e) {
+  if (!e->has_thread) return;
+  pthread_mutex_lock(&e->mu);
+  e->stop = 1;
+  pthread_cond_broadcast(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+  pthread_join(e->thread, NULL);
+  pthread_cond_destroy(&e->cv);
+  pthread_mutex_destroy(&e->mu);
+  e->has_thread = 0;
+}
+
+/* One message through the thread: 0 once its frame is in the pipe. */
+static int handoff_send(end* e, const void* buf, size_t len, int64_t deadline) {
+  job* j = malloc(sizeof *j + len);
+  if (j == NULL) return -ENOMEM;
+  j->deadline = deadline;
+  j->len = len;
+  if (len > 0) memcpy(j->data, buf, len);
+  pthread_mutex_lock(&e->mu);
+  e->pending = j;
+  e->done = 0;
+  pthread_cond_broadcast(&e->cv);
+  while (!e->done) pthread_cond_wait(&e->cv, &e->mu);
+  const int rc = e->rc;
+  pthread_mutex_unlock(&e->mu);
+  return rc;
+}
+#endif
+
 static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   end* e = v;
   *sent = 0;
   if (e->out < 0) return -EBADF;
   const int64_t deadline = qk_deadline(timeout_ms);
-#if defined(QK_FRAMES)
+#if defined(QK_HANDOFF)
+  if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
+  const int rc = handoff_send(e, buf, len, deadline);
+  if (rc == 0) *sent = len;
+  return rc;
+#elif defined(QK_FRAMES)
   if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
   const int rc = frame_send(e->out, buf, len, deadline);
   if (rc == 0) *sent = len;
@@ -304,6 +434,9 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 
 static void qk_end_close(void* v) {
   end* e = v;
+#if defined(QK_HANDOFF)
+  handoff_stop(e);
+#endif
   qk_close(&e->in);
   qk_close(&e->out);
   qk_close(&e->keep);
