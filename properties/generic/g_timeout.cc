@@ -24,10 +24,14 @@
 //   peer-close or not   the reader's waits come while the writer holds its
 //                       end, so no END is due; the sends come after the
 //                       reader closed: any result, on time
-//   several writers     in half of the examples a last 8-unit receive
+//   several writers     in half of the examples a last 16-unit receive
 //                       during which two more writers open their ends and
-//                       close them: a wake-up that brings nothing (a bell
-//                       rung by a close) must not end the wait early
+//                       close them at once, and another does so at 7/8 of
+//                       the bound (again in each try of a late call): a
+//                       wake-up that brings nothing (a bell rung by a
+//                       close, a connection to accept) must neither end the
+//                       wait early nor start its bound again (a wait that
+//                       passes the caller's whole timeout to each poll())
 //   lossy               the unbounded receive's message is sent again,
 //                       once a time unit, until it has come
 //   reliability,        change nothing otherwise: no data moves
@@ -116,10 +120,11 @@ std::string Spun(std::string_view what, int rc, absl::Duration took, absl::Durat
 // loaded machine may be late once by chance, but a call that waits too long
 // is late every time. Early or wrong results, and a wait spent on a CPU,
 // fail at once.
+constexpr int kTries = 3;
 std::string Judge(std::string_view what, absl::Duration bound, absl::Duration late_slack,
                   bool owed_timeout, const std::function<int()>& call) {
   std::string e;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < kTries; ++attempt) {
     const absl::Duration cpu = CpuTime();
     const long sleeps = ThreadSleeps();
     const absl::Time start = absl::Now();
@@ -160,12 +165,19 @@ std::string NeverWaits(std::string_view what, absl::Duration unit,
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
 
-// The actor of a wait step during which a second writer opens its end and
-// closes it again (several writers only): whatever it rings in the
-// transport, the reader's bounded receive goes on to its bound.
+// The actor of a wait step during which more writers open their ends and
+// close them again (several writers only): whatever that rings in the
+// transport, the reader's bounded receive goes on to its bound, and no
+// further. knock_flags: flag k, try k of the receive has begun (Judge tries
+// a late call again); kKnockOver, the receive is over (or never came);
+// kKnockerClosed + i, knocker i has closed its end (which the reader awaits
+// before it closes its own: a FIFO's writer opens only while a reader is
+// there).
 constexpr uint32_t kKnockActor = 4;
-constexpr size_t kKnockAt = 0;      // knock_flags: the reader is about to wait
+constexpr size_t kKnockOver = kTries;
+constexpr size_t kKnockerClosed = kKnockOver + 1, kKnockers = 5;
 constexpr size_t kReaderActor = 1;  // the reader's place in RunActors' actors
+constexpr uint64_t kKnockUnits = 16;
 
 class TimeoutProperty final : public NamedProperty {
   bool MostlyWaits() const override { return true; }
@@ -174,8 +186,8 @@ class TimeoutProperty final : public NamedProperty {
     if (s.actor == kUnboundedActor || s.actor == kUnboundedSendActor) return DescribeUnbounded(s);
     if (s.actor == kKnockActor) {
       return absl::StrFormat(
-          "the reader receives on the empty channel, waiting at most %d time units, while a "
-          "second and a third writer open their ends and close them",
+          "the reader receives on the empty channel, waiting at most %d time units, while two "
+          "more writers open their ends and close them at once, and another at 7/8 of the wait",
           s.size);
     }
     return absl::StrFormat("%s, waiting at most %d time units",
@@ -194,7 +206,9 @@ class TimeoutProperty final : public NamedProperty {
       const int sends = *rc::gen::inRange(0, 3);
       for (int i = 0; i < sends; ++i) steps.push_back({Op::kWait, 1, *Units(), 0});
       // Last: a wake-up that brings nothing, long enough to come inside.
-      if (writers && *rc::gen::arbitrary<bool>()) steps.push_back({Op::kWait, kKnockActor, 8, 0});
+      if (writers && *rc::gen::arbitrary<bool>()) {
+        steps.push_back({Op::kWait, kKnockActor, kKnockUnits, 0});
+      }
       return steps;
     });
   }
@@ -209,7 +223,7 @@ class TimeoutProperty final : public NamedProperty {
     const Capabilities& c = t.caps();
     const Step* unbounded = UnboundedStep(s);
     const Step* knock = c.multi_writer ? UnboundedStep(s, kKnockActor) : nullptr;
-    SharedFlags knock_flags(1);
+    SharedFlags knock_flags(kKnockerClosed + kKnockers);
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    const std::vector<std::byte> buf = unbounded::SleeperMessage(c);
                    if (std::string e =
@@ -257,13 +271,12 @@ class TimeoutProperty final : public NamedProperty {
             std::string u = ReceiveUnbounded(*end, buf, c, unbounded->size, !e.empty(), flags);
             if (e.empty()) e = u;
           }
-          knock_flags.Raise(kKnockAt);  // also after a failure: nobody waits then
           if (knock != nullptr && e.empty()) {
-            e = EmptyReceive(*end, buf, bound_of(*knock), slack_of(bound_of(*knock)),
-                             absl::StrFormat("a %d-unit receive on an empty channel "
-                                             "while two more writers opened their ends "
-                                             "and closed them",
-                                             knock->size));
+            e = KnockedReceive(*end, buf, *knock, bound_of(*knock), slack_of(bound_of(*knock)),
+                               knock_flags);
+          }
+          if (std::string k = KnocksOver(knock_flags, knock != nullptr, deadline); e.empty()) {
+            e = k;
           }
           flags.Raise(kReaderDone);
           end.reset();
@@ -271,7 +284,48 @@ class TimeoutProperty final : public NamedProperty {
           return e;
         }};
     if (knock == nullptr) return RunActors(t, env, {writer, reader});
-    return RunActors(t, env, {writer, reader, Knocker(knock_flags, 2), Knocker(knock_flags, 3)});
+    return RunActors(t, env, WithKnockers({writer, reader}, knock_flags, bound_of(*knock)));
+  }
+
+  // `actors` and the knockers of a knock step bounded by `bound`: two knock
+  // at once in the first try, and one at 7/8 of the bound in each try.
+  static std::vector<Actor> WithKnockers(std::vector<Actor> actors, SharedFlags& knock_flags,
+                                         absl::Duration bound) {
+    for (size_t i = 0; i < kKnockers; ++i) {
+      actors.push_back(i < 2 ? Knocker(knock_flags, i, 0, absl::ZeroDuration())
+                             : Knocker(knock_flags, i, i - 2, bound * 7 / 8));
+    }
+    return actors;
+  }
+
+  // The reader, once the knock step is over (or never came, or a failure
+  // came first): no knocker waits for a try then; with knockers, "" once
+  // each has closed its end.
+  static std::string KnocksOver(SharedFlags& knock_flags, bool knockers, const Deadline& d) {
+    knock_flags.Raise(kKnockOver);
+    for (size_t k = 0; k < kKnockOver; ++k) knock_flags.Raise(k);
+    for (size_t i = 0; knockers && i < kKnockers; ++i) {
+      if (!knock_flags.WaitFor(kKnockerClosed + i, d)) {
+        return absl::StrFormat("writer %d never opened and closed its end", i + 2);
+      }
+    }
+    return "";
+  }
+
+  // The knock step's receive, judged: each try raises its flag in
+  // knock_flags first, for its knockers.
+  static std::string KnockedReceive(End& end, std::vector<std::byte>& buf, const Step& knock,
+                                    absl::Duration bound, absl::Duration slack,
+                                    SharedFlags& knock_flags) {
+    size_t tries = 0;
+    return Judge(absl::StrFormat("a %d-unit receive on an empty channel while more writers "
+                                 "opened their ends and closed them (at once, and at 7/8 of it)",
+                                 knock.size),
+                 bound, slack, true, [&] {
+                   knock_flags.Raise(std::min<size_t>(tries++, kKnockOver - 1));
+                   size_t n = 0;
+                   return end.Recv(buf, &n, Ms(bound));
+                 });
   }
 
   // A receive on the empty channel bounded by `bound`, judged (it can only
@@ -284,16 +338,24 @@ class TimeoutProperty final : public NamedProperty {
     });
   }
 
-  // A late writer that opens its end once the reader sleeps in the knock
-  // step's receive, and closes it at once.
-  static Actor Knocker(const SharedFlags& knock_flags, int writer) {
-    Actor knocker{absl::StrCat("writer ", writer), Role::kWriter,
-                  [](std::unique_ptr<End>& end) -> std::string {
+  // Knocker i, a late writer (writer i + 2) that opens its end once the
+  // reader sleeps in try `try_` of the knock step's receive, `after` later
+  // (or once that is over), and closes it at once.
+  static Actor Knocker(SharedFlags& knock_flags, size_t i, size_t try_, absl::Duration after) {
+    Actor knocker{absl::StrCat("writer ", i + 2), Role::kWriter,
+                  [&knock_flags, i](std::unique_ptr<End>& end) -> std::string {
                     end.reset();
+                    knock_flags.Raise(kKnockerClosed + i);
                     return "";
                   }};
-    knocker.before_open = [&knock_flags](const ActorPids& pids, const Deadline& d) {
-      if (knock_flags.WaitFor(kKnockAt, d)) pids.AwaitAsleep(kReaderActor, d);
+    knocker.before_open = [&knock_flags, try_, after](const ActorPids& pids, const Deadline& d) {
+      if (!knock_flags.WaitFor(try_, d) || knock_flags.IsRaised(kKnockOver)) return;
+      pids.AwaitAsleep(kReaderActor, d);
+      // The time is the property's: a knock near the end of the wait.
+      if (after > absl::ZeroDuration()) {
+        const Deadline knock = Deadline::After(after);
+        (void)knock_flags.WaitFor(kKnockOver, knock.when() < d.when() ? knock : d);
+      }
     };
     return knocker;
   }

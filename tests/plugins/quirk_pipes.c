@@ -52,14 +52,24 @@
  *                      held (a cache, bounded). Broken: the thread frees
  *                      only a job it wrote, so every refused send leaks its
  *                      copy (G-FULL).
+ *   QUIRK_KIND_DOORBELL  FRAMES with a doorbell (an eventfd) that every
+ *                      writer's end rings as it opens and as it closes, as
+ *                      a transport that keeps count of its writers would;
+ *                      the reader's wait for a frame also wakes on it,
+ *                      takes the rings and waits on until its deadline.
+ *                      Broken: it waits on for the caller's whole timeout
+ *                      again, so each writer that comes or goes starts the
+ *                      bound anew (G-TIMEOUT).
  */
 #include "quirk_util.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 
 typedef struct {
   qk_pair fwd, back; /* fwd: writer -> reader; back: reader -> writer (DUPLEX) */
+  int bell;          /* DOORBELL: the eventfd writers ring; -1 otherwise */
 } channel;
 
 /* HANDOFF: a message on its way to the writer's thread. */
@@ -72,6 +82,7 @@ typedef struct {
 typedef struct {
   int in, out, role; /* descriptors this end reads and writes; -1 if none */
   int keep;          /* NOEND: the reader's own write end of its pipe */
+  int bell;          /* DOORBELL: the channel's doorbell; -1 otherwise */
   int had_data;      /* broken QUIETEND: a receive has returned data */
   /* HANDOFF, a writer's end: its thread, and the job it is given. */
   int has_thread, stop, done, rc;
@@ -131,6 +142,16 @@ typedef struct {
 #define QK_ATOMIC QK_MAX_MESSAGE
 #define QK_FRAMES 1
 #define QK_HANDOFF 1
+#elif defined(QUIRK_KIND_DOORBELL)
+#define QK_FRAMING IPCSPEC_MESSAGE
+#define QK_DIRECTION IPCSPEC_ONE_WAY
+#define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER | IPCSPEC_PEER_CLOSE)
+#define QK_HEADER 4
+#define QK_MAX_MESSAGE (4096 - QK_HEADER)
+#define QK_CAPACITY (65536 - QK_HEADER)
+#define QK_ATOMIC QK_MAX_MESSAGE
+#define QK_FRAMES 1
+#define QK_DOORBELL 1
 #elif defined(QUIRK_KIND_BIGFRAMES)
 #define QK_FRAMING IPCSPEC_MESSAGE
 #define QK_DIRECTION IPCSPEC_ONE_WAY
@@ -163,6 +184,7 @@ static void* qk_create(const char* scratch, char* err, size_t err_len) {
   channel* ch = calloc(1, sizeof *ch);
   if (ch == NULL) return NULL;
   ch->back.fds[0] = ch->back.fds[1] = -1;
+  ch->bell = -1;
   if (qk_pipe_pair(&ch->fwd) != 0 ||
       (QK_DIRECTION == IPCSPEC_DUPLEX && qk_pipe_pair(&ch->back) != 0)) {
     qk_err(err, err_len, "pipe2");
@@ -170,8 +192,24 @@ static void* qk_create(const char* scratch, char* err, size_t err_len) {
     free(ch);
     return NULL;
   }
+#if defined(QK_DOORBELL)
+  ch->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (ch->bell < 0) {
+    qk_err(err, err_len, "eventfd");
+    qk_pair_close(&ch->fwd);
+    free(ch);
+    return NULL;
+  }
+#endif
   return ch;
 }
+
+#if defined(QK_DOORBELL)
+static void ring(int bell) {
+  const uint64_t one = 1;
+  if (bell >= 0) (void)!write(bell, &one, sizeof one);
+}
+#endif
 
 #if defined(QK_HANDOFF)
 static int handoff_start(end* e);
@@ -184,6 +222,7 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
   if (e == NULL) return NULL;
   e->role = role;
   e->keep = -1;
+  e->bell = qk_dup(ch->bell);
   if (role == IPCSPEC_WRITER) {
     e->out = qk_dup(ch->fwd.fds[IPCSPEC_WRITER]);
     e->in = qk_dup(ch->back.fds[IPCSPEC_READER]);
@@ -198,9 +237,13 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
     qk_err(err, err_len, "open after detach");
     qk_close(&e->in);
     qk_close(&e->out);
+    qk_close(&e->bell);
     free(e);
     return NULL;
   }
+#if defined(QK_DOORBELL)
+  if (role == IPCSPEC_WRITER) ring(e->bell);
+#endif
 #if defined(QK_HANDOFF)
   if (role == IPCSPEC_WRITER && handoff_start(e) != 0) {
     qk_err(err, err_len, "pthread_create");
@@ -217,6 +260,7 @@ static void qk_detach(void* c) {
   channel* ch = c;
   qk_pair_close(&ch->fwd);
   qk_pair_close(&ch->back);
+  qk_close(&ch->bell);
 }
 
 #if defined(QK_FRAMES)
@@ -278,6 +322,30 @@ static int frame_recv(int fd, void* buf, size_t cap, size_t* got, int64_t deadli
   if (n > cap) return -EMSGSIZE; /* the frame is consumed: the stream stays in step */
   *got = n;
   return 0;
+}
+#endif
+
+#if defined(QK_DOORBELL)
+/* The next frame, waiting for it until the deadline; a ring of the doorbell
+   (a writer came or went) is taken and the wait goes on. */
+static int doorbell_recv(end* e, void* buf, size_t cap, size_t* got, int timeout_ms) {
+  const int64_t deadline = qk_deadline(timeout_ms);
+  for (;;) {
+    const int rc = frame_recv(e->in, buf, cap, got, 0);
+    if (rc != -EAGAIN || deadline == 0) return rc == -EAGAIN ? qk_late(deadline) : rc;
+#ifdef QUIRK_BROKEN
+    const int ms = timeout_ms; /* the bug: the whole bound again, each time */
+#else
+    const int ms = qk_left_ms(deadline);
+    if (ms == 0) return -ETIMEDOUT;
+#endif
+    struct pollfd p[2] = {{e->in, POLLIN, 0}, {e->bell, POLLIN, 0}};
+    const int n = poll(p, 2, ms);
+    if (n < 0 && errno != EINTR) return -errno;
+    if (n == 0) return -ETIMEDOUT;
+    uint64_t rings;
+    if (n > 0 && (p[1].revents & POLLIN) != 0) (void)!read(e->bell, &rings, sizeof rings);
+  }
 }
 #endif
 
@@ -420,7 +488,9 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   end* e = v;
   *got = 0;
   if (e->in < 0) return -EBADF;
-#if defined(QK_FRAMES)
+#if defined(QK_DOORBELL)
+  return doorbell_recv(e, buf, cap, got, timeout_ms);
+#elif defined(QK_FRAMES)
   return frame_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
 #elif defined(QUIRK_KIND_QUIETEND) && defined(QUIRK_BROKEN)
   const int rc = qk_pipe_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
@@ -437,6 +507,10 @@ static void qk_end_close(void* v) {
 #if defined(QK_HANDOFF)
   handoff_stop(e);
 #endif
+#if defined(QK_DOORBELL)
+  if (e->role == IPCSPEC_WRITER) ring(e->bell);
+#endif
+  qk_close(&e->bell);
   qk_close(&e->in);
   qk_close(&e->out);
   qk_close(&e->keep);
