@@ -132,7 +132,7 @@ struct Growth {
 // made once, on first use).
 std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to) {
   const Growth all(from, to), late(mid, to);
-  const int64_t n = Growth::kBlock * 2;
+  const auto n = static_cast<int64_t>(kRefusals);
   if (all.Mapped() && late.pages >= n / 4) {
     return absl::StrFormat(
         "%d sends refused with -EAGAIN in a row left the writer with %d KiB more private memory "
@@ -149,9 +149,9 @@ std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to) 
   return "";
 }
 
-// Whether memory that grew with kRefusals refusals (`leak`, MemoryKept's)
-// goes on growing with every block of kRefusals more, kConfirm of them;
-// `*more` says by how much. A cache bounded in size grows for a while and
+// Whether memory that grew with kRefusals refusals (as MemoryKept found,
+// up to `last`) goes on growing with every block of kRefusals more,
+// kConfirm of them; `*more` says by how much. A cache bounded in size grows for a while and
 // stops: malloc's per-thread cache keeps up to 7 freed chunks of each size,
 // and a chunk that a transport's own thread frees fills that thread's
 // cache, which the count (made on this thread) sees as held. A leak grows
