@@ -54,7 +54,10 @@ enum { IPCSPEC_READER = 0, IPCSPEC_WRITER = 1 };  /* role in open() */
    close() or by the writer's death (SIGKILL) -- and everything they sent was
    received; a writer's send gets -EPIPE (or -ECONNRESET) once the reader's
    end is closed. Without it a transport may still report END, but only
-   after every writer has closed. */
+   after every writer has closed. Either way, no END comes before the first
+   writer has opened its end; a writer whose process has yet to open its
+   end holds none, so END may come once every end opened so far is closed
+   (or it may wait for every process's detach(), as a pipe does). */
 #define IPCSPEC_PEER_CLOSE (1u << 3)
 /* Flags added within version 1. */
 /* `capacity` and `max_queued` count payload only, with no per-message
