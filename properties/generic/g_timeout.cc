@@ -318,21 +318,21 @@ class TimeoutProperty final : public NamedProperty {
                                     absl::Duration bound, absl::Duration slack,
                                     SharedFlags& knock_flags) {
     size_t tries = 0;
-    return Judge(absl::StrFormat("a %d-unit receive on an empty channel while more writers "
-                                 "opened their ends and closed them (at once, and at 7/8 of it)",
-                                 knock.size),
-                 bound, slack, true, [&] {
-                   knock_flags.Raise(std::min<size_t>(tries++, kKnockOver - 1));
-                   size_t n = 0;
-                   return end.Recv(buf, &n, Ms(bound));
-                 });
+    return EmptyReceive(end, buf, bound, slack,
+                        absl::StrFormat("a %d-unit receive on an empty channel while more writers "
+                                        "opened their ends and closed them (at once, and at 7/8 "
+                                        "of it)",
+                                        knock.size),
+                        [&] { knock_flags.Raise(std::min<size_t>(tries++, kKnockOver - 1)); });
   }
 
   // A receive on the empty channel bounded by `bound`, judged (it can only
-  // time out).
+  // time out); `before_try`, if given, runs before each try of it.
   static std::string EmptyReceive(End& end, std::vector<std::byte>& buf, absl::Duration bound,
-                                  absl::Duration slack, const std::string& what) {
+                                  absl::Duration slack, const std::string& what,
+                                  const std::function<void()>& before_try = nullptr) {
     return Judge(what, bound, slack, true, [&] {
+      if (before_try) before_try();
       size_t n = 0;
       return end.Recv(buf, &n, Ms(bound));
     });
