@@ -1,19 +1,28 @@
-// G-TIMEOUT-PARTIAL: a bounded send that moves part of its buffer still
-// returns within its bound. The writer fills the channel (sends that do not
-// block, until one gives -EAGAIN), then sends a buffer far larger than the
-// room any drain makes, with a bound of a few time units. Once it sleeps in
-// that call, the reader takes a quarter of what filled it every quarter of
-// the bound, and goes on past the bound and its slack; then the same again
-// with a sixteenth. Each drain lets the send move a little: it may return
-// at once with what it moved, or go on moving until its bound, but not
-// later. A transport whose wait gets the caller's whole timeout again after
-// every partial write (a poll() loop that passes timeout_ms, not what is
-// left of it) keeps its caller for as long as the reader trickles, and
-// G-TIMEOUT, whose calls move nothing, never sees it. The fast trickle is
-// for sockets, which wake a writer only once much of their buffer is free.
-// The slow one is for a send that moves at most a fixed amount per call
-// (what a staging buffer holds): quarter drains free that much within one
-// bound, and such a send ends in time however it counts its bound.
+// G-TIMEOUT-PARTIAL: a bounded send that makes progress, or is woken, and
+// still cannot finish returns within its bound. The writer fills the
+// channel (sends that do not block, until one gives -EAGAIN), then makes
+// one bounded send of a few time units that no drain of the trickle below
+// lets finish. Once it sleeps in that call, the reader takes a little
+// every quarter of the bound, and goes on past the bound and its slack.
+// The send may return at once with what it moved, or go on until its
+// bound, but not later. A transport whose wait gets the caller's whole
+// timeout again each time it wakes (a poll() or futex loop that passes
+// timeout_ms, not what is left of it) keeps its caller for as long as the
+// reader trickles, and G-TIMEOUT, whose calls nothing wakes, never sees it.
+//
+// On a stream the send is a buffer far larger than the room any drain
+// makes, and each drain lets it move a little: the reader takes a quarter
+// of what filled the channel each time, then, in a second series, a
+// sixteenth. The fast trickle is for sockets, which wake a writer only once
+// much of their buffer is free. The slow one is for a send that moves at
+// most a fixed amount per call (what a staging buffer holds): quarter
+// drains free that much within one bound, and such a send ends in time
+// however it counts its bound. On a message channel the fill is of small
+// messages (a sixteenth of the largest), the send is of the largest
+// message an empty channel takes, and each drain is one small message: it
+// wakes a send that waits for room, which finds too little and must sleep
+// on for what is left of its bound (a channel bounded by count lets it in,
+// on time).
 //
 // The property is about time: the reader's drains are a quarter bound
 // apart, and end as soon as the send has returned.
@@ -23,14 +32,16 @@
 //                       -ETIMEDOUT having moved nothing, within bound * 1.25
 //                       + 5 time units (a late call is tried twice more:
 //                       scheduling noise is not a bug)
+//   message             the send returns 0 (the whole message) or
+//                       -ETIMEDOUT (nothing), within the same slack
 //   polled (realtime    as above, but up to --hang-grace late; the reader
 //   false)              trickles past that too
-//   message, counter    does not apply: a drain of one message makes room
-//                       for a whole one, so no send moves part of itself
-//   a channel that      nothing to judge: it takes 16 MiB without refusing
-//   never fills
-//   capacity declared   alike: the fill finds the edge either way
-//   or not
+//   counter             does not apply: an add waits only near 2^64
+//   a channel that      nothing to judge: it takes 16 MiB (a message
+//   never fills         channel: 65,536 small messages) without refusing
+//   capacity declared   the message send is min(capacity, max_message)
+//   or not              bytes, else max_message (64 KiB if unbounded);
+//                       the fill finds the edge either way
 //   reliable            what the reader drains in an attempt is what the
 //                       writer's sends reported sent: the fill and what the
 //                       bounded send said it moved (a send that gives
@@ -45,6 +56,7 @@
 #include <algorithm>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -56,12 +68,15 @@
 namespace ipcspec::props {
 namespace {
 
-constexpr uint64_t kFillBytes = uint64_t{16} << 20;  // a channel that takes more never fills
-constexpr size_t kChunk = 64 * 1024;                 // a fill send
-// The drains, as parts of what filled the channel, each tried up to three
-// times (a late call is tried again: scheduling noise is not a bug).
-constexpr uint64_t kParts[] = {4, 16};
-constexpr int kTries = 3, kAttempts = kTries * std::size(kParts);
+// A channel that takes more, or more sends, without refusing never fills.
+constexpr uint64_t kFillBytes = uint64_t{16} << 20, kFillSends = uint64_t{1} << 16;
+constexpr size_t kChunk = 64 * 1024;  // a stream's fill send
+// A stream's drains, as parts of what filled the channel, each tried up to
+// three times (a late call is tried again: scheduling noise is not a bug).
+constexpr uint64_t kStreamParts[] = {4, 16};
+// A message channel's drains: one small message each.
+constexpr uint64_t kMessageParts[] = {0};
+constexpr int kTries = 3, kAttempts = kTries * std::size(kStreamParts);
 
 // Per attempt a, numbered in the order they are made: the writer filled the
 // channel (or gave up), its bounded send returned, the reader drained what
@@ -81,13 +96,36 @@ struct Timing {
   absl::Duration trickle() const { return bound + slack + bound / 2; }
 };
 
+// What the writer sends into the trickle, and how the reader drains it.
+struct Shape {
+  bool message = false;
+  size_t fill = kChunk;     // one fill send
+  size_t message_size = 0;  // message: the bounded send
+  std::span<const uint64_t> parts = kStreamParts;
+
+  size_t buffer() const { return std::max(kChunk, message_size); }
+
+  static Shape Of(const Capabilities& c) {
+    if (c.framing == Framing::kStream) return {};
+    // The largest message an empty channel takes (plugin.h: capacity).
+    uint64_t m = c.max_message != 0 ? c.max_message : kChunk;
+    if (c.capacity != 0) m = std::min(m, c.capacity);
+    m = std::min<uint64_t>(m, uint64_t{1} << 20);
+    return {.message = true,
+            .fill = static_cast<size_t>(std::max<uint64_t>(m / 16, 1)),
+            .message_size = static_cast<size_t>(m),
+            .parts = kMessageParts};
+  }
+};
+
 // Sends without blocking until one is refused: the bytes that went in, or
-// nullopt when 16 MiB did without a refusal.
-std::optional<uint64_t> Fill(End& end) {
-  const std::vector<std::byte> chunk(kChunk, std::byte{0x5a});
-  for (uint64_t in = 0; in < kFillBytes;) {
+// nullopt when 16 MiB, or 65,536 sends, went in without a refusal.
+std::optional<uint64_t> Fill(End& end, const Shape& shape) {
+  const std::vector<std::byte> one(shape.fill, std::byte{0x5a});
+  uint64_t in = 0;
+  for (uint64_t sends = 0; in < kFillBytes && sends < kFillSends; ++sends) {
     size_t n = 0;
-    if (end.Send(chunk, &n, 0) != 0) return in;
+    if (end.Send(one, &n, 0) != 0) return in;
     in += n;
   }
   return std::nullopt;
@@ -97,15 +135,18 @@ std::optional<uint64_t> Fill(End& end) {
 // piece every quarter bound until the send returned or the trickle ended;
 // then everything left, waiting (up to `deliver_ms` a call) for what the
 // writer reported sent. "" or why the bytes do not add up.
-std::string Trickle(End& end, const Capabilities& c, SharedFlags& flags, int a, const Timing& t,
-                    int deliver_ms, const Deadline& deadline) {
+std::string Trickle(End& end, const Capabilities& c, const Shape& shape, SharedFlags& flags, int a,
+                    const Timing& t, int deliver_ms, const Deadline& deadline) {
   const uint64_t piece = flags.Counter(kPiece).load();
-  std::vector<std::byte> buf(kChunk);
+  std::vector<std::byte> buf(shape.buffer());
   uint64_t total = 0;
   auto take = [&](uint64_t most, int timeout_ms) {  // at most `most` bytes
     size_t n = 0;
     for (uint64_t got = 0; got < most; got += n) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(most - got, buf.size()));
+      // A message is taken whole, into a buffer that holds any.
+      const size_t want = shape.message
+                              ? buf.size()
+                              : static_cast<size_t>(std::min<uint64_t>(most - got, buf.size()));
       if (end.Recv(std::span(buf).first(want), &n, timeout_ms) != 0 || n == 0) break;
       total += n;
     }
@@ -132,17 +173,22 @@ std::string Trickle(End& end, const Capabilities& c, SharedFlags& flags, int a, 
 // One attempt, number a: fills the channel and sends into the trickle of
 // 1/part of what filled it. "" when the send returned in time, else why it
 // was late or wrong; `nothing` when the channel never filled.
-std::string SendOnce(End& end, SharedFlags& flags, const Timing& t, int a, uint64_t part,
-                     bool* nothing) {
+std::string SendOnce(End& end, const Shape& shape, SharedFlags& flags, const Timing& t, int a,
+                     uint64_t part, bool* nothing) {
   const int64_t drains = t.trickle() / (t.bound / 4) + 2;
-  const std::optional<uint64_t> full = Fill(end);
+  const std::optional<uint64_t> full = Fill(end, shape);
   *nothing = !full.has_value();
   if (*nothing) return "";
   const uint64_t filled = std::max<uint64_t>(*full, 1);  // the drains' measure
-  const uint64_t piece = std::clamp<uint64_t>(filled / part, 4096, uint64_t{4} << 20);
+  // A message channel's drain is one small message (the reader takes one
+  // message, at least `piece` bytes).
+  const uint64_t piece =
+      shape.message ? shape.fill : std::clamp<uint64_t>(filled / part, 4096, uint64_t{4} << 20);
   flags.Counter(kPiece).store(piece);
   const std::vector<std::byte> big(
-      std::min<uint64_t>(filled + piece * drains + kChunk, uint64_t{64} << 20), std::byte{0x5a});
+      shape.message ? shape.message_size
+                    : std::min<uint64_t>(filled + piece * drains + kChunk, uint64_t{64} << 20),
+      std::byte{0x5a});
   flags.Raise(Filled(a));
   size_t n = 0;
   const absl::Time start = absl::Now();
@@ -150,37 +196,47 @@ std::string SendOnce(End& end, SharedFlags& flags, const Timing& t, int a, uint6
   const absl::Duration took = absl::Now() - start;
   flags.Counter(kMoved).store(*full + n);
   flags.Raise(Returned(a));
-  const std::string what = absl::StrFormat(
-      "a %d-unit send (%s) of %s into the full channel, while the reader took %s every %s,",
-      t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
-      absl::FormatDuration(t.bound / 4));
+  const std::string what =
+      shape.message
+          ? absl::StrFormat(
+                "a %d-unit send (%s) of a message of %s into the channel full of messages of %s, "
+                "while the reader took one every %s,",
+                t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
+                absl::FormatDuration(t.bound / 4))
+          : absl::StrFormat(
+                "a %d-unit send (%s) of %s into the full channel, while the reader took %s every "
+                "%s,",
+                t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
+                absl::FormatDuration(t.bound / 4));
   if (rc != 0 && rc != -ETIMEDOUT) return absl::StrFormat("%s gave %s", what, Errno(rc));
   if (rc == -ETIMEDOUT && n != 0) {
     return absl::StrFormat("%s gave -ETIMEDOUT but reported %s sent", what, ByteCount(n));
   }
   if (took <= t.bound + t.slack) return "";
   return absl::StrFormat(
-      "%s returned %s after %s (%s moved): a bound holds however much the call moves (is it "
-      "restarted after each partial write?)",
-      what, rc == 0 ? "0" : Errno(rc),
-      absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))), ByteCount(n));
+      "%s returned %s after %s (%s moved): %s", what, rc == 0 ? "0" : Errno(rc),
+      absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1))), ByteCount(n),
+      shape.message ? "a bound holds however often the call wakes to too little room (is it "
+                      "started again after each wake-up?)"
+                    : "a bound holds however much the call moves (is it restarted after each "
+                      "partial write?)");
 }
 
 // The writer's attempts: for each part, up to kTries until a send returns
 // in time. "" when each part had one in time (or the channel never filled),
 // else why the last send of a part that had none was late or wrong.
-std::string SendIntoTrickle(End& end, SharedFlags& flags, const Timing& t,
+std::string SendIntoTrickle(End& end, const Shape& shape, SharedFlags& flags, const Timing& t,
                             const Deadline& deadline) {
   flags.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
   int a = 0;
-  for (const uint64_t part : kParts) {
+  for (const uint64_t part : shape.parts) {
     std::string late;
     for (int tried = 0; tried < kTries; ++tried) {
       if (a > 0 && !flags.WaitFor(Drained(a - 1), deadline)) {
         return "the reader never drained the channel";
       }
       bool nothing = false;
-      late = SendOnce(end, flags, t, a++, part, &nothing);
+      late = SendOnce(end, shape, flags, t, a++, part, &nothing);
       if (nothing) return "";  // nothing to judge
       if (late.empty()) break;
     }
@@ -192,10 +248,7 @@ std::string SendIntoTrickle(End& end, SharedFlags& flags, const Timing& t,
 class TimeoutPartialProperty final : public GenericProperty {
   bool MostlyWaits() const override { return true; }
   Applicability AppliesToCaps(const Capabilities& c) const override {
-    if (c.model == ModelClass::kCounter) return Needs(false, "model=counter (no partial send)");
-    return Needs(c.framing == Framing::kStream,
-                 "framing=message (a drain makes room for a whole message: no send moves part "
-                 "of itself)");
+    return Needs(c.model != ModelClass::kCounter, "model=counter (an add waits only near 2^64)");
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
     return rc::gen::map(ShrinkingElementOf({4, 8}),
@@ -208,11 +261,12 @@ class TimeoutPartialProperty final : public GenericProperty {
     timing.bound = unit * static_cast<int64_t>(timing.units);
     timing.slack =
         timing.bound / 4 + 5 * unit + (t.caps().realtime ? absl::ZeroDuration() : env.hang_grace);
+    const Shape shape = Shape::Of(t.caps());
     SharedFlags flags(kFlags);
     const Waits waits = Waits::For(env);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                   std::string e = SendIntoTrickle(*end, flags, timing, deadline);
+                   std::string e = SendIntoTrickle(*end, shape, flags, timing, deadline);
                    // The reader waits for an attempt that will not come.
                    flags.Counter(kStop).store(1);
                    for (int a = 0; a < kAttempts; ++a) flags.Raise(Filled(a));
@@ -224,8 +278,8 @@ class TimeoutPartialProperty final : public GenericProperty {
                      if (flags.Counter(kStop).load() != 0 && !flags.IsRaised(Returned(a))) {
                        return "";
                      }
-                     std::string e =
-                         Trickle(*end, t.caps(), flags, a, timing, waits.deliver_ms, deadline);
+                     std::string e = Trickle(*end, t.caps(), shape, flags, a, timing,
+                                             waits.deliver_ms, deadline);
                      if (!e.empty()) return e;
                      flags.Raise(Drained(a));
                    }

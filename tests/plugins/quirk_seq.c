@@ -45,6 +45,14 @@
  *                       end (0, 100, ...) is delivered; the rest are
  *                       reported sent and dropped (ORDERED, PEER_CLOSE,
  *                       no RELIABLE).
+ *   QUIRK_KIND_BYTES    bounded by payload as well as by count: at most 4096
+ *                       bytes (EXACT_CAPACITY) in at most 64 records, kept
+ *                       together in one futex word in shared memory, so a
+ *                       send of a big message that a receive woke finds
+ *                       too little room and sleeps on. Broken: it sleeps on
+ *                       for the caller's whole timeout again, so each
+ *                       receive that frees too little starts the bound
+ *                       anew (G-TIMEOUT-PARTIAL).
  *   QUIRK_KIND_SHARED   duplex, with one room for both directions: at most
  *                       4 records in flight either way together (a futex
  *                       word, as COUNTED's), so neither capacity nor
@@ -64,13 +72,20 @@
 #define QUIRK_KIND_COUNTED 1
 #define QK_WAKE_WHEN_EMPTY 1
 #endif
+#if defined(QUIRK_KIND_BYTES) && defined(QUIRK_BROKEN)
+#define QK_RESTART 1
+#endif
 #if defined(QUIRK_KIND_STASHONCE)
 #define QUIRK_KIND_STASH 1
 #define QK_STASH_ONCE 1
 #endif
 
 #define QK_MAX_MESSAGE 4096
+#if defined(QUIRK_KIND_BYTES)
+#define QK_MAX_QUEUED 64
+#else
 #define QK_MAX_QUEUED 4
+#endif
 
 #if defined(QUIRK_KIND_LOSSY)
 #define QK_FLAGS (IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
@@ -85,6 +100,13 @@
 #elif defined(QUIRK_KIND_COUNTED)
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
 #define QK_QUEUED QK_MAX_QUEUED
+#elif defined(QUIRK_KIND_BYTES)
+#define QK_FLAGS                                                                    \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER | \
+   IPCSPEC_EXACT_CAPACITY)
+#define QK_QUEUED QK_MAX_QUEUED
+#define QK_CAPACITY QK_MAX_MESSAGE
+#define QK_SLOTS 1
 #elif defined(QUIRK_KIND_SHARED)
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE)
 #define QK_QUEUED 0
@@ -116,7 +138,8 @@
 #define QK_DIRECTION IPCSPEC_ONE_WAY
 #endif
 
-#if defined(QUIRK_KIND_LOSSY) || defined(QUIRK_KIND_COUNTED) || defined(QUIRK_KIND_SPARSE)
+#if defined(QUIRK_KIND_LOSSY) || defined(QUIRK_KIND_COUNTED) || defined(QUIRK_KIND_SPARSE) || \
+    defined(QUIRK_KIND_BYTES)
 #define QK_ATOMIC QK_MAX_MESSAGE
 #else
 #define QK_ATOMIC 0
@@ -132,7 +155,8 @@
 #endif
 
 typedef struct {
-  _Atomic uint32_t queued;        /* records in the socket (COUNTED, SHARED) */
+  _Atomic uint32_t queued;        /* records in the socket (COUNTED, SHARED); BYTES: records
+                                     << 16 | their payload bytes */
   _Atomic uint32_t reader_closed; /* wakes a send waiting for room */
   _Atomic uint32_t writer_closed; /* SHARED: the other way round */
 } shared;
@@ -158,22 +182,44 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
 }
 
 #if defined(QK_SLOTS)
-/* COUNTED, SHARED: takes a slot for one more record, waiting until the
-   deadline; -EPIPE once the end that would read it has closed. */
-static int take_slot(shared* s, int role, int64_t deadline) {
-#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG) && !defined(QK_WAKE_WHEN_EMPTY)
-  const uint32_t limit = QK_MAX_QUEUED + 1; /* the bug: one too many */
+#if defined(QUIRK_KIND_BYTES)
+/* What a record of `len` bytes takes of `queued`, and whether it fits. */
+#define QK_COST(len) ((1u << 16) | (uint32_t)(len))
+#define QK_FITS(q, len) \
+  ((q) >> 16 < QK_MAX_QUEUED && ((q)&0xffffu) + (uint32_t)(len) <= QK_CAPACITY)
 #else
-  const uint32_t limit = QK_MAX_QUEUED;
+#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG) && !defined(QK_WAKE_WHEN_EMPTY)
+#define QK_LIMIT (QK_MAX_QUEUED + 1) /* the bug: one too many */
+#else
+#define QK_LIMIT QK_MAX_QUEUED
 #endif
+#define QK_COST(len) 1u
+#define QK_FITS(q, len) ((q) < QK_LIMIT)
+#endif
+
+/* COUNTED, SHARED, BYTES: takes room for one more record of `len` bytes,
+   waiting until the deadline; -EPIPE once the end that would read it has
+   closed. */
+static int take_slot(shared* s, int role, size_t len, int timeout_ms, int64_t deadline) {
+  (void)len;
+  (void)timeout_ms;
   for (;;) {
     if (atomic_load(role == IPCSPEC_WRITER ? &s->reader_closed : &s->writer_closed)) return -EPIPE;
     uint32_t q = atomic_load(&s->queued);
-    if (q < limit) {
-      if (atomic_compare_exchange_weak(&s->queued, &q, q + 1)) return 0;
+    if (QK_FITS(q, len)) {
+      if (atomic_compare_exchange_weak(&s->queued, &q, q + QK_COST(len))) return 0;
       continue;
     }
     if (deadline == 0) return -EAGAIN;
+#ifdef QK_RESTART
+    if (timeout_ms > 0) { /* the bug: each wake-up waits the caller's whole timeout again */
+      const struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+      if (syscall(SYS_futex, (uint32_t*)&s->queued, FUTEX_WAIT, q, &ts, NULL, 0) != 0 &&
+          errno == ETIMEDOUT)
+        return -ETIMEDOUT;
+      continue;
+    }
+#endif
 #ifdef QK_CLOSE_UNRUNG
     /* A look every 20 ms, for a peer that died without ringing. */
     const int64_t look = qk_now() + 20 * 1000000;
@@ -214,7 +260,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     return 0;
   }
 #elif defined(QK_SLOTS)
-  const int slot = take_slot(page_of(e), e->h.role, deadline);
+  const int slot = take_slot(page_of(e), e->h.role, len, timeout_ms, deadline);
   if (slot != 0) return slot;
 #elif defined(QUIRK_KIND_SPARSE)
   if (atomic_load(&page_of(e)->reader_closed)) return -EPIPE;
@@ -226,7 +272,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   const int rc = qk_seq_send(e->h.fd, buf, len, deadline);
 #if defined(QK_SLOTS)
   if (rc != 0) {
-    atomic_fetch_sub(&page_of(e)->queued, 1);
+    atomic_fetch_sub(&page_of(e)->queued, QK_COST(len));
     qk_futex_wake(&page_of(e)->queued);
   }
 #endif
@@ -293,7 +339,7 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   if (rc == 0 && atomic_fetch_sub(&page_of(e)->queued, 1) == 1) qk_futex_wake(&page_of(e)->queued);
 #else
   if (rc == 0) {
-    atomic_fetch_sub(&page_of(e)->queued, 1);
+    atomic_fetch_sub(&page_of(e)->queued, QK_COST(*got));
     qk_futex_wake(&page_of(e)->queued);
   }
 #endif
