@@ -62,6 +62,32 @@ TEST_F(CallGateTest, TheHeldCallIsTheOneAtTheIndexAndEveryCallIsCounted) {
   });
 }
 
+// The calls a receive makes once its bound has passed (G-TIMEOUT-RACE): a
+// call that entered before `from_ns` does not count, one that enters after
+// it does. The sleep is what the test is about: a call that ends after the
+// moment it entered before.
+TEST_F(CallGateTest, FromAMomentOnlyTheCallsThatEnterFromThenCount) {
+  OnAGatedThread([](CallGate& gate) {
+    std::atomic<long> held_nr{-1};
+    struct timespec now;
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const int64_t from = now.tv_sec * int64_t{1000000000} + now.tv_nsec + 100'000'000;
+    gate.Arm(
+        0, [&](long nr) { held_nr.store(nr); }, from);
+    (void)::syscall(SYS_getppid);
+    const struct timespec until = {from / 1000000000, from % 1000000000};
+    while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+    }
+    (void)::syscall(SYS_getuid);
+    (void)::syscall(SYS_getpid);
+    const CallGate::Calls calls = gate.Disarm();
+    EXPECT_TRUE(calls.held);
+    EXPECT_EQ(held_nr.load(), SYS_getuid);
+    EXPECT_EQ(calls.held_at, 2);
+    ASSERT_EQ(calls.count, 4);
+  });
+}
+
 TEST_F(CallGateTest, ACallBeyondTheLastOneMadeIsNeverHeld) {
   OnAGatedThread([](CallGate& gate) {
     gate.Arm(5, [](long) { ADD_FAILURE() << "held"; });

@@ -165,7 +165,7 @@ class Reader {
         race_(race),
         gate_(gate),
         deliver_ms_(deliver_ms),
-        buf_(std::max<uint64_t>(RecvBufferSize(c), 8)) {}
+        messages_(end, c, deliver_ms) {}
 
   // Round r, the receive held before its call `index`.
   Round Play(int r, int index) {
@@ -173,7 +173,7 @@ class Reader {
     Round out;
     gate_.Arm(index, [this, r](long) { race_.Hold(r, deliver_ms_); });
     size_t got = 0;
-    int rc = Receive(want, x_.bound_ms(), &got);
+    int rc = messages_.Receive(want, x_.bound_ms(), &got);
     const int64_t returned = MonotonicNs();
     out.calls = gate_.Disarm();
     out.held = out.calls.held;
@@ -186,7 +186,7 @@ class Reader {
     if (rc == -ETIMEDOUT || rc == -EAGAIN) {
       // Not taken within the bound: lost, or there all along.
       out.timed_out = true;
-      rc = Receive(want, deliver_ms_, &got);
+      rc = messages_.Receive(want, deliver_ms_, &got);
       if (rc == -ETIMEDOUT || rc == -EAGAIN) {
         out.lost = !c_.reliable;
         if (c_.reliable) {
@@ -199,7 +199,7 @@ class Reader {
     if (rc != 0) {
       out.err = absl::StrFormat("round %d: the receive gave %s where %s was due", r + 1, Errno(rc),
                                 Name(want));
-    } else if (!Matches(want, got)) {
+    } else if (!messages_.Matches(want, got)) {
       out.err =
           absl::StrFormat("round %d: received %d bytes that are not %s", r + 1, got, Name(want));
     }
@@ -207,58 +207,30 @@ class Reader {
   }
 
  private:
-  // One message, whole: a byte stream may hand it over in parts.
-  int Receive(const Sent& want, int timeout_ms, size_t* got) {
-    size_t n = 0;
-    int rc = end_.Recv(buf_, &n, timeout_ms);
-    *got = rc == 0 ? n : 0;
-    if (c_.framing != Framing::kStream || c_.model == ModelClass::kCounter) return rc;
-    while (rc == 0 && *got < want.size) {
-      rc = end_.Recv(std::span(buf_).subspan(*got, want.size - *got), &n, deliver_ms_);
-      *got += rc == 0 ? n : 0;
-    }
-    return rc;
-  }
-  bool Matches(const Sent& want, size_t got) const {
-    if (c_.model != ModelClass::kCounter) return IsPayload(std::span(buf_).first(got), want);
-    uint64_t v = 0;
-    std::memcpy(&v, buf_.data(), std::min<size_t>(got, sizeof v));
-    return got == 8 && v != 0;
-  }
-
   End& end_;
   const Capabilities& c_;
   const Exchange& x_;
   Race& race_;
   CallGate& gate_;
   int deliver_ms_;
-  std::vector<std::byte> buf_;
+  RoundReceiver messages_;
 };
-
-std::string CallList(const CallGate::Calls& calls) {
-  std::vector<std::string> names;
-  for (long nr : calls.numbers) names.push_back(SyscallName(nr));
-  if (calls.count > static_cast<int>(calls.numbers.size())) names.push_back("...");
-  return absl::StrJoin(names, ", ");
-}
 
 // The failure of two late tries at call `index`, in words.
 std::string LateFailure(const Exchange& x, int index, const std::vector<Round>& late, int tries) {
   const Round& first = late.front();
-  const auto i = static_cast<size_t>(index);
-  const long nr = i < first.calls.numbers.size() ? first.calls.numbers[i] : -2;
   return absl::StrFormat(
       "the receive was held at the entry of its system call %d (%s) while the writer sent a "
       "message whole; the receive returned it %.1f ms after the send%s (allowed: %.1f ms; its "
       "bound: %d ms), late in %d of %d tries: %s. The receive's system calls: %s",
-      index + 1, SyscallName(nr), first.late_us / 1e3,
+      index + 1, first.calls.NameOf(index), first.late_us / 1e3,
       first.timed_out ? ", after it had given up at its bound" : "", x.once_allowed_us() / 1e3,
       x.bound_ms(), late.size(), tries,
       // Before its first call nothing of the receive has run: the message
       // was there before it looked.
       index == 0 ? "it does not take a message that is there before it looks"
                  : "a wake-up lost between the receive's check and its sleep",
-      CallList(first.calls));
+      first.calls.Names());
 }
 
 // The reader: a round per step, each held at the step's call; "" or the
@@ -318,13 +290,7 @@ class WakeupRaceProperty final : public GenericProperty {
   // Every gap is walked in one example.
   bool OneScenario() const override { return true; }
   // The calls 0..kCalls-1 in order; a failure shrinks to the call it fails at.
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    std::vector<Step> all;
-    for (int i = 0; i < kCalls; ++i) all.push_back(Step::Param(0, static_cast<uint64_t>(i)));
-    return rc::Gen<std::vector<Step>>([all](const rc::Random&, int) {
-      return rc::shrinkable::shrinkRecur(all, &rc::shrink::removeChunks<std::vector<Step>>);
-    });
-  }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CallWalk(kCalls); }
   std::string DescribeStep(const Step& s) const override {
     if (s.op != Op::kParam) return GenericProperty::DescribeStep(s);
     return absl::StrFormat(
@@ -333,18 +299,11 @@ class WakeupRaceProperty final : public GenericProperty {
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
-    std::vector<int> indices;
-    for (const Step& st : s.steps) {
-      if (st.op != Op::kParam || st.size >= kCalls) {
-        return Verdict::Broken(absl::StrFormat("not a step of %s: %s", id(), DescribeStep(st)));
-      }
-      indices.push_back(static_cast<int>(st.size));
-    }
+    std::optional<Verdict> bad;
+    const std::vector<int> indices = CallWalkIndices(
+        s, kCalls, id(), [this](const Step& st) { return DescribeStep(st); }, &bad);
+    if (bad.has_value()) return *bad;
     if (indices.empty()) return Verdict::Pass();
-    if (indices.size() > kCalls) {
-      return Verdict::Broken(
-          absl::StrFormat("%s takes %d steps at most, not %d", id(), kCalls, indices.size()));
-    }
     const Exchange x(env, c.realtime);
     Race race(x, Deadline::After(env.deadline - absl::Now()));
     const int deliver = Waits::For(env).deliver_ms;
@@ -361,4 +320,54 @@ class WakeupRaceProperty final : public GenericProperty {
 IPCSPEC_REGISTER_PROPERTY(WakeupRaceProperty, "G-WAKEUP-RACE", {.examples = 1});
 
 }  // namespace
+
+RoundReceiver::RoundReceiver(End& end, const Capabilities& c, int deliver_ms)
+    : end_(end), c_(c), deliver_ms_(deliver_ms), buf_(std::max<uint64_t>(RecvBufferSize(c), 8)) {}
+
+int RoundReceiver::Receive(const Sent& want, int timeout_ms, size_t* got) {
+  size_t n = 0;
+  int rc = end_.Recv(buf_, &n, timeout_ms);
+  *got = rc == 0 ? n : 0;
+  if (c_.framing != Framing::kStream || c_.model == ModelClass::kCounter) return rc;
+  while (rc == 0 && *got < want.size) {
+    rc = end_.Recv(std::span(buf_).subspan(*got, want.size - *got), &n, deliver_ms_);
+    *got += rc == 0 ? n : 0;
+  }
+  return rc;
+}
+
+bool RoundReceiver::Matches(const Sent& want, size_t got) const {
+  if (c_.model != ModelClass::kCounter) return IsPayload(std::span(buf_).first(got), want);
+  uint64_t v = 0;
+  std::memcpy(&v, buf_.data(), std::min<size_t>(got, sizeof v));
+  return got == 8 && v != 0;
+}
+
+rc::Gen<std::vector<Step>> CallWalk(int calls) {
+  std::vector<Step> all;
+  for (int i = 0; i < calls; ++i) all.push_back(Step::Param(0, static_cast<uint64_t>(i)));
+  return rc::Gen<std::vector<Step>>([all](const rc::Random&, int) {
+    return rc::shrinkable::shrinkRecur(all, &rc::shrink::removeChunks<std::vector<Step>>);
+  });
+}
+
+std::vector<int> CallWalkIndices(const Scenario& s, int calls, std::string_view id,
+                                 const std::function<std::string(const Step&)>& describe,
+                                 std::optional<Verdict>* bad) {
+  std::vector<int> indices;
+  for (const Step& st : s.steps) {
+    if (st.op != Op::kParam || st.size >= static_cast<uint64_t>(calls)) {
+      *bad = Verdict::Broken(absl::StrFormat("not a step of %s: %s", id, describe(st)));
+      return {};
+    }
+    indices.push_back(static_cast<int>(st.size));
+  }
+  if (indices.size() > static_cast<size_t>(calls)) {
+    *bad = Verdict::Broken(
+        absl::StrFormat("%s takes %d steps at most, not %d", id, calls, indices.size()));
+    return {};
+  }
+  return indices;
+}
+
 }  // namespace ipcspec::props::wakeup

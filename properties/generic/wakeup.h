@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -182,6 +184,35 @@ Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x)
 // return at once (a close that wakes one sleeper, a condition signalled
 // rather than broadcast, leaves the other to sleep out its bound).
 Verdict RunReaderCloseForTwo(const Transport& t, const CaseEnv& env, Exchange& x);
+
+// A receiver of round messages (MessageOf): each taken whole, a byte
+// stream's in as many parts as it comes (the rest owed within
+// `deliver_ms`), and checked.
+class RoundReceiver {
+ public:
+  RoundReceiver(End& end, const Capabilities& c, int deliver_ms);
+  // One message, whole: the end's Recv result; *got the bytes taken.
+  int Receive(const Sent& want, int timeout_ms, size_t* got);
+  // Whether the `got` bytes taken are `want` (a counter: a non-zero sum).
+  bool Matches(const Sent& want, size_t got) const;
+  std::span<std::byte> buffer() { return buf_; }
+
+ private:
+  End& end_;
+  const Capabilities& c_;
+  int deliver_ms_;
+  std::vector<std::byte> buf_;
+};
+
+// G-WAKEUP-RACE and G-TIMEOUT-RACE: a walk over a receive's system calls,
+// a step per call 0..calls-1, all in one example; a failure shrinks to the
+// call it fails at (g_wakeup_race.cc).
+rc::Gen<std::vector<Step>> CallWalk(int calls);
+// The calls of a walk's steps; a Broken verdict in *bad for a step that is
+// none (`describe` words it) or too many steps.
+std::vector<int> CallWalkIndices(const Scenario& s, int calls, std::string_view id,
+                                 const std::function<std::string(const Step&)>& describe,
+                                 std::optional<Verdict>* bad);
 
 }  // namespace ipcspec::props::wakeup
 

@@ -19,7 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
+#include "ipcspec/proc.h"
 #include "ipcspec/util.h"
+#include "properties/support/common.h"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
@@ -28,10 +31,12 @@
 namespace ipcspec::props {
 
 struct CallGate::State {
-  pid_t tid = 0;                  // the gated thread
-  std::atomic<int> index{-1};     // the call to hold, -1 when disarmed
-  std::atomic<int> count{0};      // calls of the gated thread since Arm
-  std::atomic<bool> held{false};  // the hold came
+  pid_t tid = 0;                    // the gated thread
+  std::atomic<int> index{-1};       // the call to hold, -1 when disarmed
+  std::atomic<int> count{0};        // calls of the gated thread since Arm
+  std::atomic<int64_t> from_ns{0};  // only calls from then count towards `index`
+  std::atomic<int> counted{0};      // calls that count towards `index`
+  std::atomic<int> held_at{-1};     // the held call's place among all calls
   std::array<std::atomic<long>, kRecorded> numbers{};
   std::function<void(long)> at_hold;  // set before `index`, read after it
   FileDescriptor handoff;             // an eventfd: the listener's number + 1
@@ -64,9 +69,10 @@ void Serve(CallGate::State& s, int listener, const struct seccomp_notif& req) {
     if (at >= 0) {
       const int k = s.count.fetch_add(1);
       if (k < CallGate::kRecorded) s.numbers[k].store(req.data.nr);
-      if (k == at) {
+      const int64_t from = s.from_ns.load();
+      if ((from == 0 || MonotonicNs() >= from) && s.counted.fetch_add(1) == at) {
         s.at_hold(req.data.nr);
-        s.held.store(true);
+        s.held_at.store(k);
       }
     }
   }
@@ -172,10 +178,12 @@ std::unique_ptr<CallGate> CallGate::Install() {
   return std::unique_ptr<CallGate>(new CallGate(std::move(s)));
 }
 
-void CallGate::Arm(int index, std::function<void(long nr)> at_hold) {
+void CallGate::Arm(int index, std::function<void(long nr)> at_hold, int64_t from_ns) {
   state_->at_hold = std::move(at_hold);
   state_->count.store(0);
-  state_->held.store(false);
+  state_->counted.store(0);
+  state_->from_ns.store(from_ns);
+  state_->held_at.store(-1);
   state_->index.store(index, std::memory_order_release);
 }
 
@@ -185,8 +193,21 @@ CallGate::Calls CallGate::Disarm() {
   calls.count = state_->count.load();
   for (int k = 0; k < std::min(calls.count, kRecorded); ++k)
     calls.numbers.push_back(state_->numbers[k].load());
-  calls.held = state_->held.load();
+  calls.held_at = state_->held_at.load();
+  calls.held = calls.held_at >= 0;
   return calls;
+}
+
+std::string CallGate::Calls::NameOf(int index) const {
+  const auto i = static_cast<size_t>(index);
+  return SyscallName(index >= 0 && i < numbers.size() ? numbers[i] : -2);
+}
+
+std::string CallGate::Calls::Names() const {
+  std::vector<std::string> names;
+  for (long nr : numbers) names.push_back(SyscallName(nr));
+  if (count > static_cast<int>(numbers.size())) names.push_back("...");
+  return absl::StrJoin(names, ", ");
 }
 
 CallGate::~CallGate() { state_->index.store(-1); }

@@ -23,6 +23,7 @@
 #ifndef IPCSPEC_PROPERTIES_SUPPORT_CALL_GATE_H_
 #define IPCSPEC_PROPERTIES_SUPPORT_CALL_GATE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -50,14 +51,21 @@ class CallGate {
 
   // From now on, the calling thread's system call number `index` (0: the
   // next one) is held at its entry while `at_hold(nr)` runs on the gate's
-  // thread; then it goes on.
-  void Arm(int index, std::function<void(long nr)> at_hold);
+  // thread; then it goes on. With `from_ns` (CLOCK_MONOTONIC, MonotonicNs),
+  // `index` counts only the calls that enter from then on: the calls a
+  // receive makes once its bound has passed.
+  void Arm(int index, std::function<void(long nr)> at_hold, int64_t from_ns = 0);
   // What the calling thread did since Arm: its system calls (the first
-  // kRecorded of them) and whether the hold came.
+  // kRecorded of them), whether the hold came and at which of them.
   struct Calls {
     std::vector<long> numbers;
     int count = 0;
     bool held = false;
+    int held_at = -1;
+    // "futex" for call `index`, "syscall -2" past those recorded.
+    std::string NameOf(int index) const;
+    // "read, poll, futex, ..." (the recorded ones).
+    std::string Names() const;
   };
   Calls Disarm();
   static constexpr int kRecorded = 32;

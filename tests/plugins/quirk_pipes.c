@@ -60,12 +60,26 @@
  *                      Broken: it waits on for the caller's whole timeout
  *                      again, so each writer that comes or goes starts the
  *                      bound anew (G-TIMEOUT).
+ *   QUIRK_KIND_FETCH   FRAMES whose reads a thread of the reader's end makes:
+ *                      a bounded recv() asks the thread for the next frame
+ *                      and waits for it; once the bound has passed it tells
+ *                      the thread to stop (an eventfd the thread's poll
+ *                      also watches), waits for a read the thread may have
+ *                      begun meanwhile, and returns that frame if there is
+ *                      one, else -ETIMEDOUT. Broken: it reports the timeout
+ *                      without looking, so a frame that came just as the
+ *                      bound ran out is taken and dropped (G-TIMEOUT-RACE).
  */
+/* clang-format off: quirk_util.h first, for its _GNU_SOURCE */
+/* quirk_util.h first, for its _GNU_SOURCE */
+/* clang-format off */
 #include "quirk_util.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+/* clang-format on */
+/* clang-format on */
 
 typedef struct {
   qk_pair fwd, back; /* fwd: writer -> reader; back: reader -> writer (DUPLEX) */
@@ -90,6 +104,11 @@ typedef struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   job* pending;
+  /* FETCH, a reader's end: what its thread is asked to do, and the eventfd
+     that withdraws a request. */
+  int fetch, cancel;
+  void* buf;
+  size_t cap, got;
 } end;
 
 #if defined(QUIRK_KIND_DUPLEX)
@@ -117,7 +136,8 @@ typedef struct {
 #define QK_MAX_MESSAGE 0
 #define QK_CAPACITY 65536
 #define QK_ATOMIC 4096
-#elif defined(QUIRK_KIND_FRAMES) || defined(QUIRK_KIND_HANDOFF) || defined(QUIRK_KIND_DOORBELL)
+#elif defined(QUIRK_KIND_FRAMES) || defined(QUIRK_KIND_HANDOFF) || defined(QUIRK_KIND_DOORBELL) || \
+    defined(QUIRK_KIND_FETCH)
 #define QK_FRAMING IPCSPEC_MESSAGE
 #define QK_DIRECTION IPCSPEC_ONE_WAY
 #if defined(QUIRK_KIND_FRAMES) && defined(QUIRK_BROKEN)
@@ -136,6 +156,8 @@ typedef struct {
 #define QK_HANDOFF 1
 #elif defined(QUIRK_KIND_DOORBELL)
 #define QK_DOORBELL 1
+#elif defined(QUIRK_KIND_FETCH)
+#define QK_FETCH 1
 #endif
 #elif defined(QUIRK_KIND_BIGFRAMES)
 #define QK_FRAMING IPCSPEC_MESSAGE
@@ -200,6 +222,10 @@ static void ring(int bell) {
 static int handoff_start(end* e);
 static void handoff_stop(end* e);
 #endif
+#if defined(QK_FETCH)
+static int fetch_start(end* e);
+static void fetch_stop(end* e);
+#endif
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
   channel* ch = c;
@@ -207,6 +233,7 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
   if (e == NULL) return NULL;
   e->role = role;
   e->keep = -1;
+  e->cancel = -1;
   e->bell = qk_dup(ch->bell);
   if (role == IPCSPEC_WRITER) {
     e->out = qk_dup(ch->fwd.fds[IPCSPEC_WRITER]);
@@ -232,6 +259,15 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
 #if defined(QK_HANDOFF)
   if (role == IPCSPEC_WRITER && handoff_start(e) != 0) {
     qk_err(err, err_len, "pthread_create");
+    qk_close(&e->out);
+    qk_close(&e->in);
+    free(e);
+    return NULL;
+  }
+#endif
+#if defined(QK_FETCH)
+  if (role == IPCSPEC_READER && fetch_start(e) != 0) {
+    qk_err(err, err_len, "eventfd or pthread_create");
     qk_close(&e->out);
     qk_close(&e->in);
     free(e);
@@ -410,6 +446,119 @@ static int handoff_send(end* e, const void* buf, size_t len, int64_t deadline) {
 }
 #endif
 
+#if defined(QK_FETCH)
+enum { F_IDLE, F_ASKED, F_READING, F_DONE };
+
+/* The reader's thread: for each request, waits for a frame or for the
+   request to be withdrawn, and reads the frame into the caller's buffer. */
+static void* fetch_thread(void* v) {
+  end* e = v;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    while (e->fetch != F_ASKED && !e->stop) pthread_cond_wait(&e->cv, &e->mu);
+    if (e->stop) break;
+    pthread_mutex_unlock(&e->mu);
+    struct pollfd p[2] = {{e->in, POLLIN, 0}, {e->cancel, POLLIN, 0}};
+    const int n = poll(p, 2, -1);
+    pthread_mutex_lock(&e->mu);
+    uint64_t rings;
+    if (n > 0 && (p[1].revents & POLLIN) != 0) (void)!read(e->cancel, &rings, sizeof rings);
+    if (e->stop) break;
+    if (n <= 0 || e->fetch != F_ASKED || p[0].revents == 0)
+      continue; /* withdrawn, or a stale ring */
+    e->fetch = F_READING;
+    pthread_mutex_unlock(&e->mu);
+    size_t got = 0;
+    const int rc = frame_recv(e->in, e->buf, e->cap, &got, 0);
+    pthread_mutex_lock(&e->mu);
+    e->fetch = rc == -EAGAIN ? F_ASKED : F_DONE;
+    e->rc = rc;
+    e->got = got;
+    pthread_cond_broadcast(&e->cv);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return NULL;
+}
+
+/* Started with every signal blocked, as HANDOFF's. */
+static int fetch_start(end* e) {
+  e->cancel = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (e->cancel < 0) return -1;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const int rc = pthread_create(&e->thread, NULL, fetch_thread, e);
+  pthread_sigmask(SIG_SETMASK, &before, NULL);
+  if (rc != 0) {
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    qk_close(&e->cancel);
+    return -1;
+  }
+  e->has_thread = 1;
+  return 0;
+}
+
+static void fetch_stop(end* e) {
+  if (e->has_thread) {
+    pthread_mutex_lock(&e->mu);
+    e->stop = 1;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    const uint64_t one = 1;
+    (void)!write(e->cancel, &one, sizeof one);
+    pthread_join(e->thread, NULL);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    e->has_thread = 0;
+  }
+  qk_close(&e->cancel);
+}
+
+/* A receive through the thread; one that does not block reads itself (no
+   request is outstanding between calls). */
+static int fetch_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadline) {
+  if (deadline == 0) return frame_recv(e->in, buf, cap, got, 0);
+  const struct timespec until = {deadline / 1000000000, deadline % 1000000000};
+  pthread_mutex_lock(&e->mu);
+  e->buf = buf;
+  e->cap = cap;
+  e->fetch = F_ASKED;
+  pthread_cond_broadcast(&e->cv);
+  int timed_out = 0;
+  while (!timed_out && (e->fetch == F_ASKED || e->fetch == F_READING)) {
+    if (deadline < 0)
+      pthread_cond_wait(&e->cv, &e->mu);
+    else
+      timed_out = pthread_cond_timedwait(&e->cv, &e->mu, &until) == ETIMEDOUT;
+  }
+  if (timed_out) { /* withdraw the request; the thread may have begun a read meanwhile */
+    pthread_mutex_unlock(&e->mu);
+    const uint64_t one = 1;
+    (void)!write(e->cancel, &one, sizeof one);
+    pthread_mutex_lock(&e->mu);
+    while (e->fetch == F_READING) pthread_cond_wait(&e->cv, &e->mu);
+#ifdef QUIRK_BROKEN
+    e->fetch = F_IDLE; /* the bug: a frame the thread took meanwhile is dropped */
+#endif
+  }
+  int rc = -ETIMEDOUT;
+  if (e->fetch == F_DONE) {
+    rc = e->rc;
+    *got = e->got;
+  }
+  e->fetch = F_IDLE;
+  pthread_mutex_unlock(&e->mu);
+  return rc;
+}
+#endif
+
 static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   end* e = v;
   *sent = 0;
@@ -475,6 +624,8 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   if (e->in < 0) return -EBADF;
 #if defined(QK_DOORBELL)
   return doorbell_recv(e, buf, cap, got, timeout_ms);
+#elif defined(QK_FETCH)
+  return fetch_recv(e, buf, cap, got, qk_deadline(timeout_ms));
 #elif defined(QK_FRAMES)
   return frame_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
 #elif defined(QUIRK_KIND_QUIETEND) && defined(QUIRK_BROKEN)
@@ -491,6 +642,9 @@ static void qk_end_close(void* v) {
   end* e = v;
 #if defined(QK_HANDOFF)
   handoff_stop(e);
+#endif
+#if defined(QK_FETCH)
+  fetch_stop(e);
 #endif
 #if defined(QK_DOORBELL)
   if (e->role == IPCSPEC_WRITER) ring(e->bell);
