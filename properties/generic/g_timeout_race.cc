@@ -39,11 +39,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
-#include <system_error>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ipcspec/proc.h"
@@ -62,23 +58,18 @@ constexpr int kRounds = kCalls + 1;  // and a last one that stops the writer
 constexpr uint64_t kSend = 1, kStop = 2;
 
 // Round r's flags: 2r the reader decided what the writer does (Act(r)),
-// 2r+1 the writer sent. Counters: the writer's pid, each round's act.
+// 2r+1 the writer sent. Counters: the writer's pid, each round's act, the
+// round whose message the writer is sending (r + 1; 0: none).
 size_t Decided(int r) { return 2 * static_cast<size_t>(r); }
 size_t SentFlag(int r) { return 2 * static_cast<size_t>(r) + 1; }
 constexpr size_t kPid = 0;
 size_t Act(int r) { return 1 + static_cast<size_t>(r); }
+constexpr size_t kSending = kRounds + 1;
 constexpr size_t kFlags = 2 * kRounds;
 
 void Decide(SharedFlags& flags, int r, uint64_t act) {
   flags.Counter(Act(r)).store(act);
   flags.Raise(Decided(r));
-}
-
-// "1st", "2nd", "11th".
-std::string Ordinal(int n) {
-  static constexpr const char* kSuffix[] = {"th", "st", "nd", "rd"};
-  const int last = n % 10;
-  return absl::StrCat(n, (n / 10) % 10 != 1 && last >= 1 && last <= 3 ? kSuffix[last] : "th");
 }
 
 // What came of a round.
@@ -107,7 +98,8 @@ class Walker {
         index,
         [&](long) {
           Decide(flags_, r, kSend);
-          if (AwaitSent(r)) AwaitThreadsAsleep();
+          if (AwaitSent(r))
+            AwaitOtherThreadsAsleep(Deadline::After(absl::Milliseconds(2 * bound_ms_)));
         },
         bound_ends);
     size_t got = 0;
@@ -156,31 +148,19 @@ class Walker {
 
  private:
   // Until the writer sent, sleeps in its send (a send that waits for this
-  // receive) or the deliver bound passes.
+  // receive) or the deliver bound passes. A sleep before its send began
+  // (in the wait for this round's word) does not count.
   bool AwaitSent(int r) {
     const auto pid = static_cast<pid_t>(flags_.Counter(kPid).load());
-    const AsleepWatch watch{.event =
-                                [&](int64_t us) {
-                                  return flags_.WaitFor(
-                                      SentFlag(r), Deadline::After(absl::Microseconds(us)), false);
-                                },
-                            .looks = 2};
+    const AsleepWatch watch{
+        .event =
+            [&](int64_t us) {
+              return flags_.WaitFor(SentFlag(r), Deadline::After(absl::Microseconds(us)), false);
+            },
+        .counts = [&] { return flags_.Counter(kSending).load() == static_cast<uint64_t>(r + 1); },
+        .looks = 2};
     return WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(deliver_ms_)), watch) ==
            Asleep::kEvent;
-  }
-  // Until every other thread of this process sleeps (the held one does, at
-  // the gate): a thread the transport keeps, which the message woke, has
-  // done with it what it does before the receive goes on. A thread that
-  // never sleeps is given four time units.
-  void AwaitThreadsAsleep() const {
-    const Deadline d = Deadline::After(absl::Milliseconds(4 * bound_ms_ / kBoundUnits));
-    std::error_code ec;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-      pid_t tid = 0;
-      if (!absl::SimpleAtoi(task.path().filename().string(), &tid) || tid == ::gettid()) continue;
-      const AsleepWatch watch{.looks = 2};
-      (void)WaitUntilAsleep(tid, d, watch);
-    }
   }
   End& end_;
   const Capabilities& c_;
@@ -192,8 +172,8 @@ class Walker {
 
 // The reader: a round per step, each held at the step's call after the
 // bound; "" or the failure.
-std::string Walk(End& end, const Capabilities& c, SharedFlags& flags, const CaseEnv& env,
-                 const std::vector<int>& after_bound, int deliver_ms) {
+std::string WalkAfterBound(End& end, const Capabilities& c, SharedFlags& flags, const CaseEnv& env,
+                           const std::vector<int>& after_bound, int deliver_ms) {
   std::unique_ptr<CallGate> gate = CallGate::Install();
   if (gate == nullptr) {
     Decide(flags, 0, kStop);
@@ -223,34 +203,31 @@ std::string SendWhenHeld(End& end, const Capabilities& c, SharedFlags& flags, in
     const uint64_t act = flags.Counter(Act(r)).load();
     if (act == kStop) return "";
     if (act != kSend) continue;
+    flags.Counter(kSending).store(static_cast<uint64_t>(r + 1));
     const std::string err = SendMessageOf(end, c, r, deliver_ms);
+    flags.Counter(kSending).store(0);
     flags.Raise(SentFlag(r));
     if (!err.empty()) return absl::StrFormat("round %d: %s", r + 1, err);
   }
   return "";
 }
 
-class TimeoutRaceProperty final : public GenericProperty {
+class TimeoutRaceProperty final : public CallWalkProperty {
+ public:
+  TimeoutRaceProperty() : CallWalkProperty(kCalls) {}
+
+ private:
   Applicability AppliesToCaps(const Capabilities&) const override { return CallGate::Applies(); }
   bool MostlyWaits() const override { return true; }
-  // Every call is walked in one example.
-  bool OneScenario() const override { return true; }
-  // The calls after the bound, 0..kCalls-1; a failure shrinks to the call
-  // it fails at.
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CallWalk(kCalls); }
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op != Op::kParam) return GenericProperty::DescribeStep(s);
+  // The calls after the bound, 0..kCalls-1.
+  std::string DescribeCall(int index) const override {
     return absl::StrFormat(
         "the writer sends while a receive is held at the entry of the %s system call it makes "
         "after its bound has passed",
-        Ordinal(static_cast<int>(s.size) + 1));
+        Ordinal(index + 1));
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
-    std::optional<Verdict> bad;
-    const std::vector<int> after_bound = CallWalkIndices(
-        s, kCalls, id(), [this](const Step& st) { return DescribeStep(st); }, &bad);
-    if (bad.has_value()) return *bad;
-    if (after_bound.empty()) return Verdict::Pass();
+  Verdict Walk(const Transport& t, const CaseEnv& env,
+               const std::vector<int>& after_bound) const override {
     SharedFlags flags(kFlags);
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     const int deliver = Waits::For(env).deliver_ms;
@@ -258,7 +235,7 @@ class TimeoutRaceProperty final : public GenericProperty {
     // The reader first: the last actor runs in the case process, which
     // must not carry the gate.
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                   return Walk(*end, c, flags, env, after_bound, deliver);
+                   return WalkAfterBound(*end, c, flags, env, after_bound, deliver);
                  }};
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
                    return SendWhenHeld(*end, c, flags, deliver, deadline);

@@ -42,8 +42,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -285,25 +288,20 @@ std::string SendInTheGaps(End& end, const Capabilities& c, Race& race, int deliv
   return "";
 }
 
-class WakeupRaceProperty final : public GenericProperty {
+class WakeupRaceProperty final : public CallWalkProperty {
+ public:
+  WakeupRaceProperty() : CallWalkProperty(kCalls) {}
+
+ private:
   Applicability AppliesToCaps(const Capabilities&) const override { return CallGate::Applies(); }
-  // Every gap is walked in one example.
-  bool OneScenario() const override { return true; }
-  // The calls 0..kCalls-1 in order; a failure shrinks to the call it fails at.
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override { return CallWalk(kCalls); }
-  std::string DescribeStep(const Step& s) const override {
-    if (s.op != Op::kParam) return GenericProperty::DescribeStep(s);
+  std::string DescribeCall(int index) const override {
     return absl::StrFormat(
         "the writer sends while the reader's receive is held at the entry of its system call %d",
-        s.size + 1);
+        index + 1);
   }
-  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
+  Verdict Walk(const Transport& t, const CaseEnv& env,
+               const std::vector<int>& indices) const override {
     const Capabilities& c = t.caps();
-    std::optional<Verdict> bad;
-    const std::vector<int> indices = CallWalkIndices(
-        s, kCalls, id(), [this](const Step& st) { return DescribeStep(st); }, &bad);
-    if (bad.has_value()) return *bad;
-    if (indices.empty()) return Verdict::Pass();
     const Exchange x(env, c.realtime);
     Race race(x, Deadline::After(env.deadline - absl::Now()));
     const int deliver = Waits::For(env).deliver_ms;
@@ -343,31 +341,48 @@ bool RoundReceiver::Matches(const Sent& want, size_t got) const {
   return got == 8 && v != 0;
 }
 
-rc::Gen<std::vector<Step>> CallWalk(int calls) {
+void AwaitOtherThreadsAsleep(const Deadline& deadline) {
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    pid_t tid = 0;
+    if (!absl::SimpleAtoi(task.path().filename().string(), &tid) || tid == ::gettid()) continue;
+    (void)WaitUntilAsleep(tid, deadline, AsleepWatch{.looks = 2});
+  }
+}
+
+std::string Ordinal(int n) {
+  static constexpr const char* kSuffix[] = {"th", "st", "nd", "rd"};
+  const int last = n % 10;
+  return absl::StrCat(n, (n / 10) % 10 != 1 && last >= 1 && last <= 3 ? kSuffix[last] : "th");
+}
+
+rc::Gen<std::vector<Step>> CallWalkProperty::Steps(const Transport&) const {
   std::vector<Step> all;
-  for (int i = 0; i < calls; ++i) all.push_back(Step::Param(0, static_cast<uint64_t>(i)));
+  for (int i = 0; i < calls_; ++i) all.push_back(Step::Param(0, static_cast<uint64_t>(i)));
   return rc::Gen<std::vector<Step>>([all](const rc::Random&, int) {
     return rc::shrinkable::shrinkRecur(all, &rc::shrink::removeChunks<std::vector<Step>>);
   });
 }
 
-std::vector<int> CallWalkIndices(const Scenario& s, int calls, std::string_view id,
-                                 const std::function<std::string(const Step&)>& describe,
-                                 std::optional<Verdict>* bad) {
+std::string CallWalkProperty::DescribeStep(const Step& s) const {
+  if (s.op != Op::kParam) return GenericProperty::DescribeStep(s);
+  return DescribeCall(static_cast<int>(s.size));
+}
+
+Verdict CallWalkProperty::Run(const Transport& t, const Scenario& s, const CaseEnv& env) const {
   std::vector<int> indices;
   for (const Step& st : s.steps) {
-    if (st.op != Op::kParam || st.size >= static_cast<uint64_t>(calls)) {
-      *bad = Verdict::Broken(absl::StrFormat("not a step of %s: %s", id, describe(st)));
-      return {};
+    if (st.op != Op::kParam || st.size >= static_cast<uint64_t>(calls_)) {
+      return Verdict::Broken(absl::StrFormat("not a step of %s: %s", id(), DescribeStep(st)));
     }
     indices.push_back(static_cast<int>(st.size));
   }
-  if (indices.size() > static_cast<size_t>(calls)) {
-    *bad = Verdict::Broken(
-        absl::StrFormat("%s takes %d steps at most, not %d", id, calls, indices.size()));
-    return {};
+  if (indices.empty()) return Verdict::Pass();
+  if (indices.size() > static_cast<size_t>(calls_)) {
+    return Verdict::Broken(
+        absl::StrFormat("%s takes %d steps at most, not %d", id(), calls_, indices.size()));
   }
-  return indices;
+  return Walk(t, env, indices);
 }
 
 }  // namespace ipcspec::props::wakeup

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
+#include "properties/generic/generic_property.h"
 #include "properties/support/common.h"
 
 namespace ipcspec::props::wakeup {
@@ -204,15 +205,36 @@ class RoundReceiver {
   std::vector<std::byte> buf_;
 };
 
-// G-WAKEUP-RACE and G-TIMEOUT-RACE: a walk over a receive's system calls,
-// a step per call 0..calls-1, all in one example; a failure shrinks to the
-// call it fails at (g_wakeup_race.cc).
-rc::Gen<std::vector<Step>> CallWalk(int calls);
-// The calls of a walk's steps; a Broken verdict in *bad for a step that is
-// none (`describe` words it) or too many steps.
-std::vector<int> CallWalkIndices(const Scenario& s, int calls, std::string_view id,
-                                 const std::function<std::string(const Step&)>& describe,
-                                 std::optional<Verdict>* bad);
+// Until every other thread of this process sleeps, or the deadline: run
+// by a call gate's thread while it holds a call (the held thread sleeps at
+// the gate), so that a thread of the transport which the other side's act
+// woke has done with it what it does before the held call goes on.
+void AwaitOtherThreadsAsleep(const Deadline& deadline);
+
+// "1st", "2nd", "11th": a call's place in a walk.
+std::string Ordinal(int n);
+
+// A property whose one example walks the system calls of a call
+// (G-WAKEUP-RACE, G-TIMEOUT-RACE, G-TIMEOUT-RACE-SEND): a step per call
+// 0..calls-1, in order; a failure shrinks to the call it fails at.
+class CallWalkProperty : public GenericProperty {
+ public:
+  explicit CallWalkProperty(int calls) : calls_(calls) {}
+  bool OneScenario() const final { return true; }
+  rc::Gen<std::vector<Step>> Steps(const Transport&) const final;
+  std::string DescribeStep(const Step& s) const final;
+  Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const final;
+
+ protected:
+  // The step of call `index` (0: the first walked), in words.
+  virtual std::string DescribeCall(int index) const = 0;
+  // The walk over the calls `indices` (none empty, each below `calls`).
+  virtual Verdict Walk(const Transport& t, const CaseEnv& env,
+                       const std::vector<int>& indices) const = 0;
+
+ private:
+  int calls_;
+};
 
 }  // namespace ipcspec::props::wakeup
 

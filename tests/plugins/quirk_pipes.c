@@ -69,6 +69,14 @@
  *                      one, else -ETIMEDOUT. Broken: it reports the timeout
  *                      without looking, so a frame that came just as the
  *                      bound ran out is taken and dropped (G-TIMEOUT-RACE).
+ *   QUIRK_KIND_PUSH    the mirror: FRAMES whose writes a thread of the
+ *                      writer's end makes, which a bounded send that has
+ *                      timed out withdraws the same way, reporting the frame
+ *                      sent if the thread wrote it meanwhile. Broken: it
+ *                      reports the timeout without looking, so a frame
+ *                      written as the reader made room just as the bound
+ *                      ran out arrives though its send said it was not sent
+ *                      (G-TIMEOUT-RACE-SEND).
  */
 /* clang-format off: quirk_util.h first, for its _GNU_SOURCE */
 /* quirk_util.h first, for its _GNU_SOURCE */
@@ -104,9 +112,9 @@ typedef struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   job* pending;
-  /* FETCH, a reader's end: what its thread is asked to do, and the eventfd
-     that withdraws a request. */
-  int fetch, cancel;
+  /* FETCH (a reader's end), PUSH (a writer's end): what its thread is asked
+     to do, and the eventfd that withdraws a request. */
+  int work, cancel;
   void* buf;
   size_t cap, got;
 } end;
@@ -137,7 +145,7 @@ typedef struct {
 #define QK_CAPACITY 65536
 #define QK_ATOMIC 4096
 #elif defined(QUIRK_KIND_FRAMES) || defined(QUIRK_KIND_HANDOFF) || defined(QUIRK_KIND_DOORBELL) || \
-    defined(QUIRK_KIND_FETCH)
+    defined(QUIRK_KIND_FETCH) || defined(QUIRK_KIND_PUSH)
 #define QK_FRAMING IPCSPEC_MESSAGE
 #define QK_DIRECTION IPCSPEC_ONE_WAY
 #if defined(QUIRK_KIND_FRAMES) && defined(QUIRK_BROKEN)
@@ -157,7 +165,11 @@ typedef struct {
 #elif defined(QUIRK_KIND_DOORBELL)
 #define QK_DOORBELL 1
 #elif defined(QUIRK_KIND_FETCH)
-#define QK_FETCH 1
+#define QK_WORKER 1
+#define QK_WORKER_READS 1
+#elif defined(QUIRK_KIND_PUSH)
+#define QK_WORKER 1
+#define QK_WORKER_WRITES 1
 #endif
 #elif defined(QUIRK_KIND_BIGFRAMES)
 #define QK_FRAMING IPCSPEC_MESSAGE
@@ -222,9 +234,14 @@ static void ring(int bell) {
 static int handoff_start(end* e);
 static void handoff_stop(end* e);
 #endif
-#if defined(QK_FETCH)
-static int fetch_start(end* e);
-static void fetch_stop(end* e);
+#if defined(QK_WORKER)
+#if defined(QK_WORKER_READS)
+#define QK_WORKER_ROLE IPCSPEC_READER /* the end whose calls its thread makes */
+#else
+#define QK_WORKER_ROLE IPCSPEC_WRITER
+#endif
+static int worker_start(end* e);
+static void worker_stop(end* e);
 #endif
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
@@ -265,8 +282,8 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
     return NULL;
   }
 #endif
-#if defined(QK_FETCH)
-  if (role == IPCSPEC_READER && fetch_start(e) != 0) {
+#if defined(QK_WORKER)
+  if (role == QK_WORKER_ROLE && worker_start(e) != 0) {
     qk_err(err, err_len, "eventfd or pthread_create");
     qk_close(&e->out);
     qk_close(&e->in);
@@ -446,34 +463,38 @@ static int handoff_send(end* e, const void* buf, size_t len, int64_t deadline) {
 }
 #endif
 
-#if defined(QK_FETCH)
-enum { F_IDLE, F_ASKED, F_READING, F_DONE };
+#if defined(QK_WORKER)
+enum { W_IDLE, W_ASKED, W_BUSY, W_DONE };
 
-/* The reader's thread: for each request, waits for a frame or for the
-   request to be withdrawn, and reads the frame into the caller's buffer. */
-static void* fetch_thread(void* v) {
+/* The end's thread: for each request, waits until its frame can move (in
+   or out) or the request is withdrawn, and moves it: reads the next frame
+   into the caller's buffer, or writes the caller's. */
+static void* worker_thread(void* v) {
   end* e = v;
+  const int writing = e->role == IPCSPEC_WRITER;
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    while (e->fetch != F_ASKED && !e->stop) pthread_cond_wait(&e->cv, &e->mu);
+    while (e->work != W_ASKED && !e->stop) pthread_cond_wait(&e->cv, &e->mu);
     if (e->stop) break;
     pthread_mutex_unlock(&e->mu);
-    struct pollfd p[2] = {{e->in, POLLIN, 0}, {e->cancel, POLLIN, 0}};
+    struct pollfd p[2] = {{writing ? e->out : e->in, writing ? POLLOUT : POLLIN, 0},
+                          {e->cancel, POLLIN, 0}};
     const int n = poll(p, 2, -1);
     pthread_mutex_lock(&e->mu);
     uint64_t rings;
     if (n > 0 && (p[1].revents & POLLIN) != 0) (void)!read(e->cancel, &rings, sizeof rings);
     if (e->stop) break;
-    if (n <= 0 || e->fetch != F_ASKED || p[0].revents == 0)
+    if (n <= 0 || e->work != W_ASKED || p[0].revents == 0)
       continue; /* withdrawn, or a stale ring */
-    e->fetch = F_READING;
+    e->work = W_BUSY;
     pthread_mutex_unlock(&e->mu);
     size_t got = 0;
-    const int rc = frame_recv(e->in, e->buf, e->cap, &got, 0);
+    const int rc = writing ? frame_send(e->out, e->buf, e->cap, 0)
+                           : frame_recv(e->in, e->buf, e->cap, &got, 0);
     pthread_mutex_lock(&e->mu);
-    e->fetch = rc == -EAGAIN ? F_ASKED : F_DONE;
+    e->work = rc == -EAGAIN ? W_ASKED : W_DONE;
     e->rc = rc;
-    e->got = got;
+    e->got = writing ? e->cap : got;
     pthread_cond_broadcast(&e->cv);
   }
   pthread_mutex_unlock(&e->mu);
@@ -481,7 +502,7 @@ static void* fetch_thread(void* v) {
 }
 
 /* Started with every signal blocked, as HANDOFF's. */
-static int fetch_start(end* e) {
+static int worker_start(end* e) {
   e->cancel = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e->cancel < 0) return -1;
   pthread_condattr_t ca;
@@ -493,7 +514,7 @@ static int fetch_start(end* e) {
   sigset_t all, before;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &before);
-  const int rc = pthread_create(&e->thread, NULL, fetch_thread, e);
+  const int rc = pthread_create(&e->thread, NULL, worker_thread, e);
   pthread_sigmask(SIG_SETMASK, &before, NULL);
   if (rc != 0) {
     pthread_cond_destroy(&e->cv);
@@ -505,7 +526,7 @@ static int fetch_start(end* e) {
   return 0;
 }
 
-static void fetch_stop(end* e) {
+static void worker_stop(end* e) {
   if (e->has_thread) {
     pthread_mutex_lock(&e->mu);
     e->stop = 1;
@@ -521,39 +542,45 @@ static void fetch_stop(end* e) {
   qk_close(&e->cancel);
 }
 
-/* A receive through the thread; one that does not block reads itself (no
+/* A receive or send through the thread (`buf` and `len`: the caller's
+   buffer and its size); one that does not block moves the frame itself (no
    request is outstanding between calls). */
-static int fetch_recv(end* e, void* buf, size_t cap, size_t* got, int64_t deadline) {
-  if (deadline == 0) return frame_recv(e->in, buf, cap, got, 0);
+static int worker_call(end* e, void* buf, size_t len, size_t* moved, int64_t deadline) {
+  if (deadline == 0) {
+    if (e->role == IPCSPEC_READER) return frame_recv(e->in, buf, len, moved, 0);
+    const int rc = frame_send(e->out, buf, len, 0);
+    if (rc == 0) *moved = len;
+    return rc;
+  }
   const struct timespec until = {deadline / 1000000000, deadline % 1000000000};
   pthread_mutex_lock(&e->mu);
   e->buf = buf;
-  e->cap = cap;
-  e->fetch = F_ASKED;
+  e->cap = len;
+  e->work = W_ASKED;
   pthread_cond_broadcast(&e->cv);
   int timed_out = 0;
-  while (!timed_out && (e->fetch == F_ASKED || e->fetch == F_READING)) {
+  while (!timed_out && (e->work == W_ASKED || e->work == W_BUSY)) {
     if (deadline < 0)
       pthread_cond_wait(&e->cv, &e->mu);
     else
       timed_out = pthread_cond_timedwait(&e->cv, &e->mu, &until) == ETIMEDOUT;
   }
-  if (timed_out) { /* withdraw the request; the thread may have begun a read meanwhile */
+  if (timed_out) { /* withdraw the request; the thread may have begun meanwhile */
     pthread_mutex_unlock(&e->mu);
     const uint64_t one = 1;
     (void)!write(e->cancel, &one, sizeof one);
     pthread_mutex_lock(&e->mu);
-    while (e->fetch == F_READING) pthread_cond_wait(&e->cv, &e->mu);
+    while (e->work == W_BUSY) pthread_cond_wait(&e->cv, &e->mu);
 #ifdef QUIRK_BROKEN
-    e->fetch = F_IDLE; /* the bug: a frame the thread took meanwhile is dropped */
+    e->work = W_IDLE; /* the bug: a frame the thread moved meanwhile is not reported */
 #endif
   }
   int rc = -ETIMEDOUT;
-  if (e->fetch == F_DONE) {
+  if (e->work == W_DONE) {
     rc = e->rc;
-    *got = e->got;
+    if (rc == 0) *moved = e->got;
   }
-  e->fetch = F_IDLE;
+  e->work = W_IDLE;
   pthread_mutex_unlock(&e->mu);
   return rc;
 }
@@ -569,6 +596,9 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   const int rc = handoff_send(e, buf, len, deadline);
   if (rc == 0) *sent = len;
   return rc;
+#elif defined(QK_WORKER_WRITES)
+  if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
+  return worker_call(e, (void*)buf, len, sent, deadline);
 #elif defined(QK_FRAMES)
   if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
   const int rc = frame_send(e->out, buf, len, deadline);
@@ -624,8 +654,8 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
   if (e->in < 0) return -EBADF;
 #if defined(QK_DOORBELL)
   return doorbell_recv(e, buf, cap, got, timeout_ms);
-#elif defined(QK_FETCH)
-  return fetch_recv(e, buf, cap, got, qk_deadline(timeout_ms));
+#elif defined(QK_WORKER_READS)
+  return worker_call(e, buf, cap, got, qk_deadline(timeout_ms));
 #elif defined(QK_FRAMES)
   return frame_recv(e->in, buf, cap, got, qk_deadline(timeout_ms));
 #elif defined(QUIRK_KIND_QUIETEND) && defined(QUIRK_BROKEN)
@@ -643,8 +673,8 @@ static void qk_end_close(void* v) {
 #if defined(QK_HANDOFF)
   handoff_stop(e);
 #endif
-#if defined(QK_FETCH)
-  fetch_stop(e);
+#if defined(QK_WORKER)
+  worker_stop(e);
 #endif
 #if defined(QK_DOORBELL)
   if (e->role == IPCSPEC_WRITER) ring(e->bell);
