@@ -26,6 +26,18 @@
 // writers only before its first receive never hears the late one, and may
 // report END while it is still open.
 //
+// Another makes the writers take turns (three or more of them): writer 1
+// opens first, sends, and holds its end open until the last writer has
+// closed; each of the others opens only once the one before it has sent
+// everything and closed its end. The reader reads only once the last has
+// closed, or as soon as a writer sleeps before it is done (waiting for
+// room: then it must). So the messages of a writer that has closed are
+// still in the channel when the next one opens: a transport that gives a
+// new writer the slot, ring or queue of one that closed, and sets it up
+// afresh, loses them. Writer 1's open end keeps the channel from ending
+// between the turns (plugin.h lets END come once every end opened so far
+// is closed).
+//
 // Another puts the channel under pressure, in a third of the examples:
 // four writers send messages at the atomic limit or one byte under it, by
 // turns (the parameter is how many each sends, in place of send steps),
@@ -77,6 +89,41 @@ std::string FirstMessage(End& end, const Capabilities& c, Traffic& traffic) {
   return absl::StrCat("the first receive, before the last writer opened: ", Errno(rc));
 }
 
+// The writers' turns: writer 1 opens first and holds its end until the
+// last has closed; writer w > 1 opens once writer w - 1 is done (writer 1:
+// has sent; the others: have closed). Flags: w done, writers + w opened.
+class Turns {
+ public:
+  explicit Turns(uint32_t writers) : writers_(writers), flags_(2 * writers + 1) {}
+
+  void AwaitTurn(uint32_t w, const Deadline& d) const { (void)flags_.WaitFor(w - 1, d); }
+  void Opened(uint32_t w) { flags_.Raise(writers_ + w); }
+  // Writer w has sent everything: writer 1 holds its end until the last
+  // writer has closed; the others close theirs now.
+  void Done(uint32_t w, std::unique_ptr<End>& end, const Deadline& d) {
+    if (w == 1) {
+      flags_.Raise(1);
+      (void)flags_.WaitFor(writers_, d);
+      return;
+    }
+    end.reset();
+    flags_.Raise(w);
+  }
+  // The reader: until the last writer is done, or one sleeps before it is
+  // done (in a send waiting for room, which only the reader makes).
+  void AwaitReading(const ActorPids& pids, const Deadline& d) const {
+    for (uint32_t w = 1; w <= writers_; ++w) {
+      if (!flags_.WaitFor(writers_ + w, d)) return;
+      pids.AwaitAsleep(w - 1, d);
+      if (!flags_.IsRaised(w)) return;
+    }
+  }
+
+ private:
+  const uint32_t writers_;
+  SharedFlags flags_;
+};
+
 class MultiWriterProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
@@ -98,6 +145,7 @@ class MultiWriterProperty final : public GenericProperty {
         steps.push_back(pressure_.Step(PressureMessages(c, 4)));
         return steps;
       }
+      if (!late && writers >= 3 && *rc::gen::arbitrary<bool>()) steps.push_back(turns_.Step(true));
       for (uint32_t w = 1; w <= writers; ++w) {
         auto sizes = *rc::gen::resize(12, rc::gen::container<std::vector<uint64_t>>(AtomicSize(c)));
         // On a stream a write is recognised by its bytes; 8 of them tell two
@@ -129,6 +177,8 @@ class MultiWriterProperty final : public GenericProperty {
     // Flag writers + 1: the reader received its first message.
     const bool after_read = late && pressure == 0 && after_read_.Of(s) && others_send > 0;
     SharedFlags marks(2 + writers);
+    const bool turns = writers >= 3 && !late && pressure == 0 && turns_.Of(s);
+    Turns taking(writers);
     ActorPids pids(writers);  // for the reader under pressure
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     std::vector<Actor> actors;
@@ -137,12 +187,19 @@ class MultiWriterProperty final : public GenericProperty {
           {absl::StrCat("writer ", w), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
              pids.Publish(w - 1);
              marks.Raise(late && w == writers ? 0 : w);
+             if (turns) taking.Opened(w);
              std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
              if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, w - 1);
              if (late && w < writers) marks.WaitFor(0, deadline);
+             if (turns) taking.Done(w, end, deadline);
              traffic.Finished(w - 1);
              return e;
            }});
+      if (turns && w > 1) {
+        actors.back().before_open = [&taking, w](const ActorPids&, const Deadline& d) {
+          taking.AwaitTurn(w, d);
+        };
+      }
     }
     if (late) {
       actors.back().before_open = [&marks, writers, after_read](const ActorPids& others,
@@ -163,6 +220,7 @@ class MultiWriterProperty final : public GenericProperty {
                           if (!e.empty()) return e;
                         }
                         if (late) marks.WaitFor(0, deadline);
+                        if (turns) taking.AwaitReading(pids, deadline);
                         // Under pressure: once every writer is asleep or done.
                         for (uint32_t w = 1; pressure > 0 && w <= writers; ++w) {
                           pids.AwaitAsleep(w - 1, deadline);
@@ -192,11 +250,16 @@ class MultiWriterProperty final : public GenericProperty {
     return sent;
   }
 
-  const Param<uint32_t> writers_{this, 0, "%s writers send at once", 2};
+  const Param<uint32_t> writers_{this, 0, "%s writers", 2};
   const YesNoParam late_writer_{
       this, 1, "the last writer opens its end only once the others are asleep or done: %s", false};
   const YesNoParam after_read_{
       this, 3, "the late writer opens only once the reader has received a message: %s", false};
+  const YesNoParam turns_{
+      this, 4,
+      "the writers take turns: writer 1 holds its end open throughout, each other opens only "
+      "once the one before has closed, and the reader reads once the last has closed: %s",
+      false};
   const Param<uint64_t> pressure_{
       this, 2,
       "under pressure: each writer sends %s messages at the atomic limit and a byte under it, by "
