@@ -66,6 +66,9 @@ class BrokenEnd : public End {
   }
   ~BrokenEnd() override {
     locks_.Close();
+    // kWriterOpenTakesClosed: the writers' ends closed, at +17.
+    if (bug_ == Bug::kWriterOpenTakesClosed && role_ == Role::kWriter && asleep_writers_ != nullptr)
+      asleep_writers_[17].fetch_add(1);
     if (g_sender == this) g_sender = nullptr;
     for (BrokenEnd*& kept : g_static_end) {
       if (kept == this) kept = nullptr;
@@ -362,7 +365,8 @@ class BrokenChannel : public Channel {
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
-        bug == Bug::kZombieIsAlive || bug == Bug::kEndBeforeWriterOpens) {
+        bug == Bug::kZombieIsAlive || bug == Bug::kEndBeforeWriterOpens ||
+        bug == Bug::kWriterOpenTakesClosed) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
@@ -372,6 +376,7 @@ class BrokenChannel : public Channel {
         // the reader is in a receive at +6 (zero in a fresh page).
         // kZombieIsAlive: its three words at +8.
         // kEndBeforeWriterOpens: the writers' ends opened, at +16.
+        // kWriterOpenTakesClosed: the writers' ends closed, at +17.
       }
     }
     if (bug == Bug::kLockFileLeft || bug == Bug::kLockFileOpen) {
@@ -393,8 +398,10 @@ class BrokenChannel : public Channel {
     absl::StatusOr<std::unique_ptr<End>> e = inner_->Open(role);
     if (!e.ok()) return e.status();
     opened_here_ = true;
+    const bool takes_closed = bug_ == Bug::kWriterOpenTakesClosed && role == Role::kWriter &&
+                              asleep_writers_ != nullptr && asleep_writers_[17].load() > 0;
     if ((bug_ == Bug::kReaderOpenWipes && role == Role::kReader) ||
-        (bug_ == Bug::kWriterOpenWipes && role == Role::kWriter)) {
+        (bug_ == Bug::kWriterOpenWipes && role == Role::kWriter) || takes_closed) {
       // The bug: the ring is set up again (here: emptied, through a reader
       // of its own if the new end is a writer).
       absl::StatusOr<std::unique_ptr<End>> own;

@@ -80,6 +80,9 @@ enum class Bug {
                            // it opened is gone
   kWriterOpenWipes,        // a writer's open sets the channel up afresh: what other writers sent
                            // and nobody has read yet is gone
+  kWriterOpenTakesClosed,  // a writer's open, once a writer has closed, takes over what it left
+                           // (its slot) and sets it up afresh: what the closed writers sent and
+                           // nobody has read yet is gone
   kAlarmLeftArmed,         // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
                            // its wait short, and leaves both behind when data comes first
   kThreadPerChannel,       // create() starts a housekeeping thread that nothing ever stops
