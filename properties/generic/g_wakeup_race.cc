@@ -162,8 +162,7 @@ class Reader {
  public:
   Reader(End& end, const Capabilities& c, const Exchange& x, Race& race, CallGate& gate,
          int deliver_ms)
-      : end_(end),
-        c_(c),
+      : c_(c),
         x_(x),
         race_(race),
         gate_(gate),
@@ -210,7 +209,6 @@ class Reader {
   }
 
  private:
-  End& end_;
   const Capabilities& c_;
   const Exchange& x_;
   Race& race_;
