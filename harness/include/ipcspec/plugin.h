@@ -120,7 +120,13 @@ typedef struct ipcspec_caps {
      channel may refuse earlier, for example after 16384 zero-length
      messages with 4-byte length headers in a 64 KiB pipe. On a DUPLEX
      channel it is each direction's (as each socket of a pair has its own
-     buffer); directions that share one buffer declare half of it. */
+     buffer); directions that share one buffer declare half of it.
+     Declared or not, a channel buffers: once the reader's end is open, a
+     send that does not block into an empty channel is not refused for want
+     of room (a STREAM takes at least part of it) unless it is larger than
+     a declared capacity, and it waits for no receive. A channel that holds
+     nothing while nobody receives (each send a rendezvous with a receive)
+     is not one this ABI describes. */
   uint64_t capacity;
   /* Sends up to this size never interleave with other writers' sends;
      0 = no such guarantee. Needs IPCSPEC_MULTI_WRITER. */
