@@ -19,10 +19,13 @@
 // drains free that much within one bound, and such a send ends in time
 // however it counts its bound. On a message channel the fill is of small
 // messages (a sixteenth of the largest), the send is of the largest
-// message an empty channel takes, and each drain is one small message: it
-// wakes a send that waits for room, which finds too little and must sleep
-// on for what is left of its bound (a channel bounded by count lets it in,
-// on time).
+// message an empty channel takes with a bound of 16 units, and the reader
+// takes one small message at 1/4, 1/2, 3/4 and 7/8 of the bound, then
+// none: each wakes a send that waits for room, which finds too little and
+// must sleep on for what is left of its bound (a channel bounded by count
+// lets it in, on time). A wait that takes the whole bound again at a
+// wake-up returns a bound after the last drain, 30 units in, whether or
+// not it looks at its deadline as it wakes.
 //
 // The property is about time: the reader's drains are a quarter bound
 // apart, and end as soon as the send has returned.
@@ -153,9 +156,21 @@ std::string Trickle(End& end, const Capabilities& c, const Shape& shape, SharedF
   };
   const auto pid = static_cast<pid_t>(flags.Counter(kWriterPid).load());
   if (!WaitUntilAsleep(pid, deadline)) return "";
-  const Deadline stop = Deadline::After(t.trickle());
-  while (!stop.Passed() && !flags.WaitFor(Returned(a), Deadline::After(t.bound / 4))) {
-    take(piece, 0);
+  if (shape.message) {
+    // A message at 1/4, 1/2, 3/4 and 7/8 of the bound, then none: a wait
+    // that takes a whole bound again at a wake-up returns a bound after the
+    // last, whether or not it looks at its deadline as it wakes.
+    const absl::Time start = absl::Now();
+    for (const int eighths : {2, 4, 6, 7}) {
+      if (flags.WaitFor(Returned(a), Deadline::After(start + t.bound * eighths / 8 - absl::Now())))
+        break;
+      take(piece, 0);
+    }
+  } else {
+    const Deadline stop = Deadline::After(t.trickle());
+    while (!stop.Passed() && !flags.WaitFor(Returned(a), Deadline::After(t.bound / 4))) {
+      take(piece, 0);
+    }
   }
   if (!flags.WaitFor(Returned(a), deadline)) return "";
   take(kFillBytes * 2, 0);
@@ -200,9 +215,8 @@ std::string SendOnce(End& end, const Shape& shape, SharedFlags& flags, const Tim
       shape.message
           ? absl::StrFormat(
                 "a %d-unit send (%s) of a message of %s into the channel full of messages of %s, "
-                "while the reader took one every %s,",
-                t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece),
-                absl::FormatDuration(t.bound / 4))
+                "while the reader took one at 1/4, 1/2, 3/4 and 7/8 of its bound,",
+                t.units, absl::FormatDuration(t.bound), ByteCount(big.size()), ByteCount(piece))
           : absl::StrFormat(
                 "a %d-unit send (%s) of %s into the full channel, while the reader took %s every "
                 "%s,",
@@ -250,8 +264,11 @@ class TimeoutPartialProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.model != ModelClass::kCounter, "model=counter (an add waits only near 2^64)");
   }
-  rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
-    return rc::gen::map(ShrinkingElementOf({4, 8}),
+  // A message channel's bound is 16 units: a wait that starts it again at
+  // the last drain (7/8) returns after 30, past the 25 allowed.
+  rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
+    const bool message = t.caps().framing != Framing::kStream;
+    return rc::gen::map(message ? ShrinkingElementOf({16}) : ShrinkingElementOf({4, 8}),
                         [this](uint64_t units) { return std::vector<Step>{units_.Step(units)}; });
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
