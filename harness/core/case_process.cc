@@ -2,6 +2,7 @@
 // leaks) and its end (case_process.h).
 #include "case_process.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,7 +64,13 @@ bool DecodeVerdict(std::string_view in, Verdict* v, std::vector<std::string>* le
 
 std::string DescribeEnd(std::string_view name, int status) {
   if (WIFSIGNALED(status)) {
-    return absl::StrCat(std::string(name), " killed by ", SignalName(WTERMSIG(status)));
+    // The two a transport raises itself, with what plugin.h says of them.
+    const int sig = WTERMSIG(status);
+    const std::string_view why =
+        sig == SIGPIPE  ? " (a send to a peer that had gone: no call may raise SIGPIPE)"
+        : sig == SIGHUP ? " (its controlling terminal hung up: a terminal opened without O_NOCTTY?)"
+                        : "";
+    return absl::StrCat(std::string(name), " killed by ", SignalName(sig), std::string(why));
   }
   return absl::StrFormat("%s exited with status %d without a verdict", name,
                          WIFEXITED(status) ? WEXITSTATUS(status) : -1);

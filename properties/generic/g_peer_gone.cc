@@ -27,10 +27,18 @@
 //                       scenario picks: the deliver bound, 0 (-EAGAIN
 //                       counts as a send taken) or -1 (a hang is the
 //                       watchdog's to report)
+//   every class         in half of the examples the writer's process leads
+//                       a session of its own (setsid), as a daemon's does:
+//                       a transport that opens a terminal without
+//                       O_NOCTTY makes it the session's controlling
+//                       terminal, and the reader's close (a hang-up) kills
+//                       the writer with SIGHUP instead of failing its send
 //   every class         what the EPIPE path set in the writer's process (a
 //                       blocked SIGPIPE, SIG_IGN for it) is put back once
 //                       its end is closed, as G-CLEANUP demands of the
 //                       paths it runs
+#include <unistd.h>
+
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -139,6 +147,7 @@ class PeerGoneProperty final : public GenericProperty {
       if (c.multi_writer && !partial && *rc::gen::arbitrary<bool>()) {
         steps.push_back(second_.Step(true));
       }
+      if (*rc::gen::arbitrary<bool>()) steps.push_back(session_.Step(true));
       return steps;
     });
   }
@@ -197,6 +206,9 @@ class PeerGoneProperty final : public GenericProperty {
                    flags.Raise(kReaderClosed);
                    return "";
                  }};
+    // setsid() in the writer's own process, which the fork made no group
+    // leader; the subreaper finds it if it outlives the case.
+    if (session_.Of(s)) writer.before_open = [](const ActorPids&, const Deadline&) { ::setsid(); };
     std::vector<Actor> actors = {writer, reader};
     if (second) {
       actors.insert(actors.begin() + 1,
@@ -214,6 +226,9 @@ class PeerGoneProperty final : public GenericProperty {
   const BytesParam size_{this, 1, "each later send is %s", 100};
   const ChoiceParam<uint32_t> send_wait_{this, 3, "the later sends' timeout is %s", 0,
                                          kOwedCallTimeouts};
+  const YesNoParam session_{
+      this, 4, "the writer's process leads a session of its own (setsid), as a daemon's does: %s",
+      false};
   const YesNoParam second_{
       this, 2, "a second writer, open all along, sends once the first met the closed reader: %s",
       false};

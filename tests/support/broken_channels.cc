@@ -3,11 +3,13 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <span>
 
@@ -128,6 +130,65 @@ void OpenToOthers(const std::vector<std::string>& before) {
     if (std::find(before.begin(), before.end(), n) != before.end()) continue;
     (void)::chmod(("/dev/shm/" + n).c_str(), 0644);  // the bug
   }
+}
+
+namespace {
+
+// An end that holds a descriptor of the terminal besides its inner end.
+class TerminalEnd : public End {
+ public:
+  TerminalEnd(std::unique_ptr<End> inner, int fd) : inner_(std::move(inner)), fd_(fd) {}
+  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
+    return inner_->Send(buf, sent, timeout_ms);
+  }
+  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
+    return inner_->Recv(buf, received, timeout_ms);
+  }
+
+ private:
+  std::unique_ptr<End> inner_;
+  FileDescriptor fd_;
+};
+
+class TerminalChannel : public Channel {
+ public:
+  TerminalChannel(std::unique_ptr<Channel> inner, int master, std::string slave)
+      : inner_(std::move(inner)), master_(master), slave_(std::move(slave)) {}
+  absl::StatusOr<std::unique_ptr<End>> Open(Role role) override {
+    absl::StatusOr<std::unique_ptr<End>> e = inner_->Open(role);
+    if (!e.ok()) return e.status();
+    const int fd = role == Role::kReader
+                       ? ::fcntl(master_.get(), F_DUPFD_CLOEXEC, 0)
+                       : ::open(slave_.c_str(), O_RDWR | O_CLOEXEC);  // the bug: no O_NOCTTY
+    if (fd < 0) return absl::InternalError(absl::StrFormat("the terminal: %s", strerror(errno)));
+    return std::make_unique<TerminalEnd>(std::move(*e), fd);
+  }
+  void Detach() override {
+    master_ = FileDescriptor();
+    inner_->Detach();
+  }
+  absl::Status Destroy() override {
+    master_ = FileDescriptor();
+    return inner_->Destroy();
+  }
+
+ private:
+  std::unique_ptr<Channel> inner_;
+  FileDescriptor master_;
+  std::string slave_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Channel>> WithTerminal(std::unique_ptr<Channel> inner) {
+  FileDescriptor master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  char name[64];
+  if (!master || ::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0 ||
+      ::ptsname_r(master.get(), name, sizeof name) != 0) {
+    (void)inner->Destroy();
+    return absl::InternalError(absl::StrFormat("posix_openpt: %s", strerror(errno)));
+  }
+  return std::make_unique<TerminalChannel>(std::move(inner), master.release(), name);
 }
 
 }  // namespace ipcspec::testing

@@ -40,6 +40,14 @@ class SharedHandle : public Channel {
 // made none both make the same queue.
 absl::StatusOr<std::unique_ptr<Channel>> CreateCountNamedQueue(const std::string& scratch);
 
+// Bug::kTerminalWithoutNoctty: `inner` with a pseudo-terminal beside it,
+// as a transport that signals over a tty would: the reader's end holds the
+// master, and each writer's end opens the slave without O_NOCTTY, so a
+// writer that leads its session takes the tty as its controlling terminal,
+// and the reader's close (the last master closed: a hang-up) kills it with
+// SIGHUP.
+absl::StatusOr<std::unique_ptr<Channel>> WithTerminal(std::unique_ptr<Channel> inner);
+
 // Bug::kNamesOpenToOthers: the /dev/shm names not in `before` (those the
 // channel just made) become readable by every user, mode 0644.
 void OpenToOthers(const std::vector<std::string>& before);

@@ -86,6 +86,8 @@ constexpr BrokenRow kBroken[] = {
     {"broken_bound_per_write", "pipe", Bug::kBoundPerPartialWrite, "G-TIMEOUT-PARTIAL"},
     {"broken_reader_open_wipes", "posix_shm", Bug::kReaderOpenWipes, "G-INTEGRITY"},
     {"broken_writer_open_wipes", "sysv_shm", Bug::kWriterOpenWipes, "G-MULTI-WRITER"},
+    // Only a writer that leads its session (setsid) meets it.
+    {"broken_terminal_without_noctty", "pipe", Bug::kTerminalWithoutNoctty, "G-PEER-GONE"},
     // Only writers that take turns meet it: one opens after another closed.
     {"broken_writer_open_takes_closed", "sysv_shm", Bug::kWriterOpenTakesClosed, "G-MULTI-WRITER"},
     {"broken_alarm_left_armed", "pipe", Bug::kAlarmLeftArmed, "G-CLEANUP"},

@@ -521,6 +521,7 @@ class BrokenTransport : public Transport {
       holds_ = std::make_shared<int>(0);
       return std::make_unique<SharedHandle>(std::move(shared), holds_);
     }
+    if (info_.bug == Bug::kTerminalWithoutNoctty) return WithTerminal(std::move(*ch));
     return std::make_unique<BrokenChannel>(std::move(*ch), info_.bug);
   }
 

@@ -80,6 +80,8 @@ enum class Bug {
                            // it opened is gone
   kWriterOpenWipes,        // a writer's open sets the channel up afresh: what other writers sent
                            // and nobody has read yet is gone
+  kTerminalWithoutNoctty,  // a writer's end opens a terminal without O_NOCTTY: a writer that
+                           // leads its session is killed by SIGHUP when the reader closes
   kWriterOpenTakesClosed,  // a writer's open, once a writer has closed, takes over what it left
                            // (its slot) and sets it up afresh: what the closed writers sent and
                            // nobody has read yet is gone
