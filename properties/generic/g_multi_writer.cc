@@ -191,8 +191,8 @@ class MultiWriterProperty final : public GenericProperty {
              std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
              if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, w - 1);
              if (late && w < writers) marks.WaitFor(0, deadline);
-             if (turns) taking.Done(w, end, deadline);
              traffic.Finished(w - 1);
+             if (turns) taking.Done(w, end, deadline);
              return e;
            }});
       if (turns && w > 1) {
