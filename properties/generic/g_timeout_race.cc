@@ -72,9 +72,6 @@ void Decide(SharedFlags& flags, int r, uint64_t act) {
   flags.Raise(Decided(r));
 }
 
-// What came of a round.
-enum class Held { kPastBound, kNotReached };
-
 // The reader's side of the walk.
 class Walker {
  public:
@@ -91,7 +88,7 @@ class Walker {
 
   // Round r, the receive held at the `index`-th call it makes once its
   // bound has passed: "" or the failure; `*held` whether the hold came.
-  std::string Play(int r, int index, Held* held) {
+  std::string Play(int r, int index, bool* held) {
     const Sent want = MessageOf(c_, r);
     const int64_t bound_ends = MonotonicNs() + int64_t{bound_ms_} * 1000000;
     gate_.Arm(
@@ -105,13 +102,11 @@ class Walker {
     size_t got = 0;
     int rc = messages_.Receive(want, bound_ms_, &got);
     const CallGate::Calls calls = gate_.Disarm();
-    if (!calls.held) {
-      // It made fewer calls after its bound: the walk ends.
-      *held = Held::kNotReached;
+    *held = calls.held;
+    if (!calls.held) {  // it made fewer calls after its bound: the walk ends
       Decide(flags_, r, kStop);
       return "";
     }
-    *held = Held::kPastBound;
     const std::string where = absl::StrFormat(
         "round %d: %s, sent while the receive was held at the entry of its system call %d (%s), "
         "the %s it made after its %d ms bound had passed,",
@@ -182,13 +177,13 @@ std::string WalkAfterBound(End& end, const Capabilities& c, SharedFlags& flags, 
   Walker walker(end, c, flags, *gate, env.time_unit, deliver_ms);
   int r = 0;
   for (const int k : after_bound) {
-    Held held = Held::kNotReached;
+    bool held = false;
     std::string e = walker.Play(r++, k, &held);
     if (!e.empty()) {
       Decide(flags, r, kStop);
       return e;
     }
-    if (held == Held::kNotReached) return walker.Quiet();  // the writer has stopped
+    if (!held) return walker.Quiet();  // the writer has stopped
   }
   Decide(flags, r, kStop);
   return walker.Quiet();

@@ -173,7 +173,7 @@ class Sender {
 
 // What the reader took in a round.
 struct Taken {
-  uint64_t bytes = 0, messages = 0;
+  uint64_t bytes = 0;
   bool held_message = false;  // the held send's message, whole
 };
 
@@ -231,7 +231,6 @@ class Drainer {
       taken.held_message = true;
     }
     taken.bytes += n;
-    ++taken.messages;
     return n > 0 || c_.framing != Framing::kStream;
   }
   std::string Judge(int r, int rc, uint64_t sent, uint64_t owed, const Taken& taken) const {

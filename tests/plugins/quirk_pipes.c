@@ -387,6 +387,45 @@ static int doorbell_recv(end* e, void* buf, size_t cap, size_t* got, int timeout
 }
 #endif
 
+#if defined(QK_HANDOFF) || defined(QK_WORKER)
+/* An end's thread (HANDOFF, FETCH, PUSH), started with every signal blocked:
+   a signal meant for the process goes to its own threads, never to this
+   one. Its condition variable times waits on CLOCK_MONOTONIC. */
+static int end_thread_start(end* e, void* (*fn)(void*)) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const int rc = pthread_create(&e->thread, NULL, fn, e);
+  pthread_sigmask(SIG_SETMASK, &before, NULL);
+  if (rc != 0) {
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    return -1;
+  }
+  e->has_thread = 1;
+  return 0;
+}
+
+/* Tells the thread to stop, joins it. */
+static void end_thread_stop(end* e) {
+  if (!e->has_thread) return;
+  pthread_mutex_lock(&e->mu);
+  e->stop = 1;
+  pthread_cond_broadcast(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+  pthread_join(e->thread, NULL);
+  pthread_cond_destroy(&e->cv);
+  pthread_mutex_destroy(&e->mu);
+  e->has_thread = 0;
+}
+#endif
+
 #if defined(QK_HANDOFF)
 /* The writer's thread: writes each job's frame by the job's deadline,
    frees the job and tells the sender the verdict. */
@@ -416,34 +455,9 @@ static void* handoff_thread(void* v) {
 
 /* Started with every signal blocked: a signal meant for the process goes
    to its own threads, never to this one. */
-static int handoff_start(end* e) {
-  pthread_mutex_init(&e->mu, NULL);
-  pthread_cond_init(&e->cv, NULL);
-  sigset_t all, before;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &before);
-  const int rc = pthread_create(&e->thread, NULL, handoff_thread, e);
-  pthread_sigmask(SIG_SETMASK, &before, NULL);
-  if (rc != 0) {
-    pthread_cond_destroy(&e->cv);
-    pthread_mutex_destroy(&e->mu);
-    return -1;
-  }
-  e->has_thread = 1;
-  return 0;
-}
+static int handoff_start(end* e) { return end_thread_start(e, handoff_thread); }
 
-static void handoff_stop(end* e) {
-  if (!e->has_thread) return;
-  pthread_mutex_lock(&e->mu);
-  e->stop = 1;
-  pthread_cond_broadcast(&e->cv);
-  pthread_mutex_unlock(&e->mu);
-  pthread_join(e->thread, NULL);
-  pthread_cond_destroy(&e->cv);
-  pthread_mutex_destroy(&e->mu);
-  e->has_thread = 0;
-}
+static void handoff_stop(end* e) { end_thread_stop(e); }
 
 /* One message through the thread: 0 once its frame is in the pipe. */
 static int handoff_send(end* e, const void* buf, size_t len, int64_t deadline) {
@@ -501,44 +515,20 @@ static void* worker_thread(void* v) {
   return NULL;
 }
 
-/* Started with every signal blocked, as HANDOFF's. */
 static int worker_start(end* e) {
   e->cancel = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e->cancel < 0) return -1;
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_mutex_init(&e->mu, NULL);
-  pthread_cond_init(&e->cv, &ca);
-  pthread_condattr_destroy(&ca);
-  sigset_t all, before;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &before);
-  const int rc = pthread_create(&e->thread, NULL, worker_thread, e);
-  pthread_sigmask(SIG_SETMASK, &before, NULL);
-  if (rc != 0) {
-    pthread_cond_destroy(&e->cv);
-    pthread_mutex_destroy(&e->mu);
-    qk_close(&e->cancel);
-    return -1;
-  }
-  e->has_thread = 1;
-  return 0;
+  if (end_thread_start(e, worker_thread) == 0) return 0;
+  qk_close(&e->cancel);
+  return -1;
 }
 
 static void worker_stop(end* e) {
   if (e->has_thread) {
-    pthread_mutex_lock(&e->mu);
-    e->stop = 1;
-    pthread_cond_broadcast(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-    const uint64_t one = 1;
+    const uint64_t one = 1; /* wakes the thread's poll */
     (void)!write(e->cancel, &one, sizeof one);
-    pthread_join(e->thread, NULL);
-    pthread_cond_destroy(&e->cv);
-    pthread_mutex_destroy(&e->mu);
-    e->has_thread = 0;
   }
+  end_thread_stop(e);
   qk_close(&e->cancel);
 }
 
