@@ -31,12 +31,14 @@
 // closed; each of the others opens only once the one before it has sent
 // everything and closed its end. The reader reads only once the last has
 // closed, or as soon as a writer sleeps before it is done (waiting for
-// room: then it must). So the messages of a writer that has closed are
-// still in the channel when the next one opens: a transport that gives a
-// new writer the slot, ring or queue of one that closed, and sets it up
-// afresh, loses them. Writer 1's open end keeps the channel from ending
-// between the turns (plugin.h lets END come once every end opened so far
-// is closed).
+// room: then it must). Each sends one to twelve messages of at most 256
+// bytes, so that the channel holds them all. So the messages of a writer
+// that has closed are still in the channel when the next one opens, in
+// every such example and not only where the sizes drawn happen to fit: a
+// transport that gives a new writer the slot, ring or queue of one that
+// closed, and sets it up afresh, loses them. Writer 1's open end keeps the
+// channel from ending between the turns (plugin.h lets END come once every
+// end opened so far is closed).
 //
 // Another puts the channel under pressure, in a third of the examples:
 // four writers send messages at the atomic limit or one byte under it, by
@@ -145,9 +147,12 @@ class MultiWriterProperty final : public GenericProperty {
         steps.push_back(pressure_.Step(PressureMessages(c, 4)));
         return steps;
       }
-      if (!late && writers >= 3 && *rc::gen::arbitrary<bool>()) steps.push_back(turns_.Step(true));
+      const bool turns = !late && writers >= 3 && *rc::gen::arbitrary<bool>();
+      if (turns) steps.push_back(turns_.Step(true));
       for (uint32_t w = 1; w <= writers; ++w) {
-        auto sizes = *rc::gen::resize(12, rc::gen::container<std::vector<uint64_t>>(AtomicSize(c)));
+        auto sizes = *(
+            turns ? TurnSizes(c)
+                  : rc::gen::resize(12, rc::gen::container<std::vector<uint64_t>>(AtomicSize(c))));
         // On a stream a write is recognised by its bytes; 8 of them tell two
         // writers' writes apart.
         if (c.framing == Framing::kStream) {
@@ -230,6 +235,16 @@ class MultiWriterProperty final : public GenericProperty {
     return RunActors(t, env, std::move(actors));
   }
 
+  // By turns: one to twelve messages of at most 256 bytes each, so that
+  // what the writers before have sent still fits in the channel when the
+  // next opens (a writer asleep for room makes the reader read early, and
+  // a drained channel hides a new writer's open that wipes the old).
+  static rc::Gen<std::vector<uint64_t>> TurnSizes(const Capabilities& c) {
+    const uint64_t low = c.framing == Framing::kStream ? 1 : 0;
+    return rc::gen::resize(
+        12, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(
+                rc::gen::inRange<uint64_t>(low, std::min<uint64_t>(AtomicLimit(c), 256) + 1))));
+  }
   // Under pressure: the largest message whose send is atomic (at least
   // the 8 bytes that tell a stream's writes apart), and how many each
   // writer sends for them all to fill the channel twice (at most 64).
