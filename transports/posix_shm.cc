@@ -10,6 +10,15 @@
 // lock and marks it consistent) and a futex word per role as the event (a
 // binary semaphore: Post sets it to 1 and wakes, Wait takes the 1).
 //
+// The locks inherit priority (PTHREAD_PRIO_INHERIT): a writer waits for
+// room with its role's lock held, so the others wait for the lock, and a
+// plain mutex's unlock wakes one of them, which takes the lock only once it
+// runs. Killed between its wake-up and that, it takes the wake-up with it:
+// the waiters left sleep beside a free lock until their bounds run out
+// (G-WAKEUP-KILLED). A priority-inheriting mutex is handed over by the
+// kernel at the unlock, so a waiter killed as it is woken already owns it,
+// and its death passes it on (EOWNERDEAD).
+//
 // Peer death: each open End holds a robust mutex of its own ("alive", one
 // per End slot) for its whole life. When its process dies the kernel marks
 // that mutex's futex word FUTEX_OWNER_DIED and wakes its waiters, so a Wait
@@ -108,8 +117,17 @@ class PosixSync : public ShmSync {
     absl::Cleanup destroy_attr = [&attr] { ::pthread_mutexattr_destroy(&attr); };
     ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    // The alive mutexes stay plain: a Wait watches their futex words, and
+    // the kernel wakes such a watcher at the owner's death only for a
+    // mutex that does not inherit priority.
+    pthread_mutexattr_t locks_attr;
+    ::pthread_mutexattr_init(&locks_attr);
+    absl::Cleanup destroy_locks_attr = [&locks_attr] { ::pthread_mutexattr_destroy(&locks_attr); };
+    ::pthread_mutexattr_setpshared(&locks_attr, PTHREAD_PROCESS_SHARED);
+    ::pthread_mutexattr_setrobust(&locks_attr, PTHREAD_MUTEX_ROBUST);
+    ::pthread_mutexattr_setprotocol(&locks_attr, PTHREAD_PRIO_INHERIT);
     for (int role = 0; role < 2; ++role) {
-      if (int err = ::pthread_mutex_init(&state->locks[role], &attr); err != 0) {
+      if (int err = ::pthread_mutex_init(&state->locks[role], &locks_attr); err != 0) {
         return ErrnoStatus("pthread_mutex_init", name, err);
       }
       for (pthread_mutex_t& m : state->alive[role]) {
@@ -132,6 +150,12 @@ class PosixSync : public ShmSync {
     } else {
       const struct timespec abs = MonotonicDeadline(until);
       err = ::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
+      if (err == EINVAL) {
+        // A kernel without FUTEX_LOCK_PI2 (before 5.14) times a
+        // priority-inheriting lock on CLOCK_REALTIME only.
+        const struct timespec wall = absl::ToTimespec(until);
+        err = ::pthread_mutex_timedlock(m, &wall);
+      }
     }
     if (err == EOWNERDEAD) err = ::pthread_mutex_consistent(m);
     if (err == EBUSY) return -EAGAIN;

@@ -53,6 +53,21 @@
  *                       for the caller's whole timeout again, so each
  *                       receive that frees too little starts the bound
  *                       anew (G-TIMEOUT-PARTIAL).
+ *   QUIRK_KIND_WAKEONE  broken only: COUNTED whose receive wakes one sender
+ *                       asleep for a slot (FUTEX_WAKE 1), as a semaphore's
+ *                       post does: right while the senders live, but a
+ *                       woken sender SIGKILLed before it runs takes the
+ *                       wake-up with it, and the others sleep on beside the
+ *                       slot (G-WAKEUP-KILLED).
+ *   QUIRK_KIND_LOCKED   COUNTED whose writers hold a robust, process-shared
+ *                       mutex with priority inheritance from their look for
+ *                       a slot to their send, asleep for room with it held.
+ *                       Broken: the mutex does not inherit priority, so an
+ *                       unlock wakes one waiter that must run to take it;
+ *                       one SIGKILLed before it does leaves the others
+ *                       asleep beside a free lock (the kernel's rescue of a
+ *                       dying waiter wakes another only if the lock is free
+ *                       at the death) (G-WAKEUP-KILLED).
  *   QUIRK_KIND_SHARED   duplex, with one room for both directions: at most
  *                       4 records in flight either way together (a futex
  *                       word, as COUNTED's), so neither capacity nor
@@ -71,6 +86,14 @@
 #if defined(QUIRK_KIND_EMPTYWAKE)
 #define QUIRK_KIND_COUNTED 1
 #define QK_WAKE_WHEN_EMPTY 1
+#endif
+#if defined(QUIRK_KIND_WAKEONE)
+#define QUIRK_KIND_COUNTED 1
+#define QK_WAKE_ONE 1
+#endif
+#if defined(QUIRK_KIND_LOCKED)
+#define QUIRK_KIND_COUNTED 1
+#define QK_LOCKED 1
 #endif
 #if defined(QUIRK_KIND_BYTES) && defined(QUIRK_BROKEN)
 #define QK_RESTART 1
@@ -159,6 +182,7 @@ typedef struct {
                                      << 16 | their payload bytes */
   _Atomic uint32_t reader_closed; /* wakes a send waiting for room */
   _Atomic uint32_t writer_closed; /* SHARED: the other way round */
+  pthread_mutex_t writers;        /* LOCKED: held from the look for a slot to the send */
 } shared;
 
 typedef struct {
@@ -174,7 +198,21 @@ static shared* page_of(const end* e) { return e->h.page; }
 
 static void* qk_create(const char* scratch, char* err, size_t err_len) {
   (void)scratch;
-  return qk_chan_create(SOCK_SEQPACKET, err, err_len);
+  qk_chan* ch = qk_chan_create(SOCK_SEQPACKET, err, err_len);
+#if defined(QK_LOCKED)
+  if (ch != NULL) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+#ifndef QUIRK_BROKEN
+    pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+#endif
+    pthread_mutex_init(&((shared*)ch->page)->writers, &a);
+    pthread_mutexattr_destroy(&a);
+  }
+#endif
+  return ch;
 }
 
 static void* qk_open(void* c, int role, char* err, size_t err_len) {
@@ -188,7 +226,8 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
 #define QK_FITS(q, len) \
   ((q) >> 16 < QK_MAX_QUEUED && ((q)&0xffffu) + (uint32_t)(len) <= QK_CAPACITY)
 #else
-#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG) && !defined(QK_WAKE_WHEN_EMPTY)
+#if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG) && !defined(QK_WAKE_WHEN_EMPTY) && \
+    !defined(QK_WAKE_ONE) && !defined(QK_LOCKED)
 #define QK_LIMIT (QK_MAX_QUEUED + 1) /* the bug: one too many */
 #else
 #define QK_LIMIT QK_MAX_QUEUED
@@ -233,6 +272,42 @@ static int take_slot(shared* s, int role, size_t len, int timeout_ms, int64_t de
 }
 #endif
 
+#if defined(QK_LOCKED)
+/* LOCKED: takes the writers' mutex by the deadline (EOWNERDEAD: a writer
+   died holding it; the slot count it may have taken is its own business). */
+static int lock_writers(shared* s, int64_t deadline) {
+  int err;
+  if (deadline == 0) {
+    err = pthread_mutex_trylock(&s->writers);
+  } else if (deadline < 0) {
+    err = pthread_mutex_lock(&s->writers);
+  } else {
+    const struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+    err = pthread_mutex_clocklock(&s->writers, CLOCK_MONOTONIC, &ts);
+  }
+  if (err == EOWNERDEAD) err = pthread_mutex_consistent(&s->writers);
+  return err == EBUSY ? -EAGAIN : -err;
+}
+
+/* LOCKED: a slot and the send, under the writers' mutex. */
+static int locked_send(end* e, const void* buf, size_t len, size_t* sent, int64_t deadline) {
+  shared* s = page_of(e);
+  int rc = lock_writers(s, deadline);
+  if (rc != 0) return rc;
+  rc = take_slot(s, e->h.role, len, 0, deadline);
+  if (rc == 0) {
+    rc = qk_seq_send(e->h.fd, buf, len, deadline);
+    if (rc != 0) {
+      atomic_fetch_sub(&s->queued, QK_COST(len));
+      qk_futex_wake(&s->queued);
+    }
+  }
+  pthread_mutex_unlock(&s->writers);
+  if (rc == 0) *sent = len;
+  return rc;
+}
+#endif
+
 static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeout_ms) {
   end* e = v;
   *sent = 0;
@@ -259,6 +334,8 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     *sent = len;
     return 0;
   }
+#elif defined(QK_LOCKED)
+  return locked_send(e, buf, len, sent, deadline);
 #elif defined(QK_SLOTS)
   const int slot = take_slot(page_of(e), e->h.role, len, timeout_ms, deadline);
   if (slot != 0) return slot;
@@ -337,6 +414,11 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
 #ifdef QK_WAKE_WHEN_EMPTY
   /* the bug: senders are woken once the queue has drained, not at each slot */
   if (rc == 0 && atomic_fetch_sub(&page_of(e)->queued, 1) == 1) qk_futex_wake(&page_of(e)->queued);
+#elif defined(QK_WAKE_ONE)
+  if (rc == 0) { /* the bug: one sender is woken, and must live to take the slot */
+    atomic_fetch_sub(&page_of(e)->queued, QK_COST(*got));
+    syscall(SYS_futex, (uint32_t*)&page_of(e)->queued, FUTEX_WAKE, 1, NULL, NULL, 0);
+  }
 #else
   if (rc == 0) {
     atomic_fetch_sub(&page_of(e)->queued, QK_COST(*got));
