@@ -118,9 +118,13 @@ int FdEnd::Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) {
   *received = 0;
   const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
   if (int rc = Prepare(false, timeout_ms, deadline); rc != 0) return rc;
-  // read(2) of 0 bytes returns 0 whatever is queued: not the end.
-  if (framing_ == Framing::kStream && buf.empty()) return 0;
   std::byte nothing;
+  // read(2) of 0 bytes returns 0 whatever is queued: not the end. It still
+  // asks the kernel, which refuses it on an end opened for writing only
+  // (-EBADF, as any receive there).
+  if (framing_ == Framing::kStream && buf.empty()) {
+    return ::read(fd_.get(), &nothing, 0) < 0 ? -errno : 0;
+  }
   std::byte* const data = buf.empty() ? &nothing : buf.data();
   for (;;) {
     bool end = false;

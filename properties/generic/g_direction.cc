@@ -11,7 +11,9 @@
 // PIPE-EBADF and POSIX-MQ-EBADF.
 //
 // The oracle for each capability class (generic/oracle.h):
-//   one-way             every wrong-way call gives -EBADF without waiting
+//   one-way             every wrong-way call gives -EBADF without waiting,
+//                       whatever else is wrong with it (a send past
+//                       max_message, a receive into an empty buffer)
 //                       (a blocking one is given the deliver bound, and
 //                       returning -ETIMEDOUT after it is a failure); then
 //                       the reader gets what the writer sent, as G-ORDER
@@ -57,13 +59,19 @@ class DirectionProperty final : public GenericProperty {
     return rc::gen::exec([c] {
       std::vector<Step> steps;
       const int n = *rc::gen::inRange(0, 6);
+      // The wrong way is -EBADF whatever else is wrong with the call: a
+      // send past max_message, a receive into an empty buffer (a size
+      // checked before the role gives -EMSGSIZE).
       auto wrong = [&](uint32_t actor) {
         const bool blocking = *rc::gen::arbitrary<bool>();
+        const bool oversize = *OneInThree();
         if (actor == 0) {
-          return Step{blocking ? Op::kSend : Op::kTrySend, 0, *rc::gen::inRange<uint64_t>(0, 64),
-                      99};
+          const uint64_t size = oversize && c.max_message > 0 && c.max_message < (1u << 20)
+                                    ? c.max_message + 1
+                                    : *rc::gen::inRange<uint64_t>(0, 64);
+          return Step{blocking ? Op::kSend : Op::kTrySend, 0, size, 99};
         }
-        return Step{blocking ? Op::kRecv : Op::kTryRecv, 1, 4096, 0};
+        return Step{blocking ? Op::kRecv : Op::kTryRecv, 1, oversize ? 0u : 4096u, 0};
       };
       for (int i = 0; i < n; ++i) {
         uint64_t size = *rc::gen::inRange<uint64_t>(c.framing == Framing::kStream ? 1 : 0, 300);

@@ -23,6 +23,13 @@
 // so that is 16 bytes per message; in a sanitized build (whose allocator
 // glibc does not see) malloc and free hooks count the allocations.
 //
+// A count that wraps harms only what is in the channel as it wraps (a slot
+// index from a 16-bit count that jumps at 65,536 overwrites unread slots; an
+// empty ring is the same ring whatever its indices say): the reader stops
+// 4 messages short of each crossing of 2^8 and 2^16 until the writer sleeps
+// (blocked on the full channel) or is done, so that the messages then in
+// the channel straddle it wherever the channel holds 5 or more.
+//
 // A POLLED transport with a bounded channel (capacity or max_queued) may
 // wait up to a polling interval each time the writer has filled it, which
 // nothing bounds but the hang grace: 66,000 messages through a 7-message
@@ -45,6 +52,7 @@
 
 #include "absl/strings/str_format.h"
 #include "ipcspec/inventory.h"
+#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -52,6 +60,9 @@ namespace ipcspec::props {
 namespace {
 
 constexpr uint64_t kMessages = 66000, kPolledMessages = 600;
+// Where the reader waits for the writer to fill the channel: short of
+// each crossing by kAhead.
+constexpr uint64_t kCrossings[] = {256, 65536}, kAhead = 4;
 constexpr rlim_t kHeadroom = 256;
 
 // Descriptors an actor may hold after the close of its end beyond what it
@@ -139,6 +150,18 @@ std::vector<Sent> Messages(const Capabilities& c, uint64_t n) {
   return sent;
 }
 
+// The reader, short of each crossing: until the writer sleeps a while (on
+// the full channel, or done and waiting for the others).
+void PauseAtCrossings(Traffic& traffic, const ActorPids& pids, const Deadline& deadline) {
+  traffic.BeforeEachReceive([&pids, &deadline, next = size_t{0}](uint64_t received) mutable {
+    if (next >= std::size(kCrossings) || received != kCrossings[next] - kAhead) return;
+    ++next;
+    if (const pid_t pid = pids.Of(0, deadline); pid > 0) {
+      (void)WaitUntilAsleep(pid, deadline, AsleepWatch{.looks = 3});
+    }
+  });
+}
+
 class VolumeProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
   // Every example is the same scenario: one says all.
@@ -153,11 +176,15 @@ class VolumeProperty final : public GenericProperty {
     const Capabilities& c = t.caps();
     const std::vector<Sent> sent = Messages(c, messages_.Of(s));
     Traffic traffic(c, env, {sent});
+    ActorPids pids(1);
+    const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   pids.Publish(0);
                    return WithinLimits(end, sent.size(),
                                        [&](End& e) { return traffic.Write(e, 0); });
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
+                   if (c.framing == Framing::kMessage) PauseAtCrossings(traffic, pids, deadline);
                    return WithinLimits(end, sent.size(), [&](End& e) { return traffic.Read(e); });
                  }};
     return RunActors(t, env, {writer, reader});

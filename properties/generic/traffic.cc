@@ -125,6 +125,7 @@ std::string Traffic::Receive(End& end, const std::vector<uint64_t>& chunks) {
     if (stream && chunk > kTinyReceives && (cap & ~kTryFirst) < kPage) {
       cap = (cap & kTryFirst) | kPage;
     }
+    if (before_receive_) before_receive_(expect_.messages_received());
     const bool try_first = (cap & kTryFirst) != 0;
     const size_t want = std::max<uint64_t>(cap & ~kTryFirst, 1);
     if (want > allocated) {

@@ -23,6 +23,7 @@
 #define IPCSPEC_PROPERTIES_GENERIC_TRAFFIC_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,6 +73,12 @@ class Traffic {
   // Waits until every writer has finished (or given up).
   bool WaitForWriters() const;
 
+  // In the reader: runs before each receive of Receive, with the number of
+  // messages received so far (to pause there, say).
+  void BeforeEachReceive(std::function<void(uint64_t received)> fn) {
+    before_receive_ = std::move(fn);
+  }
+
   const Waits& waits() const { return waits_; }
   // Whether the channel is a counter (eventfd): sends add their values
   // (CounterValue) and Receive reads until they are summed.
@@ -95,6 +102,7 @@ class Traffic {
   std::vector<uint32_t> ids_;
   bool markers_;
   Expectation expect_;
+  std::function<void(uint64_t)> before_receive_;
   bool ended_ = false;  // Receive stopped at END (a lossy transport)
   SharedFlags flags_;
 };
