@@ -36,6 +36,12 @@
 //   CLOSE_ONLY         bound is a hang, as everywhere), nothing is owed, and
 //                      the reader stops at a quiet receive once writer 2 is
 //                      done; what comes is still checked as below
+//   capacity leaked    in a third of the examples writer 2 then sends a lap:
+//   by the death       the channel's capacity (or max_queued) over again in
+//                      8-byte messages as the reader takes them, each within
+//                      the deliver bound (a cell the dead writer claimed and
+//                      the reader skipped without freeing fills the channel
+//                      for good a lap later)
 //   ordered or not     each writer's messages in its own order, or in any,
 //                      each whole and once
 //   byte stream        byte counts only (a death may cut a write, and the
@@ -249,6 +255,12 @@ class Reader {
   // nullopt when `got` is none of writer 2's messages; else "" or what is
   // wrong with it there.
   std::optional<std::string> OnSurvivors(std::span<const std::byte> got) {
+    // The next one first: a lap is a thousand of them.
+    if (c_.ordered && next_ < survivor_.size() && !survivor_seen_[next_] &&
+        IsPayload(got, survivor_[next_])) {
+      survivor_seen_[next_++] = true;
+      return "";
+    }
     for (size_t k = 0; k < survivor_.size(); ++k) {
       if (!IsPayload(got, survivor_[k])) continue;
       if (survivor_seen_[k]) {
@@ -339,6 +351,16 @@ uint64_t VictimSize(const Capabilities& c, uint64_t size) {
   return size;
 }
 
+// A lap: as many 8-byte messages as the channel holds, and 8 more (256
+// where nothing is declared; 1024 at most). A slot, cell or count the dead
+// writer held and that nobody put back shows when the sends come round to
+// it: the channel is full for good a lap after the death.
+uint64_t LapMessages(const Capabilities& c) {
+  const uint64_t size = std::max<uint64_t>(SurvivorSize(c, 8), 1);
+  const uint64_t held = c.max_queued > 0 ? c.max_queued : c.capacity > 0 ? c.capacity / size : 248;
+  return std::min<uint64_t>(held + 8, 1024);
+}
+
 class WriterCrashProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     if (!c.multi_writer) return Needs(false, "multi_writer=false");
@@ -360,6 +382,7 @@ class WriterCrashProperty final : public GenericProperty {
       for (size_t i = 0; i < survivor.size(); ++i) {
         steps.push_back(Step::Send(2, SurvivorSize(c, survivor[i]), i));
       }
+      if (*UniformBelow(3) == 0) steps.push_back(lap_.Step(true));
       // Only where it is not the default: a shrink leaves the step out.
       if (const uint64_t end_wait = *rc::gen::inRange<uint64_t>(0, std::size(kOwedCallTimeouts));
           SurvivesADeath(c) && end_wait != 0) {
@@ -374,6 +397,10 @@ class WriterCrashProperty final : public GenericProperty {
   const ChoiceParam<uint64_t> when_{this, 1, "%s", kRunning, kWhen};
   const ChoiceParam<uint64_t> end_wait_{this, 2, "the reader asks for the end with timeout %s", 0,
                                         kOwedCallTimeouts};
+  const YesNoParam lap_{this, 3,
+                        "then writer 2 sends the channel's capacity over again in 8-byte "
+                        "messages, as the reader takes them: %s",
+                        false};
 };
 IPCSPEC_REGISTER_PROPERTY(WriterCrashProperty, "G-WRITER-CRASH", {.examples = 16});
 
@@ -387,6 +414,9 @@ Verdict WriterCrashProperty::Run(const Transport& t, const Scenario& s, const Ca
   std::vector<Sent> survivor;
   for (const Sent& m : SendsOf(s, 2)) {
     survivor.push_back({2, survivor.size(), SurvivorSize(c, m.size)});
+  }
+  for (uint64_t k = 0, n = lap_.Of(s) ? LapMessages(c) : 0; k < n; ++k) {
+    survivor.push_back({2, survivor.size(), SurvivorSize(c, 8)});
   }
   const Waits waits = Waits::For(env);
   SharedFlags flags;
