@@ -63,6 +63,7 @@
 //                 apply: nothing is owed to the others after a death inside
 //                 a send (G-WRITER-CRASH), and a counter keeps no writer's
 //                 share apart
+//   duplex        changes nothing: the writers' ends speak
 //   realtime or not   the allowances are G-WAKEUP's (a transport that
 //                 polls may take its poll interval)
 //
