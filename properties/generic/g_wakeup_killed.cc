@@ -119,9 +119,10 @@ size_t InSend(size_t w) { return kWriters + w; }
 size_t Moved(size_t w) { return 2 * kWriters + w; }
 constexpr size_t kFillCount = 3 * kWriters, kFillBytes = kFillCount + 1,
                  kNeverFull = kFillCount + 2, kTake = kFillCount + 3, kTookNs = kFillCount + 4,
-                 kTimedOutAfter = kFillCount + 5, kDrainNs = kFillCount + 6;
+                 kTimedOutAfter = kFillCount + 5, kDrainNs = kFillCount + 6,
+                 kReaderFailed = kFillCount + 7;
 // When writer w's send k returned.
-size_t SentNs(size_t w, uint64_t k) { return kDrainNs + 1 + w * kSends + k; }
+size_t SentNs(size_t w, uint64_t k) { return kReaderFailed + 1 + w * kSends + k; }
 
 bool Stream(const Capabilities& c) { return c.framing == Framing::kStream; }
 uint64_t PieceSize(const Capabilities& c) {
@@ -348,6 +349,7 @@ std::string KilledRun::Write(End& end, size_t w) {
   std::string e = SendAll(end, w);
   flags_.Counter(InSend(w)).store(0);
   flags_.Raise(Finished(w));
+  flags_.Raise(Entering(w));  // if it failed first: nobody waits for its sleep
   flags_.Raise(kHoldOver);
   return e;
 }
@@ -390,7 +392,9 @@ std::optional<int> KilledRun::PlayRounds(const std::vector<ProcessStateProbe>& p
       woke = woke || AllCompleted() != before;
       if ((woke && AllAsleep(probes, true)) || MonotonicNs() >= until) break;
     }
-    if (!flags_.WaitFor(Got(r), deadline_) || Done(victim_)) return std::nullopt;
+    if (!flags_.WaitFor(Got(r), deadline_) || Done(victim_) || Count(kReaderFailed) != 0) {
+      return std::nullopt;
+    }
     take = woke ? 1 : std::min(2 * take, kMostTake);
   }
   return std::nullopt;
@@ -450,10 +454,11 @@ Verdict KilledRun::AfterTheDeath(ActorControl& control, int round) {
   const int64_t dead_ns = MonotonicNs();
   flags_.Raise(kKilled);
   (void)flags_.WaitFor(Got(round), deadline_);
+  Verdict late = Verdict::Pass();
   if (hold_) {
     const int64_t most_ms = 2 * int64_t{x_.bound_ms()} + waits_.deliver_ms;
     (void)flags_.WaitFor(kHoldOver, Deadline::After(absl::Milliseconds(most_ms)));
-    if (Verdict late = LateInTheHold(dead_ns); !late.ok()) return late;
+    late = LateInTheHold(dead_ns);
   }
   flags_.Counter(kTake).store(0);
   flags_.Counter(kDrainNs).store(static_cast<uint64_t>(MonotonicNs()));
@@ -462,10 +467,12 @@ Verdict KilledRun::AfterTheDeath(ActorControl& control, int round) {
   const Deadline finish = Deadline::After(absl::Milliseconds(most_ms));
   for (size_t w = 0; w < kWriters; ++w) {
     if (w != victim_ && !flags_.WaitFor(Finished(w), finish)) {
-      return Stuck(control, "the reader then took everything in the channel", most_ms * 1000);
+      Verdict stuck =
+          Stuck(control, "the reader then took everything in the channel", most_ms * 1000);
+      return late.ok() ? stuck : late;  // the first failure, its actors killed
     }
   }
-  return Verdict::Pass();
+  return late;
 }
 
 Verdict KilledRun::Watch(ActorControl& control) {
@@ -517,6 +524,7 @@ std::string KilledRun::Read(End& end) {
     if (take == 0) return TakeAll(end);
     std::string e = Take(end, take);
     flags_.Counter(kTookNs).store(static_cast<uint64_t>(MonotonicNs()));
+    if (!e.empty()) flags_.Counter(kReaderFailed).store(1);  // no more rounds
     flags_.Raise(Got(r));
     if (!e.empty()) return e;
   }

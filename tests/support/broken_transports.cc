@@ -90,6 +90,12 @@ class BrokenEnd : public End {
       return -EBADF;
     }
     if (bug_ == Bug::kStaticFrame) return SendFromTheProcessFrame(buf, sent, timeout_ms);
+    // The bug: the size is checked first (posix_mq's max_message), the
+    // role only after.
+    if (bug_ == Bug::kSizeBeforeRole && buf.size() > 8192) {
+      *sent = 0;
+      return -EMSGSIZE;
+    }
     if (std::optional<int> rc = locks_.Send(*inner_, buf, sent, timeout_ms)) return *rc;
     if (bug_ == Bug::kTicketNotAtomic && asleep_writers_ != nullptr && TicketTakenTwice()) {
       *sent = buf.size();  // dropped as a duplicate where it is received

@@ -85,6 +85,8 @@ enum class Bug {
   kWriterOpenTakesClosed,  // a writer's open, once a writer has closed, takes over what it left
                            // (its slot) and sets it up afresh: what the closed writers sent and
                            // nobody has read yet is gone
+  kSizeBeforeRole,         // a send checks the size before the role: an oversize send on the
+                           // reader's end gives -EMSGSIZE, not -EBADF
   kAlarmLeftArmed,         // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
                            // its wait short, and leaves both behind when data comes first
   kThreadPerChannel,       // create() starts a housekeeping thread that nothing ever stops
