@@ -30,7 +30,8 @@
 // out once (the hold: a wake-up given to one waiter per receive dies with
 // it), or takes everything at once (a lock handed to the victim stays with
 // nobody while room comes). The parameters: which is the victim, and
-// whether the reader holds off.
+// whether the reader holds off (only where one receive is room for one
+// send: elsewhere the hold judges nothing, and the reader goes on).
 //
 // The oracle for each capability class:
 //   reliable messages, peer-close counting a death as a close   once the
@@ -455,7 +456,9 @@ Verdict KilledRun::AfterTheDeath(ActorControl& control, int round) {
   flags_.Raise(kKilled);
   (void)flags_.WaitFor(Got(round), deadline_);
   Verdict late = Verdict::Pass();
-  if (hold_) {
+  // Where one receive is not known to make room for one send the hold
+  // judges nothing: the reader goes on at once.
+  if (hold_ && RoomForOne(c_, Fill())) {
     const int64_t most_ms = 2 * int64_t{x_.bound_ms()} + waits_.deliver_ms;
     (void)flags_.WaitFor(kHoldOver, Deadline::After(absl::Milliseconds(most_ms)));
     late = LateInTheHold(dead_ns);
