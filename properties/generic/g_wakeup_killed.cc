@@ -114,7 +114,8 @@ size_t Got(int r) { return Go(r) + 1; }
 constexpr size_t kFlags = 3 + 2 * kWriters + 2 * (kMostRounds + 1);
 // Counters: writer w's completed sends that waited, whether it is inside
 // one, the bytes its calls moved; the fill; the take; when the reader last
-// took; how many writers left timed out since the death.
+// took; which writers left have timed out since the death (a bit each);
+// when the reader began to take everything; whether it failed.
 size_t Completed(size_t w) { return w; }
 size_t InSend(size_t w) { return kWriters + w; }
 size_t Moved(size_t w) { return 2 * kWriters + w; }
@@ -199,7 +200,7 @@ class KilledRun {
   void SpinUntilSettled(const std::vector<ProcessStateProbe>& probes, int64_t until_ns) const;
   Verdict AfterTheDeath(ActorControl& control, int round);
   Verdict LateInTheHold(int64_t dead_ns) const;
-  Verdict Stuck(ActorControl& control, const std::string& since, int64_t waited_us) const;
+  Verdict Stuck(ActorControl& control, int64_t waited_us) const;
   // The reader's.
   void KnowPayloads();
   std::string Take(End& end, uint64_t n);
@@ -220,7 +221,7 @@ class KilledRun {
   // The reader's: which message each payload is, and what came.
   std::map<std::string, std::pair<size_t, uint64_t>> known_;
   std::array<std::vector<bool>, kWriters> seen_;
-  std::array<uint64_t, kWriters> next_ = {}, count_ = {};
+  std::array<uint64_t, kWriters> next_ = {};
   uint64_t bytes_ = 0, messages_ = 0;
 };
 
@@ -300,8 +301,11 @@ std::string KilledRun::SendWaiting(End& end, size_t w, uint64_t k) {
             killed ? ": the wake-up died with the writer it was given to" : "");
       }
       if (rc == -EAGAIN || rc == -ETIMEDOUT) {
-        if (killed && flags_.Counter(kTimedOutAfter).fetch_add(1) + 1 == kWriters - 1) {
-          flags_.Raise(kHoldOver);  // each writer left (at least once)
+        // Each writer left has timed out since the death (at least once).
+        const uint64_t left = ((uint64_t{1} << kWriters) - 1) & ~(uint64_t{1} << victim_);
+        const uint64_t mine = uint64_t{1} << w;
+        if (killed && ((flags_.Counter(kTimedOutAfter).fetch_or(mine) | mine) & left) == left) {
+          flags_.Raise(kHoldOver);
         }
         continue;
       }
@@ -403,7 +407,7 @@ std::optional<int> KilledRun::PlayRounds(const std::vector<ProcessStateProbe>& p
 
 // Fails the case: the writers left still asleep; they and the reader are
 // killed, so that the case ends now.
-Verdict KilledRun::Stuck(ActorControl& control, const std::string& since, int64_t waited_us) const {
+Verdict KilledRun::Stuck(ActorControl& control, int64_t waited_us) const {
   std::string who;
   for (size_t w = 0; w < kWriters; ++w) {
     if (w == victim_ || Done(w)) continue;
@@ -413,9 +417,9 @@ Verdict KilledRun::Stuck(ActorControl& control, const std::string& since, int64_
   }
   const std::string failure = absl::StrFormat(
       "writer %d, asleep in a send for room, was SIGKILLed as a wake-up reached it (woken, not "
-      "yet run); %s, and %.1f ms later %s still slept: the wake-up died with the writer it was "
-      "given to",
-      victim_ + 1, since, waited_us / 1e3, who);
+      "yet run); the reader then took everything in the channel, and %.1f ms later %s still "
+      "slept: the wake-up died with the writer it was given to",
+      victim_ + 1, waited_us / 1e3, who);
   for (size_t w = 0; w < kWriters; ++w) {
     if (w != victim_ && !Done(w)) (void)control.Kill(absl::StrCat("writer ", w + 1));
   }
@@ -470,8 +474,7 @@ Verdict KilledRun::AfterTheDeath(ActorControl& control, int round) {
   const Deadline finish = Deadline::After(absl::Milliseconds(most_ms));
   for (size_t w = 0; w < kWriters; ++w) {
     if (w != victim_ && !flags_.WaitFor(Finished(w), finish)) {
-      Verdict stuck =
-          Stuck(control, "the reader then took everything in the channel", most_ms * 1000);
+      Verdict stuck = Stuck(control, most_ms * 1000);
       return late.ok() ? stuck : late;  // the first failure, its actors killed
     }
   }
@@ -579,7 +582,6 @@ std::string KilledRun::OnMessage(std::span<const std::byte> got) {
   }
   seen_[w][k] = true;
   next_[w] = std::max(next_[w], k + 1);
-  ++count_[w];
   return "";
 }
 

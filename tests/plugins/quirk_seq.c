@@ -272,6 +272,22 @@ static int take_slot(shared* s, int role, size_t len, int timeout_ms, int64_t de
 }
 #endif
 
+#if defined(QK_SLOTS)
+/* COUNTED, SHARED, BYTES: room for the record, then the record; the room
+   goes back if the send fails. */
+static int slot_send(end* e, const void* buf, size_t len, int timeout_ms, int64_t deadline) {
+  shared* s = page_of(e);
+  int rc = take_slot(s, e->h.role, len, timeout_ms, deadline);
+  if (rc != 0) return rc;
+  rc = qk_seq_send(e->h.fd, buf, len, deadline);
+  if (rc != 0) {
+    atomic_fetch_sub(&s->queued, QK_COST(len));
+    qk_futex_wake(&s->queued);
+  }
+  return rc;
+}
+#endif
+
 #if defined(QK_LOCKED)
 /* LOCKED: takes the writers' mutex by the deadline (EOWNERDEAD: a writer
    died holding it; the slot count it may have taken is its own business). */
@@ -287,24 +303,6 @@ static int lock_writers(shared* s, int64_t deadline) {
   }
   if (err == EOWNERDEAD) err = pthread_mutex_consistent(&s->writers);
   return err == EBUSY ? -EAGAIN : -err;
-}
-
-/* LOCKED: a slot and the send, under the writers' mutex. */
-static int locked_send(end* e, const void* buf, size_t len, size_t* sent, int64_t deadline) {
-  shared* s = page_of(e);
-  int rc = lock_writers(s, deadline);
-  if (rc != 0) return rc;
-  rc = take_slot(s, e->h.role, len, 0, deadline);
-  if (rc == 0) {
-    rc = qk_seq_send(e->h.fd, buf, len, deadline);
-    if (rc != 0) {
-      atomic_fetch_sub(&s->queued, QK_COST(len));
-      qk_futex_wake(&s->queued);
-    }
-  }
-  pthread_mutex_unlock(&s->writers);
-  if (rc == 0) *sent = len;
-  return rc;
 }
 #endif
 
@@ -334,11 +332,17 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     *sent = len;
     return 0;
   }
-#elif defined(QK_LOCKED)
-  return locked_send(e, buf, len, sent, deadline);
 #elif defined(QK_SLOTS)
-  const int slot = take_slot(page_of(e), e->h.role, len, timeout_ms, deadline);
-  if (slot != 0) return slot;
+#if defined(QK_LOCKED) /* the writers' mutex is held from the look for room to the send */
+  const int locked = lock_writers(page_of(e), deadline);
+  if (locked != 0) return locked;
+#endif
+  const int rc = slot_send(e, buf, len, timeout_ms, deadline);
+#if defined(QK_LOCKED)
+  pthread_mutex_unlock(&page_of(e)->writers);
+#endif
+  if (rc == 0) *sent = len;
+  return rc;
 #elif defined(QUIRK_KIND_SPARSE)
   if (atomic_load(&page_of(e)->reader_closed)) return -EPIPE;
   if (e->sends++ % 100 != 0) {
@@ -346,15 +350,11 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     return 0;
   }
 #endif
+#if !defined(QK_SLOTS)
   const int rc = qk_seq_send(e->h.fd, buf, len, deadline);
-#if defined(QK_SLOTS)
-  if (rc != 0) {
-    atomic_fetch_sub(&page_of(e)->queued, QK_COST(len));
-    qk_futex_wake(&page_of(e)->queued);
-  }
-#endif
   if (rc == 0) *sent = len;
   return rc;
+#endif
 }
 
 #if defined(QUIRK_KIND_STASH)
