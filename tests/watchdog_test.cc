@@ -4,6 +4,7 @@
 // kernel's wait; such hangs shrink like failures, for a built-in transport
 // and for a plugin. Speed is not asserted here (bench/hang_bench prints it).
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,6 +40,54 @@ SandboxOptions Options() {
 Verdict Forever(const char* call, int timeout_ms) {
   WatchedCall watched(call, timeout_ms);
   for (;;) ::pause();
+}
+
+// A process kept runnable beside another on one CPU accrues time waiting
+// for it (what the wake-up properties take out of a call's lateness); one
+// asleep accrues none; a process that is not there has no figure.
+TEST(KernelWaitTest, RunQueueWaitGrowsOnlyWhileRunnableWithoutACpu) {
+  if (RunQueueWaitNs(::getpid()) < 0) GTEST_SKIP() << "no /proc/PID/schedstat here";
+  cpu_set_t mine;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &mine)) ++cpu;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  pid_t spinners[2];
+  for (pid_t& pid : spinners) {
+    pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::sched_setaffinity(0, sizeof one, &one) != 0) ::_exit(1);
+      for (;;) {
+      }
+    }
+  }
+  const int64_t first = RunQueueWaitNs(spinners[0]);
+  EXPECT_GE(first, 0);
+  const Deadline deadline = Deadline::After(absl::Seconds(20));
+  while (RunQueueWaitNs(spinners[0]) <= first + 1000000 && !deadline.Passed()) {
+    ::sched_yield();
+  }
+  EXPECT_GT(RunQueueWaitNs(spinners[0]), first + 1000000);
+  for (pid_t pid : spinners) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+
+  const pid_t sleeper = ::fork();
+  ASSERT_GE(sleeper, 0);
+  if (sleeper == 0) {
+    for (;;) ::pause();
+  }
+  ASSERT_TRUE(WaitUntilBlockedIn(sleeper, SYS_pause, Deadline::After(absl::Seconds(10))));
+  const int64_t asleep = RunQueueWaitNs(sleeper);
+  EXPECT_TRUE(WaitUntilBlockedIn(sleeper, SYS_pause, Deadline::After(absl::Seconds(10))));
+  EXPECT_EQ(RunQueueWaitNs(sleeper), asleep);
+  ::kill(sleeper, SIGKILL);
+  ::waitpid(sleeper, nullptr, 0);
+  EXPECT_EQ(RunQueueWaitNs(sleeper), -1);
 }
 
 // The kernel part of a diagnosis names the call a process sleeps in, the

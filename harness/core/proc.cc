@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <iterator>
@@ -71,6 +72,15 @@ char StateOf(std::string_view stat) {
 }  // namespace
 
 char ProcessState(pid_t pid) { return StateOf(ReadProcFile(pid, "stat")); }
+
+int64_t RunQueueWaitNs(pid_t pid) {
+  // "<on CPU ns> <waiting for a CPU ns> <time slices>"
+  long long on_cpu = 0, waiting = -1;
+  if (std::sscanf(ReadProcFile(pid, "schedstat").c_str(), "%lld %lld", &on_cpu, &waiting) != 2) {
+    return -1;
+  }
+  return waiting < 0 ? -1 : static_cast<int64_t>(waiting);
+}
 
 ProcessStateProbe::ProcessStateProbe(pid_t pid)
     : fd_(pid > 0 ? ::open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC)

@@ -9,7 +9,10 @@
 //
 // The property is about time, so it waits on the clock. A realtime
 // transport's call may return at most half a time unit (2 ms at least)
-// after the event (polled, not realtime: --hang-grace more); each sleeping call is bounded
+// after the event (polled, not realtime: --hang-grace more), not counting
+// the time the sleeper spent runnable but waiting for a CPU (from
+// /proc/PID/schedstat: a missed wake-up is time asleep, a loaded machine's
+// run queue is not the transport's); each sleeping call is bounded
 // by 20 time units (at least 4 x that allowance). Up to 9 rounds run and
 // the majority decides: noise in a few rounds is no bug, while a wait that
 // polls instead of being woken is late in most of them. END, and the
@@ -132,7 +135,7 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
     x.Go(r);
     size_t n = 0;
     int rc = end.Recv(buf, &n, x.bound_ms());
-    const int64_t returned = MonotonicNs();
+    const Exchange::Moment returned = Exchange::Now();
     // A byte stream may hand the message over in parts: the first part is
     // the wake-up, the rest is owed at once.
     size_t got = rc == 0 ? n : 0;
@@ -216,8 +219,9 @@ std::string SleepUntilEnd(End& end, const Capabilities& c, Exchange& x) {
   size_t n = 0;
   const int64_t asleep_ns = MonotonicNs();
   const int rc = end.Recv(buf, &n, x.bound_ms());
-  const int64_t returned_ns = MonotonicNs();
-  const int64_t late = x.LateUs(0, returned_ns);
+  const Exchange::Moment returned = Exchange::Now();
+  const int64_t returned_ns = returned.ns;
+  const int64_t late = x.LateUs(0, returned);
   x.NoteLate(late);
   std::string err;
   if (rc == -ETIMEDOUT && returned_ns - asleep_ns < int64_t{x.bound_ms()} * 1000000) {
@@ -294,7 +298,7 @@ bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, E
   const int rc = FillWith(end, c, data);
   x.Go(r);
   if (rc == -EAGAIN) return true;
-  x.LateUs(r, MonotonicNs());  // the other side acts and moves on
+  x.LateUs(r, Exchange::Now());  // the other side acts and moves on
   x.Judge(r, false);
   *err = rc == 0 ? ""
                  : absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(),
@@ -312,7 +316,7 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
     if (!Fill(end, c, data, x, r, &err)) return err;
     size_t n = 0;
     int rc = end.Send(data, &n, x.bound_ms());
-    const int64_t late = x.LateUs(r, MonotonicNs());
+    const int64_t late = x.LateUs(r, Exchange::Now());
     if (rc != 0) {
       err = absl::StrFormat(
           "round %d: the send gave %s though the reader made room for it "
@@ -339,7 +343,7 @@ std::string SleepUntilOneTaken(End& end, const Capabilities& c, Exchange& x) {
     if (!Fill(end, c, data, x, r, &err)) return err;
     size_t n = 0;
     const int rc = end.Send(data, &n, x.bound_ms());
-    x.LateUs(r, MonotonicNs());  // the reader took its message
+    x.LateUs(r, Exchange::Now());  // the reader took its message
     if (rc == -ETIMEDOUT && end.Send(data, &n, 0) == 0) {
       err = absl::StrFormat(
           "round %d: the send slept its whole bound of %d ms (-ETIMEDOUT) after the reader took "
@@ -399,7 +403,7 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   if (!Fill(end, c, data, x, 0, &err)) return err;
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, MonotonicNs());
+  const int64_t late = x.LateUs(0, Exchange::Now());
   x.NoteLate(late);
   err = JudgeSendAtReaderClose(x, rc, late);
   x.Judge(0, false);

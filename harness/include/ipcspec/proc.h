@@ -29,6 +29,13 @@ std::string SyscallName(long nr);
 long CurrentSyscall(pid_t pid);
 // The process state letter from /proc/PID/stat ('S', 'R', 'T', ...), or 0.
 char ProcessState(pid_t pid);
+// How long `pid` (its main thread) has waited, runnable, for a CPU since it
+// started, in nanoseconds, from /proc/PID/schedstat; -1 when that cannot
+// be read (a kernel without CONFIG_SCHED_INFO). Over an interval, the rise
+// is time the scheduler owed the process, not time the process slept: a
+// property about how soon a call returns can take it out on a loaded
+// machine.
+int64_t RunQueueWaitNs(pid_t pid);
 // The same, looked at again and again through one descriptor: a pread per
 // look, for a loop that acts within microseconds of what it sees.
 class ProcessStateProbe {
