@@ -232,6 +232,7 @@ std::string SleepUntilClose(End& end, const Capabilities& c, SharedFlags& flags,
     return "writer 1 never filled the channel";
   }
   flags.Counter(kClosedPid + w).store(static_cast<uint64_t>(::getpid()));
+  x.Sleeps();
   flags.Raise(kClosedGoing + w);
   if (flags.Counter(kClosedNoFill).load() != 0) return "";  // nothing to judge
   size_t n = 0;

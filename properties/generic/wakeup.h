@@ -45,7 +45,18 @@ class Exchange {
   // The sleeper: announces round r, with its pid.
   void Go(int r) {
     flags_.Counter(kPid).store(static_cast<uint64_t>(::getpid()));
+    Sleeps();
     flags_.Raise(3 * r);
+  }
+  // A sleeper of the waker's acts (Go names one; a layout with several
+  // calls this in each): at each act the waker notes how long each had
+  // waited for a CPU, which LateUs takes out.
+  void Sleeps() {
+    const auto me = static_cast<uint64_t>(::getpid());
+    for (size_t i = 0; i < kSleepers; ++i) {
+      uint64_t was = 0;
+      if (flags_.Counter(kSleeperPid + i).compare_exchange_strong(was, me) || was == me) return;
+    }
   }
   // The waker: waits for round r's sleeper to be asleep in a call (or, for
   // a call that never sleeps, half the bound: it is judged on its return).
@@ -59,11 +70,15 @@ class Exchange {
   // waited for a CPU by then.
   void Woke(int r) {
     flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
-    const auto pid = static_cast<pid_t>(flags_.Counter(kPid).load());
-    flags_.Counter(kWaitedPid).store(static_cast<uint64_t>(pid));
-    flags_.Counter(kWaitedNs).store(static_cast<uint64_t>(RunQueueWaitNs(pid) + 1));
+    for (size_t i = 0; i < kSleepers; ++i) {
+      const auto pid = static_cast<pid_t>(flags_.Counter(kSleeperPid + i).load());
+      const int64_t waited = pid > 0 ? RunQueueWaitNs(pid) : -1;
+      flags_.Counter(kSleeperWaited + i).store(static_cast<uint64_t>(waited + 1));
+    }
     flags_.Raise(3 * r + 1);
   }
+  // When the waker acted in round r (once LateUs(r) is not -1).
+  int64_t EventNs() const { return static_cast<int64_t>(flags_.Counter(kEventNs).load()); }
   // The sleeper, as its call returns: the clock, and how long this process
   // had waited for a CPU (read first, so that a wait between the two reads
   // counts against the call, never for it).
@@ -84,10 +99,13 @@ class Exchange {
     if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
     const auto event = static_cast<int64_t>(flags_.Counter(kEventNs).load());
     int64_t late = returned.ns - event;
-    const auto waited_at_event = static_cast<int64_t>(flags_.Counter(kWaitedNs).load()) - 1;
-    if (static_cast<pid_t>(flags_.Counter(kWaitedPid).load()) == ::getpid() &&
-        waited_at_event >= 0 && returned.waited_ns >= waited_at_event) {
-      late -= returned.waited_ns - waited_at_event;
+    for (size_t i = 0; i < kSleepers; ++i) {
+      if (static_cast<pid_t>(flags_.Counter(kSleeperPid + i).load()) != ::getpid()) continue;
+      const auto waited_at_event =
+          static_cast<int64_t>(flags_.Counter(kSleeperWaited + i).load()) - 1;
+      if (waited_at_event >= 0 && returned.waited_ns >= waited_at_event) {
+        late -= returned.waited_ns - waited_at_event;
+      }
     }
     return std::max<int64_t>(late, 0) / 1000;
   }
@@ -125,8 +143,8 @@ class Exchange {
   }
 
  private:
-  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2, kLate = 3, kWaitedPid = 4,
-                          kWaitedNs = 5;
+  static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2, kLate = 3, kSleepers = 3,
+                          kSleeperPid = 4, kSleeperWaited = kSleeperPid + kSleepers;
   SharedFlags flags_;
   Deadline deadline_;
   int64_t allowed_us_ = 0, bound_ms_ = 0;
