@@ -9,7 +9,9 @@
 //   unordered           a sub-multiset (reliable: all of them)
 //   byte stream         atomic_write > 0 only: the stream is the writers'
 //                       writes, each whole and in its writer's order
-//                       (without atomic_write writes may interleave: skipped)
+//                       (without atomic_write writes may interleave:
+//                       skipped); in half of the examples the reader
+//                       receives in drawn sizes, which end inside writes
 //   counter             skipped: values are summed (G-FANIN)
 //   capacity            any: writers block while the reader reads
 //   peer-close          END once every writer closed; without, nothing more
@@ -138,15 +140,35 @@ class MultiWriterProperty final : public GenericProperty {
     return rc::gen::exec([this, c] {
       const auto writers = *rc::gen::inRange<uint32_t>(2, 5);
       const bool late = *rc::gen::arbitrary<bool>();
-      std::vector<Step> steps = {writers_.Step(writers), late_writer_.Step(late)};
-      if (late && *rc::gen::arbitrary<bool>()) steps.push_back(after_read_.Step(true));
+      const bool after_read = late && *rc::gen::arbitrary<bool>();
+      // The parameters' steps, each only where it is not the default.
+      auto parameters = [&](uint32_t n) {
+        std::vector<Step> out;
+        if (n != 2) out.push_back(writers_.Step(n));
+        if (late) out.push_back(late_writer_.Step(true));
+        if (after_read) out.push_back(after_read_.Step(true));
+        return out;
+      };
+      // On a stream, in half of the examples, the reader receives in
+      // drawn sizes (a step each, repeated), so that its receives end
+      // inside writes: a reader that moves on to another writer's bytes
+      // there, and not only between writes, interleaves them.
+      std::vector<Step> chunks;
+      if (c.framing == Framing::kStream && *UniformBelow(2) == 0) {
+        for (uint64_t ch : *rc::gen::resize(
+                 5, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(ChunkSize())))) {
+          chunks.push_back(Step::Recv(0, ch));
+        }
+      }
       if (*OneInThree()) {  // each writer's messages are the parameter's
         // Four writers, so that several wait for room together whenever
         // it comes back.
-        steps.front() = writers_.Step(4);
+        std::vector<Step> steps = parameters(4);
         steps.push_back(pressure_.Step(PressureMessages(c, 4)));
+        steps.insert(steps.end(), chunks.begin(), chunks.end());
         return steps;
       }
+      std::vector<Step> steps = parameters(writers);
       const bool turns = !late && writers >= 3 && *rc::gen::arbitrary<bool>();
       if (turns) steps.push_back(turns_.Step(true));
       for (uint32_t w = 1; w <= writers; ++w) {
@@ -161,6 +183,7 @@ class MultiWriterProperty final : public GenericProperty {
         }
         for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(w, sizes[i], i));
       }
+      steps.insert(steps.end(), chunks.begin(), chunks.end());
       return steps;
     });
   }
@@ -176,6 +199,7 @@ class MultiWriterProperty final : public GenericProperty {
     // With a late writer, flag 0: it has its end open (the others keep theirs
     // open and the reader does not read until then); flag w: writer w has
     // begun to send.
+    const std::vector<uint64_t> chunks = ChunksOf(s);  // the reader's, on a stream
     const bool late = writers > 1 && late_writer_.Of(s);
     uint64_t others_send = 0;  // messages of the writers who open first
     for (uint32_t w = 1; w < writers; ++w) others_send += per[w - 1].size();
@@ -230,7 +254,7 @@ class MultiWriterProperty final : public GenericProperty {
                         for (uint32_t w = 1; pressure > 0 && w <= writers; ++w) {
                           pids.AwaitAsleep(w - 1, deadline);
                         }
-                        return traffic.Read(*end);
+                        return traffic.Read(*end, chunks);
                       }});
     return RunActors(t, env, std::move(actors));
   }
