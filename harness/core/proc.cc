@@ -2,6 +2,7 @@
 // and a wait until it sleeps in a given call.
 #include "ipcspec/proc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -74,12 +75,23 @@ char StateOf(std::string_view stat) {
 char ProcessState(pid_t pid) { return StateOf(ReadProcFile(pid, "stat")); }
 
 int64_t RunQueueWaitNs(pid_t pid) {
-  // "<on CPU ns> <waiting for a CPU ns> <time slices>"
-  long long on_cpu = 0, waiting = -1;
-  if (std::sscanf(ReadProcFile(pid, "schedstat").c_str(), "%lld %lld", &on_cpu, &waiting) != 2) {
-    return -1;
+  DIR* tasks = ::opendir(absl::StrFormat("/proc/%d/task", pid).c_str());
+  if (tasks == nullptr) return -1;
+  int64_t sum = 0;
+  int counted = 0;
+  while (const struct dirent* d = ::readdir(tasks)) {
+    if (d->d_name[0] == '.') continue;
+    // "<on CPU ns> <waiting for a CPU ns> <time slices>"
+    long long on_cpu = 0, waiting = -1;
+    const std::string line =
+        ReadProcFile(pid, absl::StrCat("task/", d->d_name, "/schedstat").c_str());
+    if (std::sscanf(line.c_str(), "%lld %lld", &on_cpu, &waiting) == 2 && waiting >= 0) {
+      sum += waiting;
+      ++counted;
+    }
   }
-  return waiting < 0 ? -1 : static_cast<int64_t>(waiting);
+  ::closedir(tasks);
+  return counted > 0 ? sum : -1;
 }
 
 ProcessStateProbe::ProcessStateProbe(pid_t pid)

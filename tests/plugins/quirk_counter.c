@@ -14,6 +14,12 @@
  * (G-MODEL).
  * QUIRK_BROKEN with QUIRK_KIND_ZEROFULL: a full sum refuses every add, a
  * value of 0 too, which plugin.h has succeed at once (G-MODEL).
+ * QUIRK_BROKEN with QUIRK_KIND_LOOKS: a change wakes the waiters but does
+ * not bump the futex word, and each wait looks again every 20 ms (as a
+ * transport that also looks for dead peers does): an add that lands
+ * between a receive's look at the sum and its sleep is found only at the
+ * next look, 20 ms late (G-WAKEUP-RACE; G-WAKEUP wakes the receive only
+ * once it sleeps, and the wake-up then reaches it).
  * QUIRK_KIND_DUPLEX: IPCSPEC_DUPLEX, both ends adding to and taking from
  * the one sum, as two descriptors of one eventfd do; broken, a sum each
  * way, so that what one end adds only the other takes (G-DUPLEX).
@@ -27,6 +33,8 @@
 #define QK_WRAPS /* the 64-bit sum that wraps */
 #elif defined(QUIRK_BROKEN) && defined(QUIRK_KIND_ZEROFULL)
 #define QK_ZEROFULL /* a full sum refuses a 0 */
+#elif defined(QUIRK_BROKEN) && defined(QUIRK_KIND_LOOKS)
+#define QK_NO_BUMP /* a wake-up without a bump, and a look every 20 ms */
 #elif defined(QUIRK_BROKEN) && defined(QK_DUPLEX)
 #define QK_TWO_SUMS /* a sum each way */
 #elif defined(QUIRK_BROKEN)
@@ -79,10 +87,23 @@ static _Atomic uint32_t* word_of(shared* s) { return &s->seq; }
 #endif
 
 static void changed(shared* s) {
-#ifndef QK_SUM32
+#if !defined(QK_SUM32) && !defined(QK_NO_BUMP)
   atomic_fetch_add(&s->seq, 1);
 #endif
   qk_futex_wake(word_of(s));
+}
+
+/* Sleeps while the word is `seen`, until woken or the deadline: 0, or
+   -ETIMEDOUT once the deadline has passed. */
+static int wait_change(shared* s, uint32_t seen, int64_t deadline) {
+#ifdef QK_NO_BUMP
+  const int64_t look = qk_now() + 20 * 1000000;
+  if (deadline < 0 || deadline > look) {
+    (void)qk_futex_wait(word_of(s), seen, look);
+    return 0; /* the caller looks again */
+  }
+#endif
+  return qk_futex_wait(word_of(s), seen, deadline);
 }
 
 #ifndef QK_SUM32
@@ -138,7 +159,7 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
     const uint32_t seen = atomic_load(word_of(e->s));
     if (try_add(e, value)) break;
     if (deadline == 0) return -EAGAIN;
-    if (qk_futex_wait(word_of(e->s), seen, deadline) != 0) return -ETIMEDOUT;
+    if (wait_change(e->s, seen, deadline) != 0) return -ETIMEDOUT;
   }
   changed(e->s);
   *sent = 8;
@@ -167,7 +188,7 @@ static int qk_recv(void* v, void* buf, size_t cap, size_t* got, int timeout_ms) 
       return 0;
     }
     if (deadline == 0) return -EAGAIN;
-    if (qk_futex_wait(word_of(e->s), seen, deadline) != 0) return -ETIMEDOUT;
+    if (wait_change(e->s, seen, deadline) != 0) return -ETIMEDOUT;
   }
 }
 

@@ -29,9 +29,10 @@ std::string SyscallName(long nr);
 long CurrentSyscall(pid_t pid);
 // The process state letter from /proc/PID/stat ('S', 'R', 'T', ...), or 0.
 char ProcessState(pid_t pid);
-// How long `pid` (its main thread) has waited, runnable, for a CPU since it
-// started, in nanoseconds, from /proc/PID/schedstat; -1 when that cannot
-// be read (a kernel without CONFIG_SCHED_INFO). Over an interval, the rise
+// How long the threads of `pid`'s process (a thread's id names its process
+// too) have waited, runnable, for a CPU since they started, summed, in
+// nanoseconds, from /proc/PID/task/*/schedstat; -1 when that cannot be read
+// (a kernel without CONFIG_SCHED_INFO, a process that is gone). Over an interval, the rise
 // is time the scheduler owed the process, not time the process slept: a
 // property about how soon a call returns can take it out on a loaded
 // machine.
