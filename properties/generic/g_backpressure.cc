@@ -19,7 +19,12 @@
 //   reliable            the reader then gets every message taken, in order
 //   lossy               a subsequence of them; nothing owed
 //   no declared bound   skipped: nothing to check the refusal against
-//   counter             skipped (eventfd blocks only near 2^64)
+//   counter             its room is its largest value: filled to a drawn
+//                       distance below 0xfffffffffffffffe, an add one past
+//                       it is refused, one to it exactly is taken, a 0
+//                       always is; an add with no bound into the full
+//                       counter waits for the reader, who then takes the
+//                       maximum exactly, and then the add (counter_full.h)
 //   peer-close, duplex  change nothing; realtime or not: no clock
 #include <unistd.h>
 
@@ -28,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
+#include "properties/generic/counter_full.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/oracle.h"
 
@@ -110,8 +116,7 @@ std::string CheckFill(const Capabilities& c, uint64_t size, const Fill& f) {
 
 class BackpressureProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
-    if (c.model == ModelClass::kCounter)
-      return Needs(false, "model=counter (eventfd blocks only near 2^64)");
+    if (c.model == ModelClass::kCounter) return Applicability::Yes();
     return Needs(c.capacity > 0 || c.max_queued > 0,
                  "capacity=0 and max_queued=0 (no declared bound to check)");
   }
@@ -125,6 +130,11 @@ class BackpressureProperty final : public GenericProperty {
     const uint64_t low = c.framing == Framing::kStream || c.max_queued == 0 ? 1 : 0;
     return rc::gen::exec([this, c, limit, low] {
       std::vector<Step> steps;
+      if (c.model == ModelClass::kCounter) {
+        const auto below = *ShrinkingElementOf({0, 1, 2, 255, uint64_t{1} << 32});
+        if (below != 0) steps.push_back(below_.Step(below));
+        return steps;
+      }
       if (c.capacity > 0 && *rc::gen::arbitrary<bool>()) steps.push_back(big_.Step(true));
       const uint64_t size = *rc::gen::weightedOneOf<uint64_t>({
           {2, rc::gen::elementOf(std::vector<uint64_t>{low, limit})},
@@ -136,6 +146,7 @@ class BackpressureProperty final : public GenericProperty {
   }
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
     const Capabilities& c = t.caps();
+    if (c.model == ModelClass::kCounter) return RunCounterFull(t, env, below_.Of(s));
     const std::vector<Sent> sends = SendsOf(s, 1);
     const uint64_t size = sends.empty() ? 1 : sends[0].size;
     const uint64_t big_size = c.max_message > 0 ? std::min(c.capacity, c.max_message) : c.capacity;
@@ -241,6 +252,8 @@ class BackpressureProperty final : public GenericProperty {
                           const Deadline& deadline);
 
   const ChoiceParam<bool> big_{this, 0, "%s", false, kBigFirst};
+  const Param<uint64_t> below_{this, 1,
+                               "a counter: the writer first fills it to %s below its maximum", 0};
 };
 IPCSPEC_REGISTER_PROPERTY(BackpressureProperty, "G-BACKPRESSURE", {.examples = 20});
 

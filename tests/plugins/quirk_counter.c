@@ -14,6 +14,9 @@
  * (G-MODEL).
  * QUIRK_BROKEN with QUIRK_KIND_ZEROFULL: a full sum refuses every add, a
  * value of 0 too, which plugin.h has succeed at once (G-MODEL).
+ * QUIRK_BROKEN with QUIRK_KIND_EDGE: the room check is one off, so the
+ * one add that lands exactly on 0xffffffffffffffff is taken (G-BACKPRESSURE,
+ * which fills the counter to a drawn distance below its maximum).
  * QUIRK_BROKEN with QUIRK_KIND_LOOKS: a change wakes the waiters but does
  * not bump the futex word, and each wait looks again every 20 ms (as a
  * transport that also looks for dead peers does): an add that lands
@@ -33,6 +36,8 @@
 #define QK_WRAPS /* the 64-bit sum that wraps */
 #elif defined(QUIRK_BROKEN) && defined(QUIRK_KIND_ZEROFULL)
 #define QK_ZEROFULL /* a full sum refuses a 0 */
+#elif defined(QUIRK_BROKEN) && defined(QUIRK_KIND_EDGE)
+#define QK_EDGE /* one add too many fits */
 #elif defined(QUIRK_BROKEN) && defined(QUIRK_KIND_LOOKS)
 #define QK_NO_BUMP /* a wake-up without a bump, and a look every 20 ms */
 #elif defined(QUIRK_BROKEN) && defined(QK_DUPLEX)
@@ -132,9 +137,13 @@ static int try_add(end* e, uint64_t v) {
   _Atomic uint64_t* sum = sum_of(e, 1);
   uint64_t old = atomic_load(sum);
   do {
+#ifdef QK_EDGE
+    if (v > QK_MAX_SUM - old + 1) return 0; /* the bug: one past the maximum fits */
+#else
     if (v > QK_MAX_SUM - old) return 0;
+#endif
 #ifdef QK_ZEROFULL
-    if (old == QK_MAX_SUM) return 0; /* the bug: "full" before looking at v */
+    if (old == QK_MAX_SUM) return 0;        /* the bug: "full" before looking at v */
 #endif
   } while (!atomic_compare_exchange_weak(sum, &old, old + v));
   return 1;
