@@ -8,7 +8,10 @@
 //
 // The oracle for each capability class (generic/oracle.h):
 //   peer-close, reliable     every message, then END once the last writer
-//                            closed; no END while one still holds its end
+//                            closed; no END while one still holds its end;
+//                            END again to every receive after it: at once
+//                            with timeout 0, as soon as G-WAKEUP wants a
+//                            close's END with a bound
 //   peer-close, lossy        a subsequence (a stream: a prefix), then END
 //   reliable, no peer-close  a close loses nothing: every message still
 //                            comes; then nothing more (END allowed, as all
@@ -237,7 +240,12 @@ class EofProperty final : public GenericProperty {
     if (!c.peer_close && !flags.WaitFor(kClosed + writers, deadline)) {
       return "the last writer never closed";
     }
-    return traffic.NothingMore(end, true, end_timeout);
+    std::string e = traffic.NothingMore(end, true, end_timeout);
+    if (e.empty() && c.peer_close) {
+      std::vector<std::byte> buf(DrainBufferSize(c));
+      e = EndStays(end, buf, traffic.waits(), traffic.waits().AfterCloseUs(c.realtime));
+    }
+    return e;
   }
 
   const Param<uint32_t> writers_{this, 0, "%s writers", 1};

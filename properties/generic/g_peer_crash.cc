@@ -33,7 +33,9 @@
 //                       receive's own bound runs out (noticed by the clock).
 //                       The receives END is due to have the timeout the
 //                       scenario picks: the deliver bound, 0 (asked again
-//                       for up to the deliver bound) or -1
+//                       for up to the deliver bound) or -1. END then
+//                       stays: a receive with timeout 0 gives it at once,
+//                       and one with the deliver bound within it
 //   peer-close with     (IPCSPEC_CLOSE_ONLY: death is not a close) and no
 //   CLOSE_ONLY, or no   peer-close: one receive of one time unit after what
 //   peer-close          is owed; it may time out, report END or bring the
@@ -291,6 +293,10 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
     return absl::StrFormat("after the kill, %d of the %d %s that completed had arrived, then END",
                            seq.received(), owed, stream ? "bytes" : "sends");
   }
+  if (ended && c.peer_close && c.end_on_death) {
+    if (std::string e = EndStays(end, buf, waits, int64_t{waits.deliver_ms} * 1000); !e.empty())
+      return e;
+  }
   if (ended) return seq.Covers(sent, sent_bytes, "before the kill");
   // What completed before the kill is owed, and comes by event.
   while (seq.received() < owed) {
@@ -323,7 +329,12 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
       if (std::string e = seq.On(std::span(buf).first(n), sent, true); !e.empty()) return e;
       continue;
     }
-    if (rc == kEnd || rc == -ECONNRESET) break;
+    if (rc == kEnd || rc == -ECONNRESET) {
+      if (!end_due) break;
+      if (std::string e = EndStays(end, buf, waits, int64_t{waits.deliver_ms} * 1000); !e.empty())
+        return e;
+      break;
+    }
     // A non-blocking receive is asked again, later each time.
     if (end_due && timeout == 0 && rc == -EAGAIN && again.Next()) continue;
     // The hint only where the receive waited in vain: an error (-EIO from

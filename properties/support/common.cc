@@ -59,7 +59,38 @@ Waits Waits::For(const CaseEnv& env) {
   w.quiet_ms = static_cast<int>(unit);
   w.deliver_ms =
       static_cast<int>(std::max<int64_t>(absl::ToInt64Milliseconds(env.hang_grace), 50 * unit));
+  w.unit_ms = static_cast<int>(unit);
+  w.grace_ms = static_cast<int>(absl::ToInt64Milliseconds(env.hang_grace));
   return w;
+}
+
+int64_t Waits::AfterCloseUs(bool realtime) const {
+  const int64_t us = std::max<int64_t>(int64_t{unit_ms} * 1250, 2000);
+  return realtime ? us : us + int64_t{grace_ms} * 1000;
+}
+
+std::string EndStays(End& end, std::span<std::byte> buf, const Waits& waits, int64_t allowed_us) {
+  size_t n = 0;
+  int rc = end.Recv(buf, &n, 0);
+  if (rc == -ECONNRESET) rc = end.Recv(buf, &n, 0);
+  if (rc != kEnd) {
+    return absl::StrFormat(
+        "after END, a receive with timeout 0 gave %s: END, once given, is the answer at once to "
+        "every receive after it (every writer has closed)",
+        Errno(rc));
+  }
+  const int64_t waited = RunQueueWaitNs(::getpid());
+  const int64_t start = MonotonicNs();
+  rc = end.Recv(buf, &n, waits.deliver_ms);
+  const int64_t waited_since = std::max<int64_t>(RunQueueWaitNs(::getpid()) - waited, 0);
+  const int64_t took_us = std::max<int64_t>(MonotonicNs() - start - waited_since, 0) / 1000;
+  if (rc != kEnd || took_us > allowed_us) {
+    return absl::StrFormat(
+        "after END, a receive with timeout %d ms gave %s %.1f ms later (allowed: %.1f ms): END, "
+        "once given, is the answer to every receive after it",
+        waits.deliver_ms, Errno(rc), took_us / 1e3, allowed_us / 1e3);
+  }
+  return "";
 }
 
 int OwedCallTimeout(uint64_t choice, const Waits& waits) {

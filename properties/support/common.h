@@ -43,8 +43,24 @@ struct Waits {
   // Nothing is owed, and a receive must time out to say so: about one time
   // unit. Rare on the pass path.
   int quiet_ms = 10;
+  // The time unit and the hang grace, for what comes at once.
+  int unit_ms = 10;
+  int grace_ms = 1000;
+  // How late what a close makes due (END, -EPIPE) may come to a call that
+  // waits for it, as G-WAKEUP allows it once a channel: an eighth of a
+  // time unit more than the unit (12.5 ms at the default 10 ms, 2 ms at
+  // least); `realtime` false: --hang-grace more.
+  int64_t AfterCloseUs(bool realtime) const;
   static Waits For(const CaseEnv& env);
 };
+
+// END, once given, stays: every writer has closed (or died) and none opens
+// again, so each receive after it can complete at once, with END (or
+// -ECONNRESET, which a socket gives once). "" or what broke: a receive
+// with timeout 0 that gives anything else, or one with the deliver bound
+// that says so later than `allowed_us` (not counting this process's wait
+// for a CPU), or not at all. `buf`: room for the largest message.
+std::string EndStays(End& end, std::span<std::byte> buf, const Waits& waits, int64_t allowed_us);
 
 // The timeout of a call whose result is owed at once (END once every writer
 // closed, -EPIPE once the reader did): a transport may take a path of its

@@ -91,6 +91,7 @@ constexpr BrokenRow kBroken[] = {
     // Only writers that take turns meet it: one opens after another closed.
     {"broken_writer_open_takes_closed", "sysv_shm", Bug::kWriterOpenTakesClosed, "G-MULTI-WRITER"},
     {"broken_size_before_role", "posix_mq", Bug::kSizeBeforeRole, "G-DIRECTION"},
+    {"broken_end_once", "pipe", Bug::kEndOnce, "G-EOF"},
     {"broken_alarm_left_armed", "pipe", Bug::kAlarmLeftArmed, "G-CLEANUP"},
     {"broken_thread_per_channel", "posix_mq", Bug::kThreadPerChannel, "G-CLEANUP"},
     {"broken_name_from_count", "posix_mq", Bug::kNameFromCount, "G-INDEPENDENT"},

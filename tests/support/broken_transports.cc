@@ -267,6 +267,16 @@ class BrokenEnd : public End {
         if (scratch >= 0) ::close(scratch);
         return rc;
       }
+      case Bug::kEndOnce: {
+        if (end_given_) {  // the bug: the end was consumed by its report
+          if (timeout_ms == 0) return -EAGAIN;
+          ::poll(nullptr, 0, timeout_ms);
+          return -ETIMEDOUT;
+        }
+        const int rc = inner_->Recv(buf, received, timeout_ms);
+        end_given_ = rc == kEnd;
+        return rc;
+      }
       case Bug::kEmptyIsEnd: {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
@@ -340,6 +350,7 @@ class BrokenEnd : public End {
   std::vector<std::byte> held_;
   bool unheard_ = false;              // kLateWriterUnheard: opened after the reader received
   uint64_t messages_received_ = 0;    // kKeepsDropsAtBatchEnd
+  bool end_given_ = false;            // kEndOnce
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
                                       // shared page
   LockBugs locks_;                    // the bugs in a lock of the channel's (broken_locks.h)

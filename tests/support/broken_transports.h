@@ -87,6 +87,8 @@ enum class Bug {
                            // nobody has read yet is gone
   kSizeBeforeRole,         // a send checks the size before the role: an oversize send on the
                            // reader's end gives -EMSGSIZE, not -EBADF
+  kEndOnce,                // END is reported once: the receives after it find nothing and wait
+                           // out their bounds (a "writers gone" flag the report consumed)
   kAlarmLeftArmed,         // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
                            // its wait short, and leaves both behind when data comes first
   kThreadPerChannel,       // create() starts a housekeeping thread that nothing ever stops
