@@ -8,6 +8,14 @@
 // reply to one socket crosses them: the other writer's turn then receives
 // nothing, or a reply that was not its own.
 //
+// In half of the examples (reliable transports) each turn after the first
+// is a new writer's: it opens its end when its turn begins and closes it
+// once its reply came, before the next turn begins, so that each new writer
+// may take over what the one before it left (a slot, a reply queue, an
+// address). Writer 1 holds its end throughout, so that no END comes
+// between the turns. A reader's end that keeps what it learnt of a writer
+// by its slot answers the new one through the old one's queue.
+//
 // The oracle for each capability class (generic/oracle.h):
 //   reliable + duplex   every request arrives whole, as sent, and every
 //                       reply reaches the writer whose request came last
@@ -50,13 +58,14 @@ class ReplyProperty final : public GenericProperty {
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::exec([c] {
+    return rc::gen::exec([this, c] {
       // Turns alternate between writers 1 and 2, from writer 1; each
       // writer's request and the reply to it are sized by the step.
       const auto turns = *rc::gen::inRange<uint64_t>(2, 9);
       uint64_t limit = std::min<uint64_t>(SizeLimit(c), 1024);
       if (c.capacity > 0) limit = std::min(limit, c.capacity / 2);
       std::vector<Step> steps;
+      if (c.reliable && *UniformBelow(2) == 0) steps.push_back(fresh_.Step(true));
       for (uint64_t k = 0; k < turns; ++k) {
         const uint64_t size = *rc::gen::inRange<uint64_t>(0, limit + 1);
         steps.push_back(Step::Send(static_cast<uint32_t>(1 + k % 2), size, k));
@@ -75,6 +84,10 @@ class ReplyProperty final : public GenericProperty {
       if (!t.caps().reliable) size = std::max(size, std::min<uint64_t>(8, SizeLimit(t.caps())));
       if (st.op == Op::kSend) turns.push_back({st.actor, turns.size(), size});
     }
+    const bool fresh = fresh_.Of(s) && t.caps().reliable && turns.size() >= 2;
+    if (fresh) {
+      for (Sent& turn : turns) turn.writer = static_cast<uint32_t>(turn.msg + 1);
+    }
     Turns x(t.caps(), env, std::move(turns));
     auto writer = [&](uint32_t w) {
       return [&, w](std::unique_ptr<End>& end) -> std::string {
@@ -84,9 +97,21 @@ class ReplyProperty final : public GenericProperty {
     Actor reader{"reader's end", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
                    return x.c.reliable ? x.Answer(*end) : x.AnswerAny(*end);
                  }};
-    return RunActors(
-        t, env,
-        {{"writer 1", Role::kWriter, writer(1)}, {"writer 2", Role::kWriter, writer(2)}, reader});
+    if (!fresh) {
+      return RunActors(
+          t, env,
+          {{"writer 1", Role::kWriter, writer(1)}, {"writer 2", Role::kWriter, writer(2)}, reader});
+    }
+    std::vector<Actor> actors = {{"writer 1", Role::kWriter, writer(1)}};
+    for (size_t k = 1; k < x.n; ++k) {
+      actors.push_back({absl::StrCat("writer ", k + 1), Role::kWriter,
+                        [&, k](std::unique_ptr<End>& end) { return x.AskOnce(end, k); }});
+      actors.back().before_open = [&x, k](const ActorPids&, const Deadline& d) {
+        (void)x.flags.WaitFor(k, d);
+      };
+    }
+    actors.push_back(reader);
+    return RunActors(t, env, std::move(actors));
   }
 
  private:
@@ -121,6 +146,11 @@ class ReplyProperty final : public GenericProperty {
 
     // Reliable: writer w's turns, each request answered.
     std::string Ask(End& end, uint32_t w);
+    // Reliable, turn k's request and its reply; "" or the failure.
+    std::string AskTurn(End& end, size_t k, uint32_t w);
+    // Reliable, a new writer's one turn k: its request and the reply, then
+    // its end closed before the next turn may begin.
+    std::string AskOnce(std::unique_ptr<End>& end, size_t k);
     // Reliable: each turn's request, in turn, answered.
     std::string Answer(End& end);
     // Lossy: writer w's turns, each request sent until answered or given
@@ -167,28 +197,46 @@ class ReplyProperty final : public GenericProperty {
         "bytes)",
         when, w, got.size(), turns[k].size);
   }
+
+  const YesNoParam fresh_{
+      this, 0,
+      "each turn after the first is a new writer's, which closes its end before the next turn: %s",
+      false};
 };
 IPCSPEC_REGISTER_PROPERTY(ReplyProperty, "G-REPLY");
+
+std::string ReplyProperty::Turns::AskTurn(End& end, size_t k, uint32_t w) {
+  if (std::string e = SendAll(end, turns[k], c.framing, waits.deliver_ms); !e.empty()) {
+    return Fail(e);
+  }
+  std::vector<std::byte> got;
+  const int rc = RecvMessage(end, c, &got, waits.deliver_ms);
+  if (rc != 0) {
+    return Fail(absl::StrFormat(
+        "turn %d: waiting for the reply to its request: %s (did the reader's end send it "
+        "to another writer?)",
+        k + 1, Errno(rc)));
+  }
+  if (!IsPayload(got, ReplyTo(turns[k]))) return Fail(WrongReply(k, w, got, turns));
+  return "";
+}
 
 std::string ReplyProperty::Turns::Ask(End& end, uint32_t w) {
   for (size_t k = 0; k < n; ++k) {
     if (turns[k].writer != w) continue;
     if (!Begun(k)) return "";
-    if (std::string e = SendAll(end, turns[k], c.framing, waits.deliver_ms); !e.empty()) {
-      return Fail(e);
-    }
-    std::vector<std::byte> got;
-    const int rc = RecvMessage(end, c, &got, waits.deliver_ms);
-    if (rc != 0) {
-      return Fail(absl::StrFormat(
-          "turn %d: waiting for the reply to its request: %s (did the reader's end send it "
-          "to the other writer?)",
-          k + 1, Errno(rc)));
-    }
-    if (!IsPayload(got, ReplyTo(turns[k]))) return Fail(WrongReply(k, w, got, turns));
+    if (std::string e = AskTurn(end, k, w); !e.empty()) return e;
     flags.Raise(k + 1);
   }
   return Stay();
+}
+
+std::string ReplyProperty::Turns::AskOnce(std::unique_ptr<End>& end, size_t k) {
+  if (!Begun(k)) return "";
+  if (std::string e = AskTurn(*end, k, turns[k].writer); !e.empty()) return e;
+  end.reset();
+  flags.Raise(k + 1);
+  return "";
 }
 
 std::string ReplyProperty::Turns::Answer(End& end) {
