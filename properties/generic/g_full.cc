@@ -37,7 +37,9 @@
 //   lossy               a subsequence (unordered: a sub-multiset); nothing
 //                       owed; after the writer is done one quiet receive
 //                       ends it
-//   stream              a partial send counts what it moved; the rest goes
+//   stream              a partial send counts what it moved (none of a
+//                       send up to atomic_write, which goes whole or not
+//                       at all); the rest goes
 //                       in the next send
 //   message             a send takes the whole message or nothing
 //   counter             skipped: a counter refuses only near 2^64
@@ -85,6 +87,12 @@ int Attempt(End& end, const Capabilities& c, const Endless& seq, Cursor& at, int
   } else if (rc == 0 && (n > rest.size() || (!stream && n != rest.size()))) {
     *err = absl::StrFormat("send of %s (%d bytes, timeout %d ms) reported %d bytes sent", Name(m),
                            rest.size(), timeout_ms, n);
+  } else if (rc == 0 && n < rest.size() && at.offset == 0 && rest.size() <= c.atomic_write) {
+    *err = absl::StrFormat(
+        "send of %s (timeout %d ms) took %d bytes of it, though sends up to atomic_write (%d) "
+        "never interleave with other writers': such a send goes whole or not at all (the "
+        "writer's send of the rest could land after another writer's bytes)",
+        Name(m), timeout_ms, n, c.atomic_write);
   } else if (rc == 0) {
     at.offset += n;
     at.bytes += n;

@@ -204,6 +204,10 @@ rc::Gen<uint64_t> EdgeSize(const Capabilities& c, bool header_widths) {
     edges.push_back(c.max_message - 1);
     edges.push_back(c.max_message);
   }
+  if (c.atomic_write > 0) {  // the largest send that may not interleave, and one past it
+    edges.push_back(c.atomic_write);
+    edges.push_back(c.atomic_write + 1);
+  }
   std::vector<uint64_t> usable;
   for (uint64_t e : edges) {
     if (e <= limit && std::find(usable.begin(), usable.end(), e) == usable.end()) {

@@ -92,6 +92,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_writer_open_takes_closed", "sysv_shm", Bug::kWriterOpenTakesClosed, "G-MULTI-WRITER"},
     {"broken_size_before_role", "posix_mq", Bug::kSizeBeforeRole, "G-DIRECTION"},
     {"broken_end_once", "pipe", Bug::kEndOnce, "G-EOF"},
+    {"broken_atomic_past_pipe_buf", "pipe", Bug::kAtomicPastPipeBuf, "G-FULL"},
     {"broken_alarm_left_armed", "pipe", Bug::kAlarmLeftArmed, "G-CLEANUP"},
     {"broken_thread_per_channel", "posix_mq", Bug::kThreadPerChannel, "G-CLEANUP"},
     {"broken_name_from_count", "posix_mq", Bug::kNameFromCount, "G-INDEPENDENT"},

@@ -505,6 +505,7 @@ class BrokenTransport : public Transport {
       caps_.atomic_write = caps_.atomic_write ? caps_.atomic_write : 4096;
     }
     if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
+    if (info.bug == Bug::kAtomicPastPipeBuf) caps_.atomic_write = 65536;
     if (info.bug == Bug::kZombieIsAlive) caps_.peer_close = true;
     // Its inner queue keeps a message too long for the buffer (msgrcv(2)
     // E2BIG); the bug is in what it reads ahead.

@@ -87,6 +87,9 @@ enum class Bug {
                            // nobody has read yet is gone
   kSizeBeforeRole,         // a send checks the size before the role: an oversize send on the
                            // reader's end gives -EMSGSIZE, not -EBADF
+  kAtomicPastPipeBuf,      // declares atomic_write 65536 on a pipe, whose writes are atomic only
+                           // up to PIPE_BUF: a bigger one goes in part where the pipe is nearly
+                           // full
   kEndOnce,                // END is reported once: the receives after it find nothing and wait
                            // out their bounds (a "writers gone" flag the report consumed)
   kAlarmLeftArmed,         // a bounded receive arms ITIMER_REAL with a SIGALRM handler to cut
