@@ -36,11 +36,12 @@ std::string Write(End& end, uint64_t below, SharedFlags& flags, int deliver_ms) 
   };
   uint64_t sum = 0;
   for (const Try& t : tries) {
-    const int rc = Add(end, t.value, &t == &tries[0] ? deliver_ms : 0);
+    const int timeout_ms = &t == &tries[0] ? deliver_ms : 0;
+    const int rc = Add(end, t.value, timeout_ms);
     if (rc != t.want) {
       return absl::StrFormat(
-          "a counter holding %#x: a non-blocking add of %#x gave %s where %s was due: %s", sum,
-          t.value, Errno(rc), t.want == 0 ? "success" : Errno(t.want), t.why);
+          "a counter holding %#x: an add of %#x (timeout %d ms) gave %s where %s was due: %s", sum,
+          t.value, timeout_ms, Errno(rc), t.want == 0 ? "success" : Errno(t.want), t.why);
     }
     if (rc == 0) sum += t.value;
   }
