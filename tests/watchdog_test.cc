@@ -44,7 +44,8 @@ Verdict Forever(const char* call, int timeout_ms) {
 
 // A process kept runnable beside another on one CPU accrues time waiting
 // for it (what the wake-up properties take out of a call's lateness); one
-// asleep accrues none; a process that is not there has no figure.
+// asleep on that CPU meanwhile accrues none; a process that is not there
+// has no figure.
 TEST(KernelWaitTest, RunQueueWaitGrowsOnlyWhileRunnableWithoutACpu) {
   if (RunQueueWaitNs(::getpid()) < 0) GTEST_SKIP() << "no /proc/PID/schedstat here";
   cpu_set_t mine;
@@ -54,39 +55,35 @@ TEST(KernelWaitTest, RunQueueWaitGrowsOnlyWhileRunnableWithoutACpu) {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  pid_t spinners[2];
-  for (pid_t& pid : spinners) {
-    pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+  pid_t pids[3];  // two spinners and a sleeper, on one CPU
+  for (int i = 0; i < 3; ++i) {
+    pids[i] = ::fork();
+    ASSERT_GE(pids[i], 0);
+    if (pids[i] == 0) {
       if (::sched_setaffinity(0, sizeof one, &one) != 0) ::_exit(1);
       for (;;) {
+        if (i == 2) ::pause();
       }
     }
   }
-  const int64_t first = RunQueueWaitNs(spinners[0]);
+  const pid_t sleeper = pids[2];
+  ASSERT_TRUE(WaitUntilBlockedIn(sleeper, SYS_pause, Deadline::After(absl::Seconds(10))));
+  const int64_t asleep = RunQueueWaitNs(sleeper);
+  const int64_t first = RunQueueWaitNs(pids[0]);
   EXPECT_GE(first, 0);
   const Deadline deadline = Deadline::After(absl::Seconds(20));
-  while (RunQueueWaitNs(spinners[0]) <= first + 1000000 && !deadline.Passed()) {
+  while (RunQueueWaitNs(pids[0]) <= first + 1000000 && !deadline.Passed()) {
     ::sched_yield();
   }
-  EXPECT_GT(RunQueueWaitNs(spinners[0]), first + 1000000);
-  for (pid_t pid : spinners) {
+  EXPECT_GT(RunQueueWaitNs(pids[0]), first + 1000000);
+  // The spinners queued for their CPU a millisecond and more; the sleeper
+  // on that CPU did not.
+  EXPECT_TRUE(WaitUntilBlockedIn(sleeper, SYS_pause, Deadline::After(absl::Seconds(10))));
+  EXPECT_EQ(RunQueueWaitNs(sleeper), asleep);
+  for (pid_t pid : pids) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   }
-
-  const pid_t sleeper = ::fork();
-  ASSERT_GE(sleeper, 0);
-  if (sleeper == 0) {
-    for (;;) ::pause();
-  }
-  ASSERT_TRUE(WaitUntilBlockedIn(sleeper, SYS_pause, Deadline::After(absl::Seconds(10))));
-  const int64_t asleep = RunQueueWaitNs(sleeper);
-  EXPECT_TRUE(WaitUntilBlockedIn(sleeper, SYS_pause, Deadline::After(absl::Seconds(10))));
-  EXPECT_EQ(RunQueueWaitNs(sleeper), asleep);
-  ::kill(sleeper, SIGKILL);
-  ::waitpid(sleeper, nullptr, 0);
   EXPECT_EQ(RunQueueWaitNs(sleeper), -1);
 }
 

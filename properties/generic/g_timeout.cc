@@ -45,9 +45,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ipcspec/proc.h"
 #include "properties/generic/unbounded.h"
 #include "properties/support/common.h"
+#include "properties/support/run_mark.h"
 
 namespace ipcspec::props {
 namespace {
@@ -152,15 +152,14 @@ std::string NeverWaits(std::string_view what, absl::Duration unit,
   std::string e;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const long before = ThreadSleeps();
-    const int64_t queued = RunQueueWaitNs(::getpid());
-    const absl::Time start = absl::Now();
+    const RunMark start = RunMark::Start();
     const int rc = call();
-    const absl::Duration took = absl::Now() - start;
+    const RunMark stop = RunMark::Stop();
     const long slept = ThreadSleeps() - before;
+    const absl::Duration took = absl::Nanoseconds(stop.ns - start.ns);
     // A sleep while a thread of the transport's that it waits for waited
     // for a CPU (its threads' run-queue wait) is the machine's, not a wait.
-    const int64_t queued_since = RunQueueWaitNs(::getpid()) - queued;
-    const absl::Duration own = took - absl::Nanoseconds(queued >= 0 ? queued_since : 0);
+    const absl::Duration own = absl::Nanoseconds(stop.SinceNs(start));
     if (slept == 0 || own < waited) return "";
     e = absl::StrFormat(
         "%s with timeout 0 gave %s after %s, asleep in the kernel (%d voluntary context "

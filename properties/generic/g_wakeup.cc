@@ -135,7 +135,7 @@ std::string SleepUntilMessage(End& end, const Capabilities& c, Exchange& x,
     x.Go(r);
     size_t n = 0;
     int rc = end.Recv(buf, &n, x.bound_ms());
-    const Exchange::Moment returned = Exchange::Now();
+    const RunMark returned = RunMark::Stop();
     // A byte stream may hand the message over in parts: the first part is
     // the wake-up, the rest is owed at once.
     size_t got = rc == 0 ? n : 0;
@@ -219,17 +219,16 @@ std::string SleepUntilEnd(End& end, const Capabilities& c, Exchange& x) {
   size_t n = 0;
   const int64_t asleep_ns = MonotonicNs();
   const int rc = end.Recv(buf, &n, x.bound_ms());
-  const Exchange::Moment returned = Exchange::Now();
-  const int64_t returned_ns = returned.ns;
+  const RunMark returned = RunMark::Stop();
   const int64_t late = x.LateUs(0, returned);
   x.NoteLate(late);
   std::string err;
-  if (rc == -ETIMEDOUT && returned_ns - asleep_ns < int64_t{x.bound_ms()} * 1000000) {
+  if (rc == -ETIMEDOUT && returned.ns - asleep_ns < int64_t{x.bound_ms()} * 1000000) {
     // Not a wake-up missed: the bound itself ran short (G-TIMEOUT's).
     err = absl::StrFormat(
         "the receive gave -ETIMEDOUT after %.3f ms, before its bound of %d ms, where END was due "
         "(the only writer closed its end while it slept)",
-        (returned_ns - asleep_ns) / 1e6, x.bound_ms());
+        (returned.ns - asleep_ns) / 1e6, x.bound_ms());
   } else if (rc != kEnd) {
     err = absl::StrFormat(
         "the receive gave %s where END was due: the only writer closed its end "
@@ -298,7 +297,7 @@ bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, E
   const int rc = FillWith(end, c, data);
   x.Go(r);
   if (rc == -EAGAIN) return true;
-  x.LateUs(r, Exchange::Now());  // the other side acts and moves on
+  x.LateUs(r, RunMark::Stop());  // the other side acts and moves on
   x.Judge(r, false);
   *err = rc == 0 ? ""
                  : absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(),
@@ -327,7 +326,7 @@ std::string SleepUntilRoom(End& end, const Capabilities& c, Exchange& x) {
     size_t n = 0;
     const int64_t asleep_ns = MonotonicNs();
     int rc = end.Send(data, &n, x.bound_ms());
-    const int64_t late = x.LateUs(r, Exchange::Now());
+    const int64_t late = x.LateUs(r, RunMark::Stop());
     if (rc == -ETIMEDOUT && late >= 0 && !RoomCameWithTimeLeft(x, asleep_ns, late)) {
       x.Judge(r, true);  // a round that judges nothing
       continue;
@@ -358,7 +357,7 @@ std::string SleepUntilOneTaken(End& end, const Capabilities& c, Exchange& x) {
     if (!Fill(end, c, data, x, r, &err)) return err;
     size_t n = 0;
     const int rc = end.Send(data, &n, x.bound_ms());
-    x.LateUs(r, Exchange::Now());  // the reader took its message
+    x.LateUs(r, RunMark::Stop());  // the reader took its message
     if (rc == -ETIMEDOUT && end.Send(data, &n, 0) == 0) {
       err = absl::StrFormat(
           "round %d: the send slept its whole bound of %d ms (-ETIMEDOUT) after the reader took "
@@ -418,7 +417,7 @@ std::string SleepUntilReaderCloses(End& end, const Capabilities& c, Exchange& x)
   if (!Fill(end, c, data, x, 0, &err)) return err;
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, Exchange::Now());
+  const int64_t late = x.LateUs(0, RunMark::Stop());
   x.NoteLate(late);
   err = JudgeSendAtReaderClose(x, rc, late);
   x.Judge(0, false);

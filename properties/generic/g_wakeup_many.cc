@@ -237,7 +237,7 @@ std::string SleepUntilClose(End& end, const Capabilities& c, SharedFlags& flags,
   if (flags.Counter(kClosedNoFill).load() != 0) return "";  // nothing to judge
   size_t n = 0;
   const int rc = end.Send(data, &n, x.bound_ms());
-  const int64_t late = x.LateUs(0, Exchange::Now());
+  const int64_t late = x.LateUs(0, RunMark::Stop());
   x.NoteLate(late);
   return JudgeSendAtReaderClose(x, rc, late);
 }

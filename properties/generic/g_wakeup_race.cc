@@ -57,6 +57,7 @@
 #include "properties/generic/wakeup.h"
 #include "properties/support/call_gate.h"
 #include "properties/support/common.h"
+#include "properties/support/run_mark.h"
 
 namespace ipcspec::props::wakeup {
 namespace {
@@ -106,20 +107,20 @@ class Race {
   // The writer: its send of round r is done. Notes when, and how long the
   // reader's threads had waited for a CPU by then.
   void Sent(int r) {
-    flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
     const auto reader = static_cast<pid_t>(flags_.Counter(kReaderTid).load());
-    flags_.Counter(kWaitedNs).store(static_cast<uint64_t>(RunQueueWaitNs(reader) + 1));
+    const RunMark sent = RunMark::Start(reader);
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(sent.ns));
+    flags_.Counter(kWaitedNs).store(static_cast<uint64_t>(sent.queued_ns + 1));
     flags_.Raise(3 * r + 1);
   }
   // The reader, its receive returned at `returned`: microseconds from the
   // writer's send of round r, less what the reader's threads (the gate's
   // too) then spent runnable but waiting for a CPU; -1 if it never sent.
-  int64_t LateUs(int r, const Exchange::Moment& returned) const {
+  int64_t LateUs(int r, const RunMark& returned) const {
     if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
-    int64_t late = returned.ns - static_cast<int64_t>(flags_.Counter(kEventNs).load());
-    const auto waited = static_cast<int64_t>(flags_.Counter(kWaitedNs).load()) - 1;
-    if (waited >= 0 && returned.waited_ns >= waited) late -= returned.waited_ns - waited;
-    return std::max<int64_t>(late, 0) / 1000;
+    const RunMark sent{static_cast<int64_t>(flags_.Counter(kEventNs).load()),
+                       static_cast<int64_t>(flags_.Counter(kWaitedNs).load()) - 1};
+    return returned.SinceNs(sent) / 1000;
   }
   void Judge(int r, bool stop) {
     flags_.Counter(kStop).store(stop ? 1 : 0);
@@ -191,7 +192,9 @@ class Reader {
     const int64_t returned_ns = MonotonicNs();
     out.calls = gate_.Disarm();
     out.held = out.calls.held;
-    const Exchange::Moment returned{returned_ns, RunQueueWaitNs(::getpid())};
+    // The figure after (the gate's thread waits for a CPU too): a wait
+    // while disarming is taken out though the clock did not see it.
+    const RunMark returned{returned_ns, RunMark::Stop().queued_ns};
     out.late_us = race_.LateUs(r, returned);
     if (out.late_us < 0) {
       out.err = absl::StrFormat("round %d: the writer never sent", r + 1);

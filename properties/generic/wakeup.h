@@ -20,6 +20,7 @@
 #include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/support/common.h"
+#include "properties/support/run_mark.h"
 
 namespace ipcspec::props::wakeup {
 
@@ -69,45 +70,31 @@ class Exchange {
   // The waker: its act is done. Notes when, and how long the sleeper had
   // waited for a CPU by then.
   void Woke(int r) {
-    flags_.Counter(kEventNs).store(static_cast<uint64_t>(MonotonicNs()));
+    const int64_t now_ns = MonotonicNs();
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(now_ns));
     for (size_t i = 0; i < kSleepers; ++i) {
       const auto pid = static_cast<pid_t>(flags_.Counter(kSleeperPid + i).load());
-      const int64_t waited = pid > 0 ? RunQueueWaitNs(pid) : -1;
+      const int64_t waited = pid > 0 ? RunMark::Start(pid).queued_ns : -1;
       flags_.Counter(kSleeperWaited + i).store(static_cast<uint64_t>(waited + 1));
     }
     flags_.Raise(3 * r + 1);
   }
   // When the waker acted in round r (once LateUs(r) is not -1).
   int64_t EventNs() const { return static_cast<int64_t>(flags_.Counter(kEventNs).load()); }
-  // The sleeper, as its call returns: the clock, and how long this process
-  // had waited for a CPU (read first, so that a wait between the two reads
-  // counts against the call, never for it).
-  struct Moment {
-    int64_t ns = 0;
-    int64_t waited_ns = -1;
-  };
-  static Moment Now() {
-    const int64_t waited = RunQueueWaitNs(::getpid());
-    return {MonotonicNs(), waited};
-  }
-  // The sleeper, its call returned at `returned`: how many microseconds
-  // after the waker's act (0 if before; -1 if the act never came), less
-  // what the sleeper spent since the act runnable but waiting for a CPU.
-  // A missed wake-up is time asleep; a loaded machine's scheduler, which a
-  // --jobs run on a busy CI host is, is no failure of the transport's.
-  int64_t LateUs(int r, const Moment& returned) const {
+  // The sleeper, its call returned at `returned` (RunMark::Stop()): how
+  // many microseconds after the waker's act (0 if before; -1 if the act
+  // never came), less what the sleeper spent since the act runnable but
+  // waiting for a CPU. A missed wake-up is time asleep; a loaded machine's
+  // scheduler, which a --jobs run on a busy CI host is, is no failure of
+  // the transport's.
+  int64_t LateUs(int r, const RunMark& returned) const {
     if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
-    const auto event = static_cast<int64_t>(flags_.Counter(kEventNs).load());
-    int64_t late = returned.ns - event;
+    RunMark event{static_cast<int64_t>(flags_.Counter(kEventNs).load()), -1};
     for (size_t i = 0; i < kSleepers; ++i) {
       if (static_cast<pid_t>(flags_.Counter(kSleeperPid + i).load()) != ::getpid()) continue;
-      const auto waited_at_event =
-          static_cast<int64_t>(flags_.Counter(kSleeperWaited + i).load()) - 1;
-      if (waited_at_event >= 0 && returned.waited_ns >= waited_at_event) {
-        late -= returned.waited_ns - waited_at_event;
-      }
+      event.queued_ns = static_cast<int64_t>(flags_.Counter(kSleeperWaited + i).load()) - 1;
     }
-    return std::max<int64_t>(late, 0) / 1000;
+    return returned.SinceNs(event) / 1000;
   }
   // The sleeper's verdict on round r, which the waker reads (true: again).
   void Judge(int r, bool again) {

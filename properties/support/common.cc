@@ -25,6 +25,7 @@
 #include "ipcspec/proc.h"
 #include "ipcspec/util.h"
 #include "ipcspec/watch.h"
+#include "properties/support/run_mark.h"
 
 // In a sanitized build the sanitizer's allocator serves malloc; weak, as
 // it exists only there.
@@ -79,11 +80,9 @@ std::string EndStays(End& end, std::span<std::byte> buf, const Waits& waits, int
         "every receive after it (every writer has closed)",
         Errno(rc));
   }
-  const int64_t waited = RunQueueWaitNs(::getpid());
-  const int64_t start = MonotonicNs();
+  const RunMark start = RunMark::Start();
   rc = end.Recv(buf, &n, waits.deliver_ms);
-  const int64_t waited_since = std::max<int64_t>(RunQueueWaitNs(::getpid()) - waited, 0);
-  const int64_t took_us = std::max<int64_t>(MonotonicNs() - start - waited_since, 0) / 1000;
+  const int64_t took_us = RunMark::Stop().SinceNs(start) / 1000;
   if (rc != kEnd || took_us > allowed_us) {
     return absl::StrFormat(
         "after END, a receive with timeout %d ms gave %s %.1f ms later (allowed: %.1f ms): END, "
