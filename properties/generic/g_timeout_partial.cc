@@ -45,6 +45,8 @@
 //   capacity declared   the message send is min(capacity, max_message)
 //   or not              bytes, else max_message (64 KiB if unbounded);
 //                       the fill finds the edge either way
+//   max_message on a    no send larger: the fill's sends are 64 KiB at
+//   stream              most, the bounded one at most max_message
 //   reliable            what the reader drains in an attempt is what the
 //                       writer's sends reported sent: the fill and what the
 //                       bounded send said it moved (a send that gives
@@ -57,6 +59,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 #include <span>
@@ -104,12 +107,19 @@ struct Shape {
   bool message = false;
   size_t fill = kChunk;     // one fill send
   size_t message_size = 0;  // message: the bounded send
+  uint64_t most = 0;        // stream: the largest send (max_message), 0 any
   std::span<const uint64_t> parts = kStreamParts;
 
   size_t buffer() const { return std::max(kChunk, message_size); }
 
   static Shape Of(const Capabilities& c) {
-    if (c.framing == Framing::kStream) return {};
+    // A stream that declares max_message refuses a larger send (plugin.h):
+    // neither its fill nor its bounded send is larger.
+    if (c.framing == Framing::kStream) {
+      const uint64_t most = c.max_message;
+      return {.fill = static_cast<size_t>(most != 0 ? std::min<uint64_t>(kChunk, most) : kChunk),
+              .most = most};
+    }
     // The largest message an empty channel takes (plugin.h: capacity).
     uint64_t m = c.max_message != 0 ? c.max_message : kChunk;
     if (c.capacity != 0) m = std::min(m, c.capacity);
@@ -202,7 +212,8 @@ std::string SendOnce(End& end, const Shape& shape, SharedFlags& flags, const Tim
   flags.Counter(kPiece).store(piece);
   const std::vector<std::byte> big(
       shape.message ? shape.message_size
-                    : std::min<uint64_t>(filled + piece * drains + kChunk, uint64_t{64} << 20),
+                    : std::min({filled + piece * drains + kChunk, uint64_t{64} << 20,
+                                shape.most != 0 ? shape.most : UINT64_MAX}),
       std::byte{0x5a});
   flags.Raise(Filled(a));
   size_t n = 0;

@@ -14,7 +14,9 @@
  *   QUIRK_KIND_QUIETEND  a plain pipe that reports end of stream once every
  *                      writer has closed without promising it: STREAM,
  *                      RELIABLE, ORDERED, MULTI_WRITER, no PEER_CLOSE
- *                      (plugin.h allows END then). Broken: once data has
+ *                      (plugin.h allows END then); it refuses a send of
+ *                      more than 100,000 bytes (max_message, which a
+ *                      stream may declare). Broken: once data has
  *                      come, reports END whenever the pipe is empty
  *                      (G-MODEL).
  *   QUIRK_KIND_FRAMES  length-prefixed frames over a pipe: MESSAGE, a 4-byte
@@ -141,7 +143,7 @@ typedef struct {
 #define QK_FRAMING IPCSPEC_STREAM
 #define QK_DIRECTION IPCSPEC_ONE_WAY
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_MULTI_WRITER)
-#define QK_MAX_MESSAGE 0
+#define QK_MAX_MESSAGE 100000
 #define QK_CAPACITY 65536
 #define QK_ATOMIC 4096
 #elif defined(QUIRK_KIND_FRAMES) || defined(QUIRK_KIND_HANDOFF) || defined(QUIRK_KIND_DOORBELL) || \
@@ -595,6 +597,9 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
   if (rc == 0) *sent = len;
   return rc;
 #else
+#if QK_MAX_MESSAGE > 0
+  if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
+#endif
 #if defined(QUIRK_KIND_DUPLEX) && defined(QUIRK_BROKEN)
   if (e->role == IPCSPEC_READER && len > 0) { /* the bug: a reply loses its first byte */
     const int rc = qk_pipe_send(e->out, (const char*)buf + 1, len - 1, sent, deadline);
