@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -367,6 +368,15 @@ ProcessSettings TakeProcessSettings() {
   char cwd[PATH_MAX];
   if (::getcwd(cwd, sizeof cwd) != nullptr)
     s.entries.push_back(absl::StrCat("working directory ", cwd));
+  // What prctl(2) keeps for the process that a transport may set: dumpable
+  // (cleared to keep a ring out of core dumps, which also makes the
+  // process's /proc files root's; or set so that process_vm_writev works
+  // after a uid change), and no_new_privs (set for a seccomp filter, and
+  // never cleared again). Both are inherited by fork, which the harness's
+  // own actors leave as they are.
+  if (const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); dumpable >= 0)
+    s.entries.push_back(absl::StrCat("dumpable ", dumpable));
+  if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) s.entries.emplace_back("no_new_privs set");
   std::sort(s.entries.begin(), s.entries.end());
   return s;
 }

@@ -100,6 +100,8 @@ constexpr BrokenRow kBroken[] = {
     {"broken_unbounded_as_zero", "pipe", Bug::kUnboundedAsZero, "G-TIMEOUT"},
     {"broken_umask_cleared", "fifo", Bug::kUmaskCleared, "G-CLEANUP"},
     {"broken_chdir_to_scratch", "unix_stream", Bug::kChdirToScratch, "G-CLEANUP"},
+    {"broken_dumpable_cleared", "posix_shm", Bug::kDumpableCleared, "G-CLEANUP"},
+    {"broken_no_new_privs", "unix_dgram", Bug::kNoNewPrivs, "G-CLEANUP"},
     {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
     {"broken_sigpipe_ignored", "pipe", Bug::kSigpipeIgnored, "G-CLEANUP"},
     {"broken_sigpipe_blocked_on_epipe", "unix_stream", Bug::kSigpipeBlockedOnEpipe, "G-PEER-GONE"},

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -524,6 +525,8 @@ class BrokenTransport : public Transport {
     // The bugs: an exact mode for what create() makes, and a short relative
     // path, each set for create() and never put back.
     if (info_.bug == Bug::kUmaskCleared) ::umask(0);
+    if (info_.bug == Bug::kDumpableCleared) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (info_.bug == Bug::kNoNewPrivs) ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (info_.bug == Bug::kChdirToScratch && ::chdir(scratch.c_str()) != 0) {
       return absl::InternalError(absl::StrFormat("chdir %s: %s", scratch, std::strerror(errno)));
     }

@@ -103,6 +103,10 @@ enum class Bug {
                            // once, -ETIMEDOUT on an empty channel (a negative chrono duration)
   kUmaskCleared,           // create() clears the umask (for an exact mode on the FIFO it
                            // makes) and never puts it back
+  kDumpableCleared,        // create() clears the dumpable flag (to keep the ring out of core
+                           // dumps) and never sets it back
+  kNoNewPrivs,             // create() sets no_new_privs (for a seccomp filter on its own
+                           // calls), which nothing can clear
   kChdirToScratch,         // create() enters its scratch directory (for a short relative
                            // socket path) and never goes back
   kSigpipeLeftBlocked,     // send() blocks SIGPIPE (so a write to a closed peer cannot kill
