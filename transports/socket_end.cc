@@ -56,6 +56,7 @@ int SocketEnd::Prepare(bool sending, int timeout_ms, const Deadline& deadline) {
 
 ssize_t SocketEnd::SendOnce(const std::byte* p, size_t len, const Deadline& deadline) {
   if (opts_.reply_to_sender) return SendReply(p, len, deadline);
+  if (peer_gone_) return -EPIPE;
   const ssize_t n = FdEnd::SendOnce(p, len, deadline);
   if (n == -ECONNRESET && opts_.reset_is_epipe) return -EPIPE;
   return n;
@@ -125,6 +126,14 @@ ssize_t SocketEnd::RecvMsg(std::byte* p, size_t cap, int flags, bool* end, int* 
 }
 
 ssize_t SocketEnd::RecvOnce(std::byte* p, size_t cap, bool* end) {
+  const ssize_t n = RecvRecord(p, cap, end);
+  // TCP: once a receive has met the peer's FIN or reset, so does a send
+  // (the socket itself would take one more send into the void).
+  if (opts_.reset_is_epipe && (*end || n == -ECONNRESET)) peer_gone_ = true;
+  return n;
+}
+
+ssize_t SocketEnd::RecvRecord(std::byte* p, size_t cap, bool* end) {
   int msg_flags = 0;
   if (opts_.framing == Framing::kStream) return RecvMsg(p, cap, 0, end, &msg_flags);
   if (opts_.max_message == 0 || cap < opts_.max_message) {

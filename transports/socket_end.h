@@ -39,7 +39,8 @@ struct SocketEndOptions {
   // The unconnected, bound reader socket of unix_dgram / udp: Send goes to
   // the sender of the last message received (-EDESTADDRREQ before any).
   bool reply_to_sender = false;
-  // TCP: a connection reset seen by Send is the peer's close, -EPIPE.
+  // TCP: a connection reset seen by Send is the peer's close, -EPIPE; and
+  // once a receive has met the peer's FIN (END) or reset, every send is.
   bool reset_is_epipe = false;
   // TCP_NODELAY on the socket (PrepareSocket and every accepted socket).
   bool tcp_nodelay = false;
@@ -75,9 +76,12 @@ class SocketEnd : public FdEnd {
   // deadline under SO_SNDTIMEO (it cannot poll for room at its destination).
   ssize_t SendReply(const std::byte* p, size_t len, const Deadline& deadline);
   ssize_t RecvMsg(std::byte* p, size_t cap, int flags, bool* end, int* msg_flags);
+  // One record or what a stream has, as RecvOnce gives it.
+  ssize_t RecvRecord(std::byte* p, size_t cap, bool* end);
 
   FileDescriptor listener_;  // until the connection is accepted
   SocketEndOptions opts_;
+  bool peer_gone_ = false;  // reset_is_epipe: a receive met the peer's FIN or reset
   struct sockaddr_storage last_sender_ = {};
   socklen_t last_sender_len_ = 0;
 };

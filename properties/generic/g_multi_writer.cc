@@ -42,6 +42,13 @@
 // channel from ending between the turns (plugin.h lets END come once every
 // end opened so far is closed).
 //
+// Another, where a process may hold several ends (no
+// IPCSPEC_ONE_END_PER_PROCESS), makes writers 1 and 2 two threads of one
+// process, each with an end of its own, sending at once: a transport that
+// names what a send makes (a temporary file, a slot) after the process
+// rather than the end gives both threads one name, and one send tramples
+// the other's.
+//
 // Another puts the channel under pressure, in a third of the examples:
 // four writers send messages at the atomic limit or one byte under it, by
 // turns (the parameter is how many each sends, in place of send steps),
@@ -51,7 +58,11 @@
 // little at a time, and race for it: a send that is atomic only while there
 // is room (a frame header that takes a pipe write past PIPE_BUF, a ring that
 // copies in pieces as space frees) interleaves there and nowhere else.
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -64,9 +75,11 @@ namespace {
 // One send per message: a stream send of at most atomic_write bytes must go
 // in one piece.
 std::string SendWhole(End& end, const std::vector<Sent>& msgs, const Capabilities& c,
-                      int timeout_ms) {
-  for (const Sent& m : msgs) {
+                      int timeout_ms, const std::function<void(size_t)>& before = nullptr) {
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    const Sent& m = msgs[k];
     const std::vector<std::byte> data = Payload(m.writer, m.msg, m.size);
+    if (before) before(k);
     size_t n = 0;
     const int rc = end.Send(data, &n, timeout_ms);
     if (rc != 0) return absl::StrCat("sending ", Name(m), ": ", Errno(rc));
@@ -77,6 +90,24 @@ std::string SendWhole(End& end, const std::vector<Sent>& msgs, const Capabilitie
   }
   return "";
 }
+
+// Two threads' sends, begun in pairs: each thread's send k begins once the
+// other's has (or the other has no send k), so that they overlap in the
+// transport every time, not only where the scheduler happens to let them.
+// Each spins, yielding its CPU, rather than sleep: neither must wait to be
+// woken.
+class PairedSends {
+ public:
+  void Before(int me, size_t k) {
+    begun_[me].store(k + 1);
+    while (begun_[1 - me].load() < k + 1 && !done_[1 - me].load()) ::sched_yield();
+  }
+  void Done(int me) { done_[me].store(true); }
+
+ private:
+  std::atomic<uint64_t> begun_[2] = {0, 0};
+  std::atomic<bool> done_[2] = {false, false};
+};
 
 // The reader's first receive, checked as Traffic checks the rest (a lossy
 // transport may have lost every message so far: then nothing).
@@ -139,7 +170,10 @@ class MultiWriterProperty final : public GenericProperty {
     const Capabilities c = t.caps();
     return rc::gen::exec([this, c] {
       const auto writers = *rc::gen::inRange<uint32_t>(2, 5);
-      const bool late = *rc::gen::arbitrary<bool>();
+      // Writers 1 and 2 as threads, in a third of the examples (not under
+      // pressure, nor with a late writer or turns).
+      const bool threads = !c.one_end_per_process && *UniformBelow(3) == 0;
+      const bool late = !threads && *rc::gen::arbitrary<bool>();
       const bool after_read = late && *rc::gen::arbitrary<bool>();
       // The parameters' steps, each only where it is not the default.
       auto parameters = [&](uint32_t n) {
@@ -160,7 +194,7 @@ class MultiWriterProperty final : public GenericProperty {
           chunks.push_back(Step::Recv(0, ch));
         }
       }
-      if (*OneInThree()) {  // each writer's messages are the parameter's
+      if (!threads && *OneInThree()) {  // each writer's messages are the parameter's
         // Four writers, so that several wait for room together whenever
         // it comes back.
         std::vector<Step> steps = parameters(4);
@@ -169,8 +203,9 @@ class MultiWriterProperty final : public GenericProperty {
         return steps;
       }
       std::vector<Step> steps = parameters(writers);
-      const bool turns = !late && writers >= 3 && *rc::gen::arbitrary<bool>();
+      const bool turns = !late && !threads && writers >= 3 && *rc::gen::arbitrary<bool>();
       if (turns) steps.push_back(turns_.Step(true));
+      if (threads) steps.push_back(threads_.Step(true));
       for (uint32_t w = 1; w <= writers; ++w) {
         auto sizes = *(
             turns ? TurnSizes(c)
@@ -207,23 +242,31 @@ class MultiWriterProperty final : public GenericProperty {
     const bool after_read = late && pressure == 0 && after_read_.Of(s) && others_send > 0;
     SharedFlags marks(2 + writers);
     const bool turns = writers >= 3 && !late && pressure == 0 && turns_.Of(s);
+    const bool threads = writers >= 2 && !late && !turns && pressure == 0 && threads_.Of(s) &&
+                         !c.one_end_per_process;
     Turns taking(writers);
     ActorPids pids(writers);  // for the reader under pressure
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
+    PairedSends paired;  // threads: writers 1 and 2
+    auto write = [&](uint32_t w, std::unique_ptr<End>& end) {
+      pids.Publish(w - 1);
+      marks.Raise(late && w == writers ? 0 : w);
+      if (turns) taking.Opened(w);
+      std::function<void(size_t)> before = nullptr;
+      if (threads && w <= 2) before = [&paired, w](size_t k) { paired.Before(w - 1, k); };
+      std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms, before);
+      if (threads && w <= 2) paired.Done(w - 1);
+      if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, w - 1);
+      if (late && w < writers) marks.WaitFor(0, deadline);
+      traffic.Finished(w - 1);
+      if (turns) taking.Done(w, end, deadline);
+      return e;
+    };
     std::vector<Actor> actors;
-    for (uint32_t w = 1; w <= writers; ++w) {
-      actors.push_back(
-          {absl::StrCat("writer ", w), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
-             pids.Publish(w - 1);
-             marks.Raise(late && w == writers ? 0 : w);
-             if (turns) taking.Opened(w);
-             std::string e = SendWhole(*end, per[w - 1], c, traffic.waits().deliver_ms);
-             if (e.empty() && traffic.markers()) e = traffic.SendMarkers(*end, w - 1);
-             if (late && w < writers) marks.WaitFor(0, deadline);
-             traffic.Finished(w - 1);
-             if (turns) taking.Done(w, end, deadline);
-             return e;
-           }});
+    if (threads) actors.push_back(WritersAsThreads(write));
+    for (uint32_t w = threads ? 3 : 1; w <= writers; ++w) {
+      actors.push_back({absl::StrCat("writer ", w), Role::kWriter,
+                        [&write, w](std::unique_ptr<End>& end) { return write(w, end); }});
       if (turns && w > 1) {
         actors.back().before_open = [&taking, w](const ActorPids&, const Deadline& d) {
           taking.AwaitTurn(w, d);
@@ -257,6 +300,23 @@ class MultiWriterProperty final : public GenericProperty {
                         return traffic.Read(*end, chunks);
                       }});
     return RunActors(t, env, std::move(actors));
+  }
+
+  // Writers 1 and 2 as two threads of one process, each with an end of its
+  // own; `write(w, end)` is writer w's part.
+  static Actor WritersAsThreads(
+      const std::function<std::string(uint32_t, std::unique_ptr<End>&)>& write) {
+    Actor both{"writers 1 and 2's process", Role::kWriter, nullptr};
+    both.ends = {{0, Role::kWriter}, {0, Role::kWriter, /*own_thread=*/true}};
+    both.with_ends = [write](std::vector<std::unique_ptr<End>>& ends) {
+      std::string e = write(1, ends[0]);
+      return e.empty() ? e : absl::StrCat("writer 1: ", e);
+    };
+    both.in_thread = [write](std::unique_ptr<End>& end) {
+      std::string e = write(2, end);
+      return e.empty() ? e : absl::StrCat("writer 2: ", e);
+    };
+    return both;
   }
 
   // By turns: one to twelve messages of at most 256 bytes each, so that
@@ -298,6 +358,9 @@ class MultiWriterProperty final : public GenericProperty {
       this, 4,
       "the writers take turns: writer 1 holds its end open throughout, each other opens only "
       "once the one before has closed, and the reader reads once the last has closed: %s",
+      false};
+  const YesNoParam threads_{
+      this, 5, "writers 1 and 2 are two threads of one process, each with an end of its own: %s",
       false};
   const Param<uint64_t> pressure_{
       this, 2,

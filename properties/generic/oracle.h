@@ -61,7 +61,7 @@ class Expectation {
   // reads fell, and the same scenario must give the same verdict.
   std::string TooManyBytes() const;
   // Everything owed has come: every message of a reliable transport, or
-  // for a lossy one every writer's end marker (or all its messages).
+  // for a lossy one every writer's end marker.
   bool Complete() const;
   // A lossy byte stream is complete when its writers are done and nothing
   // more comes; the reader says so.

@@ -102,6 +102,8 @@ constexpr BrokenRow kBroken[] = {
     {"broken_chdir_to_scratch", "unix_stream", Bug::kChdirToScratch, "G-CLEANUP"},
     {"broken_dumpable_cleared", "posix_shm", Bug::kDumpableCleared, "G-CLEANUP"},
     {"broken_no_new_privs", "unix_dgram", Bug::kNoNewPrivs, "G-CLEANUP"},
+    {"broken_takes_one_after_end", "tcp", Bug::kTakesOneAfterEnd, "G-PEER-GONE"},
+    {"broken_staged_per_process", "posix_mq", Bug::kStagedPerProcess, "G-MULTI-WRITER"},
     {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
     {"broken_sigpipe_ignored", "pipe", Bug::kSigpipeIgnored, "G-CLEANUP"},
     {"broken_sigpipe_blocked_on_epipe", "unix_stream", Bug::kSigpipeBlockedOnEpipe, "G-PEER-GONE"},

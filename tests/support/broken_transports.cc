@@ -120,6 +120,25 @@ class BrokenEnd : public End {
     next.store(ticket + 1);  // the bug: not a fetch_add
     return seen[ticket % 256].exchange(ticket + 1) == ticket + 1;
   }
+  void StageIn(std::string dir) { stage_dir_ = std::move(dir); }
+  // Stages each send in a temporary file of the scratch directory, created
+  // O_EXCL under a name made from the process, which a second thread's
+  // send at the same time finds taken: -EEXIST.
+  bool SendStagedPerProcess(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    *sent = 0;
+    const std::string tmp = absl::StrFormat("%s/.t%d", stage_dir_, ::getpid());  // the bug
+    const int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      *rc = -errno;
+      return true;
+    }
+    const bool staged =
+        buf.empty() || ::write(fd, buf.data(), buf.size()) == static_cast<ssize_t>(buf.size());
+    ::close(fd);
+    *rc = staged ? inner_->Send(buf, sent, timeout_ms) : -EIO;
+    ::unlink(tmp.c_str());
+    return true;
+  }
   // Saves a malloc per send: one frame for every end of the process.
   int SendFromTheProcessFrame(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
     static std::byte frame[2 << 20];  // the bug: shared by two threads' sends
@@ -150,6 +169,14 @@ class BrokenEnd : public End {
           return true;
         }
         return false;
+      case Bug::kStagedPerProcess:
+        return SendStagedPerProcess(buf, sent, timeout_ms, rc);
+      case Bug::kTakesOneAfterEnd:
+        if (!heard_end_) return false;
+        heard_end_ = false;  // the bug: one send after END taken into the void
+        *sent = buf.size();
+        *rc = 0;
+        return true;
       case Bug::kTruncateLong:
         if (buf.size() <= 1000) return false;
         *rc = inner_->Send(buf.first(1000), sent, timeout_ms);
@@ -282,6 +309,11 @@ class BrokenEnd : public End {
         int rc = inner_->Recv(buf, received, timeout_ms);
         return rc == 0 && *received == 0 ? kEnd : rc;
       }
+      case Bug::kTakesOneAfterEnd: {
+        const int rc = inner_->Recv(buf, received, timeout_ms);
+        if (rc == kEnd || rc == -ECONNRESET) heard_end_ = true;
+        return rc;
+      }
       default:
         return inner_->Recv(buf, received, timeout_ms);
     }
@@ -352,6 +384,8 @@ class BrokenEnd : public End {
   bool unheard_ = false;              // kLateWriterUnheard: opened after the reader received
   uint64_t messages_received_ = 0;    // kKeepsDropsAtBatchEnd
   bool end_given_ = false;            // kEndOnce
+  bool heard_end_ = false;            // kTakesOneAfterEnd: a receive gave END
+  std::string stage_dir_;             // kStagedPerProcess
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
                                       // shared page
   LockBugs locks_;                    // the bugs in a lock of the channel's (broken_locks.h)
@@ -380,7 +414,8 @@ class EndBeforeWriterEnd : public End {
 
 class BrokenChannel : public Channel {
  public:
-  BrokenChannel(std::unique_ptr<Channel> inner, Bug bug) : inner_(std::move(inner)), bug_(bug) {
+  BrokenChannel(std::unique_ptr<Channel> inner, Bug bug, std::string scratch)
+      : inner_(std::move(inner)), bug_(bug), scratch_(std::move(scratch)) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
         bug == Bug::kZombieIsAlive || bug == Bug::kEndBeforeWriterOpens ||
@@ -449,7 +484,9 @@ class BrokenChannel : public Channel {
     if (bug_ == Bug::kZombieIsAlive && asleep_writers_ != nullptr) {
       return WrapPidWatch(*e, role, asleep_writers_ + 8);
     }
-    return std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
+    auto end = std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
+    if (bug_ == Bug::kStagedPerProcess) end->StageIn(scratch_);
+    return end;
   }
   void Detach() override { inner_->Detach(); }
   absl::Status Destroy() override {
@@ -490,6 +527,7 @@ class BrokenChannel : public Channel {
   bool opened_here_ = false;  // an end was opened in this process
   uint64_t bell_tag_ = std::random_device()() * 0x100000000ULL + std::random_device()();
   std::string lock_file_;                       // kLockFileLeft, kLockFileOpen
+  std::string scratch_;                         // kStagedPerProcess: where sends are staged
   std::atomic<int>* asleep_writers_ = nullptr;  // kWakeFirstSleepers, kWakeOneWriter: writers
                                                 // asleep in a receive or a send
 };
@@ -543,7 +581,7 @@ class BrokenTransport : public Transport {
       return std::make_unique<SharedHandle>(std::move(shared), holds_);
     }
     if (info_.bug == Bug::kTerminalWithoutNoctty) return WithTerminal(std::move(*ch));
-    return std::make_unique<BrokenChannel>(std::move(*ch), info_.bug);
+    return std::make_unique<BrokenChannel>(std::move(*ch), info_.bug, scratch);
   }
 
  private:

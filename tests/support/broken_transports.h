@@ -105,6 +105,11 @@ enum class Bug {
                            // makes) and never puts it back
   kDumpableCleared,        // create() clears the dumpable flag (to keep the ring out of core
                            // dumps) and never sets it back
+  kStagedPerProcess,       // a send stages its message under a name made from the process
+                           // (O_EXCL), so two threads' sends at once collide (-EEXIST)
+  kTakesOneAfterEnd,       // the writer's end, whose receive gave END (the reader closed),
+                           // takes its next send into the void, as a TCP socket does after
+                           // the peer's FIN when nobody looks for it
   kNoNewPrivs,             // create() sets no_new_privs (for a seccomp filter on its own
                            // calls), which nothing can clear
   kChdirToScratch,         // create() enters its scratch directory (for a short relative
