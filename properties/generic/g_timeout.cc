@@ -32,6 +32,13 @@
 //                       close, a connection to accept) must neither end the
 //                       wait early nor start its bound again (a wait that
 //                       passes the caller's whole timeout to each poll())
+//   several writers,    in half of the examples the writer, once the
+//   a channel that      reader is done, fills the channel and sends into it
+//   fills               for 16 units while the reader holds its end and
+//                       reads nothing, and more writers open and close
+//                       their ends as above: the send returns on time (any
+//                       result), neither restarted by a wake-up that brings
+//                       no room nor ended early by one
 //   lossy               the unbounded receive's message is sent again,
 //                       once a time unit, until it has come
 //   reliability,        change nothing otherwise: no data moves
@@ -42,6 +49,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -179,10 +187,11 @@ int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d))
 // kKnockerClosed + i, knocker i has closed its end (which the reader awaits
 // before it closes its own: a FIFO's writer opens only while a reader is
 // there).
-constexpr uint32_t kKnockActor = 4;
+constexpr uint32_t kKnockActor = 4, kKnockSendActor = 5;
+constexpr size_t kWriterActor = 0;  // the writer's place in RunActors' actors
 constexpr size_t kKnockOver = kTries;
 constexpr size_t kKnockerClosed = kKnockOver + 1, kKnockers = 5;
-constexpr size_t kReaderActor = 1;  // the reader's place in RunActors' actors
+constexpr size_t kReaderActor = 1;
 constexpr uint64_t kKnockUnits = 16;
 
 class TimeoutProperty final : public NamedProperty {
@@ -196,6 +205,13 @@ class TimeoutProperty final : public NamedProperty {
           "more writers open their ends and close them at once, and another at 7/8 of the wait",
           s.size);
     }
+    if (s.actor == kKnockSendActor) {
+      return absl::StrFormat(
+          "the writer fills the channel and sends into it, waiting at most %d time units, while "
+          "two more writers open their ends and close them at once, and another at 7/8 of the "
+          "wait",
+          s.size);
+    }
     return absl::StrFormat("%s, waiting at most %d time units",
                            s.actor == 0 ? "the reader receives on the empty channel"
                                         : "after the reader closed, the writer sends",
@@ -203,7 +219,8 @@ class TimeoutProperty final : public NamedProperty {
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const bool writers = t.caps().multi_writer;
-    return rc::gen::exec([writers] {
+    const bool fills = SendKnockable(t.caps());
+    return rc::gen::exec([writers, fills] {
       std::vector<Step> steps;
       auto waits = *rc::gen::resize(
           2, rc::gen::nonEmpty(rc::gen::container<std::vector<uint64_t>>(Units())));
@@ -214,6 +231,9 @@ class TimeoutProperty final : public NamedProperty {
       // Last: a wake-up that brings nothing, long enough to come inside.
       if (writers && *rc::gen::arbitrary<bool>()) {
         steps.push_back({Op::kWait, kKnockActor, kKnockUnits, 0});
+      }
+      if (fills && *rc::gen::arbitrary<bool>()) {
+        steps.push_back({Op::kWait, kKnockSendActor, kKnockUnits, 0});
       }
       return steps;
     });
@@ -229,7 +249,9 @@ class TimeoutProperty final : public NamedProperty {
     const Capabilities& c = t.caps();
     const Step* unbounded = UnboundedStep(s);
     const Step* knock = c.multi_writer ? UnboundedStep(s, kKnockActor) : nullptr;
+    const Step* send_knock = SendKnockable(c) ? UnboundedStep(s, kKnockSendActor) : nullptr;
     SharedFlags knock_flags(kKnockerClosed + kKnockers);
+    SharedFlags send_knock_flags(kKnockerClosed + kKnockers);
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    const std::vector<std::byte> buf = unbounded::SleeperMessage(c);
                    if (std::string e =
@@ -239,27 +261,16 @@ class TimeoutProperty final : public NamedProperty {
                    }
                    // Holds its end open (so no end of stream) until the reader is done.
                    if (!flags.WaitFor(kReaderDone, deadline)) return "the reader never finished";
-                   if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
-                   if (std::string e = NeverWaits("a send after the reader closed", unit,
-                                                  [&] {
-                                                    size_t n = 0;
-                                                    return end->Send(buf, &n, 0);
-                                                  });
-                       !e.empty()) {
-                     return e;
-                   }
-                   for (const Step& st : s.steps) {
-                     if (st.op != Op::kWait || st.actor != 1) continue;
-                     const absl::Duration bound = bound_of(st);
-                     std::string e =
-                         Judge(absl::StrFormat("a %d-unit send after the reader closed", st.size),
-                               bound, slack_of(bound), false, [&] {
-                                 size_t n = 0;
-                                 return end->Send(buf, &n, Ms(bound));
-                               });
+                   if (send_knock != nullptr) {
+                     std::string e = KnockedSend(*end, c, *send_knock, bound_of(*send_knock),
+                                                 slack_of(bound_of(*send_knock)), send_knock_flags);
+                     if (std::string k = KnocksOver(send_knock_flags, true, deadline); e.empty()) {
+                       e = k;
+                     }
                      if (!e.empty()) return e;
                    }
-                   return "";
+                   if (!flags.WaitFor(kReaderClosed, deadline)) return "the reader never closed";
+                   return SendsAfterClose(*end, buf, s, unit, bound_of, slack_of);
                  }};
     Actor reader{
         "reader", Role::kReader, [&](std::unique_ptr<End>& end) -> std::string {
@@ -285,23 +296,97 @@ class TimeoutProperty final : public NamedProperty {
             e = k;
           }
           flags.Raise(kReaderDone);
+          if (send_knock != nullptr) AwaitKnockedSend(send_knock_flags, deadline);
           end.reset();
           flags.Raise(kReaderClosed);
           return e;
         }};
-    if (knock == nullptr) return RunActors(t, env, {writer, reader});
-    return RunActors(t, env, WithKnockers({writer, reader}, knock_flags, bound_of(*knock)));
+    std::vector<Actor> actors = {writer, reader};
+    if (knock != nullptr) AddKnockers(actors, knock_flags, bound_of(*knock), kReaderActor);
+    if (send_knock != nullptr) {
+      AddKnockers(actors, send_knock_flags, bound_of(*send_knock), kWriterActor);
+    }
+    return RunActors(t, env, std::move(actors));
   }
 
-  // `actors` and the knockers of a knock step bounded by `bound`: two knock
-  // at once in the first try, and one at 7/8 of the bound in each try.
-  static std::vector<Actor> WithKnockers(std::vector<Actor> actors, SharedFlags& knock_flags,
-                                         absl::Duration bound) {
-    for (size_t i = 0; i < kKnockers; ++i) {
-      actors.push_back(i < 2 ? Knocker(knock_flags, i, 0, absl::ZeroDuration())
-                             : Knocker(knock_flags, i, i - 2, bound * 7 / 8));
+  // The writer's calls once the reader has closed: one with timeout 0, which
+  // never waits, then the scenario's bounded sends, each on time (any
+  // result).
+  static std::string SendsAfterClose(
+      End& end, std::span<const std::byte> buf, const Scenario& s, absl::Duration unit,
+      const std::function<absl::Duration(const Step&)>& bound_of,
+      const std::function<absl::Duration(absl::Duration)>& slack_of) {
+    if (std::string e = NeverWaits("a send after the reader closed", unit,
+                                   [&] {
+                                     size_t n = 0;
+                                     return end.Send(buf, &n, 0);
+                                   });
+        !e.empty()) {
+      return e;
     }
-    return actors;
+    for (const Step& st : s.steps) {
+      if (st.op != Op::kWait || st.actor != 1) continue;
+      const absl::Duration bound = bound_of(st);
+      std::string e = Judge(absl::StrFormat("a %d-unit send after the reader closed", st.size),
+                            bound, slack_of(bound), false, [&] {
+                              size_t n = 0;
+                              return end.Send(buf, &n, Ms(bound));
+                            });
+      if (!e.empty()) return e;
+    }
+    return "";
+  }
+
+  // The reader, while the writer sends into the full channel: open, reading
+  // nothing, until that send is over (its last knocker closes during its
+  // last try) and its knockers have closed (a FIFO's writer opens only
+  // while a reader is there).
+  static void AwaitKnockedSend(SharedFlags& send_knock_flags, const Deadline& deadline) {
+    (void)send_knock_flags.WaitFor(kKnockOver, deadline);
+    for (size_t i = 0; i < kKnockers; ++i) {
+      (void)send_knock_flags.WaitFor(kKnockerClosed + i, deadline);
+    }
+  }
+
+  // Where a send can be made to wait for room that never comes while
+  // writers knock: several writers, a channel that refuses past a bound
+  // (CanFill: not a counter, whose room is its largest value).
+  static bool SendKnockable(const Capabilities& c) { return c.multi_writer && CanFill(c); }
+
+  // The knockers of a knock step bounded by `bound`, whose sleeper is actor
+  // `sleeper`: two knock at once in the first try, and one at 7/8 of the
+  // bound in each try; writers numbered on from those in `actors`.
+  static void AddKnockers(std::vector<Actor>& actors, SharedFlags& knock_flags,
+                          absl::Duration bound, size_t sleeper) {
+    const size_t first = actors.size();  // the writer and reader are 0 and 1
+    for (size_t i = 0; i < kKnockers; ++i) {
+      actors.push_back(i < 2 ? Knocker(knock_flags, i, 0, absl::ZeroDuration(), sleeper, first + i)
+                             : Knocker(knock_flags, i, i - 2, bound * 7 / 8, sleeper, first + i));
+    }
+  }
+
+  // The knock step's send: the writer fills the channel with sends of
+  // timeout 0, then sends into it with `bound`, judged (any result, on
+  // time); each try raises its flag in knock_flags first, for its
+  // knockers. "" where the channel never filled.
+  static std::string KnockedSend(End& end, const Capabilities& c, const Step& knock,
+                                 absl::Duration bound, absl::Duration slack,
+                                 SharedFlags& knock_flags) {
+    const std::vector<std::byte> msg = unbounded::FillerMessage(c);
+    const int filled = FillWithoutWaiting(end, c, msg);
+    if (filled == 0) return "";
+    if (filled != -EAGAIN) {
+      return absl::StrCat("filling the channel with sends of timeout 0: ", Errno(filled));
+    }
+    size_t tries = 0;
+    return Judge(absl::StrFormat("a %d-unit send into the full channel while more writers opened "
+                                 "their ends and closed them (at once, and at 7/8 of it)",
+                                 knock.size),
+                 bound, slack, false, [&] {
+                   knock_flags.Raise(std::min<size_t>(tries++, kKnockOver - 1));
+                   size_t n = 0;
+                   return end.Send(msg, &n, Ms(bound));
+                 });
   }
 
   // The reader, once the knock step is over (or never came, or a failure
@@ -312,7 +397,7 @@ class TimeoutProperty final : public NamedProperty {
     for (size_t k = 0; k < kKnockOver; ++k) knock_flags.Raise(k);
     for (size_t i = 0; knockers && i < kKnockers; ++i) {
       if (!knock_flags.WaitFor(kKnockerClosed + i, d)) {
-        return absl::StrFormat("writer %d never opened and closed its end", i + 2);
+        return absl::StrFormat("knocker %d never opened and closed its end", i + 1);
       }
     }
     return "";
@@ -344,19 +429,21 @@ class TimeoutProperty final : public NamedProperty {
     });
   }
 
-  // Knocker i, a late writer (writer i + 2) that opens its end once the
-  // reader sleeps in try `try_` of the knock step's receive, `after` later
+  // Knocker i, a late writer (writer `number`) that opens its end once actor
+  // `sleeper` sleeps in try `try_` of the knock step's call, `after` later
   // (or once that is over), and closes it at once.
-  static Actor Knocker(SharedFlags& knock_flags, size_t i, size_t try_, absl::Duration after) {
-    Actor knocker{absl::StrCat("writer ", i + 2), Role::kWriter,
+  static Actor Knocker(SharedFlags& knock_flags, size_t i, size_t try_, absl::Duration after,
+                       size_t sleeper, size_t number) {
+    Actor knocker{absl::StrCat("writer ", number), Role::kWriter,
                   [&knock_flags, i](std::unique_ptr<End>& end) -> std::string {
                     end.reset();
                     knock_flags.Raise(kKnockerClosed + i);
                     return "";
                   }};
-    knocker.before_open = [&knock_flags, try_, after](const ActorPids& pids, const Deadline& d) {
+    knocker.before_open = [&knock_flags, try_, after, sleeper](const ActorPids& pids,
+                                                               const Deadline& d) {
       if (!knock_flags.WaitFor(try_, d) || knock_flags.IsRaised(kKnockOver)) return;
-      pids.AwaitAsleep(kReaderActor, d);
+      pids.AwaitAsleep(sleeper, d);
       // The time is the property's: a knock near the end of the wait.
       if (after > absl::ZeroDuration()) {
         const Deadline knock = Deadline::After(after);

@@ -267,16 +267,6 @@ uint64_t TwoSendSize(const Capabilities& c) {
   return std::min(size, c.capacity / (c.overhead == Overhead::kNone ? 2 : 4));
 }
 
-int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data) {
-  const uint64_t most = 4 * (c.capacity / std::max<size_t>(data.size(), 1) + c.max_queued) + 64;
-  int rc = 0;
-  for (uint64_t k = 0; k < most && rc == 0; ++k) {
-    size_t n = 0;
-    rc = end.Send(data, &n, 0);
-  }
-  return rc;
-}
-
 int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf) {
   int rc = 0;
   for (uint64_t k = 0; k < 4 * (c.capacity + c.max_queued) + 64 && rc == 0; ++k) {
@@ -294,7 +284,7 @@ namespace {
 // then played out without a call to judge.
 bool Fill(End& end, const Capabilities& c, const std::vector<std::byte>& data, Exchange& x, int r,
           std::string* err) {
-  const int rc = FillWith(end, c, data);
+  const int rc = FillWithoutWaiting(end, c, data);
   x.Go(r);
   if (rc == -EAGAIN) return true;
   x.LateUs(r, RunMark::Stop());  // the other side acts and moves on

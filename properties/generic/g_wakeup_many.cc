@@ -125,7 +125,7 @@ std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w
   for (int r = 0; r < kRounds; ++r) {
     std::string err;
     if (w == 0) {
-      const int rc = FillWith(end, c, data);
+      const int rc = FillWithoutWaiting(end, c, data);
       if (rc != -EAGAIN) rooms.Counter(Rooms::kNoFill).store(1);
       if (rc != -EAGAIN && rc != 0) {
         err = absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
@@ -222,7 +222,7 @@ std::string SleepUntilClose(End& end, const Capabilities& c, SharedFlags& flags,
                             Exchange& x, const Deadline& deadline) {
   const std::vector<std::byte> data = Payload(static_cast<uint32_t>(w + 1), 0, RoomSendSize(c));
   if (w == 0) {
-    const int rc = FillWith(end, c, data);
+    const int rc = FillWithoutWaiting(end, c, data);
     if (rc != -EAGAIN) flags.Counter(kClosedNoFill).store(1);
     flags.Raise(kClosedFull);
     if (rc != -EAGAIN && rc != 0) {

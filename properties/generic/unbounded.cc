@@ -18,20 +18,8 @@ namespace {
 std::string SendUnbounded(End& end, const Capabilities& c, SharedFlags& flags,
                           const Deadline& deadline) {
   if (!flags.WaitFor(kFillNext, deadline)) return "";  // the reader failed first
-  // A size an empty channel takes whole (min(capacity, max_message)), so
-  // that room made lets the last send through; zero-length messages where
-  // only their count is bounded.
-  uint64_t size = c.capacity == 0 ? 0 : std::min<uint64_t>(c.capacity, 4096);
-  if (c.max_message != 0) size = std::min(size, c.max_message);
-  const std::vector<std::byte> msg(size, kByte);
-  // Every send fits, so only room ends the filling: at most one per byte of
-  // capacity or one per message it counts, and some more.
-  const uint64_t most = 2 * (c.capacity / std::max<uint64_t>(msg.size(), 1) + c.max_queued) + 64;
-  int rc = 0;
-  for (uint64_t i = 0; i < most && rc == 0; ++i) {
-    size_t n = 0;
-    rc = end.Send(msg, &n, 0);
-  }
+  const std::vector<std::byte> msg = FillerMessage(c);
+  int rc = FillWithoutWaiting(end, c, msg);
   if (rc != -EAGAIN) {
     flags.Raise(kFilled);  // not full: counter kWriterPid stays 0, and the reader goes on
     return rc == 0 ? "" : absl::StrCat("filling the channel with sends of timeout 0: ", Errno(rc));
@@ -81,6 +69,15 @@ std::string SendToTheSleeper(End& end, std::span<const std::byte> msg, const Cap
 }
 
 }  // namespace
+
+std::vector<std::byte> FillerMessage(const Capabilities& c) {
+  // A size an empty channel takes whole (min(capacity, max_message)), so
+  // that room made lets the last send through; zero-length messages where
+  // only their count is bounded.
+  uint64_t size = c.capacity == 0 ? 0 : std::min<uint64_t>(c.capacity, 4096);
+  if (c.max_message != 0) size = std::min(size, c.max_message);
+  return std::vector<std::byte>(size, kByte);
+}
 
 std::vector<std::byte> SleeperMessage(const Capabilities& c) {
   const uint64_t size = c.model == ModelClass::kCounter ? 8

@@ -41,6 +41,9 @@ constexpr std::byte kByte{7};
 // The message for the reader asleep in its unbounded receive: 16 bytes (or
 // max_message, if less), 8 for a counter.
 std::vector<std::byte> SleeperMessage(const Capabilities& c);
+// The message a channel is filled with: min(capacity, max_message, 4096)
+// bytes, or none where only a count bounds it.
+std::vector<std::byte> FillerMessage(const Capabilities& c);
 
 // The step of `s` of the unbounded receive (kUnboundedActor) or send, or null.
 const Step* UnboundedStep(const Scenario& s, uint32_t actor = kUnboundedActor);

@@ -191,10 +191,6 @@ std::string WakeByMessages(End& end, const Capabilities& c, Exchange& x, int del
 // kRoomForTwo: the size of each send, so that two fit in a drained channel
 // (a quarter of the capacity; with no overhead, half).
 uint64_t TwoSendSize(const Capabilities& c);
-// Non-blocking sends of `data` until one is refused: -EAGAIN, or 0 when the
-// channel took far more than its declared bounds (G-BACKPRESSURE's
-// business), or the error.
-int FillWith(End& end, const Capabilities& c, const std::vector<std::byte>& data);
 // Non-blocking receives until one would block: its result (-EAGAIN), or
 // the error that came first.
 int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>& buf);

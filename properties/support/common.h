@@ -322,6 +322,10 @@ std::string_view HeapUnit();
 // Whether a writer can fill the channel until a send would block: it
 // declares a bound (capacity or max_queued) and is not a counter.
 bool CanFill(const Capabilities& c);
+// Sends of `msg` with timeout 0 until one is refused: -EAGAIN once the
+// channel is full, 0 when it took far more than its declared bounds allow
+// without refusing (G-BACKPRESSURE's business), or the error a send gave.
+int FillWithoutWaiting(End& end, const Capabilities& c, std::span<const std::byte> msg);
 
 // Sends from steps of `actor`, as Sent records in step order.
 std::vector<Sent> SendsOf(const Scenario& s, uint32_t actor);

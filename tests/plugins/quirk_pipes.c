@@ -62,6 +62,12 @@
  *                      Broken: it waits on for the caller's whole timeout
  *                      again, so each writer that comes or goes starts the
  *                      bound anew (G-TIMEOUT).
+ *   QUIRK_KIND_ROOMBELL  DOORBELL whose writers' waits for room also wake on
+ *                      the doorbell, take its rings and wait on until their
+ *                      deadline. Broken: a send waits on for the caller's
+ *                      whole timeout again after each ring (G-TIMEOUT: a
+ *                      send into the full channel while writers come and
+ *                      go).
  *   QUIRK_KIND_FETCH   FRAMES whose reads a thread of the reader's end makes:
  *                      a bounded recv() asks the thread for the next frame
  *                      and waits for it; once the bound has passed it tells
@@ -147,7 +153,7 @@ typedef struct {
 #define QK_CAPACITY 65536
 #define QK_ATOMIC 4096
 #elif defined(QUIRK_KIND_FRAMES) || defined(QUIRK_KIND_HANDOFF) || defined(QUIRK_KIND_DOORBELL) || \
-    defined(QUIRK_KIND_FETCH) || defined(QUIRK_KIND_PUSH)
+    defined(QUIRK_KIND_FETCH) || defined(QUIRK_KIND_PUSH) || defined(QUIRK_KIND_ROOMBELL)
 #define QK_FRAMING IPCSPEC_MESSAGE
 #define QK_DIRECTION IPCSPEC_ONE_WAY
 #if defined(QUIRK_KIND_FRAMES) && defined(QUIRK_BROKEN)
@@ -166,6 +172,9 @@ typedef struct {
 #define QK_HANDOFF 1
 #elif defined(QUIRK_KIND_DOORBELL)
 #define QK_DOORBELL 1
+#elif defined(QUIRK_KIND_ROOMBELL)
+#define QK_DOORBELL 1
+#define QK_ROOMBELL 1
 #elif defined(QUIRK_KIND_FETCH)
 #define QK_WORKER 1
 #define QK_WORKER_READS 1
@@ -366,25 +375,58 @@ static int frame_recv(int fd, void* buf, size_t cap, size_t* got, int64_t deadli
 #endif
 
 #if defined(QK_DOORBELL)
+/* The broken siblings' bug: the whole bound again after each ring, in the
+   receive's wait (DOORBELL) or the send's (ROOMBELL). */
+#if defined(QUIRK_BROKEN) && defined(QK_ROOMBELL)
+#define QK_RECV_WHOLE 0
+#define QK_SEND_WHOLE 1
+#elif defined(QUIRK_BROKEN)
+#define QK_RECV_WHOLE 1
+#define QK_SEND_WHOLE 0
+#else
+#define QK_RECV_WHOLE 0
+#define QK_SEND_WHOLE 0
+#endif
+
+/* Waits until `fd` is ready for `events` or the doorbell rings (a writer
+   came or went: its rings are taken), until the deadline (`whole`: the
+   caller's whole timeout again). 1 to look again, 0 at the deadline, or
+   -errno. */
+static int bell_wait(end* e, int fd, short events, int64_t deadline, int timeout_ms, int whole) {
+  const int ms = whole ? timeout_ms : qk_left_ms(deadline);
+  if (ms == 0) return 0;
+  struct pollfd p[2] = {{fd, events, 0}, {e->bell, POLLIN, 0}};
+  const int n = poll(p, 2, ms);
+  if (n < 0) return errno == EINTR ? 1 : -errno;
+  uint64_t rings;
+  if (n > 0 && (p[1].revents & POLLIN) != 0) (void)!read(e->bell, &rings, sizeof rings);
+  return n > 0;
+}
+
 /* The next frame, waiting for it until the deadline; a ring of the doorbell
-   (a writer came or went) is taken and the wait goes on. */
+   is taken and the wait goes on. */
 static int doorbell_recv(end* e, void* buf, size_t cap, size_t* got, int timeout_ms) {
   const int64_t deadline = qk_deadline(timeout_ms);
   for (;;) {
     const int rc = frame_recv(e->in, buf, cap, got, 0);
     if (rc != -EAGAIN || deadline == 0) return rc == -EAGAIN ? qk_late(deadline) : rc;
-#ifdef QUIRK_BROKEN
-    const int ms = timeout_ms; /* the bug: the whole bound again, each time */
-#else
-    const int ms = qk_left_ms(deadline);
-    if (ms == 0) return -ETIMEDOUT;
+    const int r = bell_wait(e, e->in, POLLIN, deadline, timeout_ms, QK_RECV_WHOLE);
+    if (r <= 0) return r < 0 ? r : -ETIMEDOUT;
+  }
+}
 #endif
-    struct pollfd p[2] = {{e->in, POLLIN, 0}, {e->bell, POLLIN, 0}};
-    const int n = poll(p, 2, ms);
-    if (n < 0 && errno != EINTR) return -errno;
-    if (n == 0) return -ETIMEDOUT;
-    uint64_t rings;
-    if (n > 0 && (p[1].revents & POLLIN) != 0) (void)!read(e->bell, &rings, sizeof rings);
+
+#if defined(QK_ROOMBELL)
+/* A frame, waiting for room until the deadline; a ring of the doorbell is
+   taken and the wait goes on. A frame is at most PIPE_BUF, so a write of it
+   goes whole or not at all. */
+static int roombell_send(end* e, const void* buf, size_t len, int timeout_ms) {
+  const int64_t deadline = qk_deadline(timeout_ms);
+  for (;;) {
+    const int rc = frame_send(e->out, buf, len, 0);
+    if (rc != -EAGAIN || deadline == 0) return rc == -EAGAIN ? qk_late(deadline) : rc;
+    const int r = bell_wait(e, e->out, POLLOUT, deadline, timeout_ms, QK_SEND_WHOLE);
+    if (r <= 0) return r < 0 ? r : -ETIMEDOUT;
   }
 }
 #endif
@@ -586,6 +628,12 @@ static int qk_send(void* v, const void* buf, size_t len, size_t* sent, int timeo
 #if defined(QK_HANDOFF)
   if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
   const int rc = handoff_send(e, buf, len, deadline);
+  if (rc == 0) *sent = len;
+  return rc;
+#elif defined(QK_ROOMBELL)
+  (void)deadline;
+  if (len > QK_MAX_MESSAGE) return -EMSGSIZE;
+  const int rc = roombell_send(e, buf, len, timeout_ms);
   if (rc == 0) *sent = len;
   return rc;
 #elif defined(QK_WORKER_WRITES)

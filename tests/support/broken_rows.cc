@@ -103,7 +103,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_dumpable_cleared", "posix_shm", Bug::kDumpableCleared, "G-CLEANUP"},
     {"broken_no_new_privs", "unix_dgram", Bug::kNoNewPrivs, "G-CLEANUP"},
     {"broken_takes_one_after_end", "tcp", Bug::kTakesOneAfterEnd, "G-PEER-GONE"},
-    {"broken_staged_per_process", "posix_mq", Bug::kStagedPerProcess, "G-MULTI-WRITER"},
+    {"broken_staged_per_process", "posix_mq", Bug::kStagedPerProcess, "G-MULTI-WRITER", 400},
     {"broken_sigpipe_left_blocked", "unix_stream", Bug::kSigpipeLeftBlocked, "G-CLEANUP"},
     {"broken_sigpipe_ignored", "pipe", Bug::kSigpipeIgnored, "G-CLEANUP"},
     {"broken_sigpipe_blocked_on_epipe", "unix_stream", Bug::kSigpipeBlockedOnEpipe, "G-PEER-GONE"},
