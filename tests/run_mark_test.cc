@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "ipcspec/proc.h"
 #include "ipcspec/util.h"
+#include "tests/support/one_cpu.h"
 
 namespace ipcspec::props {
 namespace {
@@ -33,11 +34,8 @@ TEST(RunMarkTest, AProcessQueuedBesideASpinnerHasThatWaitTakenOut) {
   if (RunQueueWaitNs(::getpid()) < 0) GTEST_SKIP() << "no /proc/PID/schedstat here";
   cpu_set_t mine;
   ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
-  int cpu = 0;
-  while (!CPU_ISSET(cpu, &mine)) ++cpu;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
+  const cpu_set_t one = ipcspec::testing::OneOfMyCpus();
+  ASSERT_EQ(CPU_COUNT(&one), 1);
   ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
   const pid_t spinner = ::fork();
   ASSERT_GE(spinner, 0);

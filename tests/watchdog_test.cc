@@ -23,6 +23,7 @@
 #include "ipcspec/watch.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/hanging_transports.h"
+#include "tests/support/one_cpu.h"
 #include "tests/support/subprocess.h"
 
 namespace ipcspec {
@@ -48,13 +49,8 @@ Verdict Forever(const char* call, int timeout_ms) {
 // has no figure.
 TEST(KernelWaitTest, RunQueueWaitGrowsOnlyWhileRunnableWithoutACpu) {
   if (RunQueueWaitNs(::getpid()) < 0) GTEST_SKIP() << "no /proc/PID/schedstat here";
-  cpu_set_t mine;
-  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
-  int cpu = 0;
-  while (!CPU_ISSET(cpu, &mine)) ++cpu;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
+  const cpu_set_t one = ipcspec::testing::OneOfMyCpus();
+  ASSERT_EQ(CPU_COUNT(&one), 1);
   pid_t pids[3];  // two spinners and a sleeper, on one CPU
   for (int i = 0; i < 3; ++i) {
     pids[i] = ::fork();
