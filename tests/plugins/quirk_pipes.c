@@ -86,7 +86,6 @@
  *                      ran out arrives though its send said it was not sent
  *                      (G-TIMEOUT-RACE-SEND).
  */
-/* clang-format off: quirk_util.h first, for its _GNU_SOURCE */
 /* quirk_util.h first, for its _GNU_SOURCE */
 /* clang-format off */
 #include "quirk_util.h"
@@ -94,7 +93,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-/* clang-format on */
 /* clang-format on */
 
 typedef struct {
