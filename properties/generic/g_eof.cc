@@ -44,6 +44,8 @@
 //                            before the last of several closes), may give
 //                            0 bytes or an error, never END (a read of 0
 //                            bytes returns 0, which is no end of file)
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
@@ -243,7 +245,13 @@ class EofProperty final : public GenericProperty {
     std::string e = traffic.NothingMore(end, true, end_timeout);
     if (e.empty() && c.peer_close) {
       std::vector<std::byte> buf(DrainBufferSize(c));
-      e = EndStays(end, buf, traffic.waits(), traffic.waits().AfterCloseUs(c.realtime));
+      // The bounded repeat is for a receive that waits out its timeout
+      // before it says END: a quarter of its bound tells that apart from
+      // a slow build's own cost, which G-WAKEUP's tighter allowance for a
+      // close's wake-up does not have to absorb here.
+      const Waits& waits = traffic.waits();
+      e = EndStays(end, buf, waits,
+                   std::max(waits.AfterCloseUs(c.realtime), int64_t{waits.deliver_ms} * 250));
     }
     return e;
   }
