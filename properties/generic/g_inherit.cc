@@ -14,13 +14,16 @@
 //
 // G-CLEANUP looks between calls; this property looks inside them. Every
 // send and every receive of mixed traffic (G-INTEGRITY's, up to 16
-// messages) is held once at the entry of one of its system calls (call
-// gate, support/call_gate.h): call after call the writer's and the
-// reader's calls are held at their system call 1, 2, 3, ..., starting over
-// at 1 once a call makes fewer. While one is held, the process's
-// descriptors are read: one without FD_CLOEXEC that was not there when the
-// traffic began fails, with what it is and the system call the hold was
-// at.
+// messages) is held at the entry of each of its system calls (call gate,
+// support/call_gate.h), and while it is held the process's descriptors are
+// read: one without FD_CLOEXEC that was not there when the traffic began
+// fails, with what it is and the system call the hold was at. Each call
+// and each of its system calls: a descriptor that lives between two system
+// calls of one call only (one the first call opens to set something up
+// lazily, and closes before it returns) is seen as surely as one that
+// every call makes. (Holding one system call per call, call after call at
+// the next, missed an outside plugin whose first send alone opened such a
+// descriptor after its first system call.)
 //
 // The oracle for each capability class (generic/oracle.h): the same for
 // all. What the traffic delivers is judged as G-INTEGRITY judges it
@@ -63,8 +66,8 @@ std::set<int> InheritableNow() {
   return out;
 }
 
-// An end whose every call is held once, at the entry of one of its system
-// calls, while the process's descriptors are read. `known`: the
+// An end whose every call is held at the entry of each of its system
+// calls while the process's descriptors are read. `known`: the
 // descriptors without FD_CLOEXEC the process had before the traffic (read
 // before the gate was installed: every call of a gated thread costs a trip
 // through the gate's thread).
@@ -86,21 +89,25 @@ class HeldEnd final : public End {
   struct Seen {
     int fd = -1;
     long nr = -1;
+    int at = 0;       // the system calls of this call held so far
+    int held_at = 0;  // the one at which `fd` was seen
     char what[256] = {};
   };
 
   template <typename Call>
   int Held(std::string_view what, int timeout_ms, const Call& call) {
     if (!found_.empty()) return call();  // one is enough
-    const int index = next_;
     const int number = ++calls_;
+    seen_.at = 0;
     // On the gate's thread, while this thread is held (Disarm orders what
     // it wrote before the reads below).
-    gate_.Arm(index, [&](long nr) {
+    gate_.Arm(CallGate::kEach, [&](long nr) {
+      ++seen_.at;
       ForEachInheritable([&](int fd) {
         if (seen_.fd >= 0 || known_.count(fd) != 0) return;
         seen_.fd = fd;
         seen_.nr = nr;
+        seen_.held_at = seen_.at;
         char path[32];
         std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
         const ssize_t n = ::readlink(path, seen_.what, sizeof seen_.what - 1);
@@ -108,13 +115,13 @@ class HeldEnd final : public End {
       });
     });
     const int rc = call();
-    next_ = gate_.Disarm().held ? index + 1 : 0;
+    (void)gate_.Disarm();
     if (seen_.fd >= 0) {
       found_ = absl::StrFormat(
           "%s %d (timeout %d ms), held at the entry of its system call %d (%s): the process had "
           "descriptor %d (%s) without close-on-exec, made since the traffic began: a fork and "
           "exec by another thread at that moment passes it to the new program",
-          what, number, timeout_ms, index + 1, SyscallName(seen_.nr), seen_.fd,
+          what, number, timeout_ms, seen_.held_at, SyscallName(seen_.nr), seen_.fd,
           seen_.what[0] != '\0' ? seen_.what : "gone by now");
     }
     return rc;
@@ -125,7 +132,7 @@ class HeldEnd final : public End {
   const std::set<int> known_;
   std::string found_;
   Seen seen_;
-  int next_ = 0, calls_ = 0;
+  int calls_ = 0;
 };
 
 // One side's part: its calls through a HeldEnd, then what the holds found.

@@ -70,7 +70,8 @@ void Serve(CallGate::State& s, int listener, const struct seccomp_notif& req) {
       const int k = s.count.fetch_add(1);
       if (k < CallGate::kRecorded) s.numbers[k].store(req.data.nr);
       const int64_t from = s.from_ns.load();
-      if ((from == 0 || MonotonicNs() >= from) && s.counted.fetch_add(1) == at) {
+      if ((from == 0 || MonotonicNs() >= from) &&
+          (s.counted.fetch_add(1) == at || at == CallGate::kEach)) {
         s.at_hold(req.data.nr);
         s.held_at.store(k);
       }

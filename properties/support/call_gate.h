@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,7 +55,10 @@ class CallGate {
   // thread; then it goes on. With `from_ns` (CLOCK_MONOTONIC, MonotonicNs),
   // `index` counts only the calls that enter from then on: the calls a
   // receive makes once its bound has passed.
+  // `index` kEach: every call is held, each while `at_hold(nr)` runs (a
+  // property that reads the process's state at every step of a call).
   void Arm(int index, std::function<void(long nr)> at_hold, int64_t from_ns = 0);
+  static constexpr int kEach = std::numeric_limits<int>::max();
   // What the calling thread did since Arm: its system calls (the first
   // kRecorded of them), whether the hold came and at which of them.
   struct Calls {
