@@ -1,6 +1,7 @@
 // G-WAKEUP's layouts with several writers (the property: g_wakeup.cc):
 // a receive woken while two other writers sleep in receives of their own
-// (kAmongSleepers), and two sends woken by one drain (kRoomForTwo).
+// (kAmongSleepers), and two sends woken by one drain (kRoomForTwo) or by
+// one receive of a message twice their size (kOneForTwo).
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,19 +117,22 @@ class Rooms {
 };
 
 // kRoomForTwo, writer w + 1: each round, writer 1 fills the channel; then
-// both sleep in a send until the reader's one drain, and note when it
-// returned. A channel that never fills is not judged.
+// both sleep in a send until the reader's one drain (`one_receive`: its
+// one receive of a message twice their size), and note when it returned.
+// A channel that never fills is not judged.
 std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w, const Exchange& x,
-                         const Deadline& deadline) {
-  const std::vector<std::byte> data = Payload(static_cast<uint32_t>(w + 1), 0, TwoSendSize(c));
+                         const Deadline& deadline, bool one_receive) {
+  const uint64_t size = one_receive ? OneForTwoSize(c) : TwoSendSize(c);
+  const std::vector<std::byte> data = Payload(static_cast<uint32_t>(w + 1), 0, size);
+  const std::vector<std::byte> fill = one_receive ? Payload(1, 1, 2 * size) : data;
   rooms.Counter(Rooms::kPid + w).store(static_cast<uint64_t>(::getpid()));
   for (int r = 0; r < kRounds; ++r) {
     std::string err;
     if (w == 0) {
-      const int rc = FillWithoutWaiting(end, c, data);
+      const int rc = FillWithoutWaiting(end, c, fill);
       if (rc != -EAGAIN) rooms.Counter(Rooms::kNoFill).store(1);
       if (rc != -EAGAIN && rc != 0) {
-        err = absl::StrFormat("filling the channel with %d-byte sends: %s", data.size(), Errno(rc));
+        err = absl::StrFormat("filling the channel with %d-byte sends: %s", fill.size(), Errno(rc));
       }
       rooms.Raise(r, Rooms::kFull);
     } else if (!rooms.WaitFor(r, Rooms::kFull, deadline)) {
@@ -142,9 +146,9 @@ std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w
     rooms.Raise(r, Rooms::kReturned + w);
     if (!err.empty()) return err;
     if (rc != 0) {
-      return absl::StrFormat(
-          "round %d: the send gave %s though the reader drained the channel while it slept", r + 1,
-          Errno(rc));
+      return absl::StrFormat("round %d: the send gave %s though the reader %s while it slept",
+                             r + 1, Errno(rc),
+                             one_receive ? "took a message twice its size" : "drained the channel");
     }
     if (!rooms.WaitFor(r, Rooms::kNext, deadline) || rooms.Counter(Rooms::kAgain).load() == 0) {
       return "";
@@ -153,12 +157,14 @@ std::string SleepForRoom(End& end, const Capabilities& c, Rooms& rooms, size_t w
   return "";
 }
 
-// kRoomForTwo, the reader: drains everything once both writers sleep in
-// their sends, then again once both returned; a round is as late as the
-// later of the two.
+// kRoomForTwo, the reader: drains everything (`one_receive`: takes one
+// message) once both writers sleep in their sends, then everything once
+// both returned; a round is as late as the later of the two.
 std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exchange& x,
-                        const Deadline& deadline) {
+                        const Deadline& deadline, bool one_receive) {
   std::vector<std::byte> buf(std::max<uint64_t>(RecvBufferSize(c), 65536));
+  const char* what =
+      one_receive ? "the later of the two sends, after one receive" : "the later of the two sends";
   Tally tally(x);
   for (int r = 0; r < kRounds; ++r) {
     for (size_t w = 0; w < 2; ++w) {
@@ -167,7 +173,8 @@ std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exc
       WaitUntilAsleep(pid, Deadline::After(absl::Milliseconds(x.bound_ms() / 2)));
     }
     const bool judged = rooms.Counter(Rooms::kNoFill).load() == 0;
-    const int rc = DrainWithoutBlocking(end, c, buf);
+    size_t took = 0;
+    const int rc = one_receive ? end.Recv(buf, &took, 0) : DrainWithoutBlocking(end, c, buf);
     const int64_t drained = MonotonicNs();
     int64_t late = 0;
     for (size_t w = 0; w < 2; ++w) {
@@ -177,21 +184,25 @@ std::string DrainForTwo(End& end, const Capabilities& c, Rooms& rooms, const Exc
     }
     DrainWithoutBlocking(end, c, buf);
     std::string err;
-    if (judged && rc != -EAGAIN) {
+    if (judged && !one_receive && rc != -EAGAIN) {
       err = absl::StrFormat("draining the channel without blocking: %s, not -EAGAIN", Errno(rc));
+    } else if (judged && one_receive && (rc != 0 || took != 2 * OneForTwoSize(c))) {
+      err = absl::StrFormat(
+          "a receive without waiting from the channel full of %d-byte messages gave %s (%d "
+          "bytes)",
+          2 * OneForTwoSize(c), Errno(rc), took);
     }
     const bool again = judged && err.empty() && tally.Add(late);
     rooms.Counter(Rooms::kAgain).store(again ? 1 : 0);
     rooms.Raise(r, Rooms::kNext);
-    if (!again)
-      return !err.empty() ? err : judged ? tally.Failure("the later of the two sends") : "";
+    if (!again) return !err.empty() ? err : judged ? tally.Failure(what) : "";
   }
-  return tally.Failure("the later of the two sends");
+  return tally.Failure(what);
 }
 
 }  // namespace
 
-Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x) {
+Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x, bool one_receive) {
   const Capabilities& c = t.caps();
   const Deadline deadline = Deadline::After(env.deadline - absl::Now());
   Rooms rooms;
@@ -199,11 +210,11 @@ Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x)
   for (size_t w = 0; w < 2; ++w) {
     actors.push_back(
         {absl::StrCat("writer ", w + 1), Role::kWriter, [&, w](std::unique_ptr<End>& end) {
-           return SleepForRoom(*end, c, rooms, w, x, deadline);
+           return SleepForRoom(*end, c, rooms, w, x, deadline, one_receive);
          }});
   }
   actors.push_back({"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
-                      return DrainForTwo(*end, c, rooms, x, deadline);
+                      return DrainForTwo(*end, c, rooms, x, deadline, one_receive);
                     }});
   return RunActors(t, env, std::move(actors));
 }

@@ -198,6 +198,9 @@ int DrainWithoutBlocking(End& end, const Capabilities& c, std::vector<std::byte>
 // kByRoom and kByReaderClose: the size of each send, which an empty channel
 // always takes.
 uint64_t RoomSendSize(const Capabilities& c);
+// kOneForTwo's send size S (the fill's messages are 2S): 0 where no
+// message of 2 bytes fits.
+uint64_t OneForTwoSize(const Capabilities& c);
 // kByReaderClose: "" or what was wrong with a send that slept in a full
 // channel until the reader closed, returned `rc`, `late` microseconds
 // after the close (-1: the close never came).
@@ -205,7 +208,9 @@ std::string JudgeSendAtReaderClose(const Exchange& x, int rc, int64_t late);
 
 // The layouts with several writers (g_wakeup_many.cc).
 Verdict RunAmongSleepers(const Transport& t, const CaseEnv& env, Exchange& x);
-Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x);
+// `one_receive`: the channel is full of messages of twice the sends' size,
+// and the reader takes one (kOneForTwo) instead of draining it all.
+Verdict RunRoomForTwo(const Transport& t, const CaseEnv& env, const Exchange& x, bool one_receive);
 // kByReaderClose where several writers may send: writer 1 fills the
 // channel, both writers sleep in a send, the reader closes; both must
 // return at once (a close that wakes one sleeper, a condition signalled

@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "ipcspec/engine.h"
 #include "ipcspec/proc.h"
 #include "ipcspec/util.h"
 #include "ipcspec/watch.h"
@@ -226,6 +227,14 @@ rc::Gen<uint64_t> UniformBelow(uint64_t n) {
     return rc::shrinkable::shrinkRecur(rc::Random(random).next() % n, [](uint64_t i) {
       return rc::shrink::towards<uint64_t>(i, 0);
     });
+  };
+}
+
+rc::Gen<uint64_t> EachInTurn(uint64_t n) {
+  const auto sizes = static_cast<uint64_t>(RunConfig{}.max_size) + 1;
+  return [n, sizes](const rc::Random&, int size) {
+    const uint64_t at = std::min<uint64_t>(static_cast<uint64_t>(std::max(size, 0)), sizes - 1);
+    return rc::shrinkable::just(at * n / sizes);
   };
 }
 

@@ -119,6 +119,14 @@ rc::Gen<uint64_t> ChunkSize();
 // A number below `n`, each as likely whatever rapidcheck's size, shrinking
 // towards 0 (rc::gen::inRange scales its range down with the size).
 rc::Gen<uint64_t> UniformBelow(uint64_t n);
+// One of `n` cases, taken in turn over a run's examples rather than drawn:
+// rapidcheck spreads the examples' sizes evenly from 0 to the run's largest
+// (RunConfig::max_size), so of m examples the i-th takes case about i*n/m,
+// and every case comes once m >= n. A uniform draw of one of 8 cases in 10
+// examples leaves a given case out of a quarter of the runs, and a bug only
+// that case sees with it. The case does not shrink (a failure keeps its
+// size, and so its case).
+rc::Gen<uint64_t> EachInTurn(uint64_t n);
 // One of `values`, each as likely, shrinking towards the first: what
 // rc::gen::elementOf draws, but that does not shrink (and so a counterexample
 // kept its 4096-byte messages where any size failed alike).

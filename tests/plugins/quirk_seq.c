@@ -59,6 +59,13 @@
  *                       woken sender SIGKILLed before it runs takes the
  *                       wake-up with it, and the others sleep on beside the
  *                       slot (G-WAKEUP-KILLED).
+ *   QUIRK_KIND_BYTESWAKEONE  broken only: BYTES whose receive wakes one
+ *                       sender asleep for room (FUTEX_WAKE 1), and whose
+ *                       waits for room look again every 20 ms all the same:
+ *                       a receive of a message that is room for two sends
+ *                       wakes one, and the other sleeps to its next look,
+ *                       beside room (G-WAKEUP: two sends woken by one
+ *                       receive). The look hides it from G-WAKEUP-KILLED.
  *   QUIRK_KIND_LOCKED   COUNTED whose writers hold a robust, process-shared
  *                       mutex with priority inheritance from their look for
  *                       a slot to their send, asleep for room with it held.
@@ -95,8 +102,15 @@
 #define QUIRK_KIND_COUNTED 1
 #define QK_LOCKED 1
 #endif
-#if defined(QUIRK_KIND_BYTES) && defined(QUIRK_BROKEN)
+#if defined(QUIRK_KIND_BYTESWAKEONE)
+#define QUIRK_KIND_BYTES 1
+#define QK_WAKE_ONE 1
+#define QK_LOOK_EVERY_20MS 1
+#elif defined(QUIRK_KIND_BYTES) && defined(QUIRK_BROKEN)
 #define QK_RESTART 1
+#endif
+#if defined(QUIRK_KIND_CLOSEWAKE)
+#define QK_LOOK_EVERY_20MS 1
 #endif
 #if defined(QUIRK_KIND_STASHONCE)
 #define QUIRK_KIND_STASH 1
@@ -259,7 +273,7 @@ static int take_slot(shared* s, int role, size_t len, int timeout_ms, int64_t de
       continue;
     }
 #endif
-#ifdef QK_CLOSE_UNRUNG
+#ifdef QK_LOOK_EVERY_20MS
     /* A look every 20 ms, for a peer that died without ringing. */
     const int64_t look = qk_now() + 20 * 1000000;
     if (qk_futex_wait(&s->queued, q, deadline < 0 || deadline > look ? look : deadline) != 0 &&
