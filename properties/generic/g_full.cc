@@ -22,7 +22,9 @@
 //                       same message is sent again after it (and the
 //                       caller's buffer is unchanged: the plugin adapter
 //                       checks every send, refused or not); and it keeps
-//                       nothing: 16 more refusals in a row leave the writer
+//                       nothing: 16 more refusals in a row (in a third of
+//                       the examples sends with a bound of 1 ms that time
+//                       out, whose error path is another) leave the writer
 //                       holding no more descriptors, shared mappings,
 //                       threads or timers than 8 more, and neither its heap
 //                       nor its private mappings grow with them (8
@@ -67,6 +69,18 @@ constexpr uint64_t kRefusals = 16;  // refused sends in a row, counted
 // The writer's position: message `i`, of which `offset` bytes went in.
 struct Cursor {
   uint64_t i = 0, offset = 0, bytes = 0;
+};
+
+// The refusals a run counts: sends with timeout 0 (-EAGAIN), or with a
+// bound of `timeout_ms` (-ETIMEDOUT).
+struct Refusals {
+  int timeout_ms = 0;
+  bool Refused(int rc) const { return rc == -EAGAIN || (timeout_ms != 0 && rc == -ETIMEDOUT); }
+  std::string Say() const {
+    return timeout_ms == 0
+               ? "sends refused with -EAGAIN"
+               : absl::StrFormat("sends with a bound of %d ms that timed out", timeout_ms);
+  }
 };
 
 // One send of the rest of the cursor's message with `timeout_ms`: its
@@ -138,21 +152,22 @@ struct Growth {
 // "" unless memory grew with the refusals between `from` and `mid` and
 // again between `mid` and `to` (growth in the first half alone is a buffer
 // made once, on first use).
-std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to) {
+std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to,
+                       const Refusals& how) {
   const Growth all(from, to), late(mid, to);
   const auto n = static_cast<int64_t>(kRefusals);
   if (all.Mapped() && late.pages >= n / 4) {
     return absl::StrFormat(
-        "%d sends refused with -EAGAIN in a row left the writer with %d KiB more private memory "
-        "mapped (mmap, outside its heap), %d KiB in the last %d: a mapping made for each message "
-        "(a staging buffer, say) that the refusal never unmaps",
-        kRefusals, all.pages * 4, late.pages * 4, kRefusals / 2);
+        "%d %s in a row left the writer with %d KiB more private memory mapped (mmap, outside "
+        "its heap), %d KiB in the last %d: a mapping made for each message (a staging buffer, "
+        "say) that the refusal never unmaps",
+        kRefusals, how.Say(), all.pages * 4, late.pages * 4, kRefusals / 2);
   }
   if (all.Heap() && late.heap >= n / 4) {
     return absl::StrFormat(
-        "%d sends refused with -EAGAIN in a row left the writer holding about %d %s more on its "
-        "heap, %d in the last %d: memory taken for each message that the refusal never frees",
-        kRefusals, all.heap, HeapUnit(), late.heap, kRefusals / 2);
+        "%d %s in a row left the writer holding about %d %s more on its heap, %d in the last %d: "
+        "memory taken for each message that the refusal never frees",
+        kRefusals, how.Say(), all.heap, HeapUnit(), late.heap, kRefusals / 2);
   }
   return "";
 }
@@ -166,11 +181,13 @@ std::string MemoryKept(const Memory& from, const Memory& mid, const Memory& to) 
 // with every refusal, however many.
 constexpr int kConfirm = 3;
 bool KeepsGrowing(End& end, const Capabilities& c, const Endless& seq, Cursor& at,
-                  SharedFlags& flags, std::string* err, Memory last, std::string* more) {
+                  SharedFlags& flags, std::string* err, Memory last, const Refusals& how,
+                  std::string* more) {
   int64_t heap = 0, pages = 0;
   for (int b = 0; b < kConfirm; ++b) {
     for (uint64_t k = 0; k < kRefusals; ++k) {
-      if (Attempt(end, c, seq, at, 0, flags, err) != -EAGAIN || !err->empty()) return false;
+      const int rc = Attempt(end, c, seq, at, how.timeout_ms, flags, err);
+      if (!how.Refused(rc) || !err->empty()) return false;
     }
     const Memory now;
     const Growth g(last, now);
@@ -186,36 +203,37 @@ bool KeepsGrowing(End& end, const Capabilities& c, const Endless& seq, Cursor& a
   return true;
 }
 
-// The channel full: kRefusals sends that do not block, each refused, must
-// leave the process holding no more than half as many new things, and no
-// memory that grows with them ("" or what they kept). A send that goes in
-// after all ends the count.
+// The channel full: kRefusals sends (`how`), each refused, must leave the
+// process holding no more than half as many new things, and no memory that
+// grows with them ("" or what they kept). A send that goes in after all
+// ends the count.
 std::string RefusalsKeepNothing(End& end, const Capabilities& c, const Endless& seq, Cursor& at,
-                                SharedFlags& flags, std::string* err) {
+                                SharedFlags& flags, std::string* err, const Refusals& how) {
   const ProcessHoldings before = TakeProcessHoldings();
   const Memory from;
   Memory mid;
   for (uint64_t k = 0; k < kRefusals; ++k) {
     if (k == kRefusals / 2) mid = Memory();
-    if (Attempt(end, c, seq, at, 0, flags, err) != -EAGAIN || !err->empty()) return "";
+    const int rc = Attempt(end, c, seq, at, how.timeout_ms, flags, err);
+    if (!how.Refused(rc) || !err->empty()) return "";
   }
   const Memory to;
   const std::vector<std::string> kept = NewHoldings(before, TakeProcessHoldings());
   if (kept.size() >= kRefusals / 2) {
     return absl::StrFormat(
-        "%d sends refused with -EAGAIN in a row left the writer holding %d more: %s", kRefusals,
-        kept.size(), absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));
+        "%d %s in a row left the writer holding %d more: %s", kRefusals, how.Say(), kept.size(),
+        absl::StrJoin(std::span(kept).first(std::min<size_t>(kept.size(), 3)), ", "));
   }
-  const std::string leak = MemoryKept(from, mid, to);
+  const std::string leak = MemoryKept(from, mid, to, how);
   std::string more;
-  if (leak.empty() || !KeepsGrowing(end, c, seq, at, flags, err, to, &more)) return "";
+  if (leak.empty() || !KeepsGrowing(end, c, seq, at, flags, err, to, how, &more)) return "";
   return leak + more;
 }
 
 // The writer: fills the channel until it refuses, once more with a bound,
 // then kAfter more messages while the reader drains.
 std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlags& flags,
-                 const Waits& waits, int unit_ms) {
+                 const Waits& waits, int unit_ms, const Refusals& refusals) {
   Cursor at;
   std::string err;
   int rc = 0;
@@ -224,7 +242,8 @@ std::string Fill(End& end, const Capabilities& c, const Endless& seq, SharedFlag
   }
   if (err.empty() && rc == -EAGAIN) {
     flags.Counter(kRefused).store(1);
-    if (std::string kept = RefusalsKeepNothing(end, c, seq, at, flags, &err); !kept.empty()) {
+    if (std::string kept = RefusalsKeepNothing(end, c, seq, at, flags, &err, refusals);
+        !kept.empty()) {
       flags.Raise(kFull);
       flags.Raise(kDone);
       return kept;
@@ -325,12 +344,13 @@ class FullProperty final : public GenericProperty {
   }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
     const Capabilities c = t.caps();
-    return rc::gen::exec([c] {
+    return rc::gen::exec([this, c] {
       // A large message first, so that the fill takes few sends.
       const uint64_t big = c.max_message > 0 ? std::min<uint64_t>(c.max_message, 65536) : 65536;
       std::vector<Step> steps = {Step::Send(1, big, 0)};
       auto sizes = *rc::gen::resize(3, rc::gen::container<std::vector<uint64_t>>(EdgeSize(c)));
       for (size_t i = 0; i < sizes.size(); ++i) steps.push_back(Step::Send(1, sizes[i], i + 1));
+      if (*UniformBelow(3) == 0) steps.push_back(bounded_.Step(true));
       return steps;
     });
   }
@@ -345,13 +365,17 @@ class FullProperty final : public GenericProperty {
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
-                   return Fill(*end, c, seq, flags, waits, unit_ms);
+                   return Fill(*end, c, seq, flags, waits, unit_ms,
+                               Refusals{bounded_.Of(s) ? 1 : 0});
                  }};
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                    return Drain(*end, c, seq, flags, waits, unit_ms, deadline);
                  }};
     return RunActors(t, env, {writer, reader});
   }
+
+  const YesNoParam bounded_{
+      this, 0, "the refusals counted are sends with a bound of 1 ms, each timing out: %s", false};
 };
 IPCSPEC_REGISTER_PROPERTY(FullProperty, "G-FULL", {.examples = 30});
 

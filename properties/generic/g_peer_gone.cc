@@ -41,7 +41,13 @@
 //   every class         what the EPIPE path set in the writer's process (a
 //                       blocked SIGPIPE, SIG_IGN for it) is put back once
 //                       its end is closed, as G-CLEANUP demands of the
-//                       paths it runs
+//                       paths it runs; in half of the examples the writer's
+//                       process has SIGPIPE blocked from the start (a
+//                       program that takes it with sigwait or a signalfd),
+//                       and a transport that blocks it for a write and then
+//                       unblocks it, rather than putting back the mask it
+//                       found, leaves it unblocked
+#include <signal.h>
 #include <unistd.h>
 
 #include "absl/cleanup/cleanup.h"
@@ -148,6 +154,26 @@ std::string CutShortSend(End& end, const Capabilities& c, int deliver_ms, const 
   return "";
 }
 
+// The writer's process before its end opens: setsid() (`session`), which
+// the fork made no group leader (the subreaper finds it if it outlives the
+// case); SIGPIPE blocked (`sigpipe_blocked`), as a program that takes it
+// with sigwait(3) or a signalfd has it: a transport that blocks it for a
+// write must put back that mask, not unblock it. Then *settings is that
+// process's own, to compare with once its end is closed. nullptr: neither.
+BeforeOpenFn WriterSetUp(bool session, bool sigpipe_blocked, ProcessSettings* settings) {
+  if (!session && !sigpipe_blocked) return nullptr;
+  return [=](const ActorPids&, const Deadline&) {
+    if (session) ::setsid();
+    if (sigpipe_blocked) {
+      sigset_t pipe_only;
+      ::sigemptyset(&pipe_only);
+      ::sigaddset(&pipe_only, SIGPIPE);
+      ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+    }
+    *settings = TakeProcessSettings();  // in the writer's process: its copy
+  };
+}
+
 class PeerGoneProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
     return Needs(c.peer_close,
@@ -175,6 +201,7 @@ class PeerGoneProperty final : public GenericProperty {
         steps.push_back(second_.Step(true));
       }
       if (*rc::gen::arbitrary<bool>()) steps.push_back(session_.Step(true));
+      if (*UniformBelow(2) == 1) steps.push_back(sigpipe_blocked_.Step(true));
       if (c.direction == Direction::kDuplex && !partial && *UniformBelow(2) == 1) {
         steps.push_back(heard_.Step(true));
       }
@@ -195,8 +222,9 @@ class PeerGoneProperty final : public GenericProperty {
     const int send_ms = OwedCallTimeout(send_wait_.Of(s), traffic.waits());
     SharedFlags flags;
     const Deadline deadline = Deadline::After(env.deadline - absl::Now());
-    // Before any end exists; the writer's process inherits them.
-    const ProcessSettings settings = TakeProcessSettings();
+    // Before any end exists; the writer's process inherits them, and takes
+    // its own after its setsid() and its block of SIGPIPE (before_open).
+    ProcessSettings settings = TakeProcessSettings();
     Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
                    // Whatever happens, writer 2 goes on (here it goes on before
                    // this end closes, which may put back what the EPIPE path held).
@@ -239,9 +267,7 @@ class PeerGoneProperty final : public GenericProperty {
                    flags.Raise(kReaderClosed);
                    return "";
                  }};
-    // setsid() in the writer's own process, which the fork made no group
-    // leader; the subreaper finds it if it outlives the case.
-    if (session_.Of(s)) writer.before_open = [](const ActorPids&, const Deadline&) { ::setsid(); };
+    writer.before_open = WriterSetUp(session_.Of(s), sigpipe_blocked_.Of(s), &settings);
     std::vector<Actor> actors = {writer, reader};
     if (second) {
       actors.insert(actors.begin() + 1,
@@ -265,6 +291,8 @@ class PeerGoneProperty final : public GenericProperty {
   const YesNoParam heard_{
       this, 5, "the writer's end receives first, and where that gives END sends once more: %s",
       false};
+  const YesNoParam sigpipe_blocked_{
+      this, 6, "the writer's process has SIGPIPE blocked before its end opens: %s", false};
   const YesNoParam second_{
       this, 2, "a second writer, open all along, sends once the first met the closed reader: %s",
       false};

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipcspec/inventory.h"
 #include "ipcspec/util.h"
 
 namespace ipcspec::testing {
@@ -63,6 +65,8 @@ constexpr Bug kCallBugs[] = {
     Bug::kSendSpinsWhenFull,
     Bug::kMapPerRefusal,
     Bug::kHeapPerRefusal,
+    Bug::kFdPerTimedOutSend,
+    Bug::kSigpipeUnblockedAfterSend,
     Bug::kEndOnlyWhenWaiting,
     Bug::kEpipeOnlyWhenBounded,
     Bug::kEndOnNoRoom,
@@ -81,12 +85,14 @@ constexpr bool IsCallBug(Bug bug) {
   return std::find(std::begin(kCallBugs), std::end(kCallBugs), bug) != std::end(kCallBugs);
 }
 
-void BlockSigpipe() {
+// SIG_BLOCK or SIG_UNBLOCK for SIGPIPE alone.
+void MaskSigpipe(int how) {
   sigset_t pipe_only;
   ::sigemptyset(&pipe_only);
   ::sigaddset(&pipe_only, SIGPIPE);
-  ::pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+  ::pthread_sigmask(how, &pipe_only, nullptr);
 }
+void BlockSigpipe() { MaskSigpipe(SIG_BLOCK); }
 
 // A SIGALRM handler that does nothing but interrupt, and the alarm.
 void ArmAlarm(int timeout_ms) {
@@ -225,6 +231,11 @@ class CallBugEnd : public End {
         // The bug: blocked for the write, never unblocked on this path.
         if (*rc == -EPIPE) BlockSigpipe();
         return true;
+      case Bug::kSigpipeUnblockedAfterSend:
+        BlockSigpipe();
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        MaskSigpipe(SIG_UNBLOCK);  // the bug: "put back" so, whatever the mask was before
+        return true;
       case Bug::kPartialThenEagain:
         *rc = inner_->Send(buf, sent, timeout_ms);
         if (*rc == 0 && timeout_ms == 0 && *sent < buf.size()) {
@@ -281,6 +292,14 @@ class CallBugEnd : public End {
       case Bug::kMapPerRefusal:
       case Bug::kHeapPerRefusal:
         return SendThroughStaging(buf, sent, timeout_ms, rc);
+      case Bug::kFdPerTimedOutSend: {
+        // The message's own memfd (made, as a transport that passes it
+        // would, and closed on every path but one).
+        const int staged = ::memfd_create("ipcspec-staged", MFD_CLOEXEC);
+        *rc = inner_->Send(buf, sent, timeout_ms);
+        if (staged >= 0 && *rc != -ETIMEDOUT) ::close(staged);  // the bug: a timeout keeps it
+        return true;
+      }
       default:
         return false;
     }
@@ -517,12 +536,13 @@ class BellAfterCheckEnd : public End {
   FileDescriptor knocker_;
 };
 
-// Bug::kZombieIsAlive. Its words in the channel's shared page: writers
-// opened, writers closed, the pid of the last writer to open.
+// Bug::kZombieIsAlive and kGoneAfterLook. Its words in the channel's
+// shared page: writers opened, writers closed, the pid of the last writer
+// to open.
 class PidWatchEnd : public End {
  public:
-  PidWatchEnd(std::unique_ptr<End> inner, Role role, std::atomic<int>* words)
-      : inner_(std::move(inner)), role_(role), words_(words) {
+  PidWatchEnd(std::unique_ptr<End> inner, Role role, std::atomic<int>* words, Bug bug)
+      : inner_(std::move(inner)), role_(role), words_(words), bug_(bug) {
     if (role == Role::kWriter) {
       words_[2].store(::getpid());
       words_[0].fetch_add(1);
@@ -543,6 +563,12 @@ class PidWatchEnd : public End {
     constexpr int kSliceMs = 2;
     const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
     for (;;) {
+      if (bug_ == Bug::kGoneAfterLook) {
+        const int rc = inner_->Recv(buf, received, 0);
+        if (rc != -EAGAIN) return rc;
+        ::sched_yield();  // stands for the system call the check makes (a semctl(GETVAL))
+        if (WritersGone()) return kEnd;  // the bug: a last message sent since the look is left
+      }
       // Before the look: what came before the writers went is taken first.
       const bool gone = WritersGone();
       const int left = deadline.RemainingMs();
@@ -559,20 +585,33 @@ class PidWatchEnd : public End {
     const int opened = words_[0].load();
     if (opened == 0) return false;
     if (words_[1].load() >= opened) return true;
+    const pid_t pid = words_[2].load();
+    if (bug_ == Bug::kGoneAfterLook) return Ended(pid);
     // The bug: a writer that died but is not yet reaped (a zombie) answers
     // kill(pid, 0) as if it were alive.
-    return ::kill(words_[2].load(), 0) != 0 && errno == ESRCH;
+    return ::kill(pid, 0) != 0 && errno == ESRCH;
+  }
+  // Dead: reaped, or a zombie (its pidfd is readable).
+  static bool Ended(pid_t pid) {
+    const int fd = PidfdOpen(pid);
+    if (fd < 0) return fd == -ESRCH;
+    struct pollfd p = {fd, POLLIN, 0};
+    const bool ended = ::poll(&p, 1, 0) == 1;
+    ::close(fd);
+    return ended;
   }
 
   std::unique_ptr<End> inner_;
   Role role_;
   std::atomic<int>* words_;
+  Bug bug_;
 };
 
 }  // namespace
 
-std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words) {
-  return std::make_unique<PidWatchEnd>(std::move(inner), role, words);
+std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words,
+                                  Bug bug) {
+  return std::make_unique<PidWatchEnd>(std::move(inner), role, words, bug);
 }
 
 std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag) {

@@ -34,7 +34,8 @@ std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, 
 // an end that reports END once every writer has closed or its last writer's
 // pid is gone, looked at between 2 ms slices of a receive's wait. `words`:
 // three ints in the channel's shared page.
-std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words);
+std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words,
+                                  Bug bug);
 
 }  // namespace ipcspec::testing
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -17,7 +18,8 @@ namespace ipcspec::testing {
 
 bool IsLockBug(Bug bug) {
   return bug == Bug::kLockKeptOnEpipe || bug == Bug::kLockDiesWithHolder ||
-         bug == Bug::kCopiesUnderTheLock || bug == Bug::kWritersLockDiesWithHolder;
+         bug == Bug::kCopiesUnderTheLock || bug == Bug::kWritersLockDiesWithHolder ||
+         bug == Bug::kLiveLockTakenOver;
 }
 
 std::optional<int> LockBugs::Send(End& inner, std::span<const std::byte> buf, size_t* sent,
@@ -45,8 +47,66 @@ std::optional<int> LockBugs::Send(End& inner, std::span<const std::byte> buf, si
       GiveBackIfMine();
       return rc;
     }
+    case Bug::kLiveLockTakenOver:
+      return SendNumbered(inner, buf, sent, timeout_ms);
     default:
       return std::nullopt;
+  }
+}
+
+// kLiveLockTakenOver: each message takes the writers' next sequence number
+// under their lock, and one numbered at or below the last sent is dropped
+// where it is received (a duplicate, as a retransmitting transport drops
+// one).
+int LockBugs::SendNumbered(End& inner, std::span<const std::byte> buf, size_t* sent,
+                           int timeout_ms) {
+  *sent = 0;
+  if (!TakeOrTakeOver(timeout_ms)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+  auto& next = *reinterpret_cast<std::atomic<uint64_t>*>(page_ + 20);
+  auto& sent_up_to = *reinterpret_cast<std::atomic<uint64_t>*>(page_ + 22);
+  const uint64_t seq = next.load();
+  const std::vector<std::byte> frame(buf.begin(), buf.end());  // reads the caller's bytes
+  int rc = 0;
+  if (seq < sent_up_to.load()) {
+    *sent = buf.size();  // taken for a duplicate where it is received: gone
+  } else {
+    rc = inner.Send(frame, sent, timeout_ms);
+    if (rc == 0) sent_up_to.store(seq + 1);
+  }
+  if (rc == 0) next.store(seq + 1);
+  GiveBackIfMine();
+  return rc;
+}
+
+// kLiveLockTakenOver: the writers' lock, whose holder noted when it took
+// it (ms, at +24); a waiter takes over a lock held longer than 5 ms.
+bool LockBugs::TakeOrTakeOver(int timeout_ms) {
+  const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
+  auto& taken_ms = *reinterpret_cast<std::atomic<int64_t>*>(page_ + 24);
+  const auto now_ms = [] {
+    return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count());
+  };
+  for (int held = 0;; held = 0) {
+    if (__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      taken_ms.store(now_ms());
+      return true;
+    }
+    // The bug: held this long, its holder is taken for dead (it may only
+    // be slow); the sure test is its death (a pidfd, a robust mutex).
+    if (now_ms() - taken_ms.load() > 5 &&
+        __atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      taken_ms.store(now_ms());
+      return true;
+    }
+    const int ms = deadline.RemainingMs();
+    if (ms == 0) return false;
+    const int slice = ms < 0 ? 1 : std::min(ms, 1);
+    struct timespec ts = {0, slice * 1000000L};
+    ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, &ts, nullptr, 0);
   }
 }
 

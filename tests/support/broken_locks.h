@@ -24,8 +24,8 @@ namespace ipcspec::testing {
 bool IsLockBug(Bug bug);
 
 // One end's part in the lock bugs: kLockKeptOnEpipe, kLockDiesWithHolder,
-// kCopiesUnderTheLock and kWritersLockDiesWithHolder. Inert for any other
-// bug, or without a page.
+// kCopiesUnderTheLock, kWritersLockDiesWithHolder and kLiveLockTakenOver.
+// Inert for any other bug, or without a page.
 class LockBugs {
  public:
   // `page`: the channel's shared page, made by the channel (4096 bytes).
@@ -51,6 +51,8 @@ class LockBugs {
   void GiveBackIfMine();
   void ChecksumUnderTheLock(std::span<const std::byte> buf);
   void CopyUnderTheLock(std::span<const std::byte> buf);
+  int SendNumbered(End& inner, std::span<const std::byte> buf, size_t* sent, int timeout_ms);
+  bool TakeOrTakeOver(int timeout_ms);
 
   Bug bug_;
   std::atomic<int>* page_;  // null: inert

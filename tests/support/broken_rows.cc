@@ -137,13 +137,22 @@ constexpr BrokenRow kBroken[] = {
     {"broken_lock_file_open", "posix_mq", Bug::kLockFileOpen, "G-CLEANUP"},
     {"broken_map_per_refusal", "unix_stream", Bug::kMapPerRefusal, "G-FULL"},
     {"broken_heap_per_refusal", "posix_mq", Bug::kHeapPerRefusal, "G-FULL"},
+    // Passed G-FULL while it counted refusals with timeout 0 only.
+    {"broken_fd_per_timed_out_send", "unix_seqpacket", Bug::kFdPerTimedOutSend, "G-FULL"},
     // G-PEER-CRASH's only writer has no other writer to block.
     {"broken_writers_lock_dies_with_holder", "socketpair_seqpacket",
      Bug::kWritersLockDiesWithHolder, "G-WRITER-CRASH"},
     // Passed while the case process reaped a killed writer at once.
     {"broken_zombie_is_alive", "sysv_msg", Bug::kZombieIsAlive, "G-PEER-CRASH"},
+    // Passed G-EOF, whose writers close once the reader has taken everything.
+    {"broken_gone_after_look", "pipe", Bug::kGoneAfterLook, "G-EOF-RACE"},
+    // Passed G-PEER-GONE while every writer began with SIGPIPE unblocked.
+    {"broken_sigpipe_unblocked_after_send", "pipe", Bug::kSigpipeUnblockedAfterSend, "G-PEER-GONE"},
+    // Passed every property while writers were only ever fast or dead.
+    {"broken_live_lock_taken_over", "posix_mq", Bug::kLiveLockTakenOver, "G-WRITER-STALL"},
     // Passed G-CLEANUP, which looks between calls.
     {"broken_inheritable_inside_recv", "unix_seqpacket", Bug::kInheritableInsideRecv, "G-INHERIT"},
+    {"broken_inheritable_on_first_call", "pipe", Bug::kInheritableOnFirstCall, "G-INHERIT"},
     {"broken_end_only_when_waiting", "pipe", Bug::kEndOnlyWhenWaiting, "G-EOF"},
     {"broken_end_only_when_waiting_after_kill", "pipe", Bug::kEndOnlyWhenWaiting, "G-PEER-CRASH"},
     // Passed G-WRITER-CRASH while its reader asked for END with a bound only.

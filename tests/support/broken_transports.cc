@@ -79,6 +79,7 @@ class BrokenEnd : public End {
   int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
     std::unique_lock<std::mutex> lock(g_one_lock, std::defer_lock);
     if (bug_ == Bug::kOneLock) lock.lock();  // the bug: held while the call sleeps
+    SetUpOnFirstCall();
     if (bug_ == Bug::kOneSender && g_sender != nullptr && g_sender != this) {
       return g_sender->inner_->Send(buf, sent, timeout_ms);  // the bug: out of the other end
     }
@@ -107,6 +108,18 @@ class BrokenEnd : public End {
     if (SendAfterMany(n, buf, sent, &rc)) return rc;
     if (SendWrongly(n, buf, sent, timeout_ms, &rc)) return rc;
     return inner_->Send(buf, sent, timeout_ms);
+  }
+
+  // kInheritableOnFirstCall: the end's first call reads a setting from a
+  // file, which lives between its open and its close only.
+  void SetUpOnFirstCall() {
+    if (bug_ != Bug::kInheritableOnFirstCall || set_up_) return;
+    set_up_ = true;
+    const int fd = ::open("/proc/self/stat", O_RDONLY);  // the bug: no O_CLOEXEC
+    if (fd < 0) return;
+    char stat[512];
+    (void)!::read(fd, stat, sizeof stat);
+    ::close(fd);
   }
 
   // kTicketNotAtomic: the channel's ticket counter at +64 of its page, and
@@ -270,6 +283,7 @@ class BrokenEnd : public End {
   int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
     std::unique_lock<std::mutex> lock(g_one_lock, std::defer_lock);
     if (bug_ == Bug::kOneLock) lock.lock();
+    SetUpOnFirstCall();
     if (BrokenEnd* kept = g_static_end[static_cast<int>(Role::kReader)];
         bug_ == Bug::kStaticReader && kept != nullptr && kept != this) {
       return kept->inner_->Recv(buf, received, timeout_ms);
@@ -384,6 +398,7 @@ class BrokenEnd : public End {
   bool unheard_ = false;              // kLateWriterUnheard: opened after the reader received
   uint64_t messages_received_ = 0;    // kKeepsDropsAtBatchEnd
   bool end_given_ = false;            // kEndOnce
+  bool set_up_ = false;               // kInheritableOnFirstCall: the first call was made
   bool heard_end_ = false;            // kTakesOneAfterEnd: a receive gave END
   std::string stage_dir_;             // kStagedPerProcess
   std::atomic<int>* asleep_writers_;  // kWakeFirstSleepers, kWakeOneWriter: in the channel's
@@ -418,8 +433,8 @@ class BrokenChannel : public Channel {
       : inner_(std::move(inner)), bug_(bug), scratch_(std::move(scratch)) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
-        bug == Bug::kZombieIsAlive || bug == Bug::kEndBeforeWriterOpens ||
-        bug == Bug::kWriterOpenTakesClosed) {
+        bug == Bug::kZombieIsAlive || bug == Bug::kGoneAfterLook ||
+        bug == Bug::kEndBeforeWriterOpens || bug == Bug::kWriterOpenTakesClosed) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
@@ -427,9 +442,11 @@ class BrokenChannel : public Channel {
         new (asleep_writers_ + 2) std::atomic<int>(0);  // kLockKeptOnEpipe: the lock's holder
         // kLockDiesWithHolder: the checksum at +4 (a 64-bit word), whether
         // the reader is in a receive at +6 (zero in a fresh page).
-        // kZombieIsAlive: its three words at +8.
+        // kZombieIsAlive, kGoneAfterLook: their three words at +8.
         // kEndBeforeWriterOpens: the writers' ends opened, at +16.
         // kWriterOpenTakesClosed: the writers' ends closed, at +17.
+        // kLiveLockTakenOver: the next number and the last sent + 1 (64-bit
+        // words) at +20 and +22, when the lock was taken (ms) at +24.
       }
     }
     if (bug == Bug::kLockFileLeft || bug == Bug::kLockFileOpen) {
@@ -481,8 +498,9 @@ class BrokenChannel : public Channel {
         return std::make_unique<EndBeforeWriterEnd>(std::move(*e), asleep_writers_ + 16);
       }
     }
-    if (bug_ == Bug::kZombieIsAlive && asleep_writers_ != nullptr) {
-      return WrapPidWatch(*e, role, asleep_writers_ + 8);
+    if ((bug_ == Bug::kZombieIsAlive || bug_ == Bug::kGoneAfterLook) &&
+        asleep_writers_ != nullptr) {
+      return WrapPidWatch(*e, role, asleep_writers_ + 8, bug_);
     }
     auto end = std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
     if (bug_ == Bug::kStagedPerProcess) end->StageIn(scratch_);
@@ -545,7 +563,9 @@ class BrokenTransport : public Transport {
     }
     if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
     if (info.bug == Bug::kAtomicPastPipeBuf) caps_.atomic_write = 65536;
-    if (info.bug == Bug::kZombieIsAlive) caps_.peer_close = true;
+    if (info.bug == Bug::kZombieIsAlive || info.bug == Bug::kGoneAfterLook) {
+      caps_.peer_close = true;
+    }
     // Its inner queue keeps a message too long for the buffer (msgrcv(2)
     // E2BIG); the bug is in what it reads ahead.
     if (info.bug == Bug::kKeepsDropsAtBatchEnd) caps_.short_recv = ShortRecv::kKeeps;

@@ -193,6 +193,13 @@ enum class Bug {
   kMapPerRefusal,          // a send copies its message into a staging buffer it maps for it
                            // (mmap); a refused send (-EAGAIN, -ETIMEDOUT) never unmaps it
   kHeapPerRefusal,         // the same with a staging buffer from the heap, never freed
+  kLiveLockTakenOver,      // writers number their messages under a lock whose waiter takes it
+                           // over from a holder of 5 ms, dead or not; a number at or below
+                           // the last sent is dropped as a duplicate
+  kFdPerTimedOutSend,      // a send makes a memfd for its message and closes it on every
+                           // path but a timed-out one
+  kSigpipeUnblockedAfterSend,  // a send blocks SIGPIPE for its write, then unblocks it, which
+                               // is no putting back where the program had blocked it itself
   kWritersLockDiesWithHolder,  // every send takes the writers' lock (a pid in shared memory,
                                // waited on with a futex until the send's bound), copies its
                                // message into a frame, sends it and gives the lock back: not
@@ -201,9 +208,15 @@ enum class Bug {
   kZombieIsAlive,              // declares PEER_CLOSE over a queue without it: a receive reports END
                                // once its writer has closed or its pid is gone (kill(pid, 0) gives
                                // ESRCH), so a writer that died and is not yet reaped is alive
+  kGoneAfterLook,              // kZombieIsAlive's count of writers over a pipe, whose receive
+                               // looks for a message, then (a system call later) at its
+                               // writers: a last message and its writer's close in between
+                               // give END first
   kInheritableInsideRecv,      // every receive takes its message through a scratch descriptor
                                // opened without O_CLOEXEC (as recvmsg without MSG_CMSG_CLOEXEC
                                // takes a passed one) and closes it before it returns
+  kInheritableOnFirstCall,     // an end's first call sets it up lazily: opens a file without
+                               // O_CLOEXEC, reads it and closes it before the call goes on
   kEndOnlyWhenWaiting,         // a receive with timeout 0 returns before it looks for the end
                                // of the stream: -EAGAIN for good once every writer has closed
   kEpipeOnlyWhenBounded,       // a send with timeout -1 queues behind a peer it never looks
