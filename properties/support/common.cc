@@ -78,8 +78,11 @@ std::string EndStays(End& end, std::span<std::byte> buf, const Waits& waits, int
   if (rc != kEnd) {
     return absl::StrFormat(
         "after END, a receive with timeout 0 gave %s: END, once given, is the answer at once to "
-        "every receive after it (every writer has closed)",
-        Errno(rc));
+        "every receive after it (every writer has closed)%s",
+        Errno(rc),
+        rc == -EAGAIN ? "; a receive that does not wait, and returns before it looks for the end "
+                        "(or for a dead writer), gives -EAGAIN here"
+                      : "");
   }
   const RunMark start = RunMark::Start();
   rc = end.Recv(buf, &n, waits.deliver_ms);
