@@ -144,6 +144,11 @@ INSTANTIATE_TEST_SUITE_P(Family, CorrectQuirkTest, ::testing::ValuesIn(Quirks(fa
 // and only when two writers meet the room coming back) may need most of
 // them, the more so on a loaded machine.
 constexpr int kBrokenExamples = 300;
+// A broken quirk's counterexample: four steps of traffic at most, and one
+// of layout, which a race's counterexample may keep (G-MULTI-WRITER's
+// writers as two threads, where quirk_merge_broken's merge shows at once)
+// when the shrinker's run without it happened to pass.
+constexpr size_t kMostSteps = 5;
 
 class BrokenQuirkTest : public ::testing::TestWithParam<QuirkInfo> {
  protected:
@@ -164,7 +169,7 @@ TEST_P(BrokenQuirkTest, CaughtByItsPropertyBuiltIn) {
   PropertyResult r = RunBuiltin(q, *p, kBrokenExamples);
   EXPECT_EQ(r.outcome, Outcome::kFail)
       << q.name << " slipped through " << q.property << ": " << r.message;
-  EXPECT_LE(StepCount(r.counterexample), 4u) << r.counterexample;
+  EXPECT_LE(StepCount(r.counterexample), kMostSteps) << r.counterexample;
   EXPECT_THAT(r.counterexample, ::testing::Not(::testing::HasSubstr("parameter ")));
   RecordProperty("counterexample", r.counterexample);
 }
@@ -179,7 +184,7 @@ TEST_P(BrokenQuirkTest, CaughtByItsPropertyAsAPlugin) {
   // default layout loses a wake-up too, now and then).
   EXPECT_THAT(r.output, ::testing::HasSubstr("minimal counterexample")) << r.output;
   EXPECT_THAT(r.output, ::testing::HasSubstr("--reproduce=")) << r.output;
-  EXPECT_LE(StepCount(r.counterexample), 4u) << r.counterexample;
+  EXPECT_LE(StepCount(r.counterexample), kMostSteps) << r.counterexample;
   EXPECT_EQ(r.exit_code, 1) << r.output;
 }
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
@@ -86,8 +87,7 @@ class Gap {
 std::string HeldFailure(int index, const CallGate::Calls& calls, const std::string& what) {
   return absl::StrFormat(
       "the writer sent its last message (message 1) and closed its end while the reader's "
-      "receive was held at the entry of its system call %d (%s); %s: the receive looked for a "
-      "message, then for the writers, and both changed in between. The receive's system calls: "
+      "receive was held at the entry of its system call %d (%s); %s. The receive's system calls: "
       "%s",
       index + 1, calls.NameOf(index), what, calls.Names());
 }
@@ -98,9 +98,15 @@ std::string EndFirst(RoundReceiver& messages, const Sent& want, int deliver_ms) 
   int rc = messages.Receive(want, 0, &got);
   if (rc == kEnd || rc == -EAGAIN || rc == -ETIMEDOUT)
     rc = messages.Receive(want, deliver_ms, &got);
-  if (rc == 0) return "it gave END, and a receive after END then gave the message";
-  return absl::StrFormat("it gave END, and the message never came (a receive after it gave %s)",
-                         Errno(rc));
+  // How END comes first: the receive looked for a message, then for the
+  // writers, and both changed in between.
+  const char* why =
+      ": the receive looked for a message, then for the writers, and both changed "
+      "in between";
+  if (rc == 0)
+    return absl::StrCat("it gave END, and a receive after END then gave the message", why);
+  return absl::StrFormat("it gave END, and the message never came (a receive after it gave %s)%s",
+                         Errno(rc), why);
 }
 
 // The reader of one channel: message 0, then the held receive of message

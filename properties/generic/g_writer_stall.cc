@@ -43,6 +43,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/generic/generic_property.h"
@@ -123,6 +124,8 @@ class WriterStallProperty final : public GenericProperty {
     const absl::Duration stall =
         env.time_unit * kStallUnits[std::min<uint64_t>(stall_.Of(s), std::size(kStalls) - 1)];
     Actor writer1{"writer 1", Role::kWriter, [&](std::unique_ptr<End>& end) -> std::string {
+                    // On every path: writer 2 and the case process go on.
+                    absl::Cleanup go = [&] { flags.Raise(kGo); };
                     std::string e = traffic.SendOne(*end, 0, 0);
                     if (e.empty()) e = SendStalled(*end, first[1], flags, deadline, deliver);
                     if (e.empty()) e = traffic.SendOne(*end, 0, 2);
