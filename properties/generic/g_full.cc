@@ -123,11 +123,8 @@ int Attempt(End& end, const Capabilities& c, const Endless& seq, Cursor& at, int
 // In a sanitized build the sanitizer's allocator serves malloc from
 // mappings of its own and keeps freed memory mapped for a while (ASan's
 // quarantine): private mappings grow with any allocation there, and only
-// the heap (counted by allocation) is judged. Weak: it exists only there.
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*)(const volatile void*, size_t),
-                                                         void (*)(const volatile void*))
-    __attribute__((weak));
-bool MappingsTellLeaks() { return &__sanitizer_install_malloc_and_free_hooks == nullptr; }
+// the heap (counted by allocation) is judged.
+bool MappingsTellLeaks() { return !Sanitized(); }
 
 // What the writer's process has that a refused send might keep: memory on
 // its heap, and private memory mapped outside it.

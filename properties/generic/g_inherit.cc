@@ -34,9 +34,11 @@
 // Both actors are processes of their own (the case process, which never
 // carries a gate, only waits). A descriptor a transport's own thread makes
 // is seen too, if it lives while a call is held.
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "absl/strings/str_format.h"
@@ -48,6 +50,14 @@
 
 namespace ipcspec::props {
 namespace {
+
+// Whether system call `nr` makes a pipe.
+bool MakesPipe(long nr) {
+#ifdef SYS_pipe
+  if (nr == SYS_pipe) return true;
+#endif
+  return nr == SYS_pipe2;
+}
 
 // Calls fn(fd) for each descriptor of this process without FD_CLOEXEC.
 // It allocates nothing (ForEachDescriptor): it runs while a thread of this
@@ -89,31 +99,55 @@ class HeldEnd final : public End {
   struct Seen {
     int fd = -1;
     long nr = -1;
-    int at = 0;       // the system calls of this call held so far
-    int held_at = 0;  // the one at which `fd` was seen
+    int at = 0;         // the system calls of this call held so far
+    int held_at = 0;    // the one at which `fd` was seen
+    long last_nr = -1;  // the system call held before this one, in this call
     char what[256] = {};
+    char probes[2][64] = {};  // a sanitizer's probe pipes ("pipe:[N]"), not counted
+    int next_probe = 0;
   };
+
+  // At the entry of system call `nr` of a call, on the gate's thread.
+  void Look(long nr) {
+    ++seen_.at;
+    // A sanitized build's runtime probes memory by writing it to a pipe it
+    // makes and closes at once (sanitizer_common's IsAccessibleMemoryRange,
+    // which UBSan's vptr check calls the first time it meets a type): a
+    // pipe made by the system call just before a write is the runtime's.
+    const bool probe = Sanitized() && nr == SYS_write && MakesPipe(seen_.last_nr);
+    seen_.last_nr = nr;
+    ForEachInheritable([&](int fd) {
+      if (seen_.fd >= 0 || known_.count(fd) != 0) return;
+      char what[sizeof seen_.what];
+      char path[32];
+      std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+      const ssize_t n = ::readlink(path, what, sizeof what - 1);
+      what[n > 0 ? n : 0] = '\0';
+      for (const char* p : seen_.probes) {
+        if (p[0] != '\0' && std::strcmp(p, what) == 0) return;
+      }
+      if (probe && std::strncmp(what, "pipe:", 5) == 0) {
+        char* slot = seen_.probes[seen_.next_probe++ % 2];
+        std::memcpy(slot, what, sizeof seen_.probes[0] - 1);  // "pipe:[N]" fits
+        slot[sizeof seen_.probes[0] - 1] = '\0';
+        return;
+      }
+      seen_.fd = fd;
+      seen_.nr = nr;
+      seen_.held_at = seen_.at;
+      std::memcpy(seen_.what, what, sizeof what);
+    });
+  }
 
   template <typename Call>
   int Held(std::string_view what, int timeout_ms, const Call& call) {
     if (!found_.empty()) return call();  // one is enough
     const int number = ++calls_;
     seen_.at = 0;
+    seen_.last_nr = -1;
     // On the gate's thread, while this thread is held (Disarm orders what
     // it wrote before the reads below).
-    gate_.Arm(CallGate::kEach, [&](long nr) {
-      ++seen_.at;
-      ForEachInheritable([&](int fd) {
-        if (seen_.fd >= 0 || known_.count(fd) != 0) return;
-        seen_.fd = fd;
-        seen_.nr = nr;
-        seen_.held_at = seen_.at;
-        char path[32];
-        std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        const ssize_t n = ::readlink(path, seen_.what, sizeof seen_.what - 1);
-        seen_.what[n > 0 ? n : 0] = '\0';
-      });
-    });
+    gate_.Arm(CallGate::kEach, [this](long nr) { Look(nr); });
     const int rc = call();
     (void)gate_.Disarm();
     if (seen_.fd >= 0) {

@@ -233,6 +233,8 @@ rc::Gen<uint64_t> UniformBelow(uint64_t n) {
   };
 }
 
+bool Sanitized() { return &__sanitizer_install_malloc_and_free_hooks != nullptr; }
+
 rc::Gen<uint64_t> EachInTurn(uint64_t n) {
   const auto sizes = static_cast<uint64_t>(RunConfig{}.max_size) + 1;
   return [n, sizes](const rc::Random&, int size) {

@@ -119,6 +119,9 @@ rc::Gen<uint64_t> ChunkSize();
 // A number below `n`, each as likely whatever rapidcheck's size, shrinking
 // towards 0 (rc::gen::inRange scales its range down with the size).
 rc::Gen<uint64_t> UniformBelow(uint64_t n);
+// Whether a sanitizer's runtime (ASan, with UBSan) is in this process: it
+// maps memory, keeps freed memory and makes descriptors of its own.
+bool Sanitized();
 // One of `n` cases, taken in turn over a run's examples rather than drawn:
 // rapidcheck spreads the examples' sizes evenly from 0 to the run's largest
 // (RunConfig::max_size), so of m examples the i-th takes case about i*n/m,
