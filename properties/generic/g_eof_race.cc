@@ -38,10 +38,8 @@
 // without it the property does not apply.
 #include <unistd.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/wakeup.h"
 #include "properties/support/call_gate.h"
@@ -56,32 +54,15 @@ constexpr int kCalls = 16;  // the system calls of one receive walked
 // reader is held at its call; the writer sent message 1 and closed.
 // Counters: the reader's thread id, the writer's pid, whether the receive
 // reached the call to hold (1 no, 2 yes).
-class Gap {
- public:
-  static constexpr size_t kWarm = 0, kHeld = 1, kClosed = 2;
-  static constexpr size_t kReaderTid = 0, kWriterPid = 1, kReached = 2;
-  Gap() : flags_(3) {}
-  SharedFlags& flags() { return flags_; }
-  uint64_t Count(size_t i) const { return flags_.Counter(i).load(); }
+constexpr size_t kWarm = 0, kHeld = 1, kClosed = 2;
+constexpr size_t kReaderTid = 0, kWriterPid = 1, kReached = 2;
 
-  // Until flag i, or the process Counter(who) seen asleep twice in a row in
-  // a call outside the gate (a sleep that lasts), or `d`.
-  void AwaitFlagOrSleep(size_t i, size_t who, const Deadline& d) const {
-    const auto pid = static_cast<pid_t>(Count(who));
-    const AsleepWatch watch{
-        .event =
-            [&](int64_t us) {
-              return flags_.WaitFor(i, Deadline::After(absl::Microseconds(us)), false);
-            },
-        .counts = [&] { return !absl::StartsWith(DescribeKernelWait(pid), "seccomp"); },
-        .looks = 2};
-    if (pid <= 0 || WaitUntilAsleep(pid, d, watch) == Asleep::kGone)
-      (void)flags_.WaitFor(i, d, false);
-  }
-
- private:
-  SharedFlags flags_;
-};
+// Until flag i of `gap`, or the other side (whose id is Counter(who)) seen
+// asleep outside the gate, or `d`.
+void AwaitFlagOrPeerAsleep(const SharedFlags& gap, size_t i, size_t who, const Deadline& d) {
+  const auto pid = static_cast<pid_t>(gap.Counter(who).load());
+  AwaitFlagOrSleep(gap, i, pid, d, [pid] { return AsleepOutsideTheGate(pid); });
+}
 
 // The failure of the held receive, in words.
 std::string HeldFailure(int index, const CallGate::Calls& calls, const std::string& what) {
@@ -111,31 +92,31 @@ std::string EndFirst(RoundReceiver& messages, const Sent& want, int deliver_ms) 
 
 // The reader of one channel: message 0, then the held receive of message
 // 1, then END. "" or the failure.
-std::string ReadAcrossTheClose(End& end, const Capabilities& c, Gap& gap, int index,
+std::string ReadAcrossTheClose(End& end, const Capabilities& c, SharedFlags& gap, int index,
                                int deliver_ms) {
-  gap.flags().Counter(Gap::kReaderTid).store(static_cast<uint64_t>(::gettid()));
+  gap.Counter(kReaderTid).store(static_cast<uint64_t>(::gettid()));
   std::unique_ptr<CallGate> gate = CallGate::Install();
   if (gate == nullptr) {
-    gap.flags().Raise(Gap::kWarm);
+    gap.Raise(kWarm);
     return CallGate::NotInstalled("the reader");
   }
   RoundReceiver messages(end, c, deliver_ms);
   size_t got = 0;
   // Message 0, not held: what a receive does only the first time is done.
   int rc = messages.Receive(MessageOf(c, 0), deliver_ms, &got);
-  gap.flags().Raise(Gap::kWarm);
+  gap.Raise(kWarm);
   if (rc != 0 || !messages.Matches(MessageOf(c, 0), got)) {
     return absl::StrFormat("message 0 gave %s (%d bytes)", Errno(rc), got);
   }
   const Deadline hold_bound = Deadline::After(absl::Milliseconds(deliver_ms));
   gate->Arm(index, [&](long) {
-    gap.flags().Raise(Gap::kHeld);
-    gap.AwaitFlagOrSleep(Gap::kClosed, Gap::kWriterPid, hold_bound);
+    gap.Raise(kHeld);
+    AwaitFlagOrPeerAsleep(gap, kClosed, kWriterPid, hold_bound);
   });
   const Sent want = MessageOf(c, 1);
   rc = messages.Receive(want, deliver_ms, &got);
   const CallGate::Calls calls = gate->Disarm();
-  gap.flags().Counter(Gap::kReached).store(calls.held ? 2 : 1);
+  gap.Counter(kReached).store(calls.held ? 2 : 1);
   if (rc == kEnd) return HeldFailure(index, calls, EndFirst(messages, want, deliver_ms));
   if (rc == -EAGAIN || rc == -ETIMEDOUT) rc = messages.Receive(want, deliver_ms, &got);
   if (rc != 0) {
@@ -157,18 +138,17 @@ std::string ReadAcrossTheClose(End& end, const Capabilities& c, Gap& gap, int in
 
 // The writer of one channel: message 0, then message 1 and its close once
 // the reader is held (or asleep in a call the gate does not hold).
-std::string SendAndClose(std::unique_ptr<End>& end, const Capabilities& c, Gap& gap,
+std::string SendAndClose(std::unique_ptr<End>& end, const Capabilities& c, SharedFlags& gap,
                          int deliver_ms) {
-  gap.flags().Counter(Gap::kWriterPid).store(static_cast<uint64_t>(::getpid()));
+  gap.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid()));
   std::string err = SendMessageOf(*end, c, 0, deliver_ms);
   if (!err.empty()) return absl::StrCat("message 0: ", err);
   const Deadline d = Deadline::After(absl::Milliseconds(4 * int64_t{deliver_ms}));
-  if (!gap.flags().WaitFor(Gap::kWarm, d)) return "";
-  gap.AwaitFlagOrSleep(Gap::kHeld, Gap::kReaderTid,
-                       Deadline::After(absl::Milliseconds(deliver_ms)));
+  if (!gap.WaitFor(kWarm, d)) return "";
+  AwaitFlagOrPeerAsleep(gap, kHeld, kReaderTid, Deadline::After(absl::Milliseconds(deliver_ms)));
   err = SendMessageOf(*end, c, 1, deliver_ms);
   end.reset();
-  gap.flags().Raise(Gap::kClosed);
+  gap.Raise(kClosed);
   return err.empty() ? "" : absl::StrCat("message 1: ", err);
 }
 
@@ -197,7 +177,7 @@ class EofRaceProperty final : public CallWalkProperty {
     const Capabilities& c = t.caps();
     const int deliver = Waits::For(env).deliver_ms;
     for (int index : indices) {
-      Gap gap;
+      SharedFlags gap(3);
       // The reader first: the last actor runs in the case process, which
       // must not carry the gate.
       Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
@@ -206,7 +186,7 @@ class EofRaceProperty final : public CallWalkProperty {
       Actor writer{"writer", Role::kWriter,
                    [&](std::unique_ptr<End>& end) { return SendAndClose(end, c, gap, deliver); }};
       if (Verdict v = RunActors(t, env, {reader, writer}); !v.ok()) return v;
-      if (gap.Count(Gap::kReached) != 2) break;  // the walk ends
+      if (gap.Counter(kReached).load() != 2) break;  // the walk ends
     }
     return Verdict::Pass();
   }

@@ -84,9 +84,9 @@ class Race {
   void Hold(int r, int deliver_ms) {
     flags_.Counter(kHolding).store(1);
     flags_.Raise(3 * r);
-    AwaitFlagOrSleep(3 * r + 1, kWriterPid, Deadline::After(absl::Milliseconds(deliver_ms)), [&] {
-      return flags_.Counter(kSending).load() == static_cast<uint64_t>(r + 1);
-    });
+    AwaitFlagOrSleep(
+        flags_, 3 * r + 1, Pid(kWriterPid), Deadline::After(absl::Milliseconds(deliver_ms)),
+        [&] { return flags_.Counter(kSending).load() == static_cast<uint64_t>(r + 1); });
     flags_.Counter(kHolding).store(0);
   }
   // The writer, round r: until the reader is held, or sleeps in its receive
@@ -97,11 +97,9 @@ class Race {
   // before the hold, and the race was never run).
   void AwaitHoldOrSleep(int r) {
     const auto reader = static_cast<pid_t>(flags_.Counter(kReaderTid).load());
-    AwaitFlagOrSleep(3 * r, kReaderTid, Deadline::After(absl::Milliseconds(x_.bound_ms() / 2)),
-                     [&] {
-                       return flags_.Counter(kHolding).load() == 0 &&
-                              !absl::StartsWith(DescribeKernelWait(reader), "seccomp");
-                     });
+    AwaitFlagOrSleep(
+        flags_, 3 * r, reader, Deadline::After(absl::Milliseconds(x_.bound_ms() / 2)),
+        [&] { return flags_.Counter(kHolding).load() == 0 && AsleepOutsideTheGate(reader); });
     flags_.Counter(kSending).store(static_cast<uint64_t>(r + 1));
   }
   // The writer: its send of round r is done. Notes when, and how long the
@@ -134,26 +132,7 @@ class Race {
   static constexpr size_t kReaderTid = 0, kWriterPid = 1, kEventNs = 2, kHolding = 3, kSending = 4,
                           kStop = 5, kWaitedNs = 6;
 
-  // Until flag i, or the process whose id is Counter(who) asleep in a
-  // system call while `may_count` holds, seen in two looks in a row (a
-  // sleep that lasts; ipcspec/proc.h). The flag's futex ends each wait
-  // between looks at once. Until the flag alone while that id is unknown.
-  void AwaitFlagOrSleep(size_t i, size_t who, const Deadline& d,
-                        const std::function<bool()>& may_count) const {
-    const auto pid = static_cast<pid_t>(flags_.Counter(who).load());
-    if (pid <= 0) {
-      (void)flags_.WaitFor(i, d, false);
-      return;
-    }
-    const AsleepWatch watch{.event =
-                                [&](int64_t us) {
-                                  return flags_.WaitFor(i, Deadline::After(absl::Microseconds(us)),
-                                                        false);
-                                },
-                            .counts = may_count,
-                            .looks = 2};
-    (void)WaitUntilAsleep(pid, d, watch);
-  }
+  pid_t Pid(size_t who) const { return static_cast<pid_t>(flags_.Counter(who).load()); }
 
   const Exchange& x_;
   SharedFlags flags_;
@@ -363,6 +342,26 @@ bool RoundReceiver::Matches(const Sent& want, size_t got) const {
   uint64_t v = 0;
   std::memcpy(&v, buf_.data(), std::min<size_t>(got, sizeof v));
   return got == 8 && v != 0;
+}
+
+void AwaitFlagOrSleep(const SharedFlags& flags, size_t i, pid_t pid, const Deadline& d,
+                      const std::function<bool()>& may_count) {
+  if (pid <= 0) {
+    (void)flags.WaitFor(i, d, false);
+    return;
+  }
+  const AsleepWatch watch{.event =
+                              [&](int64_t us) {
+                                return flags.WaitFor(i, Deadline::After(absl::Microseconds(us)),
+                                                     false);
+                              },
+                          .counts = may_count,
+                          .looks = 2};
+  (void)WaitUntilAsleep(pid, d, watch);
+}
+
+bool AsleepOutsideTheGate(pid_t pid) {
+  return !absl::StartsWith(DescribeKernelWait(pid), "seccomp");
 }
 
 void AwaitOtherThreadsAsleep(const Deadline& deadline) {

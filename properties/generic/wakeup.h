@@ -236,6 +236,18 @@ class RoundReceiver {
   std::vector<std::byte> buf_;
 };
 
+// Until flag i of `flags`, or `pid` (a process or a thread) seen asleep in
+// a system call in two looks in a row while `may_count` holds (a sleep that
+// lasts; ipcspec/proc.h), or `d`. The flag's futex ends each wait between
+// looks at once. Until the flag alone while `pid` is unknown (0).
+void AwaitFlagOrSleep(const SharedFlags& flags, size_t i, pid_t pid, const Deadline& d,
+                      const std::function<bool()>& may_count);
+// Whether `pid`'s sleep is not one at a call gate (wait channel
+// seccomp_...), where each system call of a gated thread waits for the
+// gate's thread to let it go on: a loaded machine can make two looks see
+// that sleep, which is no sleep of the call's own.
+bool AsleepOutsideTheGate(pid_t pid);
+
 // Until every other thread of this process sleeps, or the deadline: run
 // by a call gate's thread while it holds a call (the held thread sleeps at
 // the gate), so that a thread of the transport which the other side's act

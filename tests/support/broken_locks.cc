@@ -61,7 +61,7 @@ std::optional<int> LockBugs::Send(End& inner, std::span<const std::byte> buf, si
 int LockBugs::SendNumbered(End& inner, std::span<const std::byte> buf, size_t* sent,
                            int timeout_ms) {
   *sent = 0;
-  if (!TakeOrTakeOver(timeout_ms)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+  if (!TakeWithin(timeout_ms, true)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
   auto& next = *reinterpret_cast<std::atomic<uint64_t>*>(page_ + 20);
   auto& sent_up_to = *reinterpret_cast<std::atomic<uint64_t>*>(page_ + 22);
   const uint64_t seq = next.load();
@@ -76,38 +76,6 @@ int LockBugs::SendNumbered(End& inner, std::span<const std::byte> buf, size_t* s
   if (rc == 0) next.store(seq + 1);
   GiveBackIfMine();
   return rc;
-}
-
-// kLiveLockTakenOver: the writers' lock, whose holder noted when it took
-// it (ms, at +24); a waiter takes over a lock held longer than 5 ms.
-bool LockBugs::TakeOrTakeOver(int timeout_ms) {
-  const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
-  auto& taken_ms = *reinterpret_cast<std::atomic<int64_t>*>(page_ + 24);
-  const auto now_ms = [] {
-    return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::steady_clock::now().time_since_epoch())
-                                    .count());
-  };
-  for (int held = 0;; held = 0) {
-    if (__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST)) {
-      taken_ms.store(now_ms());
-      return true;
-    }
-    // The bug: held this long, its holder is taken for dead (it may only
-    // be slow); the sure test is its death (a pidfd, a robust mutex).
-    if (now_ms() - taken_ms.load() > 5 &&
-        __atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST)) {
-      taken_ms.store(now_ms());
-      return true;
-    }
-    const int ms = deadline.RemainingMs();
-    if (ms == 0) return false;
-    const int slice = ms < 0 ? 1 : std::min(ms, 1);
-    struct timespec ts = {0, slice * 1000000L};
-    ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, &ts, nullptr, 0);
-  }
 }
 
 std::optional<int> LockBugs::Recv(End& inner, std::span<std::byte> buf, size_t* received,
@@ -145,17 +113,36 @@ void LockBugs::Take() {
   }
 }
 
-bool LockBugs::TakeWithin(int timeout_ms) {
+bool LockBugs::TakeWithin(int timeout_ms, bool take_over_after_5ms) {
   const Deadline deadline = Deadline::FromTimeoutMs(timeout_ms);
-  for (int held = 0; !__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false,
-                                                  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-       held = 0) {
-    const int ms = deadline.RemainingMs();
+  // When the lock was taken (ms, at +24), for a waiter that takes it over.
+  auto& taken_ms = *reinterpret_cast<std::atomic<int64_t>*>(page_ + 24);
+  const auto now_ms = [] {
+    return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count());
+  };
+  for (int held = 0;; held = 0) {
+    if (__atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      taken_ms.store(now_ms());
+      return true;
+    }
+    // kLiveLockTakenOver's bug: held this long, its holder is taken for
+    // dead (it may only be slow); the sure test is its death (a pidfd, a
+    // robust mutex). Such a waiter looks again every millisecond.
+    if (take_over_after_5ms && now_ms() - taken_ms.load() > 5 &&
+        __atomic_compare_exchange_n(LockWord(), &held, ::getpid(), false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      taken_ms.store(now_ms());
+      return true;
+    }
+    int ms = deadline.RemainingMs();
     if (ms == 0) return false;
+    if (take_over_after_5ms) ms = ms < 0 ? 1 : std::min(ms, 1);
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     ::syscall(SYS_futex, LockWord(), FUTEX_WAIT, held, ms < 0 ? nullptr : &ts, nullptr, 0);
   }
-  return true;
 }
 
 void LockBugs::GiveBackIfMine() {

@@ -46,13 +46,14 @@ class LockBugs {
   // kLockDiesWithHolder: whether the reader is in a receive, at +6.
   std::atomic<int>& ReaderIn() { return page_[6]; }
   void Take();
-  // Waits for the lock until `timeout_ms` has passed (false then).
-  bool TakeWithin(int timeout_ms);
+  // Waits for the lock until `timeout_ms` has passed (false then);
+  // `take_over_after_5ms`: kLiveLockTakenOver's wait, which takes over a
+  // lock held longer than 5 ms.
+  bool TakeWithin(int timeout_ms, bool take_over_after_5ms = false);
   void GiveBackIfMine();
   void ChecksumUnderTheLock(std::span<const std::byte> buf);
   void CopyUnderTheLock(std::span<const std::byte> buf);
   int SendNumbered(End& inner, std::span<const std::byte> buf, size_t* sent, int timeout_ms);
-  bool TakeOrTakeOver(int timeout_ms);
 
   Bug bug_;
   std::atomic<int>* page_;  // null: inert

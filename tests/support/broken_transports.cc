@@ -446,7 +446,7 @@ class BrokenChannel : public Channel {
         // kEndBeforeWriterOpens: the writers' ends opened, at +16.
         // kWriterOpenTakesClosed: the writers' ends closed, at +17.
         // kLiveLockTakenOver: the next number and the last sent + 1 (64-bit
-        // words) at +20 and +22, when the lock was taken (ms) at +24.
+        // words) at +20 and +22; when the lock was last taken (ms), at +24.
       }
     }
     if (bug == Bug::kLockFileLeft || bug == Bug::kLockFileOpen) {
