@@ -27,6 +27,7 @@
 #include "tests/support/broken_calls.h"
 #include "tests/support/broken_channels.h"
 #include "tests/support/broken_locks.h"
+#include "tests/support/broken_watch.h"
 
 namespace ipcspec::testing {
 namespace {
@@ -406,27 +407,6 @@ class BrokenEnd : public End {
   LockBugs locks_;                    // the bugs in a lock of the channel's (broken_locks.h)
 };
 
-// kEndBeforeWriterOpens: the reader's end, which reports END while no
-// writer's end has been opened (`writers_opened`, in memory the channel's
-// processes share).
-class EndBeforeWriterEnd : public End {
- public:
-  EndBeforeWriterEnd(std::unique_ptr<End> inner, const std::atomic<int>* writers_opened)
-      : inner_(std::move(inner)), writers_opened_(writers_opened) {}
-  int Send(std::span<const std::byte> buf, size_t* sent, int timeout_ms) override {
-    return inner_->Send(buf, sent, timeout_ms);
-  }
-  int Recv(std::span<std::byte> buf, size_t* received, int timeout_ms) override {
-    *received = 0;
-    if (writers_opened_->load() == 0) return kEnd;  // the bug
-    return inner_->Recv(buf, received, timeout_ms);
-  }
-
- private:
-  std::unique_ptr<End> inner_;
-  const std::atomic<int>* writers_opened_;
-};
-
 class BrokenChannel : public Channel {
  public:
   BrokenChannel(std::unique_ptr<Channel> inner, Bug bug, std::string scratch)
@@ -495,7 +475,7 @@ class BrokenChannel : public Channel {
     if (bug_ == Bug::kEndBeforeWriterOpens && asleep_writers_ != nullptr) {
       if (role == Role::kWriter) asleep_writers_[16].fetch_add(1);
       if (role == Role::kReader) {
-        return std::make_unique<EndBeforeWriterEnd>(std::move(*e), asleep_writers_ + 16);
+        return WrapEndBeforeWriter(*e, asleep_writers_ + 16);
       }
     }
     if ((bug_ == Bug::kZombieIsAlive || bug_ == Bug::kGoneAfterLook) &&

@@ -189,7 +189,7 @@ enum class Bug {
                            // destroy()): other users can read it while the channel exists
   kBellAfterCheck,         // a blocking receive checks the channel, then binds the socket that
                            // each send knocks on and sleeps on it: a send between the check
-                           // and the bind knocks on nothing (broken_calls.h)
+                           // and the bind knocks on nothing (broken_watch.h)
   kMapPerRefusal,          // a send copies its message into a staging buffer it maps for it
                            // (mmap); a refused send (-EAGAIN, -ETIMEDOUT) never unmaps it
   kHeapPerRefusal,         // the same with a staging buffer from the heap, never freed
