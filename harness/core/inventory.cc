@@ -334,9 +334,16 @@ ProcessSettings TakeProcessSettings() {
   sigset_t mask;
   ::sigemptyset(&mask);
   ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  sigset_t pending;
+  ::sigemptyset(&pending);
+  ::sigpending(&pending);  // the process's and this thread's
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     if (::sigismember(&mask, sig) == 1) s.entries.push_back(SignalName(sig) + " blocked");
+    // A signal a call raised while the caller had it blocked (a write to a
+    // pipe without a reader: SIGPIPE) stays pending, to strike once the
+    // program unblocks it, unless the call takes it (sigtimedwait).
+    if (::sigismember(&pending, sig) == 1) s.entries.push_back(SignalName(sig) + " pending");
     struct sigaction sa = {};
     if (::sigaction(sig, nullptr, &sa) != 0) continue;
     if (sig == SIGPIPE && sa.sa_handler == OnSigpipe) continue;  // the harness's own

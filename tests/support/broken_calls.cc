@@ -62,6 +62,7 @@ constexpr Bug kCallBugs[] = {
     Bug::kHeapPerRefusal,
     Bug::kFdPerTimedOutSend,
     Bug::kSigpipeUnblockedAfterSend,
+    Bug::kSigpipeLeftPending,
     Bug::kEndOnlyWhenWaiting,
     Bug::kEpipeOnlyWhenBounded,
     Bug::kEndOnNoRoom,
@@ -88,6 +89,13 @@ void MaskSigpipe(int how) {
   ::pthread_sigmask(how, &pipe_only, nullptr);
 }
 void BlockSigpipe() { MaskSigpipe(SIG_BLOCK); }
+
+bool SigpipeBlocked() {
+  sigset_t now;
+  ::sigemptyset(&now);
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+  return ::sigismember(&now, SIGPIPE) == 1;
+}
 
 // A SIGALRM handler that does nothing but interrupt, and the alarm.
 void ArmAlarm(int timeout_ms) {
@@ -230,6 +238,12 @@ class CallBugEnd : public End {
         BlockSigpipe();
         *rc = inner_->Send(buf, sent, timeout_ms);
         MaskSigpipe(SIG_UNBLOCK);  // the bug: "put back" so, whatever the mask was before
+        return true;
+      case Bug::kSigpipeLeftPending:
+        *rc = inner_->Send(buf, sent, timeout_ms);  // a pipe written with RWF_NOSIGNAL
+        // The write(2)'s SIGPIPE, which the send takes back (sigtimedwait)
+        // only where it blocked the signal itself: the bug.
+        if (*rc == -EPIPE && SigpipeBlocked()) (void)::pthread_kill(::pthread_self(), SIGPIPE);
         return true;
       case Bug::kPartialThenEagain:
         *rc = inner_->Send(buf, sent, timeout_ms);

@@ -200,6 +200,9 @@ enum class Bug {
                            // path but a timed-out one
   kSigpipeUnblockedAfterSend,  // a send blocks SIGPIPE for its write, then unblocks it, which
                                // is no putting back where the program had blocked it itself
+  kSigpipeLeftPending,         // a send to a reader that has gone raises SIGPIPE as a write(2)
+                               // would, and takes it back only where it blocked it itself: a
+                               // program that had it blocked is left with it pending
   kWritersLockDiesWithHolder,  // every send takes the writers' lock (a pid in shared memory,
                                // waited on with a futex until the send's bound), copies its
                                // message into a frame, sends it and gives the lock back: not

@@ -144,10 +144,11 @@ uint64_t SigpipesCaught();
 
 // What this process has set that a transport may change for a while and
 // must put back: the action of every signal (SIGPIPE's other than
-// QuietSigpipe's), the signal mask, the interval timers, the umask, the
+// QuietSigpipe's), the signal mask, the signals pending (one a call raised
+// while it was blocked, and left), the interval timers, the umask, the
 // working directory, the dumpable flag and no_new_privs. Entries name what
 // differs from a fresh process: "a handler for SIGUSR1", "SIGUSR1 ignored",
-// "SIGUSR1 blocked", "ITIMER_REAL armed (SIGALRM to come)", "no_new_privs
+// "SIGUSR1 blocked", "SIGPIPE pending", "ITIMER_REAL armed (SIGALRM to come)", "no_new_privs
 // set"; and the umask, directory and dumpable flag always: "umask 0022",
 // "working directory /", "dumpable 1".
 struct ProcessSettings {
