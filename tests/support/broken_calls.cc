@@ -135,7 +135,8 @@ class CallBugEnd : public End {
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
     // The bug: "never hang for good".
     if (bug_ == Bug::kUnboundedSendCapped && timeout_ms < 0) timeout_ms = kCappedUnboundedMs;
-    if (SendWrongly(buf, sent, timeout_ms, &rc) || SendAtTheEdge(buf, sent, timeout_ms, &rc)) {
+    if (SendWrongly(buf, sent, timeout_ms, &rc) || SendAtTheEdge(buf, sent, timeout_ms, &rc) ||
+        SendWithSigpipe(buf, sent, timeout_ms, &rc)) {
       return rc;
     }
     return inner_->Send(buf, sent, timeout_ms);
@@ -226,8 +227,8 @@ class CallBugEnd : public End {
     }
   }
 
-  // The bugs of a send into a full channel or after the reader closed.
-  bool SendAtTheEdge(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+  // The bugs in how a send keeps SIGPIPE from the program.
+  bool SendWithSigpipe(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
     switch (bug_) {
       case Bug::kSigpipeBlockedOnEpipe:
         *rc = inner_->Send(buf, sent, timeout_ms);
@@ -245,6 +246,14 @@ class CallBugEnd : public End {
         // only where it blocked the signal itself: the bug.
         if (*rc == -EPIPE && SigpipeBlocked()) (void)::pthread_kill(::pthread_self(), SIGPIPE);
         return true;
+      default:
+        return false;
+    }
+  }
+
+  // The bugs of a send into a full channel or after the reader closed.
+  bool SendAtTheEdge(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
+    switch (bug_) {
       case Bug::kPartialThenEagain:
         *rc = inner_->Send(buf, sent, timeout_ms);
         if (*rc == 0 && timeout_ms == 0 && *sent < buf.size()) {
