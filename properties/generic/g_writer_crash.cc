@@ -41,7 +41,9 @@
 //                      8-byte messages as the reader takes them, each within
 //                      the deliver bound (a cell the dead writer claimed and
 //                      the reader skipped without freeing fills the channel
-//                      for good a lap later)
+//                      for good a lap later), then one of max_message where
+//                      an empty channel must take it (room counted in bytes
+//                      that the dead writer reserved and nobody gave back)
 //   ordered or not     each writer's messages in its own order, or in any,
 //                      each whole and once
 //   byte stream        byte counts only (a death may cut a write, and the
@@ -338,27 +340,10 @@ class Reader {
   std::vector<std::byte> buf_;
 };
 
-// Writer 2's message sizes: 8 bytes or more, so that none is one of writer
-// 1's; where messages are shorter, the longest there is.
-uint64_t SurvivorSize(const Capabilities& c, uint64_t size) {
-  if (c.max_message != 0 && c.max_message < 8) return c.max_message;
-  size = std::max<uint64_t>(size, 8);
-  return c.max_message != 0 ? std::min(size, c.max_message) : size;
-}
 // Writer 1's: shorter than writer 2's where those are under 8 bytes.
 uint64_t VictimSize(const Capabilities& c, uint64_t size) {
   if (c.max_message != 0 && c.max_message < 8) return std::min(size, c.max_message - 1);
   return size;
-}
-
-// A lap: as many 8-byte messages as the channel holds, and 8 more (256
-// where nothing is declared; 1024 at most). A slot, cell or count the dead
-// writer held and that nobody put back shows when the sends come round to
-// it: the channel is full for good a lap after the death.
-uint64_t LapMessages(const Capabilities& c) {
-  const uint64_t size = std::max<uint64_t>(SurvivorSize(c, 8), 1);
-  const uint64_t held = c.max_queued > 0 ? c.max_queued : c.capacity > 0 ? c.capacity / size : 248;
-  return std::min<uint64_t>(held + 8, 1024);
 }
 
 class WriterCrashProperty final : public GenericProperty {
@@ -403,7 +388,7 @@ class WriterCrashProperty final : public GenericProperty {
                                         kOwedCallTimeouts};
   const YesNoParam lap_{this, 3,
                         "then writer 2 sends the channel's capacity over again in 8-byte "
-                        "messages, as the reader takes them: %s",
+                        "messages, as the reader takes them, and one of max_message: %s",
                         false};
 };
 IPCSPEC_REGISTER_PROPERTY(WriterCrashProperty, "G-WRITER-CRASH", {.examples = 16});
@@ -421,6 +406,9 @@ Verdict WriterCrashProperty::Run(const Transport& t, const Scenario& s, const Ca
   }
   for (uint64_t k = 0, n = lap_.Of(s) ? LapMessages(c) : 0; k < n; ++k) {
     survivor.push_back({2, survivor.size(), SurvivorSize(c, 8)});
+  }
+  if (const uint64_t largest = LargestAfterLap(c); lap_.Of(s) && largest > 0) {
+    survivor.push_back({2, survivor.size(), largest});
   }
   const Waits waits = Waits::For(env);
   SharedFlags flags;

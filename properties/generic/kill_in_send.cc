@@ -65,4 +65,22 @@ Verdict KillInSend::KillWhileItRuns(ActorControl& control, std::string_view name
   return control.Kill(name);
 }
 
+uint64_t SurvivorSize(const Capabilities& c, uint64_t size) {
+  if (c.max_message != 0 && c.max_message < 8) return c.max_message;
+  size = std::max<uint64_t>(size, 8);
+  return c.max_message != 0 ? std::min(size, c.max_message) : size;
+}
+
+uint64_t LapMessages(const Capabilities& c) {
+  const uint64_t size = std::max<uint64_t>(SurvivorSize(c, 8), 1);
+  const uint64_t held = c.max_queued > 0 ? c.max_queued : c.capacity > 0 ? c.capacity / size : 248;
+  return std::min<uint64_t>(held + 8, 1024);
+}
+
+uint64_t LargestAfterLap(const Capabilities& c) {
+  if (c.framing != Framing::kMessage || c.max_message == 0) return 0;
+  if (c.capacity != 0 && c.max_message > c.capacity) return 0;
+  return SurvivorSize(c, c.max_message);
+}
+
 }  // namespace ipcspec::props

@@ -15,6 +15,7 @@
 #define IPCSPEC_PROPERTIES_GENERIC_KILL_IN_SEND_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -60,6 +61,22 @@ class KillInSend {
   static constexpr size_t kPid = 0, kInSend = 1, kSent = 2, kSentBytes = 3;  // counters
   SharedFlags flags_;
 };
+
+// What the writer left alive sends once another died inside a send
+// (G-WRITER-CRASH, G-WRITER-CRASH-WALK).
+// Its message sizes: 8 bytes or more, so that none is one of the dead
+// writer's; where messages are shorter, the longest there is.
+uint64_t SurvivorSize(const Capabilities& c, uint64_t size);
+// A lap: as many 8-byte messages as the channel holds, and 8 more (256
+// where nothing is declared; 1024 at most). A slot, cell or count the dead
+// writer held and that nobody put back shows when the sends come round to
+// it: the channel is full for good a lap after the death.
+uint64_t LapMessages(const Capabilities& c);
+// The message a lap ends with: the largest there is (max_message), where
+// an empty channel must take it; 0 where none is declared. Room counted in
+// bytes that the dead writer had reserved and nobody gave back leaves 8-byte
+// messages room enough, but never again this one.
+uint64_t LargestAfterLap(const Capabilities& c);
 
 }  // namespace ipcspec::props
 

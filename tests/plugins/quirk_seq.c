@@ -52,7 +52,15 @@
  *                       too little room and sleeps on. Broken: it sleeps on
  *                       for the caller's whole timeout again, so each
  *                       receive that frees too little starts the bound
- *                       anew (G-TIMEOUT-PARTIAL).
+ *                       anew (G-TIMEOUT-PARTIAL). A writer killed between
+ *                       taking room and sending its record leaves the room
+ *                       taken for good, so it declares CLOSE_ONLY: a death
+ *                       is not promised to be survived.
+ *   QUIRK_KIND_BYTESDEATH  broken only: BYTES that does not declare
+ *                       CLOSE_ONLY, though a writer killed at the entry of
+ *                       the sendmsg that follows its reservation leaves
+ *                       the room short of max_message for good
+ *                       (G-WRITER-CRASH-WALK).
  *   QUIRK_KIND_WAKEONE  broken only: COUNTED whose receive wakes one sender
  *                       asleep for a slot (FUTEX_WAKE 1), as a semaphore's
  *                       post does: right while the senders live, but a
@@ -102,7 +110,10 @@
 #define QUIRK_KIND_COUNTED 1
 #define QK_LOCKED 1
 #endif
-#if defined(QUIRK_KIND_BYTESWAKEONE)
+#if defined(QUIRK_KIND_BYTESDEATH)
+#define QUIRK_KIND_BYTES 1
+#define QK_DEATH_SURVIVED 1 /* the bug: claimed */
+#elif defined(QUIRK_KIND_BYTESWAKEONE)
 #define QUIRK_KIND_BYTES 1
 #define QK_WAKE_ONE 1
 #define QK_LOOK_EVERY_20MS 1
@@ -138,9 +149,15 @@
 #define QK_FLAGS (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER)
 #define QK_QUEUED QK_MAX_QUEUED
 #elif defined(QUIRK_KIND_BYTES)
+#if defined(QK_DEATH_SURVIVED)
 #define QK_FLAGS                                                                    \
   (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER | \
    IPCSPEC_EXACT_CAPACITY)
+#else
+#define QK_FLAGS                                                                    \
+  (IPCSPEC_RELIABLE | IPCSPEC_ORDERED | IPCSPEC_PEER_CLOSE | IPCSPEC_MULTI_WRITER | \
+   IPCSPEC_EXACT_CAPACITY | IPCSPEC_CLOSE_ONLY)
+#endif
 #define QK_QUEUED QK_MAX_QUEUED
 #define QK_CAPACITY QK_MAX_MESSAGE
 #define QK_SLOTS 1
