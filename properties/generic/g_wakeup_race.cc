@@ -66,110 +66,21 @@ constexpr int kCalls = 16;                       // the system calls of one rece
 constexpr int kTries = 3;                        // at a call with a late round: two late decide
 constexpr int kMaxRounds = kCalls * kTries + 1;  // and a first round held nowhere
 
-// What the reader, the reader's gate and the writer share. Round r's flags:
-// 3r the reader is held at its call, 3r+1 the writer sent (at
-// Counter(kEventNs)), 3r+2 the reader judged the round (Counter(kStop) != 0:
-// no more rounds).
-class Race {
- public:
-  Race(const Exchange& x, const Deadline& deadline)
-      : x_(x), flags_(3 * kMaxRounds), deadline_(deadline) {}
-
-  void PublishReader() { flags_.Counter(kReaderTid).store(static_cast<uint64_t>(::gettid())); }
-  void PublishWriter() { flags_.Counter(kWriterPid).store(static_cast<uint64_t>(::getpid())); }
-
-  // The gate's thread, the reader held at its call in round r: tells the
-  // writer, then waits until its send is done, or it sleeps in the send
-  // (waiting, perhaps, for this receive), or the deliver bound passes.
-  void Hold(int r, int deliver_ms) {
-    flags_.Counter(kHolding).store(1);
-    flags_.Raise(3 * r);
-    AwaitFlagOrSleep(
-        flags_, 3 * r + 1, Pid(kWriterPid), Deadline::After(absl::Milliseconds(deliver_ms)),
-        [&] { return flags_.Counter(kSending).load() == static_cast<uint64_t>(r + 1); });
-    flags_.Counter(kHolding).store(0);
-  }
-  // The writer, round r: until the reader is held, or sleeps in its receive
-  // with no hold to come, or half the bound passes (a receive that spins).
-  // A sleep at the gate does not count: each of the reader's calls waits
-  // there for the gate's thread to let it go on, which on a loaded machine
-  // may take long enough for two looks to see it (and the writer then sent
-  // before the hold, and the race was never run).
-  void AwaitHoldOrSleep(int r) {
-    const auto reader = static_cast<pid_t>(flags_.Counter(kReaderTid).load());
-    AwaitFlagOrSleep(
-        flags_, 3 * r, reader, Deadline::After(absl::Milliseconds(x_.bound_ms() / 2)),
-        [&] { return flags_.Counter(kHolding).load() == 0 && AsleepOutsideTheGate(reader); });
-    flags_.Counter(kSending).store(static_cast<uint64_t>(r + 1));
-  }
-  // The writer: its send of round r is done. Notes when, and how long the
-  // reader's threads had waited for a CPU by then.
-  void Sent(int r) {
-    const auto reader = static_cast<pid_t>(flags_.Counter(kReaderTid).load());
-    const RunMark sent = RunMark::Start(reader);
-    flags_.Counter(kEventNs).store(static_cast<uint64_t>(sent.ns));
-    flags_.Counter(kWaitedNs).store(static_cast<uint64_t>(sent.queued_ns + 1));
-    flags_.Raise(3 * r + 1);
-  }
-  // The reader, its receive returned at `returned`: microseconds from the
-  // writer's send of round r, less what the reader's threads (the gate's
-  // too) then spent runnable but waiting for a CPU; -1 if it never sent.
-  int64_t LateUs(int r, const RunMark& returned) const {
-    if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
-    const RunMark sent{static_cast<int64_t>(flags_.Counter(kEventNs).load()),
-                       static_cast<int64_t>(flags_.Counter(kWaitedNs).load()) - 1};
-    return returned.SinceNs(sent) / 1000;
-  }
-  void Judge(int r, bool stop) {
-    flags_.Counter(kStop).store(stop ? 1 : 0);
-    flags_.Raise(3 * r + 2);
-  }
-  bool Stopped(int r) const {
-    return !flags_.WaitFor(3 * r + 2, deadline_) || flags_.Counter(kStop).load() != 0;
-  }
-
- private:
-  static constexpr size_t kReaderTid = 0, kWriterPid = 1, kEventNs = 2, kHolding = 3, kSending = 4,
-                          kStop = 5, kWaitedNs = 6;
-
-  pid_t Pid(size_t who) const { return static_cast<pid_t>(flags_.Counter(who).load()); }
-
-  const Exchange& x_;
-  SharedFlags flags_;
-  Deadline deadline_;
-};
-
-// One round of the reader: what came of it.
-struct Round {
-  std::string err;         // a failure that needs no majority
-  bool held = false;       // the receive reached the call to hold
-  bool lost = false;       // the message never came (a lossy transport may)
-  int64_t late_us = 0;     // from the send to the receive's return
-  bool timed_out = false;  // the receive gave up; the next one got the message
-  CallGate::Calls calls;
-};
-
 class Reader {
  public:
-  Reader(End& end, const Capabilities& c, const Exchange& x, Race& race, CallGate& gate,
-         int deliver_ms)
-      : c_(c),
-        x_(x),
-        race_(race),
-        gate_(gate),
-        deliver_ms_(deliver_ms),
-        messages_(end, c, deliver_ms) {}
+  Reader(End& end, const Capabilities& c, const Exchange& x, GapRounds& race, int deliver_ms)
+      : c_(c), x_(x), race_(race), deliver_ms_(deliver_ms), messages_(end, c, deliver_ms) {}
 
   // Round r, the receive held before its call `index`.
-  Round Play(int r, int index) {
+  GapRound Play(CallGate& gate, int r, int index) {
     const Sent want = MessageOf(c_, r);
-    Round out;
-    gate_.Arm(index, [this, r](long) { race_.Hold(r, deliver_ms_); });
+    GapRound out;
+    gate.Arm(index, [this, r](long) { race_.Hold(r, deliver_ms_); });
     size_t got = 0;
     int rc = messages_.Receive(want, x_.bound_ms(), &got);
     // The clock first: the gate sees the system calls of reading /proc.
     const int64_t returned_ns = MonotonicNs();
-    out.calls = gate_.Disarm();
+    out.calls = gate.Disarm();
     out.held = out.calls.held;
     // The figure after (the gate's thread waits for a CPU too): a wait
     // while disarming is taken out though the clock did not see it.
@@ -205,15 +116,15 @@ class Reader {
  private:
   const Capabilities& c_;
   const Exchange& x_;
-  Race& race_;
-  CallGate& gate_;
+  GapRounds& race_;
   int deliver_ms_;
   RoundReceiver messages_;
 };
 
 // The failure of two late tries at call `index`, in words.
-std::string LateFailure(const Exchange& x, int index, const std::vector<Round>& late, int tries) {
-  const Round& first = late.front();
+std::string LateFailure(const Exchange& x, int index, const std::vector<GapRound>& late,
+                        int tries) {
+  const GapRound& first = late.front();
   return absl::StrFormat(
       "the receive was held at the entry of its system call %d (%s) while the writer sent a "
       "message whole; the receive returned it %.1f ms after the send%s (allowed: %.1f ms; its "
@@ -231,60 +142,28 @@ std::string LateFailure(const Exchange& x, int index, const std::vector<Round>& 
 
 // The reader: a round per step, each held at the step's call; "" or the
 // failure.
-std::string WalkTheGaps(End& end, const Capabilities& c, const Exchange& x, Race& race,
+std::string WalkTheGaps(End& end, const Capabilities& c, const Exchange& x, GapRounds& race,
                         const std::vector<int>& indices, int deliver_ms) {
-  race.PublishReader();
-  std::unique_ptr<CallGate> gate = CallGate::Install();
-  if (gate == nullptr) {
-    race.Judge(0, true);
-    return CallGate::NotInstalled("the reader");
-  }
-  Reader reader(end, c, x, race, *gate, deliver_ms);
-  // A first round held nowhere (the writer sends once the receive sleeps):
-  // what a receive does only the first time (a buffer allocated, a
-  // descriptor opened) is done, so that call i is the same call in every
-  // round that follows. Without it a receive whose first round began with a
-  // brk(2) was held one call short of its sleep, never in the gap.
-  int r = 0;
-  if (const Round first = reader.Play(r, kCalls * kTries); !first.err.empty()) {
-    race.Judge(r, true);
-    return first.err;
-  }
-  race.Judge(r++, false);
-  for (size_t k = 0; k < indices.size(); ++k) {
-    std::vector<Round> late;
-    int on_time = 0, tries = 0;
-    for (;;) {
-      Round round = reader.Play(r, indices[k]);
-      ++tries;
-      const bool counted = round.err.empty() && round.held && !round.lost;
-      if (counted && (round.timed_out || round.late_us > x.per_channel_allowed_us())) {
-        late.push_back(round);
-      } else if (counted) {
-        ++on_time;
-      }
-      const bool failed = !round.err.empty() || late.size() >= 2;
-      const bool walk_ends = round.err.empty() && !round.held;
-      // Again here after a late try, until two agree.
-      const bool again = counted && !late.empty() && late.size() < 2 && on_time < 2;
-      const bool more = again || k + 1 < indices.size();
-      race.Judge(r++, failed || walk_ends || !more);
-      if (!round.err.empty()) return round.err;
-      if (late.size() >= 2) return LateFailure(x, indices[k], late, tries);
-      if (walk_ends) return "";
-      if (!again) break;
-    }
-  }
-  return "";
+  Reader reader(end, c, x, race, deliver_ms);
+  // The first round is held nowhere (the writer sends once the receive
+  // sleeps). Without it a receive whose first round began with a brk(2) was
+  // held one call short of its sleep, never in the gap.
+  return WalkRounds(
+      race, "the reader", indices, kCalls * kTries, x.per_channel_allowed_us(),
+      [&](CallGate& gate, int r, int index) { return reader.Play(gate, r, index); },
+      [&](int index, const std::vector<GapRound>& late, int tries) {
+        return LateFailure(x, index, late, tries);
+      });
 }
 
 // The writer: a message per round, sent while the reader is held.
-std::string SendInTheGaps(End& end, const Capabilities& c, Race& race, int deliver_ms) {
-  race.PublishWriter();
+std::string SendInTheGaps(End& end, const Capabilities& c, const Exchange& x, GapRounds& race,
+                          int deliver_ms) {
+  race.PublishActor();
   for (int r = 0; r < kMaxRounds; ++r) {
-    race.AwaitHoldOrSleep(r);
+    race.AwaitHoldOrSleep(r, x.bound_ms() / 2);
     const std::string err = SendMessageOf(end, c, r, deliver_ms);
-    race.Sent(r);
+    race.Acted(r);
     if (!err.empty()) return absl::StrFormat("round %d: %s", r + 1, err);
     if (race.Stopped(r)) return "";
   }
@@ -306,21 +185,64 @@ class WakeupRaceProperty final : public CallWalkProperty {
                const std::vector<int>& indices) const override {
     const Capabilities& c = t.caps();
     const Exchange x(env, c.realtime);
-    Race race(x, Deadline::After(env.deadline - absl::Now()));
+    GapRounds race(kMaxRounds, Deadline::After(env.deadline - absl::Now()));
     const int deliver = Waits::For(env).deliver_ms;
     // The reader first: the last actor runs in the case process, which
     // must not carry the gate.
     Actor reader{"reader", Role::kReader, [&](std::unique_ptr<End>& end) {
                    return WalkTheGaps(*end, c, x, race, indices, deliver);
                  }};
-    Actor writer{"writer", Role::kWriter,
-                 [&](std::unique_ptr<End>& end) { return SendInTheGaps(*end, c, race, deliver); }};
+    Actor writer{"writer", Role::kWriter, [&](std::unique_ptr<End>& end) {
+                   return SendInTheGaps(*end, c, x, race, deliver);
+                 }};
     return RunActors(t, env, {reader, writer});
   }
 };
 IPCSPEC_REGISTER_PROPERTY(WakeupRaceProperty, "G-WAKEUP-RACE", {.examples = 1});
 
 }  // namespace
+
+std::string WalkRounds(
+    GapRounds& race, std::string_view who, const std::vector<int>& indices, int nowhere,
+    int64_t allowed_us, const std::function<GapRound(CallGate&, int r, int index)>& play,
+    const std::function<std::string(int, const std::vector<GapRound>&, int)>& late_failure) {
+  race.PublishHeld();
+  std::unique_ptr<CallGate> gate = CallGate::Install();
+  if (gate == nullptr) {
+    race.Judge(0, true);
+    return CallGate::NotInstalled(who);
+  }
+  int r = 0;
+  const GapRound first = play(*gate, r, nowhere);
+  const bool stop = !first.err.empty() || first.ends;
+  race.Judge(r++, stop);
+  if (stop) return first.err;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    std::vector<GapRound> late;
+    int on_time = 0, tries = 0;
+    for (;;) {
+      GapRound round = play(*gate, r, indices[k]);
+      ++tries;
+      const bool counted = round.err.empty() && round.held && !round.lost && !round.ends;
+      if (counted && (round.timed_out || round.late_us > allowed_us)) {
+        late.push_back(round);
+      } else if (counted) {
+        ++on_time;
+      }
+      const bool failed = !round.err.empty() || late.size() >= 2;
+      const bool walk_ends = round.err.empty() && (!round.held || round.ends);
+      // Again here after a late try, until two agree.
+      const bool again = counted && !late.empty() && late.size() < 2 && on_time < 2;
+      const bool more = again || k + 1 < indices.size();
+      race.Judge(r++, failed || walk_ends || !more);
+      if (!round.err.empty()) return round.err;
+      if (late.size() >= 2) return late_failure(indices[k], late, tries);
+      if (walk_ends) return "";
+      if (!again) break;
+    }
+  }
+  return "";
+}
 
 RoundReceiver::RoundReceiver(End& end, const Capabilities& c, int deliver_ms)
     : end_(end), c_(c), deliver_ms_(deliver_ms), buf_(std::max<uint64_t>(RecvBufferSize(c), 8)) {}

@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "ipcspec/proc.h"
 #include "properties/generic/generic_property.h"
+#include "properties/support/call_gate.h"
 #include "properties/support/common.h"
 #include "properties/support/run_mark.h"
 
@@ -256,6 +257,104 @@ void AwaitOtherThreadsAsleep(const Deadline& deadline);
 
 // "1st", "2nd", "11th": a call's place in a walk.
 std::string Ordinal(int n);
+
+// The rounds of a walk that holds a call in a gap and acts there
+// (G-WAKEUP-RACE: a receive held, a send made; G-WAKEUP-RACE-SEND: a send
+// held, the channel drained), shared by the held side, its gate's thread
+// and the acting side. Round r's flags: 3r the call is held (or no hold
+// comes), 3r+1 the act is done, 3r+2 the held side judged the round.
+class GapRounds {
+ public:
+  GapRounds(int rounds, const Deadline& deadline) : flags_(3 * rounds), deadline_(deadline) {}
+
+  // Each side, before its first round: the held side's thread, the acting
+  // side's process.
+  void PublishHeld() { flags_.Counter(kHeldTid).store(static_cast<uint64_t>(::gettid())); }
+  void PublishActor() { flags_.Counter(kActorPid).store(static_cast<uint64_t>(::getpid())); }
+
+  // The gate's thread, the call held in round r: tells the acting side,
+  // then waits until its act is done, or it sleeps in the act (waiting,
+  // perhaps, for what the held call holds: the act then completes after
+  // the hold), or `bound_ms` passes.
+  void Hold(int r, int bound_ms) {
+    flags_.Counter(kHolding).store(1);
+    flags_.Raise(3 * r);
+    AwaitFlagOrSleep(
+        flags_, 3 * r + 1, Pid(kActorPid), Deadline::After(absl::Milliseconds(bound_ms)),
+        [&] { return flags_.Counter(kActing).load() == static_cast<uint64_t>(r + 1); });
+    flags_.Counter(kHolding).store(0);
+  }
+  // The acting side, round r: until the held side is held, or sleeps in its
+  // call with no hold to come, or `bound_ms` passes (a call that spins). A
+  // sleep at the gate does not count: each of the held side's calls waits
+  // there for the gate's thread to let it go on, which on a loaded machine
+  // may take long enough for two looks to see it (the act would then come
+  // before the hold, and the race never run). Then the act begins.
+  void AwaitHoldOrSleep(int r, int bound_ms) {
+    const pid_t held = Pid(kHeldTid);
+    AwaitFlagOrSleep(flags_, 3 * r, held, Deadline::After(absl::Milliseconds(bound_ms)), [&] {
+      return flags_.Counter(kHolding).load() == 0 && AsleepOutsideTheGate(held);
+    });
+    flags_.Counter(kActing).store(static_cast<uint64_t>(r + 1));
+  }
+  // The acting side: its act of round r is done. Notes when, and how long
+  // the held side's threads had waited for a CPU by then.
+  void Acted(int r) {
+    const RunMark mark = RunMark::Start(Pid(kHeldTid));
+    flags_.Counter(kEventNs).store(static_cast<uint64_t>(mark.ns));
+    flags_.Counter(kWaitedNs).store(static_cast<uint64_t>(mark.queued_ns + 1));
+    flags_.Raise(3 * r + 1);
+  }
+  // The held side, its call returned at `returned`: microseconds from the
+  // act, less what its threads (the gate's too) spent runnable but waiting
+  // for a CPU since; -1 if the act never came.
+  int64_t LateUs(int r, const RunMark& returned) const {
+    if (!flags_.WaitFor(3 * r + 1, deadline_)) return -1;
+    const RunMark acted{static_cast<int64_t>(flags_.Counter(kEventNs).load()),
+                        static_cast<int64_t>(flags_.Counter(kWaitedNs).load()) - 1};
+    return returned.SinceNs(acted) / 1000;
+  }
+  // The held side's verdict on round r: `stop`, no more rounds.
+  void Judge(int r, bool stop) {
+    flags_.Counter(kStop).store(stop ? 1 : 0);
+    flags_.Raise(3 * r + 2);
+  }
+  bool Stopped(int r) const {
+    return !flags_.WaitFor(3 * r + 2, deadline_) || flags_.Counter(kStop).load() != 0;
+  }
+
+ private:
+  static constexpr size_t kEventNs = 0, kWaitedNs = 1, kStop = 2, kHeldTid = 3, kActorPid = 4,
+                          kHolding = 5, kActing = 6;
+  pid_t Pid(size_t i) const { return static_cast<pid_t>(flags_.Counter(i).load()); }
+
+  SharedFlags flags_;
+  Deadline deadline_;
+};
+
+// One round of a gap walk, as the held side saw it.
+struct GapRound {
+  std::string err;         // a failure that needs no majority
+  bool held = false;       // the call reached the hold
+  bool lost = false;       // nothing to judge (a lossy transport lost the message)
+  bool ends = false;       // nothing to judge, and no round after it will have
+  int64_t late_us = 0;     // from the act to the call's return
+  bool timed_out = false;  // the call gave up at its bound
+  CallGate::Calls calls;
+};
+// The held side's walk: a first round held nowhere (call `nowhere`, never
+// reached: what a call does only the first time is done, so that call i is
+// the same call in every round after), then rounds held at each of
+// `indices`. A round later than `allowed_us` (or timed out) is tried again
+// at its call until two of three agree; two late fail with
+// `late_failure(index, late rounds, tries)`. The walk ends at the first
+// round that never reached its hold. "" or the failure.
+// The walk installs the call gate on the calling thread (`who`: "the
+// reader") and publishes it as the held side.
+std::string WalkRounds(
+    GapRounds& race, std::string_view who, const std::vector<int>& indices, int nowhere,
+    int64_t allowed_us, const std::function<GapRound(CallGate&, int r, int index)>& play,
+    const std::function<std::string(int, const std::vector<GapRound>&, int)>& late_failure);
 
 // A property whose one example walks the system calls of a call
 // (G-WAKEUP-RACE, G-TIMEOUT-RACE, G-TIMEOUT-RACE-SEND): a step per call

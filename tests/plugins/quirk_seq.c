@@ -67,6 +67,13 @@
  *                       woken sender SIGKILLed before it runs takes the
  *                       wake-up with it, and the others sleep on beside the
  *                       slot (G-WAKEUP-KILLED).
+ *   QUIRK_KIND_SENDRACE  broken only: COUNTED whose send, finding no slot,
+ *                       makes a system call (a stand-in for a look at the
+ *                       reader) and reads the slot word again only then,
+ *                       to sleep on: a slot freed in between wakes nobody,
+ *                       and the send sleeps to its next look, 20 ms on
+ *                       (G-WAKEUP-RACE-SEND; G-WAKEUP frees the slot once
+ *                       the send sleeps).
  *   QUIRK_KIND_BYTESWAKEONE  broken only: BYTES whose receive wakes one
  *                       sender asleep for room (FUTEX_WAKE 1), and whose
  *                       waits for room look again every 20 ms all the same:
@@ -109,6 +116,11 @@
 #if defined(QUIRK_KIND_LOCKED)
 #define QUIRK_KIND_COUNTED 1
 #define QK_LOCKED 1
+#endif
+#if defined(QUIRK_KIND_SENDRACE)
+#define QUIRK_KIND_COUNTED 1
+#define QK_SEND_RACE 1
+#define QK_LOOK_EVERY_20MS 1
 #endif
 #if defined(QUIRK_KIND_BYTESDEATH)
 #define QUIRK_KIND_BYTES 1
@@ -258,7 +270,7 @@ static void* qk_open(void* c, int role, char* err, size_t err_len) {
   ((q) >> 16 < QK_MAX_QUEUED && ((q)&0xffffu) + (uint32_t)(len) <= QK_CAPACITY)
 #else
 #if defined(QUIRK_BROKEN) && !defined(QK_CLOSE_UNRUNG) && !defined(QK_WAKE_WHEN_EMPTY) && \
-    !defined(QK_WAKE_ONE) && !defined(QK_LOCKED)
+    !defined(QK_WAKE_ONE) && !defined(QK_LOCKED) && !defined(QK_SEND_RACE)
 #define QK_LIMIT (QK_MAX_QUEUED + 1) /* the bug: one too many */
 #else
 #define QK_LIMIT QK_MAX_QUEUED
@@ -281,6 +293,14 @@ static int take_slot(shared* s, int role, size_t len, int timeout_ms, int64_t de
       continue;
     }
     if (deadline == 0) return -EAGAIN;
+#ifdef QK_SEND_RACE
+    /* The bug: a system call after the look (standing for a check that the
+       reader lives), then the word read again as the send goes to sleep:
+       room made in between wakes nobody, and the send sleeps to its next
+       look. */
+    (void)syscall(SYS_getppid);
+    q = atomic_load(&s->queued);
+#endif
 #ifdef QK_RESTART
     if (timeout_ms > 0) { /* the bug: each wake-up waits the caller's whole timeout again */
       const struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
