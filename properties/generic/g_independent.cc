@@ -67,6 +67,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "ipcspec/inventory.h"
 #include "properties/generic/generic_property.h"
 #include "properties/generic/traffic.h"
 
@@ -403,6 +405,34 @@ std::string PlayRounds(std::vector<std::unique_ptr<End>>& ends, const std::vecto
   return err;
 }
 
+// A process that holds two ends closes them in the order it opened them
+// (the first opened, first closed), then finds its settings as before the
+// opens: a transport that keeps the whole signal mask (or an action) it
+// found at open and puts it back at close gives back, at the first close,
+// what the second end had set, and leaves its own at the second. "" or
+// what differs.
+std::string ClosedInTheOrderOpened(std::vector<std::unique_ptr<End>>& ends,
+                                   const std::vector<Turn>& turns, const ProcessSettings& before) {
+  if (ends.size() < 2) return "";
+  // Opened by channel, a channel's reader first (RunActorsOn).
+  std::vector<size_t> order(ends.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const EndOn ea = EndOf(turns[a]), eb = EndOf(turns[b]);
+    return std::pair(ea.channel, ea.role != Role::kReader) <
+           std::pair(eb.channel, eb.role != Role::kReader);
+  });
+  for (size_t i : order) ends[i].reset();
+  const std::vector<std::string> changed = ChangedSettings(before, TakeProcessSettings());
+  if (changed.empty()) return "";
+  return absl::StrCat(
+      "the process closed its two ends in the order it opened them, and what a transport sets "
+      "for a while is not as before they opened: ",
+      absl::StrJoin(changed, "; "),
+      " (a close that puts back the whole mask or action it found at its open undoes, or "
+      "restores, the other end's)");
+}
+
 class IndependentProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override { return SummableIfCounter(c); }
   rc::Gen<std::vector<Step>> Steps(const Transport& t) const override {
@@ -413,7 +443,8 @@ class IndependentProperty final : public GenericProperty {
       if ((LockStep(c) || FreeRunning(c)) && !c.one_end_per_process) layouts.push_back(kByRole);
       layouts.push_back(kMadeApart);
       if (!c.one_end_per_process) layouts.push_back(kThreads);
-      const Layout layout = *rc::gen::elementOf(layouts);
+      // Each layout in turn: a run of 20 examples sees them all.
+      const Layout layout = layouts[*EachInTurn(layouts.size())];
       steps.push_back(layout_.Step(layout));
       const uint64_t lo = MinSize(c), hi = MaxSize(c, layout);
       // Where two threads send at once, mostly sends larger than the
@@ -497,8 +528,13 @@ class IndependentProperty final : public GenericProperty {
     for (const std::vector<Turn>& turns : Processes(layout, LockStep(c))) {
       Actor a{ProcessName(turns), EndOf(turns[0]).role, nullptr};
       for (Turn turn : turns) a.ends.push_back(EndOf(turn));
-      a.with_ends = [&, turns](std::vector<std::unique_ptr<End>>& ends) {
-        return PlayRounds(ends, turns, c, rounds ? &*rounds : nullptr, one, two, chunks);
+      // In the process's own copy: what it had set before its ends opened.
+      auto before = std::make_shared<ProcessSettings>();
+      a.before_ends = [before] { *before = TakeProcessSettings(); };
+      a.with_ends = [&, turns, before](std::vector<std::unique_ptr<End>>& ends) {
+        const std::string err =
+            PlayRounds(ends, turns, c, rounds ? &*rounds : nullptr, one, two, chunks);
+        return err.empty() ? ClosedInTheOrderOpened(ends, turns, *before) : err;
       };
       actors.push_back(std::move(a));
     }

@@ -174,6 +174,7 @@ class EndThread {
 // An actor with several ends (Actor::ends), in its process.
 Verdict RunEndsPart(Channels& chs, const Actor& a, ProcessBarrier& opened,
                     const Deadline& deadline) {
+  if (a.before_ends) a.before_ends();
   // Every end first: a channel's hold may be what a later open on it needs
   // (a pipe's two descriptors). In the order of the channels, as in every
   // other process, so that opens that wait for their peer (a blocking FIFO

@@ -238,6 +238,9 @@ struct Actor {
   // runs `with_ends`.
   std::vector<EndOn> ends = {};
   EndsFn with_ends = nullptr;
+  // With with_ends: runs first in the actor's process, before any of its
+  // ends opens (a baseline of what the process has set).
+  std::function<void()> before_ends = nullptr;
   // What the second thread does with the end marked own_thread (its slot in
   // with_ends's vector stays empty). Its failure is reported after the
   // first thread's. If the first thread fails while the second is still

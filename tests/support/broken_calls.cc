@@ -63,6 +63,7 @@ constexpr Bug kCallBugs[] = {
     Bug::kFdPerTimedOutSend,
     Bug::kSigpipeUnblockedAfterSend,
     Bug::kSigpipeLeftPending,
+    Bug::kMaskPutBackWhole,
     Bug::kEndOnlyWhenWaiting,
     Bug::kEpipeOnlyWhenBounded,
     Bug::kEndOnNoRoom,
@@ -123,6 +124,23 @@ class CallBugEnd : public End {
     // The bug: its wake-ups' descriptor, made without EFD_CLOEXEC.
     if (bug == Bug::kEndNotCloexec && role == Role::kWriter) {
       doorbell_ = FileDescriptor(::eventfd(0, EFD_NONBLOCK));
+    }
+    // The reader's wake-up signal, blocked while its end is open; the mask
+    // as it was is kept to put back.
+    if (bug == Bug::kMaskPutBackWhole && role == Role::kReader) {
+      sigset_t wake;
+      ::sigemptyset(&wake);
+      ::sigaddset(&wake, SIGUSR1);
+      ::pthread_sigmask(SIG_BLOCK, &wake, &mask_at_open_);
+    }
+  }
+  ~CallBugEnd() override {
+    inner_.reset();
+    // The bug: the whole mask of the open put back (SIG_SETMASK), not the
+    // one signal taken out: right for one end, wrong for two closed in the
+    // order they were opened.
+    if (bug_ == Bug::kMaskPutBackWhole && role_ == Role::kReader) {
+      ::pthread_sigmask(SIG_SETMASK, &mask_at_open_, nullptr);
     }
   }
 
@@ -499,6 +517,7 @@ class CallBugEnd : public End {
   FileDescriptor doorbell_;
   uint64_t lost_after_close_ = 0;  // kLateEpipe
   bool end_seen_ = false;          // kEndLeaksFd: END has been reported once
+  sigset_t mask_at_open_{};        // kMaskPutBackWhole
 };
 
 }  // namespace

@@ -149,6 +149,7 @@ constexpr BrokenRow kBroken[] = {
     // Passed G-PEER-GONE while every writer began with SIGPIPE unblocked.
     {"broken_sigpipe_unblocked_after_send", "pipe", Bug::kSigpipeUnblockedAfterSend, "G-PEER-GONE"},
     {"broken_sigpipe_left_pending", "pipe", Bug::kSigpipeLeftPending, "G-PEER-GONE"},
+    {"broken_mask_put_back_whole", "pipe", Bug::kMaskPutBackWhole, "G-INDEPENDENT"},
     // Passed every property while writers were only ever fast or dead.
     {"broken_live_lock_taken_over", "posix_mq", Bug::kLiveLockTakenOver, "G-WRITER-STALL"},
     // Passed G-CLEANUP, which looks between calls.

@@ -200,6 +200,9 @@ enum class Bug {
                            // path but a timed-out one
   kSigpipeUnblockedAfterSend,  // a send blocks SIGPIPE for its write, then unblocks it, which
                                // is no putting back where the program had blocked it itself
+  kMaskPutBackWhole,           // the reader's end blocks SIGUSR1 at open and puts back the whole
+                               // mask it found at close: two ends closed in the order opened
+                               // leave the first one's block behind
   kSigpipeLeftPending,         // a send to a reader that has gone raises SIGPIPE as a write(2)
                                // would, and takes it back only where it blocked it itself: a
                                // program that had it blocked is left with it pending
