@@ -19,7 +19,7 @@ namespace ipcspec::testing {
 bool IsLockBug(Bug bug) {
   return bug == Bug::kLockKeptOnEpipe || bug == Bug::kLockDiesWithHolder ||
          bug == Bug::kCopiesUnderTheLock || bug == Bug::kWritersLockDiesWithHolder ||
-         bug == Bug::kLiveLockTakenOver;
+         bug == Bug::kLiveLockTakenOver || bug == Bug::kLockKeptOnRefusal;
 }
 
 std::optional<int> LockBugs::Send(End& inner, std::span<const std::byte> buf, size_t* sent,
@@ -49,6 +49,16 @@ std::optional<int> LockBugs::Send(End& inner, std::span<const std::byte> buf, si
     }
     case Bug::kLiveLockTakenOver:
       return SendNumbered(inner, buf, sent, timeout_ms);
+    case Bug::kLockKeptOnRefusal: {
+      // The writers' lock, which its holder's process may take again, as
+      // an OFD lock is its open file description's.
+      *sent = 0;
+      const bool mine = __atomic_load_n(LockWord(), __ATOMIC_SEQ_CST) == ::getpid();
+      if (!mine && !TakeWithin(timeout_ms)) return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+      const int rc = inner.Send(buf, sent, timeout_ms);
+      if (rc != -EAGAIN && rc != -ETIMEDOUT) GiveBackIfMine();  // the bug: kept on a refusal
+      return rc;
+    }
     default:
       return std::nullopt;
   }
@@ -102,7 +112,9 @@ std::optional<int> LockBugs::Recv(End& inner, std::span<std::byte> buf, size_t* 
 }
 
 void LockBugs::Close() {
-  if (page_ != nullptr && bug_ == Bug::kLockKeptOnEpipe) GiveBackIfMine();
+  if (page_ != nullptr && (bug_ == Bug::kLockKeptOnEpipe || bug_ == Bug::kLockKeptOnRefusal)) {
+    GiveBackIfMine();
+  }
 }
 
 void LockBugs::Take() {

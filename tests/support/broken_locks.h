@@ -24,7 +24,8 @@ namespace ipcspec::testing {
 bool IsLockBug(Bug bug);
 
 // One end's part in the lock bugs: kLockKeptOnEpipe, kLockDiesWithHolder,
-// kCopiesUnderTheLock, kWritersLockDiesWithHolder and kLiveLockTakenOver.
+// kCopiesUnderTheLock, kWritersLockDiesWithHolder, kLiveLockTakenOver and
+// kLockKeptOnRefusal.
 // Inert for any other bug, or without a page.
 class LockBugs {
  public:
@@ -37,8 +38,8 @@ class LockBugs {
   std::optional<int> Send(End& inner, std::span<const std::byte> buf, size_t* sent, int timeout_ms);
   // The same for a receive.
   std::optional<int> Recv(End& inner, std::span<std::byte> buf, size_t* received, int timeout_ms);
-  // As the end closes: kLockKeptOnEpipe's lock goes with it, as an OFD lock
-  // goes with its descriptor.
+  // As the end closes: kLockKeptOnEpipe's and kLockKeptOnRefusal's lock
+  // goes with it, as an OFD lock goes with its descriptor.
   void Close();
 
  private:

@@ -200,6 +200,9 @@ enum class Bug {
                            // path but a timed-out one
   kSigpipeUnblockedAfterSend,  // a send blocks SIGPIPE for its write, then unblocks it, which
                                // is no putting back where the program had blocked it itself
+  kLockKeptOnRefusal,          // every send takes the writers' lock (one its holder's process may
+                               // take again, as an OFD lock), and a send refused (-EAGAIN,
+                               // -ETIMEDOUT) returns still holding it: the other writers wait
   kMaskPutBackWhole,           // the reader's end blocks SIGUSR1 at open and puts back the whole
                                // mask it found at close: two ends closed in the order opened
                                // leave the first one's block behind
