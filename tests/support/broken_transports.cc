@@ -414,7 +414,8 @@ class BrokenChannel : public Channel {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
         bug == Bug::kZombieIsAlive || bug == Bug::kGoneAfterLook ||
-        bug == Bug::kEndBeforeWriterOpens || bug == Bug::kWriterOpenTakesClosed) {
+        bug == Bug::kOpenedBeforeAlive || bug == Bug::kEndBeforeWriterOpens ||
+        bug == Bug::kWriterOpenTakesClosed) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
         asleep_writers_ = new (page) std::atomic<int>(0);
@@ -422,7 +423,8 @@ class BrokenChannel : public Channel {
         new (asleep_writers_ + 2) std::atomic<int>(0);  // kLockKeptOnEpipe: the lock's holder
         // kLockDiesWithHolder: the checksum at +4 (a 64-bit word), whether
         // the reader is in a receive at +6 (zero in a fresh page).
-        // kZombieIsAlive, kGoneAfterLook: their three words at +8.
+        // kZombieIsAlive, kGoneAfterLook, kOpenedBeforeAlive: their three
+        // words at +8.
         // kEndBeforeWriterOpens: the writers' ends opened, at +16.
         // kWriterOpenTakesClosed: the writers' ends closed, at +17.
         // kLiveLockTakenOver: the next number and the last sent + 1 (64-bit
@@ -478,7 +480,8 @@ class BrokenChannel : public Channel {
         return WrapEndBeforeWriter(*e, asleep_writers_ + 16);
       }
     }
-    if ((bug_ == Bug::kZombieIsAlive || bug_ == Bug::kGoneAfterLook) &&
+    if ((bug_ == Bug::kZombieIsAlive || bug_ == Bug::kGoneAfterLook ||
+         bug_ == Bug::kOpenedBeforeAlive) &&
         asleep_writers_ != nullptr) {
       return WrapPidWatch(*e, role, asleep_writers_ + 8, bug_);
     }
@@ -543,7 +546,8 @@ class BrokenTransport : public Transport {
     }
     if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
     if (info.bug == Bug::kAtomicPastPipeBuf) caps_.atomic_write = 65536;
-    if (info.bug == Bug::kZombieIsAlive || info.bug == Bug::kGoneAfterLook) {
+    if (info.bug == Bug::kZombieIsAlive || info.bug == Bug::kGoneAfterLook ||
+        info.bug == Bug::kOpenedBeforeAlive) {
       caps_.peer_close = true;
     }
     // Its inner queue keeps a message too long for the buffer (msgrcv(2)

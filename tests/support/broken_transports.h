@@ -200,6 +200,9 @@ enum class Bug {
                            // path but a timed-out one
   kSigpipeUnblockedAfterSend,  // a send blocks SIGPIPE for its write, then unblocks it, which
                                // is no putting back where the program had blocked it itself
+  kOpenedBeforeAlive,          // kGoneAfterLook's pid watch whose writer's open counts it as come,
+                               // then (a system call later) publishes its pid: a look between
+                               // them finds no live writer and reports END before any opened
   kLockKeptOnRefusal,          // every send takes the writers' lock (one its holder's process may
                                // take again, as an OFD lock), and a send refused (-EAGAIN,
                                // -ETIMEDOUT) returns still holding it: the other writers wait

@@ -8,7 +8,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -74,14 +76,21 @@ class BellAfterCheckEnd : public End {
   FileDescriptor knocker_;
 };
 
-// Bug::kZombieIsAlive and kGoneAfterLook. Its words in the channel's
+// Bug::kZombieIsAlive, kGoneAfterLook and kOpenedBeforeAlive. Its words in the channel's
 // shared page: writers opened, writers closed, the pid of the last writer
 // to open.
 class PidWatchEnd : public End {
  public:
   PidWatchEnd(std::unique_ptr<End> inner, Role role, std::atomic<int>* words, Bug bug)
       : inner_(std::move(inner)), role_(role), words_(words), bug_(bug) {
-    if (role == Role::kWriter) {
+    if (role == Role::kWriter && bug == Bug::kOpenedBeforeAlive) {
+      // The bug: counted as come first, then (after a system call: the
+      // stand-in for taking its liveness lock) shown alive; a look between
+      // the two sees a writer that came and is gone.
+      words_[0].fetch_add(1);
+      (void)::syscall(SYS_getppid);
+      words_[2].store(::getpid());
+    } else if (role == Role::kWriter) {
       words_[2].store(::getpid());
       words_[0].fetch_add(1);
     }
@@ -124,6 +133,7 @@ class PidWatchEnd : public End {
     if (opened == 0) return false;
     if (words_[1].load() >= opened) return true;
     const pid_t pid = words_[2].load();
+    if (bug_ == Bug::kOpenedBeforeAlive) return pid == 0 || Ended(pid);
     if (bug_ == Bug::kGoneAfterLook) return Ended(pid);
     // The bug: a writer that died but is not yet reaped (a zombie) answers
     // kill(pid, 0) as if it were alive.

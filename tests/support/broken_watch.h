@@ -22,10 +22,10 @@ namespace ipcspec::testing {
 // nothing, and the receive sleeps out its bound.
 std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag);
 
-// Bug::kZombieIsAlive, kGoneAfterLook: `inner` (taken; a queue with no end of stream) in
-// an end that reports END once every writer has closed or its last writer's
-// pid is gone, looked at between 2 ms slices of a receive's wait. `words`:
-// three ints in the channel's shared page.
+// Bug::kZombieIsAlive, kGoneAfterLook, kOpenedBeforeAlive: `inner` (taken; a queue with no end of
+// stream) in an end that reports END once every writer has closed or its last writer's pid is gone,
+// looked at between 2 ms slices of a receive's wait. `words`: three ints in the channel's shared
+// page.
 std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words,
                                   Bug bug);
 
