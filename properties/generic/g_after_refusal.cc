@@ -35,8 +35,8 @@
 //                            where max_message is declared and messages
 //   single writer, lossy,    does not apply: no other writer, or nothing
 //   counter                  owed to check it by
-//   capacity, duplex,        change nothing
-//   realtime
+//   peer-close, capacity,    change nothing: both writers stay open until
+//   duplex, realtime         writer 2's messages are taken
 #include <unistd.h>
 
 #include <cstdio>

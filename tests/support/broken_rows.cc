@@ -151,7 +151,7 @@ constexpr BrokenRow kBroken[] = {
     {"broken_sigpipe_left_pending", "pipe", Bug::kSigpipeLeftPending, "G-PEER-GONE"},
     {"broken_mask_put_back_whole", "pipe", Bug::kMaskPutBackWhole, "G-INDEPENDENT"},
     {"broken_lock_kept_on_refusal", "posix_mq", Bug::kLockKeptOnRefusal, "G-AFTER-REFUSAL"},
-    {"broken_opened_before_alive", "sysv_msg", Bug::kOpenedBeforeAlive, "G-OPEN-RACE"},
+    {"broken_opened_before_alive", "pipe", Bug::kOpenedBeforeAlive, "G-OPEN-RACE"},
     // Passed every property while writers were only ever fast or dead.
     {"broken_live_lock_taken_over", "posix_mq", Bug::kLiveLockTakenOver, "G-WRITER-STALL"},
     // Passed G-CLEANUP, which looks between calls.
