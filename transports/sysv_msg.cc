@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
@@ -66,32 +67,76 @@ std::string KeyString(key_t key) { return absl::StrFormat("0x%08x", static_cast<
 
 void DoNothing(int) {}
 
+// The interrupt signal's handler, shared by every thread of the process
+// that has an InterruptTimer alive: the first installs it, the last puts
+// back the action it found (a process-wide setting, which one thread's
+// timer must not take away from another's).
+class InterruptHandler {
+ public:
+  static int Hold() {
+    std::lock_guard<std::mutex> lock(Mu());
+    if (Users()++ > 0) return 0;
+    struct sigaction sa = {};
+    sa.sa_handler = DoNothing;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
+    if (::sigaction(InterruptSignal(), &sa, &Saved()) != 0) {
+      --Users();
+      return -errno;
+    }
+    return 0;
+  }
+  static void Release() {
+    std::lock_guard<std::mutex> lock(Mu());
+    if (--Users() == 0) ::sigaction(InterruptSignal(), &Saved(), nullptr);
+  }
+
+ private:
+  static std::mutex& Mu() {
+    static std::mutex mu;
+    return mu;
+  }
+  static int& Users() {
+    static int users = 0;
+    return users;
+  }
+  static struct sigaction& Saved() {
+    static struct sigaction saved = {};
+    return saved;
+  }
+};
+
 // While alive and armed, interrupts this thread's blocking system call at a
-// given time with InterruptSignal(); restores the signal's handler and mask
-// when destroyed.
+// given time with InterruptSignal(); puts back the signal's mask, and its
+// handler (InterruptHandler), when destroyed.
 class InterruptTimer {
  public:
   InterruptTimer() = default;
   InterruptTimer(const InterruptTimer&) = delete;
   InterruptTimer& operator=(const InterruptTimer&) = delete;
   ~InterruptTimer() {
-    // The signal is unblocked until the timer is gone, so an expiry that
-    // raced with the end of the call has been handled before the old mask
-    // and handler return.
     if (timer_armed_) ::timer_delete(timer_);
-    if (mask_set_) ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-    if (handler_set_) ::sigaction(InterruptSignal(), &old_action_, nullptr);
+    if (mask_set_) {
+      // An expiry that raced with the end of the call may still be pending
+      // for this thread: blocked, then taken, so that it never meets the
+      // action put back below.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, InterruptSignal());
+      ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      static constexpr timespec kNow{};
+      while (::sigtimedwait(&set, nullptr, &kNow) >= 0 || errno == EINTR) {
+      }
+      ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    }
+    if (handler_held_) InterruptHandler::Release();
   }
 
   // Returns 0 or -errno.
   int Arm(absl::Duration after) {
     const int sig = InterruptSignal();
-    struct sigaction sa = {};
-    sa.sa_handler = DoNothing;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
-    if (::sigaction(sig, &sa, &old_action_) != 0) return -errno;
-    handler_set_ = true;
+    if (int err = InterruptHandler::Hold(); err != 0) return err;
+    handler_held_ = true;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, sig);
@@ -111,8 +156,7 @@ class InterruptTimer {
   }
 
  private:
-  bool handler_set_ = false, mask_set_ = false, timer_armed_ = false;
-  struct sigaction old_action_ = {};
+  bool handler_held_ = false, mask_set_ = false, timer_armed_ = false;
   sigset_t old_mask_;
   timer_t timer_ = {};
 };
