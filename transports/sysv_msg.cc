@@ -71,44 +71,41 @@ void DoNothing(int) {}
 // that has an InterruptTimer alive: the first installs it, the last puts
 // back the action it found (a process-wide setting, which one thread's
 // timer must not take away from another's).
-class InterruptHandler {
- public:
-  static int Hold() {
-    std::lock_guard<std::mutex> lock(Mu());
-    if (Users()++ > 0) return 0;
-    struct sigaction sa = {};
-    sa.sa_handler = DoNothing;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
-    if (::sigaction(InterruptSignal(), &sa, &Saved()) != 0) {
-      --Users();
-      return -errno;
-    }
-    return 0;
-  }
-  static void Release() {
-    std::lock_guard<std::mutex> lock(Mu());
-    if (--Users() == 0) ::sigaction(InterruptSignal(), &Saved(), nullptr);
-  }
-
- private:
-  static std::mutex& Mu() {
-    static std::mutex mu;
-    return mu;
-  }
-  static int& Users() {
-    static int users = 0;
-    return users;
-  }
-  static struct sigaction& Saved() {
-    static struct sigaction saved = {};
-    return saved;
-  }
+struct InterruptHandler {
+  std::mutex mu;
+  int users = 0;
+  struct sigaction saved = {};
 };
+InterruptHandler& Handler() {
+  static InterruptHandler h;
+  return h;
+}
+
+// 0 or -errno.
+int HoldInterruptHandler() {
+  InterruptHandler& h = Handler();
+  std::lock_guard<std::mutex> lock(h.mu);
+  if (h.users++ > 0) return 0;
+  struct sigaction sa = {};
+  sa.sa_handler = DoNothing;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
+  if (::sigaction(InterruptSignal(), &sa, &h.saved) != 0) {
+    --h.users;
+    return -errno;
+  }
+  return 0;
+}
+
+void ReleaseInterruptHandler() {
+  InterruptHandler& h = Handler();
+  std::lock_guard<std::mutex> lock(h.mu);
+  if (--h.users == 0) ::sigaction(InterruptSignal(), &h.saved, nullptr);
+}
 
 // While alive and armed, interrupts this thread's blocking system call at a
 // given time with InterruptSignal(); puts back the signal's mask, and its
-// handler (InterruptHandler), when destroyed.
+// handler (ReleaseInterruptHandler), when destroyed.
 class InterruptTimer {
  public:
   InterruptTimer() = default;
@@ -129,13 +126,13 @@ class InterruptTimer {
       }
       ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
     }
-    if (handler_held_) InterruptHandler::Release();
+    if (handler_held_) ReleaseInterruptHandler();
   }
 
   // Returns 0 or -errno.
   int Arm(absl::Duration after) {
     const int sig = InterruptSignal();
-    if (int err = InterruptHandler::Hold(); err != 0) return err;
+    if (int err = HoldInterruptHandler(); err != 0) return err;
     handler_held_ = true;
     sigset_t set;
     sigemptyset(&set);

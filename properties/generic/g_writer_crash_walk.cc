@@ -67,9 +67,8 @@ constexpr int kCalls = 16;  // the system calls of one send walked
 constexpr size_t kWarm = 0, kGo = 1, kKilled = 2;
 constexpr size_t kReached = 0, kHeldNr = 1;
 
-Sent VictimMessage(const Capabilities& c, uint64_t msg) {
-  return {1, msg, std::min<uint64_t>(SurvivorSize(c, 8), 8)};
-}
+// Writer 1's messages: 8 bytes (max_message is 8 or more, or none).
+Sent VictimMessage(uint64_t msg) { return {1, msg, 8}; }
 
 // The messages writer 2 sends once writer 1 is dead: a lap, then the
 // largest.
@@ -88,7 +87,7 @@ std::vector<Sent> SurvivorMessages(const Capabilities& c) {
 // until the case process kills it there. "" or the failure.
 std::string SendUntilHeld(End& end, const Capabilities& c, SharedFlags& gap, int index,
                           int deliver_ms) {
-  std::string err = SendAll(end, VictimMessage(c, 0), c.framing, deliver_ms);
+  std::string err = SendAll(end, VictimMessage(0), c.framing, deliver_ms);
   if (!err.empty()) {
     gap.Raise(kGo);
     return absl::StrCat("message 0: ", err);
@@ -106,7 +105,7 @@ std::string SendUntilHeld(End& end, const Capabilities& c, SharedFlags& gap, int
     gap.Raise(kGo);
     (void)gap.WaitFor(kKilled, d, false);  // the kill comes first
   });
-  err = SendAll(end, VictimMessage(c, 1), c.framing, deliver_ms);
+  err = SendAll(end, VictimMessage(1), c.framing, deliver_ms);
   const CallGate::Calls calls = gate->Disarm();
   if (!calls.held) gap.Counter(kReached).store(1);
   gap.Raise(kGo);
@@ -146,7 +145,7 @@ class Reader {
     size_t n = 0;
     const int rc = end_.Recv(buf_, &n, deliver_ms_);
     gap.Raise(kWarm);
-    if (rc != 0 || !IsPayload(std::span(buf_).first(n), VictimMessage(c_, 0))) {
+    if (rc != 0 || !IsPayload(std::span(buf_).first(n), VictimMessage(0))) {
       return absl::StrFormat("writer 1's message 0 gave %s (%d bytes)", Errno(rc), n);
     }
     for (bool reset = false;;) {
@@ -168,7 +167,7 @@ class Reader {
 
  private:
   std::string Take(std::span<const std::byte> got) {
-    if (IsPayload(got, VictimMessage(c_, 1))) {
+    if (IsPayload(got, VictimMessage(1))) {
       if (victim_seen_) return "writer 1's message 1 (its send killed) came twice";
       victim_seen_ = true;
       return "";

@@ -413,8 +413,7 @@ class BrokenChannel : public Channel {
       : inner_(std::move(inner)), bug_(bug), scratch_(std::move(scratch)) {
     if (bug == Bug::kWakeFirstSleepers || bug == Bug::kWakeOneWriter ||
         bug == Bug::kLateWriterUnheard || IsLockBug(bug) || bug == Bug::kTicketNotAtomic ||
-        bug == Bug::kZombieIsAlive || bug == Bug::kGoneAfterLook ||
-        bug == Bug::kOpenedBeforeAlive || bug == Bug::kEndBeforeWriterOpens ||
+        IsPidWatchBug(bug) || bug == Bug::kEndBeforeWriterOpens ||
         bug == Bug::kWriterOpenTakesClosed) {
       void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
       if (page != MAP_FAILED) {
@@ -473,17 +472,8 @@ class BrokenChannel : public Channel {
     // and its close never takes it away.
     if (bug_ == Bug::kReaderHandler && role == Role::kReader) (void)::signal(SIGUSR1, [](int) {});
     if (std::unique_ptr<End> call_bug = WrapCallBug(*e, role, bug_)) return call_bug;
-    if (bug_ == Bug::kBellAfterCheck) return WrapBellAfterCheck(*e, role, bell_tag_);
-    if (bug_ == Bug::kEndBeforeWriterOpens && asleep_writers_ != nullptr) {
-      if (role == Role::kWriter) asleep_writers_[16].fetch_add(1);
-      if (role == Role::kReader) {
-        return WrapEndBeforeWriter(*e, asleep_writers_ + 16);
-      }
-    }
-    if ((bug_ == Bug::kZombieIsAlive || bug_ == Bug::kGoneAfterLook ||
-         bug_ == Bug::kOpenedBeforeAlive) &&
-        asleep_writers_ != nullptr) {
-      return WrapPidWatch(*e, role, asleep_writers_ + 8, bug_);
+    if (std::unique_ptr<End> watch = WrapWatchBug(*e, role, bug_, asleep_writers_, bell_tag_)) {
+      return watch;
     }
     auto end = std::make_unique<BrokenEnd>(std::move(*e), role, bug_, asleep_writers_);
     if (bug_ == Bug::kStagedPerProcess) end->StageIn(scratch_);
@@ -546,10 +536,7 @@ class BrokenTransport : public Transport {
     }
     if (info.bug == Bug::kWrongCapacity) caps_.capacity *= 4;
     if (info.bug == Bug::kAtomicPastPipeBuf) caps_.atomic_write = 65536;
-    if (info.bug == Bug::kZombieIsAlive || info.bug == Bug::kGoneAfterLook ||
-        info.bug == Bug::kOpenedBeforeAlive) {
-      caps_.peer_close = true;
-    }
+    if (IsPidWatchBug(info.bug)) caps_.peer_close = true;
     // Its inner queue keeps a message too long for the buffer (msgrcv(2)
     // E2BIG); the bug is in what it reads ahead.
     if (info.bug == Bug::kKeepsDropsAtBatchEnd) caps_.short_recv = ShortRecv::kKeeps;

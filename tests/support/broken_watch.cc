@@ -5,7 +5,6 @@
 #include "tests/support/broken_watch.h"
 
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -113,7 +112,7 @@ class PidWatchEnd : public End {
       if (bug_ == Bug::kGoneAfterLook) {
         const int rc = inner_->Recv(buf, received, 0);
         if (rc != -EAGAIN) return rc;
-        ::sched_yield();  // stands for the system call the check makes (a semctl(GETVAL))
+        (void)::syscall(SYS_getppid);    // stands for the check's system call (a semctl(GETVAL))
         if (WritersGone()) return kEnd;  // the bug: a last message sent since the look is left
       }
       // Before the look: what came before the writers went is taken first.
@@ -177,18 +176,24 @@ class EndBeforeWriterEnd : public End {
 };
 }  // namespace
 
-std::unique_ptr<End> WrapPidWatch(std::unique_ptr<End>& inner, Role role, std::atomic<int>* words,
-                                  Bug bug) {
-  return std::make_unique<PidWatchEnd>(std::move(inner), role, words, bug);
+bool IsPidWatchBug(Bug bug) {
+  return bug == Bug::kZombieIsAlive || bug == Bug::kGoneAfterLook || bug == Bug::kOpenedBeforeAlive;
 }
 
-std::unique_ptr<End> WrapBellAfterCheck(std::unique_ptr<End>& inner, Role role, uint64_t tag) {
-  return std::make_unique<BellAfterCheckEnd>(std::move(inner), role, tag);
-}
-
-std::unique_ptr<End> WrapEndBeforeWriter(std::unique_ptr<End>& inner,
-                                         const std::atomic<int>* writers_opened) {
-  return std::make_unique<EndBeforeWriterEnd>(std::move(inner), writers_opened);
+std::unique_ptr<End> WrapWatchBug(std::unique_ptr<End>& inner, Role role, Bug bug,
+                                  std::atomic<int>* page, uint64_t bell_tag) {
+  if (bug == Bug::kBellAfterCheck) {
+    return std::make_unique<BellAfterCheckEnd>(std::move(inner), role, bell_tag);
+  }
+  if (page == nullptr) return nullptr;
+  if (bug == Bug::kEndBeforeWriterOpens) {
+    if (role == Role::kWriter) page[16].fetch_add(1);
+    if (role != Role::kReader) return nullptr;
+    return std::make_unique<EndBeforeWriterEnd>(std::move(inner), page + 16);
+  }
+  if (IsPidWatchBug(bug))
+    return std::make_unique<PidWatchEnd>(std::move(inner), role, page + 8, bug);
+  return nullptr;
 }
 
 }  // namespace ipcspec::testing

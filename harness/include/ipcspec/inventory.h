@@ -148,9 +148,9 @@ uint64_t SigpipesCaught();
 // while it was blocked, and left), the interval timers, the umask, the
 // working directory, the dumpable flag and no_new_privs. Entries name what
 // differs from a fresh process: "a handler for SIGUSR1", "SIGUSR1 ignored",
-// "SIGUSR1 blocked", "SIGPIPE pending", "ITIMER_REAL armed (SIGALRM to come)", "no_new_privs
-// set"; and the umask, directory and dumpable flag always: "umask 0022",
-// "working directory /", "dumpable 1".
+// "SIGUSR1 blocked", "SIGPIPE pending", "ITIMER_REAL armed (SIGALRM to
+// come)", "no_new_privs set"; and the umask, directory and dumpable flag
+// always: "umask 0022", "working directory /", "dumpable 1".
 struct ProcessSettings {
   std::vector<std::string> entries;  // sorted
 };
