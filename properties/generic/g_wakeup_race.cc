@@ -75,7 +75,7 @@ class Reader {
   GapRound Play(CallGate& gate, int r, int index) {
     const Sent want = MessageOf(c_, r);
     GapRound out;
-    gate.Arm(index, [this, r](long) { race_.Hold(r, deliver_ms_); });
+    race_.Arm(gate, r, index, deliver_ms_);
     size_t got = 0;
     int rc = messages_.Receive(want, x_.bound_ms(), &got);
     // The clock first: the gate sees the system calls of reading /proc.

@@ -85,7 +85,7 @@ class Writer {
       if (fill != 0) out.err = absl::StrFormat("round %d: filling: %s", r + 1, Errno(fill));
       return out;
     }
-    gate.Arm(index, [this, r](long) { race_.Hold(r, deliver_ms_); });
+    race_.Arm(gate, r, index, deliver_ms_);
     size_t n = 0;
     const int rc = end_.Send(msg_, &n, x_.bound_ms());
     const int64_t returned_ns = MonotonicNs();

@@ -265,13 +265,27 @@ std::string Ordinal(int n);
 // comes), 3r+1 the act is done, 3r+2 the held side judged the round.
 class GapRounds {
  public:
-  GapRounds(int rounds, const Deadline& deadline) : flags_(3 * rounds), deadline_(deadline) {}
+  GapRounds(int rounds, const Deadline& deadline)
+      : flags_(3 * rounds + 1), published_(3 * static_cast<size_t>(rounds)), deadline_(deadline) {}
 
-  // Each side, before its first round: the held side's thread, the acting
-  // side's process.
-  void PublishHeld() { flags_.Counter(kHeldTid).store(static_cast<uint64_t>(::gettid())); }
-  void PublishActor() { flags_.Counter(kActorPid).store(static_cast<uint64_t>(::getpid())); }
+  // Each side, before its first round, from the thread that holds or acts
+  // (the acting one may be a thread of the held one's process).
+  void PublishHeld() {
+    flags_.Counter(kHeldTid).store(static_cast<uint64_t>(::gettid()));
+    flags_.Raise(published_);
+  }
+  void PublishActor() { flags_.Counter(kActorPid).store(static_cast<uint64_t>(::gettid())); }
 
+  // The held side, round r: arms `gate` to hold its call `index`, in
+  // Hold(r, bound_ms), and marks the round's call as begun. Called just
+  // before that call: only a sleep after it counts in AwaitHoldOrSleep, so
+  // that what the held side does before its call (a fill whose sends wait
+  // for a thread of the transport's own) is never taken for the call's
+  // sleep, and the act made before the call has begun.
+  void Arm(CallGate& gate, int r, int index, int bound_ms) {
+    flags_.Counter(kBegun).store(static_cast<uint64_t>(r + 1));
+    gate.Arm(index, [this, r, bound_ms](long) { Hold(r, bound_ms); });
+  }
   // The gate's thread, the call held in round r: tells the acting side,
   // then waits until its act is done, or it sleeps in the act (waiting,
   // perhaps, for what the held call holds: the act then completes after
@@ -285,15 +299,19 @@ class GapRounds {
     flags_.Counter(kHolding).store(0);
   }
   // The acting side, round r: until the held side is held, or sleeps in its
-  // call with no hold to come, or `bound_ms` passes (a call that spins). A
+  // call (begun: Arm) with no hold to come, or `bound_ms` passes (a call
+  // that spins). A
   // sleep at the gate does not count: each of the held side's calls waits
   // there for the gate's thread to let it go on, which on a loaded machine
   // may take long enough for two looks to see it (the act would then come
   // before the hold, and the race never run). Then the act begins.
   void AwaitHoldOrSleep(int r, int bound_ms) {
+    const Deadline d = Deadline::After(absl::Milliseconds(bound_ms));
+    (void)flags_.WaitFor(published_, d, false);  // the held side's thread, to watch
     const pid_t held = Pid(kHeldTid);
-    AwaitFlagOrSleep(flags_, 3 * r, held, Deadline::After(absl::Milliseconds(bound_ms)), [&] {
-      return flags_.Counter(kHolding).load() == 0 && AsleepOutsideTheGate(held);
+    AwaitFlagOrSleep(flags_, 3 * r, held, d, [&] {
+      return flags_.Counter(kBegun).load() == static_cast<uint64_t>(r + 1) &&
+             flags_.Counter(kHolding).load() == 0 && AsleepOutsideTheGate(held);
     });
     flags_.Counter(kActing).store(static_cast<uint64_t>(r + 1));
   }
@@ -325,10 +343,11 @@ class GapRounds {
 
  private:
   static constexpr size_t kEventNs = 0, kWaitedNs = 1, kStop = 2, kHeldTid = 3, kActorPid = 4,
-                          kHolding = 5, kActing = 6;
+                          kHolding = 5, kActing = 6, kBegun = 7;
   pid_t Pid(size_t i) const { return static_cast<pid_t>(flags_.Counter(i).load()); }
 
   SharedFlags flags_;
+  size_t published_;  // the flag PublishHeld raises
   Deadline deadline_;
 };
 
