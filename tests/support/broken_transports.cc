@@ -10,6 +10,7 @@
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,6 +186,15 @@ class BrokenEnd : public End {
         return false;
       case Bug::kStagedPerProcess:
         return SendStagedPerProcess(buf, sent, timeout_ms, rc);
+      case Bug::kStagedInStatic: {
+        // The bug: one staging buffer for every end of the process; a
+        // system call (a stand-in for a lock or a copy) before it is sent.
+        static std::vector<std::byte> staged;
+        staged.assign(buf.begin(), buf.end());
+        (void)::syscall(SYS_getppid);
+        *rc = inner_->Send(staged, sent, timeout_ms);
+        return true;
+      }
       case Bug::kTakesOneAfterEnd:
         if (!heard_end_) return false;
         heard_end_ = false;  // the bug: one send after END taken into the void

@@ -106,6 +106,7 @@ enum class Bug {
   kDumpableCleared,        // create() clears the dumpable flag (to keep the ring out of core
                            // dumps) and never sets it back
   kStagedPerProcess,       // a send stages its message under a name made from the process
+  kStagedInStatic,         // a send stages its message in one buffer of the process
                            // (O_EXCL), so two threads' sends at once collide (-EEXIST)
   kTakesOneAfterEnd,       // the writer's end, whose receive gave END (the reader closed),
                            // takes its next send into the void, as a TCP socket does after
