@@ -67,6 +67,30 @@ std::string KeyString(key_t key) { return absl::StrFormat("0x%08x", static_cast<
 
 void DoNothing(int) {}
 
+// The calls that set up and take down the interrupt, again on EINTR. None
+// of them waits, so none fails with EINTR here; but a tool that stops a
+// thread at the entry of its system calls (ipcspec's own call gate, a
+// seccomp user notification that a signal interrupts before the
+// supervisor has taken it) can make any call fail so, without running it.
+// A timer_delete that never ran leaves the timer firing, at a thread whose
+// handler is put back next: its default action ends the process.
+int SigactionAgain(int sig, const struct sigaction* act, struct sigaction* old) {
+  int rc = 0;
+  while ((rc = ::sigaction(sig, act, old)) != 0 && errno == EINTR) {
+  }
+  return rc;
+}
+int SigmaskAgain(int how, const sigset_t* set, sigset_t* old) {
+  int err = 0;
+  while ((err = ::pthread_sigmask(how, set, old)) == EINTR) {
+  }
+  return err;
+}
+void TimerDeleteAgain(timer_t timer) {
+  while (::timer_delete(timer) != 0 && errno == EINTR) {
+  }
+}
+
 // The interrupt signal's handler, shared by every thread of the process
 // that has an InterruptTimer alive: the first installs it, the last puts
 // back the action it found (a process-wide setting, which one thread's
@@ -90,7 +114,7 @@ int HoldInterruptHandler() {
   sa.sa_handler = DoNothing;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
-  if (::sigaction(InterruptSignal(), &sa, &h.saved) != 0) {
+  if (SigactionAgain(InterruptSignal(), &sa, &h.saved) != 0) {
     --h.users;
     return -errno;
   }
@@ -100,7 +124,7 @@ int HoldInterruptHandler() {
 void ReleaseInterruptHandler() {
   InterruptHandler& h = Handler();
   std::lock_guard<std::mutex> lock(h.mu);
-  if (--h.users == 0) ::sigaction(InterruptSignal(), &h.saved, nullptr);
+  if (--h.users == 0) SigactionAgain(InterruptSignal(), &h.saved, nullptr);
 }
 
 // While alive and armed, interrupts this thread's blocking system call at a
@@ -112,7 +136,7 @@ class InterruptTimer {
   InterruptTimer(const InterruptTimer&) = delete;
   InterruptTimer& operator=(const InterruptTimer&) = delete;
   ~InterruptTimer() {
-    if (timer_armed_) ::timer_delete(timer_);
+    if (timer_armed_) TimerDeleteAgain(timer_);
     if (mask_set_) {
       // An expiry that raced with the end of the call may still be pending
       // for this thread: blocked, then taken, so that it never meets the
@@ -120,11 +144,11 @@ class InterruptTimer {
       sigset_t set;
       sigemptyset(&set);
       sigaddset(&set, InterruptSignal());
-      ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      SigmaskAgain(SIG_BLOCK, &set, nullptr);
       static constexpr timespec kNow{};
       while (::sigtimedwait(&set, nullptr, &kNow) >= 0 || errno == EINTR) {
       }
-      ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+      SigmaskAgain(SIG_SETMASK, &old_mask_, nullptr);
     }
     if (handler_held_) ReleaseInterruptHandler();
   }
@@ -137,18 +161,23 @@ class InterruptTimer {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, sig);
-    if (int err = ::pthread_sigmask(SIG_UNBLOCK, &set, &old_mask_); err != 0) return -err;
+    if (int err = SigmaskAgain(SIG_UNBLOCK, &set, &old_mask_); err != 0) return -err;
     mask_set_ = true;
     struct sigevent sev = {};
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = sig;
     sev._sigev_un._tid = ::gettid();
-    if (::timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) return -errno;
+    int rc = 0;
+    while ((rc = ::timer_create(CLOCK_MONOTONIC, &sev, &timer_)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) return -errno;
     timer_armed_ = true;
     struct itimerspec its = {};
     its.it_value = absl::ToTimespec(std::max(after, absl::Nanoseconds(1)));
     its.it_interval = absl::ToTimespec(kRefire);
-    if (::timer_settime(timer_, 0, &its, nullptr) != 0) return -errno;
+    while ((rc = ::timer_settime(timer_, 0, &its, nullptr)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) return -errno;
     return 0;
   }
 

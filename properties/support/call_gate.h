@@ -14,9 +14,15 @@
 // system call to the gate's own thread (seccomp user notification), which
 // lets it go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE) at once, or after the
 // hold. Held at its entry, the call has not started: the thread is where a
-// preemption just before the call would leave it. A signal sent meanwhile
-// stays pending until the call runs (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-// Linux 5.19), so the hold makes no call fail with EINTR that could not.
+// preemption just before the call would leave it. A signal sent once the
+// gate's thread has taken the call stays pending until the call runs
+// (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, Linux 5.19), so the hold makes
+// no call fail with EINTR that could not. One that comes before, while the
+// gate's thread has yet to run (a loaded machine), and finds a handler
+// interrupts the call as any signal interrupts a wait: it returns EINTR
+// without having run, even a call that never fails so (timer_delete,
+// sigaction). A transport whose own interrupt (a timer's signal) comes
+// then sees that; sysv_msg makes such calls again.
 // A filter cannot be taken off: once installed, every later call of the
 // thread (about 10 us more each) passes the gate's thread, which ends when
 // the gated thread has.
