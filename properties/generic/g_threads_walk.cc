@@ -8,7 +8,10 @@
 // named after the pid, a static staging buffer, a process-wide flag that
 // says a send is under way. Two ends of one process then use it at once,
 // and one send tramples the other's, or fails on what the other left (a
-// name taken, -EEXIST). G-MULTI-WRITER's layout with two writer threads
+// name taken, -EEXIST). plugin.h promises the opposite: without
+// ONE_END_PER_PROCESS a process may hold any ends, each independent of the
+// others, and two of its threads may use two ends at once.
+// G-MULTI-WRITER's layout with two writer threads
 // overlaps their sends only where the scheduler lets it, which a loaded
 // machine may never do.
 //
