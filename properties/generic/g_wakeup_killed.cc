@@ -35,10 +35,12 @@
 //
 // The oracle for each capability class:
 //   reliable messages, peer-close counting a death as a close   once the
-//                 reader has begun to take everything, a send of a writer
-//                 left that sleeps its whole bound while a send without
-//                 waiting right after takes the same message slept beside
-//                 room; every writer left finishes within its bound and the
+//                 reader has begun to take everything (where one receive is
+//                 not known to make room for one send: once it has found
+//                 the channel empty), a send of a writer left that sleeps
+//                 its whole bound, less its wait for a CPU, while a send
+//                 without waiting right after takes the same message slept
+//                 beside room; every writer left finishes within its bound and the
 //                 deliver bound; every message of the writers left and
 //                 every completed send of the victim arrives once (the one
 //                 it died in may), in each writer's order where ordered

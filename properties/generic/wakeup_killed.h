@@ -46,16 +46,17 @@ constexpr size_t kFlags = 3 + 2 * kWriters + 2 * (kMostRounds + 1);
 // Counters: writer w's completed sends that waited, whether it is inside
 // one, the bytes its calls moved; the fill; the take; when the reader last
 // took; which writers left have timed out since the death (a bit each);
-// when the reader began to take everything; whether it failed.
+// when the reader began to take everything; whether it failed; when it
+// then first found the channel empty.
 inline size_t Completed(size_t w) { return w; }
 inline size_t InSend(size_t w) { return kWriters + w; }
 inline size_t Moved(size_t w) { return 2 * kWriters + w; }
 constexpr size_t kFillCount = 3 * kWriters, kFillBytes = kFillCount + 1,
                  kNeverFull = kFillCount + 2, kTake = kFillCount + 3, kTookNs = kFillCount + 4,
                  kTimedOutAfter = kFillCount + 5, kDrainNs = kFillCount + 6,
-                 kReaderFailed = kFillCount + 7;
+                 kReaderFailed = kFillCount + 7, kEmptyNs = kFillCount + 8;
 // When writer w's send k returned.
-inline size_t SentNs(size_t w, uint64_t k) { return kReaderFailed + 1 + w * kSends + k; }
+inline size_t SentNs(size_t w, uint64_t k) { return kEmptyNs + 1 + w * kSends + k; }
 
 inline bool Stream(const Capabilities& c) { return c.framing == Framing::kStream; }
 inline uint64_t PieceSize(const Capabilities& c) {
@@ -123,7 +124,9 @@ class KilledRun {
   std::string SendAll(End& end, size_t w);
   int SendPiece(End& end, size_t w, uint64_t k, int timeout_ms);
   int64_t RoomSinceNs() const;
-  bool SleptBesideRoom() const;
+  // `queued_ns`: how long the sender waited for a CPU while it slept (a
+  // woken sender that a loaded machine keeps from running), taken out.
+  bool SleptBesideRoom(int64_t queued_ns) const;
   std::string SendWaiting(End& end, size_t w, uint64_t k);
   // The case process's.
   bool AllAsleep(const std::vector<ProcessStateProbe>& probes, bool with_victim) const;
