@@ -74,21 +74,22 @@ void DoNothing(int) {}
 // supervisor has taken it) can make any call fail so, without running it.
 // A timer_delete that never ran leaves the timer firing, at a thread whose
 // handler is put back next: its default action ends the process.
-int SigactionAgain(int sig, const struct sigaction* act, struct sigaction* old) {
+//
+// A call that gives -1 and errno (sigaction, timer_create, timer_settime,
+// timer_delete), made again while it fails with EINTR; its result.
+template <typename Call>
+int AgainOnEintr(Call call) {
   int rc = 0;
-  while ((rc = ::sigaction(sig, act, old)) != 0 && errno == EINTR) {
+  while ((rc = call()) != 0 && errno == EINTR) {
   }
   return rc;
 }
+// pthread_sigmask, which gives the error number itself.
 int SigmaskAgain(int how, const sigset_t* set, sigset_t* old) {
   int err = 0;
   while ((err = ::pthread_sigmask(how, set, old)) == EINTR) {
   }
   return err;
-}
-void TimerDeleteAgain(timer_t timer) {
-  while (::timer_delete(timer) != 0 && errno == EINTR) {
-  }
 }
 
 // The interrupt signal's handler, shared by every thread of the process
@@ -114,7 +115,7 @@ int HoldInterruptHandler() {
   sa.sa_handler = DoNothing;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: the blocked call must return EINTR
-  if (SigactionAgain(InterruptSignal(), &sa, &h.saved) != 0) {
+  if (AgainOnEintr([&] { return ::sigaction(InterruptSignal(), &sa, &h.saved); }) != 0) {
     --h.users;
     return -errno;
   }
@@ -124,7 +125,8 @@ int HoldInterruptHandler() {
 void ReleaseInterruptHandler() {
   InterruptHandler& h = Handler();
   std::lock_guard<std::mutex> lock(h.mu);
-  if (--h.users == 0) SigactionAgain(InterruptSignal(), &h.saved, nullptr);
+  if (--h.users == 0)
+    AgainOnEintr([&] { return ::sigaction(InterruptSignal(), &h.saved, nullptr); });
 }
 
 // While alive and armed, interrupts this thread's blocking system call at a
@@ -136,7 +138,7 @@ class InterruptTimer {
   InterruptTimer(const InterruptTimer&) = delete;
   InterruptTimer& operator=(const InterruptTimer&) = delete;
   ~InterruptTimer() {
-    if (timer_armed_) TimerDeleteAgain(timer_);
+    if (timer_armed_) AgainOnEintr([&] { return ::timer_delete(timer_); });
     if (mask_set_) {
       // An expiry that raced with the end of the call may still be pending
       // for this thread: blocked, then taken, so that it never meets the
@@ -167,17 +169,14 @@ class InterruptTimer {
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = sig;
     sev._sigev_un._tid = ::gettid();
-    int rc = 0;
-    while ((rc = ::timer_create(CLOCK_MONOTONIC, &sev, &timer_)) != 0 && errno == EINTR) {
+    if (AgainOnEintr([&] { return ::timer_create(CLOCK_MONOTONIC, &sev, &timer_); }) != 0) {
+      return -errno;
     }
-    if (rc != 0) return -errno;
     timer_armed_ = true;
     struct itimerspec its = {};
     its.it_value = absl::ToTimespec(std::max(after, absl::Nanoseconds(1)));
     its.it_interval = absl::ToTimespec(kRefire);
-    while ((rc = ::timer_settime(timer_, 0, &its, nullptr)) != 0 && errno == EINTR) {
-    }
-    if (rc != 0) return -errno;
+    if (AgainOnEintr([&] { return ::timer_settime(timer_, 0, &its, nullptr); }) != 0) return -errno;
     return 0;
   }
 
