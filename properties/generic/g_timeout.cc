@@ -107,10 +107,10 @@ absl::Duration CpuTime() {
 
 // "" unless a call that timed out after `took` never slept (`slept`: its
 // thread's voluntary context switches) or spent most of it on a CPU: a
-// bounded wait sleeps. Neither needs a second try: a loaded machine
-// preempts a spinning call (an involuntary switch) and adds time off the
-// CPU, but makes no call sleep. Below 20 ms a spin before sleeping is let
-// be.
+// bounded wait sleeps. Below 20 ms a spin before sleeping is let be. A
+// loaded machine can make a waiting call look like this once: preempted
+// before it sleeps and run again only after its deadline, it times out
+// without sleeping. A spinning call looks like this every time.
 std::string Spun(std::string_view what, int rc, absl::Duration took, absl::Duration cpu,
                  long slept) {
   if (rc != -ETIMEDOUT || took < absl::Milliseconds(20) || (slept > 0 && cpu * 2 <= took)) {
@@ -124,10 +124,10 @@ std::string Spun(std::string_view what, int rc, absl::Duration took, absl::Durat
       absl::FormatDuration(absl::Trunc(cpu, absl::Milliseconds(1))));
 }
 
-// A bounded call, judged: a late return is tried again, twice, since a
-// loaded machine may be late once by chance, but a call that waits too long
-// is late every time. Early or wrong results, and a wait spent on a CPU,
-// fail at once.
+// A bounded call, judged: a late return, or a timeout that never slept, is
+// tried again, twice, since a loaded machine may be late once by chance,
+// but a call that waits too long is late every time, and one that spins
+// spins every time. Early or wrong results fail at once.
 constexpr int kTries = 3;
 std::string Judge(std::string_view what, absl::Duration bound, absl::Duration late_slack,
                   bool owed_timeout, const std::function<int()>& call) {
@@ -138,8 +138,8 @@ std::string Judge(std::string_view what, absl::Duration bound, absl::Duration la
     const absl::Time start = absl::Now();
     const int rc = call();
     const absl::Duration took = absl::Now() - start;
-    const std::string busy = Spun(what, rc, took, CpuTime() - cpu, ThreadSleeps() - sleeps);
-    if (!busy.empty()) return busy;
+    e = Spun(what, rc, took, CpuTime() - cpu, ThreadSleeps() - sleeps);
+    if (!e.empty()) continue;
     e = OnTime(what, bound, late_slack, rc, took, owed_timeout);
     if (e.empty() || took <= bound + late_slack) return e;
   }

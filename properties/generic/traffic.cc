@@ -30,7 +30,7 @@ Traffic::Traffic(const Capabilities& c, const CaseEnv& env,
       ids_(DefaultIds(std::move(ids), per_.size())),
       markers_(markers.value_or(!c.reliable && c.framing == Framing::kMessage)),
       expect_(c, per_, markers_, ids_),
-      flags_(2 * kMaxWriters + 2) {}
+      flags_(kSentByAll + 1) {}
 
 std::string Traffic::Write(End& end, size_t i, const std::vector<bool>& try_first) {
   std::string err = SendData(end, i, try_first);
@@ -51,7 +51,23 @@ std::string Traffic::SendData(End& end, size_t i, const std::vector<bool>& try_f
 std::string Traffic::SendOne(End& end, size_t i, size_t k, bool try_first) {
   if (k >= per_[i].size()) return "";
   if (counter()) return AddAll(end, {per_[i][k]}, waits_.deliver_ms);
-  return SendAll(end, per_[i][k], c_.framing, waits_.deliver_ms, try_first);
+  // A send that waited its whole deliver bound while other writers' sends
+  // went through was not hung but outrun: the room the reader made went to
+  // them, and no transport promises a writer its turn. It waits again.
+  // One that waited while no other writer sent anything (the reader made
+  // no room, or none that anyone was woken for) is the failure.
+  std::atomic<uint64_t>& sent_by_all = flags_.Counter(kSentByAll);
+  uint64_t others = sent_by_all.load(std::memory_order_relaxed);
+  const auto outrun = [&] {
+    const uint64_t now = sent_by_all.load(std::memory_order_relaxed);
+    const bool moved = now != others;
+    others = now;
+    return moved && !deadline_.Passed();
+  };
+  std::string e =
+      SendAll(end, per_[i][k], c_.framing, waits_.deliver_ms, try_first, nullptr, outrun);
+  if (e.empty()) sent_by_all.fetch_add(1, std::memory_order_relaxed);
+  return e;
 }
 
 std::string Traffic::SendMarkers(End& end, size_t i) {

@@ -90,6 +90,8 @@ class Traffic {
 
  private:
   static constexpr size_t kComplete = 0, kFinished = 1, kGaveUp = 33, kMaxWriters = 32;
+  // The counter of the messages every writer has sent (SendOne).
+  static constexpr size_t kSentByAll = 2 * kMaxWriters + 2;
   bool AllGaveUpOrSeen() const;
   // NothingMore's failure when END did not come (rc: the last receive's).
   std::string NoEnd(End& end, std::span<std::byte> buf, int rc, int end_ms, const Backoff& asked);

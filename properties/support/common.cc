@@ -276,7 +276,8 @@ std::string Errno(int rc) {
 }
 
 std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bool try_first,
-                    const std::function<void()>& on_would_block) {
+                    const std::function<void()>& on_would_block,
+                    const std::function<bool()>& again_after_timeout) {
   // The pattern, not zeroed first (that cost as much as filling it).
   const std::unique_ptr<std::byte[]> buffer = std::make_unique_for_overwrite<std::byte[]>(s.size);
   const std::span<std::byte> data(buffer.get(), s.size);
@@ -295,6 +296,7 @@ std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms, bo
       if (on_would_block) on_would_block();
       continue;
     }
+    if (rc == -ETIMEDOUT && again_after_timeout && again_after_timeout()) continue;
     if (rc != 0) return absl::StrCat("sending ", Name(s), ": ", Errno(rc));
     if (sent > left) {
       return absl::StrFormat("sending %s: %d bytes reported sent of %d", Name(s), sent, left);

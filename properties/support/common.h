@@ -155,8 +155,11 @@ std::string Name(const Sent& s);
 // Sends one whole payload: one message, or as many stream sends as it takes.
 // With try_first, the first attempt may not block; what it could not send
 // then goes with blocking sends, after `on_would_block` (if given) is called.
+// A send that times out is made again while `again_after_timeout` (if
+// given) says so.
 std::string SendAll(End& end, const Sent& s, Framing framing, int timeout_ms,
-                    bool try_first = false, const std::function<void()>& on_would_block = nullptr);
+                    bool try_first = false, const std::function<void()>& on_would_block = nullptr,
+                    const std::function<bool()>& again_after_timeout = nullptr);
 
 // A flag in shared memory that one participant raises and others wait for.
 //
