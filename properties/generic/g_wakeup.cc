@@ -18,7 +18,7 @@
 // polls instead of being woken is late in most of them. END, and the
 // -EPIPE of a reader's close, come once to a channel: each of their rounds
 // has a channel of its own and may be a sixteenth of the bound late (one
-// that comes later than a quarter of the bound fails at once).
+// that comes later than three quarters of the bound fails at once).
 //
 // The oracle for each capability class; what wakes whom:
 //   every class         a blocked receive, by a message (counter: an add)
@@ -221,11 +221,12 @@ namespace {
 // `what` was ("END came").
 std::string LateOnce(const Exchange& x, int64_t late_us, std::string_view what,
                      std::string_view event) {
-  if (late_us <= x.once_allowed_us()) return "";
+  if (late_us <= x.outright_late_us()) return "";
   return absl::StrFormat(
-      "%s %.1f ms after %s (allowed: %.1f ms; the call's bound: %d ms): a "
-      "missed wake-up",
-      what, late_us / 1e3, event, x.once_allowed_us() / 1e3, x.bound_ms());
+      "%s %.1f ms after %s (allowed: %.1f ms, and no more than %.1f ms in most rounds; the "
+      "call's bound: %d ms): a missed wake-up",
+      what, late_us / 1e3, event, x.outright_late_us() / 1e3, x.per_channel_allowed_us() / 1e3,
+      x.bound_ms());
 }
 
 // The reader, kByEnd: asleep in a receive until the writer closes.
@@ -493,7 +494,7 @@ class WakeupProperty final : public GenericProperty {
   // A close comes once to a channel: each round is a channel of its own,
   // and the first outcome to a majority (Tally) decides, as the rounds of
   // one channel do. A round that fails outright (no wake-up until the
-  // bound, later than once_allowed_us) is the verdict at once. `judge`
+  // bound, later than outright_late_us) is the verdict at once. `judge`
   // lends its allowances only; each round has an Exchange of its own.
   static Verdict RunOnEachChannel(const Transport& t, const CaseEnv& env, Mode mode,
                                   const Exchange& judge) {

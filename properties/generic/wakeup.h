@@ -129,6 +129,15 @@ class Exchange {
   int64_t per_channel_allowed_us() const {
     return std::max<int64_t>(allowed_us_, bound_ms_ * 1000 / 16);
   }
+  // A round on a channel of its own that came this late slept through
+  // nearly its whole bound: a wake-up missed, the verdict at once. A round
+  // less late goes to the majority over channels: a transport that hands
+  // END or a close on through a process of its own (a relay) is as late as
+  // that process's wait for a CPU, which a loaded machine makes 100 ms now
+  // and then, while one that polls for it is late in most rounds.
+  int64_t outright_late_us() const {
+    return std::max<int64_t>(once_allowed_us(), bound_ms_ * 1000 * 3 / 4);
+  }
 
  private:
   static constexpr size_t kPid = 0, kEventNs = 1, kAgain = 2, kLate = 3, kSleepers = 3,
