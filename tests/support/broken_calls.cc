@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -69,6 +70,9 @@ constexpr Bug kCallBugs[] = {
     Bug::kEndOnNoRoom,
     Bug::kUnboundedSendCapped,
     Bug::kUnboundedRecvCapped,
+    Bug::kStaticFrame,
+    Bug::kStaticScratch,
+    Bug::kStagedInStatic,
 };
 
 // kUnboundedSendCapped, kUnboundedRecvCapped: the bound put in place of -1.
@@ -165,6 +169,7 @@ class CallBugEnd : public End {
     if (MisconvertTimeout(&timeout_ms, &rc)) return rc;
     if (bug_ == Bug::kUnboundedRecvCapped && timeout_ms < 0) timeout_ms = kCappedUnboundedMs;
     if (RecvWaitingWrongly(buf, received, timeout_ms, &rc)) return rc;
+    if (bug_ == Bug::kStaticScratch) return RecvThroughTheProcessScratch(buf, received, timeout_ms);
     rc = inner_->Recv(buf, received, timeout_ms);
     // The bugs: what an error path, or the end of the stream, forgets to
     // close (a descriptor taken with the message, or kept for the writer).
@@ -178,9 +183,36 @@ class CallBugEnd : public End {
   }
 
  private:
+  // Saves a malloc per send: one frame for every end of the process.
+  int SendFromTheProcessFrame(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
+    static std::byte frame[2 << 20];  // the bug: shared by two threads' sends
+    const size_t n = std::min(buf.size(), sizeof frame);
+    if (n > 0) std::memcpy(frame, buf.data(), n);
+    return inner_->Send(std::span<const std::byte>(frame, n), sent, timeout_ms);
+  }
+  int RecvThroughTheProcessScratch(std::span<std::byte> buf, size_t* received, int timeout_ms) {
+    static std::byte scratch[2 << 20];  // the bug: shared by two threads' receives
+    const size_t n = std::min(buf.size(), sizeof scratch);
+    const int rc = inner_->Recv(std::span<std::byte>(scratch, n), received, timeout_ms);
+    if (rc == 0 && *received > 0 && *received <= n) std::memcpy(buf.data(), scratch, *received);
+    return rc;
+  }
+
   // The bug's send, when it applies to this one: true with its result in rc.
   bool SendWrongly(std::span<const std::byte> buf, size_t* sent, int timeout_ms, int* rc) {
     switch (bug_) {
+      case Bug::kStaticFrame:
+        *rc = SendFromTheProcessFrame(buf, sent, timeout_ms);
+        return true;
+      case Bug::kStagedInStatic: {
+        // The bug: one staging buffer for every end of the process; a
+        // system call (a stand-in for a lock or a copy) before it is sent.
+        static std::vector<std::byte> staged;
+        staged.assign(buf.begin(), buf.end());
+        (void)::syscall(SYS_getppid);
+        *rc = inner_->Send(staged, sent, timeout_ms);
+        return true;
+      }
       case Bug::kFdPerSendSwallowed:
         (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the bug: never closed, -1 ignored
         return false;

@@ -10,7 +10,6 @@
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,7 +92,6 @@ class BrokenEnd : public End {
       *sent = 0;  // the bug: the static descriptor it writes to was closed
       return -EBADF;
     }
-    if (bug_ == Bug::kStaticFrame) return SendFromTheProcessFrame(buf, sent, timeout_ms);
     // The bug: the size is checked first (posix_mq's max_message), the
     // role only after.
     if (bug_ == Bug::kSizeBeforeRole && buf.size() > 8192) {
@@ -154,20 +152,6 @@ class BrokenEnd : public End {
     ::unlink(tmp.c_str());
     return true;
   }
-  // Saves a malloc per send: one frame for every end of the process.
-  int SendFromTheProcessFrame(std::span<const std::byte> buf, size_t* sent, int timeout_ms) {
-    static std::byte frame[2 << 20];  // the bug: shared by two threads' sends
-    const size_t n = std::min(buf.size(), sizeof frame);
-    if (n > 0) std::memcpy(frame, buf.data(), n);
-    return inner_->Send(std::span<const std::byte>(frame, n), sent, timeout_ms);
-  }
-  int RecvThroughTheProcessScratch(std::span<std::byte> buf, size_t* received, int timeout_ms) {
-    static std::byte scratch[2 << 20];  // the bug: shared by two threads' receives
-    const size_t n = std::min(buf.size(), sizeof scratch);
-    const int rc = inner_->Recv(std::span<std::byte>(scratch, n), received, timeout_ms);
-    if (rc == 0 && *received > 0 && *received <= n) std::memcpy(buf.data(), scratch, *received);
-    return rc;
-  }
 
   // The bug's send, when it applies to this one: true with its result in rc.
   bool SendWrongly(uint64_t n, std::span<const std::byte> buf, size_t* sent, int timeout_ms,
@@ -186,15 +170,6 @@ class BrokenEnd : public End {
         return false;
       case Bug::kStagedPerProcess:
         return SendStagedPerProcess(buf, sent, timeout_ms, rc);
-      case Bug::kStagedInStatic: {
-        // The bug: one staging buffer for every end of the process; a
-        // system call (a stand-in for a lock or a copy) before it is sent.
-        static std::vector<std::byte> staged;
-        staged.assign(buf.begin(), buf.end());
-        (void)::syscall(SYS_getppid);
-        *rc = inner_->Send(staged, sent, timeout_ms);
-        return true;
-      }
       case Bug::kTakesOneAfterEnd:
         if (!heard_end_) return false;
         heard_end_ = false;  // the bug: one send after END taken into the void
@@ -301,8 +276,6 @@ class BrokenEnd : public End {
     }
     if (std::optional<int> rc = locks_.Recv(*inner_, buf, received, timeout_ms)) return *rc;
     switch (bug_) {
-      case Bug::kStaticScratch:
-        return RecvThroughTheProcessScratch(buf, received, timeout_ms);
       case Bug::kWakeFirstSleepers:
         return RecvAmongSleepers(buf, received, timeout_ms);
       case Bug::kLateWriterUnheard:
