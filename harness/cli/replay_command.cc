@@ -23,7 +23,9 @@ namespace ipcspec {
 namespace {
 
 const FlagSpec kReplayFlags[] = {
-    {"timeout", "DURATION", "the case's last-resort deadline (default 10s)"},
+    {"timeout", "DURATION",
+     "the case's last-resort deadline (default 10s; a walk's, G-*-RACE* and G-*-WALK, three times "
+     "it)"},
     {"plugin", "PATH", "load a transport plugin (a shared object)", true},
     {"target", "NAME", "the fuzz target FILE is an input of (default: its directory's name)"},
     {"shrink", "OUT", "minimise a failing scenario and write it to OUT"},

@@ -23,7 +23,9 @@ constexpr auto kFlags = SelectionFlagsAnd({
      "examples per property (default: each property's own; one for a property whose every "
      "example is the same scenario)"},
     {"seed", "N|random", "the run's seed (default 1); random draws one and prints it"},
-    {"timeout", "DURATION", "a case's last-resort deadline (default 10s)"},
+    {"timeout", "DURATION",
+     "a case's last-resort deadline (default 10s; a walk's, G-*-RACE* and G-*-WALK, three times "
+     "it)"},
     {"time-unit", "DURATION", "the unit of time-based properties (default 10ms)"},
     {"hang-grace", "DURATION", "how long an operation may overrun before it is a hang (1s)"},
     {"shrink-time", "DURATION",

@@ -73,7 +73,9 @@ Verdict RunScenario(const Scenario& s, const CaseEnv& env) {
 }
 
 CaseResult DirectRunner::Run(const Scenario& s) {
-  return RunCase(options_, [&](const CaseEnv& env) { return RunScenario(s, env); });
+  SandboxOptions o = options_;
+  o.timeout = CaseTimeoutOf(s, o.timeout);
+  return RunCase(o, [&](const CaseEnv& env) { return RunScenario(s, env); });
 }
 
 std::string EncodeCaseResult(const CaseResult& r) {

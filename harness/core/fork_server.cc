@@ -185,7 +185,8 @@ CaseResult ForkServer::Run(const Scenario& s) {
 
 void ForkServer::Start(const Scenario& s) {
   WireWriter w;
-  const CaseTiming timing = options_.timing();
+  CaseTiming timing = options_.timing();
+  timing.timeout = CaseTimeoutOf(s, timing.timeout);
   w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timing.timeout)));
   w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timing.time_unit)));
   w.U64(static_cast<uint64_t>(absl::ToInt64Microseconds(timing.hang_grace)));

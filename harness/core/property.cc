@@ -19,6 +19,15 @@ std::string Property::DescribeSteps(const Scenario& s) const {
   return out;
 }
 
+absl::Duration Property::CaseTimeout(const Scenario&, absl::Duration timeout) const {
+  return timeout;
+}
+
+absl::Duration CaseTimeoutOf(const Scenario& s, absl::Duration timeout) {
+  const Property* p = PropertyRegistry::Global().Find(s.property);
+  return p == nullptr ? timeout : p->CaseTimeout(s, timeout);
+}
+
 std::string DescribeScenario(const Scenario& s) {
   const Property* p = PropertyRegistry::Global().Find(s.property);
   return p != nullptr ? p->DescribeSteps(s) : s.Describe();

@@ -65,7 +65,16 @@ class Property {
   virtual std::string DescribeStep(const Step& s) const;
   // The scenario as numbered steps in this property's words.
   std::string DescribeSteps(const Scenario& s) const;
+  // The last-resort deadline of a case of `s`, from --timeout: a case
+  // plays its scenario once, within `timeout`. A property whose one case
+  // is many rounds (a walk over a call's system calls, a round each) may
+  // give it a multiple.
+  virtual absl::Duration CaseTimeout(const Scenario& s, absl::Duration timeout) const;
 };
+
+// The last-resort deadline of a case of `s` (Property::CaseTimeout), or
+// `timeout` when its property is not registered here.
+absl::Duration CaseTimeoutOf(const Scenario& s, absl::Duration timeout);
 
 // A scenario in the words of its property when that is registered (else
 // Scenario::Describe).
