@@ -305,6 +305,19 @@ TEST_F(EngineTest, LanesGiveExactlyTheResultOfOneRunner) {
   }
 }
 
+// A walk plays a round per call it walks in one case: its last-resort
+// deadline is three times --timeout; any other case's is --timeout, and so
+// is a case whose property is not registered here.
+TEST(CaseTimeoutTest, AWalkHasThreeTimesTheTimeoutAndAnyOtherCaseTheTimeout) {
+  const absl::Duration asked = absl::Seconds(10);
+  for (const char* walk : {"G-TIMEOUT-RACE-SEND", "G-WAKEUP-RACE", "G-THREADS-WALK"}) {
+    EXPECT_EQ(CaseTimeoutOf(Scenario{walk, "pipe", {}}, asked), absl::Seconds(30)) << walk;
+  }
+  for (const char* other : {"G-ORDER", "G-TIMEOUT", "PIPE-EOF", "NO-SUCH-PROPERTY"}) {
+    EXPECT_EQ(CaseTimeoutOf(Scenario{other, "pipe", {}}, asked), asked) << other;
+  }
+}
+
 TEST(ScenarioTest, SerializeRoundTripsAndRejectsGarbage) {
   Scenario s{"G-ORDER", "pipe", {Step::Send(1, 4096, 0), Step::Recv(0, 7), Step::Param(2, 99)}};
   absl::StatusOr<Scenario> back = Scenario::Parse(s.Serialize());
