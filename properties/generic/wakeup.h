@@ -396,8 +396,7 @@ class CallWalkProperty : public GenericProperty {
   // filling thread trapped by the call gate (a full walk of the signal
   // transport took 4.7 s alone on a 2-core host, and 10 s and more in a
   // conformance run's --jobs).
-  absl::Duration CaseTimeout(const Scenario& s, absl::Duration timeout) const final {
-    (void)s;
+  absl::Duration CaseTimeout(const Scenario&, absl::Duration timeout) const final {
     return timeout * 3;
   }
   rc::Gen<std::vector<Step>> Steps(const Transport&) const final;

@@ -79,12 +79,9 @@ std::string KilledRun::SendWaiting(End& end, size_t w, uint64_t k) {
     const RunMark ended = RunMark::Stop();
     const bool killed = flags_.IsRaised(kKilled);
     if (rc == -ETIMEDOUT) {
-      // The send's wait for a CPU: at least what it waited once room came.
-      const int64_t queued = began.queued_ns >= 0 && ended.queued_ns >= began.queued_ns
-                                 ? ended.queued_ns - began.queued_ns
-                                 : 0;
       rc = SendPiece(end, w, k, 0);
-      if (rc == 0 && killed && SleptBesideRoom(queued)) {
+      // The send's wait for a CPU: at least what it waited once room came.
+      if (rc == 0 && killed && SleptBesideRoom(ended.QueuedSinceNs(began))) {
         return absl::StrFormat(
             "its send %d of %d slept its whole bound of %d ms (-ETIMEDOUT)%s, yet a send of the "
             "same message without waiting, right after, took it: the room was there (made by "

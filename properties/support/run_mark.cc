@@ -21,11 +21,11 @@ RunMark RunMark::Stop() {
 }
 
 int64_t RunMark::SinceNs(const RunMark& begin) const {
-  int64_t ns_between = ns - begin.ns;
-  if (begin.queued_ns >= 0 && queued_ns >= begin.queued_ns) {
-    ns_between -= queued_ns - begin.queued_ns;
-  }
-  return std::max<int64_t>(ns_between, 0);
+  return std::max<int64_t>(ns - begin.ns - QueuedSinceNs(begin), 0);
+}
+
+int64_t RunMark::QueuedSinceNs(const RunMark& begin) const {
+  return begin.queued_ns >= 0 && queued_ns >= begin.queued_ns ? queued_ns - begin.queued_ns : 0;
 }
 
 }  // namespace ipcspec::props

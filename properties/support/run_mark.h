@@ -37,6 +37,9 @@ struct RunMark {
   // them where both figures are known (a figure that went down is another
   // process's: nothing is taken out); 0 if this mark is not later.
   int64_t SinceNs(const RunMark& begin) const;
+  // The run-queue wait from `begin` to this mark: 0 unless both figures
+  // are known and this one is not lower.
+  int64_t QueuedSinceNs(const RunMark& begin) const;
 };
 
 }  // namespace ipcspec::props
