@@ -14,9 +14,22 @@
 #
 #   cmake --preset asan-ubsan -DIPCSPEC_PCH=OFF   # every file on its own includes
 #
-# A file that forgets an include still compiles with the PCH; the clang and
-# default presets build without it, so CI catches that. Links use lld where
-# it is installed.
+# With g++, unity builds instead: the libraries of many files (the
+# properties, harness/core, harness/cli) compile in batches of 8 files, each
+# batch one translation unit that parses the shared headers and instantiates
+# the shared templates (RapidCheck's generators, Abseil's formatting) once.
+# The properties compile 3.5x faster that way (a batch of 8 in 14-20 s, one
+# file alone in 6-8 s), a third of the whole g++ build. Files of one batch
+# share a scope, so a name of a file's own (in `namespace {`) is wrapped in a
+# namespace named after the file (`namespace { namespace g_eof {`), and a
+# shared header's overloads have names of their own. A developer who edits
+# one property file recompiles its batch:
+#
+#   cmake --preset default -DIPCSPEC_UNITY=OFF    # one file per translation unit
+#
+# A file that forgets an include still compiles with the PCH, or in a batch
+# after a file that includes it; the clang preset builds each file alone and
+# without a PCH, so CI catches that. Links use lld where it is installed.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   set(ipcspec_pch_default ON)
 else()
@@ -24,6 +37,13 @@ else()
 endif()
 option(IPCSPEC_PCH "Precompile the external headers every file includes (clang)"
        ${ipcspec_pch_default})
+if(ipcspec_pch_default)
+  set(ipcspec_unity_default OFF)
+else()
+  set(ipcspec_unity_default ON)
+endif()
+option(IPCSPEC_UNITY "Compile the libraries of many files in batches of 8 (g++)"
+       ${ipcspec_unity_default})
 
 set(IPCSPEC_PCH_HEADERS
   <algorithm> <atomic> <cerrno> <cstdint> <cstring> <functional> <map> <memory> <optional>
@@ -64,6 +84,14 @@ function(ipcspec_use_fast_linker)
   if(IPCSPEC_LLD AND IPCSPEC_LLD_PROGRAM)
     add_link_options(-fuse-ld=lld)
   endif()
+endfunction()
+
+# Unity batches for the named libraries.
+function(ipcspec_unity_build)
+  if(NOT IPCSPEC_UNITY)
+    return()
+  endif()
+  set_target_properties(${ARGN} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
 endfunction()
 
 # The product's libraries share the PCH of the bottom floor.

@@ -12,7 +12,7 @@
 namespace ipcspec {
 namespace {
 
-std::string Cell(const std::vector<std::string>& parts) {
+std::string TableCell(const std::vector<std::string>& parts) {
   if (parts.empty()) return "—";
   return absl::StrReplaceAll(absl::StrJoin(parts, "; "), {{"|", "\\|"}});
 }
@@ -88,8 +88,8 @@ std::string AnchorSection(const std::vector<const Property*>& properties) {
   out += "\n| ID | gVisor | LTP / Open POSIX | man page and other sources |\n|---|---|---|---|\n";
   for (const Property* p : rules) {
     const Anchors a = SplitReference(p->reference());
-    absl::StrAppend(&out, "| ", std::string(p->id()), " | ", Cell(a.gvisor), " | ", Cell(a.suites),
-                    " | ", Cell(a.other), " |\n");
+    absl::StrAppend(&out, "| ", std::string(p->id()), " | ", TableCell(a.gvisor), " | ",
+                    TableCell(a.suites), " | ", TableCell(a.other), " |\n");
   }
   return out;
 }

@@ -20,6 +20,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace eventfd_props {
 
 constexpr uint64_t kMaxCount = 0xfffffffffffffffeULL;
 
@@ -325,5 +326,6 @@ class MaxValueProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(MaxValueProperty, "EVENTFD-EINVAL-MAX", {.applies = ForEventfd});
 
+}  // namespace eventfd_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,10 +25,11 @@
 
 namespace ipcspec::props {
 namespace {
+namespace fifo_node_props {
 
 enum Api { kMkfifo, kMkfifoat, kMknod, kMknodat };
 constexpr std::string_view kApis[] = {"mkfifo", "mkfifoat", "mknod(S_IFIFO)", "mknodat(S_IFIFO)"};
-std::string SayMode(uint64_t v) { return absl::StrFormat("0%03o", v); }
+std::string SayPermissions(uint64_t v) { return absl::StrFormat("0%03o", v); }
 
 // Makes a FIFO at dir/name with `api`; 0 or -errno.
 int MakeFifo(int api, const std::string& dir, const std::string& name, mode_t perm) {
@@ -74,8 +75,9 @@ class MknodProperty final : public NamedProperty {
       KillAndReap(pid);
       return Verdict::Broken("the creating child did not finish");
     }
-    const std::string what = absl::StrFormat("%s with permissions %s under umask %s",
-                                             api_.Name(api), SayMode(perm), SayMode(mask));
+    const std::string what =
+        absl::StrFormat("%s with permissions %s under umask %s", api_.Name(api),
+                        SayPermissions(perm), SayPermissions(mask));
     if (!WIFEXITED(status))
       return Verdict::Fail(what + ": the child " + DescribeWaitStatus(status));
     switch (const int code = WEXITSTATUS(status)) {
@@ -87,8 +89,8 @@ class MknodProperty final : public NamedProperty {
         struct stat st = {};
         ::lstat(node.path().c_str(), &st);
         return Verdict::Fail(absl::StrFormat("%s: the node has permissions %s, expected %s", what,
-                                             SayMode(st.st_mode & 07777),
-                                             SayMode(perm & ~mask & 0777)));
+                                             SayPermissions(st.st_mode & 07777),
+                                             SayPermissions(perm & ~mask & 0777)));
       }
       case kMknodPipe:
         return Verdict::Fail(what + ": the node does not carry data like a pipe");
@@ -99,8 +101,10 @@ class MknodProperty final : public NamedProperty {
 
   const ChoiceParam<int> api_{this, 0, "the node is made with %s", kMkfifo, kApis};
   const Param<int> perm_{
-      this, 1, "the permissions asked for are %s", 0600, rc::gen::inRange(0, 01000), SayMode};
-  const Param<int> umask_{this, 2, "the umask is %s", 022, rc::gen::inRange(0, 01000), SayMode};
+      this,          1, "the permissions asked for are %s", 0600, rc::gen::inRange(0, 01000),
+      SayPermissions};
+  const Param<int> umask_{this,          2, "the umask is %s", 022, rc::gen::inRange(0, 01000),
+                          SayPermissions};
 };
 IPCSPEC_REGISTER_PROPERTY(MknodProperty, "FIFO-MKNOD", {.applies = ForFifo, .examples = 15});
 
@@ -225,5 +229,6 @@ class TruncateProperty final : public QueuedFifoProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(TruncateProperty, "FIFO-TRUNCATE", {.applies = ForFifo, .examples = 15});
 
+}  // namespace fifo_node_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -21,6 +21,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace fifo_pipe_props {
 
 std::string SayCapacity(uint64_t v) {
   return v == 0 ? "left at the default" : absl::StrCat("set to ", v, v == 1 ? " page" : " pages");
@@ -154,5 +155,6 @@ class NbReadEofProperty final : public FifoProperty {
 IPCSPEC_REGISTER_PROPERTY(NbReadEofProperty, "FIFO-NB-READ-EOF",
                           {.applies = ForFifo, .examples = 10});
 
+}  // namespace fifo_pipe_props
 }  // namespace
 }  // namespace ipcspec::props

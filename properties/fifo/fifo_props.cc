@@ -24,6 +24,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace fifo_props {
 
 class EnxioProperty final : public FifoProperty {
   std::string DescribeStep(const Step& s) const override {
@@ -282,5 +283,6 @@ Verdict EintrProperty::RunOn(const FifoNode& node, const Scenario& s, const Case
   return ps.Join();
 }
 
+}  // namespace fifo_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -17,6 +17,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace file_props {
 
 std::string ScratchFile(const CaseEnv& env) {
   return absl::StrCat(env.scratch_dir, "/", UniqueName("file"));
@@ -268,5 +269,6 @@ class LockProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(LockProperty, "FILE-LOCK", {.applies = ForFile, .examples = 15});
 
+}  // namespace file_props
 }  // namespace
 }  // namespace ipcspec::props

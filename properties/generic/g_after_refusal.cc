@@ -50,6 +50,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_after_refusal {
 
 enum Refusal : uint64_t { kFullNow = 0, kFullBounded = 1, kTooBig = 2 };
 constexpr std::string_view kRefusals[] = {
@@ -189,5 +190,6 @@ class AfterRefusalProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(AfterRefusalProperty, "G-AFTER-REFUSAL", {.examples = 6});
 
+}  // namespace g_after_refusal
 }  // namespace
 }  // namespace ipcspec::props

@@ -39,6 +39,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_backpressure {
 
 // Flags: the reader saw the empty channel; the big send is in; the reader
 // took it; the writer filled the channel, or failed to (then it reports);
@@ -309,5 +310,6 @@ std::string BackpressureProperty::Read(End& end, const Capabilities& c, uint64_t
   return ReceiveAll(end, c, again, waits.deliver_ms);
 }
 
+}  // namespace g_backpressure
 }  // namespace
 }  // namespace ipcspec::props

@@ -36,6 +36,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_boundary {
 
 // The receiver may start: all sent, or the channel is full; reversed, the
 // receiver has all it will get (the sender may close).
@@ -287,5 +288,6 @@ class BoundaryProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(BoundaryProperty, "G-BOUNDARY");
 
+}  // namespace g_boundary
 }  // namespace
 }  // namespace ipcspec::props

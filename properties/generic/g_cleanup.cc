@@ -85,6 +85,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_cleanup {
 
 constexpr std::string_view kMakerEnds[] = {
     "the process that makes and destroys the channel holds the reader's end",
@@ -590,5 +591,6 @@ class CleanupProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(CleanupProperty, "G-CLEANUP",
                           {.applies = EveryTransport, .examples = 24});
 
+}  // namespace g_cleanup
 }  // namespace
 }  // namespace ipcspec::props

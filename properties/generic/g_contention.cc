@@ -34,6 +34,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_contention {
 
 constexpr uint32_t kWriters = 3;
 constexpr uint64_t kEach = 10000, kPolledEach = 200;
@@ -95,5 +96,6 @@ class ContentionProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ContentionProperty, "G-CONTENTION", {.examples = 1});
 
+}  // namespace g_contention
 }  // namespace
 }  // namespace ipcspec::props

@@ -34,6 +34,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_direction {
 
 constexpr size_t kWriterDone = 0;
 
@@ -141,5 +142,6 @@ class DirectionProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(DirectionProperty, "G-DIRECTION");
 
+}  // namespace g_direction
 }  // namespace
 }  // namespace ipcspec::props

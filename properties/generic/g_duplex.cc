@@ -44,6 +44,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_duplex {
 
 constexpr uint32_t kForward = 1, kBack = 2;  // writer ids of the two directions
 constexpr int kMaxIdle = 64;                 // quiet receives before a lossy end gives up
@@ -334,5 +335,6 @@ std::string DuplexProperty::ReceiveBatch(End& end, const Capabilities& c, const 
   return "";
 }
 
+}  // namespace g_duplex
 }  // namespace
 }  // namespace ipcspec::props

@@ -52,6 +52,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_eof {
 
 // Flag w: writer w closed. Flag 10 + w: the reader checked after it.
 // Flag 20: the reader waits for the end. Flag 21: writer 1 closed, or found
@@ -265,5 +266,6 @@ class EofProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(EofProperty, "G-EOF");
 
+}  // namespace g_eof
 }  // namespace
 }  // namespace ipcspec::props

@@ -47,6 +47,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_eof_race {
 
 constexpr int kCalls = 16;  // the system calls of one receive walked
 
@@ -193,5 +194,6 @@ class EofRaceProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(EofRaceProperty, "G-EOF-RACE", {.examples = 1});
 
+}  // namespace g_eof_race
 }  // namespace
 }  // namespace ipcspec::props::wakeup

@@ -23,6 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_fanin {
 
 // What worker w of n sends: the sum of its share of 1..m.
 uint64_t PartialSum(uint64_t w, uint64_t n, uint64_t m) {
@@ -126,5 +127,6 @@ class FanInProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(FanInProperty, "G-FANIN", {.examples = 25});
 
+}  // namespace g_fanin
 }  // namespace
 }  // namespace ipcspec::props

@@ -11,6 +11,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_fork {
 
 // RunActors opens the ends; an actor cuts its inheritance first by
 // wrapping the transport's Open in a channel that does so.
@@ -102,5 +103,6 @@ class ForkProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ForkProperty, "G-FORK", {.applies = EveryTransport, .examples = 15});
 
+}  // namespace g_fork
 }  // namespace
 }  // namespace ipcspec::props

@@ -59,6 +59,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_full {
 
 constexpr size_t kFull = 0, kDone = 1;                     // flags
 constexpr size_t kSent = 0, kSentBytes = 1, kRefused = 2;  // counters
@@ -376,5 +377,6 @@ class FullProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(FullProperty, "G-FULL", {.examples = 30});
 
+}  // namespace g_full
 }  // namespace
 }  // namespace ipcspec::props

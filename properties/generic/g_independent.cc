@@ -74,6 +74,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_independent {
 
 constexpr size_t kTurnsPerRound = 4;  // writer 2, writer 1, reader 1, reader 2
 enum Turn : size_t { kWriter2, kWriter1, kReader1, kReader2 };
@@ -560,5 +561,6 @@ class IndependentProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(IndependentProperty, "G-INDEPENDENT", {.examples = 20});
 
+}  // namespace g_independent
 }  // namespace
 }  // namespace ipcspec::props

@@ -50,6 +50,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_inherit {
 
 // Whether system call `nr` makes a pipe.
 bool MakesPipe(long nr) {
@@ -215,5 +216,6 @@ class InheritProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(InheritProperty, "G-INHERIT", {.examples = 8});
 
+}  // namespace g_inherit
 }  // namespace
 }  // namespace ipcspec::props

@@ -41,6 +41,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_integrity {
 
 constexpr size_t kOpened = 0, kRefused = 1;
 
@@ -104,5 +105,6 @@ class IntegrityProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(IntegrityProperty, "G-INTEGRITY");
 
+}  // namespace g_integrity
 }  // namespace
 }  // namespace ipcspec::props

@@ -61,6 +61,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_interrupt {
 
 // Ignored by default: one that lands after a handler is gone harms nothing.
 constexpr int kSignal = SIGWINCH;
@@ -340,5 +341,6 @@ class InterruptProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(InterruptProperty, "G-INTERRUPT");
 
+}  // namespace g_interrupt
 }  // namespace
 }  // namespace ipcspec::props

@@ -37,6 +37,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_model {
 
 // What generation needs to know: the capabilities and where the sequence is.
 struct GenState {
@@ -155,5 +156,6 @@ class ModelProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ModelProperty, "G-MODEL", {.applies = EveryTransport});
 
+}  // namespace g_model
 }  // namespace
 }  // namespace ipcspec::props

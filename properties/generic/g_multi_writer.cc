@@ -71,6 +71,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_multi_writer {
 
 // One send per message: a stream send of at most atomic_write bytes must go
 // in one piece.
@@ -371,5 +372,6 @@ class MultiWriterProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(MultiWriterProperty, "G-MULTI-WRITER");
 
+}  // namespace g_multi_writer
 }  // namespace
 }  // namespace ipcspec::props

@@ -42,6 +42,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_open_race {
 
 constexpr int kCalls = 16;  // the system calls of one open walked
 
@@ -161,5 +162,6 @@ class OpenRaceProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(OpenRaceProperty, "G-OPEN-RACE", {.examples = 1});
 
+}  // namespace g_open_race
 }  // namespace
 }  // namespace ipcspec::props::wakeup

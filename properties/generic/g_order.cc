@@ -18,6 +18,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_order {
 
 class OrderProperty final : public GenericProperty {
   Applicability AppliesToCaps(const Capabilities& c) const override {
@@ -51,5 +52,6 @@ class OrderProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(OrderProperty, "G-ORDER");
 
+}  // namespace g_order
 }  // namespace
 }  // namespace ipcspec::props

@@ -61,6 +61,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_peer_crash {
 
 // Flags and counters in shared memory.
 constexpr size_t kPaused = 0, kKilled = 1, kWaiting = 2, kAllSent = 3;
@@ -359,5 +360,6 @@ std::string PeerCrashProperty::AfterKill(End& end, const Capabilities& c, Endles
   return seq.Covers(sent, sent_bytes, "before the kill");
 }
 
+}  // namespace g_peer_crash
 }  // namespace
 }  // namespace ipcspec::props

@@ -60,6 +60,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_peer_gone {
 
 bool PipeLike(int rc) { return rc == -EPIPE || rc == -ECONNRESET; }
 
@@ -299,5 +300,6 @@ class PeerGoneProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(PeerGoneProperty, "G-PEER-GONE");
 
+}  // namespace g_peer_gone
 }  // namespace
 }  // namespace ipcspec::props

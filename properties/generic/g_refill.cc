@@ -37,6 +37,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_refill {
 
 // The most sends one fill makes when none is refused.
 constexpr uint64_t kMaxSends = 1 << 16;
@@ -225,5 +226,6 @@ class RefillProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(RefillProperty, "G-REFILL", {.examples = 10});
 
+}  // namespace g_refill
 }  // namespace
 }  // namespace ipcspec::props

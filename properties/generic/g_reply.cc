@@ -45,6 +45,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_reply {
 
 // The replies' writer ids: 10 + the writer the reply is for.
 constexpr uint32_t kReplyTo = 10;
@@ -331,5 +332,6 @@ std::string ReplyProperty::Turns::AnswerAny(End& end) {
   return "";
 }
 
+}  // namespace g_reply
 }  // namespace
 }  // namespace ipcspec::props

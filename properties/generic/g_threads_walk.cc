@@ -64,6 +64,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_threads_walk {
 
 constexpr int kCalls = 16;  // the system calls of one send walked
 constexpr int kTries = 3;   // as WalkRounds counts them
@@ -326,5 +327,6 @@ class ThreadsWalkProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadsWalkProperty, "G-THREADS-WALK", {.examples = 1});
 
+}  // namespace g_threads_walk
 }  // namespace
 }  // namespace ipcspec::props::wakeup

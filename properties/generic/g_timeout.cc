@@ -59,6 +59,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_timeout {
 
 using unbounded::DescribeUnbounded;
 using unbounded::kReaderClosed;
@@ -456,5 +457,6 @@ class TimeoutProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(TimeoutProperty, "G-TIMEOUT",
                           {.applies = EveryTransport, .examples = 12});
 
+}  // namespace g_timeout
 }  // namespace
 }  // namespace ipcspec::props

@@ -73,6 +73,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_timeout_partial {
 
 // A channel that takes more, or more sends, without refusing never fills.
 constexpr uint64_t kFillBytes = uint64_t{16} << 20, kFillSends = uint64_t{1} << 16;
@@ -320,5 +321,6 @@ class TimeoutPartialProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(TimeoutPartialProperty, "G-TIMEOUT-PARTIAL", {.examples = 4});
 
+}  // namespace g_timeout_partial
 }  // namespace
 }  // namespace ipcspec::props

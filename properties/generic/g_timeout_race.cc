@@ -50,6 +50,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_timeout_race {
 
 constexpr int kCalls = 16;           // the calls after the bound walked
 constexpr int64_t kBoundUnits = 2;   // the bound of each receive
@@ -240,5 +241,6 @@ class TimeoutRaceProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(TimeoutRaceProperty, "G-TIMEOUT-RACE", {.examples = 1});
 
+}  // namespace g_timeout_race
 }  // namespace
 }  // namespace ipcspec::props::wakeup

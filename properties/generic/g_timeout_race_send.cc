@@ -46,6 +46,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_timeout_race_send {
 
 constexpr int kCalls = 16;          // the calls after the bound walked
 constexpr int64_t kBoundUnits = 2;  // the bound of each held send
@@ -327,5 +328,6 @@ class TimeoutRaceSendProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(TimeoutRaceSendProperty, "G-TIMEOUT-RACE-SEND", {.examples = 1});
 
+}  // namespace g_timeout_race_send
 }  // namespace
 }  // namespace ipcspec::props::wakeup

@@ -43,6 +43,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_timeout_range {
 
 enum Mode : uint32_t { kReceive = 0, kSend = 1 };
 
@@ -343,5 +344,6 @@ class TimeoutRangeProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(TimeoutRangeProperty, "G-TIMEOUT-RANGE", {.examples = 1});
 
+}  // namespace g_timeout_range
 }  // namespace
 }  // namespace ipcspec::props

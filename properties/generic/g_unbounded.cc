@@ -38,6 +38,7 @@
 
 namespace ipcspec::props::unbounded {
 namespace {
+namespace g_unbounded {
 
 // How long each unbounded call is held, in time units: past a default of a
 // few hundred milliseconds at the default unit (10 ms).
@@ -92,5 +93,6 @@ class UnboundedProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(UnboundedProperty, "G-UNBOUNDED",
                           {.applies = EveryTransport, .examples = 1});
 
+}  // namespace g_unbounded
 }  // namespace
 }  // namespace ipcspec::props::unbounded

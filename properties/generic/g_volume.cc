@@ -58,6 +58,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_volume {
 
 constexpr uint64_t kMessages = 66000, kPolledMessages = 600;
 // Where the reader waits for the writer to fill the channel: short of
@@ -194,5 +195,6 @@ class VolumeProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(VolumeProperty, "G-VOLUME", {.examples = 1});
 
+}  // namespace g_volume
 }  // namespace
 }  // namespace ipcspec::props

@@ -241,6 +241,7 @@ Verdict KilledRun::Watch(ActorControl& control) {
 }
 
 namespace {
+namespace g_wakeup_killed {
 
 // The CPU the victim and the case process share: the first this process
 // may run on.
@@ -301,5 +302,6 @@ class WakeupKilledProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WakeupKilledProperty, "G-WAKEUP-KILLED", {.examples = 12});
 
+}  // namespace g_wakeup_killed
 }  // namespace
 }  // namespace ipcspec::props::wakeup::killed

@@ -61,6 +61,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_wakeup_race {
 
 constexpr int kCalls = 16;                       // the system calls of one receive walked
 constexpr int kTries = 3;                        // at a call with a late round: two late decide
@@ -200,6 +201,7 @@ class WakeupRaceProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WakeupRaceProperty, "G-WAKEUP-RACE", {.examples = 1});
 
+}  // namespace g_wakeup_race
 }  // namespace
 
 std::string WalkRounds(

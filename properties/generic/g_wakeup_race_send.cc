@@ -53,6 +53,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_wakeup_race_send {
 
 constexpr int kCalls = 16;  // the system calls of one send walked
 constexpr int kTries = 3;   // at a call with a late round: two late decide
@@ -199,5 +200,6 @@ class WakeupRaceSendProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WakeupRaceSendProperty, "G-WAKEUP-RACE-SEND", {.examples = 1});
 
+}  // namespace g_wakeup_race_send
 }  // namespace
 }  // namespace ipcspec::props::wakeup

@@ -68,6 +68,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_writer_crash {
 
 // Flags: writer 1 is about to send message `before` (the kill may come);
 // it was killed; writer 2 has sent all.
@@ -441,5 +442,6 @@ Verdict WriterCrashProperty::Run(const Transport& t, const Scenario& s, const Ca
   });
 }
 
+}  // namespace g_writer_crash
 }  // namespace
 }  // namespace ipcspec::props

@@ -57,6 +57,7 @@
 
 namespace ipcspec::props::wakeup {
 namespace {
+namespace g_writer_crash_walk {
 
 constexpr int kCalls = 16;  // the system calls of one send walked
 
@@ -261,5 +262,6 @@ class WriterCrashWalkProperty final : public CallWalkProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WriterCrashWalkProperty, "G-WRITER-CRASH-WALK", {.examples = 1});
 
+}  // namespace g_writer_crash_walk
 }  // namespace
 }  // namespace ipcspec::props::wakeup

@@ -53,6 +53,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace g_writer_stall {
 
 constexpr uint64_t kWriter1Messages = 3, kWriter2Messages = 8;
 // Flags: writer 1 is stopped at the touch, or its trapped send is over
@@ -158,5 +159,6 @@ class WriterStallProperty final : public GenericProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WriterStallProperty, "G-WRITER-STALL", {.examples = 3});
 
+}  // namespace g_writer_stall
 }  // namespace
 }  // namespace ipcspec::props

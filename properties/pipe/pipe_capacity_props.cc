@@ -21,8 +21,9 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_capacity_props {
 
-std::string SayPages(uint64_t v) {
+std::string SayPagesOrDefault(uint64_t v) {
   return v == 0 ? "the default" : absl::StrCat(v, v == 1 ? " page" : " pages");
 }
 std::string SayWholePages(uint64_t v) {
@@ -113,7 +114,7 @@ class FullProperty final : public PipeProperty {
   }
 
   const BytesParam write_{this, 0, "each non-blocking write is %s", 100};
-  const Param<int> pages_{this, 1, "the capacity is %s", 0, SayPages};
+  const Param<int> pages_{this, 1, "the capacity is %s", 0, SayPagesOrDefault};
 };
 IPCSPEC_REGISTER_PROPERTY(FullProperty, "PIPE-EAGAIN", {.applies = ForPipeOrFifo, .examples = 20});
 
@@ -329,5 +330,6 @@ class SetSizeRoundProperty final : public PipeProperty {
 IPCSPEC_REGISTER_PROPERTY(SetSizeRoundProperty, "PIPE-SETPIPE-SZ-ROUND",
                           {.applies = ForPipeOrFifo, .examples = 15});
 
+}  // namespace pipe_capacity_props
 }  // namespace
 }  // namespace ipcspec::props

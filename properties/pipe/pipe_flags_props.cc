@@ -26,6 +26,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_flags_props {
 
 constexpr int kStatusBits = O_NONBLOCK | O_DIRECT | O_APPEND | O_ASYNC;
 constexpr int kPipe2Valid = O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_EXCL;  // O_EXCL: watch queue
@@ -331,5 +332,6 @@ class EmfileProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(EmfileProperty, "PIPE-EMFILE",
                           {.applies = ForPipeDescriptors, .examples = 10});
 
+}  // namespace pipe_flags_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,6 +25,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_io_props {
 
 // The sizes of the kSend steps.
 class ZeroIoProperty final : public PipeProperty {
@@ -274,5 +275,6 @@ Verdict BlockedEpipeProperty::RunOn(PipeFds& p, const Transport&, const Scenario
   return ps.Join();
 }
 
+}  // namespace pipe_io_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -20,6 +20,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_multi_props {
 
 class AtomicProperty final : public PipeProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -254,5 +255,6 @@ class WakeAllProperty final : public PipeProperty {
 IPCSPEC_REGISTER_PROPERTY(WakeAllProperty, "PIPE-WAKE-ALL",
                           {.applies = ForPipeOrFifo, .examples = 10});
 
+}  // namespace pipe_multi_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -17,6 +17,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_packet_props {
 
 // A PIPE-PACKET-* property: Run makes a pipe in packet mode (pipe2(O_DIRECT)
 // for "pipe", F_SETFL on the write end else) and hands it to RunOn with the
@@ -116,5 +117,6 @@ class PacketTruncProperty final : public PacketModeProperty {
 IPCSPEC_REGISTER_PROPERTY(PacketTruncProperty, "PIPE-PACKET-TRUNC",
                           {.applies = ForPipeOrFifo, .examples = 15});
 
+}  // namespace pipe_packet_props
 }  // namespace
 }  // namespace ipcspec::props

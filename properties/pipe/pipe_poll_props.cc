@@ -23,6 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_poll_props {
 
 #ifdef SYS_poll
 constexpr long kPollCall = SYS_poll;
@@ -224,5 +225,6 @@ class PollReadyProperty final : public PipeProperty {
 IPCSPEC_REGISTER_PROPERTY(PollReadyProperty, "PIPE-POLL-READY",
                           {.applies = ForPipeOrFifo, .examples = 15});
 
+}  // namespace pipe_poll_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -23,6 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_proc_props {
 
 std::string SayEnd(uint64_t v) { return v != 0 ? "the write end" : "the read end"; }
 
@@ -174,5 +175,6 @@ class ProcNorefProperty final : public PipeProperty {
 IPCSPEC_REGISTER_PROPERTY(ProcNorefProperty, "PIPE-PROC-NOREF",
                           {.applies = ForPipeOrFifo, .examples = 10});
 
+}  // namespace pipe_proc_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,6 +25,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace pipe_props {
 
 rc::Gen<uint64_t> PipeSize() {
   return rc::gen::oneOf(
@@ -260,5 +261,6 @@ class EspipeProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(EspipeProperty, "PIPE-ESPIPE",
                           {.applies = ForPipeOrFifo, .examples = 20});
 
+}  // namespace pipe_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -4,7 +4,7 @@
 //
 //   MqQueue q(/*maxmsg=*/4, /*msgsize=*/64);
 //   if (!q.ok()) return NotOpened(q);
-//   const std::vector<char> text = Text(/*prio=*/3, /*n=*/0, /*size=*/10);
+//   const std::vector<char> text = MqText(/*prio=*/3, /*n=*/0, /*size=*/10);
 #ifndef IPCSPEC_PROPERTIES_POSIX_MQ_MQ_QUEUE_H_
 #define IPCSPEC_PROPERTIES_POSIX_MQ_MQ_QUEUE_H_
 
@@ -58,7 +58,7 @@ class MqQueue {
   int err_ = 0;
 };
 
-inline std::vector<char> Text(unsigned prio, uint64_t n, size_t size) {
+inline std::vector<char> MqText(unsigned prio, uint64_t n, size_t size) {
   std::vector<std::byte> p = Payload(prio, n, size);
   return std::vector<char>(reinterpret_cast<char*>(p.data()),
                            reinterpret_cast<char*>(p.data()) + size);

@@ -15,6 +15,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace posix_mq_wait {
 
 constexpr std::string_view kTimedCalls[] = {"mq_timedreceive on an empty queue",
                                             "mq_timedsend on a full queue"};
@@ -181,5 +182,6 @@ class NotifyProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(NotifyProperty, "POSIX-MQ-NOTIFY",
                           {.applies = ForPosixMq, .examples = 10});
 
+}  // namespace posix_mq_wait
 }  // namespace
 }  // namespace ipcspec::props

@@ -24,6 +24,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace sem_props {
 
 bool IsSysv(const Transport& t) { return t.name() == "sysv_shm"; }
 Applicability ForSem(const Transport& t) {
@@ -263,5 +264,6 @@ class UnlinkProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkProperty, "SEM-UNLINK", {.applies = ForPosix});
 
+}  // namespace sem_props
 }  // namespace
 }  // namespace ipcspec::props

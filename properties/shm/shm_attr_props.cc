@@ -24,10 +24,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
-std::string SayPages(uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }
-std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
+namespace shm_attr_props {
 
 bool Within(time_t t, time_t lo, time_t hi) { return t >= lo && t <= hi; }
 
@@ -205,5 +202,6 @@ class RdonlyMprotectProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(RdonlyMprotectProperty, "SHM-RDONLY-MPROTECT",
                           {.applies = ForSysv, .examples = 10});
 
+}  // namespace shm_attr_props
 }  // namespace
 }  // namespace ipcspec::props

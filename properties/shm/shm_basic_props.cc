@@ -24,6 +24,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_basic_props {
 
 class SegvProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -220,5 +221,6 @@ class CreateExclProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(CreateExclProperty, "SHM-CREATE-EXCL",
                           {.applies = ForShm, .examples = 15});
+}  // namespace shm_basic_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -21,9 +21,8 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_cow_props {
 
-uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
-std::string SayPages(uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }
 constexpr std::string_view kPrivateKinds[] = {"an anonymous MAP_PRIVATE mapping",
                                               "a MAP_PRIVATE mapping of a shm_open object"};
 
@@ -241,5 +240,6 @@ Verdict DontforkProperty::Run(const Transport&, const Scenario& s, const CaseEnv
   return PassUnless(Mismatch(m.bytes(), len, 1, 0), "the parent's own mapping changed: ");
 }
 
+}  // namespace shm_cow_props
 }  // namespace
 }  // namespace ipcspec::props

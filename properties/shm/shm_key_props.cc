@@ -21,8 +21,8 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_key_props {
 
-uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 uint64_t Lba() { return static_cast<uint64_t>(SHMLBA); }
 
 // /proc/sys/kernel/shmmax of this IPC namespace, or 0.
@@ -227,5 +227,6 @@ class DtEinvalProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(DtEinvalProperty, "SHM-DT-EINVAL", {.applies = ForSysv, .examples = 10});
 
+}  // namespace shm_key_props
 }  // namespace
 }  // namespace ipcspec::props

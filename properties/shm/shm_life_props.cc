@@ -23,6 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_life_props {
 
 std::string SayWho(uint64_t v) { return v != 0 ? "a forked child" : "this process"; }
 
@@ -283,5 +284,6 @@ class UnlinkFdProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(UnlinkFdProperty, "SHM-UNLINK-FD", {.applies = ForPosix, .examples = 10});
 
+}  // namespace shm_life_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -23,9 +23,8 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_open_props {
 
-uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
-std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
 std::string Result(int rc) { return rc >= 0 ? "succeeded" : ErrnoName(errno); }
 
 class OpenRdonlyProperty final : public NamedProperty {
@@ -236,5 +235,6 @@ class OpenCloexecProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(OpenCloexecProperty, "SHM-OPEN-CLOEXEC",
                           {.applies = ForPosix, .examples = 8});
 
+}  // namespace shm_open_props
 }  // namespace
 }  // namespace ipcspec::props

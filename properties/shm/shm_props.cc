@@ -23,6 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_props {
 
 constexpr std::string_view kPlacements[] = {"in the flags' cache line",
                                             "on the page after the flags"};
@@ -229,5 +230,6 @@ class UnlinkMappedProperty final : public MappedObjectProperty {
 IPCSPEC_REGISTER_PROPERTY(UnlinkMappedProperty, "SHM-UNLINK-MAPPED",
                           {.applies = ForPosix, .examples = 20});
 
+}  // namespace shm_props
 }  // namespace
 }  // namespace ipcspec::props

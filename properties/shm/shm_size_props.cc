@@ -26,11 +26,9 @@
 
 namespace ipcspec::props {
 namespace {
+namespace shm_size_props {
 
-uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 uint64_t PagesFor(uint64_t n) { return (n + Page() - 1) / Page(); }
-
-std::string SayPages(uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }
 
 rc::Gen<uint64_t> ResizeTarget() {
   const uint64_t page = Page();
@@ -385,5 +383,6 @@ class MremapAliasProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(MremapAliasProperty, "SHM-MREMAP-ALIAS",
                           {.applies = ForPosix, .examples = 10});
 
+}  // namespace shm_size_props
 }  // namespace
 }  // namespace ipcspec::props

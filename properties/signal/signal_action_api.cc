@@ -15,6 +15,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_action_api {
 
 constexpr int kSaRestorer = 0x04000000;
 
@@ -164,5 +165,6 @@ class ActionRoundtripProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ActionRoundtripProperty, "SIG-ACTION-ROUNDTRIP", {.examples = 25});
 
+}  // namespace signal_action_api
 }  // namespace
 }  // namespace ipcspec::props

@@ -18,6 +18,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_actions {
 
 // Signals whose default action terminates, safe to raise in the case.
 rc::Gen<int> TermSignal() {
@@ -340,5 +341,6 @@ class UncatchableProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(UncatchableProperty, "SIG-UNCATCHABLE", {.examples = 15});
 
+}  // namespace signal_actions
 }  // namespace
 }  // namespace ipcspec::props

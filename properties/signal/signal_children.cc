@@ -20,6 +20,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_children {
 
 // Blocks SIGCHLD and drops whatever SIGCHLD is already pending.
 void QuietSigchld() {
@@ -360,5 +361,6 @@ class ChldCoalesceProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ChldCoalesceProperty, "SIG-CHLD-COALESCE", {.examples = 15});
 
+}  // namespace signal_children
 }  // namespace
 }  // namespace ipcspec::props

@@ -19,8 +19,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_delivery {
 
 // What sigaction() said inside the handler.
 struct sigaction g_inside;
@@ -325,5 +324,6 @@ class CoalesceInfoProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(CoalesceInfoProperty, "SIG-COALESCE-INFO", {.examples = 25});
 
+}  // namespace signal_delivery
 }  // namespace
 }  // namespace ipcspec::props

@@ -29,8 +29,7 @@ extern "C" {
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_delivery_more {
 
 // AddressSanitizer's runtime gives every new image (and thread) an
 // alternate stack of its own before main.
@@ -328,5 +327,6 @@ class IgnFlushProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(IgnFlushProperty, "SIG-IGN-FLUSH", {.examples = 20});
 
+}  // namespace signal_delivery_more
 }  // namespace
 }  // namespace ipcspec::props

@@ -23,8 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_exec {
 
 constexpr std::string_view kDelivers[] = {"only unblocks (default actions)",
                                           "installs recording handlers, then unblocks"};
@@ -283,5 +282,6 @@ class SfdExecProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SfdExecProperty, "SIG-SFD-EXEC", {.examples = 15});
 
+}  // namespace signal_exec
 }  // namespace
 }  // namespace ipcspec::props

@@ -23,8 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_fd {
 
 // Reads every record available on a non-blocking signalfd, `per_read`
 // records at a time. Fails when a read returns a partial record or fewer
@@ -244,5 +243,6 @@ class SfdProcmaskProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SfdProcmaskProperty, "SIG-SFD-PROCMASK", {.examples = 25});
 
+}  // namespace signal_fd
 }  // namespace
 }  // namespace ipcspec::props

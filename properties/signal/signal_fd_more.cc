@@ -20,8 +20,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_fd_more {
 
 bool Readable(int fd) {
   struct pollfd p = {fd, POLLIN, 0};
@@ -215,5 +214,6 @@ class SfdErrorsProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SfdErrorsProperty, "SIG-SFD-ERRORS", {.examples = 20});
 
+}  // namespace signal_fd_more
 }  // namespace
 }  // namespace ipcspec::props

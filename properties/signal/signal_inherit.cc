@@ -24,6 +24,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_inherit {
 
 enum class Action { kTerm, kCore, kIgnore, kStop };
 struct DefaultAction {
@@ -334,5 +335,6 @@ class ExecInheritProperty final : public SignalStateProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ExecInheritProperty, "SIG-EXEC", {.examples = 20});
 
+}  // namespace signal_inherit
 }  // namespace
 }  // namespace ipcspec::props

@@ -22,8 +22,8 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_jobctl {
 
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 std::vector<int> StopSignals() { return {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}; }
 
 int g_report_fd = -1;
@@ -256,5 +256,6 @@ class StopContDiscardProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(StopContDiscardProperty, "SIG-STOPCONT-DISCARD", {.examples = 15});
 
+}  // namespace signal_jobctl
 }  // namespace
 }  // namespace ipcspec::props

@@ -18,6 +18,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_jobctl_more {
 
 class JobctlOrphanProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -155,5 +156,6 @@ class PdeathsigProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(PdeathsigProperty, "SIG-PDEATHSIG", {.examples = 15});
 
+}  // namespace signal_jobctl_more
 }  // namespace
 }  // namespace ipcspec::props

@@ -30,6 +30,7 @@ extern "C" {
 
 namespace ipcspec::props {
 namespace {
+namespace signal_kill {
 
 uint64_t WatchedBits() { return SetBits(SetOf(PlaySignals())) | Bit(SIGURG) | Bit(SIGWINCH); }
 
@@ -367,5 +368,6 @@ class PidfdSendProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(PidfdSendProperty, "SIG-PIDFD-SEND", {.examples = 20});
 
+}  // namespace signal_kill
 }  // namespace
 }  // namespace ipcspec::props

@@ -28,6 +28,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_kill_groups {
 
 // One line of a child's report.
 struct Record {
@@ -331,5 +332,6 @@ class KillAllProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(KillAllProperty, "SIG-KILL-ALL", {.examples = 10});
 
+}  // namespace signal_kill_groups
 }  // namespace
 }  // namespace ipcspec::props

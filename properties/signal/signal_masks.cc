@@ -18,8 +18,8 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_masks {
 
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 // Never in a mask: SIGKILL, SIGSTOP, and glibc's own 32 and 33.
 uint64_t Unmaskable() { return Bit(SIGKILL) | Bit(SIGSTOP) | Bit(32) | Bit(33); }
 
@@ -294,5 +294,6 @@ class MaskAliasProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(MaskAliasProperty, "SIG-MASK-ALIAS", {.examples = 25});
 
+}  // namespace signal_masks
 }  // namespace
 }  // namespace ipcspec::props

@@ -40,6 +40,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_model {
 
 constexpr int kSlots = 5;
 
@@ -272,5 +273,6 @@ class SignalModelProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SignalModelProperty, "SIG-MODEL", {.examples = 30});
 
+}  // namespace signal_model
 }  // namespace
 }  // namespace ipcspec::props

@@ -19,6 +19,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_props {
 
 rc::Gen<int> PlaySignal() { return GenSignal(PlaySignals()); }
 
@@ -284,5 +285,6 @@ class HandleInfoProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(HandleInfoProperty, "SIG-HANDLE-INFO", {.examples = 25});
 
+}  // namespace signal_props
 }  // namespace
 }  // namespace ipcspec::props

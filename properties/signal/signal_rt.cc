@@ -19,6 +19,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace signal_rt {
 
 std::string SayCollect(uint64_t v) { return v != 0 ? "their handlers" : "sigtimedwait"; }
 
@@ -181,5 +182,6 @@ class RtLimitProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(RtLimitProperty, "SIG-RT-LIMIT", {.examples = 25});
 
+}  // namespace signal_rt
 }  // namespace
 }  // namespace ipcspec::props

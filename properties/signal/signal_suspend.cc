@@ -24,8 +24,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_suspend {
 
 // Installs the recorder on every play signal with an empty sa_mask.
 bool RecordAll() {
@@ -432,5 +431,6 @@ class PpollMaskProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(PpollMaskProperty, "SIG-PPOLL-MASK", {.examples = 20});
 
+}  // namespace signal_suspend
 }  // namespace
 }  // namespace ipcspec::props

@@ -25,8 +25,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_threads {
 
 uint64_t Apply(uint64_t mask, uint64_t how, uint64_t set) {
   return how == SIG_BLOCK ? mask | set : how == SIG_UNBLOCK ? mask & ~set : set;
@@ -221,5 +220,6 @@ class ThreadProcdirProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(ThreadProcdirProperty, "SIG-THREAD-PROCDIR", {.examples = 20});
 
+}  // namespace signal_threads
 }  // namespace
 }  // namespace ipcspec::props

@@ -21,8 +21,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_threads_directed {
 
 // A parked helper that blocks `blocked`; 'u' unblocks `sig`, 'p' answers
 // its sigpending(), 'r' reads `*sfd` (non-blocking) and answers the
@@ -278,5 +277,6 @@ class SfdThreadProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(SfdThreadProperty, "SIG-SFD-THREAD", {.examples = 20});
 
+}  // namespace signal_threads_directed
 }  // namespace
 }  // namespace ipcspec::props

@@ -22,8 +22,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_threads_more {
 
 class ThreadSigwaitProperty final : public SignalProperty {
   Verdict Run(const Transport&, const Scenario& s, const CaseEnv& env) const override {
@@ -281,5 +280,6 @@ class AltstackThreadProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(AltstackThreadProperty, "SIG-ALTSTACK-THREAD", {.examples = 20});
 
+}  // namespace signal_threads_more
 }  // namespace
 }  // namespace ipcspec::props

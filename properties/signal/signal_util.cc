@@ -178,6 +178,7 @@ std::vector<int> PlaySignals() {
   for (int s : RealtimeSignals()) all.push_back(s);
   return all;
 }
+uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
 std::vector<int> IgnoredByDefault() { return {SIGWINCH, SIGURG}; }
 
 rc::Gen<int> GenSignal(const std::vector<int>& from) { return rc::gen::elementOf(from); }

@@ -98,6 +98,7 @@ bool IsRealtime(int sig);
 std::vector<int> StandardSignals();  // default action: terminate
 std::vector<int> RealtimeSignals();
 std::vector<int> PlaySignals();       // both of the above
+uint64_t PlayBits();                  // PlaySignals() as bits (SetBits form)
 std::vector<int> IgnoredByDefault();  // SIGWINCH, SIGURG
 rc::Gen<int> GenSignal(const std::vector<int>& from);
 // A subset of `from`, as bits (SetBits form); never empty with non_empty.

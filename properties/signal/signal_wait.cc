@@ -23,8 +23,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_wait {
 
 // What is pending, as the rules say it must be: a standard signal at most
 // once (the first instance's siginfo), a realtime one every instance, FIFO.
@@ -333,5 +332,6 @@ class WaitEinvalProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WaitEinvalProperty, "SIG-WAIT-EINVAL", {.examples = 15});
 
+}  // namespace signal_wait
 }  // namespace
 }  // namespace ipcspec::props

@@ -18,8 +18,7 @@
 
 namespace ipcspec::props {
 namespace {
-
-uint64_t PlayBits() { return SetBits(SetOf(PlaySignals())); }
+namespace signal_wait_info {
 
 // Sends `sig` to process `to` (its main thread for tgkill) from here.
 int SendTo(pid_t to, int method, int sig, int value) {
@@ -209,5 +208,6 @@ class WaitUncatchableProperty final : public SignalProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(WaitUncatchableProperty, "SIG-WAIT-UNCATCHABLE", {.examples = 15});
 
+}  // namespace signal_wait_info
 }  // namespace
 }  // namespace ipcspec::props

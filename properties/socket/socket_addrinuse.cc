@@ -16,6 +16,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace socket_addrinuse {
 
 // A name to bind: a path in the scratch directory, or an abstract name.
 struct UnixName {
@@ -156,5 +157,6 @@ class AddrInUseProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(AddrInUseProperty, "UNIX-ADDRINUSE", {.applies = ForNamedUnix});
 
+}  // namespace socket_addrinuse
 }  // namespace
 }  // namespace ipcspec::props

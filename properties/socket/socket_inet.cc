@@ -22,6 +22,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace socket_inet {
 
 // Reads until end of file or the deadline; false on timeout or error.
 bool ReadToEnd(int fd, const Deadline& d, std::vector<std::byte>* out, std::string* err) {
@@ -237,5 +238,6 @@ class UdpBoundaryProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(UdpBoundaryProperty, "INET-UDP-BOUNDARY", {.applies = ForUdp});
 
+}  // namespace socket_inet
 }  // namespace
 }  // namespace ipcspec::props

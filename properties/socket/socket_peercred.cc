@@ -22,6 +22,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace socket_peercred {
 
 // The uid and gid a connecting process switches to when the case runs as
 // root (nobody's, on most systems).
@@ -270,5 +271,6 @@ class PeerCredProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(PeerCredProperty, "UNIX-PEERCRED", {.applies = ForPeerCred});
 
+}  // namespace socket_peercred
 }  // namespace
 }  // namespace ipcspec::props

@@ -17,6 +17,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace socket_props {
 
 // AF_UNIX SOCK_STREAM, named or a socketpair.
 Applicability ForUnixStream(const Transport& t) {
@@ -351,5 +352,6 @@ class EpipeProperty final : public NamedProperty {
 };
 IPCSPEC_REGISTER_PROPERTY(EpipeProperty, "UNIX-EPIPE", {.applies = ForEpipe});
 
+}  // namespace socket_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -19,6 +19,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace socket_unix_extra {
 
 // A message header for one data byte and a control buffer.
 struct msghdr OneByteWithControl(char* byte, struct iovec* iov, std::vector<char>* control) {
@@ -261,5 +262,6 @@ class ScmCredentialsProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(ScmCredentialsProperty, "UNIX-SCM-CREDENTIALS",
                           {.applies = ForUnixFamily, .examples = 10});
 
+}  // namespace socket_unix_extra
 }  // namespace
 }  // namespace ipcspec::props

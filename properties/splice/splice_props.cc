@@ -27,6 +27,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace splice_props {
 
 class FileToPipeProperty final : public NamedProperty {
   rc::Gen<std::vector<Step>> Steps(const Transport&) const override {
@@ -297,5 +298,6 @@ class NonblockProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(NonblockProperty, "SPLICE-NONBLOCK",
                           {.applies = ForSplice, .examples = 6});
 
+}  // namespace splice_props
 }  // namespace
 }  // namespace ipcspec::props

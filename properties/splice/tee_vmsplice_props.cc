@@ -21,6 +21,7 @@
 
 namespace ipcspec::props {
 namespace {
+namespace tee_vmsplice_props {
 
 class TeeDuplicateProperty final : public NamedProperty {
   Verdict Run(const Transport& t, const Scenario& s, const CaseEnv& env) const override {
@@ -171,5 +172,6 @@ class VmspliceFromPipeProperty final : public NamedProperty {
 IPCSPEC_REGISTER_PROPERTY(VmspliceFromPipeProperty, "VMSPLICE-FROM-PIPE",
                           {.applies = ForSplice, .examples = 10});
 
+}  // namespace tee_vmsplice_props
 }  // namespace
 }  // namespace ipcspec::props

@@ -10,12 +10,17 @@
 #include <cerrno>
 #include <functional>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "properties/support/child_watch.h"
 #include "properties/support/common.h"
 #include "properties/support/proc_util.h"
 
 namespace ipcspec::props {
+
+uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
+std::string SayPages(uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }
+std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
 
 Applicability ForShm(const Transport& t) {
   return OnlyFor(t, {"sysv_shm", "posix_shm"},

@@ -29,6 +29,11 @@
 
 namespace ipcspec::props {
 
+// The page size; "1 page" or "N pages"; a mode in octal ("0600").
+uint64_t Page();
+std::string SayPages(uint64_t v);
+std::string SayMode(uint64_t v);
+
 // SHM-* apply to both shm transports, or to the System V or POSIX one.
 Applicability ForShm(const Transport& t);
 Applicability ForSysv(const Transport& t);

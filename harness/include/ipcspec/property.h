@@ -117,10 +117,10 @@ struct PropertyRegistrar {
 }  // namespace ipcspec
 
 #define IPCSPEC_PROPERTY_CAT_(a, b) a##b
-#define IPCSPEC_PROPERTY_NAME_(line) IPCSPEC_PROPERTY_CAT_(ipcspec_property_, line)
-#define IPCSPEC_REGISTER_PROPERTY(Type, ...)                                       \
-  static ::ipcspec::internal::PropertyRegistrar IPCSPEC_PROPERTY_NAME_(__LINE__) { \
-    ::ipcspec::internal::PropertyRegistrar::Make<Type>(__VA_ARGS__)                \
+#define IPCSPEC_PROPERTY_NAME_(n) IPCSPEC_PROPERTY_CAT_(ipcspec_property_, n)
+#define IPCSPEC_REGISTER_PROPERTY(Type, ...)                                          \
+  static ::ipcspec::internal::PropertyRegistrar IPCSPEC_PROPERTY_NAME_(__COUNTER__) { \
+    ::ipcspec::internal::PropertyRegistrar::Make<Type>(__VA_ARGS__)                   \
   }
 
 #endif  // IPCSPEC_PROPERTY_H_
