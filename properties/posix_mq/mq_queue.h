@@ -4,7 +4,7 @@
 //
 //   MqQueue q(/*maxmsg=*/4, /*msgsize=*/64);
 //   if (!q.ok()) return NotOpened(q);
-//   const std::vector<char> text = MqText(/*prio=*/3, /*n=*/0, /*size=*/10);
+//   const std::vector<char> text = PayloadText(/*prio=*/3, /*n=*/0, /*size=*/10);
 #ifndef IPCSPEC_PROPERTIES_POSIX_MQ_MQ_QUEUE_H_
 #define IPCSPEC_PROPERTIES_POSIX_MQ_MQ_QUEUE_H_
 
@@ -57,12 +57,6 @@ class MqQueue {
   mqd_t q_;
   int err_ = 0;
 };
-
-inline std::vector<char> MqText(unsigned prio, uint64_t n, size_t size) {
-  std::vector<std::byte> p = Payload(prio, n, size);
-  return std::vector<char>(reinterpret_cast<char*>(p.data()),
-                           reinterpret_cast<char*>(p.data()) + size);
-}
 
 inline std::string Said(long rc) {
   return rc >= 0 ? absl::StrCat("returned ", rc) : ErrnoName(errno);

@@ -78,7 +78,7 @@ class PriorityProperty final : public NamedProperty {
       ++i;
       if (st.op == Op::kPriority) prio = static_cast<unsigned>(st.size);
       if (st.op == Op::kTrySend) {
-        const std::vector<char> text = MqText(prio, st.arg, st.size);
+        const std::vector<char> text = PayloadText(prio, st.arg, st.size);
         // An empty vector's data() is null, which mq_send may not be given.
         const int rc = Hooks().mq_send(q.q(), text.empty() ? "" : text.data(), text.size(), prio);
         const bool full = static_cast<long>(model.size()) == maxmsg;
@@ -107,7 +107,7 @@ class PriorityProperty final : public NamedProperty {
       }
       const M want = model.front();
       model.pop_front();
-      const std::vector<char> text = MqText(want.prio, want.n, want.size);
+      const std::vector<char> text = PayloadText(want.prio, want.n, want.size);
       if (n != static_cast<ssize_t>(want.size) || got_prio != want.prio ||
           !std::equal(text.begin(), text.end(), buf.begin())) {
         return Verdict::Fail(absl::StrFormat(
@@ -141,7 +141,7 @@ class MsgSizeProperty final : public NamedProperty {
     const size_t small = std::clamp<uint64_t>(small_.Of(s), 1, msgsize - 1);
     MqQueue q(4, msgsize);
     if (!q.ok()) return NotOpened(q);
-    const std::vector<char> text = MqText(3, 0, len);
+    const std::vector<char> text = PayloadText(3, 0, len);
     if (Hooks().mq_send(q.q(), text.data(), len, 3) != 0)
       return Verdict::Broken(absl::StrCat("mq_send: ", ErrnoName(errno)));
     std::vector<char> big(msgsize + 1);
@@ -185,13 +185,13 @@ class NonBlockProperty final : public NamedProperty {
           absl::StrCat("non-blocking mq_receive on an empty queue ", Said(n), ", not EAGAIN"));
     }
     for (long i = 0; i < maxmsg; ++i) {
-      const std::vector<char> t = MqText(0, i, len);
+      const std::vector<char> t = PayloadText(0, i, len);
       if (Hooks().mq_send(q.q(), t.data(), len, 0) != 0) {
         return Verdict::Fail(
             absl::StrFormat("mq_send %d of mq_maxmsg %d: %s", i + 1, maxmsg, ErrnoName(errno)));
       }
     }
-    const std::vector<char> extra = MqText(0, 99, len);
+    const std::vector<char> extra = PayloadText(0, 99, len);
     if (int rc = Hooks().mq_send(q.q(), extra.data(), len, 31); rc == 0 || errno != EAGAIN) {
       return Verdict::Fail(
           absl::StrFormat("non-blocking mq_send to a queue with %d of %d messages %s, not EAGAIN",
@@ -199,7 +199,7 @@ class NonBlockProperty final : public NamedProperty {
     }
     if (q.CurMsgs() != maxmsg) return Verdict::Fail("the refused send changed mq_curmsgs");
     for (long i = 0; i < maxmsg; ++i) {
-      const std::vector<char> t = MqText(0, i, len);
+      const std::vector<char> t = PayloadText(0, i, len);
       ssize_t n = ::mq_receive(q.q(), buf.data(), buf.size(), nullptr);
       if (n != static_cast<ssize_t>(len) || !std::equal(t.begin(), t.end(), buf.begin())) {
         return Verdict::Fail(

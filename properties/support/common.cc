@@ -168,6 +168,14 @@ std::vector<std::byte> Payload(uint32_t writer, uint64_t msg, uint64_t size) {
   return out;
 }
 
+uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
+
+std::vector<char> PayloadText(uint32_t writer, uint64_t msg, uint64_t size) {
+  std::vector<char> out(size);
+  FillPayload(writer, msg, 0, std::as_writable_bytes(std::span(out)));
+  return out;
+}
+
 bool IsPayload(std::span<const std::byte> got, const Sent& s) {
   return got.size() == s.size && PayloadMismatch(s.writer, s.msg, 0, got) == got.size();
 }

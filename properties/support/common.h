@@ -94,6 +94,10 @@ class Backoff {
 // torn, duplicated or dropped piece never looks right.
 uint8_t PatternByte(uint32_t writer, uint64_t msg, uint64_t offset);
 std::vector<std::byte> Payload(uint32_t writer, uint64_t msg, uint64_t size);
+// The page size in bytes.
+uint64_t Page();
+// The same bytes as chars: the text of a message for a C API (msgsnd, mq_send).
+std::vector<char> PayloadText(uint32_t writer, uint64_t msg, uint64_t size);
 // Bytes [offset, offset + out.size()) of that message, eight at a time.
 void FillPayload(uint32_t writer, uint64_t msg, uint64_t offset, std::span<std::byte> out);
 // The index in `got` of the first byte that is not bytes [offset, ...) of

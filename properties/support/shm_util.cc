@@ -18,7 +18,6 @@
 
 namespace ipcspec::props {
 
-uint64_t Page() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 std::string SayPages(uint64_t v) { return absl::StrCat(v, v == 1 ? " page" : " pages"); }
 std::string SayMode(uint64_t v) { return absl::StrFormat("0%o", v); }
 
@@ -163,7 +162,7 @@ int TouchInChild(const std::function<void()>& touch, const Deadline& deadline) {
 }
 
 rc::Gen<uint64_t> ShmSize() {
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t page = Page();
   return rc::gen::weightedOneOf<uint64_t>({
       {2, rc::gen::elementOf(std::vector<uint64_t>{1, 8, page - 1, page, page + 1, 2 * page,
                                                    3 * page - 1, 16 * page})},

@@ -29,8 +29,7 @@
 
 namespace ipcspec::props {
 
-// The page size; "1 page" or "N pages"; a mode in octal ("0600").
-uint64_t Page();
+// "1 page" or "N pages"; a mode in octal ("0600").
 std::string SayPages(uint64_t v);
 std::string SayMode(uint64_t v);
 

@@ -15,11 +15,10 @@
 
 #include "ipcspec/proc.h"
 #include "ipcspec/sandbox.h"
+#include "properties/support/common.h"
 
 namespace ipcspec::props {
 namespace {
-
-size_t PageBytes() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
 
 // A userfaultfd with the faulting thread's id in each message, or -1.
 FileDescriptor OpenUffd() {
@@ -51,7 +50,7 @@ std::unique_ptr<TouchTrap> TouchTrap::Arm(std::span<const std::byte> payload,
   FileDescriptor uffd = OpenUffd();
   FileDescriptor stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!uffd || !stop) return nullptr;
-  const size_t page = PageBytes();
+  const size_t page = Page();
   const size_t mapped = (payload.size() + page - 1) / page * page;
   void* base = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) return nullptr;
@@ -98,7 +97,7 @@ void TouchTrap::Release() {
     server_.join();
   }
   // Any thread still waiting on a page gets the page's bytes and goes on.
-  for (size_t at = 0; at < mapped_; at += PageBytes()) Fill(reinterpret_cast<uint64_t>(base_) + at);
+  for (size_t at = 0; at < mapped_; at += Page()) Fill(reinterpret_cast<uint64_t>(base_) + at);
 }
 
 void TouchTrap::Serve(std::function<void()> on_touched) {
@@ -121,7 +120,7 @@ void TouchTrap::Serve(std::function<void()> on_touched) {
 }
 
 void TouchTrap::Fill(uint64_t address) {
-  const size_t page = PageBytes();
+  const size_t page = Page();
   const uint64_t at = address & ~static_cast<uint64_t>(page - 1);
   struct uffdio_copy copy = {};
   copy.dst = at;

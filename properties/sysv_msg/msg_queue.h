@@ -4,7 +4,8 @@
 //
 //   MsgQueue q;
 //   if (q.id() < 0) return Verdict::Broken(...);
-//   if (int rc = Send(q.id(), /*type=*/2, MsgText(2, /*n=*/0, /*size=*/10), IPC_NOWAIT); rc < 0)
+//   if (int rc = Send(q.id(), /*type=*/2, PayloadText(2, /*n=*/0, /*size=*/10), IPC_NOWAIT); rc <
+//   0)
 //   ...
 #ifndef IPCSPEC_PROPERTIES_SYSV_MSG_MSG_QUEUE_H_
 #define IPCSPEC_PROPERTIES_SYSV_MSG_MSG_QUEUE_H_
@@ -51,13 +52,6 @@ class MsgQueue {
   int id_;
   pid_t owner_;
 };
-
-// Message text: the type and the number, then pattern bytes.
-inline std::vector<char> MsgText(long type, uint64_t n, size_t size) {
-  std::vector<std::byte> p = Payload(static_cast<uint32_t>(type), n, size);
-  return std::vector<char>(reinterpret_cast<char*>(p.data()),
-                           reinterpret_cast<char*>(p.data()) + size);
-}
 
 inline int Send(int id, long type, const std::vector<char>& text, int flags) {
   MsgBuf m;

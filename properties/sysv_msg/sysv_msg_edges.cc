@@ -32,7 +32,7 @@ class RemovedProperty final : public NamedProperty {
       msqid_ds ds = q.Stat();
       ds.msg_qbytes = 100;
       if (::msgctl(q.id(), IPC_SET, &ds) != 0 ||
-          Send(q.id(), 1, MsgText(1, 0, 100), IPC_NOWAIT) != 0) {
+          Send(q.id(), 1, PayloadText(1, 0, 100), IPC_NOWAIT) != 0) {
         return Verdict::Broken("filling the queue");
       }
     }
@@ -44,7 +44,7 @@ class RemovedProperty final : public NamedProperty {
         flags.Counter(b) = static_cast<uint64_t>(::getpid());
         flags.Raise(b);
         MsgBuf buf;
-        ssize_t n = senders ? Send(q.id(), 1, MsgText(1, 1, 10), 0)
+        ssize_t n = senders ? Send(q.id(), 1, PayloadText(1, 1, 10), 0)
                             : Hooks().msgrcv(q.id(), &buf, kMaxText, 0, 0);
         if (n < 0 && senders) errno = static_cast<int>(-n);
         if (n >= 0 || errno != EIDRM) {
@@ -103,7 +103,7 @@ class ZeroLengthProperty final : public NamedProperty {
     size_t bytes = 0;
     for (const Sent& m : sent) {
       const long type = ZeroTypeOf(m.msg);
-      if (int rc = Send(q.id(), type, MsgText(type, m.msg, m.size), IPC_NOWAIT); rc < 0) {
+      if (int rc = Send(q.id(), type, PayloadText(type, m.msg, m.size), IPC_NOWAIT); rc < 0) {
         return Verdict::Fail(absl::StrFormat("msgsnd of %d bytes: %s", m.size, ErrnoName(-rc)));
       }
       bytes += m.size;
@@ -133,7 +133,7 @@ class ZeroLengthProperty final : public NamedProperty {
     if (static_cast<size_t>(n) != m.size || buf.mtype != type) {
       return absl::StrFormat("%s came back as %d bytes of type %d", what, n, buf.mtype);
     }
-    const std::vector<char> text = MsgText(type, m.msg, m.size);
+    const std::vector<char> text = PayloadText(type, m.msg, m.size);
     for (size_t i = 0; i < m.size; ++i) {
       if (buf.mtext[i] != text[i]) {
         return absl::StrFormat("%s: byte %d is 0x%02x, expected 0x%02x", what, i,

@@ -114,7 +114,7 @@ class SelectProperty final : public NamedProperty {
       if (st.op == Op::kPriority) next_type = static_cast<long>(st.size);
       if (st.op == Op::kSend) {
         const Msg m{next_type, st.arg, st.size};
-        if (int rc = Send(q.id(), m.type, MsgText(m.type, m.n, m.size), IPC_NOWAIT); rc < 0) {
+        if (int rc = Send(q.id(), m.type, PayloadText(m.type, m.n, m.size), IPC_NOWAIT); rc < 0) {
           return Verdict::Broken(absl::StrCat("msgsnd: ", ErrnoName(-rc)));
         }
         model.push_back(m);
@@ -140,7 +140,7 @@ class SelectProperty final : public NamedProperty {
       model.erase(model.begin() + static_cast<long>(*want));
       if (n < 0)
         return Verdict::Fail(absl::StrCat(call, ": ", ErrnoName(errno), ", expected ", Name(m)));
-      const std::vector<char> text = MsgText(m.type, m.n, m.size);
+      const std::vector<char> text = PayloadText(m.type, m.n, m.size);
       if (buf.mtype != m.type || static_cast<size_t>(n) != m.size ||
           !std::equal(text.begin(), text.end(), buf.mtext)) {
         return Verdict::Fail(
@@ -179,10 +179,10 @@ class NoErrorProperty final : public NamedProperty {
     const int behind = std::clamp(behind_.Of(s), 0, 2);
     MsgQueue q;
     if (q.id() < 0) return Verdict::Broken(absl::StrCat("msgget: ", ErrnoName(errno)));
-    const std::vector<char> text = MsgText(1, 0, size);
+    const std::vector<char> text = PayloadText(1, 0, size);
     if (Send(q.id(), 1, text, 0) < 0) return Verdict::Broken("msgsnd");
     for (int b = 0; b < behind; ++b) {
-      if (Send(q.id(), 1, MsgText(1, b + 1, 5), 0) < 0) return Verdict::Broken("msgsnd");
+      if (Send(q.id(), 1, PayloadText(1, b + 1, 5), 0) < 0) return Verdict::Broken("msgsnd");
     }
     MsgBuf buf;
     buf.mtype = 0;
@@ -223,7 +223,7 @@ class NoErrorProperty final : public NamedProperty {
         return Verdict::Broken("msgrcv of a message queued behind");
       }
     }
-    const std::vector<char> exact = MsgText(1, 7, msgsz);
+    const std::vector<char> exact = PayloadText(1, 7, msgsz);
     if (Send(q.id(), 1, exact, 0) < 0) return Verdict::Broken("msgsnd");
     const ssize_t n = Hooks().msgrcv(q.id(), &buf, msgsz, 0, IPC_NOWAIT);
     if (n != static_cast<ssize_t>(msgsz) || !std::equal(exact.begin(), exact.end(), buf.mtext)) {
@@ -281,7 +281,7 @@ class NoWaitProperty final : public NamedProperty {
     for (const Step& st : s.steps) {
       if (st.op != Op::kSend) continue;
       const bool fits = bytes + st.size <= qbytes && count + 1 <= qbytes;
-      const int rc = Send(q.id(), 1, MsgText(1, st.arg, st.size), IPC_NOWAIT);
+      const int rc = Send(q.id(), 1, PayloadText(1, st.arg, st.size), IPC_NOWAIT);
       if (fits ? rc != 0 : rc != -EAGAIN) {
         return Verdict::Fail(absl::StrFormat(
             "IPC_NOWAIT send of %d bytes with %d of %d msg_qbytes used %s, expected %s", st.size,
